@@ -1,0 +1,73 @@
+"""vkgrad: a PyTorch-style autograd engine on Vulkan compute shaders, with a NumPy backend.
+
+Batch-first layout (``[batch, features]``).  See README.md for a tour."""
+from __future__ import annotations
+
+__version__ = "0.1.0"
+
+from . import config
+from .autograd import Gradients, backward, enable_grad, grad_tape, is_grad_enabled, no_grad
+from .backends import BackendError, devices, get_backend, normalize_device, vulkan_available
+from .gradcheck import gradcheck
+from .ops import *  # noqa: F401,F403  (the functional API)
+from .ops import __all__ as _ops_all
+from .random import manual_seed
+from .tensor import Parameter, Tensor, canonical_dtype, tensor
+from . import data, functional, nn, optim  # noqa: E402
+from .optim.clip import clip_grad_norm
+from .serialization import load, save
+
+
+def set_default_dtype(dtype):
+    """Dtype of new float tensors and parameters: "f32" or "f16" (f16 storage,
+    f32 arithmetic); "f64" for CPU gradient checks."""
+    d = canonical_dtype(dtype)
+    if d not in ("f32", "f16", "f64"):
+        raise ValueError(f"set_default_dtype: expected 'f32', 'f16' or 'f64', got {dtype!r}")
+    config.default_dtype = d
+
+
+def get_default_dtype():
+    return config.default_dtype
+
+
+def set_default_device(device):
+    """Device of new tensors: "cpu", "vulkan", "vulkan:N" or "auto" (Vulkan if present)."""
+    d = normalize_device(device)  # validates, and raises if Vulkan is missing
+    if d != "cpu":
+        get_backend(d)
+    config.default_device = device if device == "auto" else d
+
+
+def get_default_device():
+    return normalize_device(config.default_device)
+
+
+def set_check_finite(flag):
+    """Whether backward() reads the loss and raises on NaN/inf (default True)."""
+    config.check_finite_loss = bool(flag)
+
+
+def info(file=None):
+    """Print the devices, the shader build and the default backend."""
+    import sys
+    from .backends import devices as _devices
+    out = file or sys.stdout
+    print(f"vkgrad {__version__}", file=out)
+    print(f"default device: {get_default_device()} (setting {config.default_device!r}), "
+          f"default dtype: {config.default_dtype}", file=out)
+    for d in _devices():
+        extras = ", ".join(f"{k}={v}" for k, v in d.items() if k not in ("device", "name"))
+        print(f"  {d['device']:<10} {d['name']}  ({extras})", file=out)
+    try:
+        from .backends import vulkan as _vk
+        print(_vk.shader_build_info(), file=out)
+    except ImportError as e:
+        print(f"Vulkan backend unavailable: {e}", file=out)
+
+
+__all__ = ["Tensor", "Parameter", "tensor", "backward", "grad_tape", "no_grad", "enable_grad",
+           "is_grad_enabled", "Gradients", "gradcheck", "manual_seed", "clip_grad_norm", "save",
+           "load", "set_default_dtype", "get_default_dtype", "set_default_device",
+           "get_default_device", "devices", "info", "set_check_finite", "nn", "optim", "data",
+           "functional", "BackendError"] + list(_ops_all)

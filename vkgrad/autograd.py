@@ -1,0 +1,162 @@
+"""Reverse-mode autograd: the tape, backward, gradient accumulation, no_grad."""
+from __future__ import annotations
+
+import contextlib
+import math
+
+from . import config
+from .tensor import Tensor
+
+
+@contextlib.contextmanager
+def no_grad():
+    """Ops inside record nothing (inference, optimizer updates)."""
+    prev = config.grad_enabled
+    config.grad_enabled = False
+    try:
+        yield
+    finally:
+        config.grad_enabled = prev
+
+
+@contextlib.contextmanager
+def grad_tape():
+    """Ops inside are recorded for ``backward`` (the seed's ``with_grad_tape``).
+
+    Recording is on by default, as in PyTorch; the tape re-enables it inside a
+    ``no_grad`` block and makes the intent explicit."""
+    prev = config.grad_enabled
+    config.grad_enabled = True
+    try:
+        yield
+    finally:
+        config.grad_enabled = prev
+
+
+enable_grad = grad_tape
+
+
+def is_grad_enabled():
+    return config.grad_enabled
+
+
+class Gradients(dict):
+    """Gradients keyed by parameter name, also found by the parameter itself.
+
+    ``grads["W"]`` by name; ``grads.of(param)`` by identity (what optimizers
+    use, so a key rename never loses a gradient)."""
+
+    def __init__(self):
+        super().__init__()
+        self._by_id = {}
+
+    def _put(self, key, leaf, g):
+        self[key] = g
+        self._by_id[id(leaf)] = key
+
+    def of(self, param):
+        key = self._by_id.get(id(param))
+        return self.get(key) if key is not None else None
+
+
+def _topo(root):
+    """Tensors reachable from root through recorded nodes, in topological order."""
+    order, seen = [], set()
+    stack = [(root, False)]
+    while stack:
+        t, done = stack.pop()
+        if done:
+            order.append(t)
+            continue
+        if id(t) in seen:
+            continue
+        seen.add(id(t))
+        stack.append((t, True))
+        if t._node is not None:
+            for p in t._node[1]:
+                if p is not None and p.requires_grad and id(p) not in seen:
+                    stack.append((p, False))
+    return order
+
+
+def run_backward(loss, grad=None, accumulate=False, retain_graph=False):
+    """Propagate from ``loss``; returns {id(leaf): (leaf, grad handle)}.
+
+    With ``accumulate`` the gradients are also added into each leaf's ``.grad``."""
+    if not isinstance(loss, Tensor):
+        raise TypeError(f"backward: expected a vkgrad Tensor, got {type(loss).__name__}")
+    if not loss.requires_grad:
+        raise RuntimeError(
+            f"backward: the tensor of shape {list(loss.shape)} does not require grad; "
+            "compute it from Parameters (or tensors with requires_grad=True) with recording on")
+    be = loss.backend
+    if grad is None:
+        if loss.size != 1:
+            raise RuntimeError(
+                f"backward: a gradient is needed for a non-scalar output of shape {list(loss.shape)}; "
+                "pass grad= with that shape, or reduce the output (e.g. .sum()) first")
+        if config.check_finite_loss:
+            v = loss.item()
+            if not math.isfinite(v):
+                raise FloatingPointError(
+                    f"backward: the loss is {v} (not finite); check the learning rate, the inputs "
+                    "and log()/div() of values near zero (vkgrad.set_check_finite(False) turns "
+                    "this check off)")
+        g0 = be.full(loss.shape, 1.0, loss.dtype)
+    else:
+        gt = grad if isinstance(grad, Tensor) else None
+        if gt is None:
+            from .tensor import tensor
+            gt = tensor(grad, dtype=loss.dtype, device=loss.device)
+        if gt.shape != loss.shape:
+            raise ValueError(f"backward: grad has shape {list(gt.shape)}, expected the output's "
+                             f"shape {list(loss.shape)}")
+        g0 = gt.data
+    order = _topo(loss)
+    grads = {id(loss): g0}
+    leaves = {}
+    for t in reversed(order):
+        g = grads.pop(id(t), None)
+        if g is None:
+            continue
+        node = t._node
+        if node is None:
+            leaves[id(t)] = (t, g)
+            continue
+        fn, parents = node
+        pgs = fn(g)
+        for p, pg in zip(parents, pgs):
+            if pg is None or p is None or not p.requires_grad:
+                continue
+            k = id(p)
+            prev = grads.get(k)
+            grads[k] = pg if prev is None else be.binary("add", prev, pg)
+        if not retain_graph:
+            t._node = None
+    if accumulate:
+        for t, g in leaves.values():
+            if t.grad is None:
+                t.grad = Tensor(g, t.backend)
+            else:
+                t.grad = Tensor(be.binary("add", t.grad.data, g), t.backend)
+    return leaves
+
+
+_unnamed = [0]
+
+
+def backward(loss, grad=None, retain_graph=False):
+    """Gradients of ``loss`` for every leaf it depends on, keyed by name.
+
+    Keys are the parameters' names (``Parameter(name=...)``, module paths such
+    as ``"0.weight"``, or an optimizer's dict keys); the values are tensors on
+    the parameter's device.  Leaves' ``.grad`` is left untouched."""
+    leaves = run_backward(loss, grad, accumulate=False, retain_graph=retain_graph)
+    out = Gradients()
+    for t, g in leaves.values():
+        key = t.name
+        if key is None or key in out:
+            _unnamed[0] += 1
+            key = f"{t.name or 'tensor'}_{_unnamed[0]}"
+        out._put(key, t, Tensor(g, t.backend))
+    return out

@@ -1,0 +1,134 @@
+"""The primitive set every backend implements.
+
+Ops (``vkgrad/ops``) are written once against these primitives; autograd, nn
+and optim never ask which backend they run on.  A *handle* is whatever a
+backend uses to hold an array; it must expose ``.shape`` (a tuple).  The
+backend reports its dtype string with :meth:`Backend.dtype_of`.
+
+Dtypes are strings: ``"f32"``, ``"f16"`` (half storage, f32 arithmetic),
+``"f64"`` (CPU only, for gradient checks) and ``"i32"`` (class labels).
+
+Elementwise op codes (shared by every backend, so a shader and NumPy agree):
+
+unary(op, x, alpha, beta):
+  neg, exp, log, sqrt, relu, sigmoid, tanh, gelu, gelu_tanh, abs,
+  affine (x*alpha+beta), pow (x**alpha), rdiv (alpha/x),
+  clamp (min(max(x, alpha), beta)), clip_coef (min(1, alpha/(x+1e-6)))
+binary(op, a, b, alpha, beta) -- NumPy broadcasting:
+  add, sub, mul, div, eq (1.0 where a == b else 0.0),
+  relu_bwd (b*(a>0)), sigmoid_bwd (b*a*(1-a), a is the output),
+  tanh_bwd (b*(1-a*a), a is the output), gelu_bwd, gelu_tanh_bwd (a is the input),
+  pow_bwd (b*alpha*a**(alpha-1)), clamp_bwd (b where alpha<=a<=beta),
+  lerp (a + alpha*(b-a))
+"""
+from __future__ import annotations
+
+UNARY_OPS = ("neg", "exp", "log", "sqrt", "relu", "sigmoid", "tanh", "gelu",
+             "gelu_tanh", "abs", "affine", "pow", "rdiv", "clamp", "clip_coef")
+BINARY_OPS = ("add", "sub", "mul", "div", "eq", "relu_bwd", "sigmoid_bwd",
+              "tanh_bwd", "gelu_bwd", "gelu_tanh_bwd", "pow_bwd", "clamp_bwd", "lerp")
+ACTIVATIONS = (None, "relu", "sigmoid", "tanh", "gelu", "gelu_tanh")
+DTYPES = ("f32", "f16", "f64", "i32")
+FLOAT_DTYPES = ("f32", "f16", "f64")
+
+
+class BackendError(RuntimeError):
+    """A backend could not do what was asked (unsupported dtype, no device, OOM)."""
+
+
+class Backend:
+    """Abstract primitive set.  See the module docstring for op codes."""
+
+    name = "abstract"
+
+    # -- data movement -------------------------------------------------
+    def from_numpy(self, a, dtype):
+        raise NotImplementedError
+
+    def to_numpy(self, h):
+        """Host copy; f16 handles come back as float16 arrays."""
+        raise NotImplementedError
+
+    def full(self, shape, value, dtype):
+        raise NotImplementedError
+
+    def dtype_of(self, h):
+        raise NotImplementedError
+
+    def reshape(self, h, shape):
+        """Same data, new shape (no copy where the layout allows)."""
+        raise NotImplementedError
+
+    def permute(self, h, axes):
+        raise NotImplementedError
+
+    def cast(self, h, dtype):
+        raise NotImplementedError
+
+    def copy_(self, dst, src):
+        """dst[...] = src (same shape)."""
+        raise NotImplementedError
+
+    # -- elementwise ---------------------------------------------------
+    def unary(self, op, x, alpha=0.0, beta=0.0, out=None):
+        raise NotImplementedError
+
+    def binary(self, op, a, b, alpha=0.0, beta=0.0, out=None):
+        raise NotImplementedError
+
+    def broadcast_to(self, h, shape):
+        """A materialised copy of h broadcast to shape (NumPy rules)."""
+        raise NotImplementedError
+
+    # -- reductions ----------------------------------------------------
+    def reduce(self, op, x, axes, keepdims):
+        """op in sum, max, sumsq; axes a sorted tuple of non-negative axes."""
+        raise NotImplementedError
+
+    # -- linear algebra ------------------------------------------------
+    def matmul(self, a, b, trans_a=False, trans_b=False, bias=None, act=None):
+        """op(a) @ op(b) (+ bias broadcast over rows) then activation; 2-D."""
+        raise NotImplementedError
+
+    # -- softmax family ------------------------------------------------
+    def softmax(self, x, log=False):
+        """(log-)softmax over the last axis of a 2-D handle."""
+        raise NotImplementedError
+
+    def softmax_xent(self, logits, target):
+        """Mean over rows of -sum(target * log_softmax(logits)).
+
+        Returns (loss as a 0-d handle, softmax probabilities)."""
+        raise NotImplementedError
+
+    def softmax_xent_bwd(self, probs, target, g):
+        """(probs - target) * g / rows; g is a 0-d handle."""
+        raise NotImplementedError
+
+    # -- normalisation -------------------------------------------------
+    def batchnorm_fwd(self, x, gamma, beta, eps):
+        """Train mode over axis 0 of [N, C]: returns (y, mean, var, invstd)."""
+        raise NotImplementedError
+
+    def batchnorm_bwd(self, g, x, mean, invstd, gamma):
+        """Exact gradient through the batch statistics: (dx, dgamma, dbeta)."""
+        raise NotImplementedError
+
+    # -- random --------------------------------------------------------
+    def dropout_mask(self, shape, p, seed, dtype):
+        """0 or 1/(1-p), from a counter-based hash of (seed, index)."""
+        raise NotImplementedError
+
+    def one_hot(self, labels, num_classes, dtype):
+        raise NotImplementedError
+
+    # -- optimizer updates (in place) ------------------------------------
+    def sgd_(self, p, g, buf, lr, momentum, dampening, nesterov, weight_decay, first):
+        raise NotImplementedError
+
+    def adam_(self, p, g, m, v, lr, beta1, beta2, eps, weight_decay, step, decoupled):
+        raise NotImplementedError
+
+    # -- synchronisation -----------------------------------------------
+    def synchronize(self):
+        """Wait for all queued work (no-op on synchronous backends)."""

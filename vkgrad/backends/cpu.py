@@ -1,0 +1,286 @@
+"""NumPy implementation of the primitive set.
+
+f16 handles are stored as float16 and computed in float32, like the Vulkan
+shaders, so both backends round the same way.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from .base import Backend, BackendError
+
+_NP = {"f32": np.float32, "f16": np.float16, "f64": np.float64, "i32": np.int32}
+_FROM_NP = {np.dtype(v): k for k, v in _NP.items()}
+_SQRT1_2 = 1.0 / math.sqrt(2.0)
+_SQRT2_PI = math.sqrt(2.0 / math.pi)
+_INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
+
+
+def erf(x):
+    """Vectorised erf: exact for float64 (math.erf), Abramowitz-Stegun 7.1.26
+    with |error| < 1.5e-7 otherwise (the same formula the shaders use)."""
+    if x.dtype == np.float64:
+        return np.frompyfunc(math.erf, 1, 1)(x).astype(np.float64)
+    s = np.sign(x)
+    a = np.abs(x)
+    t = 1.0 / (1.0 + 0.3275911 * a)
+    y = 1.0 - (((((1.061405429 * t - 1.453152027) * t) + 1.421413741) * t
+                - 0.284496736) * t + 0.254829592) * t * np.exp(-a * a)
+    return (s * y).astype(x.dtype, copy=False)
+
+
+def hash_uniform(n, seed):
+    """Counter-based uniform [0, 1) numbers: lowbias32 of (index + seed*phi).
+
+    The dropout shader computes the same bits, so masks agree across backends."""
+    h = np.arange(n, dtype=np.uint32)
+    h += np.uint32((int(seed) * 0x9E3779B9) & 0xFFFFFFFF)
+    h ^= h >> np.uint32(16)
+    h *= np.uint32(0x7FEB352D)
+    h ^= h >> np.uint32(15)
+    h *= np.uint32(0x846CA68B)
+    h ^= h >> np.uint32(16)
+    return (h >> np.uint32(8)).astype(np.float32) * np.float32(1.0 / 16777216.0)
+
+
+def _gelu(x):
+    return 0.5 * x * (1.0 + erf(x * _SQRT1_2))
+
+
+def _gelu_tanh(x):
+    return 0.5 * x * (1.0 + np.tanh(_SQRT2_PI * (x + 0.044715 * x * x * x)))
+
+
+def _sigmoid(x):
+    # split by sign so exp never overflows
+    e = np.exp(-np.abs(x))
+    return np.where(x >= 0, 1.0 / (1.0 + e), e / (1.0 + e)).astype(x.dtype, copy=False)
+
+
+def _act(r, act):
+    if act is None:
+        return r
+    if act == "relu":
+        return np.maximum(r, 0, out=r)
+    if act == "sigmoid":
+        return _sigmoid(r)
+    if act == "tanh":
+        return np.tanh(r, out=r)
+    if act == "gelu":
+        return _gelu(r)
+    if act == "gelu_tanh":
+        return _gelu_tanh(r)
+    raise BackendError(f"cpu: unknown activation {act!r}")
+
+
+def _gelu_tanh_grad(x):
+    u = _SQRT2_PI * (x + 0.044715 * x ** 3)
+    t = np.tanh(u)
+    return 0.5 * (1.0 + t) + 0.5 * x * (1.0 - t * t) * _SQRT2_PI * (1.0 + 3 * 0.044715 * x * x)
+
+
+_UNARY = {
+    "neg": lambda x, a, b: -x,
+    "exp": lambda x, a, b: np.exp(x),
+    "log": lambda x, a, b: np.log(x),
+    "sqrt": lambda x, a, b: np.sqrt(x),
+    "relu": lambda x, a, b: np.maximum(x, 0),
+    "sigmoid": lambda x, a, b: _sigmoid(x),
+    "tanh": lambda x, a, b: np.tanh(x),
+    "gelu": lambda x, a, b: _gelu(x),
+    "gelu_tanh": lambda x, a, b: _gelu_tanh(x),
+    "abs": lambda x, a, b: np.abs(x),
+    "affine": lambda x, a, b: x * a + b,
+    "pow": lambda x, a, b: np.power(x, a),
+    "rdiv": lambda x, a, b: a / x,
+    "clamp": lambda x, a, b: np.clip(x, a, b),
+    "clip_coef": lambda x, a, b: np.minimum(1.0, a / (x + 1e-6)),
+}
+
+_BINARY = {
+    "add": lambda x, y, a, b: x + y,
+    "sub": lambda x, y, a, b: x - y,
+    "mul": lambda x, y, a, b: x * y,
+    "div": lambda x, y, a, b: x / y,
+    "eq": lambda x, y, a, b: (x == y).astype(x.dtype),
+    "relu_bwd": lambda x, g, a, b: g * (x > 0),
+    "sigmoid_bwd": lambda y, g, a, b: g * y * (1.0 - y),
+    "tanh_bwd": lambda y, g, a, b: g * (1.0 - y * y),
+    "gelu_bwd": lambda x, g, a, b: g * (0.5 * (1.0 + erf(x * _SQRT1_2))
+                                        + x * _INV_SQRT_2PI * np.exp(-0.5 * x * x)),
+    "gelu_tanh_bwd": lambda x, g, a, b: g * _gelu_tanh_grad(x),
+    "pow_bwd": lambda x, g, a, b: g * a * np.power(x, a - 1),
+    "clamp_bwd": lambda x, g, a, b: g * ((x >= a) & (x <= b)),
+    "lerp": lambda x, y, a, b: x + a * (y - x),
+}
+
+
+class CPUBackend(Backend):
+    name = "cpu"
+
+    def __init__(self):
+        self.device = "cpu"
+
+    # -- helpers -------------------------------------------------------
+    @staticmethod
+    def _c(h):
+        """Compute view: halves are widened to f32."""
+        return h.astype(np.float32) if h.dtype == np.float16 else h
+
+    @staticmethod
+    def _store(r, like_dtype, out=None):
+        r = np.asarray(r)
+        if out is not None:
+            np.copyto(out, r, casting="unsafe")
+            return out
+        if r.dtype != like_dtype:
+            r = r.astype(like_dtype)
+        return r
+
+    # -- data movement ------------------------------------------------
+    def from_numpy(self, a, dtype):
+        return np.array(a, dtype=_NP[dtype], copy=True, order="C")
+
+    def to_numpy(self, h):
+        return np.array(h, copy=True)
+
+    def full(self, shape, value, dtype):
+        return np.full(shape, value, dtype=_NP[dtype])
+
+    def dtype_of(self, h):
+        return _FROM_NP[h.dtype]
+
+    def reshape(self, h, shape):
+        return h.reshape(shape)
+
+    def permute(self, h, axes):
+        return np.ascontiguousarray(np.transpose(h, axes))
+
+    def cast(self, h, dtype):
+        return h.astype(_NP[dtype])
+
+    def copy_(self, dst, src):
+        np.copyto(dst, src, casting="unsafe")
+        return dst
+
+    # -- elementwise --------------------------------------------------
+    def unary(self, op, x, alpha=0.0, beta=0.0, out=None):
+        r = _UNARY[op](self._c(x), alpha, beta)
+        return self._store(r, x.dtype, out)
+
+    def binary(self, op, a, b, alpha=0.0, beta=0.0, out=None):
+        r = _BINARY[op](self._c(a), self._c(b), alpha, beta)
+        return self._store(r, a.dtype, out)
+
+    def broadcast_to(self, h, shape):
+        return np.ascontiguousarray(np.broadcast_to(h, shape))
+
+    # -- reductions ----------------------------------------------------
+    def reduce(self, op, x, axes, keepdims):
+        c = self._c(x)
+        if op == "sum":
+            r = np.sum(c, axis=axes, keepdims=keepdims)
+        elif op == "max":
+            r = np.max(c, axis=axes, keepdims=keepdims)
+        elif op == "sumsq":
+            r = np.sum(c * c, axis=axes, keepdims=keepdims)
+        else:
+            raise BackendError(f"cpu: unknown reduction {op!r}")
+        return self._store(r, x.dtype)
+
+    # -- linear algebra ------------------------------------------------
+    def matmul(self, a, b, trans_a=False, trans_b=False, bias=None, act=None):
+        ca, cb = self._c(a), self._c(b)
+        r = np.matmul(ca.T if trans_a else ca, cb.T if trans_b else cb)
+        if bias is not None:
+            r += self._c(bias)
+        return self._store(_act(r, act), a.dtype)
+
+    # -- softmax family ------------------------------------------------
+    @staticmethod
+    def _log_softmax(c):
+        z = c - c.max(axis=-1, keepdims=True)
+        return z - np.log(np.exp(z).sum(axis=-1, keepdims=True))
+
+    def softmax(self, x, log=False):
+        c = self._c(x)
+        if log:
+            r = self._log_softmax(c)
+        else:
+            e = np.exp(c - c.max(axis=-1, keepdims=True))
+            r = e / e.sum(axis=-1, keepdims=True)
+        return self._store(r, x.dtype)
+
+    def softmax_xent(self, logits, target):
+        ls = self._log_softmax(self._c(logits))
+        loss = -np.sum(self._c(target) * ls) / logits.shape[0]
+        return self._store(loss, logits.dtype), self._store(np.exp(ls), logits.dtype)
+
+    def softmax_xent_bwd(self, probs, target, g):
+        r = (self._c(probs) - self._c(target)) * (self._c(g) / probs.shape[0])
+        return self._store(r, probs.dtype)
+
+    # -- normalisation -------------------------------------------------
+    def batchnorm_fwd(self, x, gamma, beta, eps):
+        c = self._c(x)
+        mean = c.mean(axis=0)
+        xc = c - mean
+        var = np.mean(xc * xc, axis=0)
+        invstd = 1.0 / np.sqrt(var + eps)
+        y = xc * (invstd * self._c(gamma)) + self._c(beta)
+        dt = x.dtype
+        return (self._store(y, dt), self._store(mean, dt), self._store(var, dt),
+                self._store(invstd, dt))
+
+    def batchnorm_bwd(self, g, x, mean, invstd, gamma):
+        cg, n = self._c(g), x.shape[0]
+        inv = self._c(invstd)
+        xhat = (self._c(x) - self._c(mean)) * inv
+        dbeta = cg.sum(axis=0)
+        dgamma = (cg * xhat).sum(axis=0)
+        dx = (inv * self._c(gamma)) * (cg - dbeta / n - xhat * (dgamma / n))
+        dt = x.dtype
+        return self._store(dx, dt), self._store(dgamma, dt), self._store(dbeta, dt)
+
+    # -- random --------------------------------------------------------
+    def dropout_mask(self, shape, p, seed, dtype):
+        n = int(np.prod(shape))
+        u = hash_uniform(n, seed).reshape(shape)
+        return ((u >= p) * (1.0 / (1.0 - p))).astype(_NP[dtype])
+
+    def one_hot(self, labels, num_classes, dtype):
+        out = np.zeros((labels.shape[0], num_classes), dtype=_NP[dtype])
+        out[np.arange(labels.shape[0]), labels] = 1
+        return out
+
+    # -- optimizer updates ----------------------------------------------
+    def sgd_(self, p, g, buf, lr, momentum, dampening, nesterov, weight_decay, first):
+        d = self._c(g)
+        if weight_decay:
+            d = d + weight_decay * self._c(p)
+        if momentum:
+            if first:
+                np.copyto(buf, d, casting="unsafe")
+            else:
+                buf *= momentum
+                buf += (1.0 - dampening) * d
+            d = d + momentum * buf if nesterov else buf
+        np.copyto(p, self._c(p) - lr * d, casting="unsafe")
+
+    def adam_(self, p, g, m, v, lr, beta1, beta2, eps, weight_decay, step, decoupled):
+        d = self._c(g)
+        cp = self._c(p)
+        if weight_decay and not decoupled:
+            d = d + weight_decay * cp
+        if weight_decay and decoupled:
+            cp = cp * (1.0 - lr * weight_decay)
+        m *= beta1
+        m += (1.0 - beta1) * d
+        v *= beta2
+        v += (1.0 - beta2) * (d * d)
+        bc1 = 1.0 - beta1 ** step
+        bc2 = 1.0 - beta2 ** step
+        denom = np.sqrt(v) / math.sqrt(bc2) + eps
+        np.copyto(p, cp - (lr / bc1) * m / denom, casting="unsafe")

@@ -1,0 +1,8 @@
+"""Process-wide defaults (set through the functions in ``vkgrad``)."""
+default_dtype = "f32"
+default_device = "auto"
+# Recording of the autograd graph; toggled by no_grad()/grad_tape().
+grad_enabled = True
+# backward() reads the loss and raises on NaN/inf.  On Vulkan that read is a
+# host sync per step; turn it off (vkgrad.set_check_finite(False)) for speed.
+check_finite_loss = True

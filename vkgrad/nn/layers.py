@@ -1,0 +1,140 @@
+"""Layers: Linear, BatchNorm1d, Dropout, activations, Sequential."""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from .. import config, ops
+from ..ops.nn import check_activation
+from ..random import rng
+from ..tensor import Parameter, tensor
+from .module import Module
+
+
+class Linear(Module):
+    """``y = act(x @ weight.T + bias)``; weight is [out, in], initialised like
+    PyTorch (uniform in +-1/sqrt(in) for weight and bias).
+
+    activation: None, "relu", "sigmoid", "tanh", "gelu", "gelu_tanh" or "softmax"
+    (fused into the matmul where the backend can)."""
+
+    def __init__(self, in_features, out_features, bias=True, activation=None, device=None,
+                 dtype=None):
+        super().__init__()
+        check_activation("Linear", activation)
+        if in_features < 1 or out_features < 1:
+            raise ValueError(f"Linear: sizes must be positive, got in={in_features}, out={out_features}")
+        self.in_features, self.out_features, self.activation = in_features, out_features, activation
+        bound = 1.0 / math.sqrt(in_features)
+        r = rng()
+        self.weight = Parameter(r.uniform(-bound, bound, (out_features, in_features)),
+                                device=device, dtype=dtype)
+        self.bias = Parameter(r.uniform(-bound, bound, (out_features,)), device=device,
+                              dtype=dtype) if bias else None
+
+    def forward(self, x):
+        return ops.linear(x, self.weight, self.bias, self.activation)
+
+    def extra_repr(self):
+        act = f", activation={self.activation!r}" if self.activation else ""
+        return f"{self.in_features}, {self.out_features}{act}"
+
+
+class BatchNorm1d(Module):
+    """Batch norm over the batch axis of [N, C], with exact gradients through the
+    batch statistics in training and running statistics in eval."""
+
+    def __init__(self, num_features, eps=1e-5, momentum=0.1, device=None, dtype=None):
+        super().__init__()
+        self.num_features, self.eps, self.momentum = num_features, eps, momentum
+        self.weight = Parameter(np.ones(num_features), device=device, dtype=dtype)
+        self.bias = Parameter(np.zeros(num_features), device=device, dtype=dtype)
+        # running statistics in f32 even when the weights are f16
+        dt = "f64" if (dtype or config.default_dtype) == "f64" else "f32"
+        self.register_buffer("running_mean", tensor(np.zeros(num_features), dtype=dt, device=device))
+        self.register_buffer("running_var", tensor(np.ones(num_features), dtype=dt, device=device))
+
+    def forward(self, x):
+        rm, rv = self.running_mean, self.running_var
+        if self.training and rm.dtype != x.dtype:
+            return self._forward_mixed(x)
+        return ops.batch_norm(x, rm, rv, self.weight, self.bias, self.training,
+                              self.momentum, self.eps)
+
+    def _forward_mixed(self, x):
+        # f16 activations: update f32 running stats from an f32 copy of the stats
+        rm, rv = self.running_mean.to(dtype=x.dtype), self.running_var.to(dtype=x.dtype)
+        y = ops.batch_norm(x, rm, rv, self.weight, self.bias, True, self.momentum, self.eps)
+        self.running_mean.data = rm.backend.cast(rm.data, self.running_mean.dtype)
+        self.running_var.data = rv.backend.cast(rv.data, self.running_var.dtype)
+        return y
+
+    def extra_repr(self):
+        return f"{self.num_features}, eps={self.eps}, momentum={self.momentum}"
+
+
+class Dropout(Module):
+    """Inverted dropout; the identity in eval mode."""
+
+    def __init__(self, p=0.5):
+        super().__init__()
+        if not 0.0 <= p <= 1.0:
+            raise ValueError(f"Dropout: p must lie in [0, 1], got {p}")
+        self.p = p
+
+    def forward(self, x):
+        return ops.dropout(x, self.p, self.training)
+
+    def extra_repr(self):
+        return f"p={self.p}"
+
+
+def _act_module(name, fn):
+    cls = type(name, (Module,), {"forward": lambda self, x: fn(x),
+                                 "__doc__": f"Module form of vkgrad.{fn.__name__}."})
+    return cls
+
+
+ReLU = _act_module("ReLU", ops.relu)
+Sigmoid = _act_module("Sigmoid", ops.sigmoid)
+Tanh = _act_module("Tanh", ops.tanh)
+GELU = _act_module("GELU", ops.gelu)
+
+
+class Softmax(Module):
+    def __init__(self, axis=-1):
+        super().__init__()
+        self.axis = axis
+
+    def forward(self, x):
+        return ops.softmax(x, self.axis)
+
+
+class Sequential(Module):
+    """Layers applied in order; sub-modules are named "0", "1", ..."""
+
+    def __init__(self, *layers):
+        super().__init__()
+        for i, m in enumerate(layers):
+            if not isinstance(m, Module):
+                raise TypeError(f"Sequential: argument {i} is a {type(m).__name__}, expected a Module")
+            setattr(self, str(i), m)
+
+    def forward(self, x):
+        for m in self._modules.values():
+            x = m(x)
+        return x
+
+    def __getitem__(self, i):
+        return list(self._modules.values())[i]
+
+    def __len__(self):
+        return len(self._modules)
+
+    def __iter__(self):
+        return iter(self._modules.values())
+
+    def append(self, m):
+        setattr(self, str(len(self._modules)), m)
+        return self

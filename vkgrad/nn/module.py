@@ -1,0 +1,146 @@
+"""Module: parameters, buffers, sub-modules, train/eval, state dicts."""
+from __future__ import annotations
+
+from collections import OrderedDict
+
+import numpy as np
+
+from ..tensor import Parameter, Tensor
+
+
+class Module:
+    """Base class of layers and models, as in PyTorch.
+
+    Parameters, buffers (non-trainable tensors such as running statistics) and
+    sub-modules assigned as attributes are registered by name."""
+
+    def __init__(self):
+        object.__setattr__(self, "_params", OrderedDict())
+        object.__setattr__(self, "_buffers", OrderedDict())
+        object.__setattr__(self, "_modules", OrderedDict())
+        object.__setattr__(self, "training", True)
+        object.__setattr__(self, "_named", False)
+
+    def __setattr__(self, name, value):
+        if "_params" not in self.__dict__:
+            raise RuntimeError(f"{type(self).__name__}: call super().__init__() before assigning attributes")
+        for d in (self._params, self._buffers, self._modules):
+            d.pop(name, None)
+        if isinstance(value, Parameter):
+            self._params[name] = value
+        elif isinstance(value, Module):
+            self._modules[name] = value
+        elif isinstance(value, Tensor) and name in self.__dict__.get("_buffer_names", ()):
+            self._buffers[name] = value
+        object.__setattr__(self, name, value)
+
+    def register_buffer(self, name, value):
+        """A tensor saved in the state dict and moved with the module, never trained."""
+        self.__dict__.setdefault("_buffer_names", set()).add(name)
+        setattr(self, name, value)
+
+    # -- traversal -------------------------------------------------------
+    def named_modules(self, prefix=""):
+        yield prefix, self
+        for n, m in self._modules.items():
+            yield from m.named_modules(f"{prefix}.{n}" if prefix else n)
+
+    def children(self):
+        return list(self._modules.values())
+
+    def _walk(self, kind):
+        seen = set()
+        for mp, m in self.named_modules():
+            for n, t in getattr(m, kind).items():
+                if id(t) not in seen:
+                    seen.add(id(t))
+                    yield (f"{mp}.{n}" if mp else n), t
+
+    def named_parameters(self):
+        """(path, Parameter) pairs; also names parameters by their path.
+
+        A parameter without an explicit name takes the most qualified path it
+        has been seen under, so the outermost model's names win."""
+        out = list(self._walk("_params"))
+        for path, p in out:
+            if p.name is None or (not p._explicit_name and path.count(".") > p.name.count(".")):
+                p.name = path
+        object.__setattr__(self, "_named", True)
+        return out
+
+    def parameters(self):
+        return [p for _, p in self.named_parameters()]
+
+    def named_buffers(self):
+        return list(self._walk("_buffers"))
+
+    # -- modes --------------------------------------------------------------
+    def train(self, mode=True):
+        for _, m in self.named_modules():
+            object.__setattr__(m, "training", mode)
+        return self
+
+    def eval(self):
+        return self.train(False)
+
+    def zero_grad(self):
+        for _, p in self._walk("_params"):
+            p.grad = None
+
+    # -- calling ------------------------------------------------------------
+    def forward(self, *args, **kwargs):
+        raise NotImplementedError(f"{type(self).__name__} must define forward()")
+
+    def __call__(self, *args, **kwargs):
+        if not self._named:  # a model called before .parameters() still names its weights
+            self.named_parameters()
+        return self.forward(*args, **kwargs)
+
+    # -- devices and dtypes ---------------------------------------------------
+    def to(self, device=None, dtype=None):
+        """Move parameters and buffers in place (keeps Parameter identity)."""
+        for _, t in list(self._walk("_params")) + list(self._walk("_buffers")):
+            moved = t.to(device=device, dtype=dtype)
+            t.data, t.backend = moved.data, moved.backend
+            t.grad = None
+        return self
+
+    # -- state dicts ------------------------------------------------------------
+    def state_dict(self):
+        """Ordered name -> NumPy array of every parameter and buffer."""
+        sd = OrderedDict()
+        for n, t in self._walk("_params"):
+            sd[n] = t.numpy()
+        for n, t in self._walk("_buffers"):
+            sd[n] = t.numpy()
+        return sd
+
+    def load_state_dict(self, state, strict=True):
+        """Copy arrays into parameters/buffers, checking names and shapes."""
+        own = OrderedDict(list(self._walk("_params")) + list(self._walk("_buffers")))
+        missing = [k for k in own if k not in state]
+        unexpected = [k for k in state if k not in own]
+        if strict and (missing or unexpected):
+            raise KeyError(f"load_state_dict({type(self).__name__}): missing keys {missing}, "
+                           f"unexpected keys {unexpected}")
+        for k, t in own.items():
+            if k not in state:
+                continue
+            a = np.asarray(state[k])
+            if tuple(a.shape) != t.shape:
+                raise ValueError(f"load_state_dict({type(self).__name__}): key {k!r} has shape "
+                                 f"{list(a.shape)} in the state, expected {list(t.shape)}")
+        for k, t in own.items():
+            if k in state:
+                t.data = t.backend.from_numpy(np.asarray(state[k]), t.dtype)
+        return self
+
+    def __repr__(self):
+        lines = [f"{type(self).__name__}({self.extra_repr()}"]
+        for n, m in self._modules.items():
+            sub = repr(m).replace("\n", "\n  ")
+            lines.append(f"  ({n}): {sub}")
+        return lines[0] + ")" if len(lines) == 1 else "\n".join(lines) + "\n)"
+
+    def extra_repr(self):
+        return ""

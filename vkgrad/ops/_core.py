@@ -1,0 +1,93 @@
+"""Helpers every op uses: making outputs, coercing inputs, un-broadcasting."""
+from __future__ import annotations
+
+import numbers
+
+import numpy as np
+
+from .. import config
+from ..backends.base import FLOAT_DTYPES
+from ..tensor import Tensor, tensor
+
+_RANK = {"f16": 0, "f32": 1, "f64": 2}
+
+
+def make(handle, backend, parents, backward_fn):
+    """Wrap an op's output; record the node when a parent needs a gradient."""
+    out = Tensor(handle, backend)
+    if config.grad_enabled:
+        for p in parents:
+            if p is not None and p.requires_grad:
+                out.requires_grad = True
+                out._node = (backward_fn, parents)
+                break
+    return out
+
+
+def check_tensor(op, x):
+    if not isinstance(x, Tensor):
+        raise TypeError(f"{op}: expected a vkgrad Tensor, got {type(x).__name__}")
+    if x.dtype not in FLOAT_DTYPES:
+        raise TypeError(f"{op}: expected a float tensor, got dtype {x.dtype} of shape {list(x.shape)}")
+    return x
+
+
+def as_tensor(op, x, like):
+    """Coerce an array-like operand to a tensor on ``like``'s device."""
+    if isinstance(x, Tensor):
+        if x.backend is not like.backend:
+            raise ValueError(f"{op}: operands are on different devices ({like.device} and "
+                             f"{x.device}); move one with .to(device)")
+        return x
+    if isinstance(x, (np.ndarray, list, tuple, numbers.Number)):
+        return tensor(np.asarray(x, dtype=np.float64), dtype=like.dtype if like.dtype in FLOAT_DTYPES
+                      else None, device=like.device)
+    raise TypeError(f"{op}: unsupported operand type {type(x).__name__}")
+
+
+def promote(op, a, b):
+    """Bring two float tensors to one dtype (the wider one), differentiably."""
+    check_tensor(op, a)
+    check_tensor(op, b)
+    if a.dtype == b.dtype:
+        return a, b
+    from .elementwise import to
+    if _RANK[a.dtype] > _RANK[b.dtype]:
+        return a, to(b, dtype=a.dtype)
+    return to(a, dtype=b.dtype), b
+
+
+def broadcast_shape(op, sa, sb):
+    try:
+        return tuple(np.broadcast_shapes(sa, sb))
+    except ValueError:
+        raise ValueError(f"{op}: shapes {list(sa)} and {list(sb)} cannot be broadcast together "
+                         "(NumPy rules: trailing dimensions must match or be 1)") from None
+
+
+def unbroadcast(backend, g, shape):
+    """Sum a gradient of the broadcast shape back to an operand's shape."""
+    gs = tuple(g.shape)
+    if gs == tuple(shape):
+        return g
+    lead = len(gs) - len(shape)
+    axes = tuple(range(lead)) + tuple(i + lead for i, n in enumerate(shape)
+                                      if n == 1 and gs[i + lead] != 1)
+    if axes:
+        g = backend.reduce("sum", g, axes, False)
+    return backend.reshape(g, tuple(shape))
+
+
+def norm_axes(op, axis, ndim):
+    """None -> all axes; int or tuple -> sorted tuple of non-negative axes."""
+    if axis is None:
+        return tuple(range(ndim))
+    axes = (axis,) if isinstance(axis, numbers.Integral) else tuple(axis)
+    out = []
+    for a in axes:
+        if not -ndim <= a < max(ndim, 1):
+            raise ValueError(f"{op}: axis {a} is out of range for a tensor with {ndim} dimensions")
+        out.append(a % ndim if ndim else 0)
+    if len(set(out)) != len(out):
+        raise ValueError(f"{op}: repeated axis in {axis}")
+    return tuple(sorted(out))

@@ -1,0 +1,179 @@
+"""Elementwise ops: arithmetic with broadcasting, activations, casts."""
+from __future__ import annotations
+
+import numbers
+
+from ..backends import get_backend, normalize_device
+from ..tensor import Tensor, canonical_dtype
+from ._core import as_tensor, broadcast_shape, check_tensor, make, promote, unbroadcast
+
+
+def _scalar(x):
+    return isinstance(x, numbers.Real) and not isinstance(x, bool)
+
+
+# -- unary, driven by a backward rule ------------------------------------
+def _unary(op, x, alpha=0.0, beta=0.0, bwd=None, name=None):
+    """Apply a backend unary op; ``bwd(x, y, g)`` gives the input gradient handle."""
+    check_tensor(name or op, x)
+    be = x.backend
+    y = be.unary(op, x.data, alpha, beta)
+    return make(y, be, (x,), lambda g: (bwd(x.data, y, g),))
+
+
+def affine(x, alpha, beta=0.0):
+    """x * alpha + beta for Python scalars alpha and beta."""
+    be = x.backend
+    return _unary("affine", x, float(alpha), float(beta),
+                  lambda xd, y, g: be.unary("affine", g, float(alpha), 0.0))
+
+
+def neg(x):
+    return affine(x, -1.0)
+
+
+def exp(x):
+    return _unary("exp", x, bwd=lambda xd, y, g: x.backend.binary("mul", g, y))
+
+
+def log(x):
+    return _unary("log", x, bwd=lambda xd, y, g: x.backend.binary("div", g, xd))
+
+
+def sqrt(x):
+    be = x.backend
+    return _unary("sqrt", x, bwd=lambda xd, y, g: be.unary("affine", be.binary("div", g, y), 0.5))
+
+
+def pow(x, exponent):
+    if not _scalar(exponent):
+        raise TypeError(f"pow: exponent must be a Python number, got {type(exponent).__name__}")
+    e = float(exponent)
+    return _unary("pow", x, e, bwd=lambda xd, y, g: x.backend.binary("pow_bwd", xd, g, e))
+
+
+def clamp(x, min=None, max=None):
+    if min is None and max is None:
+        raise ValueError("clamp: give at least one of min and max")
+    lo = -float("inf") if min is None else float(min)
+    hi = float("inf") if max is None else float(max)
+    if lo > hi:
+        raise ValueError(f"clamp: min ({lo}) is greater than max ({hi})")
+    return _unary("clamp", x, lo, hi, bwd=lambda xd, y, g: x.backend.binary("clamp_bwd", xd, g, lo, hi))
+
+
+def relu(x):
+    return _unary("relu", x, bwd=lambda xd, y, g: x.backend.binary("relu_bwd", y, g))
+
+
+def sigmoid(x):
+    return _unary("sigmoid", x, bwd=lambda xd, y, g: x.backend.binary("sigmoid_bwd", y, g))
+
+
+def tanh(x):
+    return _unary("tanh", x, bwd=lambda xd, y, g: x.backend.binary("tanh_bwd", y, g))
+
+
+def gelu(x, approximate="none"):
+    """GELU: exact ``x*Phi(x)`` (approximate="none") or the tanh approximation."""
+    if approximate not in ("none", "tanh"):
+        raise ValueError(f"gelu: approximate must be 'none' or 'tanh', got {approximate!r}")
+    op = "gelu" if approximate == "none" else "gelu_tanh"
+    return _unary(op, x, bwd=lambda xd, y, g: x.backend.binary(op + "_bwd", xd, g), name="gelu")
+
+
+# -- binary with broadcasting ---------------------------------------------
+def _binary(op, a, b):
+    a, b = promote(op, a, b)
+    be = a.backend
+    broadcast_shape(op, a.shape, b.shape)  # a clear error before the backend sees it
+    sa, sb = a.shape, b.shape
+    ad, bd = a.data, b.data
+    out = be.binary(op, ad, bd)
+
+    def backward(g):
+        if op == "add":
+            ga, gb = g, g
+        elif op == "sub":
+            ga, gb = g, be.unary("neg", g)
+        elif op == "mul":
+            ga = be.binary("mul", g, bd) if a.requires_grad else None
+            gb = be.binary("mul", g, ad) if b.requires_grad else None
+        else:  # div: d/da = g/b, d/db = -g*out/b
+            ga = be.binary("div", g, bd) if a.requires_grad else None
+            gb = be.unary("neg", be.binary("div", be.binary("mul", g, out), bd)) \
+                if b.requires_grad else None
+        return (None if ga is None else unbroadcast(be, ga, sa),
+                None if gb is None else unbroadcast(be, gb, sb))
+
+    return make(out, be, (a, b), backward)
+
+
+def add(a, b):
+    if _scalar(b) and isinstance(a, Tensor):
+        return affine(a, 1.0, b)
+    if _scalar(a) and isinstance(b, Tensor):
+        return affine(b, 1.0, a)
+    a, b = _pair("add", a, b)
+    return _binary("add", a, b)
+
+
+def sub(a, b):
+    if _scalar(b) and isinstance(a, Tensor):
+        return affine(a, 1.0, -b)
+    if _scalar(a) and isinstance(b, Tensor):
+        return affine(b, -1.0, a)
+    a, b = _pair("sub", a, b)
+    return _binary("sub", a, b)
+
+
+def mul(a, b):
+    if _scalar(b) and isinstance(a, Tensor):
+        return affine(a, b)
+    if _scalar(a) and isinstance(b, Tensor):
+        return affine(b, a)
+    a, b = _pair("mul", a, b)
+    return _binary("mul", a, b)
+
+
+def div(a, b):
+    if _scalar(b) and isinstance(a, Tensor):
+        return affine(a, 1.0 / b)
+    if _scalar(a) and isinstance(b, Tensor):
+        return affine(pow(b, -1.0), a)
+    a, b = _pair("div", a, b)
+    return _binary("div", a, b)
+
+
+def _pair(op, a, b):
+    if isinstance(a, Tensor):
+        return a, as_tensor(op, b, a)
+    if isinstance(b, Tensor):
+        return as_tensor(op, a, b), b
+    raise TypeError(f"{op}: expected at least one vkgrad Tensor, got {type(a).__name__} "
+                    f"and {type(b).__name__}")
+
+
+# -- device and dtype moves -----------------------------------------------
+def to(x, device=None, dtype=None):
+    """Copy to another device and/or dtype; gradients flow back for float casts."""
+    dtype = canonical_dtype(dtype) or x.dtype
+    src_be = x.backend
+    dst_be = src_be if device is None else get_backend(normalize_device(device))
+    if dst_be is src_be and dtype == x.dtype:
+        return x
+    src_dtype = x.dtype
+    h = x.data
+    if dst_be is not src_be:
+        h = dst_be.from_numpy(src_be.to_numpy(h), dtype)
+    elif dtype != src_dtype:
+        h = src_be.cast(h, dtype)
+
+    def backward(g):
+        if dst_be is not src_be:
+            return (src_be.from_numpy(dst_be.to_numpy(g), src_dtype),)
+        return (src_be.cast(g, src_dtype),)
+
+    if dtype not in ("f16", "f32", "f64") or src_dtype not in ("f16", "f32", "f64"):
+        return Tensor(h, dst_be)
+    return make(h, dst_be, (x,), backward)

@@ -1,0 +1,238 @@
+"""Matmul, fused linear, softmax family, losses, batch norm and dropout."""
+from __future__ import annotations
+
+import numpy as np
+
+from ..backends.base import ACTIVATIONS
+from ..tensor import Tensor, tensor
+from ._core import as_tensor, check_tensor, make, promote
+from .elementwise import affine, log, mul, pow, sub
+from .shape import mean, sum, transpose
+
+ACT_NAMES = ("relu", "sigmoid", "tanh", "gelu", "gelu_tanh", "softmax")
+
+
+def matmul(a, b):
+    """2-D matrix product ``a @ b``: [M, K] @ [K, N] -> [M, N]."""
+    if not isinstance(a, Tensor):
+        a = as_tensor("matmul", a, b)
+    if not isinstance(b, Tensor):
+        b = as_tensor("matmul", b, a)
+    a, b = promote("matmul", a, b)
+    if a.ndim != 2 or b.ndim != 2 or a.shape[1] != b.shape[0]:
+        raise ValueError(f"matmul: expected [M, K] @ [K, N], got {list(a.shape)} @ {list(b.shape)}")
+    be = a.backend
+    ad, bd = a.data, b.data
+
+    def backward(g):
+        ga = be.matmul(g, bd, trans_b=True) if a.requires_grad else None
+        gb = be.matmul(ad, g, trans_a=True) if b.requires_grad else None
+        return ga, gb
+
+    return make(be.matmul(ad, bd), be, (a, b), backward)
+
+
+def _act_bwd(be, act, pre, y, g):
+    if act is None:
+        return g
+    if act == "relu":
+        return be.binary("relu_bwd", y, g)
+    if act in ("sigmoid", "tanh"):
+        return be.binary(act + "_bwd", y, g)
+    return be.binary(act + "_bwd", pre, g)  # gelu family needs the input
+
+
+def check_activation(op, activation):
+    if activation is not None and activation not in ACT_NAMES:
+        raise ValueError(f"{op}: unknown activation {activation!r}; expected None or one of "
+                         f"{', '.join(repr(a) for a in ACT_NAMES)}")
+
+
+def linear(x, weight, bias=None, activation=None):
+    """``act(x @ weight.T + bias)`` in one fused op; weight is [out, in] like PyTorch."""
+    check_activation("linear", activation)
+    check_tensor("linear", x)
+    check_tensor("linear", weight)
+    if x.ndim != 2 or weight.ndim != 2 or x.shape[1] != weight.shape[1]:
+        raise ValueError(f"linear: expected input [batch, {weight.shape[-1]}] for weight "
+                         f"{list(weight.shape)} ([out, in]), got input {list(x.shape)}")
+    if bias is not None and bias.shape != (weight.shape[0],):
+        raise ValueError(f"linear: bias has shape {list(bias.shape)}, expected [{weight.shape[0]}]")
+    if x.dtype != weight.dtype:
+        x, weight = promote("linear", x, weight)
+    if bias is not None and bias.dtype != weight.dtype:
+        from .elementwise import to
+        bias = to(bias, dtype=weight.dtype)
+    act = activation if activation in ACTIVATIONS else None
+    be = x.backend
+    xd, wd = x.data, weight.data
+    bd = None if bias is None else bias.data
+    if act in ("gelu", "gelu_tanh"):
+        pre = be.matmul(xd, wd, trans_b=True, bias=bd)
+        y = be.unary(act, pre)
+    else:
+        pre = None
+        y = be.matmul(xd, wd, trans_b=True, bias=bd, act=act)
+
+    def backward(g):
+        gp = _act_bwd(be, act, pre, y, g)
+        gx = be.matmul(gp, wd) if x.requires_grad else None
+        gw = be.matmul(gp, xd, trans_a=True) if weight.requires_grad else None
+        gb = be.reduce("sum", gp, (0,), False) if bias is not None and bias.requires_grad else None
+        return gx, gw, gb
+
+    out = make(y, be, (x, weight, bias), backward)
+    if activation == "softmax":
+        out = softmax(out)
+    return out
+
+
+def _last_axis(op, x, axis, fn):
+    """Apply fn over the last axis, permuting ``axis`` there and back."""
+    check_tensor(op, x)
+    if x.ndim == 0:
+        raise ValueError(f"{op}: expected at least 1 dimension, got a 0-d tensor")
+    ax = axis % x.ndim if -x.ndim <= axis < x.ndim else None
+    if ax is None:
+        raise ValueError(f"{op}: axis {axis} is out of range for shape {list(x.shape)}")
+    if ax == x.ndim - 1:
+        return fn(x)
+    perm = list(range(x.ndim))
+    perm[ax], perm[-1] = perm[-1], perm[ax]
+    return transpose(fn(transpose(x, perm)), perm)
+
+
+def _softmax_last(x):
+    be = x.backend
+    y = be.softmax(x.data)
+
+    def backward(g):  # y * (g - sum(g*y))
+        s = be.reduce("sum", be.binary("mul", g, y), (x.ndim - 1,), True)
+        return (be.binary("mul", y, be.binary("sub", g, s)),)
+
+    return make(y, be, (x,), backward)
+
+
+def _log_softmax_last(x):
+    be = x.backend
+    y = be.softmax(x.data, log=True)
+
+    def backward(g):  # g - softmax * sum(g)
+        s = be.reduce("sum", g, (x.ndim - 1,), True)
+        return (be.binary("sub", g, be.binary("mul", be.unary("exp", y), s)),)
+
+    return make(y, be, (x,), backward)
+
+
+def softmax(x, axis=-1):
+    return _last_axis("softmax", x, axis, _softmax_last)
+
+
+def log_softmax(x, axis=-1):
+    return _last_axis("log_softmax", x, axis, _log_softmax_last)
+
+
+def _targets(op, logits, targets):
+    """Dense [B, C] float targets from one-hot/probabilities or integer labels."""
+    if logits.ndim != 2:
+        raise ValueError(f"{op}: expected logits of shape [batch, classes], got {list(logits.shape)}")
+    b, c = logits.shape
+    if not isinstance(targets, Tensor):
+        a = np.asarray(targets)
+        targets = tensor(a, dtype="i32" if a.dtype.kind in "iu" else logits.dtype, device=logits.device)
+    elif targets.backend is not logits.backend:
+        raise ValueError(f"{op}: targets are on {targets.device}, logits on {logits.device}")
+    if targets.dtype == "i32":
+        if targets.shape != (b,):
+            raise ValueError(f"{op}: integer class labels must have shape [{b}] for logits "
+                             f"{list(logits.shape)}, got {list(targets.shape)}")
+        lab = targets.numpy() if targets.device == "cpu" else None
+        if lab is not None and b and (lab.min() < 0 or lab.max() >= c):
+            raise ValueError(f"{op}: class labels must lie in [0, {c}), got values in "
+                             f"[{lab.min()}, {lab.max()}]")
+        return targets.backend.one_hot(targets.data, c, logits.dtype)
+    if targets.shape != (b, c):
+        raise ValueError(f"{op}: targets must be one-hot/probabilities of shape [{b}, {c}] or "
+                         f"integer labels of shape [{b}], got {list(targets.shape)}")
+    if targets.dtype != logits.dtype:
+        return targets.backend.cast(targets.data, logits.dtype)
+    return targets.data
+
+
+def softmax_cross_entropy(logits, targets):
+    """Fused softmax + cross-entropy, averaged over the batch.
+
+    ``targets``: one-hot (or probability) rows ``[B, C]``, or integer labels ``[B]``."""
+    check_tensor("softmax_cross_entropy", logits)
+    be = logits.backend
+    t = _targets("softmax_cross_entropy", logits, targets)
+    loss, probs = be.softmax_xent(logits.data, t)
+    return make(loss, be, (logits,), lambda g: (be.softmax_xent_bwd(probs, t, g),))
+
+
+def cross_entropy(probs, targets, eps=0.0):
+    """-mean over rows of sum(targets * log(probs)) for probabilities (e.g. softmax output).
+
+    ``eps`` > 0 clamps probabilities away from zero before the log."""
+    check_tensor("cross_entropy", probs)
+    t = Tensor(_targets("cross_entropy", probs, targets), probs.backend)
+    p = probs if not eps else probs.clamp(min=eps)
+    return affine(sum(mul(t, log(p))), -1.0 / probs.shape[0])
+
+
+def mse_loss(pred, target):
+    """mean((pred - target)**2); shapes must match exactly."""
+    check_tensor("mse_loss", pred)
+    target = as_tensor("mse_loss", target, pred)
+    if target.shape != pred.shape:
+        raise ValueError(f"mse_loss: target has shape {list(target.shape)}, expected the "
+                         f"prediction's shape {list(pred.shape)}")
+    d = sub(pred, target)
+    return mean(mul(d, d))
+
+
+def batch_norm(x, running_mean, running_var, weight, bias, training, momentum=0.1, eps=1e-5):
+    """Batch normalisation over axis 0 of [N, C].
+
+    Training: batch statistics with the exact gradient through them, and the
+    running statistics updated in place (unbiased variance, like PyTorch).
+    Eval: the running statistics, as constants."""
+    check_tensor("batch_norm", x)
+    if x.ndim != 2 or x.shape[1] != weight.shape[0]:
+        raise ValueError(f"batch_norm: expected input [batch, {weight.shape[0]}], got {list(x.shape)}")
+    be = x.backend
+    n = x.shape[0]
+    if not training:
+        scale = mul(weight, pow(affine(running_var, 1.0, eps), -0.5))
+        shift = sub(bias, mul(running_mean, scale))
+        return mul(x, scale) + shift
+    if n < 2:
+        raise ValueError(f"batch_norm: expected more than 1 value per channel when training, "
+                         f"got input of shape {list(x.shape)}")
+    xd = x.data
+    y, bmean, bvar, invstd = be.batchnorm_fwd(xd, weight.data, bias.data, eps)
+    if running_mean is not None:
+        be.binary("lerp", running_mean.data, bmean, momentum, out=running_mean.data)
+        unbiased = be.unary("affine", bvar, n / (n - 1.0))
+        be.binary("lerp", running_var.data, unbiased, momentum, out=running_var.data)
+
+    def backward(g):
+        dx, dg, db = be.batchnorm_bwd(g, xd, bmean, invstd, weight.data)
+        return dx, dg, db
+
+    return make(y, be, (x, weight, bias), backward)
+
+
+def dropout(x, p=0.5, training=True):
+    """Inverted dropout: zero with probability p, scale the rest by 1/(1-p)."""
+    check_tensor("dropout", x)
+    if not 0.0 <= p <= 1.0:
+        raise ValueError(f"dropout: p must lie in [0, 1], got {p}")
+    if not training or p == 0.0:
+        return x
+    be = x.backend
+    if p == 1.0:
+        return affine(x, 0.0)
+    from ..random import next_seed
+    mask = be.dropout_mask(x.shape, p, next_seed(), x.dtype)
+    return make(be.binary("mul", x.data, mask), be, (x,), lambda g: (be.binary("mul", g, mask),))

@@ -1,0 +1,86 @@
+"""Reductions and shape ops: sum, mean, max, reshape, transpose."""
+from __future__ import annotations
+
+import numpy as np
+
+from ._core import check_tensor, make, norm_axes
+
+
+def _keep_shape(shape, axes):
+    return tuple(1 if i in axes else n for i, n in enumerate(shape))
+
+
+def sum(x, axis=None, keepdims=False):
+    check_tensor("sum", x)
+    be, shape = x.backend, x.shape
+    axes = norm_axes("sum", axis, x.ndim)
+    out = be.reduce("sum", x.data, axes, keepdims)
+    return make(out, be, (x,), lambda g: (
+        be.broadcast_to(be.reshape(g, _keep_shape(shape, axes)), shape),))
+
+
+def mean(x, axis=None, keepdims=False):
+    check_tensor("mean", x)
+    axes = norm_axes("mean", axis, x.ndim)
+    n = int(np.prod([x.shape[a] for a in axes])) if axes else 1
+    if n == 0:
+        raise ValueError(f"mean: cannot average over an empty axis of shape {list(x.shape)}")
+    from .elementwise import affine
+    return affine(sum(x, axes, keepdims), 1.0 / n)
+
+
+def max(x, axis=None, keepdims=False):
+    """Maximum along axes; the gradient goes to the arg-max (split evenly on ties)."""
+    check_tensor("max", x)
+    be, shape = x.backend, x.shape
+    axes = norm_axes("max", axis, x.ndim)
+    if x.size == 0:
+        raise ValueError("max: empty tensor")
+    out = be.reduce("max", x.data, axes, keepdims)
+
+    def backward(g):
+        ks = _keep_shape(shape, axes)
+        mask = be.binary("eq", x.data, be.reshape(out, ks))
+        count = be.reduce("sum", mask, axes, True)
+        w = be.binary("div", mask, count)
+        return (be.binary("mul", w, be.reshape(g, ks)),)
+
+    return make(out, be, (x,), backward)
+
+
+def reshape(x, shape):
+    """Same elements, new shape; one dimension may be -1."""
+    if not hasattr(x, "shape"):
+        raise TypeError(f"reshape: expected a vkgrad Tensor, got {type(x).__name__}")
+    shape = tuple(int(s) for s in (shape if isinstance(shape, (tuple, list)) else (shape,)))
+    n = x.size
+    if shape.count(-1) > 1:
+        raise ValueError(f"reshape: only one dimension can be -1, got {list(shape)}")
+    if -1 in shape:
+        rest = int(np.prod([s for s in shape if s != -1]))
+        if rest == 0 or n % rest:
+            raise ValueError(f"reshape: cannot reshape {list(x.shape)} ({n} elements) to {list(shape)}")
+        shape = tuple(n // rest if s == -1 else s for s in shape)
+    if any(s < 0 for s in shape) or int(np.prod(shape)) != n:
+        raise ValueError(f"reshape: cannot reshape {list(x.shape)} ({n} elements) to {list(shape)}")
+    be, old = x.backend, x.shape
+    return make(be.reshape(x.data, shape), be, (x,), lambda g: (be.reshape(g, old),))
+
+
+def transpose(x, axes=None):
+    """Reverse the axes (swap for 2-D), or permute them by ``axes``."""
+    if not hasattr(x, "shape"):
+        raise TypeError(f"transpose: expected a vkgrad Tensor, got {type(x).__name__}")
+    nd = x.ndim
+    if axes is None:
+        axes = tuple(reversed(range(nd)))
+    else:
+        axes = tuple(a % nd if -nd <= a < nd else a for a in axes)
+        if sorted(axes) != list(range(nd)):
+            raise ValueError(f"transpose: axes {list(axes)} are not a permutation of "
+                             f"{list(range(nd))} for shape {list(x.shape)}")
+    if nd < 2:
+        return x
+    be = x.backend
+    inv = tuple(np.argsort(axes))
+    return make(be.permute(x.data, axes), be, (x,), lambda g: (be.permute(g, inv),))

@@ -1,0 +1,36 @@
+from __future__ import annotations
+
+from .optimizer import Optimizer
+
+
+class Adam(Optimizer):
+    """Adam (Kingma & Ba) with bias correction; ``weight_decay`` is L2 added to
+    the gradient, as in PyTorch's Adam."""
+
+    decoupled = False
+
+    def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0):
+        super().__init__(params, lr)
+        b1, b2 = betas
+        if not (0.0 <= b1 < 1.0 and 0.0 <= b2 < 1.0):
+            raise ValueError(f"{type(self).__name__}: betas must lie in [0, 1), got {betas}")
+        if eps < 0 or weight_decay < 0:
+            raise ValueError(f"{type(self).__name__}: eps and weight_decay must be >= 0")
+        self.betas, self.eps, self.weight_decay = (float(b1), float(b2)), float(eps), float(weight_decay)
+
+    def _update(self, key, p, g):
+        st = self.state.get(id(p))
+        if st is None:
+            st = self.state[id(p)] = [self._zeros_like(p), self._zeros_like(p), 0]
+        st[2] += 1
+        p.backend.adam_(p.data, g, st[0], st[1], self.lr, self.betas[0], self.betas[1], self.eps,
+                        self.weight_decay, st[2], self.decoupled)
+
+
+class AdamW(Adam):
+    """Adam with decoupled weight decay (Loshchilov & Hutter); default 0.01 like PyTorch."""
+
+    decoupled = True
+
+    def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.01):
+        super().__init__(params, lr, betas, eps, weight_decay)

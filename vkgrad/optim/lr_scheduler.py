@@ -1,0 +1,49 @@
+"""Learning-rate schedulers; call ``step()`` once per epoch."""
+from __future__ import annotations
+
+import math
+
+
+class _Scheduler:
+    def __init__(self, optimizer):
+        self.optimizer = optimizer
+        self.base_lr = optimizer.lr
+        self.last_epoch = 0
+
+    def step(self):
+        self.last_epoch += 1
+        self.optimizer.lr = self.get_lr()
+        return self.optimizer.lr
+
+    def get_last_lr(self):
+        return self.optimizer.lr
+
+
+class StepLR(_Scheduler):
+    """lr = base_lr * gamma ** (epoch // step_size)."""
+
+    def __init__(self, optimizer, step_size, gamma=0.1):
+        if step_size < 1:
+            raise ValueError(f"StepLR: step_size must be >= 1, got {step_size}")
+        super().__init__(optimizer)
+        self.step_size, self.gamma = int(step_size), float(gamma)
+
+    def get_lr(self):
+        return self.base_lr * self.gamma ** (self.last_epoch // self.step_size)
+
+
+class CosineAnnealingLR(_Scheduler):
+    """lr = lr_min + (base_lr - lr_min) * (1 + cos(pi * t / T_max)) / 2.
+
+    t is the epoch, held at T_max afterwards; with ``restart=True`` t runs
+    modulo T_max (warm restarts every T_max epochs)."""
+
+    def __init__(self, optimizer, T_max, lr_min=0.0, restart=False):
+        if T_max < 1:
+            raise ValueError(f"CosineAnnealingLR: T_max must be >= 1, got {T_max}")
+        super().__init__(optimizer)
+        self.T_max, self.lr_min, self.restart = int(T_max), float(lr_min), bool(restart)
+
+    def get_lr(self):
+        t = self.last_epoch % self.T_max if self.restart else min(self.last_epoch, self.T_max)
+        return self.lr_min + (self.base_lr - self.lr_min) * (1 + math.cos(math.pi * t / self.T_max)) / 2

@@ -1,0 +1,24 @@
+from __future__ import annotations
+
+from .optimizer import Optimizer
+
+
+class SGD(Optimizer):
+    """SGD with optional (Nesterov) momentum and L2 weight decay, as PyTorch's."""
+
+    def __init__(self, params, lr, momentum=0.0, dampening=0.0, nesterov=False, weight_decay=0.0):
+        super().__init__(params, lr)
+        if momentum < 0 or weight_decay < 0:
+            raise ValueError(f"SGD: momentum and weight_decay must be >= 0, got {momentum}, {weight_decay}")
+        if nesterov and (momentum <= 0 or dampening != 0):
+            raise ValueError("SGD: nesterov needs momentum > 0 and dampening = 0")
+        self.momentum, self.dampening = momentum, dampening
+        self.nesterov, self.weight_decay = nesterov, weight_decay
+
+    def _update(self, key, p, g):
+        st = self.state.get(id(p))
+        first = st is None
+        if first:
+            st = self.state[id(p)] = self._zeros_like(p) if self.momentum else None
+        p.backend.sgd_(p.data, g, st, self.lr, self.momentum, self.dampening, self.nesterov,
+                       self.weight_decay, first)

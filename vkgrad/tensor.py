@@ -1,0 +1,283 @@
+"""Tensor and Parameter.
+
+A Tensor wraps a backend handle (``.data``) and the backend that owns it.  The
+autograd graph hangs off ``_node``: ``(backward_fn, parents)``, where
+``backward_fn(grad_handle)`` returns one gradient handle (or None) per parent.
+"""
+from __future__ import annotations
+
+import numbers
+
+import numpy as np
+
+from . import config
+from .backends import get_backend
+from .backends.base import DTYPES, FLOAT_DTYPES
+
+_DTYPE_ALIASES = {
+    "f32": "f32", "float32": "f32", "float": "f32",
+    "f16": "f16", "float16": "f16", "half": "f16",
+    "f64": "f64", "float64": "f64", "double": "f64",
+    "i32": "i32", "int32": "i32", "int": "i32", "int64": "i32",
+}
+
+
+def canonical_dtype(dtype):
+    if dtype is None:
+        return None
+    if isinstance(dtype, np.dtype) or (isinstance(dtype, type) and issubclass(dtype, np.generic)):
+        dtype = np.dtype(dtype).name
+    d = _DTYPE_ALIASES.get(str(dtype).lower())
+    if d is None:
+        raise ValueError(f"unknown dtype {dtype!r}; expected one of {DTYPES}")
+    return d
+
+
+class Tensor:
+    """An n-dimensional array on a device, with optional gradient tracking."""
+
+    __slots__ = ("data", "backend", "requires_grad", "grad", "name", "_node", "__weakref__")
+    __array_priority__ = 1000  # so ndarray <op> Tensor defers to Tensor
+
+    def __init__(self, data, backend, requires_grad=False, name=None):
+        self.data = data
+        self.backend = backend
+        self.requires_grad = requires_grad
+        self.grad = None
+        self.name = name
+        self._node = None
+
+    # -- metadata ------------------------------------------------------
+    @property
+    def shape(self):
+        return tuple(self.data.shape)
+
+    @property
+    def ndim(self):
+        return len(self.data.shape)
+
+    @property
+    def size(self):
+        return int(np.prod(self.data.shape))
+
+    def numel(self):
+        return self.size
+
+    def __len__(self):
+        if not self.data.shape:
+            raise TypeError("len() of a 0-d tensor")
+        return self.data.shape[0]
+
+    @property
+    def dtype(self):
+        return self.backend.dtype_of(self.data)
+
+    @property
+    def device(self):
+        return self.backend.device
+
+    @property
+    def is_leaf(self):
+        return self._node is None
+
+    # -- host access ---------------------------------------------------
+    def numpy(self):
+        """A host copy as a NumPy array (float16 for f16 tensors)."""
+        return self.backend.to_numpy(self.data)
+
+    def __array__(self, dtype=None, copy=None):
+        a = self.numpy()
+        return a.astype(dtype) if dtype is not None else a
+
+    def item(self):
+        if self.size != 1:
+            raise ValueError(f"item(): tensor of shape {list(self.shape)} has {self.size} "
+                             "elements, expected exactly 1")
+        return self.numpy().reshape(()).item()
+
+    def tolist(self):
+        return self.numpy().tolist()
+
+    def __float__(self):
+        return float(self.item())
+
+    def __repr__(self):
+        extra = ", requires_grad=True" if self.requires_grad else ""
+        nm = f", name={self.name!r}" if self.name else ""
+        return (f"tensor({np.array2string(self.numpy(), precision=4)}, dtype={self.dtype}, "
+                f"device={self.device}{extra}{nm})")
+
+    # -- conversions -----------------------------------------------------
+    def to(self, device=None, dtype=None):
+        """A copy on another device and/or dtype (differentiable for float casts)."""
+        from . import ops
+        return ops.to(self, device, dtype)
+
+    def cpu(self):
+        return self.to("cpu")
+
+    def float(self):
+        return self.to(dtype="f32")
+
+    def half(self):
+        return self.to(dtype="f16")
+
+    def detach(self):
+        return Tensor(self.data, self.backend)
+
+    def requires_grad_(self, flag=True):
+        if flag and self.dtype not in FLOAT_DTYPES:
+            raise TypeError(f"requires_grad_: only float tensors can require gradients, got {self.dtype}")
+        self.requires_grad = flag
+        return self
+
+    def zero_grad(self):
+        self.grad = None
+
+    def backward(self, grad=None, retain_graph=False):
+        """Accumulate d(self)/d(leaf) into every leaf's ``.grad``."""
+        from .autograd import run_backward
+        run_backward(self, grad, accumulate=True, retain_graph=retain_graph)
+
+    # -- operators -------------------------------------------------------
+    def __add__(self, o):
+        return _ops().add(self, o)
+
+    def __radd__(self, o):
+        return _ops().add(o, self)
+
+    def __sub__(self, o):
+        return _ops().sub(self, o)
+
+    def __rsub__(self, o):
+        return _ops().sub(o, self)
+
+    def __mul__(self, o):
+        return _ops().mul(self, o)
+
+    def __rmul__(self, o):
+        return _ops().mul(o, self)
+
+    def __truediv__(self, o):
+        return _ops().div(self, o)
+
+    def __rtruediv__(self, o):
+        return _ops().div(o, self)
+
+    def __matmul__(self, o):
+        return _ops().matmul(self, o)
+
+    def __rmatmul__(self, o):
+        return _ops().matmul(o, self)
+
+    def __neg__(self):
+        return _ops().neg(self)
+
+    def __pow__(self, e):
+        if not isinstance(e, numbers.Real):
+            raise TypeError(f"pow: exponent must be a Python number, got {type(e).__name__}")
+        return _ops().pow(self, e)
+
+    @property
+    def T(self):
+        return _ops().transpose(self)
+
+    def reshape(self, *shape):
+        if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
+            shape = tuple(shape[0])
+        return _ops().reshape(self, shape)
+
+    def transpose(self, *axes):
+        return _ops().transpose(self, axes if axes else None)
+
+    def sum(self, axis=None, keepdims=False):
+        return _ops().sum(self, axis, keepdims)
+
+    def mean(self, axis=None, keepdims=False):
+        return _ops().mean(self, axis, keepdims)
+
+    def max(self, axis=None, keepdims=False):
+        return _ops().max(self, axis, keepdims)
+
+    def exp(self):
+        return _ops().exp(self)
+
+    def log(self):
+        return _ops().log(self)
+
+    def sqrt(self):
+        return _ops().sqrt(self)
+
+    def relu(self):
+        return _ops().relu(self)
+
+    def sigmoid(self):
+        return _ops().sigmoid(self)
+
+    def tanh(self):
+        return _ops().tanh(self)
+
+    def softmax(self, axis=-1):
+        return _ops().softmax(self, axis)
+
+    def clamp(self, min=None, max=None):
+        return _ops().clamp(self, min, max)
+
+    def __hash__(self):
+        return id(self)
+
+    def __bool__(self):
+        if self.size != 1:
+            raise ValueError("the truth value of a tensor with more than one element is ambiguous")
+        return bool(self.item())
+
+
+def _ops():
+    from . import ops
+    return ops
+
+
+class Parameter(Tensor):
+    """A trainable tensor: ``requires_grad=True``, optionally named.
+
+    An explicit ``name`` keys its gradient in the dict from ``vkgrad.backward``;
+    without one, the module that owns it names it by attribute path (``"0.weight"``)."""
+
+    __slots__ = ("_explicit_name",)
+
+    def __init__(self, array, name=None, dtype=None, device=None):
+        t = tensor(array, dtype=dtype, device=device)  # always a copy
+        if t.dtype not in FLOAT_DTYPES:
+            raise TypeError(f"Parameter: expected a float array, got dtype {t.dtype}")
+        super().__init__(t.data, t.backend, requires_grad=True, name=name)
+        self._explicit_name = name is not None
+
+
+def _infer_dtype(a):
+    if a.dtype.kind in "iub":
+        return "i32"
+    if a.dtype.kind == "f":
+        return config.default_dtype
+    raise TypeError(f"tensor: cannot make a tensor from a NumPy array of dtype {a.dtype}")
+
+
+def tensor(array, requires_grad=False, dtype=None, device=None, name=None):
+    """Make a tensor from array-like data (a copy).
+
+    Float data takes the default dtype (``set_default_dtype``), integer data
+    becomes ``"i32"``; ``device`` defaults to ``set_default_device``'s."""
+    dtype = canonical_dtype(dtype)
+    if isinstance(array, Tensor):
+        t = array.detach().to(device=device if device is not None else array.device, dtype=dtype)
+        if t.data is array.data:
+            t = Tensor(t.backend.cast(t.data, t.dtype), t.backend)
+    else:
+        a = np.asarray(array)
+        if dtype is None:
+            dtype = _infer_dtype(a)
+        backend = get_backend(device)
+        t = Tensor(backend.from_numpy(a, dtype), backend)
+    if requires_grad:
+        t.requires_grad_(True)
+    t.name = name
+    return t
