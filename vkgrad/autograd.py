@@ -132,7 +132,7 @@ def run_backward(loss, grad=None, accumulate=False, retain_graph=False):
             prev = grads.get(k)
             grads[k] = pg if prev is None else be.binary("add", prev, pg)
         if not retain_graph:
-            t._node = None
+            t._node = _FREED
     if accumulate:
         for t, g in leaves.values():
             if t.grad is None:
@@ -143,6 +143,14 @@ def run_backward(loss, grad=None, accumulate=False, retain_graph=False):
 
 
 _unnamed = [0]
+
+
+def _freed(g):
+    raise RuntimeError("backward: the graph through this tensor was freed by an earlier backward; "
+                       "pass retain_graph=True to the first backward() to go through it twice")
+
+
+_FREED = (_freed, ())
 
 
 def backward(loss, grad=None, retain_graph=False):

@@ -1,0 +1,142 @@
+"""Time per training step: the seed's iris model and an MLP 784-1024-1024-10.
+
+    python benchmarks/train_step.py [--device cpu|vulkan|auto] [--dtype f32|f16]
+                                    [--steps N] [--json FILE]
+
+Next to PyTorch CPU when torch is importable (one thread for iris, two for the
+MLP, as in DESIGN.md), with the ratio vkgrad / torch (lower is better for time,
+higher for samples per second)."""
+import argparse
+import json
+import os
+import statistics
+import sys
+import time
+
+import numpy as np
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "examples"))
+import vkgrad as vg  # noqa: E402
+
+
+def _iris_model():
+    from vkgrad import nn
+    return nn.Sequential(nn.Linear(4, 64, activation="relu"), nn.BatchNorm1d(64), nn.Dropout(0.3),
+                         nn.Linear(64, 32, activation="relu"), nn.Linear(32, 3))
+
+
+def _mlp_model():
+    from vkgrad import nn
+    return nn.Sequential(nn.Linear(784, 1024, activation="relu"),
+                         nn.Linear(1024, 1024, activation="relu"), nn.Linear(1024, 10))
+
+
+def _time_steps(step, steps, warmup, repeats=5):
+    for _ in range(warmup):
+        step()
+    per = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        for _ in range(steps):
+            step()
+        per.append((time.perf_counter() - t0) / steps)
+    return statistics.median(per)
+
+
+def bench_vkgrad(kind, device, dtype, steps, batch):
+    vg.set_default_device(device)
+    vg.set_default_dtype(dtype)
+    vg.set_check_finite(False)  # the loss is read once at the end, not every step
+    vg.manual_seed(0)
+    model = _iris_model() if kind == "iris" else _mlp_model()
+    fin, classes = (4, 3) if kind == "iris" else (784, 10)
+    r = np.random.default_rng(0)
+    x = vg.tensor(r.standard_normal((batch, fin)))
+    y = vg.tensor(np.eye(classes)[r.integers(0, classes, batch)])
+    opt = vg.optim.Adam(model.parameters(), lr=1e-3)
+    model.train()
+
+    def step():
+        loss = vg.softmax_cross_entropy(model(x), y)
+        opt.step(vg.backward(loss))
+        return loss
+
+    t = _time_steps(step, steps, warmup=3)
+    final = step().item()
+    return t, final
+
+
+def bench_torch(kind, steps, batch, threads):
+    import torch
+    torch.set_num_threads(threads)
+    torch.manual_seed(0)
+    nn = torch.nn
+    if kind == "iris":
+        model = nn.Sequential(nn.Linear(4, 64), nn.ReLU(), nn.BatchNorm1d(64), nn.Dropout(0.3),
+                              nn.Linear(64, 32), nn.ReLU(), nn.Linear(32, 3))
+        fin, classes = 4, 3
+    else:
+        model = nn.Sequential(nn.Linear(784, 1024), nn.ReLU(), nn.Linear(1024, 1024), nn.ReLU(),
+                              nn.Linear(1024, 10))
+        fin, classes = 784, 10
+    r = np.random.default_rng(0)
+    x = torch.tensor(r.standard_normal((batch, fin)), dtype=torch.float32)
+    y = torch.tensor(r.integers(0, classes, batch))
+    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+    lossf = nn.CrossEntropyLoss()
+
+    def step():
+        opt.zero_grad()
+        loss = lossf(model(x), y)
+        loss.backward()
+        opt.step()
+
+    return _time_steps(step, steps, warmup=3)
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--device", default="auto")
+    ap.add_argument("--dtype", default="f32")
+    ap.add_argument("--steps", type=int, default=200, help="iris steps per repeat (MLP: steps/20)")
+    ap.add_argument("--json", help="write the results here")
+    ap.add_argument("--no-torch", action="store_true")
+    args = ap.parse_args(argv)
+    try:
+        import torch  # noqa: F401
+        have_torch = not args.no_torch
+    except ImportError:
+        have_torch = False
+    dev = vg.normalize_device(args.device)
+    results = {"device": dev, "dtype": args.dtype, "torch": have_torch}
+    print(f"vkgrad on {dev} ({args.dtype}); PyTorch CPU {'present' if have_torch else 'absent'}")
+
+    t, loss = bench_vkgrad("iris", dev, args.dtype, args.steps, 32)
+    line = f"iris 4-64-BN-drop-32-3, Adam, batch 32: vkgrad {t * 1e6:8.1f} us/step"
+    results["iris_us_per_step"] = t * 1e6
+    if have_torch:
+        tt = bench_torch("iris", args.steps, 32, threads=1)
+        results["iris_torch_us_per_step"] = tt * 1e6
+        results["iris_ratio_vs_torch"] = t / tt
+        line += f"   torch (1 thread) {tt * 1e6:8.1f} us/step   ratio {t / tt:.2f}x time"
+    print(line, flush=True)
+
+    msteps = max(2, args.steps // 20)
+    t, loss = bench_vkgrad("mlp", dev, args.dtype, msteps, 256)
+    sps = 256 / t
+    results["mlp_samples_per_s"] = sps
+    line = f"MLP 784-1024-1024-10, Adam, batch 256: vkgrad {sps:9.0f} samples/s"
+    if have_torch:
+        tt = bench_torch("mlp", msteps, 256, threads=2)
+        results["mlp_torch_samples_per_s"] = 256 / tt
+        results["mlp_ratio_vs_torch"] = sps / (256 / tt)
+        line += f"   torch (2 threads) {256 / tt:9.0f} samples/s   ratio {sps / (256 / tt):.2f}x"
+    print(line, flush=True)
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(results, f, indent=2)
+    return results
+
+
+if __name__ == "__main__":
+    main()

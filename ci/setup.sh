@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# Set up vkgrad on a fresh Debian machine: system packages for Vulkan (lavapipe,
+# glslang, validation layers), a virtualenv in .venv, Kompute (kp) built offline
+# from its PyPI sdist, and vkgrad itself (shaders compiled at install).
+#   VKGRAD_CPU_ONLY=1 bash ci/setup.sh   skips the Vulkan parts.
+#   VKGRAD_EXTRAS="dev,mpi"             extras to install (default: dev).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+PY=${PYTHON:-python3}
+VENV=${VKGRAD_VENV:-$ROOT/.venv}
+
+log() { printf '\n== %s\n' "$*"; }
+
+APT_PKGS="libvulkan-dev mesa-vulkan-drivers glslang-tools spirv-tools libfmt-dev cmake g++ vulkan-tools vulkan-validationlayers"
+if [ -z "${VKGRAD_CPU_ONLY:-}" ]; then
+  missing=$(for p in $APT_PKGS; do dpkg -s "$p" >/dev/null 2>&1 || echo "$p"; done)
+  if [ -n "$missing" ]; then
+    log "installing Debian packages: $missing"
+    SUDO=""; [ "$(id -u)" = 0 ] || SUDO="sudo"
+    $SUDO apt-get update -q
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q --no-install-recommends $missing
+  fi
+fi
+
+if [ ! -x "$VENV/bin/python" ]; then
+  log "creating virtualenv $VENV"
+  $PY -m venv "$VENV"
+fi
+VPY="$VENV/bin/python"
+"$VPY" -m pip install -q --upgrade pip >/dev/null
+"$VPY" -m pip install -q numpy pytest setuptools wheel
+
+if [ -z "${VKGRAD_CPU_ONLY:-}" ]; then
+  if ! "$VPY" -c "import kp" 2>/dev/null; then
+    log "building Kompute (kp 0.9.0) offline from its sdist (about 90 s the first time)"
+    "$VPY" -m pip install -q "pybind11>=2.11"
+    export PYBIND11_CMAKE_DIR=$("$VPY" -c 'import pybind11; print(pybind11.get_cmake_dir())')
+    export CMAKE_TOOLCHAIN_FILE="$ROOT/ci/kp-toolchain.cmake"
+    export CMAKE_BUILD_PARALLEL_LEVEL=$(nproc)
+    "$VPY" -m pip install -q --no-build-isolation "kp==0.9.0"
+  fi
+  "$VPY" -m pip install -q "pybind11>=2.11"
+fi
+
+log "installing vkgrad (editable; compiles shaders)"
+"$VPY" -m pip install -q --no-build-isolation -e ".[${VKGRAD_EXTRAS:-dev}]"
+"$VPY" -m vkgrad info

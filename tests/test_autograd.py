@@ -1,0 +1,114 @@
+import numpy as np
+import pytest
+
+import vkgrad as vg
+
+
+def test_seed_section1_raw_params(bk):
+    x = bk.t(np.arange(1, 7).reshape(3, 2) / 6.0)  # batch-first [3, 2]
+    rng = np.random.default_rng(0)
+    Wn, bn = rng.standard_normal((2, 2)), np.array([0.1, -0.1])
+    W = vg.Parameter(Wn, name="W", device=bk.device, dtype=bk.dtype)
+    b = vg.Parameter(bn, name="b", device=bk.device, dtype=bk.dtype)
+    with vg.grad_tape():
+        h = vg.relu(vg.add(vg.matmul(x, W), b))
+        loss = vg.mean(vg.mul(h, h))
+    grads = vg.backward(loss)
+    assert set(grads) == {"W", "b"}
+    assert isinstance(grads["W"], vg.Tensor) and grads["W"].device == W.device
+    xn = np.arange(1, 7).reshape(3, 2) / 6.0
+    pre = xn @ Wn + bn
+    dh = 2 * np.maximum(pre, 0) / pre.size * (pre > 0)
+    bk.close(np.asarray(grads["W"]), xn.T @ dh, what="dW")
+    bk.close(grads["b"].numpy(), dh.sum(0), what="db")
+    assert W.grad is None  # backward() returns gradients, it does not accumulate
+
+
+def test_reuse_accumulates(bk):
+    x = bk.t([1.0, 2.0, 3.0], requires_grad=True)
+    y = (x * x + x * 3.0 + x).sum()  # d/dx = 2x + 4
+    y.backward()
+    bk.close(x.grad.numpy(), 2 * np.array([1.0, 2, 3]) + 4)
+    y2 = (x * 2.0).sum()
+    y2.backward()  # accumulates into .grad
+    bk.close(x.grad.numpy(), 2 * np.array([1.0, 2, 3]) + 6)
+
+
+def test_diamond_graph():
+    a = vg.tensor([0.5, -1.0], requires_grad=True, device="cpu", dtype="f64")
+    b = vg.exp(a)
+    c = b * b + vg.sigmoid(b)
+    c.sum().backward()
+    e = np.exp([0.5, -1.0])
+    s = 1 / (1 + np.exp(-e))
+    np.testing.assert_allclose(a.grad.numpy(), (2 * e + s * (1 - s)) * e)
+
+
+def test_no_grad_records_nothing():
+    w = vg.Parameter(np.ones(3), name="w")
+    with vg.no_grad():
+        y = (w * 2.0).sum()
+    assert not y.requires_grad
+    with vg.no_grad():
+        with vg.grad_tape():
+            z = (w * 2.0).sum()
+    assert z.requires_grad
+
+
+def test_backward_names_from_modules_and_dicts():
+    model = vg.nn.Sequential(vg.nn.Linear(3, 4, activation="relu"), vg.nn.Linear(4, 2))
+    x = vg.tensor(np.ones((5, 3)))
+    grads = vg.backward(vg.softmax_cross_entropy(model(x), np.array([0, 1, 0, 1, 1])))
+    assert set(grads) == {"0.weight", "0.bias", "1.weight", "1.bias"}
+    W1 = vg.Parameter(np.ones((2, 2)))
+    opt = vg.optim.SGD({"W1": W1}, lr=0.1)
+    g = vg.backward((W1 * W1).sum())
+    assert list(g) == ["W1"]
+    opt.step(g)
+    np.testing.assert_allclose(W1.numpy(), 0.8)
+
+
+def test_inner_module_call_keeps_outer_names():
+    model = vg.nn.Sequential(vg.nn.Linear(2, 2), vg.nn.Linear(2, 2))
+    model(vg.tensor(np.ones((3, 2))))
+    model[1](vg.tensor(np.ones((3, 2))))
+    assert [p.name for p in model.parameters()] == ["0.weight", "0.bias", "1.weight", "1.bias"]
+
+
+def test_backward_errors():
+    w = vg.Parameter(np.ones((2, 3)), name="w")
+    with pytest.raises(RuntimeError, match=r"non-scalar output of shape \[2, 3\]"):
+        vg.backward(w * 2.0)
+    with pytest.raises(RuntimeError, match="does not require grad"):
+        vg.backward(vg.tensor([1.0]).sum())
+    with pytest.raises(ValueError, match=r"grad has shape \[3\], expected .*\[2, 3\]"):
+        (w * 2.0).backward(np.ones(3))
+    nan_loss = (w * float("nan")).sum()
+    with pytest.raises(FloatingPointError, match="loss is nan"):
+        vg.backward(nan_loss)
+    (w * 2.0).backward(np.ones((2, 3)))  # explicit gradient for a non-scalar works
+    np.testing.assert_allclose(w.grad.numpy(), 2.0)
+
+
+def test_graph_freed_after_backward():
+    w = vg.Parameter(np.ones(2))
+    loss = (w * w).sum()
+    loss.backward()
+    with pytest.raises(RuntimeError):
+        loss.backward()  # the root's node is gone
+    loss2 = (w * w).sum()
+    loss2.backward(retain_graph=True)
+    loss2.backward()
+    np.testing.assert_allclose(w.grad.numpy(), 2 + 2 + 2)  # three backward passes of d(w*w)/dw = 2w
+
+
+def test_tensor_api(bk):
+    t = bk.t(np.arange(6.0).reshape(2, 3))
+    assert t.shape == (2, 3) and t.dtype == bk.dtype and t.device.startswith(bk.device)
+    assert np.asarray(t).shape == (2, 3)
+    assert bk.t([4.0]).item() == 4.0
+    with pytest.raises(ValueError, match="6 elements"):
+        t.item()
+    assert vg.tensor(np.array([1, 2])).dtype == "i32"
+    u = t.to("cpu")
+    np.testing.assert_allclose(u.numpy(), np.arange(6.0).reshape(2, 3))

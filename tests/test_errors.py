@@ -1,0 +1,72 @@
+"""Bad input raises a clear exception naming the op, the shapes and what was expected."""
+import numpy as np
+import pytest
+
+import vkgrad as vg
+
+
+def test_mismatched_broadcast():
+    with pytest.raises(ValueError, match=r"add: shapes \[3, 4\] and \[3\] cannot be broadcast"):
+        vg.tensor(np.ones((3, 4))) + vg.tensor(np.ones(3))
+
+
+def test_matmul_shapes():
+    with pytest.raises(ValueError, match=r"matmul: expected \[M, K\] @ \[K, N\], got \[2, 3\] @ \[4, 5\]"):
+        vg.tensor(np.ones((2, 3))) @ vg.tensor(np.ones((4, 5)))
+
+
+def test_linear_input_shape():
+    lin = vg.nn.Linear(4, 2)
+    with pytest.raises(ValueError, match=r"linear: expected input \[batch, 4\].*got input \[3, 5\]"):
+        lin(vg.tensor(np.ones((3, 5))))
+
+
+def test_target_shapes():
+    z = vg.tensor(np.ones((4, 3)))
+    with pytest.raises(ValueError, match=r"softmax_cross_entropy: targets must be .*\[4, 3\].*got \[4, 2\]"):
+        vg.softmax_cross_entropy(z, np.ones((4, 2)))
+    with pytest.raises(ValueError, match=r"integer class labels must have shape \[4\].*got \[3\]"):
+        vg.softmax_cross_entropy(z, np.array([0, 1, 2]))
+    with pytest.raises(ValueError, match=r"class labels must lie in \[0, 3\)"):
+        vg.softmax_cross_entropy(z, np.array([0, 1, 2, 3]))
+    with pytest.raises(ValueError, match=r"mse_loss: target has shape \[4\], expected .*\[4, 3\]"):
+        vg.mse_loss(z, np.ones(4))
+
+
+def test_reshape_and_axes():
+    x = vg.tensor(np.ones((3, 4)))
+    with pytest.raises(ValueError, match=r"reshape: cannot reshape \[3, 4\] \(12 elements\) to \[5, -1\]"):
+        x.reshape(5, -1)
+    with pytest.raises(ValueError, match="sum: axis 2 is out of range"):
+        vg.sum(x, axis=2)
+    with pytest.raises(ValueError, match="transpose: axes"):
+        vg.transpose(x, (0, 0))
+
+
+def test_devices_and_dtypes():
+    with pytest.raises(ValueError, match="unknown device 'tpu'"):
+        vg.tensor([1.0], device="tpu")
+    with pytest.raises(ValueError, match="unknown dtype 'f8'"):
+        vg.tensor([1.0], dtype="f8")
+    with pytest.raises(TypeError, match="exp: expected a float tensor, got dtype i32"):
+        vg.exp(vg.tensor([1, 2]))
+    with pytest.raises(TypeError, match="pow: exponent must be a Python number"):
+        vg.tensor([1.0]) ** vg.tensor([2.0])
+
+
+def test_vulkan_request_without_vulkan_is_clear(monkeypatch):
+    from vkgrad import backends
+    monkeypatch.setattr(backends, "_vulkan_error", "the Vulkan backend is not available (test). "
+                        "Install ... run `bash ci/setup.sh`")
+    monkeypatch.setattr(backends, "_backends", {"cpu": backends._cpu})
+    with pytest.raises(vg.BackendError, match="ci/setup.sh"):
+        vg.tensor([1.0], device="vulkan")
+    assert backends.normalize_device("auto") == "cpu"
+
+
+def test_batchnorm_needs_batch():
+    bn = vg.nn.BatchNorm1d(3)
+    with pytest.raises(ValueError, match=r"more than 1 value per channel.*\[1, 3\]"):
+        bn(vg.tensor(np.ones((1, 3))))
+    with pytest.raises(ValueError, match=r"batch_norm: expected input \[batch, 3\], got \[2, 4\]"):
+        bn(vg.tensor(np.ones((2, 4))))

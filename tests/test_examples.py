@@ -1,0 +1,34 @@
+"""The examples run end to end; the iris model reaches the seed's accuracy."""
+import os
+import subprocess
+import sys
+
+import pytest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def _run(args, timeout=600):
+    r = subprocess.run([sys.executable] + args, cwd=ROOT, capture_output=True, text=True,
+                       timeout=timeout)
+    assert r.returncode == 0, r.stdout + r.stderr
+    return r.stdout
+
+
+def test_iris_reaches_90_percent(bk):
+    if bk.dtype == "f16":
+        pytest.skip("f16 training is covered by the mixed-precision tests")
+    sys.path.insert(0, os.path.join(ROOT, "examples"))
+    try:
+        import iris
+        acc = iris.main(["--device", bk.device, "--epochs", "150"])
+    finally:
+        sys.path.pop(0)
+    assert acc >= 0.9
+
+
+def test_seed_walkthrough_runs():
+    out = _run(["examples/seed_walkthrough.py", "--quick", "--device", "cpu"])
+    for section in ("1. dL/dW", "3. parameter tensors: 8", "5. cosine", "6. gradient norm",
+                    "8. Val accuracy", "9. raw-parameter model"):
+        assert section in out

@@ -1,0 +1,124 @@
+import numpy as np
+import pytest
+
+import vkgrad as vg
+from vkgrad import nn
+
+
+def test_linear_matches_numpy_and_torch_init_bounds(bk):
+    vg.manual_seed(0)
+    lin = nn.Linear(5, 3, activation="tanh", device=bk.device, dtype=bk.dtype)
+    W, b = lin.weight.numpy().astype(np.float64), lin.bias.numpy().astype(np.float64)
+    assert W.shape == (3, 5) and b.shape == (3,)
+    assert np.abs(W).max() <= 1 / np.sqrt(5) and np.abs(b).max() <= 1 / np.sqrt(5)
+    x = np.random.default_rng(1).standard_normal((4, 5))
+    xr = x.astype(np.float16).astype(np.float64) if bk.dtype == "f16" else x
+    bk.close(lin(bk.t(x)).numpy(), np.tanh(xr @ W.T + b))
+
+
+def test_manual_seed_reproducible():
+    vg.manual_seed(3)
+    a = nn.Linear(4, 4).weight.numpy()
+    vg.manual_seed(3)
+    assert np.array_equal(a, nn.Linear(4, 4).weight.numpy())
+
+
+def test_batchnorm_train_eval_and_running_stats(bk):
+    bn = nn.BatchNorm1d(4, momentum=0.1, device=bk.device, dtype=bk.dtype)
+    x = np.random.default_rng(2).standard_normal((8, 4)) * 3 + 1
+    xr = x.astype(np.float16).astype(np.float64) if bk.dtype == "f16" else x
+    y = bn(bk.t(x)).numpy()
+    bk.close(y, (xr - xr.mean(0)) / np.sqrt(xr.var(0) + 1e-5), what="train output")
+    rm = 0.1 * xr.mean(0)
+    rv = 0.9 + 0.1 * xr.var(0, ddof=1)
+    bk.close(bn.running_mean.numpy(), rm, what="running mean")
+    bk.close(bn.running_var.numpy(), rv, what="running var")
+    bn.eval()
+    ye = bn(bk.t(x)).numpy()
+    bk.close(ye, (xr - rm) / np.sqrt(rv + 1e-5), what="eval output")
+
+
+def test_batchnorm_gradients_all_three_inputs():
+    def f(x, g, b):
+        return vg.batch_norm(x, None, None, g, b, training=True) ** 2
+    r = np.random.default_rng(4)
+    assert vg.gradcheck(f, [r.standard_normal((6, 3)), r.uniform(0.5, 1.5, 3), r.standard_normal(3)])
+
+
+def test_batchnorm_matches_torch_if_available():
+    torch = pytest.importorskip("torch")
+    r = np.random.default_rng(5)
+    x = r.standard_normal((10, 4))
+    g = r.standard_normal((10, 4))
+    bn = nn.BatchNorm1d(4)
+    xt = vg.tensor(x, requires_grad=True)
+    bn(xt).backward(g)
+    tb = torch.nn.BatchNorm1d(4).double()
+    xx = torch.tensor(x, requires_grad=True)
+    tb(xx).backward(torch.tensor(g))
+    np.testing.assert_allclose(xt.grad.numpy(), xx.grad.numpy(), rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(bn.weight.grad.numpy() if bn.weight.grad is not None else 0,
+                               tb.weight.grad.numpy(), rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(bn.running_var.numpy(), tb.running_var.numpy(), rtol=1e-5)
+
+
+def test_dropout_module_train_eval(bk):
+    d = nn.Dropout(0.5)
+    x = bk.t(np.ones((20, 20)))
+    assert (d(x).numpy() == 0).any()
+    d.eval()
+    assert np.array_equal(d(x).numpy(), x.numpy())
+
+
+def test_sequential_iris_model_structure():
+    model = nn.Sequential(nn.Linear(4, 64, activation="relu"), nn.BatchNorm1d(64), nn.Dropout(0.3),
+                          nn.Linear(64, 32, activation="relu"), nn.Linear(32, 3))
+    assert len(model.parameters()) == 8
+    assert len(model) == 5 and isinstance(model[1], nn.BatchNorm1d)
+    model.eval()
+    assert not model[2].training
+    model.train()
+    assert model[2].training
+    assert "Linear(4, 64, activation='relu')" in repr(model)
+
+
+def test_state_dict_roundtrip_and_errors(tmp_path):
+    model = nn.Sequential(nn.Linear(3, 4), nn.BatchNorm1d(4))
+    sd = model.state_dict()
+    assert list(sd) == ["0.weight", "0.bias", "1.weight", "1.bias", "1.running_mean", "1.running_var"]
+    path = tmp_path / "m.npz"
+    vg.save(model, path)
+    other = nn.Sequential(nn.Linear(3, 4), nn.BatchNorm1d(4))
+    vg.load(path, other)
+    for k, v in other.state_dict().items():
+        np.testing.assert_array_equal(v, sd[k])
+    bad = dict(sd)
+    bad["0.weight"] = np.zeros((5, 3))
+    with pytest.raises(ValueError, match=r"'0.weight' has shape \[5, 3\].*expected \[4, 3\]"):
+        other.load_state_dict(bad)
+    bad = dict(sd)
+    bad["extra"] = bad.pop("0.bias")
+    with pytest.raises(KeyError, match=r"missing keys \['0.bias'\].*unexpected keys \['extra'\]"):
+        other.load_state_dict(bad)
+    assert set(vg.load(path)) == set(sd)
+
+
+def test_unknown_activation():
+    with pytest.raises(ValueError, match="Linear: unknown activation 'swish'"):
+        nn.Linear(2, 2, activation="swish")
+
+
+def test_custom_module_registers_parameters():
+    class Net(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.body = nn.Linear(2, 3)
+            self.scale = vg.Parameter(np.ones(3))
+
+        def forward(self, x):
+            return self.body(x) * self.scale
+
+    net = Net()
+    assert [n for n, _ in net.named_parameters()] == ["scale", "body.weight", "body.bias"]  # as PyTorch
+    g = vg.backward(net(vg.tensor(np.ones((4, 2)))).sum())
+    assert set(g) == {"body.weight", "body.bias", "scale"}

@@ -1,0 +1,219 @@
+"""Every op: values against NumPy, gradients against float64 finite differences
+(CPU), and every backend's gradients against the float64 CPU gradients."""
+import math
+
+import numpy as np
+import pytest
+
+import vkgrad as vg
+
+R = np.random.default_rng(7)
+
+
+def U(*shape, lo=-2.0, hi=2.0):
+    return lambda: R.uniform(lo, hi, shape)
+
+
+def P(*shape):  # positive, away from 0
+    return U(*shape, lo=0.5, hi=2.0)
+
+
+def AWAY(*shape):  # |x| >= 0.2: relu/clamp kinks out of the finite-difference window
+    def gen():
+        x = R.uniform(0.2, 2.0, shape)
+        return x * R.choice([-1.0, 1.0], shape)
+    return gen
+
+
+def _np_softmax(x, axis=-1):
+    e = np.exp(x - x.max(axis=axis, keepdims=True))
+    return e / e.sum(axis=axis, keepdims=True)
+
+
+def _np_gelu(x):
+    return 0.5 * x * (1 + np.vectorize(math.erf)(x / math.sqrt(2)))
+
+
+def _np_gelu_tanh(x):
+    return 0.5 * x * (1 + np.tanh(math.sqrt(2 / math.pi) * (x + 0.044715 * x ** 3)))
+
+
+def _np_sigmoid(x):
+    return 1 / (1 + np.exp(-x))
+
+
+ONEHOT = np.eye(5)[R.integers(0, 5, 6)]
+LABELS = R.integers(0, 5, 6)
+MASK_P = 0.3
+
+# name: (fn on tensors, NumPy reference, input generators)
+CASES = {
+    "add": (lambda a, b: a + b, np.add, [U(3, 4), U(3, 4)]),
+    "add_bcast_row": (vg.add, np.add, [U(3, 4), U(4)]),
+    "add_bcast_outer": (vg.add, np.add, [U(3, 1), U(1, 4)]),
+    "add_bcast_1elem": (vg.add, np.add, [U(1), U(5, 3)]),
+    "add_scalar": (lambda a: a + 1.5, lambda a: a + 1.5, [U(4, 3)]),
+    "rsub_scalar": (lambda a: 2.0 - a, lambda a: 2.0 - a, [U(7)]),
+    "sub_bcast": (lambda a, b: a - b, np.subtract, [U(2, 3, 4), U(3, 1)]),
+    "mul": (lambda a, b: a * b, np.multiply, [U(5, 3), U(5, 3)]),
+    "mul_bcast_col": (vg.mul, np.multiply, [U(5, 3), U(5, 1)]),
+    "mul_scalar": (lambda a: 3.0 * a, lambda a: 3.0 * a, [U(2, 2)]),
+    "div": (lambda a, b: a / b, np.divide, [U(4, 3), P(4, 3)]),
+    "div_bcast": (vg.div, np.divide, [U(4, 3), P(3)]),
+    "rdiv_scalar": (lambda a: 2.0 / a, lambda a: 2.0 / a, [P(5)]),
+    "neg": (lambda a: -a, np.negative, [U(3, 5)]),
+    "exp": (vg.exp, np.exp, [U(4, 5)]),
+    "log": (vg.log, np.log, [P(4, 5)]),
+    "sqrt": (vg.sqrt, np.sqrt, [P(9)]),
+    "pow2": (lambda a: a ** 2, lambda a: a ** 2, [U(3, 3)]),
+    "pow3": (lambda a: vg.pow(a, 3), lambda a: a ** 3, [U(3, 3)]),
+    "pow_half": (lambda a: a ** 0.5, np.sqrt, [P(6)]),
+    "pow_neg": (lambda a: a ** -1.5, lambda a: a ** -1.5, [P(6)]),
+    "clamp": (lambda a: vg.clamp(a, -0.5, 0.5), lambda a: np.clip(a, -0.5, 0.5),
+              [lambda: np.array([-1.0, -0.3, 0.1, 0.45, 0.9, 1.7, -0.7])]),
+    "clamp_min": (lambda a: a.clamp(min=0.1), lambda a: np.maximum(a, 0.1),
+                  [lambda: np.array([[-1.0, 0.3], [0.05, 2.0]])]),
+    "relu": (vg.relu, lambda a: np.maximum(a, 0), [AWAY(5, 7)]),
+    "sigmoid": (vg.sigmoid, _np_sigmoid, [U(5, 7, lo=-6, hi=6)]),
+    "tanh": (vg.tanh, np.tanh, [U(5, 7)]),
+    "gelu": (vg.gelu, _np_gelu, [U(5, 7, lo=-4, hi=4)]),
+    "gelu_tanh": (lambda a: vg.gelu(a, approximate="tanh"), _np_gelu_tanh, [U(5, 7, lo=-4, hi=4)]),
+    "softmax": (vg.softmax, _np_softmax, [U(4, 6)]),
+    "softmax_axis0": (lambda a: vg.softmax(a, axis=0), lambda a: _np_softmax(a, 0), [U(4, 6)]),
+    "softmax_1elem": (vg.softmax, _np_softmax, [U(3, 1)]),
+    "log_softmax": (vg.log_softmax, lambda a: np.log(_np_softmax(a)), [U(4, 6)]),
+    "sum_all": (vg.sum, np.sum, [U(3, 4)]),
+    "sum_axis0": (lambda a: vg.sum(a, axis=0), lambda a: a.sum(0), [U(3, 4)]),
+    "sum_axis1_keep": (lambda a: vg.sum(a, axis=1, keepdims=True),
+                       lambda a: a.sum(1, keepdims=True), [U(3, 4)]),
+    "sum_axes_3d": (lambda a: vg.sum(a, axis=(0, 2)), lambda a: a.sum((0, 2)), [U(2, 3, 4)]),
+    "mean_all": (vg.mean, np.mean, [U(5, 3)]),
+    "mean_axis_neg": (lambda a: vg.mean(a, axis=-1), lambda a: a.mean(-1), [U(5, 3)]),
+    "max_all": (vg.max, np.max, [lambda: R.permutation(12).reshape(3, 4) / 3.0]),
+    "max_axis1": (lambda a: vg.max(a, axis=1), lambda a: a.max(1),
+                  [lambda: R.permutation(12).reshape(3, 4) / 3.0]),
+    "transpose": (vg.transpose, np.transpose, [U(3, 5)]),
+    "transpose_T": (lambda a: a.T, lambda a: a.T, [U(1, 5)]),
+    "transpose_3d": (lambda a: vg.transpose(a, (1, 2, 0)), lambda a: a.transpose(1, 2, 0), [U(2, 3, 4)]),
+    "reshape": (lambda a: vg.reshape(a, (-1, 2)), lambda a: a.reshape(-1, 2), [U(3, 4)]),
+    "reshape_flat": (lambda a: a.reshape(-1), lambda a: a.reshape(-1), [U(2, 3, 2)]),
+    "matmul": (lambda a, b: a @ b, np.matmul, [U(5, 7), U(7, 3)]),
+    "matmul_1x1": (vg.matmul, np.matmul, [U(1, 1), U(1, 1)]),
+    "matmul_odd": (vg.matmul, np.matmul, [U(33, 17), U(17, 9)]),
+    "linear": (lambda x, w, b: vg.linear(x, w, b), lambda x, w, b: x @ w.T + b,
+               [U(6, 5), U(4, 5), U(4)]),
+    "linear_relu": (lambda x, w, b: vg.linear(x, w, b, "relu"),
+                    lambda x, w, b: np.maximum(x @ w.T + b, 0), [U(6, 5), U(4, 5), U(4)]),
+    "linear_sigmoid": (lambda x, w, b: vg.linear(x, w, b, "sigmoid"),
+                       lambda x, w, b: _np_sigmoid(x @ w.T + b), [U(6, 5), U(4, 5), U(4)]),
+    "linear_tanh": (lambda x, w, b: vg.linear(x, w, b, "tanh"),
+                    lambda x, w, b: np.tanh(x @ w.T + b), [U(6, 5), U(4, 5), U(4)]),
+    "linear_gelu": (lambda x, w, b: vg.linear(x, w, b, "gelu"),
+                    lambda x, w, b: _np_gelu(x @ w.T + b), [U(6, 5), U(4, 5), U(4)]),
+    "linear_softmax": (lambda x, w, b: vg.linear(x, w, b, "softmax"),
+                       lambda x, w, b: _np_softmax(x @ w.T + b), [U(6, 5), U(4, 5), U(4)]),
+    "linear_nobias": (lambda x, w: vg.linear(x, w), lambda x, w: x @ w.T, [U(3, 2), U(5, 2)]),
+    "softmax_xent_onehot": (lambda z: vg.softmax_cross_entropy(z, ONEHOT),
+                            lambda z: -np.mean(np.sum(ONEHOT * np.log(_np_softmax(z)), 1)), [U(6, 5)]),
+    "softmax_xent_labels": (lambda z: vg.softmax_cross_entropy(z, LABELS),
+                            lambda z: -np.mean(np.log(_np_softmax(z))[np.arange(6), LABELS]), [U(6, 5)]),
+    "cross_entropy": (lambda p: vg.cross_entropy(p, ONEHOT),
+                      lambda p: -np.mean(np.sum(ONEHOT * np.log(p), 1)), [P(6, 5)]),
+    "mse_loss": (vg.mse_loss, lambda a, b: np.mean((a - b) ** 2), [U(4, 3), U(4, 3)]),
+    "batch_norm_train": (
+        lambda x, g, b: vg.batch_norm(x, None, None, g, b, training=True),
+        lambda x, g, b: (x - x.mean(0)) / np.sqrt(x.var(0) + 1e-5) * g + b,
+        [U(7, 5), U(5, lo=0.5, hi=1.5), U(5)]),
+    "batch_norm_eval": (
+        lambda x, g, b: vg.batch_norm(x, vg.tensor([0.1, -0.2, 0.3], dtype=x.dtype, device=x.device),
+                                      vg.tensor([1.5, 0.5, 2.0], dtype=x.dtype, device=x.device),
+                                      g, b, training=False),
+        lambda x, g, b: (x - np.array([0.1, -0.2, 0.3])) / np.sqrt(np.array([1.5, 0.5, 2.0]) + 1e-5) * g + b,
+        [U(4, 3), U(3), U(3)]),
+}
+
+
+
+def _round(bk, a):
+    return a.astype(np.float16).astype(np.float64) if bk.dtype == "f16" else a
+
+
+def _run(device, dtype, fn, arrays):
+    """Value, and the gradient of sum(out * proj) for every input."""
+    ts = [vg.tensor(a, dtype=dtype, device=device, requires_grad=True) for a in arrays]
+    out = fn(*ts)
+    proj = np.random.default_rng(3).uniform(0.5, 1.5, out.shape)
+    loss = (out * vg.tensor(proj, dtype=dtype, device=device)).sum()
+    loss.backward()
+    return out.numpy(), [t.grad.numpy() if t.grad is not None else np.zeros(t.shape) for t in ts]
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_value(bk, case):
+    fn, ref, gens = CASES[case]
+    arrays = [_round(bk, g()) for g in gens]
+    got = fn(*[bk.t(a) for a in arrays])
+    assert got.device.startswith(bk.device)
+    bk.close(got.numpy(), ref(*arrays), what=f"{case} value")
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_gradient_matches_cpu_f64(bk, case):
+    fn, _, gens = CASES[case]
+    arrays = [_round(bk, g()) for g in gens]
+    vg.manual_seed(11)
+    val, grads = _run(bk.device, bk.dtype, fn, arrays)
+    vg.manual_seed(11)
+    val64, grads64 = _run("cpu", "f64", fn, arrays)
+    bk.close(val, val64, what=f"{case} value")
+    for i, (g, g64) in enumerate(zip(grads, grads64)):
+        scale = max(1.0, float(np.abs(g64).max()))
+        bk.close(g, g64, atol=bk.atol * scale, what=f"{case} grad of input {i}")
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_gradcheck_finite_differences(case):
+    fn, _, gens = CASES[case]
+    arrays = [g() for g in gens]
+    assert vg.gradcheck(fn, arrays, eps=1e-6, atol=1e-5, rtol=1e-3)
+
+
+def test_gradcheck_catches_a_wrong_gradient():
+    from vkgrad.ops._core import make
+
+    def bad_square(x):  # forward x**2, backward claims 3x
+        be = x.backend
+        y = be.binary("mul", x.data, x.data)
+        return make(y, be, (x,), lambda g: (be.binary("mul", g, be.unary("affine", x.data, 3.0)),))
+
+    with pytest.raises(AssertionError, match="input 0"):
+        vg.gradcheck(bad_square, [np.array([1.0, 2.0])])
+
+
+def test_dropout_mask_and_gradient(bk):
+    x = bk.t(np.ones((40, 50)), requires_grad=True)
+    vg.manual_seed(5)
+    y = vg.dropout(x, MASK_P, training=True)
+    yv = y.numpy().astype(np.float64)
+    kept = yv != 0
+    np.testing.assert_allclose(yv[kept], 1 / (1 - MASK_P), rtol=bk.rtol * 10)
+    assert abs(kept.mean() - (1 - MASK_P)) < 0.05
+    y.sum().backward()
+    np.testing.assert_allclose(x.grad.numpy().astype(np.float64), yv, rtol=bk.rtol * 10)
+    # eval mode is the identity; the mask is the same on every backend for one seed
+    assert vg.dropout(x, MASK_P, training=False) is x
+    vg.manual_seed(5)
+    ycpu = vg.dropout(vg.tensor(np.ones((40, 50)), device="cpu"), MASK_P).numpy()
+    assert np.array_equal(ycpu != 0, kept)
+
+
+def test_max_gradient_goes_to_argmax():
+    x = vg.tensor([[1.0, 5.0, 2.0], [7.0, 0.0, 7.0]], requires_grad=True, device="cpu")
+    vg.max(x, axis=1).sum().backward()
+    np.testing.assert_allclose(x.grad.numpy(), [[0, 1, 0], [0.5, 0, 0.5]])
+
+
+def test_gelu_exact_differs_from_tanh_approximation():
+    x = vg.tensor(np.linspace(-3, 3, 13), device="cpu", dtype="f64")
+    d = np.abs(vg.gelu(x).numpy() - vg.gelu(x, approximate="tanh").numpy()).max()
+    assert 1e-5 < d < 1e-2
