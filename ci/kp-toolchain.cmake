@@ -9,3 +9,9 @@ set(KOMPUTE_OPT_DISABLE_VK_DEBUG_LAYERS ON CACHE BOOL "" FORCE)
 if(DEFINED ENV{PYBIND11_CMAKE_DIR})
   set(pybind11_DIR "$ENV{PYBIND11_CMAKE_DIR}" CACHE PATH "" FORCE)
 endif()
+# kp's setup.py glues -DPYTHON_EXECUTABLE onto the previous flag (a missing comma),
+# so CMake would pick whatever python3.X it finds first: name the venv's.
+if(DEFINED ENV{KP_PYTHON})
+  set(PYTHON_EXECUTABLE "$ENV{KP_PYTHON}" CACHE FILEPATH "" FORCE)
+  set(Python_EXECUTABLE "$ENV{KP_PYTHON}" CACHE FILEPATH "" FORCE)
+endif()

@@ -36,7 +36,7 @@ if [ -z "${VKGRAD_CPU_ONLY:-}" ]; then
     log "building Kompute (kp 0.9.0) offline from its sdist (about 90 s the first time)"
     "$VPY" -m pip install -q "pybind11>=2.11"
     export PYBIND11_CMAKE_DIR=$("$VPY" -c 'import pybind11; print(pybind11.get_cmake_dir())')
-    export CMAKE_TOOLCHAIN_FILE="$ROOT/ci/kp-toolchain.cmake"
+    export CMAKE_TOOLCHAIN_FILE="$ROOT/ci/kp-toolchain.cmake" KP_PYTHON="$VPY"
     export CMAKE_BUILD_PARALLEL_LEVEL=$(nproc)
     "$VPY" -m pip install -q --no-build-isolation "kp==0.9.0"
   fi
