@@ -13,7 +13,7 @@ Elementwise op codes (shared by every backend, so a shader and NumPy agree):
 unary(op, x, alpha, beta):
   neg, exp, log, sqrt, relu, sigmoid, tanh, gelu, gelu_tanh, abs,
   affine (x*alpha+beta), pow (x**alpha), rdiv (alpha/x),
-  clamp (min(max(x, alpha), beta)), clip_coef (min(1, alpha/(x+1e-6)))
+  clamp (min(max(x, alpha), beta)), clip_coef (min(1, alpha/(x+1e-6))), fill (beta)
 binary(op, a, b, alpha, beta) -- NumPy broadcasting:
   add, sub, mul, div, eq (1.0 where a == b else 0.0),
   relu_bwd (b*(a>0)), sigmoid_bwd (b*a*(1-a), a is the output),
@@ -24,7 +24,7 @@ binary(op, a, b, alpha, beta) -- NumPy broadcasting:
 from __future__ import annotations
 
 UNARY_OPS = ("neg", "exp", "log", "sqrt", "relu", "sigmoid", "tanh", "gelu",
-             "gelu_tanh", "abs", "affine", "pow", "rdiv", "clamp", "clip_coef")
+             "gelu_tanh", "abs", "affine", "pow", "rdiv", "clamp", "clip_coef", "fill")
 BINARY_OPS = ("add", "sub", "mul", "div", "eq", "relu_bwd", "sigmoid_bwd",
               "tanh_bwd", "gelu_bwd", "gelu_tanh_bwd", "pow_bwd", "clamp_bwd", "lerp")
 ACTIVATIONS = (None, "relu", "sigmoid", "tanh", "gelu", "gelu_tanh")

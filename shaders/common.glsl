@@ -1,0 +1,74 @@
+// Shared by every vkgrad shader: the arena binding and f32 / packed-f16 access.
+// All tensors live in one storage buffer of 32-bit words; offsets (in words)
+// come as push constants.  With -DF16 the tensors an "elementwise" shader
+// reads and writes hold IEEE halves packed two per word; each invocation then
+// owns a whole word (two elements), so no two invocations write one word.
+#extension GL_EXT_control_flow_attributes : enable
+
+layout(std430, binding = 0) buffer Arena { uint mem[]; };
+
+float ld32(uint off, uint i) { return uintBitsToFloat(mem[off + i]); }
+void st32(uint off, uint i, float v) { mem[off + i] = floatBitsToUint(v); }
+
+float ld16(uint off, uint i) {
+    vec2 h = unpackHalf2x16(mem[off + (i >> 1)]);
+    return (i & 1u) == 0u ? h.x : h.y;
+}
+
+#ifdef F16
+#define EPU 2u
+float ld(uint off, uint i) { return ld16(off, i); }
+// store elements 2u and 2u+1 of the unit u
+void st_unit(uint off, uint u, float v0, float v1) { mem[off + u] = packHalf2x16(vec2(v0, v1)); }
+#else
+#define EPU 1u
+float ld(uint off, uint i) { return ld32(off, i); }
+void st_unit(uint off, uint u, float v0, float v1) { mem[off + u] = floatBitsToUint(v0); }
+#endif
+
+// Grid-stride loop over units (one element in f32, two in f16).
+#define FOR_UNITS(n, u) \
+    for (uint u = gl_GlobalInvocationID.x; u < ((n) + EPU - 1u) / EPU; \
+         u += gl_NumWorkGroups.x * gl_WorkGroupSize.x)
+
+const float SQRT1_2 = 0.70710678118654752;
+const float SQRT2_PI = 0.79788456080286536;
+const float INV_SQRT_2PI = 0.39894228040143268;
+
+// Abramowitz-Stegun 7.1.26, |error| < 1.5e-7 (the NumPy backend uses the same)
+float erf_as(float x) {
+    float s = sign(x), a = abs(x);
+    float t = 1.0 / (1.0 + 0.3275911 * a);
+    float y = 1.0 - (((((1.061405429 * t - 1.453152027) * t) + 1.421413741) * t
+                      - 0.284496736) * t + 0.254829592) * t * exp(-a * a);
+    return s * y;
+}
+
+float sigmoid_f(float x) {
+    float e = exp(-abs(x));
+    return x >= 0.0 ? 1.0 / (1.0 + e) : e / (1.0 + e);
+}
+
+float tanh_f(float x) {  // GLSL tanh overflows to NaN for large |x| on some drivers
+    float e = exp(-2.0 * abs(x));
+    return sign(x) * (1.0 - e) / (1.0 + e);
+}
+
+float gelu_f(float x) { return 0.5 * x * (1.0 + erf_as(x * SQRT1_2)); }
+
+float gelu_tanh_f(float x) { return 0.5 * x * (1.0 + tanh_f(SQRT2_PI * (x + 0.044715 * x * x * x))); }
+
+float gelu_tanh_grad(float x) {
+    float t = tanh_f(SQRT2_PI * (x + 0.044715 * x * x * x));
+    return 0.5 * (1.0 + t) + 0.5 * x * (1.0 - t * t) * SQRT2_PI * (1.0 + 3.0 * 0.044715 * x * x);
+}
+
+// Activation ids (matmul epilogue): 0 none, 1 relu, 2 sigmoid, 3 tanh, 4 gelu, 5 gelu_tanh
+float activate(uint act, float v) {
+    if (act == 1u) return max(v, 0.0);
+    if (act == 2u) return sigmoid_f(v);
+    if (act == 3u) return tanh_f(v);
+    if (act == 4u) return gelu_f(v);
+    if (act == 5u) return gelu_tanh_f(v);
+    return v;
+}

@@ -1,0 +1,23 @@
+#version 450
+#extension GL_GOOGLE_include_directive : require
+// Strided gather into a contiguous output (permute, broadcast_to, copy):
+// out[i] = x[sum_d idx_d(i) * sx[d]] over up to 6 dimensions.
+#include "common.glsl"
+layout(local_size_x = 256) in;
+layout(push_constant) uniform P { uint n; uint x; uint y; uint dim[6]; uint sx[6]; } p;
+
+float at(uint i) {
+    uint ix = 0u, r = i;
+    [[unroll]] for (int d = 5; d >= 0; d--) {
+        ix += (r % p.dim[d]) * p.sx[d];
+        r /= p.dim[d];
+    }
+    return ld(p.x, ix);
+}
+
+void main() {
+    FOR_UNITS(p.n, u) {
+        uint i = u * EPU;
+        st_unit(p.y, u, at(i), (EPU == 2u && i + 1u < p.n) ? at(i + 1u) : 0.0);
+    }
+}

@@ -1,0 +1,33 @@
+#version 450
+#extension GL_GOOGLE_include_directive : require
+// Reduce the middle axis of x viewed as [outer, R, inner] -> y [outer, inner] (f32),
+// one workgroup per output, times `scale`.  OP: 0 sum, 1 max, 2 sum of squares.
+#include "common.glsl"
+layout(local_size_x = 64) in;
+layout(constant_id = 0) const uint OP = 0u;
+layout(push_constant) uniform P { uint outer; uint R; uint inner; uint x; uint y; float scale; } p;
+shared float s[64];
+
+float comb(float a, float b) { return OP == 1u ? max(a, b) : a + b; }
+
+void main() {
+    uint tid = gl_LocalInvocationID.x;
+    uint nout = p.outer * p.inner;
+    float init = OP == 1u ? uintBitsToFloat(0xff800000u) : 0.0;
+    for (uint o = gl_WorkGroupID.x; o < nout; o += gl_NumWorkGroups.x) {
+        uint base = (o / p.inner) * p.R * p.inner + (o % p.inner);
+        float acc = init;
+        for (uint r = tid; r < p.R; r += 64u) {
+            float v = ld(p.x, base + r * p.inner);
+            acc = comb(acc, OP == 2u ? v * v : v);
+        }
+        s[tid] = acc;
+        barrier();
+        for (uint st = 32u; st > 0u; st >>= 1u) {
+            if (tid < st) s[tid] = comb(s[tid], s[tid + st]);
+            barrier();
+        }
+        if (tid == 0u) st32(p.y, o, s[0] * p.scale);
+        barrier();
+    }
+}

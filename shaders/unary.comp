@@ -1,0 +1,48 @@
+#version 450
+#extension GL_GOOGLE_include_directive : require
+// y = f(x) elementwise; f chosen by specialisation constant OP (ops.glsl).
+#include "common.glsl"
+#include "ops.glsl"
+layout(local_size_x = 256) in;
+layout(constant_id = 0) const uint OP = 0u;
+layout(push_constant) uniform P { uint n; uint x; uint y; float alpha; float beta; } p;
+
+float powf(float x, float e) {  // pow() is undefined for x < 0 in GLSL
+    if (e == floor(e)) {
+        float r = pow(abs(x), e);
+        return (x < 0.0 && mod(e, 2.0) == 1.0) ? -r : r;
+    }
+    return pow(x, e);
+}
+
+float f(float x) {
+    switch (OP) {
+        case U_NEG: return -x;
+        case U_EXP: return exp(x);
+        case U_LOG: return log(x);
+        case U_SQRT: return sqrt(x);
+        case U_RELU: return max(x, 0.0);
+        case U_SIGMOID: return sigmoid_f(x);
+        case U_TANH: return tanh_f(x);
+        case U_GELU: return gelu_f(x);
+        case U_GELU_TANH: return gelu_tanh_f(x);
+        case U_ABS: return abs(x);
+        case U_AFFINE: return x * p.alpha + p.beta;
+        case U_POW: return powf(x, p.alpha);
+        case U_RDIV: return p.alpha / x;
+        case U_CLAMP: return min(max(x, p.alpha), p.beta);
+        case U_CLIP_COEF: return min(1.0, p.alpha / (x + 1e-6));
+        case U_FILL: return p.beta;
+    }
+    return x;
+}
+
+void main() {
+    FOR_UNITS(p.n, u) {
+        uint i = u * EPU;
+        float v0 = OP == U_FILL ? p.beta : f(ld(p.x, i));
+        float v1 = 0.0;
+        if (EPU == 2u && i + 1u < p.n) v1 = OP == U_FILL ? p.beta : f(ld(p.x, i + 1u));
+        st_unit(p.y, u, v0, v1);
+    }
+}

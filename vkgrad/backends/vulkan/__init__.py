@@ -1,0 +1,528 @@
+"""The Vulkan backend: every primitive is a GLSL compute shader run through Kompute.
+
+Memory: one arena (a host-visible kp tensor of 32-bit words) holds every
+tensor; a handle is a block of it, and shaders get word offsets as push
+constants, so a pipeline is made once per shader variant, never per call.
+Freed blocks return to per-size-class free lists.
+
+Execution: dispatches are recorded into a pending program (see _vkext.cpp)
+and submitted when the host needs a value (``.numpy()``, ``.item()``) or
+``synchronize()``.  A compute->compute barrier goes in front of a dispatch
+only when it reads or writes a block written, or writes a block read, since
+the last barrier; independent dispatches get none.  Blocks used by pending
+work are kept alive until the submission finishes, so a freed block is never
+reused under a running shader.
+"""
+from __future__ import annotations
+
+import json
+import math
+import os
+import struct
+
+import numpy as np
+
+try:
+    import kp
+except ImportError as e:  # pragma: no cover - depends on the machine
+    raise ImportError(f"Kompute (kp) is not installed: {e}") from None
+try:
+    from . import _vkext
+except ImportError as e:  # pragma: no cover
+    raise ImportError(f"vkgrad's Kompute companion (_vkext) is not built: {e}") from None
+
+from ..base import BINARY_OPS, UNARY_OPS, Backend, BackendError
+
+_SHADER_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(__file__))), "shaders")
+_MANIFEST = os.path.join(_SHADER_DIR, "manifest.json")
+if not os.path.exists(_MANIFEST):
+    raise ImportError(f"compiled shaders not found in {_SHADER_DIR}; reinstall vkgrad with "
+                      "glslangValidator present (bash ci/setup.sh)")
+
+# words of each shader's push-constant block (must match the GLSL)
+_PUSH_WORDS = {"unary": 5, "binary": 25, "copy": 15, "cast": 3, "reduce": 6, "matmul": 12,
+               "softmax": 4, "xent": 6, "xent_bwd": 6, "batchnorm": 11, "dropout": 5,
+               "onehot": 4, "adam": 13, "sgd": 10}
+_ACT_ID = {None: 0, "relu": 1, "sigmoid": 2, "tanh": 3, "gelu": 4, "gelu_tanh": 5}
+_NP = {"f32": np.float32, "f16": np.float16, "i32": np.int32}
+_MAX_DIMS = 6
+_MAX_GROUPS = 4096  # shaders loop over the rest (grid-stride)
+
+
+def device_count():
+    return _vkext.device_count()
+
+
+def list_devices():
+    out = []
+    for i in range(device_count()):
+        lim = _vkext.device_limits(i)
+        out.append({"device": f"vulkan:{i}", "kind": "vulkan", **lim})
+    return out
+
+
+def shader_build_info():
+    with open(_MANIFEST) as f:
+        m = json.load(f)
+    return (f"shaders: {len(m['variants'])} SPIR-V modules in {_SHADER_DIR} "
+            f"(source sha256 {m['source_sha256'][:12]}, spirv-val "
+            f"{'passed' if m['validated'] else 'not run'})")
+
+
+def _f2u(v):
+    return struct.unpack("<I", struct.pack("<f", float(v)))[0]
+
+
+def _words(n, dtype):
+    return max(1, (n + 1) // 2 if dtype == "f16" else n)
+
+
+def _size_class(words):
+    return 1 << max(4, (words - 1).bit_length())
+
+
+def _contig_strides(shape):
+    st, acc = [], 1
+    for d in reversed(shape):
+        st.append(acc)
+        acc *= d
+    return list(reversed(st))
+
+
+class Block:
+    """A run of arena words; returns itself to the free list when collected."""
+
+    __slots__ = ("off", "cls", "backend", "__weakref__")
+
+    def __init__(self, off, cls, backend):
+        self.off, self.cls, self.backend = off, cls, backend
+
+    def __del__(self):
+        be = self.backend
+        if be is not None and be.arena is not None:
+            be._free.setdefault(self.cls, []).append(self.off)
+            be.counters["live_bytes"] -= self.cls * 4
+
+
+class VkArray:
+    """A handle: shape, dtype and the arena block holding the data."""
+
+    __slots__ = ("shape", "dtype", "block")
+
+    def __init__(self, shape, dtype, block):
+        self.shape, self.dtype, self.block = tuple(shape), dtype, block
+
+    @property
+    def size(self):
+        return int(np.prod(self.shape)) if self.shape else 1
+
+    @property
+    def off(self):
+        return self.block.off
+
+    def __repr__(self):
+        return f"VkArray(shape={self.shape}, dtype={self.dtype}, off={self.block.off})"
+
+
+class VulkanBackend(Backend):
+    name = "vulkan"
+
+    def __init__(self, index=0):
+        n = device_count()
+        if index >= n:
+            raise BackendError(f"vulkan:{index} does not exist: this machine has {n} Vulkan "
+                               f"device(s) ({', '.join(d['name'] for d in list_devices()) or 'none'})")
+        self.index = index
+        self.device = f"vulkan:{index}"
+        self.limits = _vkext.device_limits(index)
+        self.mgr = kp.Manager(index)
+        self.max_words = self.limits["max_storage_buffer_range"] // 4
+        cap = os.environ.get("VKGRAD_VULKAN_MAX_BYTES")
+        if cap:
+            self.max_words = min(self.max_words, int(cap) // 4)
+        self.counters = {}
+        self.reset_counters()
+        self.counters["live_bytes"] = 0
+        self.arena = None
+        self._free = {}
+        self._bump = 0
+        self._algos = {}
+        self._spirv = {}
+        self._new_program()
+        self._grow(min(self.max_words, 8 << 20))  # 32 MiB to start; doubles on demand
+
+    # -- bookkeeping ---------------------------------------------------------
+    def reset_counters(self):
+        live = self.counters.get("live_bytes", 0)
+        arena = self.counters.get("arena_bytes", 0)
+        self.counters.update(dispatches=0, submissions=0, barriers=0, uploads=0, downloads=0,
+                             upload_bytes=0, download_bytes=0, pipelines_created=0,
+                             blocks_created=0, blocks_reused=0)
+        self.counters["live_bytes"] = live
+        self.counters["arena_bytes"] = arena
+
+    def _new_program(self):
+        self._prog = _vkext.Program()
+        self._keep = []
+        self._written = set()
+        self._read = set()
+
+    def _grow(self, words):
+        if self.arena is not None:
+            self.synchronize()
+        new = self.mgr.tensor_t(np.zeros(words, dtype=np.uint32), tensor_type=kp.TensorTypes.host)
+        view = new.data()
+        if self.arena is not None:
+            view[:self._bump] = self._view[:self._bump]
+        self.arena, self._view, self.arena_words = new, view, words
+        self._algos.clear()  # pipelines are bound to the arena's descriptor
+        self.counters["arena_bytes"] = words * 4
+
+    def _alloc(self, shape, dtype):
+        if dtype not in _NP:
+            raise BackendError(f"vulkan: dtype {dtype} is not supported by the shaders (f32, f16, "
+                               "i32 labels); f64 gradient checks run on the CPU backend")
+        n = int(np.prod(shape)) if shape else 1
+        words = _words(n, dtype)
+        if words > self.max_words:
+            raise BackendError(
+                f"vulkan: a {dtype} tensor of shape {list(shape)} needs {words * 4} bytes, more than "
+                f"this device's maxStorageBufferRange ({self.max_words * 4} bytes)")
+        cls = _size_class(words)
+        lst = self._free.get(cls)
+        if lst:
+            off = lst.pop()
+            self.counters["blocks_reused"] += 1
+        else:
+            if self._bump + cls > self.arena_words:
+                self.synchronize()  # lets blocks held by pending work go back to the free lists
+                lst = self._free.get(cls)
+                if lst:
+                    return VkArray(shape, dtype, self._take(lst.pop(), cls))
+                need = self._bump + cls
+                if need > self.max_words:
+                    raise BackendError(
+                        f"vulkan: out of device memory allocating {list(shape)} {dtype} "
+                        f"({cls * 4} bytes): {self.counters['live_bytes']} bytes live in an arena "
+                        f"of at most {self.max_words * 4} bytes; free tensors or use smaller batches")
+                self._grow(min(self.max_words, max(need, 2 * self.arena_words)))
+            off = self._bump
+            self._bump += cls
+            self.counters["blocks_created"] += 1
+        return VkArray(shape, dtype, self._take(off, cls))
+
+    def _take(self, off, cls):
+        self.counters["live_bytes"] += cls * 4
+        return Block(off, cls, self)
+
+    def _algo(self, shader, dtype_tag, spec=()):
+        key = (shader, dtype_tag, spec)
+        a = self._algos.get(key)
+        if a is None:
+            variant = f"{shader}_{dtype_tag}"
+            spirv = self._spirv.get(variant)
+            if spirv is None:
+                with open(os.path.join(_SHADER_DIR, variant + ".spv"), "rb") as f:
+                    spirv = self._spirv[variant] = f.read()
+            a = self.mgr.algorithm([self.arena], spirv, (1, 1, 1), np.array(spec, dtype=np.uint32),
+                                   np.zeros(_PUSH_WORDS[shader], dtype=np.uint32))
+            self._algos[key] = a
+            self.counters["pipelines_created"] += 1
+        return a
+
+    def _dispatch(self, shader, dtype_tag, spec, groups, push, reads, writes):
+        algo = self._algo(shader, dtype_tag, spec)
+        rd = {id(h.block) for h in reads}
+        wr = {id(h.block) for h in writes}
+        if (rd | wr) & self._written or wr & self._read:
+            self._prog.barrier()
+            self.counters["barriers"] += 1
+            self._written.clear()
+            self._read.clear()
+        self._prog.dispatch(algo, max(1, min(int(groups), _MAX_GROUPS)), 1, 1,
+                            np.array(push, dtype=np.uint32))
+        self._read |= rd
+        self._written |= wr
+        self._keep.extend(h.block for h in reads)
+        self._keep.extend(h.block for h in writes)
+        self.counters["dispatches"] += 1
+
+    def synchronize(self):
+        if len(self._prog) == 0:
+            return
+        self._prog.host_read_barrier()
+        seq = self.mgr.sequence()
+        seq.record(self._prog)
+        seq.eval()
+        self.counters["submissions"] += 1
+        self._new_program()
+
+    # -- data movement ---------------------------------------------------------
+    def from_numpy(self, a, dtype):
+        a = np.ascontiguousarray(np.asarray(a).astype(_NP.get(dtype, np.float64), copy=False))
+        h = self._alloc(a.shape, dtype)
+        flat = a.reshape(-1)
+        if dtype == "f16" and flat.size % 2:
+            flat = np.concatenate([flat, np.zeros(1, np.float16)])
+        words = flat.view(np.uint32)
+        self._view[h.off:h.off + words.size] = words
+        self.counters["uploads"] += 1
+        self.counters["upload_bytes"] += words.size * 4
+        return h
+
+    def to_numpy(self, h):
+        self.synchronize()
+        nw = _words(h.size, h.dtype)
+        raw = self._view[h.off:h.off + nw]
+        self.counters["downloads"] += 1
+        self.counters["download_bytes"] += nw * 4
+        return raw.view(_NP[h.dtype])[:h.size].copy().reshape(h.shape)
+
+    def full(self, shape, value, dtype):
+        h = self._alloc(shape, dtype)
+        n = h.size
+        self._unary_dispatch("fill", h, h, 0.0, float(value), n, writes_only=True)
+        return h
+
+    def dtype_of(self, h):
+        return h.dtype
+
+    def reshape(self, h, shape):
+        return VkArray(shape, h.dtype, h.block)
+
+    def _copy_strided(self, x, out_shape, strides, out=None):
+        if len(out_shape) > _MAX_DIMS:
+            raise BackendError(f"vulkan: copy of a {len(out_shape)}-d tensor; at most {_MAX_DIMS} "
+                               "dimensions are supported")
+        y = out if out is not None else self._alloc(out_shape, x.dtype)
+        pad = _MAX_DIMS - len(out_shape)
+        dims = [1] * pad + [int(d) for d in out_shape]
+        sx = [0] * pad + [int(s) for s in strides]
+        n = y.size
+        self._dispatch("copy", x.dtype, (), self._groups(n, x.dtype),
+                       [n, x.off, y.off] + dims + sx, [x], [y])
+        return y
+
+    def permute(self, h, axes):
+        st = _contig_strides(h.shape)
+        return self._copy_strided(h, [h.shape[a] for a in axes], [st[a] for a in axes])
+
+    def broadcast_to(self, h, shape):
+        shape = tuple(shape)
+        st = _contig_strides(h.shape)
+        lead = len(shape) - len(h.shape)
+        strides = [0] * lead + [0 if (d == 1 and shape[i + lead] != 1) else st[i]
+                                for i, d in enumerate(h.shape)]
+        return self._copy_strided(h, shape, strides)
+
+    def copy_(self, dst, src):
+        if src.dtype != dst.dtype:
+            src = self.cast(src, dst.dtype)
+        self._copy_strided(src, [src.size], [1], out=VkArray((src.size,), dst.dtype, dst.block))
+        return dst
+
+    def cast(self, h, dtype):
+        if dtype == h.dtype:
+            return self._same(h, h.shape)
+        if {h.dtype, dtype} != {"f32", "f16"}:
+            raise BackendError(f"vulkan: cast from {h.dtype} to {dtype} is not supported")
+        y = self._alloc(h.shape, dtype)
+        n = h.size
+        self._dispatch("cast", f"{h.dtype}_{dtype}", (), self._groups(n, dtype),
+                       [n, h.off, y.off], [h], [y])
+        return y
+
+    # -- helpers ---------------------------------------------------------------
+    @staticmethod
+    def _groups(n, dtype, per=256):
+        units = (n + 1) // 2 if dtype == "f16" else n
+        return (units + per - 1) // per
+
+    def _f32_out(self, h32, dtype):
+        """Shaders with scattered writes produce f32; convert for f16 tensors."""
+        return h32 if dtype == "f32" else self.cast(h32, dtype)
+
+    def _check_float(self, op, *hs):
+        for h in hs:
+            if h.dtype not in ("f32", "f16"):
+                raise BackendError(f"vulkan {op}: dtype {h.dtype} is not supported (f32, f16)")
+
+    # -- elementwise -------------------------------------------------------------
+    def _unary_dispatch(self, op, x, y, alpha, beta, n, writes_only=False):
+        self._dispatch("unary", y.dtype, (UNARY_OPS.index(op),), self._groups(n, y.dtype),
+                       [n, x.off, y.off, _f2u(alpha), _f2u(beta)], [] if writes_only else [x], [y])
+
+    def unary(self, op, x, alpha=0.0, beta=0.0, out=None):
+        self._check_float(op, x)
+        y = out if out is not None else self._alloc(x.shape, x.dtype)
+        self._unary_dispatch(op, x, y, alpha, beta, x.size)
+        return y
+
+    def binary(self, op, a, b, alpha=0.0, beta=0.0, out=None):
+        self._check_float(op, a, b)
+        if a.dtype != b.dtype:
+            raise BackendError(f"vulkan {op}: operands have dtypes {a.dtype} and {b.dtype}")
+        shape = tuple(np.broadcast_shapes(a.shape, b.shape))
+        if len(shape) > _MAX_DIMS:
+            raise BackendError(f"vulkan {op}: {len(shape)}-d operands; at most {_MAX_DIMS} supported")
+        y = out if out is not None else self._alloc(shape, a.dtype)
+        n = y.size
+        contig = 1 if a.shape == b.shape == shape else 0
+        pad = _MAX_DIMS - len(shape)
+        dims = [1] * pad + list(shape)
+
+        def strides(s):
+            st = _contig_strides(s)
+            lead = len(shape) - len(s)
+            full = [0] * lead + [0 if d == 1 and shape[i + lead] != 1 else st[i] for i, d in enumerate(s)]
+            return [0] * pad + full
+
+        self._dispatch("binary", a.dtype, (BINARY_OPS.index(op),), self._groups(n, a.dtype),
+                       [n, a.off, b.off, y.off, _f2u(alpha), _f2u(beta), contig] + dims
+                       + strides(a.shape) + strides(b.shape), [a, b], [y])
+        return y
+
+    # -- reductions ----------------------------------------------------------------
+    def reduce(self, op, x, axes, keepdims):
+        self._check_float("reduce", x)
+        code = {"sum": 0, "max": 1, "sumsq": 2}[op]
+        shape = list(x.shape)
+        out_shape = [1 if i in axes else d for i, d in enumerate(shape)] if keepdims else \
+            [d for i, d in enumerate(shape) if i not in axes]
+        if not axes:
+            return self._same(x, out_shape)
+        runs, cur = [], [axes[0]]
+        for a in axes[1:]:
+            if a == cur[-1] + 1:
+                cur.append(a)
+            else:
+                runs.append(cur)
+                cur = [a]
+        runs.append(cur)
+        h, tag, cur_shape = x, x.dtype, shape
+        for run in reversed(runs):  # innermost first keeps earlier axis indices valid
+            i, j = run[0], run[-1]
+            outer = int(np.prod(cur_shape[:i])) if i else 1
+            R = int(np.prod(cur_shape[i:j + 1]))
+            inner = int(np.prod(cur_shape[j + 1:])) if j + 1 < len(cur_shape) else 1
+            y = self._alloc((outer * inner,), "f32")
+            self._dispatch("reduce", tag, (code,), outer * inner, [outer, R, inner, h.off, y.off,
+                                                                   _f2u(1.0)], [h], [y])
+            cur_shape = cur_shape[:i] + [1] * (j - i + 1) + cur_shape[j + 1:]
+            h, tag = y, "f32"
+            if code == 2:
+                code = 0  # later passes add up the squares
+        return self._f32_out(VkArray(tuple(out_shape), "f32", h.block), x.dtype)
+
+    def _same(self, x, shape):
+        y = self._copy_strided(x, [x.size], [1])
+        return VkArray(tuple(shape), x.dtype, y.block)
+
+    # -- linear algebra ------------------------------------------------------------
+    def matmul(self, a, b, trans_a=False, trans_b=False, bias=None, act=None):
+        self._check_float("matmul", a, b)
+        if len(a.shape) != 2 or len(b.shape) != 2:
+            raise BackendError(f"vulkan matmul: expected 2-d operands, got {list(a.shape)} and {list(b.shape)}")
+        M, K = (a.shape[1], a.shape[0]) if trans_a else a.shape
+        Kb, N = (b.shape[1], b.shape[0]) if trans_b else b.shape
+        if K != Kb:
+            raise BackendError(f"vulkan matmul: inner sizes differ: {list(a.shape)} (trans={trans_a}) "
+                               f"and {list(b.shape)} (trans={trans_b})")
+        sam, sak = (1, M) if trans_a else (K, 1)
+        sbk, sbn = (1, K) if trans_b else (N, 1)
+        c = self._alloc((M, N), "f32")
+        tiles = ((M + 15) // 16) * ((N + 15) // 16)
+        reads = [a, b] + ([bias] if bias is not None else [])
+        self._dispatch("matmul", a.dtype, (_ACT_ID[act],), tiles,
+                       [M, N, K, a.off, b.off, c.off, bias.off if bias is not None else 0,
+                        1 if bias is not None else 0, sam, sak, sbk, sbn], reads, [c])
+        return self._f32_out(c, a.dtype)
+
+    # -- softmax family ------------------------------------------------------------
+    def softmax(self, x, log=False):
+        self._check_float("softmax", x)
+        C = x.shape[-1] if x.shape else 1
+        rows = x.size // max(C, 1)
+        y = self._alloc(x.shape, "f32")
+        self._dispatch("softmax", x.dtype, (1 if log else 0,), rows, [rows, C, x.off, y.off], [x], [y])
+        return self._f32_out(y, x.dtype)
+
+    def softmax_xent(self, logits, target):
+        self._check_float("softmax_xent", logits, target)
+        rows, C = logits.shape
+        probs = self._alloc(logits.shape, "f32")
+        rl = self._alloc((rows,), "f32")
+        self._dispatch("xent", logits.dtype, (), rows,
+                       [rows, C, logits.off, target.off, probs.off, rl.off], [logits, target], [probs, rl])
+        loss = self._alloc((), "f32")
+        self._dispatch("reduce", "f32", (0,), 1, [1, rows, 1, rl.off, loss.off, _f2u(1.0 / rows)],
+                       [rl], [loss])
+        return self._f32_out(loss, logits.dtype), self._f32_out(probs, logits.dtype)
+
+    def softmax_xent_bwd(self, probs, target, g):
+        rows = probs.shape[0]
+        y = self._alloc(probs.shape, probs.dtype)
+        n = y.size
+        self._dispatch("xent_bwd", probs.dtype, (), self._groups(n, probs.dtype),
+                       [n, probs.off, target.off, g.off, y.off, _f2u(1.0 / rows)], [probs, target, g], [y])
+        return y
+
+    # -- normalisation --------------------------------------------------------------
+    def batchnorm_fwd(self, x, gamma, beta, eps):
+        self._check_float("batchnorm", x, gamma, beta)
+        N, C = x.shape
+        y = self._alloc(x.shape, "f32")
+        mean, var, inv = (self._alloc((C,), "f32") for _ in range(3))
+        self._dispatch("batchnorm", x.dtype, (0,), C,
+                       [N, C, x.off, gamma.off, beta.off, y.off, mean.off, inv.off, var.off, 0,
+                        _f2u(eps)], [x, gamma, beta], [y, mean, var, inv])
+        dt = x.dtype
+        return (self._f32_out(y, dt), self._f32_out(mean, dt), self._f32_out(var, dt),
+                self._f32_out(inv, dt))
+
+    def batchnorm_bwd(self, g, x, mean, invstd, gamma):
+        N, C = x.shape
+        dx = self._alloc(x.shape, "f32")
+        dg, db = self._alloc((C,), "f32"), self._alloc((C,), "f32")
+        self._dispatch("batchnorm", x.dtype, (1,), C,
+                       [N, C, x.off, gamma.off, g.off, dx.off, mean.off, invstd.off, dg.off, db.off,
+                        0], [g, x, mean, invstd, gamma], [dx, dg, db])
+        dt = x.dtype
+        return self._f32_out(dx, dt), self._f32_out(dg, dt), self._f32_out(db, dt)
+
+    # -- random ---------------------------------------------------------------------
+    def dropout_mask(self, shape, p, seed, dtype):
+        y = self._alloc(shape, dtype)
+        n = y.size
+        self._dispatch("dropout", dtype, (), self._groups(n, dtype),
+                       [n, y.off, (int(seed) * 0x9E3779B9) & 0xFFFFFFFF, _f2u(p), _f2u(1.0 / (1.0 - p))],
+                       [], [y])
+        return y
+
+    def one_hot(self, labels, num_classes, dtype):
+        if labels.dtype != "i32":
+            raise BackendError(f"vulkan one_hot: labels must be i32, got {labels.dtype}")
+        B = labels.shape[0]
+        y = self._alloc((B, num_classes), dtype)
+        n = y.size
+        self._dispatch("onehot", dtype, (), self._groups(n, dtype),
+                       [n, num_classes, labels.off, y.off], [labels], [y])
+        return y
+
+    # -- optimizer updates -------------------------------------------------------------
+    def sgd_(self, p, g, buf, lr, momentum, dampening, nesterov, weight_decay, first):
+        n = p.size
+        bufs = [buf] if buf is not None else []
+        self._dispatch("sgd", p.dtype, (), self._groups(n, p.dtype),
+                       [n, p.off, g.off, buf.off if buf is not None else 0, _f2u(lr), _f2u(momentum),
+                        _f2u(dampening), 1 if nesterov else 0, _f2u(weight_decay), 1 if first else 0],
+                       [p, g] + bufs, [p] + bufs)
+
+    def adam_(self, p, g, m, v, lr, beta1, beta2, eps, weight_decay, step, decoupled):
+        n = p.size
+        bc1 = 1.0 - beta1 ** step
+        rbc2 = 1.0 / math.sqrt(1.0 - beta2 ** step)
+        self._dispatch("adam", p.dtype, (), self._groups(n, p.dtype),
+                       [n, p.off, g.off, m.off, v.off, _f2u(lr), _f2u(beta1), _f2u(beta2), _f2u(eps),
+                        _f2u(weight_decay), _f2u(lr / bc1), _f2u(rbc2), 1 if decoupled else 0],
+                       [p, g, m, v], [p, m, v])

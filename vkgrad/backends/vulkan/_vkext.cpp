@@ -1,0 +1,201 @@
+// vkgrad's companion to Kompute (kp 0.9.0): a recorded "program" of dispatches
+// and pipeline barriers that kp's Sequence.record accepts as an OpBase, and a
+// query of the device limits kp does not expose.
+//
+// kp's Python binding has no memory barrier and binds push constants and the
+// workgroup count per Algorithm object; this op records vkCmdDispatch with
+// per-dispatch push constants and workgroup counts, and a real
+// compute->compute barrier only where the Python side asks for one.
+// Standard and Vulkan headers first, so the access trick below touches only kp's classes.
+#include <memory>
+#include <sstream>
+#include <string>
+#include <vector>
+#include <kompute/Core.hpp>
+#include <kompute/logger/Logger.hpp>
+#define private public  // reach kp::Algorithm's pipeline, layout and descriptor set
+#define protected public
+#include <kompute/Algorithm.hpp>
+#include <kompute/operations/OpBase.hpp>
+#undef private
+#undef protected
+
+#include <pybind11/numpy.h>
+#include <pybind11/pybind11.h>
+#include <pybind11/stl.h>
+
+#include <cstring>
+#include <stdexcept>
+
+namespace py = pybind11;
+
+namespace {
+
+struct Cmd {
+    int kind;  // 0 dispatch, 1 compute barrier, 2 to-host barrier, 3 from-host barrier
+    std::shared_ptr<kp::Algorithm> algo;
+    uint32_t wg[3];
+    std::vector<uint32_t> push;
+};
+
+class OpProgram : public kp::OpBase {
+  public:
+    std::vector<Cmd> cmds;
+    size_t dispatches = 0, barriers = 0;
+
+    void dispatch(std::shared_ptr<kp::Algorithm> algo, uint32_t x, uint32_t y, uint32_t z,
+                  py::array_t<uint32_t, py::array::c_style | py::array::forcecast> push) {
+        if (!algo || !algo->mPipeline)
+            throw std::runtime_error("vkgrad program: dispatch of a destroyed algorithm");
+        if (x == 0 || y == 0 || z == 0)
+            throw std::runtime_error("vkgrad program: empty workgroup count");
+        Cmd c{0, std::move(algo), {x, y, z}, {}};
+        c.push.assign(push.data(), push.data() + push.size());
+        if (c.push.size() * 4 != c.algo->mPushConstantsSize * c.algo->mPushConstantsDataTypeMemorySize)
+            throw std::runtime_error("vkgrad program: push-constant block size mismatch");
+        cmds.push_back(std::move(c));
+        dispatches++;
+    }
+
+    void barrier(int kind) {
+        cmds.push_back(Cmd{kind, nullptr, {0, 0, 0}, {}});
+        barriers++;
+    }
+
+    void clear() {
+        cmds.clear();
+        dispatches = barriers = 0;
+    }
+
+    void record(const vk::CommandBuffer& cb) override {
+        kp::Algorithm* bound = nullptr;
+        for (auto& c : cmds) {
+            if (c.kind == 0) {
+                kp::Algorithm* a = c.algo.get();
+                if (a != bound) {
+                    cb.bindPipeline(vk::PipelineBindPoint::eCompute, *a->mPipeline);
+                    cb.bindDescriptorSets(vk::PipelineBindPoint::eCompute, *a->mPipelineLayout, 0,
+                                          *a->mDescriptorSet, nullptr);
+                    bound = a;
+                }
+                if (!c.push.empty())
+                    cb.pushConstants(*a->mPipelineLayout, vk::ShaderStageFlagBits::eCompute, 0,
+                                     (uint32_t)(c.push.size() * 4), c.push.data());
+                cb.dispatch(c.wg[0], c.wg[1], c.wg[2]);
+            } else {
+                vk::PipelineStageFlags src, dst;
+                vk::AccessFlags sa, da;
+                if (c.kind == 1) {  // dependent dispatches: writes visible to later reads/writes
+                    src = dst = vk::PipelineStageFlagBits::eComputeShader |
+                                vk::PipelineStageFlagBits::eTransfer;
+                    sa = vk::AccessFlagBits::eShaderWrite | vk::AccessFlagBits::eShaderRead |
+                         vk::AccessFlagBits::eTransferWrite;
+                    da = vk::AccessFlagBits::eShaderRead | vk::AccessFlagBits::eShaderWrite |
+                         vk::AccessFlagBits::eTransferRead | vk::AccessFlagBits::eTransferWrite;
+                } else if (c.kind == 2) {  // end of a batch: make results visible to the host
+                    src = vk::PipelineStageFlagBits::eComputeShader | vk::PipelineStageFlagBits::eTransfer;
+                    dst = vk::PipelineStageFlagBits::eHost;
+                    sa = vk::AccessFlagBits::eShaderWrite | vk::AccessFlagBits::eTransferWrite;
+                    da = vk::AccessFlagBits::eHostRead;
+                } else {  // start of a replayed batch: host writes (uploads) before shader reads
+                    src = vk::PipelineStageFlagBits::eHost;
+                    dst = vk::PipelineStageFlagBits::eComputeShader;
+                    sa = vk::AccessFlagBits::eHostWrite;
+                    da = vk::AccessFlagBits::eShaderRead;
+                }
+                vk::MemoryBarrier mb(sa, da);
+                cb.pipelineBarrier(src, dst, vk::DependencyFlags(), mb, nullptr, nullptr);
+                bound = bound;  // barriers do not unbind
+            }
+        }
+    }
+    void preEval(const vk::CommandBuffer&) override {}
+    void postEval(const vk::CommandBuffer&) override {}
+};
+
+py::dict device_limits(uint32_t index) {
+    vk::ApplicationInfo app("vkgrad-limits", 1, "vkgrad", 1, VK_API_VERSION_1_1);
+    vk::InstanceCreateInfo ici(vk::InstanceCreateFlags(), &app);
+    vk::Instance inst = vk::createInstance(ici);
+    py::dict d;
+    try {
+        auto devs = inst.enumeratePhysicalDevices();
+        if (index >= devs.size()) {
+            inst.destroy();
+            throw std::out_of_range("no Vulkan device with index " + std::to_string(index));
+        }
+        auto pd = devs[index];
+        auto props = pd.getProperties();
+        vk::PhysicalDeviceSubgroupProperties sub;
+        vk::PhysicalDeviceProperties2 p2;
+        p2.pNext = &sub;
+        pd.getProperties2(&p2);
+        auto L = props.limits;
+        d["name"] = std::string(props.deviceName.data());
+        d["device_type"] = vk::to_string(props.deviceType);
+        d["api_version"] = std::to_string(VK_VERSION_MAJOR(props.apiVersion)) + "." +
+                           std::to_string(VK_VERSION_MINOR(props.apiVersion)) + "." +
+                           std::to_string(VK_VERSION_PATCH(props.apiVersion));
+        d["vendor_id"] = props.vendorID;
+        d["max_storage_buffer_range"] = L.maxStorageBufferRange;
+        d["max_compute_shared_memory_size"] = L.maxComputeSharedMemorySize;
+        d["max_compute_work_group_invocations"] = L.maxComputeWorkGroupInvocations;
+        d["max_compute_work_group_count"] = py::make_tuple(
+            L.maxComputeWorkGroupCount[0], L.maxComputeWorkGroupCount[1], L.maxComputeWorkGroupCount[2]);
+        d["max_push_constants_size"] = L.maxPushConstantsSize;
+        d["subgroup_size"] = sub.subgroupSize;
+        d["timestamp_period_ns"] = L.timestampPeriod;
+        auto mem = pd.getMemoryProperties();
+        uint64_t local = 0;
+        for (uint32_t i = 0; i < mem.memoryHeapCount; i++)
+            if (mem.memoryHeaps[i].flags & vk::MemoryHeapFlagBits::eDeviceLocal)
+                local += mem.memoryHeaps[i].size;
+        d["device_local_bytes"] = local;
+        bool host_visible_local = false;
+        for (uint32_t i = 0; i < mem.memoryTypeCount; i++) {
+            auto f = mem.memoryTypes[i].propertyFlags;
+            if ((f & vk::MemoryPropertyFlagBits::eDeviceLocal) && (f & vk::MemoryPropertyFlagBits::eHostVisible))
+                host_visible_local = true;
+        }
+        d["host_visible_device_local"] = host_visible_local;
+    } catch (...) {
+        inst.destroy();
+        throw;
+    }
+    inst.destroy();
+    return d;
+}
+
+uint32_t device_count() {
+    vk::ApplicationInfo app("vkgrad-count", 1, "vkgrad", 1, VK_API_VERSION_1_1);
+    vk::InstanceCreateInfo ici(vk::InstanceCreateFlags(), &app);
+    vk::Instance inst;
+    try {
+        inst = vk::createInstance(ici);
+    } catch (...) {
+        return 0;
+    }
+    uint32_t n = (uint32_t)inst.enumeratePhysicalDevices().size();
+    inst.destroy();
+    return n;
+}
+
+}  // namespace
+
+PYBIND11_MODULE(_vkext, m) {
+    m.doc() = "vkgrad's Kompute companion: recorded dispatch programs with barriers, device limits";
+    py::module_::import("kp");  // kp::OpBase must be registered before we derive from it
+    py::class_<OpProgram, kp::OpBase, std::shared_ptr<OpProgram>>(m, "Program")
+        .def(py::init<>())
+        .def("dispatch", &OpProgram::dispatch, py::arg("algorithm"), py::arg("x"), py::arg("y"),
+             py::arg("z"), py::arg("push"))
+        .def("barrier", [](OpProgram& p) { p.barrier(1); })
+        .def("host_read_barrier", [](OpProgram& p) { p.barrier(2); })
+        .def("host_write_barrier", [](OpProgram& p) { p.barrier(3); })
+        .def("clear", &OpProgram::clear)
+        .def_property_readonly("dispatches", [](const OpProgram& p) { return p.dispatches; })
+        .def_property_readonly("barriers", [](const OpProgram& p) { return p.barriers; })
+        .def("__len__", [](const OpProgram& p) { return p.cmds.size(); });
+    m.def("device_limits", &device_limits, py::arg("index") = 0);
+    m.def("device_count", &device_count);
+}
