@@ -137,19 +137,23 @@ def _targets(op, logits, targets):
     if logits.ndim != 2:
         raise ValueError(f"{op}: expected logits of shape [batch, classes], got {list(logits.shape)}")
     b, c = logits.shape
+    host = None
     if not isinstance(targets, Tensor):
-        a = np.asarray(targets)
-        targets = tensor(a, dtype="i32" if a.dtype.kind in "iu" else logits.dtype, device=logits.device)
+        host = np.asarray(targets)
+        targets = tensor(host, dtype="i32" if host.dtype.kind in "iu" else logits.dtype,
+                         device=logits.device)
     elif targets.backend is not logits.backend:
         raise ValueError(f"{op}: targets are on {targets.device}, logits on {logits.device}")
+    elif targets.device == "cpu":
+        host = targets.data
     if targets.dtype == "i32":
         if targets.shape != (b,):
             raise ValueError(f"{op}: integer class labels must have shape [{b}] for logits "
                              f"{list(logits.shape)}, got {list(targets.shape)}")
-        lab = targets.numpy() if targets.device == "cpu" else None
-        if lab is not None and b and (lab.min() < 0 or lab.max() >= c):
+        # checked where the labels are on the host; on a device that would cost a read
+        if host is not None and b and (host.min() < 0 or host.max() >= c):
             raise ValueError(f"{op}: class labels must lie in [0, {c}), got values in "
-                             f"[{lab.min()}, {lab.max()}]")
+                             f"[{host.min()}, {host.max()}]")
         return targets.backend.one_hot(targets.data, c, logits.dtype)
     if targets.shape != (b, c):
         raise ValueError(f"{op}: targets must be one-hot/probabilities of shape [{b}, {c}] or "
