@@ -1,17 +1,19 @@
 #version 450
 #extension GL_GOOGLE_include_directive : require
-// y = f(a, b) with NumPy broadcasting over up to 6 dimensions: the output is
-// contiguous with shape `dim`, a and b are read with strides `sa`, `sb`
-// (0 on broadcast axes).  `contig` = 1 when both are contiguous of the
-// output's shape (no index arithmetic).
+// y = f(a, b) with NumPy broadcasting over up to 6 dimensions: y is contiguous
+// with shape dim, a and b are read with strides sa, sb (0 on broadcast axes);
+// contig = 1 when both are contiguous of y's shape.
+// Bindings: 0 a (in), 1 b (in), 2 y (out).
 #include "common.glsl"
 #include "ops.glsl"
 layout(local_size_x = 256) in;
 layout(constant_id = 0) const uint OP = 0u;
 layout(push_constant) uniform P {
-    uint n; uint a; uint b; uint y; float alpha; float beta; uint contig;
-    uint dim[6]; uint sa[6]; uint sb[6];
+    uint n; float alpha; float beta; uint contig; uint dim[6]; uint sa[6]; uint sb[6];
 } p;
+BUF_IN(0, A)
+BUF_IN(1, B)
+BUF_OUT(2, Y)
 
 float powf(float x, float e) {
     if (e == floor(e)) {
@@ -41,7 +43,7 @@ float f(float x, float g) {
 }
 
 float at(uint i) {
-    if (p.contig == 1u) return f(ld(p.a, i), ld(p.b, i));
+    if (p.contig == 1u) return f(LD(A, i), LD(B, i));
     uint ia = 0u, ib = 0u, r = i;
     [[unroll]] for (int d = 5; d >= 0; d--) {
         uint c = r % p.dim[d];
@@ -49,14 +51,12 @@ float at(uint i) {
         ia += c * p.sa[d];
         ib += c * p.sb[d];
     }
-    return f(ld(p.a, ia), ld(p.b, ib));
+    return f(LD(A, ia), LD(B, ib));
 }
 
 void main() {
     FOR_UNITS(p.n, u) {
         uint i = u * EPU;
-        float v0 = at(i);
-        float v1 = (EPU == 2u && i + 1u < p.n) ? at(i + 1u) : 0.0;
-        st_unit(p.y, u, v0, v1);
+        ST_UNIT(Y, u, at(i), (EPU == 2u && i + 1u < p.n) ? at(i + 1u) : 0.0);
     }
 }

@@ -1,29 +1,29 @@
-// Shared by every vkgrad shader: the arena binding and f32 / packed-f16 access.
-// All tensors live in one storage buffer of 32-bit words; offsets (in words)
-// come as push constants.  With -DF16 the tensors an "elementwise" shader
-// reads and writes hold IEEE halves packed two per word; each invocation then
-// owns a whole word (two elements), so no two invocations write one word.
+// Shared by every vkgrad shader: operand bindings and f32 / packed-f16 access.
 #extension GL_EXT_control_flow_attributes : enable
 
-layout(std430, binding = 0) buffer Arena { uint mem[]; };
+// Every operand is its own binding: a range of vkgrad's arena given by a
+// per-dispatch descriptor (exact offset and size), declared readonly,
+// writeonly or read-write to match what the shader does, so the validation
+// layer and the driver see the true dependencies.
+#define BUF_IN(n, name) layout(std430, binding = n) readonly buffer name##_b { uint name[]; };
+#define BUF_OUT(n, name) layout(std430, binding = n) writeonly buffer name##_b { uint name[]; };
+#define BUF_INOUT(n, name) layout(std430, binding = n) buffer name##_b { uint name[]; };
 
-float ld32(uint off, uint i) { return uintBitsToFloat(mem[off + i]); }
-void st32(uint off, uint i, float v) { mem[off + i] = floatBitsToUint(v); }
+#define LD32(B, i) uintBitsToFloat(B[i])
+#define ST32(B, i, v) B[i] = floatBitsToUint(v)
+#define LD16(B, i) ((((i) & 1u) == 0u) ? unpackHalf2x16(B[(i) >> 1]).x : unpackHalf2x16(B[(i) >> 1]).y)
 
-float ld16(uint off, uint i) {
-    vec2 h = unpackHalf2x16(mem[off + (i >> 1)]);
-    return (i & 1u) == 0u ? h.x : h.y;
-}
-
+// With -DF16 the tensors an elementwise shader reads and writes hold IEEE
+// halves packed two per word; each invocation then owns a whole word (two
+// elements), so no two invocations write one word.
 #ifdef F16
 #define EPU 2u
-float ld(uint off, uint i) { return ld16(off, i); }
-// store elements 2u and 2u+1 of the unit u
-void st_unit(uint off, uint u, float v0, float v1) { mem[off + u] = packHalf2x16(vec2(v0, v1)); }
+#define LD(B, i) LD16(B, i)
+#define ST_UNIT(B, u, v0, v1) B[u] = packHalf2x16(vec2(v0, v1))
 #else
 #define EPU 1u
-float ld(uint off, uint i) { return ld32(off, i); }
-void st_unit(uint off, uint u, float v0, float v1) { mem[off + u] = floatBitsToUint(v0); }
+#define LD(B, i) LD32(B, i)
+#define ST_UNIT(B, u, v0, v1) B[u] = floatBitsToUint(v0)
 #endif
 
 // Grid-stride loop over units (one element in f32, two in f16).

@@ -1,10 +1,13 @@
 #version 450
 #extension GL_GOOGLE_include_directive : require
 // Strided gather into a contiguous output (permute, broadcast_to, copy):
-// out[i] = x[sum_d idx_d(i) * sx[d]] over up to 6 dimensions.
+// y[i] = x[sum_d idx_d(i) * sx[d]] over up to 6 dimensions.
+// Bindings: 0 x (in), 1 y (out).
 #include "common.glsl"
 layout(local_size_x = 256) in;
-layout(push_constant) uniform P { uint n; uint x; uint y; uint dim[6]; uint sx[6]; } p;
+layout(push_constant) uniform P { uint n; uint dim[6]; uint sx[6]; } p;
+BUF_IN(0, X)
+BUF_OUT(1, Y)
 
 float at(uint i) {
     uint ix = 0u, r = i;
@@ -12,12 +15,12 @@ float at(uint i) {
         ix += (r % p.dim[d]) * p.sx[d];
         r /= p.dim[d];
     }
-    return ld(p.x, ix);
+    return LD(X, ix);
 }
 
 void main() {
     FOR_UNITS(p.n, u) {
         uint i = u * EPU;
-        st_unit(p.y, u, at(i), (EPU == 2u && i + 1u < p.n) ? at(i + 1u) : 0.0);
+        ST_UNIT(Y, u, at(i), (EPU == 2u && i + 1u < p.n) ? at(i + 1u) : 0.0);
     }
 }

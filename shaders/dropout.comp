@@ -1,10 +1,11 @@
 #version 450
 #extension GL_GOOGLE_include_directive : require
 // Inverted-dropout mask from a counter-based hash of (index, seed): lowbias32,
-// bit-identical to vkgrad.backends.cpu.hash_uniform.
+// bit-identical to vkgrad.backends.cpu.hash_uniform.  Binding: 0 y (out).
 #include "common.glsl"
 layout(local_size_x = 256) in;
-layout(push_constant) uniform P { uint n; uint y; uint seed_mix; float p; float scale; } p;
+layout(push_constant) uniform P { uint n; uint seed_mix; float p; float scale; } p;
+BUF_OUT(0, Y)
 
 float mask(uint i) {
     uint h = i + p.seed_mix;
@@ -20,6 +21,6 @@ float mask(uint i) {
 void main() {
     FOR_UNITS(p.n, u) {
         uint i = u * EPU;
-        st_unit(p.y, u, mask(i), (EPU == 2u && i + 1u < p.n) ? mask(i + 1u) : 0.0);
+        ST_UNIT(Y, u, mask(i), (EPU == 2u && i + 1u < p.n) ? mask(i + 1u) : 0.0);
     }
 }

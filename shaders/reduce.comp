@@ -1,11 +1,14 @@
 #version 450
 #extension GL_GOOGLE_include_directive : require
-// Reduce the middle axis of x viewed as [outer, R, inner] -> y [outer, inner] (f32),
-// one workgroup per output, times `scale`.  OP: 0 sum, 1 max, 2 sum of squares.
+// Reduce the middle axis of x viewed as [outer, R, inner] -> y [outer, inner]
+// in f32, one workgroup per output, times scale.  OP: 0 sum, 1 max, 2 sum of squares.
+// Bindings: 0 x (in), 1 y (out).
 #include "common.glsl"
 layout(local_size_x = 64) in;
 layout(constant_id = 0) const uint OP = 0u;
-layout(push_constant) uniform P { uint outer; uint R; uint inner; uint x; uint y; float scale; } p;
+layout(push_constant) uniform P { uint outer; uint R; uint inner; float scale; } p;
+BUF_IN(0, X)
+BUF_OUT(1, Y)
 shared float s[64];
 
 float comb(float a, float b) { return OP == 1u ? max(a, b) : a + b; }
@@ -18,7 +21,7 @@ void main() {
         uint base = (o / p.inner) * p.R * p.inner + (o % p.inner);
         float acc = init;
         for (uint r = tid; r < p.R; r += 64u) {
-            float v = ld(p.x, base + r * p.inner);
+            float v = LD(X, base + r * p.inner);
             acc = comb(acc, OP == 2u ? v * v : v);
         }
         s[tid] = acc;
@@ -27,7 +30,7 @@ void main() {
             if (tid < st) s[tid] = comb(s[tid], s[tid + st]);
             barrier();
         }
-        if (tid == 0u) st32(p.y, o, s[0] * p.scale);
+        if (tid == 0u) ST32(Y, o, s[0] * p.scale);
         barrier();
     }
 }

@@ -2,19 +2,22 @@
 #extension GL_GOOGLE_include_directive : require
 // One SGD step in place (PyTorch semantics): d = g + wd*w; with momentum
 // buf = first ? d : momentum*buf + (1-dampening)*d; d = nesterov ? d + momentum*buf : buf.
+// Bindings: 0 param (inout), 1 grad (in), 2 buf (inout; a dummy without momentum).
 #include "common.glsl"
 layout(local_size_x = 256) in;
 layout(push_constant) uniform P {
-    uint n; uint prm; uint g; uint buf; float lr; float momentum; float dampening;
-    uint nesterov; float wd; uint first;
+    uint n; float lr; float momentum; float dampening; uint nesterov; float wd; uint first;
 } p;
+BUF_INOUT(0, W)
+BUF_IN(1, G)
+BUF_INOUT(2, BUF)
 
 float upd(uint i) {
-    float w = ld(p.prm, i);
-    float d = ld(p.g, i) + p.wd * w;
+    float w = LD(W, i);
+    float d = LD(G, i) + p.wd * w;
     if (p.momentum != 0.0) {
-        float b = p.first == 1u ? d : p.momentum * ld32(p.buf, i) + (1.0 - p.dampening) * d;
-        st32(p.buf, i, b);
+        float b = p.first == 1u ? d : p.momentum * LD32(BUF, i) + (1.0 - p.dampening) * d;
+        ST32(BUF, i, b);
         d = p.nesterov == 1u ? d + p.momentum * b : b;
     }
     return w - p.lr * d;
@@ -25,6 +28,6 @@ void main() {
         uint i = u * EPU;
         float w0 = upd(i);
         float w1 = (EPU == 2u && i + 1u < p.n) ? upd(i + 1u) : 0.0;
-        st_unit(p.prm, u, w0, w1);
+        ST_UNIT(W, u, w0, w1);
     }
 }

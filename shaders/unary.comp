@@ -1,11 +1,14 @@
 #version 450
 #extension GL_GOOGLE_include_directive : require
 // y = f(x) elementwise; f chosen by specialisation constant OP (ops.glsl).
+// Bindings: 0 x (in), 1 y (out).  For OP = fill, x is bound to y's range.
 #include "common.glsl"
 #include "ops.glsl"
 layout(local_size_x = 256) in;
 layout(constant_id = 0) const uint OP = 0u;
-layout(push_constant) uniform P { uint n; uint x; uint y; float alpha; float beta; } p;
+layout(push_constant) uniform P { uint n; float alpha; float beta; } p;
+BUF_IN(0, X)
+BUF_OUT(1, Y)
 
 float powf(float x, float e) {  // pow() is undefined for x < 0 in GLSL
     if (e == floor(e)) {
@@ -32,17 +35,15 @@ float f(float x) {
         case U_RDIV: return p.alpha / x;
         case U_CLAMP: return min(max(x, p.alpha), p.beta);
         case U_CLIP_COEF: return min(1.0, p.alpha / (x + 1e-6));
-        case U_FILL: return p.beta;
     }
     return x;
 }
 
+float at(uint i) { return OP == U_FILL ? p.beta : f(LD(X, i)); }
+
 void main() {
     FOR_UNITS(p.n, u) {
         uint i = u * EPU;
-        float v0 = OP == U_FILL ? p.beta : f(ld(p.x, i));
-        float v1 = 0.0;
-        if (EPU == 2u && i + 1u < p.n) v1 = OP == U_FILL ? p.beta : f(ld(p.x, i + 1u));
-        st_unit(p.y, u, v0, v1);
+        ST_UNIT(Y, u, at(i), (EPU == 2u && i + 1u < p.n) ? at(i + 1u) : 0.0);
     }
 }

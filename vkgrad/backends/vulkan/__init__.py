@@ -1,9 +1,10 @@
 """The Vulkan backend: every primitive is a GLSL compute shader run through Kompute.
 
 Memory: one arena (a host-visible kp tensor of 32-bit words) holds every
-tensor; a handle is a block of it, and shaders get word offsets as push
-constants, so a pipeline is made once per shader variant, never per call.
-Freed blocks return to per-size-class free lists.
+tensor; a handle is a block of it.  A pipeline is made once per shader
+variant; each dispatch binds its operands' exact ranges of the arena through
+its own descriptor set (see _vkext.cpp).  Freed blocks return to
+per-size-class free lists.
 
 Execution: dispatches are recorded into a pending program (see _vkext.cpp)
 and submitted when the host needs a value (``.numpy()``, ``.item()``) or
@@ -39,10 +40,15 @@ if not os.path.exists(_MANIFEST):
     raise ImportError(f"compiled shaders not found in {_SHADER_DIR}; reinstall vkgrad with "
                       "glslangValidator present (bash ci/setup.sh)")
 
-# words of each shader's push-constant block (must match the GLSL)
-_PUSH_WORDS = {"unary": 5, "binary": 25, "copy": 15, "cast": 3, "reduce": 6, "matmul": 12,
-               "softmax": 4, "xent": 6, "xent_bwd": 6, "batchnorm": 11, "dropout": 5,
-               "onehot": 4, "adam": 13, "sgd": 10}
+# Per shader: words of its push-constant block, and its bindings in order as
+# declared in the GLSL: i readonly, o writeonly, b read-write.  Both must match
+# the shader; the dependency tracker reads the binding modes.
+_SHADERS = {
+    "unary": (3, "io"), "binary": (22, "iio"), "copy": (13, "io"), "cast": (1, "io"),
+    "reduce": (4, "io"), "matmul": (8, "iiio"), "softmax": (2, "io"), "xent": (2, "iioo"),
+    "xent_bwd": (2, "iiio"), "bn_fwd": (3, "iiioooo"), "bn_bwd": (2, "iiiiiooo"),
+    "dropout": (4, "o"), "onehot": (2, "io"), "adam": (9, "bibb"), "sgd": (7, "bib"),
+}
 _ACT_ID = {None: 0, "relu": 1, "sigmoid": 2, "tanh": 3, "gelu": 4, "gelu_tanh": 5}
 _NP = {"f32": np.float32, "f16": np.float16, "i32": np.int32}
 _MAX_DIMS = 6
@@ -77,8 +83,8 @@ def _words(n, dtype):
     return max(1, (n + 1) // 2 if dtype == "f16" else n)
 
 
-def _size_class(words):
-    return 1 << max(4, (words - 1).bit_length())
+def _size_class(words, min_words=16):
+    return max(min_words, 1 << max(0, (words - 1).bit_length()))
 
 
 def _contig_strides(shape):
@@ -137,9 +143,13 @@ class VulkanBackend(Backend):
         self.limits = _vkext.device_limits(index)
         self.mgr = kp.Manager(index)
         self.max_words = self.limits["max_storage_buffer_range"] // 4
+        # blocks start at multiples of the smallest size class: keep them aligned
+        self._min_words = max(16, int(self.limits.get("min_storage_buffer_offset_alignment", 4)) // 4)
         cap = os.environ.get("VKGRAD_VULKAN_MAX_BYTES")
         if cap:
             self.max_words = min(self.max_words, int(cap) // 4)
+        # for tests only: proves the validation test catches a missing barrier
+        self._skip_barriers = os.environ.get("VKGRAD_DEBUG_SKIP_BARRIERS") == "1"
         self.counters = {}
         self.reset_counters()
         self.counters["live_bytes"] = 0
@@ -150,6 +160,7 @@ class VulkanBackend(Backend):
         self._spirv = {}
         self._new_program()
         self._grow(min(self.max_words, 8 << 20))  # 32 MiB to start; doubles on demand
+        self._dummy = self._alloc((1,), "f32")  # bound where a shader's optional operand is absent
 
     # -- bookkeeping ---------------------------------------------------------
     def reset_counters(self):
@@ -188,7 +199,7 @@ class VulkanBackend(Backend):
             raise BackendError(
                 f"vulkan: a {dtype} tensor of shape {list(shape)} needs {words * 4} bytes, more than "
                 f"this device's maxStorageBufferRange ({self.max_words * 4} bytes)")
-        cls = _size_class(words)
+        cls = _size_class(words, self._min_words)
         lst = self._free.get(cls)
         if lst:
             off = lst.pop()
@@ -224,27 +235,33 @@ class VulkanBackend(Backend):
             if spirv is None:
                 with open(os.path.join(_SHADER_DIR, variant + ".spv"), "rb") as f:
                     spirv = self._spirv[variant] = f.read()
-            a = self.mgr.algorithm([self.arena], spirv, (1, 1, 1), np.array(spec, dtype=np.uint32),
-                                   np.zeros(_PUSH_WORDS[shader], dtype=np.uint32))
+            words, modes = _SHADERS[shader]
+            a = self.mgr.algorithm([self.arena] * len(modes), spirv, (1, 1, 1),
+                                   np.array(spec, dtype=np.uint32), np.zeros(words, dtype=np.uint32))
             self._algos[key] = a
             self.counters["pipelines_created"] += 1
         return a
 
-    def _dispatch(self, shader, dtype_tag, spec, groups, push, reads, writes):
+    def _dispatch(self, shader, dtype_tag, spec, groups, push, operands):
+        """Record one dispatch; ``operands`` are handles in binding order."""
         algo = self._algo(shader, dtype_tag, spec)
-        rd = {id(h.block) for h in reads}
-        wr = {id(h.block) for h in writes}
-        if (rd | wr) & self._written or wr & self._read:
+        modes = _SHADERS[shader][1]
+        rd = {id(h.block) for h, m in zip(operands, modes) if m != "o"}
+        wr = {id(h.block) for h, m in zip(operands, modes) if m != "i"}
+        if ((rd | wr) & self._written or wr & self._read) and not self._skip_barriers:
             self._prog.barrier()
             self.counters["barriers"] += 1
             self._written.clear()
             self._read.clear()
+        ranges = []
+        for h in operands:
+            ranges.append(h.block.off * 4)
+            ranges.append(_words(h.size, h.dtype) * 4)
         self._prog.dispatch(algo, max(1, min(int(groups), _MAX_GROUPS)), 1, 1,
-                            np.array(push, dtype=np.uint32))
+                            np.array(push, dtype=np.uint32), np.array(ranges, dtype=np.uint64))
         self._read |= rd
         self._written |= wr
-        self._keep.extend(h.block for h in reads)
-        self._keep.extend(h.block for h in writes)
+        self._keep.extend(h.block for h in operands)
         self.counters["dispatches"] += 1
 
     def synchronize(self):
@@ -281,7 +298,7 @@ class VulkanBackend(Backend):
     def full(self, shape, value, dtype):
         h = self._alloc(shape, dtype)
         n = h.size
-        self._unary_dispatch("fill", h, h, 0.0, float(value), n, writes_only=True)
+        self._unary_dispatch("fill", h, h, 0.0, float(value), n)
         return h
 
     def dtype_of(self, h):
@@ -299,8 +316,7 @@ class VulkanBackend(Backend):
         dims = [1] * pad + [int(d) for d in out_shape]
         sx = [0] * pad + [int(s) for s in strides]
         n = y.size
-        self._dispatch("copy", x.dtype, (), self._groups(n, x.dtype),
-                       [n, x.off, y.off] + dims + sx, [x], [y])
+        self._dispatch("copy", x.dtype, (), self._groups(n, x.dtype), [n] + dims + sx, [x, y])
         return y
 
     def permute(self, h, axes):
@@ -328,8 +344,7 @@ class VulkanBackend(Backend):
             raise BackendError(f"vulkan: cast from {h.dtype} to {dtype} is not supported")
         y = self._alloc(h.shape, dtype)
         n = h.size
-        self._dispatch("cast", f"{h.dtype}_{dtype}", (), self._groups(n, dtype),
-                       [n, h.off, y.off], [h], [y])
+        self._dispatch("cast", f"{h.dtype}_{dtype}", (), self._groups(n, dtype), [n], [h, y])
         return y
 
     # -- helpers ---------------------------------------------------------------
@@ -348,9 +363,9 @@ class VulkanBackend(Backend):
                 raise BackendError(f"vulkan {op}: dtype {h.dtype} is not supported (f32, f16)")
 
     # -- elementwise -------------------------------------------------------------
-    def _unary_dispatch(self, op, x, y, alpha, beta, n, writes_only=False):
+    def _unary_dispatch(self, op, x, y, alpha, beta, n):
         self._dispatch("unary", y.dtype, (UNARY_OPS.index(op),), self._groups(n, y.dtype),
-                       [n, x.off, y.off, _f2u(alpha), _f2u(beta)], [] if writes_only else [x], [y])
+                       [n, _f2u(alpha), _f2u(beta)], [x, y])
 
     def unary(self, op, x, alpha=0.0, beta=0.0, out=None):
         self._check_float(op, x)
@@ -378,8 +393,8 @@ class VulkanBackend(Backend):
             return [0] * pad + full
 
         self._dispatch("binary", a.dtype, (BINARY_OPS.index(op),), self._groups(n, a.dtype),
-                       [n, a.off, b.off, y.off, _f2u(alpha), _f2u(beta), contig] + dims
-                       + strides(a.shape) + strides(b.shape), [a, b], [y])
+                       [n, _f2u(alpha), _f2u(beta), contig] + dims + strides(a.shape)
+                       + strides(b.shape), [a, b, y])
         return y
 
     # -- reductions ----------------------------------------------------------------
@@ -406,8 +421,7 @@ class VulkanBackend(Backend):
             R = int(np.prod(cur_shape[i:j + 1]))
             inner = int(np.prod(cur_shape[j + 1:])) if j + 1 < len(cur_shape) else 1
             y = self._alloc((outer * inner,), "f32")
-            self._dispatch("reduce", tag, (code,), outer * inner, [outer, R, inner, h.off, y.off,
-                                                                   _f2u(1.0)], [h], [y])
+            self._dispatch("reduce", tag, (code,), outer * inner, [outer, R, inner, _f2u(1.0)], [h, y])
             cur_shape = cur_shape[:i] + [1] * (j - i + 1) + cur_shape[j + 1:]
             h, tag = y, "f32"
             if code == 2:
@@ -432,10 +446,9 @@ class VulkanBackend(Backend):
         sbk, sbn = (1, K) if trans_b else (N, 1)
         c = self._alloc((M, N), "f32")
         tiles = ((M + 15) // 16) * ((N + 15) // 16)
-        reads = [a, b] + ([bias] if bias is not None else [])
         self._dispatch("matmul", a.dtype, (_ACT_ID[act],), tiles,
-                       [M, N, K, a.off, b.off, c.off, bias.off if bias is not None else 0,
-                        1 if bias is not None else 0, sam, sak, sbk, sbn], reads, [c])
+                       [M, N, K, 1 if bias is not None else 0, sam, sak, sbk, sbn],
+                       [a, b, bias if bias is not None else self._dummy, c])
         return self._f32_out(c, a.dtype)
 
     # -- softmax family ------------------------------------------------------------
@@ -444,7 +457,7 @@ class VulkanBackend(Backend):
         C = x.shape[-1] if x.shape else 1
         rows = x.size // max(C, 1)
         y = self._alloc(x.shape, "f32")
-        self._dispatch("softmax", x.dtype, (1 if log else 0,), rows, [rows, C, x.off, y.off], [x], [y])
+        self._dispatch("softmax", x.dtype, (1 if log else 0,), rows, [rows, C], [x, y])
         return self._f32_out(y, x.dtype)
 
     def softmax_xent(self, logits, target):
@@ -452,11 +465,9 @@ class VulkanBackend(Backend):
         rows, C = logits.shape
         probs = self._alloc(logits.shape, "f32")
         rl = self._alloc((rows,), "f32")
-        self._dispatch("xent", logits.dtype, (), rows,
-                       [rows, C, logits.off, target.off, probs.off, rl.off], [logits, target], [probs, rl])
+        self._dispatch("xent", logits.dtype, (), rows, [rows, C], [logits, target, probs, rl])
         loss = self._alloc((), "f32")
-        self._dispatch("reduce", "f32", (0,), 1, [1, rows, 1, rl.off, loss.off, _f2u(1.0 / rows)],
-                       [rl], [loss])
+        self._dispatch("reduce", "f32", (0,), 1, [1, rows, 1, _f2u(1.0 / rows)], [rl, loss])
         return self._f32_out(loss, logits.dtype), self._f32_out(probs, logits.dtype)
 
     def softmax_xent_bwd(self, probs, target, g):
@@ -464,7 +475,7 @@ class VulkanBackend(Backend):
         y = self._alloc(probs.shape, probs.dtype)
         n = y.size
         self._dispatch("xent_bwd", probs.dtype, (), self._groups(n, probs.dtype),
-                       [n, probs.off, target.off, g.off, y.off, _f2u(1.0 / rows)], [probs, target, g], [y])
+                       [n, _f2u(1.0 / rows)], [probs, target, g, y])
         return y
 
     # -- normalisation --------------------------------------------------------------
@@ -473,9 +484,7 @@ class VulkanBackend(Backend):
         N, C = x.shape
         y = self._alloc(x.shape, "f32")
         mean, var, inv = (self._alloc((C,), "f32") for _ in range(3))
-        self._dispatch("batchnorm", x.dtype, (0,), C,
-                       [N, C, x.off, gamma.off, beta.off, y.off, mean.off, inv.off, var.off, 0,
-                        _f2u(eps)], [x, gamma, beta], [y, mean, var, inv])
+        self._dispatch("bn_fwd", x.dtype, (), C, [N, C, _f2u(eps)], [x, gamma, beta, y, mean, var, inv])
         dt = x.dtype
         return (self._f32_out(y, dt), self._f32_out(mean, dt), self._f32_out(var, dt),
                 self._f32_out(inv, dt))
@@ -484,9 +493,7 @@ class VulkanBackend(Backend):
         N, C = x.shape
         dx = self._alloc(x.shape, "f32")
         dg, db = self._alloc((C,), "f32"), self._alloc((C,), "f32")
-        self._dispatch("batchnorm", x.dtype, (1,), C,
-                       [N, C, x.off, gamma.off, g.off, dx.off, mean.off, invstd.off, dg.off, db.off,
-                        0], [g, x, mean, invstd, gamma], [dx, dg, db])
+        self._dispatch("bn_bwd", x.dtype, (), C, [N, C], [g, x, mean, invstd, gamma, dx, dg, db])
         dt = x.dtype
         return self._f32_out(dx, dt), self._f32_out(dg, dt), self._f32_out(db, dt)
 
@@ -495,8 +502,7 @@ class VulkanBackend(Backend):
         y = self._alloc(shape, dtype)
         n = y.size
         self._dispatch("dropout", dtype, (), self._groups(n, dtype),
-                       [n, y.off, (int(seed) * 0x9E3779B9) & 0xFFFFFFFF, _f2u(p), _f2u(1.0 / (1.0 - p))],
-                       [], [y])
+                       [n, (int(seed) * 0x9E3779B9) & 0xFFFFFFFF, _f2u(p), _f2u(1.0 / (1.0 - p))], [y])
         return y
 
     def one_hot(self, labels, num_classes, dtype):
@@ -506,23 +512,21 @@ class VulkanBackend(Backend):
         y = self._alloc((B, num_classes), dtype)
         n = y.size
         self._dispatch("onehot", dtype, (), self._groups(n, dtype),
-                       [n, num_classes, labels.off, y.off], [labels], [y])
+                       [n, num_classes], [labels, y])
         return y
 
     # -- optimizer updates -------------------------------------------------------------
     def sgd_(self, p, g, buf, lr, momentum, dampening, nesterov, weight_decay, first):
         n = p.size
-        bufs = [buf] if buf is not None else []
         self._dispatch("sgd", p.dtype, (), self._groups(n, p.dtype),
-                       [n, p.off, g.off, buf.off if buf is not None else 0, _f2u(lr), _f2u(momentum),
-                        _f2u(dampening), 1 if nesterov else 0, _f2u(weight_decay), 1 if first else 0],
-                       [p, g] + bufs, [p] + bufs)
+                       [n, _f2u(lr), _f2u(momentum), _f2u(dampening), 1 if nesterov else 0,
+                        _f2u(weight_decay), 1 if first else 0],
+                       [p, g, buf if buf is not None else self._dummy])
 
     def adam_(self, p, g, m, v, lr, beta1, beta2, eps, weight_decay, step, decoupled):
         n = p.size
         bc1 = 1.0 - beta1 ** step
         rbc2 = 1.0 / math.sqrt(1.0 - beta2 ** step)
         self._dispatch("adam", p.dtype, (), self._groups(n, p.dtype),
-                       [n, p.off, g.off, m.off, v.off, _f2u(lr), _f2u(beta1), _f2u(beta2), _f2u(eps),
-                        _f2u(weight_decay), _f2u(lr / bc1), _f2u(rbc2), 1 if decoupled else 0],
-                       [p, g, m, v], [p, m, v])
+                       [n, _f2u(lr), _f2u(beta1), _f2u(beta2), _f2u(eps), _f2u(weight_decay),
+                        _f2u(lr / bc1), _f2u(rbc2), 1 if decoupled else 0], [p, g, m, v])

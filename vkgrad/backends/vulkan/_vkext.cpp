@@ -36,34 +36,81 @@ struct Cmd {
     std::shared_ptr<kp::Algorithm> algo;
     uint32_t wg[3];
     std::vector<uint32_t> push;
+    vk::DescriptorSet set;  // this dispatch's operand ranges
 };
 
+constexpr uint32_t kSetsPerPool = 256, kMaxBindings = 16;
+
+// Each dispatch gets its own descriptor set (from pools this program owns)
+// binding every operand to its exact range of the arena, so that the driver
+// and the validation layer see which bytes each dispatch touches.
 class OpProgram : public kp::OpBase {
   public:
     std::vector<Cmd> cmds;
     size_t dispatches = 0, barriers = 0;
+    std::shared_ptr<vk::Device> device;
+    std::vector<vk::DescriptorPool> pools;
+    uint32_t used_in_pool = kSetsPerPool;
+
+    ~OpProgram() override { release(); }
+
+    void release() {
+        if (device)
+            for (auto& p : pools) device->destroyDescriptorPool(p);
+        pools.clear();
+        used_in_pool = kSetsPerPool;
+    }
+
+    vk::DescriptorSet new_set(kp::Algorithm* a) {
+        if (used_in_pool == kSetsPerPool) {
+            vk::DescriptorPoolSize size(vk::DescriptorType::eStorageBuffer, kSetsPerPool * kMaxBindings);
+            vk::DescriptorPoolCreateInfo info(vk::DescriptorPoolCreateFlags(), kSetsPerPool, 1, &size);
+            pools.push_back(device->createDescriptorPool(info));
+            used_in_pool = 0;
+        }
+        used_in_pool++;
+        vk::DescriptorSetAllocateInfo ai(pools.back(), 1, a->mDescriptorSetLayout.get());
+        return device->allocateDescriptorSets(ai)[0];
+    }
 
     void dispatch(std::shared_ptr<kp::Algorithm> algo, uint32_t x, uint32_t y, uint32_t z,
-                  py::array_t<uint32_t, py::array::c_style | py::array::forcecast> push) {
+                  py::array_t<uint32_t, py::array::c_style | py::array::forcecast> push,
+                  py::array_t<uint64_t, py::array::c_style | py::array::forcecast> ranges) {
         if (!algo || !algo->mPipeline)
             throw std::runtime_error("vkgrad program: dispatch of a destroyed algorithm");
         if (x == 0 || y == 0 || z == 0)
             throw std::runtime_error("vkgrad program: empty workgroup count");
-        Cmd c{0, std::move(algo), {x, y, z}, {}};
+        size_t nb = algo->mTensors.size();
+        if ((size_t)ranges.size() != 2 * nb || nb > kMaxBindings)
+            throw std::runtime_error("vkgrad program: expected (offset, range) for each of the " +
+                                     std::to_string(nb) + " bindings");
+        Cmd c{0, std::move(algo), {x, y, z}, {}, {}};
         c.push.assign(push.data(), push.data() + push.size());
         if (c.push.size() * 4 != c.algo->mPushConstantsSize * c.algo->mPushConstantsDataTypeMemorySize)
             throw std::runtime_error("vkgrad program: push-constant block size mismatch");
+        if (!device) device = c.algo->mDevice;
+        c.set = new_set(c.algo.get());
+        std::vector<vk::DescriptorBufferInfo> infos(nb);
+        std::vector<vk::WriteDescriptorSet> writes(nb);
+        const uint64_t* r = ranges.data();
+        for (size_t i = 0; i < nb; i++) {
+            infos[i] = vk::DescriptorBufferInfo(*c.algo->mTensors[i]->mPrimaryBuffer, r[2 * i], r[2 * i + 1]);
+            writes[i] = vk::WriteDescriptorSet(c.set, (uint32_t)i, 0, 1, vk::DescriptorType::eStorageBuffer,
+                                               nullptr, &infos[i], nullptr);
+        }
+        device->updateDescriptorSets(writes, nullptr);
         cmds.push_back(std::move(c));
         dispatches++;
     }
 
     void barrier(int kind) {
-        cmds.push_back(Cmd{kind, nullptr, {0, 0, 0}, {}});
+        cmds.push_back(Cmd{kind, nullptr, {0, 0, 0}, {}, {}});
         barriers++;
     }
 
     void clear() {
         cmds.clear();
+        release();
         dispatches = barriers = 0;
     }
 
@@ -74,10 +121,10 @@ class OpProgram : public kp::OpBase {
                 kp::Algorithm* a = c.algo.get();
                 if (a != bound) {
                     cb.bindPipeline(vk::PipelineBindPoint::eCompute, *a->mPipeline);
-                    cb.bindDescriptorSets(vk::PipelineBindPoint::eCompute, *a->mPipelineLayout, 0,
-                                          *a->mDescriptorSet, nullptr);
                     bound = a;
                 }
+                cb.bindDescriptorSets(vk::PipelineBindPoint::eCompute, *a->mPipelineLayout, 0, c.set,
+                                      nullptr);
                 if (!c.push.empty())
                     cb.pushConstants(*a->mPipelineLayout, vk::ShaderStageFlagBits::eCompute, 0,
                                      (uint32_t)(c.push.size() * 4), c.push.data());
@@ -105,7 +152,6 @@ class OpProgram : public kp::OpBase {
                 }
                 vk::MemoryBarrier mb(sa, da);
                 cb.pipelineBarrier(src, dst, vk::DependencyFlags(), mb, nullptr, nullptr);
-                bound = bound;  // barriers do not unbind
             }
         }
     }
@@ -143,6 +189,7 @@ py::dict device_limits(uint32_t index) {
         d["max_compute_work_group_count"] = py::make_tuple(
             L.maxComputeWorkGroupCount[0], L.maxComputeWorkGroupCount[1], L.maxComputeWorkGroupCount[2]);
         d["max_push_constants_size"] = L.maxPushConstantsSize;
+        d["min_storage_buffer_offset_alignment"] = (uint64_t)L.minStorageBufferOffsetAlignment;
         d["subgroup_size"] = sub.subgroupSize;
         d["timestamp_period_ns"] = L.timestampPeriod;
         auto mem = pd.getMemoryProperties();
@@ -188,7 +235,7 @@ PYBIND11_MODULE(_vkext, m) {
     py::class_<OpProgram, kp::OpBase, std::shared_ptr<OpProgram>>(m, "Program")
         .def(py::init<>())
         .def("dispatch", &OpProgram::dispatch, py::arg("algorithm"), py::arg("x"), py::arg("y"),
-             py::arg("z"), py::arg("push"))
+             py::arg("z"), py::arg("push"), py::arg("ranges"))
         .def("barrier", [](OpProgram& p) { p.barrier(1); })
         .def("host_read_barrier", [](OpProgram& p) { p.barrier(2); })
         .def("host_write_barrier", [](OpProgram& p) { p.barrier(3); })
