@@ -41,6 +41,14 @@ if [ -z "${VKGRAD_CPU_ONLY:-}" ]; then
     "$VPY" -m pip install -q --no-build-isolation "kp==0.9.0"
   fi
   "$VPY" -m pip install -q "pybind11>=2.11"
+  if [ ! -f build/kp-include/kompute/Algorithm.hpp ]; then
+    log "fetching kp's C++ headers (from its sdist) for vkgrad's Kompute companion"
+    rm -rf build/kp-sdist && mkdir -p build/kp-sdist
+    "$VPY" -m pip download -q --no-deps --no-binary :all: "kp==0.9.0" -d build/kp-sdist
+    tar -xzf build/kp-sdist/kp-0.9.0.tar.gz -C build/kp-sdist
+    rm -rf build/kp-include && cp -r build/kp-sdist/kp-0.9.0/src/include build/kp-include
+  fi
+  export VKGRAD_REQUIRE_VULKAN=1  # a shader or companion that fails to build fails setup
 fi
 
 log "installing vkgrad (editable; compiles shaders)"

@@ -132,3 +132,8 @@ class Backend:
     # -- synchronisation -----------------------------------------------
     def synchronize(self):
         """Wait for all queued work (no-op on synchronous backends)."""
+
+    def end_step(self):
+        """Called after an optimizer step: a natural point to submit queued work,
+        so that the step's temporaries can be reused by the next one."""
+        self.synchronize()

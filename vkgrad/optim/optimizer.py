@@ -77,10 +77,14 @@ class Optimizer:
     def step(self, grads=None):
         """Update every parameter that has a gradient (from ``grads`` or ``.grad``)."""
         self.step_count += 1
+        backends = {}
         for key, p in self.params:
             g = grad_for(grads, key, p, type(self).__name__)
             if g is not None:
                 self._update(key, p, g.data)
+                backends[id(p.backend)] = p.backend
+        for be in backends.values():
+            be.end_step()  # a training step is done: submit its queued work
 
     def _update(self, key, p, g):
         raise NotImplementedError

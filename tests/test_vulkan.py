@@ -1,0 +1,157 @@
+"""Vulkan-only behaviour: synchronisation under the validation layer, counters,
+memory reuse, error paths and device listing."""
+import os
+import re
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+import vkgrad as vg
+
+pytestmark = pytest.mark.skipif(not vg.vulkan_available(), reason="no Vulkan device")
+HERE = os.path.dirname(os.path.abspath(__file__))
+LAYER = "/usr/share/vulkan/explicit_layer.d/VkLayer_khronos_validation.json"
+
+
+def _be():
+    return vg.get_backend("vulkan")
+
+
+def test_op_ids_match_shaders():
+    from vkgrad.backends.base import BINARY_OPS, UNARY_OPS
+    src = open(os.path.join(HERE, "..", "shaders", "ops.glsl")).read()
+    for prefix, ops in (("U", UNARY_OPS), ("B", BINARY_OPS)):
+        ids = {m.group(1).lower(): int(m.group(2))
+               for m in re.finditer(rf"#define {prefix}_(\w+) (\d+)u", src)}
+        assert ids == {op: i for i, op in enumerate(ops)}
+
+
+def _run_under_validation(tmp_path, **env):
+    settings = tmp_path / "vk_layer_settings.txt"
+    settings.write_text(
+        "khronos_validation.enables = VK_VALIDATION_FEATURE_ENABLE_SYNCHRONIZATION_VALIDATION_EXT\n"
+        "khronos_validation.report_flags = error,warn\n"
+        "khronos_validation.debug_action = VK_DBG_LAYER_ACTION_LOG_MSG\n")
+    e = dict(os.environ, VK_INSTANCE_LAYERS="VK_LAYER_KHRONOS_validation",
+             VK_LAYER_SETTINGS_PATH=str(settings), **env)
+    r = subprocess.run([sys.executable, os.path.join(HERE, "vk_sync_check.py")], env=e,
+                       capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stdout + r.stderr
+    out = r.stdout + r.stderr
+    assert "loss" in out
+    return [ln for ln in out.splitlines() if "Validation" in ln or "VUID" in ln or "SYNC-" in ln]
+
+
+@pytest.mark.skipif(not os.path.exists(LAYER), reason="vulkan-validationlayers not installed")
+@pytest.mark.parametrize("dtype", ["f32", "f16"])
+def test_iris_step_clean_under_sync_validation(tmp_path, dtype):
+    msgs = _run_under_validation(tmp_path, VKGRAD_DTYPE=dtype)
+    assert msgs == [], "\n".join(msgs[:20])
+
+
+@pytest.mark.skipif(not os.path.exists(LAYER), reason="vulkan-validationlayers not installed")
+def test_validation_catches_missing_barriers(tmp_path):
+    """The check above can fail: without vkgrad's barriers the layer reports hazards."""
+    msgs = _run_under_validation(tmp_path, VKGRAD_DEBUG_SKIP_BARRIERS="1")
+    assert any("SYNC-HAZARD" in m for m in msgs)
+
+
+def _iris_step_fn(dtype="f32"):
+    vg.manual_seed(0)
+    from vkgrad import nn
+    model = nn.Sequential(nn.Linear(4, 64, activation="relu", device="vulkan", dtype=dtype),
+                          nn.BatchNorm1d(64, device="vulkan", dtype=dtype), nn.Dropout(0.3),
+                          nn.Linear(64, 32, activation="relu", device="vulkan", dtype=dtype),
+                          nn.Linear(32, 3, device="vulkan", dtype=dtype))
+    opt = vg.optim.Adam(model.parameters(), lr=1e-3)
+    r = np.random.default_rng(0)
+    xs = r.standard_normal((32, 4))
+    ys = r.integers(0, 3, 32)
+
+    def step():
+        x = vg.tensor(xs, device="vulkan", dtype=dtype)
+        loss = vg.softmax_cross_entropy(model(x), vg.tensor(ys, device="vulkan"))
+        g = vg.backward(loss)
+        vg.clip_grad_norm(model.parameters(), 5.0, grads=g)
+        opt.step(g)
+        return loss
+
+    return step
+
+
+def test_training_stays_on_device_and_memory_is_flat():
+    vg.set_check_finite(False)
+    be = _be()
+    step = _iris_step_fn()
+    for _ in range(3):
+        loss = step()  # hold the loss as the loop below does
+    be.synchronize()
+    be.reset_counters()
+    for _ in range(50):
+        loss = step()
+    be.synchronize()
+    c = dict(be.counters)
+    assert c["pipelines_created"] == 0, c        # nothing compiled in steady state
+    assert c["blocks_created"] == 0, c           # every allocation reuses a freed block
+    assert c["downloads"] == 0, c                # no host reads: no NumPy fallback
+    assert c["uploads"] == 2 * 50, c             # only the inputs (x and the labels)
+    assert c["dispatches"] > 50 * 20
+    assert c["submissions"] == 50                # one queue submission per step
+    live = c["live_bytes"]
+    for _ in range(20):
+        step()
+    be.synchronize()
+    assert be.counters["live_bytes"] == live
+    assert np.isfinite(loss.item())
+    assert be.counters["downloads"] == 1
+
+
+def test_f16_moves_half_the_bytes():
+    be = _be()
+    a = np.random.default_rng(0).standard_normal((64, 128))
+    be.reset_counters()
+    t32 = vg.tensor(a, device="vulkan", dtype="f32")
+    b32 = be.counters["upload_bytes"]
+    t16 = vg.tensor(a, device="vulkan", dtype="f16")
+    b16 = be.counters["upload_bytes"] - b32
+    assert b16 * 2 == b32
+    np.testing.assert_allclose(t16.numpy().astype(np.float32), t32.numpy(), rtol=1e-3, atol=1e-3)
+
+
+def test_device_moves_and_listing():
+    x = vg.tensor(np.arange(5.0), device="cpu")
+    y = x.to("vulkan")
+    assert y.device == "vulkan:0"
+    np.testing.assert_array_equal(y.to("cpu").numpy(), x.numpy())
+    devs = vg.devices()
+    vk = [d for d in devs if d["kind"] == "vulkan"]
+    assert vk and vk[0]["max_storage_buffer_range"] > 0 and vk[0]["name"]
+    assert vg.get_default_device() == "vulkan:0"  # "auto" picks Vulkan when present
+    with pytest.raises(vg.BackendError, match="vulkan:7 does not exist"):
+        vg.tensor([1.0], device="vulkan:7")
+
+
+def test_info_prints_devices_and_shaders():
+    r = subprocess.run([sys.executable, "-m", "vkgrad", "info"], capture_output=True, text=True,
+                       timeout=120)
+    assert r.returncode == 0
+    assert "vulkan:0" in r.stdout and "SPIR-V modules" in r.stdout and "default device" in r.stdout
+
+
+def test_error_paths_leave_the_backend_working():
+    be = _be()
+    limit = be.max_words * 4
+    with pytest.raises(vg.BackendError, match="maxStorageBufferRange"):
+        vg.tensor(np.zeros(limit // 4 + 16, dtype=np.float32), device="vulkan")
+    with pytest.raises(vg.BackendError, match="dtype f64 is not supported"):
+        vg.tensor([1.0], device="vulkan", dtype="f64")
+    big = []
+    with pytest.raises(vg.BackendError, match="out of device memory"):
+        for _ in range(64):
+            big.append(vg.tensor(np.zeros(limit // 16 // 4 * 3, dtype=np.float32), device="vulkan"))
+    assert big  # some fit before the arena was full
+    del big
+    x = vg.tensor([1.0, 2.0], device="vulkan")
+    np.testing.assert_allclose((x * 3.0).numpy(), [3.0, 6.0])

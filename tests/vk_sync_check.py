@@ -1,0 +1,25 @@
+"""Forward, backward, clipping and an Adam step of the seed's iris model on
+Vulkan; run by tests/test_vulkan.py under the Khronos validation layer."""
+import numpy as np
+
+import vkgrad as vg
+from vkgrad import nn
+
+vg.set_default_device("vulkan")
+vg.set_default_dtype(__import__("os").environ.get("VKGRAD_DTYPE", "f32"))
+vg.manual_seed(0)
+model = nn.Sequential(nn.Linear(4, 64, activation="relu"), nn.BatchNorm1d(64), nn.Dropout(0.3),
+                      nn.Linear(64, 32, activation="relu"), nn.Linear(32, 3))
+opt = vg.optim.Adam(model.parameters(), lr=1e-3)
+sgd = vg.optim.SGD(model.parameters(), lr=1e-3, momentum=0.9)
+x = vg.tensor(np.random.default_rng(0).standard_normal((32, 4)))
+y = np.random.default_rng(1).integers(0, 3, 32)
+for step in range(3):
+    loss = vg.softmax_cross_entropy(model(x), y)
+    g = vg.backward(loss)
+    vg.clip_grad_norm(model.parameters(), 1.0, grads=g)
+    (opt if step % 2 == 0 else sgd).step(g)
+model.eval()
+with vg.no_grad():
+    p = vg.softmax(model(x)).numpy()
+print("loss", loss.item(), "probs", p.shape)
