@@ -129,6 +129,11 @@ class Backend:
     def adam_(self, p, g, m, v, lr, beta1, beta2, eps, weight_decay, step, decoupled):
         raise NotImplementedError
 
+    def adam_multi_(self, items, lr, beta1, beta2, eps, weight_decay, step, decoupled):
+        """adam_ over [(p, g, m, v), ...] sharing one step count; backends may fuse."""
+        for p, g, m, v in items:
+            self.adam_(p, g, m, v, lr, beta1, beta2, eps, weight_decay, step, decoupled)
+
     # -- synchronisation -----------------------------------------------
     def synchronize(self):
         """Wait for all queued work (no-op on synchronous backends)."""
