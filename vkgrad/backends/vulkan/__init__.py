@@ -113,14 +113,11 @@ class Block:
 class VkArray:
     """A handle: shape, dtype and the arena block holding the data."""
 
-    __slots__ = ("shape", "dtype", "block")
+    __slots__ = ("shape", "dtype", "block", "size")
 
     def __init__(self, shape, dtype, block):
         self.shape, self.dtype, self.block = tuple(shape), dtype, block
-
-    @property
-    def size(self):
-        return int(np.prod(self.shape)) if self.shape else 1
+        self.size = math.prod(self.shape)
 
     @property
     def off(self):
@@ -193,7 +190,7 @@ class VulkanBackend(Backend):
         if dtype not in _NP:
             raise BackendError(f"vulkan: dtype {dtype} is not supported by the shaders (f32, f16, "
                                "i32 labels); f64 gradient checks run on the CPU backend")
-        n = int(np.prod(shape)) if shape else 1
+        n = math.prod(shape)
         words = _words(n, dtype)
         if words > self.max_words:
             raise BackendError(
@@ -257,8 +254,7 @@ class VulkanBackend(Backend):
         for h in operands:
             ranges.append(h.block.off * 4)
             ranges.append(_words(h.size, h.dtype) * 4)
-        self._prog.dispatch(algo, max(1, min(int(groups), _MAX_GROUPS)), 1, 1,
-                            np.array(push, dtype=np.uint32), np.array(ranges, dtype=np.uint64))
+        self._prog.dispatch(algo, max(1, min(int(groups), _MAX_GROUPS)), 1, 1, push, ranges)
         self._read |= rd
         self._written |= wr
         self._keep.extend(h.block for h in operands)

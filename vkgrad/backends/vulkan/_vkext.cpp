@@ -74,8 +74,7 @@ class OpProgram : public kp::OpBase {
     }
 
     void dispatch(std::shared_ptr<kp::Algorithm> algo, uint32_t x, uint32_t y, uint32_t z,
-                  py::array_t<uint32_t, py::array::c_style | py::array::forcecast> push,
-                  py::array_t<uint64_t, py::array::c_style | py::array::forcecast> ranges) {
+                  const std::vector<uint32_t>& push, const std::vector<uint64_t>& ranges) {
         if (!algo || !algo->mPipeline)
             throw std::runtime_error("vkgrad program: dispatch of a destroyed algorithm");
         if (x == 0 || y == 0 || z == 0)
@@ -85,7 +84,7 @@ class OpProgram : public kp::OpBase {
             throw std::runtime_error("vkgrad program: expected (offset, range) for each of the " +
                                      std::to_string(nb) + " bindings");
         Cmd c{0, std::move(algo), {x, y, z}, {}, {}};
-        c.push.assign(push.data(), push.data() + push.size());
+        c.push = push;
         if (c.push.size() * 4 != c.algo->mPushConstantsSize * c.algo->mPushConstantsDataTypeMemorySize)
             throw std::runtime_error("vkgrad program: push-constant block size mismatch");
         if (!device) device = c.algo->mDevice;
