@@ -6,3 +6,5 @@ grad_enabled = True
 # backward() reads the loss and raises on NaN/inf.  On Vulkan that read is a
 # host sync per step; turn it off (vkgrad.set_check_finite(False)) for speed.
 check_finite_loss = True
+# Inside vkgrad.autocast(dtype): matmul/linear run in this dtype, losses in f32.
+autocast = None

@@ -91,3 +91,22 @@ def norm_axes(op, axis, ndim):
     if len(set(out)) != len(out):
         raise ValueError(f"{op}: repeated axis in {axis}")
     return tuple(sorted(out))
+
+
+def autocast_to(*ts):
+    """Inside vkgrad.autocast: float tensors cast (differentiably) to its dtype."""
+    dt = config.autocast
+    if dt is None:
+        return ts
+    from .elementwise import to
+    return tuple(t if t is None or t.dtype == dt or t.dtype not in FLOAT_DTYPES else to(t, dtype=dt)
+                 for t in ts)
+
+
+def loss_precision(x):
+    """Losses of f16 inputs are computed (and returned) in f32, so that a scaled
+    loss's gradient enters the f16 graph already multiplied by dloss/dinput."""
+    if x.dtype == "f16":
+        from .elementwise import to
+        return to(x, dtype="f32")
+    return x

@@ -5,7 +5,7 @@ import numpy as np
 
 from ..backends.base import ACTIVATIONS
 from ..tensor import Tensor, tensor
-from ._core import as_tensor, check_tensor, make, promote
+from ._core import as_tensor, autocast_to, check_tensor, loss_precision, make, promote
 from .elementwise import affine, log, mul, pow, sub
 from .shape import mean, sum, transpose
 
@@ -18,7 +18,7 @@ def matmul(a, b):
         a = as_tensor("matmul", a, b)
     if not isinstance(b, Tensor):
         b = as_tensor("matmul", b, a)
-    a, b = promote("matmul", a, b)
+    a, b = promote("matmul", *autocast_to(a, b))
     if a.ndim != 2 or b.ndim != 2 or a.shape[1] != b.shape[0]:
         raise ValueError(f"matmul: expected [M, K] @ [K, N], got {list(a.shape)} @ {list(b.shape)}")
     be = a.backend
@@ -58,6 +58,7 @@ def linear(x, weight, bias=None, activation=None):
                          f"{list(weight.shape)} ([out, in]), got input {list(x.shape)}")
     if bias is not None and bias.shape != (weight.shape[0],):
         raise ValueError(f"linear: bias has shape {list(bias.shape)}, expected [{weight.shape[0]}]")
+    x, weight, bias = autocast_to(x, weight, bias)
     if x.dtype != weight.dtype:
         x, weight = promote("linear", x, weight)
     if bias is not None and bias.dtype != weight.dtype:
@@ -168,6 +169,7 @@ def softmax_cross_entropy(logits, targets):
 
     ``targets``: one-hot (or probability) rows ``[B, C]``, or integer labels ``[B]``."""
     check_tensor("softmax_cross_entropy", logits)
+    logits = loss_precision(logits)
     be = logits.backend
     t = _targets("softmax_cross_entropy", logits, targets)
     loss, probs = be.softmax_xent(logits.data, t)
@@ -179,6 +181,7 @@ def cross_entropy(probs, targets, eps=0.0):
 
     ``eps`` > 0 clamps probabilities away from zero before the log."""
     check_tensor("cross_entropy", probs)
+    probs = loss_precision(probs)
     t = Tensor(_targets("cross_entropy", probs, targets), probs.backend)
     p = probs if not eps else probs.clamp(min=eps)
     return affine(sum(mul(t, log(p))), -1.0 / probs.shape[0])
@@ -187,6 +190,7 @@ def cross_entropy(probs, targets, eps=0.0):
 def mse_loss(pred, target):
     """mean((pred - target)**2); shapes must match exactly."""
     check_tensor("mse_loss", pred)
+    pred = loss_precision(pred)
     target = as_tensor("mse_loss", target, pred)
     if target.shape != pred.shape:
         raise ValueError(f"mse_loss: target has shape {list(target.shape)}, expected the "
@@ -204,6 +208,11 @@ def batch_norm(x, running_mean, running_var, weight, bias, training, momentum=0.
     check_tensor("batch_norm", x)
     if x.ndim != 2 or x.shape[1] != weight.shape[0]:
         raise ValueError(f"batch_norm: expected input [batch, {weight.shape[0]}], got {list(x.shape)}")
+    if x.dtype != weight.dtype:  # e.g. f16 activations (autocast) with f32 batch-norm weights
+        x, weight = promote("batch_norm", x, weight)
+    if bias.dtype != weight.dtype:
+        from .elementwise import to
+        bias = to(bias, dtype=weight.dtype)
     be = x.backend
     n = x.shape[0]
     if not training:

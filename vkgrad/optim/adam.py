@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from .optimizer import Optimizer, grad_for
+from .optimizer import Optimizer
 
 
 class Adam(Optimizer):
@@ -18,25 +18,18 @@ class Adam(Optimizer):
             raise ValueError(f"{type(self).__name__}: eps and weight_decay must be >= 0")
         self.betas, self.eps, self.weight_decay = (float(b1), float(b2)), float(eps), float(weight_decay)
 
-    def step(self, grads=None):
-        """One Adam update of every parameter with a gradient, fused per backend."""
-        self.step_count += 1
+    def _apply(self, work):
         groups = {}
-        for key, p in self.params:
-            g = grad_for(grads, key, p, type(self).__name__)
-            if g is None:
-                continue
+        for _, p, target, g in work:
             st = self.state.get(id(p))
             if st is None:
                 st = self.state[id(p)] = [self._zeros_like(p), self._zeros_like(p), 0]
             st[2] += 1
             groups.setdefault((id(p.backend), st[2]), (p.backend, st[2], []))[2].append(
-                (p.data, g.data, st[0], st[1]))
+                (target, g, st[0], st[1]))
         b1, b2 = self.betas
-        for be, t, items in groups.values():
+        for be, t, items in groups.values():  # one fused update per backend and step count
             be.adam_multi_(items, self.lr, b1, b2, self.eps, self.weight_decay, t, self.decoupled)
-        for be in {id(v[0]): v[0] for v in groups.values()}.values():
-            be.end_step()
 
 
 class AdamW(Adam):

@@ -58,7 +58,12 @@ def grad_for(grads, key, p, owner="optimizer"):
 
 
 class Optimizer:
-    """Base class: ``step(grads=None)``, ``zero_grad()``, mutable ``lr``."""
+    """Base class: ``step(grads=None)``, ``zero_grad()``, mutable ``lr``.
+
+    f16 parameters are trained through f32 master copies: the update runs on
+    the master (with f32 optimizer state and an f32 view of the gradient) and
+    the result is written back to the f16 parameter.  Subclasses implement
+    ``_apply(work)`` over ``[(key, param, target_handle, grad_handle), ...]``."""
 
     def __init__(self, params, lr):
         if lr < 0:
@@ -67,6 +72,7 @@ class Optimizer:
         self.lr = float(lr)
         self.initial_lr = float(lr)
         self.state = {}
+        self.masters = {}
         self.step_count = 0
 
     def _zeros_like(self, p):
@@ -74,19 +80,35 @@ class Optimizer:
         dt = "f64" if p.dtype == "f64" else "f32"
         return p.backend.full(p.shape, 0.0, dt)
 
+    def _target(self, p, g):
+        """(handle to update, gradient handle in its dtype) for one parameter."""
+        be = p.backend
+        if p.dtype == "f16":
+            m = self.masters.get(id(p))
+            if m is None:
+                m = self.masters[id(p)] = be.cast(p.data, "f32")
+            return m, (g.data if g.dtype == "f32" else be.cast(g.data, "f32"))
+        return p.data, (g.data if g.dtype == p.dtype else be.cast(g.data, p.dtype))
+
     def step(self, grads=None):
         """Update every parameter that has a gradient (from ``grads`` or ``.grad``)."""
         self.step_count += 1
-        backends = {}
+        work = []
         for key, p in self.params:
             g = grad_for(grads, key, p, type(self).__name__)
             if g is not None:
-                self._update(key, p, g.data)
-                backends[id(p.backend)] = p.backend
+                target, gd = self._target(p, g)
+                work.append((key, p, target, gd))
+        self._apply(work)
+        backends = {}
+        for _, p, target, _ in work:
+            if target is not p.data:
+                p.backend.copy_(p.data, target)  # master -> f16 parameter
+            backends[id(p.backend)] = p.backend
         for be in backends.values():
             be.end_step()  # a training step is done: submit its queued work
 
-    def _update(self, key, p, g):
+    def _apply(self, work):
         raise NotImplementedError
 
     def zero_grad(self):

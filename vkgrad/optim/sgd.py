@@ -15,10 +15,10 @@ class SGD(Optimizer):
         self.momentum, self.dampening = momentum, dampening
         self.nesterov, self.weight_decay = nesterov, weight_decay
 
-    def _update(self, key, p, g):
-        st = self.state.get(id(p))
-        first = st is None
-        if first:
-            st = self.state[id(p)] = self._zeros_like(p) if self.momentum else None
-        p.backend.sgd_(p.data, g, st, self.lr, self.momentum, self.dampening, self.nesterov,
-                       self.weight_decay, first)
+    def _apply(self, work):
+        for _, p, target, g in work:
+            first = id(p) not in self.state
+            if first:
+                self.state[id(p)] = self._zeros_like(p) if self.momentum else None
+            p.backend.sgd_(target, g, self.state[id(p)], self.lr, self.momentum, self.dampening,
+                           self.nesterov, self.weight_decay, first)

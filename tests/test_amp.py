@@ -1,0 +1,139 @@
+"""Mixed precision: f32 master weights, loss scaling, skipped steps, accuracy in f16."""
+import numpy as np
+import pytest
+
+import vkgrad as vg
+from vkgrad import nn
+from vkgrad.amp import GradScaler
+
+
+def _tiny_grad_loss(w):
+    # d loss / d w = 1e-8 everywhere: below f16's smallest subnormal (6e-8); the
+    # loss itself is f32, as vkgrad's loss functions are for f16 inputs
+    return (w * 1e-4).sum().to(dtype="f32") * 1e-4
+
+
+def test_gradient_underflows_in_f16_and_survives_with_scaling(bk):
+    w = vg.Parameter(np.ones(4), device=bk.device, dtype="f16")
+    g_plain = vg.backward(_tiny_grad_loss(w)).of(w)
+    assert np.all(g_plain.numpy() == 0)  # underflow without scaling
+    scaler = GradScaler()
+    opt = vg.optim.SGD([w], lr=1e6)
+    grads = vg.backward(scaler.scale(_tiny_grad_loss(w)))
+    scaler.unscale_(opt, grads)
+    g = grads.of(w)
+    assert g.dtype == "f32"
+    np.testing.assert_allclose(g.numpy(), 1e-8, rtol=2e-2)
+    assert scaler.step(opt, grads)
+    scaler.update()
+    np.testing.assert_allclose(w.numpy().astype(np.float64), 1.0 - 1e-2, rtol=2e-3)
+
+
+def test_overflow_skips_exactly_one_step_and_halves_the_scale(bk):
+    vg.manual_seed(0)
+    model = nn.Linear(3, 2, device=bk.device, dtype="f16")
+    opt = vg.optim.Adam(model.parameters(), lr=1e-2)
+    scaler = GradScaler(init_scale=1024.0, growth_interval=1000)
+    x = np.random.default_rng(0).standard_normal((4, 3))
+    taken = []
+    for step in range(5):
+        xs = x.copy()
+        if step == 2:
+            xs[0, 0] = np.inf  # an overflowing batch
+        before = model.weight.numpy().copy()
+        loss = vg.softmax_cross_entropy(model(vg.tensor(xs, device=bk.device, dtype="f16")),
+                                        np.array([0, 1, 0, 1]))
+        vg.set_check_finite(False)
+        grads = vg.backward(scaler.scale(loss))
+        taken.append(scaler.step(opt, grads))
+        scaler.update()
+        if step == 2:
+            np.testing.assert_array_equal(model.weight.numpy(), before)  # untouched
+    assert taken == [True, True, False, True, True]
+    assert scaler.skipped_steps == 1 and opt.step_count == 4
+    assert scaler.get_scale() == 512.0
+
+
+def test_scale_grows_after_a_run_of_good_steps():
+    w = vg.Parameter(np.ones(2), device="cpu")
+    opt = vg.optim.SGD([w], lr=0.1)
+    s = GradScaler(init_scale=8.0, growth_interval=3)
+    for _ in range(3):
+        s.step(opt, vg.backward(s.scale((w * w).sum())))
+        s.update()
+    assert s.get_scale() == 16.0
+    with pytest.raises(RuntimeError, match="already called"):
+        g = vg.backward(s.scale((w * w).sum()))
+        s.unscale_(opt, g)
+        s.unscale_(opt, g)
+
+
+def test_f16_parameters_keep_f32_master_weights(bk):
+    w = vg.Parameter(np.ones(3), device=bk.device, dtype="f16")
+    opt = vg.optim.SGD([w], lr=1e-4)
+    for _ in range(100):  # each update (1e-4) is below f16's spacing at 1.0 (~1e-3)
+        opt.step({"0": vg.tensor(np.ones(3), device=bk.device, dtype="f16")})
+    np.testing.assert_allclose(w.numpy().astype(np.float64), 0.99, atol=1e-3)
+    assert w.dtype == "f16" and opt.masters[id(w)] is not None
+
+
+def _iris_accuracy(device, mode, seed=42):
+    vg.manual_seed(seed)
+    vg.set_default_device(device)
+    vg.set_default_dtype("f16" if mode == "f16" else "f32")
+    from vkgrad.datasets import iris_split
+    x_tr, y_tr, x_vl, y_vl = iris_split(seed=seed)
+    model = nn.Sequential(nn.Linear(4, 64, activation="relu"), nn.BatchNorm1d(64), nn.Dropout(0.3),
+                          nn.Linear(64, 32, activation="relu"), nn.Linear(32, 3))
+    opt = vg.optim.Adam(model.parameters(), lr=1e-2)
+    scaler = GradScaler(enabled=mode != "f32")
+    dl = vg.data.DataLoader(x_tr, y_tr, batch_size=32, seed=1)
+    for _ in range(60):
+        for xb, yb in dl:
+            with vg.autocast("f16", enabled=mode == "autocast"):
+                loss = vg.softmax_cross_entropy(model(xb), yb)
+            scaler.step(opt, vg.backward(scaler.scale(loss)))
+            scaler.update()
+    model.eval()
+    with vg.no_grad():
+        pred = model(vg.tensor(x_vl)).numpy().argmax(1)
+    return float(np.mean(pred == y_vl.argmax(1)))
+
+
+def test_iris_f16_within_two_points_of_f32(bk):
+    if bk.dtype == "f16":
+        pytest.skip("the f16 modes are chosen inside the test")
+    # mean validation accuracy over three 120/30 splits (90 validation rows), so
+    # that one flower (3.3 points of a 30-row split) is not the whole margin
+    def acc(mode):
+        return np.mean([_iris_accuracy(bk.device, mode, seed) for seed in (42, 7, 123)])
+
+    acc32 = acc("f32")
+    for mode in ("f16", "autocast"):
+        a = acc(mode)
+        assert a >= 0.9 and a >= acc32 - 0.02, (mode, a, acc32)
+
+
+def test_mlp_784_1024_1024_10_f16_within_two_points_of_f32():
+    """The big MLP on a synthetic 10-class set, CPU backend (f16 storage, f32 math)."""
+    from vkgrad.datasets import synthetic_classification
+    x, y = synthetic_classification(3000, 784, 10, seed=3, noise=6.0)
+    xtr, ytr, xte, yte = x[:2400], y[:2400], x[2400:], y[2400:]
+    accs = {}
+    for mode in ("f32", "autocast"):
+        vg.manual_seed(0)
+        model = nn.Sequential(nn.Linear(784, 1024, activation="relu", device="cpu"),
+                              nn.Linear(1024, 1024, activation="relu", device="cpu"),
+                              nn.Linear(1024, 10, device="cpu"))
+        opt = vg.optim.Adam(model.parameters(), lr=1e-3)
+        scaler = GradScaler(enabled=mode != "f32")
+        for xb, yb in vg.data.DataLoader(xtr, ytr, batch_size=256, seed=0, device="cpu"):
+            with vg.autocast("f16", enabled=mode != "f32"):
+                loss = vg.softmax_cross_entropy(model(xb), yb)
+            scaler.step(opt, vg.backward(scaler.scale(loss)))
+            scaler.update()
+        with vg.no_grad():
+            pred = model(vg.tensor(xte, device="cpu")).numpy().argmax(1)
+        accs[mode] = float(np.mean(pred == yte))
+    assert 0.5 < accs["f32"] < 1.0 or accs["f32"] == 1.0
+    assert accs["autocast"] >= accs["f32"] - 0.02, accs

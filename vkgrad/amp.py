@@ -1,0 +1,142 @@
+"""Mixed precision: autocast and dynamic loss scaling.
+
+Two ways to train in f16:
+
+- ``vg.set_default_dtype("f16")``: parameters and activations are f16; the
+  optimizers keep f32 master weights and f32 state and write the f16
+  parameters back after each update.
+- ``with vg.autocast("f16"):`` around the forward pass: parameters stay f32
+  (they are the master weights), matmul/linear run on f16 copies, losses in
+  f32; gradients flow back to the f32 parameters through the casts.
+
+Either way, scale the loss so that small gradients do not underflow in f16::
+
+    scaler = vg.amp.GradScaler()
+    with vg.autocast("f16"):
+        loss = vg.softmax_cross_entropy(model(xb), yb)
+    grads = vg.backward(scaler.scale(loss))
+    scaler.unscale_(opt, grads)              # optional: before clipping
+    vg.clip_grad_norm(params, 5.0, grads=grads)
+    scaler.step(opt, grads)                  # skipped when a gradient is inf/nan
+    scaler.update()
+"""
+from __future__ import annotations
+
+import contextlib
+import math
+
+from . import config
+from .optim.optimizer import grad_for
+from .tensor import Tensor, canonical_dtype
+
+
+@contextlib.contextmanager
+def autocast(dtype="f16", enabled=True):
+    """Run matmul/linear in ``dtype`` (f16 storage, f32 arithmetic) inside the block."""
+    d = canonical_dtype(dtype)
+    if d not in ("f16", "f32"):
+        raise ValueError(f"autocast: dtype must be 'f16' or 'f32', got {dtype!r}")
+    prev = config.autocast
+    config.autocast = d if enabled and d != "f32" else None
+    try:
+        yield
+    finally:
+        config.autocast = prev
+
+
+class GradScaler:
+    """Dynamic loss scaling with PyTorch's defaults and semantics.
+
+    ``scale(loss)`` multiplies by the current scale; ``unscale_(opt, grads)``
+    turns the gradients into f32 and divides by the scale (once per step);
+    ``step(opt, grads)`` skips the update when any gradient is inf or NaN;
+    ``update()`` halves the scale after a skipped step (``backoff_factor``) and
+    doubles it (``growth_factor``) after ``growth_interval`` good steps."""
+
+    def __init__(self, init_scale=2.0 ** 16, growth_factor=2.0, backoff_factor=0.5,
+                 growth_interval=2000, enabled=True):
+        if growth_factor <= 1.0 or not 0.0 < backoff_factor < 1.0 or init_scale <= 0:
+            raise ValueError("GradScaler: need init_scale > 0, growth_factor > 1, 0 < backoff_factor < 1")
+        self._scale = float(init_scale)
+        self.growth_factor, self.backoff_factor = float(growth_factor), float(backoff_factor)
+        self.growth_interval = int(growth_interval)
+        self.enabled = enabled
+        self._growth_tracker = 0
+        self._found = {}      # id(optimizer) -> 0-d tensor, NaN when a gradient was inf/nan
+        self._step_skipped = None
+        self.skipped_steps = 0
+
+    def get_scale(self):
+        return self._scale if self.enabled else 1.0
+
+    def scale(self, loss):
+        if not self.enabled:
+            return loss
+        if not isinstance(loss, Tensor):
+            raise TypeError(f"GradScaler.scale: expected a Tensor, got {type(loss).__name__}")
+        return loss * self._scale
+
+    def unscale_(self, optimizer, grads=None):
+        """Divide the optimizer's gradients by the scale, in f32, and note any inf/nan."""
+        if not self.enabled:
+            return
+        if id(optimizer) in self._found:
+            raise RuntimeError("GradScaler.unscale_: already called for this optimizer since the "
+                               "last update()")
+        inv = 1.0 / self._scale
+        flag = None
+        for key, p in optimizer.params:
+            g = grad_for(grads, key, p, "GradScaler.unscale_")
+            if g is None:
+                continue
+            be = g.backend
+            d = g.data if g.dtype in ("f32", "f64") else be.cast(g.data, "f32")
+            g.data = be.unary("affine", d, inv, 0.0)  # in the grads dict / .grad, now f32
+            # x*0 is 0 for finite x and NaN for inf/nan: one sum flags the whole tensor
+            z = be.reduce("sum", be.unary("affine", g.data, 0.0, 0.0), tuple(range(g.ndim)), False)
+            flag = z if flag is None else be.binary("add", flag, z)
+        self._found[id(optimizer)] = None if flag is None else Tensor(flag, be)
+
+    def step(self, optimizer, grads=None):
+        """Unscale (if not done yet), then ``optimizer.step(grads)`` unless a gradient
+        is inf/nan.  Returns True when the step was taken."""
+        if not self.enabled:
+            optimizer.step(grads)
+            return True
+        if id(optimizer) not in self._found:
+            self.unscale_(optimizer, grads)
+        flag = self._found[id(optimizer)]
+        bad = flag is not None and not math.isfinite(flag.item())  # the one host read per step
+        if bad:
+            self.skipped_steps += 1
+        else:
+            optimizer.step(grads)
+        self._step_skipped = bool(bad) or bool(self._step_skipped)
+        return not bad
+
+    def update(self, new_scale=None):
+        """Adjust the scale after a step (call once per iteration)."""
+        if not self.enabled:
+            return
+        if new_scale is not None:
+            self._scale = float(new_scale)
+        elif self._step_skipped:
+            self._scale *= self.backoff_factor
+            self._growth_tracker = 0
+        else:
+            self._growth_tracker += 1
+            if self._growth_tracker >= self.growth_interval:
+                self._scale *= self.growth_factor
+                self._growth_tracker = 0
+        self._found.clear()
+        self._step_skipped = None
+
+    def state_dict(self):
+        return {"scale": self._scale, "growth_factor": self.growth_factor,
+                "backoff_factor": self.backoff_factor, "growth_interval": self.growth_interval,
+                "growth_tracker": self._growth_tracker}
+
+    def load_state_dict(self, sd):
+        self._scale = float(sd["scale"])
+        self.growth_factor, self.backoff_factor = float(sd["growth_factor"]), float(sd["backoff_factor"])
+        self.growth_interval, self._growth_tracker = int(sd["growth_interval"]), int(sd["growth_tracker"])
