@@ -70,3 +70,11 @@ def test_batchnorm_needs_batch():
         bn(vg.tensor(np.ones((1, 3))))
     with pytest.raises(ValueError, match=r"batch_norm: expected input \[batch, 3\], got \[2, 4\]"):
         bn(vg.tensor(np.ones((2, 4))))
+
+
+def test_operands_on_different_devices():
+    if not vg.vulkan_available():
+        pytest.skip("needs a second device")
+    lin = vg.nn.Linear(3, 2, device="vulkan")
+    with pytest.raises(ValueError, match=r"linear: operands are on different devices \(cpu and vulkan:0\)"):
+        lin(vg.tensor(np.ones((2, 3)), device="cpu"))

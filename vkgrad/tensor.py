@@ -226,6 +226,17 @@ class Tensor:
     def __hash__(self):
         return id(self)
 
+    def __deepcopy__(self, memo):
+        """A copy with its own data on the same device, outside any graph."""
+        new = self.__class__.__new__(self.__class__)
+        new.data = self.backend.cast(self.data, self.dtype)  # same-dtype cast = copy
+        new.backend, new.requires_grad, new.grad = self.backend, self.requires_grad, None
+        new.name, new._node = self.name, None
+        if isinstance(self, Parameter):
+            new._explicit_name = self._explicit_name
+        memo[id(self)] = new
+        return new
+
     def __bool__(self):
         if self.size != 1:
             raise ValueError("the truth value of a tensor with more than one element is ambiguous")

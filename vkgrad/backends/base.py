@@ -41,6 +41,9 @@ class Backend:
 
     name = "abstract"
 
+    def __deepcopy__(self, memo):  # a device is shared, never copied
+        return self
+
     # -- data movement -------------------------------------------------
     def from_numpy(self, a, dtype):
         raise NotImplementedError

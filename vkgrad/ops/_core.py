@@ -45,10 +45,19 @@ def as_tensor(op, x, like):
     raise TypeError(f"{op}: unsupported operand type {type(x).__name__}")
 
 
+def same_device(op, *ts):
+    ts = [t for t in ts if t is not None]
+    for t in ts[1:]:
+        if t.backend is not ts[0].backend:
+            raise ValueError(f"{op}: operands are on different devices ({ts[0].device} and "
+                             f"{t.device}); move one with .to(device)")
+
+
 def promote(op, a, b):
     """Bring two float tensors to one dtype (the wider one), differentiably."""
     check_tensor(op, a)
     check_tensor(op, b)
+    same_device(op, a, b)
     if a.dtype == b.dtype:
         return a, b
     from .elementwise import to

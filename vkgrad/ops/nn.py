@@ -5,7 +5,7 @@ import numpy as np
 
 from ..backends.base import ACTIVATIONS
 from ..tensor import Tensor, tensor
-from ._core import as_tensor, autocast_to, check_tensor, loss_precision, make, promote
+from ._core import as_tensor, autocast_to, check_tensor, loss_precision, make, promote, same_device
 from .elementwise import affine, log, mul, pow, sub
 from .shape import mean, sum, transpose
 
@@ -53,6 +53,7 @@ def linear(x, weight, bias=None, activation=None):
     check_activation("linear", activation)
     check_tensor("linear", x)
     check_tensor("linear", weight)
+    same_device("linear", x, weight, bias)
     if x.ndim != 2 or weight.ndim != 2 or x.shape[1] != weight.shape[1]:
         raise ValueError(f"linear: expected input [batch, {weight.shape[-1]}] for weight "
                          f"{list(weight.shape)} ([out, in]), got input {list(x.shape)}")
@@ -206,6 +207,7 @@ def batch_norm(x, running_mean, running_var, weight, bias, training, momentum=0.
     running statistics updated in place (unbiased variance, like PyTorch).
     Eval: the running statistics, as constants."""
     check_tensor("batch_norm", x)
+    same_device("batch_norm", x, weight, bias)
     if x.ndim != 2 or x.shape[1] != weight.shape[0]:
         raise ValueError(f"batch_norm: expected input [batch, {weight.shape[0]}], got {list(x.shape)}")
     if x.dtype != weight.dtype:  # e.g. f16 activations (autocast) with f32 batch-norm weights

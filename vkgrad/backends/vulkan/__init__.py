@@ -139,6 +139,7 @@ class VulkanBackend(Backend):
         self.device = f"vulkan:{index}"
         self.limits = _vkext.device_limits(index)
         self.mgr = kp.Manager(index)
+        self._queue = self.mgr.sequence()  # only its device and queue are used
         self.max_words = self.limits["max_storage_buffer_range"] // 4
         # blocks start at multiples of the smallest size class: keep them aligned
         self._min_words = max(16, int(self.limits.get("min_storage_buffer_offset_alignment", 4)) // 4)
@@ -264,9 +265,7 @@ class VulkanBackend(Backend):
         if len(self._prog) == 0:
             return
         self._prog.host_read_barrier()
-        seq = self.mgr.sequence()
-        seq.record(self._prog)
-        seq.eval()
+        _vkext.run(self._queue, self._prog)  # waits with the GIL released
         self.counters["submissions"] += 1
         self._new_program()
 

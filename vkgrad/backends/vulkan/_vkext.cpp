@@ -16,6 +16,7 @@
 #define private public  // reach kp::Algorithm's pipeline, layout and descriptor set
 #define protected public
 #include <kompute/Algorithm.hpp>
+#include <kompute/Sequence.hpp>
 #include <kompute/operations/OpBase.hpp>
 #undef private
 #undef protected
@@ -158,6 +159,40 @@ class OpProgram : public kp::OpBase {
     void postEval(const vk::CommandBuffer&) override {}
 };
 
+// Record a program into a one-time command buffer on the queue of ``seq`` (a
+// kp.Sequence used only for its device and queue), submit it, and wait with
+// the GIL released, so other Python threads (other devices) run meanwhile.
+void run_program(std::shared_ptr<kp::Sequence> seq, std::shared_ptr<OpProgram> prog) {
+    auto dev = seq->mDevice;
+    auto queue = seq->mComputeQueue;
+    if (!dev || !queue) throw std::runtime_error("vkgrad run: sequence has no device/queue");
+    vk::CommandPoolCreateInfo pci(vk::CommandPoolCreateFlagBits::eTransient, seq->mQueueIndex);
+    vk::CommandPool pool = dev->createCommandPool(pci);
+    vk::Fence fence;
+    try {
+        vk::CommandBufferAllocateInfo ai(pool, vk::CommandBufferLevel::ePrimary, 1);
+        vk::CommandBuffer cb = dev->allocateCommandBuffers(ai)[0];
+        cb.begin(vk::CommandBufferBeginInfo(vk::CommandBufferUsageFlagBits::eOneTimeSubmit));
+        prog->record(cb);
+        cb.end();
+        fence = dev->createFence(vk::FenceCreateInfo());
+        vk::SubmitInfo si(0, nullptr, nullptr, 1, &cb);
+        vk::Result r;
+        {
+            py::gil_scoped_release release;
+            queue->submit(1, &si, fence);
+            r = dev->waitForFences(1, &fence, VK_TRUE, UINT64_MAX);
+        }
+        if (r != vk::Result::eSuccess) throw std::runtime_error("vkgrad run: waiting for the fence failed");
+    } catch (...) {
+        if (fence) dev->destroyFence(fence);
+        dev->destroyCommandPool(pool);
+        throw;
+    }
+    dev->destroyFence(fence);
+    dev->destroyCommandPool(pool);
+}
+
 py::dict device_limits(uint32_t index) {
     vk::ApplicationInfo app("vkgrad-limits", 1, "vkgrad", 1, VK_API_VERSION_1_1);
     vk::InstanceCreateInfo ici(vk::InstanceCreateFlags(), &app);
@@ -242,6 +277,7 @@ PYBIND11_MODULE(_vkext, m) {
         .def_property_readonly("dispatches", [](const OpProgram& p) { return p.dispatches; })
         .def_property_readonly("barriers", [](const OpProgram& p) { return p.barriers; })
         .def("__len__", [](const OpProgram& p) { return p.cmds.size(); });
+    m.def("run", &run_program, py::arg("sequence"), py::arg("program"));
     m.def("device_limits", &device_limits, py::arg("index") = 0);
     m.def("device_count", &device_count);
 }

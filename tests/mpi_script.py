@@ -1,0 +1,53 @@
+"""Run under mpiexec by tests/test_distributed.py.
+
+    python tests/mpi_script.py equiv OUT.npz     train, rank 0 saves the final weights
+    python tests/mpi_script.py mismatch          rank 1 builds a different model
+    python tests/mpi_script.py dead              rank 1 dies before the first all-reduce
+"""
+import os
+import sys
+
+import numpy as np
+
+import vkgrad as vg
+from vkgrad import distributed as dist
+
+B, STEPS = 16, 6
+
+
+def model_fn(hidden=16):
+    from vkgrad import nn
+    return nn.Sequential(nn.Linear(8, hidden, activation="tanh"), nn.Linear(hidden, 3))
+
+
+def data():
+    r = np.random.default_rng(5)
+    return r.standard_normal((2 * B * STEPS, 8)), r.integers(0, 3, 2 * B * STEPS)
+
+
+def main():
+    mode = sys.argv[1]
+    vg.set_default_device(os.environ.get("VKGRAD_DEVICE", "cpu"))
+    dist.init(timeout=float(os.environ.get("VKGRAD_DIST_TIMEOUT", "60")))
+    r, w = dist.rank(), dist.world_size()
+    vg.manual_seed(100 + r)  # different initial weights: the broadcast must fix that
+    model = model_fn(17 if (mode == "mismatch" and r == 1) else 16)
+    if mode == "dead" and r == 1:
+        os._exit(3)
+    dist.broadcast_parameters(model)
+    opt = vg.optim.Adam(model.parameters(), lr=1e-2)
+    x, y = data()
+    for s in range(STEPS):
+        rows = np.arange(s * 2 * B, (s + 1) * 2 * B)
+        mine = np.array_split(rows, w)[r]
+        loss = vg.softmax_cross_entropy(model(vg.tensor(x[mine])), y[mine])
+        grads = vg.backward(loss)
+        dist.allreduce_gradients(model, grads)
+        opt.step(grads)
+    if r == 0 and mode == "equiv":
+        vg.save(model, sys.argv[2])
+    print(f"rank {r} done", flush=True)
+
+
+if __name__ == "__main__":
+    main()
