@@ -56,3 +56,6 @@ fi
 log "installing vkgrad (editable; compiles shaders)"
 "$VPY" -m pip install -q --no-build-isolation -e ".[${VKGRAD_EXTRAS:-dev}]"
 "$VPY" -m vkgrad info
+if [ -z "${VKGRAD_CPU_ONLY:-}" ]; then
+  "$VPY" -c "import vkgrad.backends.vulkan" || { echo "the Vulkan backend was built but does not import" >&2; exit 1; }
+fi

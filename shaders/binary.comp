@@ -15,32 +15,7 @@ BUF_IN(0, A)
 BUF_IN(1, B)
 BUF_OUT(2, Y)
 
-float powf(float x, float e) {
-    if (e == floor(e)) {
-        float r = pow(abs(x), e);
-        return (x < 0.0 && mod(e, 2.0) == 1.0) ? -r : r;
-    }
-    return pow(x, e);
-}
-
-float f(float x, float g) {
-    switch (OP) {
-        case B_ADD: return x + g;
-        case B_SUB: return x - g;
-        case B_MUL: return x * g;
-        case B_DIV: return x / g;
-        case B_EQ: return x == g ? 1.0 : 0.0;
-        case B_RELU_BWD: return x > 0.0 ? g : 0.0;
-        case B_SIGMOID_BWD: return g * x * (1.0 - x);
-        case B_TANH_BWD: return g * (1.0 - x * x);
-        case B_GELU_BWD: return g * (0.5 * (1.0 + erf_as(x * SQRT1_2)) + x * INV_SQRT_2PI * exp(-0.5 * x * x));
-        case B_GELU_TANH_BWD: return g * gelu_tanh_grad(x);
-        case B_POW_BWD: return g * p.alpha * powf(x, p.alpha - 1.0);
-        case B_CLAMP_BWD: return (x >= p.alpha && x <= p.beta) ? g : 0.0;
-        case B_LERP: return x + p.alpha * (g - x);
-    }
-    return x;
-}
+#include "binary_ops.glsl"
 
 float at(uint i) {
     if (p.contig == 1u) return f(LD(A, i), LD(B, i));

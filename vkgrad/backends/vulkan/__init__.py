@@ -48,6 +48,8 @@ _SHADERS = {
     "reduce": (4, "io"), "matmul": (8, "iiio"), "softmax": (2, "io"), "xent": (2, "iioo"),
     "xent_bwd": (2, "iiio"), "bn_fwd": (3, "iiioooo"), "bn_bwd": (2, "iiiiiooo"),
     "dropout": (4, "o"), "onehot": (2, "io"), "adam": (9, "bibb"), "sgd": (7, "bib"),
+    # contiguous fast paths in 16-byte quads, and the benchmark's FMA probe
+    "unary4": (3, "io"), "binary4": (3, "iio"), "copy4": (1, "io"), "peak_fma": (3, "o"),
 }
 _ACT_ID = {None: 0, "relu": 1, "sigmoid": 2, "tanh": 3, "gelu": 4, "gelu_tanh": 5}
 _NP = {"f32": np.float32, "f16": np.float16, "i32": np.int32}
@@ -329,7 +331,7 @@ class VulkanBackend(Backend):
     def copy_(self, dst, src):
         if src.dtype != dst.dtype:
             src = self.cast(src, dst.dtype)
-        self._copy_strided(src, [src.size], [1], out=VkArray((src.size,), dst.dtype, dst.block))
+        self._copy_contig(src, VkArray((src.size,), dst.dtype, dst.block))
         return dst
 
     def cast(self, h, dtype):
@@ -358,7 +360,18 @@ class VulkanBackend(Backend):
                 raise BackendError(f"vulkan {op}: dtype {h.dtype} is not supported (f32, f16)")
 
     # -- elementwise -------------------------------------------------------------
+    @staticmethod
+    def _quads(n, dtype):
+        """Quads of 16 bytes when n fills whole ones, else 0 (no fast path)."""
+        per = 8 if dtype == "f16" else 4
+        return n // per if n % per == 0 else 0
+
     def _unary_dispatch(self, op, x, y, alpha, beta, n):
+        q = self._quads(n, y.dtype)
+        if q:
+            self._dispatch("unary4", y.dtype, (UNARY_OPS.index(op),), (q + 63) // 64,
+                           [n, _f2u(alpha), _f2u(beta)], [x, y])
+            return
         self._dispatch("unary", y.dtype, (UNARY_OPS.index(op),), self._groups(n, y.dtype),
                        [n, _f2u(alpha), _f2u(beta)], [x, y])
 
@@ -378,6 +391,11 @@ class VulkanBackend(Backend):
         y = out if out is not None else self._alloc(shape, a.dtype)
         n = y.size
         contig = 1 if a.shape == b.shape == shape else 0
+        q = self._quads(n, a.dtype) if contig else 0
+        if q:
+            self._dispatch("binary4", a.dtype, (BINARY_OPS.index(op),), (q + 63) // 64,
+                           [n, _f2u(alpha), _f2u(beta)], [a, b, y])
+            return y
         pad = _MAX_DIMS - len(shape)
         dims = [1] * pad + list(shape)
 
@@ -424,8 +442,15 @@ class VulkanBackend(Backend):
         return self._f32_out(VkArray(tuple(out_shape), "f32", h.block), x.dtype)
 
     def _same(self, x, shape):
-        y = self._copy_strided(x, [x.size], [1])
+        y = self._copy_contig(x, self._alloc((x.size,), x.dtype))
         return VkArray(tuple(shape), x.dtype, y.block)
+
+    def _copy_contig(self, x, y):
+        words = _words(x.size, x.dtype)
+        if words % 4 == 0:
+            self._dispatch("copy4", "u32", (), (words // 4 + 63) // 64, [words], [x, y])
+            return y
+        return self._copy_strided(x, [x.size], [1], out=y)
 
     # -- linear algebra ------------------------------------------------------------
     def matmul(self, a, b, trans_a=False, trans_b=False, bias=None, act=None):

@@ -33,11 +33,13 @@ namespace py = pybind11;
 namespace {
 
 struct Cmd {
-    int kind;  // 0 dispatch, 1 compute barrier, 2 to-host barrier, 3 from-host barrier
+    int kind;  // 0 dispatch, 1 compute barrier, 2 to-host barrier, 3 from-host barrier, 4 copy
     std::shared_ptr<kp::Algorithm> algo;
     uint32_t wg[3];
     std::vector<uint32_t> push;
     vk::DescriptorSet set;  // this dispatch's operand ranges
+    std::shared_ptr<kp::Algorithm> buf_of;  // copy: within the buffer of this algorithm's first tensor
+    uint64_t src = 0, dst = 0, size = 0;
 };
 
 constexpr uint32_t kSetsPerPool = 256, kMaxBindings = 16;
@@ -103,6 +105,14 @@ class OpProgram : public kp::OpBase {
         dispatches++;
     }
 
+    // vkCmdCopyBuffer between two ranges of the buffer bound to an algorithm
+    // (the arena); an Algorithm, not a kp.Tensor, because kp::Tensor's RTTI
+    // is not exported from kp's module
+    void copy(std::shared_ptr<kp::Algorithm> a, uint64_t src, uint64_t dst, uint64_t size) {
+        Cmd c{4, nullptr, {0, 0, 0}, {}, {}, std::move(a), src, dst, size};
+        cmds.push_back(std::move(c));
+    }
+
     void barrier(int kind) {
         cmds.push_back(Cmd{kind, nullptr, {0, 0, 0}, {}, {}});
         barriers++;
@@ -129,6 +139,10 @@ class OpProgram : public kp::OpBase {
                     cb.pushConstants(*a->mPipelineLayout, vk::ShaderStageFlagBits::eCompute, 0,
                                      (uint32_t)(c.push.size() * 4), c.push.data());
                 cb.dispatch(c.wg[0], c.wg[1], c.wg[2]);
+            } else if (c.kind == 4) {
+                vk::BufferCopy region(c.src, c.dst, c.size);
+                auto& buf = *c.buf_of->mTensors[0]->mPrimaryBuffer;
+                cb.copyBuffer(buf, buf, 1, &region);
             } else {
                 vk::PipelineStageFlags src, dst;
                 vk::AccessFlags sa, da;
@@ -270,6 +284,7 @@ PYBIND11_MODULE(_vkext, m) {
         .def(py::init<>())
         .def("dispatch", &OpProgram::dispatch, py::arg("algorithm"), py::arg("x"), py::arg("y"),
              py::arg("z"), py::arg("push"), py::arg("ranges"))
+        .def("copy", &OpProgram::copy, py::arg("algorithm"), py::arg("src"), py::arg("dst"), py::arg("size"))
         .def("barrier", [](OpProgram& p) { p.barrier(1); })
         .def("host_read_barrier", [](OpProgram& p) { p.barrier(2); })
         .def("host_write_barrier", [](OpProgram& p) { p.barrier(3); })

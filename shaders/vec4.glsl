@@ -1,0 +1,25 @@
+// 16-byte loads and stores: four f32 or eight f16 per word quad.  Used by the
+// contiguous fast paths (lavapipe issues one memory operation per lane per
+// load, so wide loads matter there; on GPUs they coalesce either way).
+#define BUF4_IN(n, name) layout(std430, binding = n) readonly buffer name##_b { uvec4 name[]; };
+#define BUF4_OUT(n, name) layout(std430, binding = n) writeonly buffer name##_b { uvec4 name[]; };
+#ifdef F16
+#define EPQ 8u
+void unpack8(uvec4 w, out float v[8]) {
+    vec2 a = unpackHalf2x16(w.x), b = unpackHalf2x16(w.y), c = unpackHalf2x16(w.z), d = unpackHalf2x16(w.w);
+    v[0] = a.x; v[1] = a.y; v[2] = b.x; v[3] = b.y; v[4] = c.x; v[5] = c.y; v[6] = d.x; v[7] = d.y;
+}
+uvec4 pack8(float v[8]) {
+    return uvec4(packHalf2x16(vec2(v[0], v[1])), packHalf2x16(vec2(v[2], v[3])),
+                 packHalf2x16(vec2(v[4], v[5])), packHalf2x16(vec2(v[6], v[7])));
+}
+#define LOADQ(word_, arr_) unpack8(word_, arr_)
+#define STOREQ(arr_) pack8(arr_)
+#else
+#define EPQ 4u
+#define LOADQ(word_, arr_) { vec4 t_ = uintBitsToFloat(word_); arr_[0] = t_.x; arr_[1] = t_.y; arr_[2] = t_.z; arr_[3] = t_.w; }
+#define STOREQ(arr_) floatBitsToUint(vec4(arr_[0], arr_[1], arr_[2], arr_[3]))
+#endif
+// n elements in whole quads (the caller checks n % EPQ == 0)
+#define FOR_QUADS(n, q) \
+    for (uint q = gl_GlobalInvocationID.x; q < (n) / EPQ; q += gl_NumWorkGroups.x * gl_WorkGroupSize.x)
