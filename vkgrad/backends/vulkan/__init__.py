@@ -50,6 +50,7 @@ _SHADERS = {
     "dropout": (4, "o"), "onehot": (2, "io"), "adam": (9, "bibb"), "sgd": (7, "bib"),
     # contiguous fast paths in 16-byte quads, and the benchmark's FMA probe
     "unary4": (3, "io"), "binary4": (3, "iio"), "copy4": (1, "io"), "peak_fma": (3, "o"),
+    "matmul4": (4, "iiio"),
 }
 _ACT_ID = {None: 0, "relu": 1, "sigmoid": 2, "tanh": 3, "gelu": 4, "gelu_tanh": 5}
 _NP = {"f32": np.float32, "f16": np.float16, "i32": np.int32}
@@ -462,13 +463,19 @@ class VulkanBackend(Backend):
         if K != Kb:
             raise BackendError(f"vulkan matmul: inner sizes differ: {list(a.shape)} (trans={trans_a}) "
                                f"and {list(b.shape)} (trans={trans_b})")
-        sam, sak = (1, M) if trans_a else (K, 1)
-        sbk, sbn = (1, K) if trans_b else (N, 1)
         c = self._alloc((M, N), "f32")
-        tiles = ((M + 15) // 16) * ((N + 15) // 16)
-        self._dispatch("matmul", a.dtype, (_ACT_ID[act],), tiles,
-                       [M, N, K, 1 if bias is not None else 0, sam, sak, sbk, sbn],
-                       [a, b, bias if bias is not None else self._dummy, c])
+        groups = ((M + 3) // 4 * ((N + 3) // 4) + 63) // 64  # 4x4 blocks, 64 per workgroup
+        bias_h = bias if bias is not None else self._dummy
+        vec_a = (M if trans_a else K) % 4 == 0
+        vec_b = (K if trans_b else N) % 4 == 0
+        if a.dtype == "f32" and vec_a and vec_b:
+            self._dispatch("matmul4", "f32", (_ACT_ID[act], int(trans_a), int(trans_b)), groups,
+                           [M, N, K, int(bias is not None)], [a, b, bias_h, c])
+        else:
+            sam, sak = (1, M) if trans_a else (K, 1)
+            sbk, sbn = (1, K) if trans_b else (N, 1)
+            self._dispatch("matmul", a.dtype, (_ACT_ID[act],), groups,
+                           [M, N, K, int(bias is not None), sam, sak, sbk, sbn], [a, b, bias_h, c])
         return self._f32_out(c, a.dtype)
 
     # -- softmax family ------------------------------------------------------------

@@ -1,0 +1,57 @@
+#version 450
+#extension GL_GOOGLE_include_directive : require
+// matmul.comp's f32 fast path: the dimension each operand is read along (K
+// for A unless TA, M when TA; N for B unless TB, K when TB) is a multiple of
+// 4, so every load is 16 bytes: 8 loads per 64 FMAs of a 4 x 4 block of C.
+// TA / TB (specialisation constants 1, 2): A stored [K, M] / B stored [N, K].
+// Bindings: 0 A (in), 1 B (in), 2 bias (in; a dummy when has_bias = 0), 3 C (out).
+#include "common.glsl"
+layout(local_size_x = 64) in;
+layout(constant_id = 0) const uint ACT = 0u;
+layout(constant_id = 1) const uint TA = 0u;
+layout(constant_id = 2) const uint TB = 0u;
+layout(push_constant) uniform P { uint M; uint N; uint K; uint has_bias; } p;
+layout(std430, binding = 0) readonly buffer A_b { uvec4 A[]; };
+layout(std430, binding = 1) readonly buffer B_b { uvec4 B[]; };
+BUF_IN(2, BIAS)
+BUF_OUT(3, C)
+
+void main() {
+    uint bn = (p.N + 3u) / 4u, blocks = ((p.M + 3u) / 4u) * bn;
+    for (uint t = gl_GlobalInvocationID.x; t < blocks; t += gl_NumWorkGroups.x * 64u) {
+        uint m0 = (t / bn) * 4u, n0 = (t % bn) * 4u;
+        vec4 acc[4] = vec4[4](vec4(0.0), vec4(0.0), vec4(0.0), vec4(0.0));
+        for (uint k = 0u; k < p.K; k += 4u) {
+            vec4 a[4], b[4];  // a[i][kk] = A(m0+i, k+kk); b[kk][j] = B(k+kk, n0+j)
+            if (TA == 0u) {
+                [[unroll]] for (uint i = 0u; i < 4u; i++)
+                    a[i] = m0 + i < p.M ? uintBitsToFloat(A[((m0 + i) * p.K + k) / 4u]) : vec4(0.0);
+            } else {
+                vec4 at[4];  // at[kk][i]
+                [[unroll]] for (uint kk = 0u; kk < 4u; kk++)
+                    at[kk] = k + kk < p.K ? uintBitsToFloat(A[((k + kk) * p.M + m0) / 4u]) : vec4(0.0);
+                [[unroll]] for (uint i = 0u; i < 4u; i++) a[i] = vec4(at[0][i], at[1][i], at[2][i], at[3][i]);
+            }
+            if (TB == 0u) {
+                [[unroll]] for (uint kk = 0u; kk < 4u; kk++)
+                    b[kk] = k + kk < p.K ? uintBitsToFloat(B[((k + kk) * p.N + n0) / 4u]) : vec4(0.0);
+            } else {
+                vec4 bt[4];  // bt[j][kk]
+                [[unroll]] for (uint j = 0u; j < 4u; j++)
+                    bt[j] = n0 + j < p.N ? uintBitsToFloat(B[((n0 + j) * p.K + k) / 4u]) : vec4(0.0);
+                [[unroll]] for (uint kk = 0u; kk < 4u; kk++) b[kk] = vec4(bt[0][kk], bt[1][kk], bt[2][kk], bt[3][kk]);
+            }
+            [[unroll]] for (uint i = 0u; i < 4u; i++)
+                acc[i] += a[i].x * b[0] + a[i].y * b[1] + a[i].z * b[2] + a[i].w * b[3];
+        }
+        [[unroll]] for (uint i = 0u; i < 4u; i++) {
+            if (m0 + i >= p.M) break;
+            [[unroll]] for (uint j = 0u; j < 4u; j++) {
+                if (n0 + j >= p.N) break;
+                float v = acc[i][j];
+                if (p.has_bias == 1u) v += LD(BIAS, n0 + j);
+                ST32(C, (m0 + i) * p.N + n0 + j, activate(ACT, v));
+            }
+        }
+    }
+}
