@@ -50,7 +50,7 @@ _SHADERS = {
     "dropout": (4, "o"), "onehot": (2, "io"), "adam": (9, "bibb"), "sgd": (7, "bib"),
     # contiguous fast paths in 16-byte quads, and the benchmark's FMA probe
     "unary4": (3, "io"), "binary4": (3, "iio"), "copy4": (1, "io"), "peak_fma": (3, "o"),
-    "matmul4": (4, "iiio"),
+    "matmul4": (4, "iiio"), "matmul_sg": (4, "iiio"),
 }
 _ACT_ID = {None: 0, "relu": 1, "sigmoid": 2, "tanh": 3, "gelu": 4, "gelu_tanh": 5}
 _NP = {"f32": np.float32, "f16": np.float16, "i32": np.int32}
@@ -468,7 +468,17 @@ class VulkanBackend(Backend):
         bias_h = bias if bias is not None else self._dummy
         vec_a = (M if trans_a else K) % 4 == 0
         vec_b = (K if trans_b else N) % 4 == 0
-        if a.dtype == "f32" and vec_a and vec_b:
+        sg = self.limits.get("subgroup_size", 0)
+        if (a.dtype == "f32" and self.limits.get("subgroup_shuffle") and 4 <= sg <= 64
+                and K % 4 == 0 and N % 4 == 0 and M * N * K >= 1 << 18):
+            # big products: bring both operands to [M, K] @ [K, N] (an O(MK + KN)
+            # copy) and share B's loads across each subgroup
+            a_nn = self.permute(a, (1, 0)) if trans_a else a
+            b_nn = self.permute(b, (1, 0)) if trans_b else b
+            blocks = (M + 2 * sg - 1) // (2 * sg) * ((N + 7) // 8)
+            self._dispatch("matmul_sg", "f32", (_ACT_ID[act],), (blocks + 64 // sg - 1) // (64 // sg),
+                           [M, N, K, int(bias is not None)], [a_nn, b_nn, bias_h, c])
+        elif a.dtype == "f32" and vec_a and vec_b:
             self._dispatch("matmul4", "f32", (_ACT_ID[act], int(trans_a), int(trans_b)), groups,
                            [M, N, K, int(bias is not None)], [a, b, bias_h, c])
         else:

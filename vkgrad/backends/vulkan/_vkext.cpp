@@ -239,6 +239,8 @@ py::dict device_limits(uint32_t index) {
         d["max_push_constants_size"] = L.maxPushConstantsSize;
         d["min_storage_buffer_offset_alignment"] = (uint64_t)L.minStorageBufferOffsetAlignment;
         d["subgroup_size"] = sub.subgroupSize;
+        d["subgroup_shuffle"] = bool(sub.supportedOperations & vk::SubgroupFeatureFlagBits::eShuffle) &&
+                                bool(sub.supportedStages & vk::ShaderStageFlagBits::eCompute);
         d["timestamp_period_ns"] = L.timestampPeriod;
         auto mem = pd.getMemoryProperties();
         uint64_t local = 0;

@@ -1,0 +1,60 @@
+"""Every matmul / elementwise kernel variant the Vulkan backend picks, against
+the CPU backend, on odd and aligned shapes, with transposes, bias and activations."""
+import numpy as np
+import pytest
+
+import vkgrad as vg
+
+pytestmark = pytest.mark.skipif(not vg.vulkan_available(), reason="no Vulkan device")
+
+# (M, K, N): which kernel they reach in f32 -- scalar (odd K/N), matmul4 (aligned,
+# small), matmul_sg (aligned, M*N*K >= 2**18)
+SHAPES = [(5, 7, 3), (1, 13, 10), (33, 17, 9), (8, 12, 16), (6, 784, 10), (96, 64, 48),
+          (130, 64, 36), (64, 128, 40), (3, 1024, 256)]
+
+
+def _cpu_vs_vk(fn_vk, fn_np, arrays, dtype, rtol, atol):
+    got = fn_vk(*[vg.tensor(a, device="vulkan", dtype=dtype).data for a in arrays])
+    be = vg.get_backend("vulkan")
+    want = fn_np(*[a.astype(np.float16).astype(np.float64) if dtype == "f16" else a for a in arrays])
+    np.testing.assert_allclose(be.to_numpy(got).astype(np.float64), want, rtol=rtol, atol=atol)
+
+
+@pytest.mark.parametrize("dtype", ["f32", "f16"])
+@pytest.mark.parametrize("ta,tb", [(False, False), (False, True), (True, False), (True, True)])
+@pytest.mark.parametrize("shape", SHAPES, ids=lambda s: "x".join(map(str, s)))
+def test_matmul_variants(shape, ta, tb, dtype):
+    M, K, N = shape
+    r = np.random.default_rng(M * 7 + K)
+    a = r.uniform(-1, 1, (K, M) if ta else (M, K))
+    b = r.uniform(-1, 1, (N, K) if tb else (K, N))
+    bias = r.uniform(-1, 1, N)
+    be = vg.get_backend("vulkan")
+    tol = dict(rtol=2e-2, atol=2e-2 * np.sqrt(K)) if dtype == "f16" else dict(rtol=1e-4, atol=1e-4)
+    _cpu_vs_vk(lambda x, y, z: be.matmul(x, y, ta, tb, bias=z, act="relu"),
+               lambda x, y, z: np.maximum((x.T if ta else x) @ (y.T if tb else y) + z, 0),
+               [a, b, bias], dtype, **tol)
+
+
+@pytest.mark.parametrize("dtype", ["f32", "f16"])
+@pytest.mark.parametrize("n", [1, 3, 4, 8, 12, 17, 64, 1000, 4096])
+def test_elementwise_fast_and_general_paths(n, dtype):
+    r = np.random.default_rng(n)
+    a, b = r.uniform(0.5, 2, n), r.uniform(0.5, 2, n)
+    be = vg.get_backend("vulkan")
+    tol = dict(rtol=2e-3, atol=2e-3) if dtype == "f16" else dict(rtol=1e-6, atol=1e-6)
+    _cpu_vs_vk(lambda x, y: be.binary("div", x, y), np.divide, [a, b], dtype, **tol)
+    _cpu_vs_vk(lambda x: be.unary("sqrt", x), np.sqrt, [a], dtype, **tol)
+    _cpu_vs_vk(lambda x: be.cast(x, dtype), lambda x: x, [a], dtype, **tol)
+
+
+def test_linear_gradients_through_the_tuned_kernels_match_cpu():
+    r = np.random.default_rng(0)
+    x, w, b = r.standard_normal((96, 64)), r.standard_normal((48, 64)) * 0.1, r.standard_normal(48)
+    grads = {}
+    for dev in ("cpu", "vulkan"):
+        ts = [vg.tensor(v, device=dev, requires_grad=True) for v in (x, w, b)]
+        vg.linear(*ts, activation="tanh").sum().backward()
+        grads[dev] = [t.grad.numpy() for t in ts]
+    for g_cpu, g_vk in zip(grads["cpu"], grads["vulkan"]):
+        np.testing.assert_allclose(g_vk, g_cpu, rtol=1e-4, atol=1e-4)
