@@ -20,7 +20,8 @@ BUF_OUT(2, Y)
 float at(uint i) {
     if (p.contig == 1u) return f(LD(A, i), LD(B, i));
     uint ia = 0u, ib = 0u, r = i;
-    [[unroll]] for (int d = 5; d >= 0; d--) {
+    // dims are right-aligned and merged where possible: stop at the first unused one
+    for (int d = 5; d >= 0 && r > 0u; d--) {
         uint c = r % p.dim[d];
         r /= p.dim[d];
         ia += c * p.sa[d];

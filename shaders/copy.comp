@@ -11,7 +11,7 @@ BUF_OUT(1, Y)
 
 float at(uint i) {
     uint ix = 0u, r = i;
-    [[unroll]] for (int d = 5; d >= 0; d--) {
+    for (int d = 5; d >= 0 && r > 0u; d--) {
         ix += (r % p.dim[d]) * p.sx[d];
         r /= p.dim[d];
     }

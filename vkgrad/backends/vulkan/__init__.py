@@ -98,6 +98,28 @@ def _contig_strides(shape):
     return list(reversed(st))
 
 
+def _merge_dims(dims, *strides):
+    """Merge adjacent axes that every operand walks contiguously (fewer index
+    divisions in the shader): axis i-1 and i merge when s[i-1] == s[i] * dims[i]
+    for each stride list.  Size-1 axes are dropped."""
+    if not dims:  # 0-d
+        return ([1], *[[0] for _ in strides])
+    keep = [i for i, d in enumerate(dims) if d != 1] or [len(dims) - 1]
+    dims = [dims[i] for i in keep]
+    strides = [[s[i] for i in keep] for s in strides]
+    out_d, out_s = [dims[0]], [[s[0]] for s in strides]
+    for i in range(1, len(dims)):
+        if all(os_[-1] == s[i] * dims[i] for os_, s in zip(out_s, strides)):
+            out_d[-1] *= dims[i]
+            for os_, s in zip(out_s, strides):
+                os_[-1] = s[i]
+        else:
+            out_d.append(dims[i])
+            for os_, s in zip(out_s, strides):
+                os_.append(s[i])
+    return (out_d, *out_s)
+
+
 class Block:
     """A run of arena words; returns itself to the free list when collected."""
 
@@ -208,9 +230,9 @@ class VulkanBackend(Backend):
         else:
             if self._bump + cls > self.arena_words:
                 self.synchronize()  # lets blocks held by pending work go back to the free lists
-                lst = self._free.get(cls)
-                if lst:
-                    return VkArray(shape, dtype, self._take(lst.pop(), cls))
+                off = self._split_free(cls)
+                if off is not None:
+                    return VkArray(shape, dtype, self._take(off, cls))
                 need = self._bump + cls
                 if need > self.max_words:
                     raise BackendError(
@@ -222,6 +244,19 @@ class VulkanBackend(Backend):
             self._bump += cls
             self.counters["blocks_created"] += 1
         return VkArray(shape, dtype, self._take(off, cls))
+
+    def _split_free(self, cls):
+        """A free block of exactly cls words, splitting a larger free one (buddy style)."""
+        bigger = sorted(c for c, lst in self._free.items() if lst and c >= cls)
+        if not bigger:
+            return None
+        c = bigger[0]
+        off = self._free[c].pop()
+        while c > cls:
+            c //= 2
+            self._free.setdefault(c, []).append(off + c)
+        self.counters["blocks_reused"] += 1
+        return off
 
     def _take(self, off, cls):
         self.counters["live_bytes"] += cls * 4
@@ -310,9 +345,9 @@ class VulkanBackend(Backend):
             raise BackendError(f"vulkan: copy of a {len(out_shape)}-d tensor; at most {_MAX_DIMS} "
                                "dimensions are supported")
         y = out if out is not None else self._alloc(out_shape, x.dtype)
-        pad = _MAX_DIMS - len(out_shape)
-        dims = [1] * pad + [int(d) for d in out_shape]
-        sx = [0] * pad + [int(s) for s in strides]
+        dims, sx = _merge_dims([int(d) for d in out_shape], [int(s) for s in strides])
+        pad = _MAX_DIMS - len(dims)
+        dims, sx = [1] * pad + dims, [0] * pad + sx
         n = y.size
         self._dispatch("copy", x.dtype, (), self._groups(n, x.dtype), [n] + dims + sx, [x, y])
         return y
@@ -397,18 +432,16 @@ class VulkanBackend(Backend):
             self._dispatch("binary4", a.dtype, (BINARY_OPS.index(op),), (q + 63) // 64,
                            [n, _f2u(alpha), _f2u(beta)], [a, b, y])
             return y
-        pad = _MAX_DIMS - len(shape)
-        dims = [1] * pad + list(shape)
-
         def strides(s):
             st = _contig_strides(s)
             lead = len(shape) - len(s)
-            full = [0] * lead + [0 if d == 1 and shape[i + lead] != 1 else st[i] for i, d in enumerate(s)]
-            return [0] * pad + full
+            return [0] * lead + [0 if d == 1 and shape[i + lead] != 1 else st[i] for i, d in enumerate(s)]
 
+        dims, sa, sb = _merge_dims(list(shape), strides(a.shape), strides(b.shape))
+        pad = _MAX_DIMS - len(dims)
         self._dispatch("binary", a.dtype, (BINARY_OPS.index(op),), self._groups(n, a.dtype),
-                       [n, _f2u(alpha), _f2u(beta), contig] + dims + strides(a.shape)
-                       + strides(b.shape), [a, b, y])
+                       [n, _f2u(alpha), _f2u(beta), contig] + [1] * pad + dims + [0] * pad + sa
+                       + [0] * pad + sb, [a, b, y])
         return y
 
     # -- reductions ----------------------------------------------------------------

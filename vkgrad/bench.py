@@ -1,0 +1,298 @@
+"""Shader microbenchmarks: ``python -m vkgrad.bench [--only matmul,adam] [--json F] [--plot F.png]``.
+
+First the device's own ceilings, as vkpeak measures them: the f32 FMA rate
+(eight independent FMA chains per invocation, scalar and vec4) and the copy
+bandwidth (a 16-byte-per-lane copy shader, and vkCmdCopyBuffer).  Then each
+shader family at square, skinny and odd shapes, in f32 and f16 storage: the
+median of several timed runs after a warm-up, as GFLOP/s or GB/s (minimum
+bytes moved), the fraction of the matching ceiling, and NumPy's figure for the
+same work on this machine.  Timing: many dispatches recorded into one
+submission, wall clock around the submit-and-wait, divided by their number.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import time
+
+import numpy as np
+
+MB = 1 << 20
+
+
+def _progress(i, n, label, enabled):
+    if not enabled:
+        return
+    w = 30
+    done = int(w * i / max(n, 1))
+    sys.stderr.write(f"\r[{'#' * done}{'.' * (w - done)}] {i}/{n} {label[:40]:<40}")
+    if i == n:
+        sys.stderr.write("\n")
+    sys.stderr.flush()
+
+
+def _time_gpu(be, record, reps, min_time=0.05):
+    """Median seconds per call of ``record()`` (which only records work)."""
+    record()
+    be.synchronize()
+    live = be.counters["live_bytes"]
+    t0 = time.perf_counter()
+    keep = record()
+    held = max(be.counters["live_bytes"] - live, 1)  # outputs stay alive until the submit
+    be.synchronize()
+    one = max(time.perf_counter() - t0, 1e-6)
+    del keep
+    inner = max(1, min(200, int(min_time / one), be.max_words * 4 // 4 // held))
+    runs = []
+    for _ in range(reps):
+        t0 = time.perf_counter()
+        for _ in range(inner):
+            record()
+        be.synchronize()
+        runs.append((time.perf_counter() - t0) / inner)
+    return statistics.median(runs)
+
+
+def _time_cpu(fn, reps, min_time=0.05):
+    fn()
+    t0 = time.perf_counter()
+    fn()
+    one = max(time.perf_counter() - t0, 1e-6)
+    inner = max(1, min(200, int(min_time / one)))
+    runs = []
+    for _ in range(reps):
+        t0 = time.perf_counter()
+        for _ in range(inner):
+            fn()
+        runs.append((time.perf_counter() - t0) / inner)
+    return statistics.median(runs)
+
+
+def ceilings(be, reps):
+    """Peak FMA GFLOP/s (scalar, vec4) and copy GB/s (shader, buffer copy)."""
+    out = {}
+    groups, iters = 512, 1024
+    y = be._alloc((groups * 64,), "f32")
+    for vec in (0, 1):
+        t = _time_gpu(be, lambda: be._dispatch("peak_fma", "f32", (vec,), groups,
+                                               [iters, 0x3F7FBE77, 0x3A83126F], [y]), reps)
+        flops = groups * 64 * iters * 8 * 2 * (4 if vec else 1)
+        out["fma_vec4_gflops" if vec else "fma_scalar_gflops"] = flops / t / 1e9
+    words = min(16 * MB, be.max_words // 8) // 4 * 4
+    x = be._alloc((words,), "f32")
+    z = be._alloc((words,), "f32")
+    t = _time_gpu(be, lambda: be._dispatch("copy4", "u32", (), min(4096, words // 4 // 64), [words],
+                                           [x, z]), reps)
+    out["copy_shader_gbs"] = 2 * 4 * words / t / 1e9
+    algo = be._algo("copy4", "u32")
+
+    def buffer_copy():
+        be._prog.copy(algo, x.off * 4, z.off * 4, words * 4)
+        be._keep.extend([x.block, z.block])
+        be._prog.barrier()
+    t = _time_gpu(be, buffer_copy, reps)
+    out["copy_buffer_gbs"] = 2 * 4 * words / t / 1e9
+    out["copy_bytes"] = 4 * words
+    return out
+
+
+def _cases(size):
+    s = 1 if size == "default" else 0.25
+    sq = 1024 if size == "default" else 256
+    n_el = int(4 * MB * s)
+    return {
+        "matmul": [("square", sq, sq, sq, False, False), ("mlp-fwd NT", 256, 784, 1024, False, True),
+                   ("mlp-dW TN", 1024, 256, 784, True, False), ("odd", 333, 777, 555, False, False),
+                   ("skinny M=7", 7, 784, 10, False, True)],
+        "elementwise": [("add", n_el), ("exp", n_el), ("relu_bwd bcast", n_el)],
+        "reduce": [("sum all", n_el), ("sum axis0", 4096, 1024)],
+        "softmax": [("softmax", 4096, 1000), ("softmax_xent", 4096, 1000)],
+        "optimizer": [("adam", int(MB * s)), ("sgd momentum", int(MB * s))],
+    }
+
+
+def run(only=None, dtypes=("f32", "f16"), size="default", reps=5, progress=True, device="vulkan"):
+    import vkgrad as vg
+    be = vg.get_backend(device)
+    vg.set_check_finite(False)
+    info = {"name": be.limits.get("name") if hasattr(be, "limits") else device,
+            "subgroup_size": getattr(be, "limits", {}).get("subgroup_size")}
+    ceil = ceilings(be, reps)
+    rows = []
+    cases = _cases(size)
+    fams = [f for f in cases if not only or f in only]
+    todo = [(f, c, dt) for f in fams for c in cases[f] for dt in dtypes]
+    r = np.random.default_rng(0)
+    for i, (fam, case, dt) in enumerate(todo):
+        _progress(i, len(todo), f"{fam} {case[0]} {dt}", progress)
+        rows.append(_bench_case(be, vg, fam, case, dt, reps, r))
+    _progress(len(todo), len(todo), "done", progress)
+    for row in rows:
+        if row["unit"] == "GFLOP/s":
+            row["fraction_of_ceiling"] = row["value"] / ceil["fma_vec4_gflops"]
+        else:
+            row["fraction_of_ceiling"] = row["value"] / ceil["copy_shader_gbs"]
+    return {"device": info, "ceilings": ceil, "results": rows, "size": size, "reps": reps}
+
+
+def _bench_case(be, vg, fam, case, dt, reps, r):
+    name = case[0]
+    T = lambda a: vg.tensor(a, device=be.device, dtype=dt).data  # noqa: E731
+    npdt = np.float32
+    if fam == "matmul":
+        _, M, K, N, ta, tb = case
+        a = r.uniform(-1, 1, (K, M) if ta else (M, K)).astype(npdt)
+        b = r.uniform(-1, 1, (N, K) if tb else (K, N)).astype(npdt)
+        ha, hb = T(a), T(b)
+        t = _time_gpu(be, lambda: be.matmul(ha, hb, ta, tb), reps)
+        tn = _time_cpu(lambda: (a.T if ta else a) @ (b.T if tb else b), reps)
+        flops = 2.0 * M * N * K
+        esz = 2 if dt == "f16" else 4
+        bytes_ = esz * (M * K + K * N) + 4 * M * N
+        return dict(family=fam, case=f"{name} {M}x{K}x{N}", dtype=dt, seconds=t, unit="GFLOP/s",
+                    value=flops / t / 1e9, numpy_value=flops / tn / 1e9, numpy_seconds=tn,
+                    intensity=flops / bytes_, flops=flops)
+    esz = 2 if dt == "f16" else 4
+    if fam == "elementwise":
+        n = case[1]
+        a, b = r.uniform(0.5, 2, n).astype(npdt), r.uniform(0.5, 2, n).astype(npdt)
+        ha, hb = T(a), T(b)
+        if name == "add":
+            rec, npf, nbytes, fl = lambda: be.binary("add", ha, hb), lambda: a + b, 3 * n * esz, n
+        elif name == "exp":
+            rec, npf, nbytes, fl = lambda: be.unary("exp", ha), lambda: np.exp(a), 2 * n * esz, n
+        else:
+            rows_ = n // 1024
+            hm, m2 = T(a.reshape(rows_, 1024)), a.reshape(rows_, 1024)
+            hv, v2 = T(b[:1024]), b[:1024]
+            rec = lambda: be.binary("relu_bwd", hm, hv)  # noqa: E731
+            npf = lambda: v2 * (m2 > 0)  # noqa: E731
+            nbytes, fl = 2 * n * esz, n
+    elif fam == "reduce":
+        if name == "sum all":
+            n = case[1]
+            a = r.uniform(-1, 1, n).astype(npdt)
+            ha = T(a)
+            rec, npf, nbytes, fl = lambda: be.reduce("sum", ha, (0,), False), lambda: a.sum(), n * esz, n
+        else:
+            a = r.uniform(-1, 1, (case[1], case[2])).astype(npdt)
+            ha = T(a)
+            rec = lambda: be.reduce("sum", ha, (0,), False)  # noqa: E731
+            npf, nbytes, fl = (lambda: a.sum(0)), a.size * esz, a.size
+    elif fam == "softmax":
+        a = r.uniform(-3, 3, (case[1], case[2])).astype(npdt)
+        ha = T(a)
+        if name == "softmax":
+            rec = lambda: be.softmax(ha)  # noqa: E731
+
+            def npf():
+                e = np.exp(a - a.max(1, keepdims=True))
+                return e / e.sum(1, keepdims=True)
+            nbytes = 2 * a.size * esz
+        else:
+            t_ = np.eye(case[2], dtype=npdt)[r.integers(0, case[2], case[1])]
+            ht = T(t_)
+            rec = lambda: be.softmax_xent(ha, ht)  # noqa: E731
+
+            def npf():
+                z = a - a.max(1, keepdims=True)
+                ls = z - np.log(np.exp(z).sum(1, keepdims=True))
+                return -(t_ * ls).sum() / len(a), np.exp(ls)
+            nbytes = 3 * a.size * esz
+        fl = 4 * a.size
+    else:  # optimizer
+        n = case[1]
+        p, g = r.uniform(-1, 1, n).astype(npdt), r.uniform(-1, 1, n).astype(npdt) * 1e-2
+        hp, hg = T(p), T(g)
+        m, v = be.full((n,), 0.0, "f32"), be.full((n,), 0.0, "f32")
+        from .backends.cpu import CPUBackend
+        cpu = CPUBackend()
+        pm, vm = np.zeros(n, npdt), np.zeros(n, npdt)
+        if name == "adam":
+            rec = lambda: be.adam_(hp, hg, m, v, 1e-3, 0.9, 0.999, 1e-8, 0.0, 3, False)  # noqa: E731
+            npf = lambda: cpu.adam_(p, g, pm, vm, 1e-3, 0.9, 0.999, 1e-8, 0.0, 3, False)  # noqa: E731
+            nbytes = n * (3 * esz + 16)  # read p, g, m, v; write p, m, v
+        else:
+            rec = lambda: be.sgd_(hp, hg, m, 1e-3, 0.9, 0.0, False, 0.0, False)  # noqa: E731
+            npf = lambda: cpu.sgd_(p, g, pm, 1e-3, 0.9, 0.0, False, 0.0, False)  # noqa: E731
+            nbytes = n * (3 * esz + 8)
+        fl = 10 * n
+    t = _time_gpu(be, rec, reps)
+    tn = _time_cpu(npf, reps)
+    return dict(family=fam, case=f"{name} {case[1:]}", dtype=dt, seconds=t, unit="GB/s",
+                value=nbytes / t / 1e9, numpy_value=nbytes / tn / 1e9, numpy_seconds=tn,
+                intensity=fl / nbytes, flops=fl)
+
+
+def table(res):
+    c = res["ceilings"]
+    lines = [f"device: {res['device']['name']} (subgroup {res['device']['subgroup_size']})",
+             f"ceilings: FMA {c['fma_scalar_gflops']:.1f} GFLOP/s scalar, {c['fma_vec4_gflops']:.1f} "
+             f"vec4; copy {c['copy_shader_gbs']:.2f} GB/s (shader), {c['copy_buffer_gbs']:.2f} GB/s "
+             f"(vkCmdCopyBuffer)", ""]
+    hdr = f"{'family':<12}{'case':<30}{'dtype':<6}{'time':>10}  {'rate':>14}  {'of ceiling':>10}  {'NumPy':>14}  {'vs NumPy':>8}"
+    lines += [hdr, "-" * len(hdr)]
+    for r in res["results"]:
+        lines.append(f"{r['family']:<12}{r['case'][:29]:<30}{r['dtype']:<6}{r['seconds'] * 1e3:8.2f}ms  "
+                     f"{r['value']:8.2f} {r['unit']:<5}  {100 * r['fraction_of_ceiling']:9.1f}%  "
+                     f"{r['numpy_value']:8.2f} {r['unit']:<5}  {r['value'] / r['numpy_value']:7.2f}x")
+    return "\n".join(lines)
+
+
+def plot(res, path):
+    try:
+        import matplotlib
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        raise SystemExit("--plot needs matplotlib: pip install matplotlib") from None
+    c = res["ceilings"]
+    fig, ax = plt.subplots(figsize=(8, 5.5))
+    ai = np.logspace(-2, 3, 200)
+    peak, bw = c["fma_vec4_gflops"], c["copy_shader_gbs"]
+    ax.loglog(ai, np.minimum(peak, ai * bw), "k-", label=f"roofline: {peak:.0f} GFLOP/s, {bw:.1f} GB/s")
+    ax.axhline(c["fma_scalar_gflops"], color="gray", ls=":", label="scalar FMA peak")
+    marks = {"f32": "o", "f16": "s"}
+    fams = sorted({r["family"] for r in res["results"]})
+    colors = dict(zip(fams, plt.cm.tab10.colors))
+    for r in res["results"]:
+        gflops = r["flops"] / r["seconds"] / 1e9
+        ax.scatter(r["intensity"], gflops, marker=marks[r["dtype"]], color=colors[r["family"]],
+                   label=f"{r['family']} {r['dtype']}")
+    h, l = ax.get_legend_handles_labels()
+    uniq = dict(zip(l, h))
+    ax.legend(uniq.values(), uniq.keys(), fontsize=7, loc="lower right")
+    ax.set_xlabel("arithmetic intensity (FLOP / byte)")
+    ax.set_ylabel("GFLOP/s")
+    ax.set_title(f"vkgrad shaders on {res['device']['name']}")
+    ax.grid(True, which="both", alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(prog="python -m vkgrad.bench", description=__doc__.splitlines()[0])
+    ap.add_argument("--only", help="comma list of families: matmul,elementwise,reduce,softmax,optimizer")
+    ap.add_argument("--dtype", default="f32,f16", help="comma list of f32,f16")
+    ap.add_argument("--size", choices=["default", "small"], default="default")
+    ap.add_argument("--reps", type=int, default=5, help="timed runs per case (median)")
+    ap.add_argument("--device", default="vulkan")
+    ap.add_argument("--json", help="write the results as JSON")
+    ap.add_argument("--plot", help="write a roofline chart (PNG)")
+    ap.add_argument("--no-progress", action="store_true")
+    a = ap.parse_args(argv)
+    only = set(a.only.split(",")) if a.only else None
+    res = run(only, tuple(a.dtype.split(",")), a.size, a.reps, not a.no_progress, a.device)
+    print(table(res))
+    if a.json:
+        with open(a.json, "w") as f:
+            json.dump(res, f, indent=1)
+    if a.plot:
+        plot(res, a.plot)
+    return res
+
+
+if __name__ == "__main__":
+    main()
