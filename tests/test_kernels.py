@@ -58,3 +58,30 @@ def test_linear_gradients_through_the_tuned_kernels_match_cpu():
         grads[dev] = [t.grad.numpy() for t in ts]
     for g_cpu, g_vk in zip(grads["cpu"], grads["vulkan"]):
         np.testing.assert_allclose(g_vk, g_cpu, rtol=1e-4, atol=1e-4)
+
+
+@pytest.mark.parametrize("dtype", ["f32", "f16"])
+def test_fused_adam_matches_per_parameter_updates(dtype):
+    be = vg.get_backend("vulkan")
+    r = np.random.default_rng(1)
+    sizes = [1, 3, 64, 17, 256, 5]
+    ps = [r.uniform(-1, 1, n) for n in sizes]
+    gs = [r.uniform(-1, 1, n) for n in sizes]
+    results = []
+    for fused in (True, False):
+        items = [(vg.tensor(p, device="vulkan", dtype=dtype).data, vg.tensor(g, device="vulkan", dtype=dtype).data,
+                  be.full((len(p),), 0.1, "f32"), be.full((len(p),), 0.2, "f32")) for p, g in zip(ps, gs)]
+        for step in (1, 2):
+            if fused:
+                be.adam_multi_(items, 1e-2, 0.9, 0.999, 1e-8, 0.01, step, True)
+            else:
+                for it in items:
+                    be.adam_(*it, 1e-2, 0.9, 0.999, 1e-8, 0.01, step, True)
+        results.append([[be.to_numpy(h) for h in it] for it in items])
+    for a, b in zip(*results):
+        for x, y in zip(a, b):
+            np.testing.assert_array_equal(x, y)
+    be.reset_counters()
+    be.adam_multi_(items, 1e-2, 0.9, 0.999, 1e-8, 0.0, 3, False)
+    be.synchronize()
+    assert be.counters["dispatches"] == 2  # six parameters, four per dispatch

@@ -50,7 +50,7 @@ _SHADERS = {
     "dropout": (4, "o"), "onehot": (2, "io"), "adam": (9, "bibb"), "sgd": (7, "bib"),
     # contiguous fast paths in 16-byte quads, and the benchmark's FMA probe
     "unary4": (3, "io"), "binary4": (3, "iio"), "copy4": (1, "io"), "peak_fma": (3, "o"),
-    "matmul4": (4, "iiio"), "matmul_sg": (4, "iiio"),
+    "matmul4": (4, "iiio"), "matmul_sg": (4, "iiio"), "adam_multi": (12, "bibb" * 4),
 }
 _ACT_ID = {None: 0, "relu": 1, "sigmoid": 2, "tanh": 3, "gelu": 4, "gelu_tanh": 5}
 _NP = {"f32": np.float32, "f16": np.float16, "i32": np.int32}
@@ -592,6 +592,26 @@ class VulkanBackend(Backend):
                        [n, _f2u(lr), _f2u(momentum), _f2u(dampening), 1 if nesterov else 0,
                         _f2u(weight_decay), 1 if first else 0],
                        [p, g, buf if buf is not None else self._dummy])
+
+    def adam_multi_(self, items, lr, beta1, beta2, eps, weight_decay, step, decoupled):
+        """Four parameters per dispatch (all of them, when a device allows 16
+        storage buffers per shader stage, as desktop GPUs and lavapipe do)."""
+        if self.limits.get("max_per_stage_storage_buffers", 16) < 16:
+            return super().adam_multi_(items, lr, beta1, beta2, eps, weight_decay, step, decoupled)
+        bc1 = 1.0 - beta1 ** step
+        rbc2 = 1.0 / math.sqrt(1.0 - beta2 ** step)
+        hyper = [_f2u(lr), _f2u(beta1), _f2u(beta2), _f2u(eps), _f2u(weight_decay),
+                 _f2u(lr / bc1), _f2u(rbc2), 1 if decoupled else 0]
+        by_dtype = {}
+        for it in items:
+            by_dtype.setdefault(it[0].dtype, []).append(it)
+        for dt, its in by_dtype.items():
+            for s in range(0, len(its), 4):
+                chunk = its[s:s + 4]
+                ns = [it[0].size for it in chunk] + [0] * (4 - len(chunk))
+                ops = [h for it in chunk for h in it] + [self._dummy] * (4 * (4 - len(chunk)))
+                units = sum((n + 1) // 2 if dt == "f16" else n for n in ns)
+                self._dispatch("adam_multi", dt, (), (units + 255) // 256, ns + hyper, ops)
 
     def adam_(self, p, g, m, v, lr, beta1, beta2, eps, weight_decay, step, decoupled):
         n = p.size

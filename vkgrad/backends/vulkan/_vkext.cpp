@@ -237,6 +237,7 @@ py::dict device_limits(uint32_t index) {
         d["max_compute_work_group_count"] = py::make_tuple(
             L.maxComputeWorkGroupCount[0], L.maxComputeWorkGroupCount[1], L.maxComputeWorkGroupCount[2]);
         d["max_push_constants_size"] = L.maxPushConstantsSize;
+        d["max_per_stage_storage_buffers"] = L.maxPerStageDescriptorStorageBuffers;
         d["min_storage_buffer_offset_alignment"] = (uint64_t)L.minStorageBufferOffsetAlignment;
         d["subgroup_size"] = sub.subgroupSize;
         d["subgroup_shuffle"] = bool(sub.supportedOperations & vk::SubgroupFeatureFlagBits::eShuffle) &&
