@@ -6,7 +6,7 @@
 #include "common.glsl"
 #include "rowreduce.glsl"
 layout(local_size_x = 64) in;
-layout(push_constant) uniform P { uint N; uint C; } p;
+layout(push_constant) uniform P { uint N; uint C; uint serial; } p;
 BUF_IN(0, G)
 BUF_IN(1, X)
 BUF_IN(2, MEAN)
@@ -19,6 +19,25 @@ BUF_OUT(7, DB)
 void main() {
     uint tid = gl_LocalInvocationID.x;
     float n = float(p.N);
+    if (p.serial == 1u) {  // small batches: one invocation per channel, no barriers
+        for (uint c = gl_GlobalInvocationID.x; c < p.C; c += gl_NumWorkGroups.x * 64u) {
+            float mean = LD(MEAN, c), inv = LD(INV, c), gam = LD(GAM, c);
+            float db = 0.0, dg = 0.0;
+            for (uint r = 0u; r < p.N; r++) {
+                float g = LD(G, r * p.C + c);
+                db += g;
+                dg += g * (LD(X, r * p.C + c) - mean) * inv;
+            }
+            for (uint r = 0u; r < p.N; r++) {
+                float g = LD(G, r * p.C + c);
+                float xh = (LD(X, r * p.C + c) - mean) * inv;
+                ST32(DX, r * p.C + c, inv * gam * (g - db / n - xh * dg / n));
+            }
+            ST32(DG, c, dg);
+            ST32(DB, c, db);
+        }
+        return;
+    }
     for (uint c = gl_WorkGroupID.x; c < p.C; c += gl_NumWorkGroups.x) {
         float mean = LD(MEAN, c), inv = LD(INV, c), gam = LD(GAM, c);
         float db = 0.0, dg = 0.0;

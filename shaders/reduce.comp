@@ -1,12 +1,12 @@
 #version 450
 #extension GL_GOOGLE_include_directive : require
 // Reduce the middle axis of x viewed as [outer, R, inner] -> y [outer, inner]
-// in f32, one workgroup per output, times scale.  OP: 0 sum, 1 max, 2 sum of squares.
+// in f32, one workgroup per output (or, with serial = 1, one invocation), times scale.  OP: 0 sum, 1 max, 2 sum of squares.
 // Bindings: 0 x (in), 1 y (out).
 #include "common.glsl"
 layout(local_size_x = 64) in;
 layout(constant_id = 0) const uint OP = 0u;
-layout(push_constant) uniform P { uint outer; uint R; uint inner; float scale; } p;
+layout(push_constant) uniform P { uint outer; uint R; uint inner; float scale; uint serial; } p;
 BUF_IN(0, X)
 BUF_OUT(1, Y)
 shared float s[64];
@@ -17,6 +17,18 @@ void main() {
     uint tid = gl_LocalInvocationID.x;
     uint nout = p.outer * p.inner;
     float init = OP == 1u ? uintBitsToFloat(0xff800000u) : 0.0;
+    if (p.serial == 1u) {  // short reductions: one invocation per output, no barriers
+        for (uint o = gl_GlobalInvocationID.x; o < nout; o += gl_NumWorkGroups.x * 64u) {
+            uint base = (o / p.inner) * p.R * p.inner + (o % p.inner);
+            float acc = init;
+            for (uint r = 0u; r < p.R; r++) {
+                float v = LD(X, base + r * p.inner);
+                acc = comb(acc, OP == 2u ? v * v : v);
+            }
+            ST32(Y, o, acc * p.scale);
+        }
+        return;
+    }
     for (uint o = gl_WorkGroupID.x; o < nout; o += gl_NumWorkGroups.x) {
         uint base = (o / p.inner) * p.R * p.inner + (o % p.inner);
         float acc = init;

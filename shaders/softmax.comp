@@ -1,17 +1,33 @@
 #version 450
 #extension GL_GOOGLE_include_directive : require
-// Row-wise (log-)softmax of x [rows, C] -> y (f32); one workgroup per row.
+// Row-wise (log-)softmax of x [rows, C] -> y (f32); one workgroup per row, or
+// one invocation per row when serial = 1 (short rows).
 // Bindings: 0 x (in), 1 y (out).
 #include "common.glsl"
 #include "rowreduce.glsl"
 layout(local_size_x = 64) in;
 layout(constant_id = 0) const uint LOG = 0u;
-layout(push_constant) uniform P { uint rows; uint C; } p;
+layout(push_constant) uniform P { uint rows; uint C; uint serial; } p;
 BUF_IN(0, X)
 BUF_OUT(1, Y)
 
 void main() {
     uint tid = gl_LocalInvocationID.x;
+    if (p.serial == 1u) {  // short rows: one invocation per row, no barriers
+        for (uint row = gl_GlobalInvocationID.x; row < p.rows; row += gl_NumWorkGroups.x * 64u) {
+            uint base = row * p.C;
+            float m = uintBitsToFloat(0xff800000u);
+            for (uint j = 0u; j < p.C; j++) m = max(m, LD(X, base + j));
+            float sum = 0.0;
+            for (uint j = 0u; j < p.C; j++) sum += exp(LD(X, base + j) - m);
+            float lse = m + log(sum);
+            for (uint j = 0u; j < p.C; j++) {
+                float z = LD(X, base + j) - lse;
+                ST32(Y, base + j, LOG == 1u ? z : exp(z));
+            }
+        }
+        return;
+    }
     for (uint row = gl_WorkGroupID.x; row < p.rows; row += gl_NumWorkGroups.x) {
         uint base = row * p.C;
         float m = uintBitsToFloat(0xff800000u);

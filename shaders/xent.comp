@@ -6,7 +6,7 @@
 #include "common.glsl"
 #include "rowreduce.glsl"
 layout(local_size_x = 64) in;
-layout(push_constant) uniform P { uint rows; uint C; } p;
+layout(push_constant) uniform P { uint rows; uint C; uint serial; } p;
 BUF_IN(0, X)
 BUF_IN(1, T)
 BUF_OUT(2, PR)
@@ -14,6 +14,23 @@ BUF_OUT(3, L)
 
 void main() {
     uint tid = gl_LocalInvocationID.x;
+    if (p.serial == 1u) {  // short rows: one invocation per row, no barriers
+        for (uint row = gl_GlobalInvocationID.x; row < p.rows; row += gl_NumWorkGroups.x * 64u) {
+            uint base = row * p.C;
+            float m = uintBitsToFloat(0xff800000u);
+            for (uint j = 0u; j < p.C; j++) m = max(m, LD(X, base + j));
+            float sum = 0.0;
+            for (uint j = 0u; j < p.C; j++) sum += exp(LD(X, base + j) - m);
+            float lse = m + log(sum), l = 0.0;
+            for (uint j = 0u; j < p.C; j++) {
+                float z = LD(X, base + j) - lse;
+                l -= LD(T, base + j) * z;
+                ST32(PR, base + j, exp(z));
+            }
+            ST32(L, row, l);
+        }
+        return;
+    }
     for (uint row = gl_WorkGroupID.x; row < p.rows; row += gl_NumWorkGroups.x) {
         uint base = row * p.C;
         float m = uintBitsToFloat(0xff800000u);

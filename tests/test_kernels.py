@@ -85,3 +85,37 @@ def test_fused_adam_matches_per_parameter_updates(dtype):
     be.adam_multi_(items, 1e-2, 0.9, 0.999, 1e-8, 0.0, 3, False)
     be.synchronize()
     assert be.counters["dispatches"] == 2  # six parameters, four per dispatch
+
+
+@pytest.mark.parametrize("dtype", ["f32", "f16"])
+@pytest.mark.parametrize("shape", [(3, 700), (300, 5), (40, 9), (2000, 1100)], ids=str)
+def test_row_and_column_kernels_serial_and_workgroup_paths(shape, dtype):
+    """reduce / softmax / xent / batch norm take a serial path for short loops or
+    many outputs and a workgroup tree reduction otherwise: both against the CPU."""
+    r = np.random.default_rng(shape[0])
+    x = r.uniform(-2, 2, shape)
+    t = np.eye(shape[1])[r.integers(0, shape[1], shape[0])]
+    tol = dict(rtol=2e-2, atol=2e-2) if dtype == "f16" else dict(rtol=1e-4, atol=1e-5)
+    cpu, vk = vg.get_backend("cpu"), vg.get_backend("vulkan")
+    xr = x.astype(np.float16).astype(np.float64) if dtype == "f16" else x
+
+    def both(fn, *arrays):
+        got = fn(vk, *[vg.tensor(a, device="vulkan", dtype=dtype).data for a in arrays])
+        want = fn(cpu, *[vg.tensor(a.astype(np.float16) if dtype == "f16" else a, device="cpu",
+                                   dtype="f64").data for a in arrays])
+        got, want = (got, want) if isinstance(got, tuple) else ((got,), (want,))
+        for g, w in zip(got, want):
+            scale = max(1.0, float(np.abs(w).max()))
+            np.testing.assert_allclose(vk.to_numpy(g).astype(np.float64), w, rtol=tol["rtol"],
+                                       atol=tol["atol"] * scale)
+
+    for axes in [(0,), (1,), (0, 1)]:
+        both(lambda be, a: be.reduce("sum", a, axes, False), x)
+        both(lambda be, a: be.reduce("max", a, axes, False), x)
+    both(lambda be, a: be.softmax(a), x)
+    both(lambda be, a: be.softmax(a, log=True), x)
+    both(lambda be, a, b: be.softmax_xent(a, b), x, t)
+    gamma, beta, g = r.uniform(0.5, 1.5, shape[1]), r.uniform(-1, 1, shape[1]), r.uniform(-1, 1, shape)
+    both(lambda be, a, ga, be_: be.batchnorm_fwd(a, ga, be_, 1e-5), x, gamma, beta)
+    mean, inv = xr.mean(0), 1 / np.sqrt(xr.var(0) + 1e-5)
+    both(lambda be, gg, a, m, i, ga: be.batchnorm_bwd(gg, a, m, i, ga), g, x, mean, inv, gamma)

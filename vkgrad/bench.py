@@ -107,7 +107,7 @@ def _cases(size):
                    ("mlp-dW TN", 1024, 256, 784, True, False), ("odd", 333, 777, 555, False, False),
                    ("skinny M=7", 7, 784, 10, False, True)],
         "elementwise": [("add", n_el), ("exp", n_el), ("relu_bwd bcast", n_el)],
-        "reduce": [("sum all", n_el), ("sum axis0", 4096, 1024)],
+        "reduce": [("sum all", n_el), ("sum axis0", 4096, 1024), ("sum rows", 1024, 512)],
         "softmax": [("softmax", 4096, 1000), ("softmax_xent", 4096, 1000)],
         "optimizer": [("adam", int(MB * s)), ("sgd momentum", int(MB * s))],
     }
@@ -179,8 +179,9 @@ def _bench_case(be, vg, fam, case, dt, reps, r):
         else:
             a = r.uniform(-1, 1, (case[1], case[2])).astype(npdt)
             ha = T(a)
-            rec = lambda: be.reduce("sum", ha, (0,), False)  # noqa: E731
-            npf, nbytes, fl = (lambda: a.sum(0)), a.size * esz, a.size
+            ax = 0 if name == "sum axis0" else 1
+            rec = lambda: be.reduce("sum", ha, (ax,), False)  # noqa: E731
+            npf, nbytes, fl = (lambda: a.sum(ax)), a.size * esz, a.size
     elif fam == "softmax":
         a = r.uniform(-3, 3, (case[1], case[2])).astype(npdt)
         ha = T(a)

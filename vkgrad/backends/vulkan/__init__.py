@@ -45,8 +45,8 @@ if not os.path.exists(_MANIFEST):
 # the shader; the dependency tracker reads the binding modes.
 _SHADERS = {
     "unary": (3, "io"), "binary": (22, "iio"), "copy": (13, "io"), "cast": (1, "io"),
-    "reduce": (4, "io"), "matmul": (8, "iiio"), "softmax": (2, "io"), "xent": (2, "iioo"),
-    "xent_bwd": (2, "iiio"), "bn_fwd": (3, "iiioooo"), "bn_bwd": (2, "iiiiiooo"),
+    "reduce": (5, "io"), "matmul": (8, "iiio"), "softmax": (3, "io"), "xent": (3, "iioo"),
+    "xent_bwd": (2, "iiio"), "bn_fwd": (4, "iiioooo"), "bn_bwd": (3, "iiiiiooo"),
     "dropout": (4, "o"), "onehot": (2, "io"), "adam": (9, "bibb"), "sgd": (7, "bib"),
     # contiguous fast paths in 16-byte quads, and the benchmark's FMA probe
     "unary4": (3, "io"), "binary4": (3, "iio"), "copy4": (1, "io"), "peak_fma": (3, "o"),
@@ -56,6 +56,13 @@ _ACT_ID = {None: 0, "relu": 1, "sigmoid": 2, "tanh": 3, "gelu": 4, "gelu_tanh": 
 _NP = {"f32": np.float32, "f16": np.float16, "i32": np.int32}
 _MAX_DIMS = 6
 _MAX_GROUPS = 4096  # shaders loop over the rest (grid-stride)
+
+
+def _serial(length, outputs):
+    """One invocation per output (a serial loop, no shared memory or barriers)
+    when the loop is short or there are enough outputs to fill the device;
+    else one workgroup per output with a tree reduction."""
+    return length <= 256 or outputs >= 1024
 
 
 def device_count():
@@ -468,7 +475,9 @@ class VulkanBackend(Backend):
             R = int(np.prod(cur_shape[i:j + 1]))
             inner = int(np.prod(cur_shape[j + 1:])) if j + 1 < len(cur_shape) else 1
             y = self._alloc((outer * inner,), "f32")
-            self._dispatch("reduce", tag, (code,), outer * inner, [outer, R, inner, _f2u(1.0)], [h, y])
+            ser = _serial(R, outer * inner)
+            self._dispatch("reduce", tag, (code,), (outer * inner + 63) // 64 if ser else outer * inner,
+                           [outer, R, inner, _f2u(1.0), int(ser)], [h, y])
             cur_shape = cur_shape[:i] + [1] * (j - i + 1) + cur_shape[j + 1:]
             h, tag = y, "f32"
             if code == 2:
@@ -527,7 +536,9 @@ class VulkanBackend(Backend):
         C = x.shape[-1] if x.shape else 1
         rows = x.size // max(C, 1)
         y = self._alloc(x.shape, "f32")
-        self._dispatch("softmax", x.dtype, (1 if log else 0,), rows, [rows, C], [x, y])
+        ser = _serial(C, rows)
+        self._dispatch("softmax", x.dtype, (1 if log else 0,), (rows + 63) // 64 if ser else rows,
+                       [rows, C, int(ser)], [x, y])
         return self._f32_out(y, x.dtype)
 
     def softmax_xent(self, logits, target):
@@ -535,9 +546,12 @@ class VulkanBackend(Backend):
         rows, C = logits.shape
         probs = self._alloc(logits.shape, "f32")
         rl = self._alloc((rows,), "f32")
-        self._dispatch("xent", logits.dtype, (), rows, [rows, C], [logits, target, probs, rl])
+        ser = _serial(C, rows)
+        self._dispatch("xent", logits.dtype, (), (rows + 63) // 64 if ser else rows, [rows, C, int(ser)],
+                       [logits, target, probs, rl])
         loss = self._alloc((), "f32")
-        self._dispatch("reduce", "f32", (0,), 1, [1, rows, 1, _f2u(1.0 / rows)], [rl, loss])
+        ser = _serial(rows, 1)
+        self._dispatch("reduce", "f32", (0,), 1, [1, rows, 1, _f2u(1.0 / rows), int(ser)], [rl, loss])
         return self._f32_out(loss, logits.dtype), self._f32_out(probs, logits.dtype)
 
     def softmax_xent_bwd(self, probs, target, g):
@@ -554,7 +568,9 @@ class VulkanBackend(Backend):
         N, C = x.shape
         y = self._alloc(x.shape, "f32")
         mean, var, inv = (self._alloc((C,), "f32") for _ in range(3))
-        self._dispatch("bn_fwd", x.dtype, (), C, [N, C, _f2u(eps)], [x, gamma, beta, y, mean, var, inv])
+        ser = _serial(N, C)
+        self._dispatch("bn_fwd", x.dtype, (), (C + 63) // 64 if ser else C, [N, C, _f2u(eps), int(ser)],
+                       [x, gamma, beta, y, mean, var, inv])
         dt = x.dtype
         return (self._f32_out(y, dt), self._f32_out(mean, dt), self._f32_out(var, dt),
                 self._f32_out(inv, dt))
@@ -563,7 +579,9 @@ class VulkanBackend(Backend):
         N, C = x.shape
         dx = self._alloc(x.shape, "f32")
         dg, db = self._alloc((C,), "f32"), self._alloc((C,), "f32")
-        self._dispatch("bn_bwd", x.dtype, (), C, [N, C], [g, x, mean, invstd, gamma, dx, dg, db])
+        ser = _serial(N, C)
+        self._dispatch("bn_bwd", x.dtype, (), (C + 63) // 64 if ser else C, [N, C, int(ser)],
+                       [g, x, mean, invstd, gamma, dx, dg, db])
         dt = x.dtype
         return self._f32_out(dx, dt), self._f32_out(dg, dt), self._f32_out(db, dt)
 
