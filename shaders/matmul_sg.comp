@@ -3,7 +3,8 @@
 #extension GL_KHR_shader_subgroup_shuffle : require
 #extension GL_KHR_shader_subgroup_basic : require
 // C[M, N] = act(A @ B + bias) for f32 A [M, K] and B [K, N], K and N multiples
-// of 4 (the backend transposes operands first when that pays).  A subgroup of
+// of 4 (the backend transposes, zero-pads and widens operands first with
+// pad2d.comp; bias has n_valid entries, padded columns are cropped later).  A subgroup of
 // SG lanes computes 2*SG rows x 8 columns of C: lane l owns rows m0+l and
 // m0+SG+l; per k-step of SG, lane l loads row k+l of B (two 16-byte quads) and
 // the other lanes take it with subgroupShuffle, so B is read once per subgroup
@@ -13,7 +14,7 @@
 #include "common.glsl"
 layout(local_size_x = 64) in;
 layout(constant_id = 0) const uint ACT = 0u;
-layout(push_constant) uniform P { uint M; uint N; uint K; uint has_bias; } p;
+layout(push_constant) uniform P { uint M; uint N; uint K; uint has_bias; uint n_valid; } p;
 layout(std430, binding = 0) readonly buffer A_b { vec4 A[]; };
 layout(std430, binding = 1) readonly buffer B_b { vec4 B[]; };
 BUF_IN(2, BIAS)
@@ -48,7 +49,7 @@ void main() {
         }
         [[unroll]] for (uint j = 0u; j < 8u; j++) {
             if (n0 + j >= p.N) break;
-            float bias = p.has_bias == 1u ? LD(BIAS, n0 + j) : 0.0;
+            float bias = (p.has_bias == 1u && n0 + j < p.n_valid) ? LD(BIAS, n0 + j) : 0.0;
             if (row < p.M) ST32(C, row * p.N + n0 + j, activate(ACT, (j < 4u ? c0[j] : c1[j - 4u]) + bias));
             if (row2 < p.M) ST32(C, row2 * p.N + n0 + j, activate(ACT, (j < 4u ? d0[j] : d1[j - 4u]) + bias));
         }

@@ -50,7 +50,7 @@ _SHADERS = {
     "dropout": (4, "o"), "onehot": (2, "io"), "adam": (9, "bibb"), "sgd": (7, "bib"),
     # contiguous fast paths in 16-byte quads, and the benchmark's FMA probe
     "unary4": (3, "io"), "binary4": (3, "iio"), "copy4": (1, "io"), "peak_fma": (3, "o"),
-    "matmul4": (4, "iiio"), "matmul_sg": (4, "iiio"), "adam_multi": (12, "bibb" * 4),
+    "matmul4": (4, "iiio"), "matmul_sg": (5, "iiio"), "pad2d": (6, "io"), "adam_multi": (12, "bibb" * 4),
 }
 _ACT_ID = {None: 0, "relu": 1, "sigmoid": 2, "tanh": 3, "gelu": 4, "gelu_tanh": 5}
 _NP = {"f32": np.float32, "f16": np.float16, "i32": np.int32}
@@ -488,6 +488,12 @@ class VulkanBackend(Backend):
         y = self._copy_contig(x, self._alloc((x.size,), x.dtype))
         return VkArray(tuple(shape), x.dtype, y.block)
 
+    def _pad2d(self, x, R, C, R2, C2, s0, s1, out=None):
+        """f32 [R2, C2] with y[i, j] = x[i*s0 + j*s1] inside [R, C], zeros outside."""
+        y = out if out is not None else self._alloc((R2, C2), "f32")
+        self._dispatch("pad2d", x.dtype, (), (R2 * C2 + 63) // 64, [R, C, R2, C2, s0, s1], [x, y])
+        return y
+
     def _copy_contig(self, x, y):
         words = _words(x.size, x.dtype)
         if words % 4 == 0:
@@ -511,15 +517,23 @@ class VulkanBackend(Backend):
         vec_a = (M if trans_a else K) % 4 == 0
         vec_b = (K if trans_b else N) % 4 == 0
         sg = self.limits.get("subgroup_size", 0)
-        if (a.dtype == "f32" and self.limits.get("subgroup_shuffle") and 4 <= sg <= 64
-                and K % 4 == 0 and N % 4 == 0 and M * N * K >= 1 << 18):
-            # big products: bring both operands to [M, K] @ [K, N] (an O(MK + KN)
-            # copy) and share B's loads across each subgroup
-            a_nn = self.permute(a, (1, 0)) if trans_a else a
-            b_nn = self.permute(b, (1, 0)) if trans_b else b
-            blocks = (M + 2 * sg - 1) // (2 * sg) * ((N + 7) // 8)
+        if self.limits.get("subgroup_shuffle") and 4 <= sg <= 64 and M * N * K >= 1 << 18:
+            # big products: bring both operands to f32 [M, K4] @ [K4, N4] (transposed,
+            # zero-padded to multiples of 4 and widened in one O(MK + KN) pass each)
+            # and share B's loads across each subgroup; crop C back to N columns
+            K4, N4 = -(-K // 4) * 4, -(-N // 4) * 4
+            ready = a.dtype == "f32" and K4 == K
+            a_nn = a if ready and not trans_a else self._pad2d(a, M, K, M, K4, *((1, M) if trans_a else (K, 1)))
+            ready = b.dtype == "f32" and K4 == K and N4 == N
+            b_nn = b if ready and not trans_b else self._pad2d(b, K, N, K4, N4, *((1, K) if trans_b else (N, 1)))
+            if bias is not None and bias.dtype != "f32":
+                bias_h = self.cast(bias, "f32")
+            c4 = c if N4 == N else self._alloc((M, N4), "f32")
+            blocks = (M + 2 * sg - 1) // (2 * sg) * ((N4 + 7) // 8)
             self._dispatch("matmul_sg", "f32", (_ACT_ID[act],), (blocks + 64 // sg - 1) // (64 // sg),
-                           [M, N, K, int(bias is not None)], [a_nn, b_nn, bias_h, c])
+                           [M, N4, K4, int(bias is not None), N], [a_nn, b_nn, bias_h, c4])
+            if c4 is not c:
+                self._pad2d(c4, M, N, M, N, N4, 1, out=c)
         elif a.dtype == "f32" and vec_a and vec_b:
             self._dispatch("matmul4", "f32", (_ACT_ID[act], int(trans_a), int(trans_b)), groups,
                            [M, N, K, int(bias is not None)], [a, b, bias_h, c])
