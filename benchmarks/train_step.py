@@ -32,18 +32,26 @@ def _mlp_model():
 
 
 def _time_steps(step, steps, warmup, repeats=5):
-    for _ in range(warmup):
-        step()
-    per = []
+    return _time_interleaved([step], steps, warmup, repeats)[0]
+
+
+def _time_interleaved(fns, steps, warmup, repeats=7):
+    """Median seconds per step of each function, timed in alternation so that
+    both see the same drift of a shared, noisy machine."""
+    for f in fns:
+        for _ in range(warmup):
+            f()
+    per = [[] for _ in fns]
     for _ in range(repeats):
-        t0 = time.perf_counter()
-        for _ in range(steps):
-            step()
-        per.append((time.perf_counter() - t0) / steps)
-    return statistics.median(per)
+        for i, f in enumerate(fns):
+            t0 = time.perf_counter()
+            for _ in range(steps):
+                f()
+            per[i].append((time.perf_counter() - t0) / steps)
+    return [statistics.median(p) for p in per]
 
 
-def bench_vkgrad(kind, device, dtype, steps, batch):
+def make_vkgrad_step(kind, device, dtype, batch):
     vg.set_default_device(device)
     vg.set_default_dtype(dtype)
     vg.set_check_finite(False)  # the loss is read once at the end, not every step
@@ -61,12 +69,16 @@ def bench_vkgrad(kind, device, dtype, steps, batch):
         opt.step(vg.backward(loss))
         return loss
 
+    return step
+
+
+def bench_vkgrad(kind, device, dtype, steps, batch):
+    step = make_vkgrad_step(kind, device, dtype, batch)
     t = _time_steps(step, steps, warmup=3)
-    final = step().item()
-    return t, final
+    return t, step().item()
 
 
-def bench_torch(kind, steps, batch, threads):
+def make_torch_step(kind, batch, threads):
     import torch
     torch.set_num_threads(threads)
     torch.manual_seed(0)
@@ -91,7 +103,16 @@ def bench_torch(kind, steps, batch, threads):
         loss.backward()
         opt.step()
 
-    return _time_steps(step, steps, warmup=3)
+    return step
+
+
+def bench_pair(kind, device, dtype, steps, batch, threads, with_torch):
+    """(vkgrad s/step, torch s/step or None), timed in alternation."""
+    fns = [make_vkgrad_step(kind, device, dtype, batch)]
+    if with_torch:
+        fns.append(make_torch_step(kind, batch, threads))
+    ts = _time_interleaved(fns, steps, warmup=3)
+    return ts[0], (ts[1] if with_torch else None)
 
 
 def main(argv=None):
@@ -111,23 +132,21 @@ def main(argv=None):
     results = {"device": dev, "dtype": args.dtype, "torch": have_torch}
     print(f"vkgrad on {dev} ({args.dtype}); PyTorch CPU {'present' if have_torch else 'absent'}")
 
-    t, loss = bench_vkgrad("iris", dev, args.dtype, args.steps, 32)
+    t, tt = bench_pair("iris", dev, args.dtype, args.steps, 32, 1, have_torch)
     line = f"iris 4-64-BN-drop-32-3, Adam, batch 32: vkgrad {t * 1e6:8.1f} us/step"
     results["iris_us_per_step"] = t * 1e6
     if have_torch:
-        tt = bench_torch("iris", args.steps, 32, threads=1)
         results["iris_torch_us_per_step"] = tt * 1e6
         results["iris_ratio_vs_torch"] = t / tt
         line += f"   torch (1 thread) {tt * 1e6:8.1f} us/step   ratio {t / tt:.2f}x time"
     print(line, flush=True)
 
     msteps = max(2, args.steps // 20)
-    t, loss = bench_vkgrad("mlp", dev, args.dtype, msteps, 256)
+    t, tt = bench_pair("mlp", dev, args.dtype, msteps, 256, 2, have_torch)
     sps = 256 / t
     results["mlp_samples_per_s"] = sps
     line = f"MLP 784-1024-1024-10, Adam, batch 256: vkgrad {sps:9.0f} samples/s"
     if have_torch:
-        tt = bench_torch("mlp", msteps, 256, threads=2)
         results["mlp_torch_samples_per_s"] = 256 / tt
         results["mlp_ratio_vs_torch"] = sps / (256 / tt)
         line += f"   torch (2 threads) {256 / tt:9.0f} samples/s   ratio {sps / (256 / tt):.2f}x"

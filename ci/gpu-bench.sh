@@ -1,0 +1,74 @@
+#!/usr/bin/env bash
+# Benchmark vkgrad on a Linux machine with a GPU and no network, in one command.
+#
+#   bash ci/gpu-bench.sh prepare DIR     on a networked Debian/Ubuntu x86-64 machine:
+#                                        puts the Vulkan loader and headers (.deb), fmt,
+#                                        Kompute's sdist and the compiled SPIR-V in DIR
+#   bash ci/gpu-bench.sh run DIR [OUT]   on the GPU machine (offline): unpacks the .debs
+#                                        into a private prefix (never over /), builds kp
+#                                        and vkgrad against them, runs `python -m
+#                                        vkgrad.bench` and the training benchmark, and
+#                                        writes table, JSON and plot to OUT (default
+#                                        ./gpu-results); about 2-4 minutes on 16 cores
+#
+# The GPU machine needs python3 (3.9+) with pip, numpy, pybind11 and setuptools,
+# cmake, a C++ compiler and the GPU driver's Vulkan ICD; matplotlib for the plot.
+# Every step has a timeout so the whole run stays under ten minutes.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+mode=${1:-}
+DIR=$(realpath -m "${2:-gpu-bench-files}")
+
+case "$mode" in
+prepare)
+  mkdir -p "$DIR/debs"
+  (cd "$DIR/debs" && apt-get download libvulkan1 libvulkan-dev libfmt-dev libfmt9)
+  python3 -m pip download -q --no-deps --no-binary :all: "kp==0.9.0" -d "$DIR"
+  python3 shaders/build.py "$DIR/shaders"
+  echo "prepared $DIR: $(ls "$DIR/debs" | wc -l) .deb files, kp sdist, $(ls "$DIR/shaders" | wc -l) shader files"
+  ;;
+run)
+  OUT=$(realpath -m "${3:-gpu-results}")
+  mkdir -p "$OUT"
+  PREFIX=/tmp/vkgrad-prefix
+  mkdir -p "$PREFIX"
+  for f in "$DIR"/debs/*.deb; do dpkg -x "$f" "$PREFIX"; done
+  LIBDIR="$PREFIX/usr/lib/x86_64-linux-gnu"
+  export CPATH="$PREFIX/usr/include${CPATH:+:$CPATH}"
+  export LIBRARY_PATH="$LIBDIR${LIBRARY_PATH:+:$LIBRARY_PATH}"
+  export LD_LIBRARY_PATH="$LIBDIR${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+  export CMAKE_PREFIX_PATH="$PREFIX/usr"
+  # the driver's ICD: the NVIDIA container layout, then the usual places
+  for icd in /usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json /usr/share/vulkan/icd.d/nvidia_icd.json \
+             /etc/vulkan/icd.d/nvidia_icd.json; do
+    if [ -f "$icd" ] && [ -z "${VK_DRIVER_FILES:-}" ]; then export VK_DRIVER_FILES="$icd"; fi
+  done
+  VENV=/tmp/vkgrad-venv
+  python3 -m venv --system-site-packages "$VENV"
+  VPY="$VENV/bin/python"
+  export KP_PYTHON="$VPY" CMAKE_TOOLCHAIN_FILE="$ROOT/ci/kp-toolchain.cmake"
+  export PYBIND11_CMAKE_DIR=$("$VPY" -c 'import pybind11; print(pybind11.get_cmake_dir())')
+  export CMAKE_BUILD_PARALLEL_LEVEL=$(nproc)
+  echo "== building kp 0.9.0 offline"
+  timeout 300 "$VPY" -m pip install -q --no-index --no-build-isolation --no-deps "$DIR"/kp-0.9.0.tar.gz
+  rm -rf build/kp-include && mkdir -p build/kp-sdist
+  tar -xzf "$DIR"/kp-0.9.0.tar.gz -C build/kp-sdist
+  cp -r build/kp-sdist/kp-0.9.0/src/include build/kp-include
+  rm -rf vkgrad/shaders && cp -r "$DIR/shaders" vkgrad/shaders  # no glslang needed here
+  echo "== building vkgrad"
+  timeout 300 "$VPY" -m pip install -q --no-index --no-build-isolation --no-deps -e .
+  "$VPY" -m vkgrad info | tee "$OUT/info.txt"
+  echo "== shader benchmarks"
+  timeout 240 "$VPY" -m vkgrad.bench --no-progress --json "$OUT/bench_gpu.json" \
+      --plot "$OUT/roofline_gpu.png" | tee "$OUT/bench_gpu.txt" || echo "bench failed or timed out"
+  echo "== training step"
+  timeout 120 "$VPY" benchmarks/train_step.py --device vulkan --json "$OUT/train_step_gpu.json" \
+      | tee "$OUT/train_step_gpu.txt" || echo "train_step failed or timed out"
+  echo "results in $OUT"
+  ;;
+*)
+  sed -n '2,20p' "$0"
+  exit 2
+  ;;
+esac
