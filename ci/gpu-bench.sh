@@ -25,6 +25,8 @@ prepare)
   mkdir -p "$DIR/debs"
   (cd "$DIR/debs" && apt-get download libvulkan1 libvulkan-dev libfmt-dev libfmt9)
   python3 -m pip download -q --no-deps --no-binary :all: "kp==0.9.0" -d "$DIR"
+  # pure-Python build tools, in case the GPU machine's are missing or old
+  python3 -m pip download -q --no-deps --only-binary :all: setuptools wheel pybind11 -d "$DIR/wheels"
   python3 shaders/build.py "$DIR/shaders"
   echo "prepared $DIR: $(ls "$DIR/debs" | wc -l) .deb files, kp sdist, $(ls "$DIR/shaders" | wc -l) shader files"
   ;;
@@ -47,6 +49,7 @@ run)
   VENV=/tmp/vkgrad-venv
   python3 -m venv --system-site-packages "$VENV"
   VPY="$VENV/bin/python"
+  "$VPY" -m pip install -q --no-index --find-links "$DIR/wheels" --upgrade setuptools wheel pybind11
   export KP_PYTHON="$VPY" CMAKE_TOOLCHAIN_FILE="$ROOT/ci/kp-toolchain.cmake"
   export PYBIND11_CMAKE_DIR=$("$VPY" -c 'import pybind11; print(pybind11.get_cmake_dir())')
   export CMAKE_BUILD_PARALLEL_LEVEL=$(nproc)
