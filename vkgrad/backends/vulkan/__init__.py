@@ -211,7 +211,12 @@ class VulkanBackend(Backend):
     def _grow(self, words):
         if self.arena is not None:
             self.synchronize()
-        new = self.mgr.tensor_t(np.zeros(words, dtype=np.uint32), tensor_type=kp.TensorTypes.host)
+        try:
+            new = self.mgr.tensor_t(np.zeros(words, dtype=np.uint32), tensor_type=kp.TensorTypes.host)
+        except Exception as e:  # vkAllocateMemory / vkCreateBuffer failed: out of device memory
+            raise BackendError(f"vulkan: could not allocate a {words * 4}-byte arena on "
+                               f"{self.limits['name']}: {e}; free tensors or lower "
+                               "VKGRAD_VULKAN_MAX_BYTES") from None
         view = new.data()
         if self.arena is not None:
             view[:self._bump] = self._view[:self._bump]
