@@ -153,8 +153,41 @@ with vg.no_grad():
     acc = np.mean(forward(vg.tensor(x_vl)).numpy().argmax(1) == y_vl.argmax(1))
 print(f"9. raw-parameter model: gradient keys {sorted(gr)}; val accuracy {acc:.4f}")
 
-# 10. Mixed precision: f16 storage on a Vulkan device, f32 on the CPU
+# 10. Mixed precision: f16 storage on a Vulkan device, f32 on the CPU; f32 master
+#     weights in the optimizer and dynamic loss scaling
 dtype = "f16" if vg.get_default_device().startswith("vulkan") else "f32"
 vg.set_default_dtype(dtype)
 print(f"10. default dtype now {vg.get_default_dtype()}: new tensors are {vg.tensor([1.0]).dtype}")
+vg.manual_seed(42)
+model16 = nn.Sequential(nn.Linear(4, 64, activation="relu"), nn.BatchNorm1d(64),
+                        nn.Linear(64, 32, activation="relu"), nn.Linear(32, 3))
+opt16 = vg.optim.Adam(model16.parameters(), lr=1e-2)
+scaler = vg.amp.GradScaler()
+for ep in range(epochs(40)):
+    for xb, yb in dl:
+        with vg.autocast("f16"):  # also on the CPU: f16 storage, f32 arithmetic
+            loss = vg.softmax_cross_entropy(model16(xb), yb)
+        scaler.step(opt16, vg.backward(scaler.scale(loss)))
+        scaler.update()
+model16.eval()
+with vg.no_grad():
+    acc16 = np.mean(model16(vg.tensor(x_vl)).numpy().argmax(1) == y_vl.argmax(1))
+print(f"10. mixed precision: loss scale {scaler.get_scale():.0f}, val accuracy {acc16:.4f}")
 vg.set_default_dtype("f32")
+
+# 11. Data-parallel training: replicas on several devices (here two on the CPU, or
+#     CPU + Vulkan), gradients averaged, replicas identical; across machines the
+#     same call takes ranks=True under `mpiexec -n N` (see README)
+devices = ["cpu", "vulkan"] if vg.vulkan_available() else ["cpu", "cpu"]
+
+
+def make_model():
+    return nn.Sequential(nn.Linear(4, 64, activation="relu"), nn.Linear(64, 3))
+
+
+dp_model, history = vg.parallel.dp_train(make_model, x_tr, y_tr, vg.softmax_cross_entropy,
+                                         iterations=epochs(300), devices=devices, batch_size=32,
+                                         lr=1e-2)
+with vg.no_grad():
+    acc_dp = np.mean(dp_model(vg.tensor(x_vl, device=devices[0])).numpy().argmax(1) == y_vl.argmax(1))
+print(f"11. dp_train on {devices}: loss {history[0]:.3f} -> {history[-1]:.3f}, val accuracy {acc_dp:.4f}")

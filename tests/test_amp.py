@@ -117,7 +117,7 @@ def test_iris_f16_within_two_points_of_f32(bk):
 def test_mlp_784_1024_1024_10_f16_within_two_points_of_f32():
     """The big MLP on a synthetic 10-class set, CPU backend (f16 storage, f32 math)."""
     from vkgrad.datasets import synthetic_classification
-    x, y = synthetic_classification(3000, 784, 10, seed=3, noise=6.0)
+    x, y = synthetic_classification(3000, 784, 10, seed=3, noise=13.0)  # ~90% after 2 epochs
     xtr, ytr, xte, yte = x[:2400], y[:2400], x[2400:], y[2400:]
     accs = {}
     for mode in ("f32", "autocast"):
@@ -127,13 +127,14 @@ def test_mlp_784_1024_1024_10_f16_within_two_points_of_f32():
                               nn.Linear(1024, 10, device="cpu"))
         opt = vg.optim.Adam(model.parameters(), lr=1e-3)
         scaler = GradScaler(enabled=mode != "f32")
-        for xb, yb in vg.data.DataLoader(xtr, ytr, batch_size=256, seed=0, device="cpu"):
-            with vg.autocast("f16", enabled=mode != "f32"):
-                loss = vg.softmax_cross_entropy(model(xb), yb)
-            scaler.step(opt, vg.backward(scaler.scale(loss)))
-            scaler.update()
+        for epoch in range(2):
+            for xb, yb in vg.data.DataLoader(xtr, ytr, batch_size=256, seed=epoch, device="cpu"):
+                with vg.autocast("f16", enabled=mode != "f32"):
+                    loss = vg.softmax_cross_entropy(model(xb), yb)
+                scaler.step(opt, vg.backward(scaler.scale(loss)))
+                scaler.update()
         with vg.no_grad():
             pred = model(vg.tensor(xte, device="cpu")).numpy().argmax(1)
         accs[mode] = float(np.mean(pred == yte))
-    assert 0.5 < accs["f32"] < 1.0 or accs["f32"] == 1.0
+    assert 0.7 < accs["f32"] < 0.99, accs  # trained, and not saturated (a real comparison)
     assert accs["autocast"] >= accs["f32"] - 0.02, accs

@@ -30,5 +30,6 @@ def test_iris_reaches_90_percent(bk):
 def test_seed_walkthrough_runs():
     out = _run(["examples/seed_walkthrough.py", "--quick", "--device", "cpu"])
     for section in ("1. dL/dW", "3. parameter tensors: 8", "5. cosine", "6. gradient norm",
-                    "8. Val accuracy", "9. raw-parameter model"):
+                    "8. Val accuracy", "9. raw-parameter model", "10. mixed precision",
+                    "11. dp_train"):
         assert section in out

@@ -13,7 +13,7 @@ from .ops import *  # noqa: F401,F403  (the functional API)
 from .ops import __all__ as _ops_all
 from .random import manual_seed
 from .tensor import Parameter, Tensor, canonical_dtype, tensor
-from . import amp, data, functional, nn, optim  # noqa: E402
+from . import amp, data, functional, nn, optim, parallel  # noqa: E402
 from .amp import autocast
 from .optim.clip import clip_grad_norm
 from .serialization import load, save
@@ -71,4 +71,4 @@ __all__ = ["Tensor", "Parameter", "tensor", "backward", "grad_tape", "no_grad", 
            "is_grad_enabled", "Gradients", "gradcheck", "manual_seed", "clip_grad_norm", "save",
            "load", "set_default_dtype", "get_default_dtype", "set_default_device",
            "get_default_device", "devices", "info", "set_check_finite", "nn", "optim", "data",
-           "functional", "BackendError", "amp", "autocast"] + list(_ops_all)
+           "functional", "BackendError", "amp", "autocast", "parallel"] + list(_ops_all)
