@@ -19,6 +19,13 @@ def _be():
     return vg.get_backend("vulkan")
 
 
+def test_arena_kind_follows_the_device():
+    be = _be()
+    forced = os.environ.get("VKGRAD_VULKAN_ARENA")
+    want = forced or ("host" if be.limits["device_type"] in ("Cpu", "IntegratedGpu") else "device")
+    assert be.arena_kind == want
+
+
 def test_op_ids_match_shaders():
     from vkgrad.backends.base import BINARY_OPS, UNARY_OPS
     src = open(os.path.join(HERE, "..", "shaders", "ops.glsl")).read()
@@ -45,17 +52,34 @@ def _run_under_validation(tmp_path, **env):
 
 
 @pytest.mark.skipif(not os.path.exists(LAYER), reason="vulkan-validationlayers not installed")
+@pytest.mark.parametrize("arena", ["host", "device"])
 @pytest.mark.parametrize("dtype", ["f32", "f16"])
-def test_iris_step_clean_under_sync_validation(tmp_path, dtype):
-    msgs = _run_under_validation(tmp_path, VKGRAD_DTYPE=dtype)
+def test_iris_step_clean_under_sync_validation(tmp_path, dtype, arena):
+    """host: one host-visible arena; device: device-local arena + staging copies."""
+    msgs = _run_under_validation(tmp_path, VKGRAD_DTYPE=dtype, VKGRAD_VULKAN_ARENA=arena)
     assert msgs == [], "\n".join(msgs[:20])
 
 
 @pytest.mark.skipif(not os.path.exists(LAYER), reason="vulkan-validationlayers not installed")
-def test_validation_catches_missing_barriers(tmp_path):
+@pytest.mark.parametrize("arena", ["host", "device"])
+def test_validation_catches_missing_barriers(tmp_path, arena):
     """The check above can fail: without vkgrad's barriers the layer reports hazards."""
-    msgs = _run_under_validation(tmp_path, VKGRAD_DEBUG_SKIP_BARRIERS="1")
+    msgs = _run_under_validation(tmp_path, VKGRAD_DEBUG_SKIP_BARRIERS="1", VKGRAD_VULKAN_ARENA=arena)
     assert any("SYNC-HAZARD" in m for m in msgs)
+
+
+def test_device_local_arena_runs_the_vulkan_suite():
+    """The staging path (device-local arena, per-block upload/download copies) that
+    discrete GPUs use, exercised on this device by rerunning the Vulkan tests."""
+    if os.environ.get("VKGRAD_VULKAN_ARENA"):
+        pytest.skip("already running with a forced arena kind")
+    env = dict(os.environ, VKGRAD_VULKAN_ARENA="device", VKGRAD_TEST_BACKENDS="vulkan-f32,vulkan-f16")
+    r = subprocess.run([sys.executable, "-m", "pytest", "-q", "-x", "-p", "no:cacheprovider",
+                        os.path.join(HERE, "test_ops.py"), os.path.join(HERE, "test_kernels.py"),
+                        os.path.join(HERE, "test_optim.py"), "-k", "not torch"],
+                       env=env, capture_output=True, text=True, timeout=600)
+    assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
+    assert " passed" in r.stdout
 
 
 def _iris_step_fn(dtype="f32"):

@@ -1,7 +1,11 @@
 """The Vulkan backend: every primitive is a GLSL compute shader run through Kompute.
 
-Memory: one arena (a host-visible kp tensor of 32-bit words) holds every
-tensor; a handle is a block of it.  A pipeline is made once per shader
+Memory: one arena (a kp tensor of 32-bit words) holds every tensor; a handle
+is a block of it.  Where device memory is the host's (lavapipe, integrated
+GPUs) the arena is host-visible and uploads/downloads are plain copies; on
+other devices it is device-local with a host-visible staging twin, and each
+upload or download records a copy of just that block's bytes
+(``VKGRAD_VULKAN_ARENA=host|device`` overrides the choice).  A pipeline is made once per shader
 variant; each dispatch binds its operands' exact ranges of the arena through
 its own descriptor set (see _vkext.cpp).  Freed blocks return to
 per-size-class free lists.
@@ -180,6 +184,10 @@ class VulkanBackend(Backend):
             self.max_words = min(self.max_words, int(cap) // 4)
         # for tests only: proves the validation test catches a missing barrier
         self._skip_barriers = os.environ.get("VKGRAD_DEBUG_SKIP_BARRIERS") == "1"
+        self.arena_kind = os.environ.get("VKGRAD_VULKAN_ARENA") or (
+            "host" if self.limits.get("device_type") in ("Cpu", "IntegratedGpu") else "device")
+        if self.arena_kind not in ("host", "device"):
+            raise BackendError(f"VKGRAD_VULKAN_ARENA must be 'host' or 'device', got {self.arena_kind!r}")
         self.counters = {}
         self.reset_counters()
         self.counters["live_bytes"] = 0
@@ -209,10 +217,15 @@ class VulkanBackend(Backend):
         self._read = set()
 
     def _grow(self, words):
+        old_algo = None
         if self.arena is not None:
+            if self.arena_kind == "device" and self._bump:  # bring the data to the staging copy
+                old_algo = self._algo("copy4", "u32")
+                self._prog.copy(old_algo, 0, 0, self._bump * 4, False, True)
             self.synchronize()
+        ttype = kp.TensorTypes.host if self.arena_kind == "host" else kp.TensorTypes.device
         try:
-            new = self.mgr.tensor_t(np.zeros(words, dtype=np.uint32), tensor_type=kp.TensorTypes.host)
+            new = self.mgr.tensor_t(np.zeros(words, dtype=np.uint32), tensor_type=ttype)
         except Exception as e:  # vkAllocateMemory / vkCreateBuffer failed: out of device memory
             raise BackendError(f"vulkan: could not allocate a {words * 4}-byte arena on "
                                f"{self.limits['name']}: {e}; free tensors or lower "
@@ -223,6 +236,11 @@ class VulkanBackend(Backend):
         self.arena, self._view, self.arena_words = new, view, words
         self._algos.clear()  # pipelines are bound to the arena's descriptor
         self.counters["arena_bytes"] = words * 4
+        if self.arena_kind == "device":
+            # the device buffer starts empty: a new arena gets one whole upload (and
+            # creating one already syncs its zeros, so the first needs none)
+            if old_algo is not None and self._bump:
+                self._prog.copy(self._algo("copy4", "u32"), 0, 0, self._bump * 4, True, False)
 
     def _alloc(self, shape, dtype):
         if dtype not in _NP:
@@ -290,24 +308,28 @@ class VulkanBackend(Backend):
             self.counters["pipelines_created"] += 1
         return a
 
-    def _dispatch(self, shader, dtype_tag, spec, groups, push, operands):
-        """Record one dispatch; ``operands`` are handles in binding order."""
-        algo = self._algo(shader, dtype_tag, spec)
-        modes = _SHADERS[shader][1]
-        rd = {id(h.block) for h, m in zip(operands, modes) if m != "o"}
-        wr = {id(h.block) for h, m in zip(operands, modes) if m != "i"}
+    def _track(self, rd, wr):
+        """A barrier before work that reads or writes a block written, or writes a
+        block read, since the last barrier; then note this work's accesses."""
         if ((rd | wr) & self._written or wr & self._read) and not self._skip_barriers:
             self._prog.barrier()
             self.counters["barriers"] += 1
             self._written.clear()
             self._read.clear()
+        self._read |= rd
+        self._written |= wr
+
+    def _dispatch(self, shader, dtype_tag, spec, groups, push, operands):
+        """Record one dispatch; ``operands`` are handles in binding order."""
+        algo = self._algo(shader, dtype_tag, spec)
+        modes = _SHADERS[shader][1]
+        self._track({id(h.block) for h, m in zip(operands, modes) if m != "o"},
+                    {id(h.block) for h, m in zip(operands, modes) if m != "i"})
         ranges = []
         for h in operands:
             ranges.append(h.block.off * 4)
             ranges.append(_words(h.size, h.dtype) * 4)
         self._prog.dispatch(algo, max(1, min(int(groups), _MAX_GROUPS)), 1, 1, push, ranges)
-        self._read |= rd
-        self._written |= wr
         self._keep.extend(h.block for h in operands)
         self.counters["dispatches"] += 1
 
@@ -328,13 +350,21 @@ class VulkanBackend(Backend):
             flat = np.concatenate([flat, np.zeros(1, np.float16)])
         words = flat.view(np.uint32)
         self._view[h.off:h.off + words.size] = words
+        if self.arena_kind == "device":  # staging -> device copy of this block, in order
+            self._track(set(), {id(h.block)})
+            self._prog.copy(self._algo("copy4", "u32"), h.off * 4, h.off * 4, words.size * 4, True, False)
+            self._keep.append(h.block)
         self.counters["uploads"] += 1
         self.counters["upload_bytes"] += words.size * 4
         return h
 
     def to_numpy(self, h):
-        self.synchronize()
         nw = _words(h.size, h.dtype)
+        if self.arena_kind == "device":  # device -> staging copy of this block, then wait
+            self._track({id(h.block)}, set())
+            self._prog.copy(self._algo("copy4", "u32"), h.off * 4, h.off * 4, nw * 4, False, True)
+            self._keep.append(h.block)
+        self.synchronize()
         raw = self._view[h.off:h.off + nw]
         self.counters["downloads"] += 1
         self.counters["download_bytes"] += nw * 4

@@ -38,8 +38,9 @@ struct Cmd {
     uint32_t wg[3];
     std::vector<uint32_t> push;
     vk::DescriptorSet set;  // this dispatch's operand ranges
-    std::shared_ptr<kp::Algorithm> buf_of;  // copy: within the buffer of this algorithm's first tensor
+    std::shared_ptr<kp::Algorithm> buf_of;  // copy: buffers of this algorithm's first tensor
     uint64_t src = 0, dst = 0, size = 0;
+    bool src_staging = false, dst_staging = false;  // its host-visible staging copy, else primary
 };
 
 constexpr uint32_t kSetsPerPool = 256, kMaxBindings = 16;
@@ -105,11 +106,15 @@ class OpProgram : public kp::OpBase {
         dispatches++;
     }
 
-    // vkCmdCopyBuffer between two ranges of the buffer bound to an algorithm
-    // (the arena); an Algorithm, not a kp.Tensor, because kp::Tensor's RTTI
-    // is not exported from kp's module
-    void copy(std::shared_ptr<kp::Algorithm> a, uint64_t src, uint64_t dst, uint64_t size) {
-        Cmd c{4, nullptr, {0, 0, 0}, {}, {}, std::move(a), src, dst, size};
+    // vkCmdCopyBuffer between ranges of the arena bound to an algorithm: within
+    // its device buffer, or between that and its staging buffer (uploads and
+    // downloads of a device-local arena).  An Algorithm, not a kp.Tensor,
+    // because kp::Tensor's RTTI is not exported from kp's module.
+    void copy(std::shared_ptr<kp::Algorithm> a, uint64_t src, uint64_t dst, uint64_t size,
+              bool src_staging, bool dst_staging) {
+        if ((src_staging || dst_staging) && !a->mTensors[0]->mStagingBuffer)
+            throw std::runtime_error("vkgrad program: this arena has no staging buffer");
+        Cmd c{4, nullptr, {0, 0, 0}, {}, {}, std::move(a), src, dst, size, src_staging, dst_staging};
         cmds.push_back(std::move(c));
     }
 
@@ -141,8 +146,9 @@ class OpProgram : public kp::OpBase {
                 cb.dispatch(c.wg[0], c.wg[1], c.wg[2]);
             } else if (c.kind == 4) {
                 vk::BufferCopy region(c.src, c.dst, c.size);
-                auto& buf = *c.buf_of->mTensors[0]->mPrimaryBuffer;
-                cb.copyBuffer(buf, buf, 1, &region);
+                auto& t = *c.buf_of->mTensors[0];
+                cb.copyBuffer(c.src_staging ? *t.mStagingBuffer : *t.mPrimaryBuffer,
+                              c.dst_staging ? *t.mStagingBuffer : *t.mPrimaryBuffer, 1, &region);
             } else {
                 vk::PipelineStageFlags src, dst;
                 vk::AccessFlags sa, da;
@@ -287,7 +293,8 @@ PYBIND11_MODULE(_vkext, m) {
         .def(py::init<>())
         .def("dispatch", &OpProgram::dispatch, py::arg("algorithm"), py::arg("x"), py::arg("y"),
              py::arg("z"), py::arg("push"), py::arg("ranges"))
-        .def("copy", &OpProgram::copy, py::arg("algorithm"), py::arg("src"), py::arg("dst"), py::arg("size"))
+        .def("copy", &OpProgram::copy, py::arg("algorithm"), py::arg("src"), py::arg("dst"), py::arg("size"),
+             py::arg("src_staging") = false, py::arg("dst_staging") = false)
         .def("barrier", [](OpProgram& p) { p.barrier(1); })
         .def("host_read_barrier", [](OpProgram& p) { p.barrier(2); })
         .def("host_write_barrier", [](OpProgram& p) { p.barrier(3); })
