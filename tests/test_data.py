@@ -1,7 +1,6 @@
 import numpy as np
 import pytest
 
-import vkgrad as vg
 from vkgrad.data import DataLoader
 
 

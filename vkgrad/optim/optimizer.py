@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..autograd import Gradients
-from ..tensor import Parameter, Tensor
+from ..tensor import Tensor
 
 
 def _param_list(params, owner):
