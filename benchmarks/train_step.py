@@ -51,7 +51,7 @@ def _time_interleaved(fns, steps, warmup, repeats=7):
     return [statistics.median(p) for p in per]
 
 
-def make_vkgrad_step(kind, device, dtype, batch):
+def make_vkgrad_step(kind, device, dtype, batch, capture=False):
     vg.set_default_device(device)
     vg.set_default_dtype(dtype)
     vg.set_check_finite(False)  # the loss is read once at the end, not every step
@@ -69,7 +69,17 @@ def make_vkgrad_step(kind, device, dtype, batch):
         opt.step(vg.backward(loss))
         return loss
 
+    if capture:  # record the step once, then replay it (vkgrad.capture_step)
+        xs, ys = x.numpy(), y.numpy()
+        captured = vg.capture_step(lambda xb, yb: _step_on(model, opt, xb, yb))
+        return lambda: captured(xs, ys)
     return step
+
+
+def _step_on(model, opt, xb, yb):
+    loss = vg.softmax_cross_entropy(model(xb), yb)
+    opt.step(vg.backward(loss))
+    return loss
 
 
 def bench_vkgrad(kind, device, dtype, steps, batch):
@@ -106,9 +116,9 @@ def make_torch_step(kind, batch, threads):
     return step
 
 
-def bench_pair(kind, device, dtype, steps, batch, threads, with_torch):
+def bench_pair(kind, device, dtype, steps, batch, threads, with_torch, capture=False):
     """(vkgrad s/step, torch s/step or None), timed in alternation."""
-    fns = [make_vkgrad_step(kind, device, dtype, batch)]
+    fns = [make_vkgrad_step(kind, device, dtype, batch, capture)]
     if with_torch:
         fns.append(make_torch_step(kind, batch, threads))
     ts = _time_interleaved(fns, steps, warmup=3)
@@ -122,6 +132,8 @@ def main(argv=None):
     ap.add_argument("--steps", type=int, default=200, help="iris steps per repeat (MLP: steps/20)")
     ap.add_argument("--json", help="write the results here")
     ap.add_argument("--no-torch", action="store_true")
+    ap.add_argument("--capture", action="store_true",
+                    help="replay a recorded step (vkgrad.capture_step) instead of eager steps")
     args = ap.parse_args(argv)
     try:
         import torch  # noqa: F401
@@ -132,8 +144,10 @@ def main(argv=None):
     results = {"device": dev, "dtype": args.dtype, "torch": have_torch}
     print(f"vkgrad on {dev} ({args.dtype}); PyTorch CPU {'present' if have_torch else 'absent'}")
 
-    t, tt = bench_pair("iris", dev, args.dtype, args.steps, 32, 1, have_torch)
-    line = f"iris 4-64-BN-drop-32-3, Adam, batch 32: vkgrad {t * 1e6:8.1f} us/step"
+    cap = " (captured)" if args.capture else ""
+    results["captured"] = args.capture
+    t, tt = bench_pair("iris", dev, args.dtype, args.steps, 32, 1, have_torch, args.capture)
+    line = f"iris 4-64-BN-drop-32-3, Adam, batch 32: vkgrad{cap} {t * 1e6:8.1f} us/step"
     results["iris_us_per_step"] = t * 1e6
     if have_torch:
         results["iris_torch_us_per_step"] = tt * 1e6
@@ -142,10 +156,10 @@ def main(argv=None):
     print(line, flush=True)
 
     msteps = max(2, args.steps // 20)
-    t, tt = bench_pair("mlp", dev, args.dtype, msteps, 256, 2, have_torch)
+    t, tt = bench_pair("mlp", dev, args.dtype, msteps, 256, 2, have_torch, args.capture)
     sps = 256 / t
     results["mlp_samples_per_s"] = sps
-    line = f"MLP 784-1024-1024-10, Adam, batch 256: vkgrad {sps:9.0f} samples/s"
+    line = f"MLP 784-1024-1024-10, Adam, batch 256: vkgrad{cap} {sps:9.0f} samples/s"
     if have_torch:
         results["mlp_torch_samples_per_s"] = 256 / tt
         results["mlp_ratio_vs_torch"] = sps / (256 / tt)

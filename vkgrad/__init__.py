@@ -15,6 +15,7 @@ from .random import manual_seed
 from .tensor import Parameter, Tensor, canonical_dtype, tensor
 from . import amp, data, functional, nn, optim, parallel  # noqa: E402
 from .amp import autocast
+from .capture import capture_step
 from .optim.clip import clip_grad_norm
 from .serialization import load, save
 
@@ -71,4 +72,4 @@ __all__ = ["Tensor", "Parameter", "tensor", "backward", "grad_tape", "no_grad", 
            "is_grad_enabled", "Gradients", "gradcheck", "manual_seed", "clip_grad_norm", "save",
            "load", "set_default_dtype", "get_default_dtype", "set_default_device",
            "get_default_device", "devices", "info", "set_check_finite", "nn", "optim", "data",
-           "functional", "BackendError", "amp", "autocast", "parallel"] + list(_ops_all)
+           "functional", "BackendError", "amp", "autocast", "parallel", "capture_step"] + list(_ops_all)

@@ -126,6 +126,8 @@ class Backend:
         raise NotImplementedError
 
     # -- optimizer updates (in place) ------------------------------------
+    # lr, step and dropout seeds may be zero-argument callables: a backend that
+    # replays a captured step re-reads them on every replay.
     def sgd_(self, p, g, buf, lr, momentum, dampening, nesterov, weight_decay, first):
         raise NotImplementedError
 
@@ -138,6 +140,11 @@ class Backend:
             self.adam_(p, g, m, v, lr, beta1, beta2, eps, weight_decay, step, decoupled)
 
     # -- synchronisation -----------------------------------------------
+    capturing = False
+
+    def on_replay(self, hook):
+        """Run ``hook()`` before each replay of the step being captured (no-op here)."""
+
     def synchronize(self):
         """Wait for all queued work (no-op on synchronous backends)."""
 

@@ -251,6 +251,7 @@ class CPUBackend(Backend):
 
     # -- random --------------------------------------------------------
     def dropout_mask(self, shape, p, seed, dtype):
+        seed = seed() if callable(seed) else seed
         n = int(np.prod(shape))
         u = hash_uniform(n, seed).reshape(shape)
         return ((u >= p) * (1.0 / (1.0 - p))).astype(_NP[dtype])
@@ -272,6 +273,7 @@ class CPUBackend(Backend):
             yield [f[s:s + self._CHUNK] for f in flat]
 
     def sgd_(self, p, g, buf, lr, momentum, dampening, nesterov, weight_decay, first):
+        lr = lr() if callable(lr) else lr
         for cp, cg, *cb in self._chunks(p, g, *([buf] if momentum else [])):
             d = self._c(cg).astype(np.float32 if cp.dtype != np.float64 else np.float64)
             pc = self._c(cp)
@@ -295,6 +297,7 @@ class CPUBackend(Backend):
                 cp -= d
 
     def adam_multi_(self, items, lr, beta1, beta2, eps, weight_decay, step, decoupled):
+        lr, step = (lr() if callable(lr) else lr), (step() if callable(step) else step)
         # small parameters: one update over their concatenation beats a Python
         # loop of per-tensor updates (the iris model's step is mostly overhead)
         small = [it for it in items if it[0].size <= self._CHUNK and it[0].dtype == np.float32
@@ -316,6 +319,7 @@ class CPUBackend(Backend):
             self.adam_(*it, lr, beta1, beta2, eps, weight_decay, step, decoupled)
 
     def adam_(self, p, g, m, v, lr, beta1, beta2, eps, weight_decay, step, decoupled):
+        lr, step = (lr() if callable(lr) else lr), (step() if callable(step) else step)
         bc1 = 1.0 - beta1 ** step
         inv_sqrt_bc2 = 1.0 / math.sqrt(1.0 - beta2 ** step)
         step_size = lr / bc1

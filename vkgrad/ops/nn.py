@@ -249,5 +249,6 @@ def dropout(x, p=0.5, training=True):
     if p == 1.0:
         return affine(x, 0.0)
     from ..random import next_seed
-    mask = be.dropout_mask(x.shape, p, next_seed(), x.dtype)
+    # the seed function, not a seed: a replayed step draws a fresh one each time
+    mask = be.dropout_mask(x.shape, p, next_seed, x.dtype)
     return make(be.binary("mul", x.data, mask), be, (x,), lambda g: (be.binary("mul", g, mask),))

@@ -25,11 +25,18 @@ class Adam(Optimizer):
             if st is None:
                 st = self.state[id(p)] = [self._zeros_like(p), self._zeros_like(p), 0]
             st[2] += 1
-            groups.setdefault((id(p.backend), st[2]), (p.backend, st[2], []))[2].append(
+            groups.setdefault((id(p.backend), st[2]), (p.backend, st, []))[2].append(
                 (target, g, st[0], st[1]))
         b1, b2 = self.betas
-        for be, t, items in groups.values():  # one fused update per backend and step count
-            be.adam_multi_(items, self.lr, b1, b2, self.eps, self.weight_decay, t, self.decoupled)
+        for be, st, items in groups.values():  # one fused update per backend and step count
+            # lr and the step as callables: a replayed step re-reads them
+            be.adam_multi_(items, lambda: self.lr, b1, b2, self.eps, self.weight_decay,
+                           lambda st=st: st[2], self.decoupled)
+
+    def _advance(self, params):
+        super()._advance(params)
+        for p in params:
+            self.state[id(p)][2] += 1
 
 
 class AdamW(Adam):

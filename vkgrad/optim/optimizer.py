@@ -105,8 +105,15 @@ class Optimizer:
             if target is not p.data:
                 p.backend.copy_(p.data, target)  # master -> f16 parameter
             backends[id(p.backend)] = p.backend
+        params = tuple(p for _, p, _, _ in work)
         for be in backends.values():
+            if be.capturing:  # a replay of this step must advance our counters too
+                be.on_replay(lambda: self._advance(params))
             be.end_step()  # a training step is done: submit its queued work
+
+    def _advance(self, params):
+        """Python-side bookkeeping of one more step, for a replayed (captured) step."""
+        self.step_count += 1
 
     def _apply(self, work):
         raise NotImplementedError

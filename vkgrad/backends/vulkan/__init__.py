@@ -93,6 +93,26 @@ def _f2u(v):
     return struct.unpack("<I", struct.pack("<f", float(v)))[0]
 
 
+def _val(x):
+    """A scalar argument, or a zero-argument callable giving it (re-read on replay)."""
+    return x() if callable(x) else x
+
+
+class CaptureError(BackendError):
+    """Something inside a captured step cannot be replayed (e.g. a host read)."""
+
+
+class Capture:
+    """A recorded step: its program, the blocks it uses, and what changes per replay."""
+
+    def __init__(self):
+        self.prog = None
+        self.keep = []
+        self.dynamic = []   # (dispatch index, push builder)
+        self.hooks = []     # run before each replay: advance Python-side counters
+        self.replays = 0
+
+
 def _words(n, dtype):
     return max(1, (n + 1) // 2 if dtype == "f16" else n)
 
@@ -196,6 +216,7 @@ class VulkanBackend(Backend):
         self._bump = 0
         self._algos = {}
         self._spirv = {}
+        self._capture = None
         self._new_program()
         self._grow(min(self.max_words, 8 << 20))  # 32 MiB to start; doubles on demand
         self._dummy = self._alloc((1,), "f32")  # bound where a shader's optional operand is absent
@@ -204,7 +225,7 @@ class VulkanBackend(Backend):
     def reset_counters(self):
         live = self.counters.get("live_bytes", 0)
         arena = self.counters.get("arena_bytes", 0)
-        self.counters.update(dispatches=0, submissions=0, barriers=0, uploads=0, downloads=0,
+        self.counters.update(dispatches=0, submissions=0, replays=0, barriers=0, uploads=0, downloads=0,
                              upload_bytes=0, download_bytes=0, pipelines_created=0,
                              blocks_created=0, blocks_reused=0)
         self.counters["live_bytes"] = live
@@ -319,6 +340,12 @@ class VulkanBackend(Backend):
         self._read |= rd
         self._written |= wr
 
+    def _dispatch_dyn(self, shader, dtype_tag, spec, groups, build_push, operands):
+        """A dispatch whose push constants are rebuilt by ``build_push()`` on replay."""
+        idx = self._dispatch(shader, dtype_tag, spec, groups, build_push(), operands)
+        if self._capture is not None:
+            self._capture.dynamic.append((idx, build_push))
+
     def _dispatch(self, shader, dtype_tag, spec, groups, push, operands):
         """Record one dispatch; ``operands`` are handles in binding order."""
         algo = self._algo(shader, dtype_tag, spec)
@@ -329,11 +356,71 @@ class VulkanBackend(Backend):
         for h in operands:
             ranges.append(h.block.off * 4)
             ranges.append(_words(h.size, h.dtype) * 4)
-        self._prog.dispatch(algo, max(1, min(int(groups), _MAX_GROUPS)), 1, 1, push, ranges)
+        idx = self._prog.dispatch(algo, max(1, min(int(groups), _MAX_GROUPS)), 1, 1, push, ranges)
         self._keep.extend(h.block for h in operands)
         self.counters["dispatches"] += 1
+        return idx
+
+    # -- capture and replay of a whole step --------------------------------------
+    @property
+    def capturing(self):
+        return self._capture is not None
+
+    def begin_capture(self):
+        self.synchronize()
+        self._capture = Capture()
+
+    def on_replay(self, hook):
+        """Register ``hook()`` to run before each replay of the step being captured."""
+        if self._capture is not None:
+            self._capture.hooks.append(hook)
+
+    def end_capture(self):
+        cap, self._capture = self._capture, None
+        self._prog.host_read_barrier()
+        cap.prog, cap.keep = self._prog, self._keep
+        self._new_program()
+        return cap
+
+    def abort_capture(self):
+        self._capture = None
+        self._new_program()  # drop the partial recording
+
+    def replay(self, cap, advance=True):
+        """Submit a captured step again (after ``advance``: hooks, new push constants)."""
+        self.synchronize()
+        if advance:
+            for hook in cap.hooks:
+                hook()
+            for idx, build in cap.dynamic:
+                cap.prog.set_push(idx, build())
+        _vkext.run(self._queue, cap.prog)
+        cap.replays += 1
+        self.counters["submissions"] += 1
+        self.counters["replays"] += 1
+
+    def write_block(self, h, a):
+        """Host write of ``a`` into an existing block (a captured step's input slot;
+        in a device-local arena the captured upload copy moves it on replay)."""
+        a = np.ascontiguousarray(np.asarray(a).astype(_NP[h.dtype], copy=False)).reshape(-1)
+        if a.size != h.size:
+            raise ValueError(f"write_block: {a.size} values for a block of {h.size}")
+        if h.dtype == "f16" and a.size % 2:
+            a = np.concatenate([a, np.zeros(1, np.float16)])
+        words = a.view(np.uint32)
+        self._view[h.off:h.off + words.size] = words
+        self.counters["uploads"] += 1
+        self.counters["upload_bytes"] += words.size * 4
+
+    def end_step(self):
+        if self._capture is None:  # a captured step is submitted by its replay
+            self.synchronize()
 
     def synchronize(self):
+        if self._capture is not None:
+            raise CaptureError(
+                "vulkan: a value was read on the host (.item(), .numpy(), a NaN check or a loss "
+                "scaler) inside a captured step; move the read outside the captured function")
         if len(self._prog) == 0:
             return
         self._prog.host_read_barrier()
@@ -638,8 +725,9 @@ class VulkanBackend(Backend):
     def dropout_mask(self, shape, p, seed, dtype):
         y = self._alloc(shape, dtype)
         n = y.size
-        self._dispatch("dropout", dtype, (), self._groups(n, dtype),
-                       [n, (int(seed) * 0x9E3779B9) & 0xFFFFFFFF, _f2u(p), _f2u(1.0 / (1.0 - p))], [y])
+        self._dispatch_dyn("dropout", dtype, (), self._groups(n, dtype),
+                           lambda: [n, (int(_val(seed)) * 0x9E3779B9) & 0xFFFFFFFF, _f2u(p),
+                                    _f2u(1.0 / (1.0 - p))], [y])
         return y
 
     def one_hot(self, labels, num_classes, dtype):
@@ -655,20 +743,22 @@ class VulkanBackend(Backend):
     # -- optimizer updates -------------------------------------------------------------
     def sgd_(self, p, g, buf, lr, momentum, dampening, nesterov, weight_decay, first):
         n = p.size
-        self._dispatch("sgd", p.dtype, (), self._groups(n, p.dtype),
-                       [n, _f2u(lr), _f2u(momentum), _f2u(dampening), 1 if nesterov else 0,
-                        _f2u(weight_decay), 1 if first else 0],
-                       [p, g, buf if buf is not None else self._dummy])
+        self._dispatch_dyn("sgd", p.dtype, (), self._groups(n, p.dtype),
+                           lambda: [n, _f2u(_val(lr)), _f2u(momentum), _f2u(dampening),
+                                    1 if nesterov else 0, _f2u(weight_decay), 1 if first else 0],
+                           [p, g, buf if buf is not None else self._dummy])
 
     def adam_multi_(self, items, lr, beta1, beta2, eps, weight_decay, step, decoupled):
         """Four parameters per dispatch (all of them, when a device allows 16
         storage buffers per shader stage, as desktop GPUs and lavapipe do)."""
         if self.limits.get("max_per_stage_storage_buffers", 16) < 16:
             return super().adam_multi_(items, lr, beta1, beta2, eps, weight_decay, step, decoupled)
-        bc1 = 1.0 - beta1 ** step
-        rbc2 = 1.0 / math.sqrt(1.0 - beta2 ** step)
-        hyper = [_f2u(lr), _f2u(beta1), _f2u(beta2), _f2u(eps), _f2u(weight_decay),
-                 _f2u(lr / bc1), _f2u(rbc2), 1 if decoupled else 0]
+        def hyper():
+            t, lr_ = _val(step), _val(lr)
+            return [_f2u(lr_), _f2u(beta1), _f2u(beta2), _f2u(eps), _f2u(weight_decay),
+                    _f2u(lr_ / (1.0 - beta1 ** t)), _f2u(1.0 / math.sqrt(1.0 - beta2 ** t)),
+                    1 if decoupled else 0]
+
         by_dtype = {}
         for it in items:
             by_dtype.setdefault(it[0].dtype, []).append(it)
@@ -678,12 +768,16 @@ class VulkanBackend(Backend):
                 ns = [it[0].size for it in chunk] + [0] * (4 - len(chunk))
                 ops = [h for it in chunk for h in it] + [self._dummy] * (4 * (4 - len(chunk)))
                 units = sum((n + 1) // 2 if dt == "f16" else n for n in ns)
-                self._dispatch("adam_multi", dt, (), (units + 255) // 256, ns + hyper, ops)
+                self._dispatch_dyn("adam_multi", dt, (), (units + 255) // 256,
+                                   lambda ns=ns: ns + hyper(), ops)
 
     def adam_(self, p, g, m, v, lr, beta1, beta2, eps, weight_decay, step, decoupled):
         n = p.size
-        bc1 = 1.0 - beta1 ** step
-        rbc2 = 1.0 / math.sqrt(1.0 - beta2 ** step)
-        self._dispatch("adam", p.dtype, (), self._groups(n, p.dtype),
-                       [n, _f2u(lr), _f2u(beta1), _f2u(beta2), _f2u(eps), _f2u(weight_decay),
-                        _f2u(lr / bc1), _f2u(rbc2), 1 if decoupled else 0], [p, g, m, v])
+
+        def push():
+            t, lr_ = _val(step), _val(lr)
+            return [n, _f2u(lr_), _f2u(beta1), _f2u(beta2), _f2u(eps), _f2u(weight_decay),
+                    _f2u(lr_ / (1.0 - beta1 ** t)), _f2u(1.0 / math.sqrt(1.0 - beta2 ** t)),
+                    1 if decoupled else 0]
+
+        self._dispatch_dyn("adam", p.dtype, (), self._groups(n, p.dtype), push, [p, g, m, v])

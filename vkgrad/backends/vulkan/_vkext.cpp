@@ -77,8 +77,8 @@ class OpProgram : public kp::OpBase {
         return device->allocateDescriptorSets(ai)[0];
     }
 
-    void dispatch(std::shared_ptr<kp::Algorithm> algo, uint32_t x, uint32_t y, uint32_t z,
-                  const std::vector<uint32_t>& push, const std::vector<uint64_t>& ranges) {
+    size_t dispatch(std::shared_ptr<kp::Algorithm> algo, uint32_t x, uint32_t y, uint32_t z,
+                    const std::vector<uint32_t>& push, const std::vector<uint64_t>& ranges) {
         if (!algo || !algo->mPipeline)
             throw std::runtime_error("vkgrad program: dispatch of a destroyed algorithm");
         if (x == 0 || y == 0 || z == 0)
@@ -104,6 +104,17 @@ class OpProgram : public kp::OpBase {
         device->updateDescriptorSets(writes, nullptr);
         cmds.push_back(std::move(c));
         dispatches++;
+        return cmds.size() - 1;
+    }
+
+    // New push constants for a recorded dispatch (a replayed step's per-step
+    // scalars: learning rate, Adam's bias corrections, dropout seeds).
+    void set_push(size_t index, const std::vector<uint32_t>& push) {
+        if (index >= cmds.size() || cmds[index].kind != 0)
+            throw std::out_of_range("vkgrad program: no dispatch at index " + std::to_string(index));
+        if (push.size() != cmds[index].push.size())
+            throw std::runtime_error("vkgrad program: push-constant block size mismatch");
+        cmds[index].push = push;
     }
 
     // vkCmdCopyBuffer between ranges of the arena bound to an algorithm: within
@@ -298,6 +309,7 @@ PYBIND11_MODULE(_vkext, m) {
         .def("barrier", [](OpProgram& p) { p.barrier(1); })
         .def("host_read_barrier", [](OpProgram& p) { p.barrier(2); })
         .def("host_write_barrier", [](OpProgram& p) { p.barrier(3); })
+        .def("set_push", &OpProgram::set_push, py::arg("index"), py::arg("push"))
         .def("clear", &OpProgram::clear)
         .def_property_readonly("dispatches", [](const OpProgram& p) { return p.dispatches; })
         .def_property_readonly("barriers", [](const OpProgram& p) { return p.barriers; })
