@@ -2,11 +2,14 @@
 #extension GL_GOOGLE_include_directive : require
 // Batch norm over axis 0 of [N, C] (train mode), one workgroup per channel:
 // y = (x - mean) * invstd * gamma + beta, with mean, biased var and invstd; outputs f32.
-// Bindings: 0 x, 1 gamma, 2 beta (in); 3 y, 4 mean, 5 var, 6 invstd (out).
+// With update = 1 it also moves the f32 running statistics in place:
+// rm += momentum * (mean - rm), rv += momentum * (var * N/(N-1) - rv).
+// Bindings: 0 x, 1 gamma, 2 beta (in); 3 y, 4 mean, 5 var, 6 invstd (out);
+// 7 running mean, 8 running var (read-write, f32; a dummy when update = 0).
 #include "common.glsl"
 #include "rowreduce.glsl"
 layout(local_size_x = 64) in;
-layout(push_constant) uniform P { uint N; uint C; float eps; uint serial; } p;
+layout(push_constant) uniform P { uint N; uint C; float eps; uint serial; uint update; float momentum; } p;
 BUF_IN(0, X)
 BUF_IN(1, GAM)
 BUF_IN(2, BET)
@@ -14,6 +17,16 @@ BUF_OUT(3, Y)
 BUF_OUT(4, MEAN)
 BUF_OUT(5, VAR)
 BUF_OUT(6, INV)
+BUF_INOUT(7, RM)
+BUF_INOUT(8, RV)
+
+void running(uint c, float mean, float var) {
+    if (p.update == 1u) {
+        float rm = LD32(RM, c), rv = LD32(RV, c);
+        ST32(RM, c, rm + p.momentum * (mean - rm));
+        ST32(RV, c, rv + p.momentum * (var * float(p.N) / float(p.N - 1u) - rv));
+    }
+}
 
 void main() {
     uint tid = gl_LocalInvocationID.x;
@@ -34,6 +47,7 @@ void main() {
             ST32(MEAN, c, mean);
             ST32(VAR, c, var);
             ST32(INV, c, inv);
+            running(c, mean, var);
         }
         return;
     }
@@ -55,6 +69,7 @@ void main() {
             ST32(MEAN, c, mean);
             ST32(VAR, c, var);
             ST32(INV, c, inv);
+            running(c, mean, var);
         }
     }
 }

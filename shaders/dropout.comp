@@ -1,11 +1,14 @@
 #version 450
 #extension GL_GOOGLE_include_directive : require
-// Inverted-dropout mask from a counter-based hash of (index, seed): lowbias32,
-// bit-identical to vkgrad.backends.cpu.hash_uniform.  Binding: 0 y (out).
+// Inverted dropout: the mask (0 or 1/(1-p)) from a counter-based hash of
+// (index, seed), lowbias32, bit-identical to vkgrad.backends.cpu.hash_uniform,
+// and y = x * mask, in one pass.  Bindings: 0 x (in), 1 y (out), 2 mask (out).
 #include "common.glsl"
 layout(local_size_x = 256) in;
 layout(push_constant) uniform P { uint n; uint seed_mix; float p; float scale; } p;
-BUF_OUT(0, Y)
+BUF_IN(0, X)
+BUF_OUT(1, Y)
+BUF_OUT(2, MASK)
 
 float mask(uint i) {
     uint h = i + p.seed_mix;
@@ -21,6 +24,8 @@ float mask(uint i) {
 void main() {
     FOR_UNITS(p.n, u) {
         uint i = u * EPU;
-        ST_UNIT(Y, u, mask(i), (EPU == 2u && i + 1u < p.n) ? mask(i + 1u) : 0.0);
+        float m0 = mask(i), m1 = (EPU == 2u && i + 1u < p.n) ? mask(i + 1u) : 0.0;
+        ST_UNIT(MASK, u, m0, m1);
+        ST_UNIT(Y, u, LD(X, i) * m0, (EPU == 2u && i + 1u < p.n) ? LD(X, i + 1u) * m1 : 0.0);
     }
 }

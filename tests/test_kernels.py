@@ -119,3 +119,21 @@ def test_row_and_column_kernels_serial_and_workgroup_paths(shape, dtype):
     both(lambda be, a, ga, be_: be.batchnorm_fwd(a, ga, be_, 1e-5), x, gamma, beta)
     mean, inv = xr.mean(0), 1 / np.sqrt(xr.var(0) + 1e-5)
     both(lambda be, gg, a, m, i, ga: be.batchnorm_bwd(gg, a, m, i, ga), g, x, mean, inv, gamma)
+
+
+@pytest.mark.parametrize("shape", [(300, 5), (40, 9)], ids=str)  # workgroup and serial paths
+def test_batchnorm_kernel_updates_running_statistics(shape):
+    r = np.random.default_rng(2)
+    x = r.uniform(-2, 2, shape)
+    out = {}
+    for dev in ("cpu", "vulkan"):
+        be = vg.get_backend(dev)
+        rm = vg.tensor(np.full(shape[1], 0.5), device=dev, dtype="f32").data
+        rv = vg.tensor(np.full(shape[1], 2.0), device=dev, dtype="f32").data
+        h = lambda a: vg.tensor(a, device=dev, dtype="f32").data  # noqa: E731
+        be.batchnorm_fwd(h(x), h(np.ones(shape[1])), h(np.zeros(shape[1])), 1e-5, rm, rv, 0.2)
+        out[dev] = be.to_numpy(rm), be.to_numpy(rv)
+    np.testing.assert_allclose(out["vulkan"][0], 0.5 + 0.2 * (x.mean(0) - 0.5), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(out["vulkan"][1], 2.0 + 0.2 * (x.var(0, ddof=1) - 2.0), rtol=1e-5)
+    for a, b in zip(out["vulkan"], out["cpu"]):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)

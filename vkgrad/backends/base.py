@@ -109,8 +109,11 @@ class Backend:
         raise NotImplementedError
 
     # -- normalisation -------------------------------------------------
-    def batchnorm_fwd(self, x, gamma, beta, eps):
-        """Train mode over axis 0 of [N, C]: returns (y, mean, var, invstd)."""
+    def batchnorm_fwd(self, x, gamma, beta, eps, running_mean=None, running_var=None, momentum=0.1):
+        """Train mode over axis 0 of [N, C]: returns (y, mean, var, invstd).
+
+        With running statistics (f32/f64 handles) it also updates them in place:
+        rm += momentum*(mean - rm), rv += momentum*(unbiased var - rv)."""
         raise NotImplementedError
 
     def batchnorm_bwd(self, g, x, mean, invstd, gamma):
@@ -118,8 +121,8 @@ class Backend:
         raise NotImplementedError
 
     # -- random --------------------------------------------------------
-    def dropout_mask(self, shape, p, seed, dtype):
-        """0 or 1/(1-p), from a counter-based hash of (seed, index)."""
+    def dropout(self, x, p, seed):
+        """(x * mask, mask), mask 0 or 1/(1-p) from a counter-based hash of (seed, index)."""
         raise NotImplementedError
 
     def one_hot(self, labels, num_classes, dtype):

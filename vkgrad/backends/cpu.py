@@ -228,11 +228,15 @@ class CPUBackend(Backend):
         return self._store(r, probs.dtype)
 
     # -- normalisation -------------------------------------------------
-    def batchnorm_fwd(self, x, gamma, beta, eps):
+    def batchnorm_fwd(self, x, gamma, beta, eps, running_mean=None, running_var=None, momentum=0.1):
         c = self._c(x)
         mean = c.mean(axis=0)
         xc = c - mean
         var = np.mean(xc * xc, axis=0)
+        if running_mean is not None:
+            n = x.shape[0]
+            running_mean += momentum * (mean - running_mean)
+            running_var += momentum * (var * (n / (n - 1.0)) - running_var)
         invstd = 1.0 / np.sqrt(var + eps)
         y = xc * (invstd * self._c(gamma)) + self._c(beta)
         dt = x.dtype
@@ -250,11 +254,11 @@ class CPUBackend(Backend):
         return self._store(dx, dt), self._store(dgamma, dt), self._store(dbeta, dt)
 
     # -- random --------------------------------------------------------
-    def dropout_mask(self, shape, p, seed, dtype):
+    def dropout(self, x, p, seed):
         seed = seed() if callable(seed) else seed
-        n = int(np.prod(shape))
-        u = hash_uniform(n, seed).reshape(shape)
-        return ((u >= p) * (1.0 / (1.0 - p))).astype(_NP[dtype])
+        u = hash_uniform(x.size, seed).reshape(x.shape)
+        mask = ((u >= p) * (1.0 / (1.0 - p))).astype(x.dtype)
+        return self._store(self._c(x) * self._c(mask), x.dtype), mask
 
     def one_hot(self, labels, num_classes, dtype):
         out = np.zeros((labels.shape[0], num_classes), dtype=_NP[dtype])

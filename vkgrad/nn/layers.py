@@ -56,21 +56,10 @@ class BatchNorm1d(Module):
         self.register_buffer("running_var", tensor(np.ones(num_features), dtype=dt, device=device))
 
     def forward(self, x):
-        rm, rv = self.running_mean, self.running_var
-        compute = "f16" if x.dtype == self.weight.dtype == "f16" else (
-            "f64" if "f64" in (x.dtype, self.weight.dtype) else "f32")
-        if self.training and rm.dtype != compute:
-            return self._forward_mixed(x, compute)
-        return ops.batch_norm(x, rm, rv, self.weight, self.bias, self.training,
-                              self.momentum, self.eps)
-
-    def _forward_mixed(self, x, compute):
-        # f16 batch statistics update the f32 running statistics through f16 copies
-        rm, rv = self.running_mean.to(dtype=compute), self.running_var.to(dtype=compute)
-        y = ops.batch_norm(x, rm, rv, self.weight, self.bias, True, self.momentum, self.eps)
-        self.running_mean.data = rm.backend.cast(rm.data, self.running_mean.dtype)
-        self.running_var.data = rv.backend.cast(rv.data, self.running_var.dtype)
-        return y
+        # the batch-norm kernel updates the f32 running statistics in place, also
+        # for f16 activations
+        return ops.batch_norm(x, self.running_mean, self.running_var, self.weight, self.bias,
+                              self.training, self.momentum, self.eps)
 
     def extra_repr(self):
         return f"{self.num_features}, eps={self.eps}, momentum={self.momentum}"

@@ -218,6 +218,9 @@ def batch_norm(x, running_mean, running_var, weight, bias, training, momentum=0.
     be = x.backend
     n = x.shape[0]
     if not training:
+        if running_mean.dtype != x.dtype:  # f32 statistics of an f16 model
+            from .elementwise import to
+            running_mean, running_var = to(running_mean, dtype=x.dtype), to(running_var, dtype=x.dtype)
         scale = mul(weight, pow(affine(running_var, 1.0, eps), -0.5))
         shift = sub(bias, mul(running_mean, scale))
         return mul(x, scale) + shift
@@ -225,11 +228,8 @@ def batch_norm(x, running_mean, running_var, weight, bias, training, momentum=0.
         raise ValueError(f"batch_norm: expected more than 1 value per channel when training, "
                          f"got input of shape {list(x.shape)}")
     xd = x.data
-    y, bmean, bvar, invstd = be.batchnorm_fwd(xd, weight.data, bias.data, eps)
-    if running_mean is not None:
-        be.binary("lerp", running_mean.data, bmean, momentum, out=running_mean.data)
-        unbiased = be.unary("affine", bvar, n / (n - 1.0))
-        be.binary("lerp", running_var.data, unbiased, momentum, out=running_var.data)
+    rm, rv = (None, None) if running_mean is None else (running_mean.data, running_var.data)
+    y, bmean, bvar, invstd = be.batchnorm_fwd(xd, weight.data, bias.data, eps, rm, rv, momentum)
 
     def backward(g):
         dx, dg, db = be.batchnorm_bwd(g, xd, bmean, invstd, weight.data)
@@ -250,5 +250,5 @@ def dropout(x, p=0.5, training=True):
         return affine(x, 0.0)
     from ..random import next_seed
     # the seed function, not a seed: a replayed step draws a fresh one each time
-    mask = be.dropout_mask(x.shape, p, next_seed, x.dtype)
-    return make(be.binary("mul", x.data, mask), be, (x,), lambda g: (be.binary("mul", g, mask),))
+    y, mask = be.dropout(x.data, p, next_seed)
+    return make(y, be, (x,), lambda g: (be.binary("mul", g, mask),))

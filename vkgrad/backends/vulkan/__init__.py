@@ -50,8 +50,8 @@ if not os.path.exists(_MANIFEST):
 _SHADERS = {
     "unary": (3, "io"), "binary": (22, "iio"), "copy": (13, "io"), "cast": (1, "io"),
     "reduce": (5, "io"), "matmul": (8, "iiio"), "softmax": (3, "io"), "xent": (3, "iioo"),
-    "xent_bwd": (2, "iiio"), "bn_fwd": (4, "iiioooo"), "bn_bwd": (3, "iiiiiooo"),
-    "dropout": (4, "o"), "onehot": (2, "io"), "adam": (9, "bibb"), "sgd": (7, "bib"),
+    "xent_bwd": (2, "iiio"), "bn_fwd": (6, "iiioooobb"), "bn_bwd": (3, "iiiiiooo"),
+    "dropout": (4, "ioo"), "onehot": (2, "io"), "adam": (9, "bibb"), "sgd": (7, "bib"),
     # contiguous fast paths in 16-byte quads, and the benchmark's FMA probe
     "unary4": (3, "io"), "binary4": (3, "iio"), "copy4": (1, "io"), "peak_fma": (3, "o"),
     "matmul4": (4, "iiio"), "matmul_sg": (5, "iiio"), "pad2d": (6, "io"), "adam_multi": (12, "bibb" * 4),
@@ -699,14 +699,20 @@ class VulkanBackend(Backend):
         return y
 
     # -- normalisation --------------------------------------------------------------
-    def batchnorm_fwd(self, x, gamma, beta, eps):
+    def batchnorm_fwd(self, x, gamma, beta, eps, running_mean=None, running_var=None, momentum=0.1):
         self._check_float("batchnorm", x, gamma, beta)
         N, C = x.shape
+        update = running_mean is not None
+        if update and (running_mean.dtype != "f32" or running_var.dtype != "f32"):
+            raise BackendError("vulkan batchnorm: running statistics must be f32, got "
+                               f"{running_mean.dtype} and {running_var.dtype}")
         y = self._alloc(x.shape, "f32")
         mean, var, inv = (self._alloc((C,), "f32") for _ in range(3))
         ser = _serial(N, C)
-        self._dispatch("bn_fwd", x.dtype, (), (C + 63) // 64 if ser else C, [N, C, _f2u(eps), int(ser)],
-                       [x, gamma, beta, y, mean, var, inv])
+        self._dispatch("bn_fwd", x.dtype, (), (C + 63) // 64 if ser else C,
+                       [N, C, _f2u(eps), int(ser), int(update), _f2u(momentum)],
+                       [x, gamma, beta, y, mean, var, inv, running_mean if update else self._dummy,
+                        running_var if update else self._dummy])
         dt = x.dtype
         return (self._f32_out(y, dt), self._f32_out(mean, dt), self._f32_out(var, dt),
                 self._f32_out(inv, dt))
@@ -722,13 +728,14 @@ class VulkanBackend(Backend):
         return self._f32_out(dx, dt), self._f32_out(dg, dt), self._f32_out(db, dt)
 
     # -- random ---------------------------------------------------------------------
-    def dropout_mask(self, shape, p, seed, dtype):
-        y = self._alloc(shape, dtype)
-        n = y.size
-        self._dispatch_dyn("dropout", dtype, (), self._groups(n, dtype),
+    def dropout(self, x, p, seed):
+        self._check_float("dropout", x)
+        y, mask = self._alloc(x.shape, x.dtype), self._alloc(x.shape, x.dtype)
+        n = x.size
+        self._dispatch_dyn("dropout", x.dtype, (), self._groups(n, x.dtype),
                            lambda: [n, (int(_val(seed)) * 0x9E3779B9) & 0xFFFFFFFF, _f2u(p),
-                                    _f2u(1.0 / (1.0 - p))], [y])
-        return y
+                                    _f2u(1.0 / (1.0 - p))], [x, y, mask])
+        return y, mask
 
     def one_hot(self, labels, num_classes, dtype):
         if labels.dtype != "i32":
