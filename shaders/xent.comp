@@ -1,34 +1,53 @@
 #version 450
 #extension GL_GOOGLE_include_directive : require
 // Fused softmax + cross-entropy rows: probs [rows, C] (f32) and each row's
-// loss sum_j t_j * (logsumexp - x_j) (f32); the mean is a reduce afterwards.
+// loss sum_j t_j * (logsumexp - x_j) (f32).  Targets are dense rows or, with
+// LABELS = 1, int32 labels.  With serial = 2 a single workgroup does every row
+// and writes the mean loss to L[0] (no separate reduce dispatch); otherwise
+// the mean is a reduce afterwards.
 // Bindings: 0 x (in), 1 t (in), 2 probs (out), 3 loss (out).
 #include "common.glsl"
+layout(constant_id = 0) const uint LABELS = 0u;  // 1: T holds int32 class labels [rows]
 #include "rowreduce.glsl"
 layout(local_size_x = 64) in;
-layout(push_constant) uniform P { uint rows; uint C; uint serial; } p;
+layout(push_constant) uniform P { uint rows; uint C; uint serial; float inv_rows; } p;
 BUF_IN(0, X)
 BUF_IN(1, T)
 BUF_OUT(2, PR)
 BUF_OUT(3, L)
 
+float tgt(uint row, uint j) {
+    if (LABELS == 1u) return int(T[row]) == int(j) ? 1.0 : 0.0;
+    return LD(T, row * p.C + j);
+}
+
+float row_loss(uint row) {  // one invocation does the whole row
+    uint base = row * p.C;
+    float m = uintBitsToFloat(0xff800000u);
+    for (uint j = 0u; j < p.C; j++) m = max(m, LD(X, base + j));
+    float sum = 0.0;
+    for (uint j = 0u; j < p.C; j++) sum += exp(LD(X, base + j) - m);
+    float lse = m + log(sum), l = 0.0;
+    for (uint j = 0u; j < p.C; j++) {
+        float z = LD(X, base + j) - lse;
+        l -= tgt(row, j) * z;
+        ST32(PR, base + j, exp(z));
+    }
+    return l;
+}
+
 void main() {
     uint tid = gl_LocalInvocationID.x;
+    if (p.serial == 2u) {  // one workgroup: rows per invocation, then the mean
+        float l = 0.0;
+        for (uint row = tid; row < p.rows; row += 64u) l += row_loss(row);
+        l = wg_reduce(l, false);
+        if (tid == 0u) ST32(L, 0u, l * p.inv_rows);
+        return;
+    }
     if (p.serial == 1u) {  // short rows: one invocation per row, no barriers
-        for (uint row = gl_GlobalInvocationID.x; row < p.rows; row += gl_NumWorkGroups.x * 64u) {
-            uint base = row * p.C;
-            float m = uintBitsToFloat(0xff800000u);
-            for (uint j = 0u; j < p.C; j++) m = max(m, LD(X, base + j));
-            float sum = 0.0;
-            for (uint j = 0u; j < p.C; j++) sum += exp(LD(X, base + j) - m);
-            float lse = m + log(sum), l = 0.0;
-            for (uint j = 0u; j < p.C; j++) {
-                float z = LD(X, base + j) - lse;
-                l -= LD(T, base + j) * z;
-                ST32(PR, base + j, exp(z));
-            }
-            ST32(L, row, l);
-        }
+        for (uint row = gl_GlobalInvocationID.x; row < p.rows; row += gl_NumWorkGroups.x * 64u)
+            ST32(L, row, row_loss(row));
         return;
     }
     for (uint row = gl_WorkGroupID.x; row < p.rows; row += gl_NumWorkGroups.x) {
@@ -42,7 +61,7 @@ void main() {
         float l = 0.0;
         for (uint j = tid; j < p.C; j += 64u) {
             float z = LD(X, base + j) - lse;
-            l -= LD(T, base + j) * z;
+            l -= tgt(row, j) * z;
             ST32(PR, base + j, exp(z));
         }
         l = wg_reduce(l, false);

@@ -137,3 +137,23 @@ def test_batchnorm_kernel_updates_running_statistics(shape):
     np.testing.assert_allclose(out["vulkan"][1], 2.0 + 0.2 * (x.var(0, ddof=1) - 2.0), rtol=1e-5)
     for a, b in zip(out["vulkan"], out["cpu"]):
         np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("dtype", ["f32", "f16"])
+@pytest.mark.parametrize("shape", [(6, 5), (3, 700), (5000, 3), (300, 260)], ids=str)
+def test_softmax_xent_with_labels_all_paths(shape, dtype):
+    """Labels read by the loss kernels directly, in the one-workgroup fused-mean path
+    and the per-row path with a separate mean, forward and backward."""
+    r = np.random.default_rng(shape[1])
+    x = r.uniform(-3, 3, shape)
+    labels = r.integers(0, shape[1], shape[0])
+    res = {}
+    for dev, dt in (("cpu", "f64"), ("vulkan", dtype)):
+        z = vg.tensor(x.astype(np.float16) if dtype == "f16" else x, device=dev, dtype=dt,
+                      requires_grad=True)
+        loss = vg.softmax_cross_entropy(z, labels)
+        loss.backward()
+        res[dev] = float(loss.item()), z.grad.numpy().astype(np.float64)
+    tol = 2e-2 if dtype == "f16" else 1e-5
+    assert res["vulkan"][0] == pytest.approx(res["cpu"][0], rel=tol)
+    np.testing.assert_allclose(res["vulkan"][1], res["cpu"][1], rtol=tol, atol=tol / shape[0])

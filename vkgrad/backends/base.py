@@ -99,14 +99,26 @@ class Backend:
         raise NotImplementedError
 
     def softmax_xent(self, logits, target):
-        """Mean over rows of -sum(target * log_softmax(logits)).
+        """Mean over rows of -sum(target * log_softmax(logits)); ``target`` is dense
+        [rows, C] or int32 class labels [rows].
 
         Returns (loss as a 0-d handle, softmax probabilities)."""
         raise NotImplementedError
 
     def softmax_xent_bwd(self, probs, target, g):
-        """(probs - target) * g / rows; g is a 0-d handle."""
+        """(probs - target) * g / rows; g is a 0-d handle; target as above."""
         raise NotImplementedError
+
+    def act_bias_bwd(self, act, y, g, need_db=True):
+        """A linear layer's backward through its activation: (gp, db) with
+        gp = g * act'(.) and db = gp summed over rows (None unless need_db).
+        ``y`` is the layer's output for relu/sigmoid/tanh, its input for gelu.
+        Backends may fuse the two; this default composes the primitives."""
+        if act == "relu":
+            gp = self.binary("relu_bwd", y, g)
+        else:
+            gp = self.binary(act + "_bwd", y, g)
+        return gp, (self.reduce("sum", gp, (0,), False) if need_db else None)
 
     # -- normalisation -------------------------------------------------
     def batchnorm_fwd(self, x, gamma, beta, eps, running_mean=None, running_var=None, momentum=0.1):

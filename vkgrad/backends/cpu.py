@@ -218,13 +218,21 @@ class CPUBackend(Backend):
             r = e / e.sum(axis=-1, keepdims=True)
         return self._store(r, x.dtype)
 
+    def _dense(self, target, like):
+        if target.dtype.kind in "iu":  # class labels
+            out = np.zeros(like.shape, dtype=np.float32 if like.dtype == np.float16 else like.dtype)
+            out[np.arange(len(target)), target] = 1
+            return out
+        return self._c(target)
+
     def softmax_xent(self, logits, target):
+        target = self._dense(target, logits)
         ls = self._log_softmax(self._c(logits))
         loss = -np.sum(self._c(target) * ls) / logits.shape[0]
         return self._store(loss, logits.dtype), self._store(np.exp(ls), logits.dtype)
 
     def softmax_xent_bwd(self, probs, target, g):
-        r = (self._c(probs) - self._c(target)) * (self._c(g) / probs.shape[0])
+        r = (self._c(probs) - self._dense(target, probs)) * (self._c(g) / probs.shape[0])
         return self._store(r, probs.dtype)
 
     # -- normalisation -------------------------------------------------

@@ -32,15 +32,6 @@ def matmul(a, b):
     return make(be.matmul(ad, bd), be, (a, b), backward)
 
 
-def _act_bwd(be, act, pre, y, g):
-    if act is None:
-        return g
-    if act == "relu":
-        return be.binary("relu_bwd", y, g)
-    if act in ("sigmoid", "tanh"):
-        return be.binary(act + "_bwd", y, g)
-    return be.binary(act + "_bwd", pre, g)  # gelu family needs the input
-
 
 def check_activation(op, activation):
     if activation is not None and activation not in ACT_NAMES:
@@ -77,10 +68,13 @@ def linear(x, weight, bias=None, activation=None):
         y = be.matmul(xd, wd, trans_b=True, bias=bd, act=act)
 
     def backward(g):
-        gp = _act_bwd(be, act, pre, y, g)
+        need_db = bias is not None and bias.requires_grad
+        if act is None:
+            gp, gb = g, (be.reduce("sum", g, (0,), False) if need_db else None)
+        else:  # through the activation (and the bias sum) in one backend call
+            gp, gb = be.act_bias_bwd(act, pre if act in ("gelu", "gelu_tanh") else y, g, need_db)
         gx = be.matmul(gp, wd) if x.requires_grad else None
         gw = be.matmul(gp, xd, trans_a=True) if weight.requires_grad else None
-        gb = be.reduce("sum", gp, (0,), False) if bias is not None and bias.requires_grad else None
         return gx, gw, gb
 
     out = make(y, be, (x, weight, bias), backward)
@@ -134,8 +128,9 @@ def log_softmax(x, axis=-1):
     return _last_axis("log_softmax", x, axis, _log_softmax_last)
 
 
-def _targets(op, logits, targets):
-    """Dense [B, C] float targets from one-hot/probabilities or integer labels."""
+def _targets(op, logits, targets, dense=True):
+    """[B, C] float targets from one-hot/probabilities or integer labels; with
+    dense=False integer labels stay labels (the fused loss reads them)."""
     if logits.ndim != 2:
         raise ValueError(f"{op}: expected logits of shape [batch, classes], got {list(logits.shape)}")
     b, c = logits.shape
@@ -156,7 +151,7 @@ def _targets(op, logits, targets):
         if host is not None and b and (host.min() < 0 or host.max() >= c):
             raise ValueError(f"{op}: class labels must lie in [0, {c}), got values in "
                              f"[{host.min()}, {host.max()}]")
-        return targets.backend.one_hot(targets.data, c, logits.dtype)
+        return targets.backend.one_hot(targets.data, c, logits.dtype) if dense else targets.data
     if targets.shape != (b, c):
         raise ValueError(f"{op}: targets must be one-hot/probabilities of shape [{b}, {c}] or "
                          f"integer labels of shape [{b}], got {list(targets.shape)}")
@@ -172,7 +167,7 @@ def softmax_cross_entropy(logits, targets):
     check_tensor("softmax_cross_entropy", logits)
     logits = loss_precision(logits)
     be = logits.backend
-    t = _targets("softmax_cross_entropy", logits, targets)
+    t = _targets("softmax_cross_entropy", logits, targets, dense=False)
     loss, probs = be.softmax_xent(logits.data, t)
     return make(loss, be, (logits,), lambda g: (be.softmax_xent_bwd(probs, t, g),))
 

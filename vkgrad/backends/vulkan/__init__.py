@@ -49,12 +49,13 @@ if not os.path.exists(_MANIFEST):
 # the shader; the dependency tracker reads the binding modes.
 _SHADERS = {
     "unary": (3, "io"), "binary": (22, "iio"), "copy": (13, "io"), "cast": (1, "io"),
-    "reduce": (5, "io"), "matmul": (8, "iiio"), "softmax": (3, "io"), "xent": (3, "iioo"),
-    "xent_bwd": (2, "iiio"), "bn_fwd": (6, "iiioooobb"), "bn_bwd": (3, "iiiiiooo"),
+    "reduce": (5, "io"), "matmul": (8, "iiio"), "softmax": (3, "io"), "xent": (4, "iioo"),
+    "xent_bwd": (3, "iiio"), "bn_fwd": (6, "iiioooobb"), "bn_bwd": (3, "iiiiiooo"),
     "dropout": (4, "ioo"), "onehot": (2, "io"), "adam": (9, "bibb"), "sgd": (7, "bib"),
     # contiguous fast paths in 16-byte quads, and the benchmark's FMA probe
     "unary4": (3, "io"), "binary4": (3, "iio"), "copy4": (1, "io"), "peak_fma": (3, "o"),
-    "matmul4": (4, "iiio"), "matmul_sg": (5, "iiio"), "pad2d": (6, "io"), "adam_multi": (12, "bibb" * 4),
+    "matmul4": (4, "iiio"), "matmul_sg": (5, "iiio"), "pad2d": (6, "io"),
+    "act_bias_bwd": (2, "iioo"), "adam_multi": (12, "bibb" * 4),
 }
 _ACT_ID = {None: 0, "relu": 1, "sigmoid": 2, "tanh": 3, "gelu": 4, "gelu_tanh": 5}
 _NP = {"f32": np.float32, "f16": np.float16, "i32": np.int32}
@@ -678,25 +679,41 @@ class VulkanBackend(Backend):
         return self._f32_out(y, x.dtype)
 
     def softmax_xent(self, logits, target):
-        self._check_float("softmax_xent", logits, target)
+        labels = target.dtype == "i32"
+        self._check_float("softmax_xent", logits, *([] if labels else [target]))
         rows, C = logits.shape
         probs = self._alloc(logits.shape, "f32")
-        rl = self._alloc((rows,), "f32")
-        ser = _serial(C, rows)
-        self._dispatch("xent", logits.dtype, (), (rows + 63) // 64 if ser else rows, [rows, C, int(ser)],
-                       [logits, target, probs, rl])
         loss = self._alloc((), "f32")
-        ser = _serial(rows, 1)
-        self._dispatch("reduce", "f32", (0,), 1, [1, rows, 1, _f2u(1.0 / rows), int(ser)], [rl, loss])
+        spec = (int(labels),)
+        if rows <= 4096 and C <= 256:  # one workgroup: rows, then the mean, one dispatch
+            self._dispatch("xent", logits.dtype, spec, 1, [rows, C, 2, _f2u(1.0 / rows)],
+                           [logits, target, probs, loss])
+        else:
+            rl = self._alloc((rows,), "f32")
+            ser = _serial(C, rows)
+            self._dispatch("xent", logits.dtype, spec, (rows + 63) // 64 if ser else rows,
+                           [rows, C, int(ser), _f2u(1.0 / rows)], [logits, target, probs, rl])
+            ser = _serial(rows, 1)
+            self._dispatch("reduce", "f32", (0,), 1, [1, rows, 1, _f2u(1.0 / rows), int(ser)], [rl, loss])
         return self._f32_out(loss, logits.dtype), self._f32_out(probs, logits.dtype)
 
     def softmax_xent_bwd(self, probs, target, g):
-        rows = probs.shape[0]
+        rows, C = probs.shape
         y = self._alloc(probs.shape, probs.dtype)
         n = y.size
-        self._dispatch("xent_bwd", probs.dtype, (), self._groups(n, probs.dtype),
-                       [n, _f2u(1.0 / rows)], [probs, target, g, y])
+        self._dispatch("xent_bwd", probs.dtype, (int(target.dtype == "i32"),), self._groups(n, probs.dtype),
+                       [n, _f2u(1.0 / rows), C], [probs, target, g, y])
         return y
+
+    def act_bias_bwd(self, act, y, g, need_db=True):
+        rows, cols = g.shape if len(g.shape) == 2 else (0, 0)
+        if not (need_db and g.dtype == "f32" and y.dtype == "f32" and 0 < rows <= 1024):
+            return super().act_bias_bwd(act, y, g, need_db)
+        gp = self._alloc(g.shape, "f32")
+        db = self._alloc((cols,), "f32")
+        self._dispatch("act_bias_bwd", "f32", (_ACT_ID[act],), (cols + 63) // 64, [rows, cols],
+                       [y, g, gp, db])
+        return gp, db
 
     # -- normalisation --------------------------------------------------------------
     def batchnorm_fwd(self, x, gamma, beta, eps, running_mean=None, running_var=None, momentum=0.1):

@@ -1,0 +1,35 @@
+#version 450
+#extension GL_GOOGLE_include_directive : require
+// A fused linear-layer backward step: gp = g * act'(.) and db = sum over rows of
+// gp, one invocation per column (f32; used for short batches).  For relu,
+// sigmoid and tanh Y is the layer's output, for the gelu family its input.
+// Bindings: 0 Y (in), 1 G (in), 2 GP (out), 3 DB (out).
+#include "common.glsl"
+layout(local_size_x = 64) in;
+layout(constant_id = 0) const uint ACT = 1u;
+layout(push_constant) uniform P { uint rows; uint cols; } p;
+BUF_IN(0, Y)
+BUF_IN(1, G)
+BUF_OUT(2, GP)
+BUF_OUT(3, DB)
+
+float dact(float y, float g) {
+    if (ACT == 1u) return y > 0.0 ? g : 0.0;
+    if (ACT == 2u) return g * y * (1.0 - y);
+    if (ACT == 3u) return g * (1.0 - y * y);
+    if (ACT == 4u) return g * (0.5 * (1.0 + erf_as(y * SQRT1_2)) + y * INV_SQRT_2PI * exp(-0.5 * y * y));
+    return g * gelu_tanh_grad(y);
+}
+
+void main() {
+    for (uint c = gl_GlobalInvocationID.x; c < p.cols; c += gl_NumWorkGroups.x * 64u) {
+        float db = 0.0;
+        for (uint r = 0u; r < p.rows; r++) {
+            uint i = r * p.cols + c;
+            float v = dact(LD32(Y, i), LD32(G, i));
+            ST32(GP, i, v);
+            db += v;
+        }
+        ST32(DB, c, db);
+    }
+}
