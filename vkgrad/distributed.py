@@ -111,7 +111,7 @@ def broadcast_parameters(model_or_params, root=0):
     o = 0
     for _, t in tensors:
         n = t.size
-        t.data = t.backend.from_numpy(flat[o:o + n].reshape(t.shape), t.dtype)
+        t.assign_(flat[o:o + n].reshape(t.shape))
         o += n
     return model_or_params
 

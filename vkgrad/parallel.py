@@ -129,7 +129,7 @@ class DataParallel:
                     if s.backend is t.backend:
                         t.backend.copy_(t.data, s.data)
                     else:
-                        t.data = t.backend.from_numpy(s.numpy(), t.dtype)
+                        t.assign_(s.numpy())
 
 
 def dp_train(model_fn, x, y, loss_fn, iterations, devices=None, batch_size=32, optimizer_fn=None,

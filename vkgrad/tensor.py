@@ -134,6 +134,15 @@ class Tensor:
     def zero_grad(self):
         self.grad = None
 
+    def assign_(self, array):
+        """Overwrite the values in place (same device buffer: optimizers' state and
+        captured steps keep referring to this tensor)."""
+        a = np.asarray(array.numpy() if isinstance(array, Tensor) else array)
+        if tuple(a.shape) != self.shape:
+            raise ValueError(f"assign_: got shape {list(a.shape)}, expected {list(self.shape)}")
+        self.backend.copy_(self.data, self.backend.from_numpy(a, self.dtype))
+        return self
+
     def backward(self, grad=None, retain_graph=False):
         """Accumulate d(self)/d(leaf) into every leaf's ``.grad``."""
         from .autograd import run_backward

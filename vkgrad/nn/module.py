@@ -132,7 +132,7 @@ class Module:
                                  f"{list(a.shape)} in the state, expected {list(t.shape)}")
         for k, t in own.items():
             if k in state:
-                t.data = t.backend.from_numpy(np.asarray(state[k]), t.dtype)
+                t.assign_(state[k])  # in place: optimizers and captured steps keep working
         return self
 
     def __repr__(self):

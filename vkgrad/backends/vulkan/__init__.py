@@ -403,15 +403,21 @@ class VulkanBackend(Backend):
     def write_block(self, h, a):
         """Host write of ``a`` into an existing block (a captured step's input slot;
         in a device-local arena the captured upload copy moves it on replay)."""
-        a = np.ascontiguousarray(np.asarray(a).astype(_NP[h.dtype], copy=False)).reshape(-1)
+        a = np.asarray(a)
         if a.size != h.size:
             raise ValueError(f"write_block: {a.size} values for a block of {h.size}")
-        if h.dtype == "f16" and a.size % 2:
-            a = np.concatenate([a, np.zeros(1, np.float16)])
-        words = a.view(np.uint32)
+        self._host_write(h, a)
+
+    def _host_write(self, h, a):
+        """Pack ``a`` (f16 as halves, two per word) into h's words of the mapped arena."""
+        flat = np.ascontiguousarray(a.astype(_NP[h.dtype], copy=False)).reshape(-1)
+        if h.dtype == "f16" and flat.size % 2:
+            flat = np.concatenate([flat, np.zeros(1, np.float16)])
+        words = flat.view(np.uint32)
         self._view[h.off:h.off + words.size] = words
         self.counters["uploads"] += 1
         self.counters["upload_bytes"] += words.size * 4
+        return words.size
 
     def end_step(self):
         if self._capture is None:  # a captured step is submitted by its replay
@@ -431,19 +437,13 @@ class VulkanBackend(Backend):
 
     # -- data movement ---------------------------------------------------------
     def from_numpy(self, a, dtype):
-        a = np.ascontiguousarray(np.asarray(a).astype(_NP.get(dtype, np.float64), copy=False))
+        a = np.asarray(a)
         h = self._alloc(a.shape, dtype)
-        flat = a.reshape(-1)
-        if dtype == "f16" and flat.size % 2:
-            flat = np.concatenate([flat, np.zeros(1, np.float16)])
-        words = flat.view(np.uint32)
-        self._view[h.off:h.off + words.size] = words
+        nw = self._host_write(h, a)
         if self.arena_kind == "device":  # staging -> device copy of this block, in order
             self._track(set(), {id(h.block)})
-            self._prog.copy(self._algo("copy4", "u32"), h.off * 4, h.off * 4, words.size * 4, True, False)
+            self._prog.copy(self._algo("copy4", "u32"), h.off * 4, h.off * 4, nw * 4, True, False)
             self._keep.append(h.block)
-        self.counters["uploads"] += 1
-        self.counters["upload_bytes"] += words.size * 4
         return h
 
     def to_numpy(self, h):
