@@ -122,3 +122,19 @@ def test_custom_module_registers_parameters():
     assert [n for n, _ in net.named_parameters()] == ["scale", "body.weight", "body.bias"]  # as PyTorch
     g = vg.backward(net(vg.tensor(np.ones((4, 2)))).sum())
     assert set(g) == {"body.weight", "body.bias", "scale"}
+
+
+def test_load_state_dict_writes_in_place(bk):
+    """Loading keeps each parameter's buffer, so an optimizer made before the load
+    (and a captured step) keeps updating the model."""
+    model = nn.Linear(3, 2, device=bk.device, dtype=bk.dtype)
+    opt = vg.optim.SGD(model.parameters(), lr=0.5)
+    handle = model.weight.data
+    model.load_state_dict({"weight": np.ones((2, 3)), "bias": np.zeros(2)})
+    assert model.weight.data is handle
+    np.testing.assert_allclose(model.weight.numpy().astype(np.float64), 1.0)
+    opt.step({"weight": vg.tensor(np.ones((2, 3)), device=bk.device, dtype=bk.dtype),
+              "bias": vg.tensor(np.ones(2), device=bk.device, dtype=bk.dtype)})
+    np.testing.assert_allclose(model.weight.numpy().astype(np.float64), 0.5)
+    with pytest.raises(ValueError, match=r"assign_: got shape \[4\], expected \[2\]"):
+        model.bias.assign_(np.zeros(4))
