@@ -171,11 +171,30 @@ def test_error_paths_leave_the_backend_working():
         vg.tensor(np.zeros(limit // 4 + 16, dtype=np.float32), device="vulkan")
     with pytest.raises(vg.BackendError, match="dtype f64 is not supported"):
         vg.tensor([1.0], device="vulkan", dtype="f64")
+    # device memory exhausted: cap the arenas' total a little above what exists now
+    saved = be.memory_limit
+    be.memory_limit = be.counters["arena_bytes"] + 3 * limit // 2
     big = []
-    with pytest.raises(vg.BackendError, match="out of device memory"):
-        for _ in range(64):
-            big.append(vg.tensor(np.zeros(limit // 16 // 4 * 3, dtype=np.float32), device="vulkan"))
-    assert big  # some fit before the arena was full
+    try:
+        with pytest.raises(vg.BackendError, match="out of device memory"):
+            for _ in range(64):
+                big.append(vg.tensor(np.zeros(limit // 16, dtype=np.float32), device="vulkan"))
+    finally:
+        be.memory_limit = saved
+    assert len(big) >= 4  # a second arena was added before the cap was reached
+    assert len(be.arenas) >= 2
     del big
     x = vg.tensor([1.0, 2.0], device="vulkan")
     np.testing.assert_allclose((x * 3.0).numpy(), [3.0, 6.0])
+
+
+def test_tensors_beyond_one_arena():
+    """More live data than maxStorageBufferRange: several arenas, ops across them."""
+    be = _be()
+    n = be.max_words // 3  # three of these cannot share one arena
+    r = np.random.default_rng(0)
+    arrays = [r.standard_normal(n).astype(np.float32) for _ in range(4)]
+    ts = [vg.tensor(a, device="vulkan") for a in arrays]
+    assert len({t.data.block.arena for t in ts}) >= 2
+    total = ts[0] + ts[1] * ts[2] - ts[3]
+    np.testing.assert_allclose(total.numpy(), arrays[0] + arrays[1] * arrays[2] - arrays[3], rtol=1e-6)

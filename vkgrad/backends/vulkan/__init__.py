@@ -1,7 +1,8 @@
 """The Vulkan backend: every primitive is a GLSL compute shader run through Kompute.
 
-Memory: one arena (a kp tensor of 32-bit words) holds every tensor; a handle
-is a block of it.  Where device memory is the host's (lavapipe, integrated
+Memory: arenas (kp tensors of 32-bit words, each at most maxStorageBufferRange
+bytes; a new one is added when the others are full) hold every tensor; a
+handle is a block of one.  Where device memory is the host's (lavapipe, integrated
 GPUs) the arena is host-visible and uploads/downloads are plain copies; on
 other devices it is device-local with a host-visible staging twin, and each
 upload or download records a copy of just that block's bytes
@@ -152,18 +153,25 @@ def _merge_dims(dims, *strides):
     return (out_d, *out_s)
 
 
+class Arena:
+    """One kp tensor of words, its mapped host view, its bump pointer, and the
+    algorithm that names its buffer to recorded programs."""
+
+    __slots__ = ("index", "tensor", "view", "words", "bump", "holder")
+
+
 class Block:
-    """A run of arena words; returns itself to the free list when collected."""
+    """A run of an arena's words; returns itself to the free list when collected."""
 
-    __slots__ = ("off", "cls", "backend", "__weakref__")
+    __slots__ = ("off", "cls", "arena", "backend", "__weakref__")
 
-    def __init__(self, off, cls, backend):
-        self.off, self.cls, self.backend = off, cls, backend
+    def __init__(self, off, cls, arena, backend):
+        self.off, self.cls, self.arena, self.backend = off, cls, arena, backend
 
     def __del__(self):
         be = self.backend
-        if be is not None and be.arena is not None:
-            be._free.setdefault(self.cls, []).append(self.off)
+        if be is not None and be.arenas:
+            be._free.setdefault((self.arena, self.cls), []).append(self.off)
             be.counters["live_bytes"] -= self.cls * 4
 
 
@@ -200,9 +208,9 @@ class VulkanBackend(Backend):
         self.max_words = self.limits["max_storage_buffer_range"] // 4
         # blocks start at multiples of the smallest size class: keep them aligned
         self._min_words = max(16, int(self.limits.get("min_storage_buffer_offset_alignment", 4)) // 4)
+        # total bytes of arenas (None: until the device refuses); also settable at run time
         cap = os.environ.get("VKGRAD_VULKAN_MAX_BYTES")
-        if cap:
-            self.max_words = min(self.max_words, int(cap) // 4)
+        self.memory_limit = int(cap) if cap else None
         # for tests only: proves the validation test catches a missing barrier
         self._skip_barriers = os.environ.get("VKGRAD_DEBUG_SKIP_BARRIERS") == "1"
         self.arena_kind = os.environ.get("VKGRAD_VULKAN_ARENA") or (
@@ -212,14 +220,13 @@ class VulkanBackend(Backend):
         self.counters = {}
         self.reset_counters()
         self.counters["live_bytes"] = 0
-        self.arena = None
+        self.arenas = []
         self._free = {}
-        self._bump = 0
         self._algos = {}
         self._spirv = {}
         self._capture = None
         self._new_program()
-        self._grow(min(self.max_words, 8 << 20))  # 32 MiB to start; doubles on demand
+        self._add_arena(min(self.max_words, 8 << 20))  # 32 MiB first; later ones double
         self._dummy = self._alloc((1,), "f32")  # bound where a shader's optional operand is absent
 
     # -- bookkeeping ---------------------------------------------------------
@@ -234,35 +241,34 @@ class VulkanBackend(Backend):
 
     def _new_program(self):
         self._prog = _vkext.Program()
+        if self.arenas:
+            self._prog.set_arenas([a.holder for a in self.arenas])
         self._keep = []
         self._written = set()
         self._read = set()
 
-    def _grow(self, words):
-        old_algo = None
-        if self.arena is not None:
-            if self.arena_kind == "device" and self._bump:  # bring the data to the staging copy
-                old_algo = self._algo("copy4", "u32")
-                self._prog.copy(old_algo, 0, 0, self._bump * 4, False, True)
-            self.synchronize()
+    def _add_arena(self, words):
+        total = sum(a.words for a in self.arenas) + words
+        if self.memory_limit is not None and total * 4 > self.memory_limit:
+            return None
         ttype = kp.TensorTypes.host if self.arena_kind == "host" else kp.TensorTypes.device
         try:
-            new = self.mgr.tensor_t(np.zeros(words, dtype=np.uint32), tensor_type=ttype)
+            t = self.mgr.tensor_t(np.zeros(words, dtype=np.uint32), tensor_type=ttype)
         except Exception as e:  # vkAllocateMemory / vkCreateBuffer failed: out of device memory
             raise BackendError(f"vulkan: could not allocate a {words * 4}-byte arena on "
-                               f"{self.limits['name']}: {e}; free tensors or lower "
-                               "VKGRAD_VULKAN_MAX_BYTES") from None
-        view = new.data()
-        if self.arena is not None:
-            view[:self._bump] = self._view[:self._bump]
-        self.arena, self._view, self.arena_words = new, view, words
-        self._algos.clear()  # pipelines are bound to the arena's descriptor
-        self.counters["arena_bytes"] = words * 4
-        if self.arena_kind == "device":
-            # the device buffer starts empty: a new arena gets one whole upload (and
-            # creating one already syncs its zeros, so the first needs none)
-            if old_algo is not None and self._bump:
-                self._prog.copy(self._algo("copy4", "u32"), 0, 0, self._bump * 4, True, False)
+                               f"{self.limits['name']} ({sum(a.words for a in self.arenas) * 4} bytes "
+                               f"in use): {e}; free tensors or use smaller batches") from None
+        a = Arena()
+        a.index, a.tensor, a.view, a.words, a.bump = len(self.arenas), t, t.data(), words, 0
+        # names this arena's buffer to programs (and serves buffer copies within it)
+        # (a one-binding shader, never dispatched through this algorithm)
+        a.holder = self.mgr.algorithm([t], self._spirv_of("peak_fma_f32"), (1, 1, 1),
+                                      np.array([0], dtype=np.uint32), np.zeros(3, dtype=np.uint32))
+        self.counters["pipelines_created"] += 1
+        self.arenas.append(a)
+        self._prog.set_arenas([x.holder for x in self.arenas])
+        self.counters["arena_bytes"] = total * 4
+        return a
 
     def _alloc(self, shape, dtype):
         if dtype not in _NP:
@@ -275,56 +281,68 @@ class VulkanBackend(Backend):
                 f"vulkan: a {dtype} tensor of shape {list(shape)} needs {words * 4} bytes, more than "
                 f"this device's maxStorageBufferRange ({self.max_words * 4} bytes)")
         cls = _size_class(words, self._min_words)
-        lst = self._free.get(cls)
-        if lst:
-            off = lst.pop()
-            self.counters["blocks_reused"] += 1
-        else:
-            if self._bump + cls > self.arena_words:
-                self.synchronize()  # lets blocks held by pending work go back to the free lists
-                off = self._split_free(cls)
-                if off is not None:
-                    return VkArray(shape, dtype, self._take(off, cls))
-                need = self._bump + cls
-                if need > self.max_words:
-                    raise BackendError(
-                        f"vulkan: out of device memory allocating {list(shape)} {dtype} "
-                        f"({cls * 4} bytes): {self.counters['live_bytes']} bytes live in an arena "
-                        f"of at most {self.max_words * 4} bytes; free tensors or use smaller batches")
-                self._grow(min(self.max_words, max(need, 2 * self.arena_words)))
-            off = self._bump
-            self._bump += cls
-            self.counters["blocks_created"] += 1
-        return VkArray(shape, dtype, self._take(off, cls))
+        found = self._take_free(cls) or self._bump_alloc(cls)
+        if found is None:
+            self.synchronize()  # lets blocks held by pending work go back to the free lists
+            found = self._take_free(cls) or self._split_free(cls)
+        if found is None:
+            a = self._add_arena(min(self.max_words, max(cls, 2 * self.arenas[-1].words)))
+            if a is None:
+                raise BackendError(
+                    f"vulkan: out of device memory allocating {list(shape)} {dtype} ({cls * 4} "
+                    f"bytes): {self.counters['live_bytes']} bytes live in {len(self.arenas)} "
+                    f"arena(s) of {self.counters['arena_bytes']} bytes, the limit is "
+                    f"{self.memory_limit} bytes; free tensors or use smaller batches")
+            found = self._bump_alloc(cls)
+        arena, off = found
+        self.counters["live_bytes"] += cls * 4
+        return VkArray(shape, dtype, Block(off, cls, arena, self))
+
+    def _take_free(self, cls):
+        for a in self.arenas:
+            lst = self._free.get((a.index, cls))
+            if lst:
+                self.counters["blocks_reused"] += 1
+                return a.index, lst.pop()
+        return None
+
+    def _bump_alloc(self, cls):
+        for a in self.arenas:
+            if a.bump + cls <= a.words:
+                off, a.bump = a.bump, a.bump + cls
+                self.counters["blocks_created"] += 1
+                return a.index, off
+        return None
 
     def _split_free(self, cls):
         """A free block of exactly cls words, splitting a larger free one (buddy style)."""
-        bigger = sorted(c for c, lst in self._free.items() if lst and c >= cls)
+        bigger = sorted((c, a) for (a, c), lst in self._free.items() if lst and c >= cls)
         if not bigger:
             return None
-        c = bigger[0]
-        off = self._free[c].pop()
+        c, a = bigger[0]
+        off = self._free[(a, c)].pop()
         while c > cls:
             c //= 2
-            self._free.setdefault(c, []).append(off + c)
+            self._free.setdefault((a, c), []).append(off + c)
         self.counters["blocks_reused"] += 1
-        return off
+        return a, off
 
-    def _take(self, off, cls):
-        self.counters["live_bytes"] += cls * 4
-        return Block(off, cls, self)
+    def _spirv_of(self, variant):
+        spirv = self._spirv.get(variant)
+        if spirv is None:
+            with open(os.path.join(_SHADER_DIR, variant + ".spv"), "rb") as f:
+                spirv = self._spirv[variant] = f.read()
+        return spirv
 
     def _algo(self, shader, dtype_tag, spec=()):
         key = (shader, dtype_tag, spec)
         a = self._algos.get(key)
         if a is None:
-            variant = f"{shader}_{dtype_tag}"
-            spirv = self._spirv.get(variant)
-            if spirv is None:
-                with open(os.path.join(_SHADER_DIR, variant + ".spv"), "rb") as f:
-                    spirv = self._spirv[variant] = f.read()
+            spirv = self._spirv_of(f"{shader}_{dtype_tag}")
             words, modes = _SHADERS[shader]
-            a = self.mgr.algorithm([self.arena] * len(modes), spirv, (1, 1, 1),
+            # bound to the first arena for its layout only: each dispatch binds its
+            # operands' own arenas and ranges
+            a = self.mgr.algorithm([self.arenas[0].tensor] * len(modes), spirv, (1, 1, 1),
                                    np.array(spec, dtype=np.uint32), np.zeros(words, dtype=np.uint32))
             self._algos[key] = a
             self.counters["pipelines_created"] += 1
@@ -357,7 +375,8 @@ class VulkanBackend(Backend):
         for h in operands:
             ranges.append(h.block.off * 4)
             ranges.append(_words(h.size, h.dtype) * 4)
-        idx = self._prog.dispatch(algo, max(1, min(int(groups), _MAX_GROUPS)), 1, 1, push, ranges)
+        idx = self._prog.dispatch(algo, max(1, min(int(groups), _MAX_GROUPS)), 1, 1, push, ranges,
+                                  [h.block.arena for h in operands])
         self._keep.extend(h.block for h in operands)
         self.counters["dispatches"] += 1
         return idx
@@ -414,7 +433,7 @@ class VulkanBackend(Backend):
         if h.dtype == "f16" and flat.size % 2:
             flat = np.concatenate([flat, np.zeros(1, np.float16)])
         words = flat.view(np.uint32)
-        self._view[h.off:h.off + words.size] = words
+        self.arenas[h.block.arena].view[h.off:h.off + words.size] = words
         self.counters["uploads"] += 1
         self.counters["upload_bytes"] += words.size * 4
         return words.size
@@ -442,7 +461,7 @@ class VulkanBackend(Backend):
         nw = self._host_write(h, a)
         if self.arena_kind == "device":  # staging -> device copy of this block, in order
             self._track(set(), {id(h.block)})
-            self._prog.copy(self._algo("copy4", "u32"), h.off * 4, h.off * 4, nw * 4, True, False)
+            self._prog.copy(self.arenas[h.block.arena].holder, h.off * 4, h.off * 4, nw * 4, True, False)
             self._keep.append(h.block)
         return h
 
@@ -450,10 +469,10 @@ class VulkanBackend(Backend):
         nw = _words(h.size, h.dtype)
         if self.arena_kind == "device":  # device -> staging copy of this block, then wait
             self._track({id(h.block)}, set())
-            self._prog.copy(self._algo("copy4", "u32"), h.off * 4, h.off * 4, nw * 4, False, True)
+            self._prog.copy(self.arenas[h.block.arena].holder, h.off * 4, h.off * 4, nw * 4, False, True)
             self._keep.append(h.block)
         self.synchronize()
-        raw = self._view[h.off:h.off + nw]
+        raw = self.arenas[h.block.arena].view[h.off:h.off + nw]
         self.counters["downloads"] += 1
         self.counters["download_bytes"] += nw * 4
         return raw.view(_NP[h.dtype])[:h.size].copy().reshape(h.shape)

@@ -54,6 +54,8 @@ class OpProgram : public kp::OpBase {
     size_t dispatches = 0, barriers = 0;
     std::shared_ptr<vk::Device> device;
     std::vector<vk::DescriptorPool> pools;
+    // one algorithm per arena, for its buffer: operands name their arena by index
+    std::vector<std::shared_ptr<kp::Algorithm>> arenas;
     uint32_t used_in_pool = kSetsPerPool;
 
     ~OpProgram() override { release(); }
@@ -78,15 +80,18 @@ class OpProgram : public kp::OpBase {
     }
 
     size_t dispatch(std::shared_ptr<kp::Algorithm> algo, uint32_t x, uint32_t y, uint32_t z,
-                    const std::vector<uint32_t>& push, const std::vector<uint64_t>& ranges) {
+                    const std::vector<uint32_t>& push, const std::vector<uint64_t>& ranges,
+                    const std::vector<uint32_t>& arena_ids) {
         if (!algo || !algo->mPipeline)
             throw std::runtime_error("vkgrad program: dispatch of a destroyed algorithm");
         if (x == 0 || y == 0 || z == 0)
             throw std::runtime_error("vkgrad program: empty workgroup count");
         size_t nb = algo->mTensors.size();
-        if ((size_t)ranges.size() != 2 * nb || nb > kMaxBindings)
-            throw std::runtime_error("vkgrad program: expected (offset, range) for each of the " +
+        if ((size_t)ranges.size() != 2 * nb || arena_ids.size() != nb || nb > kMaxBindings)
+            throw std::runtime_error("vkgrad program: expected (offset, range) and an arena for each of the " +
                                      std::to_string(nb) + " bindings");
+        for (uint32_t a : arena_ids)
+            if (a >= arenas.size()) throw std::out_of_range("vkgrad program: unknown arena " + std::to_string(a));
         Cmd c{0, std::move(algo), {x, y, z}, {}, {}};
         c.push = push;
         if (c.push.size() * 4 != c.algo->mPushConstantsSize * c.algo->mPushConstantsDataTypeMemorySize)
@@ -97,7 +102,8 @@ class OpProgram : public kp::OpBase {
         std::vector<vk::WriteDescriptorSet> writes(nb);
         const uint64_t* r = ranges.data();
         for (size_t i = 0; i < nb; i++) {
-            infos[i] = vk::DescriptorBufferInfo(*c.algo->mTensors[i]->mPrimaryBuffer, r[2 * i], r[2 * i + 1]);
+            infos[i] = vk::DescriptorBufferInfo(*arenas[arena_ids[i]]->mTensors[0]->mPrimaryBuffer,
+                                                r[2 * i], r[2 * i + 1]);
             writes[i] = vk::WriteDescriptorSet(c.set, (uint32_t)i, 0, 1, vk::DescriptorType::eStorageBuffer,
                                                nullptr, &infos[i], nullptr);
         }
@@ -303,13 +309,14 @@ PYBIND11_MODULE(_vkext, m) {
     py::class_<OpProgram, kp::OpBase, std::shared_ptr<OpProgram>>(m, "Program")
         .def(py::init<>())
         .def("dispatch", &OpProgram::dispatch, py::arg("algorithm"), py::arg("x"), py::arg("y"),
-             py::arg("z"), py::arg("push"), py::arg("ranges"))
+             py::arg("z"), py::arg("push"), py::arg("ranges"), py::arg("arena_ids"))
         .def("copy", &OpProgram::copy, py::arg("algorithm"), py::arg("src"), py::arg("dst"), py::arg("size"),
              py::arg("src_staging") = false, py::arg("dst_staging") = false)
         .def("barrier", [](OpProgram& p) { p.barrier(1); })
         .def("host_read_barrier", [](OpProgram& p) { p.barrier(2); })
         .def("host_write_barrier", [](OpProgram& p) { p.barrier(3); })
         .def("set_push", &OpProgram::set_push, py::arg("index"), py::arg("push"))
+        .def("set_arenas", [](OpProgram& p, std::vector<std::shared_ptr<kp::Algorithm>> a) { p.arenas = std::move(a); })
         .def("clear", &OpProgram::clear)
         .def_property_readonly("dispatches", [](const OpProgram& p) { return p.dispatches; })
         .def_property_readonly("barriers", [](const OpProgram& p) { return p.barriers; })
