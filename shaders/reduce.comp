@@ -1,12 +1,13 @@
 #version 450
 #extension GL_GOOGLE_include_directive : require
 // Reduce the middle axis of x viewed as [outer, R, inner] -> y [outer, inner]
-// in f32, one workgroup per output (or, with serial = 1, one invocation), times scale.  OP: 0 sum, 1 max, 2 sum of squares.
+// in f32, one workgroup per output (or, with serial = 1, one invocation), times scale.
+// serial = 2 is the first pass of a long reduction: partial results of chunk rows each.  OP: 0 sum, 1 max, 2 sum of squares.
 // Bindings: 0 x (in), 1 y (out).
 #include "common.glsl"
 layout(local_size_x = 64) in;
 layout(constant_id = 0) const uint OP = 0u;
-layout(push_constant) uniform P { uint outer; uint R; uint inner; float scale; uint serial; } p;
+layout(push_constant) uniform P { uint outer; uint R; uint inner; float scale; uint serial; uint chunk; } p;
 BUF_IN(0, X)
 BUF_OUT(1, Y)
 shared float s[64];
@@ -17,6 +18,20 @@ void main() {
     uint tid = gl_LocalInvocationID.x;
     uint nout = p.outer * p.inner;
     float init = OP == 1u ? uintBitsToFloat(0xff800000u) : 0.0;
+    if (p.serial == 2u) {  // long reductions, pass 1: partials [outer, P, inner] of chunk rows each
+        uint P = (p.R + p.chunk - 1u) / p.chunk, items = p.outer * P * p.inner;
+        for (uint w = gl_GlobalInvocationID.x; w < items; w += gl_NumWorkGroups.x * 64u) {
+            uint ii = w % p.inner, t = w / p.inner, part = t % P, oo = t / P;
+            uint r1 = min(p.R, (part + 1u) * p.chunk);
+            float acc = init;
+            for (uint r = part * p.chunk; r < r1; r++) {
+                float v = LD(X, (oo * p.R + r) * p.inner + ii);
+                acc = comb(acc, OP == 2u ? v * v : v);
+            }
+            ST32(Y, w, acc * p.scale);
+        }
+        return;
+    }
     if (p.serial == 1u) {  // short reductions: one invocation per output, no barriers
         for (uint o = gl_GlobalInvocationID.x; o < nout; o += gl_NumWorkGroups.x * 64u) {
             uint base = (o / p.inner) * p.R * p.inner + (o % p.inner);

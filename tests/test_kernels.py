@@ -157,3 +157,16 @@ def test_softmax_xent_with_labels_all_paths(shape, dtype):
     tol = 2e-2 if dtype == "f16" else 1e-5
     assert res["vulkan"][0] == pytest.approx(res["cpu"][0], rel=tol)
     np.testing.assert_allclose(res["vulkan"][1], res["cpu"][1], rtol=tol, atol=tol / shape[0])
+
+
+@pytest.mark.parametrize("shape,axes", [((300000,), (0,)), ((3, 100000, 2), (1,)),
+                                        ((20000, 3), (0,)), ((7, 9000), (0, 1))], ids=str)
+def test_long_reductions_in_two_passes(shape, axes):
+    """Long reductions with few outputs go through parallel partials first."""
+    be = vg.get_backend("vulkan")
+    a = np.random.default_rng(0).standard_normal(shape).astype(np.float32)
+    t = vg.tensor(a, device="vulkan")
+    for op, f in [("sum", np.sum), ("max", np.max), ("sumsq", lambda x, axis: np.sum(x * x, axis=axis))]:
+        got = be.to_numpy(be.reduce(op, t.data, axes, False))
+        np.testing.assert_allclose(got, f(a.astype(np.float64), axis=axes), rtol=1e-4, atol=1e-3,
+                                   err_msg=op)

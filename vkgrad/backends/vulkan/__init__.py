@@ -50,7 +50,7 @@ if not os.path.exists(_MANIFEST):
 # the shader; the dependency tracker reads the binding modes.
 _SHADERS = {
     "unary": (3, "io"), "binary": (22, "iio"), "copy": (13, "io"), "cast": (1, "io"),
-    "reduce": (5, "io"), "matmul": (8, "iiio"), "softmax": (3, "io"), "xent": (4, "iioo"),
+    "reduce": (6, "io"), "matmul": (8, "iiio"), "softmax": (3, "io"), "xent": (4, "iioo"),
     "xent_bwd": (3, "iiio"), "bn_fwd": (6, "iiioooobb"), "bn_bwd": (3, "iiiiiooo"),
     "dropout": (4, "ioo"), "onehot": (2, "io"), "adam": (9, "bibb"), "sgd": (7, "bib"),
     # contiguous fast paths in 16-byte quads, and the benchmark's FMA probe
@@ -616,10 +616,18 @@ class VulkanBackend(Backend):
             outer = int(np.prod(cur_shape[:i])) if i else 1
             R = int(np.prod(cur_shape[i:j + 1]))
             inner = int(np.prod(cur_shape[j + 1:])) if j + 1 < len(cur_shape) else 1
+            while R > 4096 and outer * inner < 1024:
+                # long and few: partials of 1024 rows in parallel, then reduce those
+                P = -(-R // 1024)
+                part = self._alloc((outer * P * inner,), "f32")
+                self._dispatch("reduce", tag, (code,), (outer * P * inner + 63) // 64,
+                               [outer, R, inner, _f2u(1.0), 2, 1024], [h, part])
+                h, tag, R = part, "f32", P
+                code = 0 if code == 2 else code  # later passes add up the squares
             y = self._alloc((outer * inner,), "f32")
             ser = _serial(R, outer * inner)
             self._dispatch("reduce", tag, (code,), (outer * inner + 63) // 64 if ser else outer * inner,
-                           [outer, R, inner, _f2u(1.0), int(ser)], [h, y])
+                           [outer, R, inner, _f2u(1.0), int(ser), 0], [h, y])
             cur_shape = cur_shape[:i] + [1] * (j - i + 1) + cur_shape[j + 1:]
             h, tag = y, "f32"
             if code == 2:
@@ -713,7 +721,7 @@ class VulkanBackend(Backend):
             self._dispatch("xent", logits.dtype, spec, (rows + 63) // 64 if ser else rows,
                            [rows, C, int(ser), _f2u(1.0 / rows)], [logits, target, probs, rl])
             ser = _serial(rows, 1)
-            self._dispatch("reduce", "f32", (0,), 1, [1, rows, 1, _f2u(1.0 / rows), int(ser)], [rl, loss])
+            self._dispatch("reduce", "f32", (0,), 1, [1, rows, 1, _f2u(1.0 / rows), int(ser), 0], [rl, loss])
         return self._f32_out(loss, logits.dtype), self._f32_out(probs, logits.dtype)
 
     def softmax_xent_bwd(self, probs, target, g):
