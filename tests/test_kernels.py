@@ -170,3 +170,19 @@ def test_long_reductions_in_two_passes(shape, axes):
         got = be.to_numpy(be.reduce(op, t.data, axes, False))
         np.testing.assert_allclose(got, f(a.astype(np.float64), axis=axes), rtol=1e-4, atol=1e-3,
                                    err_msg=op)
+
+
+@pytest.mark.parametrize("n", [1024, 1 << 16, 1 << 16 | 3])
+def test_adam_quad_path_matches_cpu(n):
+    r = np.random.default_rng(n)
+    p, g = r.uniform(-1, 1, n).astype(np.float32), r.uniform(-1, 1, n).astype(np.float32)
+    out = {}
+    for dev in ("cpu", "vulkan"):
+        be = vg.get_backend(dev)
+        items = [(vg.tensor(p, device=dev).data, vg.tensor(g, device=dev).data,
+                  be.full((n,), 0.1, "f32"), be.full((n,), 0.2, "f32"))]
+        for step in (1, 2):
+            be.adam_multi_(items, 1e-2, 0.9, 0.999, 1e-8, 0.01, step, False)
+        out[dev] = [be.to_numpy(h) for h in (items[0][0], items[0][2], items[0][3])]
+    for a, b in zip(out["vulkan"], out["cpu"]):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)

@@ -56,7 +56,7 @@ _SHADERS = {
     # contiguous fast paths in 16-byte quads, and the benchmark's FMA probe
     "unary4": (3, "io"), "binary4": (3, "iio"), "copy4": (1, "io"), "peak_fma": (3, "o"),
     "matmul4": (4, "iiio"), "matmul_sg": (5, "iiio"), "pad2d": (6, "io"),
-    "act_bias_bwd": (2, "iioo"), "adam_multi": (12, "bibb" * 4),
+    "act_bias_bwd": (2, "iioo"), "adam4": (9, "bibb"), "adam_multi": (12, "bibb" * 4),
 }
 _ACT_ID = {None: 0, "relu": 1, "sigmoid": 2, "tanh": 3, "gelu": 4, "gelu_tanh": 5}
 _NP = {"f32": np.float32, "f16": np.float16, "i32": np.int32}
@@ -812,6 +812,10 @@ class VulkanBackend(Backend):
 
         by_dtype = {}
         for it in items:
+            if it[0].dtype == "f32" and it[0].size >= 1 << 16 and it[0].size % 4 == 0:
+                # large: its own 16-byte-load dispatch (bandwidth over dispatch count)
+                self.adam_(*it, lr, beta1, beta2, eps, weight_decay, step, decoupled)
+                continue
             by_dtype.setdefault(it[0].dtype, []).append(it)
         for dt, its in by_dtype.items():
             for s in range(0, len(its), 4):
@@ -831,4 +835,7 @@ class VulkanBackend(Backend):
                     _f2u(lr_ / (1.0 - beta1 ** t)), _f2u(1.0 / math.sqrt(1.0 - beta2 ** t)),
                     1 if decoupled else 0]
 
-        self._dispatch_dyn("adam", p.dtype, (), self._groups(n, p.dtype), push, [p, g, m, v])
+        if p.dtype == "f32" and g.dtype == "f32" and n % 4 == 0:  # 16-byte loads and stores
+            self._dispatch_dyn("adam4", "f32", (), (n // 4 + 63) // 64, push, [p, g, m, v])
+        else:
+            self._dispatch_dyn("adam", p.dtype, (), self._groups(n, p.dtype), push, [p, g, m, v])
