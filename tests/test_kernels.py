@@ -186,3 +186,19 @@ def test_adam_quad_path_matches_cpu(n):
         out[dev] = [be.to_numpy(h) for h in (items[0][0], items[0][2], items[0][3])]
     for a, b in zip(out["vulkan"], out["cpu"]):
         np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("momentum,nesterov", [(0.0, False), (0.9, False), (0.9, True)])
+def test_sgd_quad_path_matches_cpu(momentum, nesterov):
+    n = 4096
+    r = np.random.default_rng(3)
+    p, g = r.uniform(-1, 1, n).astype(np.float32), r.uniform(-1, 1, n).astype(np.float32)
+    out = {}
+    for dev in ("cpu", "vulkan"):
+        be = vg.get_backend(dev)
+        w, gg = vg.tensor(p, device=dev).data, vg.tensor(g, device=dev).data
+        buf = be.full((n,), 0.0, "f32") if momentum else None
+        for first in (True, False):
+            be.sgd_(w, gg, buf, 0.1, momentum, 0.0, nesterov, 0.01, first)
+        out[dev] = be.to_numpy(w)
+    np.testing.assert_allclose(out["vulkan"], out["cpu"], rtol=1e-5, atol=1e-6)

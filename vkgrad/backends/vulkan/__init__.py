@@ -56,7 +56,7 @@ _SHADERS = {
     # contiguous fast paths in 16-byte quads, and the benchmark's FMA probe
     "unary4": (3, "io"), "binary4": (3, "iio"), "copy4": (1, "io"), "peak_fma": (3, "o"),
     "matmul4": (4, "iiio"), "matmul_sg": (5, "iiio"), "pad2d": (6, "io"),
-    "act_bias_bwd": (2, "iioo"), "adam4": (9, "bibb"), "adam_multi": (12, "bibb" * 4),
+    "act_bias_bwd": (2, "iioo"), "adam4": (9, "bibb"), "sgd4": (7, "bib"), "adam_multi": (12, "bibb" * 4),
 }
 _ACT_ID = {None: 0, "relu": 1, "sigmoid": 2, "tanh": 3, "gelu": 4, "gelu_tanh": 5}
 _NP = {"f32": np.float32, "f16": np.float16, "i32": np.int32}
@@ -794,7 +794,9 @@ class VulkanBackend(Backend):
     # -- optimizer updates -------------------------------------------------------------
     def sgd_(self, p, g, buf, lr, momentum, dampening, nesterov, weight_decay, first):
         n = p.size
-        self._dispatch_dyn("sgd", p.dtype, (), self._groups(n, p.dtype),
+        quads = p.dtype == "f32" and g.dtype == "f32" and n % 4 == 0
+        self._dispatch_dyn("sgd4" if quads else "sgd", p.dtype,
+                           (), (n // 4 + 63) // 64 if quads else self._groups(n, p.dtype),
                            lambda: [n, _f2u(_val(lr)), _f2u(momentum), _f2u(dampening),
                                     1 if nesterov else 0, _f2u(weight_decay), 1 if first else 0],
                            [p, g, buf if buf is not None else self._dummy])

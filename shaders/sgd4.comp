@@ -1,0 +1,25 @@
+#version 450
+#extension GL_GOOGLE_include_directive : require
+// sgd.comp for f32 tensors of a whole number of 16-byte quads (16-byte loads/stores).
+// Bindings: 0 param (inout), 1 grad (in), 2 buf (inout; a dummy without momentum).
+#include "common.glsl"
+layout(local_size_x = 64) in;
+layout(push_constant) uniform P {
+    uint n; float lr; float momentum; float dampening; uint nesterov; float wd; uint first;
+} p;
+layout(std430, binding = 0) buffer W_b { vec4 W[]; };
+layout(std430, binding = 1) readonly buffer G_b { vec4 G[]; };
+layout(std430, binding = 2) buffer B_b { vec4 BUF[]; };
+
+void main() {
+    for (uint q = gl_GlobalInvocationID.x; q < p.n / 4u; q += gl_NumWorkGroups.x * 64u) {
+        vec4 w = W[q];
+        vec4 d = G[q] + p.wd * w;
+        if (p.momentum != 0.0) {
+            vec4 b = p.first == 1u ? d : p.momentum * BUF[q] + (1.0 - p.dampening) * d;
+            BUF[q] = b;
+            d = p.nesterov == 1u ? d + p.momentum * b : b;
+        }
+        W[q] = w - p.lr * d;
+    }
+}
