@@ -21,7 +21,6 @@ float f(float x, float g) {
         case B_GELU_TANH_BWD: return g * gelu_tanh_grad(x);
         case B_POW_BWD: return g * p.alpha * powf(x, p.alpha - 1.0);
         case B_CLAMP_BWD: return (x >= p.alpha && x <= p.beta) ? g : 0.0;
-        case B_LERP: return x + p.alpha * (g - x);
     }
     return x;
 }

@@ -9,13 +9,11 @@
 #define U_TANH 6u
 #define U_GELU 7u
 #define U_GELU_TANH 8u
-#define U_ABS 9u
-#define U_AFFINE 10u
-#define U_POW 11u
-#define U_RDIV 12u
-#define U_CLAMP 13u
-#define U_CLIP_COEF 14u
-#define U_FILL 15u
+#define U_AFFINE 9u
+#define U_POW 10u
+#define U_CLAMP 11u
+#define U_CLIP_COEF 12u
+#define U_FILL 13u
 
 #define B_ADD 0u
 #define B_SUB 1u
@@ -29,4 +27,3 @@
 #define B_GELU_TANH_BWD 9u
 #define B_POW_BWD 10u
 #define B_CLAMP_BWD 11u
-#define B_LERP 12u

@@ -18,10 +18,8 @@ float f(float x) {
         case U_TANH: return tanh_f(x);
         case U_GELU: return gelu_f(x);
         case U_GELU_TANH: return gelu_tanh_f(x);
-        case U_ABS: return abs(x);
         case U_AFFINE: return x * p.alpha + p.beta;
         case U_POW: return powf(x, p.alpha);
-        case U_RDIV: return p.alpha / x;
         case U_CLAMP: return min(max(x, p.alpha), p.beta);
         case U_CLIP_COEF: return min(1.0, p.alpha / (x + 1e-6));
     }

@@ -11,22 +11,21 @@ Dtypes are strings: ``"f32"``, ``"f16"`` (half storage, f32 arithmetic),
 Elementwise op codes (shared by every backend, so a shader and NumPy agree):
 
 unary(op, x, alpha, beta):
-  neg, exp, log, sqrt, relu, sigmoid, tanh, gelu, gelu_tanh, abs,
-  affine (x*alpha+beta), pow (x**alpha), rdiv (alpha/x),
+  neg, exp, log, sqrt, relu, sigmoid, tanh, gelu, gelu_tanh,
+  affine (x*alpha+beta), pow (x**alpha),
   clamp (min(max(x, alpha), beta)), clip_coef (min(1, alpha/(x+1e-6))), fill (beta)
 binary(op, a, b, alpha, beta) -- NumPy broadcasting:
   add, sub, mul, div, eq (1.0 where a == b else 0.0),
   relu_bwd (b*(a>0)), sigmoid_bwd (b*a*(1-a), a is the output),
   tanh_bwd (b*(1-a*a), a is the output), gelu_bwd, gelu_tanh_bwd (a is the input),
-  pow_bwd (b*alpha*a**(alpha-1)), clamp_bwd (b where alpha<=a<=beta),
-  lerp (a + alpha*(b-a))
+  pow_bwd (b*alpha*a**(alpha-1)), clamp_bwd (b where alpha<=a<=beta)
 """
 from __future__ import annotations
 
 UNARY_OPS = ("neg", "exp", "log", "sqrt", "relu", "sigmoid", "tanh", "gelu",
-             "gelu_tanh", "abs", "affine", "pow", "rdiv", "clamp", "clip_coef", "fill")
+             "gelu_tanh", "affine", "pow", "clamp", "clip_coef", "fill")
 BINARY_OPS = ("add", "sub", "mul", "div", "eq", "relu_bwd", "sigmoid_bwd",
-              "tanh_bwd", "gelu_bwd", "gelu_tanh_bwd", "pow_bwd", "clamp_bwd", "lerp")
+              "tanh_bwd", "gelu_bwd", "gelu_tanh_bwd", "pow_bwd", "clamp_bwd")
 ACTIVATIONS = (None, "relu", "sigmoid", "tanh", "gelu", "gelu_tanh")
 DTYPES = ("f32", "f16", "f64", "i32")
 FLOAT_DTYPES = ("f32", "f16", "f64")

@@ -91,10 +91,8 @@ _UNARY = {
     "tanh": lambda x, a, b: np.tanh(x),
     "gelu": lambda x, a, b: _gelu(x),
     "gelu_tanh": lambda x, a, b: _gelu_tanh(x),
-    "abs": lambda x, a, b: np.abs(x),
     "affine": lambda x, a, b: x * a + b,
     "pow": lambda x, a, b: np.power(x, a),
-    "rdiv": lambda x, a, b: a / x,
     "clamp": lambda x, a, b: np.clip(x, a, b),
     "clip_coef": lambda x, a, b: np.minimum(1.0, a / (x + 1e-6)),
     "fill": lambda x, a, b: np.full_like(x, b),
@@ -114,7 +112,6 @@ _BINARY = {
     "gelu_tanh_bwd": lambda x, g, a, b: g * _gelu_tanh_grad(x),
     "pow_bwd": lambda x, g, a, b: g * a * np.power(x, a - 1),
     "clamp_bwd": lambda x, g, a, b: g * ((x >= a) & (x <= b)),
-    "lerp": lambda x, y, a, b: x + a * (y - x),
 }
 
 
