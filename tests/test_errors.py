@@ -78,3 +78,15 @@ def test_operands_on_different_devices():
     lin = vg.nn.Linear(3, 2, device="vulkan")
     with pytest.raises(ValueError, match=r"linear: operands are on different devices \(cpu and vulkan:0\)"):
         lin(vg.tensor(np.ones((2, 3)), device="cpu"))
+
+
+def test_indexing_errors():
+    x = vg.tensor(np.ones((3, 4)))
+    with pytest.raises(IndexError, match="index 3 is out of range for axis 0 with size 3"):
+        x[3]
+    with pytest.raises(TypeError, match="only integers, slices"):
+        x[np.array([0, 1])]
+    with pytest.raises(ValueError, match="negative slice steps"):
+        x[::-1]
+    with pytest.raises(IndexError, match=r"3 indices for a tensor of shape \[3, 4\]"):
+        x[0, 0, 0]

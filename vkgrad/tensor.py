@@ -187,6 +187,9 @@ class Tensor:
             raise TypeError(f"pow: exponent must be a Python number, got {type(e).__name__}")
         return _ops().pow(self, e)
 
+    def __getitem__(self, index):
+        return _ops().getitem(self, index)
+
     @property
     def T(self):
         return _ops().transpose(self)

@@ -78,6 +78,14 @@ class Backend:
     def binary(self, op, a, b, alpha=0.0, beta=0.0, out=None):
         raise NotImplementedError
 
+    def slice(self, h, starts, steps, lens):
+        """Contiguous copy of h[start:start+len*step:step] along every axis (steps > 0)."""
+        raise NotImplementedError
+
+    def unslice(self, g, shape, starts, steps):
+        """Zeros of ``shape`` with g written at the slice's positions (its gradient)."""
+        raise NotImplementedError
+
     def broadcast_to(self, h, shape):
         """A materialised copy of h broadcast to shape (NumPy rules)."""
         raise NotImplementedError

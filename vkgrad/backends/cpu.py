@@ -176,6 +176,18 @@ class CPUBackend(Backend):
         r = _BINARY[op](self._c(a), self._c(b), alpha, beta)
         return self._store(r, a.dtype, out)
 
+    @staticmethod
+    def _slices(starts, steps, lens):
+        return tuple(slice(s, s + st * n, st) for s, st, n in zip(starts, steps, lens))
+
+    def slice(self, h, starts, steps, lens):
+        return np.ascontiguousarray(h[self._slices(starts, steps, lens)])
+
+    def unslice(self, g, shape, starts, steps):
+        out = np.zeros(shape, dtype=g.dtype)
+        out[self._slices(starts, steps, g.shape)] = g
+        return out
+
     def broadcast_to(self, h, shape):
         return np.ascontiguousarray(np.broadcast_to(h, shape))
 

@@ -84,3 +84,57 @@ def transpose(x, axes=None):
     be = x.backend
     inv = tuple(np.argsort(axes))
     return make(be.permute(x.data, axes), be, (x,), lambda g: (be.permute(g, inv),))
+
+
+def getitem(x, index):
+    """Basic indexing: integers, slices with positive steps, ``...`` and ``None``.
+
+    The result is a copy (tensors here are always contiguous); the gradient flows
+    back into the sliced positions.  Integer-array ("fancy") indexing raises."""
+    if not isinstance(index, tuple):
+        index = (index,)
+    if any(not (i is None or i is Ellipsis or isinstance(i, (slice, int, np.integer)))
+           for i in index) or any(isinstance(i, bool) for i in index):
+        raise TypeError(f"indexing: only integers, slices, ... and None are supported, got "
+                        f"{index!r} for shape {list(x.shape)}")
+    n_real = len([i for i in index if i is not None and i is not Ellipsis])
+    if len([i for i in index if i is Ellipsis]) > 1:
+        raise IndexError("indexing: only one ... is allowed")
+    if n_real > x.ndim:
+        raise IndexError(f"indexing: {n_real} indices for a tensor of shape {list(x.shape)}")
+    expanded = []
+    for i in index:
+        if i is Ellipsis:
+            expanded.extend([slice(None)] * (x.ndim - n_real))
+        else:
+            expanded.append(i)
+    if Ellipsis not in index:
+        expanded.extend([slice(None)] * (x.ndim - n_real))
+    starts, steps, lens, final = [], [], [], []
+    d = 0
+    for i in expanded:
+        if i is None:
+            final.append(1)
+            continue
+        size = x.shape[d]
+        if isinstance(i, slice):
+            start, stop, step = i.indices(size)
+            if step <= 0:
+                raise ValueError(f"indexing: negative slice steps are not supported (axis {d} "
+                                 f"of shape {list(x.shape)})")
+            n = len(range(start, stop, step))
+            starts.append(start if n else 0)
+            steps.append(step)
+            lens.append(n)
+            final.append(n)
+        else:
+            k = int(i)
+            if not -size <= k < size:
+                raise IndexError(f"indexing: index {k} is out of range for axis {d} with size {size}")
+            starts.append(k % size)
+            steps.append(1)
+            lens.append(1)
+        d += 1
+    be, shape = x.backend, x.shape
+    out = be.reshape(be.slice(x.data, starts, steps, lens), tuple(final))
+    return make(out, be, (x,), lambda g: (be.unslice(be.reshape(g, tuple(lens)), shape, starts, steps),))

@@ -49,7 +49,7 @@ if not os.path.exists(_MANIFEST):
 # declared in the GLSL: i readonly, o writeonly, b read-write.  Both must match
 # the shader; the dependency tracker reads the binding modes.
 _SHADERS = {
-    "unary": (3, "io"), "binary": (22, "iio"), "copy": (13, "io"), "cast": (1, "io"),
+    "unary": (3, "io"), "binary": (22, "iio"), "copy": (14, "io"), "unslice": (25, "io"), "cast": (1, "io"),
     "reduce": (6, "io"), "matmul": (8, "iiio"), "softmax": (3, "io"), "xent": (4, "iioo"),
     "xent_bwd": (3, "iiio"), "bn_fwd": (6, "iiioooobb"), "bn_bwd": (3, "iiiiiooo"),
     "dropout": (4, "ioo"), "onehot": (2, "io"), "adam": (9, "bibb"), "sgd": (7, "bib"),
@@ -489,7 +489,7 @@ class VulkanBackend(Backend):
     def reshape(self, h, shape):
         return VkArray(shape, h.dtype, h.block)
 
-    def _copy_strided(self, x, out_shape, strides, out=None):
+    def _copy_strided(self, x, out_shape, strides, out=None, base=0):
         if len(out_shape) > _MAX_DIMS:
             raise BackendError(f"vulkan: copy of a {len(out_shape)}-d tensor; at most {_MAX_DIMS} "
                                "dimensions are supported")
@@ -498,7 +498,23 @@ class VulkanBackend(Backend):
         pad = _MAX_DIMS - len(dims)
         dims, sx = [1] * pad + dims, [0] * pad + sx
         n = y.size
-        self._dispatch("copy", x.dtype, (), self._groups(n, x.dtype), [n] + dims + sx, [x, y])
+        self._dispatch("copy", x.dtype, (), self._groups(n, x.dtype), [n, int(base)] + dims + sx, [x, y])
+        return y
+
+    def slice(self, h, starts, steps, lens):
+        st = _contig_strides(h.shape)
+        return self._copy_strided(h, list(lens), [s * k for s, k in zip(st, steps)],
+                                  base=sum(a * s for a, s in zip(starts, st)))
+
+    def unslice(self, g, shape, starts, steps):
+        if len(shape) > _MAX_DIMS:
+            raise BackendError(f"vulkan: slice gradient of a {len(shape)}-d tensor; at most {_MAX_DIMS}")
+        y = self._alloc(tuple(shape), g.dtype)
+        pad = _MAX_DIMS - len(shape)
+        n = y.size
+        self._dispatch("unslice", g.dtype, (), self._groups(n, g.dtype),
+                       [n] + [1] * pad + list(shape) + [0] * pad + list(starts) + [1] * pad
+                       + list(steps) + [1] * pad + list(g.shape), [g, y])
         return y
 
     def permute(self, h, axes):
