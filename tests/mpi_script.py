@@ -3,6 +3,7 @@
     python tests/mpi_script.py equiv OUT.npz     train, rank 0 saves the final weights
     python tests/mpi_script.py mismatch          rank 1 builds a different model
     python tests/mpi_script.py dead              rank 1 dies before the first all-reduce
+    python tests/mpi_script.py dptrain OUT.npz   vg.parallel.dp_train(..., ranks=True)
 """
 import os
 import sys
@@ -30,6 +31,15 @@ def main():
     vg.set_default_device(os.environ.get("VKGRAD_DEVICE", "cpu"))
     dist.init(timeout=float(os.environ.get("VKGRAD_DIST_TIMEOUT", "60")))
     r, w = dist.rank(), dist.world_size()
+    if mode == "dptrain":
+        x, y = data()
+        model, hist = vg.parallel.dp_train(model_fn, x, y, vg.softmax_cross_entropy, iterations=STEPS,
+                                           batch_size=2 * B, lr=1e-2, ranks=True, seed=100)
+        if r == 0:
+            vg.save(model, sys.argv[2])
+            np.save(sys.argv[2] + ".hist.npy", np.array(hist))
+        print(f"rank {r} done", flush=True)
+        return
     vg.manual_seed(100 + r)  # different initial weights: the broadcast must fix that
     model = model_fn(17 if (mode == "mismatch" and r == 1) else 16)
     if mode == "dead" and r == 1:

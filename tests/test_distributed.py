@@ -110,3 +110,19 @@ def test_dp_train_returns_model_and_history():
                            devices=["cpu", "cpu"], batch_size=32, lr=1e-2)
     assert len(hist) == 30 and hist[-1] < hist[0]
     assert model.parameters()[0].shape == (16, 8)
+
+
+@needs_mpi
+def test_dp_train_over_ranks_matches_dp_train_in_one_process(tmp_path):
+    out = tmp_path / "dp.npz"
+    r, _ = _mpirun(["dptrain", str(out)])
+    assert r.returncode == 0, r.stdout + r.stderr
+    got, hist = vg.load(out), np.load(str(out) + ".hist.npy")
+    x, y = mpi_script.data()
+    vg.set_default_device("cpu")
+    model, want_hist = dp_train(mpi_script.model_fn, x, y, vg.softmax_cross_entropy,
+                                iterations=mpi_script.STEPS, batch_size=2 * mpi_script.B, lr=1e-2,
+                                devices=["cpu"], seed=100)
+    np.testing.assert_allclose(hist, want_hist, rtol=1e-5)
+    for k, v in model.state_dict().items():
+        np.testing.assert_allclose(got[k], v, rtol=1e-5, atol=1e-5, err_msg=k)
