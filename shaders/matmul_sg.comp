@@ -2,8 +2,9 @@
 #extension GL_GOOGLE_include_directive : require
 #extension GL_KHR_shader_subgroup_shuffle : require
 #extension GL_KHR_shader_subgroup_basic : require
-// C[M, N] = act(A @ B + bias) for f32 A [M, K] and B [K, N], K and N multiples
-// of 4 (the backend transposes, zero-pads and widens operands first with
+// C[M, N] = act(A @ B + bias), in f32, for A [M, K] and B [K, N] in f32 (K and N
+// multiples of 4) or, with -DF16, packed halves (K a multiple of 4, N of 8);
+// the backend transposes and zero-pads operands first when needed, with
 // pad2d.comp; bias has n_valid entries, padded columns are cropped later).  A subgroup of
 // SG lanes computes 2*SG rows x 8 columns of C: lane l owns rows m0+l and
 // m0+SG+l; per k-step of SG, lane l loads row k+l of B (two 16-byte quads) and
@@ -15,8 +16,18 @@
 layout(local_size_x = 64) in;
 layout(constant_id = 0) const uint ACT = 0u;
 layout(push_constant) uniform P { uint M; uint N; uint K; uint has_bias; uint n_valid; } p;
+#ifdef F16  // packed halves: 4 of A in 8 bytes, 8 of B in 16 (N a multiple of 8)
+layout(std430, binding = 0) readonly buffer A_b { uvec2 A[]; };
+layout(std430, binding = 1) readonly buffer B_b { uvec4 B[]; };
+vec4 h4(uvec2 w) { return vec4(unpackHalf2x16(w.x), unpackHalf2x16(w.y)); }
+#define LOAD_A(i) h4(A[i])
+#define LOAD_B(k, n0, b0, b1) { uvec4 w_ = B[((k) * p.N + (n0)) / 8u]; b0 = h4(w_.xy); b1 = h4(w_.zw); }
+#else
 layout(std430, binding = 0) readonly buffer A_b { vec4 A[]; };
 layout(std430, binding = 1) readonly buffer B_b { vec4 B[]; };
+#define LOAD_A(i) A[i]
+#define LOAD_B(k, n0, b0, b1) { uint i_ = ((k) * p.N + (n0)) / 4u; b0 = B[i_]; if ((n0) + 4u < p.N) b1 = B[i_ + 1u]; }
+#endif
 BUF_IN(2, BIAS)
 BUF_OUT(3, C)
 void main() {
@@ -30,14 +41,10 @@ void main() {
         vec4 c0 = vec4(0.0), c1 = vec4(0.0), d0 = vec4(0.0), d1 = vec4(0.0);
         for (uint k = 0u; k < p.K; k += SG) {
             vec4 b0 = vec4(0.0), b1 = vec4(0.0);
-            if (k + lane < p.K) {
-                uint base = ((k + lane) * p.N + n0) / 4u;
-                b0 = B[base];
-                if (n0 + 4u < p.N) b1 = B[base + 1u];
-            }
+            if (k + lane < p.K) LOAD_B(k + lane, n0, b0, b1)
             for (uint kq = 0u; kq < SG; kq += 4u) {
-                vec4 a = (row < p.M && k + kq < p.K) ? A[(row * p.K + k + kq) / 4u] : vec4(0.0);
-                vec4 a2 = (row2 < p.M && k + kq < p.K) ? A[(row2 * p.K + k + kq) / 4u] : vec4(0.0);
+                vec4 a = (row < p.M && k + kq < p.K) ? LOAD_A((row * p.K + k + kq) / 4u) : vec4(0.0);
+                vec4 a2 = (row2 < p.M && k + kq < p.K) ? LOAD_A((row2 * p.K + k + kq) / 4u) : vec4(0.0);
                 [[unroll]] for (uint j = 0u; j < 4u; j++) {
                     vec4 s0 = subgroupShuffle(b0, kq + j), s1 = subgroupShuffle(b1, kq + j);
                     c0 += a[j] * s0;

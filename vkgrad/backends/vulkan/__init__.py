@@ -55,7 +55,7 @@ _SHADERS = {
     "dropout": (4, "ioo"), "onehot": (2, "io"), "adam": (9, "bibb"), "sgd": (7, "bib"),
     # contiguous fast paths in 16-byte quads, and the benchmark's FMA probe
     "unary4": (3, "io"), "binary4": (3, "iio"), "copy4": (1, "io"), "peak_fma": (3, "o"),
-    "matmul4": (4, "iiio"), "matmul_sg": (5, "iiio"), "pad2d": (6, "io"),
+    "matmul4": (4, "iiio"), "matmul_sg": (5, "iiio"), "pad2d": (6, "io"), "pad2d_h": (6, "io"),
     "act_bias_bwd": (2, "iioo"), "adam4": (9, "bibb"), "sgd4": (7, "bib"), "adam_multi": (12, "bibb" * 4),
 }
 _ACT_ID = {None: 0, "relu": 1, "sigmoid": 2, "tanh": 3, "gelu": 4, "gelu_tanh": 5}
@@ -660,6 +660,12 @@ class VulkanBackend(Backend):
         self._dispatch("pad2d", x.dtype, (), (R2 * C2 + 63) // 64, [R, C, R2, C2, s0, s1], [x, y])
         return y
 
+    def _pad2d_h(self, x, R, C, R2, C2, s0, s1):
+        """pad2d into packed halves (f16 in, f16 out; C2 even)."""
+        y = self._alloc((R2, C2), "f16")
+        self._dispatch("pad2d_h", "f16", (), (R2 * C2 // 2 + 63) // 64, [R, C, R2, C2, s0, s1], [x, y])
+        return y
+
     def _copy_contig(self, x, y):
         words = _words(x.size, x.dtype)
         if words % 4 == 0:
@@ -684,19 +690,18 @@ class VulkanBackend(Backend):
         vec_b = (K if trans_b else N) % 4 == 0
         sg = self.limits.get("subgroup_size", 0)
         if self.limits.get("subgroup_shuffle") and 4 <= sg <= 64 and M * N * K >= 1 << 18:
-            # big products: bring both operands to f32 [M, K4] @ [K4, N4] (transposed,
-            # zero-padded to multiples of 4 and widened in one O(MK + KN) pass each)
-            # and share B's loads across each subgroup; crop C back to N columns
-            K4, N4 = -(-K // 4) * 4, -(-N // 4) * 4
-            ready = a.dtype == "f32" and K4 == K
-            a_nn = a if ready and not trans_a else self._pad2d(a, M, K, M, K4, *((1, M) if trans_a else (K, 1)))
-            ready = b.dtype == "f32" and K4 == K and N4 == N
-            b_nn = b if ready and not trans_b else self._pad2d(b, K, N, K4, N4, *((1, K) if trans_b else (N, 1)))
-            if bias is not None and bias.dtype != "f32":
-                bias_h = self.cast(bias, "f32")
+            # big products: bring both operands to [M, K4] @ [K4, N4] in their dtype
+            # (transposed and zero-padded in one O(MK + KN) pass each, only when
+            # needed) and share B's loads across each subgroup; crop C back to N columns
+            half = a.dtype == "f16"  # packed-half loads: N padded to 8
+            K4, N4 = -(-K // 4) * 4, -(-N // (8 if half else 4)) * (8 if half else 4)
+            pad = self._pad2d_h if half else self._pad2d
+            a_nn = a if (not trans_a and K4 == K) else pad(a, M, K, M, K4, *((1, M) if trans_a else (K, 1)))
+            b_nn = b if (not trans_b and K4 == K and N4 == N) else pad(b, K, N, K4, N4,
+                                                                       *((1, K) if trans_b else (N, 1)))
             c4 = c if N4 == N else self._alloc((M, N4), "f32")
             blocks = (M + 2 * sg - 1) // (2 * sg) * ((N4 + 7) // 8)
-            self._dispatch("matmul_sg", "f32", (_ACT_ID[act],), (blocks + 64 // sg - 1) // (64 // sg),
+            self._dispatch("matmul_sg", a.dtype, (_ACT_ID[act],), (blocks + 64 // sg - 1) // (64 // sg),
                            [M, N4, K4, int(bias is not None), N], [a_nn, b_nn, bias_h, c4])
             if c4 is not c:
                 self._pad2d(c4, M, N, M, N, N4, 1, out=c)
