@@ -367,17 +367,22 @@ class VulkanBackend(Backend):
 
     def _dispatch(self, shader, dtype_tag, spec, groups, push, operands):
         """Record one dispatch; ``operands`` are handles in binding order."""
-        algo = self._algo(shader, dtype_tag, spec)
-        modes = _SHADERS[shader][1]
-        self._track({id(h.block) for h, m in zip(operands, modes) if m != "o"},
-                    {id(h.block) for h, m in zip(operands, modes) if m != "i"})
-        ranges = []
-        for h in operands:
-            ranges.append(h.block.off * 4)
-            ranges.append(_words(h.size, h.dtype) * 4)
+        algo = self._algos.get((shader, dtype_tag, spec)) or self._algo(shader, dtype_tag, spec)
+        rd, wr, ranges, arenas, keep = set(), set(), [], [], self._keep
+        for h, m in zip(operands, _SHADERS[shader][1]):  # one pass: this is the hot path
+            b = h.block
+            if m != "o":
+                rd.add(id(b))
+            if m != "i":
+                wr.add(id(b))
+            n = h.size
+            ranges.append(b.off * 4)
+            ranges.append(4 * max(1, (n + 1) // 2 if h.dtype == "f16" else n))
+            arenas.append(b.arena)
+            keep.append(b)
+        self._track(rd, wr)
         idx = self._prog.dispatch(algo, max(1, min(int(groups), _MAX_GROUPS)), 1, 1, push, ranges,
-                                  [h.block.arena for h in operands])
-        self._keep.extend(h.block for h in operands)
+                                  arenas)
         self.counters["dispatches"] += 1
         return idx
 
