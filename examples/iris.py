@@ -1,6 +1,6 @@
 """The seed's iris model, trained with Adam on the default device.
 
-    python examples/iris.py [--device auto|cpu|vulkan] [--dtype f32|f16] [--epochs 150]
+    python examples/iris.py [--device auto|cpu|vulkan] [--dtype f32|f16] [--epochs 150] [--capture]
 
 Model: Linear(4, 64, relu) -> BatchNorm1d(64) -> Dropout(0.3) ->
 Linear(64, 32, relu) -> Linear(32, 3); softmax cross-entropy; batch 32.
@@ -43,6 +43,8 @@ def main(argv=None):
     ap.add_argument("--dtype", default="f32")
     ap.add_argument("--epochs", type=int, default=150)
     ap.add_argument("--lr", type=float, default=1e-2)
+    ap.add_argument("--capture", action="store_true",
+                    help="record the training step once and replay it (vg.capture_step)")
     args = ap.parse_args(argv)
 
     vg.set_default_device(args.device)
@@ -56,17 +58,27 @@ def main(argv=None):
     params = model.parameters()
     print(f"parameter tensors: {len(params)}")
     opt = vg.optim.Adam(params, lr=args.lr)
-    loader = vg.data.DataLoader(x_tr, y_tr, batch_size=32, shuffle=True, seed=1)
+    # device="cpu": batches stay NumPy-backed, so a captured step can take them
+    loader = vg.data.DataLoader(x_tr, y_tr, batch_size=32, shuffle=True, seed=1,
+                                device="cpu" if args.capture else None)
+
+    def train_step(xb, yb):
+        with vg.grad_tape():
+            loss = vg.softmax_cross_entropy(model(xb), yb)
+        grads = vg.backward(loss)
+        opt.step(grads)
+        opt.zero_grad()
+        return loss
+
+    if args.capture:  # replays skip the NaN check (a host read); the loss is read below
+        vg.set_check_finite(False)
+        train_step = vg.capture_step(train_step)
 
     model.train()
     t0 = time.perf_counter()
     for ep in range(1, args.epochs + 1):
         for xb, yb in loader:
-            with vg.grad_tape():
-                loss = vg.softmax_cross_entropy(model(xb), yb)
-            grads = vg.backward(loss)
-            opt.step(grads)
-            opt.zero_grad()
+            loss = train_step(xb, yb)
         if ep % 25 == 0 or ep == args.epochs:
             print(f"epoch {ep:4d}  loss {loss.item():.4f}  val acc {accuracy(model, x_vl, y_vl):.4f}"
                   f"  ({time.perf_counter() - t0:.1f} s)")

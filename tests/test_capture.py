@@ -67,8 +67,13 @@ def test_replay_is_one_submission_and_no_recording():
     assert be.counters["dispatches"] == 0 and be.counters["pipelines_created"] == 0
     assert be.counters["blocks_created"] == 0
     assert np.isfinite(loss.item())
-    step(np.ones((6, 4)), np.array([0, 1, 2, 0, 1, 2]))  # a new shape runs eagerly again
+    step(np.ones((6, 4)), np.array([0, 1, 2, 0, 1, 2]))  # a new shape: eager, then its own recording
     assert be.counters["dispatches"] > 0
+    step(np.ones((6, 4)), np.array([0, 1, 2, 0, 1, 2]))
+    be.reset_counters()
+    step(x, y)
+    step(np.ones((6, 4)), np.array([0, 1, 2, 0, 1, 2]))
+    assert be.counters["replays"] == 2 and be.counters["dispatches"] == 0
 
 
 @pytest.mark.skipif(not vg.vulkan_available(), reason="no Vulkan device")

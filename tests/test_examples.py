@@ -33,3 +33,18 @@ def test_seed_walkthrough_runs():
                     "8. Val accuracy", "9. raw-parameter model", "10. mixed precision",
                     "11. dp_train"):
         assert section in out
+
+
+def test_iris_captured_equals_eager():
+    """examples/iris.py --capture replays recorded steps: same accuracy as eager."""
+    if not __import__("vkgrad").vulkan_available():
+        pytest.skip("capture replays on Vulkan only")
+    sys.path.insert(0, os.path.join(ROOT, "examples"))
+    try:
+        import iris
+        eager = iris.main(["--device", "vulkan", "--epochs", "30"])
+        captured = iris.main(["--device", "vulkan", "--epochs", "30", "--capture"])
+    finally:
+        sys.path.pop(0)
+        __import__("vkgrad").set_check_finite(True)
+    assert captured == eager

@@ -64,6 +64,10 @@ def info(file=None):
     try:
         from .backends import vulkan as _vk
         print(_vk.shader_build_info(), file=out)
+        if get_default_device().startswith("vulkan"):
+            be = get_backend(get_default_device())
+            print(f"arena: {be.arena_kind}-visible memory, {be.counters['arena_bytes']} bytes in "
+                  f"{len(be.arenas)} arena(s) of at most {be.max_words * 4} bytes each", file=out)
     except ImportError as e:
         print(f"Vulkan backend unavailable: {e}", file=out)
 

@@ -15,11 +15,11 @@ later calls only write the inputs into the recorded input blocks and submit
 the recorded commands again: no Python autograd, no dispatch recording, one
 submission.  Per-step scalars are re-read on each replay (the optimizers'
 learning rate and step count, dropout seeds), so replays compute exactly what
-eager calls would.  Other Python-side effects inside the function do not
-repeat.  Not capturable: host reads inside the function (``.item()``, the
+eager calls would.  Each input signature (e.g. a smaller last batch) gets its
+own recording.  Other Python-side effects inside the function do not repeat.  Not capturable: host reads inside the function (``.item()``, the
 NaN check of ``backward``, which is switched off while recording, a
 ``GradScaler``), and data-dependent Python control flow.  On the CPU backend,
-or with a new input shape, the function simply runs eagerly.
+the function simply runs eagerly.
 """
 from __future__ import annotations
 
@@ -32,14 +32,21 @@ from .backends import get_backend
 from .tensor import Tensor, tensor
 
 
+class _Recording:
+    __slots__ = ("calls", "cap", "inputs", "out")
+
+    def __init__(self):
+        self.calls, self.cap, self.inputs, self.out = 0, None, None, None
+
+
 class CapturedStep:
-    def __init__(self, fn, warmup=1, device=None):
+    """The callable ``capture_step`` returns: one recording per input signature
+    (shapes and dtypes), so e.g. a smaller last batch gets its own."""
+
+    def __init__(self, fn, warmup=1, device=None, max_recordings=8):
         self.fn, self.warmup, self.device = fn, int(warmup), device
-        self._sig = None
-        self._calls = 0
-        self._cap = None
-        self._inputs = None
-        self._out = None
+        self.max_recordings = int(max_recordings)
+        self._recs = {}
         functools.update_wrapper(self, fn)
 
     def _host(self, a):
@@ -56,19 +63,22 @@ class CapturedStep:
         if not hasattr(be, "begin_capture"):  # e.g. the CPU backend: nothing to replay
             return self.fn(*[tensor(a, device=self.device) for a in arrays])
         sig = tuple((a.shape, a.dtype.str) for a in arrays)
-        if sig != self._sig:
-            self._sig, self._calls, self._cap = sig, 0, None
-        self._calls += 1
-        if self._cap is not None:
-            for slot, a in zip(self._inputs, arrays):
+        rec = self._recs.get(sig)
+        if rec is None:
+            if len(self._recs) >= self.max_recordings:  # many shapes: keep the newest
+                self._recs.pop(next(iter(self._recs)))
+            rec = self._recs[sig] = _Recording()
+        rec.calls += 1
+        if rec.cap is not None:
+            for slot, a in zip(rec.inputs, arrays):
                 be.write_block(slot.data, a)
-            be.replay(self._cap)
-            return self._out
-        if self._calls <= self.warmup:
+            be.replay(rec.cap)
+            return rec.out
+        if rec.calls <= self.warmup:
             return self.fn(*[tensor(a, device=self.device) for a in arrays])
-        return self._record(be, arrays)
+        return self._record(be, rec, arrays)
 
-    def _record(self, be, arrays):
+    def _record(self, be, rec, arrays):
         prev_check = config.check_finite_loss
         config.check_finite_loss = False
         be.begin_capture()
@@ -81,13 +91,13 @@ class CapturedStep:
             raise
         finally:
             config.check_finite_loss = prev_check
-        self._cap, self._inputs, self._out = cap, inputs, out
+        rec.cap, rec.inputs, rec.out = cap, inputs, out
         be.replay(cap, advance=False)  # run the recorded step itself, once
         return out
 
     def reset(self):
-        """Forget the recording (e.g. after changing the model or optimizer)."""
-        self._sig, self._calls, self._cap, self._inputs, self._out = None, 0, None, None, None
+        """Forget the recordings (e.g. after changing the model or optimizer)."""
+        self._recs.clear()
 
 
 def capture_step(fn=None, *, warmup=1, device=None):
