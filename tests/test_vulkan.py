@@ -198,3 +198,20 @@ def test_tensors_beyond_one_arena():
     assert len({t.data.block.arena for t in ts}) >= 2
     total = ts[0] + ts[1] * ts[2] - ts[3]
     np.testing.assert_allclose(total.numpy(), arrays[0] + arrays[1] * arrays[2] - arrays[3], rtol=1e-6)
+
+
+def test_bench_tool_runs_and_writes_json(tmp_path):
+    """python -m vkgrad.bench: a smoke run (no timing asserted, only the report's shape)."""
+    out = tmp_path / "b.json"
+    r = subprocess.run([sys.executable, "-m", "vkgrad.bench", "--size", "small", "--reps", "1",
+                        "--only", "optimizer,elementwise", "--dtype", "f32", "--no-progress",
+                        "--json", str(out)], capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stdout + r.stderr
+    import json
+    res = json.loads(out.read_text())
+    assert set(res["ceilings"]) >= {"fma_scalar_gflops", "fma_vec4_gflops", "copy_shader_gbs"}
+    fams = {row["family"] for row in res["results"]}
+    assert fams == {"optimizer", "elementwise"}
+    for row in res["results"]:
+        assert row["value"] > 0 and row["numpy_value"] > 0 and row["seconds"] > 0
+    assert "of ceiling" in r.stdout
