@@ -23,10 +23,12 @@ float tgt(uint row, uint j) {
 
 float row_loss(uint row) {  // one invocation does the whole row
     uint base = row * p.C;
-    float m = uintBitsToFloat(0xff800000u);
-    for (uint j = 0u; j < p.C; j++) m = max(m, LD(X, base + j));
-    float sum = 0.0;
-    for (uint j = 0u; j < p.C; j++) sum += exp(LD(X, base + j) - m);
+    float m = uintBitsToFloat(0xff800000u), sum = 0.0;
+    for (uint j = 0u; j < p.C; j++) {  // online max and sum: one pass, not two
+        float v = LD(X, base + j), mn = max(m, v);
+        sum = sum * exp(m - mn) + exp(v - mn);
+        m = mn;
+    }
     float lse = m + log(sum), l = 0.0;
     for (uint j = 0u; j < p.C; j++) {
         float z = LD(X, base + j) - lse;
