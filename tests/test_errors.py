@@ -59,6 +59,7 @@ def test_vulkan_request_without_vulkan_is_clear(monkeypatch):
     monkeypatch.setattr(backends, "_vulkan_error", "the Vulkan backend is not available (test). "
                         "Install ... run `bash ci/setup.sh`")
     monkeypatch.setattr(backends, "_backends", {"cpu": backends._cpu})
+    monkeypatch.setattr(backends, "_available", [])
     with pytest.raises(vg.BackendError, match="ci/setup.sh"):
         vg.tensor([1.0], device="vulkan")
     assert backends.normalize_device("auto") == "cpu"

@@ -60,12 +60,16 @@ def get_backend(device) -> Backend:
     return b
 
 
+_available = []  # cached: counting devices creates a Vulkan instance (milliseconds)
+
+
 def vulkan_available() -> bool:
-    try:
-        mod = _vulkan_module()
-    except BackendError:
-        return False
-    return mod.device_count() > 0
+    if not _available:
+        try:
+            _available.append(_vulkan_module().device_count() > 0)
+        except BackendError:
+            _available.append(False)
+    return _available[0]
 
 
 def devices():
