@@ -21,6 +21,7 @@ reused under a running shader.
 """
 from __future__ import annotations
 
+import atexit
 import json
 import math
 import os
@@ -205,6 +206,8 @@ class VulkanBackend(Backend):
         self.limits = _vkext.device_limits(index)
         self.mgr = kp.Manager(index)
         self._queue = self.mgr.sequence()  # only its device and queue are used
+        self._submitter = _vkext.Submitter(self._queue)
+        atexit.register(self.close)
         self.max_words = self.limits["max_storage_buffer_range"] // 4
         # blocks start at multiples of the smallest size class: keep them aligned
         self._min_words = max(16, int(self.limits.get("min_storage_buffer_offset_alignment", 4)) // 4)
@@ -229,6 +232,20 @@ class VulkanBackend(Backend):
         self._add_arena(min(self.max_words, 8 << 20))  # 32 MiB first; later ones double
         self._dummy = self._alloc((1,), "f32")  # bound where a shader's optional operand is absent
 
+    def close(self):
+        """Release this device's Vulkan objects, the programs and submitter before
+        the kp.Manager that owns the device (at exit, module teardown order is
+        arbitrary)."""
+        if self.mgr is None:
+            return
+        self._prog = self._submitter = self._queue = self._capture = None
+        self._keep = []
+        self._algos.clear()
+        self._free.clear()
+        self.arenas = []
+        self.mgr.destroy()
+        self.mgr = None
+
     # -- bookkeeping ---------------------------------------------------------
     def reset_counters(self):
         live = self.counters.get("live_bytes", 0)
@@ -239,10 +256,15 @@ class VulkanBackend(Backend):
         self.counters["live_bytes"] = live
         self.counters["arena_bytes"] = arena
 
-    def _new_program(self):
-        self._prog = _vkext.Program()
-        if self.arenas:
-            self._prog.set_arenas([a.holder for a in self.arenas])
+    def _new_program(self, reuse=False):
+        """A fresh program, or (``reuse``) the submitted one cleared: its descriptor
+        pools are reset rather than destroyed and created again every step."""
+        if reuse:
+            self._prog.clear()
+        else:
+            self._prog = _vkext.Program()
+            if self.arenas:
+                self._prog.set_arenas([a.holder for a in self.arenas])
         self._keep = []
         self._written = set()
         self._read = set()
@@ -375,9 +397,8 @@ class VulkanBackend(Backend):
                 rd.add(id(b))
             if m != "i":
                 wr.add(id(b))
-            n = h.size
             ranges.append(b.off * 4)
-            ranges.append(4 * max(1, (n + 1) // 2 if h.dtype == "f16" else n))
+            ranges.append(4 * _words(h.size, h.dtype))
             arenas.append(b.arena)
             keep.append(b)
         self._track(rd, wr)
@@ -419,7 +440,7 @@ class VulkanBackend(Backend):
                 hook()
             for idx, build in cap.dynamic:
                 cap.prog.set_push(idx, build())
-        _vkext.run(self._queue, cap.prog)
+        self._submitter.run(cap.prog)
         cap.replays += 1
         self.counters["submissions"] += 1
         self.counters["replays"] += 1
@@ -455,9 +476,9 @@ class VulkanBackend(Backend):
         if len(self._prog) == 0:
             return
         self._prog.host_read_barrier()
-        _vkext.run(self._queue, self._prog)  # waits with the GIL released
+        self._submitter.run(self._prog)  # waits with the GIL released
         self.counters["submissions"] += 1
-        self._new_program()
+        self._new_program(reuse=True)
 
     # -- data movement ---------------------------------------------------------
     def from_numpy(self, a, dtype):

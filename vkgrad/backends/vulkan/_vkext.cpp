@@ -56,26 +56,26 @@ class OpProgram : public kp::OpBase {
     std::vector<vk::DescriptorPool> pools;
     // one algorithm per arena, for its buffer: operands name their arena by index
     std::vector<std::shared_ptr<kp::Algorithm>> arenas;
-    uint32_t used_in_pool = kSetsPerPool;
+    size_t pool_index = 0;   // pool sets are taken from
+    uint32_t used_in_pool = 0;
 
-    ~OpProgram() override { release(); }
-
-    void release() {
+    ~OpProgram() override {
         if (device)
             for (auto& p : pools) device->destroyDescriptorPool(p);
-        pools.clear();
-        used_in_pool = kSetsPerPool;
     }
 
     vk::DescriptorSet new_set(kp::Algorithm* a) {
-        if (used_in_pool == kSetsPerPool) {
-            vk::DescriptorPoolSize size(vk::DescriptorType::eStorageBuffer, kSetsPerPool * kMaxBindings);
-            vk::DescriptorPoolCreateInfo info(vk::DescriptorPoolCreateFlags(), kSetsPerPool, 1, &size);
-            pools.push_back(device->createDescriptorPool(info));
+        if (pools.empty() || used_in_pool == kSetsPerPool) {
+            if (!pools.empty()) pool_index++;
+            if (pool_index == pools.size()) {
+                vk::DescriptorPoolSize size(vk::DescriptorType::eStorageBuffer, kSetsPerPool * kMaxBindings);
+                vk::DescriptorPoolCreateInfo info(vk::DescriptorPoolCreateFlags(), kSetsPerPool, 1, &size);
+                pools.push_back(device->createDescriptorPool(info));
+            }
             used_in_pool = 0;
         }
         used_in_pool++;
-        vk::DescriptorSetAllocateInfo ai(pools.back(), 1, a->mDescriptorSetLayout.get());
+        vk::DescriptorSetAllocateInfo ai(pools[pool_index], 1, a->mDescriptorSetLayout.get());
         return device->allocateDescriptorSets(ai)[0];
     }
 
@@ -140,9 +140,14 @@ class OpProgram : public kp::OpBase {
         barriers++;
     }
 
+    // Forget the commands but keep the descriptor pools (reset, not destroyed),
+    // so a program reused step after step creates no Vulkan objects.
     void clear() {
         cmds.clear();
-        release();
+        if (device)
+            for (auto& p : pools) device->resetDescriptorPool(p);
+        pool_index = 0;
+        used_in_pool = 0;
         dispatches = barriers = 0;
     }
 
@@ -196,23 +201,35 @@ class OpProgram : public kp::OpBase {
     void postEval(const vk::CommandBuffer&) override {}
 };
 
-// Record a program into a one-time command buffer on the queue of ``seq`` (a
-// kp.Sequence used only for its device and queue), submit it, and wait with
-// the GIL released, so other Python threads (other devices) run meanwhile.
-void run_program(std::shared_ptr<kp::Sequence> seq, std::shared_ptr<OpProgram> prog) {
-    auto dev = seq->mDevice;
-    auto queue = seq->mComputeQueue;
-    if (!dev || !queue) throw std::runtime_error("vkgrad run: sequence has no device/queue");
-    vk::CommandPoolCreateInfo pci(vk::CommandPoolCreateFlagBits::eTransient, seq->mQueueIndex);
-    vk::CommandPool pool = dev->createCommandPool(pci);
+// Submits programs on the queue of a kp.Sequence (used only for its device
+// and queue): records into one command buffer from a pool and one fence that
+// it keeps and resets, so a submission creates no Vulkan objects, and waits
+// with the GIL released, so other Python threads (other devices) run meanwhile.
+class Submitter {
+  public:
+    std::shared_ptr<vk::Device> dev;
+    std::shared_ptr<vk::Queue> queue;
+    vk::CommandPool pool;
+    vk::CommandBuffer cb;
     vk::Fence fence;
-    try {
-        vk::CommandBufferAllocateInfo ai(pool, vk::CommandBufferLevel::ePrimary, 1);
-        vk::CommandBuffer cb = dev->allocateCommandBuffers(ai)[0];
+
+    explicit Submitter(std::shared_ptr<kp::Sequence> seq) : dev(seq->mDevice), queue(seq->mComputeQueue) {
+        if (!dev || !queue) throw std::runtime_error("vkgrad Submitter: sequence has no device/queue");
+        pool = dev->createCommandPool(vk::CommandPoolCreateInfo(vk::CommandPoolCreateFlags(), seq->mQueueIndex));
+        cb = dev->allocateCommandBuffers(vk::CommandBufferAllocateInfo(pool, vk::CommandBufferLevel::ePrimary, 1))[0];
+        fence = dev->createFence(vk::FenceCreateInfo());
+    }
+    ~Submitter() {
+        dev->destroyFence(fence);
+        dev->destroyCommandPool(pool);
+    }
+
+    void run(std::shared_ptr<OpProgram> prog) {
+        dev->resetCommandPool(pool);
         cb.begin(vk::CommandBufferBeginInfo(vk::CommandBufferUsageFlagBits::eOneTimeSubmit));
         prog->record(cb);
         cb.end();
-        fence = dev->createFence(vk::FenceCreateInfo());
+        (void)dev->resetFences(1, &fence);
         vk::SubmitInfo si(0, nullptr, nullptr, 1, &cb);
         vk::Result r;
         {
@@ -221,14 +238,8 @@ void run_program(std::shared_ptr<kp::Sequence> seq, std::shared_ptr<OpProgram> p
             r = dev->waitForFences(1, &fence, VK_TRUE, UINT64_MAX);
         }
         if (r != vk::Result::eSuccess) throw std::runtime_error("vkgrad run: waiting for the fence failed");
-    } catch (...) {
-        if (fence) dev->destroyFence(fence);
-        dev->destroyCommandPool(pool);
-        throw;
     }
-    dev->destroyFence(fence);
-    dev->destroyCommandPool(pool);
-}
+};
 
 py::dict device_limits(uint32_t index) {
     vk::ApplicationInfo app("vkgrad-limits", 1, "vkgrad", 1, VK_API_VERSION_1_1);
@@ -321,7 +332,9 @@ PYBIND11_MODULE(_vkext, m) {
         .def_property_readonly("dispatches", [](const OpProgram& p) { return p.dispatches; })
         .def_property_readonly("barriers", [](const OpProgram& p) { return p.barriers; })
         .def("__len__", [](const OpProgram& p) { return p.cmds.size(); });
-    m.def("run", &run_program, py::arg("sequence"), py::arg("program"));
+    py::class_<Submitter, std::shared_ptr<Submitter>>(m, "Submitter")
+        .def(py::init<std::shared_ptr<kp::Sequence>>(), py::arg("sequence"))
+        .def("run", &Submitter::run, py::arg("program"));
     m.def("device_limits", &device_limits, py::arg("index") = 0);
     m.def("device_count", &device_count);
 }
