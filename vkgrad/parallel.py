@@ -14,8 +14,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
-from . import config
 from .autograd import Gradients, backward, no_grad
+from .optim.adam import Adam
 from .backends import normalize_device
 from .tensor import Tensor, tensor
 
@@ -60,14 +60,8 @@ class DataParallel:
     def _map(self, fn, items):
         if self._pool is None:
             return [fn(*it) for it in items]
-        grad_mode = config.grad_enabled
-        autocast = config.autocast
-
-        def run(*it):  # threads start with the caller's recording/autocast mode
-            config.grad_enabled, config.autocast = grad_mode, autocast
-            return fn(*it)
-
-        return list(self._pool.map(lambda it: run(*it), items))
+        # recording and autocast modes are process-wide (vkgrad.config): threads share them
+        return list(self._pool.map(lambda it: fn(*it), items))
 
     def __call__(self, x):
         """Inference: split x, run the replicas concurrently, gather on the first device."""
@@ -145,7 +139,7 @@ def dp_train(model_fn, x, y, loss_fn, iterations, devices=None, batch_size=32, o
     from .random import manual_seed
     manual_seed(seed)
     model = model_fn()
-    opt_fn = optimizer_fn or (lambda params, lr: __import__("vkgrad").optim.Adam(params, lr=lr))
+    opt_fn = optimizer_fn or (lambda params, lr: Adam(params, lr=lr))
     xa, ya = np.asarray(x), np.asarray(y)
     order = np.random.default_rng(seed).permutation(len(xa))
     history = []

@@ -323,8 +323,10 @@ class CPUBackend(Backend):
         # loop of per-tensor updates (the iris model's step is mostly overhead)
         small = [it for it in items if it[0].size <= self._CHUNK and it[0].dtype == np.float32
                  and it[2].dtype == np.float32]
-        large = [it for it in items if not any(it is s for s in small)]
-        if len(small) > 1:
+        if len(small) < 2:
+            small = []
+        large = [it for it in items if all(it is not s for s in small)]
+        if small:
             cat = [np.concatenate([it[k].reshape(-1) for it in small]) for k in range(4)]
             self.adam_(*cat, lr, beta1, beta2, eps, weight_decay, step, decoupled)
             o = 0
@@ -334,8 +336,6 @@ class CPUBackend(Backend):
                 m.reshape(-1)[...] = cat[2][o:o + n]
                 v.reshape(-1)[...] = cat[3][o:o + n]
                 o += n
-        else:
-            large = items
         for it in large:
             self.adam_(*it, lr, beta1, beta2, eps, weight_decay, step, decoupled)
 
