@@ -731,19 +731,19 @@ class VulkanBackend(Backend):
         vec_a = (M if trans_a else K) % 4 == 0
         vec_b = (K if trans_b else N) % 4 == 0
         sg = self.limits.get("subgroup_size", 0)
-        if self.limits.get("subgroup_shuffle") and 4 <= sg <= 64 and M * N * K >= 1 << 18:
+        if self.limits.get("subgroup_shuffle") and 8 <= sg <= 64 and M * N * K >= 1 << 18:
             # big products: bring both operands to [M, K4] @ [K4, N4] in their dtype
             # (transposed and zero-padded in one O(MK + KN) pass each, only when
             # needed) and share B's loads across each subgroup; crop C back to N columns
-            half = a.dtype == "f16"  # packed-half loads: N padded to 8
-            K4, N4 = -(-K // 4) * 4, -(-N // (8 if half else 4)) * (8 if half else 4)
-            pad = self._pad2d_h if half else self._pad2d
+            q = 8 if a.dtype == "f16" else 4  # values per 16-byte load: K and N padded to q
+            K4, N4 = -(-K // q) * q, -(-N // q) * q
+            pad = self._pad2d_h if q == 8 else self._pad2d
             a_nn = a if (not trans_a and K4 == K) else pad(a, M, K, M, K4, *((1, M) if trans_a else (K, 1)))
             b_nn = b if (not trans_b and K4 == K and N4 == N) else pad(b, K, N, K4, N4,
                                                                        *((1, K) if trans_b else (N, 1)))
             c4 = c if N4 == N else self._alloc((M, N4), "f32")
-            blocks = (M + 2 * sg - 1) // (2 * sg) * ((N4 + 7) // 8)
-            self._dispatch("matmul_sg", a.dtype, (_ACT_ID[act],), (blocks + 64 // sg - 1) // (64 // sg),
+            blocks = (M + 4 * sg - 1) // (4 * sg) * ((N4 + 15) // 16)  # 4*sg x 16 tiles
+            self._dispatch("matmul_sg", a.dtype, (_ACT_ID[act], sg), (blocks + 64 // sg - 1) // (64 // sg),
                            [M, N4, K4, int(bias is not None), N], [a_nn, b_nn, bias_h, c4])
             if c4 is not c:
                 self._pad2d(c4, M, N, M, N, N4, 1, out=c)
