@@ -1,12 +1,13 @@
 """Shader microbenchmarks: ``python -m vkgrad.bench [--only matmul,adam] [--json F] [--plot F.png]``.
 
 First the device's own ceilings, as vkpeak measures them: the f32 FMA rate
-(eight independent FMA chains per invocation, scalar and vec4) and the copy
+(independent FMA chains per invocation, scalar and vec4) and the copy
 bandwidth (a 16-byte-per-lane copy shader, and vkCmdCopyBuffer).  Then each
 shader family at square, skinny and odd shapes, in f32 and f16 storage: the
 median of several timed runs after a warm-up, as GFLOP/s or GB/s (minimum
-bytes moved), the fraction of the matching ceiling, and NumPy's figure for the
-same work on this machine.  Timing: many dispatches recorded into one
+bytes moved), the fraction of the matching ceiling (the FMA or copy probe timed
+in alternation with the case, as this machine's speed drifts), and NumPy's
+figure for the same work on this machine.  Timing: many dispatches recorded into one
 submission, wall clock around the submit-and-wait, divided by their number.
 """
 from __future__ import annotations
@@ -33,8 +34,9 @@ def _progress(i, n, label, enabled):
     sys.stderr.flush()
 
 
-def _time_gpu(be, record, reps, min_time=0.05, best=False):
-    """Median (``best``: minimum) seconds per call of ``record()`` (which only records work)."""
+def _gpu_timer(be, record, min_time=0.05):
+    """A function that times one run of ``record()`` (which only records work)
+    repeated enough times to last ``min_time`` in one submission: seconds per call."""
     record()
     be.synchronize()
     live = be.counters["live_bytes"]
@@ -45,14 +47,35 @@ def _time_gpu(be, record, reps, min_time=0.05, best=False):
     one = max(time.perf_counter() - t0, 1e-6)
     del keep
     inner = max(1, min(200, int(min_time / one), be.max_words * 4 // 4 // held))
-    runs = []
-    for _ in range(reps):
+
+    def run():
         t0 = time.perf_counter()
         for _ in range(inner):
             record()
         be.synchronize()
-        runs.append((time.perf_counter() - t0) / inner)
+        return (time.perf_counter() - t0) / inner
+    return run
+
+
+def _time_gpu(be, record, reps, min_time=0.05, best=False):
+    """Median (``best``: minimum) seconds per call of ``record()``."""
+    run = _gpu_timer(be, record, min_time)
+    runs = [run() for _ in range(reps)]
     return min(runs) if best else statistics.median(runs)
+
+
+def _time_paired(be, record, probe, reps):
+    """Seconds per call of ``record()`` (median) and the median ratio of the
+    probe's time to it, the two timed in alternation: on a machine whose speed
+    drifts (shared hosts, turbo) a fraction of a ceiling measured minutes
+    earlier means little, one measured alongside does."""
+    run, ref = _gpu_timer(be, record), _gpu_timer(be, probe)
+    ts, ratios = [], []
+    for _ in range(reps):
+        t, tr = run(), ref()
+        ts.append(t)
+        ratios.append(tr / t)
+    return statistics.median(ts), statistics.median(ratios)
 
 
 def _time_cpu(fn, reps, min_time=0.05):
@@ -72,22 +95,27 @@ def _time_cpu(fn, reps, min_time=0.05):
 
 def ceilings(be, reps):
     """Peak FMA GFLOP/s (scalar, vec4) and copy GB/s (shader, buffer copy): the best of
-    ``2 * reps`` runs, as a ceiling is a peak (the families report medians)."""
-    out = {}
-    groups, iters = 512, 1024
+    ``2 * reps`` runs, as a ceiling is a peak (the families report medians).  Also
+    returns the probes (recorder, FLOPs or bytes per call) that each case is timed
+    against, by unit."""
+    out, probes = {}, {}
+    groups, iters = 512, 256  # 8 unrolled steps per iteration
     y = be._alloc((groups * 64,), "f32")
     for vec in (0, 1):
         t = _time_gpu(be, lambda: be._dispatch("peak_fma", "f32", (vec,), groups,
                                                [iters, 0x3F7FBE77, 0x3A83126F], [y]), 2 * reps, best=True)
-        flops = groups * 64 * iters * 8 * 2 * (4 if vec else 1)
+        flops = groups * 64 * iters * 8 * 2 * (16 if vec else 12)  # see peak_fma.comp
         out["fma_vec4_gflops" if vec else "fma_scalar_gflops"] = flops / t / 1e9
+    probes["GFLOP/s"] = (lambda: be._dispatch("peak_fma", "f32", (1,), groups,
+                                              [iters, 0x3F7FBE77, 0x3A83126F], [y]),
+                         groups * 64 * iters * 8 * 2 * 16)
     words = min(16 * MB, be.max_words // 8) // 4 * 4
     x = be._alloc((words,), "f32")
     z = be._alloc((words,), "f32")
-    t = _time_gpu(be, lambda: be._dispatch("copy4", "u32", (), min(4096, words // 4 // 64), [words],
-                                           [x, z]), 2 * reps, best=True)
+    copy = lambda: be._dispatch("copy4", "u32", (), min(4096, words // 4 // 64), [words], [x, z])  # noqa: E731
+    t = _time_gpu(be, copy, 2 * reps, best=True)
     out["copy_shader_gbs"] = 2 * 4 * words / t / 1e9
-    del x, z
+    probes["GB/s"] = (copy, 2 * 4 * words)
     both = be._alloc((2 * words,), "f32")  # a buffer copy stays within one arena: two halves
     algo = be.arenas[both.block.arena].holder
 
@@ -98,7 +126,7 @@ def ceilings(be, reps):
     t = _time_gpu(be, buffer_copy, 2 * reps, best=True)
     out["copy_buffer_gbs"] = 2 * 4 * words / t / 1e9
     out["copy_bytes"] = 4 * words
-    return out
+    return out, probes
 
 
 def _cases(size):
@@ -122,7 +150,7 @@ def run(only=None, dtypes=("f32", "f16"), size="default", reps=5, progress=True,
     vg.set_check_finite(False)
     info = {"name": be.limits.get("name") if hasattr(be, "limits") else device,
             "subgroup_size": getattr(be, "limits", {}).get("subgroup_size")}
-    ceil = ceilings(be, reps)
+    ceil, probes = ceilings(be, reps)
     rows = []
     cases = _cases(size)
     fams = [f for f in cases if not only or f in only]
@@ -130,17 +158,14 @@ def run(only=None, dtypes=("f32", "f16"), size="default", reps=5, progress=True,
     r = np.random.default_rng(0)
     for i, (fam, case, dt) in enumerate(todo):
         _progress(i, len(todo), f"{fam} {case[0]} {dt}", progress)
-        rows.append(_bench_case(be, vg, fam, case, dt, reps, r))
+        rows.append(_bench_case(be, vg, fam, case, dt, reps, r, probes))
     _progress(len(todo), len(todo), "done", progress)
-    for row in rows:
-        if row["unit"] == "GFLOP/s":
-            row["fraction_of_ceiling"] = row["value"] / ceil["fma_vec4_gflops"]
-        else:
-            row["fraction_of_ceiling"] = row["value"] / ceil["copy_shader_gbs"]
     return {"device": info, "ceilings": ceil, "results": rows, "size": size, "reps": reps}
 
 
-def _bench_case(be, vg, fam, case, dt, reps, r):
+def _bench_case(be, vg, fam, case, dt, reps, r, probes):
+    """One case, timed in alternation with the ceiling probe of its unit:
+    ``fraction_of_ceiling`` is the median of the per-pair rate ratios."""
     name = case[0]
     T = lambda a: vg.tensor(a, device=be.device, dtype=dt).data  # noqa: E731
     npdt = np.float32
@@ -149,14 +174,15 @@ def _bench_case(be, vg, fam, case, dt, reps, r):
         a = r.uniform(-1, 1, (K, M) if ta else (M, K)).astype(npdt)
         b = r.uniform(-1, 1, (N, K) if tb else (K, N)).astype(npdt)
         ha, hb = T(a), T(b)
-        t = _time_gpu(be, lambda: be.matmul(ha, hb, ta, tb), reps)
-        tn = _time_cpu(lambda: (a.T if ta else a) @ (b.T if tb else b), reps)
         flops = 2.0 * M * N * K
+        t, ratio = _time_paired(be, lambda: be.matmul(ha, hb, ta, tb), probes["GFLOP/s"][0], reps)
+        tn = _time_cpu(lambda: (a.T if ta else a) @ (b.T if tb else b), reps)
         esz = 2 if dt == "f16" else 4
         bytes_ = esz * (M * K + K * N) + 4 * M * N
         return dict(family=fam, case=f"{name} {M}x{K}x{N}", dtype=dt, seconds=t, unit="GFLOP/s",
                     value=flops / t / 1e9, numpy_value=flops / tn / 1e9, numpy_seconds=tn,
-                    intensity=flops / bytes_, flops=flops)
+                    intensity=flops / bytes_, flops=flops,
+                    fraction_of_ceiling=flops / probes["GFLOP/s"][1] * ratio)
     esz = 2 if dt == "f16" else 4
     if fam == "elementwise":
         n = case[1]
@@ -223,11 +249,11 @@ def _bench_case(be, vg, fam, case, dt, reps, r):
             npf = lambda: cpu.sgd_(p, g, pm, 1e-3, 0.9, 0.0, False, 0.0, False)  # noqa: E731
             nbytes = n * (3 * esz + 8)
         fl = 10 * n
-    t = _time_gpu(be, rec, reps)
+    t, ratio = _time_paired(be, rec, probes["GB/s"][0], reps)
     tn = _time_cpu(npf, reps)
     return dict(family=fam, case=f"{name} {case[1:]}", dtype=dt, seconds=t, unit="GB/s",
                 value=nbytes / t / 1e9, numpy_value=nbytes / tn / 1e9, numpy_seconds=tn,
-                intensity=fl / nbytes, flops=fl)
+                intensity=fl / nbytes, flops=fl, fraction_of_ceiling=nbytes / probes["GB/s"][1] * ratio)
 
 
 def table(res):
