@@ -1,24 +1,56 @@
 #version 450
 #extension GL_GOOGLE_include_directive : require
-// binary.comp for two contiguous operands of the output's shape, in whole
-// 16-byte quads.  Bindings: 0 a (in), 1 b (in), 2 y (out).
+// binary.comp for contiguous operands in whole 16-byte quads: both of the
+// output's shape, or one repeating along its leading axes (see rep_a / rep_b).  Bindings: 0 a (in), 1 b (in), 2 y (out).
 #include "common.glsl"
 #include "ops.glsl"
 #include "vec4.glsl"
 layout(local_size_x = 64) in;
 layout(constant_id = 0) const uint OP = 0u;
-layout(push_constant) uniform P { uint n; float alpha; float beta; } p;
+layout(push_constant) uniform P { uint n; float alpha; float beta; uint rep_a; uint rep_b; } p;
 BUF4_IN(0, A)
 BUF4_IN(1, B)
 BUF4_OUT(2, Y)
 #include "binary_ops.glsl"
 
+// rep_a / rep_b: 0, or the operand's size in quads when it repeats along the
+// leading axes of the output (a bias row, a per-feature mask).  With one such
+// operand each invocation keeps its quad and walks RB rows, so it is read once
+// per RB rows (lavapipe pays per load, not per byte).
+const uint RB = 16u;
+
+float a[EPQ], b[EPQ];
+void apply(uint q) {
+    [[unroll]] for (uint k = 0u; k < EPQ; k++) a[k] = f(a[k], b[k]);
+    Y[q] = STOREQ(a);
+}
+
 void main() {
-    FOR_QUADS(p.n, q) {
-        float a[EPQ], b[EPQ];
-        LOADQ(A[q], a);
-        LOADQ(B[q], b);
-        [[unroll]] for (uint k = 0u; k < EPQ; k++) a[k] = f(a[k], b[k]);
-        Y[q] = STOREQ(a);
+    uint stride = gl_NumWorkGroups.x * gl_WorkGroupSize.x;
+    if ((p.rep_a == 0u) == (p.rep_b == 0u)) {  // same shapes (or both repeating)
+        FOR_QUADS(p.n, q) {
+            LOADQ(A[p.rep_a == 0u ? q : q % p.rep_a], a);
+            LOADQ(B[p.rep_b == 0u ? q : q % p.rep_b], b);
+            apply(q);
+        }
+        return;
+    }
+    uint rq = max(p.rep_a, p.rep_b), rows = p.n / EPQ / rq;
+    uint items = rq * ((rows + RB - 1u) / RB);
+    for (uint it = gl_GlobalInvocationID.x; it < items; it += stride) {
+        uint c = it % rq, r0 = (it / rq) * RB, r1 = min(rows, r0 + RB);
+        float keep[EPQ];
+        if (p.rep_a != 0u) { LOADQ(A[c], keep); } else { LOADQ(B[c], keep); }
+        for (uint r = r0; r < r1; r++) {
+            uint q = r * rq + c;
+            if (p.rep_a != 0u) {
+                a = keep;
+                LOADQ(B[q], b);
+            } else {
+                LOADQ(A[q], a);
+                b = keep;
+            }
+            apply(q);
+        }
     }
 }

@@ -65,6 +65,38 @@ def test_elementwise_fast_and_general_paths(n, dtype):
     _cpu_vs_vk(lambda x: be.cast(x, dtype), lambda x: x, [a], dtype, **tol)
 
 
+@pytest.mark.parametrize("dtype", ["f32", "f16"])
+@pytest.mark.parametrize("a_shape,b_shape", [((5, 8), (8,)), ((3, 16), (1, 16)), ((7, 24), (24,)),
+                                             ((2, 3, 16), (3, 16)), ((16,), (4, 16)), ((6, 12), (12,)),
+                                             ((4, 10), (10,)), ((3, 8), (3, 1))])
+def test_broadcast_binary_quads_and_general_path(a_shape, b_shape, dtype):
+    """A repeating operand in whole 16-byte quads takes binary4, others binary.comp."""
+    r = np.random.default_rng(len(a_shape) * 10 + a_shape[-1])
+    a, b = r.uniform(0.5, 2, a_shape), r.uniform(-2, 2, b_shape)
+    be = vg.get_backend("vulkan")
+    tol = dict(rtol=2e-3, atol=2e-3) if dtype == "f16" else dict(rtol=1e-6, atol=1e-6)
+    _cpu_vs_vk(lambda x, y: be.binary("sub", x, y), np.subtract, [a, b], dtype, **tol)
+    _cpu_vs_vk(lambda x, y: be.binary("relu_bwd", y, x), lambda x, y: x * (y > 0), [a, b], dtype, **tol)
+
+
+@pytest.mark.parametrize("dtype", ["f32", "f16"])
+@pytest.mark.parametrize("shape,axes", [((300, 256), (0,)), ((70000,), (0,)), ((3, 40000), (1,)),
+                                        ((1024, 96), (1,)), ((1024, 97), (1,)), ((2, 300, 8, 16), (1,)),
+                                        ((2, 300, 8, 16), (1, 2)), ((2, 300, 8, 16), (0, 2)),
+                                        ((5000, 24), (0, 1))])
+def test_reductions_quad_and_general_paths(shape, axes, dtype):
+    """Large reductions take reduce4.comp (columns or rows in 16-byte quads, in parts),
+    the rest reduce.comp; sums, maxima and sums of squares against NumPy."""
+    r = np.random.default_rng(int(np.prod(shape)) % 1000)
+    x = r.uniform(-1, 1, shape)
+    be = vg.get_backend("vulkan")
+    n = np.prod([shape[a] for a in axes])
+    tol = dict(rtol=1e-2, atol=2e-3 * np.sqrt(n)) if dtype == "f16" else dict(rtol=1e-5, atol=1e-5 * np.sqrt(n))
+    _cpu_vs_vk(lambda v: be.reduce("sum", v, axes, False), lambda v: v.sum(axes), [x], dtype, **tol)
+    _cpu_vs_vk(lambda v: be.reduce("max", v, axes, True), lambda v: v.max(axes, keepdims=True), [x], dtype, **tol)
+    _cpu_vs_vk(lambda v: be.reduce("sumsq", v, axes, False), lambda v: (v * v).sum(axes), [x], dtype, **tol)
+
+
 def test_linear_gradients_through_the_tuned_kernels_match_cpu():
     r = np.random.default_rng(0)
     x, w, b = r.standard_normal((96, 64)), r.standard_normal((48, 64)) * 0.1, r.standard_normal(48)

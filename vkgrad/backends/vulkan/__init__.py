@@ -55,7 +55,7 @@ _SHADERS = {
     "xent_bwd": (3, "iiio"), "bn_fwd": (6, "iiioooobb"), "bn_bwd": (3, "iiiiiooo"),
     "dropout": (4, "ioo"), "onehot": (2, "io"), "adam": (9, "bibb"), "sgd": (7, "bib"),
     # contiguous fast paths in 16-byte quads, and the benchmark's FMA probe
-    "unary4": (3, "io"), "binary4": (3, "iio"), "copy4": (1, "io"), "peak_fma": (3, "o"),
+    "unary4": (3, "io"), "binary4": (5, "iio"), "reduce4": (5, "io"), "copy4": (1, "io"), "peak_fma": (3, "o"),
     "matmul4": (4, "iiio"), "matmul_sg": (5, "iiio"), "pad2d": (6, "io"), "pad2d_h": (6, "io"),
     "act_bias_bwd": (2, "iioo"), "adam4": (9, "bibb"), "sgd4": (7, "bib"), "adam_multi": (12, "bibb" * 4),
 }
@@ -617,22 +617,32 @@ class VulkanBackend(Backend):
             raise BackendError(f"vulkan {op}: {len(shape)}-d operands; at most {_MAX_DIMS} supported")
         y = out if out is not None else self._alloc(shape, a.dtype)
         n = y.size
-        contig = 1 if a.shape == b.shape == shape else 0
-        q = self._quads(n, a.dtype) if contig else 0
-        if q:
-            self._dispatch("binary4", a.dtype, (BINARY_OPS.index(op),), (q + 63) // 64,
-                           [n, _f2u(alpha), _f2u(beta)], [a, b, y])
-            return y
-        def strides(s):
-            st = _contig_strides(s)
-            lead = len(shape) - len(s)
-            return [0] * lead + [0 if d == 1 and shape[i + lead] != 1 else st[i] for i, d in enumerate(s)]
+        q = self._quads(n, a.dtype)
 
         def repeats(small):  # small's elements repeat along shape's leading axes
             core = tuple(small)
             while core and core[0] == 1:
                 core = core[1:]
             return len(core) <= len(shape) and tuple(shape[len(shape) - len(core):]) == core
+
+        # 16-byte quads: same shapes, or one operand repeating in whole quads
+        def rep(x):
+            if x.shape == shape:
+                return 0
+            qx = self._quads(x.size, x.dtype)
+            return qx if qx and repeats(x.shape) else -1
+        rep_a, rep_b = rep(a), rep(b)
+        if q and rep_a >= 0 and rep_b >= 0:
+            # one repeating operand: items of 16 rows (binary4.comp's RB)
+            items = q if (rep_a == 0) == (rep_b == 0) else max(rep_a, rep_b) * -(-q // max(rep_a, rep_b) // 16)
+            self._dispatch("binary4", a.dtype, (BINARY_OPS.index(op),), (items + 63) // 64,
+                           [n, _f2u(alpha), _f2u(beta), rep_a, rep_b], [a, b, y])
+            return y
+
+        def strides(s):
+            st = _contig_strides(s)
+            lead = len(shape) - len(s)
+            return [0] * lead + [0 if d == 1 and shape[i + lead] != 1 else st[i] for i, d in enumerate(s)]
 
         # f16 pairs must not straddle rows: an even repeating size there
         even = a.dtype != "f16" or (b.size if a.shape == shape else a.size) % 2 == 0
@@ -674,6 +684,26 @@ class VulkanBackend(Backend):
             outer = int(np.prod(cur_shape[:i])) if i else 1
             R = int(np.prod(cur_shape[i:j + 1]))
             inner = int(np.prod(cur_shape[j + 1:])) if j + 1 < len(cur_shape) else 1
+            e = 8 if tag == "f16" else 4
+            quads = outer * R * inner >= 1 << 16 and (inner % e == 0 or (inner == 1 and R % e == 0))
+            if quads:
+                # 16-byte loads (reduce4.comp): columns in whole quads, or rows of whole
+                # quads; parts of the rows in parallel (about 4096 items), then the
+                # parts (few: about 4096 * e values) below
+                rows_mode = int(inner == 1 and R % e == 0 and inner % e != 0)
+                base = outer if rows_mode else outer * inner // e
+                P = max(1, min(-(-4096 // base), R // (16 * e if rows_mode else 16)))
+                chunk = -(-R // P)
+                chunk = -(-chunk // e) * e if rows_mode else chunk
+                P = -(-R // chunk)
+                y = self._alloc((outer * P * inner,), "f32")
+                self._dispatch("reduce4", tag, (code, rows_mode), (base * P + 63) // 64,
+                               [outer, R, inner, _f2u(1.0), chunk], [h, y])
+                h, tag, R = y, "f32", P
+                code = 0 if code == 2 else code  # later passes add up the squares
+            if R == 1 and quads:
+                cur_shape = cur_shape[:i] + [1] * (j - i + 1) + cur_shape[j + 1:]
+                continue
             while R > 4096 and outer * inner < 1024:
                 # long and few: partials of 1024 rows in parallel, then reduce those
                 P = -(-R // 1024)

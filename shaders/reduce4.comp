@@ -1,0 +1,58 @@
+#version 450
+#extension GL_GOOGLE_include_directive : require
+// reduce.comp's fast path in 16-byte quads (4 f32 or 8 f16 per load): sum
+// (OP 0), max (1) or sum of squares (2) of x viewed as [outer, R, inner] over R,
+// in parts of `chunk` rows: y[outer, P, inner] in f32, P = ceil(R / chunk) (the
+// backend reduces the parts again while P > 1).  ROWS = 0: inner is a multiple
+// of the quad, an invocation owns one quad of columns of one part and walks its
+// rows.  ROWS = 1: inner = 1 and R a multiple of the quad, an invocation sums
+// `chunk` consecutive elements (whole quads) of one row.  Why: lavapipe pays per
+// load, so a quad costs about what one element costs in reduce.comp.
+// Bindings: 0 x (in), 1 y (out, f32).
+#include "common.glsl"
+#include "vec4.glsl"
+layout(local_size_x = 64) in;
+layout(constant_id = 0) const uint OP = 0u;
+layout(constant_id = 1) const uint ROWS = 0u;
+layout(push_constant) uniform P { uint outer; uint R; uint inner; float scale; uint chunk; } p;
+BUF4_IN(0, X)
+layout(std430, binding = 1) writeonly buffer Y_b { vec4 Y[]; };
+layout(std430, binding = 1) writeonly buffer Ys_b { float Ys[]; };
+
+float comb(float a, float b) { return OP == 1u ? max(a, b) : a + b; }
+
+void main() {
+    float init = OP == 1u ? uintBitsToFloat(0xff800000u) : 0.0;
+    uint stride = gl_NumWorkGroups.x * gl_WorkGroupSize.x;
+    uint P = (p.R + p.chunk - 1u) / p.chunk;
+    float acc[EPQ], v[EPQ];
+    if (ROWS == 0u) {
+        uint cols = p.inner / EPQ, items = p.outer * P * cols;
+        for (uint w = gl_GlobalInvocationID.x; w < items; w += stride) {
+            uint c = w % cols, t = w / cols, part = t % P, o = t / P;
+            [[unroll]] for (uint k = 0u; k < EPQ; k++) acc[k] = init;
+            uint r1 = min(p.R, (part + 1u) * p.chunk);
+            for (uint r = part * p.chunk; r < r1; r++) {
+                LOADQ(X[(o * p.R + r) * cols + c], v);
+                [[unroll]] for (uint k = 0u; k < EPQ; k++) acc[k] = comb(acc[k], OP == 2u ? v[k] * v[k] : v[k]);
+            }
+            [[unroll]] for (uint h = 0u; h < EPQ / 4u; h++)  // y row t, columns c*EPQ + 4h ..
+                Y[(t * p.inner + c * EPQ) / 4u + h] = p.scale * vec4(acc[4u * h], acc[4u * h + 1u],
+                                                                     acc[4u * h + 2u], acc[4u * h + 3u]);
+        }
+    } else {
+        uint items = p.outer * P;
+        for (uint w = gl_GlobalInvocationID.x; w < items; w += stride) {
+            uint part = w % P, o = w / P;
+            [[unroll]] for (uint k = 0u; k < EPQ; k++) acc[k] = init;
+            uint e1 = min(p.R, (part + 1u) * p.chunk);
+            for (uint e = part * p.chunk; e < e1; e += EPQ) {
+                LOADQ(X[(o * p.R + e) / EPQ], v);
+                [[unroll]] for (uint k = 0u; k < EPQ; k++) acc[k] = comb(acc[k], OP == 2u ? v[k] * v[k] : v[k]);
+            }
+            float s = acc[0];
+            [[unroll]] for (uint k = 1u; k < EPQ; k++) s = comb(s, acc[k]);
+            Ys[w] = p.scale * s;
+        }
+    }
+}
