@@ -1,18 +1,37 @@
 #version 450
 #extension GL_GOOGLE_include_directive : require
 // Row-wise (log-)softmax of x [rows, C] -> y (f32); one workgroup per row, or
-// one invocation per row when serial = 1 (short rows).
+// one invocation per row when serial = 1 (short rows).  QUADS = 1 (C a whole
+// number of 16-byte quads, serial = 1): 16-byte loads and stores, and y in x's
+// dtype (packed halves with -DF16), so f16 needs no conversion pass.
 // Bindings: 0 x (in), 1 y (out).
 #include "common.glsl"
+#include "vec4.glsl"
+#define ROWS_IN_QUADS
+BUF4_IN(0, X4)
+layout(std430, binding = 1) writeonly buffer Y4_b { uvec4 Y4[]; };
 #include "rowreduce.glsl"
 layout(local_size_x = 64) in;
 layout(constant_id = 0) const uint LOG = 0u;
+layout(constant_id = 1) const uint QUADS = 0u;
 layout(push_constant) uniform P { uint rows; uint C; uint serial; } p;
 BUF_IN(0, X)
 BUF_OUT(1, Y)
 
 void main() {
     uint tid = gl_LocalInvocationID.x;
+    if (QUADS == 1u) {
+        uint nq = p.C / EPQ;
+        for (uint row = gl_GlobalInvocationID.x; row < p.rows; row += gl_NumWorkGroups.x * 64u) {
+            float lse = row_lse4(row * nq, nq), v[EPQ];
+            for (uint q = row * nq; q < (row + 1u) * nq; q++) {
+                LOADQ(X4[q], v);
+                [[unroll]] for (uint k = 0u; k < EPQ; k++) v[k] = LOG == 1u ? v[k] - lse : exp(v[k] - lse);
+                Y4[q] = STOREQ(v);
+            }
+        }
+        return;
+    }
     if (p.serial == 1u) {  // short rows: one invocation per row, no barriers
         for (uint row = gl_GlobalInvocationID.x; row < p.rows; row += gl_NumWorkGroups.x * 64u) {
             uint base = row * p.C;

@@ -4,10 +4,18 @@
 // loss sum_j t_j * (logsumexp - x_j) (f32).  Targets are dense rows or, with
 // LABELS = 1, int32 labels.  With serial = 2 a single workgroup does every row
 // and writes the mean loss to L[0] (no separate reduce dispatch); otherwise
-// the mean is a reduce afterwards.
+// the mean is a reduce afterwards.  QUADS = 1 (C a whole number of 16-byte
+// quads, serial 1 or 2): 16-byte loads and stores, and probs in x's dtype
+// (packed halves with -DF16), so f16 needs no conversion pass.
 // Bindings: 0 x (in), 1 t (in), 2 probs (out), 3 loss (out).
 #include "common.glsl"
 layout(constant_id = 0) const uint LABELS = 0u;  // 1: T holds int32 class labels [rows]
+layout(constant_id = 1) const uint QUADS = 0u;
+#include "vec4.glsl"
+#define ROWS_IN_QUADS
+BUF4_IN(0, X4)
+BUF4_IN(1, T4)
+layout(std430, binding = 2) writeonly buffer PR4_b { uvec4 PR4[]; };
 #include "rowreduce.glsl"
 layout(local_size_x = 64) in;
 layout(push_constant) uniform P { uint rows; uint C; uint serial; float inv_rows; } p;
@@ -22,6 +30,22 @@ float tgt(uint row, uint j) {
 }
 
 float row_loss(uint row) {  // one invocation does the whole row
+    if (QUADS == 1u) {
+        uint nq = p.C / EPQ;
+        float lse = row_lse4(row * nq, nq), l = 0.0, v[EPQ], t[EPQ];
+        int lab = int(T[row]);  // out of range: no term, as in the general path
+        if (LABELS == 1u && lab >= 0 && lab < int(p.C)) l = lse - LD(X, row * p.C + uint(lab));
+        for (uint q = row * nq; q < (row + 1u) * nq; q++) {
+            LOADQ(X4[q], v);
+            if (LABELS == 0u) {
+                LOADQ(T4[q], t);
+                [[unroll]] for (uint k = 0u; k < EPQ; k++) l -= t[k] * (v[k] - lse);
+            }
+            [[unroll]] for (uint k = 0u; k < EPQ; k++) v[k] = exp(v[k] - lse);
+            PR4[q] = STOREQ(v);
+        }
+        return l;
+    }
     uint base = row * p.C;
     float m = uintBitsToFloat(0xff800000u), sum = 0.0;
     for (uint j = 0u; j < p.C; j++) {  // online max and sum: one pass, not two

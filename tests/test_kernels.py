@@ -97,6 +97,35 @@ def test_reductions_quad_and_general_paths(shape, axes, dtype):
     _cpu_vs_vk(lambda v: be.reduce("sumsq", v, axes, False), lambda v: (v * v).sum(axes), [x], dtype, **tol)
 
 
+def _np_softmax(x):
+    z = x - x.max(-1, keepdims=True)
+    return np.exp(z) / np.exp(z).sum(-1, keepdims=True)
+
+
+@pytest.mark.parametrize("dtype", ["f32", "f16"])
+@pytest.mark.parametrize("rows,C", [(3, 8), (70, 16), (33, 12), (1100, 40), (5000, 16), (50, 1000), (20, 300)])
+def test_softmax_and_xent_rows_quad_and_general_paths(rows, C, dtype):
+    """Rows of whole 16-byte quads take the quad loops (probabilities in the input's
+    dtype), the rest the scalar or workgroup ones; labels and dense targets."""
+    r = np.random.default_rng(rows + C)
+    x = r.uniform(-4, 4, (rows, C))
+    be = vg.get_backend("vulkan")
+    tol = dict(rtol=2e-2, atol=2e-3) if dtype == "f16" else dict(rtol=1e-5, atol=1e-6)
+    _cpu_vs_vk(lambda v: be.softmax(v), _np_softmax, [x], dtype, **tol)
+    _cpu_vs_vk(lambda v: be.softmax(v, log=True), lambda v: np.log(_np_softmax(v)), [x], dtype,
+               rtol=tol["rtol"], atol=2e-2 if dtype == "f16" else 1e-5)
+    labels = r.integers(0, C, rows)
+    hx = vg.tensor(x, device="vulkan", dtype=dtype).data
+    want_p = _np_softmax(x.astype(np.float16).astype(np.float64) if dtype == "f16" else x)
+    want_l = -np.log(want_p[np.arange(rows), labels]).mean()
+    for t in (vg.tensor(labels.astype(np.int32), device="vulkan", dtype="i32").data,
+              vg.tensor(np.eye(C)[labels], device="vulkan", dtype=dtype).data):
+        loss, probs = be.softmax_xent(hx, t)
+        assert probs.dtype == dtype
+        np.testing.assert_allclose(be.to_numpy(probs).astype(np.float64), want_p, **tol)
+        np.testing.assert_allclose(float(be.to_numpy(loss)), want_l, rtol=tol["rtol"] * 10)
+
+
 def test_linear_gradients_through_the_tuned_kernels_match_cpu():
     r = np.random.default_rng(0)
     x, w, b = r.standard_normal((96, 64)), r.standard_normal((48, 64)) * 0.1, r.standard_normal(48)

@@ -792,30 +792,33 @@ class VulkanBackend(Backend):
         self._check_float("softmax", x)
         C = x.shape[-1] if x.shape else 1
         rows = x.size // max(C, 1)
-        y = self._alloc(x.shape, "f32")
         ser = _serial(C, rows)
-        self._dispatch("softmax", x.dtype, (1 if log else 0,), (rows + 63) // 64 if ser else rows,
+        quads = int(ser and self._quads(C, x.dtype) > 0)  # y then in x's dtype
+        y = self._alloc(x.shape, x.dtype if quads else "f32")
+        self._dispatch("softmax", x.dtype, (1 if log else 0, quads), (rows + 63) // 64 if ser else rows,
                        [rows, C, int(ser)], [x, y])
-        return self._f32_out(y, x.dtype)
+        return y if quads else self._f32_out(y, x.dtype)
 
     def softmax_xent(self, logits, target):
         labels = target.dtype == "i32"
         self._check_float("softmax_xent", logits, *([] if labels else [target]))
         rows, C = logits.shape
-        probs = self._alloc(logits.shape, "f32")
         loss = self._alloc((), "f32")
-        spec = (int(labels),)
-        if rows <= 4096 and C <= 256:  # one workgroup: rows, then the mean, one dispatch
+        one_group = rows <= 4096 and C <= 256  # rows, then the mean, in one dispatch
+        ser = _serial(C, rows)
+        quads = int((one_group or ser) and self._quads(C, logits.dtype) > 0)  # probs in logits' dtype
+        probs = self._alloc(logits.shape, logits.dtype if quads else "f32")
+        spec = (int(labels), quads)
+        if one_group:
             self._dispatch("xent", logits.dtype, spec, 1, [rows, C, 2, _f2u(1.0 / rows)],
                            [logits, target, probs, loss])
         else:
             rl = self._alloc((rows,), "f32")
-            ser = _serial(C, rows)
             self._dispatch("xent", logits.dtype, spec, (rows + 63) // 64 if ser else rows,
                            [rows, C, int(ser), _f2u(1.0 / rows)], [logits, target, probs, rl])
             ser = _serial(rows, 1)
             self._dispatch("reduce", "f32", (0,), 1, [1, rows, 1, _f2u(1.0 / rows), int(ser), 0], [rl, loss])
-        return self._f32_out(loss, logits.dtype), self._f32_out(probs, logits.dtype)
+        return self._f32_out(loss, logits.dtype), probs if quads else self._f32_out(probs, logits.dtype)
 
     def softmax_xent_bwd(self, probs, target, g):
         rows, C = probs.shape
