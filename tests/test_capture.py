@@ -90,3 +90,37 @@ def test_host_read_inside_a_captured_step_is_a_clear_error():
     with pytest.raises(vg.BackendError, match="read on the host .* inside a captured step"):
         step(np.ones(3))
     assert (w * 2.0).numpy().tolist() == [2.0, 2.0, 2.0]  # the backend still works
+
+
+@pytest.mark.skipif(not vg.vulkan_available(), reason="no Vulkan device")
+def test_a_captured_step_held_until_exit_is_released_before_the_device():
+    """A recording kept in a global outlives the backend's atexit close: the close
+    releases it first (this crashed the interpreter at exit), and a replay after
+    the close is a clear error."""
+    import subprocess
+    import sys
+    code = """
+import numpy as np, vkgrad as vg
+from vkgrad import nn
+vg.set_default_device("vulkan")
+model = nn.Sequential(nn.Linear(4, 8, activation="relu"), nn.Linear(8, 3))
+opt = vg.optim.Adam(model.parameters(), lr=1e-2)
+def step(xb, yb):
+    loss = vg.softmax_cross_entropy(model(xb), yb)
+    opt.step(vg.backward(loss))
+    return loss
+STEP = vg.capture_step(step)
+x, y = np.ones((4, 4)), np.array([0, 1, 2, 0])
+for _ in range(3):
+    STEP(x, y)
+be = vg.get_backend("vulkan")
+cap = next(iter(be._captures))
+be.close()
+try:
+    be.replay(cap)
+except vg.BackendError as e:
+    print("replay after close:", e)
+"""
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert "captured step was released" in r.stdout

@@ -26,6 +26,7 @@ import json
 import math
 import os
 import struct
+import weakref
 
 import numpy as np
 
@@ -114,6 +115,11 @@ class Capture:
         self.dynamic = []   # (dispatch index, push builder)
         self.hooks = []     # run before each replay: advance Python-side counters
         self.replays = 0
+        self.released = False
+
+    def release(self):
+        """Drop the recorded program (its descriptor pools) while the device lives."""
+        self.prog, self.keep, self.released = None, [], True
 
 
 def _words(n, dtype):
@@ -228,6 +234,7 @@ class VulkanBackend(Backend):
         self._algos = {}
         self._spirv = {}
         self._capture = None
+        self._captures = weakref.WeakSet()  # recorded steps, released before the device
         self._new_program()
         self._add_arena(min(self.max_words, 8 << 20))  # 32 MiB first; later ones double
         self._dummy = self._alloc((1,), "f32")  # bound where a shader's optional operand is absent
@@ -238,6 +245,8 @@ class VulkanBackend(Backend):
         arbitrary)."""
         if self.mgr is None:
             return
+        for cap in list(self._captures):  # recordings a user still holds (e.g. globals)
+            cap.release()
         self._prog = self._submitter = self._queue = self._capture = None
         self._keep = []
         self._algos.clear()
@@ -425,6 +434,7 @@ class VulkanBackend(Backend):
         cap, self._capture = self._capture, None
         self._prog.host_read_barrier()
         cap.prog, cap.keep = self._prog, self._keep
+        self._captures.add(cap)
         self._new_program()
         return cap
 
@@ -434,6 +444,9 @@ class VulkanBackend(Backend):
 
     def replay(self, cap, advance=True):
         """Submit a captured step again (after ``advance``: hooks, new push constants)."""
+        if cap.released or self.mgr is None:
+            raise BackendError("vulkan: this captured step was released (the device was closed); "
+                               "capture it again")
         self.synchronize()
         if advance:
             for hook in cap.hooks:
