@@ -1,8 +1,7 @@
 #version 450
 #extension GL_GOOGLE_include_directive : require
-// Adam/AdamW over up to four parameters in one dispatch (adam.comp's update):
-// unit u of the concatenated index space belongs to the parameter whose range
-// holds it.  Parameters absent from a dispatch have n = 0 (bound to a dummy).
+// Adam/AdamW over up to four parameters in one dispatch (adam.comp's update).
+// Parameters absent from a dispatch have n = 0 (bound to a dummy).
 // Bindings: 4k+0 param (inout), 4k+1 grad (in), 4k+2 m (inout), 4k+3 v (inout), k = 0..3.
 #include "common.glsl"
 layout(local_size_x = 256) in;
@@ -29,14 +28,13 @@ BUF_INOUT(12, W3) BUF_IN(13, G3) BUF_INOUT(14, M3) BUF_INOUT(15, V3)
     if (EPU == 2u && i_ + 1u < nk) UPD(W, G, M, V, i_ + 1u, w1_); \
     ST_UNIT(W, u, w0_, w1_); }
 
+// One grid-stride loop per parameter rather than an if-chain per unit:
+// lavapipe runs every side of a divergent branch under a lane mask, but skips
+// a loop no lane enters (the chain cost four updates per unit).
 void main() {
-    uint u0 = (p.n[0] + EPU - 1u) / EPU, u1 = (p.n[1] + EPU - 1u) / EPU;
-    uint u2 = (p.n[2] + EPU - 1u) / EPU, u3 = (p.n[3] + EPU - 1u) / EPU;
-    uint total = u0 + u1 + u2 + u3;
-    for (uint u = gl_GlobalInvocationID.x; u < total; u += gl_NumWorkGroups.x * gl_WorkGroupSize.x) {
-        if (u < u0) SEG(W0, G0, M0, V0, p.n[0], u)
-        else if (u < u0 + u1) SEG(W1, G1, M1, V1, p.n[1], u - u0)
-        else if (u < u0 + u1 + u2) SEG(W2, G2, M2, V2, p.n[2], u - u0 - u1)
-        else SEG(W3, G3, M3, V3, p.n[3], u - u0 - u1 - u2)
-    }
+    uint stride = gl_NumWorkGroups.x * gl_WorkGroupSize.x, id = gl_GlobalInvocationID.x;
+    for (uint u = id; u < (p.n[0] + EPU - 1u) / EPU; u += stride) SEG(W0, G0, M0, V0, p.n[0], u)
+    for (uint u = id; u < (p.n[1] + EPU - 1u) / EPU; u += stride) SEG(W1, G1, M1, V1, p.n[1], u)
+    for (uint u = id; u < (p.n[2] + EPU - 1u) / EPU; u += stride) SEG(W2, G2, M2, V2, p.n[2], u)
+    for (uint u = id; u < (p.n[3] + EPU - 1u) / EPU; u += stride) SEG(W3, G3, M3, V3, p.n[3], u)
 }

@@ -1,13 +1,14 @@
 #version 450
 #extension GL_GOOGLE_include_directive : require
-// Fused softmax + cross-entropy rows: probs [rows, C] (f32) and each row's
-// loss sum_j t_j * (logsumexp - x_j) (f32).  Targets are dense rows or, with
+// Fused softmax + cross-entropy rows, forward and backward: d [rows, C] (f32),
+// the loss's gradient (softmax(x) - t) * inv_rows, and each row's loss
+// sum_j t_j * (logsumexp - x_j) (f32).  Targets are dense rows or, with
 // LABELS = 1, int32 labels.  With serial = 2 a single workgroup does every row
 // and writes the mean loss to L[0] (no separate reduce dispatch); otherwise
 // the mean is a reduce afterwards.  QUADS = 1 (C a whole number of 16-byte
-// quads, serial 1 or 2): 16-byte loads and stores, and probs in x's dtype
+// quads, serial 1 or 2): 16-byte loads and stores, and d in x's dtype
 // (packed halves with -DF16), so f16 needs no conversion pass.
-// Bindings: 0 x (in), 1 t (in), 2 probs (out), 3 loss (out).
+// Bindings: 0 x (in), 1 t (in), 2 d (out), 3 loss (out).
 #include "common.glsl"
 layout(constant_id = 0) const uint LABELS = 0u;  // 1: T holds int32 class labels [rows]
 layout(constant_id = 1) const uint QUADS = 0u;
@@ -41,7 +42,9 @@ float row_loss(uint row) {  // one invocation does the whole row
                 LOADQ(T4[q], t);
                 [[unroll]] for (uint k = 0u; k < EPQ; k++) l -= t[k] * (v[k] - lse);
             }
-            [[unroll]] for (uint k = 0u; k < EPQ; k++) v[k] = exp(v[k] - lse);
+            uint j0 = (q - row * nq) * EPQ;  // column of v[0]
+            [[unroll]] for (uint k = 0u; k < EPQ; k++)
+                v[k] = (exp(v[k] - lse) - (LABELS == 1u ? (int(j0 + k) == lab ? 1.0 : 0.0) : t[k])) * p.inv_rows;
             PR4[q] = STOREQ(v);
         }
         return l;
@@ -56,8 +59,9 @@ float row_loss(uint row) {  // one invocation does the whole row
     float lse = m + log(sum), l = 0.0;
     for (uint j = 0u; j < p.C; j++) {
         float z = LD(X, base + j) - lse;
-        l -= tgt(row, j) * z;
-        ST32(PR, base + j, exp(z));
+        float t = tgt(row, j);
+        l -= t * z;
+        ST32(PR, base + j, (exp(z) - t) * p.inv_rows);
     }
     return l;
 }
@@ -87,8 +91,9 @@ void main() {
         float l = 0.0;
         for (uint j = tid; j < p.C; j += 64u) {
             float z = LD(X, base + j) - lse;
-            l -= tgt(row, j) * z;
-            ST32(PR, base + j, exp(z));
+            float t = tgt(row, j);
+            l -= t * z;
+            ST32(PR, base + j, (exp(z) - t) * p.inv_rows);
         }
         l = wg_reduce(l, false);
         if (tid == 0u) ST32(L, row, l);

@@ -34,6 +34,25 @@ def test_reuse_accumulates(bk):
     bk.close(x.grad.numpy(), 2 * np.array([1.0, 2, 3]) + 6)
 
 
+def test_the_shared_unit_seed_never_becomes_a_gradient(bk):
+    """backward's seed (1.0) is a kept constant: a leaf whose gradient would be it,
+    or a view of it, gets a copy, so writing into that gradient changes nothing else."""
+    s = bk.t(2.0, requires_grad=True)
+    s.backward()  # the loss is the leaf itself
+    bk.close(s.grad.numpy(), 1.0)
+    s.grad.assign_(np.array(5.0))
+    v = bk.t([3.0], requires_grad=True)
+    v.reshape(()).backward()  # the gradient is a view of the seed
+    bk.close(v.grad.numpy(), [1.0])
+    v.grad.assign_(np.array([7.0]))
+    x = bk.t([1.0, 2.0], requires_grad=True)
+    (x * x).sum().backward()
+    bk.close(x.grad.numpy(), [2.0, 4.0])
+    w = bk.t(4.0, requires_grad=True)
+    w.backward()
+    bk.close(w.grad.numpy(), 1.0)
+
+
 def test_diamond_graph():
     a = vg.tensor([0.5, -1.0], requires_grad=True, device="cpu", dtype="f64")
     b = vg.exp(a)

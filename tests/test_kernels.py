@@ -105,8 +105,8 @@ def _np_softmax(x):
 @pytest.mark.parametrize("dtype", ["f32", "f16"])
 @pytest.mark.parametrize("rows,C", [(3, 8), (70, 16), (33, 12), (1100, 40), (5000, 16), (50, 1000), (20, 300)])
 def test_softmax_and_xent_rows_quad_and_general_paths(rows, C, dtype):
-    """Rows of whole 16-byte quads take the quad loops (probabilities in the input's
-    dtype), the rest the scalar or workgroup ones; labels and dense targets."""
+    """Rows of whole 16-byte quads take the quad loops (the loss's gradient in the
+    input's dtype), the rest the scalar or workgroup ones; labels and dense targets."""
     r = np.random.default_rng(rows + C)
     x = r.uniform(-4, 4, (rows, C))
     be = vg.get_backend("vulkan")
@@ -118,11 +118,13 @@ def test_softmax_and_xent_rows_quad_and_general_paths(rows, C, dtype):
     hx = vg.tensor(x, device="vulkan", dtype=dtype).data
     want_p = _np_softmax(x.astype(np.float16).astype(np.float64) if dtype == "f16" else x)
     want_l = -np.log(want_p[np.arange(rows), labels]).mean()
+    want_d = (want_p - np.eye(C)[labels]) / rows  # the loss's gradient, from the forward
     for t in (vg.tensor(labels.astype(np.int32), device="vulkan", dtype="i32").data,
               vg.tensor(np.eye(C)[labels], device="vulkan", dtype=dtype).data):
-        loss, probs = be.softmax_xent(hx, t)
-        assert probs.dtype == dtype
-        np.testing.assert_allclose(be.to_numpy(probs).astype(np.float64), want_p, **tol)
+        loss, d = be.softmax_xent(hx, t)
+        assert d.dtype == dtype
+        np.testing.assert_allclose(be.to_numpy(d).astype(np.float64), want_d, rtol=tol["rtol"],
+                                   atol=tol["atol"] / rows)
         np.testing.assert_allclose(float(be.to_numpy(loss)), want_l, rtol=tol["rtol"] * 10)
 
 

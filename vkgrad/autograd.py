@@ -102,7 +102,7 @@ def run_backward(loss, grad=None, accumulate=False, retain_graph=False):
                     f"backward: the loss is {v} (not finite); check the learning rate, the inputs "
                     "and log()/div() of values near zero (vkgrad.set_check_finite(False) turns "
                     "this check off)")
-        g0 = be.full(loss.shape, 1.0, loss.dtype)
+        g0 = be.constant(loss.shape, 1.0, loss.dtype)  # read-only: see the leaves below
     else:
         gt = grad if isinstance(grad, Tensor) else None
         if gt is None:
@@ -133,6 +133,10 @@ def run_backward(loss, grad=None, accumulate=False, retain_graph=False):
             grads[k] = pg if prev is None else be.binary("add", prev, pg)
         if not retain_graph:
             t._node = _FREED
+    if grad is None:  # a leaf's gradient that is (a view of) the shared unit seed gets its own copy
+        for k, (t, g) in list(leaves.items()):
+            if g is g0 or (t.size == 1 and be.shares_storage(g, g0)):
+                leaves[k] = (t, be.unary("affine", g, 1.0, 0.0))
     if accumulate:
         for t, g in leaves.values():
             if t.grad is None:

@@ -54,8 +54,21 @@ class Backend:
     def full(self, shape, value, dtype):
         raise NotImplementedError
 
+    def constant(self, shape, value, dtype):
+        """``full(shape, value, dtype)`` made once and kept: read-only by contract
+        (backward's unit seed, so a step does not spend a fill on it)."""
+        cache = self.__dict__.setdefault("_constants", {})
+        key = (tuple(shape), float(value), dtype)
+        if key not in cache:
+            cache[key] = self.full(shape, value, dtype)
+        return cache[key]
+
     def dtype_of(self, h):
         raise NotImplementedError
+
+    def shares_storage(self, a, b):
+        """Whether two handles are views of the same memory."""
+        return a is b
 
     def reshape(self, h, shape):
         """Same data, new shape (no copy where the layout allows)."""
@@ -109,11 +122,10 @@ class Backend:
         """Mean over rows of -sum(target * log_softmax(logits)); ``target`` is dense
         [rows, C] or int32 class labels [rows].
 
-        Returns (loss as a 0-d handle, softmax probabilities)."""
-        raise NotImplementedError
-
-    def softmax_xent_bwd(self, probs, target, g):
-        """(probs - target) * g / rows; g is a 0-d handle; target as above."""
+        Returns (loss as a 0-d handle, its gradient for the logits,
+        (softmax(logits) - target) / rows, in the logits' dtype): the backward is
+        computed with the forward (the loss is nearly always the end of the graph,
+        so the upstream gradient is 1 and no further dispatch is needed)."""
         raise NotImplementedError
 
     def act_bias_bwd(self, act, y, g, need_db=True):

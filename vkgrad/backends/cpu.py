@@ -150,6 +150,9 @@ class CPUBackend(Backend):
     def full(self, shape, value, dtype):
         return np.full(shape, value, dtype=_NP[dtype])
 
+    def shares_storage(self, a, b):
+        return np.shares_memory(a, b)
+
     def dtype_of(self, h):
         return _FROM_NP[h.dtype]
 
@@ -237,12 +240,9 @@ class CPUBackend(Backend):
     def softmax_xent(self, logits, target):
         target = self._dense(target, logits)
         ls = self._log_softmax(self._c(logits))
-        loss = -np.sum(self._c(target) * ls) / logits.shape[0]
-        return self._store(loss, logits.dtype), self._store(np.exp(ls), logits.dtype)
-
-    def softmax_xent_bwd(self, probs, target, g):
-        r = (self._c(probs) - self._dense(target, probs)) * (self._c(g) / probs.shape[0])
-        return self._store(r, probs.dtype)
+        t = self._c(target)
+        loss = -np.sum(t * ls) / logits.shape[0]
+        return self._store(loss, logits.dtype), self._store((np.exp(ls) - t) / logits.shape[0], logits.dtype)
 
     # -- normalisation -------------------------------------------------
     def batchnorm_fwd(self, x, gamma, beta, eps, running_mean=None, running_var=None, momentum=0.1):

@@ -168,8 +168,10 @@ def softmax_cross_entropy(logits, targets):
     logits = loss_precision(logits)
     be = logits.backend
     t = _targets("softmax_cross_entropy", logits, targets, dense=False)
-    loss, probs = be.softmax_xent(logits.data, t)
-    return make(loss, be, (logits,), lambda g: (be.softmax_xent_bwd(probs, t, g),))
+    loss, dlogits = be.softmax_xent(logits.data, t)  # the gradient comes with the forward
+    unit = be.constant((), 1.0, be.dtype_of(loss))  # backward's seed when the loss ends the graph
+    return make(loss, be, (logits,),
+                lambda g: (dlogits if g is unit else be.binary("mul", dlogits, g),))
 
 
 def cross_entropy(probs, targets, eps=0.0):

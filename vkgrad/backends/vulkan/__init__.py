@@ -53,7 +53,7 @@ if not os.path.exists(_MANIFEST):
 _SHADERS = {
     "unary": (3, "io"), "binary": (22, "iio"), "copy": (14, "io"), "unslice": (25, "io"), "cast": (1, "io"),
     "reduce": (6, "io"), "matmul": (8, "iiio"), "softmax": (3, "io"), "xent": (4, "iioo"),
-    "xent_bwd": (3, "iiio"), "bn_fwd": (6, "iiioooobb"), "bn_bwd": (3, "iiiiiooo"),
+    "bn_fwd": (6, "iiioooobb"), "bn_bwd": (3, "iiiiiooo"),
     "dropout": (4, "ioo"), "onehot": (2, "io"), "adam": (9, "bibb"), "sgd": (7, "bib"),
     # contiguous fast paths in 16-byte quads, and the benchmark's FMA probe
     "unary4": (3, "io"), "binary4": (5, "iio"), "reduce4": (5, "io"), "copy4": (1, "io"), "peak_fma": (3, "o"),
@@ -525,6 +525,9 @@ class VulkanBackend(Backend):
     def dtype_of(self, h):
         return h.dtype
 
+    def shares_storage(self, a, b):
+        return a.block is b.block
+
     def reshape(self, h, shape):
         return VkArray(shape, h.dtype, h.block)
 
@@ -819,8 +822,8 @@ class VulkanBackend(Backend):
         loss = self._alloc((), "f32")
         one_group = rows <= 4096 and C <= 256  # rows, then the mean, in one dispatch
         ser = _serial(C, rows)
-        quads = int((one_group or ser) and self._quads(C, logits.dtype) > 0)  # probs in logits' dtype
-        probs = self._alloc(logits.shape, logits.dtype if quads else "f32")
+        quads = int((one_group or ser) and self._quads(C, logits.dtype) > 0)  # d in logits' dtype
+        probs = self._alloc(logits.shape, logits.dtype if quads else "f32")  # the gradient d
         spec = (int(labels), quads)
         if one_group:
             self._dispatch("xent", logits.dtype, spec, 1, [rows, C, 2, _f2u(1.0 / rows)],
@@ -832,14 +835,6 @@ class VulkanBackend(Backend):
             ser = _serial(rows, 1)
             self._dispatch("reduce", "f32", (0,), 1, [1, rows, 1, _f2u(1.0 / rows), int(ser), 0], [rl, loss])
         return self._f32_out(loss, logits.dtype), probs if quads else self._f32_out(probs, logits.dtype)
-
-    def softmax_xent_bwd(self, probs, target, g):
-        rows, C = probs.shape
-        y = self._alloc(probs.shape, probs.dtype)
-        n = y.size
-        self._dispatch("xent_bwd", probs.dtype, (int(target.dtype == "i32"),), self._groups(n, probs.dtype),
-                       [n, _f2u(1.0 / rows), C], [probs, target, g, y])
-        return y
 
     def act_bias_bwd(self, act, y, g, need_db=True):
         rows, cols = g.shape if len(g.shape) == 2 else (0, 0)
@@ -933,8 +928,11 @@ class VulkanBackend(Backend):
                 chunk = its[s:s + 4]
                 ns = [it[0].size for it in chunk] + [0] * (4 - len(chunk))
                 ops = [h for it in chunk for h in it] + [self._dummy] * (4 * (4 - len(chunk)))
-                units = sum((n + 1) // 2 if dt == "f16" else n for n in ns)
-                self._dispatch_dyn("adam_multi", dt, (), (units + 255) // 256,
+                units = max((n + 1) // 2 if dt == "f16" else n for n in ns)  # a loop per parameter
+                groups = (units + 255) // 256
+                if self.limits.get("device_type") == "Cpu":  # lavapipe: a workgroup costs more than
+                    groups = min(groups, os.cpu_count() or 1)  # these few units; one per thread
+                self._dispatch_dyn("adam_multi", dt, (), groups,
                                    lambda ns=ns: ns + hyper(), ops)
 
     def adam_(self, p, g, m, v, lr, beta1, beta2, eps, weight_decay, step, decoupled):
