@@ -2,20 +2,26 @@
 #extension GL_GOOGLE_include_directive : require
 #extension GL_KHR_shader_subgroup_shuffle : require
 #extension GL_KHR_shader_subgroup_basic : require
-// C[M, N] = act(A @ B + bias), in f32, for A [M, K] and B [K, N] in f32 (K and N
-// multiples of 4) or, with -DF16, packed halves (K and N multiples of 8);
-// the backend transposes and zero-pads operands first when needed, with
-// pad2d.comp; bias has n_valid entries, padded columns are cropped later.
+// C[M, N] = act(op(A) @ op(B) + bias) in f32, for A and B in f32 or, with -DF16,
+// packed halves; QB = 4 (f32) or 8 (f16) values per 16-byte load.
+//   A: [M, K] (TA = 0; K a multiple of QB) or stored [K, M] (TA = 1; K a
+//      multiple of QB, M of 4).
+//   B: [K, N] (TB = 0; N a multiple of QB) or stored [N, K] (TB = 1; K a
+//      multiple of QB, any N).
+// Other shapes are transposed / zero-padded by the backend first (pad2d.comp);
+// bias has n_valid entries (padded columns are cropped later).
 //
 // A subgroup of SG lanes computes a tile of 4*SG rows x 16 columns of C: lane l
-// owns rows m0 + l + i*SG (i < 4) and keeps 4 x 16 accumulators.  Per k-step of
-// SG, lane l loads row k+l of B's 16 columns (four 16-byte quads, two in f16)
-// and the other lanes take it with subgroupShuffle, so B is read once per
-// subgroup; each lane reads its own rows of A, 16 bytes per 4 k (8 k in f16).
-// Why this shape: lavapipe issues every buffer load lane by lane, and loads,
-// not FMAs, bound the rate (measured: the FMA-only loop runs 5-6x faster), so
-// the tile is as large as the registers allow; on GPUs the shuffles are
-// register-level sharing.
+// owns rows m0 + 4l .. m0 + 4l + 3 and keeps 4 x 16 accumulators.  Per k-step
+// of SG, the subgroup loads B's SG x 16 block once, spread over the lanes, and
+// each lane takes the values it needs with subgroupShuffle: with TB = 0 lane l
+// loads row k+l (four 16-byte quads, two in f16); with TB = 1 each group of 8
+// lanes loads the 8 x 16 block of 8 values of k, lane l columns l%8 and l%8 + 8.  Each lane reads its own rows
+// of A: along k (TA = 0) or, transposed, one 16-byte load per k for its four
+// rows (TA = 1).  Why this shape: lavapipe issues every buffer load lane by
+// lane, and loads, not FMAs, bound the rate (measured: the FMA-only loop runs
+// 5-6x faster), so the tile is as large as the registers allow; on GPUs the
+// shuffles are register-level sharing.
 //
 // SGC (specialisation constant 1) is the device's reported subgroup size: when
 // gl_SubgroupSize equals it the k-loop is unrolled with constant shuffle
@@ -26,67 +32,130 @@
 layout(local_size_x = 64) in;
 layout(constant_id = 0) const uint ACT = 0u;
 layout(constant_id = 1) const uint SGC = 8u;
+layout(constant_id = 2) const uint TA = 0u;
+layout(constant_id = 3) const uint TB = 0u;
 layout(push_constant) uniform P { uint M; uint N; uint K; uint has_bias; uint n_valid; } p;
-#ifdef F16  // packed halves, 8 in 16 bytes: a load of A covers 8 k, one of B 8 columns
+#ifdef F16  // packed halves, 8 in 16 bytes
 layout(std430, binding = 0) readonly buffer A_b { uvec4 A[]; };
+layout(std430, binding = 0) readonly buffer A2_b { uvec2 A2[]; };  // TA: 4 rows of one k
 layout(std430, binding = 1) readonly buffer B_b { uvec4 B[]; };
 vec4 h4(uvec2 w) { return vec4(unpackHalf2x16(w.x), unpackHalf2x16(w.y)); }
-#define QB 8u  // columns per B load, k per A load
+#define QB 8u
+#define LOAD_AT(i) h4(A2[i])
 #else
 layout(std430, binding = 0) readonly buffer A_b { vec4 A[]; };
 layout(std430, binding = 1) readonly buffer B_b { vec4 B[]; };
 #define QB 4u
+#define LOAD_AT(i) A[i]
 #endif
 BUF_IN(2, BIAS)
 BUF_OUT(3, C)
 
-vec4 acc[4][4];  // acc[i][q]: row m0 + lane + i*SG, columns n0 + 4q .. n0 + 4q + 3
-uint arow[4];    // the rows this lane reads (clamped to M - 1; stores are guarded)
+vec4 acc[4][4];  // acc[i][q]: row m0 + 4*lane + i, columns n0 + 4q .. n0 + 4q + 3
+uint arow0;      // this lane's first row, clamped in range (stores are guarded)
 
-// One k-step of SG: rows k .. k+SG-1 of B (zero past K when tail).
-void kstep(uint k, uint SG, uint lane, uint n0, bool tail) {
-    vec4 b[4] = vec4[4](vec4(0.0), vec4(0.0), vec4(0.0), vec4(0.0));
-    if (!tail || k + lane < p.K) {
-        uint bi = ((k + lane) * p.N + n0) / QB;
+// B's quads.  TB = 0: b[q] = row k + lane, columns n0 + 4q .. (one k-step of SG).
+// TB = 1, per 8 values of k: lane l of each group of 8 lanes holds bt[h][u] =
+// column n0 + (l % 8) + 8h, k + 4u .. k + 4u + 3 (groups of 8 whatever the
+// subgroup size, so every index is a compile-time constant).
+vec4 b[4];
+vec4 bt[2][2];
+
+void load_b(uint k, uint lane, uint n0, bool tail) {
+    [[unroll]] for (uint q = 0u; q < 4u; q++) b[q] = vec4(0.0);
+    if (tail && k + lane >= p.K) return;
+    uint bi = ((k + lane) * p.N + n0) / QB;
 #ifdef F16
-        [[unroll]] for (uint h = 0u; h < 2u; h++) {
-            if (n0 + 8u * h < p.N) {
-                uvec4 w = B[bi + h];
-                b[2u * h] = h4(w.xy);
-                b[2u * h + 1u] = h4(w.zw);
-            }
+    [[unroll]] for (uint h = 0u; h < 2u; h++) {
+        if (n0 + 8u * h < p.N) {
+            uvec4 w = B[bi + h];
+            b[2u * h] = h4(w.xy);
+            b[2u * h + 1u] = h4(w.zw);
         }
+    }
 #else
-        [[unroll]] for (uint q = 0u; q < 4u; q++)
-            if (n0 + 4u * q < p.N) b[q] = B[bi + q];
+    [[unroll]] for (uint q = 0u; q < 4u; q++)
+        if (n0 + 4u * q < p.N) b[q] = B[bi + q];
+#endif
+}
+
+void load_bt(uint k, uint lane, uint n0) {  // zero past K (a multiple of QB)
+    [[unroll]] for (uint h = 0u; h < 2u; h++) {
+        uint c = n0 + lane % 8u + 8u * h;
+        bool ok = c < p.N;
+#ifdef F16
+        uvec4 w = ok ? B[(c * p.K + k) / 8u] : uvec4(0u);
+        bt[h][0] = h4(w.xy);
+        bt[h][1] = h4(w.zw);
+#else
+        bt[h][0] = ok ? B[(c * p.K + k) / 4u] : vec4(0.0);
+        bt[h][1] = ok && k + 4u < p.K ? B[(c * p.K + k) / 4u + 1u] : vec4(0.0);
 #endif
     }
-    [[unroll]] for (uint kq = 0u; kq < SG; kq += QB) {
-        if (tail && k + kq >= p.K) break;
-        vec4 a[4][QB / 4u];  // a[i][h][j]: row i, k + kq + 4h + j
+}
+
+// a[i][h][j]: row arow0 + i, k + 4h + j, for QB values of k
+void load_a(uint k, out vec4 a[4][QB / 4u]) {
+    if (TA == 0u) {
         [[unroll]] for (uint i = 0u; i < 4u; i++) {
+            uint r = min(arow0 + i, p.M - 1u);
 #ifdef F16
-            uvec4 w = A[(arow[i] * p.K + k + kq) / 8u];
+            uvec4 w = A[(r * p.K + k) / 8u];
             a[i][0] = h4(w.xy);
             a[i][1] = h4(w.zw);
 #else
-            a[i][0] = A[(arow[i] * p.K + k + kq) / 4u];
+            a[i][0] = A[(r * p.K + k) / 4u];
 #endif
         }
-        [[unroll]] for (uint j = 0u; j < QB; j++) {
-            [[unroll]] for (uint q = 0u; q < 4u; q++) {
-                vec4 s = subgroupShuffle(b[q], kq + j);
-                [[unroll]] for (uint i = 0u; i < 4u; i++) acc[i][q] += a[i][j / 4u][j % 4u] * s;
+    } else {
+        [[unroll]] for (uint kk = 0u; kk < QB; kk++) {
+            vec4 t = LOAD_AT(((k + kk) * p.M + arow0) / 4u);  // rows arow0 .. arow0 + 3
+            [[unroll]] for (uint i = 0u; i < 4u; i++) a[i][kk / 4u][kk % 4u] = t[i];
+        }
+    }
+}
+
+void fma_row(vec4 a[4][QB / 4u], uint j, vec4 s[4]) {
+    [[unroll]] for (uint q = 0u; q < 4u; q++)
+        [[unroll]] for (uint i = 0u; i < 4u; i++) acc[i][q] += a[i][j / 4u][j % 4u] * s[q];
+}
+
+// One k-step of SG: rows k .. k+SG-1 of B (zero past K when tail).
+void kstep(uint k, uint SG, uint lane, uint n0, bool tail) {
+    vec4 a[4][QB / 4u], s[4];
+    if (TB == 0u) {
+        load_b(k, lane, n0, tail);
+        [[unroll]] for (uint kq = 0u; kq < SG; kq += QB) {
+            if (tail && k + kq >= p.K) break;
+            load_a(k + kq, a);
+            [[unroll]] for (uint j = 0u; j < QB; j++) {
+                [[unroll]] for (uint q = 0u; q < 4u; q++) s[q] = subgroupShuffle(b[q], kq + j);
+                fma_row(a, j, s);
+            }
+        }
+    } else {
+        uint g = SG == 8u ? 0u : lane & ~7u;  // this lane's group of 8 (0 when SG is 8: constant)
+        [[unroll]] for (uint kb = 0u; kb < SG; kb += 8u) {
+            if (tail && k + kb >= p.K) break;
+            load_bt(k + kb, lane, n0);
+            [[unroll]] for (uint kq = 0u; kq < 8u; kq += QB) {
+                if (tail && k + kb + kq >= p.K) break;
+                load_a(k + kb + kq, a);
+                [[unroll]] for (uint j = 0u; j < QB; j++) {
+                    uint kk = kq + j;
+                    [[unroll]] for (uint c = 0u; c < 16u; c++)
+                        s[c / 4u][c % 4u] = subgroupShuffle(bt[c / 8u][kk / 4u][kk % 4u], g + c % 8u);
+                    fma_row(a, j, s);
+                }
             }
         }
     }
 }
 
 void tile(uint SG, uint lane, uint m0, uint n0) {
-    [[unroll]] for (uint i = 0u; i < 4u; i++) {
-        arow[i] = min(m0 + lane + i * SG, p.M - 1u);
+    arow0 = TA == 1u ? min(m0 + 4u * lane, p.M - 4u) : m0 + 4u * lane;
+    [[unroll]] for (uint i = 0u; i < 4u; i++)
         [[unroll]] for (uint q = 0u; q < 4u; q++) acc[i][q] = vec4(0.0);
-    }
     uint kfull = p.K - p.K % SG, k = 0u;
     for (; k < kfull; k += SG) kstep(k, SG, lane, n0, false);
     if (k < p.K) kstep(k, SG, lane, n0, true);
@@ -102,7 +171,7 @@ void main() {
         if (SG == SGC) tile(SGC, lane, m0, n0);  // constant trip counts: unrolled
         else tile(SG, lane, m0, n0);
         [[unroll]] for (uint i = 0u; i < 4u; i++) {
-            uint row = m0 + lane + i * SG;
+            uint row = m0 + 4u * lane + i;
             if (row >= p.M) continue;
             [[unroll]] for (uint j = 0u; j < 16u; j++) {
                 uint n = n0 + j;

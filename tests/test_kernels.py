@@ -8,10 +8,12 @@ import vkgrad as vg
 pytestmark = pytest.mark.skipif(not vg.vulkan_available(), reason="no Vulkan device")
 
 # (M, K, N): which kernel they reach in f32 -- scalar (odd K/N), matmul4 (aligned,
-# small), matmul_sg (M*N*K >= 2**18; the last four have partial row and column
-# tiles, and K not a multiple of the subgroup size after padding to 4)
+# small), matmul_sg (M*N*K >= 2**15 when it reads both operands as stored,
+# transposed or not; 2**18 when one needs a padding pass).  The last five have
+# partial row and column tiles and K not a multiple of the subgroup size.
 SHAPES = [(5, 7, 3), (1, 13, 10), (33, 17, 9), (8, 12, 16), (6, 784, 10), (96, 64, 48),
-          (130, 64, 36), (64, 128, 40), (3, 1024, 256), (37, 203, 77), (257, 300, 33)]
+          (130, 64, 36), (64, 128, 40), (3, 1024, 256), (37, 203, 77), (257, 300, 33),
+          (68, 300, 20), (72, 264, 26)]
 
 
 def _cpu_vs_vk(fn_vk, fn_np, arrays, dtype, rtol, atol):
@@ -38,7 +40,8 @@ def test_matmul_variants(shape, ta, tb, dtype):
 
 
 @pytest.mark.parametrize("dtype", ["f32", "f16"])
-def test_matmul_sg_with_a_subgroup_size_other_than_the_reported_one(dtype, monkeypatch):
+@pytest.mark.parametrize("ta,tb", [(False, False), (True, False), (False, True)])
+def test_matmul_sg_with_a_subgroup_size_other_than_the_reported_one(dtype, ta, tb, monkeypatch):
     """Devices may run a shader at another subgroup size than they report: the
     shuffle kernel then takes its run-time-size path, with the same results."""
     be = vg.get_backend("vulkan")
@@ -47,10 +50,12 @@ def test_matmul_sg_with_a_subgroup_size_other_than_the_reported_one(dtype, monke
         pytest.skip("no subgroup shuffle kernel on this device")
     monkeypatch.setitem(be.limits, "subgroup_size", 16 if sg != 16 else 8)
     r = np.random.default_rng(1)
-    a, b, bias = r.uniform(-1, 1, (70, 300)), r.uniform(-1, 1, (300, 40)), r.uniform(-1, 1, 40)
+    a, b, bias = r.uniform(-1, 1, (72, 300)), r.uniform(-1, 1, (300, 40)), r.uniform(-1, 1, 40)
+    a, b = (a.T.copy() if ta else a), (b.T.copy() if tb else b)
     tol = dict(rtol=2e-2, atol=2e-2 * np.sqrt(300)) if dtype == "f16" else dict(rtol=1e-4, atol=1e-4)
-    _cpu_vs_vk(lambda x, y, z: be.matmul(x, y, bias=z, act="relu"),
-               lambda x, y, z: np.maximum(x @ y + z, 0), [a, b, bias], dtype, **tol)
+    _cpu_vs_vk(lambda x, y, z: be.matmul(x, y, ta, tb, bias=z, act="relu"),
+               lambda x, y, z: np.maximum((x.T if ta else x) @ (y.T if tb else y) + z, 0),
+               [a, b, bias], dtype, **tol)
 
 
 @pytest.mark.parametrize("dtype", ["f32", "f16"])

@@ -777,20 +777,32 @@ class VulkanBackend(Backend):
         vec_a = (M if trans_a else K) % 4 == 0
         vec_b = (K if trans_b else N) % 4 == 0
         sg = self.limits.get("subgroup_size", 0)
-        if self.limits.get("subgroup_shuffle") and 8 <= sg <= 64 and M * N * K >= 1 << 18:
-            # big products: bring both operands to [M, K4] @ [K4, N4] in their dtype
-            # (transposed and zero-padded in one O(MK + KN) pass each, only when
-            # needed) and share B's loads across each subgroup; crop C back to N columns
-            q = 8 if a.dtype == "f16" else 4  # values per 16-byte load: K and N padded to q
-            K4, N4 = -(-K // q) * q, -(-N // q) * q
+        q = 8 if a.dtype == "f16" else 4  # values per 16-byte load
+        # operands matmul_sg.comp reads as they are (no transposing / padding pass)
+        ta_ok = K % q == 0 and (not trans_a or M % 4 == 0)
+        tb_ok = K % q == 0 and (trans_b or N % q == 0)
+        direct = ta_ok and tb_ok
+        if (self.limits.get("subgroup_shuffle") and 8 <= sg <= 64
+                and M * N * K >= (1 << 15 if direct else 1 << 18)):
+            # big products: share B's loads across each subgroup; operands it cannot
+            # read as stored are brought to [M, K4] @ [K4, N4] in their dtype first
+            # (transposed and zero-padded in one O(MK + KN) pass each); C is cropped back
+            K4 = K if direct else -(-K // q) * q
             pad = self._pad2d_h if q == 8 else self._pad2d
-            a_nn = a if (not trans_a and K4 == K) else pad(a, M, K, M, K4, *((1, M) if trans_a else (K, 1)))
-            b_nn = b if (not trans_b and K4 == K and N4 == N) else pad(b, K, N, K4, N4,
-                                                                       *((1, K) if trans_b else (N, 1)))
+            if ta_ok and K4 == K:
+                a_in, ta = a, int(trans_a)
+            else:
+                a_in, ta = pad(a, M, K, M, K4, *((1, M) if trans_a else (K, 1))), 0
+            if tb_ok and K4 == K:
+                b_in, tb, N4 = b, int(trans_b), N
+            else:
+                N4 = -(-N // q) * q
+                b_in, tb = pad(b, K, N, K4, N4, *((1, K) if trans_b else (N, 1))), 0
             c4 = c if N4 == N else self._alloc((M, N4), "f32")
             blocks = (M + 4 * sg - 1) // (4 * sg) * ((N4 + 15) // 16)  # 4*sg x 16 tiles
-            self._dispatch("matmul_sg", a.dtype, (_ACT_ID[act], sg), (blocks + 64 // sg - 1) // (64 // sg),
-                           [M, N4, K4, int(bias is not None), N], [a_nn, b_nn, bias_h, c4])
+            self._dispatch("matmul_sg", a.dtype, (_ACT_ID[act], sg, ta, tb),
+                           (blocks + 64 // sg - 1) // (64 // sg),
+                           [M, N4, K4, int(bias is not None), N], [a_in, b_in, bias_h, c4])
             if c4 is not c:
                 self._pad2d(c4, M, N, M, N, N4, 1, out=c)
         elif a.dtype == "f32" and vec_a and vec_b:
