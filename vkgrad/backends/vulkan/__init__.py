@@ -233,6 +233,9 @@ class VulkanBackend(Backend):
         self._free = {}
         self._algos = {}
         self._spirv = {}
+        # small grids on a CPU device (lavapipe): one workgroup per thread, as a
+        # workgroup's start costs more there than the few invocations it would run
+        self._small_grid = (os.cpu_count() or 1) if self.limits.get("device_type") == "Cpu" else 0
         self._capture = None
         self._captures = weakref.WeakSet()  # recorded steps, released before the device
         self._new_program()
@@ -411,7 +414,10 @@ class VulkanBackend(Backend):
             arenas.append(b.arena)
             keep.append(b)
         self._track(rd, wr)
-        idx = self._prog.dispatch(algo, max(1, min(int(groups), _MAX_GROUPS)), 1, 1, push, ranges,
+        groups = max(1, min(int(groups), _MAX_GROUPS))  # shaders loop over the rest (grid-stride)
+        if groups <= 64 and self._small_grid:
+            groups = min(groups, self._small_grid)
+        idx = self._prog.dispatch(algo, groups, 1, 1, push, ranges,
                                   arenas)
         self.counters["dispatches"] += 1
         return idx
@@ -941,10 +947,7 @@ class VulkanBackend(Backend):
                 ns = [it[0].size for it in chunk] + [0] * (4 - len(chunk))
                 ops = [h for it in chunk for h in it] + [self._dummy] * (4 * (4 - len(chunk)))
                 units = max((n + 1) // 2 if dt == "f16" else n for n in ns)  # a loop per parameter
-                groups = (units + 255) // 256
-                if self.limits.get("device_type") == "Cpu":  # lavapipe: a workgroup costs more than
-                    groups = min(groups, os.cpu_count() or 1)  # these few units; one per thread
-                self._dispatch_dyn("adam_multi", dt, (), groups,
+                self._dispatch_dyn("adam_multi", dt, (), (units + 255) // 256,
                                    lambda ns=ns: ns + hyper(), ops)
 
     def adam_(self, p, g, m, v, lr, beta1, beta2, eps, weight_decay, step, decoupled):
