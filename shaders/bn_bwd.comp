@@ -15,10 +15,49 @@ BUF_IN(4, GAM)
 BUF_OUT(5, DX)
 BUF_OUT(6, DG)
 BUF_OUT(7, DB)
+layout(constant_id = 0) const uint QUADS = 0u;  // f32, C % 4 == 0, serial: channels in 16-byte quads
+#ifndef F16
+layout(std430, binding = 0) readonly buffer G4_b { vec4 G4[]; };
+layout(std430, binding = 1) readonly buffer X4_b { vec4 X4[]; };
+layout(std430, binding = 2) readonly buffer MEAN4_b { vec4 MEAN4[]; };
+layout(std430, binding = 3) readonly buffer INV4_b { vec4 INV4[]; };
+layout(std430, binding = 4) readonly buffer GAM4_b { vec4 GAM4[]; };
+layout(std430, binding = 5) writeonly buffer DX4_b { vec4 DX4[]; };
+layout(std430, binding = 6) writeonly buffer DG4_b { vec4 DG4[]; };
+layout(std430, binding = 7) writeonly buffer DB4_b { vec4 DB4[]; };
+
+// One invocation per 4 channels (see bn_fwd.comp).
+void quads() {
+    uint cq4 = p.C / 4u;
+    float n = float(p.N);
+    for (uint c = gl_GlobalInvocationID.x; c < cq4; c += gl_NumWorkGroups.x * 64u) {
+        vec4 mean = MEAN4[c], inv = INV4[c], gam = GAM4[c];
+        vec4 db = vec4(0.0), dg = vec4(0.0);
+        for (uint r = 0u; r < p.N; r++) {
+            vec4 g = G4[r * cq4 + c];
+            db += g;
+            dg += g * (X4[r * cq4 + c] - mean) * inv;
+        }
+        vec4 k = inv * gam, mdb = db / n, mdg = dg / n;
+        for (uint r = 0u; r < p.N; r++) {
+            vec4 xh = (X4[r * cq4 + c] - mean) * inv;
+            DX4[r * cq4 + c] = k * (G4[r * cq4 + c] - mdb - xh * mdg);
+        }
+        DG4[c] = dg;
+        DB4[c] = db;
+    }
+}
+#endif
 
 void main() {
     uint tid = gl_LocalInvocationID.x;
     float n = float(p.N);
+#ifndef F16
+    if (QUADS == 1u) {
+        quads();
+        return;
+    }
+#endif
     if (p.serial == 1u) {  // small batches: one invocation per channel, no barriers
         for (uint c = gl_GlobalInvocationID.x; c < p.C; c += gl_NumWorkGroups.x * 64u) {
             float mean = LD(MEAN, c), inv = LD(INV, c), gam = LD(GAM, c);

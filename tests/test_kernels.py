@@ -206,7 +206,7 @@ def test_row_and_column_kernels_serial_and_workgroup_paths(shape, dtype):
     both(lambda be, gg, a, m, i, ga: be.batchnorm_bwd(gg, a, m, i, ga), g, x, mean, inv, gamma)
 
 
-@pytest.mark.parametrize("shape", [(300, 5), (40, 9)], ids=str)  # workgroup and serial paths
+@pytest.mark.parametrize("shape", [(300, 5), (40, 9), (40, 12)], ids=str)  # workgroup, serial, quads
 def test_batchnorm_kernel_updates_running_statistics(shape):
     r = np.random.default_rng(2)
     x = r.uniform(-2, 2, shape)

@@ -875,7 +875,8 @@ class VulkanBackend(Backend):
         y = self._alloc(x.shape, "f32")
         mean, var, inv = (self._alloc((C,), "f32") for _ in range(3))
         ser = _serial(N, C)
-        self._dispatch("bn_fwd", x.dtype, (), (C + 63) // 64 if ser else C,
+        quads = int(ser and x.dtype == "f32" and C % 4 == 0)  # 16-byte loads, 4 channels each
+        self._dispatch("bn_fwd", x.dtype, (quads,), (C + 63) // 64 if ser else C,
                        [N, C, _f2u(eps), int(ser), int(update), _f2u(momentum)],
                        [x, gamma, beta, y, mean, var, inv, running_mean if update else self._dummy,
                         running_var if update else self._dummy])
@@ -888,7 +889,8 @@ class VulkanBackend(Backend):
         dx = self._alloc(x.shape, "f32")
         dg, db = self._alloc((C,), "f32"), self._alloc((C,), "f32")
         ser = _serial(N, C)
-        self._dispatch("bn_bwd", x.dtype, (), (C + 63) // 64 if ser else C, [N, C, int(ser)],
+        quads = int(ser and x.dtype == "f32" and g.dtype == "f32" and C % 4 == 0)
+        self._dispatch("bn_bwd", x.dtype, (quads,), (C + 63) // 64 if ser else C, [N, C, int(ser)],
                        [g, x, mean, invstd, gamma, dx, dg, db])
         dt = x.dtype
         return self._f32_out(dx, dt), self._f32_out(dg, dt), self._f32_out(db, dt)
