@@ -4,11 +4,16 @@
 // (index, seed), lowbias32, bit-identical to vkgrad.backends.cpu.hash_uniform,
 // and y = x * mask, in one pass.  Bindings: 0 x (in), 1 y (out), 2 mask (out).
 #include "common.glsl"
+#include "vec4.glsl"
 layout(local_size_x = 256) in;
+layout(constant_id = 0) const uint QUADS = 0u;  // n % EPQ == 0: 16-byte loads and stores
 layout(push_constant) uniform P { uint n; uint seed_mix; float p; float scale; } p;
 BUF_IN(0, X)
 BUF_OUT(1, Y)
 BUF_OUT(2, MASK)
+BUF4_IN(0, X4)
+BUF4_OUT(1, Y4)
+BUF4_OUT(2, MASK4)
 
 float mask(uint i) {
     uint h = i + p.seed_mix;
@@ -22,6 +27,19 @@ float mask(uint i) {
 }
 
 void main() {
+    if (QUADS == 1u) {  // the same mask per element as below, a quad per invocation
+        FOR_QUADS(p.n, q) {
+            float x[EPQ], m[EPQ];
+            LOADQ(X4[q], x);
+            [[unroll]] for (uint k = 0u; k < EPQ; k++) {
+                m[k] = mask(q * EPQ + k);
+                x[k] *= m[k];
+            }
+            Y4[q] = STOREQ(x);
+            MASK4[q] = STOREQ(m);
+        }
+        return;
+    }
     FOR_UNITS(p.n, u) {
         uint i = u * EPU;
         float m0 = mask(i), m1 = (EPU == 2u && i + 1u < p.n) ? mask(i + 1u) : 0.0;

@@ -8,9 +8,9 @@ import vkgrad as vg
 pytestmark = pytest.mark.skipif(not vg.vulkan_available(), reason="no Vulkan device")
 
 # (M, K, N): which kernel they reach in f32 -- scalar (odd K/N), matmul4 (aligned,
-# small), matmul_sg (M*N*K >= 2**15 when it reads both operands as stored,
-# transposed or not; 2**18 when one needs a padding pass).  The last five have
-# partial row and column tiles and K not a multiple of the subgroup size.
+# small), matmul_sg (M*N*K >= 2**18; operands read as stored, transposed or not,
+# when aligned, else after a padding pass).  The last five have partial row and
+# column tiles and K not a multiple of the subgroup size.
 SHAPES = [(5, 7, 3), (1, 13, 10), (33, 17, 9), (8, 12, 16), (6, 784, 10), (96, 64, 48),
           (130, 64, 36), (64, 128, 40), (3, 1024, 256), (37, 203, 77), (257, 300, 33),
           (68, 300, 20), (72, 264, 26)]

@@ -195,20 +195,21 @@ def test_gradcheck_catches_a_wrong_gradient():
         vg.gradcheck(bad_square, [np.array([1.0, 2.0])])
 
 
-def test_dropout_mask_and_gradient(bk):
-    x = bk.t(np.ones((40, 50)), requires_grad=True)
+@pytest.mark.parametrize("shape", [(40, 50), (7, 9)], ids=str)  # whole 16-byte quads or not
+def test_dropout_mask_and_gradient(bk, shape):
+    x = bk.t(np.ones(shape), requires_grad=True)
     vg.manual_seed(5)
     y = vg.dropout(x, MASK_P, training=True)
     yv = y.numpy().astype(np.float64)
     kept = yv != 0
     np.testing.assert_allclose(yv[kept], 1 / (1 - MASK_P), rtol=bk.rtol * 10)
-    assert abs(kept.mean() - (1 - MASK_P)) < 0.05
+    assert abs(kept.mean() - (1 - MASK_P)) < (0.05 if kept.size > 1000 else 0.2)
     y.sum().backward()
     np.testing.assert_allclose(x.grad.numpy().astype(np.float64), yv, rtol=bk.rtol * 10)
     # eval mode is the identity; the mask is the same on every backend for one seed
     assert vg.dropout(x, MASK_P, training=False) is x
     vg.manual_seed(5)
-    ycpu = vg.dropout(vg.tensor(np.ones((40, 50)), device="cpu"), MASK_P).numpy()
+    ycpu = vg.dropout(vg.tensor(np.ones(shape), device="cpu"), MASK_P).numpy()
     assert np.array_equal(ycpu != 0, kept)
 
 

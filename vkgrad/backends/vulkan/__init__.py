@@ -788,8 +788,8 @@ class VulkanBackend(Backend):
         ta_ok = K % q == 0 and (not trans_a or M % 4 == 0)
         tb_ok = K % q == 0 and (trans_b or N % q == 0)
         direct = ta_ok and tb_ok
-        if (self.limits.get("subgroup_shuffle") and 8 <= sg <= 64
-                and M * N * K >= (1 << 15 if direct else 1 << 18)):
+        # (from 2^18: below, matmul4 is as fast on lavapipe and compiles in a fraction of the time)
+        if self.limits.get("subgroup_shuffle") and 8 <= sg <= 64 and M * N * K >= 1 << 18:
             # big products: share B's loads across each subgroup; operands it cannot
             # read as stored are brought to [M, K4] @ [K4, N4] in their dtype first
             # (transposed and zero-padded in one O(MK + KN) pass each); C is cropped back
@@ -900,7 +900,8 @@ class VulkanBackend(Backend):
         self._check_float("dropout", x)
         y, mask = self._alloc(x.shape, x.dtype), self._alloc(x.shape, x.dtype)
         n = x.size
-        self._dispatch_dyn("dropout", x.dtype, (), self._groups(n, x.dtype),
+        q = self._quads(n, x.dtype)
+        self._dispatch_dyn("dropout", x.dtype, (int(q > 0),), (q + 255) // 256 if q else self._groups(n, x.dtype),
                            lambda: [n, (int(_val(seed)) * 0x9E3779B9) & 0xFFFFFFFF, _f2u(p),
                                     _f2u(1.0 / (1.0 - p))], [x, y, mask])
         return y, mask
