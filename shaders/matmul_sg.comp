@@ -8,8 +8,9 @@
 //      multiple of QB, M of 4).
 //   B: [K, N] (TB = 0; N a multiple of QB) or stored [N, K] (TB = 1; K a
 //      multiple of QB, any N).
-// Other shapes are transposed / zero-padded by the backend first (pad2d.comp);
-// bias has n_valid entries (padded columns are cropped later).
+// Other shapes are transposed / zero-padded by the backend first (pad2d.comp).
+// C is [M, n_valid]: columns of a padded B past n_valid are not stored; bias has
+// n_valid entries.
 //
 // A subgroup of SG lanes computes a tile of 4*SG rows x 16 columns of C: lane l
 // owns rows m0 + 4l .. m0 + 4l + 3 and keeps 4 x 16 accumulators.  Per k-step
@@ -175,9 +176,9 @@ void main() {
             if (row >= p.M) continue;
             [[unroll]] for (uint j = 0u; j < 16u; j++) {
                 uint n = n0 + j;
-                if (n >= p.N) break;
-                float bias = (p.has_bias == 1u && n < p.n_valid) ? LD(BIAS, n) : 0.0;
-                ST32(C, row * p.N + n, activate(ACT, acc[i][j / 4u][j % 4u] + bias));
+                if (n >= p.n_valid) break;
+                float bias = p.has_bias == 1u ? LD(BIAS, n) : 0.0;
+                ST32(C, row * p.n_valid + n, activate(ACT, acc[i][j / 4u][j % 4u] + bias));
             }
         }
     }

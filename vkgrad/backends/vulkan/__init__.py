@@ -792,7 +792,7 @@ class VulkanBackend(Backend):
         if self.limits.get("subgroup_shuffle") and 8 <= sg <= 64 and M * N * K >= 1 << 18:
             # big products: share B's loads across each subgroup; operands it cannot
             # read as stored are brought to [M, K4] @ [K4, N4] in their dtype first
-            # (transposed and zero-padded in one O(MK + KN) pass each); C is cropped back
+            # (transposed and zero-padded in one O(MK + KN) pass each); C keeps N columns
             K4 = K if direct else -(-K // q) * q
             pad = self._pad2d_h if q == 8 else self._pad2d
             if ta_ok and K4 == K:
@@ -804,13 +804,10 @@ class VulkanBackend(Backend):
             else:
                 N4 = -(-N // q) * q
                 b_in, tb = pad(b, K, N, K4, N4, *((1, K) if trans_b else (N, 1))), 0
-            c4 = c if N4 == N else self._alloc((M, N4), "f32")
             blocks = (M + 4 * sg - 1) // (4 * sg) * ((N4 + 15) // 16)  # 4*sg x 16 tiles
             self._dispatch("matmul_sg", a.dtype, (_ACT_ID[act], sg, ta, tb),
                            (blocks + 64 // sg - 1) // (64 // sg),
-                           [M, N4, K4, int(bias is not None), N], [a_in, b_in, bias_h, c4])
-            if c4 is not c:
-                self._pad2d(c4, M, N, M, N, N4, 1, out=c)
+                           [M, N4, K4, int(bias is not None), N], [a_in, b_in, bias_h, c])
         elif a.dtype == "f32" and vec_a and vec_b:
             self._dispatch("matmul4", "f32", (_ACT_ID[act], int(trans_a), int(trans_b)), groups,
                            [M, N, K, int(bias is not None)], [a, b, bias_h, c])
