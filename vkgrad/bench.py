@@ -136,7 +136,7 @@ def _cases(size):
     return {
         "matmul": [("square", sq, sq, sq, False, False), ("mlp-fwd NT", 256, 784, 1024, False, True),
                    ("mlp-dW TN", 1024, 256, 784, True, False), ("odd", 333, 777, 555, False, False),
-                   ("skinny M=7", 7, 784, 10, False, True)],
+                   ("skinny M=7", 7, 784, 10, False, True), ("square-small", 40, 40, 40, False, False)],
         "elementwise": [("add", n_el), ("exp", n_el), ("relu_bwd bcast", n_el)],
         "reduce": [("sum all", n_el), ("sum axis0", 4096, 1024), ("sum rows", 1024, 512)],
         "softmax": [("softmax", 4096, 1000), ("softmax_xent", 4096, 1000)],
@@ -268,7 +268,24 @@ def table(res):
         lines.append(f"{r['family']:<12}{r['case'][:29]:<30}{r['dtype']:<6}{r['seconds'] * 1e3:8.2f}ms  "
                      f"{r['value']:8.2f} {r['unit']:<5}  {100 * r['fraction_of_ceiling']:9.1f}%  "
                      f"{r['numpy_value']:8.2f} {r['unit']:<5}  {r['value'] / r['numpy_value']:7.2f}x")
-    return "\n".join(lines)
+    return "\n".join(lines + summary(res))
+
+
+def summary(res):
+    """Ratios that survive the machine's drift: each case's fraction of the ceiling
+    probe timed alongside it, against the square matmul's (and f16's against f32's)."""
+    frac = {(r["case"].split(" ")[0], r["dtype"]): r["fraction_of_ceiling"]
+            for r in res["results"] if r["family"] == "matmul"}
+    out = []
+    for dt in ("f32", "f16"):
+        sq, small = frac.get(("square", dt)), frac.get(("square-small", dt))
+        if sq:  # the tiny skinny product against a square one of the same work, not 1024^3
+            rel = ", ".join(f"{name} {f / (small if name == 'skinny' and small else sq):.2f}"
+                            for (name, d), f in frac.items() if d == dt and not name.startswith("square"))
+            out.append(f"matmul {dt} vs square of comparable size (fractions of the FMA probe): {rel}")
+    if frac.get(("square", "f32")) and frac.get(("square", "f16")):
+        out.append(f"matmul square f16 / f32: {frac[('square', 'f16')] / frac[('square', 'f32')]:.2f}x")
+    return [""] + out if out else []
 
 
 def plot(res, path):

@@ -236,6 +236,8 @@ class VulkanBackend(Backend):
         # small grids on a CPU device (lavapipe): one workgroup per thread, as a
         # workgroup's start costs more there than the few invocations it would run
         self._small_grid = (os.cpu_count() or 1) if self.limits.get("device_type") == "Cpu" else 0
+        # parallel parts of a long reduction: a CPU device streams long runs better
+        self._reduce_items = 1024 if self._small_grid else 16384
         self._capture = None
         self._captures = weakref.WeakSet()  # recorded steps, released before the device
         self._new_program()
@@ -710,16 +712,17 @@ class VulkanBackend(Backend):
             quads = outer * R * inner >= 1 << 16 and (inner % e == 0 or (inner == 1 and R % e == 0))
             if quads:
                 # 16-byte loads (reduce4.comp): columns in whole quads, or rows of whole
-                # quads; parts of the rows in parallel (about 4096 items), then the
-                # parts (few: about 4096 * e values) below
+                # quads; parts of the rows in parallel (about _reduce_items items), then
+                # the parts (few) below
                 rows_mode = int(inner == 1 and R % e == 0 and inner % e != 0)
-                base = outer if rows_mode else outer * inner // e
-                P = max(1, min(-(-4096 // base), R // (16 * e if rows_mode else 16)))
+                qpi = 1 if rows_mode else 4 if (inner // e) % 4 == 0 else 2 if (inner // e) % 2 == 0 else 1
+                base = outer if rows_mode else outer * inner // e // qpi
+                P = max(1, min(-(-self._reduce_items // base), R // (16 * e if rows_mode else 16)))
                 chunk = -(-R // P)
                 chunk = -(-chunk // e) * e if rows_mode else chunk
                 P = -(-R // chunk)
                 y = self._alloc((outer * P * inner,), "f32")
-                self._dispatch("reduce4", tag, (code, rows_mode), (base * P + 63) // 64,
+                self._dispatch("reduce4", tag, (code, rows_mode, qpi), (base * P + 63) // 64,
                                [outer, R, inner, _f2u(1.0), chunk], [h, y])
                 h, tag, R = y, "f32", P
                 code = 0 if code == 2 else code  # later passes add up the squares
