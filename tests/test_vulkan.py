@@ -132,6 +132,33 @@ def test_training_stays_on_device_and_memory_is_flat():
     assert be.counters["downloads"] == 1
 
 
+def test_a_step_is_submitted_without_waiting_and_reads_see_every_step():
+    """end_step submits the step and returns while the device runs it (the next
+    step records into the other program); a host read waits for both.  Five such
+    steps with BN running statistics and SGD momentum equal the CPU backend's."""
+    from vkgrad import nn
+    vg.set_check_finite(False)
+    be = _be()
+    out = {}
+    for dev in ("cpu", "vulkan"):
+        vg.manual_seed(0)
+        model = nn.Sequential(nn.Linear(4, 16, activation="relu", device=dev), nn.BatchNorm1d(16, device=dev),
+                              nn.Linear(16, 3, device=dev))
+        opt = vg.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
+        r = np.random.default_rng(0)
+        for _ in range(5):
+            x, y = r.standard_normal((8, 4)), r.integers(0, 3, 8)
+            loss = vg.softmax_cross_entropy(model(vg.tensor(x, device=dev)), vg.tensor(y, device=dev))
+            opt.step(vg.backward(loss))
+            if dev == "vulkan":
+                assert any(be._inflight), "the step's submission was waited for"
+        out[dev] = [p.numpy() for p in model.parameters()] + [model[1].running_mean.numpy(), loss.numpy()]
+        if dev == "vulkan":
+            assert not any(be._inflight)  # the reads above waited
+    for a, b in zip(out["cpu"], out["vulkan"]):
+        np.testing.assert_allclose(b, a, rtol=1e-4, atol=1e-5)
+
+
 def test_f16_moves_half_the_bytes():
     be = _be()
     a = np.random.default_rng(0).standard_normal((64, 128))

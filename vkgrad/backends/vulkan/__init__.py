@@ -240,7 +240,11 @@ class VulkanBackend(Backend):
         self._reduce_items = 1024 if self._small_grid else 16384
         self._capture = None
         self._captures = weakref.WeakSet()  # recorded steps, released before the device
-        self._new_program()
+        # two programs in turn: one submitted (running), one being recorded
+        self._progs = [_vkext.Program(), _vkext.Program()]
+        self._inflight = [[], []]  # blocks each submitted program uses, held until its fence
+        self._pi = 0
+        self._begin_program(0)
         self._add_arena(min(self.max_words, 8 << 20))  # 32 MiB first; later ones double
         self._dummy = self._alloc((1,), "f32")  # bound where a shader's optional operand is absent
 
@@ -250,10 +254,11 @@ class VulkanBackend(Backend):
         arbitrary)."""
         if self.mgr is None:
             return
+        self._submitter.wait_all()
         for cap in list(self._captures):  # recordings a user still holds (e.g. globals)
             cap.release()
-        self._prog = self._submitter = self._queue = self._capture = None
-        self._keep = []
+        self._prog = self._progs = self._submitter = self._queue = self._capture = None
+        self._keep, self._inflight = [], [[], []]
         self._algos.clear()
         self._free.clear()
         self.arenas = []
@@ -270,18 +275,31 @@ class VulkanBackend(Backend):
         self.counters["live_bytes"] = live
         self.counters["arena_bytes"] = arena
 
-    def _new_program(self, reuse=False):
-        """A fresh program, or (``reuse``) the submitted one cleared: its descriptor
-        pools are reset rather than destroyed and created again every step."""
-        if reuse:
-            self._prog.clear()
-        else:
-            self._prog = _vkext.Program()
-            if self.arenas:
-                self._prog.set_arenas([a.holder for a in self.arenas])
+    def _begin_program(self, i):
+        """Record into program i from now on: wait for its last submission, drop
+        what that kept alive, and clear it (its descriptor pools are reset, not
+        destroyed and created again every step)."""
+        self._submitter.wait(i)
+        self._inflight[i] = []
+        self._pi, self._prog = i, self._progs[i]
+        self._prog.clear()
+        if self.arenas:
+            self._prog.set_arenas([a.holder for a in self.arenas])
         self._keep = []
         self._written = set()
         self._read = set()
+        self._lead = True  # the first command waits for earlier submissions (see _track)
+
+    def flush(self):
+        """Submit what is recorded without waiting; recording goes on into the
+        other program while the device runs this one (the end of an eager step)."""
+        if self._capture is not None or len(self._prog) == 0:
+            return
+        self._prog.host_read_barrier()  # a later fence wait then shows its results to the host
+        self._submitter.submit(self._prog, self._pi)
+        self._inflight[self._pi] = self._keep
+        self.counters["submissions"] += 1
+        self._begin_program(1 - self._pi)
 
     def _add_arena(self, words):
         total = sum(a.words for a in self.arenas) + words
@@ -387,6 +405,9 @@ class VulkanBackend(Backend):
     def _track(self, rd, wr):
         """A barrier before work that reads or writes a block written, or writes a
         block read, since the last barrier; then note this work's accesses."""
+        if self._lead:  # order this program after submissions that may still be running
+            self._prog.barrier()
+            self._lead = False
         if ((rd | wr) & self._written or wr & self._read) and not self._skip_barriers:
             self._prog.barrier()
             self.counters["barriers"] += 1
@@ -443,12 +464,13 @@ class VulkanBackend(Backend):
         self._prog.host_read_barrier()
         cap.prog, cap.keep = self._prog, self._keep
         self._captures.add(cap)
-        self._new_program()
+        self._progs[self._pi] = _vkext.Program()  # the recording now belongs to the capture
+        self._begin_program(self._pi)
         return cap
 
     def abort_capture(self):
         self._capture = None
-        self._new_program()  # drop the partial recording
+        self._begin_program(self._pi)  # drop the partial recording
 
     def replay(self, cap, advance=True):
         """Submit a captured step again (after ``advance``: hooks, new push constants)."""
@@ -486,20 +508,19 @@ class VulkanBackend(Backend):
         return words.size
 
     def end_step(self):
-        if self._capture is None:  # a captured step is submitted by its replay
-            self.synchronize()
+        """The end of a training step: submitted, not waited for (a captured step is
+        submitted by its replay)."""
+        self.flush()
 
     def synchronize(self):
+        """Submit what is recorded and wait for every submission (before host reads)."""
         if self._capture is not None:
             raise CaptureError(
                 "vulkan: a value was read on the host (.item(), .numpy(), a NaN check or a loss "
                 "scaler) inside a captured step; move the read outside the captured function")
-        if len(self._prog) == 0:
-            return
-        self._prog.host_read_barrier()
-        self._submitter.run(self._prog)  # waits with the GIL released
-        self.counters["submissions"] += 1
-        self._new_program(reuse=True)
+        self.flush()
+        self._submitter.wait_all()  # with the GIL released
+        self._inflight = [[], []]
 
     # -- data movement ---------------------------------------------------------
     def from_numpy(self, a, dtype):

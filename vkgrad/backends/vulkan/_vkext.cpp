@@ -202,42 +202,81 @@ class OpProgram : public kp::OpBase {
 };
 
 // Submits programs on the queue of a kp.Sequence (used only for its device
-// and queue): records into one command buffer from a pool and one fence that
-// it keeps and resets, so a submission creates no Vulkan objects, and waits
-// with the GIL released, so other Python threads (other devices) run meanwhile.
+// and queue).  Three slots, each a command pool, buffer and fence kept and
+// reset, so a submission creates no Vulkan objects: slots 0 and 1 take
+// asynchronous submissions (a step's program runs while Python records the
+// next one into the other program), slot 2 the synchronous ones.  Waits
+// release the GIL, so other Python threads (other devices) run meanwhile.
 class Submitter {
   public:
+    struct Slot {
+        vk::CommandPool pool;
+        vk::CommandBuffer cb;
+        vk::Fence fence;
+        bool busy = false;
+    };
     std::shared_ptr<vk::Device> dev;
     std::shared_ptr<vk::Queue> queue;
-    vk::CommandPool pool;
-    vk::CommandBuffer cb;
-    vk::Fence fence;
+    Slot slots[3];
 
     explicit Submitter(std::shared_ptr<kp::Sequence> seq) : dev(seq->mDevice), queue(seq->mComputeQueue) {
         if (!dev || !queue) throw std::runtime_error("vkgrad Submitter: sequence has no device/queue");
-        pool = dev->createCommandPool(vk::CommandPoolCreateInfo(vk::CommandPoolCreateFlags(), seq->mQueueIndex));
-        cb = dev->allocateCommandBuffers(vk::CommandBufferAllocateInfo(pool, vk::CommandBufferLevel::ePrimary, 1))[0];
-        fence = dev->createFence(vk::FenceCreateInfo());
+        for (auto& s : slots) {
+            s.pool = dev->createCommandPool(vk::CommandPoolCreateInfo(vk::CommandPoolCreateFlags(), seq->mQueueIndex));
+            s.cb = dev->allocateCommandBuffers(vk::CommandBufferAllocateInfo(s.pool, vk::CommandBufferLevel::ePrimary, 1))[0];
+            s.fence = dev->createFence(vk::FenceCreateInfo());
+        }
     }
     ~Submitter() {
-        dev->destroyFence(fence);
-        dev->destroyCommandPool(pool);
+        try {
+            wait_all();
+        } catch (...) {
+        }
+        for (auto& s : slots) {
+            dev->destroyFence(s.fence);
+            dev->destroyCommandPool(s.pool);
+        }
     }
 
-    void run(std::shared_ptr<OpProgram> prog) {
-        dev->resetCommandPool(pool);
-        cb.begin(vk::CommandBufferBeginInfo(vk::CommandBufferUsageFlagBits::eOneTimeSubmit));
-        prog->record(cb);
-        cb.end();
-        (void)dev->resetFences(1, &fence);
-        vk::SubmitInfo si(0, nullptr, nullptr, 1, &cb);
+    Slot& slot(int i) {
+        if (i < 0 || i > 2) throw std::out_of_range("vkgrad Submitter: no slot " + std::to_string(i));
+        return slots[i];
+    }
+
+    void wait(int i) {
+        Slot& s = slot(i);
+        if (!s.busy) return;
         vk::Result r;
         {
             py::gil_scoped_release release;
-            queue->submit(1, &si, fence);
-            r = dev->waitForFences(1, &fence, VK_TRUE, UINT64_MAX);
+            r = dev->waitForFences(1, &s.fence, VK_TRUE, UINT64_MAX);
         }
-        if (r != vk::Result::eSuccess) throw std::runtime_error("vkgrad run: waiting for the fence failed");
+        s.busy = false;
+        if (r != vk::Result::eSuccess) throw std::runtime_error("vkgrad: waiting for a submission's fence failed");
+    }
+    void wait_all() {
+        for (int i = 0; i < 3; i++) wait(i);
+    }
+
+    // Record `prog` into slot i's command buffer and submit it; no wait.  The
+    // program (its descriptor sets) must stay unchanged until wait(i).
+    void submit(std::shared_ptr<OpProgram> prog, int i) {
+        Slot& s = slot(i);
+        wait(i);
+        dev->resetCommandPool(s.pool);
+        s.cb.begin(vk::CommandBufferBeginInfo(vk::CommandBufferUsageFlagBits::eOneTimeSubmit));
+        prog->record(s.cb);
+        s.cb.end();
+        (void)dev->resetFences(1, &s.fence);
+        vk::SubmitInfo si(0, nullptr, nullptr, 1, &s.cb);
+        queue->submit(1, &si, s.fence);
+        s.busy = true;
+    }
+
+    void run(std::shared_ptr<OpProgram> prog) {  // submit and wait (after everything before it)
+        wait_all();
+        submit(prog, 2);
+        wait(2);
     }
 };
 
@@ -334,7 +373,10 @@ PYBIND11_MODULE(_vkext, m) {
         .def("__len__", [](const OpProgram& p) { return p.cmds.size(); });
     py::class_<Submitter, std::shared_ptr<Submitter>>(m, "Submitter")
         .def(py::init<std::shared_ptr<kp::Sequence>>(), py::arg("sequence"))
-        .def("run", &Submitter::run, py::arg("program"));
+        .def("run", &Submitter::run, py::arg("program"))
+        .def("submit", &Submitter::submit, py::arg("program"), py::arg("slot"))
+        .def("wait", &Submitter::wait, py::arg("slot"))
+        .def("wait_all", &Submitter::wait_all);
     m.def("device_limits", &device_limits, py::arg("index") = 0);
     m.def("device_count", &device_count);
 }
