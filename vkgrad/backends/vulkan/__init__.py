@@ -601,17 +601,18 @@ class VulkanBackend(Backend):
         return self._copy_strided(h, shape, strides)
 
     def copy_(self, dst, src):
-        if src.dtype != dst.dtype:
-            src = self.cast(src, dst.dtype)
+        if src.dtype != dst.dtype:  # e.g. an f32 master weight into its f16 parameter: one pass
+            self.cast(src, dst.dtype, out=VkArray(src.shape, dst.dtype, dst.block))
+            return dst
         self._copy_contig(src, VkArray((src.size,), dst.dtype, dst.block))
         return dst
 
-    def cast(self, h, dtype):
-        if dtype == h.dtype:
+    def cast(self, h, dtype, out=None):
+        if dtype == h.dtype and out is None:
             return self._same(h, h.shape)
         if {h.dtype, dtype} != {"f32", "f16"}:
             raise BackendError(f"vulkan: cast from {h.dtype} to {dtype} is not supported")
-        y = self._alloc(h.shape, dtype)
+        y = out if out is not None else self._alloc(h.shape, dtype)
         n = h.size
         self._dispatch("cast", f"{h.dtype}_{dtype}", (), self._groups(n, dtype), [n], [h, y])
         return y
