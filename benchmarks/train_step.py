@@ -35,9 +35,10 @@ def _time_steps(step, steps, warmup, repeats=5):
     return _time_interleaved([step], steps, warmup, repeats)[0]
 
 
-def _time_interleaved(fns, steps, warmup, repeats=7):
+def _time_interleaved(fns, steps, warmup, repeats=7, per_repeat=False):
     """Median seconds per step of each function, timed in alternation so that
-    both see the same drift of a shared, noisy machine."""
+    both see the same drift of a shared, noisy machine (``per_repeat``: also the
+    per-repeat lists, for paired ratios)."""
     for f in fns:
         for _ in range(warmup):
             f()
@@ -49,7 +50,8 @@ def _time_interleaved(fns, steps, warmup, repeats=7):
                 f()
             getattr(f, "sync", lambda: None)()  # a device may still run the last steps
             per[i].append((time.perf_counter() - t0) / steps)
-    return [statistics.median(p) for p in per]
+    med = [statistics.median(p) for p in per]
+    return (med, per) if per_repeat else med
 
 
 def make_vkgrad_step(kind, device, dtype, batch, capture=False):
@@ -121,12 +123,15 @@ def make_torch_step(kind, batch, threads):
 
 
 def bench_pair(kind, device, dtype, steps, batch, threads, with_torch, capture=False):
-    """(vkgrad s/step, torch s/step or None), timed in alternation."""
+    """(vkgrad s/step, torch s/step or None, median of the paired time ratios or
+    None), timed in alternation."""
     fns = [make_vkgrad_step(kind, device, dtype, batch, capture)]
     if with_torch:
         fns.append(make_torch_step(kind, batch, threads))
-    ts = _time_interleaved(fns, steps, warmup=3)
-    return ts[0], (ts[1] if with_torch else None)
+    ts, per = _time_interleaved(fns, steps, warmup=3, per_repeat=True)
+    if not with_torch:
+        return ts[0], None, None
+    return ts[0], ts[1], statistics.median(a / b for a, b in zip(per[0], per[1]))
 
 
 def main(argv=None):
@@ -150,24 +155,24 @@ def main(argv=None):
 
     cap = " (captured)" if args.capture else ""
     results["captured"] = args.capture
-    t, tt = bench_pair("iris", dev, args.dtype, args.steps, 32, 1, have_torch, args.capture)
+    t, tt, ratio = bench_pair("iris", dev, args.dtype, args.steps, 32, 1, have_torch, args.capture)
     line = f"iris 4-64-BN-drop-32-3, Adam, batch 32: vkgrad{cap} {t * 1e6:8.1f} us/step"
     results["iris_us_per_step"] = t * 1e6
     if have_torch:
         results["iris_torch_us_per_step"] = tt * 1e6
-        results["iris_ratio_vs_torch"] = t / tt
-        line += f"   torch (1 thread) {tt * 1e6:8.1f} us/step   ratio {t / tt:.2f}x time"
+        results["iris_ratio_vs_torch"] = ratio
+        line += f"   torch (1 thread) {tt * 1e6:8.1f} us/step   ratio {ratio:.2f}x time (paired median)"
     print(line, flush=True)
 
     msteps = max(2, args.steps // 20)
-    t, tt = bench_pair("mlp", dev, args.dtype, msteps, 256, 2, have_torch, args.capture)
+    t, tt, ratio = bench_pair("mlp", dev, args.dtype, msteps, 256, 2, have_torch, args.capture)
     sps = 256 / t
     results["mlp_samples_per_s"] = sps
     line = f"MLP 784-1024-1024-10, Adam, batch 256: vkgrad{cap} {sps:9.0f} samples/s"
     if have_torch:
         results["mlp_torch_samples_per_s"] = 256 / tt
-        results["mlp_ratio_vs_torch"] = sps / (256 / tt)
-        line += f"   torch (2 threads) {256 / tt:9.0f} samples/s   ratio {sps / (256 / tt):.2f}x"
+        results["mlp_ratio_vs_torch"] = 1 / ratio
+        line += f"   torch (2 threads) {256 / tt:9.0f} samples/s   ratio {1 / ratio:.2f}x (paired median)"
     print(line, flush=True)
     if args.json:
         with open(args.json, "w") as f:

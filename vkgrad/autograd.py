@@ -135,7 +135,7 @@ def run_backward(loss, grad=None, accumulate=False, retain_graph=False):
             t._node = _FREED
     if grad is None:  # a leaf's gradient that is (a view of) the shared unit seed gets its own copy
         for k, (t, g) in list(leaves.items()):
-            if g is g0 or (t.size == 1 and be.shares_storage(g, g0)):
+            if g is g0 or (g.size == 1 and be.shares_storage(g, g0)):  # handles' .size is cheap
                 leaves[k] = (t, be.unary("affine", g, 1.0, 0.0))
     if accumulate:
         for t, g in leaves.values():
