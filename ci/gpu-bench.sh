@@ -63,11 +63,17 @@ run)
   timeout 300 "$VPY" -m pip install -q --no-index --no-build-isolation --no-deps -e .
   "$VPY" -m vkgrad info | tee "$OUT/info.txt"
   echo "== shader benchmarks"
-  timeout 240 "$VPY" -m vkgrad.bench --no-progress --json "$OUT/bench_gpu.json" \
-      --plot "$OUT/roofline_gpu.png" | tee "$OUT/bench_gpu.txt" || echo "bench failed or timed out"
-  echo "== training step"
-  timeout 120 "$VPY" benchmarks/train_step.py --device vulkan --json "$OUT/train_step_gpu.json" \
+  PLOT=()
+  if "$VPY" -c "import matplotlib" 2>/dev/null; then PLOT=(--plot "$OUT/roofline_gpu.png")
+  else echo "(matplotlib not installed: no roofline plot)"; fi
+  timeout 240 "$VPY" -m vkgrad.bench --no-progress --json "$OUT/bench_gpu.json" "${PLOT[@]}" \
+      | tee "$OUT/bench_gpu.txt" || echo "bench failed or timed out"
+  echo "== training step (eager, then a captured step replayed)"
+  timeout 90 "$VPY" benchmarks/train_step.py --device vulkan --steps 100 --json "$OUT/train_step_gpu.json" \
       | tee "$OUT/train_step_gpu.txt" || echo "train_step failed or timed out"
+  timeout 90 "$VPY" benchmarks/train_step.py --device vulkan --steps 100 --capture \
+      --json "$OUT/train_step_gpu_captured.json" | tee "$OUT/train_step_gpu_captured.txt" \
+      || echo "train_step --capture failed or timed out"
   echo "results in $OUT"
   ;;
 *)
