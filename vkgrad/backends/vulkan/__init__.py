@@ -185,11 +185,12 @@ class Block:
 class VkArray:
     """A handle: shape, dtype and the arena block holding the data."""
 
-    __slots__ = ("shape", "dtype", "block", "size")
+    __slots__ = ("shape", "dtype", "block", "size", "nbytes")
 
     def __init__(self, shape, dtype, block):
         self.shape, self.dtype, self.block = tuple(shape), dtype, block
-        self.size = math.prod(self.shape)
+        self.size = n = math.prod(self.shape)
+        self.nbytes = 4 * max(1, (n + 1) // 2 if dtype == "f16" else n)  # bound range: whole words
 
     @property
     def off(self):
@@ -429,13 +430,12 @@ class VulkanBackend(Backend):
         algo = self._algos.get((shader, dtype_tag, spec)) or self._algo(shader, dtype_tag, spec)
         rd, wr, ranges, arenas, keep = set(), set(), [], [], self._keep
         for h, m in zip(operands, _SHADERS[shader][1]):  # one pass: this is the hot path
-            b = h.block
+            b = h.block  # blocks hash by identity; kept alive until the program completes
             if m != "o":
-                rd.add(id(b))
+                rd.add(b)
             if m != "i":
-                wr.add(id(b))
-            ranges.append(b.off * 4)
-            ranges.append(4 * _words(h.size, h.dtype))
+                wr.add(b)
+            ranges += (b.off * 4, h.nbytes)
             arenas.append(b.arena)
             keep.append(b)
         self._track(rd, wr)
@@ -530,7 +530,7 @@ class VulkanBackend(Backend):
         h = self._alloc(a.shape, dtype)
         nw = self._host_write(h, a)
         if self.arena_kind == "device":  # staging -> device copy of this block, in order
-            self._track(set(), {id(h.block)})
+            self._track(set(), {h.block})
             self._prog.copy(self.arenas[h.block.arena].holder, h.off * 4, h.off * 4, nw * 4, True, False)
             self._keep.append(h.block)
         return h
@@ -538,7 +538,7 @@ class VulkanBackend(Backend):
     def to_numpy(self, h):
         nw = _words(h.size, h.dtype)
         if self.arena_kind == "device":  # device -> staging copy of this block, then wait
-            self._track({id(h.block)}, set())
+            self._track({h.block}, set())
             self._prog.copy(self.arenas[h.block.arena].holder, h.off * 4, h.off * 4, nw * 4, False, True)
             self._keep.append(h.block)
         self.synchronize()
