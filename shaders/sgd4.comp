@@ -4,6 +4,10 @@
 // Bindings: 0 param (inout), 1 grad (in), 2 buf (inout; a dummy without momentum).
 #include "common.glsl"
 layout(local_size_x = 64) in;
+// momentum != 0 and nesterov as specialisation constants (fixed per optimizer):
+// no run-time branch around BUF's load and store (measured ~10% on lavapipe)
+layout(constant_id = 0) const uint MOM = 1u;
+layout(constant_id = 1) const uint NEST = 0u;
 layout(push_constant) uniform P {
     uint n; float lr; float momentum; float dampening; uint nesterov; float wd; uint first;
 } p;
@@ -15,10 +19,10 @@ void main() {
     for (uint q = gl_GlobalInvocationID.x; q < p.n / 4u; q += gl_NumWorkGroups.x * 64u) {
         vec4 w = W[q];
         vec4 d = G[q] + p.wd * w;
-        if (p.momentum != 0.0) {
+        if (MOM == 1u) {
             vec4 b = p.first == 1u ? d : p.momentum * BUF[q] + (1.0 - p.dampening) * d;
             BUF[q] = b;
-            d = p.nesterov == 1u ? d + p.momentum * b : b;
+            d = NEST == 1u ? d + p.momentum * b : b;
         }
         W[q] = w - p.lr * d;
     }

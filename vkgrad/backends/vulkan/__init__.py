@@ -945,7 +945,8 @@ class VulkanBackend(Backend):
         n = p.size
         quads = p.dtype == "f32" and g.dtype == "f32" and n % 4 == 0
         self._dispatch_dyn("sgd4" if quads else "sgd", p.dtype,
-                           (), (n // 4 + 63) // 64 if quads else self._groups(n, p.dtype),
+                           (int(momentum != 0), int(bool(nesterov))) if quads else (),
+                           (n // 4 + 63) // 64 if quads else self._groups(n, p.dtype),
                            lambda: [n, _f2u(_val(lr)), _f2u(momentum), _f2u(dampening),
                                     1 if nesterov else 0, _f2u(weight_decay), 1 if first else 0],
                            [p, g, buf if buf is not None else self._dummy])
