@@ -1,18 +1,29 @@
 #version 450
 #extension GL_GOOGLE_include_directive : require
-// matmul.comp's f32 fast path: the dimension each operand is read along (K
-// for A unless TA, M when TA; N for B unless TB, K when TB) is a multiple of
-// 4, so every load is 16 bytes: 8 loads per 64 FMAs of a 4 x 4 block of C.
+// matmul.comp's fast path for small products: the dimension each operand is
+// read along (K for A unless TA, M when TA; N for B unless TB, K when TB) is a
+// multiple of 4, so every load takes 4 values (16 bytes, 8 with -DF16: packed
+// halves): 8 loads per 64 FMAs of a 4 x 4 block of C.
 // TA / TB (specialisation constants 1, 2): A stored [K, M] / B stored [N, K].
+// OUT16 (3; -DF16, N a multiple of 4): C in packed halves, so an f16 product
+// needs no conversion pass; otherwise C is f32.
 // Bindings: 0 A (in), 1 B (in), 2 bias (in; a dummy when has_bias = 0), 3 C (out).
 #include "common.glsl"
 layout(local_size_x = 64) in;
 layout(constant_id = 0) const uint ACT = 0u;
 layout(constant_id = 1) const uint TA = 0u;
 layout(constant_id = 2) const uint TB = 0u;
+layout(constant_id = 3) const uint OUT16 = 0u;
 layout(push_constant) uniform P { uint M; uint N; uint K; uint has_bias; } p;
+#ifdef F16
+layout(std430, binding = 0) readonly buffer A_b { uvec2 A[]; };
+layout(std430, binding = 1) readonly buffer B_b { uvec2 B[]; };
+vec4 ld4(uvec2 w) { return vec4(unpackHalf2x16(w.x), unpackHalf2x16(w.y)); }
+#else
 layout(std430, binding = 0) readonly buffer A_b { uvec4 A[]; };
 layout(std430, binding = 1) readonly buffer B_b { uvec4 B[]; };
+vec4 ld4(uvec4 w) { return uintBitsToFloat(w); }
+#endif
 BUF_IN(2, BIAS)
 BUF_OUT(3, C)
 
@@ -25,20 +36,20 @@ void main() {
             vec4 a[4], b[4];  // a[i][kk] = A(m0+i, k+kk); b[kk][j] = B(k+kk, n0+j)
             if (TA == 0u) {
                 [[unroll]] for (uint i = 0u; i < 4u; i++)
-                    a[i] = m0 + i < p.M ? uintBitsToFloat(A[((m0 + i) * p.K + k) / 4u]) : vec4(0.0);
+                    a[i] = m0 + i < p.M ? ld4(A[((m0 + i) * p.K + k) / 4u]) : vec4(0.0);
             } else {
                 vec4 at[4];  // at[kk][i]
                 [[unroll]] for (uint kk = 0u; kk < 4u; kk++)
-                    at[kk] = k + kk < p.K ? uintBitsToFloat(A[((k + kk) * p.M + m0) / 4u]) : vec4(0.0);
+                    at[kk] = k + kk < p.K ? ld4(A[((k + kk) * p.M + m0) / 4u]) : vec4(0.0);
                 [[unroll]] for (uint i = 0u; i < 4u; i++) a[i] = vec4(at[0][i], at[1][i], at[2][i], at[3][i]);
             }
             if (TB == 0u) {
                 [[unroll]] for (uint kk = 0u; kk < 4u; kk++)
-                    b[kk] = k + kk < p.K ? uintBitsToFloat(B[((k + kk) * p.N + n0) / 4u]) : vec4(0.0);
+                    b[kk] = k + kk < p.K ? ld4(B[((k + kk) * p.N + n0) / 4u]) : vec4(0.0);
             } else {
                 vec4 bt[4];  // bt[j][kk]
                 [[unroll]] for (uint j = 0u; j < 4u; j++)
-                    bt[j] = n0 + j < p.N ? uintBitsToFloat(B[((n0 + j) * p.K + k) / 4u]) : vec4(0.0);
+                    bt[j] = n0 + j < p.N ? ld4(B[((n0 + j) * p.K + k) / 4u]) : vec4(0.0);
                 [[unroll]] for (uint kk = 0u; kk < 4u; kk++) b[kk] = vec4(bt[0][kk], bt[1][kk], bt[2][kk], bt[3][kk]);
             }
             [[unroll]] for (uint i = 0u; i < 4u; i++)
@@ -46,11 +57,20 @@ void main() {
         }
         [[unroll]] for (uint i = 0u; i < 4u; i++) {
             if (m0 + i >= p.M) break;
+            vec4 v = acc[i];
+            [[unroll]] for (uint j = 0u; j < 4u; j++) {
+                if (p.has_bias == 1u && n0 + j < p.N) v[j] += LD(BIAS, n0 + j);
+                v[j] = activate(ACT, v[j]);
+            }
+            if (OUT16 == 1u) {  // the block's 4 columns are 2 whole words (N % 4 == 0)
+                uint w = ((m0 + i) * p.N + n0) / 2u;
+                C[w] = packHalf2x16(v.xy);
+                C[w + 1u] = packHalf2x16(v.zw);
+                continue;
+            }
             [[unroll]] for (uint j = 0u; j < 4u; j++) {
                 if (n0 + j >= p.N) break;
-                float v = acc[i][j];
-                if (p.has_bias == 1u) v += LD(BIAS, n0 + j);
-                ST32(C, (m0 + i) * p.N + n0 + j, activate(ACT, v));
+                ST32(C, (m0 + i) * p.N + n0 + j, v[j]);
             }
         }
     }

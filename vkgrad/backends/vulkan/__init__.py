@@ -804,19 +804,22 @@ class VulkanBackend(Backend):
         if K != Kb:
             raise BackendError(f"vulkan matmul: inner sizes differ: {list(a.shape)} (trans={trans_a}) "
                                f"and {list(b.shape)} (trans={trans_b})")
-        c = self._alloc((M, N), "f32")
-        groups = ((M + 3) // 4 * ((N + 3) // 4) + 63) // 64  # 4x4 blocks, 64 per workgroup
-        bias_h = bias if bias is not None else self._dummy
         vec_a = (M if trans_a else K) % 4 == 0
         vec_b = (K if trans_b else N) % 4 == 0
         sg = self.limits.get("subgroup_size", 0)
+        # (from 2^18: below, matmul4 is as fast on lavapipe and compiles in a fraction of the time)
+        use_sg = self.limits.get("subgroup_shuffle") and 8 <= sg <= 64 and M * N * K >= 1 << 18
+        # f16 products from matmul4 are written as halves (no conversion pass)
+        out16 = int(not use_sg and a.dtype == "f16" and vec_a and vec_b and N % 4 == 0)
+        c = self._alloc((M, N), "f16" if out16 else "f32")
+        groups = ((M + 3) // 4 * ((N + 3) // 4) + 63) // 64  # 4x4 blocks, 64 per workgroup
+        bias_h = bias if bias is not None else self._dummy
         q = 8 if a.dtype == "f16" else 4  # values per 16-byte load
         # operands matmul_sg.comp reads as they are (no transposing / padding pass)
         ta_ok = K % q == 0 and (not trans_a or M % 4 == 0)
         tb_ok = K % q == 0 and (trans_b or N % q == 0)
         direct = ta_ok and tb_ok
-        # (from 2^18: below, matmul4 is as fast on lavapipe and compiles in a fraction of the time)
-        if self.limits.get("subgroup_shuffle") and 8 <= sg <= 64 and M * N * K >= 1 << 18:
+        if use_sg:
             # big products: share B's loads across each subgroup; operands it cannot
             # read as stored are brought to [M, K4] @ [K4, N4] in their dtype first
             # (transposed and zero-padded in one O(MK + KN) pass each); C keeps N columns
@@ -835,9 +838,11 @@ class VulkanBackend(Backend):
             self._dispatch("matmul_sg", a.dtype, (_ACT_ID[act], sg, ta, tb),
                            (blocks + 64 // sg - 1) // (64 // sg),
                            [M, N4, K4, int(bias is not None), N], [a_in, b_in, bias_h, c])
-        elif a.dtype == "f32" and vec_a and vec_b:
-            self._dispatch("matmul4", "f32", (_ACT_ID[act], int(trans_a), int(trans_b)), groups,
+        elif vec_a and vec_b:  # 4 values per load (f32, or packed halves)
+            self._dispatch("matmul4", a.dtype, (_ACT_ID[act], int(trans_a), int(trans_b), out16), groups,
                            [M, N, K, int(bias is not None)], [a, b, bias_h, c])
+            if out16:
+                return c
         else:
             sam, sak = (1, M) if trans_a else (K, 1)
             sbk, sbn = (1, K) if trans_b else (N, 1)
