@@ -14,8 +14,15 @@ BUF_INOUT(4, W1) BUF_IN(5, G1) BUF_INOUT(6, M1) BUF_INOUT(7, V1)
 BUF_INOUT(8, W2) BUF_IN(9, G2) BUF_INOUT(10, M2) BUF_INOUT(11, V2)
 BUF_INOUT(12, W3) BUF_IN(13, G3) BUF_INOUT(14, M3) BUF_INOUT(15, V3)
 
+// -DGRAD16: f32 parameters (f16 parameters' f32 masters) with f16 gradients,
+// read as they are rather than converted by a pass of their own.
+#ifdef GRAD16
+#define LDG(B, i) LD16(B, i)
+#else
+#define LDG(B, i) LD(B, i)
+#endif
 #define UPD(W, G, M, V, i, out_) { \
-    float w_ = LD(W, i), d_ = LD(G, i); \
+    float w_ = LD(W, i), d_ = LDG(G, i); \
     if (p.decoupled == 0u) d_ += p.wd * w_; else w_ *= 1.0 - p.lr * p.wd; \
     float m_ = p.b1 * LD32(M, i) + (1.0 - p.b1) * d_; \
     float v_ = p.b2 * LD32(V, i) + (1.0 - p.b2) * d_ * d_; \

@@ -172,6 +172,30 @@ def test_fused_adam_matches_per_parameter_updates(dtype):
     assert be.counters["dispatches"] == 2  # six parameters, four per dispatch
 
 
+def test_fused_adam_reads_f16_gradients_of_f32_masters():
+    """f16 parameters train through f32 masters: adam_multi_ reads their f16
+    gradients itself (no conversion dispatch), bit-equal to converting first."""
+    be = vg.get_backend("vulkan")
+    r = np.random.default_rng(4)
+    sizes = [1, 3, 64, 17, 256]
+    ps = [r.uniform(-1, 1, n) for n in sizes]
+    gs = [r.uniform(-1, 1, n).astype(np.float16) for n in sizes]
+    results = []
+    for convert in (False, True):
+        items = [(vg.tensor(p, device="vulkan").data,
+                  vg.tensor(g, device="vulkan", dtype="f32" if convert else "f16").data,
+                  be.full((len(p),), 0.1, "f32"), be.full((len(p),), 0.2, "f32")) for p, g in zip(ps, gs)]
+        be.synchronize()
+        be.reset_counters()
+        be.adam_multi_(items, 1e-2, 0.9, 0.999, 1e-8, 0.01, 1, False)
+        be.synchronize()
+        assert be.counters["dispatches"] == 2  # five parameters, four per dispatch, no casts
+        results.append([[be.to_numpy(it[k]) for k in (0, 2, 3)] for it in items])  # p, m, v
+    for a, b in zip(*results):
+        for x, y in zip(a, b):
+            np.testing.assert_array_equal(x, y)
+
+
 @pytest.mark.parametrize("dtype", ["f32", "f16"])
 @pytest.mark.parametrize("shape", [(3, 700), (300, 5), (40, 9), (2000, 1100)], ids=str)
 def test_row_and_column_kernels_serial_and_workgroup_paths(shape, dtype):

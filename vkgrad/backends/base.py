@@ -169,7 +169,9 @@ class Backend:
         raise NotImplementedError
 
     def adam_multi_(self, items, lr, beta1, beta2, eps, weight_decay, step, decoupled):
-        """adam_ over [(p, g, m, v), ...] sharing one step count; backends may fuse."""
+        """adam_ over [(p, g, m, v), ...] sharing one step count; backends may fuse.
+        In the optimizer primitives g may be f16 for an f32 p (an f16 parameter's
+        f32 master weight); the update reads it in f32."""
         for p, g, m, v in items:
             self.adam_(p, g, m, v, lr, beta1, beta2, eps, weight_decay, step, decoupled)
 

@@ -87,7 +87,7 @@ class Optimizer:
             m = self.masters.get(id(p))
             if m is None:
                 m = self.masters[id(p)] = be.cast(p.data, "f32")
-            return m, (g.data if g.dtype == "f32" else be.cast(g.data, "f32"))
+            return m, g.data  # an f16 gradient as it is: the update reads it (backends convert)
         return p.data, (g.data if g.dtype == p.dtype else be.cast(g.data, p.dtype))
 
     def step(self, grads=None):

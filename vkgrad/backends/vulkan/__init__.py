@@ -948,6 +948,8 @@ class VulkanBackend(Backend):
     # -- optimizer updates -------------------------------------------------------------
     def sgd_(self, p, g, buf, lr, momentum, dampening, nesterov, weight_decay, first):
         n = p.size
+        if g.dtype != p.dtype:  # e.g. an f16 gradient for an f32 master
+            g = self.cast(g, p.dtype)
         quads = p.dtype == "f32" and g.dtype == "f32" and n % 4 == 0
         self._dispatch_dyn("sgd4" if quads else "sgd", p.dtype,
                            (int(momentum != 0), int(bool(nesterov))) if quads else (),
@@ -973,7 +975,11 @@ class VulkanBackend(Backend):
                 # large: its own 16-byte-load dispatch (bandwidth over dispatch count)
                 self.adam_(*it, lr, beta1, beta2, eps, weight_decay, step, decoupled)
                 continue
-            by_dtype.setdefault(it[0].dtype, []).append(it)
+            p, g = it[0], it[1]
+            if g.dtype != p.dtype and not (p.dtype == "f32" and g.dtype == "f16"):
+                it = (p, self.cast(g, p.dtype)) + tuple(it[2:])
+            # f32 masters with f16 gradients: the variant that reads the halves itself
+            by_dtype.setdefault("g16" if g.dtype != p.dtype else p.dtype, []).append(it)
         for dt, its in by_dtype.items():
             for s in range(0, len(its), 4):
                 chunk = its[s:s + 4]
@@ -985,6 +991,8 @@ class VulkanBackend(Backend):
 
     def adam_(self, p, g, m, v, lr, beta1, beta2, eps, weight_decay, step, decoupled):
         n = p.size
+        if g.dtype != p.dtype:  # e.g. an f16 gradient for an f32 master
+            g = self.cast(g, p.dtype)
 
         def push():
             t, lr_ = _val(step), _val(lr)
