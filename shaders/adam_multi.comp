@@ -1,47 +1,5 @@
 #version 450
 #extension GL_GOOGLE_include_directive : require
-// Adam/AdamW over up to four parameters in one dispatch (adam.comp's update).
-// Parameters absent from a dispatch have n = 0 (bound to a dummy).
-// Bindings: 4k+0 param (inout), 4k+1 grad (in), 4k+2 m (inout), 4k+3 v (inout), k = 0..3.
-#include "common.glsl"
-layout(local_size_x = 256) in;
-layout(push_constant) uniform P {
-    uint n[4]; float lr; float b1; float b2; float eps; float wd; float step_size; float rbc2;
-    uint decoupled;
-} p;
-BUF_INOUT(0, W0) BUF_IN(1, G0) BUF_INOUT(2, M0) BUF_INOUT(3, V0)
-BUF_INOUT(4, W1) BUF_IN(5, G1) BUF_INOUT(6, M1) BUF_INOUT(7, V1)
-BUF_INOUT(8, W2) BUF_IN(9, G2) BUF_INOUT(10, M2) BUF_INOUT(11, V2)
-BUF_INOUT(12, W3) BUF_IN(13, G3) BUF_INOUT(14, M3) BUF_INOUT(15, V3)
-
-// -DGRAD16: f32 parameters (f16 parameters' f32 masters) with f16 gradients,
-// read as they are rather than converted by a pass of their own.
-#ifdef GRAD16
-#define LDG(B, i) LD16(B, i)
-#else
-#define LDG(B, i) LD(B, i)
-#endif
-#define UPD(W, G, M, V, i, out_) { \
-    float w_ = LD(W, i), d_ = LDG(G, i); \
-    if (p.decoupled == 0u) d_ += p.wd * w_; else w_ *= 1.0 - p.lr * p.wd; \
-    float m_ = p.b1 * LD32(M, i) + (1.0 - p.b1) * d_; \
-    float v_ = p.b2 * LD32(V, i) + (1.0 - p.b2) * d_ * d_; \
-    ST32(M, i, m_); ST32(V, i, v_); \
-    out_ = w_ - p.step_size * m_ / (sqrt(v_) * p.rbc2 + p.eps); }
-
-#define SEG(W, G, M, V, nk, u) { \
-    uint i_ = (u) * EPU; float w0_ = 0.0, w1_ = 0.0; \
-    UPD(W, G, M, V, i_, w0_); \
-    if (EPU == 2u && i_ + 1u < nk) UPD(W, G, M, V, i_ + 1u, w1_); \
-    ST_UNIT(W, u, w0_, w1_); }
-
-// One grid-stride loop per parameter rather than an if-chain per unit:
-// lavapipe runs every side of a divergent branch under a lane mask, but skips
-// a loop no lane enters (the chain cost four updates per unit).
-void main() {
-    uint stride = gl_NumWorkGroups.x * gl_WorkGroupSize.x, id = gl_GlobalInvocationID.x;
-    for (uint u = id; u < (p.n[0] + EPU - 1u) / EPU; u += stride) SEG(W0, G0, M0, V0, p.n[0], u)
-    for (uint u = id; u < (p.n[1] + EPU - 1u) / EPU; u += stride) SEG(W1, G1, M1, V1, p.n[1], u)
-    for (uint u = id; u < (p.n[2] + EPU - 1u) / EPU; u += stride) SEG(W2, G2, M2, V2, p.n[2], u)
-    for (uint u = id; u < (p.n[3] + EPU - 1u) / EPU; u += stride) SEG(W3, G3, M3, V3, p.n[3], u)
-}
+// Adam over up to 4 parameters per dispatch: see adam_multi.glsl.
+#define PARAMS 4
+#include "adam_multi.glsl"

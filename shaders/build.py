@@ -20,7 +20,9 @@ SPECIAL = {"cast": [("cast_f32_f16", ["-DF16"]), ("cast_f16_f32", ["-DIN_F16"])]
            "act_bias_bwd": [("act_bias_bwd_f32", [])], "adam4": [("adam4_f32", [])],
            "sgd4": [("sgd4_f32", [])],
            "adam_multi": [("adam_multi_f32", []), ("adam_multi_f16", ["-DF16"]),
-                          ("adam_multi_g16", ["-DGRAD16"])]}  # pad2d: f32 and f16 (reads halves)
+                          ("adam_multi_g16", ["-DGRAD16"])],
+           "adam_multi8": [("adam_multi8_f32", []), ("adam_multi8_f16", ["-DF16"]),
+                           ("adam_multi8_g16", ["-DGRAD16"])]}  # pad2d: f32 and f16 (reads halves)
 
 
 def variants():

@@ -59,6 +59,7 @@ _SHADERS = {
     "unary4": (3, "io"), "binary4": (5, "iio"), "reduce4": (5, "io"), "copy4": (1, "io"), "peak_fma": (3, "o"),
     "matmul4": (4, "iiio"), "matmul_sg": (5, "iiio"), "pad2d": (6, "io"), "pad2d_h": (6, "io"),
     "act_bias_bwd": (2, "iioo"), "adam4": (9, "bibb"), "sgd4": (7, "bib"), "adam_multi": (12, "bibb" * 4),
+    "adam_multi8": (16, "bibb" * 8),
 }
 _ACT_ID = {None: 0, "relu": 1, "sigmoid": 2, "tanh": 3, "gelu": 4, "gelu_tanh": 5}
 _NP = {"f32": np.float32, "f16": np.float16, "i32": np.int32}
@@ -959,10 +960,12 @@ class VulkanBackend(Backend):
                            [p, g, buf if buf is not None else self._dummy])
 
     def adam_multi_(self, items, lr, beta1, beta2, eps, weight_decay, step, decoupled):
-        """Four parameters per dispatch (all of them, when a device allows 16
-        storage buffers per shader stage, as desktop GPUs and lavapipe do)."""
-        if self.limits.get("max_per_stage_storage_buffers", 16) < 16:
+        """Eight parameters per dispatch where a shader stage may bind 32 storage
+        buffers (desktop GPUs, lavapipe), else four (16, the Vulkan minimum)."""
+        bufs = self.limits.get("max_per_stage_storage_buffers", 16)
+        if bufs < 16:
             return super().adam_multi_(items, lr, beta1, beta2, eps, weight_decay, step, decoupled)
+        per, shader = (8, "adam_multi8") if bufs >= 32 else (4, "adam_multi")
         def hyper():
             t, lr_ = _val(step), _val(lr)
             return [_f2u(lr_), _f2u(beta1), _f2u(beta2), _f2u(eps), _f2u(weight_decay),
@@ -981,12 +984,12 @@ class VulkanBackend(Backend):
             # f32 masters with f16 gradients: the variant that reads the halves itself
             by_dtype.setdefault("g16" if g.dtype != p.dtype else p.dtype, []).append(it)
         for dt, its in by_dtype.items():
-            for s in range(0, len(its), 4):
-                chunk = its[s:s + 4]
-                ns = [it[0].size for it in chunk] + [0] * (4 - len(chunk))
-                ops = [h for it in chunk for h in it] + [self._dummy] * (4 * (4 - len(chunk)))
+            for s in range(0, len(its), per):
+                chunk = its[s:s + per]
+                ns = [it[0].size for it in chunk] + [0] * (per - len(chunk))
+                ops = [h for it in chunk for h in it] + [self._dummy] * (4 * (per - len(chunk)))
                 units = max((n + 1) // 2 if dt == "f16" else n for n in ns)  # a loop per parameter
-                self._dispatch_dyn("adam_multi", dt, (), (units + 255) // 256,
+                self._dispatch_dyn(shader, dt, (), (units + 255) // 256,
                                    lambda ns=ns: ns + hyper(), ops)
 
     def adam_(self, p, g, m, v, lr, beta1, beta2, eps, weight_decay, step, decoupled):

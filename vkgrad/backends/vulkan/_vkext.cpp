@@ -43,7 +43,7 @@ struct Cmd {
     bool src_staging = false, dst_staging = false;  // its host-visible staging copy, else primary
 };
 
-constexpr uint32_t kSetsPerPool = 256, kMaxBindings = 16;
+constexpr uint32_t kSetsPerPool = 256, kMaxBindings = 32;  // adam_multi8: 8 x (p, g, m, v)
 
 // Each dispatch gets its own descriptor set (from pools this program owns)
 // binding every operand to its exact range of the arena, so that the driver

@@ -1,0 +1,5 @@
+#version 450
+#extension GL_GOOGLE_include_directive : require
+// Adam over up to 8 parameters per dispatch: see adam_multi.glsl.
+#define PARAMS 8
+#include "adam_multi.glsl"
