@@ -176,6 +176,24 @@ def test_fused_adam_matches_per_parameter_updates(dtype, bufs, monkeypatch):
     assert be.counters["dispatches"] == (2 if bufs == 16 else 1)  # six parameters, 4 or 8 per dispatch
 
 
+def test_fused_adam_converts_gradients_of_another_dtype():
+    """f32 gradients of f16 parameters are converted to f16 first (only f16
+    gradients of f32 masters have a variant of their own)."""
+    be = vg.get_backend("vulkan")
+    r = np.random.default_rng(5)
+    ps, gs = [r.uniform(-1, 1, n) for n in (3, 64)], [r.uniform(-1, 1, n) for n in (3, 64)]
+    results = []
+    for gdt in ("f32", "f16"):
+        items = [(vg.tensor(p, device="vulkan", dtype="f16").data, vg.tensor(g.astype(np.float16), device="vulkan",
+                  dtype=gdt).data, be.full((len(p),), 0.1, "f32"), be.full((len(p),), 0.2, "f32"))
+                 for p, g in zip(ps, gs)]
+        be.adam_multi_(items, 1e-2, 0.9, 0.999, 1e-8, 0.0, 1, False)
+        results.append([[be.to_numpy(it[k]) for k in (0, 2, 3)] for it in items])
+    for a, b in zip(*results):
+        for x, y in zip(a, b):
+            np.testing.assert_array_equal(x, y)
+
+
 def test_fused_adam_reads_f16_gradients_of_f32_masters():
     """f16 parameters train through f32 masters: adam_multi_ reads their f16
     gradients itself (no conversion dispatch), bit-equal to converting first."""

@@ -79,6 +79,13 @@ def _topo(root):
     return order
 
 
+def unit_seed(be, shape, dtype):
+    """backward's gradient for a one-element loss: a kept constant 1 (no fill per
+    step); an op whose backward is trivial at it (softmax-cross-entropy) compares
+    by identity."""
+    return be.constant(shape, 1.0, dtype)
+
+
 def run_backward(loss, grad=None, accumulate=False, retain_graph=False):
     """Propagate from ``loss``; returns {id(leaf): (leaf, grad handle)}.
 
@@ -102,7 +109,7 @@ def run_backward(loss, grad=None, accumulate=False, retain_graph=False):
                     f"backward: the loss is {v} (not finite); check the learning rate, the inputs "
                     "and log()/div() of values near zero (vkgrad.set_check_finite(False) turns "
                     "this check off)")
-        g0 = be.constant(loss.shape, 1.0, loss.dtype)  # read-only: see the leaves below
+        g0 = unit_seed(be, loss.shape, loss.dtype)  # read-only: see the leaves below
     else:
         gt = grad if isinstance(grad, Tensor) else None
         if gt is None:
@@ -135,7 +142,7 @@ def run_backward(loss, grad=None, accumulate=False, retain_graph=False):
             t._node = _FREED
     if grad is None:  # a leaf's gradient that is (a view of) the shared unit seed gets its own copy
         for k, (t, g) in list(leaves.items()):
-            if g is g0 or (g.size == 1 and be.shares_storage(g, g0)):  # handles' .size is cheap
+            if g.size == 1 and be.shares_storage(g, g0):  # handles' .size is cheap
                 leaves[k] = (t, be.unary("affine", g, 1.0, 0.0))
     if accumulate:
         for t, g in leaves.values():

@@ -4,6 +4,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..backends.base import ACTIVATIONS
+from ..autograd import unit_seed
 from ..tensor import Tensor, tensor
 from ._core import as_tensor, autocast_to, check_tensor, loss_precision, make, promote, same_device
 from .elementwise import affine, log, mul, pow, sub
@@ -169,7 +170,7 @@ def softmax_cross_entropy(logits, targets):
     be = logits.backend
     t = _targets("softmax_cross_entropy", logits, targets, dense=False)
     loss, dlogits = be.softmax_xent(logits.data, t)  # the gradient comes with the forward
-    unit = be.constant((), 1.0, be.dtype_of(loss))  # backward's seed when the loss ends the graph
+    unit = unit_seed(be, (), be.dtype_of(loss))  # backward's seed when the loss ends the graph
     return make(loss, be, (logits,),
                 lambda g: (dlogits if g is unit else be.binary("mul", dlogits, g),))
 

@@ -191,7 +191,7 @@ class VkArray:
     def __init__(self, shape, dtype, block):
         self.shape, self.dtype, self.block = tuple(shape), dtype, block
         self.size = n = math.prod(self.shape)
-        self.nbytes = 4 * max(1, (n + 1) // 2 if dtype == "f16" else n)  # bound range: whole words
+        self.nbytes = 4 * _words(n, dtype)  # the range a dispatch binds: whole words
 
     @property
     def off(self):
@@ -626,9 +626,10 @@ class VulkanBackend(Backend):
         units = (n + 1) // 2 if dtype == "f16" else n
         return (units + per - 1) // per
 
-    def _f32_out(self, h32, dtype):
-        """Shaders with scattered writes produce f32; convert for f16 tensors."""
-        return h32 if dtype == "f32" else self.cast(h32, dtype)
+    def _as(self, h, dtype):
+        """h in dtype, converted only when it differs (shaders with scattered writes
+        produce f32 for f16 tensors; f16 gradients meet f32 master weights)."""
+        return h if h.dtype == dtype else self.cast(h, dtype)
 
     def _check_float(self, op, *hs):
         for h in hs:
@@ -739,7 +740,7 @@ class VulkanBackend(Backend):
                 # 16-byte loads (reduce4.comp): columns in whole quads, or rows of whole
                 # quads; parts of the rows in parallel (about _reduce_items items), then
                 # the parts (few) below
-                rows_mode = int(inner == 1 and R % e == 0 and inner % e != 0)
+                rows_mode = int(inner % e != 0)  # then inner == 1 and R % e == 0
                 qpi = 1 if rows_mode else 4 if (inner // e) % 4 == 0 else 2 if (inner // e) % 2 == 0 else 1
                 base = outer if rows_mode else outer * inner // e // qpi
                 P = max(1, min(-(-self._reduce_items // base), R // (16 * e if rows_mode else 16)))
@@ -770,7 +771,7 @@ class VulkanBackend(Backend):
             h, tag = y, "f32"
             if code == 2:
                 code = 0  # later passes add up the squares
-        return self._f32_out(VkArray(tuple(out_shape), "f32", h.block), x.dtype)
+        return self._as(VkArray(tuple(out_shape), "f32", h.block), x.dtype)
 
     def _same(self, x, shape):
         y = self._copy_contig(x, self._alloc((x.size,), x.dtype))
@@ -816,21 +817,17 @@ class VulkanBackend(Backend):
         groups = ((M + 3) // 4 * ((N + 3) // 4) + 63) // 64  # 4x4 blocks, 64 per workgroup
         bias_h = bias if bias is not None else self._dummy
         q = 8 if a.dtype == "f16" else 4  # values per 16-byte load
-        # operands matmul_sg.comp reads as they are (no transposing / padding pass)
-        ta_ok = K % q == 0 and (not trans_a or M % 4 == 0)
-        tb_ok = K % q == 0 and (trans_b or N % q == 0)
-        direct = ta_ok and tb_ok
         if use_sg:
             # big products: share B's loads across each subgroup; operands it cannot
             # read as stored are brought to [M, K4] @ [K4, N4] in their dtype first
             # (transposed and zero-padded in one O(MK + KN) pass each); C keeps N columns
-            K4 = K if direct else -(-K // q) * q
+            K4 = -(-K // q) * q
             pad = self._pad2d_h if q == 8 else self._pad2d
-            if ta_ok and K4 == K:
+            if K4 == K and (not trans_a or M % 4 == 0):  # read as stored, transposed or not
                 a_in, ta = a, int(trans_a)
             else:
                 a_in, ta = pad(a, M, K, M, K4, *((1, M) if trans_a else (K, 1))), 0
-            if tb_ok and K4 == K:
+            if K4 == K and (trans_b or N % q == 0):
                 b_in, tb, N4 = b, int(trans_b), N
             else:
                 N4 = -(-N // q) * q
@@ -842,14 +839,12 @@ class VulkanBackend(Backend):
         elif vec_a and vec_b:  # 4 values per load (f32, or packed halves)
             self._dispatch("matmul4", a.dtype, (_ACT_ID[act], int(trans_a), int(trans_b), out16), groups,
                            [M, N, K, int(bias is not None)], [a, b, bias_h, c])
-            if out16:
-                return c
         else:
             sam, sak = (1, M) if trans_a else (K, 1)
             sbk, sbn = (1, K) if trans_b else (N, 1)
             self._dispatch("matmul", a.dtype, (_ACT_ID[act],), groups,
                            [M, N, K, int(bias is not None), sam, sak, sbk, sbn], [a, b, bias_h, c])
-        return self._f32_out(c, a.dtype)
+        return self._as(c, a.dtype)
 
     # -- softmax family ------------------------------------------------------------
     def softmax(self, x, log=False):
@@ -861,7 +856,7 @@ class VulkanBackend(Backend):
         y = self._alloc(x.shape, x.dtype if quads else "f32")
         self._dispatch("softmax", x.dtype, (1 if log else 0, quads), (rows + 63) // 64 if ser else rows,
                        [rows, C, int(ser)], [x, y])
-        return y if quads else self._f32_out(y, x.dtype)
+        return self._as(y, x.dtype)
 
     def softmax_xent(self, logits, target):
         labels = target.dtype == "i32"
@@ -882,7 +877,7 @@ class VulkanBackend(Backend):
                            [rows, C, int(ser), _f2u(1.0 / rows)], [logits, target, probs, rl])
             ser = _serial(rows, 1)
             self._dispatch("reduce", "f32", (0,), 1, [1, rows, 1, _f2u(1.0 / rows), int(ser), 0], [rl, loss])
-        return self._f32_out(loss, logits.dtype), probs if quads else self._f32_out(probs, logits.dtype)
+        return self._as(loss, logits.dtype), self._as(probs, logits.dtype)
 
     def act_bias_bwd(self, act, y, g, need_db=True):
         rows, cols = g.shape if len(g.shape) == 2 else (0, 0)
@@ -911,8 +906,8 @@ class VulkanBackend(Backend):
                        [x, gamma, beta, y, mean, var, inv, running_mean if update else self._dummy,
                         running_var if update else self._dummy])
         dt = x.dtype
-        return (self._f32_out(y, dt), self._f32_out(mean, dt), self._f32_out(var, dt),
-                self._f32_out(inv, dt))
+        return (self._as(y, dt), self._as(mean, dt), self._as(var, dt),
+                self._as(inv, dt))
 
     def batchnorm_bwd(self, g, x, mean, invstd, gamma):
         N, C = x.shape
@@ -923,7 +918,7 @@ class VulkanBackend(Backend):
         self._dispatch("bn_bwd", x.dtype, (quads,), (C + 63) // 64 if ser else C, [N, C, int(ser)],
                        [g, x, mean, invstd, gamma, dx, dg, db])
         dt = x.dtype
-        return self._f32_out(dx, dt), self._f32_out(dg, dt), self._f32_out(db, dt)
+        return self._as(dx, dt), self._as(dg, dt), self._as(db, dt)
 
     # -- random ---------------------------------------------------------------------
     def dropout(self, x, p, seed):
@@ -949,8 +944,7 @@ class VulkanBackend(Backend):
     # -- optimizer updates -------------------------------------------------------------
     def sgd_(self, p, g, buf, lr, momentum, dampening, nesterov, weight_decay, first):
         n = p.size
-        if g.dtype != p.dtype:  # e.g. an f16 gradient for an f32 master
-            g = self.cast(g, p.dtype)
+        g = self._as(g, p.dtype)  # e.g. an f16 gradient for an f32 master
         quads = p.dtype == "f32" and g.dtype == "f32" and n % 4 == 0
         self._dispatch_dyn("sgd4" if quads else "sgd", p.dtype,
                            (int(momentum != 0), int(bool(nesterov))) if quads else (),
@@ -979,10 +973,10 @@ class VulkanBackend(Backend):
                 self.adam_(*it, lr, beta1, beta2, eps, weight_decay, step, decoupled)
                 continue
             p, g = it[0], it[1]
-            if g.dtype != p.dtype and not (p.dtype == "f32" and g.dtype == "f16"):
-                it = (p, self.cast(g, p.dtype)) + tuple(it[2:])
-            # f32 masters with f16 gradients: the variant that reads the halves itself
-            by_dtype.setdefault("g16" if g.dtype != p.dtype else p.dtype, []).append(it)
+            if p.dtype == "f32" and g.dtype == "f16":  # f32 masters: a variant reads the halves itself
+                by_dtype.setdefault("g16", []).append(it)
+            else:
+                by_dtype.setdefault(p.dtype, []).append((p, self._as(g, p.dtype)) + tuple(it[2:]))
         for dt, its in by_dtype.items():
             for s in range(0, len(its), per):
                 chunk = its[s:s + per]
@@ -994,8 +988,7 @@ class VulkanBackend(Backend):
 
     def adam_(self, p, g, m, v, lr, beta1, beta2, eps, weight_decay, step, decoupled):
         n = p.size
-        if g.dtype != p.dtype:  # e.g. an f16 gradient for an f32 master
-            g = self.cast(g, p.dtype)
+        g = self._as(g, p.dtype)  # e.g. an f16 gradient for an f32 master
 
         def push():
             t, lr_ = _val(step), _val(lr)
