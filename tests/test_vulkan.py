@@ -159,6 +159,56 @@ def test_a_step_is_submitted_without_waiting_and_reads_see_every_step():
         np.testing.assert_allclose(b, a, rtol=1e-4, atol=1e-5)
 
 
+_PLACEMENT_PROBE = r"""
+import json, os, sys
+if len(sys.argv) > 1:
+    os.sched_setaffinity(0, {int(c) for c in sys.argv[1].split(",")})
+import numpy as np
+import vkgrad as vg
+from vkgrad.backends import get_backend
+be = get_backend("vulkan")
+x = vg.tensor(np.ones((64, 64)), device="vulkan")
+y = x @ x
+be.flush()  # submitted; the host goes on recording
+cpu = be._submitter.excluded_cpu
+driver = sorted(be._driver_threads)
+during = {t: sorted(os.sched_getaffinity(t)) for t in driver}
+be.synchronize()
+cap = vg.capture_step(lambda a: (vg.tensor(a, device="vulkan") @ x).sum())
+for _ in range(3):
+    cap(np.ones((64, 64), np.float32))
+print(json.dumps(dict(cpu=cpu, driver=driver, during=during, after_replay=be._submitter.excluded_cpu,
+                      allowed=sorted(os.sched_getaffinity(0)), value=float(y.numpy()[0, 0]))))
+"""
+
+
+def _placement(*affinity):
+    out = subprocess.run([sys.executable, "-c", _PLACEMENT_PROBE, *affinity], capture_output=True,
+                         text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    import json
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+@pytest.mark.skipif(not hasattr(os, "sched_getaffinity") or len(os.sched_getaffinity(0)) < 2,
+                    reason="needs Linux and two cores")
+def test_cpu_driver_threads_are_kept_off_the_recording_core():
+    """On a CPU device the driver's threads run elsewhere than the host thread that
+    goes on recording after a submit; a replay (the host only waits) gives them
+    every core back; one allowed core: nothing is placed."""
+    if _be().limits["device_type"] != "Cpu":
+        pytest.skip("only CPU devices (lavapipe) run submissions on host threads")
+    r = _placement()
+    assert r["value"] == 64.0
+    assert r["driver"], "the driver's threads were not found"
+    assert r["cpu"] in r["allowed"]
+    for tid, cpus in r["during"].items():
+        assert r["cpu"] not in cpus and cpus == [c for c in r["allowed"] if c != r["cpu"]], (tid, cpus)
+    assert r["after_replay"] == -1
+    one = _placement(str(r["allowed"][0]))
+    assert one["value"] == 64.0 and one["cpu"] == -1
+
+
 def test_f16_moves_half_the_bytes():
     be = _be()
     a = np.random.default_rng(0).standard_normal((64, 128))

@@ -74,6 +74,14 @@ def _serial(length, outputs):
     return length <= 256 or outputs >= 1024
 
 
+def _thread_ids():
+    """This process's thread ids (Linux; an empty set elsewhere)."""
+    try:
+        return {int(t) for t in os.listdir("/proc/self/task")}
+    except OSError:
+        return set()
+
+
 def device_count():
     return _vkext.device_count()
 
@@ -212,9 +220,15 @@ class VulkanBackend(Backend):
         self.index = index
         self.device = f"vulkan:{index}"
         self.limits = _vkext.device_limits(index)
-        self.mgr = kp.Manager(index)
+        threads_before = _thread_ids()
+        self.mgr = kp.Manager(index)  # a CPU driver starts its worker threads here (GIL held)
+        driver_threads = _thread_ids() - threads_before
         self._queue = self.mgr.sequence()  # only its device and queue are used
         self._submitter = _vkext.Submitter(self._queue)
+        if self.limits.get("device_type") == "Cpu" and os.environ.get("VKGRAD_VULKAN_PLACE_THREADS", "1") != "0":
+            # keeps them off the core of the thread recording the next step (see Submitter)
+            self._submitter.set_driver_threads(sorted(driver_threads))
+        self._driver_threads = driver_threads
         atexit.register(self.close)
         self.max_words = self.limits["max_storage_buffer_range"] // 4
         # blocks start at multiples of the smallest size class: keep them aligned
