@@ -27,10 +27,18 @@ void apply(uint q) {
 
 void main() {
     uint stride = gl_NumWorkGroups.x * gl_WorkGroupSize.x;
-    if ((p.rep_a == 0u) == (p.rep_b == 0u)) {  // same shapes (or both repeating)
+    if (p.rep_a == 0u && p.rep_b == 0u) {  // same shapes: no index arithmetic
         FOR_QUADS(p.n, q) {
-            LOADQ(A[p.rep_a == 0u ? q : q % p.rep_a], a);
-            LOADQ(B[p.rep_b == 0u ? q : q % p.rep_b], b);
+            LOADQ(A[q], a);
+            LOADQ(B[q], b);
+            apply(q);
+        }
+        return;
+    }
+    if (p.rep_a != 0u && p.rep_b != 0u) {  // both repeating
+        FOR_QUADS(p.n, q) {
+            LOADQ(A[q % p.rep_a], a);
+            LOADQ(B[q % p.rep_b], b);
             apply(q);
         }
         return;

@@ -88,7 +88,7 @@ def test_broadcast_binary_quads_and_general_path(a_shape, b_shape, dtype):
 @pytest.mark.parametrize("shape,axes", [((300, 256), (0,)), ((70000,), (0,)), ((3, 40000), (1,)),
                                         ((1024, 96), (1,)), ((1024, 97), (1,)), ((2, 300, 8, 16), (1,)),
                                         ((2, 300, 8, 16), (1, 2)), ((2, 300, 8, 16), (0, 2)),
-                                        ((5000, 24), (0, 1))])
+                                        ((5000, 24), (0, 1)), ((700, 200), (0,)), ((3, 600, 136), (1,))])
 def test_reductions_quad_and_general_paths(shape, axes, dtype):
     """Large reductions take reduce4.comp (columns or rows in 16-byte quads, in parts),
     the rest reduce.comp; sums, maxima and sums of squares against NumPy."""
@@ -100,6 +100,31 @@ def test_reductions_quad_and_general_paths(shape, axes, dtype):
     _cpu_vs_vk(lambda v: be.reduce("sum", v, axes, False), lambda v: v.sum(axes), [x], dtype, **tol)
     _cpu_vs_vk(lambda v: be.reduce("max", v, axes, True), lambda v: v.max(axes, keepdims=True), [x], dtype, **tol)
     _cpu_vs_vk(lambda v: be.reduce("sumsq", v, axes, False), lambda v: (v * v).sum(axes), [x], dtype, **tol)
+
+
+@pytest.mark.parametrize("dtype", ["f32", "f16"])
+def test_column_sums_take_the_span_layout_when_a_row_fills_a_subgroup(dtype, monkeypatch):
+    """Columns of at least a subgroup's worth of quads per row: reduce4's span
+    layout (mode 2), including a short last span; narrower rows: mode 0."""
+    be = vg.get_backend("vulkan")
+    sg = be.limits.get("subgroup_size", 0)
+    if not 0 < sg <= 64:
+        pytest.skip("no usable subgroup size")
+    modes, orig = [], be._dispatch
+
+    def spy(shader, tag, spec, groups, push, ops):
+        if shader == "reduce4":
+            modes.append(spec[1])
+        return orig(shader, tag, spec, groups, push, ops)
+    monkeypatch.setattr(be, "_dispatch", spy)
+    e = 8 if dtype == "f16" else 4
+    r = np.random.default_rng(1)
+    for cols, want in ((sg * 5 + 3, 2), (sg - 1, 0)):
+        x = r.uniform(-1, 1, (max(600, (1 << 16) // (cols * e) + 1), cols * e))
+        modes.clear()
+        tol = dict(rtol=1e-2, atol=2e-3 * np.sqrt(len(x))) if dtype == "f16" else dict(rtol=1e-5, atol=1e-4)
+        _cpu_vs_vk(lambda v: be.reduce("sum", v, (0,), False), lambda v: v.sum(0), [x], dtype, **tol)
+        assert modes[:1] == [want], (cols, modes)
 
 
 def _np_softmax(x):

@@ -256,6 +256,9 @@ class VulkanBackend(Backend):
         self._small_grid = (os.cpu_count() or 1) if self.limits.get("device_type") == "Cpu" else 0
         # parallel parts of a long reduction: a CPU device streams long runs better
         self._reduce_items = 1024 if self._small_grid else 16384
+        # column sums: accumulators per lane (a CPU spills them to its cache; a GPU
+        # keeps them in registers shared by every resident wave)
+        self._reduce_acc = 128 if self._small_grid else 16
         self._capture = None
         self._captures = weakref.WeakSet()  # recorded steps, released before the device
         # two programs in turn: one submitted (running), one being recorded
@@ -754,15 +757,27 @@ class VulkanBackend(Backend):
                 # 16-byte loads (reduce4.comp): columns in whole quads, or rows of whole
                 # quads; parts of the rows in parallel (about _reduce_items items), then
                 # the parts (few) below
-                rows_mode = int(inner % e != 0)  # then inner == 1 and R % e == 0
-                qpi = 1 if rows_mode else 4 if (inner // e) % 4 == 0 else 2 if (inner // e) % 2 == 0 else 1
-                base = outer if rows_mode else outer * inner // e // qpi
-                P = max(1, min(-(-self._reduce_items // base), R // (16 * e if rows_mode else 16)))
+                cols, sg = inner // e, self.limits.get("subgroup_size", 0)
+                if inner % e:  # rows: then inner == 1 and R % e == 0
+                    mode, qpi, base, target = 1, 1, outer, self._reduce_items
+                elif 0 < sg <= 64 and cols >= sg:  # a subgroup reads a contiguous span of each row
+                    mode = 2
+                    qpi = min(self._reduce_acc // e, 1 << ((cols // sg).bit_length() - 1))
+                    base = outer * -(-cols // (sg * qpi))  # spans per part; items are subgroups
+                    # a CPU: two workgroups per thread (more parts only add a second pass)
+                    target = 2 * self._small_grid * (64 // sg) if self._small_grid else self._reduce_items // sg
+                else:  # columns: an invocation owns qpi adjacent quads
+                    mode = 0
+                    qpi = 4 if cols % 4 == 0 else 2 if cols % 2 == 0 else 1
+                    base, target = outer * cols // qpi, self._reduce_items
+                rows_mode = int(mode == 1)
+                P = max(1, min(-(-target // base), R // (16 * e if rows_mode else 16)))
                 chunk = -(-R // P)
                 chunk = -(-chunk // e) * e if rows_mode else chunk
                 P = -(-R // chunk)
                 y = self._alloc((outer * P * inner,), "f32")
-                self._dispatch("reduce4", tag, (code, rows_mode, qpi), (base * P + 63) // 64,
+                self._dispatch("reduce4", tag, (code, mode, qpi),
+                               -(-base * P // (64 // sg)) if mode == 2 else (base * P + 63) // 64,
                                [outer, R, inner, _f2u(1.0), chunk], [h, y])
                 h, tag, R = y, "f32", P
                 code = 0 if code == 2 else code  # later passes add up the squares
