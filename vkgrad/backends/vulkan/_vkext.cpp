@@ -282,7 +282,9 @@ class Submitter {
         excluded_cpu = -1;
     }
 
-    void wait(int i) {
+    // host_goes_on: the caller records more work after this wait (the device may
+    // still run later submissions meanwhile)
+    void wait(int i, bool host_goes_on = true) {
         Slot& s = slot(i);
         if (!s.busy) return;
         vk::Result r = dev->getFenceStatus(s.fence);
@@ -293,9 +295,15 @@ class Submitter {
         }
         s.busy = false;
         if (r != vk::Result::eSuccess) throw std::runtime_error("vkgrad: waiting for a submission's fence failed");
+        if (host_goes_on && excluded_cpu < 0 && !driver_threads.empty())
+            for (auto& o : slots)
+                if (o.busy) {  // later work still runs while the host goes on recording
+                    keep_off_this_cpu();
+                    break;
+                }
     }
     void wait_all() {
-        for (int i = 0; i < 3; i++) wait(i);
+        for (int i = 0; i < 3; i++) wait(i, false);
     }
 
     // Record `prog` into slot i's command buffer and submit it; no wait.  The
@@ -321,7 +329,7 @@ class Submitter {
     void run(std::shared_ptr<OpProgram> prog) {  // submit and wait (after everything before it)
         wait_all();
         submit_in(prog, 2, false);  // the host only waits: the driver may use every core
-        wait(2);
+        wait(2, false);
     }
 };
 
@@ -420,7 +428,7 @@ PYBIND11_MODULE(_vkext, m) {
         .def(py::init<std::shared_ptr<kp::Sequence>>(), py::arg("sequence"))
         .def("run", &Submitter::run, py::arg("program"))
         .def("submit", &Submitter::submit, py::arg("program"), py::arg("slot"))
-        .def("wait", &Submitter::wait, py::arg("slot"))
+        .def("wait", &Submitter::wait, py::arg("slot"), py::arg("host_goes_on") = true)
         .def("wait_all", &Submitter::wait_all)
         .def("set_driver_threads", &Submitter::set_driver_threads, py::arg("thread_ids"))
         .def_property_readonly("excluded_cpu", [](const Submitter& s) { return s.excluded_cpu; });
