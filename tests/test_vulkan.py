@@ -177,7 +177,8 @@ be.synchronize()
 cap = vg.capture_step(lambda a: (vg.tensor(a, device="vulkan") @ x).sum())
 for _ in range(3):
     cap(np.ones((64, 64), np.float32))
-print(json.dumps(dict(cpu=cpu, driver=driver, during=during, after_replay=be._submitter.excluded_cpu,
+be.synchronize()
+print(json.dumps(dict(cpu=cpu, driver=driver, during=during, after_wait=be._submitter.excluded_cpu,
                       allowed=sorted(os.sched_getaffinity(0)), value=float(y.numpy()[0, 0]))))
 """
 
@@ -194,8 +195,8 @@ def _placement(*affinity):
                     reason="needs Linux and two cores")
 def test_cpu_driver_threads_are_kept_off_the_recording_core():
     """On a CPU device the driver's threads run elsewhere than the host thread that
-    goes on recording after a submit; a replay (the host only waits) gives them
-    every core back; one allowed core: nothing is placed."""
+    goes on recording after a submit; waiting for everything gives them every
+    core back; one allowed core: nothing is placed."""
     if _be().limits["device_type"] != "Cpu":
         pytest.skip("only CPU devices (lavapipe) run submissions on host threads")
     r = _placement()
@@ -204,7 +205,7 @@ def test_cpu_driver_threads_are_kept_off_the_recording_core():
     assert r["cpu"] in r["allowed"]
     for tid, cpus in r["during"].items():
         assert r["cpu"] not in cpus and cpus == [c for c in r["allowed"] if c != r["cpu"]], (tid, cpus)
-    assert r["after_replay"] == -1
+    assert r["after_wait"] == -1
     one = _placement(str(r["allowed"][0]))
     assert one["value"] == 64.0 and one["cpu"] == -1
 

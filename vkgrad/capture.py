@@ -13,7 +13,8 @@ The first call with a given input signature runs eagerly (it creates the
 optimizer state and pipelines), the second is recorded while it runs, and
 later calls only write the inputs into the recorded input blocks and submit
 the recorded commands again: no Python autograd, no dispatch recording, one
-submission.  Per-step scalars are re-read on each replay (the optimizers'
+submission, not waited for (the next call waits for it before writing its
+inputs; reading the returned tensor waits too).  Per-step scalars are re-read on each replay (the optimizers'
 learning rate and step count, dropout seeds), so replays compute exactly what
 eager calls would.  Each input signature (e.g. a smaller last batch) gets its
 own recording.  Other Python-side effects inside the function do not repeat.  Not capturable: host reads inside the function (``.item()``, the
@@ -69,10 +70,8 @@ class CapturedStep:
                 self._recs.pop(next(iter(self._recs)))
             rec = self._recs[sig] = _Recording()
         rec.calls += 1
-        if rec.cap is not None:
-            for slot, a in zip(rec.inputs, arrays):
-                be.write_block(slot.data, a)
-            be.replay(rec.cap)
+        if rec.cap is not None:  # submitted, not waited for: reading the output waits
+            be.replay(rec.cap, inputs=[(slot.data, a) for slot, a in zip(rec.inputs, arrays)])
             return rec.out
         if rec.calls <= self.warmup:
             return self.fn(*[tensor(a, device=self.device) for a in arrays])

@@ -65,6 +65,8 @@ _ACT_ID = {None: 0, "relu": 1, "sigmoid": 2, "tanh": 3, "gelu": 4, "gelu_tanh": 
 _NP = {"f32": np.float32, "f16": np.float16, "i32": np.int32}
 _MAX_DIMS = 6
 _MAX_GROUPS = 4096  # shaders loop over the rest (grid-stride)
+_SG_MIN_WORK = 1 << 18  # matmul_sg from this many multiply-adds (below: matmul4)
+_REPLAY_SLOT = 2  # the submitter's slot for captured steps (0 and 1: the two eager programs)
 
 
 def _serial(length, outputs):
@@ -264,6 +266,7 @@ class VulkanBackend(Backend):
         # two programs in turn: one submitted (running), one being recorded
         self._progs = [_vkext.Program(), _vkext.Program()]
         self._inflight = [[], []]  # blocks each submitted program uses, held until its fence
+        self._replaying = None  # the captured step last submitted (its slot: _REPLAY_SLOT)
         self._pi = 0
         self._begin_program(0)
         self._add_arena(min(self.max_words, 8 << 20))  # 32 MiB first; later ones double
@@ -492,29 +495,36 @@ class VulkanBackend(Backend):
         self._capture = None
         self._begin_program(self._pi)  # drop the partial recording
 
-    def replay(self, cap, advance=True):
-        """Submit a captured step again (after ``advance``: hooks, new push constants)."""
+    def replay(self, cap, advance=True, inputs=()):
+        """Submit a captured step again, not waited for (like an eager step): after
+        ``advance`` (hooks, new push constants: a submission copies them, so this
+        overlaps the previous replay), wait for the previous replay, write
+        ``inputs`` ((block handle, array) pairs: the step's input slots) and submit.
+        Host reads wait for it like for any submission."""
         if cap.released or self.mgr is None:
             raise BackendError("vulkan: this captured step was released (the device was closed); "
                                "capture it again")
-        self.synchronize()
+        if self._capture is not None:
+            raise CaptureError("vulkan: a captured step was replayed inside another capture")
+        for h, a in inputs:
+            a = np.asarray(a)
+            if a.size != h.size:
+                raise ValueError(f"replay: {a.size} input values for a block of {h.size}")
         if advance:
             for hook in cap.hooks:
                 hook()
             for idx, build in cap.dynamic:
                 cap.prog.set_push(idx, build())
-        self._submitter.run(cap.prog)
+        self.flush()  # eager work recorded before this call goes first
+        self._submitter.wait(_REPLAY_SLOT)  # the last replay read the input blocks written next
+        self._replaying = None
+        for h, a in inputs:
+            self._host_write(h, np.asarray(a))
+        self._submitter.submit(cap.prog, _REPLAY_SLOT)
+        self._replaying = cap  # its program stays alive until its fence
         cap.replays += 1
         self.counters["submissions"] += 1
         self.counters["replays"] += 1
-
-    def write_block(self, h, a):
-        """Host write of ``a`` into an existing block (a captured step's input slot;
-        in a device-local arena the captured upload copy moves it on replay)."""
-        a = np.asarray(a)
-        if a.size != h.size:
-            raise ValueError(f"write_block: {a.size} values for a block of {h.size}")
-        self._host_write(h, a)
 
     def _host_write(self, h, a):
         """Pack ``a`` (f16 as halves, two per word) into h's words of the mapped arena."""
@@ -541,6 +551,7 @@ class VulkanBackend(Backend):
         self.flush()
         self._submitter.wait_all()  # with the GIL released
         self._inflight = [[], []]
+        self._replaying = None
 
     # -- data movement ---------------------------------------------------------
     def from_numpy(self, a, dtype):
@@ -839,7 +850,7 @@ class VulkanBackend(Backend):
         vec_b = (K if trans_b else N) % 4 == 0
         sg = self.limits.get("subgroup_size", 0)
         # (from 2^18: below, matmul4 is as fast on lavapipe and compiles in a fraction of the time)
-        use_sg = self.limits.get("subgroup_shuffle") and 8 <= sg <= 64 and M * N * K >= 1 << 18
+        use_sg = self.limits.get("subgroup_shuffle") and 8 <= sg <= 64 and M * N * K >= _SG_MIN_WORK
         # f16 products from matmul4 are written as halves (no conversion pass)
         out16 = int(not use_sg and a.dtype == "f16" and vec_a and vec_b and N % 4 == 0)
         c = self._alloc((M, N), "f16" if out16 else "f32")

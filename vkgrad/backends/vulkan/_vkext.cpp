@@ -208,7 +208,7 @@ class OpProgram : public kp::OpBase {
 // and queue).  Three slots, each a command pool, buffer and fence kept and
 // reset, so a submission creates no Vulkan objects: slots 0 and 1 take
 // asynchronous submissions (a step's program runs while Python records the
-// next one into the other program), slot 2 the synchronous ones.  Waits
+// next one into the other program), slot 2 captured steps' replays.  Waits
 // release the GIL, so other Python threads (other devices) run meanwhile.
 class Submitter {
   public:
@@ -302,14 +302,14 @@ class Submitter {
                     break;
                 }
     }
-    void wait_all() {
+    void wait_all() {  // the host only waits: the driver may use every core
+        release_cpus();
         for (int i = 0; i < 3; i++) wait(i, false);
     }
 
     // Record `prog` into slot i's command buffer and submit it; no wait.  The
     // program (its descriptor sets) must stay unchanged until wait(i).
-    void submit(std::shared_ptr<OpProgram> prog, int i) { submit_in(prog, i, true); }
-    void submit_in(std::shared_ptr<OpProgram> prog, int i, bool host_goes_on) {
+    void submit(std::shared_ptr<OpProgram> prog, int i) {
         Slot& s = slot(i);
         wait(i);
         dev->resetCommandPool(s.pool);
@@ -318,19 +318,11 @@ class Submitter {
         s.cb.end();
         (void)dev->resetFences(1, &s.fence);
         vk::SubmitInfo si(0, nullptr, nullptr, 1, &s.cb);
-        if (host_goes_on)
-            keep_off_this_cpu();  // before the submit wakes the driver's threads
-        else
-            release_cpus();
+        keep_off_this_cpu();  // the host goes on; before the submit wakes the driver's threads
         queue->submit(1, &si, s.fence);
         s.busy = true;
     }
 
-    void run(std::shared_ptr<OpProgram> prog) {  // submit and wait (after everything before it)
-        wait_all();
-        submit_in(prog, 2, false);  // the host only waits: the driver may use every core
-        wait(2, false);
-    }
 };
 
 py::dict device_limits(uint32_t index) {
@@ -426,7 +418,6 @@ PYBIND11_MODULE(_vkext, m) {
         .def("__len__", [](const OpProgram& p) { return p.cmds.size(); });
     py::class_<Submitter, std::shared_ptr<Submitter>>(m, "Submitter")
         .def(py::init<std::shared_ptr<kp::Sequence>>(), py::arg("sequence"))
-        .def("run", &Submitter::run, py::arg("program"))
         .def("submit", &Submitter::submit, py::arg("program"), py::arg("slot"))
         .def("wait", &Submitter::wait, py::arg("slot"), py::arg("host_goes_on") = true)
         .def("wait_all", &Submitter::wait_all)
