@@ -1,4 +1,6 @@
-// Workgroup-wide max/sum over 64 invocations (row-wise shaders).
+// Workgroup-wide max/sum over 64 invocations (row-wise shaders); with
+// ROWS_IN_QUADS, log-sum-exp over rows of 16-byte quads by one invocation or
+// by one subgroup (the includer enables GL_KHR_shader_subgroup_shuffle).
 shared float s_red[64];
 
 float wg_reduce(float v, bool is_max) {
@@ -30,5 +32,33 @@ float row_lse4(uint q0, uint nq) {
         m = mn;
     }
     return m + log(s);
+}
+
+// A subgroup per row (rows of at least SG quads): lane l takes quads q0 + l,
+// q0 + l + SG, ..., so each load of the subgroup is one contiguous run (on a
+// GPU, coalesced; a lane per row reads SG rows far apart; lavapipe runs both
+// at the same rate); then the lanes' partial maxima and sums are combined by
+// a butterfly of shuffles.  Call in subgroup-uniform control flow.
+float sg_max(float v) {
+    for (uint o = gl_SubgroupSize / 2u; o > 0u; o >>= 1u) v = max(v, subgroupShuffleXor(v, o));
+    return v;
+}
+float sg_sum(float v) {
+    for (uint o = gl_SubgroupSize / 2u; o > 0u; o >>= 1u) v += subgroupShuffleXor(v, o);
+    return v;
+}
+float row_lse4_sg(uint q0, uint nq) {
+    float m = uintBitsToFloat(0xff800000u), s = 0.0, v[EPQ];
+    for (uint q = q0 + gl_SubgroupInvocationID; q < q0 + nq; q += gl_SubgroupSize) {
+        LOADQ(X4[q], v);
+        float mq = v[0];
+        [[unroll]] for (uint k = 1u; k < EPQ; k++) mq = max(mq, v[k]);
+        float mn = max(m, mq), t = 0.0;
+        [[unroll]] for (uint k = 0u; k < EPQ; k++) t += exp(v[k] - mn);
+        s = s * exp(m - mn) + t;
+        m = mn;
+    }
+    float mall = sg_max(m);
+    return mall + log(sg_sum(s == 0.0 ? 0.0 : s * exp(m - mall)));  // a lane without quads adds 0
 }
 #endif

@@ -1,9 +1,12 @@
 #version 450
 #extension GL_GOOGLE_include_directive : require
+#extension GL_KHR_shader_subgroup_basic : require
+#extension GL_KHR_shader_subgroup_shuffle : require
 // Row-wise (log-)softmax of x [rows, C] -> y (f32); one workgroup per row, or
 // one invocation per row when serial = 1 (short rows).  QUADS = 1 (C a whole
 // number of 16-byte quads, serial = 1): 16-byte loads and stores, and y in x's
-// dtype (packed halves with -DF16), so f16 needs no conversion pass.
+// dtype (packed halves with -DF16), so f16 needs no conversion pass.  QUADS = 2:
+// the same with a subgroup per row (rows of at least a subgroup's worth of quads).
 // Bindings: 0 x (in), 1 y (out).
 #include "common.glsl"
 #include "vec4.glsl"
@@ -20,6 +23,19 @@ BUF_OUT(1, Y)
 
 void main() {
     uint tid = gl_LocalInvocationID.x;
+    if (QUADS == 2u) {
+        uint nq = p.C / EPQ, SG = gl_SubgroupSize;
+        for (uint row = gl_WorkGroupID.x * gl_NumSubgroups + gl_SubgroupID; row < p.rows;
+             row += gl_NumWorkGroups.x * gl_NumSubgroups) {
+            float lse = row_lse4_sg(row * nq, nq), v[EPQ];
+            for (uint q = row * nq + gl_SubgroupInvocationID; q < (row + 1u) * nq; q += SG) {
+                LOADQ(X4[q], v);
+                [[unroll]] for (uint k = 0u; k < EPQ; k++) v[k] = LOG == 1u ? v[k] - lse : exp(v[k] - lse);
+                Y4[q] = STOREQ(v);
+            }
+        }
+        return;
+    }
     if (QUADS == 1u) {
         uint nq = p.C / EPQ;
         for (uint row = gl_GlobalInvocationID.x; row < p.rows; row += gl_NumWorkGroups.x * 64u) {

@@ -1,5 +1,7 @@
 #version 450
 #extension GL_GOOGLE_include_directive : require
+#extension GL_KHR_shader_subgroup_basic : require
+#extension GL_KHR_shader_subgroup_shuffle : require
 // Fused softmax + cross-entropy rows, forward and backward: d [rows, C] (f32),
 // the loss's gradient (softmax(x) - t) * inv_rows, and each row's loss
 // sum_j t_j * (logsumexp - x_j) (f32).  Targets are dense rows or, with
@@ -7,7 +9,8 @@
 // and writes the mean loss to L[0] (no separate reduce dispatch); otherwise
 // the mean is a reduce afterwards.  QUADS = 1 (C a whole number of 16-byte
 // quads, serial 1 or 2): 16-byte loads and stores, and d in x's dtype
-// (packed halves with -DF16), so f16 needs no conversion pass.
+// (packed halves with -DF16), so f16 needs no conversion pass.  QUADS = 2
+// (serial 1, rows of at least a subgroup's worth of quads): a subgroup per row.
 // Bindings: 0 x (in), 1 t (in), 2 d (out), 3 loss (out).
 #include "common.glsl"
 layout(constant_id = 0) const uint LABELS = 0u;  // 1: T holds int32 class labels [rows]
@@ -30,13 +33,13 @@ float tgt(uint row, uint j) {
     return LD(T, row * p.C + j);
 }
 
-float row_loss(uint row) {  // one invocation does the whole row
-    if (QUADS == 1u) {
-        uint nq = p.C / EPQ;
-        float lse = row_lse4(row * nq, nq), l = 0.0, v[EPQ], t[EPQ];
+float row_loss(uint row) {  // one invocation (QUADS = 2: one subgroup) does the whole row
+    if (QUADS != 0u) {
+        uint nq = p.C / EPQ, first = QUADS == 2u ? gl_SubgroupInvocationID : 0u, step = QUADS == 2u ? gl_SubgroupSize : 1u;
+        float lse = QUADS == 2u ? row_lse4_sg(row * nq, nq) : row_lse4(row * nq, nq), l = 0.0, v[EPQ], t[EPQ];
         int lab = int(T[row]);  // out of range: no term, as in the general path
-        if (LABELS == 1u && lab >= 0 && lab < int(p.C)) l = lse - LD(X, row * p.C + uint(lab));
-        for (uint q = row * nq; q < (row + 1u) * nq; q++) {
+        if (LABELS == 1u && lab >= 0 && lab < int(p.C) && first == 0u) l = lse - LD(X, row * p.C + uint(lab));
+        for (uint q = row * nq + first; q < (row + 1u) * nq; q += step) {
             LOADQ(X4[q], v);
             if (LABELS == 0u) {
                 LOADQ(T4[q], t);
@@ -47,7 +50,7 @@ float row_loss(uint row) {  // one invocation does the whole row
                 v[k] = (exp(v[k] - lse) - (LABELS == 1u ? (int(j0 + k) == lab ? 1.0 : 0.0) : t[k])) * p.inv_rows;
             PR4[q] = STOREQ(v);
         }
-        return l;
+        return QUADS == 2u ? sg_sum(l) : l;
     }
     uint base = row * p.C;
     float m = uintBitsToFloat(0xff800000u), sum = 0.0;
@@ -73,6 +76,14 @@ void main() {
         for (uint row = tid; row < p.rows; row += 64u) l += row_loss(row);
         l = wg_reduce(l, false);
         if (tid == 0u) ST32(L, 0u, l * p.inv_rows);
+        return;
+    }
+    if (QUADS == 2u) {  // a subgroup per row
+        for (uint row = gl_WorkGroupID.x * gl_NumSubgroups + gl_SubgroupID; row < p.rows;
+             row += gl_NumWorkGroups.x * gl_NumSubgroups) {
+            float l = row_loss(row);
+            if (gl_SubgroupInvocationID == 0u) ST32(L, row, l);
+        }
         return;
     }
     if (p.serial == 1u) {  // short rows: one invocation per row, no barriers

@@ -133,7 +133,8 @@ def _np_softmax(x):
 
 
 @pytest.mark.parametrize("dtype", ["f32", "f16"])
-@pytest.mark.parametrize("rows,C", [(3, 8), (70, 16), (33, 12), (1100, 40), (5000, 16), (50, 1000), (20, 300)])
+@pytest.mark.parametrize("rows,C", [(3, 8), (70, 16), (33, 12), (1100, 40), (5000, 16), (50, 1000), (20, 300),
+                                    (1030, 264), (5000, 72)])
 def test_softmax_and_xent_rows_quad_and_general_paths(rows, C, dtype):
     """Rows of whole 16-byte quads take the quad loops (the loss's gradient in the
     input's dtype), the rest the scalar or workgroup ones; labels and dense targets."""
@@ -156,6 +157,25 @@ def test_softmax_and_xent_rows_quad_and_general_paths(rows, C, dtype):
         np.testing.assert_allclose(be.to_numpy(d).astype(np.float64), want_d, rtol=tol["rtol"],
                                    atol=tol["atol"] / rows)
         np.testing.assert_allclose(float(be.to_numpy(loss)), want_l, rtol=tol["rtol"] * 10)
+
+
+@pytest.mark.parametrize("dtype", ["f32", "f16"])
+def test_long_rows_of_quads_take_a_subgroup_per_row(dtype, monkeypatch):
+    """Softmax and softmax-xent rows of at least a subgroup's worth of quads are
+    read by a subgroup each (QUADS = 2; values: the test above, same shapes)."""
+    be = vg.get_backend("vulkan")
+    if not be._sg_rows(1 << 12, dtype):
+        pytest.skip("no subgroup shuffles")
+    seen, orig = [], be._dispatch
+
+    def spy(shader, tag, spec, groups, push, ops):
+        seen.append((shader, spec[-1] if shader == "softmax" else spec[1] if shader == "xent" else None))
+        return orig(shader, tag, spec, groups, push, ops)
+    monkeypatch.setattr(be, "_dispatch", spy)
+    x = vg.tensor(np.zeros((1030, 264)), device="vulkan", dtype=dtype).data
+    be.softmax(x)
+    be.softmax_xent(x, vg.tensor(np.zeros(1030, np.int32), device="vulkan", dtype="i32").data)
+    assert ("softmax", 2) in seen and ("xent", 2) in seen, seen
 
 
 def test_linear_gradients_through_the_tuned_kernels_match_cpu():

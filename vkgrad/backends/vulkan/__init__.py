@@ -887,12 +887,19 @@ class VulkanBackend(Backend):
         return self._as(c, a.dtype)
 
     # -- softmax family ------------------------------------------------------------
+    def _sg_rows(self, C, dtype):
+        """Rows of quads read by a subgroup each (rowreduce.glsl's row_lse4_sg): rows
+        of at least a subgroup's worth of quads, on devices with subgroup shuffles."""
+        sg = self.limits.get("subgroup_size", 0)
+        return bool(self.limits.get("subgroup_shuffle") and 0 < sg <= 64 and self._quads(C, dtype) >= sg)
+
     def softmax(self, x, log=False):
         self._check_float("softmax", x)
         C = x.shape[-1] if x.shape else 1
         rows = x.size // max(C, 1)
         ser = _serial(C, rows)
         quads = int(ser and self._quads(C, x.dtype) > 0)  # y then in x's dtype
+        quads += quads and self._sg_rows(C, x.dtype)
         y = self._alloc(x.shape, x.dtype if quads else "f32")
         self._dispatch("softmax", x.dtype, (1 if log else 0, quads), (rows + 63) // 64 if ser else rows,
                        [rows, C, int(ser)], [x, y])
@@ -906,6 +913,7 @@ class VulkanBackend(Backend):
         one_group = rows <= 4096 and C <= 256  # rows, then the mean, in one dispatch
         ser = _serial(C, rows)
         quads = int((one_group or ser) and self._quads(C, logits.dtype) > 0)  # d in logits' dtype
+        quads += quads and not one_group and self._sg_rows(C, logits.dtype)
         probs = self._alloc(logits.shape, logits.dtype if quads else "f32")  # the gradient d
         spec = (int(labels), quads)
         if one_group:
