@@ -61,6 +61,9 @@ _SHADERS = {
     "act_bias_bwd": (2, "iioo"), "adam4": (9, "bibb"), "sgd4": (7, "bib"), "adam_multi": (12, "bibb" * 4),
     "adam_multi8": (16, "bibb" * 8),
 }
+# binding indices each shader reads and writes ("b": both)
+_ACCESS = {name: (tuple(i for i, m in enumerate(modes) if m != "o"), tuple(i for i, m in enumerate(modes) if m != "i"))
+           for name, (_, modes) in _SHADERS.items()}
 _ACT_ID = {None: 0, "relu": 1, "sigmoid": 2, "tanh": 3, "gelu": 4, "gelu_tanh": 5}
 _NP = {"f32": np.float32, "f16": np.float16, "i32": np.int32}
 _MAX_DIMS = 6
@@ -196,12 +199,13 @@ class Block:
 class VkArray:
     """A handle: shape, dtype and the arena block holding the data."""
 
-    __slots__ = ("shape", "dtype", "block", "size", "nbytes")
+    __slots__ = ("shape", "dtype", "block", "size", "nbytes", "range")
 
-    def __init__(self, shape, dtype, block):
+    def __init__(self, shape, dtype, block, size=None):
         self.shape, self.dtype, self.block = tuple(shape), dtype, block
-        self.size = n = math.prod(self.shape)
+        self.size = n = math.prod(self.shape) if size is None else size
         self.nbytes = 4 * _words(n, dtype)  # the range a dispatch binds: whole words
+        self.range = (block.off * 4, self.nbytes)  # (byte offset, bytes) as dispatches bind it
 
     @property
     def off(self):
@@ -249,6 +253,7 @@ class VulkanBackend(Backend):
         self.counters["live_bytes"] = 0
         self.arenas = []
         self._free = {}
+        self._classes = {}
         self._algos = {}
         self._spirv = {}
         # small grids on a CPU device (lavapipe): one workgroup per thread (one in
@@ -349,16 +354,22 @@ class VulkanBackend(Backend):
         return a
 
     def _alloc(self, shape, dtype):
-        if dtype not in _NP:
-            raise BackendError(f"vulkan: dtype {dtype} is not supported by the shaders (f32, f16, "
-                               "i32 labels); f64 gradient checks run on the CPU backend")
-        n = math.prod(shape)
-        words = _words(n, dtype)
-        if words > self.max_words:
-            raise BackendError(
-                f"vulkan: a {dtype} tensor of shape {list(shape)} needs {words * 4} bytes, more than "
-                f"this device's maxStorageBufferRange ({self.max_words * 4} bytes)")
-        cls = _size_class(words, self._min_words)
+        shape = tuple(shape)
+        known = self._classes.get((shape, dtype))  # (elements, size class): shapes recur every step
+        if known is None:
+            if dtype not in _NP:
+                raise BackendError(f"vulkan: dtype {dtype} is not supported by the shaders (f32, f16, "
+                                   "i32 labels); f64 gradient checks run on the CPU backend")
+            n = math.prod(shape)
+            words = _words(n, dtype)
+            if words > self.max_words:
+                raise BackendError(
+                    f"vulkan: a {dtype} tensor of shape {list(shape)} needs {words * 4} bytes, more than "
+                    f"this device's maxStorageBufferRange ({self.max_words * 4} bytes)")
+            known = n, _size_class(words, self._min_words)
+            if len(self._classes) < 4096:
+                self._classes[(shape, dtype)] = known
+        n, cls = known
         found = self._take_free(cls) or self._bump_alloc(cls)
         if found is None:
             self.synchronize()  # lets blocks held by pending work go back to the free lists
@@ -374,14 +385,15 @@ class VulkanBackend(Backend):
             found = self._bump_alloc(cls)
         arena, off = found
         self.counters["live_bytes"] += cls * 4
-        return VkArray(shape, dtype, Block(off, cls, arena, self))
+        return VkArray(shape, dtype, Block(off, cls, arena, self), n)
 
     def _take_free(self, cls):
-        for a in self.arenas:
-            lst = self._free.get((a.index, cls))
+        free = self._free
+        for i in range(len(self.arenas)):
+            lst = free.get((i, cls))
             if lst:
                 self.counters["blocks_reused"] += 1
-                return a.index, lst.pop()
+                return i, lst.pop()
         return None
 
     def _bump_alloc(self, cls):
@@ -449,17 +461,13 @@ class VulkanBackend(Backend):
     def _dispatch(self, shader, dtype_tag, spec, groups, push, operands):
         """Record one dispatch; ``operands`` are handles in binding order."""
         algo = self._algos.get((shader, dtype_tag, spec)) or self._algo(shader, dtype_tag, spec)
-        rd, wr, ranges, arenas, keep = set(), set(), [], [], self._keep
-        for h, m in zip(operands, _SHADERS[shader][1]):  # one pass: this is the hot path
-            b = h.block  # blocks hash by identity; kept alive until the program completes
-            if m != "o":
-                rd.add(b)
-            if m != "i":
-                wr.add(b)
-            ranges += (b.off * 4, h.nbytes)
-            arenas.append(b.arena)
-            keep.append(b)
-        self._track(rd, wr)
+        # (the hot path: a few comprehensions rather than one loop of branches)
+        blocks = [h.block for h in operands]  # hash by identity; kept alive until the program completes
+        self._keep += blocks
+        reads, writes = _ACCESS[shader]
+        self._track({blocks[i] for i in reads}, {blocks[i] for i in writes})
+        ranges = [v for h in operands for v in h.range]
+        arenas = [b.arena for b in blocks]
         groups = max(1, min(int(groups), _MAX_GROUPS))  # shaders loop over the rest (grid-stride)
         if groups <= 64 and self._small_grid:  # tiny: one thread (no second wake-up)
             groups = 1 if groups <= 8 else min(groups, self._small_grid)
