@@ -379,3 +379,26 @@ def test_sgd_quad_path_matches_cpu(momentum, nesterov):
             be.sgd_(w, gg, buf, 0.1, momentum, 0.0, nesterov, 0.01, first)
         out[dev] = be.to_numpy(w)
     np.testing.assert_allclose(out["vulkan"], out["cpu"], rtol=1e-5, atol=1e-6)
+
+
+def test_copy_many_converts_masters_eight_per_dispatch():
+    """Optimizer steps write f32 master weights back to f16 parameters with
+    copy_many_: f32 -> f16 pairs eight per dispatch (odd sizes, a pair past the
+    first eight), other pairs by copy_; values as NumPy's conversion."""
+    be = vg.get_backend("vulkan")
+    r = np.random.default_rng(3)
+    sizes = [1, 3, 64, 1001, 7, 2, 256, 33, 5, 4097]
+    srcs = [r.uniform(-3, 3, n) for n in sizes]
+    pairs = [(vg.tensor(np.zeros(n), device="vulkan", dtype="f16").data,
+              vg.tensor(a, device="vulkan", dtype="f32").data) for n, a in zip(sizes, srcs)]
+    same = (vg.tensor(np.zeros(9), device="vulkan", dtype="f32").data,
+            vg.tensor(np.arange(9.0), device="vulkan", dtype="f32").data)
+    be.synchronize()
+    d0 = be.counters["dispatches"]
+    be.copy_many_(pairs + [same])
+    used = be.counters["dispatches"] - d0
+    for (dst, _), a in zip(pairs, srcs):
+        np.testing.assert_array_equal(be.to_numpy(dst), a.astype(np.float32).astype(np.float16))
+    np.testing.assert_array_equal(be.to_numpy(same[0]), np.arange(9.0, dtype=np.float32))
+    if be.limits.get("max_per_stage_storage_buffers", 16) >= 16:
+        assert used == 3  # two cast_multi dispatches (8 + 2 pairs) and one copy

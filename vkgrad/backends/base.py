@@ -84,6 +84,12 @@ class Backend:
         """dst[...] = src (same shape)."""
         raise NotImplementedError
 
+    def copy_many_(self, pairs):
+        """copy_(dst, src) for each (dst, src): e.g. every f32 master weight into its
+        f16 parameter after an optimizer step (a backend may do them in one pass)."""
+        for dst, src in pairs:
+            self.copy_(dst, src)
+
     # -- elementwise ---------------------------------------------------
     def unary(self, op, x, alpha=0.0, beta=0.0, out=None):
         raise NotImplementedError

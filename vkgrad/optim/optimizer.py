@@ -100,11 +100,13 @@ class Optimizer:
                 target, gd = self._target(p, g)
                 work.append((key, p, target, gd))
         self._apply(work)
-        backends = {}
+        backends, mirrors = {}, {}
         for _, p, target, _ in work:
-            if target is not p.data:
-                p.backend.copy_(p.data, target)  # master -> f16 parameter
+            if target is not p.data:  # master -> f16 parameter
+                mirrors.setdefault(id(p.backend), []).append((p.data, target))
             backends[id(p.backend)] = p.backend
+        for k, pairs in mirrors.items():
+            backends[k].copy_many_(pairs)
         params = tuple(p for _, p, _, _ in work)
         for be in backends.values():
             if be.capturing:  # a replay of this step must advance our counters too

@@ -59,7 +59,7 @@ _SHADERS = {
     "unary4": (3, "io"), "binary4": (5, "iio"), "reduce4": (5, "io"), "copy4": (1, "io"), "peak_fma": (3, "o"),
     "matmul4": (4, "iiio"), "matmul_sg": (5, "iiio"), "pad2d": (6, "io"), "pad2d_h": (6, "io"),
     "act_bias_bwd": (2, "iioo"), "adam4": (9, "bibb"), "sgd4": (7, "bib"), "adam_multi": (12, "bibb" * 4),
-    "adam_multi8": (16, "bibb" * 8),
+    "adam_multi8": (16, "bibb" * 8), "cast_multi": (8, "io" * 8),
 }
 # binding indices each shader reads and writes ("b": both)
 _ACCESS = {name: (tuple(i for i, m in enumerate(modes) if m != "o"), tuple(i for i, m in enumerate(modes) if m != "i"))
@@ -645,6 +645,22 @@ class VulkanBackend(Backend):
             return dst
         self._copy_contig(src, VkArray((src.size,), dst.dtype, dst.block))
         return dst
+
+    def copy_many_(self, pairs):
+        """f32 -> f16 copies eight per dispatch (cast_multi.comp); the rest one by one."""
+        if self.limits.get("max_per_stage_storage_buffers", 16) < 16:
+            return super().copy_many_(pairs)
+        casts = []
+        for dst, src in pairs:
+            if src.dtype == "f32" and dst.dtype == "f16" and src.size == dst.size:
+                casts.append((src, dst))
+            else:
+                self.copy_(dst, src)
+        for s in range(0, len(casts), 8):
+            chunk = casts[s:s + 8]
+            ns = [src.size for src, _ in chunk] + [0] * (8 - len(chunk))
+            ops = [h for pair in chunk for h in pair] + [self._dummy] * (2 * (8 - len(chunk)))
+            self._dispatch("cast_multi", "f32_f16", (), self._groups(max(ns), "f16"), ns, ops)
 
     def cast(self, h, dtype, out=None):
         if dtype == h.dtype and out is None:
