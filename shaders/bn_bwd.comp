@@ -2,7 +2,8 @@
 #extension GL_GOOGLE_include_directive : require
 // Exact batch-norm gradient through the batch statistics, one workgroup per channel:
 //   dbeta = sum g, dgamma = sum g * xhat, dx = invstd * gamma * (g - dbeta/N - xhat * dgamma/N).
-// Bindings: 0 g, 1 x, 2 mean, 3 invstd, 4 gamma (in); 5 dx, 6 dgamma, 7 dbeta (out, f32).
+// Bindings: 0 g, 1 x, 2 mean, 3 invstd (f32 whatever x's dtype), 4 gamma (in); 5 dx,
+// 6 dgamma, 7 dbeta (out, f32).
 #include "common.glsl"
 #include "rowreduce.glsl"
 layout(local_size_x = 64) in;
@@ -60,7 +61,7 @@ void main() {
 #endif
     if (p.serial == 1u) {  // small batches: one invocation per channel, no barriers
         for (uint c = gl_GlobalInvocationID.x; c < p.C; c += gl_NumWorkGroups.x * 64u) {
-            float mean = LD(MEAN, c), inv = LD(INV, c), gam = LD(GAM, c);
+            float mean = LD32(MEAN, c), inv = LD32(INV, c), gam = LD(GAM, c);
             float db = 0.0, dg = 0.0;
             for (uint r = 0u; r < p.N; r++) {
                 float g = LD(G, r * p.C + c);
@@ -78,7 +79,7 @@ void main() {
         return;
     }
     for (uint c = gl_WorkGroupID.x; c < p.C; c += gl_NumWorkGroups.x) {
-        float mean = LD(MEAN, c), inv = LD(INV, c), gam = LD(GAM, c);
+        float mean = LD32(MEAN, c), inv = LD32(INV, c), gam = LD(GAM, c);
         float db = 0.0, dg = 0.0;
         for (uint r = tid; r < p.N; r += 64u) {
             float g = LD(G, r * p.C + c);

@@ -1,7 +1,8 @@
 #version 450
 #extension GL_GOOGLE_include_directive : require
 // Batch norm over axis 0 of [N, C] (train mode), one workgroup per channel:
-// y = (x - mean) * invstd * gamma + beta, with mean, biased var and invstd; outputs f32.
+// y = (x - mean) * invstd * gamma + beta, with mean, biased var and invstd; outputs f32
+// (the backend converts y to x's dtype; the statistics stay f32).
 // With update = 1 it also moves the f32 running statistics in place:
 // rm += momentum * (mean - rm), rv += momentum * (var * N/(N-1) - rv).
 // Bindings: 0 x, 1 gamma, 2 beta (in); 3 y, 4 mean, 5 var, 6 invstd (out);

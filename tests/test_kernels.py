@@ -295,7 +295,9 @@ def test_row_and_column_kernels_serial_and_workgroup_paths(shape, dtype):
     gamma, beta, g = r.uniform(0.5, 1.5, shape[1]), r.uniform(-1, 1, shape[1]), r.uniform(-1, 1, shape)
     both(lambda be, a, ga, be_: be.batchnorm_fwd(a, ga, be_, 1e-5), x, gamma, beta)
     mean, inv = xr.mean(0), 1 / np.sqrt(xr.var(0) + 1e-5)
-    both(lambda be, gg, a, m, i, ga: be.batchnorm_bwd(gg, a, m, i, ga), g, x, mean, inv, gamma)
+    stats = {be: [vg.tensor(s, device=be.device, dtype="f32" if be is vk else "f64").data for s in (mean, inv)]
+             for be in (cpu, vk)}  # batch statistics are f32 whatever x's dtype
+    both(lambda be, gg, a, ga: be.batchnorm_bwd(gg, a, *stats[be], ga), g, x, gamma)
 
 
 @pytest.mark.parametrize("shape", [(300, 5), (40, 9), (40, 12)], ids=str)  # workgroup, serial, quads
@@ -402,3 +404,15 @@ def test_copy_many_converts_masters_eight_per_dispatch():
     np.testing.assert_array_equal(be.to_numpy(same[0]), np.arange(9.0, dtype=np.float32))
     if be.limits.get("max_per_stage_storage_buffers", 16) >= 16:
         assert used == 3  # two cast_multi dispatches (8 + 2 pairs) and one copy
+
+
+def test_batch_statistics_are_f32_for_f16_inputs():
+    """batchnorm_fwd keeps the batch statistics in f32 for f16 x (no conversion
+    passes; batchnorm_bwd reads them so); f16 statistics there are an error."""
+    be = vg.get_backend("vulkan")
+    x = vg.tensor(np.random.default_rng(0).uniform(-1, 1, (8, 12)), device="vulkan", dtype="f16").data
+    one, zero = (vg.tensor(np.full(12, v), device="vulkan", dtype="f16").data for v in (1.0, 0.0))
+    y, mean, var, inv = be.batchnorm_fwd(x, one, zero, 1e-5)
+    assert y.dtype == "f16" and {mean.dtype, var.dtype, inv.dtype} == {"f32"}
+    with pytest.raises(vg.BackendError, match="batch statistics must be f32"):
+        be.batchnorm_bwd(x, x, be.cast(mean, "f16"), inv, one)

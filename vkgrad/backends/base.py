@@ -147,7 +147,9 @@ class Backend:
 
     # -- normalisation -------------------------------------------------
     def batchnorm_fwd(self, x, gamma, beta, eps, running_mean=None, running_var=None, momentum=0.1):
-        """Train mode over axis 0 of [N, C]: returns (y, mean, var, invstd).
+        """Train mode over axis 0 of [N, C]: returns (y, mean, var, invstd); y in x's
+        dtype, the batch statistics in f32 (f64 for f64 x) whatever x's dtype, as
+        batchnorm_bwd reads them.
 
         With running statistics (f32/f64 handles) it also updates them in place:
         rm += momentum*(mean - rm), rv += momentum*(unbiased var - rv)."""

@@ -257,8 +257,9 @@ class CPUBackend(Backend):
         invstd = 1.0 / np.sqrt(var + eps)
         y = xc * (invstd * self._c(gamma)) + self._c(beta)
         dt = x.dtype
-        return (self._store(y, dt), self._store(mean, dt), self._store(var, dt),
-                self._store(invstd, dt))
+        st = np.float64 if dt == np.float64 else np.float32  # statistics: f32 at least
+        return (self._store(y, dt), self._store(mean, st), self._store(var, st),
+                self._store(invstd, st))
 
     def batchnorm_bwd(self, g, x, mean, invstd, gamma):
         cg, n = self._c(g), x.shape[0]

@@ -977,11 +977,12 @@ class VulkanBackend(Backend):
                        [N, C, _f2u(eps), int(ser), int(update), _f2u(momentum)],
                        [x, gamma, beta, y, mean, var, inv, running_mean if update else self._dummy,
                         running_var if update else self._dummy])
-        dt = x.dtype
-        return (self._as(y, dt), self._as(mean, dt), self._as(var, dt),
-                self._as(inv, dt))
+        return self._as(y, x.dtype), mean, var, inv  # statistics stay f32 (bn_bwd reads them so)
 
     def batchnorm_bwd(self, g, x, mean, invstd, gamma):
+        if mean.dtype != "f32" or invstd.dtype != "f32":
+            raise BackendError(f"vulkan batchnorm_bwd: the batch statistics must be f32 (as "
+                               f"batchnorm_fwd returns them), got {mean.dtype} and {invstd.dtype}")
         N, C = x.shape
         dx = self._alloc(x.shape, "f32")
         dg, db = self._alloc((C,), "f32"), self._alloc((C,), "f32")
