@@ -29,6 +29,26 @@ def test_gradient_underflows_in_f16_and_survives_with_scaling(bk):
     np.testing.assert_allclose(w.numpy().astype(np.float64), 1.0 - 1e-2, rtol=2e-3)
 
 
+@pytest.mark.parametrize("targets", ["labels", "dense"])
+def test_scaled_softmax_xent_of_f16_logits(bk, targets):
+    """softmax_cross_entropy reads f16 logits as they are and returns an f32 loss;
+    scaled by GradScaler's 2**16 (beyond f16's range) its gradient is still
+    finite and, unscaled, the f32 one."""
+    r = np.random.default_rng(0)
+    x, lab = r.uniform(-2, 2, (16, 5)), r.integers(0, 5, 16)
+    t = lab if targets == "labels" else np.eye(5)[lab]
+    z16 = vg.tensor(x, device=bk.device, dtype="f16", requires_grad=True)
+    loss = vg.softmax_cross_entropy(z16, t)
+    assert loss.dtype == "f32"
+    scaler = GradScaler()
+    g16 = vg.backward(scaler.scale(loss)).of(z16)
+    assert g16.dtype == "f16" and np.all(np.isfinite(g16.numpy()))
+    z = vg.tensor(x.astype(np.float16), device="cpu", dtype="f64", requires_grad=True)
+    want = vg.backward(vg.softmax_cross_entropy(z, t)).of(z).numpy()
+    np.testing.assert_allclose(g16.numpy().astype(np.float64) / scaler.get_scale(), want, rtol=1e-2, atol=1e-4)
+    assert float(loss.item()) == pytest.approx(float(vg.softmax_cross_entropy(z, t).item()), rel=1e-3)
+
+
 def test_overflow_skips_exactly_one_step_and_halves_the_scale(bk):
     vg.manual_seed(0)
     model = nn.Linear(3, 2, device=bk.device, dtype="f16")

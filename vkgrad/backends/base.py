@@ -128,10 +128,12 @@ class Backend:
         """Mean over rows of -sum(target * log_softmax(logits)); ``target`` is dense
         [rows, C] or int32 class labels [rows].
 
-        Returns (loss as a 0-d handle, its gradient for the logits,
-        (softmax(logits) - target) / rows, in the logits' dtype): the backward is
-        computed with the forward (the loss is nearly always the end of the graph,
-        so the upstream gradient is 1 and no further dispatch is needed)."""
+        Returns (loss as a 0-d handle, in f32 for f16 logits (computed in f32, as
+        every loss of f16 inputs), else in the logits' dtype; its gradient for the
+        logits, (softmax(logits) - target) / rows, in the logits' dtype): the
+        backward is computed with the forward (the loss is nearly always the end
+        of the graph, so the upstream gradient is 1 and no further dispatch is
+        needed)."""
         raise NotImplementedError
 
     def act_bias_bwd(self, act, y, g, need_db=True):

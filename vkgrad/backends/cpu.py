@@ -242,7 +242,8 @@ class CPUBackend(Backend):
         ls = self._log_softmax(self._c(logits))
         t = self._c(target)
         loss = -np.sum(t * ls) / logits.shape[0]
-        return self._store(loss, logits.dtype), self._store((np.exp(ls) - t) / logits.shape[0], logits.dtype)
+        ldt = np.float32 if logits.dtype == np.float16 else logits.dtype  # losses of f16: f32
+        return self._store(loss, ldt), self._store((np.exp(ls) - t) / logits.shape[0], logits.dtype)
 
     # -- normalisation -------------------------------------------------
     def batchnorm_fwd(self, x, gamma, beta, eps, running_mean=None, running_var=None, momentum=0.1):

@@ -166,13 +166,22 @@ def softmax_cross_entropy(logits, targets):
 
     ``targets``: one-hot (or probability) rows ``[B, C]``, or integer labels ``[B]``."""
     check_tensor("softmax_cross_entropy", logits)
-    logits = loss_precision(logits)
     be = logits.backend
     t = _targets("softmax_cross_entropy", logits, targets, dense=False)
+    # f16 logits are read as they are: the primitive computes in f32 and returns
+    # an f32 loss (loss_precision's rule, without its conversion passes)
     loss, dlogits = be.softmax_xent(logits.data, t)  # the gradient comes with the forward
     unit = unit_seed(be, (), be.dtype_of(loss))  # backward's seed when the loss ends the graph
-    return make(loss, be, (logits,),
-                lambda g: (dlogits if g is unit else be.binary("mul", dlogits, g),))
+
+    def backward(g):
+        if g is unit:
+            return (dlogits,)
+        gdt, ddt = be.dtype_of(g), be.dtype_of(dlogits)
+        if gdt != ddt:  # a scaled f32 loss of f16 logits: the product in f32 (the scale
+            # itself, e.g. 2**16, overflows f16), then the logits' dtype
+            return (be.cast(be.binary("mul", be.cast(dlogits, gdt), g), ddt),)
+        return (be.binary("mul", dlogits, g),)
+    return make(loss, be, (logits,), backward)
 
 
 def cross_entropy(probs, targets, eps=0.0):

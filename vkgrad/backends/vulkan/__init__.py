@@ -949,7 +949,7 @@ class VulkanBackend(Backend):
                            [rows, C, int(ser), _f2u(1.0 / rows)], [logits, target, probs, rl])
             ser = _serial(rows, 1)
             self._dispatch("reduce", "f32", (0,), 1, [1, rows, 1, _f2u(1.0 / rows), int(ser), 0], [rl, loss])
-        return self._as(loss, logits.dtype), self._as(probs, logits.dtype)
+        return loss, self._as(probs, logits.dtype)  # the loss in f32 (f16 logits too)
 
     def act_bias_bwd(self, act, y, g, need_db=True):
         rows, cols = g.shape if len(g.shape) == 2 else (0, 0)
