@@ -6,7 +6,7 @@ import vkgrad as vg
 from vkgrad import nn
 
 
-def _train(capture, device, steps=7, optimizer="adam", read_each=True):
+def _train(capture, device, steps=7, optimizer="adam", read_each=True, pipelined=True):
     vg.manual_seed(0)
     vg.set_default_device(device)
     model = nn.Sequential(nn.Linear(4, 64, activation="relu"), nn.BatchNorm1d(64), nn.Dropout(0.3),
@@ -22,7 +22,7 @@ def _train(capture, device, steps=7, optimizer="adam", read_each=True):
         opt.step(grads)
         return loss
 
-    f = vg.capture_step(step) if capture else (lambda a, b: step(vg.tensor(a), vg.tensor(b)))
+    f = vg.capture_step(step, pipelined=pipelined) if capture else (lambda a, b: step(vg.tensor(a), vg.tensor(b)))
     r = np.random.default_rng(0)
     losses = []
     for i in range(steps):
@@ -30,7 +30,7 @@ def _train(capture, device, steps=7, optimizer="adam", read_each=True):
         if read_each:
             losses.append(loss.item())
         elif capture and i >= 1 and device.startswith("vulkan"):  # recorded from the 2nd call
-            assert vg.get_backend(device)._replaying is not None, "the replay was waited for"
+            assert vg.get_backend(device)._replaying, "the replay was waited for"
         sched.step()
     if not read_each:
         losses.append(loss.item())  # waits for the last replay
@@ -49,13 +49,15 @@ def test_replay_matches_eager_bit_for_bit(bk, optimizer):
         np.testing.assert_array_equal(captured[1][k], v, err_msg=k)
 
 
-def test_replays_not_waited_for_match_eager_bit_for_bit(bk):
-    """Replays return before the device has run them (the next one waits for it
-    before writing its inputs): fresh inputs every step, read only at the end."""
+@pytest.mark.parametrize("pipelined", [True, False])
+def test_replays_not_waited_for_match_eager_bit_for_bit(bk, pipelined):
+    """Replays return before the device has run them (a recording's next replay
+    waits for its last before writing its inputs; pipelined: two recordings in
+    turn): fresh inputs every step, read only at the end."""
     if bk.dtype == "f16":
         pytest.skip("dtype-independent")
     eager = _train(False, bk.device, steps=9, read_each=False)
-    captured = _train(True, bk.device, steps=9, read_each=False)
+    captured = _train(True, bk.device, steps=9, read_each=False, pipelined=pipelined)
     assert eager[0] == captured[0] and eager[2] == captured[2] == 9
     for k, v in eager[1].items():
         np.testing.assert_array_equal(captured[1][k], v, err_msg=k)
@@ -77,6 +79,7 @@ def test_replay_is_one_submission_and_no_recording():
     x, y = np.ones((5, 4)), np.array([0, 1, 2, 0, 1])
     step(x, y)
     step(x, y)  # recorded
+    step(x, y)  # recorded again: two recordings replay in turn
     be = vg.get_backend("vulkan")
     be.reset_counters()
     for _ in range(10):
@@ -84,9 +87,11 @@ def test_replay_is_one_submission_and_no_recording():
     assert be.counters["replays"] == 10 and be.counters["submissions"] == 10
     assert be.counters["dispatches"] == 0 and be.counters["pipelines_created"] == 0
     assert be.counters["blocks_created"] == 0
+    assert len(be._replaying) == 2  # both recordings submitted, neither waited for
     assert np.isfinite(loss.item())
-    step(np.ones((6, 4)), np.array([0, 1, 2, 0, 1, 2]))  # a new shape: eager, then its own recording
+    step(np.ones((6, 4)), np.array([0, 1, 2, 0, 1, 2]))  # a new shape: eager, then its own recordings
     assert be.counters["dispatches"] > 0
+    step(np.ones((6, 4)), np.array([0, 1, 2, 0, 1, 2]))
     step(np.ones((6, 4)), np.array([0, 1, 2, 0, 1, 2]))
     be.reset_counters()
     step(x, y)

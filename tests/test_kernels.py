@@ -190,15 +190,20 @@ def test_linear_gradients_through_the_tuned_kernels_match_cpu():
         np.testing.assert_allclose(g_vk, g_cpu, rtol=1e-4, atol=1e-4)
 
 
+@pytest.mark.parametrize("gpu_layout", [False, True], ids=["device-layout", "gpu-layout"])
 @pytest.mark.parametrize("bufs", [16, 32])  # four or eight parameters per dispatch
 @pytest.mark.parametrize("dtype", ["f32", "f16"])
-def test_fused_adam_matches_per_parameter_updates(dtype, bufs, monkeypatch):
+def test_fused_adam_matches_per_parameter_updates(dtype, bufs, gpu_layout, monkeypatch):
+    """Also with the workgroups a GPU gets (256 invocations, a grid over the
+    longest parameter; on a CPU device: one subgroup, two workgroups past 32K)."""
     be = vg.get_backend("vulkan")
     if be.limits.get("max_per_stage_storage_buffers", 16) < bufs:
         pytest.skip(f"the device binds fewer than {bufs} storage buffers per stage")
     monkeypatch.setitem(be.limits, "max_per_stage_storage_buffers", bufs)
+    if gpu_layout:
+        monkeypatch.setattr(be, "_small_grid", 0)
     r = np.random.default_rng(1)
-    sizes = [1, 3, 64, 17, 256, 5]
+    sizes = [1, 3, 64, 17, 256, 5, 40001]
     ps = [r.uniform(-1, 1, n) for n in sizes]
     gs = [r.uniform(-1, 1, n) for n in sizes]
     results = []
@@ -218,7 +223,7 @@ def test_fused_adam_matches_per_parameter_updates(dtype, bufs, monkeypatch):
     be.reset_counters()
     be.adam_multi_(items, 1e-2, 0.9, 0.999, 1e-8, 0.0, 3, False)
     be.synchronize()
-    assert be.counters["dispatches"] == (2 if bufs == 16 else 1)  # six parameters, 4 or 8 per dispatch
+    assert be.counters["dispatches"] == (2 if bufs == 16 else 1)  # seven parameters, 4 or 8 per dispatch
 
 
 def test_fused_adam_converts_gradients_of_another_dtype():

@@ -10,11 +10,13 @@
         loss = train_step(xb, yb)       # a tensor, updated in place on every replay
 
 The first call with a given input signature runs eagerly (it creates the
-optimizer state and pipelines), the second is recorded while it runs, and
-later calls only write the inputs into the recorded input blocks and submit
-the recorded commands again: no Python autograd, no dispatch recording, one
-submission, not waited for (the next call waits for it before writing its
-inputs; reading the returned tensor waits too).  Per-step scalars are re-read on each replay (the optimizers'
+optimizer state and pipelines), the second and third are recorded while they
+run (two recordings, replayed in turn: with ``pipelined=False``, one), and
+later calls only write the inputs into a recording's input blocks and submit
+its commands again: no Python autograd, no dispatch recording, one
+submission, not waited for (a recording's next replay waits for its last
+before writing its inputs, so with two the host prepares one step while the
+device runs the other; reading the returned tensor waits).  Per-step scalars are re-read on each replay (the optimizers'
 learning rate and step count, dropout seeds), so replays compute exactly what
 eager calls would.  Each input signature (e.g. a smaller last batch) gets its
 own recording.  Other Python-side effects inside the function do not repeat.  Not capturable: host reads inside the function (``.item()``, the
@@ -34,19 +36,23 @@ from .tensor import Tensor, tensor
 
 
 class _Recording:
-    __slots__ = ("calls", "cap", "inputs", "out")
+    """The recordings of one input signature: (capture, input tensors, output) each,
+    replayed in turn."""
+    __slots__ = ("calls", "recs", "turn")
 
     def __init__(self):
-        self.calls, self.cap, self.inputs, self.out = 0, None, None, None
+        self.calls, self.recs, self.turn = 0, [], 0
 
 
 class CapturedStep:
     """The callable ``capture_step`` returns: one recording per input signature
     (shapes and dtypes), so e.g. a smaller last batch gets its own."""
 
-    def __init__(self, fn, warmup=1, device=None, max_recordings=8):
+    def __init__(self, fn, warmup=1, device=None, max_recordings=8, pipelined=True):
         self.fn, self.warmup, self.device = fn, int(warmup), device
         self.max_recordings = int(max_recordings)
+        # two recordings replayed in turn: one's inputs are written while the other runs
+        self.copies = 2 if pipelined else 1
         self._recs = {}
         functools.update_wrapper(self, fn)
 
@@ -70,9 +76,11 @@ class CapturedStep:
                 self._recs.pop(next(iter(self._recs)))
             rec = self._recs[sig] = _Recording()
         rec.calls += 1
-        if rec.cap is not None:  # submitted, not waited for: reading the output waits
-            be.replay(rec.cap, inputs=[(slot.data, a) for slot, a in zip(rec.inputs, arrays)])
-            return rec.out
+        if len(rec.recs) == self.copies:  # submitted, not waited for: reading the output waits
+            cap, inputs, out = rec.recs[rec.turn]
+            rec.turn = (rec.turn + 1) % self.copies
+            be.replay(cap, inputs=[(slot.data, a) for slot, a in zip(inputs, arrays)])
+            return out
         if rec.calls <= self.warmup:
             return self.fn(*[tensor(a, device=self.device) for a in arrays])
         return self._record(be, rec, arrays)
@@ -90,7 +98,7 @@ class CapturedStep:
             raise
         finally:
             config.check_finite_loss = prev_check
-        rec.cap, rec.inputs, rec.out = cap, inputs, out
+        rec.recs.append((cap, inputs, out))
         be.replay(cap, advance=False)  # run the recorded step itself, once
         return out
 
@@ -99,8 +107,12 @@ class CapturedStep:
         self._recs.clear()
 
 
-def capture_step(fn=None, *, warmup=1, device=None):
-    """Decorator: record a training step once, then replay it (see the module doc)."""
+def capture_step(fn=None, *, warmup=1, device=None, pipelined=True):
+    """Decorator: record a training step, then replay it (see the module doc).
+
+    ``pipelined`` (default): two recordings per input signature, replayed in turn,
+    so one's inputs are written while the other runs (twice the step's
+    intermediate memory); False: one recording, each replay waits for the last."""
     if fn is None:
-        return lambda f: CapturedStep(f, warmup, device)
-    return CapturedStep(fn, warmup, device)
+        return lambda f: CapturedStep(f, warmup, device, pipelined=pipelined)
+    return CapturedStep(fn, warmup, device, pipelined=pipelined)

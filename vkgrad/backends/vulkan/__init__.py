@@ -69,7 +69,7 @@ _NP = {"f32": np.float32, "f16": np.float16, "i32": np.int32}
 _MAX_DIMS = 6
 _MAX_GROUPS = 4096  # shaders loop over the rest (grid-stride)
 _SG_MIN_WORK = 1 << 18  # matmul_sg from this many multiply-adds (below: matmul4)
-_REPLAY_SLOT = 2  # the submitter's slot for captured steps (0 and 1: the two eager programs)
+_REPLAY_SLOTS = (2, 3)  # the submitter's slots for captured steps (0 and 1: the two eager programs)
 
 
 def _serial(length, outputs):
@@ -126,6 +126,7 @@ class Capture:
     def __init__(self):
         self.prog = None
         self.keep = []
+        self.slot = None    # the submitter slot its replays use
         self.dynamic = []   # (dispatch index, push builder)
         self.hooks = []     # run before each replay: advance Python-side counters
         self.replays = 0
@@ -271,7 +272,8 @@ class VulkanBackend(Backend):
         # two programs in turn: one submitted (running), one being recorded
         self._progs = [_vkext.Program(), _vkext.Program()]
         self._inflight = [[], []]  # blocks each submitted program uses, held until its fence
-        self._replaying = None  # the captured step last submitted (its slot: _REPLAY_SLOT)
+        self._replaying = {}  # slot -> the captured step last submitted there (kept alive until its fence)
+        self._recorded = 0  # captures so far: recordings made in turn take the replay slots in turn
         self._pi = 0
         self._begin_program(0)
         self._add_arena(min(self.max_words, 8 << 20))  # 32 MiB first; later ones double
@@ -287,7 +289,7 @@ class VulkanBackend(Backend):
         for cap in list(self._captures):  # recordings a user still holds (e.g. globals)
             cap.release()
         self._prog = self._progs = self._submitter = self._queue = self._capture = None
-        self._keep, self._inflight = [], [[], []]
+        self._keep, self._inflight, self._replaying = [], [[], []], {}
         self._algos.clear()
         self._free.clear()
         self.arenas = []
@@ -494,6 +496,8 @@ class VulkanBackend(Backend):
         cap, self._capture = self._capture, None
         self._prog.host_read_barrier()
         cap.prog, cap.keep = self._prog, self._keep
+        cap.slot = _REPLAY_SLOTS[self._recorded % len(_REPLAY_SLOTS)]
+        self._recorded += 1
         self._captures.add(cap)
         self._progs[self._pi] = _vkext.Program()  # the recording now belongs to the capture
         self._begin_program(self._pi)
@@ -524,12 +528,12 @@ class VulkanBackend(Backend):
             for idx, build in cap.dynamic:
                 cap.prog.set_push(idx, build())
         self.flush()  # eager work recorded before this call goes first
-        self._submitter.wait(_REPLAY_SLOT)  # the last replay read the input blocks written next
-        self._replaying = None
+        self._submitter.wait(cap.slot)  # this recording's last replay read the blocks written next
+        self._replaying.pop(cap.slot, None)
         for h, a in inputs:
             self._host_write(h, np.asarray(a))
-        self._submitter.submit(cap.prog, _REPLAY_SLOT)
-        self._replaying = cap  # its program stays alive until its fence
+        self._submitter.submit(cap.prog, cap.slot)
+        self._replaying[cap.slot] = cap
         cap.replays += 1
         self.counters["submissions"] += 1
         self.counters["replays"] += 1
@@ -559,7 +563,7 @@ class VulkanBackend(Backend):
         self.flush()
         self._submitter.wait_all()  # with the GIL released
         self._inflight = [[], []]
-        self._replaying = None
+        self._replaying = {}
 
     # -- data movement ---------------------------------------------------------
     def from_numpy(self, a, dtype):
@@ -1056,8 +1060,12 @@ class VulkanBackend(Backend):
                 ns = [it[0].size for it in chunk] + [0] * (per - len(chunk))
                 ops = [h for it in chunk for h in it] + [self._dummy] * (4 * (per - len(chunk)))
                 units = max((n + 1) // 2 if dt == "f16" else n for n in ns)  # a loop per parameter
-                self._dispatch_dyn(shader, dt, (), (units + 255) // 256,
-                                   lambda ns=ns: ns + hyper(), ops)
+                if self._small_grid:  # a CPU: one subgroup per workgroup, a workgroup per 16K units
+                    ls = max(1, self.limits.get("subgroup_size", 8))
+                    groups = max(1, min(self._small_grid, units // 16384))
+                else:
+                    ls, groups = 256, (units + 255) // 256
+                self._dispatch_dyn(shader, dt, (ls,), groups, lambda ns=ns: ns + hyper(), ops)
 
     def adam_(self, p, g, m, v, lr, beta1, beta2, eps, weight_decay, step, decoupled):
         n = p.size

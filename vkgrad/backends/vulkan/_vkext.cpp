@@ -205,10 +205,11 @@ class OpProgram : public kp::OpBase {
 };
 
 // Submits programs on the queue of a kp.Sequence (used only for its device
-// and queue).  Three slots, each a command pool, buffer and fence kept and
+// and queue).  Four slots, each a command pool, buffer and fence kept and
 // reset, so a submission creates no Vulkan objects: slots 0 and 1 take
 // asynchronous submissions (a step's program runs while Python records the
-// next one into the other program), slot 2 captured steps' replays.  Waits
+// next one into the other program), slots 2 and 3 the two recordings of a
+// captured step, replayed in turn.  Waits
 // release the GIL, so other Python threads (other devices) run meanwhile.
 class Submitter {
   public:
@@ -220,7 +221,8 @@ class Submitter {
     };
     std::shared_ptr<vk::Device> dev;
     std::shared_ptr<vk::Queue> queue;
-    Slot slots[3];
+    static constexpr int kSlots = 4;
+    Slot slots[kSlots];
 
     explicit Submitter(std::shared_ptr<kp::Sequence> seq) : dev(seq->mDevice), queue(seq->mComputeQueue) {
         if (!dev || !queue) throw std::runtime_error("vkgrad Submitter: sequence has no device/queue");
@@ -242,7 +244,7 @@ class Submitter {
     }
 
     Slot& slot(int i) {
-        if (i < 0 || i > 2) throw std::out_of_range("vkgrad Submitter: no slot " + std::to_string(i));
+        if (i < 0 || i >= kSlots) throw std::out_of_range("vkgrad Submitter: no slot " + std::to_string(i));
         return slots[i];
     }
 
@@ -304,7 +306,7 @@ class Submitter {
     }
     void wait_all() {  // the host only waits: the driver may use every core
         release_cpus();
-        for (int i = 0; i < 3; i++) wait(i, false);
+        for (int i = 0; i < kSlots; i++) wait(i, false);
     }
 
     // Record `prog` into slot i's command buffer and submit it; no wait.  The
