@@ -1,7 +1,8 @@
 #version 450
 #extension GL_GOOGLE_include_directive : require
 // adam.comp for f32 tensors of a whole number of 16-byte quads: four elements
-// per invocation with 16-byte loads and stores (large parameters).
+// per invocation with 16-byte loads and stores (large parameters).  -DGRAD16:
+// the gradient is packed halves (an f16 parameter's f32 master), four per 8 bytes.
 // Bindings: 0 param (inout), 1 grad (in), 2 m (inout), 3 v (inout).
 #include "common.glsl"
 layout(local_size_x = 64) in;
@@ -10,13 +11,19 @@ layout(push_constant) uniform P {
     uint decoupled;
 } p;
 layout(std430, binding = 0) buffer W_b { vec4 W[]; };
+#ifdef GRAD16
+layout(std430, binding = 1) readonly buffer G_b { uvec2 G2[]; };
+#define GRAD(q) vec4(unpackHalf2x16(G2[q].x), unpackHalf2x16(G2[q].y))
+#else
 layout(std430, binding = 1) readonly buffer G_b { vec4 G[]; };
+#define GRAD(q) G[q]
+#endif
 layout(std430, binding = 2) buffer M_b { vec4 M[]; };
 layout(std430, binding = 3) buffer V_b { vec4 V[]; };
 
 void main() {
     for (uint q = gl_GlobalInvocationID.x; q < p.n / 4u; q += gl_NumWorkGroups.x * 64u) {
-        vec4 w = W[q], d = G[q];
+        vec4 w = W[q], d = GRAD(q);
         if (p.decoupled == 0u) d += p.wd * w;
         else w *= 1.0 - p.lr * p.wd;
         vec4 m = p.b1 * M[q] + (1.0 - p.b1) * d;

@@ -1,6 +1,7 @@
 #version 450
 #extension GL_GOOGLE_include_directive : require
 // sgd.comp for f32 tensors of a whole number of 16-byte quads (16-byte loads/stores).
+// -DGRAD16: the gradient is packed halves (an f16 parameter's f32 master).
 // Bindings: 0 param (inout), 1 grad (in), 2 buf (inout; a dummy without momentum).
 #include "common.glsl"
 layout(local_size_x = 64) in;
@@ -12,13 +13,19 @@ layout(push_constant) uniform P {
     uint n; float lr; float momentum; float dampening; uint nesterov; float wd; uint first;
 } p;
 layout(std430, binding = 0) buffer W_b { vec4 W[]; };
+#ifdef GRAD16
+layout(std430, binding = 1) readonly buffer G_b { uvec2 G2[]; };
+#define GRAD(q) vec4(unpackHalf2x16(G2[q].x), unpackHalf2x16(G2[q].y))
+#else
 layout(std430, binding = 1) readonly buffer G_b { vec4 G[]; };
+#define GRAD(q) G[q]
+#endif
 layout(std430, binding = 2) buffer B_b { vec4 BUF[]; };
 
 void main() {
     for (uint q = gl_GlobalInvocationID.x; q < p.n / 4u; q += gl_NumWorkGroups.x * 64u) {
         vec4 w = W[q];
-        vec4 d = G[q] + p.wd * w;
+        vec4 d = GRAD(q) + p.wd * w;
         if (MOM == 1u) {
             vec4 b = p.first == 1u ? d : p.momentum * BUF[q] + (1.0 - p.dampening) * d;
             BUF[q] = b;

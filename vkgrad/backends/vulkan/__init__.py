@@ -1021,9 +1021,11 @@ class VulkanBackend(Backend):
     # -- optimizer updates -------------------------------------------------------------
     def sgd_(self, p, g, buf, lr, momentum, dampening, nesterov, weight_decay, first):
         n = p.size
-        g = self._as(g, p.dtype)  # e.g. an f16 gradient for an f32 master
-        quads = p.dtype == "f32" and g.dtype == "f32" and n % 4 == 0
-        self._dispatch_dyn("sgd4" if quads else "sgd", p.dtype,
+        quads = p.dtype == "f32" and g.dtype in ("f32", "f16") and n % 4 == 0
+        tag = "g16" if quads and g.dtype == "f16" else p.dtype  # sgd4 reads an f32 master's halves itself
+        if not quads:
+            g = self._as(g, p.dtype)  # e.g. an f16 gradient for an f32 master
+        self._dispatch_dyn("sgd4" if quads else "sgd", tag,
                            (int(momentum != 0), int(bool(nesterov))) if quads else (),
                            (n // 4 + 63) // 64 if quads else self._groups(n, p.dtype),
                            lambda: [n, _f2u(_val(lr)), _f2u(momentum), _f2u(dampening),
@@ -1046,7 +1048,8 @@ class VulkanBackend(Backend):
         by_dtype = {}
         for it in items:
             if it[0].dtype == "f32" and it[0].size >= 1 << 16 and it[0].size % 4 == 0:
-                # large: its own 16-byte-load dispatch (bandwidth over dispatch count)
+                # large: its own 16-byte-load dispatch (bandwidth over dispatch count;
+                # f16 gradients of f32 masters read as halves there too)
                 self.adam_(*it, lr, beta1, beta2, eps, weight_decay, step, decoupled)
                 continue
             p, g = it[0], it[1]
@@ -1069,7 +1072,9 @@ class VulkanBackend(Backend):
 
     def adam_(self, p, g, m, v, lr, beta1, beta2, eps, weight_decay, step, decoupled):
         n = p.size
-        g = self._as(g, p.dtype)  # e.g. an f16 gradient for an f32 master
+        g16 = p.dtype == "f32" and g.dtype == "f16" and n % 4 == 0  # adam4 reads the halves itself
+        if not g16:
+            g = self._as(g, p.dtype)  # e.g. an f16 gradient for an f32 master
 
         def push():
             t, lr_ = _val(step), _val(lr)
@@ -1077,7 +1082,7 @@ class VulkanBackend(Backend):
                     _f2u(lr_ / (1.0 - beta1 ** t)), _f2u(1.0 / math.sqrt(1.0 - beta2 ** t)),
                     1 if decoupled else 0]
 
-        if p.dtype == "f32" and g.dtype == "f32" and n % 4 == 0:  # 16-byte loads and stores
-            self._dispatch_dyn("adam4", "f32", (), (n // 4 + 63) // 64, push, [p, g, m, v])
+        if p.dtype == "f32" and n % 4 == 0 and g.dtype in ("f32", "f16"):  # 16-byte loads and stores
+            self._dispatch_dyn("adam4", "g16" if g16 else "f32", (), (n // 4 + 63) // 64, push, [p, g, m, v])
         else:
             self._dispatch_dyn("adam", p.dtype, (), self._groups(n, p.dtype), push, [p, g, m, v])
