@@ -7,7 +7,7 @@
 #include "common.glsl"
 #include "rowreduce.glsl"
 layout(local_size_x = 64) in;
-layout(push_constant) uniform P { uint N; uint C; uint serial; } p;
+layout(push_constant) uniform P { uint N; uint C; } p;
 BUF_IN(0, G)
 BUF_IN(1, X)
 BUF_IN(2, MEAN)
@@ -17,6 +17,9 @@ BUF_OUT(5, DX)
 BUF_OUT(6, DG)
 BUF_OUT(7, DB)
 layout(constant_id = 0) const uint QUADS = 0u;  // f32, C % 4 == 0, serial: channels in 16-byte quads
+// SERIAL as a specialisation constant, not a push constant: the paths a dispatch
+// does not take (barriers among them) are not compiled in (see binary4.comp).
+layout(constant_id = 1) const uint SERIAL = 0u;
 #ifndef F16
 layout(std430, binding = 0) readonly buffer G4_b { vec4 G4[]; };
 layout(std430, binding = 1) readonly buffer X4_b { vec4 X4[]; };
@@ -59,7 +62,7 @@ void main() {
         return;
     }
 #endif
-    if (p.serial == 1u) {  // small batches: one invocation per channel, no barriers
+    if (SERIAL == 1u) {  // small batches: one invocation per channel, no barriers
         for (uint c = gl_GlobalInvocationID.x; c < p.C; c += gl_NumWorkGroups.x * 64u) {
             float mean = LD32(MEAN, c), inv = LD32(INV, c), gam = LD(GAM, c);
             float db = 0.0, dg = 0.0;

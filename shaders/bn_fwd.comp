@@ -10,7 +10,7 @@
 #include "common.glsl"
 #include "rowreduce.glsl"
 layout(local_size_x = 64) in;
-layout(push_constant) uniform P { uint N; uint C; float eps; uint serial; uint update; float momentum; } p;
+layout(push_constant) uniform P { uint N; uint C; float eps; uint update; float momentum; } p;
 BUF_IN(0, X)
 BUF_IN(1, GAM)
 BUF_IN(2, BET)
@@ -21,6 +21,9 @@ BUF_OUT(6, INV)
 BUF_INOUT(7, RM)
 BUF_INOUT(8, RV)
 layout(constant_id = 0) const uint QUADS = 0u;  // f32, C % 4 == 0, serial: channels in 16-byte quads
+// SERIAL as a specialisation constant, not a push constant: the paths a dispatch
+// does not take (barriers among them) are not compiled in (see binary4.comp).
+layout(constant_id = 1) const uint SERIAL = 0u;
 #ifndef F16
 layout(std430, binding = 0) readonly buffer X4_b { vec4 X4[]; };
 layout(std430, binding = 1) readonly buffer GAM4_b { vec4 GAM4[]; };
@@ -76,7 +79,7 @@ void main() {
         return;
     }
 #endif
-    if (p.serial == 1u) {  // small batches: one invocation per channel, no barriers
+    if (SERIAL == 1u) {  // small batches: one invocation per channel, no barriers
         for (uint c = gl_GlobalInvocationID.x; c < p.C; c += gl_NumWorkGroups.x * 64u) {
             float a = 0.0;
             for (uint r = 0u; r < p.N; r++) a += LD(X, r * p.C + c);

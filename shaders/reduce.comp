@@ -7,7 +7,10 @@
 #include "common.glsl"
 layout(local_size_x = 64) in;
 layout(constant_id = 0) const uint OP = 0u;
-layout(push_constant) uniform P { uint outer; uint R; uint inner; float scale; uint serial; uint chunk; } p;
+// SERIAL as a specialisation constant, not a push constant: the paths a dispatch
+// does not take (barriers among them) are not compiled in (see binary4.comp).
+layout(constant_id = 1) const uint SERIAL = 0u;
+layout(push_constant) uniform P { uint outer; uint R; uint inner; float scale; uint chunk; } p;
 BUF_IN(0, X)
 BUF_OUT(1, Y)
 shared float s[64];
@@ -18,7 +21,7 @@ void main() {
     uint tid = gl_LocalInvocationID.x;
     uint nout = p.outer * p.inner;
     float init = OP == 1u ? uintBitsToFloat(0xff800000u) : 0.0;
-    if (p.serial == 2u) {  // long reductions, pass 1: partials [outer, P, inner] of chunk rows each
+    if (SERIAL == 2u) {  // long reductions, pass 1: partials [outer, P, inner] of chunk rows each
         uint P = (p.R + p.chunk - 1u) / p.chunk, items = p.outer * P * p.inner;
         for (uint w = gl_GlobalInvocationID.x; w < items; w += gl_NumWorkGroups.x * 64u) {
             uint ii = w % p.inner, t = w / p.inner, part = t % P, oo = t / P;
@@ -32,7 +35,7 @@ void main() {
         }
         return;
     }
-    if (p.serial == 1u) {  // short reductions: one invocation per output, no barriers
+    if (SERIAL == 1u) {  // short reductions: one invocation per output, no barriers
         for (uint o = gl_GlobalInvocationID.x; o < nout; o += gl_NumWorkGroups.x * 64u) {
             uint base = (o / p.inner) * p.R * p.inner + (o % p.inner);
             float acc = init;

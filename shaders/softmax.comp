@@ -17,7 +17,10 @@ layout(std430, binding = 1) writeonly buffer Y4_b { uvec4 Y4[]; };
 layout(local_size_x = 64) in;
 layout(constant_id = 0) const uint LOG = 0u;
 layout(constant_id = 1) const uint QUADS = 0u;
-layout(push_constant) uniform P { uint rows; uint C; uint serial; } p;
+// SERIAL as a specialisation constant, not a push constant: the paths a dispatch
+// does not take (barriers among them) are not compiled in (see binary4.comp).
+layout(constant_id = 2) const uint SERIAL = 0u;
+layout(push_constant) uniform P { uint rows; uint C; } p;
 BUF_IN(0, X)
 BUF_OUT(1, Y)
 
@@ -48,7 +51,7 @@ void main() {
         }
         return;
     }
-    if (p.serial == 1u) {  // short rows: one invocation per row, no barriers
+    if (SERIAL == 1u) {  // short rows: one invocation per row, no barriers
         for (uint row = gl_GlobalInvocationID.x; row < p.rows; row += gl_NumWorkGroups.x * 64u) {
             uint base = row * p.C;
             float m = uintBitsToFloat(0xff800000u), sum = 0.0;

@@ -22,7 +22,10 @@ BUF4_IN(1, T4)
 layout(std430, binding = 2) writeonly buffer PR4_b { uvec4 PR4[]; };
 #include "rowreduce.glsl"
 layout(local_size_x = 64) in;
-layout(push_constant) uniform P { uint rows; uint C; uint serial; float inv_rows; } p;
+// SERIAL as a specialisation constant, not a push constant: the paths a dispatch
+// does not take (barriers among them) are not compiled in (see binary4.comp).
+layout(constant_id = 2) const uint SERIAL = 0u;
+layout(push_constant) uniform P { uint rows; uint C; float inv_rows; } p;
 BUF_IN(0, X)
 BUF_IN(1, T)
 BUF_OUT(2, PR)
@@ -71,7 +74,7 @@ float row_loss(uint row) {  // one invocation (QUADS = 2: one subgroup) does the
 
 void main() {
     uint tid = gl_LocalInvocationID.x;
-    if (p.serial == 2u) {  // one workgroup: rows per invocation, then the mean
+    if (SERIAL == 2u) {  // one workgroup: rows per invocation, then the mean
         float l = 0.0;
         for (uint row = tid; row < p.rows; row += 64u) l += row_loss(row);
         l = wg_reduce(l, false);
@@ -86,7 +89,7 @@ void main() {
         }
         return;
     }
-    if (p.serial == 1u) {  // short rows: one invocation per row, no barriers
+    if (SERIAL == 1u) {  // short rows: one invocation per row, no barriers
         for (uint row = gl_GlobalInvocationID.x; row < p.rows; row += gl_NumWorkGroups.x * 64u)
             ST32(L, row, row_loss(row));
         return;

@@ -52,8 +52,8 @@ if not os.path.exists(_MANIFEST):
 # the shader; the dependency tracker reads the binding modes.
 _SHADERS = {
     "unary": (3, "io"), "binary": (22, "iio"), "copy": (14, "io"), "unslice": (25, "io"), "cast": (1, "io"),
-    "reduce": (6, "io"), "matmul": (8, "iiio"), "softmax": (3, "io"), "xent": (4, "iioo"),
-    "bn_fwd": (6, "iiioooobb"), "bn_bwd": (3, "iiiiiooo"),
+    "reduce": (5, "io"), "matmul": (8, "iiio"), "softmax": (2, "io"), "xent": (3, "iioo"),
+    "bn_fwd": (5, "iiioooobb"), "bn_bwd": (2, "iiiiiooo"),
     "dropout": (4, "ioo"), "onehot": (2, "io"), "adam": (9, "bibb"), "sgd": (7, "bib"),
     # contiguous fast paths in 16-byte quads, and the benchmark's FMA probe
     "unary4": (3, "io"), "binary4": (5, "iio"), "reduce4": (5, "io"), "copy4": (1, "io"), "peak_fma": (3, "o"),
@@ -827,14 +827,14 @@ class VulkanBackend(Backend):
                 # long and few: partials of 1024 rows in parallel, then reduce those
                 P = -(-R // 1024)
                 part = self._alloc((outer * P * inner,), "f32")
-                self._dispatch("reduce", tag, (code,), (outer * P * inner + 63) // 64,
-                               [outer, R, inner, _f2u(1.0), 2, 1024], [h, part])
+                self._dispatch("reduce", tag, (code, 2), (outer * P * inner + 63) // 64,
+                               [outer, R, inner, _f2u(1.0), 1024], [h, part])
                 h, tag, R = part, "f32", P
                 code = 0 if code == 2 else code  # later passes add up the squares
             y = self._alloc((outer * inner,), "f32")
             ser = _serial(R, outer * inner)
-            self._dispatch("reduce", tag, (code,), (outer * inner + 63) // 64 if ser else outer * inner,
-                           [outer, R, inner, _f2u(1.0), int(ser), 0], [h, y])
+            self._dispatch("reduce", tag, (code, int(ser)), (outer * inner + 63) // 64 if ser else outer * inner,
+                           [outer, R, inner, _f2u(1.0), 0], [h, y])
             cur_shape = cur_shape[:i] + [1] * (j - i + 1) + cur_shape[j + 1:]
             h, tag = y, "f32"
             if code == 2:
@@ -929,8 +929,8 @@ class VulkanBackend(Backend):
         quads = int(ser and self._quads(C, x.dtype) > 0)  # y then in x's dtype
         quads += quads and self._sg_rows(C, x.dtype)
         y = self._alloc(x.shape, x.dtype if quads else "f32")
-        self._dispatch("softmax", x.dtype, (1 if log else 0, quads), (rows + 63) // 64 if ser else rows,
-                       [rows, C, int(ser)], [x, y])
+        self._dispatch("softmax", x.dtype, (1 if log else 0, quads, int(ser)), (rows + 63) // 64 if ser else rows,
+                       [rows, C], [x, y])
         return self._as(y, x.dtype)
 
     def softmax_xent(self, logits, target):
@@ -945,14 +945,14 @@ class VulkanBackend(Backend):
         probs = self._alloc(logits.shape, logits.dtype if quads else "f32")  # the gradient d
         spec = (int(labels), quads)
         if one_group:
-            self._dispatch("xent", logits.dtype, spec, 1, [rows, C, 2, _f2u(1.0 / rows)],
+            self._dispatch("xent", logits.dtype, spec + (2,), 1, [rows, C, _f2u(1.0 / rows)],
                            [logits, target, probs, loss])
         else:
             rl = self._alloc((rows,), "f32")
-            self._dispatch("xent", logits.dtype, spec, (rows + 63) // 64 if ser else rows,
-                           [rows, C, int(ser), _f2u(1.0 / rows)], [logits, target, probs, rl])
+            self._dispatch("xent", logits.dtype, spec + (int(ser),), (rows + 63) // 64 if ser else rows,
+                           [rows, C, _f2u(1.0 / rows)], [logits, target, probs, rl])
             ser = _serial(rows, 1)
-            self._dispatch("reduce", "f32", (0,), 1, [1, rows, 1, _f2u(1.0 / rows), int(ser), 0], [rl, loss])
+            self._dispatch("reduce", "f32", (0, int(ser)), 1, [1, rows, 1, _f2u(1.0 / rows), 0], [rl, loss])
         return loss, self._as(probs, logits.dtype)  # the loss in f32 (f16 logits too)
 
     def act_bias_bwd(self, act, y, g, need_db=True):
@@ -977,8 +977,8 @@ class VulkanBackend(Backend):
         mean, var, inv = (self._alloc((C,), "f32") for _ in range(3))
         ser = _serial(N, C)
         quads = int(ser and x.dtype == "f32" and C % 4 == 0)  # 16-byte loads, 4 channels each
-        self._dispatch("bn_fwd", x.dtype, (quads,), (C + 63) // 64 if ser else C,
-                       [N, C, _f2u(eps), int(ser), int(update), _f2u(momentum)],
+        self._dispatch("bn_fwd", x.dtype, (quads, int(ser)), (C + 63) // 64 if ser else C,
+                       [N, C, _f2u(eps), int(update), _f2u(momentum)],
                        [x, gamma, beta, y, mean, var, inv, running_mean if update else self._dummy,
                         running_var if update else self._dummy])
         return self._as(y, x.dtype), mean, var, inv  # statistics stay f32 (bn_bwd reads them so)
@@ -992,7 +992,7 @@ class VulkanBackend(Backend):
         dg, db = self._alloc((C,), "f32"), self._alloc((C,), "f32")
         ser = _serial(N, C)
         quads = int(ser and x.dtype == "f32" and g.dtype == "f32" and C % 4 == 0)
-        self._dispatch("bn_bwd", x.dtype, (quads,), (C + 63) // 64 if ser else C, [N, C, int(ser)],
+        self._dispatch("bn_bwd", x.dtype, (quads, int(ser)), (C + 63) // 64 if ser else C, [N, C],
                        [g, x, mean, invstd, gamma, dx, dg, db])
         dt = x.dtype
         return self._as(dx, dt), self._as(dg, dt), self._as(db, dt)
