@@ -1,4 +1,4 @@
-"""Record a whole training step once and replay it: ``vkgrad.capture_step``.
+"""Record a whole training step and replay it: ``vkgrad.capture_step``.
 
     @vg.capture_step
     def train_step(xb, yb):
@@ -7,22 +7,26 @@
         return loss
 
     for xb, yb in batches:              # NumPy arrays (or CPU tensors)
-        loss = train_step(xb, yb)       # a tensor, updated in place on every replay
+        loss = train_step(xb, yb)       # a tensor: its recording's output, overwritten
+                                        # when that recording replays again
 
 The first call with a given input signature runs eagerly (it creates the
 optimizer state and pipelines), the second and third are recorded while they
-run (two recordings, replayed in turn: with ``pipelined=False``, one), and
+run (two recordings, replayed in turn; with ``pipelined=False``, one), and
 later calls only write the inputs into a recording's input blocks and submit
 its commands again: no Python autograd, no dispatch recording, one
 submission, not waited for (a recording's next replay waits for its last
 before writing its inputs, so with two the host prepares one step while the
-device runs the other; reading the returned tensor waits).  Per-step scalars are re-read on each replay (the optimizers'
-learning rate and step count, dropout seeds), so replays compute exactly what
-eager calls would.  Each input signature (e.g. a smaller last batch) gets its
-own recording.  Other Python-side effects inside the function do not repeat.  Not capturable: host reads inside the function (``.item()``, the
-NaN check of ``backward``, which is switched off while recording, a
-``GradScaler``), and data-dependent Python control flow.  On the CPU backend,
-the function simply runs eagerly.
+device runs the other; reading the returned tensor waits).  Read a returned
+tensor before the call after next (the next one with ``pipelined=False``).
+Per-step scalars are re-read on each replay (the optimizers' learning rate
+and step count, dropout seeds), so replays compute exactly what eager calls
+would.  Each input signature (e.g. a smaller last batch) gets its own
+recordings.  Other Python-side effects inside the function do not repeat.
+Not capturable: host reads inside the function (``.item()``, the NaN check
+of ``backward``, which is switched off while recording, a ``GradScaler``),
+and data-dependent Python control flow.  On the CPU backend, the function
+simply runs eagerly.
 """
 from __future__ import annotations
 

@@ -324,7 +324,6 @@ class Submitter {
         queue->submit(1, &si, s.fence);
         s.busy = true;
     }
-
 };
 
 py::dict device_limits(uint32_t index) {
