@@ -423,3 +423,33 @@ def test_batch_statistics_are_f32_for_f16_inputs():
     assert y.dtype == "f16" and {mean.dtype, var.dtype, inv.dtype} == {"f32"}
     with pytest.raises(vg.BackendError, match="batch statistics must be f32"):
         be.batchnorm_bwd(x, x, be.cast(mean, "f16"), inv, one)
+
+
+def test_gpu_tuning_gives_the_same_values(monkeypatch):
+    """The choices tuned per device kind (workgroups, parts of long reductions,
+    accumulators per lane, Adam's workgroup size) as a GPU gets them, run here:
+    reductions of every layout, softmax rows and the fused Adam against the CPU."""
+    be = vg.get_backend("vulkan")
+    monkeypatch.setattr(be, "_small_grid", 0)
+    monkeypatch.setattr(be, "_reduce_items", 16384)
+    monkeypatch.setattr(be, "_reduce_acc", 16)
+    r = np.random.default_rng(7)
+    for shape, axes in [((700, 200), (0,)), ((3, 600, 136), (1,)), ((5000, 24), (0,)), ((64, 4096), (1,)),
+                        ((300000,), (0,))]:
+        x = r.uniform(-1, 1, shape)
+        n = np.prod([shape[a] for a in axes])
+        _cpu_vs_vk(lambda v: be.reduce("sum", v, axes, False), lambda v: v.sum(axes), [x], "f32",
+                   rtol=1e-5, atol=1e-5 * np.sqrt(n))
+    x = r.uniform(-4, 4, (1030, 264))
+    _cpu_vs_vk(lambda v: be.softmax(v), _np_softmax, [x], "f32", rtol=1e-5, atol=1e-6)
+    sizes = [5, 300, 4096, 70000]
+    ps, gs = [r.uniform(-1, 1, n) for n in sizes], [r.uniform(-1, 1, n) for n in sizes]
+    out = {}
+    for dev in ("cpu", "vulkan"):
+        b = vg.get_backend(dev)
+        items = [(vg.tensor(p, device=dev).data, vg.tensor(g, device=dev).data, b.full((len(p),), 0.0, "f32"),
+                  b.full((len(p),), 0.0, "f32")) for p, g in zip(ps, gs)]
+        b.adam_multi_(items, 1e-2, 0.9, 0.999, 1e-8, 0.0, 1, False)
+        out[dev] = [b.to_numpy(it[0]) for it in items]
+    for a, w in zip(out["vulkan"], out["cpu"]):
+        np.testing.assert_allclose(a, w, rtol=1e-5, atol=1e-6)
