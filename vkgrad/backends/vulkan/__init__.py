@@ -718,7 +718,7 @@ class VulkanBackend(Backend):
         self._check_float(op, a, b)
         if a.dtype != b.dtype:
             raise BackendError(f"vulkan {op}: operands have dtypes {a.dtype} and {b.dtype}")
-        shape = tuple(np.broadcast_shapes(a.shape, b.shape))
+        shape = a.shape if a.shape == b.shape else tuple(np.broadcast_shapes(a.shape, b.shape))
         if len(shape) > _MAX_DIMS:
             raise BackendError(f"vulkan {op}: {len(shape)}-d operands; at most {_MAX_DIMS} supported")
         y = out if out is not None else self._alloc(shape, a.dtype)
@@ -787,9 +787,7 @@ class VulkanBackend(Backend):
         h, tag, cur_shape = x, x.dtype, shape
         for run in reversed(runs):  # innermost first keeps earlier axis indices valid
             i, j = run[0], run[-1]
-            outer = int(np.prod(cur_shape[:i])) if i else 1
-            R = int(np.prod(cur_shape[i:j + 1]))
-            inner = int(np.prod(cur_shape[j + 1:])) if j + 1 < len(cur_shape) else 1
+            outer, R, inner = math.prod(cur_shape[:i]), math.prod(cur_shape[i:j + 1]), math.prod(cur_shape[j + 1:])
             e = 8 if tag == "f16" else 4
             quads = outer * R * inner >= 1 << 16 and (inner % e == 0 or (inner == 1 and R % e == 0))
             if quads:
