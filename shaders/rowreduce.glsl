@@ -34,11 +34,11 @@ float row_lse4(uint q0, uint nq) {
     return m + log(s);
 }
 
-// A subgroup per row (rows of at least SG quads): lane l takes quads q0 + l,
-// q0 + l + SG, ..., so each load of the subgroup is one contiguous run (on a
-// GPU, coalesced; a lane per row reads SG rows far apart; lavapipe runs both
-// at the same rate); then the lanes' partial maxima and sums are combined by
-// a butterfly of shuffles.  Call in subgroup-uniform control flow.
+// A subgroup per row (rows of at least SG quads; GPUs): lane l takes quads
+// q0 + l, q0 + l + SG, ..., so each load of the subgroup is one contiguous run
+// (coalesced; a lane per row reads SG rows far apart, which lavapipe runs
+// faster); then the lanes' partial maxima and sums are combined by a butterfly
+// of shuffles.  Call in subgroup-uniform control flow.
 float sg_max(float v) {
     for (uint o = gl_SubgroupSize / 2u; o > 0u; o >>= 1u) v = max(v, subgroupShuffleXor(v, o));
     return v;

@@ -161,9 +161,10 @@ def test_softmax_and_xent_rows_quad_and_general_paths(rows, C, dtype):
 
 @pytest.mark.parametrize("dtype", ["f32", "f16"])
 def test_long_rows_of_quads_take_a_subgroup_per_row(dtype, monkeypatch):
-    """Softmax and softmax-xent rows of at least a subgroup's worth of quads are
-    read by a subgroup each (QUADS = 2; values: the test above, same shapes)."""
+    """On GPUs, softmax and softmax-xent rows of at least a subgroup's worth of
+    quads are read by a subgroup each (QUADS = 2; values: the GPU-tuning test)."""
     be = vg.get_backend("vulkan")
+    monkeypatch.setattr(be, "_small_grid", 0)
     if not be._sg_rows(1 << 12, dtype):
         pytest.skip("no subgroup shuffles")
     seen, orig = [], be._dispatch
@@ -440,8 +441,19 @@ def test_gpu_tuning_gives_the_same_values(monkeypatch):
         n = np.prod([shape[a] for a in axes])
         _cpu_vs_vk(lambda v: be.reduce("sum", v, axes, False), lambda v: v.sum(axes), [x], "f32",
                    rtol=1e-5, atol=1e-5 * np.sqrt(n))
-    x = r.uniform(-4, 4, (1030, 264))
-    _cpu_vs_vk(lambda v: be.softmax(v), _np_softmax, [x], "f32", rtol=1e-5, atol=1e-6)
+    for dtype, tol in (("f32", dict(rtol=1e-5, atol=1e-6)), ("f16", dict(rtol=2e-2, atol=2e-3))):
+        for rows, C in ((1030, 264), (5000, 72)):  # a subgroup per row
+            x = r.uniform(-4, 4, (rows, C))
+            _cpu_vs_vk(lambda v: be.softmax(v), _np_softmax, [x], dtype, **tol)
+            labels = r.integers(0, C, rows)
+            xr = x.astype(np.float16).astype(np.float64) if dtype == "f16" else x
+            want_p = _np_softmax(xr)
+            loss, d = be.softmax_xent(vg.tensor(x, device="vulkan", dtype=dtype).data,
+                                      vg.tensor(labels.astype(np.int32), device="vulkan", dtype="i32").data)
+            np.testing.assert_allclose(be.to_numpy(d).astype(np.float64), (want_p - np.eye(C)[labels]) / rows,
+                                       rtol=tol["rtol"], atol=tol["atol"] / rows)
+            np.testing.assert_allclose(float(be.to_numpy(loss)), -np.log(want_p[np.arange(rows), labels]).mean(),
+                                       rtol=tol["rtol"] * 10)
     sizes = [5, 300, 4096, 70000]
     ps, gs = [r.uniform(-1, 1, n) for n in sizes], [r.uniform(-1, 1, n) for n in sizes]
     out = {}
