@@ -68,6 +68,9 @@ run)
   else echo "(matplotlib not installed: no roofline plot)"; fi
   timeout 240 "$VPY" -m vkgrad.bench --no-progress --json "$OUT/bench_gpu.json" "${PLOT[@]}" \
       | tee "$OUT/bench_gpu.txt" || echo "bench failed or timed out"
+  echo "== matmul with the other kernel (GPUs default to matmul_sm: this is matmul_sg)"
+  VKGRAD_MATMUL_KERNEL=sg timeout 120 "$VPY" -m vkgrad.bench --no-progress --only matmul \
+      --json "$OUT/bench_gpu_matmul_sg.json" | tee "$OUT/bench_gpu_matmul_sg.txt" || echo "matmul_sg bench failed"
   echo "== training step (eager, then a captured step replayed)"
   timeout 90 "$VPY" benchmarks/train_step.py --device vulkan --steps 100 --json "$OUT/train_step_gpu.json" \
       | tee "$OUT/train_step_gpu.txt" || echo "train_step failed or timed out"

@@ -1,5 +1,7 @@
 """Every matmul / elementwise kernel variant the Vulkan backend picks, against
 the CPU backend, on odd and aligned shapes, with transposes, bias and activations."""
+import os
+
 import numpy as np
 import pytest
 
@@ -23,20 +25,49 @@ def _cpu_vs_vk(fn_vk, fn_np, arrays, dtype, rtol, atol):
     np.testing.assert_allclose(be.to_numpy(got).astype(np.float64), want, rtol=rtol, atol=atol)
 
 
+@pytest.mark.parametrize("kernel", ["device", "sm"])  # sm: the shared-memory kernel GPUs get, run here too
 @pytest.mark.parametrize("dtype", ["f32", "f16"])
 @pytest.mark.parametrize("ta,tb", [(False, False), (False, True), (True, False), (True, True)])
 @pytest.mark.parametrize("shape", SHAPES, ids=lambda s: "x".join(map(str, s)))
-def test_matmul_variants(shape, ta, tb, dtype):
+def test_matmul_variants(shape, ta, tb, dtype, kernel, monkeypatch):
     M, K, N = shape
     r = np.random.default_rng(M * 7 + K)
     a = r.uniform(-1, 1, (K, M) if ta else (M, K))
     b = r.uniform(-1, 1, (N, K) if tb else (K, N))
     bias = r.uniform(-1, 1, N)
     be = vg.get_backend("vulkan")
+    if kernel == "sm":
+        monkeypatch.setattr(be, "matmul_kernel", "sm")
     tol = dict(rtol=2e-2, atol=2e-2 * np.sqrt(K)) if dtype == "f16" else dict(rtol=1e-4, atol=1e-4)
     _cpu_vs_vk(lambda x, y, z: be.matmul(x, y, ta, tb, bias=z, act="relu"),
                lambda x, y, z: np.maximum((x.T if ta else x) @ (y.T if tb else y) + z, 0),
                [a, b, bias], dtype, **tol)
+
+
+def test_matmul_kernel_choice(monkeypatch):
+    """Large products take matmul_sg on CPU devices and matmul_sm (shared-memory
+    tiles) on GPUs, or what VKGRAD_MATMUL_KERNEL names (anything else: a clear
+    error); small ones take matmul4."""
+    import subprocess
+    import sys
+    be = vg.get_backend("vulkan")
+    want = "sg" if be.limits["device_type"] == "Cpu" else "sm"
+    assert be.matmul_kernel == os.environ.get("VKGRAD_MATMUL_KERNEL", "auto").replace("auto", want)
+    seen, orig = [], be._dispatch
+    monkeypatch.setattr(be, "_dispatch", lambda shader, *rest: (seen.append(shader), orig(shader, *rest))[1])
+    x = vg.tensor(np.ones((64, 128)), device="vulkan").data
+    for kern in ("sg", "sm"):
+        monkeypatch.setattr(be, "matmul_kernel", kern)
+        seen.clear()
+        be.matmul(x, x, trans_b=True)  # 64 x 128 x 64: 2**19 multiply-adds
+        assert seen[-1] == f"matmul_{kern}", seen
+    seen.clear()
+    y = vg.tensor(np.ones((8, 8)), device="vulkan").data
+    be.matmul(y, y)
+    assert seen == ["matmul4"], seen
+    r = subprocess.run([sys.executable, "-c", "import vkgrad as vg; vg.get_backend('vulkan')"],
+                       env={**os.environ, "VKGRAD_MATMUL_KERNEL": "fast"}, capture_output=True, text=True)
+    assert r.returncode != 0 and "VKGRAD_MATMUL_KERNEL must be auto, sg or sm, got 'fast'" in r.stderr
 
 
 @pytest.mark.parametrize("dtype", ["f32", "f16"])

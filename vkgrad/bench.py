@@ -149,7 +149,8 @@ def run(only=None, dtypes=("f32", "f16"), size="default", reps=5, progress=True,
     be = vg.get_backend(device)
     vg.set_check_finite(False)
     info = {"name": be.limits.get("name") if hasattr(be, "limits") else device,
-            "subgroup_size": getattr(be, "limits", {}).get("subgroup_size")}
+            "subgroup_size": getattr(be, "limits", {}).get("subgroup_size"),
+            "matmul_kernel": getattr(be, "matmul_kernel", None)}
     ceil, probes = ceilings(be, reps)
     rows = []
     cases = _cases(size)
@@ -259,7 +260,8 @@ def _bench_case(be, vg, fam, case, dt, reps, r, probes):
 
 def table(res):
     c = res["ceilings"]
-    lines = [f"device: {res['device']['name']} (subgroup {res['device']['subgroup_size']})",
+    lines = [f"device: {res['device']['name']} (subgroup {res['device']['subgroup_size']}, "
+             f"large matmuls: matmul_{res['device'].get('matmul_kernel')})",
              f"ceilings: FMA {c['fma_scalar_gflops']:.1f} GFLOP/s scalar, {c['fma_vec4_gflops']:.1f} "
              f"vec4; copy {c['copy_shader_gbs']:.2f} GB/s (shader), {c['copy_buffer_gbs']:.2f} GB/s "
              f"(vkCmdCopyBuffer)", ""]

@@ -57,7 +57,7 @@ _SHADERS = {
     "dropout": (4, "ioo"), "onehot": (2, "io"), "adam": (9, "bibb"), "sgd": (7, "bib"),
     # contiguous fast paths in 16-byte quads, and the benchmark's FMA probe
     "unary4": (3, "io"), "binary4": (5, "iio"), "reduce4": (5, "io"), "copy4": (1, "io"), "peak_fma": (3, "o"),
-    "matmul4": (4, "iiio"), "matmul_sg": (5, "iiio"), "pad2d": (6, "io"), "pad2d_h": (6, "io"),
+    "matmul4": (4, "iiio"), "matmul_sg": (5, "iiio"), "matmul_sm": (5, "iiio"), "pad2d": (6, "io"), "pad2d_h": (6, "io"),
     "act_bias_bwd": (2, "iioo"), "adam4": (9, "bibb"), "sgd4": (7, "bib"), "adam_multi": (12, "bibb" * 4),
     "adam_multi8": (16, "bibb" * 8), "cast_multi": (8, "io" * 8),
 }
@@ -267,6 +267,13 @@ class VulkanBackend(Backend):
         # column sums: accumulators per lane (a CPU spills them to its cache; a GPU
         # keeps them in registers shared by every resident wave)
         self._reduce_acc = 128 if self._small_grid else 16
+        # large products: matmul_sm (shared-memory tiles) on GPUs, matmul_sg (subgroup
+        # shuffles, no shared memory) on CPU devices; VKGRAD_MATMUL_KERNEL=sg|sm
+        # picks one (to compare them on a device: ci/gpu-bench.sh runs both)
+        kern = os.environ.get("VKGRAD_MATMUL_KERNEL", "auto")
+        if kern not in ("auto", "sg", "sm"):
+            raise BackendError(f"VKGRAD_MATMUL_KERNEL must be auto, sg or sm, got {kern!r}")
+        self.matmul_kernel = kern if kern != "auto" else "sg" if self._small_grid else "sm"
         self._capture = None
         self._captures = weakref.WeakSet()  # recorded steps, released before the device
         # two programs in turn: one submitted (running), one being recorded
@@ -876,7 +883,10 @@ class VulkanBackend(Backend):
         vec_b = (K if trans_b else N) % 4 == 0
         sg = self.limits.get("subgroup_size", 0)
         # (from 2^18: below, matmul4 is as fast on lavapipe and compiles in a fraction of the time)
-        use_sg = self.limits.get("subgroup_shuffle") and 8 <= sg <= 64 and M * N * K >= _SG_MIN_WORK
+        big = M * N * K >= _SG_MIN_WORK
+        if big and self.matmul_kernel == "sm" and self.limits.get("max_compute_shared_memory_size", 0) >= 8192:
+            return self._as(self._matmul_sm(a, b, trans_a, trans_b, M, N, K, bias, act), a.dtype)
+        use_sg = big and self.limits.get("subgroup_shuffle") and 8 <= sg <= 64
         # f16 products from matmul4 are written as halves (no conversion pass)
         out16 = int(not use_sg and a.dtype == "f16" and vec_a and vec_b and N % 4 == 0)
         c = self._alloc((M, N), "f16" if out16 else "f32")
@@ -911,6 +921,19 @@ class VulkanBackend(Backend):
             self._dispatch("matmul", a.dtype, (_ACT_ID[act],), groups,
                            [M, N, K, int(bias is not None), sam, sak, sbk, sbn], [a, b, bias_h, c])
         return self._as(c, a.dtype)
+
+    def _matmul_sm(self, a, b, trans_a, trans_b, M, N, K, bias, act):
+        """matmul_sm.comp: A [M, K4] and B [K4, N4] as stored when they are so laid
+        out, else brought there (transposed, zero-padded) in their dtype first."""
+        K4, N4 = -(-K // 4) * 4, -(-N // 4) * 4
+        pad = self._pad2d_h if a.dtype == "f16" else self._pad2d
+        a_in = a if not trans_a and K4 == K else pad(a, M, K, M, K4, *((1, M) if trans_a else (K, 1)))
+        b_in = b if not trans_b and K4 == K and N4 == N else pad(b, K, N, K4, N4, *((1, K) if trans_b else (N, 1)))
+        c = self._alloc((M, N), "f32")
+        blocks = -(-M // 64) * -(-N4 // 64)
+        self._dispatch("matmul_sm", a.dtype, (_ACT_ID[act],), blocks,
+                       [M, N4, K4, int(bias is not None), N], [a_in, b_in, bias if bias is not None else self._dummy, c])
+        return c
 
     # -- softmax family ------------------------------------------------------------
     def _sg_rows(self, C, dtype):

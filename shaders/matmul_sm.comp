@@ -1,0 +1,68 @@
+#version 450
+#extension GL_GOOGLE_include_directive : require
+// C[M, n_valid] = act(A @ B + bias) in f32 for A [M, K] and B [K, N] (f32, or
+// with -DF16 packed halves; K and N multiples of 4: the backend transposes or
+// pads other operands first; columns of a padded B past n_valid are not
+// stored), tiled through shared memory: the classic GPU matmul.
+// A workgroup of 16 x 16 invocations computes a 64 x 64 block of C, each
+// invocation 4 x 4 of it, stepping over K in slices of 16: every invocation
+// loads one 4-wide piece of A's and of B's slice into shared memory (coalesced:
+// neighbouring invocations read neighbouring 16 or 8 bytes), then all of them
+// read the slice 16 times from there (A's slice is stored transposed, so the 4
+// rows an invocation needs are one vec4).  8 KB of shared memory, within every
+// device's minimum (16 KB).  Used on GPUs; lavapipe does every shared-memory
+// access lane by lane and runs matmul_sg.comp instead (there, this kernel is
+// tested for its values only).
+// Bindings: 0 A (in), 1 B (in), 2 bias (in; a dummy when has_bias = 0), 3 C (out).
+#include "common.glsl"
+layout(local_size_x = 16, local_size_y = 16) in;
+layout(constant_id = 0) const uint ACT = 0u;
+layout(push_constant) uniform P { uint M; uint N; uint K; uint has_bias; uint n_valid; } p;
+#ifdef F16
+layout(std430, binding = 0) readonly buffer A_b { uvec2 A[]; };
+layout(std430, binding = 1) readonly buffer B_b { uvec2 B[]; };
+vec4 ld4(uvec2 w) { return vec4(unpackHalf2x16(w.x), unpackHalf2x16(w.y)); }
+#else
+layout(std430, binding = 0) readonly buffer A_b { uvec4 A[]; };
+layout(std430, binding = 1) readonly buffer B_b { uvec4 B[]; };
+vec4 ld4(uvec4 w) { return uintBitsToFloat(w); }
+#endif
+BUF_IN(2, BIAS)
+BUF_OUT(3, C)
+
+const uint BM = 64u, BN = 64u, BK = 16u;
+shared vec4 As[BK][BM / 4u];  // As[k][r / 4][r % 4] = A(m0 + r, k0 + k)
+shared vec4 Bs[BK][BN / 4u];  // Bs[k][c / 4][c % 4] = B(k0 + k, n0 + c)
+
+void main() {
+    uint tx = gl_LocalInvocationID.x, ty = gl_LocalInvocationID.y, tid = ty * 16u + tx;
+    uint bn = (p.N + BN - 1u) / BN, blocks = ((p.M + BM - 1u) / BM) * bn;
+    // the piece this invocation loads: A row ar, k ak..ak+3; B row bk, columns bc..bc+3
+    uint ar = tid / 4u, ak = (tid % 4u) * 4u, bk = tid / 16u, bc = (tid % 16u) * 4u;
+    for (uint t = gl_WorkGroupID.x; t < blocks; t += gl_NumWorkGroups.x) {  // uniform per workgroup
+        uint m0 = (t / bn) * BM, n0 = (t % bn) * BN;
+        vec4 acc[4] = vec4[4](vec4(0.0), vec4(0.0), vec4(0.0), vec4(0.0));
+        for (uint k0 = 0u; k0 < p.K; k0 += BK) {
+            vec4 a = (m0 + ar < p.M && k0 + ak < p.K) ? ld4(A[((m0 + ar) * p.K + k0 + ak) / 4u]) : vec4(0.0);
+            vec4 b = (k0 + bk < p.K && n0 + bc < p.N) ? ld4(B[((k0 + bk) * p.N + n0 + bc) / 4u]) : vec4(0.0);
+            [[unroll]] for (uint j = 0u; j < 4u; j++) As[ak + j][ar / 4u][ar % 4u] = a[j];
+            Bs[bk][bc / 4u] = b;
+            barrier();
+            [[unroll]] for (uint k = 0u; k < BK; k++) {
+                vec4 av = As[k][ty], bv = Bs[k][tx];  // rows m0 + 4ty .., columns n0 + 4tx ..
+                [[unroll]] for (uint i = 0u; i < 4u; i++) acc[i] += av[i] * bv;
+            }
+            barrier();
+        }
+        [[unroll]] for (uint i = 0u; i < 4u; i++) {
+            uint row = m0 + 4u * ty + i;
+            if (row >= p.M) continue;
+            [[unroll]] for (uint j = 0u; j < 4u; j++) {
+                uint n = n0 + 4u * tx + j;
+                if (n >= p.n_valid) break;
+                float bias = p.has_bias == 1u ? LD(BIAS, n) : 0.0;
+                ST32(C, row * p.n_valid + n, activate(ACT, acc[i][j] + bias));
+            }
+        }
+    }
+}
