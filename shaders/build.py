@@ -3,7 +3,8 @@
     python shaders/build.py OUT_DIR
 
 Every shader gets an f32 and an f16 (-DF16: packed-half storage) variant;
-cast.comp gets the two conversions.  A shader that fails to compile raises
+cast.comp gets the two conversions; variants that write halves get a
+-DSOFT_HALF twin (see common.glsl).  A shader that fails to compile raises
 with glslangValidator's message; every module must pass spirv-val (when
 installed).  Writes OUT_DIR/manifest.json (variant -> file, source hash)."""
 import hashlib
@@ -27,13 +28,19 @@ SPECIAL = {"cast": [("cast_f32_f16", ["-DF16"]), ("cast_f16_f32", ["-DIN_F16"])]
 
 
 def variants():
+    """(variant name, source, defines); a variant that writes packed halves also
+    gets a twin with -DSOFT_HALF, "<name>_soft", for CPU devices (common.glsl)."""
     out = []
     for f in sorted(os.listdir(HERE)):
         if not f.endswith(".comp"):
             continue
         name = f[:-5]
+        with open(os.path.join(HERE, f)) as fh:
+            f16_inside = "#define F16" in fh.read()
         for vname, defs in SPECIAL.get(name, [(name + "_f32", []), (name + "_f16", ["-DF16"])]):
             out.append((vname, f, defs))
+            if "-DF16" in defs or f16_inside:
+                out.append((vname + "_soft", f, defs + ["-DSOFT_HALF"]))
     return out
 
 

@@ -64,8 +64,8 @@ void main() {
             }
             if (OUT16 == 1u) {  // the block's 4 columns are 2 whole words (N % 4 == 0)
                 uint w = ((m0 + i) * p.N + n0) / 2u;
-                C[w] = packHalf2x16(v.xy);
-                C[w + 1u] = packHalf2x16(v.zw);
+                C[w] = pack_half2(v.xy);
+                C[w + 1u] = pack_half2(v.zw);
                 continue;
             }
             [[unroll]] for (uint j = 0u; j < 4u; j++) {

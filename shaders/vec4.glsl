@@ -10,8 +10,8 @@ void unpack8(uvec4 w, out float v[8]) {
     v[0] = a.x; v[1] = a.y; v[2] = b.x; v[3] = b.y; v[4] = c.x; v[5] = c.y; v[6] = d.x; v[7] = d.y;
 }
 uvec4 pack8(float v[8]) {
-    return uvec4(packHalf2x16(vec2(v[0], v[1])), packHalf2x16(vec2(v[2], v[3])),
-                 packHalf2x16(vec2(v[4], v[5])), packHalf2x16(vec2(v[6], v[7])));
+    return uvec4(pack_half2(vec2(v[0], v[1])), pack_half2(vec2(v[2], v[3])),
+                 pack_half2(vec2(v[4], v[5])), pack_half2(vec2(v[6], v[7])));
 }
 #define LOADQ(word_, arr_) unpack8(word_, arr_)
 #define STOREQ(arr_) pack8(arr_)

@@ -496,3 +496,36 @@ def test_gpu_tuning_gives_the_same_values(monkeypatch):
         out[dev] = [b.to_numpy(it[0]) for it in items]
     for a, w in zip(out["vulkan"], out["cpu"]):
         np.testing.assert_allclose(a, w, rtol=1e-5, atol=1e-6)
+
+
+def test_f16_outputs_identical_with_either_half_packing(monkeypatch):
+    """CPU devices run the variants that pack halves by integer arithmetic
+    (-DSOFT_HALF), GPUs packHalf2x16: both give the same bits, on elementwise
+    (whole quads and not), conversions, the f16 matmul output, softmax rows,
+    dropout and the master-weight copies."""
+    be = vg.get_backend("vulkan")
+    r = np.random.default_rng(11)
+    xs = {n: r.uniform(-3, 3, n) * 10.0 ** r.integers(-6, 4, n) for n in (1000, 4097)}
+    m32 = r.uniform(-2, 2, (24, 36))
+    outs = {}
+    for soft in (True, False):
+        be.synchronize()
+        monkeypatch.setattr(be, "_soft_half", soft)
+        monkeypatch.setattr(be, "_spirv", {})
+        monkeypatch.setattr(be, "_algos", {})
+        got = []
+        for n, x in xs.items():
+            h = vg.tensor(x, device="vulkan", dtype="f16").data
+            got += [be.binary("mul", h, h), be.unary("exp", h), be.unary("tanh", h),
+                    be.cast(vg.tensor(x, device="vulkan").data, "f16"), be.dropout(h, 0.3, 5)[0]]
+        a16 = vg.tensor(m32, device="vulkan", dtype="f16").data
+        got += [be.matmul(a16, a16, trans_a=True), be.softmax(a16)]
+        dst = vg.tensor(np.zeros(999), device="vulkan", dtype="f16").data
+        be.copy_many_([(dst, vg.tensor(xs[1000][:999], device="vulkan").data)])
+        got.append(dst)
+        outs[soft] = [be.to_numpy(g).view(np.uint16) if be.dtype_of(g) == "f16" else be.to_numpy(g) for g in got]
+        outs[(soft, "spirv")] = be._spirv["binary_f16"]
+    assert outs[(True, "spirv")] != outs[(False, "spirv")]  # two different modules did run
+    assert all(be.dtype_of(g) == "f16" for g in got[:10])
+    for i, (sw, hw) in enumerate(zip(outs[True], outs[False])):
+        np.testing.assert_array_equal(sw, hw, err_msg=f"output {i}")

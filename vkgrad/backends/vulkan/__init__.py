@@ -257,6 +257,8 @@ class VulkanBackend(Backend):
         self._classes = {}
         self._algos = {}
         self._spirv = {}
+        # CPU devices get the variants that pack halves by integer arithmetic (common.glsl)
+        self._soft_half = self.limits.get("device_type") == "Cpu"
         # small grids on a CPU device (lavapipe): one workgroup per thread (one in
         # all for the tiniest), as a workgroup's start and a worker thread's wake-up
         # cost more there than the few invocations they would run (A/B on the iris
@@ -429,7 +431,11 @@ class VulkanBackend(Backend):
     def _spirv_of(self, variant):
         spirv = self._spirv.get(variant)
         if spirv is None:
-            with open(os.path.join(_SHADER_DIR, variant + ".spv"), "rb") as f:
+            path = os.path.join(_SHADER_DIR, variant + ".spv")
+            soft = os.path.join(_SHADER_DIR, variant + "_soft.spv")
+            if self._soft_half and os.path.exists(soft):  # halves packed by integer arithmetic
+                path = soft
+            with open(path, "rb") as f:
                 spirv = self._spirv[variant] = f.read()
         return spirv
 
