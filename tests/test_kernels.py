@@ -529,3 +529,19 @@ def test_f16_outputs_identical_with_either_half_packing(monkeypatch):
     assert all(be.dtype_of(g) == "f16" for g in got[:10])
     for i, (sw, hw) in enumerate(zip(outs[True], outs[False])):
         np.testing.assert_array_equal(sw, hw, err_msg=f"output {i}")
+
+
+@pytest.mark.parametrize("shape,axes", [((33, 7), (0,)), ((7, 33), (1,)), ((3, 5, 7), (0, 2)), ((9, 4, 5), (1,))])
+def test_f16_reductions_write_halves(shape, axes, monkeypatch):
+    """A serial reduction of an f16 tensor writes its result as halves (two per
+    invocation, odd counts included): no conversion dispatch."""
+    be = vg.get_backend("vulkan")
+    x = np.random.default_rng(2).uniform(-1, 1, shape)
+    seen, orig = [], be._dispatch
+    monkeypatch.setattr(be, "_dispatch", lambda shader, *rest: (seen.append(shader), orig(shader, *rest))[1])
+    h = vg.tensor(x, device="vulkan", dtype="f16").data
+    seen.clear()
+    y = be.reduce("sum", h, axes, False)
+    assert be.dtype_of(y) == "f16" and "cast" not in seen, seen
+    want = x.astype(np.float16).astype(np.float64).sum(axes)
+    np.testing.assert_allclose(be.to_numpy(y).astype(np.float64), want, rtol=1e-2, atol=1e-2)

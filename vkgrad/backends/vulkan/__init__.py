@@ -842,15 +842,17 @@ class VulkanBackend(Backend):
                                [outer, R, inner, _f2u(1.0), 1024], [h, part])
                 h, tag, R = part, "f32", P
                 code = 0 if code == 2 else code  # later passes add up the squares
-            y = self._alloc((outer * inner,), "f32")
             ser = _serial(R, outer * inner)
-            self._dispatch("reduce", tag, (code, int(ser)), (outer * inner + 63) // 64 if ser else outer * inner,
+            out16 = int(ser and x.dtype == "f16" and run is runs[0])  # the last pass writes halves
+            y = self._alloc((outer * inner,), "f16" if out16 else "f32")
+            units = -(-outer * inner // 2) if out16 else outer * inner
+            self._dispatch("reduce", tag, (code, int(ser), out16), (units + 63) // 64 if ser else outer * inner,
                            [outer, R, inner, _f2u(1.0), 0], [h, y])
             cur_shape = cur_shape[:i] + [1] * (j - i + 1) + cur_shape[j + 1:]
-            h, tag = y, "f32"
+            h, tag = y, y.dtype
             if code == 2:
                 code = 0  # later passes add up the squares
-        return self._as(VkArray(tuple(out_shape), "f32", h.block), x.dtype)
+        return self._as(VkArray(tuple(out_shape), h.dtype, h.block), x.dtype)
 
     def _same(self, x, shape):
         y = self._copy_contig(x, self._alloc((x.size,), x.dtype))
