@@ -3,7 +3,7 @@
 // Exact batch-norm gradient through the batch statistics, one workgroup per channel:
 //   dbeta = sum g, dgamma = sum g * xhat, dx = invstd * gamma * (g - dbeta/N - xhat * dgamma/N).
 // Bindings: 0 g, 1 x, 2 mean, 3 invstd (f32 whatever x's dtype), 4 gamma (in); 5 dx,
-// 6 dgamma, 7 dbeta (out, f32).
+// 6 dgamma, 7 dbeta (out, f32; halves with PAIRS).
 #include "common.glsl"
 #include "rowreduce.glsl"
 layout(local_size_x = 64) in;
@@ -20,6 +20,9 @@ layout(constant_id = 0) const uint QUADS = 0u;  // f32, C % 4 == 0, serial: chan
 // SERIAL as a specialisation constant, not a push constant: the paths a dispatch
 // does not take (barriers among them) are not compiled in (see binary4.comp).
 layout(constant_id = 1) const uint SERIAL = 0u;
+// PAIRS (-DF16, SERIAL = 1, C even): an invocation owns two neighbouring channels
+// and writes dx, dgamma and dbeta as packed halves, so no conversion passes follow
+layout(constant_id = 2) const uint PAIRS = 0u;
 #ifndef F16
 layout(std430, binding = 0) readonly buffer G4_b { vec4 G4[]; };
 layout(std430, binding = 1) readonly buffer X4_b { vec4 X4[]; };
@@ -62,6 +65,26 @@ void main() {
         return;
     }
 #endif
+    if (SERIAL == 1u && PAIRS == 1u) {
+        for (uint cp = gl_GlobalInvocationID.x; cp < p.C / 2u; cp += gl_NumWorkGroups.x * 64u) {
+            uint c = 2u * cp;
+            vec2 mean = vec2(LD32(MEAN, c), LD32(MEAN, c + 1u)), inv = vec2(LD32(INV, c), LD32(INV, c + 1u));
+            vec2 gam = vec2(LD(GAM, c), LD(GAM, c + 1u)), db = vec2(0.0), dg = vec2(0.0);
+            for (uint r = 0u; r < p.N; r++) {
+                vec2 g = vec2(LD(G, r * p.C + c), LD(G, r * p.C + c + 1u));
+                db += g;
+                dg += g * (vec2(LD(X, r * p.C + c), LD(X, r * p.C + c + 1u)) - mean) * inv;
+            }
+            for (uint r = 0u; r < p.N; r++) {
+                vec2 g = vec2(LD(G, r * p.C + c), LD(G, r * p.C + c + 1u));
+                vec2 xh = (vec2(LD(X, r * p.C + c), LD(X, r * p.C + c + 1u)) - mean) * inv;
+                DX[(r * p.C + c) / 2u] = pack_half2(inv * gam * (g - db / n - xh * dg / n));
+            }
+            DG[cp] = pack_half2(dg);
+            DB[cp] = pack_half2(db);
+        }
+        return;
+    }
     if (SERIAL == 1u) {  // small batches: one invocation per channel, no barriers
         for (uint c = gl_GlobalInvocationID.x; c < p.C; c += gl_NumWorkGroups.x * 64u) {
             float mean = LD32(MEAN, c), inv = LD32(INV, c), gam = LD(GAM, c);

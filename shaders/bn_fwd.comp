@@ -24,6 +24,9 @@ layout(constant_id = 0) const uint QUADS = 0u;  // f32, C % 4 == 0, serial: chan
 // SERIAL as a specialisation constant, not a push constant: the paths a dispatch
 // does not take (barriers among them) are not compiled in (see binary4.comp).
 layout(constant_id = 1) const uint SERIAL = 0u;
+// PAIRS (-DF16, SERIAL = 1, C even): an invocation owns two neighbouring channels
+// and writes y as packed halves (one word per row), so no conversion pass follows
+layout(constant_id = 2) const uint PAIRS = 0u;
 #ifndef F16
 layout(std430, binding = 0) readonly buffer X4_b { vec4 X4[]; };
 layout(std430, binding = 1) readonly buffer GAM4_b { vec4 GAM4[]; };
@@ -79,6 +82,29 @@ void main() {
         return;
     }
 #endif
+    if (SERIAL == 1u && PAIRS == 1u) {
+        for (uint cp = gl_GlobalInvocationID.x; cp < p.C / 2u; cp += gl_NumWorkGroups.x * 64u) {
+            uint c = 2u * cp;
+            vec2 a = vec2(0.0), v = vec2(0.0);
+            for (uint r = 0u; r < p.N; r++) a += vec2(LD(X, r * p.C + c), LD(X, r * p.C + c + 1u));
+            vec2 mean = a / n;
+            for (uint r = 0u; r < p.N; r++) {
+                vec2 d = vec2(LD(X, r * p.C + c), LD(X, r * p.C + c + 1u)) - mean;
+                v += d * d;
+            }
+            vec2 var = v / n, inv = inversesqrt(var + p.eps);
+            vec2 gi = inv * vec2(LD(GAM, c), LD(GAM, c + 1u)), bet = vec2(LD(BET, c), LD(BET, c + 1u));
+            for (uint r = 0u; r < p.N; r++)
+                Y[(r * p.C + c) / 2u] = pack_half2((vec2(LD(X, r * p.C + c), LD(X, r * p.C + c + 1u)) - mean) * gi + bet);
+            [[unroll]] for (uint h = 0u; h < 2u; h++) {
+                ST32(MEAN, c + h, mean[h]);
+                ST32(VAR, c + h, var[h]);
+                ST32(INV, c + h, inv[h]);
+                running(c + h, mean[h], var[h]);
+            }
+        }
+        return;
+    }
     if (SERIAL == 1u) {  // small batches: one invocation per channel, no barriers
         for (uint c = gl_GlobalInvocationID.x; c < p.C; c += gl_NumWorkGroups.x * 64u) {
             float a = 0.0;

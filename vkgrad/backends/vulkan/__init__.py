@@ -1005,11 +1005,12 @@ class VulkanBackend(Backend):
         if update and (running_mean.dtype != "f32" or running_var.dtype != "f32"):
             raise BackendError("vulkan batchnorm: running statistics must be f32, got "
                                f"{running_mean.dtype} and {running_var.dtype}")
-        y = self._alloc(x.shape, "f32")
-        mean, var, inv = (self._alloc((C,), "f32") for _ in range(3))
         ser = _serial(N, C)
         quads = int(ser and x.dtype == "f32" and C % 4 == 0)  # 16-byte loads, 4 channels each
-        self._dispatch("bn_fwd", x.dtype, (quads, int(ser)), (C + 63) // 64 if ser else C,
+        pairs = int(ser and x.dtype == "f16" and C % 2 == 0)  # two channels each, y written as halves
+        y = self._alloc(x.shape, "f16" if pairs else "f32")
+        mean, var, inv = (self._alloc((C,), "f32") for _ in range(3))
+        self._dispatch("bn_fwd", x.dtype, (quads, int(ser), pairs), (C // (1 + pairs) + 63) // 64 if ser else C,
                        [N, C, _f2u(eps), int(update), _f2u(momentum)],
                        [x, gamma, beta, y, mean, var, inv, running_mean if update else self._dummy,
                         running_var if update else self._dummy])
@@ -1020,12 +1021,15 @@ class VulkanBackend(Backend):
             raise BackendError(f"vulkan batchnorm_bwd: the batch statistics must be f32 (as "
                                f"batchnorm_fwd returns them), got {mean.dtype} and {invstd.dtype}")
         N, C = x.shape
-        dx = self._alloc(x.shape, "f32")
-        dg, db = self._alloc((C,), "f32"), self._alloc((C,), "f32")
         ser = _serial(N, C)
         quads = int(ser and x.dtype == "f32" and g.dtype == "f32" and C % 4 == 0)
-        self._dispatch("bn_bwd", x.dtype, (quads, int(ser)), (C + 63) // 64 if ser else C, [N, C],
-                       [g, x, mean, invstd, gamma, dx, dg, db])
+        # f16: two channels per invocation, every output written as halves
+        pairs = int(ser and x.dtype == g.dtype == gamma.dtype == "f16" and C % 2 == 0)
+        out = "f16" if pairs else "f32"
+        dx = self._alloc(x.shape, out)
+        dg, db = self._alloc((C,), out), self._alloc((C,), out)
+        self._dispatch("bn_bwd", x.dtype, (quads, int(ser), pairs), (C // (1 + pairs) + 63) // 64 if ser else C,
+                       [N, C], [g, x, mean, invstd, gamma, dx, dg, db])
         dt = x.dtype
         return self._as(dx, dt), self._as(dg, dt), self._as(db, dt)
 
