@@ -1,6 +1,6 @@
 #version 450
 #extension GL_GOOGLE_include_directive : require
-// C[M, N] = act(op(A) op(B) + bias), written in f32.  A(m, k) at m*sam + k*sak,
+// C[M, N] = act(op(A) op(B) + bias), written in f32 (or halves: OUT16).  A(m, k) at m*sam + k*sak,
 // B(k, n) at k*sbk + n*sbn, so every transpose is a choice of strides.  Each
 // invocation computes a 4 x 4 block of C in registers (4 + 4 loads per 16
 // FMAs, no shared memory: lavapipe runs shared memory and barriers slowly and
@@ -9,6 +9,9 @@
 #include "common.glsl"
 layout(local_size_x = 64) in;
 layout(constant_id = 0) const uint ACT = 0u;
+// OUT16 (N even): C in packed halves, a word per two neighbouring columns of a
+// block (an f16 product needs no conversion pass)
+layout(constant_id = 1) const uint OUT16 = 0u;
 layout(push_constant) uniform P {
     uint M; uint N; uint K; uint has_bias; uint sam; uint sak; uint sbk; uint sbn;
 } p;
@@ -33,11 +36,17 @@ void main() {
         }
         [[unroll]] for (uint i = 0u; i < 4u; i++) {
             if (m0 + i >= p.M) break;
-            [[unroll]] for (uint j = 0u; j < 4u; j++) {
-                if (n0 + j >= p.N) break;
-                float v = acc[i][j];
-                if (p.has_bias == 1u) v += LD(BIAS, n0 + j);
-                ST32(C, (m0 + i) * p.N + n0 + j, activate(ACT, v));
+            vec4 v = acc[i];
+            [[unroll]] for (uint j = 0u; j < 4u; j++)
+                v[j] = activate(ACT, v[j] + (p.has_bias == 1u && n0 + j < p.N ? LD(BIAS, n0 + j) : 0.0));
+            if (OUT16 == 1u) {  // N even: the pairs (n0, n0 + 1), (n0 + 2, n0 + 3) are whole words
+                [[unroll]] for (uint h = 0u; h < 2u; h++)
+                    if (n0 + 2u * h < p.N) C[((m0 + i) * p.N + n0 + 2u * h) / 2u] = pack_half2(vec2(v[2u * h], v[2u * h + 1u]));
+            } else {
+                [[unroll]] for (uint j = 0u; j < 4u; j++) {
+                    if (n0 + j >= p.N) break;
+                    ST32(C, (m0 + i) * p.N + n0 + j, v[j]);
+                }
             }
         }
     }

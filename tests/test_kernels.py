@@ -519,14 +519,16 @@ def test_f16_outputs_identical_with_either_half_packing(monkeypatch):
             got += [be.binary("mul", h, h), be.unary("exp", h), be.unary("tanh", h),
                     be.cast(vg.tensor(x, device="vulkan").data, "f16"), be.dropout(h, 0.3, 5)[0]]
         a16 = vg.tensor(m32, device="vulkan", dtype="f16").data
-        got += [be.matmul(a16, a16, trans_a=True), be.softmax(a16)]
+        odd = vg.tensor(m32[:5, :7], device="vulkan", dtype="f16").data  # K = 7: the scalar kernel
+        got += [be.matmul(a16, a16, trans_a=True), be.softmax(a16),
+                be.matmul(odd, vg.tensor(m32[:7, :6], device="vulkan", dtype="f16").data)]
         dst = vg.tensor(np.zeros(999), device="vulkan", dtype="f16").data
         be.copy_many_([(dst, vg.tensor(xs[1000][:999], device="vulkan").data)])
         got.append(dst)
         outs[soft] = [be.to_numpy(g).view(np.uint16) if be.dtype_of(g) == "f16" else be.to_numpy(g) for g in got]
         outs[(soft, "spirv")] = be._spirv["binary_f16"]
     assert outs[(True, "spirv")] != outs[(False, "spirv")]  # two different modules did run
-    assert all(be.dtype_of(g) == "f16" for g in got[:10])
+    assert all(be.dtype_of(g) == "f16" for g in got[:10] + got[-2:])
     for i, (sw, hw) in enumerate(zip(outs[True], outs[False])):
         np.testing.assert_array_equal(sw, hw, err_msg=f"output {i}")
 

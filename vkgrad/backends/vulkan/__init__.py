@@ -895,8 +895,8 @@ class VulkanBackend(Backend):
         if big and self.matmul_kernel == "sm" and self.limits.get("max_compute_shared_memory_size", 0) >= 8192:
             return self._as(self._matmul_sm(a, b, trans_a, trans_b, M, N, K, bias, act), a.dtype)
         use_sg = big and self.limits.get("subgroup_shuffle") and 8 <= sg <= 64
-        # f16 products from matmul4 are written as halves (no conversion pass)
-        out16 = int(not use_sg and a.dtype == "f16" and vec_a and vec_b and N % 4 == 0)
+        # f16 products from matmul4 / matmul are written as halves (no conversion pass)
+        out16 = int(not use_sg and a.dtype == "f16" and (N % 4 == 0 if vec_a and vec_b else N % 2 == 0))
         c = self._alloc((M, N), "f16" if out16 else "f32")
         groups = ((M + 3) // 4 * ((N + 3) // 4) + 63) // 64  # 4x4 blocks, 64 per workgroup
         bias_h = bias if bias is not None else self._dummy
@@ -926,7 +926,7 @@ class VulkanBackend(Backend):
         else:
             sam, sak = (1, M) if trans_a else (K, 1)
             sbk, sbn = (1, K) if trans_b else (N, 1)
-            self._dispatch("matmul", a.dtype, (_ACT_ID[act],), groups,
+            self._dispatch("matmul", a.dtype, (_ACT_ID[act], out16), groups,
                            [M, N, K, int(bias is not None), sam, sak, sbk, sbn], [a, b, bias_h, c])
         return self._as(c, a.dtype)
 
