@@ -1,7 +1,7 @@
 #version 450
 #extension GL_GOOGLE_include_directive : require
 // A fused linear-layer backward step: gp = g * act'(.) and db = sum over rows of
-// gp, one invocation per column (f32; used for short batches).  For relu,
+// gp, one invocation per column (f32; -DF16: two, see below; used for short batches).  For relu,
 // sigmoid and tanh Y is the layer's output, for the gelu family its input.
 // Bindings: 0 Y (in), 1 G (in), 2 GP (out), 3 DB (out).
 #include "common.glsl"
@@ -21,6 +21,23 @@ float dact(float y, float g) {
     return g * gelu_tanh_grad(y);
 }
 
+#ifdef F16
+// packed halves (cols even): two neighbouring columns per invocation, so each
+// writes whole words of gp and db (in halves, the layer's dtype)
+void main() {
+    for (uint cp = gl_GlobalInvocationID.x; cp < p.cols / 2u; cp += gl_NumWorkGroups.x * 64u) {
+        vec2 db = vec2(0.0);
+        for (uint r = 0u; r < p.rows; r++) {
+            uint w = (r * p.cols) / 2u + cp;
+            vec2 y = unpackHalf2x16(Y[w]), g = unpackHalf2x16(G[w]);
+            vec2 v = vec2(dact(y.x, g.x), dact(y.y, g.y));
+            GP[w] = pack_half2(v);
+            db += v;
+        }
+        DB[cp] = pack_half2(db);
+    }
+}
+#else
 void main() {
     for (uint c = gl_GlobalInvocationID.x; c < p.cols; c += gl_NumWorkGroups.x * 64u) {
         float db = 0.0;
@@ -33,3 +50,4 @@ void main() {
         ST32(DB, c, db);
     }
 }
+#endif

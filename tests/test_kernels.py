@@ -547,3 +547,26 @@ def test_f16_reductions_write_halves(shape, axes, monkeypatch):
     assert be.dtype_of(y) == "f16" and "cast" not in seen, seen
     want = x.astype(np.float16).astype(np.float64).sum(axes)
     np.testing.assert_allclose(be.to_numpy(y).astype(np.float64), want, rtol=1e-2, atol=1e-2)
+
+
+@pytest.mark.parametrize("dtype", ["f32", "f16"])
+@pytest.mark.parametrize("act", ["relu", "sigmoid", "tanh", "gelu", "gelu_tanh"])
+@pytest.mark.parametrize("rows,cols", [(32, 64), (7, 10), (5, 9)])
+def test_fused_activation_and_bias_backward(rows, cols, act, dtype):
+    """act_bias_bwd (gp = g * act'(.), db = gp summed over rows): the fused kernel
+    (f32; f16 with an even column count, written as halves) or the composed
+    primitives, against the CPU backend."""
+    r = np.random.default_rng(rows * cols)
+    y, g = r.uniform(-2, 2, (rows, cols)), r.uniform(-1, 1, (rows, cols))
+    if act in ("sigmoid",):
+        y = 1 / (1 + np.exp(-y))
+    elif act == "tanh":
+        y = np.tanh(y)
+    be, cpu = vg.get_backend("vulkan"), vg.get_backend("cpu")
+    q = (lambda a: a.astype(np.float16).astype(np.float64)) if dtype == "f16" else (lambda a: a)
+    gp, db = be.act_bias_bwd(act, *[vg.tensor(a, device="vulkan", dtype=dtype).data for a in (y, g)])
+    wgp, wdb = cpu.act_bias_bwd(act, *[vg.tensor(q(a), device="cpu", dtype="f64").data for a in (y, g)])
+    assert be.dtype_of(gp) == be.dtype_of(db) == dtype
+    tol = dict(rtol=1e-2, atol=1e-2) if dtype == "f16" else dict(rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(be.to_numpy(gp).astype(np.float64), wgp, **tol)
+    np.testing.assert_allclose(be.to_numpy(db).astype(np.float64), wdb, rtol=tol["rtol"], atol=tol["atol"] * rows)

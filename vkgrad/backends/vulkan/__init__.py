@@ -989,11 +989,12 @@ class VulkanBackend(Backend):
 
     def act_bias_bwd(self, act, y, g, need_db=True):
         rows, cols = g.shape if len(g.shape) == 2 else (0, 0)
-        if not (need_db and g.dtype == "f32" and y.dtype == "f32" and 0 < rows <= 1024):
+        dt = g.dtype if g.dtype == y.dtype else None
+        if not (need_db and 0 < rows <= 1024 and (dt == "f32" or (dt == "f16" and cols % 2 == 0))):
             return super().act_bias_bwd(act, y, g, need_db)
-        gp = self._alloc(g.shape, "f32")
-        db = self._alloc((cols,), "f32")
-        self._dispatch("act_bias_bwd", "f32", (_ACT_ID[act],), (cols + 63) // 64, [rows, cols],
+        gp, db = self._alloc(g.shape, dt), self._alloc((cols,), dt)
+        per = 2 if dt == "f16" else 1  # f16: two columns per invocation, written as halves
+        self._dispatch("act_bias_bwd", dt, (_ACT_ID[act],), (cols // per + 63) // 64, [rows, cols],
                        [y, g, gp, db])
         return gp, db
 
