@@ -20,25 +20,12 @@ float wg_reduce(float v, bool is_max) {
 // Rows of whole 16-byte quads (the includer declares X4, the input as uvec4,
 // and includes vec4.glsl): the log-sum-exp of quads q0 .. q0+nq-1 in one pass,
 // the online max moving once per quad (EPQ + 1 exps per quad, not 2 * EPQ).
-float row_lse4(uint q0, uint nq) {
-    float m = uintBitsToFloat(0xff800000u), s = 0.0, v[EPQ];
-    for (uint q = q0; q < q0 + nq; q++) {
-        LOADQ(X4[q], v);
-        float mq = v[0];
-        [[unroll]] for (uint k = 1u; k < EPQ; k++) mq = max(mq, v[k]);
-        float mn = max(m, mq), t = 0.0;
-        [[unroll]] for (uint k = 0u; k < EPQ; k++) t += exp(v[k] - mn);
-        s = s * exp(m - mn) + t;
-        m = mn;
-    }
-    return m + log(s);
-}
-
-// A subgroup per row (rows of at least SG quads; GPUs): lane l takes quads
-// q0 + l, q0 + l + SG, ..., so each load of the subgroup is one contiguous run
+// This invocation takes the quads q0 + first, q0 + first + step, ...: (0, 1)
+// the whole row; (lane, SG) a subgroup's share -- a subgroup per row (rows of
+// at least SG quads; GPUs), so each load of the subgroup is one contiguous run
 // (coalesced; a lane per row reads SG rows far apart, which lavapipe runs
-// faster); then the lanes' partial maxima and sums are combined by a butterfly
-// of shuffles.  Call in subgroup-uniform control flow.
+// faster) -- whose partial maxima and sums `across` then combines by a
+// butterfly of shuffles (call it in subgroup-uniform control flow).
 float sg_max(float v) {
     for (uint o = gl_SubgroupSize / 2u; o > 0u; o >>= 1u) v = max(v, subgroupShuffleXor(v, o));
     return v;
@@ -47,9 +34,9 @@ float sg_sum(float v) {
     for (uint o = gl_SubgroupSize / 2u; o > 0u; o >>= 1u) v += subgroupShuffleXor(v, o);
     return v;
 }
-float row_lse4_sg(uint q0, uint nq) {
+float row_lse4(uint q0, uint nq, uint first, uint step, bool across) {
     float m = uintBitsToFloat(0xff800000u), s = 0.0, v[EPQ];
-    for (uint q = q0 + gl_SubgroupInvocationID; q < q0 + nq; q += gl_SubgroupSize) {
+    for (uint q = q0 + first; q < q0 + nq; q += step) {
         LOADQ(X4[q], v);
         float mq = v[0];
         [[unroll]] for (uint k = 1u; k < EPQ; k++) mq = max(mq, v[k]);
@@ -58,6 +45,7 @@ float row_lse4_sg(uint q0, uint nq) {
         s = s * exp(m - mn) + t;
         m = mn;
     }
+    if (!across) return m + log(s);
     float mall = sg_max(m);
     return mall + log(sg_sum(s == 0.0 ? 0.0 : s * exp(m - mall)));  // a lane without quads adds 0
 }

@@ -26,24 +26,14 @@ BUF_OUT(1, Y)
 
 void main() {
     uint tid = gl_LocalInvocationID.x;
-    if (QUADS == 2u) {
-        uint nq = p.C / EPQ, SG = gl_SubgroupSize;
-        for (uint row = gl_WorkGroupID.x * gl_NumSubgroups + gl_SubgroupID; row < p.rows;
-             row += gl_NumWorkGroups.x * gl_NumSubgroups) {
-            float lse = row_lse4_sg(row * nq, nq), v[EPQ];
-            for (uint q = row * nq + gl_SubgroupInvocationID; q < (row + 1u) * nq; q += SG) {
-                LOADQ(X4[q], v);
-                [[unroll]] for (uint k = 0u; k < EPQ; k++) v[k] = LOG == 1u ? v[k] - lse : exp(v[k] - lse);
-                Y4[q] = STOREQ(v);
-            }
-        }
-        return;
-    }
-    if (QUADS == 1u) {
-        uint nq = p.C / EPQ;
-        for (uint row = gl_GlobalInvocationID.x; row < p.rows; row += gl_NumWorkGroups.x * 64u) {
-            float lse = row_lse4(row * nq, nq), v[EPQ];
-            for (uint q = row * nq; q < (row + 1u) * nq; q++) {
+    if (QUADS != 0u) {  // 1: a lane per row; 2: a subgroup per row, lanes taking every SG-th quad
+        bool sg = QUADS == 2u;
+        uint nq = p.C / EPQ, first = sg ? gl_SubgroupInvocationID : 0u, step = sg ? gl_SubgroupSize : 1u;
+        uint row0 = sg ? gl_WorkGroupID.x * gl_NumSubgroups + gl_SubgroupID : gl_GlobalInvocationID.x;
+        uint rows_step = sg ? gl_NumWorkGroups.x * gl_NumSubgroups : gl_NumWorkGroups.x * 64u;
+        for (uint row = row0; row < p.rows; row += rows_step) {
+            float lse = row_lse4(row * nq, nq, first, step, sg), v[EPQ];
+            for (uint q = row * nq + first; q < (row + 1u) * nq; q += step) {
                 LOADQ(X4[q], v);
                 [[unroll]] for (uint k = 0u; k < EPQ; k++) v[k] = LOG == 1u ? v[k] - lse : exp(v[k] - lse);
                 Y4[q] = STOREQ(v);

@@ -39,7 +39,7 @@ float tgt(uint row, uint j) {
 float row_loss(uint row) {  // one invocation (QUADS = 2: one subgroup) does the whole row
     if (QUADS != 0u) {
         uint nq = p.C / EPQ, first = QUADS == 2u ? gl_SubgroupInvocationID : 0u, step = QUADS == 2u ? gl_SubgroupSize : 1u;
-        float lse = QUADS == 2u ? row_lse4_sg(row * nq, nq) : row_lse4(row * nq, nq), l = 0.0, v[EPQ], t[EPQ];
+        float lse = row_lse4(row * nq, nq, first, step, QUADS == 2u), l = 0.0, v[EPQ], t[EPQ];
         int lab = int(T[row]);  // out of range: no term, as in the general path
         if (LABELS == 1u && lab >= 0 && lab < int(p.C) && first == 0u) l = lse - LD(X, row * p.C + uint(lab));
         for (uint q = row * nq + first; q < (row + 1u) * nq; q += step) {
