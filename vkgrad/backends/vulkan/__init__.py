@@ -531,8 +531,8 @@ class VulkanBackend(Backend):
                                "capture it again")
         if self._capture is not None:
             raise CaptureError("vulkan: a captured step was replayed inside another capture")
+        inputs = [(h, np.asarray(a)) for h, a in inputs]
         for h, a in inputs:
-            a = np.asarray(a)
             if a.size != h.size:
                 raise ValueError(f"replay: {a.size} input values for a block of {h.size}")
         if advance:
@@ -544,7 +544,7 @@ class VulkanBackend(Backend):
         self._submitter.wait(cap.slot)  # this recording's last replay read the blocks written next
         self._replaying.pop(cap.slot, None)
         for h, a in inputs:
-            self._host_write(h, np.asarray(a))
+            self._host_write(h, a)
         self._submitter.submit(cap.prog, cap.slot)
         self._replaying[cap.slot] = cap
         cap.replays += 1
