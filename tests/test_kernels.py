@@ -70,6 +70,25 @@ def test_matmul_kernel_choice(monkeypatch):
     assert r.returncode != 0 and "VKGRAD_MATMUL_KERNEL must be auto, sg or sm, got 'fast'" in r.stderr
 
 
+@pytest.mark.parametrize("why", ["no texel usage", "too many texels"])
+def test_matmul_sg_falls_back_without_texel_buffers(why, monkeypatch):
+    """matmul_sg reads A and B as uniform texel buffers; where the arena cannot
+    back such views, or an operand has more texels than the device allows, a
+    large product takes matmul4 instead, with the same values."""
+    be = vg.get_backend("vulkan")
+    monkeypatch.setattr(be, "matmul_kernel", "sg")
+    if why == "no texel usage":
+        monkeypatch.setattr(be, "_texel", False)
+    else:
+        monkeypatch.setitem(be.limits, "max_texel_buffer_elements", 1000)
+    seen, orig = [], be._dispatch
+    monkeypatch.setattr(be, "_dispatch", lambda shader, *rest: (seen.append(shader), orig(shader, *rest))[1])
+    r = np.random.default_rng(3)
+    a, b = r.uniform(-1, 1, (64, 128)), r.uniform(-1, 1, (128, 48))
+    _cpu_vs_vk(lambda x, y: be.matmul(x, y), lambda x, y: x @ y, [a, b], "f32", rtol=1e-4, atol=1e-4)
+    assert seen == ["matmul4"], seen
+
+
 @pytest.mark.parametrize("dtype", ["f32", "f16"])
 @pytest.mark.parametrize("ta,tb", [(False, False), (True, False), (False, True)])
 def test_matmul_sg_with_a_subgroup_size_other_than_the_reported_one(dtype, ta, tb, monkeypatch):

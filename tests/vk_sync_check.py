@@ -1,5 +1,7 @@
 """Forward, backward, clipping and an Adam step of the seed's iris model on
-Vulkan; run by tests/test_vulkan.py under the Khronos validation layer."""
+Vulkan, and of a layer large enough for the subgroup matmul (texel buffer
+reads, every transpose); run by tests/test_vulkan.py under the Khronos
+validation layer."""
 import numpy as np
 
 import vkgrad as vg
@@ -19,6 +21,11 @@ for step in range(3):
     g = vg.backward(loss)
     vg.clip_grad_norm(model.parameters(), 1.0, grads=g)
     (opt if step % 2 == 0 else sgd).step(g)
+big = nn.Linear(256, 128, activation="tanh")  # 64x256x128: matmul_sg forward, dX and dW
+xb = vg.tensor(np.random.default_rng(2).standard_normal((64, 256)), requires_grad=True)
+gb = vg.backward(big(xb).sum())
+vg.optim.SGD(big.parameters(), lr=1e-3).step(gb)
+print("big", big.weight.numpy().shape, [tuple(g.shape) for g in gb.values()])
 model.eval()
 with vg.no_grad():
     p = vg.softmax(model(x)).numpy()

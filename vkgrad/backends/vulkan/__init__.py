@@ -64,6 +64,14 @@ _SHADERS = {
 # binding indices each shader reads and writes ("b": both)
 _ACCESS = {name: (tuple(i for i, m in enumerate(modes) if m != "o"), tuple(i for i, m in enumerate(modes) if m != "i"))
            for name, (_, modes) in _SHADERS.items()}
+# Shaders reading some operands through uniform texel buffers (see matmul_sg.comp):
+# the VkFormat of each binding's view (0: a storage buffer), by dtype and spec constants
+_RGBA32F, _RGBA32UI, _RG32UI = 109, 107, 101
+_TEXEL = {
+    # A (RG32UI: 4 halves of 4 rows of one k when TA = 1 in f16), B, bias, C
+    "matmul_sg": lambda tag, spec: ([_RGBA32F, _RGBA32F] if tag == "f32" else
+                                    [_RG32UI if spec[2] else _RGBA32UI, _RGBA32UI]) + [0, 0],
+}
 _ACT_ID = {None: 0, "relu": 1, "sigmoid": 2, "tanh": 3, "gelu": 4, "gelu_tanh": 5}
 _NP = {"f32": np.float32, "f16": np.float16, "i32": np.int32}
 _MAX_DIMS = 6
@@ -239,7 +247,9 @@ class VulkanBackend(Backend):
         atexit.register(self.close)
         self.max_words = self.limits["max_storage_buffer_range"] // 4
         # blocks start at multiples of the smallest size class: keep them aligned
-        self._min_words = max(16, int(self.limits.get("min_storage_buffer_offset_alignment", 4)) // 4)
+        self._min_words = max(16, int(self.limits.get("min_storage_buffer_offset_alignment", 4)) // 4,
+                              int(self.limits.get("min_texel_buffer_offset_alignment", 4)) // 4)
+        self._texel = True  # arenas may back texel buffer views (cleared if a device refuses)
         # total bytes of arenas (None: until the device refuses); also settable at run time
         cap = os.environ.get("VKGRAD_VULKAN_MAX_BYTES")
         self.memory_limit = int(cap) if cap else None
@@ -359,6 +369,7 @@ class VulkanBackend(Backend):
         a.holder = self.mgr.algorithm([t], self._spirv_of("peak_fma_f32"), (1, 1, 1),
                                       np.array([0], dtype=np.uint32), np.zeros(3, dtype=np.uint32))
         self.counters["pipelines_created"] += 1
+        self._texel = self._texel and _vkext.add_texel_usage(a.holder)
         self.arenas.append(a)
         self._prog.set_arenas([x.holder for x in self.arenas])
         self.counters["arena_bytes"] = total * 4
@@ -445,10 +456,15 @@ class VulkanBackend(Backend):
         if a is None:
             spirv = self._spirv_of(f"{shader}_{dtype_tag}")
             words, modes = _SHADERS[shader]
+            texel = _TEXEL.get(shader)
             # bound to the first arena for its layout only: each dispatch binds its
-            # operands' own arenas and ranges
-            a = self.mgr.algorithm([self.arenas[0].tensor] * len(modes), spirv, (1, 1, 1),
+            # operands' own arenas and ranges.  kp lays out storage buffers only: a
+            # shader with texel bindings is built over a placeholder, then rebuilt
+            a = self.mgr.algorithm([self.arenas[0].tensor] * len(modes),
+                                   self._spirv_of("copy4_u32") if texel else spirv, (1, 1, 1),
                                    np.array(spec, dtype=np.uint32), np.zeros(words, dtype=np.uint32))
+            if texel:
+                _vkext.set_texel_layout(a, spirv, texel(dtype_tag, spec))
             self._algos[key] = a
             self.counters["pipelines_created"] += 1
         return a
@@ -894,7 +910,8 @@ class VulkanBackend(Backend):
         big = M * N * K >= _SG_MIN_WORK
         if big and self.matmul_kernel == "sm" and self.limits.get("max_compute_shared_memory_size", 0) >= 8192:
             return self._as(self._matmul_sm(a, b, trans_a, trans_b, M, N, K, bias, act), a.dtype)
-        use_sg = big and self.limits.get("subgroup_shuffle") and 8 <= sg <= 64
+        use_sg = (big and self.limits.get("subgroup_shuffle") and 8 <= sg <= 64 and self._texel
+                  and max(M, N) * (K + 8) // 4 <= self.limits.get("max_texel_buffer_elements", 0))
         # f16 products from matmul4 / matmul are written as halves (no conversion pass)
         out16 = int(not use_sg and a.dtype == "f16" and (N % 4 == 0 if vec_a and vec_b else N % 2 == 0))
         c = self._alloc((M, N), "f16" if out16 else "f32")

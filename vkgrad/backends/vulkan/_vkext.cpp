@@ -27,6 +27,7 @@
 
 #include <cstring>
 #include <stdexcept>
+#include <unordered_map>
 
 #include <sched.h>
 #include <sys/types.h>
@@ -47,6 +48,117 @@ struct Cmd {
 };
 
 constexpr uint32_t kSetsPerPool = 256, kMaxBindings = 32;  // adam_multi8: 8 x (p, g, m, v)
+constexpr uint32_t kMaxTexelBindings = 4;
+
+// Shaders that read some operands through uniform texel buffers (texelFetch)
+// instead of storage buffers: lavapipe turns a texel fetch into one vector
+// gather, where it loads a storage buffer lane by lane behind a branch per lane
+// (measured: a vec4 fetch 4-5x cheaper; matmul_sg 1.7x faster).  kp builds every
+// pipeline for storage buffers only, so set_texel_layout rebuilds such an
+// algorithm's set layout and pipeline; the format of each texel binding (0 for
+// a storage buffer) is kept here, by algorithm.
+struct TexelLayout {
+    std::weak_ptr<kp::Algorithm> algo;  // the entry is stale once this expires
+    std::vector<vk::Format> formats;
+};
+std::unordered_map<const kp::Algorithm*, TexelLayout> g_texel_layouts;
+
+const std::vector<vk::Format>* texel_formats(const std::shared_ptr<kp::Algorithm>& a) {
+    if (g_texel_layouts.empty()) return nullptr;
+    auto it = g_texel_layouts.find(a.get());
+    if (it == g_texel_layouts.end()) return nullptr;
+    if (it->second.algo.lock() != a) {  // an earlier algorithm at the same address
+        g_texel_layouts.erase(it);
+        return nullptr;
+    }
+    return &it->second.formats;
+}
+
+uint64_t texel_bytes(vk::Format f) {
+    switch (f) {
+        case vk::Format::eR32G32B32A32Sfloat:
+        case vk::Format::eR32G32B32A32Uint: return 16;
+        case vk::Format::eR32G32Uint: return 8;
+        case vk::Format::eR32Sfloat:
+        case vk::Format::eR32Uint: return 4;
+        default: throw std::runtime_error("vkgrad: unsupported texel buffer format " + vk::to_string(f));
+    }
+}
+
+// Rebuild `a` (made by kp with storage-buffer bindings and a placeholder shader)
+// for `spirv`, whose bindings i with formats[i] != 0 are uniform texel buffers
+// of that VkFormat.
+void set_texel_layout(std::shared_ptr<kp::Algorithm> a, py::bytes spirv, std::vector<int> formats) {
+    if (!a || !a->mPipeline) throw std::runtime_error("vkgrad set_texel_layout: no algorithm");
+    if (formats.size() != a->mTensors.size())
+        throw std::runtime_error("vkgrad set_texel_layout: " + std::to_string(formats.size()) + " formats for " +
+                                 std::to_string(a->mTensors.size()) + " bindings");
+    TexelLayout lay{a, {}};
+    uint32_t texels = 0;
+    std::vector<vk::DescriptorSetLayoutBinding> bindings;
+    for (size_t i = 0; i < formats.size(); i++) {
+        vk::Format f = static_cast<vk::Format>(formats[i]);
+        if (formats[i]) (void)texel_bytes(f), texels++;
+        lay.formats.push_back(f);
+        bindings.emplace_back((uint32_t)i, formats[i] ? vk::DescriptorType::eUniformTexelBuffer
+                                                       : vk::DescriptorType::eStorageBuffer,
+                              1, vk::ShaderStageFlagBits::eCompute);
+    }
+    if (texels > kMaxTexelBindings) throw std::runtime_error("vkgrad set_texel_layout: too many texel bindings");
+    std::string code = spirv;
+    if (code.size() % 4) throw std::runtime_error("vkgrad set_texel_layout: SPIR-V size is not a multiple of 4");
+    auto& dev = *a->mDevice;
+    dev.destroy(*a->mPipeline);
+    dev.destroy(*a->mPipelineLayout);
+    dev.destroy(*a->mDescriptorSetLayout);
+    dev.destroy(*a->mShaderModule);
+    *a->mShaderModule = dev.createShaderModule(
+        vk::ShaderModuleCreateInfo(vk::ShaderModuleCreateFlags(), code.size(), (const uint32_t*)code.data()));
+    *a->mDescriptorSetLayout = dev.createDescriptorSetLayout(
+        vk::DescriptorSetLayoutCreateInfo(vk::DescriptorSetLayoutCreateFlags(), (uint32_t)bindings.size(), bindings.data()));
+    vk::PipelineLayoutCreateInfo pli(vk::PipelineLayoutCreateFlags(), 1, a->mDescriptorSetLayout.get());
+    vk::PushConstantRange pcr(vk::ShaderStageFlagBits::eCompute, 0,
+                              a->mPushConstantsDataTypeMemorySize * a->mPushConstantsSize);
+    if (pcr.size) pli.setPushConstantRangeCount(1), pli.setPPushConstantRanges(&pcr);
+    *a->mPipelineLayout = dev.createPipelineLayout(pli);
+    std::vector<vk::SpecializationMapEntry> entries;
+    uint32_t w = a->mSpecializationConstantsDataTypeMemorySize;
+    for (uint32_t i = 0; i < a->mSpecializationConstantsSize; i++) entries.emplace_back(i, w * i, w);
+    vk::SpecializationInfo spec((uint32_t)entries.size(), entries.data(), w * a->mSpecializationConstantsSize,
+                                a->mSpecializationConstantsData);
+    vk::PipelineShaderStageCreateInfo stage(vk::PipelineShaderStageCreateFlags(), vk::ShaderStageFlagBits::eCompute,
+                                            *a->mShaderModule, "main", &spec);
+    vk::ComputePipelineCreateInfo ci(vk::PipelineCreateFlags(), stage, *a->mPipelineLayout);
+    auto r = dev.createComputePipeline(*a->mPipelineCache, ci);
+    if (r.result != vk::Result::eSuccess)
+        throw std::runtime_error("vkgrad set_texel_layout: pipeline creation failed: " + vk::to_string(r.result));
+    *a->mPipeline = r.value;
+    g_texel_layouts[a.get()] = std::move(lay);
+}
+
+// Give the buffer of an arena (the first tensor of `holder`) the usage a
+// uniform texel buffer view needs: kp creates it for storage and transfers
+// only.  A new buffer with the extra usage is bound to the same memory (its
+// contents stay); false, and nothing changed, where the device would need
+// other memory for it.
+bool add_texel_usage(std::shared_ptr<kp::Algorithm> holder) {
+    auto& t = *holder->mTensors[0];
+    auto& dev = *holder->mDevice;
+    auto old_req = dev.getBufferMemoryRequirements(*t.mPrimaryBuffer);
+    vk::BufferCreateInfo bi(vk::BufferCreateFlags(), (uint64_t)t.mSize * t.mDataTypeMemorySize,
+                            vk::BufferUsageFlagBits::eStorageBuffer | vk::BufferUsageFlagBits::eTransferSrc |
+                                vk::BufferUsageFlagBits::eTransferDst | vk::BufferUsageFlagBits::eUniformTexelBuffer);
+    vk::Buffer nb = dev.createBuffer(bi);
+    auto req = dev.getBufferMemoryRequirements(nb);
+    if (req.size > old_req.size || (req.memoryTypeBits & old_req.memoryTypeBits) != old_req.memoryTypeBits) {
+        dev.destroy(nb);
+        return false;
+    }
+    dev.bindBufferMemory(nb, *t.mPrimaryMemory, 0);
+    dev.destroy(*t.mPrimaryBuffer);
+    *t.mPrimaryBuffer = nb;
+    return true;
+}
 
 // Each dispatch gets its own descriptor set (from pools this program owns)
 // binding every operand to its exact range of the arena, so that the driver
@@ -62,17 +174,23 @@ class OpProgram : public kp::OpBase {
     size_t pool_index = 0;   // pool sets are taken from
     uint32_t used_in_pool = 0;
 
+    std::vector<vk::BufferView> views;  // texel views of this program's dispatches
+
     ~OpProgram() override {
-        if (device)
+        if (device) {
+            for (auto& v : views) device->destroyBufferView(v);
             for (auto& p : pools) device->destroyDescriptorPool(p);
+        }
     }
 
     vk::DescriptorSet new_set(kp::Algorithm* a) {
         if (pools.empty() || used_in_pool == kSetsPerPool) {
             if (!pools.empty()) pool_index++;
             if (pool_index == pools.size()) {
-                vk::DescriptorPoolSize size(vk::DescriptorType::eStorageBuffer, kSetsPerPool * kMaxBindings);
-                vk::DescriptorPoolCreateInfo info(vk::DescriptorPoolCreateFlags(), kSetsPerPool, 1, &size);
+                vk::DescriptorPoolSize sizes[2] = {
+                    {vk::DescriptorType::eStorageBuffer, kSetsPerPool * kMaxBindings},
+                    {vk::DescriptorType::eUniformTexelBuffer, kSetsPerPool * kMaxTexelBindings}};
+                vk::DescriptorPoolCreateInfo info(vk::DescriptorPoolCreateFlags(), kSetsPerPool, 2, sizes);
                 pools.push_back(device->createDescriptorPool(info));
             }
             used_in_pool = 0;
@@ -104,11 +222,22 @@ class OpProgram : public kp::OpBase {
         std::vector<vk::DescriptorBufferInfo> infos(nb);
         std::vector<vk::WriteDescriptorSet> writes(nb);
         const uint64_t* r = ranges.data();
+        const std::vector<vk::Format>* fmt = texel_formats(c.algo);
+        std::vector<vk::BufferView> made(fmt ? nb : 0);
         for (size_t i = 0; i < nb; i++) {
-            infos[i] = vk::DescriptorBufferInfo(*arenas[arena_ids[i]]->mTensors[0]->mPrimaryBuffer,
-                                                r[2 * i], r[2 * i + 1]);
-            writes[i] = vk::WriteDescriptorSet(c.set, (uint32_t)i, 0, 1, vk::DescriptorType::eStorageBuffer,
-                                               nullptr, &infos[i], nullptr);
+            vk::Buffer buf = *arenas[arena_ids[i]]->mTensors[0]->mPrimaryBuffer;
+            if (fmt && (*fmt)[i] != vk::Format::eUndefined) {  // a view of whole texels (blocks are 64-byte aligned)
+                uint64_t tb = texel_bytes((*fmt)[i]);
+                made[i] = device->createBufferView(vk::BufferViewCreateInfo(
+                    vk::BufferViewCreateFlags(), buf, (*fmt)[i], r[2 * i], (r[2 * i + 1] + tb - 1) / tb * tb));
+                views.push_back(made[i]);  // owned (destroyed) by the program from here
+                writes[i] = vk::WriteDescriptorSet(c.set, (uint32_t)i, 0, 1, vk::DescriptorType::eUniformTexelBuffer,
+                                                   nullptr, nullptr, &made[i]);
+            } else {
+                infos[i] = vk::DescriptorBufferInfo(buf, r[2 * i], r[2 * i + 1]);
+                writes[i] = vk::WriteDescriptorSet(c.set, (uint32_t)i, 0, 1, vk::DescriptorType::eStorageBuffer,
+                                                   nullptr, &infos[i], nullptr);
+            }
         }
         device->updateDescriptorSets(writes, nullptr);
         cmds.push_back(std::move(c));
@@ -147,8 +276,11 @@ class OpProgram : public kp::OpBase {
     // so a program reused step after step creates no Vulkan objects.
     void clear() {
         cmds.clear();
-        if (device)
+        if (device) {
             for (auto& p : pools) device->resetDescriptorPool(p);
+            for (auto& v : views) device->destroyBufferView(v);
+        }
+        views.clear();
         pool_index = 0;
         used_in_pool = 0;
         dispatches = barriers = 0;
@@ -358,6 +490,8 @@ py::dict device_limits(uint32_t index) {
         d["max_push_constants_size"] = L.maxPushConstantsSize;
         d["max_per_stage_storage_buffers"] = L.maxPerStageDescriptorStorageBuffers;
         d["min_storage_buffer_offset_alignment"] = (uint64_t)L.minStorageBufferOffsetAlignment;
+        d["min_texel_buffer_offset_alignment"] = (uint64_t)L.minTexelBufferOffsetAlignment;
+        d["max_texel_buffer_elements"] = L.maxTexelBufferElements;
         d["subgroup_size"] = sub.subgroupSize;
         d["subgroup_shuffle"] = bool(sub.supportedOperations & vk::SubgroupFeatureFlagBits::eShuffle) &&
                                 bool(sub.supportedStages & vk::ShaderStageFlagBits::eCompute);
@@ -424,6 +558,8 @@ PYBIND11_MODULE(_vkext, m) {
         .def("wait_all", &Submitter::wait_all)
         .def("set_driver_threads", &Submitter::set_driver_threads, py::arg("thread_ids"))
         .def_property_readonly("excluded_cpu", [](const Submitter& s) { return s.excluded_cpu; });
+    m.def("set_texel_layout", &set_texel_layout, py::arg("algorithm"), py::arg("spirv"), py::arg("formats"));
+    m.def("add_texel_usage", &add_texel_usage, py::arg("holder"));
     m.def("device_limits", &device_limits, py::arg("index") = 0);
     m.def("device_count", &device_count);
 }
