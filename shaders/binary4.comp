@@ -34,14 +34,14 @@ void main() {
     uint stride = gl_NumWorkGroups.x * gl_WorkGroupSize.x;
     if (REP == 0u) {  // same shapes: no index arithmetic
         FOR_QUADS(p.n, q) {
-            LOADQ(A[q], a);
-            LOADQ(B[q], b);
+            LOADQ(LDQ(A, q), a);
+            LOADQ(LDQ(B, q), b);
             apply(q);
         }
     } else if (REP == 3u) {  // both repeating
         FOR_QUADS(p.n, q) {
-            LOADQ(A[q % p.rep_a], a);
-            LOADQ(B[q % p.rep_b], b);
+            LOADQ(LDQ(A, q % p.rep_a), a);
+            LOADQ(LDQ(B, q % p.rep_b), b);
             apply(q);
         }
     } else {  // REP 1: a repeats, 2: b repeats
@@ -50,14 +50,14 @@ void main() {
         for (uint it = gl_GlobalInvocationID.x; it < items; it += stride) {
             uint c = it % rq, r0 = (it / rq) * RB, r1 = min(rows, r0 + RB);
             float keep[EPQ];
-            if (REP == 1u) { LOADQ(A[c], keep); } else { LOADQ(B[c], keep); }
+            if (REP == 1u) { LOADQ(LDQ(A, c), keep); } else { LOADQ(LDQ(B, c), keep); }
             for (uint r = r0; r < r1; r++) {
                 uint q = r * rq + c;
                 if (REP == 1u) {
                     a = keep;
-                    LOADQ(B[q], b);
+                    LOADQ(LDQ(B, q), b);
                 } else {
-                    LOADQ(A[q], a);
+                    LOADQ(LDQ(A, q), a);
                     b = keep;
                 }
                 apply(q);

@@ -11,7 +11,7 @@ layout(push_constant) uniform P { uint n; uint seed_mix; float p; float scale; }
 BUF_IN(0, X)
 BUF_OUT(1, Y)
 BUF_OUT(2, MASK)
-BUF4_IN(0, X4)
+BUF4_IN_SSBO(0, X4)
 BUF4_OUT(1, Y4)
 BUF4_OUT(2, MASK4)
 

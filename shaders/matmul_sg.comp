@@ -27,6 +27,10 @@
 // gl_SubgroupSize equals it the k-loop is unrolled with constant shuffle
 // indices (20% faster on lavapipe); otherwise the same code runs with the
 // size read at run time, so a device that varies it still gets right results.
+// OUT16 (specialisation constant 4; -DF16, n_valid even): C in packed halves,
+// so an f16 product needs no conversion pass.  A row's 16 columns are stored as
+// 16-byte quads when they are whole quads of C (lavapipe stores lane by lane:
+// a quad costs about what one scalar does).
 // Bindings: 0 A (in), 1 B (in), 2 bias (in; a dummy when has_bias = 0), 3 C (out).
 #include "common.glsl"
 layout(local_size_x = 64) in;
@@ -34,6 +38,7 @@ layout(constant_id = 0) const uint ACT = 0u;
 layout(constant_id = 1) const uint SGC = 8u;
 layout(constant_id = 2) const uint TA = 0u;
 layout(constant_id = 3) const uint TB = 0u;
+layout(constant_id = 4) const uint OUT16 = 0u;
 layout(push_constant) uniform P { uint M; uint N; uint K; uint has_bias; uint n_valid; } p;
 // A and B are read through uniform texel buffers (texelFetch): lavapipe loads a
 // storage buffer lane by lane behind a branch per lane, a texel fetch in one
@@ -58,6 +63,7 @@ layout(binding = 1) uniform samplerBuffer B_t;
 #endif
 BUF_IN(2, BIAS)
 BUF_OUT(3, C)
+layout(std430, binding = 3) writeonly buffer C4_b { uvec4 C4[]; };  // C by quads of words
 
 vec4 acc[4][4];  // acc[i][q]: row m0 + 4*lane + i, columns n0 + 4q .. n0 + 4q + 3
 uint arow0;      // this lane's first row, clamped in range (stores are guarded)
@@ -178,14 +184,34 @@ void main() {
         uint m0 = (t / bn) * 4u * SG, n0 = (t % bn) * 16u;
         if (SG == SGC) tile(SGC, lane, m0, n0);  // constant trip counts: unrolled
         else tile(SG, lane, m0, n0);
+        vec4 bias[4];  // this tile's columns of the bias, once per tile
+        [[unroll]] for (uint j = 0u; j < 16u; j++)
+            bias[j / 4u][j % 4u] = p.has_bias == 1u && n0 + j < p.n_valid ? LD(BIAS, n0 + j) : 0.0;
+        bool quads = n0 + 16u <= p.n_valid && p.n_valid % (OUT16 == 1u ? 8u : 4u) == 0u;
         [[unroll]] for (uint i = 0u; i < 4u; i++) {
-            uint row = m0 + 4u * lane + i;
+            uint row = m0 + 4u * lane + i, at = row * p.n_valid + n0;
             if (row >= p.M) continue;
-            [[unroll]] for (uint j = 0u; j < 16u; j++) {
-                uint n = n0 + j;
-                if (n >= p.n_valid) break;
-                float bias = p.has_bias == 1u ? LD(BIAS, n) : 0.0;
-                ST32(C, row * p.n_valid + n, activate(ACT, acc[i][j / 4u][j % 4u] + bias));
+            vec4 v[4];
+            [[unroll]] for (uint j = 0u; j < 16u; j++)
+                v[j / 4u][j % 4u] = activate(ACT, acc[i][j / 4u][j % 4u] + bias[j / 4u][j % 4u]);
+            if (OUT16 == 1u) {
+                if (quads) {
+                    [[unroll]] for (uint h = 0u; h < 2u; h++)
+                        C4[at / 8u + h] = uvec4(pack_half2(v[2u * h].xy), pack_half2(v[2u * h].zw),
+                                                pack_half2(v[2u * h + 1u].xy), pack_half2(v[2u * h + 1u].zw));
+                } else {
+                    [[unroll]] for (uint j = 0u; j < 16u; j += 2u) {  // n_valid even: whole words
+                        if (n0 + j >= p.n_valid) break;
+                        C[(at + j) / 2u] = pack_half2(vec2(v[j / 4u][j % 4u], v[j / 4u][j % 4u + 1u]));
+                    }
+                }
+            } else if (quads) {
+                [[unroll]] for (uint q = 0u; q < 4u; q++) C4[at / 4u + q] = floatBitsToUint(v[q]);
+            } else {
+                [[unroll]] for (uint j = 0u; j < 16u; j++) {
+                    if (n0 + j >= p.n_valid) break;
+                    ST32(C, at + j, v[j / 4u][j % 4u]);
+                }
             }
         }
     }

@@ -1,18 +1,43 @@
 #version 450
 #extension GL_GOOGLE_include_directive : require
-// y[i, j] = x[i*s0 + j*s1] for i < R, j < C, else 0, for y [R2, C2] in f32:
-// transposes, zero-pads and widens f16 in one pass (matmul_sg's operand prep),
-// or crops (R2, C2 <= R, C).  Bindings: 0 x (in), 1 y (out).
+// y[i, j] = x[i*s0 + j*s1] for i < R, j < C, else 0, for y [R2, C2] in f32,
+// C2 a multiple of 4: transposes and zero-pads in one pass (the matmul
+// kernels' operand prep).  Each invocation writes one 16-byte quad of a row of
+// y, and reads x through a uniform texel buffer (R32F view; with -DF16, x in
+// packed halves through an R32UI view): lavapipe stores and loads storage
+// buffers lane by lane, a texel fetch in one gather.
+// Bindings: 0 x (in, texel buffer), 1 y (out).
 #include "common.glsl"
 layout(local_size_x = 64) in;
 layout(push_constant) uniform P { uint R; uint C; uint R2; uint C2; uint s0; uint s1; } p;
-BUF_IN(0, X)
-BUF_OUT(1, Y)
+#ifdef F16
+layout(binding = 0) uniform usamplerBuffer X;
+float ldx(uint i) { return unpackHalf2x16(texelFetch(X, int(i >> 1u)).x)[i & 1u]; }
+#else
+layout(binding = 0) uniform samplerBuffer X;
+float ldx(uint i) { return texelFetch(X, int(i)).x; }
+#endif
+layout(std430, binding = 1) writeonly buffer Y_b { vec4 Y[]; };
 
 void main() {
-    uint n = p.R2 * p.C2;
-    for (uint o = gl_GlobalInvocationID.x; o < n; o += gl_NumWorkGroups.x * 64u) {
-        uint i = o / p.C2, j = o % p.C2;
-        ST32(Y, o, (i < p.R && j < p.C) ? LD(X, i * p.s0 + j * p.s1) : 0.0);
+    // quad o = i * cq + jq of y; the row and column advance by the grid stride
+    // without a division per quad (a vector division is 8 scalar ones on a CPU)
+    uint cq = p.C2 / 4u, n = p.R2 * cq, o = gl_GlobalInvocationID.x, stride = gl_NumWorkGroups.x * 64u;
+    uint i = o / cq, jq = o % cq, di = stride / cq, dj = stride % cq;
+    for (; o < n; o += stride) {
+        uint j0 = 4u * jq;
+        vec4 v;
+        [[unroll]] for (uint c = 0u; c < 4u; c++) {
+            bool in_x = i < p.R && j0 + c < p.C;
+            float x = ldx(in_x ? i * p.s0 + (j0 + c) * p.s1 : 0u);  // index 0 outside: always in range
+            v[c] = in_x ? x : 0.0;
+        }
+        Y[o] = v;
+        i += di;
+        jq += dj;
+        if (jq >= cq) {
+            jq -= cq;
+            i++;
+        }
     }
 }

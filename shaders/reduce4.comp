@@ -47,7 +47,7 @@ void main() {
             uint r1 = min(p.R, (part + 1u) * p.chunk);
             for (uint r = part * p.chunk; r < r1; r++) {
                 [[unroll]] for (uint j = 0u; j < QPI; j++) {
-                    LOADQ(X[(o * p.R + r) * cols + c0 + j], v);
+                    LOADQ(LDQ(X, (o * p.R + r) * cols + c0 + j), v);
                     [[unroll]] for (uint k = 0u; k < EPQ; k++) ac[j][k] = comb(ac[j][k], OP == 2u ? v[k] * v[k] : v[k]);
                 }
             }
@@ -71,7 +71,7 @@ void main() {
                 uint base = (o * p.R + r) * cols + c0;
                 [[unroll]] for (uint j = 0u; j < QPI; j++) {
                     if (j < nj) {
-                        LOADQ(X[base + j * SG], v);
+                        LOADQ(LDQ(X, base + j * SG), v);
                         [[unroll]] for (uint k = 0u; k < EPQ; k++) ac[j][k] = comb(ac[j][k], OP == 2u ? v[k] * v[k] : v[k]);
                     }
                 }
@@ -89,7 +89,7 @@ void main() {
             [[unroll]] for (uint k = 0u; k < EPQ; k++) acc[k] = init;
             uint e1 = min(p.R, (part + 1u) * p.chunk);
             for (uint e = part * p.chunk; e < e1; e += EPQ) {
-                LOADQ(X[(o * p.R + e) / EPQ], v);
+                LOADQ(LDQ(X, (o * p.R + e) / EPQ), v);
                 [[unroll]] for (uint k = 0u; k < EPQ; k++) acc[k] = comb(acc[k], OP == 2u ? v[k] * v[k] : v[k]);
             }
             float s = acc[0];

@@ -11,7 +11,7 @@
 #include "common.glsl"
 #include "vec4.glsl"
 #define ROWS_IN_QUADS
-BUF4_IN(0, X4)
+BUF4_IN_SSBO(0, X4)
 layout(std430, binding = 1) writeonly buffer Y4_b { uvec4 Y4[]; };
 #include "rowreduce.glsl"
 layout(local_size_x = 64) in;

@@ -15,7 +15,7 @@ BUF4_OUT(1, Y)
 void main() {
     FOR_QUADS(p.n, q) {
         float v[EPQ];
-        LOADQ(X[q], v);
+        LOADQ(LDQ(X, q), v);
         [[unroll]] for (uint k = 0u; k < EPQ; k++) v[k] = OP == U_FILL ? p.beta : f(v[k]);
         Y[q] = STOREQ(v);
     }

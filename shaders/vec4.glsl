@@ -1,7 +1,13 @@
 // 16-byte loads and stores: four f32 or eight f16 per word quad.  Used by the
 // contiguous fast paths (lavapipe issues one memory operation per lane per
 // load, so wide loads matter there; on GPUs they coalesce either way).
-#define BUF4_IN(n, name) layout(std430, binding = n) readonly buffer name##_b { uvec4 name[]; };
+// Inputs are uniform texel buffers (the backend binds RGBA32UI views, a quad a
+// texel), read by LDQ: lavapipe loads a storage buffer lane by lane behind a
+// branch per lane, a texel fetch in one gather.  BUF4_IN_SSBO: a storage-buffer
+// input, for shaders whose other paths bind the same operand as one.
+#define BUF4_IN(n, name) layout(binding = n) uniform usamplerBuffer name;
+#define LDQ(name, q) texelFetch(name, int(q))
+#define BUF4_IN_SSBO(n, name) layout(std430, binding = n) readonly buffer name##_b { uvec4 name[]; };
 #define BUF4_OUT(n, name) layout(std430, binding = n) writeonly buffer name##_b { uvec4 name[]; };
 #ifdef F16
 #define EPQ 8u

@@ -17,8 +17,8 @@ layout(constant_id = 0) const uint LABELS = 0u;  // 1: T holds int32 class label
 layout(constant_id = 1) const uint QUADS = 0u;
 #include "vec4.glsl"
 #define ROWS_IN_QUADS
-BUF4_IN(0, X4)
-BUF4_IN(1, T4)
+BUF4_IN_SSBO(0, X4)
+BUF4_IN_SSBO(1, T4)
 layout(std430, binding = 2) writeonly buffer PR4_b { uvec4 PR4[]; };
 #include "rowreduce.glsl"
 layout(local_size_x = 64) in;

@@ -66,8 +66,14 @@ _ACCESS = {name: (tuple(i for i, m in enumerate(modes) if m != "o"), tuple(i for
            for name, (_, modes) in _SHADERS.items()}
 # Shaders reading some operands through uniform texel buffers (see matmul_sg.comp):
 # the VkFormat of each binding's view (0: a storage buffer), by dtype and spec constants
-_RGBA32F, _RGBA32UI, _RG32UI = 109, 107, 101
+_RGBA32F, _RGBA32UI, _RG32UI, _R32F, _R32UI = 109, 107, 101, 100, 98
 _TEXEL = {
+    "copy4": lambda tag, spec: [_RGBA32UI, 0],  # the quad kernels: inputs in 16-byte texels (vec4.glsl)
+    "unary4": lambda tag, spec: [_RGBA32UI, 0],
+    "binary4": lambda tag, spec: [_RGBA32UI, _RGBA32UI, 0],
+    "reduce4": lambda tag, spec: [_RGBA32UI, 0],
+    "pad2d": lambda tag, spec: [_R32F if tag == "f32" else _R32UI, 0],  # x (halves read as words), y
+    "pad2d_h": lambda tag, spec: [_R32UI, 0],
     # A (RG32UI: 4 halves of 4 rows of one k when TA = 1 in f16), B, bias, C
     "matmul_sg": lambda tag, spec: ([_RGBA32F, _RGBA32F] if tag == "f32" else
                                     [_RG32UI if spec[2] else _RGBA32UI, _RGBA32UI]) + [0, 0],
@@ -250,6 +256,7 @@ class VulkanBackend(Backend):
         self._min_words = max(16, int(self.limits.get("min_storage_buffer_offset_alignment", 4)) // 4,
                               int(self.limits.get("min_texel_buffer_offset_alignment", 4)) // 4)
         self._texel = True  # arenas may back texel buffer views (cleared if a device refuses)
+        self._max_texels = int(self.limits.get("max_texel_buffer_elements", 0))
         # total bytes of arenas (None: until the device refuses); also settable at run time
         cap = os.environ.get("VKGRAD_VULKAN_MAX_BYTES")
         self.memory_limit = int(cap) if cap else None
@@ -461,7 +468,7 @@ class VulkanBackend(Backend):
             # operands' own arenas and ranges.  kp lays out storage buffers only: a
             # shader with texel bindings is built over a placeholder, then rebuilt
             a = self.mgr.algorithm([self.arenas[0].tensor] * len(modes),
-                                   self._spirv_of("copy4_u32") if texel else spirv, (1, 1, 1),
+                                   self._spirv_of("peak_fma_f32") if texel else spirv, (1, 1, 1),
                                    np.array(spec, dtype=np.uint32), np.zeros(words, dtype=np.uint32))
             if texel:
                 _vkext.set_texel_layout(a, spirv, texel(dtype_tag, spec))
@@ -722,11 +729,12 @@ class VulkanBackend(Backend):
                 raise BackendError(f"vulkan {op}: dtype {h.dtype} is not supported (f32, f16)")
 
     # -- elementwise -------------------------------------------------------------
-    @staticmethod
-    def _quads(n, dtype):
-        """Quads of 16 bytes when n fills whole ones, else 0 (no fast path)."""
+    def _quads(self, n, dtype):
+        """Quads of 16 bytes when n fills whole ones, else 0 (no fast path: the quad
+        kernels read 16-byte texels, so also 0 where the arena cannot back texel
+        views or n has more quads than a view may)."""
         per = 8 if dtype == "f16" else 4
-        return n // per if n % per == 0 else 0
+        return n // per if n % per == 0 and self._texel and n // per <= self._max_texels else 0
 
     def _unary_dispatch(self, op, x, y, alpha, beta, n):
         q = self._quads(n, y.dtype)
@@ -818,7 +826,8 @@ class VulkanBackend(Backend):
             i, j = run[0], run[-1]
             outer, R, inner = math.prod(cur_shape[:i]), math.prod(cur_shape[i:j + 1]), math.prod(cur_shape[j + 1:])
             e = 8 if tag == "f16" else 4
-            quads = outer * R * inner >= 1 << 16 and (inner % e == 0 or (inner == 1 and R % e == 0))
+            quads = (outer * R * inner >= 1 << 16 and (inner % e == 0 or (inner == 1 and R % e == 0))
+                     and self._quads(outer * R * inner, tag))
             if quads:
                 # 16-byte loads (reduce4.comp): columns in whole quads, or rows of whole
                 # quads; parts of the rows in parallel (about _reduce_items items), then
@@ -874,21 +883,24 @@ class VulkanBackend(Backend):
         y = self._copy_contig(x, self._alloc((x.size,), x.dtype))
         return VkArray(tuple(shape), x.dtype, y.block)
 
-    def _pad2d(self, x, R, C, R2, C2, s0, s1, out=None):
-        """f32 [R2, C2] with y[i, j] = x[i*s0 + j*s1] inside [R, C], zeros outside."""
-        y = out if out is not None else self._alloc((R2, C2), "f32")
-        self._dispatch("pad2d", x.dtype, (), (R2 * C2 + 63) // 64, [R, C, R2, C2, s0, s1], [x, y])
+    def _pad2d(self, x, R, C, R2, C2, s0, s1):
+        """f32 [R2, C2] (C2 a multiple of 4) with y[i, j] = x[i*s0 + j*s1] inside
+        [R, C], zeros outside."""
+        assert C2 % 4 == 0, C2
+        y = self._alloc((R2, C2), "f32")
+        self._dispatch("pad2d", x.dtype, (), (R2 * C2 // 4 + 63) // 64, [R, C, R2, C2, s0, s1], [x, y])
         return y
 
     def _pad2d_h(self, x, R, C, R2, C2, s0, s1):
-        """pad2d into packed halves (f16 in, f16 out; C2 even)."""
+        """pad2d into packed halves (f16 in, f16 out; C2 a multiple of 4)."""
+        assert C2 % 4 == 0, C2
         y = self._alloc((R2, C2), "f16")
-        self._dispatch("pad2d_h", "f16", (), (R2 * C2 // 2 + 63) // 64, [R, C, R2, C2, s0, s1], [x, y])
+        self._dispatch("pad2d_h", "f16", (), (R2 * C2 // 4 + 63) // 64, [R, C, R2, C2, s0, s1], [x, y])
         return y
 
     def _copy_contig(self, x, y):
         words = _words(x.size, x.dtype)
-        if words % 4 == 0:
+        if self._quads(words, "f32"):
             self._dispatch("copy4", "u32", (), (words // 4 + 63) // 64, [words], [x, y])
             return y
         return self._copy_strided(x, [x.size], [1], out=y)
@@ -912,8 +924,8 @@ class VulkanBackend(Backend):
             return self._as(self._matmul_sm(a, b, trans_a, trans_b, M, N, K, bias, act), a.dtype)
         use_sg = (big and self.limits.get("subgroup_shuffle") and 8 <= sg <= 64 and self._texel
                   and max(M, N) * (K + 8) // 4 <= self.limits.get("max_texel_buffer_elements", 0))
-        # f16 products from matmul4 / matmul are written as halves (no conversion pass)
-        out16 = int(not use_sg and a.dtype == "f16" and (N % 4 == 0 if vec_a and vec_b else N % 2 == 0))
+        # f16 products are written as halves (no conversion pass) where whole words allow
+        out16 = int(a.dtype == "f16" and (N % 2 == 0 if use_sg or not (vec_a and vec_b) else N % 4 == 0))
         c = self._alloc((M, N), "f16" if out16 else "f32")
         groups = ((M + 3) // 4 * ((N + 3) // 4) + 63) // 64  # 4x4 blocks, 64 per workgroup
         bias_h = bias if bias is not None else self._dummy
@@ -934,7 +946,7 @@ class VulkanBackend(Backend):
                 N4 = -(-N // q) * q
                 b_in, tb = pad(b, K, N, K4, N4, *((1, K) if trans_b else (N, 1))), 0
             blocks = (M + 4 * sg - 1) // (4 * sg) * ((N4 + 15) // 16)  # 4*sg x 16 tiles
-            self._dispatch("matmul_sg", a.dtype, (_ACT_ID[act], sg, ta, tb),
+            self._dispatch("matmul_sg", a.dtype, (_ACT_ID[act], sg, ta, tb, out16),
                            (blocks + 64 // sg - 1) // (64 // sg),
                            [M, N4, K4, int(bias is not None), N], [a_in, b_in, bias_h, c])
         elif vec_a and vec_b:  # 4 values per load (f32, or packed halves)
