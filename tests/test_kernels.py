@@ -89,6 +89,27 @@ def test_matmul_sg_falls_back_without_texel_buffers(why, monkeypatch):
     assert seen == ["matmul4"], seen
 
 
+def test_quad_kernels_fall_back_without_texel_buffers(monkeypatch):
+    """The quad kernels read 16-byte texels; without texel views elementwise ops,
+    reductions and copies take the scalar kernels, with the same values."""
+    be = vg.get_backend("vulkan")
+    r = np.random.default_rng(4)
+    a, b = r.uniform(-1, 1, (256, 512)), r.uniform(-1, 1, (256, 512))
+    ops = [(lambda x, y: be.binary("add", x, y), lambda x, y: x + y),
+           (lambda x, y: be.unary("exp", x), lambda x, y: np.exp(x)),
+           (lambda x, y: be.reduce("sum", x, (0,), False), lambda x, y: x.sum(axis=0)),
+           (lambda x, y: be._copy_contig(x, be._alloc(x.shape, x.dtype)), lambda x, y: x)]
+    for texel in (True, False):
+        monkeypatch.setattr(be, "_texel", texel)
+        seen, orig = [], be._dispatch
+        monkeypatch.setattr(be, "_dispatch", lambda shader, *rest: (seen.append(shader), orig(shader, *rest))[1])
+        for fvk, fnp in ops:
+            _cpu_vs_vk(fvk, fnp, [a, b], "f32", rtol=1e-5, atol=1e-5)
+        quad = {"binary4", "unary4", "reduce4", "copy4"} & set(seen)
+        assert bool(quad) == texel, seen
+        monkeypatch.setattr(be, "_dispatch", orig)
+
+
 @pytest.mark.parametrize("dtype", ["f32", "f16"])
 @pytest.mark.parametrize("ta,tb", [(False, False), (True, False), (False, True)])
 def test_matmul_sg_with_a_subgroup_size_other_than_the_reported_one(dtype, ta, tb, monkeypatch):
