@@ -4,7 +4,9 @@
 
 Every shader gets an f32 and an f16 (-DF16: packed-half storage) variant;
 cast.comp gets the two conversions; variants that write halves get a
--DSOFT_HALF twin (see common.glsl).  A shader that fails to compile raises
+-DSOFT_HALF twin (see common.glsl); the quad kernels and pad2d get a
+-DTEXEL_IN twin, "<shader>_tx_<dtype>", reading their inputs as texel
+buffers (vec4.glsl; for CPU devices).  A shader that fails to compile raises
 with glslangValidator's message; every module must pass spirv-val (when
 installed).  Writes OUT_DIR/manifest.json (variant -> file, source hash)."""
 import hashlib
@@ -25,6 +27,7 @@ SPECIAL = {"cast": [("cast_f32_f16", ["-DF16"]), ("cast_f16_f32", ["-DIN_F16"])]
                           ("adam_multi_g16", ["-DGRAD16"])],
            "adam_multi8": [("adam_multi8_f32", []), ("adam_multi8_f16", ["-DF16"]),
                            ("adam_multi8_g16", ["-DGRAD16"])]}  # pad2d: f32 and f16 (reads halves)
+TEXEL_TWINS = {"copy4", "unary4", "binary4", "reduce4", "pad2d", "pad2d_h"}
 
 
 def variants():
@@ -37,7 +40,10 @@ def variants():
         name = f[:-5]
         with open(os.path.join(HERE, f)) as fh:
             f16_inside = "#define F16" in fh.read()
-        for vname, defs in SPECIAL.get(name, [(name + "_f32", []), (name + "_f16", ["-DF16"])]):
+        base = SPECIAL.get(name, [(name + "_f32", []), (name + "_f16", ["-DF16"])])
+        if name in TEXEL_TWINS:
+            base = base + [(name + "_tx" + v[len(name):], d + ["-DTEXEL_IN"]) for v, d in base]
+        for vname, defs in base:
             out.append((vname, f, defs))
             if "-DF16" in defs or f16_inside:
                 out.append((vname + "_soft", f, defs + ["-DSOFT_HALF"]))

@@ -3,20 +3,13 @@
 // y[i, j] = x[i*s0 + j*s1] for i < R, j < C, else 0, for y [R2, C2] in f32,
 // C2 a multiple of 4: transposes and zero-pads in one pass (the matmul
 // kernels' operand prep).  Each invocation writes one 16-byte quad of a row of
-// y, and reads x through a uniform texel buffer (R32F view; with -DF16, x in
-// packed halves through an R32UI view): lavapipe stores and loads storage
-// buffers lane by lane, a texel fetch in one gather.
-// Bindings: 0 x (in, texel buffer), 1 y (out).
+// y.  With -DTEXEL_IN x is read through a uniform texel buffer (R32F view;
+// with -DF16, x in packed halves through an R32UI view; see vec4.glsl).
+// Bindings: 0 x (in), 1 y (out).
 #include "common.glsl"
 layout(local_size_x = 64) in;
 layout(push_constant) uniform P { uint R; uint C; uint R2; uint C2; uint s0; uint s1; } p;
-#ifdef F16
-layout(binding = 0) uniform usamplerBuffer X;
-float ldx(uint i) { return unpackHalf2x16(texelFetch(X, int(i >> 1u)).x)[i & 1u]; }
-#else
-layout(binding = 0) uniform samplerBuffer X;
-float ldx(uint i) { return texelFetch(X, int(i)).x; }
-#endif
+#include "pad2d_in.glsl"
 layout(std430, binding = 1) writeonly buffer Y_b { vec4 Y[]; };
 
 void main() {

@@ -3,13 +3,12 @@
 // pad2d.comp with packed-half input and output (the f16 matmul kernels'
 // operand prep): y [R2, C2] f16, C2 a multiple of 4, y[i, j] = x[i*s0 + j*s1]
 // inside [R, C], zeros outside; each invocation writes 4 halves of a row
-// (8 bytes), reading x as words through a uniform texel buffer (R32UI view).
-// Bindings: 0 x (in, texel buffer), 1 y (out).
+// (8 bytes).  With -DTEXEL_IN x is read as words through a uniform texel
+// buffer (R32UI view).  Bindings: 0 x (in), 1 y (out).
 #include "common.glsl"
 layout(local_size_x = 64) in;
 layout(push_constant) uniform P { uint R; uint C; uint R2; uint C2; uint s0; uint s1; } p;
-layout(binding = 0) uniform usamplerBuffer X;
-float ldx(uint i) { return unpackHalf2x16(texelFetch(X, int(i >> 1u)).x)[i & 1u]; }
+#include "pad2d_in.glsl"
 layout(std430, binding = 1) writeonly buffer Y_b { uvec2 Y[]; };
 
 void main() {

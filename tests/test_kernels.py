@@ -89,9 +89,11 @@ def test_matmul_sg_falls_back_without_texel_buffers(why, monkeypatch):
     assert seen == ["matmul4"], seen
 
 
-def test_quad_kernels_fall_back_without_texel_buffers(monkeypatch):
-    """The quad kernels read 16-byte texels; without texel views elementwise ops,
-    reductions and copies take the scalar kernels, with the same values."""
+@pytest.mark.parametrize("dtype", ["f32", "f16"])
+def test_quad_kernels_read_texels_or_storage_buffers(dtype, monkeypatch):
+    """The quad kernels' inputs: texel buffers ("_tx" twins) on CPU devices where
+    the arena backs texel views and the input fits the device's texel limit,
+    storage buffers otherwise (GPUs; refused views; too many texels): same values."""
     be = vg.get_backend("vulkan")
     r = np.random.default_rng(4)
     a, b = r.uniform(-1, 1, (256, 512)), r.uniform(-1, 1, (256, 512))
@@ -99,15 +101,21 @@ def test_quad_kernels_fall_back_without_texel_buffers(monkeypatch):
            (lambda x, y: be.unary("exp", x), lambda x, y: np.exp(x)),
            (lambda x, y: be.reduce("sum", x, (0,), False), lambda x, y: x.sum(axis=0)),
            (lambda x, y: be._copy_contig(x, be._alloc(x.shape, x.dtype)), lambda x, y: x)]
-    for texel in (True, False):
-        monkeypatch.setattr(be, "_texel", texel)
-        seen, orig = [], be._dispatch
-        monkeypatch.setattr(be, "_dispatch", lambda shader, *rest: (seen.append(shader), orig(shader, *rest))[1])
-        for fvk, fnp in ops:
-            _cpu_vs_vk(fvk, fnp, [a, b], "f32", rtol=1e-5, atol=1e-5)
-        quad = {"binary4", "unary4", "reduce4", "copy4"} & set(seen)
-        assert bool(quad) == texel, seen
-        monkeypatch.setattr(be, "_dispatch", orig)
+    tol = dict(rtol=2e-3, atol=2e-2) if dtype == "f16" else dict(rtol=1e-5, atol=1e-5)
+    cases = [({}, True), ({"_texel_reads": False}, False), ({"_texel": False}, False),
+             ({"_max_texels": 1000}, False)]
+    for patch, texel in cases:
+        with monkeypatch.context() as m:
+            m.setattr(be, "_texel_reads", True)
+            for k, v in patch.items():
+                m.setattr(be, k, v)
+            seen, orig = [], be._dispatch
+            m.setattr(be, "_dispatch", lambda shader, *rest: (seen.append(shader), orig(shader, *rest))[1])
+            for fvk, fnp in ops:
+                _cpu_vs_vk(fvk, fnp, [a, b], dtype, **tol)
+        quad = {s for s in seen if s.split("_")[0] in ("binary4", "unary4", "reduce4", "copy4")}
+        want = {"binary4", "unary4", "reduce4", "copy4"}
+        assert quad == ({k + "_tx" for k in want} if texel else want), (patch, seen)
 
 
 @pytest.mark.parametrize("dtype", ["f32", "f16"])
@@ -184,7 +192,7 @@ def test_column_sums_take_the_span_layout_when_a_row_fills_a_subgroup(dtype, mon
     modes, orig = [], be._dispatch
 
     def spy(shader, tag, spec, groups, push, ops):
-        if shader == "reduce4":
+        if shader.startswith("reduce4"):
             modes.append(spec[1])
         return orig(shader, tag, spec, groups, push, ops)
     monkeypatch.setattr(be, "_dispatch", spy)
@@ -503,6 +511,7 @@ def test_gpu_tuning_gives_the_same_values(monkeypatch):
     reductions of every layout, softmax rows and the fused Adam against the CPU."""
     be = vg.get_backend("vulkan")
     monkeypatch.setattr(be, "_small_grid", 0)
+    monkeypatch.setattr(be, "_texel_reads", False)  # GPUs read the quad kernels' inputs as storage buffers
     monkeypatch.setattr(be, "_reduce_items", 16384)
     monkeypatch.setattr(be, "_reduce_acc", 16)
     r = np.random.default_rng(7)

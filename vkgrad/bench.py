@@ -112,7 +112,9 @@ def ceilings(be, reps):
     words = min(16 * MB, be.max_words // 8) // 4 * 4
     x = be._alloc((words,), "f32")
     z = be._alloc((words,), "f32")
-    copy = lambda: be._dispatch("copy4", "u32", (), min(4096, words // 4 // 64), [words], [x, z])  # noqa: E731
+    # the copy kernel the backend uses (on CPU devices its texel-read twin)
+    copy = lambda: be._dispatch(be._tx("copy4", words // 4), "u32", (), min(4096, words // 4 // 64),  # noqa: E731
+                                [words], [x, z])
     t = _time_gpu(be, copy, 2 * reps, best=True)
     out["copy_shader_gbs"] = 2 * 4 * words / t / 1e9
     probes["GB/s"] = (copy, 2 * 4 * words)

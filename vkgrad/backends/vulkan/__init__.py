@@ -61,6 +61,8 @@ _SHADERS = {
     "act_bias_bwd": (2, "iioo"), "adam4": (9, "bibb"), "sgd4": (7, "bib"), "adam_multi": (12, "bibb" * 4),
     "adam_multi8": (16, "bibb" * 8), "cast_multi": (8, "io" * 8),
 }
+for _n in ("copy4", "unary4", "binary4", "reduce4", "pad2d", "pad2d_h"):  # texel-read twins (see _tx)
+    _SHADERS[_n + "_tx"] = _SHADERS[_n]
 # binding indices each shader reads and writes ("b": both)
 _ACCESS = {name: (tuple(i for i, m in enumerate(modes) if m != "o"), tuple(i for i, m in enumerate(modes) if m != "i"))
            for name, (_, modes) in _SHADERS.items()}
@@ -68,12 +70,13 @@ _ACCESS = {name: (tuple(i for i, m in enumerate(modes) if m != "o"), tuple(i for
 # the VkFormat of each binding's view (0: a storage buffer), by dtype and spec constants
 _RGBA32F, _RGBA32UI, _RG32UI, _R32F, _R32UI = 109, 107, 101, 100, 98
 _TEXEL = {
-    "copy4": lambda tag, spec: [_RGBA32UI, 0],  # the quad kernels: inputs in 16-byte texels (vec4.glsl)
-    "unary4": lambda tag, spec: [_RGBA32UI, 0],
-    "binary4": lambda tag, spec: [_RGBA32UI, _RGBA32UI, 0],
-    "reduce4": lambda tag, spec: [_RGBA32UI, 0],
-    "pad2d": lambda tag, spec: [_R32F if tag == "f32" else _R32UI, 0],  # x (halves read as words), y
-    "pad2d_h": lambda tag, spec: [_R32UI, 0],
+    # the quad kernels' "_tx" twins (CPU devices): inputs in 16-byte texels (vec4.glsl)
+    "copy4_tx": lambda tag, spec: [_RGBA32UI, 0],
+    "unary4_tx": lambda tag, spec: [_RGBA32UI, 0],
+    "binary4_tx": lambda tag, spec: [_RGBA32UI, _RGBA32UI, 0],
+    "reduce4_tx": lambda tag, spec: [_RGBA32UI, 0],
+    "pad2d_tx": lambda tag, spec: [_R32F if tag == "f32" else _R32UI, 0],  # x (halves read as words), y
+    "pad2d_h_tx": lambda tag, spec: [_R32UI, 0],
     # A (RG32UI: 4 halves of 4 rows of one k when TA = 1 in f16), B, bias, C
     "matmul_sg": lambda tag, spec: ([_RGBA32F, _RGBA32F] if tag == "f32" else
                                     [_RG32UI if spec[2] else _RGBA32UI, _RGBA32UI]) + [0, 0],
@@ -257,6 +260,10 @@ class VulkanBackend(Backend):
                               int(self.limits.get("min_texel_buffer_offset_alignment", 4)) // 4)
         self._texel = True  # arenas may back texel buffer views (cleared if a device refuses)
         self._max_texels = int(self.limits.get("max_texel_buffer_elements", 0))
+        # CPU devices read the quad kernels' inputs as texel buffers (the "_tx"
+        # shaders: lavapipe gathers a texel fetch, but loads a storage buffer lane
+        # by lane); GPUs keep storage buffers
+        self._texel_reads = self.limits.get("device_type") == "Cpu"
         # total bytes of arenas (None: until the device refuses); also settable at run time
         cap = os.environ.get("VKGRAD_VULKAN_MAX_BYTES")
         self.memory_limit = int(cap) if cap else None
@@ -729,17 +736,22 @@ class VulkanBackend(Backend):
                 raise BackendError(f"vulkan {op}: dtype {h.dtype} is not supported (f32, f16)")
 
     # -- elementwise -------------------------------------------------------------
-    def _quads(self, n, dtype):
-        """Quads of 16 bytes when n fills whole ones, else 0 (no fast path: the quad
-        kernels read 16-byte texels, so also 0 where the arena cannot back texel
-        views or n has more quads than a view may)."""
+    @staticmethod
+    def _quads(n, dtype):
+        """Quads of 16 bytes when n fills whole ones, else 0 (no fast path)."""
         per = 8 if dtype == "f16" else 4
-        return n // per if n % per == 0 and self._texel and n // per <= self._max_texels else 0
+        return n // per if n % per == 0 else 0
+
+    def _tx(self, shader, texels):
+        """``shader`` or its twin reading its inputs as texel buffers ("_tx"), which
+        CPU devices take where the arena backs texel views and an input has at
+        most the device's limit of texels."""
+        return shader + "_tx" if self._texel_reads and self._texel and texels <= self._max_texels else shader
 
     def _unary_dispatch(self, op, x, y, alpha, beta, n):
         q = self._quads(n, y.dtype)
         if q:
-            self._dispatch("unary4", y.dtype, (UNARY_OPS.index(op),), (q + 63) // 64,
+            self._dispatch(self._tx("unary4", q), y.dtype, (UNARY_OPS.index(op),), (q + 63) // 64,
                            [n, _f2u(alpha), _f2u(beta)], [x, y])
             return
         self._dispatch("unary", y.dtype, (UNARY_OPS.index(op),), self._groups(n, y.dtype),
@@ -778,7 +790,7 @@ class VulkanBackend(Backend):
         if q and rep_a >= 0 and rep_b >= 0:
             # one repeating operand: items of 16 rows (binary4.comp's RB)
             items = q if (rep_a == 0) == (rep_b == 0) else max(rep_a, rep_b) * -(-q // max(rep_a, rep_b) // 16)
-            self._dispatch("binary4", a.dtype, (BINARY_OPS.index(op), int(rep_a > 0) + 2 * int(rep_b > 0)),
+            self._dispatch(self._tx("binary4", q), a.dtype, (BINARY_OPS.index(op), int(rep_a > 0) + 2 * int(rep_b > 0)),
                            (items + 63) // 64, [n, _f2u(alpha), _f2u(beta), rep_a, rep_b], [a, b, y])
             return y
 
@@ -826,8 +838,7 @@ class VulkanBackend(Backend):
             i, j = run[0], run[-1]
             outer, R, inner = math.prod(cur_shape[:i]), math.prod(cur_shape[i:j + 1]), math.prod(cur_shape[j + 1:])
             e = 8 if tag == "f16" else 4
-            quads = (outer * R * inner >= 1 << 16 and (inner % e == 0 or (inner == 1 and R % e == 0))
-                     and self._quads(outer * R * inner, tag))
+            quads = outer * R * inner >= 1 << 16 and (inner % e == 0 or (inner == 1 and R % e == 0))
             if quads:
                 # 16-byte loads (reduce4.comp): columns in whole quads, or rows of whole
                 # quads; parts of the rows in parallel (about _reduce_items items), then
@@ -851,7 +862,7 @@ class VulkanBackend(Backend):
                 chunk = -(-chunk // e) * e if rows_mode else chunk
                 P = -(-R // chunk)
                 y = self._alloc((outer * P * inner,), "f32")
-                self._dispatch("reduce4", tag, (code, mode, qpi),
+                self._dispatch(self._tx("reduce4", outer * R * inner // e), tag, (code, mode, qpi),
                                -(-base * P // (64 // sg)) if mode == 2 else (base * P + 63) // 64,
                                [outer, R, inner, _f2u(1.0), chunk], [h, y])
                 h, tag, R = y, "f32", P
@@ -888,20 +899,20 @@ class VulkanBackend(Backend):
         [R, C], zeros outside."""
         assert C2 % 4 == 0, C2
         y = self._alloc((R2, C2), "f32")
-        self._dispatch("pad2d", x.dtype, (), (R2 * C2 // 4 + 63) // 64, [R, C, R2, C2, s0, s1], [x, y])
+        self._dispatch(self._tx("pad2d", x.size), x.dtype, (), (R2 * C2 // 4 + 63) // 64, [R, C, R2, C2, s0, s1], [x, y])
         return y
 
     def _pad2d_h(self, x, R, C, R2, C2, s0, s1):
         """pad2d into packed halves (f16 in, f16 out; C2 a multiple of 4)."""
         assert C2 % 4 == 0, C2
         y = self._alloc((R2, C2), "f16")
-        self._dispatch("pad2d_h", "f16", (), (R2 * C2 // 4 + 63) // 64, [R, C, R2, C2, s0, s1], [x, y])
+        self._dispatch(self._tx("pad2d_h", x.size), "f16", (), (R2 * C2 // 4 + 63) // 64, [R, C, R2, C2, s0, s1], [x, y])
         return y
 
     def _copy_contig(self, x, y):
         words = _words(x.size, x.dtype)
-        if self._quads(words, "f32"):
-            self._dispatch("copy4", "u32", (), (words // 4 + 63) // 64, [words], [x, y])
+        if words % 4 == 0:
+            self._dispatch(self._tx("copy4", words // 4), "u32", (), (words // 4 + 63) // 64, [words], [x, y])
             return y
         return self._copy_strided(x, [x.size], [1], out=y)
 
