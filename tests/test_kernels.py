@@ -619,3 +619,33 @@ def test_fused_activation_and_bias_backward(rows, cols, act, dtype):
     tol = dict(rtol=1e-2, atol=1e-2) if dtype == "f16" else dict(rtol=1e-5, atol=1e-6)
     np.testing.assert_allclose(be.to_numpy(gp).astype(np.float64), wgp, **tol)
     np.testing.assert_allclose(be.to_numpy(db).astype(np.float64), wdb, rtol=tol["rtol"], atol=tol["atol"] * rows)
+
+
+@pytest.mark.parametrize("texel_reads", [True, False])
+def test_large_parameter_updates_read_texels_or_storage_buffers(texel_reads, monkeypatch):
+    """adam4 / sgd4 (large f32 parameters, f32 or f16 gradients): on CPU devices
+    their "_tx" twins read param, grad and state through texel views and write
+    them through storage buffers of the same ranges; either way the CPU's values,
+    over two steps (the state read back)."""
+    be = vg.get_backend("vulkan")
+    monkeypatch.setattr(be, "_texel_reads", texel_reads)
+    seen, orig = [], be._dispatch
+    monkeypatch.setattr(be, "_dispatch", lambda shader, *rest: (seen.append(shader), orig(shader, *rest))[1])
+    r = np.random.default_rng(12)
+    n = 70000
+    p0, gs = r.uniform(-1, 1, n), [r.uniform(-1, 1, n) for _ in range(2)]
+    for gdt in ("f32", "f16"):
+        out = {}
+        for dev in ("cpu", "vulkan"):
+            b = vg.get_backend(dev)
+            p_a, p_s = vg.tensor(p0, device=dev).data, vg.tensor(p0, device=dev).data
+            m, v, buf = (b.full((n,), 0.0, "f32") for _ in range(3))
+            for step, g in enumerate(gs, 1):
+                gh = vg.tensor(g, device=dev, dtype=gdt).data
+                b.adam_(p_a, gh, m, v, 1e-2, 0.9, 0.999, 1e-8, 0.01, step, True)
+                b.sgd_(p_s, gh, buf, 1e-2, 0.9, 0.0, True, 0.01, step == 1)
+            out[dev] = [b.to_numpy(h) for h in (p_a, m, v, p_s, buf)]
+        for a, w in zip(out["vulkan"], out["cpu"]):
+            np.testing.assert_allclose(a, w, rtol=1e-5, atol=1e-6)
+    want = {"adam4_tx", "sgd4_tx"} if texel_reads else {"adam4", "sgd4"}
+    assert want <= set(seen), seen

@@ -63,6 +63,10 @@ _SHADERS = {
 }
 for _n in ("copy4", "unary4", "binary4", "reduce4", "pad2d", "pad2d_h"):  # texel-read twins (see _tx)
     _SHADERS[_n + "_tx"] = _SHADERS[_n]
+# the optimizers' twins read through texel views and write the same ranges through
+# storage buffers: every read-write operand bound twice (inputs, then outputs)
+_SHADERS["adam4_tx"] = (9, "iiiiooo")
+_SHADERS["sgd4_tx"] = (7, "iiioo")
 # binding indices each shader reads and writes ("b": both)
 _ACCESS = {name: (tuple(i for i, m in enumerate(modes) if m != "o"), tuple(i for i, m in enumerate(modes) if m != "i"))
            for name, (_, modes) in _SHADERS.items()}
@@ -75,6 +79,8 @@ _TEXEL = {
     "unary4_tx": lambda tag, spec: [_RGBA32UI, 0],
     "binary4_tx": lambda tag, spec: [_RGBA32UI, _RGBA32UI, 0],
     "reduce4_tx": lambda tag, spec: [_RGBA32UI, 0],
+    "adam4_tx": lambda tag, spec: [_RGBA32F, _RG32UI if tag == "g16" else _RGBA32F, _RGBA32F, _RGBA32F, 0, 0, 0],
+    "sgd4_tx": lambda tag, spec: [_RGBA32F, _RG32UI if tag == "g16" else _RGBA32F, _RGBA32F, 0, 0],
     "pad2d_tx": lambda tag, spec: [_R32F if tag == "f32" else _R32UI, 0],  # x (halves read as words), y
     "pad2d_h_tx": lambda tag, spec: [_R32UI, 0],
     # A (RG32UI: 4 halves of 4 rows of one k when TA = 1 in f16), B, bias, C
@@ -1102,12 +1108,15 @@ class VulkanBackend(Backend):
         tag = "g16" if quads and g.dtype == "f16" else p.dtype  # sgd4 reads an f32 master's halves itself
         if not quads:
             g = self._as(g, p.dtype)  # e.g. an f16 gradient for an f32 master
-        self._dispatch_dyn("sgd4" if quads else "sgd", tag,
+        ops = [p, g, buf if buf is not None else self._dummy]
+        shader = self._tx("sgd4", n // 4) if quads else "sgd"
+        if shader == "sgd4_tx":
+            ops += [ops[0], ops[2]]  # param and buf written through storage buffers
+        self._dispatch_dyn(shader, tag,
                            (int(momentum != 0), int(bool(nesterov))) if quads else (),
                            (n // 4 + 63) // 64 if quads else self._groups(n, p.dtype),
                            lambda: [n, _f2u(_val(lr)), _f2u(momentum), _f2u(dampening),
-                                    1 if nesterov else 0, _f2u(weight_decay), 1 if first else 0],
-                           [p, g, buf if buf is not None else self._dummy])
+                                    1 if nesterov else 0, _f2u(weight_decay), 1 if first else 0], ops)
 
     def adam_multi_(self, items, lr, beta1, beta2, eps, weight_decay, step, decoupled):
         """Eight parameters per dispatch where a shader stage may bind 32 storage
@@ -1160,6 +1169,8 @@ class VulkanBackend(Backend):
                     1 if decoupled else 0]
 
         if p.dtype == "f32" and n % 4 == 0 and g.dtype in ("f32", "f16"):  # 16-byte loads and stores
-            self._dispatch_dyn("adam4", "g16" if g16 else "f32", (), (n // 4 + 63) // 64, push, [p, g, m, v])
+            shader = self._tx("adam4", n // 4)
+            ops = [p, g, m, v] + ([p, m, v] if shader == "adam4_tx" else [])  # outputs through storage buffers
+            self._dispatch_dyn(shader, "g16" if g16 else "f32", (), (n // 4 + 63) // 64, push, ops)
         else:
             self._dispatch_dyn("adam", p.dtype, (), self._groups(n, p.dtype), push, [p, g, m, v])
