@@ -37,7 +37,7 @@ float sg_sum(float v) {
 float row_lse4(uint q0, uint nq, uint first, uint step, bool across) {
     float m = uintBitsToFloat(0xff800000u), s = 0.0, v[EPQ];
     for (uint q = q0 + first; q < q0 + nq; q += step) {
-        LOADQ(X4[q], v);
+        LOADQ(LDQ(X4, q), v);
         float mq = v[0];
         [[unroll]] for (uint k = 1u; k < EPQ; k++) mq = max(mq, v[k]);
         float mn = max(m, mq), t = 0.0;

@@ -7,11 +7,12 @@
 // number of 16-byte quads, serial = 1): 16-byte loads and stores, and y in x's
 // dtype (packed halves with -DF16), so f16 needs no conversion pass.  QUADS = 2:
 // the same with a subgroup per row (rows of at least a subgroup's worth of quads).
-// Bindings: 0 x (in), 1 y (out).
+// -DTEXEL_IN (the "_tx" twin, CPU devices): the QUADS paths only, x read
+// through a texel buffer (vec4.glsl).  Bindings: 0 x (in), 1 y (out).
 #include "common.glsl"
 #include "vec4.glsl"
 #define ROWS_IN_QUADS
-BUF4_IN_SSBO(0, X4)
+BUF4_IN(0, X4)  // a texel buffer with -DTEXEL_IN (CPU devices; QUADS only)
 layout(std430, binding = 1) writeonly buffer Y4_b { uvec4 Y4[]; };
 #include "rowreduce.glsl"
 layout(local_size_x = 64) in;
@@ -21,8 +22,10 @@ layout(constant_id = 1) const uint QUADS = 0u;
 // does not take (barriers among them) are not compiled in (see binary4.comp).
 layout(constant_id = 2) const uint SERIAL = 0u;
 layout(push_constant) uniform P { uint rows; uint C; } p;
+#ifndef TEXEL_IN
 BUF_IN(0, X)
 BUF_OUT(1, Y)
+#endif
 
 void main() {
     uint tid = gl_LocalInvocationID.x;
@@ -34,13 +37,14 @@ void main() {
         for (uint row = row0; row < p.rows; row += rows_step) {
             float lse = row_lse4(row * nq, nq, first, step, sg), v[EPQ];
             for (uint q = row * nq + first; q < (row + 1u) * nq; q += step) {
-                LOADQ(X4[q], v);
+                LOADQ(LDQ(X4, q), v);
                 [[unroll]] for (uint k = 0u; k < EPQ; k++) v[k] = LOG == 1u ? v[k] - lse : exp(v[k] - lse);
                 Y4[q] = STOREQ(v);
             }
         }
         return;
     }
+#ifndef TEXEL_IN
     if (SERIAL == 1u) {  // short rows: one invocation per row, no barriers
         for (uint row = gl_GlobalInvocationID.x; row < p.rows; row += gl_NumWorkGroups.x * 64u) {
             uint base = row * p.C;
@@ -71,4 +75,5 @@ void main() {
             ST32(Y, base + j, LOG == 1u ? z : exp(z));
         }
     }
+#endif
 }

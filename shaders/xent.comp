@@ -11,14 +11,16 @@
 // quads, serial 1 or 2): 16-byte loads and stores, and d in x's dtype
 // (packed halves with -DF16), so f16 needs no conversion pass.  QUADS = 2
 // (serial 1, rows of at least a subgroup's worth of quads): a subgroup per row.
+// -DTEXEL_IN (the "_tx" twin, CPU devices): the QUADS paths only, x and t
+// read through texel buffers (vec4.glsl; labels through an R32UI view).
 // Bindings: 0 x (in), 1 t (in), 2 d (out), 3 loss (out).
 #include "common.glsl"
 layout(constant_id = 0) const uint LABELS = 0u;  // 1: T holds int32 class labels [rows]
 layout(constant_id = 1) const uint QUADS = 0u;
 #include "vec4.glsl"
 #define ROWS_IN_QUADS
-BUF4_IN_SSBO(0, X4)
-BUF4_IN_SSBO(1, T4)
+BUF4_IN(0, X4)
+BUF4_IN(1, T4)
 layout(std430, binding = 2) writeonly buffer PR4_b { uvec4 PR4[]; };
 #include "rowreduce.glsl"
 layout(local_size_x = 64) in;
@@ -26,26 +28,37 @@ layout(local_size_x = 64) in;
 // does not take (barriers among them) are not compiled in (see binary4.comp).
 layout(constant_id = 2) const uint SERIAL = 0u;
 layout(push_constant) uniform P { uint rows; uint C; float inv_rows; } p;
+BUF_OUT(3, L)
+#ifdef TEXEL_IN
+int label(uint row) { return int(LDQ(T4, row).x); }  // an R32UI view of the labels
+float x_at(uint i) {
+    float v[EPQ];
+    LOADQ(LDQ(X4, i / EPQ), v);
+    return v[i % EPQ];
+}
+#else
 BUF_IN(0, X)
 BUF_IN(1, T)
 BUF_OUT(2, PR)
-BUF_OUT(3, L)
+int label(uint row) { return int(T[row]); }
+float x_at(uint i) { return LD(X, i); }
 
 float tgt(uint row, uint j) {
-    if (LABELS == 1u) return int(T[row]) == int(j) ? 1.0 : 0.0;
+    if (LABELS == 1u) return label(row) == int(j) ? 1.0 : 0.0;
     return LD(T, row * p.C + j);
 }
+#endif
 
 float row_loss(uint row) {  // one invocation (QUADS = 2: one subgroup) does the whole row
     if (QUADS != 0u) {
         uint nq = p.C / EPQ, first = QUADS == 2u ? gl_SubgroupInvocationID : 0u, step = QUADS == 2u ? gl_SubgroupSize : 1u;
         float lse = row_lse4(row * nq, nq, first, step, QUADS == 2u), l = 0.0, v[EPQ], t[EPQ];
-        int lab = int(T[row]);  // out of range: no term, as in the general path
-        if (LABELS == 1u && lab >= 0 && lab < int(p.C) && first == 0u) l = lse - LD(X, row * p.C + uint(lab));
+        int lab = LABELS == 1u ? label(row) : -1;  // out of range: no term, as in the general path
+        if (LABELS == 1u && lab >= 0 && lab < int(p.C) && first == 0u) l = lse - x_at(row * p.C + uint(lab));
         for (uint q = row * nq + first; q < (row + 1u) * nq; q += step) {
-            LOADQ(X4[q], v);
+            LOADQ(LDQ(X4, q), v);
             if (LABELS == 0u) {
-                LOADQ(T4[q], t);
+                LOADQ(LDQ(T4, q), t);
                 [[unroll]] for (uint k = 0u; k < EPQ; k++) l -= t[k] * (v[k] - lse);
             }
             uint j0 = (q - row * nq) * EPQ;  // column of v[0]
@@ -55,6 +68,7 @@ float row_loss(uint row) {  // one invocation (QUADS = 2: one subgroup) does the
         }
         return QUADS == 2u ? sg_sum(l) : l;
     }
+#ifndef TEXEL_IN
     uint base = row * p.C;
     float m = uintBitsToFloat(0xff800000u), sum = 0.0;
     for (uint j = 0u; j < p.C; j++) {  // online max and sum: one pass, not two
@@ -70,6 +84,9 @@ float row_loss(uint row) {  // one invocation (QUADS = 2: one subgroup) does the
         ST32(PR, base + j, (exp(z) - t) * p.inv_rows);
     }
     return l;
+#else
+    return 0.0;  // (the twin runs QUADS only)
+#endif
 }
 
 void main() {
@@ -94,6 +111,7 @@ void main() {
             ST32(L, row, row_loss(row));
         return;
     }
+#ifndef TEXEL_IN
     for (uint row = gl_WorkGroupID.x; row < p.rows; row += gl_NumWorkGroups.x) {
         uint base = row * p.C;
         float m = uintBitsToFloat(0xff800000u);
@@ -112,4 +130,5 @@ void main() {
         l = wg_reduce(l, false);
         if (tid == 0u) ST32(L, row, l);
     }
+#endif
 }

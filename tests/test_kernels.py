@@ -238,24 +238,38 @@ def test_softmax_and_xent_rows_quad_and_general_paths(rows, C, dtype):
         np.testing.assert_allclose(float(be.to_numpy(loss)), want_l, rtol=tol["rtol"] * 10)
 
 
+@pytest.mark.parametrize("texel_reads", [False, True])
 @pytest.mark.parametrize("dtype", ["f32", "f16"])
-def test_long_rows_of_quads_take_a_subgroup_per_row(dtype, monkeypatch):
+def test_long_rows_of_quads_take_a_subgroup_per_row(dtype, texel_reads, monkeypatch):
     """On GPUs, softmax and softmax-xent rows of at least a subgroup's worth of
-    quads are read by a subgroup each (QUADS = 2; values: the GPU-tuning test)."""
+    quads are read by a subgroup each (QUADS = 2), also by the texel-read twins;
+    values against NumPy (and in the GPU-tuning test)."""
     be = vg.get_backend("vulkan")
     monkeypatch.setattr(be, "_small_grid", 0)
+    monkeypatch.setattr(be, "_texel_reads", texel_reads)
     if not be._sg_rows(1 << 12, dtype):
         pytest.skip("no subgroup shuffles")
     seen, orig = [], be._dispatch
 
     def spy(shader, tag, spec, groups, push, ops):
-        seen.append((shader, spec[1] if shader in ("softmax", "xent") else None))
+        seen.append((shader, spec[1] if shader.split("_")[0] in ("softmax", "xent") else None))
         return orig(shader, tag, spec, groups, push, ops)
     monkeypatch.setattr(be, "_dispatch", spy)
-    x = vg.tensor(np.zeros((1030, 264)), device="vulkan", dtype=dtype).data
-    be.softmax(x)
-    be.softmax_xent(x, vg.tensor(np.zeros(1030, np.int32), device="vulkan", dtype="i32").data)
-    assert ("softmax", 2) in seen and ("xent", 2) in seen, seen
+    xv = np.random.default_rng(5).uniform(-4, 4, (1030, 264))
+    x = vg.tensor(xv, device="vulkan", dtype=dtype).data
+    y = be.softmax(x)
+    labels = np.random.default_rng(6).integers(0, 264, 1030)
+    loss, d = be.softmax_xent(x, vg.tensor(labels.astype(np.int32), device="vulkan", dtype="i32").data)
+    tx = "_tx" if texel_reads else ""
+    assert ("softmax" + tx, 2) in seen and ("xent" + tx, 2) in seen, seen
+    xr = xv.astype(np.float16).astype(np.float64) if dtype == "f16" else xv
+    tol = dict(rtol=2e-2, atol=2e-3) if dtype == "f16" else dict(rtol=1e-5, atol=1e-6)
+    want = _np_softmax(xr)
+    np.testing.assert_allclose(be.to_numpy(y).astype(np.float64), want, **tol)
+    np.testing.assert_allclose(be.to_numpy(d).astype(np.float64), (want - np.eye(264)[labels]) / 1030,
+                               rtol=tol["rtol"], atol=tol["atol"] / 1030)
+    np.testing.assert_allclose(float(be.to_numpy(loss)), -np.log(want[np.arange(1030), labels]).mean(),
+                               rtol=tol["rtol"] * 10)
 
 
 def test_linear_gradients_through_the_tuned_kernels_match_cpu():

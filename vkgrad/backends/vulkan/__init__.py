@@ -61,7 +61,7 @@ _SHADERS = {
     "act_bias_bwd": (2, "iioo"), "adam4": (9, "bibb"), "sgd4": (7, "bib"), "adam_multi": (12, "bibb" * 4),
     "adam_multi8": (16, "bibb" * 8), "cast_multi": (8, "io" * 8),
 }
-for _n in ("copy4", "unary4", "binary4", "reduce4", "pad2d", "pad2d_h"):  # texel-read twins (see _tx)
+for _n in ("copy4", "unary4", "binary4", "reduce4", "pad2d", "pad2d_h", "softmax", "xent"):  # texel-read twins (see _tx)
     _SHADERS[_n + "_tx"] = _SHADERS[_n]
 # the optimizers' twins read through texel views and write the same ranges through
 # storage buffers: every read-write operand bound twice (inputs, then outputs)
@@ -79,6 +79,8 @@ _TEXEL = {
     "unary4_tx": lambda tag, spec: [_RGBA32UI, 0],
     "binary4_tx": lambda tag, spec: [_RGBA32UI, _RGBA32UI, 0],
     "reduce4_tx": lambda tag, spec: [_RGBA32UI, 0],
+    "softmax_tx": lambda tag, spec: [_RGBA32UI, 0],  # its QUADS paths only
+    "xent_tx": lambda tag, spec: [_RGBA32UI, _R32UI if spec[0] else _RGBA32UI, 0, 0],  # labels or dense targets
     "adam4_tx": lambda tag, spec: [_RGBA32F, _RG32UI if tag == "g16" else _RGBA32F, _RGBA32F, _RGBA32F, 0, 0, 0],
     "sgd4_tx": lambda tag, spec: [_RGBA32F, _RG32UI if tag == "g16" else _RGBA32F, _RGBA32F, 0, 0],
     "pad2d_tx": lambda tag, spec: [_R32F if tag == "f32" else _R32UI, 0],  # x (halves read as words), y
@@ -1007,7 +1009,8 @@ class VulkanBackend(Backend):
         quads = int(ser and self._quads(C, x.dtype) > 0)  # y then in x's dtype
         quads += quads and self._sg_rows(C, x.dtype)
         y = self._alloc(x.shape, x.dtype if quads else "f32")
-        self._dispatch("softmax", x.dtype, (1 if log else 0, quads, int(ser)), (rows + 63) // 64 if ser else rows,
+        shader = self._tx("softmax", x.size // (8 if x.dtype == "f16" else 4)) if quads else "softmax"
+        self._dispatch(shader, x.dtype, (1 if log else 0, quads, int(ser)), (rows + 63) // 64 if ser else rows,
                        [rows, C], [x, y])
         return self._as(y, x.dtype)
 
@@ -1022,12 +1025,13 @@ class VulkanBackend(Backend):
         quads += quads and not one_group and self._sg_rows(C, logits.dtype)
         probs = self._alloc(logits.shape, logits.dtype if quads else "f32")  # the gradient d
         spec = (int(labels), quads)
+        shader = self._tx("xent", logits.size // (8 if logits.dtype == "f16" else 4)) if quads else "xent"
         if one_group:
-            self._dispatch("xent", logits.dtype, spec + (2,), 1, [rows, C, _f2u(1.0 / rows)],
+            self._dispatch(shader, logits.dtype, spec + (2,), 1, [rows, C, _f2u(1.0 / rows)],
                            [logits, target, probs, loss])
         else:
             rl = self._alloc((rows,), "f32")
-            self._dispatch("xent", logits.dtype, spec + (int(ser),), (rows + 63) // 64 if ser else rows,
+            self._dispatch(shader, logits.dtype, spec + (int(ser),), (rows + 63) // 64 if ser else rows,
                            [rows, C, _f2u(1.0 / rows)], [logits, target, probs, rl])
             ser = _serial(rows, 1)
             self._dispatch("reduce", "f32", (0, int(ser)), 1, [1, rows, 1, _f2u(1.0 / rows), 0], [rl, loss])
