@@ -19,11 +19,7 @@ BUF4_OUT(2, Y)
 #include "binary_ops.glsl"
 
 // rep_a / rep_b: 0, or the operand's size in quads when it repeats along the
-// leading axes of the output (a bias row, a per-feature mask).  With one such
-// operand each invocation keeps its quad and walks RB rows, so it is read once
-// per RB rows (lavapipe pays per load, not per byte).
-const uint RB = 16u;
-
+// leading axes of the output (a bias row, a per-feature mask).
 float a[EPQ], b[EPQ];
 void apply(uint q) {
     [[unroll]] for (uint k = 0u; k < EPQ; k++) a[k] = f(a[k], b[k]);
@@ -44,24 +40,15 @@ void main() {
             LOADQ(LDQ(B, q % p.rep_b), b);
             apply(q);
         }
-    } else {  // REP 1: a repeats, 2: b repeats
-        uint rq = REP == 1u ? p.rep_a : p.rep_b, rows = p.n / EPQ / rq;
-        uint items = rq * ((rows + RB - 1u) / RB);
-        for (uint it = gl_GlobalInvocationID.x; it < items; it += stride) {
-            uint c = it % rq, r0 = (it / rq) * RB, r1 = min(rows, r0 + RB);
-            float keep[EPQ];
-            if (REP == 1u) { LOADQ(LDQ(A, c), keep); } else { LOADQ(LDQ(B, c), keep); }
-            for (uint r = r0; r < r1; r++) {
-                uint q = r * rq + c;
-                if (REP == 1u) {
-                    a = keep;
-                    LOADQ(LDQ(B, q), b);
-                } else {
-                    LOADQ(LDQ(A, q), a);
-                    b = keep;
-                }
-                apply(q);
-            }
+    } else {  // REP 1: a repeats, 2: b repeats; its quad c advances with q by the
+        // grid stride (no vector division per quad: a CPU device does 8 scalar ones)
+        uint rq = REP == 1u ? p.rep_a : p.rep_b, q = gl_GlobalInvocationID.x, c = q % rq, dc = stride % rq;
+        for (; q < p.n / EPQ; q += stride) {
+            LOADQ(LDQ(A, REP == 1u ? c : q), a);
+            LOADQ(LDQ(B, REP == 1u ? q : c), b);
+            apply(q);
+            c += dc;
+            if (c >= rq) c -= rq;
         }
     }
 }

@@ -796,10 +796,8 @@ class VulkanBackend(Backend):
             return qx if qx and repeats(x.shape) else -1
         rep_a, rep_b = rep(a), rep(b)
         if q and rep_a >= 0 and rep_b >= 0:
-            # one repeating operand: items of 16 rows (binary4.comp's RB)
-            items = q if (rep_a == 0) == (rep_b == 0) else max(rep_a, rep_b) * -(-q // max(rep_a, rep_b) // 16)
             self._dispatch(self._tx("binary4", q), a.dtype, (BINARY_OPS.index(op), int(rep_a > 0) + 2 * int(rep_b > 0)),
-                           (items + 63) // 64, [n, _f2u(alpha), _f2u(beta), rep_a, rep_b], [a, b, y])
+                           (q + 63) // 64, [n, _f2u(alpha), _f2u(beta), rep_a, rep_b], [a, b, y])
             return y
 
         def strides(s):
