@@ -29,9 +29,22 @@ uint pack_half2(vec2 v) { return f2h_bits(v.x) | (f2h_bits(v.y) << 16); }
 uint pack_half2(vec2 v) { return packHalf2x16(v); }
 #endif
 
+// Halves to floats for the elementwise kernels.  With -DSOFT_HALF (CPU devices)
+// the widened value passes through an OR with a zero LLVM cannot see
+// (min(gl_NumWorkGroups.y, 1) - 1: a grid has at least one row): lavapipe's LLVM
+// otherwise folds a compare of a widened half into a half-precision compare,
+// which it runs 2-2.6x slower (f16 eq, relu_bwd, sigmoid, tanh, measured).
+#ifdef SOFT_HALF
+vec2 unpack_h2(uint w) {
+    return uintBitsToFloat(floatBitsToUint(unpackHalf2x16(w)) | uvec2(min(gl_NumWorkGroups.y, 1u) - 1u));
+}
+#else
+vec2 unpack_h2(uint w) { return unpackHalf2x16(w); }
+#endif
+
 #define LD32(B, i) uintBitsToFloat(B[i])
 #define ST32(B, i, v) B[i] = floatBitsToUint(v)
-#define LD16(B, i) ((((i) & 1u) == 0u) ? unpackHalf2x16(B[(i) >> 1]).x : unpackHalf2x16(B[(i) >> 1]).y)
+#define LD16(B, i) ((((i) & 1u) == 0u) ? unpack_h2(B[(i) >> 1]).x : unpack_h2(B[(i) >> 1]).y)
 
 // With -DF16 the tensors an elementwise shader reads and writes hold IEEE
 // halves packed two per word; each invocation then owns a whole word (two

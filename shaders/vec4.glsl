@@ -20,7 +20,7 @@
 #ifdef F16
 #define EPQ 8u
 void unpack8(uvec4 w, out float v[8]) {
-    vec2 a = unpackHalf2x16(w.x), b = unpackHalf2x16(w.y), c = unpackHalf2x16(w.z), d = unpackHalf2x16(w.w);
+    vec2 a = unpack_h2(w.x), b = unpack_h2(w.y), c = unpack_h2(w.z), d = unpack_h2(w.w);
     v[0] = a.x; v[1] = a.y; v[2] = b.x; v[3] = b.y; v[4] = c.x; v[5] = c.y; v[6] = d.x; v[7] = d.y;
 }
 uvec4 pack8(float v[8]) {
