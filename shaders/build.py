@@ -19,7 +19,7 @@ import sys
 HERE = os.path.dirname(os.path.abspath(__file__))
 SPECIAL = {"cast": [("cast_f32_f16", ["-DF16"]), ("cast_f16_f32", ["-DIN_F16"])],
            "cast_multi": [("cast_multi_f32_f16", [])],
-           "copy4": [("copy4_u32", [])], "peak_fma": [("peak_fma_f32", [])],
+           "copy4": [("copy4_u32", [])], "peak_fma": [("peak_fma_f32", [])], "placeholder": [("placeholder_u32", [])],
            "matmul4": [("matmul4_f32", []), ("matmul4_f16", ["-DF16"])], "pad2d_h": [("pad2d_h_f16", ["-DF16"])],
            "act_bias_bwd": [("act_bias_bwd_f32", []), ("act_bias_bwd_f16", ["-DF16"])],
            "adam4": [("adam4_f32", []), ("adam4_g16", ["-DGRAD16"])],

@@ -23,8 +23,16 @@ for step in range(3):
     (opt if step % 2 == 0 else sgd).step(g)
 big = nn.Linear(256, 128, activation="tanh")  # 64x256x128: matmul_sg forward, dX and dW
 xb = vg.tensor(np.random.default_rng(2).standard_normal((64, 256)), requires_grad=True)
-gb = vg.backward(big(xb).sum())
+lb = np.random.default_rng(3).integers(0, 128, 64)
+gb = vg.backward(big(xb).sum() + vg.softmax_cross_entropy(big(xb), lb))  # rows of quads: the xent twin
 vg.optim.SGD(big.parameters(), lr=1e-3).step(gb)
+vg.optim.Adam(big.parameters(), lr=1e-3).step(gb)  # 32768 + 128 elements
+wide = vg.Parameter(np.linspace(-1, 1, 70000), name="wide")  # large: Adam's own (texel-read) dispatch
+gw = vg.backward((wide * wide).sum())
+vg.optim.Adam({"wide": wide}, lr=1e-3).step(gw)
+print("wide", float(wide.sum().item()))
+odd = vg.tensor(np.ones((65, 257))) @ vg.tensor(np.ones((257, 33)))  # K = 257: padded operands (pad2d)
+print("softmax", vg.softmax(big(xb)).numpy().shape, "odd", float(odd.sum().item()))
 print("big", big.weight.numpy().shape, [tuple(g.shape) for g in gb.values()])
 model.eval()
 with vg.no_grad():

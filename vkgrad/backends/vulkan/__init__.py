@@ -483,7 +483,7 @@ class VulkanBackend(Backend):
             # operands' own arenas and ranges.  kp lays out storage buffers only: a
             # shader with texel bindings is built over a placeholder, then rebuilt
             a = self.mgr.algorithm([self.arenas[0].tensor] * len(modes),
-                                   self._spirv_of("peak_fma_f32") if texel else spirv, (1, 1, 1),
+                                   self._spirv_of("placeholder_u32") if texel else spirv, (1, 1, 1),
                                    np.array(spec, dtype=np.uint32), np.zeros(words, dtype=np.uint32))
             if texel:
                 _vkext.set_texel_layout(a, spirv, texel(dtype_tag, spec))
