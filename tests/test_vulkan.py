@@ -266,6 +266,25 @@ def test_error_paths_leave_the_backend_working():
     np.testing.assert_allclose((x * 3.0).numpy(), [3.0, 6.0])
 
 
+def test_texel_layout_rejects_bad_input_and_keeps_the_algorithm():
+    """set_texel_layout (the rebuild of a kp algorithm for texel bindings) names
+    what is wrong, and a failed rebuild leaves the algorithm as it was."""
+    from vkgrad.backends.vulkan import _vkext
+    be = _be()
+    a = be._algo("copy4", "u32")  # a storage-buffer algorithm, 2 bindings
+    spirv = be._spirv_of("copy4_tx_u32")
+    with pytest.raises(RuntimeError, match="1 formats for 2 bindings"):
+        _vkext.set_texel_layout(a, spirv, [107])
+    with pytest.raises(RuntimeError, match="multiple of 4"):
+        _vkext.set_texel_layout(a, spirv[:-1], [107, 0])
+    with pytest.raises(RuntimeError, match="unsupported texel buffer format"):
+        _vkext.set_texel_layout(a, spirv, [37, 0])
+    x = vg.tensor(np.arange(8.0), device="vulkan").data
+    y = be._alloc((8,), "f32")
+    be._dispatch("copy4", "u32", (), 1, [8], [x, y])  # the algorithm still copies
+    np.testing.assert_array_equal(be.to_numpy(y), np.arange(8.0))
+
+
 def test_tensors_beyond_one_arena():
     """More live data than maxStorageBufferRange: several arenas, ops across them."""
     be = _be()

@@ -107,32 +107,47 @@ void set_texel_layout(std::shared_ptr<kp::Algorithm> a, py::bytes spirv, std::ve
     if (texels > kMaxTexelBindings) throw std::runtime_error("vkgrad set_texel_layout: too many texel bindings");
     std::string code = spirv;
     if (code.size() % 4) throw std::runtime_error("vkgrad set_texel_layout: SPIR-V size is not a multiple of 4");
+    // the new objects first (on failure they are released and `a` is unchanged),
+    // then the placeholder's are replaced (kp destroys the new ones with `a`)
     auto& dev = *a->mDevice;
-    dev.destroy(*a->mPipeline);
+    vk::ShaderModule sm;
+    vk::DescriptorSetLayout dsl;
+    vk::PipelineLayout pl;
+    try {
+        sm = dev.createShaderModule(
+            vk::ShaderModuleCreateInfo(vk::ShaderModuleCreateFlags(), code.size(), (const uint32_t*)code.data()));
+        dsl = dev.createDescriptorSetLayout(vk::DescriptorSetLayoutCreateInfo(
+            vk::DescriptorSetLayoutCreateFlags(), (uint32_t)bindings.size(), bindings.data()));
+        vk::PipelineLayoutCreateInfo pli(vk::PipelineLayoutCreateFlags(), 1, &dsl);
+        vk::PushConstantRange pcr(vk::ShaderStageFlagBits::eCompute, 0,
+                                  a->mPushConstantsDataTypeMemorySize * a->mPushConstantsSize);
+        if (pcr.size) pli.setPushConstantRangeCount(1), pli.setPPushConstantRanges(&pcr);
+        pl = dev.createPipelineLayout(pli);
+        std::vector<vk::SpecializationMapEntry> entries;
+        uint32_t w = a->mSpecializationConstantsDataTypeMemorySize;
+        for (uint32_t i = 0; i < a->mSpecializationConstantsSize; i++) entries.emplace_back(i, w * i, w);
+        vk::SpecializationInfo spec((uint32_t)entries.size(), entries.data(), w * a->mSpecializationConstantsSize,
+                                    a->mSpecializationConstantsData);
+        vk::PipelineShaderStageCreateInfo stage(vk::PipelineShaderStageCreateFlags(),
+                                                vk::ShaderStageFlagBits::eCompute, sm, "main", &spec);
+        auto r = dev.createComputePipeline(*a->mPipelineCache, vk::ComputePipelineCreateInfo(
+                                                                     vk::PipelineCreateFlags(), stage, pl));
+        if (r.result != vk::Result::eSuccess)
+            throw std::runtime_error("vkgrad set_texel_layout: pipeline creation failed: " + vk::to_string(r.result));
+        dev.destroy(*a->mPipeline);
+        *a->mPipeline = r.value;
+    } catch (...) {
+        if (pl) dev.destroy(pl);
+        if (dsl) dev.destroy(dsl);
+        if (sm) dev.destroy(sm);
+        throw;
+    }
     dev.destroy(*a->mPipelineLayout);
     dev.destroy(*a->mDescriptorSetLayout);
     dev.destroy(*a->mShaderModule);
-    *a->mShaderModule = dev.createShaderModule(
-        vk::ShaderModuleCreateInfo(vk::ShaderModuleCreateFlags(), code.size(), (const uint32_t*)code.data()));
-    *a->mDescriptorSetLayout = dev.createDescriptorSetLayout(
-        vk::DescriptorSetLayoutCreateInfo(vk::DescriptorSetLayoutCreateFlags(), (uint32_t)bindings.size(), bindings.data()));
-    vk::PipelineLayoutCreateInfo pli(vk::PipelineLayoutCreateFlags(), 1, a->mDescriptorSetLayout.get());
-    vk::PushConstantRange pcr(vk::ShaderStageFlagBits::eCompute, 0,
-                              a->mPushConstantsDataTypeMemorySize * a->mPushConstantsSize);
-    if (pcr.size) pli.setPushConstantRangeCount(1), pli.setPPushConstantRanges(&pcr);
-    *a->mPipelineLayout = dev.createPipelineLayout(pli);
-    std::vector<vk::SpecializationMapEntry> entries;
-    uint32_t w = a->mSpecializationConstantsDataTypeMemorySize;
-    for (uint32_t i = 0; i < a->mSpecializationConstantsSize; i++) entries.emplace_back(i, w * i, w);
-    vk::SpecializationInfo spec((uint32_t)entries.size(), entries.data(), w * a->mSpecializationConstantsSize,
-                                a->mSpecializationConstantsData);
-    vk::PipelineShaderStageCreateInfo stage(vk::PipelineShaderStageCreateFlags(), vk::ShaderStageFlagBits::eCompute,
-                                            *a->mShaderModule, "main", &spec);
-    vk::ComputePipelineCreateInfo ci(vk::PipelineCreateFlags(), stage, *a->mPipelineLayout);
-    auto r = dev.createComputePipeline(*a->mPipelineCache, ci);
-    if (r.result != vk::Result::eSuccess)
-        throw std::runtime_error("vkgrad set_texel_layout: pipeline creation failed: " + vk::to_string(r.result));
-    *a->mPipeline = r.value;
+    *a->mPipelineLayout = pl;
+    *a->mDescriptorSetLayout = dsl;
+    *a->mShaderModule = sm;
     g_texel_layouts[a.get()] = std::move(lay);
 }
 
