@@ -153,11 +153,14 @@ def test_elementwise_fast_and_general_paths(n, dtype):
 @pytest.mark.parametrize("a_shape,b_shape", [((5, 8), (8,)), ((3, 16), (1, 16)), ((7, 24), (24,)),
                                              ((2, 3, 16), (3, 16)), ((16,), (4, 16)), ((6, 12), (12,)),
                                              ((4, 10), (10,)), ((3, 8), (3, 1))])
-def test_broadcast_binary_quads_and_general_path(a_shape, b_shape, dtype):
-    """A repeating operand in whole 16-byte quads takes binary4, others binary.comp."""
+@pytest.mark.parametrize("texel_reads", [True, False])
+def test_broadcast_binary_quads_and_general_path(a_shape, b_shape, dtype, texel_reads, monkeypatch):
+    """A repeating operand in whole 16-byte quads takes binary4 (reading texels or
+    storage buffers), others binary.comp."""
     r = np.random.default_rng(len(a_shape) * 10 + a_shape[-1])
     a, b = r.uniform(0.5, 2, a_shape), r.uniform(-2, 2, b_shape)
     be = vg.get_backend("vulkan")
+    monkeypatch.setattr(be, "_texel_reads", texel_reads)
     tol = dict(rtol=2e-3, atol=2e-3) if dtype == "f16" else dict(rtol=1e-6, atol=1e-6)
     _cpu_vs_vk(lambda x, y: be.binary("sub", x, y), np.subtract, [a, b], dtype, **tol)
     _cpu_vs_vk(lambda x, y: be.binary("relu_bwd", y, x), lambda x, y: x * (y > 0), [a, b], dtype, **tol)
