@@ -13,7 +13,8 @@
 #
 # The GPU machine needs python3 (3.9+) with pip, numpy, pybind11 and setuptools,
 # cmake, a C++ compiler and the GPU driver's Vulkan ICD; matplotlib for the plot.
-# Every step has a timeout so the whole run stays under ten minutes.
+# Every long step has a timeout (150 + 90 + 120 + 50 + 2 x 35 + 2 x 45 = 570 s in all),
+# so the whole run stays under ten minutes.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -54,27 +55,33 @@ run)
   export PYBIND11_CMAKE_DIR=$("$VPY" -c 'import pybind11; print(pybind11.get_cmake_dir())')
   export CMAKE_BUILD_PARALLEL_LEVEL=$(nproc)
   echo "== building kp 0.9.0 offline"
-  timeout 300 "$VPY" -m pip install -q --no-index --no-build-isolation --no-deps "$DIR"/kp-0.9.0.tar.gz
+  timeout 150 "$VPY" -m pip install -q --no-index --no-build-isolation --no-deps "$DIR"/kp-0.9.0.tar.gz
   rm -rf build/kp-include && mkdir -p build/kp-sdist
   tar -xzf "$DIR"/kp-0.9.0.tar.gz -C build/kp-sdist
   cp -r build/kp-sdist/kp-0.9.0/src/include build/kp-include
   rm -rf vkgrad/shaders && cp -r "$DIR/shaders" vkgrad/shaders  # no glslang needed here
   echo "== building vkgrad"
-  timeout 300 "$VPY" -m pip install -q --no-index --no-build-isolation --no-deps -e .
+  timeout 90 "$VPY" -m pip install -q --no-index --no-build-isolation --no-deps -e .
   "$VPY" -m vkgrad info | tee "$OUT/info.txt"
   echo "== shader benchmarks"
   PLOT=()
   if "$VPY" -c "import matplotlib" 2>/dev/null; then PLOT=(--plot "$OUT/roofline_gpu.png")
   else echo "(matplotlib not installed: no roofline plot)"; fi
-  timeout 240 "$VPY" -m vkgrad.bench --no-progress --json "$OUT/bench_gpu.json" "${PLOT[@]}" \
+  timeout 120 "$VPY" -m vkgrad.bench --no-progress --json "$OUT/bench_gpu.json" "${PLOT[@]}" \
       | tee "$OUT/bench_gpu.txt" || echo "bench failed or timed out"
   echo "== matmul with the other kernel (GPUs default to matmul_sm: this is matmul_sg)"
-  VKGRAD_MATMUL_KERNEL=sg timeout 120 "$VPY" -m vkgrad.bench --no-progress --only matmul \
+  VKGRAD_MATMUL_KERNEL=sg timeout 50 "$VPY" -m vkgrad.bench --no-progress --only matmul \
       --json "$OUT/bench_gpu_matmul_sg.json" | tee "$OUT/bench_gpu_matmul_sg.txt" || echo "matmul_sg bench failed"
+  echo "== matmul_sm with each block size (64 x 64, 128 x 128; the default picks by vendor and size)"
+  for tile in 64 128; do
+    VKGRAD_MATMUL_KERNEL=sm VKGRAD_MATMUL_TILE=$tile timeout 35 "$VPY" -m vkgrad.bench --no-progress \
+        --only matmul --dtype f32 --json "$OUT/bench_gpu_matmul_sm$tile.json" \
+        | tee "$OUT/bench_gpu_matmul_sm$tile.txt" || echo "matmul_sm $tile bench failed"
+  done
   echo "== training step (eager, then a captured step replayed)"
-  timeout 90 "$VPY" benchmarks/train_step.py --device vulkan --steps 100 --json "$OUT/train_step_gpu.json" \
+  timeout 45 "$VPY" benchmarks/train_step.py --device vulkan --steps 100 --json "$OUT/train_step_gpu.json" \
       | tee "$OUT/train_step_gpu.txt" || echo "train_step failed or timed out"
-  timeout 90 "$VPY" benchmarks/train_step.py --device vulkan --steps 100 --capture \
+  timeout 45 "$VPY" benchmarks/train_step.py --device vulkan --steps 100 --capture \
       --json "$OUT/train_step_gpu_captured.json" | tee "$OUT/train_step_gpu_captured.txt" \
       || echo "train_step --capture failed or timed out"
   echo "results in $OUT"

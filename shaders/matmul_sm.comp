@@ -4,19 +4,25 @@
 // with -DF16 packed halves; K and N multiples of 4: the backend transposes or
 // pads other operands first; columns of a padded B past n_valid are not
 // stored), tiled through shared memory: the classic GPU matmul.
-// A workgroup of 16 x 16 invocations computes a 64 x 64 block of C, each
-// invocation 4 x 4 of it, stepping over K in slices of 16: every invocation
-// loads one 4-wide piece of A's and of B's slice into shared memory (coalesced:
-// neighbouring invocations read neighbouring 16 or 8 bytes), then all of them
-// read the slice 16 times from there (A's slice is stored transposed, so the 4
-// rows an invocation needs are one vec4).  8 KB of shared memory, within every
-// device's minimum (16 KB).  Used on GPUs; lavapipe does every shared-memory
-// access lane by lane and runs matmul_sg.comp instead (there, this kernel is
-// tested for its values only).
+// A workgroup of 16 x 16 invocations computes a BM x BM block of C (BM = 16 *
+// TM), each invocation TM x TM of it, stepping over K in slices of BK: every
+// invocation loads one 4-wide piece of A's and of B's slice into shared memory
+// (coalesced: neighbouring invocations read neighbouring 16 or 8 bytes), then
+// all of them read the slice BK times from there (A's slice is stored
+// transposed, so 4 rows an invocation needs are one vec4).  An invocation's
+// rows and columns are quads 64 apart (4 ty + 64 u, 4 tx + 64 v), so
+// neighbouring invocations read neighbouring vec4s of shared memory.
+// TM (specialisation constant 1) comes from the device's limits (backend):
+//   TM = 4: 64 x 64 blocks, BK = 16; TM = 8: 128 x 128 blocks, BK = 8, twice
+//   the multiply-adds per shared-memory load (64 accumulators per invocation).
+// Both use 8 KB of shared memory, within every device's minimum (16 KB).  Used
+// on GPUs; lavapipe does every shared-memory access lane by lane and runs
+// matmul_sg.comp instead (there, this kernel is tested for its values only).
 // Bindings: 0 A (in), 1 B (in), 2 bias (in; a dummy when has_bias = 0), 3 C (out).
 #include "common.glsl"
 layout(local_size_x = 16, local_size_y = 16) in;
 layout(constant_id = 0) const uint ACT = 0u;
+layout(constant_id = 1) const uint TM = 4u;
 layout(push_constant) uniform P { uint M; uint N; uint K; uint has_bias; uint n_valid; } p;
 #ifdef F16
 layout(std430, binding = 0) readonly buffer A_b { uvec2 A[]; };
@@ -30,18 +36,20 @@ vec4 ld4(uvec4 w) { return uintBitsToFloat(w); }
 BUF_IN(2, BIAS)
 BUF_OUT(3, C)
 
-const uint BM = 64u, BN = 64u, BK = 16u;
+const uint BM = 16u * TM, BK = 64u / TM, R = TM / 4u;  // R: quads of rows (and of columns) per invocation
 shared vec4 As[BK][BM / 4u];  // As[k][r / 4][r % 4] = A(m0 + r, k0 + k)
-shared vec4 Bs[BK][BN / 4u];  // Bs[k][c / 4][c % 4] = B(k0 + k, n0 + c)
+shared vec4 Bs[BK][BM / 4u];  // Bs[k][c / 4][c % 4] = B(k0 + k, n0 + c)
 
 void main() {
     uint tx = gl_LocalInvocationID.x, ty = gl_LocalInvocationID.y, tid = ty * 16u + tx;
-    uint bn = (p.N + BN - 1u) / BN, blocks = ((p.M + BM - 1u) / BM) * bn;
+    uint bn = (p.N + BM - 1u) / BM, blocks = ((p.M + BM - 1u) / BM) * bn;
     // the piece this invocation loads: A row ar, k ak..ak+3; B row bk, columns bc..bc+3
-    uint ar = tid / 4u, ak = (tid % 4u) * 4u, bk = tid / 16u, bc = (tid % 16u) * 4u;
+    uint ar = tid / (BK / 4u), ak = (tid % (BK / 4u)) * 4u, bk = tid / (BM / 4u), bc = (tid % (BM / 4u)) * 4u;
     for (uint t = gl_WorkGroupID.x; t < blocks; t += gl_NumWorkGroups.x) {  // uniform per workgroup
-        uint m0 = (t / bn) * BM, n0 = (t % bn) * BN;
-        vec4 acc[4] = vec4[4](vec4(0.0), vec4(0.0), vec4(0.0), vec4(0.0));
+        uint m0 = (t / bn) * BM, n0 = (t % bn) * BM;
+        vec4 acc[TM][R];  // acc[4u + i][v]: row m0 + 4 ty + 64 u + i, columns n0 + 4 tx + 64 v ..
+        [[unroll]] for (uint i = 0u; i < TM; i++)
+            [[unroll]] for (uint v = 0u; v < R; v++) acc[i][v] = vec4(0.0);
         for (uint k0 = 0u; k0 < p.K; k0 += BK) {
             vec4 a = (m0 + ar < p.M && k0 + ak < p.K) ? ld4(A[((m0 + ar) * p.K + k0 + ak) / 4u]) : vec4(0.0);
             vec4 b = (k0 + bk < p.K && n0 + bc < p.N) ? ld4(B[((k0 + bk) * p.N + n0 + bc) / 4u]) : vec4(0.0);
@@ -49,19 +57,29 @@ void main() {
             Bs[bk][bc / 4u] = b;
             barrier();
             [[unroll]] for (uint k = 0u; k < BK; k++) {
-                vec4 av = As[k][ty], bv = Bs[k][tx];  // rows m0 + 4ty .., columns n0 + 4tx ..
-                [[unroll]] for (uint i = 0u; i < 4u; i++) acc[i] += av[i] * bv;
+                vec4 av[R], bv[R];
+                [[unroll]] for (uint u = 0u; u < R; u++) {
+                    av[u] = As[k][ty + 16u * u];
+                    bv[u] = Bs[k][tx + 16u * u];
+                }
+                [[unroll]] for (uint u = 0u; u < R; u++)
+                    [[unroll]] for (uint i = 0u; i < 4u; i++)
+                        [[unroll]] for (uint v = 0u; v < R; v++) acc[4u * u + i][v] += av[u][i] * bv[v];
             }
             barrier();
         }
-        [[unroll]] for (uint i = 0u; i < 4u; i++) {
-            uint row = m0 + 4u * ty + i;
-            if (row >= p.M) continue;
-            [[unroll]] for (uint j = 0u; j < 4u; j++) {
-                uint n = n0 + 4u * tx + j;
-                if (n >= p.n_valid) break;
-                float bias = p.has_bias == 1u ? LD(BIAS, n) : 0.0;
-                ST32(C, row * p.n_valid + n, activate(ACT, acc[i][j] + bias));
+        [[unroll]] for (uint u = 0u; u < R; u++) {
+            [[unroll]] for (uint i = 0u; i < 4u; i++) {
+                uint row = m0 + 4u * ty + 64u * u + i;
+                if (row >= p.M) continue;
+                [[unroll]] for (uint v = 0u; v < R; v++) {
+                    [[unroll]] for (uint j = 0u; j < 4u; j++) {
+                        uint n = n0 + 4u * tx + 64u * v + j;
+                        if (n >= p.n_valid) break;
+                        float bias = p.has_bias == 1u ? LD(BIAS, n) : 0.0;
+                        ST32(C, row * p.n_valid + n, activate(ACT, acc[4u * u + i][v][j] + bias));
+                    }
+                }
             }
         }
     }

@@ -25,7 +25,7 @@ def _cpu_vs_vk(fn_vk, fn_np, arrays, dtype, rtol, atol):
     np.testing.assert_allclose(be.to_numpy(got).astype(np.float64), want, rtol=rtol, atol=atol)
 
 
-@pytest.mark.parametrize("kernel", ["device", "sm"])  # sm: the shared-memory kernel GPUs get, run here too
+@pytest.mark.parametrize("kernel", ["device", "sm", "sm128"])  # sm: the shared-memory kernel GPUs get, run here too
 @pytest.mark.parametrize("dtype", ["f32", "f16"])
 @pytest.mark.parametrize("ta,tb", [(False, False), (False, True), (True, False), (True, True)])
 @pytest.mark.parametrize("shape", SHAPES, ids=lambda s: "x".join(map(str, s)))
@@ -36,8 +36,10 @@ def test_matmul_variants(shape, ta, tb, dtype, kernel, monkeypatch):
     b = r.uniform(-1, 1, (N, K) if tb else (K, N))
     bias = r.uniform(-1, 1, N)
     be = vg.get_backend("vulkan")
-    if kernel == "sm":
+    if kernel.startswith("sm"):
         monkeypatch.setattr(be, "matmul_kernel", "sm")
+        monkeypatch.setattr(be, "matmul_tile", 128 if kernel == "sm128" else 64)
+        monkeypatch.setattr(be, "_tile_forced", True)
     tol = dict(rtol=2e-2, atol=2e-2 * np.sqrt(K)) if dtype == "f16" else dict(rtol=1e-4, atol=1e-4)
     _cpu_vs_vk(lambda x, y, z: be.matmul(x, y, ta, tb, bias=z, act="relu"),
                lambda x, y, z: np.maximum((x.T if ta else x) @ (y.T if tb else y) + z, 0),
@@ -68,6 +70,33 @@ def test_matmul_kernel_choice(monkeypatch):
     r = subprocess.run([sys.executable, "-c", "import vkgrad as vg; vg.get_backend('vulkan')"],
                        env={**os.environ, "VKGRAD_MATMUL_KERNEL": "fast"}, capture_output=True, text=True)
     assert r.returncode != 0 and "VKGRAD_MATMUL_KERNEL must be auto, sg or sm, got 'fast'" in r.stderr
+
+
+def test_matmul_sm_block_follows_the_device_and_the_product(monkeypatch):
+    """matmul_sm's 128 x 128 blocks (8 x 8 per invocation) on desktop GPUs for
+    products with at least 16 of them, 64 x 64 otherwise; VKGRAD_MATMUL_TILE
+    forces one (anything else: a clear error).  Values: test_matmul_variants."""
+    import subprocess
+    import sys
+    be = vg.get_backend("vulkan")
+    if "VKGRAD_MATMUL_TILE" not in os.environ and be.limits["device_type"] == "Cpu":
+        assert be.matmul_tile == 64
+    monkeypatch.setattr(be, "matmul_kernel", "sm")
+    monkeypatch.setattr(be, "matmul_tile", 128)
+    monkeypatch.setattr(be, "_tile_forced", False)
+    specs, orig = [], be._dispatch
+    monkeypatch.setattr(be, "_dispatch", lambda shader, tag, spec, *rest: (specs.append((shader, spec)),
+                                                                           orig(shader, tag, spec, *rest))[1])
+    for n, tm in ((256, 4), (512, 8)):  # 4 or 16 blocks of 128 x 128
+        x = vg.tensor(np.ones((n, 64)), device="vulkan").data
+        y = vg.tensor(np.ones((64, n)), device="vulkan").data
+        specs.clear()
+        c = be.matmul(x, y)
+        assert specs[-1] == ("matmul_sm", (0, tm)), specs
+        np.testing.assert_allclose(be.to_numpy(c), np.full((n, n), 64.0))
+    r = subprocess.run([sys.executable, "-c", "import vkgrad as vg; vg.get_backend('vulkan')"],
+                       env={**os.environ, "VKGRAD_MATMUL_TILE": "96"}, capture_output=True, text=True)
+    assert r.returncode != 0 and "VKGRAD_MATMUL_TILE must be auto, 64 or 128, got '96'" in r.stderr
 
 
 @pytest.mark.parametrize("why", ["no texel usage", "too many texels"])

@@ -308,6 +308,16 @@ class VulkanBackend(Backend):
         if kern not in ("auto", "sg", "sm"):
             raise BackendError(f"VKGRAD_MATMUL_KERNEL must be auto, sg or sm, got {kern!r}")
         self.matmul_kernel = kern if kern != "auto" else "sg" if self._small_grid else "sm"
+        # matmul_sm's block: 128 x 128 (8 x 8 per invocation, 64 accumulators) on
+        # desktop GPUs (NVIDIA, AMD, Intel: register files that hold them), for
+        # products that fill such blocks; 64 x 64 elsewhere.  VKGRAD_MATMUL_TILE=64|128
+        # forces one (ci/gpu-bench.sh times both)
+        tile = os.environ.get("VKGRAD_MATMUL_TILE", "auto")
+        if tile not in ("auto", "64", "128"):
+            raise BackendError(f"VKGRAD_MATMUL_TILE must be auto, 64 or 128, got {tile!r}")
+        desktop = self.limits.get("vendor_id") in (0x10DE, 0x1002, 0x8086) and not self._small_grid
+        self.matmul_tile = int(tile) if tile != "auto" else 128 if desktop else 64
+        self._tile_forced = tile != "auto"
         self._capture = None
         self._captures = weakref.WeakSet()  # recorded steps, released before the device
         # two programs in turn: one submitted (running), one being recorded
@@ -937,7 +947,8 @@ class VulkanBackend(Backend):
         sg = self.limits.get("subgroup_size", 0)
         # (from 2^18: below, matmul4 is as fast on lavapipe and compiles in a fraction of the time)
         big = M * N * K >= _SG_MIN_WORK
-        if big and self.matmul_kernel == "sm" and self.limits.get("max_compute_shared_memory_size", 0) >= 8192:
+        if (big and self.matmul_kernel == "sm" and self.limits.get("max_compute_shared_memory_size", 0) >= 8192
+                and self.limits.get("max_compute_work_group_invocations", 0) >= 256):
             return self._as(self._matmul_sm(a, b, trans_a, trans_b, M, N, K, bias, act), a.dtype)
         use_sg = (big and self.limits.get("subgroup_shuffle") and 8 <= sg <= 64 and self._texel
                   and max(M, N) * (K + 8) // 4 <= self.limits.get("max_texel_buffer_elements", 0))
@@ -984,8 +995,10 @@ class VulkanBackend(Backend):
         a_in = a if not trans_a and K4 == K else pad(a, M, K, M, K4, *((1, M) if trans_a else (K, 1)))
         b_in = b if not trans_b and K4 == K and N4 == N else pad(b, K, N, K4, N4, *((1, K) if trans_b else (N, 1)))
         c = self._alloc((M, N), "f32")
-        blocks = -(-M // 64) * -(-N4 // 64)
-        self._dispatch("matmul_sm", a.dtype, (_ACT_ID[act],), blocks,
+        # 128 x 128 blocks where the device takes them and C has at least 16 of them (or forced)
+        bm = 128 if self.matmul_tile == 128 and (self._tile_forced or -(-M // 128) * -(-N // 128) >= 16) else 64
+        blocks = -(-M // bm) * -(-N4 // bm)
+        self._dispatch("matmul_sm", a.dtype, (_ACT_ID[act], bm // 16), blocks,
                        [M, N4, K4, int(bias is not None), N], [a_in, b_in, bias if bias is not None else self._dummy, c])
         return c
 
