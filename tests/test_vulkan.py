@@ -124,10 +124,15 @@ def test_training_stays_on_device_and_memory_is_flat():
     assert c["dispatches"] > 50 * 20
     assert c["submissions"] == 50                # one queue submission per step
     live = c["live_bytes"]
+    views = []  # texel views a step's program made (CPU devices): released when it is cleared
     for _ in range(20):
         step()
+        views.append(sum(p.texel_views for p in be._progs))
     be.synchronize()
     assert be.counters["live_bytes"] == live
+    assert max(views) == views[0], views
+    if be._texel_reads:
+        assert views[0] > 0
     assert np.isfinite(loss.item())
     assert be.counters["downloads"] == 1
 

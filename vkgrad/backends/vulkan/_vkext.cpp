@@ -565,6 +565,7 @@ PYBIND11_MODULE(_vkext, m) {
         .def("clear", &OpProgram::clear)
         .def_property_readonly("dispatches", [](const OpProgram& p) { return p.dispatches; })
         .def_property_readonly("barriers", [](const OpProgram& p) { return p.barriers; })
+        .def_property_readonly("texel_views", [](const OpProgram& p) { return p.views.size(); })
         .def("__len__", [](const OpProgram& p) { return p.cmds.size(); });
     py::class_<Submitter, std::shared_ptr<Submitter>>(m, "Submitter")
         .def(py::init<std::shared_ptr<kp::Sequence>>(), py::arg("sequence"))
