@@ -5,12 +5,28 @@
 // kernels' operand prep).  Each invocation writes one 16-byte quad of a row of
 // y.  With -DTEXEL_IN x is read through a uniform texel buffer (R32F view;
 // with -DF16, x in packed halves through an R32UI view; see vec4.glsl).
-// Bindings: 0 x (in), 1 y (out).
+// With -DTEXEL_IN in f32 and s1 = 1 (ROWS = 1, specialisation constant 0) a
+// quad's 4 values of x are the two 16-byte texels covering them (binding 2: an
+// RGBA32F view of x), 2 fetches instead of 4.
+// Bindings: 0 x (in), 1 y (out), 2 x again (in; the -DTEXEL_IN f32 twin only).
 #include "common.glsl"
 layout(local_size_x = 64) in;
 layout(push_constant) uniform P { uint R; uint C; uint R2; uint C2; uint s0; uint s1; } p;
 #include "pad2d_in.glsl"
 layout(std430, binding = 1) writeonly buffer Y_b { vec4 Y[]; };
+#if defined(TEXEL_IN) && !defined(F16)
+layout(constant_id = 0) const uint ROWS = 0u;
+layout(binding = 2) uniform samplerBuffer X4;
+vec4 row_quad(uint base) {  // x[base .. base + 3]; texels past the view's end clamped (unused values)
+    int t0 = int(base >> 2u), last = textureSize(X4) - 1;
+    vec4 lo = texelFetch(X4, min(t0, last)), hi = texelFetch(X4, min(t0 + 1, last));
+    uint r = base & 3u;
+    return r == 0u ? lo : r == 1u ? vec4(lo.yzw, hi.x) : r == 2u ? vec4(lo.zw, hi.xy) : vec4(lo.w, hi.xyz);
+}
+#else
+const uint ROWS = 0u;
+vec4 row_quad(uint base) { return vec4(0.0); }
+#endif
 
 void main() {
     // quad o = i * cq + jq of y; the row and column advance by the grid stride
@@ -20,10 +36,15 @@ void main() {
     for (; o < n; o += stride) {
         uint j0 = 4u * jq;
         vec4 v;
-        [[unroll]] for (uint c = 0u; c < 4u; c++) {
-            bool in_x = i < p.R && j0 + c < p.C;
-            float x = ldx(in_x ? i * p.s0 + (j0 + c) * p.s1 : 0u);  // index 0 outside: always in range
-            v[c] = in_x ? x : 0.0;
+        if (ROWS == 1u) {
+            vec4 w = row_quad(i < p.R ? i * p.s0 + j0 : 0u);
+            [[unroll]] for (uint c = 0u; c < 4u; c++) v[c] = i < p.R && j0 + c < p.C ? w[c] : 0.0;
+        } else {
+            [[unroll]] for (uint c = 0u; c < 4u; c++) {
+                bool in_x = i < p.R && j0 + c < p.C;
+                float x = ldx(in_x ? i * p.s0 + (j0 + c) * p.s1 : 0u);  // index 0 outside: always in range
+                v[c] = in_x ? x : 0.0;
+            }
         }
         Y[o] = v;
         i += di;

@@ -65,6 +65,7 @@ for _n in ("copy4", "unary4", "binary4", "reduce4", "pad2d", "pad2d_h", "softmax
     _SHADERS[_n + "_tx"] = _SHADERS[_n]
 # the optimizers' twins read through texel views and write the same ranges through
 # storage buffers: every read-write operand bound twice (inputs, then outputs)
+_SHADERS["pad2d_tx"] = (6, "ioi")  # x again as 16-byte texels (contiguous rows, f32)
 _SHADERS["adam4_tx"] = (9, "iiiiooo")
 _SHADERS["sgd4_tx"] = (7, "iiioo")
 # binding indices each shader reads and writes ("b": both)
@@ -83,7 +84,8 @@ _TEXEL = {
     "xent_tx": lambda tag, spec: [_RGBA32UI, _R32UI if spec[0] else _RGBA32UI, 0, 0],  # labels or dense targets
     "adam4_tx": lambda tag, spec: [_RGBA32F, _RG32UI if tag == "g16" else _RGBA32F, _RGBA32F, _RGBA32F, 0, 0, 0],
     "sgd4_tx": lambda tag, spec: [_RGBA32F, _RG32UI if tag == "g16" else _RGBA32F, _RGBA32F, 0, 0],
-    "pad2d_tx": lambda tag, spec: [_R32F if tag == "f32" else _R32UI, 0],  # x (halves read as words), y
+    "pad2d_tx": lambda tag, spec: ([_R32F, 0, _RGBA32F] if tag == "f32" else  # x, y, x as quads
+                                   [_R32UI, 0, _RGBA32UI]),  # (halves read as words; the quads unused)
     "pad2d_h_tx": lambda tag, spec: [_R32UI, 0],
     # A (RG32UI: 4 halves of 4 rows of one k when TA = 1 in f16), B, bias, C
     "matmul_sg": lambda tag, spec: ([_RGBA32F, _RGBA32F] if tag == "f32" else
@@ -915,7 +917,10 @@ class VulkanBackend(Backend):
         [R, C], zeros outside."""
         assert C2 % 4 == 0, C2
         y = self._alloc((R2, C2), "f32")
-        self._dispatch(self._tx("pad2d", x.size), x.dtype, (), (R2 * C2 // 4 + 63) // 64, [R, C, R2, C2, s0, s1], [x, y])
+        shader = self._tx("pad2d", x.size)
+        tx = shader == "pad2d_tx"  # contiguous f32 rows (s1 = 1): read by 16-byte texels (ROWS)
+        self._dispatch(shader, x.dtype, (int(tx and s1 == 1 and x.dtype == "f32"),), (R2 * C2 // 4 + 63) // 64,
+                       [R, C, R2, C2, s0, s1], [x, y] + [x] * tx)
         return y
 
     def _pad2d_h(self, x, R, C, R2, C2, s0, s1):
