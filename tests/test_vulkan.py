@@ -245,6 +245,7 @@ def test_info_prints_devices_and_shaders():
                        timeout=120)
     assert r.returncode == 0
     assert "vulkan:0" in r.stdout and "SPIR-V modules" in r.stdout and "default device" in r.stdout
+    assert "kernels: large matmuls matmul_" in r.stdout
 
 
 def test_error_paths_leave_the_backend_working():

@@ -68,6 +68,10 @@ def info(file=None):
             be = get_backend(get_default_device())
             print(f"arena: {be.arena_kind}-visible memory, {be.counters['arena_bytes']} bytes in "
                   f"{len(be.arenas)} arena(s) of at most {be.max_words * 4} bytes each", file=out)
+            print(f"kernels: large matmuls matmul_{be.matmul_kernel}"
+                  + (f" ({be.matmul_tile} x {be.matmul_tile} blocks)" if be.matmul_kernel == "sm" else "")
+                  + ", inputs read as " + ("texel buffers" if be._texel_reads and be._texel else "storage buffers"),
+                  file=out)
     except ImportError as e:
         print(f"Vulkan backend unavailable: {e}", file=out)
 
