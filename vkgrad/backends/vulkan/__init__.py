@@ -65,7 +65,8 @@ for _n in ("copy4", "unary4", "binary4", "reduce4", "pad2d", "pad2d_h", "softmax
     _SHADERS[_n + "_tx"] = _SHADERS[_n]
 # the optimizers' twins read through texel views and write the same ranges through
 # storage buffers: every read-write operand bound twice (inputs, then outputs)
-_SHADERS["pad2d_tx"] = (6, "ioi")  # x again as 16-byte texels (contiguous rows, f32)
+_SHADERS["pad2d_tx"] = (6, "ioi")  # x again as 16-byte texels (contiguous rows)
+_SHADERS["pad2d_h_tx"] = (6, "ioi")
 _SHADERS["adam4_tx"] = (9, "iiiiooo")
 _SHADERS["sgd4_tx"] = (7, "iiioo")
 # binding indices each shader reads and writes ("b": both)
@@ -86,7 +87,7 @@ _TEXEL = {
     "sgd4_tx": lambda tag, spec: [_RGBA32F, _RG32UI if tag == "g16" else _RGBA32F, _RGBA32F, 0, 0],
     "pad2d_tx": lambda tag, spec: ([_R32F, 0, _RGBA32F] if tag == "f32" else  # x, y, x as quads
                                    [_R32UI, 0, _RGBA32UI]),  # (halves read as words; the quads unused)
-    "pad2d_h_tx": lambda tag, spec: [_R32UI, 0],
+    "pad2d_h_tx": lambda tag, spec: [_R32UI, 0, _RGBA32UI],
     # A (RG32UI: 4 halves of 4 rows of one k when TA = 1 in f16), B, bias, C
     "matmul_sg": lambda tag, spec: ([_RGBA32F, _RGBA32F] if tag == "f32" else
                                     [_RG32UI if spec[2] else _RGBA32UI, _RGBA32UI]) + [0, 0],
@@ -927,7 +928,10 @@ class VulkanBackend(Backend):
         """pad2d into packed halves (f16 in, f16 out; C2 a multiple of 4)."""
         assert C2 % 4 == 0, C2
         y = self._alloc((R2, C2), "f16")
-        self._dispatch(self._tx("pad2d_h", x.size), "f16", (), (R2 * C2 // 4 + 63) // 64, [R, C, R2, C2, s0, s1], [x, y])
+        shader = self._tx("pad2d_h", x.size)
+        tx = shader == "pad2d_h_tx"  # contiguous rows (s1 = 1): halves moved as bits from 16-byte texels
+        self._dispatch(shader, "f16", (int(tx and s1 == 1),), (R2 * C2 // 4 + 63) // 64,
+                       [R, C, R2, C2, s0, s1], [x, y] + [x] * tx)
         return y
 
     def _copy_contig(self, x, y):
