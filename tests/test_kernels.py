@@ -695,3 +695,31 @@ def test_large_parameter_updates_read_texels_or_storage_buffers(texel_reads, mon
             np.testing.assert_allclose(a, w, rtol=1e-5, atol=1e-6)
     want = {"adam4_tx", "sgd4_tx"} if texel_reads else {"adam4", "sgd4"}
     assert want <= set(seen), seen
+
+
+@pytest.mark.parametrize("shape", [(37, 203), (5, 7), (64, 130), (3, 1)])
+def test_padding_contiguous_rows_by_texels_is_exact(shape):
+    """pad2d(_h)_tx with ROWS = 1 reads a quad from the two texels covering it
+    (f32 values, f16 bits moved without conversion): the same bits as the
+    element-by-element path, at every offset, with zeros, infinities and
+    subnormals, and zeros outside [R, C]."""
+    be = vg.get_backend("vulkan")
+    if not (be._texel_reads and be._texel):
+        pytest.skip("texel-read kernels are for CPU devices")
+    R, C = shape
+    r = np.random.default_rng(R * C)
+    for dt, shader, np_dt, view in (("f32", "pad2d_tx", np.float32, np.uint32),
+                                    ("f16", "pad2d_h_tx", np.float16, np.uint16)):
+        x = (r.standard_normal(shape) * 10.0 ** r.integers(-8, 5, shape)).astype(np_dt)
+        x.flat[::7], x.flat[::11], x.flat[::13] = -0.0, np.inf, np.finfo(np_dt).smallest_subnormal
+        h = be.from_numpy(x, dt)
+        C2 = -(-C // 8) * 8 + 8
+        outs = []
+        for rows in (1, 0):
+            y = be._alloc((R + 3, C2), dt)
+            be._dispatch(shader, dt, (rows,), ((R + 3) * C2 // 4 + 63) // 64, [R, C, R + 3, C2, C, 1], [h, y, h])
+            outs.append(be.to_numpy(y).view(view).copy())
+        want = np.zeros((R + 3, C2), np_dt)
+        want[:R, :C] = x
+        np.testing.assert_array_equal(outs[0], outs[1])
+        np.testing.assert_array_equal(outs[0], want.view(view))
