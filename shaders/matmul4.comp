@@ -5,8 +5,8 @@
 // multiple of 4, so every load takes 4 values (16 bytes, 8 with -DF16: packed
 // halves): 8 loads per 64 FMAs of a 4 x 4 block of C.
 // TA / TB (specialisation constants 1, 2): A stored [K, M] / B stored [N, K].
-// OUT16 (3; -DF16, N a multiple of 4): C in packed halves, so an f16 product
-// needs no conversion pass; otherwise C is f32.
+// OUT16 (3; -DF16, N even): C in packed halves, so an f16 product needs no
+// conversion pass; otherwise C is f32.
 // Bindings: 0 A (in), 1 B (in), 2 bias (in; a dummy when has_bias = 0), 3 C (out).
 #include "common.glsl"
 layout(local_size_x = 64) in;
@@ -62,10 +62,10 @@ void main() {
                 if (p.has_bias == 1u && n0 + j < p.N) v[j] += LD(BIAS, n0 + j);
                 v[j] = activate(ACT, v[j]);
             }
-            if (OUT16 == 1u) {  // the block's 4 columns are 2 whole words (N % 4 == 0)
+            if (OUT16 == 1u) {  // N even: the block's column pairs are whole words
                 uint w = ((m0 + i) * p.N + n0) / 2u;
                 C[w] = pack_half2(v.xy);
-                C[w + 1u] = pack_half2(v.zw);
+                if (n0 + 2u < p.N) C[w + 1u] = pack_half2(v.zw);
                 continue;
             }
             [[unroll]] for (uint j = 0u; j < 4u; j++) {

@@ -962,7 +962,7 @@ class VulkanBackend(Backend):
         use_sg = (big and self.limits.get("subgroup_shuffle") and 8 <= sg <= 64 and self._texel
                   and max(M, N) * (K + 8) // 4 <= self.limits.get("max_texel_buffer_elements", 0))
         # f16 products are written as halves (no conversion pass) where whole words allow
-        out16 = int(a.dtype == "f16" and (N % 2 == 0 if use_sg or not (vec_a and vec_b) else N % 4 == 0))
+        out16 = int(a.dtype == "f16" and N % 2 == 0)
         c = self._alloc((M, N), "f16" if out16 else "f32")
         groups = ((M + 3) // 4 * ((N + 3) // 4) + 63) // 64  # 4x4 blocks, 64 per workgroup
         bias_h = bias if bias is not None else self._dummy
