@@ -313,6 +313,8 @@ def test_bench_tool_runs_and_writes_json(tmp_path):
     import json
     res = json.loads(out.read_text())
     assert set(res["ceilings"]) >= {"fma_scalar_gflops", "fma_vec4_gflops", "copy_shader_gbs"}
+    if _be()._texel_reads:  # the copy it uses reads texels; the storage-buffer copy is reported beside it
+        assert res["ceilings"]["copy_shader_storage_gbs"] > 0 and "with storage-buffer reads" in r.stdout
     fams = {row["family"] for row in res["results"]}
     assert fams == {"optimizer", "elementwise"}
     for row in res["results"]:

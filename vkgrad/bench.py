@@ -118,6 +118,10 @@ def ceilings(be, reps):
     t = _time_gpu(be, copy, 2 * reps, best=True)
     out["copy_shader_gbs"] = 2 * 4 * words / t / 1e9
     probes["GB/s"] = (copy, 2 * 4 * words)
+    if be._tx("copy4", words // 4) != "copy4":  # also the storage-buffer copy, for comparison
+        t = _time_gpu(be, lambda: be._dispatch("copy4", "u32", (), min(4096, words // 4 // 64), [words], [x, z]),
+                      2 * reps, best=True)
+        out["copy_shader_storage_gbs"] = 2 * 4 * words / t / 1e9
     both = be._alloc((2 * words,), "f32")  # a buffer copy stays within one arena: two halves
     algo = be.arenas[both.block.arena].holder
 
@@ -265,8 +269,10 @@ def table(res):
     lines = [f"device: {res['device']['name']} (subgroup {res['device']['subgroup_size']}, "
              f"large matmuls: matmul_{res['device'].get('matmul_kernel')})",
              f"ceilings: FMA {c['fma_scalar_gflops']:.1f} GFLOP/s scalar, {c['fma_vec4_gflops']:.1f} "
-             f"vec4; copy {c['copy_shader_gbs']:.2f} GB/s (shader), {c['copy_buffer_gbs']:.2f} GB/s "
-             f"(vkCmdCopyBuffer)", ""]
+             f"vec4; copy {c['copy_shader_gbs']:.2f} GB/s (shader"
+             + (f", texel reads; {c['copy_shader_storage_gbs']:.2f} with storage-buffer reads"
+                if "copy_shader_storage_gbs" in c else "")
+             + f"), {c['copy_buffer_gbs']:.2f} GB/s (vkCmdCopyBuffer)", ""]
     hdr = f"{'family':<12}{'case':<36}{'dtype':<6}{'time':>10}  {'rate':>14}  {'of ceiling':>10}  {'NumPy':>14}  {'vs NumPy':>8}"
     lines += [hdr, "-" * len(hdr)]
     for r in res["results"]:
