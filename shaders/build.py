@@ -20,14 +20,15 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 SPECIAL = {"cast": [("cast_f32_f16", ["-DF16"]), ("cast_f16_f32", ["-DIN_F16"])],
            "cast_multi": [("cast_multi_f32_f16", [])],
            "copy4": [("copy4_u32", [])], "peak_fma": [("peak_fma_f32", [])], "placeholder": [("placeholder_u32", [])],
-           "matmul4": [("matmul4_f32", []), ("matmul4_f16", ["-DF16"])], "pad2d_h": [("pad2d_h_f16", ["-DF16"])],
+           "matmul4": [("matmul4_f32", []), ("matmul4_f16", ["-DF16"])],
+           "pad2d": [("pad2d_f32", [])], "pad2d_h": [("pad2d_h_f16", ["-DF16"])],
            "act_bias_bwd": [("act_bias_bwd_f32", []), ("act_bias_bwd_f16", ["-DF16"])],
            "adam4": [("adam4_f32", []), ("adam4_g16", ["-DGRAD16"])],
            "sgd4": [("sgd4_f32", []), ("sgd4_g16", ["-DGRAD16"])],
            "adam_multi": [("adam_multi_f32", []), ("adam_multi_f16", ["-DF16"]),
                           ("adam_multi_g16", ["-DGRAD16"])],
            "adam_multi8": [("adam_multi8_f32", []), ("adam_multi8_f16", ["-DF16"]),
-                           ("adam_multi8_g16", ["-DGRAD16"])]}  # pad2d: f32 and f16 (reads halves)
+                           ("adam_multi8_g16", ["-DGRAD16"])]}
 TEXEL_TWINS = {"copy4", "unary4", "binary4", "reduce4", "pad2d", "pad2d_h", "adam4", "sgd4", "softmax", "xent"}
 
 

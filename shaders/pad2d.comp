@@ -3,18 +3,17 @@
 // y[i, j] = x[i*s0 + j*s1] for i < R, j < C, else 0, for y [R2, C2] in f32,
 // C2 a multiple of 4: transposes and zero-pads in one pass (the matmul
 // kernels' operand prep).  Each invocation writes one 16-byte quad of a row of
-// y.  With -DTEXEL_IN x is read through a uniform texel buffer (R32F view;
-// with -DF16, x in packed halves through an R32UI view; see vec4.glsl).
-// With -DTEXEL_IN in f32 and s1 = 1 (ROWS = 1, specialisation constant 0) a
-// quad's 4 values of x are the two 16-byte texels covering them (binding 2: an
-// RGBA32F view of x), 2 fetches instead of 4.
-// Bindings: 0 x (in), 1 y (out), 2 x again (in; the -DTEXEL_IN f32 twin only).
+// y (f16 operands: pad2d_h.comp).  With -DTEXEL_IN x is read through a
+// uniform texel buffer (R32F view; see vec4.glsl), and for s1 = 1 (ROWS = 1,
+// specialisation constant 0) a quad's 4 values of x are the two 16-byte texels
+// covering them (binding 2: an RGBA32F view of x), 2 fetches instead of 4.
+// Bindings: 0 x (in), 1 y (out), 2 x again (in; the -DTEXEL_IN twin only).
 #include "common.glsl"
 layout(local_size_x = 64) in;
 layout(push_constant) uniform P { uint R; uint C; uint R2; uint C2; uint s0; uint s1; } p;
 #include "pad2d_in.glsl"
 layout(std430, binding = 1) writeonly buffer Y_b { vec4 Y[]; };
-#if defined(TEXEL_IN) && !defined(F16)
+#ifdef TEXEL_IN
 layout(constant_id = 0) const uint ROWS = 0u;
 layout(binding = 2) uniform samplerBuffer X4;
 vec4 row_quad(uint base) {  // x[base .. base + 3]; texels past the view's end clamped (unused values)

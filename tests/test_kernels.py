@@ -109,7 +109,7 @@ def test_matmul_sg_falls_back_without_texel_buffers(why, monkeypatch):
     if why == "no texel usage":
         monkeypatch.setattr(be, "_texel", False)
     else:
-        monkeypatch.setitem(be.limits, "max_texel_buffer_elements", 1000)
+        monkeypatch.setattr(be, "_max_texels", 1000)  # the device limit, as the backend holds it
     seen, orig = [], be._dispatch
     monkeypatch.setattr(be, "_dispatch", lambda shader, *rest: (seen.append(shader), orig(shader, *rest))[1])
     r = np.random.default_rng(3)

@@ -112,15 +112,15 @@ def ceilings(be, reps):
     words = min(16 * MB, be.max_words // 8) // 4 * 4
     x = be._alloc((words,), "f32")
     z = be._alloc((words,), "f32")
-    # the copy kernel the backend uses (on CPU devices its texel-read twin)
-    copy = lambda: be._dispatch(be._tx("copy4", words // 4), "u32", (), min(4096, words // 4 // 64),  # noqa: E731
-                                [words], [x, z])
+    def copy_with(shader):
+        return lambda: be._dispatch(shader, "u32", (), min(4096, words // 4 // 64), [words], [x, z])
+    used = be._tx("copy4", words // 4)  # the copy kernel the backend uses (CPU devices: its texel-read twin)
+    copy = copy_with(used)
     t = _time_gpu(be, copy, 2 * reps, best=True)
     out["copy_shader_gbs"] = 2 * 4 * words / t / 1e9
     probes["GB/s"] = (copy, 2 * 4 * words)
-    if be._tx("copy4", words // 4) != "copy4":  # also the storage-buffer copy, for comparison
-        t = _time_gpu(be, lambda: be._dispatch("copy4", "u32", (), min(4096, words // 4 // 64), [words], [x, z]),
-                      2 * reps, best=True)
+    if used != "copy4":  # also the storage-buffer copy, for comparison
+        t = _time_gpu(be, copy_with("copy4"), 2 * reps, best=True)
         out["copy_shader_storage_gbs"] = 2 * 4 * words / t / 1e9
     both = be._alloc((2 * words,), "f32")  # a buffer copy stays within one arena: two halves
     algo = be.arenas[both.block.arena].holder

@@ -61,12 +61,11 @@ _SHADERS = {
     "act_bias_bwd": (2, "iioo"), "adam4": (9, "bibb"), "sgd4": (7, "bib"), "adam_multi": (12, "bibb" * 4),
     "adam_multi8": (16, "bibb" * 8), "cast_multi": (8, "io" * 8),
 }
-for _n in ("copy4", "unary4", "binary4", "reduce4", "pad2d", "pad2d_h", "softmax", "xent"):  # texel-read twins (see _tx)
+for _n in ("copy4", "unary4", "binary4", "reduce4", "softmax", "xent"):  # texel-read twins (see _tx)
     _SHADERS[_n + "_tx"] = _SHADERS[_n]
+_SHADERS["pad2d_tx"] = _SHADERS["pad2d_h_tx"] = (6, "ioi")  # x again as 16-byte texels (contiguous rows)
 # the optimizers' twins read through texel views and write the same ranges through
 # storage buffers: every read-write operand bound twice (inputs, then outputs)
-_SHADERS["pad2d_tx"] = (6, "ioi")  # x again as 16-byte texels (contiguous rows)
-_SHADERS["pad2d_h_tx"] = (6, "ioi")
 _SHADERS["adam4_tx"] = (9, "iiiiooo")
 _SHADERS["sgd4_tx"] = (7, "iiioo")
 # binding indices each shader reads and writes ("b": both)
@@ -85,9 +84,8 @@ _TEXEL = {
     "xent_tx": lambda tag, spec: [_RGBA32UI, _R32UI if spec[0] else _RGBA32UI, 0, 0],  # labels or dense targets
     "adam4_tx": lambda tag, spec: [_RGBA32F, _RG32UI if tag == "g16" else _RGBA32F, _RGBA32F, _RGBA32F, 0, 0, 0],
     "sgd4_tx": lambda tag, spec: [_RGBA32F, _RG32UI if tag == "g16" else _RGBA32F, _RGBA32F, 0, 0],
-    "pad2d_tx": lambda tag, spec: ([_R32F, 0, _RGBA32F] if tag == "f32" else  # x, y, x as quads
-                                   [_R32UI, 0, _RGBA32UI]),  # (halves read as words; the quads unused)
-    "pad2d_h_tx": lambda tag, spec: [_R32UI, 0, _RGBA32UI],
+    "pad2d_tx": lambda tag, spec: [_R32F, 0, _RGBA32F],  # x, y, x as quads
+    "pad2d_h_tx": lambda tag, spec: [_R32UI, 0, _RGBA32UI],  # x's halves as words, y, x as quads
     # A (RG32UI: 4 halves of 4 rows of one k when TA = 1 in f16), B, bias, C
     "matmul_sg": lambda tag, spec: ([_RGBA32F, _RGBA32F] if tag == "f32" else
                                     [_RG32UI if spec[2] else _RGBA32UI, _RGBA32UI]) + [0, 0],
@@ -914,23 +912,13 @@ class VulkanBackend(Backend):
         return VkArray(tuple(shape), x.dtype, y.block)
 
     def _pad2d(self, x, R, C, R2, C2, s0, s1):
-        """f32 [R2, C2] (C2 a multiple of 4) with y[i, j] = x[i*s0 + j*s1] inside
-        [R, C], zeros outside."""
+        """[R2, C2] in x's dtype (C2 a multiple of 4) with y[i, j] = x[i*s0 + j*s1]
+        inside [R, C], zeros outside: pad2d.comp (f32) or pad2d_h.comp (halves)."""
         assert C2 % 4 == 0, C2
-        y = self._alloc((R2, C2), "f32")
-        shader = self._tx("pad2d", x.size)
-        tx = shader == "pad2d_tx"  # contiguous f32 rows (s1 = 1): read by 16-byte texels (ROWS)
-        self._dispatch(shader, x.dtype, (int(tx and s1 == 1 and x.dtype == "f32"),), (R2 * C2 // 4 + 63) // 64,
-                       [R, C, R2, C2, s0, s1], [x, y] + [x] * tx)
-        return y
-
-    def _pad2d_h(self, x, R, C, R2, C2, s0, s1):
-        """pad2d into packed halves (f16 in, f16 out; C2 a multiple of 4)."""
-        assert C2 % 4 == 0, C2
-        y = self._alloc((R2, C2), "f16")
-        shader = self._tx("pad2d_h", x.size)
-        tx = shader == "pad2d_h_tx"  # contiguous rows (s1 = 1): halves moved as bits from 16-byte texels
-        self._dispatch(shader, "f16", (int(tx and s1 == 1),), (R2 * C2 // 4 + 63) // 64,
+        y = self._alloc((R2, C2), x.dtype)
+        shader = self._tx("pad2d_h" if x.dtype == "f16" else "pad2d", x.size)
+        tx = shader.endswith("_tx")  # contiguous rows (s1 = 1): read by 16-byte texels (ROWS)
+        self._dispatch(shader, x.dtype, (int(tx and s1 == 1),), (R2 * C2 // 4 + 63) // 64,
                        [R, C, R2, C2, s0, s1], [x, y] + [x] * tx)
         return y
 
@@ -960,7 +948,7 @@ class VulkanBackend(Backend):
                 and self.limits.get("max_compute_work_group_invocations", 0) >= 256):
             return self._as(self._matmul_sm(a, b, trans_a, trans_b, M, N, K, bias, act), a.dtype)
         use_sg = (big and self.limits.get("subgroup_shuffle") and 8 <= sg <= 64 and self._texel
-                  and max(M, N) * (K + 8) // 4 <= self.limits.get("max_texel_buffer_elements", 0))
+                  and max(M, N) * (K + 8) // 4 <= self._max_texels)  # it reads A and B as texels
         # f16 products are written as halves (no conversion pass) where whole words allow
         out16 = int(a.dtype == "f16" and N % 2 == 0)
         c = self._alloc((M, N), "f16" if out16 else "f32")
@@ -972,7 +960,7 @@ class VulkanBackend(Backend):
             # read as stored are brought to [M, K4] @ [K4, N4] in their dtype first
             # (transposed and zero-padded in one O(MK + KN) pass each); C keeps N columns
             K4 = -(-K // q) * q
-            pad = self._pad2d_h if q == 8 else self._pad2d
+            pad = self._pad2d
             if K4 == K and (not trans_a or M % 4 == 0):  # read as stored, transposed or not
                 a_in, ta = a, int(trans_a)
             else:
@@ -1000,7 +988,7 @@ class VulkanBackend(Backend):
         """matmul_sm.comp: A [M, K4] and B [K4, N4] as stored when they are so laid
         out, else brought there (transposed, zero-padded) in their dtype first."""
         K4, N4 = -(-K // 4) * 4, -(-N // 4) * 4
-        pad = self._pad2d_h if a.dtype == "f16" else self._pad2d
+        pad = self._pad2d
         a_in = a if not trans_a and K4 == K else pad(a, M, K, M, K4, *((1, M) if trans_a else (K, 1)))
         b_in = b if not trans_b and K4 == K and N4 == N else pad(b, K, N, K4, N4, *((1, K) if trans_b else (N, 1)))
         c = self._alloc((M, N), "f32")
@@ -1029,7 +1017,7 @@ class VulkanBackend(Backend):
         quads = int(ser and self._quads(C, x.dtype) > 0)  # y then in x's dtype
         quads += quads and self._sg_rows(C, x.dtype)
         y = self._alloc(x.shape, x.dtype if quads else "f32")
-        shader = self._tx("softmax", x.size // (8 if x.dtype == "f16" else 4)) if quads else "softmax"
+        shader = self._tx("softmax", self._quads(x.size, x.dtype)) if quads else "softmax"
         self._dispatch(shader, x.dtype, (1 if log else 0, quads, int(ser)), (rows + 63) // 64 if ser else rows,
                        [rows, C], [x, y])
         return self._as(y, x.dtype)
@@ -1045,7 +1033,7 @@ class VulkanBackend(Backend):
         quads += quads and not one_group and self._sg_rows(C, logits.dtype)
         probs = self._alloc(logits.shape, logits.dtype if quads else "f32")  # the gradient d
         spec = (int(labels), quads)
-        shader = self._tx("xent", logits.size // (8 if logits.dtype == "f16" else 4)) if quads else "xent"
+        shader = self._tx("xent", self._quads(logits.size, logits.dtype)) if quads else "xent"
         if one_group:
             self._dispatch(shader, logits.dtype, spec + (2,), 1, [rows, C, _f2u(1.0 / rows)],
                            [logits, target, probs, loss])
