@@ -18,6 +18,18 @@ SHAPES = [(5, 7, 3), (1, 13, 10), (33, 17, 9), (8, 12, 16), (6, 784, 10), (96, 6
           (68, 300, 20), (72, 264, 26)]
 
 
+def _spy(be, patch, record=lambda shader, spec: shader):
+    """A list of record(shader, spec) for every dispatch while ``patch`` (a
+    monkeypatch or its context) holds."""
+    seen, orig = [], be._dispatch
+
+    def spy(shader, tag, spec, *rest):
+        seen.append(record(shader, spec))
+        return orig(shader, tag, spec, *rest)
+    patch.setattr(be, "_dispatch", spy)
+    return seen
+
+
 def _cpu_vs_vk(fn_vk, fn_np, arrays, dtype, rtol, atol):
     got = fn_vk(*[vg.tensor(a, device="vulkan", dtype=dtype).data for a in arrays])
     be = vg.get_backend("vulkan")
@@ -55,8 +67,7 @@ def test_matmul_kernel_choice(monkeypatch):
     be = vg.get_backend("vulkan")
     want = "sg" if be.limits["device_type"] == "Cpu" else "sm"
     assert be.matmul_kernel == os.environ.get("VKGRAD_MATMUL_KERNEL", "auto").replace("auto", want)
-    seen, orig = [], be._dispatch
-    monkeypatch.setattr(be, "_dispatch", lambda shader, *rest: (seen.append(shader), orig(shader, *rest))[1])
+    seen = _spy(be, monkeypatch)
     x = vg.tensor(np.ones((64, 128)), device="vulkan").data
     for kern in ("sg", "sm"):
         monkeypatch.setattr(be, "matmul_kernel", kern)
@@ -84,9 +95,7 @@ def test_matmul_sm_block_follows_the_device_and_the_product(monkeypatch):
     monkeypatch.setattr(be, "matmul_kernel", "sm")
     monkeypatch.setattr(be, "matmul_tile", 128)
     monkeypatch.setattr(be, "_tile_forced", False)
-    specs, orig = [], be._dispatch
-    monkeypatch.setattr(be, "_dispatch", lambda shader, tag, spec, *rest: (specs.append((shader, spec)),
-                                                                           orig(shader, tag, spec, *rest))[1])
+    specs = _spy(be, monkeypatch, lambda shader, spec: (shader, spec))
     for n, tm in ((256, 4), (512, 8)):  # 4 or 16 blocks of 128 x 128
         x = vg.tensor(np.ones((n, 64)), device="vulkan").data
         y = vg.tensor(np.ones((64, n)), device="vulkan").data
@@ -110,8 +119,7 @@ def test_matmul_sg_falls_back_without_texel_buffers(why, monkeypatch):
         monkeypatch.setattr(be, "_texel", False)
     else:
         monkeypatch.setattr(be, "_max_texels", 1000)  # the device limit, as the backend holds it
-    seen, orig = [], be._dispatch
-    monkeypatch.setattr(be, "_dispatch", lambda shader, *rest: (seen.append(shader), orig(shader, *rest))[1])
+    seen = _spy(be, monkeypatch)
     r = np.random.default_rng(3)
     a, b = r.uniform(-1, 1, (64, 128)), r.uniform(-1, 1, (128, 48))
     _cpu_vs_vk(lambda x, y: be.matmul(x, y), lambda x, y: x @ y, [a, b], "f32", rtol=1e-4, atol=1e-4)
@@ -138,8 +146,7 @@ def test_quad_kernels_read_texels_or_storage_buffers(dtype, monkeypatch):
             m.setattr(be, "_texel_reads", True)
             for k, v in patch.items():
                 m.setattr(be, k, v)
-            seen, orig = [], be._dispatch
-            m.setattr(be, "_dispatch", lambda shader, *rest: (seen.append(shader), orig(shader, *rest))[1])
+            seen = _spy(be, m)
             for fvk, fnp in ops:
                 _cpu_vs_vk(fvk, fnp, [a, b], dtype, **tol)
         quad = {s for s in seen if s.split("_")[0] in ("binary4", "unary4", "reduce4", "copy4")}
@@ -221,20 +228,15 @@ def test_column_sums_take_the_span_layout_when_a_row_fills_a_subgroup(dtype, mon
     sg = be.limits.get("subgroup_size", 0)
     if not 0 < sg <= 64:
         pytest.skip("no usable subgroup size")
-    modes, orig = [], be._dispatch
-
-    def spy(shader, tag, spec, groups, push, ops):
-        if shader.startswith("reduce4"):
-            modes.append(spec[1])
-        return orig(shader, tag, spec, groups, push, ops)
-    monkeypatch.setattr(be, "_dispatch", spy)
+    calls = _spy(be, monkeypatch, lambda shader, spec: (shader, spec))
     e = 8 if dtype == "f16" else 4
     r = np.random.default_rng(1)
     for cols, want in ((sg * 5 + 3, 2), (sg - 1, 0)):
         x = r.uniform(-1, 1, (max(600, (1 << 16) // (cols * e) + 1), cols * e))
-        modes.clear()
+        calls.clear()
         tol = dict(rtol=1e-2, atol=2e-3 * np.sqrt(len(x))) if dtype == "f16" else dict(rtol=1e-5, atol=1e-4)
         _cpu_vs_vk(lambda v: be.reduce("sum", v, (0,), False), lambda v: v.sum(0), [x], dtype, **tol)
+        modes = [spec[1] for shader, spec in calls if shader.startswith("reduce4")]
         assert modes[:1] == [want], (cols, modes)
 
 
@@ -281,12 +283,8 @@ def test_long_rows_of_quads_take_a_subgroup_per_row(dtype, texel_reads, monkeypa
     monkeypatch.setattr(be, "_texel_reads", texel_reads)
     if not be._sg_rows(1 << 12, dtype):
         pytest.skip("no subgroup shuffles")
-    seen, orig = [], be._dispatch
-
-    def spy(shader, tag, spec, groups, push, ops):
-        seen.append((shader, spec[1] if shader.split("_")[0] in ("softmax", "xent") else None))
-        return orig(shader, tag, spec, groups, push, ops)
-    monkeypatch.setattr(be, "_dispatch", spy)
+    seen = _spy(be, monkeypatch,
+                lambda shader, spec: (shader, spec[1] if shader.split("_")[0] in ("softmax", "xent") else None))
     xv = np.random.default_rng(5).uniform(-4, 4, (1030, 264))
     x = vg.tensor(xv, device="vulkan", dtype=dtype).data
     y = be.softmax(x)
@@ -634,8 +632,7 @@ def test_f16_reductions_write_halves(shape, axes, monkeypatch):
     invocation, odd counts included): no conversion dispatch."""
     be = vg.get_backend("vulkan")
     x = np.random.default_rng(2).uniform(-1, 1, shape)
-    seen, orig = [], be._dispatch
-    monkeypatch.setattr(be, "_dispatch", lambda shader, *rest: (seen.append(shader), orig(shader, *rest))[1])
+    seen = _spy(be, monkeypatch)
     h = vg.tensor(x, device="vulkan", dtype="f16").data
     seen.clear()
     y = be.reduce("sum", h, axes, False)
@@ -675,8 +672,7 @@ def test_large_parameter_updates_read_texels_or_storage_buffers(texel_reads, mon
     over two steps (the state read back)."""
     be = vg.get_backend("vulkan")
     monkeypatch.setattr(be, "_texel_reads", texel_reads)
-    seen, orig = [], be._dispatch
-    monkeypatch.setattr(be, "_dispatch", lambda shader, *rest: (seen.append(shader), orig(shader, *rest))[1])
+    seen = _spy(be, monkeypatch)
     r = np.random.default_rng(12)
     n = 70000
     p0, gs = r.uniform(-1, 1, n), [r.uniform(-1, 1, n) for _ in range(2)]
