@@ -719,3 +719,18 @@ def test_padding_contiguous_rows_by_texels_is_exact(shape):
         want[:R, :C] = x
         np.testing.assert_array_equal(outs[0], outs[1])
         np.testing.assert_array_equal(outs[0], want.view(view))
+
+
+def test_matmul_rejects_operands_of_different_dtypes():
+    """The backend primitive reads both operands (and the bias) in one dtype: a
+    mix is a clear error, not a product of misread values (the tensor-level
+    operator promotes before it gets here)."""
+    be = vg.get_backend("vulkan")
+    a = vg.tensor(np.ones((4, 4)), device="vulkan", dtype="f16").data
+    b = vg.tensor(np.ones((4, 4)), device="vulkan", dtype="f32").data
+    with pytest.raises(vg.BackendError, match=r"matmul: operands \[4, 4\] f16 and \[4, 4\] f32"):
+        be.matmul(a, b)
+    with pytest.raises(vg.BackendError, match="bias f16"):
+        be.matmul(b, b, bias=vg.tensor(np.ones(4), device="vulkan", dtype="f16").data)
+    x = vg.tensor(np.ones((4, 4)), dtype="f16", device="vulkan") @ vg.tensor(np.ones((4, 4)), device="vulkan")
+    np.testing.assert_allclose(x.numpy(), np.full((4, 4), 4.0))

@@ -932,6 +932,10 @@ class VulkanBackend(Backend):
     # -- linear algebra ------------------------------------------------------------
     def matmul(self, a, b, trans_a=False, trans_b=False, bias=None, act=None):
         self._check_float("matmul", a, b)
+        if a.dtype != b.dtype or (bias is not None and bias.dtype != a.dtype):
+            raise BackendError(f"vulkan matmul: operands {list(a.shape)} {a.dtype} and {list(b.shape)} {b.dtype}"
+                               + (f", bias {bias.dtype}" if bias is not None else "")
+                               + ": expected one dtype (the shaders read them alike)")
         if len(a.shape) != 2 or len(b.shape) != 2:
             raise BackendError(f"vulkan matmul: expected 2-d operands, got {list(a.shape)} and {list(b.shape)}")
         M, K = (a.shape[1], a.shape[0]) if trans_a else a.shape
