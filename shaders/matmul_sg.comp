@@ -8,7 +8,8 @@
 //      multiple of QB, M of 4).
 //   B: [K, N] (TB = 0; N a multiple of QB) or stored [N, K] (TB = 1; K a
 //      multiple of QB, any N).
-// Other shapes are transposed / zero-padded by the backend first (pad2d.comp).
+// Other shapes are transposed / zero-padded by the backend first (pad2d.comp,
+// pad2d_h.comp).
 // C is [M, n_valid]: columns of a padded B past n_valid are not stored; bias has
 // n_valid entries.
 //
@@ -19,9 +20,11 @@
 // loads row k+l (four 16-byte quads, two in f16); with TB = 1 each group of 8
 // lanes loads the 8 x 16 block of 8 values of k, lane l columns l%8 and l%8 + 8.  Each lane reads its own rows
 // of A: along k (TA = 0) or, transposed, one 16-byte load per k for its four
-// rows (TA = 1).  Why this shape: on lavapipe loads, not FMAs, bound the rate
-// (measured: the FMA-only loop runs 5-6x faster), so the tile is as large as the
-// registers allow; on GPUs the shuffles are register-level sharing.
+// rows (TA = 1).  Why this shape: on lavapipe loads weigh as much as the FMAs
+// (1024^3 f32 with texel reads: FMAs ~45% of the time, A's fetches ~28%, B's
+// ~23%, shuffles ~10%), so the tile is as large as the registers allow (64
+// accumulators: 128 spill and run 2x slower); on GPUs the shuffles are
+// register-level sharing.
 //
 // SGC (specialisation constant 1) is the device's reported subgroup size: when
 // gl_SubgroupSize equals it the k-loop is unrolled with constant shuffle
