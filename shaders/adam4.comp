@@ -6,6 +6,7 @@
 // Bindings: 0 param (inout), 1 grad (in), 2 m (inout), 3 v (inout); with
 // -DTEXEL_IN 0-3 in, 4 param, 5 m, 6 v out (below).
 #include "common.glsl"
+#include "vec4.glsl"
 layout(local_size_x = 64) in;
 layout(push_constant) uniform P {
     uint n; float lr; float b1; float b2; float eps; float wd; float step_size; float rbc2;
@@ -49,7 +50,7 @@ layout(std430, binding = 3) buffer V_b { vec4 V[]; };
 #endif
 
 void main() {
-    for (uint q = gl_GlobalInvocationID.x; q < p.n / 4u; q += gl_NumWorkGroups.x * 64u) {
+    FOR_QUADS(p.n, q) {
         vec4 w = LW(q), d = grad(q);
         if (p.decoupled == 0u) d += p.wd * w;
         else w *= 1.0 - p.lr * p.wd;

@@ -27,7 +27,6 @@ void apply(uint q) {
 }
 
 void main() {
-    uint stride = gl_NumWorkGroups.x * gl_WorkGroupSize.x;
     if (REP == 0u) {  // same shapes: no index arithmetic
         FOR_QUADS(p.n, q) {
             LOADQ(LDQ(A, q), a);
@@ -41,9 +40,10 @@ void main() {
             apply(q);
         }
     } else {  // REP 1: a repeats, 2: b repeats; its quad c advances with q by the
-        // grid stride (no vector division per quad: a CPU device does 8 scalar ones)
-        uint rq = REP == 1u ? p.rep_a : p.rep_b, q = gl_GlobalInvocationID.x, c = q % rq, dc = stride % rq;
-        for (; q < p.n / EPQ; q += stride) {
+        // loop's step (no vector division per quad: a CPU device does 8 scalar ones)
+        uint nq = p.n / EPQ, end_ = quad_end(nq), q = quad_first(nq), rq = REP == 1u ? p.rep_a : p.rep_b;
+        uint c = q % rq, dc = quad_step() % rq;
+        for (; q < end_; q += quad_step()) {
             LOADQ(LDQ(A, REP == 1u ? c : q), a);
             LOADQ(LDQ(B, REP == 1u ? q : c), b);
             apply(q);

@@ -11,6 +11,6 @@ BUF4_IN(0, X)
 layout(std430, binding = 1) writeonly buffer Y_b { uvec4 Y[]; };
 
 void main() {
-    for (uint q = gl_GlobalInvocationID.x; q < p.n / 4u; q += gl_NumWorkGroups.x * gl_WorkGroupSize.x)
+    FOR_QUADS(p.n, q)
         Y[q] = LDQ(X, q);
 }

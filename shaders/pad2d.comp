@@ -9,6 +9,7 @@
 // covering them (binding 2: an RGBA32F view of x), 2 fetches instead of 4.
 // Bindings: 0 x (in), 1 y (out), 2 x again (in; the -DTEXEL_IN twin only).
 #include "common.glsl"
+#include "vec4.glsl"
 layout(local_size_x = 64) in;
 layout(push_constant) uniform P { uint R; uint C; uint R2; uint C2; uint s0; uint s1; } p;
 #include "pad2d_in.glsl"
@@ -28,9 +29,9 @@ vec4 row_quad(uint base) { return vec4(0.0); }
 #endif
 
 void main() {
-    // quad o = i * cq + jq of y; the row and column advance by the grid stride
+    // quad o = i * cq + jq of y; the row and column advance by the loop's step
     // without a division per quad (a vector division is 8 scalar ones on a CPU)
-    uint cq = p.C2 / 4u, n = p.R2 * cq, o = gl_GlobalInvocationID.x, stride = gl_NumWorkGroups.x * 64u;
+    uint cq = p.C2 / 4u, n = quad_end(p.R2 * cq), o = quad_first(p.R2 * cq), stride = quad_step();
     uint i = o / cq, jq = o % cq, di = stride / cq, dj = stride % cq;
     for (; o < n; o += stride) {
         uint j0 = 4u * jq;

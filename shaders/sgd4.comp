@@ -5,6 +5,7 @@
 // Bindings: 0 param (inout), 1 grad (in), 2 buf (inout; a dummy without momentum);
 // with -DTEXEL_IN 0-2 in, 3 param, 4 buf out (below).
 #include "common.glsl"
+#include "vec4.glsl"
 layout(local_size_x = 64) in;
 // momentum != 0 and nesterov as specialisation constants (fixed per optimizer):
 // no run-time branch around BUF's load and store (measured ~10% on lavapipe)
@@ -45,7 +46,7 @@ layout(std430, binding = 2) buffer B_b { vec4 BUF[]; };
 #endif
 
 void main() {
-    for (uint q = gl_GlobalInvocationID.x; q < p.n / 4u; q += gl_NumWorkGroups.x * 64u) {
+    FOR_QUADS(p.n, q) {
         vec4 w = LW(q);
         vec4 d = grad(q) + p.wd * w;
         if (MOM == 1u) {

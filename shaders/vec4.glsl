@@ -34,6 +34,31 @@ uvec4 pack8(float v[8]) {
 #define LOADQ(word_, arr_) { vec4 t_ = uintBitsToFloat(word_); arr_[0] = t_.x; arr_[1] = t_.y; arr_[2] = t_.z; arr_[3] = t_.w; }
 #define STOREQ(arr_) floatBitsToUint(vec4(arr_[0], arr_[1], arr_[2], arr_[3]))
 #endif
-// n elements in whole quads (the caller checks n % EPQ == 0)
+// FOR_QUADS(n, q): every quad of n elements (the caller checks n % EPQ == 0) once.
+// GPUs: a grid-stride loop (a workgroup's lanes read adjacent quads: coalesced).
+// -DTEXEL_IN (CPU devices): each subgroup takes one contiguous run of quads, its
+// lanes interleaved within it.  lavapipe runs a workgroup's subgroups one after
+// another, each to its end: with the grid stride each subgroup read 128 of every
+// workgroup's 1024 bytes, so each pass hopped; in one run a core streams memory
+// (copy 1.4x, Adam 1.5x faster).  quad_step also serves loops that keep their own
+// indices in step with q (binary4's repeating operand).
+#ifdef TEXEL_IN
+#extension GL_KHR_shader_subgroup_basic : require
+uint quad_run(uint nq) {  // quads per subgroup, a whole number of subgroup widths
+    uint lanes = gl_NumWorkGroups.x * gl_NumSubgroups * gl_SubgroupSize;
+    return (nq + lanes - 1u) / lanes * gl_SubgroupSize;
+}
+uint quad_first(uint nq) {
+    return (gl_WorkGroupID.x * gl_NumSubgroups + gl_SubgroupID) * quad_run(nq) + gl_SubgroupInvocationID;
+}
+uint quad_end(uint nq) {
+    return min(nq, (gl_WorkGroupID.x * gl_NumSubgroups + gl_SubgroupID + 1u) * quad_run(nq));
+}
+#define quad_step() gl_SubgroupSize
+#else
+#define quad_first(nq) gl_GlobalInvocationID.x
+#define quad_end(nq) (nq)
+#define quad_step() (gl_NumWorkGroups.x * gl_WorkGroupSize.x)
+#endif
 #define FOR_QUADS(n, q) \
-    for (uint q = gl_GlobalInvocationID.x; q < (n) / EPQ; q += gl_NumWorkGroups.x * gl_WorkGroupSize.x)
+    for (uint end_ = quad_end((n) / EPQ), q = quad_first((n) / EPQ); q < end_; q += quad_step())

@@ -693,6 +693,51 @@ def test_large_parameter_updates_read_texels_or_storage_buffers(texel_reads, mon
     assert want <= set(seen), seen
 
 
+@pytest.mark.parametrize("cap", [1, 3, 7, 128])
+@pytest.mark.parametrize("dtype", ["f32", "f16"])
+def test_quad_loops_cover_every_quad_once_at_any_grid(dtype, cap, monkeypatch):
+    """The texel twins' quad loops (vec4.glsl FOR_QUADS: a contiguous run per
+    subgroup, runs that end early or hold nothing) at grids of 1 to 128 workgroups:
+    copy, unary, binary with either or both operands repeating, pad, Adam, SGD give
+    the CPU's values, on quad counts that split unevenly."""
+    be = vg.get_backend("vulkan")
+    if not (be._texel_reads and be._texel):
+        pytest.skip("texel-read kernels are for CPU devices")
+    monkeypatch.setattr(be, "_small_grid", 0)  # the grid exactly as _quad_groups gives it
+    monkeypatch.setattr(be, "_quad_cap", cap)
+    seen = _spy(be, monkeypatch)
+    r = np.random.default_rng(cap)
+    rows, cols = 193, 24  # 1158 f32 quads (579 f16 ones): never a whole number of runs
+    a, b = r.uniform(-1, 1, (rows, cols)), r.uniform(-1, 1, (rows, cols))
+    row, col = r.uniform(-1, 1, cols), r.uniform(-1, 1, (rows, 1))
+    tol = dict(rtol=2e-3, atol=2e-2) if dtype == "f16" else dict(rtol=1e-6, atol=1e-6)
+    _cpu_vs_vk(lambda x: be._copy_contig(x, be._alloc(x.shape, x.dtype)), lambda x: x, [a], dtype, **tol)
+    _cpu_vs_vk(lambda x: be.unary("tanh", x), np.tanh, [a], dtype, **tol)
+    _cpu_vs_vk(lambda x, y: be.binary("mul", x, y), lambda x, y: x * y, [a, b], dtype, **tol)
+    _cpu_vs_vk(lambda x, y: be.binary("sub", x, y), lambda x, y: x - y, [a, row], dtype, **tol)
+    _cpu_vs_vk(lambda x, y: be.binary("sub", x, y), lambda x, y: x - y, [row, a], dtype, **tol)
+    _cpu_vs_vk(lambda x, y: be.binary("add", x, y), lambda x, y: x + y,
+               [row[None].repeat(2, 0), row], dtype, **tol)
+    _cpu_vs_vk(lambda x: be._pad2d(x, rows, 21, rows + 2, 28, cols, 1),
+               lambda x: np.pad(x[:, :21], ((0, 2), (0, 7))), [a], dtype, **tol)
+    n = rows * cols
+    out = {}
+    for dev in ("cpu", "vulkan"):
+        bk = vg.get_backend(dev)
+        p_a, p_s = vg.tensor(a.ravel(), device=dev).data, vg.tensor(a.ravel(), device=dev).data
+        m, v, buf = (bk.full((n,), 0.0, "f32") for _ in range(3))
+        for step in (1, 2):
+            g = vg.tensor(b.ravel() * step, device=dev, dtype=dtype).data
+            bk.adam_(p_a, g, m, v, 1e-2, 0.9, 0.999, 1e-8, 0.0, step, False)
+            bk.sgd_(p_s, g, buf, 1e-2, 0.9, 0.0, False, 0.0, step == 1)
+        out[dev] = [bk.to_numpy(h) for h in (p_a, m, v, p_s, buf)]
+    for got, want in zip(out["vulkan"], out["cpu"]):
+        np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
+    want = {"copy4_tx", "unary4_tx", "binary4_tx", "adam4_tx", "sgd4_tx",
+            "pad2d_h_tx" if dtype == "f16" else "pad2d_tx"}
+    assert want <= set(seen), seen
+
+
 @pytest.mark.parametrize("shape", [(37, 203), (5, 7), (64, 130), (3, 1)])
 def test_padding_contiguous_rows_by_texels_is_exact(shape):
     """pad2d(_h)_tx with ROWS = 1 reads a quad from the two texels covering it

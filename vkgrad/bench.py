@@ -113,7 +113,8 @@ def ceilings(be, reps):
     x = be._alloc((words,), "f32")
     z = be._alloc((words,), "f32")
     def copy_with(shader):
-        return lambda: be._dispatch(shader, "u32", (), min(4096, words // 4 // 64), [words], [x, z])
+        groups = be._quad_groups(shader, words // 4)  # as the backend dispatches its copies
+        return lambda: be._dispatch(shader, "u32", (), groups, [words], [x, z])
     used = be._tx("copy4", words // 4)  # the copy kernel the backend uses (CPU devices: its texel-read twin)
     copy = copy_with(used)
     t = _time_gpu(be, copy, 2 * reps, best=True)

@@ -297,6 +297,8 @@ class VulkanBackend(Backend):
         # cost more there than the few invocations they would run (A/B on the iris
         # step: 10% for the cap, 3-7% more for the single workgroup)
         self._small_grid = (os.cpu_count() or 1) if self.limits.get("device_type") == "Cpu" else 0
+        # workgroups of a texel twin's quad loop (_quad_groups): a few runs per core
+        self._quad_cap = max(128, 32 * (os.cpu_count() or 1))
         # parallel parts of a long reduction: a CPU device streams long runs better
         self._reduce_items = 1024 if self._small_grid else 16384
         # column sums: accumulators per lane (a CPU spills them to its cache; a GPU
@@ -767,10 +769,20 @@ class VulkanBackend(Backend):
         most the device's limit of texels."""
         return shader + "_tx" if self._texel_reads and self._texel and texels <= self._max_texels else shader
 
+    def _quad_groups(self, shader, quads):
+        """Workgroups (of 64) for a FOR_QUADS loop over ``quads`` (vec4.glsl).  The
+        texel twins CPU devices take give each subgroup one contiguous run, and a
+        core streams fewer, longer runs faster: at most ``_quad_cap`` workgroups
+        (lavapipe, 2 cores, paired: copy, add, exp 0.73-0.75x the time of 4096
+        workgroups, Adam 0.53x; 65 to 512 within noise of each other)."""
+        groups = (quads + 63) // 64
+        return min(groups, self._quad_cap) if shader.endswith("_tx") else groups
+
     def _unary_dispatch(self, op, x, y, alpha, beta, n):
         q = self._quads(n, y.dtype)
         if q:
-            self._dispatch(self._tx("unary4", q), y.dtype, (UNARY_OPS.index(op),), (q + 63) // 64,
+            shader = self._tx("unary4", q)
+            self._dispatch(shader, y.dtype, (UNARY_OPS.index(op),), self._quad_groups(shader, q),
                            [n, _f2u(alpha), _f2u(beta)], [x, y])
             return
         self._dispatch("unary", y.dtype, (UNARY_OPS.index(op),), self._groups(n, y.dtype),
@@ -807,8 +819,9 @@ class VulkanBackend(Backend):
             return qx if qx and repeats(x.shape) else -1
         rep_a, rep_b = rep(a), rep(b)
         if q and rep_a >= 0 and rep_b >= 0:
-            self._dispatch(self._tx("binary4", q), a.dtype, (BINARY_OPS.index(op), int(rep_a > 0) + 2 * int(rep_b > 0)),
-                           (q + 63) // 64, [n, _f2u(alpha), _f2u(beta), rep_a, rep_b], [a, b, y])
+            shader = self._tx("binary4", q)
+            self._dispatch(shader, a.dtype, (BINARY_OPS.index(op), int(rep_a > 0) + 2 * int(rep_b > 0)),
+                           self._quad_groups(shader, q), [n, _f2u(alpha), _f2u(beta), rep_a, rep_b], [a, b, y])
             return y
 
         def strides(s):
@@ -918,14 +931,15 @@ class VulkanBackend(Backend):
         y = self._alloc((R2, C2), x.dtype)
         shader = self._tx("pad2d_h" if x.dtype == "f16" else "pad2d", x.size)
         tx = shader.endswith("_tx")  # contiguous rows (s1 = 1): read by 16-byte texels (ROWS)
-        self._dispatch(shader, x.dtype, (int(tx and s1 == 1),), (R2 * C2 // 4 + 63) // 64,
+        self._dispatch(shader, x.dtype, (int(tx and s1 == 1),), self._quad_groups(shader, R2 * C2 // 4),
                        [R, C, R2, C2, s0, s1], [x, y] + [x] * tx)
         return y
 
     def _copy_contig(self, x, y):
         words = _words(x.size, x.dtype)
         if words % 4 == 0:
-            self._dispatch(self._tx("copy4", words // 4), "u32", (), (words // 4 + 63) // 64, [words], [x, y])
+            shader = self._tx("copy4", words // 4)
+            self._dispatch(shader, "u32", (), self._quad_groups(shader, words // 4), [words], [x, y])
             return y
         return self._copy_strided(x, [x.size], [1], out=y)
 
@@ -1130,7 +1144,7 @@ class VulkanBackend(Backend):
             ops += [ops[0], ops[2]]  # param and buf written through storage buffers
         self._dispatch_dyn(shader, tag,
                            (int(momentum != 0), int(bool(nesterov))) if quads else (),
-                           (n // 4 + 63) // 64 if quads else self._groups(n, p.dtype),
+                           self._quad_groups(shader, n // 4) if quads else self._groups(n, p.dtype),
                            lambda: [n, _f2u(_val(lr)), _f2u(momentum), _f2u(dampening),
                                     1 if nesterov else 0, _f2u(weight_decay), 1 if first else 0], ops)
 
@@ -1187,6 +1201,6 @@ class VulkanBackend(Backend):
         if p.dtype == "f32" and n % 4 == 0 and g.dtype in ("f32", "f16"):  # 16-byte loads and stores
             shader = self._tx("adam4", n // 4)
             ops = [p, g, m, v] + ([p, m, v] if shader == "adam4_tx" else [])  # outputs through storage buffers
-            self._dispatch_dyn(shader, "g16" if g16 else "f32", (), (n // 4 + 63) // 64, push, ops)
+            self._dispatch_dyn(shader, "g16" if g16 else "f32", (), self._quad_groups(shader, n // 4), push, ops)
         else:
             self._dispatch_dyn("adam", p.dtype, (), self._groups(n, p.dtype), push, [p, g, m, v])
