@@ -44,9 +44,12 @@ uvec4 pack8(float v[8]) {
 // indices in step with q (binary4's repeating operand).
 #ifdef TEXEL_IN
 #extension GL_KHR_shader_subgroup_basic : require
+// (a subgroup's width capped at the workgroup's: a subgroup wider than the
+// workgroup has only that many invocations)
+#define SG_W min(gl_SubgroupSize, gl_WorkGroupSize.x)
 uint quad_run(uint nq) {  // quads per subgroup, a whole number of subgroup widths
-    uint lanes = gl_NumWorkGroups.x * gl_NumSubgroups * gl_SubgroupSize;
-    return (nq + lanes - 1u) / lanes * gl_SubgroupSize;
+    uint lanes = gl_NumWorkGroups.x * gl_NumSubgroups * SG_W;
+    return (nq + lanes - 1u) / lanes * SG_W;
 }
 uint quad_first(uint nq) {
     return (gl_WorkGroupID.x * gl_NumSubgroups + gl_SubgroupID) * quad_run(nq) + gl_SubgroupInvocationID;
@@ -54,7 +57,7 @@ uint quad_first(uint nq) {
 uint quad_end(uint nq) {
     return min(nq, (gl_WorkGroupID.x * gl_NumSubgroups + gl_SubgroupID + 1u) * quad_run(nq));
 }
-#define quad_step() gl_SubgroupSize
+#define quad_step() SG_W
 #else
 #define quad_first(nq) gl_GlobalInvocationID.x
 #define quad_end(nq) (nq)
