@@ -11,11 +11,12 @@ pytestmark = pytest.mark.skipif(not vg.vulkan_available(), reason="no Vulkan dev
 
 # (M, K, N): which kernel they reach in f32 -- scalar (odd K/N), matmul4 (aligned,
 # small), matmul_sg (M*N*K >= 2**18; operands read as stored, transposed or not,
-# when aligned, else after a padding pass).  The last five have partial row and
-# column tiles and K not a multiple of the subgroup size.
+# when aligned, else after a padding pass).  The last six have partial row and
+# column tiles and K not a multiple of the subgroup size; the last has M a
+# multiple of 4 and K of none (a transposed A padded along K only).
 SHAPES = [(5, 7, 3), (1, 13, 10), (33, 17, 9), (8, 12, 16), (6, 784, 10), (96, 64, 48),
           (130, 64, 36), (64, 128, 40), (3, 1024, 256), (37, 203, 77), (257, 300, 33),
-          (68, 300, 20), (72, 264, 26)]
+          (68, 300, 20), (72, 264, 26), (64, 203, 40)]
 
 
 def _spy(be, patch, record=lambda shader, spec: shader):
@@ -106,6 +107,34 @@ def test_matmul_sm_block_follows_the_device_and_the_product(monkeypatch):
     r = subprocess.run([sys.executable, "-c", "import vkgrad as vg; vg.get_backend('vulkan')"],
                        env={**os.environ, "VKGRAD_MATMUL_TILE": "96"}, capture_output=True, text=True)
     assert r.returncode != 0 and "VKGRAD_MATMUL_TILE must be auto, 64 or 128, got '96'" in r.stderr
+
+
+@pytest.mark.parametrize("dtype", ["f32", "f16"])
+def test_matmul_sg_pads_unaligned_operands_without_transposing(dtype, monkeypatch):
+    """A transposed operand whose K (or a plain one whose N) is not a whole number
+    of 16-byte loads is zero-padded in its own layout (whole rows: pad2d's fast
+    path) and read transposed by matmul_sg; only a transposed A with M not a
+    multiple of 4 is transposed as it is padded."""
+    be = vg.get_backend("vulkan")
+    if not (be.limits.get("subgroup_shuffle") and be._texel):
+        pytest.skip("matmul_sg needs subgroup shuffles and texel buffers")
+    monkeypatch.setattr(be, "matmul_kernel", "sg")
+    pads, orig = [], be._pad2d
+    monkeypatch.setattr(be, "_pad2d", lambda x, *a: pads.append(a[-1]) or orig(x, *a))
+    seen = _spy(be, monkeypatch, lambda shader, spec: (shader, spec))
+    r = np.random.default_rng(5)
+    tol = dict(rtol=2e-2, atol=2e-1) if dtype == "f16" else dict(rtol=1e-4, atol=1e-4)
+    for (M, K, N), ta, tb, want_pads in [((96, 203, 70), False, True, [1, 1]), ((64, 203, 40), True, False, [1, 1]),
+                                         ((37, 203, 40), True, False, [37, 1])]:
+        a = r.uniform(-1, 1, (K, M) if ta else (M, K))
+        b = r.uniform(-1, 1, (N, K) if tb else (K, N))
+        pads.clear()
+        seen.clear()
+        _cpu_vs_vk(lambda x, y: be.matmul(x, y, ta, tb), lambda x, y: (x.T if ta else x) @ (y.T if tb else y),
+                   [a, b], dtype, **tol)
+        assert pads == want_pads, ((M, K, N), ta, tb, pads)  # pad2d's s1: 1 = rows copied whole
+        (spec,) = [sp for sh, sp in seen if sh == "matmul_sg"]
+        assert spec[2:4] == (int(ta and M % 4 == 0), int(tb)), spec
 
 
 @pytest.mark.parametrize("why", ["no texel usage", "too many texels"])

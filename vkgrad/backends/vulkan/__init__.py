@@ -975,19 +975,25 @@ class VulkanBackend(Backend):
         q = 8 if a.dtype == "f16" else 4  # values per 16-byte load
         if use_sg:
             # big products: share B's loads across each subgroup; operands it cannot
-            # read as stored are brought to [M, K4] @ [K4, N4] in their dtype first
-            # (transposed and zero-padded in one O(MK + KN) pass each); C keeps N columns
+            # read as stored are zero-padded along K (and B along N) in their dtype
+            # first, keeping their layout (rows copied whole: the fast pad); only a
+            # transposed A with M not a multiple of 4 is transposed as it is padded
+            # (pad2d reads it element by element).  C keeps N columns.
             K4 = -(-K // q) * q
             pad = self._pad2d
             if K4 == K and (not trans_a or M % 4 == 0):  # read as stored, transposed or not
                 a_in, ta = a, int(trans_a)
+            elif trans_a and M % 4 == 0:  # stored [K, M]: zero rows up to K4
+                a_in, ta = pad(a, K, M, K4, M, M, 1), 1
             else:
                 a_in, ta = pad(a, M, K, M, K4, *((1, M) if trans_a else (K, 1))), 0
-            if K4 == K and (trans_b or N % q == 0):
-                b_in, tb, N4 = b, int(trans_b), N
+            N4 = N if trans_b else -(-N // q) * q
+            if K4 == K and N4 == N:
+                b_in, tb = b, int(trans_b)
+            elif trans_b:  # stored [N, K]: each row zero-padded to K4
+                b_in, tb = pad(b, N, K, N, K4, K, 1), 1
             else:
-                N4 = -(-N // q) * q
-                b_in, tb = pad(b, K, N, K4, N4, *((1, K) if trans_b else (N, 1))), 0
+                b_in, tb = pad(b, K, N, K4, N4, N, 1), 0
             blocks = (M + 4 * sg - 1) // (4 * sg) * ((N4 + 15) // 16)  # 4*sg x 16 tiles
             self._dispatch("matmul_sg", a.dtype, (_ACT_ID[act], sg, ta, tb, out16),
                            (blocks + 64 // sg - 1) // (64 // sg),
