@@ -969,24 +969,25 @@ class VulkanBackend(Backend):
                   and max(M, N) * (K + 8) // 4 <= self._max_texels)  # it reads A and B as texels
         # f16 products are written as halves (no conversion pass) where whole words allow
         out16 = int(a.dtype == "f16" and N % 2 == 0)
-        c = self._alloc((M, N), "f16" if out16 else "f32")
+        cdt = "f16" if out16 else "f32"
         groups = ((M + 3) // 4 * ((N + 3) // 4) + 63) // 64  # 4x4 blocks, 64 per workgroup
         bias_h = bias if bias is not None else self._dummy
         q = 8 if a.dtype == "f16" else 4  # values per 16-byte load
         if use_sg:
             # big products: share B's loads across each subgroup; operands it cannot
-            # read as stored are zero-padded along K (and B along N) in their dtype
-            # first, keeping their layout (rows copied whole: the fast pad); only a
-            # transposed A with M not a multiple of 4 is transposed as it is padded
-            # (pad2d reads it element by element).  C keeps N columns.
+            # read as stored are zero-padded in their own layout and dtype first (rows
+            # copied whole: pad2d's fast path): along K, B along N, and a transposed A
+            # along M to a multiple of 4 -- C then has those rows too, computed from
+            # zeros and left out of the [M, N] result (a prefix of C's block)
             K4 = -(-K // q) * q
+            Mk = -(-M // 4) * 4 if trans_a else M  # the rows the kernel computes
             pad = self._pad2d
-            if K4 == K and (not trans_a or M % 4 == 0):  # read as stored, transposed or not
+            if K4 == K and Mk == M:
                 a_in, ta = a, int(trans_a)
-            elif trans_a and M % 4 == 0:  # stored [K, M]: zero rows up to K4
-                a_in, ta = pad(a, K, M, K4, M, M, 1), 1
+            elif trans_a:  # stored [K, M]: zero rows up to K4, zero columns up to Mk
+                a_in, ta = pad(a, K, M, K4, Mk, M, 1), 1
             else:
-                a_in, ta = pad(a, M, K, M, K4, *((1, M) if trans_a else (K, 1))), 0
+                a_in, ta = pad(a, M, K, M, K4, K, 1), 0
             N4 = N if trans_b else -(-N // q) * q
             if K4 == K and N4 == N:
                 b_in, tb = b, int(trans_b)
@@ -994,11 +995,16 @@ class VulkanBackend(Backend):
                 b_in, tb = pad(b, N, K, N, K4, K, 1), 1
             else:
                 b_in, tb = pad(b, K, N, K4, N4, N, 1), 0
-            blocks = (M + 4 * sg - 1) // (4 * sg) * ((N4 + 15) // 16)  # 4*sg x 16 tiles
+            c = self._alloc((Mk, N), cdt)
+            blocks = (Mk + 4 * sg - 1) // (4 * sg) * ((N4 + 15) // 16)  # 4*sg x 16 tiles
             self._dispatch("matmul_sg", a.dtype, (_ACT_ID[act], sg, ta, tb, out16),
                            (blocks + 64 // sg - 1) // (64 // sg),
-                           [M, N4, K4, int(bias is not None), N], [a_in, b_in, bias_h, c])
-        elif vec_a and vec_b:  # 4 values per load (f32, or packed halves)
+                           [Mk, N4, K4, int(bias is not None), N], [a_in, b_in, bias_h, c])
+            if Mk != M:
+                c = VkArray((M, N), cdt, c.block)  # the first M rows
+            return self._as(c, a.dtype)
+        c = self._alloc((M, N), cdt)
+        if vec_a and vec_b:  # 4 values per load (f32, or packed halves)
             self._dispatch("matmul4", a.dtype, (_ACT_ID[act], int(trans_a), int(trans_b), out16), groups,
                            [M, N, K, int(bias is not None)], [a, b, bias_h, c])
         else:
