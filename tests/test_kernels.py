@@ -727,8 +727,9 @@ def test_large_parameter_updates_read_texels_or_storage_buffers(texel_reads, mon
 def test_quad_loops_cover_every_quad_once_at_any_grid(dtype, cap, monkeypatch):
     """The texel twins' quad loops (vec4.glsl FOR_QUADS: a contiguous run per
     subgroup, runs that end early or hold nothing) at grids of 1 to 128 workgroups:
-    copy, unary, binary with either or both operands repeating, pad, Adam, SGD give
-    the CPU's values, on quad counts that split unevenly."""
+    copy, unary, binary with either or both operands repeating, pad, strided copies
+    (transpose, slice, broadcast), Adam, SGD give the CPU's values, on quad counts
+    that split unevenly."""
     be = vg.get_backend("vulkan")
     if not (be._texel_reads and be._texel):
         pytest.skip("texel-read kernels are for CPU devices")
@@ -749,6 +750,10 @@ def test_quad_loops_cover_every_quad_once_at_any_grid(dtype, cap, monkeypatch):
                [row[None].repeat(2, 0), row], dtype, **tol)
     _cpu_vs_vk(lambda x: be._pad2d(x, rows, 21, rows + 2, 28, cols, 1),
                lambda x: np.pad(x[:, :21], ((0, 2), (0, 7))), [a], dtype, **tol)
+    _cpu_vs_vk(lambda x: be.permute(x, (1, 0)), lambda x: x.T, [a], dtype, **tol)  # strided copies
+    _cpu_vs_vk(lambda x: be.slice(x, (1, 2), (1, 1), (192, 20)), lambda x: x[1:, 2:22], [a], dtype, **tol)
+    _cpu_vs_vk(lambda x: be.broadcast_to(x, (rows, cols)), lambda x: np.broadcast_to(x, (rows, cols)),
+               [row], dtype, **tol)
     n = rows * cols
     out = {}
     for dev in ("cpu", "vulkan"):
@@ -762,9 +767,35 @@ def test_quad_loops_cover_every_quad_once_at_any_grid(dtype, cap, monkeypatch):
         out[dev] = [bk.to_numpy(h) for h in (p_a, m, v, p_s, buf)]
     for got, want in zip(out["vulkan"], out["cpu"]):
         np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
-    want = {"copy4_tx", "unary4_tx", "binary4_tx", "adam4_tx", "sgd4_tx",
+    want = {"copy4_tx", "copy_tx", "unary4_tx", "binary4_tx", "adam4_tx", "sgd4_tx",
             "pad2d_h_tx" if dtype == "f16" else "pad2d_tx"}
     assert want <= set(seen), seen
+
+
+@pytest.mark.parametrize("dtype", ["f32", "f16"])
+def test_strided_copies_by_texels_move_bits_exactly(dtype):
+    """copy_tx (strided copies on CPU devices) moves the bits: infinities, -0,
+    subnormals and NaN come out as they went in, through permutes of 2 to 4
+    dimensions (the index advanced digit by digit), slices with steps and
+    broadcasts; odd outputs take the element-by-element shader (same values)."""
+    be = vg.get_backend("vulkan")
+    if not (be._texel_reads and be._texel):
+        pytest.skip("texel-read kernels are for CPU devices")
+    np_dt, view = (np.float32, np.uint32) if dtype == "f32" else (np.float16, np.uint16)
+    r = np.random.default_rng(9)
+    x = (r.standard_normal((6, 5, 4, 8)) * 10.0 ** r.integers(-8, 5, (6, 5, 4, 8))).astype(np_dt)
+    x.flat[::7], x.flat[::11], x.flat[::13], x.flat[::17] = -0.0, np.inf, np.finfo(np_dt).smallest_subnormal, np.nan
+    h = be.from_numpy(x, dtype)
+    cases = [(lambda: be.permute(h, (3, 1, 0, 2)), x.transpose(3, 1, 0, 2)),
+             (lambda: be.permute(h, (1, 0, 2, 3)), x.transpose(1, 0, 2, 3)),
+             (lambda: be.slice(h, (1, 0, 0, 0), (2, 1, 1, 2), (3, 5, 4, 4)), x[1::2, :, :, ::2]),
+             (lambda: be.slice(h, (1, 0, 1, 0), (2, 1, 1, 3), (3, 5, 3, 3)), x[1::2, :, 1:4, ::3]),
+             (lambda: be.broadcast_to(be.slice(h, (0, 0, 0, 0), (1, 1, 1, 1), (1, 1, 4, 8)), (3, 7, 4, 8)),
+              np.broadcast_to(x[:1, :1], (3, 7, 4, 8)))]
+    for fn, want in cases:
+        got = be.to_numpy(fn())
+        assert got.shape == want.shape
+        np.testing.assert_array_equal(got.view(view), np.ascontiguousarray(want).view(view))
 
 
 @pytest.mark.parametrize("shape", [(37, 203), (5, 7), (64, 130), (3, 1)])

@@ -61,7 +61,7 @@ _SHADERS = {
     "act_bias_bwd": (2, "iioo"), "adam4": (9, "bibb"), "sgd4": (7, "bib"), "adam_multi": (12, "bibb" * 4),
     "adam_multi8": (16, "bibb" * 8), "cast_multi": (8, "io" * 8),
 }
-for _n in ("copy4", "unary4", "binary4", "reduce4", "softmax", "xent"):  # texel-read twins (see _tx)
+for _n in ("copy", "copy4", "unary4", "binary4", "reduce4", "softmax", "xent"):  # texel-read twins (see _tx)
     _SHADERS[_n + "_tx"] = _SHADERS[_n]
 _SHADERS["pad2d_tx"] = _SHADERS["pad2d_h_tx"] = (6, "ioi")  # x again as 16-byte texels (contiguous rows)
 # the optimizers' twins read through texel views and write the same ranges through
@@ -76,6 +76,7 @@ _ACCESS = {name: (tuple(i for i, m in enumerate(modes) if m != "o"), tuple(i for
 _RGBA32F, _RGBA32UI, _RG32UI, _R32F, _R32UI = 109, 107, 101, 100, 98
 _TEXEL = {
     # the quad kernels' "_tx" twins (CPU devices): inputs in 16-byte texels (vec4.glsl)
+    "copy_tx": lambda tag, spec: [_R32UI, 0],  # x's words (f32 or two halves), gathered
     "copy4_tx": lambda tag, spec: [_RGBA32UI, 0],
     "unary4_tx": lambda tag, spec: [_RGBA32UI, 0],
     "binary4_tx": lambda tag, spec: [_RGBA32UI, _RGBA32UI, 0],
@@ -676,7 +677,10 @@ class VulkanBackend(Backend):
         pad = _MAX_DIMS - len(dims)
         dims, sx = [1] * pad + dims, [0] * pad + sx
         n = y.size
-        self._dispatch("copy", x.dtype, (), self._groups(n, x.dtype), [n, int(base)] + dims + sx, [x, y])
+        q = self._quads(n, x.dtype)  # y in whole quads: the texel twin on CPU devices
+        shader = self._tx("copy", _words(x.size, x.dtype)) if q else "copy"
+        groups = self._quad_groups(shader, q) if shader == "copy_tx" else self._groups(n, x.dtype)
+        self._dispatch(shader, x.dtype, (), groups, [n, int(base)] + dims + sx, [x, y])
         return y
 
     def slice(self, h, starts, steps, lens):
