@@ -1,7 +1,8 @@
 #version 450
 #extension GL_GOOGLE_include_directive : require
-// binary.comp for contiguous operands in whole 16-byte quads: both of the
-// output's shape, or one repeating along its leading axes (see rep_a / rep_b).  Bindings: 0 a (in), 1 b (in), 2 y (out).
+// binary.comp for contiguous operands by 16-byte quads: both of the output's
+// shape (a tail of fewer than a quad's elements by one invocation, word by
+// word), or, in whole quads, one repeating along its leading axes (see rep_a / rep_b).  Bindings: 0 a (in), 1 b (in), 2 y (out).
 #include "common.glsl"
 #include "ops.glsl"
 #include "vec4.glsl"
@@ -32,6 +33,10 @@ void main() {
             LOADQ(LDQ(A, q), a);
             LOADQ(LDQ(B, q), b);
             apply(q);
+        }
+        FOR_TAIL_WORDS(p.n, w) {  // n not a whole number of quads
+            vec2 x = unpack_w(LDW(A, w)), g = unpack_w(LDW(B, w));
+            STW(Y, w, pack_w(vec2(f(x.x, g.x), EPQ == 8u && 2u * w + 1u < p.n ? f(x.y, g.y) : 0.0)));
         }
     } else if (REP == 3u) {  // both repeating
         FOR_QUADS(p.n, q) {

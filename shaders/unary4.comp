@@ -1,7 +1,9 @@
 #version 450
 #extension GL_GOOGLE_include_directive : require
-// unary.comp for contiguous tensors of a whole number of 16-byte quads.
-// Bindings: 0 x (in), 1 y (out).
+// y = f(x) elementwise, f chosen by specialisation constant OP (ops.glsl), for
+// contiguous tensors by 16-byte quads (a tail of fewer than a quad's elements by
+// one invocation, word by word).  Bindings: 0 x (in), 1 y (out); for OP = fill,
+// x is bound to y's range.
 #include "common.glsl"
 #include "ops.glsl"
 #include "vec4.glsl"
@@ -18,5 +20,11 @@ void main() {
         LOADQ(LDQ(X, q), v);
         [[unroll]] for (uint k = 0u; k < EPQ; k++) v[k] = OP == U_FILL ? p.beta : f(v[k]);
         Y[q] = STOREQ(v);
+    }
+    FOR_TAIL_WORDS(p.n, w) {  // n not a whole number of quads
+        vec2 v = unpack_w(LDW(X, w));
+        v.x = OP == U_FILL ? p.beta : f(v.x);
+        v.y = EPQ == 8u && 2u * w + 1u < p.n ? (OP == U_FILL ? p.beta : f(v.y)) : 0.0;
+        STW(Y, w, pack_w(v));
     }
 }

@@ -1,4 +1,4 @@
-// f(x) for unary.comp and unary4.comp (OP, p.alpha, p.beta from the includer).
+// f(x) for unary4.comp (OP, p.alpha, p.beta from the includer).
 float powf(float x, float e) {  // pow() is undefined for x < 0 in GLSL
     if (e == floor(e)) {
         float r = pow(abs(x), e);

@@ -8,15 +8,22 @@
 // storage buffers (coalesced either way; no texel-count limit).
 // BUF4_IN_SSBO: always a storage buffer, for shaders whose other paths bind
 // the same operand as one.
+// LDW / STW: word w of an operand (a tail shorter than a quad; see FOR_TAIL_WORDS),
+// through the texel view, or a second declaration of the storage buffer as words.
 #ifdef TEXEL_IN
 #define BUF4_IN(n, name) layout(binding = n) uniform usamplerBuffer name;
 #define LDQ(name, q) texelFetch(name, int(q))
+#define LDW(name, w) texelFetch(name, int((w) >> 2u))[(w) & 3u]
 #else
-#define BUF4_IN(n, name) layout(std430, binding = n) readonly buffer name##_b { uvec4 name[]; };
+#define BUF4_IN(n, name) layout(std430, binding = n) readonly buffer name##_b { uvec4 name[]; }; \
+    layout(std430, binding = n) readonly buffer name##_wb { uint name##_w[]; };
 #define LDQ(name, q) name[q]
+#define LDW(name, w) name##_w[w]
 #endif
 #define BUF4_IN_SSBO(n, name) layout(std430, binding = n) readonly buffer name##_b { uvec4 name[]; };
-#define BUF4_OUT(n, name) layout(std430, binding = n) writeonly buffer name##_b { uvec4 name[]; };
+#define BUF4_OUT(n, name) layout(std430, binding = n) writeonly buffer name##_b { uvec4 name[]; }; \
+    layout(std430, binding = n) writeonly buffer name##_wb { uint name##_w[]; };
+#define STW(name, w, v) name##_w[w] = (v)
 #ifdef F16
 #define EPQ 8u
 void unpack8(uvec4 w, out float v[8]) {
@@ -29,11 +36,21 @@ uvec4 pack8(float v[8]) {
 }
 #define LOADQ(word_, arr_) unpack8(word_, arr_)
 #define STOREQ(arr_) pack8(arr_)
+vec2 unpack_w(uint w) { return unpack_h2(w); }
+uint pack_w(vec2 v) { return pack_half2(v); }
 #else
 #define EPQ 4u
 #define LOADQ(word_, arr_) { vec4 t_ = uintBitsToFloat(word_); arr_[0] = t_.x; arr_[1] = t_.y; arr_[2] = t_.z; arr_[3] = t_.w; }
 #define STOREQ(arr_) floatBitsToUint(vec4(arr_[0], arr_[1], arr_[2], arr_[3]))
+vec2 unpack_w(uint w) { return vec2(uintBitsToFloat(w), 0.0); }
+uint pack_w(vec2 v) { return floatBitsToUint(v.x); }
 #endif
+// FOR_TAIL_WORDS(n, w): the words after n's whole quads (at most 3), by the first
+// invocation; unpack_w gives a word's one (f32) or two (f16) values, pack_w
+// takes them back (an odd f16 count's last word: its pad half is the caller's to zero)
+#define FOR_TAIL_WORDS(n, w) \
+    if (gl_GlobalInvocationID.x == 0u) \
+        for (uint w = (n) / EPQ * 4u; w < ((n) + EPQ / 4u - 1u) / (EPQ / 4u); w++)
 // FOR_QUADS(n, q): every quad of n elements (the caller checks n % EPQ == 0) once.
 // GPUs: a grid-stride loop (a workgroup's lanes read adjacent quads: coalesced).
 // -DTEXEL_IN (CPU devices): each subgroup takes one contiguous run of quads, its

@@ -648,7 +648,7 @@ def test_f16_outputs_identical_with_either_half_packing(monkeypatch):
         be.copy_many_([(dst, vg.tensor(xs[1000][:999], device="vulkan").data)])
         got.append(dst)
         outs[soft] = [be.to_numpy(g).view(np.uint16) if be.dtype_of(g) == "f16" else be.to_numpy(g) for g in got]
-        outs[(soft, "spirv")] = be._spirv["binary_f16"]
+        outs[(soft, "spirv")] = next(v for k, v in be._spirv.items() if k.startswith("binary4"))
     assert outs[(True, "spirv")] != outs[(False, "spirv")]  # two different modules did run
     assert all(be.dtype_of(g) == "f16" for g in got[:10] + got[-2:])
     for i, (sw, hw) in enumerate(zip(outs[True], outs[False])):
@@ -727,7 +727,8 @@ def test_large_parameter_updates_read_texels_or_storage_buffers(texel_reads, mon
 def test_quad_loops_cover_every_quad_once_at_any_grid(dtype, cap, monkeypatch):
     """The texel twins' quad loops (vec4.glsl FOR_QUADS: a contiguous run per
     subgroup, runs that end early or hold nothing) at grids of 1 to 128 workgroups:
-    copy, unary, binary with either or both operands repeating, pad, strided copies
+    copy, unary, binary (also with a tail shorter than a quad, and with either or
+    both operands repeating), pad, strided copies
     (transpose, slice, broadcast), Adam, SGD give the CPU's values, on quad counts
     that split unevenly."""
     be = vg.get_backend("vulkan")
@@ -744,6 +745,10 @@ def test_quad_loops_cover_every_quad_once_at_any_grid(dtype, cap, monkeypatch):
     _cpu_vs_vk(lambda x: be._copy_contig(x, be._alloc(x.shape, x.dtype)), lambda x: x, [a], dtype, **tol)
     _cpu_vs_vk(lambda x: be.unary("tanh", x), np.tanh, [a], dtype, **tol)
     _cpu_vs_vk(lambda x, y: be.binary("mul", x, y), lambda x, y: x * y, [a, b], dtype, **tol)
+    odd = a.size - 1 - 4 * (dtype == "f16")  # not a whole number of quads: a tail of words
+    _cpu_vs_vk(lambda x, y: be.binary("mul", x, y), lambda x, y: x * y, [a.ravel()[:odd], b.ravel()[:odd]],
+               dtype, **tol)
+    _cpu_vs_vk(lambda x: be.unary("tanh", x), np.tanh, [a.ravel()[:odd]], dtype, **tol)
     _cpu_vs_vk(lambda x, y: be.binary("sub", x, y), lambda x, y: x - y, [a, row], dtype, **tol)
     _cpu_vs_vk(lambda x, y: be.binary("sub", x, y), lambda x, y: x - y, [row, a], dtype, **tol)
     _cpu_vs_vk(lambda x, y: be.binary("add", x, y), lambda x, y: x + y,

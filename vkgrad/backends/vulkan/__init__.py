@@ -51,7 +51,7 @@ if not os.path.exists(_MANIFEST):
 # declared in the GLSL: i readonly, o writeonly, b read-write.  Both must match
 # the shader; the dependency tracker reads the binding modes.
 _SHADERS = {
-    "unary": (3, "io"), "binary": (22, "iio"), "copy": (14, "io"), "unslice": (25, "io"), "cast": (1, "io"),
+    "binary": (22, "iio"), "copy": (14, "io"), "unslice": (25, "io"), "cast": (1, "io"),
     "reduce": (5, "io"), "matmul": (8, "iiio"), "softmax": (2, "io"), "xent": (3, "iioo"),
     "bn_fwd": (5, "iiioooobb"), "bn_bwd": (2, "iiiiiooo"),
     "dropout": (4, "ioo"), "onehot": (2, "io"), "adam": (9, "bibb"), "sgd": (7, "bib"),
@@ -783,13 +783,11 @@ class VulkanBackend(Backend):
         return min(groups, self._quad_cap) if shader.endswith("_tx") else groups
 
     def _unary_dispatch(self, op, x, y, alpha, beta, n):
-        q = self._quads(n, y.dtype)
-        if q:
-            shader = self._tx("unary4", q)
-            self._dispatch(shader, y.dtype, (UNARY_OPS.index(op),), self._quad_groups(shader, q),
-                           [n, _f2u(alpha), _f2u(beta)], [x, y])
-            return
-        self._dispatch("unary", y.dtype, (UNARY_OPS.index(op),), self._groups(n, y.dtype),
+        """unary4.comp: whole 16-byte quads, and a tail of fewer than a quad's
+        elements by one invocation, word by word."""
+        q = n // (8 if y.dtype == "f16" else 4)
+        shader = self._tx("unary4", -(-_words(n, y.dtype) // 4))
+        self._dispatch(shader, y.dtype, (UNARY_OPS.index(op),), self._quad_groups(shader, max(q, 1)),
                        [n, _f2u(alpha), _f2u(beta)], [x, y])
 
     def unary(self, op, x, alpha=0.0, beta=0.0, out=None):
@@ -807,7 +805,6 @@ class VulkanBackend(Backend):
             raise BackendError(f"vulkan {op}: {len(shape)}-d operands; at most {_MAX_DIMS} supported")
         y = out if out is not None else self._alloc(shape, a.dtype)
         n = y.size
-        q = self._quads(n, a.dtype)
 
         def repeats(small):  # small's elements repeat along shape's leading axes
             core = tuple(small)
@@ -822,10 +819,13 @@ class VulkanBackend(Backend):
             qx = self._quads(x.size, x.dtype)
             return qx if qx and repeats(x.shape) else -1
         rep_a, rep_b = rep(a), rep(b)
-        if q and rep_a >= 0 and rep_b >= 0:
-            shader = self._tx("binary4", q)
+        # (a size not a whole number of quads: same shapes, binary4 does its tail word by word)
+        if n and rep_a >= 0 and rep_b >= 0:
+            shader = self._tx("binary4", -(-_words(n, a.dtype) // 4))
             self._dispatch(shader, a.dtype, (BINARY_OPS.index(op), int(rep_a > 0) + 2 * int(rep_b > 0)),
-                           self._quad_groups(shader, q), [n, _f2u(alpha), _f2u(beta), rep_a, rep_b], [a, b, y])
+                           self._quad_groups(shader, max(n // (8 if a.dtype == "f16" else 4), 1)),
+                           [n, _f2u(alpha), _f2u(beta), rep_a, rep_b],
+                           [a, b, y])
             return y
 
         def strides(s):
