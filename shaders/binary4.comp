@@ -9,7 +9,8 @@
 layout(local_size_x = 64) in;
 layout(constant_id = 0) const uint OP = 0u;
 // REP = 0: both operands of the output's shape; 1: a repeats, 2: b repeats, 3:
-// both (rep_a / rep_b below).  A specialisation constant, not a run-time
+// both (rep_a / rep_b below); 4 (5): a (b) is constant along y's trailing axes,
+// rep_a (rep_b) quads of y per value.  A specialisation constant, not a run-time
 // branch: lavapipe ran the same-shape loop 1.3x (f32) to 1.9x (f16) slower
 // with the other paths compiled in.
 layout(constant_id = 1) const uint REP = 1u;
@@ -37,6 +38,28 @@ void main() {
         FOR_TAIL_WORDS(p.n, w) {  // n not a whole number of quads
             vec2 x = unpack_w(LDW(A, w)), g = unpack_w(LDW(B, w));
             STW(Y, w, pack_w(vec2(f(x.x, g.x), EPQ == 8u && 2u * w + 1u < p.n ? f(x.y, g.y) : 0.0)));
+        }
+    } else if (REP >= 4u) {  // 4: a, 5: b holds one value per dq quads of y (constant along
+        // y's trailing axes: a column [rows, 1], a scalar); v, its index, advances with q
+        uint nq = p.n / EPQ, end_ = quad_end(nq), q = quad_first(nq), dq = REP == 4u ? p.rep_a : p.rep_b;
+        uint v = q / dq, r = q % dq, dv = quad_step() / dq, dr = quad_step() % dq;
+        for (; q < end_; q += quad_step()) {
+            if (REP == 4u) {
+                float s = LDE(A, v);
+                [[unroll]] for (uint k = 0u; k < EPQ; k++) a[k] = s;
+                LOADQ(LDQ(B, q), b);
+            } else {
+                float s = LDE(B, v);
+                LOADQ(LDQ(A, q), a);
+                [[unroll]] for (uint k = 0u; k < EPQ; k++) b[k] = s;
+            }
+            apply(q);
+            v += dv;
+            r += dr;
+            if (r >= dq) {
+                r -= dq;
+                v++;
+            }
         }
     } else if (REP == 3u) {  // both repeating
         FOR_QUADS(p.n, q) {

@@ -24,6 +24,8 @@
 #define BUF4_OUT(n, name) layout(std430, binding = n) writeonly buffer name##_b { uvec4 name[]; }; \
     layout(std430, binding = n) writeonly buffer name##_wb { uint name##_w[]; };
 #define STW(name, w, v) name##_w[w] = (v)
+// element e of an operand (f32, or a half of packed halves), as a float
+#define LDE(name, e) unpack_w(LDW(name, (e) / (EPQ / 4u)))[(e) % (EPQ / 4u)]
 #ifdef F16
 #define EPQ 8u
 void unpack8(uvec4 w, out float v[8]) {

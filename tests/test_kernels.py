@@ -217,11 +217,14 @@ def test_elementwise_fast_and_general_paths(n, dtype):
 @pytest.mark.parametrize("dtype", ["f32", "f16"])
 @pytest.mark.parametrize("a_shape,b_shape", [((5, 8), (8,)), ((3, 16), (1, 16)), ((7, 24), (24,)),
                                              ((2, 3, 16), (3, 16)), ((16,), (4, 16)), ((6, 12), (12,)),
-                                             ((4, 10), (10,)), ((3, 8), (3, 1))])
+                                             ((4, 10), (10,)), ((3, 8), (3, 1)), ((5, 16), (5, 1)),
+                                             ((3, 4, 8), (3, 4, 1)), ((6, 8), ()), ((2, 5, 16), (5, 1)),
+                                             ((5, 12), (5, 1))])
 @pytest.mark.parametrize("texel_reads", [True, False])
 def test_broadcast_binary_quads_and_general_path(a_shape, b_shape, dtype, texel_reads, monkeypatch):
-    """A repeating operand in whole 16-byte quads takes binary4 (reading texels or
-    storage buffers), others binary.comp."""
+    """A repeating operand in whole 16-byte quads, or one constant along the
+    output's trailing axes (a column, a scalar) over whole quads, takes binary4
+    (reading texels or storage buffers), others binary.comp."""
     r = np.random.default_rng(len(a_shape) * 10 + a_shape[-1])
     a, b = r.uniform(0.5, 2, a_shape), r.uniform(-2, 2, b_shape)
     be = vg.get_backend("vulkan")
@@ -229,6 +232,27 @@ def test_broadcast_binary_quads_and_general_path(a_shape, b_shape, dtype, texel_
     tol = dict(rtol=2e-3, atol=2e-3) if dtype == "f16" else dict(rtol=1e-6, atol=1e-6)
     _cpu_vs_vk(lambda x, y: be.binary("sub", x, y), np.subtract, [a, b], dtype, **tol)
     _cpu_vs_vk(lambda x, y: be.binary("relu_bwd", y, x), lambda x, y: x * (y > 0), [a, b], dtype, **tol)
+
+
+@pytest.mark.parametrize("dtype", ["f32", "f16"])
+def test_columns_and_scalars_take_the_quad_kernel(dtype, monkeypatch):
+    """binary4's REP 4 / 5: an operand constant along the output's trailing axes,
+    on either side, when those axes span whole quads; the general shader else."""
+    be = vg.get_backend("vulkan")
+    seen = _spy(be, monkeypatch, lambda shader, spec: (shader.split("_")[0], spec[1] if len(spec) > 1 else None))
+    f16 = dtype == "f16"
+    cases = [((5, 16), (5, 1), ("binary4", 5)), ((6, 8), (), ("binary4", 5)), ((3, 4, 8), (3, 4, 1), ("binary4", 5)),
+             ((2, 5, 16), (5, 1), ("binary", None)), ((5, 12), (5, 1), ("binary", None) if f16 else ("binary4", 5))]
+    r = np.random.default_rng(2)
+    for a_shape, b_shape, want in cases:
+        a, b = r.uniform(-2, 2, a_shape), r.uniform(-2, 2, b_shape)
+        for swap in (False, True):
+            seen.clear()
+            x, y = (b, a) if swap else (a, b)
+            _cpu_vs_vk(lambda u, v: be.binary("div", u, v), np.divide, [x, y], dtype,
+                       **(dict(rtol=5e-3, atol=5e-3) if f16 else dict(rtol=1e-6, atol=1e-6)))
+            got = [d for d in seen if d[0].startswith("binary")]
+            assert got == [(want[0], 4 if swap and want[1] else want[1])], (a_shape, b_shape, swap, seen)
 
 
 @pytest.mark.parametrize("dtype", ["f32", "f16"])
@@ -727,8 +751,8 @@ def test_large_parameter_updates_read_texels_or_storage_buffers(texel_reads, mon
 def test_quad_loops_cover_every_quad_once_at_any_grid(dtype, cap, monkeypatch):
     """The texel twins' quad loops (vec4.glsl FOR_QUADS: a contiguous run per
     subgroup, runs that end early or hold nothing) at grids of 1 to 128 workgroups:
-    copy, unary, binary (also with a tail shorter than a quad, and with either or
-    both operands repeating), pad, strided copies
+    copy, unary, binary (also with a tail shorter than a quad, either or both
+    operands repeating, a column on either side), pad, strided copies
     (transpose, slice, broadcast), Adam, SGD give the CPU's values, on quad counts
     that split unevenly."""
     be = vg.get_backend("vulkan")
@@ -753,6 +777,8 @@ def test_quad_loops_cover_every_quad_once_at_any_grid(dtype, cap, monkeypatch):
     _cpu_vs_vk(lambda x, y: be.binary("sub", x, y), lambda x, y: x - y, [row, a], dtype, **tol)
     _cpu_vs_vk(lambda x, y: be.binary("add", x, y), lambda x, y: x + y,
                [row[None].repeat(2, 0), row], dtype, **tol)
+    _cpu_vs_vk(lambda x, y: be.binary("mul", x, y), lambda x, y: x * y, [a, col], dtype, **tol)  # a column
+    _cpu_vs_vk(lambda x, y: be.binary("sub", x, y), lambda x, y: x - y, [col, a], dtype, **tol)
     _cpu_vs_vk(lambda x: be._pad2d(x, rows, 21, rows + 2, 28, cols, 1),
                lambda x: np.pad(x[:, :21], ((0, 2), (0, 7))), [a], dtype, **tol)
     _cpu_vs_vk(lambda x: be.permute(x, (1, 0)), lambda x: x.T, [a], dtype, **tol)  # strided copies

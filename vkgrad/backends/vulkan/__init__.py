@@ -819,13 +819,24 @@ class VulkanBackend(Backend):
             qx = self._quads(x.size, x.dtype)
             return qx if qx and repeats(x.shape) else -1
         rep_a, rep_b = rep(a), rep(b)
+        def expands(x):  # quads of y per element of x, when x is constant along y's
+            # trailing axes (a column [rows, 1], a scalar) in whole quads; else 0
+            xs = (1,) * (len(shape) - len(x.shape)) + tuple(x.shape)
+            t = max((i for i, d in enumerate(xs) if d != 1), default=-1)
+            per, span = (8 if x.dtype == "f16" else 4), math.prod(shape[t + 1:])
+            return span // per if xs[:t + 1] == shape[:t + 1] and span % per == 0 else 0
+
         # (a size not a whole number of quads: same shapes, binary4 does its tail word by word)
-        if n and rep_a >= 0 and rep_b >= 0:
+        rep = int(rep_a > 0) + 2 * int(rep_b > 0) if rep_a >= 0 and rep_b >= 0 else -1
+        if rep < 0 and a.shape == shape and expands(b):
+            rep, rep_b = 5, expands(b)
+        elif rep < 0 and b.shape == shape and expands(a):
+            rep, rep_a = 4, expands(a)
+        if n and rep >= 0:
             shader = self._tx("binary4", -(-_words(n, a.dtype) // 4))
-            self._dispatch(shader, a.dtype, (BINARY_OPS.index(op), int(rep_a > 0) + 2 * int(rep_b > 0)),
+            self._dispatch(shader, a.dtype, (BINARY_OPS.index(op), rep),
                            self._quad_groups(shader, max(n // (8 if a.dtype == "f16" else 4), 1)),
-                           [n, _f2u(alpha), _f2u(beta), rep_a, rep_b],
-                           [a, b, y])
+                           [n, _f2u(alpha), _f2u(beta), rep_a, rep_b], [a, b, y])
             return y
 
         def strides(s):
