@@ -4,7 +4,7 @@
 
 Every shader gets an f32 and an f16 (-DF16: packed-half storage) variant;
 cast.comp gets the two conversions; variants that write halves get a
--DSOFT_HALF twin (see common.glsl); the quad kernels and pad2d get a
+-DSOFT_HALF twin (see common.glsl); the shaders in TEXEL_TWINS get a
 -DTEXEL_IN twin, "<shader>_tx_<dtype>", reading their inputs as texel
 buffers (vec4.glsl; for CPU devices).  A shader that fails to compile raises
 with glslangValidator's message; every module must pass spirv-val (when
@@ -29,7 +29,7 @@ SPECIAL = {"cast": [("cast_f32_f16", ["-DF16"]), ("cast_f16_f32", ["-DIN_F16"])]
                           ("adam_multi_g16", ["-DGRAD16"])],
            "adam_multi8": [("adam_multi8_f32", []), ("adam_multi8_f16", ["-DF16"]),
                            ("adam_multi8_g16", ["-DGRAD16"])]}
-TEXEL_TWINS = {"copy", "copy4", "unary4", "binary4", "reduce4", "pad2d", "pad2d_h", "adam4", "sgd4", "softmax", "xent"}
+TEXEL_TWINS = {"cast", "copy", "copy4", "unary4", "binary4", "reduce4", "pad2d", "pad2d_h", "adam4", "sgd4", "softmax", "xent"}
 
 
 def variants():

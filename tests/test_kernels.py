@@ -752,7 +752,7 @@ def test_quad_loops_cover_every_quad_once_at_any_grid(dtype, cap, monkeypatch):
     """The texel twins' quad loops (vec4.glsl FOR_QUADS: a contiguous run per
     subgroup, runs that end early or hold nothing) at grids of 1 to 128 workgroups:
     copy, unary, binary (also with a tail shorter than a quad, either or both
-    operands repeating, a column on either side), pad, strided copies
+    operands repeating, a column on either side), casts, pad, strided copies
     (transpose, slice, broadcast), Adam, SGD give the CPU's values, on quad counts
     that split unevenly."""
     be = vg.get_backend("vulkan")
@@ -773,6 +773,11 @@ def test_quad_loops_cover_every_quad_once_at_any_grid(dtype, cap, monkeypatch):
     _cpu_vs_vk(lambda x, y: be.binary("mul", x, y), lambda x, y: x * y, [a.ravel()[:odd], b.ravel()[:odd]],
                dtype, **tol)
     _cpu_vs_vk(lambda x: be.unary("tanh", x), np.tanh, [a.ravel()[:odd]], dtype, **tol)
+    for n in (odd, a.size):  # casts: eight elements a step, a tail of words
+        src = a.ravel()[:n].astype(np.float32 if dtype == "f32" else np.float16)
+        other = "f16" if dtype == "f32" else "f32"
+        got = be.to_numpy(be.cast(be.from_numpy(src, dtype), other))
+        np.testing.assert_array_equal(got, src.astype(np.float16 if other == "f16" else np.float32))
     _cpu_vs_vk(lambda x, y: be.binary("sub", x, y), lambda x, y: x - y, [a, row], dtype, **tol)
     _cpu_vs_vk(lambda x, y: be.binary("sub", x, y), lambda x, y: x - y, [row, a], dtype, **tol)
     _cpu_vs_vk(lambda x, y: be.binary("add", x, y), lambda x, y: x + y,
@@ -798,7 +803,7 @@ def test_quad_loops_cover_every_quad_once_at_any_grid(dtype, cap, monkeypatch):
         out[dev] = [bk.to_numpy(h) for h in (p_a, m, v, p_s, buf)]
     for got, want in zip(out["vulkan"], out["cpu"]):
         np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
-    want = {"copy4_tx", "copy_tx", "unary4_tx", "binary4_tx", "adam4_tx", "sgd4_tx",
+    want = {"cast_tx", "copy4_tx", "copy_tx", "unary4_tx", "binary4_tx", "adam4_tx", "sgd4_tx",
             "pad2d_h_tx" if dtype == "f16" else "pad2d_tx"}
     assert want <= set(seen), seen
 

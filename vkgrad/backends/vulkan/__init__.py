@@ -61,7 +61,7 @@ _SHADERS = {
     "act_bias_bwd": (2, "iioo"), "adam4": (9, "bibb"), "sgd4": (7, "bib"), "adam_multi": (12, "bibb" * 4),
     "adam_multi8": (16, "bibb" * 8), "cast_multi": (8, "io" * 8),
 }
-for _n in ("copy", "copy4", "unary4", "binary4", "reduce4", "softmax", "xent"):  # texel-read twins (see _tx)
+for _n in ("cast", "copy", "copy4", "unary4", "binary4", "reduce4", "softmax", "xent"):  # texel-read twins (see _tx)
     _SHADERS[_n + "_tx"] = _SHADERS[_n]
 _SHADERS["pad2d_tx"] = _SHADERS["pad2d_h_tx"] = (6, "ioi")  # x again as 16-byte texels (contiguous rows)
 # the optimizers' twins read through texel views and write the same ranges through
@@ -76,6 +76,7 @@ _ACCESS = {name: (tuple(i for i, m in enumerate(modes) if m != "o"), tuple(i for
 _RGBA32F, _RGBA32UI, _RG32UI, _R32F, _R32UI = 109, 107, 101, 100, 98
 _TEXEL = {
     # the quad kernels' "_tx" twins (CPU devices): inputs in 16-byte texels (vec4.glsl)
+    "cast_tx": lambda tag, spec: [_RGBA32UI, 0],
     "copy_tx": lambda tag, spec: [_R32UI, 0],  # x's words (f32 or two halves), gathered
     "copy4_tx": lambda tag, spec: [_RGBA32UI, 0],
     "unary4_tx": lambda tag, spec: [_RGBA32UI, 0],
@@ -740,8 +741,9 @@ class VulkanBackend(Backend):
         if {h.dtype, dtype} != {"f32", "f16"}:
             raise BackendError(f"vulkan: cast from {h.dtype} to {dtype} is not supported")
         y = out if out is not None else self._alloc(h.shape, dtype)
-        n = h.size
-        self._dispatch("cast", f"{h.dtype}_{dtype}", (), self._groups(n, dtype), [n], [h, y])
+        n = h.size  # eight elements per invocation and step (cast.comp)
+        shader = self._tx("cast", -(-_words(n, h.dtype) // 4))
+        self._dispatch(shader, f"{h.dtype}_{dtype}", (), self._quad_groups(shader, max(n // 8, 1)), [n], [h, y])
         return y
 
     # -- helpers ---------------------------------------------------------------
