@@ -3,9 +3,35 @@
 // The gradient of a slice: y (the sliced tensor's shape `dim`) holds g where its
 // index lies on the slice's lattice (start[d] + k*step[d], k < len[d]) and 0
 // elsewhere, over up to 6 dimensions.  Bindings: 0 g (in), 1 y (out).
+// -DTEXEL_IN (the "unslice_tx" twin, CPU devices; n a whole number of 16-byte
+// quads of y): g's words through a texel view, y walked by digits.glsl (no
+// division per element where the slice's steps are 1).
 #include "common.glsl"
-layout(local_size_x = 256) in;
 layout(push_constant) uniform P { uint n; uint dim[6]; uint start[6]; uint step[6]; uint len[6]; } p;
+#ifdef TEXEL_IN
+#include "vec4.glsl"
+layout(local_size_x = 64) in;
+layout(binding = 0) uniform usamplerBuffer GW;
+BUF4_OUT(1, Y4)
+#include "digits.glsl"
+
+uint element_bits() {  // g's element at y's idx, or 0 off the slice's lattice: straight-line
+    // code (with a return per dimension lavapipe ran it 2.5x slower)
+    uint ig = 0u, gs = 1u, off_lattice = 0u;  // (bitwise ors: && would branch per lane)
+    FOR_DIMS_DOWN(d) {
+        uint off = idx[d] - p.start[d], k = off;  // below the start: wraps, k >= len
+        if (p.step[d] != 1u) k /= p.step[d];  // a branch, not a select: no division where steps are 1
+        off_lattice |= uint(k >= p.len[d]) | uint(k * p.step[d] != off);
+        ig += k * gs;
+        gs *= p.len[d];
+    }
+    uint b = ELEM_BITS(GW, off_lattice == 0u ? ig : 0u);
+    return off_lattice == 0u ? b : 0u;
+}
+
+void main() { walk_quads(); }
+#else
+layout(local_size_x = 256) in;
 BUF_IN(0, G)
 BUF_OUT(1, Y)
 
@@ -29,3 +55,4 @@ void main() {
         ST_UNIT(Y, u, at(i), (EPU == 2u && i + 1u < p.n) ? at(i + 1u) : 0.0);
     }
 }
+#endif

@@ -757,7 +757,7 @@ def test_quad_loops_cover_every_quad_once_at_any_grid(dtype, cap, monkeypatch):
     subgroup, runs that end early or hold nothing) at grids of 1 to 128 workgroups:
     copy, unary, binary (also with a tail shorter than a quad, either or both
     operands repeating, a column on either side), casts, pad, strided copies
-    (transpose, slice, broadcast), Adam, SGD give the CPU's values, on quad counts
+    (transpose, slice, broadcast), slice gradients, Adam, SGD give the CPU's values, on quad counts
     that split unevenly."""
     be = vg.get_backend("vulkan")
     if not (be._texel_reads and be._texel):
@@ -794,6 +794,14 @@ def test_quad_loops_cover_every_quad_once_at_any_grid(dtype, cap, monkeypatch):
     _cpu_vs_vk(lambda x: be.slice(x, (1, 2), (1, 1), (192, 20)), lambda x: x[1:, 2:22], [a], dtype, **tol)
     _cpu_vs_vk(lambda x: be.broadcast_to(x, (rows, cols)), lambda x: np.broadcast_to(x, (rows, cols)),
                [row], dtype, **tol)
+
+    def unsliced(g, starts, steps):
+        y = np.zeros((rows, cols))
+        y[tuple(slice(s, s + k * t, t) for s, k, t in zip(starts, g.shape, steps))] = g
+        return y
+    for starts, steps, g in (((1, 2), (1, 1), a[:192, :20]), ((1, 2), (2, 3), a[:96, :8])):  # slice gradients
+        _cpu_vs_vk(lambda x: be.unslice(x, (rows, cols), starts, steps), lambda x: unsliced(x, starts, steps),
+                   [g], dtype, **tol)
     n = rows * cols
     out = {}
     for dev in ("cpu", "vulkan"):
@@ -807,17 +815,18 @@ def test_quad_loops_cover_every_quad_once_at_any_grid(dtype, cap, monkeypatch):
         out[dev] = [bk.to_numpy(h) for h in (p_a, m, v, p_s, buf)]
     for got, want in zip(out["vulkan"], out["cpu"]):
         np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
-    want = {"cast_tx", "copy4_tx", "copy_tx", "unary4_tx", "binary4_tx", "adam4_tx", "sgd4_tx",
+    want = {"cast_tx", "copy4_tx", "copy_tx", "unslice_tx", "unary4_tx", "binary4_tx", "adam4_tx", "sgd4_tx",
             "pad2d_h_tx" if dtype == "f16" else "pad2d_tx"}
     assert want <= set(seen), seen
 
 
 @pytest.mark.parametrize("dtype", ["f32", "f16"])
 def test_strided_copies_by_texels_move_bits_exactly(dtype):
-    """copy_tx (strided copies on CPU devices) moves the bits: infinities, -0,
-    subnormals and NaN come out as they went in, through permutes of 2 to 4
-    dimensions (the index advanced digit by digit), slices with steps and
-    broadcasts; odd outputs take the element-by-element shader (same values)."""
+    """copy_tx and unslice_tx (strided copies and slice gradients on CPU devices)
+    move the bits: infinities, -0, subnormals and NaN come out as they went in,
+    through permutes of 2 to 4 dimensions (the index advanced digit by digit),
+    slices with steps (1 to 4 dimensions), broadcasts and slice gradients; odd
+    outputs take the element-by-element shader (same values)."""
     be = vg.get_backend("vulkan")
     if not (be._texel_reads and be._texel):
         pytest.skip("texel-read kernels are for CPU devices")
@@ -831,7 +840,15 @@ def test_strided_copies_by_texels_move_bits_exactly(dtype):
              (lambda: be.slice(h, (1, 0, 0, 0), (2, 1, 1, 2), (3, 5, 4, 4)), x[1::2, :, :, ::2]),
              (lambda: be.slice(h, (1, 0, 1, 0), (2, 1, 1, 3), (3, 5, 3, 3)), x[1::2, :, 1:4, ::3]),
              (lambda: be.broadcast_to(be.slice(h, (0, 0, 0, 0), (1, 1, 1, 1), (1, 1, 4, 8)), (3, 7, 4, 8)),
-              np.broadcast_to(x[:1, :1], (3, 7, 4, 8)))]
+              np.broadcast_to(x[:1, :1], (3, 7, 4, 8))),
+             (lambda: be.slice(be.from_numpy(x.ravel(), dtype), (1,), (3,), (320,)), x.ravel()[1::3][:320])]
+    g = x[:3, :4, :2, :4]  # slice gradients (unslice_tx): 4-d with steps, and 1-d
+    want4 = np.zeros((6, 5, 4, 8), np_dt)
+    want4[1::2, 1:5, ::2, 3:7] = g
+    want1 = np.zeros(968, np_dt)
+    want1[5:965:3] = x.ravel()[:320]  # 5 + 3 * 319 = 962 < 968
+    cases += [(lambda: be.unslice(be.from_numpy(g, dtype), (6, 5, 4, 8), (1, 1, 0, 3), (2, 1, 2, 1)), want4),
+              (lambda: be.unslice(be.from_numpy(x.ravel()[:320], dtype), (968,), (5,), (3,)), want1)]
     for fn, want in cases:
         got = be.to_numpy(fn())
         assert got.shape == want.shape

@@ -33,6 +33,8 @@ vg.optim.Adam({"wide": wide}, lr=1e-3).step(gw)
 print("wide", float(wide.sum().item()))
 odd = vg.tensor(np.ones((65, 257))) @ vg.tensor(np.ones((257, 33)))  # K = 257: padded operands (pad2d)
 tr = (xb.T * 2.0).sum()  # a strided copy (the texel twin on CPU devices)
+empty = vg.tensor(np.zeros((0, 3)))  # empty operands still bind a non-empty range
+print("empty", (empty.exp() * empty + 1.0).numpy().shape, empty.T.numpy().shape, empty.sum().item())
 print("softmax", vg.softmax(big(xb)).numpy().shape, "odd", float(odd.sum().item()), "transpose", float(tr.item()))
 print("big", big.weight.numpy().shape, [tuple(g.shape) for g in gb.values()])
 model.eval()

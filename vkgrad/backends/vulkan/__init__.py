@@ -61,7 +61,7 @@ _SHADERS = {
     "act_bias_bwd": (2, "iioo"), "adam4": (9, "bibb"), "sgd4": (7, "bib"), "adam_multi": (12, "bibb" * 4),
     "adam_multi8": (16, "bibb" * 8), "cast_multi": (8, "io" * 8),
 }
-for _n in ("cast", "copy", "copy4", "unary4", "binary4", "reduce4", "softmax", "xent"):  # texel-read twins (see _tx)
+for _n in ("cast", "copy", "copy4", "unslice", "unary4", "binary4", "reduce4", "softmax", "xent"):  # texel-read twins (see _tx)
     _SHADERS[_n + "_tx"] = _SHADERS[_n]
 _SHADERS["pad2d_tx"] = _SHADERS["pad2d_h_tx"] = (6, "ioi")  # x again as 16-byte texels (contiguous rows)
 # the optimizers' twins read through texel views and write the same ranges through
@@ -77,7 +77,8 @@ _RGBA32F, _RGBA32UI, _RG32UI, _R32F, _R32UI = 109, 107, 101, 100, 98
 _TEXEL = {
     # the quad kernels' "_tx" twins (CPU devices): inputs in 16-byte texels (vec4.glsl)
     "cast_tx": lambda tag, spec: [_RGBA32UI, 0],
-    "copy_tx": lambda tag, spec: [_R32UI, 0],  # x's words (f32 or two halves), gathered
+    "copy_tx": lambda tag, spec: [_R32UI, 0],
+    "unslice_tx": lambda tag, spec: [_R32UI, 0],  # g's words  # x's words (f32 or two halves), gathered
     "copy4_tx": lambda tag, spec: [_RGBA32UI, 0],
     "unary4_tx": lambda tag, spec: [_RGBA32UI, 0],
     "binary4_tx": lambda tag, spec: [_RGBA32UI, _RGBA32UI, 0],
@@ -233,8 +234,11 @@ class VkArray:
     def __init__(self, shape, dtype, block, size=None):
         self.shape, self.dtype, self.block = tuple(shape), dtype, block
         self.size = n = math.prod(self.shape) if size is None else size
-        self.nbytes = 4 * _words(n, dtype)  # the range a dispatch binds: whole words
-        self.range = (block.off * 4, self.nbytes)  # (byte offset, bytes) as dispatches bind it
+        self.nbytes = 4 * _words(n, dtype)
+        # (byte offset, bytes) as dispatches bind it: whole words, and at least one
+        # 16-byte texel (a descriptor's or view's range must not be empty; every
+        # block has 64 bytes or more)
+        self.range = (block.off * 4, max(self.nbytes, 16))
 
     @property
     def off(self):
@@ -636,7 +640,7 @@ class VulkanBackend(Backend):
         a = np.asarray(a)
         h = self._alloc(a.shape, dtype)
         nw = self._host_write(h, a)
-        if self.arena_kind == "device":  # staging -> device copy of this block, in order
+        if self.arena_kind == "device" and nw:  # staging -> device copy of this block, in order
             self._track(set(), {h.block})
             self._prog.copy(self.arenas[h.block.arena].holder, h.off * 4, h.off * 4, nw * 4, True, False)
             self._keep.append(h.block)
@@ -644,7 +648,7 @@ class VulkanBackend(Backend):
 
     def to_numpy(self, h):
         nw = _words(h.size, h.dtype)
-        if self.arena_kind == "device":  # device -> staging copy of this block, then wait
+        if self.arena_kind == "device" and nw:  # device -> staging copy of this block, then wait
             self._track({h.block}, set())
             self._prog.copy(self.arenas[h.block.arena].holder, h.off * 4, h.off * 4, nw * 4, False, True)
             self._keep.append(h.block)
@@ -680,8 +684,10 @@ class VulkanBackend(Backend):
         n = y.size
         q = self._quads(n, x.dtype)  # y in whole quads: the texel twin on CPU devices
         shader = self._tx("copy", _words(x.size, x.dtype)) if q else "copy"
-        groups = self._quad_groups(shader, q) if shader == "copy_tx" else self._groups(n, x.dtype)
-        self._dispatch(shader, x.dtype, (), groups, [n, int(base)] + dims + sx, [x, y])
+        tx = shader == "copy_tx"  # its loops over the real dimensions only (spec constant)
+        self._dispatch(shader, x.dtype, (_MAX_DIMS - pad,) if tx else (),
+                       self._quad_groups(shader, q) if tx else self._groups(n, x.dtype),
+                       [n, int(base)] + dims + sx, [x, y])
         return y
 
     def slice(self, h, starts, steps, lens):
@@ -695,7 +701,11 @@ class VulkanBackend(Backend):
         y = self._alloc(tuple(shape), g.dtype)
         pad = _MAX_DIMS - len(shape)
         n = y.size
-        self._dispatch("unslice", g.dtype, (), self._groups(n, g.dtype),
+        q = self._quads(n, g.dtype)  # y in whole quads: the texel twin on CPU devices
+        shader = self._tx("unslice", _words(g.size, g.dtype)) if q else "unslice"
+        tx = shader == "unslice_tx"  # its loops over the real dimensions only (spec constant)
+        self._dispatch(shader, g.dtype, (len(shape),) if tx else (),
+                       self._quad_groups(shader, q) if tx else self._groups(n, g.dtype),
                        [n] + [1] * pad + list(shape) + [0] * pad + list(starts) + [1] * pad
                        + list(steps) + [1] * pad + list(g.shape), [g, y])
         return y
