@@ -263,7 +263,8 @@ def test_columns_and_scalars_take_the_quad_kernel(dtype, monkeypatch):
 @pytest.mark.parametrize("shape,axes", [((300, 256), (0,)), ((70000,), (0,)), ((3, 40000), (1,)),
                                         ((1024, 96), (1,)), ((1024, 97), (1,)), ((2, 300, 8, 16), (1,)),
                                         ((2, 300, 8, 16), (1, 2)), ((2, 300, 8, 16), (0, 2)),
-                                        ((5000, 24), (0, 1)), ((700, 200), (0,)), ((3, 600, 136), (1,))])
+                                        ((5000, 24), (0, 1)), ((700, 200), (0,)), ((3, 600, 136), (1,)),
+                                        ((700, 99), (0,)), ((1023, 77), (1,))])
 def test_reductions_quad_and_general_paths(shape, axes, dtype):
     """Large reductions take reduce4.comp (columns or rows in 16-byte quads, in parts),
     the rest reduce.comp; sums, maxima and sums of squares against NumPy."""
@@ -275,6 +276,26 @@ def test_reductions_quad_and_general_paths(shape, axes, dtype):
     _cpu_vs_vk(lambda v: be.reduce("sum", v, axes, False), lambda v: v.sum(axes), [x], dtype, **tol)
     _cpu_vs_vk(lambda v: be.reduce("max", v, axes, True), lambda v: v.max(axes, keepdims=True), [x], dtype, **tol)
     _cpu_vs_vk(lambda v: be.reduce("sumsq", v, axes, False), lambda v: (v * v).sum(axes), [x], dtype, **tol)
+
+
+@pytest.mark.parametrize("dtype", ["f32", "f16"])
+def test_sums_of_rows_and_columns_not_in_whole_quads_pad_then_take_reduce4(dtype, monkeypatch):
+    """CPU devices: large sums (and sums of squares) over rows of an odd length, or
+    over the rows of one output row with an odd number of columns, pad with zeros
+    to whole quads and take reduce4; maxima (zeros are not neutral) do not."""
+    be = vg.get_backend("vulkan")
+    if not (be._texel_reads and be._texel):
+        pytest.skip("the padded route is for CPU devices")
+    seen = _spy(be, monkeypatch, lambda shader, spec: shader.split("_")[0])
+    r = np.random.default_rng(8)
+    tol = dict(rtol=1e-2, atol=0.5) if dtype == "f16" else dict(rtol=1e-5, atol=1e-3)
+    for shape, axis in (((1023, 77), 1), ((700, 99), 0)):
+        x = r.uniform(-1, 1, shape)
+        for op, fn in (("sum", np.sum), ("sumsq", lambda v, axis: (v * v).sum(axis)), ("max", np.max)):
+            seen.clear()
+            _cpu_vs_vk(lambda v: be.reduce(op, v, (axis,), False), lambda v: fn(v, axis=axis), [x], dtype, **tol)
+            want = ["reduce"] if op == "max" else ["pad2d", "reduce4"]
+            assert seen[:len(want)] == want, (shape, op, seen)
 
 
 @pytest.mark.parametrize("dtype", ["f32", "f16"])

@@ -144,8 +144,11 @@ def _cases(size):
         "matmul": [("square", sq, sq, sq, False, False), ("mlp-fwd NT", 256, 784, 1024, False, True),
                    ("mlp-dW TN", 1024, 256, 784, True, False), ("odd", 333, 777, 555, False, False),
                    ("skinny M=7", 7, 784, 10, False, True), ("square-small", 40, 40, 40, False, False)],
-        "elementwise": [("add", n_el), ("exp", n_el), ("relu_bwd bcast", n_el)],
-        "reduce": [("sum all", n_el), ("sum axis0", 4096, 1024), ("sum rows", 1024, 512)],
+        # general layouts too: a size not a whole number of quads, a column operand, a transpose
+        "elementwise": [("add", n_el), ("exp", n_el), ("relu_bwd bcast", n_el), ("add odd", n_el - 1),
+                        ("mul column", n_el), ("transpose", n_el)],
+        "reduce": [("sum all", n_el), ("sum axis0", 4096, 1024), ("sum rows", 1024, 512),
+                   ("sum rows odd", 1023, 1021)],
         "softmax": [("softmax", 4096, 1000), ("softmax_xent", 4096, 1000)],
         "optimizer": [("adam", int(MB * s)), ("sgd momentum", int(MB * s))],
     }
@@ -196,10 +199,20 @@ def _bench_case(be, vg, fam, case, dt, reps, r, probes):
         n = case[1]
         a, b = r.uniform(0.5, 2, n).astype(npdt), r.uniform(0.5, 2, n).astype(npdt)
         ha, hb = T(a), T(b)
-        if name == "add":
+        if name.startswith("add"):
             rec, npf, nbytes, fl = lambda: be.binary("add", ha, hb), lambda: a + b, 3 * n * esz, n
         elif name == "exp":
             rec, npf, nbytes, fl = lambda: be.unary("exp", ha), lambda: np.exp(a), 2 * n * esz, n
+        elif name == "mul column":  # [rows, 1024] * [rows, 1]
+            rows_ = n // 1024
+            hm, m2 = T(a.reshape(rows_, 1024)), a.reshape(rows_, 1024)
+            hc, c2 = T(b[:rows_].reshape(rows_, 1)), b[:rows_].reshape(rows_, 1)
+            rec, npf, nbytes, fl = lambda: be.binary("mul", hm, hc), lambda: m2 * c2, 2 * n * esz, n
+        elif name == "transpose":  # a square matrix made contiguous transposed
+            side = int(n ** 0.5)
+            hm, m2 = T(a[:side * side].reshape(side, side)), a[:side * side].reshape(side, side)
+            rec = lambda: be.permute(hm, (1, 0))  # noqa: E731
+            npf, nbytes, fl = (lambda: np.ascontiguousarray(m2.T)), 2 * side * side * esz, side * side
         else:
             rows_ = n // 1024
             hm, m2 = T(a.reshape(rows_, 1024)), a.reshape(rows_, 1024)
