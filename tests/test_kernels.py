@@ -202,16 +202,27 @@ def test_matmul_sg_with_a_subgroup_size_other_than_the_reported_one(dtype, ta, t
                [a, b, bias], dtype, **tol)
 
 
+@pytest.mark.parametrize("texel_reads", [True, False])  # False: the storage-buffer kernels GPUs run
 @pytest.mark.parametrize("dtype", ["f32", "f16"])
-@pytest.mark.parametrize("n", [1, 3, 4, 8, 12, 17, 64, 1000, 4096])
-def test_elementwise_fast_and_general_paths(n, dtype):
+@pytest.mark.parametrize("n", [1, 3, 4, 8, 12, 17, 64, 1000, 4097])
+def test_elementwise_fast_and_general_paths(n, dtype, texel_reads, monkeypatch):
+    """Elementwise ops, casts both ways, a column and a scalar operand, at sizes
+    with and without a tail shorter than a 16-byte quad."""
     r = np.random.default_rng(n)
     a, b = r.uniform(0.5, 2, n), r.uniform(0.5, 2, n)
     be = vg.get_backend("vulkan")
+    monkeypatch.setattr(be, "_texel_reads", texel_reads)
     tol = dict(rtol=2e-3, atol=2e-3) if dtype == "f16" else dict(rtol=1e-6, atol=1e-6)
     _cpu_vs_vk(lambda x, y: be.binary("div", x, y), np.divide, [a, b], dtype, **tol)
     _cpu_vs_vk(lambda x: be.unary("sqrt", x), np.sqrt, [a], dtype, **tol)
     _cpu_vs_vk(lambda x: be.cast(x, dtype), lambda x: x, [a], dtype, **tol)
+    other = "f16" if dtype == "f32" else "f32"
+    src = a.astype(np.float32 if dtype == "f32" else np.float16)
+    np.testing.assert_array_equal(be.to_numpy(be.cast(be.from_numpy(src, dtype), other)),
+                                  src.astype(np.float16 if other == "f16" else np.float32))
+    _cpu_vs_vk(lambda x, y: be.binary("mul", x, y), np.multiply, [a.reshape(n, 1), np.tile(b, (8, 1)).T],
+               dtype, **tol)
+    _cpu_vs_vk(lambda x, y: be.binary("sub", x, y), np.subtract, [a, b[:1].reshape(())], dtype, **tol)
 
 
 @pytest.mark.parametrize("dtype", ["f32", "f16"])
