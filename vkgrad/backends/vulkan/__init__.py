@@ -831,6 +831,7 @@ class VulkanBackend(Backend):
             qx = self._quads(x.size, x.dtype)
             return qx if qx and repeats(x.shape) else -1
         rep_a, rep_b = rep(a), rep(b)
+
         def expands(x):  # quads of y per element of x, when x is constant along y's
             # trailing axes (a column [rows, 1], a scalar) in whole quads; else 0
             xs = (1,) * (len(shape) - len(x.shape)) + tuple(x.shape)
@@ -853,7 +854,7 @@ class VulkanBackend(Backend):
         if n and self._texel_reads and self._texel and self._quads(n, a.dtype):
             # other broadcasts on CPU devices: the operands materialised by the strided
             # copy's texel twin, then binary4 (lavapipe: [2, 1024, 1] * [2, 1, 512] about
-            # 3x a copy's time; the general shader, dividing out each element's index, 26x)
+            # 5x a copy's time; the general shader, dividing out each element's index, 26-30x)
             return self.binary(op, a if a.shape == shape else self.broadcast_to(a, shape),
                                b if b.shape == shape else self.broadcast_to(b, shape), alpha, beta, out=y)
 
