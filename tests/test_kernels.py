@@ -586,10 +586,10 @@ def test_adam_quad_path_matches_cpu(n):
         np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
 
 
+@pytest.mark.parametrize("n", [4096, 4099])  # 4099: a tail of three elements
 @pytest.mark.parametrize("gdt", ["f32", "f16"])  # f16: an f16 parameter's f32 master, read as halves
 @pytest.mark.parametrize("momentum,nesterov", [(0.0, False), (0.9, False), (0.9, True)])
-def test_sgd_quad_path_matches_cpu(momentum, nesterov, gdt):
-    n = 4096
+def test_sgd_quad_path_matches_cpu(momentum, nesterov, gdt, n):
     r = np.random.default_rng(3)
     p, g = r.uniform(-1, 1, n).astype(np.float32), r.uniform(-1, 1, n).astype(np.float32)
     out = {}
@@ -772,17 +772,17 @@ def test_fused_activation_and_bias_backward(rows, cols, act, dtype, texel_reads,
     np.testing.assert_allclose(be.to_numpy(db).astype(np.float64), wdb, rtol=tol["rtol"], atol=tol["atol"] * rows)
 
 
+@pytest.mark.parametrize("n", [70000, 70003])  # 70003: a tail of three elements
 @pytest.mark.parametrize("texel_reads", [True, False])
-def test_large_parameter_updates_read_texels_or_storage_buffers(texel_reads, monkeypatch):
-    """adam4 / sgd4 (large f32 parameters, f32 or f16 gradients): on CPU devices
-    their "_tx" twins read param, grad and state through texel views and write
-    them through storage buffers of the same ranges; either way the CPU's values,
-    over two steps (the state read back)."""
+def test_large_parameter_updates_read_texels_or_storage_buffers(texel_reads, n, monkeypatch):
+    """adam4 / sgd4 (large f32 parameters, f32 or f16 gradients, any size): on CPU
+    devices their "_tx" twins read param, grad and state through texel views and
+    write them through storage buffers of the same ranges; either way the CPU's
+    values, over two steps (the state read back)."""
     be = vg.get_backend("vulkan")
     monkeypatch.setattr(be, "_texel_reads", texel_reads)
     seen = _spy(be, monkeypatch)
     r = np.random.default_rng(12)
-    n = 70000
     p0, gs = r.uniform(-1, 1, n), [r.uniform(-1, 1, n) for _ in range(2)]
     for gdt in ("f32", "f16"):
         out = {}

@@ -1199,17 +1199,17 @@ class VulkanBackend(Backend):
     # -- optimizer updates -------------------------------------------------------------
     def sgd_(self, p, g, buf, lr, momentum, dampening, nesterov, weight_decay, first):
         n = p.size
-        quads = p.dtype == "f32" and g.dtype in ("f32", "f16") and n % 4 == 0
+        quads = p.dtype == "f32" and g.dtype in ("f32", "f16") and n > 0  # (a tail of words too)
         tag = "g16" if quads and g.dtype == "f16" else p.dtype  # sgd4 reads an f32 master's halves itself
         if not quads:
             g = self._as(g, p.dtype)  # e.g. an f16 gradient for an f32 master
         ops = [p, g, buf if buf is not None else self._dummy]
-        shader = self._tx("sgd4", n // 4) if quads else "sgd"
+        shader = self._tx("sgd4", -(-n // 4)) if quads else "sgd"
         if shader == "sgd4_tx":
             ops += [ops[0], ops[2]]  # param and buf written through storage buffers
         self._dispatch_dyn(shader, tag,
                            (int(momentum != 0), int(bool(nesterov))) if quads else (),
-                           self._quad_groups(shader, n // 4) if quads else self._groups(n, p.dtype),
+                           self._quad_groups(shader, max(n // 4, 1)) if quads else self._groups(n, p.dtype),
                            lambda: [n, _f2u(_val(lr)), _f2u(momentum), _f2u(dampening),
                                     1 if nesterov else 0, _f2u(weight_decay), 1 if first else 0], ops)
 
@@ -1228,7 +1228,7 @@ class VulkanBackend(Backend):
 
         by_dtype = {}
         for it in items:
-            if it[0].dtype == "f32" and it[0].size >= 1 << 16 and it[0].size % 4 == 0:
+            if it[0].dtype == "f32" and it[0].size >= 1 << 16:
                 # large: its own 16-byte-load dispatch (bandwidth over dispatch count;
                 # f16 gradients of f32 masters read as halves there too)
                 self.adam_(*it, lr, beta1, beta2, eps, weight_decay, step, decoupled)
@@ -1253,7 +1253,7 @@ class VulkanBackend(Backend):
 
     def adam_(self, p, g, m, v, lr, beta1, beta2, eps, weight_decay, step, decoupled):
         n = p.size
-        g16 = p.dtype == "f32" and g.dtype == "f16" and n % 4 == 0  # adam4 reads the halves itself
+        g16 = p.dtype == "f32" and g.dtype == "f16"  # adam4 reads the halves itself
         if not g16:
             g = self._as(g, p.dtype)  # e.g. an f16 gradient for an f32 master
 
@@ -1263,9 +1263,10 @@ class VulkanBackend(Backend):
                     _f2u(lr_ / (1.0 - beta1 ** t)), _f2u(1.0 / math.sqrt(1.0 - beta2 ** t)),
                     1 if decoupled else 0]
 
-        if p.dtype == "f32" and n % 4 == 0 and g.dtype in ("f32", "f16"):  # 16-byte loads and stores
-            shader = self._tx("adam4", n // 4)
+        if p.dtype == "f32" and n and g.dtype in ("f32", "f16"):  # 16-byte loads and stores (and a tail)
+            shader = self._tx("adam4", -(-n // 4))
             ops = [p, g, m, v] + ([p, m, v] if shader == "adam4_tx" else [])  # outputs through storage buffers
-            self._dispatch_dyn(shader, "g16" if g16 else "f32", (), self._quad_groups(shader, n // 4), push, ops)
+            self._dispatch_dyn(shader, "g16" if g16 else "f32", (), self._quad_groups(shader, max(n // 4, 1)),
+                               push, ops)
         else:
             self._dispatch_dyn("adam", p.dtype, (), self._groups(n, p.dtype), push, [p, g, m, v])
