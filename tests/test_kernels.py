@@ -206,8 +206,8 @@ def test_matmul_sg_with_a_subgroup_size_other_than_the_reported_one(dtype, ta, t
 @pytest.mark.parametrize("dtype", ["f32", "f16"])
 @pytest.mark.parametrize("n", [1, 3, 4, 8, 12, 17, 64, 1000, 4097])
 def test_elementwise_fast_and_general_paths(n, dtype, texel_reads, monkeypatch):
-    """Elementwise ops, casts both ways, a column and a scalar operand, at sizes
-    with and without a tail shorter than a 16-byte quad."""
+    """Elementwise ops, casts both ways, a column and a scalar operand, dropout, at
+    sizes with and without a tail shorter than a 16-byte quad."""
     r = np.random.default_rng(n)
     a, b = r.uniform(0.5, 2, n), r.uniform(0.5, 2, n)
     be = vg.get_backend("vulkan")
@@ -223,6 +223,11 @@ def test_elementwise_fast_and_general_paths(n, dtype, texel_reads, monkeypatch):
     _cpu_vs_vk(lambda x, y: be.binary("mul", x, y), np.multiply, [a.reshape(n, 1), np.tile(b, (8, 1)).T],
                dtype, **tol)
     _cpu_vs_vk(lambda x, y: be.binary("sub", x, y), np.subtract, [a, b[:1].reshape(())], dtype, **tol)
+    src = a.astype(np.float32 if dtype == "f32" else np.float16)  # dropout: the CPU's mask, bit for bit
+    y, m = (be.to_numpy(h) for h in be.dropout(be.from_numpy(src, dtype), 0.3, 7))
+    yc, mc = vg.get_backend("cpu").dropout(src, 0.3, 7)
+    np.testing.assert_array_equal(m, mc)
+    np.testing.assert_allclose(y, yc, rtol=1e-3 if dtype == "f16" else 1e-7)
 
 
 @pytest.mark.parametrize("dtype", ["f32", "f16"])

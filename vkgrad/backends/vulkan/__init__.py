@@ -61,7 +61,7 @@ _SHADERS = {
     "act_bias_bwd": (2, "iioo"), "adam4": (9, "bibb"), "sgd4": (7, "bib"), "adam_multi": (12, "bibb" * 4),
     "adam_multi8": (16, "bibb" * 8), "cast_multi": (8, "io" * 8),
 }
-for _n in ("act_bias_bwd", "cast", "copy", "copy4", "unslice", "unary4", "binary4", "reduce4", "softmax", "xent"):  # texel-read twins (see _tx)
+for _n in ("act_bias_bwd", "cast", "copy", "dropout", "copy4", "unslice", "unary4", "binary4", "reduce4", "softmax", "xent"):  # texel-read twins (see _tx)
     _SHADERS[_n + "_tx"] = _SHADERS[_n]
 _SHADERS["pad2d_tx"] = _SHADERS["pad2d_h_tx"] = (6, "ioi")  # x again as 16-byte texels (contiguous rows)
 # the optimizers' twins read through texel views and write the same ranges through
@@ -78,6 +78,7 @@ _TEXEL = {
     # the quad kernels' "_tx" twins (CPU devices): inputs in 16-byte texels (vec4.glsl)
     "act_bias_bwd_tx": lambda tag, spec: [_RGBA32UI, _RGBA32UI, 0, 0],  # its QUADS path only
     "cast_tx": lambda tag, spec: [_RGBA32UI, 0],
+    "dropout_tx": lambda tag, spec: [_RGBA32UI, 0, 0],
     "copy_tx": lambda tag, spec: [_R32UI, 0],
     "unslice_tx": lambda tag, spec: [_R32UI, 0],  # g's words  # x's words (f32 or two halves), gathered
     "copy4_tx": lambda tag, spec: [_RGBA32UI, 0],
@@ -1179,9 +1180,9 @@ class VulkanBackend(Backend):
     def dropout(self, x, p, seed):
         self._check_float("dropout", x)
         y, mask = self._alloc(x.shape, x.dtype), self._alloc(x.shape, x.dtype)
-        n = x.size
-        q = self._quads(n, x.dtype)
-        self._dispatch_dyn("dropout", x.dtype, (int(q > 0),), (q + 255) // 256 if q else self._groups(n, x.dtype),
+        n = x.size  # by 16-byte quads, and a tail of words (dropout.comp)
+        shader = self._tx("dropout", -(-_words(n, x.dtype) // 4))
+        self._dispatch_dyn(shader, x.dtype, (), self._quad_groups(shader, max(n // (8 if x.dtype == "f16" else 4), 1)),
                            lambda: [n, (int(_val(seed)) * 0x9E3779B9) & 0xFFFFFFFF, _f2u(p),
                                     _f2u(1.0 / (1.0 - p))], [x, y, mask])
         return y, mask
