@@ -6,8 +6,6 @@
 // LDQ: lavapipe loads a storage buffer lane by lane behind a branch per lane,
 // a texel fetch in one gather (copy 1.4x, sums 2-3x faster).  GPUs keep
 // storage buffers (coalesced either way; no texel-count limit).
-// BUF4_IN_SSBO: always a storage buffer, for shaders whose other paths bind
-// the same operand as one.
 // LDW / STW: word w of an operand (a tail shorter than a quad; see FOR_TAIL_WORDS),
 // through the texel view, or a second declaration of the storage buffer as words.
 #ifdef TEXEL_IN
@@ -20,7 +18,6 @@
 #define LDQ(name, q) name[q]
 #define LDW(name, w) name##_w[w]
 #endif
-#define BUF4_IN_SSBO(n, name) layout(std430, binding = n) readonly buffer name##_b { uvec4 name[]; };
 #define BUF4_OUT(n, name) layout(std430, binding = n) writeonly buffer name##_b { uvec4 name[]; }; \
     layout(std430, binding = n) writeonly buffer name##_wb { uint name##_w[]; };
 #define STW(name, w, v) name##_w[w] = (v)

@@ -33,6 +33,9 @@ vg.optim.Adam({"wide": wide}, lr=1e-3).step(gw)
 print("wide", float(wide.sum().item()))
 odd = vg.tensor(np.ones((65, 257))) @ vg.tensor(np.ones((257, 33)))  # K = 257: padded operands (pad2d)
 tr = (xb.T * 2.0).sum()  # a strided copy (the texel twin on CPU devices)
+gs = vg.backward(xb[:, 8:200].sum())  # a slice gradient (unslice's texel twin on CPU devices)
+rows_odd = vg.tensor(np.ones((70, 1001))).sum(1)  # odd rows: padded to quads, then reduce4
+print("slice grad", float(list(gs.values())[0].sum().item()), "odd rows", float(rows_odd.sum().item()))
 empty = vg.tensor(np.zeros((0, 3)))  # empty operands still bind a non-empty range
 print("empty", (empty.exp() * empty + 1.0).numpy().shape, empty.T.numpy().shape, empty.sum().item())
 print("softmax", vg.softmax(big(xb)).numpy().shape, "odd", float(odd.sum().item()), "transpose", float(tr.item()))
