@@ -1,8 +1,8 @@
 #version 450
 #extension GL_GOOGLE_include_directive : require
-// y[i, j] = x[i*s0 + j*s1] for i < R, j < C, else 0, for y [R2, C2] in f32,
-// C2 a multiple of 4: transposes and zero-pads in one pass (the matmul
-// kernels' operand prep).  Each invocation writes one 16-byte quad of a row of
+// y[i, j] = x[i*s0 + j*s1] for i < R, j < C, else fill (its f32 bits; 0 for the
+// matmul kernels' operand prep, -inf for maxima), for y [R2, C2] in f32, C2 a
+// multiple of 4: transposes and pads in one pass.  Each invocation writes one 16-byte quad of a row of
 // y (f16 operands: pad2d_h.comp).  With -DTEXEL_IN x is read through a
 // uniform texel buffer (R32F view; see vec4.glsl), and for s1 = 1 (ROWS = 1,
 // specialisation constant 0) a quad's 4 values of x are the two 16-byte texels
@@ -11,7 +11,7 @@
 #include "common.glsl"
 #include "vec4.glsl"
 layout(local_size_x = 64) in;
-layout(push_constant) uniform P { uint R; uint C; uint R2; uint C2; uint s0; uint s1; } p;
+layout(push_constant) uniform P { uint R; uint C; uint R2; uint C2; uint s0; uint s1; uint fill; } p;
 #include "pad2d_in.glsl"
 layout(std430, binding = 1) writeonly buffer Y_b { vec4 Y[]; };
 #ifdef TEXEL_IN
@@ -38,12 +38,12 @@ void main() {
         vec4 v;
         if (ROWS == 1u) {
             vec4 w = row_quad(i < p.R ? i * p.s0 + j0 : 0u);
-            [[unroll]] for (uint c = 0u; c < 4u; c++) v[c] = i < p.R && j0 + c < p.C ? w[c] : 0.0;
+            [[unroll]] for (uint c = 0u; c < 4u; c++) v[c] = i < p.R && j0 + c < p.C ? w[c] : uintBitsToFloat(p.fill);
         } else {
             [[unroll]] for (uint c = 0u; c < 4u; c++) {
                 bool in_x = i < p.R && j0 + c < p.C;
                 float x = ldx(in_x ? i * p.s0 + (j0 + c) * p.s1 : 0u);  // index 0 outside: always in range
-                v[c] = in_x ? x : 0.0;
+                v[c] = in_x ? x : uintBitsToFloat(p.fill);
             }
         }
         Y[o] = v;

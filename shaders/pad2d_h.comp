@@ -2,7 +2,7 @@
 #extension GL_GOOGLE_include_directive : require
 // pad2d.comp with packed-half input and output (the f16 matmul kernels'
 // operand prep): y [R2, C2] f16, C2 a multiple of 4, y[i, j] = x[i*s0 + j*s1]
-// inside [R, C], zeros outside; each invocation writes 4 halves of a row
+// inside [R, C], fill (its half's bits) outside; each invocation writes 4 halves of a row
 // (8 bytes).  With -DTEXEL_IN x is read as words through a uniform texel
 // buffer (R32UI view), and for s1 = 1 (ROWS = 1, specialisation constant 0)
 // a quad's 4 halves are moved as bits from the two 16-byte texels covering
@@ -11,7 +11,7 @@
 #include "common.glsl"
 #include "vec4.glsl"
 layout(local_size_x = 64) in;
-layout(push_constant) uniform P { uint R; uint C; uint R2; uint C2; uint s0; uint s1; } p;
+layout(push_constant) uniform P { uint R; uint C; uint R2; uint C2; uint s0; uint s1; uint fill; } p;
 #include "pad2d_in.glsl"
 layout(std430, binding = 1) writeonly buffer Y_b { uvec2 Y[]; };
 #ifdef TEXEL_IN
@@ -43,16 +43,17 @@ void main() {
         uint j0 = 4u * jq;
         if (ROWS == 1u) {
             uvec2 w = row_halves(i < p.R ? i * p.s0 + j0 : 0u);
-            bool in_r = i < p.R;  // halves outside [R, C] are zeroed
+            bool in_r = i < p.R;  // halves outside [R, C] take the fill's bits
             uint m0 = (in_r && j0 < p.C ? 0xffffu : 0u) | (in_r && j0 + 1u < p.C ? 0xffff0000u : 0u);
             uint m1 = (in_r && j0 + 2u < p.C ? 0xffffu : 0u) | (in_r && j0 + 3u < p.C ? 0xffff0000u : 0u);
-            Y[o] = uvec2(w.x & m0, w.y & m1);
+            uint f2 = p.fill | (p.fill << 16);
+            Y[o] = uvec2((w.x & m0) | (f2 & ~m0), (w.y & m1) | (f2 & ~m1));
         } else {
             vec4 v;
             [[unroll]] for (uint c = 0u; c < 4u; c++) {
                 bool in_x = i < p.R && j0 + c < p.C;
                 float x = ldx(in_x ? i * p.s0 + (j0 + c) * p.s1 : 0u);  // index 0 outside: always in range
-                v[c] = in_x ? x : 0.0;
+                v[c] = in_x ? x : unpackHalf2x16(p.fill).x;
             }
             Y[o] = uvec2(pack_half2(v.xy), pack_half2(v.zw));
         }

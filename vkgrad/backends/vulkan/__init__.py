@@ -57,13 +57,13 @@ _SHADERS = {
     "dropout": (4, "ioo"), "onehot": (2, "io"), "adam": (9, "bibb"), "sgd": (7, "bib"),
     # contiguous fast paths in 16-byte quads, and the benchmark's FMA probe
     "unary4": (3, "io"), "binary4": (5, "iio"), "reduce4": (5, "io"), "copy4": (1, "io"), "peak_fma": (3, "o"),
-    "matmul4": (4, "iiio"), "matmul_sg": (5, "iiio"), "matmul_sm": (5, "iiio"), "pad2d": (6, "io"), "pad2d_h": (6, "io"),
+    "matmul4": (4, "iiio"), "matmul_sg": (5, "iiio"), "matmul_sm": (5, "iiio"), "pad2d": (7, "io"), "pad2d_h": (7, "io"),
     "act_bias_bwd": (2, "iioo"), "adam4": (9, "bibb"), "sgd4": (7, "bib"), "adam_multi": (12, "bibb" * 4),
     "adam_multi8": (16, "bibb" * 8), "cast_multi": (8, "io" * 8),
 }
 for _n in ("act_bias_bwd", "cast", "copy", "dropout", "copy4", "unslice", "unary4", "binary4", "reduce4", "softmax", "xent"):  # texel-read twins (see _tx)
     _SHADERS[_n + "_tx"] = _SHADERS[_n]
-_SHADERS["pad2d_tx"] = _SHADERS["pad2d_h_tx"] = (6, "ioi")  # x again as 16-byte texels (contiguous rows)
+_SHADERS["pad2d_tx"] = _SHADERS["pad2d_h_tx"] = (7, "ioi")  # x again as 16-byte texels (contiguous rows)
 # the optimizers' twins read through texel views and write the same ranges through
 # storage buffers: every read-write operand bound twice (inputs, then outputs)
 _SHADERS["adam4_tx"] = (9, "iiiiooo")
@@ -904,17 +904,21 @@ class VulkanBackend(Backend):
             i, j = run[0], run[-1]
             outer, R, inner = math.prod(cur_shape[:i]), math.prod(cur_shape[i:j + 1]), math.prod(cur_shape[j + 1:])
             e = 8 if tag == "f16" else 4
-            if code != 1 and len(runs) == 1 and self._texel_reads and self._texel and outer * R * inner >= 1 << 16:
+            if (len(runs) == 1 and self._texel_reads and self._texel and outer * R * inner >= 1 << 16
+                    and not _serial(R, outer * inner)):
                 # CPU devices: rows -- or, for one output row, columns -- not in whole
-                # quads are padded with zeros (neutral for sums) to whole quads first,
-                # pad2d's fast path, for reduce4 (lavapipe: rows of 1021, 11% of the
-                # copy's rate element by element)
+                # quads are padded to whole quads first (zeros for sums, -inf for
+                # maxima), pad2d's fast path, for reduce4, where the general shader
+                # would take a workgroup per output (lavapipe, paired: [1023, 1021]
+                # over rows or columns 1.9-2.4x faster; with an invocation per output,
+                # [4096, 1001] over rows, the general shader is 1.6x faster than this)
+                fill = -np.inf if code == 1 else 0.0
                 if inner == 1 and R % e:
                     R4 = -(-R // e) * e
-                    h, R = self._pad2d(h, outer, R, outer, R4, R, 1), R4
+                    h, R = self._pad2d(h, outer, R, outer, R4, R, 1, fill), R4
                 elif outer == 1 and inner > 1 and inner % e:
-                    C4 = -(-inner // e) * e  # the result: the first `inner` of C4 sums
-                    h, inner = self._pad2d(h, R, inner, R, C4, inner, 1), C4
+                    C4 = -(-inner // e) * e  # the result: the first `inner` of C4 results
+                    h, inner = self._pad2d(h, R, inner, R, C4, inner, 1, fill), C4
             quads = outer * R * inner >= 1 << 16 and (inner % e == 0 or (inner == 1 and R % e == 0))
             if quads:
                 # 16-byte loads (reduce4.comp): columns in whole quads, or rows of whole
@@ -971,15 +975,16 @@ class VulkanBackend(Backend):
         y = self._copy_contig(x, self._alloc((x.size,), x.dtype))
         return VkArray(tuple(shape), x.dtype, y.block)
 
-    def _pad2d(self, x, R, C, R2, C2, s0, s1):
+    def _pad2d(self, x, R, C, R2, C2, s0, s1, fill=0.0):
         """[R2, C2] in x's dtype (C2 a multiple of 4) with y[i, j] = x[i*s0 + j*s1]
-        inside [R, C], zeros outside: pad2d.comp (f32) or pad2d_h.comp (halves)."""
+        inside [R, C], ``fill`` outside: pad2d.comp (f32) or pad2d_h.comp (halves)."""
         assert C2 % 4 == 0, C2
         y = self._alloc((R2, C2), x.dtype)
         shader = self._tx("pad2d_h" if x.dtype == "f16" else "pad2d", x.size)
         tx = shader.endswith("_tx")  # contiguous rows (s1 = 1): read by 16-byte texels (ROWS)
         self._dispatch(shader, x.dtype, (int(tx and s1 == 1),), self._quad_groups(shader, R2 * C2 // 4),
-                       [R, C, R2, C2, s0, s1], [x, y] + [x] * tx)
+                       [R, C, R2, C2, s0, s1, int(np.array(fill, _NP[x.dtype]).view(
+                           np.uint16 if x.dtype == "f16" else np.uint32))], [x, y] + [x] * tx)
         return y
 
     def _copy_contig(self, x, y):
