@@ -7,8 +7,9 @@
 // number of 16-byte quads, serial = 1): 16-byte loads and stores, and y in x's
 // dtype (packed halves with -DF16), so f16 needs no conversion pass.  QUADS = 2:
 // the same with a subgroup per row (rows of at least a subgroup's worth of quads).
-// -DTEXEL_IN (the "_tx" twin, CPU devices): the QUADS paths only, x read
-// through a texel buffer (vec4.glsl).  Bindings: 0 x (in), 1 y (out).
+// -DTEXEL_IN (the "_tx" twin, CPU devices): the QUADS and serial paths (not a
+// workgroup per row), x read through a texel buffer (vec4.glsl; an R32UI view
+// of its words with QUADS = 0).  Bindings: 0 x (in), 1 y (out).
 #include "common.glsl"
 #include "vec4.glsl"
 #define ROWS_IN_QUADS
@@ -22,9 +23,20 @@ layout(constant_id = 1) const uint QUADS = 0u;
 // does not take (barriers among them) are not compiled in (see binary4.comp).
 layout(constant_id = 2) const uint SERIAL = 0u;
 layout(push_constant) uniform P { uint rows; uint C; } p;
-#ifndef TEXEL_IN
+#ifdef TEXEL_IN
+// serial rows not in whole quads: an R32UI view of x's words, y (f32) by words
+#ifdef F16
+float x_el(uint i) { return unpack_h2(LDQ(X4, i >> 1u).x)[i & 1u]; }
+#else
+float x_el(uint i) { return uintBitsToFloat(LDQ(X4, i).x); }
+#endif
+layout(std430, binding = 1) writeonly buffer Y_wb { uint Y_w[]; };
+void st_y(uint i, float v) { Y_w[i] = floatBitsToUint(v); }
+#else
 BUF_IN(0, X)
 BUF_OUT(1, Y)
+float x_el(uint i) { return LD(X, i); }
+void st_y(uint i, float v) { ST32(Y, i, v); }
 #endif
 
 void main() {
@@ -44,24 +56,24 @@ void main() {
         }
         return;
     }
-#ifndef TEXEL_IN
     if (SERIAL == 1u) {  // short rows: one invocation per row, no barriers
         for (uint row = gl_GlobalInvocationID.x; row < p.rows; row += gl_NumWorkGroups.x * 64u) {
             uint base = row * p.C;
             float m = uintBitsToFloat(0xff800000u), sum = 0.0;
             for (uint j = 0u; j < p.C; j++) {  // online max and sum: one pass, not two
-                float v = LD(X, base + j), mn = max(m, v);
+                float v = x_el(base + j), mn = max(m, v);
                 sum = sum * exp(m - mn) + exp(v - mn);
                 m = mn;
             }
             float lse = m + log(sum);
             for (uint j = 0u; j < p.C; j++) {
-                float z = LD(X, base + j) - lse;
-                ST32(Y, base + j, LOG == 1u ? z : exp(z));
+                float z = x_el(base + j) - lse;
+                st_y(base + j, LOG == 1u ? z : exp(z));
             }
         }
         return;
     }
+#ifndef TEXEL_IN
     for (uint row = gl_WorkGroupID.x; row < p.rows; row += gl_NumWorkGroups.x) {
         uint base = row * p.C;
         float m = uintBitsToFloat(0xff800000u);

@@ -11,8 +11,9 @@
 // quads, serial 1 or 2): 16-byte loads and stores, and d in x's dtype
 // (packed halves with -DF16), so f16 needs no conversion pass.  QUADS = 2
 // (serial 1, rows of at least a subgroup's worth of quads): a subgroup per row.
-// -DTEXEL_IN (the "_tx" twin, CPU devices): the QUADS paths only, x and t
-// read through texel buffers (vec4.glsl; labels through an R32UI view).
+// -DTEXEL_IN (the "_tx" twin, CPU devices): the QUADS and serial paths (not a
+// workgroup per row), x and t read through texel buffers (vec4.glsl; labels,
+// and with QUADS = 0 every operand, through R32UI views).
 // Bindings: 0 x (in), 1 t (in), 2 d (out), 3 loss (out).
 #include "common.glsl"
 layout(constant_id = 0) const uint LABELS = 0u;  // 1: T holds int32 class labels [rows]
@@ -31,17 +32,32 @@ layout(push_constant) uniform P { uint rows; uint C; float inv_rows; } p;
 BUF_OUT(3, L)
 #ifdef TEXEL_IN
 int label(uint row) { return int(LDQ(T4, row).x); }  // an R32UI view of the labels
+// with QUADS = 0 (rows not in whole quads, an invocation per row) x and dense t
+// are R32UI views of their words: element i of them
+#ifdef F16
+#define EL(view, i) unpack_h2(LDQ(view, (i) >> 1u).x)[(i) & 1u]
+#else
+#define EL(view, i) uintBitsToFloat(LDQ(view, i).x)
+#endif
 float x_at(uint i) {
+    if (QUADS == 0u) return EL(X4, i);
     float v[EPQ];
     LOADQ(LDQ(X4, i / EPQ), v);
     return v[i % EPQ];
 }
+float tgt(uint row, uint j) {
+    if (LABELS == 1u) return label(row) == int(j) ? 1.0 : 0.0;
+    return EL(T4, row * p.C + j);
+}
+layout(std430, binding = 2) writeonly buffer PR_wb { uint PR_w[]; };
+void st_pr(uint i, float v) { PR_w[i] = floatBitsToUint(v); }  // (QUADS = 0: d in f32)
 #else
 BUF_IN(0, X)
 BUF_IN(1, T)
 BUF_OUT(2, PR)
 int label(uint row) { return int(T[row]); }
 float x_at(uint i) { return LD(X, i); }
+void st_pr(uint i, float v) { ST32(PR, i, v); }
 
 float tgt(uint row, uint j) {
     if (LABELS == 1u) return label(row) == int(j) ? 1.0 : 0.0;
@@ -68,25 +84,21 @@ float row_loss(uint row) {  // one invocation (QUADS = 2: one subgroup) does the
         }
         return QUADS == 2u ? sg_sum(l) : l;
     }
-#ifndef TEXEL_IN
     uint base = row * p.C;
     float m = uintBitsToFloat(0xff800000u), sum = 0.0;
     for (uint j = 0u; j < p.C; j++) {  // online max and sum: one pass, not two
-        float v = LD(X, base + j), mn = max(m, v);
+        float v = x_at(base + j), mn = max(m, v);
         sum = sum * exp(m - mn) + exp(v - mn);
         m = mn;
     }
     float lse = m + log(sum), l = 0.0;
     for (uint j = 0u; j < p.C; j++) {
-        float z = LD(X, base + j) - lse;
+        float z = x_at(base + j) - lse;
         float t = tgt(row, j);
         l -= t * z;
-        ST32(PR, base + j, (exp(z) - t) * p.inv_rows);
+        st_pr(base + j, (exp(z) - t) * p.inv_rows);
     }
     return l;
-#else
-    return 0.0;  // (the twin runs QUADS only)
-#endif
 }
 
 void main() {

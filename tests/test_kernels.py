@@ -342,12 +342,15 @@ def _np_softmax(x):
     return np.exp(z) / np.exp(z).sum(-1, keepdims=True)
 
 
+@pytest.mark.parametrize("texel_reads", [True, False])  # False: the storage-buffer kernels GPUs run
 @pytest.mark.parametrize("dtype", ["f32", "f16"])
 @pytest.mark.parametrize("rows,C", [(3, 8), (70, 16), (33, 12), (1100, 40), (5000, 16), (50, 1000), (20, 300),
-                                    (1030, 264), (5000, 72)])
-def test_softmax_and_xent_rows_quad_and_general_paths(rows, C, dtype):
+                                    (1030, 264), (5000, 72), (2000, 301)])
+def test_softmax_and_xent_rows_quad_and_general_paths(rows, C, dtype, texel_reads, monkeypatch):
     """Rows of whole 16-byte quads take the quad loops (the loss's gradient in the
-    input's dtype), the rest the scalar or workgroup ones; labels and dense targets."""
+    input's dtype), the rest the scalar or workgroup ones; labels and dense targets;
+    on CPU devices the quad and scalar loops read through texel views."""
+    monkeypatch.setattr(vg.get_backend("vulkan"), "_texel_reads", texel_reads)
     r = np.random.default_rng(rows + C)
     x = r.uniform(-4, 4, (rows, C))
     be = vg.get_backend("vulkan")
@@ -545,11 +548,16 @@ def test_batchnorm_kernel_updates_running_statistics(shape):
         np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
 
 
+@pytest.mark.parametrize("texel_reads", [True, False])
 @pytest.mark.parametrize("dtype", ["f32", "f16"])
-@pytest.mark.parametrize("shape", [(6, 5), (3, 700), (5000, 3), (300, 260)], ids=str)
-def test_softmax_xent_with_labels_all_paths(shape, dtype):
+@pytest.mark.parametrize("shape", [(6, 5), (3, 700), (5000, 3), (300, 260), (2000, 301)], ids=str)
+def test_softmax_xent_with_labels_all_paths(shape, dtype, texel_reads, monkeypatch):
     """Labels read by the loss kernels directly, in the one-workgroup fused-mean path
-    and the per-row path with a separate mean, forward and backward."""
+    and the per-row path with a separate mean, forward and backward (texel views
+    on CPU devices, storage buffers)."""
+    be = vg.get_backend("vulkan")
+    monkeypatch.setattr(be, "_texel_reads", texel_reads)
+    seen = _spy(be, monkeypatch)
     r = np.random.default_rng(shape[1])
     x = r.uniform(-3, 3, shape)
     labels = r.integers(0, shape[1], shape[0])
@@ -563,6 +571,10 @@ def test_softmax_xent_with_labels_all_paths(shape, dtype):
     tol = 2e-2 if dtype == "f16" else 1e-5
     assert res["vulkan"][0] == pytest.approx(res["cpu"][0], rel=tol)
     np.testing.assert_allclose(res["vulkan"][1], res["cpu"][1], rtol=tol, atol=tol / shape[0])
+    xent = [s for s in seen if s.startswith("xent")]
+    # an invocation per row (or one workgroup) reads through texel views on CPU devices
+    serial = shape[1] <= 256 or shape[0] >= 1024
+    assert xent == ["xent_tx" if texel_reads and be._texel and serial else "xent"], (shape, seen)
 
 
 @pytest.mark.parametrize("shape,axes", [((300000,), (0,)), ((3, 100000, 2), (1,)),

@@ -85,8 +85,10 @@ _TEXEL = {
     "unary4_tx": lambda tag, spec: [_RGBA32UI, 0],
     "binary4_tx": lambda tag, spec: [_RGBA32UI, _RGBA32UI, 0],
     "reduce4_tx": lambda tag, spec: [_RGBA32UI, 0],
-    "softmax_tx": lambda tag, spec: [_RGBA32UI, 0],  # its QUADS paths only
-    "xent_tx": lambda tag, spec: [_RGBA32UI, _R32UI if spec[0] else _RGBA32UI, 0, 0],  # labels or dense targets
+    # softmax / xent: their QUADS and serial paths; rows not in whole quads read by words
+    "softmax_tx": lambda tag, spec: [_RGBA32UI if spec[1] else _R32UI, 0],
+    "xent_tx": lambda tag, spec: [_RGBA32UI if spec[1] else _R32UI,
+                                  _RGBA32UI if spec[1] and not spec[0] else _R32UI, 0, 0],  # labels or targets
     "adam4_tx": lambda tag, spec: [_RGBA32F, _RG32UI if tag == "g16" else _RGBA32F, _RGBA32F, _RGBA32F, 0, 0, 0],
     "sgd4_tx": lambda tag, spec: [_RGBA32F, _RG32UI if tag == "g16" else _RGBA32F, _RGBA32F, 0, 0],
     "pad2d_tx": lambda tag, spec: [_R32F, 0, _RGBA32F],  # x, y, x as quads
@@ -1099,7 +1101,7 @@ class VulkanBackend(Backend):
         quads = int(ser and self._quads(C, x.dtype) > 0)  # y then in x's dtype
         quads += quads and self._sg_rows(C, x.dtype)
         y = self._alloc(x.shape, x.dtype if quads else "f32")
-        shader = self._tx("softmax", self._quads(x.size, x.dtype)) if quads else "softmax"
+        shader = self._tx("softmax", _words(x.size, x.dtype)) if ser else "softmax"  # (not a workgroup per row)
         self._dispatch(shader, x.dtype, (1 if log else 0, quads, int(ser)), (rows + 63) // 64 if ser else rows,
                        [rows, C], [x, y])
         return self._as(y, x.dtype)
@@ -1115,7 +1117,8 @@ class VulkanBackend(Backend):
         quads += quads and not one_group and self._sg_rows(C, logits.dtype)
         probs = self._alloc(logits.shape, logits.dtype if quads else "f32")  # the gradient d
         spec = (int(labels), quads)
-        shader = self._tx("xent", self._quads(logits.size, logits.dtype)) if quads else "xent"
+        shader = (self._tx("xent", _words(logits.size, logits.dtype)) if one_group or ser
+                  else "xent")  # (not a workgroup per row)
         if one_group:
             self._dispatch(shader, logits.dtype, spec + (2,), 1, [rows, C, _f2u(1.0 / rows)],
                            [logits, target, probs, loss])
