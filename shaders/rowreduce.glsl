@@ -16,6 +16,19 @@ float wg_reduce(float v, bool is_max) {
     return r;
 }
 
+// A row of C elements from base, by one invocation: its log-sum-exp with the
+// online max and sum (one pass, not two); the includer defines x_el(i).
+float x_el(uint i);
+float row_lse_el(uint base, uint C) {
+    float m = uintBitsToFloat(0xff800000u), sum = 0.0;
+    for (uint j = 0u; j < C; j++) {
+        float v = x_el(base + j), mn = max(m, v);
+        sum = sum * exp(m - mn) + exp(v - mn);
+        m = mn;
+    }
+    return m + log(sum);
+}
+
 #ifdef ROWS_IN_QUADS
 // Rows of whole 16-byte quads (the includer declares X4, the input as uvec4,
 // and includes vec4.glsl): the log-sum-exp of quads q0 .. q0+nq-1 in one pass,

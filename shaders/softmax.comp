@@ -25,11 +25,7 @@ layout(constant_id = 2) const uint SERIAL = 0u;
 layout(push_constant) uniform P { uint rows; uint C; } p;
 #ifdef TEXEL_IN
 // serial rows not in whole quads: an R32UI view of x's words, y (f32) by words
-#ifdef F16
-float x_el(uint i) { return unpack_h2(LDQ(X4, i >> 1u).x)[i & 1u]; }
-#else
-float x_el(uint i) { return uintBitsToFloat(LDQ(X4, i).x); }
-#endif
+float x_el(uint i) { return LDE_WORDS(X4, i); }
 layout(std430, binding = 1) writeonly buffer Y_wb { uint Y_w[]; };
 void st_y(uint i, float v) { Y_w[i] = floatBitsToUint(v); }
 #else
@@ -59,13 +55,7 @@ void main() {
     if (SERIAL == 1u) {  // short rows: one invocation per row, no barriers
         for (uint row = gl_GlobalInvocationID.x; row < p.rows; row += gl_NumWorkGroups.x * 64u) {
             uint base = row * p.C;
-            float m = uintBitsToFloat(0xff800000u), sum = 0.0;
-            for (uint j = 0u; j < p.C; j++) {  // online max and sum: one pass, not two
-                float v = x_el(base + j), mn = max(m, v);
-                sum = sum * exp(m - mn) + exp(v - mn);
-                m = mn;
-            }
-            float lse = m + log(sum);
+            float lse = row_lse_el(base, p.C);
             for (uint j = 0u; j < p.C; j++) {
                 float z = x_el(base + j) - lse;
                 st_y(base + j, LOG == 1u ? z : exp(z));

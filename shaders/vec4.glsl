@@ -23,6 +23,13 @@
 #define STW(name, w, v) name##_w[w] = (v)
 // element e of an operand (f32, or a half of packed halves), as a float
 #define LDE(name, e) unpack_w(LDW(name, (e) / (EPQ / 4u)))[(e) % (EPQ / 4u)]
+// element e as a float through a texel view of single words (R32UI: one gather
+// per element, where a quad view gathers four)
+#ifdef F16
+#define LDE_WORDS(view, e) unpack_h2(texelFetch(view, int((e) >> 1u)).x)[(e) & 1u]
+#else
+#define LDE_WORDS(view, e) uintBitsToFloat(texelFetch(view, int(e)).x)
+#endif
 #ifdef F16
 #define EPQ 8u
 void unpack8(uvec4 w, out float v[8]) {

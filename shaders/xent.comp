@@ -33,21 +33,16 @@ BUF_OUT(3, L)
 #ifdef TEXEL_IN
 int label(uint row) { return int(LDQ(T4, row).x); }  // an R32UI view of the labels
 // with QUADS = 0 (rows not in whole quads, an invocation per row) x and dense t
-// are R32UI views of their words: element i of them
-#ifdef F16
-#define EL(view, i) unpack_h2(LDQ(view, (i) >> 1u).x)[(i) & 1u]
-#else
-#define EL(view, i) uintBitsToFloat(LDQ(view, i).x)
-#endif
-float x_at(uint i) {
-    if (QUADS == 0u) return EL(X4, i);
+// are R32UI views of their words
+float x_el(uint i) {
+    if (QUADS == 0u) return LDE_WORDS(X4, i);
     float v[EPQ];
     LOADQ(LDQ(X4, i / EPQ), v);
     return v[i % EPQ];
 }
 float tgt(uint row, uint j) {
     if (LABELS == 1u) return label(row) == int(j) ? 1.0 : 0.0;
-    return EL(T4, row * p.C + j);
+    return LDE_WORDS(T4, row * p.C + j);
 }
 layout(std430, binding = 2) writeonly buffer PR_wb { uint PR_w[]; };
 void st_pr(uint i, float v) { PR_w[i] = floatBitsToUint(v); }  // (QUADS = 0: d in f32)
@@ -56,7 +51,7 @@ BUF_IN(0, X)
 BUF_IN(1, T)
 BUF_OUT(2, PR)
 int label(uint row) { return int(T[row]); }
-float x_at(uint i) { return LD(X, i); }
+float x_el(uint i) { return LD(X, i); }
 void st_pr(uint i, float v) { ST32(PR, i, v); }
 
 float tgt(uint row, uint j) {
@@ -70,7 +65,7 @@ float row_loss(uint row) {  // one invocation (QUADS = 2: one subgroup) does the
         uint nq = p.C / EPQ, first = QUADS == 2u ? gl_SubgroupInvocationID : 0u, step = QUADS == 2u ? gl_SubgroupSize : 1u;
         float lse = row_lse4(row * nq, nq, first, step, QUADS == 2u), l = 0.0, v[EPQ], t[EPQ];
         int lab = LABELS == 1u ? label(row) : -1;  // out of range: no term, as in the general path
-        if (LABELS == 1u && lab >= 0 && lab < int(p.C) && first == 0u) l = lse - x_at(row * p.C + uint(lab));
+        if (LABELS == 1u && lab >= 0 && lab < int(p.C) && first == 0u) l = lse - x_el(row * p.C + uint(lab));
         for (uint q = row * nq + first; q < (row + 1u) * nq; q += step) {
             LOADQ(LDQ(X4, q), v);
             if (LABELS == 0u) {
@@ -85,15 +80,9 @@ float row_loss(uint row) {  // one invocation (QUADS = 2: one subgroup) does the
         return QUADS == 2u ? sg_sum(l) : l;
     }
     uint base = row * p.C;
-    float m = uintBitsToFloat(0xff800000u), sum = 0.0;
-    for (uint j = 0u; j < p.C; j++) {  // online max and sum: one pass, not two
-        float v = x_at(base + j), mn = max(m, v);
-        sum = sum * exp(m - mn) + exp(v - mn);
-        m = mn;
-    }
-    float lse = m + log(sum), l = 0.0;
+    float lse = row_lse_el(base, p.C), l = 0.0;
     for (uint j = 0u; j < p.C; j++) {
-        float z = x_at(base + j) - lse;
+        float z = x_el(base + j) - lse;
         float t = tgt(row, j);
         l -= t * z;
         st_pr(base + j, (exp(z) - t) * p.inv_rows);

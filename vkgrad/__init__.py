@@ -70,7 +70,7 @@ def info(file=None):
                   f"{len(be.arenas)} arena(s) of at most {be.max_words * 4} bytes each", file=out)
             print(f"kernels: large matmuls matmul_{be.matmul_kernel}"
                   + (f" ({be.matmul_tile} x {be.matmul_tile} blocks)" if be.matmul_kernel == "sm" else "")
-                  + ", inputs read as " + ("texel buffers" if be._texel_reads and be._texel else "storage buffers"),
+                  + ", inputs read as " + ("texel buffers" if be._twins else "storage buffers"),
                   file=out)
     except ImportError as e:
         print(f"Vulkan backend unavailable: {e}", file=out)

@@ -203,22 +203,20 @@ def _bench_case(be, vg, fam, case, dt, reps, r, probes):
             rec, npf, nbytes, fl = lambda: be.binary("add", ha, hb), lambda: a + b, 3 * n * esz, n
         elif name == "exp":
             rec, npf, nbytes, fl = lambda: be.unary("exp", ha), lambda: np.exp(a), 2 * n * esz, n
-        elif name == "mul column":  # [rows, 1024] * [rows, 1]
-            rows_ = n // 1024
-            hm, m2 = T(a.reshape(rows_, 1024)), a.reshape(rows_, 1024)
-            hc, c2 = T(b[:rows_].reshape(rows_, 1)), b[:rows_].reshape(rows_, 1)
-            rec, npf, nbytes, fl = lambda: be.binary("mul", hm, hc), lambda: m2 * c2, 2 * n * esz, n
         elif name == "transpose":  # a square matrix made contiguous transposed
             side = int(n ** 0.5)
             hm, m2 = T(a[:side * side].reshape(side, side)), a[:side * side].reshape(side, side)
             rec = lambda: be.permute(hm, (1, 0))  # noqa: E731
             npf, nbytes, fl = (lambda: np.ascontiguousarray(m2.T)), 2 * side * side * esz, side * side
-        else:
+        else:  # broadcasts over [rows, 1024]: a row (relu_bwd bcast) or a column (mul column)
             rows_ = n // 1024
-            hm, m2 = T(a.reshape(rows_, 1024)), a.reshape(rows_, 1024)
-            hv, v2 = T(b[:1024]), b[:1024]
-            rec = lambda: be.binary("relu_bwd", hm, hv)  # noqa: E731
-            npf = lambda: v2 * (m2 > 0)  # noqa: E731
+            m2 = a.reshape(rows_, 1024)
+            v2 = b[:rows_].reshape(rows_, 1) if name == "mul column" else b[:1024]
+            hm, hv = T(m2), T(v2)
+            if name == "mul column":
+                rec, npf = (lambda: be.binary("mul", hm, hv)), (lambda: m2 * v2)
+            else:
+                rec, npf = (lambda: be.binary("relu_bwd", hm, hv)), (lambda: v2 * (m2 > 0))
             nbytes, fl = 2 * n * esz, n
     elif fam == "reduce":
         if name == "sum all":

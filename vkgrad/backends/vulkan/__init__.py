@@ -61,7 +61,8 @@ _SHADERS = {
     "act_bias_bwd": (2, "iioo"), "adam4": (9, "bibb"), "sgd4": (7, "bib"), "adam_multi": (12, "bibb" * 4),
     "adam_multi8": (16, "bibb" * 8), "cast_multi": (8, "io" * 8),
 }
-for _n in ("act_bias_bwd", "cast", "copy", "dropout", "copy4", "unslice", "unary4", "binary4", "reduce4", "softmax", "xent"):  # texel-read twins (see _tx)
+for _n in ("act_bias_bwd", "cast", "copy", "dropout", "copy4", "unslice", "unary4", "binary4", "reduce4",
+           "softmax", "xent"):  # texel-read twins (see _tx)
     _SHADERS[_n + "_tx"] = _SHADERS[_n]
 _SHADERS["pad2d_tx"] = _SHADERS["pad2d_h_tx"] = (7, "ioi")  # x again as 16-byte texels (contiguous rows)
 # the optimizers' twins read through texel views and write the same ranges through
@@ -79,8 +80,8 @@ _TEXEL = {
     "act_bias_bwd_tx": lambda tag, spec: [_RGBA32UI, _RGBA32UI, 0, 0],  # its QUADS path only
     "cast_tx": lambda tag, spec: [_RGBA32UI, 0],
     "dropout_tx": lambda tag, spec: [_RGBA32UI, 0, 0],
-    "copy_tx": lambda tag, spec: [_R32UI, 0],
-    "unslice_tx": lambda tag, spec: [_R32UI, 0],  # g's words  # x's words (f32 or two halves), gathered
+    "copy_tx": lambda tag, spec: [_R32UI, 0],  # x's words (f32 or two halves), gathered
+    "unslice_tx": lambda tag, spec: [_R32UI, 0],  # g's words
     "copy4_tx": lambda tag, spec: [_RGBA32UI, 0],
     "unary4_tx": lambda tag, spec: [_RGBA32UI, 0],
     "binary4_tx": lambda tag, spec: [_RGBA32UI, _RGBA32UI, 0],
@@ -91,7 +92,7 @@ _TEXEL = {
                                   _RGBA32UI if spec[1] and not spec[0] else _R32UI, 0, 0],  # labels or targets
     "adam4_tx": lambda tag, spec: [_RGBA32F, _RG32UI if tag == "g16" else _RGBA32F, _RGBA32F, _RGBA32F, 0, 0, 0],
     "sgd4_tx": lambda tag, spec: [_RGBA32F, _RG32UI if tag == "g16" else _RGBA32F, _RGBA32F, 0, 0],
-    "pad2d_tx": lambda tag, spec: [_R32F, 0, _RGBA32F],  # x, y, x as quads
+    "pad2d_tx": lambda tag, spec: [_R32UI, 0, _RGBA32F],  # x's words, y, x as quads
     "pad2d_h_tx": lambda tag, spec: [_R32UI, 0, _RGBA32UI],  # x's halves as words, y, x as quads
     # A (RG32UI: 4 halves of 4 rows of one k when TA = 1 in f16), B, bias, C
     "matmul_sg": lambda tag, spec: ([_RGBA32F, _RGBA32F] if tag == "f32" else
@@ -755,9 +756,9 @@ class VulkanBackend(Backend):
         if {h.dtype, dtype} != {"f32", "f16"}:
             raise BackendError(f"vulkan: cast from {h.dtype} to {dtype} is not supported")
         y = out if out is not None else self._alloc(h.shape, dtype)
-        n = h.size  # eight elements per invocation and step (cast.comp)
-        shader = self._tx("cast", -(-_words(n, h.dtype) // 4))
-        self._dispatch(shader, f"{h.dtype}_{dtype}", (), self._quad_groups(shader, max(n // 8, 1)), [n], [h, y])
+        n = h.size
+        shader, groups = self._quad_kernel("cast", n, h.dtype, quads=n // 8)  # eight elements a step
+        self._dispatch(shader, f"{h.dtype}_{dtype}", (), groups, [n], [h, y])
         return y
 
     # -- helpers ---------------------------------------------------------------
@@ -783,11 +784,24 @@ class VulkanBackend(Backend):
         per = 8 if dtype == "f16" else 4
         return n // per if n % per == 0 else 0
 
+    @property
+    def _twins(self):
+        """Whether the texel-read twins run here: a CPU device whose arenas back texel views."""
+        return self._texel_reads and self._texel
+
     def _tx(self, shader, texels):
         """``shader`` or its twin reading its inputs as texel buffers ("_tx"), which
         CPU devices take where the arena backs texel views and an input has at
         most the device's limit of texels."""
-        return shader + "_tx" if self._texel_reads and self._texel and texels <= self._max_texels else shader
+        return shader + "_tx" if self._twins and texels <= self._max_texels else shader
+
+    def _quad_kernel(self, shader, n, dtype, quads=None):
+        """(``shader`` or its texel twin, workgroups) for a FOR_QUADS loop over n
+        elements of dtype in 16-byte quads, a tail of fewer by one invocation
+        (``quads``: the loop's count, when its step is not one quad of dtype)."""
+        quads = n // (8 if dtype == "f16" else 4) if quads is None else quads
+        shader = self._tx(shader, -(-_words(n, dtype) // 4))
+        return shader, self._quad_groups(shader, max(quads, 1))
 
     def _quad_groups(self, shader, quads):
         """Workgroups (of 64) for a FOR_QUADS loop over ``quads`` (vec4.glsl).  The
@@ -801,10 +815,8 @@ class VulkanBackend(Backend):
     def _unary_dispatch(self, op, x, y, alpha, beta, n):
         """unary4.comp: whole 16-byte quads, and a tail of fewer than a quad's
         elements by one invocation, word by word."""
-        q = n // (8 if y.dtype == "f16" else 4)
-        shader = self._tx("unary4", -(-_words(n, y.dtype) // 4))
-        self._dispatch(shader, y.dtype, (UNARY_OPS.index(op),), self._quad_groups(shader, max(q, 1)),
-                       [n, _f2u(alpha), _f2u(beta)], [x, y])
+        shader, groups = self._quad_kernel("unary4", n, y.dtype)
+        self._dispatch(shader, y.dtype, (UNARY_OPS.index(op),), groups, [n, _f2u(alpha), _f2u(beta)], [x, y])
 
     def unary(self, op, x, alpha=0.0, beta=0.0, out=None):
         self._check_float(op, x)
@@ -845,17 +857,18 @@ class VulkanBackend(Backend):
 
         # (a size not a whole number of quads: same shapes, binary4 does its tail word by word)
         rep = int(rep_a > 0) + 2 * int(rep_b > 0) if rep_a >= 0 and rep_b >= 0 else -1
-        if rep < 0 and a.shape == shape and expands(b):
-            rep, rep_b = 5, expands(b)
-        elif rep < 0 and b.shape == shape and expands(a):
-            rep, rep_a = 4, expands(a)
+        if rep < 0 and a.shape == shape:
+            rep_b = expands(b)
+            rep = 5 if rep_b else -1
+        if rep < 0 and b.shape == shape:
+            rep_a = expands(a)
+            rep = 4 if rep_a else -1
         if n and rep >= 0:
-            shader = self._tx("binary4", -(-_words(n, a.dtype) // 4))
-            self._dispatch(shader, a.dtype, (BINARY_OPS.index(op), rep),
-                           self._quad_groups(shader, max(n // (8 if a.dtype == "f16" else 4), 1)),
+            shader, groups = self._quad_kernel("binary4", n, a.dtype)
+            self._dispatch(shader, a.dtype, (BINARY_OPS.index(op), rep), groups,
                            [n, _f2u(alpha), _f2u(beta), rep_a, rep_b], [a, b, y])
             return y
-        if n and self._texel_reads and self._texel and self._quads(n, a.dtype):
+        if n and self._twins and self._quads(n, a.dtype):
             # other broadcasts on CPU devices: the operands materialised by the strided
             # copy's texel twin, then binary4 (lavapipe: [2, 1024, 1] * [2, 1, 512] about
             # 5x a copy's time; the general shader, dividing out each element's index, 26-30x)
@@ -906,7 +919,7 @@ class VulkanBackend(Backend):
             i, j = run[0], run[-1]
             outer, R, inner = math.prod(cur_shape[:i]), math.prod(cur_shape[i:j + 1]), math.prod(cur_shape[j + 1:])
             e = 8 if tag == "f16" else 4
-            if (len(runs) == 1 and self._texel_reads and self._texel and outer * R * inner >= 1 << 16
+            if (len(runs) == 1 and self._twins and outer * R * inner >= 1 << 16
                     and not _serial(R, outer * inner)):
                 # CPU devices: rows -- or, for one output row, columns -- not in whole
                 # quads are padded to whole quads first (zeros for sums, -inf for
@@ -1141,10 +1154,9 @@ class VulkanBackend(Backend):
             return super().act_bias_bwd(act, y, g, need_db)
         gp, db = self._alloc(g.shape, dt), self._alloc((cols,), dt)
         quads = self._quads(cols, dt)  # a quad of columns per invocation
-        # else a column per invocation (f16: two, written as halves)
         shader = self._tx("act_bias_bwd", -(-_words(g.size, dt) // 4)) if quads else "act_bias_bwd"
-        per = 1 if quads else 2 if dt == "f16" else 1
-        self._dispatch(shader, dt, (_ACT_ID[act], int(bool(quads))), ((quads or cols // per) + 63) // 64,
+        units = quads or _words(cols, dt)  # else a column per invocation (f16: two, written as halves)
+        self._dispatch(shader, dt, (_ACT_ID[act], int(bool(quads))), (units + 63) // 64,
                        [rows, cols], [y, g, gp, db])
         return gp, db
 
@@ -1188,9 +1200,9 @@ class VulkanBackend(Backend):
     def dropout(self, x, p, seed):
         self._check_float("dropout", x)
         y, mask = self._alloc(x.shape, x.dtype), self._alloc(x.shape, x.dtype)
-        n = x.size  # by 16-byte quads, and a tail of words (dropout.comp)
-        shader = self._tx("dropout", -(-_words(n, x.dtype) // 4))
-        self._dispatch_dyn(shader, x.dtype, (), self._quad_groups(shader, max(n // (8 if x.dtype == "f16" else 4), 1)),
+        n = x.size
+        shader, groups = self._quad_kernel("dropout", n, x.dtype)
+        self._dispatch_dyn(shader, x.dtype, (), groups,
                            lambda: [n, (int(_val(seed)) * 0x9E3779B9) & 0xFFFFFFFF, _f2u(p),
                                     _f2u(1.0 / (1.0 - p))], [x, y, mask])
         return y, mask
@@ -1213,12 +1225,10 @@ class VulkanBackend(Backend):
         if not quads:
             g = self._as(g, p.dtype)  # e.g. an f16 gradient for an f32 master
         ops = [p, g, buf if buf is not None else self._dummy]
-        shader = self._tx("sgd4", -(-n // 4)) if quads else "sgd"
+        shader, groups = self._quad_kernel("sgd4", n, "f32") if quads else ("sgd", self._groups(n, p.dtype))
         if shader == "sgd4_tx":
             ops += [ops[0], ops[2]]  # param and buf written through storage buffers
-        self._dispatch_dyn(shader, tag,
-                           (int(momentum != 0), int(bool(nesterov))) if quads else (),
-                           self._quad_groups(shader, max(n // 4, 1)) if quads else self._groups(n, p.dtype),
+        self._dispatch_dyn(shader, tag, (int(momentum != 0), int(bool(nesterov))) if quads else (), groups,
                            lambda: [n, _f2u(_val(lr)), _f2u(momentum), _f2u(dampening),
                                     1 if nesterov else 0, _f2u(weight_decay), 1 if first else 0], ops)
 
@@ -1273,9 +1283,8 @@ class VulkanBackend(Backend):
                     1 if decoupled else 0]
 
         if p.dtype == "f32" and n and g.dtype in ("f32", "f16"):  # 16-byte loads and stores (and a tail)
-            shader = self._tx("adam4", -(-n // 4))
+            shader, groups = self._quad_kernel("adam4", n, "f32")
             ops = [p, g, m, v] + ([p, m, v] if shader == "adam4_tx" else [])  # outputs through storage buffers
-            self._dispatch_dyn(shader, "g16" if g16 else "f32", (), self._quad_groups(shader, max(n // 4, 1)),
-                               push, ops)
+            self._dispatch_dyn(shader, "g16" if g16 else "f32", (), groups, push, ops)
         else:
             self._dispatch_dyn("adam", p.dtype, (), self._groups(n, p.dtype), push, [p, g, m, v])
