@@ -6,14 +6,16 @@
 #                                        Kompute's sdist and the compiled SPIR-V in DIR
 #   bash ci/gpu-bench.sh run DIR [OUT]   on the GPU machine (offline): unpacks the .debs
 #                                        into a private prefix (never over /), builds kp
-#                                        and vkgrad against them, runs `python -m
-#                                        vkgrad.bench` and the training benchmark, and
+#                                        and vkgrad against them, runs the test suite on
+#                                        the GPU, `python -m vkgrad.bench` (large sizes
+#                                        on a GPU) and the training benchmark, and
 #                                        writes table, JSON and plot to OUT (default
 #                                        ./gpu-results); about 2-4 minutes on 16 cores
 #
 # The GPU machine needs python3 (3.9+) with pip, numpy, pybind11 and setuptools,
 # cmake, a C++ compiler and the GPU driver's Vulkan ICD; matplotlib for the plot.
-# Every long step has a timeout (150 + 90 + 120 + 50 + 2 x 35 + 2 x 45 = 570 s in all),
+# KP_SO=FILE skips kp's build and uses that module (from an earlier run's venv).
+# Every long step has a timeout (120 + 60 + 90 + 120 + 40 + 2 x 30 + 2 x 40 = 570 s in all),
 # so the whole run stays under ten minutes.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -24,7 +26,8 @@ DIR=$(realpath -m "${2:-gpu-bench-files}")
 case "$mode" in
 prepare)
   mkdir -p "$DIR/debs"
-  (cd "$DIR/debs" && apt-get download libvulkan1 libvulkan-dev libfmt-dev libfmt9)
+  # the loader and headers; glvnd's dispatch libraries, which NVIDIA's ICD library loads
+  (cd "$DIR/debs" && apt-get download libvulkan1 libvulkan-dev libfmt-dev libfmt9 libglvnd0 libglx0 libegl1)
   python3 -m pip download -q --no-deps --no-binary :all: "kp==0.9.0" -d "$DIR"
   # pure-Python build tools, in case the GPU machine's are missing or old
   python3 -m pip download -q --no-deps --only-binary :all: setuptools wheel pybind11 -d "$DIR/wheels"
@@ -50,19 +53,31 @@ run)
   VENV=/tmp/vkgrad-venv
   python3 -m venv --system-site-packages "$VENV"
   VPY="$VENV/bin/python"
+  # a python3 that is itself a venv (e.g. /opt/torch/.venv): --system-site-packages
+  # reaches its base interpreter only, so name the venv's packages (numpy, matplotlib) too
+  python3 -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])' \
+      > "$("$VPY" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')/outer-python.pth"
   "$VPY" -m pip install -q --no-index --find-links "$DIR/wheels" --upgrade setuptools wheel pybind11
   export KP_PYTHON="$VPY" CMAKE_TOOLCHAIN_FILE="$ROOT/ci/kp-toolchain.cmake"
   export PYBIND11_CMAKE_DIR=$("$VPY" -c 'import pybind11; print(pybind11.get_cmake_dir())')
   export CMAKE_BUILD_PARALLEL_LEVEL=$(nproc)
-  echo "== building kp 0.9.0 offline"
-  timeout 150 "$VPY" -m pip install -q --no-index --no-build-isolation --no-deps "$DIR"/kp-0.9.0.tar.gz
+  if [ -n "${KP_SO:-}" ]; then  # a kp module built by an earlier run on the same kind of machine
+    echo "== kp: using $KP_SO"
+    cp "$KP_SO" "$("$VPY" -c 'import sysconfig; print(sysconfig.get_paths()["platlib"])')/"
+  else
+    echo "== building kp 0.9.0 offline"
+    timeout 120 "$VPY" -m pip install -q --no-index --no-build-isolation --no-deps "$DIR"/kp-0.9.0.tar.gz
+  fi
   rm -rf build/kp-include && mkdir -p build/kp-sdist
   tar -xzf "$DIR"/kp-0.9.0.tar.gz -C build/kp-sdist
   cp -r build/kp-sdist/kp-0.9.0/src/include build/kp-include
   rm -rf vkgrad/shaders && cp -r "$DIR/shaders" vkgrad/shaders  # no glslang needed here
   echo "== building vkgrad"
-  timeout 90 "$VPY" -m pip install -q --no-index --no-build-isolation --no-deps -e .
+  timeout 60 "$VPY" -m pip install -q --no-index --no-build-isolation --no-deps -e .
   "$VPY" -m vkgrad info | tee "$OUT/info.txt"
+  echo "== the test suite on this device (its Vulkan backend is the GPU here)"
+  timeout 90 "$VPY" -m pytest -q --maxfail=20 -p no:cacheprovider -rfE tests 2>&1 | tail -n 40 | tee "$OUT/tests_gpu.txt" \
+      || echo "tests failed or timed out"
   echo "== shader benchmarks"
   PLOT=()
   if "$VPY" -c "import matplotlib" 2>/dev/null; then PLOT=(--plot "$OUT/roofline_gpu.png")
@@ -70,18 +85,18 @@ run)
   timeout 120 "$VPY" -m vkgrad.bench --no-progress --json "$OUT/bench_gpu.json" "${PLOT[@]}" \
       | tee "$OUT/bench_gpu.txt" || echo "bench failed or timed out"
   echo "== matmul with the other kernel (GPUs default to matmul_sm: this is matmul_sg)"
-  VKGRAD_MATMUL_KERNEL=sg timeout 50 "$VPY" -m vkgrad.bench --no-progress --only matmul \
+  VKGRAD_MATMUL_KERNEL=sg timeout 40 "$VPY" -m vkgrad.bench --no-progress --only matmul \
       --json "$OUT/bench_gpu_matmul_sg.json" | tee "$OUT/bench_gpu_matmul_sg.txt" || echo "matmul_sg bench failed"
   echo "== matmul_sm with each block size (64 x 64, 128 x 128; the default picks by vendor and size)"
   for tile in 64 128; do
-    VKGRAD_MATMUL_KERNEL=sm VKGRAD_MATMUL_TILE=$tile timeout 35 "$VPY" -m vkgrad.bench --no-progress \
+    VKGRAD_MATMUL_KERNEL=sm VKGRAD_MATMUL_TILE=$tile timeout 30 "$VPY" -m vkgrad.bench --no-progress \
         --only matmul --dtype f32 --json "$OUT/bench_gpu_matmul_sm$tile.json" \
         | tee "$OUT/bench_gpu_matmul_sm$tile.txt" || echo "matmul_sm $tile bench failed"
   done
   echo "== training step (eager, then a captured step replayed)"
-  timeout 45 "$VPY" benchmarks/train_step.py --device vulkan --steps 100 --json "$OUT/train_step_gpu.json" \
+  timeout 40 "$VPY" benchmarks/train_step.py --device vulkan --steps 100 --json "$OUT/train_step_gpu.json" \
       | tee "$OUT/train_step_gpu.txt" || echo "train_step failed or timed out"
-  timeout 45 "$VPY" benchmarks/train_step.py --device vulkan --steps 100 --capture \
+  timeout 40 "$VPY" benchmarks/train_step.py --device vulkan --steps 100 --capture \
       --json "$OUT/train_step_gpu_captured.json" | tee "$OUT/train_step_gpu_captured.txt" \
       || echo "train_step --capture failed or timed out"
   echo "results in $OUT"
