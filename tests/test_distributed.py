@@ -38,7 +38,8 @@ def _single_process_weights():
 
 
 def _mpirun(args, timeout=120, env=None):
-    e = dict(os.environ, **(env or {}))
+    # Open MPI refuses to start as root unless told (containers, CI); MPICH ignores these
+    e = dict(os.environ, OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1", **(env or {}))
     t0 = time.monotonic()
     r = subprocess.run([MPIEXEC, "-n", "2", sys.executable, os.path.join(HERE, "mpi_script.py")] + args,
                        capture_output=True, text=True, timeout=timeout, env=e)

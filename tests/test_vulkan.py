@@ -320,3 +320,31 @@ def test_bench_tool_runs_and_writes_json(tmp_path):
     for row in res["results"]:
         assert row["value"] > 0 and row["numpy_value"] > 0 and row["seconds"] > 0
     assert "of ceiling" in r.stdout
+
+
+def test_timed_synchronize_reports_the_device_time_of_one_submission():
+    """The bench's clock: device timestamps around one submission, within the wall
+    time around it, growing with the work; None when nothing was recorded."""
+    import time
+    be = _be()
+    be.synchronize()
+    assert be.timed_synchronize() is None  # nothing recorded: nothing to time
+    a = vg.tensor(np.random.default_rng(0).uniform(-1, 1, (256, 256)).astype(np.float32), device="vulkan").data
+    times = {}
+    for n in (1, 8):
+        for _ in range(2):  # the first round builds pipelines
+            subs = be.counters["submissions"]
+            t0 = time.perf_counter()
+            outs = [be.matmul(a, a) for _ in range(n)]
+            dev = be.timed_synchronize()
+            wall = time.perf_counter() - t0
+        assert be.counters["submissions"] == subs + 1
+        assert dev is not None and 0 < dev <= wall, (dev, wall)
+        times[n] = dev
+        np.testing.assert_allclose(be.to_numpy(outs[-1]), be.to_numpy(a) @ be.to_numpy(a), rtol=1e-4, atol=1e-4)
+    assert times[8] > 2 * times[1], times
+    # timing is off again: an ordinary submission writes no timestamps
+    be.matmul(a, a)
+    slot = be._pi
+    be.synchronize()
+    assert be._submitter.elapsed(slot) == -1.0

@@ -640,6 +640,21 @@ class VulkanBackend(Backend):
         self._inflight = [[], []]
         self._replaying = {}
 
+    def timed_synchronize(self):
+        """``synchronize()``, timing what was recorded with device timestamps written
+        before and after its one submission: the device's seconds for it, or None
+        (nothing recorded, or a queue without timestamps)."""
+        if self._capture is not None or len(self._prog) == 0 or not self._submitter.set_timing(True):
+            self.synchronize()
+            return None
+        slot = self._pi
+        try:
+            self.synchronize()
+        finally:
+            self._submitter.set_timing(False)
+        t = self._submitter.elapsed(slot)
+        return t if t >= 0 else None
+
     # -- data movement ---------------------------------------------------------
     def from_numpy(self, a, dtype):
         a = np.asarray(a)

@@ -365,11 +365,19 @@ class Submitter {
         vk::CommandBuffer cb;
         vk::Fence fence;
         bool busy = false;
+        bool timed = false;  // the last submission wrote timestamps 2i, 2i + 1
     };
     std::shared_ptr<vk::Device> dev;
     std::shared_ptr<vk::Queue> queue;
     static constexpr int kSlots = 4;
     Slot slots[kSlots];
+    // Device timestamps around each submission, when asked for (set_timing): the
+    // benchmark's clock.  A GPU runs a kernel in less time than the host takes to
+    // submit and wait, so the wall clock cannot time it.
+    vk::QueryPool qpool;
+    bool timing = false;
+    double period_ns = 0.0;
+    uint64_t ts_mask = 0;
 
     explicit Submitter(std::shared_ptr<kp::Sequence> seq) : dev(seq->mDevice), queue(seq->mComputeQueue) {
         if (!dev || !queue) throw std::runtime_error("vkgrad Submitter: sequence has no device/queue");
@@ -377,6 +385,16 @@ class Submitter {
             s.pool = dev->createCommandPool(vk::CommandPoolCreateInfo(vk::CommandPoolCreateFlags(), seq->mQueueIndex));
             s.cb = dev->allocateCommandBuffers(vk::CommandBufferAllocateInfo(s.pool, vk::CommandBufferLevel::ePrimary, 1))[0];
             s.fence = dev->createFence(vk::FenceCreateInfo());
+        }
+        if (seq->mPhysicalDevice) {
+            auto families = seq->mPhysicalDevice->getQueueFamilyProperties();
+            uint32_t bits = seq->mQueueIndex < families.size() ? families[seq->mQueueIndex].timestampValidBits : 0;
+            period_ns = seq->mPhysicalDevice->getProperties().limits.timestampPeriod;
+            if (bits > 0 && period_ns > 0) {
+                ts_mask = bits >= 64 ? ~uint64_t(0) : ((uint64_t(1) << bits) - 1);
+                qpool = dev->createQueryPool(vk::QueryPoolCreateInfo(vk::QueryPoolCreateFlags(),
+                                                                     vk::QueryType::eTimestamp, 2 * kSlots));
+            }
         }
     }
     ~Submitter() {
@@ -388,6 +406,25 @@ class Submitter {
             dev->destroyFence(s.fence);
             dev->destroyCommandPool(s.pool);
         }
+        if (qpool) dev->destroyQueryPool(qpool);
+    }
+
+    // Time later submissions with device timestamps (false where the queue has none).
+    bool set_timing(bool on) {
+        timing = on && bool(qpool);
+        return timing;
+    }
+    // Seconds the device spent on slot i's last submission (waited for first), or
+    // -1 if it was not timed.
+    double elapsed(int i) {
+        Slot& s = slot(i);
+        wait(i, false);
+        if (!s.timed) return -1.0;
+        uint64_t t[2] = {0, 0};
+        vk::Result r = dev->getQueryPoolResults(qpool, 2 * i, 2, sizeof(t), t, sizeof(uint64_t),
+                                                vk::QueryResultFlagBits::e64 | vk::QueryResultFlagBits::eWait);
+        if (r != vk::Result::eSuccess) return -1.0;
+        return double((t[1] - t[0]) & ts_mask) * period_ns * 1e-9;
     }
 
     Slot& slot(int i) {
@@ -463,7 +500,13 @@ class Submitter {
         wait(i);
         dev->resetCommandPool(s.pool);
         s.cb.begin(vk::CommandBufferBeginInfo(vk::CommandBufferUsageFlagBits::eOneTimeSubmit));
+        s.timed = timing;
+        if (timing) {
+            s.cb.resetQueryPool(qpool, 2 * i, 2);
+            s.cb.writeTimestamp(vk::PipelineStageFlagBits::eTopOfPipe, qpool, 2 * i);
+        }
         prog->record(s.cb);
+        if (timing) s.cb.writeTimestamp(vk::PipelineStageFlagBits::eBottomOfPipe, qpool, 2 * i + 1);
         s.cb.end();
         (void)dev->resetFences(1, &s.fence);
         vk::SubmitInfo si(0, nullptr, nullptr, 1, &s.cb);
@@ -572,6 +615,8 @@ PYBIND11_MODULE(_vkext, m) {
         .def("submit", &Submitter::submit, py::arg("program"), py::arg("slot"))
         .def("wait", &Submitter::wait, py::arg("slot"), py::arg("host_goes_on") = true)
         .def("wait_all", &Submitter::wait_all)
+        .def("set_timing", &Submitter::set_timing, py::arg("on"))
+        .def("elapsed", &Submitter::elapsed, py::arg("slot"))
         .def("set_driver_threads", &Submitter::set_driver_threads, py::arg("thread_ids"))
         .def_property_readonly("excluded_cpu", [](const Submitter& s) { return s.excluded_cpu; });
     m.def("set_texel_layout", &set_texel_layout, py::arg("algorithm"), py::arg("spirv"), py::arg("formats"));
