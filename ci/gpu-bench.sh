@@ -4,6 +4,8 @@
 #   bash ci/gpu-bench.sh prepare DIR     on a networked Debian/Ubuntu x86-64 machine:
 #                                        puts the Vulkan loader and headers (.deb), fmt,
 #                                        Kompute's sdist and the compiled SPIR-V in DIR
+#   bash ci/gpu-bench.sh exec DIR OUT CMD...  the same set-up, then CMD (with $PY the
+#                                        venv's python) instead of the benchmarks
 #   bash ci/gpu-bench.sh run DIR [OUT]   on the GPU machine (offline): unpacks the .debs
 #                                        into a private prefix (never over /), builds kp
 #                                        and vkgrad against them, runs the test suite on
@@ -35,7 +37,7 @@ prepare)
   python3 shaders/build.py "$DIR/shaders"
   echo "prepared $DIR: $(ls "$DIR/debs" | wc -l) .deb files, kp sdist, $(ls "$DIR/shaders" | wc -l) shader files"
   ;;
-run)
+run|exec)
   OUT=$(realpath -m "${3:-gpu-results}")
   TESTS=${GPU_BENCH_TESTS-tests}
   mkdir -p "$OUT"
@@ -77,6 +79,11 @@ run)
   echo "== building vkgrad"
   timeout 60 "$VPY" -m pip install -q --no-index --no-build-isolation --no-deps -e .
   "$VPY" -m vkgrad info | tee "$OUT/info.txt"
+  if [ "$mode" = exec ]; then  # set up, then the caller's own command in that environment
+    export PY="$VPY"
+    echo "== ${*:4}"
+    exec "${@:4}"
+  fi
   if [ -n "$TESTS" ]; then
     echo "== the test suite on this device (its Vulkan backend is the GPU here): $TESTS"
     # shellcheck disable=SC2086

@@ -265,8 +265,9 @@ def test_error_paths_leave_the_backend_working():
                 big.append(vg.tensor(np.zeros(limit // 16, dtype=np.float32), device="vulkan"))
     finally:
         be.memory_limit = saved
-    assert len(big) >= 4  # a second arena was added before the cap was reached
-    assert len(be.arenas) >= 2
+    # tensors were made before the cap was reached, in an arena added for them (how many
+    # fit depends on the device's buffer range: 4 of 8 MiB on lavapipe, 3 of 256 MiB on an H200)
+    assert len(big) >= 1 and len(be.arenas) >= 2
     del big
     x = vg.tensor([1.0, 2.0], device="vulkan")
     np.testing.assert_allclose((x * 3.0).numpy(), [3.0, 6.0])
@@ -329,19 +330,25 @@ def test_timed_synchronize_reports_the_device_time_of_one_submission():
     be = _be()
     be.synchronize()
     assert be.timed_synchronize() is None  # nothing recorded: nothing to time
-    a = vg.tensor(np.random.default_rng(0).uniform(-1, 1, (256, 256)).astype(np.float32), device="vulkan").data
+    an = np.random.default_rng(0).uniform(-1, 1, (512, 512)).astype(np.float32) / 16
+    a = vg.tensor(an, device="vulkan").data
     times = {}
     for n in (1, 8):
         for _ in range(2):  # the first round builds pipelines
             subs = be.counters["submissions"]
             t0 = time.perf_counter()
-            outs = [be.matmul(a, a) for _ in range(n)]
+            x = a
+            for _ in range(n):  # a chain (each product reads the last), so the device runs them in turn
+                x = be.matmul(x, a)
             dev = be.timed_synchronize()
             wall = time.perf_counter() - t0
         assert be.counters["submissions"] == subs + 1
         assert dev is not None and 0 < dev <= wall, (dev, wall)
         times[n] = dev
-        np.testing.assert_allclose(be.to_numpy(outs[-1]), be.to_numpy(a) @ be.to_numpy(a), rtol=1e-4, atol=1e-4)
+        want = an
+        for _ in range(n):
+            want = want @ an
+        np.testing.assert_allclose(be.to_numpy(x), want, rtol=1e-3, atol=1e-6)
     assert times[8] > 2 * times[1], times
     # timing is off again: an ordinary submission writes no timestamps
     be.matmul(a, a)

@@ -47,7 +47,9 @@ def _gpu_timer(be, record, min_time=0.05):
     be.synchronize()
     one = max(time.perf_counter() - t0, 1e-6)
     del keep
-    inner = max(1, min(200, int(min_time / one), be.max_words * 4 // 4 // held))
+    # outputs held until the submission ends: at most 512 MiB of them, as fresh memory
+    # for every call (GiBs of it) is not what the kernels meet in training
+    inner = max(1, min(200, int(min_time / one), (512 << 20) // held))
 
     timed = getattr(be, "timed_synchronize", None)
 
@@ -108,8 +110,11 @@ def ceilings(be, reps, size="default"):
     returns the probes (recorder, FLOPs or bytes per call) that each case is timed
     against, by unit."""
     out, probes = {}, {}
-    # 8 unrolled steps per iteration; a GPU needs many more invocations in flight
-    groups, iters = (16384 if size == "large" else 512), 256
+    # 8 unrolled steps per iteration; a GPU needs more invocations in flight (at most
+    # _MAX_GROUPS workgroups: the probe has no grid-stride loop) and a longer run
+    from .backends.vulkan import _MAX_GROUPS
+    groups, iters = (4096, 1024) if size == "large" else (512, 256)
+    assert groups <= _MAX_GROUPS
     y = be._alloc((groups * 64,), "f32")
     for vec in (0, 1):
         t = _time_gpu(be, lambda: be._dispatch("peak_fma", "f32", (vec,), groups,
