@@ -4,15 +4,15 @@
 #   bash ci/gpu-bench.sh prepare DIR     on a networked Debian/Ubuntu x86-64 machine:
 #                                        puts the Vulkan loader and headers (.deb), fmt,
 #                                        Kompute's sdist and the compiled SPIR-V in DIR
-#   bash ci/gpu-bench.sh exec DIR OUT CMD...  the same set-up, then CMD (with $PY the
-#                                        venv's python) instead of the benchmarks
 #   bash ci/gpu-bench.sh run DIR [OUT]   on the GPU machine (offline): unpacks the .debs
 #                                        into a private prefix (never over /), builds kp
 #                                        and vkgrad against them, runs the test suite on
 #                                        the GPU, `python -m vkgrad.bench` (large sizes
 #                                        on a GPU) and the training benchmark, and
 #                                        writes table, JSON and plot to OUT (default
-#                                        ./gpu-results); about 2-4 minutes on 16 cores
+#                                        ./gpu-results); 4-5 minutes on an H200 machine
+#   bash ci/gpu-bench.sh exec DIR OUT CMD...  the same set-up, then CMD (with $PY the
+#                                        venv's python) instead of the benchmarks
 #
 # The GPU machine needs python3 (3.9+) with pip, numpy, pybind11 and setuptools,
 # cmake, a C++ compiler and the GPU driver's Vulkan ICD; matplotlib for the plot.
