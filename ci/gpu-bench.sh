@@ -59,15 +59,15 @@ run|exec)
   VPY="$VENV/bin/python"
   # a python3 that is itself a venv (e.g. /opt/torch/.venv): --system-site-packages
   # reaches its base interpreter only, so name the venv's packages (numpy, matplotlib) too
-  python3 -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])' \
-      > "$("$VPY" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')/outer-python.pth"
+  site() { "$1" -c "import sysconfig; print(sysconfig.get_paths()['$2'])"; }  # PYTHON purelib|platlib
+  site python3 purelib > "$(site "$VPY" purelib)/outer-python.pth"
   "$VPY" -m pip install -q --no-index --find-links "$DIR/wheels" --upgrade setuptools wheel pybind11
   export KP_PYTHON="$VPY" CMAKE_TOOLCHAIN_FILE="$ROOT/ci/kp-toolchain.cmake"
   export PYBIND11_CMAKE_DIR=$("$VPY" -c 'import pybind11; print(pybind11.get_cmake_dir())')
   export CMAKE_BUILD_PARALLEL_LEVEL=$(nproc)
   if [ -n "${KP_SO:-}" ]; then  # a kp module built by an earlier run on the same kind of machine
     echo "== kp: using $KP_SO"
-    cp "$KP_SO" "$("$VPY" -c 'import sysconfig; print(sysconfig.get_paths()["platlib"])')/"
+    cp "$KP_SO" "$(site "$VPY" platlib)/"
   else
     echo "== building kp 0.9.0 offline"
     timeout 120 "$VPY" -m pip install -q --no-index --no-build-isolation --no-deps "$DIR"/kp-0.9.0.tar.gz

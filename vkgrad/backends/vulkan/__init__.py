@@ -702,12 +702,7 @@ class VulkanBackend(Backend):
         pad = _MAX_DIMS - len(dims)
         dims, sx = [1] * pad + dims, [0] * pad + sx
         n = y.size
-        q = self._quads(n, x.dtype)  # y in whole quads: the texel twin on CPU devices
-        shader = self._tx("copy", _words(x.size, x.dtype)) if q else "copy"
-        tx = shader == "copy_tx"  # its loops over the real dimensions only (spec constant)
-        self._dispatch(shader, x.dtype, (_MAX_DIMS - pad,) if tx else (),
-                       self._quad_groups(shader, q) if tx else self._groups(n, x.dtype),
-                       [n, int(base)] + dims + sx, [x, y])
+        self._dispatch(*self._walk_kernel("copy", n, x, _MAX_DIMS - pad), [n, int(base)] + dims + sx, [x, y])
         return y
 
     def slice(self, h, starts, steps, lens):
@@ -721,11 +716,7 @@ class VulkanBackend(Backend):
         y = self._alloc(tuple(shape), g.dtype)
         pad = _MAX_DIMS - len(shape)
         n = y.size
-        q = self._quads(n, g.dtype)  # y in whole quads: the texel twin on CPU devices
-        shader = self._tx("unslice", _words(g.size, g.dtype)) if q else "unslice"
-        tx = shader == "unslice_tx"  # its loops over the real dimensions only (spec constant)
-        self._dispatch(shader, g.dtype, (len(shape),) if tx else (),
-                       self._quad_groups(shader, q) if tx else self._groups(n, g.dtype),
+        self._dispatch(*self._walk_kernel("unslice", n, g, len(shape)),
                        [n] + [1] * pad + list(shape) + [0] * pad + list(starts) + [1] * pad
                        + list(steps) + [1] * pad + list(g.shape), [g, y])
         return y
@@ -817,6 +808,17 @@ class VulkanBackend(Backend):
         quads = n // (8 if dtype == "f16" else 4) if quads is None else quads
         shader = self._tx(shader, -(-_words(n, dtype) // 4))
         return shader, self._quad_groups(shader, max(quads, 1))
+
+    def _walk_kernel(self, shader, n, x, ndim):
+        """(shader, dtype, spec, workgroups) of a strided walk (copy.comp, unslice.comp)
+        writing n elements from x: where they fill whole quads, CPU devices take its
+        texel twin, which walks the output by quads with the index's digits
+        (digits.glsl) over the ndim real dimensions only (spec constant)."""
+        q = self._quads(n, x.dtype)
+        tx = self._tx(shader, _words(x.size, x.dtype)) if q else shader
+        if tx != shader:
+            return tx, x.dtype, (ndim,), self._quad_groups(tx, q)
+        return shader, x.dtype, (), self._groups(n, x.dtype)
 
     def _quad_groups(self, shader, quads):
         """Workgroups (of 64) for a FOR_QUADS loop over ``quads`` (vec4.glsl).  The
