@@ -7,8 +7,9 @@
 // of the quad, an invocation owns QPI adjacent quads of columns of one part and
 // walks its rows (QPI = 4: a subgroup reads 512 contiguous bytes per row, which
 // the CPU's prefetcher follows better than 128; measured 0.6 -> 0.8 of the copy
-// probe on lavapipe).  ROWS = 1: inner = 1 and R a multiple of the quad, an invocation sums
-// `chunk` consecutive elements (whole quads) of one row.  ROWS = 2 (columns when
+// probe on lavapipe).  ROWS = 1: inner = 1 and R any length, an invocation sums
+// `chunk` consecutive elements (a multiple of the quad) of one row; ROWS = 3
+// (GPUs) the same by a subgroup, lane l the quads l, l + SG, ... of the part.  ROWS = 2 (columns when
 // a row has at least a subgroup's worth of quads): a subgroup owns a span of
 // SG * QPI quads of columns, lane l the quads l, l + SG, ..., so each row's span
 // is read as one contiguous run (up to 4 KB: a CPU's prefetcher streams it and
@@ -29,6 +30,8 @@ layout(push_constant) uniform P { uint outer; uint R; uint inner; float scale; u
 BUF4_IN(0, X)
 layout(std430, binding = 1) writeonly buffer Y_b { vec4 Y[]; };
 layout(std430, binding = 1) writeonly buffer Ys_b { float Ys[]; };
+
+shared float s_sg[64];  // ROWS = 3: a subgroup's partials (64 / SG subgroups of SG lanes)
 
 float comb(float a, float b) { return OP == 1u ? max(a, b) : a + b; }
 
@@ -82,19 +85,48 @@ void main() {
                         Y[(t * p.inner + (c0 + j * SG) * EPQ) / 4u + h] =
                             p.scale * vec4(ac[j][4u * h], ac[j][4u * h + 1u], ac[j][4u * h + 2u], ac[j][4u * h + 3u]);
         }
-    } else {
-        uint items = p.outer * P;
-        for (uint w = gl_GlobalInvocationID.x; w < items; w += stride) {
+    } else {  // rows (inner = 1) of any length, in parts of `chunk` elements: ROWS = 1 by one
+        // invocation, ROWS = 3 by one subgroup, its lanes on adjacent quads (GPUs: coalesced).
+        // A part's elements before its first whole quad and after its last (rows not in whole
+        // quads) are read word by word, in range.
+        bool sgw = ROWS == 3u;
+        uint lane = sgw ? gl_SubgroupInvocationID : 0u, step = sgw ? gl_SubgroupSize : 1u;
+        uint w = sgw ? gl_WorkGroupID.x * gl_NumSubgroups + gl_SubgroupID : gl_GlobalInvocationID.x;
+        uint wstep = sgw ? gl_NumWorkGroups.x * gl_NumSubgroups : stride;
+        for (uint items = p.outer * P; w < items; w += wstep) {
             uint part = w % P, o = w / P;
+            uint s = o * p.R + part * p.chunk, t = o * p.R + min(p.R, (part + 1u) * p.chunk);
+            uint qa = (s + EPQ - 1u) / EPQ, qb = max(t / EPQ, qa);  // whole quads [qa, qb)
             [[unroll]] for (uint k = 0u; k < EPQ; k++) acc[k] = init;
-            uint e1 = min(p.R, (part + 1u) * p.chunk);
-            for (uint e = part * p.chunk; e < e1; e += EPQ) {
-                LOADQ(LDQ(X, (o * p.R + e) / EPQ), v);
+            for (uint q = qa + lane; q < qb; q += step) {
+                LOADQ(LDQ(X, q), v);
                 [[unroll]] for (uint k = 0u; k < EPQ; k++) acc[k] = comb(acc[k], OP == 2u ? v[k] * v[k] : v[k]);
             }
-            float s = acc[0];
-            [[unroll]] for (uint k = 1u; k < EPQ; k++) s = comb(s, acc[k]);
-            Ys[w] = p.scale * s;
+            for (uint e = s + lane; e < min(qa * EPQ, t); e += step) {  // head
+                float x = LDE(X, e);
+                acc[0] = comb(acc[0], OP == 2u ? x * x : x);
+            }
+            for (uint e = qb * EPQ + lane; e < t; e += step) {  // tail
+                float x = LDE(X, e);
+                acc[0] = comb(acc[0], OP == 2u ? x * x : x);
+            }
+            float r = acc[0];
+            [[unroll]] for (uint k = 1u; k < EPQ; k++) r = comb(r, acc[k]);
+            if (sgw) {  // across the subgroup through shared memory (subgroup_basic
+                // only: no shuffle capability asked of the device)
+                uint b = gl_SubgroupID * step;
+                s_sg[b + lane] = r;
+                for (uint h = step / 2u; h > 0u; h >>= 1u) {
+                    subgroupMemoryBarrierShared();
+                    subgroupBarrier();
+                    if (lane < h) s_sg[b + lane] = r = comb(r, s_sg[b + lane + h]);
+                }
+                if (lane == 0u) Ys[w] = p.scale * r;
+                subgroupMemoryBarrierShared();
+                subgroupBarrier();  // s_sg free for the next item
+            } else {
+                Ys[w] = p.scale * r;
+            }
         }
     }
 }

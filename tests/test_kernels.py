@@ -295,21 +295,37 @@ def test_reductions_quad_and_general_paths(shape, axes, dtype):
 
 
 @pytest.mark.parametrize("dtype", ["f32", "f16"])
-def test_reductions_of_rows_and_columns_not_in_whole_quads_pad_then_take_reduce4(dtype, monkeypatch):
-    """CPU devices: large sums, sums of squares and maxima over long rows of an odd
-    length, or over the rows of one output row with an odd number of columns, pad
-    to whole quads (zeros; -inf for maxima: the values here are all negative, so
-    a zero pad would show) and take reduce4 -- where the general shader would
-    take a workgroup per output; short rows keep it (an invocation per output)."""
+@pytest.mark.parametrize("texel_reads", [True, False])  # False: storage buffers, as GPUs read them
+@pytest.mark.parametrize("by_subgroup", [False, True])  # True: a subgroup per part, as on GPUs
+def test_reductions_of_rows_and_columns_not_in_whole_quads_take_reduce4(dtype, texel_reads, by_subgroup,
+                                                                        monkeypatch):
+    """Large sums, sums of squares and maxima over rows of any length take reduce4
+    directly: an invocation (or a subgroup) per part of a row, the part's elements
+    before its first whole quad and after its last read word by word -- rows that
+    start mid-quad, parts shorter than a quad, one long odd row.  Over the rows of
+    one output row with an odd number of columns, CPU devices pad to whole quads
+    (zeros; -inf for maxima: the values here are all negative, so a zero pad would
+    show).  Short rows keep reduce.comp (an invocation per output)."""
     be = vg.get_backend("vulkan")
-    if not (be._texel_reads and be._texel):
-        pytest.skip("the padded route is for CPU devices")
-    seen = _spy(be, monkeypatch, lambda shader, spec: shader.split("_")[0])
+    if texel_reads and not be._twins:
+        pytest.skip("this device's arenas back no texel views")
+    sg = be.limits.get("subgroup_size", 0)
+    if by_subgroup and not (8 <= sg <= 64 and 64 % sg == 0):
+        pytest.skip("no subgroup size the subgroup-per-part layout takes")
+    monkeypatch.setattr(be, "_texel_reads", texel_reads)
+    monkeypatch.setattr(be, "_rows_by_subgroup", by_subgroup)
+    seen = _spy(be, monkeypatch, lambda shader, spec: (shader.split("_")[0], spec[1] if shader.startswith(
+        "reduce4") else None))
     r = np.random.default_rng(8)
     tol = dict(rtol=1e-2, atol=0.5) if dtype == "f16" else dict(rtol=1e-5, atol=1e-3)
-    for shape, axis, want in (((300, 1021), 1, ["pad2d", "reduce4"]), ((700, 99), 0, ["pad2d", "reduce4"]),
-                              ((4096, 33), 1, ["reduce"])):
-        x = r.uniform(-3, -1, shape)
+    row = ("reduce4", 3 if by_subgroup else 1)
+    cases = [((300, 1021), 1, [row]), ((3, 70001), 1, [row]), ((70003,), 0, [row]), ((4096, 37), 1, [row]),
+             ((4096, 13), 1, [("reduce", None)])]
+    if be._twins:
+        cols = -(-99 // (8 if dtype == "f16" else 4))  # quads per padded row: the span layout if a subgroup's
+        cases.append(((700, 99), 0, [("pad2d", None), ("reduce4", 2 if cols >= sg else 0)]))
+    for shape, axis, want in cases:
+        x = r.uniform(-3, -1, shape) * (0.1 if dtype == "f16" else 1)  # f16: sums of 70001 within its range
         for op, fn in (("sum", np.sum), ("sumsq", lambda v, axis: (v * v).sum(axis)), ("max", np.max)):
             seen.clear()
             _cpu_vs_vk(lambda v: be.reduce(op, v, (axis,), False), lambda v: fn(v, axis=axis), [x], dtype,
@@ -667,9 +683,11 @@ def test_gpu_tuning_gives_the_same_values(monkeypatch):
     monkeypatch.setattr(be, "_texel_reads", False)  # GPUs read the quad kernels' inputs as storage buffers
     monkeypatch.setattr(be, "_reduce_items", 16384)
     monkeypatch.setattr(be, "_reduce_acc", 16)
+    sg = be.limits.get("subgroup_size", 0)
+    monkeypatch.setattr(be, "_rows_by_subgroup", 8 <= sg <= 64 and 64 % sg == 0)
     r = np.random.default_rng(7)
     for shape, axes in [((700, 200), (0,)), ((3, 600, 136), (1,)), ((5000, 24), (0,)), ((64, 4096), (1,)),
-                        ((300000,), (0,))]:
+                        ((300000,), (0,)), ((300001,), (0,)), ((257, 1021), (1,))]:
         x = r.uniform(-1, 1, shape)
         n = np.prod([shape[a] for a in axes])
         _cpu_vs_vk(lambda v: be.reduce("sum", v, axes, False), lambda v: v.sum(axes), [x], "f32",

@@ -312,6 +312,10 @@ class VulkanBackend(Backend):
         self._quad_cap = max(128, 32 * (os.cpu_count() or 1))
         # parallel parts of a long reduction: a CPU device streams long runs better
         self._reduce_items = 1024 if self._small_grid else 16384
+        # row sums: a subgroup per part of a row, its lanes reading adjacent quads, on
+        # GPUs (coalesced); CPU devices stream a part per invocation faster
+        sg = self.limits.get("subgroup_size", 0)
+        self._rows_by_subgroup = not self._small_grid and 8 <= sg <= 64 and 64 % sg == 0
         # column sums: accumulators per lane (a CPU spills them to its cache; a GPU
         # keeps them in registers shared by every resident wave)
         self._reduce_acc = 128 if self._small_grid else 16
@@ -938,27 +942,25 @@ class VulkanBackend(Backend):
             e = 8 if tag == "f16" else 4
             if (len(runs) == 1 and self._twins and outer * R * inner >= 1 << 16
                     and not _serial(R, outer * inner)):
-                # CPU devices: rows -- or, for one output row, columns -- not in whole
-                # quads are padded to whole quads first (zeros for sums, -inf for
-                # maxima), pad2d's fast path, for reduce4, where the general shader
-                # would take a workgroup per output (lavapipe, paired: [1023, 1021]
-                # over rows or columns 1.9-2.4x faster; with an invocation per output,
-                # [4096, 1001] over rows, the general shader is 1.6x faster than this)
+                # CPU devices: columns of one output row not in whole quads are padded
+                # to whole quads first (zeros for sums, -inf for maxima), pad2d's fast
+                # path, for reduce4, where the general shader would take a workgroup
+                # per output (lavapipe, paired: [1023, 1021] over columns 1.9-2.4x faster)
                 fill = -np.inf if code == 1 else 0.0
-                if inner == 1 and R % e:
-                    R4 = -(-R // e) * e
-                    h, R = self._pad2d(h, outer, R, outer, R4, R, 1, fill), R4
-                elif outer == 1 and inner > 1 and inner % e:
+                if outer == 1 and inner > 1 and inner % e:
                     C4 = -(-inner // e) * e  # the result: the first `inner` of C4 results
                     h, inner = self._pad2d(h, R, inner, R, C4, inner, 1, fill), C4
-            quads = outer * R * inner >= 1 << 16 and (inner % e == 0 or (inner == 1 and R % e == 0))
+            # rows (inner = 1) of any length: reduce4 reads a part's ends word by word
+            quads = outer * R * inner >= 1 << 16 and (inner % e == 0 or (inner == 1 and (R % e == 0 or R >= 4 * e)))
             if quads:
-                # 16-byte loads (reduce4.comp): columns in whole quads, or rows of whole
-                # quads; parts of the rows in parallel (about _reduce_items items), then
-                # the parts (few) below
+                # 16-byte loads (reduce4.comp): columns in whole quads, or rows; parts of
+                # the rows in parallel (about _reduce_items items), then the parts (few) below
                 cols, sg = inner // e, self.limits.get("subgroup_size", 0)
-                if inner % e:  # rows: then inner == 1 and R % e == 0
-                    mode, qpi, base, target = 1, 1, outer, self._reduce_items
+                if inner == 1:  # rows
+                    if self._rows_by_subgroup:  # GPUs: a subgroup per part, lanes on adjacent quads
+                        mode, qpi, base, target = 3, 1, outer, self._reduce_items // 8
+                    else:  # an invocation per part
+                        mode, qpi, base, target = 1, 1, outer, self._reduce_items
                 elif 0 < sg <= 64 and cols >= sg:  # a subgroup reads a contiguous span of each row
                     mode = 2
                     qpi = min(self._reduce_acc // e, 1 << ((cols // sg).bit_length() - 1))
@@ -969,14 +971,14 @@ class VulkanBackend(Backend):
                     mode = 0
                     qpi = 4 if cols % 4 == 0 else 2 if cols % 2 == 0 else 1
                     base, target = outer * cols // qpi, self._reduce_items
-                rows_mode = int(mode == 1)
+                rows_mode = int(mode in (1, 3))
                 P = max(1, min(-(-target // base), R // (16 * e if rows_mode else 16)))
                 chunk = -(-R // P)
                 chunk = -(-chunk // e) * e if rows_mode else chunk
                 P = -(-R // chunk)
                 y = self._alloc((outer * P * inner,), "f32")
-                self._dispatch(self._tx("reduce4", outer * R * inner // e), tag, (code, mode, qpi),
-                               -(-base * P // (64 // sg)) if mode == 2 else (base * P + 63) // 64,
+                self._dispatch(self._tx("reduce4", -(-outer * R * inner // e)), tag, (code, mode, qpi),
+                               -(-base * P // (64 // sg)) if mode in (2, 3) else (base * P + 63) // 64,
                                [outer, R, inner, _f2u(1.0), chunk], [h, y])
                 h, tag, R = y, "f32", P
                 code = 0 if code == 2 else code  # later passes add up the squares
