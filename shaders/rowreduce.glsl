@@ -19,11 +19,15 @@ float wg_reduce(float v, bool is_max) {
 // A row of C elements from base, by one invocation: its log-sum-exp with the
 // online max and sum (one pass, not two); the includer defines x_el(i).
 float x_el(uint i);
+// The exps are taken against safe(max): 0 while the max is still -inf (masked
+// logits -inf leading a row), where exp(-inf - -inf) would be NaN; exp(-inf - 0)
+// is 0, so the sum stays 0 until a finite value arrives.
+float safe(float mx) { return mx == uintBitsToFloat(0xff800000u) ? 0.0 : mx; }
 float row_lse_el(uint base, uint C) {
     float m = uintBitsToFloat(0xff800000u), sum = 0.0;
     for (uint j = 0u; j < C; j++) {
-        float v = x_el(base + j), mn = max(m, v);
-        sum = sum * exp(m - mn) + exp(v - mn);
+        float v = x_el(base + j), mn = max(m, v), ms = safe(mn);
+        sum = sum * exp(m - ms) + exp(v - ms);
         m = mn;
     }
     return m + log(sum);
@@ -53,9 +57,9 @@ float row_lse4(uint q0, uint nq, uint first, uint step, bool across) {
         LOADQ(LDQ(X4, q), v);
         float mq = v[0];
         [[unroll]] for (uint k = 1u; k < EPQ; k++) mq = max(mq, v[k]);
-        float mn = max(m, mq), t = 0.0;
-        [[unroll]] for (uint k = 0u; k < EPQ; k++) t += exp(v[k] - mn);
-        s = s * exp(m - mn) + t;
+        float mn = max(m, mq), ms = safe(mn), t = 0.0;
+        [[unroll]] for (uint k = 0u; k < EPQ; k++) t += exp(v[k] - ms);
+        s = s * exp(m - ms) + t;
         m = mn;
     }
     if (!across) return m + log(s);

@@ -70,7 +70,7 @@ float row_loss(uint row) {  // one invocation (QUADS = 2: one subgroup) does the
             LOADQ(LDQ(X4, q), v);
             if (LABELS == 0u) {
                 LOADQ(LDQ(T4, q), t);
-                [[unroll]] for (uint k = 0u; k < EPQ; k++) l -= t[k] * (v[k] - lse);
+                [[unroll]] for (uint k = 0u; k < EPQ; k++) l -= t[k] == 0.0 ? 0.0 : t[k] * (v[k] - lse);
             }
             uint j0 = (q - row * nq) * EPQ;  // column of v[0]
             [[unroll]] for (uint k = 0u; k < EPQ; k++)
@@ -84,7 +84,7 @@ float row_loss(uint row) {  // one invocation (QUADS = 2: one subgroup) does the
     for (uint j = 0u; j < p.C; j++) {
         float z = x_el(base + j) - lse;
         float t = tgt(row, j);
-        l -= t * z;
+        l -= t == 0.0 ? 0.0 : t * z;  // (0 * -inf, a masked logit: no term)
         st_pr(base + j, (exp(z) - t) * p.inv_rows);
     }
     return l;
@@ -125,7 +125,7 @@ void main() {
         for (uint j = tid; j < p.C; j += 64u) {
             float z = LD(X, base + j) - lse;
             float t = tgt(row, j);
-            l -= t * z;
+            l -= t == 0.0 ? 0.0 : t * z;  // (0 * -inf, a masked logit: no term)
             ST32(PR, base + j, (exp(z) - t) * p.inv_rows);
         }
         l = wg_reduce(l, false);

@@ -388,6 +388,39 @@ def test_softmax_and_xent_rows_quad_and_general_paths(rows, C, dtype, texel_read
         np.testing.assert_allclose(float(be.to_numpy(loss)), want_l, rtol=tol["rtol"] * 10)
 
 
+@pytest.mark.parametrize("gpu_tuning", [False, True])  # True: the choices a GPU gets (a subgroup per row)
+@pytest.mark.parametrize("dtype", ["f32", "f16"])
+@pytest.mark.parametrize("rows,C", [(3, 8), (33, 12), (5000, 16), (50, 1000), (2000, 301), (1030, 264)])
+def test_softmax_and_xent_of_masked_logits(rows, C, dtype, gpu_tuning, monkeypatch):
+    """Logits of -inf (masked classes), leading a row too: the online log-sum-exp
+    of every path took exp(-inf - -inf) = NaN there; zero probabilities, a log-
+    softmax of -inf and a finite loss and gradient, as NumPy (and PyTorch) give."""
+    be = vg.get_backend("vulkan")
+    if gpu_tuning:
+        monkeypatch.setattr(be, "_small_grid", 0)
+        monkeypatch.setattr(be, "_texel_reads", False)
+    r = np.random.default_rng(rows * C)
+    x = r.uniform(-4, 4, (rows, C))
+    x[:, :C // 3 + 1] = -np.inf  # leading a row: the first quads all -inf
+    x[::2, -1] = -np.inf
+    tol = dict(rtol=2e-2, atol=2e-3) if dtype == "f16" else dict(rtol=1e-5, atol=1e-6)
+    _cpu_vs_vk(lambda v: be.softmax(v), _np_softmax, [x], dtype, **tol)
+    with np.errstate(divide="ignore"):
+        _cpu_vs_vk(lambda v: be.softmax(v, log=True), lambda v: np.log(_np_softmax(v)), [x], dtype,
+                   rtol=tol["rtol"], atol=2e-2 if dtype == "f16" else 1e-5)
+    labels = r.integers(C // 3 + 1, C - 1, rows)  # classes not masked
+    want_p = _np_softmax(x.astype(np.float16).astype(np.float64) if dtype == "f16" else x)
+    want_l = -np.log(want_p[np.arange(rows), labels]).mean()
+    want_d = (want_p - np.eye(C)[labels]) / rows
+    hx = vg.tensor(x, device="vulkan", dtype=dtype).data
+    for t in (vg.tensor(labels.astype(np.int32), device="vulkan", dtype="i32").data,
+              vg.tensor(np.eye(C)[labels], device="vulkan", dtype=dtype).data):
+        loss, d = be.softmax_xent(hx, t)
+        np.testing.assert_allclose(be.to_numpy(d).astype(np.float64), want_d, rtol=tol["rtol"],
+                                   atol=tol["atol"] / rows)
+        np.testing.assert_allclose(float(be.to_numpy(loss)), want_l, rtol=tol["rtol"] * 10)
+
+
 @pytest.mark.parametrize("texel_reads", [False, True])
 @pytest.mark.parametrize("dtype", ["f32", "f16"])
 def test_long_rows_of_quads_take_a_subgroup_per_row(dtype, texel_reads, monkeypatch):

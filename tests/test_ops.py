@@ -223,3 +223,19 @@ def test_gelu_exact_differs_from_tanh_approximation():
     x = vg.tensor(np.linspace(-3, 3, 13), device="cpu", dtype="f64")
     d = np.abs(vg.gelu(x).numpy() - vg.gelu(x, approximate="tanh").numpy()).max()
     assert 1e-5 < d < 1e-2
+
+
+@pytest.mark.parametrize("targets", ["labels", "onehot"])
+def test_softmax_xent_of_masked_logits_is_finite(bk, targets):
+    """Logits of -inf (masked classes): zero probability, no loss term -- the
+    loss and its gradient stay finite, as PyTorch's cross_entropy gives (0 * -inf
+    was NaN here)."""
+    z = np.array([[-np.inf, 1.0, 2.0, -np.inf], [0.5, -np.inf, -1.0, 3.0], [-np.inf, -np.inf, 0.0, 1.0]])
+    labels = np.array([2, 3, 3])
+    t = labels if targets == "labels" else np.eye(4)[labels]
+    x = bk.t(z, requires_grad=True)
+    loss = vg.softmax_cross_entropy(x, t)
+    p = _np_softmax(np.where(np.isinf(z), -1e30, z))
+    bk.close(loss.numpy(), -np.log(p[np.arange(3), labels]).mean(), what="loss")
+    loss.backward()
+    bk.close(x.grad.numpy(), (p - np.eye(4)[labels]) / 3, what="gradient")

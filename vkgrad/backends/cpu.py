@@ -241,7 +241,8 @@ class CPUBackend(Backend):
         target = self._dense(target, logits)
         ls = self._log_softmax(self._c(logits))
         t = self._c(target)
-        loss = -np.sum(t * ls) / logits.shape[0]
+        # terms of zero targets left out: 0 * log(0) where a logit is -inf (masked) is NaN
+        loss = -np.sum(t * np.where(t != 0, ls, 0)) / logits.shape[0]
         ldt = np.float32 if logits.dtype == np.float16 else logits.dtype  # losses of f16: f32
         return self._store(loss, ldt), self._store((np.exp(ls) - t) / logits.shape[0], logits.dtype)
 
