@@ -34,15 +34,18 @@ float row_lse_el(uint base, uint C) {
 }
 
 #ifdef ROWS_IN_QUADS
-// Rows of whole 16-byte quads (the includer declares X4, the input as uvec4,
-// and includes vec4.glsl): the log-sum-exp of quads q0 .. q0+nq-1 in one pass,
-// the online max moving once per quad (EPQ + 1 exps per quad, not 2 * EPQ).
-// This invocation takes the quads q0 + first, q0 + first + step, ...: (0, 1)
-// the whole row; (lane, SG) a subgroup's share -- a subgroup per row (rows of
-// at least SG quads; GPUs), so each load of the subgroup is one contiguous run
-// (coalesced; a lane per row reads SG rows far apart, which lavapipe runs
-// faster) -- whose partial maxima and sums `across` then combines by a
-// butterfly of shuffles (call it in subgroup-uniform control flow).
+// Rows in words (the includer declares X4, the input as uvec4, and includes
+// vec4.glsl): a row is words [ws, wt) -- f32 a value a word, f16 two (f16 rows
+// of an even length) -- read as the whole 16-byte quads within it, and word by
+// word at its ends when it does not start or end on a quad.  row_lse4: its
+// log-sum-exp in one pass, the online max moving once per quad (EPQ + 1 exps per
+// quad, not 2 * EPQ).  This invocation takes the quads (and end words) first,
+// first + step, ...: (0, 1) the whole row; (lane, SG) a subgroup's share -- a
+// subgroup per row (rows of at least SG quads; GPUs), so each load of the subgroup
+// is one contiguous run (coalesced; a lane per row reads SG rows far apart, which
+// lavapipe runs faster) -- whose partial maxima and sums `across` then combines
+// by a butterfly of shuffles (call it in subgroup-uniform control flow).
+#define EPW (EPQ / 4u)  // values per word
 float sg_max(float v) {
     for (uint o = gl_SubgroupSize / 2u; o > 0u; o >>= 1u) v = max(v, subgroupShuffleXor(v, o));
     return v;
@@ -51,9 +54,23 @@ float sg_sum(float v) {
     for (uint o = gl_SubgroupSize / 2u; o > 0u; o >>= 1u) v += subgroupShuffleXor(v, o);
     return v;
 }
-float row_lse4(uint q0, uint nq, uint first, uint step, bool across) {
+// the whole quads [x, y) of words [ws, wt); the words before x * 4 and from y * 4 are its ends
+uvec2 row_quads(uint ws, uint wt) {
+    uint qa = (ws + 3u) / 4u;
+    return uvec2(qa, max(wt / 4u, qa));
+}
+// word w's values (f32: the second is -inf, adding nothing) as one online step
+void lse_word(inout float m, inout float s, uint w) {
+    vec2 x = unpack_w(LDW(X4, w));
+    float b = EPW == 2u ? x.y : uintBitsToFloat(0xff800000u);
+    float mn = max(m, max(x.x, b)), ms = safe(mn);
+    s = s * exp(m - ms) + exp(x.x - ms) + (EPW == 2u ? exp(b - ms) : 0.0);
+    m = mn;
+}
+float row_lse4(uint ws, uint wt, uint first, uint step, bool across) {
     float m = uintBitsToFloat(0xff800000u), s = 0.0, v[EPQ];
-    for (uint q = q0 + first; q < q0 + nq; q += step) {
+    uvec2 qr = row_quads(ws, wt);
+    for (uint q = qr.x + first; q < qr.y; q += step) {
         LOADQ(LDQ(X4, q), v);
         float mq = v[0];
         [[unroll]] for (uint k = 1u; k < EPQ; k++) mq = max(mq, v[k]);
@@ -62,6 +79,8 @@ float row_lse4(uint q0, uint nq, uint first, uint step, bool across) {
         s = s * exp(m - ms) + t;
         m = mn;
     }
+    for (uint w = ws + first; w < min(qr.x * 4u, wt); w += step) lse_word(m, s, w);
+    for (uint w = qr.y * 4u + first; w < wt; w += step) lse_word(m, s, w);
     if (!across) return m + log(s);
     float mall = sg_max(m);
     return mall + log(sg_sum(s == 0.0 ? 0.0 : s * exp(m - mall)));  // a lane without quads adds 0

@@ -3,10 +3,11 @@
 #extension GL_KHR_shader_subgroup_basic : require
 #extension GL_KHR_shader_subgroup_shuffle : require
 // Row-wise (log-)softmax of x [rows, C] -> y (f32); one workgroup per row, or
-// one invocation per row when serial = 1 (short rows).  QUADS = 1 (C a whole
-// number of 16-byte quads, serial = 1): 16-byte loads and stores, and y in x's
-// dtype (packed halves with -DF16), so f16 needs no conversion pass.  QUADS = 2:
-// the same with a subgroup per row (rows of at least a subgroup's worth of quads).
+// one invocation per row when serial = 1 (short rows).  QUADS = 1 (serial = 1;
+// f32, or f16 rows of an even length): 16-byte loads and stores of the whole
+// quads in a row, its ends word by word (rowreduce.glsl), and y in x's dtype
+// (packed halves with -DF16), so f16 needs no conversion pass.  QUADS = 2: the
+// same with a subgroup per row (rows of at least a subgroup's worth of quads).
 // -DTEXEL_IN (the "_tx" twin, CPU devices): the QUADS and serial paths (not a
 // workgroup per row), x read through a texel buffer (vec4.glsl; an R32UI view
 // of its words with QUADS = 0).  Bindings: 0 x (in), 1 y (out).
@@ -23,32 +24,39 @@ layout(constant_id = 1) const uint QUADS = 0u;
 // does not take (barriers among them) are not compiled in (see binary4.comp).
 layout(constant_id = 2) const uint SERIAL = 0u;
 layout(push_constant) uniform P { uint rows; uint C; } p;
+layout(std430, binding = 1) writeonly buffer Y_wb { uint Y_w[]; };  // y by words
+void st_y(uint i, float v) { Y_w[i] = floatBitsToUint(v); }  // (y in f32)
+void y_word(uint w, float lse) {
+    vec2 z = unpack_w(LDW(X4, w)) - lse;
+    Y_w[w] = pack_w(LOG == 1u ? z : exp(z));
+}
 #ifdef TEXEL_IN
-// serial rows not in whole quads: an R32UI view of x's words, y (f32) by words
+// serial rows, QUADS = 0: an R32UI view of x's words
 float x_el(uint i) { return LDE_WORDS(X4, i); }
-layout(std430, binding = 1) writeonly buffer Y_wb { uint Y_w[]; };
-void st_y(uint i, float v) { Y_w[i] = floatBitsToUint(v); }
 #else
 BUF_IN(0, X)
-BUF_OUT(1, Y)
 float x_el(uint i) { return LD(X, i); }
-void st_y(uint i, float v) { ST32(Y, i, v); }
 #endif
 
 void main() {
     uint tid = gl_LocalInvocationID.x;
     if (QUADS != 0u) {  // 1: a lane per row; 2: a subgroup per row, lanes taking every SG-th quad
         bool sg = QUADS == 2u;
-        uint nq = p.C / EPQ, first = sg ? gl_SubgroupInvocationID : 0u, step = sg ? gl_SubgroupSize : 1u;
+        uint W = p.C / EPW, first = sg ? gl_SubgroupInvocationID : 0u, step = sg ? gl_SubgroupSize : 1u;
         uint row0 = sg ? gl_WorkGroupID.x * gl_NumSubgroups + gl_SubgroupID : gl_GlobalInvocationID.x;
         uint rows_step = sg ? gl_NumWorkGroups.x * gl_NumSubgroups : gl_NumWorkGroups.x * 64u;
         for (uint row = row0; row < p.rows; row += rows_step) {
-            float lse = row_lse4(row * nq, nq, first, step, sg), v[EPQ];
-            for (uint q = row * nq + first; q < (row + 1u) * nq; q += step) {
+            uint ws = row * W, wt = ws + W;
+            float lse = row_lse4(ws, wt, first, step, sg), v[EPQ];
+            uvec2 qr = row_quads(ws, wt);
+            for (uint q = qr.x + first; q < qr.y; q += step) {
                 LOADQ(LDQ(X4, q), v);
                 [[unroll]] for (uint k = 0u; k < EPQ; k++) v[k] = LOG == 1u ? v[k] - lse : exp(v[k] - lse);
                 Y4[q] = STOREQ(v);
             }
+            // the ends: words before and after the whole quads
+            for (uint w = ws + first; w < min(qr.x * 4u, wt); w += step) y_word(w, lse);
+            for (uint w = qr.y * 4u + first; w < wt; w += step) y_word(w, lse);
         }
         return;
     }
@@ -74,7 +82,7 @@ void main() {
         float lse = m + log(wg_reduce(sum, false));
         for (uint j = tid; j < p.C; j += 64u) {
             float z = LD(X, base + j) - lse;
-            ST32(Y, base + j, LOG == 1u ? z : exp(z));
+            st_y(base + j, LOG == 1u ? z : exp(z));
         }
     }
 #endif

@@ -7,9 +7,10 @@
 // sum_j t_j * (logsumexp - x_j) (f32).  Targets are dense rows or, with
 // LABELS = 1, int32 labels.  With serial = 2 a single workgroup does every row
 // and writes the mean loss to L[0] (no separate reduce dispatch); otherwise
-// the mean is a reduce afterwards.  QUADS = 1 (C a whole number of 16-byte
-// quads, serial 1 or 2): 16-byte loads and stores, and d in x's dtype
-// (packed halves with -DF16), so f16 needs no conversion pass.  QUADS = 2
+// the mean is a reduce afterwards.  QUADS = 1 (serial 1 or 2; f32, or f16 rows
+// of an even length): 16-byte loads and stores of the whole quads in a row, its
+// ends word by word (rowreduce.glsl), and d in x's dtype (packed halves with
+// -DF16), so f16 needs no conversion pass.  QUADS = 2
 // (serial 1, rows of at least a subgroup's worth of quads): a subgroup per row.
 // -DTEXEL_IN (the "_tx" twin, CPU devices): the QUADS and serial paths (not a
 // workgroup per row), x and t read through texel buffers (vec4.glsl; labels,
@@ -44,15 +45,11 @@ float tgt(uint row, uint j) {
     if (LABELS == 1u) return label(row) == int(j) ? 1.0 : 0.0;
     return LDE_WORDS(T4, row * p.C + j);
 }
-layout(std430, binding = 2) writeonly buffer PR_wb { uint PR_w[]; };
-void st_pr(uint i, float v) { PR_w[i] = floatBitsToUint(v); }  // (QUADS = 0: d in f32)
 #else
 BUF_IN(0, X)
 BUF_IN(1, T)
-BUF_OUT(2, PR)
 int label(uint row) { return int(T[row]); }
 float x_el(uint i) { return LD(X, i); }
-void st_pr(uint i, float v) { ST32(PR, i, v); }
 
 float tgt(uint row, uint j) {
     if (LABELS == 1u) return label(row) == int(j) ? 1.0 : 0.0;
@@ -60,23 +57,40 @@ float tgt(uint row, uint j) {
 }
 #endif
 
+layout(std430, binding = 2) writeonly buffer PR_wb { uint PR_w[]; };  // d by words
+void st_pr(uint i, float v) { PR_w[i] = floatBitsToUint(v); }  // (QUADS = 0: d in f32)
+
+// QUADS: d of word w (columns j, j + 1 with f16) and its loss terms
+float d_word(uint w, uint j, int lab, float lse) {
+    vec2 z = unpack_w(LDW(X4, w)) - lse;
+    vec2 t = LABELS == 1u ? vec2(int(j) == lab ? 1.0 : 0.0, int(j) + 1 == lab ? 1.0 : 0.0) : unpack_w(LDW(T4, w));
+    PR_w[w] = pack_w((exp(z) - t) * p.inv_rows);
+    if (LABELS == 1u) return 0.0;  // (the label's term is taken once per row)
+    return (t.x == 0.0 ? 0.0 : t.x * z.x) + (EPW == 2u && t.y != 0.0 ? t.y * z.y : 0.0);
+}
+
 float row_loss(uint row) {  // one invocation (QUADS = 2: one subgroup) does the whole row
     if (QUADS != 0u) {
-        uint nq = p.C / EPQ, first = QUADS == 2u ? gl_SubgroupInvocationID : 0u, step = QUADS == 2u ? gl_SubgroupSize : 1u;
-        float lse = row_lse4(row * nq, nq, first, step, QUADS == 2u), l = 0.0, v[EPQ], t[EPQ];
+        uint W = p.C / EPW, ws = row * W, wt = ws + W;
+        uint first = QUADS == 2u ? gl_SubgroupInvocationID : 0u, step = QUADS == 2u ? gl_SubgroupSize : 1u;
+        float lse = row_lse4(ws, wt, first, step, QUADS == 2u), l = 0.0, v[EPQ], t[EPQ];
         int lab = LABELS == 1u ? label(row) : -1;  // out of range: no term, as in the general path
         if (LABELS == 1u && lab >= 0 && lab < int(p.C) && first == 0u) l = lse - x_el(row * p.C + uint(lab));
-        for (uint q = row * nq + first; q < (row + 1u) * nq; q += step) {
+        uvec2 qr = row_quads(ws, wt);
+        for (uint q = qr.x + first; q < qr.y; q += step) {
             LOADQ(LDQ(X4, q), v);
             if (LABELS == 0u) {
                 LOADQ(LDQ(T4, q), t);
                 [[unroll]] for (uint k = 0u; k < EPQ; k++) l -= t[k] == 0.0 ? 0.0 : t[k] * (v[k] - lse);
             }
-            uint j0 = (q - row * nq) * EPQ;  // column of v[0]
+            uint j0 = q * EPQ - row * p.C;  // column of v[0]
             [[unroll]] for (uint k = 0u; k < EPQ; k++)
                 v[k] = (exp(v[k] - lse) - (LABELS == 1u ? (int(j0 + k) == lab ? 1.0 : 0.0) : t[k])) * p.inv_rows;
             PR4[q] = STOREQ(v);
         }
+        // the ends: words before and after the whole quads
+        for (uint w = ws + first; w < min(qr.x * 4u, wt); w += step) l -= d_word(w, (w - ws) * EPW, lab, lse);
+        for (uint w = qr.y * 4u + first; w < wt; w += step) l -= d_word(w, (w - ws) * EPW, lab, lse);
         return QUADS == 2u ? sg_sum(l) : l;
     }
     uint base = row * p.C;
@@ -126,7 +140,7 @@ void main() {
             float z = LD(X, base + j) - lse;
             float t = tgt(row, j);
             l -= t == 0.0 ? 0.0 : t * z;  // (0 * -inf, a masked logit: no term)
-            ST32(PR, base + j, (exp(z) - t) * p.inv_rows);
+            st_pr(base + j, (exp(z) - t) * p.inv_rows);
         }
         l = wg_reduce(l, false);
         if (tid == 0u) ST32(L, row, l);

@@ -361,11 +361,14 @@ def _np_softmax(x):
 @pytest.mark.parametrize("texel_reads", [True, False])  # False: the storage-buffer kernels GPUs run
 @pytest.mark.parametrize("dtype", ["f32", "f16"])
 @pytest.mark.parametrize("rows,C", [(3, 8), (70, 16), (33, 12), (1100, 40), (5000, 16), (50, 1000), (20, 300),
-                                    (1030, 264), (5000, 72), (2000, 301)])
+                                    (1030, 264), (5000, 72), (2000, 301), (2000, 302), (70, 37), (1200, 18),
+                                    (3, 5), (1100, 9)])
 def test_softmax_and_xent_rows_quad_and_general_paths(rows, C, dtype, texel_reads, monkeypatch):
-    """Rows of whole 16-byte quads take the quad loops (the loss's gradient in the
-    input's dtype), the rest the scalar or workgroup ones; labels and dense targets;
-    on CPU devices the quad and scalar loops read through texel views."""
+    """Rows in 16-byte quads take the quad loops (the loss's gradient in the input's
+    dtype) -- whole quads, and the ends of rows that do not start or end on one
+    word by word (f32, f16 rows of an even length) -- the rest the scalar or
+    workgroup ones; labels and dense targets; on CPU devices the quad and scalar
+    loops read through texel views."""
     monkeypatch.setattr(vg.get_backend("vulkan"), "_texel_reads", texel_reads)
     r = np.random.default_rng(rows + C)
     x = r.uniform(-4, 4, (rows, C))
@@ -388,9 +391,35 @@ def test_softmax_and_xent_rows_quad_and_general_paths(rows, C, dtype, texel_read
         np.testing.assert_allclose(float(be.to_numpy(loss)), want_l, rtol=tol["rtol"] * 10)
 
 
+@pytest.mark.parametrize("gpu_tuning", [False, True])
+def test_softmax_rows_not_in_whole_quads_take_the_quad_loops(gpu_tuning, monkeypatch):
+    """Rows that do not start or end on a quad: f32 and even f16 lengths take the
+    quad loops (QUADS 1, or 2 with a subgroup per row on GPUs), odd f16 lengths the
+    scalar loop (a word would hold halves of two rows)."""
+    be = vg.get_backend("vulkan")
+    sg = be.limits.get("subgroup_size", 0)
+    if gpu_tuning:
+        monkeypatch.setattr(be, "_small_grid", 0)
+        monkeypatch.setattr(be, "_texel_reads", False)
+    seen = _spy(be, monkeypatch, lambda shader, spec: (shader.split("_")[0], spec[1] if len(spec) > 1 else None))
+    r = np.random.default_rng(3)
+    for dtype, C, want in (("f32", 1001, 1), ("f16", 1002, 1), ("f16", 1001, 0), ("f32", 37, 1), ("f16", 37, 0)):
+        if want and gpu_tuning and be._sg_rows(C, dtype):
+            want = 2
+        x = vg.tensor(r.uniform(-4, 4, (1100, C)), device="vulkan", dtype=dtype).data
+        labels = vg.tensor(r.integers(0, C, 1100).astype(np.int32), device="vulkan", dtype="i32").data
+        seen.clear()
+        be.softmax(x)
+        be.softmax_xent(x, labels)
+        # (xent does up to 4096 rows of at most 256 in one workgroup: a lane per row)
+        assert [m for k, m in seen if k in ("softmax", "xent")] == [want, min(want, 1) if C <= 256 else want], \
+            (dtype, C, seen)
+
+
 @pytest.mark.parametrize("gpu_tuning", [False, True])  # True: the choices a GPU gets (a subgroup per row)
 @pytest.mark.parametrize("dtype", ["f32", "f16"])
-@pytest.mark.parametrize("rows,C", [(3, 8), (33, 12), (5000, 16), (50, 1000), (2000, 301), (1030, 264)])
+@pytest.mark.parametrize("rows,C", [(3, 8), (33, 12), (5000, 16), (50, 1000), (2000, 301), (1030, 264),
+                                    (1030, 266)])
 def test_softmax_and_xent_of_masked_logits(rows, C, dtype, gpu_tuning, monkeypatch):
     """Logits of -inf (masked classes), leading a row too: the online log-sum-exp
     of every path took exp(-inf - -inf) = NaN there; zero probabilities, a log-
@@ -726,7 +755,7 @@ def test_gpu_tuning_gives_the_same_values(monkeypatch):
         _cpu_vs_vk(lambda v: be.reduce("sum", v, axes, False), lambda v: v.sum(axes), [x], "f32",
                    rtol=1e-5, atol=1e-5 * np.sqrt(n))
     for dtype, tol in (("f32", dict(rtol=1e-5, atol=1e-6)), ("f16", dict(rtol=2e-2, atol=2e-3))):
-        for rows, C in ((1030, 264), (5000, 72)):  # a subgroup per row
+        for rows, C in ((1030, 264), (5000, 72), (1030, 266), (5000, 70)):  # a subgroup per row (ends too)
             x = r.uniform(-4, 4, (rows, C))
             _cpu_vs_vk(lambda v: be.softmax(v), _np_softmax, [x], dtype, **tol)
             labels = r.integers(0, C, rows)

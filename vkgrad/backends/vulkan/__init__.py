@@ -1116,6 +1116,13 @@ class VulkanBackend(Backend):
         return c
 
     # -- softmax family ------------------------------------------------------------
+    def _quad_rows(self, C, dtype):
+        """Whether rows of C elements take softmax's / xent's quad loops (whole
+        16-byte quads, the ends of rows that do not start or end on one word by
+        word): f32, or f16 rows of an even length (no word shared by two rows)."""
+        e = 8 if dtype == "f16" else 4
+        return C % e == 0 or (C >= 2 * e and (dtype == "f32" or C % 2 == 0))
+
     def _sg_rows(self, C, dtype):
         """Rows of quads read by a subgroup each (rowreduce.glsl's row_lse4_sg): rows
         of at least a subgroup's worth of quads, on GPUs with subgroup shuffles (a
@@ -1123,14 +1130,14 @@ class VulkanBackend(Backend):
         rows of 1000)."""
         sg = self.limits.get("subgroup_size", 0)
         return bool(not self._small_grid and self.limits.get("subgroup_shuffle") and 0 < sg <= 64
-                    and self._quads(C, dtype) >= sg)
+                    and C // (8 if dtype == "f16" else 4) >= sg)
 
     def softmax(self, x, log=False):
         self._check_float("softmax", x)
         C = x.shape[-1] if x.shape else 1
         rows = x.size // max(C, 1)
         ser = _serial(C, rows)
-        quads = int(ser and self._quads(C, x.dtype) > 0)  # y then in x's dtype
+        quads = int(ser and self._quad_rows(C, x.dtype))  # y then in x's dtype
         quads += quads and self._sg_rows(C, x.dtype)
         y = self._alloc(x.shape, x.dtype if quads else "f32")
         shader = self._tx("softmax", _words(x.size, x.dtype)) if ser else "softmax"  # (not a workgroup per row)
@@ -1145,7 +1152,7 @@ class VulkanBackend(Backend):
         loss = self._alloc((), "f32")
         one_group = rows <= 4096 and C <= 256  # rows, then the mean, in one dispatch
         ser = _serial(C, rows)
-        quads = int((one_group or ser) and self._quads(C, logits.dtype) > 0)  # d in logits' dtype
+        quads = int((one_group or ser) and self._quad_rows(C, logits.dtype))  # d in logits' dtype
         quads += quads and not one_group and self._sg_rows(C, logits.dtype)
         probs = self._alloc(logits.shape, logits.dtype if quads else "f32")  # the gradient d
         spec = (int(labels), quads)
