@@ -3,8 +3,8 @@
 #extension GL_KHR_shader_subgroup_basic : require
 #extension GL_KHR_shader_subgroup_shuffle : require
 // Fused softmax + cross-entropy rows, forward and backward: d [rows, C] (f32),
-// the loss's gradient (softmax(x) - t) * inv_rows, and each row's loss
-// sum_j t_j * (logsumexp - x_j) (f32).  Targets are dense rows or, with
+// the loss's gradient (softmax(x) - t) * inv_rows, and each row's share of the
+// mean loss, sum_j t_j * (logsumexp - x_j) * inv_rows (f32).  Targets are dense rows or, with
 // LABELS = 1, int32 labels.  With serial = 2 a single workgroup does every row
 // and writes the mean loss to L[0] (no separate reduce dispatch); otherwise
 // the mean is a reduce afterwards.  QUADS = 1 (serial 1 or 2; f32, or f16 rows
@@ -117,13 +117,13 @@ void main() {
         for (uint row = gl_WorkGroupID.x * gl_NumSubgroups + gl_SubgroupID; row < p.rows;
              row += gl_NumWorkGroups.x * gl_NumSubgroups) {
             float l = row_loss(row);
-            if (gl_SubgroupInvocationID == 0u) ST32(L, row, l);
+            if (gl_SubgroupInvocationID == 0u) ST32(L, row, l * p.inv_rows);
         }
         return;
     }
     if (SERIAL == 1u) {  // short rows: one invocation per row, no barriers
         for (uint row = gl_GlobalInvocationID.x; row < p.rows; row += gl_NumWorkGroups.x * 64u)
-            ST32(L, row, row_loss(row));
+            ST32(L, row, row_loss(row) * p.inv_rows);
         return;
     }
 #ifndef TEXEL_IN
@@ -143,7 +143,7 @@ void main() {
             st_pr(base + j, (exp(z) - t) * p.inv_rows);
         }
         l = wg_reduce(l, false);
-        if (tid == 0u) ST32(L, row, l);
+        if (tid == 0u) ST32(L, row, l * p.inv_rows);
     }
 #endif
 }

@@ -749,7 +749,8 @@ def test_gpu_tuning_gives_the_same_values(monkeypatch):
     monkeypatch.setattr(be, "_rows_by_subgroup", 8 <= sg <= 64 and 64 % sg == 0)
     r = np.random.default_rng(7)
     for shape, axes in [((700, 200), (0,)), ((3, 600, 136), (1,)), ((5000, 24), (0,)), ((64, 4096), (1,)),
-                        ((300000,), (0,)), ((300001,), (0,)), ((257, 1021), (1,))]:
+                        ((300000,), (0,)), ((300001,), (0,)), ((257, 1021), (1,)), ((32767,), (0,)),
+                        ((3, 5000), (1,)), ((1 << 20,), (0,))]:  # (rows passes again over many parts)
         x = r.uniform(-1, 1, shape)
         n = np.prod([shape[a] for a in axes])
         _cpu_vs_vk(lambda v: be.reduce("sum", v, axes, False), lambda v: v.sum(axes), [x], "f32",

@@ -950,31 +950,37 @@ class VulkanBackend(Backend):
                 if outer == 1 and inner > 1 and inner % e:
                     C4 = -(-inner // e) * e  # the result: the first `inner` of C4 results
                     h, inner = self._pad2d(h, R, inner, R, C4, inner, 1, fill), C4
-            # rows (inner = 1) of any length: reduce4 reads a part's ends word by word
-            quads = outer * R * inner >= 1 << 16 and (inner % e == 0 or (inner == 1 and (R % e == 0 or R >= 4 * e)))
-            if quads:
+            # rows (inner = 1) of any length: reduce4 reads a part's ends word by word.
+            # GPUs take it for rows of 1024 and more whatever the size (a lane per output
+            # looping over them waits on each load), and again over the parts while many
+            rows_sg = lambda: self._rows_by_subgroup and inner == 1 and R >= 1024  # noqa: E731
+            quads = (outer * R * inner >= 1 << 16 or rows_sg()) and (
+                inner % e == 0 or (inner == 1 and (R % e == 0 or R >= 4 * e)))
+            passes4 = 0
+            while quads:
                 # 16-byte loads (reduce4.comp): columns in whole quads, or rows; parts of
                 # the rows in parallel (about _reduce_items items), then the parts (few) below
+                e = 8 if tag == "f16" else 4
                 cols, sg = inner // e, self.limits.get("subgroup_size", 0)
                 if inner == 1:  # rows
                     if self._rows_by_subgroup:  # GPUs: a subgroup per part, lanes on adjacent quads
-                        mode, qpi, base, target = 3, 1, outer, self._reduce_items // 8
+                        # (a part at least a quad per lane)
+                        mode, qpi, base, target, least = 3, 1, outer, self._reduce_items // 8, sg * e
                     else:  # an invocation per part
-                        mode, qpi, base, target = 1, 1, outer, self._reduce_items
+                        mode, qpi, base, target, least = 1, 1, outer, self._reduce_items, 16 * e
                 elif 0 < sg <= 64 and cols >= sg:  # a subgroup reads a contiguous span of each row
-                    mode = 2
+                    mode, least = 2, 16
                     qpi = min(self._reduce_acc // e, 1 << ((cols // sg).bit_length() - 1))
                     base = outer * -(-cols // (sg * qpi))  # spans per part; items are subgroups
                     # a CPU: two workgroups per thread (more parts only add a second pass)
                     target = 2 * self._small_grid * (64 // sg) if self._small_grid else self._reduce_items // sg
                 else:  # columns: an invocation owns qpi adjacent quads
-                    mode = 0
+                    mode, least = 0, 16
                     qpi = 4 if cols % 4 == 0 else 2 if cols % 2 == 0 else 1
                     base, target = outer * cols // qpi, self._reduce_items
-                rows_mode = int(mode in (1, 3))
-                P = max(1, min(-(-target // base), R // (16 * e if rows_mode else 16)))
+                P = max(1, min(-(-target // base), R // least))
                 chunk = -(-R // P)
-                chunk = -(-chunk // e) * e if rows_mode else chunk
+                chunk = -(-chunk // e) * e if inner == 1 else chunk
                 P = -(-R // chunk)
                 y = self._alloc((outer * P * inner,), "f32")
                 self._dispatch(self._tx("reduce4", -(-outer * R * inner // e)), tag, (code, mode, qpi),
@@ -982,7 +988,9 @@ class VulkanBackend(Backend):
                                [outer, R, inner, _f2u(1.0), chunk], [h, y])
                 h, tag, R = y, "f32", P
                 code = 0 if code == 2 else code  # later passes add up the squares
-            if R == 1 and quads:
+                passes4 += 1
+                quads = rows_sg()
+            if R == 1 and passes4:
                 cur_shape = cur_shape[:i] + [1] * (j - i + 1) + cur_shape[j + 1:]
                 continue
             while R > 4096 and outer * inner < 1024:
@@ -993,7 +1001,9 @@ class VulkanBackend(Backend):
                                [outer, R, inner, _f2u(1.0), 1024], [h, part])
                 h, tag, R = part, "f32", P
                 code = 0 if code == 2 else code  # later passes add up the squares
-            ser = _serial(R, outer * inner)
+            # (GPUs: a lane per output only for short loops or outputs that fill the device;
+            # else a workgroup's lanes read each output's values side by side)
+            ser = _serial(R, outer * inner) if self._small_grid else (R <= 32 or outer * inner >= 1024)
             out16 = int(ser and x.dtype == "f16" and run is runs[0])  # the last pass writes halves
             y = self._alloc((outer * inner,), "f16" if out16 else "f32")
             units = -(-outer * inner // 2) if out16 else outer * inner
@@ -1149,7 +1159,6 @@ class VulkanBackend(Backend):
         labels = target.dtype == "i32"
         self._check_float("softmax_xent", logits, *([] if labels else [target]))
         rows, C = logits.shape
-        loss = self._alloc((), "f32")
         one_group = rows <= 4096 and C <= 256  # rows, then the mean, in one dispatch
         ser = _serial(C, rows)
         quads = int((one_group or ser) and self._quad_rows(C, logits.dtype))  # d in logits' dtype
@@ -1159,14 +1168,14 @@ class VulkanBackend(Backend):
         shader = (self._tx("xent", _words(logits.size, logits.dtype)) if one_group or ser
                   else "xent")  # (not a workgroup per row)
         if one_group:
+            loss = self._alloc((), "f32")
             self._dispatch(shader, logits.dtype, spec + (2,), 1, [rows, C, _f2u(1.0 / rows)],
                            [logits, target, probs, loss])
-        else:
+        else:  # rows' shares of the mean, then their sum (reduce's paths for long ones)
             rl = self._alloc((rows,), "f32")
             self._dispatch(shader, logits.dtype, spec + (int(ser),), (rows + 63) // 64 if ser else rows,
                            [rows, C, _f2u(1.0 / rows)], [logits, target, probs, rl])
-            ser = _serial(rows, 1)
-            self._dispatch("reduce", "f32", (0, int(ser)), 1, [1, rows, 1, _f2u(1.0 / rows), 0], [rl, loss])
+            loss = self.reduce("sum", rl, (0,), False)
         return loss, self._as(probs, logits.dtype)  # the loss in f32 (f16 logits too)
 
     def act_bias_bwd(self, act, y, g, need_db=True):
