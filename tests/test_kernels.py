@@ -972,6 +972,37 @@ def test_quad_loops_cover_every_quad_once_at_any_grid(dtype, cap, monkeypatch):
     assert want <= set(seen), seen
 
 
+@pytest.mark.parametrize("texel_reads", [True, False])  # False: storage buffers, as GPUs read them
+@pytest.mark.parametrize("dtype", ["f32", "f16"])
+def test_transposes_of_the_last_two_axes_take_blocks_and_move_bits(dtype, texel_reads, monkeypatch):
+    """Permutes that swap x's last two (merged) axes, both in whole quads, take
+    transpose4 (blocks of 4 x 4 f32 or 8 x 8 halves; tiles cut short at the
+    edges, batches, size-1 axes merged away) and move the bits exactly; the rest
+    the strided copy."""
+    be = vg.get_backend("vulkan")
+    if texel_reads and not be._twins:
+        pytest.skip("this device's arenas back no texel views")
+    sg = be.limits.get("subgroup_size", 0)
+    if not (4 <= sg <= 64 and 64 % sg == 0):
+        pytest.skip("transpose4 wants a subgroup size dividing 64")
+    monkeypatch.setattr(be, "_texel_reads", texel_reads)
+    seen = _spy(be, monkeypatch, lambda shader, spec: shader.split("_")[0])
+    np_dt, view = (np.float32, np.uint32) if dtype == "f32" else (np.float16, np.uint16)
+    r = np.random.default_rng(4)
+    for shape, axes, block in (((64, 48), (1, 0), True), ((264, 200), (1, 0), True), ((3, 40, 24), (0, 2, 1), True),
+                               ((2, 3, 16, 32), (0, 1, 3, 2), True), ((1, 64, 1, 32), (0, 3, 2, 1), True),
+                               ((40, 1, 24), (1, 2, 0), True), ((37, 24), (1, 0), False),
+                               ((4, 8, 16), (2, 1, 0), False)):
+        x = (r.standard_normal(shape) * 10.0 ** r.integers(-8, 5, shape)).astype(np_dt)
+        x.flat[::7], x.flat[::11], x.flat[::13] = -0.0, np.inf, np.nan
+        seen.clear()
+        got = be.to_numpy(be.permute(be.from_numpy(x, dtype), axes))
+        want = np.ascontiguousarray(x.transpose(axes))
+        assert got.shape == want.shape
+        np.testing.assert_array_equal(got.view(view), want.view(view), err_msg=str((shape, axes)))
+        assert ("transpose4" in seen) == block, (shape, axes, seen)
+
+
 @pytest.mark.parametrize("dtype", ["f32", "f16"])
 def test_strided_copies_by_texels_move_bits_exactly(dtype):
     """copy_tx and unslice_tx (strided copies and slice gradients on CPU devices)

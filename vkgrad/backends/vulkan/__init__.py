@@ -59,10 +59,10 @@ _SHADERS = {
     "unary4": (3, "io"), "binary4": (5, "iio"), "reduce4": (5, "io"), "copy4": (1, "io"), "peak_fma": (3, "o"),
     "matmul4": (4, "iiio"), "matmul_sg": (5, "iiio"), "matmul_sm": (5, "iiio"), "pad2d": (7, "io"), "pad2d_h": (7, "io"),
     "act_bias_bwd": (2, "iioo"), "adam4": (9, "bibb"), "sgd4": (7, "bib"), "adam_multi": (12, "bibb" * 4),
-    "adam_multi8": (16, "bibb" * 8), "cast_multi": (8, "io" * 8),
+    "adam_multi8": (16, "bibb" * 8), "cast_multi": (8, "io" * 8), "transpose4": (3, "io"),
 }
 for _n in ("act_bias_bwd", "cast", "copy", "dropout", "copy4", "unslice", "unary4", "binary4", "reduce4",
-           "softmax", "xent"):  # texel-read twins (see _tx)
+           "softmax", "xent", "transpose4"):  # texel-read twins (see _tx)
     _SHADERS[_n + "_tx"] = _SHADERS[_n]
 _SHADERS["pad2d_tx"] = _SHADERS["pad2d_h_tx"] = (7, "ioi")  # x again as 16-byte texels (contiguous rows)
 # the optimizers' twins read through texel views and write the same ranges through
@@ -86,6 +86,7 @@ _TEXEL = {
     "unary4_tx": lambda tag, spec: [_RGBA32UI, 0],
     "binary4_tx": lambda tag, spec: [_RGBA32UI, _RGBA32UI, 0],
     "reduce4_tx": lambda tag, spec: [_RGBA32UI, 0],
+    "transpose4_tx": lambda tag, spec: [_RGBA32UI, 0],
     # softmax / xent: their QUADS and serial paths; rows not in whole quads read by words
     "softmax_tx": lambda tag, spec: [_RGBA32UI if spec[1] else _R32UI, 0],
     "xent_tx": lambda tag, spec: [_RGBA32UI if spec[1] else _R32UI,
@@ -727,7 +728,21 @@ class VulkanBackend(Backend):
 
     def permute(self, h, axes):
         st = _contig_strides(h.shape)
-        return self._copy_strided(h, [h.shape[a] for a in axes], [st[a] for a in axes])
+        shape, strides = [h.shape[a] for a in axes], [st[a] for a in axes]
+        dims, sx = _merge_dims(shape, strides)
+        e, sg = (8 if h.dtype == "f16" else 4), self.limits.get("subgroup_size", 0)
+        if (len(dims) in (2, 3) and sx[-2:] == [1, dims[-2]] and (len(dims) == 2 or sx[0] == dims[1] * dims[2])
+                and dims[-1] % e == 0 and dims[-2] % e == 0 and 4 <= sg <= 64 and 64 % sg == 0):
+            # a transpose of x's last two (merged) axes, [B, R, C] -> [B, C, R], in
+            # whole quads: by blocks (transpose4.comp)
+            C, R = dims[-2:]
+            B = h.size // (R * C)
+            y = self._alloc(tuple(shape), h.dtype)
+            items = B * -(-R // 32) * -(-(C // e) // sg)  # tiles of 32 rows x sg block columns
+            self._dispatch(self._tx("transpose4", h.size // e), h.dtype, (),
+                           min(-(-items // (64 // sg)), _MAX_GROUPS), [B, R, C], [h, y])
+            return y
+        return self._copy_strided(h, shape, strides)
 
     def broadcast_to(self, h, shape):
         shape = tuple(shape)
