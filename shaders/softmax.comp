@@ -3,10 +3,10 @@
 #extension GL_KHR_shader_subgroup_basic : require
 #extension GL_KHR_shader_subgroup_shuffle : require
 // Row-wise (log-)softmax of x [rows, C] -> y (f32); one workgroup per row, or
-// one invocation per row when serial = 1 (short rows).  QUADS = 1 (serial = 1;
-// f32, or f16 rows of an even length): 16-byte loads and stores of the whole
-// quads in a row, its ends word by word (rowreduce.glsl), and y in x's dtype
-// (packed halves with -DF16), so f16 needs no conversion pass.  QUADS = 2: the
+// one invocation per row when serial = 1 (short rows).  QUADS = 1 (serial = 1):
+// 16-byte loads and stores of the whole quads in a row, its ends word by word
+// (rowreduce.glsl), and y in x's dtype (packed halves with -DF16), so f16 needs
+// no conversion pass.  QUADS = 2: the
 // same with a subgroup per row (rows of at least a subgroup's worth of quads).
 // -DTEXEL_IN (the "_tx" twin, CPU devices): the QUADS and serial paths (not a
 // workgroup per row), x read through a texel buffer (vec4.glsl; an R32UI view
@@ -24,11 +24,11 @@ layout(constant_id = 1) const uint QUADS = 0u;
 // does not take (barriers among them) are not compiled in (see binary4.comp).
 layout(constant_id = 2) const uint SERIAL = 0u;
 layout(push_constant) uniform P { uint rows; uint C; } p;
-layout(std430, binding = 1) writeonly buffer Y_wb { uint Y_w[]; };  // y by words
+layout(std430, binding = 1) buffer Y_wb { uint Y_w[]; };  // y by words (atomics: see STORE_END_WORD)
 void st_y(uint i, float v) { Y_w[i] = floatBitsToUint(v); }  // (y in f32)
-void y_word(uint w, float lse) {
+void y_word(uint w, uint s, uint t, float lse) {
     vec2 z = unpack_w(LDW(X4, w)) - lse;
-    Y_w[w] = pack_w(LOG == 1u ? z : exp(z));
+    STORE_END_WORD(Y_w, w, s, t, LOG == 1u ? z : exp(z));
 }
 #ifdef TEXEL_IN
 // serial rows, QUADS = 0: an R32UI view of x's words
@@ -42,21 +42,19 @@ void main() {
     uint tid = gl_LocalInvocationID.x;
     if (QUADS != 0u) {  // 1: a lane per row; 2: a subgroup per row, lanes taking every SG-th quad
         bool sg = QUADS == 2u;
-        uint W = p.C / EPW, first = sg ? gl_SubgroupInvocationID : 0u, step = sg ? gl_SubgroupSize : 1u;
+        uint first = sg ? gl_SubgroupInvocationID : 0u, step = sg ? gl_SubgroupSize : 1u;
         uint row0 = sg ? gl_WorkGroupID.x * gl_NumSubgroups + gl_SubgroupID : gl_GlobalInvocationID.x;
         uint rows_step = sg ? gl_NumWorkGroups.x * gl_NumSubgroups : gl_NumWorkGroups.x * 64u;
         for (uint row = row0; row < p.rows; row += rows_step) {
-            uint ws = row * W, wt = ws + W;
-            float lse = row_lse4(ws, wt, first, step, sg), v[EPQ];
-            uvec2 qr = row_quads(ws, wt);
+            uint s = row * p.C, t = s + p.C;
+            float lse = row_lse4(s, t, first, step, sg), v[EPQ];
+            uvec2 qr = row_quads(s, t);
             for (uint q = qr.x + first; q < qr.y; q += step) {
                 LOADQ(LDQ(X4, q), v);
                 [[unroll]] for (uint k = 0u; k < EPQ; k++) v[k] = LOG == 1u ? v[k] - lse : exp(v[k] - lse);
                 Y4[q] = STOREQ(v);
             }
-            // the ends: words before and after the whole quads
-            for (uint w = ws + first; w < min(qr.x * 4u, wt); w += step) y_word(w, lse);
-            for (uint w = qr.y * 4u + first; w < wt; w += step) y_word(w, lse);
+            FOR_END_WORDS(s, t, qr, first, step, w) y_word(w, s, t, lse);
         }
         return;
     }

@@ -7,10 +7,9 @@
 // mean loss, sum_j t_j * (logsumexp - x_j) * inv_rows (f32).  Targets are dense rows or, with
 // LABELS = 1, int32 labels.  With serial = 2 a single workgroup does every row
 // and writes the mean loss to L[0] (no separate reduce dispatch); otherwise
-// the mean is a reduce afterwards.  QUADS = 1 (serial 1 or 2; f32, or f16 rows
-// of an even length): 16-byte loads and stores of the whole quads in a row, its
-// ends word by word (rowreduce.glsl), and d in x's dtype (packed halves with
-// -DF16), so f16 needs no conversion pass.  QUADS = 2
+// the mean is a reduce afterwards.  QUADS = 1 (serial 1 or 2): 16-byte loads
+// and stores of the whole quads in a row, its ends word by word (rowreduce.glsl),
+// and d in x's dtype (packed halves with -DF16), so f16 needs no conversion pass.  QUADS = 2
 // (serial 1, rows of at least a subgroup's worth of quads): a subgroup per row.
 // -DTEXEL_IN (the "_tx" twin, CPU devices): the QUADS and serial paths (not a
 // workgroup per row), x and t read through texel buffers (vec4.glsl; labels,
@@ -57,40 +56,40 @@ float tgt(uint row, uint j) {
 }
 #endif
 
-layout(std430, binding = 2) writeonly buffer PR_wb { uint PR_w[]; };  // d by words
+layout(std430, binding = 2) buffer PR_wb { uint PR_w[]; };  // d by words (atomics: see STORE_END_WORD)
 void st_pr(uint i, float v) { PR_w[i] = floatBitsToUint(v); }  // (QUADS = 0: d in f32)
 
-// QUADS: d of word w (columns j, j + 1 with f16) and its loss terms
-float d_word(uint w, uint j, int lab, float lse) {
+// QUADS: d of an end word w of the row [s, t) and its loss terms
+float d_word(uint w, uint s, uint t, int lab, float lse) {
     vec2 z = unpack_w(LDW(X4, w)) - lse;
-    vec2 t = LABELS == 1u ? vec2(int(j) == lab ? 1.0 : 0.0, int(j) + 1 == lab ? 1.0 : 0.0) : unpack_w(LDW(T4, w));
-    PR_w[w] = pack_w((exp(z) - t) * p.inv_rows);
+    int j = int(w * EPW - s);  // column of the word's first value
+    vec2 tg = LABELS == 1u ? vec2(j == lab ? 1.0 : 0.0, j + 1 == lab ? 1.0 : 0.0) : unpack_w(LDW(T4, w));
+    tg = mix(vec2(0.0), tg, in_row(w, s, t));  // (another row's target: no term)
+    STORE_END_WORD(PR_w, w, s, t, (exp(z) - tg) * p.inv_rows);
     if (LABELS == 1u) return 0.0;  // (the label's term is taken once per row)
-    return (t.x == 0.0 ? 0.0 : t.x * z.x) + (EPW == 2u && t.y != 0.0 ? t.y * z.y : 0.0);
+    return (tg.x == 0.0 ? 0.0 : tg.x * z.x) + (EPW == 2u && tg.y != 0.0 ? tg.y * z.y : 0.0);
 }
 
 float row_loss(uint row) {  // one invocation (QUADS = 2: one subgroup) does the whole row
     if (QUADS != 0u) {
-        uint W = p.C / EPW, ws = row * W, wt = ws + W;
+        uint s = row * p.C, e = s + p.C;
         uint first = QUADS == 2u ? gl_SubgroupInvocationID : 0u, step = QUADS == 2u ? gl_SubgroupSize : 1u;
-        float lse = row_lse4(ws, wt, first, step, QUADS == 2u), l = 0.0, v[EPQ], t[EPQ];
+        float lse = row_lse4(s, e, first, step, QUADS == 2u), l = 0.0, v[EPQ], t[EPQ];
         int lab = LABELS == 1u ? label(row) : -1;  // out of range: no term, as in the general path
-        if (LABELS == 1u && lab >= 0 && lab < int(p.C) && first == 0u) l = lse - x_el(row * p.C + uint(lab));
-        uvec2 qr = row_quads(ws, wt);
+        if (LABELS == 1u && lab >= 0 && lab < int(p.C) && first == 0u) l = lse - x_el(s + uint(lab));
+        uvec2 qr = row_quads(s, e);
         for (uint q = qr.x + first; q < qr.y; q += step) {
             LOADQ(LDQ(X4, q), v);
             if (LABELS == 0u) {
                 LOADQ(LDQ(T4, q), t);
                 [[unroll]] for (uint k = 0u; k < EPQ; k++) l -= t[k] == 0.0 ? 0.0 : t[k] * (v[k] - lse);
             }
-            uint j0 = q * EPQ - row * p.C;  // column of v[0]
+            uint j0 = q * EPQ - s;  // column of v[0]
             [[unroll]] for (uint k = 0u; k < EPQ; k++)
                 v[k] = (exp(v[k] - lse) - (LABELS == 1u ? (int(j0 + k) == lab ? 1.0 : 0.0) : t[k])) * p.inv_rows;
             PR4[q] = STOREQ(v);
         }
-        // the ends: words before and after the whole quads
-        for (uint w = ws + first; w < min(qr.x * 4u, wt); w += step) l -= d_word(w, (w - ws) * EPW, lab, lse);
-        for (uint w = qr.y * 4u + first; w < wt; w += step) l -= d_word(w, (w - ws) * EPW, lab, lse);
+        FOR_END_WORDS(s, e, qr, first, step, w) l -= d_word(w, s, e, lab, lse);
         return QUADS == 2u ? sg_sum(l) : l;
     }
     uint base = row * p.C;

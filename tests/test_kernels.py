@@ -393,9 +393,10 @@ def test_softmax_and_xent_rows_quad_and_general_paths(rows, C, dtype, texel_read
 
 @pytest.mark.parametrize("gpu_tuning", [False, True])
 def test_softmax_rows_not_in_whole_quads_take_the_quad_loops(gpu_tuning, monkeypatch):
-    """Rows that do not start or end on a quad: f32 and even f16 lengths take the
-    quad loops (QUADS 1, or 2 with a subgroup per row on GPUs), odd f16 lengths the
-    scalar loop (a word would hold halves of two rows)."""
+    """Rows that do not start or end on a quad take the quad loops (QUADS 1, or 2
+    with a subgroup per row on GPUs) -- f16 rows of an odd length too, their
+    shared end words written half by half (atomics); rows shorter than two quads
+    the scalar loop."""
     be = vg.get_backend("vulkan")
     sg = be.limits.get("subgroup_size", 0)
     if gpu_tuning:
@@ -403,7 +404,8 @@ def test_softmax_rows_not_in_whole_quads_take_the_quad_loops(gpu_tuning, monkeyp
         monkeypatch.setattr(be, "_texel_reads", False)
     seen = _spy(be, monkeypatch, lambda shader, spec: (shader.split("_")[0], spec[1] if len(spec) > 1 else None))
     r = np.random.default_rng(3)
-    for dtype, C, want in (("f32", 1001, 1), ("f16", 1002, 1), ("f16", 1001, 0), ("f32", 37, 1), ("f16", 37, 0)):
+    for dtype, C, want in (("f32", 1001, 1), ("f16", 1002, 1), ("f16", 1001, 1), ("f32", 37, 1), ("f16", 37, 1),
+                           ("f16", 13, 0), ("f32", 7, 0)):
         if want and gpu_tuning and be._sg_rows(C, dtype):
             want = 2
         x = vg.tensor(r.uniform(-4, 4, (1100, C)), device="vulkan", dtype=dtype).data

@@ -1144,9 +1144,9 @@ class VulkanBackend(Backend):
     def _quad_rows(self, C, dtype):
         """Whether rows of C elements take softmax's / xent's quad loops (whole
         16-byte quads, the ends of rows that do not start or end on one word by
-        word): f32, or f16 rows of an even length (no word shared by two rows)."""
+        word): rows of whole quads, or of at least two quads' elements."""
         e = 8 if dtype == "f16" else 4
-        return C % e == 0 or (C >= 2 * e and (dtype == "f32" or C % 2 == 0))
+        return C % e == 0 or C >= 2 * e
 
     def _sg_rows(self, C, dtype):
         """Rows of quads read by a subgroup each (rowreduce.glsl's row_lse4_sg): rows
