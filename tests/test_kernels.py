@@ -610,6 +610,48 @@ def test_row_and_column_kernels_serial_and_workgroup_paths(shape, dtype):
     both(lambda be, gg, a, ga: be.batchnorm_bwd(gg, a, *stats[be], ga), g, x, gamma)
 
 
+@pytest.mark.parametrize("texel_reads", [True, False])  # False: storage buffers, as GPUs read them
+@pytest.mark.parametrize("dtype", ["f32", "f16"])
+@pytest.mark.parametrize("shape", [(2000, 33), (4096, 64), (600, 100), (300, 222), (128, 257)], ids=str)
+def test_batchnorm_of_large_batches_in_parts(shape, dtype, texel_reads, monkeypatch):
+    """Large batches take bn_part / bn_comb / bn_apply (rows in parts, the last
+    one short; channels in quads or one by one): y, the statistics, the running
+    statistics and the exact gradient against the CPU -- with a mean far from 0
+    (1000 + noise of 0.5 in f32: the parts' deviations merged, where E[x^2] -
+    E[x]^2 would lose the variance to cancellation)."""
+    vk, cpu = vg.get_backend("vulkan"), vg.get_backend("cpu")
+    if texel_reads and not vk._twins:
+        pytest.skip("this device's arenas back no texel views")
+    monkeypatch.setattr(vk, "_texel_reads", texel_reads)
+    seen = _spy(vk, monkeypatch, lambda shader, spec: shader.split("_tx")[0])
+    r = np.random.default_rng(shape[1])
+    N, C = shape
+    x = r.normal(1000.0 if dtype == "f32" else 3.0, 0.5, shape)
+    g, gamma, beta = r.normal(0, 1, shape), r.uniform(0.5, 1.5, C), r.normal(0, 1, C)
+    rnd = (lambda a: a.astype(np.float16).astype(np.float64)) if dtype == "f16" else (lambda a: a)
+    T = lambda a, dt=dtype: vg.tensor(a, device="vulkan", dtype=dt).data  # noqa: E731
+    rm_c, rv_c = np.full(C, 0.5), np.full(C, 2.0)
+    want = cpu.batchnorm_fwd(rnd(x), rnd(gamma), rnd(beta), 1e-5, rm_c, rv_c, 0.1)
+    rm, rv = T(np.full(C, 0.5), "f32"), T(np.full(C, 2.0), "f32")
+    got = vk.batchnorm_fwd(T(x), T(gamma), T(beta), 1e-5, rm, rv, 0.1)
+    assert seen[:3] == ["bn_part", "bn_comb", "bn_apply"], seen
+    # (f32: x = 1000 + noise keeps about 6e-5 of absolute resolution, y twice that; a
+    # cancelling variance would be off by tens of percent)
+    tol = dict(rtol=2e-2, atol=2e-2) if dtype == "f16" else dict(rtol=1e-3, atol=1e-3)
+    for a, b, what in zip(list(got) + [rm, rv], list(want) + [rm_c, rv_c], ("y", "mean", "var", "invstd", "rm", "rv")):
+        np.testing.assert_allclose(vk.to_numpy(a).astype(np.float64), b, **tol, err_msg=what)
+    mean, inv = got[1], got[3]
+    seen.clear()
+    dx, dgam, dbet = vk.batchnorm_bwd(T(g), T(x), mean, inv, T(gamma))
+    assert seen[:3] == ["bn_part", "bn_comb", "bn_apply"], seen
+    wx, wg, wb = cpu.batchnorm_bwd(rnd(g), rnd(x), vk.to_numpy(mean).astype(np.float64),
+                                   vk.to_numpy(inv).astype(np.float64), rnd(gamma))
+    for a, b, what in ((dx, wx, "dx"), (dgam, wg, "dgamma"), (dbet, wb, "dbeta")):
+        scale = max(1.0, float(np.abs(b).max()))
+        np.testing.assert_allclose(vk.to_numpy(a).astype(np.float64), b, rtol=tol["rtol"],
+                                   atol=tol["atol"] * scale, err_msg=what)
+
+
 @pytest.mark.parametrize("shape", [(300, 5), (40, 9), (40, 12)], ids=str)  # workgroup, serial, quads
 def test_batchnorm_kernel_updates_running_statistics(shape):
     r = np.random.default_rng(2)

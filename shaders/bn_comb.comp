@@ -1,0 +1,75 @@
+#version 450
+#extension GL_GOOGLE_include_directive : require
+// Batch norm for large batches, pass 2 of 3: an invocation per channel combines
+// the P parts' partials (bn_part.comp).  Forward (BWD = 0): the parts' (count,
+// mean, sum of squared deviations) merged pairwise (Chan, Golub and LeVeque) ->
+// mean, biased var, invstd; the running statistics moved (update = 1: rm +=
+// momentum * (mean - rm), rv += momentum * (var * N/(N-1) - rv)); and the
+// coefficients of bn_apply.comp's out = S (x - mean) + K [+ A g]: forward y with
+// S = invstd * gamma, K = beta.  Backward (BWD = 1): dbeta = sum g, dgamma =
+// invstd * sum g (x - mean), and dx = A g + S (x - mean) + K with A = invstd *
+// gamma, S = -A invstd dgamma / N, K = -A dbeta / N (the exact gradient through
+// the batch statistics).  (x - mean), not x: S x and K - S mean of a mean far
+// from 0 would cancel.
+// Bindings: 0 PART (in, f32), 1 gamma, 2 beta (in, their dtype); 3 mean, 5 invstd
+// (out forward, in backward; f32), 4 var (out, forward); 6 running mean, 7 running
+// var (read-write, f32; dummies unless updated); 8 COEF [4, C]: S, mean, K, A
+// (A backward), 9 dgamma, 10 dbeta
+// (out, f32; dgamma and dbeta backward).
+#include "common.glsl"
+layout(local_size_x = 64) in;
+layout(constant_id = 0) const uint BWD = 0u;
+layout(push_constant) uniform P { uint N; uint C; uint chunk; float eps; uint update; float momentum; } p;
+BUF_IN(0, PART)
+BUF_IN(1, GAM)
+BUF_IN(2, BET)
+BUF_INOUT(3, MEAN)
+BUF_OUT(4, VAR)
+BUF_INOUT(5, INV)
+BUF_INOUT(6, RM)
+BUF_INOUT(7, RV)
+BUF_OUT(8, COEF)
+BUF_OUT(9, DG)
+BUF_OUT(10, DB)
+
+void main() {
+    uint P = (p.N + p.chunk - 1u) / p.chunk;
+    for (uint c = gl_GlobalInvocationID.x; c < p.C; c += gl_NumWorkGroups.x * 64u) {
+        float A = LD(GAM, c), N = float(p.N);
+        if (BWD == 0u) {
+            float n = 0.0, mean = 0.0, m2 = 0.0;
+            for (uint j = 0u; j < P; j++) {
+                float nb = float(min(p.N, (j + 1u) * p.chunk) - j * p.chunk), d = LD32(PART, j * p.C + c) - mean;
+                mean += d * nb / (n + nb);
+                m2 += LD32(PART, (P + j) * p.C + c) + d * d * n * nb / (n + nb);
+                n += nb;
+            }
+            float var = m2 / N, inv = inversesqrt(var + p.eps);
+            ST32(MEAN, c, mean);
+            ST32(VAR, c, var);
+            ST32(INV, c, inv);
+            if (p.update == 1u) {
+                float rm = LD32(RM, c), rv = LD32(RV, c);
+                ST32(RM, c, rm + p.momentum * (mean - rm));
+                ST32(RV, c, rv + p.momentum * (var * N / (N - 1.0) - rv));
+            }
+            ST32(COEF, c, A * inv);
+            ST32(COEF, p.C + c, mean);
+            ST32(COEF, 2u * p.C + c, LD(BET, c));
+        } else {
+            float sg = 0.0, sgx = 0.0;
+            for (uint j = 0u; j < P; j++) {
+                sg += LD32(PART, j * p.C + c);
+                sgx += LD32(PART, (P + j) * p.C + c);
+            }
+            float inv = LD32(INV, c), dg = inv * sgx;
+            A *= inv;
+            ST32(DG, c, dg);
+            ST32(DB, c, sg);
+            ST32(COEF, c, -A * inv * dg / N);
+            ST32(COEF, p.C + c, LD32(MEAN, c));
+            ST32(COEF, 2u * p.C + c, -A * sg / N);
+            ST32(COEF, 3u * p.C + c, A);
+        }
+    }
+}
