@@ -25,10 +25,14 @@ float f(uint c, float x, float g) {
 
 void main() {
     float v[EPQ], u[EPQ], cf[4][EPQ];
-    FOR_QUADS(p.n, q) {
+    // the quads of FOR_QUADS (vec4.glsl), c0 the channel of each one's first element
+    // advanced with q (no vector division per quad: a CPU device does 8 scalar ones)
+    uint nq = p.n / EPQ, end_ = quad_end(nq), q = quad_first(nq);
+    uint c0 = (q * EPQ) % p.C, dc = (quad_step() * EPQ) % p.C;
+    for (; q < end_; q += quad_step(), c0 = c0 + dc >= p.C ? c0 + dc - p.C : c0 + dc) {
         LOADQ(LDQ(X, q), v);
         if (BWD == 1u) { LOADQ(LDQ(G, q), u); }
-        uint c = (q * EPQ) % p.C;
+        uint c = c0;
         if (QUADS == 1u) {  // the quad's EPQ channels: c .. c + EPQ - 1
             [[unroll]] for (uint i = 0u; i < 3u + BWD; i++)
                 [[unroll]] for (uint h = 0u; h < EPQ / 4u; h++) {

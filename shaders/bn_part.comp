@@ -6,8 +6,10 @@
 // channels (a row read contiguously).  The one-kernel path (bn_fwd.comp) walks
 // each channel down every row in one invocation: 64 invocations in all for 256
 // channels.  Forward (BWD = 0): the part's mean and its sum of squared
-// deviations from that mean (its rows read twice, from cache the second time),
-// combined by bn_comb.comp -- no E[x^2] - E[x]^2 cancellation.  Backward
+// deviations from that mean, in one read of its rows as sums of x - K and (x -
+// K)^2 about K = the part's first row (shifted data: no E[x^2] - E[x]^2
+// cancellation while K is within a few standard deviations of the mean, as a
+// sample of the batch is), combined across parts by bn_comb.comp.  Backward
 // (BWD = 1): sums of g and of g * (x - mean).  Partials: PART [2, P, C] (f32).
 // QUADS = 1 (C a whole number of quads): EPL = EPQ channels an invocation by
 // 16-byte loads; else one, by word loads.  -DTEXEL_IN (the "_tx" twin, CPU
@@ -38,6 +40,7 @@ void main() {
             b[k] = 0.0;
             mu[k] = BWD == 1u && k < EPL ? MEAN[c + k] : 0.0;
         }
+        if (BWD == 0u) { LOAD_ROW(X, r0, c, mu) }  // the shift K
         for (uint r = r0; r < r1; r++) {
             LOAD_ROW(X, r, c, v)
             if (BWD == 1u) {
@@ -47,15 +50,18 @@ void main() {
                     b[k] += u[k] * (v[k] - mu[k]);
                 }
             } else {
-                [[unroll]] for (uint k = 0u; k < EPL; k++) a[k] += v[k];
+                [[unroll]] for (uint k = 0u; k < EPL; k++) {
+                    float d = v[k] - mu[k];
+                    a[k] += d;
+                    b[k] += d * d;
+                }
             }
         }
-        if (BWD == 0u) {  // the part's mean, then the squared deviations from it
+        if (BWD == 0u) {  // the part's mean and squared deviations from it
             float n = float(r1 - r0);
-            [[unroll]] for (uint k = 0u; k < EPL; k++) a[k] /= n;
-            for (uint r = r0; r < r1; r++) {
-                LOAD_ROW(X, r, c, v)
-                [[unroll]] for (uint k = 0u; k < EPL; k++) b[k] += (v[k] - a[k]) * (v[k] - a[k]);
+            [[unroll]] for (uint k = 0u; k < EPL; k++) {
+                b[k] = max(b[k] - a[k] * a[k] / n, 0.0);
+                a[k] = mu[k] + a[k] / n;
             }
         }
         [[unroll]] for (uint k = 0u; k < EPL; k++) {

@@ -174,7 +174,10 @@ def _cases(size):
                         ("mul column", n_el), ("transpose", n_el)],
         "reduce": [("sum all", n_el), ("sum axis0", int(4096 * s), 1024), ("sum rows", int(1024 * s), 512),
                    ("sum rows odd", int(1024 * s) - 1, 1021)],
-        "softmax": [("softmax", int(4096 * s), 1000), ("softmax_xent", int(4096 * s), 1000)],
+        # (rows of an odd length: ends of rows read and written word by word)
+        "softmax": [("softmax", int(4096 * s), 1000), ("softmax_xent", int(4096 * s), 1000),
+                    ("softmax odd", int(4096 * s), 1001)],
+        "batchnorm": [("batchnorm fwd", int(4096 * s), 256), ("batchnorm bwd", int(4096 * s), 256)],
         "optimizer": [("adam", int(MB * s)), ("sgd momentum", int(MB * s))],
     }
 
@@ -259,7 +262,7 @@ def _bench_case(be, vg, fam, case, dt, reps, r, probes):
     elif fam == "softmax":
         a = r.uniform(-3, 3, (case[1], case[2])).astype(npdt)
         ha = T(a)
-        if name == "softmax":
+        if name.startswith("softmax") and name != "softmax_xent":
             rec = lambda: be.softmax(ha)  # noqa: E731
 
             def npf():
@@ -277,6 +280,21 @@ def _bench_case(be, vg, fam, case, dt, reps, r, probes):
                 return -(t_ * ls).sum() / len(a), (np.exp(ls) - t_) / len(a)
             nbytes = 3 * a.size * esz
         fl = 4 * a.size
+    elif fam == "batchnorm":  # train mode over the rows; backward: the exact gradient
+        from .backends.cpu import CPUBackend
+        cpu = CPUBackend()
+        x, g = r.normal(0, 1, (case[1], case[2])).astype(npdt), r.normal(0, 1, (case[1], case[2])).astype(npdt)
+        gam, bet = np.ones(case[2], npdt), np.zeros(case[2], npdt)
+        hx, hg, hgam, hbet = T(x), T(g), T(gam), T(bet)
+        _, mean, _, inv = be.batchnorm_fwd(hx, hgam, hbet, 1e-5)
+        _, cmean, _, cinv = cpu.batchnorm_fwd(x, gam, bet, 1e-5)
+        if name == "batchnorm fwd":
+            rec = lambda: be.batchnorm_fwd(hx, hgam, hbet, 1e-5)  # noqa: E731
+            npf, nbytes = (lambda: cpu.batchnorm_fwd(x, gam, bet, 1e-5)), 2 * x.size * esz
+        else:
+            rec = lambda: be.batchnorm_bwd(hg, hx, mean, inv, hgam)  # noqa: E731
+            npf, nbytes = (lambda: cpu.batchnorm_bwd(g, x, cmean, cinv, gam)), 3 * x.size * esz
+        fl = 8 * x.size
     else:  # optimizer: as training runs it, an f32 (master) weight with a gradient of dtype dt
         n = case[1]
         p, g = r.uniform(-1, 1, n).astype(npdt), r.uniform(-1, 1, n).astype(npdt) * 1e-2
@@ -370,7 +388,8 @@ def plot(res, path):
 
 def main(argv=None):
     ap = argparse.ArgumentParser(prog="python -m vkgrad.bench", description=__doc__.splitlines()[0])
-    ap.add_argument("--only", help="comma list of families: matmul,elementwise,reduce,softmax,optimizer")
+    ap.add_argument("--only", help="comma list of families: matmul,elementwise,reduce,softmax,batchnorm,"
+                    "optimizer")
     ap.add_argument("--dtype", default="f32,f16", help="comma list of f32,f16")
     ap.add_argument("--size", choices=["auto", *SIZES], default="auto",
                     help="work per case: small, default (CPU devices), large (GPUs: 4096^3 matmul, "
