@@ -35,6 +35,13 @@ class BackendError(RuntimeError):
     """A backend could not do what was asked (unsupported dtype, no device, OOM)."""
 
 
+def check_op(kind, op, ops):
+    """``op`` as an index into ``ops`` (UNARY_OPS or BINARY_OPS), or a clear error."""
+    if op not in ops:
+        raise BackendError(f"{kind}: unknown op {op!r}; expected one of {', '.join(ops)}")
+    return ops.index(op)
+
+
 class Backend:
     """Abstract primitive set.  See the module docstring for op codes."""
 

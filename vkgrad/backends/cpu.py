@@ -9,7 +9,7 @@ import math
 
 import numpy as np
 
-from .base import Backend, BackendError
+from .base import BINARY_OPS, UNARY_OPS, Backend, BackendError, check_op
 
 _NP = {"f32": np.float32, "f16": np.float16, "f64": np.float64, "i32": np.int32}
 _FROM_NP = {np.dtype(v): k for k, v in _NP.items()}
@@ -172,10 +172,12 @@ class CPUBackend(Backend):
 
     # -- elementwise --------------------------------------------------
     def unary(self, op, x, alpha=0.0, beta=0.0, out=None):
+        check_op("unary", op, UNARY_OPS)
         r = _UNARY[op](self._c(x), alpha, beta)
         return self._store(r, x.dtype, out)
 
     def binary(self, op, a, b, alpha=0.0, beta=0.0, out=None):
+        check_op("binary", op, BINARY_OPS)
         r = _BINARY[op](self._c(a), self._c(b), alpha, beta)
         return self._store(r, a.dtype, out)
 

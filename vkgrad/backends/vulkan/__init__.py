@@ -39,7 +39,7 @@ try:
 except ImportError as e:  # pragma: no cover
     raise ImportError(f"vkgrad's Kompute companion (_vkext) is not built: {e}") from None
 
-from ..base import BINARY_OPS, UNARY_OPS, Backend, BackendError
+from ..base import BINARY_OPS, UNARY_OPS, Backend, BackendError, check_op
 
 _SHADER_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(__file__))), "shaders")
 _MANIFEST = os.path.join(_SHADER_DIR, "manifest.json")
@@ -858,12 +858,14 @@ class VulkanBackend(Backend):
         self._dispatch(shader, y.dtype, (UNARY_OPS.index(op),), groups, [n, _f2u(alpha), _f2u(beta)], [x, y])
 
     def unary(self, op, x, alpha=0.0, beta=0.0, out=None):
+        check_op("vulkan unary", op, UNARY_OPS)
         self._check_float(op, x)
         y = out if out is not None else self._alloc(x.shape, x.dtype)
         self._unary_dispatch(op, x, y, alpha, beta, x.size)
         return y
 
     def binary(self, op, a, b, alpha=0.0, beta=0.0, out=None):
+        check_op("vulkan binary", op, BINARY_OPS)
         self._check_float(op, a, b)
         if a.dtype != b.dtype:
             raise BackendError(f"vulkan {op}: operands have dtypes {a.dtype} and {b.dtype}")
