@@ -2,8 +2,8 @@
 #extension GL_GOOGLE_include_directive : require
 // Batch norm for large batches, pass 2 of 3: an invocation per channel combines
 // the P parts' partials (bn_part.comp).  Forward (BWD = 0): the parts' (count,
-// mean, sum of squared deviations) merged pairwise (Chan, Golub and LeVeque) ->
-// mean, biased var, invstd; the running statistics moved (update = 1: rm +=
+// mean, sum of squared deviations) merged (Chan, Golub and LeVeque's two-level
+// decomposition) -> mean, biased var, invstd; the running statistics moved (update = 1: rm +=
 // momentum * (mean - rm), rv += momentum * (var * N/(N-1) - rv)); and the
 // coefficients of bn_apply.comp's out = S (x - mean) + K [+ A g]: forward y with
 // S = invstd * gamma, K = beta.  Backward (BWD = 1): dbeta = sum g, dgamma =
@@ -37,12 +37,16 @@ void main() {
     for (uint c = gl_GlobalInvocationID.x; c < p.C; c += gl_NumWorkGroups.x * 64u) {
         float A = LD(GAM, c), N = float(p.N);
         if (BWD == 0u) {
-            float n = 0.0, mean = 0.0, m2 = 0.0;
+            // the mean as the first part's plus the parts' weighted deviations from it
+            // (a running mean far from 0 would gather a rounding error per part), then
+            // M2 = sum of the parts' M2 + n_b (mean_b - mean)^2
+            float k = LD32(PART, c), s = 0.0, m2 = 0.0;
+            for (uint j = 0u; j < P; j++)
+                s += float(min(p.N, (j + 1u) * p.chunk) - j * p.chunk) * (LD32(PART, j * p.C + c) - k);
+            float mean = k + s / N;
             for (uint j = 0u; j < P; j++) {
-                float nb = float(min(p.N, (j + 1u) * p.chunk) - j * p.chunk), d = LD32(PART, j * p.C + c) - mean;
-                mean += d * nb / (n + nb);
-                m2 += LD32(PART, (P + j) * p.C + c) + d * d * n * nb / (n + nb);
-                n += nb;
+                float d = LD32(PART, j * p.C + c) - mean;
+                m2 += LD32(PART, (P + j) * p.C + c) + float(min(p.N, (j + 1u) * p.chunk) - j * p.chunk) * d * d;
             }
             float var = m2 / N, inv = inversesqrt(var + p.eps);
             ST32(MEAN, c, mean);

@@ -66,7 +66,8 @@ def test_matmul_kernel_choice(monkeypatch):
     import subprocess
     import sys
     be = vg.get_backend("vulkan")
-    want = "sg" if be.limits["device_type"] == "Cpu" else "sm"
+    tuning = os.environ.get("VKGRAD_DEVICE_TUNING", "auto")  # (cpu or gpu: that kind's choices forced)
+    want = "sg" if tuning == "cpu" or (tuning == "auto" and be.limits["device_type"] == "Cpu") else "sm"
     assert be.matmul_kernel == os.environ.get("VKGRAD_MATMUL_KERNEL", "auto").replace("auto", want)
     seen = _spy(be, monkeypatch)
     x = vg.tensor(np.ones((64, 128)), device="vulkan").data
@@ -82,6 +83,9 @@ def test_matmul_kernel_choice(monkeypatch):
     r = subprocess.run([sys.executable, "-c", "import vkgrad as vg; vg.get_backend('vulkan')"],
                        env={**os.environ, "VKGRAD_MATMUL_KERNEL": "fast"}, capture_output=True, text=True)
     assert r.returncode != 0 and "VKGRAD_MATMUL_KERNEL must be auto, sg or sm, got 'fast'" in r.stderr
+    r = subprocess.run([sys.executable, "-c", "import vkgrad as vg; vg.get_backend('vulkan')"],
+                       env={**os.environ, "VKGRAD_DEVICE_TUNING": "tpu"}, capture_output=True, text=True)
+    assert r.returncode != 0 and "VKGRAD_DEVICE_TUNING must be auto, cpu or gpu, got 'tpu'" in r.stderr
 
 
 def test_matmul_sm_block_follows_the_device_and_the_product(monkeypatch):
@@ -406,7 +410,7 @@ def test_softmax_rows_not_in_whole_quads_take_the_quad_loops(gpu_tuning, monkeyp
     r = np.random.default_rng(3)
     for dtype, C, want in (("f32", 1001, 1), ("f16", 1002, 1), ("f16", 1001, 1), ("f32", 37, 1), ("f16", 37, 1),
                            ("f16", 13, 0), ("f32", 7, 0)):
-        if want and gpu_tuning and be._sg_rows(C, dtype):
+        if want and be._sg_rows(C, dtype):  # (GPU choices: here, or forced by VKGRAD_DEVICE_TUNING)
             want = 2
         x = vg.tensor(r.uniform(-4, 4, (1100, C)), device="vulkan", dtype=dtype).data
         labels = vg.tensor(r.integers(0, C, 1100).astype(np.int32), device="vulkan", dtype="i32").data

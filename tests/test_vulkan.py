@@ -82,6 +82,23 @@ def test_device_local_arena_runs_the_vulkan_suite():
     assert " passed" in r.stdout
 
 
+def test_gpu_tuning_runs_the_vulkan_suite():
+    """The choices a GPU gets (storage-buffer reads, grid-stride loops, matmul_sm,
+    a subgroup per part of a row, hardware half packing, ...), forced here by
+    VKGRAD_DEVICE_TUNING=gpu: the Vulkan tests again, so CI without a GPU checks the
+    values of the GPU's paths (their speed needs a GPU: ci/gpu-bench.sh)."""
+    if os.environ.get("VKGRAD_DEVICE_TUNING"):
+        pytest.skip("already running with forced tuning")
+    env = dict(os.environ, VKGRAD_DEVICE_TUNING="gpu", VKGRAD_TEST_BACKENDS="vulkan-f32,vulkan-f16")
+    r = subprocess.run([sys.executable, "-m", "pytest", "-q", "-x", "-p", "no:cacheprovider",
+                        os.path.join(HERE, "test_ops.py"), os.path.join(HERE, "test_kernels.py"),
+                        os.path.join(HERE, "test_optim.py"), os.path.join(HERE, "test_capture.py"),
+                        os.path.join(HERE, "test_amp.py"), "-k", "not torch"],
+                       env=env, capture_output=True, text=True, timeout=600)
+    assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
+    assert " passed" in r.stdout
+
+
 def _iris_step_fn(dtype="f32"):
     vg.manual_seed(0)
     from vkgrad import nn

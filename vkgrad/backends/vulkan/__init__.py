@@ -282,12 +282,19 @@ class VulkanBackend(Backend):
         # blocks start at multiples of the smallest size class: keep them aligned
         self._min_words = max(16, int(self.limits.get("min_storage_buffer_offset_alignment", 4)) // 4,
                               int(self.limits.get("min_texel_buffer_offset_alignment", 4)) // 4)
+        # the choices tuned per device kind (read paths, grids, work splits, kernels):
+        # a CPU device's (lavapipe) or a GPU's; VKGRAD_DEVICE_TUNING=cpu|gpu forces
+        # one, so CI without a GPU runs the GPU's paths (values, not speed) too
+        tuning = os.environ.get("VKGRAD_DEVICE_TUNING", "auto")
+        if tuning not in ("auto", "cpu", "gpu"):
+            raise BackendError(f"VKGRAD_DEVICE_TUNING must be auto, cpu or gpu, got {tuning!r}")
+        cpu_like = tuning == "cpu" or (tuning == "auto" and self.limits.get("device_type") == "Cpu")
         self._texel = True  # arenas may back texel buffer views (cleared if a device refuses)
         self._max_texels = int(self.limits.get("max_texel_buffer_elements", 0))
         # CPU devices read the quad kernels' inputs as texel buffers (the "_tx"
         # shaders: lavapipe gathers a texel fetch, but loads a storage buffer lane
         # by lane); GPUs keep storage buffers
-        self._texel_reads = self.limits.get("device_type") == "Cpu"
+        self._texel_reads = cpu_like
         # total bytes of arenas (None: until the device refuses); also settable at run time
         cap = os.environ.get("VKGRAD_VULKAN_MAX_BYTES")
         self.memory_limit = int(cap) if cap else None
@@ -306,12 +313,12 @@ class VulkanBackend(Backend):
         self._algos = {}
         self._spirv = {}
         # CPU devices get the variants that pack halves by integer arithmetic (common.glsl)
-        self._soft_half = self.limits.get("device_type") == "Cpu"
+        self._soft_half = cpu_like
         # small grids on a CPU device (lavapipe): one workgroup per thread (one in
         # all for the tiniest), as a workgroup's start and a worker thread's wake-up
         # cost more there than the few invocations they would run (A/B on the iris
         # step: 10% for the cap, 3-7% more for the single workgroup)
-        self._small_grid = (os.cpu_count() or 1) if self.limits.get("device_type") == "Cpu" else 0
+        self._small_grid = (os.cpu_count() or 1) if cpu_like else 0
         # workgroups of a texel twin's quad loop (_quad_groups): a few runs per core
         self._quad_cap = max(128, 32 * (os.cpu_count() or 1))
         # parallel parts of a long reduction: a CPU device streams long runs better
@@ -1023,7 +1030,7 @@ class VulkanBackend(Backend):
                 code = 0 if code == 2 else code  # later passes add up the squares
             # (GPUs: a lane per output only for short loops or outputs that fill the device;
             # else a workgroup's lanes read each output's values side by side)
-            ser = _serial(R, outer * inner) if self._small_grid else (R <= 32 or outer * inner >= 1024)
+            ser = _serial(R, outer * inner) if self._small_grid else (R <= 64 or outer * inner >= 1024)
             out16 = int(ser and x.dtype == "f16" and run is runs[0])  # the last pass writes halves
             y = self._alloc((outer * inner,), "f16" if out16 else "f32")
             units = -(-outer * inner // 2) if out16 else outer * inner
