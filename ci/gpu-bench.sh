@@ -18,7 +18,7 @@
 # cmake, a C++ compiler and the GPU driver's Vulkan ICD; matplotlib for the plot.
 # KP_SO=FILE skips kp's build and uses that module (from an earlier run's venv);
 # GPU_BENCH_TESTS="tests/test_x.py ..." runs those tests only ("" none; default: all).
-# Every long step has a timeout (120 + 60 + 140 + 120 + 40 + 2 x 30 + 2 x 30 = 600 s in all),
+# Every long step has a timeout (120 + 60 + 120 + 120 + 30 + 2 x 25 + 40 + 2 x 30 = 600 s in all),
 # so the whole run stays under ten minutes.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -86,8 +86,11 @@ run|exec)
   fi
   if [ -n "$TESTS" ]; then
     echo "== the test suite on this device (its Vulkan backend is the GPU here): $TESTS"
+    # (VKGRAD_DEVICE_TUNING=gpu, a GPU's own choices: the suite's rerun of its Vulkan
+    # tests with them forced, for machines without a GPU, skips itself)
     # shellcheck disable=SC2086
-    timeout 140 "$VPY" -m pytest -q --maxfail=20 -p no:cacheprovider -rfE $TESTS 2>&1 | tail -n 40 \
+    VKGRAD_DEVICE_TUNING=gpu timeout 120 "$VPY" -m pytest -q --maxfail=20 -p no:cacheprovider -rfE $TESTS 2>&1 \
+        | tail -n 40 \
         | tee "$OUT/tests_gpu.txt" || echo "tests failed or timed out"
   fi
   echo "== shader benchmarks"
@@ -97,14 +100,18 @@ run|exec)
   timeout 120 "$VPY" -m vkgrad.bench --no-progress --json "$OUT/bench_gpu.json" "${PLOT[@]}" \
       | tee "$OUT/bench_gpu.txt" || echo "bench failed or timed out"
   echo "== matmul with the other kernel (GPUs default to matmul_sm: this is matmul_sg)"
-  VKGRAD_MATMUL_KERNEL=sg timeout 40 "$VPY" -m vkgrad.bench --no-progress --only matmul \
+  VKGRAD_MATMUL_KERNEL=sg timeout 30 "$VPY" -m vkgrad.bench --no-progress --only matmul \
       --json "$OUT/bench_gpu_matmul_sg.json" | tee "$OUT/bench_gpu_matmul_sg.txt" || echo "matmul_sg bench failed"
   echo "== matmul_sm with each block size (64 x 64, 128 x 128; the default picks by vendor and size)"
   for tile in 64 128; do
-    VKGRAD_MATMUL_KERNEL=sm VKGRAD_MATMUL_TILE=$tile timeout 30 "$VPY" -m vkgrad.bench --no-progress \
+    VKGRAD_MATMUL_KERNEL=sm VKGRAD_MATMUL_TILE=$tile timeout 25 "$VPY" -m vkgrad.bench --no-progress \
         --only matmul --dtype f32 --json "$OUT/bench_gpu_matmul_sm$tile.json" \
         | tee "$OUT/bench_gpu_matmul_sm$tile.txt" || echo "matmul_sm $tile bench failed"
   done
+  echo "== memory-bound families with a CPU device's choices (texel reads, a lane per row part, ...): A/B"
+  VKGRAD_DEVICE_TUNING=cpu timeout 40 "$VPY" -m vkgrad.bench --no-progress --dtype f32 \
+      --only elementwise,reduce,softmax,batchnorm --json "$OUT/bench_gpu_cpu_tuning.json" \
+      | tee "$OUT/bench_gpu_cpu_tuning.txt" || echo "cpu-tuning bench failed or timed out"
   echo "== training step (eager, then a captured step replayed)"
   timeout 30 "$VPY" benchmarks/train_step.py --device vulkan --steps 100 --json "$OUT/train_step_gpu.json" \
       | tee "$OUT/train_step_gpu.txt" || echo "train_step failed or timed out"
