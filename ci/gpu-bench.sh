@@ -86,10 +86,11 @@ run|exec)
   fi
   if [ -n "$TESTS" ]; then
     echo "== the test suite on this device (its Vulkan backend is the GPU here): $TESTS"
-    # (VKGRAD_DEVICE_TUNING=gpu, a GPU's own choices: the suite's rerun of its Vulkan
-    # tests with them forced, for machines without a GPU, skips itself)
+    # (VKGRAD_DEVICE_TUNING=gpu and VKGRAD_VULKAN_ARENA=device, a discrete GPU's own
+    # choices: the suite's reruns of its Vulkan tests with them forced, for machines
+    # without a GPU, skip themselves)
     # shellcheck disable=SC2086
-    VKGRAD_DEVICE_TUNING=gpu timeout 120 "$VPY" -m pytest -q --maxfail=20 -p no:cacheprovider -rfE $TESTS 2>&1 \
+    VKGRAD_DEVICE_TUNING=gpu VKGRAD_VULKAN_ARENA=device timeout 120 "$VPY" -m pytest -q --maxfail=20 -p no:cacheprovider -rfE $TESTS 2>&1 \
         | tail -n 40 \
         | tee "$OUT/tests_gpu.txt" || echo "tests failed or timed out"
   fi
