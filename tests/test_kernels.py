@@ -578,11 +578,16 @@ def test_fused_adam_reads_f16_gradients_of_f32_masters():
             np.testing.assert_array_equal(x, y)
 
 
+@pytest.mark.parametrize("gpu_rule", [False, True])  # True: GPU grids (no texel reads, workgroup paths)
 @pytest.mark.parametrize("dtype", ["f32", "f16"])
 @pytest.mark.parametrize("shape", [(3, 700), (300, 5), (40, 9), (2000, 1100)], ids=str)
-def test_row_and_column_kernels_serial_and_workgroup_paths(shape, dtype):
-    """reduce / softmax / xent / batch norm take a serial path for short loops or
-    many outputs and a workgroup tree reduction otherwise: both against the CPU."""
+def test_row_and_column_kernels_serial_and_workgroup_paths(shape, dtype, gpu_rule, monkeypatch):
+    """reduce / softmax / xent / batch norm take a serial path (an invocation per
+    output: always on CPU devices; on GPUs for short loops or many outputs) or a
+    workgroup tree reduction: both against the CPU."""
+    if gpu_rule:
+        monkeypatch.setattr(vg.get_backend("vulkan"), "_small_grid", 0)
+        monkeypatch.setattr(vg.get_backend("vulkan"), "_texel_reads", False)
     r = np.random.default_rng(shape[0])
     x = r.uniform(-2, 2, shape)
     t = np.eye(shape[1])[r.integers(0, shape[1], shape[0])]
@@ -699,7 +704,9 @@ def test_softmax_xent_with_labels_all_paths(shape, dtype, texel_reads, monkeypat
     np.testing.assert_allclose(res["vulkan"][1], res["cpu"][1], rtol=tol, atol=tol / shape[0])
     xent = [s for s in seen if s.startswith("xent")]
     # an invocation per row (or one workgroup) reads through texel views on CPU devices
-    serial = shape[1] <= 256 or shape[0] >= 1024
+    # (there always an invocation per row; GPUs take a workgroup per row for long rows, few)
+    serial = be._serial(shape[1], shape[0])
+    assert serial == (bool(be._small_grid) or shape[1] <= 256 or shape[0] >= 1024)
     assert xent == ["xent_tx" if texel_reads and be._texel and serial else "xent"], (shape, seen)
 
 
