@@ -889,13 +889,14 @@ def test_f16_reductions_write_halves(shape, axes, monkeypatch):
 def test_activation_backward_kernel_choice(monkeypatch):
     """act_bias_bwd: a quad of columns per invocation where the columns fill quads
     (the texel twin on CPU devices), a column per invocation else; a CPU device
-    composes binary4 and reduce4 above 2**18 elements, a GPU up to 1024 rows fuses."""
+    composes binary4 and reduce4 above 2**16 elements, a GPU up to 1024 rows fuses."""
     be = vg.get_backend("vulkan")
     seen = _spy(be, monkeypatch, lambda shader, spec: (shader, spec))
     mk = lambda shape: vg.tensor(np.ones(shape), device="vulkan").data  # noqa: E731
     tx = "_tx" if be._texel_reads and be._texel else ""
     cases = [((32, 64), ("act_bias_bwd" + tx, (1, 1))), ((7, 10), ("act_bias_bwd", (1, 0))),
-             ((600, 1024), ("act_bias_bwd" + tx, (1, 1)) if not be._small_grid else ("binary4" + tx, None))]
+             ((600, 1024), ("act_bias_bwd" + tx, (1, 1)) if not be._small_grid else ("binary4" + tx, None)),
+             ((64, 1025), ("act_bias_bwd", (1, 0)) if not be._small_grid else ("binary4" + tx, None))]
     for shape, (shader, spec) in cases:
         seen.clear()
         be.act_bias_bwd("relu", mk(shape), mk(shape))
@@ -910,7 +911,7 @@ def test_fused_activation_and_bias_backward(rows, cols, act, dtype, texel_reads,
     """act_bias_bwd (gp = g * act'(.), db = gp summed over rows): the fused kernel
     (a quad of columns per invocation where they fill quads; else f32, or f16
     with an even column count, written as halves) or the composed primitives
-    (also a CPU device's choice above 2**18 elements), against the CPU backend."""
+    (also a CPU device's choice above 2**16 elements), against the CPU backend."""
     monkeypatch.setattr(vg.get_backend("vulkan"), "_texel_reads", texel_reads)
     r = np.random.default_rng(rows * cols)
     y, g = r.uniform(-2, 2, (rows, cols)), r.uniform(-1, 1, (rows, cols))
