@@ -18,7 +18,7 @@
 # cmake, a C++ compiler and the GPU driver's Vulkan ICD; matplotlib for the plot.
 # KP_SO=FILE skips kp's build and uses that module (from an earlier run's venv);
 # GPU_BENCH_TESTS="tests/test_x.py ..." runs those tests only ("" none; default: all).
-# Every long step has a timeout (120 + 60 + 120 + 120 + 30 + 2 x 25 + 40 + 2 x 30 = 600 s in all),
+# Every long step has a timeout (120 + 60 + 110 + 120 + 30 + 2 x 25 + 25 + 35 + 2 x 25 = 600 s in all),
 # so the whole run stays under ten minutes.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -90,7 +90,7 @@ run|exec)
     # choices: the suite's reruns of its Vulkan tests with them forced, for machines
     # without a GPU, skip themselves)
     # shellcheck disable=SC2086
-    VKGRAD_DEVICE_TUNING=gpu VKGRAD_VULKAN_ARENA=device timeout 120 "$VPY" -m pytest -q --maxfail=20 -p no:cacheprovider -rfE $TESTS 2>&1 \
+    VKGRAD_DEVICE_TUNING=gpu VKGRAD_VULKAN_ARENA=device timeout 110 "$VPY" -m pytest -q --maxfail=20 -p no:cacheprovider -rfE $TESTS 2>&1 \
         | tail -n 40 \
         | tee "$OUT/tests_gpu.txt" || echo "tests failed or timed out"
   fi
@@ -109,14 +109,18 @@ run|exec)
         --only matmul --dtype f32 --json "$OUT/bench_gpu_matmul_sm$tile.json" \
         | tee "$OUT/bench_gpu_matmul_sm$tile.txt" || echo "matmul_sm $tile bench failed"
   done
+  echo "== matmul without split K (VKGRAD_MATMUL_SPLITK=0): A/B of the slices small products get"
+  VKGRAD_MATMUL_SPLITK=0 timeout 25 "$VPY" -m vkgrad.bench --no-progress --only matmul --dtype f32 \
+      --json "$OUT/bench_gpu_matmul_nosplit.json" | tee "$OUT/bench_gpu_matmul_nosplit.txt" \
+      || echo "no-split matmul bench failed"
   echo "== memory-bound families with a CPU device's choices (texel reads, a lane per row part, ...): A/B"
-  VKGRAD_DEVICE_TUNING=cpu timeout 40 "$VPY" -m vkgrad.bench --no-progress --dtype f32 \
+  VKGRAD_DEVICE_TUNING=cpu timeout 35 "$VPY" -m vkgrad.bench --no-progress --dtype f32 \
       --only elementwise,reduce,softmax,batchnorm --json "$OUT/bench_gpu_cpu_tuning.json" \
       | tee "$OUT/bench_gpu_cpu_tuning.txt" || echo "cpu-tuning bench failed or timed out"
   echo "== training step (eager, then a captured step replayed)"
-  timeout 30 "$VPY" benchmarks/train_step.py --device vulkan --steps 100 --json "$OUT/train_step_gpu.json" \
+  timeout 25 "$VPY" benchmarks/train_step.py --device vulkan --steps 100 --json "$OUT/train_step_gpu.json" \
       | tee "$OUT/train_step_gpu.txt" || echo "train_step failed or timed out"
-  timeout 30 "$VPY" benchmarks/train_step.py --device vulkan --steps 100 --capture \
+  timeout 25 "$VPY" benchmarks/train_step.py --device vulkan --steps 100 --capture \
       --json "$OUT/train_step_gpu_captured.json" | tee "$OUT/train_step_gpu_captured.txt" \
       || echo "train_step --capture failed or timed out"
   echo "results in $OUT"

@@ -15,6 +15,10 @@
 // TM (specialisation constant 1) comes from the device's limits (backend):
 //   TM = 4: 64 x 64 blocks, BK = 16; TM = 8: 128 x 128 blocks, BK = 8, twice
 //   the multiply-adds per shared-memory load (64 accumulators per invocation).
+// Split K (splits > 1; products whose C has too few blocks to fill a GPU): the
+// workgroups take (block, slice) pairs, slice s the K range [s ks, (s + 1) ks),
+// and write partial sums without bias or activation to C [splits, M, n_valid];
+// matmul_splitk.comp adds them up and applies bias and activation.
 // Both use 8 KB of shared memory, within every device's minimum (16 KB).  Used
 // on GPUs; lavapipe does every shared-memory access lane by lane and runs
 // matmul_sg.comp instead (there, this kernel is tested for its values only).
@@ -23,7 +27,7 @@
 layout(local_size_x = 16, local_size_y = 16) in;
 layout(constant_id = 0) const uint ACT = 0u;
 layout(constant_id = 1) const uint TM = 4u;
-layout(push_constant) uniform P { uint M; uint N; uint K; uint has_bias; uint n_valid; } p;
+layout(push_constant) uniform P { uint M; uint N; uint K; uint has_bias; uint n_valid; uint ks; uint splits; } p;
 #ifdef F16
 layout(std430, binding = 0) readonly buffer A_b { uvec2 A[]; };
 layout(std430, binding = 1) readonly buffer B_b { uvec2 B[]; };
@@ -45,14 +49,15 @@ void main() {
     uint bn = (p.N + BM - 1u) / BM, blocks = ((p.M + BM - 1u) / BM) * bn;
     // the piece this invocation loads: A row ar, k ak..ak+3; B row bk, columns bc..bc+3
     uint ar = tid / (BK / 4u), ak = (tid % (BK / 4u)) * 4u, bk = tid / (BM / 4u), bc = (tid % (BM / 4u)) * 4u;
-    for (uint t = gl_WorkGroupID.x; t < blocks; t += gl_NumWorkGroups.x) {  // uniform per workgroup
+    for (uint w = gl_WorkGroupID.x; w < blocks * p.splits; w += gl_NumWorkGroups.x) {  // uniform per workgroup
+        uint t = w % blocks, s = w / blocks, k1 = min(p.K, (s + 1u) * p.ks);
         uint m0 = (t / bn) * BM, n0 = (t % bn) * BM;
         vec4 acc[TM][R];  // acc[4u + i][v]: row m0 + 4 ty + 64 u + i, columns n0 + 4 tx + 64 v ..
         [[unroll]] for (uint i = 0u; i < TM; i++)
             [[unroll]] for (uint v = 0u; v < R; v++) acc[i][v] = vec4(0.0);
-        for (uint k0 = 0u; k0 < p.K; k0 += BK) {
-            vec4 a = (m0 + ar < p.M && k0 + ak < p.K) ? ld4(A[((m0 + ar) * p.K + k0 + ak) / 4u]) : vec4(0.0);
-            vec4 b = (k0 + bk < p.K && n0 + bc < p.N) ? ld4(B[((k0 + bk) * p.N + n0 + bc) / 4u]) : vec4(0.0);
+        for (uint k0 = s * p.ks; k0 < k1; k0 += BK) {
+            vec4 a = (m0 + ar < p.M && k0 + ak < k1) ? ld4(A[((m0 + ar) * p.K + k0 + ak) / 4u]) : vec4(0.0);
+            vec4 b = (k0 + bk < k1 && n0 + bc < p.N) ? ld4(B[((k0 + bk) * p.N + n0 + bc) / 4u]) : vec4(0.0);
             [[unroll]] for (uint j = 0u; j < 4u; j++) As[ak + j][ar / 4u][ar % 4u] = a[j];
             Bs[bk][bc / 4u] = b;
             barrier();
@@ -77,7 +82,7 @@ void main() {
                         uint n = n0 + 4u * tx + 64u * v + j;
                         if (n >= p.n_valid) break;
                         float bias = p.has_bias == 1u ? LD(BIAS, n) : 0.0;
-                        ST32(C, row * p.n_valid + n, activate(ACT, acc[4u * u + i][v][j] + bias));
+                        ST32(C, (s * p.M + row) * p.n_valid + n, activate(ACT, acc[4u * u + i][v][j] + bias));
                     }
                 }
             }

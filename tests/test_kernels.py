@@ -16,7 +16,7 @@ pytestmark = pytest.mark.skipif(not vg.vulkan_available(), reason="no Vulkan dev
 # multiple of 4 and K of none (a transposed A padded along K only).
 SHAPES = [(5, 7, 3), (1, 13, 10), (33, 17, 9), (8, 12, 16), (6, 784, 10), (96, 64, 48),
           (130, 64, 36), (64, 128, 40), (3, 1024, 256), (37, 203, 77), (257, 300, 33),
-          (68, 300, 20), (72, 264, 26), (64, 203, 40)]
+          (68, 300, 20), (72, 264, 26), (64, 203, 40), (37, 1000, 45), (20, 777, 30)]
 
 
 def _spy(be, patch, record=lambda shader, spec: shader):
@@ -38,7 +38,8 @@ def _cpu_vs_vk(fn_vk, fn_np, arrays, dtype, rtol, atol):
     np.testing.assert_allclose(be.to_numpy(got).astype(np.float64), want, rtol=rtol, atol=atol)
 
 
-@pytest.mark.parametrize("kernel", ["device", "sm", "sm128"])  # sm: the shared-memory kernel GPUs get, run here too
+# sm: the shared-memory kernel GPUs get, run here too; sm-split: with K split into slices (GPUs: small C)
+@pytest.mark.parametrize("kernel", ["device", "sm", "sm128", "sm-split"])
 @pytest.mark.parametrize("dtype", ["f32", "f16"])
 @pytest.mark.parametrize("ta,tb", [(False, False), (False, True), (True, False), (True, True)])
 @pytest.mark.parametrize("shape", SHAPES, ids=lambda s: "x".join(map(str, s)))
@@ -53,10 +54,34 @@ def test_matmul_variants(shape, ta, tb, dtype, kernel, monkeypatch):
         monkeypatch.setattr(be, "matmul_kernel", "sm")
         monkeypatch.setattr(be, "matmul_tile", 128 if kernel == "sm128" else 64)
         monkeypatch.setattr(be, "_tile_forced", True)
+        monkeypatch.setattr(be, "_splitk", kernel == "sm-split")
     tol = dict(rtol=2e-2, atol=2e-2 * np.sqrt(K)) if dtype == "f16" else dict(rtol=1e-4, atol=1e-4)
     _cpu_vs_vk(lambda x, y, z: be.matmul(x, y, ta, tb, bias=z, act="relu"),
                lambda x, y, z: np.maximum((x.T if ta else x) @ (y.T if tb else y) + z, 0),
                [a, b, bias], dtype, **tol)
+
+
+@pytest.mark.parametrize("dtype", ["f32", "f16"])
+def test_matmul_sm_splits_k_for_small_outputs(dtype, monkeypatch):
+    """matmul_sm with C of few blocks and a long K (GPUs): slices of K in parallel,
+    then matmul_splitk adds them with bias and activation; C of many blocks, or
+    VKGRAD_MATMUL_SPLITK=0 (here: _splitk off), in one dispatch; values as the CPU's."""
+    be = vg.get_backend("vulkan")
+    monkeypatch.setattr(be, "matmul_kernel", "sm")
+    monkeypatch.setattr(be, "matmul_tile", 64)
+    seen = _spy(be, monkeypatch, lambda shader, spec: shader)
+    r = np.random.default_rng(3)
+    tol = dict(rtol=2e-2, atol=0.5) if dtype == "f16" else dict(rtol=1e-4, atol=1e-3)
+    for (M, K, N), split, want in (((40, 1500, 70), True, ["matmul_sm", "matmul_splitk"]),
+                                   ((40, 1500, 70), False, ["matmul_sm"]),
+                                   ((1100, 600, 1100), True, ["matmul_sm"])):  # 324 blocks: no split
+        monkeypatch.setattr(be, "_splitk", split)
+        a, b, bias = r.uniform(-1, 1, (M, K)), r.uniform(-1, 1, (K, N)), r.uniform(-1, 1, N)
+        seen.clear()
+        _cpu_vs_vk(lambda x, y, z: be.matmul(x, y, bias=z, act="tanh"), lambda x, y, z: np.tanh(x @ y + z),
+                   [a, b, bias], dtype, **tol)
+        assert [s for s in seen if s.startswith("matmul")] == want, ((M, K, N), split, seen)
+    assert be._k_splits(4, 4096) == 8 and be._k_splits(200, 4096) == 1 and be._k_splits(4, 256) == 1
 
 
 def test_matmul_kernel_choice(monkeypatch):
@@ -86,6 +111,9 @@ def test_matmul_kernel_choice(monkeypatch):
     r = subprocess.run([sys.executable, "-c", "import vkgrad as vg; vg.get_backend('vulkan')"],
                        env={**os.environ, "VKGRAD_DEVICE_TUNING": "tpu"}, capture_output=True, text=True)
     assert r.returncode != 0 and "VKGRAD_DEVICE_TUNING must be auto, cpu or gpu, got 'tpu'" in r.stderr
+    r = subprocess.run([sys.executable, "-c", "import vkgrad as vg; vg.get_backend('vulkan')"],
+                       env={**os.environ, "VKGRAD_MATMUL_SPLITK": "yes"}, capture_output=True, text=True)
+    assert r.returncode != 0 and "VKGRAD_MATMUL_SPLITK must be auto, 0 or 1, got 'yes'" in r.stderr
 
 
 def test_matmul_sm_block_follows_the_device_and_the_product(monkeypatch):

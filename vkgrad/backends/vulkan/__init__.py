@@ -57,7 +57,7 @@ _SHADERS = {
     "dropout": (4, "ioo"), "onehot": (2, "io"), "adam": (9, "bibb"), "sgd": (7, "bib"),
     # contiguous fast paths in 16-byte quads, and the benchmark's FMA probe
     "unary4": (3, "io"), "binary4": (5, "iio"), "reduce4": (5, "io"), "copy4": (1, "io"), "peak_fma": (3, "o"),
-    "matmul4": (4, "iiio"), "matmul_sg": (5, "iiio"), "matmul_sm": (5, "iiio"), "pad2d": (7, "io"), "pad2d_h": (7, "io"),
+    "matmul4": (4, "iiio"), "matmul_sg": (5, "iiio"), "matmul_sm": (7, "iiio"), "matmul_splitk": (4, "iio"), "pad2d": (7, "io"), "pad2d_h": (7, "io"),
     "act_bias_bwd": (2, "iioo"), "adam4": (9, "bibb"), "sgd4": (7, "bib"), "adam_multi": (12, "bibb" * 4),
     "adam_multi8": (16, "bibb" * 8), "cast_multi": (8, "io" * 8), "transpose4": (3, "io"),
     "bn_part": (3, "iiio"), "bn_comb": (6, "iiibobbbooo"), "bn_apply": (2, "iiio"),
@@ -347,6 +347,10 @@ class VulkanBackend(Backend):
             raise BackendError(f"VKGRAD_MATMUL_TILE must be auto, 64 or 128, got {tile!r}")
         desktop = self.limits.get("vendor_id") in (0x10DE, 0x1002, 0x8086) and not self._small_grid
         self.matmul_tile = int(tile) if tile != "auto" else 128 if desktop else 64
+        splitk = os.environ.get("VKGRAD_MATMUL_SPLITK", "auto")
+        if splitk not in ("auto", "0", "1"):
+            raise BackendError(f"VKGRAD_MATMUL_SPLITK must be auto, 0 or 1, got {splitk!r}")
+        self._splitk = splitk == "1" or (splitk == "auto" and not self._small_grid)  # (matmul_sm: GPUs)
         self._tile_forced = tile != "auto"
         self._capture = None
         self._captures = weakref.WeakSet()  # recorded steps, released before the device
@@ -1148,12 +1152,32 @@ class VulkanBackend(Backend):
         a_in = a if not trans_a and K4 == K else pad(a, M, K, M, K4, *((1, M) if trans_a else (K, 1)))
         b_in = b if not trans_b and K4 == K and N4 == N else pad(b, K, N, K4, N4, *((1, K) if trans_b else (N, 1)))
         c = self._alloc((M, N), "f32")
+        bias_h = bias if bias is not None else self._dummy
         # 128 x 128 blocks where the device takes them and C has at least 16 of them (or forced)
         bm = 128 if self.matmul_tile == 128 and (self._tile_forced or -(-M // 128) * -(-N // 128) >= 16) else 64
         blocks = -(-M // bm) * -(-N4 // bm)
-        self._dispatch("matmul_sm", a.dtype, (_ACT_ID[act], bm // 16), blocks,
-                       [M, N4, K4, int(bias is not None), N], [a_in, b_in, bias if bias is not None else self._dummy, c])
+        splits = self._k_splits(blocks, K4)
+        if splits == 1:
+            self._dispatch("matmul_sm", a.dtype, (_ACT_ID[act], bm // 16), blocks,
+                           [M, N4, K4, int(bias is not None), N, K4, 1], [a_in, b_in, bias_h, c])
+            return c
+        ks = -(-K4 // splits // 16) * 16  # K per slice: whole slices of either block's BK
+        splits = -(-K4 // ks)
+        part = self._alloc((splits * M * N,), "f32")
+        self._dispatch("matmul_sm", a.dtype, (0, bm // 16), blocks * splits,
+                       [M, N4, K4, 0, N, ks, splits], [a_in, b_in, self._dummy, part])
+        self._dispatch("matmul_splitk", bias.dtype if bias is not None else "f32", (_ACT_ID[act],),
+                       -(-M * N // 256), [M * N, N, splits, int(bias is not None)], [part, bias_h, c])
         return c
+
+    def _k_splits(self, blocks, K):
+        """Slices of K for matmul_sm (split K): products whose C has fewer blocks
+        than a GPU has compute units to fill (an H200 ran 256 x 784 x 1024 -- 64
+        blocks on 132 SMs -- at 3% of its FMA peak) get about 256 workgroups,
+        slices of at least 256; VKGRAD_MATMUL_SPLITK=0 turns it off (A/B)."""
+        if not self._splitk or blocks >= 128 or K < 512:
+            return 1
+        return max(1, min(8, 256 // blocks, K // 256))
 
     def _serial(self, length, outputs):
         """An invocation per output (softmax and xent rows, batch-norm channels):
