@@ -118,7 +118,7 @@ def test_matmul_kernel_choice(monkeypatch):
 
 def test_matmul_sm_block_follows_the_device_and_the_product(monkeypatch):
     """matmul_sm's 128 x 128 blocks (8 x 8 per invocation) on desktop GPUs for
-    products with at least 16 of them, 64 x 64 otherwise; VKGRAD_MATMUL_TILE
+    products with at least 128 of them, 64 x 64 otherwise; VKGRAD_MATMUL_TILE
     forces one (anything else: a clear error).  Values: test_matmul_variants."""
     import subprocess
     import sys
@@ -129,13 +129,13 @@ def test_matmul_sm_block_follows_the_device_and_the_product(monkeypatch):
     monkeypatch.setattr(be, "matmul_tile", 128)
     monkeypatch.setattr(be, "_tile_forced", False)
     specs = _spy(be, monkeypatch, lambda shader, spec: (shader, spec))
-    for n, tm in ((256, 4), (512, 8)):  # 4 or 16 blocks of 128 x 128
-        x = vg.tensor(np.ones((n, 64)), device="vulkan").data
-        y = vg.tensor(np.ones((64, n)), device="vulkan").data
+    for n, tm in ((1280, 4), (1536, 8)):  # 100 or 144 blocks of 128 x 128
+        x = vg.tensor(np.ones((n, 16)), device="vulkan").data
+        y = vg.tensor(np.ones((16, n)), device="vulkan").data
         specs.clear()
         c = be.matmul(x, y)
         assert specs[-1] == ("matmul_sm", (0, tm)), specs
-        np.testing.assert_allclose(be.to_numpy(c), np.full((n, n), 64.0))
+        np.testing.assert_allclose(be.to_numpy(c), np.full((n, n), 16.0))
     r = subprocess.run([sys.executable, "-c", "import vkgrad as vg; vg.get_backend('vulkan')"],
                        env={**os.environ, "VKGRAD_MATMUL_TILE": "96"}, capture_output=True, text=True)
     assert r.returncode != 0 and "VKGRAD_MATMUL_TILE must be auto, 64 or 128, got '96'" in r.stderr

@@ -1153,8 +1153,10 @@ class VulkanBackend(Backend):
         b_in = b if not trans_b and K4 == K and N4 == N else pad(b, K, N, K4, N4, *((1, K) if trans_b else (N, 1)))
         c = self._alloc((M, N), "f32")
         bias_h = bias if bias is not None else self._dummy
-        # 128 x 128 blocks where the device takes them and C has at least 16 of them (or forced)
-        bm = 128 if self.matmul_tile == 128 and (self._tile_forced or -(-M // 128) * -(-N // 128) >= 16) else 64
+        # 128 x 128 blocks where the device takes them and C has at least 128 of them (or
+        # forced): fewer leave a large GPU's compute units idle, and 64 x 64 blocks (four
+        # times as many, split along K below 128) fill them
+        bm = 128 if self.matmul_tile == 128 and (self._tile_forced or -(-M // 128) * -(-N // 128) >= 128) else 64
         blocks = -(-M // bm) * -(-N4 // bm)
         splits = self._k_splits(blocks, K4)
         if splits == 1:
