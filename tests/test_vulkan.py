@@ -350,6 +350,10 @@ def test_timed_synchronize_reports_the_device_time_of_one_submission():
     an = np.random.default_rng(0).uniform(-1, 1, (512, 512)).astype(np.float32) / 16
     a = vg.tensor(an, device="vulkan").data
     times = {}
+    # free blocks for every product of a round: with the arenas full of earlier tests'
+    # blocks of other sizes, _alloc would synchronize (a second submission) for want of one
+    spare = [be._alloc((512, 512), "f32") for _ in range(10)]
+    del spare
     for n in (1, 8):
         for _ in range(2):  # the first round builds pipelines
             subs = be.counters["submissions"]
