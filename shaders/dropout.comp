@@ -25,6 +25,10 @@ float mask(uint i) {
 }
 
 void main() {
+    // f16: the mask's halves are 0 or scale's bits, chosen per element -- no packing
+    // of floats (lavapipe packs halves by integer arithmetic: a pack per element cost
+    // about as much as the rest of the kernel)
+    uint sh = pack_half2(vec2(p.scale, 0.0));
     FOR_QUADS(p.n, q) {
         float x[EPQ], m[EPQ];
         LOADQ(LDQ(X4, q), x);
@@ -33,7 +37,14 @@ void main() {
             x[k] *= m[k];
         }
         Y4[q] = STOREQ(x);
-        MASK4[q] = STOREQ(m);
+        if (EPQ == 8u) {
+            uvec4 mb;
+            [[unroll]] for (uint j = 0u; j < 4u; j++)
+                mb[j] = (m[2u * j] != 0.0 ? sh : 0u) | (m[2u * j + 1u] != 0.0 ? sh << 16u : 0u);
+            MASK4[q] = mb;
+        } else {
+            MASK4[q] = STOREQ(m);
+        }
     }
     FOR_TAIL_WORDS(p.n, w) {  // the same mask per element (the pad half of an odd f16 count: 0)
         uint i = w * (EPQ / 4u);
