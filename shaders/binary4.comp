@@ -27,14 +27,34 @@ void apply(uint q) {
     [[unroll]] for (uint k = 0u; k < EPQ; k++) a[k] = f(a[k], b[k]);
     Y[q] = STOREQ(a);
 }
+#ifdef F16
+// relu_bwd on halves as bits: g where x > 0 (bits 1 .. 0x7c00: positive, not NaN),
+// else +0, exactly as f() gives it -- no conversions (lavapipe converts halves by
+// integer arithmetic, and packing them cost more than the rest of the kernel)
+uint relu_bwd_h(uint x, uint g) {
+    uint lo = (x & 0xffffu) - 1u < 0x7c00u ? g & 0xffffu : 0u;
+    return lo | ((x >> 16u) - 1u < 0x7c00u ? g & 0xffff0000u : 0u);
+}
+#define BITS_OP (OP == B_RELU_BWD)
+#else
+#define BITS_OP false
+uint relu_bwd_h(uint x, uint g) { return 0u; }
+#endif
+// quad q of y from quads qa of A and qb of B
+void quad(uint q, uint qa, uint qb) {
+    if (BITS_OP) {
+        uvec4 x = LDQ(A, qa), g = LDQ(B, qb);
+        Y[q] = uvec4(relu_bwd_h(x.x, g.x), relu_bwd_h(x.y, g.y), relu_bwd_h(x.z, g.z), relu_bwd_h(x.w, g.w));
+        return;
+    }
+    LOADQ(LDQ(A, qa), a);
+    LOADQ(LDQ(B, qb), b);
+    apply(q);
+}
 
 void main() {
     if (REP == 0u) {  // same shapes: no index arithmetic
-        FOR_QUADS(p.n, q) {
-            LOADQ(LDQ(A, q), a);
-            LOADQ(LDQ(B, q), b);
-            apply(q);
-        }
+        FOR_QUADS(p.n, q) quad(q, q, q);
         FOR_TAIL_WORDS(p.n, w) {  // n not a whole number of quads
             vec2 x = unpack_w(LDW(A, w)), g = unpack_w(LDW(B, w));
             STW(Y, w, pack_w(vec2(f(x.x, g.x), EPQ == 8u && 2u * w + 1u < p.n ? f(x.y, g.y) : 0.0)));
@@ -62,19 +82,13 @@ void main() {
             }
         }
     } else if (REP == 3u) {  // both repeating
-        FOR_QUADS(p.n, q) {
-            LOADQ(LDQ(A, q % p.rep_a), a);
-            LOADQ(LDQ(B, q % p.rep_b), b);
-            apply(q);
-        }
+        FOR_QUADS(p.n, q) quad(q, q % p.rep_a, q % p.rep_b);
     } else {  // REP 1: a repeats, 2: b repeats; its quad c advances with q by the
         // loop's step (no vector division per quad: a CPU device does 8 scalar ones)
         uint nq = p.n / EPQ, end_ = quad_end(nq), q = quad_first(nq), rq = REP == 1u ? p.rep_a : p.rep_b;
         uint c = q % rq, dc = quad_step() % rq;
         for (; q < end_; q += quad_step()) {
-            LOADQ(LDQ(A, REP == 1u ? c : q), a);
-            LOADQ(LDQ(B, REP == 1u ? q : c), b);
-            apply(q);
+            quad(q, REP == 1u ? c : q, REP == 1u ? q : c);
             c += dc;
             if (c >= rq) c -= rq;
         }

@@ -914,6 +914,34 @@ def test_f16_reductions_write_halves(shape, axes, monkeypatch):
     np.testing.assert_allclose(be.to_numpy(y).astype(np.float64), want, rtol=1e-2, atol=1e-2)
 
 
+@pytest.mark.parametrize("texel_reads", [True, False])
+def test_f16_relu_backward_moves_bits(texel_reads, monkeypatch):
+    """binary4's f16 relu_bwd works on the halves' bits (g where x > 0, else +0, as
+    the float path): exact for zeros of either sign, subnormals, infinities and
+    NaN, where both operands are read by quads (same shapes, either one repeating)."""
+    be = vg.get_backend("vulkan")
+    if texel_reads and not be._twins:
+        pytest.skip("this device's arenas back no texel views")
+    monkeypatch.setattr(be, "_texel_reads", texel_reads)
+    seen = _spy(be, monkeypatch, lambda shader, spec: (shader.split("_")[0], spec[1] if len(spec) > 1 else None))
+    r = np.random.default_rng(11)
+    special = np.array([0.0, -0.0, 6e-8, -6e-8, np.inf, -np.inf, np.nan, 1.0, -1.0, 65504.0], np.float16)
+    x = r.standard_normal((64, 48)).astype(np.float16)
+    x.flat[::5] = special[r.integers(0, len(special), x.size)][::5]
+    g = r.standard_normal((64, 48)).astype(np.float16)
+    g.flat[::7] = special[r.integers(0, len(special), g.size)][::7]
+
+    def want(xv, gv):
+        xb, gb = np.broadcast_arrays(xv, gv)
+        return np.where(xb > 0, gb, np.float16(0)).view(np.uint16)
+    # (and a column operand: the float path, REP 5, the same values)
+    for xv, gv, rep in ((x, g, 0), (x, g[0], 2), (x[0], g, 1), (x, g[:, :1], 5)):
+        seen.clear()
+        got = be.to_numpy(be.binary("relu_bwd", be.from_numpy(xv, "f16"), be.from_numpy(gv, "f16")))
+        np.testing.assert_array_equal(got.view(np.uint16), want(xv, gv))
+        assert ("binary4", rep) in seen, (rep, seen)
+
+
 def test_activation_backward_kernel_choice(monkeypatch):
     """act_bias_bwd: a quad of columns per invocation where the columns fill quads
     (the texel twin on CPU devices), a column per invocation else; a CPU device
