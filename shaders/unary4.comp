@@ -14,8 +14,29 @@ BUF4_IN(0, X)
 BUF4_OUT(1, Y)
 #include "unary_ops.glsl"
 
+#ifdef F16
+// relu, neg and fill on halves as bits (no conversions: lavapipe converts halves by
+// integer arithmetic, and that was most of these kernels' time): relu keeps x in
+// 1 .. 0x7c00 (positive, not NaN), else +0; neg flips the sign; fill writes beta's
+#define BITS_OP (OP == U_RELU || OP == U_NEG || OP == U_FILL)
+uint bits2(uint w, uint fill) {
+    if (OP == U_NEG) return w ^ 0x80008000u;
+    if (OP == U_FILL) return fill;
+    return ((w & 0xffffu) - 1u < 0x7c00u ? w & 0xffffu : 0u) | ((w >> 16u) - 1u < 0x7c00u ? w & 0xffff0000u : 0u);
+}
+#else
+#define BITS_OP false
+uint bits2(uint w, uint fill) { return w; }
+#endif
+
 void main() {
+    uint fill = OP == U_FILL && EPQ == 8u ? pack_half2(vec2(p.beta)) : 0u;
     FOR_QUADS(p.n, q) {
+        if (BITS_OP) {
+            uvec4 w = OP == U_FILL ? uvec4(0u) : LDQ(X, q);
+            Y[q] = uvec4(bits2(w.x, fill), bits2(w.y, fill), bits2(w.z, fill), bits2(w.w, fill));
+            continue;
+        }
         float v[EPQ];
         LOADQ(LDQ(X, q), v);
         [[unroll]] for (uint k = 0u; k < EPQ; k++) v[k] = OP == U_FILL ? p.beta : f(v[k]);

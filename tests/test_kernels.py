@@ -942,6 +942,25 @@ def test_f16_relu_backward_moves_bits(texel_reads, monkeypatch):
         assert ("binary4", rep) in seen, (rep, seen)
 
 
+@pytest.mark.parametrize("n", [4096, 4093])  # 4093: a tail of words after the quads
+def test_f16_relu_neg_fill_move_bits(n):
+    """unary4's f16 relu, neg and fill work on the halves' bits (relu: x where it
+    is in 1 .. 0x7c00, else +0; neg: the sign flipped; fill: beta's bits): exact
+    for zeros, subnormals, infinities and NaN, the tail (float path) alike."""
+    be = vg.get_backend("vulkan")
+    r = np.random.default_rng(n)
+    special = np.array([0.0, -0.0, 6e-8, -6e-8, np.inf, -np.inf, np.nan, 1.0, -1.0, 65504.0], np.float16)
+    x = r.standard_normal(n).astype(np.float16)
+    x[::3] = special[r.integers(0, len(special), x.size)][::3]
+    x[-3:] = special[[1, 4, 6]]  # in the tail too
+    h = be.from_numpy(x, "f16")
+    u16 = lambda a: np.asarray(a, np.float16).view(np.uint16)  # noqa: E731
+    relu = np.where(x > 0, x, np.float16(0))
+    np.testing.assert_array_equal(u16(be.to_numpy(be.unary("relu", h))), u16(relu))
+    np.testing.assert_array_equal(u16(be.to_numpy(be.unary("neg", h))), u16(x) ^ np.uint16(0x8000))
+    np.testing.assert_array_equal(u16(be.to_numpy(be.unary("fill", h, 0.0, 1.5))), u16(np.full(n, 1.5)))
+
+
 def test_activation_backward_kernel_choice(monkeypatch):
     """act_bias_bwd: a quad of columns per invocation where the columns fill quads
     (the texel twin on CPU devices), a column per invocation else; a CPU device
