@@ -344,16 +344,21 @@ def test_timed_synchronize_reports_the_device_time_of_one_submission():
     """The bench's clock: device timestamps around one submission, within the wall
     time around it, growing with the work; None when nothing was recorded."""
     import time
-    be = _be()
-    be.synchronize()
+    from vkgrad.backends.vulkan import VulkanBackend
+    # a backend of its own: the shared one's arenas hold earlier tests' blocks of other
+    # sizes, and _alloc synchronizes (a second submission) when no block of a size is free
+    be = VulkanBackend(0)
+    try:
+        _timed_rounds(be, time)
+    finally:
+        be.close()
+
+
+def _timed_rounds(be, time):
     assert be.timed_synchronize() is None  # nothing recorded: nothing to time
     an = np.random.default_rng(0).uniform(-1, 1, (512, 512)).astype(np.float32) / 16
-    a = vg.tensor(an, device="vulkan").data
+    a = be.from_numpy(an, "f32")
     times = {}
-    # free blocks for every product of a round: with the arenas full of earlier tests'
-    # blocks of other sizes, _alloc would synchronize (a second submission) for want of one
-    spare = [be._alloc((512, 512), "f32") for _ in range(10)]
-    del spare
     for n in (1, 8):
         for _ in range(2):  # the first round builds pipelines
             subs = be.counters["submissions"]
