@@ -355,7 +355,10 @@ def test_reductions_of_rows_and_columns_not_in_whole_quads_take_reduce4(dtype, t
              ((4096, 13), 1, [("reduce", None)])]
     if be._twins:
         cols = -(-99 // (8 if dtype == "f16" else 4))  # quads per padded row: the span layout if a subgroup's
-        cases.append(((700, 99), 0, [("pad2d", None), ("reduce4", 2 if cols >= sg else 0)]))
+        cases.append(((701, 99), 0, [("pad2d", None), ("reduce4", 2 if cols >= sg else 0)]))
+    # a row count in whole quads: e rows make one row of whole quads (reduce4), then the e partial rows
+    cases.append(((704, 99), 0, [("reduce4", 2 if 99 >= sg else 0), ("reduce", None)]))
+    cases.append(((3, 640, 37), 1, [("reduce4", 2 if 37 >= sg else 0)]))
     for shape, axis, want in cases:
         x = r.uniform(-3, -1, shape) * (0.1 if dtype == "f16" else 1)  # f16: sums of 70001 within its range
         for op, fn in (("sum", np.sum), ("sumsq", lambda v, axis: (v * v).sum(axis)), ("max", np.max)):
