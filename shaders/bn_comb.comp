@@ -13,13 +13,16 @@
 // from 0 would cancel.
 // Bindings: 0 PART (in, f32), 1 gamma, 2 beta (in, their dtype); 3 mean, 5 invstd
 // (out forward, in backward; f32), 4 var (out, forward); 6 running mean, 7 running
-// var (read-write, f32; dummies unless updated); 8 COEF [4, C]: S, mean, K, A
+// var (read-write, f32; dummies unless updated); 8 COEF [4, sub * C]: S, mean, K, A
 // (A backward), 9 dgamma, 10 dbeta
 // (out, f32; dgamma and dbeta backward).
 #include "common.glsl"
 layout(local_size_x = 64) in;
 layout(constant_id = 0) const uint BWD = 0u;
-layout(push_constant) uniform P { uint N; uint C; uint chunk; float eps; uint update; float momentum; } p;
+// sub: rows of x per row of bn_part's view (1, or e where e rows of a width not in whole
+// quads made one row of e * C columns): its partials [2, P, sub * C] are [2, P * sub, C],
+// part j covering view rows [j / sub * chunk, ...); coefficients written sub times over
+layout(push_constant) uniform P { uint N; uint C; uint chunk; float eps; uint update; float momentum; uint sub; } p;
 BUF_IN(0, PART)
 BUF_IN(1, GAM)
 BUF_IN(2, BET)
@@ -32,8 +35,16 @@ BUF_OUT(8, COEF)
 BUF_OUT(9, DG)
 BUF_OUT(10, DB)
 
+uint count(uint j) {  // rows in part j
+    uint ns = p.N / p.sub, j0 = j / p.sub * p.chunk;
+    return min(ns, j0 + p.chunk) - j0;
+}
+void coef(uint i, uint c, float v) {
+    for (uint k = 0u; k < p.sub; k++) ST32(COEF, (i * p.sub + k) * p.C + c, v);
+}
+
 void main() {
-    uint P = (p.N + p.chunk - 1u) / p.chunk;
+    uint P = (p.N / p.sub + p.chunk - 1u) / p.chunk * p.sub;
     for (uint c = gl_GlobalInvocationID.x; c < p.C; c += gl_NumWorkGroups.x * 64u) {
         float A = LD(GAM, c), N = float(p.N);
         if (BWD == 0u) {
@@ -42,11 +53,11 @@ void main() {
             // M2 = sum of the parts' M2 + n_b (mean_b - mean)^2
             float k = LD32(PART, c), s = 0.0, m2 = 0.0;
             for (uint j = 0u; j < P; j++)
-                s += float(min(p.N, (j + 1u) * p.chunk) - j * p.chunk) * (LD32(PART, j * p.C + c) - k);
+                s += float(count(j)) * (LD32(PART, j * p.C + c) - k);
             float mean = k + s / N;
             for (uint j = 0u; j < P; j++) {
                 float d = LD32(PART, j * p.C + c) - mean;
-                m2 += LD32(PART, (P + j) * p.C + c) + float(min(p.N, (j + 1u) * p.chunk) - j * p.chunk) * d * d;
+                m2 += LD32(PART, (P + j) * p.C + c) + float(count(j)) * d * d;
             }
             float var = m2 / N, inv = inversesqrt(var + p.eps);
             ST32(MEAN, c, mean);
@@ -57,9 +68,9 @@ void main() {
                 ST32(RM, c, rm + p.momentum * (mean - rm));
                 ST32(RV, c, rv + p.momentum * (var * N / (N - 1.0) - rv));
             }
-            ST32(COEF, c, A * inv);
-            ST32(COEF, p.C + c, mean);
-            ST32(COEF, 2u * p.C + c, LD(BET, c));
+            coef(0u, c, A * inv);
+            coef(1u, c, mean);
+            coef(2u, c, LD(BET, c));
         } else {
             float sg = 0.0, sgx = 0.0;
             for (uint j = 0u; j < P; j++) {
@@ -70,10 +81,10 @@ void main() {
             A *= inv;
             ST32(DG, c, dg);
             ST32(DB, c, sg);
-            ST32(COEF, c, -A * inv * dg / N);
-            ST32(COEF, p.C + c, LD32(MEAN, c));
-            ST32(COEF, 2u * p.C + c, -A * sg / N);
-            ST32(COEF, 3u * p.C + c, A);
+            coef(0u, c, -A * inv * dg / N);
+            coef(1u, c, LD32(MEAN, c));
+            coef(2u, c, -A * sg / N);
+            coef(3u, c, A);
         }
     }
 }

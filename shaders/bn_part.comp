@@ -20,7 +20,9 @@
 layout(local_size_x = 64) in;
 layout(constant_id = 0) const uint BWD = 0u;
 layout(constant_id = 1) const uint QUADS = 0u;
-layout(push_constant) uniform P { uint N; uint C; uint chunk; } p;
+// cm: channels (MEAN's length): C, or C / e where the backend views e rows of a width
+// not in whole quads as one row of e times as many columns (column c: channel c % cm)
+layout(push_constant) uniform P { uint N; uint C; uint chunk; uint cm; } p;
 BUF4_IN(0, X)
 BUF4_IN(1, G)
 layout(std430, binding = 2) readonly buffer M_b { float MEAN[]; };
@@ -38,7 +40,7 @@ void main() {
         [[unroll]] for (uint k = 0u; k < EPQ; k++) {
             a[k] = 0.0;
             b[k] = 0.0;
-            mu[k] = BWD == 1u && k < EPL ? MEAN[c + k] : 0.0;
+            mu[k] = BWD == 1u && k < EPL ? MEAN[(c + k) % p.cm] : 0.0;
         }
         if (BWD == 0u) { LOAD_ROW(X, r0, c, mu) }  // the shift K
         for (uint r = r0; r < r1; r++) {

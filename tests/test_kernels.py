@@ -655,7 +655,8 @@ def test_row_and_column_kernels_serial_and_workgroup_paths(shape, dtype, gpu_rul
 @pytest.mark.parametrize("shape", [(2000, 33), (4096, 64), (600, 100), (300, 222), (128, 257)], ids=str)
 def test_batchnorm_of_large_batches_in_parts(shape, dtype, texel_reads, monkeypatch):
     """Large batches take bn_part / bn_comb / bn_apply (rows in parts, the last
-    one short; channels in quads or one by one): y, the statistics, the running
+    one short; channels in quads, or a width not in whole quads read as rows of
+    e rows each -- [300, 222] f32, [128, 257] -- or one by one): y, the statistics, the running
     statistics and the exact gradient against the CPU -- with a mean far from 0
     (1000 + noise of 0.5 in f32: the parts' deviations merged, where E[x^2] -
     E[x]^2 would lose the variance to cancellation)."""
