@@ -176,6 +176,11 @@ class Capture:
         self.prog, self.keep, self.released = None, [], True
 
 
+def _epq(dtype):
+    """Elements per 16-byte quad: 4 f32, 8 packed halves."""
+    return 8 if dtype == "f16" else 4
+
+
 def _words(n, dtype):
     return max(1, (n + 1) // 2 if dtype == "f16" else n)
 
@@ -745,7 +750,7 @@ class VulkanBackend(Backend):
         st = _contig_strides(h.shape)
         shape, strides = [h.shape[a] for a in axes], [st[a] for a in axes]
         dims, sx = _merge_dims(shape, strides)
-        e, sg = (8 if h.dtype == "f16" else 4), self.limits.get("subgroup_size", 0)
+        e, sg = _epq(h.dtype), self.limits.get("subgroup_size", 0)
         if (len(dims) in (2, 3) and sx[-2:] == [1, dims[-2]] and (len(dims) == 2 or sx[0] == dims[1] * dims[2])
                 and dims[-1] % e == 0 and dims[-2] % e == 0 and 4 <= sg <= 64 and 64 % sg == 0):
             # a transpose of x's last two (merged) axes, [B, R, C] -> [B, C, R], in
@@ -821,7 +826,7 @@ class VulkanBackend(Backend):
     @staticmethod
     def _quads(n, dtype):
         """Quads of 16 bytes when n fills whole ones, else 0 (no fast path)."""
-        per = 8 if dtype == "f16" else 4
+        per = _epq(dtype)
         return n // per if n % per == 0 else 0
 
     @property
@@ -839,7 +844,7 @@ class VulkanBackend(Backend):
         """(``shader`` or its texel twin, workgroups) for a FOR_QUADS loop over n
         elements of dtype in 16-byte quads, a tail of fewer by one invocation
         (``quads``: the loop's count, when its step is not one quad of dtype)."""
-        quads = n // (8 if dtype == "f16" else 4) if quads is None else quads
+        quads = n // _epq(dtype) if quads is None else quads
         shader = self._tx(shader, -(-_words(n, dtype) // 4))
         return shader, self._quad_groups(shader, max(quads, 1))
 
@@ -867,17 +872,17 @@ class VulkanBackend(Backend):
         """unary4.comp: whole 16-byte quads, and a tail of fewer than a quad's
         elements by one invocation, word by word."""
         shader, groups = self._quad_kernel("unary4", n, y.dtype)
-        self._dispatch(shader, y.dtype, (UNARY_OPS.index(op),), groups, [n, _f2u(alpha), _f2u(beta)], [x, y])
+        self._dispatch(shader, y.dtype, (check_op("vulkan unary", op, UNARY_OPS),), groups,
+                       [n, _f2u(alpha), _f2u(beta)], [x, y])
 
     def unary(self, op, x, alpha=0.0, beta=0.0, out=None):
-        check_op("vulkan unary", op, UNARY_OPS)
         self._check_float(op, x)
         y = out if out is not None else self._alloc(x.shape, x.dtype)
         self._unary_dispatch(op, x, y, alpha, beta, x.size)
         return y
 
     def binary(self, op, a, b, alpha=0.0, beta=0.0, out=None):
-        check_op("vulkan binary", op, BINARY_OPS)
+        opi = check_op("vulkan binary", op, BINARY_OPS)
         self._check_float(op, a, b)
         if a.dtype != b.dtype:
             raise BackendError(f"vulkan {op}: operands have dtypes {a.dtype} and {b.dtype}")
@@ -905,7 +910,7 @@ class VulkanBackend(Backend):
             # trailing axes (a column [rows, 1], a scalar) in whole quads; else 0
             xs = (1,) * (len(shape) - len(x.shape)) + tuple(x.shape)
             t = max((i for i, d in enumerate(xs) if d != 1), default=-1)
-            per, span = (8 if x.dtype == "f16" else 4), math.prod(shape[t + 1:])
+            per, span = _epq(x.dtype), math.prod(shape[t + 1:])
             return span // per if xs[:t + 1] == shape[:t + 1] and span % per == 0 else 0
 
         # (a size not a whole number of quads: same shapes, binary4 does its tail word by word)
@@ -918,7 +923,7 @@ class VulkanBackend(Backend):
             rep = 4 if rep_a else -1
         if n and rep >= 0:
             shader, groups = self._quad_kernel("binary4", n, a.dtype)
-            self._dispatch(shader, a.dtype, (BINARY_OPS.index(op), rep), groups,
+            self._dispatch(shader, a.dtype, (opi, rep), groups,
                            [n, _f2u(alpha), _f2u(beta), rep_a, rep_b], [a, b, y])
             return y
         if n and self._twins and self._quads(n, a.dtype):
@@ -946,7 +951,7 @@ class VulkanBackend(Backend):
             pad = _MAX_DIMS - len(dims)
             mode, args = 0, [1] * pad + dims + [0] * pad + sa + [0] * pad + sb
             groups = self._groups(n, a.dtype)
-        self._dispatch("binary", a.dtype, (BINARY_OPS.index(op),), groups,
+        self._dispatch("binary", a.dtype, (opi,), groups,
                        [n, _f2u(alpha), _f2u(beta), mode] + args, [a, b, y])
         return y
 
@@ -971,21 +976,20 @@ class VulkanBackend(Backend):
         if len(runs) == 1:
             i, j = runs[0][0], runs[0][-1]
             outer, R, inner = math.prod(shape[:i]), math.prod(shape[i:j + 1]), math.prod(shape[j + 1:])
-            e = 8 if x.dtype == "f16" else 4
+            e = _epq(x.dtype)
             if 1 < inner and inner % e and R % e == 0 and outer * R * inner >= 1 << 16:
                 # rows of a width not in whole quads: e consecutive rows make one of e * inner
                 # elements, a whole number of quads -- reduce those (reduce4's column paths),
                 # then the e partial rows; no pad pass (lavapipe: sums over [4096, 1001] axis 0
                 # 13-14.5 -> 2.0 ms, over [4096, 37] 1.15 -> 0.20 ms)
-                part = self.reduce(op, VkArray((outer, R // e, e * inner), x.dtype, x.block), [1], False, True)
-                y = self.reduce("max" if code == 1 else "sum", VkArray((outer, e, inner), "f32", part.block),
-                                [1], False, True)
-                return self._as(VkArray(tuple(out_shape), "f32", y.block), "f32" if f32 else x.dtype)
+                part = self.reduce(op, self.reshape(x, (outer, R // e, e * inner)), [1], False, True)
+                y = self.reduce("max" if code == 1 else "sum", self.reshape(part, (outer, e, inner)), [1], False, True)
+                return self._as(self.reshape(y, tuple(out_shape)), "f32" if f32 else x.dtype)
         h, tag, cur_shape = x, x.dtype, shape
         for run in reversed(runs):  # innermost first keeps earlier axis indices valid
             i, j = run[0], run[-1]
             outer, R, inner = math.prod(cur_shape[:i]), math.prod(cur_shape[i:j + 1]), math.prod(cur_shape[j + 1:])
-            e = 8 if tag == "f16" else 4
+            e = _epq(tag)
             if (len(runs) == 1 and self._twins and outer * R * inner >= 1 << 16
                     and not _serial(R, outer * inner)):
                 # CPU devices: columns of one output row not in whole quads (and a row
@@ -1007,7 +1011,7 @@ class VulkanBackend(Backend):
             while quads:
                 # 16-byte loads (reduce4.comp): columns in whole quads, or rows; parts of
                 # the rows in parallel (about _reduce_items items), then the parts (few) below
-                e = 8 if tag == "f16" else 4
+                e = _epq(tag)
                 cols, sg = inner // e, self.limits.get("subgroup_size", 0)
                 if inner == 1:  # rows
                     if self._rows_by_subgroup:  # GPUs: a subgroup per part, lanes on adjacent quads
@@ -1117,7 +1121,7 @@ class VulkanBackend(Backend):
         cdt = "f16" if out16 else "f32"
         groups = ((M + 3) // 4 * ((N + 3) // 4) + 63) // 64  # 4x4 blocks, 64 per workgroup
         bias_h = bias if bias is not None else self._dummy
-        q = 8 if a.dtype == "f16" else 4  # values per 16-byte load
+        q = _epq(a.dtype)  # values per 16-byte load
         if use_sg:
             # big products: share B's loads across each subgroup; operands it cannot
             # read as stored are zero-padded in their own layout and dtype first (rows
@@ -1209,7 +1213,7 @@ class VulkanBackend(Backend):
         """Whether rows of C elements take softmax's / xent's quad loops (whole
         16-byte quads, the ends of rows that do not start or end on one word by
         word): rows of whole quads, or of at least two quads' elements."""
-        e = 8 if dtype == "f16" else 4
+        e = _epq(dtype)
         return C % e == 0 or C >= 2 * e
 
     def _sg_rows(self, C, dtype):
@@ -1219,7 +1223,7 @@ class VulkanBackend(Backend):
         rows of 1000)."""
         sg = self.limits.get("subgroup_size", 0)
         return bool(not self._small_grid and self.limits.get("subgroup_shuffle") and 0 < sg <= 64
-                    and C // (8 if dtype == "f16" else 4) >= sg)
+                    and C // _epq(dtype) >= sg)
 
     def softmax(self, x, log=False):
         self._check_float("softmax", x)
@@ -1343,7 +1347,7 @@ class VulkanBackend(Backend):
         """(parts P, rows per part, quads) for bn_part.comp: about _reduce_items
         invocations, parts of at least 16 rows; quads: C a whole number of quads
         (EPQ channels an invocation)."""
-        e = 8 if dtype == "f16" else 4
+        e = _epq(dtype)
         quads = int(C % e == 0)
         cols = C // e if quads else C
         P = max(1, min(-(-self._reduce_items // cols), N // 16))
@@ -1357,7 +1361,7 @@ class VulkanBackend(Backend):
         lavapipe: [4096, 100] f16 forward 5.1 -> 2.5 ms, backward 7.7 -> 2.9 ms;
         [4096, 1001] f32 28.5 -> 10.8 / 50.6 -> 15.3 ms, f16 30.9 / 50.3 -> 10.8 / 15.3."""
         N, C = x.shape
-        e = 8 if x.dtype == "f16" else 4
+        e = _epq(x.dtype)
         sub = e if C % e and N % e == 0 else 1
         return N // sub, C * sub, sub
 
@@ -1366,17 +1370,16 @@ class VulkanBackend(Backend):
         Nv, Cv, sub = self._bn_view(x)
         P, chunk, quads = self._bn_parts(Nv, Cv, x.dtype)
         part = self._alloc((2 * P * Cv,), "f32")
-        xv, gv = (VkArray((Nv, Cv), h.dtype, h.block) for h in (x, g))
         self._dispatch(self._tx("bn_part", -(-_words(x.size, x.dtype) // 4)), x.dtype, (bwd, quads),
-                       -(-P * Cv // (8 if quads and x.dtype == "f16" else 4 if quads else 1) // 64),
-                       [Nv, Cv, chunk, x.shape[1]], [xv, gv, mean, part])
+                       -(-P * Cv // (_epq(x.dtype) if quads else 1) // 64),
+                       [Nv, Cv, chunk, x.shape[1]], [x, g, mean, part])
         return part, chunk, sub
 
     def _bn_apply(self, x, g, coef, bwd, sub):
         """bn_apply.comp: y = S (x - M) + K, or dx = that + A g (bwd), in x's dtype, over
         x's view (coefficients written sub times over by bn_comb)."""
         n, C = x.size, x.shape[1] * sub
-        e = 8 if x.dtype == "f16" else 4
+        e = _epq(x.dtype)
         y = self._alloc(x.shape, x.dtype)
         shader, groups = self._quad_kernel("bn_apply", n, x.dtype)
         self._dispatch(shader, x.dtype, (bwd, int(C % e == 0)), groups, [n, C], [x, g, coef, y])
