@@ -116,6 +116,28 @@ def test_host_read_inside_a_captured_step_is_a_clear_error():
 
 
 @pytest.mark.skipif(not vg.vulkan_available(), reason="no Vulkan device")
+def test_allocation_inside_a_capture_splits_a_free_block_without_waiting(monkeypatch):
+    """With no free block of a size class and the arenas' bump space used up, an
+    allocation outside a capture waits for pending work (its blocks come back) and
+    splits a larger free block; inside a capture it must not wait (that is a host
+    read there): the MLP's captured step on a GPU (split K's f32 scratch) raised
+    CaptureError here."""
+    from vkgrad.backends.vulkan import VulkanBackend
+    be = VulkanBackend(0)
+    try:
+        big = be._alloc((1 << 16,), "f32")
+        del big  # a free block of 64 Ki words
+        be.synchronize()
+        monkeypatch.setattr(be, "_bump_alloc", lambda cls: None)  # the arenas' bump space used up
+        be.begin_capture()
+        small = be._alloc((1000,), "f32")
+        cap = be.end_capture()
+        assert small.block.cls == 1024 and cap is not None
+    finally:
+        be.close()
+
+
+@pytest.mark.skipif(not vg.vulkan_available(), reason="no Vulkan device")
 def test_a_captured_step_held_until_exit_is_released_before_the_device():
     """A recording kept in a global outlives the backend's atexit close: the close
     releases it first (this crashed the interpreter at exit), and a replay after

@@ -465,8 +465,10 @@ class VulkanBackend(Backend):
         n, cls = known
         found = self._take_free(cls) or self._bump_alloc(cls)
         if found is None:
-            self.synchronize()  # lets blocks held by pending work go back to the free lists
-            found = self._take_free(cls) or self._split_free(cls)
+            if self._capture is None:  # a capture keeps its blocks: waiting frees none
+                self.synchronize()  # lets blocks held by pending work go back to the free lists
+                found = self._take_free(cls)
+            found = found or self._split_free(cls)
         if found is None:
             a = self._add_arena(min(self.max_words, max(cls, 2 * self.arenas[-1].words)))
             if a is None:
