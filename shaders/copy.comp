@@ -2,7 +2,7 @@
 #extension GL_GOOGLE_include_directive : require
 // Strided gather into a contiguous output (permute, broadcast_to, copy, slices):
 // y[i] = x[base + sum_d idx_d(i) * sx[d]] over up to 6 dimensions.
-// Bindings: 0 x (in), 1 y (out).
+// Bindings: 0 x (in), 1 y (out).  The bits are moved as they are (halves too).
 //
 // -DTEXEL_IN (the "copy_tx" twin, CPU devices; n a whole number of 16-byte
 // quads of y): x's words through a uniform texel buffer (R32UI: a gather per
@@ -29,19 +29,21 @@ layout(local_size_x = 256) in;
 BUF_IN(0, X)
 BUF_OUT(1, Y)
 
-float at(uint i) {
+// element i's bits (a half in the low 16 bits): moved, not converted (NVIDIA's
+// half conversions make any NaN 0x7fff)
+uint at(uint i) {
     uint ix = p.base, r = i;
     for (int d = 5; d >= 0 && r > 0u; d--) {
         ix += (r % p.dim[d]) * p.sx[d];
         r /= p.dim[d];
     }
-    return LD(X, ix);
+    return EPU == 2u ? (X[ix >> 1u] >> (16u * (ix & 1u))) & 0xffffu : X[ix];
 }
 
 void main() {
     FOR_UNITS(p.n, u) {
         uint i = u * EPU;
-        ST_UNIT(Y, u, at(i), (EPU == 2u && i + 1u < p.n) ? at(i + 1u) : 0.0);
+        Y[u] = EPU == 2u ? at(i) | (i + 1u < p.n ? at(i + 1u) << 16u : 0u) : at(i);
     }
 }
 #endif

@@ -43,6 +43,11 @@ void main() {
         Y[q] = STOREQ(v);
     }
     FOR_TAIL_WORDS(p.n, w) {  // n not a whole number of quads
+        if (BITS_OP) {  // as bits here too (NVIDIA's conversions make any NaN 0x7fff)
+            uint b = bits2(OP == U_FILL ? 0u : LDW(X, w), fill);
+            STW(Y, w, 2u * w + 1u < p.n ? b : b & 0xffffu);
+            continue;
+        }
         vec2 v = unpack_w(LDW(X, w));
         v.x = OP == U_FILL ? p.beta : f(v.x);
         v.y = EPQ == 8u && 2u * w + 1u < p.n ? (OP == U_FILL ? p.beta : f(v.y)) : 0.0;

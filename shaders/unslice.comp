@@ -35,24 +35,24 @@ layout(local_size_x = 256) in;
 BUF_IN(0, G)
 BUF_OUT(1, Y)
 
-float at(uint i) {
+uint at(uint i) {  // element i's bits (a half in the low 16): moved, not converted
     uint ig = 0u, gs = 1u, r = i;
     for (int d = 5; d >= 0; d--) {
         uint c = r % p.dim[d];
         r /= p.dim[d];
-        if (c < p.start[d] || (c - p.start[d]) % p.step[d] != 0u) return 0.0;
+        if (c < p.start[d] || (c - p.start[d]) % p.step[d] != 0u) return 0u;
         uint k = (c - p.start[d]) / p.step[d];
-        if (k >= p.len[d]) return 0.0;
+        if (k >= p.len[d]) return 0u;
         ig += k * gs;
         gs *= p.len[d];
     }
-    return LD(G, ig);
+    return EPU == 2u ? (G[ig >> 1u] >> (16u * (ig & 1u))) & 0xffffu : G[ig];
 }
 
 void main() {
     FOR_UNITS(p.n, u) {
         uint i = u * EPU;
-        ST_UNIT(Y, u, at(i), (EPU == 2u && i + 1u < p.n) ? at(i + 1u) : 0.0);
+        Y[u] = EPU == 2u ? at(i) | (i + 1u < p.n ? at(i + 1u) << 16u : 0u) : at(i);
     }
 }
 #endif
