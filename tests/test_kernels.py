@@ -63,9 +63,10 @@ def test_matmul_variants(shape, ta, tb, dtype, kernel, monkeypatch):
 
 @pytest.mark.parametrize("dtype", ["f32", "f16"])
 def test_matmul_sm_splits_k_for_small_outputs(dtype, monkeypatch):
-    """matmul_sm with C of few blocks and a long K (GPUs): slices of K in parallel,
-    then matmul_splitk adds them with bias and activation; C of many blocks, or
-    VKGRAD_MATMUL_SPLITK=0 (here: _splitk off), in one dispatch; values as the CPU's."""
+    """matmul_sm with C of few blocks and a long K, with VKGRAD_MATMUL_SPLITK=1 (here:
+    _splitk on): slices of K in parallel, then matmul_splitk adds them with bias and
+    activation; C of many blocks, or split K off (the default), in one dispatch;
+    values as the CPU's."""
     be = vg.get_backend("vulkan")
     monkeypatch.setattr(be, "matmul_kernel", "sm")
     monkeypatch.setattr(be, "matmul_tile", 64)
