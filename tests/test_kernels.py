@@ -24,9 +24,9 @@ def _spy(be, patch, record=lambda shader, spec: shader):
     monkeypatch or its context) holds."""
     seen, orig = [], be._dispatch
 
-    def spy(shader, tag, spec, *rest):
+    def spy(shader, tag, spec, *rest, **kw):
         seen.append(record(shader, spec))
-        return orig(shader, tag, spec, *rest)
+        return orig(shader, tag, spec, *rest, **kw)
     patch.setattr(be, "_dispatch", spy)
     return seen
 
@@ -1230,3 +1230,37 @@ def test_matmul_rejects_operands_of_different_dtypes():
         be.matmul(b, b, bias=vg.tensor(np.ones(4), device="vulkan", dtype="f16").data)
     x = vg.tensor(np.ones((4, 4)), dtype="f16", device="vulkan") @ vg.tensor(np.ones((4, 4)), device="vulkan")
     np.testing.assert_allclose(x.numpy(), np.full((4, 4), 4.0))
+
+
+def test_long_loops_are_not_cut_short():
+    """lavapipe ends an invocation's loops after 65535 iterations in all, silently
+    (a [1, 100000] @ [100000, 1] product came out 65535; softmax over [4096, 4096]
+    left its last rows unwritten): products with a long K run in slices there,
+    long softmax / xent rows take a workgroup each, and row kernels keep small grids
+    for small work only.  Values on every device, any dtype of operands."""
+    be = vg.get_backend("vulkan")
+    r = np.random.default_rng(7)
+    K = 70000
+    for (M, N, ta, tb) in ((1, 1, False, False), (3, 5, True, False), (2, 6, False, True)):
+        a = r.uniform(-1, 1, (K, M) if ta else (M, K)).astype(np.float32)
+        b = r.uniform(-1, 1, (N, K) if tb else (K, N)).astype(np.float32)
+        bias = r.uniform(-1, 1, N).astype(np.float32)
+        got = be.to_numpy(be.matmul(be.from_numpy(a, "f32"), be.from_numpy(b, "f32"), ta, tb,
+                                    bias=be.from_numpy(bias, "f32"), act="relu"))
+        want = np.maximum((a.T if ta else a).astype(np.float64) @ (b.T if tb else b) + bias, 0)
+        np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-2, err_msg=str((M, N, ta, tb)))
+    x = r.uniform(-3, 3, (4096, 4096)).astype(np.float32)
+    lab = r.integers(0, 4096, 4096).astype(np.int32)
+    z = x - x.max(1, keepdims=True)
+    p = np.exp(z) / np.exp(z).sum(1, keepdims=True)
+    h = be.from_numpy(x, "f32")
+    np.testing.assert_allclose(be.to_numpy(be.softmax(h)), p, rtol=1e-4, atol=1e-7)
+    loss, d = be.softmax_xent(h, be.from_numpy(lab, "i32"))
+    onehot = np.eye(4096)[lab]
+    np.testing.assert_allclose(be.to_numpy(d), (p - onehot) / 4096, rtol=1e-4, atol=1e-9)
+    np.testing.assert_allclose(float(be.to_numpy(loss)), -np.log(p[np.arange(4096), lab]).mean(), rtol=1e-4)
+    for shape in ((3, 100000), (2, 50001)):  # rows longer than a lane's loop may run
+        x = r.uniform(-3, 3, shape).astype(np.float32)
+        z = x - x.max(1, keepdims=True)
+        p = np.exp(z) / np.exp(z).sum(1, keepdims=True)
+        np.testing.assert_allclose(be.to_numpy(be.softmax(be.from_numpy(x, "f32"))), p, rtol=1e-4, atol=1e-9)

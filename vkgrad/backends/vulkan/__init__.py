@@ -106,6 +106,13 @@ _ACT_ID = {None: 0, "relu": 1, "sigmoid": 2, "tanh": 3, "gelu": 4, "gelu_tanh": 
 _NP = {"f32": np.float32, "f16": np.float16, "i32": np.int32}
 _MAX_DIMS = 6
 _MAX_GROUPS = 4096  # shaders loop over the rest (grid-stride)
+# lavapipe (gallivm) ends every loop of an invocation once it has run 65535 iterations
+# in all, silently (a guard against hung shaders): a [1, 100000] @ [100000, 1] product
+# came out 65535, softmax over [4096, 4096] left its last 59 rows unwritten.  On CPU
+# devices an invocation's loops stay under this many iterations (matmul's K in
+# slices, softmax / xent rows a lane each only while short, small grids only for
+# small work); GPUs have no such limit
+_LOOP_CAP = 1 << 15
 _SG_MIN_WORK = 1 << 18  # matmul_sg from this many multiply-adds (below: matmul4)
 _REPLAY_SLOTS = (2, 3)  # the submitter's slots for captured steps (0 and 1: the two eager programs)
 
@@ -325,6 +332,8 @@ class VulkanBackend(Backend):
         # cost more there than the few invocations they would run (A/B on the iris
         # step: 10% for the cap, 3-7% more for the single workgroup)
         self._small_grid = (os.cpu_count() or 1) if cpu_like else 0
+        # a property of the driver, not of the tuning: lavapipe's loop limit (_LOOP_CAP)
+        self._loop_cap = _LOOP_CAP if self.limits.get("device_type") == "Cpu" else 0
         # workgroups of a texel twin's quad loop (_quad_groups): a few runs per core
         self._quad_cap = max(128, 32 * (os.cpu_count() or 1))
         # parallel parts of a long reduction: a CPU device streams long runs better
@@ -564,8 +573,10 @@ class VulkanBackend(Backend):
         if self._capture is not None:
             self._capture.dynamic.append((idx, build_push))
 
-    def _dispatch(self, shader, dtype_tag, spec, groups, push, operands):
-        """Record one dispatch; ``operands`` are handles in binding order."""
+    def _dispatch(self, shader, dtype_tag, spec, groups, push, operands, small_grid=True):
+        """Record one dispatch; ``operands`` are handles in binding order.
+        ``small_grid=False``: not a CPU device's small grid whatever the count (work
+        that would run too many loop iterations per invocation there: _LOOP_CAP)."""
         algo = self._algos.get((shader, dtype_tag, spec)) or self._algo(shader, dtype_tag, spec)
         # (the hot path: a few comprehensions rather than one loop of branches)
         blocks = [h.block for h in operands]  # hash by identity; kept alive until the program completes
@@ -575,7 +586,7 @@ class VulkanBackend(Backend):
         ranges = [v for h in operands for v in h.range]
         arenas = [b.arena for b in blocks]
         groups = max(1, min(int(groups), _MAX_GROUPS))  # shaders loop over the rest (grid-stride)
-        if groups <= 64 and self._small_grid:  # tiny: one thread (no second wake-up)
+        if groups <= 64 and self._small_grid and small_grid:  # tiny: one thread (no second wake-up)
             groups = 1 if groups <= 8 else min(groups, self._small_grid)
         idx = self._prog.dispatch(algo, groups, 1, 1, push, ranges,
                                   arenas)
@@ -1110,6 +1121,8 @@ class VulkanBackend(Backend):
         if K != Kb:
             raise BackendError(f"vulkan matmul: inner sizes differ: {list(a.shape)} (trans={trans_a}) "
                                f"and {list(b.shape)} (trans={trans_b})")
+        if self._loop_cap and K > self._loop_cap:  # lavapipe's loop limit (see _LOOP_CAP)
+            return self._matmul_k_slices(a, b, trans_a, trans_b, M, N, K, bias, act)
         vec_a = (M if trans_a else K) % 4 == 0
         vec_b = (K if trans_b else N) % 4 == 0
         sg = self.limits.get("subgroup_size", 0)
@@ -1167,6 +1180,23 @@ class VulkanBackend(Backend):
                            [M, N, K, int(bias is not None), sam, sak, sbk, sbn], [a, b, bias_h, c])
         return self._as(c, a.dtype)
 
+    def _matmul_k_slices(self, a, b, trans_a, trans_b, M, N, K, bias, act):
+        """A product with K beyond _LOOP_CAP on a CPU device: slices of K multiplied
+        one by one and added in f32, then bias and activation (each kernel loops
+        over its K: past 65535 iterations lavapipe stops the loop)."""
+        acc = None
+        for k0 in range(0, K, self._loop_cap):
+            kk = min(self._loop_cap, K - k0)
+            a_s = self.slice(a, (k0, 0), (1, 1), (kk, M)) if trans_a else self.slice(a, (0, k0), (1, 1), (M, kk))
+            b_s = self.slice(b, (0, k0), (1, 1), (N, kk)) if trans_b else self.slice(b, (k0, 0), (1, 1), (kk, N))
+            part = self._as(self.matmul(a_s, b_s, trans_a, trans_b), "f32")
+            acc = part if acc is None else self.binary("add", acc, part)
+        if bias is not None:
+            acc = self.binary("add", acc, self._as(bias, "f32"))
+        if act is not None:
+            acc = self.unary(act, acc)
+        return self._as(acc, a.dtype)
+
     def _matmul_sm(self, a, b, trans_a, trans_b, M, N, K, bias, act):
         """matmul_sm.comp: A [M, K4] and B [K4, N4] as stored when they are so laid
         out, else brought there (transposed, zero-padded) in their dtype first."""
@@ -1210,10 +1240,22 @@ class VulkanBackend(Backend):
         always on CPU devices, where a workgroup per output pays for its barriers
         (lavapipe, paired: softmax [512, 1000] 9.9 vs 3.9 ms, [1000, 300] 10.2
         vs 1.5 ms, even [4, 100000] 9.8 vs 4.8 ms; batch norm [500, 60] 1.28 vs
-        0.26 ms); on GPUs as _serial says."""
+        0.26 ms) unless the loop is longer than _LOOP_CAP; on GPUs as _serial says."""
+        if self._loop_cap and length > self._loop_cap:  # a workgroup each: 64 lanes on a row
+            return False
         return bool(self._small_grid) or _serial(length, outputs)
 
     # -- softmax family ------------------------------------------------------------
+    def _row_groups(self, rows, ser, quads):
+        """Workgroups (of 64) for softmax / xent rows: a workgroup per row (not
+        serial), an invocation per row, or with QUADS = 2 a subgroup per row -- as
+        many subgroups as rows (up to _MAX_GROUPS workgroups; the shaders loop over
+        the rest), not a lane's count of them, which left an H100 mostly idle."""
+        if not ser:
+            return rows
+        per = 64 // self.limits["subgroup_size"] if quads == 2 else 64
+        return -(-rows // per)
+
     def _quad_rows(self, C, dtype):
         """Whether rows of C elements take softmax's / xent's quad loops (whole
         16-byte quads, the ends of rows that do not start or end on one word by
@@ -1239,8 +1281,8 @@ class VulkanBackend(Backend):
         quads += quads and self._sg_rows(C, x.dtype)
         y = self._alloc(x.shape, x.dtype if quads else "f32")
         shader = self._tx("softmax", _words(x.size, x.dtype)) if ser else "softmax"  # (not a workgroup per row)
-        self._dispatch(shader, x.dtype, (1 if log else 0, quads, int(ser)), (rows + 63) // 64 if ser else rows,
-                       [rows, C], [x, y])
+        self._dispatch(shader, x.dtype, (1 if log else 0, quads, int(ser)), self._row_groups(rows, ser, quads),
+                       [rows, C], [x, y], small_grid=x.size <= _LOOP_CAP * 64)
         return self._as(y, x.dtype)
 
     def softmax_xent(self, logits, target):
@@ -1261,8 +1303,9 @@ class VulkanBackend(Backend):
                            [logits, target, probs, loss])
         else:  # rows' shares of the mean, then their sum (reduce's paths for long ones)
             rl = self._alloc((rows,), "f32")
-            self._dispatch(shader, logits.dtype, spec + (int(ser),), (rows + 63) // 64 if ser else rows,
-                           [rows, C, _f2u(1.0 / rows)], [logits, target, probs, rl])
+            self._dispatch(shader, logits.dtype, spec + (int(ser),), self._row_groups(rows, ser, quads),
+                           [rows, C, _f2u(1.0 / rows)], [logits, target, probs, rl],
+                           small_grid=logits.size <= _LOOP_CAP * 64)
             loss = self.reduce("sum", rl, (0,), False)
         return loss, self._as(probs, logits.dtype)  # the loss in f32 (f16 logits too)
 
