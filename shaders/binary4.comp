@@ -56,6 +56,11 @@ void main() {
     if (REP == 0u) {  // same shapes: no index arithmetic
         FOR_QUADS(p.n, q) quad(q, q, q);
         FOR_TAIL_WORDS(p.n, w) {  // n not a whole number of quads
+            if (BITS_OP) {  // as bits here too (NVIDIA's conversions make any NaN 0x7fff)
+                uint y = relu_bwd_h(LDW(A, w), LDW(B, w));
+                STW(Y, w, 2u * w + 1u < p.n ? y : y & 0xffffu);
+                continue;
+            }
             vec2 x = unpack_w(LDW(A, w)), g = unpack_w(LDW(B, w));
             STW(Y, w, pack_w(vec2(f(x.x, g.x), EPQ == 8u && 2u * w + 1u < p.n ? f(x.y, g.y) : 0.0)));
         }
@@ -64,7 +69,12 @@ void main() {
         uint nq = p.n / EPQ, end_ = quad_end(nq), q = quad_first(nq), dq = REP == 4u ? p.rep_a : p.rep_b;
         uint v = q / dq, r = q % dq, dv = quad_step() / dq, dr = quad_step() % dq;
         for (; q < end_; q += quad_step()) {
-            if (REP == 4u) {
+            if (BITS_OP) {  // the repeated half's bits in both halves of a word
+                uint w = REP == 4u ? LDW(A, v >> 1u) : LDW(B, v >> 1u), h = (w >> (16u * (v & 1u))) & 0xffffu;
+                uvec4 o = REP == 4u ? LDQ(B, q) : LDQ(A, q), s4 = uvec4(h | (h << 16u));
+                uvec4 x = REP == 4u ? s4 : o, g = REP == 4u ? o : s4;
+                Y[q] = uvec4(relu_bwd_h(x.x, g.x), relu_bwd_h(x.y, g.y), relu_bwd_h(x.z, g.z), relu_bwd_h(x.w, g.w));
+            } else if (REP == 4u) {
                 float s = LDE(A, v);
                 [[unroll]] for (uint k = 0u; k < EPQ; k++) a[k] = s;
                 LOADQ(LDQ(B, q), b);
@@ -73,7 +83,7 @@ void main() {
                 LOADQ(LDQ(A, q), a);
                 [[unroll]] for (uint k = 0u; k < EPQ; k++) b[k] = s;
             }
-            apply(q);
+            if (!BITS_OP) apply(q);
             v += dv;
             r += dr;
             if (r >= dq) {

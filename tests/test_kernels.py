@@ -19,6 +19,11 @@ SHAPES = [(5, 7, 3), (1, 13, 10), (33, 17, 9), (8, 12, 16), (6, 784, 10), (96, 6
           (68, 300, 20), (72, 264, 26), (64, 203, 40), (37, 1000, 45), (20, 777, 30)]
 
 
+# quiet NaNs with payloads (and signs): a kernel that moves values through floats
+# loses them (NVIDIA: any f16 NaN becomes 0x7fff; lavapipe's integer half packing 0x7e00)
+_NAN_PAYLOAD = {"f32": np.uint32(0xFFC00123), "f16": np.uint16(0xFE55)}
+
+
 def _spy(be, patch, record=lambda shader, spec: shader):
     """A list of record(shader, spec) for every dispatch while ``patch`` (a
     monkeypatch or its context) holds."""
@@ -923,7 +928,9 @@ def test_f16_reductions_write_halves(shape, axes, monkeypatch):
 def test_f16_relu_backward_moves_bits(texel_reads, monkeypatch):
     """binary4's f16 relu_bwd works on the halves' bits (g where x > 0, else +0, as
     the float path): exact for zeros of either sign, subnormals, infinities and
-    NaN, where both operands are read by quads (same shapes, either one repeating)."""
+    NaN with its payload -- operands read by quads (same shapes, either one
+    repeating), a column operand (REP 4 / 5) and the tail words of odd sizes alike
+    (an H100 made NaN 0x7fff where halves went through floats)."""
     be = vg.get_backend("vulkan")
     if texel_reads and not be._twins:
         pytest.skip("this device's arenas back no texel views")
@@ -935,12 +942,13 @@ def test_f16_relu_backward_moves_bits(texel_reads, monkeypatch):
     x.flat[::5] = special[r.integers(0, len(special), x.size)][::5]
     g = r.standard_normal((64, 48)).astype(np.float16)
     g.flat[::7] = special[r.integers(0, len(special), g.size)][::7]
+    g.view(np.uint16).flat[::11] = _NAN_PAYLOAD["f16"]
 
     def want(xv, gv):
         xb, gb = np.broadcast_arrays(xv, gv)
         return np.where(xb > 0, gb, np.float16(0)).view(np.uint16)
-    # (and a column operand: the float path, REP 5, the same values)
-    for xv, gv, rep in ((x, g, 0), (x, g[0], 2), (x[0], g, 1), (x, g[:, :1], 5)):
+    for xv, gv, rep in ((x, g, 0), (x, g[0], 2), (x[0], g, 1), (x, g[:, :1], 5), (x[:, :1], g, 4),
+                        (x[:7, :9], g[:7, :9], 0)):  # (63 values: a tail of words)
         seen.clear()
         got = be.to_numpy(be.binary("relu_bwd", be.from_numpy(xv, "f16"), be.from_numpy(gv, "f16")))
         np.testing.assert_array_equal(got.view(np.uint16), want(xv, gv))
@@ -1108,11 +1116,6 @@ def test_quad_loops_cover_every_quad_once_at_any_grid(dtype, cap, monkeypatch):
     want = {"cast_tx", "copy4_tx", "copy_tx", "unslice_tx", "unary4_tx", "binary4_tx", "adam4_tx", "sgd4_tx",
             "pad2d_h_tx" if dtype == "f16" else "pad2d_tx"}
     assert want <= set(seen), seen
-
-
-# quiet NaNs with payloads (and signs): a kernel that moves values through floats
-# loses them (NVIDIA: any f16 NaN becomes 0x7fff; lavapipe's integer half packing 0x7e00)
-_NAN_PAYLOAD = {"f32": np.uint32(0xFFC00123), "f16": np.uint16(0xFE55)}
 
 
 @pytest.mark.parametrize("texel_reads", [True, False])  # False: storage buffers, as GPUs read them
