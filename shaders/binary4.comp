@@ -40,15 +40,35 @@ uint relu_bwd_h(uint x, uint g) {
 #define BITS_OP false
 uint relu_bwd_h(uint x, uint g) { return 0u; }
 #endif
+uvec4 relu_bwd_q(uvec4 x, uvec4 g) {
+    return uvec4(relu_bwd_h(x.x, g.x), relu_bwd_h(x.y, g.y), relu_bwd_h(x.z, g.z), relu_bwd_h(x.w, g.w));
+}
 // quad q of y from quads qa of A and qb of B
 void quad(uint q, uint qa, uint qb) {
     if (BITS_OP) {
-        uvec4 x = LDQ(A, qa), g = LDQ(B, qb);
-        Y[q] = uvec4(relu_bwd_h(x.x, g.x), relu_bwd_h(x.y, g.y), relu_bwd_h(x.z, g.z), relu_bwd_h(x.w, g.w));
+        Y[q] = relu_bwd_q(LDQ(A, qa), LDQ(B, qb));
         return;
     }
     LOADQ(LDQ(A, qa), a);
     LOADQ(LDQ(B, qb), b);
+    apply(q);
+}
+// quad q of y where A (REP 4) or B (REP 5) holds one value, its element v, for all of it
+void quad_const(uint q, uint v) {
+    if (BITS_OP) {  // the value's half in both halves of each word
+        uint w = REP == 4u ? LDW(A, v >> 1u) : LDW(B, v >> 1u), h = (w >> (16u * (v & 1u))) & 0xffffu;
+        uvec4 o = REP == 4u ? LDQ(B, q) : LDQ(A, q), s = uvec4(h | (h << 16u));
+        Y[q] = REP == 4u ? relu_bwd_q(s, o) : relu_bwd_q(o, s);
+        return;
+    }
+    float s = REP == 4u ? LDE(A, v) : LDE(B, v);
+    if (REP == 4u) {
+        [[unroll]] for (uint k = 0u; k < EPQ; k++) a[k] = s;
+        LOADQ(LDQ(B, q), b);
+    } else {
+        LOADQ(LDQ(A, q), a);
+        [[unroll]] for (uint k = 0u; k < EPQ; k++) b[k] = s;
+    }
     apply(q);
 }
 
@@ -57,8 +77,7 @@ void main() {
         FOR_QUADS(p.n, q) quad(q, q, q);
         FOR_TAIL_WORDS(p.n, w) {  // n not a whole number of quads
             if (BITS_OP) {  // as bits here too (NVIDIA's conversions make any NaN 0x7fff)
-                uint y = relu_bwd_h(LDW(A, w), LDW(B, w));
-                STW(Y, w, 2u * w + 1u < p.n ? y : y & 0xffffu);
+                STW_BITS(Y, w, p.n, relu_bwd_h(LDW(A, w), LDW(B, w)));
                 continue;
             }
             vec2 x = unpack_w(LDW(A, w)), g = unpack_w(LDW(B, w));
@@ -69,21 +88,7 @@ void main() {
         uint nq = p.n / EPQ, end_ = quad_end(nq), q = quad_first(nq), dq = REP == 4u ? p.rep_a : p.rep_b;
         uint v = q / dq, r = q % dq, dv = quad_step() / dq, dr = quad_step() % dq;
         for (; q < end_; q += quad_step()) {
-            if (BITS_OP) {  // the repeated half's bits in both halves of a word
-                uint w = REP == 4u ? LDW(A, v >> 1u) : LDW(B, v >> 1u), h = (w >> (16u * (v & 1u))) & 0xffffu;
-                uvec4 o = REP == 4u ? LDQ(B, q) : LDQ(A, q), s4 = uvec4(h | (h << 16u));
-                uvec4 x = REP == 4u ? s4 : o, g = REP == 4u ? o : s4;
-                Y[q] = uvec4(relu_bwd_h(x.x, g.x), relu_bwd_h(x.y, g.y), relu_bwd_h(x.z, g.z), relu_bwd_h(x.w, g.w));
-            } else if (REP == 4u) {
-                float s = LDE(A, v);
-                [[unroll]] for (uint k = 0u; k < EPQ; k++) a[k] = s;
-                LOADQ(LDQ(B, q), b);
-            } else {
-                float s = LDE(B, v);
-                LOADQ(LDQ(A, q), a);
-                [[unroll]] for (uint k = 0u; k < EPQ; k++) b[k] = s;
-            }
-            if (!BITS_OP) apply(q);
+            quad_const(q, v);
             v += dv;
             r += dr;
             if (r >= dq) {

@@ -59,6 +59,13 @@ vec2 unpack_h2(uint w) { return unpackHalf2x16(w); }
 #define ST_UNIT(B, u, v0, v1) B[u] = floatBitsToUint(v0)
 #endif
 
+// Element i's bits (with -DF16 a half, in the low 16 bits), and unit u of a buffer
+// from its elements' bits b0, b1 (b1 read only for a second element below n):
+// data movement without conversions (NVIDIA's half conversions make any NaN 0x7fff)
+#define LD_BITS(B, i) (EPU == 2u ? (B[(i) >> 1u] >> (16u * ((i) & 1u))) & 0xffffu : B[i])
+#define ST_UNIT_BITS(B, u, n, b0, b1) \
+    B[u] = EPU == 2u ? (b0) | (2u * (u) + 1u < (n) ? (b1) << 16u : 0u) : (b0)
+
 // Grid-stride loop over units (one element in f32, two in f16).
 #define FOR_UNITS(n, u) \
     for (uint u = gl_GlobalInvocationID.x; u < ((n) + EPU - 1u) / EPU; \

@@ -29,21 +29,16 @@ layout(local_size_x = 256) in;
 BUF_IN(0, X)
 BUF_OUT(1, Y)
 
-// element i's bits (a half in the low 16 bits): moved, not converted (NVIDIA's
-// half conversions make any NaN 0x7fff)
-uint at(uint i) {
+uint at(uint i) {  // element i's bits (LD_BITS)
     uint ix = p.base, r = i;
     for (int d = 5; d >= 0 && r > 0u; d--) {
         ix += (r % p.dim[d]) * p.sx[d];
         r /= p.dim[d];
     }
-    return EPU == 2u ? (X[ix >> 1u] >> (16u * (ix & 1u))) & 0xffffu : X[ix];
+    return LD_BITS(X, ix);
 }
 
 void main() {
-    FOR_UNITS(p.n, u) {
-        uint i = u * EPU;
-        Y[u] = EPU == 2u ? at(i) | (i + 1u < p.n ? at(i + 1u) << 16u : 0u) : at(i);
-    }
+    FOR_UNITS(p.n, u) ST_UNIT_BITS(Y, u, p.n, at(u * EPU), at(u * EPU + 1u));
 }
 #endif

@@ -44,8 +44,7 @@ void main() {
     }
     FOR_TAIL_WORDS(p.n, w) {  // n not a whole number of quads
         if (BITS_OP) {  // as bits here too (NVIDIA's conversions make any NaN 0x7fff)
-            uint b = bits2(OP == U_FILL ? 0u : LDW(X, w), fill);
-            STW(Y, w, 2u * w + 1u < p.n ? b : b & 0xffffu);
+            STW_BITS(Y, w, p.n, bits2(OP == U_FILL ? 0u : LDW(X, w), fill));
             continue;
         }
         vec2 v = unpack_w(LDW(X, w));

@@ -35,7 +35,7 @@ layout(local_size_x = 256) in;
 BUF_IN(0, G)
 BUF_OUT(1, Y)
 
-uint at(uint i) {  // element i's bits (a half in the low 16): moved, not converted
+uint at(uint i) {  // element i's bits (LD_BITS), 0 off the slice's lattice
     uint ig = 0u, gs = 1u, r = i;
     for (int d = 5; d >= 0; d--) {
         uint c = r % p.dim[d];
@@ -46,13 +46,10 @@ uint at(uint i) {  // element i's bits (a half in the low 16): moved, not conver
         ig += k * gs;
         gs *= p.len[d];
     }
-    return EPU == 2u ? (G[ig >> 1u] >> (16u * (ig & 1u))) & 0xffffu : G[ig];
+    return LD_BITS(G, ig);
 }
 
 void main() {
-    FOR_UNITS(p.n, u) {
-        uint i = u * EPU;
-        Y[u] = EPU == 2u ? at(i) | (i + 1u < p.n ? at(i + 1u) << 16u : 0u) : at(i);
-    }
+    FOR_UNITS(p.n, u) ST_UNIT_BITS(Y, u, p.n, at(u * EPU), at(u * EPU + 1u));
 }
 #endif

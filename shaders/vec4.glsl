@@ -21,6 +21,8 @@
 #define BUF4_OUT(n, name) layout(std430, binding = n) writeonly buffer name##_b { uvec4 name[]; }; \
     layout(std430, binding = n) writeonly buffer name##_wb { uint name##_w[]; };
 #define STW(name, w, v) name##_w[w] = (v)
+// word w of an output from bits v: with halves, the one past n elements kept +0
+#define STW_BITS(name, w, n, v) STW(name, w, EPQ == 8u && 2u * (w) + 1u >= (n) ? (v) & 0xffffu : (v))
 // element e of an operand (f32, or a half of packed halves), as a float
 #define LDE(name, e) unpack_w(LDW(name, (e) / (EPQ / 4u)))[(e) % (EPQ / 4u)]
 // element e as a float through a texel view of single words (R32UI: one gather

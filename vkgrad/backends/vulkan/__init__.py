@@ -1246,15 +1246,18 @@ class VulkanBackend(Backend):
         return bool(self._small_grid) or _serial(length, outputs)
 
     # -- softmax family ------------------------------------------------------------
-    def _row_groups(self, rows, ser, quads):
-        """Workgroups (of 64) for softmax / xent rows: a workgroup per row (not
-        serial), an invocation per row, or with QUADS = 2 a subgroup per row -- as
-        many subgroups as rows (up to _MAX_GROUPS workgroups; the shaders loop over
-        the rest), not a lane's count of them, which left an H100 mostly idle."""
+    def _row_grid(self, rows, n, ser, quads):
+        """(workgroups of 64, small_grid) for softmax / xent over n values in rows: a
+        workgroup per row (not serial), an invocation per row, or with QUADS = 2 a
+        subgroup per row -- as many subgroups as rows (up to _MAX_GROUPS workgroups;
+        the shaders loop over the rest), not a lane's count of them, which left an
+        H100 mostly idle; a CPU device's small grid only while its lanes' loops stay
+        inside lavapipe's limit (_LOOP_CAP: three passes over n / 128 values each)."""
+        small = not self._loop_cap or n <= 64 * self._loop_cap
         if not ser:
-            return rows
+            return rows, small
         per = 64 // self.limits["subgroup_size"] if quads == 2 else 64
-        return -(-rows // per)
+        return -(-rows // per), small
 
     def _quad_rows(self, C, dtype):
         """Whether rows of C elements take softmax's / xent's quad loops (whole
@@ -1281,8 +1284,9 @@ class VulkanBackend(Backend):
         quads += quads and self._sg_rows(C, x.dtype)
         y = self._alloc(x.shape, x.dtype if quads else "f32")
         shader = self._tx("softmax", _words(x.size, x.dtype)) if ser else "softmax"  # (not a workgroup per row)
-        self._dispatch(shader, x.dtype, (1 if log else 0, quads, int(ser)), self._row_groups(rows, ser, quads),
-                       [rows, C], [x, y], small_grid=x.size <= _LOOP_CAP * 64)
+        groups, small = self._row_grid(rows, x.size, ser, quads)
+        self._dispatch(shader, x.dtype, (1 if log else 0, quads, int(ser)), groups, [rows, C], [x, y],
+                       small_grid=small)
         return self._as(y, x.dtype)
 
     def softmax_xent(self, logits, target):
@@ -1303,9 +1307,9 @@ class VulkanBackend(Backend):
                            [logits, target, probs, loss])
         else:  # rows' shares of the mean, then their sum (reduce's paths for long ones)
             rl = self._alloc((rows,), "f32")
-            self._dispatch(shader, logits.dtype, spec + (int(ser),), self._row_groups(rows, ser, quads),
-                           [rows, C, _f2u(1.0 / rows)], [logits, target, probs, rl],
-                           small_grid=logits.size <= _LOOP_CAP * 64)
+            groups, small = self._row_grid(rows, logits.size, ser, quads)
+            self._dispatch(shader, logits.dtype, spec + (int(ser),), groups, [rows, C, _f2u(1.0 / rows)],
+                           [logits, target, probs, rl], small_grid=small)
             loss = self.reduce("sum", rl, (0,), False)
         return loss, self._as(probs, logits.dtype)  # the loss in f32 (f16 logits too)
 
