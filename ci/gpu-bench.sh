@@ -118,6 +118,10 @@ run|exec)
   VKGRAD_MATMUL_SPLITK=1 timeout 25 "$VPY" -m vkgrad.bench --no-progress --only matmul --dtype f32 \
       --json "$OUT/bench_gpu_matmul_splitk.json" | tee "$OUT/bench_gpu_matmul_splitk.txt" \
       || echo "split-K matmul bench failed"
+  echo "== transposes by transpose4's blocks (GPUs default to shared-memory tiles): A/B"
+  VKGRAD_TRANSPOSE=blocks timeout 25 "$VPY" -m vkgrad.bench --no-progress --only elementwise \
+      --json "$OUT/bench_gpu_transpose_blocks.json" | tee "$OUT/bench_gpu_transpose_blocks.txt" \
+      || echo "transpose-blocks bench failed"
   echo "== memory-bound families with a CPU device's choices (texel reads, a lane per row part, ...): A/B"
   VKGRAD_DEVICE_TUNING=cpu timeout 35 "$VPY" -m vkgrad.bench --no-progress --dtype f32 \
       --only elementwise,reduce,softmax,batchnorm --json "$OUT/bench_gpu_cpu_tuning.json" \

@@ -90,10 +90,11 @@ def test_matmul_sm_splits_k_for_small_outputs(dtype, monkeypatch):
     assert be._k_splits(4, 4096) == 8 and be._k_splits(200, 4096) == 1 and be._k_splits(4, 256) == 1
 
 
-def test_matmul_kernel_choice(monkeypatch):
+def test_matmul_and_transpose_kernel_choice(monkeypatch):
     """Large products take matmul_sg on CPU devices and matmul_sm (shared-memory
     tiles) on GPUs, or what VKGRAD_MATMUL_KERNEL names (anything else: a clear
-    error); small ones take matmul4."""
+    error); small ones take matmul4.  Transposes: blocks on CPU devices, tiles on
+    GPUs, or VKGRAD_TRANSPOSE's choice."""
     import subprocess
     import sys
     be = vg.get_backend("vulkan")
@@ -120,6 +121,11 @@ def test_matmul_kernel_choice(monkeypatch):
     r = subprocess.run([sys.executable, "-c", "import vkgrad as vg; vg.get_backend('vulkan')"],
                        env={**os.environ, "VKGRAD_MATMUL_SPLITK": "yes"}, capture_output=True, text=True)
     assert r.returncode != 0 and "VKGRAD_MATMUL_SPLITK must be auto, 0 or 1, got 'yes'" in r.stderr
+    r = subprocess.run([sys.executable, "-c", "import vkgrad as vg; vg.get_backend('vulkan')"],
+                       env={**os.environ, "VKGRAD_TRANSPOSE": "smem"}, capture_output=True, text=True)
+    assert r.returncode != 0 and "VKGRAD_TRANSPOSE must be auto, blocks or tiles, got 'smem'" in r.stderr
+    assert be.transpose_kernel == os.environ.get("VKGRAD_TRANSPOSE", "auto").replace(
+        "auto", "blocks" if want == "sg" else "tiles")
 
 
 def test_matmul_sm_block_follows_the_device_and_the_product(monkeypatch):
@@ -1118,26 +1124,31 @@ def test_quad_loops_cover_every_quad_once_at_any_grid(dtype, cap, monkeypatch):
     assert want <= set(seen), seen
 
 
-@pytest.mark.parametrize("texel_reads", [True, False])  # False: storage buffers, as GPUs read them
+# (kernel, texel reads): transpose4 as CPU devices read it (texel views) and as
+# GPUs would (storage buffers), and transpose_sm (shared-memory tiles, GPUs' default)
+@pytest.mark.parametrize("kernel,texel_reads", [("blocks", True), ("blocks", False), ("tiles", False)])
 @pytest.mark.parametrize("dtype", ["f32", "f16"])
-def test_transposes_of_the_last_two_axes_take_blocks_and_move_bits(dtype, texel_reads, monkeypatch):
+def test_transposes_of_the_last_two_axes_take_blocks_and_move_bits(dtype, kernel, texel_reads, monkeypatch):
     """Permutes that swap x's last two (merged) axes, both in whole quads, take
-    transpose4 (blocks of 4 x 4 f32 or 8 x 8 halves; tiles cut short at the
-    edges, batches, size-1 axes merged away) and move the bits exactly; the rest
-    the strided copy."""
+    transpose4 (blocks of 4 x 4 f32 or 8 x 8 halves) or transpose_sm (tiles of
+    32 x 32) -- tiles cut short at the edges, batches, size-1 axes merged away --
+    and move the bits exactly; the rest the strided copy."""
     be = vg.get_backend("vulkan")
     if texel_reads and not be._twins:
         pytest.skip("this device's arenas back no texel views")
     sg = be.limits.get("subgroup_size", 0)
-    if not (4 <= sg <= 64 and 64 % sg == 0):
+    if kernel == "blocks" and not (4 <= sg <= 64 and 64 % sg == 0):
         pytest.skip("transpose4 wants a subgroup size dividing 64")
     monkeypatch.setattr(be, "_texel_reads", texel_reads)
+    monkeypatch.setattr(be, "transpose_kernel", kernel)
+    shader = "transpose4" if kernel == "blocks" else "transpose"
     seen = _spy(be, monkeypatch, lambda shader, spec: shader.split("_")[0])
     np_dt, view = (np.float32, np.uint32) if dtype == "f32" else (np.float16, np.uint16)
     r = np.random.default_rng(4)
     for shape, axes, block in (((64, 48), (1, 0), True), ((264, 200), (1, 0), True), ((3, 40, 24), (0, 2, 1), True),
                                ((2, 3, 16, 32), (0, 1, 3, 2), True), ((1, 64, 1, 32), (0, 3, 2, 1), True),
-                               ((40, 1, 24), (1, 2, 0), True), ((37, 24), (1, 0), False),
+                               ((40, 1, 24), (1, 2, 0), True), ((96, 72), (1, 0), True),
+                               ((2, 104, 136), (0, 2, 1), True), ((37, 24), (1, 0), False),
                                ((4, 8, 16), (2, 1, 0), False)):
         x = (r.standard_normal(shape) * 10.0 ** r.integers(-8, 5, shape)).astype(np_dt)
         x.flat[::7], x.flat[::11], x.flat[::13] = -0.0, np.inf, np.nan
@@ -1147,7 +1158,7 @@ def test_transposes_of_the_last_two_axes_take_blocks_and_move_bits(dtype, texel_
         want = np.ascontiguousarray(x.transpose(axes))
         assert got.shape == want.shape
         np.testing.assert_array_equal(got.view(view), want.view(view), err_msg=str((shape, axes)))
-        assert ("transpose4" in seen) == block, (shape, axes, seen)
+        assert (shader in seen) == block, (shape, axes, seen)
 
 
 @pytest.mark.parametrize("dtype", ["f32", "f16"])

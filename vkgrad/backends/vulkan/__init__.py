@@ -60,6 +60,7 @@ _SHADERS = {
     "matmul4": (4, "iiio"), "matmul_sg": (5, "iiio"), "matmul_sm": (7, "iiio"), "matmul_splitk": (4, "iio"), "pad2d": (7, "io"), "pad2d_h": (7, "io"),
     "act_bias_bwd": (2, "iioo"), "adam4": (9, "bibb"), "sgd4": (7, "bib"), "adam_multi": (12, "bibb" * 4),
     "adam_multi8": (16, "bibb" * 8), "cast_multi": (8, "io" * 8), "transpose4": (3, "io"),
+    "transpose_sm": (3, "io"),
     "bn_part": (4, "iiio"), "bn_comb": (7, "iiibobbbooo"), "bn_apply": (2, "iiio"),
 }
 for _n in ("act_bias_bwd", "cast", "copy", "dropout", "copy4", "unslice", "unary4", "binary4", "reduce4",
@@ -367,6 +368,13 @@ class VulkanBackend(Backend):
         # split K is off unless asked for: an H100 ran the MLP's products slower with it
         # (256 x 784 x 1024: 0.11 vs 0.08 ms; 1024 x 256 x 784: 0.15 vs 0.06 ms)
         self._splitk = splitk == "1"
+        # transposes of the last two axes: shared-memory tiles on GPUs (reads and
+        # writes along rows), transpose4's blocks on CPU devices (lavapipe's shared
+        # memory is slow); VKGRAD_TRANSPOSE=blocks|tiles picks one
+        tr = os.environ.get("VKGRAD_TRANSPOSE", "auto")
+        if tr not in ("auto", "blocks", "tiles"):
+            raise BackendError(f"VKGRAD_TRANSPOSE must be auto, blocks or tiles, got {tr!r}")
+        self.transpose_kernel = tr if tr != "auto" else "blocks" if cpu_like else "tiles"
         self._tile_forced = tile != "auto"
         self._capture = None
         self._captures = weakref.WeakSet()  # recorded steps, released before the device
@@ -767,15 +775,21 @@ class VulkanBackend(Backend):
         dims, sx = _merge_dims(shape, strides)
         e, sg = _epq(h.dtype), self.limits.get("subgroup_size", 0)
         if (len(dims) in (2, 3) and sx[-2:] == [1, dims[-2]] and (len(dims) == 2 or sx[0] == dims[1] * dims[2])
-                and dims[-1] % e == 0 and dims[-2] % e == 0 and 4 <= sg <= 64 and 64 % sg == 0):
+                and dims[-1] % e == 0 and dims[-2] % e == 0
+                and (self.transpose_kernel == "tiles" or 4 <= sg <= 64 and 64 % sg == 0)):
             # a transpose of x's last two (merged) axes, [B, R, C] -> [B, C, R], in
-            # whole quads: by blocks (transpose4.comp)
+            # whole quads: by tiles in shared memory (transpose_sm.comp) or blocks
+            # (transpose4.comp)
             C, R = dims[-2:]
             B = h.size // (R * C)
             y = self._alloc(tuple(shape), h.dtype)
-            items = B * -(-R // 32) * -(-(C // e) // sg)  # tiles of 32 rows x sg block columns
-            self._dispatch(self._tx("transpose4", h.size // e), h.dtype, (),
-                           min(-(-items // (64 // sg)), _MAX_GROUPS), [B, R, C], [h, y])
+            if self.transpose_kernel == "tiles":  # a workgroup per tile of 32 x 32
+                self._dispatch("transpose_sm", h.dtype, (), min(B * -(-R // 32) * -(-C // 32), _MAX_GROUPS),
+                               [B, R, C], [h, y])
+            else:
+                items = B * -(-R // 32) * -(-(C // e) // sg)  # tiles of 32 rows x sg block columns
+                self._dispatch(self._tx("transpose4", h.size // e), h.dtype, (),
+                               min(-(-items // (64 // sg)), _MAX_GROUPS), [B, R, C], [h, y])
             return y
         return self._copy_strided(h, shape, strides)
 
