@@ -340,6 +340,24 @@ def test_bench_tool_runs_and_writes_json(tmp_path):
     assert "of ceiling" in r.stdout
 
 
+def test_bench_timer_runs_many_calls_in_one_submission():
+    """The bench times ``inner`` calls of a recorder that allocates its output per
+    call in one submission, by the device's clock: its warm-up grows the arenas to
+    hold a run's outputs (the allocator otherwise waited for the device at every
+    call once an arena was full -- a submission per call, timed by the wall clock,
+    which put submit-and-wait latency into GPU figures)."""
+    from vkgrad import bench
+    be = _be()
+    a = be.from_numpy(np.ones(1 << 16, np.float32), "f32")
+    run = bench._gpu_timer(be, lambda: be.binary("add", a, a), min_time=0.05)
+    for _ in range(3):
+        bench._CLOCKS.update(device=0, wall=0)
+        subs = be.counters["submissions"]
+        assert run() > 0
+        assert be.counters["submissions"] == subs + 1
+        assert bench._CLOCKS == {"device": 1, "wall": 0}
+
+
 def test_timed_synchronize_reports_the_device_time_of_one_submission():
     """The bench's clock: device timestamps around one submission, within the wall
     time around it, growing with the work; None when nothing was recorded."""
