@@ -9,7 +9,9 @@ upload or download records a copy of just that block's bytes
 (``VKGRAD_VULKAN_ARENA=host|device`` overrides the choice).  A pipeline is made once per shader
 variant; each dispatch binds its operands' exact ranges of the arena through
 its own descriptor set (see _vkext.cpp).  Freed blocks return to
-per-size-class free lists.
+per-size-class free lists; an allocation takes one of its class, else bump
+space, else splits a larger free block, and only then waits for pending work
+(whose blocks come back) before adding an arena.
 
 Execution: dispatches are recorded into a pending program (see _vkext.cpp)
 and submitted when the host needs a value (``.numpy()``, ``.item()``) or
@@ -482,12 +484,10 @@ class VulkanBackend(Backend):
             if len(self._classes) < 4096:
                 self._classes[(shape, dtype)] = known
         n, cls = known
-        found = self._take_free(cls) or self._bump_alloc(cls)
-        if found is None:
-            if self._capture is None:  # a capture keeps its blocks: waiting frees none
-                self.synchronize()  # lets blocks held by pending work go back to the free lists
-                found = self._take_free(cls)
-            found = found or self._split_free(cls)
+        found = self._take_free(cls) or self._bump_alloc(cls) or self._split_free(cls)
+        if found is None and self._capture is None:  # (a capture keeps its blocks: waiting frees none)
+            self.synchronize()  # lets blocks held by pending work go back to the free lists
+            found = self._take_free(cls) or self._split_free(cls)
         if found is None:
             a = self._add_arena(min(self.max_words, max(cls, 2 * self.arenas[-1].words)))
             if a is None:
