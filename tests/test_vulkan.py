@@ -154,6 +154,42 @@ def test_training_stays_on_device_and_memory_is_flat():
     assert be.counters["downloads"] == 1
 
 
+def test_steps_whose_blocks_outgrow_the_arena_still_take_one_submission_each():
+    """A step's blocks are pending while the next one records: when the arenas are
+    full, an allocation adds one (within a bound) rather than wait for them -- a
+    wait submitted half the step and idled the device (MLPs 512-1536 wide at
+    batches 1024-8192 took 1.5-2.9 submissions a step).  An eager loop that never
+    submits is still held to a bound: 4x what was live after the last full wait,
+    256 MiB at least."""
+    from vkgrad.backends.vulkan import VulkanBackend
+    be = VulkanBackend(0)
+    try:
+        x = be.from_numpy(np.ones(1 << 20, np.float32), "f32")  # 4 MiB blocks
+        arena = be.counters["arena_bytes"]
+        subs = []
+        for _ in range(6):
+            s0 = be.counters["submissions"]
+            y = x
+            for _ in range(3 * arena // (5 << 22) + 1):  # 0.6 of the first arena: two steps overflow it
+                y = be.unary("neg", y)
+            del y
+            be.end_step()
+            subs.append(be.counters["submissions"] - s0)
+        assert subs == [1] * 6, subs
+        assert be.counters["arena_bytes"] > arena
+        be.synchronize()
+        live = be.counters["live_bytes"]
+        assert be._settled_live == live
+        # the bound: a loop recording without a submission waits once the arenas would pass it
+        y = x
+        for _ in range(2 * max(256 << 20, 4 * live) // (4 << 20)):
+            y = be.unary("neg", y)
+        assert be.counters["arena_bytes"] <= max(256 << 20, 4 * live) + (4 << 20)
+        np.testing.assert_array_equal(be.to_numpy(y), np.ones(1 << 20, np.float32))
+    finally:
+        be.close()
+
+
 def test_a_step_is_submitted_without_waiting_and_reads_see_every_step():
     """end_step submits the step and returns while the device runs it (the next
     step records into the other program); a host read waits for both.  Five such
