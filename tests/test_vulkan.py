@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 import vkgrad as vg
+from vkgrad.backends.base import BackendError
 
 pytestmark = pytest.mark.skipif(not vg.vulkan_available(), reason="no Vulkan device")
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -190,6 +191,39 @@ def test_steps_whose_blocks_outgrow_the_arena_still_take_one_submission_each():
         be.close()
 
 
+def test_an_arena_the_device_refuses_means_a_wait_not_an_error():
+    """Where adding an arena (rather than waiting) fails because the device refuses
+    the memory, the allocation waits for pending work and reuses its blocks: only
+    memory that is short after the wait is an error."""
+    from vkgrad.backends.vulkan import VulkanBackend
+    be = VulkanBackend(0)
+    real = be.mgr
+
+    class Refusing:  # the device has no memory for another arena
+        def __getattr__(self, name):
+            return getattr(real, name)
+
+        def tensor_t(self, *a, **k):
+            raise RuntimeError("vk::Device::allocateMemory: ErrorOutOfDeviceMemory")
+    try:
+        x = be.from_numpy(np.ones(1 << 20, np.float32), "f32")
+        arena = be.counters["arena_bytes"]
+        be.mgr = Refusing()
+        y, subs = x, be.counters["submissions"]
+        for _ in range(2 * arena // (4 << 20)):  # twice the arena's blocks, each freed by the next
+            y = be.unary("neg", y)
+        assert be.counters["submissions"] > subs and be.counters["arena_bytes"] == arena
+        np.testing.assert_array_equal(be.to_numpy(y), np.ones(1 << 20, np.float32))
+        keep = []
+        with pytest.raises(BackendError, match="could not allocate"):  # short after the wait too
+            for _ in range(arena // (4 << 20)):
+                keep.append(be._alloc((1 << 20,), "f32"))
+        assert len(keep) >= arena // (4 << 20) - 3  # (x, y and the backend's own small blocks)
+    finally:
+        be.mgr = real
+        be.close()
+
+
 def test_a_step_is_submitted_without_waiting_and_reads_see_every_step():
     """end_step submits the step and returns while the device runs it (the next
     step records into the other program); a host read waits for both.  Five such
@@ -223,6 +257,7 @@ if len(sys.argv) > 1:
     os.sched_setaffinity(0, {int(c) for c in sys.argv[1].split(",")})
 import numpy as np
 import vkgrad as vg
+from vkgrad.backends.base import BackendError
 from vkgrad.backends import get_backend
 be = get_backend("vulkan")
 x = vg.tensor(np.ones((64, 64)), device="vulkan")

@@ -444,7 +444,9 @@ class VulkanBackend(Backend):
         self.counters["submissions"] += 1
         self._begin_program(1 - self._pi)
 
-    def _add_arena(self, words):
+    def _add_arena(self, words, must=True):
+        """A new arena of ``words``; None past ``memory_limit`` (or, unless ``must``,
+        where the device refuses the memory)."""
         total = sum(a.words for a in self.arenas) + words
         if self.memory_limit is not None and total * 4 > self.memory_limit:
             return None
@@ -452,6 +454,8 @@ class VulkanBackend(Backend):
         try:
             t = self.mgr.tensor_t(np.zeros(words, dtype=np.uint32), tensor_type=ttype)
         except Exception as e:  # vkAllocateMemory / vkCreateBuffer failed: out of device memory
+            if not must:
+                return None
             raise BackendError(f"vulkan: could not allocate a {words * 4}-byte arena on "
                                f"{self.limits['name']} ({sum(a.words for a in self.arenas) * 4} bytes "
                                f"in use): {e}; free tensors or use smaller batches") from None
@@ -487,10 +491,12 @@ class VulkanBackend(Backend):
         n, cls = known
         found = self._take_free(cls) or self._bump_alloc(cls) or self._split_free(cls)
         grow = min(self.max_words, max(cls, 2 * self.arenas[-1].words))
-        if found is None and self._capture is None and not self._may_grow(grow):
-            # (a capture keeps its blocks: waiting frees none)
-            self.synchronize()  # lets blocks held by pending work go back to the free lists
-            found = self._take_free(cls) or self._split_free(cls)
+        if found is None and self._capture is None:  # (a capture keeps its blocks: waiting frees none)
+            if self._may_grow(grow) and self._add_arena(grow, must=False) is not None:
+                found = self._bump_alloc(cls)
+            else:  # lets blocks held by pending work go back to the free lists
+                self.synchronize()
+                found = self._take_free(cls) or self._split_free(cls)
         if found is None:
             a = self._add_arena(grow)
             if a is None:
