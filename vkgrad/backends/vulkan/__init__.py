@@ -490,7 +490,8 @@ class VulkanBackend(Backend):
                 self._classes[(shape, dtype)] = known
         n, cls = known
         found = self._take_free(cls) or self._bump_alloc(cls) or self._split_free(cls)
-        grow = min(self.max_words, max(cls, 2 * self.arenas[-1].words))
+        if found is None:
+            grow = min(self.max_words, max(cls, 2 * self.arenas[-1].words))  # a new arena's words
         if found is None and self._capture is None:  # (a capture keeps its blocks: waiting frees none)
             if self._may_grow(grow) and self._add_arena(grow, must=False) is not None:
                 found = self._bump_alloc(cls)
