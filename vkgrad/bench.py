@@ -183,12 +183,14 @@ def _cases(size):
         # general layouts too: a size not a whole number of quads, a column operand, a transpose
         "elementwise": [("add", n_el), ("exp", n_el), ("relu_bwd bcast", n_el), ("add odd", n_el - 1),
                         ("mul column", n_el), ("transpose", n_el)],
-        "reduce": [("sum all", n_el), ("sum axis0", int(4096 * s), 1024), ("sum rows", int(1024 * s), 512),
-                   ("sum rows odd", int(1024 * s) - 1, 1021)],
+        # (every memory-bound case reads about n_el elements: at "large", 128 MiB of f32,
+        # beyond a GPU's L2 -- an H100's 50 MB held the row sums' 16-32 MiB when repeated)
+        "reduce": [("sum all", n_el), ("sum axis0", n_el // 1024, 1024), ("sum rows", n_el // 512, 512),
+                   ("sum rows odd", n_el // 1021, 1021)],
         # (rows of an odd length: ends of rows read and written word by word)
         "softmax": [("softmax", int(4096 * s), 1000), ("softmax_xent", int(4096 * s), 1000),
                     ("softmax odd", int(4096 * s), 1001)],
-        "batchnorm": [("batchnorm fwd", int(4096 * s), 256), ("batchnorm bwd", int(4096 * s), 256)],
+        "batchnorm": [("batchnorm fwd", n_el // 256, 256), ("batchnorm bwd", n_el // 256, 256)],
         "optimizer": [("adam", int(MB * s)), ("sgd momentum", int(MB * s))],
     }
 
