@@ -224,6 +224,46 @@ def test_an_arena_the_device_refuses_means_a_wait_not_an_error():
         be.close()
 
 
+def test_empty_cache_gives_back_the_last_arenas_that_hold_no_tensor():
+    """memory_stats counts live tensors' bytes and the arenas'; empty_cache waits
+    for the work, then releases the trailing arenas without a live block (not past
+    one that has one) and later allocations grow the pool again."""
+    from vkgrad.backends.vulkan import VulkanBackend
+    be = VulkanBackend(0)
+    try:
+        first = be.counters["arena_bytes"]
+        keep = be.from_numpy(np.arange(1 << 20, dtype=np.float32), "f32")
+        big = [be.from_numpy(np.full(1 << 22, i, np.float32), "f32") for i in range(12)]  # 16 MiB each
+        st = be.memory_stats()
+        assert st["arenas"] >= 3 and st["reserved_bytes"] > first
+        assert st["allocated_bytes"] >= 12 * (16 << 20) + (4 << 20)
+        last = big[-1]
+        assert last.block.arena == len(be.arenas) - 1
+        del big[:-1]
+        assert be.empty_cache() == 0  # the last arena holds a live tensor: nothing after it to release
+        y = be.unary("neg", keep)  # pending work: empty_cache waits for it
+        del big, last
+        released = be.empty_cache()
+        assert released > 0 and be.memory_stats()["reserved_bytes"] == st["reserved_bytes"] - released
+        assert be.memory_stats()["arenas"] == 1 + max(keep.block.arena, y.block.arena)  # theirs stay
+        np.testing.assert_array_equal(be.to_numpy(keep), np.arange(1 << 20, dtype=np.float32))
+        np.testing.assert_array_equal(be.to_numpy(y), -np.arange(1 << 20, dtype=np.float32))
+        again = [be.unary("neg", be.from_numpy(np.full(1 << 22, i, np.float32), "f32")) for i in range(12)]
+        assert [float(be.to_numpy(a)[-1]) for a in again] == [-float(i) for i in range(12)]
+    finally:
+        be.close()
+
+
+def test_memory_api_on_each_device():
+    assert vg.empty_cache("cpu") == 0
+    with pytest.raises(BackendError, match="the cpu device keeps no memory pool"):
+        vg.memory_allocated("cpu")
+    x = vg.tensor(np.ones(1000), device="vulkan")
+    assert vg.memory_allocated("vulkan") >= 4000 and vg.memory_reserved("vulkan") >= vg.memory_allocated("vulkan")
+    assert vg.empty_cache("vulkan") >= 0
+    assert x.numpy().sum() == 1000
+
+
 def test_a_step_is_submitted_without_waiting_and_reads_see_every_step():
     """end_step submits the step and returns while the device runs it (the next
     step records into the other program); a host read waits for both.  Five such

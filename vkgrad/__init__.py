@@ -50,6 +50,30 @@ def set_check_finite(flag):
     config.check_finite_loss = bool(flag)
 
 
+def memory_stats(device=None):
+    """The memory pool of ``device`` (default: the default device): bytes of live
+    tensors ("allocated_bytes": with blocks pending work still holds) and of the
+    arenas holding them ("reserved_bytes").  The cpu device keeps no pool (raises)."""
+    return get_backend(normalize_device(device or config.default_device)).memory_stats()
+
+
+def memory_allocated(device=None):
+    """Bytes of live tensors on ``device`` (see ``memory_stats``)."""
+    return memory_stats(device)["allocated_bytes"]
+
+
+def memory_reserved(device=None):
+    """Bytes of the arenas on ``device`` (see ``memory_stats``)."""
+    return memory_stats(device)["reserved_bytes"]
+
+
+def empty_cache(device=None):
+    """Wait for ``device``'s work and give back the arenas at the end of its pool
+    that hold no tensor (they grow while training and are kept for reuse); the
+    bytes released (0 on the cpu device)."""
+    return get_backend(normalize_device(device or config.default_device)).empty_cache()
+
+
 def info(file=None):
     """Print the devices, the shader build and the default backend."""
     import sys
@@ -80,4 +104,5 @@ __all__ = ["Tensor", "Parameter", "tensor", "backward", "grad_tape", "no_grad", 
            "is_grad_enabled", "Gradients", "gradcheck", "manual_seed", "clip_grad_norm", "save",
            "load", "set_default_dtype", "get_default_dtype", "set_default_device",
            "get_default_device", "devices", "info", "set_check_finite", "nn", "optim", "data",
-           "functional", "BackendError", "amp", "autocast", "parallel", "capture_step"] + list(_ops_all)
+           "functional", "BackendError", "amp", "autocast", "parallel", "capture_step", "memory_stats",
+           "memory_allocated", "memory_reserved", "empty_cache"] + list(_ops_all)

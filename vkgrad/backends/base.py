@@ -192,6 +192,16 @@ class Backend:
         for p, g, m, v in items:
             self.adam_(p, g, m, v, lr, beta1, beta2, eps, weight_decay, step, decoupled)
 
+    # -- memory --------------------------------------------------------
+    def memory_stats(self):
+        """{"allocated_bytes", "reserved_bytes", ...} of a backend that pools memory."""
+        raise BackendError(f"memory statistics: the {self.device} device keeps no memory pool "
+                           "(its tensors are NumPy arrays)")
+
+    def empty_cache(self):
+        """Give pooled memory that holds no tensor back; the bytes released (0 here)."""
+        return 0
+
     # -- synchronisation -----------------------------------------------
     capturing = False
 

@@ -520,6 +520,33 @@ class VulkanBackend(Backend):
                 return i, lst.pop()
         return None
 
+    def memory_stats(self):
+        """Bytes of live tensors (and blocks pending work still holds) and of the arenas."""
+        return {"allocated_bytes": self.counters["live_bytes"], "reserved_bytes": self.counters["arena_bytes"],
+                "arenas": len(self.arenas)}
+
+    def empty_cache(self):
+        """Wait for all work, then release the last arenas while they hold no tensor
+        (the first one stays; one in the middle stays while a later one is in use):
+        the bytes released.  Arenas grow while training (``_may_grow``) and are kept
+        for reuse; this gives them back, e.g. between models."""
+        self.synchronize()
+        released = 0
+        while len(self.arenas) > 1:
+            a = self.arenas[-1]
+            keys = [k for k in self._free if k[0] == a.index]
+            if sum(k[1] * len(self._free[k]) for k in keys) != a.bump:  # a block of it is live
+                break
+            for k in keys:
+                del self._free[k]
+            self.arenas.pop()  # its kp tensor goes with the last reference: the programs' below
+            released += 4 * a.words
+        if released:
+            for prog in self._progs:
+                prog.set_arenas([x.holder for x in self.arenas])
+            self.counters["arena_bytes"] -= released
+        return released
+
     def _may_grow(self, words):
         """Whether a new arena of ``words`` may be added rather than waiting for the
         blocks pending work holds: while the arenas stay within 4x the bytes live
