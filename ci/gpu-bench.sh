@@ -119,7 +119,7 @@ run|exec)
       --json "$OUT/bench_gpu_matmul_splitk.json" | tee "$OUT/bench_gpu_matmul_splitk.txt" \
       || echo "split-K matmul bench failed"
   echo "== transposes by transpose4's blocks (GPUs default to shared-memory tiles): A/B"
-  VKGRAD_TRANSPOSE=blocks timeout 15 "$VPY" -m vkgrad.bench --no-progress --only elementwise --dtype f32 \
+  VKGRAD_TRANSPOSE=blocks timeout 15 "$VPY" -m vkgrad.bench --no-progress --only elementwise --cases transpose \
       --json "$OUT/bench_gpu_transpose_blocks.json" | tee "$OUT/bench_gpu_transpose_blocks.txt" \
       || echo "transpose-blocks bench failed"
   echo "== memory-bound families with a CPU device's choices (texel reads, a lane per row part, ...): A/B"

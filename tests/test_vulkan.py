@@ -451,6 +451,22 @@ def test_bench_tool_runs_and_writes_json(tmp_path):
     assert "of ceiling" in r.stdout
 
 
+def test_bench_picks_cases_and_rejects_unknown_names(tmp_path):
+    """--cases keeps the cases whose names start with the given words; an unknown
+    family, dtype or case name is an error naming the valid ones (not silently nothing)."""
+    from vkgrad import bench
+    res = bench.run({"elementwise"}, ("f32",), "small", 1, False, names=["transpose"])
+    assert [(r["family"], r["case"].split(" ")[0], r["dtype"]) for r in res["results"]] == \
+        [("elementwise", "transpose", "f32")]
+    for kw, msg in ((dict(only={"elementwize"}), "unknown 'elementwize'; families are matmul"),
+                    (dict(dtypes=("f64",)), "unknown 'f64'"),
+                    (dict(names=["transpose", "bogus"]), "no case starts with 'bogus'; cases are square")):
+        with pytest.raises(ValueError, match=msg):
+            bench.run(**kw)
+    r = subprocess.run([sys.executable, "-m", "vkgrad.bench", "--cases", "bogus"], capture_output=True, text=True)
+    assert r.returncode == 2 and "no case starts with 'bogus'" in r.stderr
+
+
 def test_bench_timer_runs_many_calls_in_one_submission():
     """The bench times ``inner`` calls of a recorder that allocates its output per
     call in one submission, by the device's clock: its warm-up grows the arenas to

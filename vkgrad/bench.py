@@ -195,7 +195,18 @@ def _cases(size):
     }
 
 
-def run(only=None, dtypes=("f32", "f16"), size="auto", reps=5, progress=True, device="vulkan"):
+def run(only=None, dtypes=("f32", "f16"), size="auto", reps=5, progress=True, device="vulkan", names=None):
+    """The ceilings, then the cases of the families in ``only`` (default all) whose
+    names start with one of ``names`` (default all), in each of ``dtypes``."""
+    known = _cases("default")
+    bad = sorted(set(only or ()) - set(known)) + sorted(set(dtypes) - {"f32", "f16"})
+    if bad:
+        raise ValueError(f"bench: unknown {', '.join(map(repr, bad))}; families are {', '.join(known)}, "
+                         "dtypes f32 and f16")
+    unmatched = [n for n in names or () if not any(c[0].startswith(n) for f in known for c in known[f])]
+    if unmatched:
+        raise ValueError(f"bench: no case starts with {', '.join(map(repr, unmatched))}; cases are "
+                         + ", ".join(c[0] for f in known for c in known[f]))
     import vkgrad as vg
     be = vg.get_backend(device)
     vg.set_check_finite(False)
@@ -207,7 +218,8 @@ def run(only=None, dtypes=("f32", "f16"), size="auto", reps=5, progress=True, de
     rows = []
     cases = _cases(size)
     fams = [f for f in cases if not only or f in only]
-    todo = [(f, c, dt) for f in fams for c in cases[f] for dt in dtypes]
+    todo = [(f, c, dt) for f in fams for c in cases[f] for dt in dtypes
+            if not names or any(c[0].startswith(n) for n in names)]
     r = np.random.default_rng(0)
     for i, (fam, case, dt) in enumerate(todo):
         _progress(i, len(todo), f"{fam} {case[0]} {dt}", progress)
@@ -407,6 +419,7 @@ def main(argv=None):
     ap = argparse.ArgumentParser(prog="python -m vkgrad.bench", description=__doc__.splitlines()[0])
     ap.add_argument("--only", help="comma list of families: matmul,elementwise,reduce,softmax,batchnorm,"
                     "optimizer")
+    ap.add_argument("--cases", help="comma list of case names' beginnings, e.g. transpose,softmax")
     ap.add_argument("--dtype", default="f32,f16", help="comma list of f32,f16")
     ap.add_argument("--size", choices=["auto", *SIZES], default="auto",
                     help="work per case: small, default (CPU devices), large (GPUs: 4096^3 matmul, "
@@ -418,7 +431,11 @@ def main(argv=None):
     ap.add_argument("--no-progress", action="store_true")
     a = ap.parse_args(argv)
     only = set(a.only.split(",")) if a.only else None
-    res = run(only, tuple(a.dtype.split(",")), a.size, a.reps, not a.no_progress, a.device)
+    names = a.cases.split(",") if a.cases else None
+    try:
+        res = run(only, tuple(a.dtype.split(",")), a.size, a.reps, not a.no_progress, a.device, names)
+    except ValueError as e:
+        ap.error(str(e))
     print(table(res))
     if a.json:
         with open(a.json, "w") as f:
