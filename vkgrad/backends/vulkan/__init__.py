@@ -529,7 +529,8 @@ class VulkanBackend(Backend):
         """Wait for all work, then release the last arenas while they hold no tensor
         (the first one stays; one in the middle stays while a later one is in use):
         the bytes released.  Arenas grow while training (``_may_grow``) and are kept
-        for reuse; this gives them back, e.g. between models."""
+        for reuse; this gives them back, e.g. between models (a captured step recorded
+        before holds its arenas' memory until the recording is dropped)."""
         self.synchronize()
         released = 0
         while len(self.arenas) > 1:
