@@ -105,6 +105,7 @@ _TEXEL = {
     "matmul_sg": lambda tag, spec: ([_RGBA32F, _RGBA32F] if tag == "f32" else
                                     [_RG32UI if spec[2] else _RGBA32UI, _RGBA32UI]) + [0, 0],
 }
+_T4_ROWS = 128  # rows of x per tile of transpose4.comp (its T block rows)
 _ACT_ID = {None: 0, "relu": 1, "sigmoid": 2, "tanh": 3, "gelu": 4, "gelu_tanh": 5}
 _NP = {"f32": np.float32, "f16": np.float16, "i32": np.int32}
 _MAX_DIMS = 6
@@ -836,7 +837,7 @@ class VulkanBackend(Backend):
                 self._dispatch("transpose_sm", h.dtype, (), min(B * -(-R // 32) * -(-C // 32), _MAX_GROUPS),
                                [B, R, C], [h, y])
             else:
-                items = B * -(-R // 32) * -(-(C // e) // sg)  # tiles of 32 rows x sg block columns
+                items = B * -(-R // _T4_ROWS) * -(-(C // e) // sg)  # tiles of 128 rows x sg block columns
                 self._dispatch(self._tx("transpose4", h.size // e), h.dtype, (),
                                min(-(-items // (64 // sg)), _MAX_GROUPS), [B, R, C], [h, y])
             return y
