@@ -5,7 +5,8 @@
 
 Next to PyTorch CPU when torch is importable (one thread for iris, two for the
 MLP, as in DESIGN.md), with the ratio vkgrad / torch (lower is better for time,
-higher for samples per second)."""
+higher for samples per second); on a Vulkan device also the steady state's work
+per step (dispatches recorded, queue submissions, pipelines and buffers created)."""
 import argparse
 import json
 import os
@@ -124,14 +125,39 @@ def make_torch_step(kind, batch, threads):
 
 def bench_pair(kind, device, dtype, steps, batch, threads, with_torch, capture=False):
     """(vkgrad s/step, torch s/step or None, median of the paired time ratios or
-    None), timed in alternation."""
+    None, the steady state's work per step), timed in alternation."""
     fns = [make_vkgrad_step(kind, device, dtype, batch, capture)]
     if with_torch:
         fns.append(make_torch_step(kind, batch, threads))
     ts, per = _time_interleaved(fns, steps, warmup=3, per_repeat=True)
+    work = steady_state(fns[0], device)
     if not with_torch:
-        return ts[0], None, None
-    return ts[0], ts[1], statistics.median(a / b for a, b in zip(per[0], per[1]))
+        return ts[0], None, None, work
+    return ts[0], ts[1], statistics.median(a / b for a, b in zip(per[0], per[1])), work
+
+
+def steady_state(step, device, n=10):
+    """Per step over n steps after the timed ones, on a device that records work:
+    dispatches, queue submissions, barriers, and pipelines and buffers created
+    (0 in a steady state); None on the CPU backend."""
+    be = vg.get_backend(device)
+    if not hasattr(be, "reset_counters"):
+        return None
+    be.synchronize()
+    be.reset_counters()
+    for _ in range(n):
+        step()
+    be.synchronize()
+    c = be.counters
+    per = {k: c[k] / n for k in ("dispatches", "submissions", "barriers")}
+    per.update(pipelines_created=c["pipelines_created"], blocks_created=c["blocks_created"])
+    return per
+
+
+def _work_line(work):
+    return ("" if work is None else
+            f"   per step: {work['dispatches']:.0f} dispatches recorded, {work['submissions']:.2f} submissions, "
+            f"{work['pipelines_created']} pipelines / {work['blocks_created']} buffers created")
 
 
 def main(argv=None):
@@ -155,25 +181,27 @@ def main(argv=None):
 
     cap = " (captured)" if args.capture else ""
     results["captured"] = args.capture
-    t, tt, ratio = bench_pair("iris", dev, args.dtype, args.steps, 32, 1, have_torch, args.capture)
+    t, tt, ratio, work = bench_pair("iris", dev, args.dtype, args.steps, 32, 1, have_torch, args.capture)
     line = f"iris 4-64-BN-drop-32-3, Adam, batch 32: vkgrad{cap} {t * 1e6:8.1f} us/step"
     results["iris_us_per_step"] = t * 1e6
+    results["iris_per_step"] = work
     if have_torch:
         results["iris_torch_us_per_step"] = tt * 1e6
         results["iris_ratio_vs_torch"] = ratio
         line += f"   torch (1 thread) {tt * 1e6:8.1f} us/step   ratio {ratio:.2f}x time (paired median)"
-    print(line, flush=True)
+    print(line + _work_line(work), flush=True)
 
     msteps = max(2, args.steps // 20)
-    t, tt, ratio = bench_pair("mlp", dev, args.dtype, msteps, 256, 2, have_torch, args.capture)
+    t, tt, ratio, work = bench_pair("mlp", dev, args.dtype, msteps, 256, 2, have_torch, args.capture)
     sps = 256 / t
     results["mlp_samples_per_s"] = sps
+    results["mlp_per_step"] = work
     line = f"MLP 784-1024-1024-10, Adam, batch 256: vkgrad{cap} {sps:9.0f} samples/s"
     if have_torch:
         results["mlp_torch_samples_per_s"] = 256 / tt
         results["mlp_ratio_vs_torch"] = 1 / ratio
         line += f"   torch (2 threads) {256 / tt:9.0f} samples/s   ratio {1 / ratio:.2f}x (paired median)"
-    print(line, flush=True)
+    print(line + _work_line(work), flush=True)
     if args.json:
         with open(args.json, "w") as f:
             json.dump(results, f, indent=2)

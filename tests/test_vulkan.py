@@ -451,6 +451,25 @@ def test_bench_tool_runs_and_writes_json(tmp_path):
     assert "of ceiling" in r.stdout
 
 
+@pytest.mark.parametrize("capture", [False, True])
+def test_training_benchmark_reports_one_submission_per_step(tmp_path, capture):
+    """benchmarks/train_step.py on the Vulkan device: the iris model and the MLP in a
+    steady state take one queue submission per step and create no pipeline or buffer
+    (eager: every op recorded by Python; captured: the recording replayed)."""
+    import json
+    out = tmp_path / "t.json"
+    r = subprocess.run([sys.executable, os.path.join(HERE, "..", "benchmarks", "train_step.py"), "--device",
+                        "vulkan", "--steps", "20", "--no-torch", "--json", str(out)]
+                       + (["--capture"] if capture else []), capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stdout + r.stderr
+    res = json.loads(out.read_text())
+    for kind in ("iris", "mlp"):
+        w = res[f"{kind}_per_step"]
+        assert w["submissions"] == 1.0 and w["pipelines_created"] == 0 and w["blocks_created"] == 0, (kind, w)
+        assert (w["dispatches"] == 0) == capture, (kind, w)
+    assert "1.00 submissions" in r.stdout
+
+
 def test_bench_picks_cases_and_rejects_unknown_names(tmp_path):
     """--cases keeps the cases whose names start with the given words; an unknown
     family, dtype or case name is an error naming the valid ones (not silently nothing)."""
