@@ -34,6 +34,8 @@ prepare)
   python3 -m pip download -q --no-deps --no-binary :all: "kp==0.9.0" -d "$DIR"
   # pure-Python build tools, in case the GPU machine's are missing or old
   python3 -m pip download -q --no-deps --only-binary :all: setuptools wheel pybind11 -d "$DIR/wheels"
+  # the suite in 8 processes on the GPU machine (one process took over 130 s on an H100)
+  python3 -m pip download -q --no-deps --only-binary :all: pytest-xdist execnet -d "$DIR/wheels"
   python3 shaders/build.py "$DIR/shaders"
   echo "prepared $DIR: $(ls "$DIR/debs" | wc -l) .deb files, kp sdist, $(ls "$DIR/shaders" | wc -l) shader files"
   ;;
@@ -62,6 +64,9 @@ run|exec)
   site() { "$1" -c "import sysconfig; print(sysconfig.get_paths()['$2'])"; }  # PYTHON purelib|platlib
   site python3 purelib > "$(site "$VPY" purelib)/outer-python.pth"
   "$VPY" -m pip install -q --no-index --find-links "$DIR/wheels" --upgrade setuptools wheel pybind11
+  "$VPY" -c "import xdist" 2>/dev/null \
+    || "$VPY" -m pip install -q --no-index --find-links "$DIR/wheels" pytest-xdist 2>/dev/null \
+    || echo "(pytest-xdist not in $DIR/wheels: the suite runs in one process)"
   export KP_PYTHON="$VPY" CMAKE_TOOLCHAIN_FILE="$ROOT/ci/kp-toolchain.cmake"
   export PYBIND11_CMAKE_DIR=$("$VPY" -c 'import pybind11; print(pybind11.get_cmake_dir())')
   export CMAKE_BUILD_PARALLEL_LEVEL=$(nproc)
