@@ -112,18 +112,13 @@ def test_matmul_and_transpose_kernel_choice(monkeypatch):
     y = vg.tensor(np.ones((8, 8)), device="vulkan").data
     be.matmul(y, y)
     assert seen == ["matmul4"], seen
-    r = subprocess.run([sys.executable, "-c", "import vkgrad as vg; vg.get_backend('vulkan')"],
-                       env={**os.environ, "VKGRAD_MATMUL_KERNEL": "fast"}, capture_output=True, text=True)
-    assert r.returncode != 0 and "VKGRAD_MATMUL_KERNEL must be auto, sg or sm, got 'fast'" in r.stderr
-    r = subprocess.run([sys.executable, "-c", "import vkgrad as vg; vg.get_backend('vulkan')"],
-                       env={**os.environ, "VKGRAD_DEVICE_TUNING": "tpu"}, capture_output=True, text=True)
-    assert r.returncode != 0 and "VKGRAD_DEVICE_TUNING must be auto, cpu or gpu, got 'tpu'" in r.stderr
-    r = subprocess.run([sys.executable, "-c", "import vkgrad as vg; vg.get_backend('vulkan')"],
-                       env={**os.environ, "VKGRAD_MATMUL_SPLITK": "yes"}, capture_output=True, text=True)
-    assert r.returncode != 0 and "VKGRAD_MATMUL_SPLITK must be auto, 0 or 1, got 'yes'" in r.stderr
-    r = subprocess.run([sys.executable, "-c", "import vkgrad as vg; vg.get_backend('vulkan')"],
-                       env={**os.environ, "VKGRAD_TRANSPOSE": "smem"}, capture_output=True, text=True)
-    assert r.returncode != 0 and "VKGRAD_TRANSPOSE must be auto, blocks or tiles, got 'smem'" in r.stderr
+    for var, value, choices in (("VKGRAD_MATMUL_KERNEL", "fast", "auto, sg or sm"),
+                                ("VKGRAD_DEVICE_TUNING", "tpu", "auto, cpu or gpu"),
+                                ("VKGRAD_MATMUL_SPLITK", "yes", "auto, 0 or 1"),
+                                ("VKGRAD_TRANSPOSE", "smem", "auto, blocks or tiles")):
+        r = subprocess.run([sys.executable, "-c", "import vkgrad as vg; vg.get_backend('vulkan')"],
+                           env={**os.environ, var: value}, capture_output=True, text=True)
+        assert r.returncode != 0 and f"{var} must be {choices}, got '{value}'" in r.stderr
     assert be.transpose_kernel == os.environ.get("VKGRAD_TRANSPOSE", "auto").replace(
         "auto", "blocks" if want == "sg" else "tiles")
 

@@ -54,7 +54,7 @@ def memory_stats(device=None):
     """The memory pool of ``device`` (default: the default device): bytes of live
     tensors ("allocated_bytes": with blocks pending work still holds) and of the
     arenas holding them ("reserved_bytes").  The cpu device keeps no pool (raises)."""
-    return get_backend(normalize_device(device or config.default_device)).memory_stats()
+    return get_backend(device or get_default_device()).memory_stats()
 
 
 def memory_allocated(device=None):
@@ -71,7 +71,7 @@ def empty_cache(device=None):
     """Wait for ``device``'s work and give back the arenas at the end of its pool
     that hold no tensor (they grow while training and are kept for reuse); the
     bytes released (0 on the cpu device)."""
-    return get_backend(normalize_device(device or config.default_device)).empty_cache()
+    return get_backend(device or get_default_device()).empty_cache()
 
 
 def info(file=None):

@@ -203,10 +203,12 @@ def run(only=None, dtypes=("f32", "f16"), size="auto", reps=5, progress=True, de
     if bad:
         raise ValueError(f"bench: unknown {', '.join(map(repr, bad))}; families are {', '.join(known)}, "
                          "dtypes f32 and f16")
-    unmatched = [n for n in names or () if not any(c[0].startswith(n) for f in known for c in known[f])]
+    picked = lambda case, ns=names: not ns or any(case[0].startswith(n) for n in ns)  # noqa: E731
+    all_cases = [c for f in known for c in known[f]]
+    unmatched = [n for n in names or () if not any(picked(c, [n]) for c in all_cases)]
     if unmatched:
         raise ValueError(f"bench: no case starts with {', '.join(map(repr, unmatched))}; cases are "
-                         + ", ".join(c[0] for f in known for c in known[f]))
+                         + ", ".join(c[0] for c in all_cases))
     import vkgrad as vg
     be = vg.get_backend(device)
     vg.set_check_finite(False)
@@ -218,8 +220,7 @@ def run(only=None, dtypes=("f32", "f16"), size="auto", reps=5, progress=True, de
     rows = []
     cases = _cases(size)
     fams = [f for f in cases if not only or f in only]
-    todo = [(f, c, dt) for f in fams for c in cases[f] for dt in dtypes
-            if not names or any(c[0].startswith(n) for n in names)]
+    todo = [(f, c, dt) for f in fams for c in cases[f] for dt in dtypes if picked(c)]
     r = np.random.default_rng(0)
     for i, (fam, case, dt) in enumerate(todo):
         _progress(i, len(todo), f"{fam} {case[0]} {dt}", progress)

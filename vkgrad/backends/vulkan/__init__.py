@@ -187,6 +187,15 @@ class Capture:
         self.prog, self.keep, self.released = None, [], True
 
 
+def _env_choice(name, choices):
+    """The value of environment variable ``name``, one of ``choices`` (the first is
+    the default when it is unset); anything else is an error naming them."""
+    v = os.environ.get(name) or choices[0]
+    if v not in choices:
+        raise BackendError(f"{name} must be {', '.join(choices[:-1])} or {choices[-1]}, got {v!r}")
+    return v
+
+
 def _epq(dtype):
     """Elements per 16-byte quad: 4 f32, 8 packed halves."""
     return 8 if dtype == "f16" else 4
@@ -302,9 +311,7 @@ class VulkanBackend(Backend):
         # the choices tuned per device kind (read paths, grids, work splits, kernels):
         # a CPU device's (lavapipe) or a GPU's; VKGRAD_DEVICE_TUNING=cpu|gpu forces
         # one, so CI without a GPU runs the GPU's paths (values, not speed) too
-        tuning = os.environ.get("VKGRAD_DEVICE_TUNING", "auto")
-        if tuning not in ("auto", "cpu", "gpu"):
-            raise BackendError(f"VKGRAD_DEVICE_TUNING must be auto, cpu or gpu, got {tuning!r}")
+        tuning = _env_choice("VKGRAD_DEVICE_TUNING", ("auto", "cpu", "gpu"))
         cpu_like = tuning == "cpu" or (tuning == "auto" and self.limits.get("device_type") == "Cpu")
         self._texel = True  # arenas may back texel buffer views (cleared if a device refuses)
         self._max_texels = int(self.limits.get("max_texel_buffer_elements", 0))
@@ -352,31 +359,23 @@ class VulkanBackend(Backend):
         # large products: matmul_sm (shared-memory tiles) on GPUs, matmul_sg (subgroup
         # shuffles, no shared memory) on CPU devices; VKGRAD_MATMUL_KERNEL=sg|sm
         # picks one (to compare them on a device: ci/gpu-bench.sh runs both)
-        kern = os.environ.get("VKGRAD_MATMUL_KERNEL", "auto")
-        if kern not in ("auto", "sg", "sm"):
-            raise BackendError(f"VKGRAD_MATMUL_KERNEL must be auto, sg or sm, got {kern!r}")
+        kern = _env_choice("VKGRAD_MATMUL_KERNEL", ("auto", "sg", "sm"))
         self.matmul_kernel = kern if kern != "auto" else "sg" if self._small_grid else "sm"
         # matmul_sm's block: 128 x 128 (8 x 8 per invocation, 64 accumulators) on
         # desktop GPUs (NVIDIA, AMD, Intel: register files that hold them), for
         # products that fill such blocks; 64 x 64 elsewhere.  VKGRAD_MATMUL_TILE=64|128
         # forces one (ci/gpu-bench.sh times both)
-        tile = os.environ.get("VKGRAD_MATMUL_TILE", "auto")
-        if tile not in ("auto", "64", "128"):
-            raise BackendError(f"VKGRAD_MATMUL_TILE must be auto, 64 or 128, got {tile!r}")
+        tile = _env_choice("VKGRAD_MATMUL_TILE", ("auto", "64", "128"))
         desktop = self.limits.get("vendor_id") in (0x10DE, 0x1002, 0x8086) and not self._small_grid
         self.matmul_tile = int(tile) if tile != "auto" else 128 if desktop else 64
-        splitk = os.environ.get("VKGRAD_MATMUL_SPLITK", "auto")
-        if splitk not in ("auto", "0", "1"):
-            raise BackendError(f"VKGRAD_MATMUL_SPLITK must be auto, 0 or 1, got {splitk!r}")
+        splitk = _env_choice("VKGRAD_MATMUL_SPLITK", ("auto", "0", "1"))
         # split K is off unless asked for: an H100 ran the MLP's products slower with it
         # (256 x 784 x 1024: 0.11 vs 0.08 ms; 1024 x 256 x 784: 0.15 vs 0.06 ms)
         self._splitk = splitk == "1"
         # transposes of the last two axes: shared-memory tiles on GPUs (reads and
         # writes along rows), transpose4's blocks on CPU devices (lavapipe's shared
         # memory is slow); VKGRAD_TRANSPOSE=blocks|tiles picks one
-        tr = os.environ.get("VKGRAD_TRANSPOSE", "auto")
-        if tr not in ("auto", "blocks", "tiles"):
-            raise BackendError(f"VKGRAD_TRANSPOSE must be auto, blocks or tiles, got {tr!r}")
+        tr = _env_choice("VKGRAD_TRANSPOSE", ("auto", "blocks", "tiles"))
         self.transpose_kernel = tr if tr != "auto" else "blocks" if cpu_like else "tiles"
         self._tile_forced = tile != "auto"
         self._capture = None
@@ -493,21 +492,20 @@ class VulkanBackend(Backend):
         found = self._take_free(cls) or self._bump_alloc(cls) or self._split_free(cls)
         if found is None:
             grow = min(self.max_words, max(cls, 2 * self.arenas[-1].words))  # a new arena's words
-        if found is None and self._capture is None:  # (a capture keeps its blocks: waiting frees none)
-            if self._may_grow(grow) and self._add_arena(grow, must=False) is not None:
-                found = self._bump_alloc(cls)
-            else:  # lets blocks held by pending work go back to the free lists
+            # rather than wait, an arena added within _may_grow's bound (a capture cannot
+            # wait: it keeps its blocks); else the blocks pending work holds come back
+            if self._capture is None and not (self._may_grow(grow) and self._add_arena(grow, must=False)):
                 self.synchronize()
                 found = self._take_free(cls) or self._split_free(cls)
-        if found is None:
-            a = self._add_arena(grow)
-            if a is None:
-                raise BackendError(
-                    f"vulkan: out of device memory allocating {list(shape)} {dtype} ({cls * 4} "
-                    f"bytes): {self.counters['live_bytes']} bytes live in {len(self.arenas)} "
-                    f"arena(s) of {self.counters['arena_bytes']} bytes, the limit is "
-                    f"{self.memory_limit} bytes; free tensors or use smaller batches")
-            found = self._bump_alloc(cls)
+            found = found or self._bump_alloc(cls)  # (in an arena just added)
+            if found is None:
+                if self._add_arena(grow) is None:
+                    raise BackendError(
+                        f"vulkan: out of device memory allocating {list(shape)} {dtype} ({cls * 4} "
+                        f"bytes): {self.counters['live_bytes']} bytes live in {len(self.arenas)} "
+                        f"arena(s) of {self.counters['arena_bytes']} bytes, the limit is "
+                        f"{self.memory_limit} bytes; free tensors or use smaller batches")
+                found = self._bump_alloc(cls)
         arena, off = found
         self.counters["live_bytes"] += cls * 4
         return VkArray(shape, dtype, Block(off, cls, arena, self), n)
