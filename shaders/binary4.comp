@@ -3,11 +3,12 @@
 // binary.comp for contiguous operands by 16-byte quads: both of the output's
 // shape (a tail of fewer than a quad's elements by one invocation, word by
 // word), or, in whole quads, one repeating along its leading axes (see rep_a / rep_b).  Bindings: 0 a (in), 1 b (in), 2 y (out).
-#include "common.glsl"
 #include "ops.glsl"
+layout(constant_id = 0) const uint OP = 0u;
+#define H2_PLAIN (OP <= B_DIV)  // add, sub, mul, div: no compares (common.glsl)
+#include "common.glsl"
 #include "vec4.glsl"
 layout(local_size_x = 64) in;
-layout(constant_id = 0) const uint OP = 0u;
 // REP = 0: both operands of the output's shape; 1: a repeats, 2: b repeats, 3:
 // both (rep_a / rep_b below); 4 (5): a (b) is constant along y's trailing axes,
 // rep_a (rep_b) quads of y per value.  A specialisation constant, not a run-time

@@ -7,6 +7,7 @@
 // coefficients by 16-byte loads; else by word, the channel stepped per element.
 // -DTEXEL_IN (the "_tx" twin, CPU devices): inputs through texel views of quads.
 // Bindings: 0 x, 1 g (BWD; x's dtype), 2 COEF [3 or 4, C] (f32) (in); 3 y (out).
+#define H2_PLAIN true  // affine in x and g: nothing compared (common.glsl)
 #include "common.glsl"
 #include "vec4.glsl"
 layout(local_size_x = 64) in;

@@ -15,6 +15,7 @@
 // 16-byte loads; else one, by word loads.  -DTEXEL_IN (the "_tx" twin, CPU
 // devices): x and g through texel views of quads (vec4.glsl).
 // Bindings: 0 x, 1 g (BWD; x's dtype), 2 mean (BWD; f32) (in); 3 PART (out).
+#define H2_PLAIN true  // sums of x - K, (x - K)^2, g, g (x - mean): nothing compared (common.glsl)
 #include "common.glsl"
 #include "vec4.glsl"
 layout(local_size_x = 64) in;

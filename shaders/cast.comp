@@ -5,6 +5,7 @@
 // the quad loop of vec4.glsl; the last n % 8 elements by one invocation, word by
 // word.  -DTEXEL_IN (the "cast_tx" twin, CPU devices): x through a texel view.
 // Bindings: 0 x (in), 1 y (out).
+#define H2_PLAIN true  // halves to floats, nothing compared (common.glsl)
 #include "common.glsl"
 #include "vec4.glsl"
 layout(local_size_x = 64) in;

@@ -5,6 +5,7 @@
 // and y = x * mask, in one pass: 16-byte quads, and a tail of fewer than a
 // quad's elements by one invocation, word by word.  -DTEXEL_IN (the "_tx" twin,
 // CPU devices): x through a texel view.  Bindings: 0 x (in), 1 y (out), 2 mask (out).
+#define H2_PLAIN true  // the mask compares its hash, not x (common.glsl)
 #include "common.glsl"
 #include "vec4.glsl"
 layout(local_size_x = 64) in;

@@ -19,10 +19,11 @@
 // costs in reduce.comp.
 // Bindings: 0 x (in), 1 y (out, f32).
 #extension GL_KHR_shader_subgroup_basic : require
+layout(constant_id = 0) const uint OP = 0u;
+#define H2_PLAIN (OP != 1u)  // sums compare nothing (common.glsl)
 #include "common.glsl"
 #include "vec4.glsl"
 layout(local_size_x = 64) in;
-layout(constant_id = 0) const uint OP = 0u;
 layout(constant_id = 1) const uint ROWS = 0u;
 // quads per invocation (ROWS = 0: adjacent, dividing inner / EPQ; ROWS = 2: SG apart)
 layout(constant_id = 2) const uint QPI = 1u;
