@@ -1241,6 +1241,25 @@ def test_matmul_rejects_operands_of_different_dtypes():
     np.testing.assert_allclose(x.numpy(), np.full((4, 4), 4.0))
 
 
+def test_a_repeating_operand_of_a_size_not_in_quads_reaches_every_element():
+    """An operand repeating along the output's rows (a scalar, a short row) with a
+    total size not in whole quads takes the general shader, which walked an
+    invocation per column of the repeating operand down every row: a scalar times
+    [1025, 257] was one invocation for all 263425 elements, cut short by lavapipe's
+    loop limit at 65535 (found by a random test: the loss-scaled gradient of
+    softmax_cross_entropy).  Both operand orders, f32 and f16, every device."""
+    be = vg.get_backend("vulkan")
+    r = np.random.default_rng(11)
+    for big, small in (((1025, 257), ()), ((100001, 3), (3,)), ((70001,), (1,)), ((33, 2049, 3), (2049, 3))):
+        for dt, npdt, tol in (("f32", np.float32, 1e-6), ("f16", np.float16, 2e-3)):
+            x, v = r.uniform(-2, 2, big).astype(npdt), r.uniform(0.5, 2, small).astype(npdt)
+            hx, hv = be.from_numpy(x, dt), be.from_numpy(v, dt)
+            for got, want in ((be.binary("mul", hx, hv), x.astype(np.float64) * v),
+                              (be.binary("sub", hv, hx), v.astype(np.float64) - x)):
+                np.testing.assert_allclose(be.to_numpy(got).astype(np.float64), want, rtol=tol, atol=tol,
+                                           err_msg=f"{big} {small} {dt}")
+
+
 def test_long_loops_are_not_cut_short():
     """lavapipe ends an invocation's loops after 65535 iterations in all, silently
     (a [1, 100000] @ [100000, 1] product came out 65535; softmax over [4096, 4096]

@@ -1016,11 +1016,18 @@ class VulkanBackend(Backend):
             return [0] * lead + [0 if d == 1 and shape[i + lead] != 1 else st[i] for i, d in enumerate(s)]
 
         # f16 pairs must not straddle rows: an even repeating size there
-        even = a.dtype != "f16" or (b.size if a.shape == shape else a.size) % 2 == 0
-        if n and even and a.shape == shape and repeats(b.shape):
+        small = b.size if a.shape == shape else a.size
+        even = a.dtype != "f16" or small % 2 == 0
+        # the repeating modes walk an invocation per word of the repeating operand
+        # down every row: only while the walk is no longer than the walkers are many
+        # (a scalar times a large tensor was one invocation for all of it) and within
+        # lavapipe's loop limit (beyond it the walk stopped, silently: _LOOP_CAP)
+        rows, walkers = n // max(small, 1), small // (_epq(a.dtype) // 4)
+        walk = even and rows <= max(64, walkers) and not (self._loop_cap and rows >= self._loop_cap)
+        if n and walk and a.shape == shape and repeats(b.shape):
             mode, args = 2, [1] * _MAX_DIMS + [0] * _MAX_DIMS + [max(b.size, 1)] + [0] * (_MAX_DIMS - 1)
             groups = (max(b.size, 1) + 255) // 256
-        elif n and even and b.shape == shape and repeats(a.shape):
+        elif n and walk and b.shape == shape and repeats(a.shape):
             mode, args = 3, [1] * _MAX_DIMS + [max(a.size, 1)] + [0] * (_MAX_DIMS - 1) + [0] * _MAX_DIMS
             groups = (max(a.size, 1) + 255) // 256
         else:
