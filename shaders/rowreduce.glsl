@@ -48,14 +48,7 @@ float row_lse_el(uint base, uint C) {
 // and sums `across` then combines by a butterfly of shuffles (call it in
 // subgroup-uniform control flow).
 #define EPW (EPQ / 4u)  // values per word
-float sg_max(float v) {
-    for (uint o = gl_SubgroupSize / 2u; o > 0u; o >>= 1u) v = max(v, subgroupShuffleXor(v, o));
-    return v;
-}
-float sg_sum(float v) {
-    for (uint o = gl_SubgroupSize / 2u; o > 0u; o >>= 1u) v += subgroupShuffleXor(v, o);
-    return v;
-}
+#include "subgroup.glsl"
 // the whole quads [x, y) of elements [s, t); its end words are [s / EPW, x * 4)
 // and [y * 4, ceil(t / EPW)) (FOR_END_WORDS)
 uvec2 row_quads(uint s, uint t) {

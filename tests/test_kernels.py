@@ -657,20 +657,27 @@ def test_row_and_column_kernels_serial_and_workgroup_paths(shape, dtype, gpu_rul
     both(lambda be, gg, a, ga: be.batchnorm_bwd(gg, a, *stats[be], ga), g, x, gamma)
 
 
+@pytest.mark.parametrize("comb_lanes", [False, True], ids=["comb-invocation", "comb-subgroup"])
 @pytest.mark.parametrize("texel_reads", [True, False])  # False: storage buffers, as GPUs read them
 @pytest.mark.parametrize("dtype", ["f32", "f16"])
 @pytest.mark.parametrize("shape", [(2000, 33), (4096, 64), (600, 100), (300, 222), (128, 257)], ids=str)
-def test_batchnorm_of_large_batches_in_parts(shape, dtype, texel_reads, monkeypatch):
+def test_batchnorm_of_large_batches_in_parts(shape, dtype, texel_reads, comb_lanes, monkeypatch):
     """Large batches take bn_part / bn_comb / bn_apply (rows in parts, the last
     one short; channels in quads, or a width not in whole quads read as rows of
     e rows each -- [300, 222] f32, [128, 257] -- or one by one): y, the statistics, the running
     statistics and the exact gradient against the CPU -- with a mean far from 0
     (1000 + noise of 0.5 in f32: the parts' deviations merged, where E[x^2] -
-    E[x]^2 would lose the variance to cancellation)."""
+    E[x]^2 would lose the variance to cancellation).  bn_comb both ways: an
+    invocation per channel, and a subgroup per channel (GPUs; [128, 257] has
+    fewer parts than lanes)."""
     vk, cpu = vg.get_backend("vulkan"), vg.get_backend("cpu")
     if texel_reads and not vk._twins:
         pytest.skip("this device's arenas back no texel views")
+    sg = vk.limits.get("subgroup_size", 0)
+    if comb_lanes and not (vk.limits.get("subgroup_shuffle") and 8 <= sg <= 64 and 64 % sg == 0):
+        pytest.skip("no subgroup shuffles of 8 to 64 lanes on this device")
     monkeypatch.setattr(vk, "_texel_reads", texel_reads)
+    monkeypatch.setattr(vk, "_bn_lanes", comb_lanes)
     seen = _spy(vk, monkeypatch, lambda shader, spec: shader.split("_tx")[0])
     r = np.random.default_rng(shape[1])
     N, C = shape

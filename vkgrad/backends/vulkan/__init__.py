@@ -353,6 +353,9 @@ class VulkanBackend(Backend):
         # GPUs (coalesced); CPU devices stream a part per invocation faster
         sg = self.limits.get("subgroup_size", 0)
         self._rows_by_subgroup = not self._small_grid and 8 <= sg <= 64 and 64 % sg == 0
+        # batch norm's parts combined by a subgroup per channel (bn_comb.comp LANES) on
+        # GPUs: an invocation per channel is C threads, each a chain of loads
+        self._bn_lanes = self._rows_by_subgroup and bool(self.limits.get("subgroup_shuffle"))
         # column sums: accumulators per lane (a CPU spills them to its cache; a GPU
         # keeps them in registers shared by every resident wave)
         self._reduce_acc = 128 if self._small_grid else 16
@@ -1413,7 +1416,7 @@ class VulkanBackend(Backend):
         if self._bn_in_parts(N, C):
             part, chunk, sub = self._bn_part(x, x, self._dummy, 0)
             coef = self._alloc((3 * sub * C,), "f32")
-            self._dispatch("bn_comb", gamma.dtype, (0,), -(-C // 64),
+            self._dispatch("bn_comb", gamma.dtype, (0, int(self._bn_lanes)), self._bn_comb_groups(C),
                            [N, C, chunk, _f2u(eps), int(update), _f2u(momentum), sub],
                            [part, gamma, beta, mean, var, inv, running_mean if update else self._dummy,
                             running_var if update else self._dummy, coef, self._dummy, self._dummy])
@@ -1438,7 +1441,8 @@ class VulkanBackend(Backend):
             part, chunk, sub = self._bn_part(x, g, mean, 1)
             coef = self._alloc((4 * sub * C,), "f32")
             dg, db = self._alloc((C,), "f32"), self._alloc((C,), "f32")
-            self._dispatch("bn_comb", gamma.dtype, (1,), -(-C // 64), [N, C, chunk, _f2u(0.0), 0, _f2u(0.0), sub],
+            self._dispatch("bn_comb", gamma.dtype, (1, int(self._bn_lanes)), self._bn_comb_groups(C),
+                           [N, C, chunk, _f2u(0.0), 0, _f2u(0.0), sub],
                            [part, gamma, gamma, mean, self._dummy, invstd, self._dummy, self._dummy, coef, dg, db])
             dt = x.dtype
             return self._bn_apply(x, g, coef, 1, sub), self._as(dg, dt), self._as(db, dt)
@@ -1453,6 +1457,11 @@ class VulkanBackend(Backend):
                        [N, C], [g, x, mean, invstd, gamma, dx, dg, db])
         dt = x.dtype
         return self._as(dx, dt), self._as(dg, dt), self._as(db, dt)
+
+    def _bn_comb_groups(self, C):
+        """Workgroups of bn_comb.comp: a channel per invocation, or per subgroup (LANES)."""
+        per = 64 // self.limits["subgroup_size"] if self._bn_lanes else 64
+        return -(-C // per)
 
     def _bn_in_parts(self, N, C):
         """Batch norm in three passes (bn_part, bn_comb, bn_apply: rows split into

@@ -1,0 +1,11 @@
+// A subgroup's maximum / sum of v, by a butterfly of shuffles: every lane gets
+// it (call in subgroup-uniform control flow; the includer enables
+// GL_KHR_shader_subgroup_shuffle and GL_KHR_shader_subgroup_basic).
+float sg_max(float v) {
+    for (uint o = gl_SubgroupSize / 2u; o > 0u; o >>= 1u) v = max(v, subgroupShuffleXor(v, o));
+    return v;
+}
+float sg_sum(float v) {
+    for (uint o = gl_SubgroupSize / 2u; o > 0u; o >>= 1u) v += subgroupShuffleXor(v, o);
+    return v;
+}
