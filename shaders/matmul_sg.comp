@@ -23,8 +23,11 @@
 // rows (TA = 1).  Why this shape: on lavapipe loads weigh as much as the FMAs
 // (1024^3 f32 with texel reads: FMAs ~45% of the time, A's fetches ~28%, B's
 // ~23%, shuffles ~10%), so the tile is as large as the registers allow (64
-// accumulators: 128 spill and run 2x slower); on GPUs the shuffles are
-// register-level sharing.
+// accumulators: 128 spill and run 2x slower; 4 x 8 and 4 x 12 measured 0.85x and
+// 0.74x), updated a column quad at a time (kstep); on GPUs the shuffles are
+// register-level sharing.  f16 storage halves the fetches: with its
+// conversions replaced by two integer ops it ran 1.14-1.17x f32, with them
+// 1.08-1.15x (paired), so lavapipe's FMAs and shuffles bound both.
 //
 // SGC (specialisation constant 1) is the device's reported subgroup size: when
 // gl_SubgroupSize equals it the k-loop is unrolled with constant shuffle
@@ -132,23 +135,27 @@ void load_a(uint k, out vec4 a[4][QB / 4u]) {
     }
 }
 
-void fma_row(vec4 a[4][QB / 4u], uint j, vec4 s[4]) {
-    [[unroll]] for (uint q = 0u; q < 4u; q++)
-        [[unroll]] for (uint i = 0u; i < 4u; i++) acc[i][q] += a[i][j / 4u][j % 4u] * s[q];
+// acc[.][q] += a[.][j] * s: column quad q of the four rows, value j of the loaded k
+void fma_q(vec4 a[4][QB / 4u], uint j, uint q, vec4 s) {
+    [[unroll]] for (uint i = 0u; i < 4u; i++) acc[i][q] += a[i][j / 4u][j % 4u] * s;
 }
 
-// One k-step of SG: rows k .. k+SG-1 of B (zero past K when tail).
+// One k-step of SG: rows k .. k+SG-1 of B (zero past K when tail).  The products
+// go column quad by column quad over 4 values of k at a time, so one quad's 16
+// accumulators stay in registers across them: an order by k first cycled all 64
+// through memory for every k (lavapipe spills past ~32 live vectors; paired,
+// 1024^3 f32 1.12-1.13x, 256x784x1024 NT 1.09-1.11x faster).
 void kstep(uint k, uint SG, uint lane, uint n0, bool tail) {
-    vec4 a[4][QB / 4u], s[4];
+    vec4 a[4][QB / 4u];
     if (TB == 0u) {
         load_b(k, lane, n0, tail);
         [[unroll]] for (uint kq = 0u; kq < SG; kq += QB) {
             if (tail && k + kq >= p.K) break;
             load_a(k + kq, a);
-            [[unroll]] for (uint j = 0u; j < QB; j++) {
-                [[unroll]] for (uint q = 0u; q < 4u; q++) s[q] = subgroupShuffle(b[q], kq + j);
-                fma_row(a, j, s);
-            }
+            [[unroll]] for (uint h = 0u; h < QB; h += 4u)
+                [[unroll]] for (uint q = 0u; q < 4u; q++)
+                    [[unroll]] for (uint j4 = 0u; j4 < 4u; j4++)  // (a constant start: unrolled)
+                        fma_q(a, h + j4, q, subgroupShuffle(b[q], kq + h + j4));
         }
     } else {
         uint g = SG == 8u ? 0u : lane & ~7u;  // this lane's group of 8 (0 when SG is 8: constant)
@@ -158,12 +165,15 @@ void kstep(uint k, uint SG, uint lane, uint n0, bool tail) {
             [[unroll]] for (uint kq = 0u; kq < 8u; kq += QB) {
                 if (tail && k + kb + kq >= p.K) break;
                 load_a(k + kb + kq, a);
-                [[unroll]] for (uint j = 0u; j < QB; j++) {
-                    uint kk = kq + j;
-                    [[unroll]] for (uint c = 0u; c < 16u; c++)
-                        s[c / 4u][c % 4u] = subgroupShuffle(bt[c / 8u][kk / 4u][kk % 4u], g + c % 8u);
-                    fma_row(a, j, s);
-                }
+                [[unroll]] for (uint h = 0u; h < QB; h += 4u)
+                    [[unroll]] for (uint q = 0u; q < 4u; q++)
+                        [[unroll]] for (uint j4 = 0u; j4 < 4u; j4++) {
+                            uint j = h + j4, kk = kq + j;
+                            vec4 s;  // columns 4q .. 4q + 3: lanes g + (4q + c) % 8 of bt[q / 2]
+                            [[unroll]] for (uint c = 0u; c < 4u; c++)
+                                s[c] = subgroupShuffle(bt[q / 2u][kk / 4u][kk % 4u], g + (4u * q + c) % 8u);
+                            fma_q(a, j, q, s);
+                        }
             }
         }
     }
