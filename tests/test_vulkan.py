@@ -94,7 +94,8 @@ def test_gpu_tuning_runs_the_vulkan_suite():
     r = subprocess.run([sys.executable, "-m", "pytest", "-q", "-x", "-p", "no:cacheprovider",
                         os.path.join(HERE, "test_ops.py"), os.path.join(HERE, "test_kernels.py"),
                         os.path.join(HERE, "test_optim.py"), os.path.join(HERE, "test_capture.py"),
-                        os.path.join(HERE, "test_amp.py"), "-k", "not torch"],
+                        os.path.join(HERE, "test_amp.py"), os.path.join(HERE, "test_random_ops.py"),
+                        "-k", "not torch"],
                        env=env, capture_output=True, text=True, timeout=600)
     assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
     assert " passed" in r.stdout
