@@ -62,6 +62,53 @@ def test_batchnorm_matches_torch_if_available():
     np.testing.assert_allclose(bn.running_var.numpy(), tb.running_var.numpy(), rtol=1e-5)
 
 
+def test_batchnorm_without_affine_parameters(bk):
+    """PyTorch's affine=False and F.batch_norm(x, ..., weight=None, bias=None): a
+    scale of 1 and a shift of 0 without gradients; eval without running statistics
+    is an error naming what is missing."""
+    r = np.random.default_rng(6)
+    x = r.standard_normal((9, 5)) * 2 + 3
+    xr = x.astype(np.float16).astype(np.float64) if bk.dtype == "f16" else x
+    bn = nn.BatchNorm1d(5, affine=False, device=bk.device, dtype=bk.dtype)
+    assert bn.weight is None and bn.bias is None and list(bn.parameters()) == []
+    assert sorted(bn.state_dict()) == ["running_mean", "running_var"]
+    assert "affine=False" in repr(bn)
+    xt = bk.t(x, requires_grad=True)
+    y = bn(xt)
+    bk.close(y.numpy(), (xr - xr.mean(0)) / np.sqrt(xr.var(0) + 1e-5), what="train output")
+    g = r.standard_normal((9, 5))
+    y.backward(bk.t(g))
+    # dx of y = (x - mean) * invstd through the batch statistics
+    inv = 1 / np.sqrt(xr.var(0) + 1e-5)
+    xh = (xr - xr.mean(0)) * inv
+    gr = g.astype(np.float16).astype(np.float64) if bk.dtype == "f16" else g
+    want = inv * (gr - gr.mean(0) - xh * (gr * xh).mean(0))
+    bk.close(xt.grad.numpy(), want, what="dx")
+    y2 = vg.batch_norm(bk.t(x), None, None, training=True)  # functional, no weight or bias
+    bk.close(y2.numpy(), y.numpy(), what="functional")
+    with pytest.raises(ValueError, match=r"batch_norm: eval mode \(training=False\) needs running_mean and running_var"):
+        vg.batch_norm(bk.t(x), None, None)
+    with pytest.raises(ValueError, match="give both running_mean and running_var"):
+        vg.batch_norm(bk.t(x), bn.running_mean, None, training=True)
+    with pytest.raises(ValueError, match=r"batch_norm: running_var must be 1-d \[channels\], got \[5, 1\]"):
+        vg.batch_norm(bk.t(x), bn.running_mean, bk.t(np.ones((5, 1))), training=True)
+
+
+def test_batchnorm_without_affine_matches_torch_if_available():
+    torch = pytest.importorskip("torch")
+    r = np.random.default_rng(7)
+    x, g = r.standard_normal((10, 4)), r.standard_normal((10, 4))
+    bn = nn.BatchNorm1d(4, affine=False)
+    xt = vg.tensor(x, requires_grad=True)
+    bn(xt).backward(g)
+    tb = torch.nn.BatchNorm1d(4, affine=False).double()
+    xx = torch.tensor(x, requires_grad=True)
+    tb(xx).backward(torch.tensor(g))
+    np.testing.assert_allclose(xt.grad.numpy(), xx.grad.numpy(), rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(bn.running_mean.numpy(), tb.running_mean.numpy(), rtol=1e-5, atol=1e-7)
+    np.testing.assert_allclose(bn.running_var.numpy(), tb.running_var.numpy(), rtol=1e-5)
+
+
 def test_dropout_module_train_eval(bk):
     d = nn.Dropout(0.5)
     x = bk.t(np.ones((20, 20)))

@@ -43,13 +43,14 @@ class Linear(Module):
 
 class BatchNorm1d(Module):
     """Batch norm over the batch axis of [N, C], with exact gradients through the
-    batch statistics in training and running statistics in eval."""
+    batch statistics in training and running statistics in eval.  ``affine=False``:
+    no learnable scale and shift (``weight`` and ``bias`` are None)."""
 
-    def __init__(self, num_features, eps=1e-5, momentum=0.1, device=None, dtype=None):
+    def __init__(self, num_features, eps=1e-5, momentum=0.1, affine=True, device=None, dtype=None):
         super().__init__()
-        self.num_features, self.eps, self.momentum = num_features, eps, momentum
-        self.weight = Parameter(np.ones(num_features), device=device, dtype=dtype)
-        self.bias = Parameter(np.zeros(num_features), device=device, dtype=dtype)
+        self.num_features, self.eps, self.momentum, self.affine = num_features, eps, momentum, affine
+        self.weight = Parameter(np.ones(num_features), device=device, dtype=dtype) if affine else None
+        self.bias = Parameter(np.zeros(num_features), device=device, dtype=dtype) if affine else None
         # running statistics in f32 even when the weights are f16
         dt = "f64" if (dtype or config.default_dtype) == "f64" else "f32"
         self.register_buffer("running_mean", tensor(np.zeros(num_features), dtype=dt, device=device))
@@ -62,7 +63,7 @@ class BatchNorm1d(Module):
                               self.training, self.momentum, self.eps)
 
     def extra_repr(self):
-        return f"{self.num_features}, eps={self.eps}, momentum={self.momentum}"
+        return f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, affine={self.affine}"
 
 
 class Dropout(Module):

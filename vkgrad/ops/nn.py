@@ -207,16 +207,31 @@ def mse_loss(pred, target):
     return mean(mul(d, d))
 
 
-def batch_norm(x, running_mean, running_var, weight, bias, training, momentum=0.1, eps=1e-5):
-    """Batch normalisation over axis 0 of [N, C].
+def batch_norm(x, running_mean, running_var, weight=None, bias=None, training=False, momentum=0.1,
+               eps=1e-5):
+    """Batch normalisation over axis 0 of [N, C] (PyTorch's argument order and defaults).
 
     Training: batch statistics with the exact gradient through them, and the
-    running statistics updated in place (unbiased variance, like PyTorch).
-    Eval: the running statistics, as constants."""
+    running statistics (if given) updated in place (unbiased variance, like
+    PyTorch).  Eval: the running statistics, as constants.  ``weight`` /
+    ``bias`` None: a scale of 1 / a shift of 0, without gradients."""
     check_tensor("batch_norm", x)
-    same_device("batch_norm", x, weight, bias)
-    if x.ndim != 2 or x.shape[1] != weight.shape[0]:
-        raise ValueError(f"batch_norm: expected input [batch, {weight.shape[0]}], got {list(x.shape)}")
+    same_device("batch_norm", x, weight, bias, running_mean, running_var)
+    if (running_mean is None) != (running_var is None):
+        raise ValueError("batch_norm: give both running_mean and running_var, or neither")
+    if not training and running_mean is None:
+        raise ValueError("batch_norm: eval mode (training=False) needs running_mean and running_var")
+    for name, t in (("weight", weight), ("bias", bias), ("running_mean", running_mean), ("running_var", running_var)):
+        if t is not None and t.ndim != 1:
+            raise ValueError(f"batch_norm: {name} must be 1-d [channels], got {list(t.shape)}")
+        if t is not None and (x.ndim != 2 or x.shape[1] != t.shape[0]):
+            raise ValueError(f"batch_norm: expected input [batch, {t.shape[0]}], got {list(x.shape)}")
+    if x.ndim != 2:
+        raise ValueError(f"batch_norm: expected input [batch, channels], got {list(x.shape)}")
+    if weight is None or bias is None:  # a constant scale / shift, no gradient (affine=False)
+        dt = (weight if weight is not None else bias if bias is not None else x).dtype
+        weight = tensor(np.ones(x.shape[1]), dtype=dt, device=x.device) if weight is None else weight
+        bias = tensor(np.zeros(x.shape[1]), dtype=dt, device=x.device) if bias is None else bias
     if x.dtype != weight.dtype:  # e.g. f16 activations (autocast) with f32 batch-norm weights
         x, weight = promote("batch_norm", x, weight)
     if bias.dtype != weight.dtype:
