@@ -239,3 +239,20 @@ def test_softmax_xent_of_masked_logits_is_finite(bk, targets):
     bk.close(loss.numpy(), -np.log(p[np.arange(3), labels]).mean(), what="loss")
     loss.backward()
     bk.close(x.grad.numpy(), (p - np.eye(4)[labels]) / 3, what="gradient")
+
+
+@pytest.mark.parametrize("op", ["sum", "mean", "max"])
+def test_reductions_of_a_0d_tensor(bk, op):
+    """A 0-d tensor reduces to itself over no axes, axis 0 or -1 (PyTorch's rule),
+    keepdims or not, and its gradient stays 0-d (the CPU backend's broadcast and
+    permute made it [1]: NumPy's ascontiguousarray gives 0-d arrays a dimension)."""
+    for axis in (None, 0, -1, (0,)):
+        for keepdims in (False, True):
+            x = bk.t(2.5, requires_grad=True)
+            y = getattr(vg, op)(x, axis=axis, keepdims=keepdims)
+            (y * 3).backward()
+            assert y.shape == () and x.grad.shape == (), (axis, keepdims, y.shape, x.grad.shape)
+            assert float(y.item()) == 2.5 and float(x.grad.numpy()) == 3.0
+    with pytest.raises(ValueError, match=f"{op}: axis 1 is out of range for a tensor with 0 dimensions"):
+        getattr(vg, op)(bk.t(1.0), axis=1)
+    assert vg.transpose(bk.t(1.5)).shape == ()

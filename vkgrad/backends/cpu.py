@@ -160,7 +160,7 @@ class CPUBackend(Backend):
         return h.reshape(shape)
 
     def permute(self, h, axes):
-        return np.ascontiguousarray(np.transpose(h, axes))
+        return np.transpose(h, axes).copy()  # (ascontiguousarray makes a 0-d array 1-d)
 
     def cast(self, h, dtype):
         with np.errstate(over="ignore", invalid="ignore"):
@@ -186,7 +186,7 @@ class CPUBackend(Backend):
         return tuple(slice(s, s + st * n, st) for s, st, n in zip(starts, steps, lens))
 
     def slice(self, h, starts, steps, lens):
-        return np.ascontiguousarray(h[self._slices(starts, steps, lens)])
+        return h[self._slices(starts, steps, lens)].copy()
 
     def unslice(self, g, shape, starts, steps):
         out = np.zeros(shape, dtype=g.dtype)
@@ -194,7 +194,7 @@ class CPUBackend(Backend):
         return out
 
     def broadcast_to(self, h, shape):
-        return np.ascontiguousarray(np.broadcast_to(h, shape))
+        return np.broadcast_to(h, shape).copy()
 
     # -- reductions ----------------------------------------------------
     def reduce(self, op, x, axes, keepdims):

@@ -88,18 +88,19 @@ def unbroadcast(backend, g, shape):
 
 
 def norm_axes(op, axis, ndim):
-    """None -> all axes; int or tuple -> sorted tuple of non-negative axes."""
+    """None -> all axes; int or tuple -> sorted tuple of non-negative axes.  A 0-d
+    tensor takes axis 0 or -1, as in PyTorch, and has no axes to reduce: ()."""
     if axis is None:
         return tuple(range(ndim))
     axes = (axis,) if isinstance(axis, numbers.Integral) else tuple(axis)
     out = []
     for a in axes:
-        if not -ndim <= a < max(ndim, 1):
+        if not -max(ndim, 1) <= a < max(ndim, 1):
             raise ValueError(f"{op}: axis {a} is out of range for a tensor with {ndim} dimensions")
-        out.append(a % ndim if ndim else 0)
+        out.append(a % max(ndim, 1))
     if len(set(out)) != len(out):
         raise ValueError(f"{op}: repeated axis in {axis}")
-    return tuple(sorted(out))
+    return tuple(sorted(out)) if ndim else ()
 
 
 def autocast_to(*ts):
