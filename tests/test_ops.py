@@ -256,3 +256,12 @@ def test_reductions_of_a_0d_tensor(bk, op):
     with pytest.raises(ValueError, match=f"{op}: axis 1 is out of range for a tensor with 0 dimensions"):
         getattr(vg, op)(bk.t(1.0), axis=1)
     assert vg.transpose(bk.t(1.5)).shape == ()
+
+
+@pytest.mark.parametrize("op", ["softmax", "log_softmax"])
+def test_softmax_of_rows_of_no_values_is_empty(bk, op):
+    """Rows of length 0 (or no rows) give an empty result on every backend, as in
+    PyTorch (the CPU backend raised NumPy's zero-size reduction error)."""
+    for shape in ((5, 0), (0,), (0, 4)):
+        y = getattr(vg, op)(bk.t(np.zeros(shape)), axis=-1)
+        assert y.shape == shape and y.numpy().size == 0
