@@ -265,3 +265,31 @@ def test_softmax_of_rows_of_no_values_is_empty(bk, op):
     for shape in ((5, 0), (0,), (0, 4)):
         y = getattr(vg, op)(bk.t(np.zeros(shape)), axis=-1)
         assert y.shape == shape and y.numpy().size == 0
+
+
+def test_tensors_of_more_than_six_axes(bk):
+    """The Vulkan kernels index up to six axes: size-1 axes and axes walked
+    contiguously are merged first, so e.g. indexing with None or 8-d tensors whose
+    broadcast leaves at most six axes work; more is a clear error naming the op."""
+    r = np.random.default_rng(8)
+    x = r.standard_normal((2, 3, 4, 5))
+    t = bk.t(x, requires_grad=True)
+    idx = (None, slice(None), None, slice(0, 3, 2), None, Ellipsis, None, slice(1, None))
+    y = t[idx]
+    assert y.shape == x[idx].shape and y.ndim == 8
+    bk.close(y.numpy(), x.astype(np.float16)[idx] if bk.dtype == "f16" else x[idx], what="8-d slice")
+    w = r.standard_normal(y.shape)
+    (y * bk.t(w)).sum().backward()
+    want = np.zeros_like(x)
+    want[idx] += w.astype(np.float16) if bk.dtype == "f16" else w
+    bk.close(t.grad.numpy(), want, what="8-d slice gradient")
+    a, b = r.standard_normal((2, 1, 3, 1, 4, 1, 5, 1)), r.standard_normal((1, 1, 3, 1, 4, 1, 1, 1))
+    got = (bk.t(a) + bk.t(b)).numpy()
+    bk.close(got, (a.astype(np.float16) + b.astype(np.float16)).astype(np.float64) if bk.dtype == "f16" else a + b,
+             what="8-d broadcast")
+    if bk.device == "vulkan":
+        a7, b7 = np.ones((2, 1, 2, 1, 2, 1, 2)), np.ones((1, 2, 1, 2, 1, 2, 1))
+        with pytest.raises(vg.BackendError, match=r"vulkan add: 7-d operands .* leave 7 axes after merging; at most 6"):
+            bk.t(a7) + bk.t(b7)
+        with pytest.raises(vg.BackendError, match=r"vulkan transpose: a 7-d result .* leave 7 axes; at most 6"):
+            vg.transpose(bk.t(np.ones((2,) * 7)))

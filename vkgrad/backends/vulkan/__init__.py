@@ -217,6 +217,13 @@ def _contig_strides(shape):
     return list(reversed(st))
 
 
+def _bcast_strides(src, shape):
+    """Strides of a contiguous tensor of shape ``src`` along the axes of ``shape`` it
+    broadcasts to (0 where it repeats)."""
+    st, lead = _contig_strides(src), len(shape) - len(src)
+    return [0] * lead + [0 if d == 1 and shape[i + lead] != 1 else st[i] for i, d in enumerate(src)]
+
+
 def _merge_dims(dims, *strides):
     """Merge adjacent axes that every operand walks contiguously (fewer index
     divisions in the shader): axis i-1 and i merge when s[i-1] == s[i] * dims[i]
@@ -792,12 +799,12 @@ class VulkanBackend(Backend):
     def reshape(self, h, shape):
         return VkArray(shape, h.dtype, h.block)
 
-    def _copy_strided(self, x, out_shape, strides, out=None, base=0):
-        if len(out_shape) > _MAX_DIMS:
-            raise BackendError(f"vulkan: copy of a {len(out_shape)}-d tensor; at most {_MAX_DIMS} "
-                               "dimensions are supported")
-        y = out if out is not None else self._alloc(out_shape, x.dtype)
+    def _copy_strided(self, x, out_shape, strides, out=None, base=0, op="copy"):
         dims, sx = _merge_dims([int(d) for d in out_shape], [int(s) for s in strides])
+        if len(dims) > _MAX_DIMS:  # (size-1 and contiguously walked axes merged first)
+            raise BackendError(f"vulkan {op}: a {len(out_shape)}-d result {list(out_shape)} whose strides "
+                               f"leave {len(dims)} axes; at most {_MAX_DIMS} are supported")
+        y = out if out is not None else self._alloc(out_shape, x.dtype)
         pad = _MAX_DIMS - len(dims)
         dims, sx = [1] * pad + dims, [0] * pad + sx
         n = y.size
@@ -806,18 +813,22 @@ class VulkanBackend(Backend):
 
     def slice(self, h, starts, steps, lens):
         st = _contig_strides(h.shape)
-        return self._copy_strided(h, list(lens), [s * k for s, k in zip(st, steps)],
+        return self._copy_strided(h, list(lens), [s * k for s, k in zip(st, steps)], op="indexing",
                                   base=sum(a * s for a, s in zip(starts, st)))
 
     def unslice(self, g, shape, starts, steps):
-        if len(shape) > _MAX_DIMS:
-            raise BackendError(f"vulkan: slice gradient of a {len(shape)}-d tensor; at most {_MAX_DIMS}")
         y = self._alloc(tuple(shape), g.dtype)
-        pad = _MAX_DIMS - len(shape)
+        # size-1 axes (start 0, one value) carry no index: left out, so more axes fit
+        keep = [i for i, d in enumerate(shape) if d != 1] or [len(shape) - 1] if shape else []
+        if len(keep) > _MAX_DIMS:
+            raise BackendError(f"vulkan: slice gradient of a {len(shape)}-d tensor with {len(keep)} axes "
+                               f"longer than 1; at most {_MAX_DIMS} are supported")
+        shape_, starts_, steps_, lens_ = ([v[i] for i in keep] for v in (shape, starts, steps, g.shape))
+        pad = _MAX_DIMS - len(keep)
         n = y.size
-        self._dispatch(*self._walk_kernel("unslice", n, g, len(shape)),
-                       [n] + [1] * pad + list(shape) + [0] * pad + list(starts) + [1] * pad
-                       + list(steps) + [1] * pad + list(g.shape), [g, y])
+        self._dispatch(*self._walk_kernel("unslice", n, g, len(keep)),
+                       [n] + [1] * pad + shape_ + [0] * pad + starts_ + [1] * pad
+                       + steps_ + [1] * pad + lens_, [g, y])
         return y
 
     def permute(self, h, axes):
@@ -842,15 +853,11 @@ class VulkanBackend(Backend):
                 self._dispatch(self._tx("transpose4", h.size // e), h.dtype, (),
                                min(-(-items // (64 // sg)), _MAX_GROUPS), [B, R, C], [h, y])
             return y
-        return self._copy_strided(h, shape, strides)
+        return self._copy_strided(h, shape, strides, op="transpose")
 
     def broadcast_to(self, h, shape):
         shape = tuple(shape)
-        st = _contig_strides(h.shape)
-        lead = len(shape) - len(h.shape)
-        strides = [0] * lead + [0 if (d == 1 and shape[i + lead] != 1) else st[i]
-                                for i, d in enumerate(h.shape)]
-        return self._copy_strided(h, shape, strides)
+        return self._copy_strided(h, shape, _bcast_strides(h.shape, shape), op="broadcast")
 
     def copy_(self, dst, src):
         if src.dtype != dst.dtype:  # e.g. an f32 master weight into its f16 parameter: one pass
@@ -967,8 +974,11 @@ class VulkanBackend(Backend):
         if a.dtype != b.dtype:
             raise BackendError(f"vulkan {op}: operands have dtypes {a.dtype} and {b.dtype}")
         shape = a.shape if a.shape == b.shape else tuple(np.broadcast_shapes(a.shape, b.shape))
-        if len(shape) > _MAX_DIMS:
-            raise BackendError(f"vulkan {op}: {len(shape)}-d operands; at most {_MAX_DIMS} supported")
+        if len(shape) > _MAX_DIMS:  # the strided paths index six axes, merged ones counted once
+            left = len(_merge_dims(list(shape), _bcast_strides(a.shape, shape), _bcast_strides(b.shape, shape))[0])
+            if left > _MAX_DIMS:
+                raise BackendError(f"vulkan {op}: {len(shape)}-d operands {list(a.shape)} and {list(b.shape)} "
+                                   f"leave {left} axes after merging; at most {_MAX_DIMS} are supported")
         y = out if out is not None else self._alloc(shape, a.dtype)
         n = y.size
 
@@ -1013,11 +1023,6 @@ class VulkanBackend(Backend):
             return self.binary(op, a if a.shape == shape else self.broadcast_to(a, shape),
                                b if b.shape == shape else self.broadcast_to(b, shape), alpha, beta, out=y)
 
-        def strides(s):
-            st = _contig_strides(s)
-            lead = len(shape) - len(s)
-            return [0] * lead + [0 if d == 1 and shape[i + lead] != 1 else st[i] for i, d in enumerate(s)]
-
         # f16 pairs must not straddle rows: an even repeating size there
         small = b.size if a.shape == shape else a.size
         even = a.dtype != "f16" or small % 2 == 0
@@ -1034,7 +1039,7 @@ class VulkanBackend(Backend):
             mode, args = 3, [1] * _MAX_DIMS + [max(a.size, 1)] + [0] * (_MAX_DIMS - 1) + [0] * _MAX_DIMS
             groups = (max(a.size, 1) + 255) // 256
         else:
-            dims, sa, sb = _merge_dims(list(shape), strides(a.shape), strides(b.shape))
+            dims, sa, sb = _merge_dims(list(shape), _bcast_strides(a.shape, shape), _bcast_strides(b.shape, shape))
             pad = _MAX_DIMS - len(dims)
             mode, args = 0, [1] * pad + dims + [0] * pad + sa + [0] * pad + sb
             groups = self._groups(n, a.dtype)
