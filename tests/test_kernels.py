@@ -115,7 +115,8 @@ def test_matmul_and_transpose_kernel_choice(monkeypatch):
     for var, value, choices in (("VKGRAD_MATMUL_KERNEL", "fast", "auto, sg or sm"),
                                 ("VKGRAD_DEVICE_TUNING", "tpu", "auto, cpu or gpu"),
                                 ("VKGRAD_MATMUL_SPLITK", "yes", "auto, 0 or 1"),
-                                ("VKGRAD_TRANSPOSE", "smem", "auto, blocks or tiles")):
+                                ("VKGRAD_TRANSPOSE", "smem", "auto, blocks or tiles"),
+                                ("VKGRAD_REDUCE_ITEMS", "1000", "auto, 1024, 4096, 16384, 65536 or 262144")):
         r = subprocess.run([sys.executable, "-c", "import vkgrad as vg; vg.get_backend('vulkan')"],
                            env={**os.environ, var: value}, capture_output=True, text=True)
         assert r.returncode != 0 and f"{var} must be {choices}, got '{value}'" in r.stderr
@@ -1299,3 +1300,31 @@ def test_long_loops_are_not_cut_short():
         z = x - x.max(1, keepdims=True)
         p = np.exp(z) / np.exp(z).sum(1, keepdims=True)
         np.testing.assert_allclose(be.to_numpy(be.softmax(be.from_numpy(x, "f32"))), p, rtol=1e-4, atol=1e-9)
+
+
+@pytest.mark.parametrize("items", [1024, 262144])
+def test_reductions_and_batch_norm_with_any_count_of_parallel_parts(items, monkeypatch):
+    """The count of parallel parts of long reductions and batch norm's first pass
+    (VKGRAD_REDUCE_ITEMS; 1024 on CPU devices, 16384 on GPUs) changes how many
+    partials are merged, not the values: sums over rows, columns and all, and batch
+    norm forward and backward, against the CPU at the two ends of the choices."""
+    vk, cpu = vg.get_backend("vulkan"), vg.get_backend("cpu")
+    monkeypatch.setattr(vk, "_reduce_items", items)
+    r = np.random.default_rng(12)
+    x, g = r.normal(0, 1, (6000, 260)), r.normal(0, 1, (6000, 260))  # (f16 sums stay finite)
+    for dt, tol in (("f32", 1e-4), ("f16", 2e-2)):
+        rnd = (lambda a: a.astype(np.float16).astype(np.float64)) if dt == "f16" else (lambda a: a)
+        h = vk.from_numpy(x.astype(np.float32), dt)
+        for ax in ((0,), (1,), (0, 1)):
+            got = vk.to_numpy(vk.reduce("sum", h, ax, False)).astype(np.float64)
+            want = rnd(x).sum(axis=ax)
+            np.testing.assert_allclose(got, want, rtol=tol, atol=tol * np.sqrt(x.size), err_msg=f"{dt} {ax}")
+        one, zero = vk.from_numpy(np.ones(260, np.float32), dt), vk.from_numpy(np.zeros(260, np.float32), dt)
+        y, mean, _, inv = vk.batchnorm_fwd(h, one, zero, 1e-5)
+        wy, wm, _, wi = cpu.batchnorm_fwd(rnd(x), np.ones(260), np.zeros(260), 1e-5)
+        np.testing.assert_allclose(vk.to_numpy(y).astype(np.float64), wy, rtol=tol, atol=tol * 3)
+        dx, dgam, _ = vk.batchnorm_bwd(vk.from_numpy(g.astype(np.float32), dt), h, mean, inv, one)
+        wx, wg, _ = cpu.batchnorm_bwd(rnd(g), rnd(x), vk.to_numpy(mean).astype(np.float64),
+                                      vk.to_numpy(inv).astype(np.float64), np.ones(260))
+        np.testing.assert_allclose(vk.to_numpy(dx).astype(np.float64), wx, rtol=tol, atol=tol * 3)
+        np.testing.assert_allclose(vk.to_numpy(dgam).astype(np.float64), wg, rtol=tol, atol=tol * 30)

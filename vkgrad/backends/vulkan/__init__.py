@@ -354,8 +354,11 @@ class VulkanBackend(Backend):
         self._loop_cap = _LOOP_CAP if self.limits.get("device_type") == "Cpu" else 0
         # workgroups of a texel twin's quad loop (_quad_groups): a few runs per core
         self._quad_cap = max(128, 32 * (os.cpu_count() or 1))
-        # parallel parts of a long reduction: a CPU device streams long runs better
-        self._reduce_items = 1024 if self._small_grid else 16384
+        # parallel parts of a long reduction (reduce4, bn_part): a CPU device streams long
+        # runs better; VKGRAD_REDUCE_ITEMS picks another count (a GPU A/B: more parts in
+        # flight against more partials to merge; ci/gpu-bench.sh)
+        items = _env_choice("VKGRAD_REDUCE_ITEMS", ("auto", "1024", "4096", "16384", "65536", "262144"))
+        self._reduce_items = int(items) if items != "auto" else 1024 if self._small_grid else 16384
         # row sums: a subgroup per part of a row, its lanes reading adjacent quads, on
         # GPUs (coalesced); CPU devices stream a part per invocation faster
         sg = self.limits.get("subgroup_size", 0)
