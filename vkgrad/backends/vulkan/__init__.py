@@ -1019,13 +1019,6 @@ class VulkanBackend(Backend):
             self._dispatch(shader, a.dtype, (opi, rep), groups,
                            [n, _f2u(alpha), _f2u(beta), rep_a, rep_b], [a, b, y])
             return y
-        if n and self._twins and self._quads(n, a.dtype):
-            # other broadcasts on CPU devices: the operands materialised by the strided
-            # copy's texel twin, then binary4 (lavapipe: [2, 1024, 1] * [2, 1, 512] about
-            # 5x a copy's time; the general shader, dividing out each element's index, 26-30x)
-            return self.binary(op, a if a.shape == shape else self.broadcast_to(a, shape),
-                               b if b.shape == shape else self.broadcast_to(b, shape), alpha, beta, out=y)
-
         # f16 pairs must not straddle rows: an even repeating size there
         small = b.size if a.shape == shape else a.size
         even = a.dtype != "f16" or small % 2 == 0
@@ -1035,6 +1028,15 @@ class VulkanBackend(Backend):
         # lavapipe's loop limit (beyond it the walk stopped, silently: _LOOP_CAP)
         rows, walkers = n // max(small, 1), small // (_epq(a.dtype) // 4)
         walk = even and rows <= max(64, walkers) and not (self._loop_cap and rows >= self._loop_cap)
+        if n and self._twins and (self._quads(n, a.dtype) or not walk):
+            # other broadcasts on CPU devices: the operands materialised by the strided
+            # copy's texel twin, then binary4 (lavapipe: [2, 1024, 1] * [2, 1, 512] about
+            # 5x a copy's time; the general shader, dividing out each element's index, 26-30x);
+            # sizes not in whole quads too (binary4 does the tail word by word) unless the
+            # walk below fits (paired: [255, 4097] + a row 7x a negation's time walked, 13x
+            # materialised; [4095, 1001] + a row 9x materialised, 20x by the general shader)
+            return self.binary(op, a if a.shape == shape else self.broadcast_to(a, shape),
+                               b if b.shape == shape else self.broadcast_to(b, shape), alpha, beta, out=y)
         if n and walk and a.shape == shape and repeats(b.shape):
             mode, args = 2, [1] * _MAX_DIMS + [0] * _MAX_DIMS + [max(b.size, 1)] + [0] * (_MAX_DIMS - 1)
             groups = (max(b.size, 1) + 255) // 256
