@@ -1,5 +1,6 @@
 // Strided element walks for the texel twins of copy.comp and unslice.comp (CPU
-// devices): y (contiguous, shape p.dim) by 16-byte quads, each subgroup's quads
+// devices): y (contiguous, shape p.dim) by 16-byte quads (walk_y: then the words
+// after the last whole quad, walk_tail), each subgroup's quads
 // one contiguous run (vec4.glsl, included first; y is the includer's Y4), the
 // current element's index in y kept as digits in the mixed radix of y's shape
 // and advanced with carries: no division per element (a 1024 x 1024 transpose
@@ -58,4 +59,25 @@ void walk_quads() {
 #endif
         advance(skip);
     }
+}
+
+// The words of y after its whole quads (n not a whole number of quads: at most
+// three) by the first invocation, their digits by division; an f16 word past
+// n's last element keeps +0 in its upper half.
+void walk_tail() {
+    FOR_TAIL_WORDS(p.n, w) {
+        uint e = w * (EPQ / 4u);
+        digits(e, idx);
+        uint v = element_bits();
+        if (EPQ == 8u && e + 1u < p.n) {
+            digits(e + 1u, idx);
+            v |= element_bits() << 16u;
+        }
+        STW(Y4, w, v);
+    }
+}
+
+void walk_y() {
+    walk_quads();
+    walk_tail();
 }

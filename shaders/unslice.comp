@@ -3,8 +3,8 @@
 // The gradient of a slice: y (the sliced tensor's shape `dim`) holds g where its
 // index lies on the slice's lattice (start[d] + k*step[d], k < len[d]) and 0
 // elsewhere, over up to 6 dimensions.  Bindings: 0 g (in), 1 y (out).
-// -DTEXEL_IN (the "unslice_tx" twin, CPU devices; n a whole number of 16-byte
-// quads of y): g's words through a texel view, y walked by digits.glsl (no
+// -DTEXEL_IN (the "unslice_tx" twin, CPU devices;
+// any n: whole 16-byte quads of y, then a tail of words): g's words through a texel view, y walked by digits.glsl (no
 // division per element where the slice's steps are 1).
 #include "common.glsl"
 layout(push_constant) uniform P { uint n; uint dim[6]; uint start[6]; uint step[6]; uint len[6]; } p;
@@ -29,7 +29,7 @@ uint element_bits() {  // g's element at y's idx, or 0 off the slice's lattice: 
     return off_lattice == 0u ? b : 0u;
 }
 
-void main() { walk_quads(); }
+void main() { walk_y(); }
 #else
 layout(local_size_x = 256) in;
 BUF_IN(0, G)

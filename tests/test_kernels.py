@@ -1172,8 +1172,9 @@ def test_strided_copies_move_bits_exactly(dtype, texel_reads, monkeypatch):
     on CPU devices) move the bits: infinities, -0, subnormals and NaN with their
     payloads come out as they went in, through permutes of 2 to 4 dimensions (the
     index advanced digit by digit), slices with steps (1 to 4 dimensions),
-    broadcasts and slice gradients; odd outputs take the element-by-element shader.
-    (An H100 made every f16 NaN 0x7fff where halves went through floats.)"""
+    broadcasts and slice gradients; outputs not in whole quads (the texel twins end
+    with a tail of words, an f16 pad half +0).  (An H100 made every f16 NaN 0x7fff
+    where halves went through floats.)"""
     be = vg.get_backend("vulkan")
     if texel_reads and not be._texel:
         pytest.skip("this device's arenas back no texel views")
@@ -1190,14 +1191,18 @@ def test_strided_copies_move_bits_exactly(dtype, texel_reads, monkeypatch):
              (lambda: be.slice(h, (1, 0, 1, 0), (2, 1, 1, 3), (3, 5, 3, 3)), x[1::2, :, 1:4, ::3]),
              (lambda: be.broadcast_to(be.slice(h, (0, 0, 0, 0), (1, 1, 1, 1), (1, 1, 4, 8)), (3, 7, 4, 8)),
               np.broadcast_to(x[:1, :1], (3, 7, 4, 8))),
-             (lambda: be.slice(be.from_numpy(x.ravel(), dtype), (1,), (3,), (320,)), x.ravel()[1::3][:320])]
+             (lambda: be.slice(be.from_numpy(x.ravel(), dtype), (1,), (3,), (320,)), x.ravel()[1::3][:320]),
+             (lambda: be.broadcast_to(be.slice(h, (0, 0, 1, 3), (1, 1, 1, 1), (1, 1, 3, 5)), (3, 7, 3, 5)),
+              np.broadcast_to(x[:1, :1, 1:4, 3:8], (3, 7, 3, 5))),  # 315 elements
+             (lambda: be.slice(be.from_numpy(x.ravel(), dtype), (2,), (3,), (317,)), x.ravel()[2::3][:317])]
     g = x[:3, :4, :2, :4]  # slice gradients (unslice_tx): 4-d with steps, and 1-d
     want4 = np.zeros((6, 5, 4, 8), np_dt)
     want4[1::2, 1:5, ::2, 3:7] = g
     want1 = np.zeros(968, np_dt)
     want1[5:965:3] = x.ravel()[:320]  # 5 + 3 * 319 = 962 < 968
     cases += [(lambda: be.unslice(be.from_numpy(g, dtype), (6, 5, 4, 8), (1, 1, 0, 3), (2, 1, 2, 1)), want4),
-              (lambda: be.unslice(be.from_numpy(x.ravel()[:320], dtype), (968,), (5,), (3,)), want1)]
+              (lambda: be.unslice(be.from_numpy(x.ravel()[:320], dtype), (968,), (5,), (3,)), want1),
+              (lambda: be.unslice(be.from_numpy(x.ravel()[:320], dtype), (967,), (5,), (3,)), want1[:967])]
     for fn, want in cases:
         got = be.to_numpy(fn())
         assert got.shape == want.shape
@@ -1250,14 +1255,19 @@ def test_matmul_rejects_operands_of_different_dtypes():
     np.testing.assert_allclose(x.numpy(), np.full((4, 4), 4.0))
 
 
-def test_a_repeating_operand_of_a_size_not_in_quads_reaches_every_element():
+@pytest.mark.parametrize("texel_reads", [True, False])  # False: the storage-buffer kernels GPUs take
+def test_a_repeating_operand_of_a_size_not_in_quads_reaches_every_element(texel_reads, monkeypatch):
     """An operand repeating along the output's rows (a scalar, a short row) with a
-    total size not in whole quads takes the general shader, which walked an
-    invocation per column of the repeating operand down every row: a scalar times
-    [1025, 257] was one invocation for all 263425 elements, cut short by lavapipe's
-    loop limit at 65535 (found by a random test: the loss-scaled gradient of
-    softmax_cross_entropy).  Both operand orders, f32 and f16, every device."""
+    total size not in whole quads: CPU devices materialise it (the strided copy's
+    texel twin, with its tail of words) and run binary4; the general shader walked
+    an invocation per column of the repeating operand down every row -- a scalar
+    times [1025, 257] was one invocation for all 263425 elements, cut short by
+    lavapipe's loop limit at 65535 (found by a random test: the loss-scaled gradient
+    of softmax_cross_entropy).  Both operand orders, f32 and f16, both paths."""
     be = vg.get_backend("vulkan")
+    if texel_reads and not be._twins:
+        pytest.skip("this device's arenas back no texel views")
+    monkeypatch.setattr(be, "_texel_reads", texel_reads)
     r = np.random.default_rng(11)
     for big, small in (((1025, 257), ()), ((100001, 3), (3,)), ((70001,), (1,)), ((33, 2049, 3), (2049, 3))):
         for dt, npdt, tol in (("f32", np.float32, 1e-6), ("f16", np.float16, 2e-3)):

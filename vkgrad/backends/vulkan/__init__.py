@@ -940,13 +940,14 @@ class VulkanBackend(Backend):
 
     def _walk_kernel(self, shader, n, x, ndim):
         """(shader, dtype, spec, workgroups) of a strided walk (copy.comp, unslice.comp)
-        writing n elements from x: where they fill whole quads, CPU devices take its
-        texel twin, which walks the output by quads with the index's digits
-        (digits.glsl) over the ndim real dimensions only (spec constant)."""
-        q = self._quads(n, x.dtype)
-        tx = self._tx(shader, _words(x.size, x.dtype)) if q else shader
+        writing n elements from x: CPU devices take its texel twin, which walks the
+        output by quads with the index's digits (digits.glsl) over the ndim real
+        dimensions only (spec constant), then the words of a size not in whole quads
+        (lavapipe: broadcasts to [4095, 1001] 10-20x a negation's time by the
+        storage-buffer kernel, that divides out each element's index)."""
+        tx = self._tx(shader, _words(x.size, x.dtype)) if n else shader
         if tx != shader:
-            return tx, x.dtype, (ndim,), self._quad_groups(tx, q)
+            return tx, x.dtype, (ndim,), max(1, self._quad_groups(tx, n // _epq(x.dtype)))
         return shader, x.dtype, (), self._groups(n, x.dtype)
 
     def _quad_groups(self, shader, quads):
@@ -1019,6 +1020,16 @@ class VulkanBackend(Backend):
             self._dispatch(shader, a.dtype, (opi, rep), groups,
                            [n, _f2u(alpha), _f2u(beta), rep_a, rep_b], [a, b, y])
             return y
+        if n and self._twins:
+            # other broadcasts on CPU devices: the operands materialised by the strided
+            # copy's texel twin, then binary4, for any size (both do a tail of words):
+            # lavapipe, [2, 1024, 1] * [2, 1, 512] about 5x a copy's time, [4095, 1001] + a
+            # row 2.6-3.7x a negation's, a scalar times [1025, 257] 1.3-2.6x; by the
+            # general shader (dividing out each element's index, or walking columns) 26-30x,
+            # 18x and 3.4x (the last cut short at 65535 elements by lavapipe's loop limit)
+            return self.binary(op, a if a.shape == shape else self.broadcast_to(a, shape),
+                               b if b.shape == shape else self.broadcast_to(b, shape), alpha, beta, out=y)
+
         # f16 pairs must not straddle rows: an even repeating size there
         small = b.size if a.shape == shape else a.size
         even = a.dtype != "f16" or small % 2 == 0
@@ -1028,15 +1039,6 @@ class VulkanBackend(Backend):
         # lavapipe's loop limit (beyond it the walk stopped, silently: _LOOP_CAP)
         rows, walkers = n // max(small, 1), small // (_epq(a.dtype) // 4)
         walk = even and rows <= max(64, walkers) and not (self._loop_cap and rows >= self._loop_cap)
-        if n and self._twins and (self._quads(n, a.dtype) or not walk):
-            # other broadcasts on CPU devices: the operands materialised by the strided
-            # copy's texel twin, then binary4 (lavapipe: [2, 1024, 1] * [2, 1, 512] about
-            # 5x a copy's time; the general shader, dividing out each element's index, 26-30x);
-            # sizes not in whole quads too (binary4 does the tail word by word) unless the
-            # walk below fits (paired: [255, 4097] + a row 7x a negation's time walked, 13x
-            # materialised; [4095, 1001] + a row 9x materialised, 20x by the general shader)
-            return self.binary(op, a if a.shape == shape else self.broadcast_to(a, shape),
-                               b if b.shape == shape else self.broadcast_to(b, shape), alpha, beta, out=y)
         if n and walk and a.shape == shape and repeats(b.shape):
             mode, args = 2, [1] * _MAX_DIMS + [0] * _MAX_DIMS + [max(b.size, 1)] + [0] * (_MAX_DIMS - 1)
             groups = (max(b.size, 1) + 255) // 256
