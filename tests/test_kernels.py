@@ -1344,3 +1344,18 @@ def test_reductions_and_batch_norm_with_any_count_of_parallel_parts(items, monke
                                       vk.to_numpy(inv).astype(np.float64), np.ones(260))
         np.testing.assert_allclose(vk.to_numpy(dx).astype(np.float64), wx, rtol=tol, atol=tol * 3)
         np.testing.assert_allclose(vk.to_numpy(dgam).astype(np.float64), wg, rtol=tol, atol=tol * 30)
+
+
+@pytest.mark.parametrize("dtype", ["f32", "f16"])
+def test_column_sums_of_wide_rows_not_in_whole_quads_end(dtype):
+    """Column sums whose width is not in whole quads, over a row count that is
+    (e rows viewed as one row of whole quads, then the e partial rows): with wide
+    rows the partial rows (e x width >= 2**16 elements) took the same path again
+    and recursed without end (found by a random test: the gradient of a [64, 257,
+    17, 5, 2] * [257, 17, 5, 2] product).  Values against NumPy."""
+    be = vg.get_backend("vulkan")
+    r = np.random.default_rng(13)
+    for shape in ((64, 43690), (8, 16386), (16, 8194)):
+        x = r.uniform(-1, 1, shape)
+        _cpu_vs_vk(lambda v: be.reduce("sum", v, (0,), False), lambda v: v.sum(0), [x], dtype,
+                   **(dict(rtol=1e-2, atol=2e-2) if dtype == "f16" else dict(rtol=1e-5, atol=1e-4)))

@@ -1076,7 +1076,8 @@ class VulkanBackend(Backend):
             i, j = runs[0][0], runs[0][-1]
             outer, R, inner = math.prod(shape[:i]), math.prod(shape[i:j + 1]), math.prod(shape[j + 1:])
             e = _epq(x.dtype)
-            if 1 < inner and inner % e and R % e == 0 and outer * R * inner >= 1 << 16:
+            if 1 < inner and inner % e and R % e == 0 and R > e and outer * R * inner >= 1 << 16:
+                # (R > e: the e partial rows below would otherwise take this path again, forever)
                 # rows of a width not in whole quads: e consecutive rows make one of e * inner
                 # elements, a whole number of quads -- reduce those (reduce4's column paths),
                 # then the e partial rows; no pad pass (lavapipe: sums over [4096, 1001] axis 0
