@@ -822,9 +822,9 @@ class VulkanBackend(Backend):
     def unslice(self, g, shape, starts, steps):
         y = self._alloc(tuple(shape), g.dtype)
         # size-1 axes (start 0, one value) carry no index: left out, so more axes fit
-        keep = [i for i, d in enumerate(shape) if d != 1] or [len(shape) - 1] if shape else []
+        keep = ([i for i, d in enumerate(shape) if d != 1] or [len(shape) - 1]) if shape else []
         if len(keep) > _MAX_DIMS:
-            raise BackendError(f"vulkan: slice gradient of a {len(shape)}-d tensor with {len(keep)} axes "
+            raise BackendError(f"vulkan indexing (gradient): a {len(shape)}-d tensor with {len(keep)} axes "
                                f"longer than 1; at most {_MAX_DIMS} are supported")
         shape_, starts_, steps_, lens_ = ([v[i] for i in keep] for v in (shape, starts, steps, g.shape))
         pad = _MAX_DIMS - len(keep)
