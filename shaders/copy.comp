@@ -4,8 +4,8 @@
 // y[i] = x[base + sum_d idx_d(i) * sx[d]] over up to 6 dimensions.
 // Bindings: 0 x (in), 1 y (out).  The bits are moved as they are (halves too).
 //
-// -DTEXEL_IN (the "copy_tx" twin, CPU devices;
-// any n: whole 16-byte quads of y, then a tail of words): x's words through a uniform texel buffer (R32UI: a gather per
+// -DTEXEL_IN (the "copy_tx" twin, CPU devices; any n: whole 16-byte quads of y,
+// then a tail of words): x's words through a uniform texel buffer (R32UI: a gather per
 // 8 lanes, where lavapipe loads a storage buffer lane by lane), the bits moved
 // as they are (halves too: no conversions), y walked by digits.glsl.
 #include "common.glsl"

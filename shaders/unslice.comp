@@ -3,8 +3,8 @@
 // The gradient of a slice: y (the sliced tensor's shape `dim`) holds g where its
 // index lies on the slice's lattice (start[d] + k*step[d], k < len[d]) and 0
 // elsewhere, over up to 6 dimensions.  Bindings: 0 g (in), 1 y (out).
-// -DTEXEL_IN (the "unslice_tx" twin, CPU devices;
-// any n: whole 16-byte quads of y, then a tail of words): g's words through a texel view, y walked by digits.glsl (no
+// -DTEXEL_IN (the "unslice_tx" twin, CPU devices; any n: whole 16-byte quads of y,
+// then a tail of words): g's words through a texel view, y walked by digits.glsl (no
 // division per element where the slice's steps are 1).
 #include "common.glsl"
 layout(push_constant) uniform P { uint n; uint dim[6]; uint start[6]; uint step[6]; uint len[6]; } p;
