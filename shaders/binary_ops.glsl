@@ -1,11 +1,4 @@
 // f(a, b) for binary.comp and binary4.comp (OP, p.alpha, p.beta from the includer).
-float powf(float x, float e) {
-    if (e == floor(e)) {
-        float r = pow(abs(x), e);
-        return (x < 0.0 && mod(e, 2.0) == 1.0) ? -r : r;
-    }
-    return pow(x, e);
-}
 
 float f(float x, float g) {
     switch (OP) {

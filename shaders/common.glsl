@@ -112,9 +112,25 @@ float gelu_tanh_grad(float x) {
     return 0.5 * (1.0 + t) + 0.5 * x * (1.0 - t * t) * SQRT2_PI * (1.0 + 3.0 * 0.044715 * x * x);
 }
 
+// x ** e as NumPy computes it: GLSL's pow() is undefined for x < 0 (an integer e
+// takes |x| and the sign), and lavapipe's gave pow(NaN, 2) = 0 (NaN ** 0 is 1)
+float powf(float x, float e) {
+    if (isnan(x)) return e == 0.0 ? 1.0 : x;
+    if (e == floor(e)) {
+        float r = pow(abs(x), e);
+        return (x < 0.0 && mod(e, 2.0) == 1.0) ? -r : r;
+    }
+    return x < 0.0 ? uintBitsToFloat(0x7fc00000u) : pow(x, e);
+}
+
+// max / min that propagate NaN as NumPy and PyTorch do: GLSL's max(x, NaN) may
+// return x (lavapipe gave relu(NaN) = 0, and a row's maximum past a NaN in it)
+float nmax(float a, float b) { return a > b || isnan(a) ? a : b; }
+float nmin(float a, float b) { return a < b || isnan(a) ? a : b; }
+
 // Activation ids (matmul epilogue): 0 none, 1 relu, 2 sigmoid, 3 tanh, 4 gelu, 5 gelu_tanh
 float activate(uint act, float v) {
-    if (act == 1u) return max(v, 0.0);
+    if (act == 1u) return nmax(v, 0.0);
     if (act == 2u) return sigmoid_f(v);
     if (act == 3u) return tanh_f(v);
     if (act == 4u) return gelu_f(v);

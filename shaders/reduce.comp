@@ -19,7 +19,7 @@ BUF_IN(0, X)
 BUF_OUT(1, Y)
 shared float s[64];
 
-float comb(float a, float b) { return OP == 1u ? max(a, b) : a + b; }
+float comb(float a, float b) { return OP == 1u ? nmax(a, b) : a + b; }
 
 void main() {
     uint tid = gl_LocalInvocationID.x;

@@ -34,7 +34,7 @@ layout(std430, binding = 1) writeonly buffer Ys_b { float Ys[]; };
 
 shared float s_sg[64];  // ROWS = 3: a subgroup's partials (64 / SG subgroups of SG lanes)
 
-float comb(float a, float b) { return OP == 1u ? max(a, b) : a + b; }
+float comb(float a, float b) { return OP == 1u ? nmax(a, b) : a + b; }
 
 void main() {
     float init = OP == 1u ? uintBitsToFloat(0xff800000u) : 0.0;

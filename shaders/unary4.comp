@@ -17,12 +17,13 @@ BUF4_OUT(1, Y)
 #ifdef F16
 // relu, neg and fill on halves as bits (no conversions: lavapipe converts halves by
 // integer arithmetic, and that was most of these kernels' time): relu keeps x in
-// 1 .. 0x7c00 (positive, not NaN), else +0; neg flips the sign; fill writes beta's
+// 1 .. 0x7c00 (positive, not NaN) and NaN, else +0; neg flips the sign; fill writes beta's
 #define BITS_OP (OP == U_RELU || OP == U_NEG || OP == U_FILL)
 uint bits2(uint w, uint fill) {
     if (OP == U_NEG) return w ^ 0x80008000u;
     if (OP == U_FILL) return fill;
-    return ((w & 0xffffu) - 1u < 0x7c00u ? w & 0xffffu : 0u) | ((w >> 16u) - 1u < 0x7c00u ? w & 0xffff0000u : 0u);
+    uint lo = w & 0xffffu, hi = w >> 16u;  // kept: positive (1 .. 0x7c00) or NaN (exponent ones, mantissa not 0)
+    return (lo - 1u < 0x7c00u || (lo & 0x7fffu) > 0x7c00u ? lo : 0u) | (hi - 1u < 0x7c00u || (hi & 0x7fffu) > 0x7c00u ? w & 0xffff0000u : 0u);
 }
 #else
 #define BITS_OP false

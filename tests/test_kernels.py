@@ -973,7 +973,7 @@ def test_f16_relu_backward_moves_bits(texel_reads, monkeypatch):
 @pytest.mark.parametrize("n", [4096, 4093])  # 4093: a tail of words after the quads
 def test_f16_relu_neg_fill_move_bits(n):
     """unary4's f16 relu, neg and fill work on the halves' bits (relu: x where it
-    is in 1 .. 0x7c00, else +0; neg: the sign flipped; fill: beta's bits): exact
+    is in 1 .. 0x7c00 or NaN, else +0; neg: the sign flipped; fill: beta's bits): exact
     for zeros, subnormals, infinities and NaN, the tail (float path) alike."""
     be = vg.get_backend("vulkan")
     r = np.random.default_rng(n)
@@ -985,7 +985,7 @@ def test_f16_relu_neg_fill_move_bits(n):
     x.view(np.uint16)[-2] = _NAN_PAYLOAD["f16"]  # (the H100's tail, through floats, made it 0x7fff)
     h = be.from_numpy(x, "f16")
     u16 = lambda a: np.asarray(a, np.float16).view(np.uint16)  # noqa: E731
-    relu = np.where(x > 0, x, np.float16(0))
+    relu = np.where((x > 0) | np.isnan(x), x, np.float16(0))  # NaN propagates (NumPy, PyTorch)
     np.testing.assert_array_equal(u16(be.to_numpy(be.unary("relu", h))), u16(relu))
     np.testing.assert_array_equal(u16(be.to_numpy(be.unary("neg", h))), u16(x) ^ np.uint16(0x8000))
     np.testing.assert_array_equal(u16(be.to_numpy(be.unary("fill", h, 0.0, 1.5))), u16(np.full(n, 1.5)))

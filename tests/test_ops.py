@@ -293,3 +293,26 @@ def test_tensors_of_more_than_six_axes(bk):
             bk.t(a7) + bk.t(b7)
         with pytest.raises(vg.BackendError, match=r"vulkan transpose: a 7-d result .* leave 7 axes; at most 6"):
             vg.transpose(bk.t(np.ones((2,) * 7)))
+
+
+@pytest.mark.parametrize("shape", [(3, 7), (64, 1024)])  # a tail of words; whole quads (the quad kernels)
+def test_nan_propagates_as_in_numpy(bk, shape):
+    """NaN in, NaN out, as NumPy and PyTorch give it: relu (and linear's fused
+    relu), clamp, max over rows / columns / all, pow -- GLSL's max and pow may drop
+    a NaN (lavapipe gave relu(NaN) = 0, a row's maximum past its NaN, NaN ** 2 = 0).
+    NaN ** 0 is 1."""
+    r = np.random.default_rng(14)
+    x = r.standard_normal(shape)
+    x[1, 2] = x[-1, -1] = np.nan
+    t = bk.t(x)
+    nan = np.isnan(x)
+    assert np.array_equal(np.isnan(vg.relu(t).numpy()), nan)
+    assert np.array_equal(np.isnan(vg.clamp(t, -0.5, 0.75).numpy()), nan)
+    assert np.array_equal(np.isnan(vg.pow(t, 2).numpy()), nan)
+    assert np.array_equal(np.isnan(vg.max(t, axis=1).numpy()), nan.any(axis=1))
+    assert np.array_equal(np.isnan(vg.max(t, axis=0).numpy()), nan.any(axis=0))
+    assert np.isnan(vg.max(t).item())
+    assert np.array_equal(vg.pow(bk.t(np.array([np.nan, 2.0])), 0).numpy(), [1.0, 1.0])
+    w = bk.t(np.abs(r.standard_normal((5, shape[1]))))
+    y = vg.linear(t, w, activation="relu").numpy()
+    assert np.array_equal(np.isnan(y).any(axis=1), nan.any(axis=1))
