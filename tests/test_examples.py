@@ -48,3 +48,14 @@ def test_iris_captured_equals_eager():
         sys.path.pop(0)
         __import__("vkgrad").set_check_finite(True)
     assert captured == eager
+
+
+def test_fuzz_tool_runs_and_reports():
+    """tools/fuzz_ops.py (the random-op sweep at any size) runs, reports its count,
+    and exits 0 when the backends agree; --nans too."""
+    if not __import__("vkgrad").vulkan_available():
+        pytest.skip("compares the Vulkan backend with the CPU's")
+    out = _run(["tools/fuzz_ops.py", "--seed", "3", "--cases", "8"])
+    assert "fuzz_ops: seed 3, 8 cases, 0 disagreements" in out
+    out = _run(["tools/fuzz_ops.py", "--seed", "3", "--cases", "8", "--nans", "--dtype", "f32"])
+    assert "0 disagreements" in out

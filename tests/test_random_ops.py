@@ -97,9 +97,13 @@ def _case(r, big=300_000, max_dims=6):
     return f"{op}{note} on {[a.shape for a in ins]}", ins, f
 
 
-def _run(f, ins, device, dtype, w):
-    ts = [vg.tensor(np.asarray(a, np.float32), device=device, dtype=dtype, requires_grad=True) for a in ins]
+def _run(f, ins, device, dtype, w, grads=True):
+    """[value, gradients of the inputs...] of f on the device, the gradients of
+    sum(y * w(y.shape)) (``grads`` False: the value alone)."""
+    ts = [vg.tensor(np.asarray(a, np.float32), device=device, dtype=dtype, requires_grad=grads) for a in ins]
     y = f(*ts)
+    if not grads:
+        return [y.numpy()]
     (y * vg.tensor(w(y.shape), device=device, dtype=y.dtype)).sum().backward()
     return [y.numpy()] + [t.grad.numpy() for t in ts]
 
