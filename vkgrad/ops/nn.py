@@ -228,10 +228,11 @@ def batch_norm(x, running_mean, running_var, weight=None, bias=None, training=Fa
             raise ValueError(f"batch_norm: expected input [batch, {t.shape[0]}], got {list(x.shape)}")
     if x.ndim != 2:
         raise ValueError(f"batch_norm: expected input [batch, channels], got {list(x.shape)}")
-    if weight is None or bias is None:  # a constant scale / shift, no gradient (affine=False)
-        dt = (weight if weight is not None else bias if bias is not None else x).dtype
-        weight = tensor(np.ones(x.shape[1]), dtype=dt, device=x.device) if weight is None else weight
-        bias = tensor(np.zeros(x.shape[1]), dtype=dt, device=x.device) if bias is None else bias
+    if weight is None or bias is None:  # a constant scale / shift, no gradient (affine=False):
+        # filled on the device (no upload per call)
+        dt, be = (weight if weight is not None else bias if bias is not None else x).dtype, x.backend
+        weight = Tensor(be.full((x.shape[1],), 1.0, dt), be) if weight is None else weight
+        bias = Tensor(be.full((x.shape[1],), 0.0, dt), be) if bias is None else bias
     if x.dtype != weight.dtype:  # e.g. f16 activations (autocast) with f32 batch-norm weights
         x, weight = promote("batch_norm", x, weight)
     if bias.dtype != weight.dtype:

@@ -1076,23 +1076,21 @@ class VulkanBackend(Backend):
             i, j = runs[0][0], runs[0][-1]
             outer, R, inner = math.prod(shape[:i]), math.prod(shape[i:j + 1]), math.prod(shape[j + 1:])
             e = _epq(x.dtype)
-            if 1 < inner and inner % e and R % e == 0 and R > e and outer * R * inner >= 1 << 16:
-                # (R > e: the e partial rows below would otherwise take this path again, forever)
+            if 1 < inner and inner % e and R > e and outer * R * inner >= 1 << 16 and (
+                    R % e == 0 or outer == 1 and code != 1):
                 # rows of a width not in whole quads: e consecutive rows make one of e * inner
                 # elements, a whole number of quads -- reduce those (reduce4's column paths),
-                # then the e partial rows; no pad pass (lavapipe: sums over [4096, 1001] axis 0
-                # 13-14.5 -> 2.0 ms, over [4096, 37] 1.15 -> 0.20 ms)
-                part = self.reduce(op, self.reshape(x, (outer, R // e, e * inner)), [1], False, True)
-                y = self.reduce("max" if code == 1 else "sum", self.reshape(part, (outer, e, inner)), [1], False, True)
-                return self._as(self.reshape(y, tuple(out_shape)), "f32" if f32 else x.dtype)
-            if 1 < inner and inner % e and R % e and R > e and outer == 1 and code != 1 and R * inner >= 1 << 16:
-                # the same for sums over all but the last R % e rows (a prefix of x's block),
-                # those few rows summed apart and added: no pad pass over the whole matrix
-                # (lavapipe, sums over axis 0: [2047, 1021] 6.0 -> 1.5 ms, [4095, 1001] 12.4 -> 2.0 ms)
+                # then the e partial rows (R > e: else those would come back here, forever);
+                # no pad pass (lavapipe: sums over [4096, 1001] axis 0 13-14.5 -> 2.0 ms, over
+                # [4096, 37] 1.15 -> 0.20 ms).  A row count not in whole quads (one output row,
+                # sums): the first R0 rows so (a prefix of x's block), the last few summed
+                # apart and added ([2047, 1021] 6.0 -> 1.5 ms, [4095, 1001] 12.4 -> 2.0 ms)
                 R0 = R - R % e
-                head = self.reduce(op, VkArray((R0, inner), x.dtype, x.block), [0], False, True)
-                tail = self.slice(self.reshape(x, (R, inner)), (R0, 0), (1, 1), (R % e, inner))
-                y = self.binary("add", head, self.reduce(op, tail, [0], False, True))
+                part = self.reduce(op, VkArray((outer, R0 // e, e * inner), x.dtype, x.block), [1], False, True)
+                y = self.reduce("max" if code == 1 else "sum", self.reshape(part, (outer, e, inner)), [1], False, True)
+                if R0 < R:
+                    tail = self.slice(self.reshape(x, (R, inner)), (R0, 0), (1, 1), (R - R0, inner))
+                    y = self.binary("add", y, self.reshape(self.reduce(op, tail, [0], False, True), y.shape))
                 return self._as(self.reshape(y, tuple(out_shape)), "f32" if f32 else x.dtype)
         h, tag, cur_shape = x, x.dtype, shape
         for run in reversed(runs):  # innermost first keeps earlier axis indices valid
@@ -1350,8 +1348,11 @@ class VulkanBackend(Backend):
         small = not self._loop_cap or n <= 64 * self._loop_cap
         if not ser:
             return rows, small
-        per = 64 // self.limits["subgroup_size"] if quads == 2 else 64
-        return -(-rows // per), small
+        return -(-rows // self._units_per_group(quads == 2)), small
+
+    def _units_per_group(self, by_subgroup):
+        """Rows, channels, ... a workgroup of 64 takes: one an invocation, or one a subgroup."""
+        return 64 // self.limits["subgroup_size"] if by_subgroup else 64
 
     def _quad_rows(self, C, dtype):
         """Whether rows of C elements take softmax's / xent's quad loops (whole
@@ -1438,7 +1439,7 @@ class VulkanBackend(Backend):
         if self._bn_in_parts(N, C):
             part, chunk, sub = self._bn_part(x, x, self._dummy, 0)
             coef = self._alloc((3 * sub * C,), "f32")
-            self._dispatch("bn_comb", gamma.dtype, (0, int(self._bn_lanes)), self._bn_comb_groups(C),
+            self._dispatch("bn_comb", gamma.dtype, (0, int(self._bn_lanes)), -(-C // self._units_per_group(self._bn_lanes)),
                            [N, C, chunk, _f2u(eps), int(update), _f2u(momentum), sub],
                            [part, gamma, beta, mean, var, inv, running_mean if update else self._dummy,
                             running_var if update else self._dummy, coef, self._dummy, self._dummy])
@@ -1463,7 +1464,7 @@ class VulkanBackend(Backend):
             part, chunk, sub = self._bn_part(x, g, mean, 1)
             coef = self._alloc((4 * sub * C,), "f32")
             dg, db = self._alloc((C,), "f32"), self._alloc((C,), "f32")
-            self._dispatch("bn_comb", gamma.dtype, (1, int(self._bn_lanes)), self._bn_comb_groups(C),
+            self._dispatch("bn_comb", gamma.dtype, (1, int(self._bn_lanes)), -(-C // self._units_per_group(self._bn_lanes)),
                            [N, C, chunk, _f2u(0.0), 0, _f2u(0.0), sub],
                            [part, gamma, gamma, mean, self._dummy, invstd, self._dummy, self._dummy, coef, dg, db])
             dt = x.dtype
@@ -1479,11 +1480,6 @@ class VulkanBackend(Backend):
                        [N, C], [g, x, mean, invstd, gamma, dx, dg, db])
         dt = x.dtype
         return self._as(dx, dt), self._as(dg, dt), self._as(db, dt)
-
-    def _bn_comb_groups(self, C):
-        """Workgroups of bn_comb.comp: a channel per invocation, or per subgroup (LANES)."""
-        per = 64 // self.limits["subgroup_size"] if self._bn_lanes else 64
-        return -(-C // per)
 
     def _bn_in_parts(self, N, C):
         """Batch norm in three passes (bn_part, bn_comb, bn_apply: rows split into
