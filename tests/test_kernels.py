@@ -70,7 +70,7 @@ def test_matmul_variants(shape, ta, tb, dtype, kernel, monkeypatch):
 def test_matmul_sm_splits_k_for_small_outputs(dtype, monkeypatch):
     """matmul_sm with C of few blocks and a long K, with VKGRAD_MATMUL_SPLITK=1 (here:
     _splitk on): slices of K in parallel, then matmul_splitk adds them with bias and
-    activation; C of many blocks, or split K off (the default), in one dispatch;
+    activation; C of many blocks, or split K off (CPU devices' default), in one dispatch;
     values as the CPU's."""
     be = vg.get_backend("vulkan")
     monkeypatch.setattr(be, "matmul_kernel", "sm")
@@ -1140,7 +1140,7 @@ def test_quad_loops_cover_every_quad_once_at_any_grid(dtype, cap, monkeypatch):
 def test_transposes_of_the_last_two_axes_take_blocks_and_move_bits(dtype, kernel, texel_reads, monkeypatch):
     """Permutes that swap x's last two (merged) axes, both in whole quads, take
     transpose4 (blocks of 4 x 4 f32 or 8 x 8 halves) or transpose_sm (tiles of
-    32 x 32) -- tiles cut short at the edges, batches, size-1 axes merged away --
+    32 x 32 f32, 64 x 64 halves) -- tiles cut short at the edges, batches, size-1 axes merged away --
     and move the bits exactly; the rest the strided copy."""
     be = vg.get_backend("vulkan")
     if texel_reads and not be._twins:
@@ -1321,7 +1321,7 @@ def test_long_loops_are_not_cut_short():
 @pytest.mark.parametrize("items", [1024, 262144])
 def test_reductions_and_batch_norm_with_any_count_of_parallel_parts(items, monkeypatch):
     """The count of parallel parts of long reductions and batch norm's first pass
-    (VKGRAD_REDUCE_ITEMS; 1024 on CPU devices, 16384 on GPUs) changes how many
+    (VKGRAD_REDUCE_ITEMS; 1024 on CPU devices, 65536 on GPUs) changes how many
     partials are merged, not the values: sums over rows, columns and all, and batch
     norm forward and backward, against the CPU at the two ends of the choices."""
     vk, cpu = vg.get_backend("vulkan"), vg.get_backend("cpu")
@@ -1344,6 +1344,32 @@ def test_reductions_and_batch_norm_with_any_count_of_parallel_parts(items, monke
                                       vk.to_numpy(inv).astype(np.float64), np.ones(260))
         np.testing.assert_allclose(vk.to_numpy(dx).astype(np.float64), wx, rtol=tol, atol=tol * 3)
         np.testing.assert_allclose(vk.to_numpy(dgam).astype(np.float64), wg, rtol=tol, atol=tol * 30)
+
+
+@pytest.mark.parametrize("dtype", ["f32", "f16"])
+def test_gpu_column_sums_reduce_many_partials_again(dtype, monkeypatch):
+    """GPU choices: column sums by subgroup spans over many rows leave more than 64
+    partial rows; those take another reduce4 pass (not the last pass's lane per
+    output looping over all of them), and the last pass then reads at most 64
+    rows.  Values against NumPy, sums and maxima, with and without keepdims."""
+    be = vg.get_backend("vulkan")
+    if not 0 < be.limits.get("subgroup_size", 0) <= 64:
+        pytest.skip("no subgroups")
+    monkeypatch.setattr(be, "_small_grid", 0)
+    monkeypatch.setattr(be, "_texel_reads", False)
+    monkeypatch.setattr(be, "_reduce_items", 65536)
+    seen = _spy(be, monkeypatch, lambda shader, spec: (shader.split("_")[0], spec))
+    r = np.random.default_rng(21)
+    tol = dict(rtol=2e-2, atol=0.5) if dtype == "f16" else dict(rtol=1e-4, atol=1e-3)
+    x = r.uniform(-1, 1, (20000, 1024))
+    for op, fn in (("sum", np.sum), ("max", np.max)):
+        seen.clear()
+        _cpu_vs_vk(lambda v: be.reduce(op, v, (0,), False), lambda v: fn(v, axis=0), [x], dtype, **tol)
+        passes = [spec for k, spec in seen if k == "reduce4"]
+        assert len(passes) >= 2 and all(m == 2 for _, m, _ in passes), (op, seen)
+        assert passes[0][0] == {"sum": 0, "max": 1}[op]
+    x3 = r.uniform(-1, 1, (3, 9000, 512))
+    _cpu_vs_vk(lambda v: be.reduce("sum", v, (1,), True), lambda v: v.sum(1, keepdims=True), [x3], dtype, **tol)
 
 
 @pytest.mark.parametrize("dtype", ["f32", "f16"])

@@ -355,10 +355,12 @@ class VulkanBackend(Backend):
         # workgroups of a texel twin's quad loop (_quad_groups): a few runs per core
         self._quad_cap = max(128, 32 * (os.cpu_count() or 1))
         # parallel parts of a long reduction (reduce4, bn_part): a CPU device streams long
-        # runs better; VKGRAD_REDUCE_ITEMS picks another count (a GPU A/B: more parts in
-        # flight against more partials to merge; ci/gpu-bench.sh)
+        # runs better; a GPU needs loads in flight (an H200, paired against the probe,
+        # 65536 vs 16384: a sum of 32 Mi f32 92 vs 80% of the copy shader, batch norm
+        # [131072, 256] 50 / 51 vs 36 / 26%; column sums take a second pass over their
+        # partials, below).  VKGRAD_REDUCE_ITEMS picks another count (an A/B knob)
         items = _env_choice("VKGRAD_REDUCE_ITEMS", ("auto", "1024", "4096", "16384", "65536", "262144"))
-        self._reduce_items = int(items) if items != "auto" else 1024 if self._small_grid else 16384
+        self._reduce_items = int(items) if items != "auto" else 1024 if self._small_grid else 65536
         # row sums: a subgroup per part of a row, its lanes reading adjacent quads, on
         # GPUs (coalesced); CPU devices stream a part per invocation faster
         sg = self.limits.get("subgroup_size", 0)
@@ -382,9 +384,10 @@ class VulkanBackend(Backend):
         desktop = self.limits.get("vendor_id") in (0x10DE, 0x1002, 0x8086) and not self._small_grid
         self.matmul_tile = int(tile) if tile != "auto" else 128 if desktop else 64
         splitk = _env_choice("VKGRAD_MATMUL_SPLITK", ("auto", "0", "1"))
-        # split K is off unless asked for: an H100 ran the MLP's products slower with it
-        # (256 x 784 x 1024: 0.11 vs 0.08 ms; 1024 x 256 x 784: 0.15 vs 0.06 ms)
-        self._splitk = splitk == "1"
+        # split K for products of few blocks (_k_splits) on GPUs: an H200, device-timed
+        # (session 11): 256 x 784 x 1024 0.04 vs 0.05 ms, 333 x 777 x 555 0.03 vs 0.05 ms
+        # (session 8's contrary H100 figures were wall-clocked: the bench's timer bug)
+        self._splitk = splitk == "1" or splitk == "auto" and not self._small_grid
         # transposes of the last two axes: shared-memory tiles on GPUs (reads and
         # writes along rows), transpose4's blocks on CPU devices (lavapipe's shared
         # memory is slow); VKGRAD_TRANSPOSE=blocks|tiles picks one
@@ -848,8 +851,9 @@ class VulkanBackend(Backend):
             C, R = dims[-2:]
             B = h.size // (R * C)
             y = self._alloc(tuple(shape), h.dtype)
-            if self.transpose_kernel == "tiles":  # a workgroup per tile of 32 x 32
-                self._dispatch("transpose_sm", h.dtype, (), min(B * -(-R // 32) * -(-C // 32), _MAX_GROUPS),
+            if self.transpose_kernel == "tiles":  # a workgroup per tile of 8 quads' elements square
+                ts = 8 * e
+                self._dispatch("transpose_sm", h.dtype, (), min(B * -(-R // ts) * -(-C // ts), _MAX_GROUPS),
                                [B, R, C], [h, y])
             else:
                 items = B * -(-R // _T4_ROWS) * -(-(C // e) // sg)  # tiles of 128 rows x sg block columns
@@ -1147,7 +1151,9 @@ class VulkanBackend(Backend):
                 h, tag, R = y, "f32", P
                 code = 0 if code == 2 else code  # later passes add up the squares
                 passes4 += 1
-                quads = rows_sg()
+                # GPUs: many column partials (subgroup spans) take another such pass, as the
+                # last pass's lanes, one per output, would each loop over all of them
+                quads = rows_sg() or (mode == 2 and not self._small_grid and R > 64)
             if R == 1 and passes4:
                 cur_shape = cur_shape[:i] + [1] * (j - i + 1) + cur_shape[j + 1:]
                 continue
@@ -1318,11 +1324,9 @@ class VulkanBackend(Backend):
         return c
 
     def _k_splits(self, blocks, K):
-        """Slices of K for matmul_sm (split K, with VKGRAD_MATMUL_SPLITK=1): products
+        """Slices of K for matmul_sm (split K: GPUs, or VKGRAD_MATMUL_SPLITK=1): products
         whose C has fewer blocks than a GPU has compute units to fill get about 256
-        workgroups, slices of at least 256.  Off by default: measured on an H100 it
-        lost to 64 x 64 blocks without slices at the shapes it was made for (the
-        MLP's: 0.11 / 0.15 ms vs 0.08 / 0.06 ms)."""
+        workgroups, slices of at least 256."""
         if not self._splitk or blocks >= 128 or K < 512:
             return 1
         return max(1, min(8, 256 // blocks, K // 256))
