@@ -2,16 +2,16 @@
 #extension GL_GOOGLE_include_directive : require
 // y [B, C, R] = x [B, R, C] transposed (x contiguous; R and C whole numbers of
 // 16-byte quads' elements, EPQ) through shared memory, for GPUs: a workgroup
-// takes a tile of 8 quads' elements square (32 x 32 f32, 64 x 64 halves: a tile row
-// is a whole 128-byte line either way -- f16 tiles of 32 read and wrote half lines,
-// an H200 at 62% of a copy's rate against f32's 95%), reads it by quads along x's
-// rows (adjacent invocations, adjacent quads), keeps each element's
+// takes a tile of 32 x 32 elements, reads it by quads along x's rows (adjacent
+// invocations, adjacent quads: whole 128-byte lines in f32), keeps each element's
 // bits in shared memory (halves too: no conversions), and writes it by quads
 // along y's rows the same way.  transpose4.comp (no shared memory: each lane
 // writes its own rows of y) suits lavapipe, whose shared memory is slow
 // (2048^2 f32 there: 0.06-0.09 of a copy's rate against transpose4's 0.36);
 // on a GPU its writes scatter a quad to each of a subgroup's rows (H100: 13% of
-// a copy's rate).  The row of shared memory has one element more than the tile:
+// a copy's rate).  f16 tiles of 64 x 64 (whole 128-byte lines, 16.6 KB of shared
+// memory) ran at 16% of a copy's rate on an H200 against these tiles' 62%.
+// The row of shared memory has one element more than the tile:
 // a column read then touches 32 different banks.
 // Bindings: 0 x (in), 1 y (out).
 #include "common.glsl"
@@ -20,7 +20,7 @@ layout(local_size_x = 64) in;
 layout(push_constant) uniform P { uint B; uint R; uint C; } p;
 BUF4_IN(0, X)
 BUF4_OUT(1, Y)
-const uint QR = 8u, TS = QR * EPQ;    // quads per tile row, tile side in elements
+const uint TS = 32u, QR = TS / EPQ;  // tile side in elements, quads per tile row
 const uint ROWS = 64u / QR;          // tile rows one pass of the workgroup covers
 shared uint s[TS][TS + 1u];          // the tile's element bits, by x row
 
