@@ -119,10 +119,10 @@ run|exec)
         --only matmul --dtype f32 --json "$OUT/bench_gpu_matmul_sm$tile.json" \
         | tee "$OUT/bench_gpu_matmul_sm$tile.txt" || echo "matmul_sm $tile bench failed"
   done
-  echo "== matmul with split K (VKGRAD_MATMUL_SPLITK=1; off by default): A/B of slices for small products"
-  VKGRAD_MATMUL_SPLITK=1 timeout 25 "$VPY" -m vkgrad.bench --no-progress --only matmul --dtype f32 \
-      --json "$OUT/bench_gpu_matmul_splitk.json" | tee "$OUT/bench_gpu_matmul_splitk.txt" \
-      || echo "split-K matmul bench failed"
+  echo "== matmul without split K (VKGRAD_MATMUL_SPLITK=0; GPUs split K for products of few blocks): A/B"
+  VKGRAD_MATMUL_SPLITK=0 timeout 25 "$VPY" -m vkgrad.bench --no-progress --only matmul --dtype f32 \
+      --json "$OUT/bench_gpu_matmul_nosplitk.json" | tee "$OUT/bench_gpu_matmul_nosplitk.txt" \
+      || echo "no-split-K matmul bench failed"
   echo "== transposes by transpose4's blocks (GPUs default to shared-memory tiles): A/B"
   VKGRAD_TRANSPOSE=blocks timeout 15 "$VPY" -m vkgrad.bench --no-progress --only elementwise --cases transpose \
       --json "$OUT/bench_gpu_transpose_blocks.json" | tee "$OUT/bench_gpu_transpose_blocks.txt" \
