@@ -852,7 +852,7 @@ def test_gpu_tuning_gives_the_same_values(monkeypatch):
     monkeypatch.setattr(be, "_small_grid", 0)
     monkeypatch.setattr(be, "_texel_reads", False)  # GPUs read the quad kernels' inputs as storage buffers
     monkeypatch.setattr(be, "_reduce_items", 16384)
-    monkeypatch.setattr(be, "_reduce_acc", 16)
+    monkeypatch.setattr(be, "_col_quads", {"f32": 4, "f16": 4})
     sg = be.limits.get("subgroup_size", 0)
     monkeypatch.setattr(be, "_rows_by_subgroup", 8 <= sg <= 64 and 64 % sg == 0)
     r = np.random.default_rng(7)
@@ -1358,6 +1358,7 @@ def test_gpu_column_sums_reduce_many_partials_again(dtype, monkeypatch):
     monkeypatch.setattr(be, "_small_grid", 0)
     monkeypatch.setattr(be, "_texel_reads", False)
     monkeypatch.setattr(be, "_reduce_items", 65536)
+    monkeypatch.setattr(be, "_col_quads", {"f32": 4, "f16": 4})  # (a GPU's: 32 f16 accumulators a lane)
     seen = _spy(be, monkeypatch, lambda shader, spec: (shader.split("_")[0], spec))
     r = np.random.default_rng(21)
     tol = dict(rtol=2e-2, atol=0.5) if dtype == "f16" else dict(rtol=1e-4, atol=1e-3)
@@ -1370,6 +1371,8 @@ def test_gpu_column_sums_reduce_many_partials_again(dtype, monkeypatch):
         assert passes[0][0] == {"sum": 0, "max": 1}[op]
     x3 = r.uniform(-1, 1, (3, 9000, 512))
     _cpu_vs_vk(lambda v: be.reduce("sum", v, (1,), True), lambda v: v.sum(1, keepdims=True), [x3], dtype, **tol)
+    x = r.uniform(-1, 1, (7000, 1000))  # spans of the row: the last one short
+    _cpu_vs_vk(lambda v: be.reduce("sum", v, (0,), False), lambda v: v.sum(0), [x], dtype, **tol)
 
 
 @pytest.mark.parametrize("dtype", ["f32", "f16"])

@@ -368,9 +368,13 @@ class VulkanBackend(Backend):
         # batch norm's parts combined by a subgroup per channel (bn_comb.comp LANES) on
         # GPUs: an invocation per channel is C threads, each a chain of loads
         self._bn_lanes = self._rows_by_subgroup and bool(self.limits.get("subgroup_shuffle"))
-        # column sums: accumulators per lane (a CPU spills them to its cache; a GPU
-        # keeps them in registers shared by every resident wave)
-        self._reduce_acc = 128 if self._small_grid else 16
+        # column sums by subgroup spans: 16-byte quads per lane per row, by the dtype read.
+        # A CPU: 128 accumulators (spilled to its cache).  A GPU: 4 quads, 64 bytes in
+        # flight per lane per row whatever the dtype (registers are shared by every
+        # resident wave): an H200 over [32768, 1024] ran f32 (4 quads) at 78% of the
+        # copy, f16 with 2 quads (16 accumulators, as f32) at 40% -- half the bytes in
+        # flight (f16 with 4 quads not yet timed on a GPU)
+        self._col_quads = {"f32": 32, "f16": 16} if self._small_grid else {"f32": 4, "f16": 4}
         # large products: matmul_sm (shared-memory tiles) on GPUs, matmul_sg (subgroup
         # shuffles, no shared memory) on CPU devices; VKGRAD_MATMUL_KERNEL=sg|sm
         # picks one (to compare them on a device: ci/gpu-bench.sh runs both)
@@ -1131,7 +1135,7 @@ class VulkanBackend(Backend):
                         mode, qpi, base, target, least = 1, 1, outer, self._reduce_items, 16 * e
                 elif 0 < sg <= 64 and cols >= sg:  # a subgroup reads a contiguous span of each row
                     mode, least = 2, 16
-                    qpi = min(self._reduce_acc // e, 1 << ((cols // sg).bit_length() - 1))
+                    qpi = min(self._col_quads[tag], 1 << ((cols // sg).bit_length() - 1))
                     base = outer * -(-cols // (sg * qpi))  # spans per part; items are subgroups
                     # a CPU: two workgroups per thread (more parts only add a second pass)
                     target = 2 * self._small_grid * (64 // sg) if self._small_grid else self._reduce_items // sg
