@@ -94,7 +94,7 @@ def test_matmul_and_transpose_kernel_choice(monkeypatch):
     """Large products take matmul_sg on CPU devices and matmul_sm (shared-memory
     tiles) on GPUs, or what VKGRAD_MATMUL_KERNEL names (anything else: a clear
     error); small ones take matmul4.  Transposes: blocks on CPU devices, tiles on
-    GPUs, or VKGRAD_TRANSPOSE's choice."""
+    GPUs, or VKGRAD_TRANSPOSE's choice.  Split K: on GPUs but integrated ones."""
     import subprocess
     import sys
     be = vg.get_backend("vulkan")
@@ -122,6 +122,10 @@ def test_matmul_and_transpose_kernel_choice(monkeypatch):
         assert r.returncode != 0 and f"{var} must be {choices}, got '{value}'" in r.stderr
     assert be.transpose_kernel == os.environ.get("VKGRAD_TRANSPOSE", "auto").replace(
         "auto", "blocks" if want == "sg" else "tiles")
+    # split K: GPU choices except on integrated GPUs, or VKGRAD_MATMUL_SPLITK's
+    split = {"0": False, "1": True}.get(os.environ.get("VKGRAD_MATMUL_SPLITK", "auto"),
+                                        want == "sm" and be.limits["device_type"] != "IntegratedGpu")
+    assert be._splitk == split
 
 
 def test_matmul_sm_block_follows_the_device_and_the_product(monkeypatch):

@@ -388,10 +388,13 @@ class VulkanBackend(Backend):
         desktop = self.limits.get("vendor_id") in (0x10DE, 0x1002, 0x8086) and not self._small_grid
         self.matmul_tile = int(tile) if tile != "auto" else 128 if desktop else 64
         splitk = _env_choice("VKGRAD_MATMUL_SPLITK", ("auto", "0", "1"))
-        # split K for products of few blocks (_k_splits) on GPUs: an H200, device-timed
-        # (session 11): 256 x 784 x 1024 0.04 vs 0.05 ms, 333 x 777 x 555 0.03 vs 0.05 ms
-        # (session 8's contrary H100 figures were wall-clocked: the bench's timer bug)
-        self._splitk = splitk == "1" or splitk == "auto" and not self._small_grid
+        # split K for products of few blocks (_k_splits) on discrete GPUs: an H200,
+        # device-timed (session 11): 256 x 784 x 1024 0.04 vs 0.05 ms, 333 x 777 x 555
+        # 0.03 vs 0.05 ms (session 8's contrary H100 figures were wall-clocked: the
+        # bench's timer bug).  Not on integrated GPUs: their few compute units are
+        # filled by fewer blocks, and the slices' partials would cost memory traffic
+        self._splitk = splitk == "1" or splitk == "auto" and not self._small_grid and \
+            self.limits.get("device_type") != "IntegratedGpu"
         # transposes of the last two axes: shared-memory tiles on GPUs (reads and
         # writes along rows), transpose4's blocks on CPU devices (lavapipe's shared
         # memory is slow); VKGRAD_TRANSPOSE=blocks|tiles picks one
