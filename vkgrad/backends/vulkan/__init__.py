@@ -1330,9 +1330,9 @@ class VulkanBackend(Backend):
         return c
 
     def _k_splits(self, blocks, K):
-        """Slices of K for matmul_sm (split K: GPUs but integrated ones, or VKGRAD_MATMUL_SPLITK=1): products
-        whose C has fewer blocks than a GPU has compute units to fill get about 256
-        workgroups, slices of at least 256."""
+        """Slices of K for matmul_sm (split K: GPUs but integrated ones, or
+        VKGRAD_MATMUL_SPLITK=1): products whose C has fewer blocks than a GPU has
+        compute units to fill get about 256 workgroups, slices of at least 256."""
         if not self._splitk or blocks >= 128 or K < 512:
             return 1
         return max(1, min(8, 256 // blocks, K // 256))
