@@ -292,6 +292,38 @@ def test_a_step_is_submitted_without_waiting_and_reads_see_every_step():
         np.testing.assert_allclose(b, a, rtol=1e-4, atol=1e-5)
 
 
+def test_waits_that_poll_the_fence_first_see_every_step(monkeypatch):
+    """VKGRAD_FENCE_SPIN_US (GPUs: host waits poll the fence before blocking): the
+    submitter's polling wait, set directly here (a CPU device never takes it from
+    the variable), returns only when the work is done -- steps and reads as
+    without it; the variable takes the listed values only and stays 0 on a CPU
+    device."""
+    be = _be()
+    assert be._submitter.spin_us == 0
+    r = np.random.default_rng(1)
+    a, b = r.standard_normal((300, 200)), r.standard_normal((200, 100))
+    want = a @ b
+    try:
+        for us in (50, 1000):
+            be._submitter.set_spin_us(us)
+            assert be._submitter.spin_us == us
+            ha = vg.tensor(a, device="vulkan")
+            for _ in range(3):  # steps in flight, then a read that waits for them
+                y = (ha @ vg.tensor(b, device="vulkan")).relu()
+                be.flush()
+            np.testing.assert_allclose(y.numpy(), np.maximum(want, 0), rtol=1e-4, atol=1e-4)
+    finally:
+        be._submitter.set_spin_us(0)
+    probe = "import vkgrad as vg; print(vg.get_backend('vulkan')._submitter.spin_us)"
+    out = subprocess.run([sys.executable, "-c", probe], env={**os.environ, "VKGRAD_FENCE_SPIN_US": "200"},
+                         capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert int(out.stdout.split()[-1]) == (0 if be.limits["device_type"] == "Cpu" else 200)
+    out = subprocess.run([sys.executable, "-c", probe], env={**os.environ, "VKGRAD_FENCE_SPIN_US": "7"},
+                         capture_output=True, text=True, timeout=120)
+    assert out.returncode != 0 and "VKGRAD_FENCE_SPIN_US must be 0, 50, 200 or 1000, got '7'" in out.stderr
+
+
 _PLACEMENT_PROBE = r"""
 import json, os, sys
 if len(sys.argv) > 1:

@@ -7,6 +7,8 @@
 // per-dispatch push constants and workgroup counts, and a real
 // compute->compute barrier only where the Python side asks for one.
 // Standard and Vulkan headers first, so the access trick below touches only kp's classes.
+#include <algorithm>
+#include <chrono>
 #include <memory>
 #include <sstream>
 #include <string>
@@ -409,6 +411,13 @@ class Submitter {
         if (qpool) dev->destroyQueryPool(qpool);
     }
 
+    // Waits first poll the fence for up to spin_ns before blocking in the driver (0: block
+    // at once).  A blocked waiter is woken by the driver, which on a GPU can take longer
+    // than a small step's work; polling keeps a core busy meanwhile, so never on a CPU
+    // device, whose threads need the cores (set from Python: VKGRAD_FENCE_SPIN_US).
+    int64_t spin_ns = 0;
+    void set_spin_us(int us) { spin_ns = int64_t(std::max(us, 0)) * 1000; }
+
     // Time later submissions with device timestamps (false where the queue has none).
     bool set_timing(bool on) {
         timing = on && bool(qpool);
@@ -474,6 +483,12 @@ class Submitter {
         Slot& s = slot(i);
         if (!s.busy) return;
         vk::Result r = dev->getFenceStatus(s.fence);
+        if (r == vk::Result::eNotReady && spin_ns > 0) {
+            py::gil_scoped_release release;
+            auto until = std::chrono::steady_clock::now() + std::chrono::nanoseconds(spin_ns);
+            while ((r = dev->getFenceStatus(s.fence)) == vk::Result::eNotReady && std::chrono::steady_clock::now() < until) {
+            }
+        }
         if (r != vk::Result::eSuccess) {  // still running: the host sleeps, so the driver may use its core
             release_cpus();
             py::gil_scoped_release release;
@@ -616,6 +631,8 @@ PYBIND11_MODULE(_vkext, m) {
         .def("wait", &Submitter::wait, py::arg("slot"), py::arg("host_goes_on") = true)
         .def("wait_all", &Submitter::wait_all)
         .def("set_timing", &Submitter::set_timing, py::arg("on"))
+        .def("set_spin_us", &Submitter::set_spin_us, py::arg("microseconds"))
+        .def_property_readonly("spin_us", [](const Submitter& s) { return int(s.spin_ns / 1000); })
         .def("elapsed", &Submitter::elapsed, py::arg("slot"))
         .def("set_driver_threads", &Submitter::set_driver_threads, py::arg("thread_ids"))
         .def_property_readonly("excluded_cpu", [](const Submitter& s) { return s.excluded_cpu; });
