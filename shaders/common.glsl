@@ -51,6 +51,10 @@ vec2 unpack_h2(uint w) {
 vec2 unpack_h2(uint w) { return unpackHalf2x16(w); }
 #endif
 
+// A quiet NaN: what an out-of-range class label makes of its row (onehot, xent):
+// labels on a device are not range-checked on the host (that would cost a read)
+#define QNAN uintBitsToFloat(0x7fc00000u)
+
 #define LD32(B, i) uintBitsToFloat(B[i])
 #define ST32(B, i, v) B[i] = floatBitsToUint(v)
 #define LD16(B, i) ((((i) & 1u) == 0u) ? unpack_h2(B[(i) >> 1]).x : unpack_h2(B[(i) >> 1]).y)
@@ -120,7 +124,7 @@ float powf(float x, float e) {
         float r = pow(abs(x), e);
         return (x < 0.0 && mod(e, 2.0) == 1.0) ? -r : r;
     }
-    return x < 0.0 ? uintBitsToFloat(0x7fc00000u) : pow(x, e);
+    return x < 0.0 ? QNAN : pow(x, e);
 }
 
 // max / min that propagate NaN as NumPy and PyTorch do: GLSL's max(x, NaN) may

@@ -1,6 +1,7 @@
 #version 450
 #extension GL_GOOGLE_include_directive : require
-// y[b, c] = (labels[b] == c) for int32 labels [B]; n = B * C.
+// y[b, c] = (labels[b] == c) for int32 labels [B]; n = B * C.  A label outside
+// [0, C) makes its row NaN (not a silent row of zeros: see QNAN).
 // Bindings: 0 labels (in), 1 y (out).
 #include "common.glsl"
 layout(local_size_x = 256) in;
@@ -8,7 +9,10 @@ layout(push_constant) uniform P { uint n; uint C; } p;
 BUF_IN(0, LAB)
 BUF_OUT(1, Y)
 
-float at(uint i) { return int(LAB[i / p.C]) == int(i % p.C) ? 1.0 : 0.0; }
+float at(uint i) {
+    int lab = int(LAB[i / p.C]);
+    return lab < 0 || lab >= int(p.C) ? QNAN : lab == int(i % p.C) ? 1.0 : 0.0;
+}
 
 void main() {
     FOR_UNITS(p.n, u) {

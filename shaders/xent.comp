@@ -5,7 +5,8 @@
 // Fused softmax + cross-entropy rows, forward and backward: d [rows, C] (f32),
 // the loss's gradient (softmax(x) - t) * inv_rows, and each row's share of the
 // mean loss, sum_j t_j * (logsumexp - x_j) * inv_rows (f32).  Targets are dense rows or, with
-// LABELS = 1, int32 labels.  With serial = 2 a single workgroup does every row
+// LABELS = 1, int32 labels (one outside [0, C) makes its row's loss share and
+// gradient NaN: labels on a device are not range-checked on the host).  With serial = 2 a single workgroup does every row
 // and writes the mean loss to L[0] (no separate reduce dispatch); otherwise
 // the mean is a reduce afterwards.  QUADS = 1 (serial 1 or 2): 16-byte loads
 // and stores of the whole quads in a row, its ends word by word (rowreduce.glsl),
@@ -30,6 +31,8 @@ layout(local_size_x = 64) in;
 layout(constant_id = 2) const uint SERIAL = 0u;
 layout(push_constant) uniform P { uint rows; uint C; float inv_rows; } p;
 BUF_OUT(3, L)
+// the target of column j for class label lab: 1 or 0, NaN for a label out of range
+float lab_t(int lab, int j) { return lab < 0 || lab >= int(p.C) ? QNAN : j == lab ? 1.0 : 0.0; }
 #ifdef TEXEL_IN
 int label(uint row) { return int(LDQ(T4, row).x); }  // an R32UI view of the labels
 // with QUADS = 0 (rows not in whole quads, an invocation per row) x and dense t
@@ -41,7 +44,7 @@ float x_el(uint i) {
     return v[i % EPQ];
 }
 float tgt(uint row, uint j) {
-    if (LABELS == 1u) return label(row) == int(j) ? 1.0 : 0.0;
+    if (LABELS == 1u) return lab_t(label(row), int(j));
     return LDE_WORDS(T4, row * p.C + j);
 }
 #else
@@ -51,7 +54,7 @@ int label(uint row) { return int(T[row]); }
 float x_el(uint i) { return LD(X, i); }
 
 float tgt(uint row, uint j) {
-    if (LABELS == 1u) return label(row) == int(j) ? 1.0 : 0.0;
+    if (LABELS == 1u) return lab_t(label(row), int(j));
     return LD(T, row * p.C + j);
 }
 #endif
@@ -63,7 +66,7 @@ void st_pr(uint i, float v) { PR_w[i] = floatBitsToUint(v); }  // (QUADS = 0: d 
 float d_word(uint w, uint s, uint t, int lab, float lse) {
     vec2 z = unpack_w(LDW(X4, w)) - lse;
     int j = int(w * EPW - s);  // column of the word's first value
-    vec2 tg = LABELS == 1u ? vec2(j == lab ? 1.0 : 0.0, j + 1 == lab ? 1.0 : 0.0) : unpack_w(LDW(T4, w));
+    vec2 tg = LABELS == 1u ? vec2(lab_t(lab, j), lab_t(lab, j + 1)) : unpack_w(LDW(T4, w));
     tg = mix(vec2(0.0), tg, in_row(w, s, t));  // (another row's target: no term)
     STORE_END_WORD(PR_w, w, s, t, (exp(z) - tg) * p.inv_rows);
     if (LABELS == 1u) return 0.0;  // (the label's term is taken once per row)
@@ -75,8 +78,9 @@ float row_loss(uint row) {  // one invocation (QUADS = 2: one subgroup) does the
         uint s = row * p.C, e = s + p.C;
         uint first = QUADS == 2u ? gl_SubgroupInvocationID : 0u, step = QUADS == 2u ? gl_SubgroupSize : 1u;
         float lse = row_lse4(s, e, first, step, QUADS == 2u), l = 0.0, v[EPQ], t[EPQ];
-        int lab = LABELS == 1u ? label(row) : -1;  // out of range: no term, as in the general path
-        if (LABELS == 1u && lab >= 0 && lab < int(p.C) && first == 0u) l = lse - x_el(s + uint(lab));
+        int lab = LABELS == 1u ? label(row) : -1;
+        if (LABELS == 1u && first == 0u)  // the label's term (a label out of range: NaN)
+            l = lab >= 0 && lab < int(p.C) ? lse - x_el(s + uint(lab)) : QNAN;
         uvec2 qr = row_quads(s, e);
         for (uint q = qr.x + first; q < qr.y; q += step) {
             LOADQ(LDQ(X4, q), v);
@@ -86,7 +90,7 @@ float row_loss(uint row) {  // one invocation (QUADS = 2: one subgroup) does the
             }
             uint j0 = q * EPQ - s;  // column of v[0]
             [[unroll]] for (uint k = 0u; k < EPQ; k++)
-                v[k] = (exp(v[k] - lse) - (LABELS == 1u ? (int(j0 + k) == lab ? 1.0 : 0.0) : t[k])) * p.inv_rows;
+                v[k] = (exp(v[k] - lse) - (LABELS == 1u ? lab_t(lab, int(j0 + k)) : t[k])) * p.inv_rows;
             PR4[q] = STOREQ(v);
         }
         FOR_END_WORDS(s, e, qr, first, step, w) l -= d_word(w, s, e, lab, lse);

@@ -241,6 +241,47 @@ def test_softmax_xent_of_masked_logits_is_finite(bk, targets):
     bk.close(x.grad.numpy(), (p - np.eye(4)[labels]) / 3, what="gradient")
 
 
+@pytest.mark.parametrize("rows,C", [(6, 5), (6, 37), (40, 1001), (5000, 40), (300, 264)])
+def test_out_of_range_labels_make_their_rows_nan(bk, rows, C):
+    """Class labels on a device are not range-checked on the host (that would cost a
+    read): a label outside [0, C) makes its row of the fused loss's gradient NaN, the
+    loss NaN, and one_hot's row NaN -- never a silent row of zeros or a wrapped index;
+    the other rows as NumPy gives them.  Every backend alike (each path of the
+    Vulkan kernel: one workgroup, a lane per row, a subgroup per row, row ends)."""
+    be = vg.get_backend(bk.device)
+    r = np.random.default_rng(rows + C)
+    z = r.uniform(-3, 3, (rows, C))
+    labels = r.integers(0, C, rows)
+    bad = np.zeros(rows, bool)
+    bad[[1, rows // 2, rows - 1]] = True
+    labels[bad] = [-1, C, C + 5]
+    h = bk.t(labels).data
+    loss, d = be.softmax_xent(bk.t(z).data, h)
+    d = np.asarray(be.to_numpy(d), np.float64)
+    assert math.isnan(float(be.to_numpy(loss)))
+    assert np.isnan(d[bad]).all()
+    zr = np.asarray(bk.t(z).numpy(), np.float64)  # (f16: the logits as stored)
+    ok = ~bad
+    want = (_np_softmax(zr) - np.eye(C)[np.where(ok, labels, 0)]) / rows
+    bk.close(d[ok], want[ok], atol=bk.atol / rows * 10, what="gradient rows with labels in range")
+    oh = np.asarray(be.to_numpy(be.one_hot(h, C, bk.dtype)), np.float64)
+    assert np.isnan(oh[bad]).all()
+    np.testing.assert_array_equal(oh[ok], np.eye(C)[labels[ok]])
+
+
+def test_out_of_range_device_labels_stop_backward_with_a_clear_error(bk):
+    """Labels already on the device: the loss is NaN, and backward's finite check
+    names the labels among the causes; labels from the host are checked at once."""
+    x = bk.t(np.zeros((3, 4)), requires_grad=True)
+    loss = vg.softmax_cross_entropy(x, bk.t(np.array([0, 4, 1])) if bk.device != "cpu" else np.array([0, 1, 1]))
+    if bk.device == "cpu":  # host labels are checked when the loss is built
+        with pytest.raises(ValueError, match=r"class labels must lie in \[0, 4\), got values in \[0, 9\]"):
+            vg.softmax_cross_entropy(x, np.array([0, 9, 1]))
+        return
+    with pytest.raises(FloatingPointError, match=r"the loss is nan .*class labels"):
+        loss.backward()
+
+
 @pytest.mark.parametrize("op", ["sum", "mean", "max"])
 def test_reductions_of_a_0d_tensor(bk, op):
     """A 0-d tensor reduces to itself over no axes, axis 0 or -1 (PyTorch's rule),

@@ -106,9 +106,10 @@ def run_backward(loss, grad=None, accumulate=False, retain_graph=False):
             v = loss.item()
             if not math.isfinite(v):
                 raise FloatingPointError(
-                    f"backward: the loss is {v} (not finite); check the learning rate, the inputs "
-                    "and log()/div() of values near zero (vkgrad.set_check_finite(False) turns "
-                    "this check off)")
+                    f"backward: the loss is {v} (not finite); check the learning rate, the inputs, "
+                    "class labels (labels already on a device are not range-checked: one outside "
+                    "[0, classes) makes the loss NaN) and log()/div() of values near zero "
+                    "(vkgrad.set_check_finite(False) turns this check off)")
         g0 = unit_seed(be, loss.shape, loss.dtype)  # read-only: see the leaves below
     else:
         gt = grad if isinstance(grad, Tensor) else None

@@ -234,11 +234,19 @@ class CPUBackend(Backend):
             r = e / e.sum(axis=-1, keepdims=True)
         return self._store(r, x.dtype)
 
+    @staticmethod
+    def _label_rows(labels, num_classes, dtype):
+        """One-hot rows of int labels; a label outside [0, num_classes) makes its row
+        NaN, as on the Vulkan backend (where labels are not range-checked on the host)."""
+        out = np.zeros((labels.shape[0], num_classes), dtype=dtype)
+        ok = (labels >= 0) & (labels < num_classes)
+        out[~ok] = np.nan
+        out[np.flatnonzero(ok), labels[ok]] = 1
+        return out
+
     def _dense(self, target, like):
         if target.dtype.kind in "iu":  # class labels
-            out = np.zeros(like.shape, dtype=np.float32 if like.dtype == np.float16 else like.dtype)
-            out[np.arange(len(target)), target] = 1
-            return out
+            return self._label_rows(target, like.shape[1], np.float32 if like.dtype == np.float16 else like.dtype)
         return self._c(target)
 
     def softmax_xent(self, logits, target):
@@ -285,9 +293,7 @@ class CPUBackend(Backend):
         return self._store(self._c(x) * self._c(mask), x.dtype), mask
 
     def one_hot(self, labels, num_classes, dtype):
-        out = np.zeros((labels.shape[0], num_classes), dtype=_NP[dtype])
-        out[np.arange(labels.shape[0]), labels] = 1
-        return out
+        return self._label_rows(labels, num_classes, _NP[dtype])
 
     # -- optimizer updates ----------------------------------------------
     # Updates work in cache-sized chunks with in-place ufuncs: on large tensors
