@@ -35,3 +35,5 @@ def test_dataloader_errors():
         DataLoader(np.zeros((5, 2)), np.zeros(4))
     with pytest.raises(ValueError, match="batch_size"):
         DataLoader(np.zeros((5, 2)), batch_size=0)
+    with pytest.raises(ValueError, match=r"x must be one array of samples, got a tuple .*DataLoader\(x, y\)"):
+        DataLoader((np.zeros((5, 2)), np.zeros(5)))

@@ -18,8 +18,7 @@ class DataLoader:
 
     def __init__(self, x, y=None, batch_size=32, shuffle=True, drop_last=False, seed=None,
                  device=None, dtype=None):
-        self.x = x.numpy() if isinstance(x, Tensor) else np.asarray(x)
-        self.y = None if y is None else (y.numpy() if isinstance(y, Tensor) else np.asarray(y))
+        self.x, self.y = self._array("x", x), None if y is None else self._array("y", y)
         if self.x.ndim < 1 or self.x.shape[0] == 0:
             raise ValueError(f"DataLoader: x must have at least one sample, got shape {list(self.x.shape)}")
         if self.y is not None and self.y.shape[0] != self.x.shape[0]:
@@ -31,6 +30,17 @@ class DataLoader:
         self.device, self.dtype = device, dtype
         self._rng = np.random.default_rng(seed) if seed is not None else None
         self.shard = (0, 1)  # (rank, world): set by vkgrad.distributed
+
+    @staticmethod
+    def _array(name, a):
+        if isinstance(a, Tensor):
+            return a.numpy()
+        try:
+            return np.asarray(a)
+        except ValueError as e:  # ragged: e.g. an (x, y) pair passed as x
+            raise ValueError(f"DataLoader: {name} must be one array of samples, got a {type(a).__name__} "
+                             f"that NumPy cannot stack ({e}); pass inputs and targets apart: "
+                             f"DataLoader(x, y)") from None
 
     def __len__(self):
         n = self._indices_len()
