@@ -29,6 +29,10 @@ def test_target_shapes():
         vg.softmax_cross_entropy(z, np.array([0, 1, 2]))
     with pytest.raises(ValueError, match=r"class labels must lie in \[0, 3\)"):
         vg.softmax_cross_entropy(z, np.array([0, 1, 2, 3]))
+    with pytest.raises(ValueError, match=r"class labels of shape \[4\] must be integers \(i32\), got f32"):
+        vg.softmax_cross_entropy(z, np.array([0.0, 1.0, 2.0, 1.0], np.float32))
+    with pytest.raises(ValueError, match=r"cross_entropy: class labels of shape \[4\] must be integers"):
+        vg.cross_entropy(vg.softmax(z), vg.tensor(np.array([0.0, 1.0, 2.0, 1.0])))
     with pytest.raises(ValueError, match=r"mse_loss: target has shape \[4\], expected .*\[4, 3\]"):
         vg.mse_loss(z, np.ones(4))
 

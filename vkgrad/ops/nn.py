@@ -153,6 +153,9 @@ def _targets(op, logits, targets, dense=True):
             raise ValueError(f"{op}: class labels must lie in [0, {c}), got values in "
                              f"[{host.min()}, {host.max()}]")
         return targets.backend.one_hot(targets.data, c, logits.dtype) if dense else targets.data
+    if targets.shape == (b,) and c != 1:  # labels, but not integers
+        raise ValueError(f"{op}: class labels of shape [{b}] must be integers (i32), got {targets.dtype}; "
+                         f"or give one-hot/probability targets of shape [{b}, {c}]")
     if targets.shape != (b, c):
         raise ValueError(f"{op}: targets must be one-hot/probabilities of shape [{b}, {c}] or "
                          f"integer labels of shape [{b}], got {list(targets.shape)}")
