@@ -282,6 +282,29 @@ def test_out_of_range_device_labels_stop_backward_with_a_clear_error(bk):
         loss.backward()
 
 
+def test_ieee_results_without_warnings(bk):
+    """log(0) = -inf, log / sqrt / pow(., 0.5) of a negative = NaN, x / 0 = +-inf or
+    NaN, exp overflow = inf: IEEE results on every backend, and no NumPy
+    RuntimeWarning from the CPU backend (PyTorch and the shaders give them silently)."""
+    import warnings
+    v = np.array([-1.0, 0.0, 2.0, 100.0])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        x = bk.t(v)
+        got = {"log": vg.log(x), "sqrt": vg.sqrt(x), "pow": vg.pow(x, 0.5), "exp": vg.exp(x),
+               "div": x / bk.t(np.zeros(4))}
+        got = {k: np.asarray(t.numpy(), np.float64) for k, t in got.items()}
+    with np.errstate(all="ignore"):
+        want = {"log": np.log(v), "sqrt": np.sqrt(v), "pow": np.power(v, 0.5),
+                "exp": np.exp(v.astype(np.float16 if bk.dtype == "f16" else np.float32)), "div": v / 0.0}
+    for k in got:
+        np.testing.assert_array_equal(np.isnan(got[k]), np.isnan(want[k]), err_msg=k)
+        fin = np.isfinite(want[k])
+        np.testing.assert_array_equal(got[k][~fin & ~np.isnan(want[k])], want[k][~fin & ~np.isnan(want[k])],
+                                      err_msg=k)
+        bk.close(got[k][fin], want[k][fin], what=k)
+
+
 @pytest.mark.parametrize("op", ["sum", "mean", "max"])
 def test_reductions_of_a_0d_tensor(bk, op):
     """A 0-d tensor reduces to itself over no axes, axis 0 or -1 (PyTorch's rule),

@@ -81,18 +81,28 @@ def _gelu_tanh_grad(x):
     return 0.5 * (1.0 + t) + 0.5 * x * (1.0 - t * t) * _SQRT2_PI * (1.0 + 3 * 0.044715 * x * x)
 
 
+def _ieee(f):
+    """f under IEEE semantics without NumPy's warnings (log(0) = -inf, sqrt(-1) = NaN,
+    x / 0 = inf, exp overflow = inf), as the Vulkan backend and PyTorch give them
+    silently; only the ops that can raise them pay for the errstate (~2 us)."""
+    def quiet(*args):
+        with np.errstate(all="ignore"):
+            return f(*args)
+    return quiet
+
+
 _UNARY = {
     "neg": lambda x, a, b: -x,
-    "exp": lambda x, a, b: np.exp(x),
-    "log": lambda x, a, b: np.log(x),
-    "sqrt": lambda x, a, b: np.sqrt(x),
+    "exp": _ieee(lambda x, a, b: np.exp(x)),
+    "log": _ieee(lambda x, a, b: np.log(x)),
+    "sqrt": _ieee(lambda x, a, b: np.sqrt(x)),
     "relu": lambda x, a, b: np.maximum(x, 0),
     "sigmoid": lambda x, a, b: _sigmoid(x),
     "tanh": lambda x, a, b: np.tanh(x),
     "gelu": lambda x, a, b: _gelu(x),
     "gelu_tanh": lambda x, a, b: _gelu_tanh(x),
     "affine": lambda x, a, b: x * a + b,
-    "pow": lambda x, a, b: np.power(x, a),
+    "pow": _ieee(lambda x, a, b: np.power(x, a)),
     "clamp": lambda x, a, b: np.clip(x, a, b),
     "clip_coef": lambda x, a, b: np.minimum(1.0, a / (x + 1e-6)),
     "fill": lambda x, a, b: np.full_like(x, b),
@@ -102,7 +112,7 @@ _BINARY = {
     "add": lambda x, y, a, b: x + y,
     "sub": lambda x, y, a, b: x - y,
     "mul": lambda x, y, a, b: x * y,
-    "div": lambda x, y, a, b: x / y,
+    "div": _ieee(lambda x, y, a, b: x / y),
     "eq": lambda x, y, a, b: (x == y).astype(x.dtype),
     "relu_bwd": lambda x, g, a, b: g * (x > 0),
     "sigmoid_bwd": lambda y, g, a, b: g * y * (1.0 - y),
