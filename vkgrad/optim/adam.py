@@ -8,6 +8,8 @@ class Adam(Optimizer):
     the gradient, as in PyTorch's Adam."""
 
     decoupled = False
+    _HYPER = ("betas", "eps", "weight_decay")
+    _STATE = ("exp_avg", "exp_avg_sq", "step")  # self.state[id(p)]: [m, v, step]
 
     def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0):
         super().__init__(params, lr)

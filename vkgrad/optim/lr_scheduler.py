@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
+
 
 class _Scheduler:
     def __init__(self, optimizer):
@@ -17,6 +19,21 @@ class _Scheduler:
 
     def get_last_lr(self):
         return self.optimizer.lr
+
+    def state_dict(self):
+        """The schedule's position (``last_epoch``) and base lr, for checkpoints."""
+        return {"type": type(self).__name__, "last_epoch": self.last_epoch, "base_lr": self.base_lr}
+
+    def load_state_dict(self, sd):
+        """Restore ``state_dict()``'s values (0-d arrays from ``vkgrad.load`` too); the
+        optimizer's lr is its own state (``Optimizer.load_state_dict``)."""
+        kind = sd.get("type") if isinstance(sd, dict) else None
+        kind = kind.item() if isinstance(kind, np.ndarray) else kind
+        if kind != type(self).__name__:
+            raise ValueError(f"{type(self).__name__}.load_state_dict: the state is of a "
+                             f"{kind or 'non-scheduler'}, expected a {type(self).__name__}")
+        self.last_epoch = int(np.asarray(sd["last_epoch"]).item())
+        self.base_lr = float(np.asarray(sd["base_lr"]).item())
 
 
 class StepLR(_Scheduler):

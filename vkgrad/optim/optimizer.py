@@ -57,13 +57,24 @@ def grad_for(grads, key, p, owner="optimizer"):
     return g
 
 
+def _scalar(v):
+    """A Python number from a number or a 0-d array (as vkgrad.load gives it)."""
+    return v.item() if isinstance(v, np.ndarray) else v
+
+
 class Optimizer:
-    """Base class: ``step(grads=None)``, ``zero_grad()``, mutable ``lr``.
+    """Base class: ``step(grads=None)``, ``zero_grad()``, mutable ``lr``,
+    ``state_dict()`` / ``load_state_dict()`` for checkpoints.
 
     f16 parameters are trained through f32 master copies: the update runs on
     the master (with f32 optimizer state and an f32 view of the gradient) and
     the result is written back to the f16 parameter.  Subclasses implement
-    ``_apply(work)`` over ``[(key, param, target_handle, grad_handle), ...]``."""
+    ``_apply(work)`` over ``[(key, param, target_handle, grad_handle), ...]``,
+    name their hyperparameters in ``_HYPER`` and their per-parameter state's
+    parts in ``_STATE`` (PyTorch's names)."""
+
+    _HYPER = ()
+    _STATE = ()
 
     def __init__(self, params, lr):
         if lr < 0:
@@ -119,6 +130,96 @@ class Optimizer:
 
     def _apply(self, work):
         raise NotImplementedError
+
+    # -- checkpoints ---------------------------------------------------------------
+    def state_dict(self):
+        """The optimizer's state as plain values and NumPy arrays (``vkgrad.save``
+        writes it, nested in a dict with the model's): its type, hyperparameters
+        (lr included), step count, per parameter key its state (Adam: ``exp_avg``,
+        ``exp_avg_sq``, ``step``; SGD: ``momentum_buffer``) and, for f16
+        parameters, the f32 master weights the updates run on."""
+        hyper = {k: getattr(self, k) for k in ("lr", "initial_lr") + self._HYPER}
+        state, masters = {}, {}
+        for key, p in self.params:
+            if id(p) in self.state:
+                parts = self._state_parts(self.state[id(p)])
+                state[key] = {name: (v if isinstance(v, (int, float)) else np.array(p.backend.to_numpy(v)))
+                              for name, v in zip(self._STATE, parts) if v is not None}
+            if id(p) in self.masters:
+                masters[key] = np.array(p.backend.to_numpy(self.masters[id(p)]))
+        return {"type": type(self).__name__, "hyper": hyper, "step_count": self.step_count,
+                "state": state, "masters": masters}
+
+    def load_state_dict(self, sd):
+        """Restore ``state_dict()``'s values (from ``vkgrad.load`` too: 0-d arrays for
+        numbers): the same optimizer type and parameter keys, state of the
+        parameters' shapes.  Buffers that exist are overwritten in place, so a
+        captured step (``vkgrad.capture_step``) goes on with the loaded state."""
+        owner = type(self).__name__
+        kind = _scalar(sd.get("type")) if isinstance(sd, dict) else None
+        if kind != owner:
+            raise ValueError(f"{owner}.load_state_dict: the state is of a {kind or 'non-optimizer'}, "
+                             f"expected a {owner}")
+        keys = {k for k, _ in self.params}
+        for part in ("state", "masters"):
+            extra = sorted(set(sd.get(part, {})) - keys)
+            if extra:
+                raise KeyError(f"{owner}.load_state_dict: {part} for parameters this optimizer does "
+                               f"not have: {extra} (its keys: {sorted(keys)})")
+        for k, v in sd.get("hyper", {}).items():
+            if k not in ("lr", "initial_lr") + self._HYPER:
+                raise KeyError(f"{owner}.load_state_dict: unknown hyperparameter {k!r}")
+            v = np.asarray(v)
+            setattr(self, k, tuple(float(x) for x in v) if v.ndim else type(getattr(self, k))(v.item()))
+        self.step_count = int(_scalar(sd.get("step_count", 0)))
+        for key, p in self.params:
+            dt = "f64" if p.dtype == "f64" else "f32"
+            st = sd.get("state", {}).get(key)
+            if st is None:
+                self.state.pop(id(p), None)
+            else:
+                unknown = sorted(set(st) - set(self._STATE))
+                if unknown:
+                    raise KeyError(f"{owner}.load_state_dict: unknown state {unknown} for {key!r}")
+                old = self._state_parts(self.state[id(p)]) if id(p) in self.state else [None] * len(self._STATE)
+                parts = [self._load_part(key, p, dt, old[i], st.get(name))
+                         for i, name in enumerate(self._STATE)]
+                self.state[id(p)] = self._state_from_parts(self.state.get(id(p)), parts)
+            m = sd.get("masters", {}).get(key)
+            if m is not None and p.dtype == "f16":
+                self.masters[id(p)] = self._load_part(key, p, "f32", self.masters.get(id(p)), m)
+            elif m is not None:
+                raise ValueError(f"{owner}.load_state_dict: master weights for {key!r}, a {p.dtype} "
+                                 "parameter (only f16 parameters have them)")
+
+    def _load_part(self, key, p, dt, cur, v):
+        """One part of a parameter's state: a number as it is, an array into the
+        existing buffer (kept: captures hold it) or a new one."""
+        if v is None:
+            return None
+        v = np.asarray(v)
+        if v.ndim == 0 and v.dtype.kind in "iu":
+            return int(v)
+        if v.shape != tuple(p.shape):
+            raise ValueError(f"{type(self).__name__}.load_state_dict: state for {key!r} has shape "
+                             f"{list(v.shape)}, expected the parameter's {list(p.shape)}")
+        new = p.backend.from_numpy(v.astype(np.float64 if dt == "f64" else np.float32), dt)
+        if cur is None:
+            return new
+        p.backend.copy_(cur, new)
+        return cur
+
+    def _state_parts(self, st):
+        """The per-parameter state as a list in _STATE's order."""
+        return list(st)
+
+    def _state_from_parts(self, cur, parts):
+        """The per-parameter state from _STATE-ordered parts (``cur``: the existing
+        state, updated in place where a captured step holds it)."""
+        if isinstance(cur, list):
+            cur[:] = parts
+            return cur
+        return parts
 
     def zero_grad(self):
         for _, p in self.params:

@@ -6,6 +6,15 @@ from .optimizer import Optimizer
 class SGD(Optimizer):
     """SGD with optional (Nesterov) momentum and L2 weight decay, as PyTorch's."""
 
+    _HYPER = ("momentum", "dampening", "nesterov", "weight_decay")
+    _STATE = ("momentum_buffer",)  # self.state[id(p)]: the buffer, or None without momentum
+
+    def _state_parts(self, st):
+        return [st]
+
+    def _state_from_parts(self, cur, parts):
+        return parts[0]
+
     def __init__(self, params, lr, momentum=0.0, dampening=0.0, nesterov=False, weight_decay=0.0):
         super().__init__(params, lr)
         if momentum < 0 or weight_decay < 0:
