@@ -11,7 +11,7 @@ from .backends import BackendError, devices, get_backend, normalize_device, vulk
 from .gradcheck import gradcheck
 from .ops import *  # noqa: F401,F403  (the functional API)
 from .ops import __all__ as _ops_all
-from .random import manual_seed
+from .random import get_rng_state, manual_seed, set_rng_state
 from .tensor import Parameter, Tensor, canonical_dtype, tensor
 from . import amp, data, functional, nn, optim, parallel  # noqa: E402
 from .amp import autocast
@@ -101,8 +101,8 @@ def info(file=None):
 
 
 __all__ = ["Tensor", "Parameter", "tensor", "backward", "grad_tape", "no_grad", "enable_grad",
-           "is_grad_enabled", "Gradients", "gradcheck", "manual_seed", "clip_grad_norm", "save",
-           "load", "set_default_dtype", "get_default_dtype", "set_default_device",
+           "is_grad_enabled", "Gradients", "gradcheck", "manual_seed", "get_rng_state", "set_rng_state",
+           "clip_grad_norm", "save", "load", "set_default_dtype", "get_default_dtype", "set_default_device",
            "get_default_device", "devices", "info", "set_check_finite", "nn", "optim", "data",
            "functional", "BackendError", "amp", "autocast", "parallel", "capture_step", "memory_stats",
            "memory_allocated", "memory_reserved", "empty_cache"] + list(_ops_all)

@@ -22,3 +22,37 @@ def next_seed():
     """A fresh 32-bit seed for a counter-based mask (same on every backend)."""
     _state["counter"] += 1
     return (_state["seed"] * 1000003 + _state["counter"] * 2654435761) & 0xFFFFFFFF
+
+
+def _num(v):
+    return v.item() if isinstance(v, np.ndarray) else v
+
+
+def get_rng_state():
+    """The state of the generator behind initialisation, dropout masks and DataLoader
+    shuffles, as numbers and strings (``vkgrad.save`` stores it with a checkpoint):
+    ``set_rng_state`` restores it, so dropout and shuffles go on as if training had
+    not stopped."""
+    bg = _state["rng"].bit_generator.state
+    return {"seed": _state["seed"], "counter": _state["counter"], "bit_generator": bg["bit_generator"],
+            "state": str(bg["state"]["state"]), "inc": str(bg["state"]["inc"]),  # (128-bit integers)
+            "has_uint32": int(bg["has_uint32"]), "uinteger": int(bg["uinteger"])}
+
+
+def set_rng_state(state):
+    """Restore ``get_rng_state()``'s values (0-d arrays from ``vkgrad.load`` too)."""
+    try:
+        kind = str(_num(state["bit_generator"]))
+        if kind != "PCG64":
+            raise ValueError(f"set_rng_state: a {kind} state; vkgrad's generator is PCG64")
+        rng_ = np.random.default_rng()
+        rng_.bit_generator.state = {"bit_generator": kind,
+                                    "state": {"state": int(str(_num(state["state"]))),
+                                              "inc": int(str(_num(state["inc"])))},
+                                    "has_uint32": int(_num(state["has_uint32"])),
+                                    "uinteger": int(_num(state["uinteger"]))}
+        seed, counter = int(_num(state["seed"])), int(_num(state["counter"]))
+    except (KeyError, TypeError) as e:
+        raise ValueError(f"set_rng_state: expected the dict get_rng_state() gives, got {type(state).__name__} "
+                         f"({type(e).__name__}: {e})") from None
+    _state.update(rng=rng_, seed=seed, counter=counter)
