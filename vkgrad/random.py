@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from ._values import scalar
+
 _state = {"rng": np.random.default_rng(0), "seed": 0, "counter": 0}
 
 
@@ -24,10 +26,6 @@ def next_seed():
     return (_state["seed"] * 1000003 + _state["counter"] * 2654435761) & 0xFFFFFFFF
 
 
-def _num(v):
-    return v.item() if isinstance(v, np.ndarray) else v
-
-
 def get_rng_state():
     """The state of the generator behind initialisation, dropout masks and DataLoader
     shuffles, as numbers and strings (``vkgrad.save`` stores it with a checkpoint):
@@ -42,16 +40,16 @@ def get_rng_state():
 def set_rng_state(state):
     """Restore ``get_rng_state()``'s values (0-d arrays from ``vkgrad.load`` too)."""
     try:
-        kind = str(_num(state["bit_generator"]))
+        kind = str(scalar(state["bit_generator"]))
         if kind != "PCG64":
             raise ValueError(f"set_rng_state: a {kind} state; vkgrad's generator is PCG64")
         rng_ = np.random.default_rng()
         rng_.bit_generator.state = {"bit_generator": kind,
-                                    "state": {"state": int(str(_num(state["state"]))),
-                                              "inc": int(str(_num(state["inc"])))},
-                                    "has_uint32": int(_num(state["has_uint32"])),
-                                    "uinteger": int(_num(state["uinteger"]))}
-        seed, counter = int(_num(state["seed"])), int(_num(state["counter"]))
+                                    "state": {"state": int(str(scalar(state["state"]))),
+                                              "inc": int(str(scalar(state["inc"])))},
+                                    "has_uint32": int(scalar(state["has_uint32"])),
+                                    "uinteger": int(scalar(state["uinteger"]))}
+        seed, counter = int(scalar(state["seed"])), int(scalar(state["counter"]))
     except (KeyError, TypeError) as e:
         raise ValueError(f"set_rng_state: expected the dict get_rng_state() gives, got {type(state).__name__} "
                          f"({type(e).__name__}: {e})") from None

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import math
 
-import numpy as np
+from .._values import scalar
 
 
 class _Scheduler:
@@ -27,13 +27,11 @@ class _Scheduler:
     def load_state_dict(self, sd):
         """Restore ``state_dict()``'s values (0-d arrays from ``vkgrad.load`` too); the
         optimizer's lr is its own state (``Optimizer.load_state_dict``)."""
-        kind = sd.get("type") if isinstance(sd, dict) else None
-        kind = kind.item() if isinstance(kind, np.ndarray) else kind
+        kind = scalar(sd.get("type")) if isinstance(sd, dict) else None
         if kind != type(self).__name__:
             raise ValueError(f"{type(self).__name__}.load_state_dict: the state is of a "
                              f"{kind or 'non-scheduler'}, expected a {type(self).__name__}")
-        self.last_epoch = int(np.asarray(sd["last_epoch"]).item())
-        self.base_lr = float(np.asarray(sd["base_lr"]).item())
+        self.last_epoch, self.base_lr = int(scalar(sd["last_epoch"])), float(scalar(sd["base_lr"]))
 
 
 class StepLR(_Scheduler):

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .._values import scalar
 from ..autograd import Gradients
 from ..tensor import Tensor
 
@@ -55,11 +56,6 @@ def grad_for(grads, key, p, owner="optimizer"):
     if g.backend is not p.backend:
         raise ValueError(f"{owner}: gradient for {key!r} is on {g.device}, parameter on {p.device}")
     return g
-
-
-def _scalar(v):
-    """A Python number from a number or a 0-d array (as vkgrad.load gives it)."""
-    return v.item() if isinstance(v, np.ndarray) else v
 
 
 class Optimizer:
@@ -156,7 +152,7 @@ class Optimizer:
         parameters' shapes.  Buffers that exist are overwritten in place, so a
         captured step (``vkgrad.capture_step``) goes on with the loaded state."""
         owner = type(self).__name__
-        kind = _scalar(sd.get("type")) if isinstance(sd, dict) else None
+        kind = scalar(sd.get("type")) if isinstance(sd, dict) else None
         if kind != owner:
             raise ValueError(f"{owner}.load_state_dict: the state is of a {kind or 'non-optimizer'}, "
                              f"expected a {owner}")
@@ -171,7 +167,7 @@ class Optimizer:
                 raise KeyError(f"{owner}.load_state_dict: unknown hyperparameter {k!r}")
             v = np.asarray(v)
             setattr(self, k, tuple(float(x) for x in v) if v.ndim else type(getattr(self, k))(v.item()))
-        self.step_count = int(_scalar(sd.get("step_count", 0)))
+        self.step_count = int(scalar(sd.get("step_count", 0)))
         for key, p in self.params:
             dt = "f64" if p.dtype == "f64" else "f32"
             st = sd.get("state", {}).get(key)
