@@ -17,7 +17,9 @@ import subprocess
 import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-SPECIAL = {"cast": [("cast_f32_f16", ["-DF16"]), ("cast_f16_f32", ["-DIN_F16"])],
+SPECIAL = {"cast": [("cast_f32_f16", ["-DF16"]), ("cast_f16_f32", ["-DIN_F16"]),
+                    ("cast_i32_f32", ["-DIN_I32"]), ("cast_i32_f16", ["-DIN_I32", "-DF16"]),
+                    ("cast_f32_i32", ["-DOUT_I32"]), ("cast_f16_i32", ["-DIN_F16", "-DOUT_I32"])],
            "cast_multi": [("cast_multi_f32_f16", [])],
            "copy4": [("copy4_u32", [])], "peak_fma": [("peak_fma_f32", [])], "placeholder": [("placeholder_u32", [])],
            "matmul4": [("matmul4_f32", []), ("matmul4_f16", ["-DF16"])],

@@ -282,6 +282,94 @@ def test_out_of_range_device_labels_stop_backward_with_a_clear_error(bk):
         loss.backward()
 
 
+@pytest.mark.parametrize("shape,axis", [((7, 9), 1), ((7, 9), 0), ((7, 9), None), ((3, 5, 4), 1), ((3, 5, 4), -1),
+                                        ((6,), 0), ((), None), ((2, 70000), 1), ((0, 4), 1), ((1, 3000), 1)])
+@pytest.mark.parametrize("keepdims", [False, True])
+def test_argmax_as_numpy(bk, shape, axis, keepdims):
+    """argmax: the first maximum's index, NaN counting as the maximum, rows of -inf
+    giving 0 (NumPy's and PyTorch's rules), along any axis or the flattened
+    tensor, keepdims; int32, on the tensor's device, not differentiable; rows
+    longer than lavapipe's loop limit too."""
+    r = np.random.default_rng(len(shape) * 10 + (axis or 0))
+    x = r.integers(0, 4, shape).astype(np.float64)  # ties
+    if x.ndim == 2 and shape[0] >= 5:
+        x[1, :] = -np.inf
+        x[2, 3] = np.nan
+        x[3, 1], x[3, 5] = np.nan, np.nan
+    xs = np.asarray(bk.t(x).numpy(), np.float64)  # (f16: as stored)
+    t = bk.t(x, requires_grad=True)
+    got = vg.argmax(t, axis, keepdims=keepdims)
+    want = np.argmax(xs, axis=axis, keepdims=keepdims) if x.size else np.zeros((0,) if not keepdims else (0, 1), int)
+    assert got.dtype == "i32" and got.device == t.device and not got.requires_grad
+    assert got.shape == want.shape, (got.shape, want.shape)
+    np.testing.assert_array_equal(got.numpy(), want)
+    if x.size:
+        np.testing.assert_array_equal(t.argmax(axis).numpy(), np.argmax(xs, axis=axis))
+
+
+def test_argmax_gives_accuracy_on_the_device_and_clear_errors(bk):
+    """Predictions compared with labels without leaving the device; bad axes and
+    empty input name the op."""
+    logits = bk.t(np.array([[0.1, 2.0, 0.3], [1.0, 0.0, -1.0], [0.0, 0.5, 0.7], [3.0, 2.0, 1.0]]))
+    labels = bk.t(np.array([1, 0, 1, 0], np.int32))
+    assert float(vg.mean(vg.eq(vg.argmax(logits, 1), labels)).item()) == 0.75  # one wrong of four
+    miss = vg.argmax(logits, 1).float() - labels.float()  # the same through casts
+    assert float(vg.mean(miss * miss).item()) == 0.25
+    with pytest.raises(ValueError, match=r"argmax: axis 2 is out of range for a tensor with 2 dimensions"):
+        vg.argmax(logits, 2)
+    with pytest.raises(ValueError, match=r"argmax: axis 1 of shape \[3, 0\] is empty"):
+        vg.argmax(bk.t(np.zeros((3, 0))), 1)
+    with pytest.raises(ValueError, match="argmax: empty tensor"):
+        vg.argmax(bk.t(np.zeros((0, 2))))
+    with pytest.raises(TypeError, match="argmax: axis must be an int or None"):
+        vg.argmax(logits, (0, 1))
+
+
+def test_eq_compares_elementwise_without_a_gradient(bk):
+    """vg.eq: 1.0 where equal (NaN equals nothing), broadcast, in the float dtype;
+    int32 operands compared as f32; a constant operand; no gradient."""
+    x = bk.t(np.array([[1.0, np.nan, 3.0], [1.0, 2.0, -0.0]]), requires_grad=True)
+    e = vg.eq(x, bk.t(np.array([1.0, np.nan, 0.0])))
+    assert not e.requires_grad and e.dtype == bk.dtype
+    np.testing.assert_array_equal(e.numpy(), [[1, 0, 0], [1, 0, 1]])
+    np.testing.assert_array_equal(vg.eq(x, 1.0).numpy(), [[1, 0, 0], [1, 0, 0]])
+    np.testing.assert_array_equal(vg.eq(bk.t(np.array([3, -2], np.int32)), bk.t(np.array([3, 2], np.int32))).numpy(),
+                                  [1, 0])
+    with pytest.raises(ValueError, match=r"eq: shapes \[2, 3\] and \[2\] cannot be broadcast"):
+        vg.eq(x, bk.t(np.ones(2)))
+
+
+@pytest.mark.parametrize("n", [1, 7, 9, 33, 4099])
+def test_casts_between_float_and_int32(bk, n):
+    """Every backend casts between f32, f16 and i32 as NumPy's astype does (i32 to
+    float rounds to nearest; float to i32 truncates toward zero, NaN, inf and values
+    out of int32's range give INT32_MIN), at sizes with and without whole quads;
+    i32 labels can then become floats on the device (``labels.float()``)."""
+    be = vg.get_backend(bk.device)
+    r = np.random.default_rng(n)
+    f = r.standard_normal(n) * 10.0 ** r.integers(-3, 6, n)
+    f[::5] = np.trunc(f[::5]) + 0.5
+    specials = [np.nan, np.inf, -np.inf, 3e9, -3e9, -0.75, 0.75, 65504.0, 70000.0, -2147483648.0]
+    f[:min(n, len(specials))] = specials[:n]
+    i = r.integers(-2 ** 31, 2 ** 31, n).astype(np.int32)
+    i[: min(n, 4)] = [0, -1, 2 ** 24 + 1, 65519][:n]
+    np_dt = {"f32": np.float32, "f16": np.float16, "i32": np.int32}
+    for src, arr in (("f32", f), ("f16", f), ("i32", i)):
+        with np.errstate(all="ignore"):
+            x = arr.astype(np_dt[src])
+        h = be.from_numpy(x, src)
+        for dst in ("f32", "f16", "i32"):
+            if dst == src:
+                continue
+            with np.errstate(all="ignore"):
+                want = x.astype(np_dt[dst])
+            got = np.asarray(be.to_numpy(be.cast(h, dst)))
+            assert got.dtype == want.dtype, (src, dst, got.dtype)
+            np.testing.assert_array_equal(got, want, err_msg=f"{bk.name} {src} -> {dst}")
+    y = vg.tensor(np.array([0, 2, 1], np.int32), device=bk.device)
+    assert y.float().dtype == "f32" and y.float().numpy().tolist() == [0.0, 2.0, 1.0]
+
+
 def test_ieee_results_without_warnings(bk):
     """log(0) = -inf, log / sqrt / pow(., 0.5) of a negative = NaN, x / 0 = +-inf or
     NaN, exp overflow = inf: IEEE results on every backend, and no NumPy

@@ -211,6 +211,9 @@ class Tensor:
     def max(self, axis=None, keepdims=False):
         return _ops().max(self, axis, keepdims)
 
+    def argmax(self, axis=None, keepdims=False):
+        return _ops().argmax(self, axis, keepdims)
+
     def exp(self):
         return _ops().exp(self)
 

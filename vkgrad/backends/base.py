@@ -22,6 +22,8 @@ binary(op, a, b, alpha, beta) -- NumPy broadcasting:
 """
 from __future__ import annotations
 
+import numpy as np
+
 UNARY_OPS = ("neg", "exp", "log", "sqrt", "relu", "sigmoid", "tanh", "gelu",
              "gelu_tanh", "affine", "pow", "clamp", "clip_coef", "fill")
 BINARY_OPS = ("add", "sub", "mul", "div", "eq", "relu_bwd", "sigmoid_bwd",
@@ -120,6 +122,23 @@ class Backend:
     def reduce(self, op, x, axes, keepdims):
         """op in sum, max, sumsq; axes a sorted tuple of non-negative axes."""
         raise NotImplementedError
+
+    def argmax_rows(self, h):
+        """int32 [R]: the first index of each row's maximum in h [R, C] (float), a NaN
+        counting as the maximum (NumPy's and PyTorch's argmax).  Composed of the
+        primitives, in f32 (f64 for f64; indices exact below 2**24): the row maxima
+        m, w_j = (x_j == m or x_j is NaN) * (C - j) + C * (x_j is NaN), and from its
+        row maximum W the index C - W, plus C where W > C (a row holding NaN)."""
+        R, C = h.shape
+        dt = "f64" if self.dtype_of(h) == "f64" else "f32"
+        x = h if self.dtype_of(h) == dt else self.cast(h, dt)
+        m = self.reduce("max", x, (1,), True)  # NaN in a row that holds one: x == m nowhere there
+        nan = self.unary("affine", self.binary("eq", x, x), -1.0, 1.0)
+        rank = self.from_numpy(np.arange(C, 0, -1, dtype=np.float64), dt)  # C - j
+        w = self.binary("mul", self.binary("add", self.binary("eq", x, m), nan), rank)
+        top = self.reduce("max", self.binary("add", w, self.unary("affine", nan, float(C), 0.0)), (1,), False)
+        nan_row = self.binary("relu_bwd", self.unary("affine", top, 1.0, -float(C)), self.constant((R,), C, dt))
+        return self.cast(self.binary("add", self.unary("affine", top, -1.0, float(C)), nan_row), "i32")
 
     # -- linear algebra ------------------------------------------------
     def matmul(self, a, b, trans_a=False, trans_b=False, bias=None, act=None):

@@ -4,7 +4,7 @@ from __future__ import annotations
 import numbers
 
 from ..backends import get_backend, normalize_device
-from ..tensor import Tensor, canonical_dtype
+from ..tensor import FLOAT_DTYPES, Tensor, canonical_dtype
 from ._core import as_tensor, broadcast_shape, check_tensor, make, promote, unbroadcast
 
 
@@ -143,6 +143,17 @@ def div(a, b):
         return affine(pow(b, -1.0), a)
     a, b = _pair("div", a, b)
     return _binary("div", a, b)
+
+
+def eq(a, b):
+    """1.0 where a == b, else 0.0, broadcast (NumPy rules), in the operands' float
+    dtype (int32 operands compared as f32: exact below 2**24); not differentiable.
+    Accuracy on the device: ``vg.mean(vg.eq(vg.argmax(logits, 1), labels))``."""
+    a, b = _pair("eq", a, b)
+    a, b = (t if t.dtype in FLOAT_DTYPES else to(t, dtype="f32") for t in (a, b))
+    a, b = promote("eq", a, b)
+    broadcast_shape("eq", a.shape, b.shape)
+    return Tensor(a.backend.binary("eq", a.data, b.data), a.backend)
 
 
 def _pair(op, a, b):

@@ -1,8 +1,9 @@
-"""Reductions and shape ops: sum, mean, max, reshape, transpose."""
+"""Reductions and shape ops: sum, mean, max, argmax, reshape, transpose."""
 from __future__ import annotations
 
 import numpy as np
 
+from ..tensor import Tensor
 from ._core import check_tensor, make, norm_axes
 
 
@@ -46,6 +47,32 @@ def max(x, axis=None, keepdims=False):
         return (be.binary("mul", w, be.reshape(g, ks)),)
 
     return make(out, be, (x,), backward)
+
+
+def argmax(x, axis=None, keepdims=False):
+    """Index of the maximum along ``axis`` (the first one; a NaN counts as the
+    maximum, as in NumPy and PyTorch), or in the flattened tensor when ``axis`` is
+    None: an int32 tensor on x's device, not differentiable -- e.g. accuracy on
+    the device, ``(vg.argmax(logits, 1).float() == labels.float()).float().mean()``."""
+    check_tensor("argmax", x)
+    be, shape = x.backend, x.shape
+    if axis is None:
+        if x.size == 0:
+            raise ValueError("argmax: empty tensor")
+        out = be.argmax_rows(be.reshape(x.data, (1, x.size)))
+        return Tensor(be.reshape(out, (1,) * x.ndim if keepdims else ()), be)
+    if isinstance(axis, (tuple, list)):
+        raise TypeError(f"argmax: axis must be an int or None, got {axis!r}")
+    (ax,) = norm_axes("argmax", axis, x.ndim) or (0,)
+    C = shape[ax] if x.ndim else 1
+    if C == 0:
+        raise ValueError(f"argmax: axis {axis} of shape {list(shape)} is empty")
+    rest = tuple(n for i, n in enumerate(shape) if i != ax)
+    h = x.data if x.ndim == 0 or ax == x.ndim - 1 else \
+        be.permute(x.data, tuple(i for i in range(x.ndim) if i != ax) + (ax,))
+    rows = int(np.prod(rest)) if rest else 1
+    out = be.argmax_rows(be.reshape(h, (rows, C))) if rows else be.from_numpy(np.zeros(0, np.int32), "i32")
+    return Tensor(be.reshape(out, _keep_shape(shape, (ax,)) if keepdims and x.ndim else rest), be)
 
 
 def reshape(x, shape):

@@ -902,10 +902,11 @@ class VulkanBackend(Backend):
             self._dispatch("cast_multi", "f32_f16", (), self._groups(max(ns), "f16"), ns, ops)
 
     def cast(self, h, dtype, out=None):
-        if dtype == h.dtype and out is None:
-            return self._same(h, h.shape)
-        if {h.dtype, dtype} != {"f32", "f16"}:
-            raise BackendError(f"vulkan: cast from {h.dtype} to {dtype} is not supported")
+        if dtype == h.dtype:
+            return self._same(h, h.shape) if out is None else self.copy_(out, h)
+        if h.dtype not in ("f32", "f16", "i32") or dtype not in ("f32", "f16", "i32"):
+            raise BackendError(f"vulkan: cast from {h.dtype} to {dtype} is not supported "
+                               "(f32, f16 and i32 are)")
         y = out if out is not None else self._alloc(h.shape, dtype)
         n = h.size
         shader, groups = self._quad_kernel("cast", n, h.dtype, quads=n // 8)  # eight elements a step
