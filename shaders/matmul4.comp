@@ -7,6 +7,10 @@
 // TA / TB (specialisation constants 1, 2): A stored [K, M] / B stored [N, K].
 // OUT16 (3; -DF16, N even): C in packed halves, so an f16 product needs no
 // conversion pass; otherwise C is f32.
+// -DTEXEL_IN (the "matmul4_tx" twin, CPU devices): A and B through texel views of
+// their 4-value loads (RGBA32F; RG32UI for 4 halves), which lavapipe gathers where it
+// loads a storage buffer lane by lane (the iris step's products, paired: see the
+// backend's matmul).
 // Bindings: 0 A (in), 1 B (in), 2 bias (in; a dummy when has_bias = 0), 3 C (out).
 #include "common.glsl"
 layout(local_size_x = 64) in;
@@ -15,13 +19,29 @@ layout(constant_id = 1) const uint TA = 0u;
 layout(constant_id = 2) const uint TB = 0u;
 layout(constant_id = 3) const uint OUT16 = 0u;
 layout(push_constant) uniform P { uint M; uint N; uint K; uint has_bias; } p;
-#ifdef F16
-layout(std430, binding = 0) readonly buffer A_b { uvec2 A[]; };
-layout(std430, binding = 1) readonly buffer B_b { uvec2 B[]; };
+#if defined(TEXEL_IN) && defined(F16)
+layout(binding = 0) uniform usamplerBuffer A_t;
+layout(binding = 1) uniform usamplerBuffer B_t;
+#define A(i) texelFetch(A_t, int(i)).xy
+#define B(i) texelFetch(B_t, int(i)).xy
+vec4 ld4(uvec2 w) { return vec4(unpackHalf2x16(w.x), unpackHalf2x16(w.y)); }
+#elif defined(TEXEL_IN)
+layout(binding = 0) uniform samplerBuffer A_t;
+layout(binding = 1) uniform samplerBuffer B_t;
+#define A(i) texelFetch(A_t, int(i))
+#define B(i) texelFetch(B_t, int(i))
+vec4 ld4(vec4 v) { return v; }
+#elif defined(F16)
+layout(std430, binding = 0) readonly buffer A_b { uvec2 A_s[]; };
+layout(std430, binding = 1) readonly buffer B_b { uvec2 B_s[]; };
+#define A(i) A_s[i]
+#define B(i) B_s[i]
 vec4 ld4(uvec2 w) { return vec4(unpackHalf2x16(w.x), unpackHalf2x16(w.y)); }
 #else
-layout(std430, binding = 0) readonly buffer A_b { uvec4 A[]; };
-layout(std430, binding = 1) readonly buffer B_b { uvec4 B[]; };
+layout(std430, binding = 0) readonly buffer A_b { uvec4 A_s[]; };
+layout(std430, binding = 1) readonly buffer B_b { uvec4 B_s[]; };
+#define A(i) A_s[i]
+#define B(i) B_s[i]
 vec4 ld4(uvec4 w) { return uintBitsToFloat(w); }
 #endif
 BUF_IN(2, BIAS)
@@ -36,20 +56,20 @@ void main() {
             vec4 a[4], b[4];  // a[i][kk] = A(m0+i, k+kk); b[kk][j] = B(k+kk, n0+j)
             if (TA == 0u) {
                 [[unroll]] for (uint i = 0u; i < 4u; i++)
-                    a[i] = m0 + i < p.M ? ld4(A[((m0 + i) * p.K + k) / 4u]) : vec4(0.0);
+                    a[i] = m0 + i < p.M ? ld4(A(((m0 + i) * p.K + k) / 4u)) : vec4(0.0);
             } else {
                 vec4 at[4];  // at[kk][i]
                 [[unroll]] for (uint kk = 0u; kk < 4u; kk++)
-                    at[kk] = k + kk < p.K ? ld4(A[((k + kk) * p.M + m0) / 4u]) : vec4(0.0);
+                    at[kk] = k + kk < p.K ? ld4(A(((k + kk) * p.M + m0) / 4u)) : vec4(0.0);
                 [[unroll]] for (uint i = 0u; i < 4u; i++) a[i] = vec4(at[0][i], at[1][i], at[2][i], at[3][i]);
             }
             if (TB == 0u) {
                 [[unroll]] for (uint kk = 0u; kk < 4u; kk++)
-                    b[kk] = k + kk < p.K ? ld4(B[((k + kk) * p.N + n0) / 4u]) : vec4(0.0);
+                    b[kk] = k + kk < p.K ? ld4(B(((k + kk) * p.N + n0) / 4u)) : vec4(0.0);
             } else {
                 vec4 bt[4];  // bt[j][kk]
                 [[unroll]] for (uint j = 0u; j < 4u; j++)
-                    bt[j] = n0 + j < p.N ? ld4(B[((n0 + j) * p.K + k) / 4u]) : vec4(0.0);
+                    bt[j] = n0 + j < p.N ? ld4(B(((n0 + j) * p.K + k) / 4u)) : vec4(0.0);
                 [[unroll]] for (uint kk = 0u; kk < 4u; kk++) b[kk] = vec4(bt[0][kk], bt[1][kk], bt[2][kk], bt[3][kk]);
             }
             [[unroll]] for (uint i = 0u; i < 4u; i++)

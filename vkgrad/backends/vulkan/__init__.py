@@ -65,7 +65,7 @@ _SHADERS = {
     "transpose_sm": (3, "io"),
     "bn_part": (4, "iiio"), "bn_comb": (7, "iiibobbbooo"), "bn_apply": (2, "iiio"),
 }
-for _n in ("act_bias_bwd", "cast", "copy", "dropout", "copy4", "unslice", "unary4", "binary4", "reduce4",
+for _n in ("act_bias_bwd", "cast", "copy", "dropout", "copy4", "unslice", "unary4", "binary4", "reduce4", "matmul4",
            "softmax", "xent", "transpose4", "bn_part", "bn_apply"):  # texel-read twins (see _tx)
     _SHADERS[_n + "_tx"] = _SHADERS[_n]
 _SHADERS["pad2d_tx"] = _SHADERS["pad2d_h_tx"] = (7, "ioi")  # x again as 16-byte texels (contiguous rows)
@@ -101,6 +101,8 @@ _TEXEL = {
     "sgd4_tx": lambda tag, spec: [_RGBA32F, _RG32UI if tag == "g16" else _RGBA32F, _RGBA32F, 0, 0],
     "pad2d_tx": lambda tag, spec: [_R32UI, 0, _RGBA32F],  # x's words, y, x as quads
     "pad2d_h_tx": lambda tag, spec: [_R32UI, 0, _RGBA32UI],  # x's halves as words, y, x as quads
+    # A and B by their 4-value loads (RGBA32F, or RG32UI: 4 halves), bias, C
+    "matmul4_tx": lambda tag, spec: ([_RGBA32F, _RGBA32F] if tag == "f32" else [_RG32UI, _RG32UI]) + [0, 0],
     # A (RG32UI: 4 halves of 4 rows of one k when TA = 1 in f16), B, bias, C
     "matmul_sg": lambda tag, spec: ([_RGBA32F, _RGBA32F] if tag == "f32" else
                                     [_RG32UI if spec[2] else _RGBA32UI, _RGBA32UI]) + [0, 0],
@@ -1281,8 +1283,10 @@ class VulkanBackend(Backend):
                 c = VkArray((M, N), cdt, c.block)  # the first M rows
             return self._as(c, a.dtype)
         c = self._alloc((M, N), cdt)
-        if vec_a and vec_b:  # 4 values per load (f32, or packed halves)
-            self._dispatch("matmul4", a.dtype, (_ACT_ID[act], int(trans_a), int(trans_b), out16), groups,
+        if vec_a and vec_b:  # 4 values per load (f32, or packed halves); CPU devices gather
+            # them through texel views (matmul4_tx)
+            self._dispatch(self._tx("matmul4", max(a.size, b.size) // 4 + 1), a.dtype,
+                           (_ACT_ID[act], int(trans_a), int(trans_b), out16), groups,
                            [M, N, K, int(bias is not None)], [a, b, bias_h, c])
         else:
             sam, sak = (1, M) if trans_a else (K, 1)
