@@ -15,7 +15,7 @@ import vkgrad as vg
 _DIMS = [1, 2, 3, 4, 5, 7, 8, 9, 15, 16, 17, 31, 33, 64, 100, 127, 129, 257, 1000, 1025]
 _OPS = ["add", "sub", "mul", "div", "exp", "log", "sqrt", "relu", "sigmoid", "tanh", "gelu", "pow",
         "clamp", "affine", "sum", "mean", "max", "transpose", "getitem", "reshape", "matmul", "linear",
-        "softmax", "log_softmax", "sce", "batch_norm", "mse"]
+        "softmax", "log_softmax", "sce", "batch_norm", "mse", "argmax", "to_i32"]
 
 
 def _case(r, big=300_000, max_dims=6):
@@ -91,6 +91,14 @@ def _case(r, big=300_000, max_dims=6):
         B, C = max(2, dim()), dim()
         ins = [r.normal(3, 2, (B, C)), r.uniform(0.5, 1.5, C), r.normal(0, 1, C)]
         f = lambda a, w, b: vg.batch_norm(a, None, None, w, b, True)  # noqa: E731
+    elif op == "argmax":  # (int32, no gradient: values compared)
+        ax = None if r.random() < 0.2 else int(r.integers(-len(s), len(s)))
+        kd = bool(r.random() < 0.3)
+        f = lambda a: vg.argmax(a, ax, keepdims=kd)  # noqa: E731
+        note = f" axis={ax} keepdims={kd}"
+    elif op == "to_i32":  # truncation toward zero, and back to floats (no gradient)
+        ins = [x * 300]
+        f = lambda a: a.to(dtype="i32").float()  # noqa: E731
     else:  # mse
         ins.append(r.normal(0, 1, s))
         f = lambda a, b: vg.mse_loss(a, b)  # noqa: E731
@@ -102,7 +110,7 @@ def _run(f, ins, device, dtype, w, grads=True):
     sum(y * w(y.shape)) (``grads`` False: the value alone)."""
     ts = [vg.tensor(np.asarray(a, np.float32), device=device, dtype=dtype, requires_grad=grads) for a in ins]
     y = f(*ts)
-    if not grads:
+    if not grads or not y.requires_grad:  # (argmax, casts through int32: values only)
         return [y.numpy()]
     (y * vg.tensor(w(y.shape), device=device, dtype=y.dtype)).sum().backward()
     return [y.numpy()] + [t.grad.numpy() for t in ts]
