@@ -66,10 +66,13 @@ class Backend:
     def constant(self, shape, value, dtype):
         """``full(shape, value, dtype)`` made once and kept: read-only by contract
         (backward's unit seed, so a step does not spend a fill on it)."""
+        return self._kept((tuple(shape), float(value), dtype), lambda: self.full(shape, value, dtype))
+
+    def _kept(self, key, make):
+        """A read-only handle made once by ``make()`` and kept under ``key``."""
         cache = self.__dict__.setdefault("_constants", {})
-        key = (tuple(shape), float(value), dtype)
         if key not in cache:
-            cache[key] = self.full(shape, value, dtype)
+            cache[key] = make()
         return cache[key]
 
     def dtype_of(self, h):
@@ -134,7 +137,7 @@ class Backend:
         x = h if self.dtype_of(h) == dt else self.cast(h, dt)
         m = self.reduce("max", x, (1,), True)  # NaN in a row that holds one: x == m nowhere there
         nan = self.unary("affine", self.binary("eq", x, x), -1.0, 1.0)
-        rank = self.from_numpy(np.arange(C, 0, -1, dtype=np.float64), dt)  # C - j
+        rank = self._kept(("rank", C, dt), lambda: self.from_numpy(np.arange(C, 0, -1, dtype=np.float64), dt))  # C - j
         w = self.binary("mul", self.binary("add", self.binary("eq", x, m), nan), rank)
         top = self.reduce("max", self.binary("add", w, self.unary("affine", nan, float(C), 0.0)), (1,), False)
         nan_row = self.binary("relu_bwd", self.unary("affine", top, 1.0, -float(C)), self.constant((R,), C, dt))

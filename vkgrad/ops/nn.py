@@ -232,10 +232,10 @@ def batch_norm(x, running_mean, running_var, weight=None, bias=None, training=Fa
     if x.ndim != 2:
         raise ValueError(f"batch_norm: expected input [batch, channels], got {list(x.shape)}")
     if weight is None or bias is None:  # a constant scale / shift, no gradient (affine=False):
-        # filled on the device (no upload per call)
+        # the backend's kept constants (read only here: no fill or upload per call)
         dt, be = (weight if weight is not None else bias if bias is not None else x).dtype, x.backend
-        weight = Tensor(be.full((x.shape[1],), 1.0, dt), be) if weight is None else weight
-        bias = Tensor(be.full((x.shape[1],), 0.0, dt), be) if bias is None else bias
+        weight = Tensor(be.constant((x.shape[1],), 1.0, dt), be) if weight is None else weight
+        bias = Tensor(be.constant((x.shape[1],), 0.0, dt), be) if bias is None else bias
     if x.dtype != weight.dtype:  # e.g. f16 activations (autocast) with f32 batch-norm weights
         x, weight = promote("batch_norm", x, weight)
     if bias.dtype != weight.dtype:

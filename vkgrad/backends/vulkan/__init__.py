@@ -317,7 +317,6 @@ class VulkanBackend(Backend):
         # on CPU devices, whose driver threads need the cores a polling wait would hold)
         spin = int(_env_choice("VKGRAD_FENCE_SPIN_US", ("0", "50", "200", "1000")))
         self._submitter.set_spin_us(0 if self.limits.get("device_type") == "Cpu" else spin)
-        self._driver_threads = driver_threads
         atexit.register(self.close)
         self.max_words = self.limits["max_storage_buffer_range"] // 4
         # blocks start at multiples of the smallest size class: keep them aligned
