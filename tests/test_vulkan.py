@@ -297,7 +297,7 @@ def test_waits_that_poll_the_fence_first_see_every_step(monkeypatch):
     submitter's polling wait, set directly here (a CPU device never takes it from
     the variable), returns only when the work is done -- steps and reads as
     without it; the variable takes the listed values only and stays 0 on a CPU
-    device."""
+    device; by default discrete GPUs poll 200 us, other devices not at all."""
     be = _be()
     assert be._submitter.spin_us == 0
     r = np.random.default_rng(1)
@@ -321,7 +321,12 @@ def test_waits_that_poll_the_fence_first_see_every_step(monkeypatch):
     assert int(out.stdout.split()[-1]) == (0 if be.limits["device_type"] == "Cpu" else 200)
     out = subprocess.run([sys.executable, "-c", probe], env={**os.environ, "VKGRAD_FENCE_SPIN_US": "7"},
                          capture_output=True, text=True, timeout=120)
-    assert out.returncode != 0 and "VKGRAD_FENCE_SPIN_US must be 0, 50, 200 or 1000, got '7'" in out.stderr
+    assert out.returncode != 0 and "VKGRAD_FENCE_SPIN_US must be auto, 0, 50, 200 or 1000, got '7'" in out.stderr
+    # the default polls on discrete GPUs only; a CPU device never polls
+    from vkgrad.backends.vulkan import _fence_spin_us
+    assert [_fence_spin_us("auto", d) for d in ("DiscreteGpu", "IntegratedGpu", "Cpu")] == [200, 0, 0]
+    assert [_fence_spin_us(c, "DiscreteGpu") for c in ("0", "1000")] == [0, 1000]
+    assert _fence_spin_us("1000", "Cpu") == 0
 
 
 _PLACEMENT_PROBE = r"""

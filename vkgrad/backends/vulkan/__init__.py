@@ -198,6 +198,23 @@ def _env_choice(name, choices):
     return v
 
 
+_SPIN_CHOICES = ("auto", "0", "50", "200", "1000")
+
+
+def _fence_spin_us(choice, device_type):
+    """How long host waits poll the fence before blocking in the driver (one of
+    _SPIN_CHOICES, VKGRAD_FENCE_SPIN_US).  auto: 200 us on discrete GPUs, whose
+    blocked waiter's wake-up outlasts a small step's work (an H200: a tiny op and
+    its read 81-83 us blocking, 50-51 us polling 200 or 1000 us first); 0 elsewhere:
+    never on CPU devices, whose driver threads need the cores a polling wait would
+    hold, nor on integrated GPUs, which share the host's power."""
+    if device_type == "Cpu":
+        return 0
+    if choice == "auto":
+        return 200 if device_type == "DiscreteGpu" else 0
+    return int(choice)
+
+
 def _epq(dtype):
     """Elements per 16-byte quad: 4 f32, 8 packed halves."""
     return 8 if dtype == "f16" else 4
@@ -312,11 +329,8 @@ class VulkanBackend(Backend):
             # keeps them off the core of the thread recording the next step (see Submitter)
             self._submitter.set_driver_threads(sorted(driver_threads))
         self._driver_threads = driver_threads
-        # host waits poll the fence this long before blocking: an A/B knob for GPUs, where
-        # a blocked waiter's wake-up may outlast a small step's work (off by default; never
-        # on CPU devices, whose driver threads need the cores a polling wait would hold)
-        spin = int(_env_choice("VKGRAD_FENCE_SPIN_US", ("0", "50", "200", "1000")))
-        self._submitter.set_spin_us(0 if self.limits.get("device_type") == "Cpu" else spin)
+        self._submitter.set_spin_us(_fence_spin_us(_env_choice("VKGRAD_FENCE_SPIN_US", _SPIN_CHOICES),
+                                                   self.limits.get("device_type")))
         atexit.register(self.close)
         self.max_words = self.limits["max_storage_buffer_range"] // 4
         # blocks start at multiples of the smallest size class: keep them aligned
@@ -368,6 +382,16 @@ class VulkanBackend(Backend):
         # partials, below).  VKGRAD_REDUCE_ITEMS picks another count (an A/B knob)
         items = _env_choice("VKGRAD_REDUCE_ITEMS", ("auto", "1024", "4096", "16384", "65536", "262144"))
         self._reduce_items = int(items) if items != "auto" else 1024 if self._small_grid else 65536
+        # batch norm's parts (bn_part.comp) by the same count (an H200, whole passes,
+        # paired: 16384 parts ran [131072, 256] at 30-49% of the copy, 65536 at 45-57%,
+        # though bn_part alone ran faster with fewer).  bn_apply's grid in backward on
+        # GPUs: about this many workgroups, their step whole rows, so that an invocation
+        # loads its four coefficient rows once (the H200, backward, f32 / f16 [131072,
+        # 256] and [32768, 1000]: 55.5 / 47.7 / 54.7 / 47.1% -> 56.9 / 55.3 / 57.5 /
+        # 56.7%; forward, three rows, ran slower so in all four: it keeps a quad per
+        # invocation).  0: an invocation per quad (CPU devices take the texel twin)
+        self._bn_items = self._reduce_items
+        self._bn_apply_groups = 0 if self._small_grid else 1024
         # row sums: a subgroup per part of a row, its lanes reading adjacent quads, on
         # GPUs (coalesced); CPU devices stream a part per invocation faster
         sg = self.limits.get("subgroup_size", 0)
@@ -376,12 +400,11 @@ class VulkanBackend(Backend):
         # GPUs: an invocation per channel is C threads, each a chain of loads
         self._bn_lanes = self._rows_by_subgroup and bool(self.limits.get("subgroup_shuffle"))
         # column sums by subgroup spans: 16-byte quads per lane per row, by the dtype read.
-        # A CPU: 128 accumulators (spilled to its cache).  A GPU: 4 quads, 64 bytes in
-        # flight per lane per row whatever the dtype (registers are shared by every
-        # resident wave): an H200 over [32768, 1024] ran f32 (4 quads) at 78% of the
-        # copy, f16 with 2 quads (16 accumulators, as f32) at 40% -- half the bytes in
-        # flight (f16 with 4 quads not yet timed on a GPU)
-        self._col_quads = {"f32": 32, "f16": 16} if self._small_grid else {"f32": 4, "f16": 4}
+        # A CPU: 128 accumulators (spilled to its cache).  A GPU: 2 quads (registers are
+        # shared by every resident wave): an H200 over [32768, 1024], paired and
+        # alternated, f32 2 quads 85% of the copy against 75% with 4; f16 40% against
+        # 13-17% with 4
+        self._col_quads = {"f32": 32, "f16": 16} if self._small_grid else {"f32": 2, "f16": 2}
         # large products: matmul_sm (shared-memory tiles) on GPUs, matmul_sg (subgroup
         # shuffles, no shared memory) on CPU devices; VKGRAD_MATMUL_KERNEL=sg|sm
         # picks one (to compare them on a device: ci/gpu-bench.sh runs both)
@@ -1512,13 +1535,13 @@ class VulkanBackend(Backend):
         return N * C >= 1 << 15 and N >= 128
 
     def _bn_parts(self, N, C, dtype):
-        """(parts P, rows per part, quads) for bn_part.comp: about _reduce_items
+        """(parts P, rows per part, quads) for bn_part.comp: about _bn_items
         invocations, parts of at least 16 rows; quads: C a whole number of quads
         (EPQ channels an invocation)."""
         e = _epq(dtype)
         quads = int(C % e == 0)
         cols = C // e if quads else C
-        P = max(1, min(-(-self._reduce_items // cols), N // 16))
+        P = max(1, min(-(-self._bn_items // cols), N // 16))
         chunk = -(-N // P)
         return -(-N // chunk), chunk, quads
 
@@ -1550,6 +1573,11 @@ class VulkanBackend(Backend):
         e = _epq(x.dtype)
         y = self._alloc(x.shape, x.dtype)
         shader, groups = self._quad_kernel("bn_apply", n, x.dtype)
+        if bwd and self._bn_apply_groups and shader == "bn_apply" and C % e == 0:
+            # fewer workgroups, each invocation on the same channels every step (a
+            # multiple of m groups is whole rows): the shader loads its coefficients once
+            m = (C // e) // math.gcd(C // e, 64)
+            groups = min(groups, max(m, self._bn_apply_groups // m * m))
         self._dispatch(shader, x.dtype, (bwd, int(C % e == 0)), groups, [n, C], [x, g, coef, y])
         return y
 
