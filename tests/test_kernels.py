@@ -860,7 +860,7 @@ def test_gpu_tuning_gives_the_same_values(monkeypatch):
     monkeypatch.setattr(be, "_small_grid", 0)
     monkeypatch.setattr(be, "_texel_reads", False)  # GPUs read the quad kernels' inputs as storage buffers
     monkeypatch.setattr(be, "_reduce_items", 16384)
-    monkeypatch.setattr(be, "_col_quads", {"f32": 2, "f16": 2})
+    monkeypatch.setattr(be, "_col_spans", {"f32": (2, 1), "f16": (1, 4)})
     sg = be.limits.get("subgroup_size", 0)
     monkeypatch.setattr(be, "_rows_by_subgroup", 8 <= sg <= 64 and 64 % sg == 0)
     r = np.random.default_rng(7)
@@ -1367,7 +1367,7 @@ def test_gpu_column_sums_reduce_many_partials_again(dtype, monkeypatch):
     monkeypatch.setattr(be, "_small_grid", 0)
     monkeypatch.setattr(be, "_texel_reads", False)
     monkeypatch.setattr(be, "_reduce_items", 65536)
-    monkeypatch.setattr(be, "_col_quads", {"f32": 2, "f16": 2})  # (a GPU's)
+    monkeypatch.setattr(be, "_col_spans", {"f32": (2, 1), "f16": (1, 4)})  # (a GPU's)
     seen = _spy(be, monkeypatch, lambda shader, spec: (shader.split("_")[0], spec))
     r = np.random.default_rng(21)
     tol = dict(rtol=2e-2, atol=0.5) if dtype == "f16" else dict(rtol=1e-4, atol=1e-3)

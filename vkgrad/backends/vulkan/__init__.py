@@ -399,12 +399,15 @@ class VulkanBackend(Backend):
         # batch norm's parts combined by a subgroup per channel (bn_comb.comp LANES) on
         # GPUs: an invocation per channel is C threads, each a chain of loads
         self._bn_lanes = self._rows_by_subgroup and bool(self.limits.get("subgroup_shuffle"))
-        # column sums by subgroup spans: 16-byte quads per lane per row, by the dtype read.
-        # A CPU: 128 accumulators (spilled to its cache).  A GPU: 2 quads (registers are
-        # shared by every resident wave): an H200 over [32768, 1024], paired and
-        # alternated, f32 2 quads 85% of the copy against 75% with 4; f16 40% against
-        # 13-17% with 4
-        self._col_quads = {"f32": 32, "f16": 16} if self._small_grid else {"f32": 2, "f16": 2}
+        # column sums by subgroup spans, by the dtype read: (16-byte quads per lane per
+        # row, parts in parallel as a multiple of _reduce_items / subgroup width).  A
+        # CPU: 128 accumulators (spilled to its cache), parts by its threads.  A GPU, an
+        # H200 paired and alternated over [32768, 1024] and [8192, 4096] (session 12):
+        # f32 2 quads, 65536 items 85-89% of the copy (4 quads 75%; 1 quad 77-86%;
+        # 16384 / 262144 items 48-52% / 32-82%); f16 1 quad, 4 x 65536 items 54-64%
+        # (2 quads, 65536: 41-42%; 4 quads 13-17%) -- halves need more parts in flight
+        self._col_spans = ({"f32": (32, 0), "f16": (16, 0)} if self._small_grid
+                           else {"f32": (2, 1), "f16": (1, 4)})
         # large products: matmul_sm (shared-memory tiles) on GPUs, matmul_sg (subgroup
         # shuffles, no shared memory) on CPU devices; VKGRAD_MATMUL_KERNEL=sg|sm
         # picks one (to compare them on a device: ci/gpu-bench.sh runs both)
@@ -1169,10 +1172,12 @@ class VulkanBackend(Backend):
                         mode, qpi, base, target, least = 1, 1, outer, self._reduce_items, 16 * e
                 elif 0 < sg <= 64 and cols >= sg:  # a subgroup reads a contiguous span of each row
                     mode, least = 2, 16
-                    qpi = min(self._col_quads[tag], 1 << ((cols // sg).bit_length() - 1))
+                    lane_quads, times = self._col_spans[tag]
+                    qpi = min(lane_quads, 1 << ((cols // sg).bit_length() - 1))
                     base = outer * -(-cols // (sg * qpi))  # spans per part; items are subgroups
                     # a CPU: two workgroups per thread (more parts only add a second pass)
-                    target = 2 * self._small_grid * (64 // sg) if self._small_grid else self._reduce_items // sg
+                    target = 2 * self._small_grid * (64 // sg) if self._small_grid else \
+                        times * self._reduce_items // sg
                 else:  # columns: an invocation owns qpi adjacent quads
                     mode, least = 0, 16
                     qpi = 4 if cols % 4 == 0 else 2 if cols % 2 == 0 else 1
