@@ -32,7 +32,7 @@ void main() {
     uint c0 = (q * EPQ) % p.C, dc = (quad_step() * EPQ) % p.C;
     // dc = 0 (a GPU's grid sized so its step is whole rows: _bn_apply_groups): every
     // quad of this invocation has the same channels, their coefficients loaded once
-    // (an H200, f16 [131072, 256]: 50 -> 65% of the copy)
+    // (an H200, this pass alone over 1024 workgroups, f16 [131072, 256]: 1.3x; f32 equal)
     bool have = false;
     for (; q < end_; q += quad_step(), c0 = c0 + dc >= p.C ? c0 + dc - p.C : c0 + dc) {
         LOADQ(LDQ(X, q), v);

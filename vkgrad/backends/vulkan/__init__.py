@@ -382,9 +382,10 @@ class VulkanBackend(Backend):
         # partials, below).  VKGRAD_REDUCE_ITEMS picks another count (an A/B knob)
         items = _env_choice("VKGRAD_REDUCE_ITEMS", ("auto", "1024", "4096", "16384", "65536", "262144"))
         self._reduce_items = int(items) if items != "auto" else 1024 if self._small_grid else 65536
-        # batch norm's parts (bn_part.comp) by the same count (an H200, whole passes,
-        # paired: 16384 parts ran [131072, 256] at 30-49% of the copy, 65536 at 45-57%,
-        # though bn_part alone ran faster with fewer).  bn_apply's grid in backward on
+        # batch norm's parts (bn_part.comp) by the same count (an H200, all three passes
+        # over [131072, 256], paired, forward / backward: 16384 parts f32 30 / 31% of the
+        # copy, f16 41 / 29%; 65536 parts 55 / 56%, 45 / 48% -- though bn_part alone ran
+        # faster with fewer, bn_comb then has more to merge).  bn_apply's grid in backward on
         # GPUs: about this many workgroups, their step whole rows, so that an invocation
         # loads its four coefficient rows once (the H200, backward, f32 / f16 [131072,
         # 256] and [32768, 1000]: 55.5 / 47.7 / 54.7 / 47.1% -> 56.9 / 55.3 / 57.5 /
