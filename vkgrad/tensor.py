@@ -199,6 +199,45 @@ class Tensor:
             shape = tuple(shape[0])
         return _ops().reshape(self, shape)
 
+    def view(self, *shape):
+        """As ``reshape`` (vkgrad tensors are always contiguous: no copy either way)."""
+        return self.reshape(*shape)
+
+    def _dim(self, op, dim, extra=0):
+        """``dim`` made non-negative for a tensor of ndim + extra dimensions, checked."""
+        n = self.ndim + extra
+        if not isinstance(dim, (int, np.integer)) or not -max(n, 1) <= dim < max(n, 1):
+            raise IndexError(f"{op}: dim {dim!r} out of range for a tensor of shape {list(self.shape)} "
+                             f"(expected an integer in [{-max(n, 1)}, {max(n, 1) - 1}])")
+        return int(dim) % max(n, 1)
+
+    def flatten(self, start_dim=0, end_dim=-1):
+        """Dimensions start_dim..end_dim merged into one (PyTorch's flatten)."""
+        if self.ndim == 0:
+            return self.reshape(1)
+        a, b = self._dim("flatten", start_dim), self._dim("flatten", end_dim)
+        if a > b:
+            raise ValueError(f"flatten: start_dim {start_dim} comes after end_dim {end_dim} "
+                             f"for a tensor of shape {list(self.shape)}")
+        s = self.shape
+        return self.reshape(s[:a] + (int(np.prod(s[a:b + 1])),) + s[b + 1:])
+
+    def unsqueeze(self, dim):
+        """A dimension of size 1 inserted at ``dim`` (in [-ndim - 1, ndim])."""
+        d = self._dim("unsqueeze", dim, extra=1)
+        return self.reshape(self.shape[:d] + (1,) + self.shape[d:])
+
+    def squeeze(self, dim=None):
+        """Dimensions of size 1 removed: all, or ``dim`` only (unchanged where its
+        size is not 1, as in PyTorch)."""
+        if dim is None:
+            return self.reshape(tuple(d for d in self.shape if d != 1))
+        if self.ndim == 0:
+            self._dim("squeeze", dim)
+            return self
+        d = self._dim("squeeze", dim)
+        return self.reshape(self.shape[:d] + self.shape[d + 1:]) if self.shape[d] == 1 else self
+
     def transpose(self, *axes):
         return _ops().transpose(self, axes if axes else None)
 
@@ -307,3 +346,63 @@ def tensor(array, requires_grad=False, dtype=None, device=None, name=None):
         t.requires_grad_(True)
     t.name = name
     return t
+
+
+def _shape_arg(op, shape):
+    """A shape given as ints or as one tuple / list of them, checked."""
+    if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
+        shape = tuple(shape[0])
+    try:
+        out = tuple(int(d) for d in shape)
+    except (TypeError, ValueError):
+        raise TypeError(f"{op}: the shape must be integers, got {shape!r}") from None
+    if any(d < 0 for d in out) or any(int(d) != d for d in shape):
+        raise ValueError(f"{op}: the shape must be non-negative integers, got {list(shape)}")
+    return out
+
+
+def full(shape, fill_value, dtype=None, device=None, requires_grad=False):
+    """A tensor of ``shape`` holding ``fill_value`` everywhere (``dtype`` the default
+    float dtype unless given; filled on the device, no upload for float dtypes)."""
+    shape = _shape_arg("full", (shape,))  # an int, or a tuple / list of them
+    dtype = canonical_dtype(dtype) or config.default_dtype
+    backend = get_backend(device)
+    if dtype == "i32":
+        if float(fill_value) != int(fill_value):
+            raise ValueError(f"full: an i32 tensor cannot hold {fill_value!r}")
+        data = backend.from_numpy(np.full(shape, int(fill_value), np.int32), "i32")
+    else:
+        data = backend.full(shape, float(fill_value), dtype)
+    t = Tensor(data, backend)
+    return t.requires_grad_(True) if requires_grad else t
+
+
+def zeros(*shape, dtype=None, device=None, requires_grad=False):
+    """``zeros(2, 3)`` or ``zeros((2, 3))``: a tensor of zeros (as ``full``)."""
+    return full(_shape_arg("zeros", shape), 0.0, dtype, device, requires_grad)
+
+
+def ones(*shape, dtype=None, device=None, requires_grad=False):
+    """``ones(2, 3)`` or ``ones((2, 3))``: a tensor of ones (as ``full``)."""
+    return full(_shape_arg("ones", shape), 1.0, dtype, device, requires_grad)
+
+
+def _like(op, t, value, dtype, device, requires_grad):
+    if not isinstance(t, Tensor):
+        raise TypeError(f"{op}: expected a vkgrad Tensor, got {type(t).__name__}")
+    return full(t.shape, value, dtype or t.dtype, device if device is not None else t.device, requires_grad)
+
+
+def zeros_like(t, dtype=None, device=None, requires_grad=False):
+    """Zeros of ``t``'s shape, dtype and device unless given."""
+    return _like("zeros_like", t, 0.0, dtype, device, requires_grad)
+
+
+def ones_like(t, dtype=None, device=None, requires_grad=False):
+    """Ones of ``t``'s shape, dtype and device unless given."""
+    return _like("ones_like", t, 1.0, dtype, device, requires_grad)
+
+
+def full_like(t, fill_value, dtype=None, device=None, requires_grad=False):
+    """``fill_value`` in ``t``'s shape, dtype and device unless given."""
+    return _like("full_like", t, fill_value, dtype, device, requires_grad)

@@ -1,7 +1,9 @@
-"""Modules: Module, Linear, BatchNorm1d, Dropout, Sequential, activations."""
+"""Modules: Module, Linear, BatchNorm1d, Dropout, Sequential, ModuleList, Identity,
+Flatten, activations, losses."""
 from ..tensor import Parameter
-from .layers import GELU, BatchNorm1d, Dropout, Linear, ReLU, Sequential, Sigmoid, Softmax, Tanh
+from .layers import (GELU, BatchNorm1d, CrossEntropyLoss, Dropout, Flatten, Identity, Linear, ModuleList,
+                     MSELoss, ReLU, Sequential, Sigmoid, Softmax, Tanh)
 from .module import Module
 
-__all__ = ["Module", "Parameter", "Linear", "BatchNorm1d", "Dropout", "Sequential", "ReLU",
-           "Sigmoid", "Tanh", "GELU", "Softmax"]
+__all__ = ["Module", "Parameter", "Linear", "BatchNorm1d", "Dropout", "Sequential", "ModuleList",
+           "Identity", "Flatten", "ReLU", "Sigmoid", "Tanh", "GELU", "Softmax", "CrossEntropyLoss", "MSELoss"]

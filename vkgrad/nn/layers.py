@@ -1,4 +1,5 @@
-"""Layers: Linear, BatchNorm1d, Dropout, activations, Sequential."""
+"""Layers: Linear, BatchNorm1d, Dropout, activations, Identity, Flatten, Sequential,
+ModuleList, and the losses as modules."""
 from __future__ import annotations
 
 import math
@@ -103,20 +104,19 @@ class Softmax(Module):
         return ops.softmax(x, self.axis)
 
 
-class Sequential(Module):
-    """Layers applied in order; sub-modules are named "0", "1", ..."""
+class _Modules(Module):
+    """Sub-modules in order, registered as "0", "1", ... (Sequential, ModuleList)."""
 
-    def __init__(self, *layers):
-        super().__init__()
-        for i, m in enumerate(layers):
-            if not isinstance(m, Module):
-                raise TypeError(f"Sequential: argument {i} is a {type(m).__name__}, expected a Module")
-            setattr(self, str(i), m)
+    def append(self, m):
+        if not isinstance(m, Module):
+            raise TypeError(f"{type(self).__name__}: expected a Module, got {type(m).__name__}")
+        setattr(self, str(len(self._modules)), m)
+        return self
 
-    def forward(self, x):
-        for m in self._modules.values():
-            x = m(x)
-        return x
+    def extend(self, modules):
+        for m in modules:
+            self.append(m)
+        return self
 
     def __getitem__(self, i):
         return list(self._modules.values())[i]
@@ -127,6 +127,67 @@ class Sequential(Module):
     def __iter__(self):
         return iter(self._modules.values())
 
-    def append(self, m):
-        setattr(self, str(len(self._modules)), m)
-        return self
+
+class Sequential(_Modules):
+    """Layers applied in order; sub-modules are named "0", "1", ..."""
+
+    def __init__(self, *layers):
+        super().__init__()
+        for i, m in enumerate(layers):
+            if not isinstance(m, Module):
+                raise TypeError(f"Sequential: argument {i} is a {type(m).__name__}, expected a Module")
+            self.append(m)
+
+    def forward(self, x):
+        for m in self._modules.values():
+            x = m(x)
+        return x
+
+
+class Identity(Module):
+    """Returns its input (a placeholder layer, as in PyTorch)."""
+
+    def forward(self, x):
+        return x
+
+
+class Flatten(Module):
+    """``x.flatten(start_dim, end_dim)``: [N, ...] -> [N, features] by default."""
+
+    def __init__(self, start_dim=1, end_dim=-1):
+        super().__init__()
+        self.start_dim, self.end_dim = start_dim, end_dim
+
+    def forward(self, x):
+        return x.flatten(self.start_dim, self.end_dim)
+
+    def extra_repr(self):
+        return f"start_dim={self.start_dim}, end_dim={self.end_dim}"
+
+
+class ModuleList(_Modules):
+    """Sub-modules held in a list (registered as "0", "1", ...: their parameters
+    belong to the owner); no forward of its own."""
+
+    def __init__(self, modules=()):
+        super().__init__()
+        self.extend(modules)
+
+    def forward(self, *args):
+        raise NotImplementedError("ModuleList has no forward: iterate over its modules")
+
+
+class CrossEntropyLoss(Module):
+    """Softmax cross-entropy of logits [B, C] against integer labels [B] or
+    probability rows [B, C], averaged over the batch (PyTorch's CrossEntropyLoss,
+    reduction "mean"): the fused ``softmax_cross_entropy``."""
+
+    def forward(self, logits, targets):
+        return ops.softmax_cross_entropy(logits, targets)
+
+
+class MSELoss(Module):
+    """Mean squared error over every element (PyTorch's MSELoss, reduction "mean")."""
+
+    def forward(self, pred, target):
+        return ops.mse_loss(pred, target)

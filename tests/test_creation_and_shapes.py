@@ -1,0 +1,145 @@
+"""Creation functions (zeros, ones, full and their _like forms), the shape helpers
+(view, flatten, unsqueeze, squeeze) and the small modules built on them (Identity,
+Flatten, ModuleList, CrossEntropyLoss, MSELoss): values on every backend against
+NumPy, gradients against float64 finite differences, errors naming the op."""
+import numpy as np
+import pytest
+
+import vkgrad as vg
+from vkgrad import nn
+
+
+def test_creation_functions(bk):
+    z = vg.zeros(2, 3, dtype=bk.dtype, device=bk.device)
+    o = vg.ones((4,), dtype=bk.dtype, device=bk.device, requires_grad=True)
+    f = vg.full((2, 2), -1.5, dtype=bk.dtype, device=bk.device)
+    assert z.shape == (2, 3) and z.dtype == bk.dtype and z.device == vg.normalize_device(bk.device)
+    assert o.requires_grad and not z.requires_grad
+    bk.close(z.numpy(), np.zeros((2, 3)))
+    bk.close(o.numpy(), np.ones(4))
+    bk.close(f.numpy(), np.full((2, 2), -1.5))
+    assert vg.zeros(0, 3, device=bk.device).shape == (0, 3)
+    assert vg.full(5, 2.0, device=bk.device).shape == (5,)
+    x = bk.t(np.arange(6.0).reshape(2, 3))
+    for like, want in ((vg.zeros_like(x), 0.0), (vg.ones_like(x), 1.0), (vg.full_like(x, 3.0), 3.0)):
+        assert like.shape == x.shape and like.dtype == x.dtype and like.device == x.device
+        bk.close(like.numpy(), np.full((2, 3), want))
+    labels = vg.full((3,), 2, dtype="i32", device=bk.device)
+    assert labels.dtype == "i32" and labels.numpy().tolist() == [2, 2, 2]
+    assert vg.zeros_like(x, dtype="i32").dtype == "i32"
+
+
+def test_creation_defaults_follow_the_settings():
+    vg.set_default_dtype("f64")
+    assert vg.zeros(2, device="cpu").dtype == "f64"
+    vg.set_default_dtype("f32")
+    vg.set_default_device("cpu")
+    assert vg.ones(2).device == "cpu" and vg.ones(2).dtype == "f32"
+
+
+def test_creation_errors():
+    with pytest.raises(ValueError, match=r"zeros: the shape must be non-negative integers, got \[2, -1\]"):
+        vg.zeros(2, -1)
+    with pytest.raises(TypeError, match="ones: the shape must be integers"):
+        vg.ones("a")
+    with pytest.raises(ValueError, match="full: an i32 tensor cannot hold 1.5"):
+        vg.full(2, 1.5, dtype="i32")
+    with pytest.raises(ValueError, match="unknown dtype"):
+        vg.zeros(2, dtype="f8")
+    with pytest.raises(TypeError, match="zeros_like: expected a vkgrad Tensor, got ndarray"):
+        vg.zeros_like(np.zeros(2))
+
+
+def test_shape_helpers_values_and_gradients(bk):
+    r = np.random.default_rng(3)
+    a = r.standard_normal((2, 3, 4))
+    cases = [(lambda t: t.flatten(), lambda x: x.reshape(-1)),
+             (lambda t: t.flatten(1), lambda x: x.reshape(2, 12)),
+             (lambda t: t.flatten(0, 1), lambda x: x.reshape(6, 4)),
+             (lambda t: t.flatten(-2, -1), lambda x: x.reshape(2, 12)),
+             (lambda t: t.view(4, 6), lambda x: x.reshape(4, 6)),
+             (lambda t: t.view((-1, 4)), lambda x: x.reshape(-1, 4)),
+             (lambda t: t.unsqueeze(0), lambda x: x[None]),
+             (lambda t: t.unsqueeze(-1), lambda x: x[..., None]),
+             (lambda t: t.unsqueeze(2), lambda x: x[:, :, None]),
+             (lambda t: t.unsqueeze(1).squeeze(1), lambda x: x),
+             (lambda t: t.unsqueeze(0).unsqueeze(3).squeeze(), lambda x: x),
+             (lambda t: t.squeeze(1), lambda x: x)]  # (size 3: unchanged, as in PyTorch)
+    ar = a.astype(np.float16).astype(np.float64) if bk.dtype == "f16" else a
+    for i, (fn, want) in enumerate(cases):
+        t = bk.t(a, requires_grad=True)
+        y = fn(t)
+        bk.close(y.numpy(), want(ar), what=f"case {i}")
+        w = r.standard_normal(y.shape)
+        (y * bk.t(w)).sum().backward()
+        bk.close(t.grad.numpy(), w.reshape(a.shape), what=f"case {i} gradient")
+        assert vg.gradcheck(lambda x, fn=fn: fn(x) * 2.0, [a])
+    s = bk.t(np.array(5.0))
+    assert s.flatten().shape == (1,) and s.unsqueeze(0).shape == (1,) and s.squeeze().shape == ()
+
+
+def test_shape_helper_errors():
+    t = vg.tensor(np.zeros((2, 3)))
+    with pytest.raises(IndexError, match=r"unsqueeze: dim 3 out of range for a tensor of shape \[2, 3\] "
+                                         r"\(expected an integer in \[-3, 2\]\)"):
+        t.unsqueeze(3)
+    with pytest.raises(IndexError, match="squeeze: dim -3 out of range"):
+        t.squeeze(-3)
+    with pytest.raises(IndexError, match="flatten: dim 1.5 out of range"):
+        t.flatten(1.5)
+    with pytest.raises(ValueError, match="flatten: start_dim 1 comes after end_dim 0"):
+        t.flatten(1, 0)
+    with pytest.raises(ValueError, match="reshape: cannot reshape"):
+        t.view(4, -1)
+
+
+def test_identity_flatten_modulelist(bk):
+    vg.manual_seed(1)
+    layers = nn.ModuleList([nn.Linear(12, 5, device=bk.device, dtype=bk.dtype)])
+    layers.append(nn.Linear(5, 2, device=bk.device, dtype=bk.dtype))
+
+    class Net(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.flat, self.layers, self.out = nn.Flatten(), layers, nn.Identity()
+
+        def forward(self, x):
+            x = self.flat(x)
+            for m in self.layers:
+                x = m(x)
+            return self.out(x)
+
+    net = Net()
+    names = [n for n, _ in net.named_parameters()]
+    assert names == ["layers.0.weight", "layers.0.bias", "layers.1.weight", "layers.1.bias"]
+    assert len(layers) == 2 and layers[1] is list(layers)[1]
+    x = np.random.default_rng(4).standard_normal((3, 3, 4))
+    xr = x.astype(np.float16).astype(np.float64) if bk.dtype == "f16" else x
+    W0, b0, W1, b1 = (p.numpy().astype(np.float64) for p in net.parameters())
+    bk.close(net(bk.t(x)).numpy(), (xr.reshape(3, 12) @ W0.T + b0) @ W1.T + b1, atol=max(bk.atol, 3e-2 if
+                                                                                          bk.dtype == "f16" else 0))
+    assert "Flatten(start_dim=1, end_dim=-1)" in repr(net)
+    with pytest.raises(TypeError, match="ModuleList: expected a Module, got int"):
+        layers.append(3)
+    with pytest.raises(NotImplementedError, match="ModuleList has no forward"):
+        layers(bk.t(x))
+
+
+def test_loss_modules_match_the_functions(bk):
+    r = np.random.default_rng(5)
+    logits, labels = r.standard_normal((6, 4)), r.integers(0, 4, 6)
+    onehot = np.eye(4)[labels]
+    lr = logits.astype(np.float16).astype(np.float64) if bk.dtype == "f16" else logits
+    z = lr - lr.max(1, keepdims=True)
+    want = -(z - np.log(np.exp(z).sum(1, keepdims=True)))[np.arange(6), labels].mean()
+    for tgt in (bk.t(labels), bk.t(onehot)):
+        t = bk.t(logits, requires_grad=True)
+        loss = nn.CrossEntropyLoss()(t, tgt)
+        bk.close(loss.item(), want)
+        loss.backward()
+        p = np.exp(z) / np.exp(z).sum(1, keepdims=True)
+        bk.close(t.grad.numpy(), (p - onehot) / 6)
+    pred, target = r.standard_normal((3, 5)), r.standard_normal((3, 5))
+    pr = pred.astype(np.float16).astype(np.float64) if bk.dtype == "f16" else pred
+    tr = target.astype(np.float16).astype(np.float64) if bk.dtype == "f16" else target
+    bk.close(nn.MSELoss()(bk.t(pred), bk.t(target)).item(), ((pr - tr) ** 2).mean())
