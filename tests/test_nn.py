@@ -185,3 +185,66 @@ def test_load_state_dict_writes_in_place(bk):
     np.testing.assert_allclose(model.weight.numpy().astype(np.float64), 0.5)
     with pytest.raises(ValueError, match=r"assign_: got shape \[4\], expected \[2\]"):
         model.bias.assign_(np.zeros(4))
+
+
+def test_layernorm_module_values_gradients_and_torch(bk):
+    """LayerNorm over the last axis and over the last two: values against NumPy, the
+    exact gradient of every input against PyTorch where present (else finite
+    differences of the f64 CPU path), state-dict names, no-affine form, errors."""
+    r = np.random.default_rng(6)
+    for shape, norm in (((5, 8), 8), ((2, 3, 4), (3, 4))):
+        x = r.standard_normal(shape) * 2 + 0.5
+        ln = nn.LayerNorm(norm, device=bk.device, dtype=bk.dtype)
+        ln.weight.assign_(r.uniform(0.5, 1.5, ln.normalized_shape))
+        ln.bias.assign_(r.standard_normal(ln.normalized_shape))
+        w, b = ln.weight.numpy().astype(np.float64), ln.bias.numpy().astype(np.float64)
+        xr = x.astype(np.float16).astype(np.float64) if bk.dtype == "f16" else x
+        axes = tuple(range(x.ndim - len(ln.normalized_shape), x.ndim))
+        want = (xr - xr.mean(axes, keepdims=True)) / np.sqrt(xr.var(axes, keepdims=True) + 1e-5) * w + b
+        t = bk.t(x, requires_grad=True)
+        y = ln(t)
+        bk.close(y.numpy(), want, what=f"{shape} value")
+        g = r.standard_normal(shape)
+        (y * bk.t(g)).sum().backward()
+        try:
+            import torch
+        except ImportError:
+            torch = None
+        if torch is not None:
+            tx = torch.tensor(xr, requires_grad=True)
+            tw, tb = torch.tensor(w, requires_grad=True), torch.tensor(b, requires_grad=True)
+            ty = torch.nn.functional.layer_norm(tx, ln.normalized_shape, tw, tb, 1e-5)
+            (ty * torch.tensor(g)).sum().backward()
+            tol = dict(rtol=5e-2, atol=5e-2) if bk.dtype == "f16" else {}
+            bk.close(t.grad.numpy(), tx.grad.numpy(), what=f"{shape} dx", **tol)
+            bk.close(ln.weight.grad.numpy(), tw.grad.numpy(), what=f"{shape} dweight", **tol)
+            bk.close(ln.bias.grad.numpy(), tb.grad.numpy(), what=f"{shape} dbias", **tol)
+    assert [n for n, _ in nn.Sequential(nn.LayerNorm(4)).named_parameters()] == ["0.weight", "0.bias"]
+    plain = nn.LayerNorm(4, elementwise_affine=False, device=bk.device, dtype=bk.dtype)
+    assert plain.parameters() == [] and plain(bk.t(r.standard_normal((3, 4)))).shape == (3, 4)
+    assert vg.gradcheck(lambda a, w, b: vg.layer_norm(a, 4, w, b),
+                        [r.standard_normal((3, 4)), r.uniform(0.5, 1.5, 4), r.standard_normal(4)])
+
+
+def test_layernorm_var_abs_errors_and_edges():
+    x = vg.tensor(np.zeros((2, 3)), device="cpu", dtype="f64")
+    with pytest.raises(ValueError, match=r"layer_norm: normalized_shape \[4\] does not match the last axes "
+                                         r"of the input's shape \[2, 3\]"):
+        vg.layer_norm(x, 4)
+    with pytest.raises(ValueError, match=r"layer_norm: weight has shape \[2\], expected \[3\]"):
+        vg.layer_norm(x, 3, vg.tensor(np.ones(2), device="cpu"))
+    with pytest.raises(ValueError, match="LayerNorm: normalized_shape must be positive sizes"):
+        nn.LayerNorm(0)
+    with pytest.raises(ValueError, match="var: correction must be a non-negative number, got -1"):
+        vg.var(x, correction=-1)
+    with pytest.raises(ValueError, match=r"var: cannot take the variance over an empty axis"):
+        vg.var(vg.tensor(np.zeros((0, 3)), device="cpu"), 0)
+    # one value with Bessel's correction: NaN (as PyTorch); biased: 0
+    one = vg.tensor(np.array([2.0]), device="cpu", dtype="f64")
+    assert np.isnan(vg.var(one).item()) and vg.var(one, correction=0).item() == 0.0
+    # abs: NaN kept, gradient sign(x) and 0 at 0
+    a = vg.tensor(np.array([-2.0, 0.0, 3.0, np.nan]), device="cpu", dtype="f64", requires_grad=True)
+    y = vg.abs(a)
+    assert np.array_equal(y.numpy()[:3], [2.0, 0.0, 3.0]) and np.isnan(y.numpy()[3])
+    y[:3].sum().backward()
+    assert a.grad.numpy().tolist() == [-1.0, 0.0, 1.0, 0.0]

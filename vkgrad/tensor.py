@@ -253,6 +253,15 @@ class Tensor:
     def argmax(self, axis=None, keepdims=False):
         return _ops().argmax(self, axis, keepdims)
 
+    def abs(self):
+        return _ops().abs(self)
+
+    def var(self, axis=None, keepdims=False, correction=1):
+        return _ops().var(self, axis, keepdims, correction)
+
+    def std(self, axis=None, keepdims=False, correction=1):
+        return _ops().std(self, axis, keepdims, correction)
+
     def exp(self):
         return _ops().exp(self)
 

@@ -1,9 +1,9 @@
-"""Modules: Module, Linear, BatchNorm1d, Dropout, Sequential, ModuleList, Identity,
+"""Modules: Module, Linear, BatchNorm1d, LayerNorm, Dropout, Sequential, ModuleList, Identity,
 Flatten, activations, losses."""
 from ..tensor import Parameter
-from .layers import (GELU, BatchNorm1d, CrossEntropyLoss, Dropout, Flatten, Identity, Linear, ModuleList,
-                     MSELoss, ReLU, Sequential, Sigmoid, Softmax, Tanh)
+from .layers import (GELU, BatchNorm1d, CrossEntropyLoss, Dropout, Flatten, Identity, LayerNorm, Linear,
+                     ModuleList, MSELoss, ReLU, Sequential, Sigmoid, Softmax, Tanh)
 from .module import Module
 
-__all__ = ["Module", "Parameter", "Linear", "BatchNorm1d", "Dropout", "Sequential", "ModuleList",
+__all__ = ["Module", "Parameter", "Linear", "BatchNorm1d", "LayerNorm", "Dropout", "Sequential", "ModuleList",
            "Identity", "Flatten", "ReLU", "Sigmoid", "Tanh", "GELU", "Softmax", "CrossEntropyLoss", "MSELoss"]

@@ -1,4 +1,4 @@
-"""Layers: Linear, BatchNorm1d, Dropout, activations, Identity, Flatten, Sequential,
+"""Layers: Linear, BatchNorm1d, LayerNorm, Dropout, activations, Identity, Flatten, Sequential,
 ModuleList, and the losses as modules."""
 from __future__ import annotations
 
@@ -65,6 +65,28 @@ class BatchNorm1d(Module):
 
     def extra_repr(self):
         return f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, affine={self.affine}"
+
+
+class LayerNorm(Module):
+    """Normalises each sample over its last axes (``normalized_shape``: an int or a
+    tuple, as PyTorch's), then a learnable scale and shift of that shape
+    (``elementwise_affine=False``: none).  ``vkgrad.layer_norm``, composed of
+    reductions and elementwise ops: exact gradients through the statistics."""
+
+    def __init__(self, normalized_shape, eps=1e-5, elementwise_affine=True, device=None, dtype=None):
+        super().__init__()
+        shape = (normalized_shape,) if isinstance(normalized_shape, int) else tuple(normalized_shape)
+        if not shape or any(int(d) < 1 for d in shape):
+            raise ValueError(f"LayerNorm: normalized_shape must be positive sizes, got {normalized_shape!r}")
+        self.normalized_shape, self.eps, self.elementwise_affine = shape, eps, elementwise_affine
+        self.weight = Parameter(np.ones(shape), device=device, dtype=dtype) if elementwise_affine else None
+        self.bias = Parameter(np.zeros(shape), device=device, dtype=dtype) if elementwise_affine else None
+
+    def forward(self, x):
+        return ops.layer_norm(x, self.normalized_shape, self.weight, self.bias, self.eps)
+
+    def extra_repr(self):
+        return f"{self.normalized_shape}, eps={self.eps}, elementwise_affine={self.elementwise_affine}"
 
 
 class Dropout(Module):

@@ -1,11 +1,11 @@
 """Every op once, forward and backward, written against backend primitives."""
-from .elementwise import (add, affine, clamp, div, eq, exp, gelu, log, mul, neg, pow, relu,
+from .elementwise import (abs, add, affine, clamp, div, eq, exp, gelu, log, mul, neg, pow, relu,
                           sigmoid, sqrt, sub, tanh, to)
-from .nn import (batch_norm, cross_entropy, dropout, linear, log_softmax, matmul, mse_loss,
+from .nn import (batch_norm, cross_entropy, dropout, layer_norm, linear, log_softmax, matmul, mse_loss,
                  softmax, softmax_cross_entropy)
-from .shape import argmax, getitem, max, mean, reshape, sum, transpose
+from .shape import argmax, getitem, max, mean, reshape, std, sum, transpose, var
 
-__all__ = ["add", "affine", "clamp", "div", "eq", "exp", "gelu", "log", "mul", "neg", "pow", "relu",
+__all__ = ["abs", "add", "affine", "clamp", "div", "eq", "exp", "gelu", "log", "mul", "neg", "pow", "relu",
            "sigmoid", "sqrt", "sub", "tanh", "to", "batch_norm", "cross_entropy", "dropout",
            "linear", "log_softmax", "matmul", "mse_loss", "softmax", "softmax_cross_entropy",
-           "max", "argmax", "mean", "reshape", "sum", "transpose", "getitem"]
+           "layer_norm", "max", "argmax", "mean", "var", "std", "reshape", "sum", "transpose", "getitem"]

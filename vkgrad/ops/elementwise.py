@@ -66,6 +66,13 @@ def relu(x):
     return _unary("relu", x, bwd=lambda xd, y, g: x.backend.binary("relu_bwd", y, g))
 
 
+def abs(x):
+    """|x| as relu(x) + relu(-x): exact, NaN kept, and the gradient sign(x) with 0
+    at 0 (as PyTorch's)."""
+    check_tensor("abs", x)
+    return add(relu(x), relu(neg(x)))
+
+
 def sigmoid(x):
     return _unary("sigmoid", x, bwd=lambda xd, y, g: x.backend.binary("sigmoid_bwd", y, g))
 

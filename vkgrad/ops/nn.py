@@ -1,5 +1,7 @@
-"""Matmul, fused linear, softmax family, losses, batch norm and dropout."""
+"""Matmul, fused linear, softmax family, losses, batch norm, layer norm and dropout."""
 from __future__ import annotations
+
+import numbers
 
 import numpy as np
 
@@ -7,7 +9,7 @@ from ..backends.base import ACTIVATIONS
 from ..autograd import unit_seed
 from ..tensor import Tensor, tensor
 from ._core import as_tensor, autocast_to, check_tensor, loss_precision, make, promote, same_device
-from .elementwise import affine, log, mul, pow, sub
+from .elementwise import add, affine, log, mul, pow, sub
 from .shape import mean, sum, transpose
 
 ACT_NAMES = ("relu", "sigmoid", "tanh", "gelu", "gelu_tanh", "softmax")
@@ -262,6 +264,29 @@ def batch_norm(x, running_mean, running_var, weight=None, bias=None, training=Fa
         return dx, dg, db
 
     return make(y, be, (x, weight, bias), backward)
+
+
+def layer_norm(x, normalized_shape, weight=None, bias=None, eps=1e-5):
+    """(x - mean) / sqrt(var + eps) * weight + bias over the last
+    len(normalized_shape) axes (which must equal normalized_shape), the variance
+    biased, as PyTorch's layer_norm; composed of reductions and elementwise ops,
+    so its gradient includes the statistics'."""
+    check_tensor("layer_norm", x)
+    shape = (int(normalized_shape),) if isinstance(normalized_shape, numbers.Integral) else \
+        tuple(int(d) for d in normalized_shape)
+    k = len(shape)
+    if not shape or x.ndim < k or x.shape[x.ndim - k:] != shape:
+        raise ValueError(f"layer_norm: normalized_shape {list(shape)} does not match the last axes of "
+                         f"the input's shape {list(x.shape)}")
+    for what, t in (("weight", weight), ("bias", bias)):
+        if t is not None and tuple(t.shape) != shape:
+            raise ValueError(f"layer_norm: {what} has shape {list(t.shape)}, expected {list(shape)}")
+    axes = tuple(range(x.ndim - k, x.ndim))
+    d = sub(x, mean(x, axes, keepdims=True))
+    y = mul(d, pow(affine(mean(mul(d, d), axes, keepdims=True), 1.0, float(eps)), -0.5))
+    if weight is not None:
+        y = mul(y, weight)
+    return add(y, bias) if bias is not None else y
 
 
 def dropout(x, p=0.5, training=True):

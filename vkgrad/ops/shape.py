@@ -1,4 +1,4 @@
-"""Reductions and shape ops: sum, mean, max, argmax, reshape, transpose."""
+"""Reductions and shape ops: sum, mean, var, std, max, argmax, reshape, transpose."""
 from __future__ import annotations
 
 import numpy as np
@@ -28,6 +28,30 @@ def mean(x, axis=None, keepdims=False):
         raise ValueError(f"mean: cannot average over an empty axis of shape {list(x.shape)}")
     from .elementwise import affine
     return affine(sum(x, axes, keepdims), 1.0 / n)
+
+
+def var(x, axis=None, keepdims=False, correction=1):
+    """Variance along axes: sum((x - mean)^2) / (n - correction), two passes (no
+    E[x^2] - E[x]^2 cancellation).  correction=1 (Bessel's, PyTorch's default);
+    n <= correction gives NaN or inf, as in PyTorch."""
+    check_tensor("var", x)
+    if not isinstance(correction, (int, float)) or isinstance(correction, bool) or correction < 0:
+        raise ValueError(f"var: correction must be a non-negative number, got {correction!r}")
+    axes = norm_axes("var", axis, x.ndim)
+    n = int(np.prod([x.shape[a] for a in axes])) if axes else 1
+    if n == 0:
+        raise ValueError(f"var: cannot take the variance over an empty axis of shape {list(x.shape)}")
+    from .elementwise import affine, mul, sub
+    d = sub(x, mean(x, axes, keepdims=True))
+    dof = n - correction
+    return affine(sum(mul(d, d), axes, keepdims), 1.0 / dof if dof else float("inf"))
+
+
+def std(x, axis=None, keepdims=False, correction=1):
+    """sqrt(var(x, axis, keepdims, correction))."""
+    check_tensor("std", x)
+    from .elementwise import sqrt
+    return sqrt(var(x, axis, keepdims, correction))
 
 
 def max(x, axis=None, keepdims=False):
