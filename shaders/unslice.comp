@@ -2,28 +2,40 @@
 #extension GL_GOOGLE_include_directive : require
 // The gradient of a slice: y (the sliced tensor's shape `dim`) holds g where its
 // index lies on the slice's lattice (start[d] + k*step[d], k < len[d]) and 0
-// elsewhere, over up to 6 dimensions.  Bindings: 0 g (in), 1 y (out).
+// elsewhere, over up to 6 dimensions; BASE = 1 (a slice written over a tensor:
+// cat): A's element there instead of 0.  Bindings: 0 g, 2 A (BASE; y's shape)
+// (in), 1 y (out).
 // -DTEXEL_IN (the "unslice_tx" twin, CPU devices; any n: whole 16-byte quads of y,
 // then a tail of words): g's words through a texel view, y walked by digits.glsl (no
 // division per element where the slice's steps are 1).
 #include "common.glsl"
 layout(push_constant) uniform P { uint n; uint dim[6]; uint start[6]; uint step[6]; uint len[6]; } p;
+layout(constant_id = 1) const uint BASE = 0u;
 #ifdef TEXEL_IN
 #include "vec4.glsl"
 layout(local_size_x = 64) in;
 layout(binding = 0) uniform usamplerBuffer GW;
 BUF4_OUT(1, Y4)
+layout(binding = 2) uniform usamplerBuffer AW;
 #include "digits.glsl"
 
-uint element_bits() {  // g's element at y's idx, or 0 off the slice's lattice: straight-line
-    // code (with a return per dimension lavapipe ran it 2.5x slower)
-    uint ig = 0u, gs = 1u, off_lattice = 0u;  // (bitwise ors: && would branch per lane)
+uint element_bits() {  // g's element at y's idx, or 0 / A's off the slice's lattice:
+    // straight-line code (with a return per dimension lavapipe ran it 2.5x slower)
+    uint ig = 0u, gs = 1u, iy = 0u, ys = 1u, off_lattice = 0u;  // (bitwise ors: && would branch per lane)
     FOR_DIMS_DOWN(d) {
         uint off = idx[d] - p.start[d], k = off;  // below the start: wraps, k >= len
         if (p.step[d] != 1u) k /= p.step[d];  // a branch, not a select: no division where steps are 1
         off_lattice |= uint(k >= p.len[d]) | uint(k * p.step[d] != off);
         ig += k * gs;
         gs *= p.len[d];
+        if (BASE == 1u) {
+            iy += idx[d] * ys;
+            ys *= p.dim[d];
+        }
+    }
+    if (BASE == 1u) {
+        uint bg = ELEM_BITS(GW, off_lattice == 0u ? ig : 0u), ba = ELEM_BITS(AW, iy);
+        return off_lattice == 0u ? bg : ba;
     }
     uint b = ELEM_BITS(GW, off_lattice == 0u ? ig : 0u);
     return off_lattice == 0u ? b : 0u;
@@ -34,15 +46,16 @@ void main() { walk_y(); }
 layout(local_size_x = 256) in;
 BUF_IN(0, G)
 BUF_OUT(1, Y)
+BUF_IN(2, A)
 
-uint at(uint i) {  // element i's bits (LD_BITS), 0 off the slice's lattice
-    uint ig = 0u, gs = 1u, r = i;
+uint at(uint i) {  // element i's bits (LD_BITS), 0 (or A's) off the slice's lattice
+    uint ig = 0u, gs = 1u, r = i, off = BASE == 1u ? LD_BITS(A, i) : 0u;
     for (int d = 5; d >= 0; d--) {
         uint c = r % p.dim[d];
         r /= p.dim[d];
-        if (c < p.start[d] || (c - p.start[d]) % p.step[d] != 0u) return 0u;
+        if (c < p.start[d] || (c - p.start[d]) % p.step[d] != 0u) return off;
         uint k = (c - p.start[d]) / p.step[d];
-        if (k >= p.len[d]) return 0u;
+        if (k >= p.len[d]) return off;
         ig += k * gs;
         gs *= p.len[d];
     }

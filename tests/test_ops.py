@@ -101,6 +101,14 @@ CASES = {
     "layer_norm_2d_plain": (lambda x: vg.layer_norm(x, (3, 4)),
                             lambda x: (x - x.mean((1, 2), keepdims=True))
                             / np.sqrt(x.var((1, 2), keepdims=True) + 1e-5), [U(2, 3, 4)]),
+    "cat_axis0": (lambda a, b: vg.cat([a, b]), lambda a, b: np.concatenate([a, b]), [U(2, 3), U(4, 3)]),
+    "cat_axis1_three": (lambda a, b, c: vg.cat((a, b, c), axis=-1), lambda a, b, c: np.concatenate([a, b, c], 1),
+                        [U(3, 1), U(3, 5), U(3, 2)]),
+    "cat_3d_middle": (lambda a, b: vg.cat([a, b], 1), lambda a, b: np.concatenate([a, b], 1),
+                      [U(2, 3, 4), U(2, 1, 4)]),
+    "stack_last": (lambda a, b: vg.stack([a, b], -1), lambda a, b: np.stack([a, b], -1), [U(3, 5), U(3, 5)]),
+    "stack_front_1d": (lambda a, b, c: vg.stack([a, b, c]), lambda a, b, c: np.stack([a, b, c]),
+                       [U(7), U(7), U(7)]),
     "max_all": (vg.max, np.max, [lambda: R.permutation(12).reshape(3, 4) / 3.0]),
     "max_axis1": (lambda a: vg.max(a, axis=1), lambda a: a.max(1),
                   [lambda: R.permutation(12).reshape(3, 4) / 3.0]),
@@ -480,3 +488,58 @@ def test_nan_propagates_as_in_numpy(bk, shape):
     w = bk.t(np.abs(r.standard_normal((5, shape[1]))))
     y = vg.linear(t, w, activation="relu").numpy()
     assert np.array_equal(np.isnan(y).any(axis=1), nan.any(axis=1))
+
+
+@pytest.mark.parametrize("n", [3, 17, 1001])
+def test_cat_and_stack_move_bits_of_every_dtype(bk, n):
+    """cat / stack copy elements' bits exactly (-0.0, NaN, inf, int32 labels), f16
+    pieces of odd lengths meeting inside a packed word, empty pieces skipped, over
+    the texel twin and the storage-buffer kernel; and int32 indexing and transposes
+    on Vulkan (no int32 shader variants: moved as f32 words)."""
+    r = np.random.default_rng(n)
+    a = r.standard_normal(n)
+    a[:3] = [-0.0, np.nan, np.inf]
+    b = r.standard_normal(n + 2)
+    want = np.concatenate([a, b])
+    rnd = lambda x: x.astype({"f16": np.float16, "f32": np.float32}[bk.dtype]).astype(np.float64)  # noqa: E731
+    got = vg.cat([bk.t(a), bk.t(np.zeros(0)), bk.t(b)]).numpy().astype(np.float64)
+    np.testing.assert_array_equal(np.signbit(got), np.signbit(rnd(want)))
+    np.testing.assert_array_equal(got, rnd(want))  # (NaN equal to NaN here)
+    labels = [r.integers(-5, 5, k).astype(np.int32) for k in (n, 1, n + 1)]
+    lt = vg.cat([bk.t(x) for x in labels])
+    assert lt.dtype == "i32" and lt.numpy().tolist() == np.concatenate(labels).tolist()
+    st = vg.stack([bk.t(x) for x in (labels[0], labels[0][::-1].copy())], 1)
+    assert st.numpy().tolist() == np.stack([labels[0], labels[0][::-1]], 1).tolist()
+    m = np.arange(n * 4, dtype=np.int32).reshape(n, 4)
+    mt = bk.t(m)
+    assert mt[1::2, ::3].numpy().tolist() == m[1::2, ::3].tolist()
+    assert mt.T.numpy().tolist() == m.T.tolist()
+    assert vg.cat([bk.t(np.zeros((0, 2))), bk.t(np.zeros((0, 2)))]).shape == (0, 2)
+
+
+def test_cat_and_stack_errors():
+    a, b = vg.tensor(np.zeros((2, 3))), vg.tensor(np.zeros((2, 4)))
+    with pytest.raises(ValueError, match=r"cat: tensor 1 has shape \[2, 4\], tensor 0 \[2, 3\]; all shapes must "
+                                         r"match except along axis 0"):
+        vg.cat([a, b])
+    assert vg.cat([a, b], 1).shape == (2, 7)
+    with pytest.raises(ValueError, match="cat: axis 2 is out of range for tensors with 2 dimensions"):
+        vg.cat([a, a], 2)
+    with pytest.raises(TypeError, match="cat: expected a list or tuple of tensors, got Tensor"):
+        vg.cat(a)
+    with pytest.raises(ValueError, match="cat: expected at least one tensor"):
+        vg.cat([])
+    with pytest.raises(TypeError, match="cat: item 1 is a ndarray, expected a vkgrad Tensor"):
+        vg.cat([a, np.zeros((2, 3))])
+    with pytest.raises(TypeError, match=r"cat: tensor 1 is f16, tensor 0 f32; cast one with .to\(dtype=...\)"):
+        vg.cat([a, a.half()])
+    with pytest.raises(ValueError, match="cat: 0-d tensors cannot be joined; use stack"):
+        vg.cat([vg.tensor(1.0), vg.tensor(2.0)])
+    with pytest.raises(ValueError, match=r"stack: tensor 1 has shape \[2, 4\], tensor 0 \[2, 3\]"):
+        vg.stack([a, b])
+    with pytest.raises(ValueError, match="stack: axis 3 is out of range for a result with 3 dimensions"):
+        vg.stack([a, a], 3)
+    if vg.vulkan_available():
+        with pytest.raises(ValueError, match="cat: operands are on different devices"):
+            vg.cat([a.to("cpu"), a.to("vulkan")])
+    assert vg.stack([vg.tensor(1.0), vg.tensor(2.0)]).numpy().tolist() == [1.0, 2.0]

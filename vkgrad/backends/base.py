@@ -117,6 +117,11 @@ class Backend:
         """Zeros of ``shape`` with g written at the slice's positions (its gradient)."""
         raise NotImplementedError
 
+    def put_slice(self, base, g, starts, steps):
+        """A copy of ``base`` with g written at the slice's positions (as unslice, over
+        base instead of zeros): cat's pieces."""
+        raise NotImplementedError
+
     def broadcast_to(self, h, shape):
         """A materialised copy of h broadcast to shape (NumPy rules)."""
         raise NotImplementedError

@@ -203,6 +203,11 @@ class CPUBackend(Backend):
         out[self._slices(starts, steps, g.shape)] = g
         return out
 
+    def put_slice(self, base, g, starts, steps):
+        out = base.copy()
+        out[self._slices(starts, steps, g.shape)] = g
+        return out
+
     def broadcast_to(self, h, shape):
         return np.broadcast_to(h, shape).copy()
 

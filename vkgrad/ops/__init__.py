@@ -3,9 +3,10 @@ from .elementwise import (abs, add, affine, clamp, div, eq, exp, gelu, log, mul,
                           sigmoid, sqrt, sub, tanh, to)
 from .nn import (batch_norm, cross_entropy, dropout, layer_norm, linear, log_softmax, matmul, mse_loss,
                  softmax, softmax_cross_entropy)
-from .shape import argmax, getitem, max, mean, reshape, std, sum, transpose, var
+from .shape import argmax, cat, getitem, max, mean, reshape, stack, std, sum, transpose, var
 
 __all__ = ["abs", "add", "affine", "clamp", "div", "eq", "exp", "gelu", "log", "mul", "neg", "pow", "relu",
            "sigmoid", "sqrt", "sub", "tanh", "to", "batch_norm", "cross_entropy", "dropout",
            "linear", "log_softmax", "matmul", "mse_loss", "softmax", "softmax_cross_entropy",
-           "layer_norm", "max", "argmax", "mean", "var", "std", "reshape", "sum", "transpose", "getitem"]
+           "layer_norm", "max", "argmax", "mean", "var", "std", "reshape", "sum", "transpose", "getitem", "cat",
+           "stack"]

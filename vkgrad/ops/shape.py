@@ -1,10 +1,11 @@
-"""Reductions and shape ops: sum, mean, var, std, max, argmax, reshape, transpose."""
+"""Reductions and shape ops: sum, mean, var, std, max, argmax, reshape, transpose,
+cat, stack, indexing."""
 from __future__ import annotations
 
 import numpy as np
 
 from ..tensor import Tensor
-from ._core import check_tensor, make, norm_axes
+from ._core import check_tensor, make, norm_axes, same_device
 
 
 def _keep_shape(shape, axes):
@@ -135,6 +136,72 @@ def transpose(x, axes=None):
     be = x.backend
     inv = tuple(np.argsort(axes))
     return make(be.permute(x.data, axes), be, (x,), lambda g: (be.permute(g, inv),))
+
+
+def _pieces(op, tensors):
+    """The tensors of cat / stack as a checked list (one device, one dtype)."""
+    if isinstance(tensors, Tensor) or not isinstance(tensors, (list, tuple)):
+        raise TypeError(f"{op}: expected a list or tuple of tensors, got {type(tensors).__name__}")
+    if not tensors:
+        raise ValueError(f"{op}: expected at least one tensor, got an empty sequence")
+    for i, t in enumerate(tensors):
+        if not isinstance(t, Tensor):
+            raise TypeError(f"{op}: item {i} is a {type(t).__name__}, expected a vkgrad Tensor")
+        if t.dtype != tensors[0].dtype:
+            raise TypeError(f"{op}: tensor {i} is {t.dtype}, tensor 0 {tensors[0].dtype}; cast one with "
+                            ".to(dtype=...)")
+    same_device(op, *tensors)
+    return list(tensors)
+
+
+def cat(tensors, axis=0):
+    """The tensors joined along ``axis`` (every other axis equal), as torch.cat and
+    np.concatenate; each one's gradient is its slice of the output's."""
+    ts = _pieces("cat", tensors)
+    nd = ts[0].ndim
+    if nd == 0:
+        raise ValueError("cat: 0-d tensors cannot be joined; use stack")
+    if isinstance(axis, bool) or not isinstance(axis, (int, np.integer)) or not -nd <= axis < nd:
+        raise ValueError(f"cat: axis {axis!r} is out of range for tensors with {nd} dimensions")
+    ax = int(axis) % nd
+    for i, t in enumerate(ts):
+        if t.ndim != nd or t.shape[:ax] + t.shape[ax + 1:] != ts[0].shape[:ax] + ts[0].shape[ax + 1:]:
+            raise ValueError(f"cat: tensor {i} has shape {list(t.shape)}, tensor 0 {list(ts[0].shape)}; "
+                             f"all shapes must match except along axis {ax}")
+    be = ts[0].backend
+    shape = list(ts[0].shape)
+    shape[ax] = int(np.sum([t.shape[ax] for t in ts]))
+    starts, off = [], 0
+    for t in ts:
+        starts.append([0] * ax + [off] + [0] * (nd - ax - 1))
+        off += t.shape[ax]
+    ones = [1] * nd
+    out = None
+    for t, st in zip(ts, starts):
+        if t.size:  # the first piece over zeros, the others over what is there
+            out = be.unslice(t.data, shape, st, ones) if out is None else be.put_slice(out, t.data, st, ones)
+    if out is None:  # no elements at all
+        out = be.full(tuple(shape), 0.0, ts[0].dtype)
+
+    def backward(g):
+        return tuple(be.slice(g, st, ones, list(t.shape)) for t, st in zip(ts, starts))
+
+    return make(out, be, tuple(ts), backward)
+
+
+def stack(tensors, axis=0):
+    """The tensors (all of one shape) along a new axis ``axis`` (in [-ndim - 1,
+    ndim]), as torch.stack and np.stack."""
+    ts = _pieces("stack", tensors)
+    for i, t in enumerate(ts):
+        if t.shape != ts[0].shape:
+            raise ValueError(f"stack: tensor {i} has shape {list(t.shape)}, tensor 0 {list(ts[0].shape)}; "
+                             "all must have the same shape")
+    nd = ts[0].ndim + 1
+    if isinstance(axis, bool) or not isinstance(axis, (int, np.integer)) or not -nd <= axis < nd:
+        raise ValueError(f"stack: axis {axis!r} is out of range for a result with {nd} dimensions")
+    ax = int(axis) % nd
+    return cat([reshape(t, t.shape[:ax] + (1,) + t.shape[ax:]) for t in ts], ax)
 
 
 def getitem(x, index):

@@ -53,7 +53,7 @@ if not os.path.exists(_MANIFEST):
 # declared in the GLSL: i readonly, o writeonly, b read-write.  Both must match
 # the shader; the dependency tracker reads the binding modes.
 _SHADERS = {
-    "binary": (22, "iio"), "copy": (14, "io"), "unslice": (25, "io"), "cast": (1, "io"),
+    "binary": (22, "iio"), "copy": (14, "io"), "unslice": (25, "ioi"), "cast": (1, "io"),
     "reduce": (5, "io"), "matmul": (8, "iiio"), "softmax": (2, "io"), "xent": (3, "iioo"),
     "bn_fwd": (5, "iiioooobb"), "bn_bwd": (2, "iiiiiooo"),
     "dropout": (4, "ioo"), "onehot": (2, "io"), "adam": (9, "bibb"), "sgd": (7, "bib"),
@@ -85,7 +85,7 @@ _TEXEL = {
     "cast_tx": lambda tag, spec: [_RGBA32UI, 0],
     "dropout_tx": lambda tag, spec: [_RGBA32UI, 0, 0],
     "copy_tx": lambda tag, spec: [_R32UI, 0],  # x's words (f32 or two halves), gathered
-    "unslice_tx": lambda tag, spec: [_R32UI, 0],  # g's words
+    "unslice_tx": lambda tag, spec: [_R32UI, 0, _R32UI],  # g's words, y, the base's words
     "copy4_tx": lambda tag, spec: [_RGBA32UI, 0],
     "unary4_tx": lambda tag, spec: [_RGBA32UI, 0],
     "binary4_tx": lambda tag, spec: [_RGBA32UI, _RGBA32UI, 0],
@@ -218,6 +218,12 @@ def _fence_spin_us(choice, device_type):
 def _epq(dtype):
     """Elements per 16-byte quad: 4 f32, 8 packed halves."""
     return 8 if dtype == "f16" else 4
+
+
+def _bits_tag(dtype):
+    """The shader variant of kernels that only move elements' bits: int32 moves as
+    f32 words (no int32 variants are built)."""
+    return "f32" if dtype == "i32" else dtype
 
 
 def _words(n, dtype):
@@ -864,6 +870,16 @@ class VulkanBackend(Backend):
                                   base=sum(a * s for a, s in zip(starts, st)))
 
     def unslice(self, g, shape, starts, steps):
+        return self._unslice(g, tuple(shape), starts, steps, None)
+
+    def put_slice(self, base, g, starts, steps):
+        if base.dtype != g.dtype:
+            raise BackendError(f"vulkan put_slice: the slice is {g.dtype}, the tensor {base.dtype}")
+        return self._unslice(g, base.shape, starts, steps, base)
+
+    def _unslice(self, g, shape, starts, steps, base):
+        """unslice.comp: y of ``shape`` holding g on the slice's lattice and zeros (or,
+        given ``base``, base's elements: BASE = 1) elsewhere."""
         y = self._alloc(tuple(shape), g.dtype)
         # size-1 axes (start 0, one value) carry no index: left out, so more axes fit
         keep = ([i for i, d in enumerate(shape) if d != 1] or [len(shape) - 1]) if shape else []
@@ -873,9 +889,12 @@ class VulkanBackend(Backend):
         shape_, starts_, steps_, lens_ = ([v[i] for i in keep] for v in (shape, starts, steps, g.shape))
         pad = _MAX_DIMS - len(keep)
         n = y.size
-        self._dispatch(*self._walk_kernel("unslice", n, g, len(keep)),
-                       [n] + [1] * pad + shape_ + [0] * pad + starts_ + [1] * pad
-                       + steps_ + [1] * pad + lens_, [g, y])
+        # (the texel twin only where every view it reads fits the device's texel limit)
+        shader, tag, spec, groups = self._walk_kernel("unslice", n, g if base is None else base, len(keep))
+        if base is not None:  # (constant 0, the texel twin's NDIM, is absent from the other variant)
+            spec = (spec[0] if spec else 0, 1)
+        self._dispatch(shader, tag, spec, groups, [n] + [1] * pad + shape_ + [0] * pad + starts_ + [1] * pad
+                       + steps_ + [1] * pad + lens_, [g, y, self._dummy if base is None else base])
         return y
 
     def permute(self, h, axes):
@@ -893,11 +912,11 @@ class VulkanBackend(Backend):
             B = h.size // (R * C)
             y = self._alloc(tuple(shape), h.dtype)
             if self.transpose_kernel == "tiles":  # a workgroup per tile of 32 x 32
-                self._dispatch("transpose_sm", h.dtype, (), min(B * -(-R // 32) * -(-C // 32), _MAX_GROUPS),
+                self._dispatch("transpose_sm", _bits_tag(h.dtype), (), min(B * -(-R // 32) * -(-C // 32), _MAX_GROUPS),
                                [B, R, C], [h, y])
             else:
                 items = B * -(-R // _T4_ROWS) * -(-(C // e) // sg)  # tiles of 128 rows x sg block columns
-                self._dispatch(self._tx("transpose4", h.size // e), h.dtype, (),
+                self._dispatch(self._tx("transpose4", h.size // e), _bits_tag(h.dtype), (),
                                min(-(-items // (64 // sg)), _MAX_GROUPS), [B, R, C], [h, y])
             return y
         return self._copy_strided(h, shape, strides, op="transpose")
@@ -991,9 +1010,10 @@ class VulkanBackend(Backend):
         (lavapipe: broadcasts to [4095, 1001] 10-20x a negation's time by the
         storage-buffer kernel, that divides out each element's index)."""
         tx = self._tx(shader, _words(x.size, x.dtype)) if n else shader
+        tag = _bits_tag(x.dtype)
         if tx != shader:
-            return tx, x.dtype, (ndim,), max(1, self._quad_groups(tx, n // _epq(x.dtype)))
-        return shader, x.dtype, (), self._groups(n, x.dtype)
+            return tx, tag, (ndim,), max(1, self._quad_groups(tx, n // _epq(x.dtype)))
+        return shader, tag, (), self._groups(n, x.dtype)
 
     def _quad_groups(self, shader, quads):
         """Workgroups (of 64) for a FOR_QUADS loop over ``quads`` (vec4.glsl).  The
