@@ -1,4 +1,4 @@
-"""Creation functions (zeros, ones, full and their _like forms), the shape helpers
+"""Creation functions (zeros, ones, full and their _like forms, randn, rand, randint), the shape helpers
 (view, flatten, unsqueeze, squeeze) and the small modules built on them (Identity,
 Flatten, ModuleList, CrossEntropyLoss, MSELoss): values on every backend against
 NumPy, gradients against float64 finite differences, errors naming the op."""
@@ -143,3 +143,37 @@ def test_loss_modules_match_the_functions(bk):
     pr = pred.astype(np.float16).astype(np.float64) if bk.dtype == "f16" else pred
     tr = target.astype(np.float16).astype(np.float64) if bk.dtype == "f16" else target
     bk.close(nn.MSELoss()(bk.t(pred), bk.t(target)).item(), ((pr - tr) ** 2).mean())
+
+
+def test_random_creation_is_seeded_and_the_same_on_every_backend(bk):
+    vg.manual_seed(11)
+    a = vg.randn(3, 4, dtype=bk.dtype, device=bk.device, requires_grad=True)
+    u = vg.rand((1000,), device=bk.device)
+    k = vg.randint(-3, 7, (500,), device=bk.device)
+    vg.manual_seed(11)
+    ref = np.random.default_rng(11)
+    bk.close(a.numpy(), ref.standard_normal((3, 4)).astype(np.float16 if bk.dtype == "f16" else np.float64))
+    assert a.requires_grad and a.shape == (3, 4) and a.dtype == bk.dtype
+    un = u.numpy()
+    assert un.shape == (1000,) and un.min() >= 0 and un.max() < 1 and 0.4 < un.mean() < 0.6
+    kn = k.numpy()
+    assert k.dtype == "i32" and kn.min() == -3 and kn.max() == 6
+    vg.manual_seed(3)
+    on_cpu = vg.randn(5, device="cpu", dtype="f64").numpy()
+    vg.manual_seed(3)
+    bk.close(vg.randn(5, device=bk.device, dtype=bk.dtype).numpy(), on_cpu, what="a seed's values, any backend")
+    vg.manual_seed(5)
+    x1 = vg.randn(4, device=bk.device).numpy()
+    vg.manual_seed(5)
+    assert np.array_equal(x1, vg.randn(4, device=bk.device).numpy())
+
+
+def test_random_creation_errors():
+    with pytest.raises(ValueError, match=r"randint: high \(2\) must be greater than low \(2\)"):
+        vg.randint(2, 2, (3,))
+    with pytest.raises(TypeError, match="randint: low and high must be integers"):
+        vg.randint(0.5, 2, (3,))
+    with pytest.raises(ValueError, match="randint: .* does not fit int32"):
+        vg.randint(0, 2 ** 40, (3,))
+    with pytest.raises(ValueError, match="randn: the shape must be non-negative integers"):
+        vg.randn(-2)

@@ -415,3 +415,29 @@ def ones_like(t, dtype=None, device=None, requires_grad=False):
 def full_like(t, fill_value, dtype=None, device=None, requires_grad=False):
     """``fill_value`` in ``t``'s shape, dtype and device unless given."""
     return _like("full_like", t, fill_value, dtype, device, requires_grad)
+
+
+def randn(*shape, dtype=None, device=None, requires_grad=False):
+    """Standard normal samples of ``shape`` from vkgrad's generator (``manual_seed``):
+    drawn on the host, so a seed gives the same values on every backend."""
+    from .random import rng
+    return tensor(rng().standard_normal(_shape_arg("randn", shape)), requires_grad, dtype, device)
+
+
+def rand(*shape, dtype=None, device=None, requires_grad=False):
+    """Uniform samples in [0, 1) of ``shape`` from vkgrad's generator (as ``randn``)."""
+    from .random import rng
+    return tensor(rng().random(_shape_arg("rand", shape)), requires_grad, dtype, device)
+
+
+def randint(low, high, size, device=None):
+    """int32 samples in [low, high) of shape ``size`` from vkgrad's generator."""
+    from .random import rng
+    if not all(isinstance(v, (int, np.integer)) and not isinstance(v, bool) for v in (low, high)):
+        raise TypeError(f"randint: low and high must be integers, got {low!r} and {high!r}")
+    if high <= low:
+        raise ValueError(f"randint: high ({high}) must be greater than low ({low})")
+    if low < -2 ** 31 or high > 2 ** 31:
+        raise ValueError(f"randint: [{low}, {high}) does not fit int32")
+    shape = _shape_arg("randint", (size,))
+    return tensor(rng().integers(low, high, shape).astype(np.int32), dtype="i32", device=device)
