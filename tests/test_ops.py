@@ -109,6 +109,7 @@ CASES = {
     "stack_last": (lambda a, b: vg.stack([a, b], -1), lambda a, b: np.stack([a, b], -1), [U(3, 5), U(3, 5)]),
     "stack_front_1d": (lambda a, b, c: vg.stack([a, b, c]), lambda a, b, c: np.stack([a, b, c]),
                        [U(7), U(7), U(7)]),
+    "clone": (lambda a: a.clone(), lambda a: a, [U(3, 4)]),
     "max_all": (vg.max, np.max, [lambda: R.permutation(12).reshape(3, 4) / 3.0]),
     "max_axis1": (lambda a: vg.max(a, axis=1), lambda a: a.max(1),
                   [lambda: R.permutation(12).reshape(3, 4) / 3.0]),
@@ -543,3 +544,35 @@ def test_cat_and_stack_errors():
         with pytest.raises(ValueError, match="cat: operands are on different devices"):
             vg.cat([a.to("cpu"), a.to("vulkan")])
     assert vg.stack([vg.tensor(1.0), vg.tensor(2.0)]).numpy().tolist() == [1.0, 2.0]
+
+
+def test_clone_has_its_own_storage_and_one_hot(bk):
+    x = bk.t(np.arange(4.0))
+    c = x.clone()
+    x.assign_(np.zeros(4))
+    bk.close(c.numpy(), np.arange(4.0))
+    assert c.dtype == x.dtype and c.device == x.device and not c.requires_grad
+    lab = bk.t(np.array([2, 0, 3], dtype=np.int32))
+    assert lab.clone().numpy().tolist() == [2, 0, 3]
+    oh = vg.one_hot(lab, 4, dtype=bk.dtype)
+    assert oh.dtype == bk.dtype and oh.shape == (3, 4) and not oh.requires_grad
+    bk.close(oh.numpy(), np.eye(4)[[2, 0, 3]])
+    assert vg.one_hot(vg.tensor(np.zeros(0, np.int32), device=bk.device), 2).shape == (0, 2)
+    if bk.device != "cpu":  # on a device: a row of NaN (no host read), as the fused loss
+        got = vg.one_hot(bk.t(np.array([1, 7], dtype=np.int32)), 4).numpy()
+        assert np.isnan(got[1]).all() and got[0].tolist() == [0.0, 1.0, 0.0, 0.0]
+
+
+def test_one_hot_errors():
+    with pytest.raises(ValueError, match=r"one_hot: labels must lie in \[0, 3\), got values in \[0, 3\]"):
+        vg.one_hot(vg.tensor(np.array([0, 3], np.int32), device="cpu"), 3)
+    with pytest.raises(ValueError, match="one_hot: num_classes must be a positive integer, got 0"):
+        vg.one_hot([1], 0)
+    with pytest.raises(TypeError, match="one_hot: labels must be integers, got float64"):
+        vg.one_hot([1.0], 3)
+    with pytest.raises(ValueError, match=r"one_hot: labels must be an int32 tensor of shape \[batch\], got f32"):
+        vg.one_hot(vg.tensor(np.array([1.0])), 3)
+    with pytest.raises(ValueError, match="one_hot: dtype must be a float dtype, got i32"):
+        vg.one_hot([1], 3, dtype="i32")
+    with pytest.raises(TypeError, match="clone: expected a vkgrad Tensor, got list"):
+        vg.clone([1.0])

@@ -253,6 +253,9 @@ class Tensor:
     def argmax(self, axis=None, keepdims=False):
         return _ops().argmax(self, axis, keepdims)
 
+    def clone(self):
+        return _ops().clone(self)
+
     def abs(self):
         return _ops().abs(self)
 

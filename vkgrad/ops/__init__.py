@@ -1,12 +1,12 @@
 """Every op once, forward and backward, written against backend primitives."""
-from .elementwise import (abs, add, affine, clamp, div, eq, exp, gelu, log, mul, neg, pow, relu,
+from .elementwise import (abs, add, affine, clamp, clone, div, eq, exp, gelu, log, mul, neg, pow, relu,
                           sigmoid, sqrt, sub, tanh, to)
 from .nn import (batch_norm, cross_entropy, dropout, layer_norm, linear, log_softmax, matmul, mse_loss,
-                 softmax, softmax_cross_entropy)
+                 one_hot, softmax, softmax_cross_entropy)
 from .shape import argmax, cat, getitem, max, mean, reshape, stack, std, sum, transpose, var
 
 __all__ = ["abs", "add", "affine", "clamp", "div", "eq", "exp", "gelu", "log", "mul", "neg", "pow", "relu",
            "sigmoid", "sqrt", "sub", "tanh", "to", "batch_norm", "cross_entropy", "dropout",
            "linear", "log_softmax", "matmul", "mse_loss", "softmax", "softmax_cross_entropy",
            "layer_norm", "max", "argmax", "mean", "var", "std", "reshape", "sum", "transpose", "getitem", "cat",
-           "stack"]
+           "stack", "clone", "one_hot"]

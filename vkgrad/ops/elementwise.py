@@ -195,3 +195,15 @@ def to(x, device=None, dtype=None):
     if dtype not in ("f16", "f32", "f64") or src_dtype not in ("f16", "f32", "f64"):
         return Tensor(h, dst_be)
     return make(h, dst_be, (x,), backward)
+
+
+def clone(x):
+    """A copy in new storage, same device and dtype; the gradient passes through
+    unchanged (as PyTorch's clone)."""
+    if not isinstance(x, Tensor):
+        raise TypeError(f"clone: expected a vkgrad Tensor, got {type(x).__name__}")
+    be = x.backend
+    h = be.cast(x.data, x.dtype)  # (a cast to its own dtype: a copy on every backend)
+    if x.dtype not in FLOAT_DTYPES:
+        return Tensor(h, be)
+    return make(h, be, (x,), lambda g: (g,))

@@ -7,7 +7,8 @@ import numpy as np
 
 from ..backends.base import ACTIVATIONS
 from ..autograd import unit_seed
-from ..tensor import Tensor, tensor
+from .. import config
+from ..tensor import Tensor, canonical_dtype, tensor
 from ._core import as_tensor, autocast_to, check_tensor, loss_precision, make, promote, same_device
 from .elementwise import add, affine, log, mul, pow, sub
 from .shape import mean, sum, transpose
@@ -164,6 +165,31 @@ def _targets(op, logits, targets, dense=True):
     if targets.dtype != logits.dtype:
         return targets.backend.cast(targets.data, logits.dtype)
     return targets.data
+
+
+def one_hot(labels, num_classes, dtype=None):
+    """[B, num_classes] rows of 0 with a 1 at each label (no gradient); ``labels``
+    an int32 tensor of shape [B] or integers (then on the default device).  Labels
+    on the host must lie in [0, num_classes); on a device one out of range gives a
+    row of NaN (checking would cost a read of the device)."""
+    if isinstance(num_classes, bool) or not isinstance(num_classes, (int, np.integer)) or num_classes < 1:
+        raise ValueError(f"one_hot: num_classes must be a positive integer, got {num_classes!r}")
+    if not isinstance(labels, Tensor):
+        host = np.asarray(labels)
+        if host.dtype.kind not in "iu":
+            raise TypeError(f"one_hot: labels must be integers, got {host.dtype}")
+        labels = tensor(host.astype(np.int32), dtype="i32")
+    if labels.dtype != "i32" or labels.ndim != 1:
+        raise ValueError(f"one_hot: labels must be an int32 tensor of shape [batch], got {labels.dtype} "
+                         f"of shape {list(labels.shape)}")
+    if labels.device == "cpu" and labels.size:
+        lo, hi = int(labels.data.min()), int(labels.data.max())
+        if lo < 0 or hi >= num_classes:
+            raise ValueError(f"one_hot: labels must lie in [0, {num_classes}), got values in [{lo}, {hi}]")
+    dtype = canonical_dtype(dtype) or config.default_dtype
+    if dtype not in ("f16", "f32", "f64"):
+        raise ValueError(f"one_hot: dtype must be a float dtype, got {dtype}")
+    return Tensor(labels.backend.one_hot(labels.data, int(num_classes), dtype), labels.backend)
 
 
 def softmax_cross_entropy(logits, targets):
