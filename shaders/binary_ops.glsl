@@ -14,6 +14,9 @@ float f(float x, float g) {
         case B_GELU_TANH_BWD: return g * gelu_tanh_grad(x);
         case B_POW_BWD: return g * p.alpha * powf(x, p.alpha - 1.0);
         case B_CLAMP_BWD: return (x >= p.alpha && x <= p.beta) ? g : 0.0;
+        case B_MAXIMUM: return nmax(x, g);  // NaN from either side (common.glsl)
+        case B_MINIMUM: return nmin(x, g);
+        case B_GT: return x > g ? 1.0 : 0.0;
     }
     return x;
 }

@@ -27,3 +27,6 @@
 #define B_GELU_TANH_BWD 9u
 #define B_POW_BWD 10u
 #define B_CLAMP_BWD 11u
+#define B_MAXIMUM 12u
+#define B_MINIMUM 13u
+#define B_GT 14u

@@ -110,6 +110,13 @@ CASES = {
     "stack_front_1d": (lambda a, b, c: vg.stack([a, b, c]), lambda a, b, c: np.stack([a, b, c]),
                        [U(7), U(7), U(7)]),
     "clone": (lambda a: a.clone(), lambda a: a, [U(3, 4)]),
+    "maximum": (vg.maximum, np.maximum, [lambda: R.permutation(12).reshape(3, 4) / 3.0,
+                                         lambda: R.permutation(12).reshape(3, 4) / 3.0 + 0.1]),
+    "maximum_bcast": (vg.maximum, np.maximum, [lambda: R.permutation(12).reshape(3, 4) / 3.0,
+                                               lambda: np.array([0.55, 1.05, 2.05, 3.05])]),
+    "minimum_scalar": (lambda a: vg.minimum(a, 0.3), lambda a: np.minimum(a, 0.3), [AWAY(4, 5)]),
+    "minimum_bcast_col": (vg.minimum, np.minimum, [lambda: R.permutation(12).reshape(4, 3) / 3.0,
+                                                   lambda: np.array([[0.5], [1.5], [2.5], [3.5]])]),
     "max_all": (vg.max, np.max, [lambda: R.permutation(12).reshape(3, 4) / 3.0]),
     "max_axis1": (lambda a: vg.max(a, axis=1), lambda a: a.max(1),
                   [lambda: R.permutation(12).reshape(3, 4) / 3.0]),
@@ -576,3 +583,31 @@ def test_one_hot_errors():
         vg.one_hot([1], 3, dtype="i32")
     with pytest.raises(TypeError, match="clone: expected a vkgrad Tensor, got list"):
         vg.clone([1.0])
+
+
+def test_maximum_minimum_ties_nan_and_comparisons(bk):
+    """Ties send half the gradient to each operand (PyTorch's rule), NaN from either
+    operand propagates, gt / lt compare as NumPy (NaN false) without a gradient."""
+    a = bk.t(np.array([1.0, 2.0, 3.0, np.nan, 0.5]), requires_grad=True)
+    b = bk.t(np.array([1.0, 1.0, 4.0, 0.0, np.nan]), requires_grad=True)
+    m = vg.maximum(a, b)
+    got = m.numpy().astype(np.float64)
+    assert got[:3].tolist() == [1.0, 2.0, 4.0] and np.isnan(got[3:]).all()
+    got = vg.minimum(a, b).numpy().astype(np.float64)
+    assert got[:3].tolist() == [1.0, 1.0, 3.0] and np.isnan(got[3:]).all()
+    m[:3].sum().backward()
+    assert a.grad.numpy()[:3].tolist() == [0.5, 1.0, 0.0] and b.grad.numpy()[:3].tolist() == [0.5, 0.0, 1.0]
+    assert vg.gt(a, b).numpy().tolist() == [0.0, 1.0, 0.0, 0.0, 0.0]
+    assert vg.lt(a, b).numpy().tolist() == [0.0, 0.0, 1.0, 0.0, 0.0]
+    assert vg.gt(a, 1.5).numpy().tolist() == [0.0, 1.0, 1.0, 0.0, 0.0]
+    assert not vg.gt(a, b).requires_grad
+    lab = bk.t(np.array([3, 1], dtype=np.int32))
+    assert vg.lt(lab, bk.t(np.array([2, 2], dtype=np.int32))).numpy().tolist() == [0.0, 1.0]
+
+
+def test_maximum_errors():
+    a = vg.tensor(np.zeros((2, 3)))
+    with pytest.raises(ValueError, match="maximum: .*2, 3.*4"):
+        vg.maximum(a, vg.tensor(np.zeros(4)))
+    with pytest.raises(TypeError, match="minimum: expected at least one vkgrad Tensor"):
+        vg.minimum(1.0, 2.0)

@@ -122,6 +122,9 @@ _BINARY = {
     "gelu_tanh_bwd": lambda x, g, a, b: g * _gelu_tanh_grad(x),
     "pow_bwd": lambda x, g, a, b: g * a * np.power(x, a - 1),
     "clamp_bwd": lambda x, g, a, b: g * ((x >= a) & (x <= b)),
+    "maximum": lambda x, y, a, b: np.maximum(x, y),  # (NaN from either side, as the shaders)
+    "minimum": lambda x, y, a, b: np.minimum(x, y),
+    "gt": lambda x, y, a, b: (x > y).astype(x.dtype),
 }
 
 

@@ -106,10 +106,15 @@ def _binary(op, a, b):
         elif op == "mul":
             ga = be.binary("mul", g, bd) if a.requires_grad else None
             gb = be.binary("mul", g, ad) if b.requires_grad else None
-        else:  # div: d/da = g/b, d/db = -g*out/b
+        elif op == "div":  # d/da = g/b, d/db = -g*out/b
             ga = be.binary("div", g, bd) if a.requires_grad else None
             gb = be.unary("neg", be.binary("div", be.binary("mul", g, out), bd)) \
                 if b.requires_grad else None
+        else:  # maximum / minimum: g to the operand chosen, halved on ties (as PyTorch)
+            first = be.binary("gt", ad, bd) if op == "maximum" else be.binary("gt", bd, ad)
+            half = be.unary("affine", be.binary("eq", ad, bd), 0.5, 0.0)
+            ga = be.binary("mul", g, be.binary("add", first, half))
+            gb = be.binary("sub", g, ga) if b.requires_grad else None
         return (None if ga is None else unbroadcast(be, ga, sa),
                 None if gb is None else unbroadcast(be, gb, sb))
 
@@ -152,15 +157,45 @@ def div(a, b):
     return _binary("div", a, b)
 
 
+def maximum(a, b):
+    """Elementwise maximum, broadcast (NumPy rules); NaN from either operand
+    propagates; the gradient goes to the larger operand, halved on ties."""
+    a, b = _pair("maximum", a, b)
+    return _binary("maximum", a, b)
+
+
+def minimum(a, b):
+    """Elementwise minimum (as ``maximum``)."""
+    a, b = _pair("minimum", a, b)
+    return _binary("minimum", a, b)
+
+
+def _compare(op, a, b, prim, swap=False):
+    """A comparison as 1.0 / 0.0 in the operands' float dtype (int32 operands
+    compared as f32: exact below 2**24), broadcast; not differentiable."""
+    a, b = _pair(op, a, b)
+    a, b = (t if t.dtype in FLOAT_DTYPES else to(t, dtype="f32") for t in (a, b))
+    a, b = promote(op, a, b)
+    broadcast_shape(op, a.shape, b.shape)
+    a, b = (b, a) if swap else (a, b)
+    return Tensor(a.backend.binary(prim, a.data, b.data), a.backend)
+
+
+def gt(a, b):
+    """1.0 where a > b, else 0.0 (NaN compares false), as ``eq``."""
+    return _compare("gt", a, b, "gt")
+
+
+def lt(a, b):
+    """1.0 where a < b, else 0.0 (NaN compares false), as ``eq``."""
+    return _compare("lt", a, b, "gt", swap=True)
+
+
 def eq(a, b):
     """1.0 where a == b, else 0.0, broadcast (NumPy rules), in the operands' float
     dtype (int32 operands compared as f32: exact below 2**24); not differentiable.
     Accuracy on the device: ``vg.mean(vg.eq(vg.argmax(logits, 1), labels))``."""
-    a, b = _pair("eq", a, b)
-    a, b = (t if t.dtype in FLOAT_DTYPES else to(t, dtype="f32") for t in (a, b))
-    a, b = promote("eq", a, b)
-    broadcast_shape("eq", a.shape, b.shape)
-    return Tensor(a.backend.binary("eq", a.data, b.data), a.backend)
+    return _compare("eq", a, b, "eq")
 
 
 def _pair(op, a, b):
