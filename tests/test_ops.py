@@ -611,3 +611,21 @@ def test_maximum_errors():
         vg.maximum(a, vg.tensor(np.zeros(4)))
     with pytest.raises(TypeError, match="minimum: expected at least one vkgrad Tensor"):
         vg.minimum(1.0, 2.0)
+
+
+def test_means_and_variances_of_many_halves_do_not_overflow(bk):
+    """mean / var / layer_norm sum in f32 and scale before storing in the input's
+    dtype: in f16 a sum of 100000 ones (or squared deviations) is past the largest
+    half (65504), the mean 1 is not (PyTorch gives 1); a plain f16 sum stays inf,
+    as PyTorch's."""
+    x = bk.t(np.ones(100000), requires_grad=True)
+    m = vg.mean(x)
+    assert m.dtype == bk.dtype and m.item() == 1.0
+    m.backward()
+    bk.close(x.grad.numpy(), np.full(100000, 1e-5))
+    v = np.random.default_rng(9).normal(0, 3, (2, 150000))
+    bk.close(vg.var(bk.t(v), axis=1).numpy(), v.var(1, ddof=1), rtol=2e-2 if bk.dtype == "f16" else 1e-4)
+    ln = vg.layer_norm(bk.t(v), 150000).numpy().astype(np.float64)
+    assert np.isfinite(ln).all() and abs(ln.std() - 1) < 2e-2
+    if bk.dtype == "f16":
+        assert np.isinf(vg.sum(bk.t(np.ones(100000))).item())

@@ -15,7 +15,8 @@ import vkgrad as vg
 _DIMS = [1, 2, 3, 4, 5, 7, 8, 9, 15, 16, 17, 31, 33, 64, 100, 127, 129, 257, 1000, 1025]
 _OPS = ["add", "sub", "mul", "div", "exp", "log", "sqrt", "relu", "sigmoid", "tanh", "gelu", "pow",
         "clamp", "affine", "sum", "mean", "max", "transpose", "getitem", "reshape", "matmul", "linear",
-        "softmax", "log_softmax", "sce", "batch_norm", "mse", "argmax", "to_i32"]
+        "softmax", "log_softmax", "sce", "batch_norm", "mse", "argmax", "to_i32", "maximum", "minimum", "abs",
+        "cat", "stack", "var", "layer_norm"]
 
 
 def _case(r, big=300_000, max_dims=6):
@@ -33,7 +34,7 @@ def _case(r, big=300_000, max_dims=6):
     s = shape()
     x = r.uniform(0.2, 2, s) if op in ("log", "sqrt", "pow") else r.normal(0, 1, s)
     ins = [x]
-    if op in ("add", "sub", "mul", "div"):
+    if op in ("add", "sub", "mul", "div", "maximum", "minimum"):
         k = int(r.integers(0, 6))  # the other operand: same shape, a trailing part, a
         # leading 1, a scalar, a column, or both broadcast ([.., m, 1] with [.., 1, n])
         o = [s, s[1:] or (1,), (1,) + s[1:], (), s[:-1] + (1,), s[:-1] + (1,)][k]
@@ -43,7 +44,7 @@ def _case(r, big=300_000, max_dims=6):
         other = r.uniform(0.5, 2, o) * r.choice([-1, 1], o) if op == "div" else r.normal(0, 1, o)
         ins = ins + [other] if r.random() < 0.7 or op == "div" else [other] + ins
         f = lambda a, b: getattr(vg, op)(a, b)  # noqa: E731
-    elif op in ("exp", "log", "sqrt", "relu", "sigmoid", "tanh", "gelu"):
+    elif op in ("exp", "log", "sqrt", "relu", "sigmoid", "tanh", "gelu", "abs"):
         f = lambda a: getattr(vg, op)(a)  # noqa: E731
     elif op == "pow":
         e = float(r.choice([2, 3, 0.5, -1.5]))
@@ -91,6 +92,25 @@ def _case(r, big=300_000, max_dims=6):
         B, C = max(2, dim()), dim()
         ins = [r.normal(3, 2, (B, C)), r.uniform(0.5, 1.5, C), r.normal(0, 1, C)]
         f = lambda a, w, b: vg.batch_norm(a, None, None, w, b, True)  # noqa: E731
+    elif op in ("cat", "stack"):  # 2-3 pieces, cat's of other lengths along its axis
+        ax = int(r.integers(-len(s), len(s)))
+        pieces = [s] + [s[:ax % len(s)] + ((dim() if op == "cat" else s[ax]),) + s[ax % len(s) + 1:]
+                        for _ in range(int(r.integers(1, 3)))]
+        while op == "cat" and sum(np.prod(p) for p in pieces) > 2 * big:
+            pieces.pop()
+        ins = [r.normal(0, 1, p) for p in pieces]
+        f = lambda *ts: getattr(vg, op)(list(ts), ax)  # noqa: E731
+        note = f" axis={ax}"
+    elif op == "var":
+        n = int(r.integers(0, len(s) + 1))
+        ax = None if n == 0 else tuple(sorted(r.choice(len(s), size=n, replace=False).tolist()))
+        f = lambda a: vg.var(a, axis=ax, correction=0)  # noqa: E731
+        note = f" axis={ax}"
+    elif op == "layer_norm":
+        k = int(r.integers(1, min(2, len(s)) + 1))
+        ins = [r.normal(1, 2, s), r.uniform(0.5, 1.5, s[-k:]), r.normal(0, 1, s[-k:])]
+        f = lambda a, w, b: vg.layer_norm(a, s[-k:], w, b)  # noqa: E731
+        note = f" over {s[-k:]}"
     elif op == "argmax":  # (int32, no gradient: values compared)
         ax = None if r.random() < 0.2 else int(r.integers(-len(s), len(s)))
         kd = bool(r.random() < 0.3)

@@ -127,8 +127,9 @@ class Backend:
         raise NotImplementedError
 
     # -- reductions ----------------------------------------------------
-    def reduce(self, op, x, axes, keepdims):
-        """op in sum, max, sumsq; axes a sorted tuple of non-negative axes."""
+    def reduce(self, op, x, axes, keepdims, f32=False):
+        """op in sum, max, sumsq; axes a sorted tuple of non-negative axes.  ``f32``:
+        an f16 input's result stays f32 (a mean's sum, which f16 could not hold)."""
         raise NotImplementedError
 
     def argmax_rows(self, h):

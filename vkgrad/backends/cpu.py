@@ -215,7 +215,7 @@ class CPUBackend(Backend):
         return np.broadcast_to(h, shape).copy()
 
     # -- reductions ----------------------------------------------------
-    def reduce(self, op, x, axes, keepdims):
+    def reduce(self, op, x, axes, keepdims, f32=False):
         c = self._c(x)
         if op == "sum":
             r = np.sum(c, axis=axes, keepdims=keepdims)
@@ -225,7 +225,7 @@ class CPUBackend(Backend):
             r = np.sum(c * c, axis=axes, keepdims=keepdims)
         else:
             raise BackendError(f"cpu: unknown reduction {op!r}")
-        return self._store(r, x.dtype)
+        return self._store(r, np.float32 if f32 and x.dtype == np.float16 else x.dtype)
 
     # -- linear algebra ------------------------------------------------
     def matmul(self, a, b, trans_a=False, trans_b=False, bias=None, act=None):

@@ -21,14 +21,25 @@ def sum(x, axis=None, keepdims=False):
         be.broadcast_to(be.reshape(g, _keep_shape(shape, axes)), shape),))
 
 
+def _scaled_sum(x, axes, keepdims, scale):
+    """sum(x over axes) * scale, summed and scaled in f32 before it is stored in x's
+    dtype: an f16 mean of many values must not overflow on its way (PyTorch's
+    mean of 100000 f16 ones is 1, a sum in halves would be inf)."""
+    be, shape = x.backend, x.shape
+    out = be.unary("affine", be.reduce("sum", x.data, axes, keepdims, f32=True), float(scale), 0.0)
+    if x.dtype == "f16":
+        out = be.cast(out, "f16")
+    return make(out, be, (x,), lambda g: (be.unary("affine", be.broadcast_to(
+        be.reshape(g, _keep_shape(shape, axes)), shape), float(scale), 0.0),))
+
+
 def mean(x, axis=None, keepdims=False):
     check_tensor("mean", x)
     axes = norm_axes("mean", axis, x.ndim)
     n = int(np.prod([x.shape[a] for a in axes])) if axes else 1
     if n == 0:
         raise ValueError(f"mean: cannot average over an empty axis of shape {list(x.shape)}")
-    from .elementwise import affine
-    return affine(sum(x, axes, keepdims), 1.0 / n)
+    return _scaled_sum(x, axes, keepdims, 1.0 / n)
 
 
 def var(x, axis=None, keepdims=False, correction=1):
@@ -42,10 +53,10 @@ def var(x, axis=None, keepdims=False, correction=1):
     n = int(np.prod([x.shape[a] for a in axes])) if axes else 1
     if n == 0:
         raise ValueError(f"var: cannot take the variance over an empty axis of shape {list(x.shape)}")
-    from .elementwise import affine, mul, sub
+    from .elementwise import mul, sub
     d = sub(x, mean(x, axes, keepdims=True))
     dof = n - correction
-    return affine(sum(mul(d, d), axes, keepdims), 1.0 / dof if dof else float("inf"))
+    return _scaled_sum(mul(d, d), axes, keepdims, 1.0 / dof if dof else float("inf"))
 
 
 def std(x, axis=None, keepdims=False, correction=1):

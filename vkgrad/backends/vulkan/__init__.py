@@ -220,6 +220,24 @@ def _epq(dtype):
     return 8 if dtype == "f16" else 4
 
 
+def _merge_lattice(shape, starts, steps, lens):
+    """A slice's lattice (shape, starts, steps, lens per axis) over fewer axes:
+    size-1 axes left out (start 0, one value), and an axis merged with the one
+    after it where that one is taken whole and this one with step 1 (the runs
+    join up: [2, 3, 4, 5][:, 1:2] is one run of 5 values in each of 2 x 3 x 4
+    ... ), so more slices fit the kernels' 6 axes."""
+    keep = [i for i, d in enumerate(shape) if d != 1] or ([len(shape) - 1] if shape else [])
+    out = [[shape[i], starts[i], steps[i], lens[i]] for i in keep]
+    i = len(out) - 2
+    while i >= 0:
+        d, s, st, n = out[i]
+        d1, s1, st1, n1 = out[i + 1]
+        if s1 == 0 and n1 == d1 and (st1 == 1 or n1 == 1) and (st == 1 or n == 1):
+            out[i:i + 2] = [[d * d1, s * d1, 1, n * d1]]
+        i -= 1
+    return [list(v) for v in zip(*out)] if out else [[], [], [], []]
+
+
 def _bits_tag(dtype):
     """The shader variant of kernels that only move elements' bits: int32 moves as
     f32 words (no int32 variants are built)."""
@@ -881,12 +899,12 @@ class VulkanBackend(Backend):
         """unslice.comp: y of ``shape`` holding g on the slice's lattice and zeros (or,
         given ``base``, base's elements: BASE = 1) elsewhere."""
         y = self._alloc(tuple(shape), g.dtype)
-        # size-1 axes (start 0, one value) carry no index: left out, so more axes fit
-        keep = ([i for i, d in enumerate(shape) if d != 1] or [len(shape) - 1]) if shape else []
-        if len(keep) > _MAX_DIMS:
-            raise BackendError(f"vulkan indexing (gradient): a {len(shape)}-d tensor with {len(keep)} axes "
-                               f"longer than 1; at most {_MAX_DIMS} are supported")
-        shape_, starts_, steps_, lens_ = ([v[i] for i in keep] for v in (shape, starts, steps, g.shape))
+        shape_, starts_, steps_, lens_ = _merge_lattice(list(shape), list(starts), list(steps), list(g.shape))
+        if len(shape_) > _MAX_DIMS:
+            op = "indexing (gradient)" if base is None else "cat"
+            raise BackendError(f"vulkan {op}: a {len(shape)}-d tensor whose slice leaves {len(shape_)} axes; "
+                               f"at most {_MAX_DIMS} are supported")
+        keep = shape_
         pad = _MAX_DIMS - len(keep)
         n = y.size
         # (the texel twin only where every view it reads fits the device's texel limit)
