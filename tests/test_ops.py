@@ -110,6 +110,10 @@ CASES = {
     "stack_front_1d": (lambda a, b, c: vg.stack([a, b, c]), lambda a, b, c: np.stack([a, b, c]),
                        [U(7), U(7), U(7)]),
     "clone": (lambda a: a.clone(), lambda a: a, [U(3, 4)]),
+    "where_gt": (lambda a, b: vg.where(vg.gt(a, b), a, b * 2.0), lambda a, b: np.where(a > b, a, 2 * b),
+                 [lambda: R.permutation(12).reshape(3, 4) / 3.0, lambda: R.permutation(12).reshape(3, 4) / 3.0 + 0.1]),
+    "where_scalar_bcast": (lambda a, b: vg.where(vg.gt(b, 0.0), a, -0.5), lambda a, b: np.where(b > 0, a, -0.5),
+                           [U(4, 5), AWAY(4, 1)]),
     "maximum": (vg.maximum, np.maximum, [lambda: R.permutation(12).reshape(3, 4) / 3.0,
                                          lambda: R.permutation(12).reshape(3, 4) / 3.0 + 0.1]),
     "maximum_bcast": (vg.maximum, np.maximum, [lambda: R.permutation(12).reshape(3, 4) / 3.0,
@@ -629,3 +633,40 @@ def test_means_and_variances_of_many_halves_do_not_overflow(bk):
     assert np.isfinite(ln).all() and abs(ln.std() - 1) < 2e-2
     if bk.dtype == "f16":
         assert np.isinf(vg.sum(bk.t(np.ones(100000))).item())
+
+
+def test_where_selects_exactly(bk):
+    """where copies the chosen operand's bits: inf / NaN in the branch not taken never
+    leak into the value or the gradient; cond may be int32, or a float of another
+    dtype (its tiny nonzero values still select a), and broadcasts."""
+    a = bk.t(np.array([1.0, np.inf, -2.0, np.nan]), requires_grad=True)
+    b = bk.t(np.array([np.nan, 5.0, np.inf, 7.0]), requires_grad=True)
+    c = bk.t(np.array([1.0, 0.0, 1.0, 0.0]))
+    y = vg.where(c, a, b)
+    assert y.numpy().tolist() == [1.0, 5.0, -2.0, 7.0]
+    (y * bk.t(np.array([1.0, 2.0, 3.0, 4.0]))).sum().backward()
+    assert a.grad.numpy().tolist() == [1.0, 0.0, 3.0, 0.0] and b.grad.numpy().tolist() == [0.0, 2.0, 0.0, 4.0]
+    lab = bk.t(np.array([0, 3, 0, -1], dtype=np.int32))
+    assert vg.where(lab, 1.0, 0.0).numpy().tolist() == [0.0, 1.0, 0.0, 1.0]
+    tiny = vg.tensor(np.array([0.0, 1e-30, np.nan, -0.0]), device=bk.device, dtype="f32")
+    got = vg.where(tiny, bk.t(np.ones(4)), bk.t(np.zeros(4)))
+    assert got.dtype == bk.dtype and got.numpy().tolist() == [0.0, 1.0, 1.0, 0.0]
+    r = np.random.default_rng(2)
+    for n in (1000, 1001, 4099):  # whole quads and a tail, halves sharing words
+        cn, an, bn = r.choice([0.0, 1.0, -0.0, 2.5], n), r.standard_normal(n), r.standard_normal(n)
+        want = np.where(cn != 0, an, bn).astype(np.float16 if bk.dtype == "f16" else np.float32)
+        np.testing.assert_array_equal(vg.where(bk.t(cn), bk.t(an), bk.t(bn)).numpy(), want)
+    col = bk.t(np.array([[1.0], [0.0]]))
+    m = np.arange(6.0).reshape(2, 3)
+    assert vg.where(col, bk.t(m), bk.t(-m)).numpy().tolist() == np.where([[1], [0]], m, -m).tolist()
+
+
+def test_where_errors():
+    a = vg.tensor(np.zeros((2, 3)))
+    with pytest.raises(TypeError, match="where: cond must be a vkgrad Tensor, got list"):
+        vg.where([1, 0], a, a)
+    with pytest.raises(ValueError, match=r"where: shapes \[2, 3\] and \[4\] cannot be broadcast"):
+        vg.where(a, a, vg.tensor(np.zeros(4)))
+    if vg.vulkan_available():
+        with pytest.raises(ValueError, match="where: operands are on different devices"):
+            vg.where(a.to("vulkan"), a.to("cpu"), 1.0)

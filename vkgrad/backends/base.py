@@ -122,6 +122,11 @@ class Backend:
         base instead of zeros): cat's pieces."""
         raise NotImplementedError
 
+    def select(self, c, a, b):
+        """a where c is nonzero (NaN counts), else b: three handles of one shape and
+        one float dtype (the op broadcasts and converts them first); bits copied."""
+        raise NotImplementedError
+
     def broadcast_to(self, h, shape):
         """A materialised copy of h broadcast to shape (NumPy rules)."""
         raise NotImplementedError

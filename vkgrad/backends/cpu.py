@@ -211,6 +211,9 @@ class CPUBackend(Backend):
         out[self._slices(starts, steps, g.shape)] = g
         return out
 
+    def select(self, c, a, b):
+        return np.where(c != 0, a, b)  # (NaN != 0: a, as the shader's bit test)
+
     def broadcast_to(self, h, shape):
         return np.broadcast_to(h, shape).copy()
 

@@ -5,7 +5,7 @@ import numbers
 
 from ..backends import get_backend, normalize_device
 from ..tensor import FLOAT_DTYPES, Tensor, canonical_dtype
-from ._core import as_tensor, broadcast_shape, check_tensor, make, promote, unbroadcast
+from ._core import as_tensor, broadcast_shape, check_tensor, make, promote, same_device, unbroadcast
 
 
 def _scalar(x):
@@ -155,6 +155,40 @@ def div(a, b):
         return affine(pow(b, -1.0), a)
     a, b = _pair("div", a, b)
     return _binary("div", a, b)
+
+
+def where(cond, a, b):
+    """a where ``cond`` is nonzero (NaN counts; a comparison's 1.0 / 0.0, or int32),
+    else b, all three broadcast (NumPy rules); a and b may be Python numbers.  An
+    exact select (inf or NaN in the branch not taken never leaks in); the gradient
+    goes to the operand chosen, none to cond."""
+    if not isinstance(cond, Tensor):
+        raise TypeError(f"where: cond must be a vkgrad Tensor, got {type(cond).__name__}")
+    if not isinstance(a, Tensor) and not isinstance(b, Tensor):
+        a = as_tensor("where", a, cond if cond.dtype in FLOAT_DTYPES else to(cond, dtype="f32"))
+    a, b = _pair("where", a, b)
+    a, b = promote("where", a, b)
+    same_device("where", cond, a)
+    be, dt = a.backend, a.dtype
+    shape = broadcast_shape("where", broadcast_shape("where", cond.shape, a.shape), b.shape)
+    cd = cond if cond.dtype in FLOAT_DTYPES else to(cond, dtype="f32")
+    swap = cd.dtype != dt
+    if swap:  # cond in another dtype: its "is zero" mask (exactly 0 / 1, NaN 0) in dt, a and b swapped
+        c = be.cast(be.binary("eq", cd.data, be.full((), 0.0, cd.dtype)), dt)
+    else:
+        c = cd.data
+    full = lambda h: h if tuple(h.shape) == tuple(shape) else be.broadcast_to(h, shape)  # noqa: E731
+    c, ad, bd = full(c), full(a.data), full(b.data)
+    first, second = (bd, ad) if swap else (ad, bd)
+    out = be.select(c, first, second)
+    sa, sb = a.shape, b.shape
+
+    def backward(g):
+        z = be.full(tuple(shape), 0.0, dt)
+        ga, gb = (be.select(c, z, g), be.select(c, g, z)) if swap else (be.select(c, g, z), be.select(c, z, g))
+        return unbroadcast(be, ga, sa), unbroadcast(be, gb, sb)
+
+    return make(out, be, (a, b), backward)
 
 
 def maximum(a, b):

@@ -63,10 +63,10 @@ _SHADERS = {
     "act_bias_bwd": (2, "iioo"), "adam4": (9, "bibb"), "sgd4": (7, "bib"), "adam_multi": (12, "bibb" * 4),
     "adam_multi8": (16, "bibb" * 8), "cast_multi": (8, "io" * 8), "transpose4": (3, "io"),
     "transpose_sm": (3, "io"),
-    "bn_part": (4, "iiio"), "bn_comb": (7, "iiibobbbooo"), "bn_apply": (2, "iiio"),
+    "bn_part": (4, "iiio"), "bn_comb": (7, "iiibobbbooo"), "bn_apply": (2, "iiio"), "select4": (1, "iiio"),
 }
 for _n in ("act_bias_bwd", "cast", "copy", "dropout", "copy4", "unslice", "unary4", "binary4", "reduce4", "matmul4",
-           "softmax", "xent", "transpose4", "bn_part", "bn_apply"):  # texel-read twins (see _tx)
+           "softmax", "xent", "transpose4", "bn_part", "bn_apply", "select4"):  # texel-read twins (see _tx)
     _SHADERS[_n + "_tx"] = _SHADERS[_n]
 _SHADERS["pad2d_tx"] = _SHADERS["pad2d_h_tx"] = (7, "ioi")  # x again as 16-byte texels (contiguous rows)
 # the optimizers' twins read through texel views and write the same ranges through
@@ -93,6 +93,7 @@ _TEXEL = {
     "transpose4_tx": lambda tag, spec: [_RGBA32UI, 0],
     "bn_part_tx": lambda tag, spec: [_RGBA32UI, _RGBA32UI, 0, 0],
     "bn_apply_tx": lambda tag, spec: [_RGBA32UI, _RGBA32UI, _RGBA32UI, 0],
+    "select4_tx": lambda tag, spec: [_RGBA32UI, _RGBA32UI, _RGBA32UI, 0],
     # softmax / xent: their QUADS and serial paths; rows not in whole quads read by words
     "softmax_tx": lambda tag, spec: [_RGBA32UI if spec[1] else _R32UI, 0],
     "xent_tx": lambda tag, spec: [_RGBA32UI if spec[1] else _R32UI,
@@ -889,6 +890,17 @@ class VulkanBackend(Backend):
 
     def unslice(self, g, shape, starts, steps):
         return self._unslice(g, tuple(shape), starts, steps, None)
+
+    def select(self, c, a, b):
+        if not (c.shape == a.shape == b.shape and c.dtype == a.dtype == b.dtype):
+            raise BackendError(f"vulkan select: operands must share shape and dtype, got {list(c.shape)} "
+                               f"{c.dtype}, {list(a.shape)} {a.dtype}, {list(b.shape)} {b.dtype}")
+        self._check_float("select", a)
+        y = self._alloc(a.shape, a.dtype)
+        if a.size:
+            shader, groups = self._quad_kernel("select4", a.size, a.dtype)
+            self._dispatch(shader, a.dtype, (), groups, [a.size], [c, a, b, y])
+        return y
 
     def put_slice(self, base, g, starts, steps):
         if base.dtype != g.dtype:
