@@ -16,7 +16,7 @@ _DIMS = [1, 2, 3, 4, 5, 7, 8, 9, 15, 16, 17, 31, 33, 64, 100, 127, 129, 257, 100
 _OPS = ["add", "sub", "mul", "div", "exp", "log", "sqrt", "relu", "sigmoid", "tanh", "gelu", "pow",
         "clamp", "affine", "sum", "mean", "max", "transpose", "getitem", "reshape", "matmul", "linear",
         "softmax", "log_softmax", "sce", "batch_norm", "mse", "argmax", "to_i32", "maximum", "minimum", "abs",
-        "cat", "stack", "var", "layer_norm"]
+        "cat", "stack", "var", "layer_norm", "where"]
 
 
 def _case(r, big=300_000, max_dims=6):
@@ -101,6 +101,12 @@ def _case(r, big=300_000, max_dims=6):
         ins = [r.normal(0, 1, p) for p in pieces]
         f = lambda *ts: getattr(vg, op)(list(ts), ax)  # noqa: E731
         note = f" axis={ax}"
+    elif op == "where":  # a condition from a, b of a broadcast shape (or a alone, a scalar for b)
+        k = int(r.integers(0, 3))
+        o = [s, s[1:] or (1,), s[:-1] + (1,)][k]
+        ins = [x, r.normal(0, 1, o)]
+        f = lambda a, b: vg.where(vg.gt(a, 0.25), a * 2.0, b)  # noqa: E731
+        note = f" other {o}"
     elif op == "var":
         n = int(r.integers(0, len(s) + 1))
         ax = None if n == 0 else tuple(sorted(r.choice(len(s), size=n, replace=False).tolist()))
