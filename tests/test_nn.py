@@ -248,3 +248,46 @@ def test_layernorm_var_abs_errors_and_edges():
     assert np.array_equal(y.numpy()[:3], [2.0, 0.0, 3.0]) and np.isnan(y.numpy()[3])
     y[:3].sum().backward()
     assert a.grad.numpy().tolist() == [-1.0, 0.0, 1.0, 0.0]
+
+
+def test_embedding_lookup_gradient_and_errors(bk):
+    """Embedding: rows copied exactly for indices of any shape (repeats, f16 rows of
+    an odd width sharing words), the weight's gradient summed per index against
+    NumPy's np.add.at and finite differences, host indices range-checked, device
+    indices out of range giving NaN rows."""
+    r = np.random.default_rng(8)
+    for V, D in ((7, 5), (300, 64)):
+        emb = nn.Embedding(V, D, device=bk.device, dtype=bk.dtype)
+        W = emb.weight.numpy().astype(np.float64)
+        idx = r.integers(0, V, (4, 9))
+        idx[0, :3] = [V - 1, 0, V - 1]
+        y = emb(bk.t(idx.astype(np.int32)))
+        assert y.shape == (4, 9, D) and y.dtype == bk.dtype
+        np.testing.assert_array_equal(y.numpy().astype(np.float64), W[idx])
+        g = r.standard_normal((4, 9, D))
+        (y * bk.t(g)).sum().backward()
+        gr = g.astype(np.float16).astype(np.float64) if bk.dtype == "f16" else g
+        want = np.zeros((V, D))
+        np.add.at(want, idx.reshape(-1), gr.reshape(-1, D))
+        bk.close(emb.weight.grad.numpy(), want, what=f"[{V}, {D}] weight gradient",
+                 atol=5e-2 if bk.dtype == "f16" else None)
+    assert vg.embedding([2, 0], emb.weight).shape == (2, D)
+    assert vg.gradcheck(lambda w: vg.embedding(np.array([[1, 2], [2, 0]]), w), [r.standard_normal((3, 4))])
+    if bk.device != "cpu":
+        got = vg.embedding(bk.t(np.array([1, 300], dtype=np.int32)), emb.weight).numpy()
+        assert np.isnan(got[1]).all() and not np.isnan(got[0]).any()
+    assert "Embedding(300, 64)" in repr(nn.Sequential(emb))
+
+
+def test_embedding_errors():
+    w = vg.tensor(np.zeros((4, 2)), device="cpu")
+    with pytest.raises(ValueError, match=r"embedding: indices must lie in \[0, 4\), got values in \[-1, 2\]"):
+        vg.embedding(vg.tensor(np.array([2, -1], np.int32), device="cpu"), w)
+    with pytest.raises(TypeError, match="embedding: indices must be integers, got float64"):
+        vg.embedding([1.5], w)
+    with pytest.raises(TypeError, match="embedding: indices must be int32, got f32"):
+        vg.embedding(vg.tensor(np.array([1.0]), device="cpu"), w)
+    with pytest.raises(ValueError, match=r"embedding: weight must be \[num_embeddings >= 1, dim\], got \[4\]"):
+        vg.embedding([1], vg.tensor(np.zeros(4), device="cpu"))
+    with pytest.raises(ValueError, match="Embedding: sizes must be positive, got 0 x 3"):
+        nn.Embedding(0, 3)

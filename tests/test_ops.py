@@ -43,6 +43,7 @@ def _np_sigmoid(x):
 
 
 ONEHOT = np.eye(5)[R.integers(0, 5, 6)]
+EMB_IDX = np.array([[5, 0, 2], [2, 2, 1]])  # (repeats: the weight's gradient adds them up)
 LABELS = R.integers(0, 5, 6)
 MASK_P = 0.3
 
@@ -110,6 +111,7 @@ CASES = {
     "stack_front_1d": (lambda a, b, c: vg.stack([a, b, c]), lambda a, b, c: np.stack([a, b, c]),
                        [U(7), U(7), U(7)]),
     "clone": (lambda a: a.clone(), lambda a: a, [U(3, 4)]),
+    "embedding": (lambda w: vg.embedding(EMB_IDX, w), lambda w: w[EMB_IDX], [U(6, 5)]),
     "where_gt": (lambda a, b: vg.where(vg.gt(a, b), a, b * 2.0), lambda a, b: np.where(a > b, a, 2 * b),
                  [lambda: R.permutation(12).reshape(3, 4) / 3.0, lambda: R.permutation(12).reshape(3, 4) / 3.0 + 0.1]),
     "where_scalar_bcast": (lambda a, b: vg.where(vg.gt(b, 0.0), a, -0.5), lambda a, b: np.where(b > 0, a, -0.5),

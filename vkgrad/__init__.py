@@ -101,7 +101,8 @@ def info(file=None):
         print(f"Vulkan backend unavailable: {e}", file=out)
 
 
-__all__ = ["Tensor", "Parameter", "tensor", "zeros", "ones", "full", "zeros_like", "ones_like", "full_like", "randn", "rand", "randint", "backward", "grad_tape", "no_grad", "enable_grad",
+__all__ = ["Tensor", "Parameter", "tensor", "zeros", "ones", "full", "zeros_like", "ones_like", "full_like",
+           "randn", "rand", "randint", "backward", "grad_tape", "no_grad", "enable_grad",
            "is_grad_enabled", "Gradients", "gradcheck", "manual_seed", "get_rng_state", "set_rng_state",
            "clip_grad_norm", "save", "load", "set_default_dtype", "get_default_dtype", "set_default_device",
            "get_default_device", "devices", "info", "set_check_finite", "nn", "optim", "data",

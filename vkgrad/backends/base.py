@@ -122,6 +122,11 @@ class Backend:
         base instead of zeros): cat's pieces."""
         raise NotImplementedError
 
+    def gather_rows(self, w, idx):
+        """Rows idx (int32 [B]) of w [V, D]: [B, D], bits copied; an index outside
+        [0, V) gives a row of NaN (as one_hot: device indices are not range-checked)."""
+        raise NotImplementedError
+
     def select(self, c, a, b):
         """a where c is nonzero (NaN counts), else b: three handles of one shape and
         one float dtype (the op broadcasts and converts them first); bits copied."""

@@ -211,6 +211,12 @@ class CPUBackend(Backend):
         out[self._slices(starts, steps, g.shape)] = g
         return out
 
+    def gather_rows(self, w, idx):
+        ok = (idx >= 0) & (idx < w.shape[0])
+        out = w[np.where(ok, idx, 0)]
+        out[~ok] = np.nan
+        return out
+
     def select(self, c, a, b):
         return np.where(c != 0, a, b)  # (NaN != 0: a, as the shader's bit test)
 

@@ -1,4 +1,4 @@
-"""Layers: Linear, BatchNorm1d, LayerNorm, Dropout, activations, Identity, Flatten, Sequential,
+"""Layers: Linear, Embedding, BatchNorm1d, LayerNorm, Dropout, activations, Identity, Flatten, Sequential,
 ModuleList, and the losses as modules."""
 from __future__ import annotations
 
@@ -65,6 +65,25 @@ class BatchNorm1d(Module):
 
     def extra_repr(self):
         return f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, affine={self.affine}"
+
+
+class Embedding(Module):
+    """A lookup table of ``num_embeddings`` vectors of ``embedding_dim``: integer
+    indices of any shape in, [*shape, embedding_dim] out (``vkgrad.embedding``);
+    weight initialised N(0, 1), as PyTorch's."""
+
+    def __init__(self, num_embeddings, embedding_dim, device=None, dtype=None):
+        super().__init__()
+        if num_embeddings < 1 or embedding_dim < 1:
+            raise ValueError(f"Embedding: sizes must be positive, got {num_embeddings} x {embedding_dim}")
+        self.num_embeddings, self.embedding_dim = num_embeddings, embedding_dim
+        self.weight = Parameter(rng().standard_normal((num_embeddings, embedding_dim)), device=device, dtype=dtype)
+
+    def forward(self, indices):
+        return ops.embedding(indices, self.weight)
+
+    def extra_repr(self):
+        return f"{self.num_embeddings}, {self.embedding_dim}"
 
 
 class LayerNorm(Module):

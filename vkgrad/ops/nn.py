@@ -192,6 +192,39 @@ def one_hot(labels, num_classes, dtype=None):
     return Tensor(labels.backend.one_hot(labels.data, int(num_classes), dtype), labels.backend)
 
 
+def embedding(indices, weight):
+    """Rows of ``weight`` [num_embeddings, dim] at the int32 ``indices`` (a tensor of
+    any shape, or integers): [*indices.shape, dim], as PyTorch's embedding.  Host
+    indices must lie in [0, num_embeddings); on a device one out of range gives a
+    row of NaN (as one_hot: checking would cost a read).  The weight's gradient adds
+    up each index's rows of the output's gradient (one_hot(indices)^T @ g)."""
+    check_tensor("embedding", weight)
+    if weight.ndim != 2 or weight.shape[0] < 1:
+        raise ValueError(f"embedding: weight must be [num_embeddings >= 1, dim], got {list(weight.shape)}")
+    if not isinstance(indices, Tensor):
+        host = np.asarray(indices)
+        if host.dtype.kind not in "iu":
+            raise TypeError(f"embedding: indices must be integers, got {host.dtype}")
+        indices = tensor(host.astype(np.int32), dtype="i32", device=weight.device)
+    if indices.dtype != "i32":
+        raise TypeError(f"embedding: indices must be int32, got {indices.dtype} of shape {list(indices.shape)}")
+    same_device("embedding", weight, indices)
+    V, D = weight.shape
+    if indices.device == "cpu" and indices.size:
+        lo, hi = int(indices.data.min()), int(indices.data.max())
+        if lo < 0 or hi >= V:
+            raise ValueError(f"embedding: indices must lie in [0, {V}), got values in [{lo}, {hi}]")
+    be = weight.backend
+    flat = be.reshape(indices.data, (indices.size,))
+    out = be.reshape(be.gather_rows(weight.data, flat), tuple(indices.shape) + (D,))
+
+    def backward(g):
+        onehot = be.one_hot(flat, V, weight.dtype)
+        return (be.matmul(onehot, be.reshape(g, (indices.size, D)), trans_a=True),)
+
+    return make(out, be, (weight,), backward)
+
+
 def softmax_cross_entropy(logits, targets):
     """Fused softmax + cross-entropy, averaged over the batch.
 

@@ -64,6 +64,7 @@ _SHADERS = {
     "adam_multi8": (16, "bibb" * 8), "cast_multi": (8, "io" * 8), "transpose4": (3, "io"),
     "transpose_sm": (3, "io"),
     "bn_part": (4, "iiio"), "bn_comb": (7, "iiibobbbooo"), "bn_apply": (2, "iiio"), "select4": (1, "iiio"),
+    "gather_rows": (3, "iio"),
 }
 for _n in ("act_bias_bwd", "cast", "copy", "dropout", "copy4", "unslice", "unary4", "binary4", "reduce4", "matmul4",
            "softmax", "xent", "transpose4", "bn_part", "bn_apply", "select4"):  # texel-read twins (see _tx)
@@ -890,6 +891,17 @@ class VulkanBackend(Backend):
 
     def unslice(self, g, shape, starts, steps):
         return self._unslice(g, tuple(shape), starts, steps, None)
+
+    def gather_rows(self, w, idx):
+        self._check_float("gather_rows", w)
+        if idx.dtype != "i32" or len(idx.shape) != 1 or len(w.shape) != 2:
+            raise BackendError(f"vulkan gather_rows: expected int32 indices [B] and rows [V, D], got "
+                               f"{idx.dtype} {list(idx.shape)} and {list(w.shape)}")
+        (V, D), B = w.shape, idx.shape[0]
+        y = self._alloc((B, D), w.dtype)
+        if y.size:
+            self._dispatch("gather_rows", w.dtype, (), self._groups(y.size, w.dtype), [y.size, D, V], [w, idx, y])
+        return y
 
     def select(self, c, a, b):
         if not (c.shape == a.shape == b.shape and c.dtype == a.dtype == b.dtype):
