@@ -291,3 +291,37 @@ def test_embedding_errors():
         vg.embedding([1], vg.tensor(np.zeros(4), device="cpu"))
     with pytest.raises(ValueError, match="Embedding: sizes must be positive, got 0 x 3"):
         nn.Embedding(0, 3)
+
+
+def test_module_moves_and_helpers(bk):
+    """to(dtype) / half() / float() keep batch norm's running statistics in f32 (they
+    broke its forward when they followed the weights to f16), a training step
+    then runs; modules(), apply(), requires_grad_() as in PyTorch."""
+    vg.manual_seed(2)
+    m = nn.Sequential(nn.Linear(4, 8), nn.BatchNorm1d(8), nn.ReLU(), nn.Linear(8, 3)).to(device=bk.device)
+    m.to(dtype=bk.dtype)
+    assert m[0].weight.dtype == bk.dtype and m[1].running_mean.dtype == "f32"
+    x = vg.randn(16, 4, device=bk.device, dtype=bk.dtype)
+    loss = nn.CrossEntropyLoss()(m(x), vg.randint(0, 3, (16,), device=bk.device))
+    loss.backward()
+    assert m[0].weight.grad is not None and np.isfinite(m[1].running_mean.numpy()).all()
+    if bk.device != "cpu":
+        m.half()
+        assert m[3].bias.dtype == "f16" and m[1].running_var.dtype == "f32"
+        m(vg.randn(16, 4, device=bk.device, dtype="f16"))
+        m.float()
+        assert m[3].bias.dtype == "f32" and m[1].running_var.dtype == "f32"
+    assert [type(k).__name__ for k in m.modules()] == ["Sequential", "Linear", "BatchNorm1d", "ReLU", "Linear"]
+    seen = []
+    assert m.apply(lambda k: seen.append(type(k).__name__)) is m
+    assert seen == ["Linear", "BatchNorm1d", "ReLU", "Linear", "Sequential"]
+    m.requires_grad_(False)
+    assert not any(p.requires_grad for p in m.parameters())
+    assert not m(x).requires_grad
+    m.requires_grad_()
+    assert all(p.requires_grad for p in m.parameters())
+
+
+def test_module_to_f64_keeps_f64_statistics():
+    bn = nn.BatchNorm1d(3).to(device="cpu", dtype="f64")
+    assert bn.weight.dtype == "f64" and bn.running_mean.dtype == "f64"

@@ -57,6 +57,9 @@ class BatchNorm1d(Module):
         self.register_buffer("running_mean", tensor(np.zeros(num_features), dtype=dt, device=device))
         self.register_buffer("running_var", tensor(np.ones(num_features), dtype=dt, device=device))
 
+    def _buffer_dtype(self, name, dtype):
+        return "f64" if dtype == "f64" else "f32"  # (the statistics stay f32 under f16 weights)
+
     def forward(self, x):
         # the batch-norm kernel updates the f32 running statistics in place, also
         # for f16 activations

@@ -98,11 +98,50 @@ class Module:
 
     # -- devices and dtypes ---------------------------------------------------
     def to(self, device=None, dtype=None):
-        """Move parameters and buffers in place (keeps Parameter identity)."""
-        for _, t in list(self._walk("_params")) + list(self._walk("_buffers")):
-            moved = t.to(device=device, dtype=dtype)
-            t.data, t.backend = moved.data, moved.backend
-            t.grad = None
+        """Move parameters and buffers in place (keeps Parameter identity); a buffer
+        takes the dtype its module keeps for it (``_buffer_dtype``: batch norm's
+        running statistics stay f32 under f16 weights)."""
+        seen = set()
+        for _, m in self.named_modules():
+            moves = [(t, dtype) for t in m._params.values()]
+            moves += [(t, m._buffer_dtype(n, dtype) if dtype else None) for n, t in m._buffers.items()]
+            for t, dt in moves:
+                if id(t) in seen:
+                    continue
+                seen.add(id(t))
+                moved = t.to(device=device, dtype=dt)
+                t.data, t.backend = moved.data, moved.backend
+                t.grad = None
+        return self
+
+    def _buffer_dtype(self, name, dtype):
+        """The dtype buffer ``name`` takes when the module moves to ``dtype``."""
+        return dtype
+
+    def half(self):
+        """``to(dtype="f16")``."""
+        return self.to(dtype="f16")
+
+    def float(self):
+        """``to(dtype="f32")``."""
+        return self.to(dtype="f32")
+
+    def modules(self):
+        """This module and every sub-module, depth first (as PyTorch's)."""
+        return [m for _, m in self.named_modules()]
+
+    def apply(self, fn):
+        """fn(m) for every sub-module, then this one (as PyTorch's: e.g. custom
+        initialisation); returns self."""
+        for m in self._modules.values():
+            m.apply(fn)
+        fn(self)
+        return self
+
+    def requires_grad_(self, flag=True):
+        """Set requires_grad on every parameter (False: freeze them)."""
+        for _, p in self._walk("_params"):
+            p.requires_grad_(flag)
         return self
 
     # -- state dicts ------------------------------------------------------------
