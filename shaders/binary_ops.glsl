@@ -17,6 +17,7 @@ float f(float x, float g) {
         case B_MAXIMUM: return nmax(x, g);  // NaN from either side (common.glsl)
         case B_MINIMUM: return nmin(x, g);
         case B_GT: return x > g ? 1.0 : 0.0;
+        case B_GE: return x >= g ? 1.0 : 0.0;
     }
     return x;
 }

@@ -30,3 +30,4 @@
 #define B_MAXIMUM 12u
 #define B_MINIMUM 13u
 #define B_GT 14u
+#define B_GE 15u

@@ -606,6 +606,11 @@ def test_maximum_minimum_ties_nan_and_comparisons(bk):
     assert vg.gt(a, b).numpy().tolist() == [0.0, 1.0, 0.0, 0.0, 0.0]
     assert vg.lt(a, b).numpy().tolist() == [0.0, 0.0, 1.0, 0.0, 0.0]
     assert vg.gt(a, 1.5).numpy().tolist() == [0.0, 1.0, 1.0, 0.0, 0.0]
+    assert vg.ge(a, b).numpy().tolist() == [1.0, 1.0, 0.0, 0.0, 0.0]
+    assert vg.le(a, b).numpy().tolist() == [1.0, 0.0, 1.0, 0.0, 0.0]
+    # the operators: masks for where and masked sums (2 < a is a > 2)
+    assert (a > b).numpy().tolist() == vg.gt(a, b).numpy().tolist() and (a <= 2.0).numpy().tolist() == [1, 1, 0, 0, 1]
+    assert (2.0 < a).numpy().tolist() == [0.0, 0.0, 1.0, 0.0, 0.0] and (a >= 1.0).numpy().tolist() == [1, 1, 1, 0, 0]
     assert not vg.gt(a, b).requires_grad
     lab = bk.t(np.array([3, 1], dtype=np.int32))
     assert vg.lt(lab, bk.t(np.array([2, 2], dtype=np.int32))).numpy().tolist() == [0.0, 1.0]

@@ -187,6 +187,20 @@ class Tensor:
             raise TypeError(f"pow: exponent must be a Python number, got {type(e).__name__}")
         return _ops().pow(self, e)
 
+    # comparisons give 1.0 / 0.0 masks in the operands' float dtype (no gradient), for
+    # vg.where and masked sums; == is left to identity (tensors are dict keys)
+    def __gt__(self, o):
+        return _ops().gt(self, o)
+
+    def __lt__(self, o):
+        return _ops().lt(self, o)
+
+    def __ge__(self, o):
+        return _ops().ge(self, o)
+
+    def __le__(self, o):
+        return _ops().le(self, o)
+
     def __getitem__(self, index):
         return _ops().getitem(self, index)
 

@@ -27,7 +27,7 @@ import numpy as np
 UNARY_OPS = ("neg", "exp", "log", "sqrt", "relu", "sigmoid", "tanh", "gelu",
              "gelu_tanh", "affine", "pow", "clamp", "clip_coef", "fill")
 BINARY_OPS = ("add", "sub", "mul", "div", "eq", "relu_bwd", "sigmoid_bwd",
-              "tanh_bwd", "gelu_bwd", "gelu_tanh_bwd", "pow_bwd", "clamp_bwd", "maximum", "minimum", "gt")
+              "tanh_bwd", "gelu_bwd", "gelu_tanh_bwd", "pow_bwd", "clamp_bwd", "maximum", "minimum", "gt", "ge")
 ACTIVATIONS = (None, "relu", "sigmoid", "tanh", "gelu", "gelu_tanh")
 DTYPES = ("f32", "f16", "f64", "i32")
 FLOAT_DTYPES = ("f32", "f16", "f64")

@@ -125,6 +125,7 @@ _BINARY = {
     "maximum": lambda x, y, a, b: np.maximum(x, y),  # (NaN from either side, as the shaders)
     "minimum": lambda x, y, a, b: np.minimum(x, y),
     "gt": lambda x, y, a, b: (x > y).astype(x.dtype),
+    "ge": lambda x, y, a, b: (x >= y).astype(x.dtype),
 }
 
 

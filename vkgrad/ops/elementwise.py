@@ -225,6 +225,16 @@ def lt(a, b):
     return _compare("lt", a, b, "gt", swap=True)
 
 
+def ge(a, b):
+    """1.0 where a >= b, else 0.0 (NaN compares false), as ``eq``."""
+    return _compare("ge", a, b, "ge")
+
+
+def le(a, b):
+    """1.0 where a <= b, else 0.0 (NaN compares false), as ``eq``."""
+    return _compare("le", a, b, "ge", swap=True)
+
+
 def eq(a, b):
     """1.0 where a == b, else 0.0, broadcast (NumPy rules), in the operands' float
     dtype (int32 operands compared as f32: exact below 2**24); not differentiable.
