@@ -325,3 +325,48 @@ def test_module_moves_and_helpers(bk):
 def test_module_to_f64_keeps_f64_statistics():
     bn = nn.BatchNorm1d(3).to(device="cpu", dtype="f64")
     assert bn.weight.dtype == "f64" and bn.running_mean.dtype == "f64"
+
+
+def test_init_functions(bk):
+    """nn.init: in place (same storage), seeded, with PyTorch's fans and gains:
+    bounds of the uniform ones exact, the normal ones' spread within 5%."""
+    w = vg.Parameter(np.zeros((400, 300)), device=bk.device, dtype=bk.dtype)
+    data = w.data
+    vg.manual_seed(4)
+    assert nn.init.xavier_uniform_(w) is w and w.data is data
+    a = np.sqrt(6 / 700)
+    got = w.numpy().astype(np.float64)
+    assert np.abs(got).max() <= a * 1.001 and np.abs(got).max() > 0.98 * a
+    first = got.copy()
+    vg.manual_seed(4)
+    nn.init.xavier_uniform_(w)
+    np.testing.assert_array_equal(w.numpy(), first.astype(w.numpy().dtype))
+    for fn, std in ((lambda t: nn.init.xavier_normal_(t, gain=2.0), 2 * np.sqrt(2 / 700)),
+                    (lambda t: nn.init.kaiming_normal_(t, nonlinearity="relu"), np.sqrt(2 / 300)),
+                    (lambda t: nn.init.kaiming_normal_(t, mode="fan_out"), np.sqrt(2 / 400)),
+                    (lambda t: nn.init.normal_(t, 1.0, 0.5), 0.5)):
+        fn(w)
+        assert abs(w.numpy().astype(np.float64).std() / std - 1) < 0.05
+    nn.init.kaiming_uniform_(w, a=np.sqrt(5))  # (nn.Linear's own bound in PyTorch: 1 / sqrt(fan_in))
+    assert abs(np.abs(w.numpy().astype(np.float64)).max() * np.sqrt(300) - 1) < 0.01
+    nn.init.uniform_(w, -2, -1)
+    assert w.numpy().max() < -0.99 and w.numpy().min() >= -2
+    nn.init.ones_(w)
+    assert (w.numpy() == 1).all()
+    nn.init.zeros_(w)
+    assert (w.numpy() == 0).all()
+    nn.init.constant_(w, 0.25)
+    assert (w.numpy() == 0.25).all()
+    assert nn.init.calculate_gain("tanh") == 5 / 3 and nn.init.calculate_gain("leaky_relu", 0.2) == np.sqrt(2 / 1.04)
+
+
+def test_init_errors():
+    with pytest.raises(ValueError, match=r"init.xavier_uniform_: fan in and fan out need at least 2 dimensions, got "
+                                         r"shape \[5\]"):
+        nn.init.xavier_uniform_(vg.tensor(np.zeros(5)))
+    with pytest.raises(ValueError, match="init.kaiming_normal_: mode must be 'fan_in' or 'fan_out', got 'x'"):
+        nn.init.kaiming_normal_(vg.tensor(np.zeros((2, 2))), mode="x")
+    with pytest.raises(ValueError, match="init.calculate_gain: unknown nonlinearity 'swish'"):
+        nn.init.calculate_gain("swish")
+    with pytest.raises(TypeError, match="init.normal_: expected a vkgrad Tensor, got ndarray"):
+        nn.init.normal_(np.zeros(3))
