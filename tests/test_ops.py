@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 import vkgrad as vg
+from vkgrad import nn
 
 R = np.random.default_rng(7)
 
@@ -95,6 +96,11 @@ CASES = {
                               lambda a: a.var(0, keepdims=True), [U(6, 4)]),
     "std_axis1": (lambda a: a.std(1), lambda a: a.std(1, ddof=1), [U(4, 7)]),
     "abs": (vg.abs, np.abs, [AWAY(5, 7)]),
+    "leaky_relu": (lambda a: vg.leaky_relu(a, 0.2), lambda a: np.where(a > 0, a, 0.2 * a), [AWAY(4, 6)]),
+    "silu": (vg.silu, lambda a: a * _np_sigmoid(a), [U(4, 6, lo=-5, hi=5)]),
+    "elu": (lambda a: vg.elu(a, 1.5), lambda a: np.where(a > 0, a, 1.5 * (np.exp(np.minimum(a, 0)) - 1)),
+            [AWAY(4, 6)]),
+    "softplus": (vg.softplus, lambda a: np.logaddexp(0, a), [U(4, 6, lo=-6, hi=6)]),
     "abs_method": (lambda a: (a * 2.0).abs(), lambda a: np.abs(2 * a), [AWAY(3, 4)]),
     "layer_norm": (lambda x, w, b: vg.layer_norm(x, 5, w, b),
                    lambda x, w, b: (x - x.mean(1, keepdims=True)) / np.sqrt(x.var(1, keepdims=True) + 1e-5) * w + b,
@@ -677,3 +683,16 @@ def test_where_errors():
     if vg.vulkan_available():
         with pytest.raises(ValueError, match="where: operands are on different devices"):
             vg.where(a.to("vulkan"), a.to("cpu"), 1.0)
+
+
+def test_activations_of_extreme_inputs_stay_finite(bk):
+    """elu and softplus of large inputs neither overflow nor put NaN into the
+    gradient (an exp taken where it cannot overflow); the modules match."""
+    x = bk.t(np.array([-80.0, -3.0, 0.5, 60.0]), requires_grad=True)
+    y = vg.elu(x) + vg.softplus(x) + vg.silu(x) + vg.leaky_relu(x)
+    y.sum().backward()
+    assert np.isfinite(y.numpy()).all() and np.isfinite(x.grad.numpy()).all()
+    for mod, fn in ((nn.SiLU(), vg.silu), (nn.Softplus(), vg.softplus), (nn.ELU(0.5), lambda a: vg.elu(a, 0.5)),
+                    (nn.LeakyReLU(0.3), lambda a: vg.leaky_relu(a, 0.3)),
+                    (nn.LogSoftmax(0), lambda a: vg.log_softmax(a, 0))):
+        np.testing.assert_array_equal(mod(x).numpy(), fn(x).numpy())

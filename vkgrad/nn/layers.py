@@ -137,6 +137,23 @@ ReLU = _act_module("ReLU", ops.relu)
 Sigmoid = _act_module("Sigmoid", ops.sigmoid)
 Tanh = _act_module("Tanh", ops.tanh)
 GELU = _act_module("GELU", ops.gelu)
+SiLU = _act_module("SiLU", ops.silu)
+Softplus = _act_module("Softplus", ops.softplus)
+
+
+def _act_module_with(name, fn, param, default):
+    """A module of ``fn(x, param)``, the parameter given to its constructor."""
+    def __init__(self, value=default):
+        Module.__init__(self)
+        setattr(self, param, value)
+    return type(name, (Module,), {
+        "__init__": __init__, "forward": lambda self, x: fn(x, getattr(self, param)),
+        "extra_repr": lambda self: f"{param}={getattr(self, param)}",
+        "__doc__": f"Module form of vkgrad.{fn.__name__} ({param}={default} by default)."})
+
+
+LeakyReLU = _act_module_with("LeakyReLU", ops.leaky_relu, "negative_slope", 0.01)
+ELU = _act_module_with("ELU", ops.elu, "alpha", 1.0)
 
 
 class Softmax(Module):
@@ -146,6 +163,11 @@ class Softmax(Module):
 
     def forward(self, x):
         return ops.softmax(x, self.axis)
+
+
+class LogSoftmax(Softmax):
+    def forward(self, x):
+        return ops.log_softmax(x, self.axis)
 
 
 class _Modules(Module):

@@ -1,6 +1,6 @@
 """Every op once, forward and backward, written against backend primitives."""
-from .elementwise import (abs, add, affine, clamp, clone, div, eq, exp, ge, gelu, gt, le, log, lt, maximum, minimum,
-                          mul, neg, pow, relu, sigmoid, sqrt, sub, tanh, to, where)
+from .elementwise import (abs, add, affine, clamp, clone, div, elu, eq, exp, ge, gelu, gt, le, leaky_relu, log, lt,
+                          maximum, minimum, mul, neg, pow, relu, sigmoid, silu, softplus, sqrt, sub, tanh, to, where)
 from .nn import (batch_norm, cross_entropy, dropout, embedding, layer_norm, linear, log_softmax, matmul, mse_loss,
                  one_hot, softmax, softmax_cross_entropy)
 from .shape import argmax, cat, getitem, max, mean, reshape, stack, std, sum, transpose, var
@@ -9,4 +9,5 @@ __all__ = ["abs", "add", "affine", "clamp", "div", "eq", "exp", "gelu", "log", "
            "sigmoid", "sqrt", "sub", "tanh", "to", "batch_norm", "cross_entropy", "dropout",
            "linear", "log_softmax", "matmul", "mse_loss", "softmax", "softmax_cross_entropy",
            "layer_norm", "max", "argmax", "mean", "var", "std", "reshape", "sum", "transpose", "getitem", "cat",
-           "stack", "clone", "one_hot", "maximum", "minimum", "gt", "lt", "ge", "le", "where", "embedding"]
+           "stack", "clone", "one_hot", "maximum", "minimum", "gt", "lt", "ge", "le", "where", "embedding",
+           "leaky_relu", "silu", "elu", "softplus"]

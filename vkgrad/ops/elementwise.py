@@ -73,6 +73,32 @@ def abs(x):
     return add(relu(x), relu(neg(x)))
 
 
+def leaky_relu(x, negative_slope=0.01):
+    """x where x > 0, else negative_slope * x: relu(x) - slope * relu(-x) (exact, NaN
+    kept)."""
+    check_tensor("leaky_relu", x)
+    return sub(relu(x), affine(relu(neg(x)), float(negative_slope)))
+
+
+def silu(x):
+    """x * sigmoid(x) (swish)."""
+    check_tensor("silu", x)
+    return mul(x, sigmoid(x))
+
+
+def elu(x, alpha=1.0):
+    """x where x > 0, else alpha * (exp(x) - 1); the exp taken of min(x, 0), so a
+    large x neither overflows nor sends NaN into the gradient."""
+    check_tensor("elu", x)
+    return where(gt(x, 0.0), x, affine(exp(minimum(x, 0.0)), float(alpha), -float(alpha)))
+
+
+def softplus(x):
+    """log(1 + exp(x)), as max(x, 0) + log(1 + exp(-|x|)) (no overflow)."""
+    check_tensor("softplus", x)
+    return add(relu(x), log(affine(exp(neg(abs(x))), 1.0, 1.0)))
+
+
 def sigmoid(x):
     return _unary("sigmoid", x, bwd=lambda xd, y, g: x.backend.binary("sigmoid_bwd", y, g))
 
