@@ -291,3 +291,58 @@ def test_checkpoint_with_rng_state_resumes_dropout_and_shuffles(bk, tmp_path):
         np.testing.assert_allclose(b, a, rtol=1e-6, atol=1e-7)
     with pytest.raises(ValueError, match="set_rng_state: expected the dict get_rng_state"):
         vg.set_rng_state({"seed": 1})
+
+
+def _lrs(make, n=12):
+    opt = vg.optim.SGD([vg.Parameter(np.zeros(2), device="cpu")], lr=0.5)
+    sched = make(opt)
+    out = [opt.lr]
+    for _ in range(n):
+        sched.step()
+        out.append(opt.lr)
+    return out, sched
+
+
+def test_more_schedulers_match_their_formulas_and_pytorch():
+    cases = {
+        "ExponentialLR": ((0.8,), lambda e: 0.5 * 0.8 ** e),
+        "MultiStepLR": (([3, 7], 0.5), lambda e: 0.5 * 0.5 ** ((e >= 3) + (e >= 7))),
+        "LinearLR": ((0.25, 1.0, 4), lambda e: 0.5 * (0.25 + 0.75 * min(e, 4) / 4)),
+        "LambdaLR": ((lambda e: 1 / (1 + e),), lambda e: 0.5 / (1 + e)),
+    }
+    try:
+        import torch
+    except ImportError:
+        torch = None
+    for name, (args, want) in cases.items():
+        got, sched = _lrs(lambda o: getattr(vg.optim.lr_scheduler, name)(o, *args))
+        np.testing.assert_allclose(got, [want(e) for e in range(13)], rtol=1e-12, err_msg=name)
+        if torch is not None:
+            p = torch.nn.Parameter(torch.zeros(1))
+            topt = torch.optim.SGD([p], lr=0.5)
+            ts = getattr(torch.optim.lr_scheduler, name)(topt, *args)
+            theirs = [topt.param_groups[0]["lr"]]
+            for _ in range(12):
+                topt.step()
+                ts.step()
+                theirs.append(topt.param_groups[0]["lr"])
+            np.testing.assert_allclose(got, theirs, rtol=1e-12, err_msg=f"{name} vs PyTorch")
+    # a checkpoint of the position resumes the schedule
+    _, s = _lrs(lambda o: vg.optim.lr_scheduler.MultiStepLR(o, [3, 7], 0.5), n=5)
+    opt2 = vg.optim.SGD([vg.Parameter(np.zeros(2), device="cpu")], lr=0.5)
+    s2 = vg.optim.lr_scheduler.MultiStepLR(opt2, [3, 7], 0.5)
+    s2.load_state_dict(s.state_dict())
+    assert s2.step() == s.step() == 0.25  # epoch 6
+    assert s2.step() == s.step() == 0.125  # epoch 7: the second milestone
+
+
+def test_more_schedulers_errors():
+    opt = vg.optim.SGD([vg.Parameter(np.zeros(2), device="cpu")], lr=0.5)
+    with pytest.raises(ValueError, match="ExponentialLR: gamma must be > 0, got 0"):
+        vg.optim.lr_scheduler.ExponentialLR(opt, 0)
+    with pytest.raises(ValueError, match=r"MultiStepLR: milestones must be epochs >= 1, got \[\]"):
+        vg.optim.lr_scheduler.MultiStepLR(opt, [])
+    with pytest.raises(ValueError, match="LinearLR: factors must lie in"):
+        vg.optim.lr_scheduler.LinearLR(opt, 0.0)
+    with pytest.raises(TypeError, match="LambdaLR: lr_lambda must be callable, got float"):
+        vg.optim.lr_scheduler.LambdaLR(opt, 0.5)

@@ -62,3 +62,63 @@ class CosineAnnealingLR(_Scheduler):
     def get_lr(self):
         t = self.last_epoch % self.T_max if self.restart else min(self.last_epoch, self.T_max)
         return self.lr_min + (self.base_lr - self.lr_min) * (1 + math.cos(math.pi * t / self.T_max)) / 2
+
+
+class ExponentialLR(_Scheduler):
+    """lr = base_lr * gamma ** epoch."""
+
+    def __init__(self, optimizer, gamma):
+        if not gamma > 0:
+            raise ValueError(f"ExponentialLR: gamma must be > 0, got {gamma}")
+        super().__init__(optimizer)
+        self.gamma = float(gamma)
+
+    def get_lr(self):
+        return self.base_lr * self.gamma ** self.last_epoch
+
+
+class MultiStepLR(_Scheduler):
+    """lr = base_lr * gamma ** (the number of milestones reached by the epoch)."""
+
+    def __init__(self, optimizer, milestones, gamma=0.1):
+        ms = sorted(int(m) for m in milestones)
+        if not ms or ms[0] < 1:
+            raise ValueError(f"MultiStepLR: milestones must be epochs >= 1, got {list(milestones)}")
+        super().__init__(optimizer)
+        self.milestones, self.gamma = ms, float(gamma)
+
+    def get_lr(self):
+        return self.base_lr * self.gamma ** sum(self.last_epoch >= m for m in self.milestones)
+
+
+class LinearLR(_Scheduler):
+    """lr = base_lr * a factor moved linearly from start_factor to end_factor over
+    total_iters epochs, then held (a warm-up, as PyTorch's LinearLR).  The factor
+    applies from construction: the optimizer's lr is set to base_lr * start_factor."""
+
+    def __init__(self, optimizer, start_factor=1.0 / 3, end_factor=1.0, total_iters=5):
+        if not (0 < start_factor <= 1 and 0 <= end_factor <= 1) or total_iters < 1:
+            raise ValueError(f"LinearLR: factors must lie in (0, 1] and [0, 1], total_iters >= 1, got "
+                             f"{start_factor}, {end_factor}, {total_iters}")
+        super().__init__(optimizer)
+        self.start_factor, self.end_factor, self.total_iters = float(start_factor), float(end_factor), int(total_iters)
+        optimizer.lr = self.get_lr()
+
+    def get_lr(self):
+        t = min(self.last_epoch, self.total_iters) / self.total_iters
+        return self.base_lr * (self.start_factor + (self.end_factor - self.start_factor) * t)
+
+
+class LambdaLR(_Scheduler):
+    """lr = base_lr * lr_lambda(epoch) (applied from construction, epoch 0); its
+    state_dict holds the position only, not the function."""
+
+    def __init__(self, optimizer, lr_lambda):
+        if not callable(lr_lambda):
+            raise TypeError(f"LambdaLR: lr_lambda must be callable, got {type(lr_lambda).__name__}")
+        super().__init__(optimizer)
+        self.lr_lambda = lr_lambda
+        optimizer.lr = self.get_lr()
+
+    def get_lr(self):
+        return self.base_lr * float(self.lr_lambda(self.last_epoch))
