@@ -346,3 +346,60 @@ def test_more_schedulers_errors():
         vg.optim.lr_scheduler.LinearLR(opt, 0.0)
     with pytest.raises(TypeError, match="LambdaLR: lr_lambda must be callable, got float"):
         vg.optim.lr_scheduler.LambdaLR(opt, 0.5)
+
+
+def _rmsprop_ref(w, gs, lr, alpha, eps, wd):
+    v = np.zeros_like(w)
+    for g in gs:
+        g = g + wd * w
+        v = alpha * v + (1 - alpha) * g * g
+        w = w - lr * g / (np.sqrt(v) + eps)
+    return w
+
+
+def test_rmsprop_matches_pytorch_and_resumes_from_a_checkpoint(bk):
+    """RMSprop on Adam's fused kernels (m = g, no bias correction) against its
+    formula (PyTorch's RMSprop with its defaults, also compared where present);
+    saved and loaded mid-way it goes on as if uninterrupted; f16 parameters update
+    their f32 masters."""
+    r = np.random.default_rng(3)
+    w0, gs = r.standard_normal((6, 5)), [r.standard_normal((6, 5)) for _ in range(8)]
+    p = vg.Parameter(w0, device=bk.device, dtype=bk.dtype)
+    opt = vg.optim.RMSprop([p], lr=0.01, alpha=0.9, weight_decay=0.1)
+    for g in gs[:4]:
+        p.grad = bk.t(g)
+        opt.step()
+    sd = opt.state_dict()
+    assert set(sd["state"][next(iter(sd["state"]))]) == {"square_avg", "step"}
+    q = vg.Parameter(p.numpy().astype(np.float64), device=bk.device, dtype=bk.dtype, name=p.name)
+    opt2 = vg.optim.RMSprop([q], lr=0.01, alpha=0.9, weight_decay=0.1)
+    opt2.load_state_dict(sd)
+    for g in gs[4:]:
+        for t, o in ((p, opt), (q, opt2)):
+            t.grad = bk.t(g)
+            o.step()
+    tol = dict(rtol=2e-2, atol=2e-2) if bk.dtype == "f16" else dict(rtol=1e-5, atol=1e-6)
+    gr = [g.astype(np.float16).astype(np.float64) for g in gs] if bk.dtype == "f16" else gs
+    want = _rmsprop_ref(w0, gr, 0.01, 0.9, 1e-8, 0.1)
+    np.testing.assert_allclose(p.numpy().astype(np.float64), want, **tol)
+    if bk.dtype != "f16":  # (an f16 parameter resumes from its saved master: the same values)
+        np.testing.assert_array_equal(q.numpy(), p.numpy())
+    try:
+        import torch
+    except ImportError:
+        return
+    tp = torch.nn.Parameter(torch.tensor(w0))
+    to = torch.optim.RMSprop([tp], lr=0.01, alpha=0.9, weight_decay=0.1)
+    for g in gs:
+        tp.grad = torch.tensor(g)
+        to.step()
+    np.testing.assert_allclose(_rmsprop_ref(w0, gs, 0.01, 0.9, 1e-8, 0.1), tp.detach().numpy(), rtol=1e-12,
+                               atol=1e-14)
+
+
+def test_rmsprop_errors():
+    p = [vg.Parameter(np.zeros(2), device="cpu")]
+    with pytest.raises(ValueError, match="RMSprop: momentum and centered are not available"):
+        vg.optim.RMSprop(p, momentum=0.9)
+    with pytest.raises(ValueError, match=r"RMSprop: alpha must lie in \[0, 1\)"):
+        vg.optim.RMSprop(p, alpha=1.0)

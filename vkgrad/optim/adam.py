@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import math
+
 from .optimizer import Optimizer
 
 
@@ -26,6 +28,8 @@ class Adam(Optimizer):
             st = self.state.get(id(p))
             if st is None:
                 st = self.state[id(p)] = [self._zeros_like(p), self._zeros_like(p), 0]
+            elif st[0] is None:  # (RMSprop: a first-moment buffer is not saved with its state)
+                st[0] = self._zeros_like(p)
             st[2] += 1
             groups.setdefault((id(p.backend), st[2]), (p.backend, st, []))[2].append(
                 (target, g, st[0], st[1]))
@@ -33,7 +37,11 @@ class Adam(Optimizer):
         for be, st, items in groups.values():  # one fused update per backend and step count
             # lr and the step as callables: a replayed step re-reads them
             be.adam_multi_(items, lambda: self.lr, b1, b2, self.eps, self.weight_decay,
-                           lambda st=st: st[2], self.decoupled)
+                           self._bias_step(st), self.decoupled)
+
+    def _bias_step(self, st):
+        """The step count the bias corrections use (a callable: replays re-read it)."""
+        return lambda: st[2]
 
     def _advance(self, params):
         super()._advance(params)
@@ -48,3 +56,44 @@ class AdamW(Adam):
 
     def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.01):
         super().__init__(params, lr, betas, eps, weight_decay)
+
+
+class RMSprop(Adam):
+    """RMSprop (Tieleman & Hinton): v = alpha v + (1 - alpha) g^2, then
+    p -= lr g / (sqrt(v) + eps), ``weight_decay`` L2 added to the gradient -- PyTorch's
+    RMSprop with its defaults (momentum and centered variants are not available).
+    It runs on Adam's fused kernels with the first moment off (beta1 = 0: m = g) and
+    no bias correction; its state is ``square_avg`` and ``step``."""
+
+    _HYPER = ("alpha", "eps", "weight_decay")
+    _STATE = ("square_avg", "step")
+
+    def __init__(self, params, lr=1e-2, alpha=0.99, eps=1e-8, weight_decay=0.0, momentum=0.0, centered=False):
+        if momentum or centered:
+            raise ValueError("RMSprop: momentum and centered are not available (use Adam, or SGD with momentum)")
+        if not 0.0 <= alpha < 1.0 or eps < 0 or weight_decay < 0:
+            raise ValueError(f"RMSprop: alpha must lie in [0, 1), eps and weight_decay be >= 0, got {alpha}, "
+                             f"{eps}, {weight_decay}")
+        super().__init__(params, lr, (0.0, alpha), eps, weight_decay)
+        self.alpha = float(alpha)
+
+    @property
+    def betas(self):
+        return (0.0, self.alpha)
+
+    @betas.setter
+    def betas(self, value):  # (Adam's constructor sets them)
+        self.alpha = float(value[1])
+
+    def _bias_step(self, st):
+        return lambda: math.inf  # beta ** inf = 0: no bias correction
+
+    def _state_parts(self, st):
+        return [st[1], st[2]]
+
+    def _state_from_parts(self, cur, parts):
+        st = [cur[0] if isinstance(cur, list) else None] + list(parts)
+        if isinstance(cur, list):
+            cur[:] = st
+            return cur
+        return st
