@@ -122,3 +122,56 @@ class LambdaLR(_Scheduler):
 
     def get_lr(self):
         return self.base_lr * float(self.lr_lambda(self.last_epoch))
+
+
+class ReduceLROnPlateau(_Scheduler):
+    """lr *= factor when ``step(metric)`` has not improved on the best value (by more
+    than ``threshold``, relative) for more than ``patience`` epochs, then waits
+    ``cooldown`` epochs; never below ``min_lr``, nor by less than ``eps`` (PyTorch's,
+    threshold_mode "rel").  ``mode="max"`` for metrics that should rise (accuracy)."""
+
+    def __init__(self, optimizer, mode="min", factor=0.1, patience=10, threshold=1e-4, cooldown=0, min_lr=0.0,
+                 eps=1e-8):
+        if mode not in ("min", "max"):
+            raise ValueError(f"ReduceLROnPlateau: mode must be 'min' or 'max', got {mode!r}")
+        if not 0.0 < factor < 1.0 or patience < 0 or cooldown < 0 or threshold < 0 or min_lr < 0:
+            raise ValueError(f"ReduceLROnPlateau: factor must lie in (0, 1), patience, cooldown, threshold and "
+                             f"min_lr be >= 0, got {factor}, {patience}, {cooldown}, {threshold}, {min_lr}")
+        super().__init__(optimizer)
+        self.mode, self.factor, self.patience = mode, float(factor), int(patience)
+        self.threshold, self.cooldown, self.min_lr = float(threshold), int(cooldown), float(min_lr)
+        self.eps = float(eps)
+        self.best = math.inf if mode == "min" else -math.inf
+        self.num_bad_epochs, self.cooldown_counter = 0, 0
+
+    def _better(self, v):
+        return v < self.best * (1 - self.threshold) if self.mode == "min" else v > self.best * (1 + self.threshold)
+
+    def step(self, metric):
+        """One epoch's metric (a number, or a one-element tensor: read from it)."""
+        v = float(metric.item() if hasattr(metric, "item") else metric)
+        self.last_epoch += 1
+        if self._better(v):
+            self.best, self.num_bad_epochs = v, 0
+        else:
+            self.num_bad_epochs += 1
+        if self.cooldown_counter > 0:
+            self.cooldown_counter -= 1
+            self.num_bad_epochs = 0
+        if self.num_bad_epochs > self.patience:
+            new = max(self.optimizer.lr * self.factor, self.min_lr)
+            if self.optimizer.lr - new > self.eps:
+                self.optimizer.lr = new
+            self.cooldown_counter, self.num_bad_epochs = self.cooldown, 0
+        return self.optimizer.lr
+
+    def state_dict(self):
+        sd = super().state_dict()
+        sd.update(best=self.best, num_bad_epochs=self.num_bad_epochs, cooldown_counter=self.cooldown_counter)
+        return sd
+
+    def load_state_dict(self, sd):
+        super().load_state_dict(sd)
+        self.best = float(scalar(sd["best"]))
+        self.num_bad_epochs = int(scalar(sd["num_bad_epochs"]))
+        self.cooldown_counter = int(scalar(sd["cooldown_counter"]))
