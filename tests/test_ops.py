@@ -696,3 +696,22 @@ def test_activations_of_extreme_inputs_stay_finite(bk):
                     (nn.LeakyReLU(0.3), lambda a: vg.leaky_relu(a, 0.3)),
                     (nn.LogSoftmax(0), lambda a: vg.log_softmax(a, 0))):
         np.testing.assert_array_equal(mod(x).numpy(), fn(x).numpy())
+
+
+def test_pytorch_keyword_spellings(bk):
+    """dim= / keepdim= (PyTorch's) wherever axis= / keepdims= (NumPy's) are taken."""
+    x = bk.t(np.arange(12.0).reshape(3, 4))
+    pairs = [(vg.sum(x, dim=1, keepdim=True), vg.sum(x, axis=1, keepdims=True)),
+             (x.mean(dim=0), x.mean(axis=0)), (x.max(dim=-1), x.max(axis=-1)),
+             (x.var(dim=1, keepdim=True), x.var(axis=1, keepdims=True)), (vg.std(x, dim=0), vg.std(x, axis=0)),
+             (vg.softmax(x, dim=0), vg.softmax(x, axis=0)), (vg.log_softmax(x, dim=0), vg.log_softmax(x, axis=0)),
+             (vg.cat([x, x], dim=1), vg.cat([x, x], axis=1)), (vg.stack([x, x], dim=2), vg.stack([x, x], axis=2)),
+             (x.softmax(dim=0), x.softmax(axis=0))]
+    for i, (a, b) in enumerate(pairs):
+        assert a.shape == b.shape, i
+        np.testing.assert_array_equal(a.numpy(), b.numpy(), err_msg=str(i))
+    assert x.argmax(dim=1, keepdim=True).numpy().tolist() == [[3], [3], [3]]
+    with pytest.raises(TypeError, match="sum: give axis= or dim=, not both"):
+        x.sum(axis=0, dim=0)
+    with pytest.raises(TypeError, match="mean: give keepdims= or keepdim=, not both"):
+        vg.mean(x, 0, keepdims=True, keepdim=True)

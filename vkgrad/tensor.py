@@ -11,6 +11,7 @@ import numbers
 import numpy as np
 
 from . import config
+from ._names import torch_kwargs
 from .backends import get_backend
 from .backends.base import DTYPES, FLOAT_DTYPES
 
@@ -255,15 +256,19 @@ class Tensor:
     def transpose(self, *axes):
         return _ops().transpose(self, axes if axes else None)
 
+    @torch_kwargs
     def sum(self, axis=None, keepdims=False):
         return _ops().sum(self, axis, keepdims)
 
+    @torch_kwargs
     def mean(self, axis=None, keepdims=False):
         return _ops().mean(self, axis, keepdims)
 
+    @torch_kwargs
     def max(self, axis=None, keepdims=False):
         return _ops().max(self, axis, keepdims)
 
+    @torch_kwargs
     def argmax(self, axis=None, keepdims=False):
         return _ops().argmax(self, axis, keepdims)
 
@@ -273,9 +278,11 @@ class Tensor:
     def abs(self):
         return _ops().abs(self)
 
+    @torch_kwargs
     def var(self, axis=None, keepdims=False, correction=1):
         return _ops().var(self, axis, keepdims, correction)
 
+    @torch_kwargs
     def std(self, axis=None, keepdims=False, correction=1):
         return _ops().std(self, axis, keepdims, correction)
 
@@ -297,6 +304,7 @@ class Tensor:
     def tanh(self):
         return _ops().tanh(self)
 
+    @torch_kwargs
     def softmax(self, axis=-1):
         return _ops().softmax(self, axis)
 

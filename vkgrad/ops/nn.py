@@ -8,6 +8,7 @@ import numpy as np
 from ..backends.base import ACTIVATIONS
 from ..autograd import unit_seed
 from .. import config
+from .._names import torch_kwargs
 from ..tensor import Tensor, canonical_dtype, tensor
 from ._core import as_tensor, autocast_to, check_tensor, loss_precision, make, promote, same_device
 from .elementwise import add, affine, log, mul, pow, sub
@@ -124,10 +125,12 @@ def _log_softmax_last(x):
     return make(y, be, (x,), backward)
 
 
+@torch_kwargs
 def softmax(x, axis=-1):
     return _last_axis("softmax", x, axis, _softmax_last)
 
 
+@torch_kwargs
 def log_softmax(x, axis=-1):
     return _last_axis("log_softmax", x, axis, _log_softmax_last)
 

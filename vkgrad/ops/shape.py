@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..tensor import Tensor
+from .._names import torch_kwargs
 from ._core import check_tensor, make, norm_axes, same_device
 
 
@@ -12,6 +13,7 @@ def _keep_shape(shape, axes):
     return tuple(1 if i in axes else n for i, n in enumerate(shape))
 
 
+@torch_kwargs
 def sum(x, axis=None, keepdims=False):
     check_tensor("sum", x)
     be, shape = x.backend, x.shape
@@ -33,6 +35,7 @@ def _scaled_sum(x, axes, keepdims, scale):
         be.reshape(g, _keep_shape(shape, axes)), shape), float(scale), 0.0),))
 
 
+@torch_kwargs
 def mean(x, axis=None, keepdims=False):
     check_tensor("mean", x)
     axes = norm_axes("mean", axis, x.ndim)
@@ -42,6 +45,7 @@ def mean(x, axis=None, keepdims=False):
     return _scaled_sum(x, axes, keepdims, 1.0 / n)
 
 
+@torch_kwargs
 def var(x, axis=None, keepdims=False, correction=1):
     """Variance along axes: sum((x - mean)^2) / (n - correction), two passes (no
     E[x^2] - E[x]^2 cancellation).  correction=1 (Bessel's, PyTorch's default);
@@ -59,6 +63,7 @@ def var(x, axis=None, keepdims=False, correction=1):
     return _scaled_sum(mul(d, d), axes, keepdims, 1.0 / dof if dof else float("inf"))
 
 
+@torch_kwargs
 def std(x, axis=None, keepdims=False, correction=1):
     """sqrt(var(x, axis, keepdims, correction))."""
     check_tensor("std", x)
@@ -66,6 +71,7 @@ def std(x, axis=None, keepdims=False, correction=1):
     return sqrt(var(x, axis, keepdims, correction))
 
 
+@torch_kwargs
 def max(x, axis=None, keepdims=False):
     """Maximum along axes; the gradient goes to the arg-max (split evenly on ties)."""
     check_tensor("max", x)
@@ -85,6 +91,7 @@ def max(x, axis=None, keepdims=False):
     return make(out, be, (x,), backward)
 
 
+@torch_kwargs
 def argmax(x, axis=None, keepdims=False):
     """Index of the maximum along ``axis`` (the first one; a NaN counts as the
     maximum, as in NumPy and PyTorch), or in the flattened tensor when ``axis`` is
@@ -165,6 +172,7 @@ def _pieces(op, tensors):
     return list(tensors)
 
 
+@torch_kwargs
 def cat(tensors, axis=0):
     """The tensors joined along ``axis`` (every other axis equal), as torch.cat and
     np.concatenate; each one's gradient is its slice of the output's."""
@@ -200,6 +208,7 @@ def cat(tensors, axis=0):
     return make(out, be, tuple(ts), backward)
 
 
+@torch_kwargs
 def stack(tensors, axis=0):
     """The tensors (all of one shape) along a new axis ``axis`` (in [-ndim - 1,
     ndim]), as torch.stack and np.stack."""
