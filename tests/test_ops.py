@@ -711,6 +711,7 @@ def test_pytorch_keyword_spellings(bk):
         assert a.shape == b.shape, i
         np.testing.assert_array_equal(a.numpy(), b.numpy(), err_msg=str(i))
     assert x.argmax(dim=1, keepdim=True).numpy().tolist() == [[3], [3], [3]]
+    assert x.dim() == 2 and x.numel() == x.size == 12
     with pytest.raises(TypeError, match="sum: give axis= or dim=, not both"):
         x.sum(axis=0, dim=0)
     with pytest.raises(TypeError, match="mean: give keepdims= or keepdim=, not both"):

@@ -64,6 +64,11 @@ class Tensor:
     def numel(self):
         return self.size
 
+    def dim(self):
+        """The number of dimensions (PyTorch's name for ``ndim``; ``size`` here is
+        NumPy's element count)."""
+        return self.ndim
+
     def __len__(self):
         if not self.data.shape:
             raise TypeError("len() of a 0-d tensor")
