@@ -44,6 +44,7 @@ def _np_sigmoid(x):
 
 
 ONEHOT = np.eye(5)[R.integers(0, 5, 6)]
+BCE_T = np.array([[0.0, 1.0, 1.0], [1.0, 0.0, 0.5], [0.25, 1.0, 0.0], [0.0, 0.0, 1.0]])
 EMB_IDX = np.array([[5, 0, 2], [2, 2, 1]])  # (repeats: the weight's gradient adds them up)
 LABELS = R.integers(0, 5, 6)
 MASK_P = 0.3
@@ -164,6 +165,8 @@ CASES = {
                             lambda z: -np.mean(np.log(_np_softmax(z))[np.arange(6), LABELS]), [U(6, 5)]),
     "cross_entropy": (lambda p: vg.cross_entropy(p, ONEHOT),
                       lambda p: -np.mean(np.sum(ONEHOT * np.log(p), 1)), [P(6, 5)]),
+    "bce_with_logits": (lambda z: vg.binary_cross_entropy_with_logits(z, BCE_T),
+                        lambda z: np.mean(np.logaddexp(0, z) - z * BCE_T), [U(4, 3, lo=-4, hi=4)]),
     "mse_loss": (vg.mse_loss, lambda a, b: np.mean((a - b) ** 2), [U(4, 3), U(4, 3)]),
     "batch_norm_train": (
         lambda x, g, b: vg.batch_norm(x, None, None, g, b, training=True),
@@ -716,3 +719,17 @@ def test_pytorch_keyword_spellings(bk):
         x.sum(axis=0, dim=0)
     with pytest.raises(TypeError, match="mean: give keepdims= or keepdim=, not both"):
         vg.mean(x, 0, keepdims=True, keepdim=True)
+
+
+def test_bce_with_logits_of_extreme_logits_and_errors(bk):
+    """Logits of +-700 give a finite loss and gradient (the overflow-free form), the
+    module matches the function, shapes must match."""
+    x = bk.t(np.array([[-700.0, -2.0, 0.3], [5.0, 700.0, -0.1]]), requires_grad=True)
+    y = np.array([[0.0, 1.0, 1.0], [1.0, 0.0, 0.5]])
+    loss = nn.BCEWithLogitsLoss()(x, y)
+    loss.backward()
+    want = np.mean(np.logaddexp(0, x.numpy().astype(np.float64)) - x.numpy().astype(np.float64) * y)
+    assert np.isfinite(x.grad.numpy()).all() and abs(loss.item() - want) < 1e-3 * want
+    with pytest.raises(ValueError, match=r"binary_cross_entropy_with_logits: target has shape \[3\], expected "
+                                         r"the logits' shape"):
+        vg.binary_cross_entropy_with_logits(x, np.zeros(3))

@@ -252,6 +252,14 @@ class CrossEntropyLoss(Module):
         return ops.softmax_cross_entropy(logits, targets)
 
 
+class BCEWithLogitsLoss(Module):
+    """Binary cross-entropy of sigmoid(logits) against targets in [0, 1], averaged
+    (PyTorch's BCEWithLogitsLoss, reduction "mean"): ``binary_cross_entropy_with_logits``."""
+
+    def forward(self, logits, targets):
+        return ops.binary_cross_entropy_with_logits(logits, targets)
+
+
 class MSELoss(Module):
     """Mean squared error over every element (PyTorch's MSELoss, reduction "mean")."""
 

@@ -11,7 +11,7 @@ from .. import config
 from .._names import torch_kwargs
 from ..tensor import Tensor, canonical_dtype, tensor
 from ._core import as_tensor, autocast_to, check_tensor, loss_precision, make, promote, same_device
-from .elementwise import add, affine, log, mul, pow, sub
+from .elementwise import add, affine, log, mul, pow, softplus, sub
 from .shape import mean, sum, transpose
 
 ACT_NAMES = ("relu", "sigmoid", "tanh", "gelu", "gelu_tanh", "softmax")
@@ -262,14 +262,29 @@ def cross_entropy(probs, targets, eps=0.0):
     return affine(sum(mul(t, log(p))), -1.0 / probs.shape[0])
 
 
+def _loss_operands(op, pred, target, what):
+    """The prediction in the loss's precision and the target as a tensor beside it,
+    of exactly its shape (``what``: the prediction's name in the error)."""
+    check_tensor(op, pred)
+    pred = loss_precision(pred)
+    target = as_tensor(op, target, pred)
+    if target.shape != pred.shape:
+        raise ValueError(f"{op}: target has shape {list(target.shape)}, expected the "
+                         f"{what} shape {list(pred.shape)}")
+    return pred, target
+
+
+def binary_cross_entropy_with_logits(logits, targets):
+    """mean(softplus(x) - x * y) over every element: binary cross-entropy of the
+    sigmoid of ``logits`` against ``targets`` in [0, 1] of the same shape (PyTorch's,
+    reduction "mean"), in the overflow-free form max(x, 0) - x y + log(1 + exp(-|x|))."""
+    x, y = _loss_operands("binary_cross_entropy_with_logits", logits, targets, "logits'")
+    return mean(sub(softplus(x), mul(x, y if y.dtype == x.dtype else y.to(dtype=x.dtype))))
+
+
 def mse_loss(pred, target):
     """mean((pred - target)**2); shapes must match exactly."""
-    check_tensor("mse_loss", pred)
-    pred = loss_precision(pred)
-    target = as_tensor("mse_loss", target, pred)
-    if target.shape != pred.shape:
-        raise ValueError(f"mse_loss: target has shape {list(target.shape)}, expected the "
-                         f"prediction's shape {list(pred.shape)}")
+    pred, target = _loss_operands("mse_loss", pred, target, "prediction's")
     d = sub(pred, target)
     return mean(mul(d, d))
 
