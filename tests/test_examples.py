@@ -59,3 +59,16 @@ def test_fuzz_tool_runs_and_reports():
     assert "fuzz_ops: seed 3, 8 cases, 0 disagreements" in out
     out = _run(["tools/fuzz_ops.py", "--seed", "3", "--cases", "8", "--nans", "--dtype", "f32"])
     assert "0 disagreements" in out
+
+
+def test_pytorch_style_example_learns_and_reloads(bk):
+    """examples/pytorch_style.py (ModuleList of LayerNorm / SiLU blocks, kaiming init,
+    AdamW, LinearLR then ReduceLROnPlateau, BCEWithLogitsLoss, a checkpoint) learns
+    the spirals on every backend and reloads to the same accuracy."""
+    sys.path.insert(0, os.path.join(ROOT, "examples"))
+    try:
+        import pytorch_style
+        acc, reloaded = pytorch_style.main(["--device", bk.device, "--dtype", bk.dtype, "--epochs", "8"])
+    finally:
+        sys.path.pop(0)
+    assert acc >= 0.95 and reloaded == acc
