@@ -291,6 +291,12 @@ def test_embedding_errors():
         vg.embedding([1], vg.tensor(np.zeros(4), device="cpu"))
     with pytest.raises(ValueError, match="Embedding: sizes must be positive, got 0 x 3"):
         nn.Embedding(0, 3)
+    if vg.vulkan_available():  # indices given from the host are checked there, before they go to a device
+        wv = w.to("vulkan")
+        with pytest.raises(ValueError, match=r"embedding: indices must lie in \[0, 4\), got values in \[2, 99\]"):
+            vg.embedding([2, 99], wv)
+        with pytest.raises(ValueError, match=r"one_hot: labels must lie in \[0, 3\), got values in \[0, 5\]"):
+            vg.one_hot(np.array([0, 5]), 3)
 
 
 def test_module_moves_and_helpers(bk):

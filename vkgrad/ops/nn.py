@@ -154,10 +154,7 @@ def _targets(op, logits, targets, dense=True):
         if targets.shape != (b,):
             raise ValueError(f"{op}: integer class labels must have shape [{b}] for logits "
                              f"{list(logits.shape)}, got {list(targets.shape)}")
-        # checked where the labels are on the host; on a device that would cost a read
-        if host is not None and b and (host.min() < 0 or host.max() >= c):
-            raise ValueError(f"{op}: class labels must lie in [0, {c}), got values in "
-                             f"[{host.min()}, {host.max()}]")
+        _check_range(op, "class labels", host, c)
         return targets.backend.one_hot(targets.data, c, logits.dtype) if dense else targets.data
     if targets.shape == (b,) and c != 1:  # labels, but not integers
         raise ValueError(f"{op}: class labels of shape [{b}] must be integers (i32), got {targets.dtype}; "
@@ -170,6 +167,26 @@ def _targets(op, logits, targets, dense=True):
     return targets.data
 
 
+def _check_range(op, what, host, n):
+    """Integer labels or indices on the host (a NumPy array; None: on a device, where
+    checking would cost a read) must lie in [0, n)."""
+    if host is not None and host.size and (host.min() < 0 or host.max() >= n):
+        raise ValueError(f"{op}: {what} must lie in [0, {n}), got values in [{host.min()}, {host.max()}]")
+
+
+def _int_tensor(op, what, x, device):
+    """(x as an int32 tensor, its values if they are on the host, else None): integers
+    given as a list or array are checked there, before the upload."""
+    if isinstance(x, Tensor):
+        if x.dtype != "i32":
+            raise TypeError(f"{op}: {what} must be int32, got {x.dtype} of shape {list(x.shape)}")
+        return x, (x.data if x.device == "cpu" else None)
+    host = np.asarray(x)
+    if host.dtype.kind not in "iu":
+        raise TypeError(f"{op}: {what} must be integers, got {host.dtype}")
+    return tensor(host.astype(np.int32), dtype="i32", device=device), host
+
+
 def one_hot(labels, num_classes, dtype=None):
     """[B, num_classes] rows of 0 with a 1 at each label (no gradient); ``labels``
     an int32 tensor of shape [B] or integers (then on the default device).  Labels
@@ -177,18 +194,13 @@ def one_hot(labels, num_classes, dtype=None):
     row of NaN (checking would cost a read of the device)."""
     if isinstance(num_classes, bool) or not isinstance(num_classes, (int, np.integer)) or num_classes < 1:
         raise ValueError(f"one_hot: num_classes must be a positive integer, got {num_classes!r}")
-    if not isinstance(labels, Tensor):
-        host = np.asarray(labels)
-        if host.dtype.kind not in "iu":
-            raise TypeError(f"one_hot: labels must be integers, got {host.dtype}")
-        labels = tensor(host.astype(np.int32), dtype="i32")
-    if labels.dtype != "i32" or labels.ndim != 1:
+    if isinstance(labels, Tensor) and (labels.dtype != "i32" or labels.ndim != 1):
         raise ValueError(f"one_hot: labels must be an int32 tensor of shape [batch], got {labels.dtype} "
                          f"of shape {list(labels.shape)}")
-    if labels.device == "cpu" and labels.size:
-        lo, hi = int(labels.data.min()), int(labels.data.max())
-        if lo < 0 or hi >= num_classes:
-            raise ValueError(f"one_hot: labels must lie in [0, {num_classes}), got values in [{lo}, {hi}]")
+    labels, host = _int_tensor("one_hot", "labels", labels, None)
+    if labels.ndim != 1:
+        raise ValueError(f"one_hot: labels must be of shape [batch], got {list(labels.shape)}")
+    _check_range("one_hot", "labels", host, num_classes)
     dtype = canonical_dtype(dtype) or config.default_dtype
     if dtype not in ("f16", "f32", "f64"):
         raise ValueError(f"one_hot: dtype must be a float dtype, got {dtype}")
@@ -204,19 +216,10 @@ def embedding(indices, weight):
     check_tensor("embedding", weight)
     if weight.ndim != 2 or weight.shape[0] < 1:
         raise ValueError(f"embedding: weight must be [num_embeddings >= 1, dim], got {list(weight.shape)}")
-    if not isinstance(indices, Tensor):
-        host = np.asarray(indices)
-        if host.dtype.kind not in "iu":
-            raise TypeError(f"embedding: indices must be integers, got {host.dtype}")
-        indices = tensor(host.astype(np.int32), dtype="i32", device=weight.device)
-    if indices.dtype != "i32":
-        raise TypeError(f"embedding: indices must be int32, got {indices.dtype} of shape {list(indices.shape)}")
+    indices, host = _int_tensor("embedding", "indices", indices, weight.device)
     same_device("embedding", weight, indices)
     V, D = weight.shape
-    if indices.device == "cpu" and indices.size:
-        lo, hi = int(indices.data.min()), int(indices.data.max())
-        if lo < 0 or hi >= V:
-            raise ValueError(f"embedding: indices must lie in [0, {V}), got values in [{lo}, {hi}]")
+    _check_range("embedding", "indices", host, V)
     be = weight.backend
     flat = be.reshape(indices.data, (indices.size,))
     out = be.reshape(be.gather_rows(weight.data, flat), tuple(indices.shape) + (D,))
