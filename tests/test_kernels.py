@@ -1329,12 +1329,11 @@ def test_long_loops_are_not_cut_short():
 @pytest.mark.parametrize("items", [1024, 262144])
 def test_reductions_and_batch_norm_with_any_count_of_parallel_parts(items, monkeypatch):
     """The count of parallel parts of long reductions and batch norm's first pass
-    (VKGRAD_REDUCE_ITEMS, _bn_items; 1024 on CPU devices, 65536 on GPUs) changes how many
+    (VKGRAD_REDUCE_ITEMS; 1024 on CPU devices, 65536 on GPUs) changes how many
     partials are merged, not the values: sums over rows, columns and all, and batch
     norm forward and backward, against the CPU at the two ends of the choices."""
     vk, cpu = vg.get_backend("vulkan"), vg.get_backend("cpu")
     monkeypatch.setattr(vk, "_reduce_items", items)
-    monkeypatch.setattr(vk, "_bn_items", items)
     r = np.random.default_rng(12)
     x, g = r.normal(0, 1, (6000, 260)), r.normal(0, 1, (6000, 260))  # (f16 sums stay finite)
     for dt, tol in (("f32", 1e-4), ("f16", 2e-2)):

@@ -190,14 +190,14 @@ def where(cond, a, b):
     goes to the operand chosen, none to cond."""
     if not isinstance(cond, Tensor):
         raise TypeError(f"where: cond must be a vkgrad Tensor, got {type(cond).__name__}")
+    cd = cond if cond.dtype in FLOAT_DTYPES else to(cond, dtype="f32")
     if not isinstance(a, Tensor) and not isinstance(b, Tensor):
-        a = as_tensor("where", a, cond if cond.dtype in FLOAT_DTYPES else to(cond, dtype="f32"))
+        a = as_tensor("where", a, cd)
     a, b = _pair("where", a, b)
     a, b = promote("where", a, b)
     same_device("where", cond, a)
     be, dt = a.backend, a.dtype
     shape = broadcast_shape("where", broadcast_shape("where", cond.shape, a.shape), b.shape)
-    cd = cond if cond.dtype in FLOAT_DTYPES else to(cond, dtype="f32")
     swap = cd.dtype != dt
     if swap:  # cond in another dtype: its "is zero" mask (exactly 0 / 1, NaN 0) in dt, a and b swapped
         c = be.cast(be.binary("eq", cd.data, be.full((), 0.0, cd.dtype)), dt)

@@ -408,7 +408,7 @@ class VulkanBackend(Backend):
         # partials, below).  VKGRAD_REDUCE_ITEMS picks another count (an A/B knob)
         items = _env_choice("VKGRAD_REDUCE_ITEMS", ("auto", "1024", "4096", "16384", "65536", "262144"))
         self._reduce_items = int(items) if items != "auto" else 1024 if self._small_grid else 65536
-        # batch norm's parts (bn_part.comp) by the same count (an H200, all three passes
+        # batch norm's parts (bn_part.comp) take the same count (an H200, all three passes
         # over [131072, 256], paired, forward / backward: 16384 parts f32 30 / 31% of the
         # copy, f16 41 / 29%; 65536 parts 55 / 56%, 45 / 48% -- though bn_part alone ran
         # faster with fewer, bn_comb then has more to merge).  bn_apply's grid in backward on
@@ -417,7 +417,6 @@ class VulkanBackend(Backend):
         # 256] and [32768, 1000]: 55.5 / 47.7 / 54.7 / 47.1% -> 56.9 / 55.3 / 57.5 /
         # 56.7%; forward, three rows, ran slower so in all four: it keeps a quad per
         # invocation).  0: an invocation per quad (CPU devices take the texel twin)
-        self._bn_items = self._reduce_items
         self._bn_apply_groups = 0 if self._small_grid else 1024
         # row sums: a subgroup per part of a row, its lanes reading adjacent quads, on
         # GPUs (coalesced); CPU devices stream a part per invocation faster
@@ -928,11 +927,10 @@ class VulkanBackend(Backend):
             op = "indexing (gradient)" if base is None else "cat"
             raise BackendError(f"vulkan {op}: a {len(shape)}-d tensor whose slice leaves {len(shape_)} axes; "
                                f"at most {_MAX_DIMS} are supported")
-        keep = shape_
-        pad = _MAX_DIMS - len(keep)
+        pad = _MAX_DIMS - len(shape_)
         n = y.size
         # (the texel twin only where every view it reads fits the device's texel limit)
-        shader, tag, spec, groups = self._walk_kernel("unslice", n, g if base is None else base, len(keep))
+        shader, tag, spec, groups = self._walk_kernel("unslice", n, g if base is None else base, len(shape_))
         if base is not None:  # (constant 0, the texel twin's NDIM, is absent from the other variant)
             spec = (spec[0] if spec else 0, 1)
         self._dispatch(shader, tag, spec, groups, [n] + [1] * pad + shape_ + [0] * pad + starts_ + [1] * pad
@@ -1603,13 +1601,13 @@ class VulkanBackend(Backend):
         return N * C >= 1 << 15 and N >= 128
 
     def _bn_parts(self, N, C, dtype):
-        """(parts P, rows per part, quads) for bn_part.comp: about _bn_items
+        """(parts P, rows per part, quads) for bn_part.comp: about _reduce_items
         invocations, parts of at least 16 rows; quads: C a whole number of quads
         (EPQ channels an invocation)."""
         e = _epq(dtype)
         quads = int(C % e == 0)
         cols = C // e if quads else C
-        P = max(1, min(-(-self._bn_items // cols), N // 16))
+        P = max(1, min(-(-self._reduce_items // cols), N // 16))
         chunk = -(-N // P)
         return -(-N // chunk), chunk, quads
 
