@@ -1,4 +1,5 @@
-"""Time per training step: the seed's iris model and an MLP 784-1024-1024-10.
+"""Time per training step: the seed's iris model, an MLP 784-1024-1024-10 and a
+small CNN on 28 x 28 images (two 3 x 3 convolutions with max pools, then a linear map).
 
     python benchmarks/train_step.py [--device cpu|vulkan|auto] [--dtype f32|f16]
                                     [--steps N] [--json FILE]
@@ -32,6 +33,18 @@ def _mlp_model():
                          nn.Linear(1024, 1024, activation="relu"), nn.Linear(1024, 10))
 
 
+def _cnn_model(nn):
+    """conv 1->16, relu, pool, conv 16->32, relu, pool, linear 1568->10 (``nn``:
+    vkgrad's or PyTorch's, whose layers take the same arguments)."""
+    return nn.Sequential(nn.Conv2d(1, 16, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+                         nn.Conv2d(16, 32, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+                         nn.Flatten(), nn.Linear(32 * 7 * 7, 10))
+
+
+# (input shape of one sample, classes)
+_DATA = {"iris": ((4,), 3), "mlp": ((784,), 10), "cnn": ((1, 28, 28), 10)}
+
+
 def _time_steps(step, steps, warmup, repeats=5):
     return _time_interleaved([step], steps, warmup, repeats)[0]
 
@@ -60,10 +73,10 @@ def make_vkgrad_step(kind, device, dtype, batch, capture=False):
     vg.set_default_dtype(dtype)
     vg.set_check_finite(False)  # the loss is read once at the end, not every step
     vg.manual_seed(0)
-    model = _iris_model() if kind == "iris" else _mlp_model()
-    fin, classes = (4, 3) if kind == "iris" else (784, 10)
+    model = _iris_model() if kind == "iris" else _mlp_model() if kind == "mlp" else _cnn_model(vg.nn)
+    fin, classes = _DATA[kind]
     r = np.random.default_rng(0)
-    x = vg.tensor(r.standard_normal((batch, fin)))
+    x = vg.tensor(r.standard_normal((batch,) + fin))
     y = vg.tensor(np.eye(classes)[r.integers(0, classes, batch)])
     opt = vg.optim.Adam(model.parameters(), lr=1e-3)
     model.train()
@@ -103,13 +116,14 @@ def make_torch_step(kind, batch, threads):
     if kind == "iris":
         model = nn.Sequential(nn.Linear(4, 64), nn.ReLU(), nn.BatchNorm1d(64), nn.Dropout(0.3),
                               nn.Linear(64, 32), nn.ReLU(), nn.Linear(32, 3))
-        fin, classes = 4, 3
-    else:
+    elif kind == "mlp":
         model = nn.Sequential(nn.Linear(784, 1024), nn.ReLU(), nn.Linear(1024, 1024), nn.ReLU(),
                               nn.Linear(1024, 10))
-        fin, classes = 784, 10
+    else:
+        model = _cnn_model(nn)
+    fin, classes = _DATA[kind]
     r = np.random.default_rng(0)
-    x = torch.tensor(r.standard_normal((batch, fin)), dtype=torch.float32)
+    x = torch.tensor(r.standard_normal((batch,) + fin), dtype=torch.float32)
     y = torch.tensor(r.integers(0, classes, batch))
     opt = torch.optim.Adam(model.parameters(), lr=1e-3)
     lossf = nn.CrossEntropyLoss()
@@ -192,16 +206,18 @@ def main(argv=None):
     print(line + _work_line(work), flush=True)
 
     msteps = max(2, args.steps // 20)
-    t, tt, ratio, work = bench_pair("mlp", dev, args.dtype, msteps, 256, 2, have_torch, args.capture)
-    sps = 256 / t
-    results["mlp_samples_per_s"] = sps
-    results["mlp_per_step"] = work
-    line = f"MLP 784-1024-1024-10, Adam, batch 256: vkgrad{cap} {sps:9.0f} samples/s"
-    if have_torch:
-        results["mlp_torch_samples_per_s"] = 256 / tt
-        results["mlp_ratio_vs_torch"] = 1 / ratio
-        line += f"   torch (2 threads) {256 / tt:9.0f} samples/s   ratio {1 / ratio:.2f}x (paired median)"
-    print(line + _work_line(work), flush=True)
+    for kind, batch, label in (("mlp", 256, "MLP 784-1024-1024-10"),
+                               ("cnn", 64, "CNN conv16-pool-conv32-pool-10 on 28x28")):
+        t, tt, ratio, work = bench_pair(kind, dev, args.dtype, msteps, batch, 2, have_torch, args.capture)
+        sps = batch / t
+        results[f"{kind}_samples_per_s"] = sps
+        results[f"{kind}_per_step"] = work
+        line = f"{label}, Adam, batch {batch}: vkgrad{cap} {sps:9.0f} samples/s"
+        if have_torch:
+            results[f"{kind}_torch_samples_per_s"] = batch / tt
+            results[f"{kind}_ratio_vs_torch"] = 1 / ratio
+            line += f"   torch (2 threads) {batch / tt:9.0f} samples/s   ratio {1 / ratio:.2f}x (paired median)"
+        print(line + _work_line(work), flush=True)
     if args.json:
         with open(args.json, "w") as f:
             json.dump(results, f, indent=2)

@@ -73,8 +73,12 @@ def test_batchnorm_needs_batch():
     bn = vg.nn.BatchNorm1d(3)
     with pytest.raises(ValueError, match=r"more than 1 value per channel.*\[1, 3\]"):
         bn(vg.tensor(np.ones((1, 3))))
-    with pytest.raises(ValueError, match=r"batch_norm: expected input \[batch, 3\], got \[2, 4\]"):
+    with pytest.raises(ValueError, match=r"batch_norm: weight has 3 channels but the input \[2, 4\] has 4"):
         bn(vg.tensor(np.ones((2, 4))))
+    with pytest.raises(ValueError, match=r"BatchNorm1d: expected a 2-d or 3-d input \[N, C\(, L\)\], got \[2, 3, 4, 5\]"):
+        bn(vg.tensor(np.ones((2, 3, 4, 5))))
+    with pytest.raises(ValueError, match=r"BatchNorm2d: expected a 4-d input \[N, C, H, W\], got \[2, 3\]"):
+        vg.nn.BatchNorm2d(3)(vg.tensor(np.ones((2, 3))))
 
 
 def test_operands_on_different_devices():

@@ -27,6 +27,19 @@ def test_iris_reaches_90_percent(bk):
     assert acc >= 0.9
 
 
+def test_cnn_example_learns_the_shapes(bk):
+    """examples/cnn.py (Conv2d, BatchNorm2d, pools) tells four shapes apart."""
+    if bk.dtype == "f16":
+        pytest.skip("f16 training is covered by the mixed-precision tests")
+    sys.path.insert(0, os.path.join(ROOT, "examples"))
+    try:
+        import cnn
+        acc = cnn.main(["--device", bk.device, "--epochs", "4"])
+    finally:
+        sys.path.pop(0)
+    assert acc >= 0.85
+
+
 def test_seed_walkthrough_runs():
     out = _run(["examples/seed_walkthrough.py", "--quick", "--device", "cpu"])
     for section in ("1. dL/dW", "3. parameter tensors: 8", "5. cosine", "6. gradient norm",

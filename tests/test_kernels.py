@@ -1222,6 +1222,46 @@ def test_strided_copies_move_bits_exactly(dtype, texel_reads, monkeypatch):
         np.testing.assert_array_equal(got.view(view), np.ascontiguousarray(want).view(view))
 
 
+@pytest.mark.parametrize("dtype", ["f32", "f16"])
+@pytest.mark.parametrize("win", [((3, 3), (1, 1), (1, 1), (1, 1), (5, 7)),  # 'same'-like: pads both sides
+                                 ((2, 3), (2, 1), (0, 2), (2, 1), (2, 9)),  # dilation, odd pads
+                                 ((2, 2), (2, 2), (0, 0), (1, 1), (3, 4)),  # ceil_mode: a row and column past the end
+                                 ((1, 1), (3, 2), (0, 0), (1, 1), (2, 4))],  # 1x1 with strides: rows skipped
+                         ids=["3x3-pad1", "dilated", "past-end", "1x1-strided"])
+def test_im2col_moves_bits_and_col2im_is_its_adjoint(win, dtype):
+    """im2col.comp against the CPU backend's windows, bit for bit (NaN payloads,
+    -inf padding of a max pool, f16 rows of an odd width whose words straddle two
+    rows), and col2im against the CPU's sums (the same f32 additions in the same
+    order: equal bits) and as the adjoint: <im2col(x), c> = <x, col2im(c)>;
+    window_scatter (gathering the taps its int32 idx names) against the one-hot
+    rows through col2im, bit for bit."""
+    from vkgrad.backends.base import Backend, Window
+    be, cpu = vg.get_backend("vulkan"), vg.get_backend("cpu")
+    w = Window(*win)
+    np_dt, view = (np.float32, np.uint32) if dtype == "f32" else (np.float16, np.uint16)
+    r = np.random.default_rng(3)
+    x = r.uniform(-2, 2, (2, 3, 5, 7)).astype(np_dt)
+    x.view(view).flat[::23] = _NAN_PAYLOAD[dtype]
+    for pad in (0.0, float("-inf")):
+        got = be.to_numpy(be.im2col(be.from_numpy(x, dtype), w, pad))
+        want = cpu.im2col(x, w, pad)
+        assert got.shape == want.shape == (2 * w.out[0] * w.out[1], 3 * w.kernel[0] * w.kernel[1])
+        np.testing.assert_array_equal(got.view(view), want.view(view))
+    c = r.uniform(-1, 1, want.shape).astype(np_dt)
+    got = be.to_numpy(be.col2im(be.from_numpy(c, dtype), x.shape, w))
+    np.testing.assert_array_equal(got.view(view), cpu.col2im(c, x.shape, w).view(view))
+    # a max pool's gradient: the gather (SCATTER) against the one-hot rows col2im'd (the default)
+    g = r.uniform(-1, 1, (2, w.out[0], w.out[1], 3)).astype(np_dt)
+    idx = r.integers(0, w.kernel[0] * w.kernel[1], g.shape).astype(np.int32)
+    got = be.to_numpy(be.window_scatter(be.from_numpy(g, dtype), be.from_numpy(idx, "i32"), x.shape, w))
+    np.testing.assert_array_equal(got.view(view), Backend.window_scatter(cpu, g, idx, x.shape, w).view(view))
+    x64 = r.uniform(-1, 1, x.shape)
+    c64 = r.uniform(-1, 1, want.shape)
+    lhs = float(np.sum(cpu.im2col(x64, w) * c64))
+    rhs = float(np.sum(x64 * cpu.col2im(c64, x.shape, w)))
+    assert abs(lhs - rhs) < 1e-9 * max(1.0, abs(lhs))
+
+
 @pytest.mark.parametrize("shape", [(37, 203), (5, 7), (64, 130), (3, 1)])
 def test_padding_contiguous_rows_by_texels_is_exact(shape):
     """pad2d(_h)_tx with ROWS = 1 reads a quad from the two texels covering it

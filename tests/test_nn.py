@@ -376,3 +376,113 @@ def test_init_errors():
         nn.init.calculate_gain("swish")
     with pytest.raises(TypeError, match="init.normal_: expected a vkgrad Tensor, got ndarray"):
         nn.init.normal_(np.zeros(3))
+
+
+def _cnn(device=None, dtype=None):
+    return nn.Sequential(nn.Conv2d(2, 4, 3, padding=1, device=device, dtype=dtype),
+                         nn.BatchNorm2d(4, device=device, dtype=dtype), nn.ReLU(),
+                         nn.MaxPool2d(2),
+                         nn.Conv2d(4, 6, (2, 3), stride=(1, 2), dilation=(2, 1), device=device, dtype=dtype),
+                         nn.AvgPool2d(2, 1, padding=1, count_include_pad=False), nn.AdaptiveAvgPool2d(1),
+                         nn.Flatten(), nn.Linear(6, 3, device=device, dtype=dtype))
+
+
+def test_cnn_modules_match_torch(bk):
+    """A CNN of every new module (Conv2d with padding / stride / dilation,
+    BatchNorm2d, MaxPool2d, AvgPool2d excluding padding, AdaptiveAvgPool2d)
+    against the same network in PyTorch: output, every parameter's gradient, the
+    input's gradient and the running statistics."""
+    torch = pytest.importorskip("torch")
+    vg.manual_seed(2)
+    model = _cnn(bk.device, bk.dtype)
+    tm = torch.nn.Sequential(torch.nn.Conv2d(2, 4, 3, padding=1), torch.nn.BatchNorm2d(4), torch.nn.ReLU(),
+                             torch.nn.MaxPool2d(2), torch.nn.Conv2d(4, 6, (2, 3), stride=(1, 2), dilation=(2, 1)),
+                             torch.nn.AvgPool2d(2, 1, padding=1, count_include_pad=False),
+                             torch.nn.AdaptiveAvgPool2d(1), torch.nn.Flatten(), torch.nn.Linear(6, 3)).double()
+    with torch.no_grad():
+        for (name, p), (tname, tp) in zip(model.named_parameters(), tm.named_parameters()):
+            assert name == tname and tuple(tp.shape) == p.shape
+            tp.copy_(torch.tensor(p.numpy().astype(np.float64)))
+    r = np.random.default_rng(8)
+    x = r.standard_normal((3, 2, 9, 10))
+    xr = x.astype(np.float16).astype(np.float64) if bk.dtype == "f16" else x
+    g = r.standard_normal((3, 3))
+    t = bk.t(x, requires_grad=True)
+    y = model(t)
+    (y * bk.t(g)).sum().backward()
+    tx = torch.tensor(xr, requires_grad=True)
+    ty = tm(tx)
+    (ty * torch.tensor(g)).sum().backward()
+    tol = dict(rtol=5e-2, atol=5e-2) if bk.dtype == "f16" else dict(rtol=1e-4, atol=1e-5)
+    bk.close(y.numpy(), ty.detach().numpy(), what="output", **tol)
+    bk.close(t.grad.numpy(), tx.grad.numpy(), what="input grad", **tol)
+    for (name, p), (_, tp) in zip(model.named_parameters(), tm.named_parameters()):
+        scale = max(1.0, float(tp.grad.abs().max()))
+        bk.close(p.grad.numpy(), tp.grad.numpy(), what=f"{name} grad", rtol=tol["rtol"], atol=tol["atol"] * scale)
+    bk.close(model[1].running_var.numpy(), tm[1].running_var.numpy(), what="running var", **tol)
+
+
+def test_cnn_learns_bars(bk):
+    """A small CNN tells horizontal from vertical bars in noisy 8 x 8 images."""
+    r = np.random.default_rng(0)
+    n = 64
+    x = r.normal(0, 0.3, (n, 1, 8, 8))
+    y = r.integers(0, 2, n)
+    pos = r.integers(1, 7, n)
+    for i in range(n):
+        if y[i]:
+            x[i, 0, :, pos[i]] += 1.0
+        else:
+            x[i, 0, pos[i], :] += 1.0
+    vg.manual_seed(0)
+    model = nn.Sequential(nn.Conv2d(1, 4, 3, padding="same", device=bk.device, dtype=bk.dtype), nn.ReLU(),
+                          nn.MaxPool2d(2), nn.Conv2d(4, 8, 3, device=bk.device, dtype=bk.dtype), nn.ReLU(),
+                          nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(8, 2, device=bk.device, dtype=bk.dtype))
+    opt = vg.optim.Adam(model.parameters(), lr=0.02)
+    xb, yb = bk.t(x), bk.t(y)
+    losses = []
+    for _ in range(40):
+        loss = vg.softmax_cross_entropy(model(xb), yb)
+        opt.step(vg.backward(loss))
+        losses.append(loss.item())
+    acc = (np.argmax(model(xb).numpy(), 1) == y).mean()
+    assert losses[-1] < 0.5 * losses[0] and acc >= 0.9, (losses[0], losses[-1], acc)
+
+
+def test_conv_and_pool_errors():
+    x = vg.tensor(np.ones((2, 3, 5, 5)), device="cpu")
+    w = vg.tensor(np.ones((4, 3, 3, 3)), device="cpu")
+    with pytest.raises(ValueError, match=r"conv2d: expected weight \[out_channels, 2, kh, kw\] for input \[2, 2, 5, 5\], "
+                                         r"got weight \[4, 3, 3, 3\]"):
+        vg.conv2d(vg.tensor(np.ones((2, 2, 5, 5)), device="cpu"), w)
+    with pytest.raises(ValueError, match=r"conv2d: expected input \[N, C, H, W\] \(or \[C, H, W\]\), got \[3, 5\]"):
+        vg.conv2d(vg.tensor(np.ones((3, 5)), device="cpu"), w)
+    with pytest.raises(ValueError, match="conv2d: groups=3 is not supported"):
+        vg.conv2d(x, w, groups=3)
+    with pytest.raises(ValueError, match=r"conv2d: padding='same' needs stride 1"):
+        vg.conv2d(x, w, stride=2, padding="same")
+    with pytest.raises(ValueError, match=r"conv2d: padding must be an int, a pair, 'valid' or 'same', got 'full'"):
+        vg.conv2d(x, w, padding="full")
+    with pytest.raises(ValueError, match=r"conv2d: the window \(kernel 3, dilation 3\) is larger than the padded "
+                                         r"input \(5 \+ 0 padding\)"):
+        vg.conv2d(x, w, dilation=3)
+    with pytest.raises(ValueError, match=r"conv2d: bias must be a tensor of shape \[4\], got \[3\]"):
+        vg.conv2d(x, w, vg.tensor(np.ones(3), device="cpu"))
+    with pytest.raises(TypeError, match=r"conv2d: stride must be an int or a pair of ints, got \(1, 2, 3\)"):
+        vg.conv2d(x, w, stride=(1, 2, 3))
+    with pytest.raises(ValueError, match="conv2d: stride must be >= 1, got 0"):
+        vg.conv2d(x, w, stride=0)
+    with pytest.raises(ValueError, match=r"max_pool2d: padding 2 must be at most half the kernel size 3"):
+        vg.max_pool2d(x, 3, padding=2)
+    with pytest.raises(ValueError, match=r"avg_pool2d: divisor_override must be a positive int, got 0"):
+        vg.avg_pool2d(x, 2, divisor_override=0)
+    with pytest.raises(ValueError, match=r"adaptive_avg_pool2d: output size \[2, 2\] does not divide the input's "
+                                         r"\[5, 5\]"):
+        vg.adaptive_avg_pool2d(x, 2)
+    with pytest.raises(ValueError, match="Conv2d: padding_mode 'reflect' is not supported"):
+        nn.Conv2d(3, 4, 3, padding_mode="reflect")
+    with pytest.raises(ValueError, match="Conv2d: groups=2 is not supported"):
+        nn.Conv2d(4, 4, 3, groups=2)
+    # divisor_override, and an unbatched input keeps its rank
+    np.testing.assert_allclose(vg.avg_pool2d(x, 2, divisor_override=1).numpy(), np.full((2, 3, 2, 2), 4.0))
+    assert vg.max_pool2d(vg.tensor(np.ones((3, 6, 6)), device="cpu"), 2).shape == (3, 3, 3)

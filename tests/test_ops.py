@@ -43,6 +43,38 @@ def _np_sigmoid(x):
     return 1 / (1 + np.exp(-x))
 
 
+def _np_windows(x, k, stride, before, after, dil, fill):
+    """Naive sliding windows: [N, C, OH, OW, kh, kw] of x padded with fill."""
+    N, C, H, W = x.shape
+    xp = np.full((N, C, H + before[0] + after[0], W + before[1] + after[1]), fill)
+    xp[:, :, before[0]:before[0] + H, before[1]:before[1] + W] = x
+    OH = (xp.shape[2] - dil[0] * (k[0] - 1) - 1) // stride[0] + 1
+    OW = (xp.shape[3] - dil[1] * (k[1] - 1) - 1) // stride[1] + 1
+    out = np.empty((N, C, OH, OW) + tuple(k))
+    for oh in range(OH):
+        for ow in range(OW):
+            for i in range(k[0]):
+                for j in range(k[1]):
+                    out[:, :, oh, ow, i, j] = xp[:, :, oh * stride[0] + i * dil[0], ow * stride[1] + j * dil[1]]
+    return out
+
+
+def _np_conv2d(x, w, b=None, stride=(1, 1), before=(0, 0), after=None, dil=(1, 1)):
+    win = _np_windows(x, w.shape[2:], stride, before, after or before, dil, 0.0)
+    y = np.einsum("nchwij,ocij->nohw", win, w)
+    return y if b is None else y + b.reshape(1, -1, 1, 1)
+
+
+def _np_pool(x, k, stride, pad, mode, after=None, include_pad=True):
+    if mode == "max":
+        return _np_windows(x, k, stride, pad, after or pad, (1, 1), -np.inf).max((4, 5))
+    sums = _np_windows(x, k, stride, pad, after or pad, (1, 1), 0.0).sum((4, 5))
+    ones = _np_windows(np.ones((1, 1) + x.shape[2:]), k, stride, pad, after or pad, (1, 1), 0.0).sum((4, 5))
+    return sums / (k[0] * k[1] if include_pad else ones)
+
+
+POOL_X = lambda: R.permutation(2 * 3 * 7 * 9).reshape(2, 3, 7, 9) / 50.0  # noqa: E731  (no ties)
+
 ONEHOT = np.eye(5)[R.integers(0, 5, 6)]
 BCE_T = np.array([[0.0, 1.0, 1.0], [1.0, 0.0, 0.5], [0.25, 1.0, 0.0], [0.0, 0.0, 1.0]])
 EMB_IDX = np.array([[5, 0, 2], [2, 2, 1]])  # (repeats: the weight's gradient adds them up)
@@ -168,6 +200,31 @@ CASES = {
     "bce_with_logits": (lambda z: vg.binary_cross_entropy_with_logits(z, BCE_T),
                         lambda z: np.mean(np.logaddexp(0, z) - z * BCE_T), [U(4, 3, lo=-4, hi=4)]),
     "mse_loss": (vg.mse_loss, lambda a, b: np.mean((a - b) ** 2), [U(4, 3), U(4, 3)]),
+    "conv2d": (lambda x, w, b: vg.conv2d(x, w, b, padding=1), lambda x, w, b: _np_conv2d(x, w, b, before=(1, 1)),
+               [U(2, 3, 6, 5), U(4, 3, 3, 3), U(4)]),
+    "conv2d_stride_dilation": (lambda x, w: vg.conv2d(x, w, stride=(2, 1), padding=(0, 2), dilation=(2, 1)),
+                               lambda x, w: _np_conv2d(x, w, stride=(2, 1), before=(0, 2), dil=(2, 1)),
+                               [U(1, 2, 9, 8), U(3, 2, 2, 3)]),
+    "conv2d_same_even": (lambda x, w, b: vg.conv2d(x, w, b, padding="same"),  # 1 before, 2 after along W
+                         lambda x, w, b: _np_conv2d(x, w, b, before=(0, 1), after=(1, 2)),
+                         [U(2, 2, 5, 6), U(3, 2, 2, 4), U(3)]),
+    "conv2d_1x1_unbatched": (lambda x, w, b: vg.conv2d(x, w, b), lambda x, w, b: _np_conv2d(x[None], w, b)[0],
+                             [U(3, 4, 5), U(2, 3, 1, 1), U(2)]),
+    "max_pool2d": (lambda x: vg.max_pool2d(x, 3, 2, 1), lambda x: _np_pool(x, (3, 3), (2, 2), (1, 1), "max"),
+                   [POOL_X]),
+    "max_pool2d_ceil": (lambda x: vg.max_pool2d(x, (2, 3), ceil_mode=True),  # one more row and column
+                        lambda x: _np_pool(x, (2, 3), (2, 3), (0, 0), "max", after=(1, 0)), [POOL_X]),
+    "avg_pool2d": (lambda x: vg.avg_pool2d(x, 2), lambda x: _np_pool(x, (2, 2), (2, 2), (0, 0), "avg"), [U(2, 3, 6, 5)]),
+    "avg_pool2d_exclude_pad": (lambda x: vg.avg_pool2d(x, 3, 2, 1, count_include_pad=False),
+                               lambda x: _np_pool(x, (3, 3), (2, 2), (1, 1), "avg", include_pad=False),
+                               [U(2, 3, 6, 5)]),
+    "adaptive_avg_pool2d": (lambda x: vg.adaptive_avg_pool2d(x, (3, 1)),
+                            lambda x: x.reshape(2, 3, 3, 2, 4).mean((3, 4))[..., None], [U(2, 3, 6, 4)]),
+    "batch_norm_2d_train": (
+        lambda x, g, b: vg.batch_norm(x, None, None, g, b, training=True),
+        lambda x, g, b: ((x - x.mean((0, 2, 3), keepdims=True)) / np.sqrt(x.var((0, 2, 3), keepdims=True) + 1e-5)
+                         * g.reshape(1, 3, 1, 1) + b.reshape(1, 3, 1, 1)),
+        [U(4, 3, 2, 5), U(3, lo=0.5, hi=1.5), U(3)]),
     "batch_norm_train": (
         lambda x, g, b: vg.batch_norm(x, None, None, g, b, training=True),
         lambda x, g, b: (x - x.mean(0)) / np.sqrt(x.var(0) + 1e-5) * g + b,

@@ -192,6 +192,9 @@ def _cases(size):
                     ("softmax odd", int(4096 * s), 1001)],
         "batchnorm": [("batchnorm fwd", n_el // 256, 256), ("batchnorm bwd", n_el // 256, 256)],
         "optimizer": [("adam", int(MB * s)), ("sgd momentum", int(MB * s))],
+        # a 3 x 3 convolution's windows [N, 32, 32, 32] -> rows of 288 (padding 1), and back
+        "conv": [("im2col 3x3", max(1, n_el // (9 * 32 ** 3)), 32, 32, 32),
+                 ("col2im 3x3", max(1, n_el // (9 * 32 ** 3)), 32, 32, 32)],
     }
 
 
@@ -324,6 +327,21 @@ def _bench_case(be, vg, fam, case, dt, reps, r, probes):
             rec = lambda: be.batchnorm_bwd(hg, hx, mean, inv, hgam)  # noqa: E731
             npf, nbytes = (lambda: cpu.batchnorm_bwd(g, x, cmean, cinv, gam)), 3 * x.size * esz
         fl = 8 * x.size
+    elif fam == "conv":  # bytes: the input read once, the rows written (or the reverse)
+        from .backends.base import Window
+        from .backends.cpu import CPUBackend
+        cpu = CPUBackend()
+        N, C, H, W = case[1:]
+        win = Window((3, 3), (1, 1), (1, 1), (1, 1), (H, W))
+        if name.startswith("im2col"):
+            x = r.uniform(-1, 1, (N, C, H, W)).astype(npdt)
+            hx = T(x)
+            rec, npf = (lambda: be.im2col(hx, win)), (lambda: cpu.im2col(x, win))
+        else:
+            cols = r.uniform(-1, 1, (N * H * W, C * 9)).astype(npdt)
+            hc = T(cols)
+            rec, npf = (lambda: be.col2im(hc, (N, C, H, W), win)), (lambda: cpu.col2im(cols, (N, C, H, W), win))
+        nbytes, fl = 10 * N * C * H * W * esz, 9 * N * C * H * W
     else:  # optimizer: as training runs it, an f32 (master) weight with a gradient of dtype dt
         n = case[1]
         p, g = r.uniform(-1, 1, n).astype(npdt), r.uniform(-1, 1, n).astype(npdt) * 1e-2
@@ -418,7 +436,7 @@ def plot(res, path):
 
 def main(argv=None):
     ap = argparse.ArgumentParser(prog="python -m vkgrad.bench", description=__doc__.splitlines()[0])
-    ap.add_argument("--only", help="comma list of families: matmul,elementwise,reduce,softmax,batchnorm,"
+    ap.add_argument("--only", help="comma list of families: matmul,elementwise,reduce,softmax,batchnorm,conv,"
                     "optimizer")
     ap.add_argument("--cases", help="comma list of case names' beginnings, e.g. transpose,softmax")
     ap.add_argument("--dtype", default="f32,f16", help="comma list of f32,f16")

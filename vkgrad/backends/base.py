@@ -22,6 +22,8 @@ binary(op, a, b, alpha, beta) -- NumPy broadcasting:
 """
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numpy as np
 
 UNARY_OPS = ("neg", "exp", "log", "sqrt", "relu", "sigmoid", "tanh", "gelu",
@@ -31,6 +33,28 @@ BINARY_OPS = ("add", "sub", "mul", "div", "eq", "relu_bwd", "sigmoid_bwd",
 ACTIVATIONS = (None, "relu", "sigmoid", "tanh", "gelu", "gelu_tanh")
 DTYPES = ("f32", "f16", "f64", "i32")
 FLOAT_DTYPES = ("f32", "f16", "f64")
+
+
+class Window(NamedTuple):
+    """A 2-D sliding window over [N, C, H, W], each field a pair of ints: kernel
+    (kh, kw), stride (sh, sw), padding before (ph, pw), dilation (dh, dw) and the
+    output size (OH, OW) -- what lies past the input at the end is implied by it
+    (conv2d and the pools build and check it)."""
+    kernel: tuple
+    stride: tuple
+    padding: tuple
+    dilation: tuple
+    out: tuple
+
+    def flat(self):
+        """The ten ints in order (kh, kw, sh, sw, ph, pw, dh, dw, OH, OW)."""
+        return [int(v) for pair in self for v in pair]
+
+    def extent(self, hw):
+        """(Hp, Wp): the padded height and width covering the input (size ``hw``), its
+        padding before, and whatever the output's windows reach past its end."""
+        return tuple(max(n + p, p + (o - 1) * s + (k - 1) * d + 1)
+                     for n, k, s, p, d, o in zip(hw, *self))
 
 
 class BackendError(RuntimeError):
@@ -67,6 +91,12 @@ class Backend:
         """``full(shape, value, dtype)`` made once and kept: read-only by contract
         (backward's unit seed, so a step does not spend a fill on it)."""
         return self._kept((tuple(shape), float(value), dtype), lambda: self.full(shape, value, dtype))
+
+    def host_constant(self, key, make_array, dtype):
+        """The host array ``make_array()`` uploaded once per ``key`` and kept: read-only
+        by contract (an op's shape-dependent factors; a captured step reads the
+        same handle on every replay)."""
+        return self._kept(("host", key, dtype), lambda: self.from_numpy(make_array(), dtype))
 
     def _kept(self, key, make):
         """A read-only handle made once by ``make()`` and kept under ``key``."""
@@ -126,6 +156,30 @@ class Backend:
         """Rows idx (int32 [B]) of w [V, D]: [B, D], bits copied; an index outside
         [0, V) gives a row of NaN (as one_hot: device indices are not range-checked)."""
         raise NotImplementedError
+
+    def im2col(self, x, win, pad_value=0.0):
+        """The sliding windows of x [N, C, H, W] as rows: [N * OH * OW, C * kh * kw],
+        row (n, oh, ow), column (c, i, j) holding x[n, c, oh * sh - ph + i * dh,
+        ow * sw - pw + j * dw], or ``pad_value`` where that falls outside x (bits
+        copied).  ``win`` is a :class:`Window` (kernel, stride, padding before,
+        dilation, output size: padding after is what the output size implies)."""
+        raise NotImplementedError
+
+    def col2im(self, cols, shape, win):
+        """The adjoint of im2col: [N, C, H, W] (``shape``) whose every element is the
+        sum, in f32 and in window order (i, then j), of the entries of cols
+        [N * OH * OW, C * kh * kw] that im2col would copy from it."""
+        raise NotImplementedError
+
+    def window_scatter(self, g, idx, shape, win):
+        """A max pool's gradient: [N, C, H, W] (``shape``) from g (one value per window
+        and channel, [N, OH, OW, C] in any shape) put at each window's tap ``idx``
+        (int32, i * kw + j; the windows' argmax), the other taps 0, overlaps summed as
+        col2im does.  This default builds the one-hot rows; a backend may gather."""
+        K, R = win.kernel[0] * win.kernel[1], int(np.prod(g.shape))
+        rows = self.binary("mul", self.one_hot(self.reshape(idx, (R,)), K, self.dtype_of(g)), self.reshape(g, (R, 1)))
+        N, C = shape[:2]
+        return self.col2im(self.reshape(rows, (N * win.out[0] * win.out[1], C * K)), shape, win)
 
     def select(self, c, a, b):
         """a where c is nonzero (NaN counts), else b: three handles of one shape and

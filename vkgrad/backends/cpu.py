@@ -218,6 +218,34 @@ class CPUBackend(Backend):
         out[~ok] = np.nan
         return out
 
+    @staticmethod
+    def _windows(xp, win):
+        """Strided view [N, OH, OW, C, kh, kw] of the padded input xp."""
+        (kh, kw), (sh, sw), _, (dh, dw), (OH, OW) = win
+        N, C = xp.shape[:2]
+        s = xp.strides
+        return np.lib.stride_tricks.as_strided(
+            xp, (N, OH, OW, C, kh, kw), (s[0], s[2] * sh, s[3] * sw, s[1], s[2] * dh, s[3] * dw), writeable=False)
+
+    def im2col(self, x, win, pad_value=0.0):
+        N, C, H, W = x.shape
+        (kh, kw), _, (ph, pw), _, (OH, OW) = win
+        Hp, Wp = win.extent((H, W))
+        xp = np.full((N, C, Hp, Wp), pad_value, dtype=x.dtype)
+        xp[:, :, ph:ph + H, pw:pw + W] = x
+        return self._windows(xp, win).reshape(N * OH * OW, C * kh * kw)
+
+    def col2im(self, cols, shape, win):
+        N, C, H, W = shape
+        (kh, kw), (sh, sw), (ph, pw), (dh, dw), (OH, OW) = win
+        Hp, Wp = win.extent((H, W))
+        g = self._c(cols).reshape(N, OH, OW, C, kh, kw).transpose(0, 3, 4, 5, 1, 2)
+        acc = np.zeros((N, C, Hp, Wp), dtype=g.dtype)
+        for i in range(kh):  # window order, as the shader sums
+            for j in range(kw):
+                acc[:, :, i * dh:i * dh + (OH - 1) * sh + 1:sh, j * dw:j * dw + (OW - 1) * sw + 1:sw] += g[:, :, i, j]
+        return self._store(np.ascontiguousarray(acc[:, :, ph:ph + H, pw:pw + W]), cols.dtype)
+
     def select(self, c, a, b):
         return np.where(c != 0, a, b)  # (NaN != 0: a, as the shader's bit test)
 

@@ -1,4 +1,4 @@
-"""Layers: Linear, Embedding, BatchNorm1d, LayerNorm, Dropout, activations, Identity, Flatten, Sequential,
+"""Layers: Linear, Conv2d, pools, Embedding, BatchNorm1d / 2d, LayerNorm, Dropout, activations, Identity, Flatten, Sequential,
 ModuleList, and the losses as modules."""
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import math
 import numpy as np
 
 from .. import config, ops
+from ..ops.conv import _pair
 from ..ops.nn import check_activation
 from ..random import rng
 from ..tensor import Parameter, tensor
@@ -60,7 +61,12 @@ class BatchNorm1d(Module):
     def _buffer_dtype(self, name, dtype):
         return "f64" if dtype == "f64" else "f32"  # (the statistics stay f32 under f16 weights)
 
+    _input = ((2, 3), "a 2-d or 3-d input [N, C(, L)]")
+
     def forward(self, x):
+        if getattr(x, "ndim", None) not in self._input[0]:
+            raise ValueError(f"{type(self).__name__}: expected {self._input[1]}, got "
+                             f"{list(getattr(x, 'shape', ()))}")
         # the batch-norm kernel updates the f32 running statistics in place, also
         # for f16 activations
         return ops.batch_norm(x, self.running_mean, self.running_var, self.weight, self.bias,
@@ -68,6 +74,93 @@ class BatchNorm1d(Module):
 
     def extra_repr(self):
         return f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, affine={self.affine}"
+
+
+class BatchNorm2d(BatchNorm1d):
+    """Batch norm per channel of images [N, C, H, W], over the batch and the
+    spatial axes (as BatchNorm1d, with the same exact gradient)."""
+
+    _input = ((4,), "a 4-d input [N, C, H, W]")
+
+
+class Conv2d(Module):
+    """``vkgrad.conv2d`` with a learnt weight [out_channels, in_channels, kh, kw] and
+    bias [out_channels], initialised like PyTorch (uniform in +-1/sqrt(fan_in),
+    fan_in = in_channels * kh * kw).  ``padding``: int, pair, 'valid' or 'same';
+    zero padding only; ``groups`` 1 only."""
+
+    def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, dilation=1, groups=1,
+                 bias=True, padding_mode="zeros", device=None, dtype=None):
+        super().__init__()
+        if in_channels < 1 or out_channels < 1:
+            raise ValueError(f"Conv2d: channel counts must be positive, got in={in_channels}, out={out_channels}")
+        if padding_mode != "zeros":
+            raise ValueError(f"Conv2d: padding_mode {padding_mode!r} is not supported (only 'zeros')")
+        if groups != 1:
+            raise ValueError(f"Conv2d: groups={groups!r} is not supported (only groups=1)")
+        self.kernel_size = _pair("Conv2d", "kernel_size", kernel_size, 1)
+        self.in_channels, self.out_channels = in_channels, out_channels
+        self.stride, self.padding, self.dilation = stride, padding, dilation
+        bound = 1.0 / math.sqrt(in_channels * self.kernel_size[0] * self.kernel_size[1])
+        r = rng()
+        self.weight = Parameter(r.uniform(-bound, bound, (out_channels, in_channels) + self.kernel_size),
+                                device=device, dtype=dtype)
+        self.bias = Parameter(r.uniform(-bound, bound, (out_channels,)), device=device, dtype=dtype) if bias else None
+
+    def forward(self, x):
+        return ops.conv2d(x, self.weight, self.bias, self.stride, self.padding, self.dilation)
+
+    def extra_repr(self):
+        return (f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, stride={self.stride}, "
+                f"padding={self.padding!r}, dilation={self.dilation}, bias={self.bias is not None}")
+
+
+class MaxPool2d(Module):
+    """``vkgrad.max_pool2d`` as a module (stride defaults to the kernel size)."""
+
+    def __init__(self, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False):
+        super().__init__()
+        self.kernel_size, self.stride, self.padding = kernel_size, stride, padding
+        self.dilation, self.ceil_mode = dilation, ceil_mode
+
+    def forward(self, x):
+        return ops.max_pool2d(x, self.kernel_size, self.stride, self.padding, self.dilation, self.ceil_mode)
+
+    def extra_repr(self):
+        return (f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}, "
+                f"dilation={self.dilation}, ceil_mode={self.ceil_mode}")
+
+
+class AvgPool2d(Module):
+    """``vkgrad.avg_pool2d`` as a module (stride defaults to the kernel size)."""
+
+    def __init__(self, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True,
+                 divisor_override=None):
+        super().__init__()
+        self.kernel_size, self.stride, self.padding, self.ceil_mode = kernel_size, stride, padding, ceil_mode
+        self.count_include_pad, self.divisor_override = count_include_pad, divisor_override
+
+    def forward(self, x):
+        return ops.avg_pool2d(x, self.kernel_size, self.stride, self.padding, self.ceil_mode,
+                              self.count_include_pad, self.divisor_override)
+
+    def extra_repr(self):
+        return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
+
+
+class AdaptiveAvgPool2d(Module):
+    """``vkgrad.adaptive_avg_pool2d``: means over an output_size grid of equal
+    windows (1: the global average)."""
+
+    def __init__(self, output_size):
+        super().__init__()
+        self.output_size = output_size
+
+    def forward(self, x):
+        return ops.adaptive_avg_pool2d(x, self.output_size)
+
+    def extra_repr(self):
+        return f"output_size={self.output_size}"
 
 
 class Embedding(Module):

@@ -294,25 +294,34 @@ def mse_loss(pred, target):
 
 def batch_norm(x, running_mean, running_var, weight=None, bias=None, training=False, momentum=0.1,
                eps=1e-5):
-    """Batch normalisation over axis 0 of [N, C] (PyTorch's argument order and defaults).
+    """Batch normalisation per channel (axis 1) of [N, C] or [N, C, *spatial] (over
+    the batch and the spatial axes; PyTorch's argument order and defaults).
 
     Training: batch statistics with the exact gradient through them, and the
     running statistics (if given) updated in place (unbiased variance, like
     PyTorch).  Eval: the running statistics, as constants.  ``weight`` /
-    ``bias`` None: a scale of 1 / a shift of 0, without gradients."""
+    ``bias`` None: a scale of 1 / a shift of 0, without gradients.  Spatial
+    inputs go through the same kernels as rows [N * spatial, C] (channels last)."""
     check_tensor("batch_norm", x)
     same_device("batch_norm", x, weight, bias, running_mean, running_var)
     if (running_mean is None) != (running_var is None):
         raise ValueError("batch_norm: give both running_mean and running_var, or neither")
     if not training and running_mean is None:
         raise ValueError("batch_norm: eval mode (training=False) needs running_mean and running_var")
+    if x.ndim < 2:
+        raise ValueError(f"batch_norm: expected input [batch, channels] or [batch, channels, *spatial], "
+                         f"got {list(x.shape)}")
     for name, t in (("weight", weight), ("bias", bias), ("running_mean", running_mean), ("running_var", running_var)):
         if t is not None and t.ndim != 1:
             raise ValueError(f"batch_norm: {name} must be 1-d [channels], got {list(t.shape)}")
-        if t is not None and (x.ndim != 2 or x.shape[1] != t.shape[0]):
-            raise ValueError(f"batch_norm: expected input [batch, {t.shape[0]}], got {list(x.shape)}")
-    if x.ndim != 2:
-        raise ValueError(f"batch_norm: expected input [batch, channels], got {list(x.shape)}")
+        if t is not None and x.shape[1] != t.shape[0]:
+            raise ValueError(f"batch_norm: {name} has {t.shape[0]} channels but the input {list(x.shape)} "
+                             f"has {x.shape[1]} (axis 1)")
+    if x.ndim > 2:
+        perm = (0,) + tuple(range(2, x.ndim)) + (1,)
+        rows = transpose(x, perm)
+        y = batch_norm(rows.reshape(-1, x.shape[1]), running_mean, running_var, weight, bias, training, momentum, eps)
+        return transpose(y.reshape(rows.shape), tuple(np.argsort(perm)))
     if weight is None or bias is None:  # a constant scale / shift, no gradient (affine=False):
         # the backend's kept constants (read only here: no fill or upload per call)
         dt, be = (weight if weight is not None else bias if bias is not None else x).dtype, x.backend

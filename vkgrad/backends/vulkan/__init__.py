@@ -64,7 +64,7 @@ _SHADERS = {
     "adam_multi8": (16, "bibb" * 8), "cast_multi": (8, "io" * 8), "transpose4": (3, "io"),
     "transpose_sm": (3, "io"),
     "bn_part": (4, "iiio"), "bn_comb": (7, "iiibobbbooo"), "bn_apply": (2, "iiio"), "select4": (1, "iiio"),
-    "gather_rows": (3, "iio"),
+    "gather_rows": (3, "iio"), "col2im": (15, "iio"), "argmax": (2, "io"),
 }
 for _n in ("act_bias_bwd", "cast", "copy", "dropout", "copy4", "unslice", "unary4", "binary4", "reduce4", "matmul4",
            "softmax", "xent", "transpose4", "bn_part", "bn_apply", "select4"):  # texel-read twins (see _tx)
@@ -466,6 +466,9 @@ class VulkanBackend(Backend):
         self._progs = [_vkext.Program(), _vkext.Program()]
         self._inflight = [[], []]  # blocks each submitted program uses, held until its fence
         self._settled_live = 0  # bytes live after the last wait for all work (none pending then)
+        # bytes live (pending work's blocks too) when the last training step ended (end_step:
+        # not any flush, or a loop's own waits would raise the bound _may_grow holds it to)
+        self._flush_live = 0
         self._replaying = {}  # slot -> the captured step last submitted there (kept alive until its fence)
         self._recorded = 0  # captures so far: recordings made in turn take the replay slots in turn
         self._pi = 0
@@ -632,12 +635,16 @@ class VulkanBackend(Backend):
     def _may_grow(self, words):
         """Whether a new arena of ``words`` may be added rather than waiting for the
         blocks pending work holds: while the arenas stay within 4x the bytes live
-        after the last wait for all work (256 MiB at least).  A training step's
-        blocks are pending while the next records; waiting there idled the device
-        mid-step (MLPs of 512-1536 wide, batches 1024-8192: 1.5-2.9 submissions a
-        step), and an eager loop that never submits is still held to a bound."""
+        after the last wait for all work, or 6x those live when the last training
+        step ended (256 MiB at least).  A training step's blocks are pending while
+        the next records; waiting there idled the device mid-step (MLPs of 512-1536
+        wide, batches 1024-8192: 1.5-2.9 submissions a step; a CNN on 28 x 28 at
+        batch 64, whose windows are 9x its activations: 1.9, its arenas needing
+        4.8x the bytes live at a submission -- two steps' blocks, rounded up to
+        size classes, in arenas that double), and an eager loop that never submits
+        is still held to a bound."""
         total = self.counters.get("arena_bytes", 0) + 4 * words
-        return total <= max(256 << 20, 4 * self._settled_live)
+        return total <= max(256 << 20, 4 * self._settled_live, 6 * self._flush_live)
 
     def _bump_alloc(self, cls):
         for a in self.arenas:
@@ -804,6 +811,8 @@ class VulkanBackend(Backend):
     def end_step(self):
         """The end of a training step: submitted, not waited for (a captured step is
         submitted by its replay)."""
+        if self._capture is None:
+            self._flush_live = self.counters["live_bytes"]
         self.flush()
 
     def synchronize(self):
@@ -900,6 +909,56 @@ class VulkanBackend(Backend):
         y = self._alloc((B, D), w.dtype)
         if y.size:
             self._dispatch("gather_rows", w.dtype, (), self._groups(y.size, w.dtype), [y.size, D, V], [w, idx, y])
+        return y
+
+    def im2col(self, x, win, pad_value=0.0):
+        """A strided copy (copy.comp's walk: no division per element on CPU devices) of
+        the input, padded first where the windows reach outside it."""
+        self._check_float("im2col", x)
+        N, C, H, W = x.shape
+        (kh, kw), (sh, sw), (ph, pw), (dh, dw), (OH, OW) = win
+        Hp, Wp = win.extent((H, W))
+        if (Hp, Wp) != (H, W):
+            starts, ones = (0, 0, ph, pw), (1, 1, 1, 1)
+            x = (self._unslice(x, (N, C, Hp, Wp), starts, ones, None) if pad_value == 0.0 else
+                 self.put_slice(self.full((N, C, Hp, Wp), pad_value, x.dtype), x, starts, ones))
+        y = self._copy_strided(x, (N, OH, OW, C, kh, kw), (C * Hp * Wp, sh * Wp, sw, Hp * Wp, dh * Wp, dw),
+                               op="im2col")
+        return self.reshape(y, (N * OH * OW, C * kh * kw))
+
+    def col2im(self, cols, shape, win):
+        """col2im.comp: each element gathers the taps that reach it (no atomics)."""
+        self._check_float("col2im", cols)
+        return self._col2im(cols, self._dummy, shape, win, 0)
+
+    def window_scatter(self, g, idx, shape, win):
+        """col2im.comp's SCATTER mode: a tap adds its window's g where idx names it
+        (no one-hot rows)."""
+        self._check_float("window_scatter", g)
+        if idx.dtype != "i32" or idx.size != g.size:
+            raise BackendError(f"vulkan window_scatter: expected int32 taps of g's {g.size} elements, got "
+                               f"{idx.dtype} {list(idx.shape)}")
+        return self._col2im(g, idx, shape, win, 1)
+
+    def _col2im(self, x, idx, shape, win, scatter):
+        """CPU devices walk runs of 64 units (the index divided out once a run, not per
+        element: lavapipe divides lane by lane, 5x slower); GPUs a unit each."""
+        N, C, H, W = shape
+        y = self._alloc(tuple(shape), x.dtype)
+        if y.size:
+            run = 64 if self._small_grid else 1
+            units = (y.size + 1) // 2 if x.dtype == "f16" else y.size
+            self._dispatch("col2im", x.dtype, (run, scatter), max(1, -(-units // (256 * run))),
+                           [y.size, N, C, H, W] + win.flat(), [x, idx, y])
+        return y
+
+    def argmax_rows(self, h):
+        """argmax.comp: an invocation per row."""
+        self._check_float("argmax", h)
+        R, C = h.shape
+        y = self._alloc((R,), "i32")
+        if R:
+            self._dispatch("argmax", h.dtype, (), max(1, -(-R // 64)), [R, C], [h, y])
         return y
 
     def select(self, c, a, b):

@@ -1,0 +1,237 @@
+"""2-D convolution and pooling over [N, C, H, W] (PyTorch's layout and arguments),
+each as sliding windows gathered into rows (the backend's im2col) and reduced:
+by a matmul with the weight (conv2d, bias fused), a row maximum (max_pool2d) or
+a row sum (avg_pool2d).  Every backward ends in col2im, the windows' adjoint,
+which adds up the gradients of overlapping windows."""
+from __future__ import annotations
+
+import numbers
+
+import numpy as np
+
+from ..backends.base import Window
+from ..tensor import Tensor
+from ._core import autocast_to, check_tensor, make, promote, same_device
+
+
+def _pair(op, name, v, lo):
+    """An int or a pair of ints, each >= lo, as a pair."""
+    vals = (v, v) if isinstance(v, numbers.Integral) and not isinstance(v, bool) else v
+    if not (isinstance(vals, (tuple, list)) and len(vals) == 2
+            and all(isinstance(a, numbers.Integral) and not isinstance(a, bool) for a in vals)):
+        raise TypeError(f"{op}: {name} must be an int or a pair of ints, got {v!r}")
+    if any(a < lo for a in vals):
+        raise ValueError(f"{op}: {name} must be >= {lo}, got {v!r}")
+    return int(vals[0]), int(vals[1])
+
+
+def _batched(op, x):
+    """x as [N, C, H, W] (a [C, H, W] input gets a batch of one) and whether it had one."""
+    check_tensor(op, x)
+    if x.ndim not in (3, 4):
+        raise ValueError(f"{op}: expected input [N, C, H, W] (or [C, H, W]), got {list(x.shape)}")
+    if x.ndim == 3:
+        return x.reshape((1,) + x.shape), False
+    return x, True
+
+
+def _out_size(op, n, k, s, p_before, p_after, d, ceil_mode=False):
+    span = n + p_before + p_after - d * (k - 1) - 1
+    if span < 0:
+        raise ValueError(f"{op}: the window (kernel {k}, dilation {d}) is larger than the padded input ({n} + "
+                         f"{p_before + p_after} padding)")
+    o = (-(-span // s) if ceil_mode else span // s) + 1
+    if ceil_mode and (o - 1) * s >= n + p_before:  # the last window must start inside (PyTorch's rule)
+        o -= 1
+    return o
+
+
+def _window(op, x, kernel, stride, padding, dilation, ceil_mode=False):
+    """The Window of x [N, C, H, W] for these arguments, checked."""
+    kh, kw = kernel
+    H, W = x.shape[2:]
+    if isinstance(padding, str):
+        if padding == "valid":
+            before = after = (0, 0)
+        elif padding == "same":
+            if stride != (1, 1):
+                raise ValueError(f"{op}: padding='same' needs stride 1, got stride {stride}")
+            total = [d * (k - 1) for d, k in zip(dilation, kernel)]
+            before = tuple(t // 2 for t in total)  # the odd one after, as PyTorch
+            after = tuple(t - b for t, b in zip(total, before))
+        else:
+            raise ValueError(f"{op}: padding must be an int, a pair, 'valid' or 'same', got {padding!r}")
+    else:
+        before = after = _pair(op, "padding", padding, 0)
+    out = tuple(_out_size(op, n, k, s, b, a, d, ceil_mode)
+                for n, k, s, b, a, d in zip((H, W), kernel, stride, before, after, dilation))
+    return Window((kh, kw), stride, before, dilation, out)
+
+
+def _nchw(be, rows, N, OH, OW, C):
+    """[N * OH * OW, C] rows to [N, C, OH, OW]."""
+    return be.permute(be.reshape(rows, (N, OH, OW, C)), (0, 3, 1, 2))
+
+
+def _rows(be, g, N, C, OH, OW):
+    """[N, C, OH, OW] to [N * OH * OW, C] (the inverse of _nchw)."""
+    return be.reshape(be.permute(g, (0, 2, 3, 1)), (N * OH * OW, C))
+
+
+def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
+    """2-D cross-correlation, as ``torch.nn.functional.conv2d``: x [N, C, H, W] (or
+    [C, H, W]), weight [OC, C, kh, kw], bias [OC] -> [N, OC, OH, OW].  ``padding``:
+    an int, a pair, 'valid' or 'same' (stride 1; an odd total puts the extra row
+    and column after, as PyTorch); zeros are padded.  Computed as im2col rows
+    [N * OH * OW, C * kh * kw] times weight^T with the bias fused; the input's
+    gradient is col2im of the rows' gradient.  ``groups`` must be 1 (grouped and
+    depthwise convolutions are not implemented)."""
+    op = "conv2d"
+    x, batched = _batched(op, x)
+    check_tensor(op, weight)
+    same_device(op, x, weight, bias)
+    if groups != 1:
+        raise ValueError(f"conv2d: groups={groups!r} is not supported (only groups=1)")
+    if weight.ndim != 4 or weight.shape[1] != x.shape[1]:
+        raise ValueError(f"conv2d: expected weight [out_channels, {x.shape[1]}, kh, kw] for input "
+                         f"{list(x.shape)}, got weight {list(weight.shape)}")
+    OC, C, kh, kw = weight.shape
+    if min(weight.shape) < 1:
+        raise ValueError(f"conv2d: weight {list(weight.shape)} has an empty dimension")
+    if bias is not None and (not isinstance(bias, Tensor) or bias.shape != (OC,)):
+        raise ValueError(f"conv2d: bias must be a tensor of shape [{OC}], got "
+                         f"{list(bias.shape) if isinstance(bias, Tensor) else type(bias).__name__}")
+    win = _window(op, x, (kh, kw), _pair(op, "stride", stride, 1), padding, _pair(op, "dilation", dilation, 1))
+    x, weight, bias = autocast_to(x, weight, bias)
+    if x.dtype != weight.dtype:
+        x, weight = promote(op, x, weight)
+    if bias is not None and bias.dtype != weight.dtype:
+        from .elementwise import to
+        bias = to(bias, dtype=weight.dtype)
+    be = x.backend
+    N = x.shape[0]
+    OH, OW = win.out
+    cols = be.im2col(x.data, win)
+    wmat = be.reshape(weight.data, (OC, C * kh * kw))
+    y = _nchw(be, be.matmul(cols, wmat, trans_b=True, bias=None if bias is None else bias.data), N, OH, OW, OC)
+    x_shape, w_shape = x.shape, weight.shape
+
+    def backward(g):
+        gp = _rows(be, g, N, OC, OH, OW)
+        gx = be.col2im(be.matmul(gp, wmat), x_shape, win) if x.requires_grad else None
+        gw = be.reshape(be.matmul(gp, cols, trans_a=True), w_shape) if weight.requires_grad else None
+        gb = be.reduce("sum", gp, (0,), False) if bias is not None and bias.requires_grad else None
+        return gx, gw, gb
+
+    out = make(y, be, (x, weight, bias), backward)
+    return out if batched else out.reshape(out.shape[1:])
+
+
+def _pool_args(op, x, kernel_size, stride, padding, dilation, ceil_mode):
+    kernel = _pair(op, "kernel_size", kernel_size, 1)
+    stride = kernel if stride is None or stride == () else _pair(op, "stride", stride, 1)
+    pad = _pair(op, "padding", padding, 0)
+    if any(2 * p > k for p, k in zip(pad, kernel)):  # (a window of padding alone: PyTorch's rule)
+        raise ValueError(f"{op}: padding {padding!r} must be at most half the kernel size {kernel_size!r}")
+    return _window(op, x, kernel, stride, pad, _pair(op, "dilation", dilation, 1), bool(ceil_mode))
+
+
+def max_pool2d(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False):
+    """The maximum of each window, as ``torch.nn.functional.max_pool2d`` (stride
+    defaults to the kernel size; padding counts as -inf).  The gradient goes to the
+    first maximum of each window in row-major order (PyTorch's choice on ties); a
+    NaN in a window is its maximum."""
+    op = "max_pool2d"
+    x, batched = _batched(op, x)
+    win = _pool_args(op, x, kernel_size, stride, padding, dilation, ceil_mode)
+    be = x.backend
+    (N, C), (OH, OW), K = x.shape[:2], win.out, win.kernel[0] * win.kernel[1]
+    R = N * OH * OW * C
+    cols = be.reshape(be.im2col(x.data, win, float("-inf")), (R, K))
+    y = _nchw(be, be.reduce("max", cols, (1,), False), N, OH, OW, C)
+    x_shape = x.shape
+
+    def backward(g):
+        return (be.window_scatter(_rows(be, g, N, C, OH, OW), be.argmax_rows(cols), x_shape, win),)
+
+    out = make(y, be, (x,), backward)
+    return out if batched else out.reshape(out.shape[1:])
+
+
+def _avg_factors(x_hw, win, count_include_pad, divisor_override):
+    """1 / the divisor of each output position [OH, OW] (PyTorch's rules), or one
+    float when every window has the same."""
+    if divisor_override is not None:
+        return 1.0 / divisor_override
+    (kh, kw), (sh, sw), (ph, pw), _, (OH, OW) = win
+    divs = []
+    for n, k, s, p, o in ((x_hw[0], kh, sh, ph, OH), (x_hw[1], kw, sw, pw, OW)):
+        start = np.arange(o) * s - p
+        end = np.minimum(start + k, n + p)
+        whole = end - start  # the window within the padded input
+        clipped = np.minimum(end, n) - np.maximum(start, 0)
+        divs.append(whole if count_include_pad else clipped)
+    div = np.outer(divs[0], divs[1]).astype(np.float64)
+    return 1.0 / div[0, 0] if np.all(div == div[0, 0]) else 1.0 / div
+
+
+def avg_pool2d(x, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True,
+               divisor_override=None):
+    """The mean of each window, as ``torch.nn.functional.avg_pool2d``: zeros padded,
+    counted in the divisor unless ``count_include_pad=False``; ``divisor_override``
+    replaces the divisor.  Summed in f32 (f16 inputs too)."""
+    op = "avg_pool2d"
+    x, batched = _batched(op, x)
+    win = _pool_args(op, x, kernel_size, stride, padding, 1, ceil_mode)
+    if divisor_override is not None and (not isinstance(divisor_override, numbers.Integral)
+                                         or isinstance(divisor_override, bool) or divisor_override < 1):
+        raise ValueError(f"{op}: divisor_override must be a positive int, got {divisor_override!r}")
+    be = x.backend
+    (N, C), (OH, OW), K = x.shape[:2], win.out, win.kernel[0] * win.kernel[1]
+    R = N * OH * OW * C
+    args = (tuple(x.shape[2:]), win, bool(count_include_pad), divisor_override)
+    f = _avg_factors(*args)
+    uniform = isinstance(f, float)
+    # the factors as [OH, OW, 1], broadcast over rows [N, OH, OW, C], in the sums' dtype
+    fdt = "f64" if x.dtype == "f64" else "f32"
+    fh = None if uniform else be.host_constant(("avg_pool2d",) + args, lambda: f.reshape(OH, OW, 1), fdt)
+    sums = be.reshape(be.reduce("sum", be.reshape(be.im2col(x.data, win), (R, K)), (1,), False, f32=True),
+                      (N, OH, OW, C))
+    y = be.unary("affine", sums, f, 0.0) if uniform else be.binary("mul", sums, fh)
+    y = _nchw(be, be.reshape(be.cast(y, x.dtype) if x.dtype == "f16" else y, (N * OH * OW, C)), N, OH, OW, C)
+    x_shape = x.shape
+
+    def backward(g):
+        gr = be.reshape(_rows(be, g, N, C, OH, OW), (N, OH, OW, C))
+        if uniform:
+            gr = be.unary("affine", gr, f, 0.0)
+        else:
+            gr = be.binary("mul", gr, fh if x.dtype == fdt else be.cast(fh, x.dtype))
+        gcols = be.broadcast_to(be.reshape(gr, (R, 1)), (R, K))
+        return (be.col2im(be.reshape(gcols, (N * OH * OW, C * K)), x_shape, win),)
+
+    out = make(y, be, (x,), backward)
+    return out if batched else out.reshape(out.shape[1:])
+
+
+def adaptive_avg_pool2d(x, output_size):
+    """Means over an ``output_size`` grid of equal windows, as PyTorch's adaptive
+    average pool where the input divides evenly (None keeps that size); 1 is the
+    global average.  Sizes that do not divide the input raise (PyTorch's uneven
+    windows are not implemented)."""
+    op = "adaptive_avg_pool2d"
+    xb, _ = _batched(op, x)
+    size = output_size if isinstance(output_size, (tuple, list)) else (output_size, output_size)
+    if len(size) != 2:
+        raise TypeError(f"{op}: output_size must be an int, None or a pair, got {output_size!r}")
+    size = tuple(n if o is None else o for o, n in zip(size, xb.shape[2:]))
+    _pair(op, "output_size", size, 1)
+    H, W = xb.shape[2:]
+    if H % size[0] or W % size[1]:
+        raise ValueError(f"{op}: output size {list(size)} does not divide the input's {[H, W]} "
+                         "(only equal windows are supported)")
+    k = (H // size[0], W // size[1])
+    return avg_pool2d(x, k, k)
+
+
+__all__ = ["conv2d", "max_pool2d", "avg_pool2d", "adaptive_avg_pool2d"]
