@@ -4,72 +4,90 @@
 // from columns x [N * OH * OW, C * kh * kw], each element the sum in f32, in
 // window order (i, then j), of the entries im2col copies from it -- a gather over
 // the taps that reach it, so no two invocations write one word (no atomics).
-// The taps of row h are i with h + ph - i * dh = oh * sh, 0 <= oh < OH: walked
-// with (oh, remainder) kept as i steps and as h and w advance, so nothing is
-// divided per element (lavapipe divides lane by lane: an element-wise division
-// of its index ran 5x slower).  RUN (specialisation constant): units (an
-// element; two packed halves with -DF16) per invocation, consecutive; the index
-// is divided out once per run (CPU devices 64; GPUs 1, neighbours' writes adjacent).
+// The kernel, stride and dilation are specialisation constants (a pipeline per
+// window shape; the taps' loops unrolled, their strides constant): the taps of
+// row h are i with h + ph - i * dh = oh * sh, 0 <= oh < OH, walked with (oh,
+// remainder) kept as h and w advance, so nothing is divided per element
+// (lavapipe divides lane by lane: dividing each element's index ran 2.2x slower;
+// with the window as push constants, [12544, 144] -> [64, 16, 14, 14] took 13.0
+// ms and a max pool's scatter to [64, 16, 28, 28] 27.8, now 8.3 and 15.7).  RUN: units (an element; two packed
+// halves with -DF16) per invocation, consecutive; the index is divided out once
+// per run (CPU devices 64; GPUs 1, neighbours' writes adjacent).
 // SCATTER = 1 (a max pool's gradient): x holds one value per window and channel,
 // [N * OH * OW * C], and int32 idx the tap (i * kw + j) it goes to -- the
 // windows' argmax --, the other taps taking 0 (col2im of that one-hot, without it).
-// Bindings: 0 x (in), 1 idx (in; a dummy when SCATTER = 0), 2 y (out).
+// -DTEXEL_IN (the "col2im_tx" twin, CPU devices): x and idx read through R32UI
+// views of their words (lavapipe gathers a texel fetch, loads a storage buffer
+// lane by lane: the same two 1.4x / 1.3x faster).  Bindings: 0 x (in), 1 idx (in; a dummy when SCATTER = 0), 2 y (out).
 #include "common.glsl"
 layout(local_size_x = 256) in;
 layout(constant_id = 0) const uint RUN = 1u;
 layout(constant_id = 1) const uint SCATTER = 0u;
-layout(push_constant) uniform P {
-    uint n; uint N; uint C; uint H; uint W;
-    uint kh; uint kw; uint sh; uint sw; uint ph; uint pw; uint dh; uint dw; uint OH; uint OW;
-} p;
+layout(constant_id = 2) const uint KH = 1u;
+layout(constant_id = 3) const uint KW = 1u;
+layout(constant_id = 4) const uint SH = 1u;
+layout(constant_id = 5) const uint SW = 1u;
+layout(constant_id = 6) const uint DH = 1u;
+layout(constant_id = 7) const uint DW = 1u;
+layout(push_constant) uniform P { uint n; uint N; uint C; uint H; uint W; uint ph; uint pw; uint OH; uint OW; } p;
+BUF_OUT(2, Y)
+#ifdef TEXEL_IN
+#include "vec4.glsl"
+layout(binding = 0) uniform usamplerBuffer X_t;
+layout(binding = 1) uniform usamplerBuffer IDX_t;
+float x_at(uint i) { return LDE_WORDS(X_t, i); }
+uint idx_at(uint i) { return texelFetch(IDX_t, int(i)).x; }
+#else
 BUF_IN(0, X)
 BUF_IN(1, IDX)
-BUF_OUT(2, Y)
+float x_at(uint i) { return LD(X, i); }
+uint idx_at(uint i) { return IDX[i]; }
+#endif
 
-// the sum at (b, c) for rows h + ph = qh * sh + rh, columns w + pw = qw * sw + rw
+// the sum at (b, c) for rows h + ph = qh * SH + rh, columns w + pw = qw * SW + rw
 float taps(uint b, uint c, int qh, int rh, int qw, int rw) {
-    int dqh = int(p.dh / p.sh), drh = int(p.dh % p.sh), dqw = int(p.dw / p.sw), drw = int(p.dw % p.sw);
-    uint cols = p.C * p.kh * p.kw;
+    const int dqh = int(DH / SH), drh = int(DH % SH), dqw = int(DW / SW), drw = int(DW % SW);
+    uint cols = p.C * KH * KW;
     float s = 0.0;
-    for (uint i = 0u; i < p.kh && qh >= 0; i++) {  // (qh < 0: the row is before the padded input)
-        if (rh == 0 && uint(qh) < p.OH) {
+    [[unroll]] for (uint i = 0u; i < KH; i++) {
+        if (rh == 0 && qh >= 0 && uint(qh) < p.OH) {  // (qh < 0: before the padded input)
             int q = qw, r = rw;
-            for (uint j = 0u; j < p.kw && q >= 0; j++) {
-                if (r == 0 && uint(q) < p.OW) {
+            [[unroll]] for (uint j = 0u; j < KW; j++) {
+                if (r == 0 && q >= 0 && uint(q) < p.OW) {
                     uint row = (b * p.OH + uint(qh)) * p.OW + uint(q);
-                    if (SCATTER == 0u) s += LD(X, row * cols + (c * p.kh + i) * p.kw + j);
-                    else if (IDX[row * p.C + c] == i * p.kw + j) s += LD(X, row * p.C + c);
+                    if (SCATTER == 0u) s += x_at(row * cols + (c * KH + i) * KW + j);
+                    else if (idx_at(row * p.C + c) == i * KW + j) s += x_at(row * p.C + c);
                 }
                 q -= dqw; r -= drw;
-                if (r < 0) { r += int(p.sw); q--; }
+                if (r < 0) { r += int(SW); q--; }
             }
         }
         qh -= dqh; rh -= drh;
-        if (rh < 0) { rh += int(p.sh); qh--; }
+        if (rh < 0) { rh += int(SH); qh--; }
     }
     return s;
 }
 
 void main() {
     uint units = (p.n + EPU - 1u) / EPU;
-    int qw0 = int(p.pw / p.sw), rw0 = int(p.pw % p.sw), qh0 = int(p.ph / p.sh), rh0 = int(p.ph % p.sh);
+    int qw0 = int(p.pw / SW), rw0 = int(p.pw % SW), qh0 = int(p.ph / SH), rh0 = int(p.ph % SH);
     for (uint u0 = gl_GlobalInvocationID.x * RUN; u0 < units; u0 += gl_NumWorkGroups.x * gl_WorkGroupSize.x * RUN) {
         uint e = u0 * EPU, w = e % p.W, t = e / p.W, h = t % p.H;
         t /= p.H;
         uint c = t % p.C, b = t / p.C;
-        int qh = int((h + p.ph) / p.sh), rh = int((h + p.ph) % p.sh);
-        int qw = int((w + p.pw) / p.sw), rw = int((w + p.pw) % p.sw);
+        int qh = int((h + p.ph) / SH), rh = int((h + p.ph) % SH);
+        int qw = int((w + p.pw) / SW), rw = int((w + p.pw) % SW);
         for (uint u = u0; u < min(u0 + RUN, units); u++) {
             float v[2];
-            for (uint k = 0u; k < EPU; k++) {
+            [[unroll]] for (uint k = 0u; k < EPU; k++) {
                 v[k] = u * EPU + k < p.n ? taps(b, c, qh, rh, qw, rw) : 0.0;
                 // the next element: w, then h, c, b carried
                 w++; rw++;
-                if (rw == int(p.sw)) { rw = 0; qw++; }
+                if (rw == int(SW)) { rw = 0; qw++; }
                 if (w == p.W) {
                     w = 0u; qw = qw0; rw = rw0;
                     h++; rh++;
-                    if (rh == int(p.sh)) { rh = 0; qh++; }
+                    if (rh == int(SH)) { rh = 0; qh++; }
                     if (h == p.H) {
                         h = 0u; qh = qh0; rh = rh0;
                         c++;
