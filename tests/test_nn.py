@@ -381,6 +381,8 @@ def test_init_errors():
 def _cnn(device=None, dtype=None):
     return nn.Sequential(nn.Conv2d(2, 4, 3, padding=1, device=device, dtype=dtype),
                          nn.BatchNorm2d(4, device=device, dtype=dtype), nn.ReLU(),
+                         nn.Conv2d(4, 8, 3, padding="same", groups=4, device=device, dtype=dtype),  # depthwise
+                         nn.Conv2d(8, 4, 1, groups=2, bias=False, device=device, dtype=dtype),
                          nn.MaxPool2d(2),
                          nn.Conv2d(4, 6, (2, 3), stride=(1, 2), dilation=(2, 1), device=device, dtype=dtype),
                          nn.AvgPool2d(2, 1, padding=1, count_include_pad=False), nn.AdaptiveAvgPool2d(1),
@@ -388,7 +390,7 @@ def _cnn(device=None, dtype=None):
 
 
 def test_cnn_modules_match_torch(bk):
-    """A CNN of every new module (Conv2d with padding / stride / dilation,
+    """A CNN of every new module (Conv2d with padding / stride / dilation / groups,
     BatchNorm2d, MaxPool2d, AvgPool2d excluding padding, AdaptiveAvgPool2d)
     against the same network in PyTorch: output, every parameter's gradient, the
     input's gradient and the running statistics."""
@@ -396,7 +398,8 @@ def test_cnn_modules_match_torch(bk):
     vg.manual_seed(2)
     model = _cnn(bk.device, bk.dtype)
     tm = torch.nn.Sequential(torch.nn.Conv2d(2, 4, 3, padding=1), torch.nn.BatchNorm2d(4), torch.nn.ReLU(),
-                             torch.nn.MaxPool2d(2), torch.nn.Conv2d(4, 6, (2, 3), stride=(1, 2), dilation=(2, 1)),
+                             torch.nn.Conv2d(4, 8, 3, padding="same", groups=4),
+                             torch.nn.Conv2d(8, 4, 1, groups=2, bias=False), torch.nn.MaxPool2d(2), torch.nn.Conv2d(4, 6, (2, 3), stride=(1, 2), dilation=(2, 1)),
                              torch.nn.AvgPool2d(2, 1, padding=1, count_include_pad=False),
                              torch.nn.AdaptiveAvgPool2d(1), torch.nn.Flatten(), torch.nn.Linear(6, 3)).double()
     with torch.no_grad():
@@ -457,7 +460,11 @@ def test_conv_and_pool_errors():
         vg.conv2d(vg.tensor(np.ones((2, 2, 5, 5)), device="cpu"), w)
     with pytest.raises(ValueError, match=r"conv2d: expected input \[N, C, H, W\] \(or \[C, H, W\]\), got \[3, 5\]"):
         vg.conv2d(vg.tensor(np.ones((3, 5)), device="cpu"), w)
-    with pytest.raises(ValueError, match="conv2d: groups=3 is not supported"):
+    with pytest.raises(ValueError, match="conv2d: groups must be a positive int dividing the 3 input channels, "
+                                         "got 2"):
+        vg.conv2d(x, w, groups=2)
+    with pytest.raises(ValueError, match=r"conv2d: expected weight \[out_channels \(a multiple of groups=3\), 1, "
+                                         r"kh, kw\] for input \[2, 3, 5, 5\], got weight \[4, 3, 3, 3\]"):
         vg.conv2d(x, w, groups=3)
     with pytest.raises(ValueError, match=r"conv2d: padding='same' needs stride 1"):
         vg.conv2d(x, w, stride=2, padding="same")
@@ -481,8 +488,9 @@ def test_conv_and_pool_errors():
         vg.adaptive_avg_pool2d(x, 2)
     with pytest.raises(ValueError, match="Conv2d: padding_mode 'reflect' is not supported"):
         nn.Conv2d(3, 4, 3, padding_mode="reflect")
-    with pytest.raises(ValueError, match="Conv2d: groups=2 is not supported"):
-        nn.Conv2d(4, 4, 3, groups=2)
+    with pytest.raises(ValueError, match="Conv2d: groups must be a positive int dividing in_channels=4 and "
+                                         "out_channels=6, got 4"):
+        nn.Conv2d(4, 6, 3, groups=4)
     # divisor_override, and an unbatched input keeps its rank
     np.testing.assert_allclose(vg.avg_pool2d(x, 2, divisor_override=1).numpy(), np.full((2, 3, 2, 2), 4.0))
     assert vg.max_pool2d(vg.tensor(np.ones((3, 6, 6)), device="cpu"), 2).shape == (3, 3, 3)

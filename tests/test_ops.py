@@ -59,9 +59,11 @@ def _np_windows(x, k, stride, before, after, dil, fill):
     return out
 
 
-def _np_conv2d(x, w, b=None, stride=(1, 1), before=(0, 0), after=None, dil=(1, 1)):
+def _np_conv2d(x, w, b=None, stride=(1, 1), before=(0, 0), after=None, dil=(1, 1), groups=1):
     win = _np_windows(x, w.shape[2:], stride, before, after or before, dil, 0.0)
-    y = np.einsum("nchwij,ocij->nohw", win, w)
+    cg, og = x.shape[1] // groups, w.shape[0] // groups
+    y = np.concatenate([np.einsum("nchwij,ocij->nohw", win[:, g * cg:(g + 1) * cg], w[g * og:(g + 1) * og])
+                        for g in range(groups)], axis=1)
     return y if b is None else y + b.reshape(1, -1, 1, 1)
 
 
@@ -210,6 +212,11 @@ CASES = {
                          [U(2, 2, 5, 6), U(3, 2, 2, 4), U(3)]),
     "conv2d_1x1_unbatched": (lambda x, w, b: vg.conv2d(x, w, b), lambda x, w, b: _np_conv2d(x[None], w, b)[0],
                              [U(3, 4, 5), U(2, 3, 1, 1), U(2)]),
+    "conv2d_depthwise": (lambda x, w, b: vg.conv2d(x, w, b, padding=1, groups=3),  # two outputs per channel
+                         lambda x, w, b: _np_conv2d(x, w, b, before=(1, 1), groups=3),
+                         [U(2, 3, 5, 6), U(6, 1, 3, 3), U(6)]),
+    "conv2d_groups": (lambda x, w: vg.conv2d(x, w, stride=2, groups=2),  # 6 x 3 per group: one product each
+                      lambda x, w: _np_conv2d(x, w, stride=(2, 2), groups=2), [U(2, 6, 7, 5), U(12, 3, 2, 2)]),
     "max_pool2d": (lambda x: vg.max_pool2d(x, 3, 2, 1), lambda x: _np_pool(x, (3, 3), (2, 2), (1, 1), "max"),
                    [POOL_X]),
     "max_pool2d_ceil": (lambda x: vg.max_pool2d(x, (2, 3), ceil_mode=True),  # one more row and column

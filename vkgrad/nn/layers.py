@@ -84,10 +84,11 @@ class BatchNorm2d(BatchNorm1d):
 
 
 class Conv2d(Module):
-    """``vkgrad.conv2d`` with a learnt weight [out_channels, in_channels, kh, kw] and
-    bias [out_channels], initialised like PyTorch (uniform in +-1/sqrt(fan_in),
-    fan_in = in_channels * kh * kw).  ``padding``: int, pair, 'valid' or 'same';
-    zero padding only; ``groups`` 1 only."""
+    """``vkgrad.conv2d`` with a learnt weight [out_channels, in_channels / groups, kh,
+    kw] and bias [out_channels], initialised like PyTorch (uniform in
+    +-1/sqrt(fan_in), fan_in = in_channels / groups * kh * kw).  ``padding``: int,
+    pair, 'valid' or 'same'; zero padding only; ``groups`` dividing both channel
+    counts (groups = in_channels: depthwise)."""
 
     def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, dilation=1, groups=1,
                  bias=True, padding_mode="zeros", device=None, dtype=None):
@@ -96,23 +97,26 @@ class Conv2d(Module):
             raise ValueError(f"Conv2d: channel counts must be positive, got in={in_channels}, out={out_channels}")
         if padding_mode != "zeros":
             raise ValueError(f"Conv2d: padding_mode {padding_mode!r} is not supported (only 'zeros')")
-        if groups != 1:
-            raise ValueError(f"Conv2d: groups={groups!r} is not supported (only groups=1)")
+        if isinstance(groups, bool) or not isinstance(groups, int) or groups < 1 \
+                or in_channels % groups or out_channels % groups:
+            raise ValueError(f"Conv2d: groups must be a positive int dividing in_channels={in_channels} and "
+                             f"out_channels={out_channels}, got {groups!r}")
         self.kernel_size = _pair("Conv2d", "kernel_size", kernel_size, 1)
-        self.in_channels, self.out_channels = in_channels, out_channels
+        self.in_channels, self.out_channels, self.groups = in_channels, out_channels, groups
         self.stride, self.padding, self.dilation = stride, padding, dilation
-        bound = 1.0 / math.sqrt(in_channels * self.kernel_size[0] * self.kernel_size[1])
+        bound = 1.0 / math.sqrt(in_channels // groups * self.kernel_size[0] * self.kernel_size[1])
         r = rng()
-        self.weight = Parameter(r.uniform(-bound, bound, (out_channels, in_channels) + self.kernel_size),
+        self.weight = Parameter(r.uniform(-bound, bound, (out_channels, in_channels // groups) + self.kernel_size),
                                 device=device, dtype=dtype)
         self.bias = Parameter(r.uniform(-bound, bound, (out_channels,)), device=device, dtype=dtype) if bias else None
 
     def forward(self, x):
-        return ops.conv2d(x, self.weight, self.bias, self.stride, self.padding, self.dilation)
+        return ops.conv2d(x, self.weight, self.bias, self.stride, self.padding, self.dilation, self.groups)
 
     def extra_repr(self):
         return (f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, stride={self.stride}, "
-                f"padding={self.padding!r}, dilation={self.dilation}, bias={self.bias is not None}")
+                f"padding={self.padding!r}, dilation={self.dilation}, groups={self.groups}, "
+                f"bias={self.bias is not None}")
 
 
 class MaxPool2d(Module):

@@ -12,6 +12,8 @@ import numpy as np
 from ..backends.base import Window
 from ..tensor import Tensor
 from ._core import autocast_to, check_tensor, make, promote, same_device
+from .nn import linear
+from .shape import cat, sum, transpose
 
 
 def _pair(op, name, v, lo):
@@ -78,24 +80,36 @@ def _rows(be, g, N, C, OH, OW):
     return be.reshape(be.permute(g, (0, 2, 3, 1)), (N * OH * OW, C))
 
 
+def _unfold(x, win):
+    """The windows of x [N, C, H, W] as rows [N * OH * OW, C * kh * kw] (zeros
+    padded), differentiable: the gradient is col2im of the rows' gradient."""
+    be, shape = x.backend, x.shape
+    return make(be.im2col(x.data, win), be, (x,), lambda g: (be.col2im(g, shape, win),))
+
+
 def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
     """2-D cross-correlation, as ``torch.nn.functional.conv2d``: x [N, C, H, W] (or
-    [C, H, W]), weight [OC, C, kh, kw], bias [OC] -> [N, OC, OH, OW].  ``padding``:
-    an int, a pair, 'valid' or 'same' (stride 1; an odd total puts the extra row
-    and column after, as PyTorch); zeros are padded.  Computed as im2col rows
-    [N * OH * OW, C * kh * kw] times weight^T with the bias fused; the input's
-    gradient is col2im of the rows' gradient.  ``groups`` must be 1 (grouped and
-    depthwise convolutions are not implemented)."""
+    [C, H, W]), weight [OC, C / groups, kh, kw], bias [OC] -> [N, OC, OH, OW].
+    ``padding``: an int, a pair, 'valid' or 'same' (stride 1; an odd total puts the
+    extra row and column after, as PyTorch); zeros are padded.  Computed as the
+    windows gathered into rows [N * OH * OW, C * kh * kw] (im2col; their gradient
+    col2im) times weight^T with the bias fused (``linear``).  ``groups``: the
+    channels in that many groups, each group's outputs from its inputs only --
+    depthwise convolutions (groups = C, a few outputs per group) as broadcast
+    products summed over the window, other groupings as one product per group."""
     op = "conv2d"
     x, batched = _batched(op, x)
     check_tensor(op, weight)
     same_device(op, x, weight, bias)
-    if groups != 1:
-        raise ValueError(f"conv2d: groups={groups!r} is not supported (only groups=1)")
-    if weight.ndim != 4 or weight.shape[1] != x.shape[1]:
-        raise ValueError(f"conv2d: expected weight [out_channels, {x.shape[1]}, kh, kw] for input "
-                         f"{list(x.shape)}, got weight {list(weight.shape)}")
-    OC, C, kh, kw = weight.shape
+    C = x.shape[1]
+    if isinstance(groups, bool) or not isinstance(groups, numbers.Integral) or groups < 1 or C % groups:
+        raise ValueError(f"conv2d: groups must be a positive int dividing the {C} input channels, got {groups!r}")
+    G = int(groups)
+    if weight.ndim != 4 or weight.shape[1] * G != C or weight.shape[0] % G:
+        oc = "out_channels" if G == 1 else f"out_channels (a multiple of groups={G})"
+        raise ValueError(f"conv2d: expected weight [{oc}, {C // G}, kh, kw] for input {list(x.shape)}, got weight "
+                         f"{list(weight.shape)}")
+    OC, Cg, kh, kw = weight.shape
     if min(weight.shape) < 1:
         raise ValueError(f"conv2d: weight {list(weight.shape)} has an empty dimension")
     if bias is not None and (not isinstance(bias, Tensor) or bias.shape != (OC,)):
@@ -105,25 +119,18 @@ def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
     x, weight, bias = autocast_to(x, weight, bias)
     if x.dtype != weight.dtype:
         x, weight = promote(op, x, weight)
-    if bias is not None and bias.dtype != weight.dtype:
-        from .elementwise import to
-        bias = to(bias, dtype=weight.dtype)
-    be = x.backend
-    N = x.shape[0]
-    OH, OW = win.out
-    cols = be.im2col(x.data, win)
-    wmat = be.reshape(weight.data, (OC, C * kh * kw))
-    y = _nchw(be, be.matmul(cols, wmat, trans_b=True, bias=None if bias is None else bias.data), N, OH, OW, OC)
-    x_shape, w_shape = x.shape, weight.shape
-
-    def backward(g):
-        gp = _rows(be, g, N, OC, OH, OW)
-        gx = be.col2im(be.matmul(gp, wmat), x_shape, win) if x.requires_grad else None
-        gw = be.reshape(be.matmul(gp, cols, trans_a=True), w_shape) if weight.requires_grad else None
-        gb = be.reduce("sum", gp, (0,), False) if bias is not None and bias.requires_grad else None
-        return gx, gw, gb
-
-    out = make(y, be, (x, weight, bias), backward)
+    N, (OH, OW), K, OCg = x.shape[0], win.out, kh * kw, OC // G
+    cols = _unfold(x, win)
+    R = cols.shape[0]
+    if G == 1:
+        rows = linear(cols, weight.reshape(OC, C * K), bias)
+    elif OCg * Cg <= 16:  # [R, G, 1, Cg K] * [G, OCg, Cg K], summed: OCg times the windows' size
+        rows = sum(cols.reshape(R, G, 1, Cg * K) * weight.reshape(G, OCg, Cg * K), axis=3).reshape(R, OC)
+        rows = rows if bias is None else rows + bias
+    else:
+        rows = cat([linear(cols[:, g * Cg * K:(g + 1) * Cg * K], weight[g * OCg:(g + 1) * OCg].reshape(OCg, Cg * K),
+                           None if bias is None else bias[g * OCg:(g + 1) * OCg]) for g in range(G)], axis=1)
+    out = transpose(rows.reshape(N, OH, OW, OC), (0, 3, 1, 2))
     return out if batched else out.reshape(out.shape[1:])
 
 
