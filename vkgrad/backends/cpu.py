@@ -11,6 +11,10 @@ import numpy as np
 
 from .base import BINARY_OPS, UNARY_OPS, Backend, BackendError, check_op
 
+# rows this short take their maximum column by column: NumPy's loop per row of 4
+# cost 11x that on [200704, 4] (a max pool's windows); an argmax so ran 1.6x slower
+_SHORT_ROW = 16
+
 _NP = {"f32": np.float32, "f16": np.float16, "f64": np.float64, "i32": np.int32}
 _FROM_NP = {np.dtype(v): k for k, v in _NP.items()}
 _SQRT1_2 = 1.0 / math.sqrt(2.0)
@@ -218,22 +222,20 @@ class CPUBackend(Backend):
         out[~ok] = np.nan
         return out
 
-    @staticmethod
-    def _windows(xp, win):
-        """Strided view [N, OH, OW, C, kh, kw] of the padded input xp."""
-        (kh, kw), (sh, sw), _, (dh, dw), (OH, OW) = win
-        N, C = xp.shape[:2]
-        s = xp.strides
-        return np.lib.stride_tricks.as_strided(
-            xp, (N, OH, OW, C, kh, kw), (s[0], s[2] * sh, s[3] * sw, s[1], s[2] * dh, s[3] * dw), writeable=False)
-
     def im2col(self, x, win, pad_value=0.0):
+        # tap by tap into [N, OH, OW, C, kh, kw]: 1.0-2.3x the speed of one copy of
+        # the 6-d strided view (its inner runs are kw elements long)
         N, C, H, W = x.shape
-        (kh, kw), _, (ph, pw), _, (OH, OW) = win
+        (kh, kw), (sh, sw), (ph, pw), (dh, dw), (OH, OW) = win
         Hp, Wp = win.extent((H, W))
         xp = np.full((N, C, Hp, Wp), pad_value, dtype=x.dtype)
         xp[:, :, ph:ph + H, pw:pw + W] = x
-        return self._windows(xp, win).reshape(N * OH * OW, C * kh * kw)
+        xt = xp.transpose(0, 2, 3, 1)
+        out = np.empty((N, OH, OW, C, kh, kw), x.dtype)
+        for i in range(kh):
+            for j in range(kw):
+                out[..., i, j] = xt[:, i * dh:i * dh + (OH - 1) * sh + 1:sh, j * dw:j * dw + (OW - 1) * sw + 1:sw]
+        return out.reshape(N * OH * OW, C * kh * kw)
 
     def col2im(self, cols, shape, win):
         N, C, H, W = shape
@@ -257,6 +259,11 @@ class CPUBackend(Backend):
         c = self._c(x)
         if op == "sum":
             r = np.sum(c, axis=axes, keepdims=keepdims)
+        elif op == "max" and axes == (c.ndim - 1,) and 1 < c.shape[-1] <= _SHORT_ROW:
+            r = c[..., 0]  # short rows column by column; NaN propagates as np.max
+            for j in range(1, c.shape[-1]):
+                r = np.maximum(r, c[..., j])
+            r = r[..., None] if keepdims else r
         elif op == "max":
             r = np.max(c, axis=axes, keepdims=keepdims)
         elif op == "sumsq":
