@@ -158,3 +158,36 @@ def test_mlp_784_1024_1024_10_f16_within_two_points_of_f32():
         accs[mode] = float(np.mean(pred == yte))
     assert 0.7 < accs["f32"] < 0.99, accs  # trained, and not saturated (a real comparison)
     assert accs["autocast"] >= accs["f32"] - 0.02, accs
+
+
+def test_cnn_under_autocast_trains_with_f32_weights(bk):
+    """Conv2d / BatchNorm2d / pools under vg.autocast("f16") with loss scaling: the
+    convolutions run in f16 (activations f16), the weights and their gradients stay
+    f32, and the network learns as in f32."""
+    if bk.dtype == "f16":
+        pytest.skip("autocast starts from f32 weights")
+    import sys
+    import os
+    sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "examples"))
+    try:
+        import cnn
+    finally:
+        sys.path.pop(0)
+    vg.manual_seed(0)
+    x, y = cnn.shapes(256, np.random.default_rng(0))
+    net = cnn.model().to(bk.device)
+    opt = vg.optim.Adam(net.parameters(), lr=3e-3)
+    scaler = GradScaler()
+    xb, yb = bk.t(x, dtype="f32"), bk.t(y)
+    losses = []
+    for _ in range(25):
+        with vg.autocast("f16"):
+            h = net[0](xb)
+            loss = vg.softmax_cross_entropy(net(xb), yb)
+        assert h.dtype == "f16"
+        grads = vg.backward(scaler.scale(loss))
+        assert scaler.step(opt, grads)
+        scaler.update()
+        losses.append(loss.item())
+    assert all(p.dtype == "f32" for p in net.parameters())
+    assert losses[-1] < 0.7 * losses[0], losses
