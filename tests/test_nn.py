@@ -402,16 +402,22 @@ def test_cnn_modules_match_torch(bk):
                              torch.nn.Conv2d(8, 4, 1, groups=2, bias=False), torch.nn.MaxPool2d(2), torch.nn.Conv2d(4, 6, (2, 3), stride=(1, 2), dilation=(2, 1)),
                              torch.nn.AvgPool2d(2, 1, padding=1, count_include_pad=False),
                              torch.nn.AdaptiveAvgPool2d(1), torch.nn.Flatten(), torch.nn.Linear(6, 3)).double()
+    tol = _vs_torch(torch, bk, model, tm, np.random.default_rng(8).standard_normal((3, 2, 9, 10)))
+    bk.close(model[1].running_var.numpy(), tm[1].running_var.numpy(), what="running var", **tol)
+
+
+def _vs_torch(torch, bk, model, tm, x):
+    """model (vkgrad) against tm (PyTorch, f64) given the same parameters: the
+    output and the gradients of the input and of every parameter, for a random
+    projection of the output.  Returns the tolerances used."""
     with torch.no_grad():
         for (name, p), (tname, tp) in zip(model.named_parameters(), tm.named_parameters()):
             assert name == tname and tuple(tp.shape) == p.shape
             tp.copy_(torch.tensor(p.numpy().astype(np.float64)))
-    r = np.random.default_rng(8)
-    x = r.standard_normal((3, 2, 9, 10))
     xr = x.astype(np.float16).astype(np.float64) if bk.dtype == "f16" else x
-    g = r.standard_normal((3, 3))
     t = bk.t(x, requires_grad=True)
     y = model(t)
+    g = np.random.default_rng(1).standard_normal(y.shape)
     (y * bk.t(g)).sum().backward()
     tx = torch.tensor(xr, requires_grad=True)
     ty = tm(tx)
@@ -422,7 +428,7 @@ def test_cnn_modules_match_torch(bk):
     for (name, p), (_, tp) in zip(model.named_parameters(), tm.named_parameters()):
         scale = max(1.0, float(tp.grad.abs().max()))
         bk.close(p.grad.numpy(), tp.grad.numpy(), what=f"{name} grad", rtol=tol["rtol"], atol=tol["atol"] * scale)
-    bk.close(model[1].running_var.numpy(), tm[1].running_var.numpy(), what="running var", **tol)
+    return tol
 
 
 def test_cnn_learns_bars(bk):
@@ -494,3 +500,26 @@ def test_conv_and_pool_errors():
     # divisor_override, and an unbatched input keeps its rank
     np.testing.assert_allclose(vg.avg_pool2d(x, 2, divisor_override=1).numpy(), np.full((2, 3, 2, 2), 4.0))
     assert vg.max_pool2d(vg.tensor(np.ones((3, 6, 6)), device="cpu"), 2).shape == (3, 3, 3)
+
+
+def test_conv1d_modules_match_torch(bk):
+    """Conv1d (padding, stride, dilation, groups), MaxPool1d and AvgPool1d against
+    PyTorch: output and every gradient; their errors name the 1-d op."""
+    torch = pytest.importorskip("torch")
+    vg.manual_seed(4)
+    model = nn.Sequential(nn.Conv1d(4, 6, 3, padding=1, groups=2, device=bk.device, dtype=bk.dtype), nn.ReLU(),
+                          nn.MaxPool1d(3, 2, padding=1), nn.Conv1d(6, 5, 2, dilation=2, device=bk.device, dtype=bk.dtype),
+                          nn.AvgPool1d(2, ceil_mode=True, count_include_pad=False))
+    tm = torch.nn.Sequential(torch.nn.Conv1d(4, 6, 3, padding=1, groups=2), torch.nn.ReLU(),
+                             torch.nn.MaxPool1d(3, 2, padding=1), torch.nn.Conv1d(6, 5, 2, dilation=2),
+                             torch.nn.AvgPool1d(2, ceil_mode=True, count_include_pad=False)).double()
+    _vs_torch(torch, bk, model, tm, np.random.default_rng(9).standard_normal((3, 4, 17)))
+    with pytest.raises(ValueError, match=r"conv1d: expected input \[N, C, L\] \(or \[C, L\]\), got \[2, 3, 4, 5\]"):
+        vg.conv1d(vg.tensor(np.ones((2, 3, 4, 5)), device="cpu"), vg.tensor(np.ones((2, 3, 1)), device="cpu"))
+    with pytest.raises(ValueError, match=r"conv1d: expected weight \[out_channels, in_channels / groups, k\] for "
+                                         r"input \[2, 3, 8\] and groups=1, got weight \[2, 4, 3\]"):
+        vg.conv1d(vg.tensor(np.ones((2, 3, 8)), device="cpu"), vg.tensor(np.ones((2, 4, 3)), device="cpu"))
+    with pytest.raises(TypeError, match=r"max_pool1d: kernel_size must be an int, got \(2, 2\)"):
+        vg.max_pool1d(vg.tensor(np.ones((2, 3, 8)), device="cpu"), (2, 2))
+    with pytest.raises(TypeError, match="MaxPool1d: kernel_size is required"):
+        nn.MaxPool1d(stride=2)

@@ -217,6 +217,16 @@ CASES = {
                          [U(2, 3, 5, 6), U(6, 1, 3, 3), U(6)]),
     "conv2d_groups": (lambda x, w: vg.conv2d(x, w, stride=2, groups=2),  # 6 x 3 per group: one product each
                       lambda x, w: _np_conv2d(x, w, stride=(2, 2), groups=2), [U(2, 6, 7, 5), U(12, 3, 2, 2)]),
+    "conv1d": (lambda x, w, b: vg.conv1d(x, w, b, stride=2, padding=1, dilation=2),
+               lambda x, w, b: _np_conv2d(x[:, :, None], w[:, :, None], b, (1, 2), (0, 1), dil=(1, 2))[:, :, 0],
+               [U(2, 3, 11), U(4, 3, 3), U(4)]),
+    "conv1d_same_groups": (lambda x, w: vg.conv1d(x, w, padding="same", groups=2),
+                           lambda x, w: _np_conv2d(x[:, :, None], w[:, :, None], None, before=(0, 1), after=(0, 2),
+                                                   groups=2)[:, :, 0], [U(2, 4, 9), U(6, 2, 4)]),
+    "max_pool1d": (lambda x: vg.max_pool1d(x, 3, 2, 1),
+                   lambda x: _np_pool(x[:, :, None], (1, 3), (1, 2), (0, 1), "max")[:, :, 0],
+                   [lambda: R.permutation(2 * 3 * 10).reshape(2, 3, 10) / 20.0]),
+    "avg_pool1d_unbatched": (lambda x: vg.avg_pool1d(x, 2), lambda x: x[:, :8].reshape(3, 4, 2).mean(2), [U(3, 9)]),
     "max_pool2d": (lambda x: vg.max_pool2d(x, 3, 2, 1), lambda x: _np_pool(x, (3, 3), (2, 2), (1, 1), "max"),
                    [POOL_X]),
     "max_pool2d_ceil": (lambda x: vg.max_pool2d(x, (2, 3), ceil_mode=True),  # one more row and column

@@ -7,7 +7,7 @@ import math
 import numpy as np
 
 from .. import config, ops
-from ..ops.conv import _pair
+from ..ops.conv import _one, _pair
 from ..ops.nn import check_activation
 from ..random import rng
 from ..tensor import Parameter, tensor
@@ -83,35 +83,37 @@ class BatchNorm2d(BatchNorm1d):
     _input = ((4,), "a 4-d input [N, C, H, W]")
 
 
-class Conv2d(Module):
-    """``vkgrad.conv2d`` with a learnt weight [out_channels, in_channels / groups, kh,
-    kw] and bias [out_channels], initialised like PyTorch (uniform in
-    +-1/sqrt(fan_in), fan_in = in_channels / groups * kh * kw).  ``padding``: int,
-    pair, 'valid' or 'same'; zero padding only; ``groups`` dividing both channel
-    counts (groups = in_channels: depthwise)."""
+class _Conv(Module):
+    """Conv1d / Conv2d: a learnt weight [out_channels, in_channels / groups, *kernel]
+    and bias [out_channels], initialised like PyTorch (uniform in +-1/sqrt(fan_in),
+    fan_in = in_channels / groups * the kernel's size)."""
+
+    _dims, _fn = 2, None
 
     def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, dilation=1, groups=1,
                  bias=True, padding_mode="zeros", device=None, dtype=None):
         super().__init__()
+        name = type(self).__name__
         if in_channels < 1 or out_channels < 1:
-            raise ValueError(f"Conv2d: channel counts must be positive, got in={in_channels}, out={out_channels}")
+            raise ValueError(f"{name}: channel counts must be positive, got in={in_channels}, out={out_channels}")
         if padding_mode != "zeros":
-            raise ValueError(f"Conv2d: padding_mode {padding_mode!r} is not supported (only 'zeros')")
+            raise ValueError(f"{name}: padding_mode {padding_mode!r} is not supported (only 'zeros')")
         if isinstance(groups, bool) or not isinstance(groups, int) or groups < 1 \
                 or in_channels % groups or out_channels % groups:
-            raise ValueError(f"Conv2d: groups must be a positive int dividing in_channels={in_channels} and "
+            raise ValueError(f"{name}: groups must be a positive int dividing in_channels={in_channels} and "
                              f"out_channels={out_channels}, got {groups!r}")
-        self.kernel_size = _pair("Conv2d", "kernel_size", kernel_size, 1)
+        self.kernel_size = (_pair(name, "kernel_size", kernel_size, 1) if self._dims == 2 else
+                            (_one(name, "kernel_size", kernel_size, 1),))
         self.in_channels, self.out_channels, self.groups = in_channels, out_channels, groups
         self.stride, self.padding, self.dilation = stride, padding, dilation
-        bound = 1.0 / math.sqrt(in_channels // groups * self.kernel_size[0] * self.kernel_size[1])
+        bound = 1.0 / math.sqrt(in_channels // groups * math.prod(self.kernel_size))
         r = rng()
         self.weight = Parameter(r.uniform(-bound, bound, (out_channels, in_channels // groups) + self.kernel_size),
                                 device=device, dtype=dtype)
         self.bias = Parameter(r.uniform(-bound, bound, (out_channels,)), device=device, dtype=dtype) if bias else None
 
     def forward(self, x):
-        return ops.conv2d(x, self.weight, self.bias, self.stride, self.padding, self.dilation, self.groups)
+        return type(self)._fn(x, self.weight, self.bias, self.stride, self.padding, self.dilation, self.groups)
 
     def extra_repr(self):
         return (f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, stride={self.stride}, "
@@ -119,37 +121,72 @@ class Conv2d(Module):
                 f"bias={self.bias is not None}")
 
 
-class MaxPool2d(Module):
+class Conv2d(_Conv):
+    """``vkgrad.conv2d`` with a learnt weight [out_channels, in_channels / groups, kh,
+    kw] and bias (see _Conv).  ``padding``: int, pair, 'valid' or 'same'; zero
+    padding only; ``groups`` dividing both channel counts (groups = in_channels:
+    depthwise)."""
+
+    _dims, _fn = 2, ops.conv2d
+
+
+class Conv1d(_Conv):
+    """``vkgrad.conv1d`` with a learnt weight [out_channels, in_channels / groups, k]
+    and bias (see _Conv), over [N, C, L]."""
+
+    _dims, _fn = 1, ops.conv1d
+
+
+class _Pool(Module):
+    """A pool's arguments kept, given to its function (``_fn``) in order."""
+
+    _fn, _args = None, ()
+
+    def __init__(self, *args, **kwargs):
+        super().__init__()
+        names = self._args
+        if len(args) > len(names) or set(kwargs) - set(names):
+            raise TypeError(f"{type(self).__name__}: expected arguments {', '.join(names)}")
+        vals = dict(zip(names, args), **kwargs)
+        if "kernel_size" not in vals:
+            raise TypeError(f"{type(self).__name__}: kernel_size is required")
+        for n in names:
+            setattr(self, n, vals[n] if n in vals else self._defaults[n])
+
+    def forward(self, x):
+        return type(self)._fn(x, *(getattr(self, n) for n in self._args))
+
+    def extra_repr(self):
+        return ", ".join(f"{n}={getattr(self, n)!r}" for n in self._args)
+
+
+_MAX_ARGS = ("kernel_size", "stride", "padding", "dilation", "ceil_mode")
+_MAX_DEFAULTS = {"stride": None, "padding": 0, "dilation": 1, "ceil_mode": False}
+
+
+class MaxPool2d(_Pool):
     """``vkgrad.max_pool2d`` as a module (stride defaults to the kernel size)."""
-
-    def __init__(self, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False):
-        super().__init__()
-        self.kernel_size, self.stride, self.padding = kernel_size, stride, padding
-        self.dilation, self.ceil_mode = dilation, ceil_mode
-
-    def forward(self, x):
-        return ops.max_pool2d(x, self.kernel_size, self.stride, self.padding, self.dilation, self.ceil_mode)
-
-    def extra_repr(self):
-        return (f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}, "
-                f"dilation={self.dilation}, ceil_mode={self.ceil_mode}")
+    _fn, _args, _defaults = ops.max_pool2d, _MAX_ARGS, _MAX_DEFAULTS
 
 
-class AvgPool2d(Module):
+class MaxPool1d(_Pool):
+    """``vkgrad.max_pool1d`` as a module (stride defaults to the kernel size)."""
+    _fn, _args, _defaults = ops.max_pool1d, _MAX_ARGS, _MAX_DEFAULTS
+
+
+class AvgPool2d(_Pool):
     """``vkgrad.avg_pool2d`` as a module (stride defaults to the kernel size)."""
+    _fn = ops.avg_pool2d
+    _args = ("kernel_size", "stride", "padding", "ceil_mode", "count_include_pad", "divisor_override")
+    _defaults = {"stride": None, "padding": 0, "ceil_mode": False, "count_include_pad": True,
+                 "divisor_override": None}
 
-    def __init__(self, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True,
-                 divisor_override=None):
-        super().__init__()
-        self.kernel_size, self.stride, self.padding, self.ceil_mode = kernel_size, stride, padding, ceil_mode
-        self.count_include_pad, self.divisor_override = count_include_pad, divisor_override
 
-    def forward(self, x):
-        return ops.avg_pool2d(x, self.kernel_size, self.stride, self.padding, self.ceil_mode,
-                              self.count_include_pad, self.divisor_override)
-
-    def extra_repr(self):
-        return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
+class AvgPool1d(_Pool):
+    """``vkgrad.avg_pool1d`` as a module (stride defaults to the kernel size)."""
+    _fn = ops.avg_pool1d
+    _args = ("kernel_size", "stride", "padding", "ceil_mode", "count_include_pad")
+    _defaults = {"stride": None, "padding": 0, "ceil_mode": False, "count_include_pad": True}
 
 
 class AdaptiveAvgPool2d(Module):

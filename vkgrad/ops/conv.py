@@ -1,4 +1,5 @@
-"""2-D convolution and pooling over [N, C, H, W] (PyTorch's layout and arguments),
+"""2-D convolution and pooling over [N, C, H, W] (PyTorch's layout and arguments;
+the 1-D forms over [N, C, L] as images of one row),
 each as sliding windows gathered into rows (the backend's im2col) and reduced:
 by a matmul with the weight (conv2d, bias fused), a row maximum (max_pool2d) or
 a row sum (avg_pool2d).  Every backward ends in col2im, the windows' adjoint,
@@ -241,4 +242,58 @@ def adaptive_avg_pool2d(x, output_size):
     return avg_pool2d(x, k, k)
 
 
-__all__ = ["conv2d", "max_pool2d", "avg_pool2d", "adaptive_avg_pool2d"]
+def _one(op, name, v, lo):
+    """An int (or a 1-tuple of one) >= lo."""
+    val = v[0] if isinstance(v, (tuple, list)) and len(v) == 1 else v
+    if isinstance(val, bool) or not isinstance(val, numbers.Integral):
+        raise TypeError(f"{op}: {name} must be an int, got {v!r}")
+    if val < lo:
+        raise ValueError(f"{op}: {name} must be >= {lo}, got {v!r}")
+    return int(val)
+
+
+def _rows_of_one(op, x):
+    """x [N, C, L] (or [C, L]) as images of one row, [N, C, 1, L]."""
+    check_tensor(op, x)
+    if x.ndim not in (2, 3):
+        raise ValueError(f"{op}: expected input [N, C, L] (or [C, L]), got {list(x.shape)}")
+    return x.unsqueeze(-2)
+
+
+def conv1d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
+    """1-D cross-correlation, as ``torch.nn.functional.conv1d``: x [N, C, L] (or
+    [C, L]), weight [OC, C / groups, k], bias [OC] -> [N, OC, OL]; conv2d over
+    images of one row."""
+    op = "conv1d"
+    x2 = _rows_of_one(op, x)
+    check_tensor(op, weight)
+    if weight.ndim != 3 or isinstance(groups, numbers.Integral) and weight.shape[1] * groups != x.shape[-2]:
+        raise ValueError(f"conv1d: expected weight [out_channels, in_channels / groups, k] for input "
+                         f"{list(x.shape)} and groups={groups!r}, got weight {list(weight.shape)}")
+    pad = padding if isinstance(padding, str) else (0, _one(op, "padding", padding, 0))
+    y = conv2d(x2, weight.unsqueeze(2), bias, (1, _one(op, "stride", stride, 1)), pad,
+               (1, _one(op, "dilation", dilation, 1)), groups)
+    return y.squeeze(-2)
+
+
+def max_pool1d(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False):
+    """``torch.nn.functional.max_pool1d`` over [N, C, L] (or [C, L]): max_pool2d
+    over images of one row."""
+    op = "max_pool1d"
+    k = _one(op, "kernel_size", kernel_size, 1)
+    s = k if stride is None or stride == () else _one(op, "stride", stride, 1)
+    return max_pool2d(_rows_of_one(op, x), (1, k), (1, s), (0, _one(op, "padding", padding, 0)),
+                      (1, _one(op, "dilation", dilation, 1)), ceil_mode).squeeze(-2)
+
+
+def avg_pool1d(x, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True):
+    """``torch.nn.functional.avg_pool1d`` over [N, C, L] (or [C, L]): avg_pool2d
+    over images of one row."""
+    op = "avg_pool1d"
+    k = _one(op, "kernel_size", kernel_size, 1)
+    s = k if stride is None or stride == () else _one(op, "stride", stride, 1)
+    return avg_pool2d(_rows_of_one(op, x), (1, k), (1, s), (0, _one(op, "padding", padding, 0)), ceil_mode,
+                      count_include_pad).squeeze(-2)
+
+
+__all__ = ["conv2d", "max_pool2d", "avg_pool2d", "adaptive_avg_pool2d", "conv1d", "max_pool1d", "avg_pool1d"]
