@@ -16,7 +16,7 @@ _DIMS = [1, 2, 3, 4, 5, 7, 8, 9, 15, 16, 17, 31, 33, 64, 100, 127, 129, 257, 100
 _OPS = ["add", "sub", "mul", "div", "exp", "log", "sqrt", "relu", "sigmoid", "tanh", "gelu", "pow",
         "clamp", "affine", "sum", "mean", "max", "transpose", "getitem", "reshape", "matmul", "linear",
         "softmax", "log_softmax", "sce", "batch_norm", "mse", "argmax", "to_i32", "maximum", "minimum", "abs",
-        "cat", "stack", "var", "layer_norm", "where"]
+        "cat", "stack", "var", "layer_norm", "where", "conv2d", "max_pool2d", "avg_pool2d"]
 
 
 def _case(r, big=300_000, max_dims=6):
@@ -122,6 +122,29 @@ def _case(r, big=300_000, max_dims=6):
         kd = bool(r.random() < 0.3)
         f = lambda a: vg.argmax(a, ax, keepdims=kd)  # noqa: E731
         note = f" axis={ax} keepdims={kd}"
+    elif op in ("conv2d", "max_pool2d", "avg_pool2d"):  # windows of every shape, padding and step
+        k = (int(r.integers(1, 5)), int(r.integers(1, 5)))
+        st = (int(r.integers(1, 4)), int(r.integers(1, 4)))
+        d = (int(r.integers(1, 3)), int(r.integers(1, 3))) if op != "avg_pool2d" else (1, 1)
+        pad = tuple(int(r.integers(0, kk // 2 + 1)) for kk in k)
+        c = int(r.integers(1, 7))
+        hw = tuple(int(r.integers(dd * (kk - 1) + 1, 24)) for kk, dd in zip(k, d))
+        ins = [r.normal(0, 1, (int(r.integers(1, 5)), c) + hw)]
+        if op == "conv2d":
+            g = int(r.choice([q for q in range(1, c + 1) if c % q == 0]))
+            oc = g * int(r.integers(1, 4))
+            ins += [r.normal(0, 1, (oc, c // g) + k), r.normal(0, 1, oc)]
+            f = lambda a, w, b: vg.conv2d(a, w, b, st, pad, d, g)  # noqa: E731
+            note = f" kernel {k} stride {st} padding {pad} dilation {d} groups {g}"
+        else:
+            cm = bool(r.random() < 0.3)
+            if op == "max_pool2d":
+                ins = [r.permutation(ins[0].size).reshape(ins[0].shape) / ins[0].size]  # no ties
+                f = lambda a: vg.max_pool2d(a, k, st, pad, d, cm)  # noqa: E731
+            else:
+                cip = bool(r.random() < 0.5)
+                f = lambda a: vg.avg_pool2d(a, k, st, pad, cm, cip)  # noqa: E731
+            note = f" kernel {k} stride {st} padding {pad} dilation {d} ceil_mode {cm}"
     elif op == "to_i32":  # truncation toward zero, and back to floats (no gradient)
         ins = [x * 300]
         f = lambda a: a.to(dtype="i32").float()  # noqa: E731
