@@ -14,8 +14,9 @@
 // halves with -DF16) per invocation, consecutive; the index is divided out once
 // per run (CPU devices 64; GPUs 1, neighbours' writes adjacent).
 // SCATTER = 1 (a max pool's gradient): x holds one value per window and channel,
-// [N * OH * OW * C], and int32 idx the tap (i * kw + j) it goes to -- the
-// windows' argmax --, the other taps taking 0 (col2im of that one-hot, without it).
+// [N, C, OH, OW], and int32 idx (the same layout) the tap (i * kw + j) it goes to
+// -- window_max.comp's argmax --, the other taps taking 0 (col2im of that
+// one-hot, without it).
 // -DTEXEL_IN (the "col2im_tx" twin, CPU devices): x and idx read through R32UI
 // views of their words (lavapipe gathers a texel fetch, loads a storage buffer
 // lane by lane: the same two 1.4x / 1.3x faster).  Bindings: 0 x (in), 1 idx (in; a dummy when SCATTER = 0), 2 y (out).
@@ -55,8 +56,9 @@ float taps(uint b, uint c, int qh, int rh, int qw, int rw) {
             [[unroll]] for (uint j = 0u; j < KW; j++) {
                 if (r == 0 && q >= 0 && uint(q) < p.OW) {
                     uint row = (b * p.OH + uint(qh)) * p.OW + uint(q);
+                    uint at = ((b * p.C + c) * p.OH + uint(qh)) * p.OW + uint(q);  // (SCATTER)
                     if (SCATTER == 0u) s += x_at(row * cols + (c * KH + i) * KW + j);
-                    else if (idx_at(row * p.C + c) == i * KW + j) s += x_at(row * p.C + c);
+                    else if (idx_at(at) == i * KW + j) s += x_at(at);
                 }
                 q -= dqw; r -= drw;
                 if (r < 0) { r += int(SW); q--; }

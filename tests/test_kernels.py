@@ -1234,7 +1234,8 @@ def test_im2col_moves_bits_and_col2im_is_its_adjoint(win, dtype):
     rows), and col2im against the CPU's sums (the same f32 additions in the same
     order: equal bits) and as the adjoint: <im2col(x), c> = <x, col2im(c)>;
     window_scatter (gathering the taps its int32 idx names) against the one-hot
-    rows through col2im, bit for bit."""
+    rows through col2im, bit for bit; window_max (one pass) against the maxima and
+    argmax of im2col's rows, ties and NaN included."""
     from vkgrad.backends.base import Backend, Window
     be, cpu = vg.get_backend("vulkan"), vg.get_backend("cpu")
     w = Window(*win)
@@ -1251,10 +1252,17 @@ def test_im2col_moves_bits_and_col2im_is_its_adjoint(win, dtype):
     got = be.to_numpy(be.col2im(be.from_numpy(c, dtype), x.shape, w))
     np.testing.assert_array_equal(got.view(view), cpu.col2im(c, x.shape, w).view(view))
     # a max pool's gradient: the gather (SCATTER) against the one-hot rows col2im'd (the default)
-    g = r.uniform(-1, 1, (2, w.out[0], w.out[1], 3)).astype(np_dt)
+    g = r.uniform(-1, 1, (2, 3) + w.out).astype(np_dt)
     idx = r.integers(0, w.kernel[0] * w.kernel[1], g.shape).astype(np.int32)
     got = be.to_numpy(be.window_scatter(be.from_numpy(g, dtype), be.from_numpy(idx, "i32"), x.shape, w))
     np.testing.assert_array_equal(got.view(view), Backend.window_scatter(cpu, g, idx, x.shape, w).view(view))
+    # a max pool in one pass against the default's reduced rows: maxima (NaN too) and first taps
+    xm = r.permutation(x.size).reshape(x.shape).astype(np_dt) // 3  # ties of three
+    xm.flat[::29] = np.nan
+    ym, im = be.window_max(be.from_numpy(xm, dtype), w)
+    ycpu, icpu = Backend.window_max(cpu, xm, w)
+    np.testing.assert_array_equal(be.to_numpy(ym), ycpu)
+    np.testing.assert_array_equal(be.to_numpy(im), icpu)
     x64 = r.uniform(-1, 1, x.shape)
     c64 = r.uniform(-1, 1, want.shape)
     lhs = float(np.sum(cpu.im2col(x64, w) * c64))

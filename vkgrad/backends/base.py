@@ -171,15 +171,29 @@ class Backend:
         [N * OH * OW, C * kh * kw] that im2col would copy from it."""
         raise NotImplementedError
 
+    def window_max(self, x, win):
+        """A max pool: (y, idx), both [N, C, OH, OW]: each window's maximum of x [N, C,
+        H, W] (padding as -inf) and, int32, its first tap i * kw + j holding it (a NaN
+        counting as the maximum).  This default reduces im2col's rows; a backend may
+        read the windows in place."""
+        N, C = x.shape[:2]
+        (kh, kw), (OH, OW) = win.kernel, win.out
+        rows = self.reshape(self.im2col(x, win, float("-inf")), (N * OH * OW * C, kh * kw))
+        nchw = lambda h: self.permute(self.reshape(h, (N, OH, OW, C)), (0, 3, 1, 2))  # noqa: E731
+        return nchw(self.reduce("max", rows, (1,), False)), nchw(self.argmax_rows(rows))
+
     def window_scatter(self, g, idx, shape, win):
-        """A max pool's gradient: [N, C, H, W] (``shape``) from g (one value per window
-        and channel, [N, OH, OW, C] in any shape) put at each window's tap ``idx``
-        (int32, i * kw + j; the windows' argmax), the other taps 0, overlaps summed as
-        col2im does.  This default builds the one-hot rows; a backend may gather."""
-        K, R = win.kernel[0] * win.kernel[1], int(np.prod(g.shape))
-        rows = self.binary("mul", self.one_hot(self.reshape(idx, (R,)), K, self.dtype_of(g)), self.reshape(g, (R, 1)))
+        """A max pool's gradient: [N, C, H, W] (``shape``) from g [N, C, OH, OW] put at
+        each window's tap ``idx`` (int32, the same layout: window_max's), the other
+        taps 0, overlaps summed as col2im does.  This default builds the one-hot
+        rows; a backend may gather."""
         N, C = shape[:2]
-        return self.col2im(self.reshape(rows, (N * win.out[0] * win.out[1], C * K)), shape, win)
+        (kh, kw), (OH, OW) = win.kernel, win.out
+        R, K = N * OH * OW * C, kh * kw
+        rows = lambda h: self.reshape(self.permute(h, (0, 2, 3, 1)), (R,))  # noqa: E731
+        onehot = self.one_hot(rows(idx), K, self.dtype_of(g))
+        return self.col2im(self.reshape(self.binary("mul", onehot, self.reshape(rows(g), (R, 1))),
+                                        (N * OH * OW, C * K)), shape, win)
 
     def select(self, c, a, b):
         """a where c is nonzero (NaN counts), else b: three handles of one shape and

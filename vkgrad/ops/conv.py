@@ -152,17 +152,9 @@ def max_pool2d(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=Fal
     op = "max_pool2d"
     x, batched = _batched(op, x)
     win = _pool_args(op, x, kernel_size, stride, padding, dilation, ceil_mode)
-    be = x.backend
-    (N, C), (OH, OW), K = x.shape[:2], win.out, win.kernel[0] * win.kernel[1]
-    R = N * OH * OW * C
-    cols = be.reshape(be.im2col(x.data, win, float("-inf")), (R, K))
-    y = _nchw(be, be.reduce("max", cols, (1,), False), N, OH, OW, C)
-    x_shape = x.shape
-
-    def backward(g):
-        return (be.window_scatter(_rows(be, g, N, C, OH, OW), be.argmax_rows(cols), x_shape, win),)
-
-    out = make(y, be, (x,), backward)
+    be, x_shape = x.backend, x.shape
+    y, idx = be.window_max(x.data, win)
+    out = make(y, be, (x,), lambda g: (be.window_scatter(g, idx, x_shape, win),))
     return out if batched else out.reshape(out.shape[1:])
 
 

@@ -64,10 +64,10 @@ _SHADERS = {
     "adam_multi8": (16, "bibb" * 8), "cast_multi": (8, "io" * 8), "transpose4": (3, "io"),
     "transpose_sm": (3, "io"),
     "bn_part": (4, "iiio"), "bn_comb": (7, "iiibobbbooo"), "bn_apply": (2, "iiio"), "select4": (1, "iiio"),
-    "gather_rows": (3, "iio"), "col2im": (9, "iio"), "argmax": (2, "io"),
+    "gather_rows": (3, "iio"), "col2im": (9, "iio"), "window_max": (7, "ioo"), "argmax": (2, "io"),
 }
 for _n in ("act_bias_bwd", "cast", "copy", "dropout", "copy4", "unslice", "unary4", "binary4", "reduce4", "matmul4",
-           "softmax", "xent", "transpose4", "bn_part", "bn_apply", "select4", "col2im"):  # texel-read twins (see _tx)
+           "softmax", "xent", "transpose4", "bn_part", "bn_apply", "select4", "col2im", "window_max"):  # texel-read twins (see _tx)
     _SHADERS[_n + "_tx"] = _SHADERS[_n]
 _SHADERS["pad2d_tx"] = _SHADERS["pad2d_h_tx"] = (7, "ioi")  # x again as 16-byte texels (contiguous rows)
 # the optimizers' twins read through texel views and write the same ranges through
@@ -96,6 +96,7 @@ _TEXEL = {
     "bn_apply_tx": lambda tag, spec: [_RGBA32UI, _RGBA32UI, _RGBA32UI, 0],
     "select4_tx": lambda tag, spec: [_RGBA32UI, _RGBA32UI, _RGBA32UI, 0],
     "col2im_tx": lambda tag, spec: [_R32UI, _R32UI, 0],  # x's words (f32 or two halves), idx
+    "window_max_tx": lambda tag, spec: [_R32UI, 0, 0],
     # softmax / xent: their QUADS and serial paths; rows not in whole quads read by words
     "softmax_tx": lambda tag, spec: [_RGBA32UI if spec[1] else _R32UI, 0],
     "xent_tx": lambda tag, spec: [_RGBA32UI if spec[1] else _R32UI,
@@ -942,6 +943,20 @@ class VulkanBackend(Backend):
             raise BackendError(f"vulkan window_scatter: expected int32 taps of g's {g.size} elements, got "
                                f"{idx.dtype} {list(idx.shape)}")
         return self._col2im(g, idx, shape, win, 1)
+
+    def window_max(self, x, win):
+        """window_max.comp: the windows read in place, (y, idx) written in x's layout."""
+        self._check_float("window_max", x)
+        N, C, H, W = x.shape
+        (kh, kw), (sh, sw), (ph, pw), (dh, dw), (OH, OW) = win
+        y, idx = self._alloc((N, C, OH, OW), x.dtype), self._alloc((N, C, OH, OW), "i32")
+        if y.size:
+            run = 64 if self._small_grid else 1
+            units = (y.size + 1) // 2 if x.dtype == "f16" else y.size
+            self._dispatch(self._tx("window_max", _words(x.size, x.dtype)), x.dtype, (run, kh, kw, sh, sw, dh, dw),
+                           max(1, -(-units // (256 * run))),
+                           [y.size, H, W, ph, pw, OH, OW], [x, y, idx])
+        return y, idx
 
     def _col2im(self, x, idx, shape, win, scatter):
         """CPU devices walk runs of 64 units (the index divided out once a run, not per
