@@ -480,7 +480,7 @@ def test_bench_tool_runs_and_writes_json(tmp_path):
     """python -m vkgrad.bench: a smoke run (no timing asserted, only the report's shape)."""
     out = tmp_path / "b.json"
     r = subprocess.run([sys.executable, "-m", "vkgrad.bench", "--size", "small", "--reps", "1",
-                        "--only", "optimizer,elementwise", "--dtype", "f32", "--no-progress",
+                        "--only", "optimizer,elementwise,conv", "--dtype", "f32", "--no-progress",
                         "--json", str(out)], capture_output=True, text=True, timeout=300)
     assert r.returncode == 0, r.stdout + r.stderr
     import json
@@ -489,17 +489,19 @@ def test_bench_tool_runs_and_writes_json(tmp_path):
     if _be()._texel_reads:  # the copy it uses reads texels; the storage-buffer copy is reported beside it
         assert res["ceilings"]["copy_shader_storage_gbs"] > 0 and "with storage-buffer reads" in r.stdout
     fams = {row["family"] for row in res["results"]}
-    assert fams == {"optimizer", "elementwise"}
+    assert fams == {"optimizer", "elementwise", "conv"}
     for row in res["results"]:
         assert row["value"] > 0 and row["numpy_value"] > 0 and row["seconds"] > 0
+    units = {row["case"].split(" ")[0]: row["unit"] for row in res["results"] if row["family"] == "conv"}
+    assert units == {"im2col": "GB/s", "col2im": "GB/s", "conv2d": "GFLOP/s"}
     assert "of ceiling" in r.stdout
 
 
 @pytest.mark.parametrize("capture", [False, True])
 def test_training_benchmark_reports_one_submission_per_step(tmp_path, capture):
-    """benchmarks/train_step.py on the Vulkan device: the iris model and the MLP in a
-    steady state take one queue submission per step and create no pipeline or buffer
-    (eager: every op recorded by Python; captured: the recording replayed)."""
+    """benchmarks/train_step.py on the Vulkan device: the iris model, the MLP and the
+    CNN in a steady state take one queue submission per step and create no pipeline
+    or buffer (eager: every op recorded by Python; captured: the recording replayed)."""
     import json
     out = tmp_path / "t.json"
     r = subprocess.run([sys.executable, os.path.join(HERE, "..", "benchmarks", "train_step.py"), "--device",
@@ -507,7 +509,7 @@ def test_training_benchmark_reports_one_submission_per_step(tmp_path, capture):
                        + (["--capture"] if capture else []), capture_output=True, text=True, timeout=300)
     assert r.returncode == 0, r.stdout + r.stderr
     res = json.loads(out.read_text())
-    for kind in ("iris", "mlp"):
+    for kind in ("iris", "mlp", "cnn"):
         w = res[f"{kind}_per_step"]
         assert w["submissions"] == 1.0 and w["pipelines_created"] == 0 and w["blocks_created"] == 0, (kind, w)
         assert (w["dispatches"] == 0) == capture, (kind, w)

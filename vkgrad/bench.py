@@ -194,7 +194,10 @@ def _cases(size):
         "optimizer": [("adam", int(MB * s)), ("sgd momentum", int(MB * s))],
         # a 3 x 3 convolution's windows [N, 32, 32, 32] -> rows of 288 (padding 1), and back
         "conv": [("im2col 3x3", max(1, n_el // (9 * 32 ** 3)), 32, 32, 32),
-                 ("col2im 3x3", max(1, n_el // (9 * 32 ** 3)), 32, 32, 32)],
+                 ("col2im 3x3", max(1, n_el // (9 * 32 ** 3)), 32, 32, 32),
+                 # a whole forward convolution, 64 -> 64 channels, 3 x 3, padding 1: im2col, then
+                 # the product with the bias fused, then the permute to [N, C, H, W]
+                 ("conv2d 3x3 fwd", max(1, int(8 * s)), 64, 32, 32)],
     }
 
 
@@ -327,6 +330,19 @@ def _bench_case(be, vg, fam, case, dt, reps, r, probes):
             rec = lambda: be.batchnorm_bwd(hg, hx, mean, inv, hgam)  # noqa: E731
             npf, nbytes = (lambda: cpu.batchnorm_bwd(g, x, cmean, cinv, gam)), 3 * x.size * esz
         fl = 8 * x.size
+    elif fam == "conv" and name.startswith("conv2d"):  # GFLOP/s of the product, against the FMA probe
+        N, C, H, W = case[1:]
+        x, w, bias = (r.uniform(-1, 1, sh).astype(npdt) for sh in ((N, C, H, W), (C, C, 3, 3), (C,)))
+        xt, wt, bt = (vg.tensor(a, device=be.device, dtype=dt) for a in (x, w, bias))
+        flops = 2.0 * N * H * W * C * C * 9
+        t, ratio = _time_paired(be, lambda: vg.conv2d(xt, wt, bt, padding=1).data, probes["GFLOP/s"][0], reps)
+        xc, wc, bc = (vg.tensor(a, device="cpu") for a in (x, w, bias))
+        tn = _time_cpu(lambda: vg.conv2d(xc, wc, bc, padding=1), reps)
+        bytes_ = esz * (x.size * 10 + w.size) + 4 * x.size
+        return dict(family=fam, case=f"{name} {case[1:]}", dtype=dt, seconds=t, unit="GFLOP/s",
+                    value=flops / t / 1e9, numpy_value=flops / tn / 1e9, numpy_seconds=tn,
+                    intensity=flops / bytes_, flops=flops,
+                    fraction_of_ceiling=flops / probes["GFLOP/s"][1] * ratio)
     elif fam == "conv":  # bytes: the input read once, the rows written (or the reverse)
         from .backends.base import Window
         from .backends.cpu import CPUBackend
