@@ -1270,6 +1270,25 @@ def test_im2col_moves_bits_and_col2im_is_its_adjoint(win, dtype):
     assert abs(lhs - rhs) < 1e-9 * max(1.0, abs(lhs))
 
 
+@pytest.mark.parametrize("dtype", ["f32", "f16"])
+def test_matmul_sg_subgroups_walk_more_tiles_than_the_grid(dtype, monkeypatch):
+    """On CPU devices matmul_sg's grid is capped (32 workgroups a core) and its
+    subgroups walk the tiles by a grid stride: a product of more tiles than the
+    grid's subgroups (1290 tiles of 32 x 16, a row tail, a padded column block)
+    reaches every one, with its bias."""
+    be = vg.get_backend("vulkan")
+    monkeypatch.setattr(be, "matmul_kernel", "sg")  # (GPU tuning: matmul_sm otherwise)
+    seen = _spy(be, monkeypatch, lambda shader, spec: shader)
+    r = np.random.default_rng(12)
+    a, b, bias = r.uniform(-1, 1, (4100, 36)), r.uniform(-1, 1, (36, 150)), r.uniform(-1, 1, 150)
+    got = be.to_numpy(be.matmul(*(vg.tensor(v, device="vulkan", dtype=dtype).data for v in (a, b)),
+                                bias=vg.tensor(bias, device="vulkan", dtype=dtype).data))
+    assert "matmul_sg" in seen
+    rd = (lambda v: v.astype(np.float16).astype(np.float64)) if dtype == "f16" else (lambda v: v)
+    tol = 2e-2 if dtype == "f16" else 1e-4
+    np.testing.assert_allclose(got.astype(np.float64), rd(a) @ rd(b) + rd(bias), rtol=tol, atol=tol)
+
+
 @pytest.mark.parametrize("shape", [(37, 203), (5, 7), (64, 130), (3, 1)])
 def test_padding_contiguous_rows_by_texels_is_exact(shape):
     """pad2d(_h)_tx with ROWS = 1 reads a quad from the two texels covering it
