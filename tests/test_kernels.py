@@ -1289,6 +1289,23 @@ def test_matmul_sg_subgroups_walk_more_tiles_than_the_grid(dtype, monkeypatch):
     np.testing.assert_allclose(got.astype(np.float64), rd(a) @ rd(b) + rd(bias), rtol=tol, atol=tol)
 
 
+@pytest.mark.parametrize("dtype", ["f32", "f16"])
+def test_grid_stride_kernels_cover_more_units_than_a_capped_grid(dtype):
+    """On CPU devices the grid-stride kernels (FOR_UNITS) get at most _quad_cap
+    workgroups: one-hot rows and gathered rows of more units than such a grid has
+    invocations still reach every element."""
+    be = vg.get_backend("vulkan")
+    r = np.random.default_rng(13)
+    n_units = (be._quad_cap + 3) * 256 * (2 if dtype == "f16" else 1)  # past the capped grid
+    lab = r.integers(0, 4, n_units // 4 + 5).astype(np.int32)
+    got = be.to_numpy(be.one_hot(be.from_numpy(lab, "i32"), 4, dtype))
+    np.testing.assert_array_equal(got, np.eye(4)[lab])
+    w = r.uniform(-1, 1, (300, 257)).astype(np.float16 if dtype == "f16" else np.float32)
+    idx = r.integers(0, 300, n_units // 257 + 3).astype(np.int32)
+    got = be.to_numpy(be.gather_rows(be.from_numpy(w, dtype), be.from_numpy(idx, "i32")))
+    np.testing.assert_array_equal(got, w[idx])
+
+
 @pytest.mark.parametrize("shape", [(37, 203), (5, 7), (64, 130), (3, 1)])
 def test_padding_contiguous_rows_by_texels_is_exact(shape):
     """pad2d(_h)_tx with ROWS = 1 reads a quad from the two texels covering it
