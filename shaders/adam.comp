@@ -1,13 +1,14 @@
 #version 450
 #extension GL_GOOGLE_include_directive : require
 // One Adam/AdamW step in place: parameter and gradient in the storage dtype,
-// moments m, v in f32.  step_size = lr / (1 - beta1^t), rbc2 = 1/sqrt(1 - beta2^t).
+// moments m, v in f32.  step_size = lr / (1 - beta1^t), rbc2 = 1/sqrt(1 - beta2^t);
+// v = b2 v + c2 g^2 with c2 = 1 - b2 (Adam, RMSprop) or b2 = c2 = 1 (Adagrad's sum).
 // Bindings: 0 param (inout), 1 grad (in), 2 m (inout), 3 v (inout).
 #include "common.glsl"
 layout(local_size_x = 256) in;
 layout(push_constant) uniform P {
     uint n; float lr; float b1; float b2; float eps; float wd; float step_size; float rbc2;
-    uint decoupled;
+    uint decoupled; float c2;
 } p;
 BUF_INOUT(0, W)
 BUF_IN(1, G)
@@ -20,7 +21,7 @@ float upd(uint i) {
     if (p.decoupled == 0u) d += p.wd * w;
     else w *= 1.0 - p.lr * p.wd;
     float m = p.b1 * LD32(M, i) + (1.0 - p.b1) * d;
-    float v = p.b2 * LD32(V, i) + (1.0 - p.b2) * d * d;
+    float v = p.b2 * LD32(V, i) + p.c2 * d * d;
     ST32(M, i, m);
     ST32(V, i, v);
     return w - p.step_size * m / (sqrt(v) * p.rbc2 + p.eps);

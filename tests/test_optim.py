@@ -348,31 +348,49 @@ def test_more_schedulers_errors():
         vg.optim.lr_scheduler.LambdaLR(opt, 0.5)
 
 
-def _rmsprop_ref(w, gs, lr, alpha, eps, wd):
+def _rmsprop_ref(w, gs, lr=0.01, alpha=0.9, eps=1e-8, weight_decay=0.1):
     v = np.zeros_like(w)
     for g in gs:
-        g = g + wd * w
+        g = g + weight_decay * w
         v = alpha * v + (1 - alpha) * g * g
         w = w - lr * g / (np.sqrt(v) + eps)
     return w
 
 
-def test_rmsprop_matches_pytorch_and_resumes_from_a_checkpoint(bk):
-    """RMSprop on Adam's fused kernels (m = g, no bias correction) against its
-    formula (PyTorch's RMSprop with its defaults, also compared where present);
-    saved and loaded mid-way it goes on as if uninterrupted; f16 parameters update
-    their f32 masters."""
+def _adagrad_ref(w, gs, lr=0.1, lr_decay=0.05, weight_decay=0.01, initial_accumulator_value=0.2, eps=1e-10):
+    v = np.full_like(w, initial_accumulator_value)
+    for step, g in enumerate(gs, 1):
+        g = g + weight_decay * w
+        v = v + g * g
+        w = w - lr / (1 + (step - 1) * lr_decay) * g / (np.sqrt(v) + eps)
+    return w
+
+
+# optimizer, its arguments here, its formula, its state's names
+_ON_ADAM = {"RMSprop": (dict(lr=0.01, alpha=0.9, weight_decay=0.1), _rmsprop_ref, {"square_avg", "step"}),
+            "Adagrad": (dict(lr=0.1, lr_decay=0.05, weight_decay=0.01, initial_accumulator_value=0.2),
+                        _adagrad_ref, {"sum", "step"})}
+
+
+@pytest.mark.parametrize("name", sorted(_ON_ADAM))
+def test_rmsprop_and_adagrad_match_pytorch_and_resume_from_a_checkpoint(bk, name):
+    """RMSprop and Adagrad on Adam's fused kernels (m = g, no bias correction;
+    Adagrad's v a sum, its learning rate decaying) against their formulas
+    (PyTorch's, also compared where present); saved and loaded mid-way each goes on
+    as if uninterrupted; f16 parameters update their f32 masters."""
+    kw, ref, names = _ON_ADAM[name]
+    make = getattr(vg.optim, name)
     r = np.random.default_rng(3)
     w0, gs = r.standard_normal((6, 5)), [r.standard_normal((6, 5)) for _ in range(8)]
     p = vg.Parameter(w0, device=bk.device, dtype=bk.dtype)
-    opt = vg.optim.RMSprop([p], lr=0.01, alpha=0.9, weight_decay=0.1)
+    opt = make([p], **kw)
     for g in gs[:4]:
         p.grad = bk.t(g)
         opt.step()
     sd = opt.state_dict()
-    assert set(sd["state"][next(iter(sd["state"]))]) == {"square_avg", "step"}
+    assert set(sd["state"][next(iter(sd["state"]))]) == names
     q = vg.Parameter(p.numpy().astype(np.float64), device=bk.device, dtype=bk.dtype, name=p.name)
-    opt2 = vg.optim.RMSprop([q], lr=0.01, alpha=0.9, weight_decay=0.1)
+    opt2 = make([q], **kw)
     opt2.load_state_dict(sd)
     for g in gs[4:]:
         for t, o in ((p, opt), (q, opt2)):
@@ -380,8 +398,7 @@ def test_rmsprop_matches_pytorch_and_resumes_from_a_checkpoint(bk):
             o.step()
     tol = dict(rtol=2e-2, atol=2e-2) if bk.dtype == "f16" else dict(rtol=1e-5, atol=1e-6)
     gr = [g.astype(np.float16).astype(np.float64) for g in gs] if bk.dtype == "f16" else gs
-    want = _rmsprop_ref(w0, gr, 0.01, 0.9, 1e-8, 0.1)
-    np.testing.assert_allclose(p.numpy().astype(np.float64), want, **tol)
+    np.testing.assert_allclose(p.numpy().astype(np.float64), ref(w0, gr), **tol)
     if bk.dtype != "f16":  # (an f16 parameter resumes from its saved master: the same values)
         np.testing.assert_array_equal(q.numpy(), p.numpy())
     try:
@@ -389,16 +406,18 @@ def test_rmsprop_matches_pytorch_and_resumes_from_a_checkpoint(bk):
     except ImportError:
         return
     tp = torch.nn.Parameter(torch.tensor(w0))
-    to = torch.optim.RMSprop([tp], lr=0.01, alpha=0.9, weight_decay=0.1)
+    to = getattr(torch.optim, name)([tp], **kw)
     for g in gs:
         tp.grad = torch.tensor(g)
         to.step()
-    np.testing.assert_allclose(_rmsprop_ref(w0, gs, 0.01, 0.9, 1e-8, 0.1), tp.detach().numpy(), rtol=1e-12,
-                               atol=1e-14)
+    np.testing.assert_allclose(ref(w0, gs), tp.detach().numpy(), rtol=1e-12, atol=1e-14)
 
 
-def test_rmsprop_errors():
+def test_rmsprop_and_adagrad_errors():
     p = [vg.Parameter(np.zeros(2), device="cpu")]
+    with pytest.raises(ValueError, match="Adagrad: lr_decay, weight_decay, initial_accumulator_value and eps must be "
+                                         ">= 0, got -0.1"):
+        vg.optim.Adagrad(p, lr_decay=-0.1)
     with pytest.raises(ValueError, match="RMSprop: momentum and centered are not available"):
         vg.optim.RMSprop(p, momentum=0.9)
     with pytest.raises(ValueError, match=r"RMSprop: alpha must lie in \[0, 1\)"):

@@ -22,6 +22,7 @@ binary(op, a, b, alpha, beta) -- NumPy broadcasting:
 """
 from __future__ import annotations
 
+import math
 from typing import NamedTuple
 
 import numpy as np
@@ -66,6 +67,15 @@ def check_op(kind, op, ops):
     if op not in ops:
         raise BackendError(f"{kind}: unknown op {op!r}; expected one of {', '.join(ops)}")
     return ops.index(op)
+
+
+def adam_scalars(lr, beta1, beta2, step):
+    """(step_size, rbc2) of an Adam-family update at ``step``: lr / (1 - b1^t) and
+    1 / sqrt(1 - b2^t); an infinite step means no bias correction, (lr, 1) --
+    RMSprop and Adagrad (whose b2 = 1 would divide by zero)."""
+    if math.isinf(step):
+        return lr, 1.0
+    return lr / (1.0 - beta1 ** step), 1.0 / math.sqrt(1.0 - beta2 ** step)
 
 
 class Backend:
@@ -288,15 +298,19 @@ class Backend:
     def sgd_(self, p, g, buf, lr, momentum, dampening, nesterov, weight_decay, first):
         raise NotImplementedError
 
-    def adam_(self, p, g, m, v, lr, beta1, beta2, eps, weight_decay, step, decoupled):
+    def adam_(self, p, g, m, v, lr, beta1, beta2, eps, weight_decay, step, decoupled, sq_coef=None):
+        """m = b1 m + (1 - b1) g, v = b2 v + c2 g^2 (c2 = ``sq_coef``, default 1 - b2),
+        p -= lr / (1 - b1^t) m / (sqrt(v / (1 - b2^t)) + eps) (``adam_scalars``); L2 or
+        decoupled weight decay.  Adam, AdamW, RMSprop (b1 = 0, t = inf) and Adagrad
+        (b1 = 0, b2 = c2 = 1, t = inf) are this one update."""
         raise NotImplementedError
 
-    def adam_multi_(self, items, lr, beta1, beta2, eps, weight_decay, step, decoupled):
+    def adam_multi_(self, items, lr, beta1, beta2, eps, weight_decay, step, decoupled, sq_coef=None):
         """adam_ over [(p, g, m, v), ...] sharing one step count; backends may fuse.
         In the optimizer primitives g may be f16 for an f32 p (an f16 parameter's
         f32 master weight); the update reads it in f32."""
         for p, g, m, v in items:
-            self.adam_(p, g, m, v, lr, beta1, beta2, eps, weight_decay, step, decoupled)
+            self.adam_(p, g, m, v, lr, beta1, beta2, eps, weight_decay, step, decoupled, sq_coef)
 
     # -- memory --------------------------------------------------------
     def memory_stats(self):

@@ -9,7 +9,7 @@ import math
 
 import numpy as np
 
-from .base import BINARY_OPS, UNARY_OPS, Backend, BackendError, check_op
+from .base import BINARY_OPS, UNARY_OPS, Backend, BackendError, adam_scalars, check_op
 
 # rows this short take their maximum column by column: NumPy's loop per row of 4
 # cost 11x that on [200704, 4] (a max pool's windows); an argmax so ran 1.6x slower
@@ -396,7 +396,7 @@ class CPUBackend(Backend):
             else:
                 cp -= d
 
-    def adam_multi_(self, items, lr, beta1, beta2, eps, weight_decay, step, decoupled):
+    def adam_multi_(self, items, lr, beta1, beta2, eps, weight_decay, step, decoupled, sq_coef=None):
         lr, step = (lr() if callable(lr) else lr), (step() if callable(step) else step)
         # small parameters: one update over their concatenation beats a Python
         # loop of per-tensor updates (the iris model's step is mostly overhead)
@@ -407,7 +407,7 @@ class CPUBackend(Backend):
         large = [it for it in items if all(it is not s for s in small)]
         if small:
             cat = [np.concatenate([it[k].reshape(-1) for it in small]) for k in range(4)]
-            self.adam_(*cat, lr, beta1, beta2, eps, weight_decay, step, decoupled)
+            self.adam_(*cat, lr, beta1, beta2, eps, weight_decay, step, decoupled, sq_coef)
             o = 0
             for p, _, m, v in small:
                 n = p.size
@@ -416,13 +416,12 @@ class CPUBackend(Backend):
                 v.reshape(-1)[...] = cat[3][o:o + n]
                 o += n
         for it in large:
-            self.adam_(*it, lr, beta1, beta2, eps, weight_decay, step, decoupled)
+            self.adam_(*it, lr, beta1, beta2, eps, weight_decay, step, decoupled, sq_coef)
 
-    def adam_(self, p, g, m, v, lr, beta1, beta2, eps, weight_decay, step, decoupled):
+    def adam_(self, p, g, m, v, lr, beta1, beta2, eps, weight_decay, step, decoupled, sq_coef=None):
         lr, step = (lr() if callable(lr) else lr), (step() if callable(step) else step)
-        bc1 = 1.0 - beta1 ** step
-        inv_sqrt_bc2 = 1.0 / math.sqrt(1.0 - beta2 ** step)
-        step_size = lr / bc1
+        step_size, inv_sqrt_bc2 = adam_scalars(lr, beta1, beta2, step)
+        c2 = 1.0 - beta2 if sq_coef is None else sq_coef
         for cp, cg, cm, cv in self._chunks(p, g, m, v):
             pc = self._c(cp)
             d = self._c(cg)
@@ -432,7 +431,7 @@ class CPUBackend(Backend):
             cm *= beta1
             cm += t
             np.multiply(d, d, out=t)
-            t *= 1.0 - beta2
+            t *= c2
             cv *= beta2
             cv += t
             np.sqrt(cv, out=t)

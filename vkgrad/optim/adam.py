@@ -27,7 +27,7 @@ class Adam(Optimizer):
         for _, p, target, g in work:
             st = self.state.get(id(p))
             if st is None:
-                st = self.state[id(p)] = [self._zeros_like(p), self._zeros_like(p), 0]
+                st = self.state[id(p)] = [self._zeros_like(p), self._second_moment(p), 0]
             elif st[0] is None:  # (RMSprop: a first-moment buffer is not saved with its state)
                 st[0] = self._zeros_like(p)
             st[2] += 1
@@ -36,8 +36,17 @@ class Adam(Optimizer):
         b1, b2 = self.betas
         for be, st, items in groups.values():  # one fused update per backend and step count
             # lr and the step as callables: a replayed step re-reads them
-            be.adam_multi_(items, lambda: self.lr, b1, b2, self.eps, self.weight_decay,
-                           self._bias_step(st), self.decoupled)
+            be.adam_multi_(items, self._lr_at(st), b1, b2, self.eps, self.weight_decay,
+                           self._bias_step(st), self.decoupled, self._SQ_COEF)
+
+    _SQ_COEF = None  # the g^2 term's coefficient in v (None: 1 - beta2)
+
+    def _second_moment(self, p):
+        return self._zeros_like(p)
+
+    def _lr_at(self, st):
+        """The learning rate of a step (a callable: replays re-read it)."""
+        return lambda: self.lr
 
     def _bias_step(self, st):
         """The step count the bias corrections use (a callable: replays re-read it)."""
@@ -97,3 +106,38 @@ class RMSprop(Adam):
             cur[:] = st
             return cur
         return st
+
+
+class Adagrad(RMSprop):
+    """Adagrad (Duchi et al.): sum += g^2, then p -= clr g / (sqrt(sum) + eps) with
+    clr = lr / (1 + (step - 1) lr_decay), ``weight_decay`` L2 added to the gradient --
+    PyTorch's Adagrad and its defaults.  On Adam's fused kernels (one dispatch for
+    all parameters) with the first moment off, v accumulating (beta2 = 1, its g^2
+    term's coefficient 1) and no bias correction; its state is ``sum`` and ``step``."""
+
+    _HYPER = ("lr_decay", "eps", "weight_decay", "initial_accumulator_value")
+    _STATE = ("sum", "step")
+    _SQ_COEF = 1.0
+
+    def __init__(self, params, lr=1e-2, lr_decay=0.0, weight_decay=0.0, initial_accumulator_value=0.0,
+                 eps=1e-10):
+        if lr_decay < 0 or weight_decay < 0 or initial_accumulator_value < 0 or eps < 0:
+            raise ValueError(f"Adagrad: lr_decay, weight_decay, initial_accumulator_value and eps must be >= 0, "
+                             f"got {lr_decay}, {weight_decay}, {initial_accumulator_value}, {eps}")
+        Adam.__init__(self, params, lr, (0.0, 0.0), eps, weight_decay)
+        self.lr_decay, self.initial_accumulator_value = float(lr_decay), float(initial_accumulator_value)
+
+    @property
+    def betas(self):
+        return (0.0, 1.0)
+
+    @betas.setter
+    def betas(self, value):  # (fixed: Adam's constructor sets them)
+        pass
+
+    def _second_moment(self, p):
+        dt = "f64" if p.dtype == "f64" else "f32"
+        return p.backend.full(p.shape, self.initial_accumulator_value, dt)
+
+    def _lr_at(self, st):
+        return lambda: self.lr / (1.0 + (st[2] - 1) * self.lr_decay)
