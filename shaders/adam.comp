@@ -2,29 +2,28 @@
 #extension GL_GOOGLE_include_directive : require
 // One Adam/AdamW step in place: parameter and gradient in the storage dtype,
 // moments m, v in f32.  step_size = lr / (1 - beta1^t), rbc2 = 1/sqrt(1 - beta2^t);
-// v = b2 v + c2 g^2 with c2 = 1 - b2 (Adam, RMSprop) or b2 = c2 = 1 (Adagrad's sum).
+// v = b2 v + c2 g^2 with c2 = 1 - b2 (Adam, RMSprop) or b2 = c2 = 1 (Adagrad's sum);
+// the forms in adam_update.glsl.
 // Bindings: 0 param (inout), 1 grad (in), 2 m (inout), 3 v (inout).
 #include "common.glsl"
 layout(local_size_x = 256) in;
 layout(push_constant) uniform P {
     uint n; float lr; float b1; float b2; float eps; float wd; float step_size; float rbc2;
-    uint decoupled; float c2;
+    uint decoupled; float c2; uint form;
 } p;
 BUF_INOUT(0, W)
 BUF_IN(1, G)
 BUF_INOUT(2, M)
 BUF_INOUT(3, V)
 
+#include "adam_update.glsl"
+
 float upd(uint i) {
-    float w = LD(W, i);
-    float d = LD(G, i);
-    if (p.decoupled == 0u) d += p.wd * w;
-    else w *= 1.0 - p.lr * p.wd;
-    float m = p.b1 * LD32(M, i) + (1.0 - p.b1) * d;
-    float v = p.b2 * LD32(V, i) + p.c2 * d * d;
+    float w = LD(W, i), d = LD(G, i), m = LD32(M, i), v = LD32(V, i);
+    ADAM_UPDATE(w, d, m, v)
     ST32(M, i, m);
     ST32(V, i, v);
-    return w - p.step_size * m / (sqrt(v) * p.rbc2 + p.eps);
+    return w;
 }
 
 void main() {

@@ -12,7 +12,7 @@
 layout(local_size_x = 64) in;
 layout(push_constant) uniform P {
     uint n; float lr; float b1; float b2; float eps; float wd; float step_size; float rbc2;
-    uint decoupled; float c2;
+    uint decoupled; float c2; uint form;
 } p;
 #ifdef TEXEL_IN
 // (CPU devices; see vec4.glsl) param, grad, m, v read through texel views
@@ -51,14 +51,10 @@ layout(std430, binding = 3) buffer V_sb { float V_s[]; };
 #endif
 #include "grad4.glsl"
 
+#include "adam_update.glsl"
+
 // one step for four elements (w, m, v updated in place)
-void update(inout vec4 w, vec4 d, inout vec4 m, inout vec4 v) {
-    if (p.decoupled == 0u) d += p.wd * w;
-    else w *= 1.0 - p.lr * p.wd;
-    m = p.b1 * m + (1.0 - p.b1) * d;
-    v = p.b2 * v + p.c2 * d * d;
-    w = w - p.step_size * m / (sqrt(v) * p.rbc2 + p.eps);
-}
+void update(inout vec4 w, vec4 d, inout vec4 m, inout vec4 v) ADAM_UPDATE(w, d, m, v)
 
 void main() {
     FOR_QUADS(p.n, q) {

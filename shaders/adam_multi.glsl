@@ -10,7 +10,7 @@
 layout(local_size_x_id = 0) in;
 layout(push_constant) uniform P {
     uint n[PARAMS]; float lr; float b1; float b2; float eps; float wd; float step_size; float rbc2;
-    uint decoupled; float c2;
+    uint decoupled; float c2; uint form;
 } p;
 BUF_INOUT(0, W0) BUF_IN(1, G0) BUF_INOUT(2, M0) BUF_INOUT(3, V0)
 BUF_INOUT(4, W1) BUF_IN(5, G1) BUF_INOUT(6, M1) BUF_INOUT(7, V1)
@@ -30,13 +30,12 @@ BUF_INOUT(28, W7) BUF_IN(29, G7) BUF_INOUT(30, M7) BUF_INOUT(31, V7)
 #else
 #define LDG(B, i) LD(B, i)
 #endif
+#include "adam_update.glsl"
 #define UPD(W, G, M, V, i, out_) { \
-    float w_ = LD(W, i), d_ = LDG(G, i); \
-    if (p.decoupled == 0u) d_ += p.wd * w_; else w_ *= 1.0 - p.lr * p.wd; \
-    float m_ = p.b1 * LD32(M, i) + (1.0 - p.b1) * d_; \
-    float v_ = p.b2 * LD32(V, i) + p.c2 * d_ * d_; \
+    float w_ = LD(W, i), d_ = LDG(G, i), m_ = LD32(M, i), v_ = LD32(V, i); \
+    ADAM_UPDATE(w_, d_, m_, v_) \
     ST32(M, i, m_); ST32(V, i, v_); \
-    out_ = w_ - p.step_size * m_ / (sqrt(v_) * p.rbc2 + p.eps); }
+    out_ = w_; }
 
 #define SEG(W, G, M, V, nk, u) { \
     uint i_ = (u) * EPU; float w0_ = 0.0, w1_ = 0.0; \

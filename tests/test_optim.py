@@ -348,12 +348,15 @@ def test_more_schedulers_errors():
         vg.optim.lr_scheduler.LambdaLR(opt, 0.5)
 
 
-def _rmsprop_ref(w, gs, lr=0.01, alpha=0.9, eps=1e-8, weight_decay=0.1):
-    v = np.zeros_like(w)
+def _rmsprop_ref(w, gs, lr=0.01, alpha=0.9, eps=1e-8, weight_decay=0.1, momentum=0.0, centered=False):
+    v, a, buf = np.zeros_like(w), np.zeros_like(w), np.zeros_like(w)
     for g in gs:
         g = g + weight_decay * w
         v = alpha * v + (1 - alpha) * g * g
-        w = w - lr * g / (np.sqrt(v) + eps)
+        a = alpha * a + (1 - alpha) * g
+        step = g / (np.sqrt(v - a * a if centered else v) + eps)
+        buf = momentum * buf + step
+        w = w - lr * (buf if momentum else step)
     return w
 
 
@@ -366,20 +369,26 @@ def _adagrad_ref(w, gs, lr=0.1, lr_decay=0.05, weight_decay=0.01, initial_accumu
     return w
 
 
-# optimizer, its arguments here, its formula, its state's names
-_ON_ADAM = {"RMSprop": (dict(lr=0.01, alpha=0.9, weight_decay=0.1), _rmsprop_ref, {"square_avg", "step"}),
-            "Adagrad": (dict(lr=0.1, lr_decay=0.05, weight_decay=0.01, initial_accumulator_value=0.2),
-                        _adagrad_ref, {"sum", "step"})}
+# case: optimizer, its arguments here, its state's names
+_ON_ADAM = {"RMSprop": ("RMSprop", dict(lr=0.01, alpha=0.9, weight_decay=0.1), {"square_avg", "step"}),
+            "RMSprop-momentum": ("RMSprop", dict(lr=0.01, alpha=0.9, weight_decay=0.1, momentum=0.8),
+                                 {"square_avg", "momentum_buffer", "step"}),
+            "RMSprop-centered": ("RMSprop", dict(lr=0.01, alpha=0.9, weight_decay=0.1, centered=True),
+                                 {"square_avg", "grad_avg", "step"}),
+            "Adagrad": ("Adagrad", dict(lr=0.1, lr_decay=0.05, weight_decay=0.01, initial_accumulator_value=0.2),
+                        {"sum", "step"})}
 
 
-@pytest.mark.parametrize("name", sorted(_ON_ADAM))
-def test_rmsprop_and_adagrad_match_pytorch_and_resume_from_a_checkpoint(bk, name):
-    """RMSprop and Adagrad on Adam's fused kernels (m = g, no bias correction;
-    Adagrad's v a sum, its learning rate decaying) against their formulas
-    (PyTorch's, also compared where present); saved and loaded mid-way each goes on
-    as if uninterrupted; f16 parameters update their f32 masters."""
-    kw, ref, names = _ON_ADAM[name]
+@pytest.mark.parametrize("case", sorted(_ON_ADAM))
+def test_rmsprop_and_adagrad_match_pytorch_and_resume_from_a_checkpoint(bk, case):
+    """RMSprop (plain, with momentum, centered) and Adagrad on Adam's fused kernels
+    (no bias correction; m = g, the momentum buffer or the gradient's average;
+    Adagrad's v a sum, its learning rate decaying) against their formulas (PyTorch's,
+    also compared where present); saved and loaded mid-way each goes on as if
+    uninterrupted; f16 parameters update their f32 masters."""
+    name, kw, names = _ON_ADAM[case]
     make = getattr(vg.optim, name)
+    ref = (lambda w, gs: _rmsprop_ref(w, gs, **kw)) if name == "RMSprop" else (lambda w, gs: _adagrad_ref(w, gs, **kw))
     r = np.random.default_rng(3)
     w0, gs = r.standard_normal((6, 5)), [r.standard_normal((6, 5)) for _ in range(8)]
     p = vg.Parameter(w0, device=bk.device, dtype=bk.dtype)
@@ -418,10 +427,19 @@ def test_rmsprop_and_adagrad_errors():
     with pytest.raises(ValueError, match="Adagrad: lr_decay, weight_decay, initial_accumulator_value and eps must be "
                                          ">= 0, got -0.1"):
         vg.optim.Adagrad(p, lr_decay=-0.1)
-    with pytest.raises(ValueError, match="RMSprop: momentum and centered are not available"):
-        vg.optim.RMSprop(p, momentum=0.9)
-    with pytest.raises(ValueError, match=r"RMSprop: alpha must lie in \[0, 1\)"):
+    with pytest.raises(ValueError, match="RMSprop: momentum and centered together are not available"):
+        vg.optim.RMSprop(p, momentum=0.9, centered=True)
+    with pytest.raises(ValueError, match=r"RMSprop: alpha and momentum must lie in \[0, 1\).*alpha=1.0"):
         vg.optim.RMSprop(p, alpha=1.0)
+    # a checkpoint's hyperparameters come with it (as PyTorch's): a state with momentum
+    # makes a plain RMSprop one with momentum, its buffer loaded
+    q = vg.Parameter(np.ones(2), device="cpu")
+    src = vg.optim.RMSprop([q], momentum=0.5)
+    q.grad = vg.tensor(np.ones(2), device="cpu")
+    src.step()
+    dst = vg.optim.RMSprop([q])
+    dst.load_state_dict(src.state_dict())
+    assert dst.momentum == 0.5 and set(dst.state_dict()["state"]["0"]) == {"square_avg", "momentum_buffer", "step"}
 
 
 def test_reduce_lr_on_plateau_matches_pytorch():

@@ -32,6 +32,7 @@ UNARY_OPS = ("neg", "exp", "log", "sqrt", "relu", "sigmoid", "tanh", "gelu",
 BINARY_OPS = ("add", "sub", "mul", "div", "eq", "relu_bwd", "sigmoid_bwd",
               "tanh_bwd", "gelu_bwd", "gelu_tanh_bwd", "pow_bwd", "clamp_bwd", "maximum", "minimum", "gt", "ge")
 ACTIVATIONS = (None, "relu", "sigmoid", "tanh", "gelu", "gelu_tanh")
+ADAM_FORMS = ("adam", "momentum", "centered")  # the optimizer update's forms (Backend.adam_)
 DTYPES = ("f32", "f16", "f64", "i32")
 FLOAT_DTYPES = ("f32", "f16", "f64")
 
@@ -298,19 +299,24 @@ class Backend:
     def sgd_(self, p, g, buf, lr, momentum, dampening, nesterov, weight_decay, first):
         raise NotImplementedError
 
-    def adam_(self, p, g, m, v, lr, beta1, beta2, eps, weight_decay, step, decoupled, sq_coef=None):
-        """m = b1 m + (1 - b1) g, v = b2 v + c2 g^2 (c2 = ``sq_coef``, default 1 - b2),
-        p -= lr / (1 - b1^t) m / (sqrt(v / (1 - b2^t)) + eps) (``adam_scalars``); L2 or
-        decoupled weight decay.  Adam, AdamW, RMSprop (b1 = 0, t = inf) and Adagrad
-        (b1 = 0, b2 = c2 = 1, t = inf) are this one update."""
+    def adam_(self, p, g, m, v, lr, beta1, beta2, eps, weight_decay, step, decoupled, sq_coef=None,
+              form="adam"):
+        """form "adam": m = b1 m + (1 - b1) g, v = b2 v + c2 g^2 (c2 = ``sq_coef``,
+        default 1 - b2), p -= lr / (1 - b1^t) m / (sqrt(v / (1 - b2^t)) + eps)
+        (``adam_scalars``); L2 or decoupled weight decay.  Adam, AdamW, RMSprop (b1 =
+        0, t = inf) and Adagrad (b1 = 0, b2 = c2 = 1, t = inf) are this one update.
+        RMSprop's other forms (t = inf): "momentum", v first, then m = b1 m + g /
+        (sqrt(v) + eps), p -= lr m; "centered", m the gradient's average as in "adam",
+        p -= lr g / (sqrt(v - m^2) + eps)."""
         raise NotImplementedError
 
-    def adam_multi_(self, items, lr, beta1, beta2, eps, weight_decay, step, decoupled, sq_coef=None):
+    def adam_multi_(self, items, lr, beta1, beta2, eps, weight_decay, step, decoupled, sq_coef=None,
+                    form="adam"):
         """adam_ over [(p, g, m, v), ...] sharing one step count; backends may fuse.
         In the optimizer primitives g may be f16 for an f32 p (an f16 parameter's
         f32 master weight); the update reads it in f32."""
         for p, g, m, v in items:
-            self.adam_(p, g, m, v, lr, beta1, beta2, eps, weight_decay, step, decoupled, sq_coef)
+            self.adam_(p, g, m, v, lr, beta1, beta2, eps, weight_decay, step, decoupled, sq_coef, form)
 
     # -- memory --------------------------------------------------------
     def memory_stats(self):

@@ -396,7 +396,8 @@ class CPUBackend(Backend):
             else:
                 cp -= d
 
-    def adam_multi_(self, items, lr, beta1, beta2, eps, weight_decay, step, decoupled, sq_coef=None):
+    def adam_multi_(self, items, lr, beta1, beta2, eps, weight_decay, step, decoupled, sq_coef=None,
+                    form="adam"):
         lr, step = (lr() if callable(lr) else lr), (step() if callable(step) else step)
         # small parameters: one update over their concatenation beats a Python
         # loop of per-tensor updates (the iris model's step is mostly overhead)
@@ -407,7 +408,7 @@ class CPUBackend(Backend):
         large = [it for it in items if all(it is not s for s in small)]
         if small:
             cat = [np.concatenate([it[k].reshape(-1) for it in small]) for k in range(4)]
-            self.adam_(*cat, lr, beta1, beta2, eps, weight_decay, step, decoupled, sq_coef)
+            self.adam_(*cat, lr, beta1, beta2, eps, weight_decay, step, decoupled, sq_coef, form)
             o = 0
             for p, _, m, v in small:
                 n = p.size
@@ -416,9 +417,10 @@ class CPUBackend(Backend):
                 v.reshape(-1)[...] = cat[3][o:o + n]
                 o += n
         for it in large:
-            self.adam_(*it, lr, beta1, beta2, eps, weight_decay, step, decoupled, sq_coef)
+            self.adam_(*it, lr, beta1, beta2, eps, weight_decay, step, decoupled, sq_coef, form)
 
-    def adam_(self, p, g, m, v, lr, beta1, beta2, eps, weight_decay, step, decoupled, sq_coef=None):
+    def adam_(self, p, g, m, v, lr, beta1, beta2, eps, weight_decay, step, decoupled, sq_coef=None,
+              form="adam"):
         lr, step = (lr() if callable(lr) else lr), (step() if callable(step) else step)
         step_size, inv_sqrt_bc2 = adam_scalars(lr, beta1, beta2, step)
         c2 = 1.0 - beta2 if sq_coef is None else sq_coef
@@ -427,18 +429,32 @@ class CPUBackend(Backend):
             d = self._c(cg)
             if weight_decay and not decoupled:
                 d = d + weight_decay * pc
-            t = d * (1.0 - beta1)
-            cm *= beta1
-            cm += t
-            np.multiply(d, d, out=t)
+            t = d * d
             t *= c2
             cv *= beta2
             cv += t
-            np.sqrt(cv, out=t)
-            t *= inv_sqrt_bc2
-            t += eps
-            np.divide(cm, t, out=t)
-            t *= step_size
+            if form == "momentum":  # m = b1 m + d / (sqrt(v) + eps); the step lr m
+                np.sqrt(cv, out=t)
+                t += eps
+                np.divide(d, t, out=t)
+                cm *= beta1
+                cm += t
+                np.multiply(cm, step_size, out=t)
+            else:
+                cm *= beta1
+                cm += d * (1.0 - beta1)
+                if form == "centered":  # the step lr d / (sqrt(v - m^2) + eps)
+                    np.multiply(cm, cm, out=t)
+                    np.subtract(cv, t, out=t)
+                    np.sqrt(t, out=t)
+                    t += eps
+                    np.divide(d, t, out=t)
+                else:
+                    np.sqrt(cv, out=t)
+                    t *= inv_sqrt_bc2
+                    t += eps
+                    np.divide(cm, t, out=t)
+                t *= step_size
             if weight_decay and decoupled:
                 if cp.dtype == np.float16:
                     pc = pc * (1.0 - lr * weight_decay)

@@ -37,9 +37,10 @@ class Adam(Optimizer):
         for be, st, items in groups.values():  # one fused update per backend and step count
             # lr and the step as callables: a replayed step re-reads them
             be.adam_multi_(items, self._lr_at(st), b1, b2, self.eps, self.weight_decay,
-                           self._bias_step(st), self.decoupled, self._SQ_COEF)
+                           self._bias_step(st), self.decoupled, self._SQ_COEF, self._form)
 
     _SQ_COEF = None  # the g^2 term's coefficient in v (None: 1 - beta2)
+    _form = "adam"  # the update's form (Backend.adam_)
 
     def _second_moment(self, p):
         return self._zeros_like(p)
@@ -70,25 +71,37 @@ class AdamW(Adam):
 class RMSprop(Adam):
     """RMSprop (Tieleman & Hinton): v = alpha v + (1 - alpha) g^2, then
     p -= lr g / (sqrt(v) + eps), ``weight_decay`` L2 added to the gradient -- PyTorch's
-    RMSprop with its defaults (momentum and centered variants are not available).
-    It runs on Adam's fused kernels with the first moment off (beta1 = 0: m = g) and
-    no bias correction; its state is ``square_avg`` and ``step``."""
+    RMSprop and its defaults.  ``momentum``: buf = momentum buf + g / (sqrt(v) + eps),
+    p -= lr buf; ``centered``: the gradient's running average a subtracted, p -= lr g /
+    (sqrt(v - a^2) + eps) -- one or the other (both at once are not available).  It
+    runs on Adam's fused kernels with no bias correction (beta1 = 0 plain: m = g; the
+    momentum buffer or the average in m otherwise); its state is ``square_avg``,
+    ``momentum_buffer`` or ``grad_avg`` where used, and ``step``."""
 
-    _HYPER = ("alpha", "eps", "weight_decay")
-    _STATE = ("square_avg", "step")
+    _HYPER = ("alpha", "eps", "weight_decay", "momentum", "centered")
 
     def __init__(self, params, lr=1e-2, alpha=0.99, eps=1e-8, weight_decay=0.0, momentum=0.0, centered=False):
-        if momentum or centered:
-            raise ValueError("RMSprop: momentum and centered are not available (use Adam, or SGD with momentum)")
-        if not 0.0 <= alpha < 1.0 or eps < 0 or weight_decay < 0:
-            raise ValueError(f"RMSprop: alpha must lie in [0, 1), eps and weight_decay be >= 0, got {alpha}, "
-                             f"{eps}, {weight_decay}")
+        if momentum and centered:
+            raise ValueError("RMSprop: momentum and centered together are not available (either one is)")
+        if not 0.0 <= alpha < 1.0 or not 0.0 <= momentum < 1.0 or eps < 0 or weight_decay < 0:
+            raise ValueError(f"RMSprop: alpha and momentum must lie in [0, 1), eps and weight_decay be >= 0, got "
+                             f"alpha={alpha}, momentum={momentum}, eps={eps}, weight_decay={weight_decay}")
+        self.momentum, self.centered = float(momentum), bool(centered)
         super().__init__(params, lr, (0.0, alpha), eps, weight_decay)
         self.alpha = float(alpha)
 
     @property
-    def betas(self):
-        return (0.0, self.alpha)
+    def _form(self):
+        return "momentum" if self.momentum else "centered" if self.centered else "adam"
+
+    @property
+    def _STATE(self):  # noqa: N802  (the optimizers' name for their state's parts)
+        kept = {"momentum": ("momentum_buffer",), "centered": ("grad_avg",)}.get(self._form, ())
+        return ("square_avg",) + kept + ("step",)
+
+    @property
+    def betas(self):  # beta1: the momentum, the average's decay, or m = g
+        return (self.momentum if self.momentum else self.alpha if self.centered else 0.0, self.alpha)
 
     @betas.setter
     def betas(self, value):  # (Adam's constructor sets them)
@@ -97,11 +110,12 @@ class RMSprop(Adam):
     def _bias_step(self, st):
         return lambda: math.inf  # beta ** inf = 0: no bias correction
 
-    def _state_parts(self, st):
-        return [st[1], st[2]]
+    def _state_parts(self, st):  # [m, v, step] as _STATE names them (m only where it is state)
+        return [st[1], st[2]] if self._form == "adam" else [st[1], st[0], st[2]]
 
     def _state_from_parts(self, cur, parts):
-        st = [cur[0] if isinstance(cur, list) else None] + list(parts)
+        m = parts[1] if self._form != "adam" else cur[0] if isinstance(cur, list) else None
+        st = [m, parts[0], parts[-1]]
         if isinstance(cur, list):
             cur[:] = st
             return cur
@@ -124,6 +138,7 @@ class Adagrad(RMSprop):
         if lr_decay < 0 or weight_decay < 0 or initial_accumulator_value < 0 or eps < 0:
             raise ValueError(f"Adagrad: lr_decay, weight_decay, initial_accumulator_value and eps must be >= 0, "
                              f"got {lr_decay}, {weight_decay}, {initial_accumulator_value}, {eps}")
+        self.momentum, self.centered = 0.0, False  # (RMSprop's plain form)
         Adam.__init__(self, params, lr, (0.0, 0.0), eps, weight_decay)
         self.lr_decay, self.initial_accumulator_value = float(lr_decay), float(initial_accumulator_value)
 
