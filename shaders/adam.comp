@@ -9,13 +9,14 @@
 layout(local_size_x = 256) in;
 layout(push_constant) uniform P {
     uint n; float lr; float b1; float b2; float eps; float wd; float step_size; float rbc2;
-    uint decoupled; float c2; uint form;
+    uint decoupled; float c2;
 } p;
 BUF_INOUT(0, W)
 BUF_IN(1, G)
 BUF_INOUT(2, M)
 BUF_INOUT(3, V)
 
+layout(constant_id = 0) const uint FORM = 0u;  // adam_update.glsl
 #include "adam_update.glsl"
 
 float upd(uint i) {

@@ -12,7 +12,7 @@
 layout(local_size_x = 64) in;
 layout(push_constant) uniform P {
     uint n; float lr; float b1; float b2; float eps; float wd; float step_size; float rbc2;
-    uint decoupled; float c2; uint form;
+    uint decoupled; float c2;
 } p;
 #ifdef TEXEL_IN
 // (CPU devices; see vec4.glsl) param, grad, m, v read through texel views
@@ -51,6 +51,7 @@ layout(std430, binding = 3) buffer V_sb { float V_s[]; };
 #endif
 #include "grad4.glsl"
 
+layout(constant_id = 0) const uint FORM = 0u;  // adam_update.glsl
 #include "adam_update.glsl"
 
 // one step for four elements (w, m, v updated in place)
