@@ -523,3 +523,22 @@ def test_conv1d_modules_match_torch(bk):
         vg.max_pool1d(vg.tensor(np.ones((2, 3, 8)), device="cpu"), (2, 2))
     with pytest.raises(TypeError, match="MaxPool1d: kernel_size is required"):
         nn.MaxPool1d(stride=2)
+
+
+def test_upsample_matches_torch_and_rejects_what_it_lacks(bk):
+    """nn.Upsample / interpolate (nearest, whole factors) against PyTorch: values and
+    the input's gradient (each block summed); other modes and factors raise."""
+    torch = pytest.importorskip("torch")
+    _vs_torch(torch, bk, nn.Sequential(nn.Upsample(scale_factor=2), nn.Conv2d(2, 3, 3, padding=1, device=bk.device,
+                                                                             dtype=bk.dtype)),
+              torch.nn.Sequential(torch.nn.Upsample(scale_factor=2), torch.nn.Conv2d(2, 3, 3, padding=1)).double(),
+              np.random.default_rng(11).standard_normal((2, 2, 3, 4)))
+    x = vg.tensor(np.ones((1, 2, 3, 4)), device="cpu")
+    with pytest.raises(ValueError, match="interpolate: mode 'bilinear' is not supported"):
+        vg.interpolate(x, scale_factor=2, mode="bilinear")
+    with pytest.raises(ValueError, match=r"interpolate: scale_factor 1.5 must be whole numbers"):
+        vg.interpolate(x, scale_factor=1.5)
+    with pytest.raises(ValueError, match=r"interpolate: size \[5, 8\] must be whole multiples of the input's \[3, 4\]"):
+        vg.interpolate(x, size=(5, 8))
+    with pytest.raises(ValueError, match="interpolate: give exactly one of size and scale_factor"):
+        vg.interpolate(x)

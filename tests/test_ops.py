@@ -227,6 +227,10 @@ CASES = {
                    lambda x: _np_pool(x[:, :, None], (1, 3), (1, 2), (0, 1), "max")[:, :, 0],
                    [lambda: R.permutation(2 * 3 * 10).reshape(2, 3, 10) / 20.0]),
     "avg_pool1d_unbatched": (lambda x: vg.avg_pool1d(x, 2), lambda x: x[:, :8].reshape(3, 4, 2).mean(2), [U(3, 9)]),
+    "interpolate_nearest": (lambda x: vg.interpolate(x, scale_factor=(2, 3)),
+                            lambda x: x.repeat(2, axis=2).repeat(3, axis=3), [U(2, 3, 4, 5)]),
+    "interpolate_nearest_1d_size": (lambda x: vg.interpolate(x, size=12), lambda x: x.repeat(3, axis=2),
+                                    [U(2, 3, 4)]),
     "max_pool2d": (lambda x: vg.max_pool2d(x, 3, 2, 1), lambda x: _np_pool(x, (3, 3), (2, 2), (1, 1), "max"),
                    [POOL_X]),
     "max_pool2d_ceil": (lambda x: vg.max_pool2d(x, (2, 3), ceil_mode=True),  # one more row and column

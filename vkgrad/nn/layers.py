@@ -189,6 +189,21 @@ class AvgPool1d(_Pool):
     _defaults = {"stride": None, "padding": 0, "ceil_mode": False, "count_include_pad": True}
 
 
+class Upsample(Module):
+    """``vkgrad.interpolate`` as a module: nearest-neighbour upsampling by whole
+    factors (``size`` or ``scale_factor``)."""
+
+    def __init__(self, size=None, scale_factor=None, mode="nearest"):
+        super().__init__()
+        self.size, self.scale_factor, self.mode = size, scale_factor, mode
+
+    def forward(self, x):
+        return ops.interpolate(x, self.size, self.scale_factor, self.mode)
+
+    def extra_repr(self):
+        return f"size={self.size}, scale_factor={self.scale_factor}, mode={self.mode!r}"
+
+
 class AdaptiveAvgPool2d(Module):
     """``vkgrad.adaptive_avg_pool2d``: means over an output_size grid of equal
     windows (1: the global average)."""

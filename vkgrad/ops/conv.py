@@ -288,4 +288,38 @@ def avg_pool1d(x, kernel_size, stride=None, padding=0, ceil_mode=False, count_in
                       count_include_pad).squeeze(-2)
 
 
-__all__ = ["conv2d", "max_pool2d", "avg_pool2d", "adaptive_avg_pool2d", "conv1d", "max_pool1d", "avg_pool1d"]
+def interpolate(x, size=None, scale_factor=None, mode="nearest"):
+    """Nearest-neighbour upsampling of [N, C, L] or [N, C, H, W] by whole factors, as
+    ``torch.nn.functional.interpolate(..., mode="nearest")``: ``scale_factor`` an int
+    (or one per spatial axis) or ``size`` a whole multiple of the input's.  Each
+    value repeated (a broadcast product with kept ones), so its gradient sums each
+    block.  Other modes and fractional factors raise."""
+    op = "interpolate"
+    check_tensor(op, x)
+    if mode != "nearest":
+        raise ValueError(f"{op}: mode {mode!r} is not supported (only 'nearest')")
+    if x.ndim not in (3, 4):
+        raise ValueError(f"{op}: expected input [N, C, L] or [N, C, H, W], got {list(x.shape)}")
+    sp = x.shape[2:]
+    if (size is None) == (scale_factor is None):
+        raise ValueError(f"{op}: give exactly one of size and scale_factor")
+    per = lambda v: tuple(v) if isinstance(v, (tuple, list)) else (v,) * len(sp)  # noqa: E731
+    if size is not None:
+        size = per(size)
+        if len(size) != len(sp) or any(not isinstance(o, numbers.Integral) or o < 1 or o % n for o, n in zip(size, sp)):
+            raise ValueError(f"{op}: size {list(size)} must be whole multiples of the input's {list(sp)}")
+        factors = tuple(o // n for o, n in zip(size, sp))
+    else:
+        factors = per(scale_factor)
+        if len(factors) != len(sp) or any(float(f) != int(f) or f < 1 for f in factors):
+            raise ValueError(f"{op}: scale_factor {scale_factor!r} must be whole numbers >= 1 (one per spatial axis)")
+        factors = tuple(int(f) for f in factors)
+    lead = x.shape[:2]
+    spread = x.reshape(lead + tuple(d for n in sp for d in (n, 1)))
+    be = x.backend
+    ones = Tensor(be.constant(tuple(d for f in factors for d in (1, f)), 1.0, x.dtype), be)
+    return (spread * ones).reshape(lead + tuple(n * f for n, f in zip(sp, factors)))
+
+
+__all__ = ["conv2d", "max_pool2d", "avg_pool2d", "adaptive_avg_pool2d", "conv1d", "max_pool1d", "avg_pool1d",
+           "interpolate"]
