@@ -542,3 +542,20 @@ def test_upsample_matches_torch_and_rejects_what_it_lacks(bk):
         vg.interpolate(x, size=(5, 8))
     with pytest.raises(ValueError, match="interpolate: give exactly one of size and scale_factor"):
         vg.interpolate(x)
+
+
+def test_groupnorm_module_matches_torch(bk):
+    """GroupNorm (2 groups of 3 channels over 4 x 5 positions, then a convolution)
+    against PyTorch: values and every gradient; its errors."""
+    torch = pytest.importorskip("torch")
+    vg.manual_seed(6)
+    gn = nn.GroupNorm(2, 6, device=bk.device, dtype=bk.dtype)
+    gn.weight.assign_(np.linspace(0.5, 1.5, 6))
+    gn.bias.assign_(np.linspace(-0.3, 0.3, 6))
+    _vs_torch(torch, bk, nn.Sequential(gn, nn.Conv2d(6, 2, 1, device=bk.device, dtype=bk.dtype)),
+              torch.nn.Sequential(torch.nn.GroupNorm(2, 6), torch.nn.Conv2d(6, 2, 1)).double(),
+              np.random.default_rng(12).standard_normal((3, 6, 4, 5)) * 2 + 0.5)
+    with pytest.raises(ValueError, match="GroupNorm: num_groups must divide num_channels, got 4 and 6"):
+        nn.GroupNorm(4, 6)
+    with pytest.raises(ValueError, match="group_norm: num_groups must be a positive int dividing the 6 channels"):
+        vg.group_norm(vg.tensor(np.ones((2, 6, 3)), device="cpu"), 4)

@@ -231,6 +231,11 @@ CASES = {
                             lambda x: x.repeat(2, axis=2).repeat(3, axis=3), [U(2, 3, 4, 5)]),
     "interpolate_nearest_1d_size": (lambda x: vg.interpolate(x, size=12), lambda x: x.repeat(3, axis=2),
                                     [U(2, 3, 4)]),
+    "group_norm": (lambda x, w, b: vg.group_norm(x, 2, w, b),
+                   lambda x, w, b: (((x.reshape(3, 2, -1) - x.reshape(3, 2, -1).mean(2, keepdims=True))
+                                     / np.sqrt(x.reshape(3, 2, -1).var(2, keepdims=True) + 1e-5)).reshape(x.shape)
+                                    * w.reshape(4, 1, 1) + b.reshape(4, 1, 1)),
+                   [U(3, 4, 2, 5), U(4, lo=0.5, hi=1.5), U(4)]),
     "max_pool2d": (lambda x: vg.max_pool2d(x, 3, 2, 1), lambda x: _np_pool(x, (3, 3), (2, 2), (1, 1), "max"),
                    [POOL_X]),
     "max_pool2d_ceil": (lambda x: vg.max_pool2d(x, (2, 3), ceil_mode=True),  # one more row and column
@@ -332,6 +337,24 @@ def test_dropout_mask_and_gradient(bk, shape):
     vg.manual_seed(5)
     ycpu = vg.dropout(vg.tensor(np.ones(shape), device="cpu"), MASK_P).numpy()
     assert np.array_equal(ycpu != 0, kept)
+
+
+def test_dropout2d_zeroes_whole_channels(bk):
+    """dropout2d: each channel of each sample kept (scaled by 1/(1-p)) or zeroed
+    whole, about p of them zeroed; the gradient is the same mask; eval: identity."""
+    x = bk.t(np.ones((8, 16, 3, 5)), requires_grad=True)
+    vg.manual_seed(2)
+    y = vg.dropout2d(x, 0.4)
+    yv = y.numpy().astype(np.float64)
+    per_channel = yv.reshape(8, 16, -1)
+    assert np.all(per_channel.min(2) == per_channel.max(2))  # whole channels
+    np.testing.assert_allclose(np.unique(yv), [0.0, 1 / 0.6], rtol=bk.rtol * 10)
+    assert abs((per_channel[:, :, 0] == 0).mean() - 0.4) < 0.15
+    y.sum().backward()
+    np.testing.assert_allclose(x.grad.numpy().astype(np.float64), yv, rtol=bk.rtol * 10)
+    assert vg.dropout2d(x, 0.4, training=False) is x
+    with pytest.raises(ValueError, match=r"dropout2d: expected input \[N, C, H, W\] \(or \[C, H, W\]\), got \[8, 16\]"):
+        vg.dropout2d(bk.t(np.ones((8, 16))), 0.4)
 
 
 def test_max_gradient_goes_to_argmax():

@@ -263,17 +263,45 @@ class LayerNorm(Module):
 class Dropout(Module):
     """Inverted dropout; the identity in eval mode."""
 
+    _fn = ops.dropout
+
     def __init__(self, p=0.5):
         super().__init__()
         if not 0.0 <= p <= 1.0:
-            raise ValueError(f"Dropout: p must lie in [0, 1], got {p}")
+            raise ValueError(f"{type(self).__name__}: p must lie in [0, 1], got {p}")
         self.p = p
 
     def forward(self, x):
-        return ops.dropout(x, self.p, self.training)
+        return type(self)._fn(x, self.p, self.training)
 
     def extra_repr(self):
         return f"p={self.p}"
+
+
+class Dropout2d(Dropout):
+    """Channel dropout of [N, C, H, W] (``vkgrad.dropout2d``); the identity in eval mode."""
+
+    _fn = ops.dropout2d
+
+
+class GroupNorm(Module):
+    """``vkgrad.group_norm``: ``num_channels`` in ``num_groups`` groups, each
+    normalised over its channels and positions, then a learnable per-channel scale
+    and shift (``affine=False``: none), as PyTorch's."""
+
+    def __init__(self, num_groups, num_channels, eps=1e-5, affine=True, device=None, dtype=None):
+        super().__init__()
+        if num_groups < 1 or num_channels < 1 or num_channels % num_groups:
+            raise ValueError(f"GroupNorm: num_groups must divide num_channels, got {num_groups} and {num_channels}")
+        self.num_groups, self.num_channels, self.eps, self.affine = num_groups, num_channels, eps, affine
+        self.weight = Parameter(np.ones(num_channels), device=device, dtype=dtype) if affine else None
+        self.bias = Parameter(np.zeros(num_channels), device=device, dtype=dtype) if affine else None
+
+    def forward(self, x):
+        return ops.group_norm(x, self.num_groups, self.weight, self.bias, self.eps)
+
+    def extra_repr(self):
+        return f"{self.num_groups}, {self.num_channels}, eps={self.eps}, affine={self.affine}"
 
 
 def _act_module(name, fn):

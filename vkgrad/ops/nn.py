@@ -378,6 +378,44 @@ def layer_norm(x, normalized_shape, weight=None, bias=None, eps=1e-5):
     return add(y, bias) if bias is not None else y
 
 
+def group_norm(x, num_groups, weight=None, bias=None, eps=1e-5):
+    """Group normalisation of [N, C, *]: each sample's channels in ``num_groups``
+    groups, each group normalised over its channels and spatial positions (the
+    variance biased), then a per-channel scale and shift -- PyTorch's group_norm.
+    layer_norm over [N, groups, rest], so its gradient includes the statistics'."""
+    check_tensor("group_norm", x)
+    if x.ndim < 2:
+        raise ValueError(f"group_norm: expected input [N, C, *], got {list(x.shape)}")
+    C = x.shape[1]
+    if isinstance(num_groups, bool) or not isinstance(num_groups, numbers.Integral) or num_groups < 1 \
+            or C % num_groups:
+        raise ValueError(f"group_norm: num_groups must be a positive int dividing the {C} channels, got "
+                         f"{num_groups!r}")
+    for what, t in (("weight", weight), ("bias", bias)):
+        if t is not None and tuple(t.shape) != (C,):
+            raise ValueError(f"group_norm: {what} has shape {list(t.shape)}, expected [{C}]")
+    groups = x.reshape(x.shape[0], int(num_groups), -1)
+    y = layer_norm(groups, groups.shape[2], eps=eps).reshape(x.shape)
+    per_channel = (C,) + (1,) * (x.ndim - 2)  # broadcast over the positions
+    if weight is not None:
+        y = mul(y, weight.reshape(per_channel))
+    return add(y, bias.reshape(per_channel)) if bias is not None else y
+
+
+def dropout2d(x, p=0.5, training=True):
+    """Channel dropout of [N, C, H, W] (or [C, H, W]): whole channels zeroed with
+    probability p, the rest scaled by 1/(1-p), as PyTorch's dropout2d; one mask
+    value a channel (dropout of ones), broadcast over the positions."""
+    check_tensor("dropout2d", x)
+    if x.ndim not in (3, 4):
+        raise ValueError(f"dropout2d: expected input [N, C, H, W] (or [C, H, W]), got {list(x.shape)}")
+    if not training or p == 0.0:
+        return dropout(x, p, training)  # (the identity; p checked)
+    be = x.backend
+    keep = dropout(Tensor(be.constant(x.shape[:-2] + (1, 1), 1.0, x.dtype), be), p, True)
+    return mul(x, keep)
+
+
 def dropout(x, p=0.5, training=True):
     """Inverted dropout: zero with probability p, scale the rest by 1/(1-p)."""
     check_tensor("dropout", x)
