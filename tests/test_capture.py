@@ -265,7 +265,8 @@ def _train_cnn(capture, device, steps=5):
     vg.manual_seed(1)
     vg.set_default_device(device)
     model = nn.Sequential(nn.Conv2d(1, 3, 3, padding=1), nn.BatchNorm2d(3), nn.ReLU(), nn.MaxPool2d(2, ceil_mode=True),
-                          nn.AvgPool2d(3, 2, padding=1, count_include_pad=False), nn.Flatten(), nn.Linear(12, 2))
+                          nn.AvgPool2d(3, 2, padding=1, count_include_pad=False), nn.Upsample(scale_factor=2),
+                          nn.GroupNorm(3, 3), nn.Dropout2d(0.2), nn.MaxPool2d(2), nn.Flatten(), nn.Linear(12, 2))
     opt = vg.optim.Adam(model.parameters(), lr=1e-2)
 
     def step(xb, yb):
@@ -281,8 +282,9 @@ def _train_cnn(capture, device, steps=5):
 
 def test_cnn_replay_matches_eager_bit_for_bit(bk):
     """Convolutions and pools (im2col / col2im, the pools' argmax and per-position
-    divisors kept on the device) replay exactly what eager steps compute; on
-    Vulkan a replay is one submission."""
+    divisors kept on the device), upsampling, group norm and channel dropout (fresh
+    masks each replay) replay exactly what eager steps compute; on Vulkan a replay
+    is one submission."""
     if bk.dtype == "f16":
         pytest.skip("dtype-independent")
     eager = _train_cnn(False, bk.device)
