@@ -559,3 +559,21 @@ def test_groupnorm_module_matches_torch(bk):
         nn.GroupNorm(4, 6)
     with pytest.raises(ValueError, match="group_norm: num_groups must be a positive int dividing the 6 channels"):
         vg.group_norm(vg.tensor(np.ones((2, 6, 3)), device="cpu"), 4)
+
+
+def test_conv_transpose2d_module_matches_torch(bk):
+    """ConvTranspose2d (stride, padding, output_padding, dilation) in a decoder
+    against PyTorch: values and every gradient; its errors."""
+    torch = pytest.importorskip("torch")
+    vg.manual_seed(7)
+    model = nn.Sequential(nn.ConvTranspose2d(3, 4, 3, stride=2, padding=1, output_padding=1, device=bk.device,
+                                             dtype=bk.dtype), nn.ReLU(),
+                          nn.ConvTranspose2d(4, 2, (2, 3), dilation=(1, 2), device=bk.device, dtype=bk.dtype))
+    tm = torch.nn.Sequential(torch.nn.ConvTranspose2d(3, 4, 3, stride=2, padding=1, output_padding=1), torch.nn.ReLU(),
+                             torch.nn.ConvTranspose2d(4, 2, (2, 3), dilation=(1, 2))).double()
+    _vs_torch(torch, bk, model, tm, np.random.default_rng(13).standard_normal((2, 3, 4, 5)))
+    x = vg.tensor(np.ones((1, 3, 4, 4)), device="cpu")
+    with pytest.raises(ValueError, match=r"conv_transpose2d: expected weight \[3, out_channels, kh, kw\]"):
+        vg.conv_transpose2d(x, vg.tensor(np.ones((2, 3, 3, 3)), device="cpu"))
+    with pytest.raises(ValueError, match="conv_transpose2d: output_padding 2 must be smaller than the stride 2"):
+        vg.conv_transpose2d(x, vg.tensor(np.ones((3, 2, 3, 3)), device="cpu"), stride=2, output_padding=2)

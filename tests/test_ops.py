@@ -67,6 +67,21 @@ def _np_conv2d(x, w, b=None, stride=(1, 1), before=(0, 0), after=None, dil=(1, 1
     return y if b is None else y + b.reshape(1, -1, 1, 1)
 
 
+def _np_conv_transpose2d(x, w, b, stride, pad, opad, dil):
+    """Naive scatter: each input value times the kernel, added at its window."""
+    N, Cin, H, W = x.shape
+    Cout, (kh, kw) = w.shape[1], w.shape[2:]
+    OH = (H - 1) * stride[0] - 2 * pad[0] + dil[0] * (kh - 1) + opad[0] + 1
+    OW = (W - 1) * stride[1] - 2 * pad[1] + dil[1] * (kw - 1) + opad[1] + 1
+    y = np.zeros((N, Cout, OH + 2 * pad[0] + kh * dil[0], OW + 2 * pad[1] + kw * dil[1]))
+    for h in range(H):
+        for v in range(W):
+            for i in range(kh):
+                for j in range(kw):
+                    y[:, :, h * stride[0] + i * dil[0], v * stride[1] + j * dil[1]] += x[:, :, h, v] @ w[:, :, i, j]
+    return y[:, :, pad[0]:pad[0] + OH, pad[1]:pad[1] + OW] + b.reshape(1, -1, 1, 1)
+
+
 def _np_pool(x, k, stride, pad, mode, after=None, include_pad=True):
     if mode == "max":
         return _np_windows(x, k, stride, pad, after or pad, (1, 1), -np.inf).max((4, 5))
@@ -236,6 +251,12 @@ CASES = {
                                      / np.sqrt(x.reshape(3, 2, -1).var(2, keepdims=True) + 1e-5)).reshape(x.shape)
                                     * w.reshape(4, 1, 1) + b.reshape(4, 1, 1)),
                    [U(3, 4, 2, 5), U(4, lo=0.5, hi=1.5), U(4)]),
+    "conv_transpose2d": (lambda x, w, b: vg.conv_transpose2d(x, w, b, stride=2, padding=1, output_padding=1),
+                         lambda x, w, b: _np_conv_transpose2d(x, w, b, (2, 2), (1, 1), (1, 1), (1, 1)),
+                         [U(2, 3, 4, 5), U(3, 2, 3, 3), U(2)]),
+    "conv_transpose2d_dilated": (lambda x, w, b: vg.conv_transpose2d(x, w, b, (1, 2), (0, 1), (0, 1), dilation=(2, 1)),
+                                 lambda x, w, b: _np_conv_transpose2d(x, w, b, (1, 2), (0, 1), (0, 1), (2, 1)),
+                                 [U(1, 2, 3, 3), U(2, 4, 2, 3), U(4)]),
     "max_pool2d": (lambda x: vg.max_pool2d(x, 3, 2, 1), lambda x: _np_pool(x, (3, 3), (2, 2), (1, 1), "max"),
                    [POOL_X]),
     "max_pool2d_ceil": (lambda x: vg.max_pool2d(x, (2, 3), ceil_mode=True),  # one more row and column

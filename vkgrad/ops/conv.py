@@ -135,6 +135,54 @@ def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
     return out if batched else out.reshape(out.shape[1:])
 
 
+def _fold(cols, shape, win):
+    """Rows [N * OH * OW, C * kh * kw] summed back into [N, C, H, W] (``shape``) by
+    col2im, differentiable: the gradient is im2col (its adjoint)."""
+    be = cols.backend
+    return make(be.col2im(cols.data, tuple(shape), win), be, (cols,), lambda g: (be.im2col(g, win),))
+
+
+def conv_transpose2d(x, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1, dilation=1):
+    """The transposed convolution, as ``torch.nn.functional.conv_transpose2d``: x [N,
+    Cin, H, W] (or [Cin, H, W]), weight [Cin, Cout, kh, kw], bias [Cout] -> [N, Cout,
+    (H - 1) sh - 2 ph + dh (kh - 1) + oph + 1, ...] -- conv2d's gradient with respect to
+    its input: x's rows times the weight, the windows' rows summed back by col2im
+    (their gradient im2col).  ``groups`` must be 1."""
+    op = "conv_transpose2d"
+    x, batched = _batched(op, x)
+    check_tensor(op, weight)
+    same_device(op, x, weight, bias)
+    if groups != 1:
+        raise ValueError(f"{op}: groups={groups!r} is not supported (only 1)")
+    if weight.ndim != 4 or weight.shape[0] != x.shape[1] or min(weight.shape) < 1:
+        raise ValueError(f"{op}: expected weight [{x.shape[1]}, out_channels, kh, kw] for input {list(x.shape)}, "
+                         f"got weight {list(weight.shape)}")
+    Cin, Cout, kh, kw = weight.shape
+    if bias is not None and (not isinstance(bias, Tensor) or bias.shape != (Cout,)):
+        raise ValueError(f"{op}: bias must be a tensor of shape [{Cout}], got "
+                         f"{list(bias.shape) if isinstance(bias, Tensor) else type(bias).__name__}")
+    st, pad, dil = (_pair(op, "stride", stride, 1), _pair(op, "padding", padding, 0),
+                    _pair(op, "dilation", dilation, 1))
+    opad = _pair(op, "output_padding", output_padding, 0)
+    if any(o >= s and o >= d for o, s, d in zip(opad, st, dil)):
+        raise ValueError(f"{op}: output_padding {output_padding!r} must be smaller than the stride {stride!r} "
+                         f"or the dilation {dilation!r}")
+    N, (H, W) = x.shape[0], x.shape[2:]
+    out = tuple((n - 1) * s - 2 * p + d * (k - 1) + o + 1
+                for n, s, p, d, k, o in zip((H, W), st, pad, dil, (kh, kw), opad))
+    if min(out) < 1:
+        raise ValueError(f"{op}: the output would be {list(out)} for input {list(x.shape)}")
+    x, weight, bias = autocast_to(x, weight, bias)
+    if x.dtype != weight.dtype:
+        x, weight = promote(op, x, weight)
+    rows = transpose(x, (0, 2, 3, 1)).reshape(N * H * W, Cin)
+    y = _fold(rows @ weight.reshape(Cin, Cout * kh * kw), (N, Cout) + out,
+              Window((kh, kw), st, pad, dil, (H, W)))
+    if bias is not None:
+        y = y + bias.reshape(Cout, 1, 1).to(dtype=y.dtype)
+    return y if batched else y.reshape(y.shape[1:])
+
+
 def _pool_args(op, x, kernel_size, stride, padding, dilation, ceil_mode):
     kernel = _pair(op, "kernel_size", kernel_size, 1)
     stride = kernel if stride is None or stride == () else _pair(op, "stride", stride, 1)
@@ -322,4 +370,4 @@ def interpolate(x, size=None, scale_factor=None, mode="nearest"):
 
 
 __all__ = ["conv2d", "max_pool2d", "avg_pool2d", "adaptive_avg_pool2d", "conv1d", "max_pool1d", "avg_pool1d",
-           "interpolate"]
+           "interpolate", "conv_transpose2d"]
