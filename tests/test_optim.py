@@ -424,6 +424,11 @@ def test_rmsprop_and_adagrad_match_pytorch_and_resume_from_a_checkpoint(bk, case
 
 def test_rmsprop_and_adagrad_errors():
     p = [vg.Parameter(np.zeros(2), device="cpu")]
+    be = vg.get_backend("cpu")
+    z = np.zeros(2)
+    with pytest.raises(vg.BackendError, match="cpu adam_: unknown op 'nesterov'; expected one of adam, momentum, "
+                                               "centered"):
+        be.adam_(z.copy(), z, z.copy(), z.copy(), 0.1, 0.9, 0.99, 1e-8, 0.0, 1, False, form="nesterov")
     with pytest.raises(ValueError, match="Adagrad: lr_decay, weight_decay, initial_accumulator_value and eps must be "
                                          ">= 0, got -0.1"):
         vg.optim.Adagrad(p, lr_decay=-0.1)

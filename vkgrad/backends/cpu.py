@@ -9,7 +9,7 @@ import math
 
 import numpy as np
 
-from .base import BINARY_OPS, UNARY_OPS, Backend, BackendError, adam_scalars, check_op
+from .base import ADAM_FORMS, BINARY_OPS, UNARY_OPS, Backend, BackendError, adam_scalars, check_op
 
 # rows this short take their maximum column by column: NumPy's loop per row of 4
 # cost 11x that on [200704, 4] (a max pool's windows); an argmax so ran 1.6x slower
@@ -421,6 +421,7 @@ class CPUBackend(Backend):
 
     def adam_(self, p, g, m, v, lr, beta1, beta2, eps, weight_decay, step, decoupled, sq_coef=None,
               form="adam"):
+        check_op("cpu adam_", form, ADAM_FORMS)
         lr, step = (lr() if callable(lr) else lr), (step() if callable(step) else step)
         step_size, inv_sqrt_bc2 = adam_scalars(lr, beta1, beta2, step)
         c2 = 1.0 - beta2 if sq_coef is None else sq_coef
