@@ -14,7 +14,8 @@ from ..backends.base import Window
 from ..tensor import Tensor
 from ._core import autocast_to, check_tensor, make, promote, same_device
 from .nn import linear
-from .shape import cat, sum, transpose
+from .elementwise import mul
+from .shape import _scaled_sum, cat, sum, transpose
 
 
 def _pair(op, name, v, lo):
@@ -69,16 +70,6 @@ def _window(op, x, kernel, stride, padding, dilation, ceil_mode=False):
     out = tuple(_out_size(op, n, k, s, b, a, d, ceil_mode)
                 for n, k, s, b, a, d in zip((H, W), kernel, stride, before, after, dilation))
     return Window((kh, kw), stride, before, dilation, out)
-
-
-def _nchw(be, rows, N, OH, OW, C):
-    """[N * OH * OW, C] rows to [N, C, OH, OW]."""
-    return be.permute(be.reshape(rows, (N, OH, OW, C)), (0, 3, 1, 2))
-
-
-def _rows(be, g, N, C, OH, OW):
-    """[N, C, OH, OW] to [N * OH * OW, C] (the inverse of _nchw)."""
-    return be.reshape(be.permute(g, (0, 2, 3, 1)), (N * OH * OW, C))
 
 
 def _unfold(x, win):
@@ -227,7 +218,8 @@ def avg_pool2d(x, kernel_size, stride=None, padding=0, ceil_mode=False, count_in
                divisor_override=None):
     """The mean of each window, as ``torch.nn.functional.avg_pool2d``: zeros padded,
     counted in the divisor unless ``count_include_pad=False``; ``divisor_override``
-    replaces the divisor.  Summed in f32 (f16 inputs too)."""
+    replaces the divisor.  The windows unfolded (im2col, col2im their gradient) and
+    summed in f32 (f16 inputs too)."""
     op = "avg_pool2d"
     x, batched = _batched(op, x)
     win = _pool_args(op, x, kernel_size, stride, padding, 1, ceil_mode)
@@ -236,29 +228,15 @@ def avg_pool2d(x, kernel_size, stride=None, padding=0, ceil_mode=False, count_in
         raise ValueError(f"{op}: divisor_override must be a positive int, got {divisor_override!r}")
     be = x.backend
     (N, C), (OH, OW), K = x.shape[:2], win.out, win.kernel[0] * win.kernel[1]
-    R = N * OH * OW * C
     args = (tuple(x.shape[2:]), win, bool(count_include_pad), divisor_override)
     f = _avg_factors(*args)
-    uniform = isinstance(f, float)
-    # the factors as [OH, OW, 1], broadcast over rows [N, OH, OW, C], in the sums' dtype
-    fdt = "f64" if x.dtype == "f64" else "f32"
-    fh = None if uniform else be.host_constant(("avg_pool2d",) + args, lambda: f.reshape(OH, OW, 1), fdt)
-    sums = be.reshape(be.reduce("sum", be.reshape(be.im2col(x.data, win), (R, K)), (1,), False, f32=True),
-                      (N, OH, OW, C))
-    y = be.unary("affine", sums, f, 0.0) if uniform else be.binary("mul", sums, fh)
-    y = _nchw(be, be.reshape(be.cast(y, x.dtype) if x.dtype == "f16" else y, (N * OH * OW, C)), N, OH, OW, C)
-    x_shape = x.shape
-
-    def backward(g):
-        gr = be.reshape(_rows(be, g, N, C, OH, OW), (N, OH, OW, C))
-        if uniform:
-            gr = be.unary("affine", gr, f, 0.0)
-        else:
-            gr = be.binary("mul", gr, fh if x.dtype == fdt else be.cast(fh, x.dtype))
-        gcols = be.broadcast_to(be.reshape(gr, (R, 1)), (R, K))
-        return (be.col2im(be.reshape(gcols, (N * OH * OW, C * K)), x_shape, win),)
-
-    out = make(y, be, (x,), backward)
+    windows = _unfold(x, win).reshape(N, OH, OW, C, K)
+    if isinstance(f, float):  # one divisor: the sums scaled in f32
+        rows = _scaled_sum(windows, (4,), False, f)
+    else:  # a divisor per position, as [OH, OW, 1] over the rows [N, OH, OW, C]
+        fh = be.host_constant(("avg_pool2d",) + args, lambda: f.reshape(OH, OW, 1), x.dtype)
+        rows = mul(_scaled_sum(windows, (4,), False, 1.0), Tensor(fh, be))
+    out = transpose(rows, (0, 3, 1, 2))
     return out if batched else out.reshape(out.shape[1:])
 
 
