@@ -184,7 +184,7 @@ def test_steps_whose_blocks_outgrow_the_arena_still_take_one_submission_each():
         assert be._settled_live == live
         # the bound: a loop recording without a submission waits once the arenas would pass it
         # (the steps above may have grown the arenas past it already: then none is added)
-        bound = max(256 << 20, 4 * live, 6 * be._flush_live)
+        bound = max(256 << 20, 4 * live, 6 * be._step_live)
         before, subs0 = be.counters["arena_bytes"], be.counters["submissions"]
         y = x
         for _ in range(2 * bound // (4 << 20)):

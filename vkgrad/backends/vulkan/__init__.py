@@ -470,7 +470,7 @@ class VulkanBackend(Backend):
         self._settled_live = 0  # bytes live after the last wait for all work (none pending then)
         # bytes live (pending work's blocks too) when the last training step ended (end_step:
         # not any flush, or a loop's own waits would raise the bound _may_grow holds it to)
-        self._flush_live = 0
+        self._step_live = 0
         self._replaying = {}  # slot -> the captured step last submitted there (kept alive until its fence)
         self._recorded = 0  # captures so far: recordings made in turn take the replay slots in turn
         self._pi = 0
@@ -646,7 +646,7 @@ class VulkanBackend(Backend):
         size classes, in arenas that double), and an eager loop that never submits
         is still held to a bound."""
         total = self.counters.get("arena_bytes", 0) + 4 * words
-        return total <= max(256 << 20, 4 * self._settled_live, 6 * self._flush_live)
+        return total <= max(256 << 20, 4 * self._settled_live, 6 * self._step_live)
 
     def _bump_alloc(self, cls):
         for a in self.arenas:
@@ -814,7 +814,7 @@ class VulkanBackend(Backend):
         """The end of a training step: submitted, not waited for (a captured step is
         submitted by its replay)."""
         if self._capture is None:
-            self._flush_live = self.counters["live_bytes"]
+            self._step_live = self.counters["live_bytes"]
         self.flush()
 
     def synchronize(self):
@@ -951,24 +951,29 @@ class VulkanBackend(Backend):
         (kh, kw), (sh, sw), (ph, pw), (dh, dw), (OH, OW) = win
         y, idx = self._alloc((N, C, OH, OW), x.dtype), self._alloc((N, C, OH, OW), "i32")
         if y.size:
-            run = 64 if self._small_grid else 1
-            units = (y.size + 1) // 2 if x.dtype == "f16" else y.size
+            run, groups = self._runs(y.size, x.dtype)
             self._dispatch(self._tx("window_max", _words(x.size, x.dtype)), x.dtype, (run, kh, kw, sh, sw, dh, dw),
-                           max(1, -(-units // (256 * run))),
-                           [y.size, H, W, ph, pw, OH, OW], [x, y, idx])
+                           groups, [y.size, H, W, ph, pw, OH, OW], [x, y, idx])
         return y, idx
 
+    def _runs(self, n, dtype):
+        """(units an invocation walks, workgroups of 256) for n elements' units in
+        runs (col2im.comp, window_max.comp): CPU devices 64 units a run, the index
+        divided out once a run, not per element (lavapipe divides lane by lane:
+        col2im 2.2x slower); GPUs a unit each."""
+        run = 64 if self._small_grid else 1
+        units = (n + 1) // 2 if dtype == "f16" else n
+        return run, max(1, -(-units // (256 * run)))
+
     def _col2im(self, x, idx, shape, win, scatter):
-        """CPU devices walk runs of 64 units (the index divided out once a run, not per
-        element: lavapipe divides lane by lane, 2.2x slower); GPUs a unit each."""
+        """col2im.comp in either mode over y of ``shape``."""
         N, C, H, W = shape
         y = self._alloc(tuple(shape), x.dtype)
         if y.size:
-            run = 64 if self._small_grid else 1
-            units = (y.size + 1) // 2 if x.dtype == "f16" else y.size
+            run, groups = self._runs(y.size, x.dtype)
             shader = self._tx("col2im", max(_words(x.size, x.dtype), idx.size))
             (kh, kw), (sh, sw), (ph, pw), (dh, dw), (OH, OW) = win
-            self._dispatch(shader, x.dtype, (run, scatter, kh, kw, sh, sw, dh, dw), max(1, -(-units // (256 * run))),
+            self._dispatch(shader, x.dtype, (run, scatter, kh, kw, sh, sw, dh, dw), groups,
                            [y.size, N, C, H, W, ph, pw, OH, OW], [x, idx, y])
         return y
 
