@@ -1480,3 +1480,29 @@ def test_column_sums_of_wide_rows_not_in_whole_quads_end(dtype):
         x = r.uniform(-1, 1, shape)
         _cpu_vs_vk(lambda v: be.reduce("sum", v, (0,), False), lambda v: v.sum(0), [x], dtype,
                    **(dict(rtol=1e-2, atol=2e-2) if dtype == "f16" else dict(rtol=1e-5, atol=1e-4)))
+
+
+@pytest.mark.parametrize("dtype", ["f32", "f16"])
+@pytest.mark.parametrize("part", [3, 7, 4096])
+def test_argmax_splits_long_rows_in_parts(part, dtype, monkeypatch):
+    """argmax_rows over rows split into parts of ``part`` elements, the parts'
+    candidates picked by further passes (parts of 3 over rows of 50: four levels),
+    against NumPy: ties across parts (the first wins), NaN in a later part, rows
+    of -inf, the maximum in the last element; the dispatches' parts as asked."""
+    import vkgrad.backends.vulkan as vk
+    be = vg.get_backend("vulkan")
+    monkeypatch.setattr(vk, "_ARGMAX_PART", part)
+    seen = _spy(be, monkeypatch, lambda shader, spec: (shader, spec))
+    r = np.random.default_rng(part)
+    C = 50 if part < 4096 else 70001
+    x = r.integers(0, 5, (6, C)).astype(np.float64)
+    x[1] = -np.inf
+    x[2, 40], x[2, 45] = np.nan, np.nan
+    x[3, -1] = 9
+    x[4, 11], x[4, 47] = 7, 7
+    xs = x.astype(np.float16 if dtype == "f16" else np.float32)
+    got = be.to_numpy(be.argmax_rows(be.from_numpy(xs, dtype)))
+    np.testing.assert_array_equal(got, np.argmax(xs, axis=1))
+    levels = {3: 4, 7: 3, 4096: 2}[part]  # passes: 50 -> 17 -> 6 -> 2 -> 1, 50 -> 8 -> 2 -> 1, 70001 -> 18 -> 1
+    assert [s for s in seen if s[0] == "argmax"] == \
+        [("argmax", (0, 1))] + [("argmax", (1, 1))] * (levels - 2) + [("argmax", (1, 0))]

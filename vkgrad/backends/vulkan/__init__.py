@@ -64,7 +64,7 @@ _SHADERS = {
     "adam_multi8": (17, "bibb" * 8), "cast_multi": (8, "io" * 8), "transpose4": (3, "io"),
     "transpose_sm": (3, "io"),
     "bn_part": (4, "iiio"), "bn_comb": (7, "iiibobbbooo"), "bn_apply": (2, "iiio"), "select4": (1, "iiio"),
-    "gather_rows": (3, "iio"), "col2im": (9, "iio"), "window_max": (7, "ioo"), "argmax": (2, "io"),
+    "gather_rows": (3, "iio"), "col2im": (9, "iio"), "window_max": (7, "ioo"), "argmax": (3, "io"),
 }
 for _n in ("act_bias_bwd", "cast", "copy", "dropout", "copy4", "unslice", "unary4", "binary4", "reduce4", "matmul4",
            "softmax", "xent", "transpose4", "bn_part", "bn_apply", "select4", "col2im", "window_max"):  # texel-read twins (see _tx)
@@ -123,6 +123,7 @@ _MAX_GROUPS = 4096  # shaders loop over the rest (grid-stride)
 # slices, softmax / xent rows a lane each only while short, small grids only for
 # small work); GPUs have no such limit
 _LOOP_CAP = 1 << 15
+_ARGMAX_PART = 4096  # argmax walks rows up to this long in one invocation, splits longer ones
 _SG_MIN_WORK = 1 << 18  # matmul_sg from this many multiply-adds (below: matmul4)
 _REPLAY_SLOTS = (2, 3)  # the submitter's slots for captured steps (0 and 1: the two eager programs)
 
@@ -978,13 +979,27 @@ class VulkanBackend(Backend):
         return y
 
     def argmax_rows(self, h):
-        """argmax.comp: an invocation per row."""
+        """argmax.comp: an invocation per row, or per part of _ARGMAX_PART elements of
+        longer rows, whose (index, maximum) candidates a second pass (more while
+        rows of them are long) picks from."""
         self._check_float("argmax", h)
         R, C = h.shape
-        y = self._alloc((R,), "i32")
-        if R:  # (a grid stride: CPU devices' capped grid ran [200704, 4] in 0.72x the time)
-            self._dispatch("argmax", h.dtype, (), self._groups(R, "i32", per=64), [R, C], [h, y])
-        return y
+        if not R:
+            return self._alloc((0,), "i32")
+        x, tag, in_pairs = h, h.dtype, 0
+        while True:
+            L = min(C, _ARGMAX_PART)
+            parts = -(-C // L)
+            y = self._alloc((R * parts * (2 if parts > 1 else 1),), "i32")
+            # (a grid stride: CPU devices' capped grid ran [200704, 4] in 0.72x the time,
+            # while an invocation's walk stays under lavapipe's loop limit)
+            groups = self._groups(R * parts, "i32", per=64)
+            if self._loop_cap and -(-R * parts // (64 * groups)) * L > self._loop_cap:
+                groups = -(-R * parts // 64)
+            self._dispatch("argmax", tag, (in_pairs, int(parts > 1)), groups, [R, C, L], [x, y])
+            if parts == 1:
+                return self.reshape(y, (R,))
+            x, tag, in_pairs, C = y, "f32", 1, parts  # the candidates: pairs of words, read raw
 
     def select(self, c, a, b):
         if not (c.shape == a.shape == b.shape and c.dtype == a.dtype == b.dtype):
