@@ -1506,3 +1506,61 @@ def test_argmax_splits_long_rows_in_parts(part, dtype, monkeypatch):
     levels = {3: 4, 7: 3, 4096: 2}[part]  # passes: 50 -> 17 -> 6 -> 2 -> 1, 50 -> 8 -> 2 -> 1, 70001 -> 18 -> 1
     assert [s for s in seen if s[0] == "argmax"] == \
         [("argmax", (0, 1))] + [("argmax", (1, 1))] * (levels - 2) + [("argmax", (1, 0))]
+
+
+def test_matmul_sg_grid_keeps_each_subgroup_under_the_loop_limit(monkeypatch):
+    """On CPU devices matmul_sg's subgroups walk its tiles in a small grid: it
+    grows with lavapipe's loop limit in view (a turn per tile and K / sg per
+    tile, 65535 in all per invocation, past which a loop stops silently: two
+    workgroups left 4096 x 1024 x 4096 zero past row 992, 5400^3 past row 160).
+    A product past the real limit, then smaller ones under a lowered limit, whose
+    grids as dispatched keep every subgroup's walk under it; values against NumPy."""
+    be = vg.get_backend("vulkan")
+    if not be._small_grid or not be._loop_cap or be.matmul_kernel != "sg":
+        pytest.skip("a CPU device's grid (lavapipe) with matmul_sg")
+    sg = be.limits["subgroup_size"]
+    r = np.random.default_rng(5)
+
+    def check(M, K, N, tol):
+        a, b = r.standard_normal((M, K)).astype(np.float32), r.standard_normal((K, N)).astype(np.float32)
+        c = be.to_numpy(be.matmul(be.from_numpy(a, "f32"), be.from_numpy(b, "f32")))
+        np.testing.assert_allclose(c, a @ b, rtol=tol, atol=tol)
+    check(2048, 1024, 2304, 2e-3)  # 9216 tiles: 576 a subgroup in two workgroups, 130 turns each
+
+    class Prog:  # the program's dispatches, as recorded (after _dispatch's own grid rules)
+        def __init__(self, prog):
+            self.prog, self.groups = prog, []
+
+        def dispatch(self, algo, gx, *rest):
+            self.groups.append(gx)
+            return self.prog.dispatch(algo, gx, *rest)
+
+        def __getattr__(self, name):
+            return getattr(self.prog, name)
+
+        def __len__(self):
+            return len(self.prog)
+    monkeypatch.setattr(be, "_loop_cap", 40)
+    seen = _spy(be, monkeypatch, lambda shader, spec: shader)
+    for M, K, N in ((1024, 32, 512), (2048, 24, 256), (512, 8, 2048)):  # (K under the limit: no slices)
+        be.synchronize()
+        prog = Prog(be._prog)
+        monkeypatch.setattr(be, "_prog", prog)
+        seen.clear()
+        check(M, K, N, 1e-4)
+        assert seen == ["matmul_sg"] and len(prog.groups) == 1, (seen, prog.groups)
+        tiles = -(-M // (4 * sg)) * -(-N // 16)
+        per_sg = -(-tiles // (prog.groups[0] * (64 // sg)))
+        assert per_sg * (2 + -(-K // sg)) <= 40, (M, K, N, prog.groups, per_sg)
+
+
+def test_argmax_small_grid_stays_under_the_loop_limit():
+    """Rows of 4096 (one part each) in a grid small enough for CPU devices' rule
+    (two workgroups: 24 rows of 4096 for each invocation here, past lavapipe's
+    65535 loop turns, answered index 0 for rows never walked): the grid grows
+    with the walk's length."""
+    be = vg.get_backend("vulkan")
+    x = np.random.default_rng(9).standard_normal((3000, 4096)).astype(np.float32)
+    x[np.arange(3000), np.arange(3000) % 4096] = 9  # a maximum in a different place in every row
+    got = be.to_numpy(be.argmax_rows(be.from_numpy(x, "f32")))
+    np.testing.assert_array_equal(got, np.arange(3000) % 4096)

@@ -720,10 +720,11 @@ class VulkanBackend(Backend):
         if self._capture is not None:
             self._capture.dynamic.append((idx, build_push))
 
-    def _dispatch(self, shader, dtype_tag, spec, groups, push, operands, small_grid=True):
+    def _dispatch(self, shader, dtype_tag, spec, groups, push, operands, small_grid=True, least=1):
         """Record one dispatch; ``operands`` are handles in binding order.
         ``small_grid=False``: not a CPU device's small grid whatever the count (work
-        that would run too many loop iterations per invocation there: _LOOP_CAP)."""
+        that would run too many loop iterations per invocation there: _LOOP_CAP);
+        ``least``: the fewest workgroups that small grid may leave (_loop_groups)."""
         algo = self._algos.get((shader, dtype_tag, spec)) or self._algo(shader, dtype_tag, spec)
         # (the hot path: a few comprehensions rather than one loop of branches)
         blocks = [h.block for h in operands]  # hash by identity; kept alive until the program completes
@@ -734,7 +735,7 @@ class VulkanBackend(Backend):
         arenas = [b.arena for b in blocks]
         groups = max(1, min(int(groups), _MAX_GROUPS))  # shaders loop over the rest (grid-stride)
         if groups <= 64 and self._small_grid and small_grid:  # tiny: one thread (no second wake-up)
-            groups = 1 if groups <= 8 else min(groups, self._small_grid)
+            groups = max(min(groups, least), 1 if groups <= 8 else min(groups, self._small_grid))
         idx = self._prog.dispatch(algo, groups, 1, 1, push, ranges,
                                   arenas)
         self.counters["dispatches"] += 1
@@ -991,12 +992,12 @@ class VulkanBackend(Backend):
             L = min(C, _ARGMAX_PART)
             parts = -(-C // L)
             y = self._alloc((R * parts * (2 if parts > 1 else 1),), "i32")
-            # (a grid stride: CPU devices' capped grid ran [200704, 4] in 0.72x the time,
-            # while an invocation's walk stays under lavapipe's loop limit)
-            groups = self._groups(R * parts, "i32", per=64)
-            if self._loop_cap and -(-R * parts // (64 * groups)) * L > self._loop_cap:
-                groups = -(-R * parts // 64)
-            self._dispatch("argmax", tag, (in_pairs, int(parts > 1)), groups, [R, C, L], [x, y])
+            # (a grid stride: CPU devices' capped grid ran [200704, 4] in 0.72x the time, as
+            # long as an invocation's walk stays under lavapipe's loop limit: a small grid
+            # of two workgroups over [4096, 4096] stopped short)
+            least = self._loop_groups(R * parts, 64, L + 1)
+            groups = max(self._groups(R * parts, "i32", per=64), least)
+            self._dispatch("argmax", tag, (in_pairs, int(parts > 1)), groups, [R, C, L], [x, y], least=least)
             if parts == 1:
                 return self.reshape(y, (R,))
             x, tag, in_pairs, C = y, "f32", 1, parts  # the candidates: pairs of words, read raw
@@ -1108,6 +1109,14 @@ class VulkanBackend(Backend):
         units = (n + 1) // 2 if dtype == "f16" else n
         groups = (units + per - 1) // per
         return min(groups, self._quad_cap) if self._small_grid else groups
+
+    def _loop_groups(self, units, per, turns):
+        """The fewest workgroups of ``per`` walkers over ``units`` units of ``turns``
+        loop turns each that keep every walker under lavapipe's loop limit
+        (_LOOP_CAP); 1 on devices without one."""
+        if not self._loop_cap:
+            return 1
+        return -(-units // (per * max(1, self._loop_cap // turns)))
 
     def _as(self, h, dtype):
         """h in dtype, converted only when it differs (shaders with scattered writes
@@ -1468,12 +1477,18 @@ class VulkanBackend(Backend):
             c = self._alloc((Mk, N), cdt)
             blocks = (Mk + 4 * sg - 1) // (4 * sg) * ((N4 + 15) // 16)  # 4*sg x 16 tiles
             groups = (blocks + 64 // sg - 1) // (64 // sg)
-            if self._small_grid:  # a CPU device: its subgroups walk the tiles (grid stride), 32
-                # workgroups a core (lavapipe, paired: [12544, 32] @ [32, 144] 0.73x the time of a
-                # workgroup per 8 tiles, [50176, 12] @ [12, 16]^T 0.60x, 1024^3 and 256 x 784 x 1024 equal)
-                groups = min(groups, 32 * self._small_grid)
+            if self._small_grid:  # a CPU device: its subgroups walk the tiles (grid stride), a
+                # workgroup a core (lavapipe, paired: [12544, 32] @ [32, 144] 0.73x the time of a
+                # workgroup per 8 tiles, [50176, 12] @ [12, 16]^T 0.60x, 1024^3 and 256 x 784 x 1024
+                # equal; 8 or 32 a core within noise of it) -- yet enough of them that a
+                # subgroup's loops (a turn per tile, K4 / sg per tile) stay under lavapipe's loop
+                # limit: two workgroups left 4096 x 1024 x 4096 zero past row 992
+                least = self._loop_groups(blocks, 64 // sg, 2 + -(-K4 // sg))
+                groups = min(groups, max(self._small_grid, least))
+            else:
+                least = 1
             self._dispatch("matmul_sg", a.dtype, (_ACT_ID[act], sg, ta, tb, out16), groups,
-                           [Mk, N4, K4, int(bias is not None), N], [a_in, b_in, bias_h, c])
+                           [Mk, N4, K4, int(bias is not None), N], [a_in, b_in, bias_h, c], least=least)
             if Mk != M:
                 c = VkArray((M, N), cdt, c.block)  # the first M rows
             return self._as(c, a.dtype)
