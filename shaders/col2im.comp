@@ -70,6 +70,49 @@ float taps(uint b, uint c, int qh, int rh, int qw, int rw) {
     return s;
 }
 
+// Windows of more than UNROLLED taps (a global pool's gradient: 56 x 56 unrolled
+// took lavapipe minutes to compile, and every element walked all 3136 taps):
+// loops over the taps that reach y[b, c, h, w] alone -- without dilation the
+// rows i = hp % SH + m * SH (window row o = hp / SH - m) from the last window
+// row in range, a window's worth of them at most; with dilation every row,
+// those off the stride skipped -- in the same order (i, then j), so the same
+// sums.  Their loop turns count towards lavapipe's limit (the backend's RUN
+// and grid allow for them).
+const uint UNROLLED = 64u;
+const bool LOOPED = KH * KW > UNROLLED;
+// the first tap along an axis whose window index o = (hp - i * D) / S is at most
+// last (when D = 1; else 0), and the step between taps reaching hp
+uvec2 first_tap(int hp, uint S, uint D, uint last) {
+    if (D != 1u) return uvec2(0u, 1u);
+    uint i = uint(hp) % S, o = uint(hp) / S;
+    return uvec2(o > last ? i + (o - last) * S : i, S);
+}
+float taps_looped(uint b, uint c, uint h, uint w) {
+    uint cols = p.C * KH * KW;
+    int hp = int(h + p.ph), wp = int(w + p.pw);
+    uvec2 fi = first_tap(hp, SH, DH, p.OH - 1u), fj = first_tap(wp, SW, DW, p.OW - 1u);
+    float s = 0.0;
+    for (uint i = fi.x; i < KH; i += fi.y) {
+        int dh_ = hp - int(i * DH);
+        if (dh_ < 0) break;
+        if (DH != 1u && dh_ % int(SH) != 0) continue;
+        uint oh = uint(dh_) / SH;
+        if (oh >= p.OH) continue;
+        for (uint j = fj.x; j < KW; j += fj.y) {
+            int dw_ = wp - int(j * DW);
+            if (dw_ < 0) break;
+            if (DW != 1u && dw_ % int(SW) != 0) continue;
+            uint ow = uint(dw_) / SW;
+            if (ow >= p.OW) continue;
+            uint row = (b * p.OH + oh) * p.OW + ow;
+            uint at = ((b * p.C + c) * p.OH + oh) * p.OW + ow;  // (SCATTER)
+            if (SCATTER == 0u) s += x_at(row * cols + (c * KH + i) * KW + j);
+            else if (idx_at(at) == i * KW + j) s += x_at(at);
+        }
+    }
+    return s;
+}
+
 void main() {
     uint units = (p.n + EPU - 1u) / EPU;
     int qw0 = int(p.pw / SW), rw0 = int(p.pw % SW), qh0 = int(p.ph / SH), rh0 = int(p.ph % SH);
@@ -82,7 +125,7 @@ void main() {
         for (uint u = u0; u < min(u0 + RUN, units); u++) {
             float v[2];
             [[unroll]] for (uint k = 0u; k < EPU; k++) {
-                v[k] = u * EPU + k < p.n ? taps(b, c, qh, rh, qw, rw) : 0.0;
+                v[k] = u * EPU + k >= p.n ? 0.0 : LOOPED ? taps_looped(b, c, h, w) : taps(b, c, qh, rh, qw, rw);
                 // the next element: w, then h, c, b carried
                 w++; rw++;
                 if (rw == int(SW)) { rw = 0; qw++; }

@@ -1226,8 +1226,12 @@ def test_strided_copies_move_bits_exactly(dtype, texel_reads, monkeypatch):
 @pytest.mark.parametrize("win", [((3, 3), (1, 1), (1, 1), (1, 1), (5, 7)),  # 'same'-like: pads both sides
                                  ((2, 3), (2, 1), (0, 2), (2, 1), (2, 9)),  # dilation, odd pads
                                  ((2, 2), (2, 2), (0, 0), (1, 1), (3, 4)),  # ceil_mode: a row and column past the end
-                                 ((1, 1), (3, 2), (0, 0), (1, 1), (2, 4))],  # 1x1 with strides: rows skipped
-                         ids=["3x3-pad1", "dilated", "past-end", "1x1-strided"])
+                                 ((1, 1), (3, 2), (0, 0), (1, 1), (2, 4)),  # 1x1 with strides: rows skipped
+                                 # more taps than unrolled (over [2, 3, 12, 13]): loops over the taps reaching each element
+                                 ((12, 13), (12, 13), (0, 0), (1, 1), (1, 1)),  # a global pool
+                                 ((9, 9), (2, 3), (4, 4), (1, 1), (6, 5)),  # overlapping, padded
+                                 ((9, 8), (3, 2), (4, 7), (1, 2), (4, 7))],  # dilated: every tap tried
+                         ids=["3x3-pad1", "dilated", "past-end", "1x1-strided", "global", "9x9-looped", "dilated-looped"])
 def test_im2col_moves_bits_and_col2im_is_its_adjoint(win, dtype):
     """im2col.comp against the CPU backend's windows, bit for bit (NaN payloads,
     -inf padding of a max pool, f16 rows of an odd width whose words straddle two
@@ -1235,13 +1239,15 @@ def test_im2col_moves_bits_and_col2im_is_its_adjoint(win, dtype):
     order: equal bits) and as the adjoint: <im2col(x), c> = <x, col2im(c)>;
     window_scatter (gathering the taps its int32 idx names) against the one-hot
     rows through col2im, bit for bit; window_max (one pass) against the maxima and
-    argmax of im2col's rows, ties and NaN included."""
+    argmax of im2col's rows, ties and NaN included.  Windows of more than 64 taps:
+    col2im's looped taps (a 56 x 56 window unrolled took lavapipe minutes to
+    compile), window_max composed of the rows' maxima and argmax."""
     from vkgrad.backends.base import Backend, Window
     be, cpu = vg.get_backend("vulkan"), vg.get_backend("cpu")
     w = Window(*win)
     np_dt, view = (np.float32, np.uint32) if dtype == "f32" else (np.float16, np.uint16)
     r = np.random.default_rng(3)
-    x = r.uniform(-2, 2, (2, 3, 5, 7)).astype(np_dt)
+    x = r.uniform(-2, 2, (2, 3, 12, 13) if w.kernel[0] * w.kernel[1] > 64 else (2, 3, 5, 7)).astype(np_dt)
     x.view(view).flat[::23] = _NAN_PAYLOAD[dtype]
     for pad in (0.0, float("-inf")):
         got = be.to_numpy(be.im2col(be.from_numpy(x, dtype), w, pad))

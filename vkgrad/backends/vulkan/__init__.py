@@ -124,6 +124,7 @@ _MAX_GROUPS = 4096  # shaders loop over the rest (grid-stride)
 # small work); GPUs have no such limit
 _LOOP_CAP = 1 << 15
 _ARGMAX_PART = 4096  # argmax walks rows up to this long in one invocation, splits longer ones
+_UNROLLED_TAPS = 64  # col2im / window_max unroll windows up to this many taps (col2im.comp's UNROLLED)
 _SG_MIN_WORK = 1 << 18  # matmul_sg from this many multiply-adds (below: matmul4)
 _REPLAY_SLOTS = (2, 3)  # the submitter's slots for captured steps (0 and 1: the two eager programs)
 
@@ -951,32 +952,44 @@ class VulkanBackend(Backend):
         self._check_float("window_max", x)
         N, C, H, W = x.shape
         (kh, kw), (sh, sw), (ph, pw), (dh, dw), (OH, OW) = win
+        if kh * kw > _UNROLLED_TAPS:  # (a global max pool: the windows' rows reduced, argmax_rows)
+            return Backend.window_max(self, x, win)
         y, idx = self._alloc((N, C, OH, OW), x.dtype), self._alloc((N, C, OH, OW), "i32")
         if y.size:
-            run, groups = self._runs(y.size, x.dtype)
+            run, groups, least = self._runs(y.size, x.dtype)
             self._dispatch(self._tx("window_max", _words(x.size, x.dtype)), x.dtype, (run, kh, kw, sh, sw, dh, dw),
-                           groups, [y.size, H, W, ph, pw, OH, OW], [x, y, idx])
+                           groups, [y.size, H, W, ph, pw, OH, OW], [x, y, idx], least=least)
         return y, idx
 
-    def _runs(self, n, dtype):
-        """(units an invocation walks, workgroups of 256) for n elements' units in
-        runs (col2im.comp, window_max.comp): CPU devices 64 units a run, the index
-        divided out once a run, not per element (lavapipe divides lane by lane:
-        col2im 2.2x slower); GPUs a unit each."""
+    def _runs(self, n, dtype, turns=1):
+        """(units an invocation walks, workgroups of 256, the fewest workgroups) for n
+        elements' units in runs (col2im.comp, window_max.comp): CPU devices 64 units
+        a run, the index divided out once a run, not per element (lavapipe divides
+        lane by lane: col2im 2.2x slower), fewer where a unit takes ``turns`` loop
+        turns (col2im's looped taps), and a grid that keeps each invocation under
+        lavapipe's loop limit; GPUs a unit each."""
         run = 64 if self._small_grid else 1
+        if self._loop_cap:
+            run = max(1, min(run, self._loop_cap // (4 * turns)))
         units = (n + 1) // 2 if dtype == "f16" else n
-        return run, max(1, -(-units // (256 * run)))
+        runs = -(-units // run)
+        least = self._loop_groups(runs, 256, run * turns + 2)
+        return run, max(1, -(-runs // 256), least), least
 
     def _col2im(self, x, idx, shape, win, scatter):
         """col2im.comp in either mode over y of ``shape``."""
         N, C, H, W = shape
         y = self._alloc(tuple(shape), x.dtype)
         if y.size:
-            run, groups = self._runs(y.size, x.dtype)
-            shader = self._tx("col2im", max(_words(x.size, x.dtype), idx.size))
             (kh, kw), (sh, sw), (ph, pw), (dh, dw), (OH, OW) = win
+            turns = 1  # windows of more taps than unrolled: loops over those reaching an element
+            if kh * kw > _UNROLLED_TAPS:
+                ti, tj = (-(-k // s) if d == 1 else k for k, s, d in ((kh, sh, dh), (kw, sw, dw)))
+                turns = (ti * (tj + 1) + 1) * (2 if x.dtype == "f16" else 1)
+            run, groups, least = self._runs(y.size, x.dtype, turns)
+            shader = self._tx("col2im", max(_words(x.size, x.dtype), idx.size))
             self._dispatch(shader, x.dtype, (run, scatter, kh, kw, sh, sw, dh, dw), groups,
-                           [y.size, N, C, H, W, ph, pw, OH, OW], [x, idx, y])
+                           [y.size, N, C, H, W, ph, pw, OH, OW], [x, idx, y], least=least)
         return y
 
     def argmax_rows(self, h):
