@@ -11,14 +11,28 @@ def test_mismatched_broadcast():
 
 
 def test_matmul_shapes():
-    with pytest.raises(ValueError, match=r"matmul: expected \[M, K\] @ \[K, N\], got \[2, 3\] @ \[4, 5\]"):
+    with pytest.raises(ValueError, match=r"matmul: inner sizes differ: \[2, 3\] @ \[4, 5\] "
+                                         r"\(expected \[\.\.\., M, K\] @ \[\.\.\., K, N\]\)"):
         vg.tensor(np.ones((2, 3))) @ vg.tensor(np.ones((4, 5)))
+    with pytest.raises(ValueError, match=r"matmul: inner sizes differ: \[3\] @ \[2, 4, 5\]"):
+        vg.matmul(vg.tensor(np.ones(3)), vg.tensor(np.ones((2, 4, 5))))
+    with pytest.raises(ValueError, match=r"matmul: batch axes \[2\] and \[3\] of \[2, 4, 5\] @ \[3, 5, 6\] "
+                                         "do not broadcast"):
+        vg.matmul(vg.tensor(np.ones((2, 4, 5))), vg.tensor(np.ones((3, 5, 6))))
+    with pytest.raises(ValueError, match=r"matmul: both operands need at least 1 dimension, got \[\] @ \[3\]"):
+        vg.matmul(vg.tensor(2.0), vg.tensor(np.ones(3)))
+    be = vg.get_backend("cpu")
+    with pytest.raises(vg.BackendError, match=r"cpu bmm: expected \[B, M, K\] @ \[B, K, N\] of one dtype, got "
+                                              r"\[2, 3, 4\] \(trans=False\) f32 and \[3, 4, 5\]"):
+        be.bmm(np.ones((2, 3, 4), np.float32), np.ones((3, 4, 5), np.float32))
 
 
 def test_linear_input_shape():
     lin = vg.nn.Linear(4, 2)
-    with pytest.raises(ValueError, match=r"linear: expected input \[batch, 4\].*got input \[3, 5\]"):
+    with pytest.raises(ValueError, match=r"linear: expected input \[\.\.\., 4\].*got input \[3, 5\]"):
         lin(vg.tensor(np.ones((3, 5))))
+    with pytest.raises(ValueError, match=r"linear: expected input \[\.\.\., 4\].*got input \[\]"):
+        lin(vg.tensor(1.0))
 
 
 def test_target_shapes():

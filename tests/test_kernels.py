@@ -1570,3 +1570,30 @@ def test_argmax_small_grid_stays_under_the_loop_limit():
     x[np.arange(3000), np.arange(3000) % 4096] = 9  # a maximum in a different place in every row
     got = be.to_numpy(be.argmax_rows(be.from_numpy(x, "f32")))
     np.testing.assert_array_equal(got, np.arange(3000) % 4096)
+
+
+@pytest.mark.parametrize("dtype", ["f32", "f16"])
+@pytest.mark.parametrize("ta,tb", [(False, False), (True, False), (False, True), (True, True)])
+@pytest.mark.parametrize("sliced", [False, True])
+def test_bmm_against_cpu(ta, tb, dtype, sliced, monkeypatch):
+    """bmm (matmul.comp over a batch, one dispatch) against the CPU backend on odd
+    shapes, operands stored transposed or not, f16 written as halves where N is
+    even; ``sliced``: K past a lowered loop limit, in slices added in f32."""
+    be, cpu = vg.get_backend("vulkan"), vg.get_backend("cpu")
+    if sliced:
+        if not be._loop_cap:
+            pytest.skip("a device with lavapipe's loop limit")
+        monkeypatch.setattr(be, "_loop_cap", 6)
+    seen = _spy(be, monkeypatch)
+    r = np.random.default_rng(11)
+    np_dt = np.float32 if dtype == "f32" else np.float16
+    for Bt, M, K, N in ((3, 5, 13, 7), (2, 9, 16, 6), (1, 1, 1, 1)):
+        a = r.uniform(-1, 1, (Bt, K, M) if ta else (Bt, M, K)).astype(np_dt)
+        b = r.uniform(-1, 1, (Bt, N, K) if tb else (Bt, K, N)).astype(np_dt)
+        seen.clear()
+        got = be.to_numpy(be.bmm(be.from_numpy(a, dtype), be.from_numpy(b, dtype), ta, tb))
+        want = cpu.bmm(a, b, ta, tb)
+        assert got.shape == want.shape == (Bt, M, N) and got.dtype == want.dtype
+        np.testing.assert_allclose(got.astype(np.float64), want.astype(np.float64), rtol=2e-3 if dtype == "f16" else 1e-5,
+                                   atol=2e-3 if dtype == "f16" else 1e-5)
+        assert seen.count("matmul") == (-(-K // 6) if sliced else 1), seen

@@ -243,6 +243,25 @@ class Backend:
         """op(a) @ op(b) (+ bias broadcast over rows) then activation; 2-D."""
         raise NotImplementedError
 
+    def bmm(self, a, b, trans_a=False, trans_b=False):
+        """A batch of products: [B, M, K] @ [B, K, N] -> [B, M, N] in a's dtype (summed
+        in f32); ``trans_a`` / ``trans_b``: that operand stored with its last two
+        axes swapped ([B, K, M], [B, N, K])."""
+        raise NotImplementedError
+
+    def _bmm_shapes(self, a, b, trans_a, trans_b):
+        """(B, M, K, N) of a bmm, or a BackendError naming the shapes."""
+        ok = len(a.shape) == 3 and len(b.shape) == 3 and a.shape[0] == b.shape[0]
+        if ok:
+            (Bt, M, K), (_, Kb, N) = ((a.shape[0],) + a.shape[:0:-1] if trans_a else a.shape,
+                                      (b.shape[0],) + b.shape[:0:-1] if trans_b else b.shape)
+            ok = K == Kb
+        if not ok or self.dtype_of(a) != self.dtype_of(b):
+            raise BackendError(f"{self.name} bmm: expected [B, M, K] @ [B, K, N] of one dtype, got {list(a.shape)} "
+                               f"(trans={trans_a}) {self.dtype_of(a)} and {list(b.shape)} (trans={trans_b}) "
+                               f"{self.dtype_of(b)}")
+        return Bt, M, K, N
+
     # -- softmax family ------------------------------------------------
     def softmax(self, x, log=False):
         """(log-)softmax over the last axis of a 2-D handle."""

@@ -280,6 +280,12 @@ class CPUBackend(Backend):
             r += self._c(bias)
         return self._store(_act(r, act), a.dtype)
 
+    def bmm(self, a, b, trans_a=False, trans_b=False):
+        self._bmm_shapes(a, b, trans_a, trans_b)
+        ca, cb = self._c(a), self._c(b)
+        return self._store(np.matmul(ca.transpose(0, 2, 1) if trans_a else ca,
+                                     cb.transpose(0, 2, 1) if trans_b else cb), a.dtype)
+
     # -- softmax family ------------------------------------------------
     @staticmethod
     def _log_softmax(c):

@@ -10,7 +10,7 @@ from ..autograd import unit_seed
 from .. import config
 from .._names import torch_kwargs
 from ..tensor import Tensor, canonical_dtype, tensor
-from ._core import as_tensor, autocast_to, check_tensor, loss_precision, make, promote, same_device
+from ._core import as_tensor, autocast_to, check_tensor, loss_precision, make, promote, same_device, unbroadcast
 from .elementwise import add, affine, log, mul, pow, softplus, sub
 from .shape import mean, sum, transpose
 
@@ -18,24 +18,63 @@ ACT_NAMES = ("relu", "sigmoid", "tanh", "gelu", "gelu_tanh", "softmax")
 
 
 def matmul(a, b):
-    """2-D matrix product ``a @ b``: [M, K] @ [K, N] -> [M, N]."""
+    """Matrix product with NumPy's and PyTorch's rules: [M, K] @ [K, N] -> [M, N]; a
+    1-d operand is a row (first) or a column (second) whose axis the result drops;
+    axes before the last two are batch axes, broadcast against each other.  A batch
+    against a 2-d operand is one product (the batch folded into the rows); a batch on
+    both sides is the backend's ``bmm`` (one dispatch on Vulkan)."""
     if not isinstance(a, Tensor):
         a = as_tensor("matmul", a, b)
     if not isinstance(b, Tensor):
         b = as_tensor("matmul", b, a)
     a, b = promote("matmul", *autocast_to(a, b))
-    if a.ndim != 2 or b.ndim != 2 or a.shape[1] != b.shape[0]:
-        raise ValueError(f"matmul: expected [M, K] @ [K, N], got {list(a.shape)} @ {list(b.shape)}")
+    if a.ndim == 0 or b.ndim == 0:
+        raise ValueError(f"matmul: both operands need at least 1 dimension, got {list(a.shape)} @ {list(b.shape)}")
+    A = a.reshape((1,) + a.shape) if a.ndim == 1 else a
+    B = b.reshape(b.shape + (1,)) if b.ndim == 1 else b
+    if A.shape[-1] != B.shape[-2]:
+        raise ValueError(f"matmul: inner sizes differ: {list(a.shape)} @ {list(b.shape)} "
+                         "(expected [..., M, K] @ [..., K, N])")
+    (M, K), N = A.shape[-2:], B.shape[-1]
+    if A.ndim == 2 and B.ndim == 2:
+        out = _product(A, B)
+    elif B.ndim == 2:  # the batch folded into the rows: one product
+        out = _product(A.reshape((-1, K)), B).reshape(A.shape[:-1] + (N,))
+    else:
+        try:
+            batch = tuple(np.broadcast_shapes(A.shape[:-2], B.shape[:-2]))
+        except ValueError:
+            raise ValueError(f"matmul: batch axes {list(A.shape[:-2])} and {list(B.shape[:-2])} of "
+                             f"{list(a.shape)} @ {list(b.shape)} do not broadcast") from None
+        out = _product(_expand(A, batch + (M, K)).reshape((-1, M, K)),
+                       _expand(B, batch + (K, N)).reshape((-1, K, N)), batched=True).reshape(batch + (M, N))
+    if a.ndim == 1:
+        out = out.reshape(out.shape[:-2] + out.shape[-1:])
+    if b.ndim == 1:
+        out = out.reshape(out.shape[:-1])
+    return out
+
+
+def _product(a, b, batched=False):
+    """a @ b by the backend's matmul (2-d) or bmm (``batched``: [B, M, K] @ [B, K, N])."""
     be = a.backend
+    f = be.bmm if batched else be.matmul
     ad, bd = a.data, b.data
 
     def backward(g):
-        ga = be.matmul(g, bd, trans_b=True) if a.requires_grad else None
-        gb = be.matmul(ad, g, trans_a=True) if b.requires_grad else None
+        ga = f(g, bd, trans_b=True) if a.requires_grad else None
+        gb = f(ad, g, trans_a=True) if b.requires_grad else None
         return ga, gb
 
-    return make(be.matmul(ad, bd), be, (a, b), backward)
+    return make(f(ad, bd), be, (a, b), backward)
 
+
+def _expand(x, shape):
+    """x broadcast to ``shape`` (a copy), its gradient summed back."""
+    if x.shape == shape:
+        return x
+    be = x.backend
+    return make(be.broadcast_to(x.data, shape), be, (x,), lambda g: (unbroadcast(be, g, x.shape),))
 
 
 def check_activation(op, activation):
@@ -45,14 +84,18 @@ def check_activation(op, activation):
 
 
 def linear(x, weight, bias=None, activation=None):
-    """``act(x @ weight.T + bias)`` in one fused op; weight is [out, in] like PyTorch."""
+    """``act(x @ weight.T + bias)`` in one fused op; weight is [out, in] like PyTorch,
+    x [..., in] (leading axes folded into the rows: one product)."""
     check_activation("linear", activation)
     check_tensor("linear", x)
     check_tensor("linear", weight)
     same_device("linear", x, weight, bias)
-    if x.ndim != 2 or weight.ndim != 2 or x.shape[1] != weight.shape[1]:
-        raise ValueError(f"linear: expected input [batch, {weight.shape[-1]}] for weight "
+    if x.ndim == 0 or weight.ndim != 2 or x.shape[-1] != weight.shape[1]:
+        raise ValueError(f"linear: expected input [..., {weight.shape[-1]}] for weight "
                          f"{list(weight.shape)} ([out, in]), got input {list(x.shape)}")
+    if x.ndim != 2:  # [..., in] as PyTorch: the leading axes folded into the rows
+        y = linear(x.reshape((-1, x.shape[-1])), weight, bias, activation)
+        return y.reshape(x.shape[:-1] + (weight.shape[0],))
     if bias is not None and bias.shape != (weight.shape[0],):
         raise ValueError(f"linear: bias has shape {list(bias.shape)}, expected [{weight.shape[0]}]")
     x, weight, bias = autocast_to(x, weight, bias)

@@ -54,7 +54,7 @@ if not os.path.exists(_MANIFEST):
 # the shader; the dependency tracker reads the binding modes.
 _SHADERS = {
     "binary": (22, "iio"), "copy": (14, "io"), "unslice": (25, "ioi"), "cast": (1, "io"),
-    "reduce": (5, "io"), "matmul": (8, "iiio"), "softmax": (2, "io"), "xent": (3, "iioo"),
+    "reduce": (5, "io"), "matmul": (11, "iiio"), "softmax": (2, "io"), "xent": (3, "iioo"),
     "bn_fwd": (5, "iiioooobb"), "bn_bwd": (2, "iiiiiooo"),
     "dropout": (4, "ioo"), "onehot": (2, "io"), "adam": (10, "bibb"), "sgd": (7, "bib"),
     # contiguous fast paths in 16-byte quads, and the benchmark's FMA probe
@@ -1515,8 +1515,38 @@ class VulkanBackend(Backend):
             sam, sak = (1, M) if trans_a else (K, 1)
             sbk, sbn = (1, K) if trans_b else (N, 1)
             self._dispatch("matmul", a.dtype, (_ACT_ID[act], out16), groups,
-                           [M, N, K, int(bias is not None), sam, sak, sbk, sbn], [a, b, bias_h, c])
+                           [M, N, K, int(bias is not None), sam, sak, sbk, sbn, 1, 0, 0], [a, b, bias_h, c],
+                           least=self._loop_groups(groups * 64, 64, K + 2))
         return self._as(c, a.dtype)
+
+    def bmm(self, a, b, trans_a=False, trans_b=False):
+        """matmul.comp over the batch in one dispatch (its 4 x 4 blocks of every
+        product in one grid); K beyond lavapipe's loop limit in slices added in f32."""
+        Bt, M, K, N = self._bmm_shapes(a, b, trans_a, trans_b)
+        self._check_float("bmm", a, b)
+        if self._loop_cap and K > self._loop_cap:
+            acc = None
+            for k0 in range(0, K, self._loop_cap):
+                kk = min(self._loop_cap, K - k0)
+                part = [self.slice(h, (0, k0, 0) if t else (0, 0, k0), (1, 1, 1),
+                                   (Bt, kk, h.shape[2]) if t else (Bt, h.shape[1], kk))
+                        for h, t in ((a, trans_a), (b, not trans_b))]
+                p = self._bmm(part[0], part[1], trans_a, trans_b, Bt, M, kk, N, False)
+                acc = p if acc is None else self.binary("add", acc, p)
+            return self._as(acc, a.dtype)
+        return self._as(self._bmm(a, b, trans_a, trans_b, Bt, M, K, N, True), a.dtype)
+
+    def _bmm(self, a, b, trans_a, trans_b, Bt, M, K, N, halves):
+        out16 = int(halves and a.dtype == "f16" and N % 2 == 0)
+        c = self._alloc((Bt, M, N), "f16" if out16 else "f32")
+        if c.size:
+            sam, sak = (1, M) if trans_a else (K, 1)
+            sbk, sbn = (1, K) if trans_b else (N, 1)
+            blocks = Bt * -(-M // 4) * -(-N // 4)
+            least = self._loop_groups(blocks, 64, K + 2)
+            self._dispatch("matmul", a.dtype, (0, out16), max(-(-blocks // 64), least),
+                           [M, N, K, 0, sam, sak, sbk, sbn, Bt, M * K, K * N], [a, b, self._dummy, c], least=least)
+        return c
 
     def _matmul_k_slices(self, a, b, trans_a, trans_b, M, N, K, bias, act):
         """A product with K beyond _LOOP_CAP on a CPU device: slices of K multiplied
