@@ -177,3 +177,24 @@ def test_random_creation_errors():
         vg.randint(0, 2 ** 40, (3,))
     with pytest.raises(ValueError, match="randn: the shape must be non-negative integers"):
         vg.randn(-2)
+
+
+def test_transpose_permute_and_swapaxes(bk):
+    """Tensor.transpose as NumPy's (arguments or one tuple), permute as PyTorch's,
+    swapaxes as PyTorch's two-axis transpose; gradients permuted back; the two-axis
+    call on more dimensions names swapaxes."""
+    x = np.random.default_rng(6).standard_normal((2, 3, 4, 5))
+    t = bk.t(x, requires_grad=True)
+    xs = np.asarray(t.numpy(), np.float64)
+    for got, want in ((t.transpose(0, 2, 1, 3), xs.transpose(0, 2, 1, 3)), (t.transpose((3, 2, 1, 0)), xs.transpose()),
+                      (t.permute(1, 0, 3, 2), xs.transpose(1, 0, 3, 2)), (t.permute([0, 1, 3, 2]), xs.swapaxes(2, 3)),
+                      (t.swapaxes(1, -1), xs.swapaxes(1, 3)), (t.transpose(), xs.transpose())):
+        assert got.shape == want.shape
+        np.testing.assert_array_equal(np.asarray(got.numpy(), np.float64), want)
+    w = np.random.default_rng(7).standard_normal((2, 5, 4, 3))
+    (t.swapaxes(1, 3) * bk.t(w)).sum().backward()
+    bk.close(t.grad.numpy(), w.swapaxes(1, 3).astype(np.float16 if bk.dtype == "f16" else np.float64))
+    with pytest.raises(ValueError, match=r"transpose: axes \[1, 2\] are not a permutation .* use swapaxes\(1, 2\)"):
+        t.transpose(1, 2)
+    with pytest.raises(IndexError, match=r"swapaxes: dim 4 out of range"):
+        t.swapaxes(0, 4)

@@ -259,7 +259,28 @@ class Tensor:
         return self.reshape(self.shape[:d] + self.shape[d + 1:]) if self.shape[d] == 1 else self
 
     def transpose(self, *axes):
+        """NumPy's: the axes reversed, or permuted by ``axes`` (given as arguments or
+        one tuple).  PyTorch's two-axis swap is :meth:`swapaxes`."""
+        if len(axes) == 1 and isinstance(axes[0], (tuple, list)):
+            axes = tuple(axes[0])
+        if len(axes) == 2 and self.ndim > 2:
+            raise ValueError(f"transpose: axes {list(axes)} are not a permutation of {list(range(self.ndim))} for "
+                             f"shape {list(self.shape)}; to swap two axes (PyTorch's transpose) use "
+                             f"swapaxes({axes[0]}, {axes[1]})")
         return _ops().transpose(self, axes if axes else None)
+
+    def permute(self, *dims):
+        """PyTorch's: the axes in the order ``dims`` (arguments or one tuple)."""
+        if len(dims) == 1 and isinstance(dims[0], (tuple, list)):
+            dims = tuple(dims[0])
+        return _ops().transpose(self, dims)
+
+    def swapaxes(self, axis0, axis1):
+        """Axes ``axis0`` and ``axis1`` swapped (PyTorch's ``transpose(dim0, dim1)``)."""
+        perm = list(range(self.ndim))
+        a, b = (self._dim("swapaxes", axis0), self._dim("swapaxes", axis1))
+        perm[a], perm[b] = perm[b], perm[a]
+        return _ops().transpose(self, tuple(perm))
 
     @torch_kwargs
     def sum(self, axis=None, keepdims=False):
