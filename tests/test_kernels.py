@@ -36,6 +36,14 @@ def _spy(be, patch, record=lambda shader, spec: shader):
     return seen
 
 
+def _lower_loop_cap(be, cap, patch):
+    """Lavapipe's loop limit as the backend sees it lowered to ``cap`` (skips on
+    devices without one), so small work takes the paths that respect it."""
+    if not be._loop_cap:
+        pytest.skip("a device with lavapipe's loop limit")
+    patch.setattr(be, "_loop_cap", cap)
+
+
 def _cpu_vs_vk(fn_vk, fn_np, arrays, dtype, rtol, atol):
     got = fn_vk(*[vg.tensor(a, device="vulkan", dtype=dtype).data for a in arrays])
     be = vg.get_backend("vulkan")
@@ -1581,9 +1589,7 @@ def test_bmm_against_cpu(ta, tb, dtype, sliced, monkeypatch):
     even; ``sliced``: K past a lowered loop limit, in slices added in f32."""
     be, cpu = vg.get_backend("vulkan"), vg.get_backend("cpu")
     if sliced:
-        if not be._loop_cap:
-            pytest.skip("a device with lavapipe's loop limit")
-        monkeypatch.setattr(be, "_loop_cap", 6)
+        _lower_loop_cap(be, 6, monkeypatch)
     seen = _spy(be, monkeypatch)
     r = np.random.default_rng(11)
     np_dt = np.float32 if dtype == "f32" else np.float16
@@ -1597,3 +1603,36 @@ def test_bmm_against_cpu(ta, tb, dtype, sliced, monkeypatch):
         np.testing.assert_allclose(got.astype(np.float64), want.astype(np.float64), rtol=2e-3 if dtype == "f16" else 1e-5,
                                    atol=2e-3 if dtype == "f16" else 1e-5)
         assert seen.count("matmul") == (-(-K // 6) if sliced else 1), seen
+
+
+@pytest.mark.parametrize("dtype", ["f32", "f16"])
+@pytest.mark.parametrize("path", ["onehot", "scan", "scan-spans"])
+def test_index_add_rows_against_cpu(path, dtype, monkeypatch):
+    """index_add_rows (an embedding's weight gradient): the one-hot product for
+    small [B, V], index_add.comp's scan beyond (forced here), in spans of positions
+    under a lowered loop limit; against the CPU backend's np.add.at (the same f32
+    additions in the same order: equal values), repeated and unused rows, D not in
+    whole quads; an index out of range makes every row NaN."""
+    import vkgrad.backends.vulkan as vk
+    be, cpu = vg.get_backend("vulkan"), vg.get_backend("cpu")
+    if path != "onehot":
+        monkeypatch.setattr(vk, "_ONEHOT_MAX", 0)
+    if path == "scan-spans":
+        _lower_loop_cap(be, 40, monkeypatch)
+    seen = _spy(be, monkeypatch)
+    r = np.random.default_rng(12)
+    np_dt = np.float32 if dtype == "f32" else np.float16
+    V, B, D = 23, 57, 7
+    idx = r.integers(0, V - 3, B).astype(np.int32)  # rows V - 3 .. V - 1 unused
+    idx[:9] = 5  # a row gathered nine times
+    g = r.uniform(-1, 1, (B, D)).astype(np_dt)
+    got = be.to_numpy(be.index_add_rows(be.from_numpy(g, dtype), be.from_numpy(idx, "i32"), V))
+    want = cpu.index_add_rows(g, idx, V)
+    assert got.shape == want.shape == (V, D) and got.dtype == want.dtype
+    np.testing.assert_allclose(got.astype(np.float64), want.astype(np.float64), rtol=1e-3 if dtype == "f16" else 1e-6,
+                               atol=1e-3 if dtype == "f16" else 1e-6)
+    scans = sum(s.startswith("index_add") for s in seen)
+    assert scans == {"onehot": 0, "scan": 1, "scan-spans": -(-B // (40 // (2 + 2 + 3)))}[path], seen
+    idx[30] = V  # out of range (device indices are not checked)
+    got = be.to_numpy(be.index_add_rows(be.from_numpy(g, dtype), be.from_numpy(idx, "i32"), V))
+    assert np.isnan(got).all() and np.isnan(cpu.index_add_rows(g, idx, V)).all()

@@ -168,6 +168,21 @@ class Backend:
         [0, V) gives a row of NaN (as one_hot: device indices are not range-checked)."""
         raise NotImplementedError
 
+    def index_add_rows(self, g, idx, V):
+        """gather_rows' adjoint: [V, D] whose row v sums, in f32 and in order, the rows
+        of g [B, D] at the positions p with idx[p] == v (int32 [B]); an index outside
+        [0, V) makes every row NaN.  This default multiplies g by the one-hot rows
+        (one_hot(idx)^T @ g: V x B x D multiply-adds and a [B, V] matrix)."""
+        self._index_add_shapes(g, idx)
+        return self.matmul(self.one_hot(idx, V, self.dtype_of(g)), g, trans_a=True)
+
+    def _index_add_shapes(self, g, idx):
+        """(B, D) of index_add_rows, or a BackendError naming the shapes."""
+        if self.dtype_of(idx) != "i32" or len(idx.shape) != 1 or len(g.shape) != 2 or idx.shape[0] != g.shape[0]:
+            raise BackendError(f"{self.name} index_add_rows: expected rows g [B, D] and int32 indices [B], got "
+                               f"{list(g.shape)} and {self.dtype_of(idx)} {list(idx.shape)}")
+        return g.shape
+
     def im2col(self, x, win, pad_value=0.0):
         """The sliding windows of x [N, C, H, W] as rows: [N * OH * OW, C * kh * kw],
         row (n, oh, ow), column (c, i, j) holding x[n, c, oh * sh - ph + i * dh,

@@ -222,6 +222,15 @@ class CPUBackend(Backend):
         out[~ok] = np.nan
         return out
 
+    def index_add_rows(self, g, idx, V):
+        self._index_add_shapes(g, idx)
+        y = np.zeros((V, g.shape[1]), np.float64 if g.dtype == np.float64 else np.float32)
+        if ((idx < 0) | (idx >= V)).any():
+            y[:] = np.nan
+        else:
+            np.add.at(y, idx, g)  # in position order, as the shader
+        return self._store(y, g.dtype)
+
     def im2col(self, x, win, pad_value=0.0):
         # tap by tap into [N, OH, OW, C, kh, kw]: 1.0-2.3x the speed of one copy of
         # the 6-d strided view (its inner runs are kw elements long)

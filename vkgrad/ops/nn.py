@@ -255,7 +255,7 @@ def embedding(indices, weight):
     any shape, or integers): [*indices.shape, dim], as PyTorch's embedding.  Host
     indices must lie in [0, num_embeddings); on a device one out of range gives a
     row of NaN (as one_hot: checking would cost a read).  The weight's gradient adds
-    up each index's rows of the output's gradient (one_hot(indices)^T @ g)."""
+    up each index's rows of the output's gradient (the backend's index_add_rows)."""
     check_tensor("embedding", weight)
     if weight.ndim != 2 or weight.shape[0] < 1:
         raise ValueError(f"embedding: weight must be [num_embeddings >= 1, dim], got {list(weight.shape)}")
@@ -268,8 +268,7 @@ def embedding(indices, weight):
     out = be.reshape(be.gather_rows(weight.data, flat), tuple(indices.shape) + (D,))
 
     def backward(g):
-        onehot = be.one_hot(flat, V, weight.dtype)
-        return (be.matmul(onehot, be.reshape(g, (indices.size, D)), trans_a=True),)
+        return (be.index_add_rows(be.reshape(g, (indices.size, D)), flat, V),)
 
     return make(out, be, (weight,), backward)
 

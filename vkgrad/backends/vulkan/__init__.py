@@ -64,10 +64,10 @@ _SHADERS = {
     "adam_multi8": (17, "bibb" * 8), "cast_multi": (8, "io" * 8), "transpose4": (3, "io"),
     "transpose_sm": (3, "io"),
     "bn_part": (4, "iiio"), "bn_comb": (7, "iiibobbbooo"), "bn_apply": (2, "iiio"), "select4": (1, "iiio"),
-    "gather_rows": (3, "iio"), "col2im": (9, "iio"), "window_max": (7, "ioo"), "argmax": (3, "io"),
+    "gather_rows": (3, "iio"), "index_add": (4, "iib"), "col2im": (9, "iio"), "window_max": (7, "ioo"), "argmax": (3, "io"),
 }
 for _n in ("act_bias_bwd", "cast", "copy", "dropout", "copy4", "unslice", "unary4", "binary4", "reduce4", "matmul4",
-           "softmax", "xent", "transpose4", "bn_part", "bn_apply", "select4", "col2im", "window_max"):  # texel-read twins (see _tx)
+           "softmax", "xent", "transpose4", "bn_part", "bn_apply", "select4", "col2im", "window_max", "index_add"):  # texel-read twins (see _tx)
     _SHADERS[_n + "_tx"] = _SHADERS[_n]
 _SHADERS["pad2d_tx"] = _SHADERS["pad2d_h_tx"] = (7, "ioi")  # x again as 16-byte texels (contiguous rows)
 # the optimizers' twins read through texel views and write the same ranges through
@@ -97,6 +97,7 @@ _TEXEL = {
     "select4_tx": lambda tag, spec: [_RGBA32UI, _RGBA32UI, _RGBA32UI, 0],
     "col2im_tx": lambda tag, spec: [_R32UI, _R32UI, 0],  # x's words (f32 or two halves), idx
     "window_max_tx": lambda tag, spec: [_R32UI, 0, 0],
+    "index_add_tx": lambda tag, spec: [_R32UI, _R32UI, 0],  # g's words, idx
     # softmax / xent: their QUADS and serial paths; rows not in whole quads read by words
     "softmax_tx": lambda tag, spec: [_RGBA32UI if spec[1] else _R32UI, 0],
     "xent_tx": lambda tag, spec: [_RGBA32UI if spec[1] else _R32UI,
@@ -124,6 +125,7 @@ _MAX_GROUPS = 4096  # shaders loop over the rest (grid-stride)
 # small work); GPUs have no such limit
 _LOOP_CAP = 1 << 15
 _ARGMAX_PART = 4096  # argmax walks rows up to this long in one invocation, splits longer ones
+_ONEHOT_MAX = 1 << 24  # index_add_rows: the one-hot product up to this many [B, V] elements
 _UNROLLED_TAPS = 64  # col2im / window_max unroll windows up to this many taps (col2im.comp's UNROLLED)
 _SG_MIN_WORK = 1 << 18  # matmul_sg from this many multiply-adds (below: matmul4)
 _REPLAY_SLOTS = (2, 3)  # the submitter's slots for captured steps (0 and 1: the two eager programs)
@@ -915,6 +917,27 @@ class VulkanBackend(Backend):
         if y.size:
             self._dispatch("gather_rows", w.dtype, (), self._groups(y.size, w.dtype), [y.size, D, V], [w, idx, y])
         return y
+
+    def index_add_rows(self, g, idx, V):
+        """The one-hot product (base class) while its [B, V] matrix stays under
+        _ONEHOT_MAX elements (lavapipe, an embedding of 1000 rows over 16000
+        positions: 360 ms a step either way); beyond, where that matrix would outgrow
+        memory (10000 rows: 640 MB), index_add.comp: an invocation per row scanning
+        the indices, in spans of positions short enough for lavapipe's loop limit
+        (each span a dispatch adding to the f32 rows, in order)."""
+        self._check_float("index_add_rows", g)
+        B, D = self._index_add_shapes(g, idx)
+        if B * V <= _ONEHOT_MAX:
+            return Backend.index_add_rows(self, g, idx, V)
+        y = self.full((V, D), 0.0, "f32")
+        if y.size and B:
+            groups = min(-(-V // 64), _MAX_GROUPS)  # (a row an invocation while V allows)
+            rows = -(-V // (64 * groups))  # rows an invocation walks
+            span = B if not self._loop_cap else max(1, self._loop_cap // (rows * (2 + -(-D // 4) + D % 4)))
+            for p0 in range(0, B, span):
+                self._dispatch(self._tx("index_add", max(_words(g.size, g.dtype), B)), g.dtype, (), groups, [V, D, p0, min(B, p0 + span)], [g, idx, y],
+                               small_grid=False)
+        return self._as(y, g.dtype)
 
     def im2col(self, x, win, pad_value=0.0):
         """A strided copy (copy.comp's walk) of the input, padded first where the
