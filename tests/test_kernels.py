@@ -1600,8 +1600,8 @@ def test_bmm_against_cpu(ta, tb, dtype, sliced, monkeypatch):
         got = be.to_numpy(be.bmm(be.from_numpy(a, dtype), be.from_numpy(b, dtype), ta, tb))
         want = cpu.bmm(a, b, ta, tb)
         assert got.shape == want.shape == (Bt, M, N) and got.dtype == want.dtype
-        np.testing.assert_allclose(got.astype(np.float64), want.astype(np.float64), rtol=2e-3 if dtype == "f16" else 1e-5,
-                                   atol=2e-3 if dtype == "f16" else 1e-5)
+        tol = 2e-3 if dtype == "f16" else 1e-5
+        np.testing.assert_allclose(got.astype(np.float64), want.astype(np.float64), rtol=tol, atol=tol)
         assert seen.count("matmul") == (-(-K // 6) if sliced else 1), seen
 
 

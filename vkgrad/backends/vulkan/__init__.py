@@ -64,10 +64,12 @@ _SHADERS = {
     "adam_multi8": (17, "bibb" * 8), "cast_multi": (8, "io" * 8), "transpose4": (3, "io"),
     "transpose_sm": (3, "io"),
     "bn_part": (4, "iiio"), "bn_comb": (7, "iiibobbbooo"), "bn_apply": (2, "iiio"), "select4": (1, "iiio"),
-    "gather_rows": (3, "iio"), "index_add": (4, "iib"), "col2im": (9, "iio"), "window_max": (7, "ioo"), "argmax": (3, "io"),
+    "gather_rows": (3, "iio"), "index_add": (4, "iib"), "col2im": (9, "iio"), "window_max": (7, "ioo"),
+    "argmax": (3, "io"),
 }
 for _n in ("act_bias_bwd", "cast", "copy", "dropout", "copy4", "unslice", "unary4", "binary4", "reduce4", "matmul4",
-           "softmax", "xent", "transpose4", "bn_part", "bn_apply", "select4", "col2im", "window_max", "index_add"):  # texel-read twins (see _tx)
+           "softmax", "xent", "transpose4", "bn_part", "bn_apply", "select4", "col2im", "window_max",
+           "index_add"):  # texel-read twins (see _tx)
     _SHADERS[_n + "_tx"] = _SHADERS[_n]
 _SHADERS["pad2d_tx"] = _SHADERS["pad2d_h_tx"] = (7, "ioi")  # x again as 16-byte texels (contiguous rows)
 # the optimizers' twins read through texel views and write the same ranges through
@@ -934,8 +936,9 @@ class VulkanBackend(Backend):
             groups = min(-(-V // 64), _MAX_GROUPS)  # (a row an invocation while V allows)
             rows = -(-V // (64 * groups))  # rows an invocation walks
             span = B if not self._loop_cap else max(1, self._loop_cap // (rows * (2 + -(-D // 4) + D % 4)))
+            shader = self._tx("index_add", max(_words(g.size, g.dtype), B))
             for p0 in range(0, B, span):
-                self._dispatch(self._tx("index_add", max(_words(g.size, g.dtype), B)), g.dtype, (), groups, [V, D, p0, min(B, p0 + span)], [g, idx, y],
+                self._dispatch(shader, g.dtype, (), groups, [V, D, p0, min(B, p0 + span)], [g, idx, y],
                                small_grid=False)
         return self._as(y, g.dtype)
 
