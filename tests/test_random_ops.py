@@ -3,7 +3,8 @@ same dtype, values and gradients.
 
 The per-op tests pin each kernel's paths; this sweep crosses them with shapes
 nobody picked (sizes around the quad, subgroup and loop limits, broadcasts of
-every kind, permutes of up to six axes, reductions over any axes): it found a
+every kind, permutes of up to six axes, reductions over any axes, batched products,
+embeddings): it found a
 scalar times a [1025, 257] tensor wrong beyond element 65535 on lavapipe (a
 walk cut short by the driver's loop limit).  Seeded: a failure names its case
 and replays."""
@@ -16,7 +17,7 @@ _DIMS = [1, 2, 3, 4, 5, 7, 8, 9, 15, 16, 17, 31, 33, 64, 100, 127, 129, 257, 100
 _OPS = ["add", "sub", "mul", "div", "exp", "log", "sqrt", "relu", "sigmoid", "tanh", "gelu", "pow",
         "clamp", "affine", "sum", "mean", "max", "transpose", "getitem", "reshape", "matmul", "linear",
         "softmax", "log_softmax", "sce", "batch_norm", "mse", "argmax", "to_i32", "maximum", "minimum", "abs",
-        "cat", "stack", "var", "layer_norm", "where", "conv2d", "max_pool2d", "avg_pool2d"]
+        "cat", "stack", "var", "layer_norm", "where", "conv2d", "max_pool2d", "avg_pool2d", "bmm", "embedding"]
 
 
 def _case(r, big=300_000, max_dims=6):
@@ -80,6 +81,20 @@ def _case(r, big=300_000, max_dims=6):
             ins.append(r.normal(0, 1, N))
             f = lambda a, w, b: vg.linear(a, w, b, activation=act)  # noqa: E731
             note = f" {act}"
+    elif op == "bmm":  # batches on both sides (broadcast), or against a 2-d operand (folded)
+        M, K, N = (max(1, dim() // 8) for _ in range(3))
+        bt = tuple(int(v) for v in r.choice([1, 2, 3, 8], size=int(r.integers(1, 3))))
+        kind = int(r.integers(0, 3))
+        sa, sb = [(bt + (M, K), bt + (K, N)), (bt + (M, K), (K, N)), ((1,) + bt[1:] + (M, K), bt + (K, N))][kind]
+        ins = [r.normal(0, 1, sa), r.normal(0, 1, sb)]
+        f = lambda a, b: a @ b  # noqa: E731
+    elif op == "embedding":  # rows gathered (repeats), the weight's gradient added back
+        V, D = dim(), dim()
+        idx = r.integers(0, V, tuple(int(v) for v in r.choice([1, 3, 17, 100], size=int(r.integers(1, 3))))
+                         ).astype(np.int32)
+        ins = [r.normal(0, 1, (V, D))]
+        f = lambda w: vg.embedding(idx, w)  # noqa: E731
+        note = f" indices {idx.shape}"
     elif op in ("softmax", "log_softmax"):
         ins = [3 * x]
         f = lambda a: getattr(vg, op)(a, axis=-1)  # noqa: E731
