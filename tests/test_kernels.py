@@ -1584,8 +1584,8 @@ def test_argmax_small_grid_stays_under_the_loop_limit():
 @pytest.mark.parametrize("ta,tb", [(False, False), (True, False), (False, True), (True, True)])
 @pytest.mark.parametrize("sliced", [False, True])
 def test_bmm_against_cpu(ta, tb, dtype, sliced, monkeypatch):
-    """bmm (matmul.comp over a batch, one dispatch; on CPU devices, products whose
-    bytes keep the offsets aligned: the tuned 2-D product per item, on views) against
+    """bmm (matmul.comp over a batch, one dispatch; large products whose bytes keep
+    the offsets aligned: the tuned 2-D product per item, on views) against
     the CPU backend on odd shapes, operands stored transposed or not, f16 written as
     halves where N is even; ``sliced``: K past a lowered loop limit, in slices added
     in f32."""
@@ -1595,7 +1595,7 @@ def test_bmm_against_cpu(ta, tb, dtype, sliced, monkeypatch):
     seen = _spy(be, monkeypatch)
     r = np.random.default_rng(11)
     np_dt = np.float32 if dtype == "f32" else np.float16
-    for Bt, M, K, N in ((3, 5, 13, 7), (2, 9, 16, 6), (1, 1, 1, 1), (3, 8, 12, 4)):
+    for Bt, M, K, N in ((3, 5, 13, 7), (2, 9, 16, 6), (1, 1, 1, 1), (2, 64, 64, 64)):
         a = r.uniform(-1, 1, (Bt, K, M) if ta else (Bt, M, K)).astype(np_dt)
         b = r.uniform(-1, 1, (Bt, N, K) if tb else (Bt, K, N)).astype(np_dt)
         seen.clear()
@@ -1604,8 +1604,8 @@ def test_bmm_against_cpu(ta, tb, dtype, sliced, monkeypatch):
         assert got.shape == want.shape == (Bt, M, N) and got.dtype == want.dtype
         tol = 2e-3 if dtype == "f16" else 1e-5
         np.testing.assert_allclose(got.astype(np.float64), want.astype(np.float64), rtol=tol, atol=tol)
-        if be._small_grid and (M, K, N) == (8, 12, 4):  # aligned: 2-d products on views (their own K slices)
-            assert sliced or (seen.count("matmul") == 0 and sum(sh.startswith("matmul4") for sh in seen) == Bt), seen
+        if M * K * N >= 1 << 18:  # aligned, large: tuned 2-d products on views (their own K slices)
+            assert sliced or (seen.count("matmul") == 0 and sum(sh.startswith("matmul_s") for sh in seen) == Bt), seen
         else:
             assert seen.count("matmul") == (-(-K // 6) if sliced else 1), seen
 

@@ -1553,18 +1553,19 @@ class VulkanBackend(Backend):
         return self._as(c, a.dtype)
 
     def bmm(self, a, b, trans_a=False, trans_b=False):
-        """On CPU devices, where every product's bytes keep the descriptors' offset
-        alignment: the tuned 2-D product once per batch element on views of a and b
-        (no copies), each copied into its place in the result (lavapipe, [32, 128,
-        64] @ [32, 64, 128]: 5.2 GFLOP/s against matmul.comp's 0.9); else matmul.comp
-        over the batch in one dispatch (its 4 x 4 blocks of every product in one
-        grid), K beyond lavapipe's loop limit in slices added in f32."""
+        """Products of at least _SG_MIN_WORK multiply-adds whose bytes keep the
+        descriptors' offset alignment: the tuned 2-D product once per batch element
+        on views of a and b (no copies), each copied into its place in the result
+        (lavapipe, [32, 128, 64] @ [32, 64, 128]: 4.2 GFLOP/s against matmul.comp's
+        0.9; [64, 32, 32] items alike either way); else matmul.comp over the batch in
+        one dispatch (its 4 x 4 blocks of every product in one grid), K beyond
+        lavapipe's loop limit in slices added in f32."""
         Bt, M, K, N = self._bmm_shapes(a, b, trans_a, trans_b)
         self._check_float("bmm", a, b)
         align = max(16, self.limits.get("min_storage_buffer_offset_alignment", 16),
                     self.limits.get("min_texel_buffer_offset_alignment", 16))
         esz = 2 if a.dtype == "f16" else 4
-        if self._small_grid and all(n * esz % align == 0 for n in (M * K, K * N, M * N)):
+        if M * N * K >= _SG_MIN_WORK and all(n * esz % align == 0 for n in (M * K, K * N, M * N)):
             y = self._alloc((Bt, M, N), a.dtype)
             for i in range(Bt):
                 self._copy_contig(self.matmul(self._item(a, i), self._item(b, i), trans_a, trans_b), self._item(y, i))
