@@ -1584,8 +1584,9 @@ def test_argmax_small_grid_stays_under_the_loop_limit():
 @pytest.mark.parametrize("ta,tb", [(False, False), (True, False), (False, True), (True, True)])
 @pytest.mark.parametrize("sliced", [False, True])
 def test_bmm_against_cpu(ta, tb, dtype, sliced, monkeypatch):
-    """bmm (matmul.comp over a batch, one dispatch; large products whose bytes keep
-    the offsets aligned: the tuned 2-D product per item, on views) against
+    """bmm (one dispatch over the batch: matmul4 where each operand is read along a
+    multiple of 4, else matmul.comp; large products whose bytes keep the offsets
+    aligned: the tuned 2-D product per item, on views) against
     the CPU backend on odd shapes, operands stored transposed or not, f16 written as
     halves where N is even; ``sliced``: K past a lowered loop limit, in slices added
     in f32."""
@@ -1595,7 +1596,7 @@ def test_bmm_against_cpu(ta, tb, dtype, sliced, monkeypatch):
     seen = _spy(be, monkeypatch)
     r = np.random.default_rng(11)
     np_dt = np.float32 if dtype == "f32" else np.float16
-    for Bt, M, K, N in ((3, 5, 13, 7), (2, 9, 16, 6), (1, 1, 1, 1), (2, 64, 64, 64)):
+    for Bt, M, K, N in ((3, 5, 13, 7), (2, 9, 16, 6), (1, 1, 1, 1), (2, 64, 64, 64), (5, 8, 12, 4)):
         a = r.uniform(-1, 1, (Bt, K, M) if ta else (Bt, M, K)).astype(np_dt)
         b = r.uniform(-1, 1, (Bt, N, K) if tb else (Bt, K, N)).astype(np_dt)
         seen.clear()
@@ -1604,10 +1605,15 @@ def test_bmm_against_cpu(ta, tb, dtype, sliced, monkeypatch):
         assert got.shape == want.shape == (Bt, M, N) and got.dtype == want.dtype
         tol = 2e-3 if dtype == "f16" else 1e-5
         np.testing.assert_allclose(got.astype(np.float64), want.astype(np.float64), rtol=tol, atol=tol)
+        generic, mm4 = seen.count("matmul"), sum(sh.startswith("matmul4") for sh in seen)
         if M * K * N >= 1 << 18:  # aligned, large: tuned 2-d products on views (their own K slices)
-            assert sliced or (seen.count("matmul") == 0 and sum(sh.startswith("matmul_s") for sh in seen) == Bt), seen
+            assert sliced or (generic == 0 and sum(sh.startswith("matmul_s") for sh in seen) == Bt), seen
+        elif sliced:  # a dispatch over the batch per slice of K (6: matmul.comp)
+            assert generic + mm4 == -(-K // 6), seen
+        elif (M if ta else K) % 4 == 0 and (K if tb else N) % 4 == 0:  # 4 values a load: matmul4 over the batch
+            assert (generic, mm4) == (0, 1), seen
         else:
-            assert seen.count("matmul") == (-(-K // 6) if sliced else 1), seen
+            assert (generic, mm4) == (1, 0), seen
 
 
 @pytest.mark.parametrize("dtype", ["f32", "f16"])
