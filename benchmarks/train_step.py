@@ -1,5 +1,7 @@
-"""Time per training step: the seed's iris model, an MLP 784-1024-1024-10 and a
-small CNN on 28 x 28 images (two 3 x 3 convolutions with max pools, then a linear map).
+"""Time per training step: the seed's iris model, an MLP 784-1024-1024-10, a
+small CNN on 28 x 28 images (two 3 x 3 convolutions with max pools, then a linear map)
+and a transformer block over 64 tokens (embedding, attention by batched products,
+a GELU MLP; its sample is a sequence).
 
     python benchmarks/train_step.py [--device cpu|vulkan|auto] [--dtype f32|f16]
                                     [--steps N] [--json FILE]
@@ -41,8 +43,34 @@ def _cnn_model(nn):
                          nn.Flatten(), nn.Linear(32 * 7 * 7, 10))
 
 
-# (input shape of one sample, classes)
-_DATA = {"iris": ((4,), 3), "mlp": ((784,), 10), "cnn": ((1, 28, 28), 10)}
+def _attn_model(nn, F):
+    """A transformer block over [B, T] tokens: embedding, layer norm, 4-head
+    self-attention (batched products), a GELU MLP, next-token logits [B * T, V]
+    (``nn`` / ``F``: vkgrad's or PyTorch's modules and functions; the same
+    arguments and methods for both)."""
+    V, D, H = _DATA["attn"][1], 128, 4
+
+    class Block(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.emb, self.ln1, self.qkv = nn.Embedding(V, D), nn.LayerNorm(D), nn.Linear(D, 3 * D)
+            self.proj, self.ln2, self.fc1 = nn.Linear(D, D), nn.LayerNorm(D), nn.Linear(D, 4 * D)
+            self.fc2, self.out = nn.Linear(4 * D, D), nn.Linear(D, V)
+
+        def forward(self, idx):
+            B, T = idx.shape
+            x = self.emb(idx)
+            qkv = self.qkv(self.ln1(x))
+            q, k, v = (qkv[..., i * D:(i + 1) * D].reshape((B, T, H, D // H)).swapaxes(1, 2) for i in range(3))
+            att = F.softmax((q @ k.swapaxes(2, 3)) * (1.0 / (D // H) ** 0.5), -1)
+            x = x + self.proj((att @ v).swapaxes(1, 2).reshape((B, T, D)))
+            x = x + self.fc2(F.gelu(self.fc1(self.ln2(x))))
+            return self.out(x).reshape((B * T, V))
+    return Block()
+
+
+# (input shape of one sample, classes); attn: T tokens of a vocabulary of 512
+_DATA = {"iris": ((4,), 3), "mlp": ((784,), 10), "cnn": ((1, 28, 28), 10), "attn": ((64,), 512)}
 
 
 def _time_steps(step, steps, warmup, repeats=5):
@@ -73,11 +101,10 @@ def make_vkgrad_step(kind, device, dtype, batch, capture=False):
     vg.set_default_dtype(dtype)
     vg.set_check_finite(False)  # the loss is read once at the end, not every step
     vg.manual_seed(0)
-    model = _iris_model() if kind == "iris" else _mlp_model() if kind == "mlp" else _cnn_model(vg.nn)
-    fin, classes = _DATA[kind]
-    r = np.random.default_rng(0)
-    x = vg.tensor(r.standard_normal((batch,) + fin))
-    y = vg.tensor(np.eye(classes)[r.integers(0, classes, batch)])
+    model = (_iris_model() if kind == "iris" else _mlp_model() if kind == "mlp" else
+             _cnn_model(vg.nn) if kind == "cnn" else _attn_model(vg.nn, vg))
+    x, y = _batch(kind, batch)
+    x, y = vg.tensor(x, dtype="i32" if x.dtype == np.int32 else None), vg.tensor(y)
     opt = vg.optim.Adam(model.parameters(), lr=1e-3)
     model.train()
 
@@ -94,6 +121,17 @@ def make_vkgrad_step(kind, device, dtype, batch, capture=False):
             return captured(xs, ys)
     step.sync = vg.get_backend(device).synchronize  # steps are submitted, not waited for
     return step
+
+
+def _batch(kind, batch):
+    """(inputs, targets) as NumPy arrays: standard normal samples and one-hot rows,
+    or for attn int32 tokens [batch, T] and next tokens [batch * T] as one-hot rows."""
+    fin, classes = _DATA[kind]
+    r = np.random.default_rng(0)
+    if kind == "attn":
+        x = r.integers(0, classes, (batch,) + fin).astype(np.int32)
+        return x, np.eye(classes, dtype=np.float32)[np.roll(x, -1, axis=1).reshape(-1)]
+    return r.standard_normal((batch,) + fin), np.eye(classes)[r.integers(0, classes, batch)]
 
 
 def _step_on(model, opt, xb, yb):
@@ -119,12 +157,13 @@ def make_torch_step(kind, batch, threads):
     elif kind == "mlp":
         model = nn.Sequential(nn.Linear(784, 1024), nn.ReLU(), nn.Linear(1024, 1024), nn.ReLU(),
                               nn.Linear(1024, 10))
-    else:
+    elif kind == "cnn":
         model = _cnn_model(nn)
-    fin, classes = _DATA[kind]
-    r = np.random.default_rng(0)
-    x = torch.tensor(r.standard_normal((batch,) + fin), dtype=torch.float32)
-    y = torch.tensor(r.integers(0, classes, batch))
+    else:
+        model = _attn_model(nn, torch.nn.functional)
+    xs, ys = _batch(kind, batch)
+    x = torch.tensor(xs, dtype=torch.long if kind == "attn" else torch.float32)
+    y = torch.tensor(ys.argmax(1))
     opt = torch.optim.Adam(model.parameters(), lr=1e-3)
     lossf = nn.CrossEntropyLoss()
 
@@ -207,7 +246,8 @@ def main(argv=None):
 
     msteps = max(2, args.steps // 20)
     for kind, batch, label in (("mlp", 256, "MLP 784-1024-1024-10"),
-                               ("cnn", 64, "CNN conv16-pool-conv32-pool-10 on 28x28")):
+                               ("cnn", 64, "CNN conv16-pool-conv32-pool-10 on 28x28"),
+                               ("attn", 16, "transformer block (D 128, 4 heads, MLP 512) on 64 tokens of 512")):
         t, tt, ratio, work = bench_pair(kind, dev, args.dtype, msteps, batch, 2, have_torch, args.capture)
         sps = batch / t
         results[f"{kind}_samples_per_s"] = sps

@@ -499,8 +499,9 @@ def test_bench_tool_runs_and_writes_json(tmp_path):
 
 @pytest.mark.parametrize("capture", [False, True])
 def test_training_benchmark_reports_one_submission_per_step(tmp_path, capture):
-    """benchmarks/train_step.py on the Vulkan device: the iris model, the MLP and the
-    CNN in a steady state take one queue submission per step and create no pipeline
+    """benchmarks/train_step.py on the Vulkan device: the iris model, the MLP, the
+    CNN and the transformer block (embedding, batched products) in a steady state
+    take one queue submission per step and create no pipeline
     or buffer (eager: every op recorded by Python; captured: the recording replayed)."""
     import json
     out = tmp_path / "t.json"
@@ -509,7 +510,7 @@ def test_training_benchmark_reports_one_submission_per_step(tmp_path, capture):
                        + (["--capture"] if capture else []), capture_output=True, text=True, timeout=300)
     assert r.returncode == 0, r.stdout + r.stderr
     res = json.loads(out.read_text())
-    for kind in ("iris", "mlp", "cnn"):
+    for kind in ("iris", "mlp", "cnn", "attn"):
         w = res[f"{kind}_per_step"]
         assert w["submissions"] == 1.0 and w["pipelines_created"] == 0 and w["blocks_created"] == 0, (kind, w)
         assert (w["dispatches"] == 0) == capture, (kind, w)
