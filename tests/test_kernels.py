@@ -1528,7 +1528,8 @@ def test_matmul_sg_grid_keeps_each_subgroup_under_the_loop_limit(monkeypatch):
     tile, 65535 in all per invocation, past which a loop stops silently: two
     workgroups left 4096 x 1024 x 4096 zero past row 992, 5400^3 past row 160).
     A product past the real limit, then smaller ones under a lowered limit, whose
-    grids as dispatched keep every subgroup's walk under it; values against NumPy."""
+    grids as dispatched keep every subgroup's walk under it -- and use every core;
+    values against NumPy."""
     be = vg.get_backend("vulkan")
     if not be._small_grid or not be._loop_cap or be.matmul_kernel != "sg":
         pytest.skip("a CPU device's grid (lavapipe) with matmul_sg")
@@ -1554,18 +1555,26 @@ def test_matmul_sg_grid_keeps_each_subgroup_under_the_loop_limit(monkeypatch):
 
         def __len__(self):
             return len(self.prog)
-    monkeypatch.setattr(be, "_loop_cap", 40)
     seen = _spy(be, monkeypatch, lambda shader, spec: shader)
-    for M, K, N in ((1024, 32, 512), (2048, 24, 256), (512, 8, 2048)):  # (K under the limit: no slices)
+
+    def grid(M, K, N):  # the product's grid as dispatched
         be.synchronize()
         prog = Prog(be._prog)
         monkeypatch.setattr(be, "_prog", prog)
         seen.clear()
         check(M, K, N, 1e-4)
         assert seen == ["matmul_sg"] and len(prog.groups) == 1, (seen, prog.groups)
+        return prog.groups[0]
+    # every core (a workgroup each) once there are more than 8 workgroups' tiles: a grid
+    # of two fell to _dispatch's rule for tiny work, one workgroup (1024 x 1024 x 512 at
+    # half the rate); one for the tiniest
+    assert grid(1024, 64, 512) == be._small_grid and grid(64, 64, 64) == 1
+    monkeypatch.setattr(be, "_loop_cap", 40)
+    for M, K, N in ((1024, 32, 512), (2048, 24, 256), (512, 8, 2048)):  # (K under the limit: no slices)
+        g = grid(M, K, N)
         tiles = -(-M // (4 * sg)) * -(-N // 16)
-        per_sg = -(-tiles // (prog.groups[0] * (64 // sg)))
-        assert per_sg * (2 + -(-K // sg)) <= 40, (M, K, N, prog.groups, per_sg)
+        per_sg = -(-tiles // (g * (64 // sg)))
+        assert per_sg * (2 + -(-K // sg)) <= 40, (M, K, N, g, per_sg)
 
 
 def test_argmax_small_grid_stays_under_the_loop_limit():

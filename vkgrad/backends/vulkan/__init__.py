@@ -1529,12 +1529,12 @@ class VulkanBackend(Backend):
                 # equal; 8 or 32 a core within noise of it) -- yet enough of them that a
                 # subgroup's loops (a turn per tile, K4 / sg per tile) stay under lavapipe's loop
                 # limit: two workgroups left 4096 x 1024 x 4096 zero past row 992
+                # (small_grid=False below: _dispatch's rule would take grids of up to 8
+                # workgroups to one, a single core -- 1024 x 1024 x 512 ran at half the rate)
                 least = self._loop_groups(blocks, 64 // sg, 2 + -(-K4 // sg))
-                groups = min(groups, max(self._small_grid, least))
-            else:
-                least = 1
+                groups = min(groups, max(1 if groups <= 8 else self._small_grid, least))
             self._dispatch("matmul_sg", a.dtype, (_ACT_ID[act], sg, ta, tb, out16), groups,
-                           [Mk, N4, K4, int(bias is not None), N], [a_in, b_in, bias_h, c], least=least)
+                           [Mk, N4, K4, int(bias is not None), N], [a_in, b_in, bias_h, c], small_grid=False)
             if Mk != M:
                 c = VkArray((M, N), cdt, c.block)  # the first M rows
             return self._as(c, a.dtype)
