@@ -128,6 +128,7 @@ _MAX_GROUPS = 4096  # shaders loop over the rest (grid-stride)
 _LOOP_CAP = 1 << 15
 _ARGMAX_PART = 4096  # argmax walks rows up to this long in one invocation, splits longer ones
 _ONEHOT_MAX = 1 << 24  # index_add_rows: the one-hot product up to this many [B, V] elements
+_ONEHOT_MAX_CPU = 1 << 22  # the same on CPU devices (from about 4 Mi the scan is faster there)
 _UNROLLED_TAPS = 64  # col2im / window_max unroll windows up to this many taps (col2im.comp's UNROLLED)
 _SG_MIN_WORK = 1 << 18  # matmul_sg from this many multiply-adds (below: matmul4)
 _REPLAY_SLOTS = (2, 3)  # the submitter's slots for captured steps (0 and 1: the two eager programs)
@@ -928,15 +929,17 @@ class VulkanBackend(Backend):
         return y
 
     def index_add_rows(self, g, idx, V):
-        """The one-hot product (base class) while its [B, V] matrix stays under
-        _ONEHOT_MAX elements (lavapipe, an embedding of 1000 rows over 16000
-        positions: 360 ms a step either way); beyond, where that matrix would outgrow
-        memory (10000 rows: 640 MB), index_add.comp: an invocation per row scanning
-        the indices, in spans of positions short enough for lavapipe's loop limit
-        (each span a dispatch adding to the f32 rows, in order)."""
+        """The one-hot product (base class) for small [B, V] (on GPUs, unmeasured,
+        until the one-hot matrix would take _ONEHOT_MAX elements); beyond,
+        index_add.comp: an invocation per row scanning the indices, in spans of
+        positions short enough for lavapipe's loop limit (each span a dispatch adding
+        to the f32 rows, in order).  lavapipe, one-hot / scan ms: V x B x D = 200 x
+        4096 x 16 7.2 / 12.5, 1000 x 16000 x 8 174 / 168, x 64 370 / 201, 5000 x 4096
+        x 64 341 / 218; 10000 x 16000 x 64 (640 MB of one-hot rows, past its 128 MiB
+        range) - / 2455."""
         self._check_float("index_add_rows", g)
         B, D = self._index_add_shapes(g, idx)
-        if B * V <= _ONEHOT_MAX:
+        if B * V <= (_ONEHOT_MAX_CPU if self._small_grid else _ONEHOT_MAX):
             return Backend.index_add_rows(self, g, idx, V)
         y = self.full((V, D), 0.0, "f32")
         if y.size and B:
