@@ -19,29 +19,47 @@ BUF_INOUT(2, Y)
 #ifdef TEXEL_IN
 #include "vec4.glsl"
 layout(binding = 0) uniform usamplerBuffer G_t;
-layout(binding = 1) uniform usamplerBuffer IDX_t;
+layout(binding = 1) uniform usamplerBuffer IDX_t;  // RGBA32UI with Q4: four indices a texel
 float g_at(uint i) { return LDE_WORDS(G_t, i); }
 uint idx_at(uint i) { return texelFetch(IDX_t, int(i)).x; }
+uvec4 idx4_at(uint i) { return texelFetch(IDX_t, int(i)); }
 #else
 BUF_IN(0, G)
 BUF_IN(1, IDX)
+layout(std430, binding = 1) readonly buffer IDX4_b { uvec4 IDX4[]; };
 float g_at(uint i) { return LD(G, i); }
 uint idx_at(uint i) { return IDX[i]; }
+uvec4 idx4_at(uint i) { return IDX4[i]; }
 #endif
+// Q4 (specialisation constant 0): [p0, p1) in whole quads of indices, read four at a time
+layout(constant_id = 0) const uint Q4 = 0u;
+
+void add_row(uint row, uint q) {
+    uint at = q * p.D, d = 0u;
+    for (; d + 4u <= p.D; d += 4u)
+        [[unroll]] for (uint j = 0u; j < 4u; j++)
+            Y[row + d + j] = floatBitsToUint(uintBitsToFloat(Y[row + d + j]) + g_at(at + d + j));
+    for (; d < p.D; d++) Y[row + d] = floatBitsToUint(uintBitsToFloat(Y[row + d]) + g_at(at + d));
+}
 
 void main() {
     for (uint v = gl_GlobalInvocationID.x; v < p.V; v += gl_NumWorkGroups.x * 64u) {
         bool bad = false;
         uint row = v * p.D;
-        for (uint q = p.p0; q < p.p1; q++) {
-            uint k = idx_at(q);
-            bad = bad || k >= p.V;
-            if (k != v) continue;
-            uint at = q * p.D, d = 0u;
-            for (; d + 4u <= p.D; d += 4u)
+        if (Q4 == 1u) {
+            for (uint q4 = p.p0 / 4u; q4 < p.p1 / 4u; q4++) {
+                uvec4 k4 = idx4_at(q4);
+                bad = bad || any(greaterThanEqual(k4, uvec4(p.V)));
+                if (all(notEqual(k4, uvec4(v)))) continue;
                 [[unroll]] for (uint j = 0u; j < 4u; j++)
-                    Y[row + d + j] = floatBitsToUint(uintBitsToFloat(Y[row + d + j]) + g_at(at + d + j));
-            for (; d < p.D; d++) Y[row + d] = floatBitsToUint(uintBitsToFloat(Y[row + d]) + g_at(at + d));
+                    if (k4[j] == v) add_row(row, 4u * q4 + j);
+            }
+        } else {
+            for (uint q = p.p0; q < p.p1; q++) {
+                uint k = idx_at(q);
+                bad = bad || k >= p.V;
+                if (k == v) add_row(row, q);
+            }
         }
         if (bad)
             for (uint d = 0u; d < p.D; d++) Y[row + d] = floatBitsToUint(QNAN);

@@ -99,7 +99,7 @@ _TEXEL = {
     "select4_tx": lambda tag, spec: [_RGBA32UI, _RGBA32UI, _RGBA32UI, 0],
     "col2im_tx": lambda tag, spec: [_R32UI, _R32UI, 0],  # x's words (f32 or two halves), idx
     "window_max_tx": lambda tag, spec: [_R32UI, 0, 0],
-    "index_add_tx": lambda tag, spec: [_R32UI, _R32UI, 0],  # g's words, idx
+    "index_add_tx": lambda tag, spec: [_R32UI, _RGBA32UI if spec[0] else _R32UI, 0],  # g's words, idx
     # softmax / xent: their QUADS and serial paths; rows not in whole quads read by words
     "softmax_tx": lambda tag, spec: [_RGBA32UI if spec[1] else _R32UI, 0],
     "xent_tx": lambda tag, spec: [_RGBA32UI if spec[1] else _R32UI,
@@ -128,7 +128,7 @@ _MAX_GROUPS = 4096  # shaders loop over the rest (grid-stride)
 _LOOP_CAP = 1 << 15
 _ARGMAX_PART = 4096  # argmax walks rows up to this long in one invocation, splits longer ones
 _ONEHOT_MAX = 1 << 24  # index_add_rows: the one-hot product up to this many [B, V] elements
-_ONEHOT_MAX_CPU = 1 << 22  # the same on CPU devices (from about 4 Mi the scan is faster there)
+_ONEHOT_MAX_CPU = 1 << 22  # the same on CPU devices for B not a multiple of 4 (else the scan, always)
 _UNROLLED_TAPS = 64  # col2im / window_max unroll windows up to this many taps (col2im.comp's UNROLLED)
 _SG_MIN_WORK = 1 << 18  # matmul_sg from this many multiply-adds (below: matmul4)
 _REPLAY_SLOTS = (2, 3)  # the submitter's slots for captured steps (0 and 1: the two eager programs)
@@ -933,22 +933,26 @@ class VulkanBackend(Backend):
         until the one-hot matrix would take _ONEHOT_MAX elements); beyond,
         index_add.comp: an invocation per row scanning the indices, in spans of
         positions short enough for lavapipe's loop limit (each span a dispatch adding
-        to the f32 rows, in order).  lavapipe, one-hot / scan ms: V x B x D = 200 x
-        4096 x 16 7.2 / 12.5, 1000 x 16000 x 8 174 / 168, x 64 370 / 201, 5000 x 4096
-        x 64 341 / 218; 10000 x 16000 x 64 (640 MB of one-hot rows, past its 128 MiB
-        range) - / 2455."""
+        to the f32 rows, in order), four indices a load where B is a multiple of 4.
+        lavapipe, one-hot / scan ms, V x B x D: 200 x 4096 x 16 6.8 / 5.6, 1000 x 16000
+        x 8 163 / 49, x 64 237 / 74, 5000 x 4096 x 64 304 / 63, 10000 x 16000 x 64 (640
+        MB of one-hot rows, past its 128 MiB range) - / 438; an index a load: 200 x
+        4096 x 16 7.2 / 12.5, 1000 x 16000 x 64 370 / 201 -- so on CPU devices the
+        scan but for small [B, V] with B not a multiple of 4."""
         self._check_float("index_add_rows", g)
         B, D = self._index_add_shapes(g, idx)
-        if B * V <= (_ONEHOT_MAX_CPU if self._small_grid else _ONEHOT_MAX):
+        if (B * V <= _ONEHOT_MAX_CPU and B % 4) if self._small_grid else B * V <= _ONEHOT_MAX:
             return Backend.index_add_rows(self, g, idx, V)
         y = self.full((V, D), 0.0, "f32")
         if y.size and B:
             groups = min(-(-V // 64), _MAX_GROUPS)  # (a row an invocation while V allows)
             rows = -(-V // (64 * groups))  # rows an invocation walks
             span = B if not self._loop_cap else max(1, self._loop_cap // (rows * (2 + -(-D // 4) + D % 4)))
+            q4 = int(B % 4 == 0)  # indices four at a time: spans in whole quads of them
+            span = span if not q4 else max(4, span - span % 4)
             shader = self._tx("index_add", max(_words(g.size, g.dtype), B))
             for p0 in range(0, B, span):
-                self._dispatch(shader, g.dtype, (), groups, [V, D, p0, min(B, p0 + span)], [g, idx, y],
+                self._dispatch(shader, g.dtype, (q4,), groups, [V, D, p0, min(B, p0 + span)], [g, idx, y],
                                small_grid=False)
         return self._as(y, g.dtype)
 
