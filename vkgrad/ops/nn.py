@@ -22,7 +22,8 @@ def matmul(a, b):
     1-d operand is a row (first) or a column (second) whose axis the result drops;
     axes before the last two are batch axes, broadcast against each other.  A batch
     against a 2-d operand is one product (the batch folded into the rows); a batch on
-    both sides is the backend's ``bmm`` (one dispatch on Vulkan)."""
+    both sides is the backend's ``bmm`` (on Vulkan the tuned product per large item,
+    one dispatch over the batch for small ones)."""
     if not isinstance(a, Tensor):
         a = as_tensor("matmul", a, b)
     if not isinstance(b, Tensor):
