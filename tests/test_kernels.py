@@ -1605,7 +1605,7 @@ def test_bmm_against_cpu(ta, tb, dtype, sliced, monkeypatch):
     seen = _spy(be, monkeypatch)
     r = np.random.default_rng(11)
     np_dt = np.float32 if dtype == "f32" else np.float16
-    for Bt, M, K, N in ((3, 5, 13, 7), (2, 9, 16, 6), (1, 1, 1, 1), (2, 64, 64, 64), (5, 8, 12, 4)):
+    for Bt, M, K, N in ((3, 5, 13, 7), (2, 9, 16, 6), (1, 1, 1, 1), (2, 64, 64, 64), (5, 8, 12, 4), (2, 256, 256, 256)):
         a = r.uniform(-1, 1, (Bt, K, M) if ta else (Bt, M, K)).astype(np_dt)
         b = r.uniform(-1, 1, (Bt, N, K) if tb else (Bt, K, N)).astype(np_dt)
         seen.clear()
@@ -1615,7 +1615,7 @@ def test_bmm_against_cpu(ta, tb, dtype, sliced, monkeypatch):
         tol = 2e-3 if dtype == "f16" else 1e-5
         np.testing.assert_allclose(got.astype(np.float64), want.astype(np.float64), rtol=tol, atol=tol)
         generic, mm4 = seen.count("matmul"), sum(sh.startswith("matmul4") for sh in seen)
-        if M * K * N >= 1 << 18:  # aligned, large: tuned 2-d products on views (their own K slices)
+        if M * K * N >= (1 << 18 if be._small_grid else 1 << 24):  # aligned, large: tuned 2-d products on views
             assert sliced or (generic == 0 and sum(sh.startswith("matmul_s") for sh in seen) == Bt), seen
         elif sliced:  # a dispatch over the batch per slice of K (6: matmul.comp)
             assert generic + mm4 == -(-K // 6), seen

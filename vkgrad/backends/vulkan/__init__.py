@@ -131,6 +131,7 @@ _ONEHOT_MAX = 1 << 24  # index_add_rows: the one-hot product up to this many [B,
 _ONEHOT_MAX_CPU = 1 << 22  # the same on CPU devices for B not a multiple of 4 (else the scan, always)
 _UNROLLED_TAPS = 64  # col2im / window_max unroll windows up to this many taps (col2im.comp's UNROLLED)
 _SG_MIN_WORK = 1 << 18  # matmul_sg from this many multiply-adds (below: matmul4)
+_BMM_ITEM_GPU = 1 << 24  # bmm on GPUs: the tuned product per item from items this large
 _REPLAY_SLOTS = (2, 3)  # the submitter's slots for captured steps (0 and 1: the two eager programs)
 
 
@@ -1474,7 +1475,9 @@ class VulkanBackend(Backend):
         return self._copy_strided(x, [x.size], [1], out=y)
 
     # -- linear algebra ------------------------------------------------------------
-    def matmul(self, a, b, trans_a=False, trans_b=False, bias=None, act=None):
+    def matmul(self, a, b, trans_a=False, trans_b=False, bias=None, act=None, f32_out=False):
+        """The base class's product; ``f32_out``: the result in f32 whatever the
+        operands' dtype (a K slice's partial sum, not rounded to halves)."""
         self._check_float("matmul", a, b)
         if a.dtype != b.dtype or (bias is not None and bias.dtype != a.dtype):
             raise BackendError(f"vulkan matmul: operands {list(a.shape)} {a.dtype} and {list(b.shape)} {b.dtype}"
@@ -1487,8 +1490,9 @@ class VulkanBackend(Backend):
         if K != Kb:
             raise BackendError(f"vulkan matmul: inner sizes differ: {list(a.shape)} (trans={trans_a}) "
                                f"and {list(b.shape)} (trans={trans_b})")
+        keep = "f32" if f32_out else a.dtype  # the result's dtype
         if self._loop_cap and K > self._loop_cap:  # lavapipe's loop limit (see _LOOP_CAP)
-            return self._matmul_k_slices(a, b, trans_a, trans_b, M, N, K, bias, act)
+            return self._as(self._matmul_k_slices(a, b, trans_a, trans_b, M, N, K, bias, act), keep)
         vec_a = (M if trans_a else K) % 4 == 0
         vec_b = (K if trans_b else N) % 4 == 0
         sg = self.limits.get("subgroup_size", 0)
@@ -1496,11 +1500,11 @@ class VulkanBackend(Backend):
         big = M * N * K >= _SG_MIN_WORK
         if (big and self.matmul_kernel == "sm" and self.limits.get("max_compute_shared_memory_size", 0) >= 8192
                 and self.limits.get("max_compute_work_group_invocations", 0) >= 256):
-            return self._as(self._matmul_sm(a, b, trans_a, trans_b, M, N, K, bias, act), a.dtype)
+            return self._as(self._matmul_sm(a, b, trans_a, trans_b, M, N, K, bias, act), keep)
         use_sg = (big and self.limits.get("subgroup_shuffle") and 8 <= sg <= 64 and self._texel
                   and max(M, N) * (K + 8) // 4 <= self._max_texels)  # it reads A and B as texels
         # f16 products are written as halves (no conversion pass) where whole words allow
-        out16 = int(a.dtype == "f16" and N % 2 == 0)
+        out16 = int(a.dtype == "f16" and N % 2 == 0 and not f32_out)
         cdt = "f16" if out16 else "f32"
         groups = ((M + 3) // 4 * ((N + 3) // 4) + 63) // 64  # 4x4 blocks, 64 per workgroup
         bias_h = bias if bias is not None else self._dummy
@@ -1544,7 +1548,7 @@ class VulkanBackend(Backend):
                            [Mk, N4, K4, int(bias is not None), N], [a_in, b_in, bias_h, c], small_grid=False)
             if Mk != M:
                 c = VkArray((M, N), cdt, c.block)  # the first M rows
-            return self._as(c, a.dtype)
+            return self._as(c, keep)
         c = self._alloc((M, N), cdt)
         if vec_a and vec_b:  # 4 values per load (f32, or packed halves); CPU devices gather
             # them through texel views (matmul4_tx)
@@ -1557,11 +1561,11 @@ class VulkanBackend(Backend):
             self._dispatch("matmul", a.dtype, (_ACT_ID[act], out16), groups,
                            [M, N, K, int(bias is not None), sam, sak, sbk, sbn, 1, 0, 0], [a, b, bias_h, c],
                            least=self._loop_groups(groups * 64, 64, K + 2))
-        return self._as(c, a.dtype)
+        return self._as(c, keep)
 
     def bmm(self, a, b, trans_a=False, trans_b=False):
-        """Products of at least _SG_MIN_WORK multiply-adds whose bytes keep the
-        descriptors' offset alignment: the tuned 2-D product once per batch element
+        """Products of at least _SG_MIN_WORK multiply-adds (_BMM_ITEM_GPU on GPUs) whose
+        bytes keep the descriptors' offset alignment: the tuned 2-D product once per batch element
         on views of a and b (no copies), each copied into its place in the result
         (lavapipe, [32, 128, 64] @ [32, 64, 128]: 4.2 GFLOP/s against matmul.comp's
         0.9; [64, 32, 32] items alike either way); else matmul.comp over the batch in
@@ -1572,7 +1576,10 @@ class VulkanBackend(Backend):
         align = max(16, self.limits.get("min_storage_buffer_offset_alignment", 16),
                     self.limits.get("min_texel_buffer_offset_alignment", 16))
         esz = 2 if a.dtype == "f16" else 4
-        if M * N * K >= _SG_MIN_WORK and all(n * esz % align == 0 for n in (M * K, K * N, M * N)):
+        # (a GPU: items each filling it -- a dispatch per item, and a barrier between the
+        # copies into one result, would leave it idle for small ones; not measured there)
+        big = _SG_MIN_WORK if self._small_grid else _BMM_ITEM_GPU
+        if M * N * K >= big and all(n * esz % align == 0 for n in (M * K, K * N, M * N)):
             y = self._alloc((Bt, M, N), a.dtype)
             for i in range(Bt):
                 self._copy_contig(self.matmul(self._item(a, i), self._item(b, i), trans_a, trans_b), self._item(y, i))
@@ -1612,20 +1619,22 @@ class VulkanBackend(Backend):
 
     def _matmul_k_slices(self, a, b, trans_a, trans_b, M, N, K, bias, act):
         """A product with K beyond _LOOP_CAP on a CPU device: slices of K multiplied
-        one by one and added in f32, then bias and activation (each kernel loops
-        over its K: past 65535 iterations lavapipe stops the loop)."""
+        one by one and added in f32 (f16 operands too: each slice's sum in f32, not
+        rounded to halves first -- an f16 product of K 256 in slices of 6 was off by
+        0.005), then bias and activation, in f32 (each kernel loops over its K: past
+        65535 iterations lavapipe stops the loop)."""
         acc = None
         for k0 in range(0, K, self._loop_cap):
             kk = min(self._loop_cap, K - k0)
             a_s = self.slice(a, (k0, 0), (1, 1), (kk, M)) if trans_a else self.slice(a, (0, k0), (1, 1), (M, kk))
             b_s = self.slice(b, (0, k0), (1, 1), (N, kk)) if trans_b else self.slice(b, (k0, 0), (1, 1), (kk, N))
-            part = self._as(self.matmul(a_s, b_s, trans_a, trans_b), "f32")
+            part = self.matmul(a_s, b_s, trans_a, trans_b, f32_out=True)
             acc = part if acc is None else self.binary("add", acc, part)
         if bias is not None:
             acc = self.binary("add", acc, self._as(bias, "f32"))
         if act is not None:
             acc = self.unary(act, acc)
-        return self._as(acc, a.dtype)
+        return acc
 
     def _matmul_sm(self, a, b, trans_a, trans_b, M, N, K, bias, act):
         """matmul_sm.comp: A [M, K4] and B [K4, N4] as stored when they are so laid
