@@ -21,6 +21,8 @@ def test_matmul_shapes():
         vg.matmul(vg.tensor(np.ones((2, 4, 5))), vg.tensor(np.ones((3, 5, 6))))
     with pytest.raises(ValueError, match=r"matmul: both operands need at least 1 dimension, got \[\] @ \[3\]"):
         vg.matmul(vg.tensor(2.0), vg.tensor(np.ones(3)))
+    with pytest.raises(ValueError, match=r"bmm: expected \[B, M, K\] @ \[B, K, N\], got \[2, 3, 4\] @ \[4, 5\]"):
+        vg.bmm(vg.tensor(np.ones((2, 3, 4))), vg.tensor(np.ones((4, 5))))
     be = vg.get_backend("cpu")
     with pytest.raises(vg.BackendError, match=r"cpu bmm: expected \[B, M, K\] @ \[B, K, N\] of one dtype, got "
                                               r"\[2, 3, 4\] \(trans=False\) f32 and \[3, 4, 5\]"):

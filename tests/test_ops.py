@@ -218,6 +218,7 @@ CASES = {
     "matmul_bmm_bcast": (vg.matmul, np.matmul, [U(2, 1, 5, 7), U(3, 7, 4)]),
     "matmul_mat_batch": (vg.matmul, np.matmul, [U(5, 7), U(2, 7, 3)]),
     "matmul_vec_batch": (vg.matmul, np.matmul, [U(7), U(2, 7, 3)]),
+    "bmm": (vg.bmm, np.matmul, [U(3, 4, 6), U(3, 6, 5)]),
     "linear_3d_gelu": (lambda x, w, b: vg.linear(x, w, b, "gelu"),
                        lambda x, w, b: _np_gelu(x @ w.T + b), [U(2, 3, 5), U(4, 5), U(4)]),
     "linear_1d": (lambda x, w, b: vg.linear(x, w, b), lambda x, w, b: x @ w.T + b, [U(5), U(4, 5), U(4)]),

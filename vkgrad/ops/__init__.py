@@ -1,7 +1,7 @@
 """Every op once, forward and backward, written against backend primitives."""
 from .elementwise import (abs, add, affine, clamp, clone, div, elu, eq, exp, ge, gelu, gt, le, leaky_relu, log, lt,
                           maximum, minimum, mul, neg, pow, relu, sigmoid, silu, softplus, sqrt, sub, tanh, to, where)
-from .nn import (batch_norm, binary_cross_entropy_with_logits, cross_entropy, dropout, dropout2d, embedding, group_norm, layer_norm, linear, log_softmax, matmul, mse_loss,
+from .nn import (batch_norm, binary_cross_entropy_with_logits, bmm, cross_entropy, dropout, dropout2d, embedding, group_norm, layer_norm, linear, log_softmax, matmul, mse_loss,
                  one_hot, softmax, softmax_cross_entropy)
 from .conv import (adaptive_avg_pool2d, avg_pool1d, avg_pool2d, conv1d, conv2d, conv_transpose2d, interpolate, max_pool1d,
                    max_pool2d)
@@ -9,7 +9,7 @@ from .shape import argmax, cat, getitem, max, mean, reshape, stack, std, sum, tr
 
 __all__ = ["abs", "add", "affine", "clamp", "div", "eq", "exp", "gelu", "log", "mul", "neg", "pow", "relu",
            "sigmoid", "sqrt", "sub", "tanh", "to", "batch_norm", "cross_entropy", "dropout",
-           "linear", "log_softmax", "matmul", "mse_loss", "softmax", "softmax_cross_entropy",
+           "linear", "log_softmax", "matmul", "bmm", "mse_loss", "softmax", "softmax_cross_entropy",
            "layer_norm", "max", "argmax", "mean", "var", "std", "reshape", "sum", "transpose", "getitem", "cat",
            "stack", "clone", "one_hot", "maximum", "minimum", "gt", "lt", "ge", "le", "where", "embedding",
            "leaky_relu", "silu", "elu", "softplus",

@@ -56,6 +56,17 @@ def matmul(a, b):
     return out
 
 
+def bmm(a, b):
+    """PyTorch's bmm: [B, M, K] @ [B, K, N] -> [B, M, N], one batch on both sides (no
+    broadcasting: :func:`matmul` broadcasts)."""
+    check_tensor("bmm", a)
+    check_tensor("bmm", b)
+    a, b = promote("bmm", *autocast_to(a, b))
+    if a.ndim != 3 or b.ndim != 3 or a.shape[0] != b.shape[0] or a.shape[2] != b.shape[1]:
+        raise ValueError(f"bmm: expected [B, M, K] @ [B, K, N], got {list(a.shape)} @ {list(b.shape)}")
+    return _product(a, b, batched=True)
+
+
 def _product(a, b, batched=False):
     """a @ b by the backend's matmul (2-d) or bmm (``batched``: [B, M, K] @ [B, K, N])."""
     be = a.backend
