@@ -577,3 +577,53 @@ def test_conv_transpose2d_module_matches_torch(bk):
         vg.conv_transpose2d(x, vg.tensor(np.ones((2, 3, 3, 3)), device="cpu"))
     with pytest.raises(ValueError, match="conv_transpose2d: output_padding 2 must be smaller than the stride 2"):
         vg.conv_transpose2d(x, vg.tensor(np.ones((3, 2, 3, 3)), device="cpu"), stride=2, output_padding=2)
+
+
+def test_multihead_attention_matches_torch(bk):
+    """MultiheadAttention against PyTorch's (f64, the same parameters): batch-first
+    self-attention with a causal boolean mask and a key padding mask -- values and
+    every gradient --; sequence-first cross-attention with a float mask and the
+    head-averaged weights; an unbatched call; its errors."""
+    torch = pytest.importorskip("torch")
+    E, H, N, L = 8, 2, 3, 5
+    am, kpm = np.triu(np.ones((L, L), bool), 1), np.zeros((N, L), bool)
+    kpm[:, -1] = True
+
+    class SelfAttn(nn.Module):
+        def __init__(self, mha):
+            super().__init__()
+            self.mha = mha
+
+        def forward(self, x):
+            return self.mha(x, x, x, attn_mask=am, key_padding_mask=kpm)[0]
+
+    class TorchSelfAttn(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.mha = torch.nn.MultiheadAttention(E, H, batch_first=True)
+
+        def forward(self, x):
+            return self.mha(x, x, x, attn_mask=torch.tensor(am), key_padding_mask=torch.tensor(kpm))[0]
+    vg.manual_seed(3)
+    model, tm = SelfAttn(nn.MultiheadAttention(E, H, batch_first=True, device=bk.device, dtype=bk.dtype)), \
+        TorchSelfAttn().double()
+    r = np.random.default_rng(14)
+    tol = _vs_torch(torch, bk, model, tm, r.standard_normal((N, L, E)))
+    cross, tcross = model.mha, tm.mha
+    cross.batch_first = tcross.batch_first = False
+    q, kv, fm = r.standard_normal((L, N, E)), r.standard_normal((4, N, E)), r.uniform(-1, 0, (L, 4))
+    cast = (lambda a: a.astype(np.float16).astype(np.float64)) if bk.dtype == "f16" else (lambda a: a)
+    out, w = cross(bk.t(q), bk.t(kv), bk.t(kv), attn_mask=bk.t(fm))
+    tout, tw = tcross(*(torch.tensor(cast(a)) for a in (q, kv, kv)), attn_mask=torch.tensor(cast(fm)))
+    bk.close(out.numpy(), tout.detach().numpy(), what="cross output", **tol)
+    bk.close(w.numpy(), tw.detach().numpy(), what="weights", **tol)
+    out1, w1 = cross(bk.t(q[:, 0]), bk.t(kv[:, 0]), bk.t(kv[:, 0]), attn_mask=bk.t(fm), need_weights=False)
+    assert out1.shape == (L, E) and w1 is None
+    bk.close(out1.numpy(), out.numpy()[:, 0], what="unbatched", **tol)
+    assert "embed_dim=8, num_heads=2" in repr(cross)
+    with pytest.raises(ValueError, match="MultiheadAttention: embed_dim 8 must be a positive multiple of num_heads 3"):
+        nn.MultiheadAttention(8, 3)
+    with pytest.raises(ValueError, match=r"MultiheadAttention: attn_mask must have shape \[5, 4\] or \[6, 5, 4\]"):
+        cross(bk.t(q), bk.t(kv), bk.t(kv), attn_mask=np.zeros((5, 5), bool))
+    with pytest.raises(ValueError, match=r"MultiheadAttention: expected query \[L, N, 8\]"):
+        cross(bk.t(q[..., :4]), bk.t(kv), bk.t(kv))

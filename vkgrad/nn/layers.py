@@ -271,6 +271,92 @@ class Embedding(Module):
         return f"{self.num_embeddings}, {self.embedding_dim}"
 
 
+class MultiheadAttention(Module):
+    """PyTorch's multi-head attention: ``forward(query, key, value, key_padding_mask=None,
+    need_weights=True, attn_mask=None, average_attn_weights=True, is_causal=False)`` ->
+    (output, weights or None), with its parameters (``in_proj_weight`` [3E, E] and
+    ``in_proj_bias``, ``out_proj``) and initialisation, so state dicts carry over.
+    Inputs [L, N, E] (``batch_first``: [N, L, E]) or unbatched [L, E]; masks as
+    PyTorch's: ``attn_mask`` [L, S] or [N * heads, L, S], ``key_padding_mask`` [N, S],
+    boolean NumPy arrays (True: masked) or float tensors / arrays added to the
+    scores; ``is_causal`` with no ``attn_mask`` masks later positions.  Composed of
+    linear (over [..., E]), batched products and softmax (a row masked everywhere
+    gives NaN, as PyTorch); dropout on the weights in training."""
+
+    def __init__(self, embed_dim, num_heads, dropout=0.0, bias=True, batch_first=False, device=None, dtype=None):
+        super().__init__()
+        if embed_dim < 1 or num_heads < 1 or embed_dim % num_heads:
+            raise ValueError(f"MultiheadAttention: embed_dim {embed_dim} must be a positive multiple of "
+                             f"num_heads {num_heads}")
+        if not 0.0 <= dropout <= 1.0:
+            raise ValueError(f"MultiheadAttention: dropout must lie in [0, 1], got {dropout}")
+        self.embed_dim, self.num_heads, self.dropout, self.batch_first = embed_dim, num_heads, dropout, batch_first
+        bound = math.sqrt(6.0 / (embed_dim + 3 * embed_dim))  # xavier_uniform_ of [3E, E]
+        self.in_proj_weight = Parameter(rng().uniform(-bound, bound, (3 * embed_dim, embed_dim)), device=device,
+                                        dtype=dtype)
+        self.in_proj_bias = Parameter(np.zeros(3 * embed_dim), device=device, dtype=dtype) if bias else None
+        self.out_proj = Linear(embed_dim, embed_dim, bias=bias, device=device, dtype=dtype)
+        if bias:
+            self.out_proj.bias = Parameter(np.zeros(embed_dim), device=device, dtype=dtype)
+
+    def _mask(self, m, shape, what, like):
+        """An additive mask of ``shape`` (or None): booleans to -inf where True."""
+        if m is None:
+            return None
+        if not hasattr(m, "shape") or tuple(m.shape) not in shape:
+            raise ValueError(f"MultiheadAttention: {what} must have shape {' or '.join(str(list(s)) for s in shape)}, "
+                             f"got {list(getattr(m, 'shape', ()))}")
+        if isinstance(m, np.ndarray):
+            m = np.where(m, -np.inf, 0.0) if m.dtype == bool else m
+            return tensor(m, device=like.device, dtype=like.dtype)
+        return m
+
+    def forward(self, query, key, value, key_padding_mask=None, need_weights=True, attn_mask=None,
+                average_attn_weights=True, is_causal=False):
+        E, H = self.embed_dim, self.num_heads
+        unbatched = query.ndim == 2
+        q, k, v = ((x.unsqueeze(1) if unbatched else x) for x in (query, key, value))
+        if self.batch_first and not unbatched:
+            q, k, v = (x.swapaxes(0, 1) for x in (q, k, v))
+        if q.ndim != 3 or q.shape[2] != E or k.shape != v.shape or k.ndim != 3 or k.shape[2] != E \
+                or k.shape[1] != q.shape[1]:
+            raise ValueError(f"MultiheadAttention: expected query [L, N, {E}] and key, value [S, N, {E}] "
+                             f"(batch_first: [N, L, {E}]), got {list(query.shape)}, {list(key.shape)}, "
+                             f"{list(value.shape)}")
+        (L, N, _), S = q.shape, k.shape[0]
+        w, b = self.in_proj_weight, self.in_proj_bias
+        proj = [ops.linear(x, w[i * E:(i + 1) * E], None if b is None else b[i * E:(i + 1) * E])
+                for i, x in enumerate((q, k, v))]
+        # [len, N, E] -> [N, H, len, E / H]
+        qh, kh, vh = (x.reshape((x.shape[0], N, H, E // H)).permute(1, 2, 0, 3) for x in proj)
+        scores = (qh @ kh.swapaxes(2, 3)) * (1.0 / math.sqrt(E // H))
+        if attn_mask is None and is_causal:
+            attn_mask = np.triu(np.ones((L, S), bool), 1)
+        am = self._mask(attn_mask, ((L, S), (N * H, L, S)), "attn_mask", scores)
+        if am is not None:
+            scores = scores + (am if am.ndim == 2 else am.reshape((N, H, L, S)))
+        if unbatched and key_padding_mask is not None:  # [S], as PyTorch's unbatched form
+            key_padding_mask = key_padding_mask.reshape((1, -1))
+        kpm = self._mask(key_padding_mask, ((N, S),), "key_padding_mask", scores)
+        if kpm is not None:
+            scores = scores + kpm.reshape((N, 1, 1, S))
+        weights = ops.dropout(ops.softmax(scores, -1), self.dropout, self.training)
+        out = (weights @ vh).permute(2, 0, 1, 3).reshape((L, N, E))  # [L, N, E]
+        out = self.out_proj(out)
+        if self.batch_first and not unbatched:
+            out = out.swapaxes(0, 1)
+        if unbatched:
+            out = out.reshape((L, E))
+        if not need_weights:
+            return out, None
+        weights = ops.mean(weights, axis=1) if average_attn_weights else weights
+        return out, (weights.reshape(weights.shape[1:]) if unbatched else weights)
+
+    def extra_repr(self):
+        return f"embed_dim={self.embed_dim}, num_heads={self.num_heads}, dropout={self.dropout}, " \
+               f"batch_first={self.batch_first}"
+
+
 class LayerNorm(Module):
     """Normalises each sample over its last axes (``normalized_shape``: an int or a
     tuple, as PyTorch's), then a learnable scale and shift of that shape
