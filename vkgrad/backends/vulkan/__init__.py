@@ -1493,8 +1493,6 @@ class VulkanBackend(Backend):
         keep = "f32" if f32_out else a.dtype  # the result's dtype
         if self._loop_cap and K > self._loop_cap:  # lavapipe's loop limit (see _LOOP_CAP)
             return self._as(self._matmul_k_slices(a, b, trans_a, trans_b, M, N, K, bias, act), keep)
-        vec_a = (M if trans_a else K) % 4 == 0
-        vec_b = (K if trans_b else N) % 4 == 0
         sg = self.limits.get("subgroup_size", 0)
         # (from 2^18: below, matmul4 is as fast on lavapipe and compiles in a fraction of the time)
         big = M * N * K >= _SG_MIN_WORK
@@ -1506,7 +1504,6 @@ class VulkanBackend(Backend):
         # f16 products are written as halves (no conversion pass) where whole words allow
         out16 = int(a.dtype == "f16" and N % 2 == 0 and not f32_out)
         cdt = "f16" if out16 else "f32"
-        groups = ((M + 3) // 4 * ((N + 3) // 4) + 63) // 64  # 4x4 blocks, 64 per workgroup
         bias_h = bias if bias is not None else self._dummy
         q = _epq(a.dtype)  # values per 16-byte load
         if use_sg:
@@ -1549,19 +1546,8 @@ class VulkanBackend(Backend):
             if Mk != M:
                 c = VkArray((M, N), cdt, c.block)  # the first M rows
             return self._as(c, keep)
-        c = self._alloc((M, N), cdt)
-        if vec_a and vec_b:  # 4 values per load (f32, or packed halves); CPU devices gather
-            # them through texel views (matmul4_tx)
-            self._dispatch(self._tx("matmul4", max(a.size, b.size) // 4 + 1), a.dtype,
-                           (_ACT_ID[act], int(trans_a), int(trans_b), out16), groups,
-                           [M, N, K, int(bias is not None), 1, 0, 0], [a, b, bias_h, c])
-        else:
-            sam, sak = (1, M) if trans_a else (K, 1)
-            sbk, sbn = (1, K) if trans_b else (N, 1)
-            self._dispatch("matmul", a.dtype, (_ACT_ID[act], out16), groups,
-                           [M, N, K, int(bias is not None), sam, sak, sbk, sbn, 1, 0, 0], [a, b, bias_h, c],
-                           least=self._loop_groups(groups * 64, 64, K + 2))
-        return self._as(c, keep)
+        c = self._blocks(a, b, trans_a, trans_b, 1, M, K, N, out16, bias, act)
+        return self._as(VkArray((M, N), c.dtype, c.block), keep)
 
     def bmm(self, a, b, trans_a=False, trans_b=False):
         """Products of at least _SG_MIN_WORK multiply-adds (_BMM_ITEM_GPU on GPUs) whose
@@ -1585,51 +1571,58 @@ class VulkanBackend(Backend):
                 self._copy_contig(self.matmul(self._item(a, i), self._item(b, i), trans_a, trans_b), self._item(y, i))
             return y
         if self._loop_cap and K > self._loop_cap:
-            acc = None
-            for k0 in range(0, K, self._loop_cap):
-                kk = min(self._loop_cap, K - k0)
-                part = [self.slice(h, (0, k0, 0) if t else (0, 0, k0), (1, 1, 1),
-                                   (Bt, kk, h.shape[2]) if t else (Bt, h.shape[1], kk))
-                        for h, t in ((a, trans_a), (b, not trans_b))]
-                p = self._bmm(part[0], part[1], trans_a, trans_b, Bt, M, kk, N, False)
-                acc = p if acc is None else self.binary("add", acc, p)
-            return self._as(acc, a.dtype)
-        return self._as(self._bmm(a, b, trans_a, trans_b, Bt, M, K, N, True), a.dtype)
+            return self._as(self._k_slices(a, b, trans_a, trans_b, K, lambda x, y: self._blocks(
+                x, y, trans_a, trans_b, Bt, M, x.shape[1] if trans_a else x.shape[2], N, 0)), a.dtype)
+        out16 = int(a.dtype == "f16" and N % 2 == 0)
+        return self._as(self._blocks(a, b, trans_a, trans_b, Bt, M, K, N, out16), a.dtype)
 
-    def _bmm(self, a, b, trans_a, trans_b, Bt, M, K, N, halves):
-        """One dispatch over the batch: matmul4 where each operand is read along a
-        multiple of 4 (4 values a load; lavapipe, [64, 32, 32] items: 2.4 GFLOP/s),
-        else matmul.comp's scalar loads (0.5)."""
-        out16 = int(halves and a.dtype == "f16" and N % 2 == 0)
+    def _blocks(self, a, b, trans_a, trans_b, Bt, M, K, N, out16, bias=None, act=None):
+        """[Bt, M, N] in one dispatch of 4 x 4 blocks over the batch (a 2-D product:
+        Bt = 1, with bias and activation): matmul4 where each operand is read along a
+        multiple of 4 (4 values a load, through texel views on CPU devices; lavapipe,
+        [64, 32, 32] items: 2.4 GFLOP/s), else matmul.comp's scalar loads (0.5); a grid
+        that keeps each invocation under lavapipe's loop limit."""
         c = self._alloc((Bt, M, N), "f16" if out16 else "f32")
         if c.size:
             blocks = Bt * -(-M // 4) * -(-N // 4)
+            operands = [a, b, bias if bias is not None else self._dummy, c]
+            head = [M, N, K, int(bias is not None)]
             if (M if trans_a else K) % 4 == 0 and (K if trans_b else N) % 4 == 0:
                 least = self._loop_groups(blocks, 64, K // 4 + 2)
                 self._dispatch(self._tx("matmul4", max(a.size, b.size) // 4 + 1), a.dtype,
-                               (0, int(trans_a), int(trans_b), out16), max(-(-blocks // 64), least),
-                               [M, N, K, 0, Bt, M * K // 4, K * N // 4], [a, b, self._dummy, c], least=least)
+                               (_ACT_ID[act], int(trans_a), int(trans_b), out16), max(-(-blocks // 64), least),
+                               head + [Bt, M * K // 4, K * N // 4], operands, least=least)
                 return c
             sam, sak = (1, M) if trans_a else (K, 1)
             sbk, sbn = (1, K) if trans_b else (N, 1)
             least = self._loop_groups(blocks, 64, K + 2)
-            self._dispatch("matmul", a.dtype, (0, out16), max(-(-blocks // 64), least),
-                           [M, N, K, 0, sam, sak, sbk, sbn, Bt, M * K, K * N], [a, b, self._dummy, c], least=least)
+            self._dispatch("matmul", a.dtype, (_ACT_ID[act], out16), max(-(-blocks // 64), least),
+                           head + [sam, sak, sbk, sbn, Bt, M * K, K * N], operands, least=least)
         return c
 
-    def _matmul_k_slices(self, a, b, trans_a, trans_b, M, N, K, bias, act):
-        """A product with K beyond _LOOP_CAP on a CPU device: slices of K multiplied
-        one by one and added in f32 (f16 operands too: each slice's sum in f32, not
-        rounded to halves first -- an f16 product of K 256 in slices of 6 was off by
-        0.005), then bias and activation, in f32 (each kernel loops over its K: past
-        65535 iterations lavapipe stops the loop)."""
+    def _k_slices(self, a, b, trans_a, trans_b, K, product):
+        """The sum in f32 of product(a_s, b_s) over slices of K of _LOOP_CAP (2-D or
+        batched operands; each kernel loops over its K: past 65535 iterations
+        lavapipe stops the loop)."""
         acc = None
         for k0 in range(0, K, self._loop_cap):
-            kk = min(self._loop_cap, K - k0)
-            a_s = self.slice(a, (k0, 0), (1, 1), (kk, M)) if trans_a else self.slice(a, (0, k0), (1, 1), (M, kk))
-            b_s = self.slice(b, (0, k0), (1, 1), (N, kk)) if trans_b else self.slice(b, (k0, 0), (1, 1), (kk, N))
-            part = self.matmul(a_s, b_s, trans_a, trans_b, f32_out=True)
-            acc = part if acc is None else self.binary("add", acc, part)
+            parts = []
+            for h, k_rows in ((a, trans_a), (b, not trans_b)):  # K along the rows (second-to-last axis)?
+                nd = len(h.shape)
+                ax = nd - 2 if k_rows else nd - 1
+                starts, lens = [0] * nd, list(h.shape)
+                starts[ax], lens[ax] = k0, min(self._loop_cap, K - k0)
+                parts.append(self.slice(h, tuple(starts), (1,) * nd, tuple(lens)))
+            p = product(*parts)
+            acc = p if acc is None else self.binary("add", acc, p)
+        return acc
+
+    def _matmul_k_slices(self, a, b, trans_a, trans_b, M, N, K, bias, act):
+        """A product with K beyond _LOOP_CAP on a CPU device (_k_slices): each slice's
+        sum in f32 (f16 operands too, not rounded to halves first -- an f16 product
+        of K 256 in slices of 6 was off by 0.005), then bias and activation, in f32."""
+        acc = self._k_slices(a, b, trans_a, trans_b, K,
+                             lambda x, y: self.matmul(x, y, trans_a, trans_b, f32_out=True))
         if bias is not None:
             acc = self.binary("add", acc, self._as(bias, "f32"))
         if act is not None:
