@@ -583,7 +583,7 @@ def test_multihead_attention_matches_torch(bk):
     """MultiheadAttention against PyTorch's (f64, the same parameters): batch-first
     self-attention with a causal boolean mask and a key padding mask -- values and
     every gradient --; sequence-first cross-attention with a float mask and the
-    head-averaged weights; an unbatched call; its errors."""
+    head-averaged weights; is_causal; an unbatched call; its errors."""
     torch = pytest.importorskip("torch")
     E, H, N, L = 8, 2, 3, 5
     am, kpm = np.triu(np.ones((L, L), bool), 1), np.zeros((N, L), bool)
@@ -617,6 +617,9 @@ def test_multihead_attention_matches_torch(bk):
     tout, tw = tcross(*(torch.tensor(cast(a)) for a in (q, kv, kv)), attn_mask=torch.tensor(cast(fm)))
     bk.close(out.numpy(), tout.detach().numpy(), what="cross output", **tol)
     bk.close(w.numpy(), tw.detach().numpy(), what="weights", **tol)
+    x = bk.t(r.standard_normal((L, N, E)))  # is_causal without a mask: the causal boolean mask's result
+    bk.close(cross(x, x, x, is_causal=True)[0].numpy(), cross(x, x, x, attn_mask=am)[0].numpy(), what="causal",
+             rtol=1e-6, atol=1e-6)
     out1, w1 = cross(bk.t(q[:, 0]), bk.t(kv[:, 0]), bk.t(kv[:, 0]), attn_mask=bk.t(fm), need_weights=False)
     assert out1.shape == (L, E) and w1 is None
     bk.close(out1.numpy(), out.numpy()[:, 0], what="unbatched", **tol)

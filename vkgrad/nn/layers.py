@@ -10,7 +10,7 @@ from .. import config, ops
 from ..ops.conv import _one, _pair
 from ..ops.nn import check_activation
 from ..random import rng
-from ..tensor import Parameter, tensor
+from ..tensor import Parameter, Tensor, tensor
 from .module import Module
 
 
@@ -43,6 +43,13 @@ class Linear(Module):
         return f"{self.in_features}, {self.out_features}{act}"
 
 
+def _scale_shift(shape, on, device, dtype):
+    """A normalisation's learnable scale (ones) and shift (zeros) of ``shape``, or (None, None)."""
+    if not on:
+        return None, None
+    return Parameter(np.ones(shape), device=device, dtype=dtype), Parameter(np.zeros(shape), device=device, dtype=dtype)
+
+
 class BatchNorm1d(Module):
     """Batch norm over the batch axis of [N, C], with exact gradients through the
     batch statistics in training and running statistics in eval.  ``affine=False``:
@@ -51,8 +58,7 @@ class BatchNorm1d(Module):
     def __init__(self, num_features, eps=1e-5, momentum=0.1, affine=True, device=None, dtype=None):
         super().__init__()
         self.num_features, self.eps, self.momentum, self.affine = num_features, eps, momentum, affine
-        self.weight = Parameter(np.ones(num_features), device=device, dtype=dtype) if affine else None
-        self.bias = Parameter(np.zeros(num_features), device=device, dtype=dtype) if affine else None
+        self.weight, self.bias = _scale_shift(num_features, affine, device, dtype)
         # running statistics in f32 even when the weights are f16
         dt = "f64" if (dtype or config.default_dtype) == "f64" else "f32"
         self.register_buffer("running_mean", tensor(np.zeros(num_features), dtype=dt, device=device))
@@ -330,8 +336,10 @@ class MultiheadAttention(Module):
         # [len, N, E] -> [N, H, len, E / H]
         qh, kh, vh = (x.reshape((x.shape[0], N, H, E // H)).permute(1, 2, 0, 3) for x in proj)
         scores = (qh @ kh.swapaxes(2, 3)) * (1.0 / math.sqrt(E // H))
-        if attn_mask is None and is_causal:
-            attn_mask = np.triu(np.ones((L, S), bool), 1)
+        if attn_mask is None and is_causal:  # uploaded once per shape (kept by the backend), not per call
+            attn_mask = Tensor(scores.backend.host_constant(
+                ("causal", L, S), lambda: np.where(np.triu(np.ones((L, S), bool), 1), -np.inf, 0.0), scores.dtype),
+                scores.backend)
         am = self._mask(attn_mask, ((L, S), (N * H, L, S)), "attn_mask", scores)
         if am is not None:
             scores = scores + (am if am.ndim == 2 else am.reshape((N, H, L, S)))
@@ -369,8 +377,7 @@ class LayerNorm(Module):
         if not shape or any(int(d) < 1 for d in shape):
             raise ValueError(f"LayerNorm: normalized_shape must be positive sizes, got {normalized_shape!r}")
         self.normalized_shape, self.eps, self.elementwise_affine = shape, eps, elementwise_affine
-        self.weight = Parameter(np.ones(shape), device=device, dtype=dtype) if elementwise_affine else None
-        self.bias = Parameter(np.zeros(shape), device=device, dtype=dtype) if elementwise_affine else None
+        self.weight, self.bias = _scale_shift(shape, elementwise_affine, device, dtype)
 
     def forward(self, x):
         return ops.layer_norm(x, self.normalized_shape, self.weight, self.bias, self.eps)
@@ -413,8 +420,7 @@ class GroupNorm(Module):
         if num_groups < 1 or num_channels < 1 or num_channels % num_groups:
             raise ValueError(f"GroupNorm: num_groups must divide num_channels, got {num_groups} and {num_channels}")
         self.num_groups, self.num_channels, self.eps, self.affine = num_groups, num_channels, eps, affine
-        self.weight = Parameter(np.ones(num_channels), device=device, dtype=dtype) if affine else None
-        self.bias = Parameter(np.zeros(num_channels), device=device, dtype=dtype) if affine else None
+        self.weight, self.bias = _scale_shift(num_channels, affine, device, dtype)
 
     def forward(self, x):
         return ops.group_norm(x, self.num_groups, self.weight, self.bias, self.eps)
