@@ -7,7 +7,9 @@
 // -DTEXEL_IN (the "copy_tx" twin, CPU devices; any n: whole 16-byte quads of y,
 // then a tail of words): x's words through a uniform texel buffer (R32UI: a gather per
 // 8 lanes, where lavapipe loads a storage buffer lane by lane), the bits moved
-// as they are (halves too: no conversions), y walked by digits.glsl.
+// as they are (halves too: no conversions), y walked by digits.glsl; QUADS
+// (constant 1): a walk of whole quads (digits.glsl), 1: x's quads (a view of
+// quads), 2: x's element repeated over each quad (its innermost stride 0).
 #include "common.glsl"
 layout(push_constant) uniform P { uint n; uint base; uint dim[6]; uint sx[6]; } p;
 #ifdef TEXEL_IN
@@ -15,15 +17,32 @@ layout(push_constant) uniform P { uint n; uint base; uint dim[6]; uint sx[6]; } 
 layout(local_size_x = 64) in;
 layout(binding = 0) uniform usamplerBuffer XW;
 BUF4_OUT(1, Y4)
+layout(constant_id = 1) const uint QUADS = 0u;
 #include "digits.glsl"
 
-uint element_bits() {
+uint x_index() {
     uint ix = p.base;
     FOR_DIMS_UP(d) ix += idx[d] * p.sx[d];
-    return ELEM_BITS(XW, ix);
+    return ix;
 }
 
-void main() { walk_y(); }
+uint element_bits() { return ELEM_BITS(XW, x_index()); }
+
+uvec4 element_quad() {
+    if (QUADS == 2u) {  // x's element repeated along y's innermost axis (a broadcast)
+        uint b = element_bits();
+#ifdef F16
+        b |= b << 16u;
+#endif
+        return uvec4(b);
+    }
+    return texelFetch(XW, int(x_index()));
+}
+
+void main() {
+    if (QUADS != 0u) walk_quad_elements();
+    else walk_y();
+}
 #else
 layout(local_size_x = 256) in;
 BUF_IN(0, X)

@@ -81,3 +81,22 @@ void walk_y() {
     walk_quads();
     walk_tail();
 }
+
+// QUADS (the includer's specialisation constant): y's shape, strides and p.n
+// counted in 16-byte quads -- the walk's innermost axis runs contiguously in x
+// and y, in whole quads from quad-aligned offsets -- so each step moves a quad,
+// read by the includer's element_quad() from an RGBA32UI view (a head permute of
+// [16, 64, 4, 32] on lavapipe: one gather per quad, where walk_quads takes four).
+uvec4 element_quad();
+
+void walk_quad_elements() {
+    uint q = quad_first(p.n), end_ = quad_end(p.n);
+    if (q >= end_) return;
+    uint by[6];  // the quads between this lane's, as digits
+    digits(quad_step(), by);
+    digits(q, idx);
+    for (; q < end_; q += quad_step()) {
+        Y4[q] = element_quad();
+        advance(by);
+    }
+}

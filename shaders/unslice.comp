@@ -7,7 +7,8 @@
 // (in), 1 y (out).
 // -DTEXEL_IN (the "unslice_tx" twin, CPU devices; any n: whole 16-byte quads of y,
 // then a tail of words): g's words through a texel view, y walked by digits.glsl (no
-// division per element where the slice's steps are 1).
+// division per element where the slice's steps are 1); QUADS (constant 2): a walk
+// of whole quads, g and A bound as views of quads (digits.glsl).
 #include "common.glsl"
 layout(push_constant) uniform P { uint n; uint dim[6]; uint start[6]; uint step[6]; uint len[6]; } p;
 layout(constant_id = 1) const uint BASE = 0u;
@@ -17,11 +18,14 @@ layout(local_size_x = 64) in;
 layout(binding = 0) uniform usamplerBuffer GW;
 BUF4_OUT(1, Y4)
 layout(binding = 2) uniform usamplerBuffer AW;
+layout(constant_id = 2) const bool QUADS = false;
 #include "digits.glsl"
 
-uint element_bits() {  // g's element at y's idx, or 0 / A's off the slice's lattice:
-    // straight-line code (with a return per dimension lavapipe ran it 2.5x slower)
-    uint ig = 0u, gs = 1u, iy = 0u, ys = 1u, off_lattice = 0u;  // (bitwise ors: && would branch per lane)
+// y's idx on the slice's lattice: g's index ig (and y's iy, BASE), or off_lattice
+// != 0 -- straight-line code (with a return per dimension lavapipe ran it 2.5x slower)
+void locate(out uint ig, out uint iy, out uint off_lattice) {
+    uint gs = 1u, ys = 1u;  // (bitwise ors: && would branch per lane)
+    ig = 0u; iy = 0u; off_lattice = 0u;
     FOR_DIMS_DOWN(d) {
         uint off = idx[d] - p.start[d], k = off;  // below the start: wraps, k >= len
         if (p.step[d] != 1u) k /= p.step[d];  // a branch, not a select: no division where steps are 1
@@ -33,15 +37,27 @@ uint element_bits() {  // g's element at y's idx, or 0 / A's off the slice's lat
             ys *= p.dim[d];
         }
     }
-    if (BASE == 1u) {
-        uint bg = ELEM_BITS(GW, off_lattice == 0u ? ig : 0u), ba = ELEM_BITS(AW, iy);
-        return off_lattice == 0u ? bg : ba;
-    }
-    uint b = ELEM_BITS(GW, off_lattice == 0u ? ig : 0u);
-    return off_lattice == 0u ? b : 0u;
+    if (off_lattice != 0u) ig = 0u;
 }
 
-void main() { walk_y(); }
+uint element_bits() {  // g's element at y's idx, or 0 / A's off the slice's lattice
+    uint ig, iy, off_lattice;
+    locate(ig, iy, off_lattice);
+    uint b = ELEM_BITS(GW, ig), a = BASE == 1u ? ELEM_BITS(AW, iy) : 0u;
+    return off_lattice == 0u ? b : a;
+}
+
+uvec4 element_quad() {  // QUADS: the same in quads (a slice's runs in whole quads)
+    uint ig, iy, off_lattice;
+    locate(ig, iy, off_lattice);
+    uvec4 b = texelFetch(GW, int(ig)), a = BASE == 1u ? texelFetch(AW, int(iy)) : uvec4(0u);
+    return off_lattice == 0u ? b : a;
+}
+
+void main() {
+    if (QUADS) walk_quad_elements();
+    else walk_y();
+}
 #else
 layout(local_size_x = 256) in;
 BUF_IN(0, G)

@@ -1224,10 +1224,29 @@ def test_strided_copies_move_bits_exactly(dtype, texel_reads, monkeypatch):
     cases += [(lambda: be.unslice(be.from_numpy(g, dtype), (6, 5, 4, 8), (1, 1, 0, 3), (2, 1, 2, 1)), want4),
               (lambda: be.unslice(be.from_numpy(x.ravel()[:320], dtype), (968,), (5,), (3,)), want1),
               (lambda: be.unslice(be.from_numpy(x.ravel()[:320], dtype), (967,), (5,), (3,)), want1[:967])]
+    # runs of whole quads (the texel twins' QUADS walks): a permute and a slice keeping
+    # x's last axis (8 values: two f32 quads, one of halves), a broadcast along the
+    # last axis, a slice gradient and a slice written over a tensor on quad boundaries
+    wide = np.concatenate([x, x[::-1]], axis=3)  # [6, 5, 4, 16]
+    hw = be.from_numpy(wide, dtype)
+    want_q = np.zeros((6, 5, 4, 24), np_dt)
+    want_q[1::2, :, :, 8:16] = x[:3]
+    put_q = np.concatenate([wide, wide[:, :, :, :8]], axis=3)
+    put_q[:, :, 1:3, 8:16] = x[:, :, :2]
+    cases += [(lambda: be.permute(h, (2, 0, 1, 3)), x.transpose(2, 0, 1, 3)),
+              (lambda: be.slice(hw, (1, 0, 0, 8), (2, 1, 1, 1), (3, 5, 4, 8)), wide[1::2, :, :, 8:]),
+              (lambda: be.broadcast_to(be.slice(h, (0, 0, 0, 5), (1, 1, 1, 1), (6, 5, 4, 1)), (6, 5, 4, 16)),
+               np.broadcast_to(x[:, :, :, 5:6], (6, 5, 4, 16))),
+              (lambda: be.unslice(be.from_numpy(x[:3], dtype), (6, 5, 4, 24), (1, 0, 0, 8), (2, 1, 1, 1)), want_q),
+              (lambda: be.put_slice(be.from_numpy(np.concatenate([wide, wide[:, :, :, :8]], axis=3), dtype),
+                                    be.from_numpy(x[:, :, :2], dtype), (0, 0, 1, 8), (1, 1, 1, 1)), put_q)]
+    seen = _spy(be, monkeypatch, lambda shader, spec: (shader, spec[1:]))  # (QUADS) / (BASE, QUADS)
     for fn, want in cases:
         got = be.to_numpy(fn())
         assert got.shape == want.shape
         np.testing.assert_array_equal(got.view(view), np.ascontiguousarray(want).view(view))
+    if texel_reads and be._twins:  # every walk of quads taken
+        assert {("copy_tx", (1,)), ("copy_tx", (2,)), ("unslice_tx", (0, 1)), ("unslice_tx", (1, 1))} <= set(seen), seen
 
 
 @pytest.mark.parametrize("dtype", ["f32", "f16"])
@@ -1318,6 +1337,29 @@ def test_grid_stride_kernels_cover_more_units_than_a_capped_grid(dtype):
     idx = r.integers(0, 300, n_units // 257 + 3).astype(np.int32)
     got = be.to_numpy(be.gather_rows(be.from_numpy(w, dtype), be.from_numpy(idx, "i32")))
     np.testing.assert_array_equal(got, w[idx])
+
+
+@pytest.mark.parametrize("dtype", ["f32", "f16"])
+@pytest.mark.parametrize("D", [64, 24, 257, 4])
+def test_gather_rows_moves_bits_and_marks_bad_indices(D, dtype, monkeypatch):
+    """Embedding rows (gather_rows): bit for bit (NaN payloads, -0, inf), an index
+    outside [0, V) a row of NaN; rows of whole quads by the texel twin on CPU
+    devices (a quad a gather), the rest element by element."""
+    be = vg.get_backend("vulkan")
+    seen = _spy(be, monkeypatch)
+    np_dt, view = (np.float32, np.uint32) if dtype == "f32" else (np.float16, np.uint16)
+    r = np.random.default_rng(D)
+    w = r.standard_normal((50, D)).astype(np_dt)
+    w.flat[::7], w.flat[::11] = -0.0, np.inf
+    w.view(view).flat[::13] = _NAN_PAYLOAD[dtype]
+    idx = r.integers(0, 50, 77).astype(np.int32)
+    idx[[3, 40]] = -1, 50
+    got = be.to_numpy(be.gather_rows(be.from_numpy(w, dtype), be.from_numpy(idx, "i32")))
+    ok = (idx >= 0) & (idx < 50)
+    np.testing.assert_array_equal(got[ok].view(view), w[idx[ok]].view(view))
+    assert np.isnan(got[~ok]).all()
+    quads = D % (8 if dtype == "f16" else 4) == 0 and be._twins
+    assert seen == ["gather_rows_tx" if quads else "gather_rows"], seen
 
 
 @pytest.mark.parametrize("shape", [(37, 203), (5, 7), (64, 130), (3, 1)])

@@ -31,8 +31,8 @@ def _scaled_sum(x, axes, keepdims, scale):
     out = be.unary("affine", be.reduce("sum", x.data, axes, keepdims, f32=True), float(scale), 0.0)
     if x.dtype == "f16":
         out = be.cast(out, "f16")
-    return make(out, be, (x,), lambda g: (be.unary("affine", be.broadcast_to(
-        be.reshape(g, _keep_shape(shape, axes)), shape), float(scale), 0.0),))
+    return make(out, be, (x,), lambda g: (be.broadcast_to(be.unary(  # (scaled before it is spread)
+        "affine", be.reshape(g, _keep_shape(shape, axes)), float(scale), 0.0), shape),))
 
 
 @torch_kwargs

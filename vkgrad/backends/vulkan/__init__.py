@@ -69,7 +69,7 @@ _SHADERS = {
 }
 for _n in ("act_bias_bwd", "cast", "copy", "dropout", "copy4", "unslice", "unary4", "binary4", "reduce4", "matmul4",
            "softmax", "xent", "transpose4", "bn_part", "bn_apply", "select4", "col2im", "window_max",
-           "index_add"):  # texel-read twins (see _tx)
+           "index_add", "gather_rows"):  # texel-read twins (see _tx)
     _SHADERS[_n + "_tx"] = _SHADERS[_n]
 _SHADERS["pad2d_tx"] = _SHADERS["pad2d_h_tx"] = (7, "ioi")  # x again as 16-byte texels (contiguous rows)
 # the optimizers' twins read through texel views and write the same ranges through
@@ -87,8 +87,10 @@ _TEXEL = {
     "act_bias_bwd_tx": lambda tag, spec: [_RGBA32UI, _RGBA32UI, 0, 0],  # its QUADS path only
     "cast_tx": lambda tag, spec: [_RGBA32UI, 0],
     "dropout_tx": lambda tag, spec: [_RGBA32UI, 0, 0],
-    "copy_tx": lambda tag, spec: [_R32UI, 0],  # x's words (f32 or two halves), gathered
-    "unslice_tx": lambda tag, spec: [_R32UI, 0, _R32UI],  # g's words, y, the base's words
+    # x's words (f32 or two halves), gathered; QUADS 1 (spec 1): x's quads
+    "copy_tx": lambda tag, spec: [_RGBA32UI if spec[1:] and spec[1] == 1 else _R32UI, 0],
+    # g's words, y, the base's words; QUADS (spec 2): their quads
+    "unslice_tx": lambda tag, spec: [_RGBA32UI, 0, _RGBA32UI] if spec[2:] and spec[2] else [_R32UI, 0, _R32UI],
     "copy4_tx": lambda tag, spec: [_RGBA32UI, 0],
     "unary4_tx": lambda tag, spec: [_RGBA32UI, 0],
     "binary4_tx": lambda tag, spec: [_RGBA32UI, _RGBA32UI, 0],
@@ -99,6 +101,7 @@ _TEXEL = {
     "select4_tx": lambda tag, spec: [_RGBA32UI, _RGBA32UI, _RGBA32UI, 0],
     "col2im_tx": lambda tag, spec: [_R32UI, _R32UI, 0],  # x's words (f32 or two halves), idx
     "window_max_tx": lambda tag, spec: [_R32UI, 0, 0],
+    "gather_rows_tx": lambda tag, spec: [_RGBA32UI, _R32UI, 0],  # W's quads, idx
     "index_add_tx": lambda tag, spec: [_R32UI, _RGBA32UI if spec[0] else _R32UI, 0],  # g's words, idx
     # softmax / xent: their QUADS and serial paths; rows not in whole quads read by words
     "softmax_tx": lambda tag, spec: [_RGBA32UI if spec[1] else _R32UI, 0],
@@ -904,11 +907,30 @@ class VulkanBackend(Backend):
             raise BackendError(f"vulkan {op}: a {len(out_shape)}-d result {list(out_shape)} whose strides "
                                f"leave {len(dims)} axes; at most {_MAX_DIMS} are supported")
         y = out if out is not None else self._alloc(out_shape, x.dtype)
-        pad = _MAX_DIMS - len(dims)
-        dims, sx = [1] * pad + dims, [0] * pad + sx
-        n = y.size
-        self._dispatch(*self._walk_kernel("copy", n, x, _MAX_DIMS - pad), [n, int(base)] + dims + sx, [x, y])
+        n, ndim = y.size, len(dims)
+        shader, tag, spec, groups = self._walk_kernel("copy", n, x, ndim)
+        e = _epq(x.dtype)
+        if spec and self._quad_walk(sx[-1] == 1, [dims[-1], base] + sx[:-1], x):
+            # whole quads (copy.comp QUADS 1): dims, strides and offsets in quads
+            dims, sx, base, n = dims[:-1] + [dims[-1] // e], [s // e for s in sx[:-1]] + [1], base // e, n // e
+            spec, groups = (ndim, 1), max(1, self._quad_groups(shader, n))
+        elif spec and sx[-1] == 0 and dims[-1] % e == 0:
+            # each element repeated over whole quads of y (QUADS 2): y's last axis in quads
+            dims, n = dims[:-1] + [dims[-1] // e], n // e
+            spec, groups = (ndim, 2), max(1, self._quad_groups(shader, n))
+        pad = _MAX_DIMS - ndim
+        self._dispatch(shader, tag, spec, groups, [n, int(base)] + [1] * pad + dims + [0] * pad + sx, [x, y])
         return y
+
+    @staticmethod
+    def _quad_walk(inner_contig, elems, *views):
+        """Whether a strided walk (the texel twins of copy.comp, unslice.comp) can
+        move whole 16-byte quads: its innermost axis contiguous (``inner_contig``),
+        ``elems`` (its length, offsets and strides in elements) whole quads, and the
+        views it reads (None: absent) quad-aligned."""
+        e = _epq(views[0].dtype)
+        return (inner_contig and all(int(v) % e == 0 for v in elems)
+                and all(v.range[0] % 16 == 0 for v in views if v is not None))
 
     def slice(self, h, starts, steps, lens):
         st = _contig_strides(h.shape)
@@ -925,7 +947,12 @@ class VulkanBackend(Backend):
                                f"{idx.dtype} {list(idx.shape)} and {list(w.shape)}")
         (V, D), B = w.shape, idx.shape[0]
         y = self._alloc((B, D), w.dtype)
-        if y.size:
+        e = _epq(w.dtype)
+        if y.size and D % e == 0 and self._tx("gather_rows", max(w.size // e, B)) != "gather_rows":
+            # rows of whole quads, a quad a gather (the texel twin)
+            shader, groups = self._quad_kernel("gather_rows", y.size, w.dtype)
+            self._dispatch(shader, w.dtype, (), groups, [y.size, D, V], [w, idx, y])
+        elif y.size:
             self._dispatch("gather_rows", w.dtype, (), self._groups(y.size, w.dtype), [y.size, D, V], [w, idx, y])
         return y
 
@@ -1081,12 +1108,18 @@ class VulkanBackend(Backend):
             op = "indexing (gradient)" if base is None else "cat"
             raise BackendError(f"vulkan {op}: a {len(shape)}-d tensor whose slice leaves {len(shape_)} axes; "
                                f"at most {_MAX_DIMS} are supported")
-        pad = _MAX_DIMS - len(shape_)
-        n = y.size
+        n, ndim = y.size, len(shape_)
         # (the texel twin only where every view it reads fits the device's texel limit)
-        shader, tag, spec, groups = self._walk_kernel("unslice", n, g if base is None else base, len(shape_))
-        if base is not None:  # (constant 0, the texel twin's NDIM, is absent from the other variant)
-            spec = (spec[0] if spec else 0, 1)
+        shader, tag, spec, groups = self._walk_kernel("unslice", n, g if base is None else base, ndim)
+        quads = bool(spec) and ndim > 0 and self._quad_walk(
+            steps_[-1] == 1, [shape_[-1], starts_[-1], lens_[-1]], g, base)
+        if quads:  # whole quads (unslice.comp QUADS): y's last axis and the slice's on it in quads
+            e = _epq(g.dtype)
+            shape_[-1], starts_[-1], lens_[-1], steps_[-1], n = shape_[-1] // e, starts_[-1] // e, lens_[-1] // e, 1, n // e
+            groups = max(1, self._quad_groups(shader, n))
+        if base is not None or quads:  # (constant 0, the texel twin's NDIM, is absent from the other variant)
+            spec = (spec[0] if spec else 0, int(base is not None)) + ((1,) if quads else ())
+        pad = _MAX_DIMS - ndim
         self._dispatch(shader, tag, spec, groups, [n] + [1] * pad + shape_ + [0] * pad + starts_ + [1] * pad
                        + steps_ + [1] * pad + lens_, [g, y, self._dummy if base is None else base])
         return y
