@@ -11,7 +11,9 @@
 // Other shapes are transposed / zero-padded by the backend first (pad2d.comp,
 // pad2d_h.comp).
 // C is [M, n_valid]: columns of a padded B past n_valid are not stored; bias has
-// n_valid entries.
+// n_valid entries.  batch: that many products of these shapes, item i's operands
+// and C at i times their sizes (contiguous batches; the backend's bmm), tiles
+// of all of them in one grid.
 //
 // A subgroup of SG lanes computes a tile of 4*SG rows x 16 columns of C: lane l
 // owns rows m0 + 4l .. m0 + 4l + 3 and keeps 4 x 16 accumulators.  Per k-step
@@ -45,7 +47,7 @@ layout(constant_id = 1) const uint SGC = 8u;
 layout(constant_id = 2) const uint TA = 0u;
 layout(constant_id = 3) const uint TB = 0u;
 layout(constant_id = 4) const uint OUT16 = 0u;
-layout(push_constant) uniform P { uint M; uint N; uint K; uint has_bias; uint n_valid; } p;
+layout(push_constant) uniform P { uint M; uint N; uint K; uint has_bias; uint n_valid; uint batch; } p;
 // A and B are read through uniform texel buffers (texelFetch): lavapipe loads a
 // storage buffer lane by lane behind a branch per lane, a texel fetch in one
 // gather (matmul 1.7x faster).  The backend binds views of 16-byte texels
@@ -73,6 +75,7 @@ layout(std430, binding = 3) writeonly buffer C4_b { uvec4 C4[]; };  // C by quad
 
 vec4 acc[4][4];  // acc[i][q]: row m0 + 4*lane + i, columns n0 + 4q .. n0 + 4q + 3
 uint arow0;      // this lane's first row, clamped in range (stores are guarded)
+uint aoff, boff; // the current item's first elements of A and B (multiples of QB)
 
 // B's quads.  TB = 0: b[q] = row k + lane, columns n0 + 4q .. (one k-step of SG).
 // TB = 1, per 8 values of k: lane l of each group of 8 lanes holds bt[h][u] =
@@ -84,7 +87,7 @@ vec4 bt[2][2];
 void load_b(uint k, uint lane, uint n0, bool tail) {
     [[unroll]] for (uint q = 0u; q < 4u; q++) b[q] = vec4(0.0);
     if (tail && k + lane >= p.K) return;
-    uint bi = ((k + lane) * p.N + n0) / QB;
+    uint bi = (boff + (k + lane) * p.N + n0) / QB;
 #ifdef F16
     [[unroll]] for (uint h = 0u; h < 2u; h++) {
         if (n0 + 8u * h < p.N) {
@@ -104,12 +107,12 @@ void load_bt(uint k, uint lane, uint n0) {  // zero past K (a multiple of QB)
         uint c = n0 + lane % 8u + 8u * h;
         bool ok = c < p.N;
 #ifdef F16
-        uvec4 w = ok ? B((c * p.K + k) / 8u) : uvec4(0u);
+        uvec4 w = ok ? B((boff + c * p.K + k) / 8u) : uvec4(0u);
         bt[h][0] = h4(w.xy);
         bt[h][1] = h4(w.zw);
 #else
-        bt[h][0] = ok ? B((c * p.K + k) / 4u) : vec4(0.0);
-        bt[h][1] = ok && k + 4u < p.K ? B((c * p.K + k) / 4u + 1u) : vec4(0.0);
+        bt[h][0] = ok ? B((boff + c * p.K + k) / 4u) : vec4(0.0);
+        bt[h][1] = ok && k + 4u < p.K ? B((boff + c * p.K + k) / 4u + 1u) : vec4(0.0);
 #endif
     }
 }
@@ -120,16 +123,16 @@ void load_a(uint k, out vec4 a[4][QB / 4u]) {
         [[unroll]] for (uint i = 0u; i < 4u; i++) {
             uint r = min(arow0 + i, p.M - 1u);
 #ifdef F16
-            uvec4 w = A((r * p.K + k) / 8u);
+            uvec4 w = A((aoff + r * p.K + k) / 8u);
             a[i][0] = h4(w.xy);
             a[i][1] = h4(w.zw);
 #else
-            a[i][0] = A((r * p.K + k) / 4u);
+            a[i][0] = A((aoff + r * p.K + k) / 4u);
 #endif
         }
     } else {
         [[unroll]] for (uint kk = 0u; kk < QB; kk++) {
-            vec4 t = LOAD_AT(((k + kk) * p.M + arow0) / 4u);  // rows arow0 .. arow0 + 3
+            vec4 t = LOAD_AT((aoff + (k + kk) * p.M + arow0) / 4u);  // rows arow0 .. arow0 + 3
             [[unroll]] for (uint i = 0u; i < 4u; i++) a[i][kk / 4u][kk % 4u] = t[i];
         }
     }
@@ -193,8 +196,11 @@ void main() {
     uint sg_global = gl_WorkGroupID.x * gl_NumSubgroups + gl_SubgroupID;
     uint sg_total = gl_NumWorkGroups.x * gl_NumSubgroups;
     uint bn = (p.N + 15u) / 16u, blocks = ((p.M + 4u * SG - 1u) / (4u * SG)) * bn;
-    for (uint t = sg_global; t < blocks; t += sg_total) {
+    for (uint u = sg_global; u < blocks * p.batch; u += sg_total) {
+        uint item = u / blocks, t = u - item * blocks;
         uint m0 = (t / bn) * 4u * SG, n0 = (t % bn) * 16u;
+        aoff = item * p.M * p.K;
+        boff = item * p.K * p.N;
         if (SG == SGC) tile(SGC, lane, m0, n0);  // constant trip counts: unrolled
         else tile(SG, lane, m0, n0);
         vec4 bias[4];  // this tile's columns of the bias, once per tile
@@ -202,7 +208,7 @@ void main() {
             bias[j / 4u][j % 4u] = p.has_bias == 1u && n0 + j < p.n_valid ? LD(BIAS, n0 + j) : 0.0;
         bool quads = n0 + 16u <= p.n_valid && p.n_valid % (OUT16 == 1u ? 8u : 4u) == 0u;
         [[unroll]] for (uint i = 0u; i < 4u; i++) {
-            uint row = m0 + 4u * lane + i, at = row * p.n_valid + n0;
+            uint row = m0 + 4u * lane + i, at = (item * p.M + row) * p.n_valid + n0;
             if (row >= p.M) continue;
             vec4 v[4];
             [[unroll]] for (uint j = 0u; j < 16u; j++)

@@ -1635,9 +1635,11 @@ def test_argmax_small_grid_stays_under_the_loop_limit():
 @pytest.mark.parametrize("ta,tb", [(False, False), (True, False), (False, True), (True, True)])
 @pytest.mark.parametrize("sliced", [False, True])
 def test_bmm_against_cpu(ta, tb, dtype, sliced, monkeypatch):
-    """bmm (one dispatch over the batch: matmul4 where each operand is read along a
-    multiple of 4, else matmul.comp; large products whose bytes keep the offsets
-    aligned: the tuned 2-D product per item, on views) against
+    """bmm (where matmul_sg runs and reads the operands as stored, large batches:
+    every item's tiles in one matmul_sg grid -- partial row and column tiles
+    included; else one dispatch over the batch: matmul4 where each operand is read
+    along a multiple of 4, else matmul.comp; large products whose bytes keep the
+    offsets aligned: the tuned 2-D product per item, on views) against
     the CPU backend on odd shapes, operands stored transposed or not, f16 written as
     halves where N is even; ``sliced``: K past a lowered loop limit, in slices added
     in f32."""
@@ -1647,7 +1649,9 @@ def test_bmm_against_cpu(ta, tb, dtype, sliced, monkeypatch):
     seen = _spy(be, monkeypatch)
     r = np.random.default_rng(11)
     np_dt = np.float32 if dtype == "f32" else np.float16
-    for Bt, M, K, N in ((3, 5, 13, 7), (2, 9, 16, 6), (1, 1, 1, 1), (2, 64, 64, 64), (5, 8, 12, 4), (2, 256, 256, 256)):
+    q = 8 if dtype == "f16" else 4
+    for Bt, M, K, N in ((3, 5, 13, 7), (2, 9, 16, 6), (1, 1, 1, 1), (2, 64, 64, 64), (5, 8, 12, 4), (2, 256, 256, 256),
+                        (5, 36, 64, 40), (7, 44, 48, 21)):
         a = r.uniform(-1, 1, (Bt, K, M) if ta else (Bt, M, K)).astype(np_dt)
         b = r.uniform(-1, 1, (Bt, N, K) if tb else (Bt, K, N)).astype(np_dt)
         seen.clear()
@@ -1657,7 +1661,11 @@ def test_bmm_against_cpu(ta, tb, dtype, sliced, monkeypatch):
         tol = 2e-3 if dtype == "f16" else 1e-5
         np.testing.assert_allclose(got.astype(np.float64), want.astype(np.float64), rtol=tol, atol=tol)
         generic, mm4 = seen.count("matmul"), sum(sh.startswith("matmul4") for sh in seen)
-        if M * K * N >= (1 << 18 if be._small_grid else 1 << 24):  # aligned, large: tuned 2-d products on views
+        if (be.matmul_kernel == "sg" and not sliced and Bt * M * K * N >= 1 << 18 and K % q == 0
+                and (M % 4 == 0 or not ta) and (N % q == 0 or tb)):  # one matmul_sg grid over the batch
+            odd16 = dtype == "f16" and N % 2 == 1  # f32 out, then halves
+            assert seen[0] == "matmul_sg" and len(seen) == 1 + odd16 and seen[-1].startswith("cast" if odd16 else "m"), seen
+        elif M * K * N >= (1 << 18 if be._small_grid else 1 << 24):  # aligned, large: tuned 2-d products on views
             assert sliced or (generic == 0 and sum(sh.startswith("matmul_s") for sh in seen) == Bt), seen
         elif sliced:  # a dispatch over the batch per slice of K (6: matmul.comp)
             assert generic + mm4 == -(-K // 6), seen

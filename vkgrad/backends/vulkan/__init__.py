@@ -59,7 +59,7 @@ _SHADERS = {
     "dropout": (4, "ioo"), "onehot": (2, "io"), "adam": (10, "bibb"), "sgd": (7, "bib"),
     # contiguous fast paths in 16-byte quads, and the benchmark's FMA probe
     "unary4": (3, "io"), "binary4": (5, "iio"), "reduce4": (5, "io"), "copy4": (1, "io"), "peak_fma": (3, "o"),
-    "matmul4": (7, "iiio"), "matmul_sg": (5, "iiio"), "matmul_sm": (7, "iiio"), "matmul_splitk": (4, "iio"), "pad2d": (7, "io"), "pad2d_h": (7, "io"),
+    "matmul4": (7, "iiio"), "matmul_sg": (6, "iiio"), "matmul_sm": (7, "iiio"), "matmul_splitk": (4, "iio"), "pad2d": (7, "io"), "pad2d_h": (7, "io"),
     "act_bias_bwd": (2, "iioo"), "adam4": (10, "bibb"), "sgd4": (7, "bib"), "adam_multi": (13, "bibb" * 4),
     "adam_multi8": (17, "bibb" * 8), "cast_multi": (8, "io" * 8), "transpose4": (3, "io"),
     "transpose_sm": (3, "io"),
@@ -1526,20 +1526,16 @@ class VulkanBackend(Backend):
         keep = "f32" if f32_out else a.dtype  # the result's dtype
         if self._loop_cap and K > self._loop_cap:  # lavapipe's loop limit (see _LOOP_CAP)
             return self._as(self._matmul_k_slices(a, b, trans_a, trans_b, M, N, K, bias, act), keep)
-        sg = self.limits.get("subgroup_size", 0)
         # (from 2^18: below, matmul4 is as fast on lavapipe and compiles in a fraction of the time)
         big = M * N * K >= _SG_MIN_WORK
         if (big and self.matmul_kernel == "sm" and self.limits.get("max_compute_shared_memory_size", 0) >= 8192
                 and self.limits.get("max_compute_work_group_invocations", 0) >= 256):
             return self._as(self._matmul_sm(a, b, trans_a, trans_b, M, N, K, bias, act), keep)
-        use_sg = (big and self.limits.get("subgroup_shuffle") and 8 <= sg <= 64 and self._texel
-                  and max(M, N) * (K + 8) // 4 <= self._max_texels)  # it reads A and B as texels
         # f16 products are written as halves (no conversion pass) where whole words allow
         out16 = int(a.dtype == "f16" and N % 2 == 0 and not f32_out)
         cdt = "f16" if out16 else "f32"
-        bias_h = bias if bias is not None else self._dummy
         q = _epq(a.dtype)  # values per 16-byte load
-        if use_sg:
+        if big and self._sg_fits(M, N, K):
             # big products: share B's loads across each subgroup; operands it cannot
             # read as stored are zero-padded in their own layout and dtype first (rows
             # copied whole: pad2d's fast path): along K, B along N, and a transposed A
@@ -1561,37 +1557,65 @@ class VulkanBackend(Backend):
                 b_in, tb = pad(b, N, K, N, K4, K, 1), 1
             else:
                 b_in, tb = pad(b, K, N, K4, N4, N, 1), 0
-            c = self._alloc((Mk, N), cdt)
-            blocks = (Mk + 4 * sg - 1) // (4 * sg) * ((N4 + 15) // 16)  # 4*sg x 16 tiles
-            groups = (blocks + 64 // sg - 1) // (64 // sg)
-            if self._small_grid:  # a CPU device: its subgroups walk the tiles (grid stride), a
-                # workgroup a core (lavapipe, paired: [12544, 32] @ [32, 144] 0.73x the time of a
-                # workgroup per 8 tiles, [50176, 12] @ [12, 16]^T 0.60x, 1024^3 and 256 x 784 x 1024
-                # equal; 8 or 32 a core within noise of it) -- yet enough of them that a
-                # subgroup's loops (a turn per tile, K4 / sg per tile) stay under lavapipe's loop
-                # limit: two workgroups left 4096 x 1024 x 4096 zero past row 992
-                # (small_grid=False below: _dispatch's rule would take grids of up to 8
-                # workgroups to one, a single core -- 1024 x 1024 x 512 ran at half the rate)
-                least = self._loop_groups(blocks, 64 // sg, 2 + -(-K4 // sg))
-                groups = min(groups, max(1 if groups <= 8 else self._small_grid, least))
-            self._dispatch("matmul_sg", a.dtype, (_ACT_ID[act], sg, ta, tb, out16), groups,
-                           [Mk, N4, K4, int(bias is not None), N], [a_in, b_in, bias_h, c], small_grid=False)
+            c = self._matmul_sg(a_in, b_in, ta, tb, 1, Mk, N4, K4, N, bias, act, out16)
             if Mk != M:
                 c = VkArray((M, N), cdt, c.block)  # the first M rows
             return self._as(c, keep)
         c = self._blocks(a, b, trans_a, trans_b, 1, M, K, N, out16, bias, act)
         return self._as(VkArray((M, N), c.dtype, c.block), keep)
 
+    def _sg_fits(self, M, N, K, items=1):
+        """Whether matmul_sg runs here (subgroup shuffles, a subgroup of 8 to 64, texel
+        views) and ``items`` products' operands fit the device's texel limit (it
+        reads A and B as texels)."""
+        sg = self.limits.get("subgroup_size", 0)
+        return bool(self.limits.get("subgroup_shuffle") and 8 <= sg <= 64 and self._texel
+                    and items * max(M, N) * (K + 8) // 4 <= self._max_texels)
+
+    def _matmul_sg(self, a, b, ta, tb, Bt, M, N, K, n_valid, bias, act, out16):
+        """matmul_sg.comp over ``Bt`` products of [M, K] @ [K, N] (operands as the
+        kernel reads them: see its header), C [Bt * M, n_valid] in halves (out16) or f32."""
+        sg = self.limits["subgroup_size"]
+        c = self._alloc((Bt * M, n_valid), "f16" if out16 else "f32")
+        blocks = Bt * ((M + 4 * sg - 1) // (4 * sg)) * ((N + 15) // 16)  # 4*sg x 16 tiles
+        groups = (blocks + 64 // sg - 1) // (64 // sg)
+        if self._small_grid:  # a CPU device: its subgroups walk the tiles (grid stride), a
+            # workgroup a core (lavapipe, paired: [12544, 32] @ [32, 144] 0.73x the time of a
+            # workgroup per 8 tiles, [50176, 12] @ [12, 16]^T 0.60x, 1024^3 and 256 x 784 x 1024
+            # equal; 8 or 32 a core within noise of it) -- yet enough of them that a
+            # subgroup's loops (a turn per tile, K / sg per tile) stay under lavapipe's loop
+            # limit: two workgroups left 4096 x 1024 x 4096 zero past row 992
+            # (small_grid=False below: _dispatch's rule would take grids of up to 8
+            # workgroups to one, a single core -- 1024 x 1024 x 512 ran at half the rate)
+            least = self._loop_groups(blocks, 64 // sg, 2 + -(-K // sg))
+            groups = min(groups, max(1 if groups <= 8 else self._small_grid, least))
+        self._dispatch("matmul_sg", a.dtype, (_ACT_ID[act], sg, ta, tb, out16), groups,
+                       [M, N, K, int(bias is not None), n_valid, Bt],
+                       [a, b, bias if bias is not None else self._dummy, c], small_grid=False)
+        return c
+
     def bmm(self, a, b, trans_a=False, trans_b=False):
-        """Products of at least _SG_MIN_WORK multiply-adds (_BMM_ITEM_GPU on GPUs) whose
+        """Where matmul_sg runs (CPU devices) and reads the operands as stored (K a
+        whole number of 16-byte loads, ...), batches of at least _SG_MIN_WORK
+        multiply-adds: every item's tiles in one matmul_sg grid (lavapipe, the
+        attention's [64, 64, 32] @ [64, 32, 64] and its gradients: 3-4x matmul4's rate).
+        Else products of at least _SG_MIN_WORK multiply-adds (_BMM_ITEM_GPU on GPUs) whose
         bytes keep the descriptors' offset alignment: the tuned 2-D product once per batch element
         on views of a and b (no copies), each copied into its place in the result
         (lavapipe, [32, 128, 64] @ [32, 64, 128]: 4.2 GFLOP/s against matmul.comp's
-        0.9; [64, 32, 32] items alike either way); else matmul.comp over the batch in
+        0.9); else matmul4 or matmul.comp over the batch in
         one dispatch (its 4 x 4 blocks of every product in one grid), K beyond
         lavapipe's loop limit in slices added in f32."""
         Bt, M, K, N = self._bmm_shapes(a, b, trans_a, trans_b)
         self._check_float("bmm", a, b)
+        q = _epq(a.dtype)
+        if (self.matmul_kernel == "sg" and Bt * M * N * K >= _SG_MIN_WORK and K % q == 0
+                and (M % 4 == 0 if trans_a else True) and (trans_b or N % q == 0)
+                and not (self._loop_cap and K > self._loop_cap) and self._sg_fits(M, N, K, Bt)
+                and a.range[0] % 16 == 0 and b.range[0] % 16 == 0):
+            out16 = int(a.dtype == "f16" and N % 2 == 0)
+            c = self._matmul_sg(a, b, int(trans_a), int(trans_b), Bt, M, N, K, N, None, None, out16)
+            return self._as(VkArray((Bt, M, N), c.dtype, c.block), a.dtype)
         align = max(16, self.limits.get("min_storage_buffer_offset_alignment", 16),
                     self.limits.get("min_texel_buffer_offset_alignment", 16))
         esz = 2 if a.dtype == "f16" else 4
