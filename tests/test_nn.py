@@ -431,6 +431,174 @@ def _vs_torch(torch, bk, model, tm, x):
     return tol
 
 
+def test_multihead_attention_kdim_vdim_matches_torch(bk):
+    """MultiheadAttention with kdim / vdim other than embed_dim: PyTorch's separate
+    q / k / v projection weights (names, shapes, order), values and every gradient
+    against PyTorch in f64; the key's and value's widths checked."""
+    torch = pytest.importorskip("torch")
+    E, H, N, L, S, Dk, Dv = 8, 2, 3, 5, 4, 6, 5
+    r = np.random.default_rng(21)
+    kv = r.standard_normal((N, S, Dk)), r.standard_normal((N, S, Dv))
+    cast = (lambda a: a.astype(np.float16).astype(np.float64)) if bk.dtype == "f16" else (lambda a: a)
+
+    class Cross(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.mha = nn.MultiheadAttention(E, H, kdim=Dk, vdim=Dv, batch_first=True, device=bk.device,
+                                             dtype=bk.dtype)
+
+        def forward(self, x):
+            return self.mha(x, bk.t(kv[0]), bk.t(kv[1]))[0]
+
+    class TorchCross(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.mha = torch.nn.MultiheadAttention(E, H, kdim=Dk, vdim=Dv, batch_first=True)
+
+        def forward(self, x):
+            return self.mha(x, torch.tensor(cast(kv[0])), torch.tensor(cast(kv[1])))[0]
+    model = Cross()
+    assert [(n, p.shape) for n, p in model.named_parameters()] == [
+        ("mha.q_proj_weight", (E, E)), ("mha.k_proj_weight", (E, Dk)), ("mha.v_proj_weight", (E, Dv)),
+        ("mha.in_proj_bias", (3 * E,)), ("mha.out_proj.weight", (E, E)), ("mha.out_proj.bias", (E,))]
+    assert model.mha.in_proj_weight is None and "kdim=6, vdim=5" in repr(model.mha)
+    _vs_torch(torch, bk, model, TorchCross().double(), r.standard_normal((N, L, E)))
+    with pytest.raises(ValueError, match=r"MultiheadAttention: expected query \[L, N, 8\], key \[S, N, 6\] "
+                                         r"and value \[S, N, 5\]"):
+        model.mha(bk.t(r.standard_normal((N, L, E))), bk.t(kv[1]), bk.t(kv[1]))
+    with pytest.raises(NotImplementedError, match="MultiheadAttention: add_bias_kv and add_zero_attn"):
+        nn.MultiheadAttention(E, H, add_bias_kv=True)
+
+
+def _np_encoder_layer(layer, x, mask):
+    """NumPy's TransformerEncoderLayer (post-norm, ReLU, no dropout) of x [S, N, E]
+    with an additive mask [S, S], from the layer's parameters."""
+    P = {n: p.numpy().astype(np.float64) for n, p in layer.named_parameters()}
+    E, H = layer.self_attn.embed_dim, layer.self_attn.num_heads
+
+    def norm(v, i):
+        m, var = v.mean(-1, keepdims=True), v.var(-1, keepdims=True)
+        return (v - m) / np.sqrt(var + 1e-5) * P[f"norm{i}.weight"] + P[f"norm{i}.bias"]
+    q, k, v = np.split(x @ P["self_attn.in_proj_weight"].T + P["self_attn.in_proj_bias"], 3, axis=-1)
+    S, N, _ = x.shape
+    heads = [t.reshape(S, N, H, E // H).transpose(1, 2, 0, 3) for t in (q, k, v)]  # [N, H, S, d]
+    sc = heads[0] @ heads[1].swapaxes(-1, -2) / np.sqrt(E // H) + mask
+    w = np.exp(sc - sc.max(-1, keepdims=True))
+    att = (w / w.sum(-1, keepdims=True)) @ heads[2]
+    att = att.transpose(2, 0, 1, 3).reshape(S, N, E) @ P["self_attn.out_proj.weight"].T + P["self_attn.out_proj.bias"]
+    h = norm(x + att, 1)
+    ff = np.maximum(h @ P["linear1.weight"].T + P["linear1.bias"], 0) @ P["linear2.weight"].T + P["linear2.bias"]
+    return norm(h + ff, 2)
+
+
+def test_transformer_encoder_layer_against_numpy_and_finite_differences(bk):
+    """TransformerEncoderLayer (without PyTorch): values against a NumPy transcription
+    with a causal mask on every backend, the input's and parameters' gradients against
+    float64 central differences (vkgrad.gradcheck)."""
+    E, H, F, S, N = 8, 2, 12, 5, 3
+    r = np.random.default_rng(23)
+    layer = nn.TransformerEncoderLayer(E, H, F, dropout=0.0, device=bk.device, dtype=bk.dtype)
+    for p in layer.parameters():
+        p.assign_(p.numpy() + r.uniform(-0.2, 0.2, p.shape))
+    x = r.standard_normal((S, N, E))
+    causal = np.triu(np.ones((S, S), bool), 1)
+    got = layer(bk.t(x), src_mask=causal).numpy()
+    want = _np_encoder_layer(layer, x.astype(np.float16).astype(np.float64) if bk.dtype == "f16" else x,
+                             np.where(causal, -np.inf, 0.0))
+    bk.close(got, want, what="encoder layer", **(dict(rtol=5e-2, atol=5e-2) if bk.dtype == "f16" else {}))
+    if bk.device == "cpu":
+        names = [n for n, _ in layer.named_parameters()]
+        ref = nn.TransformerEncoderLayer(E, H, F, dropout=0.0, device="cpu", dtype="f64")
+
+        def fn(xin, *params):
+            for name, p in zip(names, params):
+                setattr(*_owner_attr(ref, name), p)
+            return ref(xin, src_mask=causal)
+        assert vg.gradcheck(fn, [x] + [p.numpy() for p in layer.parameters()])
+
+
+def _owner_attr(module, path):
+    """(the module holding a parameter, its attribute name) for a dotted path."""
+    *mods, attr = path.split(".")
+    for m in mods:
+        module = getattr(module, m)
+    return module, attr
+
+
+def test_transformer_layers_match_torch(bk):
+    """TransformerEncoder (two post-norm ReLU layers and a final norm, causal and
+    padding masks) and TransformerDecoder (pre-norm GELU, a causal target mask, a
+    padded memory) against PyTorch's in f64 with the same parameters: parameter
+    names, values and every gradient; dropout active only in training; errors."""
+    torch = pytest.importorskip("torch")
+    E, H, F, N, S, T = 8, 2, 12, 3, 5, 4
+    r = np.random.default_rng(22)
+    am, kpm = np.triu(np.ones((S, S), bool), 1), np.zeros((N, S), bool)
+    kpm[1, -1] = True
+    mem = r.standard_normal((N, S, E))
+    cast = (lambda a: a.astype(np.float16).astype(np.float64)) if bk.dtype == "f16" else (lambda a: a)
+    kw = dict(device=bk.device, dtype=bk.dtype)
+
+    class Enc(nn.Module):
+        def __init__(self):
+            super().__init__()
+            layer = nn.TransformerEncoderLayer(E, H, F, dropout=0.0, batch_first=True, **kw)
+            self.enc = nn.TransformerEncoder(layer, 2, norm=nn.LayerNorm(E, **kw))
+
+        def forward(self, x):
+            return self.enc(x, mask=am, src_key_padding_mask=kpm)
+
+    class TorchEnc(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            layer = torch.nn.TransformerEncoderLayer(E, H, F, dropout=0.0, batch_first=True)
+            self.enc = torch.nn.TransformerEncoder(layer, 2, norm=torch.nn.LayerNorm(E), enable_nested_tensor=False)
+
+        def forward(self, x):
+            return self.enc(x, mask=torch.tensor(am), src_key_padding_mask=torch.tensor(kpm))
+
+    class Dec(nn.Module):
+        def __init__(self):
+            super().__init__()
+            layer = nn.TransformerDecoderLayer(E, H, F, dropout=0.0, activation="gelu", batch_first=True,
+                                               norm_first=True, **kw)
+            self.dec = nn.TransformerDecoder(layer, 2)
+
+        def forward(self, x):
+            return self.dec(x, bk.t(mem), tgt_is_causal=True, memory_key_padding_mask=kpm)
+
+    class TorchDec(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            layer = torch.nn.TransformerDecoderLayer(E, H, F, dropout=0.0, activation="gelu", batch_first=True,
+                                                     norm_first=True)
+            self.dec = torch.nn.TransformerDecoder(layer, 2)
+
+        def forward(self, x):
+            causal = torch.nn.Transformer.generate_square_subsequent_mask(T, dtype=torch.float64)
+            return self.dec(x, torch.tensor(cast(mem)), tgt_mask=causal, tgt_is_causal=True,
+                            memory_key_padding_mask=torch.tensor(kpm))
+    for model, tm, x in ((Enc(), TorchEnc(), r.standard_normal((N, S, E))),
+                         (Dec(), TorchDec(), r.standard_normal((N, T, E)))):
+        tm = tm.double()
+        assert [n for n, _ in model.named_parameters()] == [n for n, _ in tm.named_parameters()]
+        for p in model.parameters():  # away from the init (zero biases, unit norms), as in training
+            p.assign_(p.numpy() + r.uniform(-0.2, 0.2, p.shape))
+        _vs_torch(torch, bk, model, tm, x)
+    layer = nn.TransformerEncoderLayer(E, H, F, dropout=0.5, **kw)
+    x = bk.t(r.standard_normal((S, N, E)))
+    layer.eval()
+    np.testing.assert_array_equal(layer(x).numpy(), layer(x).numpy())
+    layer.train()
+    assert not np.allclose(layer(x).numpy(), layer.eval()(x).numpy())
+    with pytest.raises(ValueError, match="TransformerEncoderLayer: activation should be relu/gelu or a callable"):
+        nn.TransformerEncoderLayer(E, H, activation="swish")
+    with pytest.raises(ValueError, match="TransformerEncoder: num_layers must be positive, got 0"):
+        nn.TransformerEncoder(layer, 0)
+    with pytest.raises(TypeError, match="TransformerDecoder: expected a TransformerDecoderLayer"):
+        nn.TransformerDecoder(layer, 2)
+
+
 def test_cnn_learns_bars(bk):
     """A small CNN tells horizontal from vertical bars in noisy 8 x 8 images."""
     r = np.random.default_rng(0)

@@ -1,17 +1,19 @@
 """Modules: Module, Linear, Conv2d, MaxPool2d, AvgPool2d, AdaptiveAvgPool2d, BatchNorm2d, Embedding,
-MultiheadAttention, BatchNorm1d, LayerNorm, Dropout, Sequential, ModuleList, Identity,
-Flatten, activations, losses."""
+MultiheadAttention, TransformerEncoder(Layer), TransformerDecoder(Layer), BatchNorm1d, LayerNorm, Dropout,
+Sequential, ModuleList, Identity, Flatten, activations, losses."""
 from ..tensor import Parameter
 from .layers import (ELU, GELU, AdaptiveAvgPool2d, ConvTranspose2d, Dropout2d, GroupNorm, AvgPool1d, AvgPool2d, BatchNorm1d, BatchNorm2d, Conv1d, Conv2d,
                      MaxPool1d, MaxPool2d, Upsample, BCEWithLogitsLoss, CrossEntropyLoss, Dropout, Embedding, Flatten, Identity, LayerNorm,
                      LeakyReLU, Linear, LogSoftmax, ModuleList, MSELoss, MultiheadAttention, ReLU, Sequential, Sigmoid,
                      SiLU, Softmax,
                      Softplus, Tanh)
+from .transformer import TransformerDecoder, TransformerDecoderLayer, TransformerEncoder, TransformerEncoderLayer
 from . import init
 from .module import Module
 
 __all__ = ["Module", "Parameter", "Linear", "Conv2d", "MaxPool2d", "AvgPool2d", "AdaptiveAvgPool2d", "BatchNorm2d",
-           "Conv1d", "MaxPool1d", "AvgPool1d", "Upsample", "GroupNorm", "Dropout2d", "ConvTranspose2d", "Embedding", "BatchNorm1d", "LayerNorm", "MultiheadAttention", "Dropout", "Sequential",
+           "Conv1d", "MaxPool1d", "AvgPool1d", "Upsample", "GroupNorm", "Dropout2d", "ConvTranspose2d", "Embedding", "BatchNorm1d", "LayerNorm", "MultiheadAttention", "TransformerEncoderLayer",
+           "TransformerEncoder", "TransformerDecoderLayer", "TransformerDecoder", "Dropout", "Sequential",
            "ModuleList", "Identity", "Flatten", "ReLU", "Sigmoid", "Tanh", "GELU", "SiLU", "LeakyReLU", "ELU",
            "Softplus", "Softmax", "LogSoftmax", "CrossEntropyLoss", "BCEWithLogitsLoss", "MSELoss",
            "init"]

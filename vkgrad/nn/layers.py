@@ -280,26 +280,46 @@ class Embedding(Module):
 class MultiheadAttention(Module):
     """PyTorch's multi-head attention: ``forward(query, key, value, key_padding_mask=None,
     need_weights=True, attn_mask=None, average_attn_weights=True, is_causal=False)`` ->
-    (output, weights or None), with its parameters (``in_proj_weight`` [3E, E] and
-    ``in_proj_bias``, ``out_proj``) and initialisation, so state dicts carry over.
+    (output, weights or None), with its parameters (``in_proj_weight`` [3E, E], or with
+    ``kdim`` / ``vdim`` other than E ``q_proj_weight`` [E, E], ``k_proj_weight`` [E, kdim],
+    ``v_proj_weight`` [E, vdim]; ``in_proj_bias``, ``out_proj``) and initialisation, so
+    state dicts carry over.
     Inputs [L, N, E] (``batch_first``: [N, L, E]) or unbatched [L, E]; masks as
     PyTorch's: ``attn_mask`` [L, S] or [N * heads, L, S], ``key_padding_mask`` [N, S],
     boolean NumPy arrays (True: masked) or float tensors / arrays added to the
     scores; ``is_causal`` with no ``attn_mask`` masks later positions.  Composed of
-    linear (over [..., E]), batched products and softmax (a row masked everywhere
-    gives NaN, as PyTorch); dropout on the weights in training."""
+    linear (over [..., E]; self-attention -- query, key and value one tensor -- one
+    product with ``in_proj_weight``), batched products and softmax (a row masked
+    everywhere gives NaN, as PyTorch); dropout on the weights in training.
+    (``add_bias_kv`` and ``add_zero_attn`` are not implemented.)"""
 
-    def __init__(self, embed_dim, num_heads, dropout=0.0, bias=True, batch_first=False, device=None, dtype=None):
+    def __init__(self, embed_dim, num_heads, dropout=0.0, bias=True, add_bias_kv=False, add_zero_attn=False,
+                 kdim=None, vdim=None, batch_first=False, device=None, dtype=None):
         super().__init__()
         if embed_dim < 1 or num_heads < 1 or embed_dim % num_heads:
             raise ValueError(f"MultiheadAttention: embed_dim {embed_dim} must be a positive multiple of "
                              f"num_heads {num_heads}")
         if not 0.0 <= dropout <= 1.0:
             raise ValueError(f"MultiheadAttention: dropout must lie in [0, 1], got {dropout}")
+        if add_bias_kv or add_zero_attn:
+            raise NotImplementedError("MultiheadAttention: add_bias_kv and add_zero_attn are not implemented")
+        kdim, vdim = (embed_dim if d is None else int(d) for d in (kdim, vdim))
+        if kdim < 1 or vdim < 1:
+            raise ValueError(f"MultiheadAttention: kdim and vdim must be positive, got {kdim} and {vdim}")
         self.embed_dim, self.num_heads, self.dropout, self.batch_first = embed_dim, num_heads, dropout, batch_first
-        bound = math.sqrt(6.0 / (embed_dim + 3 * embed_dim))  # xavier_uniform_ of [3E, E]
-        self.in_proj_weight = Parameter(rng().uniform(-bound, bound, (3 * embed_dim, embed_dim)), device=device,
-                                        dtype=dtype)
+        self.kdim, self.vdim = kdim, vdim
+
+        def xavier(rows, cols):  # xavier_uniform_, as PyTorch's init
+            bound = math.sqrt(6.0 / (rows + cols))
+            return Parameter(rng().uniform(-bound, bound, (rows, cols)), device=device, dtype=dtype)
+        if kdim == vdim == embed_dim:
+            self.in_proj_weight = xavier(3 * embed_dim, embed_dim)
+            self.q_proj_weight = self.k_proj_weight = self.v_proj_weight = None
+        else:
+            self.q_proj_weight = xavier(embed_dim, embed_dim)
+            self.k_proj_weight = xavier(embed_dim, kdim)
+            self.v_proj_weight = xavier(embed_dim, vdim)
+            self.in_proj_weight = None
         self.in_proj_bias = Parameter(np.zeros(3 * embed_dim), device=device, dtype=dtype) if bias else None
         self.out_proj = Linear(embed_dim, embed_dim, bias=bias, device=device, dtype=dtype)
         if bias:
@@ -324,15 +344,22 @@ class MultiheadAttention(Module):
         q, k, v = ((x.unsqueeze(1) if unbatched else x) for x in (query, key, value))
         if self.batch_first and not unbatched:
             q, k, v = (x.swapaxes(0, 1) for x in (q, k, v))
-        if q.ndim != 3 or q.shape[2] != E or k.shape != v.shape or k.ndim != 3 or k.shape[2] != E \
-                or k.shape[1] != q.shape[1]:
-            raise ValueError(f"MultiheadAttention: expected query [L, N, {E}] and key, value [S, N, {E}] "
-                             f"(batch_first: [N, L, {E}]), got {list(query.shape)}, {list(key.shape)}, "
-                             f"{list(value.shape)}")
+        Dk, Dv = self.kdim, self.vdim
+        if q.ndim != 3 or q.shape[2] != E or k.ndim != 3 or v.ndim != 3 or k.shape[:2] != v.shape[:2] \
+                or k.shape[2] != Dk or v.shape[2] != Dv or k.shape[1] != q.shape[1]:
+            raise ValueError(f"MultiheadAttention: expected query [L, N, {E}], key [S, N, {Dk}] and value "
+                             f"[S, N, {Dv}] (batch_first: [N, L, {E}], ...), got {list(query.shape)}, "
+                             f"{list(key.shape)}, {list(value.shape)}")
         (L, N, _), S = q.shape, k.shape[0]
         w, b = self.in_proj_weight, self.in_proj_bias
-        proj = [ops.linear(x, w[i * E:(i + 1) * E], None if b is None else b[i * E:(i + 1) * E])
-                for i, x in enumerate((q, k, v))]
+        if w is not None and query is key and key is value:  # self-attention: one product, then its thirds
+            qkv = ops.linear(q, w, b)
+            proj = [qkv[..., i * E:(i + 1) * E] for i in range(3)]
+        else:
+            ws = [w[i * E:(i + 1) * E] for i in range(3)] if w is not None else \
+                [self.q_proj_weight, self.k_proj_weight, self.v_proj_weight]
+            proj = [ops.linear(x, ws[i], None if b is None else b[i * E:(i + 1) * E])
+                    for i, x in enumerate((q, k, v))]
         # [len, N, E] -> [N, H, len, E / H]
         qh, kh, vh = (x.reshape((x.shape[0], N, H, E // H)).permute(1, 2, 0, 3) for x in proj)
         scores = (qh @ kh.swapaxes(2, 3)) * (1.0 / math.sqrt(E // H))
@@ -361,23 +388,26 @@ class MultiheadAttention(Module):
         return out, (weights.reshape(weights.shape[1:]) if unbatched else weights)
 
     def extra_repr(self):
-        return f"embed_dim={self.embed_dim}, num_heads={self.num_heads}, dropout={self.dropout}, " \
+        dims = f", kdim={self.kdim}, vdim={self.vdim}" if self.in_proj_weight is None else ""
+        return f"embed_dim={self.embed_dim}, num_heads={self.num_heads}, dropout={self.dropout}{dims}, " \
                f"batch_first={self.batch_first}"
 
 
 class LayerNorm(Module):
     """Normalises each sample over its last axes (``normalized_shape``: an int or a
     tuple, as PyTorch's), then a learnable scale and shift of that shape
-    (``elementwise_affine=False``: none).  ``vkgrad.layer_norm``, composed of
+    (``elementwise_affine=False``: none; ``bias=False``: the scale only).  ``vkgrad.layer_norm``, composed of
     reductions and elementwise ops: exact gradients through the statistics."""
 
-    def __init__(self, normalized_shape, eps=1e-5, elementwise_affine=True, device=None, dtype=None):
+    def __init__(self, normalized_shape, eps=1e-5, elementwise_affine=True, bias=True, device=None, dtype=None):
         super().__init__()
         shape = (normalized_shape,) if isinstance(normalized_shape, int) else tuple(normalized_shape)
         if not shape or any(int(d) < 1 for d in shape):
             raise ValueError(f"LayerNorm: normalized_shape must be positive sizes, got {normalized_shape!r}")
         self.normalized_shape, self.eps, self.elementwise_affine = shape, eps, elementwise_affine
         self.weight, self.bias = _scale_shift(shape, elementwise_affine, device, dtype)
+        if not bias:  # (PyTorch's bias=False: a scale only)
+            self.bias = None
 
     def forward(self, x):
         return ops.layer_norm(x, self.normalized_shape, self.weight, self.bias, self.eps)
