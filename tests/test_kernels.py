@@ -1362,6 +1362,42 @@ def test_gather_rows_moves_bits_and_marks_bad_indices(D, dtype, monkeypatch):
     assert seen == ["gather_rows_tx" if quads else "gather_rows"], seen
 
 
+@pytest.mark.parametrize("dtype", ["f32", "f16"])
+@pytest.mark.parametrize("R,D", [(37, 8), (130, 48), (3, 1024), (1, 16), (200, 24)])
+def test_layer_norm_kernels_against_the_composition(R, D, dtype, monkeypatch):
+    """layernorm.comp and layernorm_bwd.comp (rows of whole quads: one dispatch
+    each way) against the base class's composition of primitives on the same
+    device, with and without scale and shift: y, the statistics, dx and g * xhat;
+    rows not in whole quads (f16 D = 24) take the composition."""
+    from vkgrad.backends.base import Backend
+    be = vg.get_backend("vulkan")
+    seen = _spy(be, monkeypatch)
+    r = np.random.default_rng(R + D)
+    np_dt = np.float16 if dtype == "f16" else np.float32
+    x = (r.standard_normal((R, D)) * 3 + 2).astype(np_dt)
+    w, b, g = r.uniform(0.5, 1.5, D).astype(np_dt), r.standard_normal(D).astype(np_dt), \
+        r.standard_normal((R, D)).astype(np_dt)
+    h = {k: be.from_numpy(v, dtype) for k, v in dict(x=x, w=w, b=b, g=g).items()}
+    fused = D % (8 if dtype == "f16" else 4) == 0 and be._serial(D, R)
+    tol = dict(rtol=2e-2, atol=2e-2) if dtype == "f16" else dict(rtol=1e-5, atol=1e-5)
+    for wb in ((h["w"], h["b"]), (None, None), (h["w"], None)):
+        seen.clear()
+        got = be.layer_norm(h["x"], *wb, 1e-5)
+        want = Backend.layer_norm(be, h["x"], *wb, 1e-5)
+        assert (seen[0] == ("layernorm_tx" if be._twins else "layernorm")) == fused, seen
+        for a, c in zip(got, want):
+            np.testing.assert_allclose(be.to_numpy(a).astype(np.float64), be.to_numpy(c).astype(np.float64), **tol)
+        seen.clear()
+        got = be.layer_norm_bwd(h["g"], h["x"], wb[0], got[1], got[2], wb[0] is not None)
+        want = Backend.layer_norm_bwd(be, h["g"], h["x"], wb[0], want[1], want[2], wb[0] is not None)
+        assert (seen[0] == ("layernorm_bwd_tx" if be._twins else "layernorm_bwd")) == fused, seen
+        assert (got[1] is None) == (want[1] is None) == (wb[0] is None)
+        for a, c in zip(got, want):
+            if a is not None:
+                np.testing.assert_allclose(be.to_numpy(a).astype(np.float64), be.to_numpy(c).astype(np.float64),
+                                           **tol)
+
+
 @pytest.mark.parametrize("shape", [(37, 203), (5, 7), (64, 130), (3, 1)])
 def test_padding_contiguous_rows_by_texels_is_exact(shape):
     """pad2d(_h)_tx with ROWS = 1 reads a quad from the two texels covering it

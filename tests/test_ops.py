@@ -155,6 +155,13 @@ CASES = {
     "layer_norm": (lambda x, w, b: vg.layer_norm(x, 5, w, b),
                    lambda x, w, b: (x - x.mean(1, keepdims=True)) / np.sqrt(x.var(1, keepdims=True) + 1e-5) * w + b,
                    [U(4, 5), U(5, lo=0.5, hi=1.5), U(5)]),
+    # rows of whole 16-byte quads (4 f32, 8 halves): Vulkan's fused kernels; a scale only
+    "layer_norm_quads": (lambda x, w, b: vg.layer_norm(x, 16, w, b),
+                         lambda x, w, b: (x - x.mean(-1, keepdims=True)) / np.sqrt(x.var(-1, keepdims=True) + 1e-5)
+                         * w + b, [U(2, 3, 16), U(16, lo=0.5, hi=1.5), U(16)]),
+    "layer_norm_scale_only": (lambda x, w: vg.layer_norm(x, (2, 4), w, eps=1e-3),
+                              lambda x, w: (x - x.mean((1, 2), keepdims=True))
+                              / np.sqrt(x.var((1, 2), keepdims=True) + 1e-3) * w, [U(5, 2, 4), U(2, 4, lo=0.5, hi=1.5)]),
     "layer_norm_2d_plain": (lambda x: vg.layer_norm(x, (3, 4)),
                             lambda x: (x - x.mean((1, 2), keepdims=True))
                             / np.sqrt(x.var((1, 2), keepdims=True) + 1e-5), [U(2, 3, 4)]),

@@ -319,6 +319,46 @@ class Backend:
         """Exact gradient through the batch statistics: (dx, dgamma, dbeta)."""
         raise NotImplementedError
 
+    def layer_norm(self, x, w, b, eps):
+        """Rows of x [R, D] normalised: xhat = (x - mean) * rstd, rstd = 1 / sqrt(var +
+        eps), the variance biased; then * w and + b ([D] in x's dtype, or None).
+        Returns (y in x's dtype, mean [R], rstd [R]) -- the statistics in f32 (f64
+        for f64 x), as layer_norm_bwd reads them.  Backends may fuse it; this
+        default composes the primitives (in f32 for f16 x)."""
+        R, D = x.shape
+        st = "f64" if self.dtype_of(x) == "f64" else "f32"
+        xf = self._in(x, st)
+        mean = self.unary("affine", self.reduce("sum", xf, (1,), True), 1.0 / D, 0.0)
+        d = self.binary("sub", xf, mean)
+        var = self.unary("affine", self.reduce("sum", self.binary("mul", d, d), (1,), True), 1.0 / D, float(eps))
+        rstd = self.unary("pow", var, -0.5)
+        y = self.binary("mul", d, rstd)
+        if w is not None:
+            y = self.binary("mul", y, self._in(w, st))
+        if b is not None:
+            y = self.binary("add", y, self._in(b, st))
+        return self._in(y, self.dtype_of(x)), self.reshape(mean, (R,)), self.reshape(rstd, (R,))
+
+    def layer_norm_bwd(self, g, x, w, mean, rstd, need_gx):
+        """layer_norm's gradient through its statistics: (dx, gx) with gw = g * w
+        (g without w), dx = rstd * (gw - mean(gw) - xhat * mean(gw * xhat)) over each
+        row, in x's dtype, and gx = g * xhat (in x's dtype or wider) -- its column
+        sums are w's gradient -- when ``need_gx``, else None."""
+        R, D = x.shape
+        st = self.dtype_of(mean)
+        m, r = self.reshape(mean, (R, 1)), self.reshape(rstd, (R, 1))
+        gf = self._in(g, st)
+        xhat = self.binary("mul", self.binary("sub", self._in(x, st), m), r)
+        gw = self.binary("mul", gf, self._in(w, st)) if w is not None else gf
+        a = self.unary("affine", self.reduce("sum", gw, (1,), True), 1.0 / D, 0.0)
+        c = self.unary("affine", self.reduce("sum", self.binary("mul", gw, xhat), (1,), True), 1.0 / D, 0.0)
+        dx = self.binary("mul", self.binary("sub", self.binary("sub", gw, a), self.binary("mul", xhat, c)), r)
+        return self._in(dx, self.dtype_of(x)), (self.binary("mul", gf, xhat) if need_gx else None)
+
+    def _in(self, h, dtype):
+        """h in dtype (a cast only where it differs)."""
+        return h if self.dtype_of(h) == dtype else self.cast(h, dtype)
+
     # -- random --------------------------------------------------------
     def dropout(self, x, p, seed):
         """(x * mask, mask), mask 0 or 1/(1-p) from a counter-based hash of (seed, index)."""

@@ -366,6 +366,27 @@ class CPUBackend(Backend):
         dt = x.dtype
         return self._store(dx, dt), self._store(dgamma, dt), self._store(dbeta, dt)
 
+    def layer_norm(self, x, w, b, eps):
+        c = self._c(x)
+        mean = c.mean(axis=1, keepdims=True)
+        d = c - mean
+        rstd = 1.0 / np.sqrt(np.mean(d * d, axis=1, keepdims=True) + eps)
+        y = d * rstd
+        if w is not None:
+            y *= self._c(w)
+        if b is not None:
+            y += self._c(b)
+        st = np.float64 if x.dtype == np.float64 else np.float32  # statistics: f32 at least
+        return self._store(y, x.dtype), self._store(mean[:, 0], st), self._store(rstd[:, 0], st)
+
+    def layer_norm_bwd(self, g, x, w, mean, rstd, need_gx):
+        r = self._c(rstd)[:, None]
+        cg = self._c(g)
+        xhat = (self._c(x) - self._c(mean)[:, None]) * r
+        gw = cg * self._c(w) if w is not None else cg
+        dx = r * (gw - gw.mean(axis=1, keepdims=True) - xhat * (gw * xhat).mean(axis=1, keepdims=True))
+        return self._store(dx, x.dtype), (self._store(cg * xhat, rstd.dtype) if need_gx else None)
+
     # -- random --------------------------------------------------------
     def dropout(self, x, p, seed):
         seed = seed() if callable(seed) else seed

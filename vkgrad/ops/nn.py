@@ -10,7 +10,8 @@ from ..autograd import unit_seed
 from .. import config
 from .._names import torch_kwargs
 from ..tensor import Tensor, canonical_dtype, tensor
-from ._core import as_tensor, autocast_to, check_tensor, loss_precision, make, promote, same_device, unbroadcast
+from ._core import (_RANK, as_tensor, autocast_to, check_tensor, loss_precision, make, promote, same_device,
+                    unbroadcast)
 from .elementwise import add, affine, log, mul, pow, softplus, sub
 from .shape import mean, sum, transpose
 
@@ -412,8 +413,9 @@ def batch_norm(x, running_mean, running_var, weight=None, bias=None, training=Fa
 def layer_norm(x, normalized_shape, weight=None, bias=None, eps=1e-5):
     """(x - mean) / sqrt(var + eps) * weight + bias over the last
     len(normalized_shape) axes (which must equal normalized_shape), the variance
-    biased, as PyTorch's layer_norm; composed of reductions and elementwise ops,
-    so its gradient includes the statistics'."""
+    biased, as PyTorch's layer_norm; the backend's layer_norm primitives (on
+    Vulkan one kernel each way where rows fill whole 16-byte quads), the gradient
+    exact through the statistics.  Operands of mixed dtypes meet in the widest."""
     check_tensor("layer_norm", x)
     shape = (int(normalized_shape),) if isinstance(normalized_shape, numbers.Integral) else \
         tuple(int(d) for d in normalized_shape)
@@ -422,14 +424,33 @@ def layer_norm(x, normalized_shape, weight=None, bias=None, eps=1e-5):
         raise ValueError(f"layer_norm: normalized_shape {list(shape)} does not match the last axes of "
                          f"the input's shape {list(x.shape)}")
     for what, t in (("weight", weight), ("bias", bias)):
-        if t is not None and tuple(t.shape) != shape:
-            raise ValueError(f"layer_norm: {what} has shape {list(t.shape)}, expected {list(shape)}")
-    axes = tuple(range(x.ndim - k, x.ndim))
-    d = sub(x, mean(x, axes, keepdims=True))
-    y = mul(d, pow(affine(mean(mul(d, d), axes, keepdims=True), 1.0, float(eps)), -0.5))
-    if weight is not None:
-        y = mul(y, weight)
-    return add(y, bias) if bias is not None else y
+        if t is not None:
+            check_tensor(f"layer_norm ({what})", t)
+            if tuple(t.shape) != shape:
+                raise ValueError(f"layer_norm: {what} has shape {list(t.shape)}, expected {list(shape)}")
+    same_device("layer_norm", x, weight, bias)
+    dt = max((t for t in (x, weight, bias) if t is not None), key=lambda t: _RANK[t.dtype]).dtype
+    if any(t is not None and t.dtype != dt for t in (x, weight, bias)):  # e.g. f16 activations, f32 weights
+        from .elementwise import to
+        x, weight, bias = (t if t is None or t.dtype == dt else to(t, dtype=dt) for t in (x, weight, bias))
+    be = x.backend
+    D = int(np.prod(shape))
+    R = x.size // D
+    xd = be.reshape(x.data, (R, D))
+    wd, bd = (None if t is None else be.reshape(t.data, (D,)) for t in (weight, bias))
+    y, m, r = be.layer_norm(xd, wd, bd, float(eps))
+
+    def col_sum(h):  # a parameter's gradient: summed over the rows in f32, in its dtype
+        s = be.reduce("sum", h, (0,), False, f32=True)
+        return be.reshape(s if be.dtype_of(s) == dt else be.cast(s, dt), shape)
+
+    def backward(g):
+        gd = be.reshape(g, (R, D))
+        dx, gx = be.layer_norm_bwd(gd, xd, wd, m, r, weight is not None and weight.requires_grad)
+        return (be.reshape(dx, x.shape), None if gx is None else col_sum(gx),
+                col_sum(gd) if bias is not None and bias.requires_grad else None)
+
+    return make(be.reshape(y, x.shape), be, (x, weight, bias), backward)
 
 
 def group_norm(x, num_groups, weight=None, bias=None, eps=1e-5):

@@ -65,11 +65,11 @@ _SHADERS = {
     "transpose_sm": (3, "io"),
     "bn_part": (4, "iiio"), "bn_comb": (7, "iiibobbbooo"), "bn_apply": (2, "iiio"), "select4": (1, "iiio"),
     "gather_rows": (3, "iio"), "index_add": (4, "iib"), "col2im": (9, "iio"), "window_max": (7, "ioo"),
-    "argmax": (3, "io"),
+    "argmax": (3, "io"), "layernorm": (3, "iiiooo"), "layernorm_bwd": (2, "iiiiioo"),
 }
 for _n in ("act_bias_bwd", "cast", "copy", "dropout", "copy4", "unslice", "unary4", "binary4", "reduce4", "matmul4",
            "softmax", "xent", "transpose4", "bn_part", "bn_apply", "select4", "col2im", "window_max",
-           "index_add", "gather_rows"):  # texel-read twins (see _tx)
+           "index_add", "gather_rows", "layernorm", "layernorm_bwd"):  # texel-read twins (see _tx)
     _SHADERS[_n + "_tx"] = _SHADERS[_n]
 _SHADERS["pad2d_tx"] = _SHADERS["pad2d_h_tx"] = (7, "ioi")  # x again as 16-byte texels (contiguous rows)
 # the optimizers' twins read through texel views and write the same ranges through
@@ -102,6 +102,8 @@ _TEXEL = {
     "col2im_tx": lambda tag, spec: [_R32UI, _R32UI, 0],  # x's words (f32 or two halves), idx
     "window_max_tx": lambda tag, spec: [_R32UI, 0, 0],
     "gather_rows_tx": lambda tag, spec: [_RGBA32UI, _R32UI, 0],  # W's quads, idx
+    "layernorm_tx": lambda tag, spec: [_RGBA32UI] * 3 + [0] * 3,  # x, w, b
+    "layernorm_bwd_tx": lambda tag, spec: [_RGBA32UI] * 3 + [0] * 4,  # g, x, w
     "index_add_tx": lambda tag, spec: [_R32UI, _RGBA32UI if spec[0] else _R32UI, 0],  # g's words, idx
     # softmax / xent: their QUADS and serial paths; rows not in whole quads read by words
     "softmax_tx": lambda tag, spec: [_RGBA32UI if spec[1] else _R32UI, 0],
@@ -1823,6 +1825,49 @@ class VulkanBackend(Backend):
         return gp, db
 
     # -- normalisation --------------------------------------------------------------
+    def _ln_grid(self, x):
+        """(shader tag, workgroups, least) of layernorm(_bwd).comp over x [R, D] -- an
+        invocation per row, rows of whole quads -- or None (the composed default):
+        rows not in whole quads, or (GPUs) too few or too long rows for a lane each
+        (_serial), or a row's passes past lavapipe's loop limit."""
+        R, D = x.shape
+        nq = D // _epq(x.dtype)
+        if (D % _epq(x.dtype) or not R or not self._serial(D, R)
+                or (self._loop_cap and 3 * nq + 2 > self._loop_cap)):
+            return None
+        return x.dtype, -(-R // 64), self._loop_groups(R, 64, 3 * nq + 2)
+
+    def layer_norm(self, x, w, b, eps):
+        """layernorm.comp: one dispatch (the composed op took nine), else the base
+        class's composition (see _ln_grid)."""
+        self._check_float("layer_norm", x, *(h for h in (w, b) if h is not None))
+        grid = self._ln_grid(x)
+        if grid is None or any(h is not None and h.dtype != x.dtype for h in (w, b)):
+            return super().layer_norm(x, w, b, eps)
+        tag, groups, least = grid
+        R, D = x.shape
+        y, mean, rstd = self._alloc(x.shape, x.dtype), self._alloc((R,), "f32"), self._alloc((R,), "f32")
+        shader = self._tx("layernorm", -(-_words(x.size, x.dtype) // 4))
+        self._dispatch(shader, tag, (int(w is not None), int(b is not None)), max(groups, least),
+                       [R, D, _f2u(eps)], [x, w if w is not None else self._dummy,
+                                           b if b is not None else self._dummy, y, mean, rstd], least=least)
+        return y, mean, rstd
+
+    def layer_norm_bwd(self, g, x, w, mean, rstd, need_gx):
+        """layernorm_bwd.comp: dx (and g * xhat) in one dispatch, else the composition."""
+        grid = self._ln_grid(x)
+        if grid is None or g.dtype != x.dtype or (w is not None and w.dtype != x.dtype):
+            return super().layer_norm_bwd(g, x, w, mean, rstd, need_gx)
+        tag, groups, least = grid
+        R, D = x.shape
+        dx = self._alloc(x.shape, x.dtype)
+        gx = self._alloc(x.shape, x.dtype) if need_gx else None
+        shader = self._tx("layernorm_bwd", -(-_words(x.size, x.dtype) // 4))
+        self._dispatch(shader, tag, (int(w is not None), int(need_gx)), max(groups, least), [R, D],
+                       [g, x, w if w is not None else self._dummy, mean, rstd, dx,
+                        gx if gx is not None else self._dummy], least=least)
+        return dx, gx
+
     def batchnorm_fwd(self, x, gamma, beta, eps, running_mean=None, running_var=None, momentum=0.1):
         self._check_float("batchnorm", x, gamma, beta)
         N, C = x.shape

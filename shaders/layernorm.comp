@@ -1,0 +1,56 @@
+#version 450
+#extension GL_GOOGLE_include_directive : require
+// Layer normalisation of x [rows, D] (D a whole number of 16-byte quads: 4 f32 or
+// 8 halves), one invocation per row: mean, then the biased variance of x - mean
+// (two passes: no cancellation of a large mean), rstd = 1 / sqrt(var + eps),
+// then y = (x - mean) * rstd * w + b (HAS_W / HAS_B; a dummy binding else), in
+// x's dtype; the row's mean and rstd in f32 for the backward (layernorm_bwd.comp).
+// One dispatch for what the composed op ran in nine (lavapipe, [1024, 128]).
+// Bindings: 0 x, 1 w, 2 b (in), 3 y, 4 mean, 5 rstd (out).
+// -DTEXEL_IN (the "_tx" twin, CPU devices): x, w, b through texel views of quads.
+#define H2_PLAIN true  // (no compares of the values: common.glsl)
+#include "common.glsl"
+#include "vec4.glsl"
+layout(local_size_x = 64) in;
+layout(constant_id = 0) const uint HAS_W = 0u;
+layout(constant_id = 1) const uint HAS_B = 0u;
+layout(push_constant) uniform P { uint rows; uint D; float eps; } p;
+BUF4_IN(0, X4)
+BUF4_IN(1, W4)
+BUF4_IN(2, B4)
+layout(std430, binding = 3) writeonly buffer Y4_b { uvec4 Y4[]; };
+layout(std430, binding = 4) writeonly buffer M_b { float MEAN[]; };
+layout(std430, binding = 5) writeonly buffer R_b { float RSTD[]; };
+
+void main() {
+    uint nq = p.D / EPQ;
+    float inv_d = 1.0 / float(p.D);
+    for (uint row = gl_GlobalInvocationID.x; row < p.rows; row += gl_NumWorkGroups.x * 64u) {
+        uint q0 = row * nq;
+        float v[EPQ], s = 0.0;
+        for (uint q = 0u; q < nq; q++) {
+            LOADQ(LDQ(X4, q0 + q), v);
+            [[unroll]] for (uint k = 0u; k < EPQ; k++) s += v[k];
+        }
+        float mean = s * inv_d, ss = 0.0;
+        for (uint q = 0u; q < nq; q++) {
+            LOADQ(LDQ(X4, q0 + q), v);
+            [[unroll]] for (uint k = 0u; k < EPQ; k++) ss += (v[k] - mean) * (v[k] - mean);
+        }
+        float rstd = inversesqrt(ss * inv_d + p.eps);
+        for (uint q = 0u; q < nq; q++) {
+            float w[EPQ], b[EPQ];
+            LOADQ(LDQ(X4, q0 + q), v);
+            if (HAS_W == 1u) LOADQ(LDQ(W4, q), w);
+            if (HAS_B == 1u) LOADQ(LDQ(B4, q), b);
+            [[unroll]] for (uint k = 0u; k < EPQ; k++) {
+                v[k] = (v[k] - mean) * rstd;
+                if (HAS_W == 1u) v[k] *= w[k];
+                if (HAS_B == 1u) v[k] += b[k];
+            }
+            Y4[q0 + q] = STOREQ(v);
+        }
+        MEAN[row] = mean;
+        RSTD[row] = rstd;
+    }
+}
