@@ -342,15 +342,15 @@ class MultiheadAttention(Module):
         E, H = self.embed_dim, self.num_heads
         unbatched = query.ndim == 2
         q, k, v = ((x.unsqueeze(1) if unbatched else x) for x in (query, key, value))
-        if self.batch_first and not unbatched:
-            q, k, v = (x.swapaxes(0, 1) for x in (q, k, v))
+        bf = self.batch_first and not unbatched  # [N, len, .]: no swap of the inputs or the output
         Dk, Dv = self.kdim, self.vdim
+        nb = 0 if bf else 1  # the batch axis
         if q.ndim != 3 or q.shape[2] != E or k.ndim != 3 or v.ndim != 3 or k.shape[:2] != v.shape[:2] \
-                or k.shape[2] != Dk or v.shape[2] != Dv or k.shape[1] != q.shape[1]:
+                or k.shape[2] != Dk or v.shape[2] != Dv or k.shape[nb] != q.shape[nb]:
             raise ValueError(f"MultiheadAttention: expected query [L, N, {E}], key [S, N, {Dk}] and value "
                              f"[S, N, {Dv}] (batch_first: [N, L, {E}], ...), got {list(query.shape)}, "
                              f"{list(key.shape)}, {list(value.shape)}")
-        (L, N, _), S = q.shape, k.shape[0]
+        N, L, S = q.shape[nb], q.shape[1 - nb], k.shape[1 - nb]
         w, b = self.in_proj_weight, self.in_proj_bias
         if w is not None and query is key and key is value:  # self-attention: one product, then its thirds
             qkv = ops.linear(q, w, b)
@@ -360,8 +360,9 @@ class MultiheadAttention(Module):
                 [self.q_proj_weight, self.k_proj_weight, self.v_proj_weight]
             proj = [ops.linear(x, ws[i], None if b is None else b[i * E:(i + 1) * E])
                     for i, x in enumerate((q, k, v))]
-        # [len, N, E] -> [N, H, len, E / H]
-        qh, kh, vh = (x.reshape((x.shape[0], N, H, E // H)).permute(1, 2, 0, 3) for x in proj)
+        # [len, N, E] (batch_first: [N, len, E]) -> [N, H, len, E / H]: one permute
+        heads = (0, 2, 1, 3) if bf else (1, 2, 0, 3)
+        qh, kh, vh = (x.reshape(x.shape[:2] + (H, E // H)).permute(*heads) for x in proj)
         scores = (qh @ kh.swapaxes(2, 3)) * (1.0 / math.sqrt(E // H))
         if attn_mask is None and is_causal:  # uploaded once per shape (kept by the backend), not per call
             attn_mask = Tensor(scores.backend.host_constant(
@@ -376,10 +377,8 @@ class MultiheadAttention(Module):
         if kpm is not None:
             scores = scores + kpm.reshape((N, 1, 1, S))
         weights = ops.dropout(ops.softmax(scores, -1), self.dropout, self.training)
-        out = (weights @ vh).permute(2, 0, 1, 3).reshape((L, N, E))  # [L, N, E]
-        out = self.out_proj(out)
-        if self.batch_first and not unbatched:
-            out = out.swapaxes(0, 1)
+        out = (weights @ vh).permute(*((0, 2, 1, 3) if bf else (2, 0, 1, 3)))  # [N, L, H, d] or [L, N, H, d]
+        out = self.out_proj(out.reshape(out.shape[:2] + (E,)))
         if unbatched:
             out = out.reshape((L, E))
         if not need_weights:
