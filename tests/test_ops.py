@@ -165,6 +165,23 @@ CASES = {
     "layer_norm_2d_plain": (lambda x: vg.layer_norm(x, (3, 4)),
                             lambda x: (x - x.mean((1, 2), keepdims=True))
                             / np.sqrt(x.var((1, 2), keepdims=True) + 1e-5), [U(2, 3, 4)]),
+    # pieces scaled apart, so each one's gradient is checked
+    "split_sections": (lambda x: vg.cat([p * (i + 1.0) for i, p in enumerate(vg.split(x, [1, 3, 0, 2], axis=1))], 1),
+                       lambda x: np.concatenate([x[:, :1], 2 * x[:, 1:4], 4 * x[:, 4:]], 1), [U(3, 6, 2)]),
+    "split_size_dim": (lambda x: x.split(2, dim=-1)[2], lambda x: x[..., 4:], [U(3, 2, 5)]),
+    "chunk": (lambda x: vg.cat([c * (i + 1.0) for i, c in enumerate(x.chunk(3, 0))], 0),
+              lambda x: np.concatenate([x[:3], 2 * x[3:6], 3 * x[6:]]), [U(7, 3)]),
+    "unbind": (lambda x: vg.stack([t * (i + 1.0) for i, t in enumerate(vg.unbind(x, dim=1))]),
+               lambda x: np.stack([x[:, i] * (i + 1.0) for i in range(3)]), [U(4, 3, 2)]),
+    "broadcast_to": (lambda x: vg.broadcast_to(x, (2, 3, 4)), lambda x: np.broadcast_to(x, (2, 3, 4)), [U(3, 1)]),
+    "expand_method": (lambda x: x.expand(2, -1, 5), lambda x: np.broadcast_to(x, (2, 3, 5)), [U(3, 1)]),
+    "min_axis": (lambda x: vg.min(x, 1), lambda x: x.min(1), [U(4, 6)]),
+    "min_all_method": (lambda x: x.min(), lambda x: x.min(), [U(3, 5)]),
+    "logsumexp": (lambda x: vg.logsumexp(x, 1), lambda x: np.log(np.exp(x).sum(1)), [U(4, 6, lo=-4, hi=4)]),
+    "logsumexp_keep_method": (lambda x: x.logsumexp((0, 2), keepdims=True),
+                              lambda x: np.log(np.exp(x).sum((0, 2), keepdims=True)), [U(2, 3, 4)]),
+    "masked_fill": (lambda x: x.masked_fill(np.array([[True, False, False, True]] * 3), 2.5),
+                    lambda x: np.where(np.array([[True, False, False, True]] * 3), 2.5, x), [U(2, 3, 4)]),
     "cat_axis0": (lambda a, b: vg.cat([a, b]), lambda a, b: np.concatenate([a, b]), [U(2, 3), U(4, 3)]),
     "cat_axis1_three": (lambda a, b, c: vg.cat((a, b, c), axis=-1), lambda a, b, c: np.concatenate([a, b, c], 1),
                         [U(3, 1), U(3, 5), U(3, 2)]),
@@ -495,6 +512,38 @@ def test_argmax_as_numpy(bk, shape, axis, keepdims):
     np.testing.assert_array_equal(got.numpy(), want)
     if x.size:
         np.testing.assert_array_equal(t.argmax(axis).numpy(), np.argmax(xs, axis=axis))
+        got = t.argmin(axis, keepdims=keepdims)  # the first minimum, NaN counting as it
+        assert got.dtype == "i32" and not got.requires_grad
+        np.testing.assert_array_equal(got.numpy(), np.argmin(xs, axis=axis, keepdims=keepdims))
+
+
+def test_split_broadcast_and_masked_fill_errors_and_edges():
+    """split / chunk / unbind / broadcast_to / expand / masked_fill name the op, the
+    shapes and what was expected; torch.split's and chunk's piece sizes."""
+    x = vg.tensor(np.arange(14.0).reshape(7, 2), device="cpu")
+    assert [p.shape for p in vg.split(x, 3)] == [(3, 2), (3, 2), (1, 2)]
+    assert [p.shape for p in x.chunk(4)] == [(2, 2), (2, 2), (2, 2), (1, 2)]
+    assert [p.shape for p in vg.chunk(vg.tensor(np.zeros((6, 1)), device="cpu"), 4)] == [(2, 1)] * 3
+    assert [p.numpy().tolist() for p in x.unbind(1)] == [list(range(0, 14, 2)), list(range(1, 14, 2))]
+    with pytest.raises(ValueError, match=r"split: sizes \[3, 3\] must be non-negative integers summing to 7, "
+                                         r"the length of axis 0 of shape \[7, 2\]"):
+        vg.split(x, [3, 3])
+    with pytest.raises(ValueError, match="split: split_size must be a positive integer, got 0"):
+        x.split(0)
+    with pytest.raises(ValueError, match="chunk: chunks must be a positive integer, got 0"):
+        x.chunk(0)
+    with pytest.raises(ValueError, match="unbind: axis 2 is out of range for a tensor with 2 dimensions"):
+        x.unbind(2)
+    with pytest.raises(ValueError, match=r"broadcast_to: shape \[7, 2\] cannot be broadcast to \[7, 3\]"):
+        vg.broadcast_to(x, (7, 3))
+    with pytest.raises(ValueError, match=r"expand: sizes \[-1, 7, 2\] for a tensor of shape \[7, 2\]"):
+        x.expand(-1, 7, 2)
+    with pytest.raises(ValueError, match=r"masked_fill: mask of shape \[2, 7, 2\] does not broadcast to the "
+                                         r"input's shape \[7, 2\]"):
+        x.masked_fill(np.zeros((2, 7, 2), bool), 1.0)
+    with pytest.raises(ValueError, match=r"masked_fill: shapes \[3, 2\] and \[7, 2\] cannot be broadcast"):
+        x.masked_fill(np.zeros((3, 2), bool), 1.0)
+    assert x.expand(3, 7, -1).shape == (3, 7, 2) and x.broadcast_to((1, 7, 2)).shape == (1, 7, 2)
 
 
 def test_argmax_gives_accuracy_on_the_device_and_clear_errors(bk):

@@ -298,6 +298,48 @@ class Tensor:
     def argmax(self, axis=None, keepdims=False):
         return _ops().argmax(self, axis, keepdims)
 
+    @torch_kwargs
+    def min(self, axis=None, keepdims=False):
+        return _ops().min(self, axis, keepdims)
+
+    @torch_kwargs
+    def argmin(self, axis=None, keepdims=False):
+        return _ops().argmin(self, axis, keepdims)
+
+    @torch_kwargs
+    def logsumexp(self, axis=None, keepdims=False):
+        return _ops().logsumexp(self, axis, keepdims)
+
+    def broadcast_to(self, *shape):
+        if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
+            shape = tuple(shape[0])
+        return _ops().broadcast_to(self, shape)
+
+    def expand(self, *sizes):
+        """PyTorch's expand: :meth:`broadcast_to` where -1 keeps an existing axis's size."""
+        if len(sizes) == 1 and isinstance(sizes[0], (tuple, list)):
+            sizes = tuple(sizes[0])
+        lead = len(sizes) - self.ndim
+        if lead < 0 or any(n == -1 and i < lead for i, n in enumerate(sizes)):
+            raise ValueError(f"expand: sizes {list(sizes)} for a tensor of shape {list(self.shape)} (-1 only "
+                             "for an existing axis, no fewer sizes than axes)")
+        return self.broadcast_to(tuple(self.shape[i - lead] if n == -1 else n for i, n in enumerate(sizes)))
+
+    @torch_kwargs
+    def split(self, split_size_or_sections, axis=0):
+        return _ops().split(self, split_size_or_sections, axis)
+
+    @torch_kwargs
+    def chunk(self, chunks, axis=0):
+        return _ops().chunk(self, chunks, axis)
+
+    @torch_kwargs
+    def unbind(self, axis=0):
+        return _ops().unbind(self, axis)
+
+    def masked_fill(self, mask, value):
+        return _ops().masked_fill(self, mask, value)
+
     def clone(self):
         return _ops().clone(self)
 

@@ -1,11 +1,13 @@
 """Every op once, forward and backward, written against backend primitives."""
 from .elementwise import (abs, add, affine, clamp, clone, div, elu, eq, exp, ge, gelu, gt, le, leaky_relu, log, lt,
-                          maximum, minimum, mul, neg, pow, relu, sigmoid, silu, softplus, sqrt, sub, tanh, to, where)
+                          masked_fill, maximum, minimum, mul, neg, pow, relu, sigmoid, silu, softplus, sqrt, sub, tanh,
+                          to, where)
 from .nn import (batch_norm, binary_cross_entropy_with_logits, bmm, cross_entropy, dropout, dropout2d, embedding, group_norm, layer_norm, linear, log_softmax, matmul, mse_loss,
                  one_hot, softmax, softmax_cross_entropy)
 from .conv import (adaptive_avg_pool2d, avg_pool1d, avg_pool2d, conv1d, conv2d, conv_transpose2d, interpolate, max_pool1d,
                    max_pool2d)
-from .shape import argmax, cat, getitem, max, mean, reshape, stack, std, sum, transpose, var
+from .shape import (argmax, argmin, broadcast_to, cat, chunk, getitem, logsumexp, max, mean, min, reshape, split, stack,
+                    std, sum, transpose, unbind, var)
 
 __all__ = ["abs", "add", "affine", "clamp", "div", "eq", "exp", "gelu", "log", "mul", "neg", "pow", "relu",
            "sigmoid", "sqrt", "sub", "tanh", "to", "batch_norm", "cross_entropy", "dropout",
@@ -14,4 +16,5 @@ __all__ = ["abs", "add", "affine", "clamp", "div", "eq", "exp", "gelu", "log", "
            "stack", "clone", "one_hot", "maximum", "minimum", "gt", "lt", "ge", "le", "where", "embedding",
            "leaky_relu", "silu", "elu", "softplus",
            "binary_cross_entropy_with_logits", "conv2d", "max_pool2d", "avg_pool2d", "adaptive_avg_pool2d",
-           "conv1d", "max_pool1d", "avg_pool1d", "interpolate", "group_norm", "dropout2d", "conv_transpose2d"]
+           "conv1d", "max_pool1d", "avg_pool1d", "interpolate", "group_norm", "dropout2d", "conv_transpose2d",
+           "min", "argmin", "logsumexp", "broadcast_to", "split", "chunk", "unbind", "masked_fill"]

@@ -3,8 +3,10 @@ from __future__ import annotations
 
 import numbers
 
+import numpy as np
+
 from ..backends import get_backend, normalize_device
-from ..tensor import FLOAT_DTYPES, Tensor, canonical_dtype
+from ..tensor import FLOAT_DTYPES, Tensor, canonical_dtype, tensor
 from ._core import as_tensor, broadcast_shape, check_tensor, make, promote, same_device, unbroadcast
 
 
@@ -312,3 +314,19 @@ def clone(x):
     if x.dtype not in FLOAT_DTYPES:
         return Tensor(h, be)
     return make(h, be, (x,), lambda g: (g,))
+
+
+def masked_fill(x, mask, value):
+    """x with ``value`` where ``mask`` is true (nonzero): a boolean NumPy array or a
+    tensor broadcast to x's shape (PyTorch's masked_fill); the gradient goes to
+    x's unmasked elements."""
+    check_tensor("masked_fill", x)
+    if isinstance(mask, Tensor):
+        same_device("masked_fill", x, mask)
+        m = mask
+    else:
+        m = tensor(np.asarray(mask).astype(np.float32), device=x.device, dtype=x.dtype)
+    if broadcast_shape("masked_fill", m.shape, x.shape) != tuple(x.shape):
+        raise ValueError(f"masked_fill: mask of shape {list(m.shape)} does not broadcast to the input's "
+                         f"shape {list(x.shape)}")
+    return where(m, float(value), x)

@@ -13,7 +13,7 @@ from ..tensor import Tensor, canonical_dtype, tensor
 from ._core import (_RANK, as_tensor, autocast_to, check_tensor, loss_precision, make, promote, same_device,
                     unbroadcast)
 from .elementwise import add, affine, log, mul, pow, softplus, sub
-from .shape import mean, sum, transpose
+from .shape import broadcast_to, mean, sum, transpose
 
 ACT_NAMES = ("relu", "sigmoid", "tanh", "gelu", "gelu_tanh", "softmax")
 
@@ -48,8 +48,8 @@ def matmul(a, b):
         except ValueError:
             raise ValueError(f"matmul: batch axes {list(A.shape[:-2])} and {list(B.shape[:-2])} of "
                              f"{list(a.shape)} @ {list(b.shape)} do not broadcast") from None
-        out = _product(_expand(A, batch + (M, K)).reshape((-1, M, K)),
-                       _expand(B, batch + (K, N)).reshape((-1, K, N)), batched=True).reshape(batch + (M, N))
+        out = _product(broadcast_to(A, batch + (M, K)).reshape((-1, M, K)),
+                       broadcast_to(B, batch + (K, N)).reshape((-1, K, N)), batched=True).reshape(batch + (M, N))
     if a.ndim == 1:
         out = out.reshape(out.shape[:-2] + out.shape[-1:])
     if b.ndim == 1:
@@ -80,14 +80,6 @@ def _product(a, b, batched=False):
         return ga, gb
 
     return make(f(ad, bd), be, (a, b), backward)
-
-
-def _expand(x, shape):
-    """x broadcast to ``shape`` (a copy), its gradient summed back."""
-    if x.shape == shape:
-        return x
-    be = x.backend
-    return make(be.broadcast_to(x.data, shape), be, (x,), lambda g: (unbroadcast(be, g, x.shape),))
 
 
 def check_activation(op, activation):

@@ -1,6 +1,9 @@
-"""Reductions and shape ops: sum, mean, var, std, max, argmax, reshape, transpose,
-cat, stack, indexing."""
+"""Reductions and shape ops: sum, mean, var, std, max, min, argmax, argmin,
+logsumexp, reshape, transpose, broadcast_to, cat, stack, split, chunk, unbind,
+indexing."""
 from __future__ import annotations
+
+import builtins
 
 import numpy as np
 
@@ -276,3 +279,111 @@ def getitem(x, index):
     be, shape = x.backend, x.shape
     out = be.reshape(be.slice(x.data, starts, steps, lens), tuple(final))
     return make(out, be, (x,), lambda g: (be.unslice(be.reshape(g, tuple(lens)), shape, starts, steps),))
+
+
+def broadcast_to(x, shape):
+    """x repeated along its size-1 (or missing leading) axes to ``shape`` (NumPy's
+    rules; PyTorch's ``expand`` takes -1 for a kept size: Tensor.expand): a copy,
+    its gradient summed back to x's shape."""
+    check_tensor("broadcast_to", x)
+    shape = tuple(int(n) for n in shape)
+    if len(shape) < x.ndim or any(n < 0 for n in shape) or any(
+            d != n and d != 1 for d, n in zip(x.shape[::-1], shape[::-1])):
+        raise ValueError(f"broadcast_to: shape {list(x.shape)} cannot be broadcast to {list(shape)} "
+                         "(each axis must match or be 1; new axes go in front)")
+    if x.shape == shape:
+        return x
+    be = x.backend
+    from ._core import unbroadcast
+    return make(be.broadcast_to(x.data, shape), be, (x,), lambda g: (unbroadcast(be, g, x.shape),))
+
+
+def _sizes(op, x, ax, sizes):
+    """The pieces' sizes along axis ``ax`` summing to its length, checked."""
+    n = x.shape[ax]
+    if any(isinstance(s, bool) or not isinstance(s, (int, np.integer)) or s < 0 for s in sizes) \
+            or int(np.sum(sizes)) != n:
+        raise ValueError(f"{op}: sizes {list(sizes)} must be non-negative integers summing to {n}, the length "
+                         f"of axis {ax} of shape {list(x.shape)}")
+    return [int(s) for s in sizes]
+
+
+def _axis(op, x, axis):
+    if x.ndim == 0:
+        raise ValueError(f"{op}: a 0-d tensor has no axis to split")
+    (ax,) = norm_axes(op, int(axis), x.ndim)
+    return ax
+
+
+def _along(x, ax, start, stop):
+    """x[..., start:stop, ...] along axis ax (getitem: a copy, a gradient back)."""
+    return getitem(x, (slice(None),) * ax + (slice(start, stop),))
+
+
+@torch_kwargs
+def split(x, split_size_or_sections, axis=0):
+    """PyTorch's split: pieces of ``split_size_or_sections`` along ``axis`` (the last
+    piece shorter where the length is not a multiple), or of the sizes in a list.
+    A tuple of tensors (copies), each with its gradient back into x."""
+    check_tensor("split", x)
+    ax = _axis("split", x, axis)
+    n = x.shape[ax]
+    if isinstance(split_size_or_sections, (list, tuple)):
+        sizes = _sizes("split", x, ax, split_size_or_sections)
+    else:
+        k = split_size_or_sections
+        if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
+            raise ValueError(f"split: split_size must be a positive integer, got {k!r}")
+        sizes = [int(k)] * (n // k) + ([n % k] if n % k or n == 0 else [])
+    starts = np.cumsum([0] + sizes)
+    return tuple(_along(x, ax, int(a), int(b)) for a, b in zip(starts[:-1], starts[1:]))
+
+
+@torch_kwargs
+def chunk(x, chunks, axis=0):
+    """PyTorch's chunk: ``chunks`` pieces of ceil(length / chunks) along ``axis``
+    (the last shorter; fewer pieces where the length runs out)."""
+    check_tensor("chunk", x)
+    if isinstance(chunks, bool) or not isinstance(chunks, (int, np.integer)) or chunks < 1:
+        raise ValueError(f"chunk: chunks must be a positive integer, got {chunks!r}")
+    ax = _axis("chunk", x, axis)
+    return split(x, builtins.max(1, -(-x.shape[ax] // int(chunks))), ax)
+
+
+@torch_kwargs
+def unbind(x, axis=0):
+    """The slices of x along ``axis``, that axis removed (PyTorch's unbind)."""
+    check_tensor("unbind", x)
+    ax = _axis("unbind", x, axis)
+    return tuple(getitem(x, (slice(None),) * ax + (i,)) for i in range(x.shape[ax]))
+
+
+@torch_kwargs
+def min(x, axis=None, keepdims=False):
+    """Minimum along axes (NaN wins, as in NumPy and PyTorch); the gradient goes to
+    the arg-min (split evenly on ties): -max(-x)."""
+    check_tensor("min", x)
+    from .elementwise import neg
+    return neg(max(neg(x), axis, keepdims))
+
+
+@torch_kwargs
+def argmin(x, axis=None, keepdims=False):
+    """Index of the minimum along ``axis`` (the first; a NaN counts as it, as in
+    NumPy and PyTorch), or in the flattened tensor: int32, not differentiable."""
+    check_tensor("argmin", x)
+    from .elementwise import neg
+    return argmax(neg(x), axis, keepdims)
+
+
+@torch_kwargs
+def logsumexp(x, axis=None, keepdims=False):
+    """log(sum(exp(x))) along axes, shifted by the maximum (no overflow): the
+    gradient is softmax(x) over those axes; rows of -inf give -inf, a +inf +inf."""
+    check_tensor("logsumexp", x)
+    from .elementwise import abs, add, exp, log, lt, sub, where
+    axes = norm_axes("logsumexp", axis, x.ndim)
+    m = max(x, axes, keepdims=True).detach()
+    m = where(lt(abs(m), float("inf")), m, 0.0)  # an infinite (or NaN) maximum shifts by 0
+    out = add(log(sum(exp(sub(x, m)), axes, keepdims=True)), m)
+    return out if keepdims else reshape(out, tuple(n for i, n in enumerate(x.shape) if i not in axes))
