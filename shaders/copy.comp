@@ -9,7 +9,9 @@
 // 8 lanes, where lavapipe loads a storage buffer lane by lane), the bits moved
 // as they are (halves too: no conversions), y walked by digits.glsl; QUADS
 // (constant 1): a walk of whole quads (digits.glsl), 1: x's quads (a view of
-// quads), 2: x's element repeated over each quad (its innermost stride 0).
+// quads), 2: x's element repeated over each quad (its innermost stride 0), 3:
+// the other way round, x's quads in order (p.dim its shape in quads) written into
+// y at base + sum idx * sx (one piece of a cat: only its region of y written).
 #include "common.glsl"
 layout(push_constant) uniform P { uint n; uint base; uint dim[6]; uint sx[6]; } p;
 #ifdef TEXEL_IN
@@ -37,6 +39,11 @@ uvec4 element_quad() {
         return uvec4(b);
     }
     return texelFetch(XW, int(x_index()));
+}
+
+void quad_at(uint q) {
+    if (QUADS == 3u) Y4[x_index()] = texelFetch(XW, int(q));  // (x_index: here y's quad)
+    else Y4[q] = element_quad();
 }
 
 void main() {

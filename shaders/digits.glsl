@@ -82,12 +82,13 @@ void walk_y() {
     walk_tail();
 }
 
-// QUADS (the includer's specialisation constant): y's shape, strides and p.n
+// QUADS (the includer's specialisation constant): p.dim, the strides and p.n
 // counted in 16-byte quads -- the walk's innermost axis runs contiguously in x
-// and y, in whole quads from quad-aligned offsets -- so each step moves a quad,
-// read by the includer's element_quad() from an RGBA32UI view (a head permute of
-// [16, 64, 4, 32] on lavapipe: one gather per quad, where walk_quads takes four).
-uvec4 element_quad();
+// and y, in whole quads from quad-aligned offsets -- so each step moves a quad
+// (a head permute of [16, 64, 4, 32] on lavapipe: one gather per quad, where
+// walk_quads takes four): quad_at(q), the includer's, for quads q of the walk in
+// order (y's, gathering from x; or x's, scattered into y).
+void quad_at(uint q);
 
 void walk_quad_elements() {
     uint q = quad_first(p.n), end_ = quad_end(p.n);
@@ -96,7 +97,7 @@ void walk_quad_elements() {
     digits(quad_step(), by);
     digits(q, idx);
     for (; q < end_; q += quad_step()) {
-        Y4[q] = element_quad();
+        quad_at(q);
         advance(by);
     }
 }

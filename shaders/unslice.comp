@@ -54,6 +54,8 @@ uvec4 element_quad() {  // QUADS: the same in quads (a slice's runs in whole qua
     return off_lattice == 0u ? b : a;
 }
 
+void quad_at(uint q) { Y4[q] = element_quad(); }
+
 void main() {
     if (QUADS) walk_quad_elements();
     else walk_y();

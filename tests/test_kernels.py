@@ -1340,6 +1340,32 @@ def test_grid_stride_kernels_cover_more_units_than_a_capped_grid(dtype):
 
 
 @pytest.mark.parametrize("dtype", ["f32", "f16"])
+def test_cat_writes_each_piece_into_its_region(dtype, monkeypatch):
+    """cat on CPU devices: pieces whose runs along the axis are whole quads at quad
+    offsets are each written into their region of the result (copy_tx QUADS 3, one
+    dispatch a piece, empty pieces none) -- bit for bit, NaN payloads included --;
+    other pieces take the base class's unslice / put_slice."""
+    be = vg.get_backend("vulkan")
+    seen = _spy(be, monkeypatch, lambda shader, spec: (shader, spec[1:]))
+    np_dt, view = (np.float32, np.uint32) if dtype == "f32" else (np.float16, np.uint16)
+    e = 8 if dtype == "f16" else 4
+    r = np.random.default_rng(5)
+    for shapes, axis, quads in (([(2, 3, 8), (2, 5, 8), (2, 0, 8)], 1, True), ([(3, 16), (5, 16)], 0, True),
+                                ([(4, 8), (4, 16), (4, 8)], 1, True), ([(6, 2, 4), (6, 2, 12)], 2, e == 4),
+                                ([(2, 3, 5), (2, 3, 3)], 2, False), ([(1, 16), (1, 8)], 1, True)):
+        xs = [r.standard_normal(sh).astype(np_dt) for sh in shapes]
+        for x in xs:
+            x.view(view).flat[::5] = _NAN_PAYLOAD[dtype]
+        seen.clear()
+        got = be.to_numpy(be.cat([be.from_numpy(x, dtype) for x in xs], axis))
+        want = np.concatenate(xs, axis)
+        assert got.shape == want.shape
+        np.testing.assert_array_equal(got.view(view), want.view(view), err_msg=str((shapes, axis)))
+        if be._twins:
+            assert (seen == [("copy_tx", (3,))] * sum(x.size > 0 for x in xs)) == quads, (shapes, seen)
+
+
+@pytest.mark.parametrize("dtype", ["f32", "f16"])
 @pytest.mark.parametrize("D", [64, 24, 257, 4])
 def test_gather_rows_moves_bits_and_marks_bad_indices(D, dtype, monkeypatch):
     """Embedding rows (gather_rows): bit for bit (NaN payloads, -0, inf), an index

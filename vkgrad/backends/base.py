@@ -163,6 +163,20 @@ class Backend:
         base instead of zeros): cat's pieces."""
         raise NotImplementedError
 
+    def cat(self, pieces, axis):
+        """The pieces (one dtype; shapes equal but along ``axis``) joined along it.
+        This default writes the first non-empty piece over zeros (unslice) and each
+        other over the result so far (put_slice)."""
+        shape = list(pieces[0].shape)
+        shape[axis] = sum(int(h.shape[axis]) for h in pieces)
+        out, off, ones = None, 0, [1] * len(shape)
+        for h in pieces:
+            st = [0] * axis + [off] + [0] * (len(shape) - axis - 1)
+            if int(np.prod(h.shape)):
+                out = self.unslice(h, shape, st, ones) if out is None else self.put_slice(out, h, st, ones)
+            off += h.shape[axis]
+        return out if out is not None else self.full(tuple(shape), 0.0, self.dtype_of(pieces[0]))
+
     def gather_rows(self, w, idx):
         """Rows idx (int32 [B]) of w [V, D]: [B, D], bits copied; an index outside
         [0, V) gives a row of NaN (as one_hot: device indices are not range-checked)."""

@@ -203,6 +203,9 @@ class CPUBackend(Backend):
     def _slices(starts, steps, lens):
         return tuple(slice(s, s + st * n, st) for s, st, n in zip(starts, steps, lens))
 
+    def cat(self, pieces, axis):
+        return np.concatenate(pieces, axis=axis)
+
     def slice(self, h, starts, steps, lens):
         return h[self._slices(starts, steps, lens)].copy()
 

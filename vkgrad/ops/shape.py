@@ -198,12 +198,7 @@ def cat(tensors, axis=0):
         starts.append([0] * ax + [off] + [0] * (nd - ax - 1))
         off += t.shape[ax]
     ones = [1] * nd
-    out = None
-    for t, st in zip(ts, starts):
-        if t.size:  # the first piece over zeros, the others over what is there
-            out = be.unslice(t.data, shape, st, ones) if out is None else be.put_slice(out, t.data, st, ones)
-    if out is None:  # no elements at all
-        out = be.full(tuple(shape), 0.0, ts[0].dtype)
+    out = be.cat([t.data for t in ts], ax)
 
     def backward(g):
         return tuple(be.slice(g, st, ones, list(t.shape)) for t, st in zip(ts, starts))

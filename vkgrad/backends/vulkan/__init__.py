@@ -87,8 +87,8 @@ _TEXEL = {
     "act_bias_bwd_tx": lambda tag, spec: [_RGBA32UI, _RGBA32UI, 0, 0],  # its QUADS path only
     "cast_tx": lambda tag, spec: [_RGBA32UI, 0],
     "dropout_tx": lambda tag, spec: [_RGBA32UI, 0, 0],
-    # x's words (f32 or two halves), gathered; QUADS 1 (spec 1): x's quads
-    "copy_tx": lambda tag, spec: [_RGBA32UI if spec[1:] and spec[1] == 1 else _R32UI, 0],
+    # x's words (f32 or two halves), gathered; QUADS 1 or 3 (spec 1): x's quads
+    "copy_tx": lambda tag, spec: [_RGBA32UI if spec[1:] and spec[1] in (1, 3) else _R32UI, 0],
     # g's words, y, the base's words; QUADS (spec 2): their quads
     "unslice_tx": lambda tag, spec: [_RGBA32UI, 0, _RGBA32UI] if spec[2:] and spec[2] else [_R32UI, 0, _R32UI],
     "copy4_tx": lambda tag, spec: [_RGBA32UI, 0],
@@ -933,6 +933,31 @@ class VulkanBackend(Backend):
         e = _epq(views[0].dtype)
         return (inner_contig and all(int(v) % e == 0 for v in elems)
                 and all(v.range[0] % 16 == 0 for v in views if v is not None))
+
+    def cat(self, pieces, axis):
+        """On CPU devices, pieces whose rows along ``axis`` (and after it) are whole
+        16-byte quads at quad offsets: each piece's quads written into its region of
+        the result (copy.comp QUADS 3: one pass over the result in all; the base
+        class's unslice / put_slice rewrite it all for every piece)."""
+        shape = list(pieces[0].shape)
+        shape[axis] = sum(int(h.shape[axis]) for h in pieces)
+        dtype, e = pieces[0].dtype, _epq(pieces[0].dtype)
+        outer = int(np.prod(shape[:axis]))
+        widths = [int(np.prod(h.shape[axis:])) for h in pieces]  # each piece's run in a row of the result
+        W, offs = sum(widths), np.cumsum([0] + widths[:-1])
+        if not (self._twins and all(self._tx("copy", _words(h.size, dtype)) == "copy_tx" for h in pieces)
+                and self._quad_walk(True, widths, *pieces)):
+            return super().cat(pieces, axis)
+        y = self._alloc(tuple(shape), dtype)
+        for h, w, off in zip(pieces, widths, offs):
+            if not h.size:
+                continue
+            dims, sy = ([outer, w // e], [W // e, 1]) if outer > 1 else ([w // e], [1])
+            pad = _MAX_DIMS - len(dims)
+            n = h.size // e
+            self._dispatch("copy_tx", _bits_tag(dtype), (len(dims), 3), max(1, self._quad_groups("copy_tx", n)),
+                           [n, int(off) // e] + [1] * pad + dims + [0] * pad + sy, [h, y])
+        return y
 
     def slice(self, h, starts, steps, lens):
         st = _contig_strides(h.shape)
