@@ -297,6 +297,9 @@ CASES = {
                                  [U(1, 2, 3, 3), U(2, 4, 2, 3), U(4)]),
     "max_pool2d": (lambda x: vg.max_pool2d(x, 3, 2, 1), lambda x: _np_pool(x, (3, 3), (2, 2), (1, 1), "max"),
                    [POOL_X]),
+    # windows tiling the input (stride = kernel), the last row and column left out
+    "max_pool2d_tiled": (lambda x: vg.max_pool2d(x, 2), lambda x: _np_pool(x, (2, 2), (2, 2), (0, 0), "max"),
+                         [POOL_X]),
     "max_pool2d_ceil": (lambda x: vg.max_pool2d(x, (2, 3), ceil_mode=True),  # one more row and column
                         lambda x: _np_pool(x, (2, 3), (2, 3), (0, 0), "max", after=(1, 0)), [POOL_X]),
     "avg_pool2d": (lambda x: vg.avg_pool2d(x, 2), lambda x: _np_pool(x, (2, 2), (2, 2), (0, 0), "avg"), [U(2, 3, 6, 5)]),
@@ -515,6 +518,30 @@ def test_argmax_as_numpy(bk, shape, axis, keepdims):
         got = t.argmin(axis, keepdims=keepdims)  # the first minimum, NaN counting as it
         assert got.dtype == "i32" and not got.requires_grad
         np.testing.assert_array_equal(got.numpy(), np.argmin(xs, axis=axis, keepdims=keepdims))
+
+
+@pytest.mark.parametrize("dtype", ["f64", "f32", "f16"])
+def test_cpu_tiled_pools_match_the_composition(dtype):
+    """The CPU backend's max pools whose windows tile the input (stride = kernel, no
+    padding or dilation) by reshapes: the maxima, taps and scattered gradient bit
+    for bit those of the base class's im2col rows (ties to the first tap, NaN
+    counting as the maximum, rows and columns past the last window 0); other
+    windows take the composition."""
+    from vkgrad.backends.base import Backend, Window
+    be = vg.get_backend("cpu")
+    r = np.random.default_rng(3)
+    x = r.integers(0, 3, (2, 3, 7, 9)).astype({"f64": np.float64, "f32": np.float32, "f16": np.float16}[dtype])
+    x[0, 0, 1, 1], x[1, 2, 4, 7] = np.nan, np.nan
+    for win in (Window((2, 2), (2, 2), (0, 0), (1, 1), (3, 4)), Window((3, 2), (3, 2), (0, 0), (1, 1), (2, 4)),
+                Window((2, 3), (2, 3), (0, 0), (1, 1), (3, 3)), Window((2, 2), (1, 1), (0, 0), (1, 1), (6, 8))):
+        assert be._tiled(x.shape, win) == (win.stride == win.kernel)
+        y, idx = be.window_max(x, win)
+        y0, idx0 = Backend.window_max(be, x, win)
+        np.testing.assert_array_equal(idx, idx0)
+        np.testing.assert_array_equal(y.view(np.uint8), np.ascontiguousarray(y0).view(np.uint8))
+        g = r.standard_normal(y.shape).astype(x.dtype)
+        np.testing.assert_array_equal(be.window_scatter(g, idx, x.shape, win),
+                                      Backend.window_scatter(be, g, idx, x.shape, win))
 
 
 def test_split_broadcast_and_masked_fill_errors_and_edges():
