@@ -90,6 +90,13 @@ def _np_pool(x, k, stride, pad, mode, after=None, include_pad=True):
     return sums / (k[0] * k[1] if include_pad else ones)
 
 
+SDPA_KEEP = np.array([[True, False, True, True, False, True]] * 2 + [[False, True, False, False, True, True]] * 2)
+
+
+def _np_sdpa(q, k, v, mask, scale):
+    return _np_softmax(q @ np.swapaxes(k, -1, -2) * scale + mask) @ v
+
+
 POOL_X = lambda: R.permutation(2 * 3 * 7 * 9).reshape(2, 3, 7, 9) / 50.0  # noqa: E731  (no ties)
 
 ONEHOT = np.eye(5)[R.integers(0, 5, 6)]
@@ -155,6 +162,17 @@ CASES = {
     "layer_norm": (lambda x, w, b: vg.layer_norm(x, 5, w, b),
                    lambda x, w, b: (x - x.mean(1, keepdims=True)) / np.sqrt(x.var(1, keepdims=True) + 1e-5) * w + b,
                    [U(4, 5), U(5, lo=0.5, hi=1.5), U(5)]),
+    "sdpa": (vg.scaled_dot_product_attention, lambda q, k, v: _np_sdpa(q, k, v, 0.0, 1 / np.sqrt(5)),
+             [U(2, 3, 4, 5), U(2, 3, 6, 5), U(2, 3, 6, 4)]),
+    "sdpa_causal_scale": (lambda q, k, v: vg.scaled_dot_product_attention(q, k, v, is_causal=True, scale=0.3),
+                          lambda q, k, v: _np_sdpa(q, k, v, np.where(np.triu(np.ones((4, 4), bool), 1), -np.inf, 0),
+                                                   0.3), [U(3, 4, 5), U(3, 4, 5), U(3, 4, 2)]),
+    "sdpa_bool_mask_broadcast": (lambda q, k, v: vg.scaled_dot_product_attention(q, k, v, attn_mask=SDPA_KEEP),
+                                 lambda q, k, v: _np_sdpa(q, k, v, np.where(SDPA_KEEP, 0, -np.inf), 1 / np.sqrt(5)),
+                                 [U(3, 4, 5), U(6, 5), U(6, 2)]),
+    "sdpa_float_mask": (lambda q, k, v, m: vg.scaled_dot_product_attention(q, k, v, attn_mask=m),
+                        lambda q, k, v, m: _np_sdpa(q, k, v, m, 1 / np.sqrt(5)),
+                        [U(2, 4, 5), U(2, 6, 5), U(2, 6, 3), U(4, 6)]),
     # rows of whole 16-byte quads (4 f32, 8 halves): Vulkan's fused kernels; a scale only
     "layer_norm_quads": (lambda x, w, b: vg.layer_norm(x, 16, w, b),
                          lambda x, w, b: (x - x.mean(-1, keepdims=True)) / np.sqrt(x.var(-1, keepdims=True) + 1e-5)
@@ -542,6 +560,22 @@ def test_cpu_tiled_pools_match_the_composition(dtype):
         g = r.standard_normal(y.shape).astype(x.dtype)
         np.testing.assert_array_equal(be.window_scatter(g, idx, x.shape, win),
                                       Backend.window_scatter(be, g, idx, x.shape, win))
+
+
+def test_scaled_dot_product_attention_errors_and_dropout():
+    """scaled_dot_product_attention's errors name the shapes; dropout_p zeroes weights."""
+    q = vg.tensor(np.ones((2, 4, 5)), device="cpu")
+    with pytest.raises(ValueError, match=r"scaled_dot_product_attention: expected query \[..., L, E\], key "
+                                         r"\[..., S, E\] and value \[..., S, Ev\], got \[2, 4, 5\], \[2, 6, 4\]"):
+        vg.scaled_dot_product_attention(q, vg.tensor(np.ones((2, 6, 4)), device="cpu"), q)
+    with pytest.raises(ValueError, match="give attn_mask or is_causal, not both"):
+        vg.scaled_dot_product_attention(q, q, q, attn_mask=np.ones((4, 4), bool), is_causal=True)
+    with pytest.raises(ValueError, match=r"attn_mask of shape \[3, 4\] does not broadcast to the scores' shape "
+                                         r"\[2, 4, 4\]"):
+        vg.scaled_dot_product_attention(q, q, q, attn_mask=np.ones((3, 4)))
+    v = vg.tensor(np.eye(4)[None].repeat(2, 0), device="cpu")  # the output is the weights themselves
+    w = vg.scaled_dot_product_attention(q, q, v, dropout_p=0.5).numpy()
+    assert set(np.round(w.ravel(), 6)) <= {0.0, 0.5} and (w == 0).any()
 
 
 def test_split_broadcast_and_masked_fill_errors_and_edges():

@@ -364,10 +364,8 @@ class MultiheadAttention(Module):
         heads = (0, 2, 1, 3) if bf else (1, 2, 0, 3)
         qh, kh, vh = (x.reshape(x.shape[:2] + (H, E // H)).permute(*heads) for x in proj)
         scores = (qh @ kh.swapaxes(2, 3)) * (1.0 / math.sqrt(E // H))
-        if attn_mask is None and is_causal:  # uploaded once per shape (kept by the backend), not per call
-            attn_mask = Tensor(scores.backend.host_constant(
-                ("causal", L, S), lambda: np.where(np.triu(np.ones((L, S), bool), 1), -np.inf, 0.0), scores.dtype),
-                scores.backend)
+        if attn_mask is None and is_causal:
+            attn_mask = ops.nn.causal_mask(scores.backend, L, S, scores.dtype)
         am = self._mask(attn_mask, ((L, S), (N * H, L, S)), "attn_mask", scores)
         if am is not None:
             scores = scores + (am if am.ndim == 2 else am.reshape((N, H, L, S)))

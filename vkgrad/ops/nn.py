@@ -1,6 +1,7 @@
 """Matmul, fused linear, softmax family, losses, batch norm, layer norm and dropout."""
 from __future__ import annotations
 
+import math
 import numbers
 
 import numpy as np
@@ -467,6 +468,54 @@ def group_norm(x, num_groups, weight=None, bias=None, eps=1e-5):
     if weight is not None:
         y = mul(y, weight.reshape(per_channel))
     return add(y, bias.reshape(per_channel)) if bias is not None else y
+
+
+def causal_mask(backend, L, S, dtype):
+    """The additive [L, S] mask hiding later positions (0 on and below the diagonal,
+    -inf above), kept by the backend per shape: uploaded once, not per call."""
+    return Tensor(backend.host_constant(("causal", L, S), lambda: np.where(np.triu(np.ones((L, S), bool), 1),
+                                                                          -np.inf, 0.0), dtype), backend)
+
+
+def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.0, is_causal=False, scale=None):
+    """PyTorch's: softmax(query @ key^T * scale + mask) @ value over [..., L, E],
+    [..., S, E], [..., S, Ev] (batch axes broadcast) -> [..., L, Ev]; ``scale``
+    1 / sqrt(E) by default; ``attn_mask`` a boolean NumPy array (True: the position
+    takes part, PyTorch's convention here) or a float tensor / array added to the
+    scores, broadcast to [..., L, S]; ``is_causal``: later positions hidden (not with
+    attn_mask); dropout of the weights with probability ``dropout_p`` (always, as
+    PyTorch's function: pass 0.0 in evaluation).  Composed of matmul, softmax and
+    dropout, so every gradient is exact."""
+    for name, t in (("query", query), ("key", key), ("value", value)):
+        check_tensor(f"scaled_dot_product_attention ({name})", t)
+    same_device("scaled_dot_product_attention", query, key, value)
+    if query.ndim < 2 or key.ndim < 2 or value.ndim < 2 or query.shape[-1] != key.shape[-1] \
+            or key.shape[-2] != value.shape[-2]:
+        raise ValueError(f"scaled_dot_product_attention: expected query [..., L, E], key [..., S, E] and value "
+                         f"[..., S, Ev], got {list(query.shape)}, {list(key.shape)}, {list(value.shape)}")
+    if is_causal and attn_mask is not None:
+        raise ValueError("scaled_dot_product_attention: give attn_mask or is_causal, not both")
+    L, S = query.shape[-2], key.shape[-2]
+    scores = matmul(query, key.swapaxes(-1, -2)) * (1.0 / math.sqrt(query.shape[-1]) if scale is None
+                                                     else float(scale))
+    if is_causal:
+        scores = scores + causal_mask(scores.backend, L, S, scores.dtype)
+    elif attn_mask is not None:
+        m = attn_mask
+        if isinstance(m, np.ndarray) and m.dtype == bool:
+            m = np.where(m, 0.0, -np.inf)
+        if not isinstance(m, Tensor):
+            m = tensor(np.asarray(m, np.float64), device=scores.device, dtype=scores.dtype)
+        try:
+            np.broadcast_shapes(tuple(m.shape), tuple(scores.shape))
+        except ValueError:
+            raise ValueError(f"scaled_dot_product_attention: attn_mask of shape {list(m.shape)} does not "
+                             f"broadcast to the scores' shape {list(scores.shape)}") from None
+        scores = scores + m
+    weights = softmax(scores, -1)
+    if dropout_p:
+        weights = dropout(weights, dropout_p, True)
+    return matmul(weights, value)
 
 
 def dropout2d(x, p=0.5, training=True):
