@@ -660,8 +660,9 @@ def test_conv_and_pool_errors():
     with pytest.raises(ValueError, match=r"adaptive_avg_pool2d: output size \[2, 2\] does not divide the input's "
                                          r"\[5, 5\]"):
         vg.adaptive_avg_pool2d(x, 2)
-    with pytest.raises(ValueError, match="Conv2d: padding_mode 'reflect' is not supported"):
-        nn.Conv2d(3, 4, 3, padding_mode="reflect")
+    with pytest.raises(ValueError, match="Conv2d: padding_mode must be 'zeros', 'reflect', 'replicate' or "
+                                         "'circular', got 'mirror'"):
+        nn.Conv2d(3, 4, 3, padding_mode="mirror")
     with pytest.raises(ValueError, match="Conv2d: groups must be a positive int dividing in_channels=4 and "
                                          "out_channels=6, got 4"):
         nn.Conv2d(4, 6, 3, groups=4)

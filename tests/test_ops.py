@@ -162,6 +162,19 @@ CASES = {
     "layer_norm": (lambda x, w, b: vg.layer_norm(x, 5, w, b),
                    lambda x, w, b: (x - x.mean(1, keepdims=True)) / np.sqrt(x.var(1, keepdims=True) + 1e-5) * w + b,
                    [U(4, 5), U(5, lo=0.5, hi=1.5), U(5)]),
+    "index_select": (lambda x: vg.index_select(x, 1, [2, 0, 2, -1]), lambda x: x[:, [2, 0, 2, 3]], [U(3, 4, 2)]),
+    "index_select_method_dim": (lambda x: x.index_select(dim=0, index=np.array([1, 1])), lambda x: x[[1, 1]],
+                                [U(2, 5)]),
+    "flip": (lambda x: vg.flip(x, (0, 2)), lambda x: np.flip(x, (0, 2)), [U(3, 4, 5)]),
+    "flip_method": (lambda x: x.flip(-1), lambda x: np.flip(x, -1), [U(2, 7)]),
+    "pad_constant": (lambda x: vg.pad(x, (1, 2, 0, 1), value=0.5),
+                     lambda x: np.pad(x, ((0, 0), (0, 1), (1, 2)), constant_values=0.5), [U(2, 3, 4)]),
+    "pad_reflect": (lambda x: vg.pad(x, (2, 1, 1, 2), "reflect"),
+                    lambda x: np.pad(x, ((0, 0), (0, 0), (1, 2), (2, 1)), "reflect"), [U(2, 2, 4, 5)]),
+    "pad_replicate": (lambda x: vg.pad(x, (3, 0), "replicate"), lambda x: np.pad(x, ((0, 0), (3, 0)), "edge"),
+                      [U(3, 4)]),
+    "pad_circular": (lambda x: vg.pad(x, (4, 1, 0, 3), "circular"),
+                     lambda x: np.pad(x, ((0, 0), (0, 3), (4, 1)), "wrap"), [U(2, 3, 4)]),
     "sdpa": (vg.scaled_dot_product_attention, lambda q, k, v: _np_sdpa(q, k, v, 0.0, 1 / np.sqrt(5)),
              [U(2, 3, 4, 5), U(2, 3, 6, 5), U(2, 3, 6, 4)]),
     "sdpa_causal_scale": (lambda q, k, v: vg.scaled_dot_product_attention(q, k, v, is_causal=True, scale=0.3),
@@ -560,6 +573,50 @@ def test_cpu_tiled_pools_match_the_composition(dtype):
         g = r.standard_normal(y.shape).astype(x.dtype)
         np.testing.assert_array_equal(be.window_scatter(g, idx, x.shape, win),
                                       Backend.window_scatter(be, g, idx, x.shape, win))
+
+
+@pytest.mark.parametrize("mode", ["reflect", "replicate", "circular"])
+def test_conv_padding_modes(bk, mode):
+    """Conv2d / Conv1d with padding_mode reflect / replicate / circular (padding an
+    int, a pair with dilation, 'same' with an even kernel): the input padded first,
+    as PyTorch -- against NumPy's np.pad and a naive convolution; pad's errors."""
+    r = np.random.default_rng(11)
+    np_mode = {"reflect": "reflect", "replicate": "edge", "circular": "wrap"}[mode]
+    for padding, k, dil, pads in ((1, 3, 1, ((1, 1), (1, 1))), ((2, 1), 3, 2, ((2, 2), (1, 1))),
+                                  ("same", 4, 1, ((1, 2), (1, 2)))):
+        m = nn.Conv2d(3, 4, k, padding=padding, dilation=dil, padding_mode=mode, device=bk.device, dtype=bk.dtype)
+        x = r.standard_normal((2, 3, 6, 7))
+        w, b = m.weight.numpy().astype(np.float64), m.bias.numpy().astype(np.float64)
+        xp = np.pad(bk.t(x).numpy().astype(np.float64), ((0, 0), (0, 0)) + pads, np_mode)
+        want = _np_conv2d(xp, w, b, dil=(dil, dil))
+        bk.close(m(bk.t(x)).numpy(), want, what=f"{mode} {padding}", **(dict(rtol=2e-2, atol=2e-2)
+                                                                      if bk.dtype == "f16" else {}))
+        assert f"padding_mode='{mode}'" in repr(m)
+    m1 = nn.Conv1d(2, 3, 3, padding=1, padding_mode=mode, device=bk.device, dtype=bk.dtype)
+    x = r.standard_normal((2, 2, 9))
+    xp = np.pad(bk.t(x).numpy().astype(np.float64), ((0, 0), (0, 0), (1, 1)), np_mode)
+    want = _np_conv2d(xp[:, :, None], m1.weight.numpy().astype(np.float64)[:, :, None], m1.bias.numpy())[:, :, 0]
+    bk.close(m1(bk.t(x)).numpy(), want, what=f"{mode} 1d", **(dict(rtol=2e-2, atol=2e-2)
+                                                              if bk.dtype == "f16" else {}))
+
+
+def test_pad_flip_index_select_errors():
+    x = vg.tensor(np.ones((2, 3, 4)), device="cpu")
+    with pytest.raises(ValueError, match="pad: mode must be one of constant, reflect, replicate, circular, got 'edge'"):
+        vg.pad(x, (1, 1), "edge")
+    with pytest.raises(ValueError, match=r"pad: expected non-negative \(before, after\) pairs for at most the 3 "
+                                         r"axes of \[2, 3, 4\], got \[1, -1\]"):
+        vg.pad(x, (1, -1))
+    with pytest.raises(ValueError, match=r"pad: reflect padding \(4, 0\) of axis 2 of length 4 \(shape \[2, 3, 4\]\) "
+                                         r"must be shorter than the axis"):
+        vg.pad(x, (4, 0), "reflect")
+    with pytest.raises(IndexError, match=r"index_select: index out of range for axis 1 of length 3"):
+        vg.index_select(x, 1, [0, 3])
+    with pytest.raises(ValueError, match="flip: axis 3 is out of range for a tensor with 3 dimensions"):
+        x.flip(3)
+    with pytest.raises(ValueError, match="Conv2d: padding_mode must be 'zeros', 'reflect', 'replicate' or "
+                                         "'circular', got 'edge'"):
+        nn.Conv2d(1, 1, 3, padding_mode="edge")
 
 
 def test_scaled_dot_product_attention_errors_and_dropout():

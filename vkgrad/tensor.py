@@ -340,6 +340,15 @@ class Tensor:
     def masked_fill(self, mask, value):
         return _ops().masked_fill(self, mask, value)
 
+    @torch_kwargs
+    def index_select(self, axis, index):
+        return _ops().index_select(self, axis, index)
+
+    def flip(self, *dims):
+        if len(dims) == 1 and isinstance(dims[0], (tuple, list)):
+            dims = tuple(dims[0])
+        return _ops().flip(self, dims)
+
     def clone(self):
         return _ops().clone(self)
 

@@ -102,8 +102,9 @@ class _Conv(Module):
         name = type(self).__name__
         if in_channels < 1 or out_channels < 1:
             raise ValueError(f"{name}: channel counts must be positive, got in={in_channels}, out={out_channels}")
-        if padding_mode != "zeros":
-            raise ValueError(f"{name}: padding_mode {padding_mode!r} is not supported (only 'zeros')")
+        if padding_mode not in ("zeros", "reflect", "replicate", "circular"):
+            raise ValueError(f"{name}: padding_mode must be 'zeros', 'reflect', 'replicate' or 'circular', "
+                             f"got {padding_mode!r}")
         if isinstance(groups, bool) or not isinstance(groups, int) or groups < 1 \
                 or in_channels % groups or out_channels % groups:
             raise ValueError(f"{name}: groups must be a positive int dividing in_channels={in_channels} and "
@@ -111,7 +112,7 @@ class _Conv(Module):
         self.kernel_size = (_pair(name, "kernel_size", kernel_size, 1) if self._dims == 2 else
                             (_one(name, "kernel_size", kernel_size, 1),))
         self.in_channels, self.out_channels, self.groups = in_channels, out_channels, groups
-        self.stride, self.padding, self.dilation = stride, padding, dilation
+        self.stride, self.padding, self.dilation, self.padding_mode = stride, padding, dilation, padding_mode
         bound = 1.0 / math.sqrt(in_channels // groups * math.prod(self.kernel_size))
         r = rng()
         self.weight = Parameter(r.uniform(-bound, bound, (out_channels, in_channels // groups) + self.kernel_size),
@@ -119,19 +120,39 @@ class _Conv(Module):
         self.bias = Parameter(r.uniform(-bound, bound, (out_channels,)), device=device, dtype=dtype) if bias else None
 
     def forward(self, x):
-        return type(self)._fn(x, self.weight, self.bias, self.stride, self.padding, self.dilation, self.groups)
+        padding = self.padding
+        if self.padding_mode != "zeros":  # the input padded first (vkgrad.pad), then no padding: PyTorch's way
+            x = ops.pad(x, self._pads(), self.padding_mode)
+            padding = 0
+        return type(self)._fn(x, self.weight, self.bias, self.stride, padding, self.dilation, self.groups)
+
+    def _pads(self):
+        """(before, after) per spatial axis, last axis first (pad's order)."""
+        name, n = type(self).__name__, self._dims
+        dil = _pair(name, "dilation", self.dilation, 1) if n == 2 else (_one(name, "dilation", self.dilation, 1),)
+        if self.padding == "same":
+            total = [d * (k - 1) for d, k in zip(dil, self.kernel_size)]
+            pairs = [(t // 2, t - t // 2) for t in total]  # the odd one after, as PyTorch
+        elif self.padding == "valid":
+            pairs = [(0, 0)] * n
+        else:
+            p = _pair(name, "padding", self.padding, 0) if n == 2 else (_one(name, "padding", self.padding, 0),)
+            pairs = [(v, v) for v in p]
+        return tuple(v for pair in reversed(pairs) for v in pair)
 
     def extra_repr(self):
+        mode = f", padding_mode={self.padding_mode!r}" if self.padding_mode != "zeros" else ""
         return (f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, stride={self.stride}, "
                 f"padding={self.padding!r}, dilation={self.dilation}, groups={self.groups}, "
-                f"bias={self.bias is not None}")
+                f"bias={self.bias is not None}{mode}")
 
 
 class Conv2d(_Conv):
     """``vkgrad.conv2d`` with a learnt weight [out_channels, in_channels / groups, kh,
-    kw] and bias (see _Conv).  ``padding``: int, pair, 'valid' or 'same'; zero
-    padding only; ``groups`` dividing both channel counts (groups = in_channels:
-    depthwise)."""
+    kw] and bias (see _Conv).  ``padding``: int, pair, 'valid' or 'same';
+    ``padding_mode`` 'zeros', 'reflect', 'replicate' or 'circular' (the input padded
+    by vkgrad.pad first, as PyTorch); ``groups`` dividing both channel counts
+    (groups = in_channels: depthwise)."""
 
     _dims, _fn = 2, ops.conv2d
 

@@ -382,3 +382,105 @@ def logsumexp(x, axis=None, keepdims=False):
     m = where(lt(abs(m), float("inf")), m, 0.0)  # an infinite (or NaN) maximum shifts by 0
     out = add(log(sum(exp(sub(x, m)), axes, keepdims=True)), m)
     return out if keepdims else reshape(out, tuple(n for i, n in enumerate(x.shape) if i not in axes))
+
+
+def _take(x, ax, index, key=None):
+    """x's slices along axis ``ax`` at ``index`` (host ints, uploaded once per
+    ``key`` when given; or an int32 tensor on x's device): the backend's row gather
+    with that axis first, its gradient the rows' index_add (repeats summed)."""
+    be = x.backend
+    n = x.shape[ax]
+    perm = (ax,) + tuple(i for i in range(x.ndim) if i != ax)
+    inv = tuple(int(i) for i in np.argsort(perm))
+    rest = tuple(x.shape[i] for i in perm[1:])
+    D = int(np.prod(rest))
+    if isinstance(index, Tensor):
+        idx, m = be.reshape(index.data, (index.size,)), index.size
+    else:
+        host = np.asarray(index, np.int32).reshape(-1)
+        idx = be.host_constant(key, lambda: host, "i32") if key is not None else be.from_numpy(host, "i32")
+        m = host.size
+    xt = x.data if ax == 0 else be.permute(x.data, perm)
+    out = be.reshape(be.gather_rows(be.reshape(xt, (n, D)), idx), (m,) + rest)
+
+    def backward(g):
+        gt = g if ax == 0 else be.permute(g, perm)
+        s = be.reshape(be.index_add_rows(be.reshape(gt, (m, D)), idx, n), (n,) + rest)
+        return (s if ax == 0 else be.permute(s, inv),)
+
+    return make(out if ax == 0 else be.permute(out, inv), be, (x,), backward)
+
+
+@torch_kwargs
+def index_select(x, axis, index):
+    """PyTorch's index_select: x's slices along ``axis`` at ``index`` (1-d ints on the
+    host, checked against the axis's length, or an int32 tensor on x's device, where
+    one out of range gives NaN rows, as embedding); the gradient sums repeats."""
+    check_tensor("index_select", x)
+    ax = _axis("index_select", x, axis)
+    if isinstance(index, Tensor):
+        same_device("index_select", x, index)
+        if index.dtype != "i32" or index.ndim > 1:
+            raise ValueError(f"index_select: index must be 1-d int32, got {index.dtype} {list(index.shape)}")
+        return _take(x, ax, index)
+    host = np.asarray(index)
+    if host.ndim > 1 or (host.size and not np.issubdtype(host.dtype, np.integer)):
+        raise ValueError(f"index_select: index must be 1-d integers, got {host.dtype} {list(host.shape)}")
+    n = x.shape[ax]
+    if host.size and (host.min() < -n or host.max() >= n):
+        raise IndexError(f"index_select: index out of range for axis {ax} of length {n} (shape {list(x.shape)})")
+    return _take(x, ax, host % builtins.max(n, 1))
+
+
+@torch_kwargs
+def flip(x, axis):
+    """x reversed along ``axis`` (an int or a tuple of them; PyTorch's flip(dims))."""
+    check_tensor("flip", x)
+    for ax in norm_axes("flip", axis, x.ndim):
+        n = x.shape[ax]
+        if n > 1:
+            x = _take(x, ax, np.arange(n - 1, -1, -1), key=("flip", n))
+    return x
+
+
+_PAD_MODES = ("constant", "reflect", "replicate", "circular")
+
+
+def pad(x, pad, mode="constant", value=0.0):
+    """PyTorch's F.pad: ``pad`` (before, after) pairs from the last axis backwards;
+    ``mode`` "constant" (``value``), "reflect" (mirrored, the edge not repeated; pads
+    shorter than the axis), "replicate" (the edge repeated) or "circular" (wrapped;
+    pads up to the axis's length).  Non-negative pads; differentiable."""
+    check_tensor("pad", x)
+    if mode not in _PAD_MODES:
+        raise ValueError(f"pad: mode must be one of {', '.join(_PAD_MODES)}, got {mode!r}")
+    pads = tuple(pad)
+    if len(pads) % 2 or len(pads) // 2 > x.ndim or any(
+            isinstance(p, bool) or not isinstance(p, (int, np.integer)) or p < 0 for p in pads):
+        raise ValueError(f"pad: expected non-negative (before, after) pairs for at most the {x.ndim} axes of "
+                         f"{list(x.shape)}, got {list(pads)}")
+    pairs = [(x.ndim - 1 - i, int(pads[2 * i]), int(pads[2 * i + 1])) for i in range(len(pads) // 2)]
+    if mode == "constant":
+        be = x.backend
+        shape = list(x.shape)
+        starts = [0] * x.ndim
+        for ax, b, a in pairs:
+            shape[ax] += b + a
+            starts[ax] = b
+        ones = [1] * x.ndim
+        out = be.unslice(x.data, shape, starts, ones) if value == 0 else \
+            be.put_slice(be.full(tuple(shape), float(value), x.dtype), x.data, starts, ones)
+        return make(out, be, (x,), lambda g: (be.slice(g, starts, ones, list(x.shape)),))
+    for ax, b, a in pairs:
+        n = x.shape[ax]
+        if not b and not a:
+            continue
+        if (mode == "reflect" and builtins.max(b, a) >= n) or (mode == "circular" and builtins.max(b, a) > n) \
+                or n == 0:
+            raise ValueError(f"pad: {mode} padding ({b}, {a}) of axis {ax} of length {n} (shape {list(x.shape)}) "
+                             f"must be {'shorter than' if mode == 'reflect' else 'at most'} the axis")
+        i = np.arange(-b, n + a)
+        idx = (np.abs(i) - np.maximum(2 * (np.abs(i) - (n - 1)), 0) if mode == "reflect" else
+               np.clip(i, 0, n - 1) if mode == "replicate" else i % n)
+        x = _take(x, ax, idx, key=("pad", mode, n, b, a))
+    return x
