@@ -695,20 +695,28 @@ def test_conv1d_modules_match_torch(bk):
 
 
 def test_upsample_matches_torch_and_rejects_what_it_lacks(bk):
-    """nn.Upsample / interpolate (nearest, whole factors) against PyTorch: values and
-    the input's gradient (each block summed); other modes and factors raise."""
+    """nn.Upsample / interpolate against PyTorch: nearest by a whole factor (each
+    block summed back) and bilinear by 1.5 with align_corners -- values and every
+    gradient --; errors."""
     torch = pytest.importorskip("torch")
-    _vs_torch(torch, bk, nn.Sequential(nn.Upsample(scale_factor=2), nn.Conv2d(2, 3, 3, padding=1, device=bk.device,
-                                                                             dtype=bk.dtype)),
-              torch.nn.Sequential(torch.nn.Upsample(scale_factor=2), torch.nn.Conv2d(2, 3, 3, padding=1)).double(),
-              np.random.default_rng(11).standard_normal((2, 2, 3, 4)))
+    for up, tup in ((nn.Upsample(scale_factor=2), torch.nn.Upsample(scale_factor=2)),
+                    (nn.Upsample(scale_factor=1.5, mode="bilinear", align_corners=True),
+                     torch.nn.Upsample(scale_factor=1.5, mode="bilinear", align_corners=True))):
+        vg.manual_seed(0)
+        _vs_torch(torch, bk, nn.Sequential(up, nn.Conv2d(2, 3, 3, padding=1, device=bk.device, dtype=bk.dtype)),
+                  torch.nn.Sequential(tup, torch.nn.Conv2d(2, 3, 3, padding=1)).double(),
+                  np.random.default_rng(11).standard_normal((2, 2, 3, 4)))
     x = vg.tensor(np.ones((1, 2, 3, 4)), device="cpu")
-    with pytest.raises(ValueError, match="interpolate: mode 'bilinear' is not supported"):
-        vg.interpolate(x, scale_factor=2, mode="bilinear")
-    with pytest.raises(ValueError, match=r"interpolate: scale_factor 1.5 must be whole numbers"):
-        vg.interpolate(x, scale_factor=1.5)
-    with pytest.raises(ValueError, match=r"interpolate: size \[5, 8\] must be whole multiples of the input's \[3, 4\]"):
-        vg.interpolate(x, size=(5, 8))
+    with pytest.raises(ValueError, match="interpolate: mode must be one of nearest, linear, bilinear, got 'bicubic'"):
+        vg.interpolate(x, scale_factor=2, mode="bicubic")
+    with pytest.raises(ValueError, match=r"interpolate: mode 'linear' expects input \[N, C, L\], got \[1, 2, 3, 4\]"):
+        vg.interpolate(x, scale_factor=2, mode="linear")
+    with pytest.raises(ValueError, match="interpolate: align_corners applies to linear and bilinear modes only"):
+        vg.interpolate(x, scale_factor=2, align_corners=True)
+    with pytest.raises(ValueError, match=r"interpolate: scale_factor -1 must be positive numbers"):
+        vg.interpolate(x, scale_factor=-1)
+    with pytest.raises(ValueError, match=r"interpolate: size \[5\] must be positive ints, one per spatial axis"):
+        vg.interpolate(x, size=[5])
     with pytest.raises(ValueError, match="interpolate: give exactly one of size and scale_factor"):
         vg.interpolate(x)
 

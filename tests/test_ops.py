@@ -90,6 +90,18 @@ def _np_pool(x, k, stride, pad, mode, after=None, include_pad=True):
     return sums / (k[0] * k[1] if include_pad else ones)
 
 
+def _np_bilinear(x, size, corners):
+    """PyTorch's (bi)linear interpolation of [N, C, H, W] to ``size`` (size-given scales)."""
+    for ax, o in zip((2, 3), size):
+        n = x.shape[ax]
+        d = np.arange(o, dtype=np.float64)
+        src = (d * ((n - 1) / (o - 1)) if o > 1 else 0 * d) if corners else np.maximum((d + 0.5) * n / o - 0.5, 0)
+        i0 = np.minimum(np.floor(src), n - 1).astype(int)
+        w = (src - i0).reshape((o,) + (1,) * (3 - ax))
+        x = np.take(x, i0, ax) * (1 - w) + np.take(x, np.minimum(i0 + 1, n - 1), ax) * w
+    return x
+
+
 SDPA_KEEP = np.array([[True, False, True, True, False, True]] * 2 + [[False, True, False, False, True, True]] * 2)
 
 
@@ -311,6 +323,15 @@ CASES = {
                    lambda x: _np_pool(x[:, :, None], (1, 3), (1, 2), (0, 1), "max")[:, :, 0],
                    [lambda: R.permutation(2 * 3 * 10).reshape(2, 3, 10) / 20.0]),
     "avg_pool1d_unbatched": (lambda x: vg.avg_pool1d(x, 2), lambda x: x[:, :8].reshape(3, 4, 2).mean(2), [U(3, 9)]),
+    "interpolate_bilinear": (lambda x: vg.interpolate(x, size=(5, 3), mode="bilinear"),
+                             lambda x: _np_bilinear(x, (5, 3), False), [U(2, 3, 4, 5)]),
+    "interpolate_bilinear_corners": (lambda x: vg.interpolate(x, scale_factor=1.5, mode="bilinear",
+                                                              align_corners=True),
+                                     lambda x: _np_bilinear(x, (6, 7), True), [U(1, 2, 4, 5)]),
+    "interpolate_linear": (lambda x: vg.interpolate(x, size=7, mode="linear"),
+                           lambda x: _np_bilinear(x[:, :, None], (1, 7), False)[:, :, 0], [U(2, 3, 4)]),
+    "interpolate_nearest_fraction": (lambda x: vg.interpolate(x, size=(3, 8)),
+                                     lambda x: x[:, :, [0, 1, 2]][:, :, :, [0, 0, 1, 1, 2, 3, 3, 4]], [U(2, 2, 4, 5)]),
     "interpolate_nearest": (lambda x: vg.interpolate(x, scale_factor=(2, 3)),
                             lambda x: x.repeat(2, axis=2).repeat(3, axis=3), [U(2, 3, 4, 5)]),
     "interpolate_nearest_1d_size": (lambda x: vg.interpolate(x, size=12), lambda x: x.repeat(3, axis=2),

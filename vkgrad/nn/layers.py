@@ -250,18 +250,19 @@ class AvgPool1d(_Pool):
 
 
 class Upsample(Module):
-    """``vkgrad.interpolate`` as a module: nearest-neighbour upsampling by whole
-    factors (``size`` or ``scale_factor``)."""
+    """``vkgrad.interpolate`` as a module (``size`` or ``scale_factor``; ``mode``
+    "nearest", "linear" or "bilinear", ``align_corners``)."""
 
-    def __init__(self, size=None, scale_factor=None, mode="nearest"):
+    def __init__(self, size=None, scale_factor=None, mode="nearest", align_corners=None):
         super().__init__()
-        self.size, self.scale_factor, self.mode = size, scale_factor, mode
+        self.size, self.scale_factor, self.mode, self.align_corners = size, scale_factor, mode, align_corners
 
     def forward(self, x):
-        return ops.interpolate(x, self.size, self.scale_factor, self.mode)
+        return ops.interpolate(x, self.size, self.scale_factor, self.mode, self.align_corners)
 
     def extra_repr(self):
-        return f"size={self.size}, scale_factor={self.scale_factor}, mode={self.mode!r}"
+        corners = f", align_corners={self.align_corners}" if self.align_corners is not None else ""
+        return f"size={self.size}, scale_factor={self.scale_factor}, mode={self.mode!r}{corners}"
 
 
 class AdaptiveAvgPool2d(Module):

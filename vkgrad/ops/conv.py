@@ -6,6 +6,7 @@ a row sum (avg_pool2d).  Every backward ends in col2im, the windows' adjoint,
 which adds up the gradients of overlapping windows."""
 from __future__ import annotations
 
+import math
 import numbers
 
 import numpy as np
@@ -15,7 +16,7 @@ from ..tensor import Tensor
 from ._core import autocast_to, check_tensor, make, promote, same_device
 from .nn import linear
 from .elementwise import mul
-from .shape import _scaled_sum, cat, sum, transpose
+from .shape import _scaled_sum, _take, cat, sum, transpose
 
 
 def _pair(op, name, v, lo):
@@ -314,37 +315,72 @@ def avg_pool1d(x, kernel_size, stride=None, padding=0, ceil_mode=False, count_in
                       count_include_pad).squeeze(-2)
 
 
-def interpolate(x, size=None, scale_factor=None, mode="nearest"):
-    """Nearest-neighbour upsampling of [N, C, L] or [N, C, H, W] by whole factors, as
-    ``torch.nn.functional.interpolate(..., mode="nearest")``: ``scale_factor`` an int
-    (or one per spatial axis) or ``size`` a whole multiple of the input's.  Each
-    value repeated (a broadcast product with kept ones), so its gradient sums each
-    block.  Other modes and fractional factors raise."""
+_MODES = {"nearest": (1, 2), "linear": (1,), "bilinear": (2,)}
+
+
+def interpolate(x, size=None, scale_factor=None, mode="nearest", align_corners=None):
+    """``torch.nn.functional.interpolate`` of [N, C, L] or [N, C, H, W]: ``size`` (an
+    int or one per spatial axis) or ``scale_factor`` (the same, any positive
+    number); ``mode`` "nearest" (source index floor(dst * scale)), "linear" ([N, C,
+    L]) or "bilinear" ([N, C, H, W]) -- each axis in turn, two gathers weighted,
+    PyTorch's coordinates (``align_corners`` False: half-pixel centres, True: the
+    corners' values kept); scale = in / out, or 1 / scale_factor when that is given,
+    as PyTorch.  Whole nearest factors repeat each value (a broadcast product);
+    gradients sum back into the sources."""
     op = "interpolate"
     check_tensor(op, x)
-    if mode != "nearest":
-        raise ValueError(f"{op}: mode {mode!r} is not supported (only 'nearest')")
-    if x.ndim not in (3, 4):
-        raise ValueError(f"{op}: expected input [N, C, L] or [N, C, H, W], got {list(x.shape)}")
+    if mode not in _MODES:
+        raise ValueError(f"{op}: mode must be one of {', '.join(_MODES)}, got {mode!r}")
+    if x.ndim not in (3, 4) or x.ndim - 2 not in _MODES[mode]:
+        want = {"linear": "[N, C, L]", "bilinear": "[N, C, H, W]"}.get(mode, "[N, C, L] or [N, C, H, W]")
+        raise ValueError(f"{op}: mode {mode!r} expects input {want}, got {list(x.shape)}")
+    if mode == "nearest" and align_corners is not None:
+        raise ValueError(f"{op}: align_corners applies to linear and bilinear modes only")
     sp = x.shape[2:]
     if (size is None) == (scale_factor is None):
         raise ValueError(f"{op}: give exactly one of size and scale_factor")
     per = lambda v: tuple(v) if isinstance(v, (tuple, list)) else (v,) * len(sp)  # noqa: E731
     if size is not None:
         size = per(size)
-        if len(size) != len(sp) or any(not isinstance(o, numbers.Integral) or o < 1 or o % n for o, n in zip(size, sp)):
-            raise ValueError(f"{op}: size {list(size)} must be whole multiples of the input's {list(sp)}")
-        factors = tuple(o // n for o, n in zip(size, sp))
+        if len(size) != len(sp) or any(isinstance(o, bool) or not isinstance(o, numbers.Integral) or o < 1
+                                       for o in size):
+            raise ValueError(f"{op}: size {list(size)} must be positive ints, one per spatial axis of {list(sp)}")
+        scales = tuple(n / o for n, o in zip(sp, size))
     else:
         factors = per(scale_factor)
-        if len(factors) != len(sp) or any(float(f) != int(f) or f < 1 for f in factors):
-            raise ValueError(f"{op}: scale_factor {scale_factor!r} must be whole numbers >= 1 (one per spatial axis)")
-        factors = tuple(int(f) for f in factors)
-    lead = x.shape[:2]
-    spread = x.reshape(lead + tuple(d for n in sp for d in (n, 1)))
-    be = x.backend
-    ones = Tensor(be.constant(tuple(d for f in factors for d in (1, f)), 1.0, x.dtype), be)
-    return (spread * ones).reshape(lead + tuple(n * f for n, f in zip(sp, factors)))
+        if len(factors) != len(sp) or any(isinstance(f, bool) or not isinstance(f, numbers.Real) or f <= 0
+                                          for f in factors):
+            raise ValueError(f"{op}: scale_factor {scale_factor!r} must be positive numbers (one per spatial axis)")
+        size = tuple(int(math.floor(n * f)) for n, f in zip(sp, factors))
+        if min(size) < 1:
+            raise ValueError(f"{op}: scale_factor {scale_factor!r} leaves an empty output for input {list(sp)}")
+        scales = tuple(1.0 / f for f in factors)
+    whole = all(o % n == 0 and abs(s * (o // n) - 1) < 1e-12 for n, o, s in zip(sp, size, scales))
+    if mode == "nearest" and whole:  # each value repeated: a broadcast product with kept ones
+        factors = tuple(o // n for n, o in zip(sp, size))
+        lead = x.shape[:2]
+        spread = x.reshape(lead + tuple(d for n in sp for d in (n, 1)))
+        be = x.backend
+        ones = Tensor(be.constant(tuple(d for f in factors for d in (1, f)), 1.0, x.dtype), be)
+        return (spread * ones).reshape(lead + tuple(n * f for n, f in zip(sp, factors)))
+    for k, (n, o, s) in enumerate(zip(sp, size, scales)):
+        ax = 2 + k
+        d = np.arange(o, dtype=np.float64)
+        if mode == "nearest":
+            if o != n or s != 1.0:
+                x = _take(x, ax, np.minimum(np.floor(d * s), n - 1).astype(np.int32), key=("nearest", n, o, s))
+            continue
+        src = (d * ((n - 1) / (o - 1)) if o > 1 else 0 * d) if align_corners else np.maximum((d + 0.5) * s - 0.5, 0)
+        i0 = np.minimum(np.floor(src), n - 1).astype(np.int32)
+        i1 = np.minimum(i0 + 1, n - 1)
+        w1 = src - i0
+        key = ("lerp", n, o, s, bool(align_corners))
+        be = x.backend
+        shape = (o,) + (1,) * (x.ndim - 1 - ax)
+        wt = [Tensor(be.host_constant(key + (j, shape), lambda w=w: w.reshape(shape), x.dtype), be)
+              for j, w in enumerate((1.0 - w1, w1))]
+        x = _take(x, ax, i0, key=key + ("i0",)) * wt[0] + _take(x, ax, i1, key=key + ("i1",)) * wt[1]
+    return x
 
 
 __all__ = ["conv2d", "max_pool2d", "avg_pool2d", "adaptive_avg_pool2d", "conv1d", "max_pool1d", "avg_pool1d",
