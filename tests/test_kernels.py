@@ -1340,6 +1340,33 @@ def test_grid_stride_kernels_cover_more_units_than_a_capped_grid(dtype):
 
 
 @pytest.mark.parametrize("dtype", ["f32", "f16"])
+def test_max_pool_gradient_of_tiling_windows_is_a_gather(dtype, monkeypatch):
+    """window_scatter where the windows tile the input (stride = kernel; rows and
+    columns past the last window 0): unpool.comp, a gather of each element's tap
+    (a quad of the result a store; the walk carried across rows and planes) --
+    equal to the CPU backend's; overlapping or padded windows, or a result not in
+    whole quads, take col2im's walk."""
+    from vkgrad.backends.base import Window
+    be, cpu = vg.get_backend("vulkan"), vg.get_backend("cpu")
+    seen = _spy(be, monkeypatch, lambda shader, spec: shader.replace("_tx", ""))
+    np_dt = np.float32 if dtype == "f32" else np.float16
+    e = 8 if dtype == "f16" else 4
+    r = np.random.default_rng(8)
+    for shape, win in (((3, 2, 6, 10), Window((2, 2), (2, 2), (0, 0), (1, 1), (3, 5))),
+                       ((2, 4, 9, 8), Window((3, 2), (3, 2), (0, 0), (1, 1), (3, 4))),  # a row past the windows
+                       ((2, 3, 7, 9), Window((2, 2), (2, 2), (0, 0), (1, 1), (3, 4))),
+                       ((2, 2, 6, 8), Window((3, 3), (2, 2), (1, 1), (1, 1), (3, 4)))):  # overlapping, padded
+        x = r.integers(0, 3, shape).astype(np_dt)  # ties: the first tap
+        y, idx = cpu.window_max(x, win)
+        g = r.standard_normal(y.shape).astype(np_dt)
+        seen.clear()
+        got = be.to_numpy(be.window_scatter(be.from_numpy(g, dtype), be.from_numpy(idx, "i32"), shape, win))
+        np.testing.assert_array_equal(got, cpu.window_scatter(g, idx, shape, win), err_msg=str(shape))
+        tiled = win.stride == win.kernel and win.padding == (0, 0) and np.prod(shape) % e == 0
+        assert seen == (["unpool"] if tiled else ["col2im"]), (shape, seen)
+
+
+@pytest.mark.parametrize("dtype", ["f32", "f16"])
 def test_cat_writes_each_piece_into_its_region(dtype, monkeypatch):
     """cat on CPU devices: pieces whose runs along the axis are whole quads at quad
     offsets are each written into their region of the result (copy_tx QUADS 3, one
