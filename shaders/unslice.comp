@@ -19,6 +19,7 @@ layout(binding = 0) uniform usamplerBuffer GW;
 BUF4_OUT(1, Y4)
 layout(binding = 2) uniform usamplerBuffer AW;
 layout(constant_id = 2) const bool QUADS = false;
+layout(constant_id = 3) const bool STEPS1 = false;  // every step 1 (the backend's)
 #include "digits.glsl"
 
 // y's idx on the slice's lattice: g's index ig (and y's iy, BASE), or off_lattice
@@ -28,8 +29,12 @@ void locate(out uint ig, out uint iy, out uint off_lattice) {
     ig = 0u; iy = 0u; off_lattice = 0u;
     FOR_DIMS_DOWN(d) {
         uint off = idx[d] - p.start[d], k = off;  // below the start: wraps, k >= len
-        if (p.step[d] != 1u) k /= p.step[d];  // a branch, not a select: no division where steps are 1
-        off_lattice |= uint(k >= p.len[d]) | uint(k * p.step[d] != off);
+        if (STEPS1) {  // every step 1 (padding, cat): on the lattice where inside the slice
+            off_lattice |= uint(k >= p.len[d]);
+        } else {
+            if (p.step[d] != 1u) k /= p.step[d];  // a branch, not a select: no division where steps are 1
+            off_lattice |= uint(k >= p.len[d]) | uint(k * p.step[d] != off);
+        }
         ig += k * gs;
         gs *= p.len[d];
         if (BASE == 1u) {

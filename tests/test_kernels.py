@@ -1239,14 +1239,18 @@ def test_strided_copies_move_bits_exactly(dtype, texel_reads, monkeypatch):
                np.broadcast_to(x[:, :, :, 5:6], (6, 5, 4, 16))),
               (lambda: be.unslice(be.from_numpy(x[:3], dtype), (6, 5, 4, 24), (1, 0, 0, 8), (2, 1, 1, 1)), want_q),
               (lambda: be.put_slice(be.from_numpy(np.concatenate([wide, wide[:, :, :, :8]], axis=3), dtype),
-                                    be.from_numpy(x[:, :, :2], dtype), (0, 0, 1, 8), (1, 1, 1, 1)), put_q)]
-    seen = _spy(be, monkeypatch, lambda shader, spec: (shader, spec[1:]))  # (QUADS) / (BASE, QUADS)
+                                    be.from_numpy(x[:, :, :2], dtype), (0, 0, 1, 8), (1, 1, 1, 1)), put_q),
+              # unit steps, not in quads (a convolution's padding): no step's division or lattice test
+              (lambda: be.unslice(be.from_numpy(x[:, :, :2, :3], dtype), (6, 6, 4, 8), (0, 1, 1, 2), (1, 1, 1, 1)),
+               np.pad(x[:, :, :2, :3], ((0, 0), (1, 0), (1, 1), (2, 3))))]
+    seen = _spy(be, monkeypatch, lambda shader, spec: (shader, spec[1:]))  # (QUADS) / (BASE, QUADS, STEPS1)
     for fn, want in cases:
         got = be.to_numpy(fn())
         assert got.shape == want.shape
         np.testing.assert_array_equal(got.view(view), np.ascontiguousarray(want).view(view))
     if texel_reads and be._twins:  # every walk of quads taken
-        assert {("copy_tx", (1,)), ("copy_tx", (2,)), ("unslice_tx", (0, 1)), ("unslice_tx", (1, 1))} <= set(seen), seen
+        assert {("copy_tx", (1,)), ("copy_tx", (2,)), ("unslice_tx", (0, 1)), ("unslice_tx", (1, 1, 1)),
+                ("unslice_tx", (0, 0, 1))} <= set(seen), seen
 
 
 @pytest.mark.parametrize("dtype", ["f32", "f16"])

@@ -1163,6 +1163,8 @@ class VulkanBackend(Backend):
             groups = max(1, self._quad_groups(shader, n))
         if base is not None or quads:  # (constant 0, the texel twin's NDIM, is absent from the other variant)
             spec = (spec[0] if spec else 0, int(base is not None)) + ((1,) if quads else ())
+        if shader.endswith("_tx") and all(st == 1 for st in steps_):  # no step's division or lattice test
+            spec = (spec + (0, 0))[:3] + (1,)
         pad = _MAX_DIMS - ndim
         self._dispatch(shader, tag, spec, groups, [n] + [1] * pad + shape_ + [0] * pad + starts_ + [1] * pad
                        + steps_ + [1] * pad + lens_, [g, y, self._dummy if base is None else base])
