@@ -90,6 +90,17 @@ def _np_pool(x, k, stride, pad, mode, after=None, include_pad=True):
     return sums / (k[0] * k[1] if include_pad else ones)
 
 
+def _np_adaptive(x, size):
+    """PyTorch's adaptive average pool: windows [floor(i n / o), ceil((i + 1) n / o))."""
+    (H, W), (OH, OW) = x.shape[2:], size
+    out = np.zeros(x.shape[:2] + (OH, OW))
+    for i in range(OH):
+        for j in range(OW):
+            a, b, c, d = i * H // OH, -(-(i + 1) * H // OH), j * W // OW, -(-(j + 1) * W // OW)
+            out[:, :, i, j] = x[:, :, a:b, c:d].mean((2, 3))
+    return out
+
+
 def _np_bilinear(x, size, corners):
     """PyTorch's (bi)linear interpolation of [N, C, H, W] to ``size`` (size-given scales)."""
     for ax, o in zip((2, 3), size):
@@ -358,6 +369,8 @@ CASES = {
     "avg_pool2d_exclude_pad": (lambda x: vg.avg_pool2d(x, 3, 2, 1, count_include_pad=False),
                                lambda x: _np_pool(x, (3, 3), (2, 2), (1, 1), "avg", include_pad=False),
                                [U(2, 3, 6, 5)]),
+    "adaptive_avg_pool2d_uneven": (lambda x: vg.adaptive_avg_pool2d(x, (4, 3)), lambda x: _np_adaptive(x, (4, 3)),
+                                   [U(2, 3, 6, 7)]),
     "adaptive_avg_pool2d": (lambda x: vg.adaptive_avg_pool2d(x, (3, 1)),
                             lambda x: x.reshape(2, 3, 3, 2, 4).mean((3, 4))[..., None], [U(2, 3, 6, 4)]),
     "batch_norm_2d_train": (

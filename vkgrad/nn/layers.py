@@ -266,8 +266,8 @@ class Upsample(Module):
 
 
 class AdaptiveAvgPool2d(Module):
-    """``vkgrad.adaptive_avg_pool2d``: means over an output_size grid of equal
-    windows (1: the global average)."""
+    """``vkgrad.adaptive_avg_pool2d``: means over an output_size grid of windows, as
+    PyTorch's (equal or not; 1: the global average)."""
 
     def __init__(self, output_size):
         super().__init__()

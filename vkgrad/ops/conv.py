@@ -242,10 +242,11 @@ def avg_pool2d(x, kernel_size, stride=None, padding=0, ceil_mode=False, count_in
 
 
 def adaptive_avg_pool2d(x, output_size):
-    """Means over an ``output_size`` grid of equal windows, as PyTorch's adaptive
-    average pool where the input divides evenly (None keeps that size); 1 is the
-    global average.  Sizes that do not divide the input raise (PyTorch's uneven
-    windows are not implemented)."""
+    """PyTorch's adaptive average pool: means over an ``output_size`` grid (None keeps
+    that size; 1 is the global average) of windows [floor(i * n / o), ceil((i + 1) *
+    n / o)) along each axis.  Equal windows (the input divides evenly) are an
+    avg_pool2d; uneven ones a product with each axis's averaging matrix [o, n] (a
+    host constant), so the gradient spreads each mean back over its window."""
     op = "adaptive_avg_pool2d"
     xb, _ = _batched(op, x)
     size = output_size if isinstance(output_size, (tuple, list)) else (output_size, output_size)
@@ -254,11 +255,21 @@ def adaptive_avg_pool2d(x, output_size):
     size = tuple(n if o is None else o for o, n in zip(size, xb.shape[2:]))
     _pair(op, "output_size", size, 1)
     H, W = xb.shape[2:]
-    if H % size[0] or W % size[1]:
-        raise ValueError(f"{op}: output size {list(size)} does not divide the input's {[H, W]} "
-                         "(only equal windows are supported)")
-    k = (H // size[0], W // size[1])
-    return avg_pool2d(x, k, k)
+    if H % size[0] == 0 and W % size[1] == 0:
+        k = (H // size[0], W // size[1])
+        return avg_pool2d(x, k, k)
+    be = x.backend
+
+    def means(n, o):  # [n, o]: column i averages the window of output i
+        def make_():
+            m = np.zeros((n, o))
+            for i in range(o):
+                a, b = (i * n) // o, -(-((i + 1) * n) // o)
+                m[a:b, i] = 1.0 / (b - a)
+            return m
+        return Tensor(be.host_constant(("adaptive", n, o), make_, x.dtype), be)
+    y = x.swapaxes(-1, -2) @ means(H, size[0])  # [..., W, OH]
+    return y.swapaxes(-1, -2) @ means(W, size[1])  # [..., OH, OW]
 
 
 def _one(op, name, v, lo):
