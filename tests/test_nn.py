@@ -1,3 +1,5 @@
+import math
+
 import numpy as np
 import pytest
 
@@ -468,6 +470,41 @@ def test_multihead_attention_kdim_vdim_matches_torch(bk):
         model.mha(bk.t(r.standard_normal((N, L, E))), bk.t(kv[1]), bk.t(kv[1]))
     with pytest.raises(NotImplementedError, match="MultiheadAttention: add_bias_kv and add_zero_attn"):
         nn.MultiheadAttention(E, H, add_bias_kv=True)
+
+
+def test_transformer_model_matches_torch(bk):
+    """nn.Transformer (two encoder layers, one decoder layer, their final norms,
+    xavier_uniform_ on every matrix) against PyTorch's in f64: parameter names,
+    values and every gradient with a causal target mask; its errors."""
+    torch = pytest.importorskip("torch")
+    E, H = 8, 2
+    r = np.random.default_rng(24)
+    src = r.standard_normal((3, 5, E))
+
+    class Model(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.t = nn.Transformer(E, H, 2, 1, 12, dropout=0.0, batch_first=True, device=bk.device, dtype=bk.dtype)
+
+        def forward(self, tgt):
+            mask = nn.Transformer.generate_square_subsequent_mask(tgt.shape[1], device=bk.device, dtype=bk.dtype)
+            return self.t(bk.t(src), tgt, tgt_mask=mask)
+
+    class TorchModel(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.t = torch.nn.Transformer(E, H, 2, 1, 12, dropout=0.0, batch_first=True)
+
+        def forward(self, tgt):
+            mask = torch.nn.Transformer.generate_square_subsequent_mask(tgt.shape[1], dtype=torch.float64)
+            cast = src.astype(np.float16).astype(np.float64) if bk.dtype == "f16" else src
+            return self.t(torch.tensor(cast), tgt, tgt_mask=mask)
+    model = Model()
+    w = model.t.encoder.layers[0].linear1.weight.numpy()
+    assert np.abs(w).max() <= math.sqrt(6 / (E + 12)) * 1.001 and np.abs(w).max() > 0.3  # xavier_uniform_
+    _vs_torch(torch, bk, model, TorchModel().double(), r.standard_normal((3, 4, E)))
+    with pytest.raises(ValueError, match=r"Transformer: src \[3, 5, 8\] and tgt \[2, 4, 8\] have different batch"):
+        model.t(bk.t(src), bk.t(np.zeros((2, 4, E))))
 
 
 def _np_encoder_layer(layer, x, mask):

@@ -1,12 +1,15 @@
 """PyTorch's transformer layers: TransformerEncoderLayer, TransformerEncoder,
-TransformerDecoderLayer, TransformerDecoder -- the same arguments, parameters
+TransformerDecoderLayer, TransformerDecoder, Transformer -- the same arguments, parameters
 (names, shapes, initialisation) and arithmetic, composed of MultiheadAttention,
 Linear, LayerNorm and Dropout, so state dicts carry over both ways."""
 from __future__ import annotations
 
 import copy
 
+import numpy as np
+
 from .. import ops
+from ..tensor import tensor
 from .layers import Dropout, LayerNorm, Linear, ModuleList, MultiheadAttention
 from .module import Module
 
@@ -154,3 +157,53 @@ class TransformerDecoder(Module):
                       tgt_key_padding_mask=tgt_key_padding_mask, memory_key_padding_mask=memory_key_padding_mask,
                       tgt_is_causal=bool(tgt_is_causal), memory_is_causal=memory_is_causal)
         return self.norm(x) if self.norm is not None else x
+
+
+class Transformer(Module):
+    """PyTorch's encoder-decoder transformer: ``num_encoder_layers`` encoder layers
+    and ``num_decoder_layers`` decoder layers (each stack ending in a layer norm),
+    every parameter of more than one dimension re-drawn by xavier_uniform_ as
+    PyTorch does.  ``forward(src, tgt, src_mask=None, tgt_mask=None,
+    memory_mask=None, src_key_padding_mask=None, tgt_key_padding_mask=None,
+    memory_key_padding_mask=None, src_is_causal=None, tgt_is_causal=None,
+    memory_is_causal=False)``; ``generate_square_subsequent_mask(sz)``: the causal
+    float mask."""
+
+    def __init__(self, d_model=512, nhead=8, num_encoder_layers=6, num_decoder_layers=6, dim_feedforward=2048,
+                 dropout=0.1, activation="relu", custom_encoder=None, custom_decoder=None, layer_norm_eps=1e-5,
+                 batch_first=False, norm_first=False, bias=True, device=None, dtype=None):
+        super().__init__()
+        kw = dict(device=device, dtype=dtype)
+        common = (d_model, nhead, dim_feedforward, dropout, activation, layer_norm_eps, batch_first, norm_first, bias)
+        self.encoder = custom_encoder if custom_encoder is not None else TransformerEncoder(
+            TransformerEncoderLayer(*common, **kw), num_encoder_layers, LayerNorm(d_model, layer_norm_eps, bias=bias,
+                                                                               **kw))
+        self.decoder = custom_decoder if custom_decoder is not None else TransformerDecoder(
+            TransformerDecoderLayer(*common, **kw), num_decoder_layers, LayerNorm(d_model, layer_norm_eps, bias=bias,
+                                                                               **kw))
+        self.d_model, self.nhead, self.batch_first = d_model, nhead, batch_first
+        from .init import xavier_uniform_
+        for p in self.parameters():
+            if p.ndim > 1:
+                xavier_uniform_(p)
+
+    def forward(self, src, tgt, src_mask=None, tgt_mask=None, memory_mask=None, src_key_padding_mask=None,
+                tgt_key_padding_mask=None, memory_key_padding_mask=None, src_is_causal=None, tgt_is_causal=None,
+                memory_is_causal=False):
+        nb = 0 if self.batch_first else 1
+        if src.ndim == 3 and tgt.ndim == 3 and src.shape[nb] != tgt.shape[nb]:
+            raise ValueError(f"Transformer: src {list(src.shape)} and tgt {list(tgt.shape)} have different batch "
+                             f"sizes (axis {nb})")
+        if src.shape[-1] != self.d_model or tgt.shape[-1] != self.d_model:
+            raise ValueError(f"Transformer: src and tgt must have d_model = {self.d_model} features, got "
+                             f"{list(src.shape)} and {list(tgt.shape)}")
+        memory = self.encoder(src, mask=src_mask, src_key_padding_mask=src_key_padding_mask, is_causal=src_is_causal)
+        return self.decoder(tgt, memory, tgt_mask=tgt_mask, memory_mask=memory_mask,
+                            tgt_key_padding_mask=tgt_key_padding_mask,
+                            memory_key_padding_mask=memory_key_padding_mask, tgt_is_causal=tgt_is_causal,
+                            memory_is_causal=memory_is_causal)
+
+    @staticmethod
+    def generate_square_subsequent_mask(sz, device=None, dtype=None):
+        """[sz, sz]: 0 on and below the diagonal, -inf above (a float tensor)."""
+        return tensor(np.where(np.triu(np.ones((sz, sz), bool), 1), -np.inf, 0.0), device=device, dtype=dtype)
