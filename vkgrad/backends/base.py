@@ -341,17 +341,17 @@ class Backend:
         default composes the primitives (in f32 for f16 x)."""
         R, D = x.shape
         st = "f64" if self.dtype_of(x) == "f64" else "f32"
-        xf = self._in(x, st)
+        xf = self._as(x, st)
         mean = self.unary("affine", self.reduce("sum", xf, (1,), True), 1.0 / D, 0.0)
         d = self.binary("sub", xf, mean)
         var = self.unary("affine", self.reduce("sum", self.binary("mul", d, d), (1,), True), 1.0 / D, float(eps))
         rstd = self.unary("pow", var, -0.5)
         y = self.binary("mul", d, rstd)
         if w is not None:
-            y = self.binary("mul", y, self._in(w, st))
+            y = self.binary("mul", y, self._as(w, st))
         if b is not None:
-            y = self.binary("add", y, self._in(b, st))
-        return self._in(y, self.dtype_of(x)), self.reshape(mean, (R,)), self.reshape(rstd, (R,))
+            y = self.binary("add", y, self._as(b, st))
+        return self._as(y, self.dtype_of(x)), self.reshape(mean, (R,)), self.reshape(rstd, (R,))
 
     def layer_norm_bwd(self, g, x, w, mean, rstd, need_gx):
         """layer_norm's gradient through its statistics: (dx, gx) with gw = g * w
@@ -361,16 +361,18 @@ class Backend:
         R, D = x.shape
         st = self.dtype_of(mean)
         m, r = self.reshape(mean, (R, 1)), self.reshape(rstd, (R, 1))
-        gf = self._in(g, st)
-        xhat = self.binary("mul", self.binary("sub", self._in(x, st), m), r)
-        gw = self.binary("mul", gf, self._in(w, st)) if w is not None else gf
+        gf = self._as(g, st)
+        xhat = self.binary("mul", self.binary("sub", self._as(x, st), m), r)
+        gw = self.binary("mul", gf, self._as(w, st)) if w is not None else gf
         a = self.unary("affine", self.reduce("sum", gw, (1,), True), 1.0 / D, 0.0)
         c = self.unary("affine", self.reduce("sum", self.binary("mul", gw, xhat), (1,), True), 1.0 / D, 0.0)
         dx = self.binary("mul", self.binary("sub", self.binary("sub", gw, a), self.binary("mul", xhat, c)), r)
-        return self._in(dx, self.dtype_of(x)), (self.binary("mul", gf, xhat) if need_gx else None)
+        return self._as(dx, self.dtype_of(x)), (self.binary("mul", gf, xhat) if need_gx else None)
 
-    def _in(self, h, dtype):
-        """h in dtype (a cast only where it differs)."""
+    def _as(self, h, dtype):
+        """h in dtype, converted only where it differs (f16 operands of an f32
+        composition; on Vulkan, shaders with scattered writes produce f32 for f16
+        tensors, and f16 gradients meet f32 master weights)."""
         return h if self.dtype_of(h) == dtype else self.cast(h, dtype)
 
     # -- random --------------------------------------------------------
