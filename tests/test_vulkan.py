@@ -480,7 +480,7 @@ def test_bench_tool_runs_and_writes_json(tmp_path):
     """python -m vkgrad.bench: a smoke run (no timing asserted, only the report's shape)."""
     out = tmp_path / "b.json"
     r = subprocess.run([sys.executable, "-m", "vkgrad.bench", "--size", "small", "--reps", "1",
-                        "--only", "optimizer,elementwise,conv", "--dtype", "f32", "--no-progress",
+                        "--only", "optimizer,elementwise,conv,layernorm", "--dtype", "f32", "--no-progress",
                         "--json", str(out)], capture_output=True, text=True, timeout=300)
     assert r.returncode == 0, r.stdout + r.stderr
     import json
@@ -489,7 +489,7 @@ def test_bench_tool_runs_and_writes_json(tmp_path):
     if _be()._texel_reads:  # the copy it uses reads texels; the storage-buffer copy is reported beside it
         assert res["ceilings"]["copy_shader_storage_gbs"] > 0 and "with storage-buffer reads" in r.stdout
     fams = {row["family"] for row in res["results"]}
-    assert fams == {"optimizer", "elementwise", "conv"}
+    assert fams == {"optimizer", "elementwise", "conv", "layernorm"}
     for row in res["results"]:
         assert row["value"] > 0 and row["numpy_value"] > 0 and row["seconds"] > 0
     units = {row["case"].split(" ")[0]: row["unit"] for row in res["results"] if row["family"] == "conv"}

@@ -191,6 +191,8 @@ def _cases(size):
         "softmax": [("softmax", int(4096 * s), 1000), ("softmax_xent", int(4096 * s), 1000),
                     ("softmax odd", int(4096 * s), 1001)],
         "batchnorm": [("batchnorm fwd", n_el // 256, 256), ("batchnorm bwd", n_el // 256, 256)],
+        # rows of 256 normalised with their own statistics (a transformer's width), and the gradient
+        "layernorm": [("layernorm fwd", n_el // 256, 256), ("layernorm bwd", n_el // 256, 256)],
         "optimizer": [("adam", int(MB * s)), ("sgd momentum", int(MB * s))],
         # a 3 x 3 convolution's windows [N, 32, 32, 32] -> rows of 288 (padding 1), and back
         "conv": [("im2col 3x3", max(1, n_el // (9 * 32 ** 3)), 32, 32, 32),
@@ -330,6 +332,21 @@ def _bench_case(be, vg, fam, case, dt, reps, r, probes):
             rec = lambda: be.batchnorm_bwd(hg, hx, mean, inv, hgam)  # noqa: E731
             npf, nbytes = (lambda: cpu.batchnorm_bwd(g, x, cmean, cinv, gam)), 3 * x.size * esz
         fl = 8 * x.size
+    elif fam == "layernorm":  # scale and shift too; backward: dx and g * xhat (the scale's gradient rows)
+        from .backends.cpu import CPUBackend
+        cpu = CPUBackend()
+        x, g = r.normal(0, 1, (case[1], case[2])).astype(npdt), r.normal(0, 1, (case[1], case[2])).astype(npdt)
+        w, b = np.ones(case[2], npdt), np.zeros(case[2], npdt)
+        hx, hg, hw, hb = T(x), T(g), T(w), T(b)
+        _, mean, rstd = be.layer_norm(hx, hw, hb, 1e-5)
+        _, cmean, crstd = cpu.layer_norm(x, w, b, 1e-5)
+        if name == "layernorm fwd":
+            rec = lambda: be.layer_norm(hx, hw, hb, 1e-5)  # noqa: E731
+            npf, nbytes = (lambda: cpu.layer_norm(x, w, b, 1e-5)), 2 * x.size * esz
+        else:
+            rec = lambda: be.layer_norm_bwd(hg, hx, hw, mean, rstd, True)  # noqa: E731
+            npf, nbytes = (lambda: cpu.layer_norm_bwd(g, x, w, cmean, crstd, True)), 4 * x.size * esz
+        fl = 8 * x.size
     elif fam == "conv" and name.startswith("conv2d"):  # GFLOP/s of the product, against the FMA probe
         N, C, H, W = case[1:]
         x, w, bias = (r.uniform(-1, 1, sh).astype(npdt) for sh in ((N, C, H, W), (C, C, 3, 3), (C,)))
@@ -452,7 +469,7 @@ def plot(res, path):
 
 def main(argv=None):
     ap = argparse.ArgumentParser(prog="python -m vkgrad.bench", description=__doc__.splitlines()[0])
-    ap.add_argument("--only", help="comma list of families: matmul,elementwise,reduce,softmax,batchnorm,conv,"
+    ap.add_argument("--only", help="comma list of families: matmul,elementwise,reduce,softmax,batchnorm,layernorm,conv,"
                     "optimizer")
     ap.add_argument("--cases", help="comma list of case names' beginnings, e.g. transpose,softmax")
     ap.add_argument("--dtype", default="f32,f16", help="comma list of f32,f16")
