@@ -1435,7 +1435,7 @@ def test_layer_norm_kernels_against_the_composition(R, D, dtype, monkeypatch):
     w, b, g = r.uniform(0.5, 1.5, D).astype(np_dt), r.standard_normal(D).astype(np_dt), \
         r.standard_normal((R, D)).astype(np_dt)
     h = {k: be.from_numpy(v, dtype) for k, v in dict(x=x, w=w, b=b, g=g).items()}
-    fused = D % (8 if dtype == "f16" else 4) == 0 and be._serial(D, R)
+    fused = D % (8 if dtype == "f16" else 4) == 0 and be._serial(D, R) and (bool(be._small_grid) or D <= 256)
     tol = dict(rtol=2e-2, atol=2e-2) if dtype == "f16" else dict(rtol=1e-5, atol=1e-5)
     for wb in ((h["w"], h["b"]), (None, None), (h["w"], None)):
         seen.clear()

@@ -1867,11 +1867,12 @@ class VulkanBackend(Backend):
     def _ln_grid(self, x):
         """(shader tag, workgroups, least) of layernorm(_bwd).comp over x [R, D] -- an
         invocation per row, rows of whole quads -- or None (the composed default):
-        rows not in whole quads, or (GPUs) too few or too long rows for a lane each
-        (_serial), or a row's passes past lavapipe's loop limit."""
+        rows not in whole quads, a row's passes past lavapipe's loop limit, or on GPUs
+        rows longer than 256 (a lane walking a long row leaves a GPU mostly idle and its
+        loads uncoalesced; the composition's reductions spread them -- unmeasured)."""
         R, D = x.shape
         nq = D // _epq(x.dtype)
-        if (D % _epq(x.dtype) or not R or not self._serial(D, R)
+        if (D % _epq(x.dtype) or not R or not self._serial(D, R) or (not self._small_grid and D > 256)
                 or (self._loop_cap and 3 * nq + 2 > self._loop_cap)):
             return None
         return x.dtype, -(-R // 64), self._loop_groups(R, 64, 3 * nq + 2)
