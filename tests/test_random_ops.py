@@ -17,7 +17,8 @@ _DIMS = [1, 2, 3, 4, 5, 7, 8, 9, 15, 16, 17, 31, 33, 64, 100, 127, 129, 257, 100
 _OPS = ["add", "sub", "mul", "div", "exp", "log", "sqrt", "relu", "sigmoid", "tanh", "gelu", "pow",
         "clamp", "affine", "sum", "mean", "max", "transpose", "getitem", "reshape", "matmul", "linear",
         "softmax", "log_softmax", "sce", "batch_norm", "mse", "argmax", "to_i32", "maximum", "minimum", "abs",
-        "cat", "stack", "var", "layer_norm", "where", "conv2d", "max_pool2d", "avg_pool2d", "bmm", "embedding"]
+        "cat", "stack", "var", "layer_norm", "where", "conv2d", "max_pool2d", "avg_pool2d", "bmm", "embedding",
+        "pad", "flip", "split", "interpolate"]
 
 
 def _case(r, big=300_000, max_dims=6):
@@ -160,6 +161,30 @@ def _case(r, big=300_000, max_dims=6):
                 cip = bool(r.random() < 0.5)
                 f = lambda a: vg.avg_pool2d(a, k, st, pad, cm, cip)  # noqa: E731
             note = f" kernel {k} stride {st} padding {pad} dilation {d} ceil_mode {cm}"
+    elif op == "pad":  # up to three trailing axes, any mode (reflect: pads shorter than the axis)
+        mode = str(r.choice(["constant", "reflect", "replicate", "circular"]))
+        k = int(r.integers(1, min(3, len(s)) + 1))
+        lim = lambda n: n - 1 if mode == "reflect" else n  # noqa: E731
+        pads = tuple(int(r.integers(0, min(lim(s[-1 - i // 2]), 5) + 1)) for i in range(2 * k))
+        f = lambda a: vg.pad(a, pads, mode, 0.5)  # noqa: E731
+        note = f" {pads} {mode}"
+    elif op == "flip":
+        n = int(r.integers(1, len(s) + 1))
+        ax = tuple(sorted(r.choice(len(s), size=n, replace=False).tolist()))
+        f = lambda a: vg.flip(a, ax)  # noqa: E731
+        note = f" axis={ax}"
+    elif op == "split":  # pieces scaled apart, joined again
+        ax = int(r.integers(0, len(s)))
+        size = int(r.integers(1, s[ax] + 1))
+        f = lambda a: vg.cat([p * (i + 1.0) for i, p in enumerate(vg.split(a, size, ax))], ax)  # noqa: E731
+        note = f" {size} axis={ax}"
+    elif op == "interpolate":  # [N, C, H, W], any mode and size
+        mode = str(r.choice(["nearest", "bilinear"]))
+        ins = [r.normal(0, 1, (int(r.integers(1, 4)), int(r.integers(1, 5)), dim() % 40 + 1, dim() % 40 + 1))]
+        size = (int(r.integers(1, 50)), int(r.integers(1, 50)))
+        ac = bool(r.random() < 0.5) if mode == "bilinear" else None
+        f = lambda a: vg.interpolate(a, size=size, mode=mode, align_corners=ac)  # noqa: E731
+        note = f" to {size} {mode} align_corners={ac}"
     elif op == "to_i32":  # truncation toward zero, and back to floats (no gradient)
         ins = [x * 300]
         f = lambda a: a.to(dtype="i32").float()  # noqa: E731
