@@ -198,3 +198,15 @@ def test_transpose_permute_and_swapaxes(bk):
         t.transpose(1, 2)
     with pytest.raises(IndexError, match=r"swapaxes: dim 4 out of range"):
         t.swapaxes(0, 4)
+
+
+def test_functional_namespaces():
+    """vkgrad.functional and vkgrad.nn.functional (PyTorch's ``F``) hold the same functions."""
+    import vkgrad.functional as F1
+    import vkgrad.nn.functional as F
+    assert F is vg.nn.functional and set(F.__all__) == set(F1.__all__)
+    for name in ("relu", "softmax", "cross_entropy", "pad", "interpolate", "scaled_dot_product_attention",
+                 "layer_norm", "conv2d", "embedding", "linear"):
+        assert getattr(F, name) is getattr(vg, name)
+    x = vg.tensor([[1.0, -2.0]], device="cpu")
+    assert F.relu(x).numpy().tolist() == [[1.0, 0.0]]
