@@ -198,6 +198,15 @@ CASES = {
                       [U(3, 4)]),
     "pad_circular": (lambda x: vg.pad(x, (4, 1, 0, 3), "circular"),
                      lambda x: np.pad(x, ((0, 0), (0, 3), (4, 1)), "wrap"), [U(2, 3, 4)]),
+    "normalize": (vg.normalize, lambda x: x / np.maximum(np.sqrt((x * x).sum(1, keepdims=True)), 1e-12), [U(4, 5)]),
+    "normalize_p3_dim": (lambda x: vg.normalize(x, p=3, dim=-1),
+                         lambda x: x / (np.abs(x) ** 3).sum(-1, keepdims=True) ** (1 / 3), [AWAY(2, 3, 4)]),
+    "cosine_similarity": (vg.cosine_similarity,
+                          lambda a, b: (a * b).sum(1) / (np.linalg.norm(a, axis=1) * np.linalg.norm(b, axis=1)),
+                          [U(4, 5), U(4, 5)]),
+    "cosine_similarity_bcast": (lambda a, b: vg.cosine_similarity(a, b, dim=-1),
+                                lambda a, b: (a * b).sum(-1) / (np.linalg.norm(a, axis=-1) * np.linalg.norm(b)),
+                                [U(3, 4), U(4)]),
     "sdpa": (vg.scaled_dot_product_attention, lambda q, k, v: _np_sdpa(q, k, v, 0.0, 1 / np.sqrt(5)),
              [U(2, 3, 4, 5), U(2, 3, 6, 5), U(2, 3, 6, 4)]),
     "sdpa_causal_scale": (lambda q, k, v: vg.scaled_dot_product_attention(q, k, v, is_causal=True, scale=0.3),
@@ -651,6 +660,19 @@ def test_pad_flip_index_select_errors():
     with pytest.raises(ValueError, match="Conv2d: padding_mode must be 'zeros', 'reflect', 'replicate' or "
                                          "'circular', got 'edge'"):
         nn.Conv2d(1, 1, 3, padding_mode="edge")
+
+
+def test_normalize_of_a_zero_vector(bk):
+    """normalize / cosine_similarity of a zero row: 0 (the norm clamped at eps) and a
+    gradient without NaN (the clamp before the root: no 0 * inf; 1 / eps = 1e12 is
+    past the largest half, so inf in f16, as PyTorch)."""
+    x = bk.t(np.array([[0.0, 0.0, 0.0], [3.0, 4.0, 0.0]]), requires_grad=True)
+    y = vg.normalize(x)
+    bk.close(y.numpy(), np.array([[0.0, 0.0, 0.0], [0.6, 0.8, 0.0]]), rtol=2e-3, atol=2e-3)
+    (vg.cosine_similarity(x, bk.t(np.ones(3)), dim=-1).sum() + y.sum()).backward()
+    assert not np.isnan(x.grad.numpy()).any() and np.isfinite(x.grad.numpy()[1]).all()
+    with pytest.raises(ValueError, match="normalize: p must be a number >= 1, got 0.5"):
+        vg.normalize(x, p=0.5)
 
 
 def test_scaled_dot_product_attention_errors_and_dropout():

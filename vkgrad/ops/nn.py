@@ -11,8 +11,8 @@ from ..autograd import unit_seed
 from .. import config
 from .._names import torch_kwargs
 from ..tensor import Tensor, canonical_dtype, tensor
-from ._core import (_RANK, as_tensor, autocast_to, check_tensor, loss_precision, make, promote, same_device,
-                    unbroadcast)
+from ._core import (_RANK, as_tensor, autocast_to, broadcast_shape, check_tensor, loss_precision, make, norm_axes,
+                    promote, same_device, unbroadcast)
 from .elementwise import add, affine, log, mul, pow, softplus, sub
 from .shape import broadcast_to, mean, sum, transpose
 
@@ -468,6 +468,45 @@ def group_norm(x, num_groups, weight=None, bias=None, eps=1e-5):
     if weight is not None:
         y = mul(y, weight.reshape(per_channel))
     return add(y, bias.reshape(per_channel)) if bias is not None else y
+
+
+def _clamped_norm(x, p, axis, eps):
+    """max(||x||_p, eps) along ``axis`` (kept): (sum |x|^p) clamped at eps^p before the
+    root, so a zero vector's gradient is 0, not 0 * inf."""
+    from .elementwise import abs as abs_, maximum
+    s = sum(mul(x, x) if p == 2 else pow(abs_(x), float(p)), axis, keepdims=True)
+    s = maximum(s, float(eps) ** p)
+    return pow(s, 1.0 / p)
+
+
+@torch_kwargs
+def normalize(x, p=2.0, axis=1, eps=1e-12):
+    """PyTorch's F.normalize: x / max(||x||_p, eps) along ``axis`` (p >= 1; f16 computed
+    in f32)."""
+    check_tensor("normalize", x)
+    if not isinstance(p, numbers.Real) or isinstance(p, bool) or p < 1:
+        raise ValueError(f"normalize: p must be a number >= 1, got {p!r}")
+    norm_axes("normalize", axis, x.ndim)
+    from .elementwise import div, to
+    if x.dtype == "f16":  # in f32: eps ** p (1e-24) and small norms' squares are no halves
+        return to(normalize(to(x, dtype="f32"), p, axis, eps), dtype="f16")
+    return div(x, _clamped_norm(x, p, axis, eps))
+
+
+@torch_kwargs
+def cosine_similarity(x1, x2, axis=1, eps=1e-8):
+    """PyTorch's F.cosine_similarity: sum(x1 * x2) / (max(||x1||, eps) * max(||x2||, eps))
+    along ``axis`` of the broadcast operands (that axis removed)."""
+    check_tensor("cosine_similarity", x1)
+    check_tensor("cosine_similarity", x2)
+    from .elementwise import div, to
+    if "f16" in (x1.dtype, x2.dtype) and x1.dtype != "f64" and x2.dtype != "f64":  # in f32, as normalize
+        return to(cosine_similarity(to(x1, dtype="f32"), to(x2, dtype="f32"), axis, eps), dtype="f16")
+    shape = broadcast_shape("cosine_similarity", x1.shape, x2.shape)
+    x1, x2 = broadcast_to(x1, shape), broadcast_to(x2, shape)
+    (ax,) = norm_axes("cosine_similarity", axis, len(shape))
+    n1, n2 = (_clamped_norm(t, 2, ax, eps).squeeze(ax) for t in (x1, x2))
+    return div(sum(mul(x1, x2), ax), mul(n1, n2))
 
 
 def causal_mask(backend, L, S, dtype):
