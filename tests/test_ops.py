@@ -364,6 +364,11 @@ CASES = {
     "conv_transpose2d": (lambda x, w, b: vg.conv_transpose2d(x, w, b, stride=2, padding=1, output_padding=1),
                          lambda x, w, b: _np_conv_transpose2d(x, w, b, (2, 2), (1, 1), (1, 1), (1, 1)),
                          [U(2, 3, 4, 5), U(3, 2, 3, 3), U(2)]),
+    "conv_transpose2d_groups": (lambda x, w, b: vg.conv_transpose2d(x, w, b, stride=2, padding=1, groups=2),
+                                lambda x, w, b: np.concatenate(
+                                    [_np_conv_transpose2d(x[:, 2 * g:2 * g + 2], w[2 * g:2 * g + 2],
+                                                          b[3 * g:3 * g + 3], (2, 2), (1, 1), (0, 0), (1, 1))
+                                     for g in range(2)], 1), [U(2, 4, 3, 4), U(4, 3, 3, 3), U(6)]),
     "conv_transpose2d_dilated": (lambda x, w, b: vg.conv_transpose2d(x, w, b, (1, 2), (0, 1), (0, 1), dilation=(2, 1)),
                                  lambda x, w, b: _np_conv_transpose2d(x, w, b, (1, 2), (0, 1), (0, 1), (2, 1)),
                                  [U(1, 2, 3, 3), U(2, 4, 2, 3), U(4)]),
@@ -641,6 +646,21 @@ def test_conv_padding_modes(bk, mode):
     want = _np_conv2d(xp[:, :, None], m1.weight.numpy().astype(np.float64)[:, :, None], m1.bias.numpy())[:, :, 0]
     bk.close(m1(bk.t(x)).numpy(), want, what=f"{mode} 1d", **(dict(rtol=2e-2, atol=2e-2)
                                                               if bk.dtype == "f16" else {}))
+
+
+def test_conv_transpose_groups_module_and_errors():
+    """nn.ConvTranspose2d(groups=): weight [in, out / groups, kh, kw], PyTorch's init
+    bound; errors name the channels."""
+    m = nn.ConvTranspose2d(4, 6, 3, groups=2, device="cpu")
+    assert m.weight.shape == (4, 3, 3, 3) and np.abs(m.weight.numpy()).max() <= 1 / np.sqrt(27)
+    assert m(vg.tensor(np.ones((1, 4, 5, 5)), device="cpu")).shape == (1, 6, 7, 7) and "groups=2" in repr(m)
+    with pytest.raises(ValueError, match="ConvTranspose2d: groups must be a positive int dividing in_channels=4 "
+                                         "and out_channels=6, got 4"):
+        nn.ConvTranspose2d(4, 6, 3, groups=4)
+    with pytest.raises(ValueError, match="conv_transpose2d: groups must be a positive int dividing the 4 input "
+                                         "channels, got 3"):
+        vg.conv_transpose2d(vg.tensor(np.ones((1, 4, 5, 5)), device="cpu"),
+                            vg.tensor(np.ones((4, 2, 3, 3)), device="cpu"), groups=3)
 
 
 def test_pad_flip_index_select_errors():

@@ -165,10 +165,10 @@ class Conv1d(_Conv):
 
 
 class ConvTranspose2d(Module):
-    """``vkgrad.conv_transpose2d`` with a learnt weight [in_channels, out_channels, kh,
-    kw] and bias [out_channels], initialised like PyTorch (uniform in
-    +-1/sqrt(fan_in), fan_in = out_channels * kh * kw: the weight's second axis, as
-    PyTorch reckons it).  ``groups`` 1 only."""
+    """``vkgrad.conv_transpose2d`` with a learnt weight [in_channels, out_channels /
+    groups, kh, kw] and bias [out_channels], initialised like PyTorch (uniform in
+    +-1/sqrt(fan_in), fan_in = out_channels / groups * kh * kw: the weight's second
+    axis, as PyTorch reckons it)."""
 
     def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, output_padding=0, groups=1,
                  bias=True, dilation=1, device=None, dtype=None):
@@ -176,25 +176,27 @@ class ConvTranspose2d(Module):
         if in_channels < 1 or out_channels < 1:
             raise ValueError(f"ConvTranspose2d: channel counts must be positive, got in={in_channels}, "
                              f"out={out_channels}")
-        if groups != 1:
-            raise ValueError(f"ConvTranspose2d: groups={groups!r} is not supported (only 1)")
+        if isinstance(groups, bool) or not isinstance(groups, int) or groups < 1 \
+                or in_channels % groups or out_channels % groups:
+            raise ValueError(f"ConvTranspose2d: groups must be a positive int dividing in_channels={in_channels} "
+                             f"and out_channels={out_channels}, got {groups!r}")
         self.kernel_size = _pair("ConvTranspose2d", "kernel_size", kernel_size, 1)
-        self.in_channels, self.out_channels = in_channels, out_channels
+        self.in_channels, self.out_channels, self.groups = in_channels, out_channels, groups
         self.stride, self.padding, self.output_padding, self.dilation = stride, padding, output_padding, dilation
-        bound = 1.0 / math.sqrt(out_channels * math.prod(self.kernel_size))
+        bound = 1.0 / math.sqrt(out_channels // groups * math.prod(self.kernel_size))
         r = rng()
-        self.weight = Parameter(r.uniform(-bound, bound, (in_channels, out_channels) + self.kernel_size),
+        self.weight = Parameter(r.uniform(-bound, bound, (in_channels, out_channels // groups) + self.kernel_size),
                                 device=device, dtype=dtype)
         self.bias = Parameter(r.uniform(-bound, bound, (out_channels,)), device=device, dtype=dtype) if bias else None
 
     def forward(self, x):
-        return ops.conv_transpose2d(x, self.weight, self.bias, self.stride, self.padding, self.output_padding, 1,
-                                    self.dilation)
+        return ops.conv_transpose2d(x, self.weight, self.bias, self.stride, self.padding, self.output_padding,
+                                    self.groups, self.dilation)
 
     def extra_repr(self):
         return (f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, stride={self.stride}, "
-                f"padding={self.padding}, output_padding={self.output_padding}, dilation={self.dilation}, "
-                f"bias={self.bias is not None}")
+                f"padding={self.padding}, output_padding={self.output_padding}, groups={self.groups}, "
+                f"dilation={self.dilation}, bias={self.bias is not None}")
 
 
 class _Pool(Module):

@@ -139,16 +139,31 @@ def conv_transpose2d(x, weight, bias=None, stride=1, padding=0, output_padding=0
     Cin, H, W] (or [Cin, H, W]), weight [Cin, Cout, kh, kw], bias [Cout] -> [N, Cout,
     (H - 1) sh - 2 ph + dh (kh - 1) + oph + 1, ...] -- conv2d's gradient with respect to
     its input: x's rows times the weight, the windows' rows summed back by col2im
-    (their gradient im2col).  ``groups`` must be 1."""
+    (their gradient im2col).  ``groups``: weight [Cin, Cout / groups, kh, kw], each
+    group of input channels feeding its own Cout / groups outputs (one transposed
+    convolution per group, joined along the channels)."""
     op = "conv_transpose2d"
     x, batched = _batched(op, x)
     check_tensor(op, weight)
     same_device(op, x, weight, bias)
-    if groups != 1:
-        raise ValueError(f"{op}: groups={groups!r} is not supported (only 1)")
-    if weight.ndim != 4 or weight.shape[0] != x.shape[1] or min(weight.shape) < 1:
-        raise ValueError(f"{op}: expected weight [{x.shape[1]}, out_channels, kh, kw] for input {list(x.shape)}, "
+    C = x.shape[1]
+    if isinstance(groups, bool) or not isinstance(groups, numbers.Integral) or groups < 1 or C % groups:
+        raise ValueError(f"{op}: groups must be a positive int dividing the {C} input channels, got {groups!r}")
+    if weight.ndim != 4 or weight.shape[0] != C or min(weight.shape) < 1:
+        oc = "out_channels" if groups == 1 else "out_channels / groups"
+        raise ValueError(f"{op}: expected weight [{C}, {oc}, kh, kw] for input {list(x.shape)}, "
                          f"got weight {list(weight.shape)}")
+    if groups > 1:
+        G, cg = int(groups), C // int(groups)
+        Cout = weight.shape[1] * G
+        if bias is not None and (not isinstance(bias, Tensor) or bias.shape != (Cout,)):
+            raise ValueError(f"{op}: bias must be a tensor of shape [{Cout}], got "
+                             f"{list(bias.shape) if isinstance(bias, Tensor) else type(bias).__name__}")
+        og = weight.shape[1]
+        y = cat([conv_transpose2d(x[:, g * cg:(g + 1) * cg], weight[g * cg:(g + 1) * cg],
+                                  None if bias is None else bias[g * og:(g + 1) * og], stride, padding,
+                                  output_padding, 1, dilation) for g in range(G)], 1)
+        return y if batched else y.reshape(y.shape[1:])
     Cin, Cout, kh, kw = weight.shape
     if bias is not None and (not isinstance(bias, Tensor) or bias.shape != (Cout,)):
         raise ValueError(f"{op}: bias must be a tensor of shape [{Cout}], got "
