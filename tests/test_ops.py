@@ -113,6 +113,27 @@ def _np_bilinear(x, size, corners):
     return x
 
 
+def _np_bicubic(x, size, corners):
+    """PyTorch's bicubic interpolation of [N, C, H, W] (A = -0.75, taps clamped)."""
+    A = -0.75
+
+    def k(t):  # the cubic convolution kernel at distance t
+        t = np.abs(t)
+        return np.where(t <= 1, ((A + 2) * t - (A + 3)) * t * t + 1,
+                        np.where(t < 2, ((A * t - 5 * A) * t + 8 * A) * t - 4 * A, 0.0))
+    for ax, o in zip((2, 3), size):
+        n = x.shape[ax]
+        d = np.arange(o, dtype=np.float64)
+        src = (d * ((n - 1) / (o - 1)) if o > 1 else 0 * d) if corners else (d + 0.5) * n / o - 0.5
+        f = np.floor(src)
+        out = 0
+        for j in range(-1, 3):
+            w = k(src - (f + j)).reshape((o,) + (1,) * (3 - ax))
+            out = out + np.take(x, np.clip(f + j, 0, n - 1).astype(int), ax) * w
+        x = out
+    return x
+
+
 SDPA_KEEP = np.array([[True, False, True, True, False, True]] * 2 + [[False, True, False, False, True, True]] * 2)
 
 
@@ -348,6 +369,10 @@ CASES = {
     "interpolate_bilinear_corners": (lambda x: vg.interpolate(x, scale_factor=1.5, mode="bilinear",
                                                               align_corners=True),
                                      lambda x: _np_bilinear(x, (6, 7), True), [U(1, 2, 4, 5)]),
+    "interpolate_bicubic": (lambda x: vg.interpolate(x, size=(7, 3), mode="bicubic"),
+                            lambda x: _np_bicubic(x, (7, 3), False), [U(1, 2, 4, 5)]),
+    "interpolate_bicubic_corners": (lambda x: vg.interpolate(x, scale_factor=2, mode="bicubic", align_corners=True),
+                                    lambda x: _np_bicubic(x, (8, 6), True), [U(1, 2, 4, 3)]),
     "interpolate_linear": (lambda x: vg.interpolate(x, size=7, mode="linear"),
                            lambda x: _np_bilinear(x[:, :, None], (1, 7), False)[:, :, 0], [U(2, 3, 4)]),
     "interpolate_nearest_fraction": (lambda x: vg.interpolate(x, size=(3, 8)),

@@ -179,10 +179,10 @@ def _case(r, big=300_000, max_dims=6):
         f = lambda a: vg.cat([p * (i + 1.0) for i, p in enumerate(vg.split(a, size, ax))], ax)  # noqa: E731
         note = f" {size} axis={ax}"
     elif op == "interpolate":  # [N, C, H, W], any mode and size
-        mode = str(r.choice(["nearest", "bilinear"]))
+        mode = str(r.choice(["nearest", "bilinear", "bicubic"]))
         ins = [r.normal(0, 1, (int(r.integers(1, 4)), int(r.integers(1, 5)), dim() % 40 + 1, dim() % 40 + 1))]
         size = (int(r.integers(1, 50)), int(r.integers(1, 50)))
-        ac = bool(r.random() < 0.5) if mode == "bilinear" else None
+        ac = bool(r.random() < 0.5) if mode != "nearest" else None
         f = lambda a: vg.interpolate(a, size=size, mode=mode, align_corners=ac)  # noqa: E731
         note = f" to {size} {mode} align_corners={ac}"
     elif op == "to_i32":  # truncation toward zero, and back to floats (no gradient)

@@ -253,7 +253,7 @@ class AvgPool1d(_Pool):
 
 class Upsample(Module):
     """``vkgrad.interpolate`` as a module (``size`` or ``scale_factor``; ``mode``
-    "nearest", "linear" or "bilinear", ``align_corners``)."""
+    "nearest", "linear", "bilinear" or "bicubic", ``align_corners``)."""
 
     def __init__(self, size=None, scale_factor=None, mode="nearest", align_corners=None):
         super().__init__()

@@ -341,14 +341,28 @@ def avg_pool1d(x, kernel_size, stride=None, padding=0, ceil_mode=False, count_in
                       count_include_pad).squeeze(-2)
 
 
-_MODES = {"nearest": (1, 2), "linear": (1,), "bilinear": (2,)}
+_MODES = {"nearest": (1, 2), "linear": (1,), "bilinear": (2,), "bicubic": (2,)}
+
+
+def _cubic_taps(src):
+    """PyTorch's bicubic: for source coordinates ``src``, the first of four taps
+    (floor - 1) and their weights (cubic convolution, A = -0.75)."""
+    A = -0.75
+    i0 = np.floor(src)
+    t = src - i0
+    w = [((A * (t + 1) - 5 * A) * (t + 1) + 8 * A) * (t + 1) - 4 * A,
+         ((A + 2) * t - (A + 3)) * t * t + 1,
+         ((A + 2) * (1 - t) - (A + 3)) * (1 - t) * (1 - t) + 1,
+         ((A * (2 - t) - 5 * A) * (2 - t) + 8 * A) * (2 - t) - 4 * A]
+    return i0.astype(np.int64) - 1, w
 
 
 def interpolate(x, size=None, scale_factor=None, mode="nearest", align_corners=None):
     """``torch.nn.functional.interpolate`` of [N, C, L] or [N, C, H, W]: ``size`` (an
     int or one per spatial axis) or ``scale_factor`` (the same, any positive
     number); ``mode`` "nearest" (source index floor(dst * scale)), "linear" ([N, C,
-    L]) or "bilinear" ([N, C, H, W]) -- each axis in turn, two gathers weighted,
+    L]), "bilinear" or "bicubic" ([N, C, H, W]; cubic convolution, A = -0.75, taps
+    clamped at the edges) -- each axis in turn, two (four) gathers weighted,
     PyTorch's coordinates (``align_corners`` False: half-pixel centres, True: the
     corners' values kept); scale = in / out, or 1 / scale_factor when that is given,
     as PyTorch.  Whole nearest factors repeat each value (a broadcast product);
@@ -358,7 +372,8 @@ def interpolate(x, size=None, scale_factor=None, mode="nearest", align_corners=N
     if mode not in _MODES:
         raise ValueError(f"{op}: mode must be one of {', '.join(_MODES)}, got {mode!r}")
     if x.ndim not in (3, 4) or x.ndim - 2 not in _MODES[mode]:
-        want = {"linear": "[N, C, L]", "bilinear": "[N, C, H, W]"}.get(mode, "[N, C, L] or [N, C, H, W]")
+        want = {"linear": "[N, C, L]", "bilinear": "[N, C, H, W]", "bicubic": "[N, C, H, W]"}.get(
+            mode, "[N, C, L] or [N, C, H, W]")
         raise ValueError(f"{op}: mode {mode!r} expects input {want}, got {list(x.shape)}")
     if mode == "nearest" and align_corners is not None:
         raise ValueError(f"{op}: align_corners applies to linear and bilinear modes only")
@@ -396,16 +411,24 @@ def interpolate(x, size=None, scale_factor=None, mode="nearest", align_corners=N
             if o != n or s != 1.0:
                 x = _take(x, ax, np.minimum(np.floor(d * s), n - 1).astype(np.int32), key=("nearest", n, o, s))
             continue
-        src = (d * ((n - 1) / (o - 1)) if o > 1 else 0 * d) if align_corners else np.maximum((d + 0.5) * s - 0.5, 0)
-        i0 = np.minimum(np.floor(src), n - 1).astype(np.int32)
-        i1 = np.minimum(i0 + 1, n - 1)
-        w1 = src - i0
-        key = ("lerp", n, o, s, bool(align_corners))
+        src = (d * ((n - 1) / (o - 1)) if o > 1 else 0 * d) if align_corners else (d + 0.5) * s - 0.5
+        if mode == "bicubic":  # four taps, clamped into the axis (PyTorch's)
+            first, ws = _cubic_taps(src)
+            taps = [np.clip(first + j, 0, n - 1).astype(np.int32) for j in range(4)]
+        else:
+            src = src if align_corners else np.maximum(src, 0)
+            i0 = np.minimum(np.floor(src), n - 1).astype(np.int32)
+            w1 = src - i0
+            taps, ws = [i0, np.minimum(i0 + 1, n - 1)], [1.0 - w1, w1]
+        key = (mode, n, o, s, bool(align_corners))
         be = x.backend
         shape = (o,) + (1,) * (x.ndim - 1 - ax)
-        wt = [Tensor(be.host_constant(key + (j, shape), lambda w=w: w.reshape(shape), x.dtype), be)
-              for j, w in enumerate((1.0 - w1, w1))]
-        x = _take(x, ax, i0, key=key + ("i0",)) * wt[0] + _take(x, ax, i1, key=key + ("i1",)) * wt[1]
+        y = None
+        for j, (i, w) in enumerate(zip(taps, ws)):
+            wt = Tensor(be.host_constant(key + (j, shape), lambda w=w: w.reshape(shape), x.dtype), be)
+            term = _take(x, ax, i, key=key + ("i", j)) * wt
+            y = term if y is None else y + term
+        x = y
     return x
 
 
