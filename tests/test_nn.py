@@ -468,8 +468,40 @@ def test_multihead_attention_kdim_vdim_matches_torch(bk):
     with pytest.raises(ValueError, match=r"MultiheadAttention: expected query \[L, N, 8\], key \[S, N, 6\] "
                                          r"and value \[S, N, 5\]"):
         model.mha(bk.t(r.standard_normal((N, L, E))), bk.t(kv[1]), bk.t(kv[1]))
-    with pytest.raises(NotImplementedError, match="MultiheadAttention: add_bias_kv and add_zero_attn"):
-        nn.MultiheadAttention(E, H, add_bias_kv=True)
+
+
+def test_multihead_attention_bias_kv_and_zero_attn_match_torch(bk):
+    """add_bias_kv (learnt bias_k / bias_v appended to the keys and values) and
+    add_zero_attn (a zero key and value appended), the masks padded for them: names,
+    values and every gradient against PyTorch in f64, sequence-first self-attention
+    with a causal mask and a key padding mask; the weights have S + 2 columns."""
+    torch = pytest.importorskip("torch")
+    E, H, N, L = 8, 2, 3, 5
+    am, kpm = np.triu(np.ones((L, L), bool), 1), np.zeros((N, L), bool)
+    kpm[1, -1] = True
+
+    class Self(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.mha = nn.MultiheadAttention(E, H, add_bias_kv=True, add_zero_attn=True, device=bk.device,
+                                             dtype=bk.dtype)
+
+        def forward(self, x):
+            return self.mha(x, x, x, attn_mask=am, key_padding_mask=kpm)[0]
+
+    class TorchSelf(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.mha = torch.nn.MultiheadAttention(E, H, add_bias_kv=True, add_zero_attn=True)
+
+        def forward(self, x):
+            return self.mha(x, x, x, attn_mask=torch.tensor(am), key_padding_mask=torch.tensor(kpm))[0]
+    model = Self()
+    assert [n for n, _ in model.named_parameters()][:4] == ["mha.in_proj_weight", "mha.in_proj_bias", "mha.bias_k",
+                                                             "mha.bias_v"]
+    x = np.random.default_rng(25).standard_normal((L, N, E))
+    _vs_torch(torch, bk, model, TorchSelf().double(), x)
+    assert model.mha(bk.t(x), bk.t(x), bk.t(x))[1].shape == (N, L, L + 2)
 
 
 def test_transformer_model_matches_torch(bk):

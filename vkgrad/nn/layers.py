@@ -314,8 +314,10 @@ class MultiheadAttention(Module):
     scores; ``is_causal`` with no ``attn_mask`` masks later positions.  Composed of
     linear (over [..., E]; self-attention -- query, key and value one tensor -- one
     product with ``in_proj_weight``), batched products and softmax (a row masked
-    everywhere gives NaN, as PyTorch); dropout on the weights in training.
-    (``add_bias_kv`` and ``add_zero_attn`` are not implemented.)"""
+    everywhere gives NaN, as PyTorch); dropout on the weights in training;
+    ``add_bias_kv`` (learnt ``bias_k`` / ``bias_v`` [1, 1, E] appended to the keys and
+    values) and ``add_zero_attn`` (a key and value of zeros appended), the masks
+    padded for them, as PyTorch."""
 
     def __init__(self, embed_dim, num_heads, dropout=0.0, bias=True, add_bias_kv=False, add_zero_attn=False,
                  kdim=None, vdim=None, batch_first=False, device=None, dtype=None):
@@ -325,8 +327,6 @@ class MultiheadAttention(Module):
                              f"num_heads {num_heads}")
         if not 0.0 <= dropout <= 1.0:
             raise ValueError(f"MultiheadAttention: dropout must lie in [0, 1], got {dropout}")
-        if add_bias_kv or add_zero_attn:
-            raise NotImplementedError("MultiheadAttention: add_bias_kv and add_zero_attn are not implemented")
         kdim, vdim = (embed_dim if d is None else int(d) for d in (kdim, vdim))
         if kdim < 1 or vdim < 1:
             raise ValueError(f"MultiheadAttention: kdim and vdim must be positive, got {kdim} and {vdim}")
@@ -348,6 +348,12 @@ class MultiheadAttention(Module):
         self.out_proj = Linear(embed_dim, embed_dim, bias=bias, device=device, dtype=dtype)
         if bias:
             self.out_proj.bias = Parameter(np.zeros(embed_dim), device=device, dtype=dtype)
+        if add_bias_kv:  # a learnt key and value appended to every sequence (xavier_normal_, as PyTorch)
+            self.bias_k, self.bias_v = (Parameter(rng().normal(0.0, 1.0 / math.sqrt(embed_dim), (1, 1, embed_dim)),
+                                                  device=device, dtype=dtype) for _ in range(2))
+        else:
+            self.bias_k = self.bias_v = None
+        self.add_zero_attn = bool(add_zero_attn)
 
     def _mask(self, m, shape, what, like):
         """An additive mask of ``shape`` (or None): booleans to -inf where True."""
@@ -384,20 +390,31 @@ class MultiheadAttention(Module):
                 [self.q_proj_weight, self.k_proj_weight, self.v_proj_weight]
             proj = [ops.linear(x, ws[i], None if b is None else b[i * E:(i + 1) * E])
                     for i, x in enumerate((q, k, v))]
+        if self.bias_k is not None:  # one more key and value, learnt: [1, 1, E] along the sequence
+            seq = 1 if bf else 0
+            proj[1:] = [ops.cat([x, ops.broadcast_to(bias, (N, 1, E) if bf else (1, N, E))], seq)
+                        for x, bias in zip(proj[1:], (self.bias_k, self.bias_v))]
         # [len, N, E] (batch_first: [N, len, E]) -> [N, H, len, E / H]: one permute
         heads = (0, 2, 1, 3) if bf else (1, 2, 0, 3)
         qh, kh, vh = (x.reshape(x.shape[:2] + (H, E // H)).permute(*heads) for x in proj)
+        if self.add_zero_attn:  # and a key and value of zeros
+            be = qh.backend
+            zero = Tensor(be.constant((N, H, 1, E // H), 0.0, qh.dtype), be)
+            kh, vh = ops.cat([kh, zero], 2), ops.cat([vh, zero], 2)
+        extra = kh.shape[2] - S  # the keys appended: their columns of the masks take part
         scores = (qh @ kh.swapaxes(2, 3)) * (1.0 / math.sqrt(E // H))
         if attn_mask is None and is_causal:
             attn_mask = ops.nn.causal_mask(scores.backend, L, S, scores.dtype)
         am = self._mask(attn_mask, ((L, S), (N * H, L, S)), "attn_mask", scores)
         if am is not None:
-            scores = scores + (am if am.ndim == 2 else am.reshape((N, H, L, S)))
+            am = ops.pad(am, (0, extra)) if extra else am
+            scores = scores + (am if am.ndim == 2 else am.reshape((N, H, L, S + extra)))
         if unbatched and key_padding_mask is not None:  # [S], as PyTorch's unbatched form
             key_padding_mask = key_padding_mask.reshape((1, -1))
         kpm = self._mask(key_padding_mask, ((N, S),), "key_padding_mask", scores)
         if kpm is not None:
-            scores = scores + kpm.reshape((N, 1, 1, S))
+            kpm = ops.pad(kpm, (0, extra)) if extra else kpm
+            scores = scores + kpm.reshape((N, 1, 1, S + extra))
         weights = ops.dropout(ops.softmax(scores, -1), self.dropout, self.training)
         out = (weights @ vh).permute(*((0, 2, 1, 3) if bf else (2, 0, 1, 3)))  # [N, L, H, d] or [L, N, H, d]
         out = self.out_proj(out.reshape(out.shape[:2] + (E,)))
