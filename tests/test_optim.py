@@ -486,3 +486,34 @@ def test_reduce_lr_on_plateau_matches_pytorch():
         vg.optim.lr_scheduler.ReduceLROnPlateau(opt, mode="up")
     with pytest.raises(ValueError, match=r"ReduceLROnPlateau: factor must lie in \(0, 1\)"):
         vg.optim.lr_scheduler.ReduceLROnPlateau(opt, factor=1.5)
+
+
+def test_nn_utils_clipping_and_inference_mode(bk):
+    """nn.utils.clip_grad_norm_ (PyTorch's name: the L2 norm) and clip_grad_value_
+    (each gradient clamped, on the device); inference_mode as no_grad, also as a
+    decorator."""
+    from vkgrad import nn
+    a = vg.Parameter(np.zeros(3), device=bk.device, dtype=bk.dtype)
+    b = vg.Parameter(np.zeros(2), device=bk.device, dtype=bk.dtype)
+    a.grad, b.grad = bk.t(np.array([3.0, -4.0, 0.5])), bk.t(np.array([-0.25, 12.0]))
+    nn.utils.clip_grad_value_([a, b], 1.0)
+    bk.close(a.grad.numpy(), np.array([1.0, -1.0, 0.5]))
+    bk.close(b.grad.numpy(), np.array([-0.25, 1.0]))
+    a.grad, b.grad = bk.t(np.array([3.0, 0.0, 0.0])), bk.t(np.array([4.0, 0.0]))
+    norm = nn.utils.clip_grad_norm_([a, b], 1.0)
+    bk.close(norm.numpy(), 5.0, rtol=2e-3)
+    bk.close(a.grad.numpy(), np.array([0.6, 0.0, 0.0]), rtol=2e-3, atol=1e-3)
+    with pytest.raises(ValueError, match="clip_grad_norm_: norm_type 1 is not supported"):
+        nn.utils.clip_grad_norm_([a, b], 1.0, norm_type=1)
+    with pytest.raises(ValueError, match="clip_grad_value_: clip_value must be > 0, got 0"):
+        nn.utils.clip_grad_value_([a, b], 0)
+    x = bk.t(np.ones(2), requires_grad=True)
+    with vg.inference_mode():
+        assert not (x * 2).requires_grad
+    with vg.inference_mode(False):
+        assert (x * 2).requires_grad
+
+    @vg.inference_mode()
+    def f(t):
+        return t * 2
+    assert not f(x).requires_grad and (x * 2).requires_grad

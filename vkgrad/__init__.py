@@ -6,7 +6,7 @@ from __future__ import annotations
 __version__ = "0.1.0"
 
 from . import config
-from .autograd import Gradients, backward, enable_grad, grad_tape, is_grad_enabled, no_grad
+from .autograd import Gradients, backward, enable_grad, grad_tape, inference_mode, is_grad_enabled, no_grad
 from .backends import BackendError, devices, get_backend, normalize_device, vulkan_available
 from .gradcheck import gradcheck
 from .ops import *  # noqa: F401,F403  (the functional API)
@@ -102,7 +102,7 @@ def info(file=None):
 
 
 __all__ = ["Tensor", "Parameter", "tensor", "zeros", "ones", "full", "zeros_like", "ones_like", "full_like",
-           "randn", "rand", "randint", "backward", "grad_tape", "no_grad", "enable_grad",
+           "randn", "rand", "randint", "backward", "grad_tape", "no_grad", "inference_mode", "enable_grad",
            "is_grad_enabled", "Gradients", "gradcheck", "manual_seed", "get_rng_state", "set_rng_state",
            "clip_grad_norm", "save", "load", "set_default_dtype", "get_default_dtype", "set_default_device",
            "get_default_device", "devices", "info", "set_check_finite", "nn", "optim", "data",

@@ -19,6 +19,17 @@ def no_grad():
         config.grad_enabled = prev
 
 
+def inference_mode(mode=True):
+    """PyTorch's inference_mode: ``no_grad`` (``mode`` False: recording as it was);
+    a context manager or a decorator."""
+    return no_grad() if mode else _unchanged()
+
+
+@contextlib.contextmanager
+def _unchanged():
+    yield
+
+
 @contextlib.contextmanager
 def grad_tape():
     """Ops inside are recorded for ``backward`` (the seed's ``with_grad_tape``).

@@ -9,7 +9,7 @@ from .layers import (ELU, GELU, AdaptiveAvgPool2d, ConvTranspose2d, Dropout2d, G
                      Softplus, Tanh)
 from .transformer import (Transformer, TransformerDecoder, TransformerDecoderLayer, TransformerEncoder,
                           TransformerEncoderLayer)
-from . import functional, init
+from . import functional, init, utils
 from .module import Module
 
 __all__ = ["Module", "Parameter", "Linear", "Conv2d", "MaxPool2d", "AvgPool2d", "AdaptiveAvgPool2d", "BatchNorm2d",
@@ -17,4 +17,4 @@ __all__ = ["Module", "Parameter", "Linear", "Conv2d", "MaxPool2d", "AvgPool2d", 
            "TransformerEncoder", "TransformerDecoderLayer", "TransformerDecoder", "Transformer", "Dropout", "Sequential",
            "ModuleList", "Identity", "Flatten", "ReLU", "Sigmoid", "Tanh", "GELU", "SiLU", "LeakyReLU", "ELU",
            "Softplus", "Softmax", "LogSoftmax", "CrossEntropyLoss", "BCEWithLogitsLoss", "MSELoss",
-           "init", "functional"]
+           "init", "functional", "utils"]
