@@ -210,3 +210,23 @@ def test_functional_namespaces():
         assert getattr(F, name) is getattr(vg, name)
     x = vg.tensor([[1.0, -2.0]], device="cpu")
     assert F.relu(x).numpy().tolist() == [[1.0, 0.0]]
+
+
+def test_arange_linspace_eye(bk):
+    """arange (int32 from integers, else the float dtype), linspace, eye: PyTorch's
+    arguments, NumPy's values, on the device asked for; errors."""
+    a = vg.arange(5, device=bk.device)
+    assert a.dtype == "i32" and a.device == vg.normalize_device(bk.device) and a.numpy().tolist() == [0, 1, 2, 3, 4]
+    bk.close(vg.arange(1, 2, 0.25, device=bk.device, dtype=bk.dtype).numpy(), np.arange(1, 2, 0.25))
+    assert vg.arange(6, 0, -2, device=bk.device).numpy().tolist() == [6, 4, 2]
+    bk.close(vg.linspace(-1, 1, 5, device=bk.device, dtype=bk.dtype).numpy(), np.linspace(-1, 1, 5))
+    bk.close(vg.eye(3, 4, device=bk.device, dtype=bk.dtype).numpy(), np.eye(3, 4))
+    assert vg.eye(2, device=bk.device, dtype=bk.dtype).shape == (2, 2)
+    with pytest.raises(ValueError, match="arange: step must not be 0"):
+        vg.arange(0, 3, 0)
+    with pytest.raises(ValueError, match="linspace: steps must be a non-negative int, got -1"):
+        vg.linspace(0, 1, -1)
+    with pytest.raises(ValueError, match=r"repeat: 1 sizes for a tensor of shape \[2, 2\] \(at least 2\)"):
+        vg.eye(2, device="cpu").repeat(2)
+    with pytest.raises(ValueError, match=r"tile: reps must be non-negative ints, got \[-1\]"):
+        vg.tile(vg.eye(2, device="cpu"), -1)

@@ -210,6 +210,8 @@ CASES = {
     "index_select_method_dim": (lambda x: x.index_select(dim=0, index=np.array([1, 1])), lambda x: x[[1, 1]],
                                 [U(2, 5)]),
     "flip": (lambda x: vg.flip(x, (0, 2)), lambda x: np.flip(x, (0, 2)), [U(3, 4, 5)]),
+    "tile": (lambda x: vg.tile(x, (2, 1, 3)), lambda x: np.tile(x, (2, 1, 3)), [U(3, 2)]),
+    "repeat_method": (lambda x: x.repeat(2, 3), lambda x: np.tile(x, (2, 3)), [U(2, 4)]),
     "flip_method": (lambda x: x.flip(-1), lambda x: np.flip(x, -1), [U(2, 7)]),
     "pad_constant": (lambda x: vg.pad(x, (1, 2, 0, 1), value=0.5),
                      lambda x: np.pad(x, ((0, 0), (0, 1), (1, 2)), constant_values=0.5), [U(2, 3, 4)]),

@@ -12,8 +12,8 @@ from .gradcheck import gradcheck
 from .ops import *  # noqa: F401,F403  (the functional API)
 from .ops import __all__ as _ops_all
 from .random import get_rng_state, manual_seed, set_rng_state
-from .tensor import (Parameter, Tensor, canonical_dtype, full, full_like, ones, ones_like, rand, randint, randn, tensor,
-                     zeros, zeros_like)
+from .tensor import (Parameter, Tensor, arange, canonical_dtype, eye, full, full_like, linspace, ones, ones_like, rand,
+                     randint, randn, tensor, zeros, zeros_like)
 from . import amp, data, functional, nn, optim, parallel  # noqa: E402
 from .amp import autocast
 from .capture import capture_step
@@ -102,6 +102,7 @@ def info(file=None):
 
 
 __all__ = ["Tensor", "Parameter", "tensor", "zeros", "ones", "full", "zeros_like", "ones_like", "full_like",
+           "arange", "linspace", "eye",
            "randn", "rand", "randint", "backward", "grad_tape", "no_grad", "inference_mode", "enable_grad",
            "is_grad_enabled", "Gradients", "gradcheck", "manual_seed", "get_rng_state", "set_rng_state",
            "clip_grad_norm", "save", "load", "set_default_dtype", "get_default_dtype", "set_default_device",

@@ -340,6 +340,15 @@ class Tensor:
     def masked_fill(self, mask, value):
         return _ops().masked_fill(self, mask, value)
 
+    def repeat(self, *sizes):
+        """PyTorch's repeat: ``vkgrad.tile`` (at least as many sizes as axes)."""
+        if len(sizes) == 1 and isinstance(sizes[0], (tuple, list)):
+            sizes = tuple(sizes[0])
+        if len(sizes) < self.ndim:
+            raise ValueError(f"repeat: {len(sizes)} sizes for a tensor of shape {list(self.shape)} (at least "
+                             f"{self.ndim})")
+        return _ops().tile(self, sizes)
+
     @torch_kwargs
     def index_select(self, axis, index):
         return _ops().index_select(self, axis, index)
@@ -543,3 +552,33 @@ def randint(low, high, size, device=None):
         raise ValueError(f"randint: [{low}, {high}) does not fit int32")
     shape = _shape_arg("randint", (size,))
     return tensor(rng().integers(low, high, shape).astype(np.int32), dtype="i32", device=device)
+
+
+def arange(start, end=None, step=1, dtype=None, device=None, requires_grad=False):
+    """PyTorch's arange: [start, end) by ``step`` (``arange(n)``: 0 .. n - 1); int32
+    when every argument is an integer and no dtype is given, else the default float."""
+    if end is None:
+        start, end = 0, start
+    for name, v in (("start", start), ("end", end), ("step", step)):
+        if isinstance(v, bool) or not isinstance(v, (int, float, np.integer, np.floating)):
+            raise TypeError(f"arange: {name} must be a number, got {v!r}")
+    if step == 0:
+        raise ValueError("arange: step must not be 0")
+    ints = all(isinstance(v, (int, np.integer)) for v in (start, end, step))
+    dtype = canonical_dtype(dtype) or ("i32" if ints else config.default_dtype)
+    return tensor(np.arange(start, end, step), requires_grad, dtype, device)
+
+
+def linspace(start, end, steps, dtype=None, device=None, requires_grad=False):
+    """PyTorch's linspace: ``steps`` values from start to end inclusive."""
+    if isinstance(steps, bool) or not isinstance(steps, (int, np.integer)) or steps < 0:
+        raise ValueError(f"linspace: steps must be a non-negative int, got {steps!r}")
+    return tensor(np.linspace(float(start), float(end), int(steps)), requires_grad, dtype, device)
+
+
+def eye(n, m=None, dtype=None, device=None, requires_grad=False):
+    """PyTorch's eye: an [n, m] (m = n) tensor with ones on the diagonal."""
+    for name, v in (("n", n), ("m", n if m is None else m)):
+        if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 0:
+            raise ValueError(f"eye: {name} must be a non-negative int, got {v!r}")
+    return tensor(np.eye(n, m), requires_grad, dtype, device)

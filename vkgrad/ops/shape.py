@@ -484,3 +484,19 @@ def pad(x, pad, mode="constant", value=0.0):
                np.clip(i, 0, n - 1) if mode == "replicate" else i % n)
         x = _take(x, ax, idx, key=("pad", mode, n, b, a))
     return x
+
+
+def tile(x, reps):
+    """NumPy's tile / PyTorch's Tensor.repeat: x repeated ``reps`` times along each
+    axis (more reps than axes: new leading axes) -- a broadcast copy, its gradient
+    the repeats summed."""
+    check_tensor("tile", x)
+    reps = (reps,) if isinstance(reps, (int, np.integer)) else tuple(reps)
+    if any(isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 0 for k in reps):
+        raise ValueError(f"tile: reps must be non-negative ints, got {list(reps)}")
+    nd = builtins.max(len(reps), x.ndim)
+    reps = (1,) * (nd - len(reps)) + tuple(int(k) for k in reps)
+    shape = (1,) * (nd - x.ndim) + tuple(x.shape)
+    spread = reshape(x, tuple(d for n in shape for d in (1, n)))
+    out = broadcast_to(spread, tuple(d for k, n in zip(reps, shape) for d in (k, n)))
+    return reshape(out, tuple(k * n for k, n in zip(reps, shape)))
