@@ -640,7 +640,7 @@ def test_cpu_tiled_pools_match_the_composition(dtype):
     x[0, 0, 1, 1], x[1, 2, 4, 7] = np.nan, np.nan
     for win in (Window((2, 2), (2, 2), (0, 0), (1, 1), (3, 4)), Window((3, 2), (3, 2), (0, 0), (1, 1), (2, 4)),
                 Window((2, 3), (2, 3), (0, 0), (1, 1), (3, 3)), Window((2, 2), (1, 1), (0, 0), (1, 1), (6, 8))):
-        assert be._tiled(x.shape, win) == (win.stride == win.kernel)
+        assert win.tiles(x.shape[2:]) == (win.stride == win.kernel)
         y, idx = be.window_max(x, win)
         y0, idx0 = Backend.window_max(be, x, win)
         np.testing.assert_array_equal(idx, idx0)

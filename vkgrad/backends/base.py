@@ -52,6 +52,15 @@ class Window(NamedTuple):
         """The ten ints in order (kh, kw, sh, sw, ph, pw, dh, dw, OH, OW)."""
         return [int(v) for pair in self for v in pair]
 
+    def tiles(self, hw):
+        """Whether the windows tile an input of size ``hw`` without overlap or padding
+        (stride = kernel, no dilation; rows and columns past the last window left
+        out): each element in at most one window, at one tap -- the backends' max
+        pools take such windows by reshapes or a gather, not im2col's rows."""
+        (kh, kw), (sh, sw), (ph, pw), (dh, dw), (OH, OW) = self
+        return ((sh, sw) == (kh, kw) and (dh, dw) == (1, 1) and (ph, pw) == (0, 0)
+                and OH * kh <= hw[0] and OW * kw <= hw[1])
+
     def extent(self, hw):
         """(Hp, Wp): the padded height and width covering the input (size ``hw``), its
         padding before, and whatever the output's windows reach past its end."""

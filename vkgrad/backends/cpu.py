@@ -290,19 +290,10 @@ class CPUBackend(Backend):
                 acc[:, :, i * dh:i * dh + (OH - 1) * sh + 1:sh, j * dw:j * dw + (OW - 1) * sw + 1:sw] += g[:, :, i, j]
         return self._store(np.ascontiguousarray(acc[:, :, ph:ph + H, pw:pw + W]), cols.dtype)
 
-    @staticmethod
-    def _tiled(shape, win):
-        """Whether a pool's windows tile the input without overlap or padding (stride
-        = kernel, no dilation; rows and columns past the last window left out):
-        window_max / window_scatter by reshapes, not im2col's rows."""
-        (kh, kw), (sh, sw), (ph, pw), (dh, dw), (OH, OW) = win
-        return ((sh, sw) == (kh, kw) and (dh, dw) == (1, 1) and (ph, pw) == (0, 0)
-                and OH * kh <= shape[2] and OW * kw <= shape[3])
-
     def window_max(self, x, win):
         """Windows tiling the input: tap by tap over strided views, a running maximum
         and its first tap (a NaN taking it, and keeping it); others: the base class."""
-        if not self._tiled(x.shape, win):
+        if not win.tiles(x.shape[2:]):
             return Backend.window_max(self, x, win)
         (kh, kw), (OH, OW) = win.kernel, win.out
         y, idx = None, np.zeros(x.shape[:2] + (OH, OW), np.int32)
@@ -323,7 +314,7 @@ class CPUBackend(Backend):
     def window_scatter(self, g, idx, shape, win):
         """Windows tiling the input: each tap's gradient where idx names it."""
         (kh, kw), (OH, OW) = win.kernel, win.out
-        if not self._tiled(shape, win) or idx.size and not 0 <= idx.min() <= idx.max() < kh * kw:
+        if not win.tiles(shape[2:]) or idx.size and not 0 <= idx.min() <= idx.max() < kh * kw:
             return Backend.window_scatter(self, g, idx, shape, win)
         y = np.zeros(shape, g.dtype)
         for i in range(kh):

@@ -1042,11 +1042,10 @@ class VulkanBackend(Backend):
         if idx.dtype != "i32" or idx.size != g.size:
             raise BackendError(f"vulkan window_scatter: expected int32 taps of g's {g.size} elements, got "
                                f"{idx.dtype} {list(idx.shape)}")
-        (kh, kw), (sh, sw), (ph, pw), (dh, dw), (OH, OW) = win
+        (kh, kw), (OH, OW) = win.kernel, win.out
         N, C, H, W = shape
         n = N * C * H * W
-        if ((sh, sw) == (kh, kw) and (dh, dw) == (1, 1) and (ph, pw) == (0, 0) and OH * kh <= H and OW * kw <= W
-                and n % _epq(g.dtype) == 0 and n):
+        if win.tiles((H, W)) and n % _epq(g.dtype) == 0 and n:
             # windows tiling the input: a tap per element, a gather (unpool.comp; lavapipe [64, 16, 28, 28]
             # from 2 x 2 windows: 3.5 ms, 10.7 by col2im's walk over the taps)
             y = self._alloc(tuple(shape), g.dtype)
@@ -1161,10 +1160,10 @@ class VulkanBackend(Backend):
             e = _epq(g.dtype)
             shape_[-1], starts_[-1], lens_[-1], steps_[-1], n = shape_[-1] // e, starts_[-1] // e, lens_[-1] // e, 1, n // e
             groups = max(1, self._quad_groups(shader, n))
-        if base is not None or quads:  # (constant 0, the texel twin's NDIM, is absent from the other variant)
-            spec = (spec[0] if spec else 0, int(base is not None)) + ((1,) if quads else ())
-        if shader.endswith("_tx") and all(st == 1 for st in steps_):  # no step's division or lattice test
-            spec = (spec + (0, 0))[:3] + (1,)
+        if shader.endswith("_tx"):  # (NDIM, BASE, QUADS, STEPS1: unit steps, no division or lattice test)
+            spec = (ndim, int(base is not None), int(quads), int(all(st == 1 for st in steps_)))
+        elif base is not None:  # (constant 0, the texel twin's NDIM, is absent from this variant)
+            spec = (0, 1)
         pad = _MAX_DIMS - ndim
         self._dispatch(shader, tag, spec, groups, [n] + [1] * pad + shape_ + [0] * pad + starts_ + [1] * pad
                        + steps_ + [1] * pad + lens_, [g, y, self._dummy if base is None else base])
@@ -1865,7 +1864,7 @@ class VulkanBackend(Backend):
 
     # -- normalisation --------------------------------------------------------------
     def _ln_grid(self, x):
-        """(shader tag, workgroups, least) of layernorm(_bwd).comp over x [R, D] -- an
+        """(workgroups, least) of layernorm(_bwd).comp over x [R, D] -- an
         invocation per row, rows of whole quads -- or None (the composed default):
         rows not in whole quads, a row's passes past lavapipe's loop limit, or on GPUs
         rows longer than 256 (a lane walking a long row leaves a GPU mostly idle and its
@@ -1875,7 +1874,8 @@ class VulkanBackend(Backend):
         if (D % _epq(x.dtype) or not R or not self._serial(D, R) or (not self._small_grid and D > 256)
                 or (self._loop_cap and 3 * nq + 2 > self._loop_cap)):
             return None
-        return x.dtype, -(-R // 64), self._loop_groups(R, 64, 3 * nq + 2)
+        least = self._loop_groups(R, 64, 3 * nq + 2)
+        return max(-(-R // 64), least), least
 
     def layer_norm(self, x, w, b, eps):
         """layernorm.comp: one dispatch (the composed op took nine), else the base
@@ -1884,11 +1884,11 @@ class VulkanBackend(Backend):
         grid = self._ln_grid(x)
         if grid is None or any(h is not None and h.dtype != x.dtype for h in (w, b)):
             return super().layer_norm(x, w, b, eps)
-        tag, groups, least = grid
+        groups, least = grid
         R, D = x.shape
         y, mean, rstd = self._alloc(x.shape, x.dtype), self._alloc((R,), "f32"), self._alloc((R,), "f32")
         shader = self._tx("layernorm", -(-_words(x.size, x.dtype) // 4))
-        self._dispatch(shader, tag, (int(w is not None), int(b is not None)), max(groups, least),
+        self._dispatch(shader, x.dtype, (int(w is not None), int(b is not None)), groups,
                        [R, D, _f2u(eps)], [x, w if w is not None else self._dummy,
                                            b if b is not None else self._dummy, y, mean, rstd], least=least)
         return y, mean, rstd
@@ -1898,12 +1898,12 @@ class VulkanBackend(Backend):
         grid = self._ln_grid(x)
         if grid is None or g.dtype != x.dtype or (w is not None and w.dtype != x.dtype):
             return super().layer_norm_bwd(g, x, w, mean, rstd, need_gx)
-        tag, groups, least = grid
+        groups, least = grid
         R, D = x.shape
         dx = self._alloc(x.shape, x.dtype)
         gx = self._alloc(x.shape, x.dtype) if need_gx else None
         shader = self._tx("layernorm_bwd", -(-_words(x.size, x.dtype) // 4))
-        self._dispatch(shader, tag, (int(w is not None), int(need_gx)), max(groups, least), [R, D],
+        self._dispatch(shader, x.dtype, (int(w is not None), int(need_gx)), groups, [R, D],
                        [g, x, w if w is not None else self._dummy, mean, rstd, dx,
                         gx if gx is not None else self._dummy], least=least)
         return dx, gx
