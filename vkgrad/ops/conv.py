@@ -153,21 +153,17 @@ def conv_transpose2d(x, weight, bias=None, stride=1, padding=0, output_padding=0
         oc = "out_channels" if groups == 1 else "out_channels / groups"
         raise ValueError(f"{op}: expected weight [{C}, {oc}, kh, kw] for input {list(x.shape)}, "
                          f"got weight {list(weight.shape)}")
-    if groups > 1:
-        G, cg = int(groups), C // int(groups)
-        Cout = weight.shape[1] * G
-        if bias is not None and (not isinstance(bias, Tensor) or bias.shape != (Cout,)):
-            raise ValueError(f"{op}: bias must be a tensor of shape [{Cout}], got "
-                             f"{list(bias.shape) if isinstance(bias, Tensor) else type(bias).__name__}")
-        og = weight.shape[1]
+    G, og = int(groups), weight.shape[1]  # (og: outputs per group)
+    if bias is not None and (not isinstance(bias, Tensor) or bias.shape != (og * G,)):
+        raise ValueError(f"{op}: bias must be a tensor of shape [{og * G}], got "
+                         f"{list(bias.shape) if isinstance(bias, Tensor) else type(bias).__name__}")
+    if G > 1:  # one transposed convolution per group, joined along the channels
+        cg = C // G
         y = cat([conv_transpose2d(x[:, g * cg:(g + 1) * cg], weight[g * cg:(g + 1) * cg],
                                   None if bias is None else bias[g * og:(g + 1) * og], stride, padding,
                                   output_padding, 1, dilation) for g in range(G)], 1)
         return y if batched else y.reshape(y.shape[1:])
     Cin, Cout, kh, kw = weight.shape
-    if bias is not None and (not isinstance(bias, Tensor) or bias.shape != (Cout,)):
-        raise ValueError(f"{op}: bias must be a tensor of shape [{Cout}], got "
-                         f"{list(bias.shape) if isinstance(bias, Tensor) else type(bias).__name__}")
     st, pad, dil = (_pair(op, "stride", stride, 1), _pair(op, "padding", padding, 0),
                     _pair(op, "dilation", dilation, 1))
     opad = _pair(op, "output_padding", output_padding, 0)

@@ -12,7 +12,7 @@ from .. import config
 from .._names import torch_kwargs
 from ..tensor import Tensor, canonical_dtype, tensor
 from ._core import (_RANK, as_tensor, autocast_to, broadcast_shape, check_tensor, loss_precision, make, norm_axes,
-                    promote, same_device, unbroadcast)
+                    promote, same_device)
 from .elementwise import add, affine, log, mul, pow, softplus, sub
 from .shape import broadcast_to, mean, sum, transpose
 
