@@ -7,7 +7,7 @@ import math
 import numpy as np
 
 from .. import config, ops
-from ..ops.conv import _one, _pair
+from ..ops.conv import _one, _padding, _pair
 from ..ops.nn import check_activation
 from ..random import rng
 from ..tensor import Parameter, Tensor, tensor
@@ -127,18 +127,18 @@ class _Conv(Module):
         return type(self)._fn(x, self.weight, self.bias, self.stride, padding, self.dilation, self.groups)
 
     def _pads(self):
-        """(before, after) per spatial axis, last axis first (pad's order)."""
-        name, n = type(self).__name__, self._dims
-        dil = _pair(name, "dilation", self.dilation, 1) if n == 2 else (_one(name, "dilation", self.dilation, 1),)
-        if self.padding == "same":
-            total = [d * (k - 1) for d, k in zip(dil, self.kernel_size)]
-            pairs = [(t // 2, t - t // 2) for t in total]  # the odd one after, as PyTorch
-        elif self.padding == "valid":
-            pairs = [(0, 0)] * n
+        """(before, after) per spatial axis, last axis first (pad's order): the
+        convolution's own padding rule (ops.conv._padding; Conv1d as rows of one)."""
+        name, p = type(self).__name__, self.padding
+        if self._dims == 2:
+            args = (self.kernel_size, _pair(name, "stride", self.stride, 1), p,
+                    _pair(name, "dilation", self.dilation, 1))
         else:
-            p = _pair(name, "padding", self.padding, 0) if n == 2 else (_one(name, "padding", self.padding, 0),)
-            pairs = [(v, v) for v in p]
-        return tuple(v for pair in reversed(pairs) for v in pair)
+            args = ((1,) + self.kernel_size, (1, _one(name, "stride", self.stride, 1)),
+                    p if isinstance(p, str) else (0, _one(name, "padding", p, 0)),
+                    (1, _one(name, "dilation", self.dilation, 1)))
+        before, after = _padding(name, *args)
+        return (before[1], after[1]) + ((before[0], after[0]) if self._dims == 2 else ())
 
     def extra_repr(self):
         mode = f", padding_mode={self.padding_mode!r}" if self.padding_mode != "zeros" else ""

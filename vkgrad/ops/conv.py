@@ -55,6 +55,15 @@ def _window(op, x, kernel, stride, padding, dilation, ceil_mode=False):
     """The Window of x [N, C, H, W] for these arguments, checked."""
     kh, kw = kernel
     H, W = x.shape[2:]
+    before, after = _padding(op, kernel, stride, padding, dilation)
+    out = tuple(_out_size(op, n, k, s, b, a, d, ceil_mode)
+                for n, k, s, b, a, d in zip((H, W), kernel, stride, before, after, dilation))
+    return Window((kh, kw), stride, before, dilation, out)
+
+
+def _padding(op, kernel, stride, padding, dilation):
+    """(before, after), a pair each: ``padding`` an int, a pair, 'valid' or 'same'
+    (stride 1; an odd total puts the extra row and column after, as PyTorch)."""
     if isinstance(padding, str):
         if padding == "valid":
             before = after = (0, 0)
@@ -68,9 +77,7 @@ def _window(op, x, kernel, stride, padding, dilation, ceil_mode=False):
             raise ValueError(f"{op}: padding must be an int, a pair, 'valid' or 'same', got {padding!r}")
     else:
         before = after = _pair(op, "padding", padding, 0)
-    out = tuple(_out_size(op, n, k, s, b, a, d, ceil_mode)
-                for n, k, s, b, a, d in zip((H, W), kernel, stride, before, after, dilation))
-    return Window((kh, kw), stride, before, dilation, out)
+    return before, after
 
 
 def _unfold(x, win):
