@@ -32,20 +32,21 @@ class _Layer(Module):
     and dropouts, the residual order (``norm_first``: pre-norm)."""
 
     def _common(self, d_model, nhead, dim_feedforward, dropout, activation, layer_norm_eps, batch_first,
-                norm_first, bias, device, dtype, n_norms):
+                norm_first, bias, device, dtype, cross_attention):
         name = type(self).__name__
         if d_model < 1 or dim_feedforward < 1:
             raise ValueError(f"{name}: d_model and dim_feedforward must be positive, got {d_model} and "
                              f"{dim_feedforward}")
         kw = dict(device=device, dtype=dtype)
         self.self_attn = MultiheadAttention(d_model, nhead, dropout=dropout, bias=bias, batch_first=batch_first, **kw)
-        if n_norms == 3:
+        if cross_attention:  # (the decoder's attention to the encoder's output)
             self.multihead_attn = MultiheadAttention(d_model, nhead, dropout=dropout, bias=bias,
                                                      batch_first=batch_first, **kw)
         self.linear1 = Linear(d_model, dim_feedforward, bias=bias, **kw)
         self.dropout = Dropout(dropout)
         self.linear2 = Linear(dim_feedforward, d_model, bias=bias, **kw)
         self.norm_first = norm_first
+        n_norms = 3 if cross_attention else 2  # a residual block each
         for i in range(1, n_norms + 1):
             setattr(self, f"norm{i}", LayerNorm(d_model, eps=layer_norm_eps, bias=bias, **kw))
         for i in range(1, n_norms + 1):
@@ -81,7 +82,7 @@ class TransformerEncoderLayer(_Layer):
                  batch_first=False, norm_first=False, bias=True, device=None, dtype=None):
         super().__init__()
         self._common(d_model, nhead, dim_feedforward, dropout, activation, layer_norm_eps, batch_first, norm_first,
-                     bias, device, dtype, 2)
+                     bias, device, dtype, cross_attention=False)
 
     def forward(self, src, src_mask=None, src_key_padding_mask=None, is_causal=False):
         return self._run(src, [
@@ -101,7 +102,7 @@ class TransformerDecoderLayer(_Layer):
                  batch_first=False, norm_first=False, bias=True, device=None, dtype=None):
         super().__init__()
         self._common(d_model, nhead, dim_feedforward, dropout, activation, layer_norm_eps, batch_first, norm_first,
-                     bias, device, dtype, 3)
+                     bias, device, dtype, cross_attention=True)
 
     def forward(self, tgt, memory, tgt_mask=None, memory_mask=None, tgt_key_padding_mask=None,
                 memory_key_padding_mask=None, tgt_is_causal=False, memory_is_causal=False):
