@@ -767,6 +767,44 @@ def test_split_broadcast_and_masked_fill_errors_and_edges():
     assert x.expand(3, 7, -1).shape == (3, 7, 2) and x.broadcast_to((1, 7, 2)).shape == (1, 7, 2)
 
 
+def test_split_pieces_gradients_meet_in_one_write(bk, monkeypatch):
+    """The pieces of split / unbind hand their gradients to one joint node: x's
+    gradient is one cat (zeros for a piece without a gradient; a piece used twice
+    adds), not a slice gradient per piece spread to x's shape and summed."""
+    r = np.random.default_rng(3)
+    xv = r.standard_normal((3, 6, 4))
+    x = bk.t(xv, requires_grad=True)
+    calls, depth = [], [0]
+    be = x.backend
+
+    def spy(f, name):  # the calls the autograd makes (not the backend's own, inside them)
+        def call(*a):
+            if not depth[0]:
+                calls.append(name)
+            depth[0] += 1
+            try:
+                return f(*a)
+            finally:
+                depth[0] -= 1
+        return call
+    for name in ("cat", "unslice"):
+        monkeypatch.setattr(be, name, spy(getattr(be, name), name))
+    steps = x.unbind(1)
+    loss = (steps[0] * 2.0).sum() + (steps[0] * steps[4]).sum() + steps[5].sum()
+    loss.backward()
+    assert calls.count("cat") == 1 and "unslice" not in calls, calls
+    want = np.zeros_like(xv)
+    want[:, 0], want[:, 4], want[:, 5] = 2.0 + xv[:, 4], xv[:, 0], 1.0
+    if bk.dtype == "f16":
+        want[:, 0], want[:, 4] = 2.0 + xv[:, 4].astype(np.float16), xv[:, 0].astype(np.float16)
+    bk.close(x.grad.numpy(), want, what="unbind gradient")
+    x.grad = None
+    a, b, c = vg.split(x, [2, 0, 4], axis=1)
+    assert b.shape == (3, 0, 4)
+    (c * 3.0).sum().backward()
+    bk.close(x.grad.numpy(), np.concatenate([np.zeros((3, 2, 4)), np.full((3, 4, 4), 3.0)], 1), what="split")
+
+
 def test_argmax_gives_accuracy_on_the_device_and_clear_errors(bk):
     """Predictions compared with labels without leaving the device; bad axes and
     empty input name the op."""

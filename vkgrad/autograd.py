@@ -90,6 +90,24 @@ def _topo(root):
     return order
 
 
+class Parts(dict):
+    """The gradients of a split's pieces, by piece index, on their way to the
+    split's joint node: pieces' gradients are gathered (two for one piece added)
+    instead of each being spread to the whole input's shape and summed, so the
+    joint's backward writes the input's gradient once (ops.shape.split)."""
+
+    def merge(self, be, other):
+        for i, g in other.items():
+            self[i] = g if i not in self else be.binary("add", self[i], g)
+        return self
+
+
+def _accumulate(be, prev, g):
+    if prev is None:
+        return Parts(g) if isinstance(g, Parts) else g  # (a copy: the pieces' own dicts stay theirs)
+    return prev.merge(be, g) if isinstance(prev, Parts) else be.binary("add", prev, g)
+
+
 def unit_seed(be, shape, dtype):
     """backward's gradient for a one-element loss: a kept constant 1 (no fill per
     step); an op whose backward is trivial at it (softmax-cross-entropy) compares
@@ -147,9 +165,7 @@ def run_backward(loss, grad=None, accumulate=False, retain_graph=False):
         for p, pg in zip(parents, pgs):
             if pg is None or p is None or not p.requires_grad:
                 continue
-            k = id(p)
-            prev = grads.get(k)
-            grads[k] = pg if prev is None else be.binary("add", prev, pg)
+            grads[id(p)] = _accumulate(be, grads.get(id(p)), pg)
         if not retain_graph:
             t._node = _FREED
     if grad is None:  # a leaf's gradient that is (a view of) the shared unit seed gets its own copy

@@ -175,7 +175,11 @@ class Backend:
     def cat(self, pieces, axis):
         """The pieces (one dtype; shapes equal but along ``axis``) joined along it.
         This default writes the first non-empty piece over zeros (unslice) and each
-        other over the result so far (put_slice)."""
+        other over the result so far (put_slice); more than two pieces are joined
+        by halves (each level rewrites the result once: log2(n) passes, not n)."""
+        if len(pieces) > 2:
+            mid = len(pieces) // 2
+            return self.cat([self.cat(pieces[:mid], axis), self.cat(pieces[mid:], axis)], axis)
         shape = list(pieces[0].shape)
         shape[axis] = sum(int(h.shape[axis]) for h in pieces)
         out, off, ones = None, 0, [1] * len(shape)

@@ -24,6 +24,17 @@ def make(handle, backend, parents, backward_fn):
     return out
 
 
+def make_pieces(handles, backend, x, join):
+    """Outputs that are pieces of one input x (a split): each piece's gradient is
+    handed on as ``Parts({i: g})``; the autograd gathers them for a joint node whose
+    ``join(parts)`` returns x's gradient -- one write of it, not one per piece."""
+    if not (config.grad_enabled and x.requires_grad):
+        return tuple(Tensor(h, backend) for h in handles)
+    from ..autograd import Parts
+    joint = make(x.data, backend, (x,), lambda parts: (join(parts),))
+    return tuple(make(h, backend, (joint,), lambda g, i=i: (Parts({i: g}),)) for i, h in enumerate(handles))
+
+
 def check_tensor(op, x):
     if not isinstance(x, Tensor):
         raise TypeError(f"{op}: expected a vkgrad Tensor, got {type(x).__name__}")

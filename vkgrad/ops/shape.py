@@ -9,7 +9,7 @@ import numpy as np
 
 from ..tensor import Tensor
 from .._names import torch_kwargs
-from ._core import check_tensor, make, norm_axes, same_device
+from ._core import check_tensor, make, make_pieces, norm_axes, same_device
 
 
 def _keep_shape(shape, axes):
@@ -310,9 +310,20 @@ def _axis(op, x, axis):
     return ax
 
 
-def _along(x, ax, start, stop):
-    """x[..., start:stop, ...] along axis ax (getitem: a copy, a gradient back)."""
-    return getitem(x, (slice(None),) * ax + (slice(start, stop),))
+def _split_at(x, ax, sizes):
+    """The pieces of x of ``sizes`` along axis ``ax`` (copies).  Their gradients meet
+    in one cat along ax (zeros for pieces that got none): x's gradient is written
+    once, where a slice's gradient per piece would spread each to x's shape."""
+    be, nd = x.backend, x.ndim
+    starts = np.cumsum([0] + sizes[:-1])
+    ones, shapes = [1] * nd, [x.shape[:ax] + (n,) + x.shape[ax + 1:] for n in sizes]
+    handles = [be.slice(x.data, [0] * ax + [int(a)] + [0] * (nd - ax - 1), ones, list(sh))
+               for a, sh in zip(starts, shapes)]
+    dtype = be.dtype_of(x.data)
+
+    def join(parts):
+        return be.cat([parts[i] if i in parts else be.constant(sh, 0.0, dtype) for i, sh in enumerate(shapes)], ax)
+    return make_pieces(handles, be, x, join)
 
 
 @torch_kwargs
@@ -330,8 +341,7 @@ def split(x, split_size_or_sections, axis=0):
         if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
             raise ValueError(f"split: split_size must be a positive integer, got {k!r}")
         sizes = [int(k)] * (n // k) + ([n % k] if n % k or n == 0 else [])
-    starts = np.cumsum([0] + sizes)
-    return tuple(_along(x, ax, int(a), int(b)) for a, b in zip(starts[:-1], starts[1:]))
+    return _split_at(x, ax, sizes)
 
 
 @torch_kwargs
@@ -347,10 +357,12 @@ def chunk(x, chunks, axis=0):
 
 @torch_kwargs
 def unbind(x, axis=0):
-    """The slices of x along ``axis``, that axis removed (PyTorch's unbind)."""
+    """The slices of x along ``axis``, that axis removed (PyTorch's unbind); their
+    gradients meet in one write of x's (split's)."""
     check_tensor("unbind", x)
     ax = _axis("unbind", x, axis)
-    return tuple(getitem(x, (slice(None),) * ax + (i,)) for i in range(x.shape[ax]))
+    shape = x.shape[:ax] + x.shape[ax + 1:]
+    return tuple(reshape(t, shape) for t in _split_at(x, ax, [1] * x.shape[ax]))
 
 
 @torch_kwargs
