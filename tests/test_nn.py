@@ -876,3 +876,143 @@ def test_multihead_attention_matches_torch(bk):
         cross(bk.t(q), bk.t(kv), bk.t(kv), attn_mask=np.zeros((5, 5), bool))
     with pytest.raises(ValueError, match=r"MultiheadAttention: expected query \[L, N, 8\]"):
         cross(bk.t(q[..., :4]), bk.t(kv), bk.t(kv))
+
+
+def _np_lstm(x, h, c, w_ih, w_hh, b_ih, b_hh):
+    """A NumPy transcription of one LSTM layer over x [L, N, in] (PyTorch's gates i, f, g, o)."""
+    sig = lambda v: 1 / (1 + np.exp(-v))  # noqa: E731
+    out = []
+    for xt in x:
+        i, f, g, o = np.split(xt @ w_ih.T + b_ih + h @ w_hh.T + b_hh, 4, -1)
+        c = sig(f) * c + sig(i) * np.tanh(g)
+        h = sig(o) * np.tanh(c)
+        out.append(h)
+    return np.stack(out), h, c
+
+
+def test_lstm_against_numpy_and_finite_differences(bk):
+    """LSTM without PyTorch: the output and final state against a NumPy transcription
+    on every backend (given initial state), every gradient against float64 central
+    differences (GRU and RNN too, bidirectional and stacked)."""
+    r = np.random.default_rng(30)
+    L, N, I, H = 5, 3, 4, 6
+    lstm = nn.LSTM(I, H, device=bk.device, dtype=bk.dtype)
+    x, h0, c0 = r.standard_normal((L, N, I)), r.standard_normal((1, N, H)), r.standard_normal((1, N, H))
+    out, (hn, cn) = lstm(bk.t(x), (bk.t(h0), bk.t(c0)))
+    cast = (lambda a: a.astype(np.float16).astype(np.float64)) if bk.dtype == "f16" else (lambda a: a)
+    want = _np_lstm(cast(x), cast(h0[0]), cast(c0[0]), *(p.numpy().astype(np.float64) for p in lstm.parameters()))
+    tol = dict(rtol=3e-2, atol=3e-2) if bk.dtype == "f16" else {}
+    for got, w, what in ((out, want[0], "output"), (hn, want[1][None], "h_n"), (cn, want[2][None], "c_n")):
+        bk.close(got.numpy(), w, what=what, **tol)
+    if bk.device != "cpu":
+        return
+    for cls, kw in ((nn.LSTM, dict(num_layers=2, bidirectional=True, proj_size=2)),
+                    (nn.GRU, dict(num_layers=2, bidirectional=True, batch_first=True)),
+                    (nn.RNN, dict(nonlinearity="relu")), (nn.GRUCell, {}), (nn.LSTMCell, {})):
+        ref = cls(I, 3, device="cpu", dtype="f64", **kw)
+        names = [n for n, _ in ref.named_parameters()]
+        cell = "Cell" in cls.__name__
+
+        def fn(xin, *params):
+            for name, p in zip(names, params):
+                setattr(ref, name, p)
+            y = ref(xin)
+            y = list(y) if cell and isinstance(y, tuple) else [y[0]] + (list(y[1]) if isinstance(y[1], tuple)
+                                                                        else [y[1]])
+            return sum((v * (k + 1.0)).sum() for k, v in enumerate(y if isinstance(y, list) else [y]))
+        xin = r.standard_normal((2, I) if cell else (3, 2, I))
+        assert vg.gradcheck(fn, [xin] + [p.numpy() for p in ref.parameters()]), cls.__name__
+
+
+def test_recurrent_layers_match_torch(bk):
+    """RNN (tanh / relu), LSTM (stacked, bidirectional, proj_size, given state) and
+    GRU (batch_first, bidirectional, stacked) and the three cells against PyTorch's
+    in f64 with the same parameters: parameter names and shapes, the output, the
+    final states and every gradient; unbatched inputs; dropout between layers in
+    training only."""
+    torch = pytest.importorskip("torch")
+    r = np.random.default_rng(31)
+    L, N, I, H = 6, 3, 5, 4
+    kw = dict(device=bk.device, dtype=bk.dtype)
+    cast = (lambda a: a.astype(np.float16).astype(np.float64)) if bk.dtype == "f16" else (lambda a: a)
+
+    def flat(y):  # outputs and states, all of them, into one vector
+        if isinstance(y, (tuple, list)):
+            return [v for part in y for v in flat(part)]
+        return [y]
+
+    def wrap(m, tm, state, tstate):
+        class V(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.m = m
+
+            def forward(self, x):
+                return vg.cat([vg.reshape(v, (-1,)) for v in flat(self.m(x) if state is None else self.m(x, state))])
+
+        class T(torch.nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.m = tm
+
+            def forward(self, x):
+                return torch.cat([v.reshape(-1) for v in flat(self.m(x) if tstate is None else self.m(x, tstate))])
+        return V(), T().double()
+
+    cases = [("RNN", dict(), (L, N, I), None),
+             ("RNN", dict(nonlinearity="relu", num_layers=2, bidirectional=True), (L, I), None),
+             ("LSTM", dict(num_layers=2, bidirectional=True), (L, N, I), None),
+             ("LSTM", dict(proj_size=2, batch_first=True), (N, L, I), ((1, N, 2), (1, N, H))),
+             ("LSTM", dict(), (L, I), ((1, H), (1, H))),
+             ("GRU", dict(num_layers=2, bidirectional=True, batch_first=True), (N, L, I), (4, N, H)),
+             ("RNNCell", dict(), (N, I), (N, H)),
+             ("LSTMCell", dict(), (N, I), ((N, H), (N, H))),
+             ("GRUCell", dict(bias=False), (I,), (H,))]
+    for name, args, xshape, sshape in cases:
+        m, tm = getattr(nn, name)(I, H, **args, **kw), getattr(torch.nn, name)(I, H, **args)
+        state = tstate = None
+        if sshape is not None:
+            vals = [r.standard_normal(s) for s in (sshape if isinstance(sshape[0], tuple) else (sshape,))]
+            state = tuple(bk.t(v) for v in vals) if len(vals) == 2 else bk.t(vals[0])
+            tstate = tuple(torch.tensor(cast(v)) for v in vals) if len(vals) == 2 else torch.tensor(cast(vals[0]))
+        v, t = wrap(m, tm, state, tstate)
+        assert [n for n, _ in m.named_parameters()] == [n for n, _ in tm.named_parameters()], name
+        _vs_torch(torch, bk, v, t, r.standard_normal(xshape))
+    lstm = nn.LSTM(I, H, num_layers=3, dropout=0.5, **kw)
+    x = bk.t(r.standard_normal((L, N, I)))
+    lstm.eval()
+    np.testing.assert_array_equal(lstm(x)[0].numpy(), lstm(x)[0].numpy())
+    lstm.train()
+    assert not np.allclose(lstm(x)[0].numpy(), lstm.eval()(x)[0].numpy())
+
+
+def test_recurrent_layers_errors_and_repr():
+    """Bad sizes, inputs and states name the layer, the shapes and what was expected."""
+    with pytest.raises(ValueError, match="LSTM: proj_size must be an integer in \\[0, hidden_size = 4\\), got 4"):
+        nn.LSTM(3, 4, proj_size=4)
+    with pytest.raises(ValueError, match="RNN: nonlinearity must be 'tanh' or 'relu', got 'gelu'"):
+        nn.RNN(3, 4, nonlinearity="gelu")
+    with pytest.raises(ValueError, match="GRU: num_layers must be a positive integer, got 0"):
+        nn.GRU(3, 4, num_layers=0)
+    with pytest.raises(ValueError, match="GRUCell: hidden_size must be a positive integer, got 0"):
+        nn.GRUCell(3, 0)
+    with pytest.warns(UserWarning, match="dropout only acts between layers"):
+        nn.GRU(3, 4, dropout=0.2)
+    gru = nn.GRU(3, 4, batch_first=True, device="cpu")
+    with pytest.raises(ValueError, match=r"GRU: expected input \[L, N, 3\] \(\[N, L, 3\] with batch_first, or "
+                                         r"unbatched \[L, 3\]\), got \[2, 5, 4\]"):
+        gru(vg.zeros(2, 5, 4, device="cpu"))
+    with pytest.raises(ValueError, match=r"GRU: h_0 has shape \[1, 5, 4\], expected \[1, 2, 4\] for input of "
+                                         r"shape \[2, 5, 3\]"):
+        gru(vg.zeros(2, 5, 3, device="cpu"), vg.zeros(1, 5, 4, device="cpu"))
+    with pytest.raises(ValueError, match=r"GRU: the input sequence is empty \(shape \[2, 0, 3\]\)"):
+        gru(vg.zeros(2, 0, 3, device="cpu"))
+    with pytest.raises(TypeError, match="LSTM: hx must be a pair \\(h_0, c_0\\), got Tensor"):
+        nn.LSTM(3, 4, device="cpu")(vg.zeros(2, 1, 3, device="cpu"), vg.zeros(1, 1, 4, device="cpu"))
+    with pytest.raises(ValueError, match=r"LSTMCell: c has shape \[4\], expected \[2, 4\]"):
+        nn.LSTMCell(3, 4, device="cpu")(vg.zeros(2, 3, device="cpu"), (vg.zeros(2, 4, device="cpu"),
+                                                                        vg.zeros(4, device="cpu")))
+    with pytest.raises(ValueError, match=r"RNNCell: expected input \[N, 3\] or \[3\], got \[2, 2\]"):
+        nn.RNNCell(3, 4, device="cpu")(vg.zeros(2, 2, device="cpu"))
+    assert repr(nn.LSTM(3, 4, num_layers=2, bidirectional=True)) == "LSTM(3, 4, num_layers=2, bidirectional=True)"
+    assert repr(nn.RNNCell(3, 4, nonlinearity="relu")) == "RNNCell(3, 4, nonlinearity='relu')"

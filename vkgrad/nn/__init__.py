@@ -1,5 +1,5 @@
 """Modules: Module, Linear, Conv2d, MaxPool2d, AvgPool2d, AdaptiveAvgPool2d, BatchNorm2d, Embedding,
-MultiheadAttention, TransformerEncoder(Layer), TransformerDecoder(Layer), BatchNorm1d, LayerNorm, Dropout,
+MultiheadAttention, TransformerEncoder(Layer), TransformerDecoder(Layer), RNN, LSTM, GRU (and cells), BatchNorm1d, LayerNorm, Dropout,
 Sequential, ModuleList, Identity, Flatten, activations, losses."""
 from ..tensor import Parameter
 from .layers import (ELU, GELU, AdaptiveAvgPool2d, ConvTranspose2d, Dropout2d, GroupNorm, AvgPool1d, AvgPool2d, BatchNorm1d, BatchNorm2d, Conv1d, Conv2d,
@@ -7,6 +7,7 @@ from .layers import (ELU, GELU, AdaptiveAvgPool2d, ConvTranspose2d, Dropout2d, G
                      LeakyReLU, Linear, LogSoftmax, ModuleList, MSELoss, MultiheadAttention, ReLU, Sequential, Sigmoid,
                      SiLU, Softmax,
                      Softplus, Tanh)
+from .rnn import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNCell
 from .transformer import (Transformer, TransformerDecoder, TransformerDecoderLayer, TransformerEncoder,
                           TransformerEncoderLayer)
 from . import functional, init, utils
@@ -14,7 +15,8 @@ from .module import Module
 
 __all__ = ["Module", "Parameter", "Linear", "Conv2d", "MaxPool2d", "AvgPool2d", "AdaptiveAvgPool2d", "BatchNorm2d",
            "Conv1d", "MaxPool1d", "AvgPool1d", "Upsample", "GroupNorm", "Dropout2d", "ConvTranspose2d", "Embedding", "BatchNorm1d", "LayerNorm", "MultiheadAttention", "TransformerEncoderLayer",
-           "TransformerEncoder", "TransformerDecoderLayer", "TransformerDecoder", "Transformer", "Dropout", "Sequential",
+           "TransformerEncoder", "TransformerDecoderLayer", "TransformerDecoder", "Transformer", "RNN", "LSTM", "GRU",
+           "RNNCell", "LSTMCell", "GRUCell", "Dropout", "Sequential",
            "ModuleList", "Identity", "Flatten", "ReLU", "Sigmoid", "Tanh", "GELU", "SiLU", "LeakyReLU", "ELU",
            "Softplus", "Softmax", "LogSoftmax", "CrossEntropyLoss", "BCEWithLogitsLoss", "MSELoss",
            "init", "functional", "utils"]
