@@ -1,7 +1,8 @@
 """Time per training step: the seed's iris model, an MLP 784-1024-1024-10, a
 small CNN on 28 x 28 images (two 3 x 3 convolutions with max pools, then a linear map)
 and a transformer block over 64 tokens (embedding, attention by batched products,
-a GELU MLP; its sample is a sequence).
+a GELU MLP; its sample is a sequence) and an LSTM classifying sequences (32 steps of 16
+features, hidden 128, the last state through a linear map).
 
     python benchmarks/train_step.py [--device cpu|vulkan|auto] [--dtype f32|f16]
                                     [--steps N] [--json FILE]
@@ -69,8 +70,22 @@ def _attn_model(nn, F):
     return Block()
 
 
+def _lstm_model(nn):
+    """LSTM(16, 128) over [B, 32, 16] (batch_first), the last hidden state through
+    Linear(128, 10) (``nn``: vkgrad's or PyTorch's)."""
+    class Seq(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.lstm, self.out = nn.LSTM(16, 128, batch_first=True), nn.Linear(128, 10)
+
+        def forward(self, x):
+            return self.out(self.lstm(x)[1][0][0])
+    return Seq()
+
+
 # (input shape of one sample, classes); attn: T tokens of a vocabulary of 512
-_DATA = {"iris": ((4,), 3), "mlp": ((784,), 10), "cnn": ((1, 28, 28), 10), "attn": ((64,), 512)}
+_DATA = {"iris": ((4,), 3), "mlp": ((784,), 10), "cnn": ((1, 28, 28), 10), "attn": ((64,), 512),
+         "lstm": ((32, 16), 10)}
 
 
 def _time_steps(step, steps, warmup, repeats=5):
@@ -102,7 +117,7 @@ def make_vkgrad_step(kind, device, dtype, batch, capture=False):
     vg.set_check_finite(False)  # the loss is read once at the end, not every step
     vg.manual_seed(0)
     model = (_iris_model() if kind == "iris" else _mlp_model() if kind == "mlp" else
-             _cnn_model(vg.nn) if kind == "cnn" else _attn_model(vg.nn, vg))
+             _cnn_model(vg.nn) if kind == "cnn" else _lstm_model(vg.nn) if kind == "lstm" else _attn_model(vg.nn, vg))
     x, y = _batch(kind, batch)
     x, y = vg.tensor(x, dtype="i32" if x.dtype == np.int32 else None), vg.tensor(y)
     opt = vg.optim.Adam(model.parameters(), lr=1e-3)
@@ -159,6 +174,8 @@ def make_torch_step(kind, batch, threads):
                               nn.Linear(1024, 10))
     elif kind == "cnn":
         model = _cnn_model(nn)
+    elif kind == "lstm":
+        model = _lstm_model(nn)
     else:
         model = _attn_model(nn, torch.nn.functional)
     xs, ys = _batch(kind, batch)
@@ -220,6 +237,7 @@ def main(argv=None):
     ap.add_argument("--steps", type=int, default=200, help="iris steps per repeat (MLP: steps/20)")
     ap.add_argument("--json", help="write the results here")
     ap.add_argument("--no-torch", action="store_true")
+    ap.add_argument("--only", help="comma-separated models to run after iris (mlp,cnn,attn,lstm)")
     ap.add_argument("--capture", action="store_true",
                     help="replay a recorded step (vkgrad.capture_step) instead of eager steps")
     args = ap.parse_args(argv)
@@ -247,7 +265,10 @@ def main(argv=None):
     msteps = max(2, args.steps // 20)
     for kind, batch, label in (("mlp", 256, "MLP 784-1024-1024-10"),
                                ("cnn", 64, "CNN conv16-pool-conv32-pool-10 on 28x28"),
-                               ("attn", 16, "transformer block (D 128, 4 heads, MLP 512) on 64 tokens of 512")):
+                               ("attn", 16, "transformer block (D 128, 4 heads, MLP 512) on 64 tokens of 512"),
+                               ("lstm", 64, "LSTM 16-128 over 32 steps, last state -10")):
+        if args.only and kind not in args.only.split(","):
+            continue
         t, tt, ratio, work = bench_pair(kind, dev, args.dtype, msteps, batch, 2, have_torch, args.capture)
         sps = batch / t
         results[f"{kind}_samples_per_s"] = sps

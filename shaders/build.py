@@ -31,7 +31,7 @@ SPECIAL = {"cast": [("cast_f32_f16", ["-DF16"]), ("cast_f16_f32", ["-DIN_F16"]),
                           ("adam_multi_g16", ["-DGRAD16"])],
            "adam_multi8": [("adam_multi8_f32", []), ("adam_multi8_f16", ["-DF16"]),
                            ("adam_multi8_g16", ["-DGRAD16"])]}
-TEXEL_TWINS = {"act_bias_bwd", "gather_rows", "layernorm", "layernorm_bwd", "unpool", "cast", "col2im", "window_max", "index_add", "select4", "matmul4", "dropout", "copy", "copy4", "unslice", "unary4", "binary4", "reduce4", "pad2d", "pad2d_h", "adam4", "sgd4", "softmax", "xent", "transpose4", "bn_part", "bn_apply"}
+TEXEL_TWINS = {"act_bias_bwd", "rnn_cell", "gather_rows", "layernorm", "layernorm_bwd", "unpool", "cast", "col2im", "window_max", "index_add", "select4", "matmul4", "dropout", "copy", "copy4", "unslice", "unary4", "binary4", "reduce4", "pad2d", "pad2d_h", "adam4", "sgd4", "softmax", "xent", "transpose4", "bn_part", "bn_apply"}
 
 
 def variants():

@@ -1806,3 +1806,52 @@ def test_index_add_rows_against_cpu(B, path, dtype, monkeypatch):
     idx[30] = V  # out of range (device indices are not checked)
     got = be.to_numpy(be.index_add_rows(be.from_numpy(g, dtype), be.from_numpy(idx, "i32"), V))
     assert np.isnan(got).all() and np.isnan(cpu.index_add_rows(g, idx, V)).all()
+
+
+@pytest.mark.parametrize("dtype", ["f32", "f16"])
+@pytest.mark.parametrize("N,H", [(64, 128), (3, 8), (5, 16), (7, 6), (2, 12)])
+def test_rnn_cell_kernels_against_the_composition(N, H, dtype, monkeypatch):
+    """rnn_cell.comp (LSTM and GRU steps, forward and backward, with and without the
+    cell's own gradient) against the base class's composition on the same device,
+    the inputs read through row views of a sequence's projection (Backend.rows) at
+    every step; units not in whole quads (H = 6; f16 H = 12) take the composition."""
+    from vkgrad.backends.base import Backend
+    be = vg.get_backend("vulkan")
+    seen = _spy(be, monkeypatch)
+    r = np.random.default_rng(N * H)
+    np_dt = np.float16 if dtype == "f16" else np.float32
+    up = lambda *shape: be.from_numpy((r.standard_normal(shape) * 2).astype(np_dt), dtype)  # noqa: E731
+    fused = H % (8 if dtype == "f16" else 4) == 0
+    tol = dict(rtol=2e-2, atol=2e-2) if dtype == "f16" else dict(rtol=2e-5, atol=2e-5)
+    T = 3
+    seq4, seq3 = up(T, N, 4 * H), up(T, N, 3 * H)
+    for t in range(T):
+        x4 = be.reshape(be.rows(seq4, t, t + 1), (N, 4 * H))
+        x3 = be.reshape(be.rows(seq3, t, t + 1), (N, 3 * H))
+        hg4, hg3, c, h, dh, dc = up(N, 4 * H), up(N, 3 * H), up(N, H), up(N, H), up(N, H), up(N, H)
+        for name, args in (("lstm_cell", (x4, hg4, c)), ("gru_cell", (x3, hg3, h))):
+            kernel = ["rnn_cell_tx" if be._twins else "rnn_cell"]
+            seen.clear()
+            got = getattr(be, name)(*args)
+            assert (seen == kernel) == fused, seen
+            want = getattr(Backend, name)(be, *args)
+            for a, b in zip(got, want):
+                np.testing.assert_allclose(be.to_numpy(a).astype(np.float64), be.to_numpy(b).astype(np.float64),
+                                           err_msg=f"{name} t={t}", **tol)
+            if name == "lstm_cell":
+                pairs = []
+                for d in (dc, None):
+                    seen.clear()
+                    pairs.append((be.lstm_cell_bwd(dh, d, got[2], c, got[1]),))
+                    assert (seen == kernel) == fused, seen
+                    pairs[-1] += (Backend.lstm_cell_bwd(be, dh, d, want[2], c, want[1]),)
+            else:
+                seen.clear()
+                pairs = [(be.gru_cell_bwd(dh, got[1], hg3, h),)]
+                assert (seen == kernel) == fused, seen
+                pairs[-1] += (Backend.gru_cell_bwd(be, dh, want[1], hg3, h),)
+            for got_b, want_b in pairs:
+                for a, b in zip(got_b, want_b):
+                    np.testing.assert_allclose(be.to_numpy(a).astype(np.float64),
+                                               be.to_numpy(b).astype(np.float64), err_msg=f"{name} backward t={t}",
+                                               **tol)

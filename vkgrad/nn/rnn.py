@@ -2,12 +2,11 @@
 GRUCell) -- the same arguments, parameters (names, shapes, order, initialisation),
 gate order and arithmetic, so state dicts carry over both ways.
 
-Composed of vkgrad's ops, so every backend runs them and the autograd
-differentiates them: a layer projects the whole sequence's inputs in one product
-(``linear`` over [L, N, in], with ``b_ih + b_hh`` where the arithmetic allows),
-then per time step multiplies the hidden state by ``weight_hh`` and applies the
-gates.  The time steps are the pieces of one ``unbind`` (their gradients meet in
-one write) and the outputs one ``stack``."""
+A layer projects the whole sequence's inputs in one product (``linear`` over
+[L, N, in], with ``b_ih + b_hh`` where the arithmetic allows), then runs each
+direction's recurrence as one op (``ops.recurrence``: per time step a product
+with ``weight_hh`` and one fused cell; its backward computes the weights'
+gradients in one product over all steps)."""
 from __future__ import annotations
 
 import math
@@ -24,32 +23,10 @@ _GATES = {"RNN_TANH": 1, "RNN_RELU": 1, "LSTM": 4, "GRU": 3}
 
 def _input_projection(mode, x, w_ih, b_ih, b_hh):
     """x @ w_ih.T plus the biases that add to it unchanged: both of them but for a
-    GRU, whose b_hh sits inside the reset gate's product (added per step)."""
+    GRU, whose b_hh sits inside the reset gate's product (ops.recurrence)."""
     if b_ih is not None and mode != "GRU":
         b_ih = b_ih + b_hh
     return ops.linear(x, w_ih, b_ih)
-
-
-def _step(mode, xg, h, c, w_hh, b_hh, w_hr):
-    """One time step from the input's projection xg [N, gates * H] and the state
-    (h, c: c only for an LSTM); returns the new (h, c).  Gate order as PyTorch's:
-    LSTM i, f, g, o; GRU r, z, n."""
-    if mode == "GRU":
-        H = w_hh.shape[0] // 3
-        x_rz, x_n = ops.split(xg, [2 * H, H], -1)
-        h_rz, h_n = ops.split(ops.linear(h, w_hh, b_hh), [2 * H, H], -1)
-        r, z = ops.split(ops.sigmoid(x_rz + h_rz), [H, H], -1)
-        n = ops.tanh(x_n + r * h_n)
-        return n + z * (h - n), None  # (1 - z) * n + z * h
-    gates = xg + ops.linear(h, w_hh)
-    if mode == "RNN_TANH":
-        return ops.tanh(gates), None
-    if mode == "RNN_RELU":
-        return ops.relu(gates), None
-    i, f, g, o = ops.split(gates, gates.shape[-1] // 4, -1)
-    c = ops.sigmoid(f) * c + ops.sigmoid(i) * ops.tanh(g)
-    h = ops.sigmoid(o) * ops.tanh(c)
-    return (h if w_hr is None else ops.linear(h, w_hr)), c
 
 
 def _params(owner, suffix, gates, input_size, hidden_size, state_size, bias, proj_size, device, dtype):
@@ -158,23 +135,24 @@ class _RNNBase(Module):
             else:
                 _state(name, what, t, (n_states, N, width) if batched else (n_states, width), input)
                 states.append(list(ops.unbind(t if batched else ops.reshape(t, (n_states, 1, width)), 0)))
+        if tax == 1:  # time-major inside (each step's rows contiguous), back at the end
+            x = ops.transpose(x, (1, 0, 2))
         h_n, c_n = [], []
         for layer in range(self.num_layers):
             outs = []
             for d in range(D):
                 w_ih, w_hh, b_ih, b_hh, w_hr = self._weights(f"_l{layer}" + ("_reverse" if d else ""))
-                steps = ops.unbind(_input_projection(self.mode, x, w_ih, b_ih, b_hh), tax)
-                h, c = states[0][layer * D + d], states[1][layer * D + d]
-                hs = []
-                for xg in (reversed(steps) if d else steps):
-                    h, c = _step(self.mode, xg, h, c, w_hh, b_hh, w_hr)
-                    hs.append(h)
-                outs.append(ops.stack(hs[::-1] if d else hs, tax))
+                y, h, c = ops.recurrence(self.mode, _input_projection(self.mode, x, w_ih, b_ih, b_hh),
+                                           states[0][layer * D + d], states[1][layer * D + d], w_hh,
+                                           b_hh if self.mode == "GRU" else None, w_hr, reverse=bool(d))
+                outs.append(y)
                 h_n.append(h)
                 c_n.append(c)
             x = outs[0] if D == 1 else ops.cat(outs, -1)
             if self.dropout and self.training and layer < self.num_layers - 1:
                 x = ops.dropout(x, self.dropout)
+        if tax == 1:
+            x = ops.transpose(x, (1, 0, 2))
         h_n = ops.stack(h_n, 0)
         c_n = ops.stack(c_n, 0) if lstm else None
         if not batched:
@@ -266,9 +244,10 @@ class _CellBase(Module):
             else:
                 _state(name, what, t, (N, H) if batched else (H,), input)
                 state.append(t if batched else ops.reshape(t, (1, H)))
-        xg = _input_projection(self.mode, x, self.weight_ih, getattr(self, "bias_ih", None),
-                               getattr(self, "bias_hh", None))
-        h, c = _step(self.mode, xg, state[0], state[1], self.weight_hh, getattr(self, "bias_hh", None), None)
+        b_ih, b_hh = getattr(self, "bias_ih", None), getattr(self, "bias_hh", None)
+        xg = ops.reshape(_input_projection(self.mode, x, self.weight_ih, b_ih, b_hh), (1, N, -1))
+        _, h, c = ops.recurrence(self.mode, xg, state[0], state[1], self.weight_hh,
+                                 b_hh if self.mode == "GRU" else None)
         if not batched:
             h, c = ops.reshape(h, (H,)), (ops.reshape(c, (H,)) if lstm else None)
         return (h, c) if lstm else h

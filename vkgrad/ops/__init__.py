@@ -7,6 +7,7 @@ from .nn import (batch_norm, binary_cross_entropy_with_logits, bmm, cross_entrop
                  softmax_cross_entropy)
 from .conv import (adaptive_avg_pool2d, avg_pool1d, avg_pool2d, conv1d, conv2d, conv_transpose2d, interpolate, max_pool1d,
                    max_pool2d)
+from .rnn import recurrence
 from .shape import (argmax, argmin, broadcast_to, cat, chunk, flip, getitem, index_select, logsumexp, max, mean, min, pad,
                     reshape, split, stack, std, sum, tile, transpose, unbind, var)
 
@@ -19,4 +20,4 @@ __all__ = ["abs", "add", "affine", "clamp", "div", "eq", "exp", "gelu", "log", "
            "binary_cross_entropy_with_logits", "conv2d", "max_pool2d", "avg_pool2d", "adaptive_avg_pool2d",
            "conv1d", "max_pool1d", "avg_pool1d", "interpolate", "group_norm", "dropout2d", "conv_transpose2d",
            "min", "argmin", "logsumexp", "broadcast_to", "split", "chunk", "unbind", "masked_fill",
-           "scaled_dot_product_attention", "index_select", "flip", "pad", "normalize", "cosine_similarity", "tile"]
+           "scaled_dot_product_attention", "index_select", "flip", "pad", "normalize", "cosine_similarity", "tile", "recurrence"]

@@ -24,15 +24,22 @@ def make(handle, backend, parents, backward_fn):
     return out
 
 
-def make_pieces(handles, backend, x, join):
-    """Outputs that are pieces of one input x (a split): each piece's gradient is
-    handed on as ``Parts({i: g})``; the autograd gathers them for a joint node whose
-    ``join(parts)`` returns x's gradient -- one write of it, not one per piece."""
-    if not (config.grad_enabled and x.requires_grad):
+def make_multi(handles, backend, parents, backward_parts):
+    """An op's several outputs: each output's gradient is handed on as
+    ``Parts({i: g})``; the autograd gathers them for one joint node whose
+    ``backward_parts(parts)`` returns the parents' gradients (outputs without a
+    gradient are missing from ``parts``)."""
+    if not (config.grad_enabled and any(p is not None and p.requires_grad for p in parents)):
         return tuple(Tensor(h, backend) for h in handles)
     from ..autograd import Parts
-    joint = make(x.data, backend, (x,), lambda parts: (join(parts),))
+    joint = make(handles[0], backend, parents, backward_parts)
     return tuple(make(h, backend, (joint,), lambda g, i=i: (Parts({i: g}),)) for i, h in enumerate(handles))
+
+
+def make_pieces(handles, backend, x, join):
+    """Outputs that are pieces of one input x (a split): their gradients meet in
+    ``join(parts)``, x's gradient -- one write of it, not one per piece."""
+    return make_multi(handles, backend, (x,), lambda parts: (join(parts),))
 
 
 def check_tensor(op, x):

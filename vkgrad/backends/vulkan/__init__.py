@@ -66,11 +66,11 @@ _SHADERS = {
     "bn_part": (4, "iiio"), "bn_comb": (7, "iiibobbbooo"), "bn_apply": (2, "iiio"), "select4": (1, "iiio"),
     "gather_rows": (3, "iio"), "index_add": (4, "iib"), "col2im": (9, "iio"), "window_max": (7, "ioo"),
     "argmax": (3, "io"), "layernorm": (3, "iiiooo"), "layernorm_bwd": (2, "iiiiioo"),
-    "unpool": (5, "iio"),
+    "unpool": (5, "iio"), "rnn_cell": (2, "iiiiiooo"),
 }
 for _n in ("act_bias_bwd", "cast", "copy", "dropout", "copy4", "unslice", "unary4", "binary4", "reduce4", "matmul4",
            "softmax", "xent", "transpose4", "bn_part", "bn_apply", "select4", "col2im", "window_max",
-           "index_add", "gather_rows", "layernorm", "layernorm_bwd", "unpool"):  # texel-read twins (see _tx)
+           "index_add", "gather_rows", "layernorm", "layernorm_bwd", "unpool", "rnn_cell"):  # texel-read twins (see _tx)
     _SHADERS[_n + "_tx"] = _SHADERS[_n]
 _SHADERS["pad2d_tx"] = _SHADERS["pad2d_h_tx"] = (7, "ioi")  # x again as 16-byte texels (contiguous rows)
 # the optimizers' twins read through texel views and write the same ranges through
@@ -106,6 +106,7 @@ _TEXEL = {
     "gather_rows_tx": lambda tag, spec: [_RGBA32UI, _R32UI, 0],  # W's quads, idx
     "layernorm_tx": lambda tag, spec: [_RGBA32UI] * 3 + [0] * 3,  # x, w, b
     "layernorm_bwd_tx": lambda tag, spec: [_RGBA32UI] * 3 + [0] * 4,  # g, x, w
+    "rnn_cell_tx": lambda tag, spec: [_RGBA32UI] * 5 + [0] * 3,
     "index_add_tx": lambda tag, spec: [_R32UI, _RGBA32UI if spec[0] else _R32UI, 0],  # g's words, idx
     # softmax / xent: their QUADS and serial paths; rows not in whole quads read by words
     "softmax_tx": lambda tag, spec: [_RGBA32UI if spec[1] else _R32UI, 0],
@@ -350,6 +351,14 @@ class VkArray:
 
     def __repr__(self):
         return f"VkArray(shape={self.shape}, dtype={self.dtype}, off={self.block.off})"
+
+
+def _reshaped(h, shape, dtype=None):
+    """h's bytes as ``shape`` (and ``dtype``): a handle on its block at h's own
+    offset (h may be a view past the block's start: Backend.rows, bmm's items)."""
+    v = VkArray(shape, dtype or h.dtype, h.block)
+    v.range = (h.range[0], v.range[1])
+    return v
 
 
 class VulkanBackend(Backend):
@@ -896,7 +905,7 @@ class VulkanBackend(Backend):
         return a.block is b.block
 
     def reshape(self, h, shape):
-        return VkArray(shape, h.dtype, h.block)
+        return _reshaped(h, tuple(shape))
 
     def _item(self, h, i):
         """A view of h[i] (no copy): h's block, the range of element i of its first
@@ -1199,9 +1208,9 @@ class VulkanBackend(Backend):
 
     def copy_(self, dst, src):
         if src.dtype != dst.dtype:  # e.g. an f32 master weight into its f16 parameter: one pass
-            self.cast(src, dst.dtype, out=VkArray(src.shape, dst.dtype, dst.block))
+            self.cast(src, dst.dtype, out=_reshaped(dst, src.shape))
             return dst
-        self._copy_contig(src, VkArray((src.size,), dst.dtype, dst.block))
+        self._copy_contig(src, _reshaped(dst, (src.size,)))
         return dst
 
     def copy_many_(self, pairs):
@@ -1430,7 +1439,7 @@ class VulkanBackend(Backend):
                 # sums): the first R0 rows so (a prefix of x's block), the last few summed
                 # apart and added ([2047, 1021] 6.0 -> 1.5 ms, [4095, 1001] 12.4 -> 2.0 ms)
                 R0 = R - R % e
-                part = self.reduce(op, VkArray((outer, R0 // e, e * inner), x.dtype, x.block), [1], False, True)
+                part = self.reduce(op, _reshaped(x, (outer, R0 // e, e * inner)), [1], False, True)
                 y = self.reduce("max" if code == 1 else "sum", self.reshape(part, (outer, e, inner)), [1], False, True)
                 if R0 < R:
                     tail = self.slice(self.reshape(x, (R, inner)), (R0, 0), (1, 1), (R - R0, inner))
@@ -1521,7 +1530,7 @@ class VulkanBackend(Backend):
             h, tag = y, y.dtype
             if code == 2:
                 code = 0  # later passes add up the squares
-        return self._as(VkArray(tuple(out_shape), h.dtype, h.block), "f32" if f32 else x.dtype)
+        return self._as(_reshaped(h, tuple(out_shape)), "f32" if f32 else x.dtype)
 
     def _same(self, x, shape):
         y = self._copy_contig(x, self._alloc((x.size,), x.dtype))
@@ -1626,9 +1635,12 @@ class VulkanBackend(Backend):
             # subgroup's loops (a turn per tile, K / sg per tile) stay under lavapipe's loop
             # limit: two workgroups left 4096 x 1024 x 4096 zero past row 992
             # (small_grid=False below: _dispatch's rule would take grids of up to 8
-            # workgroups to one, a single core -- 1024 x 1024 x 512 ran at half the rate)
+            # workgroups to one, a single core -- 1024 x 1024 x 512 ran at half the rate;
+            # so did products of 64 tiles or fewer, an LSTM's [64, 128] @ [128, 512]:
+            # from 2^18 multiply-adds, where matmul_sg starts, a core each ran them in
+            # 0.53-0.74x the time, paired)
             least = self._loop_groups(blocks, 64 // sg, 2 + -(-K // sg))
-            groups = min(groups, max(1 if groups <= 8 else self._small_grid, least))
+            groups = min(groups, max(self._small_grid, least))
         self._dispatch("matmul_sg", a.dtype, (_ACT_ID[act], sg, ta, tb, out16), groups,
                        [M, N, K, int(bias is not None), n_valid, Bt],
                        [a, b, bias if bias is not None else self._dummy, c], small_grid=False)
@@ -1656,8 +1668,7 @@ class VulkanBackend(Backend):
             out16 = int(a.dtype == "f16" and N % 2 == 0)
             c = self._matmul_sg(a, b, int(trans_a), int(trans_b), Bt, M, N, K, N, None, None, out16)
             return self._as(VkArray((Bt, M, N), c.dtype, c.block), a.dtype)
-        align = max(16, self.limits.get("min_storage_buffer_offset_alignment", 16),
-                    self.limits.get("min_texel_buffer_offset_alignment", 16))
+        align = self._view_align()
         esz = 2 if a.dtype == "f16" else 4
         # (a GPU: items each filling it -- a dispatch per item, and a barrier between the
         # copies into one result, would leave it idle for small ones; not measured there)
@@ -1907,6 +1918,59 @@ class VulkanBackend(Backend):
                        [g, x, w if w is not None else self._dummy, mean, rstd, dx,
                         gx if gx is not None else self._dummy], least=least)
         return dx, gx
+
+    # -- recurrent cells: rnn_cell.comp -----------------------------------------
+    def _view_align(self):
+        """The byte alignment a view's offset keeps for storage and texel descriptors."""
+        return max(16, self.limits.get("min_storage_buffer_offset_alignment", 16),
+                   self.limits.get("min_texel_buffer_offset_alignment", 16))
+
+    def rows(self, h, start, stop):
+        """A view (no copy) where h[start:stop]'s byte offset keeps the descriptors'
+        alignment: a recurrent layer's time step of its input projection."""
+        row = math.prod(h.shape[1:]) * (2 if h.dtype == "f16" else 4)
+        if (start * row) % self._view_align() or row % 4:
+            return super().rows(h, start, stop)
+        v = VkArray((stop - start,) + tuple(h.shape[1:]), h.dtype, h.block)
+        v.range = (h.range[0] + start * row, v.range[1])
+        return v
+
+    def _cell(self, mode, H, ins, outs, has_dc=0):
+        """One rnn_cell.comp dispatch over [N, H] (outs: (shape) to allocate), or
+        None where it does not apply (H not whole quads, mixed dtypes, an operand
+        off a quad): the base class's composition then."""
+        dtype = ins[0].dtype
+        if dtype not in ("f32", "f16") or H % _epq(dtype) or any(
+                h is not None and (h.dtype != dtype or h.range[0] % 16) for h in ins):
+            return None
+        ys = [self._alloc(shape, dtype) for shape in outs]
+        n = outs[0][0] * H
+        if n:
+            shader = self._tx("rnn_cell", -(-_words(max(h.size for h in ins if h is not None), dtype) // 4))
+            d = self._dummy
+            self._dispatch(shader, dtype, (mode, has_dc), self._quad_groups(shader, n // _epq(dtype)), [n, H],
+                           [h if h is not None else d for h in ins] + [d] * (5 - len(ins)) + ys + [d] * (3 - len(ys)))
+        return ys
+
+    def lstm_cell(self, xg, hg, c):
+        (N, H), G = c.shape, (c.shape[0], 4 * c.shape[1])
+        ys = self._cell(0, H, [xg, hg, c], [(N, H), (N, H), G])
+        return tuple(ys) if ys is not None else super().lstm_cell(xg, hg, c)
+
+    def lstm_cell_bwd(self, dh, dc, acts, c, c2):
+        (N, H) = c.shape
+        ys = self._cell(1, H, [dh, dc, acts, c, c2], [(N, 4 * H), (N, H)], int(dc is not None))
+        return tuple(ys) if ys is not None else super().lstm_cell_bwd(dh, dc, acts, c, c2)
+
+    def gru_cell(self, xg, hg, h):
+        (N, H) = h.shape
+        ys = self._cell(2, H, [xg, hg, h], [(N, H), (N, 3 * H)])
+        return tuple(ys) if ys is not None else super().gru_cell(xg, hg, h)
+
+    def gru_cell_bwd(self, dh, acts, hg, h):
+        (N, H) = h.shape
+        ys = self._cell(3, H, [dh, acts, hg, h], [(N, 3 * H), (N, 3 * H), (N, H)])
+        return tuple(ys) if ys is not None else super().gru_cell_bwd(dh, acts, hg, h)
 
     def batchnorm_fwd(self, x, gamma, beta, eps, running_mean=None, running_var=None, momentum=0.1):
         self._check_float("batchnorm", x, gamma, beta)

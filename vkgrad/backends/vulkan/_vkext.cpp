@@ -50,7 +50,7 @@ struct Cmd {
 };
 
 constexpr uint32_t kSetsPerPool = 256, kMaxBindings = 32;  // adam_multi8: 8 x (p, g, m, v)
-constexpr uint32_t kMaxTexelBindings = 4;
+constexpr uint32_t kMaxTexelBindings = 8;  // rnn_cell_tx: 5
 
 // Shaders that read some operands through uniform texel buffers (texelFetch)
 // instead of storage buffers: lavapipe turns a texel fetch into one vector
