@@ -110,9 +110,15 @@ def recurrence(mode, xg, h0, c0, w_hh, b_hh=None, w_hr=None, reverse=False):
                 dh = be.matmul(dxs[t], whh)
         dxg = stacked(dxs)
         dhg = dxg if mode != "GRU" else stacked(dhgs)
-        # h_prev of every step, in time order: h0 first (forward) or last (reverse)
-        prev = {t: (h0.data if k == 0 else hs[steps[k - 1]]) for k, t in enumerate(steps)}
-        dw_hh = be.matmul(dhg, stacked(prev), trans_a=True) if w_hh.requires_grad else None
+        dw_hh = None
+        if w_hh.requires_grad:  # sum over steps of dhg_t^T h_prev(t): h0's step, then the rest against out's rows
+            first = steps[0] * N
+            dw_hh = be.matmul(be.rows(dhg, first, first + N), h0.data, trans_a=True)
+            if T > 1:
+                d0, o0 = (0, 1) if reverse else (1, 0)  # the other steps' rows of dhg and of out
+                rest = be.matmul(be.rows(dhg, d0 * N, (d0 + T - 1) * N),
+                                 be.reshape(be.rows(out, o0, o0 + T - 1), ((T - 1) * N, P)), trans_a=True)
+                dw_hh = be.binary("add", dw_hh, rest)
         db_hh = be.reduce("sum", dhg, (0,), False) if b_hh is not None and b_hh.requires_grad else None
         dw_hr = (be.matmul(stacked(dhs), stacked(hrs), trans_a=True)
                  if w_hr is not None and w_hr.requires_grad else None)
