@@ -26,8 +26,10 @@ def _example(name):
 
 # example, its epochs here, the accuracy it must reach: iris (the seed's model),
 # cnn.py (Conv2d, BatchNorm2d, pools) telling four shapes apart, transformer.py
-# (TransformerEncoder, embeddings) sorting digits (per-token accuracy)
-@pytest.mark.parametrize("name,epochs,acc", [("iris", 150, 0.9), ("cnn", 4, 0.85), ("transformer", 2, 0.95)])
+# (TransformerEncoder, embeddings) sorting digits (per-token accuracy), sequence.py
+# (LSTM) recalling a marked digit
+@pytest.mark.parametrize("name,epochs,acc", [("iris", 150, 0.9), ("cnn", 4, 0.85), ("transformer", 2, 0.95),
+                                             ("sequence", 5, 0.95)])
 def test_examples_reach_their_accuracy(bk, name, epochs, acc):
     if bk.dtype == "f16":
         pytest.skip("f16 training is covered by the mixed-precision tests")
