@@ -1016,3 +1016,57 @@ def test_recurrent_layers_errors_and_repr():
         nn.RNNCell(3, 4, device="cpu")(vg.zeros(2, 2, device="cpu"))
     assert repr(nn.LSTM(3, 4, num_layers=2, bidirectional=True)) == "LSTM(3, 4, num_layers=2, bidirectional=True)"
     assert repr(nn.RNNCell(3, 4, nonlinearity="relu")) == "RNNCell(3, 4, nonlinearity='relu')"
+
+
+def test_loss_and_activation_modules_match_torch_and_check_arguments():
+    """The loss modules (PyTorch's names, arguments and defaults) against PyTorch's
+    on the same inputs; PReLU's parameter learns like PyTorch's; bad arguments name
+    the op and what was expected."""
+    torch = pytest.importorskip("torch")
+    r = np.random.default_rng(40)
+    x, y = r.standard_normal((6, 4)), r.standard_normal((6, 4))
+    labels = np.array([0, 3, 1, -100, 2, 2])
+    logp = x - np.log(np.exp(x).sum(1, keepdims=True))
+    probs, t01 = 1 / (1 + np.exp(-x)), r.uniform(0, 1, (6, 4))
+    w = r.uniform(0.5, 2.0, 4)
+    cases = [("MSELoss", dict(reduction="sum"), x, y), ("L1Loss", {}, x, y), ("SmoothL1Loss", dict(beta=0.5), x, y),
+             ("HuberLoss", dict(delta=0.7, reduction="none"), x, y), ("BCELoss", {}, probs, t01),
+             ("BCEWithLogitsLoss", dict(pos_weight=w), x, t01), ("NLLLoss", dict(weight=w), logp, labels),
+             ("KLDivLoss", dict(reduction="batchmean"), logp, probs / probs.sum(1, keepdims=True)),
+             ("CrossEntropyLoss", dict(label_smoothing=0.2, weight=w), x, labels),
+             ("CrossEntropyLoss", dict(reduction="none"), x, np.where(labels < 0, 0, labels))]
+    for name, kw, a, b in cases:
+        tkw = {k: torch.tensor(v) if isinstance(v, np.ndarray) else v for k, v in kw.items()}
+        xa = vg.tensor(a, requires_grad=True, device="cpu", dtype="f64")
+        got = getattr(nn, name)(**kw)(xa, b)
+        ta = torch.tensor(a, requires_grad=True)
+        want = getattr(torch.nn, name)(**tkw)(ta, torch.tensor(b))
+        np.testing.assert_allclose(got.numpy(), want.detach().numpy(), rtol=1e-12, atol=1e-12, err_msg=name)
+        got.sum().backward()
+        want.sum().backward()
+        np.testing.assert_allclose(xa.grad.numpy(), ta.grad.numpy(), rtol=1e-10, atol=1e-12, err_msg=name)
+    pr, tpr = nn.PReLU(4, init=0.1, device="cpu", dtype="f64"), torch.nn.PReLU(4, init=0.1).double()
+    xi = r.standard_normal((3, 4, 5))
+    pr(vg.tensor(xi, device="cpu", dtype="f64")).sum().backward()
+    tpr(torch.tensor(xi)).sum().backward()
+    np.testing.assert_allclose(pr.weight.grad.numpy(), tpr.weight.grad.numpy(), rtol=1e-12)
+    assert [n for n, _ in pr.named_parameters()] == ["weight"]
+    with pytest.raises(ValueError, match="mse_loss: reduction must be 'mean', 'sum' or 'none', got 'avg'"):
+        nn.MSELoss(reduction="avg")(vg.tensor(x), y)
+    with pytest.raises(TypeError, match=r"L1Loss: unexpected arguments \['beta'\]"):
+        nn.L1Loss(beta=1.0)
+    with pytest.raises(ValueError, match="softmax_cross_entropy: label_smoothing must lie in \\[0, 1\\], got 1.5"):
+        vg.softmax_cross_entropy(vg.tensor(x), labels, label_smoothing=1.5)
+    with pytest.raises(ValueError, match=r"nll_loss: weight must have shape \[4\] \(one per class\), got \[3\]"):
+        vg.nll_loss(vg.tensor(logp), labels, weight=np.ones(3))
+    with pytest.raises(TypeError, match=r"nll_loss: targets must be integer class labels \[batch\]"):
+        vg.nll_loss(vg.tensor(logp), np.zeros(6))
+    with pytest.raises(ValueError, match=r"prelu: weight must have shape \[1\] or \[4\] \(the channels of input "
+                                         r"\[6, 4\]\), got \[3\]"):
+        vg.prelu(vg.tensor(x), vg.tensor(np.ones(3)))
+    with pytest.raises(ValueError, match="kl_div: reduction must be 'mean', 'batchmean', 'sum' or 'none'"):
+        vg.kl_div(vg.tensor(logp), probs, reduction="avg")
+    with pytest.raises(ValueError, match="hardtanh: min_val 1.0 must be below max_val 1.0"):
+        vg.hardtanh(vg.tensor(x), 1.0, 1.0)
+    with pytest.raises(ValueError, match="huber_loss: delta must be > 0, got 0"):
+        vg.huber_loss(vg.tensor(x), y, delta=0)

@@ -147,6 +147,23 @@ ONEHOT = np.eye(5)[R.integers(0, 5, 6)]
 BCE_T = np.array([[0.0, 1.0, 1.0], [1.0, 0.0, 0.5], [0.25, 1.0, 0.0], [0.0, 0.0, 1.0]])
 EMB_IDX = np.array([[5, 0, 2], [2, 2, 1]])  # (repeats: the weight's gradient adds them up)
 LABELS = R.integers(0, 5, 6)
+LABELS_IGN = np.array([0, 3, -100, 4, 3, 1])  # a row PyTorch's ignore_index (-100) leaves out
+CLASS_W = np.array([0.5, 1.0, 2.0, 1.5, 0.75])
+
+
+def _np_smooth(a, beta):
+    return np.where(a < beta, 0.5 * a * a / beta, a - 0.5 * beta)
+
+
+def _np_xent_smooth(z, labels, w, eps, logp=None):
+    """PyTorch's cross_entropy with class weights, label smoothing and ignore_index -100
+    (``logp`` given: nll_loss of those log-probabilities)."""
+    keep = labels != -100
+    logp = np.log(_np_softmax(z)) if logp is None else logp
+    C = z.shape[1]
+    t = (1 - eps) * np.eye(C)[np.where(keep, labels, 0)] + eps / C
+    per = -np.sum(t * w * logp, 1) * keep
+    return per.sum() / np.sum(w[np.where(keep, labels, 0)] * keep)
 MASK_P = 0.3
 
 # name: (fn on tensors, NumPy reference, input generators)
@@ -202,6 +219,18 @@ CASES = {
     "elu": (lambda a: vg.elu(a, 1.5), lambda a: np.where(a > 0, a, 1.5 * (np.exp(np.minimum(a, 0)) - 1)),
             [AWAY(4, 6)]),
     "softplus": (vg.softplus, lambda a: np.logaddexp(0, a), [U(4, 6, lo=-6, hi=6)]),
+    "hardtanh": (lambda a: vg.hardtanh(a, -0.5, 1.0), lambda a: np.clip(a, -0.5, 1.0), [U(4, 6)]),
+    "relu6": (lambda a: vg.relu6(a * 4.0), lambda a: np.clip(a * 4.0, 0, 6), [AWAY(4, 6)]),
+    "hardsigmoid": (vg.hardsigmoid, lambda a: np.clip(a / 6 + 0.5, 0, 1), [U(4, 6, lo=-5, hi=5)]),
+    "hardswish": (vg.hardswish, lambda a: a * np.clip(a / 6 + 0.5, 0, 1), [U(4, 6, lo=-5, hi=5)]),
+    "mish": (vg.mish, lambda a: a * np.tanh(np.logaddexp(0, a)), [U(4, 6, lo=-5, hi=5)]),
+    "logsigmoid": (vg.logsigmoid, lambda a: -np.logaddexp(0, -a), [U(4, 6, lo=-6, hi=6)]),
+    "softsign": (vg.softsign, lambda a: a / (1 + np.abs(a)), [U(4, 6)]),
+    "selu": (vg.selu, lambda a: 1.0507009873554805 * np.where(a > 0, a, 1.6732632423543772 * np.expm1(np.minimum(a, 0))),
+             [AWAY(4, 6)]),
+    "celu": (lambda a: vg.celu(a, 0.7), lambda a: np.where(a > 0, a, 0.7 * np.expm1(np.minimum(a, 0) / 0.7)),
+             [AWAY(4, 6)]),
+    "prelu_channels": (vg.prelu, lambda a, w: np.where(a > 0, a, w[:, None] * a), [AWAY(2, 3, 4), P(3)]),
     "abs_method": (lambda a: (a * 2.0).abs(), lambda a: np.abs(2 * a), [AWAY(3, 4)]),
     "layer_norm": (lambda x, w, b: vg.layer_norm(x, 5, w, b),
                    lambda x, w, b: (x - x.mean(1, keepdims=True)) / np.sqrt(x.var(1, keepdims=True) + 1e-5) * w + b,
@@ -341,6 +370,28 @@ CASES = {
     "bce_with_logits": (lambda z: vg.binary_cross_entropy_with_logits(z, BCE_T),
                         lambda z: np.mean(np.logaddexp(0, z) - z * BCE_T), [U(4, 3, lo=-4, hi=4)]),
     "mse_loss": (vg.mse_loss, lambda a, b: np.mean((a - b) ** 2), [U(4, 3), U(4, 3)]),
+    "mse_loss_sum": (lambda a, b: vg.mse_loss(a, b, reduction="sum"), lambda a, b: np.sum((a - b) ** 2),
+                     [U(4, 3), U(4, 3)]),
+    "l1_loss_none": (lambda a, b: vg.l1_loss(a, b, reduction="none"), lambda a, b: np.abs(a - b), [U(4, 3), U(4, 3)]),
+    "smooth_l1_loss": (lambda a, b: vg.smooth_l1_loss(a, b, beta=0.8),
+                       lambda a, b: np.mean(_np_smooth(np.abs(a - b), 0.8)), [U(5, 3), U(5, 3)]),
+    "huber_loss_sum": (lambda a, b: vg.huber_loss(a, b, reduction="sum", delta=1.5),
+                       lambda a, b: np.sum(1.5 * _np_smooth(np.abs(a - b), 1.5)), [U(5, 3), U(5, 3)]),
+    "bce": (lambda p, t: vg.binary_cross_entropy(p, t),
+            lambda p, t: -np.mean(t * np.log(p) + (1 - t) * np.log(1 - p)), [U(4, 3, lo=0.1, hi=0.9), U(4, 3, lo=0, hi=1)]),
+    "bce_with_logits_pos_weight": (
+        lambda z: vg.binary_cross_entropy_with_logits(z, BCE_T, pos_weight=np.array([1.0, 2.0, 0.5]), reduction="none"),
+        lambda z: np.array([1.0, 2.0, 0.5]) * BCE_T * np.logaddexp(0, -z) + (1 - BCE_T) * np.logaddexp(0, z),
+        [U(4, 3, lo=-4, hi=4)]),
+    "nll_loss_weighted": (lambda x: vg.nll_loss(x, LABELS_IGN, weight=CLASS_W),
+                          lambda x: _np_xent_smooth(x, LABELS_IGN, CLASS_W, 0.0, logp=x), [U(6, 5)]),
+    "xent_smoothing_weight_ignore": (
+        lambda z: vg.softmax_cross_entropy(z, LABELS_IGN, weight=CLASS_W, label_smoothing=0.1),
+        lambda z: _np_xent_smooth(z, LABELS_IGN, CLASS_W, 0.1), [U(6, 5)]),
+    "kl_div_batchmean": (lambda x, t: vg.kl_div(x, t, reduction="batchmean"),
+                         lambda x, t: np.sum(t * (np.log(t) - x)) / 4, [U(4, 5), P(4, 5)]),
+    "kl_div_log_target": (lambda x, t: vg.kl_div(x, t, reduction="none", log_target=True),
+                          lambda x, t: np.exp(t) * (t - x), [U(4, 5), U(4, 5)]),
     "conv2d": (lambda x, w, b: vg.conv2d(x, w, b, padding=1), lambda x, w, b: _np_conv2d(x, w, b, before=(1, 1)),
                [U(2, 3, 6, 5), U(4, 3, 3, 3), U(4)]),
     "conv2d_stride_dilation": (lambda x, w: vg.conv2d(x, w, stride=(2, 1), padding=(0, 2), dilation=(2, 1)),

@@ -5,8 +5,8 @@ from ..tensor import Parameter
 from .layers import (ELU, GELU, AdaptiveAvgPool2d, ConvTranspose2d, Dropout2d, GroupNorm, AvgPool1d, AvgPool2d, BatchNorm1d, BatchNorm2d, Conv1d, Conv2d,
                      MaxPool1d, MaxPool2d, Upsample, BCEWithLogitsLoss, CrossEntropyLoss, Dropout, Embedding, Flatten, Identity, LayerNorm,
                      LeakyReLU, Linear, LogSoftmax, ModuleList, MSELoss, MultiheadAttention, ReLU, Sequential, Sigmoid,
-                     SiLU, Softmax,
-                     Softplus, Tanh)
+                     SiLU, Softmax, Softplus, Tanh, CELU, ReLU6, Hardsigmoid, Hardswish, Mish, LogSigmoid, Softsign,
+                     SELU, Hardtanh, PReLU, BCELoss, L1Loss, SmoothL1Loss, HuberLoss, NLLLoss, KLDivLoss)
 from .rnn import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNCell
 from .transformer import (Transformer, TransformerDecoder, TransformerDecoderLayer, TransformerEncoder,
                           TransformerEncoderLayer)
@@ -19,4 +19,6 @@ __all__ = ["Module", "Parameter", "Linear", "Conv2d", "MaxPool2d", "AvgPool2d", 
            "RNNCell", "LSTMCell", "GRUCell", "Dropout", "Sequential",
            "ModuleList", "Identity", "Flatten", "ReLU", "Sigmoid", "Tanh", "GELU", "SiLU", "LeakyReLU", "ELU",
            "Softplus", "Softmax", "LogSoftmax", "CrossEntropyLoss", "BCEWithLogitsLoss", "MSELoss",
+           "CELU", "ReLU6", "Hardsigmoid", "Hardswish", "Mish", "LogSigmoid", "Softsign", "SELU", "Hardtanh", "PReLU",
+           "BCELoss", "L1Loss", "SmoothL1Loss", "HuberLoss", "NLLLoss", "KLDivLoss",
            "init", "functional", "utils"]

@@ -509,6 +509,13 @@ Tanh = _act_module("Tanh", ops.tanh)
 GELU = _act_module("GELU", ops.gelu)
 SiLU = _act_module("SiLU", ops.silu)
 Softplus = _act_module("Softplus", ops.softplus)
+ReLU6 = _act_module("ReLU6", ops.relu6)
+Hardsigmoid = _act_module("Hardsigmoid", ops.hardsigmoid)
+Hardswish = _act_module("Hardswish", ops.hardswish)
+Mish = _act_module("Mish", ops.mish)
+LogSigmoid = _act_module("LogSigmoid", ops.logsigmoid)
+Softsign = _act_module("Softsign", ops.softsign)
+SELU = _act_module("SELU", ops.selu)
 
 
 def _act_module_with(name, fn, param, default):
@@ -524,6 +531,41 @@ def _act_module_with(name, fn, param, default):
 
 LeakyReLU = _act_module_with("LeakyReLU", ops.leaky_relu, "negative_slope", 0.01)
 ELU = _act_module_with("ELU", ops.elu, "alpha", 1.0)
+CELU = _act_module_with("CELU", ops.celu, "alpha", 1.0)
+
+
+class Hardtanh(Module):
+    """Module form of vkgrad.hardtanh: x clamped into [min_val, max_val]."""
+
+    def __init__(self, min_val=-1.0, max_val=1.0):
+        super().__init__()
+        if not float(min_val) < float(max_val):
+            raise ValueError(f"Hardtanh: min_val {min_val} must be below max_val {max_val}")
+        self.min_val, self.max_val = float(min_val), float(max_val)
+
+    def forward(self, x):
+        return ops.hardtanh(x, self.min_val, self.max_val)
+
+    def extra_repr(self):
+        return f"min_val={self.min_val}, max_val={self.max_val}"
+
+
+class PReLU(Module):
+    """PyTorch's PReLU: max(0, x) + weight * min(0, x) with a learnt slope, one
+    (``num_parameters`` = 1) or one per channel (axis 1), initialised to ``init``."""
+
+    def __init__(self, num_parameters=1, init=0.25, device=None, dtype=None):
+        super().__init__()
+        if isinstance(num_parameters, bool) or not isinstance(num_parameters, int) or num_parameters < 1:
+            raise ValueError(f"PReLU: num_parameters must be a positive integer, got {num_parameters!r}")
+        self.num_parameters = num_parameters
+        self.weight = Parameter(np.full(num_parameters, float(init)), device=device, dtype=dtype)
+
+    def forward(self, x):
+        return ops.prelu(x, self.weight)
+
+    def extra_repr(self):
+        return f"num_parameters={self.num_parameters}"
 
 
 class Softmax(Module):
@@ -613,25 +655,42 @@ class ModuleList(_Modules):
         raise NotImplementedError("ModuleList has no forward: iterate over its modules")
 
 
-class CrossEntropyLoss(Module):
+def _loss_module(name, fn, doc, **defaults):
+    """A loss module: its constructor takes ``defaults``' keywords (PyTorch's
+    names and defaults), its forward ``fn(input, target, **those)``."""
+    def __init__(self, **kw):
+        Module.__init__(self)
+        unknown = sorted(set(kw) - set(defaults))
+        if unknown:
+            raise TypeError(f"{name}: unexpected arguments {unknown}; it takes {sorted(defaults)}")
+        for k, v in {**defaults, **kw}.items():
+            object.__setattr__(self, k, v)
+
+    def extra_repr(self):
+        return ", ".join(f"{k}={getattr(self, k)!r}" for k, v in defaults.items() if getattr(self, k) is not v)
+    return type(name, (Module,), {
+        "__init__": __init__, "extra_repr": extra_repr, "__doc__": doc,
+        "forward": lambda self, input, target: fn(input, target, **{k: getattr(self, k) for k in defaults})})
+
+
+CrossEntropyLoss = _loss_module(
+    "CrossEntropyLoss", ops.softmax_cross_entropy,
     """Softmax cross-entropy of logits [B, C] against integer labels [B] or
-    probability rows [B, C], averaged over the batch (PyTorch's CrossEntropyLoss,
-    reduction "mean"): the fused ``softmax_cross_entropy``."""
-
-    def forward(self, logits, targets):
-        return ops.softmax_cross_entropy(logits, targets)
-
-
-class BCEWithLogitsLoss(Module):
-    """Binary cross-entropy of sigmoid(logits) against targets in [0, 1], averaged
-    (PyTorch's BCEWithLogitsLoss, reduction "mean"): ``binary_cross_entropy_with_logits``."""
-
-    def forward(self, logits, targets):
-        return ops.binary_cross_entropy_with_logits(logits, targets)
-
-
-class MSELoss(Module):
-    """Mean squared error over every element (PyTorch's MSELoss, reduction "mean")."""
-
-    def forward(self, pred, target):
-        return ops.mse_loss(pred, target)
+    probability rows [B, C] (PyTorch's CrossEntropyLoss): ``softmax_cross_entropy``,
+    one fused kernel with the default options (weight, ignore_index, reduction,
+    label_smoothing).""", weight=None, ignore_index=-100, reduction="mean", label_smoothing=0.0)
+BCEWithLogitsLoss = _loss_module(
+    "BCEWithLogitsLoss", ops.binary_cross_entropy_with_logits,
+    """Binary cross-entropy of sigmoid(logits) against targets in [0, 1] (PyTorch's
+    BCEWithLogitsLoss): ``binary_cross_entropy_with_logits``.""", weight=None, reduction="mean", pos_weight=None)
+BCELoss = _loss_module("BCELoss", ops.binary_cross_entropy,
+                       """Binary cross-entropy of probabilities (PyTorch's BCELoss).""", weight=None, reduction="mean")
+MSELoss = _loss_module("MSELoss", ops.mse_loss, """Squared error (PyTorch's MSELoss).""", reduction="mean")
+L1Loss = _loss_module("L1Loss", ops.l1_loss, """Absolute error (PyTorch's L1Loss).""", reduction="mean")
+SmoothL1Loss = _loss_module("SmoothL1Loss", ops.smooth_l1_loss, """PyTorch's SmoothL1Loss.""", reduction="mean",
+                            beta=1.0)
+HuberLoss = _loss_module("HuberLoss", ops.huber_loss, """PyTorch's HuberLoss.""", reduction="mean", delta=1.0)
+NLLLoss = _loss_module("NLLLoss", ops.nll_loss, """Negative log-likelihood of log-probabilities [B, C] at
+    integer labels [B] (PyTorch's NLLLoss).""", weight=None, ignore_index=-100, reduction="mean")
+KLDivLoss = _loss_module("KLDivLoss", ops.kl_div, """PyTorch's KLDivLoss (input log-probabilities).""",
+                         reduction="mean", log_target=False)

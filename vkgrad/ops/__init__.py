@@ -1,10 +1,12 @@
 """Every op once, forward and backward, written against backend primitives."""
-from .elementwise import (abs, add, affine, clamp, clone, div, elu, eq, exp, ge, gelu, gt, le, leaky_relu, log, lt,
-                          masked_fill, maximum, minimum, mul, neg, pow, relu, sigmoid, silu, softplus, sqrt, sub, tanh,
+from .elementwise import (abs, add, affine, celu, clamp, clone, div, elu, eq, exp, ge, gelu, gt, hardsigmoid,
+                          hardswish, hardtanh, le, leaky_relu, log, logsigmoid, lt, masked_fill, maximum, minimum, mish,
+                          mul, neg, pow, prelu, relu, relu6, selu, sigmoid, silu, softplus, softsign, sqrt, sub, tanh,
                           to, where)
-from .nn import (batch_norm, binary_cross_entropy_with_logits, bmm, cross_entropy, dropout, dropout2d, embedding, group_norm, layer_norm, linear, log_softmax, matmul, mse_loss,
-                 normalize, cosine_similarity, one_hot, scaled_dot_product_attention, softmax,
-                 softmax_cross_entropy)
+from .nn import (batch_norm, binary_cross_entropy, binary_cross_entropy_with_logits, bmm, cross_entropy, dropout,
+                 dropout2d, embedding, group_norm, huber_loss, kl_div, l1_loss, layer_norm, linear, log_softmax,
+                 matmul, mse_loss, nll_loss, normalize, cosine_similarity, one_hot, scaled_dot_product_attention,
+                 smooth_l1_loss, softmax, softmax_cross_entropy)
 from .conv import (adaptive_avg_pool2d, avg_pool1d, avg_pool2d, conv1d, conv2d, conv_transpose2d, interpolate, max_pool1d,
                    max_pool2d)
 from .rnn import recurrence
@@ -20,4 +22,6 @@ __all__ = ["abs", "add", "affine", "clamp", "div", "eq", "exp", "gelu", "log", "
            "binary_cross_entropy_with_logits", "conv2d", "max_pool2d", "avg_pool2d", "adaptive_avg_pool2d",
            "conv1d", "max_pool1d", "avg_pool1d", "interpolate", "group_norm", "dropout2d", "conv_transpose2d",
            "min", "argmin", "logsumexp", "broadcast_to", "split", "chunk", "unbind", "masked_fill",
-           "scaled_dot_product_attention", "index_select", "flip", "pad", "normalize", "cosine_similarity", "tile", "recurrence"]
+           "scaled_dot_product_attention", "index_select", "flip", "pad", "normalize", "cosine_similarity", "tile", "recurrence",
+           "hardtanh", "relu6", "hardsigmoid", "hardswish", "mish", "logsigmoid", "softsign", "selu", "celu", "prelu",
+           "binary_cross_entropy", "l1_loss", "smooth_l1_loss", "huber_loss", "nll_loss", "kl_div"]

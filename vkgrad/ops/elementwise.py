@@ -101,6 +101,79 @@ def softplus(x):
     return add(relu(x), log(affine(exp(neg(abs(x))), 1.0, 1.0)))
 
 
+def hardtanh(x, min_val=-1.0, max_val=1.0):
+    """x clamped into [min_val, max_val] (PyTorch's hardtanh; relu6 is [0, 6])."""
+    check_tensor("hardtanh", x)
+    if not float(min_val) < float(max_val):
+        raise ValueError(f"hardtanh: min_val {min_val} must be below max_val {max_val}")
+    return clamp(x, float(min_val), float(max_val))
+
+
+def relu6(x):
+    """min(max(x, 0), 6)."""
+    return hardtanh(x, 0.0, 6.0)
+
+
+def hardsigmoid(x):
+    """clamp(x / 6 + 1/2, 0, 1): 0 below -3, 1 above 3 (PyTorch's)."""
+    check_tensor("hardsigmoid", x)
+    return clamp(affine(x, 1.0 / 6.0, 0.5), 0.0, 1.0)
+
+
+def hardswish(x):
+    """x * hardsigmoid(x) (PyTorch's, MobileNetV3's)."""
+    return mul(x, hardsigmoid(x))
+
+
+def mish(x):
+    """x * tanh(softplus(x))."""
+    check_tensor("mish", x)
+    return mul(x, tanh(softplus(x)))
+
+
+def logsigmoid(x):
+    """log(sigmoid(x)) = -softplus(-x) (no overflow either way)."""
+    check_tensor("logsigmoid", x)
+    return neg(softplus(neg(x)))
+
+
+def softsign(x):
+    """x / (1 + |x|)."""
+    check_tensor("softsign", x)
+    return div(x, affine(abs(x), 1.0, 1.0))
+
+
+_SELU_ALPHA, _SELU_SCALE = 1.6732632423543772848170429916717, 1.0507009873554804934193349852946
+
+
+def selu(x):
+    """scale * elu(x, alpha) with PyTorch's (self-normalising) constants."""
+    return affine(elu(x, _SELU_ALPHA), _SELU_SCALE)
+
+
+def celu(x, alpha=1.0):
+    """max(0, x) + min(0, alpha * (exp(x / alpha) - 1)) (PyTorch's)."""
+    check_tensor("celu", x)
+    if float(alpha) == 0.0:
+        raise ValueError("celu: alpha must not be 0")
+    a = float(alpha)
+    return where(gt(x, 0.0), x, affine(exp(affine(minimum(x, 0.0), 1.0 / a)), a, -a))
+
+
+def prelu(x, weight):
+    """max(0, x) + weight * min(0, x), weight [1] (shared) or [C], one slope per
+    channel (axis 1 of [N, C, ...]; an input of fewer than 2 axes has one channel),
+    as PyTorch's prelu."""
+    check_tensor("prelu", x)
+    check_tensor("prelu", weight)
+    C = x.shape[1] if x.ndim >= 2 else 1
+    if weight.ndim != 1 or weight.shape[0] not in (1, C):
+        raise ValueError(f"prelu: weight must have shape [1] or [{C}] (the channels of input "
+                         f"{list(x.shape)}), got {list(weight.shape)}")
+    w = weight.reshape((weight.shape[0],) + (1,) * (x.ndim - 2)) if x.ndim >= 2 else weight
+    return add(relu(x), mul(w, minimum(x, 0.0)))
+
+
 def sigmoid(x):
     return _unary("sigmoid", x, bwd=lambda xd, y, g: x.backend.binary("sigmoid_bwd", y, g))
 

@@ -13,7 +13,7 @@ from .._names import torch_kwargs
 from ..tensor import Tensor, canonical_dtype, tensor
 from ._core import (_RANK, as_tensor, autocast_to, broadcast_shape, check_tensor, loss_precision, make, norm_axes,
                     promote, same_device)
-from .elementwise import add, affine, log, mul, pow, softplus, sub
+from .elementwise import abs, add, affine, clamp, exp, gt, log, lt, mul, neg, pow, softplus, sub, where
 from .shape import broadcast_to, mean, sum, transpose
 
 ACT_NAMES = ("relu", "sigmoid", "tanh", "gelu", "gelu_tanh", "softmax")
@@ -279,11 +279,21 @@ def embedding(indices, weight):
     return make(out, be, (weight,), backward)
 
 
-def softmax_cross_entropy(logits, targets):
+def softmax_cross_entropy(logits, targets, weight=None, ignore_index=-100, reduction="mean", label_smoothing=0.0):
     """Fused softmax + cross-entropy, averaged over the batch.
 
-    ``targets``: one-hot (or probability) rows ``[B, C]``, or integer labels ``[B]``."""
+    ``targets``: one-hot (or probability) rows ``[B, C]``, or integer labels ``[B]``.
+    PyTorch's CrossEntropyLoss options: ``weight`` [C] (a class's weight; with labels
+    the mean divides by the rows' weights), ``ignore_index`` (host labels equal to it
+    take no part), ``reduction`` "mean" / "sum" / "none", ``label_smoothing`` in
+    [0, 1]; with the defaults one fused kernel (forward and gradient), else
+    composed of log_softmax."""
     check_tensor("softmax_cross_entropy", logits)
+    _check_reduction("softmax_cross_entropy", reduction)
+    if not 0.0 <= float(label_smoothing) <= 1.0:
+        raise ValueError(f"softmax_cross_entropy: label_smoothing must lie in [0, 1], got {label_smoothing}")
+    if weight is not None or reduction != "mean" or label_smoothing or _ignores(targets, ignore_index):
+        return _xent_composed(logits, targets, weight, ignore_index, reduction, float(label_smoothing))
     be = logits.backend
     t = _targets("softmax_cross_entropy", logits, targets, dense=False)
     # f16 logits are read as they are: the primitive computes in f32 and returns
@@ -313,6 +323,65 @@ def cross_entropy(probs, targets, eps=0.0):
     return affine(sum(mul(t, log(p))), -1.0 / probs.shape[0])
 
 
+def _check_reduction(op, reduction):
+    if reduction not in ("mean", "sum", "none"):
+        raise ValueError(f"{op}: reduction must be 'mean', 'sum' or 'none', got {reduction!r}")
+
+
+def _reduce(x, reduction):
+    return mean(x) if reduction == "mean" else sum(x) if reduction == "sum" else x
+
+
+def _host_labels(targets):
+    """Integer labels on the host (a NumPy array), else None."""
+    if isinstance(targets, Tensor):
+        return targets.data if targets.device == "cpu" and targets.dtype == "i32" else None
+    a = np.asarray(targets)
+    return a if a.dtype.kind in "iu" else None
+
+
+def _ignores(targets, ignore_index):
+    host = _host_labels(targets)
+    return host is not None and bool(np.any(host == ignore_index))
+
+
+def _xent_composed(logits, targets, weight, ignore_index, reduction, smoothing):
+    """softmax_cross_entropy's options, composed: -sum(t * w * log_softmax(x)) per row."""
+    op = "softmax_cross_entropy"
+    x = loss_precision(logits)
+    if x.ndim != 2:
+        raise ValueError(f"{op}: expected logits of shape [batch, classes], got {list(x.shape)}")
+    B, C = x.shape
+    host = _host_labels(targets)
+    keep = None
+    if host is not None and host.shape == (B,):
+        keep = host != ignore_index
+        targets = np.where(keep, host, 0).astype(np.int32)
+    labels = host is not None or (isinstance(targets, Tensor) and targets.dtype == "i32")
+    t = Tensor(_targets(op, x, targets), x.backend)
+    if smoothing:
+        t = affine(t, 1.0 - smoothing, smoothing / C)
+    w = None
+    if weight is not None:
+        w = as_tensor(op, weight, x)
+        if w.shape != (C,):
+            raise ValueError(f"{op}: weight must have shape [{C}] (one per class), got {list(w.shape)}")
+        w = w if w.dtype == x.dtype else w.to(dtype=x.dtype)
+    per = neg(sum(mul(t, log_softmax(x) if w is None else mul(log_softmax(x), w)), axis=1))  # [B]
+    if keep is not None and not keep.all():
+        per = mul(per, tensor(keep.astype(np.float64), dtype=x.dtype, device=x.device))
+    if reduction != "mean":
+        return _reduce(per, reduction)
+    if labels and w is not None:  # PyTorch: divided by the weights of the rows' labels
+        onehot = Tensor(_targets(op, x, targets), x.backend)
+        rows = sum(mul(onehot, w), axis=1)
+        if keep is not None:
+            rows = mul(rows, tensor(keep.astype(np.float64), dtype=x.dtype, device=x.device))
+        return sum(per) / sum(rows)
+    n = int(keep.sum()) if keep is not None else B
+    return affine(sum(per), 1.0 / n if n else float("nan"))
+
+
 def _loss_operands(op, pred, target, what):
     """The prediction in the loss's precision and the target as a tensor beside it,
     of exactly its shape (``what``: the prediction's name in the error)."""
@@ -325,19 +394,136 @@ def _loss_operands(op, pred, target, what):
     return pred, target
 
 
-def binary_cross_entropy_with_logits(logits, targets):
-    """mean(softplus(x) - x * y) over every element: binary cross-entropy of the
-    sigmoid of ``logits`` against ``targets`` in [0, 1] of the same shape (PyTorch's,
-    reduction "mean"), in the overflow-free form max(x, 0) - x y + log(1 + exp(-|x|))."""
-    x, y = _loss_operands("binary_cross_entropy_with_logits", logits, targets, "logits'")
-    return mean(sub(softplus(x), mul(x, y if y.dtype == x.dtype else y.to(dtype=x.dtype))))
+def binary_cross_entropy_with_logits(logits, targets, weight=None, reduction="mean", pos_weight=None):
+    """softplus(x) - x * y per element: binary cross-entropy of the sigmoid of
+    ``logits`` against ``targets`` in [0, 1] of the same shape (PyTorch's), in the
+    overflow-free form max(x, 0) - x y + log(1 + exp(-|x|)); ``pos_weight`` (broadcast
+    along the last axis) weighs the positive term: pos_weight * y * softplus(-x) +
+    (1 - y) * softplus(x); ``weight`` (broadcast to the shape) each element's;
+    ``reduction`` "mean" (default), "sum" or "none"."""
+    op = "binary_cross_entropy_with_logits"
+    _check_reduction(op, reduction)
+    x, y = _loss_operands(op, logits, targets, "logits'")
+    y = y if y.dtype == x.dtype else y.to(dtype=x.dtype)
+    if pos_weight is None:
+        per = sub(softplus(x), mul(x, y))
+    else:
+        pw = as_tensor(op, pos_weight, x)
+        per = add(mul(mul(pw, y), softplus(neg(x))), mul(affine(y, -1.0, 1.0), softplus(x)))
+    return _reduce(per if weight is None else mul(per, as_tensor(op, weight, x)), reduction)
 
 
-def mse_loss(pred, target):
-    """mean((pred - target)**2); shapes must match exactly."""
+def binary_cross_entropy(probs, targets, weight=None, reduction="mean"):
+    """-(y log p + (1 - y) log(1 - p)) per element for probabilities p (e.g. a
+    sigmoid's output; PyTorch's BCELoss).  The logs are taken of p and 1 - p clamped
+    to at least 1e-30 (log >= -69; PyTorch clamps the log at -100, below what f32
+    holds on every device), so p = 0 or 1 gives a finite loss and gradient."""
+    op = "binary_cross_entropy"
+    _check_reduction(op, reduction)
+    p, y = _loss_operands(op, probs, targets, "probabilities'")
+    y = y if y.dtype == p.dtype else y.to(dtype=p.dtype)
+    lp, l1p = log(clamp(p, min=1e-30)), log(clamp(affine(p, -1.0, 1.0), min=1e-30))
+    per = neg(add(mul(y, lp), mul(affine(y, -1.0, 1.0), l1p)))
+    return _reduce(per if weight is None else mul(per, as_tensor(op, weight, p)), reduction)
+
+
+def mse_loss(pred, target, reduction="mean"):
+    """(pred - target)**2 per element, averaged (``reduction`` "mean"), summed
+    ("sum") or kept ("none"); shapes must match exactly."""
+    _check_reduction("mse_loss", reduction)
     pred, target = _loss_operands("mse_loss", pred, target, "prediction's")
     d = sub(pred, target)
-    return mean(mul(d, d))
+    return _reduce(mul(d, d), reduction)
+
+
+def l1_loss(pred, target, reduction="mean"):
+    """|pred - target| per element (PyTorch's L1Loss)."""
+    _check_reduction("l1_loss", reduction)
+    pred, target = _loss_operands("l1_loss", pred, target, "prediction's")
+    return _reduce(abs(sub(pred, target)), reduction)
+
+
+def _smooth(op, pred, target, beta, reduction, scale):
+    _check_reduction(op, reduction)
+    if float(beta) < 0:
+        raise ValueError(f"{op}: {'beta' if scale is None else 'delta'} must be >= 0, got {beta}")
+    pred, target = _loss_operands(op, pred, target, "prediction's")
+    a = abs(sub(pred, target))
+    b = float(beta)
+    if b == 0.0:
+        return _reduce(a, reduction)
+    quad, lin = mul(a, a), affine(a, 1.0, -0.5 * b)  # 0.5 a^2 / beta where a < beta, else a - beta / 2
+    per = where(lt(a, b), affine(quad, 0.5 / b), lin)
+    return _reduce(per if scale is None else affine(per, b), reduction)
+
+
+def smooth_l1_loss(pred, target, reduction="mean", beta=1.0):
+    """0.5 d^2 / beta where |d| < beta, else |d| - beta / 2, d = pred - target
+    (PyTorch's SmoothL1Loss; beta = 0: L1)."""
+    return _smooth("smooth_l1_loss", pred, target, beta, reduction, None)
+
+
+def huber_loss(pred, target, reduction="mean", delta=1.0):
+    """0.5 d^2 where |d| < delta, else delta (|d| - delta / 2) (PyTorch's HuberLoss:
+    smooth_l1_loss times delta)."""
+    if float(delta) <= 0:
+        raise ValueError(f"huber_loss: delta must be > 0, got {delta}")
+    return _smooth("huber_loss", pred, target, delta, reduction, True)
+
+
+def nll_loss(log_probs, targets, weight=None, ignore_index=-100, reduction="mean"):
+    """-log_probs[i, y_i] (times weight[y_i]) for log-probabilities [B, C] (e.g.
+    log_softmax's) and integer labels [B] (PyTorch's NLLLoss: the mean divides by
+    the weights of the rows' labels; host labels equal to ``ignore_index`` take no
+    part; a label on a device out of range gives NaN, as one_hot)."""
+    op = "nll_loss"
+    _check_reduction(op, reduction)
+    check_tensor(op, log_probs)
+    x = loss_precision(log_probs)
+    if x.ndim != 2:
+        raise ValueError(f"{op}: expected log-probabilities [batch, classes], got {list(x.shape)}")
+    if _host_labels(targets) is None and not (isinstance(targets, Tensor) and targets.dtype == "i32"):
+        raise TypeError(f"{op}: targets must be integer class labels [batch]")
+    B, C = x.shape
+    host = _host_labels(targets)
+    keep = None
+    if host is not None:
+        if host.shape != (B,):
+            raise ValueError(f"{op}: integer class labels must have shape [{B}], got {list(host.shape)}")
+        keep = host != ignore_index
+        targets = np.where(keep, host, 0).astype(np.int32)
+    onehot = Tensor(_targets(op, x, targets), x.backend)
+    if keep is not None and not keep.all():
+        onehot = mul(onehot, tensor(keep[:, None].astype(np.float64), dtype=x.dtype, device=x.device))
+    if weight is not None:
+        w = as_tensor(op, weight, x)
+        if w.shape != (C,):
+            raise ValueError(f"{op}: weight must have shape [{C}] (one per class), got {list(w.shape)}")
+        onehot = mul(onehot, w if w.dtype == x.dtype else w.to(dtype=x.dtype))
+    per = neg(sum(mul(onehot, x), axis=1))
+    if reduction != "mean":
+        return _reduce(per, reduction)
+    return sum(per) / sum(onehot)
+
+
+def kl_div(input, target, reduction="mean", log_target=False):
+    """PyTorch's kl_div: ``input`` log-probabilities, ``target`` probabilities (or
+    log-probabilities with ``log_target``): target * (log target - input) per
+    element, 0 where target is 0; ``reduction`` "mean" (over elements, PyTorch's
+    default), "batchmean" (the sum over the batch size: the KL divergence), "sum"
+    or "none"."""
+    op = "kl_div"
+    if reduction not in ("mean", "batchmean", "sum", "none"):
+        raise ValueError(f"{op}: reduction must be 'mean', 'batchmean', 'sum' or 'none', got {reduction!r}")
+    x, t = _loss_operands(op, input, target, "input's")
+    t = t if t.dtype == x.dtype else t.to(dtype=x.dtype)
+    if log_target:
+        per = mul(exp(t), sub(t, x))
+    else:  # xlogy: 0 where target is 0 (the log of a clamped target: no NaN gradient)
+        per = where(gt(t, 0.0), mul(t, sub(log(clamp(t, min=1e-30)), x)), mul(t, 0.0))
+    if reduction == "batchmean":
+        return affine(sum(per), 1.0 / (x.shape[0] if x.ndim else 1))
+    return _reduce(per, reduction)
 
 
 def batch_norm(x, running_mean, running_var, weight=None, bias=None, training=False, momentum=0.1,
