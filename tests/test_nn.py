@@ -1070,3 +1070,45 @@ def test_loss_and_activation_modules_match_torch_and_check_arguments():
         vg.hardtanh(vg.tensor(x), 1.0, 1.0)
     with pytest.raises(ValueError, match="huber_loss: delta must be > 0, got 0"):
         vg.huber_loss(vg.tensor(x), y, delta=0)
+
+
+def test_module_and_parameter_containers():
+    """ModuleDict / ParameterDict / ParameterList register their entries with the
+    owner (names as PyTorch's, state dicts round-trip, optimizers see them);
+    Unflatten inverts Flatten; bad keys and shapes are named."""
+    class Net(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.heads = nn.ModuleDict({"a": nn.Linear(3, 2), "b": nn.Linear(3, 4)})
+            self.scales = nn.ParameterList([np.ones(2), vg.tensor(np.ones(4))])
+            self.extra = nn.ParameterDict({"bias": np.zeros(2)})
+
+        def forward(self, x):
+            return self.heads["a"](x) * self.scales[0] + self.extra["bias"]
+    net = Net()
+    names = [n for n, _ in net.named_parameters()]
+    assert names == ["heads.a.weight", "heads.a.bias", "heads.b.weight", "heads.b.bias", "scales.0", "scales.1",
+                     "extra.bias"], names
+    assert list(net.heads.keys()) == ["a", "b"] and "b" in net.heads and len(net.scales) == 2
+    sd = net.state_dict()
+    other = Net()
+    other.load_state_dict(sd)
+    x = vg.tensor(np.random.default_rng(0).standard_normal((5, 3)))
+    np.testing.assert_array_equal(other(x).numpy(), net(x).numpy())
+    grads = vg.backward(net(x).sum())
+    assert grads.of(net.extra["bias"]) is not None and grads.of(net.scales[0]) is not None
+    popped = net.heads.pop("b")
+    assert isinstance(popped, nn.Linear) and [n for n, _ in net.named_parameters()][:2] == ["heads.a.weight",
+                                                                                             "heads.a.bias"]
+    assert len(net.parameters()) == 5
+    with pytest.raises(KeyError, match="ModuleDict: key 'keys' clashes with an attribute of ModuleDict"):
+        net.heads["keys"] = nn.Identity()
+    with pytest.raises(KeyError, match="ModuleDict: keys must be non-empty strings without '.'"):
+        net.heads["a.b"] = nn.Identity()
+    with pytest.raises(TypeError, match="ModuleDict: expected a Module, got int"):
+        net.heads["c"] = 3
+    flat = vg.tensor(np.arange(24.0).reshape(2, 3, 4))
+    u = nn.Unflatten(1, (3, 4))(nn.Flatten()(flat))
+    np.testing.assert_array_equal(u.numpy(), flat.numpy())
+    with pytest.raises(ValueError, match=r"Unflatten: axis 1 of shape \[2, 12\] cannot be split into \[5, 2\]"):
+        nn.Unflatten(1, (5, 2))(nn.Flatten()(flat))

@@ -6,7 +6,8 @@ from .layers import (ELU, GELU, AdaptiveAvgPool2d, ConvTranspose2d, Dropout2d, G
                      MaxPool1d, MaxPool2d, Upsample, BCEWithLogitsLoss, CrossEntropyLoss, Dropout, Embedding, Flatten, Identity, LayerNorm,
                      LeakyReLU, Linear, LogSoftmax, ModuleList, MSELoss, MultiheadAttention, ReLU, Sequential, Sigmoid,
                      SiLU, Softmax, Softplus, Tanh, CELU, ReLU6, Hardsigmoid, Hardswish, Mish, LogSigmoid, Softsign,
-                     SELU, Hardtanh, PReLU, BCELoss, L1Loss, SmoothL1Loss, HuberLoss, NLLLoss, KLDivLoss)
+                     SELU, Hardtanh, PReLU, BCELoss, L1Loss, SmoothL1Loss, HuberLoss, NLLLoss, KLDivLoss,
+                     ModuleDict, ParameterDict, ParameterList, Unflatten)
 from .rnn import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNCell
 from .transformer import (Transformer, TransformerDecoder, TransformerDecoderLayer, TransformerEncoder,
                           TransformerEncoderLayer)
@@ -20,5 +21,6 @@ __all__ = ["Module", "Parameter", "Linear", "Conv2d", "MaxPool2d", "AvgPool2d", 
            "ModuleList", "Identity", "Flatten", "ReLU", "Sigmoid", "Tanh", "GELU", "SiLU", "LeakyReLU", "ELU",
            "Softplus", "Softmax", "LogSoftmax", "CrossEntropyLoss", "BCEWithLogitsLoss", "MSELoss",
            "CELU", "ReLU6", "Hardsigmoid", "Hardswish", "Mish", "LogSigmoid", "Softsign", "SELU", "Hardtanh", "PReLU",
-           "BCELoss", "L1Loss", "SmoothL1Loss", "HuberLoss", "NLLLoss", "KLDivLoss",
+           "BCELoss", "L1Loss", "SmoothL1Loss", "HuberLoss", "NLLLoss", "KLDivLoss", "ModuleDict", "ParameterDict",
+           "ParameterList", "Unflatten",
            "init", "functional", "utils"]

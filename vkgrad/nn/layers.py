@@ -655,6 +655,147 @@ class ModuleList(_Modules):
         raise NotImplementedError("ModuleList has no forward: iterate over its modules")
 
 
+def _key(owner, key):
+    """A dict module's key, checked: entries are attributes of the owner too."""
+    name = type(owner).__name__
+    if not isinstance(key, str) or not key or "." in key:
+        raise KeyError(f"{name}: keys must be non-empty strings without '.', got {key!r}")
+    if hasattr(type(owner), key) or key in owner.__dict__ and key not in owner._entries():
+        raise KeyError(f"{name}: key {key!r} clashes with an attribute of {name}")
+    return key
+
+
+class _Dict(Module):
+    """What ModuleDict and ParameterDict share: a mapping of names to the entries
+    registered on the owner (their names in state dicts: "key", or "owner.key")."""
+    _kind = "_modules"
+
+    def __init__(self, items=None):
+        super().__init__()
+        if items is not None:
+            self.update(items)
+
+    def _entries(self):
+        return getattr(self, self._kind)
+
+    def __getitem__(self, key):
+        return self._entries()[key]
+
+    def __setitem__(self, key, value):
+        setattr(self, _key(self, key), self._check(value))
+
+    def __delitem__(self, key):
+        del self._entries()[key]
+        object.__delattr__(self, key)
+
+    def __len__(self):
+        return len(self._entries())
+
+    def __iter__(self):
+        return iter(self._entries())
+
+    def __contains__(self, key):
+        return key in self._entries()
+
+    def keys(self):
+        return self._entries().keys()
+
+    def values(self):
+        return self._entries().values()
+
+    def items(self):
+        return self._entries().items()
+
+    def pop(self, key):
+        v = self[key]
+        del self[key]
+        return v
+
+    def update(self, items):
+        for k, v in (items.items() if hasattr(items, "items") else items):
+            self[k] = v
+
+    def forward(self, *args):
+        raise NotImplementedError(f"{type(self).__name__} has no forward: index it by name")
+
+
+class ModuleDict(_Dict):
+    """Sub-modules by name (PyTorch's ModuleDict): their parameters belong to the
+    owner, as "name.key....", in insertion order."""
+
+    def _check(self, m):
+        if not isinstance(m, Module):
+            raise TypeError(f"ModuleDict: expected a Module, got {type(m).__name__}")
+        return m
+
+
+def _as_parameter(owner, p):
+    if isinstance(p, Parameter):
+        return p
+    if isinstance(p, Tensor):
+        return Parameter(p.numpy(), device=p.device, dtype=p.dtype)
+    if isinstance(p, (np.ndarray, list, tuple, float, int)):
+        return Parameter(np.asarray(p, dtype=np.float64))
+    raise TypeError(f"{owner}: expected a Parameter, tensor or array, got {type(p).__name__}")
+
+
+class ParameterDict(_Dict):
+    """Parameters by name (PyTorch's ParameterDict); tensors and arrays become
+    Parameters."""
+    _kind = "_params"
+
+    def _check(self, p):
+        return _as_parameter("ParameterDict", p)
+
+
+class ParameterList(Module):
+    """Parameters in a list, registered as "0", "1", ... (PyTorch's ParameterList);
+    tensors and arrays become Parameters."""
+
+    def __init__(self, values=()):
+        super().__init__()
+        self.extend(values)
+
+    def append(self, p):
+        setattr(self, str(len(self._params)), _as_parameter("ParameterList", p))
+        return self
+
+    def extend(self, values):
+        for p in values:
+            self.append(p)
+        return self
+
+    def __getitem__(self, i):
+        return list(self._params.values())[i]
+
+    def __len__(self):
+        return len(self._params)
+
+    def __iter__(self):
+        return iter(self._params.values())
+
+    def forward(self, *args):
+        raise NotImplementedError("ParameterList has no forward: iterate over its parameters")
+
+
+class Unflatten(Module):
+    """Axis ``dim`` split into ``unflattened_size`` (Flatten's inverse, PyTorch's)."""
+
+    def __init__(self, dim, unflattened_size):
+        super().__init__()
+        self.dim, self.unflattened_size = int(dim), tuple(int(n) for n in unflattened_size)
+
+    def forward(self, x):
+        d = self.dim % x.ndim if -x.ndim <= self.dim < x.ndim else None
+        if d is None or int(np.prod(self.unflattened_size)) != x.shape[d]:
+            raise ValueError(f"Unflatten: axis {self.dim} of shape {list(x.shape)} cannot be split into "
+                             f"{list(self.unflattened_size)}")
+        return x.reshape(x.shape[:d] + self.unflattened_size + x.shape[d + 1:])
+
+    def extra_repr(self):
+        return f"dim={self.dim}, unflattened_size={self.unflattened_size}"
+
+
 def _loss_module(name, fn, doc, **defaults):
     """A loss module: its constructor takes ``defaults``' keywords (PyTorch's
     names and defaults), its forward ``fn(input, target, **those)``."""
