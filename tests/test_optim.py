@@ -517,3 +517,111 @@ def test_nn_utils_clipping_and_inference_mode(bk):
     def f(t):
         return t * 2
     assert not f(x).requires_grad and (x * 2).requires_grad
+
+
+def _trace(sched_of, opt_of, n):
+    """(lr, momentum or beta1) before and after each of n steps."""
+    p = vg.Parameter(np.zeros(2), device="cpu")
+    opt = opt_of([p])
+    s = sched_of(opt)
+    mom = lambda: opt.betas[0] if hasattr(opt, "betas") else opt.momentum  # noqa: E731
+    out = [(opt.lr, mom())]
+    for _ in range(n):
+        s.step()
+        out.append((opt.lr, mom()))
+    return np.array(out), s
+
+
+def test_cyclic_and_sequential_schedulers_match_formulas_and_pytorch():
+    """ConstantLR, PolynomialLR, MultiplicativeLR, CosineAnnealingWarmRestarts,
+    OneCycleLR (two and three phases, cos and linear, momentum or beta1 cycled) and
+    SequentialLR: their formulas, and PyTorch's schedules step by step where torch
+    is present; OneCycleLR past its steps and bad arguments raise."""
+    L = vg.optim.lr_scheduler
+    sgd = lambda ps: vg.optim.SGD(ps, lr=0.5, momentum=0.9)  # noqa: E731
+    adam = lambda ps: vg.optim.Adam(ps, lr=0.5)  # noqa: E731
+    cases = [("ConstantLR", (0.5, 4), {}, sgd, 8), ("PolynomialLR", (10, 2.0), {}, sgd, 12),
+             ("MultiplicativeLR", (lambda e: 0.9,), {}, sgd, 6), ("CosineAnnealingWarmRestarts", (3, 2, 0.01), {}, sgd, 25),
+             ("OneCycleLR", (1.0,), dict(total_steps=31), sgd, 30),
+             ("OneCycleLR", (1.0,), dict(epochs=4, steps_per_epoch=5, three_phase=True, anneal_strategy="linear"),
+              adam, 19)]
+    got = {}
+    for name, args, kw, opt_of, n in cases:
+        got[name, opt_of] = _trace(lambda o: getattr(L, name)(o, *args, **kw), opt_of, n)[0]
+    lr = got["PolynomialLR", sgd][:, 0]
+    np.testing.assert_allclose(lr, [0.5 * (1 - min(e, 10) / 10) ** 2 for e in range(13)], rtol=1e-12)
+    np.testing.assert_allclose(got["ConstantLR", sgd][:, 0], [0.25] * 4 + [0.5] * 5)
+    np.testing.assert_allclose(got["MultiplicativeLR", sgd][:, 0], 0.5 * 0.9 ** np.arange(7), rtol=1e-12)
+    warm = got["CosineAnnealingWarmRestarts", sgd][:, 0]
+    assert warm[0] == warm[3] == warm[9] == 0.5 and warm[2] < warm[1] < warm[0]  # restarts at 3, then 3 + 6
+    one = got["OneCycleLR", sgd]
+    top = np.argmax(one[:, 0])  # (the peak at step 0.3 * 31 - 1: between steps 8 and 9)
+    assert abs(one[0, 0] - 1.0 / 25) < 1e-12 and one[top, 0] > 0.99 and one[-1, 0] < 1e-5 and top in (8, 9)
+    assert abs(one[0, 1] - 0.95) < 1e-12 and one[top, 1] == one[:, 1].min() < 0.851
+    seq, _ = _trace(lambda o: L.SequentialLR(o, [L.LinearLR(o, 0.1, 1.0, 5), L.CosineAnnealingLR(o, 10)], [5]), sgd, 14)
+    np.testing.assert_allclose(seq[:6, 0], [0.05, 0.14, 0.23, 0.32, 0.41, 0.5], rtol=1e-12)  # then the cosine from 0.5
+    try:
+        import torch
+    except ImportError:
+        return
+    T = torch.optim.lr_scheduler
+    for name, args, kw, opt_of, n in cases:
+        tp = torch.nn.Parameter(torch.zeros(1))
+        to = torch.optim.SGD([tp], lr=0.5, momentum=0.9) if opt_of is sgd else torch.optim.Adam([tp], lr=0.5)
+        ts = getattr(T, name)(to, *args, **kw)
+        g = to.param_groups[0]
+        theirs = [(g["lr"], g["betas"][0] if "betas" in g else g["momentum"])]
+        for _ in range(n):
+            to.step()
+            ts.step()
+            theirs.append((g["lr"], g["betas"][0] if "betas" in g else g["momentum"]))
+        np.testing.assert_allclose(got[name, opt_of], theirs, rtol=1e-12, atol=1e-15, err_msg=name)
+    tp = torch.nn.Parameter(torch.zeros(1))
+    to = torch.optim.SGD([tp], lr=0.5, momentum=0.9)
+    ts = T.SequentialLR(to, [T.LinearLR(to, 0.1, 1.0, 5), T.CosineAnnealingLR(to, 10)], [5])
+    theirs = [to.param_groups[0]["lr"]]
+    for _ in range(14):
+        to.step()
+        ts.step()
+        theirs.append(to.param_groups[0]["lr"])
+    np.testing.assert_allclose(seq[:, 0], theirs, rtol=1e-12)
+
+
+def test_one_cycle_errors_and_its_beta1_in_a_captured_step():
+    """OneCycleLR refuses steps past its total and optimizers without momentum;
+    Adam's beta1, cycled by it, is re-read by a captured step's replay (the same
+    parameters as eager steps)."""
+    L = vg.optim.lr_scheduler
+    p = vg.Parameter(np.zeros(2), device="cpu")
+    s = L.OneCycleLR(vg.optim.Adam([p], lr=0.1), 1.0, total_steps=3)
+    s.step()
+    s.step()
+    with pytest.raises(ValueError, match="OneCycleLR: stepped 4 times, past total_steps = 3"):
+        s.step()
+    with pytest.raises(ValueError, match="OneCycleLR: give total_steps, or epochs and steps_per_epoch"):
+        L.OneCycleLR(vg.optim.Adam([p], lr=0.1), 1.0)
+    with pytest.raises(ValueError, match="CosineAnnealingWarmRestarts: T_0 must be >= 1"):
+        L.CosineAnnealingWarmRestarts(vg.optim.Adam([p], lr=0.1), 0)
+    with pytest.raises(ValueError, match="SequentialLR: expected n schedulers and n - 1 increasing milestones"):
+        L.SequentialLR(vg.optim.Adam([p], lr=0.1), [L.ConstantLR(vg.optim.Adam([p], lr=0.1))], [3])
+    dev = "vulkan" if vg.vulkan_available() else "cpu"
+    r = np.random.default_rng(5)
+    x, y = r.standard_normal((8, 3)), r.standard_normal((8, 1))
+    finals = []
+    for captured in (False, True):
+        vg.manual_seed(0)
+        model = vg.nn.Linear(3, 1, device=dev)
+        opt = vg.optim.Adam(model.parameters(), lr=0.1)
+        sched = L.OneCycleLR(opt, 0.5, total_steps=6)
+
+        def step(xb, yb):
+            loss = vg.mse_loss(model(xb), yb)
+            opt.step(vg.backward(loss))
+            return loss
+        run = vg.capture_step(step) if captured else (lambda a, b: step(vg.tensor(a, device=dev),
+                                                                          vg.tensor(b, device=dev)))
+        for _ in range(5):
+            run(x, y)
+            sched.step()
+        finals.append(model.weight.numpy().copy())
+    np.testing.assert_allclose(finals[1], finals[0], rtol=1e-5, atol=1e-6)

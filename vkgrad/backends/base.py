@@ -471,7 +471,9 @@ class Backend:
         0, t = inf) and Adagrad (b1 = 0, b2 = c2 = 1, t = inf) are this one update.
         RMSprop's other forms (t = inf): "momentum", v first, then m = b1 m + g /
         (sqrt(v) + eps), p -= lr m; "centered", m the gradient's average as in "adam",
-        p -= lr g / (sqrt(v - m^2) + eps)."""
+        p -= lr g / (sqrt(v - m^2) + eps).  ``lr``, ``beta1`` and ``step`` may be
+        zero-argument callables (re-read when a captured step is replayed); so may
+        sgd_'s ``lr`` and ``momentum``."""
         raise NotImplementedError
 
     def adam_multi_(self, items, lr, beta1, beta2, eps, weight_decay, step, decoupled, sq_coef=None,

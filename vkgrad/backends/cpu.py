@@ -517,7 +517,7 @@ class CPUBackend(Backend):
             yield [f[s:s + self._CHUNK] for f in flat]
 
     def sgd_(self, p, g, buf, lr, momentum, dampening, nesterov, weight_decay, first):
-        lr = lr() if callable(lr) else lr
+        lr, momentum = (lr() if callable(lr) else lr), (momentum() if callable(momentum) else momentum)
         for cp, cg, *cb in self._chunks(p, g, *([buf] if momentum else [])):
             d = self._c(cg).astype(np.float32 if cp.dtype != np.float64 else np.float64)
             pc = self._c(cp)
@@ -567,6 +567,7 @@ class CPUBackend(Backend):
               form="adam"):
         check_op("cpu adam_", form, ADAM_FORMS)
         lr, step = (lr() if callable(lr) else lr), (step() if callable(step) else step)
+        beta1 = beta1() if callable(beta1) else beta1
         step_size, inv_sqrt_bc2 = adam_scalars(lr, beta1, beta2, step)
         c2 = 1.0 - beta2 if sq_coef is None else sq_coef
         for cp, cg, cm, cv in self._chunks(p, g, m, v):

@@ -33,10 +33,10 @@ class Adam(Optimizer):
             st[2] += 1
             groups.setdefault((id(p.backend), st[2]), (p.backend, st, []))[2].append(
                 (target, g, st[0], st[1]))
-        b1, b2 = self.betas
+        b2 = self.betas[1]
         for be, st, items in groups.values():  # one fused update per backend and step count
-            # lr and the step as callables: a replayed step re-reads them
-            be.adam_multi_(items, self._lr_at(st), b1, b2, self.eps, self.weight_decay,
+            # lr, beta1 (a schedule may cycle it) and the step as callables: a replayed step re-reads them
+            be.adam_multi_(items, self._lr_at(st), lambda: self.betas[0], b2, self.eps, self.weight_decay,
                            self._bias_step(st), self.decoupled, self._SQ_COEF, self._form)
 
     _SQ_COEF = None  # the g^2 term's coefficient in v (None: 1 - beta2)

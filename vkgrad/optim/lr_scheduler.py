@@ -175,3 +175,166 @@ class ReduceLROnPlateau(_Scheduler):
         self.best = float(scalar(sd["best"]))
         self.num_bad_epochs = int(scalar(sd["num_bad_epochs"]))
         self.cooldown_counter = int(scalar(sd["cooldown_counter"]))
+
+
+class ConstantLR(_Scheduler):
+    """lr = base_lr * factor until epoch total_iters, then base_lr (PyTorch's)."""
+
+    def __init__(self, optimizer, factor=1.0 / 3, total_iters=5):
+        if not 0 <= factor <= 1 or total_iters < 0:
+            raise ValueError(f"ConstantLR: factor must lie in [0, 1] and total_iters be >= 0, got {factor}, "
+                             f"{total_iters}")
+        super().__init__(optimizer)
+        self.factor, self.total_iters = float(factor), int(total_iters)
+        optimizer.lr = self.get_lr()
+
+    def get_lr(self):
+        return self.base_lr * (self.factor if self.last_epoch < self.total_iters else 1.0)
+
+
+class PolynomialLR(_Scheduler):
+    """lr = base_lr * (1 - min(epoch, total_iters) / total_iters) ** power (PyTorch's)."""
+
+    def __init__(self, optimizer, total_iters=5, power=1.0):
+        if total_iters < 1:
+            raise ValueError(f"PolynomialLR: total_iters must be >= 1, got {total_iters}")
+        super().__init__(optimizer)
+        self.total_iters, self.power = int(total_iters), float(power)
+
+    def get_lr(self):
+        return self.base_lr * (1.0 - min(self.last_epoch, self.total_iters) / self.total_iters) ** self.power
+
+
+class MultiplicativeLR(_Scheduler):
+    """lr multiplied by lr_lambda(epoch) at each step (PyTorch's); its state_dict
+    holds the position only, not the function."""
+
+    def __init__(self, optimizer, lr_lambda):
+        if not callable(lr_lambda):
+            raise TypeError(f"MultiplicativeLR: lr_lambda must be callable, got {type(lr_lambda).__name__}")
+        super().__init__(optimizer)
+        self.lr_lambda = lr_lambda
+
+    def get_lr(self):
+        return self.optimizer.lr * float(self.lr_lambda(self.last_epoch)) if self.last_epoch > 0 else self.base_lr
+
+
+class CosineAnnealingWarmRestarts(_Scheduler):
+    """PyTorch's SGDR: lr = eta_min + (base_lr - eta_min) (1 + cos(pi T_cur / T_i)) / 2,
+    T_cur the epochs since the last restart, the first period T_0, each next one
+    T_mult times longer."""
+
+    def __init__(self, optimizer, T_0, T_mult=1, eta_min=0.0):
+        if T_0 < 1 or T_mult < 1 or int(T_mult) != T_mult:
+            raise ValueError(f"CosineAnnealingWarmRestarts: T_0 must be >= 1 and T_mult an integer >= 1, got "
+                             f"{T_0}, {T_mult}")
+        super().__init__(optimizer)
+        self.T_0, self.T_mult, self.eta_min = int(T_0), int(T_mult), float(eta_min)
+
+    def get_lr(self):
+        e, T_i = self.last_epoch, self.T_0
+        while e >= T_i:  # (a handful of periods: the loop is the closed form's log)
+            e -= T_i
+            T_i *= self.T_mult
+        return self.eta_min + (self.base_lr - self.eta_min) * (1 + math.cos(math.pi * e / T_i)) / 2
+
+
+class OneCycleLR(_Scheduler):
+    """PyTorch's 1cycle policy, stepped once per batch: lr rises from max_lr /
+    div_factor to max_lr over the first pct_start of total_steps, then falls to
+    max_lr / div_factor / final_div_factor ("cos" or "linear"; ``three_phase``: back
+    to the initial lr first, then down); with ``cycle_momentum`` the momentum (SGD)
+    or beta1 (the Adam family) moves the other way, between max_momentum and
+    base_momentum.  Stepping past total_steps raises, as PyTorch's."""
+
+    def __init__(self, optimizer, max_lr, total_steps=None, epochs=None, steps_per_epoch=None, pct_start=0.3,
+                 anneal_strategy="cos", cycle_momentum=True, base_momentum=0.85, max_momentum=0.95,
+                 div_factor=25.0, final_div_factor=1e4, three_phase=False):
+        if total_steps is None:
+            if epochs is None or steps_per_epoch is None:
+                raise ValueError("OneCycleLR: give total_steps, or epochs and steps_per_epoch")
+            total_steps = int(epochs) * int(steps_per_epoch)
+        if total_steps < 2 or not 0 < pct_start < 1 or anneal_strategy not in ("cos", "linear"):
+            raise ValueError(f"OneCycleLR: total_steps must be >= 2, pct_start lie in (0, 1) and anneal_strategy be "
+                             f"'cos' or 'linear', got {total_steps}, {pct_start}, {anneal_strategy!r}")
+        if cycle_momentum and not (hasattr(optimizer, "momentum") or hasattr(optimizer, "betas")):
+            raise ValueError(f"OneCycleLR: {type(optimizer).__name__} has neither momentum nor betas to cycle; "
+                             "pass cycle_momentum=False")
+        super().__init__(optimizer)
+        self.total_steps, self.anneal = int(total_steps), anneal_strategy
+        initial, self.max_lr = float(max_lr) / div_factor, float(max_lr)
+        self.base_lr, min_lr = initial, initial / final_div_factor
+        T = float(self.total_steps)
+        ends = ([pct_start * T - 1, 2 * pct_start * T - 2, T - 1] if three_phase else [pct_start * T - 1, T - 1])
+        lrs = [initial, self.max_lr, initial, min_lr] if three_phase else [initial, self.max_lr, min_lr]
+        moms = ([max_momentum, base_momentum, max_momentum, max_momentum] if three_phase else
+                [max_momentum, base_momentum, max_momentum])
+        self.phases = list(zip(ends, lrs[:-1], lrs[1:], moms[:-1], moms[1:]))
+        self.cycle_momentum = bool(cycle_momentum) and bool(getattr(optimizer, "momentum", 1.0) or
+                                                            hasattr(optimizer, "betas"))
+        optimizer.lr = self.get_lr()
+
+    def _ann(self, start, end, pct):
+        if self.anneal == "cos":
+            return end + (start - end) / 2.0 * (math.cos(math.pi * pct) + 1)
+        return (end - start) * pct + start
+
+    def get_lr(self):
+        t = self.last_epoch
+        if t >= self.total_steps:
+            raise ValueError(f"OneCycleLR: stepped {t + 1} times, past total_steps = {self.total_steps}")
+        start = 0.0
+        for end, lr0, lr1, m0, m1 in self.phases:
+            if t <= end or end == self.phases[-1][0]:
+                pct = (t - start) / (end - start)
+                if self.cycle_momentum:
+                    m = self._ann(m0, m1, pct)
+                    if hasattr(self.optimizer, "betas"):
+                        self.optimizer.betas = (m, self.optimizer.betas[1])
+                    else:
+                        self.optimizer.momentum = m
+                return self._ann(lr0, lr1, pct)
+            start = end
+        raise AssertionError("unreachable")
+
+
+class SequentialLR(_Scheduler):
+    """PyTorch's SequentialLR: ``schedulers[i]`` drives the lr from epoch
+    ``milestones[i - 1]`` on, each restarted (from its epoch 0) at its milestone;
+    all take the first one's base lr."""
+
+    def __init__(self, optimizer, schedulers, milestones):
+        schedulers, milestones = list(schedulers), [int(m) for m in milestones]
+        if len(schedulers) < 1 or len(milestones) != len(schedulers) - 1 or milestones != sorted(milestones):
+            raise ValueError(f"SequentialLR: expected n schedulers and n - 1 increasing milestones, got "
+                             f"{len(schedulers)} and {milestones}")
+        for s in schedulers:
+            if getattr(s, "optimizer", None) is not optimizer or isinstance(s, (ReduceLROnPlateau, SequentialLR)):
+                raise ValueError("SequentialLR: each scheduler must be an epoch scheduler of this optimizer")
+        super().__init__(optimizer)
+        self.schedulers, self.milestones = schedulers, milestones
+        self.base_lr = schedulers[0].base_lr
+        for s in schedulers:  # (constructing them may have moved the lr: undone)
+            s.base_lr, s.last_epoch = self.base_lr, 0
+        optimizer.lr = self.base_lr
+        optimizer.lr = schedulers[0].get_lr()
+
+    def step(self):
+        self.last_epoch += 1
+        i = sum(self.last_epoch >= m for m in self.milestones)
+        s = self.schedulers[i]
+        if i > 0 and self.milestones[i - 1] == self.last_epoch:
+            s.last_epoch = 0  # restarted at its milestone
+            self.optimizer.lr = s.get_lr()
+            return self.optimizer.lr
+        return s.step()
+
+    def state_dict(self):
+        sd = super().state_dict()
+        sd["schedulers"] = [s.state_dict() for s in self.schedulers]
+        return sd
+
+    def load_state_dict(self, sd):
+        super().load_state_dict(sd)
+        for s, ssd in zip(self.schedulers, sd["schedulers"]):
+            s.load_state_dict(ssd)

@@ -29,5 +29,5 @@ class SGD(Optimizer):
             first = id(p) not in self.state
             if first:
                 self.state[id(p)] = self._zeros_like(p) if self.momentum else None
-            p.backend.sgd_(target, g, self.state[id(p)], lambda: self.lr, self.momentum,
+            p.backend.sgd_(target, g, self.state[id(p)], lambda: self.lr, lambda: self.momentum,
                            self.dampening, self.nesterov, self.weight_decay, first)

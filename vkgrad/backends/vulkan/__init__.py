@@ -2114,16 +2114,17 @@ class VulkanBackend(Backend):
         shader, groups = self._quad_kernel("sgd4", n, "f32") if quads else ("sgd", self._groups(n, p.dtype))
         if shader == "sgd4_tx":
             ops += [ops[0], ops[2]]  # param and buf written through storage buffers
-        self._dispatch_dyn(shader, tag, (int(momentum != 0), int(bool(nesterov))) if quads else (), groups,
-                           lambda: [n, _f2u(_val(lr)), _f2u(momentum), _f2u(dampening),
+        self._dispatch_dyn(shader, tag, (int(_val(momentum) != 0), int(bool(nesterov))) if quads else (), groups,
+                           lambda: [n, _f2u(_val(lr)), _f2u(_val(momentum)), _f2u(dampening),
                                     1 if nesterov else 0, _f2u(weight_decay), 1 if first else 0], ops)
 
     @staticmethod
     def _adam_push(lr, beta1, beta2, eps, weight_decay, step, decoupled, sq_coef):
-        """The Adam family's push constants after the sizes (lr and step re-read)."""
-        lr_ = _val(lr)
-        step_size, rbc2 = adam_scalars(lr_, beta1, beta2, _val(step))
-        return [_f2u(lr_), _f2u(beta1), _f2u(beta2), _f2u(eps), _f2u(weight_decay), _f2u(step_size), _f2u(rbc2),
+        """The Adam family's push constants after the sizes (lr, beta1 and step re-read:
+        a schedule may cycle beta1, OneCycleLR)."""
+        lr_, b1 = _val(lr), _val(beta1)
+        step_size, rbc2 = adam_scalars(lr_, b1, beta2, _val(step))
+        return [_f2u(lr_), _f2u(b1), _f2u(beta2), _f2u(eps), _f2u(weight_decay), _f2u(step_size), _f2u(rbc2),
                 1 if decoupled else 0, _f2u(1.0 - beta2 if sq_coef is None else sq_coef)]
 
     def adam_multi_(self, items, lr, beta1, beta2, eps, weight_decay, step, decoupled, sq_coef=None,
