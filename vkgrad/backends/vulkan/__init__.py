@@ -1007,15 +1007,19 @@ class VulkanBackend(Backend):
         scan but for small [B, V] with B not a multiple of 4."""
         self._check_float("index_add_rows", g)
         B, D = self._index_add_shapes(g, idx)
-        if (B * V <= _ONEHOT_MAX_CPU and B % 4) if self._small_grid else B * V <= _ONEHOT_MAX:
+        groups = min(-(-V // 64), _MAX_GROUPS)  # (a row an invocation while V allows)
+        rows = -(-V // (64 * groups))  # rows an invocation walks
+        turns = rows * (2 + -(-D // 4) + D % 4)  # loop turns an invocation spends on one position
+        if ((B * V <= _ONEHOT_MAX_CPU and B % 4) if self._small_grid else B * V <= _ONEHOT_MAX) or (
+                self._loop_cap and turns > self._loop_cap):  # (rows too long for one position's turns)
             return Backend.index_add_rows(self, g, idx, V)
         y = self.full((V, D), 0.0, "f32")
         if y.size and B:
-            groups = min(-(-V // 64), _MAX_GROUPS)  # (a row an invocation while V allows)
-            rows = -(-V // (64 * groups))  # rows an invocation walks
-            span = B if not self._loop_cap else max(1, self._loop_cap // (rows * (2 + -(-D // 4) + D % 4)))
-            q4 = int(B % 4 == 0)  # indices four at a time: spans in whole quads of them
-            span = span if not q4 else max(4, span - span % 4)
+            span = B if not self._loop_cap else max(1, self._loop_cap // turns)
+            # indices four at a time where spans can be whole quads of them (a span of four
+            # positions past lavapipe's loop limit left rows short: [4, 69120] rows)
+            q4 = int(B % 4 == 0 and span >= 4)
+            span = span if not q4 else span - span % 4
             shader = self._tx("index_add", max(_words(g.size, g.dtype), B))
             for p0 in range(0, B, span):
                 self._dispatch(shader, g.dtype, (q4,), groups, [V, D, p0, min(B, p0 + span)], [g, idx, y],
