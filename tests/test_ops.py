@@ -370,6 +370,20 @@ CASES = {
     "bce_with_logits": (lambda z: vg.binary_cross_entropy_with_logits(z, BCE_T),
                         lambda z: np.mean(np.logaddexp(0, z) - z * BCE_T), [U(4, 3, lo=-4, hi=4)]),
     "mse_loss": (vg.mse_loss, lambda a, b: np.mean((a - b) ** 2), [U(4, 3), U(4, 3)]),
+    "cumsum_axis1": (lambda a: vg.cumsum(a, dim=1), lambda a: np.cumsum(a, 1), [U(3, 11, 2)]),
+    "cumsum_last": (lambda a: a.cumsum(-1), lambda a: np.cumsum(a, -1), [U(2, 33)]),
+    "roll_two_axes": (lambda a: vg.roll(a, (2, -1), (0, 2)), lambda a: np.roll(a, (2, -1), (0, 2)), [U(5, 3, 4)]),
+    "roll_flat": (lambda a: vg.roll(a, 5), lambda a: np.roll(a, 5), [U(3, 4)]),
+    "tril": (lambda a: vg.tril(a, -1), lambda a: np.tril(a, -1), [U(2, 4, 5)]),
+    "triu": (lambda a: vg.triu(a, 1), lambda a: np.triu(a, 1), [U(5, 4)]),
+    "einsum_batched": (lambda a, b: vg.einsum("bij,bjk->bik", a, b), lambda a, b: np.einsum("bij,bjk->bik", a, b),
+                       [U(2, 3, 4), U(2, 4, 5)]),
+    "einsum_chain_implicit": (lambda a, b, c: vg.einsum("ij,jk,kl", a, b, c),
+                              lambda a, b, c: np.einsum("ij,jk,kl", a, b, c), [U(3, 4), U(4, 5), U(5, 2)]),
+    "einsum_ellipsis_bcast": (lambda a, b: vg.einsum("...ij,...jk->...ik", a, b),
+                              lambda a, b: np.einsum("...ij,...jk->...ik", a, b), [U(1, 3, 4), U(2, 4, 2)]),
+    "einsum_outer_and_sum": (lambda a, b: vg.einsum("i,jk->ij", a, b), lambda a, b: np.einsum("i,jk->ij", a, b),
+                             [U(3), U(4, 2)]),
     "mse_loss_sum": (lambda a, b: vg.mse_loss(a, b, reduction="sum"), lambda a, b: np.sum((a - b) ** 2),
                      [U(4, 3), U(4, 3)]),
     "l1_loss_none": (lambda a, b: vg.l1_loss(a, b, reduction="none"), lambda a, b: np.abs(a - b), [U(4, 3), U(4, 3)]),
@@ -1239,3 +1253,40 @@ def test_bce_with_logits_of_extreme_logits_and_errors(bk):
     with pytest.raises(ValueError, match=r"binary_cross_entropy_with_logits: target has shape \[3\], expected "
                                          r"the logits' shape"):
         vg.binary_cross_entropy_with_logits(x, np.zeros(3))
+
+
+def test_einsum_cumsum_roll_errors():
+    """einsum names the equation's problem; roll's shifts and dims must pair up."""
+    a, b = vg.tensor(np.ones((2, 3)), device="cpu"), vg.tensor(np.ones((4, 5)), device="cpu")
+    with pytest.raises(ValueError, match="einsum: subscript 'j' has sizes 3 and 4"):
+        vg.einsum("ij,jk->ik", a, b)
+    with pytest.raises(ValueError, match="einsum: 'ij,jk' names 2 operands, got 1"):
+        vg.einsum("ij,jk", a)
+    with pytest.raises(ValueError, match=r"einsum: a repeated subscript within one operand \('ii'"):
+        vg.einsum("ii->i", vg.tensor(np.ones((3, 3)), device="cpu"))
+    with pytest.raises(ValueError, match="einsum: subscripts 'ijk' for an operand of shape \\[2, 3\\]"):
+        vg.einsum("ijk->i", a)
+    with pytest.raises(ValueError, match="einsum: output subscripts 'iz' must be distinct letters of the inputs"):
+        vg.einsum("ij->iz", a)
+    with pytest.raises(ValueError, match="roll: 2 shifts for 1 dims"):
+        vg.roll(a, (1, 2), 0)
+    with pytest.raises(ValueError, match="cumsum: axis 2 is out of range for a tensor with 2 dimensions"):
+        vg.cumsum(a, 2)
+    with pytest.raises(ValueError, match="tril: expected at least 2 dimensions, got shape \\[3\\]"):
+        vg.tril(vg.tensor(np.ones(3), device="cpu"))
+
+
+def test_embedding_padding_idx(bk):
+    """Embedding(padding_idx): that row starts at zero and gets no gradient (PyTorch's);
+    the other rows' gradients as without it."""
+    emb = vg.nn.Embedding(6, 4, padding_idx=-2, device=bk.device, dtype=bk.dtype)
+    assert emb.padding_idx == 4 and not np.any(emb.weight.numpy()[4]) and "padding_idx=4" in repr(emb)
+    idx = np.array([[4, 1, 4], [0, 1, 5]])
+    out = emb(idx)
+    (out * bk.t(np.arange(24.0).reshape(2, 3, 4) / 10)).sum().backward()
+    g = np.zeros((6, 4))
+    np.add.at(g, idx.reshape(-1), np.arange(24.0).reshape(6, 4) / 10)
+    g[4] = 0.0
+    bk.close(emb.weight.grad.numpy(), g, what="embedding gradient")
+    with pytest.raises(ValueError, match="Embedding: padding_idx 6 is out of range for 6 rows"):
+        vg.nn.Embedding(6, 4, padding_idx=6)

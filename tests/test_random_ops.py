@@ -18,7 +18,7 @@ _OPS = ["add", "sub", "mul", "div", "exp", "log", "sqrt", "relu", "sigmoid", "ta
         "clamp", "affine", "sum", "mean", "max", "transpose", "getitem", "reshape", "matmul", "linear",
         "softmax", "log_softmax", "sce", "batch_norm", "mse", "argmax", "to_i32", "maximum", "minimum", "abs",
         "cat", "stack", "var", "layer_norm", "where", "conv2d", "max_pool2d", "avg_pool2d", "bmm", "embedding",
-        "pad", "flip", "split", "interpolate"]
+        "pad", "flip", "split", "interpolate", "cumsum", "roll", "einsum", "recurrence"]
 
 
 def _case(r, big=300_000, max_dims=6):
@@ -185,6 +185,36 @@ def _case(r, big=300_000, max_dims=6):
         ac = bool(r.random() < 0.5) if mode != "nearest" else None
         f = lambda a: vg.interpolate(a, size=size, mode=mode, align_corners=ac)  # noqa: E731
         note = f" to {size} {mode} align_corners={ac}"
+    elif op == "cumsum":
+        ax = int(r.integers(0, len(s)))
+        f = lambda a: vg.cumsum(a, ax)  # noqa: E731
+        note = f" axis={ax}"
+    elif op == "roll":
+        ax = int(r.integers(0, len(s)))
+        k = int(r.integers(-2 * s[ax], 2 * s[ax] + 1))
+        f = lambda a: vg.roll(a, k, ax)  # noqa: E731
+        note = f" {k} axis={ax}"
+    elif op == "einsum":  # a batched product with one operand transposed, or a contraction to a vector
+        b, i, j, k = (dim() % 70 + 1 for _ in range(4))
+        eq = str(r.choice(["bij,bkj->bik", "bij,jk->ki", "bij,bij->j"]))
+        ins = [r.normal(0, 1, (b, i, j)), r.normal(0, 1, (j, k) if eq == "bij,jk->ki" else
+                                                 (b, k, j) if eq == "bij,bkj->bik" else (b, i, j))]
+        f = lambda a, c: vg.einsum(eq, a, c)  # noqa: E731
+        note = f" {eq}"
+    elif op == "recurrence":  # a layer's recurrence: LSTM / GRU / RNN, any direction
+        mode = str(r.choice(["LSTM", "GRU", "RNN_TANH"]))
+        G = {"LSTM": 4, "GRU": 3, "RNN_TANH": 1}[mode]
+        T, N, H = int(r.integers(1, 10)), dim() % 40 + 1, int(r.choice([4, 7, 8, 12, 16, 33]))
+        rev = bool(r.random() < 0.5)
+        ins = [r.normal(0, 1, (T, N, G * H)), r.normal(0, 1, (N, H)), r.normal(0, 0.3, (G * H, H))]
+        ins += [r.normal(0, 1, (N, H))] if mode == "LSTM" else [r.normal(0, 1, G * H)] if mode == "GRU" else []
+
+        def f(xg, h0, w, *extra):
+            c0 = extra[0] if mode == "LSTM" else None
+            b = extra[0] if mode == "GRU" else None
+            out, h, c = vg.recurrence(mode, xg, h0, c0, w, b, reverse=rev)
+            return vg.cat([out.reshape((-1,)), h.reshape((-1,))] + ([c.reshape((-1,))] if c is not None else []))
+        note = f" {mode} reverse={rev}"
     elif op == "to_i32":  # truncation toward zero, and back to floats (no gradient)
         ins = [x * 300]
         f = lambda a: a.to(dtype="i32").float()  # noqa: E731

@@ -358,6 +358,18 @@ class Tensor:
             dims = tuple(dims[0])
         return _ops().flip(self, dims)
 
+    def cumsum(self, dim):
+        return _ops().cumsum(self, dim)
+
+    def roll(self, shifts, dims=None):
+        return _ops().roll(self, shifts, dims)
+
+    def tril(self, diagonal=0):
+        return _ops().tril(self, diagonal)
+
+    def triu(self, diagonal=0):
+        return _ops().triu(self, diagonal)
+
     def clone(self):
         return _ops().clone(self)
 

@@ -285,20 +285,29 @@ class AdaptiveAvgPool2d(Module):
 class Embedding(Module):
     """A lookup table of ``num_embeddings`` vectors of ``embedding_dim``: integer
     indices of any shape in, [*shape, embedding_dim] out (``vkgrad.embedding``);
-    weight initialised N(0, 1), as PyTorch's."""
+    weight initialised N(0, 1), as PyTorch's; row ``padding_idx`` zero and without
+    a gradient."""
 
-    def __init__(self, num_embeddings, embedding_dim, device=None, dtype=None):
+    def __init__(self, num_embeddings, embedding_dim, padding_idx=None, device=None, dtype=None):
         super().__init__()
         if num_embeddings < 1 or embedding_dim < 1:
             raise ValueError(f"Embedding: sizes must be positive, got {num_embeddings} x {embedding_dim}")
-        self.num_embeddings, self.embedding_dim = num_embeddings, embedding_dim
-        self.weight = Parameter(rng().standard_normal((num_embeddings, embedding_dim)), device=device, dtype=dtype)
+        if padding_idx is not None:
+            if not -num_embeddings <= int(padding_idx) < num_embeddings:
+                raise ValueError(f"Embedding: padding_idx {padding_idx} is out of range for {num_embeddings} rows")
+            padding_idx = int(padding_idx) % num_embeddings
+        self.num_embeddings, self.embedding_dim, self.padding_idx = num_embeddings, embedding_dim, padding_idx
+        w = rng().standard_normal((num_embeddings, embedding_dim))
+        if padding_idx is not None:
+            w[padding_idx] = 0.0  # (PyTorch's: the padding row starts at zero and is never trained)
+        self.weight = Parameter(w, device=device, dtype=dtype)
 
     def forward(self, indices):
-        return ops.embedding(indices, self.weight)
+        return ops.embedding(indices, self.weight, self.padding_idx)
 
     def extra_repr(self):
-        return f"{self.num_embeddings}, {self.embedding_dim}"
+        return f"{self.num_embeddings}, {self.embedding_dim}" + (
+            f", padding_idx={self.padding_idx}" if self.padding_idx is not None else "")
 
 
 class MultiheadAttention(Module):

@@ -9,8 +9,9 @@ from .nn import (batch_norm, binary_cross_entropy, binary_cross_entropy_with_log
                  smooth_l1_loss, softmax, softmax_cross_entropy)
 from .conv import (adaptive_avg_pool2d, avg_pool1d, avg_pool2d, conv1d, conv2d, conv_transpose2d, interpolate, max_pool1d,
                    max_pool2d)
+from .einsum import einsum
 from .rnn import recurrence
-from .shape import (argmax, argmin, broadcast_to, cat, chunk, flip, getitem, index_select, logsumexp, max, mean, min, pad,
+from .shape import (argmax, argmin, broadcast_to, cat, chunk, cumsum, flip, roll, tril, triu, getitem, index_select, logsumexp, max, mean, min, pad,
                     reshape, split, stack, std, sum, tile, transpose, unbind, var)
 
 __all__ = ["abs", "add", "affine", "clamp", "div", "eq", "exp", "gelu", "log", "mul", "neg", "pow", "relu",
@@ -24,4 +25,5 @@ __all__ = ["abs", "add", "affine", "clamp", "div", "eq", "exp", "gelu", "log", "
            "min", "argmin", "logsumexp", "broadcast_to", "split", "chunk", "unbind", "masked_fill",
            "scaled_dot_product_attention", "index_select", "flip", "pad", "normalize", "cosine_similarity", "tile", "recurrence",
            "hardtanh", "relu6", "hardsigmoid", "hardswish", "mish", "logsigmoid", "softsign", "selu", "celu", "prelu",
-           "binary_cross_entropy", "l1_loss", "smooth_l1_loss", "huber_loss", "nll_loss", "kl_div"]
+           "binary_cross_entropy", "l1_loss", "smooth_l1_loss", "huber_loss", "nll_loss", "kl_div",
+           "cumsum", "roll", "tril", "triu", "einsum"]

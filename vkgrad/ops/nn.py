@@ -256,15 +256,20 @@ def one_hot(labels, num_classes, dtype=None):
     return Tensor(labels.backend.one_hot(labels.data, int(num_classes), dtype), labels.backend)
 
 
-def embedding(indices, weight):
+def embedding(indices, weight, padding_idx=None):
     """Rows of ``weight`` [num_embeddings, dim] at the int32 ``indices`` (a tensor of
     any shape, or integers): [*indices.shape, dim], as PyTorch's embedding.  Host
     indices must lie in [0, num_embeddings); on a device one out of range gives a
     row of NaN (as one_hot: checking would cost a read).  The weight's gradient adds
-    up each index's rows of the output's gradient (the backend's index_add_rows)."""
+    up each index's rows of the output's gradient (the backend's index_add_rows);
+    row ``padding_idx`` (negative: from the end) gets none, as PyTorch's."""
     check_tensor("embedding", weight)
     if weight.ndim != 2 or weight.shape[0] < 1:
         raise ValueError(f"embedding: weight must be [num_embeddings >= 1, dim], got {list(weight.shape)}")
+    if padding_idx is not None:
+        if not -weight.shape[0] <= int(padding_idx) < weight.shape[0]:
+            raise ValueError(f"embedding: padding_idx {padding_idx} is out of range for {weight.shape[0]} rows")
+        padding_idx = int(padding_idx) % weight.shape[0]
     indices, host = _int_tensor("embedding", "indices", indices, weight.device)
     same_device("embedding", weight, indices)
     V, D = weight.shape
@@ -274,7 +279,12 @@ def embedding(indices, weight):
     out = be.reshape(be.gather_rows(weight.data, flat), tuple(indices.shape) + (D,))
 
     def backward(g):
-        return (be.index_add_rows(be.reshape(g, (indices.size, D)), flat, V),)
+        gw = be.index_add_rows(be.reshape(g, (indices.size, D)), flat, V)
+        if padding_idx is not None:  # (a kept [V, 1] column of ones with a zero)
+            keep = be.host_constant(("embedding_pad", V, padding_idx),
+                                    lambda: (np.arange(V) != padding_idx).astype(np.float32)[:, None], be.dtype_of(gw))
+            gw = be.binary("mul", gw, keep)
+        return (gw,)
 
     return make(out, be, (weight,), backward)
 

@@ -512,3 +512,72 @@ def tile(x, reps):
     spread = reshape(x, tuple(d for n in shape for d in (1, n)))
     out = broadcast_to(spread, tuple(d for k, n in zip(reps, shape) for d in (k, n)))
     return reshape(out, tuple(k * n for k, n in zip(reps, shape)))
+
+
+@torch_kwargs
+def cumsum(x, axis):
+    """Running sums along ``axis`` (PyTorch's cumsum(dim)): log2(n) passes each
+    adding the values so far shifted by 1, 2, 4, ... (Hillis-Steele; the sums in a
+    tree order, not left to right); the gradient is the reversed running sum."""
+    check_tensor("cumsum", x)
+    ax = _axis("cumsum", x, axis)
+    n, s = x.shape[ax], 1
+    while s < n:
+        head, _ = split(x, [n - s, s], ax)
+        zeros = _zeros_along(x, ax, s)
+        x = x + cat([zeros, head], ax)
+        s *= 2
+    return x
+
+
+def _zeros_along(x, ax, k):
+    """Zeros shaped as x with k along axis ax, on x's device (a kept constant)."""
+    shape = x.shape[:ax] + (k,) + x.shape[ax + 1:]
+    return Tensor(x.backend.constant(shape, 0.0, x.dtype), x.backend)
+
+
+@torch_kwargs
+def roll(x, shifts, axis=None):
+    """x's elements shifted cyclically by ``shifts`` along ``axis`` (ints or tuples of
+    them, as PyTorch's roll(shifts, dims)); without an axis, of the flattened x."""
+    check_tensor("roll", x)
+    if axis is None:
+        if not isinstance(shifts, (int, np.integer)):
+            raise ValueError(f"roll: without dims, shifts must be one int, got {shifts!r}")
+        return reshape(roll(reshape(x, (x.size,)), shifts, 0), x.shape)
+    shifts = (shifts,) if isinstance(shifts, (int, np.integer)) else tuple(shifts)
+    axes = (axis,) if isinstance(axis, (int, np.integer)) else tuple(axis)
+    if len(shifts) != len(axes):
+        raise ValueError(f"roll: {len(shifts)} shifts for {len(axes)} dims")
+    for sh, a in zip(shifts, axes):
+        ax = _axis("roll", x, a)
+        n = x.shape[ax]
+        k = int(sh) % n if n else 0
+        if k:
+            head, tail = split(x, [n - k, k], ax)
+            x = cat([tail, head], ax)
+    return x
+
+
+def _tri(op, x, diagonal, lower):
+    check_tensor(op, x)
+    if x.ndim < 2:
+        raise ValueError(f"{op}: expected at least 2 dimensions, got shape {list(x.shape)}")
+    n, m = x.shape[-2:]
+    k = int(diagonal)
+    keep = (lambda: np.tril(np.ones((n, m)), k)) if lower else (lambda: np.triu(np.ones((n, m)), k))
+    be = x.backend
+    mask = Tensor(be.host_constant((op, n, m, k), keep, x.dtype), be)
+    from .elementwise import where
+    return where(mask, x, 0.0)
+
+
+def tril(x, diagonal=0):
+    """The lower triangle of the last two axes (on and below ``diagonal``), zeros
+    elsewhere (an exact select: an inf above it does not leak)."""
+    return _tri("tril", x, diagonal, True)
+
+
+def triu(x, diagonal=0):
+    """The upper triangle of the last two axes (on and above ``diagonal``)."""
+    return _tri("triu", x, diagonal, False)
