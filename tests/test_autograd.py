@@ -131,3 +131,64 @@ def test_tensor_api(bk):
     assert vg.tensor(np.array([1, 2])).dtype == "i32"
     u = t.to("cpu")
     np.testing.assert_allclose(u.numpy(), np.arange(6.0).reshape(2, 3))
+
+
+def test_tensor_hooks_and_retain_grad(bk):
+    """register_hook sees each tensor's complete gradient and may replace it (a
+    leaf's too, before it lands in .grad); retain_grad keeps a non-leaf's gradient
+    at backward(); handles remove hooks; as PyTorch."""
+    x = bk.t(np.array([1.0, -2.0, 3.0]), requires_grad=True)
+    y = x * 2.0
+    z = y * y
+    seen = []
+    h = y.register_hook(lambda g: seen.append(g.numpy().copy()))
+    y.register_hook(lambda g: g * 0.5)
+    y.retain_grad()
+    x.register_hook(lambda g: g + 1.0)
+    z.sum().backward()
+    bk.close(seen[0], 4 * np.array([1.0, -2.0, 3.0]), what="y's gradient seen by the hook")
+    bk.close(y.grad.numpy(), 2 * np.array([1.0, -2.0, 3.0]), what="y.grad after the hooks")
+    bk.close(x.grad.numpy(), 4 * np.array([1.0, -2.0, 3.0]) + 1.0, what="x's gradient, hooked")
+    h.remove()
+    seen.clear()
+    x.grad = None
+    (x * 2.0).sum().backward()
+    assert not seen
+    with pytest.raises(ValueError, match=r"a hook on a tensor of shape \[3\] returned list"):
+        w = x * 1.0
+        w.register_hook(lambda g: [1, 2, 3])
+        w.sum().backward()
+    with pytest.raises(RuntimeError, match=r"register_hook: the tensor of shape \[3\] does not require grad"):
+        bk.t(np.ones(3)).register_hook(print)
+
+
+def test_module_hooks_and_lookups():
+    """Forward (pre-)hooks see and may replace inputs and outputs, and come off with
+    their handles; add_module / register_parameter / get_submodule / get_parameter
+    / named_children / buffers / del, as PyTorch's."""
+    from vkgrad import nn
+    net = nn.Sequential(nn.Linear(3, 4), nn.ReLU(), nn.Linear(4, 2))
+    feats = []
+    h = net[1].register_forward_hook(lambda m, args, out: feats.append(out))
+    x = vg.tensor(np.ones((2, 3)))
+    y = net(x)
+    assert len(feats) == 1 and feats[0].shape == (2, 4)
+    with net[0].register_forward_pre_hook(lambda m, args: (args[0] * 0.0,)):
+        np.testing.assert_allclose(net(x).numpy(), np.broadcast_to(
+            np.maximum(net[0].bias.numpy(), 0) @ net[2].weight.numpy().T + net[2].bias.numpy(), (2, 2)), rtol=1e-6)
+    h.remove()
+    np.testing.assert_array_equal(net(x).numpy(), y.numpy())
+    assert len(feats) == 2  # (the hook ran inside the pre-hook's block, not after remove)
+    assert net.get_submodule("2") is net[2] and net.get_parameter("2.bias") is net[2].bias
+    with pytest.raises(AttributeError, match="Sequential has no sub-module '5'"):
+        net.get_submodule("5")
+    m = nn.Module()
+    m.add_module("lin", nn.Linear(2, 2))
+    m.register_parameter("scale", vg.Parameter(np.ones(2)))
+    m.register_buffer("count", vg.tensor(np.zeros(1)))
+    assert [n for n, _ in m.named_children()] == ["lin"] and len(m.buffers()) == 1
+    assert [n for n, _ in m.named_parameters()] == ["scale", "lin.weight", "lin.bias"]
+    del m.scale
+    assert [n for n, _ in m.named_parameters()] == ["lin.weight", "lin.bias"]
+    with pytest.raises(TypeError, match="Module.add_module: 'x' must be a Module or None, got int"):
+        m.add_module("x", 3)

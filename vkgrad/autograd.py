@@ -156,6 +156,8 @@ def run_backward(loss, grad=None, accumulate=False, retain_graph=False):
         g = grads.pop(id(t), None)
         if g is None:
             continue
+        if t._hooks:
+            g = _run_hooks(t, g, accumulate)
         node = t._node
         if node is None:
             leaves[id(t)] = (t, g)
@@ -179,6 +181,26 @@ def run_backward(loss, grad=None, accumulate=False, retain_graph=False):
             else:
                 t.grad = Tensor(be.binary("add", t.grad.data, g), t.backend)
     return leaves
+
+
+def _run_hooks(t, g, accumulate):
+    """t's gradient through its hooks (register_hook), in order, then kept in
+    t.grad where retain_grad asked for it (Tensor.backward; after the hooks, as
+    PyTorch's)."""
+    be = t.backend
+    for key, hook in list(t._hooks.items()):
+        if key == "retain":
+            continue
+        r = hook(Tensor(g, be))
+        if r is not None:
+            if not isinstance(r, Tensor) or r.shape != t.shape:
+                raise ValueError(f"backward: a hook on a tensor of shape {list(t.shape)} returned "
+                                 f"{type(r).__name__ if not isinstance(r, Tensor) else list(r.shape)}; "
+                                 "expected None or a tensor of that shape")
+            g = r.data
+    if accumulate and t._hooks.get("retain"):
+        t.grad = Tensor(g, be) if t.grad is None else Tensor(be.binary("add", t.grad.data, g), be)
+    return g
 
 
 _unnamed = [0]

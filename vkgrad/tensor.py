@@ -37,7 +37,7 @@ def canonical_dtype(dtype):
 class Tensor:
     """An n-dimensional array on a device, with optional gradient tracking."""
 
-    __slots__ = ("data", "backend", "requires_grad", "grad", "name", "_node", "__weakref__")
+    __slots__ = ("data", "backend", "requires_grad", "grad", "name", "_node", "_hooks", "__weakref__")
     __array_priority__ = 1000  # so ndarray <op> Tensor defers to Tensor
 
     def __init__(self, data, backend, requires_grad=False, name=None):
@@ -47,6 +47,7 @@ class Tensor:
         self.grad = None
         self.name = name
         self._node = None
+        self._hooks = None  # {key: fn} run on this tensor's gradient (register_hook); "retain": retain_grad
 
     # -- metadata ------------------------------------------------------
     @property
@@ -139,6 +140,31 @@ class Tensor:
 
     def zero_grad(self):
         self.grad = None
+
+    def register_hook(self, hook):
+        """``hook(grad)`` on this tensor's gradient during backward, once it is
+        complete: None keeps it, a tensor of its shape replaces it (PyTorch's);
+        returns a handle whose ``remove()`` takes the hook off."""
+        if not self.requires_grad:
+            raise RuntimeError(f"register_hook: the tensor of shape {list(self.shape)} does not require grad")
+        if not callable(hook):
+            raise TypeError(f"register_hook: expected a callable, got {type(hook).__name__}")
+        from .nn.module import RemovableHandle
+        if self._hooks is None:
+            self._hooks = {}
+        key = max((k for k in self._hooks if isinstance(k, int)), default=-1) + 1
+        self._hooks[key] = hook
+        return RemovableHandle(self._hooks, key)
+
+    def retain_grad(self):
+        """Keep this non-leaf tensor's gradient in ``.grad`` at ``backward()``
+        (leaves get theirs anyway), as PyTorch's."""
+        if not self.requires_grad:
+            raise RuntimeError(f"retain_grad: the tensor of shape {list(self.shape)} does not require grad")
+        if self._node is not None:
+            if self._hooks is None:
+                self._hooks = {}
+            self._hooks["retain"] = True
 
     def assign_(self, array):
         """Overwrite the values in place (same device buffer: optimizers' state and
@@ -417,7 +443,7 @@ class Tensor:
         new = self.__class__.__new__(self.__class__)
         new.data = self.backend.cast(self.data, self.dtype)  # same-dtype cast = copy
         new.backend, new.requires_grad, new.grad = self.backend, self.requires_grad, None
-        new.name, new._node = self.name, None
+        new.name, new._node, new._hooks = self.name, None, None
         if isinstance(self, Parameter):
             new._explicit_name = self._explicit_name
         memo[id(self)] = new

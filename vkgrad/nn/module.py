@@ -8,6 +8,22 @@ import numpy as np
 from ..tensor import Parameter, Tensor
 
 
+class RemovableHandle:
+    """What registering a hook returns: ``remove()`` takes the hook off."""
+
+    def __init__(self, table, key):
+        self._table, self._key = table, key
+
+    def remove(self):
+        self._table.pop(self._key, None)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.remove()
+
+
 class Module:
     """Base class of layers and models, as in PyTorch.
 
@@ -39,6 +55,44 @@ class Module:
         self.__dict__.setdefault("_buffer_names", set()).add(name)
         setattr(self, name, value)
 
+    def register_parameter(self, name, param):
+        """``setattr(self, name, param)`` for a Parameter (or None: no parameter), as PyTorch's."""
+        if param is not None and not isinstance(param, Parameter):
+            raise TypeError(f"{type(self).__name__}.register_parameter: {name!r} must be a Parameter or None, "
+                            f"got {type(param).__name__}")
+        setattr(self, name, param)
+
+    def add_module(self, name, module):
+        """``setattr(self, name, module)`` for a Module (or None), as PyTorch's."""
+        if module is not None and not isinstance(module, Module):
+            raise TypeError(f"{type(self).__name__}.add_module: {name!r} must be a Module or None, "
+                            f"got {type(module).__name__}")
+        setattr(self, name, module)
+
+    register_module = add_module
+
+    def __delattr__(self, name):
+        for d in (self._params, self._buffers, self._modules):
+            d.pop(name, None)
+        object.__delattr__(self, name)
+
+    def get_submodule(self, target):
+        """The sub-module at a dotted path ("" is this module)."""
+        m = self
+        for part in target.split(".") if target else ():
+            if part not in m._modules:
+                raise AttributeError(f"{type(m).__name__} has no sub-module {part!r} (looking up {target!r})")
+            m = m._modules[part]
+        return m
+
+    def get_parameter(self, target):
+        """The parameter at a dotted path ("layer.weight")."""
+        mod, _, name = target.rpartition(".")
+        m = self.get_submodule(mod)
+        if name not in m._params:
+            raise AttributeError(f"{type(m).__name__} has no parameter {name!r} (looking up {target!r})")
+        return m._params[name]
+
     # -- traversal -------------------------------------------------------
     def named_modules(self, prefix=""):
         yield prefix, self
@@ -47,6 +101,9 @@ class Module:
 
     def children(self):
         return list(self._modules.values())
+
+    def named_children(self):
+        return list(self._modules.items())
 
     def _walk(self, kind):
         seen = set()
@@ -74,6 +131,9 @@ class Module:
     def named_buffers(self):
         return list(self._walk("_buffers"))
 
+    def buffers(self):
+        return [b for _, b in self.named_buffers()]
+
     # -- modes --------------------------------------------------------------
     def train(self, mode=True):
         for _, m in self.named_modules():
@@ -94,7 +154,41 @@ class Module:
     def __call__(self, *args, **kwargs):
         if not self._named:  # a model called before .parameters() still names its weights
             self.named_parameters()
-        return self.forward(*args, **kwargs)
+        hooks = self.__dict__.get("_hooks")
+        if not hooks:
+            return self.forward(*args, **kwargs)
+        for h in list(hooks["pre"].values()):  # PyTorch's forward pre-hooks: hook(module, args)
+            r = h(self, args)
+            if r is not None:
+                args = r if isinstance(r, tuple) else (r,)
+        out = self.forward(*args, **kwargs)
+        for h in list(hooks["post"].values()):  # forward hooks: hook(module, args, output)
+            r = h(self, args, out)
+            if r is not None:
+                out = r
+        return out
+
+    def _hook(self, kind, fn):
+        if not callable(fn):
+            raise TypeError(f"{type(self).__name__}: a hook must be callable, got {type(fn).__name__}")
+        hooks = self.__dict__.get("_hooks")
+        if hooks is None:
+            hooks = {"pre": OrderedDict(), "post": OrderedDict(), "next": 0}
+            object.__setattr__(self, "_hooks", hooks)
+        key = hooks["next"]
+        hooks["next"] += 1
+        hooks[kind][key] = fn
+        return RemovableHandle(hooks[kind], key)
+
+    def register_forward_pre_hook(self, hook):
+        """``hook(module, args)`` before each forward: None, or new args (a tuple or
+        one value); returns a handle whose ``remove()`` takes it off."""
+        return self._hook("pre", hook)
+
+    def register_forward_hook(self, hook):
+        """``hook(module, args, output)`` after each forward: None, or a new output
+        (e.g. to keep an intermediate feature map); returns a removable handle."""
+        return self._hook("post", hook)
 
     # -- devices and dtypes ---------------------------------------------------
     def to(self, device=None, dtype=None):
