@@ -1112,3 +1112,28 @@ def test_module_and_parameter_containers():
     np.testing.assert_array_equal(u.numpy(), flat.numpy())
     with pytest.raises(ValueError, match=r"Unflatten: axis 1 of shape \[2, 12\] cannot be split into \[5, 2\]"):
         nn.Unflatten(1, (5, 2))(nn.Flatten()(flat))
+
+
+def test_parameter_vectors_and_pad_sequence(bk):
+    """parameters_to_vector / vector_to_parameters round-trip (in place); pad_sequence
+    pads to the longest and stacks, its gradient back to each sequence."""
+    lin = nn.Linear(3, 2, device=bk.device, dtype=bk.dtype)
+    vec = nn.utils.parameters_to_vector(lin.parameters())
+    assert vec.shape == (8,)
+    w = lin.weight
+    nn.utils.vector_to_parameters(vec * 0.0 + 1.0, lin.parameters())
+    assert lin.weight is w and np.all(lin.weight.numpy() == 1) and np.all(lin.bias.numpy() == 1)
+    with pytest.raises(ValueError, match="vector_to_parameters: expected a 1-d tensor of 8 values"):
+        nn.utils.vector_to_parameters(vec[:3], lin.parameters())
+    r = np.random.default_rng(3)
+    seqs = [r.standard_normal((n, 2)) for n in (3, 1, 4)]
+    ts = [bk.t(s, requires_grad=True) for s in seqs]
+    out = nn.utils.rnn.pad_sequence(ts, batch_first=True, padding_value=-1.0)
+    want = np.full((3, 4, 2), -1.0)
+    for i, s in enumerate(seqs):
+        want[i, :len(s)] = s
+    bk.close(out.numpy(), want.astype(np.float16) if bk.dtype == "f16" else want, what="padded")
+    assert nn.utils.rnn.pad_sequence(ts).shape == (4, 3, 2)
+    (out * 2.0).sum().backward()
+    for t, s in zip(ts, seqs):
+        bk.close(t.grad.numpy(), np.full(s.shape, 2.0), what="pad_sequence gradient")
