@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import types
 
-
 from .. import ops
 from ..optim.clip import clip_grad_norm
 from ..optim.optimizer import _param_list, grad_for
