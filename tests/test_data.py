@@ -1,6 +1,7 @@
 import numpy as np
 import pytest
 
+import vkgrad as vg
 from vkgrad.data import DataLoader
 
 
@@ -37,3 +38,39 @@ def test_dataloader_errors():
         DataLoader(np.zeros((5, 2)), batch_size=0)
     with pytest.raises(ValueError, match=r"x must be one array of samples, got a tuple .*DataLoader\(x, y\)"):
         DataLoader((np.zeros((5, 2)), np.zeros(5)))
+
+
+def test_map_style_datasets():
+    """A DataLoader over PyTorch-style datasets: TensorDataset, a custom Dataset with
+    a collate_fn, Subsets from random_split (counts or fractions); every sample once
+    per epoch, integer fields kept integers; bad arguments named."""
+    x = np.arange(20.0).reshape(10, 2)
+    y = np.arange(10)
+    ds = vg.data.TensorDataset(x, y)
+    assert len(ds) == 10 and ds[3][1] == 3
+    seen = []
+    for xb, yb in vg.data.DataLoader(ds, batch_size=4, shuffle=True, seed=0, device="cpu"):
+        assert xb.shape[1:] == (2,) and yb.dtype == "i32" and xb.dtype == "f32"
+        np.testing.assert_array_equal(xb.numpy()[:, 0], 2 * yb.numpy())
+        seen += yb.numpy().tolist()
+    assert sorted(seen) == list(range(10))
+
+    class Squares(vg.data.Dataset):
+        def __len__(self):
+            return 5
+
+        def __getitem__(self, i):
+            return {"v": float(i) ** 2}
+    dl = vg.data.DataLoader(Squares(), batch_size=2, shuffle=False, device="cpu",
+                            collate_fn=lambda ss: np.array([s["v"] for s in ss]))
+    assert [b.numpy().tolist() for b in dl] == [[0.0, 1.0], [4.0, 9.0], [16.0]] and len(dl) == 3
+    a, b = vg.data.random_split(ds, [0.7, 0.3], seed=1)
+    assert (len(a), len(b)) == (7, 3) and sorted(a.indices + b.indices) == list(range(10))
+    a2, _ = vg.data.random_split(ds, [7, 3], seed=1)
+    assert a2.indices == a.indices
+    with pytest.raises(ValueError, match="random_split: lengths \\[4, 4\\] must be counts summing to 10"):
+        vg.data.random_split(ds, [4, 4])
+    with pytest.raises(ValueError, match="TensorDataset: the arrays' first axes differ"):
+        vg.data.TensorDataset(x, y[:5])
+    with pytest.raises(ValueError, match="DataLoader: give a dataset alone"):
+        vg.data.DataLoader(ds, y)

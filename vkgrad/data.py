@@ -1,4 +1,6 @@
-"""DataLoader: shuffled mini-batches of (x, y) as tensors on the default device."""
+"""DataLoader: shuffled mini-batches of (x, y) -- arrays, or a map-style dataset
+(PyTorch's: ``__len__`` and ``__getitem__``; TensorDataset, Subset, random_split)
+-- as tensors on the default device."""
 from __future__ import annotations
 
 import math
@@ -9,27 +11,116 @@ from .random import rng
 from .tensor import Tensor, tensor
 
 
+class Dataset:
+    """A map-style dataset, as PyTorch's: ``__len__`` and ``__getitem__(i)`` giving a
+    sample (an array, a number, or a tuple of them)."""
+
+    def __len__(self):
+        raise NotImplementedError(f"{type(self).__name__} must define __len__")
+
+    def __getitem__(self, i):
+        raise NotImplementedError(f"{type(self).__name__} must define __getitem__")
+
+
+class TensorDataset(Dataset):
+    """Samples ``(a[i], b[i], ...)`` of arrays (or tensors) sharing their first axis."""
+
+    def __init__(self, *arrays):
+        if not arrays:
+            raise ValueError("TensorDataset: expected at least one array")
+        self.arrays = [a.numpy() if isinstance(a, Tensor) else np.asarray(a) for a in arrays]
+        n = {a.shape[0] if a.ndim else None for a in self.arrays}
+        if len(n) != 1 or None in n:
+            raise ValueError(f"TensorDataset: the arrays' first axes differ: {[list(a.shape) for a in self.arrays]}")
+
+    def __len__(self):
+        return self.arrays[0].shape[0]
+
+    def __getitem__(self, i):
+        return tuple(a[i] for a in self.arrays)
+
+
+class Subset(Dataset):
+    """The samples of ``dataset`` at ``indices``."""
+
+    def __init__(self, dataset, indices):
+        self.dataset, self.indices = dataset, [int(i) for i in indices]
+
+    def __len__(self):
+        return len(self.indices)
+
+    def __getitem__(self, i):
+        return self.dataset[self.indices[i]]
+
+
+def random_split(dataset, lengths, seed=None):
+    """Disjoint Subsets of ``dataset`` of ``lengths`` (counts, or fractions summing
+    to 1: the remainder dealt one by one from the first, as PyTorch's), in an order
+    drawn from ``seed`` (else vkgrad's generator)."""
+    n = len(dataset)
+    lengths = list(lengths)
+    if lengths and all(0 <= f <= 1 for f in lengths) and abs(sum(lengths) - 1) < 1e-9 and sum(lengths) != n:
+        counts = [int(math.floor(n * f)) for f in lengths]
+        for k in range(n - sum(counts)):
+            counts[k % len(counts)] += 1
+        lengths = counts
+    if sum(lengths) != n or any(int(k) != k or k < 0 for k in lengths):
+        raise ValueError(f"random_split: lengths {lengths} must be counts summing to {n} or fractions summing to 1")
+    order = (np.random.default_rng(seed) if seed is not None else rng()).permutation(n)
+    out, o = [], 0
+    for k in lengths:
+        out.append(Subset(dataset, order[o:o + int(k)]))
+        o += int(k)
+    return out
+
+
+def default_collate(samples):
+    """A batch from a list of samples: arrays / numbers stacked along a new first
+    axis, tuples field by field."""
+    first = samples[0]
+    if isinstance(first, (tuple, list)):
+        return tuple(default_collate([s[k] for s in samples]) for k in range(len(first)))
+    return np.stack([s.numpy() if isinstance(s, Tensor) else np.asarray(s) for s in samples])
+
+
+def _is_dataset(x):
+    return (isinstance(x, Dataset) or hasattr(x, "__getitem__") and hasattr(x, "__len__")
+            and not isinstance(x, (np.ndarray, Tensor, list, tuple)))
+
+
 class DataLoader:
-    """Batches of ``(xb, yb)`` over the first axis of ``x`` and ``y``.
+    """Batches of ``(xb, yb)`` over the first axis of ``x`` and ``y``, or of a
+    map-style ``dataset`` (first argument) collated by ``collate_fn`` (default:
+    each field stacked), each field a tensor.
 
     Every sample appears once per epoch; with ``shuffle`` the order changes
     every epoch (from ``seed``, else from ``vkgrad.manual_seed``'s generator).
     ``y`` may be one-hot rows or integer labels; ``y=None`` yields ``xb`` only."""
 
     def __init__(self, x, y=None, batch_size=32, shuffle=True, drop_last=False, seed=None,
-                 device=None, dtype=None):
-        self.x, self.y = self._array("x", x), None if y is None else self._array("y", y)
-        if self.x.ndim < 1 or self.x.shape[0] == 0:
-            raise ValueError(f"DataLoader: x must have at least one sample, got shape {list(self.x.shape)}")
-        if self.y is not None and self.y.shape[0] != self.x.shape[0]:
-            raise ValueError(f"DataLoader: x has {self.x.shape[0]} samples but y has "
-                             f"{self.y.shape[0]} (shapes {list(self.x.shape)} and {list(self.y.shape)})")
+                 device=None, dtype=None, collate_fn=None):
+        self.dataset, self.collate_fn = None, collate_fn
+        if _is_dataset(x):
+            if y is not None:
+                raise ValueError("DataLoader: give a dataset alone (its samples hold the targets), not with y")
+            if len(x) == 0:
+                raise ValueError("DataLoader: the dataset is empty")
+            self.dataset, self.x, self.y = x, None, None
+        else:
+            self.x, self.y = self._array("x", x), None if y is None else self._array("y", y)
         if batch_size < 1:
             raise ValueError(f"DataLoader: batch_size must be >= 1, got {batch_size}")
         self.batch_size, self.shuffle, self.drop_last = int(batch_size), shuffle, drop_last
         self.device, self.dtype = device, dtype
         self._rng = np.random.default_rng(seed) if seed is not None else None
         self.shard = (0, 1)  # (rank, world): set by vkgrad.distributed
+        if self.dataset is not None:
+            return
+        if self.x.ndim < 1 or self.x.shape[0] == 0:
+            raise ValueError(f"DataLoader: x must have at least one sample, got shape {list(self.x.shape)}")
+        if self.y is not None and self.y.shape[0] != self.x.shape[0]:
+            raise ValueError(f"DataLoader: x has {self.x.shape[0]} samples but y has "
+                             f"{self.y.shape[0]} (shapes {list(self.x.shape)} and {list(self.y.shape)})")
 
     @staticmethod
     def _array(name, a):
@@ -46,14 +137,17 @@ class DataLoader:
         n = self._indices_len()
         return n // self.batch_size if self.drop_last else math.ceil(n / self.batch_size)
 
+    def _samples(self):
+        return len(self.dataset) if self.dataset is not None else self.x.shape[0]
+
     def _indices_len(self):
-        n = self.x.shape[0]
+        n = self._samples()
         r, w = self.shard
         return len(range(r, n, w))
 
     def epoch_order(self):
         """The sample indices of one epoch, in the order they will be served."""
-        n = self.x.shape[0]
+        n = self._samples()
         order = (self._rng or rng()).permutation(n) if self.shuffle else np.arange(n)
         r, w = self.shard
         return order[r::w]
@@ -65,6 +159,10 @@ class DataLoader:
             idx = order[s:s + bs]
             if self.drop_last and len(idx) < bs:
                 break
+            if self.dataset is not None:
+                batch = (self.collate_fn or default_collate)([self.dataset[int(i)] for i in idx])
+                yield self._tensors(batch)
+                continue
             xb = tensor(self.x[idx], dtype=self.dtype, device=self.device)
             if self.y is None:
                 yield xb
@@ -72,5 +170,13 @@ class DataLoader:
                 yb = tensor(self.y[idx], dtype=None if self.y.dtype.kind in "iub" else self.dtype,
                             device=self.device)
                 yield xb, yb
+
+    def _tensors(self, batch):
+        """A collated batch's arrays as tensors (integers stay integers), tuples kept."""
+        if isinstance(batch, tuple):
+            return tuple(self._tensors(b) for b in batch)
+        if isinstance(batch, Tensor) or not isinstance(batch, np.ndarray):
+            return batch
+        return tensor(batch, dtype=None if batch.dtype.kind in "iub" else self.dtype, device=self.device)
 
     epoch = __iter__  # the seed's dl$epoch()
