@@ -1137,3 +1137,29 @@ def test_parameter_vectors_and_pad_sequence(bk):
     (out * 2.0).sum().backward()
     for t, s in zip(ts, seqs):
         bk.close(t.grad.numpy(), np.full(s.shape, 2.0), what="pad_sequence gradient")
+
+
+def test_3d_layers_match_torch(bk):
+    """Conv3d (groups, dilation, reflect padding), MaxPool3d, AvgPool3d and
+    BatchNorm3d against PyTorch's in f64 with the same parameters: values and every
+    gradient; their errors."""
+    torch = pytest.importorskip("torch")
+    kw = dict(device=bk.device, dtype=bk.dtype)
+    r = np.random.default_rng(50)
+    # (no bias before the batch norm: its gradient is zero, f32 leaves round-off)
+    for make in ((lambda m: m.Sequential(m.Conv3d(4, 6, (3, 2, 3), stride=(2, 1, 1), padding=1, dilation=(1, 2, 1),
+                                                          groups=2, **({} if m is torch.nn else kw)),
+                                                m.ReLU(), m.MaxPool3d(2, ceil_mode=True))),
+                        (lambda m: m.Sequential(m.Conv3d(4, 3, 3, padding="same", padding_mode="reflect", bias=False,
+                                                          **({} if m is torch.nn else kw)),
+                                                m.BatchNorm3d(3, **({} if m is torch.nn else kw)),
+                                                m.AvgPool3d(2, stride=(1, 2, 2), padding=1, count_include_pad=False)))):
+        model, tm = make(nn), make(torch.nn).double()
+        assert [n for n, _ in model.named_parameters()] == [n for n, _ in tm.named_parameters()]
+        _vs_torch(torch, bk, model, tm, r.standard_normal((2, 4, 6, 7, 5)))
+    with pytest.raises(ValueError, match=r"conv3d: expected weight \[out_channels, 4, kd, kh, kw\]"):
+        vg.conv3d(vg.zeros(1, 4, 3, 3, 3, device="cpu"), vg.zeros(2, 3, 1, 1, 1, device="cpu"))
+    with pytest.raises(ValueError, match=r"max_pool3d: expected input \[N, C, D, H, W\] \(or \[C, D, H, W\]\)"):
+        vg.max_pool3d(vg.zeros(2, 3, 4, device="cpu"), 2)
+    with pytest.raises(ValueError, match="BatchNorm3d: expected a 5-d input"):
+        nn.BatchNorm3d(3)(vg.zeros(2, 3, 4, 4, device="cpu"))

@@ -151,6 +151,33 @@ LABELS_IGN = np.array([0, 3, -100, 4, 3, 1])  # a row PyTorch's ignore_index (-1
 CLASS_W = np.array([0.5, 1.0, 2.0, 1.5, 0.75])
 
 
+def _np_conv3d(x, w, b, stride, pad):
+    """Direct 3-d cross-correlation of [N, C, D, H, W] with [OC, C, kd, kh, kw]."""
+    x = np.pad(x, ((0, 0), (0, 0)) + ((pad, pad),) * 3)
+    kd, kh, kw = w.shape[2:]
+    D, H, W = ((n - k) // s + 1 for n, k, s in zip(x.shape[2:], (kd, kh, kw), stride))
+    out = np.zeros((x.shape[0], w.shape[0], D, H, W))
+    for d in range(D):
+        for i in range(H):
+            for j in range(W):
+                win = x[:, :, d * stride[0]:d * stride[0] + kd, i * stride[1]:i * stride[1] + kh,
+                        j * stride[2]:j * stride[2] + kw]
+                out[:, :, d, i, j] = np.einsum("ncdhw,ocdhw->no", win, w)
+    return out + b[None, :, None, None, None]
+
+
+def _np_pool3d(x, k, s, fn):
+    k = (k,) * 3 if isinstance(k, int) else k
+    D, H, W = ((n - kk) // ss + 1 for n, kk, ss in zip(x.shape[2:], k, s))
+    out = np.zeros(x.shape[:2] + (D, H, W))
+    for d in range(D):
+        for i in range(H):
+            for j in range(W):
+                out[:, :, d, i, j] = fn(x[:, :, d * s[0]:d * s[0] + k[0], i * s[1]:i * s[1] + k[1],
+                                          j * s[2]:j * s[2] + k[2]], axis=(2, 3, 4))
+    return out
+
+
 def _np_smooth(a, beta):
     return np.where(a < beta, 0.5 * a * a / beta, a - 0.5 * beta)
 
@@ -370,6 +397,13 @@ CASES = {
     "bce_with_logits": (lambda z: vg.binary_cross_entropy_with_logits(z, BCE_T),
                         lambda z: np.mean(np.logaddexp(0, z) - z * BCE_T), [U(4, 3, lo=-4, hi=4)]),
     "mse_loss": (vg.mse_loss, lambda a, b: np.mean((a - b) ** 2), [U(4, 3), U(4, 3)]),
+    "conv3d": (lambda x, w, b: vg.conv3d(x, w, b, stride=(2, 1, 1), padding=1),
+               lambda x, w, b: _np_conv3d(x, w, b, (2, 1, 1), 1), [U(2, 2, 5, 4, 3), U(3, 2, 3, 2, 2), U(3)]),
+    "max_pool3d": (lambda x: vg.max_pool3d(x, 2, stride=(1, 2, 2)),
+                   lambda x: _np_pool3d(x, 2, (1, 2, 2), np.max), [lambda: R.permutation(2 * 3 * 4 * 5 * 4)
+                                                                  .reshape(2, 3, 4, 5, 4) / 50.0]),
+    "avg_pool3d": (lambda x: vg.avg_pool3d(x, (2, 3, 2)), lambda x: _np_pool3d(x, (2, 3, 2), (2, 3, 2), np.mean),
+                   [U(1, 2, 5, 6, 4)]),
     "cumsum_axis1": (lambda a: vg.cumsum(a, dim=1), lambda a: np.cumsum(a, 1), [U(3, 11, 2)]),
     "cumsum_last": (lambda a: a.cumsum(-1), lambda a: np.cumsum(a, -1), [U(2, 33)]),
     "roll_two_axes": (lambda a: vg.roll(a, (2, -1), (0, 2)), lambda a: np.roll(a, (2, -1), (0, 2)), [U(5, 3, 4)]),

@@ -7,7 +7,7 @@ from .layers import (ELU, GELU, AdaptiveAvgPool2d, ConvTranspose2d, Dropout2d, G
                      LeakyReLU, Linear, LogSoftmax, ModuleList, MSELoss, MultiheadAttention, ReLU, Sequential, Sigmoid,
                      SiLU, Softmax, Softplus, Tanh, CELU, ReLU6, Hardsigmoid, Hardswish, Mish, LogSigmoid, Softsign,
                      SELU, Hardtanh, PReLU, BCELoss, L1Loss, SmoothL1Loss, HuberLoss, NLLLoss, KLDivLoss,
-                     ModuleDict, ParameterDict, ParameterList, Unflatten)
+                     ModuleDict, ParameterDict, ParameterList, Unflatten, Conv3d, MaxPool3d, AvgPool3d, BatchNorm3d)
 from .rnn import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNCell
 from .transformer import (Transformer, TransformerDecoder, TransformerDecoderLayer, TransformerEncoder,
                           TransformerEncoderLayer)
@@ -22,5 +22,5 @@ __all__ = ["Module", "Parameter", "Linear", "Conv2d", "MaxPool2d", "AvgPool2d", 
            "Softplus", "Softmax", "LogSoftmax", "CrossEntropyLoss", "BCEWithLogitsLoss", "MSELoss",
            "CELU", "ReLU6", "Hardsigmoid", "Hardswish", "Mish", "LogSigmoid", "Softsign", "SELU", "Hardtanh", "PReLU",
            "BCELoss", "L1Loss", "SmoothL1Loss", "HuberLoss", "NLLLoss", "KLDivLoss", "ModuleDict", "ParameterDict",
-           "ParameterList", "Unflatten",
+           "ParameterList", "Unflatten", "Conv3d", "MaxPool3d", "AvgPool3d", "BatchNorm3d",
            "init", "functional", "utils"]

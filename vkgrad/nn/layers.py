@@ -7,7 +7,7 @@ import math
 import numpy as np
 
 from .. import config, ops
-from ..ops.conv import _one, _padding, _pair
+from ..ops.conv import _one, _padding, _padding3, _pair, _triple
 from ..ops.nn import check_activation
 from ..random import rng
 from ..tensor import Parameter, Tensor, tensor
@@ -89,8 +89,15 @@ class BatchNorm2d(BatchNorm1d):
     _input = ((4,), "a 4-d input [N, C, H, W]")
 
 
+class BatchNorm3d(BatchNorm1d):
+    """Batch norm per channel of volumes [N, C, D, H, W], over the batch and the
+    spatial axes (as BatchNorm1d, with the same exact gradient)."""
+
+    _input = ((5,), "a 5-d input [N, C, D, H, W]")
+
+
 class _Conv(Module):
-    """Conv1d / Conv2d: a learnt weight [out_channels, in_channels / groups, *kernel]
+    """Conv1d / Conv2d / Conv3d: a learnt weight [out_channels, in_channels / groups, *kernel]
     and bias [out_channels], initialised like PyTorch (uniform in +-1/sqrt(fan_in),
     fan_in = in_channels / groups * the kernel's size)."""
 
@@ -110,6 +117,7 @@ class _Conv(Module):
             raise ValueError(f"{name}: groups must be a positive int dividing in_channels={in_channels} and "
                              f"out_channels={out_channels}, got {groups!r}")
         self.kernel_size = (_pair(name, "kernel_size", kernel_size, 1) if self._dims == 2 else
+                            _triple(name, "kernel_size", kernel_size, 1) if self._dims == 3 else
                             (_one(name, "kernel_size", kernel_size, 1),))
         self.in_channels, self.out_channels, self.groups = in_channels, out_channels, groups
         self.stride, self.padding, self.dilation, self.padding_mode = stride, padding, dilation, padding_mode
@@ -130,6 +138,10 @@ class _Conv(Module):
         """(before, after) per spatial axis, last axis first (pad's order): the
         convolution's own padding rule (ops.conv._padding; Conv1d as rows of one)."""
         name, p = type(self).__name__, self.padding
+        if self._dims == 3:
+            before, after = _padding3(name, self.kernel_size, _triple(name, "stride", self.stride, 1), p,
+                                      _triple(name, "dilation", self.dilation, 1))
+            return (before[2], after[2], before[1], after[1], before[0], after[0])
         if self._dims == 2:
             args = (self.kernel_size, _pair(name, "stride", self.stride, 1), p,
                     _pair(name, "dilation", self.dilation, 1))
@@ -155,6 +167,13 @@ class Conv2d(_Conv):
     (groups = in_channels: depthwise)."""
 
     _dims, _fn = 2, ops.conv2d
+
+
+class Conv3d(_Conv):
+    """``vkgrad.conv3d`` with a learnt weight [out_channels, in_channels / groups, kd,
+    kh, kw] and bias (see _Conv), over [N, C, D, H, W]; ``padding_mode`` as Conv2d's."""
+
+    _dims, _fn = 3, ops.conv3d
 
 
 class Conv1d(_Conv):
@@ -239,6 +258,19 @@ class MaxPool1d(_Pool):
 class AvgPool2d(_Pool):
     """``vkgrad.avg_pool2d`` as a module (stride defaults to the kernel size)."""
     _fn = ops.avg_pool2d
+    _args = ("kernel_size", "stride", "padding", "ceil_mode", "count_include_pad", "divisor_override")
+    _defaults = {"stride": None, "padding": 0, "ceil_mode": False, "count_include_pad": True,
+                 "divisor_override": None}
+
+
+class MaxPool3d(_Pool):
+    """``vkgrad.max_pool3d`` as a module (stride defaults to the kernel size)."""
+    _fn, _args, _defaults = ops.max_pool3d, _MAX_ARGS, _MAX_DEFAULTS
+
+
+class AvgPool3d(_Pool):
+    """``vkgrad.avg_pool3d`` as a module (stride defaults to the kernel size)."""
+    _fn = ops.avg_pool3d
     _args = ("kernel_size", "stride", "padding", "ceil_mode", "count_include_pad", "divisor_override")
     _defaults = {"stride": None, "padding": 0, "ceil_mode": False, "count_include_pad": True,
                  "divisor_override": None}

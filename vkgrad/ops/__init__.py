@@ -7,8 +7,8 @@ from .nn import (batch_norm, binary_cross_entropy, binary_cross_entropy_with_log
                  dropout2d, embedding, group_norm, huber_loss, kl_div, l1_loss, layer_norm, linear, log_softmax,
                  matmul, mse_loss, nll_loss, normalize, cosine_similarity, one_hot, scaled_dot_product_attention,
                  smooth_l1_loss, softmax, softmax_cross_entropy)
-from .conv import (adaptive_avg_pool2d, avg_pool1d, avg_pool2d, conv1d, conv2d, conv_transpose2d, interpolate, max_pool1d,
-                   max_pool2d)
+from .conv import (adaptive_avg_pool2d, avg_pool1d, avg_pool2d, avg_pool3d, conv1d, conv2d, conv3d, conv_transpose2d,
+                   interpolate, max_pool1d, max_pool2d, max_pool3d)
 from .einsum import einsum
 from .rnn import recurrence
 from .shape import (argmax, argmin, broadcast_to, cat, chunk, cumsum, flip, roll, tril, triu, getitem, index_select, logsumexp, max, mean, min, pad,
@@ -26,4 +26,4 @@ __all__ = ["abs", "add", "affine", "clamp", "div", "eq", "exp", "gelu", "log", "
            "scaled_dot_product_attention", "index_select", "flip", "pad", "normalize", "cosine_similarity", "tile", "recurrence",
            "hardtanh", "relu6", "hardsigmoid", "hardswish", "mish", "logsigmoid", "softsign", "selu", "celu", "prelu",
            "binary_cross_entropy", "l1_loss", "smooth_l1_loss", "huber_loss", "nll_loss", "kl_div",
-           "cumsum", "roll", "tril", "triu", "einsum"]
+           "cumsum", "roll", "tril", "triu", "einsum", "conv3d", "max_pool3d", "avg_pool3d"]

@@ -1,5 +1,6 @@
 """2-D convolution and pooling over [N, C, H, W] (PyTorch's layout and arguments;
-the 1-D forms over [N, C, L] as images of one row),
+the 1-D forms over [N, C, L] as images of one row, the 3-D ones over [N, C, D, H, W]
+as 2-D ones per depth tap),
 each as sliding windows gathered into rows (the backend's im2col) and reduced:
 by a matmul with the weight (conv2d, bias fused), a row maximum (max_pool2d) or
 a row sum (avg_pool2d).  Every backward ends in col2im, the windows' adjoint,
@@ -15,8 +16,8 @@ from ..backends.base import Window
 from ..tensor import Tensor
 from ._core import autocast_to, check_tensor, make, promote, same_device
 from .nn import linear
-from .elementwise import mul
-from .shape import _scaled_sum, _take, cat, sum, transpose
+from .elementwise import maximum, mul
+from .shape import _scaled_sum, _take, cat, pad, sum, transpose
 
 
 def _pair(op, name, v, lo):
@@ -344,6 +345,147 @@ def avg_pool1d(x, kernel_size, stride=None, padding=0, ceil_mode=False, count_in
                       count_include_pad).squeeze(-2)
 
 
+def _triple(op, name, v, lo):
+    """An int or three ints, each >= lo, as a triple."""
+    vals = (v, v, v) if isinstance(v, numbers.Integral) and not isinstance(v, bool) else v
+    if not (isinstance(vals, (tuple, list)) and len(vals) == 3
+            and all(isinstance(a, numbers.Integral) and not isinstance(a, bool) for a in vals)):
+        raise TypeError(f"{op}: {name} must be an int or three ints, got {v!r}")
+    if any(a < lo for a in vals):
+        raise ValueError(f"{op}: {name} must be >= {lo}, got {v!r}")
+    return tuple(int(a) for a in vals)
+
+
+def _volumes(op, x):
+    """x as [N, C, D, H, W] (a [C, D, H, W] input gets a batch of one) and whether it had one."""
+    check_tensor(op, x)
+    if x.ndim not in (4, 5):
+        raise ValueError(f"{op}: expected input [N, C, D, H, W] (or [C, D, H, W]), got {list(x.shape)}")
+    return (x, True) if x.ndim == 5 else (x.reshape((1,) + x.shape), False)
+
+
+def _padding3(op, kernel, stride, padding, dilation):
+    """(before, after) triples: ``padding`` an int, three, 'valid' or 'same' (stride 1)."""
+    if isinstance(padding, str):
+        dh = _padding(op, kernel[1:], stride[1:], padding, dilation[1:])  # (checks the string and strides)
+        dd = _padding(op, (kernel[0], 1), (stride[0], 1), padding, (dilation[0], 1))
+        return (dd[0][0],) + dh[0], (dd[1][0],) + dh[1]
+    p = _triple(op, "padding", padding, 0)
+    return p, p
+
+
+def _depth_taps(x, kd, sd, dd, before, after, fill, OD):
+    """For each tap k of a depth window: the depth slices it reads, [N * OD, C, H, W]
+    (x [N, C, D, H, W] padded along depth with ``fill``; the output depths folded into
+    the batch)."""
+    if before or after:
+        x = pad(x, (0, 0, 0, 0, before, after), value=fill)
+    N, C, _, H, W = x.shape
+    taps = []
+    for k in range(kd):
+        s = x[:, :, k * dd:k * dd + (OD - 1) * sd + 1:sd]  # [N, C, OD, H, W]
+        taps.append(transpose(s, (0, 2, 1, 3, 4)).reshape(N * OD, C, H, W))
+    return taps
+
+
+def conv3d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
+    """3-D cross-correlation, as ``torch.nn.functional.conv3d``: x [N, C, D, H, W] (or
+    [C, D, H, W]), weight [OC, C / groups, kd, kh, kw], bias [OC] -> [N, OC, OD, OH,
+    OW]; ``padding`` an int, three, 'valid' or 'same' (stride 1).  Computed as kd
+    conv2d's (one per depth tap of the kernel, each over the depth slices that tap
+    reads with the output depths folded into the batch) summed."""
+    op = "conv3d"
+    x, batched = _volumes(op, x)
+    check_tensor(op, weight)
+    C = x.shape[1]
+    if isinstance(groups, bool) or not isinstance(groups, numbers.Integral) or groups < 1 or C % groups:
+        raise ValueError(f"conv3d: groups must be a positive int dividing the {C} input channels, got {groups!r}")
+    if weight.ndim != 5 or weight.shape[1] * groups != C or weight.shape[0] % groups or min(weight.shape) < 1:
+        raise ValueError(f"conv3d: expected weight [out_channels, {C // groups}, kd, kh, kw] for input "
+                         f"{list(x.shape)} and groups={groups}, got weight {list(weight.shape)}")
+    kd, kh, kw = weight.shape[2:]
+    stride, dilation = _triple(op, "stride", stride, 1), _triple(op, "dilation", dilation, 1)
+    before, after = _padding3(op, (kd, kh, kw), stride, padding, dilation)
+    OD = _out_size(op, x.shape[2], kd, stride[0], before[0], after[0], dilation[0])
+    hw_pad = padding if isinstance(padding, str) else before[1:]
+    N, OC = x.shape[0], weight.shape[0]
+    out = None
+    for k, xs in enumerate(_depth_taps(x, kd, stride[0], dilation[0], before[0], after[0], 0.0, OD)):
+        y = conv2d(xs, weight[:, :, k], bias if k == 0 else None, stride[1:], hw_pad, dilation[1:], groups)
+        out = y if out is None else out + y
+    OH, OW = out.shape[2:]
+    out = transpose(out.reshape(N, OD, OC, OH, OW), (0, 2, 1, 3, 4))
+    return out if batched else out.reshape(out.shape[1:])
+
+
+def _pool3_args(op, x, kernel_size, stride, padding):
+    kernel = _triple(op, "kernel_size", kernel_size, 1)
+    stride = kernel if stride is None or stride == () else _triple(op, "stride", stride, 1)
+    pad3 = _triple(op, "padding", padding, 0)
+    if any(2 * p > k for p, k in zip(pad3, kernel)):
+        raise ValueError(f"{op}: padding {padding!r} must be at most half the kernel size {kernel_size!r}")
+    return kernel, stride, pad3
+
+
+def max_pool3d(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False):
+    """The maximum of each [kd, kh, kw] window, as ``torch.nn.functional.max_pool3d``
+    (padding counts as -inf): max_pool2d over each depth slice, then the maximum of
+    the kd depth taps (separable).  Gradients go to the maximum; on exact ties
+    between depth slices they are split (PyTorch picks one)."""
+    op = "max_pool3d"
+    x, batched = _volumes(op, x)
+    kernel, stride, pad3 = _pool3_args(op, x, kernel_size, stride, padding)
+    dil = _triple(op, "dilation", dilation, 1)
+    N, C, D, H, W = x.shape
+    OD = _out_size(op, D, kernel[0], stride[0], pad3[0], pad3[0], dil[0], bool(ceil_mode))
+    extra = max(0, (OD - 1) * stride[0] + dil[0] * (kernel[0] - 1) + 1 - (D + 2 * pad3[0]))  # (ceil_mode's last)
+    plane = max_pool2d(x.reshape(N, C * D, H, W), kernel[1:], stride[1:], pad3[1:], dil[1:], ceil_mode)
+    OH, OW = plane.shape[2:]
+    taps = _depth_taps(plane.reshape(N, C, D, OH, OW), kernel[0], stride[0], dil[0], pad3[0], pad3[0] + extra,
+                       -math.inf, OD)
+    out = taps[0]
+    for t in taps[1:]:
+        out = maximum(out, t)
+    out = transpose(out.reshape(N, OD, C, OH, OW), (0, 2, 1, 3, 4))
+    return out if batched else out.reshape(out.shape[1:])
+
+
+def avg_pool3d(x, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True,
+               divisor_override=None):
+    """The mean of each [kd, kh, kw] window, as ``torch.nn.functional.avg_pool3d``:
+    zeros padded and counted unless ``count_include_pad=False``; ``divisor_override``
+    replaces the divisor.  avg_pool2d over each depth slice, then the depth taps'
+    mean (the divisor a product of each axis's count, as the window is a box)."""
+    op = "avg_pool3d"
+    x, batched = _volumes(op, x)
+    kernel, stride, pad3 = _pool3_args(op, x, kernel_size, stride, padding)
+    if divisor_override is not None and (not isinstance(divisor_override, numbers.Integral)
+                                         or isinstance(divisor_override, bool) or divisor_override < 1):
+        raise ValueError(f"{op}: divisor_override must be a positive int, got {divisor_override!r}")
+    N, C, D, H, W = x.shape
+    OD = _out_size(op, D, kernel[0], stride[0], pad3[0], pad3[0], 1, bool(ceil_mode))
+    extra = max(0, (OD - 1) * stride[0] + kernel[0] - (D + 2 * pad3[0]))
+    # the planes' sums (divisor 1) when the divisor is overridden, else their means
+    plane = avg_pool2d(x.reshape(N, C * D, H, W), kernel[1:], stride[1:], pad3[1:], ceil_mode, count_include_pad,
+                       1 if divisor_override is not None else None)
+    OH, OW = plane.shape[2:]
+    taps = _depth_taps(plane.reshape(N, C, D, OH, OW), kernel[0], stride[0], 1, pad3[0], pad3[0] + extra, 0.0, OD)
+    out = taps[0]
+    for t in taps[1:]:
+        out = out + t
+    if divisor_override is not None:
+        f = 1.0 / divisor_override
+    else:  # the depth count of each output depth (PyTorch's rules, as avg_pool2d's per axis)
+        start = np.arange(OD) * stride[0] - pad3[0]
+        end = np.minimum(start + kernel[0], D + pad3[0])
+        cnt = (end - start) if count_include_pad else (np.minimum(end, D) - np.maximum(start, 0))
+        f = 1.0 / cnt.astype(np.float64)
+    out = out.reshape(N, OD, C, OH, OW)
+    out = out * (float(f) if np.ndim(f) == 0 else f.reshape(1, OD, 1, 1, 1))
+    out = transpose(out, (0, 2, 1, 3, 4))
+    return out if batched else out.reshape(out.shape[1:])
+
+
 _MODES = {"nearest": (1, 2), "linear": (1,), "bilinear": (2,), "bicubic": (2,)}
 
 
@@ -435,5 +577,5 @@ def interpolate(x, size=None, scale_factor=None, mode="nearest", align_corners=N
     return x
 
 
-__all__ = ["conv2d", "max_pool2d", "avg_pool2d", "adaptive_avg_pool2d", "conv1d", "max_pool1d", "avg_pool1d",
+__all__ = ["conv3d", "max_pool3d", "avg_pool3d", "conv2d", "max_pool2d", "avg_pool2d", "adaptive_avg_pool2d", "conv1d", "max_pool1d", "avg_pool1d",
            "interpolate", "conv_transpose2d"]
