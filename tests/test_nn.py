@@ -1163,3 +1163,53 @@ def test_3d_layers_match_torch(bk):
         vg.max_pool3d(vg.zeros(2, 3, 4, device="cpu"), 2)
     with pytest.raises(ValueError, match="BatchNorm3d: expected a 5-d input"):
         nn.BatchNorm3d(3)(vg.zeros(2, 3, 4, 4, device="cpu"))
+
+
+def test_shape_padding_and_instance_modules(bk):
+    """PixelShuffle / PixelUnshuffle (inverses), GLU, Softmin, CosineSimilarity,
+    PairwiseDistance, AdaptiveAvgPool1d, the padding modules, Dropout1d / 3d and
+    InstanceNorm1d / 2d / 3d (running statistics too) against PyTorch's in f64 on
+    every backend; without torch, the shuffles' round trip."""
+    r = np.random.default_rng(60)
+    kw = dict(device=bk.device, dtype=bk.dtype)
+    x4 = r.standard_normal((2, 8, 3, 5))
+    back = nn.PixelUnshuffle(2)(nn.PixelShuffle(2)(bk.t(x4)))
+    bk.close(back.numpy(), x4.astype(np.float16) if bk.dtype == "f16" else x4, what="shuffle round trip")
+    drop = nn.Dropout3d(0.5)
+    y = drop(bk.t(np.ones((4, 6, 2, 3, 2))))  # whole channels kept or dropped
+    per_channel = y.numpy().reshape(24, -1)
+    assert all(len(set(row.tolist())) == 1 for row in per_channel) and set(per_channel[:, 0].tolist()) <= {0.0, 2.0}
+    torch = pytest.importorskip("torch")
+    x3, x5 = r.standard_normal((2, 4, 9)), r.standard_normal((2, 3, 4, 5, 6))
+    cases = [("PixelShuffle", (2,), x4), ("GLU", (1,), x4), ("Softmin", (1,), x4), ("AdaptiveAvgPool1d", (4,), x3),
+             ("ReflectionPad2d", ((1, 2, 2, 0),), x4), ("ReplicationPad3d", (1,), x5),
+             ("ConstantPad1d", ((2, 1), 0.5), x3), ("CircularPad2d", (1,), x4)]
+    for name, args, x in cases:
+        _vs_torch(torch, bk, getattr(nn, name)(*args), getattr(torch.nn, name)(*args), x)
+    for n, x in ((1, x3), (2, x4), (3, x5)):
+        m = getattr(nn, f"InstanceNorm{n}d")(x.shape[1], affine=True, track_running_stats=True, **kw)
+        tm = getattr(torch.nn, f"InstanceNorm{n}d")(x.shape[1], affine=True, track_running_stats=True).double()
+        for p in m.parameters():
+            p.assign_(p.numpy() + r.uniform(-0.3, 0.3, p.shape))
+        tol = _vs_torch(torch, bk, m, tm, x)
+        bk.close(m.running_var.numpy(), tm.running_var.numpy(), what="running var", **tol)
+        m.eval()
+        tm.eval()
+        _vs_torch(torch, bk, m, tm, x)
+
+    class Pair(nn.Module):
+        def __init__(self, mod):
+            super().__init__()
+            self.mod = mod
+
+        def forward(self, a):
+            return self.mod(a, a * 0.5 + 1.0)
+    for m, tm in ((nn.CosineSimilarity(dim=1), torch.nn.CosineSimilarity(dim=1)),
+                  (nn.PairwiseDistance(p=1.0), torch.nn.PairwiseDistance(p=1.0))):
+        _vs_torch(torch, bk, Pair(m), Pair(tm), x3)
+    with pytest.raises(ValueError, match=r"pixel_shuffle: expected \[\*, C \* 3\^2, H, W\], got \[2, 8, 3, 5\]"):
+        nn.PixelShuffle(3)(bk.t(x4))
+    with pytest.raises(ValueError, match="ZeroPad2d: padding must be an int or 4 ints, got \\(1, 2\\)"):
+        nn.ZeroPad2d((1, 2))
+    with pytest.raises(ValueError, match="InstanceNorm2d: expected a 3-d or 4-d input"):
+        nn.InstanceNorm2d(3)(bk.t(x3[0]))

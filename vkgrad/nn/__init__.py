@@ -7,7 +7,12 @@ from .layers import (ELU, GELU, AdaptiveAvgPool2d, ConvTranspose2d, Dropout2d, G
                      LeakyReLU, Linear, LogSoftmax, ModuleList, MSELoss, MultiheadAttention, ReLU, Sequential, Sigmoid,
                      SiLU, Softmax, Softplus, Tanh, CELU, ReLU6, Hardsigmoid, Hardswish, Mish, LogSigmoid, Softsign,
                      SELU, Hardtanh, PReLU, BCELoss, L1Loss, SmoothL1Loss, HuberLoss, NLLLoss, KLDivLoss,
-                     ModuleDict, ParameterDict, ParameterList, Unflatten, Conv3d, MaxPool3d, AvgPool3d, BatchNorm3d)
+                     ModuleDict, ParameterDict, ParameterList, Unflatten, Conv3d, MaxPool3d, AvgPool3d, BatchNorm3d,
+                     PixelShuffle, PixelUnshuffle, GLU, Softmin, CosineSimilarity, PairwiseDistance, AdaptiveAvgPool1d,
+                     ZeroPad1d, ZeroPad2d, ZeroPad3d, ConstantPad1d, ConstantPad2d, ConstantPad3d, ReflectionPad1d,
+                     ReflectionPad2d, ReflectionPad3d, ReplicationPad1d, ReplicationPad2d, ReplicationPad3d,
+                     CircularPad1d, CircularPad2d, CircularPad3d, Dropout1d, Dropout3d, InstanceNorm1d, InstanceNorm2d,
+                     InstanceNorm3d)
 from .rnn import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNCell
 from .transformer import (Transformer, TransformerDecoder, TransformerDecoderLayer, TransformerEncoder,
                           TransformerEncoderLayer)
@@ -23,4 +28,9 @@ __all__ = ["Module", "Parameter", "Linear", "Conv2d", "MaxPool2d", "AvgPool2d", 
            "CELU", "ReLU6", "Hardsigmoid", "Hardswish", "Mish", "LogSigmoid", "Softsign", "SELU", "Hardtanh", "PReLU",
            "BCELoss", "L1Loss", "SmoothL1Loss", "HuberLoss", "NLLLoss", "KLDivLoss", "ModuleDict", "ParameterDict",
            "ParameterList", "Unflatten", "Conv3d", "MaxPool3d", "AvgPool3d", "BatchNorm3d",
+           "PixelShuffle", "PixelUnshuffle", "GLU", "Softmin", "CosineSimilarity", "PairwiseDistance",
+           "AdaptiveAvgPool1d", "ZeroPad1d", "ZeroPad2d", "ZeroPad3d", "ConstantPad1d", "ConstantPad2d",
+           "ConstantPad3d", "ReflectionPad1d", "ReflectionPad2d", "ReflectionPad3d", "ReplicationPad1d",
+           "ReplicationPad2d", "ReplicationPad3d", "CircularPad1d", "CircularPad2d", "CircularPad3d", "Dropout1d",
+           "Dropout3d", "InstanceNorm1d", "InstanceNorm2d", "InstanceNorm3d",
            "init", "functional", "utils"]

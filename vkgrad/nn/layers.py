@@ -519,6 +519,70 @@ class Dropout2d(Dropout):
     _fn = ops.dropout2d
 
 
+class Dropout1d(Dropout):
+    """Channel dropout of [N, C, L] (``vkgrad.dropout1d``); the identity in eval mode."""
+
+    _fn = ops.dropout1d
+
+
+class Dropout3d(Dropout):
+    """Channel dropout of [N, C, D, H, W] (``vkgrad.dropout3d``); the identity in eval mode."""
+
+    _fn = ops.dropout3d
+
+
+class _InstanceNorm(Module):
+    """PyTorch's InstanceNorm1d / 2d / 3d: each sample's channel normalised over its
+    positions (``vkgrad.instance_norm``); ``affine``: a learnt per-channel scale and
+    shift; ``track_running_stats``: running means and variances updated in training
+    and used in eval."""
+
+    _spatial = 1
+
+    def __init__(self, num_features, eps=1e-5, momentum=0.1, affine=False, track_running_stats=False, device=None,
+                 dtype=None):
+        super().__init__()
+        if num_features < 1:
+            raise ValueError(f"{type(self).__name__}: num_features must be positive, got {num_features}")
+        self.num_features, self.eps, self.momentum = num_features, eps, momentum
+        self.affine, self.track_running_stats = affine, track_running_stats
+        self.weight, self.bias = _scale_shift(num_features, affine, device, dtype)
+        if track_running_stats:
+            self.register_buffer("running_mean", tensor(np.zeros(num_features), dtype="f32", device=device))
+            self.register_buffer("running_var", tensor(np.ones(num_features), dtype="f32", device=device))
+
+    def _buffer_dtype(self, name, dtype):
+        return "f32"  # (the running statistics stay f32, as batch norm's)
+
+    def forward(self, x):
+        n = self._spatial + 2
+        if getattr(x, "ndim", None) not in (n - 1, n):
+            raise ValueError(f"{type(self).__name__}: expected a {n - 1}-d or {n}-d input, got "
+                             f"{list(getattr(x, 'shape', ()))}")
+        batched = x.ndim == n
+        x = x if batched else x.unsqueeze(0)
+        rm, rv = (self.running_mean, self.running_var) if self.track_running_stats else (None, None)
+        y = ops.instance_norm(x, rm, rv, self.weight, self.bias, self.training or not self.track_running_stats,
+                              self.momentum, self.eps)
+        return y if batched else y.squeeze(0)
+
+    def extra_repr(self):
+        return (f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, affine={self.affine}, "
+                f"track_running_stats={self.track_running_stats}")
+
+
+class InstanceNorm1d(_InstanceNorm):
+    _spatial = 1
+
+
+class InstanceNorm2d(_InstanceNorm):
+    _spatial = 2
+
+
+class InstanceNorm3d(_InstanceNorm):
+    _spatial = 3
+
+
 class GroupNorm(Module):
     """``vkgrad.group_norm``: ``num_channels`` in ``num_groups`` groups, each
     normalised over its channels and positions, then a learnable per-channel scale
@@ -837,11 +901,16 @@ class Unflatten(Module):
         return f"dim={self.dim}, unflattened_size={self.unflattened_size}"
 
 
-def _loss_module(name, fn, doc, **defaults):
-    """A loss module: its constructor takes ``defaults``' keywords (PyTorch's
-    names and defaults), its forward ``fn(input, target, **those)``."""
-    def __init__(self, **kw):
+def _fn_module(name, fn, doc, inputs=1, **defaults):
+    """A module of a function: its constructor takes ``defaults``' arguments
+    (PyTorch's names, order and defaults; the first ones may be given by position),
+    its forward ``fn(*inputs, **those)``."""
+    def __init__(self, *args, **kw):
         Module.__init__(self)
+        if len(args) > len(defaults):
+            raise TypeError(f"{name}: expected at most {len(defaults)} arguments ({', '.join(defaults)}), "
+                            f"got {len(args)}")
+        kw = {**dict(zip(defaults, args)), **kw}
         unknown = sorted(set(kw) - set(defaults))
         if unknown:
             raise TypeError(f"{name}: unexpected arguments {unknown}; it takes {sorted(defaults)}")
@@ -850,9 +919,62 @@ def _loss_module(name, fn, doc, **defaults):
 
     def extra_repr(self):
         return ", ".join(f"{k}={getattr(self, k)!r}" for k, v in defaults.items() if getattr(self, k) is not v)
-    return type(name, (Module,), {
-        "__init__": __init__, "extra_repr": extra_repr, "__doc__": doc,
-        "forward": lambda self, input, target: fn(input, target, **{k: getattr(self, k) for k in defaults})})
+
+    def forward(self, *xs):
+        if len(xs) != inputs:
+            raise TypeError(f"{name}: forward takes {inputs} input(s), got {len(xs)}")
+        return fn(*xs, **{k: getattr(self, k) for k in defaults})
+    return type(name, (Module,), {"__init__": __init__, "extra_repr": extra_repr, "__doc__": doc,
+                                  "forward": forward})
+
+
+def _loss_module(name, fn, doc, **defaults):
+    """A loss module: forward(input, target) (see _fn_module)."""
+    return _fn_module(name, fn, doc, 2, **defaults)
+
+
+PixelShuffle = _fn_module("PixelShuffle", ops.pixel_shuffle, """``vkgrad.pixel_shuffle`` as a module.""",
+                          upscale_factor=2)
+PixelUnshuffle = _fn_module("PixelUnshuffle", ops.pixel_unshuffle, """``vkgrad.pixel_unshuffle`` as a module.""",
+                            downscale_factor=2)
+GLU = _fn_module("GLU", lambda x, dim: ops.glu(x, dim), """``vkgrad.glu`` as a module.""", dim=-1)
+Softmin = _fn_module("Softmin", lambda x, dim: ops.softmax(-x, dim if dim is not None else 0 if x.ndim in (0, 1, 3)
+                                                         else 1),
+                     """softmax(-x) along ``dim`` (None: PyTorch's implicit choice, 0 for 1-d and 3-d
+    inputs, else 1).""", dim=None)
+CosineSimilarity = _fn_module("CosineSimilarity", lambda a, b, dim, eps: ops.cosine_similarity(a, b, dim, eps),
+                              """``vkgrad.cosine_similarity`` as a module.""", 2, dim=1, eps=1e-8)
+PairwiseDistance = _fn_module("PairwiseDistance", ops.pairwise_distance,
+                              """``vkgrad.pairwise_distance`` as a module.""", 2, p=2.0, eps=1e-6, keepdim=False)
+AdaptiveAvgPool1d = _fn_module("AdaptiveAvgPool1d", ops.adaptive_avg_pool1d,
+                               """``vkgrad.adaptive_avg_pool1d`` as a module.""", output_size=1)
+
+
+def _pad_module(name, mode, n):
+    """PyTorch's padding modules: ``padding`` an int (every side) or 2 n ints (last
+    axis first), ``vkgrad.pad`` with ``mode``."""
+    def __init__(self, padding, value=0.0):
+        Module.__init__(self)
+        pads = (int(padding),) * (2 * n) if isinstance(padding, int) else tuple(int(p) for p in padding)
+        if len(pads) != 2 * n:
+            raise ValueError(f"{name}: padding must be an int or {2 * n} ints, got {padding!r}")
+        self.padding, self.value = pads, float(value)
+
+    def forward(self, x):
+        return ops.pad(x, self.padding, mode, self.value)
+
+    def extra_repr(self):
+        return f"padding={self.padding}" + (f", value={self.value}" if mode == "constant" else "")
+    return type(name, (Module,), {"__init__": __init__, "forward": forward, "extra_repr": extra_repr,
+                                  "__doc__": f"``vkgrad.pad(x, padding, {mode!r})`` over {n} trailing axes."})
+
+
+ZeroPad1d, ZeroPad2d, ZeroPad3d = (_pad_module(f"ZeroPad{n}d", "constant", n) for n in (1, 2, 3))
+ConstantPad1d, ConstantPad2d, ConstantPad3d = (_pad_module(f"ConstantPad{n}d", "constant", n) for n in (1, 2, 3))
+ReflectionPad1d, ReflectionPad2d, ReflectionPad3d = (_pad_module(f"ReflectionPad{n}d", "reflect", n) for n in (1, 2, 3))
+ReplicationPad1d, ReplicationPad2d, ReplicationPad3d = (_pad_module(f"ReplicationPad{n}d", "replicate", n)
+                                                        for n in (1, 2, 3))
+CircularPad1d, CircularPad2d, CircularPad3d = (_pad_module(f"CircularPad{n}d", "circular", n) for n in (1, 2, 3))
 
 
 CrossEntropyLoss = _loss_module(

@@ -4,10 +4,11 @@ from .elementwise import (abs, add, affine, celu, clamp, clone, div, elu, eq, ex
                           mul, neg, pow, prelu, relu, relu6, selu, sigmoid, silu, softplus, softsign, sqrt, sub, tanh,
                           to, where)
 from .nn import (batch_norm, binary_cross_entropy, binary_cross_entropy_with_logits, bmm, cross_entropy, dropout,
-                 dropout2d, embedding, group_norm, huber_loss, kl_div, l1_loss, layer_norm, linear, log_softmax,
+                 dropout1d, dropout2d, dropout3d, embedding, glu, group_norm, huber_loss, instance_norm, kl_div, l1_loss,
+                 layer_norm, linear, log_softmax, pairwise_distance, pixel_shuffle, pixel_unshuffle,
                  matmul, mse_loss, nll_loss, normalize, cosine_similarity, one_hot, scaled_dot_product_attention,
                  smooth_l1_loss, softmax, softmax_cross_entropy)
-from .conv import (adaptive_avg_pool2d, avg_pool1d, avg_pool2d, avg_pool3d, conv1d, conv2d, conv3d, conv_transpose2d,
+from .conv import (adaptive_avg_pool1d, adaptive_avg_pool2d, avg_pool1d, avg_pool2d, avg_pool3d, conv1d, conv2d, conv3d, conv_transpose2d,
                    interpolate, max_pool1d, max_pool2d, max_pool3d)
 from .einsum import einsum
 from .rnn import recurrence
@@ -26,4 +27,6 @@ __all__ = ["abs", "add", "affine", "clamp", "div", "eq", "exp", "gelu", "log", "
            "scaled_dot_product_attention", "index_select", "flip", "pad", "normalize", "cosine_similarity", "tile", "recurrence",
            "hardtanh", "relu6", "hardsigmoid", "hardswish", "mish", "logsigmoid", "softsign", "selu", "celu", "prelu",
            "binary_cross_entropy", "l1_loss", "smooth_l1_loss", "huber_loss", "nll_loss", "kl_div",
-           "cumsum", "roll", "tril", "triu", "einsum", "conv3d", "max_pool3d", "avg_pool3d"]
+           "cumsum", "roll", "tril", "triu", "einsum", "conv3d", "max_pool3d", "avg_pool3d",
+           "adaptive_avg_pool1d", "dropout1d", "dropout3d", "glu", "instance_norm", "pairwise_distance",
+           "pixel_shuffle", "pixel_unshuffle"]

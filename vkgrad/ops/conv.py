@@ -309,6 +309,13 @@ def _rows_of_one(op, x):
     return x.unsqueeze(-2)
 
 
+def adaptive_avg_pool1d(x, output_size):
+    """PyTorch's adaptive_avg_pool1d over [N, C, L] (or [C, L]): adaptive_avg_pool2d
+    over images of one row."""
+    op = "adaptive_avg_pool1d"
+    return adaptive_avg_pool2d(_rows_of_one(op, x), (1, _one(op, "output_size", output_size, 1))).squeeze(-2)
+
+
 def conv1d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
     """1-D cross-correlation, as ``torch.nn.functional.conv1d``: x [N, C, L] (or
     [C, L]), weight [OC, C / groups, k], bias [OC] -> [N, OC, OL]; conv2d over
@@ -578,4 +585,4 @@ def interpolate(x, size=None, scale_factor=None, mode="nearest", align_corners=N
 
 
 __all__ = ["conv3d", "max_pool3d", "avg_pool3d", "conv2d", "max_pool2d", "avg_pool2d", "adaptive_avg_pool2d", "conv1d", "max_pool1d", "avg_pool1d",
-           "interpolate", "conv_transpose2d"]
+           "interpolate", "conv_transpose2d", "adaptive_avg_pool1d"]

@@ -14,7 +14,7 @@ from ..tensor import Tensor, canonical_dtype, tensor
 from ._core import (_RANK, as_tensor, autocast_to, broadcast_shape, check_tensor, loss_precision, make, norm_axes,
                     promote, same_device)
 from .elementwise import abs, add, affine, clamp, exp, gt, log, lt, mul, neg, pow, softplus, sub, where
-from .shape import broadcast_to, mean, sum, transpose
+from .shape import broadcast_to, mean, sum, transpose, var
 
 ACT_NAMES = ("relu", "sigmoid", "tanh", "gelu", "gelu_tanh", "softmax")
 
@@ -666,6 +666,37 @@ def group_norm(x, num_groups, weight=None, bias=None, eps=1e-5):
     return add(y, bias.reshape(per_channel)) if bias is not None else y
 
 
+def instance_norm(x, running_mean=None, running_var=None, weight=None, bias=None, use_input_stats=True,
+                  momentum=0.1, eps=1e-5):
+    """Instance normalisation of [N, C, *] (PyTorch's instance_norm): each sample's
+    channel normalised over its positions (group_norm with a group per channel),
+    then a per-channel scale and shift.  With running statistics [C] (f32) and
+    ``use_input_stats`` they are updated in place from the batch's average of the
+    instances' means and unbiased variances; without ``use_input_stats`` they
+    normalise instead (eval with track_running_stats)."""
+    check_tensor("instance_norm", x)
+    if x.ndim < 3:
+        raise ValueError(f"instance_norm: expected input [N, C, *spatial], got {list(x.shape)}")
+    C = x.shape[1]
+    if not use_input_stats:
+        if running_mean is None or running_var is None:
+            raise ValueError("instance_norm: use_input_stats=False needs running_mean and running_var")
+        return batch_norm(x, running_mean, running_var, weight, bias, training=False, eps=eps)
+    y = group_norm(x, C, weight, bias, eps)
+    if running_mean is not None and running_var is not None:
+        from ..autograd import no_grad
+        with no_grad():
+            axes = tuple(range(2, x.ndim))
+            xs = x.detach().to(dtype="f32")
+            m = mean(mean(xs, axis=axes), axis=0)
+            v = mean(var(xs, axis=axes, correction=1), axis=0)
+            be = x.backend
+            for run, new in ((running_mean, m), (running_var, v)):
+                upd = add(affine(Tensor(run.data, be), 1.0 - float(momentum)), affine(new, float(momentum)))
+                be.copy_(run.data, upd.data)
+    return y
+
+
 def _clamped_norm(x, p, axis, eps):
     """max(||x||_p, eps) along ``axis`` (kept): (sum |x|^p) clamped at eps^p before the
     root, so a zero vector's gradient is 0, not 0 * inf."""
@@ -765,6 +796,76 @@ def dropout2d(x, p=0.5, training=True):
     be = x.backend
     keep = dropout(Tensor(be.constant(x.shape[:-2] + (1, 1), 1.0, x.dtype), be), p, True)
     return mul(x, keep)
+
+
+def dropout1d(x, p=0.5, training=True):
+    """Channel dropout of [N, C, L] (or [C, L]): dropout2d over [.., L, 1]."""
+    check_tensor("dropout1d", x)
+    if x.ndim not in (2, 3):
+        raise ValueError(f"dropout1d: expected input [N, C, L] (or [C, L]), got {list(x.shape)}")
+    return dropout2d(x.unsqueeze(-1), p, training).squeeze(-1)
+
+
+def dropout3d(x, p=0.5, training=True):
+    """Channel dropout of [N, C, D, H, W] (or [C, D, H, W]): dropout2d over the
+    depth and height folded together."""
+    check_tensor("dropout3d", x)
+    if x.ndim not in (4, 5):
+        raise ValueError(f"dropout3d: expected input [N, C, D, H, W] (or [C, D, H, W]), got {list(x.shape)}")
+    s = x.shape
+    return dropout2d(x.reshape(s[:-3] + (s[-3] * s[-2], s[-1])), p, training).reshape(s)
+
+
+def pixel_shuffle(x, upscale_factor):
+    """[*, C r^2, H, W] -> [*, C, H r, W r] (PyTorch's pixel_shuffle: sub-pixel
+    convolution's rearrangement), a reshape and a permute."""
+    check_tensor("pixel_shuffle", x)
+    r = int(upscale_factor)
+    if x.ndim < 3 or r < 1 or x.shape[-3] % (r * r):
+        raise ValueError(f"pixel_shuffle: expected [*, C * {r}^2, H, W], got {list(x.shape)}")
+    *lead, C, H, W = x.shape
+    lead = tuple(lead)
+    y = x.reshape(lead + (C // (r * r), r, r, H, W))
+    n = len(lead)
+    y = transpose(y, tuple(range(n)) + (n, n + 3, n + 1, n + 4, n + 2))
+    return y.reshape(lead + (C // (r * r), H * r, W * r))
+
+
+def pixel_unshuffle(x, downscale_factor):
+    """pixel_shuffle's inverse: [*, C, H r, W r] -> [*, C r^2, H, W]."""
+    check_tensor("pixel_unshuffle", x)
+    r = int(downscale_factor)
+    if x.ndim < 3 or r < 1 or x.shape[-1] % r or x.shape[-2] % r:
+        raise ValueError(f"pixel_unshuffle: expected [*, C, H * {r}, W * {r}], got {list(x.shape)}")
+    *lead, C, H, W = x.shape
+    lead = tuple(lead)
+    n = len(lead)
+    y = x.reshape(lead + (C, H // r, r, W // r, r))
+    y = transpose(y, tuple(range(n)) + (n, n + 2, n + 4, n + 1, n + 3))
+    return y.reshape(lead + (C * r * r, H // r, W // r))
+
+
+def glu(x, axis=-1):
+    """a * sigmoid(b), a and b the halves of x along ``axis`` (PyTorch's GLU)."""
+    check_tensor("glu", x)
+    from .elementwise import sigmoid
+    from .shape import split
+    ax = axis % x.ndim if x.ndim else 0
+    if x.ndim == 0 or x.shape[ax] % 2:
+        raise ValueError(f"glu: axis {axis} of shape {list(x.shape)} must have an even length")
+    a, b = split(x, x.shape[ax] // 2, ax)
+    return mul(a, sigmoid(b))
+
+
+def pairwise_distance(x1, x2, p=2.0, eps=1e-6, keepdim=False):
+    """||x1 - x2 + eps||_p along the last axis (PyTorch's pairwise_distance)."""
+    check_tensor("pairwise_distance", x1)
+    from .elementwise import abs
+    d = add(sub(x1, x2), float(eps))
+    if float(p) == 2.0:
+        s = sum(mul(d, d), axis=-1, keepdims=keepdim)
+        return pow(s, 0.5)
+    return pow(sum(pow(abs(d), float(p)), axis=-1, keepdims=keepdim), 1.0 / float(p))
 
 
 def dropout(x, p=0.5, training=True):
