@@ -91,10 +91,11 @@ def _topo(root):
 
 
 class Parts(dict):
-    """The gradients of a split's pieces, by piece index, on their way to the
-    split's joint node: pieces' gradients are gathered (two for one piece added)
-    instead of each being spread to the whole input's shape and summed, so the
-    joint's backward writes the input's gradient once (ops.shape.split)."""
+    """The gradients of a multi-output op's outputs, by output index, on their way
+    to its joint node (ops._core.make_multi): gathered (two for one output added)
+    for one backward of the whole op -- a split's pieces meet in one write of the
+    input's gradient (not each spread to its shape and summed), a recurrence's
+    output and final states in one pass back through the steps."""
 
     def merge(self, be, other):
         for i, g in other.items():
