@@ -9,7 +9,7 @@
 layout(local_size_x = 256) in;
 layout(push_constant) uniform P {
     uint n; float lr; float b1; float b2; float eps; float wd; float step_size; float rbc2;
-    uint decoupled; float c2;
+    uint decoupled; float c2; float aux;
 } p;
 BUF_INOUT(0, W)
 BUF_IN(1, G)

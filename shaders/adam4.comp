@@ -12,7 +12,7 @@
 layout(local_size_x = 64) in;
 layout(push_constant) uniform P {
     uint n; float lr; float b1; float b2; float eps; float wd; float step_size; float rbc2;
-    uint decoupled; float c2;
+    uint decoupled; float c2; float aux;
 } p;
 #ifdef TEXEL_IN
 // (CPU devices; see vec4.glsl) param, grad, m, v read through texel views

@@ -11,7 +11,7 @@ layout(local_size_x_id = 0) in;
 layout(constant_id = 1) const uint FORM = 0u;  // adam_update.glsl
 layout(push_constant) uniform P {
     uint n[PARAMS]; float lr; float b1; float b2; float eps; float wd; float step_size; float rbc2;
-    uint decoupled; float c2;
+    uint decoupled; float c2; float aux;
 } p;
 BUF_INOUT(0, W0) BUF_IN(1, G0) BUF_INOUT(2, M0) BUF_INOUT(3, V0)
 BUF_INOUT(4, W1) BUF_IN(5, G1) BUF_INOUT(6, M1) BUF_INOUT(7, V1)

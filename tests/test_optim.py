@@ -625,3 +625,83 @@ def test_one_cycle_errors_and_its_beta1_in_a_captured_step():
             sched.step()
         finals.append(model.weight.numpy().copy())
     np.testing.assert_allclose(finals[1], finals[0], rtol=1e-5, atol=1e-6)
+
+
+def _np_adam_family(name, w, grads, lr, b1=0.9, b2=0.999, eps=1e-8, wd=0.0, decoupled=False, rho=0.9, md=4e-3):
+    """NumPy transcriptions of PyTorch's Adamax, NAdam, RAdam and Adadelta steps."""
+    w = w.copy()
+    m, v, prod = np.zeros_like(w), np.zeros_like(w), 1.0
+    for t, g in enumerate(grads, 1):
+        if wd and decoupled:
+            w = w * (1 - lr * wd)
+        elif wd:
+            g = g + wd * w
+        if name == "Adadelta":
+            v = rho * v + (1 - rho) * g * g
+            u = np.sqrt(m + eps) / np.sqrt(v + eps) * g
+            m = rho * m + (1 - rho) * u * u
+            w = w - lr * u
+            continue
+        m = b1 * m + (1 - b1) * g
+        if name == "Adamax":
+            v = np.maximum(b2 * v, np.abs(g) + eps)
+            w = w - lr / (1 - b1 ** t) * m / v
+            continue
+        v = b2 * v + (1 - b2) * g * g
+        bc1, bc2 = 1 - b1 ** t, 1 - b2 ** t
+        if name == "NAdam":
+            mu, mu_next = b1 * (1 - 0.5 * 0.96 ** (t * md)), b1 * (1 - 0.5 * 0.96 ** ((t + 1) * md))
+            prod *= mu
+            d = np.sqrt(v / bc2) + eps
+            w = w - lr * (1 - mu) / (1 - prod) * g / d - lr * mu_next / (1 - prod * mu_next) * m / d
+        else:  # RAdam
+            rho_inf = 2 / (1 - b2) - 1
+            rho_t = rho_inf - 2 * t * b2 ** t / bc2
+            if rho_t > 5:
+                r = np.sqrt((rho_t - 4) * (rho_t - 2) * rho_inf / ((rho_inf - 4) * (rho_inf - 2) * rho_t))
+                w = w - lr * m / bc1 * r * np.sqrt(bc2) / (np.sqrt(v) + eps)
+            else:
+                w = w - lr * m / bc1
+    return w
+
+
+@pytest.mark.parametrize("name,kw", [("Adamax", dict(lr=0.01, weight_decay=0.1)),
+                                     ("NAdam", dict(lr=0.01, weight_decay=0.05)),
+                                     ("NAdam", dict(lr=0.01, weight_decay=0.05, decoupled_weight_decay=True)),
+                                     ("RAdam", dict(lr=0.01, weight_decay=0.1, decoupled_weight_decay=True)),
+                                     ("Adadelta", dict(lr=0.5, weight_decay=0.1))])
+def test_adamax_nadam_radam_adadelta(bk, name, kw):
+    """Adamax, NAdam, RAdam (both of its phases: 10 steps cross rho_t = 5) and
+    Adadelta on Adam's fused kernels, a small and a large parameter (the large one's
+    own 16-byte-load dispatch on Vulkan), against NumPy transcriptions of PyTorch's
+    updates and PyTorch itself where present; their state names."""
+    r = np.random.default_rng(7)
+    w0 = [r.standard_normal((5, 3)), r.standard_normal((300, 250))]
+    steps = [[r.standard_normal(w.shape) for w in w0] for _ in range(10)]
+    ps = [vg.Parameter(w, device=bk.device, dtype=bk.dtype) for w in w0]
+    opt = getattr(vg.optim, name)(ps, **kw)
+    for gs in steps:
+        for p, g in zip(ps, gs):
+            p.grad = bk.t(g)
+        opt.step()
+    npkw = dict(lr=kw["lr"], wd=kw.get("weight_decay", 0.0), decoupled=kw.get("decoupled_weight_decay", False),
+                eps=1e-6 if name == "Adadelta" else 1e-8)
+    tol = dict(rtol=2e-2, atol=2e-2) if bk.dtype == "f16" else dict(rtol=1e-4, atol=1e-5)
+    for i, (p, w) in enumerate(zip(ps, w0)):
+        bk.close(p.numpy(), _np_adam_family(name, w, [gs[i] for gs in steps], **npkw), what=name, **tol)
+    state = opt.state_dict()["state"]
+    names = {"Adamax": {"exp_avg", "exp_inf", "step"}, "Adadelta": {"square_avg", "acc_delta", "step"}}.get(
+        name, {"exp_avg", "exp_avg_sq", "step"})
+    assert set(next(iter(state.values()))) == names
+    try:
+        import torch
+    except ImportError:
+        return
+    tps = [torch.nn.Parameter(torch.tensor(w)) for w in w0]
+    topt = getattr(torch.optim, name)(tps, **kw)
+    for gs in steps:
+        for tp, g in zip(tps, gs):
+            tp.grad = torch.tensor(g)
+        topt.step()
+    for p, tp in zip(ps, tps):
+        bk.close(p.numpy(), tp.detach().numpy(), what=f"{name} vs PyTorch", **tol)

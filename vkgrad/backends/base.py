@@ -32,7 +32,7 @@ UNARY_OPS = ("neg", "exp", "log", "sqrt", "relu", "sigmoid", "tanh", "gelu",
 BINARY_OPS = ("add", "sub", "mul", "div", "eq", "relu_bwd", "sigmoid_bwd",
               "tanh_bwd", "gelu_bwd", "gelu_tanh_bwd", "pow_bwd", "clamp_bwd", "maximum", "minimum", "gt", "ge")
 ACTIVATIONS = (None, "relu", "sigmoid", "tanh", "gelu", "gelu_tanh")
-ADAM_FORMS = ("adam", "momentum", "centered")  # the optimizer update's forms (Backend.adam_)
+ADAM_FORMS = ("adam", "momentum", "centered", "adamax", "nadam", "radam", "adadelta")  # Backend.adam_'s forms
 DTYPES = ("f32", "f16", "f64", "i32")
 FLOAT_DTYPES = ("f32", "f16", "f64")
 
@@ -464,25 +464,30 @@ class Backend:
         raise NotImplementedError
 
     def adam_(self, p, g, m, v, lr, beta1, beta2, eps, weight_decay, step, decoupled, sq_coef=None,
-              form="adam"):
+              form="adam", scalars=None):
         """form "adam": m = b1 m + (1 - b1) g, v = b2 v + c2 g^2 (c2 = ``sq_coef``,
         default 1 - b2), p -= lr / (1 - b1^t) m / (sqrt(v / (1 - b2^t)) + eps)
         (``adam_scalars``); L2 or decoupled weight decay.  Adam, AdamW, RMSprop (b1 =
         0, t = inf) and Adagrad (b1 = 0, b2 = c2 = 1, t = inf) are this one update.
         RMSprop's other forms (t = inf): "momentum", v first, then m = b1 m + g /
         (sqrt(v) + eps), p -= lr m; "centered", m the gradient's average as in "adam",
-        p -= lr g / (sqrt(v - m^2) + eps).  ``lr``, ``beta1`` and ``step`` may be
-        zero-argument callables (re-read when a captured step is replayed); so may
-        sgd_'s ``lr`` and ``momentum``."""
+        p -= lr g / (sqrt(v - m^2) + eps).  "adamax": v = max(b2 v, |g| + eps), p -=
+        step_size m / v; "nadam": p -= (step_size m + aux g) / (sqrt(v) rbc2 + eps);
+        "radam": p -= m (step_size / (sqrt(v) + eps) + aux); "adadelta": v first, then
+        u = sqrt(m + eps) / sqrt(v + eps) g, m = b2 m + (1 - b2) u^2, p -= step_size u.
+        ``scalars``: a callable giving (step_size, rbc2, aux), else adam_scalars' and
+        aux = 0.  ``lr``, ``beta1``, ``step`` and ``scalars`` may be zero-argument
+        callables (re-read when a captured step is replayed); so may sgd_'s ``lr``
+        and ``momentum``."""
         raise NotImplementedError
 
     def adam_multi_(self, items, lr, beta1, beta2, eps, weight_decay, step, decoupled, sq_coef=None,
-                    form="adam"):
+                    form="adam", scalars=None):
         """adam_ over [(p, g, m, v), ...] sharing one step count; backends may fuse.
         In the optimizer primitives g may be f16 for an f32 p (an f16 parameter's
         f32 master weight); the update reads it in f32."""
         for p, g, m, v in items:
-            self.adam_(p, g, m, v, lr, beta1, beta2, eps, weight_decay, step, decoupled, sq_coef, form)
+            self.adam_(p, g, m, v, lr, beta1, beta2, eps, weight_decay, step, decoupled, sq_coef, form, scalars)
 
     # -- memory --------------------------------------------------------
     def memory_stats(self):

@@ -541,7 +541,7 @@ class CPUBackend(Backend):
                 cp -= d
 
     def adam_multi_(self, items, lr, beta1, beta2, eps, weight_decay, step, decoupled, sq_coef=None,
-                    form="adam"):
+                    form="adam", scalars=None):
         lr, step = (lr() if callable(lr) else lr), (step() if callable(step) else step)
         # small parameters: one update over their concatenation beats a Python
         # loop of per-tensor updates (the iris model's step is mostly overhead)
@@ -552,7 +552,7 @@ class CPUBackend(Backend):
         large = [it for it in items if all(it is not s for s in small)]
         if small:
             cat = [np.concatenate([it[k].reshape(-1) for it in small]) for k in range(4)]
-            self.adam_(*cat, lr, beta1, beta2, eps, weight_decay, step, decoupled, sq_coef, form)
+            self.adam_(*cat, lr, beta1, beta2, eps, weight_decay, step, decoupled, sq_coef, form, scalars)
             o = 0
             for p, _, m, v in small:
                 n = p.size
@@ -561,25 +561,35 @@ class CPUBackend(Backend):
                 v.reshape(-1)[...] = cat[3][o:o + n]
                 o += n
         for it in large:
-            self.adam_(*it, lr, beta1, beta2, eps, weight_decay, step, decoupled, sq_coef, form)
+            self.adam_(*it, lr, beta1, beta2, eps, weight_decay, step, decoupled, sq_coef, form, scalars)
 
     def adam_(self, p, g, m, v, lr, beta1, beta2, eps, weight_decay, step, decoupled, sq_coef=None,
-              form="adam"):
+              form="adam", scalars=None):
         check_op("cpu adam_", form, ADAM_FORMS)
         lr, step = (lr() if callable(lr) else lr), (step() if callable(step) else step)
         beta1 = beta1() if callable(beta1) else beta1
-        step_size, inv_sqrt_bc2 = adam_scalars(lr, beta1, beta2, step)
+        step_size, inv_sqrt_bc2, aux = (scalars() if scalars is not None else
+                                        adam_scalars(lr, beta1, beta2, step) + (0.0,))
         c2 = 1.0 - beta2 if sq_coef is None else sq_coef
         for cp, cg, cm, cv in self._chunks(p, g, m, v):
             pc = self._c(cp)
             d = self._c(cg)
             if weight_decay and not decoupled:
                 d = d + weight_decay * pc
-            t = d * d
-            t *= c2
-            cv *= beta2
-            cv += t
-            if form == "momentum":  # m = b1 m + d / (sqrt(v) + eps); the step lr m
+            if form == "adamax":  # v = max(b2 v, |d| + eps)
+                cv *= beta2
+                np.maximum(cv, np.abs(d) + eps, out=cv)
+            else:
+                t = d * d
+                t *= c2
+                cv *= beta2
+                cv += t
+            if form == "adadelta":  # u = sqrt(m + eps) / sqrt(v + eps) d; m: the updates' average
+                t = np.sqrt(cm + eps) / np.sqrt(cv + eps) * d
+                cm *= beta2
+                cm += (1.0 - beta2) * t * t
+                t *= step_size
+            elif form == "momentum":  # m = b1 m + d / (sqrt(v) + eps); the step lr m
                 np.sqrt(cv, out=t)
                 t += eps
                 np.divide(d, t, out=t)
@@ -590,17 +600,22 @@ class CPUBackend(Backend):
                 cm *= beta1
                 cm += d * (1.0 - beta1)
                 if form == "centered":  # the step lr d / (sqrt(v - m^2) + eps)
-                    np.multiply(cm, cm, out=t)
-                    np.subtract(cv, t, out=t)
-                    np.sqrt(t, out=t)
+                    t = np.sqrt(cv - cm * cm)
                     t += eps
                     np.divide(d, t, out=t)
+                elif form == "adamax":
+                    t = cm / cv
+                elif form == "nadam":  # (step_size m + aux d) / (sqrt(v) rbc2 + eps): the step whole
+                    t = (cm * step_size + d * aux) / (np.sqrt(cv) * inv_sqrt_bc2 + eps)
+                elif form == "radam":  # m (step_size / (sqrt(v) + eps) + aux): the step whole
+                    t = cm * (step_size / (np.sqrt(cv) + eps) + aux)
                 else:
                     np.sqrt(cv, out=t)
                     t *= inv_sqrt_bc2
                     t += eps
                     np.divide(cm, t, out=t)
-                t *= step_size
+                if form not in ("nadam", "radam"):
+                    t *= step_size
             if weight_decay and decoupled:
                 if cp.dtype == np.float16:
                     pc = pc * (1.0 - lr * weight_decay)

@@ -37,10 +37,15 @@ class Adam(Optimizer):
         for be, st, items in groups.values():  # one fused update per backend and step count
             # lr, beta1 (a schedule may cycle it) and the step as callables: a replayed step re-reads them
             be.adam_multi_(items, self._lr_at(st), lambda: self.betas[0], b2, self.eps, self.weight_decay,
-                           self._bias_step(st), self.decoupled, self._SQ_COEF, self._form)
+                           self._bias_step(st), self.decoupled, self._SQ_COEF, self._form, self._scalars(st))
 
     _SQ_COEF = None  # the g^2 term's coefficient in v (None: 1 - beta2)
     _form = "adam"  # the update's form (Backend.adam_)
+
+    def _scalars(self, st):
+        """A callable giving the step's (step_size, rbc2, aux), or None: Adam's bias
+        corrections (Backend.adam_)."""
+        return None
 
     def _second_moment(self, p):
         return self._zeros_like(p)
@@ -156,3 +161,136 @@ class Adagrad(RMSprop):
 
     def _lr_at(self, st):
         return lambda: self.lr / (1.0 + (st[2] - 1) * self.lr_decay)
+
+
+class Adamax(Adam):
+    """Adamax (Kingma & Ba, the infinity norm): m = b1 m + (1 - b1) g, u = max(b2 u,
+    |g| + eps), p -= lr / (1 - b1^t) m / u -- PyTorch's Adamax and its defaults; state
+    ``exp_avg``, ``exp_inf``, ``step``; on Adam's fused kernels (form "adamax")."""
+
+    _STATE = ("exp_avg", "exp_inf", "step")
+    _form = "adamax"
+
+    def __init__(self, params, lr=2e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0):
+        super().__init__(params, lr, betas, eps, weight_decay)
+
+
+class NAdam(Adam):
+    """NAdam (Dozat: Adam with Nesterov momentum), PyTorch's: the momentum schedule
+    mu_t = b1 (1 - 0.5 * 0.96^(t momentum_decay)), p -= lr (1 - mu_t) / (1 - prod mu)
+    g / d + lr mu_{t+1} / (1 - prod mu * mu_{t+1}) m / d, d = sqrt(v / (1 - b2^t)) + eps;
+    ``decoupled_weight_decay``: AdamW's decay (NAdamW).  State ``exp_avg``,
+    ``exp_avg_sq``, ``step`` (the product of the mu is a function of the step);
+    on Adam's fused kernels (form "nadam", the coefficients from the host each step)."""
+
+    _HYPER = ("betas", "eps", "weight_decay", "momentum_decay", "decoupled_weight_decay")
+    _form = "nadam"
+
+    def __init__(self, params, lr=2e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0, momentum_decay=4e-3,
+                 decoupled_weight_decay=False):
+        if momentum_decay < 0:
+            raise ValueError(f"NAdam: momentum_decay must be >= 0, got {momentum_decay}")
+        super().__init__(params, lr, betas, eps, weight_decay)
+        self.momentum_decay, self.decoupled_weight_decay = float(momentum_decay), bool(decoupled_weight_decay)
+        self._mu_products = {0: 1.0}  # step -> prod of mu_1 .. mu_step (extended as steps come)
+
+    @property
+    def decoupled(self):
+        return self.decoupled_weight_decay
+
+    def _mu(self, t):
+        return self.betas[0] * (1.0 - 0.5 * 0.96 ** (t * self.momentum_decay))
+
+    def _mu_product(self, t):
+        prods = self._mu_products
+        if t not in prods:
+            k = max(k for k in prods if k <= t) if any(k <= t for k in prods) else 0
+            for i in range(k + 1, t + 1):
+                prods[i] = prods[i - 1] * self._mu(i)
+            if len(prods) > 4096:  # (keep the recent ones: steps only advance)
+                for old in sorted(prods)[1:-1024]:
+                    del prods[old]
+        return prods[t]
+
+    def _scalars(self, st):
+        def scalars():
+            t = st[2]
+            mu, mu_next, prod = self._mu(t), self._mu(t + 1), self._mu_product(t)
+            b2 = self.betas[1]
+            return (self.lr * mu_next / (1.0 - prod * mu_next), 1.0 / math.sqrt(1.0 - b2 ** t),
+                    self.lr * (1.0 - mu) / (1.0 - prod))
+        return scalars
+
+
+class RAdam(Adam):
+    """RAdam (Liu et al.: the adaptive rate rectified), PyTorch's: while the variance
+    estimate's length rho_t <= 5, p -= lr m / (1 - b1^t) (momentum SGD); after, p -=
+    lr r_t sqrt(1 - b2^t) / (1 - b1^t) m / (sqrt(v) + eps); ``decoupled_weight_decay``:
+    AdamW's decay.  State ``exp_avg``, ``exp_avg_sq``, ``step``; on Adam's fused kernels
+    (form "radam", both terms' coefficients from the host each step)."""
+
+    _HYPER = ("betas", "eps", "weight_decay", "decoupled_weight_decay")
+    _form = "radam"
+
+    def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0,
+                 decoupled_weight_decay=False):
+        super().__init__(params, lr, betas, eps, weight_decay)
+        self.decoupled_weight_decay = bool(decoupled_weight_decay)
+
+    @property
+    def decoupled(self):
+        return self.decoupled_weight_decay
+
+    def _scalars(self, st):
+        def scalars():
+            t = st[2]
+            b1, b2 = self.betas
+            bc1, bc2 = 1.0 - b1 ** t, 1.0 - b2 ** t
+            rho_inf = 2.0 / (1.0 - b2) - 1.0
+            rho_t = rho_inf - 2.0 * t * b2 ** t / bc2
+            if rho_t > 5.0:
+                rect = math.sqrt((rho_t - 4) * (rho_t - 2) * rho_inf / ((rho_inf - 4) * (rho_inf - 2) * rho_t))
+                return self.lr * rect * math.sqrt(bc2) / bc1, 1.0, 0.0
+            return 0.0, 1.0, self.lr / bc1
+        return scalars
+
+
+class Adadelta(RMSprop):
+    """Adadelta (Zeiler), PyTorch's: v = rho v + (1 - rho) g^2, u = sqrt(a + eps) /
+    sqrt(v + eps) g, a = rho a + (1 - rho) u^2, p -= lr u; state ``square_avg``,
+    ``acc_delta``, ``step``; on Adam's fused kernels (form "adadelta": v the squares'
+    average, m the updates')."""
+
+    _HYPER = ("rho", "eps", "weight_decay")
+
+    def __init__(self, params, lr=1.0, rho=0.9, eps=1e-6, weight_decay=0.0):
+        if not 0.0 <= rho <= 1.0 or eps < 0 or weight_decay < 0:
+            raise ValueError(f"Adadelta: rho must lie in [0, 1], eps and weight_decay be >= 0, got {rho}, {eps}, "
+                             f"{weight_decay}")
+        self.momentum, self.centered = 0.0, False
+        Adam.__init__(self, params, lr, (0.0, 0.0), eps, weight_decay)
+        self.rho = float(rho)
+
+    _form = "adadelta"
+
+    @property
+    def _STATE(self):  # noqa: N802
+        return ("square_avg", "acc_delta", "step")
+
+    @property
+    def betas(self):
+        return (0.0, self.rho)
+
+    @betas.setter
+    def betas(self, value):  # (Adam's constructor sets them)
+        self.rho = float(value[1])
+
+    def _state_parts(self, st):  # [m = acc_delta, v = square_avg, step] in _STATE's order
+        return [st[1], st[0], st[2]]
+
+    def _state_from_parts(self, cur, parts):
+        st = [parts[1], parts[0], parts[2]]
+        if isinstance(cur, list):
+            cur[:] = st
+            return cur
+        return st

@@ -56,12 +56,12 @@ _SHADERS = {
     "binary": (22, "iio"), "copy": (14, "io"), "unslice": (25, "ioi"), "cast": (1, "io"),
     "reduce": (5, "io"), "matmul": (11, "iiio"), "softmax": (2, "io"), "xent": (3, "iioo"),
     "bn_fwd": (5, "iiioooobb"), "bn_bwd": (2, "iiiiiooo"),
-    "dropout": (4, "ioo"), "onehot": (2, "io"), "adam": (10, "bibb"), "sgd": (7, "bib"),
+    "dropout": (4, "ioo"), "onehot": (2, "io"), "adam": (11, "bibb"), "sgd": (7, "bib"),
     # contiguous fast paths in 16-byte quads, and the benchmark's FMA probe
     "unary4": (3, "io"), "binary4": (5, "iio"), "reduce4": (5, "io"), "copy4": (1, "io"), "peak_fma": (3, "o"),
     "matmul4": (7, "iiio"), "matmul_sg": (6, "iiio"), "matmul_sm": (7, "iiio"), "matmul_splitk": (4, "iio"), "pad2d": (7, "io"), "pad2d_h": (7, "io"),
-    "act_bias_bwd": (2, "iioo"), "adam4": (10, "bibb"), "sgd4": (7, "bib"), "adam_multi": (13, "bibb" * 4),
-    "adam_multi8": (17, "bibb" * 8), "cast_multi": (8, "io" * 8), "transpose4": (3, "io"),
+    "act_bias_bwd": (2, "iioo"), "adam4": (11, "bibb"), "sgd4": (7, "bib"), "adam_multi": (14, "bibb" * 4),
+    "adam_multi8": (18, "bibb" * 8), "cast_multi": (8, "io" * 8), "transpose4": (3, "io"),
     "transpose_sm": (3, "io"),
     "bn_part": (4, "iiio"), "bn_comb": (7, "iiibobbbooo"), "bn_apply": (2, "iiio"), "select4": (1, "iiio"),
     "gather_rows": (3, "iio"), "index_add": (4, "iib"), "col2im": (9, "iio"), "window_max": (7, "ioo"),
@@ -75,7 +75,7 @@ for _n in ("act_bias_bwd", "cast", "copy", "dropout", "copy4", "unslice", "unary
 _SHADERS["pad2d_tx"] = _SHADERS["pad2d_h_tx"] = (7, "ioi")  # x again as 16-byte texels (contiguous rows)
 # the optimizers' twins read through texel views and write the same ranges through
 # storage buffers: every read-write operand bound twice (inputs, then outputs)
-_SHADERS["adam4_tx"] = (10, "iiiiooo")
+_SHADERS["adam4_tx"] = (11, "iiiiooo")
 _SHADERS["sgd4_tx"] = (7, "iiioo")
 # binding indices each shader reads and writes ("b": both)
 _ACCESS = {name: (tuple(i for i, m in enumerate(modes) if m != "o"), tuple(i for i, m in enumerate(modes) if m != "i"))
@@ -2123,24 +2123,24 @@ class VulkanBackend(Backend):
                                     1 if nesterov else 0, _f2u(weight_decay), 1 if first else 0], ops)
 
     @staticmethod
-    def _adam_push(lr, beta1, beta2, eps, weight_decay, step, decoupled, sq_coef):
-        """The Adam family's push constants after the sizes (lr, beta1 and step re-read:
-        a schedule may cycle beta1, OneCycleLR)."""
+    def _adam_push(lr, beta1, beta2, eps, weight_decay, step, decoupled, sq_coef, scalars):
+        """The Adam family's push constants after the sizes (lr, beta1, step and the
+        scalars re-read: a schedule may cycle beta1, OneCycleLR)."""
         lr_, b1 = _val(lr), _val(beta1)
-        step_size, rbc2 = adam_scalars(lr_, b1, beta2, _val(step))
+        step_size, rbc2, aux = scalars() if scalars is not None else adam_scalars(lr_, b1, beta2, _val(step)) + (0.0,)
         return [_f2u(lr_), _f2u(b1), _f2u(beta2), _f2u(eps), _f2u(weight_decay), _f2u(step_size), _f2u(rbc2),
-                1 if decoupled else 0, _f2u(1.0 - beta2 if sq_coef is None else sq_coef)]
+                1 if decoupled else 0, _f2u(1.0 - beta2 if sq_coef is None else sq_coef), _f2u(aux)]
 
     def adam_multi_(self, items, lr, beta1, beta2, eps, weight_decay, step, decoupled, sq_coef=None,
-                    form="adam"):
+                    form="adam", scalars=None):
         """Eight parameters per dispatch where a shader stage may bind 32 storage
         buffers (desktop GPUs, lavapipe), else four (16, the Vulkan minimum)."""
         args = (lr, beta1, beta2, eps, weight_decay, step, decoupled, sq_coef)
         bufs = self.limits.get("max_per_stage_storage_buffers", 16)
         if bufs < 16:
-            return super().adam_multi_(items, *args, form)
+            return super().adam_multi_(items, *args, form, scalars)
         per, shader = (8, "adam_multi8") if bufs >= 32 else (4, "adam_multi")
-        hyper = lambda: self._adam_push(*args)  # noqa: E731
+        hyper = lambda: self._adam_push(*args, scalars)  # noqa: E731
         fid = check_op("vulkan adam_multi_", form, ADAM_FORMS)
 
         by_dtype = {}
@@ -2148,7 +2148,7 @@ class VulkanBackend(Backend):
             if it[0].dtype == "f32" and it[0].size >= 1 << 16:
                 # large: its own 16-byte-load dispatch (bandwidth over dispatch count;
                 # f16 gradients of f32 masters read as halves there too)
-                self.adam_(*it, *args, form)
+                self.adam_(*it, *args, form, scalars)
                 continue
             p, g = it[0], it[1]
             if p.dtype == "f32" and g.dtype == "f16":  # f32 masters: a variant reads the halves itself
@@ -2168,13 +2168,14 @@ class VulkanBackend(Backend):
                     ls, groups = 256, (units + 255) // 256
                 self._dispatch_dyn(shader, dt, (ls, fid), groups, lambda ns=ns: ns + hyper(), ops)
 
-    def adam_(self, p, g, m, v, lr, beta1, beta2, eps, weight_decay, step, decoupled, sq_coef=None, form="adam"):
+    def adam_(self, p, g, m, v, lr, beta1, beta2, eps, weight_decay, step, decoupled, sq_coef=None, form="adam",
+              scalars=None):
         n = p.size
         g16 = p.dtype == "f32" and g.dtype == "f16"  # adam4 reads the halves itself
         if not g16:
             g = self._as(g, p.dtype)  # e.g. an f16 gradient for an f32 master
         push = lambda: [n] + self._adam_push(lr, beta1, beta2, eps, weight_decay, step, decoupled,  # noqa: E731
-                                             sq_coef)
+                                             sq_coef, scalars)
         fid = (check_op("vulkan adam_", form, ADAM_FORMS),)
 
         if p.dtype == "f32" and n and g.dtype in ("f32", "f16"):  # 16-byte loads and stores (and a tail)
