@@ -1167,7 +1167,7 @@ def test_3d_layers_match_torch(bk):
 
 def test_shape_padding_and_instance_modules(bk):
     """PixelShuffle / PixelUnshuffle (inverses), GLU, Softmin, CosineSimilarity,
-    PairwiseDistance, AdaptiveAvgPool1d, the padding modules, Dropout1d / 3d and
+    PairwiseDistance, AdaptiveAvgPool1d, AdaptiveMaxPool1d / 2d, the padding modules, Dropout1d / 3d and
     InstanceNorm1d / 2d / 3d (running statistics too) against PyTorch's in f64 on
     every backend; without torch, the shuffles' round trip."""
     r = np.random.default_rng(60)
@@ -1183,7 +1183,8 @@ def test_shape_padding_and_instance_modules(bk):
     x3, x5 = r.standard_normal((2, 4, 9)), r.standard_normal((2, 3, 4, 5, 6))
     cases = [("PixelShuffle", (2,), x4), ("GLU", (1,), x4), ("Softmin", (1,), x4), ("AdaptiveAvgPool1d", (4,), x3),
              ("ReflectionPad2d", ((1, 2, 2, 0),), x4), ("ReplicationPad3d", (1,), x5),
-             ("ConstantPad1d", ((2, 1), 0.5), x3), ("CircularPad2d", (1,), x4)]
+             ("ConstantPad1d", ((2, 1), 0.5), x3), ("CircularPad2d", (1,), x4),
+             ("AdaptiveMaxPool2d", ((2, 3),), x4), ("AdaptiveMaxPool1d", (4,), x3)]
     for name, args, x in cases:
         _vs_torch(torch, bk, getattr(nn, name)(*args), getattr(torch.nn, name)(*args), x)
     for n, x in ((1, x3), (2, x4), (3, x5)):

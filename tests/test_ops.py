@@ -151,6 +151,16 @@ LABELS_IGN = np.array([0, 3, -100, 4, 3, 1])  # a row PyTorch's ignore_index (-1
 CLASS_W = np.array([0.5, 1.0, 2.0, 1.5, 0.75])
 
 
+def _np_adaptive_max(x, size):
+    """PyTorch's adaptive max pool of [N, C, H, W]: windows [floor(i n / o), ceil((i + 1) n / o))."""
+    (H, W), (OH, OW) = x.shape[2:], size
+    out = np.zeros(x.shape[:2] + (OH, OW))
+    for i in range(OH):
+        for j in range(OW):
+            out[:, :, i, j] = x[:, :, i * H // OH:-(-(i + 1) * H // OH), j * W // OW:-(-(j + 1) * W // OW)].max((2, 3))
+    return out
+
+
 def _np_conv3d(x, w, b, stride, pad):
     """Direct 3-d cross-correlation of [N, C, D, H, W] with [OC, C, kd, kh, kw]."""
     x = np.pad(x, ((0, 0), (0, 0)) + ((pad, pad),) * 3)
@@ -397,6 +407,11 @@ CASES = {
     "bce_with_logits": (lambda z: vg.binary_cross_entropy_with_logits(z, BCE_T),
                         lambda z: np.mean(np.logaddexp(0, z) - z * BCE_T), [U(4, 3, lo=-4, hi=4)]),
     "mse_loss": (vg.mse_loss, lambda a, b: np.mean((a - b) ** 2), [U(4, 3), U(4, 3)]),
+    "adaptive_max_pool2d_uneven": (lambda x: vg.adaptive_max_pool2d(x, (3, 4)), lambda x: _np_adaptive_max(x, (3, 4)),
+                                   [POOL_X]),
+    "adaptive_max_pool1d": (lambda x: vg.adaptive_max_pool1d(x, 4),
+                            lambda x: _np_adaptive_max(x[:, :, None], (1, 4))[:, :, 0],
+                            [lambda: R.permutation(3 * 13).reshape(1, 3, 13) / 10.0]),
     "conv3d": (lambda x, w, b: vg.conv3d(x, w, b, stride=(2, 1, 1), padding=1),
                lambda x, w, b: _np_conv3d(x, w, b, (2, 1, 1), 1), [U(2, 2, 5, 4, 3), U(3, 2, 3, 2, 2), U(3)]),
     "max_pool3d": (lambda x: vg.max_pool3d(x, 2, stride=(1, 2, 2)),

@@ -8,7 +8,7 @@ from .nn import (batch_norm, binary_cross_entropy, binary_cross_entropy_with_log
                  layer_norm, linear, log_softmax, pairwise_distance, pixel_shuffle, pixel_unshuffle,
                  matmul, mse_loss, nll_loss, normalize, cosine_similarity, one_hot, scaled_dot_product_attention,
                  smooth_l1_loss, softmax, softmax_cross_entropy)
-from .conv import (adaptive_avg_pool1d, adaptive_avg_pool2d, avg_pool1d, avg_pool2d, avg_pool3d, conv1d, conv2d, conv3d, conv_transpose2d,
+from .conv import (adaptive_avg_pool1d, adaptive_avg_pool2d, adaptive_max_pool1d, adaptive_max_pool2d, avg_pool1d, avg_pool2d, avg_pool3d, conv1d, conv2d, conv3d, conv_transpose2d,
                    interpolate, max_pool1d, max_pool2d, max_pool3d)
 from .einsum import einsum
 from .rnn import recurrence
@@ -29,4 +29,4 @@ __all__ = ["abs", "add", "affine", "clamp", "div", "eq", "exp", "gelu", "log", "
            "binary_cross_entropy", "l1_loss", "smooth_l1_loss", "huber_loss", "nll_loss", "kl_div",
            "cumsum", "roll", "tril", "triu", "einsum", "conv3d", "max_pool3d", "avg_pool3d",
            "adaptive_avg_pool1d", "dropout1d", "dropout3d", "glu", "instance_norm", "pairwise_distance",
-           "pixel_shuffle", "pixel_unshuffle"]
+           "pixel_shuffle", "pixel_unshuffle", "adaptive_max_pool1d", "adaptive_max_pool2d"]

@@ -268,11 +268,7 @@ def adaptive_avg_pool2d(x, output_size):
     host constant), so the gradient spreads each mean back over its window."""
     op = "adaptive_avg_pool2d"
     xb, _ = _batched(op, x)
-    size = output_size if isinstance(output_size, (tuple, list)) else (output_size, output_size)
-    if len(size) != 2:
-        raise TypeError(f"{op}: output_size must be an int, None or a pair, got {output_size!r}")
-    size = tuple(n if o is None else o for o, n in zip(size, xb.shape[2:]))
-    _pair(op, "output_size", size, 1)
+    size = _adaptive_size(op, xb, output_size)
     H, W = xb.shape[2:]
     if H % size[0] == 0 and W % size[1] == 0:
         k = (H // size[0], W // size[1])
@@ -289,6 +285,53 @@ def adaptive_avg_pool2d(x, output_size):
         return Tensor(be.host_constant(("adaptive", n, o), make_, x.dtype), be)
     y = x.swapaxes(-1, -2) @ means(H, size[0])  # [..., W, OH]
     return y.swapaxes(-1, -2) @ means(W, size[1])  # [..., OH, OW]
+
+
+def _adaptive_size(op, xb, output_size):
+    size = output_size if isinstance(output_size, (tuple, list)) else (output_size, output_size)
+    if len(size) != 2:
+        raise TypeError(f"{op}: output_size must be an int, None or a pair, got {output_size!r}")
+    size = tuple(n if o is None else o for o, n in zip(size, xb.shape[2:]))
+    _pair(op, "output_size", size, 1)
+    return size
+
+
+def adaptive_max_pool2d(x, output_size, return_indices=False):
+    """PyTorch's adaptive max pool: maxima over an ``output_size`` grid of windows
+    [floor(i * n / o), ceil((i + 1) * n / o)) along each axis.  Equal windows are a
+    max_pool2d; uneven ones are taken axis by axis (a box's maximum is separable):
+    each output's window gathered (host indices, the shorter ones repeating their
+    last position) and reduced by max, whose gradient splits ties (so a repeated
+    position gets its whole gradient back)."""
+    op = "adaptive_max_pool2d"
+    if return_indices:
+        raise ValueError(f"{op}: return_indices is not supported")
+    xb, _ = _batched(op, x)
+    OH, OW = _adaptive_size(op, xb, output_size)
+    H, W = xb.shape[2:]
+    if H % OH == 0 and W % OW == 0:
+        k = (H // OH, W // OW)
+        return max_pool2d(x, k, k)
+    y = x
+    for ax, n, o in ((-2, H, OH), (-1, W, OW)):
+        if n == o:
+            continue
+        starts = [(i * n) // o for i in range(o)]
+        ends = [-(-((i + 1) * n) // o) for i in range(o)]
+        L = max(b - a for a, b in zip(starts, ends))
+        idx = np.array([[min(a + j, b - 1) for j in range(L)] for a, b in zip(starts, ends)])
+        a = y.ndim + ax
+        g = _take(y, a, idx.reshape(-1), key=("adaptive_max", n, o))  # [.., o * L, ..]
+        y = g.reshape(g.shape[:a] + (o, L) + g.shape[a + 1:]).max(axis=a + 1)
+    return y
+
+
+def adaptive_max_pool1d(x, output_size, return_indices=False):
+    """PyTorch's adaptive_max_pool1d over [N, C, L] (or [C, L]): adaptive_max_pool2d
+    over images of one row."""
+    op = "adaptive_max_pool1d"
+    return adaptive_max_pool2d(_rows_of_one(op, x), (1, _one(op, "output_size", output_size, 1)),
+                               return_indices).squeeze(-2)
 
 
 def _one(op, name, v, lo):
@@ -585,4 +628,5 @@ def interpolate(x, size=None, scale_factor=None, mode="nearest", align_corners=N
 
 
 __all__ = ["conv3d", "max_pool3d", "avg_pool3d", "conv2d", "max_pool2d", "avg_pool2d", "adaptive_avg_pool2d", "conv1d", "max_pool1d", "avg_pool1d",
-           "interpolate", "conv_transpose2d", "adaptive_avg_pool1d"]
+           "interpolate", "conv_transpose2d", "adaptive_avg_pool1d",
+           "adaptive_max_pool2d", "adaptive_max_pool1d"]
