@@ -1214,3 +1214,63 @@ def test_shape_padding_and_instance_modules(bk):
         nn.ZeroPad2d((1, 2))
     with pytest.raises(ValueError, match="InstanceNorm2d: expected a 3-d or 4-d input"):
         nn.InstanceNorm2d(3)(bk.t(x3[0]))
+
+
+def test_packed_sequences(bk):
+    """Packed variable-length batches (pack_padded_sequence with any order of lengths,
+    pad_packed_sequence, pack_sequence) through bidirectional, stacked LSTM and GRU
+    and RNN: each row's outputs and final states as when the sequence runs alone
+    (without torch), and against PyTorch's packed sequences in f64 (outputs, states,
+    every gradient); PyTorch's packed layout (data, batch_sizes)."""
+    R = nn.utils.rnn
+    r = np.random.default_rng(70)
+    T, B, I, H = 6, 4, 3, 5
+    lens = np.array([4, 6, 1, 3])
+    x = r.standard_normal((B, T, I))
+    kw = dict(device=bk.device, dtype=bk.dtype)
+    tol = dict(rtol=3e-2, atol=3e-2) if bk.dtype == "f16" else {}
+    cases = [("LSTM", dict(num_layers=2, bidirectional=True)), ("GRU", dict(bidirectional=True)),
+             ("RNN", dict(num_layers=2)), ("LSTM", dict(proj_size=2, bidirectional=True))]
+    for cls, args in cases:
+        m = getattr(nn, cls)(I, H, batch_first=True, **args, **kw)
+        out, st = m(R.pack_padded_sequence(bk.t(x), lens, batch_first=True, enforce_sorted=False))
+        y, ylen = R.pad_packed_sequence(out, batch_first=True, padding_value=-7.0)
+        assert ylen.tolist() == lens.tolist() and y.shape[:2] == (B, T)
+        hn = (st[0] if isinstance(st, tuple) else st).numpy()
+        for b in range(B):  # the row alone, unbatched and unpadded
+            yb, sb = m(bk.t(x[b, :lens[b]]))
+            bk.close(y.numpy()[b, :lens[b]], yb.numpy(), what=f"{cls} row {b} outputs", **tol)
+            assert np.all(y.numpy()[b, lens[b]:] == -7.0)
+            bk.close(hn[:, b], (sb[0] if isinstance(sb, tuple) else sb).numpy(), what=f"{cls} row {b} h_n", **tol)
+    packed = R.pack_sequence([bk.t(x[b, :n]) for b, n in enumerate(lens)], enforce_sorted=False)
+    assert packed.batch_sizes.tolist() == [4, 3, 3, 2, 1, 1] and packed.data.shape == (14, I)
+    with pytest.raises(ValueError, match="must be sorted in decreasing order when enforce_sorted is True"):
+        R.pack_padded_sequence(bk.t(x), lens, batch_first=True)
+    with pytest.raises(ValueError, match=r"pack_padded_sequence: lengths must be 4 integers in \[1, 6\]"):
+        R.pack_padded_sequence(bk.t(x), [7, 1, 1, 1], batch_first=True, enforce_sorted=False)
+    torch = pytest.importorskip("torch")
+    TR = torch.nn.utils.rnn
+    cast = (lambda a: a.astype(np.float16).astype(np.float64)) if bk.dtype == "f16" else (lambda a: a)
+    for cls, args in cases:
+        m = getattr(nn, cls)(I, H, batch_first=True, **args, **kw)
+        tm = getattr(torch.nn, cls)(I, H, batch_first=True, **args).double()
+        with torch.no_grad():
+            for (n, p), (tn, tp) in zip(m.named_parameters(), tm.named_parameters()):
+                tp.copy_(torch.tensor(p.numpy().astype(np.float64)))
+        xt, tx = bk.t(x, requires_grad=True), torch.tensor(cast(x), requires_grad=True)
+        out, st = m(R.pack_padded_sequence(xt, lens, batch_first=True, enforce_sorted=False))
+        tout, tst = tm(TR.pack_padded_sequence(tx, torch.tensor(lens), batch_first=True, enforce_sorted=False))
+        ys = [R.pad_packed_sequence(out, batch_first=True)[0]] + list(st if isinstance(st, tuple) else (st,))
+        tys = [TR.pad_packed_sequence(tout, batch_first=True)[0]] + list(tst if isinstance(tst, tuple) else (tst,))
+        loss, tloss = 0.0, 0.0
+        for k, (a, b) in enumerate(zip(ys, tys)):
+            bk.close(a.numpy(), b.detach().numpy(), what=f"{cls} output {k}", **tol)
+            w = np.cos(np.arange(a.size) + k).reshape(a.shape)
+            loss, tloss = loss + (a * bk.t(w)).sum(), tloss + (b * torch.tensor(w)).sum()
+        loss.backward()
+        tloss.backward()
+        bk.close(xt.grad.numpy(), tx.grad.numpy(), what=f"{cls} input grad", **tol)
+        for (n, p), tp in zip(m.named_parameters(), tm.parameters()):
+            scale = max(1.0, float(tp.grad.abs().max()))
+            bk.close(p.grad.numpy(), tp.grad.numpy(), what=f"{cls} {n} grad", rtol=tol.get("rtol", 1e-4),
+                     atol=tol.get("atol", 1e-5) * scale)

@@ -206,15 +206,16 @@ def _case(r, big=300_000, max_dims=6):
         G = {"LSTM": 4, "GRU": 3, "RNN_TANH": 1}[mode]
         T, N, H = int(r.integers(1, 10)), dim() % 40 + 1, int(r.choice([4, 7, 8, 12, 16, 33]))
         rev = bool(r.random() < 0.5)
+        lens = r.integers(1, T + 1, N) if r.random() < 0.5 else None  # (packed sequences' lengths)
         ins = [r.normal(0, 1, (T, N, G * H)), r.normal(0, 1, (N, H)), r.normal(0, 0.3, (G * H, H))]
         ins += [r.normal(0, 1, (N, H))] if mode == "LSTM" else [r.normal(0, 1, G * H)] if mode == "GRU" else []
 
         def f(xg, h0, w, *extra):
             c0 = extra[0] if mode == "LSTM" else None
             b = extra[0] if mode == "GRU" else None
-            out, h, c = vg.recurrence(mode, xg, h0, c0, w, b, reverse=rev)
+            out, h, c = vg.recurrence(mode, xg, h0, c0, w, b, reverse=rev, lengths=lens)
             return vg.cat([out.reshape((-1,)), h.reshape((-1,))] + ([c.reshape((-1,))] if c is not None else []))
-        note = f" {mode} reverse={rev}"
+        note = f" {mode} reverse={rev} lengths={None if lens is None else lens.tolist()}"
     elif op == "to_i32":  # truncation toward zero, and back to floats (no gradient)
         ins = [x * 300]
         f = lambda a: a.to(dtype="i32").float()  # noqa: E731

@@ -12,6 +12,8 @@ from __future__ import annotations
 import math
 import warnings
 
+import numpy as np
+
 from .. import ops
 from ..ops._core import check_tensor
 from ..random import rng
@@ -67,6 +69,95 @@ def _state(name, what, t, shape, like):
     return t
 
 
+class PackedSequence:
+    """PyTorch's PackedSequence, held padded: ``padded`` time-major [T, B, *] (zeros
+    past each sequence's end) and ``lengths`` (host ints, in the batch's own order:
+    nothing is sorted).  The recurrent layers run it with each row's state carried
+    past its length (ops.recurrence's lengths); ``data`` and ``batch_sizes`` give
+    PyTorch's packed layout (rows by time step, longest sequences first)."""
+
+    def __init__(self, padded, lengths):
+        self.padded, self.lengths = padded, np.asarray(lengths, dtype=np.int64)
+
+    @property
+    def sorted_indices(self):
+        return np.argsort(-self.lengths, kind="stable")
+
+    @property
+    def unsorted_indices(self):
+        return np.argsort(self.sorted_indices, kind="stable")
+
+    @property
+    def batch_sizes(self):
+        return np.array([(self.lengths > t).sum() for t in range(int(self.lengths.max()))], dtype=np.int64)
+
+    @property
+    def data(self):
+        T, B = self.padded.shape[:2]
+        order = self.sorted_indices
+        rows = [t * B + int(b) for t in range(T) for b in order if self.lengths[b] > t]
+        flat = ops.reshape(self.padded, (T * B,) + tuple(self.padded.shape[2:]))
+        return ops.index_select(flat, 0, np.array(rows))
+
+    def __repr__(self):
+        return f"PackedSequence(padded={list(self.padded.shape)}, lengths={self.lengths.tolist()})"
+
+
+def _zero_past(x, lengths):
+    """x [T, B, *] with zeros past each row's length."""
+    T, B = x.shape[:2]
+    keep = (np.arange(T)[:, None] < lengths[None, :]).reshape((T, B) + (1,) * (x.ndim - 2))
+    return ops.masked_fill(x, ~np.broadcast_to(keep, x.shape), 0.0)
+
+
+def pack_padded_sequence(input, lengths, batch_first=False, enforce_sorted=True):
+    """PyTorch's pack_padded_sequence: ``input`` [T, B, *] ([B, T, *] with
+    batch_first) whose row b is valid for its first lengths[b] steps; with
+    ``enforce_sorted`` the lengths must decrease (as PyTorch requires; here any order
+    works: pass enforce_sorted=False)."""
+    check_tensor("pack_padded_sequence", input)
+    lens = np.asarray(lengths.numpy() if isinstance(lengths, Tensor) else lengths)
+    x = ops.transpose(input, (1, 0) + tuple(range(2, input.ndim))) if batch_first else input
+    if input.ndim < 2 or lens.shape != (x.shape[1],) or lens.dtype.kind not in "iu" or lens.min() < 1 \
+            or lens.max() > x.shape[0]:
+        raise ValueError(f"pack_padded_sequence: lengths must be {x.shape[1] if input.ndim >= 2 else '?'} integers "
+                         f"in [1, {x.shape[0] if input.ndim >= 2 else '?'}] for input {list(input.shape)}, got "
+                         f"{lens.tolist()}")
+    if enforce_sorted and np.any(np.diff(lens) > 0):
+        raise ValueError(f"pack_padded_sequence: lengths {lens.tolist()} must be sorted in decreasing order when "
+                         "enforce_sorted is True (pass enforce_sorted=False)")
+    x = x if x.shape[0] == lens.max() else x[:int(lens.max())]
+    return PackedSequence(_zero_past(x, lens), lens)
+
+
+def pad_packed_sequence(sequence, batch_first=False, padding_value=0.0, total_length=None):
+    """PyTorch's pad_packed_sequence: (the padded tensor [T, B, *] -- [B, T, *] with
+    batch_first --, the lengths as a NumPy int64 array); ``total_length`` pads T up."""
+    if not isinstance(sequence, PackedSequence):
+        raise TypeError(f"pad_packed_sequence: expected a PackedSequence, got {type(sequence).__name__}")
+    x, lens = sequence.padded, sequence.lengths
+    if padding_value:
+        T, B = x.shape[:2]
+        pad = (np.arange(T)[:, None] >= lens[None, :]).reshape((T, B) + (1,) * (x.ndim - 2))
+        x = ops.masked_fill(x, np.broadcast_to(pad, x.shape), float(padding_value))
+    if total_length is not None:
+        if total_length < x.shape[0]:
+            raise ValueError(f"pad_packed_sequence: total_length {total_length} is less than the longest "
+                             f"sequence, {x.shape[0]}")
+        x = ops.pad(x, (0, 0) * (x.ndim - 1) + (0, int(total_length) - x.shape[0]), value=float(padding_value))
+    if batch_first:
+        x = ops.transpose(x, (1, 0) + tuple(range(2, x.ndim)))
+    return x, lens.copy()
+
+
+def pack_sequence(sequences, enforce_sorted=True):
+    """PyTorch's pack_sequence: tensors [L_i, *] packed (pad_sequence, then
+    pack_padded_sequence)."""
+    from .utils import pad_sequence
+    return pack_padded_sequence(pad_sequence(sequences), [int(t.shape[0]) for t in sequences],
+                                enforce_sorted=enforce_sorted)
+
+
 class _RNNBase(Module):
     def __init__(self, mode, input_size, hidden_size, num_layers=1, bias=True, batch_first=False, dropout=0.0,
                  bidirectional=False, proj_size=0, device=None, dtype=None):
@@ -101,25 +192,28 @@ class _RNNBase(Module):
                                                           "weight_hr")]
 
     def forward(self, input, hx=None):
-        """input [L, N, input_size] ([N, L, input_size] with ``batch_first``) or
-        unbatched [L, input_size]; hx: the initial hidden state [layers * D, N, H_out]
+        """input [L, N, input_size] ([N, L, input_size] with ``batch_first``),
+        unbatched [L, input_size], or a PackedSequence (then the output is one:
+        each row's state carried past its length, its h_n its last step's); hx: the initial hidden state [layers * D, N, H_out]
         (unbatched [layers * D, H_out]; an LSTM's a pair (h_0, c_0), c_0's last axis
         hidden_size), zeros when None.  Returns (output [L, N, D * H_out] --
         batch_first: [N, L, ...] --, h_n) or for an LSTM (output, (h_n, c_n)); D is 2
         when bidirectional, H_out proj_size or else hidden_size."""
         name, lstm = type(self).__name__, self.mode == "LSTM"
-        x = check_tensor(name, input)
-        if x.ndim not in (2, 3) or x.shape[-1] != self.input_size:
+        packed = isinstance(input, PackedSequence)
+        lengths = input.lengths if packed else None
+        x = check_tensor(name, input.padded if packed else input)
+        if x.ndim not in (2, 3) or x.shape[-1] != self.input_size or packed and x.ndim != 3:
             raise ValueError(f"{name}: expected input [L, N, {self.input_size}] "
                              f"({'[N, L, ' + str(self.input_size) + '] with batch_first, ' if self.batch_first else ''}"
                              f"or unbatched [L, {self.input_size}]), got {list(x.shape)}")
         batched = x.ndim == 3
         if not batched:
             x = ops.reshape(x, (x.shape[0], 1, x.shape[1]))
-        tax = 1 if self.batch_first and batched else 0  # the time axis
+        tax = 1 if self.batch_first and batched and not packed else 0  # the time axis (packed: time-major)
         L, N = x.shape[tax], x.shape[1 - tax]
         if L == 0:
-            raise ValueError(f"{name}: the input sequence is empty (shape {list(input.shape)})")
+            raise ValueError(f"{name}: the input sequence is empty (shape {list(x.shape)})")
         D, out = 2 if self.bidirectional else 1, self.proj_size or self.hidden_size
         n_states = self.num_layers * D
         if lstm and hx is not None and not (isinstance(hx, (tuple, list)) and len(hx) == 2):
@@ -133,7 +227,7 @@ class _RNNBase(Module):
                 z = zeros((N, width), dtype=x.dtype, device=x.device)
                 states.append([z] * n_states)
             else:
-                _state(name, what, t, (n_states, N, width) if batched else (n_states, width), input)
+                _state(name, what, t, (n_states, N, width) if batched else (n_states, width), x)
                 states.append(list(ops.unbind(t if batched else ops.reshape(t, (n_states, 1, width)), 0)))
         if tax == 1:  # time-major inside (each step's rows contiguous), back at the end
             x = ops.transpose(x, (1, 0, 2))
@@ -144,7 +238,8 @@ class _RNNBase(Module):
                 w_ih, w_hh, b_ih, b_hh, w_hr = self._weights(f"_l{layer}" + ("_reverse" if d else ""))
                 y, h, c = ops.recurrence(self.mode, _input_projection(self.mode, x, w_ih, b_ih, b_hh),
                                            states[0][layer * D + d], states[1][layer * D + d], w_hh,
-                                           b_hh if self.mode == "GRU" else None, w_hr, reverse=bool(d))
+                                           b_hh if self.mode == "GRU" else None, w_hr, reverse=bool(d),
+                                           lengths=lengths)
                 outs.append(y)
                 h_n.append(h)
                 c_n.append(c)
@@ -159,6 +254,8 @@ class _RNNBase(Module):
             x = ops.reshape(x, (L, D * out))
             h_n = ops.reshape(h_n, (n_states, out))
             c_n = ops.reshape(c_n, (n_states, self.hidden_size)) if lstm else None
+        if packed:
+            x = PackedSequence(x, lengths)
         return (x, (h_n, c_n)) if lstm else (x, h_n)
 
     def extra_repr(self):

@@ -60,4 +60,11 @@ def pad_sequence(sequences, batch_first=False, padding_value=0.0):
     return ops.stack(padded, 0 if batch_first else 1)
 
 
-rnn = types.SimpleNamespace(pad_sequence=pad_sequence)  # (PyTorch's nn.utils.rnn path)
+def _rnn_namespace():
+    from .rnn import PackedSequence, pack_padded_sequence, pack_sequence, pad_packed_sequence
+    return types.SimpleNamespace(pad_sequence=pad_sequence, PackedSequence=PackedSequence,
+                                 pack_padded_sequence=pack_padded_sequence, pad_packed_sequence=pad_packed_sequence,
+                                 pack_sequence=pack_sequence)
+
+
+rnn = _rnn_namespace()  # (PyTorch's nn.utils.rnn path)

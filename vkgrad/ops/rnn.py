@@ -6,6 +6,9 @@ one product over all steps (not one per step), and the input projection's
 gradient is written once."""
 from __future__ import annotations
 
+import numpy as np
+
+from ..tensor import Tensor
 from ._core import autocast_to, check_tensor, make_multi, same_device
 
 MODES = {"RNN_TANH": ("tanh", 1), "RNN_RELU": ("relu", 1), "LSTM": (None, 4), "GRU": (None, 3)}
@@ -43,7 +46,15 @@ def _check(mode, xg, h0, c0, w_hh, b_hh, w_hr):
                          + ("; b_hh only for a GRU (the others fold it into xg)" if b_hh is not None else ""))
 
 
-def recurrence(mode, xg, h0, c0, w_hh, b_hh=None, w_hr=None, reverse=False):
+def _lengths(T, N, lengths):
+    """Sequence lengths as ints in [1, T], one per batch row, checked."""
+    a = np.asarray(lengths.numpy() if isinstance(lengths, Tensor) else lengths)
+    if a.shape != (N,) or a.dtype.kind not in "iu" or a.min() < 1 or a.max() > T:
+        raise ValueError(f"recurrence: lengths must be {N} integers in [1, {T}], got {a.tolist()}")
+    return a.astype(np.int64)
+
+
+def recurrence(mode, xg, h0, c0, w_hh, b_hh=None, w_hr=None, reverse=False, lengths=None):
     """One direction of one recurrent layer over time-major inputs.
 
     ``mode``: "LSTM", "GRU", "RNN_TANH" or "RNN_RELU".  ``xg`` [T, N, G * H]: the
@@ -51,36 +62,66 @@ def recurrence(mode, xg, h0, c0, w_hh, b_hh=None, w_hr=None, reverse=False):
     too: ``b_hh`` only for a GRU, inside its reset gate's product); ``h0`` [N, P]
     and for an LSTM ``c0`` [N, H]; ``w_hh`` [G * H, P]; ``w_hr`` [P, H] an LSTM's
     projection (P = proj_size; else P = H).  ``reverse``: from the last step to
-    the first.  Returns (out [T, N, P] -- each step's h, in time order --, h_n,
-    c_n or None), each differentiable."""
+    the first.  ``lengths`` (host ints, one per row): row i's sequence is its first
+    lengths[i] steps -- past them its state is carried unchanged (the reverse
+    direction starts at its last step, from h0) and its output is zero, PyTorch's
+    packed sequences.  Returns (out [T, N, P] -- each step's h, in time order --,
+    h_n, c_n or None), each differentiable."""
     _check(mode, xg, h0, c0, w_hh, b_hh, w_hr)
     xg, h0, c0, w_hh, b_hh, w_hr = autocast_to(xg, h0, c0, w_hh, b_hh, w_hr)
     be, act = xg.backend, MODES[mode][0]
     T, N, GH = xg.shape
-    P = h0.shape[1]
+    P, H = h0.shape[1], GH // MODES[mode][1]
+    dtype = be.dtype_of(xg.data)
+    masks = None
+    if lengths is not None:
+        lens = _lengths(T, N, lengths)
+        valid = np.arange(T)[:, None] < lens[None, :]  # [T, N]
+        if not valid.all():  # (full lengths: the unmasked recurrence)
+            up = lambda w: be.from_numpy(np.broadcast_to(valid[:, :, None], (T, N, w)).astype(np.float32),  # noqa
+                                         dtype)
+            masks = {P: up(P)}
+            if mode == "LSTM" and H != P:
+                masks[H] = up(H)
+
+    def mask(t, width):  # [N, width]: 1 where step t is inside row's sequence
+        return be.reshape(be.rows(masks[width], t, t + 1), (N, width))
+
+    def zeros(width):
+        return be.constant((N, width), 0.0, dtype)
+
     steps = list(range(T - 1, -1, -1) if reverse else range(T))
     whh, bhh, whr = w_hh.data, None if b_hh is None else b_hh.data, None if w_hr is None else w_hr.data
     h, c = h0.data, None if c0 is None else c0.data
-    hs, cs, acts, hgs, hrs = ({} for _ in range(5))
+    # per step: hs / ccar the states carried on (past a row's length: the previous ones),
+    # news / cs the cell's own h' / c', outs the outputs (zero past a row's length)
+    hs, ccar, cs, acts, hgs, hrs, outs, news = ({} for _ in range(8))
     for t in steps:
         xt = be.reshape(be.rows(xg.data, t, t + 1), (N, GH))
         hg = be.matmul(h, whh, trans_b=True, bias=bhh)
+        h_prev, c_prev = h, c
         if mode == "LSTM":
             h, c, acts[t] = be.lstm_cell(xt, hg, c)
-            cs[t] = c
             if whr is not None:
                 hrs[t], h = h, be.matmul(h, whr, trans_b=True)
+            cs[t] = c  # (the cell's own c': lstm_cell_bwd reads it)
         elif mode == "GRU":
             h, acts[t] = be.gru_cell(xt, hg, h)
             hgs[t] = hg
         else:
             h = be.unary(act, be.binary("add", xt, hg))
-        hs[t] = h
-    out = be.cat([be.reshape(hs[t], (1, N, P)) for t in range(T)], 0)
+        news[t] = h  # (the cell's own h': the activation's gradient reads it)
+        if masks is not None:  # rows past their length: state carried, output zero
+            outs[t] = be.select(mask(t, P), h, zeros(P))
+            h = be.select(mask(t, P), h, h_prev)
+            if mode == "LSTM":
+                c = be.select(mask(t, H), c, c_prev)
+        hs[t], ccar[t] = h, c
+    out = be.cat([be.reshape((outs if masks is not None else hs)[t], (1, N, P)) for t in range(T)], 0)
     handles = (out, h) + ((c,) if mode == "LSTM" else ())
 
     def stacked(d):  # per-step [N, K] handles, in time order, as [T * N, K]
-        K = d[0].shape[1]
+        K = d[steps[0]].shape[1]
         return be.reshape(be.cat([be.reshape(d[t], (1, N, K)) for t in range(T)], 0), (T * N, K))
 
     def backward(parts):
@@ -89,40 +130,55 @@ def recurrence(mode, xg, h0, c0, w_hh, b_hh=None, w_hr=None, reverse=False):
         dxs, dhgs, dhs = {}, {}, {}
         for k in range(T - 1, -1, -1):
             t = steps[k]
-            if g_out is not None:
-                go = be.reshape(be.rows(g_out, t, t + 1), (N, P))
+            go = be.reshape(be.rows(g_out, t, t + 1), (N, P)) if g_out is not None else None
+            carry_h = carry_c = None
+            if masks is not None:  # the carried rows' gradients pass this step by
+                if dh is not None:
+                    carry_h, dh = be.select(mask(t, P), zeros(P), dh), be.select(mask(t, P), dh, zeros(P))
+                if dc is not None:
+                    carry_c, dc = be.select(mask(t, H), zeros(H), dc), be.select(mask(t, H), dc, zeros(H))
+                if go is not None:
+                    go = be.select(mask(t, P), go, zeros(P))
+            if go is not None:
                 dh = go if dh is None else be.binary("add", dh, go)
             if dh is None:
-                dh = be.constant((N, P), 0.0, be.dtype_of(out))
+                dh = zeros(P)
             h_prev = h0.data if k == 0 else hs[steps[k - 1]]
             if mode == "LSTM":
                 dhs[t] = dh
                 if whr is not None:
                     dh = be.matmul(dh, whr)
-                dg, dc = be.lstm_cell_bwd(dh, dc, acts[t], c0.data if k == 0 else cs[steps[k - 1]], cs[t])
+                dg, dc = be.lstm_cell_bwd(dh, dc, acts[t], c0.data if k == 0 else ccar[steps[k - 1]], cs[t])
                 dxs[t] = dhgs[t] = dg
                 dh = be.matmul(dg, whh)
             elif mode == "GRU":
                 dxs[t], dhgs[t], dhz = be.gru_cell_bwd(dh, acts[t], hgs[t], h_prev)
                 dh = be.binary("add", be.matmul(dhgs[t], whh), dhz)
             else:
-                dxs[t] = dhgs[t] = be.binary(act + "_bwd", hs[t], dh)
+                dxs[t] = dhgs[t] = be.binary(act + "_bwd", news[t], dh)
                 dh = be.matmul(dxs[t], whh)
+            if carry_h is not None:
+                dh = be.binary("add", dh, carry_h)
+            if carry_c is not None:
+                dc = carry_c if dc is None else be.binary("add", dc, carry_c)
         dxg = stacked(dxs)
         dhg = dxg if mode != "GRU" else stacked(dhgs)
         dw_hh = None
-        if w_hh.requires_grad:  # sum over steps of dhg_t^T h_prev(t): h0's step, then the rest against out's rows
+        if w_hh.requires_grad:  # sum over steps of dhg_t^T h_prev(t)
             first = steps[0] * N
             dw_hh = be.matmul(be.rows(dhg, first, first + N), h0.data, trans_a=True)
-            if T > 1:
-                d0, o0 = (0, 1) if reverse else (1, 0)  # the other steps' rows of dhg and of out
+            if T > 1 and masks is None:  # the other steps' h_prev are rows of out: h0's step apart
+                d0, o0 = (0, 1) if reverse else (1, 0)
                 rest = be.matmul(be.rows(dhg, d0 * N, (d0 + T - 1) * N),
                                  be.reshape(be.rows(out, o0, o0 + T - 1), ((T - 1) * N, P)), trans_a=True)
                 dw_hh = be.binary("add", dw_hh, rest)
+            elif T > 1:  # (masked: out is zero where a state was carried; the states themselves)
+                prev = {t: (h0.data if k == 0 else hs[steps[k - 1]]) for k, t in enumerate(steps)}
+                dw_hh = be.matmul(dhg, stacked(prev), trans_a=True)
         db_hh = be.reduce("sum", dhg, (0,), False) if b_hh is not None and b_hh.requires_grad else None
         dw_hr = (be.matmul(stacked(dhs), stacked(hrs), trans_a=True)
                  if w_hr is not None and w_hr.requires_grad else None)
         return be.reshape(dxg, (T, N, GH)), dh, dc, dw_hh, db_hh, dw_hr
 
-    outs = make_multi(handles, be, (xg, h0, c0, w_hh, b_hh, w_hr), backward)
-    return outs if mode == "LSTM" else outs + (None,)
+    outs_ = make_multi(handles, be, (xg, h0, c0, w_hh, b_hh, w_hr), backward)
+    return outs_ if mode == "LSTM" else outs_ + (None,)
