@@ -44,3 +44,19 @@ model.eval()
 with vg.no_grad():
     p = vg.softmax(model(x)).numpy()
 print("loss", loss.item(), "probs", p.shape)
+# session 16's paths: the recurrence's fused cells on row views (packed lengths too), a
+# split's joint gradient, cat by halves, index_add's spans, the Adam forms' push block
+lstm = nn.LSTM(4, 8, batch_first=True, bidirectional=True)
+gru = nn.GRU(4, 8)
+xs = vg.tensor(np.random.default_rng(4).standard_normal((3, 5, 4)), requires_grad=True)
+packed = nn.utils.rnn.pack_padded_sequence(xs, [5, 2, 4], batch_first=True, enforce_sorted=False)
+out, (hn, cn) = lstm(packed)
+gl = vg.backward(nn.utils.rnn.pad_packed_sequence(out)[0].sum() + hn.sum() + gru(xs)[0].sum())
+vg.optim.NAdam(lstm.parameters(), lr=1e-3).step(gl)
+vg.optim.RAdam(gru.parameters(), lr=1e-3).step(gl)
+parts = vg.tensor(np.ones((7, 6)), requires_grad=True)
+gp = vg.backward(vg.cat([p * (i + 1.0) for i, p in enumerate(parts.unbind(0))], 0).sum())
+emb = vg.Parameter(np.ones((4, 3000)))
+ge = vg.backward(vg.embedding(np.array([0, 1, 1, 3]), emb).sum())
+print("rnn", float(hn.sum().item()), "parts", float(list(gp.values())[0].sum().item()),
+      "emb", float(list(ge.values())[0].sum().item()))
