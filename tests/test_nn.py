@@ -1244,6 +1244,9 @@ def test_packed_sequences(bk):
             bk.close(hn[:, b], (sb[0] if isinstance(sb, tuple) else sb).numpy(), what=f"{cls} row {b} h_n", **tol)
     packed = R.pack_sequence([bk.t(x[b, :n]) for b, n in enumerate(lens)], enforce_sorted=False)
     assert packed.batch_sizes.tolist() == [4, 3, 3, 2, 1, 1] and packed.data.shape == (14, I)
+    for b, (seq, n) in enumerate(zip(R.unpack_sequence(packed), lens)):
+        bk.close(seq.numpy(), x[b, :n].astype(np.float16) if bk.dtype == "f16" else x[b, :n], what="unpacked")
+    assert [t.shape for t in R.unpad_sequence(bk.t(x), lens, batch_first=True)] == [(n, I) for n in lens]
     with pytest.raises(ValueError, match="must be sorted in decreasing order when enforce_sorted is True"):
         R.pack_padded_sequence(bk.t(x), lens, batch_first=True)
     with pytest.raises(ValueError, match=r"pack_padded_sequence: lengths must be 4 integers in \[1, 6\]"):

@@ -150,6 +150,26 @@ def pad_packed_sequence(sequence, batch_first=False, padding_value=0.0, total_le
     return x, lens.copy()
 
 
+def unpad_sequence(padded_sequences, lengths, batch_first=False):
+    """PyTorch's unpad_sequence: the list of each row's first lengths[i] steps of a
+    padded [T, B, *] tensor ([B, T, *] with batch_first)."""
+    check_tensor("unpad_sequence", padded_sequences)
+    x = padded_sequences if batch_first else ops.transpose(padded_sequences, (1, 0) + tuple(
+        range(2, padded_sequences.ndim)))
+    lens = np.asarray(lengths.numpy() if isinstance(lengths, Tensor) else lengths)
+    if lens.shape != (x.shape[0],) or lens.min() < 0 or lens.max() > x.shape[1]:
+        raise ValueError(f"unpad_sequence: lengths must be {x.shape[0]} integers in [0, {x.shape[1]}], got "
+                         f"{lens.tolist()}")
+    return [x[b, :int(n)] for b, n in enumerate(lens)]
+
+
+def unpack_sequence(packed_sequences):
+    """PyTorch's unpack_sequence: a PackedSequence's sequences as a list of [L_i, *]."""
+    if not isinstance(packed_sequences, PackedSequence):
+        raise TypeError(f"unpack_sequence: expected a PackedSequence, got {type(packed_sequences).__name__}")
+    return unpad_sequence(packed_sequences.padded, packed_sequences.lengths)
+
+
 def pack_sequence(sequences, enforce_sorted=True):
     """PyTorch's pack_sequence: tensors [L_i, *] packed (pad_sequence, then
     pack_padded_sequence)."""

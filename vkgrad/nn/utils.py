@@ -61,10 +61,12 @@ def pad_sequence(sequences, batch_first=False, padding_value=0.0):
 
 
 def _rnn_namespace():
-    from .rnn import PackedSequence, pack_padded_sequence, pack_sequence, pad_packed_sequence
+    from .rnn import (PackedSequence, pack_padded_sequence, pack_sequence, pad_packed_sequence, unpack_sequence,
+                      unpad_sequence)
     return types.SimpleNamespace(pad_sequence=pad_sequence, PackedSequence=PackedSequence,
                                  pack_padded_sequence=pack_padded_sequence, pad_packed_sequence=pad_packed_sequence,
-                                 pack_sequence=pack_sequence)
+                                 pack_sequence=pack_sequence, unpad_sequence=unpad_sequence,
+                                 unpack_sequence=unpack_sequence)
 
 
 rnn = _rnn_namespace()  # (PyTorch's nn.utils.rnn path)
