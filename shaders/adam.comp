@@ -20,10 +20,12 @@ layout(constant_id = 0) const uint FORM = 0u;  // adam_update.glsl
 #include "adam_update.glsl"
 
 float upd(uint i) {
-    float w = LD(W, i), d = LD(G, i), m = LD32(M, i), v = LD32(V, i);
-    ADAM_UPDATE(w, d, m, v)
+    uint bi = MOM_AT(p.n) + i;  // (FORM 7: the momentum buffer's element in m's buffer)
+    float w = LD(W, i), d = LD(G, i), m = LD32(M, i), v = LD32(V, i), b = FORM == 7u ? LD32(M, bi) : 0.0;
+    ADAM_UPDATE(w, d, m, v, b)
     ST32(M, i, m);
     ST32(V, i, v);
+    if (FORM == 7u) ST32(M, bi, b);
     return w;
 }
 

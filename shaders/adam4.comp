@@ -55,23 +55,27 @@ layout(constant_id = 0) const uint FORM = 0u;  // adam_update.glsl
 #include "adam_update.glsl"
 
 // one step for four elements (w, m, v updated in place)
-void update(inout vec4 w, vec4 d, inout vec4 m, inout vec4 v) ADAM_UPDATE(w, d, m, v)
+void update(inout vec4 w, vec4 d, inout vec4 m, inout vec4 v, inout vec4 b) ADAM_UPDATE(w, d, m, v, b)
 
 void main() {
+    uint bq = MOM_AT(p.n) / 4u;  // (FORM 7: the momentum buffer's first quad in m's buffer)
     FOR_QUADS(p.n, q) {
-        vec4 w = LW(q), m = LM(q), v = LV(q);
-        update(w, grad(q), m, v);
+        vec4 w = LW(q), m = LM(q), v = LV(q), b = FORM == 7u ? LM(bq + q) : vec4(0.0);
+        update(w, grad(q), m, v, b);
         M[q] = m;
         V[q] = v;
         W[q] = w;
+        if (FORM == 7u) M[bq + q] = b;
     }
     if (gl_GlobalInvocationID.x == 0u) {
         for (uint i = p.n / 4u * 4u; i < p.n; i++) {  // n not a whole number of quads
             vec4 w = vec4(LW_E(i)), m = vec4(LM_E(i)), v = vec4(LV_E(i));
-            update(w, vec4(GRAD_E(i)), m, v);
+            vec4 b = FORM == 7u ? vec4(LM_E(4u * bq + i)) : vec4(0.0);
+            update(w, vec4(GRAD_E(i)), m, v, b);
             M_s[i] = m.x;
             V_s[i] = v.x;
             W_s[i] = w.x;
+            if (FORM == 7u) M_s[4u * bq + i] = b.x;
         }
     }
 }

@@ -32,16 +32,18 @@ BUF_INOUT(28, W7) BUF_IN(29, G7) BUF_INOUT(30, M7) BUF_INOUT(31, V7)
 #define LDG(B, i) LD(B, i)
 #endif
 #include "adam_update.glsl"
-#define UPD(W, G, M, V, i, out_) { \
+#define UPD(W, G, M, V, nk, i, out_) { \
     float w_ = LD(W, i), d_ = LDG(G, i), m_ = LD32(M, i), v_ = LD32(V, i); \
-    ADAM_UPDATE(w_, d_, m_, v_) \
+    float b_ = FORM == 7u ? LD32(M, MOM_AT(nk) + (i)) : 0.0; \
+    ADAM_UPDATE(w_, d_, m_, v_, b_) \
     ST32(M, i, m_); ST32(V, i, v_); \
+    if (FORM == 7u) ST32(M, MOM_AT(nk) + (i), b_); \
     out_ = w_; }
 
 #define SEG(W, G, M, V, nk, u) { \
     uint i_ = (u) * EPU; float w0_ = 0.0, w1_ = 0.0; \
-    UPD(W, G, M, V, i_, w0_); \
-    if (EPU == 2u && i_ + 1u < nk) UPD(W, G, M, V, i_ + 1u, w1_); \
+    UPD(W, G, M, V, nk, i_, w0_); \
+    if (EPU == 2u && i_ + 1u < nk) UPD(W, G, M, V, nk, i_ + 1u, w1_); \
     ST_UNIT(W, u, w0_, w1_); }
 
 // One grid-stride loop per parameter rather than an if-chain per unit:

@@ -16,11 +16,21 @@
 //   5 RAdam: w -= m (step_size / (sqrt(v) + eps) + aux) (rectified: aux = 0; in
 //     the first steps step_size = 0, an SGD-with-momentum step);
 //   6 Adadelta: v first, d = sqrt(m + eps) / sqrt(v + eps) d, m (the updates'
-//     average) = b2 m + (1 - b2) d^2, w -= step_size d.
-// (aux: the push constant after c2.)
-#define ADAM_UPDATE(w, d, m, v) { \
+//     average) = b2 m + (1 - b2) d^2, w -= step_size d;
+//   7 centered RMSprop with momentum b1: v first, m (the gradient's average) =
+//     b2 m + (1 - b2) d, b (the momentum buffer: m's second half, MOM_AT) = b1 b +
+//     d / (sqrt(v - m^2) + eps), w -= step_size b.
+// (aux: the push constant after c2.)  b: an lvalue the includer loads and stores
+// for FORM 7 only (the second half of m's buffer, from element MOM_AT(n)).
+#define MOM_AT(n) (((n) + 63u) & ~63u)  // (256-byte aligned: its own state view on any device)
+#define ADAM_UPDATE(w, d, m, v, b) { \
     if (p.decoupled == 0u) d += p.wd * w; else w *= 1.0 - p.lr * p.wd; \
-    if (FORM == 1u) { \
+    if (FORM == 7u) { \
+        v = p.b2 * v + p.c2 * d * d; \
+        m = p.b2 * m + (1.0 - p.b2) * d; \
+        b = p.b1 * b + d / (sqrt(v - m * m) + p.eps); \
+        w = w - p.step_size * b; \
+    } else if (FORM == 1u) { \
         v = p.b2 * v + p.c2 * d * d; \
         m = p.b1 * m + d / (sqrt(v) + p.eps); \
         w = w - p.step_size * m; \

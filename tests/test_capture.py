@@ -16,6 +16,8 @@ def _train(capture, device, steps=7, optimizer="adam", read_each=True, pipelined
            else vg.optim.Adagrad(model.parameters(), lr=5e-2, lr_decay=0.01) if optimizer == "adagrad"
            else vg.optim.RMSprop(model.parameters(), lr=1e-2, momentum=0.5) if optimizer == "rmsprop-momentum"
            else vg.optim.RMSprop(model.parameters(), lr=1e-2, centered=True) if optimizer == "rmsprop-centered"
+           else vg.optim.RMSprop(model.parameters(), lr=1e-2, momentum=0.5, centered=True)
+           if optimizer == "rmsprop-both"
            else vg.optim.SGD(model.parameters(), lr=5e-2, momentum=0.9, nesterov=True))
     sched = vg.optim.lr_scheduler.StepLR(opt, step_size=3, gamma=0.5)
 
@@ -41,7 +43,8 @@ def _train(capture, device, steps=7, optimizer="adam", read_each=True, pipelined
     return losses, model.state_dict(), opt.step_count
 
 
-@pytest.mark.parametrize("optimizer", ["adam", "sgd", "rmsprop", "adagrad", "rmsprop-momentum", "rmsprop-centered"])
+@pytest.mark.parametrize("optimizer", ["adam", "sgd", "rmsprop", "adagrad", "rmsprop-momentum", "rmsprop-centered",
+                                       "rmsprop-both"])
 def test_replay_matches_eager_bit_for_bit(bk, optimizer):
     if bk.dtype == "f16":
         pytest.skip("dtype-independent")

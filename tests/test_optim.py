@@ -375,14 +375,18 @@ _ON_ADAM = {"RMSprop": ("RMSprop", dict(lr=0.01, alpha=0.9, weight_decay=0.1), {
                                  {"square_avg", "momentum_buffer", "step"}),
             "RMSprop-centered": ("RMSprop", dict(lr=0.01, alpha=0.9, weight_decay=0.1, centered=True),
                                  {"square_avg", "grad_avg", "step"}),
+            "RMSprop-centered-momentum": ("RMSprop", dict(lr=0.01, alpha=0.9, weight_decay=0.1, momentum=0.8,
+                                                          centered=True),
+                                          {"square_avg", "momentum_buffer", "grad_avg", "step"}),
             "Adagrad": ("Adagrad", dict(lr=0.1, lr_decay=0.05, weight_decay=0.01, initial_accumulator_value=0.2),
                         {"sum", "step"})}
 
 
 @pytest.mark.parametrize("case", sorted(_ON_ADAM))
 def test_rmsprop_and_adagrad_match_pytorch_and_resume_from_a_checkpoint(bk, case):
-    """RMSprop (plain, with momentum, centered) and Adagrad on Adam's fused kernels
-    (no bias correction; m = g, the momentum buffer or the gradient's average;
+    """RMSprop (plain, with momentum, centered, both) and Adagrad on Adam's fused kernels
+    (no bias correction; m = g, the momentum buffer or the gradient's average, or
+    both in one m of two buffers;
     Adagrad's v a sum, its learning rate decaying) against their formulas (PyTorch's,
     also compared where present); saved and loaded mid-way each goes on as if
     uninterrupted; f16 parameters update their f32 masters."""
@@ -432,8 +436,6 @@ def test_rmsprop_and_adagrad_errors():
     with pytest.raises(ValueError, match="Adagrad: lr_decay, weight_decay, initial_accumulator_value and eps must be "
                                          ">= 0, got -0.1"):
         vg.optim.Adagrad(p, lr_decay=-0.1)
-    with pytest.raises(ValueError, match="RMSprop: momentum and centered together are not available"):
-        vg.optim.RMSprop(p, momentum=0.9, centered=True)
     with pytest.raises(ValueError, match=r"RMSprop: alpha and momentum must lie in \[0, 1\).*alpha=1.0"):
         vg.optim.RMSprop(p, alpha=1.0)
     # a checkpoint's hyperparameters come with it (as PyTorch's): a state with momentum

@@ -32,7 +32,8 @@ UNARY_OPS = ("neg", "exp", "log", "sqrt", "relu", "sigmoid", "tanh", "gelu",
 BINARY_OPS = ("add", "sub", "mul", "div", "eq", "relu_bwd", "sigmoid_bwd",
               "tanh_bwd", "gelu_bwd", "gelu_tanh_bwd", "pow_bwd", "clamp_bwd", "maximum", "minimum", "gt", "ge")
 ACTIVATIONS = (None, "relu", "sigmoid", "tanh", "gelu", "gelu_tanh")
-ADAM_FORMS = ("adam", "momentum", "centered", "adamax", "nadam", "radam", "adadelta")  # Backend.adam_'s forms
+ADAM_FORMS = ("adam", "momentum", "centered", "adamax", "nadam", "radam", "adadelta",
+              "centered_momentum")  # Backend.adam_'s forms
 DTYPES = ("f32", "f16", "f64", "i32")
 FLOAT_DTYPES = ("f32", "f16", "f64")
 
@@ -77,6 +78,12 @@ def check_op(kind, op, ops):
     if op not in ops:
         raise BackendError(f"{kind}: unknown op {op!r}; expected one of {', '.join(ops)}")
     return ops.index(op)
+
+
+def mom_at(n):
+    """Where form "centered_momentum"'s momentum buffer starts in its m (elements):
+    n rounded up to 64 (256 bytes: a view of it keeps any device's alignment)."""
+    return -(-n // 64) * 64
 
 
 def adam_scalars(lr, beta1, beta2, step):
@@ -474,7 +481,11 @@ class Backend:
         p -= lr g / (sqrt(v - m^2) + eps).  "adamax": v = max(b2 v, |g| + eps), p -=
         step_size m / v; "nadam": p -= (step_size m + aux g) / (sqrt(v) rbc2 + eps);
         "radam": p -= m (step_size / (sqrt(v) + eps) + aux); "adadelta": v first, then
-        u = sqrt(m + eps) / sqrt(v + eps) g, m = b2 m + (1 - b2) u^2, p -= step_size u.
+        u = sqrt(m + eps) / sqrt(v + eps) g, m = b2 m + (1 - b2) u^2, p -= step_size u;
+        "centered_momentum": m holds two buffers, the gradient's average a in its first
+        n elements and the momentum buffer b from element mom_at(n) (a multiple of 64:
+        its own aligned view); v first, a = b2 a + (1 - b2) g, b = b1 b + g / (sqrt(v -
+        a^2) + eps), p -= step_size b.
         ``scalars``: a callable giving (step_size, rbc2, aux), else adam_scalars' and
         aux = 0.  ``lr``, ``beta1``, ``step`` and ``scalars`` may be zero-argument
         callables (re-read when a captured step is replayed); so may sgd_'s ``lr``

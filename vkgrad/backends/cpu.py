@@ -9,7 +9,7 @@ import math
 
 import numpy as np
 
-from .base import ADAM_FORMS, BINARY_OPS, UNARY_OPS, Backend, BackendError, adam_scalars, check_op
+from .base import ADAM_FORMS, BINARY_OPS, UNARY_OPS, Backend, BackendError, adam_scalars, check_op, mom_at
 
 # rows this short take their maximum column by column: NumPy's loop per row of 4
 # cost 11x that on [200704, 4] (a max pool's windows); an argmax so ran 1.6x slower
@@ -546,7 +546,7 @@ class CPUBackend(Backend):
         # small parameters: one update over their concatenation beats a Python
         # loop of per-tensor updates (the iris model's step is mostly overhead)
         small = [it for it in items if it[0].size <= self._CHUNK and it[0].dtype == np.float32
-                 and it[2].dtype == np.float32]
+                 and it[2].dtype == np.float32 and form != "centered_momentum"]  # (its m: two buffers)
         if len(small) < 2:
             small = []
         large = [it for it in items if all(it is not s for s in small)]
@@ -571,6 +571,24 @@ class CPUBackend(Backend):
         step_size, inv_sqrt_bc2, aux = (scalars() if scalars is not None else
                                         adam_scalars(lr, beta1, beta2, step) + (0.0,))
         c2 = 1.0 - beta2 if sq_coef is None else sq_coef
+        if form == "centered_momentum":  # m: the gradient's average, then the momentum buffer
+            n = p.size
+            flat_m = m.reshape(-1)
+            avg, buf = flat_m[:n], flat_m[mom_at(n):mom_at(n) + n]
+            pc, cv = self._c(p).reshape(-1), v.reshape(-1)
+            d = self._c(g).reshape(-1).astype(cv.dtype)
+            if weight_decay and not decoupled:
+                d = d + weight_decay * pc
+            cv *= beta2
+            cv += c2 * d * d
+            avg *= beta2
+            avg += (1.0 - beta2) * d
+            buf *= beta1
+            buf += d / (np.sqrt(cv - avg * avg) + eps)
+            if weight_decay and decoupled:
+                pc = pc * (1.0 - lr * weight_decay)
+            p.reshape(-1)[...] = pc - step_size * buf
+            return
         for cp, cg, cm, cv in self._chunks(p, g, m, v):
             pc = self._c(cp)
             d = self._c(cg)

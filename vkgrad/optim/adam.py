@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import math
 
+from ..backends.base import mom_at
 from .optimizer import Optimizer
 
 
@@ -27,9 +28,9 @@ class Adam(Optimizer):
         for _, p, target, g in work:
             st = self.state.get(id(p))
             if st is None:
-                st = self.state[id(p)] = [self._zeros_like(p), self._second_moment(p), 0]
+                st = self.state[id(p)] = [self._first_moment(p), self._second_moment(p), 0]
             elif st[0] is None:  # (RMSprop: a first-moment buffer is not saved with its state)
-                st[0] = self._zeros_like(p)
+                st[0] = self._first_moment(p)
             st[2] += 1
             groups.setdefault((id(p.backend), st[2]), (p.backend, st, []))[2].append(
                 (target, g, st[0], st[1]))
@@ -46,6 +47,9 @@ class Adam(Optimizer):
         """A callable giving the step's (step_size, rbc2, aux), or None: Adam's bias
         corrections (Backend.adam_)."""
         return None
+
+    def _first_moment(self, p):
+        return self._zeros_like(p)
 
     def _second_moment(self, p):
         return self._zeros_like(p)
@@ -78,16 +82,15 @@ class RMSprop(Adam):
     p -= lr g / (sqrt(v) + eps), ``weight_decay`` L2 added to the gradient -- PyTorch's
     RMSprop and its defaults.  ``momentum``: buf = momentum buf + g / (sqrt(v) + eps),
     p -= lr buf; ``centered``: the gradient's running average a subtracted, p -= lr g /
-    (sqrt(v - a^2) + eps) -- one or the other (both at once are not available).  It
+    (sqrt(v - a^2) + eps); both: buf = momentum buf + g / (sqrt(v - a^2) + eps).  It
     runs on Adam's fused kernels with no bias correction (beta1 = 0 plain: m = g; the
-    momentum buffer or the average in m otherwise); its state is ``square_avg``,
-    ``momentum_buffer`` or ``grad_avg`` where used, and ``step``."""
+    momentum buffer or the average in m otherwise, both in one m of two buffers with
+    both); its state is ``square_avg``, ``momentum_buffer`` and ``grad_avg`` where
+    used, and ``step``."""
 
     _HYPER = ("alpha", "eps", "weight_decay", "momentum", "centered")
 
     def __init__(self, params, lr=1e-2, alpha=0.99, eps=1e-8, weight_decay=0.0, momentum=0.0, centered=False):
-        if momentum and centered:
-            raise ValueError("RMSprop: momentum and centered together are not available (either one is)")
         if not 0.0 <= alpha < 1.0 or not 0.0 <= momentum < 1.0 or eps < 0 or weight_decay < 0:
             raise ValueError(f"RMSprop: alpha and momentum must lie in [0, 1), eps and weight_decay be >= 0, got "
                              f"alpha={alpha}, momentum={momentum}, eps={eps}, weight_decay={weight_decay}")
@@ -97,11 +100,14 @@ class RMSprop(Adam):
 
     @property
     def _form(self):
+        if self.momentum and self.centered:
+            return "centered_momentum"
         return "momentum" if self.momentum else "centered" if self.centered else "adam"
 
     @property
     def _STATE(self):  # noqa: N802  (the optimizers' name for their state's parts)
-        kept = {"momentum": ("momentum_buffer",), "centered": ("grad_avg",)}.get(self._form, ())
+        kept = {"momentum": ("momentum_buffer",), "centered": ("grad_avg",),
+                "centered_momentum": ("momentum_buffer", "grad_avg")}.get(self._form, ())
         return ("square_avg",) + kept + ("step",)
 
     @property
@@ -115,12 +121,36 @@ class RMSprop(Adam):
     def _bias_step(self, st):
         return lambda: math.inf  # beta ** inf = 0: no bias correction
 
-    def _state_parts(self, st):  # [m, v, step] as _STATE names them (m only where it is state)
+    def _first_moment(self, p):
+        if self._form != "centered_momentum":
+            return self._zeros_like(p)
+        # the gradient's average, then (from mom_at(n), aligned) the momentum buffer
+        dt = "f64" if p.dtype == "f64" else "f32"
+        return p.backend.full((mom_at(p.size) + p.size, 1), 0.0, dt)
+
+    @staticmethod
+    def _halves(m, p):
+        """centered_momentum's m as its two buffers, views of p's shape: (average, momentum)."""
+        be, n = p.backend, p.size
+        return tuple(be.reshape(be.rows(m, a, a + n), tuple(p.shape)) for a in (0, mom_at(n)))
+
+    def _state_parts(self, st, p):  # [m, v, step] as _STATE names them (m only where it is state)
+        if self._form == "centered_momentum":
+            avg, buf = self._halves(st[0], p)
+            return [st[1], buf, avg, st[2]]
         return [st[1], st[2]] if self._form == "adam" else [st[1], st[0], st[2]]
 
-    def _state_from_parts(self, cur, parts):
-        m = parts[1] if self._form != "adam" else cur[0] if isinstance(cur, list) else None
-        st = [m, parts[0], parts[-1]]
+    def _state_from_parts(self, cur, parts, p):
+        if self._form == "centered_momentum":
+            v = parts[0]
+            m = cur[0] if isinstance(cur, list) and cur[0] is not None else self._first_moment(p)
+            for half, part in zip(self._halves(m, p), (parts[2], parts[1])):
+                if part is not half:  # (a loaded array: into m's half, in place)
+                    p.backend.copy_(half, part)
+            st = [m, v, parts[-1]]
+        else:
+            m = parts[1] if self._form != "adam" else cur[0] if isinstance(cur, list) else None
+            st = [m, parts[0], parts[-1]]
         if isinstance(cur, list):
             cur[:] = st
             return cur
@@ -285,10 +315,10 @@ class Adadelta(RMSprop):
     def betas(self, value):  # (Adam's constructor sets them)
         self.rho = float(value[1])
 
-    def _state_parts(self, st):  # [m = acc_delta, v = square_avg, step] in _STATE's order
+    def _state_parts(self, st, p):  # [m = acc_delta, v = square_avg, step] in _STATE's order
         return [st[1], st[0], st[2]]
 
-    def _state_from_parts(self, cur, parts):
+    def _state_from_parts(self, cur, parts, p):
         st = [parts[1], parts[0], parts[2]]
         if isinstance(cur, list):
             cur[:] = st

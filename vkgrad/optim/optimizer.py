@@ -138,7 +138,7 @@ class Optimizer:
         state, masters = {}, {}
         for key, p in self.params:
             if id(p) in self.state:
-                parts = self._state_parts(self.state[id(p)])
+                parts = self._state_parts(self.state[id(p)], p)
                 state[key] = {name: (v if isinstance(v, (int, float)) else np.array(p.backend.to_numpy(v)))
                               for name, v in zip(self._STATE, parts) if v is not None}
             if id(p) in self.masters:
@@ -177,10 +177,10 @@ class Optimizer:
                 unknown = sorted(set(st) - set(self._STATE))
                 if unknown:
                     raise KeyError(f"{owner}.load_state_dict: unknown state {unknown} for {key!r}")
-                old = self._state_parts(self.state[id(p)]) if id(p) in self.state else [None] * len(self._STATE)
+                old = self._state_parts(self.state[id(p)], p) if id(p) in self.state else [None] * len(self._STATE)
                 parts = [self._load_part(key, p, dt, old[i], st.get(name))
                          for i, name in enumerate(self._STATE)]
-                self.state[id(p)] = self._state_from_parts(self.state.get(id(p)), parts)
+                self.state[id(p)] = self._state_from_parts(self.state.get(id(p)), parts, p)
             m = sd.get("masters", {}).get(key)
             if m is not None and p.dtype == "f16":
                 self.masters[id(p)] = self._load_part(key, p, "f32", self.masters.get(id(p)), m)
@@ -205,11 +205,11 @@ class Optimizer:
         p.backend.copy_(cur, new)
         return cur
 
-    def _state_parts(self, st):
+    def _state_parts(self, st, p):
         """The per-parameter state as a list in _STATE's order."""
         return list(st)
 
-    def _state_from_parts(self, cur, parts):
+    def _state_from_parts(self, cur, parts, p):
         """The per-parameter state from _STATE-ordered parts (``cur``: the existing
         state, updated in place where a captured step holds it)."""
         if isinstance(cur, list):

@@ -9,10 +9,10 @@ class SGD(Optimizer):
     _HYPER = ("momentum", "dampening", "nesterov", "weight_decay")
     _STATE = ("momentum_buffer",)  # self.state[id(p)]: the buffer, or None without momentum
 
-    def _state_parts(self, st):
+    def _state_parts(self, st, p):
         return [st]
 
-    def _state_from_parts(self, cur, parts):
+    def _state_from_parts(self, cur, parts, p):
         return parts[0]
 
     def __init__(self, params, lr, momentum=0.0, dampening=0.0, nesterov=False, weight_decay=0.0):
