@@ -687,31 +687,39 @@ class LogSoftmax(Softmax):
         return ops.log_softmax(x, self.axis)
 
 
-class _Modules(Module):
-    """Sub-modules in order, registered as "0", "1", ... (Sequential, ModuleList)."""
+class _List(Module):
+    """Entries in order, registered with the owner as "0", "1", ... (in ``_kind``:
+    sub-modules for Sequential / ModuleList, parameters for ParameterList)."""
+    _kind = "_modules"
 
-    def append(self, m):
+    def _check(self, m):
         if not isinstance(m, Module):
             raise TypeError(f"{type(self).__name__}: expected a Module, got {type(m).__name__}")
-        setattr(self, str(len(self._modules)), m)
+        return m
+
+    def _entries(self):
+        return getattr(self, self._kind)
+
+    def append(self, m):
+        setattr(self, str(len(self._entries())), self._check(m))
         return self
 
-    def extend(self, modules):
-        for m in modules:
+    def extend(self, items):
+        for m in items:
             self.append(m)
         return self
 
     def __getitem__(self, i):
-        return list(self._modules.values())[i]
+        return list(self._entries().values())[i]
 
     def __len__(self):
-        return len(self._modules)
+        return len(self._entries())
 
     def __iter__(self):
-        return iter(self._modules.values())
+        return iter(self._entries().values())
 
 
-class Sequential(_Modules):
+class Sequential(_List):
     """Layers applied in order; sub-modules are named "0", "1", ..."""
 
     def __init__(self, *layers):
@@ -748,7 +756,7 @@ class Flatten(Module):
         return f"start_dim={self.start_dim}, end_dim={self.end_dim}"
 
 
-class ModuleList(_Modules):
+class ModuleList(_List):
     """Sub-modules held in a list (registered as "0", "1", ...: their parameters
     belong to the owner); no forward of its own."""
 
@@ -853,31 +861,17 @@ class ParameterDict(_Dict):
         return _as_parameter("ParameterDict", p)
 
 
-class ParameterList(Module):
+class ParameterList(_List):
     """Parameters in a list, registered as "0", "1", ... (PyTorch's ParameterList);
     tensors and arrays become Parameters."""
+    _kind = "_params"
 
     def __init__(self, values=()):
         super().__init__()
         self.extend(values)
 
-    def append(self, p):
-        setattr(self, str(len(self._params)), _as_parameter("ParameterList", p))
-        return self
-
-    def extend(self, values):
-        for p in values:
-            self.append(p)
-        return self
-
-    def __getitem__(self, i):
-        return list(self._params.values())[i]
-
-    def __len__(self):
-        return len(self._params)
-
-    def __iter__(self):
-        return iter(self._params.values())
+    def _check(self, p):
+        return _as_parameter("ParameterList", p)
 
     def forward(self, *args):
         raise NotImplementedError("ParameterList has no forward: iterate over its parameters")
