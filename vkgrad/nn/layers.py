@@ -255,12 +255,13 @@ class MaxPool1d(_Pool):
     _fn, _args, _defaults = ops.max_pool1d, _MAX_ARGS, _MAX_DEFAULTS
 
 
+_AVG_ARGS = ("kernel_size", "stride", "padding", "ceil_mode", "count_include_pad", "divisor_override")
+_AVG_DEFAULTS = {"stride": None, "padding": 0, "ceil_mode": False, "count_include_pad": True, "divisor_override": None}
+
+
 class AvgPool2d(_Pool):
     """``vkgrad.avg_pool2d`` as a module (stride defaults to the kernel size)."""
-    _fn = ops.avg_pool2d
-    _args = ("kernel_size", "stride", "padding", "ceil_mode", "count_include_pad", "divisor_override")
-    _defaults = {"stride": None, "padding": 0, "ceil_mode": False, "count_include_pad": True,
-                 "divisor_override": None}
+    _fn, _args, _defaults = ops.avg_pool2d, _AVG_ARGS, _AVG_DEFAULTS
 
 
 class MaxPool3d(_Pool):
@@ -270,10 +271,7 @@ class MaxPool3d(_Pool):
 
 class AvgPool3d(_Pool):
     """``vkgrad.avg_pool3d`` as a module (stride defaults to the kernel size)."""
-    _fn = ops.avg_pool3d
-    _args = ("kernel_size", "stride", "padding", "ceil_mode", "count_include_pad", "divisor_override")
-    _defaults = {"stride": None, "padding": 0, "ceil_mode": False, "count_include_pad": True,
-                 "divisor_override": None}
+    _fn, _args, _defaults = ops.avg_pool3d, _AVG_ARGS, _AVG_DEFAULTS
 
 
 class AvgPool1d(_Pool):
