@@ -907,12 +907,18 @@ class VulkanBackend(Backend):
     def reshape(self, h, shape):
         return _reshaped(h, tuple(shape))
 
-    def _item(self, h, i):
-        """A view of h[i] (no copy): h's block, the range of element i of its first
-        axis (the caller keeps the offset aligned for descriptors)."""
-        v = VkArray(h.shape[1:], h.dtype, h.block)
-        v.range = (h.range[0] + i * v.nbytes, v.range[1])
+    @staticmethod
+    def _view(h, start, stop):
+        """A view of h[start:stop] along its first axis (no copy): h's block from the
+        first row's byte (the caller keeps that offset aligned for descriptors)."""
+        row = math.prod(h.shape[1:]) * (2 if h.dtype == "f16" else 4)
+        v = VkArray((stop - start,) + tuple(h.shape[1:]), h.dtype, h.block)
+        v.range = (h.range[0] + start * row, v.range[1])
         return v
+
+    def _item(self, h, i):
+        """A view of h[i] (no copy; the caller keeps the offset aligned)."""
+        return _reshaped(self._view(h, i, i + 1), tuple(h.shape[1:]))
 
     def _copy_strided(self, x, out_shape, strides, out=None, base=0, op="copy"):
         dims, sx = _merge_dims([int(d) for d in out_shape], [int(s) for s in strides])
@@ -1935,9 +1941,7 @@ class VulkanBackend(Backend):
         row = math.prod(h.shape[1:]) * (2 if h.dtype == "f16" else 4)
         if (start * row) % self._view_align() or row % 4:
             return super().rows(h, start, stop)
-        v = VkArray((stop - start,) + tuple(h.shape[1:]), h.dtype, h.block)
-        v.range = (h.range[0] + start * row, v.range[1])
-        return v
+        return self._view(h, start, stop)
 
     def _cell(self, mode, H, ins, outs, has_dc=0):
         """One rnn_cell.comp dispatch over [N, H] (outs: (shape) to allocate), or
