@@ -232,14 +232,15 @@ class NAdam(Adam):
         return self.betas[0] * (1.0 - 0.5 * 0.96 ** (t * self.momentum_decay))
 
     def _mu_product(self, t):
+        """prod of mu_1 .. mu_t, extended from the latest step known below t (steps
+        advance one at a time; a loaded checkpoint's step starts from 0)."""
         prods = self._mu_products
         if t not in prods:
-            k = max(k for k in prods if k <= t) if any(k <= t for k in prods) else 0
+            k = max(k for k in prods if k <= t)  # (0 is always there)
             for i in range(k + 1, t + 1):
                 prods[i] = prods[i - 1] * self._mu(i)
-            if len(prods) > 4096:  # (keep the recent ones: steps only advance)
-                for old in sorted(prods)[1:-1024]:
-                    del prods[old]
+            for old in sorted(prods)[1:-2]:  # keep 0 and the latest two
+                del prods[old]
         return prods[t]
 
     def _scalars(self, st):
