@@ -18,6 +18,7 @@ float f(float x, float g) {
         case B_MINIMUM: return nmin(x, g);
         case B_GT: return x > g ? 1.0 : 0.0;
         case B_GE: return x >= g ? 1.0 : 0.0;
+        case B_ERF_BWD: return g * 1.1283791670955126 * exp(-x * x);  // 2 / sqrt(pi)
     }
     return x;
 }

@@ -54,6 +54,7 @@ vec2 unpack_h2(uint w) { return unpackHalf2x16(w); }
 // A quiet NaN: what an out-of-range class label makes of its row (onehot, xent):
 // labels on a device are not range-checked on the host (that would cost a read)
 #define QNAN uintBitsToFloat(0x7fc00000u)
+#define INF uintBitsToFloat(0x7f800000u)
 
 #define LD32(B, i) uintBitsToFloat(B[i])
 #define ST32(B, i, v) B[i] = floatBitsToUint(v)

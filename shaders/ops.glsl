@@ -14,6 +14,16 @@
 #define U_CLAMP 11u
 #define U_CLIP_COEF 12u
 #define U_FILL 13u
+#define U_SIN 14u
+#define U_COS 15u
+#define U_LOG1P 16u
+#define U_EXPM1 17u
+#define U_ERF 18u
+#define U_SIGN 19u
+#define U_FLOOR 20u
+#define U_CEIL 21u
+#define U_ROUND 22u
+#define U_TRUNC 23u
 
 #define B_ADD 0u
 #define B_SUB 1u
@@ -31,3 +41,4 @@
 #define B_MINIMUM 13u
 #define B_GT 14u
 #define B_GE 15u
+#define B_ERF_BWD 16u

@@ -1277,3 +1277,99 @@ def test_packed_sequences(bk):
             scale = max(1.0, float(tp.grad.abs().max()))
             bk.close(p.grad.numpy(), tp.grad.numpy(), what=f"{cls} {n} grad", rtol=tol.get("rtol", 1e-4),
                      atol=tol.get("atol", 1e-5) * scale)
+
+
+def test_margin_and_likelihood_losses_and_shrink_modules_match_torch():
+    """The margin / likelihood loss modules and the shrink activations against
+    PyTorch's in f64: values and gradients of every input; bad shapes name the op."""
+    torch = pytest.importorskip("torch")
+    r = np.random.default_rng(41)
+    x, x2, x3 = (r.standard_normal((6, 4)) for _ in range(3))
+    ypm = r.choice([-1.0, 1.0], 6)
+    labels = np.array([0, 3, 1, 2, 2, 0])
+    multi = (r.uniform(0, 1, (6, 4)) > 0.5).astype(float)
+    w = r.uniform(0.5, 2.0, 4)
+    v = r.uniform(0.1, 2.0, (6, 4))
+    cases = [("MarginRankingLoss", dict(margin=0.2), (x[:, 0], x2[:, 0], ypm), 2),
+             ("HingeEmbeddingLoss", dict(margin=0.8, reduction="sum"), (x, np.sign(x2)), 1),
+             ("SoftMarginLoss", {}, (x, np.sign(x2)), 1),
+             ("CosineEmbeddingLoss", dict(margin=0.1), (x, x2, ypm), 2),
+             ("TripletMarginLoss", dict(margin=1.5, swap=True, reduction="none"), (x, x2, x3), 3),
+             ("TripletMarginLoss", dict(p=1.0), (x, x2, x3), 3),
+             ("MultiMarginLoss", dict(margin=2.0, weight=w), (x, labels), 1),
+             ("MultiMarginLoss", dict(p=2), (x, labels), 1),
+             ("MultiLabelSoftMarginLoss", dict(weight=w), (x, multi), 1),
+             ("PoissonNLLLoss", dict(full=True), (x, np.abs(x2) * 3), 1),
+             ("PoissonNLLLoss", dict(log_input=False), (np.abs(x) + 0.1, np.abs(x2)), 1),
+             ("GaussianNLLLoss", dict(full=True), (x, x2, v), 3),
+             ("GaussianNLLLoss", dict(eps=0.5), (x, x2, v[:, :1]), 3),
+             ("GaussianNLLLoss", {}, (x, x2, v[:, 0]), 3),
+             ("Tanhshrink", {}, (x,), 1), ("Softshrink", dict(lambd=0.3), (x,), 1), ("Hardshrink", {}, (x,), 1),
+             ("Softplus", dict(beta=2.0, threshold=1.0), (x,), 1), ("Softplus", {}, (x * 15,), 1),
+             ("GELU", dict(approximate="tanh"), (x,), 1), ("LeakyReLU", dict(negative_slope=0.2), (x,), 1),
+             ("ELU", dict(alpha=0.7), (x,), 1), ("CELU", dict(alpha=0.5), (x,), 1)]  # (1 / alpha exact in f32: PyTorch's)
+    for name, kw, args, n_diff in cases:  # the first n_diff arguments differentiated, the rest targets
+        tkw = {k: torch.tensor(a) if isinstance(a, np.ndarray) else a for k, a in kw.items()}
+        diff = [i < n_diff for i in range(len(args))]
+        vs = [vg.tensor(a, requires_grad=True, device="cpu", dtype="f64") if d else a for a, d in zip(args, diff)]
+        ts = [torch.tensor(a, requires_grad=d) for a, d in zip(args, diff)]
+        got = getattr(nn, name)(**kw)(*vs)
+        want = getattr(torch.nn, name)(**tkw)(*ts)
+        np.testing.assert_allclose(got.numpy(), want.detach().numpy(), rtol=1e-12, atol=1e-12, err_msg=name)
+        got.sum().backward()
+        want.sum().backward()
+        for i, (a, b) in enumerate(zip(vs, ts)):
+            if isinstance(a, vg.Tensor):
+                np.testing.assert_allclose(a.grad.numpy(), b.grad.numpy(), rtol=1e-10, atol=1e-12,
+                                           err_msg=f"{name} grad {i}")
+    for act in (nn.ReLU(inplace=True), nn.SiLU(True), nn.LeakyReLU(0.1, inplace=True), nn.Hardtanh(inplace=True)):
+        xi = vg.tensor(x, device="cpu")  # inplace accepted (PyTorch's spelling); the input stays as it was
+        act(xi)
+        np.testing.assert_array_equal(xi.numpy(), x.astype(np.float32))
+    with pytest.raises(TypeError, match=r"Sigmoid: expected at most 0 arguments \(\), got 1"):
+        nn.Sigmoid(True)
+    with pytest.raises(ValueError, match="softplus: beta must be > 0, got 0"):
+        nn.Softplus(beta=0)(vg.tensor(x))
+    thr, tthr = nn.Threshold(0.1, -3.0), torch.nn.Threshold(0.1, -3.0)
+    np.testing.assert_array_equal(thr(vg.tensor(x, device="cpu", dtype="f64")).numpy(),
+                                  tthr(torch.tensor(x)).numpy())
+    with pytest.raises(ValueError, match=r"multi_margin_loss: target has shape \[5\], expected \[6\]"):
+        nn.MultiMarginLoss()(vg.tensor(x), labels[:5])
+    with pytest.raises(ValueError, match=r"multi_margin_loss: target must lie in \[0, 4\), got values in \[0, 7\]"):
+        vg.multi_margin_loss(vg.tensor(x), np.array([0, 7, 1, 2, 2, 0]))
+    with pytest.raises(ValueError, match=r"gaussian_nll_loss: var has shape \[6, 2\], expected the input's shape"):
+        vg.gaussian_nll_loss(vg.tensor(x), x2, v[:, :2])
+    with pytest.raises(ValueError, match=r"cosine_embedding_loss: target has shape \[5\], expected \[6\]"):
+        vg.cosine_embedding_loss(vg.tensor(x), x2, ypm[:5])
+    with pytest.raises(ValueError, match=r"margin_ranking_loss: target has shape \[5\], expected the input1's"):
+        vg.margin_ranking_loss(vg.tensor(x[:, 0]), x2[:, 0], ypm[:5])
+    with pytest.raises(ValueError, match=r"multi_margin_loss: p must be 1 or 2, got 3"):
+        vg.multi_margin_loss(vg.tensor(x), labels, p=3)
+
+
+def test_math_ops_match_torch():
+    """The elementwise math and diagonal ops against PyTorch in f64 (values and
+    gradients)."""
+    torch = pytest.importorskip("torch")
+    r = np.random.default_rng(42)
+    a = r.uniform(-3, 3, (4, 5))
+    pos = r.uniform(0.2, 3, (4, 5))
+    for name, arr in [("sin", a), ("cos", a), ("tan", a / 3), ("sinh", a), ("cosh", a), ("log1p", pos),
+                      ("expm1", a), ("erf", a), ("exp2", a), ("log2", pos), ("log10", pos), ("reciprocal", pos),
+                      ("rsqrt", pos), ("square", a), ("sign", a), ("floor", a), ("ceil", a), ("round", a * 2),
+                      ("trunc", a), ("frac", a), ("trace", a), ("diagonal", a)]:
+        xv = vg.tensor(arr, requires_grad=True, device="cpu", dtype="f64")
+        xt = torch.tensor(arr, requires_grad=True)
+        got, want = getattr(xv, name)(), getattr(xt, name)()
+        np.testing.assert_allclose(got.numpy(), want.detach().numpy(), rtol=1e-13, atol=1e-14, err_msg=name)
+        (got * got).sum().backward()
+        (want * want).sum().backward()
+        np.testing.assert_allclose(xv.grad.numpy(), xt.grad.numpy(), rtol=1e-12, atol=1e-14, err_msg=name)
+    for k in (-2, 0, 1):
+        np.testing.assert_array_equal(vg.diag(vg.tensor(a[0], device="cpu", dtype="f64"), k).numpy(),
+                                      torch.diag(torch.tensor(a[0]), k).numpy())
+    b = r.standard_normal((3, 4, 4, 2))
+    np.testing.assert_allclose(vg.diagonal(vg.tensor(b, device="cpu", dtype="f64"), -1, 2, 1).numpy(),
+                               torch.diagonal(torch.tensor(b), -1, 2, 1).numpy())
+    np.testing.assert_allclose(vg.einsum("aiib->ab", vg.tensor(b, device="cpu", dtype="f64")).numpy(),
+                               torch.einsum("aiib->ab", torch.tensor(b)).numpy(), rtol=1e-13)

@@ -202,6 +202,25 @@ def _np_xent_smooth(z, labels, w, eps, logp=None):
     per = -np.sum(t * w * logp, 1) * keep
     return per.sum() / np.sum(w[np.where(keep, labels, 0)] * keep)
 MASK_P = 0.3
+Y_PM = np.array([1.0, -1.0, -1.0, 1.0, 1.0])  # +-1 targets of the margin losses
+LAB5 = np.array([2, 0, 3, 3, 1])
+
+
+def _np_multi_margin(x, y, p, margin, w):
+    h = np.maximum(0, margin - x[np.arange(len(y)), y][:, None] + x) ** p
+    h[np.arange(len(y)), y] = 0
+    return (h * w[y][:, None]).sum(1).mean() / x.shape[1]
+
+
+def _np_triplet(a, p, n, margin, swap):
+    d = lambda u, v: np.sqrt(((u - v + 1e-6) ** 2).sum(-1))  # noqa: E731
+    dan = np.minimum(d(a, n), d(p, n)) if swap else d(a, n)
+    return np.maximum(0, d(a, p) - dan + margin).mean()
+
+
+def _np_cos_embed(a, b, y, margin):
+    cos = (a * b).sum(-1) / np.sqrt(((a * a).sum(-1) + 1e-12) * ((b * b).sum(-1) + 1e-12))
+    return np.where(y == 1, 1 - cos, np.maximum(0, cos - margin)).mean()
 
 # name: (fn on tensors, NumPy reference, input generators)
 CASES = {
@@ -537,6 +556,84 @@ CASES = {
         lambda x, g, b: vg.batch_norm(x, None, None, g, b, training=True),
         lambda x, g, b: (x - x.mean(0)) / np.sqrt(x.var(0) + 1e-5) * g + b,
         [U(7, 5), U(5, lo=0.5, hi=1.5), U(5)]),
+    "sin": (vg.sin, np.sin, [U(4, 6, lo=-7, hi=7)]),
+    "sin_far": (lambda a: a.sin(), np.sin, [lambda: U(37, lo=-100, hi=100)().astype(np.float32).astype(np.float64)]),
+    "cos": (vg.cos, np.cos, [U(4, 6, lo=-7, hi=7)]),
+    "tan": (vg.tan, np.tan, [U(3, 5, lo=-1.2, hi=1.2)]),
+    "sinh": (vg.sinh, np.sinh, [U(3, 5)]),
+    "cosh": (vg.cosh, np.cosh, [U(3, 5)]),
+    "log1p": (vg.log1p, np.log1p, [U(4, 5, lo=-0.5, hi=3)]),
+    "expm1": (vg.expm1, np.expm1, [U(4, 5)]),
+    "erf": (vg.erf, lambda a: np.vectorize(math.erf)(a), [U(4, 6, lo=-3, hi=3)]),
+    "exp2": (vg.exp2, np.exp2, [U(4, 3)]),
+    "log2": (lambda a: a.log2(), np.log2, [P(4, 3)]),
+    "log10": (vg.log10, np.log10, [P(4, 3)]),
+    "reciprocal": (vg.reciprocal, np.reciprocal, [P(5)]),
+    "rsqrt": (lambda a: a.rsqrt(), lambda a: 1 / np.sqrt(a), [P(5)]),
+    "square": (vg.square, np.square, [U(3, 4)]),
+    "sign": (vg.sign, np.sign, [AWAY(3, 5)]),
+    "floor": (vg.floor, np.floor, [U(3, 5, lo=-4, hi=4)]),
+    "ceil": (lambda a: a.ceil(), np.ceil, [U(3, 5, lo=-4, hi=4)]),
+    "trunc": (vg.trunc, np.trunc, [U(3, 5, lo=-4, hi=4)]),
+    "round": (vg.round, np.round, [U(3, 5, lo=-4, hi=4)]),
+    "round_decimals": (lambda a: a.round(decimals=1), lambda a: np.round(a, 1),
+                       [lambda: np.array([0.123, -1.26, 2.72, 0.077, -0.328, 3.0])]),
+    "frac": (vg.frac, lambda a: a - np.trunc(a), [U(3, 5, lo=-4, hi=4)]),
+    "tanhshrink": (vg.tanhshrink, lambda a: a - np.tanh(a), [U(3, 5)]),
+    "softshrink": (lambda a: vg.softshrink(a, 0.5), lambda a: np.where(a > 0.5, a - 0.5, np.where(a < -0.5, a + 0.5, 0)),
+                   [lambda: np.array([-1.7, -0.8, -0.3, 0.0, 0.2, 0.7, 1.9])]),
+    "hardshrink": (vg.hardshrink, lambda a: np.where(np.abs(a) > 0.5, a, 0),
+                   [lambda: np.array([-1.7, -0.8, -0.3, 0.0, 0.2, 0.7, 1.9])]),
+    "threshold": (lambda a: vg.threshold(a, 0.1, -2.0), lambda a: np.where(a > 0.1, a, -2.0),
+                  [lambda: np.array([[-1.7, -0.8, 0.03], [0.4, 0.2, 1.9]])]),
+    "diagonal": (vg.diagonal, lambda a: np.diagonal(a), [U(4, 6)]),
+    "diagonal_offset_dims": (lambda a: vg.diagonal(a, 1, 2, 0), lambda a: np.diagonal(a, 1, 2, 0), [U(5, 3, 4)]),
+    "diagonal_below": (lambda a: a.diagonal(offset=-2, dim1=-1, dim2=-2),
+                       lambda a: np.diagonal(a, -2, -1, -2), [U(2, 5, 4)]),
+    "diagonal_empty": (lambda a: vg.diagonal(a, 5) * 2.0, lambda a: np.diagonal(a, 5) * 2.0, [U(3, 4)]),
+    "diag_vector": (lambda a: vg.diag(a, 1), lambda a: np.diag(a, 1), [U(4)]),
+    "diag_vector_below": (lambda a: vg.diag(a, -2), lambda a: np.diag(a, -2), [U(3)]),
+    "diag_matrix": (lambda a: vg.diag(a, -1), lambda a: np.diag(a, -1), [U(4, 3)]),
+    "trace": (vg.trace, np.trace, [U(3, 5)]),
+    "outer": (vg.outer, np.outer, [U(4), U(3)]),
+    "einsum_diagonal": (lambda a: vg.einsum("ii->i", a), lambda a: np.einsum("ii->i", a), [U(4, 4)]),
+    "einsum_trace_batched": (lambda a, b: vg.einsum("bii,bj", a, b), lambda a, b: np.einsum("bii,bj", a, b),
+                             [U(2, 3, 3), U(2, 5)]),
+    "einsum_repeat_three": (lambda a: vg.einsum("iji->j", a), lambda a: np.einsum("iji->j", a), [U(3, 2, 3)]),
+    "margin_ranking_loss": (lambda a, b: vg.margin_ranking_loss(a, b, Y_PM, margin=0.3),
+                            lambda a, b: np.maximum(0, -Y_PM * (a - b) + 0.3).mean(), [U(5), U(5)]),
+    "hinge_embedding_loss": (lambda a: vg.hinge_embedding_loss(a, Y_PM, margin=1.5, reduction="sum"),
+                             lambda a: np.where(Y_PM == 1, a, np.maximum(0, 1.5 - a)).sum(), [U(5)]),
+    "soft_margin_loss": (lambda a: vg.soft_margin_loss(a, np.tile(Y_PM, (3, 1))),
+                         lambda a: np.log1p(np.exp(-np.tile(Y_PM, (3, 1)) * a)).mean(), [U(3, 5)]),
+    "cosine_embedding_loss": (lambda a, b: vg.cosine_embedding_loss(a, b, Y_PM, margin=-0.2),
+                              lambda a, b: _np_cos_embed(a, b, Y_PM, -0.2), [U(5, 4), U(5, 4)]),
+    "triplet_margin_loss": (lambda a, p, n: vg.triplet_margin_loss(a, p, n, margin=0.5),
+                            lambda a, p, n: _np_triplet(a, p, n, 0.5, False), [U(5, 3), U(5, 3), U(5, 3)]),
+    "triplet_margin_loss_swap": (lambda a, p, n: vg.triplet_margin_loss(a, p, n, margin=2.0, swap=True),
+                                 lambda a, p, n: _np_triplet(a, p, n, 2.0, True), [U(5, 3), U(5, 3), U(5, 3)]),
+    "multi_margin_loss": (lambda a: vg.multi_margin_loss(a, LAB5, margin=3.0),
+                          lambda a: _np_multi_margin(a, LAB5, 1, 3.0, np.ones(4)), [U(5, 4)]),
+    "multi_margin_loss_p2_weight": (lambda a: vg.multi_margin_loss(a, LAB5, p=2, margin=3.0,
+                                                                   weight=np.array([1.0, 0.5, 2.0, 1.5])),
+                                    lambda a: _np_multi_margin(a, LAB5, 2, 3.0, np.array([1.0, 0.5, 2.0, 1.5])),
+                                    [U(5, 4)]),
+    "multilabel_soft_margin_loss": (
+        lambda a: vg.multilabel_soft_margin_loss(a, (LAB5[:, None] > np.arange(4)).astype(float)),
+        lambda a: np.mean(np.mean(-(np.where(LAB5[:, None] > np.arange(4), -np.logaddexp(0, -a),
+                                             -np.logaddexp(0, a))), 1)), [U(5, 4)]),
+    "poisson_nll_loss": (lambda a: vg.poisson_nll_loss(a, np.arange(12.0).reshape(3, 4) / 3, full=True),
+                         lambda a: np.mean(np.exp(a) - np.arange(12.0).reshape(3, 4) / 3 * a + np.where(
+                             np.arange(12.0).reshape(3, 4) / 3 > 1,
+                             (lambda t: t * np.log(np.maximum(t, 1)) - t + 0.5 * np.log(2 * np.pi * np.maximum(t, 1)))(
+                                 np.arange(12.0).reshape(3, 4) / 3), 0)), [U(3, 4)]),
+    "poisson_nll_loss_rates": (lambda a: vg.poisson_nll_loss(a, np.full((2, 3), 2.0), log_input=False, reduction="sum"),
+                               lambda a: np.sum(a - 2.0 * np.log(a + 1e-8)), [P(2, 3)]),
+    "gaussian_nll_loss": (lambda a, v: vg.gaussian_nll_loss(a, np.ones((4, 3)), v, full=True),
+                          lambda a, v: np.mean(0.5 * (np.log(v) + (a - 1) ** 2 / v) + 0.5 * np.log(2 * np.pi)),
+                          [U(4, 3), P(4, 3)]),
+    "gaussian_nll_loss_row_var": (lambda a, v: vg.gaussian_nll_loss(a, np.zeros((4, 3)), v, reduction="none"),
+                                  lambda a, v: 0.5 * (np.log(v[:, None]) + a ** 2 / v[:, None]), [U(4, 3), P(4)]),
     "batch_norm_eval": (
         lambda x, g, b: vg.batch_norm(x, vg.tensor([0.1, -0.2, 0.3], dtype=x.dtype, device=x.device),
                                       vg.tensor([1.5, 0.5, 2.0], dtype=x.dtype, device=x.device),
@@ -1311,8 +1408,14 @@ def test_einsum_cumsum_roll_errors():
         vg.einsum("ij,jk->ik", a, b)
     with pytest.raises(ValueError, match="einsum: 'ij,jk' names 2 operands, got 1"):
         vg.einsum("ij,jk", a)
-    with pytest.raises(ValueError, match=r"einsum: a repeated subscript within one operand \('ii'"):
-        vg.einsum("ii->i", vg.tensor(np.ones((3, 3)), device="cpu"))
+    with pytest.raises(ValueError, match=r"einsum: subscript 'i' repeated in 'ii' over axes of sizes 2 and 3"):
+        vg.einsum("ii->i", a)
+    with pytest.raises(ValueError, match=r"diagonal: dim1 and dim2 must differ, both are 1"):
+        vg.diagonal(a, 0, 1, -1)
+    with pytest.raises(ValueError, match=r"diag: expected a vector or a matrix, got shape \[1, 2, 3\]"):
+        vg.diag(a.reshape((1, 2, 3)))
+    with pytest.raises(ValueError, match=r"outer: expected two vectors, got shapes \[2, 3\] and \[4, 5\]"):
+        vg.outer(a, b)
     with pytest.raises(ValueError, match="einsum: subscripts 'ijk' for an operand of shape \\[2, 3\\]"):
         vg.einsum("ijk->i", a)
     with pytest.raises(ValueError, match="einsum: output subscripts 'iz' must be distinct letters of the inputs"):
@@ -1339,3 +1442,38 @@ def test_embedding_padding_idx(bk):
     bk.close(emb.weight.grad.numpy(), g, what="embedding gradient")
     with pytest.raises(ValueError, match="Embedding: padding_idx 6 is out of range for 6 rows"):
         vg.nn.Embedding(6, 4, padding_idx=6)
+
+
+def test_unary_math_at_the_edges_and_far_out(bk):
+    """log1p / expm1 keep tiny arguments, the special values follow NumPy, and sin /
+    cos hold to a few ulp out to |x| 8192 (own reduction) and stay bounded past it."""
+    tiny = np.array([1e-7, -3e-6, 2e-4, 0.0])
+    if bk.dtype == "f32":
+        for op in ("log1p", "expm1", "sin", "erf"):
+            want = np.vectorize(math.erf)(tiny) if op == "erf" else getattr(np, op)(tiny)
+            bk.close(getattr(vg, op)(bk.t(tiny)).numpy(), want, rtol=2e-6, atol=0, what=op)
+        far = np.array([1000.5, -4321.25, 8000.0, 7.5e3, 9000.0, -1e5, 3e6], np.float32)
+        for op in ("sin", "cos"):
+            got = getattr(vg, op)(bk.t(far)).numpy()
+            want = getattr(np, op)(far.astype(np.float64))
+            bk.close(got[:5], want[:5], rtol=0, atol=2e-6, what=f"{op} far")
+            assert np.all(np.abs(got) <= 1.0), f"{op} beyond 8192: {got}"
+    inf, nan = np.inf, np.nan
+    x = np.array([-1.0, inf, -inf, nan, -2.0])
+    with np.errstate(all="ignore"):
+        for op in ("log1p", "expm1", "sin", "cos", "erf", "sign", "floor", "ceil", "round", "trunc"):
+            want = np.vectorize(math.erf)(x) if op == "erf" else getattr(np, op)(x)
+            got = getattr(vg, op)(bk.t(x)).numpy()
+            np.testing.assert_array_equal(np.isnan(got), np.isnan(want), err_msg=f"{bk.name} {op} NaNs: {got}")
+            ok = ~np.isnan(want)
+            np.testing.assert_allclose(got[ok], want[ok], rtol=1e-3, err_msg=f"{bk.name} {op}: {got}")
+
+
+def test_stepwise_ops_give_zero_gradients(bk):
+    x = bk.t(np.array([-1.5, 0.25, 2.5, 3.7]), requires_grad=True)
+    (vg.floor(x) + vg.ceil(x) + vg.round(x) + vg.trunc(x) + vg.sign(x) + x.frac()).sum().backward()
+    np.testing.assert_array_equal(x.grad.numpy(), np.ones(4))  # frac's 1, the rest 0
+    with pytest.raises(TypeError, match="round: decimals must be an int"):
+        vg.round(x, 1.5)
+    with pytest.raises(ValueError, match="softshrink: lambd must be at least 0"):
+        vg.softshrink(x, -0.1)

@@ -18,7 +18,8 @@ _OPS = ["add", "sub", "mul", "div", "exp", "log", "sqrt", "relu", "sigmoid", "ta
         "clamp", "affine", "sum", "mean", "max", "transpose", "getitem", "reshape", "matmul", "linear",
         "softmax", "log_softmax", "sce", "batch_norm", "mse", "argmax", "to_i32", "maximum", "minimum", "abs",
         "cat", "stack", "var", "layer_norm", "where", "conv2d", "max_pool2d", "avg_pool2d", "bmm", "embedding",
-        "pad", "flip", "split", "interpolate", "cumsum", "roll", "einsum", "recurrence"]
+        "pad", "flip", "split", "interpolate", "cumsum", "roll", "einsum", "recurrence", "sin", "cos", "erf",
+        "expm1", "log1p", "floor"]
 
 
 def _case(r, big=300_000, max_dims=6):
@@ -34,7 +35,7 @@ def _case(r, big=300_000, max_dims=6):
     op = str(r.choice(_OPS))
     note = ""  # the case's parameters, for a failure's message
     s = shape()
-    x = r.uniform(0.2, 2, s) if op in ("log", "sqrt", "pow") else r.normal(0, 1, s)
+    x = r.uniform(0.2, 2, s) if op in ("log", "sqrt", "pow", "log1p") else r.normal(0, 1, s)
     ins = [x]
     if op in ("add", "sub", "mul", "div", "maximum", "minimum"):
         k = int(r.integers(0, 6))  # the other operand: same shape, a trailing part, a
@@ -46,7 +47,8 @@ def _case(r, big=300_000, max_dims=6):
         other = r.uniform(0.5, 2, o) * r.choice([-1, 1], o) if op == "div" else r.normal(0, 1, o)
         ins = ins + [other] if r.random() < 0.7 or op == "div" else [other] + ins
         f = lambda a, b: getattr(vg, op)(a, b)  # noqa: E731
-    elif op in ("exp", "log", "sqrt", "relu", "sigmoid", "tanh", "gelu", "abs"):
+    elif op in ("exp", "log", "sqrt", "relu", "sigmoid", "tanh", "gelu", "abs", "sin", "cos", "erf", "expm1", "log1p",
+                "floor"):
         f = lambda a: getattr(vg, op)(a)  # noqa: E731
     elif op == "pow":
         e = float(r.choice([2, 3, 0.5, -1.5]))

@@ -396,11 +396,14 @@ class Tensor:
     def triu(self, diagonal=0):
         return _ops().triu(self, diagonal)
 
+    def diagonal(self, offset=0, dim1=0, dim2=1):
+        return _ops().diagonal(self, offset, dim1, dim2)
+
+    def trace(self):
+        return _ops().trace(self)
+
     def clone(self):
         return _ops().clone(self)
-
-    def abs(self):
-        return _ops().abs(self)
 
     @torch_kwargs
     def var(self, axis=None, keepdims=False, correction=1):
@@ -410,30 +413,18 @@ class Tensor:
     def std(self, axis=None, keepdims=False, correction=1):
         return _ops().std(self, axis, keepdims, correction)
 
-    def exp(self):
-        return _ops().exp(self)
-
-    def log(self):
-        return _ops().log(self)
-
-    def sqrt(self):
-        return _ops().sqrt(self)
-
-    def relu(self):
-        return _ops().relu(self)
-
-    def sigmoid(self):
-        return _ops().sigmoid(self)
-
-    def tanh(self):
-        return _ops().tanh(self)
-
     @torch_kwargs
     def softmax(self, axis=-1):
         return _ops().softmax(self, axis)
 
     def clamp(self, min=None, max=None):
         return _ops().clamp(self, min, max)
+
+    def round(self, decimals=0):
+        return _ops().round(self, decimals)
+
+    def __abs__(self):
+        return _ops().abs(self)
 
     def __hash__(self):
         return id(self)
@@ -453,6 +444,21 @@ class Tensor:
         if self.size != 1:
             raise ValueError("the truth value of a tensor with more than one element is ambiguous")
         return bool(self.item())
+
+
+def _unary_method(name):
+    def method(self):
+        return getattr(_ops(), name)(self)
+    method.__name__ = method.__qualname__ = name
+    method.__doc__ = f"``vkgrad.{name}(self)``."
+    return method
+
+
+# the elementwise functions of one tensor, also as methods (x.sin(), ...)
+for _name in ("abs", "exp", "log", "sqrt", "relu", "sigmoid", "tanh", "sin", "cos", "tan", "sinh", "cosh", "log1p",
+              "expm1", "erf", "exp2", "log2", "log10", "reciprocal", "rsqrt", "square", "sign", "floor", "ceil",
+              "trunc", "frac"):
+    setattr(Tensor, _name, _unary_method(_name))
 
 
 def _ops():

@@ -12,7 +12,9 @@ from .layers import (ELU, GELU, AdaptiveAvgPool2d, ConvTranspose2d, Dropout2d, G
                      ZeroPad1d, ZeroPad2d, ZeroPad3d, ConstantPad1d, ConstantPad2d, ConstantPad3d, ReflectionPad1d,
                      ReflectionPad2d, ReflectionPad3d, ReplicationPad1d, ReplicationPad2d, ReplicationPad3d,
                      CircularPad1d, CircularPad2d, CircularPad3d, Dropout1d, Dropout3d, InstanceNorm1d, InstanceNorm2d,
-                     InstanceNorm3d, AdaptiveMaxPool1d, AdaptiveMaxPool2d)
+                     InstanceNorm3d, AdaptiveMaxPool1d, AdaptiveMaxPool2d, Tanhshrink, Softshrink, Hardshrink,
+                     Threshold, MarginRankingLoss, HingeEmbeddingLoss, SoftMarginLoss, CosineEmbeddingLoss,
+                     TripletMarginLoss, MultiMarginLoss, MultiLabelSoftMarginLoss, PoissonNLLLoss, GaussianNLLLoss)
 from .rnn import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNCell
 from .transformer import (Transformer, TransformerDecoder, TransformerDecoderLayer, TransformerEncoder,
                           TransformerEncoderLayer)
@@ -33,4 +35,7 @@ __all__ = ["Module", "Parameter", "Linear", "Conv2d", "MaxPool2d", "AvgPool2d", 
            "ConstantPad3d", "ReflectionPad1d", "ReflectionPad2d", "ReflectionPad3d", "ReplicationPad1d",
            "ReplicationPad2d", "ReplicationPad3d", "CircularPad1d", "CircularPad2d", "CircularPad3d", "Dropout1d",
            "Dropout3d", "InstanceNorm1d", "InstanceNorm2d", "InstanceNorm3d", "AdaptiveMaxPool1d", "AdaptiveMaxPool2d",
+           "Tanhshrink", "Softshrink", "Hardshrink", "Threshold", "MarginRankingLoss", "HingeEmbeddingLoss",
+           "SoftMarginLoss", "CosineEmbeddingLoss", "TripletMarginLoss", "MultiMarginLoss", "MultiLabelSoftMarginLoss",
+           "PoissonNLLLoss", "GaussianNLLLoss",
            "init", "functional", "utils"]

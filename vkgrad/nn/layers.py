@@ -600,51 +600,86 @@ class GroupNorm(Module):
         return f"{self.num_groups}, {self.num_channels}, eps={self.eps}, affine={self.affine}"
 
 
-def _act_module(name, fn):
-    cls = type(name, (Module,), {"forward": lambda self, x: fn(x),
-                                 "__doc__": f"Module form of vkgrad.{fn.__name__}."})
-    return cls
+def _fn_module(name, fn, doc, inputs=1, **defaults):
+    """A module of a function: its constructor takes ``defaults``' arguments
+    (PyTorch's names, order and defaults; the first ones may be given by position),
+    its forward ``fn(*inputs, **those)``."""
+    def __init__(self, *args, **kw):
+        Module.__init__(self)
+        if len(args) > len(defaults):
+            raise TypeError(f"{name}: expected at most {len(defaults)} arguments ({', '.join(defaults)}), "
+                            f"got {len(args)}")
+        kw = {**dict(zip(defaults, args)), **kw}
+        unknown = sorted(set(kw) - set(defaults))
+        if unknown:
+            raise TypeError(f"{name}: unexpected arguments {unknown}; it takes {sorted(defaults)}")
+        for k, v in {**defaults, **kw}.items():
+            object.__setattr__(self, k, v)
+
+    def extra_repr(self):
+        return ", ".join(f"{k}={getattr(self, k)!r}" for k, v in defaults.items() if getattr(self, k) is not v)
+
+    def forward(self, *xs):
+        if len(xs) != inputs:
+            raise TypeError(f"{name}: forward takes {inputs} input(s), got {len(xs)}")
+        return fn(*xs, **{k: getattr(self, k) for k in defaults})
+    return type(name, (Module,), {"__init__": __init__, "extra_repr": extra_repr, "__doc__": doc,
+                                  "forward": forward})
+
+
+def _act_module(name, fn, inplace=True, **defaults):
+    """An activation's module: PyTorch's constructor arguments (``defaults``, then
+    ``inplace`` where PyTorch has one: accepted so PyTorch code runs, the result a
+    new tensor all the same)."""
+    if inplace:
+        defaults["inplace"] = False
+    return _fn_module(name, lambda x, inplace=False, **kw: fn(x, **kw), f"""Module form of vkgrad.{fn.__name__}
+    ({', '.join(defaults) or 'no arguments'}).""", **defaults)
 
 
 ReLU = _act_module("ReLU", ops.relu)
-Sigmoid = _act_module("Sigmoid", ops.sigmoid)
-Tanh = _act_module("Tanh", ops.tanh)
-GELU = _act_module("GELU", ops.gelu)
+Sigmoid = _act_module("Sigmoid", ops.sigmoid, False)
+Tanh = _act_module("Tanh", ops.tanh, False)
+GELU = _act_module("GELU", ops.gelu, False, approximate="none")
 SiLU = _act_module("SiLU", ops.silu)
-Softplus = _act_module("Softplus", ops.softplus)
+Softplus = _act_module("Softplus", ops.softplus, False, beta=1.0, threshold=20.0)
 ReLU6 = _act_module("ReLU6", ops.relu6)
 Hardsigmoid = _act_module("Hardsigmoid", ops.hardsigmoid)
 Hardswish = _act_module("Hardswish", ops.hardswish)
 Mish = _act_module("Mish", ops.mish)
-LogSigmoid = _act_module("LogSigmoid", ops.logsigmoid)
-Softsign = _act_module("Softsign", ops.softsign)
+LogSigmoid = _act_module("LogSigmoid", ops.logsigmoid, False)
+Softsign = _act_module("Softsign", ops.softsign, False)
 SELU = _act_module("SELU", ops.selu)
+Tanhshrink = _act_module("Tanhshrink", ops.tanhshrink, False)
+LeakyReLU = _act_module("LeakyReLU", ops.leaky_relu, negative_slope=0.01)
+ELU = _act_module("ELU", ops.elu, alpha=1.0)
+CELU = _act_module("CELU", ops.celu, alpha=1.0)
+Softshrink = _act_module("Softshrink", ops.softshrink, False, lambd=0.5)
+Hardshrink = _act_module("Hardshrink", ops.hardshrink, False, lambd=0.5)
 
 
-def _act_module_with(name, fn, param, default):
-    """A module of ``fn(x, param)``, the parameter given to its constructor."""
-    def __init__(self, value=default):
-        Module.__init__(self)
-        setattr(self, param, value)
-    return type(name, (Module,), {
-        "__init__": __init__, "forward": lambda self, x: fn(x, getattr(self, param)),
-        "extra_repr": lambda self: f"{param}={getattr(self, param)}",
-        "__doc__": f"Module form of vkgrad.{fn.__name__} ({param}={default} by default)."})
+class Threshold(Module):
+    """x where x > threshold, else value (``vkgrad.threshold``)."""
 
+    def __init__(self, threshold, value, inplace=False):  # (inplace: as the other activations')
+        super().__init__()
+        self.threshold, self.value, self.inplace = float(threshold), float(value), inplace
 
-LeakyReLU = _act_module_with("LeakyReLU", ops.leaky_relu, "negative_slope", 0.01)
-ELU = _act_module_with("ELU", ops.elu, "alpha", 1.0)
-CELU = _act_module_with("CELU", ops.celu, "alpha", 1.0)
+    def forward(self, x):
+        return ops.threshold(x, self.threshold, self.value)
+
+    def extra_repr(self):
+        return f"threshold={self.threshold}, value={self.value}"
 
 
 class Hardtanh(Module):
     """Module form of vkgrad.hardtanh: x clamped into [min_val, max_val]."""
 
-    def __init__(self, min_val=-1.0, max_val=1.0):
+    def __init__(self, min_val=-1.0, max_val=1.0, inplace=False):  # (inplace: as the other activations')
         super().__init__()
         if not float(min_val) < float(max_val):
             raise ValueError(f"Hardtanh: min_val {min_val} must be below max_val {max_val}")
-        self.min_val, self.max_val = float(min_val), float(max_val)
+        self.min_val, self.max_val, self.inplace = float(min_val), float(max_val), inplace
 
     def forward(self, x):
         return ops.hardtanh(x, self.min_val, self.max_val)
@@ -893,33 +928,6 @@ class Unflatten(Module):
         return f"dim={self.dim}, unflattened_size={self.unflattened_size}"
 
 
-def _fn_module(name, fn, doc, inputs=1, **defaults):
-    """A module of a function: its constructor takes ``defaults``' arguments
-    (PyTorch's names, order and defaults; the first ones may be given by position),
-    its forward ``fn(*inputs, **those)``."""
-    def __init__(self, *args, **kw):
-        Module.__init__(self)
-        if len(args) > len(defaults):
-            raise TypeError(f"{name}: expected at most {len(defaults)} arguments ({', '.join(defaults)}), "
-                            f"got {len(args)}")
-        kw = {**dict(zip(defaults, args)), **kw}
-        unknown = sorted(set(kw) - set(defaults))
-        if unknown:
-            raise TypeError(f"{name}: unexpected arguments {unknown}; it takes {sorted(defaults)}")
-        for k, v in {**defaults, **kw}.items():
-            object.__setattr__(self, k, v)
-
-    def extra_repr(self):
-        return ", ".join(f"{k}={getattr(self, k)!r}" for k, v in defaults.items() if getattr(self, k) is not v)
-
-    def forward(self, *xs):
-        if len(xs) != inputs:
-            raise TypeError(f"{name}: forward takes {inputs} input(s), got {len(xs)}")
-        return fn(*xs, **{k: getattr(self, k) for k in defaults})
-    return type(name, (Module,), {"__init__": __init__, "extra_repr": extra_repr, "__doc__": doc,
-                                  "forward": forward})
-
-
 def _loss_module(name, fn, doc, **defaults):
     """A loss module: forward(input, target) (see _fn_module)."""
     return _fn_module(name, fn, doc, 2, **defaults)
@@ -992,5 +1000,23 @@ SmoothL1Loss = _loss_module("SmoothL1Loss", ops.smooth_l1_loss, """PyTorch's Smo
 HuberLoss = _loss_module("HuberLoss", ops.huber_loss, """PyTorch's HuberLoss.""", reduction="mean", delta=1.0)
 NLLLoss = _loss_module("NLLLoss", ops.nll_loss, """Negative log-likelihood of log-probabilities [B, C] at
     integer labels [B] (PyTorch's NLLLoss).""", weight=None, ignore_index=-100, reduction="mean")
+MarginRankingLoss = _fn_module("MarginRankingLoss", ops.margin_ranking_loss, """PyTorch's MarginRankingLoss
+    (forward(input1, input2, target)).""", 3, margin=0.0, reduction="mean")
+HingeEmbeddingLoss = _loss_module("HingeEmbeddingLoss", ops.hinge_embedding_loss,
+                                  """PyTorch's HingeEmbeddingLoss.""", margin=1.0, reduction="mean")
+SoftMarginLoss = _loss_module("SoftMarginLoss", ops.soft_margin_loss, """PyTorch's SoftMarginLoss.""",
+                              reduction="mean")
+CosineEmbeddingLoss = _fn_module("CosineEmbeddingLoss", ops.cosine_embedding_loss, """PyTorch's
+    CosineEmbeddingLoss (forward(input1, input2, target)).""", 3, margin=0.0, reduction="mean")
+TripletMarginLoss = _fn_module("TripletMarginLoss", ops.triplet_margin_loss, """PyTorch's TripletMarginLoss
+    (forward(anchor, positive, negative)).""", 3, margin=1.0, p=2.0, eps=1e-6, swap=False, reduction="mean")
+MultiMarginLoss = _loss_module("MultiMarginLoss", ops.multi_margin_loss, """PyTorch's MultiMarginLoss (integer
+    labels).""", p=1, margin=1.0, weight=None, reduction="mean")
+MultiLabelSoftMarginLoss = _loss_module("MultiLabelSoftMarginLoss", ops.multilabel_soft_margin_loss,
+                                        """PyTorch's MultiLabelSoftMarginLoss.""", weight=None, reduction="mean")
+PoissonNLLLoss = _loss_module("PoissonNLLLoss", ops.poisson_nll_loss, """PyTorch's PoissonNLLLoss.""",
+                              log_input=True, full=False, eps=1e-8, reduction="mean")
+GaussianNLLLoss = _fn_module("GaussianNLLLoss", ops.gaussian_nll_loss, """PyTorch's GaussianNLLLoss
+    (forward(input, target, var)).""", 3, full=False, eps=1e-6, reduction="mean")
 KLDivLoss = _loss_module("KLDivLoss", ops.kl_div, """PyTorch's KLDivLoss (input log-probabilities).""",
                          reduction="mean", log_target=False)

@@ -1,8 +1,10 @@
 """Every op once, forward and backward, written against backend primitives."""
-from .elementwise import (abs, add, affine, celu, clamp, clone, div, elu, eq, exp, ge, gelu, gt, hardsigmoid,
-                          hardswish, hardtanh, le, leaky_relu, log, logsigmoid, lt, masked_fill, maximum, minimum, mish,
-                          mul, neg, pow, prelu, relu, relu6, selu, sigmoid, silu, softplus, softsign, sqrt, sub, tanh,
-                          to, where)
+from .elementwise import (abs, add, affine, ceil, celu, clamp, clone, cos, cosh, div, elu, eq, erf, exp, exp2,
+                          expm1, floor, frac, ge, gelu, gt, hardshrink, hardsigmoid, hardswish, hardtanh, le,
+                          leaky_relu, log, log10, log1p, log2, logsigmoid, lt, masked_fill, maximum, minimum, mish,
+                          mul, neg, outer, pow, prelu, reciprocal, relu, relu6, round, rsqrt, selu, sigmoid, sign, silu, sin,
+                          sinh, softplus, softshrink, softsign, sqrt, square, sub, tan, tanh, tanhshrink, threshold,
+                          to, trunc, where)
 from .nn import (batch_norm, binary_cross_entropy, binary_cross_entropy_with_logits, bmm, cross_entropy, dropout,
                  dropout1d, dropout2d, dropout3d, embedding, glu, group_norm, huber_loss, instance_norm, kl_div, l1_loss,
                  layer_norm, linear, log_softmax, pairwise_distance, pixel_shuffle, pixel_unshuffle,
@@ -11,9 +13,12 @@ from .nn import (batch_norm, binary_cross_entropy, binary_cross_entropy_with_log
 from .conv import (adaptive_avg_pool1d, adaptive_avg_pool2d, adaptive_max_pool1d, adaptive_max_pool2d, avg_pool1d, avg_pool2d, avg_pool3d, conv1d, conv2d, conv3d, conv_transpose2d,
                    interpolate, max_pool1d, max_pool2d, max_pool3d)
 from .einsum import einsum
+from .losses import (cosine_embedding_loss, gaussian_nll_loss, hinge_embedding_loss, margin_ranking_loss,
+                     multi_margin_loss, multilabel_soft_margin_loss, poisson_nll_loss, soft_margin_loss,
+                     triplet_margin_loss)
 from .rnn import recurrence
-from .shape import (argmax, argmin, broadcast_to, cat, chunk, cumsum, flip, roll, tril, triu, getitem, index_select, logsumexp, max, mean, min, pad,
-                    reshape, split, stack, std, sum, tile, transpose, unbind, var)
+from .shape import (argmax, argmin, broadcast_to, cat, chunk, cumsum, diag, diagonal, flip, roll, tril, triu, getitem, index_select, logsumexp, max, mean, min, pad,
+                    reshape, split, stack, std, sum, tile, trace, transpose, unbind, var)
 
 __all__ = ["abs", "add", "affine", "clamp", "div", "eq", "exp", "gelu", "log", "mul", "neg", "pow", "relu",
            "sigmoid", "sqrt", "sub", "tanh", "to", "batch_norm", "cross_entropy", "dropout",
@@ -29,4 +34,10 @@ __all__ = ["abs", "add", "affine", "clamp", "div", "eq", "exp", "gelu", "log", "
            "binary_cross_entropy", "l1_loss", "smooth_l1_loss", "huber_loss", "nll_loss", "kl_div",
            "cumsum", "roll", "tril", "triu", "einsum", "conv3d", "max_pool3d", "avg_pool3d",
            "adaptive_avg_pool1d", "dropout1d", "dropout3d", "glu", "instance_norm", "pairwise_distance",
-           "pixel_shuffle", "pixel_unshuffle", "adaptive_max_pool1d", "adaptive_max_pool2d"]
+           "pixel_shuffle", "pixel_unshuffle", "adaptive_max_pool1d", "adaptive_max_pool2d",
+           "sin", "cos", "tan", "sinh", "cosh", "log1p", "expm1", "erf", "exp2", "log2", "log10", "reciprocal",
+           "rsqrt", "square", "sign", "floor", "ceil", "round", "trunc", "frac", "tanhshrink", "softshrink",
+           "hardshrink", "threshold", "outer", "diagonal", "diag", "trace",
+           "margin_ranking_loss", "hinge_embedding_loss", "soft_margin_loss", "cosine_embedding_loss",
+           "triplet_margin_loss", "multi_margin_loss", "multilabel_soft_margin_loss", "poisson_nll_loss",
+           "gaussian_nll_loss"]

@@ -11,7 +11,7 @@ import numpy as np
 from ..tensor import Tensor
 from ._core import check_tensor, same_device
 from .nn import matmul
-from .shape import broadcast_to, reshape, sum, transpose
+from .shape import broadcast_to, diagonal, reshape, sum, transpose
 
 
 def _parse(equation, operands):
@@ -39,8 +39,6 @@ def _parse(equation, operands):
             s = s.replace("...", fill[ell - k:])
         if len(s) != t.ndim:
             raise ValueError(f"einsum: subscripts {s!r} for an operand of shape {list(t.shape)}")
-        if len(set(s)) != len(s):
-            raise ValueError(f"einsum: a repeated subscript within one operand ({s!r}: diagonals) is not supported")
         subs.append(s)
     if out is None:  # implicit: the letters used once, sorted, after the ellipsis's
         counts = {}
@@ -53,6 +51,21 @@ def _parse(equation, operands):
         if len(set(out)) != len(out) or any(c not in "".join(subs) for c in out):
             raise ValueError(f"einsum: output subscripts {out!r} must be distinct letters of the inputs")
     return subs, out
+
+
+def _diagonals(t, s):
+    """t (subscripts s) with each letter repeated within s taken along its diagonal:
+    ``ii`` -> ``i`` (the diagonal's axis last, as ``diagonal`` gives it)."""
+    while len(set(s)) != len(s):
+        c = next(c for c in s if s.count(c) > 1)
+        i = s.index(c)
+        j = s.index(c, i + 1)
+        if t.shape[i] != t.shape[j]:
+            raise ValueError(f"einsum: subscript {c!r} repeated in {s!r} over axes of sizes {t.shape[i]} and "
+                             f"{t.shape[j]}")
+        t = diagonal(t, 0, i, j)
+        s = s[:i] + s[i + 1:j] + s[j + 1:] + c
+    return t, s
 
 
 def _sizes(subs, operands):
@@ -99,8 +112,8 @@ def _pair(a, sa, b, sb, keep, sizes):
 def einsum(equation, *operands):
     """NumPy's / PyTorch's einsum: ``einsum("bij,bjk->bik", a, b)``, implicit output
     (``"ij,jk"``), ``...`` for broadcast leading axes, any number of operands (also
-    given as one list).  Repeated subscripts within one operand (diagonals) are not
-    supported."""
+    given as one list), repeated subscripts within one operand (``"ii->i"``:
+    diagonals, ``"ii"``: the trace)."""
     if len(operands) == 1 and isinstance(operands[0], (list, tuple)):
         operands = tuple(operands[0])
     if not isinstance(equation, str):
@@ -113,8 +126,10 @@ def einsum(equation, *operands):
         check_tensor("einsum", t)
     same_device("einsum", *operands)
     subs, out = _parse(equation, operands)
-    sizes = _sizes(subs, operands)
     ts = list(operands)
+    for i, (t, s) in enumerate(zip(ts, subs)):
+        ts[i], subs[i] = _diagonals(t, s)
+    sizes = _sizes(subs, ts)
     # each operand's letters used nowhere else summed out first
     for i, (t, s) in enumerate(zip(ts, subs)):
         others = out + "".join(x for j, x in enumerate(subs) if j != i)

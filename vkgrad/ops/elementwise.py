@@ -1,6 +1,7 @@
 """Elementwise ops: arithmetic with broadcasting, activations, casts."""
 from __future__ import annotations
 
+import math
 import numbers
 
 import numpy as np
@@ -45,6 +46,134 @@ def log(x):
 def sqrt(x):
     be = x.backend
     return _unary("sqrt", x, bwd=lambda xd, y, g: be.unary("affine", be.binary("div", g, y), 0.5))
+
+
+def _stepwise(op, x):
+    """A piecewise-constant op (sign, floor, ...): its gradient is zero (PyTorch's)."""
+    be = x.backend
+    return _unary(op, x, bwd=lambda xd, y, g: be.full(tuple(g.shape), 0.0, x.dtype))
+
+
+def sin(x):
+    """sin x (range-reduced in the shaders, ~1 ulp for |x| < 8192)."""
+    be = x.backend
+    return _unary("sin", x, bwd=lambda xd, y, g: be.binary("mul", g, be.unary("cos", xd)))
+
+
+def cos(x):
+    """cos x (as ``sin``)."""
+    be = x.backend
+    return _unary("cos", x, bwd=lambda xd, y, g: be.unary("neg", be.binary("mul", g, be.unary("sin", xd))))
+
+
+def tan(x):
+    """sin x / cos x."""
+    check_tensor("tan", x)
+    return div(sin(x), cos(x))
+
+
+def log1p(x):
+    """log(1 + x), accurate for small x."""
+    be = x.backend
+    return _unary("log1p", x, bwd=lambda xd, y, g: be.binary("div", g, be.unary("affine", xd, 1.0, 1.0)))
+
+
+def expm1(x):
+    """exp(x) - 1, accurate for small x."""
+    be = x.backend
+    return _unary("expm1", x, bwd=lambda xd, y, g: be.binary("mul", g, be.unary("affine", y, 1.0, 1.0)))
+
+
+def erf(x):
+    """The error function (relative accuracy near 0; 1.5e-7 absolute beyond |x| 0.5)."""
+    return _unary("erf", x, bwd=lambda xd, y, g: x.backend.binary("erf_bwd", xd, g))
+
+
+def sinh(x):
+    """(exp(x) - exp(-x)) / 2, as expm1s (accurate near 0)."""
+    check_tensor("sinh", x)
+    return affine(sub(expm1(x), expm1(neg(x))), 0.5)
+
+
+def cosh(x):
+    """(exp(x) + exp(-x)) / 2."""
+    check_tensor("cosh", x)
+    return affine(add(exp(x), exp(neg(x))), 0.5)
+
+
+def exp2(x):
+    """2 ** x."""
+    check_tensor("exp2", x)
+    return exp(affine(x, math.log(2.0)))
+
+
+def log2(x):
+    """log x / log 2."""
+    check_tensor("log2", x)
+    return affine(log(x), 1.0 / math.log(2.0))
+
+
+def log10(x):
+    """log x / log 10."""
+    check_tensor("log10", x)
+    return affine(log(x), 1.0 / math.log(10.0))
+
+
+def reciprocal(x):
+    """1 / x."""
+    check_tensor("reciprocal", x)
+    return pow(x, -1.0)
+
+
+def rsqrt(x):
+    """1 / sqrt(x)."""
+    check_tensor("rsqrt", x)
+    return pow(x, -0.5)
+
+
+def square(x):
+    """x * x."""
+    check_tensor("square", x)
+    return pow(x, 2.0)
+
+
+def sign(x):
+    """-1, 0 or 1 by the sign of x (NaN stays NaN, as NumPy's; PyTorch gives 0);
+    zero gradient."""
+    return _stepwise("sign", x)
+
+
+def floor(x):
+    """The largest integer <= x; zero gradient."""
+    return _stepwise("floor", x)
+
+
+def ceil(x):
+    """The smallest integer >= x; zero gradient."""
+    return _stepwise("ceil", x)
+
+
+def trunc(x):
+    """x rounded toward zero; zero gradient."""
+    return _stepwise("trunc", x)
+
+
+def frac(x):
+    """x - trunc(x) (the sign of x kept, as PyTorch's); gradient 1."""
+    check_tensor("frac", x)
+    return sub(x, trunc(x))
+
+
+def round(x, decimals=0):
+    """x rounded to the nearest integer, halves to even (NumPy's and PyTorch's), or
+    to ``decimals`` decimal places (x * 10**d rounded, over 10**d); zero gradient."""
+    check_tensor("round", x)
+    if not isinstance(decimals, numbers.Integral) or isinstance(decimals, bool):
+        raise TypeError(f"round: decimals must be an int, got {type(decimals).__name__}")
+    if decimals == 0:
+        return _stepwise("round", x)
+    s = 10.0 ** int(decimals)
+    return affine(_stepwise("round", affine(x, s)), 1.0 / s)
 
 
 def pow(x, exponent):
@@ -95,10 +224,21 @@ def elu(x, alpha=1.0):
     return where(gt(x, 0.0), x, affine(exp(minimum(x, 0.0)), float(alpha), -float(alpha)))
 
 
-def softplus(x):
+def _softplus(x):
     """log(1 + exp(x)), as max(x, 0) + log(1 + exp(-|x|)) (no overflow)."""
+    return add(relu(x), log1p(exp(neg(abs(x)))))
+
+
+def softplus(x, beta=1.0, threshold=20.0):
+    """log(1 + exp(beta x)) / beta, overflow-free; x itself where beta x > threshold
+    (PyTorch's; ``threshold=None``: never)."""
     check_tensor("softplus", x)
-    return add(relu(x), log(affine(exp(neg(abs(x))), 1.0, 1.0)))
+    b = float(beta)
+    if b <= 0:
+        raise ValueError(f"softplus: beta must be > 0, got {beta}")
+    bx = x if b == 1.0 else affine(x, b)
+    y = _softplus(bx) if b == 1.0 else affine(_softplus(bx), 1.0 / b)
+    return y if threshold is None else where(gt(bx, float(threshold)), x, y)
 
 
 def hardtanh(x, min_val=-1.0, max_val=1.0):
@@ -128,19 +268,51 @@ def hardswish(x):
 def mish(x):
     """x * tanh(softplus(x))."""
     check_tensor("mish", x)
-    return mul(x, tanh(softplus(x)))
+    return mul(x, tanh(_softplus(x)))
 
 
 def logsigmoid(x):
     """log(sigmoid(x)) = -softplus(-x) (no overflow either way)."""
     check_tensor("logsigmoid", x)
-    return neg(softplus(neg(x)))
+    return neg(_softplus(neg(x)))
 
 
 def softsign(x):
     """x / (1 + |x|)."""
     check_tensor("softsign", x)
     return div(x, affine(abs(x), 1.0, 1.0))
+
+
+def tanhshrink(x):
+    """x - tanh(x)."""
+    check_tensor("tanhshrink", x)
+    return sub(x, tanh(x))
+
+
+def _lambd(op, lambd):
+    if not float(lambd) >= 0.0:
+        raise ValueError(f"{op}: lambd must be at least 0, got {lambd}")
+    return float(lambd)
+
+
+def softshrink(x, lambd=0.5):
+    """x - lambd above lambd, x + lambd below -lambd, else 0 (PyTorch's)."""
+    check_tensor("softshrink", x)
+    lam = _lambd("softshrink", lambd)
+    return sub(relu(affine(x, 1.0, -lam)), relu(affine(x, -1.0, -lam)))
+
+
+def hardshrink(x, lambd=0.5):
+    """x where |x| > lambd, else 0 (PyTorch's)."""
+    check_tensor("hardshrink", x)
+    lam = _lambd("hardshrink", lambd)
+    return where(add(gt(x, lam), lt(x, -lam)), x, 0.0)
+
+
+def threshold(x, threshold, value):
+    """x where x > threshold, else ``value`` (PyTorch's F.threshold)."""
+    check_tensor("threshold", x)
+    return where(gt(x, float(threshold)), x, float(value))
 
 
 _SELU_ALPHA, _SELU_SCALE = 1.6732632423543772848170429916717, 1.0507009873554804934193349852946
@@ -256,6 +428,15 @@ def div(a, b):
         return affine(pow(b, -1.0), a)
     a, b = _pair("div", a, b)
     return _binary("div", a, b)
+
+
+def outer(a, b):
+    """The outer product of two vectors: [n] x [m] -> [n, m]."""
+    check_tensor("outer", a)
+    check_tensor("outer", b)
+    if a.ndim != 1 or b.ndim != 1:
+        raise ValueError(f"outer: expected two vectors, got shapes {list(a.shape)} and {list(b.shape)}")
+    return mul(a.reshape((a.shape[0], 1)), b)
 
 
 def where(cond, a, b):

@@ -13,7 +13,7 @@ from .._names import torch_kwargs
 from ..tensor import Tensor, canonical_dtype, tensor
 from ._core import (_RANK, as_tensor, autocast_to, broadcast_shape, check_tensor, loss_precision, make, norm_axes,
                     promote, same_device)
-from .elementwise import abs, add, affine, clamp, exp, gt, log, lt, mul, neg, pow, softplus, sub, where
+from .elementwise import _softplus, abs, add, affine, clamp, exp, gt, log, lt, mul, neg, pow, sub, where
 from .shape import broadcast_to, mean, sum, transpose, var
 
 ACT_NAMES = ("relu", "sigmoid", "tanh", "gelu", "gelu_tanh", "softmax")
@@ -416,10 +416,10 @@ def binary_cross_entropy_with_logits(logits, targets, weight=None, reduction="me
     x, y = _loss_operands(op, logits, targets, "logits'")
     y = y if y.dtype == x.dtype else y.to(dtype=x.dtype)
     if pos_weight is None:
-        per = sub(softplus(x), mul(x, y))
+        per = sub(_softplus(x), mul(x, y))
     else:
         pw = as_tensor(op, pos_weight, x)
-        per = add(mul(mul(pw, y), softplus(neg(x))), mul(affine(y, -1.0, 1.0), softplus(x)))
+        per = add(mul(mul(pw, y), _softplus(neg(x))), mul(affine(y, -1.0, 1.0), _softplus(x)))
     return _reduce(per if weight is None else mul(per, as_tensor(op, weight, x)), reduction)
 
 

@@ -7,7 +7,7 @@ import builtins
 
 import numpy as np
 
-from ..tensor import Tensor
+from ..tensor import Tensor, zeros
 from .._names import torch_kwargs
 from ._core import check_tensor, make, make_pieces, norm_axes, same_device
 
@@ -580,3 +580,58 @@ def tril(x, diagonal=0):
 def triu(x, diagonal=0):
     """The upper triangle of the last two axes (on and above ``diagonal``)."""
     return _tri("triu", x, diagonal, False)
+
+
+def diagonal(x, offset=0, dim1=0, dim2=1):
+    """The diagonal of axes dim1, dim2 (``offset`` above it, below for negative),
+    those axes removed and the diagonal appended as the last (PyTorch's
+    ``torch.diagonal``): a strided slice of the flattened pair, so its gradient
+    is one unslice."""
+    check_tensor("diagonal", x)
+    if x.ndim < 2:
+        raise ValueError(f"diagonal: expected at least 2 dimensions, got shape {list(x.shape)}")
+    (d1,), (d2,) = (norm_axes("diagonal", int(d), x.ndim) for d in (dim1, dim2))
+    if d1 == d2:
+        raise ValueError(f"diagonal: dim1 and dim2 must differ, both are {d1}")
+    rest = [i for i in range(x.ndim) if i not in (d1, d2)]
+    if (d1, d2) != (x.ndim - 2, x.ndim - 1):
+        x = transpose(x, tuple(rest) + (d1, d2))
+    lead, (n, m), k = x.shape[:-2], x.shape[-2:], int(offset)
+    length = builtins.max(0, builtins.min(n, m - k) if k >= 0 else builtins.min(n + k, m))
+    start = k if k >= 0 else -k * m
+    flat = reshape(x, lead + (n * m,))
+    if length == 0:
+        return getitem(flat, (slice(None),) * len(lead) + (slice(0, 0),))
+    return getitem(flat, (slice(None),) * len(lead) + (slice(start, start + (length - 1) * (m + 1) + 1, m + 1),))
+
+
+_diagonal = diagonal  # (diag's argument shadows the name)
+
+
+def diag(x, diagonal=0):
+    """PyTorch's ``torch.diag``: of a vector, the square matrix with it on diagonal
+    ``diagonal`` (zeros elsewhere); of a matrix, that diagonal as a vector."""
+    check_tensor("diag", x)
+    k = int(diagonal)
+    if x.ndim == 2:
+        return _diagonal(x, k)
+    if x.ndim != 1:
+        raise ValueError(f"diag: expected a vector or a matrix, got shape {list(x.shape)}")
+    n = x.shape[0]
+    z = zeros(n, n, dtype=x.dtype, device=x.device)
+    # [v | 0 (n x n)] row by row is [n, n + 1]; its first n*n elements, read as n x n,
+    # put v[i] at (i, i)
+    rows = cat([reshape(x, (n, 1)), z], 1)
+    m = reshape(getitem(reshape(rows, (n * (n + 1),)), slice(0, n * n)), (n, n))
+    if k:
+        a = builtins.abs(k)
+        m = pad(m, (a, 0, 0, a) if k > 0 else (0, a, a, 0))
+    return m
+
+
+def trace(x):
+    """The sum of a matrix's diagonal."""
+    check_tensor("trace", x)
+    if x.ndim != 2:
+        raise ValueError(f"trace: expected a matrix, got shape {list(x.shape)}")
+    return sum(diagonal(x))

@@ -1,0 +1,181 @@
+"""PyTorch's margin and likelihood losses, composed of elementwise ops and sums (so
+every backend runs them and the autograd differentiates them): margin_ranking,
+hinge_embedding, soft_margin, cosine_embedding, triplet_margin, multi_margin,
+multilabel_soft_margin, poisson_nll, gaussian_nll.  ``reduction`` is "mean"
+(PyTorch's default), "sum" or "none" throughout."""
+from __future__ import annotations
+
+import math
+
+from ._core import as_tensor, broadcast_shape, check_tensor, loss_precision
+from .elementwise import (_softplus, add, affine, clamp, eq, exp, gt, log, logsigmoid, maximum, minimum, mul, neg,
+                          pow, relu, sub, where)
+from .nn import _check_range, _check_reduction, _int_tensor, _reduce, one_hot, pairwise_distance
+from .shape import mean, sum
+
+
+def _operands(op, reduction, x, *others, what="input's"):
+    """x in the loss's precision and the others as tensors beside it, each of x's
+    shape exactly."""
+    _check_reduction(op, reduction)
+    check_tensor(op, x)
+    x = loss_precision(x)
+    ts = []
+    for name, o in others:
+        t = as_tensor(op, o, x)
+        if t.shape != x.shape:
+            raise ValueError(f"{op}: {name} has shape {list(t.shape)}, expected the {what} shape {list(x.shape)}")
+        ts.append(t if t.dtype == x.dtype else t.to(dtype=x.dtype))
+    return (x, *ts)
+
+
+def margin_ranking_loss(input1, input2, target, margin=0.0, reduction="mean"):
+    """max(0, -y (x1 - x2) + margin) per element, y = 1 (x1 should rank higher) or
+    -1 (PyTorch's MarginRankingLoss)."""
+    x1, x2, y = _operands("margin_ranking_loss", reduction, input1, ("input2", input2), ("target", target),
+                          what="input1's")
+    return _reduce(relu(add(neg(mul(y, sub(x1, x2))), float(margin))), reduction)
+
+
+def hinge_embedding_loss(input, target, margin=1.0, reduction="mean"):
+    """x where y = 1, max(0, margin - x) where y = -1 (PyTorch's HingeEmbeddingLoss:
+    a target that is neither takes both terms, as there)."""
+    x, y = _operands("hinge_embedding_loss", reduction, input, ("target", target))
+    pos = where(eq(y, -1.0), 0.0, x)
+    neg_ = where(eq(y, 1.0), 0.0, relu(affine(x, -1.0, float(margin))))
+    return _reduce(add(pos, neg_), reduction)
+
+
+def soft_margin_loss(input, target, reduction="mean"):
+    """log(1 + exp(-y x)) per element, y = +-1 (PyTorch's SoftMarginLoss)."""
+    x, y = _operands("soft_margin_loss", reduction, input, ("target", target))
+    return _reduce(_softplus(neg(mul(y, x))), reduction)
+
+
+def cosine_embedding_loss(input1, input2, target, margin=0.0, reduction="mean"):
+    """1 - cos(x1, x2) where y = 1, max(0, cos(x1, x2) - margin) where y = -1, the
+    cosine along the last axis of [N, D] (or [D]) inputs with y [N] (or a number),
+    as PyTorch's CosineEmbeddingLoss (its 1e-12 added to each squared norm)."""
+    op = "cosine_embedding_loss"
+    _check_reduction(op, reduction)
+    check_tensor(op, input1)
+    x1 = loss_precision(input1)
+    x2 = as_tensor(op, input2, x1)
+    if x1.shape != x2.shape or x1.ndim not in (1, 2):
+        raise ValueError(f"{op}: expected inputs of one shape [N, D] or [D], got {list(x1.shape)} and "
+                         f"{list(x2.shape)}")
+    y = as_tensor(op, target, x1)
+    if y.shape != x1.shape[:-1]:
+        raise ValueError(f"{op}: target has shape {list(y.shape)}, expected {list(x1.shape[:-1])} (one per pair)")
+    y = y if y.dtype == x1.dtype else y.to(dtype=x1.dtype)
+    x2 = x2 if x2.dtype == x1.dtype else x2.to(dtype=x1.dtype)
+    sq = lambda t: add(sum(mul(t, t), -1), 1e-12)  # noqa: E731
+    cos = mul(sum(mul(x1, x2), -1), pow(mul(sq(x1), sq(x2)), -0.5))
+    per = add(where(eq(y, 1.0), affine(cos, -1.0, 1.0), 0.0),
+              where(eq(y, -1.0), relu(add(cos, -float(margin))), 0.0))
+    return _reduce(per, reduction)
+
+
+def triplet_margin_loss(anchor, positive, negative, margin=1.0, p=2.0, eps=1e-6, swap=False, reduction="mean"):
+    """max(0, d(a, p) - d(a, n) + margin), d the p-norm distance along the last axis
+    (``pairwise_distance``); ``swap`` takes d(a, n) as min(d(a, n), d(p, n))
+    (PyTorch's TripletMarginLoss)."""
+    op = "triplet_margin_loss"
+    a, pos, ng = _operands(op, reduction, anchor, ("positive", positive), ("negative", negative),
+                           what="anchor's")
+    if a.ndim not in (1, 2):
+        raise ValueError(f"{op}: expected inputs [N, D] or [D], got {list(a.shape)}")
+    d_ap = pairwise_distance(a, pos, p, eps)
+    d_an = pairwise_distance(a, ng, p, eps)
+    if swap:
+        d_an = minimum(d_an, pairwise_distance(pos, ng, p, eps))
+    return _reduce(relu(add(sub(d_ap, d_an), float(margin))), reduction)
+
+
+def _labels_one_hot(op, x, target):
+    """Integer labels [N] (on the host or x's device) for x [N, C] as one-hot rows in
+    x's dtype (a host label out of range is an error, as one_hot's)."""
+    if x.ndim != 2:
+        raise ValueError(f"{op}: expected input [N, C], got {list(x.shape)}")
+    labels, host = _int_tensor(op, "target", target, x.device)
+    if labels.shape != (x.shape[0],):
+        raise ValueError(f"{op}: target has shape {list(labels.shape)}, expected [{x.shape[0]}] (a label per row)")
+    _check_range(op, "target", host, x.shape[1])
+    return one_hot(labels, x.shape[1], x.dtype)
+
+
+def multi_margin_loss(input, target, p=1, margin=1.0, weight=None, reduction="mean"):
+    """For each row x [C] and its label y: sum over i != y of
+    max(0, margin - x[y] + x[i]) ** p, over C (times weight[y]) (PyTorch's
+    MultiMarginLoss; p 1 or 2)."""
+    op = "multi_margin_loss"
+    _check_reduction(op, reduction)
+    check_tensor(op, input)
+    if p not in (1, 2):
+        raise ValueError(f"{op}: p must be 1 or 2, got {p!r}")
+    x = loss_precision(input)
+    oh = _labels_one_hot(op, x, target)
+    xy = sum(mul(x, oh), 1, keepdims=True)
+    h = relu(add(sub(x, xy), float(margin)))
+    h = mul(h, h) if p == 2 else h
+    h = mul(h, affine(oh, -1.0, 1.0))  # not the label's own column
+    if weight is not None:
+        w = as_tensor(op, weight, x)
+        if w.shape != (x.shape[1],):
+            raise ValueError(f"{op}: weight must have shape [{x.shape[1]}] (one per class), got {list(w.shape)}")
+        h = mul(h, sum(mul(oh, w), 1, keepdims=True))
+    return _reduce(affine(sum(h, 1), 1.0 / x.shape[1]), reduction)
+
+
+def multilabel_soft_margin_loss(input, target, weight=None, reduction="mean"):
+    """-(y log sigmoid(x) + (1 - y) log sigmoid(-x)) averaged over the C classes of
+    each row [N, C] (times ``weight`` [C]) (PyTorch's MultiLabelSoftMarginLoss)."""
+    op = "multilabel_soft_margin_loss"
+    x, y = _operands(op, reduction, input, ("target", target))
+    if x.ndim != 2:
+        raise ValueError(f"{op}: expected input [N, C], got {list(x.shape)}")
+    per = neg(add(mul(y, logsigmoid(x)), mul(affine(y, -1.0, 1.0), logsigmoid(neg(x)))))
+    if weight is not None:
+        w = as_tensor(op, weight, x)
+        if w.shape != (x.shape[1],):
+            raise ValueError(f"{op}: weight must have shape [{x.shape[1]}] (one per class), got {list(w.shape)}")
+        per = mul(per, w)
+    return _reduce(mean(per, 1), reduction)
+
+
+def poisson_nll_loss(input, target, log_input=True, full=False, eps=1e-8, reduction="mean"):
+    """Poisson negative log-likelihood (PyTorch's PoissonNLLLoss): exp(x) - y x for a
+    log-rate x (``log_input``), else x - y log(x + eps); ``full`` adds Stirling's
+    approximation of log(y!) where y > 1."""
+    x, y = _operands("poisson_nll_loss", reduction, input, ("target", target))
+    per = sub(exp(x), mul(y, x)) if log_input else sub(x, mul(y, log(add(x, float(eps)))))
+    if full:
+        ys = maximum(y, 1.0)  # (the term is 0 where y <= 1: the log of 1, not of 0)
+        st = add(sub(mul(y, log(ys)), y), mul(log(affine(ys, 2 * math.pi)), 0.5))
+        per = add(per, where(gt(y, 1.0), st, 0.0))
+    return _reduce(per, reduction)
+
+
+def gaussian_nll_loss(input, target, var, full=False, eps=1e-6, reduction="mean"):
+    """Gaussian negative log-likelihood (PyTorch's GaussianNLLLoss):
+    0.5 (log v + (x - y)^2 / v) (+ 0.5 log 2 pi with ``full``), v the variance
+    clamped at ``eps`` for the value but not the gradient (as PyTorch's in-place
+    clamp under no_grad).  ``var`` has the input's shape, or it with the last axis
+    1 or dropped (one variance per row)."""
+    op = "gaussian_nll_loss"
+    x, y = _operands(op, reduction, input, ("target", target))
+    v = as_tensor(op, var, x)
+    if v.shape != x.shape:
+        if x.ndim and v.shape == x.shape[:-1]:
+            v = v.reshape(v.shape + (1,))
+        elif not (x.ndim and v.shape == x.shape[:-1] + (1,)):
+            raise ValueError(f"{op}: var has shape {list(v.shape)}, expected the input's shape {list(x.shape)}, "
+                             f"or it with the last axis 1 or dropped")
+    broadcast_shape(op, v.shape, x.shape)
+    v = v if v.dtype == x.dtype else v.to(dtype=x.dtype)
+    vc = add(v, sub(clamp(v, min=float(eps)), v).detach())
+    d = sub(x, y)
+    per = mul(add(log(vc), mul(mul(d, d), pow(vc, -1.0))), 0.5)
+    if full:
+        per = add(per, 0.5 * math.log(2 * math.pi))
+    return _reduce(per, reduction)
