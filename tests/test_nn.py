@@ -1373,3 +1373,16 @@ def test_math_ops_match_torch():
                                torch.diagonal(torch.tensor(b), -1, 2, 1).numpy())
     np.testing.assert_allclose(vg.einsum("aiib->ab", vg.tensor(b, device="cpu", dtype="f64")).numpy(),
                                torch.einsum("aiib->ab", torch.tensor(b)).numpy(), rtol=1e-13)
+    idx = r.integers(0, 4, (3, 2, 4, 2))
+    xv, xt = vg.tensor(b, requires_grad=True, device="cpu", dtype="f64"), torch.tensor(b, requires_grad=True)
+    sv, st = (vg.tensor(b[:, :1], requires_grad=True, device="cpu", dtype="f64"),
+              torch.tensor(b[:, :1], requires_grad=True))
+    got = vg.gather(xv, 2, idx) * 2 + vg.scatter_add(xv, 1, idx[:, :1], sv).sum() + vg.take_along_dim(
+        xv, idx[:1, :1, :, :1], 2).sum()
+    want = torch.gather(xt, 2, torch.tensor(idx)) * 2 + torch.scatter_add(xt, 1, torch.tensor(idx[:, :1]), st).sum() \
+        + torch.take_along_dim(xt, torch.tensor(idx[:1, :1, :, :1]), 2).sum()
+    np.testing.assert_allclose(got.numpy(), want.detach().numpy(), rtol=1e-13)
+    (got * got).sum().backward()
+    (want * want).sum().backward()
+    np.testing.assert_allclose(xv.grad.numpy(), xt.grad.numpy(), rtol=1e-12)
+    np.testing.assert_allclose(sv.grad.numpy(), st.grad.numpy(), rtol=1e-12)

@@ -202,6 +202,18 @@ def _np_xent_smooth(z, labels, w, eps, logp=None):
     per = -np.sum(t * w * logp, 1) * keep
     return per.sum() / np.sum(w[np.where(keep, labels, 0)] * keep)
 MASK_P = 0.3
+G_IDX = np.array([[[0, 2, 2, 1]], [[3, 0, 1, 1]]])  # [2, 1, 4] into axis 1 of [2, 4, 4]
+
+
+def _np_scatter_add(x, ax, idx, src):
+    out = x.copy()
+    for pos in np.ndindex(*idx.shape):
+        tgt = list(pos)
+        tgt[ax] = idx[pos]
+        out[tuple(tgt)] += src[pos]
+    return out
+
+
 Y_PM = np.array([1.0, -1.0, -1.0, 1.0, 1.0])  # +-1 targets of the margin losses
 LAB5 = np.array([2, 0, 3, 3, 1])
 
@@ -634,6 +646,24 @@ CASES = {
                           [U(4, 3), P(4, 3)]),
     "gaussian_nll_loss_row_var": (lambda a, v: vg.gaussian_nll_loss(a, np.zeros((4, 3)), v, reduction="none"),
                                   lambda a, v: 0.5 * (np.log(v[:, None]) + a ** 2 / v[:, None]), [U(4, 3), P(4)]),
+    "gather_axis1": (lambda a: vg.gather(a, 1, np.array([[0, 3, 3], [2, 1, 0]])),
+                     lambda a: np.take_along_axis(a, np.array([[0, 3, 3], [2, 1, 0]]), 1), [U(2, 4)]),
+    "gather_axis0_smaller": (lambda a: a.gather(dim=0, index=np.array([[1, 0], [1, 1]])),
+                             lambda a: np.take_along_axis(a[:, :2], np.array([[1, 0], [1, 1]]), 0), [U(3, 4)]),
+    "gather_3d_middle": (lambda a: vg.gather(a, 1, G_IDX), lambda a: np.take_along_axis(a, G_IDX, 1), [U(2, 4, 4)]),
+    "gather_device_index": (lambda a: vg.gather(a, -1, vg.tensor(G_IDX[:, 0].astype(np.int32), dtype="i32",
+                                                                 device=a.device)),
+                            lambda a: np.take_along_axis(a, G_IDX[:, 0], -1), [U(2, 5)]),
+    "take_along_dim_bcast": (lambda a: vg.take_along_dim(a, np.array([[[1], [-1]]]), 2),
+                             lambda a: np.take_along_axis(a, np.broadcast_to(np.array([[[1], [2]]]), (3, 2, 1)), 2),
+                             [U(3, 2, 3)]),
+    "take_along_dim_flat": (lambda a: vg.take_along_dim(a, np.array([5, 0, 5])),
+                            lambda a: a.reshape(-1)[[5, 0, 5]], [U(2, 3)]),
+    "scatter_add": (lambda a, b: vg.scatter_add(a, 1, G_IDX, b), lambda a, b: _np_scatter_add(a, 1, G_IDX, b),
+                    [U(2, 4, 4), U(2, 1, 4)]),
+    "scatter_add_larger_src_smaller_index": (
+        lambda a, b: a.scatter_add(0, np.array([[2, 0], [2, 2]]), b),
+        lambda a, b: _np_scatter_add(a, 0, np.array([[2, 0], [2, 2]]), b[:2, :2]), [U(3, 3), U(3, 4)]),
     "batch_norm_eval": (
         lambda x, g, b: vg.batch_norm(x, vg.tensor([0.1, -0.2, 0.3], dtype=x.dtype, device=x.device),
                                       vg.tensor([1.5, 0.5, 2.0], dtype=x.dtype, device=x.device),
@@ -1477,3 +1507,37 @@ def test_stepwise_ops_give_zero_gradients(bk):
         vg.round(x, 1.5)
     with pytest.raises(ValueError, match="softshrink: lambd must be at least 0"):
         vg.softshrink(x, -0.1)
+
+
+def test_gather_scatter_device_indices_out_of_range_and_errors(bk, monkeypatch):
+    """Device indices out of range give NaN (gather: that element; scatter_add: its
+    row), as embedding's; host ones are checked; pieces of rows (the base class's
+    chunks) give the same values and gradients; bad shapes name the op."""
+    from vkgrad.backends.base import Backend
+    x = np.arange(12.0).reshape(3, 4)
+    bad = bk.t(np.array([[0, 4], [1, 2], [-1, 3]], np.int32))
+    got = vg.gather(bk.t(x), 1, bad).numpy()
+    assert np.isnan(got[0, 1]) and np.isnan(got[2, 0]) and got[1].tolist() == [5.0, 6.0] and got[0, 0] == 0
+    sa = vg.scatter_add(bk.t(np.zeros((3, 4))), 1, bad, bk.t(np.ones((3, 2)))).numpy()
+    assert np.isnan(sa[0]).all() and np.isnan(sa[2]).all() and sa[1].tolist() == [0, 1, 1, 0]
+    monkeypatch.setattr(Backend, "_COLS_CHUNK", 7)  # rows one or two at a time
+    r = np.random.default_rng(5)
+    xa, idx = r.standard_normal((5, 6)), r.integers(0, 6, (5, 3))
+    xt = bk.t(xa, requires_grad=True)
+    out = vg.gather(xt, 1, idx)
+    (out * bk.t(np.arange(15.0).reshape(5, 3))).sum().backward()
+    bk.close(out.numpy(), np.take_along_axis(_round(bk, xa), idx, 1), what="chunked gather")
+    want = np.zeros((5, 6))
+    np.add.at(want, (np.repeat(np.arange(5), 3).reshape(5, 3), idx), np.arange(15.0).reshape(5, 3))
+    bk.close(xt.grad.numpy(), want, what="chunked scatter")
+    t = bk.t(x)
+    with pytest.raises(IndexError, match=r"gather: index out of range for axis 1 of length 4: values in \[0, 4\]"):
+        vg.gather(t, 1, [[0, 4]] * 3)
+    with pytest.raises(ValueError, match=r"gather: index must have as many dimensions as the input \(\[3, 4\]\)"):
+        vg.gather(t, 1, [0, 1])
+    with pytest.raises(ValueError, match=r"gather: index of shape \[4, 1\] is larger than the input \[3, 4\]"):
+        vg.gather(t, 1, np.zeros((4, 1), int))
+    with pytest.raises(TypeError, match=r"gather: index must be integers, got float64"):
+        vg.gather(t, 1, np.zeros((3, 1)))
+    with pytest.raises(ValueError, match=r"scatter_add: index of shape \[3, 3\] must be no larger than src \[3, 2\]"):
+        vg.scatter_add(t, 1, np.zeros((3, 3), int), np.ones((3, 2)))

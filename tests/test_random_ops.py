@@ -19,7 +19,7 @@ _OPS = ["add", "sub", "mul", "div", "exp", "log", "sqrt", "relu", "sigmoid", "ta
         "softmax", "log_softmax", "sce", "batch_norm", "mse", "argmax", "to_i32", "maximum", "minimum", "abs",
         "cat", "stack", "var", "layer_norm", "where", "conv2d", "max_pool2d", "avg_pool2d", "bmm", "embedding",
         "pad", "flip", "split", "interpolate", "cumsum", "roll", "einsum", "recurrence", "sin", "cos", "erf",
-        "expm1", "log1p", "floor"]
+        "expm1", "log1p", "floor", "gather"]
 
 
 def _case(r, big=300_000, max_dims=6):
@@ -50,6 +50,12 @@ def _case(r, big=300_000, max_dims=6):
     elif op in ("exp", "log", "sqrt", "relu", "sigmoid", "tanh", "gelu", "abs", "sin", "cos", "erf", "expm1", "log1p",
                 "floor"):
         f = lambda a: getattr(vg, op)(a)  # noqa: E731
+    elif op == "gather":  # an index up to as large as x (each axis at most), along a random axis
+        ax = int(r.integers(0, len(s)))
+        ish = tuple(int(r.integers(1, d + 1)) for d in s)
+        idx = r.integers(0, s[ax], ish)
+        f = lambda a: vg.gather(a, ax, idx)  # noqa: E731
+        note = f" axis={ax} index {list(ish)}"
     elif op == "pow":
         e = float(r.choice([2, 3, 0.5, -1.5]))
         f = lambda a: vg.pow(a, e)  # noqa: E731

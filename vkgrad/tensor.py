@@ -402,6 +402,14 @@ class Tensor:
     def trace(self):
         return _ops().trace(self)
 
+    @torch_kwargs
+    def gather(self, axis, index):
+        return _ops().gather(self, axis, index)
+
+    @torch_kwargs
+    def scatter_add(self, axis, index, src):
+        return _ops().scatter_add(self, axis, index, src)
+
     def clone(self):
         return _ops().clone(self)
 

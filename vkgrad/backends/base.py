@@ -212,6 +212,60 @@ class Backend:
         self._index_add_shapes(g, idx)
         return self.matmul(self.one_hot(idx, V, self.dtype_of(g)), g, trans_a=True)
 
+    # rows of at most this many R x n (gather_cols' f32 positions are exact) or
+    # R x n x m (scatter_add_cols' comparisons) elements a piece
+    _COLS_CHUNK = 1 << 22
+
+    def _col_chunks(self, R, per_row):
+        step = max(1, min(R, self._COLS_CHUNK // max(1, per_row)))
+        return [(r0, min(R, r0 + step)) for r0 in range(0, R, step)]
+
+    def gather_cols(self, x, idx):
+        """out[r, j] = x[r, idx[r, j]] for x [R, n] and int32 idx [R, m] (torch.gather
+        along the last axis), bits copied; an index outside [0, n) gives NaN there.
+        This default: each row's positions r * n + idx in f32 (exact: rows are taken
+        in pieces of fewer than 2**22 elements), out-of-range ones sent to -1, and
+        gather_rows of x's elements."""
+        R, n = x.shape
+        m = idx.shape[1]
+        pieces = []
+        for r0, r1 in self._col_chunks(R, n):
+            k = r1 - r0
+            fi = self.cast(self.rows(idx, r0, r1), "f32")
+            off = self.host_constant(("col_offsets", k, m, n),
+                                     lambda: np.repeat(np.arange(k, dtype=np.float32) * n, m).reshape(k, m), "f32")
+            ok = self.binary("mul", self.binary("ge", fi, self.constant((), 0.0, "f32")),
+                             self.binary("gt", self.constant((), float(n), "f32"), fi))
+            flat = self.select(ok, self.binary("add", fi, off), self.constant((k, m), -1.0, "f32"))
+            xs = self.reshape(self.rows(x, r0, r1), (k * n, 1))
+            pieces.append(self.reshape(self.gather_rows(xs, self.reshape(self.cast(flat, "i32"), (k * m,))), (k, m)))
+        return pieces[0] if len(pieces) == 1 else self.cat(pieces, 0)
+
+    def scatter_add_cols(self, src, idx, n):
+        """gather_cols' adjoint: [R, n] in src's dtype whose element (r, i) sums, in
+        f32, src[r, j] over the j with idx[r, j] == i (src [R, m], int32 idx [R, m]);
+        an index outside [0, n) makes its row NaN.  This default compares each index with 0 .. n - 1
+        ([R, n, m], rows in pieces) and sums the selected src (exact: a select, so an
+        inf or NaN in src reaches only its own position)."""
+        R, m = src.shape
+        dt = "f64" if self.dtype_of(src) == "f64" else "f32"
+        s = self._as(src, dt)
+        ar = self.host_constant(("col_range", n), lambda: np.arange(n, dtype=np.float32).reshape(1, n, 1), "f32")
+        pieces = []
+        for r0, r1 in self._col_chunks(R, n * m):
+            k = r1 - r0
+            hit = self.binary("eq", self.reshape(self.cast(self.rows(idx, r0, r1), "f32"), (k, 1, m)), ar)
+            hit = self._as(hit, dt)
+            picked = self.select(hit, self.broadcast_to(self.reshape(self.rows(s, r0, r1), (k, 1, m)), (k, n, m)),
+                                 self.constant((k, n, m), 0.0, dt))
+            y = self.reduce("sum", picked, (2,), False)
+            # a row whose indices do not all land in [0, n) (fewer than m hits): NaN
+            miss = self.binary("sub", self.constant((k, 1), float(m), dt),
+                               self.reshape(self.reduce("sum", hit, (1, 2), False), (k, 1)))
+            pieces.append(self.select(self.broadcast_to(miss, (k, n)), self.constant((k, n), float("nan"), dt), y))
+        out = pieces[0] if len(pieces) == 1 else self.cat(pieces, 0)
+        return self._as(out, self.dtype_of(src))
+
     def _index_add_shapes(self, g, idx):
         """(B, D) of index_add_rows, or a BackendError naming the shapes."""
         if self.dtype_of(idx) != "i32" or len(idx.shape) != 1 or len(g.shape) != 2 or idx.shape[0] != g.shape[0]:

@@ -288,6 +288,22 @@ class CPUBackend(Backend):
             np.add.at(y, idx, g)  # in position order, as the shader
         return self._store(y, g.dtype)
 
+    def gather_cols(self, x, idx):
+        R, n = x.shape
+        ok = (idx >= 0) & (idx < n)
+        out = np.take_along_axis(x, np.where(ok, idx, 0), 1)
+        if not ok.all():
+            out = np.where(ok, out, np.nan).astype(x.dtype)
+        return out
+
+    def scatter_add_cols(self, src, idx, n):
+        R, m = src.shape
+        y = np.zeros((R, n), np.float64 if src.dtype == np.float64 else np.float32)
+        ok = (idx >= 0) & (idx < n)
+        np.add.at(y, (np.repeat(np.arange(R), m).reshape(R, m), np.where(ok, idx, 0)), src)  # in position order
+        y[~ok.all(1)] = np.nan
+        return self._store(y, src.dtype)
+
     def im2col(self, x, win, pad_value=0.0):
         # tap by tap into [N, OH, OW, C, kh, kw]: 1.0-2.3x the speed of one copy of
         # the 6-d strided view (its inner runs are kw elements long)

@@ -9,7 +9,7 @@ import numpy as np
 
 from ..tensor import Tensor, zeros
 from .._names import torch_kwargs
-from ._core import check_tensor, make, make_pieces, norm_axes, same_device
+from ._core import as_tensor, broadcast_shape, check_tensor, make, make_pieces, norm_axes, same_device
 
 
 def _keep_shape(shape, axes):
@@ -635,3 +635,135 @@ def trace(x):
     if x.ndim != 2:
         raise ValueError(f"trace: expected a matrix, got shape {list(x.shape)}")
     return sum(diagonal(x))
+
+
+def _index_tensor(op, x, index, ax):
+    """``index`` as an int32 tensor on x's device with x's number of axes; host
+    integers are checked against axis ``ax``'s length (device ones are not: one out
+    of range gives NaN, as embedding)."""
+    if isinstance(index, Tensor):
+        same_device(op, x, index)
+        if index.dtype != "i32":
+            raise TypeError(f"{op}: index must be int32, got {index.dtype} of shape {list(index.shape)}")
+        it, host = index, None
+    else:
+        host = np.asarray(index)
+        if host.size and not np.issubdtype(host.dtype, np.integer):
+            raise TypeError(f"{op}: index must be integers, got {host.dtype}")
+        it = None
+    shape = tuple((it if it is not None else host).shape)
+    if len(shape) != x.ndim:
+        raise ValueError(f"{op}: index must have as many dimensions as the input ({list(x.shape)}), got "
+                         f"{list(shape)}")
+    n = x.shape[ax]
+    if host is not None and host.size and (host.min() < 0 or host.max() >= n):
+        raise IndexError(f"{op}: index out of range for axis {ax} of length {n}: values in "
+                         f"[{host.min()}, {host.max()}]")
+    if it is None:
+        from ..tensor import tensor
+        it = tensor(host.astype(np.int32), dtype="i32", device=x.device)
+    return it
+
+
+def _cols(x, it, ax):
+    """(x as [R, n] with axis ax last, it's handle as [R, m], the permutation, it's
+    shape with ax last)."""
+    nd = x.ndim
+    perm = tuple(i for i in range(nd) if i != ax) + (ax,)
+    be = x.backend
+    xt = x if ax == nd - 1 else transpose(x, perm)
+    ih = it.data if ax == nd - 1 else be.permute(it.data, perm)
+    ishape = tuple(it.shape[i] for i in perm)
+    R = int(np.prod(ishape[:-1]))
+    return reshape(xt, (R, xt.shape[-1])), be.reshape(ih, (R, ishape[-1])), perm, ishape
+
+
+def _uncols(y, perm, shape):
+    """[R, k] back to ``shape`` (axis ax last) and then x's axis order."""
+    y = reshape(y, shape)
+    return y if perm == tuple(range(len(perm))) else transpose(y, tuple(int(i) for i in np.argsort(perm)))
+
+
+@torch_kwargs
+def gather(x, axis, index):
+    """PyTorch's gather: out[i][j][k] = x[i][index[i][j][k]][k] for axis 1 (and so
+    on), of index's shape; ``index`` an int32 tensor on x's device or host integers
+    (checked), with x's number of axes and no larger than x along the others.  Its
+    gradient adds into x at the indices (scatter_add; repeats summed)."""
+    check_tensor("gather", x)
+    ax = _axis("gather", x, axis)
+    it = _index_tensor("gather", x, index, ax)
+    if any(it.shape[d] > x.shape[d] for d in range(x.ndim) if d != ax):
+        raise ValueError(f"gather: index of shape {list(it.shape)} is larger than the input {list(x.shape)} "
+                         f"along an axis other than {ax}")
+    if it.size == 0:
+        return zeros(*it.shape, dtype=x.dtype, device=x.device)
+    if any(it.shape[d] < x.shape[d] for d in range(x.ndim) if d != ax):
+        x = getitem(x, tuple(slice(None) if d == ax else slice(0, it.shape[d]) for d in range(x.ndim)))
+    x2, ih, perm, ishape = _cols(x, it, ax)
+    be, n = x.backend, x.shape[ax]
+    out = make(be.gather_cols(x2.data, ih), be, (x2,), lambda g: (be.scatter_add_cols(g, ih, n),))
+    return _uncols(out, perm, ishape)
+
+
+def take_along_dim(x, indices, dim=None):
+    """PyTorch's take_along_dim: gather along ``dim`` with x and ``indices``
+    broadcast along the other axes (host indices may be negative, counted from the
+    end); ``dim=None``: of the flattened x at flat indices."""
+    check_tensor("take_along_dim", x)
+    if dim is None:
+        x = reshape(x, (x.size,))
+        indices = indices.reshape((indices.size,)) if isinstance(indices, Tensor) else np.ravel(indices)
+        dim = 0
+    ax = _axis("take_along_dim", x, dim)
+    if not isinstance(indices, Tensor):
+        host = np.asarray(indices)
+        if host.size and np.issubdtype(host.dtype, np.integer):
+            indices = np.where(host < 0, host + x.shape[ax], host)
+    ish = tuple(indices.shape)
+    if len(ish) != x.ndim:
+        raise ValueError(f"take_along_dim: indices must have as many dimensions as the input ({list(x.shape)}), "
+                         f"got {list(ish)}")
+    others = [i for i in range(x.ndim) if i != ax]
+    bshape = broadcast_shape("take_along_dim", tuple(x.shape[i] for i in others), tuple(ish[i] for i in others))
+    xs = tuple(bshape[others.index(i)] if i != ax else x.shape[ax] for i in range(x.ndim))
+    js = tuple(bshape[others.index(i)] if i != ax else ish[ax] for i in range(x.ndim))
+    if xs != x.shape:
+        x = broadcast_to(x, xs)
+    if js != ish:
+        if isinstance(indices, Tensor):
+            indices = Tensor(indices.backend.broadcast_to(indices.data, js), indices.backend)
+        else:
+            indices = np.broadcast_to(indices, js)
+    return gather(x, ax, indices)
+
+
+@torch_kwargs
+def scatter_add(x, axis, index, src):
+    """PyTorch's scatter_add: x plus src's elements added at ``index`` along
+    ``axis`` (out[i][index[i][j][k]][k] += src[i][j][k] for axis 1), repeats summed
+    in order; index (as gather's) no larger than src, nor than x along the other
+    axes.  Gradients: x's passes through, src's is gathered at the indices."""
+    check_tensor("scatter_add", x)
+    ax = _axis("scatter_add", x, axis)
+    it = _index_tensor("scatter_add", x, index, ax)
+    src = as_tensor("scatter_add", src, x)
+    if src.ndim != x.ndim or any(it.shape[d] > src.shape[d] for d in range(x.ndim)) or any(
+            it.shape[d] > x.shape[d] for d in range(x.ndim) if d != ax):
+        raise ValueError(f"scatter_add: index of shape {list(it.shape)} must be no larger than src "
+                         f"{list(src.shape)}, nor than the input {list(x.shape)} along axes other than {ax}")
+    if it.size == 0:
+        return x
+    if src.shape != it.shape:
+        src = getitem(src, tuple(slice(0, k) for k in it.shape))
+    s2, ih, perm, ishape = _cols(src, it, ax)
+    be, n = x.backend, x.shape[ax]
+    y = make(be.scatter_add_cols(s2.data, ih, n), be, (s2,), lambda g: (be.gather_cols(g, ih),))
+    y = _uncols(y, perm, ishape[:-1] + (n,))
+    if y.shape != x.shape:  # index shorter than x along other axes: zeros beyond
+        pads = []
+        for d in reversed(range(x.ndim)):
+            pads += [0, x.shape[d] - y.shape[d]]
+        y = pad(y, tuple(pads))
+    from .elementwise import add
+    return add(x, y)
