@@ -1386,3 +1386,12 @@ def test_math_ops_match_torch():
     (want * want).sum().backward()
     np.testing.assert_allclose(xv.grad.numpy(), xt.grad.numpy(), rtol=1e-12)
     np.testing.assert_allclose(sv.grad.numpy(), st.grad.numpy(), rtol=1e-12)
+    xv, xt = vg.tensor(b, requires_grad=True, device="cpu", dtype="f64"), torch.tensor(b, requires_grad=True)
+    outs = [vg.sort(xv, 1, descending=True), vg.topk(xv, 2, dim=2, largest=False), vg.kthvalue(xv, 3, 1)]
+    touts = [torch.sort(xt, 1, descending=True), torch.topk(xt, 2, dim=2, largest=False), torch.kthvalue(xt, 3, 1)]
+    for (v, i), (tv, ti) in zip(outs, touts):
+        np.testing.assert_array_equal(v.numpy(), tv.detach().numpy())
+        np.testing.assert_array_equal(i.numpy(), ti.numpy())
+    sum(((v * v).sum() for v, _ in outs), vg.tensor(0.0, device="cpu", dtype="f64")).backward()
+    sum((v * v).sum() for v, _ in touts).backward()
+    np.testing.assert_allclose(xv.grad.numpy(), xt.grad.numpy(), rtol=1e-12)

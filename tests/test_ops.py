@@ -664,6 +664,11 @@ CASES = {
     "scatter_add_larger_src_smaller_index": (
         lambda a, b: a.scatter_add(0, np.array([[2, 0], [2, 2]]), b),
         lambda a, b: _np_scatter_add(a, 0, np.array([[2, 0], [2, 2]]), b[:2, :2]), [U(3, 3), U(3, 4)]),
+    "sort_values": (lambda a: vg.sort(a).values, lambda a: np.sort(a, -1), [U(3, 7)]),
+    "sort_descending_axis0": (lambda a: a.sort(dim=0, descending=True)[0], lambda a: -np.sort(-a, 0), [U(5, 2, 3)]),
+    "topk": (lambda a: vg.topk(a, 3).values, lambda a: -np.sort(-a, -1)[..., :3], [U(2, 3, 9)]),
+    "topk_smallest_dim1": (lambda a: a.topk(2, dim=1, largest=False)[0], lambda a: np.sort(a, 1)[:, :2], [U(3, 5, 2)]),
+    "kthvalue": (lambda a: vg.kthvalue(a, 2, 0).values, lambda a: np.sort(a, 0)[1], [U(4, 3)]),
     "batch_norm_eval": (
         lambda x, g, b: vg.batch_norm(x, vg.tensor([0.1, -0.2, 0.3], dtype=x.dtype, device=x.device),
                                       vg.tensor([1.5, 0.5, 2.0], dtype=x.dtype, device=x.device),
@@ -1541,3 +1546,41 @@ def test_gather_scatter_device_indices_out_of_range_and_errors(bk, monkeypatch):
         vg.gather(t, 1, np.zeros((3, 1)))
     with pytest.raises(ValueError, match=r"scatter_add: index of shape \[3, 3\] must be no larger than src \[3, 2\]"):
         vg.scatter_add(t, 1, np.zeros((3, 3), int), np.ones((3, 2)))
+
+
+@pytest.mark.parametrize("n", [1, 2, 5, 64, 1000, 4097])
+def test_sort_is_stable_with_nan_and_infinities(bk, n):
+    """sort / argsort / topk indices as NumPy's stable argsort (ascending: NaN last;
+    descending: NaN first, ties in order), on row lengths around powers of 2."""
+    r = np.random.default_rng(n)
+    x = r.integers(-3, 4, (3, n)).astype(np.float64)  # many ties
+    x[0, r.integers(0, n, 2)] = np.nan
+    x[1, r.integers(0, n, 2)] = np.inf
+    x[2, r.integers(0, n, 1)] = -np.inf
+    t = bk.t(x)
+    v, i = vg.sort(t)
+    want = np.argsort(x, -1, kind="stable")
+    np.testing.assert_array_equal(i.numpy(), want, err_msg=f"{bk.name} ascending")
+    np.testing.assert_array_equal(v.numpy(), np.take_along_axis(x, want, -1).astype(v.numpy().dtype))
+    nan = np.isnan(x)
+    want_d = np.lexsort((np.where(nan, 0, -x), ~nan), axis=-1)
+    np.testing.assert_array_equal(vg.argsort(t, descending=True).numpy(), want_d, err_msg=f"{bk.name} descending")
+    k = min(n, 3)
+    tv, ti = vg.topk(t, k)
+    np.testing.assert_array_equal(ti.numpy(), want_d[:, :k])
+    assert tv.shape == ti.shape == (3, k) and ti.dtype == "i32"
+    kv, ki = vg.kthvalue(t, k, 1, keepdim=True)
+    assert kv.shape == (3, 1)
+    np.testing.assert_array_equal(ki.numpy()[:, 0], want[:, k - 1])
+
+
+def test_sort_errors_and_0d(bk):
+    t = bk.t(np.arange(6.0).reshape(2, 3))
+    with pytest.raises(ValueError, match=r"topk: k must be an integer in \[0, 3\]"):
+        vg.topk(t, 4)
+    with pytest.raises(ValueError, match=r"kthvalue: k must be an integer in \[1, 2\]"):
+        vg.kthvalue(t, 0, dim=0)
+    with pytest.raises(ValueError, match="sort: axis 2 is out of range for a tensor with 2 dimensions"):
+        vg.sort(t, 2)
+    v, i = vg.sort(bk.t(np.array(2.5)))
+    assert v.item() == 2.5 and i.item() == 0

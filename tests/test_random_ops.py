@@ -19,7 +19,7 @@ _OPS = ["add", "sub", "mul", "div", "exp", "log", "sqrt", "relu", "sigmoid", "ta
         "softmax", "log_softmax", "sce", "batch_norm", "mse", "argmax", "to_i32", "maximum", "minimum", "abs",
         "cat", "stack", "var", "layer_norm", "where", "conv2d", "max_pool2d", "avg_pool2d", "bmm", "embedding",
         "pad", "flip", "split", "interpolate", "cumsum", "roll", "einsum", "recurrence", "sin", "cos", "erf",
-        "expm1", "log1p", "floor", "gather"]
+        "expm1", "log1p", "floor", "gather", "sort"]
 
 
 def _case(r, big=300_000, max_dims=6):
@@ -56,6 +56,10 @@ def _case(r, big=300_000, max_dims=6):
         idx = r.integers(0, s[ax], ish)
         f = lambda a: vg.gather(a, ax, idx)  # noqa: E731
         note = f" axis={ax} index {list(ish)}"
+    elif op == "sort":  # values (and so their gradient's permutation) along a random axis, either order
+        ax, desc = int(r.integers(0, len(s))), bool(r.random() < 0.5)
+        f = lambda a: vg.sort(a, ax, descending=desc).values  # noqa: E731
+        note = f" axis={ax} descending={desc}"
     elif op == "pow":
         e = float(r.choice([2, 3, 0.5, -1.5]))
         f = lambda a: vg.pow(a, e)  # noqa: E731

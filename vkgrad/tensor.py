@@ -403,6 +403,18 @@ class Tensor:
         return _ops().trace(self)
 
     @torch_kwargs
+    def sort(self, axis=-1, descending=False, stable=False):
+        return _ops().sort(self, axis, descending)
+
+    @torch_kwargs
+    def argsort(self, axis=-1, descending=False, stable=False):
+        return _ops().argsort(self, axis, descending)
+
+    @torch_kwargs
+    def topk(self, k, axis=-1, largest=True, sorted=True):
+        return _ops().topk(self, k, axis, largest)
+
+    @torch_kwargs
     def gather(self, axis, index):
         return _ops().gather(self, axis, index)
 

@@ -266,6 +266,12 @@ class Backend:
         out = pieces[0] if len(pieces) == 1 else self.cat(pieces, 0)
         return self._as(out, self.dtype_of(src))
 
+    def sort_rows(self, x, descending=False):
+        """(values, int32 positions) of each row of x [R, n] sorted, stably (equal
+        values keep their order), NaN after every number -- before, with
+        ``descending`` (PyTorch's sort(stable=True))."""
+        raise NotImplementedError
+
     def _index_add_shapes(self, g, idx):
         """(B, D) of index_add_rows, or a BackendError naming the shapes."""
         if self.dtype_of(idx) != "i32" or len(idx.shape) != 1 or len(g.shape) != 2 or idx.shape[0] != g.shape[0]:

@@ -304,6 +304,15 @@ class CPUBackend(Backend):
         y[~ok.all(1)] = np.nan
         return self._store(y, src.dtype)
 
+    def sort_rows(self, x, descending=False):
+        c = self._c(x)
+        if descending:  # NaN first, then the largest; lexsort is stable, its last key first
+            nan = np.isnan(c)
+            pos = np.lexsort((np.where(nan, 0, -c), ~nan), axis=-1)
+        else:
+            pos = np.argsort(c, axis=-1, kind="stable")  # (NaN last)
+        return np.take_along_axis(x, pos, -1), pos.astype(np.int32)
+
     def im2col(self, x, win, pad_value=0.0):
         # tap by tap into [N, OH, OW, C, kh, kw]: 1.0-2.3x the speed of one copy of
         # the 6-d strided view (its inner runs are kw elements long)

@@ -17,8 +17,8 @@ from .losses import (cosine_embedding_loss, gaussian_nll_loss, hinge_embedding_l
                      multi_margin_loss, multilabel_soft_margin_loss, poisson_nll_loss, soft_margin_loss,
                      triplet_margin_loss)
 from .rnn import recurrence
-from .shape import (argmax, argmin, broadcast_to, cat, chunk, cumsum, diag, diagonal, flip, gather, scatter_add,
-                    take_along_dim, roll, tril, triu, getitem, index_select, logsumexp, max, mean, min, pad,
+from .shape import (argmax, argmin, argsort, broadcast_to, cat, chunk, cumsum, diag, diagonal, flip, gather, scatter_add,
+                    take_along_dim, sort, topk, kthvalue, roll, tril, triu, getitem, index_select, logsumexp, max, mean, min, pad,
                     reshape, split, stack, std, sum, tile, trace, transpose, unbind, var)
 
 __all__ = ["abs", "add", "affine", "clamp", "div", "eq", "exp", "gelu", "log", "mul", "neg", "pow", "relu",
@@ -41,4 +41,4 @@ __all__ = ["abs", "add", "affine", "clamp", "div", "eq", "exp", "gelu", "log", "
            "hardshrink", "threshold", "outer", "diagonal", "diag", "trace",
            "margin_ranking_loss", "hinge_embedding_loss", "soft_margin_loss", "cosine_embedding_loss",
            "triplet_margin_loss", "multi_margin_loss", "multilabel_soft_margin_loss", "poisson_nll_loss",
-           "gaussian_nll_loss", "gather", "scatter_add", "take_along_dim"]
+           "gaussian_nll_loss", "gather", "scatter_add", "take_along_dim", "sort", "argsort", "topk", "kthvalue"]

@@ -4,6 +4,7 @@ indexing."""
 from __future__ import annotations
 
 import builtins
+from collections import namedtuple
 
 import numpy as np
 
@@ -767,3 +768,98 @@ def scatter_add(x, axis, index, src):
         y = pad(y, tuple(pads))
     from .elementwise import add
     return add(x, y)
+
+
+SortResult = namedtuple("sort", "values indices")  # (PyTorch's torch.return_types: fields and order)
+
+
+def _sort(op, x, axis, descending):
+    """(values, int32 indices) of x sorted along ``axis`` (the backend's sort_rows
+    on rows with that axis last); the values' gradient goes back through the
+    inverse permutation (the positions sorted again), a gather."""
+    check_tensor(op, x)
+    if x.ndim == 0:
+        return x, Tensor(x.backend.from_numpy(np.zeros((), np.int32), "i32"), x.backend)
+    (ax,) = norm_axes(op, int(axis), x.ndim)
+    perm = tuple(i for i in range(x.ndim) if i != ax) + (ax,)
+    xt = x if ax == x.ndim - 1 else transpose(x, perm)
+    tshape = xt.shape
+    n = tshape[-1]
+    R = int(np.prod(tshape[:-1]))
+    be = x.backend
+    x2 = reshape(xt, (R, n))
+    vals, pos = be.sort_rows(x2.data, bool(descending))
+
+    def backward(g):
+        inv = be.sort_rows(be.cast(pos, "f32"))[1]
+        return (be.gather_cols(g, inv),)
+
+    v = make(vals, be, (x2,), backward)
+    i = Tensor(pos, be)
+    inv_perm = tuple(int(k) for k in np.argsort(perm))
+    back = (lambda t: t) if ax == x.ndim - 1 else (lambda t: transpose(t, inv_perm))
+    return back(reshape(v, tshape)), back(reshape(i, tshape))
+
+
+@torch_kwargs
+def sort(x, axis=-1, descending=False, stable=False):
+    """PyTorch's sort: (values, indices) along ``axis`` (``dim``), ascending (NaN
+    last) or ``descending`` (NaN first); always stable -- equal values keep their
+    order (``stable`` is accepted).  The values' gradient goes to the elements
+    they came from; the indices are int32."""
+    return SortResult(*_sort("sort", x, axis, descending))
+
+
+@torch_kwargs
+def argsort(x, axis=-1, descending=False, stable=False):
+    """The int32 indices that sort x along ``axis`` (``sort``'s second part)."""
+    return _sort("argsort", x, axis, descending)[1]
+
+
+TopkResult = namedtuple("topk", "values indices")
+
+
+@torch_kwargs
+def topk(x, k, axis=-1, largest=True, sorted=True):
+    """PyTorch's topk: (values, indices) of the k largest (``largest=False``: the
+    smallest) along ``axis``, in order (``sorted`` is accepted; they always are;
+    NaN counts as the largest); a full sort, then its first k."""
+    check_tensor("topk", x)
+    n = x.shape[int(axis)] if x.ndim else 1
+    if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or not 0 <= k <= n:
+        raise ValueError(f"topk: k must be an integer in [0, {n}] (the length of axis {axis} of shape "
+                         f"{list(x.shape)}), got {k!r}")
+    v, i = _sort("topk", x, axis, largest)
+    if x.ndim == 0:
+        return TopkResult(v, i)
+    (ax,) = norm_axes("topk", int(axis), x.ndim)
+    cut = tuple(slice(0, int(k)) if d == ax else slice(None) for d in range(x.ndim))
+    return TopkResult(getitem(v, cut), Tensor(x.backend.slice(i.data, [0] * x.ndim, [1] * x.ndim,
+                                                               [int(k) if d == ax else s for d, s in
+                                                                enumerate(x.shape)]), x.backend))
+
+
+KthvalueResult = namedtuple("kthvalue", "values indices")
+
+
+@torch_kwargs
+def kthvalue(x, k, axis=-1, keepdims=False):
+    """PyTorch's kthvalue: (values, indices) of the k-th smallest (1-based) along
+    ``axis`` (NaN counts as the largest)."""
+    check_tensor("kthvalue", x)
+    n = x.shape[int(axis)] if x.ndim else 1
+    if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or not 1 <= k <= n:
+        raise ValueError(f"kthvalue: k must be an integer in [1, {n}] (the length of axis {axis} of shape "
+                         f"{list(x.shape)}), got {k!r}")
+    v, i = _sort("kthvalue", x, axis, False)
+    if x.ndim == 0:
+        return KthvalueResult(v, i)
+    (ax,) = norm_axes("kthvalue", int(axis), x.ndim)
+    cut = tuple(slice(int(k) - 1, int(k)) if d == ax else slice(None) for d in range(x.ndim))
+    vals = getitem(v, cut)
+    idx = Tensor(x.backend.slice(i.data, [int(k) - 1 if d == ax else 0 for d in range(x.ndim)], [1] * x.ndim,
+                                 [1 if d == ax else s for d, s in enumerate(x.shape)]), x.backend)
+    if not keepdims:
+        shape = tuple(s for d, s in enumerate(x.shape) if d != ax)
+        vals, idx = reshape(vals, shape), Tensor(x.backend.reshape(idx.data, shape), x.backend)
+    return KthvalueResult(vals, idx)
