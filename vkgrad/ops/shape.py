@@ -816,6 +816,25 @@ def argsort(x, axis=-1, descending=False, stable=False):
     return _sort("argsort", x, axis, descending)[1]
 
 
+def _sorted_part(op, x, k, axis, lowest, descending, first):
+    """x sorted along ``axis`` and cut to the positions [first(k), k) there:
+    (values, int32 indices, the axis); k checked to lie in [lowest, n]."""
+    check_tensor(op, x)
+    (ax,) = norm_axes(op, int(axis), x.ndim) if x.ndim else (0,)
+    n = x.shape[ax] if x.ndim else 1
+    if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or not lowest <= k <= n:
+        raise ValueError(f"{op}: k must be an integer in [{lowest}, {n}] (the length of axis {axis} of shape "
+                         f"{list(x.shape)}), got {k!r}")
+    v, i = _sort(op, x, axis, descending)
+    if x.ndim == 0:
+        return v, i, ax
+    a, k = first(int(k)), int(k)
+    cut = tuple(slice(a, k) if d == ax else slice(None) for d in range(x.ndim))
+    idx = x.backend.slice(i.data, [a if d == ax else 0 for d in range(x.ndim)], [1] * x.ndim,
+                          [k - a if d == ax else s for d, s in enumerate(x.shape)])
+    return getitem(v, cut), Tensor(idx, x.backend), ax
+
+
 TopkResult = namedtuple("topk", "values indices")
 
 
@@ -824,19 +843,8 @@ def topk(x, k, axis=-1, largest=True, sorted=True):
     """PyTorch's topk: (values, indices) of the k largest (``largest=False``: the
     smallest) along ``axis``, in order (``sorted`` is accepted; they always are;
     NaN counts as the largest); a full sort, then its first k."""
-    check_tensor("topk", x)
-    n = x.shape[int(axis)] if x.ndim else 1
-    if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or not 0 <= k <= n:
-        raise ValueError(f"topk: k must be an integer in [0, {n}] (the length of axis {axis} of shape "
-                         f"{list(x.shape)}), got {k!r}")
-    v, i = _sort("topk", x, axis, largest)
-    if x.ndim == 0:
-        return TopkResult(v, i)
-    (ax,) = norm_axes("topk", int(axis), x.ndim)
-    cut = tuple(slice(0, int(k)) if d == ax else slice(None) for d in range(x.ndim))
-    return TopkResult(getitem(v, cut), Tensor(x.backend.slice(i.data, [0] * x.ndim, [1] * x.ndim,
-                                                               [int(k) if d == ax else s for d, s in
-                                                                enumerate(x.shape)]), x.backend))
+    v, i, _ = _sorted_part("topk", x, k, axis, 0, largest, lambda k: 0)
+    return TopkResult(v, i)
 
 
 KthvalueResult = namedtuple("kthvalue", "values indices")
@@ -846,20 +854,8 @@ KthvalueResult = namedtuple("kthvalue", "values indices")
 def kthvalue(x, k, axis=-1, keepdims=False):
     """PyTorch's kthvalue: (values, indices) of the k-th smallest (1-based) along
     ``axis`` (NaN counts as the largest)."""
-    check_tensor("kthvalue", x)
-    n = x.shape[int(axis)] if x.ndim else 1
-    if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or not 1 <= k <= n:
-        raise ValueError(f"kthvalue: k must be an integer in [1, {n}] (the length of axis {axis} of shape "
-                         f"{list(x.shape)}), got {k!r}")
-    v, i = _sort("kthvalue", x, axis, False)
-    if x.ndim == 0:
-        return KthvalueResult(v, i)
-    (ax,) = norm_axes("kthvalue", int(axis), x.ndim)
-    cut = tuple(slice(int(k) - 1, int(k)) if d == ax else slice(None) for d in range(x.ndim))
-    vals = getitem(v, cut)
-    idx = Tensor(x.backend.slice(i.data, [int(k) - 1 if d == ax else 0 for d in range(x.ndim)], [1] * x.ndim,
-                                 [1 if d == ax else s for d, s in enumerate(x.shape)]), x.backend)
-    if not keepdims:
+    vals, idx, ax = _sorted_part("kthvalue", x, k, axis, 1, False, lambda k: k - 1)
+    if not keepdims and x.ndim:
         shape = tuple(s for d, s in enumerate(x.shape) if d != ax)
         vals, idx = reshape(vals, shape), Tensor(x.backend.reshape(idx.data, shape), x.backend)
     return KthvalueResult(vals, idx)
