@@ -546,10 +546,15 @@ def test_cyclic_and_sequential_schedulers_match_formulas_and_pytorch():
              ("MultiplicativeLR", (lambda e: 0.9,), {}, sgd, 6), ("CosineAnnealingWarmRestarts", (3, 2, 0.01), {}, sgd, 25),
              ("OneCycleLR", (1.0,), dict(total_steps=31), sgd, 30),
              ("OneCycleLR", (1.0,), dict(epochs=4, steps_per_epoch=5, three_phase=True, anneal_strategy="linear"),
-              adam, 19)]
+              adam, 19),
+             ("CyclicLR", (0.1, 1.0), dict(step_size_up=4), sgd, 20),
+             ("CyclicLR", (0.1, 1.0), dict(step_size_up=3, step_size_down=5, mode="triangular2"), adam, 30),
+             ("CyclicLR", (0.1, 1.0), dict(step_size_up=2, mode="exp_range", gamma=0.9, base_momentum=0.7), sgd, 15),
+             ("CyclicLR", (0.1, 1.0), dict(step_size_up=2, scale_fn=lambda x: 1 / (1 + x), scale_mode="iterations",
+                                           cycle_momentum=False), sgd, 9)]
     got = {}
-    for name, args, kw, opt_of, n in cases:
-        got[name, opt_of] = _trace(lambda o: getattr(L, name)(o, *args, **kw), opt_of, n)[0]
+    for i, (name, args, kw, opt_of, n) in enumerate(cases):
+        got[i] = got[name, opt_of] = _trace(lambda o: getattr(L, name)(o, *args, **kw), opt_of, n)[0]
     lr = got["PolynomialLR", sgd][:, 0]
     np.testing.assert_allclose(lr, [0.5 * (1 - min(e, 10) / 10) ** 2 for e in range(13)], rtol=1e-12)
     np.testing.assert_allclose(got["ConstantLR", sgd][:, 0], [0.25] * 4 + [0.5] * 5)
@@ -560,6 +565,9 @@ def test_cyclic_and_sequential_schedulers_match_formulas_and_pytorch():
     top = np.argmax(one[:, 0])  # (the peak at step 0.3 * 31 - 1: between steps 8 and 9)
     assert abs(one[0, 0] - 1.0 / 25) < 1e-12 and one[top, 0] > 0.99 and one[-1, 0] < 1e-5 and top in (8, 9)
     assert abs(one[0, 1] - 0.95) < 1e-12 and one[top, 1] == one[:, 1].min() < 0.851
+    cyc = got[6][:9]  # triangular: up over 4 steps, down over 4; momentum the other way
+    np.testing.assert_allclose(cyc[:, 0], [0.1, 0.325, 0.55, 0.775, 1.0, 0.775, 0.55, 0.325, 0.1], rtol=1e-12)
+    np.testing.assert_allclose(cyc[[0, 4, 8], 1], [0.9, 0.8, 0.9], rtol=1e-12)
     seq, _ = _trace(lambda o: L.SequentialLR(o, [L.LinearLR(o, 0.1, 1.0, 5), L.CosineAnnealingLR(o, 10)], [5]), sgd, 14)
     np.testing.assert_allclose(seq[:6, 0], [0.05, 0.14, 0.23, 0.32, 0.41, 0.5], rtol=1e-12)  # then the cosine from 0.5
     try:
@@ -567,7 +575,7 @@ def test_cyclic_and_sequential_schedulers_match_formulas_and_pytorch():
     except ImportError:
         return
     T = torch.optim.lr_scheduler
-    for name, args, kw, opt_of, n in cases:
+    for i, (name, args, kw, opt_of, n) in enumerate(cases):
         tp = torch.nn.Parameter(torch.zeros(1))
         to = torch.optim.SGD([tp], lr=0.5, momentum=0.9) if opt_of is sgd else torch.optim.Adam([tp], lr=0.5)
         ts = getattr(T, name)(to, *args, **kw)
@@ -577,7 +585,7 @@ def test_cyclic_and_sequential_schedulers_match_formulas_and_pytorch():
             to.step()
             ts.step()
             theirs.append((g["lr"], g["betas"][0] if "betas" in g else g["momentum"]))
-        np.testing.assert_allclose(got[name, opt_of], theirs, rtol=1e-12, atol=1e-15, err_msg=name)
+        np.testing.assert_allclose(got[i], theirs, rtol=1e-12, atol=1e-15, err_msg=name)
     tp = torch.nn.Parameter(torch.zeros(1))
     to = torch.optim.SGD([tp], lr=0.5, momentum=0.9)
     ts = T.SequentialLR(to, [T.LinearLR(to, 0.1, 1.0, 5), T.CosineAnnealingLR(to, 10)], [5])
@@ -707,3 +715,68 @@ def test_adamax_nadam_radam_adadelta(bk, name, kw):
         topt.step()
     for p, tp in zip(ps, tps):
         bk.close(p.numpy(), tp.detach().numpy(), what=f"{name} vs PyTorch", **tol)
+
+
+def test_swa_utils_average_anneal_and_update_bn(bk):
+    """AveragedModel's SWA mean and EMA of the parameters (buffers copied or
+    averaged), SWALR's annealing (and PyTorch's where present), update_bn's running
+    statistics as the plain average over the batches; the averaged model runs."""
+    from vkgrad.optim import swa_utils
+    r = np.random.default_rng(8)
+    vg.manual_seed(0)
+    nn = vg.nn
+    model = nn.Sequential(nn.Linear(3, 4, device=bk.device, dtype=bk.dtype), nn.BatchNorm1d(4, device=bk.device,
+                                                                                             dtype=bk.dtype))
+    swa = swa_utils.AveragedModel(model)
+    ema = swa_utils.AveragedModel(model, multi_avg_fn=swa_utils.get_ema_multi_avg_fn(0.5), use_buffers=True)
+    ema1 = swa_utils.AveragedModel(model, avg_fn=swa_utils.get_ema_avg_fn(0.5))
+    snaps, run_means = [], []
+    for _ in range(3):
+        for p in model.parameters():
+            p.assign_(r.standard_normal(p.shape))
+        model(bk.t(r.standard_normal((5, 3))))  # moves the running statistics
+        snaps.append([p.numpy().astype(np.float64) for p in model.parameters()])
+        run_means.append(model[1].running_mean.numpy().astype(np.float64))
+        for m in (swa, ema, ema1):
+            m.update_parameters(model)
+    assert swa.n_averaged.item() == 3
+    for i, p in enumerate(swa.module.parameters()):
+        bk.close(p.numpy(), np.mean([s[i] for s in snaps], 0), what=f"SWA mean {i}")
+    want_ema = [0.25 * s0 + 0.25 * s1 + 0.5 * s2 for s0, s1, s2 in zip(*snaps)]
+    for i, (p, q) in enumerate(zip(ema.module.parameters(), ema1.module.parameters())):
+        bk.close(p.numpy(), want_ema[i], what=f"EMA {i}")
+        bk.close(q.numpy(), want_ema[i], what=f"EMA (avg_fn) {i}")
+    bk.close(swa.module[1].running_mean.numpy(), run_means[-1], what="buffers copied")
+    bk.close(ema.module[1].running_mean.numpy(), 0.25 * run_means[0] + 0.25 * run_means[1] + 0.5 * run_means[2],
+             what="buffers averaged")
+    xs = [r.standard_normal((6, 3)) for _ in range(3)]
+    swa_utils.update_bn([(bk.t(x), None) for x in xs], swa)
+    with vg.no_grad():
+        h = [swa.module[0](bk.t(x)).numpy().astype(np.float64) for x in xs]
+    bk.close(swa.module[1].running_mean.numpy(), np.mean([a.mean(0) for a in h], 0), what="update_bn mean")
+    bk.close(swa.module[1].running_var.numpy(), np.mean([a.var(0, ddof=1) for a in h], 0), what="update_bn var")
+    assert swa.module[1].momentum == 0.1 and swa.training
+    assert swa(bk.t(xs[0])).shape == (6, 4)
+    p = vg.Parameter(np.zeros(1), device="cpu")
+    lrs = []
+    for strategy, epochs in (("cos", 4), ("linear", 3), ("cos", 0)):
+        opt = vg.optim.SGD([p], lr=1.0)
+        s = swa_utils.SWALR(opt, 0.1, anneal_epochs=epochs, anneal_strategy=strategy)
+        lrs.append([opt.lr] + [s.step() for _ in range(6)])
+    np.testing.assert_allclose(lrs[1], [1.0, 0.7, 0.4, 0.1, 0.1, 0.1, 0.1], rtol=1e-12)
+    assert lrs[0][4:] == [0.1] * 3 and lrs[2] == [0.1] * 7  # (anneal_epochs=0: swa_lr at once)
+    with pytest.raises(ValueError, match="AveragedModel: give avg_fn or multi_avg_fn, not both"):
+        swa_utils.AveragedModel(model, avg_fn=lambda *a: a[0], multi_avg_fn=lambda *a: None)
+    try:
+        import torch
+    except ImportError:
+        return
+    for (strategy, epochs), mine in zip((("cos", 4), ("linear", 3), ("cos", 0)), lrs):
+        to = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=1.0)
+        ts = torch.optim.swa_utils.SWALR(to, 0.1, anneal_epochs=epochs, anneal_strategy=strategy)
+        theirs = [to.param_groups[0]["lr"]]
+        for _ in range(6):
+            to.step()
+            ts.step()
+            theirs.append(to.param_groups[0]["lr"])
+        np.testing.assert_allclose(mine, theirs, rtol=1e-12, err_msg=f"SWALR {strategy} {epochs}")

@@ -1,8 +1,8 @@
 """Optimizers and schedulers; updates run on the parameters' device."""
-from . import lr_scheduler
+from . import lr_scheduler, swa_utils
 from .adam import Adadelta, Adagrad, Adam, Adamax, AdamW, NAdam, RAdam, RMSprop
 from .clip import clip_grad_norm
 from .optimizer import Optimizer
 from .sgd import SGD
 
-__all__ = ["Optimizer", "SGD", "Adam", "AdamW", "RMSprop", "Adagrad", "Adamax", "NAdam", "RAdam", "Adadelta", "lr_scheduler", "clip_grad_norm"]
+__all__ = ["Optimizer", "SGD", "Adam", "AdamW", "RMSprop", "Adagrad", "Adamax", "NAdam", "RAdam", "Adadelta", "lr_scheduler", "swa_utils", "clip_grad_norm"]

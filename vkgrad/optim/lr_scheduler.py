@@ -239,6 +239,26 @@ class CosineAnnealingWarmRestarts(_Scheduler):
         return self.eta_min + (self.base_lr - self.eta_min) * (1 + math.cos(math.pi * e / T_i)) / 2
 
 
+def _check_momentum(name, optimizer, cycle_momentum):
+    if cycle_momentum and not (hasattr(optimizer, "momentum") or hasattr(optimizer, "betas")):
+        raise ValueError(f"{name}: {type(optimizer).__name__} has neither momentum nor betas to cycle; "
+                         "pass cycle_momentum=False")
+
+
+def _cycles_momentum(optimizer, cycle_momentum):
+    """Whether a schedule moves the momentum: asked for, and the optimizer has one
+    (SGD's momentum 0 stays 0: its step keeps no momentum buffer)."""
+    return bool(cycle_momentum) and bool(getattr(optimizer, "momentum", 1.0) or hasattr(optimizer, "betas"))
+
+
+def _set_momentum(optimizer, m):
+    """SGD's momentum, or the Adam family's beta1 (captured steps re-read both)."""
+    if hasattr(optimizer, "betas"):
+        optimizer.betas = (m, optimizer.betas[1])
+    else:
+        optimizer.momentum = m
+
+
 class OneCycleLR(_Scheduler):
     """PyTorch's 1cycle policy, stepped once per batch: lr rises from max_lr /
     div_factor to max_lr over the first pct_start of total_steps, then falls to
@@ -257,9 +277,7 @@ class OneCycleLR(_Scheduler):
         if total_steps < 2 or not 0 < pct_start < 1 or anneal_strategy not in ("cos", "linear"):
             raise ValueError(f"OneCycleLR: total_steps must be >= 2, pct_start lie in (0, 1) and anneal_strategy be "
                              f"'cos' or 'linear', got {total_steps}, {pct_start}, {anneal_strategy!r}")
-        if cycle_momentum and not (hasattr(optimizer, "momentum") or hasattr(optimizer, "betas")):
-            raise ValueError(f"OneCycleLR: {type(optimizer).__name__} has neither momentum nor betas to cycle; "
-                             "pass cycle_momentum=False")
+        _check_momentum("OneCycleLR", optimizer, cycle_momentum)
         super().__init__(optimizer)
         self.total_steps, self.anneal = int(total_steps), anneal_strategy
         initial, self.max_lr = float(max_lr) / div_factor, float(max_lr)
@@ -270,8 +288,7 @@ class OneCycleLR(_Scheduler):
         moms = ([max_momentum, base_momentum, max_momentum, max_momentum] if three_phase else
                 [max_momentum, base_momentum, max_momentum])
         self.phases = list(zip(ends, lrs[:-1], lrs[1:], moms[:-1], moms[1:]))
-        self.cycle_momentum = bool(cycle_momentum) and bool(getattr(optimizer, "momentum", 1.0) or
-                                                            hasattr(optimizer, "betas"))
+        self.cycle_momentum = _cycles_momentum(optimizer, cycle_momentum)
         optimizer.lr = self.get_lr()
 
     def _ann(self, start, end, pct):
@@ -288,14 +305,56 @@ class OneCycleLR(_Scheduler):
             if t <= end or end == self.phases[-1][0]:
                 pct = (t - start) / (end - start)
                 if self.cycle_momentum:
-                    m = self._ann(m0, m1, pct)
-                    if hasattr(self.optimizer, "betas"):
-                        self.optimizer.betas = (m, self.optimizer.betas[1])
-                    else:
-                        self.optimizer.momentum = m
+                    _set_momentum(self.optimizer, self._ann(m0, m1, pct))
                 return self._ann(lr0, lr1, pct)
             start = end
         raise AssertionError("unreachable")
+
+
+class CyclicLR(_Scheduler):
+    """PyTorch's cyclical learning rate, stepped once per batch: lr goes from
+    base_lr up to max_lr over step_size_up steps and back over step_size_down
+    (default the same), the amplitude scaled per cycle ("triangular": 1,
+    "triangular2": halved each cycle) or per step ("exp_range": gamma ** step), or
+    by ``scale_fn(x)`` with ``scale_mode`` "cycle" or "iterations"; with
+    ``cycle_momentum`` the momentum (SGD) or beta1 (the Adam family) moves the other
+    way, between max_momentum and base_momentum.  The optimizer's lr is set to
+    base_lr (and its momentum to max_momentum) at construction."""
+
+    def __init__(self, optimizer, base_lr, max_lr, step_size_up=2000, step_size_down=None, mode="triangular",
+                 gamma=1.0, scale_fn=None, scale_mode="cycle", cycle_momentum=True, base_momentum=0.8,
+                 max_momentum=0.9):
+        if mode not in ("triangular", "triangular2", "exp_range") and scale_fn is None:
+            raise ValueError(f"CyclicLR: mode must be 'triangular', 'triangular2' or 'exp_range', got {mode!r}")
+        if scale_mode not in ("cycle", "iterations"):
+            raise ValueError(f"CyclicLR: scale_mode must be 'cycle' or 'iterations', got {scale_mode!r}")
+        up = int(step_size_up)
+        down = up if step_size_down is None else int(step_size_down)
+        if up < 1 or down < 0:
+            raise ValueError(f"CyclicLR: step_size_up must be >= 1 and step_size_down >= 0, got {up}, {down}")
+        _check_momentum("CyclicLR", optimizer, cycle_momentum)
+        super().__init__(optimizer)
+        self.base_lr, self.max_lr, self.gamma = float(base_lr), float(max_lr), float(gamma)
+        self.total_size, self.step_ratio = float(up + down), up / float(up + down)
+        if scale_fn is None:
+            self.scale_fn = {"triangular": lambda x: 1.0, "triangular2": lambda x: 1 / 2.0 ** (x - 1),
+                             "exp_range": lambda x: self.gamma ** x}[mode]
+            self.scale_mode = "iterations" if mode == "exp_range" else "cycle"
+        else:
+            self.scale_fn, self.scale_mode = scale_fn, scale_mode
+        self.cycle_momentum = _cycles_momentum(optimizer, cycle_momentum)
+        self.base_momentum, self.max_momentum = float(base_momentum), float(max_momentum)
+        optimizer.lr = self.get_lr()
+
+    def get_lr(self):
+        t = self.last_epoch
+        cycle = math.floor(1 + t / self.total_size)
+        x = 1.0 + t / self.total_size - cycle
+        factor = x / self.step_ratio if x <= self.step_ratio else (x - 1) / (self.step_ratio - 1)
+        scale = self.scale_fn(cycle if self.scale_mode == "cycle" else t)
+        if self.cycle_momentum:
+            _set_momentum(self.optimizer, self.max_momentum - (self.max_momentum - self.base_momentum) * factor * scale)
+        return self.base_lr + (self.max_lr - self.base_lr) * factor * scale
 
 
 class SequentialLR(_Scheduler):
