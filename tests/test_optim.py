@@ -303,6 +303,18 @@ def _lrs(make, n=12):
     return out, sched
 
 
+def _torch_lrs(torch, make_sched, lr, n):
+    """PyTorch's lr after construction and each of n steps of SGD with a scheduler."""
+    opt = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=lr)
+    sched = make_sched(opt)
+    out = [opt.param_groups[0]["lr"]]
+    for _ in range(n):
+        opt.step()
+        sched.step()
+        out.append(opt.param_groups[0]["lr"])
+    return out
+
+
 def test_more_schedulers_match_their_formulas_and_pytorch():
     cases = {
         "ExponentialLR": ((0.8,), lambda e: 0.5 * 0.8 ** e),
@@ -318,14 +330,7 @@ def test_more_schedulers_match_their_formulas_and_pytorch():
         got, sched = _lrs(lambda o: getattr(vg.optim.lr_scheduler, name)(o, *args))
         np.testing.assert_allclose(got, [want(e) for e in range(13)], rtol=1e-12, err_msg=name)
         if torch is not None:
-            p = torch.nn.Parameter(torch.zeros(1))
-            topt = torch.optim.SGD([p], lr=0.5)
-            ts = getattr(torch.optim.lr_scheduler, name)(topt, *args)
-            theirs = [topt.param_groups[0]["lr"]]
-            for _ in range(12):
-                topt.step()
-                ts.step()
-                theirs.append(topt.param_groups[0]["lr"])
+            theirs = _torch_lrs(torch, lambda o: getattr(torch.optim.lr_scheduler, name)(o, *args), 0.5, 12)
             np.testing.assert_allclose(got, theirs, rtol=1e-12, err_msg=f"{name} vs PyTorch")
     # a checkpoint of the position resumes the schedule
     _, s = _lrs(lambda o: vg.optim.lr_scheduler.MultiStepLR(o, [3, 7], 0.5), n=5)
@@ -772,11 +777,6 @@ def test_swa_utils_average_anneal_and_update_bn(bk):
     except ImportError:
         return
     for (strategy, epochs), mine in zip((("cos", 4), ("linear", 3), ("cos", 0)), lrs):
-        to = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=1.0)
-        ts = torch.optim.swa_utils.SWALR(to, 0.1, anneal_epochs=epochs, anneal_strategy=strategy)
-        theirs = [to.param_groups[0]["lr"]]
-        for _ in range(6):
-            to.step()
-            ts.step()
-            theirs.append(to.param_groups[0]["lr"])
+        theirs = _torch_lrs(torch, lambda o: torch.optim.swa_utils.SWALR(o, 0.1, anneal_epochs=epochs,
+                                                                         anneal_strategy=strategy), 1.0, 6)
         np.testing.assert_allclose(mine, theirs, rtol=1e-12, err_msg=f"SWALR {strategy} {epochs}")
