@@ -1395,3 +1395,59 @@ def test_math_ops_match_torch():
     sum(((v * v).sum() for v, _ in outs), vg.tensor(0.0, device="cpu", dtype="f64")).backward()
     sum((v * v).sum() for v, _ in touts).backward()
     np.testing.assert_allclose(xv.grad.numpy(), xt.grad.numpy(), rtol=1e-12)
+
+
+def test_more_layers_match_torch():
+    """ConvTranspose1d, Unfold, Fold, ChannelShuffle, LocalResponseNorm, Softmax2d,
+    Bilinear and EmbeddingBag against PyTorch's modules with the same weights, in f64:
+    values and every gradient; parameter shapes and bad arguments."""
+    torch = pytest.importorskip("torch")
+    r = np.random.default_rng(43)
+    x4, x3 = r.standard_normal((2, 6, 5, 4)), r.standard_normal((2, 4, 7))
+    idx, off = np.array([1, 4, 4, 0, 2, 3, 3, 1]), np.array([0, 2, 2, 5, 8])
+    psw = r.uniform(0.5, 1.5, 8)
+    cases = [(nn.ConvTranspose1d(4, 6, 3, stride=2, padding=1, output_padding=1, groups=2, dilation=2),
+              torch.nn.ConvTranspose1d(4, 6, 3, stride=2, padding=1, output_padding=1, groups=2, dilation=2), (x3,)),
+             (nn.Unfold((2, 3), dilation=(1, 2), padding=1, stride=2), torch.nn.Unfold((2, 3), (1, 2), 1, 2), (x4,)),
+             (nn.Fold((5, 4), 2, padding=1), torch.nn.Fold((5, 4), 2, padding=1), (r.standard_normal((2, 12, 30)),)),
+             (nn.ChannelShuffle(3), torch.nn.ChannelShuffle(3), (x4,)),
+             (nn.LocalResponseNorm(4, 0.3, 0.6, 1.5), torch.nn.LocalResponseNorm(4, 0.3, 0.6, 1.5), (x4,)),
+             (nn.Softmax2d(), torch.nn.Softmax2d(), (x4,)),
+             (nn.Bilinear(4, 7, 3), torch.nn.Bilinear(4, 7, 3), (x3[:, :, 0], x3[:, 0])),
+             (nn.EmbeddingBag(5, 3, mode="sum"), torch.nn.EmbeddingBag(5, 3, mode="sum"), (idx, off[:-1], psw)),
+             (nn.EmbeddingBag(5, 3, mode="max", include_last_offset=True),
+              torch.nn.EmbeddingBag(5, 3, mode="max", include_last_offset=True), (idx, off)),
+             (nn.EmbeddingBag(5, 3, padding_idx=4), torch.nn.EmbeddingBag(5, 3, padding_idx=4), (idx.reshape(2, 4),))]
+    for mine, theirs, args in cases:
+        name = type(mine).__name__
+        mine.to(device="cpu", dtype="f64")
+        theirs.double()
+        for (pn, p), (tn, tp) in zip(mine.named_parameters(), theirs.named_parameters()):
+            assert pn == tn and p.shape == tuple(tp.shape), (name, pn, tn)
+            with torch.no_grad():
+                tp.copy_(torch.tensor(p.numpy()))
+        floats = [a.dtype.kind == "f" for a in args]
+        vs = [vg.tensor(a, requires_grad=True, device="cpu", dtype="f64") if f else a for a, f in zip(args, floats)]
+        ts = [torch.tensor(a, requires_grad=f) for a, f in zip(args, floats)]
+        got, want = mine(*vs), theirs(*ts)
+        np.testing.assert_allclose(got.numpy(), want.detach().numpy(), rtol=1e-12, atol=1e-13, err_msg=name)
+        proj = r.standard_normal(want.shape)
+        (got * vg.tensor(proj, device="cpu", dtype="f64")).sum().backward()
+        (want * torch.tensor(proj)).sum().backward()
+        for a, b in zip(vs + list(mine.parameters()), ts + list(theirs.parameters())):
+            if isinstance(a, vg.Tensor):
+                np.testing.assert_allclose(a.grad.numpy(), b.grad.numpy(), rtol=1e-11, atol=1e-13, err_msg=name)
+    with pytest.raises(TypeError, match=r"Fold: missing required arguments \['kernel_size'\]"):
+        nn.Fold((4, 4))
+    with pytest.raises(ValueError, match=r"fold: input \[2, 7, 30\] must have C \* 4 rows and 30 columns"):
+        vg.fold(vg.tensor(np.zeros((2, 7, 30))), (5, 4), 2, padding=1)
+    with pytest.raises(ValueError, match=r"channel_shuffle: expected \[N, C, ...\] with C divisible by groups"):
+        vg.channel_shuffle(vg.tensor(x4), 4)
+    with pytest.raises(ValueError, match=r"embedding_bag: offsets must start at 0 and not decrease"):
+        vg.embedding_bag(idx, vg.tensor(np.ones((5, 3))), np.array([1, 3]))
+    with pytest.raises(ValueError, match=r"embedding_bag: per_sample_weights needs mode 'sum', got 'mean'"):
+        vg.embedding_bag(idx, vg.tensor(np.ones((5, 3))), off[:-1], per_sample_weights=psw)
+    with pytest.raises(ValueError, match=r"embedding_bag: input must lie in \[0, 5\), got values in \[0, 9\]"):
+        vg.embedding_bag(np.array([[0, 9]]), vg.tensor(np.ones((5, 3))))
+    with pytest.raises(ValueError, match=r"bilinear: expected inputs \[..., in1\], \[..., in2\]"):
+        nn.Bilinear(4, 7, 3)(vg.tensor(x3[:, :, 0]), vg.tensor(x3[:, :3, 0]))

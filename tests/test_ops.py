@@ -214,6 +214,30 @@ def _np_scatter_add(x, ax, idx, src):
     return out
 
 
+def _np_fold(cols, size, k, stride, pad):
+    """Naive col2im of [N, C * kh * kw, L] into [N, C, *size]."""
+    N, CK, L = cols.shape
+    C = CK // (k[0] * k[1])
+    H, W = size[0] + 2 * pad[0], size[1] + 2 * pad[1]
+    OH, OW = (H - k[0]) // stride[0] + 1, (W - k[1]) // stride[1] + 1
+    out = np.zeros((N, C, H, W))
+    c = cols.reshape(N, C, k[0], k[1], OH, OW)
+    for i in range(k[0]):
+        for j in range(k[1]):
+            out[:, :, i:i + stride[0] * OH:stride[0], j:j + stride[1] * OW:stride[1]] += c[:, :, i, j]
+    return out[:, :, pad[0]:pad[0] + size[0], pad[1]:pad[1] + size[1]]
+
+
+def _np_lrn(x, size, alpha, beta, k):
+    C = x.shape[1]
+    sq = np.pad(x * x, [(0, 0), (size // 2, (size - 1) // 2)] + [(0, 0)] * (x.ndim - 2))
+    return x / (k + alpha / size * sum(sq[:, j:j + C] for j in range(size))) ** beta
+
+
+BAG_IDX = np.array([3, 1, 1, 4, 0, 2, 2])
+BAG_OFF = np.array([0, 3, 3, 5])  # bags [3, 1, 1], [], [4, 0], [2, 2]
+
+
 Y_PM = np.array([1.0, -1.0, -1.0, 1.0, 1.0])  # +-1 targets of the margin losses
 LAB5 = np.array([2, 0, 3, 3, 1])
 
@@ -669,6 +693,31 @@ CASES = {
     "topk": (lambda a: vg.topk(a, 3).values, lambda a: -np.sort(-a, -1)[..., :3], [U(2, 3, 9)]),
     "topk_smallest_dim1": (lambda a: a.topk(2, dim=1, largest=False)[0], lambda a: np.sort(a, 1)[:, :2], [U(3, 5, 2)]),
     "kthvalue": (lambda a: vg.kthvalue(a, 2, 0).values, lambda a: np.sort(a, 0)[1], [U(4, 3)]),
+    "unfold": (lambda a: vg.unfold(a, (2, 3), padding=1, stride=(2, 1)),
+               lambda a: _np_windows(a, (2, 3), (2, 1), (1, 1), (1, 1), (1, 1), 0.0).transpose(0, 1, 4, 5, 2, 3)
+               .reshape(2, 3 * 6, -1), [U(2, 3, 4, 5)]),
+    "fold": (lambda a: vg.fold(a, (4, 5), 2, padding=(1, 0), stride=(1, 2)),
+             lambda a: _np_fold(a, (4, 5), (2, 2), (1, 2), (1, 0)), [U(2, 8, 10)]),
+    "conv_transpose1d": (lambda x, w, b: vg.conv_transpose1d(x, w, b, stride=2, padding=1, output_padding=1),
+                         lambda x, w, b: _np_conv_transpose2d(x[:, :, None], w[:, :, None], b, (1, 2), (0, 1), (0, 1),
+                                                              (1, 1))[:, :, 0], [U(2, 3, 5), U(3, 2, 3), U(2)]),
+    "channel_shuffle": (lambda a: vg.channel_shuffle(a, 2) * 1.0,
+                        lambda a: a.reshape(2, 2, 3, 2).transpose(0, 2, 1, 3).reshape(2, 6, 2), [U(2, 6, 2)]),
+    "local_response_norm": (lambda a: vg.local_response_norm(a, 3, alpha=0.5, beta=0.75, k=2.0),
+                            lambda a: _np_lrn(a, 3, 0.5, 0.75, 2.0), [U(2, 5, 3)]),
+    "bilinear": (vg.bilinear, lambda a, b, w, c: np.einsum("ni,oij,nj->no", a, w, b) + c,
+                 [U(4, 3), U(4, 2), U(5, 3, 2), U(5)]),
+    "embedding_bag_offsets_sum": (
+        lambda w, p: vg.embedding_bag(BAG_IDX, w, BAG_OFF, mode="sum", per_sample_weights=p),
+        lambda w, p: np.stack([(w[BAG_IDX[a:b]] * p[a:b, None]).sum(0) for a, b in zip(BAG_OFF, list(BAG_OFF[1:]) + [7])]),
+        [U(5, 3), U(7)]),
+    "embedding_bag_2d_mean_padding": (
+        lambda w: vg.embedding_bag(BAG_IDX[:6].reshape(2, 3), w, padding_idx=1),
+        lambda w: np.stack([w[[3]].mean(0), w[[4, 0, 2]].mean(0)]), [U(5, 3)]),
+    "embedding_bag_max": (
+        lambda w: vg.embedding_bag(BAG_IDX, w, BAG_OFF, mode="max"),
+        lambda w: np.stack([w[BAG_IDX[a:b]].max(0) if b > a else np.zeros(3)
+                            for a, b in zip(BAG_OFF, list(BAG_OFF[1:]) + [7])]), [U(5, 3)]),
     "batch_norm_eval": (
         lambda x, g, b: vg.batch_norm(x, vg.tensor([0.1, -0.2, 0.3], dtype=x.dtype, device=x.device),
                                       vg.tensor([1.5, 0.5, 2.0], dtype=x.dtype, device=x.device),

@@ -14,7 +14,9 @@ from .layers import (ELU, GELU, AdaptiveAvgPool2d, ConvTranspose2d, Dropout2d, G
                      CircularPad1d, CircularPad2d, CircularPad3d, Dropout1d, Dropout3d, InstanceNorm1d, InstanceNorm2d,
                      InstanceNorm3d, AdaptiveMaxPool1d, AdaptiveMaxPool2d, Tanhshrink, Softshrink, Hardshrink,
                      Threshold, MarginRankingLoss, HingeEmbeddingLoss, SoftMarginLoss, CosineEmbeddingLoss,
-                     TripletMarginLoss, MultiMarginLoss, MultiLabelSoftMarginLoss, PoissonNLLLoss, GaussianNLLLoss)
+                     TripletMarginLoss, MultiMarginLoss, MultiLabelSoftMarginLoss, PoissonNLLLoss, GaussianNLLLoss,
+                     ConvTranspose1d, Unfold, Fold, ChannelShuffle, LocalResponseNorm, Softmax2d, Bilinear,
+                     EmbeddingBag)
 from .rnn import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNCell
 from .transformer import (Transformer, TransformerDecoder, TransformerDecoderLayer, TransformerEncoder,
                           TransformerEncoderLayer)
@@ -37,5 +39,6 @@ __all__ = ["Module", "Parameter", "Linear", "Conv2d", "MaxPool2d", "AvgPool2d", 
            "Dropout3d", "InstanceNorm1d", "InstanceNorm2d", "InstanceNorm3d", "AdaptiveMaxPool1d", "AdaptiveMaxPool2d",
            "Tanhshrink", "Softshrink", "Hardshrink", "Threshold", "MarginRankingLoss", "HingeEmbeddingLoss",
            "SoftMarginLoss", "CosineEmbeddingLoss", "TripletMarginLoss", "MultiMarginLoss", "MultiLabelSoftMarginLoss",
-           "PoissonNLLLoss", "GaussianNLLLoss",
+           "PoissonNLLLoss", "GaussianNLLLoss", "ConvTranspose1d", "Unfold", "Fold", "ChannelShuffle",
+           "LocalResponseNorm", "Softmax2d", "Bilinear", "EmbeddingBag",
            "init", "functional", "utils"]

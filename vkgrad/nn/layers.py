@@ -189,17 +189,20 @@ class ConvTranspose2d(Module):
     +-1/sqrt(fan_in), fan_in = out_channels / groups * kh * kw: the weight's second
     axis, as PyTorch reckons it)."""
 
+    _dims, _fn = 2, staticmethod(ops.conv_transpose2d)
+
     def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, output_padding=0, groups=1,
                  bias=True, dilation=1, device=None, dtype=None):
         super().__init__()
+        name = type(self).__name__
         if in_channels < 1 or out_channels < 1:
-            raise ValueError(f"ConvTranspose2d: channel counts must be positive, got in={in_channels}, "
-                             f"out={out_channels}")
+            raise ValueError(f"{name}: channel counts must be positive, got in={in_channels}, out={out_channels}")
         if isinstance(groups, bool) or not isinstance(groups, int) or groups < 1 \
                 or in_channels % groups or out_channels % groups:
-            raise ValueError(f"ConvTranspose2d: groups must be a positive int dividing in_channels={in_channels} "
+            raise ValueError(f"{name}: groups must be a positive int dividing in_channels={in_channels} "
                              f"and out_channels={out_channels}, got {groups!r}")
-        self.kernel_size = _pair("ConvTranspose2d", "kernel_size", kernel_size, 1)
+        self.kernel_size = (_pair(name, "kernel_size", kernel_size, 1) if self._dims == 2 else
+                            (_one(name, "kernel_size", kernel_size, 1),))
         self.in_channels, self.out_channels, self.groups = in_channels, out_channels, groups
         self.stride, self.padding, self.output_padding, self.dilation = stride, padding, output_padding, dilation
         bound = 1.0 / math.sqrt(out_channels // groups * math.prod(self.kernel_size))
@@ -209,13 +212,20 @@ class ConvTranspose2d(Module):
         self.bias = Parameter(r.uniform(-bound, bound, (out_channels,)), device=device, dtype=dtype) if bias else None
 
     def forward(self, x):
-        return ops.conv_transpose2d(x, self.weight, self.bias, self.stride, self.padding, self.output_padding,
-                                    self.groups, self.dilation)
+        return self._fn(x, self.weight, self.bias, self.stride, self.padding, self.output_padding, self.groups,
+                        self.dilation)
 
     def extra_repr(self):
         return (f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, stride={self.stride}, "
                 f"padding={self.padding}, output_padding={self.output_padding}, groups={self.groups}, "
                 f"dilation={self.dilation}, bias={self.bias is not None}")
+
+
+class ConvTranspose1d(ConvTranspose2d):
+    """``vkgrad.conv_transpose1d`` with a learnt weight [in_channels, out_channels /
+    groups, k] (initialised as ConvTranspose2d's)."""
+
+    _dims, _fn = 1, staticmethod(ops.conv_transpose1d)
 
 
 class _Pool(Module):
@@ -338,6 +348,55 @@ class Embedding(Module):
     def extra_repr(self):
         return f"{self.num_embeddings}, {self.embedding_dim}" + (
             f", padding_idx={self.padding_idx}" if self.padding_idx is not None else "")
+
+
+class EmbeddingBag(Module):
+    """PyTorch's EmbeddingBag: ``forward(input, offsets=None, per_sample_weights=None)``
+    reduces each bag's rows by ``mode`` ("sum", "mean", "max"; ``vkgrad.embedding_bag``);
+    weight N(0, 1), row ``padding_idx`` zero and left out of the bags."""
+
+    def __init__(self, num_embeddings, embedding_dim, max_norm=None, norm_type=2.0, scale_grad_by_freq=False,
+                 mode="mean", sparse=False, _weight=None, include_last_offset=False, padding_idx=None, device=None,
+                 dtype=None):
+        super().__init__()
+        if max_norm is not None or scale_grad_by_freq or sparse:
+            raise ValueError("EmbeddingBag: max_norm, scale_grad_by_freq and sparse are not supported")
+        if mode not in ("sum", "mean", "max"):
+            raise ValueError(f"EmbeddingBag: mode must be 'sum', 'mean' or 'max', got {mode!r}")
+        emb = Embedding(num_embeddings, embedding_dim, padding_idx, device, dtype)  # (its checks and init)
+        self.num_embeddings, self.embedding_dim, self.padding_idx = num_embeddings, embedding_dim, emb.padding_idx
+        self.mode, self.include_last_offset = mode, bool(include_last_offset)
+        self.weight = emb.weight if _weight is None else Parameter(np.asarray(_weight), device=device, dtype=dtype)
+
+    def forward(self, input, offsets=None, per_sample_weights=None):
+        return ops.embedding_bag(input, self.weight, offsets, self.mode, per_sample_weights, self.include_last_offset,
+                                 self.padding_idx)
+
+    def extra_repr(self):
+        return f"{self.num_embeddings}, {self.embedding_dim}, mode={self.mode!r}" + (
+            f", padding_idx={self.padding_idx}" if self.padding_idx is not None else "")
+
+
+class Bilinear(Module):
+    """PyTorch's Bilinear: y = x1^T W x2 + b per output (``vkgrad.bilinear``), weight
+    [out, in1, in2] and bias uniform in +-1/sqrt(in1_features)."""
+
+    def __init__(self, in1_features, in2_features, out_features, bias=True, device=None, dtype=None):
+        super().__init__()
+        if min(in1_features, in2_features, out_features) < 1:
+            raise ValueError(f"Bilinear: sizes must be positive, got {in1_features}, {in2_features}, {out_features}")
+        self.in1_features, self.in2_features, self.out_features = in1_features, in2_features, out_features
+        bound, r = 1.0 / math.sqrt(in1_features), rng()
+        self.weight = Parameter(r.uniform(-bound, bound, (out_features, in1_features, in2_features)), device=device,
+                                dtype=dtype)
+        self.bias = Parameter(r.uniform(-bound, bound, (out_features,)), device=device, dtype=dtype) if bias else None
+
+    def forward(self, input1, input2):
+        return ops.bilinear(input1, input2, self.weight, self.bias)
+
+    def extra_repr(self):
+        return (f"in1_features={self.in1_features}, in2_features={self.in2_features}, "
+                f"out_features={self.out_features}, bias={self.bias is not None}")
 
 
 class MultiheadAttention(Module):
@@ -600,10 +659,15 @@ class GroupNorm(Module):
         return f"{self.num_groups}, {self.num_channels}, eps={self.eps}, affine={self.affine}"
 
 
-def _fn_module(name, fn, doc, inputs=1, **defaults):
-    """A module of a function: its constructor takes ``defaults``' arguments
-    (PyTorch's names, order and defaults; the first ones may be given by position),
-    its forward ``fn(*inputs, **those)``."""
+_REQUIRED = object()  # (a constructor argument without a default)
+
+
+def _fn_module(name, fn, doc, inputs=1, required=(), **defaults):
+    """A module of a function: its constructor takes the ``required`` arguments, then
+    ``defaults``' (PyTorch's names, order and defaults; the first ones may be given
+    by position), its forward ``fn(*inputs, **those)``."""
+    defaults = {**{r: _REQUIRED for r in required}, **defaults}
+
     def __init__(self, *args, **kw):
         Module.__init__(self)
         if len(args) > len(defaults):
@@ -613,6 +677,9 @@ def _fn_module(name, fn, doc, inputs=1, **defaults):
         unknown = sorted(set(kw) - set(defaults))
         if unknown:
             raise TypeError(f"{name}: unexpected arguments {unknown}; it takes {sorted(defaults)}")
+        missing = [r for r in required if r not in kw]
+        if missing:
+            raise TypeError(f"{name}: missing required arguments {missing}")
         for k, v in {**defaults, **kw}.items():
             object.__setattr__(self, k, v)
 
@@ -658,18 +725,20 @@ Softshrink = _act_module("Softshrink", ops.softshrink, False, lambd=0.5)
 Hardshrink = _act_module("Hardshrink", ops.hardshrink, False, lambd=0.5)
 
 
-class Threshold(Module):
-    """x where x > threshold, else value (``vkgrad.threshold``)."""
-
-    def __init__(self, threshold, value, inplace=False):  # (inplace: as the other activations')
-        super().__init__()
-        self.threshold, self.value, self.inplace = float(threshold), float(value), inplace
-
-    def forward(self, x):
-        return ops.threshold(x, self.threshold, self.value)
-
-    def extra_repr(self):
-        return f"threshold={self.threshold}, value={self.value}"
+Threshold = _fn_module("Threshold", lambda x, threshold, value, inplace: ops.threshold(x, threshold, value),
+                       """x where x > threshold, else value (``vkgrad.threshold``; inplace as the other
+    activations').""", required=("threshold", "value"), inplace=False)
+Softmax2d = _fn_module("Softmax2d", lambda x: ops.softmax(x, -3), """softmax over the channels of [N, C, H, W] (or
+    [C, H, W]): axis -3.""")
+Unfold = _fn_module("Unfold", ops.unfold, """``vkgrad.unfold`` (im2col) as a module.""", required=("kernel_size",),
+                    dilation=1, padding=0, stride=1)
+Fold = _fn_module("Fold", ops.fold, """``vkgrad.fold`` (col2im) as a module.""",
+                  required=("output_size", "kernel_size"), dilation=1, padding=0, stride=1)
+ChannelShuffle = _fn_module("ChannelShuffle", ops.channel_shuffle, """``vkgrad.channel_shuffle`` as a module.""",
+                            required=("groups",))
+LocalResponseNorm = _fn_module("LocalResponseNorm", ops.local_response_norm,
+                               """``vkgrad.local_response_norm`` as a module.""", required=("size",), alpha=1e-4,
+                               beta=0.75, k=1.0)
 
 
 class Hardtanh(Module):

@@ -5,12 +5,12 @@ from .elementwise import (abs, add, affine, ceil, celu, clamp, clone, cos, cosh,
                           mul, neg, outer, pow, prelu, reciprocal, relu, relu6, round, rsqrt, selu, sigmoid, sign, silu, sin,
                           sinh, softplus, softshrink, softsign, sqrt, square, sub, tan, tanh, tanhshrink, threshold,
                           to, trunc, where)
-from .nn import (batch_norm, binary_cross_entropy, binary_cross_entropy_with_logits, bmm, cross_entropy, dropout,
+from .nn import (bilinear, embedding_bag, batch_norm, binary_cross_entropy, binary_cross_entropy_with_logits, bmm, cross_entropy, dropout,
                  dropout1d, dropout2d, dropout3d, embedding, glu, group_norm, huber_loss, instance_norm, kl_div, l1_loss,
                  layer_norm, linear, log_softmax, pairwise_distance, pixel_shuffle, pixel_unshuffle,
                  matmul, mse_loss, nll_loss, normalize, cosine_similarity, one_hot, scaled_dot_product_attention,
                  smooth_l1_loss, softmax, softmax_cross_entropy)
-from .conv import (adaptive_avg_pool1d, adaptive_avg_pool2d, adaptive_max_pool1d, adaptive_max_pool2d, avg_pool1d, avg_pool2d, avg_pool3d, conv1d, conv2d, conv3d, conv_transpose2d,
+from .conv import (channel_shuffle, conv_transpose1d, fold, local_response_norm, unfold, adaptive_avg_pool1d, adaptive_avg_pool2d, adaptive_max_pool1d, adaptive_max_pool2d, avg_pool1d, avg_pool2d, avg_pool3d, conv1d, conv2d, conv3d, conv_transpose2d,
                    interpolate, max_pool1d, max_pool2d, max_pool3d)
 from .einsum import einsum
 from .losses import (cosine_embedding_loss, gaussian_nll_loss, hinge_embedding_loss, margin_ranking_loss,
@@ -41,4 +41,5 @@ __all__ = ["abs", "add", "affine", "clamp", "div", "eq", "exp", "gelu", "log", "
            "hardshrink", "threshold", "outer", "diagonal", "diag", "trace",
            "margin_ranking_loss", "hinge_embedding_loss", "soft_margin_loss", "cosine_embedding_loss",
            "triplet_margin_loss", "multi_margin_loss", "multilabel_soft_margin_loss", "poisson_nll_loss",
-           "gaussian_nll_loss", "gather", "scatter_add", "take_along_dim", "sort", "argsort", "topk", "kthvalue"]
+           "gaussian_nll_loss", "gather", "scatter_add", "take_along_dim", "sort", "argsort", "topk", "kthvalue",
+           "conv_transpose1d", "unfold", "fold", "channel_shuffle", "local_response_norm", "bilinear", "embedding_bag"]

@@ -630,3 +630,93 @@ def interpolate(x, size=None, scale_factor=None, mode="nearest", align_corners=N
 __all__ = ["conv3d", "max_pool3d", "avg_pool3d", "conv2d", "max_pool2d", "avg_pool2d", "adaptive_avg_pool2d", "conv1d", "max_pool1d", "avg_pool1d",
            "interpolate", "conv_transpose2d", "adaptive_avg_pool1d",
            "adaptive_max_pool2d", "adaptive_max_pool1d"]
+
+
+def conv_transpose1d(x, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1, dilation=1):
+    """``torch.nn.functional.conv_transpose1d`` over [N, Cin, L] (or [Cin, L]), weight
+    [Cin, Cout / groups, k]: conv_transpose2d over images of one row."""
+    op = "conv_transpose1d"
+    x2 = _rows_of_one(op, x)
+    check_tensor(op, weight)
+    if weight.ndim != 3:
+        raise ValueError(f"{op}: expected weight [in_channels, out_channels / groups, k], got {list(weight.shape)}")
+    y = conv_transpose2d(x2, weight.unsqueeze(2), bias, (1, _one(op, "stride", stride, 1)),
+                         (0, _one(op, "padding", padding, 0)), (0, _one(op, "output_padding", output_padding, 0)),
+                         groups, (1, _one(op, "dilation", dilation, 1)))
+    return y.squeeze(-2)
+
+
+class _Shape:  # a stand-in with only a shape (for _window, which reads nothing else)
+    def __init__(self, shape):
+        self.shape = tuple(shape)
+
+
+def _block_window(op, hw, kernel_size, dilation, padding, stride):
+    return _window(op, _Shape((1, 1) + tuple(hw)), _pair(op, "kernel_size", kernel_size, 1),
+                   _pair(op, "stride", stride, 1), _pair(op, "padding", padding, 0),
+                   _pair(op, "dilation", dilation, 1))
+
+
+def unfold(x, kernel_size, dilation=1, padding=0, stride=1):
+    """PyTorch's F.unfold (im2col): the sliding blocks of x [N, C, H, W] (or [C, H,
+    W]) as columns [N, C * kh * kw, L], L the blocks' count (zeros padded); its
+    gradient sums the columns back (fold)."""
+    op = "unfold"
+    xb, batched = _batched(op, x)
+    win = _block_window(op, xb.shape[2:], kernel_size, dilation, padding, stride)
+    N, C = xb.shape[:2]
+    L, K = win.out[0] * win.out[1], win.kernel[0] * win.kernel[1]
+    y = transpose(_unfold(xb, win).reshape(N, L, C * K), (0, 2, 1))
+    return y if batched else y.reshape(y.shape[1:])
+
+
+def fold(x, output_size, kernel_size, dilation=1, padding=0, stride=1):
+    """PyTorch's F.fold (col2im): columns [N, C * kh * kw, L] (or [C * kh * kw, L])
+    summed into [N, C, *output_size], overlapping blocks added; unfold's adjoint."""
+    op = "fold"
+    check_tensor(op, x)
+    if x.ndim not in (2, 3):
+        raise ValueError(f"{op}: expected input [N, C * kh * kw, L] (or unbatched), got {list(x.shape)}")
+    xb = x if x.ndim == 3 else x.unsqueeze(0)
+    size = _pair(op, "output_size", output_size, 1)
+    win = _block_window(op, size, kernel_size, dilation, padding, stride)
+    N, CK, L = xb.shape
+    K = win.kernel[0] * win.kernel[1]
+    if CK % K or L != win.out[0] * win.out[1]:
+        raise ValueError(f"{op}: input {list(x.shape)} must have C * {K} rows and {win.out[0] * win.out[1]} "
+                         f"columns (the blocks of output_size {list(size)})")
+    y = _fold(transpose(xb, (0, 2, 1)).reshape(N * L, CK), (N, CK // K) + size, win)
+    return y if x.ndim == 3 else y.reshape(y.shape[1:])
+
+
+def channel_shuffle(x, groups):
+    """PyTorch's channel shuffle (ShuffleNet): the channels of [N, C, ...] as [groups,
+    C / groups] transposed."""
+    op = "channel_shuffle"
+    check_tensor(op, x)
+    if x.ndim < 3 or isinstance(groups, bool) or not isinstance(groups, numbers.Integral) or groups < 1 \
+            or x.shape[1] % groups:
+        raise ValueError(f"{op}: expected [N, C, ...] with C divisible by groups, got {list(x.shape)} and "
+                         f"groups={groups!r}")
+    N, C, rest = x.shape[0], x.shape[1], x.shape[2:]
+    y = transpose(x.reshape((N, groups, C // groups) + rest), (0, 2, 1) + tuple(range(3, x.ndim + 1)))
+    return y.reshape(x.shape)
+
+
+def local_response_norm(x, size, alpha=1e-4, beta=0.75, k=1.0):
+    """PyTorch's local response norm (AlexNet): x / (k + alpha * the mean of x^2 over
+    ``size`` neighbouring channels, zeros beyond the ends) ** beta, over [N, C, ...]."""
+    op = "local_response_norm"
+    check_tensor(op, x)
+    if x.ndim < 3:
+        raise ValueError(f"{op}: expected [N, C, ...] (at least 3 dimensions), got {list(x.shape)}")
+    if isinstance(size, bool) or not isinstance(size, numbers.Integral) or size < 1:
+        raise ValueError(f"{op}: size must be a positive int, got {size!r}")
+    C = x.shape[1]
+    sq = mul(x, x)
+    pads = [0, 0] * (x.ndim - 2) + [size // 2, (size - 1) // 2]  # the channel axis, PyTorch's split
+    padded = pad(sq, tuple(pads))
+    win = padded[:, 0:C]
+    for j in range(1, size):  # (size is small: 5 in AlexNet)
+        win = win + padded[:, j:j + C]
+    return x * ((win * (alpha / size) + k) ** -beta)

@@ -14,7 +14,7 @@ from ..tensor import Tensor, canonical_dtype, tensor
 from ._core import (_RANK, as_tensor, autocast_to, broadcast_shape, check_tensor, loss_precision, make, norm_axes,
                     promote, same_device)
 from .elementwise import _softplus, abs, add, affine, clamp, exp, gt, log, lt, mul, neg, pow, sub, where
-from .shape import broadcast_to, mean, sum, transpose, var
+from .shape import broadcast_to, max as max_, mean, sum, transpose, var
 
 ACT_NAMES = ("relu", "sigmoid", "tanh", "gelu", "gelu_tanh", "softmax")
 
@@ -882,3 +882,89 @@ def dropout(x, p=0.5, training=True):
     # the seed function, not a seed: a replayed step draws a fresh one each time
     y, mask = be.dropout(x.data, p, next_seed)
     return make(y, be, (x,), lambda g: (be.binary("mul", g, mask),))
+
+
+def bilinear(input1, input2, weight, bias=None):
+    """PyTorch's F.bilinear: y[..., o] = sum_ij x1[..., i] weight[o, i, j] x2[..., j]
+    (+ bias[o]) for x1 [..., in1], x2 [..., in2], weight [out, in1, in2]: one product
+    of x1 with the weight laid out [in1, out * in2], then x2's dot per output."""
+    op = "bilinear"
+    check_tensor(op, input1)
+    check_tensor(op, input2)
+    check_tensor(op, weight)
+    if weight.ndim != 3 or input1.shape[-1:] != weight.shape[1:2] or input2.shape[-1:] != weight.shape[2:] \
+            or input1.shape[:-1] != input2.shape[:-1]:
+        raise ValueError(f"{op}: expected inputs [..., in1], [..., in2] (the same leading shape) and weight "
+                         f"[out, in1, in2], got {list(input1.shape)}, {list(input2.shape)} and {list(weight.shape)}")
+    O, I1, I2 = weight.shape
+    lead = input1.shape[:-1]
+    w = transpose(weight, (1, 0, 2)).reshape(I1, O * I2)
+    t = matmul(input1.reshape(-1, I1), w).reshape((-1, O, I2))
+    y = sum(mul(t, input2.reshape(-1, 1, I2)), -1).reshape(lead + (O,))
+    return y if bias is None else add(y, bias)
+
+
+def embedding_bag(input, weight, offsets=None, mode="mean", per_sample_weights=None, include_last_offset=False,
+                  padding_idx=None):
+    """PyTorch's F.embedding_bag: the rows of ``weight`` at each bag's indices reduced
+    by ``mode`` "sum", "mean" or "max" -> [bags, dim].  Bags are the rows of a 2-d
+    ``input`` [B, L], or the runs of a 1-d one starting at ``offsets`` (read to the
+    host to lay the bags out; ``include_last_offset``: offsets has B + 1 entries);
+    ``per_sample_weights`` (mode "sum") weighs each index; indices equal to
+    ``padding_idx`` take no part; an empty bag gives zeros.  One embedding gather of
+    [B, longest bag] rows, masked and reduced."""
+    op = "embedding_bag"
+    if mode not in ("sum", "mean", "max"):
+        raise ValueError(f"{op}: mode must be 'sum', 'mean' or 'max', got {mode!r}")
+    if per_sample_weights is not None and mode != "sum":
+        raise ValueError(f"{op}: per_sample_weights needs mode 'sum', got {mode!r}")
+    check_tensor(op, weight)
+    V = weight.shape[0]
+    host = input.numpy() if isinstance(input, Tensor) else np.asarray(input)
+    if host.size and host.dtype.kind not in "iu":
+        raise TypeError(f"{op}: input must be integer indices, got {host.dtype}")
+    if host.ndim == 2:
+        if offsets is not None:
+            raise ValueError(f"{op}: offsets go with a 1-d input, got input {list(host.shape)}")
+        B, L = host.shape
+        pos = np.arange(B * L).reshape(B, L)
+        valid = np.ones((B, L), bool)
+    elif host.ndim == 1:
+        if offsets is None:
+            raise ValueError(f"{op}: a 1-d input needs offsets")
+        off = np.asarray(offsets.numpy() if isinstance(offsets, Tensor) else offsets).astype(np.int64).reshape(-1)
+        ends = np.append(off[1:], host.size) if not include_last_offset else off[1:]
+        starts = off if not include_last_offset else off[:-1]
+        if off.size == 0 or off[0] != 0 or np.any(np.diff(off) < 0) or (ends.size and ends[-1] > host.size):
+            raise ValueError(f"{op}: offsets must start at 0 and not decrease within the {host.size} indices, "
+                             f"got {off.tolist()}")
+        lens = ends - starts
+        B, L = starts.size, max(1, int(lens.max(initial=0)))
+        pos = np.minimum(starts[:, None] + np.arange(L)[None, :], max(host.size - 1, 0))
+        valid = np.arange(L)[None, :] < lens[:, None]
+    else:
+        raise ValueError(f"{op}: input must be 1-d (with offsets) or 2-d [bags, L], got {list(host.shape)}")
+    flat = host.reshape(-1)
+    idx = np.where(valid, flat[pos] if flat.size else 0, 0)
+    if padding_idx is not None:
+        valid &= idx != (int(padding_idx) % V)
+    _check_range(op, "input", idx[valid], V)
+    emb = embedding(idx, weight)  # [B, L, D]
+    mask = tensor(valid[..., None].astype(np.float32), dtype=emb.dtype, device=emb.device)
+    if mode == "max":
+        out = max_(where(mask, emb, -np.inf), 1)
+        return where(tensor(valid.any(1, keepdims=True).astype(np.float32), dtype=out.dtype, device=out.device),
+                     out, 0.0)
+    w = mask
+    if per_sample_weights is not None:
+        psw = as_tensor(op, per_sample_weights, emb)
+        if psw.shape != host.shape:
+            raise ValueError(f"{op}: per_sample_weights has shape {list(psw.shape)}, expected the input's "
+                             f"{list(host.shape)}")
+        from .shape import index_select
+        w = mul(w, index_select(psw.reshape(-1), 0, pos.reshape(-1)).reshape(B, L, 1))
+    s = sum(mul(emb, w), 1)
+    if mode == "sum":
+        return s
+    counts = np.maximum(valid.sum(1, keepdims=True), 1).astype(np.float32)
+    return mul(s, tensor(1.0 / counts, dtype=s.dtype, device=s.device))
