@@ -1451,3 +1451,40 @@ def test_more_layers_match_torch():
         vg.embedding_bag(np.array([[0, 9]]), vg.tensor(np.ones((5, 3))))
     with pytest.raises(ValueError, match=r"bilinear: expected inputs \[..., in1\], \[..., in2\]"):
         nn.Bilinear(4, 7, 3)(vg.tensor(x3[:, :, 0]), vg.tensor(x3[:, :3, 0]))
+
+
+def test_more_initialisers():
+    """trunc_normal_ stays in its bounds with the truncated normal's moments;
+    orthogonal_ gives orthonormal rows or columns times the gain; eye_, dirac_ (a
+    convolution passing its input through) and sparse_; PyTorch's gains."""
+    init = nn.init
+    t = vg.zeros(400, 500, device="cpu", dtype="f64")
+    mu, sd, lo, hi = 0.5, 1.0, -1.0, 1.5
+    init.trunc_normal_(t, mu, sd, lo, hi)
+    a = t.numpy()
+    assert a.min() >= lo and a.max() <= hi
+    al, be = (lo - mu) / sd, (hi - mu) / sd
+    phi = lambda z: math.exp(-z * z / 2) / math.sqrt(2 * math.pi)  # noqa: E731
+    Z = 0.5 * (math.erf(be / math.sqrt(2)) - math.erf(al / math.sqrt(2)))
+    mean = mu + sd * (phi(al) - phi(be)) / Z
+    var = sd ** 2 * (1 + (al * phi(al) - be * phi(be)) / Z - ((phi(al) - phi(be)) / Z) ** 2)
+    assert abs(a.mean() - mean) < 0.01 and abs(a.var() - var) < 0.01
+    for shape in ((6, 4), (4, 6), (5, 2, 3)):
+        w = vg.zeros(*shape, device="cpu", dtype="f64")
+        init.orthogonal_(w, gain=2.0)
+        m = w.numpy().reshape(shape[0], -1)
+        g = m.T @ m if m.shape[0] >= m.shape[1] else m @ m.T
+        np.testing.assert_allclose(g, 4.0 * np.eye(len(g)), atol=1e-12)
+    e = init.eye_(vg.zeros(3, 5, device="cpu"))
+    np.testing.assert_array_equal(e.numpy(), np.eye(3, 5))
+    conv = nn.Conv2d(3, 3, 3, padding=1, bias=False, device="cpu", dtype="f64")
+    init.dirac_(conv.weight)
+    x = np.random.default_rng(0).standard_normal((2, 3, 5, 5))
+    np.testing.assert_allclose(conv(vg.tensor(x, device="cpu", dtype="f64")).numpy(), x, atol=1e-14)
+    sp = init.sparse_(vg.zeros(10, 4, device="cpu"), 0.3).numpy()
+    assert ((sp == 0).sum(0) == 3).all()
+    assert init.calculate_gain("selu") == 0.75 and init.calculate_gain("conv2d") == 1.0
+    with pytest.raises(ValueError, match="init.trunc_normal_: need a < b and std > 0"):
+        init.trunc_normal_(t, a=1.0, b=0.0)
+    with pytest.raises(ValueError, match=r"init.dirac_: expected a 3-, 4- or 5-d weight"):
+        init.dirac_(vg.zeros(3, 3, device="cpu"))

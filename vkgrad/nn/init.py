@@ -13,7 +13,9 @@ import numpy as np
 from ..random import rng
 from ..tensor import Tensor
 
-_GAINS = {"linear": 1.0, "sigmoid": 1.0, "tanh": 5.0 / 3.0, "relu": math.sqrt(2.0)}
+_GAINS = {"linear": 1.0, "sigmoid": 1.0, "tanh": 5.0 / 3.0, "relu": math.sqrt(2.0), "selu": 3.0 / 4.0,
+          "identity": 1.0, "conv1d": 1.0, "conv2d": 1.0, "conv3d": 1.0, "conv_transpose1d": 1.0,
+          "conv_transpose2d": 1.0, "conv_transpose3d": 1.0}
 
 
 def _check(op, t):
@@ -24,7 +26,8 @@ def _check(op, t):
 
 def calculate_gain(nonlinearity, param=None):
     """The recommended scale of an initialisation for ``nonlinearity`` (linear,
-    sigmoid, tanh, relu, leaky_relu with slope ``param``), as PyTorch's."""
+    identity, the convolutions, sigmoid, tanh, relu, selu, leaky_relu with slope
+    ``param``), as PyTorch's."""
     if nonlinearity == "leaky_relu":
         slope = 0.01 if param is None else float(param)
         return math.sqrt(2.0 / (1 + slope ** 2))
@@ -93,3 +96,86 @@ def kaiming_uniform_(t, a=0.0, mode="fan_in", nonlinearity="leaky_relu"):
 def kaiming_normal_(t, a=0.0, mode="fan_in", nonlinearity="leaky_relu"):
     """N(0, std^2), std = gain / sqrt(fan) (He et al.), PyTorch's defaults."""
     return normal_(t, 0.0, _kaiming_std("kaiming_normal_", t, a, mode, nonlinearity))
+
+
+def _erfinv(x):
+    """erf's inverse on (-1, 1), vectorised (M. Giles' single-precision
+    approximation, relative error ~1e-7: ample for drawing initial weights)."""
+    w = -np.log((1.0 - x) * (1.0 + x))
+    lo, hi = w - 2.5, np.sqrt(np.maximum(w, 5.0)) - 3.0
+    p_lo, p_hi = np.full_like(x, 2.81022636e-08), np.full_like(x, -0.000200214257)
+    for c in (3.43273939e-07, -3.5233877e-06, -4.39150654e-06, 0.00021858087, -0.00125372503, -0.00417768164,
+              0.246640727, 1.50140941):
+        p_lo = c + p_lo * lo
+    for c in (0.000100950558, 0.00134934322, -0.00367342844, 0.00573950773, -0.0076224613, 0.00943887047,
+              1.00167406, 2.83297682):
+        p_hi = c + p_hi * hi
+    return np.where(w < 5.0, p_lo, p_hi) * x
+
+
+def trunc_normal_(t, mean=0.0, std=1.0, a=-2.0, b=2.0):
+    """N(mean, std^2) truncated to [a, b] (PyTorch's method: uniform draws mapped
+    through the normal's inverse CDF between the bounds')."""
+    _check("trunc_normal_", t)
+    if not a < b or not std > 0:
+        raise ValueError(f"init.trunc_normal_: need a < b and std > 0, got a={a}, b={b}, std={std}")
+    cdf = lambda x: 0.5 * (1.0 + math.erf((x - mean) / std / math.sqrt(2.0)))  # noqa: E731
+    u = rng().uniform(2 * cdf(a) - 1, 2 * cdf(b) - 1, t.shape)
+    u = np.clip(u, -1 + 1e-15, 1 - 1e-15)
+    return t.assign_(np.clip(mean + std * math.sqrt(2.0) * _erfinv(u), a, b))
+
+
+def orthogonal_(t, gain=1.0):
+    """A (semi-)orthogonal matrix times ``gain`` (Saxe et al.; PyTorch's: the QR of a
+    normal draw, signs fixed by R's diagonal), over t viewed as [rows, the rest]."""
+    _check("orthogonal_", t)
+    if t.ndim < 2:
+        raise ValueError(f"init.orthogonal_: expected at least 2 dimensions, got shape {list(t.shape)}")
+    rows = t.shape[0]
+    cols = t.size // rows
+    flat = rng().standard_normal((rows, cols))
+    if rows < cols:
+        flat = flat.T
+    q, r = np.linalg.qr(flat)
+    q *= np.sign(np.diag(r))
+    if rows < cols:
+        q = q.T
+    return t.assign_((gain * q).reshape(t.shape))
+
+
+def eye_(t):
+    """The identity matrix (a 2-d tensor)."""
+    _check("eye_", t)
+    if t.ndim != 2:
+        raise ValueError(f"init.eye_: expected a 2-d tensor, got shape {list(t.shape)}")
+    return t.assign_(np.eye(*t.shape))
+
+
+def dirac_(t, groups=1):
+    """A convolution weight [out, in, *kernel] (3 to 5 dimensions) that passes each
+    input channel to its output at the kernel's centre (per group), as PyTorch's."""
+    _check("dirac_", t)
+    if t.ndim not in (3, 4, 5) or t.shape[0] % groups:
+        raise ValueError(f"init.dirac_: expected a 3-, 4- or 5-d weight with out channels divisible by groups, "
+                         f"got shape {list(t.shape)} and groups={groups}")
+    w = np.zeros(t.shape)
+    og = t.shape[0] // groups
+    centre = tuple(k // 2 for k in t.shape[2:])
+    for g in range(groups):
+        for d in range(min(og, t.shape[1])):
+            w[(g * og + d, d) + centre] = 1.0
+    return t.assign_(w)
+
+
+def sparse_(t, sparsity, std=0.01):
+    """A 2-d weight N(0, std^2) with ``sparsity`` of each column's rows zero (PyTorch's)."""
+    _check("sparse_", t)
+    if t.ndim != 2:
+        raise ValueError(f"init.sparse_: expected a 2-d tensor, got shape {list(t.shape)}")
+    rows, cols = t.shape
+    r = rng()
+    w = r.normal(0.0, std, (rows, cols))
+    zeros = int(math.ceil(sparsity * rows))
+    for c in range(cols):
+        w[r.permutation(rows)[:zeros], c] = 0.0
+    return t.assign_(w)
