@@ -1488,3 +1488,80 @@ def test_more_initialisers():
         init.trunc_normal_(t, a=1.0, b=0.0)
     with pytest.raises(ValueError, match=r"init.dirac_: expected a 3-, 4- or 5-d weight"):
         init.dirac_(vg.zeros(3, 3, device="cpu"))
+
+
+def test_weight_norm_and_spectral_norm_match_torch():
+    """nn.utils.weight_norm (dim 0 and None) and spectral_norm (power iteration in
+    training, the stored vectors in eval, ConvTranspose's dim 1) against PyTorch's
+    with the same parameters and vectors, in f64: outputs, gradients and the updated
+    vectors; remove_weight_norm folds the weight back."""
+    torch = pytest.importorskip("torch")
+    import warnings
+    r = np.random.default_rng(44)
+    x = r.standard_normal((5, 4))
+    for dim in (0, None):
+        mine = nn.utils.weight_norm(nn.Linear(4, 3, device="cpu", dtype="f64"), dim=dim)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            theirs = torch.nn.utils.weight_norm(torch.nn.Linear(4, 3).double(), dim=dim)
+        assert sorted(n for n, _ in mine.named_parameters()) == sorted(n for n, _ in theirs.named_parameters())
+        with torch.no_grad():
+            for n, p in mine.named_parameters():
+                dict(theirs.named_parameters())[n].copy_(torch.tensor(p.numpy()))
+        xv, xt = vg.tensor(x, requires_grad=True, device="cpu", dtype="f64"), torch.tensor(x, requires_grad=True)
+        got, want = mine(xv), theirs(xt)
+        np.testing.assert_allclose(got.numpy(), want.detach().numpy(), rtol=1e-12)
+        (got * got).sum().backward()
+        (want * want).sum().backward()
+        for n, p in mine.named_parameters():
+            np.testing.assert_allclose(p.grad.numpy(), dict(theirs.named_parameters())[n].grad.numpy(), rtol=1e-10,
+                                       err_msg=f"weight_norm dim={dim} {n}")
+        before = mine(xv).numpy()
+        nn.utils.remove_weight_norm(mine)
+        assert sorted(n for n, _ in mine.named_parameters()) == ["bias", "weight"]
+        np.testing.assert_allclose(mine(xv).numpy(), before, rtol=1e-12)
+    for make_mine, make_theirs, xs in (
+            (lambda: nn.Linear(4, 6, device="cpu", dtype="f64"), lambda: torch.nn.Linear(4, 6).double(), x),
+            (lambda: nn.ConvTranspose2d(3, 2, 2, device="cpu", dtype="f64"),
+             lambda: torch.nn.ConvTranspose2d(3, 2, 2).double(), r.standard_normal((2, 3, 4, 4)))):
+        mine = nn.utils.spectral_norm(make_mine(), n_power_iterations=2)
+        theirs = torch.nn.utils.spectral_norm(make_theirs(), n_power_iterations=2)
+        with torch.no_grad():
+            for n, p in list(mine.named_parameters()) + list(mine.named_buffers()):
+                t = dict(list(theirs.named_parameters()) + list(theirs.named_buffers()))[n]
+                t.copy_(torch.tensor(p.numpy()))
+        xv, xt = vg.tensor(xs, requires_grad=True, device="cpu", dtype="f64"), torch.tensor(xs, requires_grad=True)
+        for step in range(3):
+            if step == 2:
+                mine.eval()
+                theirs.eval()
+            got, want = mine(xv), theirs(xt)
+            np.testing.assert_allclose(got.numpy(), want.detach().numpy(), rtol=1e-10, err_msg=f"step {step}")
+        (got * got).sum().backward()
+        (want * want).sum().backward()
+        np.testing.assert_allclose(mine.weight_orig.grad.numpy(), theirs.weight_orig.grad.numpy(), rtol=1e-9)
+        np.testing.assert_allclose(mine.weight_u.numpy(), theirs.weight_u.numpy(), rtol=1e-10)
+    lin = nn.Linear(2, 2, device="cpu")
+    with pytest.raises(ValueError, match="weight_norm: Linear has no parameter 'kernel'"):
+        nn.utils.weight_norm(lin, "kernel")
+    nn.utils.weight_norm(lin)
+    with pytest.raises(RuntimeError, match="spectral_norm: 'weight' of Linear is already reparametrized"):
+        nn.utils.spectral_norm(lin)
+
+
+def test_weight_and_spectral_norm_on_every_backend(bk):
+    """The reparametrized weights computed on the device agree with the CPU in f64
+    (power iteration included), gradients too."""
+    r = np.random.default_rng(45)
+    x = r.standard_normal((6, 5))
+    outs = []
+    for dev, dt in ((bk.device, bk.dtype), ("cpu", "f64")):
+        vg.manual_seed(3)
+        m = nn.Sequential(nn.utils.weight_norm(nn.Linear(5, 4, device=dev, dtype=dt)),
+                          nn.utils.spectral_norm(nn.Linear(4, 3, device=dev, dtype=dt)))
+        y = m(vg.tensor(x, device=dev, dtype=dt))
+        y = m(vg.tensor(x, device=dev, dtype=dt))  # (a second power iteration)
+        (y * y).sum().backward()
+        outs.append([y.numpy(), m[0].weight_g.grad.numpy(), m[1].weight_orig.grad.numpy(), m[1].weight_u.numpy()])
+    for a, b in zip(*outs):
+        bk.close(a, b, atol=bk.atol * max(1.0, float(np.abs(b).max())))

@@ -7,7 +7,7 @@ import types
 from .. import ops
 from ..optim.clip import clip_grad_norm
 from ..optim.optimizer import _param_list, grad_for
-from ..tensor import Tensor
+from ..tensor import Tensor, tensor
 
 
 def clip_grad_norm_(parameters, max_norm, norm_type=2.0, grads=None):
@@ -70,3 +70,112 @@ def _rnn_namespace():
 
 
 rnn = _rnn_namespace()  # (PyTorch's nn.utils.rnn path)
+
+
+def _norm_except(v, dim):
+    """||v|| over every axis but ``dim`` (kept as size-1 axes; dim None: over all)."""
+    if dim is None:
+        return ops.sqrt(ops.sum(v * v))
+    d = dim % v.ndim
+    return ops.sqrt(ops.sum(v * v, tuple(i for i in range(v.ndim) if i != d), keepdims=True))
+
+
+def _reparametrize(module, name, kind, compute, now):
+    """Replace parameter ``name`` by what ``compute(module)`` gives before every
+    forward, via a forward pre-hook kept as ``module._<kind>_<name>``; until the
+    first, ``now``."""
+    def hook(mod, args):
+        object.__setattr__(mod, name, compute(mod))
+    object.__setattr__(module, name, now)
+    object.__setattr__(module, f"_{kind}_{name}", module.register_forward_pre_hook(hook))
+    return module
+
+
+def _take_parameter(module, name, op):
+    if hasattr(module, f"_weight_norm_{name}") or hasattr(module, f"_spectral_norm_{name}"):
+        raise RuntimeError(f"{op}: {name!r} of {type(module).__name__} is already reparametrized")
+    w = module._params.get(name) if hasattr(module, "_params") else None
+    if w is None:
+        raise ValueError(f"{op}: {type(module).__name__} has no parameter {name!r}")
+    del module._params[name]
+    return w
+
+
+def weight_norm(module, name="weight", dim=0):
+    """PyTorch's (classic) weight normalisation: parameter ``name`` becomes
+    ``name_g`` (its norm over every axis but ``dim``; dim None: one norm) and
+    ``name_v`` (its direction); the weight, ``name_v * name_g / ||name_v||``, is
+    recomputed before each forward.  Returns the module; ``remove_weight_norm``
+    undoes it."""
+    from .module import Parameter
+    w = _take_parameter(module, name, "weight_norm")
+    g = Parameter(_norm_except(w, dim).numpy(), device=w.device, dtype=w.dtype)
+    v = Parameter(w.numpy(), device=w.device, dtype=w.dtype)
+    setattr(module, name + "_g", g)
+    setattr(module, name + "_v", v)
+    object.__setattr__(module, f"_weight_norm_dim_{name}", dim)
+    def compute(m):
+        v = getattr(m, name + "_v")
+        return v * (getattr(m, name + "_g") / _norm_except(v, getattr(m, f"_weight_norm_dim_{name}")))
+    return _reparametrize(module, name, "weight_norm", compute, compute(module))
+
+
+def remove_weight_norm(module, name="weight"):
+    """Fold ``weight_norm``'s two parameters back into one (its current value)."""
+    from .module import Parameter
+    handle = getattr(module, f"_weight_norm_{name}", None)
+    if handle is None:
+        raise ValueError(f"remove_weight_norm: weight_norm of {name!r} not found in {type(module).__name__}")
+    handle.remove()
+    w = getattr(module, name)
+    for suffix in ("_g", "_v"):
+        delattr(module, name + suffix)
+    for attr in (f"_weight_norm_{name}", f"_weight_norm_dim_{name}"):
+        object.__delattr__(module, attr)
+    object.__delattr__(module, name)
+    setattr(module, name, Parameter(w.numpy(), device=w.device, dtype=w.dtype))
+    return module
+
+
+def spectral_norm(module, name="weight", n_power_iterations=1, eps=1e-12, dim=None):
+    """PyTorch's (classic) spectral normalisation: the weight divided by its largest
+    singular value, estimated by ``n_power_iterations`` of power iteration per
+    training forward (buffers ``name_u``, ``name_v`` carry the vectors; eval
+    forwards reuse them); the parameter becomes ``name_orig``.  ``dim`` (default 0;
+    1 for transposed convolutions) is the output axis."""
+    from .layers import ConvTranspose2d
+    from .module import Parameter
+    from ..random import rng
+    if n_power_iterations < 1:
+        raise ValueError(f"spectral_norm: n_power_iterations must be >= 1, got {n_power_iterations}")
+    w = _take_parameter(module, name, "spectral_norm")
+    if dim is None:
+        dim = 1 if isinstance(module, ConvTranspose2d) else 0
+    setattr(module, name + "_orig", Parameter(w.numpy(), device=w.device, dtype=w.dtype))
+
+    def matrix(t):
+        d = dim % t.ndim
+        if d:
+            t = ops.transpose(t, (d,) + tuple(i for i in range(t.ndim) if i != d))
+        return t.reshape(t.shape[0], -1)
+    h, wd = matrix(w).shape
+    for suffix, n in (("_u", h), ("_v", wd)):
+        module.register_buffer(name + suffix, ops.normalize(tensor(rng().standard_normal(n), device=w.device,
+                                                                   dtype=w.dtype), 2.0, 0, eps))
+
+    def compute(m):
+        W = getattr(m, name + "_orig")
+        Wm = matrix(W)
+        u, v = getattr(m, name + "_u"), getattr(m, name + "_v")
+        if m.training:
+            from ..autograd import no_grad
+            with no_grad():
+                Wd = Wm.detach()
+                for _ in range(n_power_iterations):
+                    v = ops.normalize(ops.matmul(u, Wd), 2.0, 0, eps)
+                    u = ops.normalize(ops.matmul(Wd, v), 2.0, 0, eps)
+                for buf, new in ((getattr(m, name + "_u"), u), (getattr(m, name + "_v"), v)):
+                    buf.backend.copy_(buf.data, new.data)  # (in place: a captured step keeps the buffers)
+        sigma = ops.sum(u * ops.matmul(Wm, v))
+        return W / sigma
+    return _reparametrize(module, name, "spectral_norm", compute, w)  # (the raw weight until a forward)
