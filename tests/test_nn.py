@@ -1565,3 +1565,72 @@ def test_weight_and_spectral_norm_on_every_backend(bk):
         outs.append([y.numpy(), m[0].weight_g.grad.numpy(), m[1].weight_orig.grad.numpy(), m[1].weight_u.numpy()])
     for a, b in zip(*outs):
         bk.close(a, b, atol=bk.atol * max(1.0, float(np.abs(b).max())))
+
+
+def test_max_pool_indices_and_unpool(bk):
+    """max_pool1d / 2d / adaptive return_indices give PyTorch's positions (h * W + w)
+    on every backend; max_unpool puts the maxima back (and its gradient gathers
+    them); overlapping windows and bad indices are refused or give NaN."""
+    r = np.random.default_rng(46)
+    x = r.standard_normal((2, 3, 6, 7))
+    t = bk.t(x, requires_grad=True)
+    y, idx = vg.max_pool2d(t, (2, 3), stride=(2, 2), padding=(1, 1), return_indices=True)
+    xr = _round_like(bk, x)
+    win = np.full((2, 3, 8, 9), -np.inf)
+    win[:, :, 1:7, 1:8] = xr
+    want_idx = np.zeros(y.shape, int)
+    for i in range(y.shape[2]):
+        for j in range(y.shape[3]):
+            patch = win[:, :, 2 * i:2 * i + 2, 2 * j:2 * j + 3].reshape(2, 3, -1)
+            k = patch.argmax(-1)
+            want_idx[:, :, i, j] = (2 * i - 1 + k // 3) * 7 + (2 * j - 1 + k % 3)
+    np.testing.assert_array_equal(idx.numpy(), want_idx)
+    assert idx.dtype == "i32"
+    pool, unpool = nn.MaxPool2d(2, return_indices=True), nn.MaxUnpool2d(2)
+    v, i2 = pool(t)
+    u = unpool(v, i2, output_size=t.shape)
+    want = np.zeros_like(xr[:, :, :6, :6])
+    blocks = xr[:, :, :6, :6].reshape(2, 3, 3, 2, 3, 2)
+    m = blocks.max((3, 5), keepdims=True)
+    want = np.where(blocks == m, blocks, 0).reshape(2, 3, 6, 6)
+    bk.close(u.numpy()[:, :, :6, :6], want, what="unpool")
+    assert u.shape == t.shape and not u.numpy()[:, :, 6:].any()
+    (u * bk.t(np.arange(u.size, dtype=float).reshape(u.shape) / 100)).sum().backward()
+    flat = np.arange(x.size, dtype=float).reshape(x.shape) / 100
+    g = np.where(want != 0, flat[:, :, :6, :6], 0)
+    bk.close(t.grad.numpy()[:, :, :6, :6], g, what="unpool grad")
+    y1, i1 = vg.max_pool1d(bk.t(x[:, :, 0]), 3, stride=2, return_indices=True)
+    np.testing.assert_array_equal(i1.numpy(), np.stack([x[:, :, 0, 2 * j:2 * j + 3].argmax(-1) + 2 * j
+                                                        for j in range(3)], -1))
+    y2, i2b = vg.max_pool1d(bk.t(x[:, :, 0]), 2, return_indices=True)
+    u1 = vg.max_unpool1d(y2, i2b, 2, output_size=(7,)).numpy()
+    x0 = _round_like(bk, x[:, :, 0])
+    pairs = x0[..., :6].reshape(2, 3, 3, 2)
+    assert u1.shape == (2, 3, 7)
+    bk.close(u1[..., :6], np.where(pairs == pairs.max(-1, keepdims=True), pairs, 0).reshape(2, 3, 6), what="unpool1d")
+    ya, ia = vg.adaptive_max_pool2d(bk.t(x[:, :, :6, :]), (3, 7), return_indices=True)
+    assert ia.shape == (2, 3, 3, 7)
+    with pytest.raises(ValueError, match=r"max_unpool2d: windows that overlap \(stride \[1, 1\] below kernel"):
+        vg.max_unpool2d(v, i2, 2, 1)
+    with pytest.raises(ValueError, match=r"adaptive_max_pool2d: return_indices needs sizes that divide evenly"):
+        vg.adaptive_max_pool2d(t, (4, 4), return_indices=True)
+    bad = vg.max_unpool2d(v, vg.tensor(np.full(i2.shape, 5, np.int32), dtype="i32", device=bk.device), 2)
+    assert np.isnan(bad.numpy()).any()  # position 5 lies outside most windows
+
+
+def test_max_pool_indices_match_torch():
+    torch = pytest.importorskip("torch")
+    x = np.random.default_rng(47).standard_normal((2, 3, 9, 8))
+    for kw in (dict(kernel_size=3, stride=2, padding=1), dict(kernel_size=(2, 3), dilation=2, ceil_mode=True),
+               dict(kernel_size=2)):
+        _, mine = vg.max_pool2d(vg.tensor(x, device="cpu", dtype="f64"), return_indices=True, **kw)
+        _, theirs = torch.nn.functional.max_pool2d(torch.tensor(x), return_indices=True, **kw)
+        np.testing.assert_array_equal(mine.numpy(), theirs.numpy(), err_msg=str(kw))
+    v, i = vg.max_pool2d(vg.tensor(x, device="cpu", dtype="f64"), 2, return_indices=True)
+    tv, ti = torch.nn.functional.max_pool2d(torch.tensor(x), 2, return_indices=True)
+    np.testing.assert_array_equal(vg.max_unpool2d(v, i, 2, output_size=(9, 8)).numpy(),
+                                  torch.nn.functional.max_unpool2d(tv, ti, 2, output_size=(9, 8)).numpy())
+
+
+def _round_like(bk, a):
+    return a.astype(np.float16).astype(np.float64) if bk.dtype == "f16" else a

@@ -245,14 +245,15 @@ class _Pool(Module):
             setattr(self, n, vals[n] if n in vals else self._defaults[n])
 
     def forward(self, x):
-        return type(self)._fn(x, *(getattr(self, n) for n in self._args))
+        return type(self)._fn(x, **{n: getattr(self, n) for n in self._args})
 
     def extra_repr(self):
         return ", ".join(f"{n}={getattr(self, n)!r}" for n in self._args)
 
 
-_MAX_ARGS = ("kernel_size", "stride", "padding", "dilation", "ceil_mode")
-_MAX_DEFAULTS = {"stride": None, "padding": 0, "dilation": 1, "ceil_mode": False}
+# (PyTorch's constructor order: return_indices before ceil_mode -- the functions take them the other way)
+_MAX_ARGS = ("kernel_size", "stride", "padding", "dilation", "return_indices", "ceil_mode")
+_MAX_DEFAULTS = {"stride": None, "padding": 0, "dilation": 1, "return_indices": False, "ceil_mode": False}
 
 
 class MaxPool2d(_Pool):
@@ -263,6 +264,24 @@ class MaxPool2d(_Pool):
 class MaxPool1d(_Pool):
     """``vkgrad.max_pool1d`` as a module (stride defaults to the kernel size)."""
     _fn, _args, _defaults = ops.max_pool1d, _MAX_ARGS, _MAX_DEFAULTS
+
+
+class _MaxUnpool(_Pool):
+    """PyTorch's MaxUnpool: ``forward(input, indices, output_size=None)``."""
+    _args, _defaults = ("kernel_size", "stride", "padding"), {"stride": None, "padding": 0}
+
+    def forward(self, x, indices, output_size=None):
+        return type(self)._fn(x, indices, **{n: getattr(self, n) for n in self._args}, output_size=output_size)
+
+
+class MaxUnpool2d(_MaxUnpool):
+    """``vkgrad.max_unpool2d`` as a module."""
+    _fn = ops.max_unpool2d
+
+
+class MaxUnpool1d(_MaxUnpool):
+    """``vkgrad.max_unpool1d`` as a module."""
+    _fn = ops.max_unpool1d
 
 
 _AVG_ARGS = ("kernel_size", "stride", "padding", "ceil_mode", "count_include_pad", "divisor_override")

@@ -10,7 +10,7 @@ from .nn import (bilinear, embedding_bag, batch_norm, binary_cross_entropy, bina
                  layer_norm, linear, log_softmax, pairwise_distance, pixel_shuffle, pixel_unshuffle,
                  matmul, mse_loss, nll_loss, normalize, cosine_similarity, one_hot, scaled_dot_product_attention,
                  smooth_l1_loss, softmax, softmax_cross_entropy)
-from .conv import (channel_shuffle, conv_transpose1d, fold, local_response_norm, unfold, adaptive_avg_pool1d, adaptive_avg_pool2d, adaptive_max_pool1d, adaptive_max_pool2d, avg_pool1d, avg_pool2d, avg_pool3d, conv1d, conv2d, conv3d, conv_transpose2d,
+from .conv import (max_unpool1d, max_unpool2d, channel_shuffle, conv_transpose1d, fold, local_response_norm, unfold, adaptive_avg_pool1d, adaptive_avg_pool2d, adaptive_max_pool1d, adaptive_max_pool2d, avg_pool1d, avg_pool2d, avg_pool3d, conv1d, conv2d, conv3d, conv_transpose2d,
                    interpolate, max_pool1d, max_pool2d, max_pool3d)
 from .einsum import einsum
 from .losses import (cosine_embedding_loss, gaussian_nll_loss, hinge_embedding_loss, margin_ranking_loss,
@@ -42,4 +42,5 @@ __all__ = ["abs", "add", "affine", "clamp", "div", "eq", "exp", "gelu", "log", "
            "margin_ranking_loss", "hinge_embedding_loss", "soft_margin_loss", "cosine_embedding_loss",
            "triplet_margin_loss", "multi_margin_loss", "multilabel_soft_margin_loss", "poisson_nll_loss",
            "gaussian_nll_loss", "gather", "scatter_add", "take_along_dim", "sort", "argsort", "topk", "kthvalue",
-           "conv_transpose1d", "unfold", "fold", "channel_shuffle", "local_response_norm", "bilinear", "embedding_bag"]
+           "conv_transpose1d", "unfold", "fold", "channel_shuffle", "local_response_norm", "bilinear", "embedding_bag",
+           "max_unpool1d", "max_unpool2d"]

@@ -203,18 +203,101 @@ def _pool_args(op, x, kernel_size, stride, padding, dilation, ceil_mode):
     return _window(op, x, kernel, stride, pad, _pair(op, "dilation", dilation, 1), bool(ceil_mode))
 
 
-def max_pool2d(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False):
+def max_pool2d(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False, return_indices=False):
     """The maximum of each window, as ``torch.nn.functional.max_pool2d`` (stride
     defaults to the kernel size; padding counts as -inf).  The gradient goes to the
     first maximum of each window in row-major order (PyTorch's choice on ties); a
-    NaN in a window is its maximum."""
+    NaN in a window is its maximum.  ``return_indices``: also each maximum's
+    position in its input plane (h * W + w, int32: PyTorch's, for max_unpool2d)."""
     op = "max_pool2d"
     x, batched = _batched(op, x)
     win = _pool_args(op, x, kernel_size, stride, padding, dilation, ceil_mode)
     be, x_shape = x.backend, x.shape
     y, idx = be.window_max(x.data, win)
     out = make(y, be, (x,), lambda g: (be.window_scatter(g, idx, x_shape, win),))
-    return out if batched else out.reshape(out.shape[1:])
+    out = out if batched else out.reshape(out.shape[1:])
+    if not return_indices:
+        return out
+    pos = _tap_positions(Tensor(idx, be), x_shape[2:], win)
+    return out, (pos if batched else pos.reshape(pos.shape[1:]))
+
+
+def _window_bases(win, be, dtype):
+    """Each output position's window origin in the input, rows [OH, 1] and columns
+    [OW] (host constants)."""
+    (sh, sw), (ph, pw), (OH, OW) = win.stride, win.padding, win.out
+    rows = be.host_constant(("win_rows", OH, sh, ph), lambda: (np.arange(OH) * sh - ph).reshape(OH, 1), dtype)
+    cols = be.host_constant(("win_cols", OW, sw, pw), lambda: np.arange(OW) * sw - pw, dtype)
+    return Tensor(rows, be), Tensor(cols, be)
+
+
+def _tap_positions(taps, hw, win):
+    """Window taps (int32, row-major within the kernel) as positions h * W + w in
+    the input plane (f32 arithmetic: exact below 2**24)."""
+    from .elementwise import floor
+    kw, (dh, dw), W = win.kernel[1], win.dilation, hw[1]
+    t = taps.to(dtype="f32")
+    r = floor((t + 0.5) * (1.0 / kw))
+    rows, cols = _window_bases(win, taps.backend, "f32")
+    return ((r * dh + rows) * W + (t - r * kw) * dw + cols).to(dtype="i32")
+
+
+def max_unpool2d(x, indices, kernel_size, stride=None, padding=0, output_size=None):
+    """PyTorch's max_unpool2d: x [N, C, OH, OW] (or [C, OH, OW]) put at ``indices``
+    (max_pool2d's, positions in each [H, W] plane) of zeros [N, C, H, W], H = (OH -
+    1) stride - 2 padding + kernel (or ``output_size``'s last two); the gradient
+    gathers from there.  The positions become window taps and the pool's own
+    adjoint scatters them (window_scatter), so the windows must not overlap (stride
+    at least the kernel: each position names one window)."""
+    op = "max_unpool2d"
+    x, batched = _batched(op, x)
+    kernel = _pair(op, "kernel_size", kernel_size, 1)
+    st = kernel if stride is None or stride == () else _pair(op, "stride", stride, 1)
+    pad = _pair(op, "padding", padding, 0)
+    if any(s < k for s, k in zip(st, kernel)):
+        raise ValueError(f"{op}: windows that overlap (stride {list(st)} below kernel {list(kernel)}) are not "
+                         "supported: a position two windows name would be added twice")
+    if not isinstance(indices, Tensor) or indices.dtype != "i32":
+        raise TypeError(f"{op}: indices must be max_pool2d's int32 tensor")
+    ib = indices if indices.ndim == 4 else indices.reshape((1,) + tuple(indices.shape))
+    if ib.shape != x.shape:
+        raise ValueError(f"{op}: indices {list(indices.shape)} must have the input's shape {list(x.shape)[int(not batched):]}")
+    OH, OW = x.shape[2:]
+    if output_size is None:
+        H, W = ((o - 1) * s - 2 * p + k for o, s, p, k in zip((OH, OW), st, pad, kernel))
+    else:
+        H, W = (int(v) for v in tuple(output_size)[-2:])
+    for n, o, s, p, k in zip((H, W), (OH, OW), st, pad, kernel):
+        if (n + 2 * p - k) // s + 1 != o:
+            raise ValueError(f"{op}: output size {[H, W]} does not give {[OH, OW]} windows of kernel "
+                             f"{list(kernel)}, stride {list(st)}, padding {list(pad)}")
+    from .elementwise import floor, where
+    win = Window(kernel, st, pad, (1, 1), (OH, OW))
+    q = ib.to(dtype="f32")
+    h = floor((q + 0.5) * (1.0 / W))
+    rows, cols = _window_bases(win, x.backend, "f32")
+    r, c = h - rows, q - h * W - cols  # the position within its window
+    ok = (r >= 0.0) * (r < float(kernel[0])) * (c >= 0.0) * (c < float(kernel[1])) * (q < float(H * W))
+    taps = where(ok, r * kernel[1] + c, 0.0).to(dtype="i32")
+    be, (N, C) = x.backend, x.shape[:2]
+    flat = be.reshape(ib.data, (N * C, OH * OW))
+    bad = be.select(be.cast(ok.data, x.dtype), be.constant(x.shape, 0.0, x.dtype),
+                    be.constant(x.shape, float("nan"), x.dtype))  # a position outside its window: NaN
+    y = make(be.window_scatter(be.binary("add", x.data, bad), taps.data, (N, C, H, W), win), be, (x,),
+             lambda g: (be.reshape(be.gather_cols(be.reshape(g, (N * C, H * W)), flat), (N, C, OH, OW)),))
+    return y if batched else y.reshape(y.shape[1:])
+
+
+def max_unpool1d(x, indices, kernel_size, stride=None, padding=0, output_size=None):
+    """PyTorch's max_unpool1d over [N, C, OL] (or [C, OL]): max_unpool2d of rows."""
+    op = "max_unpool1d"
+    k = _one(op, "kernel_size", kernel_size, 1)
+    s = k if stride is None or stride == () else _one(op, "stride", stride, 1)
+    size = None if output_size is None else (1, int(tuple(output_size)[-1]))
+    if not isinstance(indices, Tensor):
+        raise TypeError(f"{op}: indices must be max_pool1d's int32 tensor")
+    return max_unpool2d(_rows_of_one(op, x), indices.unsqueeze(-2), (1, k), (1, s),
+                        (0, _one(op, "padding", padding, 0)), size).squeeze(-2)
 
 
 def _avg_factors(x_hw, win, count_include_pad, divisor_override):
@@ -304,14 +387,15 @@ def adaptive_max_pool2d(x, output_size, return_indices=False):
     last position) and reduced by max, whose gradient splits ties (so a repeated
     position gets its whole gradient back)."""
     op = "adaptive_max_pool2d"
-    if return_indices:
-        raise ValueError(f"{op}: return_indices is not supported")
     xb, _ = _batched(op, x)
     OH, OW = _adaptive_size(op, xb, output_size)
     H, W = xb.shape[2:]
     if H % OH == 0 and W % OW == 0:
         k = (H // OH, W // OW)
-        return max_pool2d(x, k, k)
+        return max_pool2d(x, k, k, return_indices=bool(return_indices))
+    if return_indices:
+        raise ValueError(f"{op}: return_indices needs sizes that divide evenly (windows of one size), got "
+                         f"{[H, W]} -> {[OH, OW]}")
     y = x
     for ax, n, o in ((-2, H, OH), (-1, W, OW)):
         if n == o:
@@ -330,8 +414,8 @@ def adaptive_max_pool1d(x, output_size, return_indices=False):
     """PyTorch's adaptive_max_pool1d over [N, C, L] (or [C, L]): adaptive_max_pool2d
     over images of one row."""
     op = "adaptive_max_pool1d"
-    return adaptive_max_pool2d(_rows_of_one(op, x), (1, _one(op, "output_size", output_size, 1)),
-                               return_indices).squeeze(-2)
+    out = adaptive_max_pool2d(_rows_of_one(op, x), (1, _one(op, "output_size", output_size, 1)), return_indices)
+    return tuple(t.squeeze(-2) for t in out) if return_indices else out.squeeze(-2)
 
 
 def _one(op, name, v, lo):
@@ -375,14 +459,15 @@ def conv1d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
     return y.squeeze(-2)
 
 
-def max_pool1d(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False):
+def max_pool1d(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False, return_indices=False):
     """``torch.nn.functional.max_pool1d`` over [N, C, L] (or [C, L]): max_pool2d
-    over images of one row."""
+    over images of one row (``return_indices``: positions along L)."""
     op = "max_pool1d"
     k = _one(op, "kernel_size", kernel_size, 1)
     s = k if stride is None or stride == () else _one(op, "stride", stride, 1)
-    return max_pool2d(_rows_of_one(op, x), (1, k), (1, s), (0, _one(op, "padding", padding, 0)),
-                      (1, _one(op, "dilation", dilation, 1)), ceil_mode).squeeze(-2)
+    out = max_pool2d(_rows_of_one(op, x), (1, k), (1, s), (0, _one(op, "padding", padding, 0)),
+                     (1, _one(op, "dilation", dilation, 1)), ceil_mode, return_indices)
+    return tuple(t.squeeze(-2) for t in out) if return_indices else out.squeeze(-2)
 
 
 def avg_pool1d(x, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True):
@@ -477,12 +562,14 @@ def _pool3_args(op, x, kernel_size, stride, padding):
     return kernel, stride, pad3
 
 
-def max_pool3d(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False):
+def max_pool3d(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False, return_indices=False):
     """The maximum of each [kd, kh, kw] window, as ``torch.nn.functional.max_pool3d``
     (padding counts as -inf): max_pool2d over each depth slice, then the maximum of
     the kd depth taps (separable).  Gradients go to the maximum; on exact ties
     between depth slices they are split (PyTorch picks one)."""
     op = "max_pool3d"
+    if return_indices:
+        raise ValueError(f"{op}: return_indices is not supported (a separable pool: 1-d and 2-d pools have it)")
     x, batched = _volumes(op, x)
     kernel, stride, pad3 = _pool3_args(op, x, kernel_size, stride, padding)
     dil = _triple(op, "dilation", dilation, 1)
