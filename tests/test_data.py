@@ -74,3 +74,41 @@ def test_map_style_datasets():
         vg.data.TensorDataset(x, y[:5])
     with pytest.raises(ValueError, match="DataLoader: give a dataset alone"):
         vg.data.DataLoader(ds, y)
+
+
+def test_samplers():
+    """DataLoader(sampler=...) serves the sampler's order, batch_sampler its batches;
+    WeightedRandomSampler draws by its weights, RandomSampler with or without
+    replacement, SubsetRandomSampler only its indices; bad arguments raise."""
+    D = vg.data
+    x, y = np.arange(10.0)[:, None], np.arange(10)
+    dl = D.DataLoader(x, y, batch_size=4, sampler=D.SequentialSampler(x))
+    assert [b[1].numpy().tolist() for b in dl] == [[0, 1, 2, 3], [4, 5, 6, 7], [8, 9]] and len(dl) == 3
+    sub = D.SubsetRandomSampler([7, 2, 5], seed=1)
+    got = [int(v) for _, yb in D.DataLoader(x, y, batch_size=2, sampler=sub) for v in yb.numpy()]
+    assert sorted(got) == [2, 5, 7]
+    bs = D.BatchSampler(D.SequentialSampler(range(7)), 3, drop_last=True)
+    assert list(bs) == [[0, 1, 2], [3, 4, 5]] and len(bs) == 2
+    dl = D.DataLoader(x, y, batch_sampler=bs)
+    assert [yb.numpy().tolist() for _, yb in dl] == [[0, 1, 2], [3, 4, 5]] and len(dl) == 2
+    w = np.array([0.0, 1.0, 3.0, 0.0])
+    draws = np.array(list(D.WeightedRandomSampler(w, 4000, seed=3)))
+    assert set(draws.tolist()) == {1, 2} and abs((draws == 2).mean() - 0.75) < 0.03
+    assert sorted(D.WeightedRandomSampler(w, 2, replacement=False, seed=4)) == [1, 2]
+    r = list(D.RandomSampler(range(6), seed=5))
+    assert sorted(r) == list(range(6))
+    rr = list(D.RandomSampler(range(3), replacement=True, num_samples=20, seed=6))
+    assert len(rr) == 20 and set(rr) <= {0, 1, 2}
+    ds = D.TensorDataset(x, y)
+    batches = list(D.DataLoader(ds, batch_size=5, sampler=D.RandomSampler(ds, seed=7)))
+    assert sorted(int(v) for _, yb in batches for v in yb.numpy()) == list(range(10))
+    with pytest.raises(ValueError, match="DataLoader: give sampler or batch_sampler, not both"):
+        D.DataLoader(x, y, sampler=D.SequentialSampler(x), batch_sampler=bs)
+    with pytest.raises(IndexError, match=r"DataLoader: the sampler gave indices in \[3, 12\], outside the 10"):
+        list(D.DataLoader(x, y, sampler=[3, 12]))
+    with pytest.raises(ValueError, match="WeightedRandomSampler: weights must be finite, non-negative"):
+        D.WeightedRandomSampler([0.0, -1.0], 3)
+    with pytest.raises(ValueError, match=r"WeightedRandomSampler: num_samples must be >= 1 \(and without replacement"):
+        D.WeightedRandomSampler(w, 3, replacement=False)
+    with pytest.raises(ValueError, match=r"RandomSampler: num_samples must lie in \[1, 6\]"):
+        D.RandomSampler(range(6), num_samples=7)

@@ -74,6 +74,112 @@ def random_split(dataset, lengths, seed=None):
     return out
 
 
+class Sampler:
+    """Base of the samplers (PyTorch's): ``__iter__`` yields sample indices, ``__len__``
+    counts them.  ``DataLoader(..., sampler=...)`` serves them in that order."""
+
+    def __iter__(self):
+        raise NotImplementedError
+
+    def __len__(self):
+        raise NotImplementedError
+
+
+class SequentialSampler(Sampler):
+    """0, 1, ..., len(data_source) - 1."""
+
+    def __init__(self, data_source):
+        self.n = len(data_source)
+
+    def __iter__(self):
+        return iter(range(self.n))
+
+    def __len__(self):
+        return self.n
+
+
+class RandomSampler(Sampler):
+    """A new permutation every epoch (``replacement``: ``num_samples`` draws with
+    repeats), from ``seed`` or vkgrad's generator."""
+
+    def __init__(self, data_source, replacement=False, num_samples=None, seed=None):
+        self.n, self.replacement = len(data_source), bool(replacement)
+        self.num_samples = self.n if num_samples is None else int(num_samples)
+        if self.num_samples < 1 or (not self.replacement and self.num_samples > self.n):
+            raise ValueError(f"RandomSampler: num_samples must lie in [1, {self.n}] without replacement (>= 1 with), "
+                             f"got {num_samples}")
+        self._rng = np.random.default_rng(seed) if seed is not None else None
+
+    def __iter__(self):
+        g = self._rng or rng()
+        if self.replacement:
+            return iter(g.integers(0, self.n, self.num_samples).tolist())
+        return iter(g.permutation(self.n)[:self.num_samples].tolist())
+
+    def __len__(self):
+        return self.num_samples
+
+
+class SubsetRandomSampler(Sampler):
+    """The given indices in a new random order every epoch."""
+
+    def __init__(self, indices, seed=None):
+        self.indices = np.asarray(indices, dtype=np.int64).reshape(-1)
+        self._rng = np.random.default_rng(seed) if seed is not None else None
+
+    def __iter__(self):
+        return iter(self.indices[(self._rng or rng()).permutation(len(self.indices))].tolist())
+
+    def __len__(self):
+        return len(self.indices)
+
+
+class WeightedRandomSampler(Sampler):
+    """``num_samples`` indices drawn with probabilities proportional to ``weights``
+    (with repeats by default; PyTorch's, e.g. to balance classes)."""
+
+    def __init__(self, weights, num_samples, replacement=True, seed=None):
+        w = np.asarray(weights.numpy() if isinstance(weights, Tensor) else weights, dtype=np.float64).reshape(-1)
+        if w.size == 0 or (w < 0).any() or not np.isfinite(w).all() or w.sum() <= 0:
+            raise ValueError("WeightedRandomSampler: weights must be finite, non-negative and not all zero")
+        self.p, self.num_samples, self.replacement = w / w.sum(), int(num_samples), bool(replacement)
+        if self.num_samples < 1 or (not self.replacement and self.num_samples > int((w > 0).sum())):
+            raise ValueError(f"WeightedRandomSampler: num_samples must be >= 1 (and without replacement at most "
+                             f"the {int((w > 0).sum())} nonzero weights), got {num_samples}")
+        self._rng = np.random.default_rng(seed) if seed is not None else None
+
+    def __iter__(self):
+        g = self._rng or rng()
+        return iter(g.choice(self.p.size, self.num_samples, replace=self.replacement, p=self.p).tolist())
+
+    def __len__(self):
+        return self.num_samples
+
+
+class BatchSampler(Sampler):
+    """Lists of ``batch_size`` indices from ``sampler`` (the last shorter unless
+    ``drop_last``), for ``DataLoader(batch_sampler=...)``."""
+
+    def __init__(self, sampler, batch_size, drop_last=False):
+        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+            raise ValueError(f"BatchSampler: batch_size must be a positive int, got {batch_size!r}")
+        self.sampler, self.batch_size, self.drop_last = sampler, batch_size, bool(drop_last)
+
+    def __iter__(self):
+        batch = []
+        for i in self.sampler:
+            batch.append(int(i))
+            if len(batch) == self.batch_size:
+                yield batch
+                batch = []
+        if batch and not self.drop_last:
+            yield batch
+
+    def __len__(self):
+        n = len(self.sampler)
+        return n // self.batch_size if self.drop_last else math.ceil(n / self.batch_size)
+
+
 def default_collate(samples):
     """A batch from a list of samples: arrays / numbers stacked along a new first
     axis, tuples field by field."""
@@ -98,8 +204,13 @@ class DataLoader:
     ``y`` may be one-hot rows or integer labels; ``y=None`` yields ``xb`` only."""
 
     def __init__(self, x, y=None, batch_size=32, shuffle=True, drop_last=False, seed=None,
-                 device=None, dtype=None, collate_fn=None):
+                 device=None, dtype=None, collate_fn=None, sampler=None, batch_sampler=None):
         self.dataset, self.collate_fn = None, collate_fn
+        if sampler is not None and batch_sampler is not None:
+            raise ValueError("DataLoader: give sampler or batch_sampler, not both")
+        self.sampler, self.batch_sampler = sampler, batch_sampler
+        if sampler is not None or batch_sampler is not None:
+            shuffle = False  # (the sampler decides the order)
         if _is_dataset(x):
             if y is not None:
                 raise ValueError("DataLoader: give a dataset alone (its samples hold the targets), not with y")
@@ -134,6 +245,9 @@ class DataLoader:
                              f"DataLoader(x, y)") from None
 
     def __len__(self):
+        if self.batch_sampler is not None:
+            r, w = self.shard
+            return len(range(r, len(self.batch_sampler), w))
         n = self._indices_len()
         return n // self.batch_size if self.drop_last else math.ceil(n / self.batch_size)
 
@@ -141,24 +255,38 @@ class DataLoader:
         return len(self.dataset) if self.dataset is not None else self.x.shape[0]
 
     def _indices_len(self):
-        n = self._samples()
+        n = len(self.sampler) if self.sampler is not None else self._samples()
         r, w = self.shard
         return len(range(r, n, w))
 
     def epoch_order(self):
-        """The sample indices of one epoch, in the order they will be served."""
-        n = self._samples()
-        order = (self._rng or rng()).permutation(n) if self.shuffle else np.arange(n)
+        """The sample indices of one epoch, in the order they will be served (the
+        sampler's, when one was given)."""
+        if self.sampler is not None:
+            order = np.fromiter((int(i) for i in self.sampler), dtype=np.int64)
+        else:
+            n = self._samples()
+            order = (self._rng or rng()).permutation(n) if self.shuffle else np.arange(n)
         r, w = self.shard
         return order[r::w]
 
-    def __iter__(self):
-        order = self.epoch_order()
-        bs = self.batch_size
+    def _batches(self):
+        if self.batch_sampler is not None:
+            r, w = self.shard
+            yield from (np.asarray(b, dtype=np.int64) for k, b in enumerate(self.batch_sampler) if k % w == r)
+            return
+        order, bs = self.epoch_order(), self.batch_size
         for s in range(0, len(order), bs):
-            idx = order[s:s + bs]
-            if self.drop_last and len(idx) < bs:
-                break
+            if self.drop_last and len(order) - s < bs:
+                return
+            yield order[s:s + bs]
+
+    def __iter__(self):
+        n = self._samples()
+        for idx in self._batches():
+            if idx.size and (idx.min() < 0 or idx.max() >= n):
+                raise IndexError(f"DataLoader: the sampler gave indices in [{idx.min()}, {idx.max()}], outside "
+                                 f"the {n} samples")
             if self.dataset is not None:
                 batch = (self.collate_fn or default_collate)([self.dataset[int(i)] for i in idx])
                 yield self._tensors(batch)
