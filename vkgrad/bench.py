@@ -194,6 +194,9 @@ def _cases(size):
         # rows of 256 normalised with their own statistics (a transformer's width), and the gradient
         "layernorm": [("layernorm fwd", n_el // 256, 256), ("layernorm bwd", n_el // 256, 256)],
         "optimizer": [("adam", int(MB * s)), ("sgd momentum", int(MB * s))],
+        # stable sorts of rows (topk of logits) and of one long row: the effective rate of
+        # reading x and writing the values and int32 positions once (the passes not counted)
+        "sort": [("sort rows", int(256 * s), 1000), ("sort long row", 1, int(MB * s // 4))],
         # a 3 x 3 convolution's windows [N, 32, 32, 32] -> rows of 288 (padding 1), and back
         "conv": [("im2col 3x3", max(1, n_el // (9 * 32 ** 3)), 32, 32, 32),
                  ("col2im 3x3", max(1, n_el // (9 * 32 ** 3)), 32, 32, 32),
@@ -375,6 +378,13 @@ def _bench_case(be, vg, fam, case, dt, reps, r, probes):
             hc = T(cols)
             rec, npf = (lambda: be.col2im(hc, (N, C, H, W), win)), (lambda: cpu.col2im(cols, (N, C, H, W), win))
         nbytes, fl = 10 * N * C * H * W * esz, 9 * N * C * H * W
+    elif fam == "sort":
+        from .backends.cpu import CPUBackend
+        cpu = CPUBackend()
+        a = r.uniform(-1, 1, (case[1], case[2])).astype(npdt)
+        ha = T(a)
+        rec, npf = (lambda: be.sort_rows(ha)[1]), (lambda: cpu.sort_rows(a)[1])
+        nbytes, fl = a.size * (2 * esz + 4), a.size
     else:  # optimizer: as training runs it, an f32 (master) weight with a gradient of dtype dt
         n = case[1]
         p, g = r.uniform(-1, 1, n).astype(npdt), r.uniform(-1, 1, n).astype(npdt) * 1e-2
@@ -470,7 +480,7 @@ def plot(res, path):
 def main(argv=None):
     ap = argparse.ArgumentParser(prog="python -m vkgrad.bench", description=__doc__.splitlines()[0])
     ap.add_argument("--only", help="comma list of families: matmul,elementwise,reduce,softmax,batchnorm,layernorm,conv,"
-                    "optimizer")
+                    "optimizer,sort")
     ap.add_argument("--cases", help="comma list of case names' beginnings, e.g. transpose,softmax")
     ap.add_argument("--dtype", default="f32,f16", help="comma list of f32,f16")
     ap.add_argument("--size", choices=["auto", *SIZES], default="auto",
