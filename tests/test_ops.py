@@ -718,6 +718,14 @@ CASES = {
         lambda w: vg.embedding_bag(BAG_IDX, w, BAG_OFF, mode="max"),
         lambda w: np.stack([w[BAG_IDX[a:b]].max(0) if b > a else np.zeros(3)
                             for a, b in zip(BAG_OFF, list(BAG_OFF[1:]) + [7])]), [U(5, 3)]),
+    "norm_fro": (vg.norm, lambda a: np.sqrt((a * a).sum()), [U(3, 4)]),
+    "norm_p3_dim_keep": (lambda a: a.norm(3, dim=1, keepdim=True),
+                         lambda a: (np.abs(a) ** 3).sum(1, keepdims=True) ** (1 / 3), [AWAY(3, 4)]),
+    "norm_inf": (lambda a: vg.norm(a, float("inf"), 0), lambda a: np.abs(a).max(0), [AWAY(3, 4)]),
+    "norm_minus_inf": (lambda a: vg.norm(a, -float("inf"), -1), lambda a: np.abs(a).min(-1), [AWAY(3, 4)]),
+    "amax_dims": (lambda a: vg.amax(a, dim=(0, 2)), lambda a: a.max((0, 2)), [U(2, 3, 4)]),
+    "amin_method": (lambda a: a.amin(1, keepdim=True), lambda a: a.min(1, keepdims=True), [U(2, 3, 4)]),
+    "nan_to_num_finite": (lambda a: vg.nan_to_num(a * 2.0), lambda a: a * 2.0, [U(3, 4)]),
     "batch_norm_eval": (
         lambda x, g, b: vg.batch_norm(x, vg.tensor([0.1, -0.2, 0.3], dtype=x.dtype, device=x.device),
                                       vg.tensor([1.5, 0.5, 2.0], dtype=x.dtype, device=x.device),
@@ -1633,3 +1641,22 @@ def test_sort_errors_and_0d(bk):
         vg.sort(t, 2)
     v, i = vg.sort(bk.t(np.array(2.5)))
     assert v.item() == 2.5 and i.item() == 0
+
+
+def test_nan_inf_masks_and_nan_to_num(bk):
+    x = np.array([1.0, np.nan, np.inf, -np.inf, -2.0, 0.0])
+    t = bk.t(x, requires_grad=True)
+    np.testing.assert_array_equal(vg.isnan(t).numpy(), np.isnan(x))
+    np.testing.assert_array_equal(t.isinf().numpy(), np.isinf(x))
+    np.testing.assert_array_equal(vg.isfinite(t).numpy(), np.isfinite(x))
+    big = float(np.finfo(np.float16 if bk.dtype == "f16" else np.float32).max)
+    np.testing.assert_array_equal(vg.nan_to_num(t, posinf=7.0).numpy(), [1.0, 0.0, 7.0, -big, -2.0, 0.0])
+    y = t.nan_to_num()
+    np.testing.assert_array_equal(y.numpy(), [1.0, 0.0, big, -big, -2.0, 0.0])
+    (vg.nan_to_num(t, 1.0, 2.0, -3.0) * 3.0).sum().backward()
+    np.testing.assert_array_equal(t.grad.numpy(), [3.0, 0.0, 0.0, 0.0, 3.0, 3.0])
+    z = bk.t(np.zeros((2, 3)), requires_grad=True)
+    vg.norm(z, dim=1).sum().backward()  # a zero vector's norm: gradient 0, not NaN
+    np.testing.assert_array_equal(z.grad.numpy(), np.zeros((2, 3)))
+    with pytest.raises(ValueError, match="norm: p must be a number >= 1, 'fro', inf or -inf, got 0.5"):
+        vg.norm(z, 0.5)

@@ -403,6 +403,18 @@ class Tensor:
         return _ops().trace(self)
 
     @torch_kwargs
+    def norm(self, p="fro", axis=None, keepdims=False):
+        return _ops().norm(self, p, axis, keepdims)
+
+    @torch_kwargs
+    def amax(self, axis=None, keepdims=False):
+        return _ops().amax(self, axis, keepdims)
+
+    @torch_kwargs
+    def amin(self, axis=None, keepdims=False):
+        return _ops().amin(self, axis, keepdims)
+
+    @torch_kwargs
     def sort(self, axis=-1, descending=False, stable=False):
         return _ops().sort(self, axis, descending)
 
@@ -477,7 +489,7 @@ def _unary_method(name):
 # the elementwise functions of one tensor, also as methods (x.sin(), ...)
 for _name in ("abs", "exp", "log", "sqrt", "relu", "sigmoid", "tanh", "sin", "cos", "tan", "sinh", "cosh", "log1p",
               "expm1", "erf", "exp2", "log2", "log10", "reciprocal", "rsqrt", "square", "sign", "floor", "ceil",
-              "trunc", "frac"):
+              "trunc", "frac", "isnan", "isinf", "isfinite", "nan_to_num"):
     setattr(Tensor, _name, _unary_method(_name))
 
 

@@ -1,6 +1,6 @@
 """Every op once, forward and backward, written against backend primitives."""
 from .elementwise import (abs, add, affine, ceil, celu, clamp, clone, cos, cosh, div, elu, eq, erf, exp, exp2,
-                          expm1, floor, frac, ge, gelu, gt, hardshrink, hardsigmoid, hardswish, hardtanh, le,
+                          expm1, floor, frac, ge, isfinite, isinf, isnan, nan_to_num, gelu, gt, hardshrink, hardsigmoid, hardswish, hardtanh, le,
                           leaky_relu, log, log10, log1p, log2, logsigmoid, lt, masked_fill, maximum, minimum, mish,
                           mul, neg, outer, pow, prelu, reciprocal, relu, relu6, round, rsqrt, selu, sigmoid, sign, silu, sin,
                           sinh, softplus, softshrink, softsign, sqrt, square, sub, tan, tanh, tanhshrink, threshold,
@@ -17,7 +17,7 @@ from .losses import (cosine_embedding_loss, gaussian_nll_loss, hinge_embedding_l
                      multi_margin_loss, multilabel_soft_margin_loss, poisson_nll_loss, soft_margin_loss,
                      triplet_margin_loss)
 from .rnn import recurrence
-from .shape import (argmax, argmin, argsort, broadcast_to, cat, chunk, cumsum, diag, diagonal, flip, gather, scatter_add,
+from .shape import (amax, amin, norm, argmax, argmin, argsort, broadcast_to, cat, chunk, cumsum, diag, diagonal, flip, gather, scatter_add,
                     take_along_dim, sort, topk, kthvalue, roll, tril, triu, getitem, index_select, logsumexp, max, mean, min, pad,
                     reshape, split, stack, std, sum, tile, trace, transpose, unbind, var)
 
@@ -43,4 +43,4 @@ __all__ = ["abs", "add", "affine", "clamp", "div", "eq", "exp", "gelu", "log", "
            "triplet_margin_loss", "multi_margin_loss", "multilabel_soft_margin_loss", "poisson_nll_loss",
            "gaussian_nll_loss", "gather", "scatter_add", "take_along_dim", "sort", "argsort", "topk", "kthvalue",
            "conv_transpose1d", "unfold", "fold", "channel_shuffle", "local_response_norm", "bilinear", "embedding_bag",
-           "max_unpool1d", "max_unpool2d"]
+           "max_unpool1d", "max_unpool2d", "amax", "amin", "norm", "isnan", "isinf", "isfinite", "nan_to_num"]

@@ -439,6 +439,34 @@ def outer(a, b):
     return mul(a.reshape((a.shape[0], 1)), b)
 
 
+def isnan(x):
+    """1.0 where x is NaN, else 0.0 (in x's float dtype; not differentiable)."""
+    check_tensor("isnan", x)
+    return Tensor(x.backend.unary("affine", x.backend.binary("eq", x.data, x.data), -1.0, 1.0), x.backend)
+
+
+def isinf(x):
+    """1.0 where x is +-inf, else 0.0 (not differentiable)."""
+    check_tensor("isinf", x)
+    return eq(abs(x).detach(), float("inf"))
+
+
+def isfinite(x):
+    """1.0 where x is neither NaN nor infinite, else 0.0 (not differentiable)."""
+    check_tensor("isfinite", x)
+    return Tensor(x.backend.binary("eq", x.data, x.data), x.backend) - isinf(x)
+
+
+def nan_to_num(x, nan=0.0, posinf=None, neginf=None):
+    """x with NaN, +inf and -inf replaced (by default 0 and the dtype's largest and
+    smallest finite values, as PyTorch's); the gradient passes where x is kept."""
+    check_tensor("nan_to_num", x)
+    big = float(np.finfo(np.float16 if x.dtype == "f16" else np.float32 if x.dtype == "f32" else np.float64).max)
+    y = where(isnan(x), float(nan), x)
+    y = where(eq(x.detach(), float("inf")), big if posinf is None else float(posinf), y)
+    return where(eq(x.detach(), -float("inf")), -big if neginf is None else float(neginf), y)
+
+
 def where(cond, a, b):
     """a where ``cond`` is nonzero (NaN counts; a comparison's 1.0 / 0.0, or int32),
     else b, all three broadcast (NumPy rules); a and b may be Python numbers.  An

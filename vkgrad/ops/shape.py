@@ -859,3 +859,28 @@ def kthvalue(x, k, axis=-1, keepdims=False):
         shape = tuple(s for d, s in enumerate(x.shape) if d != ax)
         vals, idx = reshape(vals, shape), Tensor(x.backend.reshape(idx.data, shape), x.backend)
     return KthvalueResult(vals, idx)
+
+
+amax = max  # (PyTorch's names for the values-only reductions)
+amin = min
+
+
+@torch_kwargs
+def norm(x, p="fro", axis=None, keepdims=False):
+    """PyTorch's norm / linalg.vector_norm over ``axis`` (all by default): p a number
+    >= 1 or "fro" (2), inf (max |x|) or -inf (min |x|).  A zero vector's gradient is
+    0 (as PyTorch's), not NaN."""
+    from .elementwise import abs as abs_, eq, pow as pow_, where
+    check_tensor("norm", x)
+    if p == "fro":
+        p = 2.0
+    if isinstance(p, bool) or not isinstance(p, (int, float)) or not (p >= 1 or p in (np.inf, -np.inf)):
+        raise ValueError(f"norm: p must be a number >= 1, 'fro', inf or -inf, got {p!r}")
+    a = abs_(x)
+    if p == np.inf:
+        return max(a, axis, keepdims)
+    if p == -np.inf:
+        return min(a, axis, keepdims)
+    s = sum(x * x if p == 2 else pow_(a, float(p)), axis, keepdims)
+    zero = eq(s, 0.0)
+    return where(zero, 0.0, pow_(where(zero, 1.0, s), 1.0 / float(p)))
