@@ -192,3 +192,46 @@ def test_module_hooks_and_lookups():
     assert [n for n, _ in m.named_parameters()] == ["lin.weight", "lin.bias"]
     with pytest.raises(TypeError, match="Module.add_module: 'x' must be a Module or None, got int"):
         m.add_module("x", 3)
+
+
+def test_in_place_ops_and_their_version_checks(bk):
+    """add_ / sub_ / mul_ / div_ / clamp_ / fill_ / zero_ / copy_ / normal_ /
+    uniform_ change the storage in place (the same buffer); a tensor that requires
+    grad refuses them while recording; a tensor a gradient needs, changed in place
+    after use (also through a detached or reshaped view), stops backward with a
+    clear error."""
+    x = bk.t(np.array([1.0, -2.0, 3.0]))
+    buf = x.data
+    x.add_(1.0).mul_(2.0).sub_(bk.t(np.ones(3)), alpha=2.0).div_(2.0)
+    assert x.data is buf
+    bk.close(x.numpy(), [1.0, -2.0, 3.0])
+    x.clamp_(min=0.0)
+    bk.close(x.numpy(), [1.0, 0.0, 3.0])
+    x.copy_(np.array([5.0]))  # broadcast, as PyTorch's copy_
+    bk.close(x.numpy(), [5.0, 5.0, 5.0])
+    x.zero_()
+    assert not x.numpy().any()
+    vg.manual_seed(1)
+    x.uniform_(2.0, 3.0)
+    assert ((x.numpy() >= 2.0) & (x.numpy() < 3.0)).all()
+    w = bk.t(np.array([1.0, 2.0, 3.0]), requires_grad=True)
+    with pytest.raises(RuntimeError, match=r"add_: an in-place change of a tensor that requires grad \(shape \[3\]\)"):
+        w.add_(1.0)
+    with vg.no_grad():
+        w.mul_(2.0)  # (a manual update, as PyTorch's)
+    bk.close(w.numpy(), [2.0, 4.0, 6.0])
+    x = bk.t(np.array([1.0, 2.0, 3.0]))
+    loss = (w * x).sum()
+    x.detach().fill_(7.0)  # w's gradient needs x: changed through a detached alias
+    with pytest.raises(RuntimeError, match="backward: a tensor this gradient needs .* was changed by an in-place"):
+        loss.backward()
+    x2 = bk.t(np.array([[1.0, 2.0, 3.0]]))
+    loss = (w * x2.reshape(3)).sum()
+    x2.add_(1.0)
+    with pytest.raises(RuntimeError, match="changed by an in-place operation"):
+        loss.backward()
+    with pytest.raises(ValueError, match=r"add_: the result has shape \[2, 3\], not the tensor's \[3\]"):
+        x.add_(bk.t(np.ones((2, 3))))
+    ok = (w * bk.t(np.array([1.0, 1.0, 1.0]))).sum()
+    ok.backward()  # untouched inputs: fine
+    bk.close(w.grad.numpy(), [1.0, 1.0, 1.0])

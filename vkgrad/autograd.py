@@ -163,7 +163,12 @@ def run_backward(loss, grad=None, accumulate=False, retain_graph=False):
         if node is None:
             leaves[id(t)] = (t, g)
             continue
-        fn, parents = node
+        fn, parents, versions = node
+        if any(p is not None and p._version[0] != v for p, v in zip(parents, versions)) or t._version[0]:
+            raise RuntimeError(
+                f"backward: a tensor this gradient needs (of shape {list(t.shape)}, or an input of the op that "
+                "made it) was changed by an in-place operation after it was used; compute the gradient "
+                "first, or modify a copy (clone())")
         pgs = fn(g)
         for p, pg in zip(parents, pgs):
             if pg is None or p is None or not p.requires_grad:
@@ -212,7 +217,7 @@ def _freed(g):
                        "pass retain_graph=True to the first backward() to go through it twice")
 
 
-_FREED = (_freed, ())
+_FREED = (_freed, (), ())
 
 
 def backward(loss, grad=None, retain_graph=False):

@@ -1,7 +1,7 @@
 """Tensor and Parameter.
 
 A Tensor wraps a backend handle (``.data``) and the backend that owns it.  The
-autograd graph hangs off ``_node``: ``(backward_fn, parents)``, where
+autograd graph hangs off ``_node``: ``(backward_fn, parents, their versions)``, where
 ``backward_fn(grad_handle)`` returns one gradient handle (or None) per parent.
 """
 from __future__ import annotations
@@ -37,7 +37,7 @@ def canonical_dtype(dtype):
 class Tensor:
     """An n-dimensional array on a device, with optional gradient tracking."""
 
-    __slots__ = ("data", "backend", "requires_grad", "grad", "name", "_node", "_hooks", "__weakref__")
+    __slots__ = ("data", "backend", "requires_grad", "grad", "name", "_node", "_hooks", "_version", "__weakref__")
     __array_priority__ = 1000  # so ndarray <op> Tensor defers to Tensor
 
     def __init__(self, data, backend, requires_grad=False, name=None):
@@ -48,6 +48,9 @@ class Tensor:
         self.name = name
         self._node = None
         self._hooks = None  # {key: fn} run on this tensor's gradient (register_hook); "retain": retain_grad
+        # in-place changes (add_, ...), a counter shared with views of the same storage
+        # (detach, reshape): backward checks the tensors it needs against it
+        self._version = [0]
 
     # -- metadata ------------------------------------------------------
     @property
@@ -130,7 +133,9 @@ class Tensor:
         return self.to(dtype="f16")
 
     def detach(self):
-        return Tensor(self.data, self.backend)
+        out = Tensor(self.data, self.backend)
+        out._version = self._version
+        return out
 
     def requires_grad_(self, flag=True):
         if flag and self.dtype not in FLOAT_DTYPES:
@@ -174,6 +179,64 @@ class Tensor:
             raise ValueError(f"assign_: got shape {list(a.shape)}, expected {list(self.shape)}")
         self.backend.copy_(self.data, self.backend.from_numpy(a, self.dtype))
         return self
+
+    # -- in place (PyTorch's trailing underscore) ---------------------------
+    def _inplace_of(self, op, fn):
+        """Overwrite self's storage with ``fn()`` (a tensor of its shape, computed
+        without recording); not on a tensor that requires grad while recording."""
+        from . import config
+        from .autograd import no_grad
+        if self.requires_grad and config.grad_enabled:
+            raise RuntimeError(f"{op}: an in-place change of a tensor that requires grad (shape "
+                               f"{list(self.shape)}) while gradients are recorded; use vkgrad.no_grad() (e.g. "
+                               "to update weights by hand) or an out-of-place op")
+        with no_grad():
+            value = fn()
+        if value.shape != self.shape:
+            raise ValueError(f"{op}: the result has shape {list(value.shape)}, not the tensor's {list(self.shape)} "
+                             "(in place, the tensor cannot be broadcast to a larger shape)")
+        v = value if value.dtype == self.dtype else value.to(dtype=self.dtype)
+        self.backend.copy_(self.data, v.data)
+        self._version[0] += 1
+        return self
+
+    def add_(self, other, alpha=1):
+        return self._inplace_of("add_", lambda: self + (other * alpha if alpha != 1 else other))
+
+    def sub_(self, other, alpha=1):
+        return self._inplace_of("sub_", lambda: self - (other * alpha if alpha != 1 else other))
+
+    def mul_(self, other):
+        return self._inplace_of("mul_", lambda: self * other)
+
+    def div_(self, other):
+        return self._inplace_of("div_", lambda: self / other)
+
+    def clamp_(self, min=None, max=None):
+        return self._inplace_of("clamp_", lambda: _ops().clamp(self, min, max))
+
+    def fill_(self, value):
+        return self._inplace_of("fill_", lambda: full_like(self, value))
+
+    def zero_(self):
+        return self.fill_(0.0)
+
+    def copy_(self, src):
+        """Overwrite with ``src`` (a tensor on any device, or an array) broadcast to
+        this shape and converted to this dtype."""
+        def value():
+            t = src if isinstance(src, Tensor) else tensor(np.asarray(src), dtype=self.dtype, device=self.device)
+            t = t if t.device == self.device else t.to(device=self.device)
+            return t if t.shape == self.shape else _ops().broadcast_to(t, self.shape)
+        return self._inplace_of("copy_", value)
+
+    def normal_(self, mean=0.0, std=1.0):
+        from .nn import init
+        return self._inplace_of("normal_", lambda: init.normal_(self.detach().clone(), mean, std))
+
+    def uniform_(self, a=0.0, b=1.0):
+        from .nn import init
+        return self._inplace_of("uniform_", lambda: init.uniform_(self.detach().clone(), a, b))
 
     def backward(self, grad=None, retain_graph=False):
         """Accumulate d(self)/d(leaf) into every leaf's ``.grad``."""
@@ -466,7 +529,7 @@ class Tensor:
         new = self.__class__.__new__(self.__class__)
         new.data = self.backend.cast(self.data, self.dtype)  # same-dtype cast = copy
         new.backend, new.requires_grad, new.grad = self.backend, self.requires_grad, None
-        new.name, new._node, new._hooks = self.name, None, None
+        new.name, new._node, new._hooks, new._version = self.name, None, None, [0]
         if isinstance(self, Parameter):
             new._explicit_name = self._explicit_name
         memo[id(self)] = new

@@ -19,7 +19,8 @@ def make(handle, backend, parents, backward_fn):
         for p in parents:
             if p is not None and p.requires_grad:
                 out.requires_grad = True
-                out._node = (backward_fn, parents)
+                # the parents' versions: an in-place change before backward is caught there
+                out._node = (backward_fn, parents, tuple(0 if q is None else q._version[0] for q in parents))
                 break
     return out
 

@@ -138,7 +138,10 @@ def reshape(x, shape):
     if any(s < 0 for s in shape) or int(np.prod(shape)) != n:
         raise ValueError(f"reshape: cannot reshape {list(x.shape)} ({n} elements) to {list(shape)}")
     be, old = x.backend, x.shape
-    return make(be.reshape(x.data, shape), be, (x,), lambda g: (be.reshape(g, old),))
+    out = make(be.reshape(x.data, shape), be, (x,), lambda g: (be.reshape(g, old),))
+    if be.shares_storage(out.data, x.data):
+        out._version = x._version  # (a view: in-place changes of either count for both)
+    return out
 
 
 def transpose(x, axes=None):
