@@ -234,6 +234,8 @@ def _np_lrn(x, size, alpha, beta, k):
     return x / (k + alpha / size * sum(sq[:, j:j + C] for j in range(size))) ** beta
 
 
+# fmod / remainder operands whose quotients keep clear of integers (in f16 too)
+FM_A, FM_B = np.array([-4.3, -1.7, 0.4, 2.6, 5.1, -3.2]), np.array([1.5, -2.0, 0.7, -1.1, 2.2, 0.9])
 BAG_IDX = np.array([3, 1, 1, 4, 0, 2, 2])
 BAG_OFF = np.array([0, 3, 3, 5])  # bags [3, 1, 1], [], [4, 0], [2, 2]
 
@@ -726,6 +728,21 @@ CASES = {
     "amax_dims": (lambda a: vg.amax(a, dim=(0, 2)), lambda a: a.max((0, 2)), [U(2, 3, 4)]),
     "amin_method": (lambda a: a.amin(1, keepdim=True), lambda a: a.min(1, keepdims=True), [U(2, 3, 4)]),
     "nan_to_num_finite": (lambda a: vg.nan_to_num(a * 2.0), lambda a: a * 2.0, [U(3, 4)]),
+    "movedim": (lambda a: vg.movedim(a, (0, 2), (2, 0)), lambda a: np.moveaxis(a, (0, 2), (2, 0)), [U(2, 3, 4)]),
+    "narrow": (lambda a: a.narrow(1, -3, 2), lambda a: a[:, 1:3], [U(2, 4)]),
+    "repeat_interleave": (lambda a: vg.repeat_interleave(a, np.array([2, 0, 1]), dim=1),
+                          lambda a: np.repeat(a, [2, 0, 1], 1), [U(2, 3)]),
+    "repeat_interleave_flat": (lambda a: a.repeat_interleave(2), lambda a: np.repeat(a, 2), [U(2, 2)]),
+    "unflatten": (lambda a: vg.unflatten(a, -1, (2, -1)) * 1.0, lambda a: a.reshape(3, 2, 2), [U(3, 4)]),
+    "fmod": (vg.fmod, np.fmod, [lambda: FM_A.copy(), lambda: FM_B.copy()]),
+    "remainder": (lambda a, b: a.remainder(b), np.remainder, [lambda: FM_A.copy(), lambda: FM_B.copy()]),
+    "lerp": (vg.lerp, lambda a, b, w: a + w * (b - a), [U(3), U(3), U(3)]),
+    "mm_mv_dot_addmm": (lambda a, b, v: vg.addmm(v, a, b, beta=0.5, alpha=2.0) + vg.mv(a, v).reshape(2, 1)
+                        + vg.dot(v[:2], v[1:]),
+                        lambda a, b, v: 0.5 * v + 2 * a @ b + (a @ v)[:, None] + v[:2] @ v[1:],
+                        [U(2, 3), U(3, 3), U(3)]),
+    "clamp_min_max": (lambda a: vg.clamp_max(vg.clamp_min(a, -0.5), 0.7),
+                      lambda a: np.clip(a, -0.5, 0.7), [AWAY(3, 4)]),
     "batch_norm_eval": (
         lambda x, g, b: vg.batch_norm(x, vg.tensor([0.1, -0.2, 0.3], dtype=x.dtype, device=x.device),
                                       vg.tensor([1.5, 0.5, 2.0], dtype=x.dtype, device=x.device),
@@ -1660,3 +1677,34 @@ def test_nan_inf_masks_and_nan_to_num(bk):
     np.testing.assert_array_equal(z.grad.numpy(), np.zeros((2, 3)))
     with pytest.raises(ValueError, match="norm: p must be a number >= 1, 'fro', inf or -inf, got 0.5"):
         vg.norm(z, 0.5)
+
+
+def test_pytorch_method_spellings(bk):
+    """PyTorch's method names on tensors: the same values as the functions."""
+    a = np.arange(6.0).reshape(2, 3) - 2.5
+    t = bk.t(a)
+    np.testing.assert_array_equal(t.mT.numpy(), a.T)
+    np.testing.assert_array_equal(t.t().numpy(), a.T)
+    assert t.view_as(bk.t(np.zeros((3, 2)))).shape == (3, 2) and t.expand_as(bk.t(np.zeros((4, 2, 3)))).shape == (4, 2, 3)
+    z = t.new_zeros(2, 4)
+    assert z.shape == (2, 4) and z.dtype == t.dtype and z.device == t.device and not z.numpy().any()
+    assert t.new_full((3,), 2.0).numpy().tolist() == [2.0] * 3 and t.new_ones((1, 2)).shape == (1, 2)
+    assert t.contiguous() is t and t.is_contiguous() and t.nelement() == 6
+    np.testing.assert_array_equal(t.all(dim=0).numpy(), [1.0, 1.0, 1.0])
+    np.testing.assert_array_equal(bk.t(np.array([0.0, np.nan, 2.0])).all().numpy(), 0.0)
+    np.testing.assert_array_equal(bk.t(np.array([0.0, np.nan])).any().numpy(), 1.0)
+    np.testing.assert_array_equal(t.ne(0.5).numpy(), (a != 0.5).astype(float))
+    u = bk.t(a.copy())
+    u.clamp_min_(0.0).mul_(2.0)
+    bk.close(u.numpy(), 2 * np.maximum(a, 0))
+    u.exp_()
+    bk.close(u.numpy(), np.exp(2 * np.maximum(a, 0)), rtol=max(bk.rtol, 1e-5))
+    assert t.int().dtype == "i32" and t.long().dtype == "i32" and t.type_as(bk.t(np.zeros(1), dtype="i32")).dtype == "i32"
+    with pytest.raises(ValueError, match=r"repeat_interleave: repeats must be a non-negative int or 3 of them"):
+        t.repeat_interleave([1, 2], dim=1)
+    with pytest.raises(IndexError, match=r"narrow: start 2 and length 2 do not fit axis 1 of length 3"):
+        t.narrow(1, 2, 2)
+    with pytest.raises(ValueError, match=r"unflatten: sizes \[4, -1\] do not split axis 1 of length 3"):
+        t.unflatten(1, (4, -1))
+    with pytest.raises(ValueError, match=r"t: expects a tensor of at most 2 dimensions"):
+        vg.t(bk.t(np.zeros((2, 2, 2))))

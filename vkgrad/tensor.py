@@ -312,6 +312,55 @@ class Tensor:
         """As ``reshape`` (vkgrad tensors are always contiguous: no copy either way)."""
         return self.reshape(*shape)
 
+    def view_as(self, other):
+        return self.reshape(other.shape)
+
+    def expand_as(self, other):
+        return self.broadcast_to(other.shape)
+
+    def type_as(self, other):
+        return self.to(dtype=other.dtype)
+
+    def _new(self, value, size, dtype, device, requires_grad):
+        size = tuple(size[0]) if len(size) == 1 and isinstance(size[0], (tuple, list)) else tuple(size)
+        return full(size, value, dtype=dtype or self.dtype, device=device or self.device, requires_grad=requires_grad)
+
+    def new_zeros(self, *size, dtype=None, device=None, requires_grad=False):
+        """Zeros of ``size`` on this tensor's device, in its dtype (PyTorch's)."""
+        return self._new(0.0, size, dtype, device, requires_grad)
+
+    def new_ones(self, *size, dtype=None, device=None, requires_grad=False):
+        return self._new(1.0, size, dtype, device, requires_grad)
+
+    new_empty = new_zeros  # (filled with zeros: vkgrad has no uninitialised memory to hand out)
+
+    def new_full(self, size, fill_value, dtype=None, device=None, requires_grad=False):
+        return self._new(fill_value, (size,), dtype, device, requires_grad)
+
+    def new_tensor(self, data, dtype=None, device=None, requires_grad=False):
+        return tensor(data, dtype=dtype or self.dtype, device=device or self.device, requires_grad=requires_grad)
+
+    def contiguous(self):
+        """Itself: vkgrad tensors are always contiguous."""
+        return self
+
+    def is_contiguous(self):
+        return True
+
+    def element_size(self):
+        return {"f16": 2, "f32": 4, "f64": 8, "i32": 4}[self.dtype]
+
+    def nelement(self):
+        return self.numel()
+
+    def double(self):
+        return self.to(dtype="f64")
+
+    def int(self):
+        return self.to(dtype="i32")
+
+    long = int  # (int32: vkgrad's only integer dtype)
+
     def _dim(self, op, dim, extra=0):
         """``dim`` made non-negative for a tensor of ndim + extra dimensions, checked."""
         n = self.ndim + extra
@@ -554,6 +603,42 @@ for _name in ("abs", "exp", "log", "sqrt", "relu", "sigmoid", "tanh", "sin", "co
               "expm1", "erf", "exp2", "log2", "log10", "reciprocal", "rsqrt", "square", "sign", "floor", "ceil",
               "trunc", "frac", "isnan", "isinf", "isfinite", "nan_to_num"):
     setattr(Tensor, _name, _unary_method(_name))
+
+
+def _delegate(name):
+    """A method calling ``vkgrad.<name>(self, ...)`` (the function takes NumPy's or
+    PyTorch's keywords, as it spells them)."""
+    def method(self, *args, **kw):
+        return getattr(_ops(), name)(self, *args, **kw)
+    method.__name__ = method.__qualname__ = name
+    method.__doc__ = f"``vkgrad.{name}(self, ...)``."
+    return method
+
+
+# PyTorch's methods that are the functions of the same names
+for _name in ("matmul", "mm", "bmm", "mv", "dot", "outer", "add", "sub", "mul", "div", "pow", "maximum", "minimum",
+              "eq", "ne", "gt", "lt", "ge", "le", "lerp", "fmod", "remainder", "clamp_min", "clamp_max", "clip",
+              "movedim", "moveaxis", "narrow", "repeat_interleave", "unflatten", "log_softmax", "all", "any",
+              "addmm", "neg", "logsumexp"):
+    if not hasattr(Tensor, _name):
+        setattr(Tensor, _name, _delegate(_name))
+Tensor.swapdims = Tensor.swapaxes
+Tensor.t = _delegate("t")
+Tensor.mT = property(lambda self: self.swapaxes(-2, -1), doc="The last two axes swapped.")
+
+
+def _in_place_of(name):
+    def method(self, *args, **kw):
+        return self._inplace_of(name + "_", lambda: getattr(self, name)(*args, **kw))
+    method.__name__ = method.__qualname__ = name + "_"
+    method.__doc__ = f"``{name}`` in place (see ``add_``)."
+    return method
+
+
+for _name in ("exp", "log", "sqrt", "rsqrt", "abs", "neg", "relu", "sigmoid", "tanh", "sin", "cos", "floor", "ceil",
+              "round", "trunc", "sign", "square", "reciprocal", "clamp_min", "clamp_max", "pow", "lerp", "fmod",
+              "remainder", "masked_fill", "nan_to_num"):
+    setattr(Tensor, _name + "_", _in_place_of(_name))
 
 
 def _ops():
