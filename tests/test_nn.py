@@ -1634,3 +1634,34 @@ def test_max_pool_indices_match_torch():
 
 def _round_like(bk, a):
     return a.astype(np.float16).astype(np.float64) if bk.dtype == "f16" else a
+
+
+def test_module_api_spellings():
+    """register_buffer(persistent=False) stays out of the state dict; parameters /
+    buffers with recurse and prefix; zero_grad(set_to_none=False); double / cpu;
+    Embedding.from_pretrained; shared sub-modules listed once."""
+    class M(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.lin = nn.Linear(2, 3, device="cpu")
+            self.register_buffer("table", vg.tensor(np.ones(4), device="cpu"), persistent=False)
+            self.register_buffer("count", vg.tensor(np.zeros(1), device="cpu"))
+            self.w = nn.Parameter(np.zeros(2), device="cpu")
+    m = M()
+    assert list(m.state_dict()) == ["w", "lin.weight", "lin.bias", "count"]
+    assert [n for n, _ in m.named_buffers()] == ["table", "count"]
+    m.load_state_dict(m.state_dict())  # (strict: the transient buffer is not expected)
+    assert [n for n, _ in m.named_parameters(recurse=False)] == ["w"]
+    assert [n for n, _ in m.named_parameters(prefix="model")][0] == "model.w"
+    (m.lin(vg.tensor(np.ones((1, 2)), device="cpu")).sum() + m.w.sum()).backward()
+    m.zero_grad(set_to_none=False)
+    assert m.w.grad is not None and not m.lin.weight.grad.numpy().any()
+    m.zero_grad()
+    assert m.w.grad is None
+    assert m.double().lin.weight.dtype == "f64" and m.cpu() is m
+    shared = nn.Linear(2, 2, device="cpu")
+    seq = nn.Sequential(shared, shared)
+    assert len(list(seq.modules())) == 2 and len(seq.parameters()) == 2
+    emb = nn.Embedding.from_pretrained(np.arange(6.0).reshape(3, 2))
+    assert not emb.weight.requires_grad and emb(np.array([2])).numpy().tolist() == [[4.0, 5.0]]
+    assert nn.Embedding.from_pretrained(vg.tensor(np.ones((2, 2)), device="cpu"), freeze=False).weight.requires_grad

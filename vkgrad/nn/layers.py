@@ -361,6 +361,20 @@ class Embedding(Module):
             w[padding_idx] = 0.0  # (PyTorch's: the padding row starts at zero and is never trained)
         self.weight = Parameter(w, device=device, dtype=dtype)
 
+    @classmethod
+    def from_pretrained(cls, embeddings, freeze=True, padding_idx=None, device=None, dtype=None):
+        """An Embedding holding ``embeddings`` [num, dim] (an array or tensor), frozen
+        unless ``freeze=False`` (PyTorch's)."""
+        w = np.asarray(embeddings.numpy() if isinstance(embeddings, Tensor) else embeddings)
+        if w.ndim != 2:
+            raise ValueError(f"Embedding.from_pretrained: expected a 2-d table, got shape {list(w.shape)}")
+        dev = device or (embeddings.device if isinstance(embeddings, Tensor) else None)
+        dt = dtype or (embeddings.dtype if isinstance(embeddings, Tensor) else None)
+        m = cls(w.shape[0], w.shape[1], padding_idx, dev, dt)
+        m.weight.assign_(w)
+        m.weight.requires_grad = not freeze
+        return m
+
     def forward(self, indices):
         return ops.embedding(indices, self.weight, self.padding_idx)
 

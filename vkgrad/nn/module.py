@@ -50,9 +50,12 @@ class Module:
             self._buffers[name] = value
         object.__setattr__(self, name, value)
 
-    def register_buffer(self, name, value):
-        """A tensor saved in the state dict and moved with the module, never trained."""
+    def register_buffer(self, name, value, persistent=True):
+        """A tensor moved with the module, never trained, saved in the state dict
+        unless ``persistent=False`` (e.g. a positional table rebuilt at init)."""
         self.__dict__.setdefault("_buffer_names", set()).add(name)
+        transient = self.__dict__.setdefault("_transient", set())
+        (transient.discard if persistent else transient.add)(name)
         setattr(self, name, value)
 
     def register_parameter(self, name, param):
@@ -94,10 +97,16 @@ class Module:
         return m._params[name]
 
     # -- traversal -------------------------------------------------------
-    def named_modules(self, prefix=""):
+    def named_modules(self, memo=None, prefix=""):
+        """(path, module) of this module and every sub-module, each once, depth first."""
+        memo = set() if memo is None else memo
+        if id(self) in memo:
+            return
+        memo.add(id(self))
         yield prefix, self
         for n, m in self._modules.items():
-            yield from m.named_modules(f"{prefix}.{n}" if prefix else n)
+            if m is not None:
+                yield from m.named_modules(memo, f"{prefix}.{n}" if prefix else n)
 
     def children(self):
         return list(self._modules.values())
@@ -105,34 +114,35 @@ class Module:
     def named_children(self):
         return list(self._modules.items())
 
-    def _walk(self, kind):
+    def _walk(self, kind, recurse=True, persistent_only=False):
         seen = set()
-        for mp, m in self.named_modules():
+        for mp, m in (self.named_modules() if recurse else [("", self)]):
+            skip = m.__dict__.get("_transient", ()) if persistent_only else ()
             for n, t in getattr(m, kind).items():
-                if id(t) not in seen:
+                if id(t) not in seen and n not in skip:
                     seen.add(id(t))
                     yield (f"{mp}.{n}" if mp else n), t
 
-    def named_parameters(self):
+    def named_parameters(self, prefix="", recurse=True):
         """(path, Parameter) pairs; also names parameters by their path.
 
         A parameter without an explicit name takes the most qualified path it
         has been seen under, so the outermost model's names win."""
-        out = list(self._walk("_params"))
+        out = list(self._walk("_params", recurse))
         for path, p in out:
             if p.name is None or (not p._explicit_name and path.count(".") > p.name.count(".")):
                 p.name = path
         object.__setattr__(self, "_named", True)
-        return out
+        return [(f"{prefix}.{n}" if prefix else n, p) for n, p in out]
 
-    def parameters(self):
-        return [p for _, p in self.named_parameters()]
+    def parameters(self, recurse=True):
+        return [p for _, p in self.named_parameters(recurse=recurse)]
 
-    def named_buffers(self):
-        return list(self._walk("_buffers"))
+    def named_buffers(self, prefix="", recurse=True):
+        return [(f"{prefix}.{n}" if prefix else n, b) for n, b in self._walk("_buffers", recurse)]
 
-    def buffers(self):
-        return [b for _, b in self.named_buffers()]
+    def buffers(self, recurse=True):
+        return [b for _, b in self.named_buffers(recurse=recurse)]
 
     # -- modes --------------------------------------------------------------
     def train(self, mode=True):
@@ -143,9 +153,13 @@ class Module:
     def eval(self):
         return self.train(False)
 
-    def zero_grad(self):
+    def zero_grad(self, set_to_none=True):
+        """Drop the parameters' gradients (``set_to_none=False``: zero them in place)."""
         for _, p in self._walk("_params"):
-            p.grad = None
+            if set_to_none or p.grad is None:
+                p.grad = None
+            else:
+                p.grad.zero_()
 
     # -- calling ------------------------------------------------------------
     def forward(self, *args, **kwargs):
@@ -220,6 +234,14 @@ class Module:
         """``to(dtype="f32")``."""
         return self.to(dtype="f32")
 
+    def double(self):
+        """``to(dtype="f64")`` (the CPU backend's dtype for gradient checks)."""
+        return self.to(dtype="f64")
+
+    def cpu(self):
+        """``to(device="cpu")``."""
+        return self.to(device="cpu")
+
     def modules(self):
         """This module and every sub-module, depth first (as PyTorch's)."""
         return [m for _, m in self.named_modules()]
@@ -244,13 +266,13 @@ class Module:
         sd = OrderedDict()
         for n, t in self._walk("_params"):
             sd[n] = t.numpy()
-        for n, t in self._walk("_buffers"):
+        for n, t in self._walk("_buffers", persistent_only=True):
             sd[n] = t.numpy()
         return sd
 
     def load_state_dict(self, state, strict=True):
         """Copy arrays into parameters/buffers, checking names and shapes."""
-        own = OrderedDict(list(self._walk("_params")) + list(self._walk("_buffers")))
+        own = OrderedDict(list(self._walk("_params")) + list(self._walk("_buffers", persistent_only=True)))
         missing = [k for k in own if k not in state]
         unexpected = [k for k in state if k not in own]
         if strict and (missing or unexpected):
