@@ -743,6 +743,11 @@ CASES = {
                         [U(2, 3), U(3, 3), U(3)]),
     "clamp_min_max": (lambda a: vg.clamp_max(vg.clamp_min(a, -0.5), 0.7),
                       lambda a: np.clip(a, -0.5, 0.7), [AWAY(3, 4)]),
+    "prod_all": (vg.prod, np.prod, [U(3, 3, lo=0.5, hi=1.5)]),
+    "prod_axis_odd_keep": (lambda a: a.prod(dim=1, keepdim=True), lambda a: a.prod(1, keepdims=True), [U(2, 5, 3)]),
+    "prod_with_zero": (lambda a: vg.prod(a * vg.tensor([1.0, 0.0, 1.0], device=a.device, dtype=a.dtype), 0),
+                       lambda a: (a * [1.0, 0.0, 1.0]).prod(0), [U(3)]),
+    "cumprod": (lambda a: vg.cumprod(a, 1), lambda a: np.cumprod(a, 1), [U(2, 7)]),
     "batch_norm_eval": (
         lambda x, g, b: vg.batch_norm(x, vg.tensor([0.1, -0.2, 0.3], dtype=x.dtype, device=x.device),
                                       vg.tensor([1.5, 0.5, 2.0], dtype=x.dtype, device=x.device),

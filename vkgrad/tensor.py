@@ -619,7 +619,7 @@ def _delegate(name):
 for _name in ("matmul", "mm", "bmm", "mv", "dot", "outer", "add", "sub", "mul", "div", "pow", "maximum", "minimum",
               "eq", "ne", "gt", "lt", "ge", "le", "lerp", "fmod", "remainder", "clamp_min", "clamp_max", "clip",
               "movedim", "moveaxis", "narrow", "repeat_interleave", "unflatten", "log_softmax", "all", "any",
-              "addmm", "neg", "logsumexp"):
+              "addmm", "neg", "logsumexp", "prod", "cumprod"):
     if not hasattr(Tensor, _name):
         setattr(Tensor, _name, _delegate(_name))
 Tensor.swapdims = Tensor.swapaxes

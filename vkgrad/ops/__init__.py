@@ -20,7 +20,7 @@ from .losses import (cosine_embedding_loss, gaussian_nll_loss, hinge_embedding_l
                      multi_margin_loss, multilabel_soft_margin_loss, poisson_nll_loss, soft_margin_loss,
                      triplet_margin_loss)
 from .rnn import recurrence
-from .shape import (amax, amin, norm, argmax, argmin, argsort, broadcast_to, cat, chunk, cumsum, diag, diagonal, flip, gather, scatter_add,
+from .shape import (amax, amin, cumprod, norm, prod, argmax, argmin, argsort, broadcast_to, cat, chunk, cumsum, diag, diagonal, flip, gather, scatter_add,
                     take_along_dim, sort, topk, kthvalue, roll, tril, triu, getitem, index_select, logsumexp, max, mean, min, pad,
                     reshape, split, stack, std, sum, tile, trace, transpose, unbind, var)
 
@@ -49,4 +49,4 @@ __all__ = ["abs", "add", "affine", "clamp", "div", "eq", "exp", "gelu", "log", "
            "max_unpool1d", "max_unpool2d", "amax", "amin", "norm", "isnan", "isinf", "isfinite", "nan_to_num",
            "addmm", "all", "any", "clamp_min", "clamp_max", "clip", "dot", "flatten", "fmod", "lerp", "mm", "movedim",
            "moveaxis", "mv", "narrow", "ne", "permute", "remainder", "repeat_interleave", "squeeze", "swapaxes",
-           "swapdims", "t", "unflatten", "unsqueeze"]
+           "swapdims", "t", "unflatten", "unsqueeze", "prod", "cumprod"]

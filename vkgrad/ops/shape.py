@@ -533,10 +533,48 @@ def cumsum(x, axis):
     return x
 
 
-def _zeros_along(x, ax, k):
-    """Zeros shaped as x with k along axis ax, on x's device (a kept constant)."""
+def _zeros_along(x, ax, k, value=0.0):
+    """Zeros (or ``value``) shaped as x with k along axis ax, on x's device (a kept
+    constant)."""
     shape = x.shape[:ax] + (k,) + x.shape[ax + 1:]
-    return Tensor(x.backend.constant(shape, 0.0, x.dtype), x.backend)
+    return Tensor(x.backend.constant(shape, value, x.dtype), x.backend)
+
+
+def cumprod(x, axis):
+    """Running products along ``axis`` (PyTorch's cumprod(dim)): cumsum's log2(n)
+    shifted passes, multiplying; the gradient through those products is exact at
+    zeros too (no division)."""
+    check_tensor("cumprod", x)
+    ax = _axis("cumprod", x, axis)
+    n, s = x.shape[ax], 1
+    while s < n:
+        head = getitem(x, (slice(None),) * ax + (slice(0, n - s),))
+        x = x * cat([_zeros_along(x, ax, s, 1.0), head], ax)
+        s *= 2
+    return x
+
+
+@torch_kwargs
+def prod(x, axis=None, keepdims=False):
+    """The product along ``axis`` (all by default): the halves multiplied, log2(n)
+    times (a 1 padding an odd length); exact gradients at zeros (no division)."""
+    check_tensor("prod", x)
+    if axis is None:
+        out = prod(reshape(x, (x.size,)), 0)
+        return reshape(out, (1,) * x.ndim) if keepdims else out
+    ax = _axis("prod", x, axis)
+    n = x.shape[ax]
+    if n == 0:
+        out = _zeros_along(x, ax, 1, 1.0)
+    else:
+        while n > 1:
+            if n % 2:
+                x = cat([x, _zeros_along(x, ax, 1, 1.0)], ax)
+                n += 1
+            a, b = split(x, [n // 2, n // 2], ax)
+            x, n = a * b, n // 2
+        out = x
+    return out if keepdims else reshape(out, out.shape[:ax] + out.shape[ax + 1:])
 
 
 @torch_kwargs
