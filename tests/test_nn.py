@@ -1665,3 +1665,38 @@ def test_module_api_spellings():
     emb = nn.Embedding.from_pretrained(np.arange(6.0).reshape(3, 2))
     assert not emb.weight.requires_grad and emb(np.array([2])).numpy().tolist() == [[4.0, 5.0]]
     assert nn.Embedding.from_pretrained(vg.tensor(np.ones((2, 2)), device="cpu"), freeze=False).weight.requires_grad
+
+
+def test_ctc_loss_matches_torch():
+    """ctc_loss / CTCLoss against PyTorch's in f64 (through log_softmax, where the
+    gradients agree: PyTorch's own is w.r.t. normalised logits): padded and
+    concatenated targets, an empty target, another blank, unbatched input, an
+    impossible alignment (inf, or 0 with zero_infinity)."""
+    torch = pytest.importorskip("torch")
+    F = torch.nn.functional
+    r = np.random.default_rng(48)
+    T, N, C = 9, 4, 6
+    x = r.standard_normal((T, N, C))
+    tg = np.array([[1, 2, 2, 5], [3, 3, 3, 3], [4, 1, 5, 2], [2, 2, 2, 2]])
+    cases = [(tg, [9, 6, 8, 9], [3, 0, 4, 2], {}), (tg, [9, 9, 9, 9], [2, 1, 1, 3], dict(reduction="sum")),
+             (np.array([1, 2, 5, 4, 1, 2, 2]), [9, 5, 7, 3], [2, 1, 3, 1], dict(reduction="none")),
+             (np.where(tg == 3, 0, tg), [9, 9, 9, 9], [2, 2, 2, 2], dict(blank=3)),
+             (tg, [2, 9, 9, 9], [4, 1, 1, 1], dict(reduction="none")),  # row 0: 4 targets in 2 steps
+             (tg, [2, 9, 9, 9], [4, 1, 1, 1], dict(zero_infinity=True))]
+    for targets, il, tl, kw in cases:
+        xv, xt = vg.tensor(x, requires_grad=True, device="cpu", dtype="f64"), torch.tensor(x, requires_grad=True)
+        got = nn.CTCLoss(**kw)(vg.log_softmax(xv, -1), targets, np.array(il), np.array(tl))
+        want = F.ctc_loss(xt.log_softmax(-1), torch.tensor(targets), torch.tensor(il), torch.tensor(tl), **kw)
+        np.testing.assert_allclose(got.numpy(), want.detach().numpy(), rtol=1e-12, err_msg=str(kw))
+        if np.isfinite(want.detach().numpy()).all():
+            got.sum().backward()
+            want.sum().backward()
+            np.testing.assert_allclose(xv.grad.numpy(), xt.grad.numpy(), rtol=1e-9, atol=1e-12, err_msg=str(kw))
+    xv = vg.tensor(x[:, 0], device="cpu", dtype="f64")
+    np.testing.assert_allclose(vg.ctc_loss(vg.log_softmax(xv, -1), np.array([1, 2]), [9], [2]).numpy(),
+                               F.ctc_loss(torch.tensor(x[:, 0]).log_softmax(-1), torch.tensor([1, 2]), [9], [2]).numpy(),
+                               rtol=1e-12)
+    with pytest.raises(ValueError, match=r"ctc_loss: each row needs target_lengths targets in \[0, 6\) other than"):
+        vg.ctc_loss(vg.tensor(x), np.zeros((4, 2), int), [9] * 4, [2] * 4)
+    with pytest.raises(ValueError, match=r"ctc_loss: input_lengths and target_lengths must be 4 ints"):
+        vg.ctc_loss(vg.tensor(x), tg, [10] * 4, [2] * 4)

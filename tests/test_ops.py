@@ -234,6 +234,23 @@ def _np_lrn(x, size, alpha, beta, k):
     return x / (k + alpha / size * sum(sq[:, j:j + C] for j in range(size))) ** beta
 
 
+def _np_ctc(lp, target, blank=0):
+    """-log of the summed probability of every path of lp [T, C] that collapses to
+    ``target`` (repeats merged, blanks dropped): brute force, for tiny T and C."""
+    import itertools
+    T, C = lp.shape
+    total = 0.0
+    for path in itertools.product(range(C), repeat=T):
+        out = [c for i, c in enumerate(path) if c != blank and (i == 0 or c != path[i - 1])]
+        if out == list(target):
+            total += np.exp(sum(lp[t, c] for t, c in enumerate(path)))
+    return -np.log(total)
+
+
+def _np_log_softmax(x, axis=-1):
+    return x - np.log(np.exp(x - x.max(axis, keepdims=True)).sum(axis, keepdims=True)) - x.max(axis, keepdims=True)
+
+
 # fmod / remainder operands whose quotients keep clear of integers (in f16 too)
 FM_A, FM_B = np.array([-4.3, -1.7, 0.4, 2.6, 5.1, -3.2]), np.array([1.5, -2.0, 0.7, -1.1, 2.2, 0.9])
 BAG_IDX = np.array([3, 1, 1, 4, 0, 2, 2])
@@ -748,6 +765,10 @@ CASES = {
     "prod_with_zero": (lambda a: vg.prod(a * vg.tensor([1.0, 0.0, 1.0], device=a.device, dtype=a.dtype), 0),
                        lambda a: (a * [1.0, 0.0, 1.0]).prod(0), [U(3)]),
     "cumprod": (lambda a: vg.cumprod(a, 1), lambda a: np.cumprod(a, 1), [U(2, 7)]),
+    "ctc_loss": (lambda x: vg.ctc_loss(vg.log_softmax(x, -1), np.array([[1, 2], [1, 1]]), [5, 4], [2, 2],
+                                       reduction="none"),
+                 lambda x: np.array([_np_ctc(_np_log_softmax(x[:5, 0]), [1, 2]),
+                                     _np_ctc(_np_log_softmax(x[:4, 1]), [1, 1])]), [U(5, 2, 3)]),
     "batch_norm_eval": (
         lambda x, g, b: vg.batch_norm(x, vg.tensor([0.1, -0.2, 0.3], dtype=x.dtype, device=x.device),
                                       vg.tensor([1.5, 0.5, 2.0], dtype=x.dtype, device=x.device),

@@ -1120,5 +1120,7 @@ PoissonNLLLoss = _loss_module("PoissonNLLLoss", ops.poisson_nll_loss, """PyTorch
                               log_input=True, full=False, eps=1e-8, reduction="mean")
 GaussianNLLLoss = _fn_module("GaussianNLLLoss", ops.gaussian_nll_loss, """PyTorch's GaussianNLLLoss
     (forward(input, target, var)).""", 3, full=False, eps=1e-6, reduction="mean")
+CTCLoss = _fn_module("CTCLoss", ops.ctc_loss, """PyTorch's CTCLoss (forward(log_probs, targets, input_lengths,
+    target_lengths)).""", 4, blank=0, reduction="mean", zero_infinity=False)
 KLDivLoss = _loss_module("KLDivLoss", ops.kl_div, """PyTorch's KLDivLoss (input log-probabilities).""",
                          reduction="mean", log_target=False)

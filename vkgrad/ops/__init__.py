@@ -16,7 +16,7 @@ from .einsum import einsum
 from .compat import (addmm, all, any, clamp_min, clamp_max, clip, dot, flatten, fmod, lerp, mm, movedim, moveaxis, mv,
                      narrow, ne, permute, remainder, repeat_interleave, squeeze, swapaxes, swapdims, t, unflatten,
                      unsqueeze)
-from .losses import (cosine_embedding_loss, gaussian_nll_loss, hinge_embedding_loss, margin_ranking_loss,
+from .losses import (ctc_loss, cosine_embedding_loss, gaussian_nll_loss, hinge_embedding_loss, margin_ranking_loss,
                      multi_margin_loss, multilabel_soft_margin_loss, poisson_nll_loss, soft_margin_loss,
                      triplet_margin_loss)
 from .rnn import recurrence
@@ -49,4 +49,4 @@ __all__ = ["abs", "add", "affine", "clamp", "div", "eq", "exp", "gelu", "log", "
            "max_unpool1d", "max_unpool2d", "amax", "amin", "norm", "isnan", "isinf", "isfinite", "nan_to_num",
            "addmm", "all", "any", "clamp_min", "clamp_max", "clip", "dot", "flatten", "fmod", "lerp", "mm", "movedim",
            "moveaxis", "mv", "narrow", "ne", "permute", "remainder", "repeat_interleave", "squeeze", "swapaxes",
-           "swapdims", "t", "unflatten", "unsqueeze", "prod", "cumprod"]
+           "swapdims", "t", "unflatten", "unsqueeze", "prod", "cumprod", "ctc_loss"]

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import math
 
+from ..tensor import Tensor, tensor
 from ._core import as_tensor, broadcast_shape, check_tensor, loss_precision
 from .elementwise import (_softplus, add, affine, clamp, eq, exp, gt, log, logsigmoid, maximum, minimum, mul, neg,
                           pow, relu, sub, where)
@@ -179,3 +180,89 @@ def gaussian_nll_loss(input, target, var, full=False, eps=1e-6, reduction="mean"
     if full:
         per = add(per, 0.5 * math.log(2 * math.pi))
     return _reduce(per, reduction)
+
+
+_NEG = -1e30  # "log 0" for the CTC recursion: finite, so unreachable states keep finite gradients
+
+
+def _logsumexp3(a, b, c):
+    m = maximum(maximum(a, b), c)
+    return add(m, log(add(add(exp(sub(a, m)), exp(sub(b, m))), exp(sub(c, m)))))
+
+
+def ctc_loss(log_probs, targets, input_lengths, target_lengths, blank=0, reduction="mean", zero_infinity=False):
+    """PyTorch's connectionist temporal classification loss: log_probs [T, N, C]
+    (log_softmax's; or [T, C] unbatched), targets [N, S] padded or the N targets
+    concatenated (host integers, no blank among them), input_lengths and
+    target_lengths (host ints per row).  The forward recursion over the targets
+    with blanks between and around, all rows and states at once, a step per time
+    step (the autograd differentiates it); "mean" divides each row's loss by its
+    target length, then averages.  An impossible alignment gives inf (0 with
+    ``zero_infinity``, its gradient too)."""
+    import numpy as np
+    from .shape import cat, gather, getitem
+    op = "ctc_loss"
+    if reduction not in ("mean", "sum", "none"):
+        raise ValueError(f"{op}: reduction must be 'mean', 'sum' or 'none', got {reduction!r}")
+    check_tensor(op, log_probs)
+    lp = loss_precision(log_probs)
+    lp = lp if lp.dtype != "f16" else lp.to(dtype="f32")
+    unbatched = lp.ndim == 2
+    if unbatched:
+        lp = lp.reshape(lp.shape[0], 1, lp.shape[1])
+    if lp.ndim != 3:
+        raise ValueError(f"{op}: log_probs must be [T, N, C] or [T, C], got {list(log_probs.shape)}")
+    T, N, C = lp.shape
+    as_host = lambda v: np.asarray(v.numpy() if isinstance(v, Tensor) else v)  # noqa: E731
+    il = as_host(input_lengths).reshape(-1).astype(np.int64)
+    tl = as_host(target_lengths).reshape(-1).astype(np.int64)
+    tg = as_host(targets)
+    if il.shape != (N,) or tl.shape != (N,) or (il < 0).any() or (il > T).any() or (tl < 0).any():
+        raise ValueError(f"{op}: input_lengths and target_lengths must be {N} ints, inputs in [0, {T}], got "
+                         f"{il.tolist()} and {tl.tolist()}")
+    if tg.dtype.kind not in "iu":
+        raise TypeError(f"{op}: targets must be integers, got {tg.dtype}")
+    if tg.ndim == 2 and not unbatched or (unbatched and tg.ndim == 1 and tg.size >= tl.sum() and tl.size == 1):
+        rows = [tg.reshape(N, -1)[n, :tl[n]] for n in range(N)]
+    elif tg.ndim == 1 and tg.size == tl.sum():
+        rows = np.split(tg, np.cumsum(tl)[:-1])
+    else:
+        raise ValueError(f"{op}: targets must be [N, S] or the {int(tl.sum())} targets concatenated, got "
+                         f"{list(tg.shape)}")
+    if any(r.size != k for r, k in zip(rows, tl)) or any(((r < 0) | (r >= C) | (r == blank)).any() for r in rows):
+        raise ValueError(f"{op}: each row needs target_lengths targets in [0, {C}) other than the blank {blank}")
+    L = int(tl.max(initial=0))
+    S = 2 * L + 1
+    ext = np.full((N, S), blank, np.int64)
+    for n, r in enumerate(rows):
+        ext[n, 1:2 * len(r):2] = r
+    skip = np.zeros((N, S), bool)
+    skip[:, 2:] = (ext[:, 2:] != blank) & (ext[:, 2:] != ext[:, :-2])
+    dev, dt = lp.device, lp.dtype
+    const = lambda a: tensor(np.asarray(a, np.float64), dtype=dt, device=dev)  # noqa: E731
+    E = gather(lp, 2, np.broadcast_to(ext[None], (T, N, S)))  # [T, N, S]: each state's emission
+    ninf = const(np.full((N, S), _NEG))
+    first = np.zeros((N, S), bool)
+    first[:, 0] = True
+    first[:, 1] = tl > 0
+    alpha = where(const(first), getitem(E, 0), ninf)
+    pad1, pad2 = const(np.full((N, 1), _NEG)), const(np.full((N, 2), _NEG))
+    skip_t = const(skip)
+    for t in range(1, int(il.max(initial=0))):
+        a1 = cat([pad1, getitem(alpha, (slice(None), slice(0, S - 1)))], 1)
+        a2 = where(skip_t, cat([pad2, getitem(alpha, (slice(None), slice(0, S - 2)))], 1), ninf) if S > 2 else ninf
+        new = add(_logsumexp3(alpha, a1, a2), getitem(E, t))
+        alpha = where(const((t < il)[:, None].astype(float)), new, alpha)
+    last = np.stack([2 * tl, np.maximum(2 * tl - 1, 0)], 1)  # the final blank and the last target
+    ends = gather(alpha, 1, last)
+    ends = where(const(np.stack([np.ones(N), tl > 0], 1)), ends, const(np.full((N, 2), _NEG)))
+    ll = _logsumexp3(getitem(ends, (slice(None), 0)), getitem(ends, (slice(None), 1)), const(np.full(N, _NEG)))
+    loss = neg(ll)
+    loss = where(gt(loss, 1e29), 0.0 if zero_infinity else float("inf"), loss)  # (no alignment fits)
+    if unbatched:
+        loss = loss.reshape(())
+    if reduction == "none":
+        return loss
+    if reduction == "sum":
+        return sum(loss)
+    return mean(mul(loss, const(1.0 / np.maximum(tl, 1)).reshape(loss.shape)))
