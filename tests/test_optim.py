@@ -780,3 +780,65 @@ def test_swa_utils_average_anneal_and_update_bn(bk):
         theirs = _torch_lrs(torch, lambda o: torch.optim.swa_utils.SWALR(o, 0.1, anneal_epochs=epochs,
                                                                          anneal_strategy=strategy), 1.0, 6)
         np.testing.assert_allclose(mine, theirs, rtol=1e-12, err_msg=f"SWALR {strategy} {epochs}")
+
+
+def test_lbfgs_solves_least_squares_on_every_backend(bk):
+    """LBFGS with and without the strong-Wolfe line search reaches the least-squares
+    solution of a small well-conditioned problem; errors are clear."""
+    if bk.dtype == "f16":
+        with pytest.raises(TypeError, match="LBFGS: f16 parameters are not supported"):
+            vg.optim.LBFGS([vg.Parameter(np.zeros(2), device=bk.device, dtype="f16")])
+        return
+    r = np.random.default_rng(9)
+    A, b = r.standard_normal((20, 4)) + np.eye(20, 4) * 3, r.standard_normal(20)
+    want = np.linalg.lstsq(A, b, rcond=None)[0]
+    for ls in (None, "strong_wolfe"):
+        w = vg.Parameter(np.zeros(4), device=bk.device, dtype=bk.dtype)
+        opt = vg.optim.LBFGS([w], max_iter=50, line_search_fn=ls)
+        At, bt = bk.t(A), bk.t(b)
+
+        def closure():
+            w.grad = None
+            loss = vg.sum((vg.matmul(At, w) - bt) ** 2)
+            loss.backward()
+            return loss
+        for _ in range(3):
+            opt.step(closure)
+        np.testing.assert_allclose(w.numpy(), want, atol=1e-3, err_msg=f"line search {ls}")
+    with pytest.raises(ValueError, match="LBFGS.step: needs a closure"):
+        opt.step()
+    with pytest.raises(ValueError, match="LBFGS: line_search_fn must be None or 'strong_wolfe'"):
+        vg.optim.LBFGS([w], line_search_fn="armijo")
+
+
+def test_lbfgs_matches_pytorch():
+    torch = pytest.importorskip("torch")
+    r = np.random.default_rng(10)
+    X = r.standard_normal((40, 3))
+    Y = (X @ np.array([1.0, -2.0, 0.5]) + 0.1 * np.sin(X[:, 0]))[:, None]
+    for ls in (None, "strong_wolfe"):
+        m = vg.nn.Sequential(vg.nn.Linear(3, 6, device="cpu", dtype="f64"), vg.nn.Tanh(),
+                             vg.nn.Linear(6, 1, device="cpu", dtype="f64"))
+        tm = torch.nn.Sequential(torch.nn.Linear(3, 6), torch.nn.Tanh(), torch.nn.Linear(6, 1)).double()
+        with torch.no_grad():
+            for p, tp in zip(m.parameters(), tm.parameters()):
+                tp.copy_(torch.tensor(p.numpy()))
+        opt = vg.optim.LBFGS(m.parameters(), max_iter=8, history_size=4, line_search_fn=ls)
+        topt = torch.optim.LBFGS(tm.parameters(), max_iter=8, history_size=4, line_search_fn=ls)
+        x, y = vg.tensor(X, device="cpu", dtype="f64"), vg.tensor(Y, device="cpu", dtype="f64")
+
+        def closure():
+            m.zero_grad()
+            loss = vg.mse_loss(m(x), y)
+            loss.backward()
+            return loss
+
+        def tclosure():
+            topt.zero_grad()
+            loss = torch.nn.functional.mse_loss(tm(torch.tensor(X)), torch.tensor(Y))
+            loss.backward()
+            return loss
+        for _ in range(3):
+            assert abs(opt.step(closure).item() - topt.step(tclosure).item()) < 1e-10
+        for p, tp in zip(m.parameters(), tm.parameters()):
+            np.testing.assert_allclose(p.numpy(), tp.detach().numpy(), rtol=1e-9, atol=1e-11, err_msg=str(ls))

@@ -164,7 +164,8 @@ def run_backward(loss, grad=None, accumulate=False, retain_graph=False):
             leaves[id(t)] = (t, g)
             continue
         fn, parents, versions = node
-        if any(p is not None and p._version[0] != v for p, v in zip(parents, versions)) or t._version[0]:
+        if any(p is not None and p._version[0] != v for p, v in zip(parents, versions)) or (
+                versions and t._version[0] != versions[-1]):
             raise RuntimeError(
                 f"backward: a tensor this gradient needs (of shape {list(t.shape)}, or an input of the op that "
                 "made it) was changed by an in-place operation after it was used; compute the gradient "
@@ -217,7 +218,7 @@ def _freed(g):
                        "pass retain_graph=True to the first backward() to go through it twice")
 
 
-_FREED = (_freed, (), ())
+_FREED = (_freed, (), ())  # (no versions to check)
 
 
 def backward(loss, grad=None, retain_graph=False):

@@ -12,15 +12,20 @@ from ..tensor import Tensor, tensor
 _RANK = {"f16": 0, "f32": 1, "f64": 2}
 
 
-def make(handle, backend, parents, backward_fn):
-    """Wrap an op's output; record the node when a parent needs a gradient."""
+def make(handle, backend, parents, backward_fn, view_of=None):
+    """Wrap an op's output; record the node when a parent needs a gradient.
+    ``view_of``: a parent whose storage the output shares (its in-place version
+    counter is shared too)."""
     out = Tensor(handle, backend)
+    if view_of is not None:
+        out._version = view_of._version
     if config.grad_enabled:
         for p in parents:
             if p is not None and p.requires_grad:
                 out.requires_grad = True
-                # the parents' versions: an in-place change before backward is caught there
-                out._node = (backward_fn, parents, tuple(0 if q is None else q._version[0] for q in parents))
+                # the parents' and the output's versions: in-place changes before backward are caught there
+                out._node = (backward_fn, parents, tuple(0 if q is None else q._version[0] for q in parents)
+                             + (out._version[0],))
                 break
     return out
 

@@ -138,10 +138,8 @@ def reshape(x, shape):
     if any(s < 0 for s in shape) or int(np.prod(shape)) != n:
         raise ValueError(f"reshape: cannot reshape {list(x.shape)} ({n} elements) to {list(shape)}")
     be, old = x.backend, x.shape
-    out = make(be.reshape(x.data, shape), be, (x,), lambda g: (be.reshape(g, old),))
-    if be.shares_storage(out.data, x.data):
-        out._version = x._version  # (a view: in-place changes of either count for both)
-    return out
+    h = be.reshape(x.data, shape)
+    return make(h, be, (x,), lambda g: (be.reshape(g, old),), view_of=x if be.shares_storage(h, x.data) else None)
 
 
 def transpose(x, axes=None):
