@@ -251,6 +251,23 @@ def _np_log_softmax(x, axis=-1):
     return x - np.log(np.exp(x - x.max(axis, keepdims=True)).sum(axis, keepdims=True)) - x.max(axis, keepdims=True)
 
 
+def _np_grid_sample(x, grid):
+    """Bilinear sampling of x [N, C, H, W] at grid [N, Ho, Wo, 2], zeros outside,
+    align_corners=False (PyTorch's coordinates), point by point."""
+    N, C, H, W = x.shape
+    out = np.zeros((N, C) + grid.shape[1:3])
+    for n in range(N):
+        for i in range(grid.shape[1]):
+            for j in range(grid.shape[2]):
+                fx, fy = ((grid[n, i, j, 0] + 1) * W - 1) / 2, ((grid[n, i, j, 1] + 1) * H - 1) / 2
+                x0, y0 = int(np.floor(fx)), int(np.floor(fy))
+                for yy, wy in ((y0, 1 - (fy - y0)), (y0 + 1, fy - y0)):
+                    for xx, wx in ((x0, 1 - (fx - x0)), (x0 + 1, fx - x0)):
+                        if 0 <= yy < H and 0 <= xx < W:
+                            out[n, :, i, j] += wy * wx * x[n, :, yy, xx]
+    return out
+
+
 # fmod / remainder operands whose quotients keep clear of integers (in f16 too)
 FM_A, FM_B = np.array([-4.3, -1.7, 0.4, 2.6, 5.1, -3.2]), np.array([1.5, -2.0, 0.7, -1.1, 2.2, 0.9])
 BAG_IDX = np.array([3, 1, 1, 4, 0, 2, 2])
@@ -769,6 +786,11 @@ CASES = {
                                        reduction="none"),
                  lambda x: np.array([_np_ctc(_np_log_softmax(x[:5, 0]), [1, 2]),
                                      _np_ctc(_np_log_softmax(x[:4, 1]), [1, 1])]), [U(5, 2, 3)]),
+    "grid_sample": (vg.grid_sample, _np_grid_sample, [U(2, 3, 4, 5), U(2, 3, 2, 2, lo=-1.2, hi=1.2)]),
+    "affine_grid": (lambda th: vg.affine_grid(th, (2, 1, 3, 4)),
+                    lambda th: np.einsum("hwk,nik->nhwi", np.stack(np.broadcast_arrays(
+                        ((2 * np.arange(4) + 1) / 4 - 1)[None, :], ((2 * np.arange(3) + 1) / 3 - 1)[:, None],
+                        np.ones((1, 1))), -1), th), [U(2, 2, 3)]),
     "batch_norm_eval": (
         lambda x, g, b: vg.batch_norm(x, vg.tensor([0.1, -0.2, 0.3], dtype=x.dtype, device=x.device),
                                       vg.tensor([1.5, 0.5, 2.0], dtype=x.dtype, device=x.device),

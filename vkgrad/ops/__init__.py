@@ -10,7 +10,7 @@ from .nn import (bilinear, embedding_bag, batch_norm, binary_cross_entropy, bina
                  layer_norm, linear, log_softmax, pairwise_distance, pixel_shuffle, pixel_unshuffle,
                  matmul, mse_loss, nll_loss, normalize, cosine_similarity, one_hot, scaled_dot_product_attention,
                  smooth_l1_loss, softmax, softmax_cross_entropy)
-from .conv import (max_unpool1d, max_unpool2d, channel_shuffle, conv_transpose1d, fold, local_response_norm, unfold, adaptive_avg_pool1d, adaptive_avg_pool2d, adaptive_max_pool1d, adaptive_max_pool2d, avg_pool1d, avg_pool2d, avg_pool3d, conv1d, conv2d, conv3d, conv_transpose2d,
+from .conv import (affine_grid, grid_sample, max_unpool1d, max_unpool2d, channel_shuffle, conv_transpose1d, fold, local_response_norm, unfold, adaptive_avg_pool1d, adaptive_avg_pool2d, adaptive_max_pool1d, adaptive_max_pool2d, avg_pool1d, avg_pool2d, avg_pool3d, conv1d, conv2d, conv3d, conv_transpose2d,
                    interpolate, max_pool1d, max_pool2d, max_pool3d)
 from .einsum import einsum
 from .compat import (addmm, all, any, clamp_min, clamp_max, clip, dot, flatten, fmod, lerp, mm, movedim, moveaxis, mv,
@@ -49,4 +49,4 @@ __all__ = ["abs", "add", "affine", "clamp", "div", "eq", "exp", "gelu", "log", "
            "max_unpool1d", "max_unpool2d", "amax", "amin", "norm", "isnan", "isinf", "isfinite", "nan_to_num",
            "addmm", "all", "any", "clamp_min", "clamp_max", "clip", "dot", "flatten", "fmod", "lerp", "mm", "movedim",
            "moveaxis", "mv", "narrow", "ne", "permute", "remainder", "repeat_interleave", "squeeze", "swapaxes",
-           "swapdims", "t", "unflatten", "unsqueeze", "prod", "cumprod", "ctc_loss"]
+           "swapdims", "t", "unflatten", "unsqueeze", "prod", "cumprod", "ctc_loss", "affine_grid", "grid_sample"]

@@ -807,3 +807,78 @@ def local_response_norm(x, size, alpha=1e-4, beta=0.75, k=1.0):
     for j in range(1, size):  # (size is small: 5 in AlexNet)
         win = win + padded[:, j:j + C]
     return x * ((win * (alpha / size) + k) ** -beta)
+
+
+def affine_grid(theta, size, align_corners=False):
+    """PyTorch's F.affine_grid: the sampling grid [N, H, W, 2] (x, y in [-1, 1]) of
+    the affine maps theta [N, 2, 3] over an output of ``size`` (N, C, H, W): the
+    base grid's homogeneous points times theta (differentiable in theta)."""
+    op = "affine_grid"
+    check_tensor(op, theta)
+    if len(size) != 4 or theta.ndim != 3 or theta.shape[1:] != (2, 3) or theta.shape[0] != size[0]:
+        raise ValueError(f"{op}: expected theta [N, 2, 3] and size (N, C, H, W), got {list(theta.shape)} and "
+                         f"{list(size)}")
+    N, _, H, W = (int(v) for v in size)
+
+    def axis(n):
+        if n == 1:
+            return np.zeros(1)
+        return np.linspace(-1.0, 1.0, n) if align_corners else (2 * np.arange(n) + 1) / n - 1
+
+    base = np.stack(np.broadcast_arrays(axis(W)[None, :], axis(H)[:, None], np.ones((1, 1))), -1).reshape(H * W, 3)
+    pts = Tensor(theta.backend.host_constant(("affine_grid", H, W, bool(align_corners)), lambda: base, theta.dtype),
+                 theta.backend)
+    return (pts @ transpose(theta, (0, 2, 1))).reshape(N, H, W, 2)
+
+
+def grid_sample(input, grid, mode="bilinear", padding_mode="zeros", align_corners=False):
+    """PyTorch's F.grid_sample for 4-d inputs: input [N, C, H, W] read at grid [N,
+    Ho, Wo, 2] (x, y in [-1, 1]; ``align_corners`` as PyTorch's) -> [N, C, Ho, Wo];
+    ``mode`` "bilinear" (differentiable in the input and the grid) or "nearest"
+    (halves to even); ``padding_mode`` "zeros" or "border".  Each tap a row gather of
+    the input as [N * H * W, C] at device-computed positions (its gradient the rows'
+    index_add)."""
+    from .elementwise import clamp, floor, ge, gt, le, lt, round as round_, where
+    from .shape import index_select, reshape as reshape_
+    op = "grid_sample"
+    check_tensor(op, input)
+    check_tensor(op, grid)
+    same_device(op, input, grid)
+    if mode not in ("bilinear", "nearest"):
+        raise ValueError(f"{op}: mode must be 'bilinear' or 'nearest', got {mode!r}")
+    if padding_mode not in ("zeros", "border"):
+        raise ValueError(f"{op}: padding_mode must be 'zeros' or 'border', got {padding_mode!r} (reflection is "
+                         "not supported)")
+    if input.ndim != 4 or grid.ndim != 4 or grid.shape[3] != 2 or grid.shape[0] != input.shape[0]:
+        raise ValueError(f"{op}: expected input [N, C, H, W] and grid [N, Ho, Wo, 2], got {list(input.shape)} and "
+                         f"{list(grid.shape)}")
+    N, C, H, W = input.shape
+    Ho, Wo = grid.shape[1:3]
+    g = grid if grid.dtype == input.dtype else grid.to(dtype=input.dtype)
+    gx, gy = (reshape_(g[..., k], (N, Ho * Wo)) for k in (0, 1))
+
+    def unnormalise(v, n):
+        return (v + 1.0) * (0.5 * (n - 1)) if align_corners else ((v + 1.0) * n - 1.0) * 0.5
+    ix, iy = unnormalise(gx, W), unnormalise(gy, H)
+    if padding_mode == "border":  # (PyTorch's: no gradient on the border itself either)
+        ix, iy = (where(gt(v, 0.0) * lt(v, n - 1.0), v, clamp(v.detach(), 0.0, n - 1.0)) for v, n in ((ix, W), (iy, H)))
+    rows = transpose(input, (0, 2, 3, 1)).reshape(N * H * W, C)
+    be = input.backend
+    base = Tensor(be.host_constant(("grid_sample_base", N, H * W, Ho * Wo),
+                                   lambda: np.repeat(np.arange(N) * H * W, Ho * Wo).reshape(N, Ho * Wo), "f32"), be)
+
+    def tap(x, y):  # the rows at integer positions x, y (f32 tensors), zero outside the input
+        inside = ge(x, 0.0) * le(x, W - 1.0) * ge(y, 0.0) * le(y, H - 1.0)
+        pos = base + clamp(y, 0.0, H - 1.0).to(dtype="f32") * W + clamp(x, 0.0, W - 1.0).to(dtype="f32")
+        v = index_select(rows, 0, reshape_(pos.to(dtype="i32"), (N * Ho * Wo,)))
+        return v * reshape_(inside, (N * Ho * Wo, 1))
+    if mode == "nearest":
+        out = tap(round_(ix).detach(), round_(iy).detach())
+    else:
+        x0, y0 = floor(ix).detach(), floor(iy).detach()
+        wx1, wy1 = ix - x0, iy - y0
+        wx0, wy0 = 1.0 - wx1, 1.0 - wy1
+        col = lambda t: reshape_(t, (N * Ho * Wo, 1))  # noqa: E731
+        out = (tap(x0, y0) * col(wx0 * wy0) + tap(x0 + 1.0, y0) * col(wx1 * wy0)
+               + tap(x0, y0 + 1.0) * col(wx0 * wy1) + tap(x0 + 1.0, y0 + 1.0) * col(wx1 * wy1))
+    return transpose(out.reshape(N, Ho, Wo, C), (0, 3, 1, 2))
