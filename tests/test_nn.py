@@ -775,12 +775,12 @@ def test_upsample_matches_torch_and_rejects_what_it_lacks(bk):
                   torch.nn.Sequential(tup, torch.nn.Conv2d(2, 3, 3, padding=1)).double(),
                   np.random.default_rng(11).standard_normal((2, 2, 3, 4)))
     x = vg.tensor(np.ones((1, 2, 3, 4)), device="cpu")
-    with pytest.raises(ValueError, match="interpolate: mode must be one of nearest, linear, bilinear, bicubic, got "
-                                         "'trilinear'"):
+    with pytest.raises(ValueError, match="interpolate: mode must be one of nearest, nearest-exact, linear, bilinear, "
+                                         "bicubic, area, got 'trilinear'"):
         vg.interpolate(x, scale_factor=2, mode="trilinear")
     with pytest.raises(ValueError, match=r"interpolate: mode 'linear' expects input \[N, C, L\], got \[1, 2, 3, 4\]"):
         vg.interpolate(x, scale_factor=2, mode="linear")
-    with pytest.raises(ValueError, match="interpolate: align_corners applies to linear and bilinear modes only"):
+    with pytest.raises(ValueError, match="interpolate: align_corners applies to the linear, bilinear and bicubic modes only"):
         vg.interpolate(x, scale_factor=2, align_corners=True)
     with pytest.raises(ValueError, match=r"interpolate: scale_factor -1 must be positive numbers"):
         vg.interpolate(x, scale_factor=-1)
@@ -1728,3 +1728,18 @@ def test_affine_grid_and_grid_sample_match_torch():
                 np.testing.assert_allclose(tg, tt.grad.numpy(), atol=1e-11, err_msg=what)
     with pytest.raises(ValueError, match="grid_sample: padding_mode must be 'zeros' or 'border'"):
         vg.grid_sample(vg.tensor(x), vg.zeros(2, 4, 4, 2), padding_mode="reflection")
+
+
+def test_interpolate_modes_and_upsampling_modules_match_torch():
+    torch = pytest.importorskip("torch")
+    x = np.random.default_rng(50).standard_normal((2, 3, 5, 7))
+    for kw in (dict(size=(8, 4), mode="nearest-exact"), dict(scale_factor=1.7, mode="nearest-exact"),
+               dict(size=(3, 4), mode="area"), dict(size=(2,), mode="area")):
+        a = x[:, :, 0] if len(kw.get("size", (0, 0))) == 1 else x
+        np.testing.assert_allclose(vg.interpolate(vg.tensor(a, device="cpu", dtype="f64"), **kw).numpy(),
+                                   torch.nn.functional.interpolate(torch.tensor(a), **kw).numpy(), rtol=1e-12,
+                                   err_msg=str(kw))
+    for mine, theirs in ((nn.UpsamplingNearest2d(scale_factor=2), torch.nn.UpsamplingNearest2d(scale_factor=2)),
+                         (nn.UpsamplingBilinear2d(size=(9, 4)), torch.nn.UpsamplingBilinear2d(size=(9, 4)))):
+        np.testing.assert_allclose(mine(vg.tensor(x, device="cpu", dtype="f64")).numpy(),
+                                   theirs(torch.tensor(x)).numpy(), rtol=1e-12)

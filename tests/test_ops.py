@@ -791,6 +791,12 @@ CASES = {
                     lambda th: np.einsum("hwk,nik->nhwi", np.stack(np.broadcast_arrays(
                         ((2 * np.arange(4) + 1) / 4 - 1)[None, :], ((2 * np.arange(3) + 1) / 3 - 1)[:, None],
                         np.ones((1, 1))), -1), th), [U(2, 2, 3)]),
+    "interpolate_nearest_exact": (lambda a: vg.interpolate(a, size=(5, 3), mode="nearest-exact"),
+                                  lambda a: a[:, :, np.minimum(np.floor((np.arange(5) + 0.5) * 3 / 5), 2).astype(int)][
+                                      ..., np.minimum(np.floor((np.arange(3) + 0.5) * 7 / 3), 6).astype(int)],
+                                  [U(1, 2, 3, 7)]),
+    "interpolate_area": (lambda a: vg.interpolate(a, size=(2, 3), mode="area"), lambda a: _np_adaptive(a, (2, 3)),
+                         [U(1, 2, 4, 7)]),
     "batch_norm_eval": (
         lambda x, g, b: vg.batch_norm(x, vg.tensor([0.1, -0.2, 0.3], dtype=x.dtype, device=x.device),
                                       vg.tensor([1.5, 0.5, 2.0], dtype=x.dtype, device=x.device),
@@ -1756,3 +1762,21 @@ def test_pytorch_method_spellings(bk):
         t.unflatten(1, (4, -1))
     with pytest.raises(ValueError, match=r"t: expects a tensor of at most 2 dimensions"):
         vg.t(bk.t(np.zeros((2, 2, 2))))
+
+
+def test_gumbel_softmax(bk):
+    """Soft samples are distributions; hard ones one-hot with the soft sample's
+    gradient (straight through); argmax frequencies follow softmax(logits)."""
+    logits = np.log(np.array([[0.1, 0.2, 0.7]]))
+    x = bk.t(np.repeat(logits, 2000, 0), requires_grad=True)
+    vg.manual_seed(4)
+    y = vg.gumbel_softmax(x, tau=0.5)
+    bk.close(y.numpy().sum(1), np.ones(2000), atol=2e-2 if bk.dtype == "f16" else 1e-5)
+    h = vg.gumbel_softmax(x, hard=True)
+    hn = h.numpy()
+    assert set(np.unique(hn)) <= {0.0, 1.0} and (hn.sum(1) == 1).all()
+    np.testing.assert_allclose(hn.mean(0), [0.1, 0.2, 0.7], atol=0.04)
+    (h * bk.t(np.array([1.0, 2.0, 3.0]))).sum().backward()
+    assert np.isfinite(x.grad.numpy()).all() and np.abs(x.grad.numpy()).sum() > 0
+    with pytest.raises(ValueError, match="gumbel_softmax: tau must be > 0, got 0"):
+        vg.gumbel_softmax(x, tau=0)

@@ -16,7 +16,8 @@ from .layers import (ELU, GELU, AdaptiveAvgPool2d, ConvTranspose2d, Dropout2d, G
                      Threshold, MarginRankingLoss, HingeEmbeddingLoss, SoftMarginLoss, CosineEmbeddingLoss,
                      TripletMarginLoss, MultiMarginLoss, MultiLabelSoftMarginLoss, PoissonNLLLoss, GaussianNLLLoss,
                      ConvTranspose1d, Unfold, Fold, ChannelShuffle, LocalResponseNorm, Softmax2d, Bilinear,
-                     EmbeddingBag, MaxUnpool1d, MaxUnpool2d, CTCLoss)
+                     EmbeddingBag, MaxUnpool1d, MaxUnpool2d, CTCLoss,
+                     UpsamplingNearest2d, UpsamplingBilinear2d)
 from .rnn import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNCell
 from .transformer import (Transformer, TransformerDecoder, TransformerDecoderLayer, TransformerEncoder,
                           TransformerEncoderLayer)
@@ -41,5 +42,6 @@ __all__ = ["Module", "Parameter", "Linear", "Conv2d", "MaxPool2d", "AvgPool2d", 
            "SoftMarginLoss", "CosineEmbeddingLoss", "TripletMarginLoss", "MultiMarginLoss", "MultiLabelSoftMarginLoss",
            "PoissonNLLLoss", "GaussianNLLLoss", "ConvTranspose1d", "Unfold", "Fold", "ChannelShuffle",
            "LocalResponseNorm", "Softmax2d", "Bilinear", "EmbeddingBag", "MaxUnpool1d",
-           "MaxUnpool2d", "CTCLoss",
+           "MaxUnpool2d", "CTCLoss", "UpsamplingNearest2d",
+           "UpsamplingBilinear2d",
            "init", "functional", "utils"]

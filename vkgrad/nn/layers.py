@@ -312,7 +312,8 @@ class AvgPool1d(_Pool):
 
 class Upsample(Module):
     """``vkgrad.interpolate`` as a module (``size`` or ``scale_factor``; ``mode``
-    "nearest", "linear", "bilinear" or "bicubic", ``align_corners``)."""
+    "nearest", "nearest-exact", "area", "linear", "bilinear" or "bicubic",
+    ``align_corners``)."""
 
     def __init__(self, size=None, scale_factor=None, mode="nearest", align_corners=None):
         super().__init__()
@@ -324,6 +325,20 @@ class Upsample(Module):
     def extra_repr(self):
         corners = f", align_corners={self.align_corners}" if self.align_corners is not None else ""
         return f"size={self.size}, scale_factor={self.scale_factor}, mode={self.mode!r}{corners}"
+
+
+class UpsamplingNearest2d(Upsample):
+    """PyTorch's UpsamplingNearest2d: ``Upsample(mode="nearest")``."""
+
+    def __init__(self, size=None, scale_factor=None):
+        super().__init__(size, scale_factor, "nearest")
+
+
+class UpsamplingBilinear2d(Upsample):
+    """PyTorch's UpsamplingBilinear2d: ``Upsample(mode="bilinear", align_corners=True)``."""
+
+    def __init__(self, size=None, scale_factor=None):
+        super().__init__(size, scale_factor, "bilinear", True)
 
 
 class AdaptiveAvgPool2d(Module):

@@ -5,7 +5,7 @@ from .elementwise import (abs, add, affine, ceil, celu, clamp, clone, cos, cosh,
                           mul, neg, outer, pow, prelu, reciprocal, relu, relu6, round, rsqrt, selu, sigmoid, sign, silu, sin,
                           sinh, softplus, softshrink, softsign, sqrt, square, sub, tan, tanh, tanhshrink, threshold,
                           to, trunc, where)
-from .nn import (bilinear, embedding_bag, batch_norm, binary_cross_entropy, binary_cross_entropy_with_logits, bmm, cross_entropy, dropout,
+from .nn import (bilinear, embedding_bag, gumbel_softmax, batch_norm, binary_cross_entropy, binary_cross_entropy_with_logits, bmm, cross_entropy, dropout,
                  dropout1d, dropout2d, dropout3d, embedding, glu, group_norm, huber_loss, instance_norm, kl_div, l1_loss,
                  layer_norm, linear, log_softmax, pairwise_distance, pixel_shuffle, pixel_unshuffle,
                  matmul, mse_loss, nll_loss, normalize, cosine_similarity, one_hot, scaled_dot_product_attention,
@@ -49,4 +49,4 @@ __all__ = ["abs", "add", "affine", "clamp", "div", "eq", "exp", "gelu", "log", "
            "max_unpool1d", "max_unpool2d", "amax", "amin", "norm", "isnan", "isinf", "isfinite", "nan_to_num",
            "addmm", "all", "any", "clamp_min", "clamp_max", "clip", "dot", "flatten", "fmod", "lerp", "mm", "movedim",
            "moveaxis", "mv", "narrow", "ne", "permute", "remainder", "repeat_interleave", "squeeze", "swapaxes",
-           "swapdims", "t", "unflatten", "unsqueeze", "prod", "cumprod", "ctc_loss", "affine_grid", "grid_sample"]
+           "swapdims", "t", "unflatten", "unsqueeze", "prod", "cumprod", "ctc_loss", "affine_grid", "grid_sample", "gumbel_softmax"]

@@ -623,7 +623,8 @@ def avg_pool3d(x, kernel_size, stride=None, padding=0, ceil_mode=False, count_in
     return out if batched else out.reshape(out.shape[1:])
 
 
-_MODES = {"nearest": (1, 2), "linear": (1,), "bilinear": (2,), "bicubic": (2,)}
+_MODES = {"nearest": (1, 2), "nearest-exact": (1, 2), "linear": (1,), "bilinear": (2,), "bicubic": (2,),
+          "area": (1, 2)}
 
 
 def _cubic_taps(src):
@@ -642,7 +643,8 @@ def _cubic_taps(src):
 def interpolate(x, size=None, scale_factor=None, mode="nearest", align_corners=None):
     """``torch.nn.functional.interpolate`` of [N, C, L] or [N, C, H, W]: ``size`` (an
     int or one per spatial axis) or ``scale_factor`` (the same, any positive
-    number); ``mode`` "nearest" (source index floor(dst * scale)), "linear" ([N, C,
+    number); ``mode`` "nearest" (source index floor(dst * scale)), "nearest-exact"
+    (floor((dst + 0.5) * scale)), "area" (adaptive_avg_pool), "linear" ([N, C,
     L]), "bilinear" or "bicubic" ([N, C, H, W]; cubic convolution, A = -0.75, taps
     clamped at the edges) -- each axis in turn, two (four) gathers weighted,
     PyTorch's coordinates (``align_corners`` False: half-pixel centres, True: the
@@ -657,8 +659,8 @@ def interpolate(x, size=None, scale_factor=None, mode="nearest", align_corners=N
         want = {"linear": "[N, C, L]", "bilinear": "[N, C, H, W]", "bicubic": "[N, C, H, W]"}.get(
             mode, "[N, C, L] or [N, C, H, W]")
         raise ValueError(f"{op}: mode {mode!r} expects input {want}, got {list(x.shape)}")
-    if mode == "nearest" and align_corners is not None:
-        raise ValueError(f"{op}: align_corners applies to linear and bilinear modes only")
+    if mode in ("nearest", "nearest-exact", "area") and align_corners is not None:
+        raise ValueError(f"{op}: align_corners applies to the linear, bilinear and bicubic modes only")
     sp = x.shape[2:]
     if (size is None) == (scale_factor is None):
         raise ValueError(f"{op}: give exactly one of size and scale_factor")
@@ -678,8 +680,10 @@ def interpolate(x, size=None, scale_factor=None, mode="nearest", align_corners=N
         if min(size) < 1:
             raise ValueError(f"{op}: scale_factor {scale_factor!r} leaves an empty output for input {list(sp)}")
         scales = tuple(1.0 / f for f in factors)
+    if mode == "area":  # PyTorch's: the adaptive average pool to that size
+        return adaptive_avg_pool2d(x, size) if len(sp) == 2 else adaptive_avg_pool1d(x, size[0])
     whole = all(o % n == 0 and abs(s * (o // n) - 1) < 1e-12 for n, o, s in zip(sp, size, scales))
-    if mode == "nearest" and whole:  # each value repeated: a broadcast product with kept ones
+    if mode in ("nearest", "nearest-exact") and whole:  # (the two agree on whole factors)  # each value repeated: a broadcast product with kept ones
         factors = tuple(o // n for n, o in zip(sp, size))
         lead = x.shape[:2]
         spread = x.reshape(lead + tuple(d for n in sp for d in (n, 1)))
@@ -689,9 +693,10 @@ def interpolate(x, size=None, scale_factor=None, mode="nearest", align_corners=N
     for k, (n, o, s) in enumerate(zip(sp, size, scales)):
         ax = 2 + k
         d = np.arange(o, dtype=np.float64)
-        if mode == "nearest":
+        if mode in ("nearest", "nearest-exact"):  # source floor(d * s), or floor((d + 0.5) * s) (exact)
             if o != n or s != 1.0:
-                x = _take(x, ax, np.minimum(np.floor(d * s), n - 1).astype(np.int32), key=("nearest", n, o, s))
+                src = np.floor((d + 0.5) * s if mode == "nearest-exact" else d * s)
+                x = _take(x, ax, np.minimum(src, n - 1).astype(np.int32), key=(mode, n, o, s))
             continue
         src = (d * ((n - 1) / (o - 1)) if o > 1 else 0 * d) if align_corners else (d + 0.5) * s - 0.5
         if mode == "bicubic":  # four taps, clamped into the axis (PyTorch's)
@@ -712,11 +717,6 @@ def interpolate(x, size=None, scale_factor=None, mode="nearest", align_corners=N
             y = term if y is None else y + term
         x = y
     return x
-
-
-__all__ = ["conv3d", "max_pool3d", "avg_pool3d", "conv2d", "max_pool2d", "avg_pool2d", "adaptive_avg_pool2d", "conv1d", "max_pool1d", "avg_pool1d",
-           "interpolate", "conv_transpose2d", "adaptive_avg_pool1d",
-           "adaptive_max_pool2d", "adaptive_max_pool1d"]
 
 
 def conv_transpose1d(x, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1, dilation=1):

@@ -968,3 +968,24 @@ def embedding_bag(input, weight, offsets=None, mode="mean", per_sample_weights=N
         return s
     counts = np.maximum(valid.sum(1, keepdims=True), 1).astype(np.float32)
     return mul(s, tensor(1.0 / counts, dtype=s.dtype, device=s.device))
+
+
+def gumbel_softmax(logits, tau=1.0, hard=False, dim=-1):
+    """PyTorch's F.gumbel_softmax: softmax((logits + g) / tau) along ``dim``, g Gumbel
+    noise drawn from vkgrad's generator; ``hard``: the one-hot of its argmax in the
+    forward pass and the soft sample's gradient (straight through)."""
+    from ..random import rng
+    from .elementwise import sub
+    check_tensor("gumbel_softmax", logits)
+    if not float(tau) > 0:
+        raise ValueError(f"gumbel_softmax: tau must be > 0, got {tau}")
+    u = rng().uniform(np.finfo(np.float32).tiny, 1.0, logits.shape)
+    g = tensor(-np.log(-np.log(u)), dtype=logits.dtype, device=logits.device)
+    y = softmax(mul(add(logits, g), 1.0 / float(tau)), dim)
+    if not hard:
+        return y
+    (ax,) = norm_axes("gumbel_softmax", dim, y.ndim)
+    from .shape import argmax as argmax_, scatter_add
+    idx = argmax_(y.detach(), ax, keepdims=True)
+    onehot = scatter_add(y.detach() * 0.0, ax, idx, tensor(np.ones(idx.shape), dtype=y.dtype, device=y.device))
+    return add(sub(onehot, y.detach()), y)
