@@ -110,7 +110,15 @@ def test_indexing_errors():
     with pytest.raises(IndexError, match="index 3 is out of range for axis 0 with size 3"):
         x[3]
     with pytest.raises(TypeError, match="only integers, slices"):
-        x[np.array([0, 1])]
+        x["a"]
+    with pytest.raises(IndexError, match=r"indexing: one advanced \(array\) index at a time is supported, got 2"):
+        x[[0, 1], [1, 2]]
+    with pytest.raises(IndexError, match=r"indexing: index out of range for axis 1 of length 4"):
+        x[:, [0, 4]]
+    with pytest.raises(IndexError, match=r"indexing: a boolean mask must cover one axis or the whole tensor"):
+        x[np.ones((3, 2), bool)]
+    with pytest.raises(IndexError, match=r"indexing: array indices must be integers or booleans, got float64"):
+        x[np.array([0.5])]
     with pytest.raises(ValueError, match="negative slice steps"):
         x[::-1]
     with pytest.raises(IndexError, match=r"3 indices for a tensor of shape \[3, 4\]"):

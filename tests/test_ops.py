@@ -797,6 +797,12 @@ CASES = {
                                   [U(1, 2, 3, 7)]),
     "interpolate_area": (lambda a: vg.interpolate(a, size=(2, 3), mode="area"), lambda a: _np_adaptive(a, (2, 3)),
                          [U(1, 2, 4, 7)]),
+    "index_list_middle": (lambda a: a[:, [2, 0, 2], 1:], lambda a: a[:, [2, 0, 2], 1:], [U(2, 3, 4)]),
+    "index_array_2d_after_ellipsis": (lambda a: a[..., np.array([[0, 3], [1, 1]])],
+                                      lambda a: a[..., np.array([[0, 3], [1, 1]])], [U(2, 3, 4)]),
+    "index_bool_axis_and_negative": (lambda a: a[np.array([True, False, True])][:, [-1, 0]],
+                                     lambda a: a[[0, 2]][:, [-1, 0]], [U(3, 4)]),
+    "index_whole_mask": (lambda a: a[a > 0.0] * 1.0, lambda a: a[a > 0], [AWAY(3, 4)]),
     "batch_norm_eval": (
         lambda x, g, b: vg.batch_norm(x, vg.tensor([0.1, -0.2, 0.3], dtype=x.dtype, device=x.device),
                                       vg.tensor([1.5, 0.5, 2.0], dtype=x.dtype, device=x.device),
@@ -1780,3 +1786,14 @@ def test_gumbel_softmax(bk):
     assert np.isfinite(x.grad.numpy()).all() and np.abs(x.grad.numpy()).sum() > 0
     with pytest.raises(ValueError, match="gumbel_softmax: tau must be > 0, got 0"):
         vg.gumbel_softmax(x, tau=0)
+
+
+def test_indexing_by_device_indices(bk):
+    """An int32 tensor index stays on the device (index_select); its gradient sums repeats."""
+    a = np.arange(12.0).reshape(3, 4)
+    x = bk.t(a, requires_grad=True)
+    idx = bk.t(np.array([[2, 0], [2, 2]], np.int32))
+    y = x[idx]
+    np.testing.assert_array_equal(y.numpy(), a[[[2, 0], [2, 2]]])
+    y.sum().backward()
+    np.testing.assert_array_equal(x.grad.numpy(), np.array([[1.0] * 4, [0.0] * 4, [3.0] * 4]))

@@ -225,12 +225,21 @@ def stack(tensors, axis=0):
 
 
 def getitem(x, index):
-    """Basic indexing: integers, slices with positive steps, ``...`` and ``None``.
+    """Indexing: integers, slices with positive steps, ``...`` and ``None``, plus one
+    advanced index -- an integer array or list, an int32 tensor, or a boolean mask
+    of its axis (or of the whole tensor: ``x[x > 0]``, read to the host) -- taken by
+    index_select (NumPy's and PyTorch's placement: its axes where the index stood).
 
     The result is a copy (tensors here are always contiguous); the gradient flows
-    back into the sliced positions.  Integer-array ("fancy") indexing raises."""
+    back into the selected positions (repeats summed)."""
     if not isinstance(index, tuple):
         index = (index,)
+    adv = [k for k, i in enumerate(index) if _advanced(i)]
+    if len(adv) > 1:
+        raise IndexError(f"indexing: one advanced (array) index at a time is supported, got {len(adv)} for shape "
+                         f"{list(x.shape)}")
+    if adv:
+        return _advanced_index(x, index, adv[0])
     if any(not (i is None or i is Ellipsis or isinstance(i, (slice, int, np.integer)))
            for i in index) or any(isinstance(i, bool) for i in index):
         raise TypeError(f"indexing: only integers, slices, ... and None are supported, got "
@@ -276,6 +285,55 @@ def getitem(x, index):
     be, shape = x.backend, x.shape
     out = be.reshape(be.slice(x.data, starts, steps, lens), tuple(final))
     return make(out, be, (x,), lambda g: (be.unslice(be.reshape(g, tuple(lens)), shape, starts, steps),))
+
+
+def _advanced(i):
+    if isinstance(i, Tensor):
+        return True
+    if isinstance(i, (list, np.ndarray)):
+        return True
+    return False
+
+
+def _advanced_index(x, index, k):
+    """x[index] where index[k] is an array / tensor of integers or booleans."""
+    i = index[k]
+    if isinstance(i, Tensor):  # int32 indices stay on their device; a float tensor (a comparison's
+        # 1.0 / 0.0: vkgrad's booleans) is a mask, read to the host
+        host = None if i.dtype == "i32" and i.device != "cpu" else i.numpy()
+        if host is not None and i.dtype != "i32":
+            host = host != 0
+    else:
+        host = np.asarray(i)
+    if host is not None and host.dtype == bool:
+        if len(index) == 1 and host.shape == x.shape and x.ndim > 1:  # a whole-tensor mask: the 1-d selection
+            return index_select(reshape(x, (x.size,)), 0, np.flatnonzero(host))
+        if host.ndim != 1:
+            raise IndexError(f"indexing: a boolean mask must cover one axis or the whole tensor, got shape "
+                             f"{list(host.shape)} for shape {list(x.shape)}")
+        host = np.flatnonzero(host)
+    elif host is not None and host.size and host.dtype.kind not in "iu":
+        raise IndexError(f"indexing: array indices must be integers or booleans, got {host.dtype}")
+    basic = index[:k] + (slice(None),) + index[k + 1:]
+    y = getitem(x, basic)
+    # the axis of y the advanced index stands for: the basic indices before it that keep an axis
+    before = index[:k]
+    if Ellipsis in before:
+        real = len([j for j in index if j is not None and j is not Ellipsis])
+        ax = len([j for j in before if j is not Ellipsis and not isinstance(j, (int, np.integer))]) + x.ndim - real
+    else:
+        ax = len([j for j in before if not isinstance(j, (int, np.integer))])
+    n = y.shape[ax]
+    idx = host if host is not None else i
+    shape = tuple(idx.shape)
+    if host is not None:
+        if host.size and (host.min() < -n or host.max() >= n):
+            raise IndexError(f"indexing: index out of range for axis {ax} of length {n} (shape {list(x.shape)})")
+        flat = host.reshape(-1) % builtins.max(n, 1)
+    else:
+        flat = i.reshape((i.size,))
+    out = index_select(y, ax, flat)
+    return out if len(shape) == 1 else reshape(out, y.shape[:ax] + shape + y.shape[ax + 1:])
 
 
 def broadcast_to(x, shape):
