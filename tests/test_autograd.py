@@ -235,3 +235,31 @@ def test_in_place_ops_and_their_version_checks(bk):
     ok = (w * bk.t(np.array([1.0, 1.0, 1.0]))).sum()
     ok.backward()  # untouched inputs: fine
     bk.close(w.grad.numpy(), [1.0, 1.0, 1.0])
+
+
+def test_setitem_in_place(bk):
+    """x[index] = value: numbers, arrays and tensors broadcast to the selection, any
+    index x[...] takes (masks included); the same buffer; the in-place guards."""
+    a = np.arange(12.0).reshape(3, 4)
+    x, want = bk.t(a), a.copy()
+    buf = x.data
+    x[1] = 5.0
+    want[1] = 5.0
+    x[:, [0, 2]] = np.array([[-1.0], [-2.0], [-3.0]])
+    want[:, [0, 2]] = np.array([[-1.0], [-2.0], [-3.0]])
+    x[x > 8.0] = 0.0
+    want[want > 8.0] = 0.0
+    x[0, 1:3] = bk.t(np.array([7.0, 8.0]))
+    want[0, 1:3] = [7.0, 8.0]
+    x[bk.t(np.array([2, 2], np.int32))] = bk.t(np.arange(8.0).reshape(2, 4))  # (the last write wins)
+    want[[2, 2]] = np.arange(8.0).reshape(2, 4)
+    np.testing.assert_array_equal(x.numpy(), want)
+    assert x.data is buf
+    w = bk.t(a, requires_grad=True)
+    with pytest.raises(RuntimeError, match=r"setitem: an in-place change of a tensor that requires grad"):
+        w[0] = 1.0
+    with pytest.raises(ValueError, match=r"setitem: a value of shape \[3\] does not broadcast to the selection's "
+                                         r"shape \[2, 4\]"):
+        x[:2] = np.ones(3)
+    with pytest.raises(IndexError, match=r"setitem: .*index 5 is out of bounds"):
+        x[5] = 1.0

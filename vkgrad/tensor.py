@@ -296,6 +296,43 @@ class Tensor:
     def __le__(self, o):
         return _ops().le(self, o)
 
+    def __setitem__(self, index, value):
+        """x[index] = value in place (PyTorch's): any index ``x[...]`` takes (tensor
+        indices read to the host), value a number or broadcast to the selection
+        (repeated positions: the last write wins, as NumPy's); not on a tensor that
+        requires grad while recording (as the other in-place ops)."""
+        def host(i):
+            if isinstance(i, Tensor):
+                a = i.numpy()
+                return a if i.dtype == "i32" else a != 0  # (a comparison's 1.0 / 0.0: a mask)
+            return i
+        idx = tuple(host(i) for i in index) if isinstance(index, tuple) else host(index)
+        try:
+            pos = np.arange(self.size).reshape(self.shape)[idx]
+        except (IndexError, TypeError, ValueError) as e:
+            raise IndexError(f"setitem: {e} (shape {list(self.shape)})") from None
+        pos = np.asarray(pos)
+        mask = np.zeros(self.size, bool)
+        mask[pos.reshape(-1)] = True
+        o = _ops()
+
+        def value_():
+            m = tensor(mask.reshape(self.shape).astype(np.float32), dtype=self.dtype, device=self.device)
+            if isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool):
+                return o.where(m, float(value), self)
+            v = value if isinstance(value, Tensor) else tensor(np.asarray(value, np.float64), dtype=self.dtype,
+                                                               device=self.device)
+            try:
+                np.broadcast_shapes(v.shape, pos.shape)
+            except ValueError:
+                raise ValueError(f"setitem: a value of shape {list(v.shape)} does not broadcast to the selection's "
+                                 f"shape {list(pos.shape)}") from None
+            v = o.reshape(o.broadcast_to(v, pos.shape) if v.shape != pos.shape else v, (pos.size,))
+            src = np.zeros(self.size, np.int64)
+            src[pos.reshape(-1)] = np.arange(pos.size)  # (a repeated position: its last value)
+            return o.where(m, o.reshape(o.index_select(v, 0, src), self.shape), self)
+        return self._inplace_of("setitem", value_)
+
     def __getitem__(self, index):
         return _ops().getitem(self, index)
 
