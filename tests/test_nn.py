@@ -1743,3 +1743,34 @@ def test_interpolate_modes_and_upsampling_modules_match_torch():
                          (nn.UpsamplingBilinear2d(size=(9, 4)), torch.nn.UpsamplingBilinear2d(size=(9, 4)))):
         np.testing.assert_allclose(mine(vg.tensor(x, device="cpu", dtype="f64")).numpy(),
                                    theirs(torch.tensor(x)).numpy(), rtol=1e-12)
+
+
+@pytest.mark.parametrize("mode", ["LSTM", "GRU", "RNN"])
+def test_recurrence_writes_steps_into_row_views(bk, mode, monkeypatch):
+    """Where the backend has row views (Vulkan, rows of aligned size), the cells
+    write each step's output and input gradient in place (no cat): the same values
+    and gradients as the CPU in f64, forward and reverse."""
+    be = vg.get_backend(bk.device)
+    made = []
+    orig = be.row_views
+
+    def counting(shape, dtype):
+        r_ = orig(shape, dtype)
+        made.append(r_ is not None)
+        return r_
+    monkeypatch.setattr(be, "row_views", counting)
+    r = np.random.default_rng(51)
+    L, N, I, H = 5, 4, 3, 8  # rows of 4 x 8 values: aligned in either dtype
+    x = r.standard_normal((L, N, I))
+    results = []
+    for dev, dt in ((bk.device, bk.dtype), ("cpu", "f64")):
+        vg.manual_seed(2)
+        m = getattr(nn, mode)(I, H, bidirectional=True, device=dev, dtype=dt)
+        xt = vg.tensor(x, requires_grad=True, device=dev, dtype=dt)
+        out = m(xt)[0]
+        (out * vg.tensor(np.linspace(-1, 1, out.size).reshape(out.shape), device=dev, dtype=dt)).sum().backward()
+        results.append([out.numpy(), xt.grad.numpy()] + [p.grad.numpy() for p in m.parameters()])
+    for a, b in zip(*results):
+        bk.close(a, b, atol=bk.atol * max(1.0, float(np.abs(b).max())))
+    if bk.device.startswith("vulkan"):
+        assert made and all(made), made  # (forward and backward of both directions took the views)

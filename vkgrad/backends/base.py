@@ -462,24 +462,38 @@ class Backend:
         lens[0] = stop - start
         return self.slice(h, [start] + [0] * (len(lens) - 1), [1] * len(lens), lens)
 
+    def row_views(self, shape, dtype):
+        """(a new buffer of ``shape``, writable views of each of its rows along the
+        first axis) for kernels to write into in place of a later cat -- a
+        recurrence's per-step outputs -- or None where the backend has no such
+        views (this default)."""
+        return None
+
+    def _into(self, out, h):
+        """h written into ``out`` (a row view) when one is given."""
+        if out is None:
+            return h
+        self.copy_(out, h)
+        return out
+
     def _gate(self, h, k, H):
         return self.slice(h, [0, k * H], [1, 1], [h.shape[0], H])
 
-    def lstm_cell(self, xg, hg, c):
+    def lstm_cell(self, xg, hg, c, out=None):
         """One LSTM step from the input's and the state's projections xg, hg [N, 4H]
         and the cell c [N, H]: (h', c', acts) with acts = [sigmoid(i), sigmoid(f),
         tanh(g), sigmoid(o)] of xg + hg (lstm_cell_bwd's input), c' = f c + i g,
-        h' = o tanh(c')."""
+        h' = o tanh(c').  ``out``: a row view h' is written into (row_views)."""
         H = c.shape[1]
         pre = self.binary("add", xg, hg)
         i, f, g, o = (self.unary("tanh" if k == 2 else "sigmoid", self._gate(pre, k, H)) for k in range(4))
         c2 = self.binary("add", self.binary("mul", f, c), self.binary("mul", i, g))
-        return self.binary("mul", o, self.unary("tanh", c2)), c2, self.cat([i, f, g, o], 1)
+        return self._into(out, self.binary("mul", o, self.unary("tanh", c2))), c2, self.cat([i, f, g, o], 1)
 
-    def lstm_cell_bwd(self, dh, dc, acts, c, c2):
+    def lstm_cell_bwd(self, dh, dc, acts, c, c2, out=None):
         """lstm_cell's gradient: (dgates [N, 4H], the pre-activations', and dc for
         the previous cell c) from dh (h''s gradient), dc (c''s besides through h';
-        None: zero), acts, c and c'."""
+        None: zero), acts, c and c'; ``out``: a row view for dgates."""
         H = c.shape[1]
         i, f, g, o = (self._gate(acts, k, H) for k in range(4))
         tc = self.unary("tanh", c2)
@@ -490,27 +504,28 @@ class Backend:
               self.binary("sigmoid_bwd", f, self.binary("mul", dct, c)),
               self.binary("tanh_bwd", g, self.binary("mul", dct, i)),
               self.binary("sigmoid_bwd", o, self.binary("mul", dh, tc))]
-        return self.cat(dg, 1), self.binary("mul", dct, f)
+        return self._into(out, self.cat(dg, 1)), self.binary("mul", dct, f)
 
-    def gru_cell(self, xg, hg, h):
+    def gru_cell(self, xg, hg, h, out=None):
         """One GRU step from xg, hg [N, 3H] (hg with b_hh) and h [N, H]: (h', acts)
         with acts = [r, z, n], r, z = sigmoid(xg + hg), n = tanh(xg_n + r hg_n),
-        h' = n + z (h - n) (= (1 - z) n + z h)."""
+        h' = n + z (h - n) (= (1 - z) n + z h); ``out``: a row view for h'."""
         H = h.shape[1]
         r, z = (self.unary("sigmoid", self.binary("add", self._gate(xg, k, H), self._gate(hg, k, H))) for k in (0, 1))
         n = self.unary("tanh", self.binary("add", self._gate(xg, 2, H), self.binary("mul", r, self._gate(hg, 2, H))))
-        return self.binary("add", n, self.binary("mul", z, self.binary("sub", h, n))), self.cat([r, z, n], 1)
+        return (self._into(out, self.binary("add", n, self.binary("mul", z, self.binary("sub", h, n)))),
+                self.cat([r, z, n], 1))
 
-    def gru_cell_bwd(self, dh, acts, hg, h):
+    def gru_cell_bwd(self, dh, acts, hg, h, out=None):
         """gru_cell's gradient from dh: (dxg, dhg [N, 3H], dh z -- h's gradient but
-        through hg)."""
+        through hg); ``out``: a row view for dxg."""
         H = h.shape[1]
         r, z, n = (self._gate(acts, k, H) for k in range(3))
         dhz = self.binary("mul", dh, z)
         dn = self.binary("tanh_bwd", n, self.binary("sub", dh, dhz))
         dz = self.binary("sigmoid_bwd", z, self.binary("mul", dh, self.binary("sub", h, n)))
         dr = self.binary("sigmoid_bwd", r, self.binary("mul", dn, self._gate(hg, 2, H)))
-        return self.cat([dr, dz, dn], 1), self.cat([dr, dz, self.binary("mul", dn, r)], 1), dhz
+        return self._into(out, self.cat([dr, dz, dn], 1)), self.cat([dr, dz, self.binary("mul", dn, r)], 1), dhz
 
     def _as(self, h, dtype):
         """h in dtype, converted only where it differs (f16 operands of an f32

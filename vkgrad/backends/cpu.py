@@ -509,15 +509,15 @@ class CPUBackend(Backend):
         c = self._c(h)
         return np.split(c, G, axis=1)
 
-    def lstm_cell(self, xg, hg, c):
+    def lstm_cell(self, xg, hg, c, out=None):
         i, f, g, o = np.split(self._c(xg) + self._c(hg), 4, axis=1)
         i, f, g, o = _sigmoid(i), _sigmoid(f), np.tanh(g), _sigmoid(o)
         c2 = f * self._c(c) + i * g
         dt = c.dtype
-        return (self._store(o * np.tanh(c2), dt), self._store(c2, dt),
+        return (self._store(o * np.tanh(c2), dt, out), self._store(c2, dt),
                 self._store(np.concatenate([i, f, g, o], 1), dt))
 
-    def lstm_cell_bwd(self, dh, dc, acts, c, c2):
+    def lstm_cell_bwd(self, dh, dc, acts, c, c2, out=None):
         i, f, g, o = self._gates(acts, 4)
         cdh = self._c(dh)
         tc = np.tanh(self._c(c2))
@@ -526,23 +526,24 @@ class CPUBackend(Backend):
             dct += self._c(dc)
         dg = np.concatenate([dct * g * i * (1.0 - i), dct * self._c(c) * f * (1.0 - f), dct * i * (1.0 - g * g),
                              cdh * tc * o * (1.0 - o)], 1)
-        return self._store(dg, dh.dtype), self._store(dct * f, dh.dtype)
+        return self._store(dg, dh.dtype, out), self._store(dct * f, dh.dtype)
 
-    def gru_cell(self, xg, hg, h):
+    def gru_cell(self, xg, hg, h, out=None):
         (xr, xz, xn), (hr, hz, hn) = self._gates(xg, 3), self._gates(hg, 3)  # (f32 views of f16)
         r, z = _sigmoid(xr + hr), _sigmoid(xz + hz)
         n = np.tanh(xn + r * hn)
-        return self._store(n + z * (self._c(h) - n), h.dtype), self._store(np.concatenate([r, z, n], 1), h.dtype)
+        return (self._store(n + z * (self._c(h) - n), h.dtype, out),
+                self._store(np.concatenate([r, z, n], 1), h.dtype))
 
-    def gru_cell_bwd(self, dh, acts, hg, h):
+    def gru_cell_bwd(self, dh, acts, hg, h, out=None):
         r, z, n = self._gates(acts, 3)
         cdh = self._c(dh)
         dn = cdh * (1.0 - z) * (1.0 - n * n)
         dz = cdh * (self._c(h) - n) * z * (1.0 - z)
         dr = dn * self._gates(hg, 3)[2] * r * (1.0 - r)
         dt = dh.dtype
-        return (self._store(np.concatenate([dr, dz, dn], 1), dt), self._store(np.concatenate([dr, dz, dn * r], 1), dt),
-                self._store(cdh * z, dt))
+        return (self._store(np.concatenate([dr, dz, dn], 1), dt, out),
+                self._store(np.concatenate([dr, dz, dn * r], 1), dt), self._store(cdh * z, dt))
 
     # -- random --------------------------------------------------------
     def dropout(self, x, p, seed):

@@ -93,6 +93,9 @@ def recurrence(mode, xg, h0, c0, w_hh, b_hh=None, w_hr=None, reverse=False, leng
     steps = list(range(T - 1, -1, -1) if reverse else range(T))
     whh, bhh, whr = w_hh.data, None if b_hh is None else b_hh.data, None if w_hr is None else w_hr.data
     h, c = h0.data, None if c0 is None else c0.data
+    # the cells write each step's h' straight into its row of the output where the
+    # backend has row views (no masking, no projection after the cell): no cat
+    rv = be.row_views((T, N, P), dtype) if masks is None and whr is None else None
     # per step: hs / ccar the states carried on (past a row's length: the previous ones),
     # news / cs the cell's own h' / c', outs the outputs (zero past a row's length)
     hs, ccar, cs, acts, hgs, hrs, outs, news = ({} for _ in range(8))
@@ -100,16 +103,17 @@ def recurrence(mode, xg, h0, c0, w_hh, b_hh=None, w_hr=None, reverse=False, leng
         xt = be.reshape(be.rows(xg.data, t, t + 1), (N, GH))
         hg = be.matmul(h, whh, trans_b=True, bias=bhh)
         h_prev, c_prev = h, c
+        row = rv[1][t] if rv is not None else None
         if mode == "LSTM":
-            h, c, acts[t] = be.lstm_cell(xt, hg, c)
+            h, c, acts[t] = be.lstm_cell(xt, hg, c, out=row)
             if whr is not None:
                 hrs[t], h = h, be.matmul(h, whr, trans_b=True)
             cs[t] = c  # (the cell's own c': lstm_cell_bwd reads it)
         elif mode == "GRU":
-            h, acts[t] = be.gru_cell(xt, hg, h)
+            h, acts[t] = be.gru_cell(xt, hg, h, out=row)
             hgs[t] = hg
         else:
-            h = be.unary(act, be.binary("add", xt, hg))
+            h = be.unary(act, be.binary("add", xt, hg), out=row)
         news[t] = h  # (the cell's own h': the activation's gradient reads it)
         if masks is not None:  # rows past their length: state carried, output zero
             outs[t] = be.select(mask(t, P), h, zeros(P))
@@ -117,7 +121,8 @@ def recurrence(mode, xg, h0, c0, w_hh, b_hh=None, w_hr=None, reverse=False, leng
             if mode == "LSTM":
                 c = be.select(mask(t, H), c, c_prev)
         hs[t], ccar[t] = h, c
-    out = be.cat([be.reshape((outs if masks is not None else hs)[t], (1, N, P)) for t in range(T)], 0)
+    out = rv[0] if rv is not None else be.cat([be.reshape((outs if masks is not None else hs)[t], (1, N, P))
+                                               for t in range(T)], 0)
     handles = (out, h) + ((c,) if mode == "LSTM" else ())
 
     def stacked(d):  # per-step [N, K] handles, in time order, as [T * N, K]
@@ -128,6 +133,7 @@ def recurrence(mode, xg, h0, c0, w_hh, b_hh=None, w_hr=None, reverse=False, leng
         g_out = parts.get(0)
         dh, dc = parts.get(1), parts.get(2)
         dxs, dhgs, dhs = {}, {}, {}
+        gv = be.row_views((T, N, GH), dtype)  # (each step's dxg written in place, as the forward's h')
         for k in range(T - 1, -1, -1):
             t = steps[k]
             go = be.reshape(be.rows(g_out, t, t + 1), (N, P)) if g_out is not None else None
@@ -148,20 +154,22 @@ def recurrence(mode, xg, h0, c0, w_hh, b_hh=None, w_hr=None, reverse=False, leng
                 dhs[t] = dh
                 if whr is not None:
                     dh = be.matmul(dh, whr)
-                dg, dc = be.lstm_cell_bwd(dh, dc, acts[t], c0.data if k == 0 else ccar[steps[k - 1]], cs[t])
+                dg, dc = be.lstm_cell_bwd(dh, dc, acts[t], c0.data if k == 0 else ccar[steps[k - 1]], cs[t],
+                                          out=gv[1][t] if gv is not None else None)
                 dxs[t] = dhgs[t] = dg
                 dh = be.matmul(dg, whh)
             elif mode == "GRU":
-                dxs[t], dhgs[t], dhz = be.gru_cell_bwd(dh, acts[t], hgs[t], h_prev)
+                dxs[t], dhgs[t], dhz = be.gru_cell_bwd(dh, acts[t], hgs[t], h_prev,
+                                                       out=gv[1][t] if gv is not None else None)
                 dh = be.binary("add", be.matmul(dhgs[t], whh), dhz)
             else:
-                dxs[t] = dhgs[t] = be.binary(act + "_bwd", news[t], dh)
+                dxs[t] = dhgs[t] = be.binary(act + "_bwd", news[t], dh, out=gv[1][t] if gv is not None else None)
                 dh = be.matmul(dxs[t], whh)
             if carry_h is not None:
                 dh = be.binary("add", dh, carry_h)
             if carry_c is not None:
                 dc = carry_c if dc is None else be.binary("add", dc, carry_c)
-        dxg = stacked(dxs)
+        dxg = be.reshape(gv[0], (T * N, GH)) if gv is not None else stacked(dxs)
         dhg = dxg if mode != "GRU" else stacked(dhgs)
         dw_hh = None
         if w_hh.requires_grad:  # sum over steps of dhg_t^T h_prev(t)
