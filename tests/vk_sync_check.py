@@ -60,3 +60,16 @@ emb = vg.Parameter(np.ones((4, 3000)))
 ge = vg.backward(vg.embedding(np.array([0, 1, 1, 3]), emb).sum())
 print("rnn", float(hn.sum().item()), "parts", float(list(gp.values())[0].sum().item()),
       "emb", float(list(ge.values())[0].sum().item()))
+# session 17's paths: the bitonic sort's in-place passes, gather / scatter's primitives,
+# the recurrence writing its steps into row views (aligned rows), in-place ops
+srt = vg.tensor(np.random.default_rng(5).standard_normal((6, 300)), requires_grad=True)
+vals, idx = vg.topk(srt, 5)
+gsort = vg.backward(vals.sum() + vg.gather(srt, 1, idx).sum() + vg.scatter_add(srt, 1, idx, vals).sum())
+lstm2 = nn.LSTM(4, 8)  # rows of 4 x 8: the cells write into the stacked output
+xs2 = vg.tensor(np.random.default_rng(6).standard_normal((5, 4, 4)), requires_grad=True)
+glstm = vg.backward(lstm2(xs2)[0].sum())
+with vg.no_grad():
+    srt.mul_(0.5)
+    srt[0, :3] = 1.0
+print("sort", float(vals.sum().item()), "gather", float(list(gsort.values())[0].sum().item()),
+      "lstm views", float(list(glstm.values())[0].sum().item()), "inplace", float(srt.sum().item()))
