@@ -1774,3 +1774,36 @@ def test_recurrence_writes_steps_into_row_views(bk, mode, monkeypatch):
         bk.close(a, b, atol=bk.atol * max(1.0, float(np.abs(b).max())))
     if bk.device.startswith("vulkan"):
         assert made and all(made), made  # (forward and backward of both directions took the views)
+
+
+def test_segmentation_losses_and_functional_cross_entropy_match_torch():
+    """F.cross_entropy is PyTorch's (of logits) under vkgrad.nn.functional; the
+    classification losses take [N, C, d1, ...] maps with labels [N, d1, ...] or
+    probabilities (ignore_index, weights, label smoothing, every reduction)."""
+    torch = pytest.importorskip("torch")
+    import vkgrad.nn.functional as F
+    r = np.random.default_rng(52)
+    x, y = r.standard_normal((2, 3, 4, 5)), r.integers(0, 3, (2, 4, 5))
+    y[0, 0, :2] = -100
+    w = np.array([0.5, 1.0, 2.0])
+    for red in ("mean", "sum", "none"):
+        for kw in (dict(label_smoothing=0.1), dict(weight=w), {}):
+            xv, xt = vg.tensor(x, requires_grad=True, device="cpu", dtype="f64"), torch.tensor(x, requires_grad=True)
+            tkw = {k: torch.tensor(v) if isinstance(v, np.ndarray) else v for k, v in kw.items()}
+            a = F.cross_entropy(xv, y, reduction=red, **kw)
+            b = torch.nn.functional.cross_entropy(xt, torch.tensor(y), reduction=red, **tkw)
+            np.testing.assert_allclose(a.numpy(), b.detach().numpy(), rtol=1e-12, atol=1e-14, err_msg=f"{red} {kw}")
+            a.sum().backward()
+            b.sum().backward()
+            np.testing.assert_allclose(xv.grad.numpy(), xt.grad.numpy(), rtol=1e-10, atol=1e-14)
+        lp = x - np.log(np.exp(x).sum(1, keepdims=True))
+        np.testing.assert_allclose(vg.nll_loss(vg.tensor(lp, device="cpu", dtype="f64"), y, weight=w, reduction=red)
+                                   .numpy(), torch.nn.functional.nll_loss(torch.tensor(lp), torch.tensor(y),
+                                                                          torch.tensor(w), reduction=red).numpy(),
+                                   rtol=1e-12)
+    p = r.uniform(size=x.shape)
+    p /= p.sum(1, keepdims=True)
+    assert abs(F.cross_entropy(vg.tensor(x, device="cpu", dtype="f64"), p).item()
+               - torch.nn.functional.cross_entropy(torch.tensor(x), torch.tensor(p)).item()) < 1e-12
+    with pytest.raises(ValueError, match=r"softmax_cross_entropy: targets of shape \[2, 4\] for input \[2, 3, 4, 5\]"):
+        F.cross_entropy(vg.tensor(x), np.zeros((2, 4), int))

@@ -270,6 +270,7 @@ def _np_grid_sample(x, grid):
 
 # fmod / remainder operands whose quotients keep clear of integers (in f16 too)
 FM_A, FM_B = np.array([-4.3, -1.7, 0.4, 2.6, 5.1, -3.2]), np.array([1.5, -2.0, 0.7, -1.1, 2.2, 0.9])
+SEG_Y = np.array([[[0, 2, 1, 1], [2, 2, 0, 1]], [[1, 0, 0, 2], [1, 1, 2, 0]]])  # labels of [2, 3, 2, 4] maps
 BAG_IDX = np.array([3, 1, 1, 4, 0, 2, 2])
 BAG_OFF = np.array([0, 3, 3, 5])  # bags [3, 1, 1], [], [4, 0], [2, 2]
 
@@ -803,6 +804,12 @@ CASES = {
     "index_bool_axis_and_negative": (lambda a: a[np.array([True, False, True])][:, [-1, 0]],
                                      lambda a: a[[0, 2]][:, [-1, 0]], [U(3, 4)]),
     "index_whole_mask": (lambda a: a[a > 0.0] * 1.0, lambda a: a[a > 0], [AWAY(3, 4)]),
+    "softmax_xent_segmentation": (
+        lambda a: vg.softmax_cross_entropy(a, SEG_Y),
+        lambda a: -np.mean(np.take_along_axis(_np_log_softmax(a, 1), SEG_Y[:, None], 1)), [U(2, 3, 2, 4)]),
+    "nll_segmentation_none": (
+        lambda a: vg.nll_loss(a, SEG_Y, reduction="none"),
+        lambda a: -np.take_along_axis(a, SEG_Y[:, None], 1)[:, 0], [U(2, 3, 2, 4)]),
     "batch_norm_eval": (
         lambda x, g, b: vg.batch_norm(x, vg.tensor([0.1, -0.2, 0.3], dtype=x.dtype, device=x.device),
                                       vg.tensor([1.5, 0.5, 2.0], dtype=x.dtype, device=x.device),

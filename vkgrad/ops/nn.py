@@ -292,7 +292,9 @@ def embedding(indices, weight, padding_idx=None):
 def softmax_cross_entropy(logits, targets, weight=None, ignore_index=-100, reduction="mean", label_smoothing=0.0):
     """Fused softmax + cross-entropy, averaged over the batch.
 
-    ``targets``: one-hot (or probability) rows ``[B, C]``, or integer labels ``[B]``.
+    ``targets``: one-hot (or probability) rows ``[B, C]``, or integer labels ``[B]``;
+    logits [N, C, d1, ...] (segmentation) take labels [N, d1, ...] or probabilities of
+    their shape, "none" giving [N, d1, ...].
     PyTorch's CrossEntropyLoss options: ``weight`` [C] (a class's weight; with labels
     the mean divides by the rows' weights), ``ignore_index`` (host labels equal to it
     take no part), ``reduction`` "mean" / "sum" / "none", ``label_smoothing`` in
@@ -300,6 +302,9 @@ def softmax_cross_entropy(logits, targets, weight=None, ignore_index=-100, reduc
     composed of log_softmax."""
     check_tensor("softmax_cross_entropy", logits)
     _check_reduction("softmax_cross_entropy", reduction)
+    if logits.ndim > 2:
+        return _per_position("softmax_cross_entropy", softmax_cross_entropy, logits, targets, reduction,
+                             weight=weight, ignore_index=ignore_index, label_smoothing=label_smoothing)
     if not 0.0 <= float(label_smoothing) <= 1.0:
         raise ValueError(f"softmax_cross_entropy: label_smoothing must lie in [0, 1], got {label_smoothing}")
     if weight is not None or reduction != "mean" or label_smoothing or _ignores(targets, ignore_index):
@@ -320,6 +325,27 @@ def softmax_cross_entropy(logits, targets, weight=None, ignore_index=-100, reduc
             return (be.cast(be.binary("mul", be.cast(dlogits, gdt), g), ddt),)
         return (be.binary("mul", dlogits, g),)
     return make(loss, be, (logits,), backward)
+
+
+def _per_position(op, fn, x, targets, reduction, **kw):
+    """A classification loss over [N, C, d1, ...] (PyTorch's K-dimensional form:
+    segmentation maps): the class axis moved last and the positions made rows,
+    labels [N, d1, ...] (or probabilities of x's shape) alike; "none" gives [N, d1, ...]."""
+    N, C, rest = x.shape[0], x.shape[1], x.shape[2:]
+    rows = transpose(x, (0,) + tuple(range(2, x.ndim)) + (1,)).reshape(-1, C)
+    if isinstance(targets, Tensor):
+        t = targets
+    else:
+        t = np.asarray(targets)
+    if tuple(t.shape) == (N,) + tuple(rest):
+        t = t.reshape((-1,)) if isinstance(t, Tensor) else t.reshape(-1)
+    elif tuple(t.shape) == tuple(x.shape):
+        t = transpose(as_tensor(op, t, x), (0,) + tuple(range(2, x.ndim)) + (1,)).reshape(-1, C)
+    else:
+        raise ValueError(f"{op}: targets of shape {list(t.shape)} for input {list(x.shape)}: expected labels "
+                         f"{[N] + list(rest)} or probabilities of the input's shape")
+    out = fn(rows, t, reduction=reduction, **kw)
+    return out.reshape((N,) + tuple(rest)) if reduction == "none" else out
 
 
 def cross_entropy(probs, targets, eps=0.0):
@@ -483,12 +509,15 @@ def huber_loss(pred, target, reduction="mean", delta=1.0):
 
 def nll_loss(log_probs, targets, weight=None, ignore_index=-100, reduction="mean"):
     """-log_probs[i, y_i] (times weight[y_i]) for log-probabilities [B, C] (e.g.
-    log_softmax's) and integer labels [B] (PyTorch's NLLLoss: the mean divides by
+    log_softmax's; or [N, C, d1, ...] with labels [N, d1, ...]) and integer labels [B]
+    (PyTorch's NLLLoss: the mean divides by
     the weights of the rows' labels; host labels equal to ``ignore_index`` take no
     part; a label on a device out of range gives NaN, as one_hot)."""
     op = "nll_loss"
     _check_reduction(op, reduction)
     check_tensor(op, log_probs)
+    if log_probs.ndim > 2:
+        return _per_position(op, nll_loss, log_probs, targets, reduction, weight=weight, ignore_index=ignore_index)
     x = loss_precision(log_probs)
     if x.ndim != 2:
         raise ValueError(f"{op}: expected log-probabilities [batch, classes], got {list(x.shape)}")
