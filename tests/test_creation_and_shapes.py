@@ -201,13 +201,15 @@ def test_transpose_permute_and_swapaxes(bk):
 
 
 def test_functional_namespaces():
-    """vkgrad.functional and vkgrad.nn.functional (PyTorch's ``F``) hold the same functions."""
+    """vkgrad.functional and vkgrad.nn.functional (PyTorch's ``F``) hold the same functions,
+    but for cross_entropy: PyTorch's (of logits) under F, ggmlR's (of probabilities) at the top."""
     import vkgrad.functional as F1
     import vkgrad.nn.functional as F
     assert F is vg.nn.functional and set(F.__all__) == set(F1.__all__)
-    for name in ("relu", "softmax", "cross_entropy", "pad", "interpolate", "scaled_dot_product_attention",
+    for name in ("relu", "softmax", "pad", "interpolate", "scaled_dot_product_attention",
                  "layer_norm", "conv2d", "embedding", "linear"):
         assert getattr(F, name) is getattr(vg, name)
+    assert F.cross_entropy is vg.softmax_cross_entropy and F1.cross_entropy is vg.cross_entropy
     x = vg.tensor([[1.0, -2.0]], device="cpu")
     assert F.relu(x).numpy().tolist() == [[1.0, 0.0]]
 
