@@ -810,6 +810,18 @@ CASES = {
     "nll_segmentation_none": (
         lambda a: vg.nll_loss(a, SEG_Y, reduction="none"),
         lambda a: -np.take_along_axis(a, SEG_Y[:, None], 1)[:, 0], [U(2, 3, 2, 4)]),
+    "cdist_direct": (lambda a, b: vg.cdist(a, b), lambda a, b: np.sqrt(((a[:, None] - b[None]) ** 2).sum(-1)),
+                     [U(4, 3), U(5, 3)]),
+    "cdist_product_p2": (lambda a, b: vg.cdist(a, b), lambda a, b: np.sqrt(((a[:, :, None] - b[:, None]) ** 2).sum(-1)),
+                         [U(2, 27, 3), U(2, 4, 3)]),
+    "cdist_p3": (lambda a, b: vg.cdist(a, b, 3.0), lambda a, b: (np.abs(a[:, None] - b[None]) ** 3).sum(-1) ** (1 / 3),
+                 [U(3, 2), U(4, 2)]),
+    "logaddexp": (vg.logaddexp, np.logaddexp, [U(3, 4), U(3, 4)]),
+    "logit": (lambda a: vg.logit(a), lambda a: np.log(a / (1 - a)), [U(5, lo=0.1, hi=0.9)]),
+    "xlogy": (vg.xlogy, lambda a, b: a * np.log(b), [U(4), P(4)]),
+    "meshgrid_stacks": (lambda a, b: vg.hstack(list(vg.meshgrid(a, b, indexing="xy"))) + vg.vstack([b, b]).sum()
+                        + vg.dstack([a, a]).sum() + vg.column_stack([a, a]).sum(),
+                        lambda a, b: np.hstack(np.meshgrid(a, b)) + 2 * b.sum() + 4 * a.sum(), [U(3), U(3)]),
     "batch_norm_eval": (
         lambda x, g, b: vg.batch_norm(x, vg.tensor([0.1, -0.2, 0.3], dtype=x.dtype, device=x.device),
                                       vg.tensor([1.5, 0.5, 2.0], dtype=x.dtype, device=x.device),

@@ -13,9 +13,9 @@ from .nn import (bilinear, embedding_bag, gumbel_softmax, batch_norm, binary_cro
 from .conv import (affine_grid, grid_sample, max_unpool1d, max_unpool2d, channel_shuffle, conv_transpose1d, fold, local_response_norm, unfold, adaptive_avg_pool1d, adaptive_avg_pool2d, adaptive_max_pool1d, adaptive_max_pool2d, avg_pool1d, avg_pool2d, avg_pool3d, conv1d, conv2d, conv3d, conv_transpose2d,
                    interpolate, max_pool1d, max_pool2d, max_pool3d)
 from .einsum import einsum
-from .compat import (addmm, all, any, clamp_min, clamp_max, clip, dot, flatten, fmod, lerp, mm, movedim, moveaxis, mv,
-                     narrow, ne, permute, remainder, repeat_interleave, squeeze, swapaxes, swapdims, t, unflatten,
-                     unsqueeze)
+from .compat import (addmm, all, any, cdist, clamp_min, clamp_max, clip, column_stack, dot, dstack, flatten, fmod,
+                     hstack, lerp, logaddexp, logit, meshgrid, mm, movedim, moveaxis, mv, narrow, ne, permute, remainder,
+                     repeat_interleave, squeeze, swapaxes, swapdims, t, unflatten, unsqueeze, vstack, xlogy)
 from .losses import (ctc_loss, cosine_embedding_loss, gaussian_nll_loss, hinge_embedding_loss, margin_ranking_loss,
                      multi_margin_loss, multilabel_soft_margin_loss, poisson_nll_loss, soft_margin_loss,
                      triplet_margin_loss)
@@ -49,4 +49,5 @@ __all__ = ["abs", "add", "affine", "clamp", "div", "eq", "exp", "gelu", "log", "
            "max_unpool1d", "max_unpool2d", "amax", "amin", "norm", "isnan", "isinf", "isfinite", "nan_to_num",
            "addmm", "all", "any", "clamp_min", "clamp_max", "clip", "dot", "flatten", "fmod", "lerp", "mm", "movedim",
            "moveaxis", "mv", "narrow", "ne", "permute", "remainder", "repeat_interleave", "squeeze", "swapaxes",
-           "swapdims", "t", "unflatten", "unsqueeze", "prod", "cumprod", "ctc_loss", "affine_grid", "grid_sample", "gumbel_softmax"]
+           "swapdims", "t", "unflatten", "unsqueeze", "prod", "cumprod", "ctc_loss", "affine_grid", "grid_sample", "gumbel_softmax",
+           "cdist", "column_stack", "dstack", "hstack", "vstack", "logaddexp", "logit", "meshgrid", "xlogy"]

@@ -4,15 +4,16 @@ narrow, repeat_interleave, ...), small products (mm, mv, dot, addmm), lerp, fmod
 remainder, ne, clamp_min / clamp_max / clip, all / any."""
 from __future__ import annotations
 
+import builtins
 import numbers
 
 import numpy as np
 
 from ..tensor import Tensor
-from ._core import check_tensor
+from ._core import as_tensor, check_tensor
 from .elementwise import add, clamp, eq, floor, mul, sub, trunc
 from .nn import matmul
-from .shape import getitem, index_select, max, min, reshape, transpose
+from .shape import broadcast_to, cat, getitem, index_select, max, min, reshape, transpose
 
 
 def flatten(x, start_dim=0, end_dim=-1):
@@ -196,3 +197,107 @@ def all(x, dim=None, keepdim=False):
 def any(x, dim=None, keepdim=False):
     """1.0 where some element along ``dim`` is nonzero, else 0.0."""
     return max(_nonzero("any", x), dim, keepdim)
+
+
+def meshgrid(*tensors, indexing="ij"):
+    """PyTorch's meshgrid: the 1-d tensors broadcast into grids of all of their
+    lengths ("ij": the first varies along axis 0; "xy": the first two swapped)."""
+    ts = list(tensors[0]) if len(tensors) == 1 and isinstance(tensors[0], (list, tuple)) else list(tensors)
+    if indexing not in ("ij", "xy"):
+        raise ValueError(f"meshgrid: indexing must be 'ij' or 'xy', got {indexing!r}")
+    for t_ in ts:
+        check_tensor("meshgrid", t_)
+        if t_.ndim != 1:
+            raise ValueError(f"meshgrid: expected 1-d tensors, got shape {list(t_.shape)}")
+    order = list(range(len(ts)))
+    if indexing == "xy" and len(ts) >= 2:
+        order[0], order[1] = 1, 0
+    shape = tuple(ts[i].shape[0] for i in order)
+    out = []
+    for k, t_ in enumerate(ts):
+        pos = order.index(k)
+        view = reshape(t_, tuple(t_.shape[0] if d == pos else 1 for d in range(len(ts))))
+        out.append(broadcast_to(view, shape))
+    return tuple(out)
+
+
+def _atleast(t_, n):
+    return reshape(t_, t_.shape + (1,) * (n - t_.ndim)) if t_.ndim < n else t_
+
+
+def hstack(tensors):
+    """Joined along axis 1 (axis 0 for vectors), as NumPy's / PyTorch's hstack."""
+    ts = list(tensors)
+    return cat(ts, 0 if builtins.all(t_.ndim == 1 for t_ in ts) else 1)
+
+
+def vstack(tensors):
+    """Joined along axis 0, vectors as rows."""
+    return cat([reshape(t_, (1,) + t_.shape) if t_.ndim == 1 else t_ for t_ in tensors], 0)
+
+
+def dstack(tensors):
+    """Joined along axis 2, vectors as [1, n, 1] and matrices as [m, n, 1]."""
+    return cat([_atleast(reshape(t_, (1,) + t_.shape) if t_.ndim == 1 else t_, 3) for t_ in tensors], 2)
+
+
+def column_stack(tensors):
+    """Vectors as columns, joined along axis 1."""
+    return cat([reshape(t_, (t_.shape[0], 1)) if t_.ndim == 1 else t_ for t_ in tensors], 1)
+
+
+def logaddexp(a, b):
+    """log(exp(a) + exp(b)) without overflow: max(a, b) + log1p(exp(-|a - b|))."""
+    from .elementwise import abs as abs_, exp, log1p, maximum
+    check_tensor("logaddexp", a)
+    return add(maximum(a, b), log1p(exp(-abs_(sub(a, b)))))
+
+
+def logit(x, eps=None):
+    """log(x / (1 - x)), x clamped into [eps, 1 - eps] when eps is given."""
+    from .elementwise import log
+    check_tensor("logit", x)
+    if eps is not None:
+        x = clamp(x, float(eps), 1.0 - float(eps))
+    return sub(log(x), log(1.0 - x))
+
+
+def xlogy(x, y):
+    """x * log(y), 0 where x is 0 (PyTorch's; a NaN y stays NaN)."""
+    from .elementwise import eq, isnan, log, where
+    check_tensor("xlogy", x)
+    y = as_tensor("xlogy", y, x)
+    keep = isnan(y) + (1.0 - eq(x, 0.0))
+    return where(keep, mul(x, log(where(keep, y, 1.0))), 0.0)
+
+
+def _safe_root(s, p=2.0):
+    """s ** (1 / p) whose gradient at 0 is 0 (not inf * 0)."""
+    from .elementwise import eq, pow as pow_, sqrt, where
+    z = eq(s, 0.0)
+    s1 = where(z, 1.0, s)
+    return where(z, 0.0, sqrt(s1) if p == 2.0 else pow_(s1, 1.0 / p))
+
+
+def cdist(x1, x2, p=2.0):
+    """PyTorch's cdist: the p-norm distances between the rows of x1 [..., P, M] and
+    x2 [..., R, M] -> [..., P, R] (batch axes broadcast).  p = 2 with more than 25
+    rows on a side: |a|^2 + |b|^2 - 2 a.b (one product, clamped at 0; PyTorch's
+    choice), else by the differences; a zero distance's gradient is 0."""
+    from .elementwise import abs as abs_, maximum, pow as pow_
+    from .nn import matmul
+    from .shape import sum as sum_
+    check_tensor("cdist", x1)
+    check_tensor("cdist", x2)
+    if x1.ndim < 2 or x2.ndim < 2 or x1.shape[-1] != x2.shape[-1]:
+        raise ValueError(f"cdist: expected [..., P, M] and [..., R, M], got {list(x1.shape)} and {list(x2.shape)}")
+    if not float(p) >= 1:
+        raise ValueError(f"cdist: p must be >= 1, got {p}")
+    if float(p) == 2.0 and (x1.shape[-2] > 25 or x2.shape[-2] > 25):
+        sq = add(add(sum_(x1 * x1, -1, keepdims=True), sum_(x2 * x2, -1).unsqueeze(-2)),
+                 mul(matmul(x1, x2.swapaxes(-1, -2)), -2.0))
+        return _safe_root(maximum(sq, 0.0))
+    d = sub(x1.unsqueeze(-2), x2.unsqueeze(-3))
+    if float(p) == 2.0:
+        return _safe_root(sum_(d * d, -1))
+    return _safe_root(sum_(pow_(abs_(d), float(p)), -1), float(p))
