@@ -232,3 +232,20 @@ def test_arange_linspace_eye(bk):
         vg.eye(2, device="cpu").repeat(2)
     with pytest.raises(ValueError, match=r"tile: reps must be non-negative ints, got \[-1\]"):
         vg.tile(vg.eye(2, device="cpu"), -1)
+
+
+def test_pytorch_creation_and_grad_mode_spellings():
+    """from_numpy / as_tensor / is_tensor, and set_grad_enabled as a call and a context."""
+    t = vg.from_numpy(np.arange(3))
+    assert t.dtype == "i32" and vg.is_tensor(t) and not vg.is_tensor(np.arange(3))
+    assert vg.as_tensor(t) is t and vg.as_tensor(t, dtype="f32").dtype == "f32"
+    assert vg.as_tensor([1.0, 2.0]).numpy().tolist() == [1.0, 2.0]
+    with vg.set_grad_enabled(False):
+        assert not vg.is_grad_enabled()
+        y = vg.tensor([1.0], requires_grad=True) * 2.0
+        assert not y.requires_grad
+    assert vg.is_grad_enabled()
+    vg.set_grad_enabled(False)
+    assert not vg.is_grad_enabled()
+    vg.set_grad_enabled(True)
+    assert vg.is_grad_enabled()

@@ -6,14 +6,15 @@ from __future__ import annotations
 __version__ = "0.1.0"
 
 from . import config
-from .autograd import Gradients, backward, enable_grad, grad_tape, inference_mode, is_grad_enabled, no_grad
+from .autograd import (Gradients, backward, enable_grad, grad_tape, inference_mode, is_grad_enabled, no_grad,
+                       set_grad_enabled)
 from .backends import BackendError, devices, get_backend, normalize_device, vulkan_available
 from .gradcheck import gradcheck
 from .ops import *  # noqa: F401,F403  (the functional API)
 from .ops import __all__ as _ops_all
 from .random import get_rng_state, manual_seed, set_rng_state
-from .tensor import (Parameter, Tensor, arange, canonical_dtype, eye, full, full_like, linspace, ones, ones_like, rand,
-                     randint, randn, tensor, zeros, zeros_like)
+from .tensor import (Parameter, Tensor, arange, as_tensor, canonical_dtype, eye, from_numpy, full, full_like, is_tensor,
+                     linspace, ones, ones_like, rand, randint, randn, tensor, zeros, zeros_like)
 from . import amp, data, functional, nn, optim, parallel  # noqa: E402
 from .amp import autocast
 from .capture import capture_step

@@ -47,6 +47,21 @@ def grad_tape():
 enable_grad = grad_tape
 
 
+class set_grad_enabled:
+    """PyTorch's set_grad_enabled(mode): turns recording on or off now, and as a
+    context manager puts the previous mode back on exit."""
+
+    def __init__(self, mode):
+        self.prev = config.grad_enabled
+        config.grad_enabled = bool(mode)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        config.grad_enabled = self.prev
+
+
 def is_grad_enabled():
     return config.grad_enabled
 

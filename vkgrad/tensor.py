@@ -729,6 +729,27 @@ def tensor(array, requires_grad=False, dtype=None, device=None, name=None):
     return t
 
 
+def from_numpy(array):
+    """``tensor(array)`` on the default device, in the array's dtype class (PyTorch's
+    name; a copy: vkgrad's storage is the device's, not the array's)."""
+    return tensor(np.asarray(array))
+
+
+def as_tensor(data, dtype=None, device=None):
+    """``data`` itself if it is already a tensor of that dtype and device, else a
+    new tensor of it (PyTorch's as_tensor)."""
+    if isinstance(data, Tensor) and (dtype is None or canonical_dtype(dtype) == data.dtype) and (
+            device is None or data.device.startswith(str(device))):
+        return data
+    if isinstance(data, Tensor):
+        return data.to(device=device, dtype=dtype)
+    return tensor(data, dtype=dtype, device=device)
+
+
+def is_tensor(obj):
+    return isinstance(obj, Tensor)
+
+
 def _shape_arg(op, shape):
     """A shape given as ints or as one tuple / list of them, checked."""
     if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
