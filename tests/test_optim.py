@@ -842,3 +842,45 @@ def test_lbfgs_matches_pytorch():
             assert abs(opt.step(closure).item() - topt.step(tclosure).item()) < 1e-10
         for p, tp in zip(m.parameters(), tm.parameters()):
             np.testing.assert_allclose(p.numpy(), tp.detach().numpy(), rtol=1e-9, atol=1e-11, err_msg=str(ls))
+
+
+def test_rprop_matches_its_formula_and_pytorch(bk):
+    """Rprop: per-element step sizes grown while the gradient keeps its sign, shrunk
+    (and the step skipped) when it flips, clamped; against a NumPy transcription of
+    PyTorch's update on every backend, PyTorch itself where present; resumes from a
+    checkpoint."""
+    r = np.random.default_rng(11)
+    w0 = r.standard_normal(6)
+    grads = [np.sin(3 * w0 + k) * (k % 3 - 1) for k in range(12)]
+    w, prev, size = w0.copy(), np.zeros(6), np.full(6, 0.05)
+    for g in grads:
+        s = g * prev
+        size = np.clip(size * np.where(s > 0, 1.2, np.where(s < 0, 0.5, 1.0)), 1e-6, 50)
+        g = np.where(s < 0, 0.0, g)
+        w, prev = w - np.sign(g) * size, g
+    p = vg.Parameter(w0, device=bk.device, dtype=bk.dtype)
+    opt = vg.optim.Rprop([p], lr=0.05)
+    for k, g in enumerate(grads):
+        p.grad = bk.t(g)
+        opt.step()
+        if k == 5:  # a checkpoint: a new optimizer picks up there
+            sd = opt.state_dict()
+            opt = vg.optim.Rprop([p], lr=0.05)
+            opt.load_state_dict(sd)
+    bk.close(p.numpy(), _round(bk, w) if bk.dtype == "f16" else w, atol=bk.atol * 10)
+    with pytest.raises(ValueError, match=r"Rprop: etas must be \(decrease in \(0, 1\), increase > 1\)"):
+        vg.optim.Rprop([p], etas=(1.5, 1.2))
+    try:
+        import torch
+    except ImportError:
+        return
+    tw = torch.nn.Parameter(torch.tensor(w0))
+    to = torch.optim.Rprop([tw], lr=0.05)
+    for g in grads:
+        tw.grad = torch.tensor(g)
+        to.step()
+    np.testing.assert_allclose(w, tw.detach().numpy(), rtol=1e-12)
+
+
+def _round(bk, a):
+    return a.astype(np.float16).astype(np.float64)
