@@ -1807,3 +1807,20 @@ def test_segmentation_losses_and_functional_cross_entropy_match_torch():
                - torch.nn.functional.cross_entropy(torch.tensor(x), torch.tensor(p)).item()) < 1e-12
     with pytest.raises(ValueError, match=r"softmax_cross_entropy: targets of shape \[2, 4\] for input \[2, 3, 4, 5\]"):
         F.cross_entropy(vg.tensor(x), np.zeros((2, 4), int))
+
+
+def test_sequential_from_ordered_dict_slices_and_insert():
+    from collections import OrderedDict
+    s = nn.Sequential(OrderedDict([("fc", nn.Linear(2, 3, device="cpu")), ("act", nn.ReLU())]))
+    assert list(s.state_dict()) == ["fc.weight", "fc.bias"] and s[0] is s.fc and len(s) == 2
+    x = vg.tensor(np.ones((1, 2)), device="cpu")
+    np.testing.assert_allclose(s(x).numpy(), np.maximum(s.fc(x).numpy(), 0))
+    s2 = nn.Sequential(nn.Linear(2, 3, device="cpu"), nn.ReLU(), nn.Linear(3, 1, device="cpu"))
+    tail = s2[1:]
+    assert isinstance(tail, nn.Sequential) and len(tail) == 2 and tail[1] is s2[2]
+    ml = nn.ModuleList([nn.ReLU()]).extend([nn.Tanh()]).insert(0, nn.Sigmoid())
+    assert [type(m).__name__ for m in ml] == ["Sigmoid", "ReLU", "Tanh"] and [n for n, _ in ml.named_children()] == \
+        ["0", "1", "2"]
+    assert isinstance(ml[:2], nn.ModuleList) and len(ml[:2]) == 2
+    with pytest.raises(TypeError, match="Sequential: entry 'x' is a int, expected a Module"):
+        nn.Sequential(OrderedDict([("x", 3)]))

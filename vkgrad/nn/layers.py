@@ -860,7 +860,20 @@ class _List(Module):
         return self
 
     def __getitem__(self, i):
-        return list(self._entries().values())[i]
+        entries = list(self._entries().values())
+        if isinstance(i, slice):  # (PyTorch's: a container of the same kind)
+            return type(self)(*entries[i]) if isinstance(self, Sequential) else type(self)(entries[i])
+        return entries[i]
+
+    def insert(self, index, m):
+        """m placed before position ``index``; the entries renumbered "0", "1", ..."""
+        entries = list(self._entries().values())
+        entries.insert(index, self._check(m))
+        for name in list(self._entries()):
+            delattr(self, name)
+        for e in entries:
+            self.append(e)
+        return self
 
     def __len__(self):
         return len(self._entries())
@@ -870,10 +883,17 @@ class _List(Module):
 
 
 class Sequential(_List):
-    """Layers applied in order; sub-modules are named "0", "1", ..."""
+    """Layers applied in order; sub-modules are named "0", "1", ..., or by the keys
+    of one OrderedDict given instead (PyTorch's)."""
 
     def __init__(self, *layers):
         super().__init__()
+        if len(layers) == 1 and isinstance(layers[0], dict):
+            for name, m in layers[0].items():
+                if not isinstance(m, Module):
+                    raise TypeError(f"Sequential: entry {name!r} is a {type(m).__name__}, expected a Module")
+                self.add_module(str(name), m)
+            return
         for i, m in enumerate(layers):
             if not isinstance(m, Module):
                 raise TypeError(f"Sequential: argument {i} is a {type(m).__name__}, expected a Module")
