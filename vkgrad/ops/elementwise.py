@@ -55,7 +55,8 @@ def _stepwise(op, x):
 
 
 def sin(x):
-    """sin x (range-reduced in the shaders, ~1 ulp for |x| < 8192)."""
+    """sin x (the shaders' own range reduction and polynomial: within 2e-6 of NumPy
+    for |x| < 8192 on lavapipe)."""
     be = x.backend
     return _unary("sin", x, bwd=lambda xd, y, g: be.binary("mul", g, be.unary("cos", xd)))
 
