@@ -111,8 +111,12 @@ def test_indexing_errors():
         x[3]
     with pytest.raises(TypeError, match="only integers, slices"):
         x["a"]
-    with pytest.raises(IndexError, match=r"indexing: one advanced \(array\) index at a time is supported, got 2"):
-        x[[0, 1], [1, 2]]
+    with pytest.raises(IndexError, match=r"indexing: advanced \(array\) indices must stand next to each other"):
+        vg.tensor(np.ones((3, 4, 2)))[[0, 1], :, [1, 0]]
+    with pytest.raises(IndexError, match=r"indexing: index shapes \[\[2\], \[3\]\] do not broadcast together"):
+        x[[0, 1], [1, 2, 3]]
+    with pytest.raises(IndexError, match=r"indexing: several advanced indices must all be integers"):
+        x[[0, 1], np.array([True, False, True, False])]
     with pytest.raises(IndexError, match=r"indexing: index out of range for axis 1 of length 4"):
         x[:, [0, 4]]
     with pytest.raises(IndexError, match=r"indexing: a boolean mask must cover one axis or the whole tensor"):

@@ -822,6 +822,10 @@ CASES = {
     "meshgrid_stacks": (lambda a, b: vg.hstack(list(vg.meshgrid(a, b, indexing="xy"))) + vg.vstack([b, b]).sum()
                         + vg.dstack([a, a]).sum() + vg.column_stack([a, a]).sum(),
                         lambda a, b: np.hstack(np.meshgrid(a, b)) + 2 * b.sum() + 4 * a.sum(), [U(3), U(3)]),
+    "index_pairs_rows_actions": (lambda a: a[np.arange(4), np.array([1, 4, 0, 2])],
+                                 lambda a: a[np.arange(4), [1, 4, 0, 2]], [U(4, 5, 3)]),
+    "index_pairs_broadcast_after_slice": (lambda a: a[:, np.array([[0], [3]]), np.array([1, -1, 2])],
+                                          lambda a: a[:, np.array([[0], [3]]), np.array([1, -1, 2])], [U(2, 4, 3)]),
     "batch_norm_eval": (
         lambda x, g, b: vg.batch_norm(x, vg.tensor([0.1, -0.2, 0.3], dtype=x.dtype, device=x.device),
                                       vg.tensor([1.5, 0.5, 2.0], dtype=x.dtype, device=x.device),
@@ -1808,7 +1812,13 @@ def test_gumbel_softmax(bk):
 
 
 def test_indexing_by_device_indices(bk):
-    """An int32 tensor index stays on the device (index_select); its gradient sums repeats."""
+    """An int32 tensor index stays on the device (index_select), alone or with others
+    (q[arange(B), actions]); the gradient sums repeats."""
+    q = bk.t(np.arange(12.0).reshape(4, 3), requires_grad=True)
+    acts = bk.t(np.array([2, 0, 0, 1], np.int32))
+    np.testing.assert_array_equal(q[np.arange(4), acts].numpy(), [2.0, 3.0, 6.0, 10.0])
+    q[np.arange(4), acts].sum().backward()
+    np.testing.assert_array_equal(q.grad.numpy(), np.eye(3)[[2, 0, 0, 1]])
     a = np.arange(12.0).reshape(3, 4)
     x = bk.t(a, requires_grad=True)
     idx = bk.t(np.array([[2, 0], [2, 2]], np.int32))

@@ -227,8 +227,9 @@ def stack(tensors, axis=0):
 def getitem(x, index):
     """Indexing: integers, slices with positive steps, ``...`` and ``None``, plus one
     advanced index -- an integer array or list, an int32 tensor, or a boolean mask
-    of its axis (or of the whole tensor: ``x[x > 0]``, read to the host) -- taken by
-    index_select (NumPy's and PyTorch's placement: its axes where the index stood).
+    of its axis (or of the whole tensor: ``x[x > 0]``, read to the host) -- or
+    several adjacent integer ones broadcast together (``q[arange(B), actions]``),
+    taken by index_select (PyTorch's placement: their axes where they stood).
 
     The result is a copy (tensors here are always contiguous); the gradient flows
     back into the selected positions (repeats summed)."""
@@ -236,8 +237,10 @@ def getitem(x, index):
         index = (index,)
     adv = [k for k, i in enumerate(index) if _advanced(i)]
     if len(adv) > 1:
-        raise IndexError(f"indexing: one advanced (array) index at a time is supported, got {len(adv)} for shape "
-                         f"{list(x.shape)}")
+        if adv != list(range(adv[0], adv[-1] + 1)):
+            raise IndexError(f"indexing: advanced (array) indices must stand next to each other (x[:, rows, cols]), "
+                             f"got them at positions {adv} for shape {list(x.shape)}")
+        return _joint_index(x, index, adv)
     if adv:
         return _advanced_index(x, index, adv[0])
     if any(not (i is None or i is Ellipsis or isinstance(i, (slice, int, np.integer)))
@@ -295,6 +298,60 @@ def _advanced(i):
     return False
 
 
+def _axis_of(x, index, k):
+    """The axis that index[k] stands for once the basic indices before it have
+    been applied (integers drop an axis, None adds one, ... spans the rest)."""
+    before = index[:k]
+    if Ellipsis in before:
+        real = len([j for j in index if j is not None and j is not Ellipsis])
+        return len([j for j in before if j is not Ellipsis and not isinstance(j, (int, np.integer))]) + x.ndim - real
+    return len([j for j in before if not isinstance(j, (int, np.integer))])
+
+
+def _joint_index(x, index, adv):
+    """x[..., i1, i2, ...] with adjacent integer array indices (PyTorch's
+    ``q[arange(B), actions]``): broadcast together, they pick elements of the
+    merged axes -- one index_select of flat positions (device int32 indices: f32
+    arithmetic on the device, exact below 2**24; they must lie in range)."""
+    from .elementwise import to
+    idx = [index[k] if isinstance(index[k], Tensor) else np.asarray(index[k]) for k in adv]
+    if any(isinstance(i, Tensor) and i.dtype != "i32" or not isinstance(i, Tensor) and np.asarray(i).dtype.kind
+           not in "iu" for i in idx):
+        raise IndexError("indexing: several advanced indices must all be integers (a boolean mask goes alone)")
+    y = getitem(x, index[:adv[0]] + (slice(None),) * len(adv) + index[adv[-1] + 1:])
+    ax = _axis_of(x, index, adv[0])
+    sizes = y.shape[ax:ax + len(adv)]
+    strides = [int(np.prod(sizes[j + 1:])) for j in range(len(sizes))]
+    merged = reshape(y, y.shape[:ax] + (int(np.prod(sizes)),) + y.shape[ax + len(adv):])
+    try:
+        bshape = np.broadcast_shapes(*(tuple(i.shape) for i in idx))
+    except ValueError:
+        raise IndexError(f"indexing: index shapes {[list(i.shape) for i in idx]} do not broadcast together") from None
+    if not any(isinstance(i, Tensor) and i.device != "cpu" for i in idx):
+        hs = [np.asarray(i.numpy() if isinstance(i, Tensor) else i).astype(np.int64) for i in idx]
+        for h, n, k in zip(hs, sizes, adv):
+            if h.size and (h.min() < -n or h.max() >= n):
+                raise IndexError(f"indexing: index out of range for an axis of length {n} (position {k}, shape "
+                                 f"{list(x.shape)})")
+        flat = builtins.sum(np.broadcast_to(h % builtins.max(n, 1), bshape) * st for h, n, st in zip(hs, sizes, strides))
+        flat = np.asarray(flat).reshape(-1)
+    else:
+        if int(np.prod(sizes)) >= 1 << 24:
+            raise IndexError(f"indexing: device indices over {int(np.prod(sizes))} positions (f32 arithmetic is exact "
+                             "below 2**24): read them to the host first")
+        dev = next(i.device for i in idx if isinstance(i, Tensor) and i.device != "cpu")
+        from ..tensor import tensor
+        parts = [to(i if isinstance(i, Tensor) and i.device == dev else
+                    tensor(np.asarray(i.numpy() if isinstance(i, Tensor) else i), dtype="i32", device=dev), dtype="f32")
+                 for i in idx]
+        f = parts[0] * float(strides[0])
+        for p_, st in zip(parts[1:], strides[1:]):
+            f = f + p_ * float(st)
+        flat = to(broadcast_to(f, bshape) if f.shape != tuple(bshape) else f, dtype="i32").reshape((-1,))
+    out = index_select(merged, ax, flat)
+    return reshape(out, merged.shape[:ax] + tuple(bshape) + merged.shape[ax + 1:])
+
+
 def _advanced_index(x, index, k):
     """x[index] where index[k] is an array / tensor of integers or booleans."""
     i = index[k]
@@ -316,13 +373,7 @@ def _advanced_index(x, index, k):
         raise IndexError(f"indexing: array indices must be integers or booleans, got {host.dtype}")
     basic = index[:k] + (slice(None),) + index[k + 1:]
     y = getitem(x, basic)
-    # the axis of y the advanced index stands for: the basic indices before it that keep an axis
-    before = index[:k]
-    if Ellipsis in before:
-        real = len([j for j in index if j is not None and j is not Ellipsis])
-        ax = len([j for j in before if j is not Ellipsis and not isinstance(j, (int, np.integer))]) + x.ndim - real
-    else:
-        ax = len([j for j in before if not isinstance(j, (int, np.integer))])
+    ax = _axis_of(x, index, k)
     n = y.shape[ax]
     idx = host if host is not None else i
     shape = tuple(idx.shape)
