@@ -545,44 +545,6 @@ class Tensor:
     def triu(self, diagonal=0):
         return _ops().triu(self, diagonal)
 
-    def diagonal(self, offset=0, dim1=0, dim2=1):
-        return _ops().diagonal(self, offset, dim1, dim2)
-
-    def trace(self):
-        return _ops().trace(self)
-
-    @torch_kwargs
-    def norm(self, p="fro", axis=None, keepdims=False):
-        return _ops().norm(self, p, axis, keepdims)
-
-    @torch_kwargs
-    def amax(self, axis=None, keepdims=False):
-        return _ops().amax(self, axis, keepdims)
-
-    @torch_kwargs
-    def amin(self, axis=None, keepdims=False):
-        return _ops().amin(self, axis, keepdims)
-
-    @torch_kwargs
-    def sort(self, axis=-1, descending=False, stable=False):
-        return _ops().sort(self, axis, descending)
-
-    @torch_kwargs
-    def argsort(self, axis=-1, descending=False, stable=False):
-        return _ops().argsort(self, axis, descending)
-
-    @torch_kwargs
-    def topk(self, k, axis=-1, largest=True, sorted=True):
-        return _ops().topk(self, k, axis, largest)
-
-    @torch_kwargs
-    def gather(self, axis, index):
-        return _ops().gather(self, axis, index)
-
-    @torch_kwargs
-    def scatter_add(self, axis, index, src):
-        return _ops().scatter_add(self, axis, index, src)
-
     def clone(self):
         return _ops().clone(self)
 
@@ -600,9 +562,6 @@ class Tensor:
 
     def clamp(self, min=None, max=None):
         return _ops().clamp(self, min, max)
-
-    def round(self, decimals=0):
-        return _ops().round(self, decimals)
 
     def __abs__(self):
         return _ops().abs(self)
@@ -627,21 +586,6 @@ class Tensor:
         return bool(self.item())
 
 
-def _unary_method(name):
-    def method(self):
-        return getattr(_ops(), name)(self)
-    method.__name__ = method.__qualname__ = name
-    method.__doc__ = f"``vkgrad.{name}(self)``."
-    return method
-
-
-# the elementwise functions of one tensor, also as methods (x.sin(), ...)
-for _name in ("abs", "exp", "log", "sqrt", "relu", "sigmoid", "tanh", "sin", "cos", "tan", "sinh", "cosh", "log1p",
-              "expm1", "erf", "exp2", "log2", "log10", "reciprocal", "rsqrt", "square", "sign", "floor", "ceil",
-              "trunc", "frac", "isnan", "isinf", "isfinite", "nan_to_num"):
-    setattr(Tensor, _name, _unary_method(_name))
-
-
 def _delegate(name):
     """A method calling ``vkgrad.<name>(self, ...)`` (the function takes NumPy's or
     PyTorch's keywords, as it spells them)."""
@@ -652,11 +596,16 @@ def _delegate(name):
     return method
 
 
-# PyTorch's methods that are the functions of the same names
-for _name in ("matmul", "mm", "bmm", "mv", "dot", "outer", "add", "sub", "mul", "div", "pow", "maximum", "minimum",
+# PyTorch's methods that are the functions of the same names: the elementwise ones
+# of one tensor, then the rest (the functions take dim= / keepdim= themselves)
+for _name in ("abs", "exp", "log", "sqrt", "relu", "sigmoid", "tanh", "sin", "cos", "tan", "sinh", "cosh", "log1p",
+              "expm1", "erf", "exp2", "log2", "log10", "reciprocal", "rsqrt", "square", "sign", "floor", "ceil",
+              "trunc", "frac", "round", "isnan", "isinf", "isfinite", "nan_to_num",
+              "matmul", "mm", "bmm", "mv", "dot", "outer", "add", "sub", "mul", "div", "pow", "maximum", "minimum",
               "eq", "ne", "gt", "lt", "ge", "le", "lerp", "fmod", "remainder", "clamp_min", "clamp_max", "clip",
               "movedim", "moveaxis", "narrow", "repeat_interleave", "unflatten", "log_softmax", "all", "any",
-              "addmm", "neg", "logsumexp", "prod", "cumprod"):
+              "addmm", "neg", "logsumexp", "prod", "cumprod", "diagonal", "trace", "norm", "amax", "amin", "sort",
+              "argsort", "topk", "gather", "scatter_add"):
     if not hasattr(Tensor, _name):
         setattr(Tensor, _name, _delegate(_name))
 Tensor.swapdims = Tensor.swapaxes

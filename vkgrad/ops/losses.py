@@ -8,7 +8,7 @@ from __future__ import annotations
 import math
 
 from ..tensor import Tensor, tensor
-from ._core import as_tensor, broadcast_shape, check_tensor, loss_precision
+from ._core import as_tensor, check_tensor, loss_precision
 from .elementwise import (_softplus, add, affine, clamp, eq, exp, gt, log, logsigmoid, maximum, minimum, mul, neg,
                           pow, relu, sub, where)
 from .nn import _check_range, _check_reduction, _int_tensor, _reduce, one_hot, pairwise_distance
@@ -172,7 +172,6 @@ def gaussian_nll_loss(input, target, var, full=False, eps=1e-6, reduction="mean"
         elif not (x.ndim and v.shape == x.shape[:-1] + (1,)):
             raise ValueError(f"{op}: var has shape {list(v.shape)}, expected the input's shape {list(x.shape)}, "
                              f"or it with the last axis 1 or dropped")
-    broadcast_shape(op, v.shape, x.shape)
     v = v if v.dtype == x.dtype else v.to(dtype=x.dtype)
     vc = add(v, sub(clamp(v, min=float(eps)), v).detach())
     d = sub(x, y)
@@ -248,11 +247,12 @@ def ctc_loss(log_probs, targets, input_lengths, target_lengths, blank=0, reducti
     alpha = where(const(first), getitem(E, 0), ninf)
     pad1, pad2 = const(np.full((N, 1), _NEG)), const(np.full((N, 2), _NEG))
     skip_t = const(skip)
+    live = const((np.arange(T)[:, None] < il[None, :])[..., None].astype(float))  # [T, N, 1]: t inside row n (one upload)
     for t in range(1, int(il.max(initial=0))):
         a1 = cat([pad1, getitem(alpha, (slice(None), slice(0, S - 1)))], 1)
         a2 = where(skip_t, cat([pad2, getitem(alpha, (slice(None), slice(0, S - 2)))], 1), ninf) if S > 2 else ninf
         new = add(_logsumexp3(alpha, a1, a2), getitem(E, t))
-        alpha = where(const((t < il)[:, None].astype(float)), new, alpha)
+        alpha = where(getitem(live, t), new, alpha)
     last = np.stack([2 * tl, np.maximum(2 * tl - 1, 0)], 1)  # the final blank and the last target
     ends = gather(alpha, 1, last)
     ends = where(const(np.stack([np.ones(N), tl > 0], 1)), ends, const(np.full((N, 2), _NEG)))

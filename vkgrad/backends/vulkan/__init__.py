@@ -1043,9 +1043,11 @@ class VulkanBackend(Backend):
         self._check_float("sort", x)
         R, n = x.shape
         N = 1 << max(4, (n - 1).bit_length())
-        keys = self.cast(x, "f32") if x.dtype != "f32" else self._same(x, x.shape)
-        if N != n:
+        keys = x if x.dtype == "f32" else self.cast(x, "f32")
+        if N != n:  # (sorted in place: a copy of x, padded -- the padding's own copy -- or not)
             keys = self.unslice(keys, (R, N), [0, 0], [1, 1])
+        elif keys is x:
+            keys = self._same(x, x.shape)
         pos = self._same(self.host_constant(("sort_pos", R, N), lambda: np.tile(np.arange(N, dtype=np.int32), (R, 1)),
                                             "i32"), (R, N))
         if R and n > 1:
