@@ -419,7 +419,8 @@ CASES = {
                lambda x: np.stack([x[:, i] * (i + 1.0) for i in range(3)]), [U(4, 3, 2)]),
     "broadcast_to": (lambda x: vg.broadcast_to(x, (2, 3, 4)), lambda x: np.broadcast_to(x, (2, 3, 4)), [U(3, 1)]),
     "expand_method": (lambda x: x.expand(2, -1, 5), lambda x: np.broadcast_to(x, (2, 3, 5)), [U(3, 1)]),
-    "min_axis": (lambda x: vg.min(x, 1), lambda x: x.min(1), [U(4, 6)]),
+    "min_dim": (lambda x: vg.min(x, 1).values, lambda x: x.min(1), [U(4, 6)]),
+    "min_axis": (lambda x: vg.min(x, axis=1), lambda x: x.min(1), [U(4, 6)]),
     "min_all_method": (lambda x: x.min(), lambda x: x.min(), [U(3, 5)]),
     "logsumexp": (lambda x: vg.logsumexp(x, 1), lambda x: np.log(np.exp(x).sum(1)), [U(4, 6, lo=-4, hi=4)]),
     "logsumexp_keep_method": (lambda x: x.logsumexp((0, 2), keepdims=True),
@@ -450,6 +451,10 @@ CASES = {
     "max_all": (vg.max, np.max, [lambda: R.permutation(12).reshape(3, 4) / 3.0]),
     "max_axis1": (lambda a: vg.max(a, axis=1), lambda a: a.max(1),
                   [lambda: R.permutation(12).reshape(3, 4) / 3.0]),
+    "max_dim_keep_method": (lambda a: a.max(dim=0, keepdim=True)[0], lambda a: a.max(0, keepdims=True),
+                            [lambda: R.permutation(24).reshape(2, 3, 4) / 3.0]),
+    "max_other": (vg.max, np.maximum, [lambda: R.permutation(12).reshape(3, 4) / 3.0,
+                                       lambda: R.permutation(12).reshape(3, 4) / 3.0 + 0.1]),
     "transpose": (vg.transpose, np.transpose, [U(3, 5)]),
     "transpose_T": (lambda a: a.T, lambda a: a.T, [U(1, 5)]),
     "transpose_3d": (lambda a: vg.transpose(a, (1, 2, 0)), lambda a: a.transpose(1, 2, 0), [U(2, 3, 4)]),
@@ -1565,7 +1570,7 @@ def test_pytorch_keyword_spellings(bk):
     """dim= / keepdim= (PyTorch's) wherever axis= / keepdims= (NumPy's) are taken."""
     x = bk.t(np.arange(12.0).reshape(3, 4))
     pairs = [(vg.sum(x, dim=1, keepdim=True), vg.sum(x, axis=1, keepdims=True)),
-             (x.mean(dim=0), x.mean(axis=0)), (x.max(dim=-1), x.max(axis=-1)),
+             (x.mean(dim=0), x.mean(axis=0)), (x.max(dim=-1).values, x.max(axis=-1)),
              (x.var(dim=1, keepdim=True), x.var(axis=1, keepdims=True)), (vg.std(x, dim=0), vg.std(x, axis=0)),
              (vg.softmax(x, dim=0), vg.softmax(x, axis=0)), (vg.log_softmax(x, dim=0), vg.log_softmax(x, axis=0)),
              (vg.cat([x, x], dim=1), vg.cat([x, x], axis=1)), (vg.stack([x, x], dim=2), vg.stack([x, x], axis=2)),
@@ -1731,6 +1736,44 @@ def test_sort_is_stable_with_nan_and_infinities(bk, n):
     kv, ki = vg.kthvalue(t, k, 1, keepdim=True)
     assert kv.shape == (3, 1)
     np.testing.assert_array_equal(ki.numpy()[:, 0], want[:, k - 1])
+
+
+def test_max_min_take_pytorch_forms(bk):
+    """max / min as PyTorch's: the whole tensor's; (values, indices) along dim, the
+    first extreme's index (NaN counts as it), the values' gradient to that index
+    only; max(x, other) elementwise.  NumPy's axis= / keepdims= give the values
+    alone, their gradient split over ties (amax's)."""
+    x = np.array([[1.0, 5.0, 5.0, 2.0], [7.0, np.nan, 0.0, 7.0], [-1.0, -3.0, -3.0, -2.0]])
+    t = bk.t(x, requires_grad=True)
+    r = t.max(1)
+    assert type(r).__name__ == "max" and r._fields == ("values", "indices") and r.indices.dtype == "i32"
+    np.testing.assert_array_equal(r.indices.numpy(), [1, 1, 0])
+    np.testing.assert_array_equal(r.values.numpy(), np.array([5.0, np.nan, -1.0]).astype(r.values.numpy().dtype))
+    v, i = vg.min(t, dim=1, keepdim=True)
+    assert v.shape == i.shape == (3, 1)
+    np.testing.assert_array_equal(i.numpy()[:, 0], [0, 1, 1])
+    (r.values + v[:, 0] * 10.0).backward(bk.t(np.ones(3)))  # (a NaN loss: an explicit gradient)
+    want = np.zeros_like(x)
+    want[[0, 1, 2], [1, 1, 0]] += 1.0
+    want[[0, 1, 2], [0, 1, 1]] += 10.0
+    np.testing.assert_array_equal(t.grad.numpy(), want)
+    u = bk.t(x[[0, 2]], requires_grad=True)
+    (u.max(axis=1).sum() + vg.min(u, axis=1, keepdims=True).sum() * 10.0).backward()
+    np.testing.assert_array_equal(u.grad.numpy(), [[10.0, 0.5, 0.5, 0], [1.0, 5.0, 5.0, 0]])
+    assert t.max(0).values.shape == (4,) and vg.max(t).shape == () and vg.min(t, 0, True).indices.shape == (1, 4)
+    np.testing.assert_array_equal(vg.max(t, bk.t(np.full((3, 4), 4.0))).numpy(),
+                                  np.maximum(x, 4.0).astype(t.numpy().dtype))
+    s = vg.max(bk.t(np.array(2.5)), 0)
+    assert s.values.item() == 2.5 and s.indices.item() == 0 and s.values.shape == ()
+    with pytest.raises(TypeError, match=r"max: dim must be an int .* amax\(x, dim=...\) or max\(x, axis=...\)"):
+        t.max((0, 1))
+    with pytest.raises(TypeError, match=r"min: give axis= / keepdims= \(NumPy's: the values\) or dim / keepdim"):
+        t.min(1, axis=0)
+    with pytest.raises(TypeError, match=r"max: max\(x, other\) is elementwise and takes no axis or keepdim"):
+        vg.max(t, t, True)
+    with pytest.raises(ValueError, match=r"max: cannot reduce the empty axis 1 of shape \[2, 0\]"):
+        vg.max(bk.t(np.zeros((2, 0))), 1)
+    assert vg.max(bk.t(np.zeros((0, 3))), 1).values.shape == (0,)
 
 
 def test_sort_errors_and_0d(bk):

@@ -465,17 +465,17 @@ class Tensor:
     def mean(self, axis=None, keepdims=False):
         return _ops().mean(self, axis, keepdims)
 
-    @torch_kwargs
-    def max(self, axis=None, keepdims=False):
-        return _ops().max(self, axis, keepdims)
+    def max(self, dim=None, keepdim=False, *, axis=None, keepdims=None):
+        """``vkgrad.max``: (values, indices) with ``dim``, the values with ``axis=``."""
+        return _ops().max(self, dim, keepdim, axis=axis, keepdims=keepdims)
 
     @torch_kwargs
     def argmax(self, axis=None, keepdims=False):
         return _ops().argmax(self, axis, keepdims)
 
-    @torch_kwargs
-    def min(self, axis=None, keepdims=False):
-        return _ops().min(self, axis, keepdims)
+    def min(self, dim=None, keepdim=False, *, axis=None, keepdims=None):
+        """``vkgrad.min``: (values, indices) with ``dim``, the values with ``axis=``."""
+        return _ops().min(self, dim, keepdim, axis=axis, keepdims=keepdims)
 
     @torch_kwargs
     def argmin(self, axis=None, keepdims=False):

@@ -13,7 +13,7 @@ from ..tensor import Tensor
 from ._core import as_tensor, check_tensor
 from .elementwise import add, clamp, eq, floor, mul, sub, trunc
 from .nn import matmul
-from .shape import broadcast_to, cat, getitem, index_select, max, min, reshape, transpose
+from .shape import amax, amin, broadcast_to, cat, getitem, index_select, reshape, transpose
 
 
 def flatten(x, start_dim=0, end_dim=-1):
@@ -191,12 +191,12 @@ def _nonzero(op, x):
 def all(x, dim=None, keepdim=False):
     """1.0 where every element along ``dim`` (all: None) is nonzero (NaN counts),
     else 0.0 (not differentiable)."""
-    return min(_nonzero("all", x), dim, keepdim)
+    return amin(_nonzero("all", x), dim, keepdim)
 
 
 def any(x, dim=None, keepdim=False):
     """1.0 where some element along ``dim`` is nonzero, else 0.0."""
-    return max(_nonzero("any", x), dim, keepdim)
+    return amax(_nonzero("any", x), dim, keepdim)
 
 
 def meshgrid(*tensors, indexing="ij"):

@@ -14,7 +14,7 @@ from ..tensor import Tensor, canonical_dtype, tensor
 from ._core import (_RANK, as_tensor, autocast_to, broadcast_shape, check_tensor, loss_precision, make, norm_axes,
                     promote, same_device)
 from .elementwise import _softplus, abs, add, affine, clamp, exp, gt, log, lt, mul, neg, pow, sub, where
-from .shape import broadcast_to, max as max_, mean, sum, transpose, var
+from .shape import amax, broadcast_to, mean, sum, transpose, var
 
 ACT_NAMES = ("relu", "sigmoid", "tanh", "gelu", "gelu_tanh", "softmax")
 
@@ -981,7 +981,7 @@ def embedding_bag(input, weight, offsets=None, mode="mean", per_sample_weights=N
     emb = embedding(idx, weight)  # [B, L, D]
     mask = tensor(valid[..., None].astype(np.float32), dtype=emb.dtype, device=emb.device)
     if mode == "max":
-        out = max_(where(mask, emb, -np.inf), 1)
+        out = amax(where(mask, emb, -np.inf), 1)
         return where(tensor(valid.any(1, keepdims=True).astype(np.float32), dtype=out.dtype, device=out.device),
                      out, 0.0)
     w = mask

@@ -76,13 +76,14 @@ def std(x, axis=None, keepdims=False, correction=1):
 
 
 @torch_kwargs
-def max(x, axis=None, keepdims=False):
-    """Maximum along axes; the gradient goes to the arg-max (split evenly on ties)."""
-    check_tensor("max", x)
+def amax(x, axis=None, keepdims=False):
+    """Maximum along axes (PyTorch's amax, NumPy's max; values only); the gradient
+    goes to the arg-max (split evenly on ties, as PyTorch's amax)."""
+    check_tensor("amax", x)
     be, shape = x.backend, x.shape
-    axes = norm_axes("max", axis, x.ndim)
+    axes = norm_axes("amax", axis, x.ndim)
     if x.size == 0:
-        raise ValueError("max: empty tensor")
+        raise ValueError("amax: empty tensor")
     out = be.reduce("max", x.data, axes, keepdims)
 
     def backward(g):
@@ -477,12 +478,12 @@ def unbind(x, axis=0):
 
 
 @torch_kwargs
-def min(x, axis=None, keepdims=False):
-    """Minimum along axes (NaN wins, as in NumPy and PyTorch); the gradient goes to
-    the arg-min (split evenly on ties): -max(-x)."""
-    check_tensor("min", x)
+def amin(x, axis=None, keepdims=False):
+    """Minimum along axes (NaN wins, as in NumPy and PyTorch; values only); the
+    gradient goes to the arg-min (split evenly on ties): -amax(-x)."""
+    check_tensor("amin", x)
     from .elementwise import neg
-    return neg(max(neg(x), axis, keepdims))
+    return neg(amax(neg(x), axis, keepdims))
 
 
 @torch_kwargs
@@ -501,7 +502,7 @@ def logsumexp(x, axis=None, keepdims=False):
     check_tensor("logsumexp", x)
     from .elementwise import abs, add, exp, log, lt, sub, where
     axes = norm_axes("logsumexp", axis, x.ndim)
-    m = max(x, axes, keepdims=True).detach()
+    m = amax(x, axes, keepdims=True).detach()
     m = where(lt(abs(m), float("inf")), m, 0.0)  # an infinite (or NaN) maximum shifts by 0
     out = add(log(sum(exp(sub(x, m)), axes, keepdims=True)), m)
     return out if keepdims else reshape(out, tuple(n for i, n in enumerate(x.shape) if i not in axes))
@@ -1009,8 +1010,58 @@ def kthvalue(x, k, axis=-1, keepdims=False):
     return KthvalueResult(vals, idx)
 
 
-amax = max  # (PyTorch's names for the values-only reductions)
-amin = min
+MaxResult = namedtuple("max", "values indices")
+MinResult = namedtuple("min", "values indices")
+
+
+def _extreme(op, x, dim, keepdim, axis, keepdims):
+    """PyTorch's max / min, with NumPy's keywords for the values alone."""
+    check_tensor(op, x)
+    if isinstance(dim, Tensor):  # max(x, other): the elementwise maximum
+        if keepdim or axis is not None or keepdims is not None:
+            raise TypeError(f"{op}: {op}(x, other) is elementwise and takes no axis or keepdim")
+        from .elementwise import maximum, minimum
+        return (maximum if op == "max" else minimum)(x, dim)
+    values, arg, result = (amax, argmax, MaxResult) if op == "max" else (amin, argmin, MinResult)
+    if axis is not None or keepdims is not None:
+        if dim is not None or keepdim:
+            raise TypeError(f"{op}: give axis= / keepdims= (NumPy's: the values) or dim / keepdim (PyTorch's: "
+                            "values and indices), not both")
+        return values(x, axis, bool(keepdims))
+    if dim is None:
+        return values(x, None, bool(keepdim))
+    if isinstance(dim, bool) or not isinstance(dim, (int, np.integer)):
+        raise TypeError(f"{op}: dim must be an int ({op}(x, dim) gives the values and their indices along one "
+                        f"axis), got {dim!r}; a{op}(x, dim=...) or {op}(x, axis=...) reduce several axes")
+    if x.ndim == 0:
+        norm_axes(op, int(dim), 0)
+        v, i = _extreme(op, reshape(x, (1,)), 0, False, None, None)
+        return result(reshape(v, ()), i)
+    (ax,) = norm_axes(op, int(dim), x.ndim)
+    if x.shape[ax] == 0:
+        raise ValueError(f"{op}: cannot reduce the empty axis {dim} of shape {list(x.shape)}")
+    idx = arg(x.detach(), ax, keepdims=True)
+    v = gather(x, ax, idx)  # (the gradient to the index, as PyTorch's)
+    if not keepdim:
+        rest = x.shape[:ax] + x.shape[ax + 1:]
+        v, idx = reshape(v, rest), Tensor(x.backend.reshape(idx.data, rest), x.backend)
+    return result(v, idx)
+
+
+def max(x, dim=None, keepdim=False, *, axis=None, keepdims=None):
+    """PyTorch's max: ``max(x)`` the largest element (NaN wins); ``max(x, dim,
+    keepdim=False)`` the pair (values, indices) along ``dim``, the first maximum's
+    int32 index, the values' gradient to it; ``max(x, other)`` the elementwise
+    maximum.  NumPy's ``axis=`` (an int or a tuple) / ``keepdims=`` give the values
+    alone (``amax``), the gradient split evenly on ties."""
+    return _extreme("max", x, dim, keepdim, axis, keepdims)
+
+
+def min(x, dim=None, keepdim=False, *, axis=None, keepdims=None):
+    """PyTorch's min, as ``max``: ``min(x)``; ``min(x, dim)`` the pair (values,
+    indices); ``min(x, other)`` elementwise; ``axis=`` / ``keepdims=`` the values
+    alone (``amin``)."""
+    return _extreme("min", x, dim, keepdim, axis, keepdims)
 
 
 @torch_kwargs
@@ -1026,9 +1077,9 @@ def norm(x, p="fro", axis=None, keepdims=False):
         raise ValueError(f"norm: p must be a number >= 1, 'fro', inf or -inf, got {p!r}")
     a = abs_(x)
     if p == np.inf:
-        return max(a, axis, keepdims)
+        return amax(a, axis, keepdims)
     if p == -np.inf:
-        return min(a, axis, keepdims)
+        return amin(a, axis, keepdims)
     s = sum(x * x if p == 2 else pow_(a, float(p)), axis, keepdims)
     zero = eq(s, 0.0)
     return where(zero, 0.0, pow_(where(zero, 1.0, s), 1.0 / float(p)))
