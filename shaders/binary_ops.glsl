@@ -1,5 +1,16 @@
 // f(a, b) for binary.comp and binary4.comp (OP, p.alpha, p.beta from the includer).
 
+// sqrt(x^2 + y^2) without overflow or underflow on the way (C's hypot: inf wins over NaN)
+float hypot_f(float x, float y) {
+    x = abs(x), y = abs(y);
+    if (isinf(x) || isinf(y)) return INF;
+    if (isnan(x) || isnan(y)) return QNAN;
+    float m = max(x, y), n = min(x, y);
+    if (m == 0.0) return 0.0;
+    float r = n / m;
+    return m * sqrt(1.0 + r * r);
+}
+
 float f(float x, float g) {
     switch (OP) {
         case B_ADD: return x + g;
@@ -19,6 +30,8 @@ float f(float x, float g) {
         case B_GT: return x > g ? 1.0 : 0.0;
         case B_GE: return x >= g ? 1.0 : 0.0;
         case B_ERF_BWD: return g * 1.1283791670955126 * exp(-x * x);  // 2 / sqrt(pi)
+        case B_ATAN2: return atan2_f(x, g);
+        case B_HYPOT: return hypot_f(x, g);
     }
     return x;
 }

@@ -117,6 +117,35 @@ float gelu_tanh_grad(float x) {
     return 0.5 * (1.0 + t) + 0.5 * x * (1.0 - t * t) * SQRT2_PI * (1.0 + 3.0 * 0.044715 * x * x);
 }
 
+// atan by Cephes' atanf (reduced to |z| <= tan(pi/8), a degree-9 odd polynomial:
+// ~2 ulp): GLSL's atan promises nothing about its accuracy
+float atan_f(float x) {
+    float a = abs(x), base = 0.0, z = a;
+    if (a > 2.414213562373095) {  // tan(3 pi / 8)
+        base = 1.5707963267948966;
+        z = -1.0 / a;
+    } else if (a > 0.41421356237309503) {  // tan(pi / 8)
+        base = 0.7853981633974483;
+        z = (a - 1.0) / (a + 1.0);
+    }
+    float z2 = z * z;
+    float r = base + ((((8.05374449538e-2 * z2 - 1.38776856032e-1) * z2 + 1.99777106478e-1) * z2
+                       - 3.33329491539e-1) * z2 * z + z);
+    return x < 0.0 ? -r : r;  // (NaN stays NaN)
+}
+
+// atan2(y, x) as C's: the quadrant from the signs (signed zeros included)
+float atan2_f(float y, float x) {
+    if (isnan(x) || isnan(y)) return QNAN;
+    bool xneg = (floatBitsToUint(x) >> 31) != 0u, yneg = (floatBitsToUint(y) >> 31) != 0u;
+    float r;
+    if (isinf(x) && isinf(y)) r = xneg ? 2.356194490192345 : 0.7853981633974483;
+    else if (x == 0.0 && y == 0.0) r = xneg ? 3.141592653589793 : 0.0;
+    else if (abs(x) >= abs(y)) r = atan_f(abs(y) / abs(x)), r = xneg ? 3.141592653589793 - r : r;
+    else r = 1.5707963267948966 - atan_f(abs(x) / abs(y)), r = xneg ? 3.141592653589793 - r : r;
+    return yneg ? -r : r;
+}
+
 // x ** e as NumPy computes it: GLSL's pow() is undefined for x < 0 (an integer e
 // takes |x| and the sign), and lavapipe's gave pow(NaN, 2) = 0 (NaN ** 0 is 1)
 float powf(float x, float e) {

@@ -24,6 +24,12 @@
 #define U_CEIL 21u
 #define U_ROUND 22u
 #define U_TRUNC 23u
+#define U_ATAN 24u
+#define U_ASIN 25u
+#define U_ACOS 26u
+#define U_ASINH 27u
+#define U_ACOSH 28u
+#define U_ATANH 29u
 
 #define B_ADD 0u
 #define B_SUB 1u
@@ -42,3 +48,5 @@
 #define B_GT 14u
 #define B_GE 15u
 #define B_ERF_BWD 16u
+#define B_ATAN2 17u
+#define B_HYPOT 18u

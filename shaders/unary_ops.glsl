@@ -17,19 +17,21 @@ float sincos_f(float x, uint c) {
     return (n & 2u) == 0u ? v : -v;
 }
 
-// log(1 + x) and exp(x) - 1 without the cancellation near 0 (Goldberg's trick:
-// the rounding of 1 + x, or of exp(x), divides out)
+// log(1 + x) and exp(x) - 1 with relative accuracy near 0: series for |x| < 1/4.
+// (Goldberg's trick, log(u) x / (u - 1) with u = 1 + x, needs a log accurate near
+// 1, and GLSL promises only 2^-21 absolute there: lavapipe's log1p(1e-6) was 3% off.)
+// log1p: 2 atanh(s), s = x / (2 + x), |s| <= 1/7: terms to s^11 (s^12 < 2e-11).
 float log1p_f(float x) {
-    float u = 1.0 + x;
-    if (u == 1.0) return x;
-    return u == INF ? u : log(u) * (x / (u - 1.0));  // (log(-inf) is NaN)
+    if (!(abs(x) < 0.25)) return log(1.0 + x);  // (NaN, inf and -1 too: log's)
+    float s = x / (2.0 + x), t = s * s;
+    return 2.0 * s * (1.0 + t * (1.0 / 3.0 + t * (0.2 + t * (1.0 / 7.0 + t * (1.0 / 9.0 + t * (1.0 / 11.0))))));
 }
 
+// expm1: Taylor's terms to x^8 / 8! (the next below 1e-9 of x)
 float expm1_f(float x) {
-    float u = exp(x);
-    if (u == 1.0) return x;
-    float um = u - 1.0;
-    return (um == -1.0 || isinf(u)) ? um : um * (x / log(u));
+    if (!(abs(x) < 0.25)) return exp(x) - 1.0;
+    return x * (1.0 + x * 0.5 * (1.0 + x * (1.0 / 3.0) * (1.0 + x * 0.25 * (1.0 + x * 0.2 * (1.0 + x * (1.0 / 6.0)
+               * (1.0 + x * (1.0 / 7.0) * (1.0 + x * 0.125)))))));
 }
 
 // erf with relative accuracy near 0 (a Maclaurin series for |x| < 0.5: erf_as's
@@ -38,6 +40,28 @@ float erf_f(float x) {
     if (abs(x) >= 0.5) return erf_as(x);
     float t = x * x;
     return x * 1.1283791670955126 * (1.0 + t * (-1.0 / 3.0 + t * (0.1 + t * (-1.0 / 42.0 + t * (1.0 / 216.0 + t * (-1.0 / 1320.0))))));
+}
+
+// inverse trigonometric and hyperbolic functions from atan_f and log1p_f, without
+// the cancellation of their textbook forms near 0 and +-1
+float asin_f(float x) { return atan_f(x / sqrt((1.0 - x) * (1.0 + x))); }  // (|x| > 1: NaN)
+float acos_f(float x) { return 2.0 * atan_f(sqrt((1.0 - x) / (1.0 + x))); }
+
+float asinh_f(float x) {
+    float a = abs(x);  // past 2^12, asinh a = log(2a) to within a^-2 / 4 (and a * a would overflow)
+    float r = a > 4096.0 ? log(a) + 0.6931471805599453 : log1p_f(a + a * a / (1.0 + sqrt(1.0 + a * a)));
+    return x < 0.0 ? -r : r;
+}
+
+float acosh_f(float x) {
+    if (!(x >= 1.0)) return QNAN;
+    float t = x - 1.0;
+    return x > 4096.0 ? log(x) + 0.6931471805599453 : log1p_f(t + sqrt(2.0 * t + t * t));
+}
+
+float atanh_f(float x) {  // odd: of |x|, so log1p's argument is >= 0 (no cancellation near -1)
+    float a = abs(x), r = 0.5 * log1p_f(2.0 * a / (1.0 - a));  // (1: inf; beyond: NaN)
+    return x < 0.0 ? -r : r;
 }
 
 float f(float x) {
@@ -65,6 +89,12 @@ float f(float x) {
         case U_CEIL: return ceil(x);
         case U_ROUND: return roundEven(x);
         case U_TRUNC: return trunc(x);
+        case U_ATAN: return atan_f(x);
+        case U_ASIN: return asin_f(x);
+        case U_ACOS: return acos_f(x);
+        case U_ASINH: return asinh_f(x);
+        case U_ACOSH: return acosh_f(x);
+        case U_ATANH: return atanh_f(x);
     }
     return x;
 }

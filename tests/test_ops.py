@@ -638,6 +638,15 @@ CASES = {
     "sin_far": (lambda a: a.sin(), np.sin, [lambda: U(37, lo=-100, hi=100)().astype(np.float32).astype(np.float64)]),
     "cos": (vg.cos, np.cos, [U(4, 6, lo=-7, hi=7)]),
     "tan": (vg.tan, np.tan, [U(3, 5, lo=-1.2, hi=1.2)]),
+    "atan": (vg.atan, np.arctan, [U(4, 6, lo=-4, hi=4)]),
+    "asin": (vg.asin, np.arcsin, [U(3, 5, lo=-0.9, hi=0.9)]),
+    "acos_method": (lambda a: a.acos(), np.arccos, [U(3, 5, lo=-0.9, hi=0.9)]),
+    "asinh": (vg.arcsinh, np.arcsinh, [U(3, 5, lo=-5, hi=5)]),
+    "acosh": (vg.acosh, np.arccosh, [U(3, 5, lo=1.1, hi=6)]),
+    "atanh": (lambda a: a.atanh(), np.arctanh, [U(3, 5, lo=-0.9, hi=0.9)]),
+    "atan2": (vg.atan2, np.arctan2, [U(3, 4), AWAY(3, 4)]),
+    "atan2_bcast_scalar": (lambda a: vg.atan2(a, -1.5), lambda a: np.arctan2(a, -1.5), [U(2, 3)]),
+    "hypot_bcast": (vg.hypot, np.hypot, [AWAY(3, 4), AWAY(4)]),
     "sinh": (vg.sinh, np.sinh, [U(3, 5)]),
     "cosh": (vg.cosh, np.cosh, [U(3, 5)]),
     "log1p": (vg.log1p, np.log1p, [U(4, 5, lo=-0.5, hi=3)]),
@@ -1651,6 +1660,19 @@ def test_unary_math_at_the_edges_and_far_out(bk):
         for op in ("log1p", "expm1", "sin", "erf"):
             want = np.vectorize(math.erf)(tiny) if op == "erf" else getattr(np, op)(tiny)
             bk.close(getattr(vg, op)(bk.t(tiny)).numpy(), want, rtol=2e-6, atol=0, what=op)
+        # relative accuracy over magnitudes 1e-8 .. 1 (lavapipe's log near 1 is only 2^-21
+        # absolute: log1p / expm1 built on it were 5% off at 1e-6)
+        r = np.random.default_rng(7)
+        small = (r.choice([-1.0, 1.0], 400) * 10.0 ** r.uniform(-8, 0, 400)).astype(np.float32).astype(np.float64)
+        for op in ("log1p", "expm1", "sinh", "asinh", "atanh", "atan", "asin", "sin", "tan", "erf"):
+            want = np.vectorize(math.erf)(small) if op == "erf" else getattr(np, "arc" + op[1:] if op[0] == "a"
+                                                                                   else op)(small)
+            bk.close(getattr(vg, op)(bk.t(small)).numpy(), want, rtol=2e-6, atol=0, what=f"{op} of small values")
+        wide = np.array([1e-6, 0.3, -0.9999, 0.99999, -0.5, 1.0, -1.0], np.float32).astype(np.float64)
+        bk.close(vg.acos(bk.t(wide)).numpy(), np.arccos(wide), rtol=1e-6, atol=0, what="acos")
+        big = np.array([1.0, 1.0000001, 1.5, 10.0, 5000.0, 1e20, 3e38], np.float32).astype(np.float64)
+        bk.close(vg.acosh(bk.t(big)).numpy(), np.arccosh(big), rtol=1e-6, atol=0, what="acosh")
+        bk.close(vg.asinh(bk.t(-big)).numpy(), np.arcsinh(-big), rtol=1e-6, atol=0, what="asinh of large values")
         far = np.array([1000.5, -4321.25, 8000.0, 7.5e3, 9000.0, -1e5, 3e6], np.float32)
         for op in ("sin", "cos"):
             got = getattr(vg, op)(bk.t(far)).numpy()
@@ -1660,12 +1682,35 @@ def test_unary_math_at_the_edges_and_far_out(bk):
     inf, nan = np.inf, np.nan
     x = np.array([-1.0, inf, -inf, nan, -2.0])
     with np.errstate(all="ignore"):
-        for op in ("log1p", "expm1", "sin", "cos", "erf", "sign", "floor", "ceil", "round", "trunc"):
-            want = np.vectorize(math.erf)(x) if op == "erf" else getattr(np, op)(x)
+        for op in ("log1p", "expm1", "sin", "cos", "erf", "sign", "floor", "ceil", "round", "trunc", "atan", "asin",
+                   "acos", "asinh", "acosh", "atanh"):
+            want = np.vectorize(math.erf)(x) if op == "erf" else getattr(np, "arc" + op[1:] if op[0] == "a"
+                                                                           else op)(x)
             got = getattr(vg, op)(bk.t(x)).numpy()
             np.testing.assert_array_equal(np.isnan(got), np.isnan(want), err_msg=f"{bk.name} {op} NaNs: {got}")
             ok = ~np.isnan(want)
             np.testing.assert_allclose(got[ok], want[ok], rtol=1e-3, err_msg=f"{bk.name} {op}: {got}")
+
+
+def test_atan2_and_hypot_special_values(bk):
+    """atan2's quadrants from the operands' signs (signed zeros, infinities) and
+    hypot's inf-over-NaN and no overflow, as C's (NumPy's)."""
+    z = -0.0
+    y = np.array([0.0, z, 0.0, z, 1.0, -1.0, np.inf, -np.inf, np.inf, 3.0, -2.0, 1e-30, np.nan, 5.0])
+    x = np.array([0.0, 0.0, z, z, np.inf, -np.inf, np.inf, np.inf, -np.inf, -4.0, 1e30, -5.0, 1.0, 0.0])
+    if bk.dtype == "f16":
+        y, x = y[np.r_[:10, 12:14]], x[np.r_[:10, 12:14]]  # (no 1e30 in halves)
+    got, want = vg.atan2(bk.t(y), bk.t(x)).numpy(), np.arctan2(y, x)
+    np.testing.assert_array_equal(np.signbit(got), np.signbit(want), err_msg=f"{bk.name} atan2 signs: {got}")
+    bk.close(got, want, rtol=max(bk.rtol, 1e-6), what="atan2")
+    a = np.array([3.0, 1e30, 0.0, np.inf, np.nan, -np.inf, 1e-30])
+    b = np.array([-4.0, 1e30, 0.0, np.nan, 1.0, 2.0, 1e-30])
+    if bk.dtype == "f16":
+        a, b = a[[0, 2, 3, 4, 5]], b[[0, 2, 3, 4, 5]]  # (no 1e30 in halves)
+    got = vg.hypot(bk.t(a), bk.t(b)).numpy()
+    want = np.hypot(a, b)
+    np.testing.assert_array_equal(np.isnan(got), np.isnan(want))
+    bk.close(got[~np.isnan(want)], want[~np.isnan(want)], rtol=max(bk.rtol, 1e-6), what="hypot")
 
 
 def test_stepwise_ops_give_zero_gradients(bk):
@@ -1818,6 +1863,9 @@ def test_pytorch_method_spellings(bk):
     assert z.shape == (2, 4) and z.dtype == t.dtype and z.device == t.device and not z.numpy().any()
     assert t.new_full((3,), 2.0).numpy().tolist() == [2.0] * 3 and t.new_ones((1, 2)).shape == (1, 2)
     assert t.contiguous() is t and t.is_contiguous() and t.nelement() == 6
+    assert t.size == 6 and t.size() == (2, 3) and t.size(-1) == 3 and t.size(0) == 2  # NumPy's and PyTorch's
+    with pytest.raises(IndexError, match=r"size: dim 2 is out of range for a tensor of shape \[2, 3\]"):
+        t.size(2)
     np.testing.assert_array_equal(t.all(dim=0).numpy(), [1.0, 1.0, 1.0])
     np.testing.assert_array_equal(bk.t(np.array([0.0, np.nan, 2.0])).all().numpy(), 0.0)
     np.testing.assert_array_equal(bk.t(np.array([0.0, np.nan])).any().numpy(), 1.0)

@@ -34,6 +34,24 @@ def canonical_dtype(dtype):
     return d
 
 
+class _Size(int):
+    """An element count that answers PyTorch's calls too: ``x.size`` is NumPy's
+    number of elements, ``x.size()`` the shape and ``x.size(1)`` one axis's length."""
+
+    def __new__(cls, shape):
+        self = super().__new__(cls, int(np.prod(shape)))
+        self._shape = tuple(shape)
+        return self
+
+    def __call__(self, dim=None):
+        if dim is None:
+            return self._shape
+        if isinstance(dim, bool) or not isinstance(dim, (int, np.integer)) or \
+                not -max(len(self._shape), 1) <= dim < max(len(self._shape), 1) or not self._shape:
+            raise IndexError(f"size: dim {dim!r} is out of range for a tensor of shape {list(self._shape)}")
+        return self._shape[dim]
+
+
 class Tensor:
     """An n-dimensional array on a device, with optional gradient tracking."""
 
@@ -63,7 +81,9 @@ class Tensor:
 
     @property
     def size(self):
-        return int(np.prod(self.data.shape))
+        """The number of elements (NumPy's ``size``), also callable as PyTorch's
+        ``size()`` (the shape) and ``size(dim)`` (one axis's length)."""
+        return _Size(self.data.shape)
 
     def numel(self):
         return self.size
@@ -600,7 +620,9 @@ def _delegate(name):
 # of one tensor, then the rest (the functions take dim= / keepdim= themselves)
 for _name in ("abs", "exp", "log", "sqrt", "relu", "sigmoid", "tanh", "sin", "cos", "tan", "sinh", "cosh", "log1p",
               "expm1", "erf", "exp2", "log2", "log10", "reciprocal", "rsqrt", "square", "sign", "floor", "ceil",
-              "trunc", "frac", "round", "isnan", "isinf", "isfinite", "nan_to_num",
+              "trunc", "frac", "round", "isnan", "isinf", "isfinite", "nan_to_num", "atan", "asin", "acos", "asinh",
+              "acosh", "atanh", "atan2", "hypot", "arctan", "arcsin", "arccos", "arcsinh", "arccosh", "arctanh",
+              "arctan2",
               "matmul", "mm", "bmm", "mv", "dot", "outer", "add", "sub", "mul", "div", "pow", "maximum", "minimum",
               "eq", "ne", "gt", "lt", "ge", "le", "lerp", "fmod", "remainder", "clamp_min", "clamp_max", "clip",
               "movedim", "moveaxis", "narrow", "repeat_interleave", "unflatten", "log_softmax", "all", "any",
@@ -623,7 +645,8 @@ def _in_place_of(name):
 
 for _name in ("exp", "log", "sqrt", "rsqrt", "abs", "neg", "relu", "sigmoid", "tanh", "sin", "cos", "floor", "ceil",
               "round", "trunc", "sign", "square", "reciprocal", "clamp_min", "clamp_max", "pow", "lerp", "fmod",
-              "remainder", "masked_fill", "nan_to_num"):
+              "remainder", "masked_fill", "nan_to_num", "tan", "sinh", "cosh", "log1p", "expm1", "erf", "atan",
+              "asin", "acos", "asinh", "acosh", "atanh", "atan2", "hypot", "frac", "exp2", "log2", "log10"):
     setattr(Tensor, _name + "_", _in_place_of(_name))
 
 

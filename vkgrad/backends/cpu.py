@@ -164,6 +164,12 @@ _UNARY = {
     "ceil": lambda x, a, b: np.ceil(x),
     "round": lambda x, a, b: np.round(x),
     "trunc": lambda x, a, b: np.trunc(x),
+    "atan": lambda x, a, b: np.arctan(x),
+    "asin": _ieee(lambda x, a, b: np.arcsin(x)),
+    "acos": _ieee(lambda x, a, b: np.arccos(x)),
+    "asinh": lambda x, a, b: np.arcsinh(x),
+    "acosh": _ieee(lambda x, a, b: np.arccosh(x)),
+    "atanh": _ieee(lambda x, a, b: np.arctanh(x)),
 }
 
 _BINARY = {
@@ -184,6 +190,8 @@ _BINARY = {
     "gt": lambda x, y, a, b: (x > y).astype(x.dtype),
     "ge": lambda x, y, a, b: (x >= y).astype(x.dtype),
     "erf_bwd": lambda x, g, a, b: g * (2.0 / math.sqrt(math.pi)) * np.exp(-x * x),
+    "atan2": lambda y, x, a, b: np.arctan2(y, x),
+    "hypot": lambda x, y, a, b: np.hypot(x, y),
 }
 
 

@@ -1,4 +1,6 @@
 """Every op once, forward and backward, written against backend primitives."""
+from .elementwise import (acos, acosh, arccos, arccosh, arcsin, arcsinh, arctan, arctan2, arctanh, asin, asinh, atan,
+                          atan2, atanh, hypot)
 from .elementwise import (abs, add, affine, ceil, celu, clamp, clone, cos, cosh, div, elu, eq, erf, exp, exp2,
                           expm1, floor, frac, ge, isfinite, isinf, isnan, nan_to_num, gelu, gt, hardshrink, hardsigmoid, hardswish, hardtanh, le,
                           leaky_relu, log, log10, log1p, log2, logsigmoid, lt, masked_fill, maximum, minimum, mish,
@@ -50,4 +52,6 @@ __all__ = ["abs", "add", "affine", "clamp", "div", "eq", "exp", "gelu", "log", "
            "addmm", "all", "any", "clamp_min", "clamp_max", "clip", "dot", "flatten", "fmod", "lerp", "mm", "movedim",
            "moveaxis", "mv", "narrow", "ne", "permute", "remainder", "repeat_interleave", "squeeze", "swapaxes",
            "swapdims", "t", "unflatten", "unsqueeze", "prod", "cumprod", "ctc_loss", "affine_grid", "grid_sample", "gumbel_softmax",
-           "cdist", "column_stack", "dstack", "hstack", "vstack", "logaddexp", "logit", "meshgrid", "xlogy"]
+           "cdist", "column_stack", "dstack", "hstack", "vstack", "logaddexp", "logit", "meshgrid", "xlogy",
+           "acos", "acosh", "arccos", "arccosh", "arcsin", "arcsinh", "arctan", "arctan2", "arctanh", "asin", "asinh",
+           "atan", "atan2", "atanh", "hypot"]

@@ -90,6 +90,66 @@ def erf(x):
     return _unary("erf", x, bwd=lambda xd, y, g: x.backend.binary("erf_bwd", xd, g))
 
 
+def _inv_sqrt_bwd(be, x, g, sign, c):
+    """sign * g / sqrt(c - x^2) (c = 1) or g / sqrt(x^2 + c): the inverse functions'
+    derivatives."""
+    x2 = be.binary("mul", x, x)
+    t = be.unary("affine", x2, -1.0, 1.0) if sign != 0 else be.unary("affine", x2, 1.0, c)
+    r = be.binary("mul", g, be.unary("pow", t, -0.5))
+    return be.unary("neg", r) if sign < 0 else r
+
+
+def atan(x):
+    """arctan x (Cephes' reduction and polynomial in the shaders: ~2 ulp)."""
+    be = x.backend
+    return _unary("atan", x, bwd=lambda xd, y, g: be.binary(
+        "div", g, be.unary("affine", be.binary("mul", xd, xd), 1.0, 1.0)))
+
+
+def asin(x):
+    """arcsin x (NaN outside [-1, 1]), as atan(x / sqrt(1 - x^2))."""
+    return _unary("asin", x, bwd=lambda xd, y, g: _inv_sqrt_bwd(x.backend, xd, g, 1, 1.0))
+
+
+def acos(x):
+    """arccos x (NaN outside [-1, 1]), as 2 atan(sqrt((1 - x) / (1 + x)))."""
+    return _unary("acos", x, bwd=lambda xd, y, g: _inv_sqrt_bwd(x.backend, xd, g, -1, 1.0))
+
+
+def asinh(x):
+    """arsinh x, accurate near 0 (log1p) and for large |x| (log 2|x|)."""
+    return _unary("asinh", x, bwd=lambda xd, y, g: _inv_sqrt_bwd(x.backend, xd, g, 0, 1.0))
+
+
+def acosh(x):
+    """arcosh x (NaN below 1)."""
+    return _unary("acosh", x, bwd=lambda xd, y, g: _inv_sqrt_bwd(x.backend, xd, g, 0, -1.0))
+
+
+def atanh(x):
+    """artanh x (+-inf at +-1, NaN beyond), as log1p(2x / (1 - x)) / 2."""
+    be = x.backend
+    return _unary("atanh", x, bwd=lambda xd, y, g: be.binary(
+        "div", g, be.unary("affine", be.binary("mul", xd, xd), -1.0, 1.0)))
+
+
+def atan2(y, x):
+    """The angle of the point (x, y): arctan(y / x) in the right quadrant, in
+    [-pi, pi] (C's atan2: signed zeros and infinities included); broadcast."""
+    y, x = _pair("atan2", y, x)
+    return _binary("atan2", y, x)
+
+
+def hypot(a, b):
+    """sqrt(a^2 + b^2) without overflow on the way; broadcast."""
+    a, b = _pair("hypot", a, b)
+    return _binary("hypot", a, b)
+
+
+arctan, arcsin, arccos, arcsinh, arccosh, arctanh, arctan2 = atan, asin, acos, asinh, acosh, atanh, atan2  # (PyTorch's
+# NumPy-style aliases)
+
+
 def sinh(x):
     """(exp(x) - exp(-x)) / 2, as expm1s (accurate near 0)."""
     check_tensor("sinh", x)
@@ -384,6 +444,15 @@ def _binary(op, a, b):
             ga = be.binary("div", g, bd) if a.requires_grad else None
             gb = be.unary("neg", be.binary("div", be.binary("mul", g, out), bd)) \
                 if b.requires_grad else None
+        elif op == "atan2":  # d/dy = g x / h^2, d/dx = -g y / h^2 (h = hypot(y, x))
+            h = be.binary("hypot", ad, bd)
+            q = be.binary("div", g, be.binary("mul", h, h))
+            ga = be.binary("mul", q, bd) if a.requires_grad else None
+            gb = be.unary("neg", be.binary("mul", q, ad)) if b.requires_grad else None
+        elif op == "hypot":  # d/da = g a / h, d/db = g b / h
+            q = be.binary("div", g, out)
+            ga = be.binary("mul", q, ad) if a.requires_grad else None
+            gb = be.binary("mul", q, bd) if b.requires_grad else None
         else:  # maximum / minimum: g to the operand chosen, halved on ties (as PyTorch)
             first = be.binary("gt", ad, bd) if op == "maximum" else be.binary("gt", bd, ad)
             half = be.unary("affine", be.binary("eq", ad, bd), 0.5, 0.0)
