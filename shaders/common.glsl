@@ -103,9 +103,28 @@ float sigmoid_f(float x) {
     return x >= 0.0 ? 1.0 / (1.0 + e) : e / (1.0 + e);
 }
 
-float tanh_f(float x) {  // GLSL tanh overflows to NaN for large |x| on some drivers
-    float e = exp(-2.0 * abs(x));
-    return sign(x) * (1.0 - e) / (1.0 + e);
+// log(1 + x) and exp(x) - 1 with relative accuracy near 0: series for |x| < 1/4.
+// (Goldberg's trick, log(u) x / (u - 1) with u = 1 + x, needs a log accurate near
+// 1, and GLSL promises only 2^-21 absolute there: lavapipe's log1p(1e-6) was 3% off.)
+// log1p: 2 atanh(s), s = x / (2 + x), |s| <= 1/7: terms to s^11 (s^12 < 2e-11).
+float log1p_f(float x) {
+    if (!(abs(x) < 0.25)) return log(1.0 + x);  // (NaN, inf and -1 too: log's)
+    float s = x / (2.0 + x), t = s * s;
+    return 2.0 * s * (1.0 + t * (1.0 / 3.0 + t * (0.2 + t * (1.0 / 7.0 + t * (1.0 / 9.0 + t * (1.0 / 11.0))))));
+}
+
+// expm1: Taylor's terms to x^8 / 8! (the next below 1e-9 of x)
+float expm1_f(float x) {
+    if (!(abs(x) < 0.25)) return exp(x) - 1.0;
+    return x * (1.0 + x * 0.5 * (1.0 + x * (1.0 / 3.0) * (1.0 + x * 0.25 * (1.0 + x * 0.2 * (1.0 + x * (1.0 / 6.0)
+               * (1.0 + x * (1.0 / 7.0) * (1.0 + x * 0.125)))))));
+}
+
+// tanh x = -expm1(-2|x|) / (2 + expm1(-2|x|)), the sign of x: GLSL's tanh overflows
+// to NaN for large |x| on some drivers, and (1 - e) / (1 + e) cancels near 0
+float tanh_f(float x) {
+    float t = expm1_f(-2.0 * abs(x)), r = -t / (2.0 + t);
+    return (floatBitsToUint(x) >> 31) != 0u ? -r : r;
 }
 
 float gelu_f(float x) { return 0.5 * x * (1.0 + erf_as(x * SQRT1_2)); }

@@ -17,23 +17,6 @@ float sincos_f(float x, uint c) {
     return (n & 2u) == 0u ? v : -v;
 }
 
-// log(1 + x) and exp(x) - 1 with relative accuracy near 0: series for |x| < 1/4.
-// (Goldberg's trick, log(u) x / (u - 1) with u = 1 + x, needs a log accurate near
-// 1, and GLSL promises only 2^-21 absolute there: lavapipe's log1p(1e-6) was 3% off.)
-// log1p: 2 atanh(s), s = x / (2 + x), |s| <= 1/7: terms to s^11 (s^12 < 2e-11).
-float log1p_f(float x) {
-    if (!(abs(x) < 0.25)) return log(1.0 + x);  // (NaN, inf and -1 too: log's)
-    float s = x / (2.0 + x), t = s * s;
-    return 2.0 * s * (1.0 + t * (1.0 / 3.0 + t * (0.2 + t * (1.0 / 7.0 + t * (1.0 / 9.0 + t * (1.0 / 11.0))))));
-}
-
-// expm1: Taylor's terms to x^8 / 8! (the next below 1e-9 of x)
-float expm1_f(float x) {
-    if (!(abs(x) < 0.25)) return exp(x) - 1.0;
-    return x * (1.0 + x * 0.5 * (1.0 + x * (1.0 / 3.0) * (1.0 + x * 0.25 * (1.0 + x * 0.2 * (1.0 + x * (1.0 / 6.0)
-               * (1.0 + x * (1.0 / 7.0) * (1.0 + x * 0.125)))))));
-}
-
 // erf with relative accuracy near 0 (a Maclaurin series for |x| < 0.5: erf_as's
 // 1.5e-7 absolute error is most of a small erf), erf_as beyond
 float erf_f(float x) {
@@ -64,11 +47,14 @@ float atanh_f(float x) {  // odd: of |x|, so log1p's argument is >= 0 (no cancel
     return x < 0.0 ? -r : r;
 }
 
+// log with relative accuracy near 1 (x - 1 is exact there): log1p's series
+float log_f(float x) { return (x > 0.75 && x < 1.25) ? log1p_f(x - 1.0) : log(x); }
+
 float f(float x) {
     switch (OP) {
         case U_NEG: return -x;
         case U_EXP: return exp(x);
-        case U_LOG: return log(x);
+        case U_LOG: return log_f(x);
         case U_SQRT: return sqrt(x);
         case U_RELU: return nmax(x, 0.0);
         case U_SIGMOID: return sigmoid_f(x);

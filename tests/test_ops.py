@@ -1664,10 +1664,13 @@ def test_unary_math_at_the_edges_and_far_out(bk):
         # absolute: log1p / expm1 built on it were 5% off at 1e-6)
         r = np.random.default_rng(7)
         small = (r.choice([-1.0, 1.0], 400) * 10.0 ** r.uniform(-8, 0, 400)).astype(np.float32).astype(np.float64)
-        for op in ("log1p", "expm1", "sinh", "asinh", "atanh", "atan", "asin", "sin", "tan", "erf"):
+        for op in ("log1p", "expm1", "sinh", "asinh", "atanh", "atan", "asin", "sin", "tan", "erf", "tanh"):
             want = np.vectorize(math.erf)(small) if op == "erf" else getattr(np, "arc" + op[1:] if op[0] == "a"
                                                                                    else op)(small)
             bk.close(getattr(vg, op)(bk.t(small)).numpy(), want, rtol=2e-6, atol=0, what=f"{op} of small values")
+        bk.close(vg.elu(bk.t(-np.abs(small))).numpy(), np.expm1(-np.abs(small)), rtol=2e-6, atol=0, what="elu")
+        near1 = 1.0 + small[np.abs(small) < 0.3]  # (x - 1 exact: log1p's series)
+        bk.close(vg.log(bk.t(near1)).numpy(), np.log(near1), rtol=2e-6, atol=0, what="log near 1")
         wide = np.array([1e-6, 0.3, -0.9999, 0.99999, -0.5, 1.0, -1.0], np.float32).astype(np.float64)
         bk.close(vg.acos(bk.t(wide)).numpy(), np.arccos(wide), rtol=1e-6, atol=0, what="acos")
         big = np.array([1.0, 1.0000001, 1.5, 10.0, 5000.0, 1e20, 3e38], np.float32).astype(np.float64)

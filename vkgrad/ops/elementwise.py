@@ -279,10 +279,10 @@ def silu(x):
 
 
 def elu(x, alpha=1.0):
-    """x where x > 0, else alpha * (exp(x) - 1); the exp taken of min(x, 0), so a
-    large x neither overflows nor sends NaN into the gradient."""
+    """x where x > 0, else alpha * expm1(x) (accurate near 0); the expm1 taken of
+    min(x, 0), so a large x neither overflows nor sends NaN into the gradient."""
     check_tensor("elu", x)
-    return where(gt(x, 0.0), x, affine(exp(minimum(x, 0.0)), float(alpha), -float(alpha)))
+    return where(gt(x, 0.0), x, affine(expm1(minimum(x, 0.0)), float(alpha)))
 
 
 def _softplus(x):
@@ -390,7 +390,7 @@ def celu(x, alpha=1.0):
     if float(alpha) == 0.0:
         raise ValueError("celu: alpha must not be 0")
     a = float(alpha)
-    return where(gt(x, 0.0), x, affine(exp(affine(minimum(x, 0.0), 1.0 / a)), a, -a))
+    return where(gt(x, 0.0), x, affine(expm1(affine(minimum(x, 0.0), 1.0 / a)), a))
 
 
 def prelu(x, weight):
