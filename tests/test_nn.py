@@ -1824,3 +1824,44 @@ def test_sequential_from_ordered_dict_slices_and_insert():
     assert isinstance(ml[:2], nn.ModuleList) and len(ml[:2]) == 2
     with pytest.raises(TypeError, match="Sequential: entry 'x' is a int, expected a Module"):
         nn.Sequential(OrderedDict([("x", 3)]))
+
+
+def test_reductions_with_indices_match_torch_if_available():
+    """max / min pairs, median, quantile, cummax, logcumsumexp and the inverse
+    trigonometric functions against PyTorch in f64: values, indices, gradients."""
+    torch = pytest.importorskip("torch")
+    r = np.random.default_rng(17)
+    x = r.integers(-3, 4, (4, 7)).astype(np.float64)  # ties
+    x[1, 2] = np.nan
+    cases = [
+        ("max dim", lambda m, a: m.max(a, 1)), ("min dim keep", lambda m, a: m.min(a, 0, keepdim=True)),
+        ("median", lambda m, a: m.median(a, 1)), ("nanmedian", lambda m, a: m.nanmedian(a, 0)),
+        ("cummax", lambda m, a: m.cummax(a, 1)), ("cummin", lambda m, a: m.cummin(a, 0)),
+        ("quantile", lambda m, a: (m.nanquantile(a, [0.25, 0.6] if m is vg else m.tensor([0.25, 0.6], dtype=a.dtype),
+                                                 dim=1),)),
+        ("logcumsumexp", lambda m, a: (m.logcumsumexp(a, 1),)),
+    ]
+    for name, f in cases:
+        a = vg.tensor(x, dtype="f64", device="cpu", requires_grad=True)
+        b = torch.tensor(x, requires_grad=True)
+        got, want = f(vg, a), f(torch, b)
+        np.testing.assert_allclose(got[0].numpy(), want[0].detach().numpy(), err_msg=name, rtol=1e-12)
+        if len(got) > 1:
+            np.testing.assert_array_equal(got[1].numpy(), want[1].numpy(), err_msg=f"{name} indices")
+        proj = r.standard_normal(want[0].shape)
+        keep = ~np.isnan(want[0].detach().numpy())
+        got[0].backward(vg.tensor(proj * keep, dtype="f64", device="cpu"))
+        want[0].backward(torch.tensor(proj * keep))
+        np.testing.assert_allclose(np.nan_to_num(a.grad.numpy()), np.nan_to_num(b.grad.numpy()), rtol=1e-10,
+                                   atol=1e-12, err_msg=f"{name} gradient")
+    u = r.uniform(-0.95, 0.95, (3, 4))
+    for name in ("atan", "asin", "acos", "asinh", "atanh"):
+        a = vg.tensor(u, dtype="f64", device="cpu", requires_grad=True)
+        b = torch.tensor(u, requires_grad=True)
+        getattr(vg, name)(a).sum().backward()
+        getattr(torch, name)(b).sum().backward()
+        np.testing.assert_allclose(a.grad.numpy(), b.grad.numpy(), rtol=1e-12, err_msg=name)
+    a, b = vg.tensor(u + 2.0, dtype="f64", device="cpu", requires_grad=True), torch.tensor(u + 2.0, requires_grad=True)
+    vg.acosh(a).sum().backward()
+    torch.acosh(b).sum().backward()
+    np.testing.assert_allclose(a.grad.numpy(), b.grad.numpy(), rtol=1e-12)

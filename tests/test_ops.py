@@ -797,6 +797,30 @@ CASES = {
     "prod_with_zero": (lambda a: vg.prod(a * vg.tensor([1.0, 0.0, 1.0], device=a.device, dtype=a.dtype), 0),
                        lambda a: (a * [1.0, 0.0, 1.0]).prod(0), [U(3)]),
     "cumprod": (lambda a: vg.cumprod(a, 1), lambda a: np.cumprod(a, 1), [U(2, 7)]),
+    "median_dim": (lambda a: vg.median(a, 1).values, lambda a: np.sort(a, 1)[:, 2], [U(3, 6)]),  # (the lower)
+    "median_all_method": (lambda a: a.median(), lambda a: np.median(a), [U(3, 5)]),
+    "nanmedian_keep": (lambda a: vg.nanmedian(a, 0, keepdim=True)[0], lambda a: np.median(a, 0, keepdims=True),
+                       [U(5, 3)]),
+    "quantile_list_dim": (lambda a: vg.quantile(a, [0.1, 0.5, 0.75], dim=1), lambda a: np.quantile(a, [0.1, 0.5, 0.75], 1),
+                          [U(3, 6)]),
+    "quantile_all_keep": (lambda a: a.quantile(0.3, keepdim=True), lambda a: np.quantile(a, 0.3, keepdims=True),
+                          [U(2, 4)]),
+    "quantile_midpoint": (lambda a: vg.quantile(a, 0.4, 0, interpolation="midpoint"),
+                          lambda a: np.quantile(a, 0.4, 0, method="midpoint"), [U(6, 2)]),
+    "nanquantile_nearest": (lambda a: vg.nanquantile(a, [0.2, 0.9], 1, interpolation="nearest"),
+                            lambda a: np.quantile(a, [0.2, 0.9], 1, method="nearest"), [U(2, 7)]),
+    "nansum": (lambda a: vg.nansum(a, 1), lambda a: a.sum(1), [U(3, 4)]),
+    "nanmean_method": (lambda a: a.nanmean(dim=0, keepdim=True), lambda a: a.mean(0, keepdims=True), [U(3, 4)]),
+    "var_mean": (lambda a: vg.stack(vg.var_mean(a, 1)), lambda a: np.stack([a.var(1, ddof=1), a.mean(1)]),
+                 [U(3, 4)]),
+    "std_mean": (lambda a: vg.stack(vg.std_mean(a, 0, correction=0)), lambda a: np.stack([a.std(0), a.mean(0)]),
+                 [U(3, 4)]),
+    "aminmax": (lambda a: vg.stack(vg.aminmax(a, dim=-1)), lambda a: np.stack([a.min(-1), a.max(-1)]), [U(3, 4)]),
+    "msort": (vg.msort, lambda a: np.sort(a, 0), [U(4, 3)]),
+    "cummax": (lambda a: vg.cummax(a, 1).values, lambda a: np.maximum.accumulate(a, 1), [U(3, 9)]),
+    "cummin_method": (lambda a: a.cummin(0)[0], lambda a: np.minimum.accumulate(a, 0), [U(5, 2, 3)]),
+    "logcumsumexp": (lambda a: vg.logcumsumexp(a, 1), lambda a: np.logaddexp.accumulate(a, 1),
+                     [U(2, 9, lo=-5, hi=5)]),
     "ctc_loss": (lambda x: vg.ctc_loss(vg.log_softmax(x, -1), np.array([[1, 2], [1, 1]]), [5, 4], [2, 2],
                                        reduction="none"),
                  lambda x: np.array([_np_ctc(_np_log_softmax(x[:5, 0]), [1, 2]),
@@ -1822,6 +1846,46 @@ def test_max_min_take_pytorch_forms(bk):
     with pytest.raises(ValueError, match=r"max: cannot reduce the empty axis 1 of shape \[2, 0\]"):
         vg.max(bk.t(np.zeros((2, 0))), 1)
     assert vg.max(bk.t(np.zeros((0, 3))), 1).values.shape == (0,)
+
+
+def test_order_statistics_with_nan_and_indices(bk):
+    """median / nanmedian give the lower middle and its index (a row with NaN: NaN
+    at the first NaN's index); quantile's NaN rows; cummax / cummin's indices are
+    the last occurrence (PyTorch's), NaN propagating; logcumsumexp of -inf; counts."""
+    nan = np.nan
+    x = np.array([[3.0, 1.0, 2.0, 2.0, 5.0, 0.0], [4.0, nan, 1.0, 7.0, nan, 2.0], [nan, 6.0, nan, 1.0, 2.0, 3.0]])
+    t = bk.t(x)
+    v, i = vg.median(t, 1)
+    np.testing.assert_array_equal(v.numpy(), [2.0, nan, nan])
+    np.testing.assert_array_equal(i.numpy(), [2, 1, 0])
+    v, i = vg.nanmedian(t, dim=1, keepdim=True)
+    np.testing.assert_array_equal(v.numpy()[:, 0], [2.0, 2.0, 2.0])
+    np.testing.assert_array_equal(i.numpy()[:, 0], [2, 5, 4])
+    assert np.isnan(vg.median(t).item()) and vg.nanmedian(t).item() == 2.0
+    np.testing.assert_array_equal(vg.nanmedian(bk.t(np.full((2, 3), nan)), 1).values.numpy(), [nan, nan])
+    q = vg.quantile(t, 0.5, dim=1).numpy()
+    assert q[0] == 2.0 and np.isnan(q[1:]).all()
+    np.testing.assert_array_equal(vg.nanquantile(t, 1.0, dim=1).numpy(), [5.0, 7.0, 6.0])
+    np.testing.assert_array_equal(vg.nansum(t, 1).numpy(), [13.0, 14.0, 12.0])
+    np.testing.assert_array_equal(vg.count_nonzero(t, 1).numpy(), [5, 6, 6])
+    assert vg.count_nonzero(t).dtype == "i32" and vg.count_nonzero(t).item() == 17
+    y = np.array([[1.0, 3.0, 3.0, 2.0, 3.0, 4.0, nan, 5.0, nan]])
+    v, i = vg.cummax(bk.t(y), 1)
+    np.testing.assert_array_equal(v.numpy()[0], [1, 3, 3, 3, 3, 4, nan, nan, nan])
+    np.testing.assert_array_equal(i.numpy()[0], [0, 1, 2, 2, 4, 5, 6, 6, 8])
+    v, i = vg.cummin(bk.t(-y), dim=1)
+    np.testing.assert_array_equal(i.numpy()[0], [0, 1, 2, 2, 4, 5, 6, 6, 8])
+    w = bk.t(np.array([[-np.inf, -np.inf, 0.0, -np.inf, 0.0]]))
+    bk.close(vg.logcumsumexp(w, 1).numpy()[0], [-np.inf, -np.inf, 0.0, 0.0, np.log(2)], what="logcumsumexp")
+    g = bk.t(np.array([[1.0, 3.0, 2.0, 3.0]]), requires_grad=True)
+    vg.cummax(g, 1).values.sum().backward()  # (to the indices [0, 1, 1, 3])
+    np.testing.assert_array_equal(g.grad.numpy(), [[1.0, 2.0, 0.0, 1.0]])
+    with pytest.raises(ValueError, match=r"quantile: q must lie in \[0, 1\], got \[0.5, 1.5\]"):
+        vg.quantile(t, [0.5, 1.5])
+    with pytest.raises(ValueError, match="nanquantile: interpolation must be one of linear, lower, higher, midpoint"):
+        vg.nanquantile(t, 0.5, interpolation="cubic")
+    with pytest.raises(ValueError, match=r"median: cannot take the median of an empty axis \(shape \[2, 0\]\)"):
+        vg.median(bk.t(np.zeros((2, 0))), 1)
 
 
 def test_sort_errors_and_0d(bk):

@@ -623,6 +623,8 @@ for _name in ("abs", "exp", "log", "sqrt", "relu", "sigmoid", "tanh", "sin", "co
               "trunc", "frac", "round", "isnan", "isinf", "isfinite", "nan_to_num", "atan", "asin", "acos", "asinh",
               "acosh", "atanh", "atan2", "hypot", "arctan", "arcsin", "arccos", "arcsinh", "arccosh", "arctanh",
               "arctan2",
+              "aminmax", "count_nonzero", "cummax", "cummin", "logcumsumexp", "median", "msort", "nanmean",
+              "nanmedian", "nanquantile", "nansum", "quantile",
               "matmul", "mm", "bmm", "mv", "dot", "outer", "add", "sub", "mul", "div", "pow", "maximum", "minimum",
               "eq", "ne", "gt", "lt", "ge", "le", "lerp", "fmod", "remainder", "clamp_min", "clamp_max", "clip",
               "movedim", "moveaxis", "narrow", "repeat_interleave", "unflatten", "log_softmax", "all", "any",

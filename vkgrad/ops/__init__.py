@@ -22,6 +22,8 @@ from .losses import (ctc_loss, cosine_embedding_loss, gaussian_nll_loss, hinge_e
                      multi_margin_loss, multilabel_soft_margin_loss, poisson_nll_loss, soft_margin_loss,
                      triplet_margin_loss)
 from .rnn import recurrence
+from .stats import (aminmax, count_nonzero, cummax, cummin, logcumsumexp, median, msort, nanmean, nanmedian,
+                    nanquantile, nansum, quantile, std_mean, var_mean)
 from .shape import (amax, amin, cumprod, norm, prod, argmax, argmin, argsort, broadcast_to, cat, chunk, cumsum, diag, diagonal, flip, gather, scatter_add,
                     take_along_dim, sort, topk, kthvalue, roll, tril, triu, getitem, index_select, logsumexp, max, mean, min, pad,
                     reshape, split, stack, std, sum, tile, trace, transpose, unbind, var)
@@ -54,4 +56,6 @@ __all__ = ["abs", "add", "affine", "clamp", "div", "eq", "exp", "gelu", "log", "
            "swapdims", "t", "unflatten", "unsqueeze", "prod", "cumprod", "ctc_loss", "affine_grid", "grid_sample", "gumbel_softmax",
            "cdist", "column_stack", "dstack", "hstack", "vstack", "logaddexp", "logit", "meshgrid", "xlogy",
            "acos", "acosh", "arccos", "arccosh", "arcsin", "arcsinh", "arctan", "arctan2", "arctanh", "asin", "asinh",
-           "atan", "atan2", "atanh", "hypot"]
+           "atan", "atan2", "atanh", "hypot",
+           "aminmax", "count_nonzero", "cummax", "cummin", "logcumsumexp", "median", "msort", "nanmean", "nanmedian",
+           "nanquantile", "nansum", "quantile", "std_mean", "var_mean"]

@@ -632,11 +632,17 @@ def cumsum(x, axis):
     adding the values so far shifted by 1, 2, 4, ... (Hillis-Steele; the sums in a
     tree order, not left to right); the gradient is the reversed running sum."""
     check_tensor("cumsum", x)
-    ax = _axis("cumsum", x, axis)
+    return scan(x, _axis("cumsum", x, axis), lambda a, b: a + b, 0.0)
+
+
+def scan(x, ax, combine, fill):
+    """The running ``combine`` (associative) along axis ``ax``: log2(n) passes, each
+    combining x with itself shifted by 1, 2, 4, ... and padded with ``fill`` (the
+    combine's identity); Hillis-Steele, differentiable through ``combine``."""
     n, s = x.shape[ax], 1
     while s < n:
         head = getitem(x, (slice(None),) * ax + (slice(0, n - s),))  # (one piece: its own slice)
-        x = x + cat([_zeros_along(x, ax, s), head], ax)
+        x = combine(x, cat([_zeros_along(x, ax, s, fill), head], ax))
         s *= 2
     return x
 
@@ -653,13 +659,7 @@ def cumprod(x, axis):
     shifted passes, multiplying; the gradient through those products is exact at
     zeros too (no division)."""
     check_tensor("cumprod", x)
-    ax = _axis("cumprod", x, axis)
-    n, s = x.shape[ax], 1
-    while s < n:
-        head = getitem(x, (slice(None),) * ax + (slice(0, n - s),))
-        x = x * cat([_zeros_along(x, ax, s, 1.0), head], ax)
-        s *= 2
-    return x
+    return scan(x, _axis("cumprod", x, axis), lambda a, b: a * b, 1.0)
 
 
 @torch_kwargs
