@@ -797,6 +797,75 @@ CASES = {
     "prod_with_zero": (lambda a: vg.prod(a * vg.tensor([1.0, 0.0, 1.0], device=a.device, dtype=a.dtype), 0),
                        lambda a: (a * [1.0, 0.0, 1.0]).prod(0), [U(3)]),
     "cumprod": (lambda a: vg.cumprod(a, 1), lambda a: np.cumprod(a, 1), [U(2, 7)]),
+    "index_add": (lambda x, s: vg.index_add(x, 1, [3, 0, 3], s, alpha=2.0),
+                  lambda x, s: x + 2.0 * np.stack([s[:, 1], 0 * s[:, 0], 0 * s[:, 0], s[:, 0] + s[:, 2]], 1),
+                  [U(2, 4), U(2, 3)]),
+    "index_copy_method": (lambda x, s: x.index_copy(0, np.array([2, 0]), s),
+                          lambda x, s: np.concatenate([s[1:2], x[1:2], s[0:1]]), [U(3, 4), U(2, 4)]),
+    "index_fill": (lambda x: vg.index_fill(x, -1, [1, -1], -0.5), lambda x: np.where([0, 1, 0, 1], -0.5, x),
+                   [U(3, 4)]),
+    "scatter_src": (lambda x, s: vg.scatter(x, 1, np.array([[2, 0], [1, 3]]), s),
+                    lambda x, s: np.array([[s[0, 1], x[0, 1], s[0, 0], x[0, 3]], [x[1, 0], s[1, 0], x[1, 2], s[1, 1]]]),
+                    [U(2, 4), U(2, 3)]),
+    "scatter_value": (lambda x: x.scatter(0, np.array([[1, 0, 1]]), value=2.5),
+                      lambda x: np.array([[x[0, 0], 2.5, x[0, 2]], [2.5, x[1, 1], 2.5]]), [U(2, 3)]),
+    "scatter_reduce_mean": (lambda x, s: vg.scatter_reduce(x, 1, np.array([[0, 0, 2]]), s, "mean"),
+                            lambda x, s: np.array([[(x[0, 0] + s[0, 0] + s[0, 1]) / 3, x[0, 1], (x[0, 2] + s[0, 2]) / 2]]),
+                            [U(1, 3), U(1, 3)]),
+    "scatter_reduce_sum_no_self": (lambda x, s: vg.scatter_reduce(x, 0, np.array([[1, 1]]), s, "sum",
+                                                                  include_self=False),
+                                   lambda x, s: np.array([x[0], s[0]]), [U(2, 2), U(1, 2)]),
+    "masked_select": (lambda x: vg.masked_select(x, np.array([True, False, True])), lambda x: x[:, [0, 2]].reshape(-1),
+                      [U(2, 3)]),
+    "take": (lambda x: vg.take(x, np.array([[5, 0], [-1, 2]])), lambda x: x.reshape(-1)[[[5, 0], [-1, 2]]], [U(2, 3)]),
+    "select": (lambda x: x.select(1, -1), lambda x: x[:, -1], [U(2, 3, 2)]),
+    "bincount_weights": (lambda w: vg.bincount(np.array([3, 1, 1, 0]), w, minlength=6),
+                         lambda w: np.bincount([3, 1, 1, 0], w, 6), [U(4)]),
+    "tensordot": (lambda a, b: vg.tensordot(a, b, ([1, 0], [0, 2])), lambda a, b: np.tensordot(a, b, ([1, 0], [0, 2])),
+                  [U(2, 3, 4), U(3, 5, 2)]),
+    "tensordot_int": (lambda a, b: vg.tensordot(a, b, 1), lambda a, b: np.tensordot(a, b, 1), [U(2, 3), U(3, 4)]),
+    "kron": (vg.kron, np.kron, [U(2, 3), U(3, 2)]),
+    "kron_ranks": (vg.kron, np.kron, [U(2), U(2, 3)]),
+    "block_diag": (lambda a, b, c: vg.block_diag(a, b, c),
+                   lambda a, b, c: np.block([[a, np.zeros((2, 3)), np.zeros((2, 1))],
+                                             [np.zeros((1, 2)), b[None], np.zeros((1, 1))],
+                                             [np.zeros((1, 2)), np.zeros((1, 3)), c.reshape(1, 1)]]),
+                   [U(2, 2), U(3), U()]),
+    "cartesian_prod": (vg.cartesian_prod, lambda a, b: np.array([[p, q] for p in a for q in b]), [U(3), U(2)]),
+    "baddbmm": (lambda i, a, b: vg.baddbmm(i, a, b, beta=0.5, alpha=2.0), lambda i, a, b: 0.5 * i + 2 * a @ b,
+                [U(3, 1), U(2, 3, 4), U(2, 4, 2)]),
+    "addbmm": (lambda i, a, b: vg.addbmm(i, a, b), lambda i, a, b: i + (a @ b).sum(0), [U(3, 2), U(2, 3, 4), U(2, 4, 2)]),
+    "addmv": (lambda i, a, v: i.addmv(a, v, alpha=-1.0), lambda i, a, v: i - a @ v, [U(3), U(3, 4), U(4)]),
+    "addr": (lambda i, a, b: vg.addr(i, a, b, beta=2.0), lambda i, a, b: 2 * i + np.outer(a, b), [U(3, 2), U(3), U(2)]),
+    "cross": (lambda a, b: vg.cross(a, b, dim=0), lambda a, b: np.cross(a, b, axis=0), [U(3, 4), U(3, 4)]),
+    "cross_bcast": (vg.cross, lambda a, b: np.cross(a, b), [U(2, 3), U(3)]),
+    "diff": (lambda x: vg.diff(x, 2, dim=0), lambda x: np.diff(x, 2, 0), [U(5, 3)]),
+    "diff_prepend": (lambda x, p: x.diff(prepend=p), lambda x, p: np.diff(x, prepend=p), [U(2, 4), U(2, 1)]),
+    "cov": (vg.cov, np.cov, [U(3, 6)]),
+    "cov_weights": (lambda x: vg.cov(x, correction=0, fweights=np.array([1, 2, 1, 3]), aweights=np.array([.5, 1, 2, 1.])),
+                    lambda x: np.cov(x, ddof=0, fweights=[1, 2, 1, 3], aweights=[.5, 1, 2, 1.]), [U(2, 4)]),
+    "cov_aweights": (lambda x: vg.cov(x, aweights=np.array([.5, 1, 2, 1., 3])),
+                     lambda x: np.cov(x, aweights=[.5, 1, 2, 1., 3]), [U(2, 5)]),
+    "corrcoef": (vg.corrcoef, np.corrcoef, [U(3, 5)]),
+    "trapezoid_x": (lambda y, x: vg.trapezoid(y, x), lambda y, x: np.trapezoid(y, x), [U(2, 5), U(5)]),
+    "cumulative_trapezoid": (lambda y: vg.cumulative_trapezoid(y, dx=0.5, dim=0),
+                             lambda y: np.cumsum((y[1:] + y[:-1]) * 0.25, 0), [U(6, 2)]),
+    "addcmul": (lambda i, a, b: vg.addcmul(i, a, b, value=0.5), lambda i, a, b: i + 0.5 * a * b,
+                [U(3, 4), U(3, 1), U(4)]),
+    "addcdiv_method": (lambda i, a, b: i.addcdiv(a, b, value=-2.0), lambda i, a, b: i - 2 * a / b,
+                       [U(3, 4), U(3, 4), AWAY(3, 4)]),
+    "divide_trunc_bcast": (lambda a, b: vg.divide(a, b) + vg.divide(a, b, rounding_mode="trunc") * 0.0,
+                           lambda a, b: a / b, [U(2, 3), AWAY(3)]),
+    "rot90": (lambda x: vg.rot90(x, 1, (1, 2)), lambda x: np.rot90(x, 1, (1, 2)), [U(2, 3, 4)]),
+    "rot90_k3": (lambda x: x.rot90(-1), lambda x: np.rot90(x, -1), [U(3, 4)]),
+    "tensor_split": (lambda x: vg.cat([p * (i + 1.0) for i, p in enumerate(vg.tensor_split(x, 3, dim=1))], 1),
+                     lambda x: np.concatenate([p * (i + 1.0) for i, p in enumerate(np.array_split(x, 3, 1))], 1),
+                     [U(2, 7)]),
+    "tensor_split_indices": (lambda x: vg.tensor_split(x, [1, 4])[1], lambda x: x[1:4], [U(6, 2)]),
+    "fliplr_flipud": (lambda x: vg.fliplr(x) + vg.flipud(x), lambda x: np.fliplr(x) + np.flipud(x), [U(3, 3)]),
+    "broadcast_tensors": (lambda a, b: vg.broadcast_tensors(a, b)[0] * 2.0 + vg.broadcast_tensors(a, b)[1],
+                          lambda a, b: np.broadcast_to(a, (3, 4)) * 2.0 + b, [U(3, 1), U(4)]),
+    "atleast_3d": (lambda x: vg.atleast_3d(x) * 1.5, lambda x: np.atleast_3d(x) * 1.5, [U(4)]),
     "median_dim": (lambda a: vg.median(a, 1).values, lambda a: np.sort(a, 1)[:, 2], [U(3, 6)]),  # (the lower)
     "median_all_method": (lambda a: a.median(), lambda a: np.median(a), [U(3, 5)]),
     "nanmedian_keep": (lambda a: vg.nanmedian(a, 0, keepdim=True)[0], lambda a: np.median(a, 0, keepdims=True),
@@ -1886,6 +1955,75 @@ def test_order_statistics_with_nan_and_indices(bk):
         vg.nanquantile(t, 0.5, interpolation="cubic")
     with pytest.raises(ValueError, match=r"median: cannot take the median of an empty axis \(shape \[2, 0\]\)"):
         vg.median(bk.t(np.zeros((2, 0))), 1)
+
+
+def test_value_driven_and_logical_ops(bk):
+    """The ops whose results are indices, counts or truth values: against NumPy on
+    every backend, with their errors."""
+    x = np.array([[0.0, 1.5, -2.0], [np.nan, 0.0, 3.0]])
+    t = bk.t(x)
+    np.testing.assert_array_equal(vg.nonzero(t).numpy(), np.argwhere(x != 0))
+    rows, cols = t.nonzero(as_tuple=True)
+    assert rows.dtype == "i32" and rows.numpy().tolist() == [0, 0, 1, 1] and cols.numpy().tolist() == [1, 2, 0, 2]
+    seq = bk.t(np.array([1.0, 2.0, 2.0, 5.0, np.nan]))
+    v = np.array([[0.0, 2.0, 2.5], [5.0, 9.0, np.nan]])
+    np.testing.assert_array_equal(vg.searchsorted(seq, bk.t(v)).numpy(), [[0, 1, 3], [3, 4, 5]])
+    np.testing.assert_array_equal(vg.searchsorted(seq, bk.t(v), right=True).numpy(), [[0, 3, 3], [4, 4, 5]])
+    assert vg.searchsorted(seq, 2.0, side="right").item() == 3
+    rows2 = bk.t(np.array([[1.0, 3.0, 5.0], [2.0, 4.0, 6.0]]))
+    np.testing.assert_array_equal(vg.searchsorted(rows2, bk.t(np.array([[3.0], [3.0]]))).numpy(), [[1], [1]])
+    np.testing.assert_array_equal(vg.bucketize(bk.t(np.array([0.5, 1.0, 4.0])), bk.t(np.array([1.0, 3.0]))).numpy(),
+                                  np.digitize([0.5, 1.0, 4.0], [1.0, 3.0], right=True))
+    u = np.array([3.0, 1.0, 3.0, 2.0, 1.0, 1.0])
+    vals, inv, cnt = vg.unique(bk.t(u), return_inverse=True, return_counts=True)
+    wv, wi, wc = np.unique(u, return_inverse=True, return_counts=True)
+    assert vals.numpy().tolist() == wv.tolist() and inv.numpy().tolist() == wi.tolist() and cnt.numpy().tolist() == \
+        wc.tolist()
+    m = np.array([[1.0, 2.0], [1.0, 2.0], [0.0, 1.0], [1.0, 2.0]])
+    assert vg.unique(bk.t(m), dim=0).numpy().tolist() == [[0.0, 1.0], [1.0, 2.0]]
+    vals, inv, cnt = vg.unique_consecutive(bk.t(u), return_inverse=True, return_counts=True)
+    assert vals.numpy().tolist() == [3, 1, 3, 2, 1] and inv.numpy().tolist() == [0, 1, 2, 3, 4, 4] and \
+        cnt.numpy().tolist() == [1, 1, 1, 1, 2]
+    assert vg.unique_consecutive(bk.t(m), dim=0).numpy().tolist() == [[1, 2], [0, 1], [1, 2]]
+    b = vg.bincount(bk.t(np.array([2, 0, 2, 5], np.int32), dtype="i32"))
+    assert b.dtype == "i32" and b.numpy().tolist() == [1, 0, 2, 0, 0, 1]
+    h = np.array([0.0, 0.1, 0.5, 0.99, 1.0, 1.5, -0.2, np.nan])
+    np.testing.assert_array_equal(vg.histc(bk.t(h), bins=4, min=0, max=1).numpy(),
+                                  np.histogram(h[(h >= 0) & (h <= 1)], 4, (0, 1))[0])
+    np.testing.assert_array_equal(vg.histc(bk.t(np.array([1.0, 2.0, 2.0, 4.0])), bins=3).numpy(), [1, 2, 1])
+    a, c = bk.t(np.array([0.0, 1.0, 2.0, np.nan])), bk.t(np.array([0.0, 0.0, 3.0, 1.0]))
+    assert vg.logical_and(a, c).numpy().tolist() == [0, 0, 1, 1] and vg.logical_or(a, c).numpy().tolist() == [0, 1, 1, 1]
+    assert vg.logical_xor(a, c).numpy().tolist() == [0, 1, 0, 0] and vg.logical_not(a).numpy().tolist() == [1, 0, 0, 0]
+    hv = vg.heaviside(bk.t(np.array([-1.0, 0.0, 2.0, np.nan])), 0.5).numpy()
+    assert hv[:3].tolist() == [0.0, 0.5, 1.0] and np.isnan(hv[3])
+    assert vg.floor_divide(bk.t(np.array([7.0, -7.0])), 2.0).numpy().tolist() == [3.0, -4.0]
+    assert vg.divide(bk.t(np.array([7.0, -7.0])), 2.0, rounding_mode="trunc").numpy().tolist() == [3.0, -3.0]
+    p = bk.t(np.array([1.0, np.inf, np.nan, 100.0]))
+    q = bk.t(np.array([1.0 + 1e-7, np.inf, np.nan, 100.5]))
+    assert vg.isclose(p, q).numpy().tolist()[:2] == [1.0, 1.0] and vg.isclose(p, q).numpy()[2:].tolist() == [0, 0]
+    assert vg.isclose(p, q, equal_nan=True, atol=1.0).numpy().tolist() == [1, 1, 1, 1]
+    assert not vg.allclose(p, q) and vg.allclose(p, q, atol=1.0, equal_nan=True)
+    assert vg.equal(bk.t(np.ones(3)), bk.t(np.ones(3))) and not vg.equal(bk.t(np.ones(3)), bk.t(np.ones(2)))
+    assert vg.broadcast_shapes((3, 1), (4,), 1) == (3, 4) and vg.atleast_2d(bk.t(np.ones(3))).shape == (1, 3)
+    assert [s.shape for s in vg.hsplit(bk.t(np.ones((2, 6))), 3)] == [(2, 2)] * 3
+    with pytest.raises(ValueError, match=r"index_copy: index repeats \[1\]"):
+        vg.index_copy(t, 1, [1, 1], bk.t(np.ones((2, 2))))
+    with pytest.raises(ValueError, match=r"index_add: source must have shape \[2, 2\]"):
+        vg.index_add(t, 1, [1, 0], bk.t(np.ones((2, 3))))
+    with pytest.raises(IndexError, match=r"index_fill: index out of range for axis 1 of length 3"):
+        vg.index_fill(t, 1, [3], 0.0)
+    with pytest.raises(ValueError, match="scatter: index sends two entries to one element"):
+        vg.scatter(t, 1, np.array([[0, 0]]), value=1.0)
+    with pytest.raises(ValueError, match=r"scatter_reduce: reduce 'amax' is not supported \(sum, mean\)"):
+        vg.scatter_reduce(t, 1, np.array([[0]]), bk.t(np.ones((1, 1))), "amax")
+    with pytest.raises(ValueError, match="vsplit: axis 0 of length 2 does not split into 3 equal pieces"):
+        vg.vsplit(t, 3)
+    with pytest.raises(ValueError, match=r"cross: axis -1 must have length 3 in both, got shapes \[2, 3\] and \[2\]"):
+        vg.cross(t, bk.t(np.ones(2)))
+    with pytest.raises(ValueError, match=r"tensordot: contracted axes \[1\] of \[2, 3\] and \[0\] of \[2, 3\]"):
+        vg.tensordot(t, t, 1)
+    with pytest.raises(TypeError, match="masked_select: mask must be boolean"):
+        vg.masked_select(t, np.ones((2, 3)))
 
 
 def test_sort_errors_and_0d(bk):

@@ -13,8 +13,9 @@ from .gradcheck import gradcheck
 from .ops import *  # noqa: F401,F403  (the functional API)
 from .ops import __all__ as _ops_all
 from .random import get_rng_state, manual_seed, set_rng_state
-from .tensor import (Parameter, Tensor, arange, as_tensor, canonical_dtype, eye, from_numpy, full, full_like, is_tensor,
-                     linspace, ones, ones_like, rand, randint, randn, tensor, zeros, zeros_like)
+from .tensor import (Parameter, Tensor, arange, as_tensor, canonical_dtype, empty, empty_like, eye, from_numpy, full,
+                     full_like, is_tensor, linspace, logspace, ones, ones_like, rand, rand_like, randint, randint_like,
+                     randn, randn_like, tensor, zeros, zeros_like)
 from . import amp, data, functional, nn, optim, parallel  # noqa: E402
 from .amp import autocast
 from .capture import capture_step

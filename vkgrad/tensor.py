@@ -625,6 +625,12 @@ for _name in ("abs", "exp", "log", "sqrt", "relu", "sigmoid", "tanh", "sin", "co
               "arctan2",
               "aminmax", "count_nonzero", "cummax", "cummin", "logcumsumexp", "median", "msort", "nanmean",
               "nanmedian", "nanquantile", "nansum", "quantile",
+              "index_add", "index_copy", "index_fill", "scatter", "scatter_reduce", "masked_select", "nonzero",
+              "argwhere", "take", "select", "unique", "unique_consecutive", "bincount", "histc", "diff", "cross",
+              "kron", "addbmm", "baddbmm", "addmv", "addr", "addcmul", "addcdiv", "logical_and", "logical_or",
+              "logical_xor", "logical_not", "isclose", "allclose", "equal", "tensor_split", "hsplit", "vsplit",
+              "dsplit", "fliplr", "flipud", "rot90", "heaviside", "divide", "true_divide", "multiply", "subtract",
+              "negative", "positive", "floor_divide", "deg2rad", "rad2deg",
               "matmul", "mm", "bmm", "mv", "dot", "outer", "add", "sub", "mul", "div", "pow", "maximum", "minimum",
               "eq", "ne", "gt", "lt", "ge", "le", "lerp", "fmod", "remainder", "clamp_min", "clamp_max", "clip",
               "movedim", "moveaxis", "narrow", "repeat_interleave", "unflatten", "log_softmax", "all", "any",
@@ -648,7 +654,10 @@ def _in_place_of(name):
 for _name in ("exp", "log", "sqrt", "rsqrt", "abs", "neg", "relu", "sigmoid", "tanh", "sin", "cos", "floor", "ceil",
               "round", "trunc", "sign", "square", "reciprocal", "clamp_min", "clamp_max", "pow", "lerp", "fmod",
               "remainder", "masked_fill", "nan_to_num", "tan", "sinh", "cosh", "log1p", "expm1", "erf", "atan",
-              "asin", "acos", "asinh", "acosh", "atanh", "atan2", "hypot", "frac", "exp2", "log2", "log10"):
+              "asin", "acos", "asinh", "acosh", "atanh", "atan2", "hypot", "frac", "exp2", "log2", "log10",
+              "index_add", "index_copy", "index_fill", "scatter", "scatter_reduce", "addcmul", "addcdiv", "divide",
+              "multiply", "subtract", "negative", "floor_divide", "deg2rad", "rad2deg", "heaviside", "logical_not",
+              "logical_and", "logical_or", "logical_xor", "scatter_add"):
     setattr(Tensor, _name + "_", _in_place_of(_name))
 
 
@@ -784,6 +793,45 @@ def full_like(t, fill_value, dtype=None, device=None, requires_grad=False):
     return _like("full_like", t, fill_value, dtype, device, requires_grad)
 
 
+def empty(*shape, dtype=None, device=None, requires_grad=False):
+    """PyTorch's empty: a tensor of ``shape`` to be overwritten (zeros here: a fill
+    on the device costs what an uninitialised block would, and reads are defined)."""
+    return full(_shape_arg("empty", shape), 0.0, dtype, device, requires_grad)
+
+
+def empty_like(t, dtype=None, device=None, requires_grad=False):
+    """``empty`` of ``t``'s shape, dtype and device unless given."""
+    return _like("empty_like", t, 0.0, dtype, device, requires_grad)
+
+
+def _random_like(op, draw, t, dtype, device, requires_grad):
+    if not isinstance(t, Tensor):
+        raise TypeError(f"{op}: expected a vkgrad Tensor, got {type(t).__name__}")
+    dtype = dtype or t.dtype
+    if canonical_dtype(dtype) == "i32":
+        raise TypeError(f"{op}: samples are floats; got dtype {dtype} (randint_like draws integers)")
+    return draw(*t.shape, dtype=dtype, device=device if device is not None else t.device, requires_grad=requires_grad)
+
+
+def randn_like(t, dtype=None, device=None, requires_grad=False):
+    """``randn`` of ``t``'s shape, dtype and device unless given."""
+    return _random_like("randn_like", randn, t, dtype, device, requires_grad)
+
+
+def rand_like(t, dtype=None, device=None, requires_grad=False):
+    """``rand`` of ``t``'s shape, dtype and device unless given."""
+    return _random_like("rand_like", rand, t, dtype, device, requires_grad)
+
+
+def randint_like(t, low=0, high=None, device=None):
+    """int32 samples in [low, high) (``randint_like(t, high)``: from 0) of ``t``'s shape."""
+    if not isinstance(t, Tensor):
+        raise TypeError(f"randint_like: expected a vkgrad Tensor, got {type(t).__name__}")
+    if high is None:
+        low, high = 0, low
+    return randint(low, high, t.shape, device=device if device is not None else t.device)
+
+
 def randn(*shape, dtype=None, device=None, requires_grad=False):
     """Standard normal samples of ``shape`` from vkgrad's generator (``manual_seed``):
     drawn on the host, so a seed gives the same values on every backend."""
@@ -830,6 +878,13 @@ def linspace(start, end, steps, dtype=None, device=None, requires_grad=False):
     if isinstance(steps, bool) or not isinstance(steps, (int, np.integer)) or steps < 0:
         raise ValueError(f"linspace: steps must be a non-negative int, got {steps!r}")
     return tensor(np.linspace(float(start), float(end), int(steps)), requires_grad, dtype, device)
+
+
+def logspace(start, end, steps, base=10.0, dtype=None, device=None, requires_grad=False):
+    """PyTorch's logspace: base ** linspace(start, end, steps)."""
+    if isinstance(steps, bool) or not isinstance(steps, (int, np.integer)) or steps < 0:
+        raise ValueError(f"logspace: steps must be a non-negative int, got {steps!r}")
+    return tensor(float(base) ** np.linspace(float(start), float(end), int(steps)), requires_grad, dtype, device)
 
 
 def eye(n, m=None, dtype=None, device=None, requires_grad=False):

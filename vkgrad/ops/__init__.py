@@ -15,12 +15,20 @@ from .nn import (bilinear, embedding_bag, gumbel_softmax, batch_norm, binary_cro
 from .conv import (affine_grid, grid_sample, max_unpool1d, max_unpool2d, channel_shuffle, conv_transpose1d, fold, local_response_norm, unfold, adaptive_avg_pool1d, adaptive_avg_pool2d, adaptive_max_pool1d, adaptive_max_pool2d, avg_pool1d, avg_pool2d, avg_pool3d, conv1d, conv2d, conv3d, conv_transpose2d,
                    interpolate, max_pool1d, max_pool2d, max_pool3d)
 from .einsum import einsum
+from .compat import (addcdiv, addcmul, allclose, atleast_1d, atleast_2d, atleast_3d, broadcast_shapes,
+                     broadcast_tensors, deg2rad, divide, dsplit, equal, fliplr, flipud, floor_divide, heaviside, hsplit,
+                     isclose, logical_and, logical_not, logical_or, logical_xor, multiply, negative, positive,
+                     rad2deg, rot90, subtract, tensor_split, true_divide, vsplit)
 from .compat import (addmm, all, any, cdist, clamp_min, clamp_max, clip, column_stack, dot, dstack, flatten, fmod,
                      hstack, lerp, logaddexp, logit, meshgrid, mm, movedim, moveaxis, mv, narrow, ne, permute, remainder,
                      repeat_interleave, squeeze, swapaxes, swapdims, t, unflatten, unsqueeze, vstack, xlogy)
 from .losses import (ctc_loss, cosine_embedding_loss, gaussian_nll_loss, hinge_embedding_loss, margin_ranking_loss,
                      multi_margin_loss, multilabel_soft_margin_loss, poisson_nll_loss, soft_margin_loss,
                      triplet_margin_loss)
+from .indexing import (argwhere, bincount, bucketize, histc, index_add, index_copy, index_fill, masked_select,
+                       nonzero, scatter, scatter_reduce, searchsorted, select, take, unique, unique_consecutive)
+from .products import (addbmm, addmv, addr, baddbmm, block_diag, cartesian_prod, corrcoef, cov, cross,
+                       cumulative_trapezoid, diff, kron, tensordot, trapezoid, trapz)
 from .rnn import recurrence
 from .stats import (aminmax, count_nonzero, cummax, cummin, logcumsumexp, median, msort, nanmean, nanmedian,
                     nanquantile, nansum, quantile, std_mean, var_mean)
@@ -58,4 +66,12 @@ __all__ = ["abs", "add", "affine", "clamp", "div", "eq", "exp", "gelu", "log", "
            "acos", "acosh", "arccos", "arccosh", "arcsin", "arcsinh", "arctan", "arctan2", "arctanh", "asin", "asinh",
            "atan", "atan2", "atanh", "hypot",
            "aminmax", "count_nonzero", "cummax", "cummin", "logcumsumexp", "median", "msort", "nanmean", "nanmedian",
-           "nanquantile", "nansum", "quantile", "std_mean", "var_mean"]
+           "nanquantile", "nansum", "quantile", "std_mean", "var_mean",
+           "argwhere", "bincount", "bucketize", "histc", "index_add", "index_copy", "index_fill", "masked_select",
+           "nonzero", "scatter", "scatter_reduce", "searchsorted", "select", "take", "unique", "unique_consecutive",
+           "addbmm", "addmv", "addr", "baddbmm", "block_diag", "cartesian_prod", "corrcoef", "cov", "cross",
+           "cumulative_trapezoid", "diff", "kron", "tensordot", "trapezoid", "trapz",
+           "addcdiv", "addcmul", "allclose", "atleast_1d", "atleast_2d", "atleast_3d", "broadcast_shapes",
+           "broadcast_tensors", "deg2rad", "divide", "dsplit", "equal", "fliplr", "flipud", "floor_divide",
+           "heaviside", "hsplit", "isclose", "logical_and", "logical_not", "logical_or", "logical_xor", "multiply",
+           "negative", "positive", "rad2deg", "rot90", "subtract", "tensor_split", "true_divide", "vsplit"]

@@ -11,7 +11,7 @@ import numpy as np
 
 from ..tensor import Tensor
 from ._core import as_tensor, check_tensor
-from .elementwise import add, clamp, eq, floor, mul, sub, trunc
+from .elementwise import add, clamp, eq, floor, mul, neg, sub, trunc
 from .nn import matmul
 from .shape import amax, amin, broadcast_to, cat, getitem, index_select, reshape, transpose
 
@@ -301,3 +301,254 @@ def cdist(x1, x2, p=2.0):
     if float(p) == 2.0:
         return _safe_root(sum_(d * d, -1))
     return _safe_root(sum_(pow_(abs_(d), float(p)), -1), float(p))
+
+
+# -- logical and small elementwise forms (comparisons' 1.0 / 0.0: vkgrad has no bool dtype)
+def logical_not(x):
+    """1.0 where x is 0, else 0.0 (a float tensor, not differentiable)."""
+    check_tensor("logical_not", x)
+    return eq(x.detach(), 0.0)
+
+
+def _logical(op, a, b, combine):
+    from .elementwise import _pair
+    a, b = _pair(op, a, b)
+    return combine(ne(a.detach(), 0.0), ne(b.detach(), 0.0))
+
+
+def logical_and(a, b):
+    """1.0 where both are nonzero, else 0.0 (broadcast; not differentiable)."""
+    return _logical("logical_and", a, b, mul)
+
+
+def logical_or(a, b):
+    """1.0 where either is nonzero, else 0.0."""
+    from .elementwise import maximum
+    return _logical("logical_or", a, b, maximum)
+
+
+def logical_xor(a, b):
+    """1.0 where exactly one is nonzero, else 0.0."""
+    return _logical("logical_xor", a, b, ne)
+
+
+def addcmul(input, tensor1, tensor2, value=1.0):
+    """input + value * tensor1 * tensor2 (broadcast)."""
+    check_tensor("addcmul", input)
+    p = mul(tensor1, tensor2)
+    return add(input, p if value == 1 else mul(p, float(value)))
+
+
+def addcdiv(input, tensor1, tensor2, value=1.0):
+    """input + value * tensor1 / tensor2 (broadcast)."""
+    check_tensor("addcdiv", input)
+    q = tensor1 / tensor2
+    return add(input, q if value == 1 else mul(q, float(value)))
+
+
+def heaviside(x, values):
+    """0 where x < 0, ``values`` where x == 0, 1 where x > 0 (NaN stays NaN); not
+    differentiable in x."""
+    from .elementwise import gt, where
+    check_tensor("heaviside", x)
+    xd = x.detach()
+    return where(ne(xd, xd), xd, where(eq(xd, 0.0), values, gt(xd, 0.0)))
+
+
+def floor_divide(a, b):
+    """floor(a / b) (PyTorch's floor_divide and //; zero gradient)."""
+    from .elementwise import _pair
+    a, b = _pair("floor_divide", a, b)
+    return floor(a / b)
+
+
+def deg2rad(x):
+    """Degrees to radians."""
+    check_tensor("deg2rad", x)
+    return mul(x, float(np.pi / 180.0))
+
+
+def rad2deg(x):
+    """Radians to degrees."""
+    check_tensor("rad2deg", x)
+    return mul(x, float(180.0 / np.pi))
+
+
+def positive(x):
+    """x itself (PyTorch's unary +)."""
+    check_tensor("positive", x)
+    return x
+
+
+
+def divide(a, b, *, rounding_mode=None):
+    """a / b, or its quotient rounded toward zero (``rounding_mode="trunc"``) or
+    down ("floor"; zero gradient when rounded)."""
+    from .elementwise import _pair, div
+    if rounding_mode not in (None, "trunc", "floor"):
+        raise ValueError(f"divide: rounding_mode must be None, 'trunc' or 'floor', got {rounding_mode!r}")
+    q = div(*_pair("divide", a, b))
+    return q if rounding_mode is None else (trunc(q) if rounding_mode == "trunc" else floor(q))
+
+
+true_divide = divide
+multiply, subtract, negative = mul, sub, neg
+
+
+# -- comparisons of whole tensors ------------------------------------------
+def isclose(a, b, rtol=1e-5, atol=1e-8, equal_nan=False):
+    """1.0 where |a - b| <= atol + rtol |b| (equal infinities too; NaN only with
+    ``equal_nan``), else 0.0: NumPy's / PyTorch's test, broadcast."""
+    from .elementwise import _pair, abs as abs_, isnan, le, maximum, where
+    a, b = _pair("isclose", a, b)
+    a, b = a.detach(), b.detach()
+    close = le(abs_(sub(a, b)), add(mul(abs_(b), float(rtol)), float(atol)))
+    close = maximum(where(isnan(close), 0.0, close), eq(a, b))  # (inf - inf is NaN: equal infinities)
+    if equal_nan:
+        close = maximum(close, mul(isnan(a), isnan(b)))
+    return close
+
+
+def allclose(a, b, rtol=1e-5, atol=1e-8, equal_nan=False):
+    """Whether every element of a and b is close (``isclose``): a Python bool."""
+    c = isclose(a, b, rtol, atol, equal_nan)
+    return c.size == 0 or bool(amin(c).item() == 1.0)
+
+
+def equal(a, b):
+    """Whether a and b have one shape and the same elements (NaN never equal): a
+    Python bool."""
+    check_tensor("equal", a)
+    check_tensor("equal", b)
+    if a.shape != b.shape:
+        return False
+    return a.size == 0 or bool(amin(eq(a.detach(), b.detach())).item() == 1.0)
+
+
+# -- shapes ------------------------------------------------------------------
+def tensor_split(x, indices_or_sections, dim=0):
+    """PyTorch's tensor_split: ``n`` pieces along ``dim`` as even as can be (the
+    first length % n one longer), or the pieces between the given indices."""
+    from .shape import _axis, split
+    check_tensor("tensor_split", x)
+    ax = _axis("tensor_split", x, dim)
+    n = x.shape[ax]
+    s = indices_or_sections
+    if isinstance(s, Tensor):
+        s = s.numpy().tolist()
+    if isinstance(s, (list, tuple)):
+        cuts = [builtins.min(builtins.max(int(i) + (n if int(i) < 0 else 0), 0), n) for i in s]
+        bounds = [0] + cuts + [n]
+        sizes = [builtins.max(b - a, 0) for a, b in zip(bounds, bounds[1:])]
+        starts = bounds[:-1]
+        return tuple(getitem(x, (slice(None),) * ax + (slice(a, a + k),)) for a, k in zip(starts, sizes))
+    if isinstance(s, bool) or not isinstance(s, (int, np.integer)) or s < 1:
+        raise ValueError(f"tensor_split: sections must be a positive int or a list of indices, got {s!r}")
+    k, r = divmod(n, int(s))
+    return split(x, [k + 1] * r + [k] * (int(s) - r), ax)
+
+
+def _nsplit(op, x, s, dim, least):
+    check_tensor(op, x)
+    if x.ndim < least:
+        raise ValueError(f"{op}: expected at least {least} dimensions, got shape {list(x.shape)}")
+    if isinstance(s, (int, np.integer)) and not isinstance(s, bool) and x.shape[dim] % s:
+        raise ValueError(f"{op}: axis {dim} of length {x.shape[dim]} does not split into {s} equal pieces")
+    return tensor_split(x, s, dim)
+
+
+def hsplit(x, sections):
+    """tensor_split along axis 1 (axis 0 of a vector), equal pieces for an int."""
+    return _nsplit("hsplit", x, sections, 0 if getattr(x, "ndim", 0) == 1 else 1, 1)
+
+
+def vsplit(x, sections):
+    """tensor_split along axis 0 of a tensor of at least 2 dimensions."""
+    return _nsplit("vsplit", x, sections, 0, 2)
+
+
+def dsplit(x, sections):
+    """tensor_split along axis 2 of a tensor of at least 3 dimensions."""
+    return _nsplit("dsplit", x, sections, 2, 3)
+
+
+def fliplr(x):
+    """x reversed along axis 1."""
+    from .shape import flip
+    check_tensor("fliplr", x)
+    if x.ndim < 2:
+        raise ValueError(f"fliplr: expected at least 2 dimensions, got shape {list(x.shape)}")
+    return flip(x, 1)
+
+
+def flipud(x):
+    """x reversed along axis 0."""
+    from .shape import flip
+    check_tensor("flipud", x)
+    if x.ndim < 1:
+        raise ValueError("flipud: expected at least 1 dimension, got a 0-d tensor")
+    return flip(x, 0)
+
+
+def rot90(x, k=1, dims=(0, 1)):
+    """x turned by 90 degrees k times in the plane of ``dims`` (from the first axis
+    towards the second, as NumPy's / PyTorch's)."""
+    from .shape import flip
+    check_tensor("rot90", x)
+    if len(dims) != 2 or x.ndim < 2:
+        raise ValueError(f"rot90: expected two dims of a tensor of at least 2 dimensions, got dims {list(dims)} "
+                         f"and shape {list(x.shape)}")
+    a, b = (x._dim("rot90", d) for d in dims)
+    if a == b:
+        raise ValueError(f"rot90: dims must differ, got {list(dims)}")
+    k = int(k) % 4
+    if k == 0:
+        return x * 1.0
+    if k == 2:
+        return flip(flip(x, a), b)
+    return flip(x, b).swapaxes(a, b) if k == 1 else flip(x.swapaxes(a, b), b)
+
+
+def broadcast_shapes(*shapes):
+    """The shape the given shapes broadcast to (NumPy rules), or a clear error."""
+    try:
+        return tuple(np.broadcast_shapes(*[(s,) if isinstance(s, (int, np.integer)) else tuple(s) for s in shapes]))
+    except ValueError:
+        raise ValueError(f"broadcast_shapes: shapes {[list(np.atleast_1d(s)) for s in shapes]} cannot be broadcast "
+                         "together") from None
+
+
+def broadcast_tensors(*tensors):
+    """The tensors broadcast to one shape (differentiable views)."""
+    for t_ in tensors:
+        check_tensor("broadcast_tensors", t_)
+    shape = broadcast_shapes(*[t_.shape for t_ in tensors])
+    return tuple(t_ if t_.shape == shape else broadcast_to(t_, shape) for t_ in tensors)
+
+
+def _atleast_nd(op, n, tensors):
+    ts = tensors[0] if len(tensors) == 1 and isinstance(tensors[0], (list, tuple)) else tensors
+    out = []
+    for t_ in ts:
+        check_tensor(op, t_)
+        shape = t_.shape
+        if len(shape) < n:  # NumPy's placement: [n] -> [1, n] -> [1, n, 1]
+            shape = {0: (1,) * n, 1: (1,) + shape + (1,) * (n - 2), 2: shape + (1,) * (n - 2)}[len(shape)]
+        out.append(t_ if shape == t_.shape else reshape(t_, shape))
+    return out[0] if len(out) == 1 and not (len(tensors) == 1 and isinstance(tensors[0], (list, tuple))) \
+        else tuple(out)
+
+
+def atleast_1d(*tensors):
+    """Each tensor with at least 1 dimension (0-d as [1])."""
+    return _atleast_nd("atleast_1d", 1, tensors)
+
+
+def atleast_2d(*tensors):
+    """Each tensor with at least 2 dimensions ([n] as [1, n])."""
+    return _atleast_nd("atleast_2d", 2, tensors)
+
+
+def atleast_3d(*tensors):
+    """Each tensor with at least 3 dimensions ([n] as [1, n, 1], [m, n] as [m, n, 1])."""
+    return _atleast_nd("atleast_3d", 3, tensors)

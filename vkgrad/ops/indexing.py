@@ -1,0 +1,398 @@
+"""PyTorch's index-driven ops on the row-gather / index-add / scatter primitives:
+index_add, index_copy, index_fill, scatter, scatter_reduce, masked_select, take,
+select, nonzero / argwhere, searchsorted / bucketize, bincount, histc, unique and
+unique_consecutive.  Ops whose output's shape depends on the values (nonzero,
+masked_select, unique, bincount) read them back to the host, as PyTorch's do."""
+from __future__ import annotations
+
+import builtins
+
+import numpy as np
+
+from ..tensor import Tensor
+from ._core import check_tensor, make, same_device
+from .elementwise import add, affine, eq, floor, ge, gt, isnan, le, lt, mul, to, where
+from .shape import _axis, getitem, reshape, scatter_add, sum
+
+
+def _index_1d(op, x, ax, index):
+    """``index`` as (int32 handle [m], m): host integers checked against axis ax's
+    length (negative ones counted from its end), or a 1-d int32 tensor on x's
+    device (not checked: one out of range gives NaN, as embedding)."""
+    be, n = x.backend, x.shape[ax]
+    if isinstance(index, Tensor):
+        same_device(op, x, index)
+        if index.dtype != "i32" or index.ndim > 1:
+            raise ValueError(f"{op}: index must be 1-d int32, got {index.dtype} {list(index.shape)}")
+        return be.reshape(index.data, (index.size,)), index.size, None
+    host = np.asarray(index)
+    if host.ndim > 1 or (host.size and not np.issubdtype(host.dtype, np.integer)):
+        raise ValueError(f"{op}: index must be 1-d integers, got {host.dtype} {list(host.shape)}")
+    host = host.reshape(-1).astype(np.int64)
+    if host.size and (host.min() < -n or host.max() >= n):
+        raise IndexError(f"{op}: index out of range for axis {ax} of length {n} (shape {list(x.shape)}): "
+                         f"values in [{host.min()}, {host.max()}]")
+    host = host % builtins.max(n, 1)
+    return be.from_numpy(host.astype(np.int32), "i32"), host.size, host
+
+
+def _put_rows(src, ax, idx, m, n):
+    """src's m slices along axis ax added into n slices at idx (the backend's
+    index_add_rows, that axis first); the gradient takes g's slices at idx."""
+    be = src.backend
+    perm = (ax,) + tuple(i for i in range(src.ndim) if i != ax)
+    inv = tuple(int(i) for i in np.argsort(perm))
+    rest = tuple(src.shape[i] for i in perm[1:])
+    D = int(np.prod(rest))
+    st = src.data if ax == 0 else be.permute(src.data, perm)
+    out = be.reshape(be.index_add_rows(be.reshape(st, (m, D)), idx, n), (n,) + rest)
+
+    def backward(g):
+        gt_ = g if ax == 0 else be.permute(g, perm)
+        rows = be.reshape(be.gather_rows(be.reshape(gt_, (n, D)), idx), (m,) + rest)
+        return (rows if ax == 0 else be.permute(rows, inv),)
+
+    return make(out if ax == 0 else be.permute(out, inv), be, (src,), backward)
+
+
+def _indexed(op, x, dim, index, source):
+    """Checks shared by index_add / index_copy: (axis, idx, m, host index)."""
+    check_tensor(op, x)
+    ax = _axis(op, x, dim)
+    idx, m, host = _index_1d(op, x, ax, index)
+    if source is not None:
+        check_tensor(op, source)
+        same_device(op, x, source)
+        want = x.shape[:ax] + (m,) + x.shape[ax + 1:]
+        if source.shape != want:
+            raise ValueError(f"{op}: source must have shape {list(want)} (the input's with the index's length "
+                             f"along axis {ax}), got {list(source.shape)}")
+    return ax, idx, m, host
+
+
+def _ones_rows(x, ax, m):
+    shape = x.shape[:ax] + (m,) + x.shape[ax + 1:]
+    return Tensor(x.backend.constant(shape, 1.0, x.dtype), x.backend)
+
+
+def index_add(x, dim, index, source, *, alpha=1.0):
+    """x plus ``alpha`` times source's slices added at ``index`` along ``dim``
+    (repeats summed); gradients: x's passes through, source's is taken at index."""
+    ax, idx, m, _ = _indexed("index_add", x, dim, index, source)
+    if m == 0:
+        return x * 1.0
+    put = _put_rows(source, ax, idx, m, x.shape[ax])
+    return add(x, put if alpha == 1 else mul(put, float(alpha)))
+
+
+def _no_repeats(op, host):
+    if host is not None:
+        vals, counts = np.unique(host, return_counts=True)
+        if (counts > 1).any():
+            raise ValueError(f"{op}: index repeats {vals[counts > 1].tolist()} (PyTorch leaves the result "
+                             "undefined)")
+
+
+def index_copy(x, dim, index, source):
+    """x with its slices at ``index`` along ``dim`` replaced by source's (a host
+    index must not repeat; a device one's repeats add up); gradients: x's outside
+    the index, source's taken at it."""
+    ax, idx, m, host = _indexed("index_copy", x, dim, index, source)
+    _no_repeats("index_copy", host)
+    if m == 0:
+        return x * 1.0
+    n = x.shape[ax]
+    hit = _put_rows(_ones_rows(x, ax, m), ax, idx, m, n)
+    return where(gt(hit, 0.0), _put_rows(source, ax, idx, m, n), x)
+
+
+def index_fill(x, dim, index, value):
+    """x with its slices at ``index`` along ``dim`` set to ``value`` (a number or a
+    0-d tensor); x's gradient is 0 there."""
+    ax, idx, m, _ = _indexed("index_fill", x, dim, index, None)
+    if m == 0:
+        return x * 1.0
+    if isinstance(value, Tensor) and value.ndim != 0:
+        raise ValueError(f"index_fill: value must be a number or a 0-d tensor, got shape {list(value.shape)}")
+    hit = _put_rows(_ones_rows(x, ax, m), ax, idx, m, x.shape[ax])
+    return where(gt(hit, 0.0), value, x)
+
+
+def _scatter_counts(x, ax, index):
+    """How many entries of ``index`` land on each element of x (no gradient)."""
+    it = index if isinstance(index, Tensor) else np.asarray(index)
+    ones = Tensor(x.backend.constant(tuple(it.shape), 1.0, x.dtype), x.backend)
+    return scatter_add(Tensor(x.backend.constant(x.shape, 0.0, x.dtype), x.backend), ax, index, ones)
+
+
+def _src_tensor(op, x, index, src):
+    if isinstance(src, Tensor):
+        same_device(op, x, src)
+        return src
+    shape = tuple((index if isinstance(index, Tensor) else np.asarray(index)).shape)
+    return Tensor(x.backend.constant(shape, float(src), x.dtype), x.backend)
+
+
+def _check_scatter_repeats(op, x, ax, index):
+    if isinstance(index, Tensor):
+        return
+    host = np.asarray(index)
+    if host.size == 0 or host.ndim != x.ndim or not np.issubdtype(host.dtype, np.integer):
+        return  # (scatter_add names these)
+    coords = list(np.indices(host.shape))
+    coords[ax] = host % builtins.max(x.shape[ax], 1)
+    flat = np.ravel_multi_index(tuple(c.reshape(-1) for c in coords), x.shape, mode="clip")
+    if np.unique(flat).size != flat.size:
+        raise ValueError(f"{op}: index sends two entries to one element (PyTorch leaves the result undefined); "
+                         "scatter_add or scatter_reduce sum them")
+
+
+def scatter(x, dim, index, src=None, value=None, *, reduce=None):
+    """PyTorch's scatter: x with the elements at ``index`` along ``dim`` replaced by
+    src's (a tensor at least index's size, or a number: ``value``); ``reduce="add"``
+    adds instead.  A host index may not send two entries to one element.
+    Gradients: x's where nothing landed, src's taken at the index."""
+    check_tensor("scatter", x)
+    ax = _axis("scatter", x, dim)
+    if (src is None) == (value is None):
+        raise TypeError("scatter: give src (a tensor or a number) or value=, one of them")
+    s = _src_tensor("scatter", x, index, src if src is not None else value)
+    if reduce == "add":
+        return scatter_add(x, ax, index, s)
+    if reduce is not None:
+        raise ValueError(f"scatter: reduce must be None or 'add' (scatter_reduce takes 'sum' and 'mean'), got "
+                         f"{reduce!r}")
+    _check_scatter_repeats("scatter", x, ax, index)
+    hit = _scatter_counts(x, ax, index)
+    placed = scatter_add(Tensor(x.backend.constant(x.shape, 0.0, x.dtype), x.backend), ax, index, s)
+    return where(gt(hit, 0.0), placed, x)
+
+
+def scatter_reduce(x, dim, index, src, reduce, *, include_self=True):
+    """PyTorch's scatter_reduce for ``reduce`` "sum" and "mean" (of the entries
+    landing on each element, with x's own value when ``include_self``; elements
+    nothing lands on keep x's value).  "prod", "amax" and "amin" need a scatter of
+    products or extremes, which no backend primitive does: refused."""
+    check_tensor("scatter_reduce", x)
+    if reduce not in ("sum", "mean"):
+        raise ValueError(f"scatter_reduce: reduce {reduce!r} is not supported (sum, mean)")
+    ax = _axis("scatter_reduce", x, dim)
+    s = _src_tensor("scatter_reduce", x, index, src)
+    hit = gt(_scatter_counts(x, ax, index), 0.0)
+    base = x if include_self else where(hit, 0.0, x)
+    total = scatter_add(base, ax, index, s)
+    if reduce == "sum":
+        return total
+    count = add(_scatter_counts(x, ax, index), 1.0 if include_self else 0.0)
+    return where(hit, total / where(hit, count, 1.0), x)
+
+
+def _host_mask(op, mask):
+    if isinstance(mask, Tensor):
+        return mask.numpy() != 0
+    m = np.asarray(mask)
+    if m.dtype != bool:
+        raise TypeError(f"{op}: mask must be boolean (or a vkgrad comparison's 1.0 / 0.0), got {m.dtype}")
+    return m
+
+
+def masked_select(x, mask):
+    """The elements of x where ``mask`` (broadcast together) is true, as a 1-d tensor
+    (the mask read to the host); the gradient goes back to them."""
+    check_tensor("masked_select", x)
+    m = _host_mask("masked_select", mask)
+    try:
+        shape = tuple(np.broadcast_shapes(x.shape, m.shape))
+    except ValueError:
+        raise ValueError(f"masked_select: mask of shape {list(m.shape)} does not broadcast with the input "
+                         f"{list(x.shape)}") from None
+    xb = reshape(x if x.shape == shape else x.broadcast_to(shape), (-1,))
+    return getitem(xb, np.broadcast_to(m, shape).reshape(-1))
+
+
+def nonzero(x, *, as_tuple=False):
+    """The indices of x's nonzero elements (NaN counts), row-major, as an int32
+    [count, ndim] tensor on x's device, or a tuple of 1-d ones (``as_tuple``)."""
+    check_tensor("nonzero", x)
+    pos = np.argwhere(x.numpy() != 0).astype(np.int32)
+    be = x.backend
+    if as_tuple:
+        return tuple(Tensor(be.from_numpy(np.ascontiguousarray(pos[:, d]), "i32"), be)
+                     for d in range(builtins.max(x.ndim, 1))) if x.ndim else \
+            (Tensor(be.from_numpy(np.zeros(int(pos.shape[0]), np.int32), "i32"), be),)
+    return Tensor(be.from_numpy(pos.reshape(pos.shape[0], x.ndim), "i32"), be)
+
+
+def argwhere(x):
+    """nonzero(x): [count, ndim] int32 indices."""
+    return nonzero(x)
+
+
+def take(x, index):
+    """x's elements at flat (row-major) ``index`` of any shape (host integers,
+    negative from the end, checked; or an int32 tensor), in index's shape."""
+    from .shape import index_select
+    check_tensor("take", x)
+    shape = tuple(index.shape) if isinstance(index, Tensor) else np.shape(index)
+    flat = reshape(index, (index.size,)) if isinstance(index, Tensor) else np.reshape(index, -1)
+    return reshape(index_select(reshape(x, (x.size,)), 0, flat), shape)
+
+
+def select(x, dim, index):
+    """x's slice at ``index`` along ``dim`` (that axis removed): x[..., index, ...]."""
+    check_tensor("select", x)
+    ax = _axis("select", x, dim)
+    n = x.shape[ax]
+    if isinstance(index, bool) or not isinstance(index, (int, np.integer)) or not -n <= index < n:
+        raise IndexError(f"select: index {index!r} is out of range for axis {ax} of length {n}")
+    return getitem(x, (slice(None),) * ax + (int(index),))
+
+
+def searchsorted(sorted_sequence, values, *, out_int32=True, right=False, side=None, sorter=None):
+    """Where ``values`` would go in ``sorted_sequence`` (1-d, or [..., M] with
+    values [..., K] over the same leading axes) to keep it sorted: the count of
+    elements below each value (``right`` / side="right": at or below); NaN sorts
+    last.  int32 (``out_int32`` is accepted), computed on the device with M
+    comparisons per value."""
+    seq = sorted_sequence
+    check_tensor("searchsorted", seq)
+    if side is not None:
+        if side not in ("left", "right"):
+            raise ValueError(f"searchsorted: side must be 'left' or 'right', got {side!r}")
+        if right and side == "left":
+            raise ValueError("searchsorted: right=True and side='left' disagree")
+        right = side == "right"
+    if sorter is not None:
+        from .shape import take_along_dim
+        seq = take_along_dim(seq, sorter, -1)
+    scalar = not isinstance(values, Tensor) and np.ndim(values) == 0
+    v = values if isinstance(values, Tensor) else Tensor(seq.backend.from_numpy(
+        np.asarray(values, np.float64).reshape(np.shape(values)), seq.dtype), seq.backend)
+    same_device("searchsorted", seq, v)
+    if seq.ndim == 0:
+        raise ValueError("searchsorted: sorted_sequence must have at least 1 dimension")
+    if seq.ndim > 1 and (v.ndim != seq.ndim or v.shape[:-1] != seq.shape[:-1]):
+        raise ValueError(f"searchsorted: values must share the sequence's leading axes {list(seq.shape[:-1])}, "
+                         f"got shape {list(v.shape)}")
+    seq, v = seq.detach(), v.detach()
+    s = seq.unsqueeze(-2) if seq.ndim > 1 else seq
+    cmp = (le if right else lt)(s, v.unsqueeze(-1))
+    count = sum(to(cmp, dtype="f32") if cmp.dtype == "f16" else cmp, -1)
+    count = where(isnan(v), float(seq.shape[-1]), count)
+    out = to(count, dtype="i32")
+    return reshape(out, ()) if scalar else out
+
+
+def bucketize(input, boundaries, *, out_int32=True, right=False):
+    """The bucket of each element among 1-d ``boundaries``: searchsorted(boundaries,
+    input) (``right``: boundaries[i - 1] <= x < boundaries[i])."""
+    check_tensor("bucketize", boundaries)
+    if boundaries.ndim != 1:
+        raise ValueError(f"bucketize: boundaries must be 1-d, got shape {list(boundaries.shape)}")
+    return searchsorted(boundaries, input, right=right)
+
+
+def bincount(x, weights=None, minlength=0):
+    """How often each value 0, 1, ... occurs in the 1-d non-negative integers x (a
+    host array or an int32 tensor, read back for its maximum): int32, or the sums of
+    ``weights`` (differentiable) at each value; at least ``minlength`` long."""
+    host = x.numpy() if isinstance(x, Tensor) else np.asarray(x)
+    if host.ndim != 1 or (host.size and not np.issubdtype(host.dtype, np.integer)) or (host.size and host.min() < 0):
+        raise ValueError(f"bincount: expected 1-d non-negative integers, got {host.dtype} {list(host.shape)}")
+    n = builtins.max(int(host.max()) + 1 if host.size else 0, int(minlength))
+    if weights is None:
+        from ..tensor import tensor
+        dev = x.device if isinstance(x, Tensor) else None
+        return tensor(np.bincount(host, minlength=n).astype(np.int32), dtype="i32", device=dev)
+    check_tensor("bincount", weights)
+    if weights.shape != host.shape:
+        raise ValueError(f"bincount: weights must have the input's shape {list(host.shape)}, got "
+                         f"{list(weights.shape)}")
+    if host.size == 0:
+        return Tensor(weights.backend.constant((n,), 0.0, weights.dtype), weights.backend)
+    idx = weights.backend.from_numpy(host.astype(np.int32), "i32")
+    return reshape(_put_rows(reshape(weights, (host.size, 1)), 0, idx, host.size, n), (n,))
+
+
+def histc(x, bins=100, min=0.0, max=0.0):
+    """A histogram of x's elements in ``bins`` equal bins over [min, max] (both 0:
+    x's own range, read back; a constant x: [x - 1, x + 1]); elements outside and
+    NaN are left out, max falls in the last bin.  In x's dtype; not
+    differentiable."""
+    check_tensor("histc", x)
+    if isinstance(bins, bool) or not isinstance(bins, (int, np.integer)) or bins < 1:
+        raise ValueError(f"histc: bins must be a positive int, got {bins!r}")
+    lo, hi = float(min), float(max)
+    if lo == hi:
+        from .shape import amax, amin
+        fin = x.detach()
+        lo, hi = (float(amin(fin).item()), float(amax(fin).item())) if x.size else (0.0, 0.0)
+        if lo == hi:
+            lo, hi = lo - 1.0, hi + 1.0
+    if not lo < hi:
+        raise ValueError(f"histc: max must exceed min, got min={min} and max={max}")
+    xd = reshape(to(x.detach(), dtype="f32") if x.dtype == "f16" else x.detach(), (x.size,))
+    inside = mul(ge(xd, lo), le(xd, hi))
+    b = floor(affine(xd, bins / (hi - lo), -lo * bins / (hi - lo)))
+    b = where(eq(xd, hi), float(bins - 1), b)
+    idx = to(where(inside, b, 0.0), dtype="i32")
+    be = x.backend
+    counts = be.index_add_rows(be.reshape(inside.data, (x.size, 1)), be.reshape(idx.data, (x.size,)), int(bins))
+    out = Tensor(be.reshape(counts, (int(bins),)), be)
+    return to(out, dtype=x.dtype) if out.dtype != x.dtype else out
+
+
+def _unique_host(op, x, dim):
+    check_tensor(op, x)
+    h = x.numpy()
+    if dim is None:
+        return h.reshape(-1), None
+    ax = x._dim(op, dim)
+    return np.moveaxis(h, ax, 0), ax
+
+
+def _unique_out(x, vals, ax, inverse, counts, return_inverse, return_counts, inv_shape):
+    from ..tensor import tensor
+    v = tensor(vals if ax is None else np.moveaxis(vals, 0, ax), dtype=x.dtype, device=x.device)
+    out = [v]
+    if return_inverse:
+        out.append(tensor(inverse.reshape(inv_shape).astype(np.int32), dtype="i32", device=x.device))
+    if return_counts:
+        out.append(tensor(counts.astype(np.int32), dtype="i32", device=x.device))
+    return out[0] if len(out) == 1 else tuple(out)
+
+
+def unique(x, sorted=True, return_inverse=False, return_counts=False, dim=None):
+    """x's distinct elements (or slices along ``dim``), sorted, with the int32
+    inverse (where each element went) and counts when asked; computed on the host
+    (the count is the values'), not differentiable.  NaNs are distinct, as
+    PyTorch's."""
+    h, ax = _unique_host("unique", x, dim)
+    if ax is None:
+        vals, inv, cnt = np.unique(h, return_inverse=True, return_counts=True, equal_nan=False)
+    else:
+        vals, inv, cnt = np.unique(h.reshape(h.shape[0], -1), axis=0, return_inverse=True, return_counts=True)
+        vals = vals.reshape((-1,) + h.shape[1:])
+    return _unique_out(x, vals, ax, np.asarray(inv), cnt, return_inverse, return_counts,
+                       x.shape if ax is None else (x.shape[ax],))
+
+
+def unique_consecutive(x, return_inverse=False, return_counts=False, dim=None):
+    """x's elements (or slices along ``dim``) with runs of equal neighbours kept
+    once, in order; inverse and counts as ``unique``'s (host, not differentiable)."""
+    h, ax = _unique_host("unique_consecutive", x, dim)
+    rows = h.reshape(h.shape[0], -1) if h.ndim > 1 else h.reshape(-1, 1)
+    n = rows.shape[0]
+    start = np.ones(n, bool)
+    if n > 1:
+        start[1:] = np.any(rows[1:] != rows[:-1], axis=1)
+    first = np.flatnonzero(start)
+    inv = np.cumsum(start) - 1
+    cnt = np.diff(np.append(first, n))
+    return _unique_out(x, h[first], ax, inv, cnt, return_inverse, return_counts,
+                       x.shape if ax is None else (x.shape[ax],))
+
+
+__all__ = ["index_add", "index_copy", "index_fill", "scatter", "scatter_reduce", "masked_select", "nonzero",
+           "argwhere", "take", "select", "searchsorted", "bucketize", "bincount", "histc", "unique",
+           "unique_consecutive"]
