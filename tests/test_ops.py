@@ -866,6 +866,22 @@ CASES = {
     "broadcast_tensors": (lambda a, b: vg.broadcast_tensors(a, b)[0] * 2.0 + vg.broadcast_tensors(a, b)[1],
                           lambda a, b: np.broadcast_to(a, (3, 4)) * 2.0 + b, [U(3, 1), U(4)]),
     "atleast_3d": (lambda x: vg.atleast_3d(x) * 1.5, lambda x: np.atleast_3d(x) * 1.5, [U(4)]),
+    "rms_norm": (lambda x, w: vg.rms_norm(x, (2, 3), w, eps=1e-6),
+                 lambda x, w: x / np.sqrt((x * x).mean((1, 2), keepdims=True) + 1e-6) * w, [U(4, 2, 3), U(2, 3)]),
+    "rms_norm_module": (lambda x: vg.nn.RMSNorm(5, device=x.device, dtype=x.dtype)(x),
+                        lambda x: x / np.sqrt((x * x).mean(-1, keepdims=True) + np.finfo(np.float32).eps), [U(3, 5)]),
+    "softmin": (lambda x: vg.softmin(x, dim=0), lambda x: np.exp(-x) / np.exp(-x).sum(0), [U(3, 4)]),
+    "lp_pool2d": (lambda x: vg.lp_pool2d(x, 2, (2, 3), stride=2),
+                  lambda x: np.sqrt(_np_pool(x * x, (2, 3), (2, 2), (0, 0), "avg") * 6), [U(2, 2, 5, 7)]),
+    "lp_pool1d_p3": (lambda x: vg.nn.LPPool1d(3, 2)(x),
+                     lambda x: np.cbrt(_np_pool(x[:, :, None] ** 3, (1, 2), (1, 2), (0, 0), "avg")[:, :, 0] * 2),
+                     [U(2, 3, 6, lo=0.2, hi=2)]),
+    "pdist": (vg.pdist, lambda x: np.array([np.linalg.norm(x[i] - x[j]) for i in range(4) for j in range(i + 1, 4)]),
+              [U(4, 3)]),
+    "pdist_p1": (lambda x: vg.pdist(x, 1.0),
+                 lambda x: np.array([np.abs(x[i] - x[j]).sum() for i in range(3) for j in range(i + 1, 3)]),
+                 [AWAY(3, 2)]),
+    "rrelu_eval": (lambda x: vg.rrelu(x, 0.1, 0.3), lambda x: np.where(x > 0, x, 0.2 * x), [AWAY(3, 4)]),
     "median_dim": (lambda a: vg.median(a, 1).values, lambda a: np.sort(a, 1)[:, 2], [U(3, 6)]),  # (the lower)
     "median_all_method": (lambda a: a.median(), lambda a: np.median(a), [U(3, 5)]),
     "nanmedian_keep": (lambda a: vg.nanmedian(a, 0, keepdim=True)[0], lambda a: np.median(a, 0, keepdims=True),
@@ -2024,6 +2040,32 @@ def test_value_driven_and_logical_ops(bk):
         vg.tensordot(t, t, 1)
     with pytest.raises(TypeError, match="masked_select: mask must be boolean"):
         vg.masked_select(t, np.ones((2, 3)))
+
+
+def test_alpha_dropout_and_rrelu_in_training(bk):
+    """alpha_dropout keeps a standard normal input's mean 0 and variance 1 (SELU's
+    fixed point), a dropped element takes one value; rrelu's slopes lie in [lower,
+    upper] and the gradient is that slope; eval modes are the identity / mean slope."""
+    vg.manual_seed(3)
+    x = vg.randn(400, 500, device=bk.device, dtype=bk.dtype)
+    y = vg.alpha_dropout(x, 0.2, training=True).numpy().astype(np.float64)
+    assert abs(y.mean()) < 0.02 and abs(y.std() - 1.0) < 0.02, (y.mean(), y.std())
+    a = (0.8 * (1 + 0.2 * 1.7580993408473766 ** 2)) ** -0.5
+    low = a * -1.7580993408473766 * 0.8  # (a * alpha' + b, b = -a alpha' p)
+    assert abs(np.isclose(y, low, atol=2e-3).mean() - 0.2) < 0.01
+    assert vg.alpha_dropout(x, 0.2) is x and nn.AlphaDropout(0.5).eval()(x) is x
+    f = vg.feature_alpha_dropout(vg.randn(300, 20, 4, device=bk.device, dtype=bk.dtype), 0.3, True).numpy()
+    same = np.isclose(f, f[:, :, :1], atol=1e-6).all(-1)  # a dropped channel is one value
+    assert 0.2 < same.mean() < 0.4
+    t = bk.t(-np.ones((50, 40)), requires_grad=True)
+    r = nn.RReLU(0.1, 0.3)
+    z = r(t)
+    z.sum().backward()
+    zv = z.numpy()
+    assert zv.min() >= -0.3 - 1e-3 and zv.max() <= -0.1 + 1e-3 and zv.std() > 0.03
+    bk.close(t.grad.numpy(), -zv, what="rrelu gradient is the slope")
+    r.eval()
+    bk.close(r(t).numpy(), np.full((50, 40), -0.2), what="rrelu eval")
 
 
 def test_sort_errors_and_0d(bk):

@@ -618,6 +618,36 @@ class Dropout(Module):
         return f"p={self.p}"
 
 
+class AlphaDropout(Dropout):
+    """``vkgrad.alpha_dropout`` (for SELU networks) as a module."""
+    _fn = ops.alpha_dropout
+
+
+class FeatureAlphaDropout(Dropout):
+    """``vkgrad.feature_alpha_dropout`` (whole channels) as a module."""
+    _fn = ops.feature_alpha_dropout
+
+
+class RMSNorm(Module):
+    """PyTorch's RMSNorm: x / sqrt(mean(x^2) + eps) over the last axes
+    (``normalized_shape``), times a learnable scale of that shape (ones;
+    ``elementwise_affine=False``: none); eps None: the dtype's epsilon."""
+
+    def __init__(self, normalized_shape, eps=None, elementwise_affine=True, device=None, dtype=None):
+        super().__init__()
+        shape = (normalized_shape,) if isinstance(normalized_shape, int) else tuple(normalized_shape)
+        if not shape or any(int(d) < 1 for d in shape):
+            raise ValueError(f"RMSNorm: normalized_shape must be positive sizes, got {normalized_shape!r}")
+        self.normalized_shape, self.eps, self.elementwise_affine = shape, eps, elementwise_affine
+        self.weight = Parameter(np.ones(shape), device=device, dtype=dtype) if elementwise_affine else None
+
+    def forward(self, x):
+        return ops.rms_norm(x, self.normalized_shape, self.weight, self.eps)
+
+    def extra_repr(self):
+        return f"{self.normalized_shape}, eps={self.eps}, elementwise_affine={self.elementwise_affine}"
+
+
 class Dropout2d(Dropout):
     """Channel dropout of [N, C, H, W] (``vkgrad.dropout2d``); the identity in eval mode."""
 
@@ -773,6 +803,27 @@ Softshrink = _act_module("Softshrink", ops.softshrink, False, lambd=0.5)
 Hardshrink = _act_module("Hardshrink", ops.hardshrink, False, lambd=0.5)
 
 
+class RReLU(Module):
+    """``vkgrad.rrelu`` as a module: a random slope in [lower, upper] for each
+    negative element in training, their mean in eval."""
+
+    def __init__(self, lower=1.0 / 8, upper=1.0 / 3, inplace=False):  # (inplace: as the other activations')
+        super().__init__()
+        if not 0.0 <= lower <= upper:
+            raise ValueError(f"RReLU: expected 0 <= lower <= upper, got {lower} and {upper}")
+        self.lower, self.upper, self.inplace = float(lower), float(upper), inplace
+
+    def forward(self, x):
+        return ops.rrelu(x, self.lower, self.upper, self.training)
+
+    def extra_repr(self):
+        return f"lower={self.lower}, upper={self.upper}"
+
+
+LPPool1d = _fn_module("LPPool1d", ops.lp_pool1d, """``vkgrad.lp_pool1d`` as a module.""",
+                      required=("norm_type", "kernel_size"), stride=None, ceil_mode=False)
+LPPool2d = _fn_module("LPPool2d", ops.lp_pool2d, """``vkgrad.lp_pool2d`` as a module.""",
+                      required=("norm_type", "kernel_size"), stride=None, ceil_mode=False)
 Threshold = _fn_module("Threshold", lambda x, threshold, value, inplace: ops.threshold(x, threshold, value),
                        """x where x > threshold, else value (``vkgrad.threshold``; inplace as the other
     activations').""", required=("threshold", "value"), inplace=False)
@@ -1075,8 +1126,8 @@ PixelShuffle = _fn_module("PixelShuffle", ops.pixel_shuffle, """``vkgrad.pixel_s
 PixelUnshuffle = _fn_module("PixelUnshuffle", ops.pixel_unshuffle, """``vkgrad.pixel_unshuffle`` as a module.""",
                             downscale_factor=2)
 GLU = _fn_module("GLU", lambda x, dim: ops.glu(x, dim), """``vkgrad.glu`` as a module.""", dim=-1)
-Softmin = _fn_module("Softmin", lambda x, dim: ops.softmax(-x, dim if dim is not None else 0 if x.ndim in (0, 1, 3)
-                                                         else 1),
+Softmin = _fn_module("Softmin", lambda x, dim: ops.softmin(x, dim if dim is not None else 0 if x.ndim in (0, 1, 3)
+                                                        else 1),
                      """softmax(-x) along ``dim`` (None: PyTorch's implicit choice, 0 for 1-d and 3-d
     inputs, else 1).""", dim=None)
 CosineSimilarity = _fn_module("CosineSimilarity", lambda a, b, dim, eps: ops.cosine_similarity(a, b, dim, eps),

@@ -882,3 +882,28 @@ def grid_sample(input, grid, mode="bilinear", padding_mode="zeros", align_corner
         out = (tap(x0, y0) * col(wx0 * wy0) + tap(x0 + 1.0, y0) * col(wx1 * wy0)
                + tap(x0, y0 + 1.0) * col(wx0 * wy1) + tap(x0 + 1.0, y0 + 1.0) * col(wx1 * wy1))
     return transpose(out.reshape(N, Ho, Wo, C), (0, 3, 1, 2))
+
+
+def _lp(pooled, p, k):
+    """(window sums of x^p)^(1/p) from the windows' means of x^p (PyTorch's: the sign
+    kept through a relu of |.|, so a negative sum from odd p gives 0 -- not NaN)."""
+    from .elementwise import abs as abs_, pow as pow_, relu, sign
+    return pow_(mul(mul(sign(pooled), relu(abs_(pooled))), float(k)), 1.0 / float(p))
+
+
+def lp_pool2d(x, norm_type, kernel_size, stride=None, ceil_mode=False):
+    """PyTorch's lp_pool2d: the p-norm (p = ``norm_type``) of each window,
+    (sum x^p)^(1/p)."""
+    from .elementwise import pow as pow_
+    check_tensor("lp_pool2d", x)
+    kh, kw = _pair("lp_pool2d", "kernel_size", kernel_size, 1)
+    return _lp(avg_pool2d(pow_(x, float(norm_type)), (kh, kw), stride, 0, ceil_mode), norm_type,
+               kh * kw)
+
+
+def lp_pool1d(x, norm_type, kernel_size, stride=None, ceil_mode=False):
+    """PyTorch's lp_pool1d over [N, C, L] (as lp_pool2d)."""
+    from .elementwise import pow as pow_
+    check_tensor("lp_pool1d", x)
+    k = _one("lp_pool1d", "kernel_size", kernel_size, 1)
+    return _lp(avg_pool1d(pow_(x, float(norm_type)), k, stride, 0, ceil_mode), norm_type, k)

@@ -628,24 +628,31 @@ def batch_norm(x, running_mean, running_var, weight=None, bias=None, training=Fa
     return make(y, be, (x, weight, bias), backward)
 
 
+def _normalized_shape(op, x, normalized_shape, **params):
+    """normalized_shape (an int or ints) as a tuple, checked against x's last axes
+    and the shapes of the given parameters (None: absent)."""
+    check_tensor(op, x)
+    shape = (int(normalized_shape),) if isinstance(normalized_shape, numbers.Integral) else \
+        tuple(int(d) for d in normalized_shape)
+    k = len(shape)
+    if not shape or x.ndim < k or x.shape[x.ndim - k:] != shape:
+        raise ValueError(f"{op}: normalized_shape {list(shape)} does not match the last axes of "
+                         f"the input's shape {list(x.shape)}")
+    for what, t in params.items():
+        if t is not None:
+            check_tensor(f"{op} ({what})", t)
+            if tuple(t.shape) != shape:
+                raise ValueError(f"{op}: {what} has shape {list(t.shape)}, expected {list(shape)}")
+    return shape
+
+
 def layer_norm(x, normalized_shape, weight=None, bias=None, eps=1e-5):
     """(x - mean) / sqrt(var + eps) * weight + bias over the last
     len(normalized_shape) axes (which must equal normalized_shape), the variance
     biased, as PyTorch's layer_norm; the backend's layer_norm primitives (on
     Vulkan one kernel each way where rows fill whole 16-byte quads), the gradient
     exact through the statistics.  Operands of mixed dtypes meet in the widest."""
-    check_tensor("layer_norm", x)
-    shape = (int(normalized_shape),) if isinstance(normalized_shape, numbers.Integral) else \
-        tuple(int(d) for d in normalized_shape)
-    k = len(shape)
-    if not shape or x.ndim < k or x.shape[x.ndim - k:] != shape:
-        raise ValueError(f"layer_norm: normalized_shape {list(shape)} does not match the last axes of "
-                         f"the input's shape {list(x.shape)}")
-    for what, t in (("weight", weight), ("bias", bias)):
-        if t is not None:
-            check_tensor(f"layer_norm ({what})", t)
-            if tuple(t.shape) != shape:
-                raise ValueError(f"layer_norm: {what} has shape {list(t.shape)}, expected {list(shape)}")
+    shape = _normalized_shape("layer_norm", x, normalized_shape, weight=weight, bias=bias)
     same_device("layer_norm", x, weight, bias)
     dt = max((t for t in (x, weight, bias) if t is not None), key=lambda t: _RANK[t.dtype]).dtype
     if any(t is not None and t.dtype != dt for t in (x, weight, bias)):  # e.g. f16 activations, f32 weights
@@ -1018,3 +1025,94 @@ def gumbel_softmax(logits, tau=1.0, hard=False, dim=-1):
     idx = argmax_(y.detach(), ax, keepdims=True)
     onehot = scatter_add(y.detach() * 0.0, ax, idx, tensor(np.ones(idx.shape), dtype=y.dtype, device=y.device))
     return add(sub(onehot, y.detach()), y)
+
+
+@torch_kwargs
+def softmin(x, axis=-1):
+    """softmax(-x) along ``axis`` (``dim``)."""
+    check_tensor("softmin", x)
+    from .elementwise import neg
+    return softmax(neg(x), axis)
+
+
+def rms_norm(x, normalized_shape, weight=None, eps=None):
+    """PyTorch's rms_norm: x / sqrt(mean(x^2) + eps) * weight over the last
+    len(normalized_shape) axes (eps None: the dtype's machine epsilon, as
+    PyTorch's); f16 inputs computed in f32 and returned in f16."""
+    from .elementwise import rsqrt, to
+    k = len(_normalized_shape("rms_norm", x, normalized_shape, weight=weight))
+    if eps is None:
+        eps = float(np.finfo({"f16": np.float16, "f64": np.float64}.get(x.dtype, np.float32)).eps)
+    xw = to(x, dtype="f32") if x.dtype == "f16" else x
+    ms = mean(mul(xw, xw), tuple(range(x.ndim - k, x.ndim)), keepdims=True)
+    y = mul(xw, rsqrt(ms + float(eps)))
+    y = to(y, dtype=x.dtype) if y.dtype != x.dtype else y
+    return y if weight is None else mul(y, weight)
+
+
+_SELU_NEG = -1.0507009873554805 * 1.6732632423543772  # SELU's value at -inf
+
+
+def _alpha_dropout(op, x, p, training, mask_shape):
+    """Dropped elements set to SELU's negative saturation, then an affine map that
+    keeps zero mean and unit variance (PyTorch's alpha_dropout)."""
+    check_tensor(op, x)
+    if not 0.0 <= p <= 1.0:
+        raise ValueError(f"{op}: p must lie in [0, 1], got {p}")
+    if not training or p == 0.0:
+        return x
+    if p == 1.0:
+        return mul(x, 0.0)
+    be = x.backend
+    keep = mul(dropout(Tensor(be.constant(mask_shape, 1.0, x.dtype), be), p, True), 1.0 - p)  # 1 kept, 0 dropped
+    a = ((1.0 - p) * (1.0 + p * _SELU_NEG ** 2)) ** -0.5
+    b = -a * _SELU_NEG * p
+    dropped = keep * -1.0 + 1.0
+    return add(mul(add(mul(x, keep), mul(dropped, _SELU_NEG)), a), b)
+
+
+def alpha_dropout(x, p=0.5, training=False):
+    """Dropout for SELU networks: dropped elements take SELU's negative saturation
+    and the result is scaled and shifted to keep the mean and variance; the
+    identity in eval mode (PyTorch's default training=False)."""
+    return _alpha_dropout("alpha_dropout", x, p, training, x.shape)
+
+
+def feature_alpha_dropout(x, p=0.5, training=False):
+    """alpha_dropout of whole channels of [N, C, ...] (one draw a channel)."""
+    check_tensor("feature_alpha_dropout", x)
+    if x.ndim < 2:
+        raise ValueError(f"feature_alpha_dropout: expected [N, C, ...], got {list(x.shape)}")
+    return _alpha_dropout("feature_alpha_dropout", x, p, training, x.shape[:2] + (1,) * (x.ndim - 2))
+
+
+def rrelu(x, lower=1.0 / 8, upper=1.0 / 3, training=False):
+    """Randomized leaky ReLU: in training a slope drawn uniformly from [lower,
+    upper] for each negative element (vkgrad's generator), in eval the mean
+    slope (lower + upper) / 2."""
+    from .elementwise import leaky_relu, relu
+    check_tensor("rrelu", x)
+    if not 0.0 <= lower <= upper:
+        raise ValueError(f"rrelu: expected 0 <= lower <= upper, got {lower} and {upper}")
+    if not training:
+        return leaky_relu(x, (lower + upper) / 2.0)
+    from ..random import rng
+    slope = Tensor(x.backend.from_numpy(rng().uniform(lower, upper, x.shape), x.dtype), x.backend)
+    return sub(relu(x), mul(relu(neg(x)), slope))
+
+
+def pdist(x, p=2.0):
+    """The p-norm distances between every pair of x's rows [N, M], the pairs i < j in
+    row-major order ([N (N - 1) / 2]); a zero distance's gradient is 0."""
+    from .compat import _safe_root
+    from .shape import index_select
+    check_tensor("pdist", x)
+    if x.ndim != 2:
+        raise ValueError(f"pdist: expected [N, M] rows, got {list(x.shape)}")
+    if not float(p) >= 1:
+        raise ValueError(f"pdist: p must be >= 1, got {p}")
+    i, j = np.triu_indices(x.shape[0], 1)
+    d = sub(index_select(x, 0, i), index_select(x, 0, j))
+    if float(p) == 2.0:
+        return _safe_root(sum(mul(d, d), -1))
+    return _safe_root(sum(pow(abs(d), float(p)), -1), float(p))
