@@ -882,6 +882,32 @@ CASES = {
                  lambda x: np.array([np.abs(x[i] - x[j]).sum() for i in range(3) for j in range(i + 1, 3)]),
                  [AWAY(3, 2)]),
     "rrelu_eval": (lambda x: vg.rrelu(x, 0.1, 0.3), lambda x: np.where(x > 0, x, 0.2 * x), [AWAY(3, 4)]),
+    "linalg_inv": (vg.linalg.inv, np.linalg.inv, [lambda: U(2, 3, 3)() + 3 * np.eye(3)]),
+    "linalg_det": (vg.linalg.det, np.linalg.det, [lambda: U(2, 3, 3)() + 2 * np.eye(3)]),
+    "det_singular": (lambda a: a.det(), np.linalg.det, [lambda: np.array([[1.0, 2.0, 3.0], [2.0, 4.0, 6.0],
+                                                                          [0.5, -1.0, 0.25]])]),
+    "linalg_slogdet": (lambda a: vg.linalg.slogdet(a).logabsdet * vg.linalg.slogdet(a).sign,
+                       lambda a: np.linalg.slogdet(a)[1] * np.linalg.slogdet(a)[0], [lambda: U(3, 3)() + 2 * np.eye(3)]),
+    "linalg_solve": (vg.linalg.solve, np.linalg.solve, [lambda: U(2, 3, 3)() + 3 * np.eye(3), U(2, 3, 2)]),
+    "linalg_solve_vec_bcast": (vg.linalg.solve, lambda a, b: np.linalg.solve(a, b[..., None])[..., 0],
+                               [lambda: U(2, 3, 3)() + 3 * np.eye(3), U(3)]),
+    "linalg_cholesky": (lambda a: vg.linalg.cholesky(a @ a.mT + vg.eye(3, dtype=a.dtype, device=a.device)),
+                        lambda a: np.linalg.cholesky(a @ a.swapaxes(-1, -2) + np.eye(3)), [U(2, 3, 3)]),
+    "linalg_eigh": (lambda a: vg.linalg.eigvalsh(a + a.mT) + (vg.linalg.eigh(a + a.mT)[1] ** 2).sum(-2),
+                    lambda a: np.linalg.eigvalsh(a + a.swapaxes(-1, -2)) + 1.0, [U(2, 3, 3)]),
+    "linalg_svd": (lambda a: vg.linalg.svd(a, full_matrices=False).S + (vg.linalg.svd(a)[0][..., :2] ** 2)[..., 0, :],
+                   lambda a: np.linalg.svd(a, compute_uv=False) + np.linalg.svd(a)[0][..., 0, :2] ** 2, [U(2, 4, 2)]),
+    "linalg_svdvals": (vg.linalg.svdvals, lambda a: np.linalg.svd(a, compute_uv=False), [U(3, 5)]),
+    "linalg_qr": (lambda a: vg.linalg.qr(a).R + vg.linalg.qr(a).Q[:2],
+                  lambda a: np.linalg.qr(a)[1] + np.linalg.qr(a)[0][:2], [U(4, 2)]),
+    "linalg_pinv": (vg.linalg.pinv, np.linalg.pinv, [U(2, 4, 3)]),
+    "linalg_matrix_power": (lambda a: vg.linalg.matrix_power(a, 5), lambda a: np.linalg.matrix_power(a, 5),
+                            [lambda: U(3, 3)() * 0.5]),
+    "linalg_matrix_norm_nuc": (lambda a: vg.linalg.matrix_norm(a, "nuc"), lambda a: np.linalg.norm(a, "nuc", (-2, -1)),
+                               [U(2, 3, 4)]),
+    "linalg_norm_inf": (lambda a: vg.linalg.norm(a, np.inf), lambda a: np.linalg.norm(a, np.inf), [U(3, 4)]),
+    "linalg_multi_dot": (lambda a, b, c: vg.linalg.multi_dot([a, b, c]), lambda a, b, c: a @ b @ c,
+                         [U(2, 3), U(3, 4), U(4)]),
     "median_dim": (lambda a: vg.median(a, 1).values, lambda a: np.sort(a, 1)[:, 2], [U(3, 6)]),  # (the lower)
     "median_all_method": (lambda a: a.median(), lambda a: np.median(a), [U(3, 5)]),
     "nanmedian_keep": (lambda a: vg.nanmedian(a, 0, keepdim=True)[0], lambda a: np.median(a, 0, keepdims=True),
@@ -2066,6 +2092,38 @@ def test_alpha_dropout_and_rrelu_in_training(bk):
     bk.close(t.grad.numpy(), -zv, what="rrelu gradient is the slope")
     r.eval()
     bk.close(r(t).numpy(), np.full((50, 40), -0.2), what="rrelu eval")
+
+
+def test_linalg_results_and_errors(bk):
+    """Decompositions reconstruct their input, the rank and the norms agree with
+    NumPy, singular and ill-shaped inputs give errors naming the op."""
+    r = np.random.default_rng(8)
+    a = r.standard_normal((2, 4, 3))
+    U, S, Vh = vg.linalg.svd(bk.t(a))
+    assert U.shape == (2, 4, 4) and S.shape == (2, 3) and Vh.shape == (2, 3, 3)
+    bk.close((U[..., :3] * S.unsqueeze(-2)) @ Vh, a, atol=max(bk.atol, 5e-3), what="svd reconstructs")
+    Q, R = vg.linalg.qr(bk.t(a), mode="complete")
+    assert Q.shape == (2, 4, 4) and R.shape == (2, 4, 3)
+    bk.close(Q @ R, a, atol=max(bk.atol, 5e-3), what="qr reconstructs")
+    w, V = vg.linalg.eigh(bk.t(a @ a.swapaxes(-1, -2)))
+    bk.close(V @ (w.unsqueeze(-1) * V.mT), a @ a.swapaxes(-1, -2), atol=max(bk.atol, 2e-2), what="eigh")
+    assert vg.linalg.matrix_rank(bk.t(np.outer([1.0, 2.0, 3.0], [1.0, -1.0]))).item() == 1
+    assert vg.linalg.matrix_power(bk.t(a[0, :3]), 0).numpy().tolist() == np.eye(3).tolist()
+    sign, logabs = vg.slogdet(bk.t(np.diag([2.0, -3.0])))
+    assert sign.item() == -1.0 and abs(logabs.item() - np.log(6)) < 1e-3 and np.isnan(vg.logdet(
+        bk.t(np.diag([2.0, -3.0]))).item())
+    assert vg.linalg.vector_norm(bk.t(np.array([0.0, 2.0, -1.0])), 0).item() == 2
+    with pytest.raises(ValueError, match=r"inv: Singular matrix \(input shapes \[\[2, 2\]\]\)"):
+        vg.linalg.inv(bk.t(np.ones((2, 2))))
+    with pytest.raises(ValueError, match=r"cholesky: expected square matrices \[..., n, n\], got \[2, 3\]"):
+        vg.linalg.cholesky(bk.t(np.ones((2, 3))))
+    with pytest.raises(ValueError, match=r"solve: A \[3, 3\] and B \[2\] do not fit"):
+        vg.linalg.solve(bk.t(np.eye(3)), bk.t(np.ones(2)))
+    with pytest.raises(ValueError, match="matrix_norm: ord must be 'fro', 'nuc', inf"):
+        vg.linalg.matrix_norm(bk.t(np.eye(3)), 3)
+    x = bk.t(np.ones((3, 2)), requires_grad=True)
+    with pytest.raises(ValueError, match=r"qr \(backward\): the gradient is implemented for mode='reduced' with m >= n"):
+        vg.linalg.qr(x.mT)[1].sum().backward()
 
 
 def test_sort_errors_and_0d(bk):

@@ -651,6 +651,19 @@ def _in_place_of(name):
     return method
 
 
+def _linalg_method(name, fn_name):
+    def method(self, *args, **kw):
+        from . import linalg
+        return getattr(linalg, fn_name)(self, *args, **kw)
+    method.__name__ = method.__qualname__ = name
+    method.__doc__ = f"``vkgrad.linalg.{fn_name}(self, ...)``."
+    return method
+
+
+for _name, _fn in (("det", "det"), ("logdet", "logdet"), ("slogdet", "slogdet"), ("inverse", "inv"),
+                   ("pinverse", "pinv"), ("matrix_power", "matrix_power"), ("cholesky", "cholesky")):
+    setattr(Tensor, _name, _linalg_method(_name, _fn))
+
 for _name in ("exp", "log", "sqrt", "rsqrt", "abs", "neg", "relu", "sigmoid", "tanh", "sin", "cos", "floor", "ceil",
               "round", "trunc", "sign", "square", "reciprocal", "clamp_min", "clamp_max", "pow", "lerp", "fmod",
               "remainder", "masked_fill", "nan_to_num", "tan", "sinh", "cosh", "log1p", "expm1", "erf", "atan",
