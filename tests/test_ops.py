@@ -1997,6 +1997,14 @@ def test_order_statistics_with_nan_and_indices(bk):
         vg.nanquantile(t, 0.5, interpolation="cubic")
     with pytest.raises(ValueError, match=r"median: cannot take the median of an empty axis \(shape \[2, 0\]\)"):
         vg.median(bk.t(np.zeros((2, 0))), 1)
+    empty = bk.t(np.zeros((0, 3)))  # no rows: empty results, as PyTorch's
+    assert vg.median(empty, 1).values.shape == (0,) and vg.quantile(empty, [0.5, 0.2], 1).shape == (2, 0)
+    assert vg.sort(empty, 1).indices.shape == (0, 3) and vg.topk(empty, 2, 1).values.shape == (0, 2)
+    assert vg.cummax(empty, 0).values.shape == (0, 3) and vg.logcumsumexp(empty, 0).shape == (0, 3)
+    v, i = vg.nanmedian(bk.t(np.array(2.5)), 0)
+    assert v.item() == 2.5 and i.item() == 0 and v.shape == ()
+    with pytest.raises(ValueError, match=r"aminmax: empty tensor of shape \[0, 3\]"):
+        vg.aminmax(empty)
 
 
 def test_value_driven_and_logical_ops(bk):

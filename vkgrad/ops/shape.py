@@ -927,8 +927,10 @@ def _sort(op, x, axis, descending):
     on rows with that axis last); the values' gradient goes back through the
     inverse permutation (the positions sorted again), a gather."""
     check_tensor(op, x)
-    if x.ndim == 0:
-        return x, Tensor(x.backend.from_numpy(np.zeros((), np.int32), "i32"), x.backend)
+    if x.ndim == 0 or x.size == 0:  # (nothing to order)
+        if x.ndim:
+            norm_axes(op, int(axis), x.ndim)
+        return x * 1.0, Tensor(x.backend.from_numpy(np.zeros(x.shape, np.int32), "i32"), x.backend)
     (ax,) = norm_axes(op, int(axis), x.ndim)
     perm = tuple(i for i in range(x.ndim) if i != ax) + (ax,)
     xt = x if ax == x.ndim - 1 else transpose(x, perm)

@@ -58,6 +58,10 @@ def _take_rows(v, pos):
 
 
 def _median(op, x, dim, keepdim, ignore_nan, result):
+    if x.ndim == 0 and dim is not None:  # (PyTorch's: a 0-d tensor's axis 0 or -1)
+        norm_axes(op, int(dim), 0)
+        v, i = _median(op, reshape(x, (1,)), 0, False, ignore_nan, result)
+        return result(reshape(v, ()), Tensor(i.backend.reshape(i.data, ()), i.backend))
     x2, rest, kept = _rows(op, x, dim)
     n = x2.shape[1]
     if n == 0:
@@ -167,6 +171,9 @@ def std_mean(x, dim=None, correction=1, keepdim=False):
 
 def aminmax(x, *, dim=None, keepdim=False):
     """(min, max) along ``dim`` (all: None), values only (amin / amax)."""
+    check_tensor("aminmax", x)
+    if x.size == 0:
+        raise ValueError(f"aminmax: empty tensor of shape {list(x.shape)}")
     return AminmaxResult(amin(x, dim, keepdim), amax(x, dim, keepdim))
 
 
