@@ -19,7 +19,8 @@ _OPS = ["add", "sub", "mul", "div", "exp", "log", "sqrt", "relu", "sigmoid", "ta
         "softmax", "log_softmax", "sce", "batch_norm", "mse", "argmax", "to_i32", "maximum", "minimum", "abs",
         "cat", "stack", "var", "layer_norm", "where", "conv2d", "max_pool2d", "avg_pool2d", "bmm", "embedding",
         "pad", "flip", "split", "interpolate", "cumsum", "roll", "einsum", "recurrence", "sin", "cos", "erf",
-        "expm1", "log1p", "floor", "gather", "sort"]
+        "expm1", "log1p", "floor", "gather", "sort", "atan", "asinh", "atan2", "hypot", "median", "quantile",
+        "cummax", "logcumsumexp", "index_add", "max_dim"]
 
 
 def _case(r, big=300_000, max_dims=6):
@@ -37,7 +38,7 @@ def _case(r, big=300_000, max_dims=6):
     s = shape()
     x = r.uniform(0.2, 2, s) if op in ("log", "sqrt", "pow", "log1p") else r.normal(0, 1, s)
     ins = [x]
-    if op in ("add", "sub", "mul", "div", "maximum", "minimum"):
+    if op in ("add", "sub", "mul", "div", "maximum", "minimum", "atan2", "hypot"):
         k = int(r.integers(0, 6))  # the other operand: same shape, a trailing part, a
         # leading 1, a scalar, a column, or both broadcast ([.., m, 1] with [.., 1, n])
         o = [s, s[1:] or (1,), (1,) + s[1:], (), s[:-1] + (1,), s[:-1] + (1,)][k]
@@ -48,8 +49,23 @@ def _case(r, big=300_000, max_dims=6):
         ins = ins + [other] if r.random() < 0.7 or op == "div" else [other] + ins
         f = lambda a, b: getattr(vg, op)(a, b)  # noqa: E731
     elif op in ("exp", "log", "sqrt", "relu", "sigmoid", "tanh", "gelu", "abs", "sin", "cos", "erf", "expm1", "log1p",
-                "floor"):
+                "floor", "atan", "asinh"):
         f = lambda a: getattr(vg, op)(a)  # noqa: E731
+    elif op in ("median", "quantile", "cummax", "logcumsumexp", "max_dim"):  # along a random axis (no ties)
+        ax = int(r.integers(0, len(s)))
+        ins = [r.permutation(x.size).reshape(s) / x.size * 4 - 2]
+        q = sorted(r.uniform(0, 1, int(r.integers(1, 4))).round(3).tolist())
+        f = {"median": lambda a: vg.median(a, ax).values, "quantile": lambda a: vg.quantile(a, q, ax),
+             "cummax": lambda a: vg.cummax(a, ax).values, "logcumsumexp": lambda a: vg.logcumsumexp(a, ax),
+             "max_dim": lambda a: vg.max(a, ax).values}[op]
+        note = f" axis={ax}" + (f" q={q}" if op == "quantile" else "")
+    elif op == "index_add":  # slices added at random (repeating) positions along an axis
+        ax = int(r.integers(0, len(s)))
+        m = int(r.integers(1, 2 * s[ax] + 1))
+        idx = r.integers(0, s[ax], m)
+        ins = [x, r.normal(0, 1, s[:ax] + (m,) + s[ax + 1:])]
+        f = lambda a, src: vg.index_add(a, ax, idx, src, alpha=0.5)  # noqa: E731
+        note = f" axis={ax} {m} slices"
     elif op == "gather":  # an index up to as large as x (each axis at most), along a random axis
         ax = int(r.integers(0, len(s)))
         ish = tuple(int(r.integers(1, d + 1)) for d in s)
