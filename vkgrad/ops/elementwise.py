@@ -444,15 +444,14 @@ def _binary(op, a, b):
             ga = be.binary("div", g, bd) if a.requires_grad else None
             gb = be.unary("neg", be.binary("div", be.binary("mul", g, out), bd)) \
                 if b.requires_grad else None
-        elif op == "atan2":  # d/dy = g x / h^2, d/dx = -g y / h^2 (h = hypot(y, x))
-            h = be.binary("hypot", ad, bd)
-            q = be.binary("div", g, be.binary("mul", h, h))
-            ga = be.binary("mul", q, bd) if a.requires_grad else None
-            gb = be.unary("neg", be.binary("mul", q, ad)) if b.requires_grad else None
-        elif op == "hypot":  # d/da = g a / h, d/db = g b / h
-            q = be.binary("div", g, out)
-            ga = be.binary("mul", q, ad) if a.requires_grad else None
-            gb = be.binary("mul", q, bd) if b.requires_grad else None
+        elif op == "atan2":  # d/dy = g x / h^2, d/dx = -g y / h^2 (h = hypot(y, x)), as (g / h) (x / h):
+            h = be.binary("hypot", ad, bd)  # no h^2 to overflow or underflow in f16
+            q = be.binary("div", g, h)
+            ga = be.binary("mul", q, be.binary("div", bd, h)) if a.requires_grad else None
+            gb = be.unary("neg", be.binary("mul", q, be.binary("div", ad, h))) if b.requires_grad else None
+        elif op == "hypot":  # d/da = g (a / h), d/db = g (b / h): the ratios at most 1
+            ga = be.binary("mul", g, be.binary("div", ad, out)) if a.requires_grad else None
+            gb = be.binary("mul", g, be.binary("div", bd, out)) if b.requires_grad else None
         else:  # maximum / minimum: g to the operand chosen, halved on ties (as PyTorch)
             first = be.binary("gt", ad, bd) if op == "maximum" else be.binary("gt", bd, ad)
             half = be.unary("affine", be.binary("eq", ad, bd), 0.5, 0.0)
