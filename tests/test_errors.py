@@ -70,8 +70,8 @@ def test_devices_and_dtypes():
         vg.tensor([1.0], dtype="f8")
     with pytest.raises(TypeError, match="exp: expected a float tensor, got dtype i32"):
         vg.exp(vg.tensor([1, 2]))
-    with pytest.raises(TypeError, match="pow: exponent must be a Python number"):
-        vg.tensor([1.0]) ** vg.tensor([2.0])
+    with pytest.raises(TypeError, match="pow: unsupported operand type str"):
+        vg.tensor([1.0]) ** "2"
 
 
 def test_vulkan_request_without_vulkan_is_clear(monkeypatch):

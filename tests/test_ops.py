@@ -908,6 +908,14 @@ CASES = {
     "linalg_norm_inf": (lambda a: vg.linalg.norm(a, np.inf), lambda a: np.linalg.norm(a, np.inf), [U(3, 4)]),
     "linalg_multi_dot": (lambda a, b, c: vg.linalg.multi_dot([a, b, c]), lambda a, b, c: a @ b @ c,
                          [U(2, 3), U(3, 4), U(4)]),
+    "pow_tensor_exponent": (lambda a, e: a ** e, lambda a, e: np.power(a, e), [P(3, 4), U(4)]),
+    "pow_negative_base_integers": (lambda a: a ** vg.tensor([2.0, 3.0, -1.0], dtype=a.dtype, device=a.device),
+                                   lambda a: a ** np.array([2.0, 3.0, -1.0]), [AWAY(2, 3)]),
+    "rpow": (lambda e: 2.0 ** e + vg.pow(0.5, e), lambda e: 2.0 ** e + 0.5 ** e, [U(3, 2)]),
+    "mod_operators": (lambda a, b: a % b + (3.0 % b) * 0.5, lambda a, b: np.mod(a, b) + np.mod(3.0, b) * 0.5,
+                      [U(3, 4, lo=-4, hi=4), lambda: np.array([1.3, -2.1, 2.7, 0.7])]),
+    "clamp_tensor_bounds": (lambda x, lo: vg.clamp(x, lo, lo + 1.0), lambda x, lo: np.clip(x, lo, lo + 1.0),
+                            [U(3, 4), lambda: np.array([-0.45, 0.05, 0.55, -1.05])]),
     "median_dim": (lambda a: vg.median(a, 1).values, lambda a: np.sort(a, 1)[:, 2], [U(3, 6)]),  # (the lower)
     "median_all_method": (lambda a: a.median(), lambda a: np.median(a), [U(3, 5)]),
     "nanmedian_keep": (lambda a: vg.nanmedian(a, 0, keepdim=True)[0], lambda a: np.median(a, 0, keepdims=True),
@@ -2132,6 +2140,40 @@ def test_linalg_results_and_errors(bk):
     x = bk.t(np.ones((3, 2)), requires_grad=True)
     with pytest.raises(ValueError, match=r"qr \(backward\): the gradient is implemented for mode='reduced' with m >= n"):
         vg.linalg.qr(x.mT)[1].sum().backward()
+
+
+def test_pytorch_operators_and_spellings(bk):
+    """== and != are elementwise (hashing stays by identity), & | ^ ~ combine masks,
+    // rounds down, int() / format() / .type() / .bool() / .to(dtype) / dtype names /
+    unbiased= behave as PyTorch's; where(cond) gives nonzero's tuple."""
+    x = bk.t(np.arange(6.0).reshape(2, 3))
+    np.testing.assert_array_equal((x == 2.0).numpy(), np.arange(6).reshape(2, 3) == 2)
+    np.testing.assert_array_equal((x != 2.0).numpy(), np.arange(6).reshape(2, 3) != 2)
+    labels = bk.t(np.array([2, 1], np.int32), dtype="i32")
+    assert (x.argmax(1) == labels).sum().item() == 1.0  # PyTorch's accuracy idiom
+    assert len({x, x.detach()}) == 2 and x in {x: 1}  # (dict keys by identity)
+    a, b = x > 1.0, x < 4.0
+    assert (a & b).numpy().tolist() == [[0, 0, 1], [1, 0, 0]] and (a | b).numpy().min() == 1
+    assert (~a).numpy().tolist() == [[1, 1, 0], [0, 0, 0]] and (a ^ b).numpy().tolist() == [[1, 1, 0], [0, 1, 1]]
+    assert (x // 4.0).numpy().tolist() == [[0, 0, 0], [0, 1, 1]] and (-x // 4.0).numpy().tolist()[1] == [-1, -1, -2]
+    assert int(x[1, 2]) == 5 and f"{x[0, 1]:.2f}" == "1.00" and f"{x}" == repr(x)
+    assert x.type() == bk.dtype and x.type("f32").dtype == "f32" and x.to(vg.float32).dtype == "f32"
+    assert vg.zeros(2, dtype=vg.long, device=bk.device).dtype == "i32" and not x.is_cuda
+    assert x.bool().numpy().tolist() == [[0, 1, 1], [1, 1, 1]]
+    rows, cols = vg.where(x > 3.0)
+    assert rows.numpy().tolist() == [1, 1] and cols.numpy().tolist() == [1, 2]
+    bk.close(x.std(unbiased=False).numpy(), np.arange(6.0).std(), what="unbiased=False")
+    bk.close(vg.var(x, 1, ddof=0).numpy(), np.arange(6.0).reshape(2, 3).var(1), what="ddof")
+    with pytest.raises(TypeError, match="var: give correction= or unbiased=, not both"):
+        x.var(unbiased=True, correction=0)
+    assert vg.isin(x, [1.0, 4.0, 9.0]).numpy().tolist() == [[0, 1, 0], [0, 1, 0]]
+    assert vg.isin(x, [1.0], invert=True).numpy().sum() == 5
+    p = vg.randperm(7, device=bk.device)
+    assert p.dtype == "i32" and sorted(p.numpy().tolist()) == list(range(7))
+    d = vg.zeros(5, 2, device=bk.device, dtype=bk.dtype).fill_diagonal_(1.0, wrap=True)
+    assert d.numpy().tolist() == [[1, 0], [0, 1], [0, 0], [1, 0], [0, 1]]
+    with pytest.raises(TypeError, match="where: give both a and b"):
+        vg.where(x > 1.0, x)
 
 
 def test_sort_errors_and_0d(bk):

@@ -12,17 +12,24 @@ from .backends import BackendError, devices, get_backend, normalize_device, vulk
 from .gradcheck import gradcheck
 from .ops import *  # noqa: F401,F403  (the functional API)
 from .ops import __all__ as _ops_all
-from .random import get_rng_state, manual_seed, set_rng_state
+from .random import get_rng_state, initial_seed, manual_seed, seed, set_rng_state
 from .tensor import (Parameter, Tensor, arange, as_tensor, canonical_dtype, empty, empty_like, eye, from_numpy, full,
                      full_like, is_tensor, linspace, logspace, ones, ones_like, rand, rand_like, randint, randint_like,
-                     randn, randn_like, tensor, zeros, zeros_like)
-from . import amp, data, functional, linalg, nn, optim, parallel  # noqa: E402
+                     randn, randn_like, randperm, tensor, zeros, zeros_like)
+from . import amp, data, functional, linalg, nn, optim, parallel, utils  # noqa: E402
 from .linalg import det, logdet, matrix_power, slogdet
 from .linalg import inv as inverse, pinv as pinverse
 from .amp import autocast
 from .capture import capture_step
 from .optim.clip import clip_grad_norm
 from .serialization import load, save
+
+
+# PyTorch's dtype names (vkgrad's dtypes are strings; int64 is int32 here)
+float32 = float = "f32"
+float16 = half = "f16"
+float64 = double = "f64"
+int32 = int = int64 = long = "i32"
 
 
 def set_default_dtype(dtype):

@@ -1,12 +1,17 @@
 """PyTorch's keyword spellings beside NumPy's, for users coming from either."""
 import functools
+import inspect
 
 _ALIASES = (("dim", "axis"), ("keepdim", "keepdims"))
 
 
 def torch_kwargs(fn):
     """Let ``fn`` (which takes ``axis`` / ``keepdims``) also take PyTorch's ``dim`` /
-    ``keepdim``; both spellings of one argument at once is an error."""
+    ``keepdim`` (and, with a ``correction``, ``unbiased`` / ``ddof``); both spellings
+    of one argument at once is an error."""
+    corrects = "correction" in inspect.signature(fn).parameters  # (var / std: PyTorch's older unbiased=,
+    # NumPy's ddof=)
+
     @functools.wraps(fn)
     def wrapper(*args, **kw):
         for torch_name, name in _ALIASES:
@@ -14,5 +19,11 @@ def torch_kwargs(fn):
                 if name in kw:
                     raise TypeError(f"{fn.__name__}: give {name}= or {torch_name}=, not both")
                 kw[name] = kw.pop(torch_name)
+        if corrects:
+            for old, conv in (("unbiased", lambda v: 1 if v else 0), ("ddof", int)):
+                if old in kw:
+                    if "correction" in kw:
+                        raise TypeError(f"{fn.__name__}: give correction= or {old}=, not both")
+                    kw["correction"] = conv(kw.pop(old))
         return fn(*args, **kw)
     return wrapper

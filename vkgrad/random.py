@@ -16,6 +16,18 @@ def manual_seed(seed):
     _state["counter"] = 0
 
 
+def initial_seed():
+    """The seed last given to ``manual_seed`` (or ``seed``)."""
+    return _state["seed"]
+
+
+def seed():
+    """Seed the generator from the operating system's entropy; returns that seed."""
+    s = int(np.random.SeedSequence().generate_state(1, np.uint64)[0] >> 1)
+    manual_seed(s)
+    return s
+
+
 def rng():
     return _state["rng"]
 

@@ -6,7 +6,6 @@ autograd graph hangs off ``_node``: ``(backward_fn, parents, their versions)``, 
 """
 from __future__ import annotations
 
-import numbers
 
 import numpy as np
 
@@ -19,7 +18,7 @@ _DTYPE_ALIASES = {
     "f32": "f32", "float32": "f32", "float": "f32",
     "f16": "f16", "float16": "f16", "half": "f16",
     "f64": "f64", "float64": "f64", "double": "f64",
-    "i32": "i32", "int32": "i32", "int": "i32", "int64": "i32",
+    "i32": "i32", "int32": "i32", "int": "i32", "int64": "i32", "long": "i32",
 }
 
 
@@ -131,6 +130,46 @@ class Tensor:
     def __float__(self):
         return float(self.item())
 
+    def __int__(self):
+        return int(self.item())
+
+    def __format__(self, spec):
+        """A one-element tensor formats as its number (f"{loss:.4f}"); others as repr."""
+        if spec and self.size == 1:
+            return format(self.item(), spec)
+        return format(repr(self), spec)
+
+    @property
+    def is_cuda(self):
+        """False: vkgrad's devices are "cpu" and "vulkan" (PyTorch code asks)."""
+        return False
+
+    def type(self, dtype=None):
+        """The dtype's name, or (with ``dtype``) a cast to it (PyTorch's ``type``)."""
+        return self.dtype if dtype is None else self.to(dtype=dtype)
+
+    def bool(self):
+        """1.0 where nonzero (NaN counts), else 0.0: vkgrad's masks are float (no bool
+        dtype); they index, select (``where``) and combine (``& | ~``) as PyTorch's."""
+        return _ops().ne(self.detach(), 0.0)
+
+    def fill_diagonal_(self, fill_value, wrap=False):
+        """The main diagonal (of a matrix, or of a tensor with all sides equal) set to
+        ``fill_value`` in place; ``wrap``: tall matrices restart it every n + 1 rows."""
+        if self.ndim < 2 or (self.ndim > 2 and len(set(self.shape)) != 1):
+            raise ValueError(f"fill_diagonal_: expected a matrix or a tensor with all sides equal, got "
+                             f"{list(self.shape)}")
+        if self.ndim == 2:
+            n, m = self.shape
+            rows = np.arange(n if wrap else min(n, m))
+            rows = rows[rows % (m + 1) < m] if wrap else rows
+            idx = (rows, rows % (m + 1) if wrap else rows)
+        else:
+            k = np.arange(self.shape[0])
+            idx = (k,) * self.ndim
+        self[idx] = fill_value
+        return self
+
     def __repr__(self):
         extra = ", requires_grad=True" if self.requires_grad else ""
         nm = f", name={self.name!r}" if self.name else ""
@@ -139,8 +178,14 @@ class Tensor:
 
     # -- conversions -----------------------------------------------------
     def to(self, device=None, dtype=None):
-        """A copy on another device and/or dtype (differentiable for float casts)."""
+        """A copy on another device and/or dtype (differentiable for float casts);
+        ``x.to("f16")`` / ``x.to(vg.float16)`` (a dtype alone, PyTorch's form) casts,
+        and a tensor argument means its device and dtype."""
         from . import ops
+        if isinstance(device, Tensor):
+            device, dtype = device.device, dtype or device.dtype
+        elif dtype is None and device is not None and str(device).lower() in _DTYPE_ALIASES:
+            device, dtype = None, device
         return ops.to(self, device, dtype)
 
     def cpu(self):
@@ -298,12 +343,51 @@ class Tensor:
         return _ops().neg(self)
 
     def __pow__(self, e):
-        if not isinstance(e, numbers.Real):
-            raise TypeError(f"pow: exponent must be a Python number, got {type(e).__name__}")
         return _ops().pow(self, e)
 
+    def __rpow__(self, b):
+        return _ops().pow(b, self)
+
+    def __mod__(self, o):
+        return _ops().remainder(self, o)
+
+    def __rmod__(self, o):
+        return _ops().remainder(o, self)
+
+    def __floordiv__(self, o):
+        return _ops().floor_divide(self, o)
+
+    def __rfloordiv__(self, o):
+        return _ops().floor_divide(o, self)
+
+    # logical operators on masks (comparisons' 1.0 / 0.0, nonzero counting as true)
+    def __and__(self, o):
+        return _ops().logical_and(self, o)
+
+    __rand__ = __and__
+
+    def __or__(self, o):
+        return _ops().logical_or(self, o)
+
+    __ror__ = __or__
+
+    def __xor__(self, o):
+        return _ops().logical_xor(self, o)
+
+    __rxor__ = __xor__
+
+    def __invert__(self):
+        return _ops().logical_not(self)
+
     # comparisons give 1.0 / 0.0 masks in the operands' float dtype (no gradient), for
-    # vg.where and masked sums; == is left to identity (tensors are dict keys)
+    # vg.where and masked sums; == and != too, as PyTorch's (hashing stays by identity:
+    # tensors are dict keys; vkgrad itself keeps them in dicts and sets by id)
+    def __eq__(self, o):
+        return _ops().eq(self, o)
+
+    def __ne__(self, o):
+        return _ops().ne(self, o)
+
     def __gt__(self, o):
         return _ops().gt(self, o)
 
@@ -856,6 +940,15 @@ def rand(*shape, dtype=None, device=None, requires_grad=False):
     """Uniform samples in [0, 1) of ``shape`` from vkgrad's generator (as ``randn``)."""
     from .random import rng
     return tensor(rng().random(_shape_arg("rand", shape)), requires_grad, dtype, device)
+
+
+def randperm(n, dtype="i32", device=None, requires_grad=False):
+    """A random permutation of 0 .. n - 1 from vkgrad's generator (int32 unless a
+    float ``dtype``)."""
+    from .random import rng
+    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 0:
+        raise ValueError(f"randperm: n must be a non-negative int, got {n!r}")
+    return tensor(rng().permutation(int(n)), requires_grad, dtype, device)
 
 
 def randint(low, high, size, device=None):

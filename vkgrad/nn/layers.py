@@ -957,7 +957,11 @@ class Sequential(_List):
 
 
 class Identity(Module):
-    """Returns its input (a placeholder layer, as in PyTorch)."""
+    """Returns its input (a placeholder layer, as in PyTorch: any constructor
+    arguments are ignored)."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__()
 
     def forward(self, x):
         return x

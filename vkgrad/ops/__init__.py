@@ -15,7 +15,7 @@ from .nn import (bilinear, embedding_bag, gumbel_softmax, batch_norm, binary_cro
 from .conv import (affine_grid, grid_sample, max_unpool1d, max_unpool2d, channel_shuffle, conv_transpose1d, fold, local_response_norm, unfold, adaptive_avg_pool1d, adaptive_avg_pool2d, adaptive_max_pool1d, adaptive_max_pool2d, avg_pool1d, avg_pool2d, avg_pool3d, conv1d, conv2d, conv3d, conv_transpose2d,
                    interpolate, max_pool1d, max_pool2d, max_pool3d)
 from .einsum import einsum
-from .compat import (addcdiv, addcmul, allclose, atleast_1d, atleast_2d, atleast_3d, broadcast_shapes,
+from .compat import (addcdiv, addcmul, allclose, isin, atleast_1d, atleast_2d, atleast_3d, broadcast_shapes,
                      broadcast_tensors, deg2rad, divide, dsplit, equal, fliplr, flipud, floor_divide, heaviside, hsplit,
                      isclose, logical_and, logical_not, logical_or, logical_xor, multiply, negative, positive,
                      rad2deg, rot90, subtract, tensor_split, true_divide, vsplit)
@@ -76,5 +76,5 @@ __all__ = ["abs", "add", "affine", "clamp", "div", "eq", "exp", "gelu", "log", "
            "addcdiv", "addcmul", "allclose", "atleast_1d", "atleast_2d", "atleast_3d", "broadcast_shapes",
            "broadcast_tensors", "deg2rad", "divide", "dsplit", "equal", "fliplr", "flipud", "floor_divide",
            "heaviside", "hsplit", "isclose", "logical_and", "logical_not", "logical_or", "logical_xor", "multiply",
-           "negative", "positive", "rad2deg", "rot90", "subtract", "tensor_split", "true_divide", "vsplit",
+           "negative", "positive", "isin", "rad2deg", "rot90", "subtract", "tensor_split", "true_divide", "vsplit",
            "alpha_dropout", "feature_alpha_dropout", "pdist", "rms_norm", "rrelu", "softmin", "lp_pool1d", "lp_pool2d"]

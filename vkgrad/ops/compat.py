@@ -157,13 +157,15 @@ def lerp(start, end, weight):
 
 def fmod(a, b):
     """The remainder of a / b with a's sign (C's fmod): a - trunc(a / b) * b."""
-    check_tensor("fmod", a)
+    from .elementwise import _pair
+    a, b = _pair("fmod", a, b)
     return sub(a, mul(trunc(a / b), b))
 
 
 def remainder(a, b):
     """The remainder with b's sign (Python's %): a - floor(a / b) * b."""
-    check_tensor("remainder", a)
+    from .elementwise import _pair
+    a, b = _pair("remainder", a, b)
     return sub(a, mul(floor(a / b), b))
 
 
@@ -372,6 +374,16 @@ def rad2deg(x):
     """Radians to degrees."""
     check_tensor("rad2deg", x)
     return mul(x, float(180.0 / np.pi))
+
+
+def isin(elements, test_elements, *, invert=False):
+    """1.0 where an element of ``elements`` equals one of ``test_elements`` (a tensor,
+    array or list; ``invert``: where none does), else 0.0: one comparison each."""
+    from .shape import amax
+    check_tensor("isin", elements)
+    test = as_tensor("isin", test_elements, elements).reshape((-1,))
+    hit = amax(eq(elements.detach().unsqueeze(-1), test), -1) if test.size else elements.detach() * 0.0
+    return logical_not(hit) if invert else hit
 
 
 def positive(x):

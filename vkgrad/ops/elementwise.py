@@ -238,15 +238,33 @@ def round(x, decimals=0):
 
 
 def pow(x, exponent):
-    if not _scalar(exponent):
-        raise TypeError(f"pow: exponent must be a Python number, got {type(exponent).__name__}")
-    e = float(exponent)
-    return _unary("pow", x, e, bwd=lambda xd, y, g: x.backend.binary("pow_bwd", xd, g, e))
+    """x ** exponent: a number exponent in one shader op (NumPy's rules for negative
+    x); a tensor exponent (or a number base: ``2 ** t``) composed as
+    exp(e log|x|) with the sign of an odd integer power, NaN for a negative base
+    and a fractional power, 0 ** 0 = 1 -- broadcast, differentiable in both."""
+    if isinstance(x, Tensor) and _scalar(exponent):
+        e = float(exponent)
+        return _unary("pow", x, e, bwd=lambda xd, y, g: x.backend.binary("pow_bwd", xd, g, e))
+    if _scalar(x) and x > 0 and isinstance(exponent, Tensor):
+        return exp(mul(exponent, math.log(float(x))))
+    x, e = _pair("pow", x, exponent)
+    ax = abs(x)
+    zero = eq(ax.detach(), 0.0)
+    ed = e.detach()
+    mag = exp(mul(e, log(where(zero, 1.0, ax))))
+    mag = where(zero, where(eq(ed, 0.0), 1.0, where(gt(ed, 0.0), 0.0, float("inf"))), mag)
+    odd = eq(sub(ed, mul(floor(mul(ed, 0.5)), 2.0)), 1.0)
+    return where(lt(x.detach(), 0.0), where(eq(ed, floor(ed)), where(odd, neg(mag), mag), float("nan")), mag)
 
 
 def clamp(x, min=None, max=None):
+    """x limited to [min, max] (numbers: one shader op, the gradient where inside;
+    tensors: PyTorch's maximum / minimum, broadcast)."""
     if min is None and max is None:
         raise ValueError("clamp: give at least one of min and max")
+    if isinstance(min, Tensor) or isinstance(max, Tensor):
+        out = x if min is None else maximum(x, min)
+        return out if max is None else minimum(out, max)
     lo = -float("inf") if min is None else float(min)
     hi = float("inf") if max is None else float(max)
     if lo > hi:
@@ -536,11 +554,20 @@ def nan_to_num(x, nan=0.0, posinf=None, neginf=None):
     return where(eq(x.detach(), -float("inf")), -big if neginf is None else float(neginf), y)
 
 
-def where(cond, a, b):
+_UNSET = object()
+
+
+def where(cond, a=_UNSET, b=_UNSET):
     """a where ``cond`` is nonzero (NaN counts; a comparison's 1.0 / 0.0, or int32),
     else b, all three broadcast (NumPy rules); a and b may be Python numbers.  An
     exact select (inf or NaN in the branch not taken never leaks in); the gradient
-    goes to the operand chosen, none to cond."""
+    goes to the operand chosen, none to cond.  ``where(cond)`` alone is PyTorch's
+    nonzero(cond, as_tuple=True)."""
+    if a is _UNSET and b is _UNSET:
+        from .indexing import nonzero
+        return nonzero(cond, as_tuple=True)
+    if a is _UNSET or b is _UNSET:
+        raise TypeError("where: give both a and b (or neither: the indices of cond's nonzeros)")
     if not isinstance(cond, Tensor):
         raise TypeError(f"where: cond must be a vkgrad Tensor, got {type(cond).__name__}")
     cd = cond if cond.dtype in FLOAT_DTYPES else to(cond, dtype="f32")
