@@ -111,8 +111,6 @@ def test_indexing_errors():
         x[3]
     with pytest.raises(TypeError, match="only integers, slices"):
         x["a"]
-    with pytest.raises(IndexError, match=r"indexing: advanced \(array\) indices must stand next to each other"):
-        vg.tensor(np.ones((3, 4, 2)))[[0, 1], :, [1, 0]]
     with pytest.raises(IndexError, match=r"indexing: index shapes \[\[2\], \[3\]\] do not broadcast together"):
         x[[0, 1], [1, 2, 3]]
     with pytest.raises(IndexError, match=r"indexing: several advanced indices must all be integers"):

@@ -916,6 +916,11 @@ CASES = {
                       [U(3, 4, lo=-4, hi=4), lambda: np.array([1.3, -2.1, 2.7, 0.7])]),
     "clamp_tensor_bounds": (lambda x, lo: vg.clamp(x, lo, lo + 1.0), lambda x, lo: np.clip(x, lo, lo + 1.0),
                             [U(3, 4), lambda: np.array([-0.45, 0.05, 0.55, -1.05])]),
+    "index_arrays_apart": (lambda a: a[[0, 1, 1], :, [2, 0, 2]], lambda a: a[[0, 1, 1], :, [2, 0, 2]], [U(2, 3, 4)]),
+    "index_arrays_int_between": (lambda a: a[:, [0, 2], 1, [[1], [3]]],
+                                 lambda a: a[:, [0, 2], 1, [[1], [3]]], [U(2, 3, 4, 5)]),
+    "index_arrays_apart_ellipsis": (lambda a: a[[1, 0], ..., [3, 1]], lambda a: a[[1, 0], ..., [3, 1]],
+                                    [U(2, 3, 4, 5)]),
     "median_dim": (lambda a: vg.median(a, 1).values, lambda a: np.sort(a, 1)[:, 2], [U(3, 6)]),  # (the lower)
     "median_all_method": (lambda a: a.median(), lambda a: np.median(a), [U(3, 5)]),
     "nanmedian_keep": (lambda a: vg.nanmedian(a, 0, keepdim=True)[0], lambda a: np.median(a, 0, keepdims=True),

@@ -229,8 +229,9 @@ def getitem(x, index):
     """Indexing: integers, slices with positive steps, ``...`` and ``None``, plus one
     advanced index -- an integer array or list, an int32 tensor, or a boolean mask
     of its axis (or of the whole tensor: ``x[x > 0]``, read to the host) -- or
-    several adjacent integer ones broadcast together (``q[arange(B), actions]``),
-    taken by index_select (PyTorch's placement: their axes where they stood).
+    several integer ones broadcast together (``q[arange(B), actions]``), taken by
+    index_select (PyTorch's placement: their axes where they stood when adjacent,
+    first when a slice stands between them).
 
     The result is a copy (tensors here are always contiguous); the gradient flows
     back into the selected positions (repeats summed)."""
@@ -238,9 +239,16 @@ def getitem(x, index):
         index = (index,)
     adv = [k for k, i in enumerate(index) if _advanced(i)]
     if len(adv) > 1:
-        if adv != list(range(adv[0], adv[-1] + 1)):
-            raise IndexError(f"indexing: advanced (array) indices must stand next to each other (x[:, rows, cols]), "
-                             f"got them at positions {adv} for shape {list(x.shape)}")
+        span = range(adv[0], adv[-1] + 1)
+        if all(k in adv or isinstance(index[k], (int, np.integer)) and not isinstance(index[k], bool) for k in span):
+            # integers between arrays join them (0-d indices broadcast along), as PyTorch's
+            index = tuple(np.asarray(i) if k in span and k not in adv else i for k, i in enumerate(index))
+            adv = list(span)
+        if adv != list(span):  # apart: their axes first (NumPy's and PyTorch's rule)
+            y = getitem(x, tuple(slice(None) if k in adv else i for k, i in enumerate(index)))
+            axes = [_axis_of(x, index, k) for k in adv]
+            y = transpose(y, tuple(axes) + tuple(d for d in range(y.ndim) if d not in axes))
+            return _joint_index(y, tuple(index[k] for k in adv), list(range(len(adv))))
         return _joint_index(x, index, adv)
     if adv:
         return _advanced_index(x, index, adv[0])
