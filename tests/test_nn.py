@@ -1703,19 +1703,20 @@ def test_ctc_loss_matches_torch():
 
 
 def test_affine_grid_and_grid_sample_match_torch():
-    """affine_grid and grid_sample (bilinear / nearest, zeros / border, both corner
-    conventions) against PyTorch in f64: values and the input's and theta's
-    gradients."""
+    """affine_grid and grid_sample (bilinear / nearest, zeros / border / reflection,
+    both corner conventions; reflection's grid reaching two widths out) against
+    PyTorch in f64: values and the input's and theta's gradients."""
     torch = pytest.importorskip("torch")
     F = torch.nn.functional
     r = np.random.default_rng(49)
     x = r.standard_normal((2, 3, 5, 6))
     th = np.array([[[0.9, 0.2, 0.1], [-0.1, 1.1, 0.05]], [[1.2, -0.3, -0.2], [0.25, 0.8, 0.3]]])
     for ac in (False, True):
-        for pm in ("zeros", "border"):
+        for pm in ("zeros", "border", "reflection"):
             for mode in ("bilinear", "nearest"):
-                xv, tv = (vg.tensor(a, requires_grad=True, device="cpu", dtype="f64") for a in (x, th))
-                xt, tt = torch.tensor(x, requires_grad=True), torch.tensor(th, requires_grad=True)
+                tha = th * (2.7 if pm == "reflection" else 1.0)
+                xv, tv = (vg.tensor(a, requires_grad=True, device="cpu", dtype="f64") for a in (x, tha))
+                xt, tt = torch.tensor(x, requires_grad=True), torch.tensor(tha, requires_grad=True)
                 y = vg.grid_sample(xv, vg.affine_grid(tv, (2, 3, 4, 7), align_corners=ac), mode, pm, ac)
                 yt = F.grid_sample(xt, F.affine_grid(tt, (2, 3, 4, 7), align_corners=ac), mode, pm, ac)
                 what = f"{mode} {pm} align_corners={ac}"
@@ -1726,8 +1727,8 @@ def test_affine_grid_and_grid_sample_match_torch():
                 np.testing.assert_allclose(xv.grad.numpy(), xt.grad.numpy(), atol=1e-12, err_msg=what)
                 tg = tv.grad.numpy() if tv.grad is not None else np.zeros(th.shape)
                 np.testing.assert_allclose(tg, tt.grad.numpy(), atol=1e-11, err_msg=what)
-    with pytest.raises(ValueError, match="grid_sample: padding_mode must be 'zeros' or 'border'"):
-        vg.grid_sample(vg.tensor(x), vg.zeros(2, 4, 4, 2), padding_mode="reflection")
+    with pytest.raises(ValueError, match="grid_sample: padding_mode must be 'zeros', 'border' or 'reflection'"):
+        vg.grid_sample(vg.tensor(x), vg.zeros(2, 4, 4, 2), padding_mode="wrap")
 
 
 def test_interpolate_modes_and_upsampling_modules_match_torch():

@@ -268,6 +268,14 @@ def _np_grid_sample(x, grid):
     return out
 
 
+def _reflected_corners(g, W, H):
+    """A grid within [-3, 3] mirrored into [-1, 1] at the corner pixels
+    (align_corners=True), rewritten in _np_grid_sample's align_corners=False terms."""
+    r = np.where(np.abs(g) > 1, np.sign(g) * 2 - g, g)
+    n = np.array([W, H])
+    return (r + 1) * (n - 1) / n + 1 / n - 1
+
+
 # fmod / remainder operands whose quotients keep clear of integers (in f16 too)
 FM_A, FM_B = np.array([-4.3, -1.7, 0.4, 2.6, 5.1, -3.2]), np.array([1.5, -2.0, 0.7, -1.1, 2.2, 0.9])
 SEG_Y = np.array([[[0, 2, 1, 1], [2, 2, 0, 1]], [[1, 0, 0, 2], [1, 1, 2, 0]]])  # labels of [2, 3, 2, 4] maps
@@ -950,6 +958,9 @@ CASES = {
                  lambda x: np.array([_np_ctc(_np_log_softmax(x[:5, 0]), [1, 2]),
                                      _np_ctc(_np_log_softmax(x[:4, 1]), [1, 1])]), [U(5, 2, 3)]),
     "grid_sample": (vg.grid_sample, _np_grid_sample, [U(2, 3, 4, 5), U(2, 3, 2, 2, lo=-1.2, hi=1.2)]),
+    "grid_sample_reflection": (lambda x, g: vg.grid_sample(x, g, padding_mode="reflection", align_corners=True),
+                               lambda x, g: _np_grid_sample(x, _reflected_corners(g, x.shape[3], x.shape[2])),
+                               [U(2, 3, 4, 5), U(2, 3, 2, 2, lo=-1.8, hi=1.8)]),
     "affine_grid": (lambda th: vg.affine_grid(th, (2, 1, 3, 4)),
                     lambda th: np.einsum("hwk,nik->nhwi", np.stack(np.broadcast_arrays(
                         ((2 * np.arange(4) + 1) / 4 - 1)[None, :], ((2 * np.arange(3) + 1) / 3 - 1)[:, None],

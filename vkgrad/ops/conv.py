@@ -835,10 +835,10 @@ def grid_sample(input, grid, mode="bilinear", padding_mode="zeros", align_corner
     """PyTorch's F.grid_sample for 4-d inputs: input [N, C, H, W] read at grid [N,
     Ho, Wo, 2] (x, y in [-1, 1]; ``align_corners`` as PyTorch's) -> [N, C, Ho, Wo];
     ``mode`` "bilinear" (differentiable in the input and the grid) or "nearest"
-    (halves to even); ``padding_mode`` "zeros" or "border".  Each tap a row gather of
+    (halves to even); ``padding_mode`` "zeros", "border" or "reflection".  Each tap a row gather of
     the input as [N * H * W, C] at device-computed positions (its gradient the rows'
     index_add)."""
-    from .elementwise import clamp, floor, ge, gt, le, lt, round as round_, where
+    from .elementwise import abs as abs_, clamp, floor, ge, gt, le, lt, round as round_, where
     from .shape import index_select, reshape as reshape_
     op = "grid_sample"
     check_tensor(op, input)
@@ -846,9 +846,8 @@ def grid_sample(input, grid, mode="bilinear", padding_mode="zeros", align_corner
     same_device(op, input, grid)
     if mode not in ("bilinear", "nearest"):
         raise ValueError(f"{op}: mode must be 'bilinear' or 'nearest', got {mode!r}")
-    if padding_mode not in ("zeros", "border"):
-        raise ValueError(f"{op}: padding_mode must be 'zeros' or 'border', got {padding_mode!r} (reflection is "
-                         "not supported)")
+    if padding_mode not in ("zeros", "border", "reflection"):
+        raise ValueError(f"{op}: padding_mode must be 'zeros', 'border' or 'reflection', got {padding_mode!r}")
     if input.ndim != 4 or grid.ndim != 4 or grid.shape[3] != 2 or grid.shape[0] != input.shape[0]:
         raise ValueError(f"{op}: expected input [N, C, H, W] and grid [N, Ho, Wo, 2], got {list(input.shape)} and "
                          f"{list(grid.shape)}")
@@ -859,8 +858,20 @@ def grid_sample(input, grid, mode="bilinear", padding_mode="zeros", align_corner
 
     def unnormalise(v, n):
         return (v + 1.0) * (0.5 * (n - 1)) if align_corners else ((v + 1.0) * n - 1.0) * 0.5
+    def reflect(v, n):  # PyTorch's reflect_coordinates: mirrored at the edges (pixel centres or corners)
+        lo, hi = (0.0, n - 1.0) if align_corners else (-0.5, n - 0.5)
+        if lo == hi:
+            return v * 0.0
+        span = hi - lo
+        a = abs_(v - lo)
+        flips = floor(a.detach() * (1.0 / span))
+        extra = a - flips * span
+        odd = flips - floor(flips.detach() * 0.5) * 2.0
+        return where(odd, (span + lo) - extra, extra + lo)
     ix, iy = unnormalise(gx, W), unnormalise(gy, H)
-    if padding_mode == "border":  # (PyTorch's: no gradient on the border itself either)
+    if padding_mode == "reflection":
+        ix, iy = reflect(ix, W), reflect(iy, H)
+    if padding_mode != "zeros":  # then clipped (PyTorch's: no gradient on the border itself either)
         ix, iy = (where(gt(v, 0.0) * lt(v, n - 1.0), v, clamp(v.detach(), 0.0, n - 1.0)) for v, n in ((ix, W), (iy, H)))
     rows = transpose(input, (0, 2, 3, 1)).reshape(N * H * W, C)
     be = input.backend
