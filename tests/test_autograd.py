@@ -263,3 +263,95 @@ def test_setitem_in_place(bk):
         x[:2] = np.ones(3)
     with pytest.raises(IndexError, match=r"setitem: .*index 5 is out of bounds"):
         x[5] = 1.0
+
+
+class _ScaledExp(vg.autograd.Function):
+    """exp(x) * scale with its own backward (saved output; a non-tensor argument)."""
+
+    @staticmethod
+    def forward(ctx, x, scale=1.0):
+        y = vg.exp(x) * scale
+        ctx.save_for_backward(y)
+        return y
+
+    @staticmethod
+    def backward(ctx, g):
+        (y,) = ctx.saved_tensors
+        return g * y, None
+
+
+class _RoundSign(vg.autograd.Function):
+    """Two outputs, PyTorch 2's setup_context form: a straight-through round and a
+    non-differentiable sign."""
+
+    @staticmethod
+    def forward(x, k):
+        return vg.round(x * k), vg.sign(x)
+
+    @staticmethod
+    def setup_context(ctx, inputs, output):
+        ctx.k = inputs[1]
+        ctx.mark_non_differentiable(output[1])
+
+    @staticmethod
+    def backward(ctx, g, g_sign):
+        assert g_sign is not None and not g_sign.numpy().any()  # (materialised zeros)
+        return g * ctx.k, None
+
+
+def test_custom_function(bk):
+    """autograd.Function: forward without recording, backward's gradients into the
+    graph (checked against finite differences), several outputs, a
+    non-differentiable one, needs_input_grad, and clear errors."""
+    x = bk.t(np.array([0.3, -1.2, 2.0]), requires_grad=True)
+    (_ScaledExp.apply(x, 2.0) * bk.t(np.array([1.0, 2.0, 3.0]))).sum().backward()
+    bk.close(x.grad.numpy(), 2 * np.exp(x.numpy().astype(np.float64)) * [1, 2, 3], what="custom backward")
+    assert vg.gradcheck(lambda a: _ScaledExp.apply(a * a, 0.5).sum(), [np.array([0.2, -0.4, 0.9])])
+    x.grad = None
+    r, s = _RoundSign.apply(x, 3.0)
+    assert r.requires_grad and not s.requires_grad and s.numpy().tolist() == [1, -1, 1]
+    (r * 2.0).sum().backward()
+    np.testing.assert_array_equal(x.grad.numpy(), [6.0, 6.0, 6.0])
+
+    class Bad(vg.autograd.Function):
+        @staticmethod
+        def forward(ctx, a, b):
+            Bad.seen = ctx.needs_input_grad
+            return a * b
+
+        @staticmethod
+        def backward(ctx, g):
+            return g
+    y = bk.t(np.ones(3))
+    out = Bad.apply(x, y)
+    assert Bad.seen == (True, False)
+    with pytest.raises(RuntimeError, match=r"Bad.backward returned 1 gradients, expected one per input of forward \(2"):
+        out.sum().backward()
+
+    class WrongShape(Bad):
+        @staticmethod
+        def backward(ctx, g):
+            return g.sum(), None
+    with pytest.raises(RuntimeError, match=r"WrongShape.backward: the gradient for an input of shape \[3\] is \[\]"):
+        WrongShape.apply(x, y).sum().backward()
+
+
+def test_autograd_grad(bk):
+    """autograd.grad: gradients for leaves and intermediates, several outputs with
+    their weights, ``.grad`` untouched, unused inputs, create_graph refused."""
+    x = bk.t(np.array([1.0, -2.0, 3.0]), requires_grad=True)
+    h = x * 2.0
+    (gh, gx) = vg.autograd.grad((h * h).sum(), [h, x])
+    bk.close(gh.numpy(), 2 * 2 * np.array([1.0, -2.0, 3.0]), what="intermediate")
+    bk.close(gx.numpy(), 8 * np.array([1.0, -2.0, 3.0]), what="leaf")
+    assert x.grad is None
+    a, b = x * 3.0, x.sum()
+    (g,) = vg.autograd.grad([a, b], x, grad_outputs=[bk.t(np.array([1.0, 0.0, 2.0])), None])
+    bk.close(g.numpy(), [4.0, 1.0, 7.0], what="two outputs")
+    z = bk.t(np.ones(2), requires_grad=True)
+    with pytest.raises(RuntimeError, match=r"autograd.grad: input 1 \(shape \[2\]\) is not used by the outputs"):
+        vg.autograd.grad((x * x).sum(), [x, z])
+    gx, gz = vg.autograd.grad((x * x).sum(), [x, z], allow_unused=True)
+    assert gz is None and gx.shape == (3,)
+    with pytest.raises(NotImplementedError, match="create_graph=True"):
+        vg.autograd.grad((x * x).sum(), x, create_graph=True)

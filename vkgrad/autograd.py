@@ -251,3 +251,157 @@ def backward(loss, grad=None, retain_graph=False):
             key = f"{t.name or 'tensor'}_{_unnamed[0]}"
         out._put(key, t, Tensor(g, t.backend))
     return out
+
+
+def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=False, allow_unused=False):
+    """PyTorch's torch.autograd.grad: the gradients of ``outputs`` (a tensor or a
+    sequence; non-scalar ones weighted by ``grad_outputs``) with respect to each of
+    ``inputs`` (leaves or intermediate tensors), as a tuple; ``.grad`` is left
+    alone.  An input the outputs do not reach is an error unless ``allow_unused``
+    (then None).  The gradients are not themselves differentiable: vkgrad's
+    backward rules work on device buffers, so ``create_graph=True`` is refused."""
+    if create_graph:
+        raise NotImplementedError("autograd.grad: create_graph=True (gradients of gradients) is not supported: "
+                                  "vkgrad's backward rules are not recorded")
+    outs = [outputs] if isinstance(outputs, Tensor) else list(outputs)
+    ins = [inputs] if isinstance(inputs, Tensor) else list(inputs)
+    if grad_outputs is None:
+        gos = [None] * len(outs)
+    else:
+        gos = [grad_outputs] if isinstance(grad_outputs, Tensor) or len(outs) == 1 and not isinstance(
+            grad_outputs, (list, tuple)) else list(grad_outputs)
+    if len(gos) != len(outs):
+        raise ValueError(f"autograd.grad: {len(gos)} grad_outputs for {len(outs)} outputs")
+    for t in ins:
+        if not isinstance(t, Tensor) or not t.requires_grad:
+            raise RuntimeError("autograd.grad: every input must be a tensor that requires grad, got "
+                               f"{type(t).__name__ if not isinstance(t, Tensor) else list(t.shape)}")
+    if len(outs) == 1:
+        root, g = outs[0], gos[0]
+    else:  # one root: the outputs weighted by their gradients, summed
+        from . import ops
+        root = None
+        for o, go in zip(outs, gos):
+            if go is None and o.size != 1:
+                raise RuntimeError(f"autograd.grad: a gradient is needed for the output of shape {list(o.shape)}")
+            term = ops.sum(o if go is None else o * go)
+            root = term if root is None else root + term
+        g = 1.0
+    captured = {}
+    keys = []
+    for t in ins:  # a hook on each input keeps its full gradient (leaves' and intermediates' alike)
+        if t._hooks is None:
+            t._hooks = {}
+        key = object()
+        keys.append(key)
+        t._hooks[key] = lambda gt, t=t: captured.__setitem__(id(t), gt) or None
+    try:
+        run_backward(root, g, accumulate=False, retain_graph=bool(retain_graph))
+    finally:
+        for t, key in zip(ins, keys):
+            t._hooks.pop(key, None)
+    result = []
+    for i, t in enumerate(ins):
+        if id(t) not in captured and not allow_unused:
+            raise RuntimeError(f"autograd.grad: input {i} (shape {list(t.shape)}) is not used by the outputs; "
+                               "pass allow_unused=True for None")
+        result.append(captured.get(id(t)))
+    return tuple(result)
+
+
+class FunctionCtx:
+    """The ``ctx`` of a custom ``Function``: ``save_for_backward(*tensors)`` /
+    ``saved_tensors``, ``needs_input_grad``, ``mark_non_differentiable(*outputs)``,
+    ``set_materialize_grads(flag)``; other attributes are free for the user."""
+
+    def __init__(self):
+        self.saved_tensors = ()
+        self.needs_input_grad = ()
+        self.materialize_grads = True
+        self._non_differentiable = set()
+
+    def save_for_backward(self, *tensors):
+        self.saved_tensors = tuple(tensors)
+
+    def mark_non_differentiable(self, *tensors):
+        self._non_differentiable |= {id(t) for t in tensors}
+
+    def mark_dirty(self, *tensors):
+        """Accepted for PyTorch code; vkgrad's version counters track in-place changes."""
+
+    def set_materialize_grads(self, value):
+        self.materialize_grads = bool(value)
+
+
+class Function:
+    """PyTorch's torch.autograd.Function: subclass with static ``forward(ctx,
+    *args)`` (or ``forward(*args)`` plus ``setup_context(ctx, inputs, output)``) and
+    ``backward(ctx, *grad_outputs)`` returning one gradient (a tensor or None) per
+    input of forward; call ``MyFn.apply(*args)``.  Forward runs without recording;
+    backward receives the outputs' gradients as tensors (zeros for outputs that got
+    none, unless ``ctx.set_materialize_grads(False)``) and runs without recording
+    too (its gradients are not differentiable)."""
+
+    @staticmethod
+    def forward(ctx, *args, **kwargs):
+        raise NotImplementedError("Function: subclasses define forward")
+
+    @staticmethod
+    def backward(ctx, *grad_outputs):
+        raise NotImplementedError("Function: subclasses define backward")
+
+    @staticmethod
+    def setup_context(ctx, inputs, output):
+        raise NotImplementedError
+
+    @classmethod
+    def apply(cls, *args, **kwargs):
+        from .ops._core import make, make_multi
+        name = cls.__name__
+        ctx = FunctionCtx()
+        ctx.needs_input_grad = tuple(isinstance(a, Tensor) and a.requires_grad for a in args)
+        separate = cls.setup_context is not Function.setup_context
+        with no_grad():
+            out = cls.forward(*args, **kwargs) if separate else cls.forward(ctx, *args, **kwargs)
+        if separate:
+            cls.setup_context(ctx, args, out)
+        outs = out if isinstance(out, tuple) else (out,)
+        if not outs or not all(isinstance(o, Tensor) for o in outs):
+            raise TypeError(f"{name}.forward must return a tensor or a tuple of tensors, got {type(out).__name__}")
+        parents = tuple(a for a in args if isinstance(a, Tensor))
+        be = outs[0].backend
+
+        def backward_parts(parts):
+            gouts = []
+            for i, o in enumerate(outs):
+                if i in parts:
+                    gouts.append(Tensor(parts[i], be))
+                else:
+                    gouts.append(Tensor(be.full(o.shape, 0.0, o.dtype), be) if ctx.materialize_grads else None)
+            with no_grad():
+                gin = cls.backward(ctx, *gouts)
+            gin = gin if isinstance(gin, tuple) else (gin,)
+            if len(gin) < len(args) or any(g is not None for g in gin[len(args):]):
+                raise RuntimeError(f"{name}.backward returned {len(gin)} gradients, expected one per input of "
+                                   f"forward ({len(args)}; None for those without one)")
+            handles = []
+            for a, g in zip(args, gin):
+                if not isinstance(a, Tensor):
+                    if g is not None:
+                        raise RuntimeError(f"{name}.backward returned a gradient for an input that is not a tensor")
+                    continue
+                if g is None or not a.requires_grad:
+                    handles.append(None)
+                    continue
+                if not isinstance(g, Tensor) or g.shape != a.shape:
+                    raise RuntimeError(f"{name}.backward: the gradient for an input of shape {list(a.shape)} is "
+                                       f"{list(g.shape) if isinstance(g, Tensor) else type(g).__name__}")
+                handles.append(g.data if g.dtype == a.dtype else be.cast(g.data, a.dtype))
+            return tuple(handles)
+
+        if len(outs) == 1 and not isinstance(out, tuple):
+            res = (make(outs[0].data, be, parents, lambda g: backward_parts({0: g})),)
+        else:
+            res = make_multi([o.data for o in outs], be, parents, backward_parts)
+        res = tuple(Tensor(r.data, be) if id(o) in ctx._non_differentiable else r for r, o in zip(res, outs))
+        return res[0] if not isinstance(out, tuple) else res
