@@ -355,3 +355,30 @@ def test_autograd_grad(bk):
     assert gz is None and gx.shape == (3,)
     with pytest.raises(NotImplementedError, match="create_graph=True"):
         vg.autograd.grad((x * x).sum(), x, create_graph=True)
+
+
+def test_module_full_backward_hook(bk):
+    """register_full_backward_hook: the gradients of the module's inputs and
+    outputs (PyTorch's grad_input / grad_output tuples), a returned grad_input
+    replacing them, None for an input without a gradient, removable."""
+    r = np.random.default_rng(4)
+    lin = vg.nn.Linear(4, 3, device=bk.device, dtype=bk.dtype)
+    x = bk.t(r.standard_normal((2, 4)), requires_grad=True)
+    seen = []
+    h = lin.register_full_backward_hook(lambda m, gi, go: seen.append((m, gi, go)))
+    y = lin(x)
+    (y * y).sum().backward()
+    (m, gi, go), = seen
+    assert m is lin and len(gi) == 1 and len(go) == 1
+    bk.close(go[0].numpy(), 2 * y.numpy().astype(np.float64), what="grad_output")
+    bk.close(gi[0].numpy(), x.grad.numpy(), what="grad_input")
+    bk.close(gi[0].numpy(), (2 * y.numpy().astype(np.float64)) @ lin.weight.numpy().astype(np.float64), what="dx")
+    h.remove()
+    with lin.register_full_backward_hook(lambda m, gi, go: (gi[0] * 0.0,)):
+        x.grad = None
+        lin(x).sum().backward()
+        assert not x.grad.numpy().any() and lin.weight.grad is not None
+    seen.clear()
+    lin.register_backward_hook(lambda m, gi, go: seen.append(gi))
+    lin(bk.t(r.standard_normal((2, 4)))).sum().backward()
+    assert seen == [(None,)]

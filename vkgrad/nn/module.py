@@ -24,6 +24,74 @@ class RemovableHandle:
         self.remove()
 
 
+def _identity_fn(on_backward):
+    """An identity autograd Function over several tensors whose backward calls
+    ``on_backward(grads)`` (None for those without one) and passes on its result."""
+    from ..autograd import Function
+
+    class BackwardHook(Function):
+        @staticmethod
+        def forward(ctx, *ts):
+            ctx.set_materialize_grads(False)
+            return tuple(t.detach() for t in ts)
+
+        @staticmethod
+        def backward(ctx, *grads):
+            return on_backward(grads)
+    return BackwardHook
+
+
+def _backward_hook_inputs(module, hooks, args):
+    """The module's tensor inputs passed through an identity whose backward calls
+    the full backward hooks with grad_input and the grad_output kept in ``state``."""
+    state = {"grad_output": None, "called": False}
+    where = [i for i, a in enumerate(args) if isinstance(a, Tensor) and a.requires_grad]
+
+    def on_backward(grads):
+        state["called"] = True
+        grads = tuple(grads)
+        for h in hooks:
+            r = h(module, grads, state["grad_output"])
+            if r is not None:
+                r = r if isinstance(r, tuple) else (r,)
+                if len(r) != len(grads):
+                    raise RuntimeError(f"{type(module).__name__}: a backward hook returned {len(r)} gradients for "
+                                       f"{len(grads)} inputs")
+                grads = r
+        return grads
+    if not where:
+        return args, state
+    outs = _identity_fn(on_backward).apply(*[args[i] for i in where])
+    outs = outs if isinstance(outs, tuple) else (outs,)
+    args = list(args)
+    for i, o in zip(where, outs):
+        args[i] = o
+    state["inputs"] = len(where)
+    return tuple(args), state
+
+
+def _backward_hook_outputs(module, hooks, out, state):
+    """The module's tensor outputs through an identity whose backward keeps
+    grad_output (and, when no input needs a gradient, calls the hooks itself)."""
+    outs = out if isinstance(out, tuple) else (out,)
+    where = [i for i, o in enumerate(outs) if isinstance(o, Tensor) and o.requires_grad]
+    if not where:
+        return out
+
+    def on_backward(grads):
+        state["grad_output"] = tuple(grads)
+        if "inputs" not in state:  # (nothing upstream to wait for: grad_input is all None)
+            for h in hooks:
+                h(module, (None,), state["grad_output"])
+        return grads
+    wrapped = _identity_fn(on_backward).apply(*[outs[i] for i in where])
+    wrapped = wrapped if isinstance(wrapped, tuple) else (wrapped,)
+    outs = list(outs)
+    for i, o in zip(where, wrapped):
+        outs[i] = o
+    return tuple(outs) if isinstance(out, tuple) else outs[0]
+
+
 class Module:
     """Base class of layers and models, as in PyTorch.
 
@@ -175,11 +243,16 @@ class Module:
             r = h(self, args)
             if r is not None:
                 args = r if isinstance(r, tuple) else (r,)
+        back = list(hooks["back"].values())
+        if back:
+            args, state = _backward_hook_inputs(self, back, args)
         out = self.forward(*args, **kwargs)
         for h in list(hooks["post"].values()):  # forward hooks: hook(module, args, output)
             r = h(self, args, out)
             if r is not None:
                 out = r
+        if back:
+            out = _backward_hook_outputs(self, back, out, state)
         return out
 
     def _hook(self, kind, fn):
@@ -187,7 +260,7 @@ class Module:
             raise TypeError(f"{type(self).__name__}: a hook must be callable, got {type(fn).__name__}")
         hooks = self.__dict__.get("_hooks")
         if hooks is None:
-            hooks = {"pre": OrderedDict(), "post": OrderedDict(), "next": 0}
+            hooks = {"pre": OrderedDict(), "post": OrderedDict(), "back": OrderedDict(), "next": 0}
             object.__setattr__(self, "_hooks", hooks)
         key = hooks["next"]
         hooks["next"] += 1
@@ -203,6 +276,14 @@ class Module:
         """``hook(module, args, output)`` after each forward: None, or a new output
         (e.g. to keep an intermediate feature map); returns a removable handle."""
         return self._hook("post", hook)
+
+    def register_full_backward_hook(self, hook):
+        """``hook(module, grad_input, grad_output)`` once the gradients of the
+        module's tensor inputs are computed (tuples; None where there is none):
+        None, or new grad_input (PyTorch's; e.g. Grad-CAM's feature gradients)."""
+        return self._hook("back", hook)
+
+    register_backward_hook = register_full_backward_hook  # (PyTorch's older name, the full hook's semantics)
 
     # -- devices and dtypes ---------------------------------------------------
     def to(self, device=None, dtype=None):
