@@ -811,6 +811,48 @@ def test_lbfgs_solves_least_squares_on_every_backend(bk):
         vg.optim.LBFGS([w], line_search_fn="armijo")
 
 
+def test_lbfgs_checkpoint_resumes_the_same_steps(bk, tmp_path):
+    """LBFGS's curvature history goes through state_dict / vkgrad.save: a run
+    resumed from a checkpoint after two steps takes the uninterrupted run's third."""
+    if bk.dtype == "f16":
+        pytest.skip("LBFGS takes f32 / f64 parameters")
+    r = np.random.default_rng(10)
+    A, b = r.standard_normal((12, 5)), r.standard_normal(12)
+
+    def make():
+        w = vg.Parameter(np.zeros(5), device=bk.device, dtype=bk.dtype)
+        At, bt = bk.t(A), bk.t(b)
+
+        def closure():
+            w.grad = None
+            loss = vg.sum((vg.matmul(At, w) - bt) ** 4)
+            loss.backward()
+            return loss
+        return w, closure
+    w, closure = make()
+    opt = vg.optim.LBFGS([w], max_iter=3, history_size=4, line_search_fn="strong_wolfe")
+    opt.step(closure)
+    opt.step(closure)
+    vg.save({"w": w, "opt": opt.state_dict()}, tmp_path / "ck.npz")
+    opt.step(closure)
+    ck = vg.load(tmp_path / "ck.npz")
+    assert ck["opt"]["lbfgs"]["old_dirs"].shape[1] == 5 and int(ck["opt"]["lbfgs"]["n_iter"]) >= 3
+    w2, closure2 = make()
+    with vg.no_grad():
+        w2.copy_(vg.tensor(ck["w"], device=bk.device, dtype=bk.dtype))
+    opt2 = vg.optim.LBFGS([w2], max_iter=3, history_size=4, line_search_fn="strong_wolfe")
+    opt2.load_state_dict(ck["opt"])
+    opt2.step(closure2)
+    np.testing.assert_allclose(w2.numpy(), w.numpy(), rtol=1e-5, atol=1e-6)
+    fresh = vg.optim.LBFGS([w2], max_iter=3)
+    fresh.load_state_dict({k: v for k, v in opt.state_dict().items() if k != "lbfgs"})  # (an old checkpoint)
+    assert fresh._lbfgs == {"func_evals": 0, "n_iter": 0}
+    vg.save({"o": vg.optim.LBFGS([w2]).state_dict()}, tmp_path / "none.npz")  # (line_search_fn None saves)
+    again = vg.optim.LBFGS([w2], line_search_fn="strong_wolfe")
+    again.load_state_dict(vg.load(tmp_path / "none.npz")["o"])
+    assert again.line_search_fn is None and fresh.line_search_fn == "strong_wolfe"
+
+
 def test_lbfgs_matches_pytorch():
     torch = pytest.importorskip("torch")
     r = np.random.default_rng(10)

@@ -5,10 +5,13 @@ need.  The vectors live on the parameters' device; the scalars of the two-loop
 recursion and the line search are read back to the host."""
 from __future__ import annotations
 
+import builtins
 import math
 
+import numpy as np
+
 from .. import autograd, ops
-from ..tensor import zeros_like
+from ..tensor import tensor, zeros_like
 from .optimizer import Optimizer
 
 
@@ -103,8 +106,10 @@ def _strong_wolfe(obj_func, x, t, d, f, g, gtd, c1=1e-4, c2=0.9, tolerance_chang
 class LBFGS(Optimizer):
     """PyTorch's L-BFGS (its defaults, history and stopping rules; ``line_search_fn``
     None or "strong_wolfe"): ``step(closure)`` returns the closure's first loss.
-    Parameters in f32 (or f64 on the CPU backend).  Its curvature history is not
-    part of ``state_dict()`` (a resumed run rebuilds it)."""
+    Parameters in f32 (or f64 on the CPU backend).  ``state_dict()`` holds its
+    curvature history too (under "lbfgs": the direction, step, curvature pairs as
+    [k, n] arrays, ...), so a resumed run takes the steps an uninterrupted one
+    would."""
 
     _HYPER = ("max_iter", "max_eval", "tolerance_grad", "tolerance_change", "history_size", "line_search_fn")
 
@@ -120,6 +125,57 @@ class LBFGS(Optimizer):
         self.tolerance_grad, self.tolerance_change = float(tolerance_grad), float(tolerance_change)
         self.history_size, self.line_search_fn = int(history_size), line_search_fn
         self._lbfgs = {"func_evals": 0, "n_iter": 0}
+
+    def state_dict(self):
+        sd = super().state_dict()
+        st = self._lbfgs
+        n = builtins.sum(p.size for _, p in self.params)
+        host = lambda t: np.array(t.numpy(), dtype=np.float64)  # noqa: E731
+        hist = {"func_evals": st["func_evals"], "n_iter": st["n_iter"],
+                "old_dirs": np.stack([host(v) for v in st.get("old_dirs", [])]) if st.get("old_dirs") else
+                np.zeros((0, n)),
+                "old_stps": np.stack([host(v) for v in st.get("old_stps", [])]) if st.get("old_stps") else
+                np.zeros((0, n)),
+                "ro": np.array(st.get("ro", []), dtype=np.float64)}
+        for k in ("d", "prev_flat_grad"):
+            if st.get(k) is not None:
+                hist[k] = host(st[k])
+        for k in ("t", "H_diag", "prev_loss"):
+            if st.get(k) is not None:
+                hist[k] = float(st[k])
+        sd["lbfgs"] = hist
+        sd["hyper"]["line_search_fn"] = self.line_search_fn or ""  # (None has no array form)
+        return sd
+
+    def load_state_dict(self, sd):
+        sd = dict(sd)
+        hist = sd.pop("lbfgs", None)
+        super().load_state_dict(sd)
+        self.line_search_fn = self.line_search_fn or None
+        if hist is None:
+            self._lbfgs = {"func_evals": 0, "n_iter": 0}
+            return
+        p0 = self.params[0][1]
+        n = builtins.sum(p.size for _, p in self.params)
+        dt = "f64" if p0.dtype == "f64" else "f32"
+
+        def dev(a):
+            a = np.asarray(a, dtype=np.float64)
+            if a.shape != (n,):
+                raise ValueError(f"LBFGS.load_state_dict: history vectors of {list(a.shape)}, expected [{n}] "
+                                 "(the parameters' total size)")
+            return tensor(a, dtype=dt, device=p0.device)
+        st = {"func_evals": int(np.asarray(hist["func_evals"])), "n_iter": int(np.asarray(hist["n_iter"])),
+              "old_dirs": [dev(r) for r in np.asarray(hist["old_dirs"]).reshape(-1, n)],
+              "old_stps": [dev(r) for r in np.asarray(hist["old_stps"]).reshape(-1, n)],
+              "ro": [float(v) for v in np.asarray(hist["ro"]).reshape(-1)]}
+        for k in ("d", "prev_flat_grad"):
+            if k in hist:
+                st[k] = dev(hist[k])
+        for k in ("t", "H_diag", "prev_loss"):
+            if k in hist:
+                st[k] = float(np.asarray(hist[k]))
+        self._lbfgs = st
 
     def _flat_grad(self):
         return ops.cat([ops.reshape(p.grad.detach() if p.grad is not None else zeros_like(p), (p.size,))

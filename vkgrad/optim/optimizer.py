@@ -165,8 +165,12 @@ class Optimizer:
         for k, v in sd.get("hyper", {}).items():
             if k not in ("lr", "initial_lr") + self._HYPER:
                 raise KeyError(f"{owner}.load_state_dict: unknown hyperparameter {k!r}")
-            v = np.asarray(v)
-            setattr(self, k, tuple(float(x) for x in v) if v.ndim else type(getattr(self, k))(v.item()))
+            v, cur = np.asarray(v), getattr(self, k)
+            if v.dtype.kind in "US":
+                setattr(self, k, str(v.item()))
+            else:
+                setattr(self, k, tuple(float(x) for x in v) if v.ndim else
+                        v.item() if cur is None else type(cur)(v.item()))
         self.step_count = int(scalar(sd.get("step_count", 0)))
         for key, p in self.params:
             dt = "f64" if p.dtype == "f64" else "f32"
