@@ -780,7 +780,7 @@ def test_upsample_matches_torch_and_rejects_what_it_lacks(bk):
         vg.interpolate(x, scale_factor=2, mode="trilinear")
     with pytest.raises(ValueError, match=r"interpolate: mode 'linear' expects input \[N, C, L\], got \[1, 2, 3, 4\]"):
         vg.interpolate(x, scale_factor=2, mode="linear")
-    with pytest.raises(ValueError, match="interpolate: align_corners applies to the linear, bilinear and bicubic modes only"):
+    with pytest.raises(ValueError, match="interpolate: align_corners applies to the linear, bilinear, bicubic and trilinear modes only"):
         vg.interpolate(x, scale_factor=2, align_corners=True)
     with pytest.raises(ValueError, match=r"interpolate: scale_factor -1 must be positive numbers"):
         vg.interpolate(x, scale_factor=-1)
@@ -1866,3 +1866,31 @@ def test_reductions_with_indices_match_torch_if_available():
     vg.acosh(a).sum().backward()
     torch.acosh(b).sum().backward()
     np.testing.assert_allclose(a.grad.numpy(), b.grad.numpy(), rtol=1e-12)
+
+
+def test_volumes_interpolate_and_adaptive_pool_match_torch_if_available():
+    """interpolate of [N, C, D, H, W] (nearest, nearest-exact, trilinear both corner
+    conventions, area) and adaptive_avg_pool3d against PyTorch in f64: values and
+    gradients."""
+    torch = pytest.importorskip("torch")
+    F = torch.nn.functional
+    r = np.random.default_rng(51)
+    x = r.standard_normal((2, 3, 5, 6, 7))
+    cases = [(lambda m, t: m.adaptive_avg_pool3d(t, (3, None, 4)), "adaptive (3, None, 4)"),
+             (lambda m, t: m.interpolate(t, size=(4, 9, 5), mode="trilinear"), "trilinear"),
+             (lambda m, t: m.interpolate(t, scale_factor=1.5, mode="trilinear", align_corners=True), "corners"),
+             (lambda m, t: m.interpolate(t, size=(7, 3, 8)), "nearest"),
+             (lambda m, t: m.interpolate(t, size=(7, 3, 8), mode="nearest-exact"), "nearest-exact"),
+             (lambda m, t: m.interpolate(t, size=(3, 4, 5), mode="area"), "area")]
+    for f, what in cases:
+        a = vg.tensor(x, device="cpu", dtype="f64", requires_grad=True)
+        b = torch.tensor(x, requires_grad=True)
+        y, yt = f(vg, a), f(F, b)
+        np.testing.assert_allclose(y.numpy(), yt.detach().numpy(), atol=1e-12, err_msg=what)
+        proj = r.standard_normal(tuple(yt.shape))
+        (y * vg.tensor(proj, device="cpu", dtype="f64")).sum().backward()
+        (yt * torch.tensor(proj)).sum().backward()
+        np.testing.assert_allclose(a.grad.numpy(), b.grad.numpy(), atol=1e-12, err_msg=what)
+    assert nn.AdaptiveAvgPool3d(2)(vg.tensor(x, device="cpu")).shape == (2, 3, 2, 2, 2)
+    with pytest.raises(ValueError, match=r"adaptive_avg_pool3d: expected input \[N, C, D, H, W\]"):
+        vg.adaptive_avg_pool3d(vg.tensor(x[0, 0], device="cpu"), 2)

@@ -929,6 +929,12 @@ CASES = {
                                  lambda a: a[:, [0, 2], 1, [[1], [3]]], [U(2, 3, 4, 5)]),
     "index_arrays_apart_ellipsis": (lambda a: a[[1, 0], ..., [3, 1]], lambda a: a[[1, 0], ..., [3, 1]],
                                     [U(2, 3, 4, 5)]),
+    "adaptive_avg_pool3d": (lambda x: vg.adaptive_avg_pool3d(x, (2, 3, 1)),  # windows [0, 2), [1, 3) of 3
+                            lambda x: np.array([[[[x[n, c, a:a + 2, 2 * i:2 * i + 2].mean() for i in range(3)]
+                                                  for a in (0, 1)] for c in range(2)] for n in range(1)])[..., None],
+                            [U(1, 2, 3, 6, 4)]),
+    "interpolate_nearest_3d": (lambda x: vg.interpolate(x, scale_factor=(2, 1, 3)),
+                               lambda x: x.repeat(2, 2).repeat(3, 4), [U(1, 2, 2, 3, 2)]),
     "median_dim": (lambda a: vg.median(a, 1).values, lambda a: np.sort(a, 1)[:, 2], [U(3, 6)]),  # (the lower)
     "median_all_method": (lambda a: a.median(), lambda a: np.median(a), [U(3, 5)]),
     "nanmedian_keep": (lambda a: vg.nanmedian(a, 0, keepdim=True)[0], lambda a: np.median(a, 0, keepdims=True),

@@ -1140,6 +1140,8 @@ PairwiseDistance = _fn_module("PairwiseDistance", ops.pairwise_distance,
                               """``vkgrad.pairwise_distance`` as a module.""", 2, p=2.0, eps=1e-6, keepdim=False)
 AdaptiveAvgPool1d = _fn_module("AdaptiveAvgPool1d", ops.adaptive_avg_pool1d,
                                """``vkgrad.adaptive_avg_pool1d`` as a module.""", output_size=1)
+AdaptiveAvgPool3d = _fn_module("AdaptiveAvgPool3d", ops.adaptive_avg_pool3d,
+                               """``vkgrad.adaptive_avg_pool3d`` as a module.""", output_size=1)
 AdaptiveMaxPool1d = _fn_module("AdaptiveMaxPool1d", ops.adaptive_max_pool1d,
                                """``vkgrad.adaptive_max_pool1d`` as a module.""", output_size=1, return_indices=False)
 AdaptiveMaxPool2d = _fn_module("AdaptiveMaxPool2d", ops.adaptive_max_pool2d,

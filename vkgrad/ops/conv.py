@@ -370,6 +370,37 @@ def adaptive_avg_pool2d(x, output_size):
     return y.swapaxes(-1, -2) @ means(W, size[1])  # [..., OH, OW]
 
 
+def adaptive_avg_pool3d(x, output_size):
+    """PyTorch's adaptive_avg_pool3d over [N, C, D, H, W] (or [C, D, H, W]): the
+    depth's windows averaged by a product with its averaging matrix (or left alone
+    when kept), then adaptive_avg_pool2d over the rest."""
+    op = "adaptive_avg_pool3d"
+    check_tensor(op, x)
+    if x.ndim not in (4, 5):
+        raise ValueError(f"{op}: expected input [N, C, D, H, W] (or [C, D, H, W]), got {list(x.shape)}")
+    size = output_size if isinstance(output_size, (tuple, list)) else (output_size,) * 3
+    if len(size) != 3:
+        raise TypeError(f"{op}: output_size must be an int, None or a triple, got {output_size!r}")
+    D, H, W = x.shape[-3:]
+    size = tuple(n if o is None else o for o, n in zip(size, (D, H, W)))
+    if any(isinstance(o, bool) or not isinstance(o, numbers.Integral) or o < 1 for o in size):
+        raise ValueError(f"{op}: output_size must be positive ints (or None), got {output_size!r}")
+    if size[0] != D:
+        be = x.backend
+
+        def make_():
+            m = np.zeros((D, size[0]))
+            for i in range(size[0]):
+                a, b = (i * D) // size[0], -(-((i + 1) * D) // size[0])
+                m[a:b, i] = 1.0 / (b - a)
+            return m
+        means = Tensor(be.host_constant(("adaptive", D, size[0]), make_, x.dtype), be)
+        x = (x.movedim(-3, -1) @ means).movedim(-1, -3)
+    lead = x.shape[:-2]
+    y = adaptive_avg_pool2d(x.reshape((-1, 1) + x.shape[-2:]), size[1:])
+    return y.reshape(lead + size[1:])
+
+
 def _adaptive_size(op, xb, output_size):
     size = output_size if isinstance(output_size, (tuple, list)) else (output_size, output_size)
     if len(size) != 2:
@@ -623,8 +654,8 @@ def avg_pool3d(x, kernel_size, stride=None, padding=0, ceil_mode=False, count_in
     return out if batched else out.reshape(out.shape[1:])
 
 
-_MODES = {"nearest": (1, 2), "nearest-exact": (1, 2), "linear": (1,), "bilinear": (2,), "bicubic": (2,),
-          "area": (1, 2)}
+_MODES = {"nearest": (1, 2, 3), "nearest-exact": (1, 2, 3), "linear": (1,), "bilinear": (2,), "bicubic": (2,),
+          "trilinear": (3,), "area": (1, 2, 3)}
 
 
 def _cubic_taps(src):
@@ -641,11 +672,12 @@ def _cubic_taps(src):
 
 
 def interpolate(x, size=None, scale_factor=None, mode="nearest", align_corners=None):
-    """``torch.nn.functional.interpolate`` of [N, C, L] or [N, C, H, W]: ``size`` (an
-    int or one per spatial axis) or ``scale_factor`` (the same, any positive
-    number); ``mode`` "nearest" (source index floor(dst * scale)), "nearest-exact"
-    (floor((dst + 0.5) * scale)), "area" (adaptive_avg_pool), "linear" ([N, C,
-    L]), "bilinear" or "bicubic" ([N, C, H, W]; cubic convolution, A = -0.75, taps
+    """``torch.nn.functional.interpolate`` of [N, C, L], [N, C, H, W] or [N, C, D, H,
+    W]: ``size`` (an int or one per spatial axis) or ``scale_factor`` (the same,
+    any positive number); ``mode`` "nearest" (source index floor(dst * scale)),
+    "nearest-exact" (floor((dst + 0.5) * scale)), "area" (adaptive_avg_pool),
+    "linear" ([N, C, L]), "trilinear" ([N, C, D, H, W]), "bilinear" or "bicubic"
+    ([N, C, H, W]; cubic convolution, A = -0.75, taps
     clamped at the edges) -- each axis in turn, two (four) gathers weighted,
     PyTorch's coordinates (``align_corners`` False: half-pixel centres, True: the
     corners' values kept); scale = in / out, or 1 / scale_factor when that is given,
@@ -655,12 +687,12 @@ def interpolate(x, size=None, scale_factor=None, mode="nearest", align_corners=N
     check_tensor(op, x)
     if mode not in _MODES:
         raise ValueError(f"{op}: mode must be one of {', '.join(_MODES)}, got {mode!r}")
-    if x.ndim not in (3, 4) or x.ndim - 2 not in _MODES[mode]:
-        want = {"linear": "[N, C, L]", "bilinear": "[N, C, H, W]", "bicubic": "[N, C, H, W]"}.get(
-            mode, "[N, C, L] or [N, C, H, W]")
+    if x.ndim not in (3, 4, 5) or x.ndim - 2 not in _MODES[mode]:
+        want = {"linear": "[N, C, L]", "bilinear": "[N, C, H, W]", "bicubic": "[N, C, H, W]",
+                "trilinear": "[N, C, D, H, W]"}.get(mode, "[N, C, L], [N, C, H, W] or [N, C, D, H, W]")
         raise ValueError(f"{op}: mode {mode!r} expects input {want}, got {list(x.shape)}")
     if mode in ("nearest", "nearest-exact", "area") and align_corners is not None:
-        raise ValueError(f"{op}: align_corners applies to the linear, bilinear and bicubic modes only")
+        raise ValueError(f"{op}: align_corners applies to the linear, bilinear, bicubic and trilinear modes only")
     sp = x.shape[2:]
     if (size is None) == (scale_factor is None):
         raise ValueError(f"{op}: give exactly one of size and scale_factor")
@@ -681,7 +713,8 @@ def interpolate(x, size=None, scale_factor=None, mode="nearest", align_corners=N
             raise ValueError(f"{op}: scale_factor {scale_factor!r} leaves an empty output for input {list(sp)}")
         scales = tuple(1.0 / f for f in factors)
     if mode == "area":  # PyTorch's: the adaptive average pool to that size
-        return adaptive_avg_pool2d(x, size) if len(sp) == 2 else adaptive_avg_pool1d(x, size[0])
+        return {1: lambda: adaptive_avg_pool1d(x, size[0]), 2: lambda: adaptive_avg_pool2d(x, size),
+                3: lambda: adaptive_avg_pool3d(x, size)}[len(sp)]()
     whole = all(o % n == 0 and abs(s * (o // n) - 1) < 1e-12 for n, o, s in zip(sp, size, scales))
     if mode in ("nearest", "nearest-exact") and whole:  # (the two agree on whole factors)  # each value repeated: a broadcast product with kept ones
         factors = tuple(o // n for n, o in zip(sp, size))
