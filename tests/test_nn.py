@@ -1894,3 +1894,29 @@ def test_volumes_interpolate_and_adaptive_pool_match_torch_if_available():
     assert nn.AdaptiveAvgPool3d(2)(vg.tensor(x, device="cpu")).shape == (2, 3, 2, 2, 2)
     with pytest.raises(ValueError, match=r"adaptive_avg_pool3d: expected input \[N, C, D, H, W\]"):
         vg.adaptive_avg_pool3d(vg.tensor(x[0, 0], device="cpu"), 2)
+
+
+def test_conv_transpose3d_matches_torch_if_available():
+    """conv_transpose3d (strides, padding, output_padding, groups, dilation) and
+    nn.ConvTranspose3d against PyTorch in f64: values and all three gradients."""
+    torch = pytest.importorskip("torch")
+    r = np.random.default_rng(52)
+    for (shape, cout, k, st, pd, op, g, dl) in [((2, 4, 3, 4, 5), 6, (2, 3, 2), (2, 1, 2), (1, 0, 1), (1, 0, 1), 2,
+                                                 (1, 2, 1)),
+                                                ((1, 3, 4, 2, 3), 3, (3, 1, 2), (3, 2, 1), (2, 0, 0), (2, 1, 0), 1,
+                                                 (2, 1, 1))]:
+        x, w, b = r.standard_normal(shape), r.standard_normal((shape[1], cout // g) + k), r.standard_normal(cout)
+        ours = [vg.tensor(a, device="cpu", dtype="f64", requires_grad=True) for a in (x, w, b)]
+        theirs = [torch.tensor(a, requires_grad=True) for a in (x, w, b)]
+        y = vg.conv_transpose3d(*ours, st, pd, op, g, dl)
+        yt = torch.nn.functional.conv_transpose3d(*theirs, st, pd, op, g, dl)
+        np.testing.assert_allclose(y.numpy(), yt.detach().numpy(), atol=1e-12)
+        proj = r.standard_normal(tuple(yt.shape))
+        (y * vg.tensor(proj, device="cpu", dtype="f64")).sum().backward()
+        (yt * torch.tensor(proj)).sum().backward()
+        for a, t in zip(ours, theirs):
+            np.testing.assert_allclose(a.grad.numpy(), t.grad.numpy(), atol=1e-11)
+    m = nn.ConvTranspose3d(2, 4, 3, stride=2, padding=1, output_padding=1)
+    assert m.weight.shape == (2, 4, 3, 3, 3) and m(vg.zeros(1, 2, 3, 3, 3)).shape == (1, 4, 6, 6, 6)
+    with pytest.raises(ValueError, match=r"conv_transpose3d: output_padding \[2, 2, 2\] must be smaller"):
+        vg.conv_transpose3d(vg.zeros(1, 2, 3, 3, 3), m.weight, None, 2, 0, 2)

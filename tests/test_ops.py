@@ -268,6 +268,21 @@ def _np_grid_sample(x, grid):
     return out
 
 
+def _np_conv_transpose3d(x, w, stride, padding):
+    """Every input voxel times the kernel added at stride * position - padding
+    (groups 1, dilation 1), point by point."""
+    N, C, D, H, W = x.shape
+    k = w.shape[2:]
+    full = tuple((n - 1) * s + kk for n, s, kk in zip((D, H, W), stride, k))
+    out = np.zeros((N, w.shape[1]) + full)
+    for d in range(D):
+        for h in range(H):
+            for v in range(W):
+                a, b, c = d * stride[0], h * stride[1], v * stride[2]
+                out[:, :, a:a + k[0], b:b + k[1], c:c + k[2]] += np.einsum("nc,cokij->nokij", x[:, :, d, h, v], w)
+    return out[:, :, padding[0]:full[0] - padding[0], padding[1]:full[1] - padding[1], padding[2]:full[2] - padding[2]]
+
+
 def _reflected_corners(g, W, H):
     """A grid within [-3, 3] mirrored into [-1, 1] at the corner pixels
     (align_corners=True), rewritten in _np_grid_sample's align_corners=False terms."""
@@ -935,6 +950,9 @@ CASES = {
                             [U(1, 2, 3, 6, 4)]),
     "interpolate_nearest_3d": (lambda x: vg.interpolate(x, scale_factor=(2, 1, 3)),
                                lambda x: x.repeat(2, 2).repeat(3, 4), [U(1, 2, 2, 3, 2)]),
+    "conv_transpose3d": (lambda x, w, b: vg.conv_transpose3d(x, w, b, (2, 1, 2), (1, 0, 1)),
+                         lambda x, w, b: _np_conv_transpose3d(x, w, (2, 1, 2), (1, 0, 1)) + b[:, None, None, None],
+                         [U(2, 2, 2, 3, 2), U(2, 3, 2, 2, 3), U(3)]),
     "median_dim": (lambda a: vg.median(a, 1).values, lambda a: np.sort(a, 1)[:, 2], [U(3, 6)]),  # (the lower)
     "median_all_method": (lambda a: a.median(), lambda a: np.median(a), [U(3, 5)]),
     "nanmedian_keep": (lambda a: vg.nanmedian(a, 0, keepdim=True)[0], lambda a: np.median(a, 0, keepdims=True),

@@ -202,7 +202,8 @@ class ConvTranspose2d(Module):
             raise ValueError(f"{name}: groups must be a positive int dividing in_channels={in_channels} "
                              f"and out_channels={out_channels}, got {groups!r}")
         self.kernel_size = (_pair(name, "kernel_size", kernel_size, 1) if self._dims == 2 else
-                            (_one(name, "kernel_size", kernel_size, 1),))
+                            (_one(name, "kernel_size", kernel_size, 1),) if self._dims == 1 else
+                            _triple(name, "kernel_size", kernel_size, 1))
         self.in_channels, self.out_channels, self.groups = in_channels, out_channels, groups
         self.stride, self.padding, self.output_padding, self.dilation = stride, padding, output_padding, dilation
         bound = 1.0 / math.sqrt(out_channels // groups * math.prod(self.kernel_size))
@@ -226,6 +227,13 @@ class ConvTranspose1d(ConvTranspose2d):
     groups, k] (initialised as ConvTranspose2d's)."""
 
     _dims, _fn = 1, staticmethod(ops.conv_transpose1d)
+
+
+class ConvTranspose3d(ConvTranspose2d):
+    """``vkgrad.conv_transpose3d`` with a learnt weight [in_channels, out_channels /
+    groups, kd, kh, kw] (initialised as ConvTranspose2d's)."""
+
+    _dims, _fn = 3, staticmethod(ops.conv_transpose3d)
 
 
 class _Pool(Module):

@@ -584,6 +584,49 @@ def conv3d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
     return out if batched else out.reshape(out.shape[1:])
 
 
+def conv_transpose3d(x, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1, dilation=1):
+    """``torch.nn.functional.conv_transpose3d``: x [N, Cin, D, H, W] (or [Cin, D, H,
+    W]), weight [Cin, Cout / groups, kd, kh, kw] -> [N, Cout, (D - 1) sd - 2 pd + dd
+    (kd - 1) + opd + 1, ...]: per depth tap k a conv_transpose2d of every depth slice
+    (depths folded into the batch), its slices spread sd apart and shifted by k dd,
+    the taps summed and the padding cropped."""
+    op = "conv_transpose3d"
+    x, batched = _volumes(op, x)
+    check_tensor(op, weight)
+    same_device(op, x, weight, bias)
+    if weight.ndim != 5 or weight.shape[0] != x.shape[1]:
+        raise ValueError(f"{op}: expected weight [in_channels={x.shape[1]}, out_channels / groups, kd, kh, kw], "
+                         f"got {list(weight.shape)}")
+    stride, dilation = _triple(op, "stride", stride, 1), _triple(op, "dilation", dilation, 1)
+    padding, opad = _triple(op, "padding", padding, 0), _triple(op, "output_padding", output_padding, 0)
+    if any(o >= max(st, dl) for o, st, dl in zip(opad, stride, dilation)):
+        raise ValueError(f"{op}: output_padding {list(opad)} must be smaller than the stride or the dilation")
+    N, _, D, H, W = x.shape
+    kd = weight.shape[2]
+    full = (D - 1) * stride[0] + dilation[0] * (kd - 1) + 1 + opad[0]  # the depth before cropping
+    OD = full - 2 * padding[0]
+    if OD < 1:
+        raise ValueError(f"{op}: padding {list(padding)} leaves no output depth for input depth {D}")
+    rows = transpose(x, (0, 2, 1, 3, 4)).reshape(N * D, x.shape[1], H, W)
+    out = None
+    for k in range(kd):
+        y = conv_transpose2d(rows, weight[:, :, k], None, stride[1:], padding[1:], opad[1:], groups, dilation[1:])
+        C2, OH, OW = y.shape[1:]
+        y = y.reshape(N, D, 1, C2, OH, OW)
+        if stride[0] > 1:  # the depth slices sd apart: zeros between
+            y = pad(y, (0, 0, 0, 0, 0, 0, 0, stride[0] - 1)).reshape(N, D * stride[0], C2, OH, OW)
+            y = y[:, :(D - 1) * stride[0] + 1]
+        else:
+            y = y.reshape(N, D, C2, OH, OW)
+        front = k * dilation[0]
+        y = pad(y, (0, 0, 0, 0, 0, 0, front, full - front - y.shape[1]))
+        out = y if out is None else out + y
+    out = transpose(out[:, padding[0]:padding[0] + OD], (0, 2, 1, 3, 4))
+    if bias is not None:
+        out = out + bias.reshape(1, -1, 1, 1, 1)
+    return out if batched else out.reshape(out.shape[1:])
+
+
 def _pool3_args(op, x, kernel_size, stride, padding):
     kernel = _triple(op, "kernel_size", kernel_size, 1)
     stride = kernel if stride is None or stride == () else _triple(op, "stride", stride, 1)
