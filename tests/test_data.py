@@ -75,6 +75,14 @@ def test_map_style_datasets():
     with pytest.raises(ValueError, match="DataLoader: give a dataset alone"):
         vg.data.DataLoader(ds, y)
 
+    # PyTorch's defaults and arguments for the dataset form: in order unless asked
+    dl = vg.data.DataLoader(ds, batch_size=3, num_workers=4, pin_memory=True, persistent_workers=True,
+                            device="cpu")
+    assert [int(v) for _, yb in dl for v in yb.numpy()] == list(range(10)) and not dl.shuffle
+    assert vg.data.DataLoader(x, y).shuffle  # (the arrays form: ggmlR's shuffled default)
+    with pytest.raises(ValueError, match="DataLoader: num_workers must be a non-negative int, got -1"):
+        vg.data.DataLoader(ds, num_workers=-1)
+
 
 def test_samplers():
     """DataLoader(sampler=...) serves the sampler's order, batch_sampler its batches;

@@ -201,10 +201,22 @@ class DataLoader:
 
     Every sample appears once per epoch; with ``shuffle`` the order changes
     every epoch (from ``seed``, else from ``vkgrad.manual_seed``'s generator).
-    ``y`` may be one-hot rows or integer labels; ``y=None`` yields ``xb`` only."""
+    ``shuffle`` defaults to each form's origin: True for arrays ``x, y`` (ggmlR's
+    ag_dataloader), False for a dataset (PyTorch's DataLoader).
+    ``y`` may be one-hot rows or integer labels; ``y=None`` yields ``xb`` only.
+    PyTorch's ``num_workers``, ``pin_memory``, ``timeout``, ``worker_init_fn``,
+    ``prefetch_factor`` and ``persistent_workers`` are accepted so its code runs:
+    batches are gathered in the calling thread (NumPy indexing) and uploaded as
+    they are served."""
 
-    def __init__(self, x, y=None, batch_size=32, shuffle=True, drop_last=False, seed=None,
-                 device=None, dtype=None, collate_fn=None, sampler=None, batch_sampler=None):
+    def __init__(self, x, y=None, batch_size=32, shuffle=None, drop_last=False, seed=None,
+                 device=None, dtype=None, collate_fn=None, sampler=None, batch_sampler=None, num_workers=0,
+                 pin_memory=False, timeout=0, worker_init_fn=None, prefetch_factor=None, persistent_workers=False):
+        if isinstance(num_workers, bool) or not isinstance(num_workers, int) or num_workers < 0:
+            raise ValueError(f"DataLoader: num_workers must be a non-negative int, got {num_workers!r}")
+        if timeout < 0:
+            raise ValueError(f"DataLoader: timeout must be >= 0, got {timeout}")
+        self.num_workers, self.pin_memory = num_workers, bool(pin_memory)
         self.dataset, self.collate_fn = None, collate_fn
         if sampler is not None and batch_sampler is not None:
             raise ValueError("DataLoader: give sampler or batch_sampler, not both")
@@ -217,8 +229,10 @@ class DataLoader:
             if len(x) == 0:
                 raise ValueError("DataLoader: the dataset is empty")
             self.dataset, self.x, self.y = x, None, None
+            shuffle = False if shuffle is None else shuffle  # (PyTorch's default)
         else:
             self.x, self.y = self._array("x", x), None if y is None else self._array("y", y)
+            shuffle = True if shuffle is None else shuffle  # (ggmlR's)
         if batch_size < 1:
             raise ValueError(f"DataLoader: batch_size must be >= 1, got {batch_size}")
         self.batch_size, self.shuffle, self.drop_last = int(batch_size), shuffle, drop_last
