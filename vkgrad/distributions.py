@@ -1,0 +1,418 @@
+"""``vkgrad.distributions``: PyTorch's torch.distributions for the common cases --
+Normal, Uniform, Exponential, Laplace, Bernoulli, Categorical, OneHotCategorical
+and MultivariateNormal, with ``kl_divergence`` between two of a kind.
+
+Parameters are tensors (or numbers) on any device; ``log_prob``, ``entropy``,
+``mean`` / ``variance`` / ``stddev`` and ``rsample`` (the reparameterised draw:
+gradients flow into the parameters) are composed of vkgrad's ops.  Noise is
+drawn on the host from vkgrad's generator (``vkgrad.manual_seed``), so one seed
+gives the same samples on every backend."""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from . import ops
+from .random import rng
+from .tensor import Tensor, tensor
+
+__all__ = ["Distribution", "Normal", "Uniform", "Exponential", "Laplace", "Bernoulli", "Categorical",
+           "OneHotCategorical", "MultivariateNormal", "kl_divergence"]
+
+_HALF_LOG_2PI = 0.5 * math.log(2 * math.pi)
+
+
+def _params(name, *values):
+    """The parameters as tensors on one device and dtype (numbers follow the first
+    tensor), broadcast to one shape."""
+    like = next((v for v in values if isinstance(v, Tensor)), None)
+    ts = []
+    for v in values:
+        if isinstance(v, Tensor):
+            ts.append(v)
+        elif like is not None:
+            ts.append(tensor(np.asarray(v, np.float64), dtype=like.dtype, device=like.device))
+        else:
+            ts.append(tensor(np.asarray(v, np.float64)))
+    try:
+        shape = tuple(np.broadcast_shapes(*[t.shape for t in ts]))
+    except ValueError:
+        raise ValueError(f"{name}: parameter shapes {[list(t.shape) for t in ts]} do not broadcast") from None
+    return [t if t.shape == shape else t.broadcast_to(shape) for t in ts], shape
+
+
+def _shape(sample_shape):
+    return (int(sample_shape),) if isinstance(sample_shape, (int, np.integer)) else tuple(sample_shape)
+
+
+class Distribution:
+    """Base class: ``batch_shape``, ``event_shape``, ``sample(sample_shape)`` (no
+    gradient), ``rsample`` where the distribution has one, ``log_prob(value)``,
+    ``entropy()``, ``mean``, ``variance``, ``stddev``."""
+
+    has_rsample = False
+    batch_shape, event_shape = (), ()
+
+    def _like(self):
+        raise NotImplementedError
+
+    def _noise(self, shape, draw):
+        like = self._like()
+        return tensor(draw(size=shape), dtype=like.dtype, device=like.device)
+
+    def sample(self, sample_shape=()):
+        with _no_grad():
+            return self.rsample(sample_shape).detach() if self.has_rsample else self._sample(_shape(sample_shape))
+
+    def rsample(self, sample_shape=()):
+        raise NotImplementedError(f"{type(self).__name__} has no reparameterised sample (rsample)")
+
+    @property
+    def stddev(self):
+        return ops.sqrt(self.variance)
+
+    def _check(self, value):
+        if not isinstance(value, Tensor):
+            value = tensor(np.asarray(value, np.float64), dtype=self._like().dtype, device=self._like().device)
+        return value
+
+    def __repr__(self):
+        return f"{type(self).__name__}(batch_shape={list(self.batch_shape)}, event_shape={list(self.event_shape)})"
+
+
+def _no_grad():
+    from .autograd import no_grad
+    return no_grad()
+
+
+class Normal(Distribution):
+    """N(loc, scale^2), elementwise."""
+
+    has_rsample = True
+
+    def __init__(self, loc, scale):
+        (self.loc, self.scale), self.batch_shape = _params("Normal", loc, scale)
+
+    def _like(self):
+        return self.loc
+
+    @property
+    def mean(self):
+        return self.loc
+
+    @property
+    def variance(self):
+        return self.scale * self.scale
+
+    @property
+    def stddev(self):
+        return self.scale
+
+    def rsample(self, sample_shape=()):
+        eps = self._noise(_shape(sample_shape) + self.batch_shape, rng().standard_normal)
+        return self.loc + eps * self.scale
+
+    def log_prob(self, value):
+        z = (self._check(value) - self.loc) / self.scale
+        return z * z * -0.5 - ops.log(self.scale) - _HALF_LOG_2PI
+
+    def entropy(self):
+        return ops.log(self.scale) + (0.5 + _HALF_LOG_2PI)
+
+    def cdf(self, value):
+        return (ops.erf((self._check(value) - self.loc) / (self.scale * math.sqrt(2.0))) + 1.0) * 0.5
+
+
+class Uniform(Distribution):
+    """Uniform on [low, high), elementwise."""
+
+    has_rsample = True
+
+    def __init__(self, low, high):
+        (self.low, self.high), self.batch_shape = _params("Uniform", low, high)
+
+    def _like(self):
+        return self.low
+
+    @property
+    def mean(self):
+        return (self.low + self.high) * 0.5
+
+    @property
+    def variance(self):
+        w = self.high - self.low
+        return w * w * (1.0 / 12.0)
+
+    def rsample(self, sample_shape=()):
+        u = self._noise(_shape(sample_shape) + self.batch_shape, rng().random)
+        return self.low + u * (self.high - self.low)
+
+    def log_prob(self, value):
+        v = self._check(value)
+        inside = ops.ge(v, self.low) * ops.lt(v, self.high)
+        return ops.where(inside, -ops.log(self.high - self.low), float("-inf"))
+
+    def entropy(self):
+        return ops.log(self.high - self.low)
+
+
+class Exponential(Distribution):
+    """rate exp(-rate x) for x >= 0."""
+
+    has_rsample = True
+
+    def __init__(self, rate):
+        (self.rate,), self.batch_shape = _params("Exponential", rate)
+
+    def _like(self):
+        return self.rate
+
+    @property
+    def mean(self):
+        return ops.reciprocal(self.rate)
+
+    @property
+    def variance(self):
+        return ops.reciprocal(self.rate * self.rate)
+
+    def rsample(self, sample_shape=()):
+        e = self._noise(_shape(sample_shape) + self.batch_shape, rng().standard_exponential)
+        return e / self.rate
+
+    def log_prob(self, value):
+        v = self._check(value)
+        return ops.where(ops.ge(v, 0.0), ops.log(self.rate) - self.rate * v, float("-inf"))
+
+    def entropy(self):
+        return 1.0 - ops.log(self.rate)
+
+
+class Laplace(Distribution):
+    """exp(-|x - loc| / scale) / (2 scale)."""
+
+    has_rsample = True
+
+    def __init__(self, loc, scale):
+        (self.loc, self.scale), self.batch_shape = _params("Laplace", loc, scale)
+
+    def _like(self):
+        return self.loc
+
+    @property
+    def mean(self):
+        return self.loc
+
+    @property
+    def variance(self):
+        return self.scale * self.scale * 2.0
+
+    def rsample(self, sample_shape=()):
+        e = self._noise(_shape(sample_shape) + self.batch_shape, rng().laplace)
+        return self.loc + e * self.scale
+
+    def log_prob(self, value):
+        return -ops.abs(self._check(value) - self.loc) / self.scale - ops.log(self.scale * 2.0)
+
+    def entropy(self):
+        return ops.log(self.scale * 2.0) + 1.0
+
+
+def _logits_probs(name, probs, logits, binary):
+    if (probs is None) == (logits is None):
+        raise ValueError(f"{name}: give probs or logits, one of them")
+    if logits is not None:
+        (lg,), shape = _params(name, logits)
+        return lg, shape
+    (p,), shape = _params(name, probs)
+    if binary:
+        p = ops.clamp(p, 1e-7 if p.dtype != "f64" else 1e-15, 1 - (1e-7 if p.dtype != "f64" else 1e-15))
+        return ops.log(p) - ops.log1p(-p), shape
+    return ops.log(p / ops.sum(p, -1, keepdims=True)), shape
+
+
+class Bernoulli(Distribution):
+    """1 with probability ``probs`` (or sigmoid(``logits``)), else 0."""
+
+    def __init__(self, probs=None, logits=None):
+        self.logits, self.batch_shape = _logits_probs("Bernoulli", probs, logits, True)
+
+    def _like(self):
+        return self.logits
+
+    @property
+    def probs(self):
+        return ops.sigmoid(self.logits)
+
+    @property
+    def mean(self):
+        return self.probs
+
+    @property
+    def variance(self):
+        p = self.probs
+        return p * (1.0 - p)
+
+    def _sample(self, shape):
+        u = self._noise(shape + self.batch_shape, rng().random)
+        return ops.lt(u, self.probs.detach())
+
+    def log_prob(self, value):  # (-binary cross-entropy with logits: l v - softplus(l), broadcast)
+        return self._check(value) * self.logits - ops.softplus(self.logits)
+
+    def entropy(self):
+        return ops.softplus(self.logits) - self.logits * self.probs
+
+
+class Categorical(Distribution):
+    """A class index in [0, K) with probabilities ``probs`` [..., K] (normalised) or
+    softmax(``logits``); samples are int32."""
+
+    def __init__(self, probs=None, logits=None):
+        lg, shape = _logits_probs("Categorical", probs, logits, False)
+        if not shape:
+            raise ValueError("Categorical: probs / logits need a last axis of categories")
+        self.logits = ops.log_softmax(lg, -1)
+        self.batch_shape, self.num_categories = shape[:-1], shape[-1]
+
+    def _like(self):
+        return self.logits
+
+    @property
+    def probs(self):
+        return ops.exp(self.logits)
+
+    def _sample(self, shape):  # Gumbel-max: argmax of logits + Gumbel noise
+        g = self._noise(shape + self.batch_shape + (self.num_categories,), rng().gumbel)
+        return ops.argmax(self.logits.detach() + g, -1)
+
+    def log_prob(self, value):
+        v = value if isinstance(value, Tensor) else tensor(np.asarray(value), dtype="i32",
+                                                           device=self.logits.device)
+        if v.dtype != "i32":
+            v = v.to(dtype="i32")
+        lg = self.logits
+        if v.shape != self.batch_shape:
+            shape = tuple(np.broadcast_shapes(v.shape, self.batch_shape))
+            lg = lg.broadcast_to(shape + (self.num_categories,))
+            v = Tensor(v.backend.broadcast_to(v.data, shape), v.backend) if v.shape != shape else v
+        return ops.gather(lg, -1, v.unsqueeze(-1)).squeeze(-1)
+
+    def entropy(self):
+        return -ops.sum(self.probs * self.logits, -1)
+
+    @property
+    def mean(self):
+        raise NotImplementedError("Categorical: the mean of class indices is undefined (as PyTorch's NaN)")
+
+
+class OneHotCategorical(Categorical):
+    """Categorical with one-hot samples [..., K] (float) and values."""
+
+    def _sample(self, shape):
+        idx = super()._sample(shape)
+        oh = ops.one_hot(idx.reshape((idx.size,)), self.num_categories, dtype=self.logits.dtype)
+        return oh.reshape(idx.shape + (self.num_categories,))
+
+    def log_prob(self, value):
+        return ops.sum(self._check(value) * self.logits, -1)
+
+    @property
+    def mean(self):
+        return self.probs
+
+    @property
+    def variance(self):
+        p = self.probs
+        return p * (1.0 - p)
+
+
+class MultivariateNormal(Distribution):
+    """N(loc, Sigma) over the last axis: ``covariance_matrix`` (factorised by
+    vkgrad.linalg.cholesky) or ``scale_tril`` (L with Sigma = L L^T)."""
+
+    has_rsample = True
+
+    def __init__(self, loc, covariance_matrix=None, scale_tril=None):
+        from . import linalg
+        if (covariance_matrix is None) == (scale_tril is None):
+            raise ValueError("MultivariateNormal: give covariance_matrix or scale_tril, one of them")
+        if not isinstance(loc, Tensor):
+            loc = tensor(np.asarray(loc, np.float64))
+        L = linalg.cholesky(covariance_matrix) if scale_tril is None else scale_tril
+        if L.ndim < 2 or L.shape[-1] != L.shape[-2] or L.shape[-1] != loc.shape[-1]:
+            raise ValueError(f"MultivariateNormal: loc {list(loc.shape)} and a scale [..., n, n] of its last "
+                             f"axis expected, got {list(L.shape)}")
+        self.loc, self.scale_tril = loc, L
+        self.event_shape = loc.shape[-1:]
+        self.batch_shape = tuple(np.broadcast_shapes(loc.shape[:-1], L.shape[:-2]))
+
+    def _like(self):
+        return self.loc
+
+    @property
+    def mean(self):
+        return self.loc
+
+    @property
+    def covariance_matrix(self):
+        return self.scale_tril @ self.scale_tril.mT
+
+    @property
+    def variance(self):
+        return ops.sum(self.scale_tril * self.scale_tril, -1)
+
+    def rsample(self, sample_shape=()):
+        eps = self._noise(_shape(sample_shape) + self.batch_shape + self.event_shape, rng().standard_normal)
+        return self.loc + ops.matmul(self.scale_tril, eps.unsqueeze(-1)).squeeze(-1)
+
+    def _half_logdet(self):
+        return ops.sum(ops.log(ops.diagonal(self.scale_tril, 0, -2, -1)), -1)
+
+    def log_prob(self, value):
+        from . import linalg
+        diff = self._check(value) - self.loc
+        L = self.scale_tril
+        if L.shape[:-2] != diff.shape[:-1]:
+            L = L.broadcast_to(diff.shape[:-1] + L.shape[-2:])
+        z = linalg.solve(L, diff)
+        n = self.event_shape[0]
+        return ops.sum(z * z, -1) * -0.5 - self._half_logdet() - n * _HALF_LOG_2PI
+
+    def entropy(self):
+        n = self.event_shape[0]
+        return self._half_logdet() + n * (0.5 + _HALF_LOG_2PI)
+
+
+def kl_divergence(p, q):
+    """KL(p || q) for two distributions of one kind (Normal, Uniform, Exponential,
+    Laplace, Bernoulli, Categorical / OneHotCategorical, MultivariateNormal)."""
+    if type(p) is not type(q):
+        raise NotImplementedError(f"kl_divergence: no formula for {type(p).__name__} against {type(q).__name__}")
+    if isinstance(p, Normal):
+        r = p.scale / q.scale
+        d = (p.loc - q.loc) / q.scale
+        return (r * r + d * d - 1.0) * 0.5 - ops.log(r)
+    if isinstance(p, Uniform):
+        inside = ops.le(q.low, p.low) * ops.ge(q.high, p.high)
+        return ops.where(inside, ops.log((q.high - q.low) / (p.high - p.low)), float("inf"))
+    if isinstance(p, Exponential):
+        r = q.rate / p.rate
+        return r - ops.log(r) - 1.0
+    if isinstance(p, Laplace):
+        r = p.scale / q.scale
+        t = ops.abs(p.loc - q.loc) / q.scale
+        return -ops.log(r) + t + r * ops.exp(-t / r) - 1.0
+    if isinstance(p, Bernoulli):
+        pp = p.probs
+        return pp * (ops.logsigmoid(p.logits) - ops.logsigmoid(q.logits)) + (1.0 - pp) * (
+            ops.logsigmoid(-p.logits) - ops.logsigmoid(-q.logits))
+    if isinstance(p, Categorical):
+        return ops.sum(p.probs * (p.logits - q.logits), -1)
+    if isinstance(p, MultivariateNormal):
+        from . import linalg
+        n = p.event_shape[0]
+        M = linalg.solve(q.scale_tril, p.scale_tril)
+        diff = linalg.solve(q.scale_tril, q.loc - p.loc)
+        return (ops.sum(M * M, (-2, -1)) + ops.sum(diff * diff, -1) - n) * 0.5 + q._half_logdet() - p._half_logdet()
+    raise NotImplementedError(f"kl_divergence: no formula for {type(p).__name__}")
