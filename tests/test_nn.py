@@ -1920,3 +1920,34 @@ def test_conv_transpose3d_matches_torch_if_available():
     assert m.weight.shape == (2, 4, 3, 3, 3) and m(vg.zeros(1, 2, 3, 3, 3)).shape == (1, 4, 6, 6, 6)
     with pytest.raises(ValueError, match=r"conv_transpose3d: output_padding \[2, 2, 2\] must be smaller"):
         vg.conv_transpose3d(vg.zeros(1, 2, 3, 3, 3), m.weight, None, 2, 0, 2)
+
+
+def test_pytorch_constructor_arguments_match_torch_if_available():
+    """Embedding's max_norm / scale_grad_by_freq / _weight, BatchNorm's
+    track_running_stats=False, Softmax(dim=), Dropout(inplace=) against PyTorch."""
+    torch = pytest.importorskip("torch")
+    r = np.random.default_rng(53)
+    W, idx = r.standard_normal((6, 3)) * 2, np.array([[1, 3, 1], [5, 1, 0]])
+    e = nn.Embedding(6, 3, max_norm=1.5, scale_grad_by_freq=True, sparse=False, _weight=W, device="cpu", dtype="f64")
+    te = torch.nn.Embedding(6, 3, max_norm=1.5, scale_grad_by_freq=True, _weight=torch.tensor(W))
+    proj = r.standard_normal((2, 3, 3))
+    y = e(vg.tensor(idx, dtype="i32", device="cpu"))
+    (y * vg.tensor(proj, device="cpu", dtype="f64")).sum().backward()
+    ty = te(torch.tensor(idx))
+    (ty * torch.tensor(proj)).sum().backward()
+    np.testing.assert_allclose(y.numpy(), ty.detach().numpy(), atol=1e-12)
+    np.testing.assert_allclose(e.weight.numpy(), te.weight.detach().numpy(), atol=1e-12)  # (renormed in place)
+    np.testing.assert_allclose(e.weight.grad.numpy(), te.weight.grad.numpy(), atol=1e-12)
+    x = r.standard_normal((5, 3))
+    bn = nn.BatchNorm1d(3, track_running_stats=False, device="cpu", dtype="f64")
+    tbn = torch.nn.BatchNorm1d(3, track_running_stats=False)
+    bn.eval()
+    tbn.eval()
+    np.testing.assert_allclose(bn(vg.tensor(x, device="cpu", dtype="f64")).numpy(),
+                               tbn.double()(torch.tensor(x)).detach().numpy(), atol=1e-12)
+    assert sorted(bn.state_dict()) == ["bias", "weight"]
+    np.testing.assert_allclose(nn.Softmax(dim=0)(vg.tensor(x, device="cpu", dtype="f64")).numpy(),
+                               torch.nn.Softmax(dim=0)(torch.tensor(x)).numpy(), atol=1e-15)
+    assert nn.Dropout(0.2, inplace=True).p == 0.2
+    with pytest.raises(TypeError, match="Softmax: give dim= or axis=, not both"):
+        nn.Softmax(dim=0, axis=1)

@@ -55,14 +55,18 @@ class BatchNorm1d(Module):
     batch statistics in training and running statistics in eval.  ``affine=False``:
     no learnable scale and shift (``weight`` and ``bias`` are None)."""
 
-    def __init__(self, num_features, eps=1e-5, momentum=0.1, affine=True, device=None, dtype=None):
+    def __init__(self, num_features, eps=1e-5, momentum=0.1, affine=True, track_running_stats=True, device=None,
+                 dtype=None):
         super().__init__()
         self.num_features, self.eps, self.momentum, self.affine = num_features, eps, momentum, affine
+        self.track_running_stats = bool(track_running_stats)
         self.weight, self.bias = _scale_shift(num_features, affine, device, dtype)
-        # running statistics in f32 even when the weights are f16
-        dt = "f64" if (dtype or config.default_dtype) == "f64" else "f32"
-        self.register_buffer("running_mean", tensor(np.zeros(num_features), dtype=dt, device=device))
-        self.register_buffer("running_var", tensor(np.ones(num_features), dtype=dt, device=device))
+        if self.track_running_stats:  # running statistics in f32 even when the weights are f16
+            dt = "f64" if (dtype or config.default_dtype) == "f64" else "f32"
+            self.register_buffer("running_mean", tensor(np.zeros(num_features), dtype=dt, device=device))
+            self.register_buffer("running_var", tensor(np.ones(num_features), dtype=dt, device=device))
+        else:  # (PyTorch's: the batch's statistics in eval too)
+            self.running_mean = self.running_var = None
 
     def _buffer_dtype(self, name, dtype):
         return "f64" if dtype == "f64" else "f32"  # (the statistics stay f32 under f16 weights)
@@ -76,10 +80,11 @@ class BatchNorm1d(Module):
         # the batch-norm kernel updates the f32 running statistics in place, also
         # for f16 activations
         return ops.batch_norm(x, self.running_mean, self.running_var, self.weight, self.bias,
-                              self.training, self.momentum, self.eps)
+                              self.training or not self.track_running_stats, self.momentum, self.eps)
 
     def extra_repr(self):
-        return f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, affine={self.affine}"
+        return (f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, affine={self.affine}" +
+                ("" if self.track_running_stats else ", track_running_stats=False"))
 
 
 class BatchNorm2d(BatchNorm1d):
@@ -370,8 +375,11 @@ class Embedding(Module):
     weight initialised N(0, 1), as PyTorch's; row ``padding_idx`` zero and without
     a gradient."""
 
-    def __init__(self, num_embeddings, embedding_dim, padding_idx=None, device=None, dtype=None):
+    def __init__(self, num_embeddings, embedding_dim, padding_idx=None, max_norm=None, norm_type=2.0,
+                 scale_grad_by_freq=False, sparse=False, _weight=None, _freeze=False, device=None, dtype=None):
         super().__init__()
+        self.max_norm, self.norm_type, self.scale_grad_by_freq, self.sparse = max_norm, norm_type, \
+            scale_grad_by_freq, sparse
         if num_embeddings < 1 or embedding_dim < 1:
             raise ValueError(f"Embedding: sizes must be positive, got {num_embeddings} x {embedding_dim}")
         if padding_idx is not None:
@@ -379,10 +387,17 @@ class Embedding(Module):
                 raise ValueError(f"Embedding: padding_idx {padding_idx} is out of range for {num_embeddings} rows")
             padding_idx = int(padding_idx) % num_embeddings
         self.num_embeddings, self.embedding_dim, self.padding_idx = num_embeddings, embedding_dim, padding_idx
-        w = rng().standard_normal((num_embeddings, embedding_dim))
-        if padding_idx is not None:
-            w[padding_idx] = 0.0  # (PyTorch's: the padding row starts at zero and is never trained)
+        if _weight is not None:  # (PyTorch's: a given table, as it is)
+            w = np.asarray(_weight.numpy() if isinstance(_weight, Tensor) else _weight)
+            if w.shape != (num_embeddings, embedding_dim):
+                raise ValueError(f"Embedding: _weight has shape {list(w.shape)}, expected "
+                                 f"{[num_embeddings, embedding_dim]}")
+        else:
+            w = rng().standard_normal((num_embeddings, embedding_dim))
+            if padding_idx is not None:
+                w[padding_idx] = 0.0  # (PyTorch's: the padding row starts at zero and is never trained)
         self.weight = Parameter(w, device=device, dtype=dtype)
+        self.weight.requires_grad = not _freeze
 
     @classmethod
     def from_pretrained(cls, embeddings, freeze=True, padding_idx=None, device=None, dtype=None):
@@ -399,7 +414,8 @@ class Embedding(Module):
         return m
 
     def forward(self, indices):
-        return ops.embedding(indices, self.weight, self.padding_idx)
+        return ops.embedding(indices, self.weight, self.padding_idx, self.max_norm, self.norm_type,
+                             self.scale_grad_by_freq, self.sparse)
 
     def extra_repr(self):
         return f"{self.num_embeddings}, {self.embedding_dim}" + (
@@ -609,12 +625,14 @@ class LayerNorm(Module):
 
 
 class Dropout(Module):
-    """Inverted dropout; the identity in eval mode."""
+    """Inverted dropout; the identity in eval mode (``inplace`` accepted, as the
+    activations': the result is a new tensor)."""
 
     _fn = ops.dropout
 
-    def __init__(self, p=0.5):
+    def __init__(self, p=0.5, inplace=False):
         super().__init__()
+        self.inplace = inplace
         if not 0.0 <= p <= 1.0:
             raise ValueError(f"{type(self).__name__}: p must lie in [0, 1], got {p}")
         self.p = p
@@ -883,9 +901,17 @@ class PReLU(Module):
 
 
 class Softmax(Module):
-    def __init__(self, axis=-1):
+    """softmax along ``dim`` (PyTorch's name; NumPy's ``axis`` too), the last axis
+    by default."""
+
+    def __init__(self, dim=None, axis=None):
         super().__init__()
-        self.axis = axis
+        if dim is not None and axis is not None:
+            raise TypeError(f"{type(self).__name__}: give dim= or axis=, not both")
+        self.axis = dim if dim is not None else axis if axis is not None else -1
+
+    def extra_repr(self):
+        return f"dim={self.axis}"
 
     def forward(self, x):
         return ops.softmax(x, self.axis)

@@ -256,13 +256,18 @@ def one_hot(labels, num_classes, dtype=None):
     return Tensor(labels.backend.one_hot(labels.data, int(num_classes), dtype), labels.backend)
 
 
-def embedding(indices, weight, padding_idx=None):
+def embedding(indices, weight, padding_idx=None, max_norm=None, norm_type=2.0, scale_grad_by_freq=False,
+              sparse=False):
     """Rows of ``weight`` [num_embeddings, dim] at the int32 ``indices`` (a tensor of
     any shape, or integers): [*indices.shape, dim], as PyTorch's embedding.  Host
     indices must lie in [0, num_embeddings); on a device one out of range gives a
     row of NaN (as one_hot: checking would cost a read).  The weight's gradient adds
     up each index's rows of the output's gradient (the backend's index_add_rows);
-    row ``padding_idx`` (negative: from the end) gets none, as PyTorch's."""
+    row ``padding_idx`` (negative: from the end) gets none, as PyTorch's.
+    ``max_norm``: the rows looked up are first rescaled in place to a ``norm_type``
+    norm of at most max_norm; ``scale_grad_by_freq``: each row's gradient divided by
+    how often it occurs in ``indices`` (both read the indices to the host);
+    ``sparse`` is accepted (the gradient is dense)."""
     check_tensor("embedding", weight)
     if weight.ndim != 2 or weight.shape[0] < 1:
         raise ValueError(f"embedding: weight must be [num_embeddings >= 1, dim], got {list(weight.shape)}")
@@ -275,11 +280,29 @@ def embedding(indices, weight, padding_idx=None):
     V, D = weight.shape
     _check_range("embedding", "indices", host, V)
     be = weight.backend
+    if max_norm is not None or scale_grad_by_freq:
+        host = indices.numpy().reshape(-1) if host is None else np.asarray(host).reshape(-1)
+        _check_range("embedding", "indices", host, V)
+    if max_norm is not None:  # (PyTorch's: the looked-up rows renormalised in place, without a gradient)
+        from ..autograd import no_grad
+        rows = np.unique(host)
+        with no_grad():
+            w = weight.detach()
+            sel = w[rows]
+            n = sel.norm(float(norm_type), 1, keepdims=True)
+            weight[rows] = sel * where(gt(n, float(max_norm)), float(max_norm) / (n + 1e-7), 1.0)
     flat = be.reshape(indices.data, (indices.size,))
     out = be.reshape(be.gather_rows(weight.data, flat), tuple(indices.shape) + (D,))
+    freq = None
+    if scale_grad_by_freq and indices.size:
+        counts = np.bincount(host, minlength=V)
+        freq = be.from_numpy((1.0 / counts[host])[:, None], be.dtype_of(weight.data))
 
     def backward(g):
-        gw = be.index_add_rows(be.reshape(g, (indices.size, D)), flat, V)
+        g2 = be.reshape(g, (indices.size, D))
+        if freq is not None:
+            g2 = be.binary("mul", g2, freq)
+        gw = be.index_add_rows(g2, flat, V)
         if padding_idx is not None:  # (a kept [V, 1] column of ones with a zero)
             keep = be.host_constant(("embedding_pad", V, padding_idx),
                                     lambda: (np.arange(V) != padding_idx).astype(np.float32)[:, None], be.dtype_of(gw))

@@ -48,14 +48,19 @@ class StepLR(_Scheduler):
 
 
 class CosineAnnealingLR(_Scheduler):
-    """lr = lr_min + (base_lr - lr_min) * (1 + cos(pi * t / T_max)) / 2.
+    """lr = lr_min + (base_lr - lr_min) * (1 + cos(pi * t / T_max)) / 2 (``eta_min``:
+    PyTorch's name for lr_min).
 
     t is the epoch, held at T_max afterwards; with ``restart=True`` t runs
     modulo T_max (warm restarts every T_max epochs)."""
 
-    def __init__(self, optimizer, T_max, lr_min=0.0, restart=False):
+    def __init__(self, optimizer, T_max, lr_min=0.0, restart=False, eta_min=None):
         if T_max < 1:
             raise ValueError(f"CosineAnnealingLR: T_max must be >= 1, got {T_max}")
+        if eta_min is not None:  # (PyTorch's name for lr_min)
+            if lr_min:
+                raise TypeError("CosineAnnealingLR: give lr_min= or eta_min=, not both")
+            lr_min = eta_min
         super().__init__(optimizer)
         self.T_max, self.lr_min, self.restart = int(T_max), float(lr_min), bool(restart)
 
