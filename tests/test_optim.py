@@ -926,3 +926,105 @@ def test_rprop_matches_its_formula_and_pytorch(bk):
 
 def _round(bk, a):
     return a.astype(np.float16).astype(np.float64)
+
+
+def _group_run(opt_fn, device, dtype, steps=5, tweak=None, capture=False):
+    r = np.random.default_rng(12)
+    W1, W2, X, Y = r.standard_normal((4, 3)), r.standard_normal((2, 4)), r.standard_normal((8, 3)), \
+        r.standard_normal((8, 2))
+    a, b = vg.Parameter(W1, device=device, dtype=dtype), vg.Parameter(W2, device=device, dtype=dtype)
+    opt = opt_fn(a, b)
+
+    def step(x, y):
+        opt.zero_grad()
+        loss = ((vg.tanh(x @ a.T) @ b.T - y) ** 2).mean()
+        loss.backward()
+        opt.step()
+        return loss
+    run = vg.capture_step(step) if capture else (
+        lambda x, y: step(vg.tensor(x, device=device, dtype=dtype), vg.tensor(y, device=device, dtype=dtype)))
+    for s in range(steps):
+        run(X, Y)
+        if tweak and s == 1:
+            tweak(opt)
+    return a.numpy(), b.numpy(), opt
+
+
+def test_parameter_groups(bk, tmp_path):
+    """PyTorch's parameter groups: per-group options (lr, momentum, weight decay),
+    param_groups read and written live (captured steps too), schedulers moving
+    every group by its ratio, checkpoints, add_param_group, clear errors."""
+    if bk.dtype == "f16":
+        pytest.skip("(f32 / f64 parameters: the f16 path is the same code per group)")
+
+    def tweak(o):
+        o.param_groups[1]["lr"] = 0.003
+
+    def sgd(a, b):
+        return vg.optim.SGD([{"params": [a]}, {"params": [b], "lr": 0.05, "momentum": 0.5}], lr=0.1, momentum=0.9,
+                            weight_decay=0.01)
+    a1, b1, opt = _group_run(sgd, bk.device, bk.dtype, tweak=tweak)
+    assert [g["lr"] for g in opt.param_groups] == [0.1, 0.003] and opt.param_groups[1]["momentum"] == 0.5
+    assert len(opt.parameters()) == 2 and len(opt.param_groups[0]["params"]) == 1
+    if bk.device != "cpu":  # a captured step reads each group's rate on every replay
+        a2, b2, _ = _group_run(sgd, bk.device, bk.dtype, tweak=tweak, capture=True)
+        np.testing.assert_allclose(a2, a1, rtol=1e-6, atol=1e-6)
+        np.testing.assert_allclose(b2, b1, rtol=1e-6, atol=1e-6)
+    # one group per optimizer gives the same steps as separate optimizers
+    r = np.random.default_rng(13)
+    w = vg.Parameter(r.standard_normal(3), device=bk.device, dtype=bk.dtype)
+    v = vg.Parameter(r.standard_normal(3), device=bk.device, dtype=bk.dtype)
+    opt = vg.optim.AdamW([{"params": [w], "weight_decay": 0.0}, {"params": [v]}], lr=0.01, weight_decay=0.1)
+    sched = vg.optim.lr_scheduler.StepLR(opt, 1, 0.5)
+    opt.param_groups[1]["lr"] = 0.02
+    sched.step()
+    assert [g["lr"] for g in opt.param_groups] == [0.005, 0.01]  # (each moved by the factor: 0.02 -> 0.01)
+    for p in (w, v):
+        p.grad = vg.ones(3, device=bk.device, dtype=bk.dtype)
+    opt.step()
+    sd = opt.state_dict()
+    vg.save({"opt": sd}, tmp_path / "g.npz")
+    opt2 = vg.optim.AdamW([{"params": [w], "weight_decay": 0.0}, {"params": [v]}], lr=0.01, weight_decay=0.1)
+    opt2.load_state_dict(vg.load(tmp_path / "g.npz")["opt"])
+    assert opt2.param_groups[1]["lr"] == 0.01 and opt2.param_groups[0]["weight_decay"] == 0.0
+    assert opt2._extra[0].step_count == 1
+    u = vg.Parameter(np.zeros(2), device=bk.device, dtype=bk.dtype)
+    opt.add_param_group({"params": [u], "lr": 0.5})
+    assert len(opt.param_groups) == 3 and opt.param_groups[2]["lr"] == 0.5 and opt.param_groups[2]["betas"] == (0.9, 0.999)
+    with pytest.raises(ValueError, match="AdamW: a parameter appears in more than one group"):
+        vg.optim.AdamW([{"params": [w]}, {"params": [w, v]}])
+    with pytest.raises(ValueError, match=r"SGD: parameter group 1 has unknown options \['betas'\]"):
+        vg.optim.SGD([{"params": [w]}, {"params": [v], "betas": (0.9, 0.99)}], lr=0.1)
+    with pytest.raises(ValueError, match="LBFGS: parameter groups are not supported"):
+        vg.optim.LBFGS([{"params": [w]}, {"params": [v]}])
+    with pytest.raises(ValueError, match=r"AdamW.load_state_dict: the state has 1 parameter groups, this optimizer 3"):
+        opt.load_state_dict(vg.optim.AdamW([w]).state_dict())
+
+
+def test_parameter_groups_match_torch_if_available():
+    torch = pytest.importorskip("torch")
+    r = np.random.default_rng(12)
+    W1, W2, X, Y = r.standard_normal((4, 3)), r.standard_normal((2, 4)), r.standard_normal((8, 3)), \
+        r.standard_normal((8, 2))
+
+    def torch_run(make):
+        a, b = torch.tensor(W1, requires_grad=True), torch.tensor(W2, requires_grad=True)
+        opt = make(a, b)
+        for s in range(5):
+            opt.zero_grad()
+            ((torch.tanh(torch.tensor(X) @ a.T) @ b.T - torch.tensor(Y)) ** 2).mean().backward()
+            opt.step()
+            if s == 1:
+                opt.param_groups[1]["lr"] = 0.003
+        return a.detach().numpy(), b.detach().numpy()
+    for name, kw0, kw1, base in (("SGD", {}, {"lr": 0.05, "momentum": 0.5}, dict(lr=0.1, momentum=0.9,
+                                                                                 weight_decay=0.01)),
+                                 ("AdamW", {"weight_decay": 0.0}, {}, dict(lr=0.01, weight_decay=0.1)),
+                                 ("RMSprop", {"alpha": 0.9}, {"centered": True}, dict(lr=0.01))):
+        ours = _group_run(lambda a, b: getattr(vg.optim, name)([dict(params=[a], **kw0), dict(params=[b], **kw1)],
+                                                               **base), "cpu", "f64",
+                          tweak=lambda o: o.param_groups[1].__setitem__("lr", 0.003))
+        theirs = torch_run(lambda a, b: getattr(torch.optim, name)([dict(params=[a], **kw0), dict(params=[b], **kw1)],
+                                                                   **base))
+        for o, t in zip(ours[:2], theirs):
+            np.testing.assert_allclose(o, t, atol=1e-12, err_msg=name)

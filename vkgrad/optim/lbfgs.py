@@ -112,6 +112,7 @@ class LBFGS(Optimizer):
     would."""
 
     _HYPER = ("max_iter", "max_eval", "tolerance_grad", "tolerance_change", "history_size", "line_search_fn")
+    _GROUPS = False  # (as PyTorch's: one parameter group)
 
     def __init__(self, params, lr=1.0, max_iter=20, max_eval=None, tolerance_grad=1e-7, tolerance_change=1e-9,
                  history_size=100, line_search_fn=None):

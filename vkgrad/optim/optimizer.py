@@ -1,5 +1,9 @@
-"""Optimizer base: parameter bookkeeping and gradient lookup."""
+"""Optimizer base: parameter bookkeeping, gradient lookup and parameter groups."""
 from __future__ import annotations
+
+import functools
+import inspect
+from collections.abc import MutableMapping
 
 import numpy as np
 
@@ -58,9 +62,60 @@ def grad_for(grads, key, p, owner="optimizer"):
     return g
 
 
+def _groups(params):
+    """PyTorch's parameter groups (a list of dicts, each with "params"), or None."""
+    if isinstance(params, (list, tuple)) and params and all(isinstance(g, dict) for g in params):
+        return [dict(g) for g in params]
+    return None
+
+
+class _GroupView(MutableMapping):
+    """One parameter group as PyTorch's dict: "params" and the hyperparameters of
+    the optimizer serving it, read and written live (``g["lr"] = 0.01`` takes
+    effect at the next step, replays of a captured step included)."""
+
+    def __init__(self, opt, names):
+        self._opt, self._names = opt, ("params",) + tuple(names)
+
+    def __getitem__(self, k):
+        if k == "params":
+            return [p for _, p in self._opt.params]
+        if k not in self._names:
+            raise KeyError(k)
+        return self._opt._lr if k == "lr" else getattr(self._opt, k)
+
+    def __setitem__(self, k, v):
+        if k not in self._names or k == "params":
+            raise KeyError(f"{type(self._opt).__name__}: param_groups take the hyperparameters "
+                           f"{list(self._names[1:])}, not {k!r}")
+        if k == "lr":
+            self._opt._lr = float(v)
+        else:
+            object.__setattr__(self._opt, k, v)
+
+    def __delitem__(self, k):
+        raise KeyError(f"param_groups: {k!r} cannot be removed")
+
+    def __iter__(self):
+        return iter(self._names)
+
+    def __len__(self):
+        return len(self._names)
+
+    def __repr__(self):
+        return repr({k: (f"<{len(self['params'])} parameters>" if k == "params" else self[k]) for k in self})
+
+
 class Optimizer:
     """Base class: ``step(grads=None)``, ``zero_grad()``, mutable ``lr``,
     ``state_dict()`` / ``load_state_dict()`` for checkpoints.
+
+    Parameter groups as PyTorch's: ``Adam([{"params": body}, {"params": head,
+    "lr": 1e-2, "weight_decay": 0}], lr=1e-3)``; each group after the first is
+    served by an optimizer of its own (its hyperparameters, its fused update), and
+    ``param_groups`` lists them as dicts.  Setting ``opt.lr`` (the schedulers do)
+    moves every group's rate by the same factor; ``param_groups[k]["lr"]`` one
+    group's.
 
     f16 parameters are trained through f32 master copies: the update runs on
     the master (with f32 optimizer state and an f32 view of the gradient) and
@@ -71,16 +126,106 @@ class Optimizer:
 
     _HYPER = ()
     _STATE = ()
+    _hyper_names = ("lr",)  # (the constructor's arguments but params: set per class below)
+    _GROUPS = True  # (LBFGS: False, as PyTorch's)
+
+    def __init_subclass__(cls, **kw):
+        """Wrap the subclass's constructor: a list of group dicts builds one
+        optimizer per group (the first in ``self``), each with the constructor's
+        arguments overridden by its group's."""
+        super().__init_subclass__(**kw)
+        init = cls.__dict__.get("__init__")
+        if init is None:
+            return
+        sig = inspect.signature(init)
+        cls._hyper_names = tuple(n for n in list(sig.parameters)[2:]
+                                 if sig.parameters[n].kind is inspect.Parameter.POSITIONAL_OR_KEYWORD
+                                 or sig.parameters[n].kind is inspect.Parameter.KEYWORD_ONLY)
+
+        @functools.wraps(init)
+        def __init__(self, params, *args, **kwargs):
+            groups = _groups(params)
+            if groups is None:
+                return init(self, params, *args, **kwargs)
+            name = type(self).__name__
+            if not type(self)._GROUPS and len(groups) > 1:
+                raise ValueError(f"{name}: parameter groups are not supported (one group, as PyTorch's)")
+            bound = sig.bind(self, None, *args, **kwargs)
+            base = {k: v for k, v in list(bound.arguments.items())[2:]}
+            seen, made = set(), []
+            for i, g in enumerate(groups):
+                if "params" not in g:
+                    raise ValueError(f"{name}: parameter group {i} has no 'params'")
+                unknown = sorted(set(g) - {"params"} - set(type(self)._hyper_names))
+                if unknown:
+                    raise ValueError(f"{name}: parameter group {i} has unknown options {unknown} "
+                                     f"(it takes {list(type(self)._hyper_names)})")
+                ps = g["params"]
+                ps = [ps] if isinstance(ps, Tensor) else list(ps.values()) if isinstance(ps, dict) else list(ps)
+                if any(id(p) in seen for p in ps):
+                    raise ValueError(f"{name}: a parameter appears in more than one group")
+                seen |= {id(p) for p in ps}
+                opts = {**base, **{k: v for k, v in g.items() if k != "params"}}
+                sub = self if i == 0 else type(self).__new__(type(self))
+                init(sub, ps, **opts)
+                made.append(sub)
+            self._extra = made[1:]
+        __init__._grouped = True
+        cls.__init__ = __init__
 
     def __init__(self, params, lr):
         if lr < 0:
             raise ValueError(f"{type(self).__name__}: lr must be >= 0, got {lr}")
         self.params = _param_list(params, type(self).__name__)
-        self.lr = float(lr)
+        self._lr = float(lr)
         self.initial_lr = float(lr)
         self.state = {}
         self.masters = {}
         self.step_count = 0
+
+    @property
+    def lr(self):
+        """The learning rate (the first group's); setting it moves every group's by
+        the same factor (as PyTorch's schedulers move each group's)."""
+        return self._lr
+
+    @lr.setter
+    def lr(self, v):
+        v, old = float(v), self.__dict__.get("_lr")
+        for sub in self.__dict__.get("_extra", ()):  # each group moved by the same factor (from 0: by the
+            # groups' initial ratio), as PyTorch's chainable schedulers move each group's rate
+            sub._lr = sub._lr * (v / old) if old else v * (sub.initial_lr / self.initial_lr if self.initial_lr else 1.0)
+        self._lr = v
+
+    def __setattr__(self, name, value):
+        # a scheduler cycling a hyperparameter (betas, momentum) moves every group's
+        for sub in self.__dict__.get("_extra", ()):
+            if name in type(self)._hyper_names and name != "lr":
+                object.__setattr__(sub, name, value)
+        object.__setattr__(self, name, value)
+
+    @property
+    def param_groups(self):
+        """PyTorch's param_groups: one dict per group ("params" and the
+        hyperparameters), read and written live."""
+        return [_GroupView(o, type(self)._hyper_names) for o in (self,) + tuple(self.__dict__.get("_extra", ()))]
+
+    def add_param_group(self, group):
+        """A new group (a dict with "params" and any hyperparameters, the first
+        group's otherwise), served by an optimizer of its own."""
+        if not type(self)._GROUPS:
+            raise ValueError(f"{type(self).__name__}: parameter groups are not supported")
+        if not isinstance(group, dict) or "params" not in group:
+            raise ValueError(f"{type(self).__name__}.add_param_group: expected a dict with 'params'")
+        base = {k: (self._lr if k == "lr" else getattr(self, k)) for k in type(self)._hyper_names
+                if hasattr(self, k) or k == "lr"}
+        probe = type(self).__new__(type(self))
+        type(self).__init__(probe, [dict(base, params=self.parameters()[:1]), dict(group)])  # (checks, builds)
+        sub = probe._extra[0]
+        ids = {id(p) for p in self.parameters()}
+        if any(id(p) in ids for _, p in sub.params):
+            raise ValueError(f"{type(self).__name__}.add_param_group: a parameter is already in a group")
+        self.__dict__.setdefault("_extra", []).append(sub)
 
     def _zeros_like(self, p):
         # optimizer state stays f32 (f64 in gradient checks) whatever the parameter dtype
@@ -99,6 +244,8 @@ class Optimizer:
 
     def step(self, grads=None):
         """Update every parameter that has a gradient (from ``grads`` or ``.grad``)."""
+        for sub in self.__dict__.get("_extra", ()):  # (the other groups: each its own update)
+            sub.step(grads)
         self.step_count += 1
         work = []
         for key, p in self.params:
@@ -143,14 +290,32 @@ class Optimizer:
                               for name, v in zip(self._STATE, parts) if v is not None}
             if id(p) in self.masters:
                 masters[key] = np.array(p.backend.to_numpy(self.masters[id(p)]))
-        return {"type": type(self).__name__, "hyper": hyper, "step_count": self.step_count,
-                "state": state, "masters": masters}
+        sd = {"type": type(self).__name__, "hyper": hyper, "step_count": self.step_count,
+              "state": state, "masters": masters}
+        extra = self.__dict__.get("_extra", ())
+        if extra:  # the other parameter groups' optimizers
+            sd["groups"] = {str(i + 1): sub.state_dict() for i, sub in enumerate(extra)}
+        return sd
 
     def load_state_dict(self, sd):
         """Restore ``state_dict()``'s values (from ``vkgrad.load`` too: 0-d arrays for
         numbers): the same optimizer type and parameter keys, state of the
         parameters' shapes.  Buffers that exist are overwritten in place, so a
         captured step (``vkgrad.capture_step``) goes on with the loaded state."""
+        owner = type(self).__name__
+        extra = self.__dict__.get("_extra", ())
+        if isinstance(sd, dict) and (extra or "groups" in sd):
+            groups = sd.get("groups", {})
+            if len(groups) != len(extra):
+                raise ValueError(f"{owner}.load_state_dict: the state has {len(groups) + 1} parameter groups, this "
+                                 f"optimizer {len(extra) + 1}")
+            self._load_own({k: v for k, v in sd.items() if k != "groups"})
+            for i, sub in enumerate(extra):  # (after the first group's: its lr setter moves the others)
+                sub.load_state_dict(groups[str(i + 1)])
+            return
+        self._load_own(sd)
+
+    def _load_own(self, sd):
         owner = type(self).__name__
         kind = scalar(sd.get("type")) if isinstance(sd, dict) else None
         if kind != owner:
@@ -221,9 +386,9 @@ class Optimizer:
             return cur
         return parts
 
-    def zero_grad(self):
-        for _, p in self.params:
+    def zero_grad(self, set_to_none=True):
+        for p in self.parameters():
             p.grad = None
 
     def parameters(self):
-        return [p for _, p in self.params]
+        return [p for _, p in self.params] + [p for sub in self.__dict__.get("_extra", ()) for p in sub.parameters()]
