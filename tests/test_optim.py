@@ -1028,3 +1028,59 @@ def test_parameter_groups_match_torch_if_available():
                                                                    **base))
         for o, t in zip(ours[:2], theirs):
             np.testing.assert_allclose(o, t, atol=1e-12, err_msg=name)
+
+
+def test_amsgrad(bk):
+    """Adam / AdamW(amsgrad=True): the running maximum of v in the denominator (a
+    NumPy transcription of PyTorch's update), its state checkpointed, a captured
+    step refused with a clear error."""
+    if bk.dtype == "f16":
+        pytest.skip("(the f16 path runs on the f32 masters, as the other optimizers')")
+    r = np.random.default_rng(14)
+    w0, grads = r.standard_normal(4), [r.standard_normal(4) * s for s in (1.0, 0.1, 2.0, 0.05)]
+    for cls, decoupled in ((vg.optim.Adam, False), (vg.optim.AdamW, True)):
+        p = vg.Parameter(w0, device=bk.device, dtype=bk.dtype)
+        opt = cls([p], lr=0.1, weight_decay=0.05, amsgrad=True)
+        w, m, v, vmax = w0.copy(), np.zeros(4), np.zeros(4), np.zeros(4)
+        for t, g in enumerate(grads, 1):
+            p.grad = vg.tensor(g, device=bk.device, dtype=bk.dtype)
+            opt.step()
+            if decoupled:
+                w = w * (1 - 0.1 * 0.05)
+            else:
+                g = g + 0.05 * w
+            m, v = 0.9 * m + 0.1 * g, 0.999 * v + 0.001 * g * g
+            vmax = np.maximum(vmax, v)
+            w = w - 0.1 / (1 - 0.9 ** t) * m / (np.sqrt(vmax) / np.sqrt(1 - 0.999 ** t) + 1e-8)
+        bk.close(p.numpy(), w, what=f"{cls.__name__} amsgrad")
+        sd = opt.state_dict()
+        bk.close(sd["state"][p.name or "0"]["max_exp_avg_sq"], vmax, rtol=max(bk.rtol, 1e-4), what="max_exp_avg_sq")
+        assert opt.param_groups[0]["amsgrad"] is True
+    if bk.device != "cpu":
+        q = vg.Parameter(w0, device=bk.device, dtype=bk.dtype)
+        opt = vg.optim.Adam([q], amsgrad=True)
+
+        @vg.capture_step
+        def step(x):
+            opt.zero_grad()
+            (q * x).sum().backward()
+            opt.step()
+        step(np.ones(4))
+        with pytest.raises(RuntimeError, match=r"Adam\(amsgrad=True\) runs composed ops with per-step host numbers"):
+            step(np.ones(4))
+
+
+def test_amsgrad_matches_torch_if_available():
+    torch = pytest.importorskip("torch")
+    ours = _group_run(lambda a, b: vg.optim.AdamW([a, b], lr=0.05, weight_decay=0.1, amsgrad=True), "cpu", "f64")
+    r = np.random.default_rng(12)
+    W1, W2, X, Y = r.standard_normal((4, 3)), r.standard_normal((2, 4)), r.standard_normal((8, 3)), \
+        r.standard_normal((8, 2))
+    a, b = torch.tensor(W1, requires_grad=True), torch.tensor(W2, requires_grad=True)
+    opt = torch.optim.AdamW([a, b], lr=0.05, weight_decay=0.1, amsgrad=True)
+    for _ in range(5):
+        opt.zero_grad()
+        ((torch.tanh(torch.tensor(X) @ a.T) @ b.T - torch.tensor(Y)) ** 2).mean().backward()
+        opt.step()
+    np.testing.assert_allclose(ours[0], a.detach().numpy(), atol=1e-12)
+    np.testing.assert_allclose(ours[1], b.detach().numpy(), atol=1e-12)

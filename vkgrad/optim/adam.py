@@ -8,13 +8,14 @@ from .optimizer import Optimizer
 
 class Adam(Optimizer):
     """Adam (Kingma & Ba) with bias correction; ``weight_decay`` is L2 added to
-    the gradient, as in PyTorch's Adam."""
+    the gradient, as in PyTorch's Adam; ``amsgrad``: the denominator from the
+    running maximum of the second moment (composed ops; not capturable)."""
 
     decoupled = False
     _HYPER = ("betas", "eps", "weight_decay")
     _STATE = ("exp_avg", "exp_avg_sq", "step")  # self.state[id(p)]: [m, v, step]
 
-    def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0):
+    def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0, amsgrad=False):
         super().__init__(params, lr)
         b1, b2 = betas
         if not (0.0 <= b1 < 1.0 and 0.0 <= b2 < 1.0):
@@ -22,8 +23,13 @@ class Adam(Optimizer):
         if eps < 0 or weight_decay < 0:
             raise ValueError(f"{type(self).__name__}: eps and weight_decay must be >= 0")
         self.betas, self.eps, self.weight_decay = (float(b1), float(b2)), float(eps), float(weight_decay)
+        self.amsgrad = bool(amsgrad)
+        if self.amsgrad:
+            self._STATE = Adam._STATE + ("max_exp_avg_sq",)
 
     def _apply(self, work):
+        if self.amsgrad:
+            return self._apply_amsgrad(work)
         groups = {}
         for _, p, target, g in work:
             st = self.state.get(id(p))
@@ -39,6 +45,38 @@ class Adam(Optimizer):
             # lr, beta1 (a schedule may cycle it) and the step as callables: a replayed step re-reads them
             be.adam_multi_(items, self._lr_at(st), lambda: self.betas[0], b2, self.eps, self.weight_decay,
                            self._bias_step(st), self.decoupled, self._SQ_COEF, self._form, self._scalars(st))
+
+    def _apply_amsgrad(self, work):
+        """AMSGrad (PyTorch's amsgrad=True): the denominator from the running maximum
+        of v.  Composed of the elementwise ops with the step's bias corrections as
+        host numbers, so a captured step cannot replay it (refused there)."""
+        from .. import autograd, ops
+        from ..tensor import Tensor
+        b1, b2 = self.betas
+        for _, p, target, g in work:
+            be = p.backend
+            if be.capturing:
+                raise RuntimeError(f"{type(self).__name__}(amsgrad=True) runs composed ops with per-step host "
+                                   "numbers: a captured step (vkgrad.capture_step) cannot replay it")
+            st = self.state.get(id(p))
+            if st is None:
+                st = self.state[id(p)] = [self._zeros_like(p), self._zeros_like(p), 0, self._zeros_like(p)]
+            st[2] += 1
+            t, dt = st[2], be.dtype_of(target)
+            w, m, v, vmax = (Tensor(h, be) for h in (target, st[0], st[1], st[3]))
+            grad = Tensor(g if be.dtype_of(g) == dt else be.cast(g, dt), be)
+            with autograd.no_grad():
+                if self.weight_decay and self.decoupled:
+                    w = w * (1.0 - self.lr * self.weight_decay)
+                elif self.weight_decay:
+                    grad = grad + w * self.weight_decay
+                m = m * b1 + grad * (1.0 - b1)
+                v = v * b2 + grad * grad * (1.0 - b2)
+                vmax = ops.maximum(vmax, v)
+                denom = ops.sqrt(vmax) * (1.0 / math.sqrt(1.0 - b2 ** t)) + self.eps
+                w = w - m / denom * (self.lr / (1.0 - b1 ** t))
+            for dst, src in ((target, w), (st[0], m), (st[1], v), (st[3], vmax)):
+                be.copy_(dst, src.data)
 
     _SQ_COEF = None  # the g^2 term's coefficient in v (None: 1 - beta2)
     _form = "adam"  # the update's form (Backend.adam_)
@@ -73,8 +111,8 @@ class AdamW(Adam):
 
     decoupled = True
 
-    def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.01):
-        super().__init__(params, lr, betas, eps, weight_decay)
+    def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.01, amsgrad=False):
+        super().__init__(params, lr, betas, eps, weight_decay, amsgrad)
 
 
 class RMSprop(Adam):
