@@ -963,6 +963,16 @@ CASES = {
     "conv_transpose3d": (lambda x, w, b: vg.conv_transpose3d(x, w, b, (2, 1, 2), (1, 0, 1)),
                          lambda x, w, b: _np_conv_transpose3d(x, w, (2, 1, 2), (1, 0, 1)) + b[:, None, None, None],
                          [U(2, 2, 2, 3, 2), U(2, 3, 2, 2, 3), U(3)]),
+    "tensor_unfold": (lambda x: x.unfold(1, 3, 2), lambda x: np.stack([x[:, 0:3], x[:, 2:5]], 1), [U(2, 6)]),
+    "tensor_unfold_first_axis": (lambda x: x.unfold(0, 2, 1) * 1.0, lambda x: np.stack([x[0:2], x[1:3]]).transpose(
+        0, 2, 1), [U(3, 2)]),
+    "index_put_accumulate": (lambda x, v: vg.index_put(x, (np.array([0, 2, 0]), np.array([1, 3, 1])), v, True),
+                             lambda x, v: x + np.array([[0, v[0] + v[2], 0, 0], [0] * 4, [0, 0, 0, v[1]]]),
+                             [U(3, 4), U(3)]),
+    "index_put_rows": (lambda x, v: vg.index_put(x, (np.array([2, 0]),), v),
+                       lambda x, v: np.stack([v[1], x[1], v[0]]), [U(3, 4), U(2, 4)]),
+    "masked_scatter": (lambda x, s: x.masked_scatter(np.array([[True, False, True], [False, True, False]]), s),
+                       lambda x, s: np.array([[s[0], x[0, 1], s[1]], [x[1, 0], s[2], x[1, 2]]]), [U(2, 3), U(5)]),
     "median_dim": (lambda a: vg.median(a, 1).values, lambda a: np.sort(a, 1)[:, 2], [U(3, 6)]),  # (the lower)
     "median_all_method": (lambda a: a.median(), lambda a: np.median(a), [U(3, 5)]),
     "nanmedian_keep": (lambda a: vg.nanmedian(a, 0, keepdim=True)[0], lambda a: np.median(a, 0, keepdims=True),
@@ -1655,11 +1665,11 @@ def test_clone_has_its_own_storage_and_one_hot(bk):
 def test_one_hot_errors():
     with pytest.raises(ValueError, match=r"one_hot: labels must lie in \[0, 3\), got values in \[0, 3\]"):
         vg.one_hot(vg.tensor(np.array([0, 3], np.int32), device="cpu"), 3)
-    with pytest.raises(ValueError, match="one_hot: num_classes must be a positive integer, got 0"):
+    with pytest.raises(ValueError, match=r"one_hot: num_classes must be a positive integer \(or -1\), got 0"):
         vg.one_hot([1], 0)
     with pytest.raises(TypeError, match="one_hot: labels must be integers, got float64"):
         vg.one_hot([1.0], 3)
-    with pytest.raises(ValueError, match=r"one_hot: labels must be an int32 tensor of shape \[batch\], got f32"):
+    with pytest.raises(ValueError, match=r"one_hot: labels must be an int32 tensor, got f32"):
         vg.one_hot(vg.tensor(np.array([1.0])), 3)
     with pytest.raises(ValueError, match="one_hot: dtype must be a float dtype, got i32"):
         vg.one_hot([1], 3, dtype="i32")
@@ -2224,6 +2234,32 @@ def test_pytorch_operators_and_spellings(bk):
     assert d.numpy().tolist() == [[1, 0], [0, 1], [0, 0], [1, 0], [0, 1]]
     with pytest.raises(TypeError, match="where: give both a and b"):
         vg.where(x > 1.0, x)
+
+
+def test_more_pytorch_spellings(bk):
+    """size= for the constructors, nbytes / ndimension / is_floating_point /
+    grad_fn, index_put_ in place, F.one_hot inferring the classes and any label
+    shape, F's inplace= accepted by name or position."""
+    F = vg.nn.functional
+    assert vg.zeros(size=(2, 3), device=bk.device).shape == (2, 3) and vg.randn(size=(4,)).shape == (4,)
+    with pytest.raises(TypeError, match="zeros: give the shape or size=, not both"):
+        vg.zeros(2, size=(2,))
+    x = bk.t(np.arange(6.0).reshape(2, 3), requires_grad=True)
+    assert x.nbytes == 6 * x.element_size() and x.ndimension() == 2 and x.is_floating_point()
+    assert x.grad_fn is None and (x * 2.0).grad_fn is not None
+    z = bk.t(np.zeros((2, 3)))
+    z.index_put_((bk.t(np.array([0, 1, 0], np.int32), dtype="i32"), np.array([2, 0, 2])), bk.t(np.ones(3)),
+                 accumulate=True)
+    assert z.numpy().tolist() == [[0, 0, 2], [1, 0, 0]]
+    oh = F.one_hot(bk.t(np.array([[0, 3], [1, 1]], np.int32), dtype="i32"))
+    assert oh.shape == (2, 2, 4) and oh.numpy()[0, 1].tolist() == [0, 0, 0, 1]
+    assert F.relu(bk.t(np.array([-1.0, 2.0])), True).numpy().tolist() == [0.0, 2.0]
+    assert F.dropout(bk.t(np.ones(3)), 0.5, False, True).numpy().tolist() == [1.0] * 3
+    assert F.leaky_relu(bk.t(np.array([-1.0])), 0.25, inplace=True).numpy().tolist() == [-0.25]
+    with pytest.raises(ValueError, match=r"unfold: size must be in \[1, 3\]"):
+        x.unfold(1, 4, 1)
+    with pytest.raises(ValueError, match="masked_scatter: the mask selects 3 elements, source has 2"):
+        x.masked_scatter(x > 2.0, bk.t(np.ones(2)))
 
 
 def test_sort_errors_and_0d(bk):

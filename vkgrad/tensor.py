@@ -491,6 +491,52 @@ class Tensor:
     def element_size(self):
         return {"f16": 2, "f32": 4, "f64": 8, "i32": 4}[self.dtype]
 
+    @property
+    def nbytes(self):
+        return self.size * self.element_size()
+
+    def ndimension(self):
+        return self.ndim
+
+    def is_floating_point(self):
+        return self.dtype in ("f16", "f32", "f64")
+
+    @property
+    def grad_fn(self):
+        """The recorded node that made this tensor (None for leaves and tensors made
+        without recording), as PyTorch's grad_fn is tested for None."""
+        return self._node
+
+    def unfold(self, dimension, size, step):
+        """PyTorch's Tensor.unfold: the windows of ``size`` every ``step`` along
+        ``dimension``, that axis becoming the windows' count and a last axis of
+        ``size`` added (a gather; its gradient adds overlaps)."""
+        d = self._dim("unfold", dimension)
+        n = self.shape[d]
+        if isinstance(size, bool) or not isinstance(size, (int, np.integer)) or not 0 < size <= n or \
+                isinstance(step, bool) or not isinstance(step, (int, np.integer)) or step < 1:
+            raise ValueError(f"unfold: size must be in [1, {n}] (axis {d} of shape {list(self.shape)}) and step >= 1, "
+                             f"got {size} and {step}")
+        starts = np.arange(0, n - size + 1, step)
+        idx = (starts[:, None] + np.arange(size)[None, :]).reshape(-1)
+        ops = _ops()
+        y = ops.index_select(self, d, idx)
+        y = y.reshape(self.shape[:d] + (len(starts), size) + self.shape[d + 1:])
+        return ops.movedim(y, d + 1, -1)
+
+    def index_put_(self, indices, values, accumulate=False):
+        """self[indices] = values in place, or added there (``accumulate``: repeated
+        positions summed)."""
+        idx = tuple(indices) if isinstance(indices, (tuple, list)) else (indices,)
+        if not accumulate:
+            self[idx] = values
+            return self
+        return self._inplace_of("index_put_", lambda: _ops().index_put(self, idx, values, accumulate=True))
+
+    def masked_scatter(self, mask, source):
+        """``vkgrad.masked_scatter(self, mask, source)``."""
+        return _ops().masked_scatter(self, mask, source)
+
     def nelement(self):
         return self.numel()
 
@@ -859,14 +905,24 @@ def full(shape, fill_value, dtype=None, device=None, requires_grad=False):
     return t.requires_grad_(True) if requires_grad else t
 
 
-def zeros(*shape, dtype=None, device=None, requires_grad=False):
-    """``zeros(2, 3)`` or ``zeros((2, 3))``: a tensor of zeros (as ``full``)."""
-    return full(_shape_arg("zeros", shape), 0.0, dtype, device, requires_grad)
+def _sized(op, shape, size):
+    """*shape, or PyTorch's size= keyword (not both)."""
+    if size is not None:
+        if shape:
+            raise TypeError(f"{op}: give the shape or size=, not both")
+        shape = (size,)
+    return _shape_arg(op, shape)
 
 
-def ones(*shape, dtype=None, device=None, requires_grad=False):
+def zeros(*shape, size=None, dtype=None, device=None, requires_grad=False):
+    """``zeros(2, 3)``, ``zeros((2, 3))`` or ``zeros(size=(2, 3))``: a tensor of zeros
+    (as ``full``)."""
+    return full(_sized("zeros", shape, size), 0.0, dtype, device, requires_grad)
+
+
+def ones(*shape, size=None, dtype=None, device=None, requires_grad=False):
     """``ones(2, 3)`` or ``ones((2, 3))``: a tensor of ones (as ``full``)."""
-    return full(_shape_arg("ones", shape), 1.0, dtype, device, requires_grad)
+    return full(_sized("ones", shape, size), 1.0, dtype, device, requires_grad)
 
 
 def _like(op, t, value, dtype, device, requires_grad):
@@ -890,10 +946,10 @@ def full_like(t, fill_value, dtype=None, device=None, requires_grad=False):
     return _like("full_like", t, fill_value, dtype, device, requires_grad)
 
 
-def empty(*shape, dtype=None, device=None, requires_grad=False):
+def empty(*shape, size=None, dtype=None, device=None, requires_grad=False):
     """PyTorch's empty: a tensor of ``shape`` to be overwritten (zeros here: a fill
     on the device costs what an uninitialised block would, and reads are defined)."""
-    return full(_shape_arg("empty", shape), 0.0, dtype, device, requires_grad)
+    return full(_sized("empty", shape, size), 0.0, dtype, device, requires_grad)
 
 
 def empty_like(t, dtype=None, device=None, requires_grad=False):
@@ -929,17 +985,17 @@ def randint_like(t, low=0, high=None, device=None):
     return randint(low, high, t.shape, device=device if device is not None else t.device)
 
 
-def randn(*shape, dtype=None, device=None, requires_grad=False):
+def randn(*shape, size=None, dtype=None, device=None, requires_grad=False):
     """Standard normal samples of ``shape`` from vkgrad's generator (``manual_seed``):
     drawn on the host, so a seed gives the same values on every backend."""
     from .random import rng
-    return tensor(rng().standard_normal(_shape_arg("randn", shape)), requires_grad, dtype, device)
+    return tensor(rng().standard_normal(_sized("randn", shape, size)), requires_grad, dtype, device)
 
 
-def rand(*shape, dtype=None, device=None, requires_grad=False):
+def rand(*shape, size=None, dtype=None, device=None, requires_grad=False):
     """Uniform samples in [0, 1) of ``shape`` from vkgrad's generator (as ``randn``)."""
     from .random import rng
-    return tensor(rng().random(_shape_arg("rand", shape)), requires_grad, dtype, device)
+    return tensor(rng().random(_sized("rand", shape, size)), requires_grad, dtype, device)
 
 
 def randperm(n, dtype="i32", device=None, requires_grad=False):

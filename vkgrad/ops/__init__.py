@@ -25,7 +25,8 @@ from .compat import (addmm, all, any, cdist, clamp_min, clamp_max, clip, column_
 from .losses import (ctc_loss, cosine_embedding_loss, gaussian_nll_loss, hinge_embedding_loss, margin_ranking_loss,
                      multi_margin_loss, multilabel_soft_margin_loss, poisson_nll_loss, soft_margin_loss,
                      triplet_margin_loss)
-from .indexing import (argwhere, bincount, bucketize, histc, index_add, index_copy, index_fill, masked_select,
+from .indexing import (argwhere, bincount, bucketize, histc, index_add, index_copy, index_fill, index_put,
+                       masked_scatter, masked_select,
                        nonzero, scatter, scatter_reduce, searchsorted, select, take, unique, unique_consecutive)
 from .products import (addbmm, addmv, addr, baddbmm, block_diag, cartesian_prod, corrcoef, cov, cross,
                        cumulative_trapezoid, diff, kron, tensordot, trapezoid, trapz)
@@ -69,7 +70,7 @@ __all__ = ["abs", "add", "affine", "clamp", "div", "eq", "exp", "gelu", "log", "
            "atan", "atan2", "atanh", "hypot",
            "aminmax", "count_nonzero", "cummax", "cummin", "logcumsumexp", "median", "msort", "nanmean", "nanmedian",
            "nanquantile", "nansum", "quantile", "std_mean", "var_mean",
-           "argwhere", "bincount", "bucketize", "histc", "index_add", "index_copy", "index_fill", "masked_select",
+           "argwhere", "bincount", "bucketize", "histc", "index_put", "masked_scatter", "index_add", "index_copy", "index_fill", "masked_select",
            "nonzero", "scatter", "scatter_reduce", "searchsorted", "select", "take", "unique", "unique_consecutive",
            "addbmm", "addmv", "addr", "baddbmm", "block_diag", "cartesian_prod", "corrcoef", "cov", "cross",
            "cumulative_trapezoid", "diff", "kron", "tensordot", "trapezoid", "trapz",

@@ -210,6 +210,61 @@ def masked_select(x, mask):
     return getitem(xb, np.broadcast_to(m, shape).reshape(-1))
 
 
+def index_put(x, indices, values, accumulate=False):
+    """x with ``values`` (broadcast) written at ``indices`` (a tuple of integer
+    arrays / int32 tensors, one per leading axis, broadcast together), or added
+    there with ``accumulate`` (repeated positions summed); a new tensor, gradients
+    to x (where not overwritten) and to values."""
+    check_tensor("index_put", x)
+    idx = [np.asarray(i.numpy() if isinstance(i, Tensor) else i) for i in
+           (indices if isinstance(indices, (tuple, list)) else (indices,))]
+    if not idx or len(idx) > x.ndim or any(i.size and i.dtype.kind not in "iub" for i in idx):
+        raise IndexError(f"index_put: indices must be 1 to {x.ndim} integer (or boolean) arrays, got "
+                         f"{[str(i.dtype) for i in idx]}")
+    if len(idx) == 1 and idx[0].dtype == bool:
+        idx = list(np.nonzero(idx[0]))
+    try:
+        bshape = np.broadcast_shapes(*[i.shape for i in idx])
+    except ValueError:
+        raise IndexError(f"index_put: index shapes {[list(i.shape) for i in idx]} do not broadcast") from None
+    lead, rest = x.shape[:len(idx)], x.shape[len(idx):]
+    for i, n in zip(idx, lead):
+        if i.size and (i.min() < -n or i.max() >= n):
+            raise IndexError(f"index_put: an index is out of range for an axis of length {n}")
+    flat = np.ravel_multi_index(tuple(np.broadcast_to(i % builtins.max(n, 1), bshape) for i, n in zip(idx, lead)),
+                                lead).reshape(-1) if lead else np.zeros(1, np.int64)
+    rows = reshape(x, (int(np.prod(lead)),) + rest)
+    v = values if isinstance(values, Tensor) else Tensor(x.backend.from_numpy(np.asarray(values, np.float64), x.dtype),
+                                                        x.backend)
+    v = reshape(v.broadcast_to(tuple(bshape) + rest) if v.shape != tuple(bshape) + rest else v,
+                (flat.size,) + rest)
+    if accumulate:
+        out = index_add(rows, 0, flat, v)
+    else:
+        if np.unique(flat).size != flat.size:  # (the last write wins, as NumPy's)
+            keep = np.sort(np.unique(flat.size - 1 - np.unique(flat[::-1], return_index=True)[1]))
+            flat, v = flat[keep], getitem(v, keep)
+        out = index_copy(rows, 0, flat, v)
+    return reshape(out, x.shape)
+
+
+def masked_scatter(x, mask, source):
+    """x with the positions where ``mask`` (broadcast) is true filled, in order, by
+    the first elements of ``source``; gradients to x elsewhere and to those
+    elements of source."""
+    check_tensor("masked_scatter", x)
+    m = np.broadcast_to(_host_mask("masked_scatter", mask), x.shape).reshape(-1)
+    pos = np.flatnonzero(m)
+    check_tensor("masked_scatter", source)
+    if source.size < pos.size:
+        raise ValueError(f"masked_scatter: the mask selects {pos.size} elements, source has {source.size}")
+    flat = reshape(x, (x.size,))
+    if pos.size == 0:
+        return x * 1.0
+    src = getitem(reshape(source, (source.size,)), slice(0, pos.size))
+    return reshape(index_copy(flat, 0, pos, src), x.shape)
+
+
 def nonzero(x, *, as_tuple=False):
     """The indices of x's nonzero elements (NaN counts), row-major, as an int32
     [count, ndim] tensor on x's device, or a tuple of 1-d ones (``as_tuple``)."""
@@ -393,6 +448,6 @@ def unique_consecutive(x, return_inverse=False, return_counts=False, dim=None):
                        x.shape if ax is None else (x.shape[ax],))
 
 
-__all__ = ["index_add", "index_copy", "index_fill", "scatter", "scatter_reduce", "masked_select", "nonzero",
+__all__ = ["index_put", "masked_scatter", "index_add", "index_copy", "index_fill", "scatter", "scatter_reduce", "masked_select", "nonzero",
            "argwhere", "take", "select", "searchsorted", "bucketize", "bincount", "histc", "unique",
            "unique_consecutive"]

@@ -236,19 +236,28 @@ def _int_tensor(op, what, x, device):
     return tensor(host.astype(np.int32), dtype="i32", device=device), host
 
 
-def one_hot(labels, num_classes, dtype=None):
-    """[B, num_classes] rows of 0 with a 1 at each label (no gradient); ``labels``
-    an int32 tensor of shape [B] or integers (then on the default device).  Labels
-    on the host must lie in [0, num_classes); on a device one out of range gives a
-    row of NaN (checking would cost a read of the device)."""
+def one_hot(labels, num_classes=-1, dtype=None):
+    """[*labels.shape, num_classes] rows of 0 with a 1 at each label (no gradient;
+    a float dtype: vkgrad's masks are float); ``labels`` an int32 tensor or integers
+    (then on the default device); ``num_classes=-1``: the largest label + 1 (a read
+    of device labels), as PyTorch's.  Labels on the host must lie in [0,
+    num_classes); on a device one out of range gives a row of NaN (checking would
+    cost a read of the device)."""
+    if isinstance(labels, Tensor) and labels.dtype != "i32":
+        raise ValueError(f"one_hot: labels must be an int32 tensor, got {labels.dtype} of shape "
+                         f"{list(labels.shape)}")
+    if num_classes == -1:
+        h = labels.numpy() if isinstance(labels, Tensor) else np.asarray(labels)
+        num_classes = int(h.max()) + 1 if h.size else 0
+        if num_classes < 1:
+            raise ValueError("one_hot: cannot infer num_classes from no labels")
     if isinstance(num_classes, bool) or not isinstance(num_classes, (int, np.integer)) or num_classes < 1:
-        raise ValueError(f"one_hot: num_classes must be a positive integer, got {num_classes!r}")
-    if isinstance(labels, Tensor) and (labels.dtype != "i32" or labels.ndim != 1):
-        raise ValueError(f"one_hot: labels must be an int32 tensor of shape [batch], got {labels.dtype} "
-                         f"of shape {list(labels.shape)}")
+        raise ValueError(f"one_hot: num_classes must be a positive integer (or -1), got {num_classes!r}")
     labels, host = _int_tensor("one_hot", "labels", labels, None)
     if labels.ndim != 1:
-        raise ValueError(f"one_hot: labels must be of shape [batch], got {list(labels.shape)}")
+        flat = one_hot(Tensor(labels.backend.reshape(labels.data, (labels.size,)), labels.backend), num_classes,
+                       dtype)
+        return flat.reshape(tuple(labels.shape) + (int(num_classes),))
     _check_range("one_hot", "labels", host, num_classes)
     dtype = canonical_dtype(dtype) or config.default_dtype
     if dtype not in ("f16", "f32", "f64"):
