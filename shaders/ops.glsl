@@ -30,6 +30,11 @@
 #define U_ASINH 27u
 #define U_ACOSH 28u
 #define U_ATANH 29u
+#define U_LGAMMA 30u
+#define U_DIGAMMA 31u
+#define U_TRIGAMMA 32u
+#define U_ERFC 33u
+#define U_ERFINV 34u
 
 #define B_ADD 0u
 #define B_SUB 1u

@@ -776,7 +776,10 @@ def test_upsample_matches_torch_and_rejects_what_it_lacks(bk):
                   np.random.default_rng(11).standard_normal((2, 2, 3, 4)))
     x = vg.tensor(np.ones((1, 2, 3, 4)), device="cpu")
     with pytest.raises(ValueError, match="interpolate: mode must be one of nearest, nearest-exact, linear, bilinear, "
-                                         "bicubic, area, got 'trilinear'"):
+                                         "bicubic, trilinear, area, got 'cubic'"):
+        vg.interpolate(x, scale_factor=2, mode="cubic")
+    with pytest.raises(ValueError, match=r"interpolate: mode 'trilinear' expects input \[N, C, D, H, W\], got "
+                                         r"\[1, 2, 3, 4\]"):
         vg.interpolate(x, scale_factor=2, mode="trilinear")
     with pytest.raises(ValueError, match=r"interpolate: mode 'linear' expects input \[N, C, L\], got \[1, 2, 3, 4\]"):
         vg.interpolate(x, scale_factor=2, mode="linear")

@@ -293,6 +293,24 @@ def _np_conv_transpose3d(x, w, stride, padding):
     return out[:, :, padding[0]:full[0] - padding[0], padding[1]:full[1] - padding[1], padding[2]:full[2] - padding[2]]
 
 
+def _np_digamma(x):
+    """digamma as the central difference of math.lgamma (1e-10 here: a reference
+    independent of the backends' series)."""
+    h = 1e-5
+    return np.vectorize(lambda v: (math.lgamma(v + h) - math.lgamma(v - h)) / (2 * h))(x)
+
+
+def _np_erfinv(y):
+    """erfinv by bisection on math.erf (to 1e-15)."""
+    def one(v):
+        lo, hi = -6.0, 6.0
+        for _ in range(60):
+            mid = (lo + hi) / 2
+            lo, hi = (mid, hi) if math.erf(mid) < v else (lo, mid)
+        return (lo + hi) / 2
+    return np.vectorize(one)(y)
+
+
 def _reflected_corners(g, W, H):
     """A grid within [-3, 3] mirrored into [-1, 1] at the corner pixels
     (align_corners=True), rewritten in _np_grid_sample's align_corners=False terms."""
@@ -973,6 +991,22 @@ CASES = {
                        lambda x, v: np.stack([v[1], x[1], v[0]]), [U(3, 4), U(2, 4)]),
     "masked_scatter": (lambda x, s: x.masked_scatter(np.array([[True, False, True], [False, True, False]]), s),
                        lambda x, s: np.array([[s[0], x[0, 1], s[1]], [x[1, 0], s[2], x[1, 2]]]), [U(2, 3), U(5)]),
+    "lgamma": (vg.lgamma, np.vectorize(math.lgamma), [U(3, 4, lo=0.3, hi=6)]),
+    "lgamma_negative": (lambda x: x.lgamma(), np.vectorize(math.lgamma), [U(2, 3, lo=-3.9, hi=-3.1)]),
+    "digamma": (vg.digamma, _np_digamma, [U(3, 4, lo=0.3, hi=8)]),
+    "digamma_negative": (lambda x: x.digamma(), _np_digamma, [U(2, 3, lo=-2.8, hi=-2.2)]),
+    "erfc": (vg.erfc, np.vectorize(math.erfc), [U(3, 4, lo=-3, hi=3)]),
+    "erfinv": (vg.erfinv, _np_erfinv, [U(3, 4, lo=-0.95, hi=0.95)]),
+    "special_multigammaln": (lambda x: vg.special.multigammaln(x, 3),
+                             lambda x: 1.5 * math.log(math.pi) + sum(np.vectorize(math.lgamma)(x - i / 2)
+                                                                    for i in range(3)), [U(2, 3, lo=1.5, hi=4)]),
+    "special_ndtr_ndtri": (lambda x: vg.special.ndtr(x) + vg.special.ndtri(vg.sigmoid(x)),
+                           lambda x: 0.5 * np.vectorize(math.erfc)(-x / math.sqrt(2)) + math.sqrt(2) * _np_erfinv(
+                               2 / (1 + np.exp(-x)) - 1), [U(3, 3)]),
+    "special_sinc_entr_xlog1py": (lambda x: vg.special.sinc(x) + vg.special.entr(vg.abs(x)) +
+                                  vg.special.xlog1py(x, vg.abs(x)),
+                                  lambda x: np.sinc(x) - np.abs(x) * np.log(np.abs(x)) + x * np.log1p(np.abs(x)),
+                                  [AWAY(3, 4)]),
     "median_dim": (lambda a: vg.median(a, 1).values, lambda a: np.sort(a, 1)[:, 2], [U(3, 6)]),  # (the lower)
     "median_all_method": (lambda a: a.median(), lambda a: np.median(a), [U(3, 5)]),
     "nanmedian_keep": (lambda a: vg.nanmedian(a, 0, keepdim=True)[0], lambda a: np.median(a, 0, keepdims=True),
@@ -1888,6 +1922,16 @@ def test_unary_math_at_the_edges_and_far_out(bk):
     inf, nan = np.inf, np.nan
     x = np.array([-1.0, inf, -inf, nan, -2.0])
     with np.errstate(all="ignore"):
+        special = {"lgamma": ([0.0, -1.0, -2.5, 1.0, 2.0, np.inf, np.nan], [np.inf, np.inf, math.lgamma(-2.5), 0.0, 0.0,
+                                                                                 np.inf, np.nan]),
+                   "digamma": ([0.0, -2.0, 1.0, np.inf, np.nan], [-np.inf, np.nan, -0.5772156649015329, np.inf, np.nan]),
+                   "erfc": ([-np.inf, np.inf, 0.0, np.nan], [2.0, 0.0, 1.0, np.nan]),
+                   "erfinv": ([1.0, -1.0, 1.5, 0.0, np.nan], [np.inf, -np.inf, np.nan, 0.0, np.nan])}
+        for op, (xs, ws) in special.items():
+            got = getattr(vg, op)(bk.t(np.array(xs))).numpy().astype(np.float64)
+            np.testing.assert_array_equal(np.isnan(got), np.isnan(ws), err_msg=f"{bk.name} {op} NaNs: {got}")
+            ok = ~np.isnan(np.array(ws))
+            np.testing.assert_allclose(got[ok], np.array(ws)[ok], rtol=1e-3, atol=2e-6, err_msg=f"{bk.name} {op}")
         for op in ("log1p", "expm1", "sin", "cos", "erf", "sign", "floor", "ceil", "round", "trunc", "atan", "asin",
                    "acos", "asinh", "acosh", "atanh"):
             want = np.vectorize(math.erf)(x) if op == "erf" else getattr(np, "arc" + op[1:] if op[0] == "a"

@@ -1,6 +1,8 @@
 """``vkgrad.distributions``: PyTorch's torch.distributions for the common cases --
-Normal, Uniform, Exponential, Laplace, Bernoulli, Categorical, OneHotCategorical
-and MultivariateNormal, with ``kl_divergence`` between two of a kind.
+Normal, Uniform, Exponential, Laplace, Bernoulli, Categorical, OneHotCategorical,
+MultivariateNormal, Gamma, Beta, Dirichlet and Poisson, with ``kl_divergence``
+between two of a kind (Gamma, Beta, Dirichlet and Poisson sample without a
+reparameterised gradient: ``sample``, not ``rsample``).
 
 Parameters are tensors (or numbers) on any device; ``log_prob``, ``entropy``,
 ``mean`` / ``variance`` / ``stddev`` and ``rsample`` (the reparameterised draw:
@@ -18,7 +20,7 @@ from .random import rng
 from .tensor import Tensor, tensor
 
 __all__ = ["Distribution", "Normal", "Uniform", "Exponential", "Laplace", "Bernoulli", "Categorical",
-           "OneHotCategorical", "MultivariateNormal", "kl_divergence"]
+           "OneHotCategorical", "MultivariateNormal", "Gamma", "Beta", "Dirichlet", "Poisson", "kl_divergence"]
 
 _HALF_LOG_2PI = 0.5 * math.log(2 * math.pi)
 
@@ -384,9 +386,156 @@ class MultivariateNormal(Distribution):
         return self._half_logdet() + n * (0.5 + _HALF_LOG_2PI)
 
 
+def _host_draw(like, draw):
+    """Samples drawn on the host from the parameters' current values (no gradient)."""
+    return tensor(draw(), dtype=like.dtype, device=like.device)
+
+
+class Gamma(Distribution):
+    """Gamma(concentration a, rate b): b^a x^(a-1) exp(-b x) / Gamma(a), x > 0."""
+
+    def __init__(self, concentration, rate):
+        (self.concentration, self.rate), self.batch_shape = _params("Gamma", concentration, rate)
+
+    def _like(self):
+        return self.concentration
+
+    @property
+    def mean(self):
+        return self.concentration / self.rate
+
+    @property
+    def variance(self):
+        return self.concentration / (self.rate * self.rate)
+
+    def _sample(self, shape):
+        a, b = self.concentration.numpy().astype(np.float64), self.rate.numpy().astype(np.float64)
+        return _host_draw(self._like(), lambda: rng().gamma(a, 1.0 / b, size=shape + self.batch_shape))
+
+    def log_prob(self, value):
+        v = self._check(value)
+        a, b = self.concentration, self.rate
+        lp = a * ops.log(b) + (a - 1.0) * ops.log(ops.where(ops.gt(v, 0.0), v, 1.0)) - b * v - ops.lgamma(a)
+        return ops.where(ops.gt(v, 0.0), lp, float("-inf"))
+
+    def entropy(self):
+        a = self.concentration
+        return a - ops.log(self.rate) + ops.lgamma(a) + (1.0 - a) * ops.digamma(a)
+
+
+class Beta(Distribution):
+    """Beta(a, b) on (0, 1): x^(a-1) (1-x)^(b-1) / B(a, b)."""
+
+    def __init__(self, concentration1, concentration0):
+        (self.concentration1, self.concentration0), self.batch_shape = _params("Beta", concentration1,
+                                                                               concentration0)
+
+    def _like(self):
+        return self.concentration1
+
+    @property
+    def mean(self):
+        return self.concentration1 / (self.concentration1 + self.concentration0)
+
+    @property
+    def variance(self):
+        t = self.concentration1 + self.concentration0
+        return self.concentration1 * self.concentration0 / (t * t * (t + 1.0))
+
+    def _sample(self, shape):
+        a, b = self.concentration1.numpy().astype(np.float64), self.concentration0.numpy().astype(np.float64)
+        return _host_draw(self._like(), lambda: rng().beta(a, b, size=shape + self.batch_shape))
+
+    def _log_norm(self):
+        a, b = self.concentration1, self.concentration0
+        return ops.lgamma(a) + ops.lgamma(b) - ops.lgamma(a + b)
+
+    def log_prob(self, value):
+        v = self._check(value)
+        a, b = self.concentration1, self.concentration0
+        inside = ops.gt(v, 0.0) * ops.lt(v, 1.0)
+        vv = ops.where(inside, v, 0.5)
+        lp = (a - 1.0) * ops.log(vv) + (b - 1.0) * ops.log1p(-vv) - self._log_norm()
+        return ops.where(inside, lp, float("-inf"))
+
+    def entropy(self):
+        a, b = self.concentration1, self.concentration0
+        return (self._log_norm() - (a - 1.0) * ops.digamma(a) - (b - 1.0) * ops.digamma(b)
+                + (a + b - 2.0) * ops.digamma(a + b))
+
+
+class Dirichlet(Distribution):
+    """Dirichlet(alpha) over the simplex of the last axis."""
+
+    def __init__(self, concentration):
+        (self.concentration,), shape = _params("Dirichlet", concentration)
+        if not shape:
+            raise ValueError("Dirichlet: concentration needs a last axis of categories")
+        self.batch_shape, self.event_shape = shape[:-1], shape[-1:]
+
+    def _like(self):
+        return self.concentration
+
+    @property
+    def mean(self):
+        return self.concentration / ops.sum(self.concentration, -1, keepdims=True)
+
+    @property
+    def variance(self):
+        a0 = ops.sum(self.concentration, -1, keepdims=True)
+        m = self.concentration / a0
+        return m * (1.0 - m) / (a0 + 1.0)
+
+    def _sample(self, shape):
+        a = self.concentration.numpy().astype(np.float64)
+        g = rng().gamma(np.broadcast_to(a, shape + a.shape))
+        return _host_draw(self._like(), lambda: g / g.sum(-1, keepdims=True))
+
+    def _log_norm(self):
+        a = self.concentration
+        return ops.sum(ops.lgamma(a), -1) - ops.lgamma(ops.sum(a, -1))
+
+    def log_prob(self, value):
+        v = self._check(value)
+        return ops.sum((self.concentration - 1.0) * ops.log(v), -1) - self._log_norm()
+
+    def entropy(self):
+        a = self.concentration
+        a0 = ops.sum(a, -1)
+        k = self.event_shape[0]
+        return self._log_norm() + (a0 - k) * ops.digamma(a0) - ops.sum((a - 1.0) * ops.digamma(a), -1)
+
+
+class Poisson(Distribution):
+    """Poisson(rate): rate^k exp(-rate) / k! for k = 0, 1, ... (float samples)."""
+
+    def __init__(self, rate):
+        (self.rate,), self.batch_shape = _params("Poisson", rate)
+
+    def _like(self):
+        return self.rate
+
+    @property
+    def mean(self):
+        return self.rate
+
+    @property
+    def variance(self):
+        return self.rate
+
+    def _sample(self, shape):
+        lam = self.rate.numpy().astype(np.float64)
+        return _host_draw(self._like(), lambda: rng().poisson(lam, size=shape + self.batch_shape).astype(np.float64))
+
+    def log_prob(self, value):
+        k = self._check(value)
+        return ops.xlogy(k, self.rate) - self.rate - ops.lgamma(k + 1.0)
+
+
 def kl_divergence(p, q):
     """KL(p || q) for two distributions of one kind (Normal, Uniform, Exponential,
-    Laplace, Bernoulli, Categorical / OneHotCategorical, MultivariateNormal)."""
+    Laplace, Bernoulli, Categorical / OneHotCategorical, MultivariateNormal, Gamma,
+    Beta, Dirichlet, Poisson)."""
     if type(p) is not type(q):
         raise NotImplementedError(f"kl_divergence: no formula for {type(p).__name__} against {type(q).__name__}")
     if isinstance(p, Normal):
@@ -409,6 +558,21 @@ def kl_divergence(p, q):
             ops.logsigmoid(-p.logits) - ops.logsigmoid(-q.logits))
     if isinstance(p, Categorical):
         return ops.sum(p.probs * (p.logits - q.logits), -1)
+    if isinstance(p, Gamma):
+        a, b, c, d = p.concentration, p.rate, q.concentration, q.rate
+        return ((a - c) * ops.digamma(a) - ops.lgamma(a) + ops.lgamma(c) + c * (ops.log(b) - ops.log(d))
+                + a * (d - b) / b)
+    if isinstance(p, Beta):
+        a1, b1, a2, b2 = p.concentration1, p.concentration0, q.concentration1, q.concentration0
+        t = a1 + b1
+        return (q._log_norm() - p._log_norm() + (a1 - a2) * ops.digamma(a1) + (b1 - b2) * ops.digamma(b1)
+                + (a2 - a1 + b2 - b1) * ops.digamma(t))
+    if isinstance(p, Dirichlet):
+        a, b = p.concentration, q.concentration
+        a0 = ops.sum(a, -1, keepdims=True)
+        return q._log_norm() - p._log_norm() + ops.sum((a - b) * (ops.digamma(a) - ops.digamma(a0)), -1)
+    if isinstance(p, Poisson):
+        return p.rate * (ops.log(p.rate) - ops.log(q.rate)) - p.rate + q.rate
     if isinstance(p, MultivariateNormal):
         from . import linalg
         n = p.event_shape[0]

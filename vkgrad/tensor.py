@@ -753,6 +753,7 @@ for _name in ("abs", "exp", "log", "sqrt", "relu", "sigmoid", "tanh", "sin", "co
               "trunc", "frac", "round", "isnan", "isinf", "isfinite", "nan_to_num", "atan", "asin", "acos", "asinh",
               "acosh", "atanh", "atan2", "hypot", "arctan", "arcsin", "arccos", "arcsinh", "arccosh", "arctanh",
               "arctan2",
+              "lgamma", "digamma", "erfc", "erfinv",
               "aminmax", "count_nonzero", "cummax", "cummin", "logcumsumexp", "median", "msort", "nanmean",
               "nanmedian", "nanquantile", "nansum", "quantile",
               "index_add", "index_copy", "index_fill", "scatter", "scatter_reduce", "masked_select", "nonzero",
@@ -800,7 +801,7 @@ for _name in ("exp", "log", "sqrt", "rsqrt", "abs", "neg", "relu", "sigmoid", "t
               "asin", "acos", "asinh", "acosh", "atanh", "atan2", "hypot", "frac", "exp2", "log2", "log10",
               "index_add", "index_copy", "index_fill", "scatter", "scatter_reduce", "addcmul", "addcdiv", "divide",
               "multiply", "subtract", "negative", "floor_divide", "deg2rad", "rad2deg", "heaviside", "logical_not",
-              "logical_and", "logical_or", "logical_xor", "scatter_add"):
+              "logical_and", "logical_or", "logical_xor", "scatter_add", "lgamma", "digamma", "erfc", "erfinv"):
     setattr(Tensor, _name + "_", _in_place_of(_name))
 
 

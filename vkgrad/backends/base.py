@@ -30,7 +30,7 @@ import numpy as np
 UNARY_OPS = ("neg", "exp", "log", "sqrt", "relu", "sigmoid", "tanh", "gelu",
              "gelu_tanh", "affine", "pow", "clamp", "clip_coef", "fill", "sin", "cos", "log1p",
              "expm1", "erf", "sign", "floor", "ceil", "round", "trunc", "atan", "asin", "acos", "asinh", "acosh",
-             "atanh")
+             "atanh", "lgamma", "digamma", "trigamma", "erfc", "erfinv")
 BINARY_OPS = ("add", "sub", "mul", "div", "eq", "relu_bwd", "sigmoid_bwd",
               "tanh_bwd", "gelu_bwd", "gelu_tanh_bwd", "pow_bwd", "clamp_bwd", "maximum", "minimum", "gt", "ge",
               "erf_bwd", "atan2", "hypot")

@@ -1,6 +1,6 @@
 """Every op once, forward and backward, written against backend primitives."""
 from .elementwise import (acos, acosh, arccos, arccosh, arcsin, arcsinh, arctan, arctan2, arctanh, asin, asinh, atan,
-                          atan2, atanh, hypot)
+                          atan2, atanh, digamma, erfc, erfinv, hypot, lgamma)
 from .elementwise import (abs, add, affine, ceil, celu, clamp, clone, cos, cosh, div, elu, eq, erf, exp, exp2,
                           expm1, floor, frac, ge, isfinite, isinf, isnan, nan_to_num, gelu, gt, hardshrink, hardsigmoid, hardswish, hardtanh, le,
                           leaky_relu, log, log10, log1p, log2, logsigmoid, lt, masked_fill, maximum, minimum, mish,
@@ -79,4 +79,4 @@ __all__ = ["abs", "add", "affine", "clamp", "div", "eq", "exp", "gelu", "log", "
            "heaviside", "hsplit", "isclose", "logical_and", "logical_not", "logical_or", "logical_xor", "multiply",
            "negative", "positive", "isin", "rad2deg", "rot90", "subtract", "tensor_split", "true_divide", "vsplit",
            "alpha_dropout", "feature_alpha_dropout", "pdist", "rms_norm", "rrelu", "softmin", "lp_pool1d", "lp_pool2d",
-           "adaptive_avg_pool3d", "conv_transpose3d"]
+           "adaptive_avg_pool3d", "conv_transpose3d", "digamma", "erfc", "erfinv", "lgamma"]
