@@ -20,7 +20,7 @@ _OPS = ["add", "sub", "mul", "div", "exp", "log", "sqrt", "relu", "sigmoid", "ta
         "cat", "stack", "var", "layer_norm", "where", "conv2d", "max_pool2d", "avg_pool2d", "bmm", "embedding",
         "pad", "flip", "split", "interpolate", "cumsum", "roll", "einsum", "recurrence", "sin", "cos", "erf",
         "expm1", "log1p", "floor", "gather", "sort", "atan", "asinh", "atan2", "hypot", "median", "quantile",
-        "cummax", "logcumsumexp", "index_add", "max_dim"]
+        "cummax", "logcumsumexp", "index_add", "max_dim", "lgamma", "digamma", "erfc", "erfinv"]
 
 
 def _case(r, big=300_000, max_dims=6):
@@ -36,7 +36,8 @@ def _case(r, big=300_000, max_dims=6):
     op = str(r.choice(_OPS))
     note = ""  # the case's parameters, for a failure's message
     s = shape()
-    x = r.uniform(0.2, 2, s) if op in ("log", "sqrt", "pow", "log1p") else r.normal(0, 1, s)
+    x = r.uniform(0.2, 2, s) if op in ("log", "sqrt", "pow", "log1p", "lgamma", "digamma") else \
+        r.uniform(-0.9, 0.9, s) if op == "erfinv" else r.normal(0, 1, s)
     ins = [x]
     if op in ("add", "sub", "mul", "div", "maximum", "minimum", "atan2", "hypot"):
         k = int(r.integers(0, 6))  # the other operand: same shape, a trailing part, a
@@ -49,7 +50,7 @@ def _case(r, big=300_000, max_dims=6):
         ins = ins + [other] if r.random() < 0.7 or op == "div" else [other] + ins
         f = lambda a, b: getattr(vg, op)(a, b)  # noqa: E731
     elif op in ("exp", "log", "sqrt", "relu", "sigmoid", "tanh", "gelu", "abs", "sin", "cos", "erf", "expm1", "log1p",
-                "floor", "atan", "asinh"):
+                "floor", "atan", "asinh", "lgamma", "digamma", "erfc", "erfinv"):
         f = lambda a: getattr(vg, op)(a)  # noqa: E731
     elif op in ("median", "quantile", "cummax", "logcumsumexp", "max_dim"):  # along a random axis (no ties)
         ax = int(r.integers(0, len(s)))
