@@ -21,7 +21,7 @@ def _accepting_inplace(fn):
         return fn(*args, **kwargs)
     f.__name__ = f.__qualname__ = fn.__name__
     f.__doc__ = fn.__doc__
-    f.__wrapped__ = fn
+    f.accepts_inplace_of = fn
     return f
 
 
