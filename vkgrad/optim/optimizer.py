@@ -244,8 +244,14 @@ class Optimizer:
 
     def step(self, grads=None):
         """Update every parameter that has a gradient (from ``grads`` or ``.grad``)."""
-        for sub in self.__dict__.get("_extra", ()):  # (the other groups: each its own update)
-            sub.step(grads)
+        for be in self._step(grads).values():
+            be.end_step()  # a training step is done: submit its queued work (every group's: one submission)
+
+    def _step(self, grads):
+        """The updates of every group, recorded; returns the backends they used."""
+        backends = {}
+        for sub in self.__dict__.get("_extra", ()):  # (the other groups: each its own fused update)
+            backends.update(sub._step(grads))
         self.step_count += 1
         work = []
         for key, p in self.params:
@@ -254,7 +260,7 @@ class Optimizer:
                 target, gd = self._target(p, g)
                 work.append((key, p, target, gd))
         self._apply(work)
-        backends, mirrors = {}, {}
+        mirrors = {}
         for _, p, target, _ in work:
             if target is not p.data:  # master -> f16 parameter
                 mirrors.setdefault(id(p.backend), []).append((p.data, target))
@@ -265,7 +271,7 @@ class Optimizer:
         for be in backends.values():
             if be.capturing:  # a replay of this step must advance our counters too
                 be.on_replay(lambda: self._advance(params))
-            be.end_step()  # a training step is done: submit its queued work
+        return backends
 
     def _advance(self, params):
         """Python-side bookkeeping of one more step, for a replayed (captured) step."""
