@@ -2306,6 +2306,18 @@ def test_more_pytorch_spellings(bk):
         x.masked_scatter(x > 2.0, bk.t(np.ones(2)))
 
 
+def test_int32_reductions(bk):
+    """sum / max / min / amax / amin / argmax / argmin of int32 tensors (labels.max()
+    + 1, counts.sum()): int32 results, computed exactly in f32 below 2**24."""
+    lab = bk.t(np.array([[3, 0, 7], [2, 9, 1]], np.int32), dtype="i32")
+    assert lab.max().dtype == "i32" and lab.max().item() == 9 and lab.min().item() == 0
+    assert lab.sum().item() == 22 and lab.sum(1).numpy().tolist() == [10, 12] and lab.sum(1).dtype == "i32"
+    v, i = lab.max(1)
+    assert v.dtype == "i32" and v.numpy().tolist() == [7, 9] and i.numpy().tolist() == [2, 1]
+    assert vg.amin(lab, 0).numpy().tolist() == [2, 0, 1] and lab.argmax(1).numpy().tolist() == [2, 1]
+    assert vg.argmin(lab).item() == 1
+
+
 def test_sort_errors_and_0d(bk):
     t = bk.t(np.arange(6.0).reshape(2, 3))
     with pytest.raises(ValueError, match=r"topk: k must be an integer in \[0, 3\]"):

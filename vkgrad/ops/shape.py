@@ -4,6 +4,7 @@ indexing."""
 from __future__ import annotations
 
 import builtins
+import functools
 from collections import namedtuple
 
 import numpy as np
@@ -13,10 +14,27 @@ from .._names import torch_kwargs
 from ._core import as_tensor, broadcast_shape, check_tensor, make, make_pieces, norm_axes, same_device
 
 
+def _int_as_f32(fn):
+    """Let a reduction take int32 tensors (PyTorch's labels.max(), counts.sum()): taken
+    in f32 -- exact while values and sums stay below 2**24 -- and its values
+    returned as int32 (an index part of a result as it is)."""
+    @functools.wraps(fn)
+    def wrapper(x, *args, **kw):
+        if not (isinstance(x, Tensor) and x.dtype == "i32"):
+            return fn(x, *args, **kw)
+        from .elementwise import to
+        out = fn(to(x, dtype="f32"), *args, **kw)
+        if isinstance(out, tuple):  # (values, indices)
+            return type(out)(to(out[0], dtype="i32"), *out[1:])
+        return out if out.dtype == "i32" else to(out, dtype="i32")
+    return wrapper
+
+
 def _keep_shape(shape, axes):
     return tuple(1 if i in axes else n for i, n in enumerate(shape))
 
 
+@_int_as_f32
 @torch_kwargs
 def sum(x, axis=None, keepdims=False):
     check_tensor("sum", x)
@@ -75,6 +93,7 @@ def std(x, axis=None, keepdims=False, correction=1):
     return sqrt(var(x, axis, keepdims, correction))
 
 
+@_int_as_f32
 @torch_kwargs
 def amax(x, axis=None, keepdims=False):
     """Maximum along axes (PyTorch's amax, NumPy's max; values only); the gradient
@@ -96,6 +115,7 @@ def amax(x, axis=None, keepdims=False):
     return make(out, be, (x,), backward)
 
 
+@_int_as_f32
 @torch_kwargs
 def argmax(x, axis=None, keepdims=False):
     """Index of the maximum along ``axis`` (the first one; a NaN counts as the
@@ -485,6 +505,7 @@ def unbind(x, axis=0):
     return tuple(reshape(t, shape) for t in _split_at(x, ax, [1] * x.shape[ax]))
 
 
+@_int_as_f32
 @torch_kwargs
 def amin(x, axis=None, keepdims=False):
     """Minimum along axes (NaN wins, as in NumPy and PyTorch; values only); the
@@ -494,6 +515,7 @@ def amin(x, axis=None, keepdims=False):
     return neg(amax(neg(x), axis, keepdims))
 
 
+@_int_as_f32
 @torch_kwargs
 def argmin(x, axis=None, keepdims=False):
     """Index of the minimum along ``axis`` (the first; a NaN counts as it, as in
@@ -1058,6 +1080,7 @@ def _extreme(op, x, dim, keepdim, axis, keepdims):
     return result(v, idx)
 
 
+@_int_as_f32
 def max(x, dim=None, keepdim=False, *, axis=None, keepdims=None):
     """PyTorch's max: ``max(x)`` the largest element (NaN wins); ``max(x, dim,
     keepdim=False)`` the pair (values, indices) along ``dim``, the first maximum's
@@ -1067,6 +1090,7 @@ def max(x, dim=None, keepdim=False, *, axis=None, keepdims=None):
     return _extreme("max", x, dim, keepdim, axis, keepdims)
 
 
+@_int_as_f32
 def min(x, dim=None, keepdim=False, *, axis=None, keepdims=None):
     """PyTorch's min, as ``max``: ``min(x)``; ``min(x, dim)`` the pair (values,
     indices); ``min(x, other)`` elementwise; ``axis=`` / ``keepdims=`` the values
