@@ -2318,6 +2318,23 @@ def test_int32_reductions(bk):
     assert vg.argmin(lab).item() == 1
 
 
+def test_int32_arithmetic(bk):
+    """int32 tensors in arithmetic as PyTorch's (arange(5) + 1, labels - 1, idx // 2):
+    int32 results from integer operands, floats from a float operand or true
+    division; exact below 2**24."""
+    a = vg.arange(6, device=bk.device)
+    assert (a + 1).dtype == "i32" and (a + 1).numpy().tolist() == [1, 2, 3, 4, 5, 6]
+    assert (a * 3 - a).numpy().tolist() == [0, 2, 4, 6, 8, 10] and (-a).numpy().tolist()[1] == -1
+    assert (a // 4).numpy().tolist() == [0, 0, 0, 0, 1, 1] and (a % 4).numpy().tolist() == [0, 1, 2, 3, 0, 1]
+    assert (7 - a).dtype == "i32" and vg.maximum(a, 2).numpy().tolist() == [2, 2, 2, 3, 4, 5]
+    assert a.clamp(1, 3).numpy().tolist() == [1, 1, 2, 3, 3, 3] and (2 ** a).numpy().tolist()[-1] == 32
+    assert (a / 2).dtype == "f32" and (a / 2).numpy().tolist()[1] == 0.5 and (a + 0.5).dtype == "f32"
+    f = bk.t(np.ones(6))
+    assert (a * f).dtype == bk.dtype and (a * f).numpy().tolist() == list(range(6))
+    big = vg.tensor(np.array([2 ** 23 + 1], np.int32), device=bk.device)
+    assert (big + 2).item() == 2 ** 23 + 3
+
+
 def test_sort_errors_and_0d(bk):
     t = bk.t(np.arange(6.0).reshape(2, 3))
     with pytest.raises(ValueError, match=r"topk: k must be an integer in \[0, 3\]"):

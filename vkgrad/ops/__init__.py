@@ -80,3 +80,44 @@ __all__ = ["abs", "add", "affine", "clamp", "div", "eq", "exp", "gelu", "log", "
            "negative", "positive", "isin", "rad2deg", "rot90", "subtract", "tensor_split", "true_divide", "vsplit",
            "alpha_dropout", "feature_alpha_dropout", "pdist", "rms_norm", "rrelu", "softmin", "lp_pool1d", "lp_pool2d",
            "adaptive_avg_pool3d", "conv_transpose3d", "digamma", "erfc", "erfinv", "lgamma"]
+
+
+def _int_operands(fn, n, int_result=True):
+    """Let ``fn``'s first ``n`` operands be int32 tensors (PyTorch's ``arange(5) + 1``,
+    ``labels - 1``, ``idx // 2``): computed in f32 -- exact below 2**24 -- and
+    returned as int32 when every operand is an integer (``int_result``), else in the
+    float dtype (an int32 tensor with a float one or a float number, true division)."""
+    import functools
+    import numbers
+
+    from ..tensor import Tensor as _T
+    from .elementwise import to as _to
+
+    import builtins
+
+    from .elementwise import round as _round
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kw):
+        operands = args[:n]
+        if not builtins.any(isinstance(a, _T) and a.dtype == "i32" for a in operands):
+            return fn(*args, **kw)
+        floats = [a.dtype for a in operands if isinstance(a, _T) and a.dtype != "i32"]
+        ints = not floats and builtins.all(isinstance(a, _T) or isinstance(a, numbers.Integral) and
+                                           not isinstance(a, bool) for a in operands)
+        dt = builtins.max(floats, key=("f16", "f32", "f64").index) if floats else "f32"  # (int and half: half)
+        conv = tuple(_to(a, dtype=dt) if isinstance(a, _T) and a.dtype == "i32" else a for a in operands)
+        out = fn(*conv, *args[n:], **kw)
+        if not (ints and int_result):
+            return out
+        return _to(_round(out) if int_result == "round" else out, dtype="i32")  # (exp-based powers: rounded)
+    wrapper.int_operands_of = fn
+    return wrapper
+
+
+for _name, _n, _int in (("add", 2, True), ("sub", 2, True), ("mul", 2, True), ("div", 2, False),
+                        ("true_divide", 2, False), ("divide", 2, False), ("neg", 1, True), ("negative", 1, True),
+                        ("abs", 1, True), ("maximum", 2, True), ("minimum", 2, True), ("floor_divide", 2, True),
+                        ("remainder", 2, True), ("fmod", 2, True), ("clamp", 3, True), ("clip", 3, True),
+                        ("square", 1, True), ("sign", 1, True), ("pow", 2, "round")):
+    globals()[_name] = _int_operands(globals()[_name], _n, _int)
