@@ -1084,3 +1084,37 @@ def test_amsgrad_matches_torch_if_available():
         opt.step()
     np.testing.assert_allclose(ours[0], a.detach().numpy(), atol=1e-12)
     np.testing.assert_allclose(ours[1], b.detach().numpy(), atol=1e-12)
+
+
+def test_chained_scheduler():
+    """ChainedScheduler: the product of the schedules' factors (PyTorch's chained
+    result for multiplicative schedules), checkpointed; a schedule that is not a
+    factor is refused."""
+    L = vg.optim.lr_scheduler
+    p = vg.Parameter(np.zeros(2), device="cpu")
+    opt = vg.optim.SGD([p], lr=1.0)
+    cs = L.ChainedScheduler([L.ConstantLR(opt, factor=0.5, total_iters=3), L.ExponentialLR(opt, gamma=0.9),
+                             L.CosineAnnealingLR(opt, T_max=10)])
+    got = [opt.lr] + [cs.step() for _ in range(8)]
+    want = [(0.5 if t < 3 else 1.0) * 0.9 ** t * (1 + math.cos(math.pi * t / 10)) / 2 for t in range(9)]
+    np.testing.assert_allclose(got, want, rtol=1e-12)
+    sd = cs.state_dict()
+    opt2 = vg.optim.SGD([p], lr=1.0)
+    cs2 = L.ChainedScheduler([L.ConstantLR(opt2, factor=0.5, total_iters=3), L.ExponentialLR(opt2, gamma=0.9),
+                              L.CosineAnnealingLR(opt2, T_max=10)])
+    cs2.load_state_dict(sd)
+    assert abs(cs2.step() - cs.step()) < 1e-15
+    with pytest.raises(ValueError, match="ChainedScheduler: CosineAnnealingLR is not a factor of its base rate"):
+        L.ChainedScheduler([L.CosineAnnealingLR(opt, T_max=5, eta_min=0.1)])
+    torch = pytest.importorskip("torch")
+    tp = torch.nn.Parameter(torch.zeros(2))
+    to = torch.optim.SGD([tp], lr=1.0)
+    T = torch.optim.lr_scheduler
+    tcs = T.ChainedScheduler([T.ConstantLR(to, factor=0.5, total_iters=3), T.ExponentialLR(to, gamma=0.9),
+                              T.CosineAnnealingLR(to, T_max=10)])
+    theirs = [to.param_groups[0]["lr"]]
+    for _ in range(8):
+        to.step()
+        tcs.step()
+        theirs.append(to.param_groups[0]["lr"])
+    np.testing.assert_allclose(got, theirs, rtol=1e-12)

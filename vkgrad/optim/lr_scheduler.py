@@ -402,3 +402,53 @@ class SequentialLR(_Scheduler):
         super().load_state_dict(sd)
         for s, ssd in zip(self.schedulers, sd["schedulers"]):
             s.load_state_dict(ssd)
+
+
+class ChainedScheduler(_Scheduler):
+    """PyTorch's ChainedScheduler: several schedules of one optimizer at once, the
+    rate the first one's base times each schedule's factor (its rate over its own
+    base) -- PyTorch's chained result for the multiplicative schedules, which are
+    the ones taken: StepLR, MultiStepLR, ExponentialLR, ConstantLR, LinearLR,
+    PolynomialLR, LambdaLR and CosineAnnealingLR with lr_min 0.  ``step()`` steps
+    them all."""
+
+    def __init__(self, schedulers, optimizer=None):
+        schedulers = list(schedulers)
+        if not schedulers:
+            raise ValueError("ChainedScheduler: expected at least one scheduler")
+        optimizer = optimizer or schedulers[0].optimizer
+        kinds = (StepLR, MultiStepLR, ExponentialLR, ConstantLR, LinearLR, PolynomialLR, LambdaLR, CosineAnnealingLR)
+        for s in schedulers:
+            if getattr(s, "optimizer", None) is not optimizer:
+                raise ValueError("ChainedScheduler: every scheduler must drive this optimizer")
+            if not isinstance(s, kinds) or (isinstance(s, CosineAnnealingLR) and (s.lr_min or s.restart)):
+                raise ValueError(f"ChainedScheduler: {type(s).__name__} is not a factor of its base rate "
+                                 "(chain StepLR, MultiStepLR, ExponentialLR, ConstantLR, LinearLR, PolynomialLR, "
+                                 "LambdaLR or CosineAnnealingLR with lr_min 0)")
+        super().__init__(optimizer)
+        self.schedulers = schedulers
+        self.base_lr = schedulers[0].base_lr
+        optimizer.lr = self.get_lr()
+
+    def get_lr(self):
+        lr = self.base_lr
+        for s in self.schedulers:
+            lr *= s.get_lr() / s.base_lr if s.base_lr else 0.0
+        return lr
+
+    def step(self):
+        self.last_epoch += 1
+        for s in self.schedulers:
+            s.last_epoch += 1
+        self.optimizer.lr = self.get_lr()
+        return self.optimizer.lr
+
+    def state_dict(self):
+        sd = super().state_dict()
+        sd["schedulers"] = [s.state_dict() for s in self.schedulers]
+        return sd
+
+    def load_state_dict(self, sd):
+        super().load_state_dict(sd)
+        for s, ssd in zip(self.schedulers, sd["schedulers"]):
+            s.load_state_dict(ssd)
