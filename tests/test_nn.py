@@ -1954,3 +1954,35 @@ def test_pytorch_constructor_arguments_match_torch_if_available():
     assert nn.Dropout(0.2, inplace=True).p == 0.2
     with pytest.raises(TypeError, match="Softmax: give dim= or axis=, not both"):
         nn.Softmax(dim=0, axis=1)
+
+
+def test_max_pool3d_indices_and_unpool(bk):
+    """max_pool3d(return_indices) gives PyTorch's positions d * H * W + h * W + w (the
+    first maximum in scan order) on every backend; max_unpool3d puts the maxima
+    back, its gradient gathering them; overlapping windows are refused."""
+    r = np.random.default_rng(54)
+    shape = (2, 2, 5, 6, 7)
+    x = r.permutation(int(np.prod(shape))).reshape(shape) / 64.0  # (no ties; exact in f16)
+    t = bk.t(x, requires_grad=True)
+    v, idx = vg.max_pool3d(t, (3, 2, 2), stride=(2, 2, 2), padding=(1, 0, 1), return_indices=True)
+    xp = np.pad(x, ((0, 0), (0, 0), (1, 1), (0, 0), (1, 1)), constant_values=-np.inf)
+    want_v, want_i = np.zeros(v.shape), np.zeros(v.shape, int)
+    for a in range(v.shape[2]):
+        for b in range(v.shape[3]):
+            for c in range(v.shape[4]):
+                patch = xp[:, :, 2 * a:2 * a + 3, 2 * b:2 * b + 2, 2 * c:2 * c + 2].reshape(2, 2, -1)
+                k = patch.argmax(-1)
+                want_v[:, :, a, b, c] = patch.max(-1)
+                kd, kh, kw = np.unravel_index(k, (3, 2, 2))
+                want_i[:, :, a, b, c] = (2 * a - 1 + kd) * 42 + (2 * b + kh) * 7 + (2 * c - 1 + kw)
+    bk.close(v.numpy(), want_v, what="values")
+    np.testing.assert_array_equal(idx.numpy(), want_i)
+    v2, i2 = nn.MaxPool3d(2, return_indices=True)(t)
+    u = nn.MaxUnpool3d(2)(v2, i2, output_size=t.shape)
+    assert u.shape == shape
+    (u * bk.t(np.ones(shape))).sum().backward()
+    kept = (u.numpy() != 0).astype(float)
+    np.testing.assert_array_equal(t.grad.numpy(), kept)  # (the maxima's positions, once each)
+    assert kept.sum() == v2.size
+    with pytest.raises(ValueError, match=r"max_unpool3d: windows that overlap"):
+        vg.max_unpool3d(v2, i2, 2, stride=1)

@@ -297,6 +297,11 @@ class MaxUnpool1d(_MaxUnpool):
     _fn = ops.max_unpool1d
 
 
+class MaxUnpool3d(_MaxUnpool):
+    """``vkgrad.max_unpool3d`` as a module."""
+    _fn = ops.max_unpool3d
+
+
 _AVG_ARGS = ("kernel_size", "stride", "padding", "ceil_mode", "count_include_pad", "divisor_override")
 _AVG_DEFAULTS = {"stride": None, "padding": 0, "ceil_mode": False, "count_include_pad": True, "divisor_override": None}
 

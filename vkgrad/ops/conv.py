@@ -242,6 +242,32 @@ def _tap_positions(taps, hw, win):
     return ((r * dh + rows) * W + (t - r * kw) * dw + cols).to(dtype="i32")
 
 
+def _unpool_args(op, x, batched, indices, kernel, stride, padding, output_size, per_axis):
+    """A max_unpool's checked arguments: (kernel, stride, padding, batched indices,
+    the output's spatial size)."""
+    st = kernel if stride is None or stride == () else per_axis(op, "stride", stride, 1)
+    pad = per_axis(op, "padding", padding, 0)
+    if any(s_ < k for s_, k in zip(st, kernel)):
+        raise ValueError(f"{op}: windows that overlap (stride {list(st)} below kernel {list(kernel)}) are not "
+                         "supported: a position two windows name would be added twice")
+    if not isinstance(indices, Tensor) or indices.dtype != "i32":
+        raise TypeError(f"{op}: indices must be max_pool{len(kernel)}d's int32 tensor")
+    ib = indices if indices.ndim == x.ndim else indices.reshape((1,) + tuple(indices.shape))
+    if ib.shape != x.shape:
+        raise ValueError(f"{op}: indices {list(indices.shape)} must have the input's shape "
+                         f"{list(x.shape)[int(not batched):]}")
+    O = x.shape[2:]
+    if output_size is None:
+        size = tuple((o - 1) * s_ - 2 * p + k for o, s_, p, k in zip(O, st, pad, kernel))
+    else:
+        size = tuple(int(v) for v in tuple(output_size)[-len(kernel):])
+    for n, o, s_, p, k in zip(size, O, st, pad, kernel):
+        if (n + 2 * p - k) // s_ + 1 != o:
+            raise ValueError(f"{op}: output size {list(size)} does not give {list(O)} windows of kernel "
+                             f"{list(kernel)}, stride {list(st)}, padding {list(pad)}")
+    return kernel, st, pad, ib, size
+
+
 def max_unpool2d(x, indices, kernel_size, stride=None, padding=0, output_size=None):
     """PyTorch's max_unpool2d: x [N, C, OH, OW] (or [C, OH, OW]) put at ``indices``
     (max_pool2d's, positions in each [H, W] plane) of zeros [N, C, H, W], H = (OH -
@@ -251,26 +277,9 @@ def max_unpool2d(x, indices, kernel_size, stride=None, padding=0, output_size=No
     at least the kernel: each position names one window)."""
     op = "max_unpool2d"
     x, batched = _batched(op, x)
-    kernel = _pair(op, "kernel_size", kernel_size, 1)
-    st = kernel if stride is None or stride == () else _pair(op, "stride", stride, 1)
-    pad = _pair(op, "padding", padding, 0)
-    if any(s < k for s, k in zip(st, kernel)):
-        raise ValueError(f"{op}: windows that overlap (stride {list(st)} below kernel {list(kernel)}) are not "
-                         "supported: a position two windows name would be added twice")
-    if not isinstance(indices, Tensor) or indices.dtype != "i32":
-        raise TypeError(f"{op}: indices must be max_pool2d's int32 tensor")
-    ib = indices if indices.ndim == 4 else indices.reshape((1,) + tuple(indices.shape))
-    if ib.shape != x.shape:
-        raise ValueError(f"{op}: indices {list(indices.shape)} must have the input's shape {list(x.shape)[int(not batched):]}")
+    kernel, st, pad, ib, (H, W) = _unpool_args(op, x, batched, indices, _pair(op, "kernel_size", kernel_size, 1),
+                                               stride, padding, output_size, _pair)
     OH, OW = x.shape[2:]
-    if output_size is None:
-        H, W = ((o - 1) * s - 2 * p + k for o, s, p, k in zip((OH, OW), st, pad, kernel))
-    else:
-        H, W = (int(v) for v in tuple(output_size)[-2:])
-    for n, o, s, p, k in zip((H, W), (OH, OW), st, pad, kernel):
-        if (n + 2 * p - k) // s + 1 != o:
-            raise ValueError(f"{op}: output size {[H, W]} does not give {[OH, OW]} windows of kernel "
-                             f"{list(kernel)}, stride {list(st)}, padding {list(pad)}")
     from .elementwise import floor, where
     win = Window(kernel, st, pad, (1, 1), (OH, OW))
     q = ib.to(dtype="f32")
@@ -640,17 +649,18 @@ def max_pool3d(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=Fal
     """The maximum of each [kd, kh, kw] window, as ``torch.nn.functional.max_pool3d``
     (padding counts as -inf): max_pool2d over each depth slice, then the maximum of
     the kd depth taps (separable).  Gradients go to the maximum; on exact ties
-    between depth slices they are split (PyTorch picks one)."""
+    between depth slices they are split (PyTorch picks one).  ``return_indices``:
+    PyTorch's positions d * H * W + h * W + w too (for max_unpool3d)."""
     op = "max_pool3d"
-    if return_indices:
-        raise ValueError(f"{op}: return_indices is not supported (a separable pool: 1-d and 2-d pools have it)")
     x, batched = _volumes(op, x)
     kernel, stride, pad3 = _pool3_args(op, x, kernel_size, stride, padding)
     dil = _triple(op, "dilation", dilation, 1)
     N, C, D, H, W = x.shape
     OD = _out_size(op, D, kernel[0], stride[0], pad3[0], pad3[0], dil[0], bool(ceil_mode))
     extra = max(0, (OD - 1) * stride[0] + dil[0] * (kernel[0] - 1) + 1 - (D + 2 * pad3[0]))  # (ceil_mode's last)
-    plane = max_pool2d(x.reshape(N, C * D, H, W), kernel[1:], stride[1:], pad3[1:], dil[1:], ceil_mode)
+    plane = max_pool2d(x.reshape(N, C * D, H, W), kernel[1:], stride[1:], pad3[1:], dil[1:], ceil_mode,
+                       return_indices)
+    plane, pidx = plane if return_indices else (plane, None)
     OH, OW = plane.shape[2:]
     taps = _depth_taps(plane.reshape(N, C, D, OH, OW), kernel[0], stride[0], dil[0], pad3[0], pad3[0] + extra,
                        -math.inf, OD)
@@ -658,6 +668,45 @@ def max_pool3d(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=Fal
     for t in taps[1:]:
         out = maximum(out, t)
     out = transpose(out.reshape(N, OD, C, OH, OW), (0, 2, 1, 3, 4))
+    out = out if batched else out.reshape(out.shape[1:])
+    if not return_indices:
+        return out
+    # PyTorch's positions d * H * W + h * W + w: the first depth tap holding the maximum (NaN counting as it),
+    # that slice's plane position
+    from .shape import argmax, stack, take_along_dim
+    with _no_grad():
+        vals = stack([t.detach() for t in taps], 0)  # [kd, N * OD, C, OH, OW]
+        win = argmax(vals, 0, keepdims=True)
+        pos = pidx.to(dtype="f32").reshape(N, C, D, OH, OW)
+        ptaps = stack(_depth_taps(pos, kernel[0], stride[0], dil[0], pad3[0], pad3[0] + extra, 0.0, OD), 0)
+        depth = np.array([[od * stride[0] - pad3[0] + k * dil[0] for od in range(OD)] for k in range(kernel[0])],
+                         np.float64)  # [kd, OD]
+        be = x.backend
+        dt = Tensor(be.from_numpy(np.repeat(depth[:, None, :], N, 1).reshape(kernel[0], N * OD, 1, 1, 1), "f32"), be)
+        flat = take_along_dim(ptaps + dt * float(H * W), win, 0)[0]  # [N * OD, C, OH, OW]
+        idx = transpose(flat.reshape(N, OD, C, OH, OW), (0, 2, 1, 3, 4)).to(dtype="i32")
+    return out, (idx if batched else idx.reshape(idx.shape[1:]))
+
+
+def _no_grad():
+    from ..autograd import no_grad
+    return no_grad()
+
+
+def max_unpool3d(x, indices, kernel_size, stride=None, padding=0, output_size=None):
+    """PyTorch's max_unpool3d: x [N, C, OD, OH, OW] (or without N) put at ``indices``
+    (max_pool3d's, positions in each [D, H, W] volume) of zeros [N, C, D, H, W]; the
+    gradient gathers from there.  A scatter of the values (scatter_add into zeros),
+    so the windows must not overlap (stride at least the kernel), as max_unpool2d's."""
+    from .shape import scatter_add
+    op = "max_unpool3d"
+    x, batched = _volumes(op, x)
+    kernel, st, pad, ib, size = _unpool_args(op, x, batched, indices, _triple(op, "kernel_size", kernel_size, 1),
+                                             stride, padding, output_size, _triple)
+    N, C = x.shape[:2]
+    V = int(np.prod(size))
+    zeros_ = Tensor(x.backend.constant((N * C, V), 0.0, x.dtype), x.backend)
+    out = scatter_add(zeros_, 1, ib.reshape(N * C, -1), x.reshape(N * C, -1)).reshape((N, C) + size)
     return out if batched else out.reshape(out.shape[1:])
 
 
