@@ -194,8 +194,12 @@ def test_transpose_permute_and_swapaxes(bk):
     w = np.random.default_rng(7).standard_normal((2, 5, 4, 3))
     (t.swapaxes(1, 3) * bk.t(w)).sum().backward()
     bk.close(t.grad.numpy(), w.swapaxes(1, 3).astype(np.float16 if bk.dtype == "f16" else np.float64))
-    with pytest.raises(ValueError, match=r"transpose: axes \[1, 2\] are not a permutation .* use swapaxes\(1, 2\)"):
-        t.transpose(1, 2)
+    # PyTorch's transpose(dim0, dim1) swaps: a 2-d W.transpose(0, 1) is W's transpose (NumPy's would be W)
+    assert t.transpose(1, 2).shape == (2, 4, 3, 5) and vg.transpose(t, 1, 3).shape == (2, 5, 4, 3)
+    m = bk.t(np.arange(6.0).reshape(2, 3))
+    np.testing.assert_array_equal(m.transpose(0, 1).numpy(), np.arange(6.0).reshape(2, 3).T)
+    with pytest.raises(ValueError, match=r"transpose: axes \[1, 2\] are not a permutation of \[0, 1, 2, 3\]"):
+        vg.transpose(t, (1, 2))
     with pytest.raises(IndexError, match=r"swapaxes: dim 4 out of range"):
         t.swapaxes(0, 4)
 

@@ -584,14 +584,14 @@ class Tensor:
         return self.reshape(self.shape[:d] + self.shape[d + 1:]) if self.shape[d] == 1 else self
 
     def transpose(self, *axes):
-        """NumPy's: the axes reversed, or permuted by ``axes`` (given as arguments or
-        one tuple).  PyTorch's two-axis swap is :meth:`swapaxes`."""
+        """PyTorch's ``transpose(dim0, dim1)`` for two arguments: those axes swapped
+        (``W.transpose(0, 1)`` is W's transpose, as in PyTorch); NumPy's otherwise:
+        the axes reversed (no arguments), or permuted by one tuple or three or more
+        arguments."""
+        if len(axes) == 2 and all(isinstance(a, (int, np.integer)) for a in axes):
+            return self.swapaxes(*axes)
         if len(axes) == 1 and isinstance(axes[0], (tuple, list)):
             axes = tuple(axes[0])
-        if len(axes) == 2 and self.ndim > 2:
-            raise ValueError(f"transpose: axes {list(axes)} are not a permutation of {list(range(self.ndim))} for "
-                             f"shape {list(self.shape)}; to swap two axes (PyTorch's transpose) use "
-                             f"swapaxes({axes[0]}, {axes[1]})")
         return _ops().transpose(self, axes if axes else None)
 
     def permute(self, *dims):

@@ -163,11 +163,19 @@ def reshape(x, shape):
     return make(h, be, (x,), lambda g: (be.reshape(g, old),), view_of=x if be.shares_storage(h, x.data) else None)
 
 
-def transpose(x, axes=None):
-    """Reverse the axes (swap for 2-D), or permute them by ``axes``."""
+def transpose(x, axes=None, dim1=None):
+    """NumPy's transpose: the axes reversed (swapped for 2-D), or permuted by the
+    tuple ``axes``; PyTorch's ``transpose(x, dim0, dim1)``: those two axes swapped."""
     if not hasattr(x, "shape"):
         raise TypeError(f"transpose: expected a vkgrad Tensor, got {type(x).__name__}")
     nd = x.ndim
+    if dim1 is not None:  # (PyTorch's two dims)
+        if not all(isinstance(d, (int, np.integer)) and not isinstance(d, bool) for d in (axes, dim1)):
+            raise TypeError(f"transpose: dim0 and dim1 must be ints, got {axes!r} and {dim1!r}")
+        a, b = ((norm_axes("transpose", int(d), nd) or (0,))[0] for d in (axes, dim1))
+        perm = list(range(nd))
+        perm[a], perm[b] = perm[b], perm[a]
+        axes = tuple(perm)
     if axes is None:
         axes = tuple(reversed(range(nd)))
     else:
