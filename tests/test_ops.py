@@ -2335,6 +2335,24 @@ def test_int32_arithmetic(bk):
     assert (big + 2).item() == 2 ** 23 + 3
 
 
+def test_pytorch_keyword_forms(bk):
+    """softmax / log_softmax(dtype=), glu(dim=), flip / roll(dims=), interpolate's
+    recompute_scale_factor, tril_indices / triu_indices, as PyTorch's."""
+    F = vg.nn.functional
+    x = bk.t(np.arange(12.0).reshape(3, 4) / 4)
+    assert F.softmax(x, dim=1, dtype="f32").dtype == "f32" and F.log_softmax(x, 0, dtype=vg.float32).dtype == "f32"
+    bk.close(F.glu(x, dim=-1).numpy(), (np.arange(12.0).reshape(3, 4) / 4)[:, :2] / (
+        1 + np.exp(-(np.arange(12.0).reshape(3, 4) / 4)[:, 2:])), what="glu")
+    np.testing.assert_array_equal(vg.flip(x, dims=[0]).numpy(), x.numpy()[::-1])
+    np.testing.assert_array_equal(vg.roll(x, shifts=1, dims=1).numpy(), np.roll(x.numpy(), 1, 1))
+    assert F.interpolate(bk.t(np.ones((1, 1, 5, 7))), scale_factor=1.7, mode="bilinear",
+                         recompute_scale_factor=True).shape == (1, 1, 8, 11)
+    with pytest.raises(ValueError, match="interpolate: antialias=True is not supported"):
+        F.interpolate(x.reshape(1, 1, 3, 4), scale_factor=0.5, mode="bilinear", antialias=True)
+    assert vg.tril_indices(3, 3).numpy().tolist() == [list(v) for v in np.tril_indices(3)]
+    assert vg.triu_indices(3, 4, 1).numpy().tolist() == [list(v) for v in np.triu_indices(3, 1, 4)]
+
+
 def test_sort_errors_and_0d(bk):
     t = bk.t(np.arange(6.0).reshape(2, 3))
     with pytest.raises(ValueError, match=r"topk: k must be an integer in \[0, 3\]"):

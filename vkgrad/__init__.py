@@ -15,7 +15,7 @@ from .ops import __all__ as _ops_all
 from .random import get_rng_state, initial_seed, manual_seed, seed, set_rng_state
 from .tensor import (Parameter, Tensor, arange, as_tensor, canonical_dtype, empty, empty_like, eye, from_numpy, full,
                      full_like, is_tensor, linspace, logspace, ones, ones_like, rand, rand_like, randint, randint_like,
-                     randn, randn_like, randperm, tensor, zeros, zeros_like)
+                     randn, randn_like, randperm, tensor, tril_indices, triu_indices, zeros, zeros_like)
 from . import amp, data, distributions, functional, linalg, nn, optim, parallel, special, utils  # noqa: E402
 from .linalg import det, logdet, matrix_power, slogdet
 from .linalg import inv as inverse, pinv as pinverse

@@ -2,7 +2,7 @@
 import functools
 import inspect
 
-_ALIASES = (("dim", "axis"), ("keepdim", "keepdims"))
+_ALIASES = (("dim", "axis"), ("dims", "axis"), ("keepdim", "keepdims"))
 
 
 def torch_kwargs(fn):

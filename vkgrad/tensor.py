@@ -1043,6 +1043,17 @@ def linspace(start, end, steps, dtype=None, device=None, requires_grad=False):
     return tensor(np.linspace(float(start), float(end), int(steps)), requires_grad, dtype, device)
 
 
+def tril_indices(row, col, offset=0, dtype="i32", device=None):
+    """PyTorch's tril_indices: the [2, k] (row, column) indices of the lower triangle
+    of a row x col matrix (``offset``: diagonals above the main one included)."""
+    return tensor(np.stack(np.tril_indices(int(row), int(offset), int(col))), dtype=dtype, device=device)
+
+
+def triu_indices(row, col, offset=0, dtype="i32", device=None):
+    """PyTorch's triu_indices: the upper triangle's [2, k] indices."""
+    return tensor(np.stack(np.triu_indices(int(row), int(offset), int(col))), dtype=dtype, device=device)
+
+
 def logspace(start, end, steps, base=10.0, dtype=None, device=None, requires_grad=False):
     """PyTorch's logspace: base ** linspace(start, end, steps)."""
     if isinstance(steps, bool) or not isinstance(steps, (int, np.integer)) or steps < 0:

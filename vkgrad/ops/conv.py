@@ -763,7 +763,8 @@ def _cubic_taps(src):
     return i0.astype(np.int64) - 1, w
 
 
-def interpolate(x, size=None, scale_factor=None, mode="nearest", align_corners=None):
+def interpolate(x, size=None, scale_factor=None, mode="nearest", align_corners=None, recompute_scale_factor=None,
+                antialias=False):
     """``torch.nn.functional.interpolate`` of [N, C, L], [N, C, H, W] or [N, C, D, H,
     W]: ``size`` (an int or one per spatial axis) or ``scale_factor`` (the same,
     any positive number); ``mode`` "nearest" (source index floor(dst * scale)),
@@ -777,6 +778,11 @@ def interpolate(x, size=None, scale_factor=None, mode="nearest", align_corners=N
     gradients sum back into the sources."""
     op = "interpolate"
     check_tensor(op, x)
+    if antialias:
+        raise ValueError(f"{op}: antialias=True is not supported (PyTorch's anti-aliased down-sampling)")
+    if recompute_scale_factor and scale_factor is not None and size is None:  # (the sizes' own ratios, as PyTorch)
+        f = tuple(scale_factor) if isinstance(scale_factor, (tuple, list)) else (scale_factor,) * (x.ndim - 2)
+        size, scale_factor = tuple(int(math.floor(n * v)) for n, v in zip(x.shape[2:], f)), None
     if mode not in _MODES:
         raise ValueError(f"{op}: mode must be one of {', '.join(_MODES)}, got {mode!r}")
     if x.ndim not in (3, 4, 5) or x.ndim - 2 not in _MODES[mode]:

@@ -175,13 +175,22 @@ def _log_softmax_last(x):
 
 
 @torch_kwargs
-def softmax(x, axis=-1):
-    return _last_axis("softmax", x, axis, _softmax_last)
+def softmax(x, axis=-1, dtype=None):
+    """softmax along ``axis`` (``dim``); ``dtype``: x cast to it first (PyTorch's)."""
+    return _last_axis("softmax", _cast_first(x, dtype), axis, _softmax_last)
 
 
 @torch_kwargs
-def log_softmax(x, axis=-1):
-    return _last_axis("log_softmax", x, axis, _log_softmax_last)
+def log_softmax(x, axis=-1, dtype=None):
+    """log_softmax along ``axis`` (``dim``); ``dtype``: x cast to it first."""
+    return _last_axis("log_softmax", _cast_first(x, dtype), axis, _log_softmax_last)
+
+
+def _cast_first(x, dtype):
+    if dtype is None or not isinstance(x, Tensor) or canonical_dtype(dtype) == x.dtype:
+        return x
+    from .elementwise import to
+    return to(x, dtype=dtype)
 
 
 def _targets(op, logits, targets, dense=True):
@@ -913,6 +922,7 @@ def pixel_unshuffle(x, downscale_factor):
     return y.reshape(lead + (C * r * r, H // r, W // r))
 
 
+@torch_kwargs
 def glu(x, axis=-1):
     """a * sigmoid(b), a and b the halves of x along ``axis`` (PyTorch's GLU)."""
     check_tensor("glu", x)
