@@ -75,6 +75,15 @@ def test_map_style_datasets():
     with pytest.raises(ValueError, match="DataLoader: give a dataset alone"):
         vg.data.DataLoader(ds, y)
 
+    class Records(vg.data.Dataset):  # dict samples with a string field: collated key by key
+        def __len__(self):
+            return 3
+
+        def __getitem__(self, i):
+            return {"x": np.full(2, float(i)), "label": i, "name": f"item{i}"}
+    (b,) = list(vg.data.DataLoader(Records(), batch_size=3, device="cpu"))
+    assert sorted(b) == ["label", "name", "x"] and b["x"].shape == (3, 2) and b["label"].dtype == "i32"
+    assert b["name"] == ["item0", "item1", "item2"]
     # PyTorch's defaults and arguments for the dataset form: in order unless asked
     dl = vg.data.DataLoader(ds, batch_size=3, num_workers=4, pin_memory=True, persistent_workers=True,
                             device="cpu")

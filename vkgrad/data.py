@@ -181,9 +181,14 @@ class BatchSampler(Sampler):
 
 
 def default_collate(samples):
-    """A batch from a list of samples: arrays / numbers stacked along a new first
-    axis, tuples field by field."""
+    """A batch from a list of samples: arrays / numbers (or tensors) stacked along a
+    new first axis, tuples field by field, dicts key by key, strings kept as a list
+    (PyTorch's default_collate)."""
     first = samples[0]
+    if isinstance(first, dict):
+        return {k: default_collate([s[k] for s in samples]) for k in first}
+    if isinstance(first, (str, bytes)):
+        return list(samples)
     if isinstance(first, (tuple, list)):
         return tuple(default_collate([s[k] for s in samples]) for k in range(len(first)))
     return np.stack([s.numpy() if isinstance(s, Tensor) else np.asarray(s) for s in samples])
@@ -317,6 +322,8 @@ class DataLoader:
         """A collated batch's arrays as tensors (integers stay integers), tuples kept."""
         if isinstance(batch, tuple):
             return tuple(self._tensors(b) for b in batch)
+        if isinstance(batch, dict):
+            return {k: self._tensors(v) for k, v in batch.items()}
         if isinstance(batch, Tensor) or not isinstance(batch, np.ndarray):
             return batch
         return tensor(batch, dtype=None if batch.dtype.kind in "iub" else self.dtype, device=self.device)
