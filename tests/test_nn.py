@@ -179,8 +179,10 @@ def test_load_state_dict_writes_in_place(bk):
     model = nn.Linear(3, 2, device=bk.device, dtype=bk.dtype)
     opt = vg.optim.SGD(model.parameters(), lr=0.5)
     handle = model.weight.data
-    model.load_state_dict({"weight": np.ones((2, 3)), "bias": np.zeros(2)})
-    assert model.weight.data is handle
+    r = model.load_state_dict({"weight": np.ones((2, 3)), "bias": np.zeros(2)})
+    assert model.weight.data is handle and r.missing_keys == [] and r.unexpected_keys == []
+    missing, unexpected = model.load_state_dict({"weight": np.ones((2, 3)), "extra": 1.0}, strict=False)
+    assert missing == ["bias"] and unexpected == ["extra"]  # (PyTorch's named tuple)
     np.testing.assert_allclose(model.weight.numpy().astype(np.float64), 1.0)
     opt.step({"weight": vg.tensor(np.ones((2, 3)), device=bk.device, dtype=bk.dtype),
               "bias": vg.tensor(np.ones(2), device=bk.device, dtype=bk.dtype)})

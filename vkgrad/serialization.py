@@ -57,5 +57,6 @@ def load(path, model=None):
             if leaf:  # (an empty leaf: the marker of an empty dict)
                 d[leaf] = z[k]
     if model is not None:
-        return model.load_state_dict(state)
+        model.load_state_dict(state)
+        return model
     return state

@@ -1,11 +1,14 @@
 """Module: parameters, buffers, sub-modules, train/eval, state dicts."""
 from __future__ import annotations
 
-from collections import OrderedDict
+from collections import OrderedDict, namedtuple
 
 import numpy as np
 
 from ..tensor import Parameter, Tensor
+
+
+IncompatibleKeys = namedtuple("IncompatibleKeys", "missing_keys unexpected_keys")  # (PyTorch's)
 
 
 class RemovableHandle:
@@ -352,7 +355,9 @@ class Module:
         return sd
 
     def load_state_dict(self, state, strict=True):
-        """Copy arrays into parameters/buffers, checking names and shapes."""
+        """Copy arrays into parameters/buffers, checking names and shapes (``strict``:
+        the names must match both ways); returns PyTorch's (missing_keys,
+        unexpected_keys) named tuple."""
         own = OrderedDict(list(self._walk("_params")) + list(self._walk("_buffers", persistent_only=True)))
         missing = [k for k in own if k not in state]
         unexpected = [k for k in state if k not in own]
@@ -369,7 +374,7 @@ class Module:
         for k, t in own.items():
             if k in state:
                 t.assign_(state[k])  # in place: optimizers and captured steps keep working
-        return self
+        return IncompatibleKeys(missing, unexpected)
 
     def __repr__(self):
         lines = [f"{type(self).__name__}({self.extra_repr()}"]
