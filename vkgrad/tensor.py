@@ -388,6 +388,10 @@ class Tensor:
     def __ne__(self, o):
         return _ops().ne(self, o)
 
+    def __contains__(self, value):
+        """``value in t``: whether any element equals it (PyTorch's)."""
+        return bool((self == value).any().item())
+
     def __gt__(self, o):
         return _ops().gt(self, o)
 
