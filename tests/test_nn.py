@@ -1988,3 +1988,26 @@ def test_max_pool3d_indices_and_unpool(bk):
     assert kept.sum() == v2.size
     with pytest.raises(ValueError, match=r"max_unpool3d: windows that overlap"):
         vg.max_unpool3d(v2, i2, 2, stride=1)
+
+
+def test_grouped_query_attention_matches_torch_if_available():
+    """scaled_dot_product_attention(enable_gqa=True): key / value heads repeated for
+    their query groups -- values and gradients equal PyTorch's in f64; the encoder
+    accepts PyTorch's fast-path switches."""
+    torch = pytest.importorskip("torch")
+    r = np.random.default_rng(55)
+    q, k, v = r.standard_normal((2, 6, 5, 4)), r.standard_normal((2, 2, 7, 4)), r.standard_normal((2, 2, 7, 3))
+    ours = [vg.tensor(t, device="cpu", dtype="f64", requires_grad=True) for t in (q, k, v)]
+    theirs = [torch.tensor(t, requires_grad=True) for t in (q, k, v)]
+    o = vg.nn.functional.scaled_dot_product_attention(*ours, is_causal=True, enable_gqa=True)
+    t = torch.nn.functional.scaled_dot_product_attention(*theirs, is_causal=True, enable_gqa=True)
+    np.testing.assert_allclose(o.numpy(), t.detach().numpy(), atol=1e-13)
+    (o * o).sum().backward()
+    (t * t).sum().backward()
+    for a, b in zip(ours, theirs):
+        np.testing.assert_allclose(a.grad.numpy(), b.grad.numpy(), atol=1e-12)
+    with pytest.raises(ValueError, match=r"with enable_gqa, key and value heads \(4, 4\) must be equal and divide"):
+        vg.nn.functional.scaled_dot_product_attention(ours[0], vg.zeros(2, 4, 7, 4, device="cpu", dtype="f64"),
+                                                      vg.zeros(2, 4, 7, 3, device="cpu", dtype="f64"), enable_gqa=True)
+    layer = nn.TransformerEncoderLayer(8, 2, 16, batch_first=True)
+    assert nn.TransformerEncoder(layer, 2, enable_nested_tensor=False, mask_check=False).num_layers == 2

@@ -125,9 +125,11 @@ def _clones(owner, layer, num_layers, kind):
 class TransformerEncoder(Module):
     """``num_layers`` copies of ``encoder_layer`` (each with its own parameters,
     starting from the layer's), then ``norm`` if given -- PyTorch's.
-    ``forward(src, mask=None, src_key_padding_mask=None, is_causal=None)``."""
+    ``forward(src, mask=None, src_key_padding_mask=None, is_causal=None)``.
+    ``enable_nested_tensor`` / ``mask_check`` (PyTorch's fast path switches) are
+    accepted: the result does not depend on them."""
 
-    def __init__(self, encoder_layer, num_layers, norm=None):
+    def __init__(self, encoder_layer, num_layers, norm=None, enable_nested_tensor=True, mask_check=True):
         super().__init__()
         self.layers = _clones("TransformerEncoder", encoder_layer, num_layers, TransformerEncoderLayer)
         self.num_layers, self.norm = num_layers, norm

@@ -820,17 +820,27 @@ def causal_mask(backend, L, S, dtype):
                                                                           -np.inf, 0.0), dtype), backend)
 
 
-def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.0, is_causal=False, scale=None):
+def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.0, is_causal=False, scale=None,
+                                 enable_gqa=False):
     """PyTorch's: softmax(query @ key^T * scale + mask) @ value over [..., L, E],
     [..., S, E], [..., S, Ev] (batch axes broadcast) -> [..., L, Ev]; ``scale``
     1 / sqrt(E) by default; ``attn_mask`` a boolean NumPy array (True: the position
     takes part, PyTorch's convention here) or a float tensor / array added to the
     scores, broadcast to [..., L, S]; ``is_causal``: later positions hidden (not with
     attn_mask); dropout of the weights with probability ``dropout_p`` (always, as
-    PyTorch's function: pass 0.0 in evaluation).  Composed of matmul, softmax and
+    PyTorch's function: pass 0.0 in evaluation).  ``enable_gqa``: key and value may
+    have fewer heads (axis -3) than query, a divisor of them -- each repeated for its
+    group of query heads (grouped-query attention).  Composed of matmul, softmax and
     dropout, so every gradient is exact."""
     for name, t in (("query", query), ("key", key), ("value", value)):
         check_tensor(f"scaled_dot_product_attention ({name})", t)
+    if enable_gqa and query.ndim >= 3 and key.ndim >= 3 and key.shape[-3] != query.shape[-3]:
+        hq, hk = query.shape[-3], key.shape[-3]
+        if hq % hk or value.shape[-3] != hk:
+            raise ValueError(f"scaled_dot_product_attention: with enable_gqa, key and value heads ({hk}, "
+                             f"{value.shape[-3]}) must be equal and divide the query's {hq}")
+        from .compat import repeat_interleave
+        key, value = repeat_interleave(key, hq // hk, -3), repeat_interleave(value, hq // hk, -3)
     same_device("scaled_dot_product_attention", query, key, value)
     if query.ndim < 2 or key.ndim < 2 or value.ndim < 2 or query.shape[-1] != key.shape[-1] \
             or key.shape[-2] != value.shape[-2]:
