@@ -36,6 +36,14 @@ def test_examples_reach_their_accuracy(bk, name, epochs, acc):
     assert _example(name).main(["--device", bk.device, "--epochs", str(epochs)]) >= acc
 
 
+def test_vae_example_learns_a_latent(bk):
+    """examples/vae.py (Normal.rsample, kl_divergence, parameter groups, a chained
+    schedule): the held-out points come back through the latent means."""
+    if bk.dtype == "f16":
+        pytest.skip("f16 training is covered by the mixed-precision tests")
+    assert _example("vae").main(["--device", bk.device, "--epochs", "10"]) < 0.2
+
+
 def test_seed_walkthrough_runs():
     out = _run(["examples/seed_walkthrough.py", "--quick", "--device", "cpu"])
     for section in ("1. dL/dW", "3. parameter tensors: 8", "5. cosine", "6. gradient norm",
