@@ -382,3 +382,27 @@ def test_module_full_backward_hook(bk):
     lin.register_backward_hook(lambda m, gi, go: seen.append(gi))
     lin(bk.t(r.standard_normal((2, 4)))).sum().backward()
     assert seen == [(None,)]
+
+
+def test_autograd_functional(bk):
+    """autograd.functional: jacobian (one backward pass per output element), vjp and
+    jvp against the closed forms; hessian refused with a clear error."""
+    r = np.random.default_rng(15)
+    W, x, u, v = r.standard_normal((2, 3)), r.standard_normal(3), r.standard_normal(2), r.standard_normal(3)
+    Wt = bk.t(W)
+
+    def f(a):
+        return vg.tanh(Wt @ a)
+    xr = x.astype(np.float16).astype(np.float64) if bk.dtype == "f16" else x
+    want = (1 - np.tanh(W @ xr) ** 2)[:, None] * W
+    J = vg.autograd.functional.jacobian(f, bk.t(x))
+    assert J.shape == (2, 3)
+    bk.close(J.numpy(), want, atol=max(bk.atol, 1e-3), what="jacobian")
+    out, g = vg.autograd.functional.vjp(f, bk.t(x), bk.t(u))
+    bk.close(g.numpy(), u @ want, atol=max(bk.atol, 1e-3), what="vjp")
+    out, jv = vg.autograd.functional.jvp(f, bk.t(x), bk.t(v))
+    bk.close(jv.numpy(), want @ v, atol=max(bk.atol, 1e-3), what="jvp")
+    Ja, Jb = vg.autograd.functional.jacobian(lambda a, b: (a * b).sum(0), (bk.t(W), bk.t(2 * W)))
+    assert Ja.shape == Jb.shape == (3, 2, 3)
+    with pytest.raises(NotImplementedError, match="hessian needs gradients of gradients"):
+        vg.autograd.functional.hessian(f, bk.t(x))

@@ -405,3 +405,86 @@ class Function:
             res = make_multi([o.data for o in outs], be, parents, backward_parts)
         res = tuple(Tensor(r.data, be) if id(o) in ctx._non_differentiable else r for r, o in zip(res, outs))
         return res[0] if not isinstance(out, tuple) else res
+
+
+class _Functional:
+    """``vkgrad.autograd.functional``: PyTorch's jacobian / vjp / jvp, from repeated
+    first-order backward passes (one per output element for the Jacobian); hessian,
+    hvp and vhp need gradients of gradients, which vkgrad does not record."""
+
+    @staticmethod
+    def _call(func, inputs):
+        single = isinstance(inputs, Tensor)
+        ins = (inputs,) if single else tuple(inputs)
+        with enable_grad():
+            xs = tuple(x.detach().requires_grad_(True) for x in ins)
+            out = func(*xs)
+        return single, xs, out
+
+    @staticmethod
+    def vjp(func, inputs, v=None, create_graph=False, strict=False):
+        """(func(inputs), v^T J): the outputs' gradients weighted by ``v`` (None for a
+        one-element output), for each input."""
+        if create_graph:
+            raise NotImplementedError("autograd.functional.vjp: create_graph=True (gradients of gradients)")
+        single, xs, out = _Functional._call(func, inputs)
+        if not isinstance(out, Tensor):
+            raise TypeError("autograd.functional.vjp: func must return one tensor")
+        g = grad(out, list(xs), grad_outputs=v, allow_unused=True)
+        g = tuple(gi if gi is not None else Tensor(x.backend.full(x.shape, 0.0, x.dtype), x.backend)
+                  for gi, x in zip(g, xs))
+        return out.detach(), (g[0] if single else g)
+
+    @staticmethod
+    def jacobian(func, inputs, create_graph=False, strict=False, vectorize=False, strategy="reverse-mode"):
+        """d func(inputs) / d inputs: [*out.shape, *in.shape] per input (a tuple of
+        them for several inputs), one backward pass per output element."""
+        if create_graph:
+            raise NotImplementedError("autograd.functional.jacobian: create_graph=True (gradients of gradients)")
+        single, xs, out = _Functional._call(func, inputs)
+        if not isinstance(out, Tensor):
+            raise TypeError("autograd.functional.jacobian: func must return one tensor")
+        from . import ops
+        flat = out.reshape((out.size,))
+        rows = [[] for _ in xs]
+        for i in range(out.size):
+            gs = grad(flat[i], list(xs), retain_graph=True, allow_unused=True)
+            for k, (gk, x) in enumerate(zip(gs, xs)):
+                rows[k].append(gk if gk is not None else Tensor(x.backend.full(x.shape, 0.0, x.dtype), x.backend))
+        jac = tuple((ops.stack(r, 0) if r else Tensor(x.backend.full((0,) + x.shape, 0.0, x.dtype), x.backend))
+                    .reshape(out.shape + x.shape) for r, x in zip(rows, xs))
+        return jac[0] if single else jac
+
+    @staticmethod
+    def jvp(func, inputs, v=None, create_graph=False, strict=False):
+        """(func(inputs), J v): the Jacobian (one backward pass per output element)
+        times the input-space vector(s) ``v``."""
+        if create_graph:
+            raise NotImplementedError("autograd.functional.jvp: create_graph=True (gradients of gradients)")
+        single = isinstance(inputs, Tensor)
+        ins = (inputs,) if single else tuple(inputs)
+        vs = (v,) if single else tuple(v) if v is not None else (None,) * len(ins)
+        with no_grad():
+            out = func(*ins)
+        jac = _Functional.jacobian(func, inputs)
+        jac = (jac,) if single else jac
+        from . import ops
+        total = None
+        for j, x, vk in zip(jac, ins, vs):
+            if vk is None:
+                if x.size != 1:
+                    raise RuntimeError("autograd.functional.jvp: v is needed for inputs of more than one element")
+                vk = Tensor(x.backend.full(x.shape, 1.0, x.dtype), x.backend)
+            term = ops.sum(j.reshape(out.shape + (x.size,)) * vk.reshape((x.size,)), -1)
+            total = term if total is None else total + term
+        return out, total
+
+    @staticmethod
+    def hessian(*args, **kwargs):
+        raise NotImplementedError("autograd.functional.hessian needs gradients of gradients, which vkgrad does not "
+                                  "record (its backward rules work on device buffers)")
+
+    hvp = vhp = hessian
+
+
+functional = _Functional()
