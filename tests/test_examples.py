@@ -87,3 +87,70 @@ def test_pytorch_style_example_learns_and_reloads(bk):
     finally:
         sys.path.pop(0)
     assert acc >= 0.95 and reloaded == acc
+
+
+PYTORCH_SCRIPT = '''
+import vkgrad as torch
+import vkgrad.nn as nn
+import vkgrad.nn.functional as F
+from vkgrad.utils.data import DataLoader, TensorDataset
+
+torch.manual_seed(0)
+X = torch.randn(512, 10)
+y = (X[:, 0] + X[:, 1] > 0).long()
+loader = DataLoader(TensorDataset(X.numpy(), y.numpy()), batch_size=64, shuffle=True)
+
+
+class Net(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc1, self.bn, self.fc2 = nn.Linear(10, 32), nn.BatchNorm1d(32), nn.Linear(32, 2)
+        self.drop = nn.Dropout(0.1, inplace=True)
+
+    def forward(self, x):
+        return self.fc2(self.drop(F.relu(self.bn(self.fc1(x)), inplace=True)))
+
+
+model = Net()
+opt = torch.optim.AdamW([{"params": model.fc1.parameters()}, {"params": model.fc2.parameters(), "lr": 5e-3},
+                         {"params": model.bn.parameters(), "weight_decay": 0.0}], lr=1e-2, weight_decay=1e-4)
+sched = torch.optim.lr_scheduler.StepLR(opt, step_size=5, gamma=0.5)
+crit = nn.CrossEntropyLoss()
+for epoch in range(8):
+    model.train()
+    correct = 0
+    for xb, yb in loader:
+        opt.zero_grad()
+        out = model(xb)
+        loss = crit(out, yb)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        opt.step()
+        correct += (out.argmax(dim=1) == yb).sum().item()
+    sched.step()
+model.eval()
+with torch.no_grad():
+    acc = (model(X).argmax(1) == y).float().mean().item()
+torch.save(model.state_dict(), PATH)
+m2 = Net()
+missing, unexpected = m2.load_state_dict(torch.load(PATH))
+same = (m2.eval()(X).argmax(1) == model(X).argmax(1)).all().item()
+'''
+
+
+def test_pytorch_training_script_runs_with_vkgrad_in_place_of_torch(bk, tmp_path):
+    """A PyTorch training script (Module, BatchNorm, inplace activations, parameter
+    groups, clip_grad_norm_, StepLR, the accuracy idiom, save / load_state_dict)
+    runs with ``import vkgrad as torch`` and learns."""
+    if bk.dtype == "f16":
+        pytest.skip("(the f32 and CPU runs cover the script)")
+    import vkgrad as vg
+    old = vg.get_default_device()
+    vg.set_default_device(bk.device)
+    try:
+        env = {"PATH": str(tmp_path / "m.npz")}
+        exec(compile(PYTORCH_SCRIPT, "pytorch_script", "exec"), env)
+    finally:
+        vg.set_default_device(old)
+    assert env["acc"] > 0.95 and env["same"] and env["missing"] == [] and env["unexpected"] == []
+    assert env["opt"].param_groups[1]["lr"] == 5e-3 * 0.5
