@@ -253,3 +253,14 @@ def test_pytorch_creation_and_grad_mode_spellings():
     assert not vg.is_grad_enabled()
     vg.set_grad_enabled(True)
     assert vg.is_grad_enabled()
+
+
+def test_device_and_cuda_names():
+    """PyTorch's device idiom resolves: torch.cuda is never available (vkgrad's GPUs are
+    Vulkan devices), torch.device gives vkgrad's names."""
+    dev = vg.device("cuda" if vg.cuda.is_available() else "cpu")
+    assert dev == "cpu" and vg.ones(2).to(dev).device == "cpu" and vg.cuda.device_count() == 0
+    if vg.vulkan_available():
+        assert vg.device("vulkan") == "vulkan:0"
+    with pytest.raises(ValueError, match="unknown device 'tpu'"):
+        vg.device("tpu")

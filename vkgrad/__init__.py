@@ -57,6 +57,36 @@ def get_default_device():
     return normalize_device(config.default_device)
 
 
+def device(spec="auto"):
+    """PyTorch's torch.device: the device name vkgrad uses ("cpu", "vulkan:N"), for
+    ``.to(device)`` and ``device=`` ("auto": Vulkan if present)."""
+    return normalize_device(spec)
+
+
+class _NoCuda:
+    """``vkgrad.cuda``: PyTorch scripts ask ``torch.cuda.is_available()``; vkgrad's GPUs
+    are Vulkan devices (``vkgrad.vulkan_available()``, device "vulkan"), so CUDA is
+    never available here."""
+
+    @staticmethod
+    def is_available():
+        return False
+
+    @staticmethod
+    def device_count():
+        return 0
+
+    @staticmethod
+    def manual_seed(seed):
+        """(vkgrad's one generator: ``vkgrad.manual_seed``)"""
+        manual_seed(seed)
+
+    manual_seed_all = manual_seed
+
+
+cuda = _NoCuda()
+
+
 def set_check_finite(flag):
     """Whether backward() reads the loss and raises on NaN/inf (default True)."""
     config.check_finite_loss = bool(flag)
