@@ -77,9 +77,9 @@ class _NoCuda:
         return 0
 
     @staticmethod
-    def manual_seed(seed):
+    def manual_seed(value):
         """(vkgrad's one generator: ``vkgrad.manual_seed``)"""
-        manual_seed(seed)
+        manual_seed(value)
 
     manual_seed_all = manual_seed
 
