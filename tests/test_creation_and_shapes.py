@@ -264,3 +264,9 @@ def test_device_and_cuda_names():
         assert vg.device("vulkan") == "vulkan:0"
     with pytest.raises(ValueError, match="unknown device 'tpu'"):
         vg.device("tpu")
+    m = vg.nn.Linear(2, 2)
+    assert vg.compile(m) is m and vg.compile()(m) is m  # (scripts' torch.compile: eager here)
+    vg.backends.cudnn.benchmark = True
+    vg.set_float32_matmul_precision("high")
+    with pytest.raises(ValueError, match="set_float32_matmul_precision: expected 'highest', 'high' or 'medium'"):
+        vg.set_float32_matmul_precision("low")

@@ -87,6 +87,22 @@ class _NoCuda:
 cuda = _NoCuda()
 
 
+def compile(model=None, **kwargs):
+    """PyTorch's torch.compile, for scripts that call it: the model (or function) as
+    it is -- vkgrad runs eagerly; ``vkgrad.capture_step`` records and replays a whole
+    training step instead."""
+    if model is None:
+        return lambda m: m
+    return model
+
+
+def set_float32_matmul_precision(precision):
+    """PyTorch's switch for TF32 matmuls: vkgrad's f32 matmuls are f32 ("highest");
+    accepted so scripts run."""
+    if precision not in ("highest", "high", "medium"):
+        raise ValueError(f"set_float32_matmul_precision: expected 'highest', 'high' or 'medium', got {precision!r}")
+
+
 def set_check_finite(flag):
     """Whether backward() reads the loss and raises on NaN/inf (default True)."""
     config.check_finite_loss = bool(flag)

@@ -83,5 +83,14 @@ def devices():
     return out
 
 
+class _Cudnn:
+    """``torch.backends.cudnn``'s switches, for PyTorch scripts that set them: vkgrad's
+    kernels are its own and deterministic, so ``benchmark`` / ``deterministic`` change
+    nothing."""
+    enabled, benchmark, deterministic = False, False, True
+
+
+cudnn = _Cudnn()
+
 __all__ = ["Backend", "BackendError", "get_backend", "normalize_device", "devices",
            "vulkan_available"]
