@@ -2257,6 +2257,7 @@ def test_pytorch_operators_and_spellings(bk):
     assert (x.argmax(1) == labels).sum().item() == 1.0  # PyTorch's accuracy idiom
     assert len({x, x.detach()}) == 2 and x in {x: 1}  # (dict keys by identity)
     assert 4.0 in x and 7.0 not in x  # (any element equal, as PyTorch's)
+    assert (x == None) is False and (x != None) is True  # noqa: E711  (Python's answer for other types)
     a, b = x > 1.0, x < 4.0
     assert (a & b).numpy().tolist() == [[0, 0, 1], [1, 0, 0]] and (a | b).numpy().min() == 1
     assert (~a).numpy().tolist() == [[1, 1, 0], [0, 0, 0]] and (a ^ b).numpy().tolist() == [[1, 1, 0], [0, 1, 1]]

@@ -7,6 +7,8 @@ autograd graph hangs off ``_node``: ``(backward_fn, parents, their versions)``, 
 from __future__ import annotations
 
 
+import numbers
+
 import numpy as np
 
 from . import config
@@ -383,9 +385,13 @@ class Tensor:
     # vg.where and masked sums; == and != too, as PyTorch's (hashing stays by identity:
     # tensors are dict keys; vkgrad itself keeps them in dicts and sets by id)
     def __eq__(self, o):
+        if not isinstance(o, (Tensor, numbers.Number, np.ndarray, list, tuple)):
+            return NotImplemented  # (x == None, x == "a": Python's identity answer, as PyTorch's False)
         return _ops().eq(self, o)
 
     def __ne__(self, o):
+        if not isinstance(o, (Tensor, numbers.Number, np.ndarray, list, tuple)):
+            return NotImplemented
         return _ops().ne(self, o)
 
     def __contains__(self, value):
