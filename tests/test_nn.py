@@ -2011,3 +2011,57 @@ def test_grouped_query_attention_matches_torch_if_available():
                                                       vg.zeros(2, 4, 7, 3, device="cpu", dtype="f64"), enable_gqa=True)
     layer = nn.TransformerEncoderLayer(8, 2, 16, batch_first=True)
     assert nn.TransformerEncoder(layer, 2, enable_nested_tensor=False, mask_check=False).num_layers == 2
+
+
+def test_margin_losses_and_lazy_linear(bk):
+    """multilabel_margin_loss (targets up to the first -1) against its formula,
+    triplet_margin_with_distance_loss with a custom distance against the default's,
+    LazyLinear's weight made at the first forward (PyTorch's init bound)."""
+    r = np.random.default_rng(56)
+    x = r.standard_normal((3, 5))
+    y = np.array([[3, 0, -1, 1, 2], [1, 2, 3, 4, -1], [0, -1, 2, 2, 2]])
+    want = []
+    for n in range(3):
+        tg = []
+        for c in y[n]:
+            if c < 0:
+                break
+            tg.append(c)
+        want.append(sum(max(0.0, 1 - (x[n, j] - x[n, i])) for j in tg for i in range(5) if i not in tg) / 5)
+    t = bk.t(x, requires_grad=True)
+    loss = nn.MultiLabelMarginLoss(reduction="none")(t, y)
+    bk.close(loss.numpy(), want, atol=max(bk.atol, 2e-3), what="multilabel margin")
+    loss.sum().backward()
+    assert t.grad is not None
+    a, p, n_ = (bk.t(r.standard_normal((4, 3))) for _ in range(3))
+    bk.close(vg.triplet_margin_with_distance_loss(a, p, n_, margin=0.5).numpy(),
+             vg.triplet_margin_loss(a, p, n_, margin=0.5).numpy(), what="default distance")
+    l1 = nn.TripletMarginWithDistanceLoss(distance_function=lambda u, v: (u - v).abs().sum(-1), swap=True)(a, p, n_)
+    bk.close(l1.numpy(), vg.triplet_margin_loss(a, p, n_, p=1, eps=0.0, swap=True).numpy(), atol=max(bk.atol, 1e-3),
+             what="L1 distance")
+    lazy = nn.LazyLinear(4, device=bk.device, dtype=bk.dtype)
+    assert lazy.weight is None and list(lazy.parameters()) == []
+    out = lazy(bk.t(r.standard_normal((2, 7))))
+    assert out.shape == (2, 4) and lazy.weight.shape == (4, 7) and lazy.in_features == 7
+    assert np.abs(lazy.weight.numpy()).max() <= 1 / np.sqrt(7) + 1e-3
+    with pytest.raises(ValueError, match="multilabel_margin_loss: target class 5 is out of range for 5 classes"):
+        vg.multilabel_margin_loss(t, np.full((3, 5), 5))
+
+
+def test_margin_losses_match_torch_if_available():
+    torch = pytest.importorskip("torch")
+    r = np.random.default_rng(57)
+    x = r.standard_normal((3, 5))
+    y = np.array([[3, 0, -1, 1, 2], [1, 2, 3, 4, -1], [0, -1, 2, 2, 2]])
+    a, A = vg.tensor(x, device="cpu", dtype="f64", requires_grad=True), torch.tensor(x, requires_grad=True)
+    vg.multilabel_margin_loss(a, y).backward()
+    torch.nn.functional.multilabel_margin_loss(A, torch.tensor(y)).backward()
+    np.testing.assert_allclose(a.grad.numpy(), A.grad.numpy(), atol=1e-14)
+    trip = [r.standard_normal((4, 3)) for _ in range(3)]
+    ours = nn.TripletMarginWithDistanceLoss(distance_function=lambda u, v: 1 - vg.cosine_similarity(u, v, dim=-1),
+                                            margin=0.5, swap=True)(*(vg.tensor(t, device="cpu", dtype="f64")
+                                                                     for t in trip))
+    theirs = torch.nn.TripletMarginWithDistanceLoss(
+        distance_function=lambda u, v: 1 - torch.nn.functional.cosine_similarity(u, v, dim=-1), margin=0.5,
+        swap=True)(*(torch.tensor(t) for t in trip))
+    assert abs(ours.item() - theirs.item()) < 1e-13

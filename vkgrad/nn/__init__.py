@@ -18,7 +18,8 @@ from .layers import (ELU, GELU, AdaptiveAvgPool2d, ConvTranspose2d, Dropout2d, G
                      ConvTranspose1d, Unfold, Fold, ChannelShuffle, LocalResponseNorm, Softmax2d, Bilinear,
                      EmbeddingBag, MaxUnpool1d, MaxUnpool2d, CTCLoss,
                      UpsamplingNearest2d, UpsamplingBilinear2d, AlphaDropout, FeatureAlphaDropout, RMSNorm, RReLU,
-                     LPPool1d, LPPool2d, AdaptiveAvgPool3d, ConvTranspose3d, MaxUnpool3d)
+                     LPPool1d, LPPool2d, AdaptiveAvgPool3d, ConvTranspose3d, MaxUnpool3d, MultiLabelMarginLoss,
+                     TripletMarginWithDistanceLoss, LazyLinear)
 from .rnn import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNCell
 from .transformer import (Transformer, TransformerDecoder, TransformerDecoderLayer, TransformerEncoder,
                           TransformerEncoderLayer)
@@ -45,4 +46,5 @@ __all__ = ["Module", "Parameter", "Linear", "Conv2d", "MaxPool2d", "AvgPool2d", 
            "LocalResponseNorm", "Softmax2d", "Bilinear", "EmbeddingBag", "MaxUnpool1d",
            "MaxUnpool2d", "CTCLoss", "UpsamplingNearest2d",
            "UpsamplingBilinear2d",
-           "init", "functional", "utils", "AlphaDropout", "FeatureAlphaDropout", "RMSNorm", "RReLU", "LPPool1d", "LPPool2d", "AdaptiveAvgPool3d", "ConvTranspose3d", "MaxUnpool3d"]
+           "init", "functional", "utils", "AlphaDropout", "FeatureAlphaDropout", "RMSNorm", "RReLU", "LPPool1d", "LPPool2d", "AdaptiveAvgPool3d", "ConvTranspose3d", "MaxUnpool3d", "MultiLabelMarginLoss",
+           "TripletMarginWithDistanceLoss", "LazyLinear"]

@@ -50,6 +50,31 @@ def _scale_shift(shape, on, device, dtype):
     return Parameter(np.ones(shape), device=device, dtype=dtype), Parameter(np.zeros(shape), device=device, dtype=dtype)
 
 
+class LazyLinear(Linear):
+    """PyTorch's LazyLinear: a Linear whose in_features is the first input's last
+    axis -- its weight and bias are made (PyTorch's init) at the first forward, so
+    run one batch before handing ``parameters()`` to an optimizer (as PyTorch
+    requires)."""
+
+    def __init__(self, out_features, bias=True, activation=None, device=None, dtype=None):
+        Module.__init__(self)
+        check_activation("LazyLinear", activation)
+        if out_features < 1:
+            raise ValueError(f"LazyLinear: out_features must be positive, got {out_features}")
+        self.in_features, self.out_features, self.activation = 0, out_features, activation
+        self._lazy = (bias, device, dtype)
+        self.weight = self.bias = None
+
+    def forward(self, x):
+        if self.weight is None:
+            bias, device, dtype = self._lazy
+            made = Linear(x.shape[-1], self.out_features, bias, self.activation,
+                          device if device is not None else x.device, dtype if dtype is not None else x.dtype)
+            self.in_features, self.weight, self.bias = made.in_features, made.weight, made.bias
+            self._named = False  # (the new parameters get their names)
+        return super().forward(x)
+
+
 class BatchNorm1d(Module):
     """Batch norm over the batch axis of [N, C], with exact gradients through the
     batch statistics in training and running statistics in eval.  ``affine=False``:
@@ -1247,6 +1272,13 @@ MultiMarginLoss = _loss_module("MultiMarginLoss", ops.multi_margin_loss, """PyTo
     labels).""", p=1, margin=1.0, weight=None, reduction="mean")
 MultiLabelSoftMarginLoss = _loss_module("MultiLabelSoftMarginLoss", ops.multilabel_soft_margin_loss,
                                         """PyTorch's MultiLabelSoftMarginLoss.""", weight=None, reduction="mean")
+MultiLabelMarginLoss = _loss_module("MultiLabelMarginLoss", ops.multilabel_margin_loss,
+                                    """PyTorch's MultiLabelMarginLoss (target: class indices, -1 ending them).""",
+                                    reduction="mean")
+TripletMarginWithDistanceLoss = _fn_module(
+    "TripletMarginWithDistanceLoss", ops.triplet_margin_with_distance_loss,
+    """PyTorch's TripletMarginWithDistanceLoss (forward(anchor, positive, negative)).""", 3,
+    distance_function=None, margin=1.0, swap=False, reduction="mean")
 PoissonNLLLoss = _loss_module("PoissonNLLLoss", ops.poisson_nll_loss, """PyTorch's PoissonNLLLoss.""",
                               log_input=True, full=False, eps=1e-8, reduction="mean")
 GaussianNLLLoss = _fn_module("GaussianNLLLoss", ops.gaussian_nll_loss, """PyTorch's GaussianNLLLoss

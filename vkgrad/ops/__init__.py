@@ -23,8 +23,8 @@ from .compat import (addmm, all, any, cdist, clamp_min, clamp_max, clip, column_
                      hstack, lerp, logaddexp, logit, meshgrid, mm, movedim, moveaxis, mv, narrow, ne, permute, remainder,
                      repeat_interleave, squeeze, swapaxes, swapdims, t, unflatten, unsqueeze, vstack, xlogy)
 from .losses import (ctc_loss, cosine_embedding_loss, gaussian_nll_loss, hinge_embedding_loss, margin_ranking_loss,
-                     multi_margin_loss, multilabel_soft_margin_loss, poisson_nll_loss, soft_margin_loss,
-                     triplet_margin_loss)
+                     multi_margin_loss, multilabel_margin_loss, multilabel_soft_margin_loss, poisson_nll_loss,
+                     soft_margin_loss, triplet_margin_loss, triplet_margin_with_distance_loss)
 from .indexing import (argwhere, bincount, bucketize, histc, index_add, index_copy, index_fill, index_put,
                        masked_scatter, masked_select,
                        nonzero, scatter, scatter_reduce, searchsorted, select, take, unique, unique_consecutive)
@@ -79,7 +79,8 @@ __all__ = ["abs", "add", "affine", "clamp", "div", "eq", "exp", "gelu", "log", "
            "heaviside", "hsplit", "isclose", "logical_and", "logical_not", "logical_or", "logical_xor", "multiply",
            "negative", "positive", "isin", "rad2deg", "rot90", "subtract", "tensor_split", "true_divide", "vsplit",
            "alpha_dropout", "feature_alpha_dropout", "pdist", "rms_norm", "rrelu", "softmin", "lp_pool1d", "lp_pool2d",
-           "adaptive_avg_pool3d", "conv_transpose3d", "max_unpool3d", "digamma", "erfc", "erfinv", "lgamma"]
+           "adaptive_avg_pool3d", "conv_transpose3d", "max_unpool3d", "multilabel_margin_loss",
+           "triplet_margin_with_distance_loss", "digamma", "erfc", "erfinv", "lgamma"]
 
 
 def _int_operands(fn, n, int_result=True):

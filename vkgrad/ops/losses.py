@@ -81,16 +81,62 @@ def triplet_margin_loss(anchor, positive, negative, margin=1.0, p=2.0, eps=1e-6,
     """max(0, d(a, p) - d(a, n) + margin), d the p-norm distance along the last axis
     (``pairwise_distance``); ``swap`` takes d(a, n) as min(d(a, n), d(p, n))
     (PyTorch's TripletMarginLoss)."""
-    op = "triplet_margin_loss"
+    return _triplet("triplet_margin_loss", anchor, positive, negative, lambda u, v: pairwise_distance(u, v, p, eps),
+                    margin, swap, reduction)
+
+
+def triplet_margin_with_distance_loss(anchor, positive, negative, *, distance_function=None, margin=1.0, swap=False,
+                                      reduction="mean"):
+    """triplet_margin_loss with any ``distance_function(u, v)`` -> [N] (None: the
+    2-norm, pairwise_distance), PyTorch's TripletMarginWithDistanceLoss."""
+    return _triplet("triplet_margin_with_distance_loss", anchor, positive, negative,
+                    distance_function or pairwise_distance, margin, swap, reduction)
+
+
+def _triplet(op, anchor, positive, negative, dist, margin, swap, reduction):
     a, pos, ng = _operands(op, reduction, anchor, ("positive", positive), ("negative", negative),
                            what="anchor's")
     if a.ndim not in (1, 2):
         raise ValueError(f"{op}: expected inputs [N, D] or [D], got {list(a.shape)}")
-    d_ap = pairwise_distance(a, pos, p, eps)
-    d_an = pairwise_distance(a, ng, p, eps)
+    d_ap = dist(a, pos)
+    d_an = dist(a, ng)
     if swap:
-        d_an = minimum(d_an, pairwise_distance(pos, ng, p, eps))
+        d_an = minimum(d_an, dist(pos, ng))
     return _reduce(relu(add(sub(d_ap, d_an), float(margin))), reduction)
+
+
+def multilabel_margin_loss(input, target, reduction="mean"):
+    """PyTorch's MultiLabelMarginLoss: for each row, the sum over its target classes
+    j (``target``'s leading entries, up to the first -1) and the other classes i of
+    max(0, 1 - (x[j] - x[i])), over the number of classes; ``target`` integers of
+    input's shape [N, C] or [C] (read on the host)."""
+    import numpy as np
+    op = "multilabel_margin_loss"
+    _check_reduction(op, reduction)
+    check_tensor(op, input)
+    x = loss_precision(input)
+    single = x.ndim == 1
+    x2 = x.reshape((1, -1)) if single else x
+    if x2.ndim != 2:
+        raise ValueError(f"{op}: expected input [N, C] or [C], got {list(input.shape)}")
+    t = np.asarray(target.numpy() if isinstance(target, Tensor) else target)
+    if t.shape != tuple(input.shape) or (t.size and t.dtype.kind not in "iu"):
+        raise ValueError(f"{op}: target must be integers of the input's shape {list(input.shape)}, got "
+                         f"{t.dtype} {list(t.shape)}")
+    t2 = t.reshape(x2.shape)
+    N, C = x2.shape
+    is_target = np.zeros((N, C))
+    for n in range(N):
+        for c in t2[n]:
+            if c < 0:
+                break
+            if c >= C:
+                raise ValueError(f"{op}: target class {int(c)} is out of range for {C} classes")
+            is_target[n, c] = 1.0
+    pair = tensor(is_target[:, :, None] * (1.0 - is_target[:, None, :]), dtype=x.dtype, device=x.device)
+    gap = affine(sub(x2.unsqueeze(-1), x2.unsqueeze(-2)), -1.0, 1.0)  # 1 - (x[j] - x[i]), [N, j, i]
+    per = sum(mul(relu(gap), pair), (1, 2)) * (1.0 / C)
+    return _reduce(per.reshape(()) if single else per, reduction)
 
 
 def _labels_one_hot(op, x, target):
