@@ -2065,3 +2065,27 @@ def test_margin_losses_match_torch_if_available():
         distance_function=lambda u, v: 1 - torch.nn.functional.cosine_similarity(u, v, dim=-1), margin=0.5,
         swap=True)(*(torch.tensor(t) for t in trip))
     assert abs(ours.item() - theirs.item()) < 1e-13
+
+
+def test_adaptive_max_pool3d_and_lp_pool3d(bk):
+    """adaptive_max_pool3d (separable: the planes', then the depth's) and lp_pool3d
+    against NumPy, on every backend; PyTorch as an oracle where present."""
+    r = np.random.default_rng(58)
+    shape = (2, 2, 5, 6, 4)
+    x = r.permutation(int(np.prod(shape))).reshape(shape) / 64.0
+    y = vg.adaptive_max_pool3d(bk.t(x), (2, 3, None))
+    want = np.zeros((2, 2, 2, 3, 4))
+    for a, (d0, d1) in enumerate(((0, 3), (2, 5))):  # (PyTorch's windows [floor(i n / o), ceil((i + 1) n / o)))
+        for b in range(3):
+            want[:, :, a, b] = x[:, :, d0:d1, 2 * b:2 * b + 2].max((2, 3))
+    bk.close(y.numpy(), want, what="adaptive_max_pool3d")
+    z = nn.LPPool3d(2, 2)(bk.t(x))
+    blocks = x[:, :, :4, :, :].reshape(2, 2, 2, 2, 3, 2, 2, 2)
+    bk.close(z.numpy(), np.sqrt((blocks ** 2).sum((3, 5, 7))), rtol=max(bk.rtol, 1e-4), what="lp_pool3d")
+    with pytest.raises(ValueError, match="adaptive_max_pool3d: return_indices is not supported"):
+        vg.adaptive_max_pool3d(bk.t(x), 2, return_indices=True)
+    torch = pytest.importorskip("torch")
+    if bk.device == "cpu":
+        t = torch.tensor(x)
+        np.testing.assert_allclose(vg.nn.AdaptiveMaxPool3d((3, 2, 3))(vg.tensor(x, device="cpu", dtype="f64")).numpy(),
+                                   torch.nn.AdaptiveMaxPool3d((3, 2, 3))(t).numpy())

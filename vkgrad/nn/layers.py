@@ -880,6 +880,8 @@ LPPool1d = _fn_module("LPPool1d", ops.lp_pool1d, """``vkgrad.lp_pool1d`` as a mo
                       required=("norm_type", "kernel_size"), stride=None, ceil_mode=False)
 LPPool2d = _fn_module("LPPool2d", ops.lp_pool2d, """``vkgrad.lp_pool2d`` as a module.""",
                       required=("norm_type", "kernel_size"), stride=None, ceil_mode=False)
+LPPool3d = _fn_module("LPPool3d", ops.lp_pool3d, """``vkgrad.lp_pool3d`` as a module.""",
+                      required=("norm_type", "kernel_size"), stride=None, ceil_mode=False)
 Threshold = _fn_module("Threshold", lambda x, threshold, value, inplace: ops.threshold(x, threshold, value),
                        """x where x > threshold, else value (``vkgrad.threshold``; inplace as the other
     activations').""", required=("threshold", "value"), inplace=False)
@@ -1206,6 +1208,8 @@ AdaptiveAvgPool1d = _fn_module("AdaptiveAvgPool1d", ops.adaptive_avg_pool1d,
                                """``vkgrad.adaptive_avg_pool1d`` as a module.""", output_size=1)
 AdaptiveAvgPool3d = _fn_module("AdaptiveAvgPool3d", ops.adaptive_avg_pool3d,
                                """``vkgrad.adaptive_avg_pool3d`` as a module.""", output_size=1)
+AdaptiveMaxPool3d = _fn_module("AdaptiveMaxPool3d", ops.adaptive_max_pool3d,
+                               """``vkgrad.adaptive_max_pool3d`` as a module.""", output_size=1, return_indices=False)
 AdaptiveMaxPool1d = _fn_module("AdaptiveMaxPool1d", ops.adaptive_max_pool1d,
                                """``vkgrad.adaptive_max_pool1d`` as a module.""", output_size=1, return_indices=False)
 AdaptiveMaxPool2d = _fn_module("AdaptiveMaxPool2d", ops.adaptive_max_pool2d,

@@ -31,7 +31,8 @@ from .indexing import (argwhere, bincount, bucketize, histc, index_add, index_co
 from .products import (addbmm, addmv, addr, baddbmm, block_diag, cartesian_prod, corrcoef, cov, cross,
                        cumulative_trapezoid, diff, kron, tensordot, trapezoid, trapz)
 from .nn import alpha_dropout, feature_alpha_dropout, pdist, rms_norm, rrelu, softmin
-from .conv import adaptive_avg_pool3d, conv_transpose3d, lp_pool1d, lp_pool2d, max_unpool3d
+from .conv import (adaptive_avg_pool3d, adaptive_max_pool3d, conv_transpose3d, lp_pool1d, lp_pool2d, lp_pool3d,
+                   max_unpool3d)
 from .rnn import recurrence
 from .stats import (aminmax, count_nonzero, cummax, cummin, logcumsumexp, median, msort, nanmean, nanmedian,
                     nanquantile, nansum, quantile, std_mean, var_mean)
@@ -79,7 +80,7 @@ __all__ = ["abs", "add", "affine", "clamp", "div", "eq", "exp", "gelu", "log", "
            "heaviside", "hsplit", "isclose", "logical_and", "logical_not", "logical_or", "logical_xor", "multiply",
            "negative", "positive", "isin", "rad2deg", "rot90", "subtract", "tensor_split", "true_divide", "vsplit",
            "alpha_dropout", "feature_alpha_dropout", "pdist", "rms_norm", "rrelu", "softmin", "lp_pool1d", "lp_pool2d",
-           "adaptive_avg_pool3d", "conv_transpose3d", "max_unpool3d", "multilabel_margin_loss",
+           "adaptive_avg_pool3d", "adaptive_max_pool3d", "lp_pool3d", "conv_transpose3d", "max_unpool3d", "multilabel_margin_loss",
            "triplet_margin_with_distance_loss", "digamma", "erfc", "erfinv", "lgamma"]
 
 

@@ -458,6 +458,27 @@ def adaptive_max_pool1d(x, output_size, return_indices=False):
     return tuple(t.squeeze(-2) for t in out) if return_indices else out.squeeze(-2)
 
 
+def adaptive_max_pool3d(x, output_size, return_indices=False):
+    """PyTorch's adaptive_max_pool3d over [N, C, D, H, W] (or [C, D, H, W]):
+    adaptive_max_pool2d over each depth slice, then adaptive_max_pool1d along the
+    depth (a box's maximum is separable).  ``return_indices`` is not supported here
+    (the 1-d and 2-d adaptive pools have it)."""
+    op = "adaptive_max_pool3d"
+    if return_indices:
+        raise ValueError(f"{op}: return_indices is not supported (adaptive_max_pool1d / 2d have it)")
+    x, batched = _volumes(op, x)
+    size = output_size if isinstance(output_size, (tuple, list)) else (output_size,) * 3
+    if len(size) != 3:
+        raise TypeError(f"{op}: output_size must be an int, None or a triple, got {output_size!r}")
+    N, C, D, H, W = x.shape
+    OD, OH, OW = (n if o is None else o for o, n in zip(size, (D, H, W)))
+    planes = adaptive_max_pool2d(x.reshape(N, C * D, H, W), (OH, OW))  # [N, C * D, OH, OW]
+    rows = transpose(planes.reshape(N, C, D, OH * OW), (0, 1, 3, 2)).reshape(N, C * OH * OW, D)
+    out = adaptive_max_pool1d(rows, OD)  # [N, C * OH * OW, OD]
+    out = transpose(out.reshape(N, C, OH, OW, OD), (0, 1, 4, 2, 3))
+    return out if batched else out.reshape(out.shape[1:])
+
+
 def _one(op, name, v, lo):
     """An int (or a 1-tuple of one) >= lo."""
     val = v[0] if isinstance(v, (tuple, list)) and len(v) == 1 else v
@@ -1041,6 +1062,14 @@ def lp_pool2d(x, norm_type, kernel_size, stride=None, ceil_mode=False):
     kh, kw = _pair("lp_pool2d", "kernel_size", kernel_size, 1)
     return _lp(avg_pool2d(pow_(x, float(norm_type)), (kh, kw), stride, 0, ceil_mode), norm_type,
                kh * kw)
+
+
+def lp_pool3d(x, norm_type, kernel_size, stride=None, ceil_mode=False):
+    """PyTorch's lp_pool3d over [N, C, D, H, W] (as lp_pool2d)."""
+    from .elementwise import pow as pow_
+    check_tensor("lp_pool3d", x)
+    k = _triple("lp_pool3d", "kernel_size", kernel_size, 1)
+    return _lp(avg_pool3d(pow_(x, float(norm_type)), k, stride, 0, ceil_mode), norm_type, k[0] * k[1] * k[2])
 
 
 def lp_pool1d(x, norm_type, kernel_size, stride=None, ceil_mode=False):
