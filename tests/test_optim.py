@@ -782,6 +782,19 @@ def test_swa_utils_average_anneal_and_update_bn(bk):
         np.testing.assert_allclose(mine, theirs, rtol=1e-12, err_msg=f"SWALR {strategy} {epochs}")
 
 
+def _lsq_closure(bk, A, b, power):
+    """A zero parameter w and LBFGS's closure for sum((A w - b) ** power)."""
+    w = vg.Parameter(np.zeros(A.shape[1]), device=bk.device, dtype=bk.dtype)
+    At, bt = bk.t(A), bk.t(b)
+
+    def closure():
+        w.grad = None
+        loss = vg.sum((vg.matmul(At, w) - bt) ** power)
+        loss.backward()
+        return loss
+    return w, closure
+
+
 def test_lbfgs_solves_least_squares_on_every_backend(bk):
     """LBFGS with and without the strong-Wolfe line search reaches the least-squares
     solution of a small well-conditioned problem; errors are clear."""
@@ -793,15 +806,8 @@ def test_lbfgs_solves_least_squares_on_every_backend(bk):
     A, b = r.standard_normal((20, 4)) + np.eye(20, 4) * 3, r.standard_normal(20)
     want = np.linalg.lstsq(A, b, rcond=None)[0]
     for ls in (None, "strong_wolfe"):
-        w = vg.Parameter(np.zeros(4), device=bk.device, dtype=bk.dtype)
+        w, closure = _lsq_closure(bk, A, b, 2)
         opt = vg.optim.LBFGS([w], max_iter=50, line_search_fn=ls)
-        At, bt = bk.t(A), bk.t(b)
-
-        def closure():
-            w.grad = None
-            loss = vg.sum((vg.matmul(At, w) - bt) ** 2)
-            loss.backward()
-            return loss
         for _ in range(3):
             opt.step(closure)
         np.testing.assert_allclose(w.numpy(), want, atol=1e-3, err_msg=f"line search {ls}")
@@ -820,15 +826,7 @@ def test_lbfgs_checkpoint_resumes_the_same_steps(bk, tmp_path):
     A, b = r.standard_normal((12, 5)), r.standard_normal(12)
 
     def make():
-        w = vg.Parameter(np.zeros(5), device=bk.device, dtype=bk.dtype)
-        At, bt = bk.t(A), bk.t(b)
-
-        def closure():
-            w.grad = None
-            loss = vg.sum((vg.matmul(At, w) - bt) ** 4)
-            loss.backward()
-            return loss
-        return w, closure
+        return _lsq_closure(bk, A, b, 4)
     w, closure = make()
     opt = vg.optim.LBFGS([w], max_iter=3, history_size=4, line_search_fn="strong_wolfe")
     opt.step(closure)
@@ -950,6 +948,23 @@ def _group_run(opt_fn, device, dtype, steps=5, tweak=None, capture=False):
     return a.numpy(), b.numpy(), opt
 
 
+def _torch_group_run(torch, make, tweak=False):
+    """_group_run's problem in PyTorch (``tweak``: the second group's lr set to 0.003
+    after step 2, as _group_run's tweak does)."""
+    r = np.random.default_rng(12)
+    W1, W2, X, Y = r.standard_normal((4, 3)), r.standard_normal((2, 4)), r.standard_normal((8, 3)), \
+        r.standard_normal((8, 2))
+    a, b = torch.tensor(W1, requires_grad=True), torch.tensor(W2, requires_grad=True)
+    opt = make(a, b)
+    for s in range(5):
+        opt.zero_grad()
+        ((torch.tanh(torch.tensor(X) @ a.T) @ b.T - torch.tensor(Y)) ** 2).mean().backward()
+        opt.step()
+        if tweak and s == 1:
+            opt.param_groups[1]["lr"] = 0.003
+    return a.detach().numpy(), b.detach().numpy()
+
+
 def test_parameter_groups(bk, tmp_path):
     """PyTorch's parameter groups: per-group options (lr, momentum, weight decay),
     param_groups read and written live (captured steps too), schedulers moving
@@ -1003,20 +1018,9 @@ def test_parameter_groups(bk, tmp_path):
 
 def test_parameter_groups_match_torch_if_available():
     torch = pytest.importorskip("torch")
-    r = np.random.default_rng(12)
-    W1, W2, X, Y = r.standard_normal((4, 3)), r.standard_normal((2, 4)), r.standard_normal((8, 3)), \
-        r.standard_normal((8, 2))
 
     def torch_run(make):
-        a, b = torch.tensor(W1, requires_grad=True), torch.tensor(W2, requires_grad=True)
-        opt = make(a, b)
-        for s in range(5):
-            opt.zero_grad()
-            ((torch.tanh(torch.tensor(X) @ a.T) @ b.T - torch.tensor(Y)) ** 2).mean().backward()
-            opt.step()
-            if s == 1:
-                opt.param_groups[1]["lr"] = 0.003
-        return a.detach().numpy(), b.detach().numpy()
+        return _torch_group_run(torch, make, tweak=True)
     for name, kw0, kw1, base in (("SGD", {}, {"lr": 0.05, "momentum": 0.5}, dict(lr=0.1, momentum=0.9,
                                                                                  weight_decay=0.01)),
                                  ("AdamW", {"weight_decay": 0.0}, {}, dict(lr=0.01, weight_decay=0.1)),
@@ -1073,17 +1077,9 @@ def test_amsgrad(bk):
 def test_amsgrad_matches_torch_if_available():
     torch = pytest.importorskip("torch")
     ours = _group_run(lambda a, b: vg.optim.AdamW([a, b], lr=0.05, weight_decay=0.1, amsgrad=True), "cpu", "f64")
-    r = np.random.default_rng(12)
-    W1, W2, X, Y = r.standard_normal((4, 3)), r.standard_normal((2, 4)), r.standard_normal((8, 3)), \
-        r.standard_normal((8, 2))
-    a, b = torch.tensor(W1, requires_grad=True), torch.tensor(W2, requires_grad=True)
-    opt = torch.optim.AdamW([a, b], lr=0.05, weight_decay=0.1, amsgrad=True)
-    for _ in range(5):
-        opt.zero_grad()
-        ((torch.tanh(torch.tensor(X) @ a.T) @ b.T - torch.tensor(Y)) ** 2).mean().backward()
-        opt.step()
-    np.testing.assert_allclose(ours[0], a.detach().numpy(), atol=1e-12)
-    np.testing.assert_allclose(ours[1], b.detach().numpy(), atol=1e-12)
+    theirs = _torch_group_run(torch, lambda a, b: torch.optim.AdamW([a, b], lr=0.05, weight_decay=0.1, amsgrad=True))
+    np.testing.assert_allclose(ours[0], theirs[0], atol=1e-12)
+    np.testing.assert_allclose(ours[1], theirs[1], atol=1e-12)
 
 
 def test_chained_scheduler():

@@ -16,6 +16,7 @@ import math
 import numpy as np
 
 from . import ops
+from .autograd import no_grad
 from .random import rng
 from .tensor import Tensor, tensor
 
@@ -55,16 +56,17 @@ class Distribution:
 
     has_rsample = False
     batch_shape, event_shape = (), ()
+    _first = "loc"  # (the parameter whose device and dtype samples and values take)
 
     def _like(self):
-        raise NotImplementedError
+        return getattr(self, self._first)
 
     def _noise(self, shape, draw):
         like = self._like()
         return tensor(draw(size=shape), dtype=like.dtype, device=like.device)
 
     def sample(self, sample_shape=()):
-        with _no_grad():
+        with no_grad():
             return self.rsample(sample_shape).detach() if self.has_rsample else self._sample(_shape(sample_shape))
 
     def rsample(self, sample_shape=()):
@@ -83,11 +85,6 @@ class Distribution:
         return f"{type(self).__name__}(batch_shape={list(self.batch_shape)}, event_shape={list(self.event_shape)})"
 
 
-def _no_grad():
-    from .autograd import no_grad
-    return no_grad()
-
-
 class Normal(Distribution):
     """N(loc, scale^2), elementwise."""
 
@@ -96,8 +93,6 @@ class Normal(Distribution):
     def __init__(self, loc, scale):
         (self.loc, self.scale), self.batch_shape = _params("Normal", loc, scale)
 
-    def _like(self):
-        return self.loc
 
     @property
     def mean(self):
@@ -134,8 +129,7 @@ class Uniform(Distribution):
     def __init__(self, low, high):
         (self.low, self.high), self.batch_shape = _params("Uniform", low, high)
 
-    def _like(self):
-        return self.low
+    _first = "low"
 
     @property
     def mean(self):
@@ -167,8 +161,7 @@ class Exponential(Distribution):
     def __init__(self, rate):
         (self.rate,), self.batch_shape = _params("Exponential", rate)
 
-    def _like(self):
-        return self.rate
+    _first = "rate"
 
     @property
     def mean(self):
@@ -198,8 +191,6 @@ class Laplace(Distribution):
     def __init__(self, loc, scale):
         (self.loc, self.scale), self.batch_shape = _params("Laplace", loc, scale)
 
-    def _like(self):
-        return self.loc
 
     @property
     def mean(self):
@@ -239,8 +230,7 @@ class Bernoulli(Distribution):
     def __init__(self, probs=None, logits=None):
         self.logits, self.batch_shape = _logits_probs("Bernoulli", probs, logits, True)
 
-    def _like(self):
-        return self.logits
+    _first = "logits"
 
     @property
     def probs(self):
@@ -277,8 +267,7 @@ class Categorical(Distribution):
         self.logits = ops.log_softmax(lg, -1)
         self.batch_shape, self.num_categories = shape[:-1], shape[-1]
 
-    def _like(self):
-        return self.logits
+    _first = "logits"
 
     @property
     def probs(self):
@@ -349,8 +338,6 @@ class MultivariateNormal(Distribution):
         self.event_shape = loc.shape[-1:]
         self.batch_shape = tuple(np.broadcast_shapes(loc.shape[:-1], L.shape[:-2]))
 
-    def _like(self):
-        return self.loc
 
     @property
     def mean(self):
@@ -397,8 +384,7 @@ class Gamma(Distribution):
     def __init__(self, concentration, rate):
         (self.concentration, self.rate), self.batch_shape = _params("Gamma", concentration, rate)
 
-    def _like(self):
-        return self.concentration
+    _first = "concentration"
 
     @property
     def mean(self):
@@ -430,8 +416,7 @@ class Beta(Distribution):
         (self.concentration1, self.concentration0), self.batch_shape = _params("Beta", concentration1,
                                                                                concentration0)
 
-    def _like(self):
-        return self.concentration1
+    _first = "concentration1"
 
     @property
     def mean(self):
@@ -473,8 +458,7 @@ class Dirichlet(Distribution):
             raise ValueError("Dirichlet: concentration needs a last axis of categories")
         self.batch_shape, self.event_shape = shape[:-1], shape[-1:]
 
-    def _like(self):
-        return self.concentration
+    _first = "concentration"
 
     @property
     def mean(self):
@@ -512,8 +496,7 @@ class Poisson(Distribution):
     def __init__(self, rate):
         (self.rate,), self.batch_shape = _params("Poisson", rate)
 
-    def _like(self):
-        return self.rate
+    _first = "rate"
 
     @property
     def mean(self):

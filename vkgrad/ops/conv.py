@@ -12,6 +12,7 @@ import numbers
 
 import numpy as np
 
+from ..autograd import no_grad
 from ..backends.base import Window
 from ..tensor import Tensor
 from ._core import autocast_to, check_tensor, make, promote, same_device
@@ -695,7 +696,7 @@ def max_pool3d(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=Fal
     # PyTorch's positions d * H * W + h * W + w: the first depth tap holding the maximum (NaN counting as it),
     # that slice's plane position
     from .shape import argmax, stack, take_along_dim
-    with _no_grad():
+    with no_grad():
         vals = stack([t.detach() for t in taps], 0)  # [kd, N * OD, C, OH, OW]
         win = argmax(vals, 0, keepdims=True)
         pos = pidx.to(dtype="f32").reshape(N, C, D, OH, OW)
@@ -707,11 +708,6 @@ def max_pool3d(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=Fal
         flat = take_along_dim(ptaps + dt * float(H * W), win, 0)[0]  # [N * OD, C, OH, OW]
         idx = transpose(flat.reshape(N, OD, C, OH, OW), (0, 2, 1, 3, 4)).to(dtype="i32")
     return out, (idx if batched else idx.reshape(idx.shape[1:]))
-
-
-def _no_grad():
-    from ..autograd import no_grad
-    return no_grad()
 
 
 def max_unpool3d(x, indices, kernel_size, stride=None, padding=0, output_size=None):

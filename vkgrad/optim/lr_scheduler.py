@@ -362,7 +362,21 @@ class CyclicLR(_Scheduler):
         return self.base_lr + (self.max_lr - self.base_lr) * factor * scale
 
 
-class SequentialLR(_Scheduler):
+class _OfSchedulers(_Scheduler):
+    """A scheduler driving others (``self.schedulers``): their states in its own."""
+
+    def state_dict(self):
+        sd = super().state_dict()
+        sd["schedulers"] = [s.state_dict() for s in self.schedulers]
+        return sd
+
+    def load_state_dict(self, sd):
+        super().load_state_dict(sd)
+        for s, ssd in zip(self.schedulers, sd["schedulers"]):
+            s.load_state_dict(ssd)
+
+
+class SequentialLR(_OfSchedulers):
     """PyTorch's SequentialLR: ``schedulers[i]`` drives the lr from epoch
     ``milestones[i - 1]`` on, each restarted (from its epoch 0) at its milestone;
     all take the first one's base lr."""
@@ -393,18 +407,8 @@ class SequentialLR(_Scheduler):
             return self.optimizer.lr
         return s.step()
 
-    def state_dict(self):
-        sd = super().state_dict()
-        sd["schedulers"] = [s.state_dict() for s in self.schedulers]
-        return sd
 
-    def load_state_dict(self, sd):
-        super().load_state_dict(sd)
-        for s, ssd in zip(self.schedulers, sd["schedulers"]):
-            s.load_state_dict(ssd)
-
-
-class ChainedScheduler(_Scheduler):
+class ChainedScheduler(_OfSchedulers):
     """PyTorch's ChainedScheduler: several schedules of one optimizer at once, the
     rate the first one's base times each schedule's factor (its rate over its own
     base) -- PyTorch's chained result for the multiplicative schedules, which are
@@ -442,13 +446,3 @@ class ChainedScheduler(_Scheduler):
             s.last_epoch += 1
         self.optimizer.lr = self.get_lr()
         return self.optimizer.lr
-
-    def state_dict(self):
-        sd = super().state_dict()
-        sd["schedulers"] = [s.state_dict() for s in self.schedulers]
-        return sd
-
-    def load_state_dict(self, sd):
-        super().load_state_dict(sd)
-        for s, ssd in zip(self.schedulers, sd["schedulers"]):
-            s.load_state_dict(ssd)

@@ -69,6 +69,11 @@ def _groups(params):
     return None
 
 
+def _group_params(ps):
+    """A group's "params" (a tensor, a dict name -> tensor, or an iterable) as a list."""
+    return [ps] if isinstance(ps, Tensor) else list(ps.values()) if isinstance(ps, dict) else list(ps)
+
+
 class _GroupView(MutableMapping):
     """One parameter group as PyTorch's dict: "params" and the hyperparameters of
     the optimizer serving it, read and written live (``g["lr"] = 0.01`` takes
@@ -160,8 +165,7 @@ class Optimizer:
                 if unknown:
                     raise ValueError(f"{name}: parameter group {i} has unknown options {unknown} "
                                      f"(it takes {list(type(self)._hyper_names)})")
-                ps = g["params"]
-                ps = [ps] if isinstance(ps, Tensor) else list(ps.values()) if isinstance(ps, dict) else list(ps)
+                ps = _group_params(g["params"])
                 if any(id(p) in seen for p in ps):
                     raise ValueError(f"{name}: a parameter appears in more than one group")
                 seen |= {id(p) for p in ps}
@@ -217,14 +221,19 @@ class Optimizer:
             raise ValueError(f"{type(self).__name__}: parameter groups are not supported")
         if not isinstance(group, dict) or "params" not in group:
             raise ValueError(f"{type(self).__name__}.add_param_group: expected a dict with 'params'")
-        base = {k: (self._lr if k == "lr" else getattr(self, k)) for k in type(self)._hyper_names
-                if hasattr(self, k) or k == "lr"}
-        probe = type(self).__new__(type(self))
-        type(self).__init__(probe, [dict(base, params=self.parameters()[:1]), dict(group)])  # (checks, builds)
-        sub = probe._extra[0]
+        name = type(self).__name__
+        unknown = sorted(set(group) - {"params"} - set(type(self)._hyper_names))
+        if unknown:
+            raise ValueError(f"{name}.add_param_group: unknown options {unknown} (it takes "
+                             f"{list(type(self)._hyper_names)})")
+        opts = {k: (self._lr if k == "lr" else getattr(self, k)) for k in type(self)._hyper_names}
+        opts.update({k: v for k, v in group.items() if k != "params"})
+        ps = _group_params(group["params"])
         ids = {id(p) for p in self.parameters()}
-        if any(id(p) in ids for _, p in sub.params):
-            raise ValueError(f"{type(self).__name__}.add_param_group: a parameter is already in a group")
+        if any(id(p) in ids for p in ps):
+            raise ValueError(f"{name}.add_param_group: a parameter is already in a group")
+        sub = type(self).__new__(type(self))
+        type(self).__init__(sub, ps, **opts)  # (a plain list: the subclass's own constructor)
         self.__dict__.setdefault("_extra", []).append(sub)
 
     def _zeros_like(self, p):
