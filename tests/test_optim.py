@@ -234,7 +234,7 @@ def test_optimizer_state_dict_in_memory_and_errors(bk):
     with pytest.raises(KeyError, match=r"state for parameters this optimizer does not have: \['9.weight'\]"):
         opt2.load_state_dict(bad)
     bad = dict(sd, state={**sd["state"], "0.weight": dict(sd["state"]["0.weight"], exp_avg=np.zeros((2, 2)))})
-    with pytest.raises(ValueError, match=r"state for '0.weight' has shape \[2, 2\], expected the parameter's \[8, 4\]"):
+    with pytest.raises(ValueError, match=r"exp_avg for '0.weight' has shape \[2, 2\], expected \[8, 4\]"):
         opt2.load_state_dict(bad)
     with pytest.raises(ValueError, match="StepLR.load_state_dict: the state is of a non-scheduler"):
         StepLR(opt2, 2).load_state_dict({"last_epoch": 1})
@@ -1114,3 +1114,170 @@ def test_chained_scheduler():
         tcs.step()
         theirs.append(to.param_groups[0]["lr"])
     np.testing.assert_allclose(got, theirs, rtol=1e-12)
+
+
+def _np_asgd(W, grads, lr, lambd, alpha, t0, wd):
+    w, ax, eta, mu = W.copy(), np.zeros_like(W), lr, 1.0
+    for t, g in enumerate(grads, 1):
+        g = g + wd * w
+        w = w * (1 - lambd * eta) - eta * g
+        ax = w.copy() if mu == 1 else ax + (w - ax) * mu
+        eta, mu = lr / (1 + lambd * lr * t) ** alpha, 1 / max(1, t - t0)
+    return w, ax
+
+
+def _np_adafactor(W, grads, lr, b2d=-0.8, eps1=None, eps2=1e-3, d=1.0, wd=0.0):
+    w = W.copy()
+    eps1 = np.finfo(np.float64).eps if eps1 is None else eps1
+    row, col, var = np.zeros(W.shape[:-1] + (1,)), np.zeros(W.shape[:-2] + (1, W.shape[-1])), np.zeros(W.shape)
+    for t, g in enumerate(grads, 1):
+        rate = t ** b2d
+        alpha = max(eps2, np.sqrt(np.mean(w * w))) * min(lr, 1 / np.sqrt(t))
+        w = w * (1 - lr * wd)
+        if W.ndim >= 2:
+            row = row + ((g * g).mean(-1, keepdims=True) - row) * rate
+            col = col + ((g * g).mean(-2, keepdims=True) - col) * rate
+            est = row @ col / np.maximum(row.mean(-2, keepdims=True), eps1)
+        else:
+            est = var = var + (g * g - var) * rate
+        u = g / np.sqrt(np.maximum(est, eps1 * eps1))
+        w = w - u * alpha / max(1.0, np.sqrt(np.mean(u * u)) / d)
+    return w
+
+
+def _np_muon(W, grads, lr, wd=0.1, mom=0.95, nesterov=True, coef=(3.4445, -4.7750, 2.0315), steps=5, adjust=None):
+    w, buf = W.copy(), np.zeros_like(W)
+    A, B = W.shape
+    rate = lr * (0.2 * np.sqrt(max(A, B)) if adjust == "match_rms_adamw" else np.sqrt(max(1, A / B)))
+    for g in grads:
+        buf = buf + (g - buf) * (1 - mom)
+        x = g + (buf - g) * mom if nesterov else buf
+        x = x.T if A > B else x
+        x = x / max(np.linalg.norm(x), 1e-7)
+        for _ in range(steps):
+            gram = x @ x.T
+            x = coef[0] * x + (coef[1] * gram + coef[2] * gram @ gram) @ x
+        w = w * (1 - lr * wd) - rate * (x.T if A > B else x)
+    return w
+
+
+_NEW_OPTIMIZERS = [
+    ("ASGD", dict(lr=0.05, lambd=0.01, alpha=0.75, t0=3, weight_decay=0.1),
+     lambda W, gs: _np_asgd(W, gs, 0.05, 0.01, 0.75, 3, 0.1)[0]),
+    ("Adafactor", dict(lr=0.05, weight_decay=0.1), lambda W, gs: _np_adafactor(W, gs, 0.05, wd=0.1)),
+    ("Adafactor", dict(lr=0.05, eps=(1e-3, 1e-2), d=1.5, beta2_decay=-0.5),
+     lambda W, gs: _np_adafactor(W, gs, 0.05, b2d=-0.5, eps1=1e-3, eps2=1e-2, d=1.5)),
+    ("Muon", dict(lr=0.05), lambda W, gs: _np_muon(W, gs, 0.05)),
+    ("Muon", dict(lr=0.05, nesterov=False, adjust_lr_fn="match_rms_adamw", weight_decay=0.0),
+     lambda W, gs: _np_muon(W, gs, 0.05, wd=0.0, nesterov=False, adjust="match_rms_adamw")),
+]
+
+
+def _new_optimizer_problem(shapes):
+    r = np.random.default_rng(15)
+    ws = [r.standard_normal(s) for s in shapes]
+    return ws, [[np.sin(3 * w + k) * (1 + k % 3) for w in ws] for k in range(8)]
+
+
+@pytest.mark.parametrize("name,kw,ref", _NEW_OPTIMIZERS, ids=[f"{c[0]}-{i}" for i, c in enumerate(_NEW_OPTIMIZERS)])
+def test_asgd_adafactor_muon_match_their_formulas(bk, name, kw, ref):
+    """ASGD, Adafactor (factored for a matrix and a batch of matrices, unfactored for
+    a vector) and Muon against NumPy transcriptions of PyTorch's updates on every
+    backend, resumed from a checkpoint midway; a captured step refused."""
+    shapes = [(5, 3)] if name == "Muon" else [(5, 3), (2, 3, 4), (3,)]
+    if name == "Muon":
+        shapes.append((3, 6))  # (a tall and a wide matrix: the iteration on the wide one)
+    ws, steps = _new_optimizer_problem(shapes)
+    eps1 = {"f64": None, "f32": np.finfo(np.float32).eps, "f16": np.finfo(np.float16).eps}[bk.dtype]
+    if name == "Adafactor" and kw.get("eps", (None,))[0] is None and bk.dtype != "f64":
+        ref = (lambda W, gs: _np_adafactor(W, gs, 0.05, eps1=eps1, wd=0.1))  # eps1: the dtype's epsilon
+    ps = [vg.Parameter(w, device=bk.device, dtype=bk.dtype) for w in ws]
+    cls = getattr(vg.optim, name)
+    opt = cls(ps, **kw)
+    for k, gs in enumerate(steps):
+        for p, g in zip(ps, gs):
+            p.grad = bk.t(g)
+        opt.step()
+        if k == 3:
+            sd = opt.state_dict()
+            opt = cls(ps, **kw)
+            opt.load_state_dict(sd)
+    for i, (p, w) in enumerate(zip(ps, ws)):
+        want = ref(w, [gs[i] for gs in steps])
+        bk.close(p.numpy(), _round(bk, want) if bk.dtype == "f16" else want,
+                 atol=max(bk.atol * 10, 2e-6 if bk.dtype == "f32" else 1e-12), what=f"{name} {list(w.shape)}")
+    if bk.device != "cpu":
+        q = vg.Parameter(ws[0], device=bk.device, dtype=bk.dtype)
+        opt = cls([q], **kw)
+
+        @vg.capture_step
+        def step(x):
+            opt.zero_grad()
+            (q * x).sum().backward()
+            opt.step()
+        step(np.ones((5, 3)))
+        with pytest.raises(RuntimeError, match=f"{name} runs composed ops with per-step host numbers"):
+            step(np.ones((5, 3)))
+
+
+def test_asgd_adafactor_muon_state_and_errors():
+    """Their state under PyTorch's names (Adafactor's factors of the parameter's
+    shape less one axis), ASGD's averaged weights, Muon's 2-d requirement, the
+    hyperparameter checks."""
+    ws, steps = _new_optimizer_problem([(5, 3), (3,)])
+    ps = [vg.Parameter(w, device="cpu") for w in ws]
+    opt = vg.optim.Adafactor(ps)
+    for p, g in zip(ps, steps[0]):
+        p.grad = vg.tensor(g, device="cpu")
+    opt.step()
+    st = opt.state_dict()["state"]
+    assert sorted(st["0"]) == ["col_var", "row_var", "step"] and sorted(st["1"]) == ["step", "variance"]
+    assert st["0"]["row_var"].shape == (5, 1) and st["0"]["col_var"].shape == (1, 3)
+    bad = dict(opt.state_dict())
+    bad["state"] = {"0": {**st["0"], "row_var": np.zeros((1, 3))}, "1": st["1"]}
+    with pytest.raises(ValueError, match=r"Adafactor.load_state_dict: row_var for '0' has shape \[1, 3\], "
+                                         r"expected \[5, 1\]"):
+        vg.optim.Adafactor(ps).load_state_dict(bad)
+    ps = [vg.Parameter(w, device="cpu", dtype="f64") for w in ws]
+    a = vg.optim.ASGD(ps, lr=0.1, t0=0)
+    for gs in steps[:3]:
+        for p, g in zip(ps, gs):
+            p.grad = vg.tensor(g, device="cpu", dtype="f64")
+        a.step()
+    w, ax = _np_asgd(ws[0], [gs[0] for gs in steps[:3]], 0.1, 1e-4, 0.75, 0, 0.0)
+    np.testing.assert_allclose(a.averaged()[0].numpy(), ax, rtol=1e-12)
+    assert isinstance(a.state_dict()["state"]["0"]["eta"], float)
+    with pytest.raises(ValueError, match=r"Muon: parameters must be 2-d matrices, got '1' of shape \[3\]"):
+        vg.optim.Muon(ps)
+    with pytest.raises(ValueError, match="Muon: adjust_lr_fn must be None, 'original' or 'match_rms_adamw'"):
+        vg.optim.Muon(ps[:1], adjust_lr_fn="x")
+    with pytest.raises(ValueError, match="Adafactor: expected beta2_decay <= 0"):
+        vg.optim.Adafactor(ps, beta2_decay=0.5)
+    with pytest.raises(ValueError, match="ASGD: lambd and weight_decay must be >= 0"):
+        vg.optim.ASGD(ps, weight_decay=-1)
+    groups = vg.optim.Muon([{"params": ps[:1]}, {"params": [vg.Parameter(np.ones((2, 2)), device="cpu")], "lr": 0.5}], lr=0.1)
+    assert [g["lr"] for g in groups.param_groups] == [0.1, 0.5]
+
+
+def test_asgd_adafactor_muon_match_torch_if_available():
+    """Against PyTorch itself in f64 (ASGD's rates in f64: PyTorch keeps them in the
+    default dtype; Muon's iteration runs in bfloat16 there, so to its precision)."""
+    torch = pytest.importorskip("torch")
+    ws, steps = _new_optimizer_problem([(5, 3), (3, 6)])
+    old = torch.get_default_dtype()
+    torch.set_default_dtype(torch.float64)
+    try:
+        for name, kw, _ in _NEW_OPTIMIZERS:
+            ps = [vg.Parameter(w, device="cpu", dtype="f64") for w in ws]
+            tps = [torch.nn.Parameter(torch.tensor(w)) for w in ws]
+            opt, topt = getattr(vg.optim, name)(ps, **kw), getattr(torch.optim, name)(tps, **kw)
+            for gs in steps:
+                for p, tp, g in zip(ps, tps, gs):
+                    p.grad, tp.grad = vg.tensor(g, device="cpu", dtype="f64"), torch.tensor(g)
+                opt.step()
+                topt.step()
+            for p, tp, w in zip(ps, tps, ws):
+                tol = 0.03 * np.abs(tp.detach().numpy() - w).max() if name == "Muon" else 1e-12
+                np.testing.assert_allclose(p.numpy(), tp.detach().numpy(), atol=tol, err_msg=name)
+    finally:
+        torch.set_default_dtype(old)

@@ -54,17 +54,13 @@ class Adam(Optimizer):
         from ..tensor import Tensor
         b1, b2 = self.betas
         for _, p, target, g in work:
-            be = p.backend
-            if be.capturing:
-                raise RuntimeError(f"{type(self).__name__}(amsgrad=True) runs composed ops with per-step host "
-                                   "numbers: a captured step (vkgrad.capture_step) cannot replay it")
+            be, w, grad = self._composed(p, target, g, f"{type(self).__name__}(amsgrad=True)")
             st = self.state.get(id(p))
             if st is None:
                 st = self.state[id(p)] = [self._zeros_like(p), self._zeros_like(p), 0, self._zeros_like(p)]
             st[2] += 1
-            t, dt = st[2], be.dtype_of(target)
-            w, m, v, vmax = (Tensor(h, be) for h in (target, st[0], st[1], st[3]))
-            grad = Tensor(g if be.dtype_of(g) == dt else be.cast(g, dt), be)
+            t = st[2]
+            m, v, vmax = (Tensor(h, be) for h in (st[0], st[1], st[3]))
             with autograd.no_grad():
                 if self.weight_decay and self.decoupled:
                     w = w * (1.0 - self.lr * self.weight_decay)
@@ -75,8 +71,7 @@ class Adam(Optimizer):
                 vmax = ops.maximum(vmax, v)
                 denom = ops.sqrt(vmax) * (1.0 / math.sqrt(1.0 - b2 ** t)) + self.eps
                 w = w - m / denom * (self.lr / (1.0 - b1 ** t))
-            for dst, src in ((target, w), (st[0], m), (st[1], v), (st[3], vmax)):
-                be.copy_(dst, src.data)
+            self._write(be, ((target, w), (st[0], m), (st[1], v), (st[3], vmax)))
 
     _SQ_COEF = None  # the g^2 term's coefficient in v (None: 1 - beta2)
     _form = "adam"  # the update's form (Backend.adam_)

@@ -349,7 +349,7 @@ class Optimizer:
             if v.dtype.kind in "US":
                 setattr(self, k, str(v.item()))
             else:
-                setattr(self, k, tuple(float(x) for x in v) if v.ndim else
+                setattr(self, k, tuple(None if x is None else float(x) for x in v) if v.ndim else
                         v.item() if cur is None else type(cur)(v.item()))
         self.step_count = int(scalar(sd.get("step_count", 0)))
         for key, p in self.params:
@@ -362,17 +362,18 @@ class Optimizer:
                 if unknown:
                     raise KeyError(f"{owner}.load_state_dict: unknown state {unknown} for {key!r}")
                 old = self._state_parts(self.state[id(p)], p) if id(p) in self.state else [None] * len(self._STATE)
-                parts = [self._load_part(key, p, dt, old[i], st.get(name))
+                parts = [self._load_part(key, p, dt, old[i], st.get(name), name)
                          for i, name in enumerate(self._STATE)]
                 self.state[id(p)] = self._state_from_parts(self.state.get(id(p)), parts, p)
             m = sd.get("masters", {}).get(key)
             if m is not None and p.dtype == "f16":
-                self.masters[id(p)] = self._load_part(key, p, "f32", self.masters.get(id(p)), m)
+                self.masters[id(p)] = self._load_part(key, p, "f32", self.masters.get(id(p)), m,
+                                                      "master weights")
             elif m is not None:
                 raise ValueError(f"{owner}.load_state_dict: master weights for {key!r}, a {p.dtype} "
                                  "parameter (only f16 parameters have them)")
 
-    def _load_part(self, key, p, dt, cur, v):
+    def _load_part(self, key, p, dt, cur, v, name=None):
         """One part of a parameter's state: a number as it is, an array into the
         existing buffer (kept: captures hold it) or a new one."""
         if v is None:
@@ -380,14 +381,40 @@ class Optimizer:
         v = np.asarray(v)
         if v.ndim == 0 and v.dtype.kind in "iu":
             return int(v)
-        if v.shape != tuple(p.shape):
-            raise ValueError(f"{type(self).__name__}.load_state_dict: state for {key!r} has shape "
-                             f"{list(v.shape)}, expected the parameter's {list(p.shape)}")
+        if name in self._HOST_STATE:
+            return float(v)
+        shape = self._state_shape(name, p)
+        if v.shape != shape:
+            raise ValueError(f"{type(self).__name__}.load_state_dict: {name or 'state'} for {key!r} has shape "
+                             f"{list(v.shape)}, expected {list(shape)}")
         new = p.backend.from_numpy(v.astype(np.float64 if dt == "f64" else np.float32), dt)
         if cur is None:
             return new
         p.backend.copy_(cur, new)
         return cur
+
+    _HOST_STATE = ()  # the state's parts kept as Python numbers (ASGD's eta and mu)
+
+    def _state_shape(self, name, p):
+        """The shape of a state part (the parameter's; Adafactor's factors differ)."""
+        return tuple(p.shape)
+
+    def _composed(self, p, target, g, what=None):
+        """(backend, weights, gradient in the weights' dtype) as Tensors, for an
+        update composed of ops; ``what`` names one with per-step host numbers,
+        refused while capturing (a replay would repeat this step's numbers)."""
+        be = p.backend
+        if what and be.capturing:
+            raise RuntimeError(f"{what} runs composed ops with per-step host numbers: a captured step "
+                               "(vkgrad.capture_step) cannot replay it")
+        dt = be.dtype_of(target)
+        return be, Tensor(target, be), Tensor(g if be.dtype_of(g) == dt else be.cast(g, dt), be)
+
+    @staticmethod
+    def _write(be, pairs):
+        """Copy each (handle, Tensor) result into its state or weight buffer."""
+        for dst, src in pairs:
+            be.copy_(dst, src.data)
 
     def _state_parts(self, st, p):
         """The per-parameter state as a list in _STATE's order."""

@@ -31,13 +31,11 @@ class Rprop(Optimizer):
         eminus, eplus = self.etas
         smin, smax = self.step_sizes
         for _, p, target, g in work:
-            be = p.backend
-            dt = be.dtype_of(target)
+            be, w, grad = self._composed(p, target, g)  # (capturable: no per-step host number)
             st = self.state.get(id(p))
             if st is None:
-                st = self.state[id(p)] = [self._zeros_like(p), be.full(p.shape, self.lr, dt), 0]
-            w, prev, size = Tensor(target, be), Tensor(st[0], be), Tensor(st[1], be)
-            grad = Tensor(g if be.dtype_of(g) == dt else be.cast(g, dt), be)
+                st = self.state[id(p)] = [self._zeros_like(p), be.full(p.shape, self.lr, be.dtype_of(target)), 0]
+            prev, size = Tensor(st[0], be), Tensor(st[1], be)
             with autograd.no_grad():
                 s = grad * prev
                 up, down = ops.gt(s, 0.0), ops.lt(s, 0.0)
@@ -45,8 +43,7 @@ class Rprop(Optimizer):
                 new_size = ops.clamp(size * eta, smin, smax)
                 grad = ops.where(down, 0.0, grad)  # a flipped sign: this element waits a step
                 new_w = w - ops.sign(grad) * new_size
-            for dst, src in ((target, new_w), (st[1], new_size), (st[0], grad)):
-                be.copy_(dst, src.data)
+            self._write(be, ((target, new_w), (st[1], new_size), (st[0], grad)))
             st[2] += 1
 
     def _advance(self, params):
