@@ -36,6 +36,34 @@ def AWAY(*shape):  # |x| >= 0.2: relu/clamp kinks out of the finite-difference w
     return gen
 
 
+def _np_lu(a):
+    """LAPACK's getrf, one matrix at a time (a textbook loop): (packed LU, L, U)."""
+    if a.ndim > 2:
+        outs = [_np_lu(m) for m in a.reshape((-1,) + a.shape[-2:])]
+        return tuple(np.stack([o[i] for o in outs]).reshape(a.shape[:-2] + outs[0][i].shape) for i in range(3))
+    A = a.astype(np.float64).copy()
+    m, n = A.shape
+    k = min(m, n)
+    for j in range(k):
+        p = j + int(np.argmax(np.abs(A[j:, j])))
+        A[[j, p]] = A[[p, j]]
+        A[j + 1:, j] /= A[j, j]
+        A[j + 1:, j + 1:] -= np.outer(A[j + 1:, j], A[j, j + 1:])
+    return A, np.tril(A[:, :k], -1) + np.eye(m, k), np.triu(A[:k])
+
+
+def _np_expm(a):
+    """exp(A): 40 Taylor terms of A / 2^6, squared six times (float64)."""
+    x, e, term = a / 64.0, np.broadcast_to(np.eye(a.shape[-1]), a.shape).copy(), None
+    term = e.copy()
+    for k in range(1, 40):
+        term = term @ x / k
+        e = e + term
+    for _ in range(6):
+        e = e @ e
+    return e
+
+
 def _np_softmax(x, axis=-1):
     e = np.exp(x - x.max(axis=axis, keepdims=True))
     return e / e.sum(axis=axis, keepdims=True)
@@ -959,6 +987,49 @@ CASES = {
     "linalg_norm_inf": (lambda a: vg.linalg.norm(a, np.inf), lambda a: np.linalg.norm(a, np.inf), [U(3, 4)]),
     "linalg_multi_dot": (lambda a, b, c: vg.linalg.multi_dot([a, b, c]), lambda a, b, c: a @ b @ c,
                          [U(2, 3), U(3, 4), U(4)]),
+    "linalg_lu_factor": (lambda a: vg.linalg.lu_factor(a).LU, lambda a: _np_lu(a)[0], [U(2, 4, 4)]),
+    "linalg_lu_wide": (lambda a: vg.linalg.lu(a).L.sum(-1) + vg.linalg.lu(a).U.sum(-1) * 0.5,
+                       lambda a: _np_lu(a)[1].sum(-1) + _np_lu(a)[2].sum(-1) * 0.5, [U(3, 5)]),
+    "linalg_lu_tall": (lambda a: vg.linalg.lu(a).L * 2.0, lambda a: _np_lu(a)[1] * 2.0, [U(5, 3)]),
+    "linalg_lu_solve": (lambda a, b: vg.linalg.lu_solve(*vg.linalg.lu_factor(a), b),
+                        lambda a, b: np.linalg.solve(a, b), [lambda: U(2, 3, 3)() + 2 * np.eye(3), U(2, 3, 2)]),
+    "linalg_lu_solve_adjoint_right": (lambda a, b: vg.linalg.lu_solve(*vg.linalg.lu_factor(a), b, left=False,
+                                                                      adjoint=True),
+                                      lambda a, b: b @ np.linalg.inv(a.T), [lambda: U(3, 3)() + 2 * np.eye(3),
+                                                                            U(2, 3)]),
+    "linalg_solve_triangular": (lambda a, b: vg.linalg.solve_triangular(a, b, upper=True),
+                                lambda a, b: np.linalg.solve(np.triu(a), b),
+                                [lambda: U(2, 3, 3)() + 3 * np.eye(3), U(3, 2)]),
+    "linalg_solve_triangular_unit_right": (
+        lambda a, b: vg.linalg.solve_triangular(a, b, upper=False, left=False, unitriangular=True),
+        lambda a, b: b @ np.linalg.inv(np.tril(a, -1) + np.eye(3)), [U(3, 3), U(2, 3)]),
+    "linalg_matrix_exp": (vg.linalg.matrix_exp, _np_expm, [lambda: U(2, 3, 3)() * 1.5]),
+    "linalg_lstsq": (lambda a, b: vg.linalg.lstsq(a, b).solution, lambda a, b: np.linalg.lstsq(a, b, rcond=None)[0],
+                     [U(5, 3), U(5, 2)]),
+    "linalg_cond": (vg.linalg.cond, np.linalg.cond, [lambda: U(2, 3, 3)() + 2 * np.eye(3)]),
+    "linalg_cond_1": (lambda a: vg.linalg.cond(a, 1), lambda a: np.linalg.cond(a, 1), [AWAY(3, 3)]),
+    "linalg_vander": (lambda x: vg.linalg.vander(x, N=4), lambda x: np.stack([np.vander(r, 4, True) for r in x]),
+                      [U(2, 3)]),
+    "vander_decreasing": (lambda x: vg.vander(x), lambda x: np.vander(x), [U(4)]),
+    "linalg_tensorinv": (lambda a: vg.linalg.tensorinv(a, ind=1), lambda a: np.linalg.tensorinv(a, ind=1),
+                         [lambda: (U(4, 4)() + 3 * np.eye(4)).reshape(4, 2, 2)]),
+    "linalg_tensorsolve": (vg.linalg.tensorsolve, np.linalg.tensorsolve,
+                           [lambda: (U(6, 6)() + 3 * np.eye(6)).reshape(2, 3, 6), U(2, 3)]),
+    "linalg_inv_ex": (lambda a: vg.linalg.inv_ex(a).inverse, np.linalg.inv, [lambda: U(3, 3)() + 2 * np.eye(3)]),
+    "cholesky_solve": (lambda l, b: vg.cholesky_solve(b, l.tril() + vg.eye(3, dtype=l.dtype, device=l.device) * 3.0),
+                       lambda l, b: np.linalg.solve((np.tril(l) + 3 * np.eye(3)) @ (np.tril(l) + 3 * np.eye(3)).T, b),
+                       [U(3, 3), U(3, 2)]),
+    "cholesky_inverse_upper": (lambda u: (u.triu() + vg.eye(3, dtype=u.dtype, device=u.device) * 3.0)
+                               .cholesky_inverse(upper=True),
+                               lambda u: np.linalg.inv((np.triu(u) + 3 * np.eye(3)).T @ (np.triu(u) + 3 * np.eye(3))),
+                               [U(3, 3)]),
+    "triangular_solve_transpose": (lambda b, a: vg.triangular_solve(b, a, upper=False, transpose=True).solution,
+                                   lambda b, a: np.linalg.solve(np.tril(a).T, b),
+                                   [U(3, 2), lambda: U(3, 3)() + 3 * np.eye(3)]),
+    "svd_V": (lambda a: vg.svd(a).S + vg.svd(a).V[..., 0, :] ** 2,
+              lambda a: np.linalg.svd(a)[1] + np.linalg.svd(a)[2][..., :, 0] ** 2, [U(2, 4, 3)]),
+    "pca_lowrank": (lambda a: vg.pca_lowrank(a, q=2).S, lambda a: np.linalg.svd(a - a.mean(0), compute_uv=False)[:2],
+                    [U(6, 3)]),
     "pow_tensor_exponent": (lambda a, e: a ** e, lambda a, e: np.power(a, e), [P(3, 4), U(4)]),
     "pow_negative_base_integers": (lambda a: a ** vg.tensor([2.0, 3.0, -1.0], dtype=a.dtype, device=a.device),
                                    lambda a: a ** np.array([2.0, 3.0, -1.0]), [AWAY(2, 3)]),
@@ -2244,6 +2315,87 @@ def test_linalg_results_and_errors(bk):
     x = bk.t(np.ones((3, 2)), requires_grad=True)
     with pytest.raises(ValueError, match=r"qr \(backward\): the gradient is implemented for mode='reduced' with m >= n"):
         vg.linalg.qr(x.mT)[1].sum().backward()
+
+
+def test_linalg_lu_ex_and_lstsq_results_and_errors(bk):
+    """The _ex forms report singular / indefinite inputs in info (NaN results) or
+    raise with check_errors; lu without pivoting reconstructs; lstsq's drivers
+    give PyTorch's tuple; ill-fitting shapes name the op."""
+    sing = np.stack([np.eye(3), np.ones((3, 3))])
+    inv_, info = vg.linalg.inv_ex(bk.t(sing))
+    assert info.numpy().tolist() == [0, 2] and np.isnan(inv_.numpy()[1]).all()
+    bk.close(inv_.numpy()[0], np.eye(3))
+    with pytest.raises(ValueError, match=r"inv_ex: singular matrix \(info \[0, 2\]\)"):
+        vg.linalg.inv_ex(bk.t(sing), check_errors=True)
+    L, info = vg.linalg.cholesky_ex(bk.t(np.stack([np.eye(2) * 4, np.diag([1.0, -1.0])])))
+    assert info.numpy().tolist() == [0, 2] and np.isnan(L.numpy()[1]).all() and L.numpy()[0].tolist() == \
+        [[2.0, 0.0], [0.0, 2.0]]
+    with pytest.raises(ValueError, match="lu_factor: the matrix is singular"):
+        vg.linalg.lu_factor(bk.t(np.ones((2, 2))))
+    assert vg.linalg.lu_factor_ex(bk.t(np.ones((2, 2)))).info.item() == 2
+    x, info = vg.linalg.solve_ex(bk.t(sing), bk.t(np.ones((2, 3, 1))))
+    assert info.numpy().tolist() == [0, 2] and np.isnan(x.numpy()[1]).all()
+    a = np.array([[2.0, 1.0, 0.5], [1.0, 3.0, 1.0], [0.5, 1.0, 4.0]])
+    P, Lm, Um = vg.linalg.lu(bk.t(a), pivot=False)
+    assert P.numpy().tolist() == np.eye(3).tolist()
+    bk.close((Lm @ Um).numpy(), a, atol=max(bk.atol, 1e-3))
+    A, B = np.arange(12.0).reshape(4, 3) ** 0.5, np.array([[1.0, 0.0], [0.0, 3.0], [-2.0, 1.0], [2.0, -1.0]])
+    sol, res, rank, sv = vg.linalg.lstsq(bk.t(A), bk.t(B), driver="gelsd")
+    want, wres, wrank, wsv = np.linalg.lstsq(bk.t(A).numpy().astype(np.float64), B, rcond=None)
+    bk.close(sol.numpy(), want, atol=max(bk.atol, 2e-2))
+    assert rank.item() == wrank and res.shape == (2,) and sv.shape == (3,)
+    bk.close(res.numpy(), wres, atol=max(bk.atol, 5e-2))
+    sol, res, rank, sv = vg.linalg.lstsq(bk.t(A), bk.t(B))  # (gelsy: PyTorch's CPU default, no residuals)
+    assert res.shape == (0,) and sv.shape == (0,) and rank.dtype == "i32"
+    with pytest.raises(ValueError, match="lstsq: driver must be 'gels', 'gelsy', 'gelsd' or 'gelss', got 'x'"):
+        vg.linalg.lstsq(bk.t(A), bk.t(B), driver="x")
+    with pytest.raises(ValueError, match=r"lstsq: A \[4, 3\] and B \[3, 2\] do not fit"):
+        vg.linalg.lstsq(bk.t(A), bk.t(B[:3]))
+    with pytest.raises(ValueError, match=r"solve_triangular: A \[3, 3\] and B \[2, 2\] do not fit"):
+        vg.linalg.solve_triangular(bk.t(a), bk.t(np.eye(2)), upper=True)
+    with pytest.raises(ValueError, match=r"lu_solve: LU \[3, 3\] and B \[2, 1\] do not fit"):
+        vg.linalg.lu_solve(*vg.linalg.lu_factor(bk.t(a)), bk.t(np.ones((2, 1))))
+    with pytest.raises(ValueError, match=r"tensorinv: the product of the first ind=1 axes of \[4, 2\]"):
+        vg.linalg.tensorinv(bk.t(np.ones((4, 2))), ind=1)
+    with pytest.raises(ValueError, match=r"vander: expected a vector, got shape \[2, 2\]"):
+        vg.vander(bk.t(np.ones((2, 2))))
+    U, S, V = vg.svd(bk.t(A), compute_uv=False)
+    assert U.shape == (4, 4) and V.shape == (3, 3) and not U.numpy().any()
+
+
+def test_linalg_factorizations_match_torch_if_available():
+    """lu_factor / lu / lu_solve / solve_triangular / matrix_exp / cholesky_solve
+    values and gradients against PyTorch's in f64 (cholesky_solve's gradient on
+    the factor's triangle: the other is not read, where PyTorch also fills it)."""
+    torch = pytest.importorskip("torch")
+    r = np.random.default_rng(21)
+
+    def both(fn, tfn, *arrays, tol=1e-10):
+        ours = [vg.tensor(a, dtype="f64", device="cpu", requires_grad=True) for a in arrays]
+        theirs = [torch.tensor(a, requires_grad=True) for a in arrays]
+        o, t = fn(*ours), tfn(*theirs)
+        w = r.standard_normal(tuple(t.shape))
+        (o * vg.tensor(w, dtype="f64", device="cpu")).sum().backward()
+        (t * torch.tensor(w)).sum().backward()
+        np.testing.assert_allclose(o.numpy(), t.detach().numpy(), atol=tol)
+        for a, b in zip(ours, theirs):
+            np.testing.assert_allclose(a.grad.numpy(), b.grad.numpy(), atol=tol * 100)
+    for shape in ((4, 4), (2, 3, 5), (5, 3)):
+        A = r.standard_normal(shape)
+        both(lambda a: vg.linalg.lu_factor(a).LU, lambda a: torch.linalg.lu_factor(a).LU, A)
+        both(lambda a: vg.linalg.lu(a).L.sum(-2) + vg.linalg.lu(a).U.sum(-1),
+             lambda a: torch.linalg.lu(a).L.sum(-2) + torch.linalg.lu(a).U.sum(-1), A)
+    A, B = r.standard_normal((2, 4, 4)), r.standard_normal((2, 4, 3))
+    for left, adjoint in ((True, False), (True, True), (False, True)):
+        b = B if left else B.swapaxes(-1, -2)
+        both(lambda a, x: vg.linalg.lu_solve(*vg.linalg.lu_factor(a), x, left=left, adjoint=adjoint),
+             lambda a, x: torch.linalg.lu_solve(*torch.linalg.lu_factor(a), x, left=left, adjoint=adjoint), A, b)
+    for upper, unit in ((True, False), (False, True)):
+        both(lambda a, x: vg.linalg.solve_triangular(a, x, upper=upper, unitriangular=unit),
+             lambda a, x: torch.linalg.solve_triangular(a, x, upper=upper, unitriangular=unit), A + 3 * np.eye(4), B)
+    both(vg.linalg.matrix_exp, torch.linalg.matrix_exp, A * 1.5)
+    C = np.linalg.cholesky(A @ A.swapaxes(-1, -2) + np.eye(4))
+    both(lambda l, x: vg.cholesky_solve(x, l), lambda l, x: torch.cholesky_solve(x, l.tril()), C, B)
 
 
 def test_pytorch_operators_and_spellings(bk):

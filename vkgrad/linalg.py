@@ -20,6 +20,13 @@ from .ops._core import check_tensor, make
 from .tensor import Tensor
 
 SlogdetResult = namedtuple("slogdet", "sign logabsdet")
+LuFactorResult = namedtuple("lu_factor", "LU pivots")
+LuFactorExResult = namedtuple("lu_factor_ex", "LU pivots info")
+LuResult = namedtuple("lu", "P L U")
+LstsqResult = namedtuple("lstsq", "solution residuals rank singular_values")
+InvExResult = namedtuple("inv_ex", "inverse info")
+SolveExResult = namedtuple("solve_ex", "result info")
+CholeskyExResult = namedtuple("cholesky_ex", "L info")
 EighResult = namedtuple("eigh", "eigenvalues eigenvectors")
 SvdResult = namedtuple("svd", "U S Vh")
 QrResult = namedtuple("qr", "Q R")
@@ -318,6 +325,324 @@ def matrix_rank(A, *, rtol=None, hermitian=False):
     return Tensor(A.backend.from_numpy((s > tol).sum(-1).astype(np.int32), "i32"), A.backend)
 
 
+# -- LU and triangular solves ------------------------------------------------------
+def _lu_np(a, pivot=True):
+    """LAPACK's getrf on a batch [..., m, n] (float64): the packed LU, the 1-based
+    row swaps (int32) and info (the 1-based column of the first zero pivot, 0 if
+    none).  Partial pivoting, vectorised over the batch; a zero pivot leaves its
+    column as it is and goes on, as LAPACK does."""
+    m, n = a.shape[-2:]
+    k, batch = min(m, n), a.shape[:-2]
+    A = np.array(a, dtype=np.float64).reshape((-1, m, n))
+    piv = np.tile(np.arange(1, k + 1, dtype=np.int32), (A.shape[0], 1))
+    info = np.zeros(A.shape[0], np.int32)
+    rows = np.arange(A.shape[0])
+    for j in range(k):
+        if pivot:
+            p = j + np.argmax(np.abs(A[:, j:, j]), axis=1)
+            piv[:, j] = p + 1
+            top = A[rows, j].copy()
+            A[rows, j] = A[rows, p]
+            A[rows, p] = top
+        d = A[:, j, j]
+        zero = d == 0
+        info[(info == 0) & zero] = j + 1
+        A[:, j + 1:, j] /= np.where(zero, 1.0, d)[:, None]
+        A[:, j + 1:, j + 1:] -= A[:, j + 1:, j:j + 1] * A[:, j:j + 1, j + 1:]
+    return A.reshape(a.shape), piv.reshape(batch + (k,)), info.reshape(batch)
+
+
+def _perm_np(piv, m):
+    """The row order [..., m] the swaps ``piv`` (1-based) make: A[perm] = L U."""
+    perm = np.tile(np.arange(m), piv.shape[:-1] + (1,)).reshape(-1, m)
+    flat = piv.reshape(-1, piv.shape[-1]) - 1
+    rows = np.arange(perm.shape[0])
+    for j in range(flat.shape[1]):
+        pj, top = flat[:, j], perm[:, j].copy()
+        perm[:, j] = perm[rows, pj]
+        perm[rows, pj] = top
+    return perm.reshape(piv.shape[:-1] + (m,))
+
+
+def _unpack_np(LU):
+    m, n = LU.shape[-2:]
+    k = min(m, n)
+    L = np.tril(LU[..., :, :k], -1) + np.eye(m, k)
+    return L, np.triu(LU[..., :k, :])
+
+
+def _tri_solve_np(T, B, lower, unit=False):
+    """T^-1 B for triangular T (the other triangle ignored; ``unit``: ones on the
+    diagonal), by NumPy's solve of the clean triangle."""
+    n = T.shape[-1]
+    T = np.tril(T, -1 if unit else 0) if lower else np.triu(T, 1 if unit else 0)
+    if unit:
+        T = T + np.eye(n)
+    return np.linalg.solve(T, B)
+
+
+def _lu_backward_np(P, L, U, gL, gU):
+    """PyTorch's linalg_lu_backward (real): the gradient of A = P L U from those of L
+    (unit lower, [m, k]) and U ([k, n]); square, wide and tall."""
+    m, k, n = L.shape[-2], L.shape[-1], U.shape[-1]
+    gL = np.zeros(L.shape) if gL is None else gL
+    gU = np.zeros(U.shape) if gU is None else gU
+    if m == n:
+        gA = np.tril(_mT(L) @ gL, -1) + np.triu(gU @ _mT(U))
+        gA = _mT(_tri_solve_np(U, _mT(gA), lower=False))  # gA U^-T
+        gA = _tri_solve_np(_mT(L), gA, lower=False, unit=True)  # L^-T gA
+    elif m < n:
+        U1 = U[..., :, :k]
+        gA = np.tril(_mT(L) @ gL - np.triu(gU) @ _mT(U), -1)
+        gA = _mT(_tri_solve_np(U1, _mT(gA), lower=False))
+        gA = np.concatenate([gA + np.triu(gU[..., :, :k]), gU[..., :, k:]], -1)
+        gA = _tri_solve_np(_mT(L), gA, lower=False, unit=True)
+    else:
+        L1 = L[..., :k, :]
+        gA = np.triu(gU @ _mT(U) - _mT(L) @ np.tril(gL, -1))
+        gA = _tri_solve_np(_mT(L1), gA, lower=False, unit=True)
+        gA = np.concatenate([gA + np.tril(gL[..., :k, :], -1), gL[..., k:, :]], -2)
+        gA = _mT(_tri_solve_np(U, _mT(gA), lower=False))
+    return P @ gA
+
+
+def _perm_matrix_np(perm):
+    m = perm.shape[-1]
+    P = np.zeros(perm.shape + (m,))
+    np.put_along_axis(P, perm[..., :, None], 1.0, -1)
+    return _mT(P)  # P[perm[i], i] = 1: A = P L U
+
+
+def _i32(be, a):
+    return Tensor(be.from_numpy(np.ascontiguousarray(a, dtype=np.int32), "i32"), be)
+
+
+def lu_factor_ex(A, *, pivot=True, check_errors=False):
+    """(LU, pivots, info) of LAPACK's getrf: L (unit, below the diagonal) and U
+    packed in one matrix, the 1-based row swaps (int32), info > 0 where a pivot
+    is exactly zero (``check_errors``: raise instead).  Differentiable through LU
+    (PyTorch's formula: square, wide and tall)."""
+    _matrices("lu_factor", A)
+    m = A.shape[-2]
+    be = A.backend
+    held = {}
+
+    def fwd(a):
+        LU, piv, info = _lu_np(a, pivot)
+        held.update(piv=piv, info=info)
+        return [LU]
+
+    def bwd(xs, outs, gs):
+        L, U = _unpack_np(outs[0])
+        k = L.shape[-1]
+        g = gs[0]
+        P = _perm_matrix_np(_perm_np(held["piv"], m))
+        return (_lu_backward_np(P, L, U, np.tril(g[..., :, :k], -1), np.triu(g[..., :k, :])),)
+    (LU,) = _host("lu_factor", [A], fwd, bwd)
+    if check_errors and np.any(held["info"]):
+        raise ValueError(f"lu_factor: the factorization has a zero pivot (singular input; info "
+                         f"{held['info'].tolist()})")
+    return LuFactorExResult(LU, _i32(be, held["piv"]), _i32(be, held["info"]))
+
+
+def lu_factor(A, *, pivot=True):
+    """(LU, pivots): ``lu_factor_ex`` that raises for a singular matrix, as
+    PyTorch's (a square one; a rectangular zero pivot is the caller's)."""
+    LU, piv, info = lu_factor_ex(A, pivot=pivot)
+    if A.shape[-1] == A.shape[-2] and np.any(info.numpy()):
+        raise ValueError(f"lu_factor: the matrix is singular (a zero pivot; input shape {list(A.shape)}); "
+                         "lu_factor_ex returns info instead")
+    return LuFactorResult(LU, piv)
+
+
+def lu_unpack(LU, pivots, unpack_data=True, unpack_pivots=True):
+    """(P, L, U) from ``lu_factor``'s packing: L [m, k] unit lower, U [k, n] upper
+    (gradients flow back to LU), P [m, m] the permutation with A = P L U."""
+    _matrices("lu_unpack", LU)
+    m, n = LU.shape[-2:]
+    k = min(m, n)
+    be = LU.backend
+    P = L = U = None
+    if unpack_data:
+        eye = Tensor(be.from_numpy(np.eye(m, k), LU.dtype), be)
+        L = ops.add(ops.tril(LU[..., :, :k], -1), eye)
+        U = ops.triu(LU[..., :k, :])
+    if unpack_pivots:
+        piv = pivots.numpy().astype(np.int64) if isinstance(pivots, Tensor) else np.asarray(pivots, np.int64)
+        P = Tensor(be.from_numpy(_perm_matrix_np(_perm_np(piv, m)), LU.dtype), be)
+    return LuResult(P, L, U)
+
+
+def lu(A, *, pivot=True):
+    """(P, L, U) with A = P L U (``lu_factor`` unpacked); differentiable."""
+    LU, piv = lu_factor_ex(A, pivot=pivot)[:2]
+    return lu_unpack(LU, piv)
+
+
+def lu_solve(LU, pivots, B, *, left=True, adjoint=False):
+    """X with A X = B from A's ``lu_factor`` (``adjoint``: A^T X = B; ``left=False``:
+    X A = B); gradients to B and to LU (through A = P L U)."""
+    _square("lu_solve", LU)
+    _matrices("lu_solve", B)
+    n = LU.shape[-1]
+    if B.shape[-2 if left else -1] != n:
+        raise ValueError(f"lu_solve: LU {list(LU.shape)} and B {list(B.shape)} do not fit (A X = B)")
+    if not left:  # X A = B  <=>  A^T X^T = B^T
+        return ops.swapaxes(lu_solve(LU, pivots, ops.swapaxes(B, -1, -2), adjoint=not adjoint), -1, -2)
+    piv = pivots.numpy().astype(np.int64) if isinstance(pivots, Tensor) else np.asarray(pivots, np.int64)
+    perm = _perm_np(piv, n)
+
+    def parts(lu_):
+        L, U = _unpack_np(lu_)
+        return L, U, _perm_matrix_np(perm)
+
+    def solve_(lu_, b, adj):
+        L, U, P = parts(lu_)
+        if adj:  # A^T X = B: X = P L^-T U^-T B
+            return P @ _tri_solve_np(_mT(L), _tri_solve_np(_mT(U), b, lower=True), lower=False, unit=True)
+        return _tri_solve_np(U, _tri_solve_np(L, _mT(P) @ b, lower=True, unit=True), lower=False)
+
+    def fwd(lu_, b):
+        batch = np.broadcast_shapes(lu_.shape[:-2], b.shape[:-2])
+        return [solve_(np.broadcast_to(lu_, batch + lu_.shape[-2:]), np.broadcast_to(b, batch + b.shape[-2:]),
+                       adjoint)]
+
+    def bwd(xs, outs, gs):
+        lu_, b = xs
+        X, g = outs[0], gs[0]
+        lub = np.broadcast_to(lu_, X.shape[:-2] + lu_.shape[-2:])
+        gB = solve_(lub, g, not adjoint)
+        gA = -gB @ _mT(X) if not adjoint else -X @ _mT(gB)
+        L, U, P = parts(lub)
+        PgA = _mT(P) @ gA
+        gLU = np.tril(PgA @ _mT(U), -1) + np.triu(_mT(L) @ PgA)
+        return _unbroadcast_np(gLU, lu_.shape), _unbroadcast_np(gB, b.shape)
+    return _host("lu_solve", [LU, B], fwd, bwd)[0]
+
+
+def solve_triangular(A, B, *, upper, left=True, unitriangular=False):
+    """X with T X = B (``left=False``: X T = B), T the upper or lower triangle of A
+    (the rest is not read; ``unitriangular``: ones on its diagonal, A's not read);
+    batch axes broadcast.  Gradients: gB = T^-T gX, gA = -gB X^T on the triangle."""
+    _square("solve_triangular", A)
+    _matrices("solve_triangular", B)
+    n = A.shape[-1]
+    if B.shape[-2 if left else -1] != n:
+        raise ValueError(f"solve_triangular: A {list(A.shape)} and B {list(B.shape)} do not fit (A X = B)")
+    if not left:
+        return ops.swapaxes(solve_triangular(ops.swapaxes(A, -1, -2), ops.swapaxes(B, -1, -2), upper=not upper,
+                                             unitriangular=unitriangular), -1, -2)
+    lower = not upper
+
+    def fwd(a, b):
+        batch = np.broadcast_shapes(a.shape[:-2], b.shape[:-2])
+        return [_tri_solve_np(np.broadcast_to(a, batch + a.shape[-2:]), np.broadcast_to(b, batch + b.shape[-2:]),
+                              lower, unitriangular)]
+
+    def bwd(xs, outs, gs):
+        a, b = xs
+        X = outs[0]
+        ab = np.broadcast_to(a, X.shape[:-2] + a.shape[-2:])
+        gB = _tri_solve_np(_mT(ab), gs[0], not lower, unitriangular)
+        gA = -gB @ _mT(X)
+        off = 1 if unitriangular else 0
+        gA = np.tril(gA, -off) if lower else np.triu(gA, off)
+        return _unbroadcast_np(gA, a.shape), _unbroadcast_np(gB, b.shape)
+    return _host("solve_triangular", [A, B], fwd, bwd)[0]
+
+
+# -- the _ex forms, least squares -------------------------------------------------
+def inv_ex(A, *, check_errors=False):
+    """(inverse, info): info > 0 (the first zero pivot) for a singular matrix, whose
+    inverse is NaN; the others' inverses carry inv's gradient."""
+    _square("inv_ex", A)
+    info = lu_factor_ex(A.detach()).info
+    bad = info.numpy() != 0
+    if not bad.any():
+        return InvExResult(inv(A), info)
+    if check_errors:
+        raise ValueError(f"inv_ex: singular matrix (info {info.numpy().tolist()})")
+    eye = Tensor(A.backend.from_numpy(np.eye(A.shape[-1]), A.dtype), A.backend)
+    mask = Tensor(A.backend.from_numpy(np.asarray(bad, np.float64)[..., None, None], A.dtype), A.backend)
+    safe = inv(ops.where(ops.gt(mask, 0.5), eye, A))  # (the singular ones replaced, then NaN)
+    return InvExResult(ops.where(ops.gt(mask, 0.5), float("nan"), safe), info)
+
+
+def solve_ex(A, B, *, left=True, check_errors=False):
+    """(result, info): ``solve`` with info > 0 for a singular A (its result NaN)."""
+    _square("solve_ex", A)
+    Ainv, info = inv_ex(A.detach(), check_errors=check_errors)
+    if not np.any(info.numpy()):
+        return SolveExResult(solve(A, B, left=left), info)
+    return SolveExResult(ops.matmul(Ainv, B) if left else ops.matmul(B, Ainv), info)
+
+
+def _cholesky_info(a):
+    """The order of the first leading minor that is not positive definite (0: none)."""
+    out = np.zeros(a.shape[:-2], np.int32)
+    for idx in np.ndindex(*a.shape[:-2]):
+        m = np.tril(a[idx]) + _mT(np.tril(a[idx], -1))
+        for k in range(1, m.shape[-1] + 1):
+            try:
+                np.linalg.cholesky(m[:k, :k])
+            except np.linalg.LinAlgError:
+                out[idx] = k
+                break
+    return out
+
+
+def cholesky_ex(A, *, upper=False, check_errors=False):
+    """(L, info): ``cholesky`` with info the order of the first leading minor that is
+    not positive definite (0: none; its L is NaN then)."""
+    _square("cholesky_ex", A)
+    info = _cholesky_info(A.numpy().astype(np.float64))
+    be = A.backend
+    if not info.any():
+        return CholeskyExResult(cholesky(A, upper=upper), _i32(be, info))
+    if check_errors:
+        raise ValueError(f"cholesky_ex: the input is not positive definite (info {info.tolist()})")
+    eye = Tensor(be.from_numpy(np.eye(A.shape[-1]), A.dtype), be)
+    mask = Tensor(be.from_numpy(np.asarray(info != 0, np.float64)[..., None, None], A.dtype), be)
+    L = cholesky(ops.where(ops.gt(mask, 0.5), eye, A), upper=upper)
+    return CholeskyExResult(ops.where(ops.gt(mask, 0.5), float("nan"), L), _i32(be, info))
+
+
+def lstsq(A, B, rcond=None, *, driver=None):
+    """Least squares: X minimising ||A X - B|| (the minimum-norm one if A is rank
+    deficient), as ``pinv(A) @ B`` (differentiable: pinv's gradient).  PyTorch's
+    tuple: ``rank`` (int32) and, for the drivers "gelsd" / "gelss", the singular
+    values and (m > n, full rank) the squared residuals per column; the default
+    "gelsy" leaves those empty, as PyTorch's CPU does."""
+    _matrices("lstsq", A)
+    check_tensor("lstsq", B)
+    vec = B.ndim == A.ndim - 1
+    m, n = A.shape[-2:]
+    if B.shape[-1 if vec else -2] != m:
+        raise ValueError(f"lstsq: A {list(A.shape)} and B {list(B.shape)} do not fit (rows of A X = B)")
+    if driver not in (None, "gels", "gelsy", "gelsd", "gelss"):
+        raise ValueError(f"lstsq: driver must be 'gels', 'gelsy', 'gelsd' or 'gelss', got {driver!r}")
+    eps = float(np.finfo(np.float64 if A.dtype == "f64" else np.float32).eps)
+    tol = max(m, n) * eps if rcond is None else rcond
+    P = pinv(A, rtol=tol)
+    X = ops.matmul(P, ops.unsqueeze(B, -1) if vec else B)
+    X = ops.squeeze(X, -1) if vec else X
+    be = A.backend
+    s = np.linalg.svd(A.numpy().astype(np.float64), compute_uv=False)
+    rank = (s > tol * s.max(-1, keepdims=True, initial=0.0)).sum(-1).astype(np.int32)
+    empty = Tensor(be.from_numpy(np.zeros(0), A.dtype), be)
+    if driver in ("gelsd", "gelss"):
+        sv = Tensor(be.from_numpy(s, A.dtype), be)
+        if m > n and np.all(rank == n):
+            r = ops.sub(ops.matmul(A, ops.unsqueeze(X, -1) if vec else X), ops.unsqueeze(B, -1) if vec else B)
+            res = ops.sum(ops.mul(r, r), -2)
+            res = ops.squeeze(res, -1) if vec else res
+        else:
+            res = empty
+    else:
+        sv = res = empty
+    return LstsqResult(X, res, _i32(be, rank), sv)
+
+
 # -- composed on the device ------------------------------------------------------
 def matrix_power(A, n):
     """A^n by repeated squaring (n < 0: of inv(A); n = 0: the identity)."""
@@ -409,5 +734,91 @@ def norm(A, ord=None, dim=None, keepdim=False):
     return vector_norm(A, 2.0 if ord is None else ord, dim, keepdim)
 
 
+def matrix_exp(A):
+    """exp(A) by scaling and squaring: a degree-18 Taylor polynomial (Horner) of
+    A / 2^s, then s squarings, with ||A / 2^s||_1 <= 1/2 (s from the host's norm).
+    Matrix products on the device; the gradient is that of the products (exact
+    for the approximation, within its 1e-16 relative error)."""
+    _square("matrix_exp", A)
+    n = A.shape[-1]
+    norm1 = float(np.abs(A.detach().numpy().astype(np.float64)).sum(-2).max(initial=0.0))
+    s = max(0, int(np.ceil(np.log2(norm1 / 0.5)))) if norm1 > 0.5 else 0
+    X = ops.mul(A, 1.0 / 2 ** s) if s else A
+    eye = Tensor(A.backend.from_numpy(np.broadcast_to(np.eye(n), A.shape).copy(), A.dtype), A.backend)
+    E = eye
+    for k in range(18, 0, -1):  # I + X/k (I + X/(k+1) (...))
+        E = ops.add(eye, ops.mul(ops.matmul(X, E), 1.0 / k))
+    for _ in range(s):
+        E = ops.matmul(E, E)
+    return E
+
+
+def cond(A, p=None):
+    """The condition number: ||A|| ||A^-1|| in the matrix norm ``p`` (None or 2:
+    the ratio of the extreme singular values, for any shape; -2 its inverse)."""
+    _matrices("cond", A)
+    if p in (None, 2, -2):
+        s = svdvals(A)
+        big, small = ops.amax(s, -1), ops.amin(s, -1)
+        return ops.div(big, small) if p != -2 else ops.div(small, big)
+    _square("cond", A)
+    return ops.mul(matrix_norm(A, p), matrix_norm(inv(A), p))
+
+
+def vander(x, *, N=None):
+    """The Vandermonde matrix [..., n, N] of x [..., n]: columns x^0 .. x^(N-1)
+    (increasing, PyTorch's linalg.vander; N defaults to n), as running products
+    (exact gradients at zero)."""
+    check_tensor("vander", x)
+    if x.ndim < 1:
+        raise ValueError("vander: expected a vector [..., n], got a 0-d tensor")
+    N = x.shape[-1] if N is None else int(N)
+    if N < 1:
+        raise ValueError(f"vander: N must be >= 1, got {N}")
+    ones = Tensor(x.backend.from_numpy(np.ones(x.shape + (1,)), x.dtype), x.backend)
+    if N == 1:
+        return ones
+    powers = ops.cumprod(ops.broadcast_to(ops.unsqueeze(x, -1), x.shape + (N - 1,)), -1)
+    return ops.cat([ones, powers], -1)
+
+
+def tensorinv(A, ind=2):
+    """The inverse of A as a linear map from its first ``ind`` axes' product to the
+    rest: shape A.shape[ind:] + A.shape[:ind]."""
+    check_tensor("tensorinv", A)
+    out_shape, in_shape = A.shape[:ind], A.shape[ind:]
+    rows, cols = int(np.prod(out_shape)), int(np.prod(in_shape))
+    if ind < 1 or rows != cols:
+        raise ValueError(f"tensorinv: the product of the first ind={ind} axes of {list(A.shape)} must equal "
+                         "the rest's")
+    return ops.reshape(inv(ops.reshape(A, (rows, cols))), tuple(in_shape) + tuple(out_shape))
+
+
+def tensorsolve(A, B, dims=None):
+    """X with tensordot(A, X, X.ndim) = B; ``dims``: axes of A moved to the end first."""
+    check_tensor("tensorsolve", A)
+    if dims is not None:
+        dims = [A._dim("tensorsolve", d) for d in dims]
+        A = ops.movedim(A, tuple(dims), tuple(range(A.ndim - len(dims), A.ndim)))
+    x_shape = A.shape[B.ndim:]
+    rows, cols = int(np.prod(B.shape)), int(np.prod(x_shape))
+    if int(np.prod(A.shape[:B.ndim])) != rows or rows != cols:
+        raise ValueError(f"tensorsolve: A {list(A.shape)} must hold B's {rows} elements ({list(B.shape)}) in its "
+                         "first axes and as many in the rest")
+    return ops.reshape(solve(ops.reshape(A, (rows, cols)), ops.reshape(B, (rows,))), tuple(x_shape))
+
+
+def diagonal(A, *, offset=0, dim1=-2, dim2=-1):
+    """The diagonals of matrices (over the last two axes by default)."""
+    return ops.diagonal(A, offset, dim1, dim2)
+
+
+def matmul(a, b):
+    """vkgrad.matmul."""
+    return ops.matmul(a, b)
+
+
 __all__ = ["inv", "det", "slogdet", "logdet", "solve", "cholesky", "eigh", "eigvalsh", "svd", "svdvals", "qr", "pinv",
-           "matrix_rank", "matrix_power", "multi_dot", "vecdot", "cross", "vector_norm", "matrix_norm", "norm"]
+           "matrix_rank", "matrix_power", "multi_dot", "vecdot", "cross", "vector_norm", "matrix_norm", "norm",
+           "lu_factor", "lu_factor_ex", "lu", "lu_unpack", "lu_solve", "solve_triangular", "inv_ex", "solve_ex",
+           "cholesky_ex", "lstsq", "matrix_exp", "cond", "vander", "tensorinv", "tensorsolve", "diagonal", "matmul"]

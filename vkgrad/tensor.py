@@ -792,18 +792,22 @@ def _in_place_of(name):
     return method
 
 
-def _linalg_method(name, fn_name):
+def _linalg_method(name, fn_name, module="linalg"):
     def method(self, *args, **kw):
-        from . import linalg
-        return getattr(linalg, fn_name)(self, *args, **kw)
+        import importlib
+        return getattr(importlib.import_module(f"vkgrad.{module}"), fn_name)(self, *args, **kw)
     method.__name__ = method.__qualname__ = name
-    method.__doc__ = f"``vkgrad.linalg.{fn_name}(self, ...)``."
+    method.__doc__ = f"``vkgrad.{'linalg.' if module == 'linalg' else ''}{fn_name}(self, ...)``."
     return method
 
 
 for _name, _fn in (("det", "det"), ("logdet", "logdet"), ("slogdet", "slogdet"), ("inverse", "inv"),
                    ("pinverse", "pinv"), ("matrix_power", "matrix_power"), ("cholesky", "cholesky")):
     setattr(Tensor, _name, _linalg_method(_name, _fn))
+
+
+for _name in ("svd", "qr", "lu", "lu_solve", "cholesky_solve", "cholesky_inverse", "triangular_solve", "matrix_exp"):
+    setattr(Tensor, _name, _linalg_method(_name, _name, "_linalg_top"))  # (PyTorch's top-level spellings)
 
 for _name in ("exp", "log", "sqrt", "rsqrt", "abs", "neg", "relu", "sigmoid", "tanh", "sin", "cos", "floor", "ceil",
               "round", "trunc", "sign", "square", "reciprocal", "clamp_min", "clamp_max", "pow", "lerp", "fmod",
