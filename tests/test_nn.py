@@ -2089,3 +2089,155 @@ def test_adaptive_max_pool3d_and_lp_pool3d(bk):
         t = torch.tensor(x)
         np.testing.assert_allclose(vg.nn.AdaptiveMaxPool3d((3, 2, 3))(vg.tensor(x, device="cpu", dtype="f64")).numpy(),
                                    torch.nn.AdaptiveMaxPool3d((3, 2, 3))(t).numpy())
+
+
+class _Symmetric(nn.Module):
+    """A parametrization: the upper triangle mirrored (a right inverse: the
+    upper triangle itself)."""
+
+    def forward(self, X):
+        return X.triu() + X.triu(1).mT
+
+    def right_inverse(self, S):
+        return S.triu()
+
+
+def test_register_parametrization(bk):
+    """parametrize: the weight computed from parametrizations.weight.original on
+    every read (PyTorch's state-dict names), gradients reach the original,
+    assignment goes through right_inverse, chains apply in order, cached() computes
+    once, remove_parametrizations leaves a plain parameter; errors name the
+    problem."""
+    P = nn.utils.parametrize
+    m = nn.Linear(3, 3, device=bk.device, dtype=bk.dtype)
+    W0 = m.weight.numpy().astype(np.float64)
+    P.register_parametrization(m, "weight", _Symmetric())
+    assert type(m).__name__ == "ParametrizedLinear" and P.type_before_parametrizations(m) is nn.Linear
+    assert list(m.state_dict()) == ["bias", "parametrizations.weight.original"]
+    assert P.is_parametrized(m) and P.is_parametrized(m, "weight") and not P.is_parametrized(m, "bias")
+    W = m.weight.numpy().astype(np.float64)
+    bk.close(W, np.triu(W0) + np.triu(W0, 1).T)
+    x = np.random.default_rng(3).standard_normal((2, 3))
+    m(bk.t(x)).sum().backward()
+    g = np.tile(x.sum(0), (3, 1))  # d/dW of sum(x W^T), folded onto the upper triangle
+    bk.close(m.parametrizations.weight.original.grad.numpy(), np.triu(g) + np.tril(g, -1).T,
+             atol=max(bk.atol, 1e-2))
+    opt = vg.optim.SGD(m.parameters(), lr=0.1)
+    opt.step()
+    W = m.weight.numpy()
+    assert np.allclose(W, W.T)
+    S = np.array([[1.0, 2.0, 3.0], [2.0, 4.0, 5.0], [3.0, 5.0, 6.0]])
+    m.weight = bk.t(S)  # (through right_inverse: the original's upper triangle)
+    bk.close(m.weight.numpy(), S)
+    assert any(p is m.parametrizations.weight.original for p in opt.parameters())  # (in place: still trained)
+
+    class Double(nn.Module):
+        def forward(self, X):
+            return X * 2.0
+    P.register_parametrization(m, "weight", Double())
+    bk.close(m.weight.numpy(), 2 * S)
+    calls = []
+    m.parametrizations.weight[1].register_forward_hook(lambda mod, a, out: calls.append(1))
+    with P.cached():
+        m.weight, m.weight
+    assert len(calls) == 1
+    m.weight
+    assert len(calls) == 2
+    sd = m.state_dict()
+    m2 = nn.Linear(3, 3, device=bk.device, dtype=bk.dtype)
+    P.register_parametrization(m2, "weight", _Symmetric())
+    P.register_parametrization(m2, "weight", Double())
+    m2.load_state_dict(sd)
+    bk.close(m2.weight.numpy(), 2 * S)
+    P.remove_parametrizations(m, "weight")
+    assert type(m) is nn.Linear and list(m.state_dict()) == ["bias", "weight"] and isinstance(m.weight, vg.Parameter)
+    bk.close(m.weight.numpy(), 2 * S)
+    with pytest.raises(ValueError, match="register_parametrization: Linear has no parameter, buffer or parametrized "
+                                         "tensor named 'kernel'"):
+        P.register_parametrization(m, "kernel", Double())
+
+    class Shrink(nn.Module):
+        def forward(self, X):
+            return X[:2]
+    with pytest.raises(ValueError, match=r"register_parametrization: the parametrization gives"):
+        P.register_parametrization(m, "weight", Shrink())
+    with pytest.raises(ValueError, match="remove_parametrizations: Linear has no parametrization on 'bias'"):
+        P.remove_parametrizations(m, "bias")
+
+
+@pytest.mark.parametrize("shape,kind", [((4, 4), None), ((5, 3), None), ((3, 5), "matrix_exp"), ((4, 4), "cayley"),
+                                        ((2, 5, 3), "householder")], ids=str)
+def test_orthogonal_parametrization_stays_orthogonal_while_training(bk, shape, kind):
+    """parametrizations.orthogonal: Q^T Q = I (Q Q^T for wide) at registration (the
+    weight orthogonalised by QR into ``base``) and after optimizer steps, for each
+    map, batches of matrices included."""
+    tol = {"f64": 1e-12, "f32": 2e-5, "f16": 5e-3}[bk.dtype]
+    m = nn.Module()
+    W0 = np.random.default_rng(4).standard_normal(shape)
+    m.weight = vg.Parameter(W0, device=bk.device, dtype=bk.dtype)
+    nn.utils.parametrizations.orthogonal(m, orthogonal_map=kind)
+    assert list(m.state_dict()) == ["parametrizations.weight.original", "parametrizations.weight.0.base"]
+
+    def check():
+        Q = m.weight.numpy().astype(np.float64)
+        G = Q.swapaxes(-1, -2) @ Q if shape[-2] >= shape[-1] else Q @ Q.swapaxes(-1, -2)
+        np.testing.assert_allclose(G, np.broadcast_to(np.eye(min(shape[-2:])), G.shape), atol=tol)
+        return Q
+    Q = check()
+    if shape[-2] == shape[-1]:  # the QR factor of W0 with a positive diagonal of R
+        q, r = np.linalg.qr(W0)
+        bk.close(Q, q * np.sign(np.diagonal(r, 0, -2, -1))[..., None, :], atol=max(bk.atol, 10 * tol))
+    opt = vg.optim.SGD(m.parameters(), lr=0.2)
+    x = bk.t(np.random.default_rng(5).standard_normal(shape[:-2] + (6, shape[-2])))
+    for _ in range(3):
+        opt.zero_grad()
+        (x @ m.weight).tanh().sum().backward()
+        opt.step()
+    assert not np.allclose(m.weight.numpy(), Q, atol=1e-3)  # (it moved)
+    check()
+
+
+def test_parametrizations_weight_norm_and_spectral_norm(bk):
+    """parametrizations.weight_norm (original0 = g, original1 = v) and spectral_norm
+    (largest singular value 1 after its 15 registration iterations; its vectors in
+    buffers); against PyTorch's values and gradients in f64 where present."""
+    r = np.random.default_rng(6)
+    W, x = r.standard_normal((4, 3)), r.standard_normal((2, 3))
+    for dim in (0, None):
+        m = nn.Linear(3, 4, device=bk.device, dtype=bk.dtype)
+        m.weight.assign_(W)
+        nn.utils.parametrizations.weight_norm(m, dim=dim)
+        assert list(m.state_dict()) == ["bias", "parametrizations.weight.original0", "parametrizations.weight.original1"]
+        g = np.linalg.norm(W, axis=1, keepdims=True) if dim == 0 else np.linalg.norm(W)
+        bk.close(m.parametrizations.weight.original0.numpy(), g)
+        bk.close(m.weight.numpy(), W)
+    s = nn.Conv2d(2, 3, 3, device=bk.device, dtype=bk.dtype)
+    nn.utils.parametrizations.spectral_norm(s)
+    assert list(s.state_dict()) == ["bias", "parametrizations.weight.original", "parametrizations.weight.0._u",
+                                    "parametrizations.weight.0._v"]
+    sv = np.linalg.svd(s.weight.numpy().astype(np.float64).reshape(3, -1), compute_uv=False)[0]
+    assert abs(sv - 1.0) < (1e-3 if bk.dtype != "f16" else 1e-2)
+    torch = pytest.importorskip("torch")
+    if bk.dtype != "f64":
+        return
+    m = nn.Linear(3, 4, device="cpu", dtype="f64")
+    t = torch.nn.Linear(3, 4).double()
+    m.weight.assign_(W)
+    with torch.no_grad():
+        t.weight.copy_(torch.tensor(W))
+        t.bias.copy_(torch.tensor(m.bias.numpy()))
+    nn.utils.parametrizations.weight_norm(m)
+    torch.nn.utils.parametrizations.weight_norm(t)
+    m(vg.tensor(x, device="cpu", dtype="f64")).tanh().sum().backward()
+    t(torch.tensor(x)).tanh().sum().backward()
+    for i in (0, 1):
+        np.testing.assert_allclose(getattr(m.parametrizations.weight, f"original{i}").grad.numpy(),
+                                   getattr(t.parametrizations.weight, f"original{i}").grad.numpy(), atol=1e-12)
+    ours, theirs = nn.Linear(4, 4, device="cpu", dtype="f64"), torch.nn.Linear(4, 4).double()
+    W4 = r.standard_normal((4, 4))
+    ours.weight.assign_(W4)
+    with torch.no_grad():
+        theirs.weight.copy_(torch.tensor(W4))
+    nn.utils.parametrizations.orthogonal(ours)
+    torch.nn.utils.parametrizations.orthogonal(theirs)
+    np.testing.assert_allclose(ours.weight.numpy(), theirs.weight.detach().numpy(), atol=1e-12)

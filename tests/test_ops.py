@@ -52,6 +52,16 @@ def _np_lu(a):
     return A, np.tril(A[:, :k], -1) + np.eye(m, k), np.triu(A[:k])
 
 
+def _np_householder(A, tau):
+    """H_1 ... H_k's first n columns, H_i = I - tau_i v_i v_i^T (LAPACK's orgqr)."""
+    m, n = A.shape
+    Q = np.eye(m)
+    for i in range(len(tau)):
+        v = np.concatenate([np.zeros(i), [1.0], A[i + 1:, i]])
+        Q = Q @ (np.eye(m) - tau[i] * np.outer(v, v))
+    return Q[:, :n]
+
+
 def _np_expm(a):
     """exp(A): 40 Taylor terms of A / 2^6, squared six times (float64)."""
     x, e, term = a / 64.0, np.broadcast_to(np.eye(a.shape[-1]), a.shape).copy(), None
@@ -1026,6 +1036,7 @@ CASES = {
     "triangular_solve_transpose": (lambda b, a: vg.triangular_solve(b, a, upper=False, transpose=True).solution,
                                    lambda b, a: np.linalg.solve(np.tril(a).T, b),
                                    [U(3, 2), lambda: U(3, 3)() + 3 * np.eye(3)]),
+    "linalg_householder_product": (vg.linalg.householder_product, _np_householder, [U(4, 3), U(2, lo=0.2, hi=1.8)]),
     "svd_V": (lambda a: vg.svd(a).S + vg.svd(a).V[..., 0, :] ** 2,
               lambda a: np.linalg.svd(a)[1] + np.linalg.svd(a)[2][..., :, 0] ** 2, [U(2, 4, 3)]),
     "pca_lowrank": (lambda a: vg.pca_lowrank(a, q=2).S, lambda a: np.linalg.svd(a - a.mean(0), compute_uv=False)[:2],

@@ -19,8 +19,8 @@ from .tensor import (Parameter, Tensor, arange, as_tensor, canonical_dtype, empt
 from . import amp, data, distributions, functional, linalg, nn, optim, parallel, special, utils  # noqa: E402
 from .linalg import det, logdet, matrix_power, slogdet
 from .linalg import inv as inverse, pinv as pinverse
-from ._linalg_top import (cholesky, cholesky_inverse, cholesky_solve, lu, lu_solve, lu_unpack, matrix_exp,
-                          pca_lowrank, qr, svd, svd_lowrank, triangular_solve, vander)
+from ._linalg_top import (cholesky, cholesky_inverse, cholesky_solve, geqrf, lu, lu_solve, lu_unpack, matrix_exp,
+                          orgqr, pca_lowrank, qr, svd, svd_lowrank, triangular_solve, vander)
 from .amp import autocast
 from .capture import capture_step
 from .optim.clip import clip_grad_norm

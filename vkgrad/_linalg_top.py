@@ -15,6 +15,7 @@ from .tensor import Tensor
 SvdResult = namedtuple("svd", "U S V")
 QrResult = namedtuple("qr", "Q R")
 TriangularSolveResult = namedtuple("triangular_solve", "solution cloned_coefficient")
+GeqrfResult = namedtuple("geqrf", "a tau")
 
 
 def svd(A, some=True, compute_uv=True):
@@ -95,6 +96,22 @@ def vander(x, N=None, increasing=False):
     return V if increasing else ops.flip(V, (-1,))
 
 
+def geqrf(A):
+    """(a, tau): LAPACK's compact QR of A [..., m, n] -- R on and above a's
+    diagonal, the Householder vectors below it and their scales in tau (for
+    ``linalg.householder_product``); not differentiable, as PyTorch's."""
+    linalg._matrices("geqrf", A)
+    h, tau = np.linalg.qr(A.detach().numpy().astype(np.float64), mode="raw")
+    be = A.backend
+    return GeqrfResult(Tensor(be.from_numpy(np.ascontiguousarray(np.swapaxes(h, -1, -2)), A.dtype), be),
+                       Tensor(be.from_numpy(tau, A.dtype), be))
+
+
+def orgqr(A, tau):
+    """linalg.householder_product (PyTorch's LAPACK-named spelling)."""
+    return linalg.householder_product(A, tau)
+
+
 def svd_lowrank(A, q=6, niter=2, M=None):
     """(U, S, V) of rank ``q`` (of A - M): the leading singular triplets, from the
     exact SVD (PyTorch's randomized approximation converges to these)."""
@@ -116,4 +133,4 @@ def pca_lowrank(A, q=None, center=True, niter=2):
 
 
 __all__ = ["svd", "qr", "lu", "lu_solve", "lu_unpack", "cholesky", "cholesky_solve", "cholesky_inverse",
-           "triangular_solve", "matrix_exp", "vander", "svd_lowrank", "pca_lowrank"]
+           "triangular_solve", "matrix_exp", "vander", "svd_lowrank", "pca_lowrank", "geqrf", "orgqr"]

@@ -808,6 +808,30 @@ def tensorsolve(A, B, dims=None):
     return ops.reshape(solve(ops.reshape(A, (rows, cols)), ops.reshape(B, (rows,))), tuple(x_shape))
 
 
+def householder_product(A, tau):
+    """The first n columns of H_1 ... H_k, H_i = I - tau_i v_i v_i^T with v_i the
+    i-th column of A [..., m, n] below the diagonal and 1 on it (LAPACK's orgqr,
+    PyTorch's linalg.householder_product); composed on the device, so
+    differentiable in A and tau."""
+    _matrices("householder_product", A)
+    check_tensor("householder_product", tau)
+    m, n = A.shape[-2:]
+    k = tau.shape[-1] if tau.ndim else 0
+    if not m >= n >= k or tau.shape[:-1] != A.shape[:-2]:
+        raise ValueError(f"householder_product: expected A [..., m, n] with m >= n and tau [..., k] with k <= n, "
+                         f"got A {list(A.shape)} and tau {list(tau.shape)}")
+    be, dt = A.backend, A.dtype
+    Q = Tensor(be.from_numpy(np.broadcast_to(np.eye(m, n), A.shape).copy(), dt), be)
+    for i in reversed(range(k)):  # H_i (H_i+1 (... I)): each reflector applied to the product so far
+        below = Tensor(be.from_numpy((np.arange(m) > i).astype(np.float64), dt), be)
+        unit = Tensor(be.from_numpy((np.arange(m) == i).astype(np.float64), dt), be)
+        v = ops.add(ops.mul(A[..., :, i], below), unit)
+        vQ = ops.matmul(ops.unsqueeze(v, -2), Q)  # [..., 1, n]
+        t = ops.unsqueeze(ops.unsqueeze(tau[..., i], -1), -1)
+        Q = ops.sub(Q, ops.mul(t, ops.matmul(ops.unsqueeze(v, -1), vQ)))
+    return Q
+
+
 def diagonal(A, *, offset=0, dim1=-2, dim2=-1):
     """The diagonals of matrices (over the last two axes by default)."""
     return ops.diagonal(A, offset, dim1, dim2)
@@ -821,4 +845,5 @@ def matmul(a, b):
 __all__ = ["inv", "det", "slogdet", "logdet", "solve", "cholesky", "eigh", "eigvalsh", "svd", "svdvals", "qr", "pinv",
            "matrix_rank", "matrix_power", "multi_dot", "vecdot", "cross", "vector_norm", "matrix_norm", "norm",
            "lu_factor", "lu_factor_ex", "lu", "lu_unpack", "lu_solve", "solve_triangular", "inv_ex", "solve_ex",
-           "cholesky_ex", "lstsq", "matrix_exp", "cond", "vander", "tensorinv", "tensorsolve", "diagonal", "matmul"]
+           "cholesky_ex", "lstsq", "matrix_exp", "cond", "vander", "tensorinv", "tensorsolve", "diagonal", "matmul",
+           "householder_product"]

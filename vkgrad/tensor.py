@@ -806,7 +806,8 @@ for _name, _fn in (("det", "det"), ("logdet", "logdet"), ("slogdet", "slogdet"),
     setattr(Tensor, _name, _linalg_method(_name, _fn))
 
 
-for _name in ("svd", "qr", "lu", "lu_solve", "cholesky_solve", "cholesky_inverse", "triangular_solve", "matrix_exp"):
+for _name in ("svd", "qr", "lu", "lu_solve", "cholesky_solve", "cholesky_inverse", "triangular_solve", "matrix_exp",
+              "geqrf", "orgqr"):
     setattr(Tensor, _name, _linalg_method(_name, _name, "_linalg_top"))  # (PyTorch's top-level spellings)
 
 for _name in ("exp", "log", "sqrt", "rsqrt", "abs", "neg", "relu", "sigmoid", "tanh", "sin", "cos", "floor", "ceil",

@@ -111,6 +111,8 @@ class Module:
     def __setattr__(self, name, value):
         if "_params" not in self.__dict__:
             raise RuntimeError(f"{type(self).__name__}: call super().__init__() before assigning attributes")
+        if isinstance(getattr(type(self), name, None), property):  # (a parametrized tensor: its setter)
+            return object.__setattr__(self, name, value)
         for d in (self._params, self._buffers, self._modules):
             d.pop(name, None)
         if isinstance(value, Parameter):

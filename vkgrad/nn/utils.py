@@ -179,3 +179,6 @@ def spectral_norm(module, name="weight", n_power_iterations=1, eps=1e-12, dim=No
         sigma = ops.sum(u * ops.matmul(Wm, v))
         return W / sigma
     return _reparametrize(module, name, "spectral_norm", compute, w)  # (the raw weight until a forward)
+
+
+from . import parametrizations, parametrize  # noqa: E402  (PyTorch's nn.utils.parametrize / parametrizations)
