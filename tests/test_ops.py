@@ -1,5 +1,6 @@
 """Every op: values against NumPy, gradients against float64 finite differences
 (CPU), and every backend's gradients against the float64 CPU gradients."""
+import itertools
 import math
 import zlib
 
@@ -60,6 +61,19 @@ def _np_householder(A, tau):
         v = np.concatenate([np.zeros(i), [1.0], A[i + 1:, i]])
         Q = Q @ (np.eye(m) - tau[i] * np.outer(v, v))
     return Q[:, :n]
+
+
+def _np_i1(x):
+    """I1 by its power series (40 terms: float64-exact for |x| <= 6)."""
+    return sum((x / 2) ** (2 * k + 1) / (math.factorial(k) * math.factorial(k + 1)) for k in range(40))
+
+
+def _np_polygamma(n, x):
+    """(-1)^(n+1) n! sum_k 1 / (x + k)^(n+1), summed to 20000 terms plus the tail's integral."""
+    k = np.arange(20000.0)
+    z = x[..., None] + k
+    tail = 1.0 / (n * (x + 20000.0) ** n)
+    return (-1.0) ** (n + 1) * math.factorial(n) * ((1.0 / z ** (n + 1)).sum(-1) + tail - 0.5 / (x + 20000.0) ** (n + 1))
 
 
 def _np_expm(a):
@@ -1037,6 +1051,40 @@ CASES = {
                                    lambda b, a: np.linalg.solve(np.tril(a).T, b),
                                    [U(3, 2), lambda: U(3, 3)() + 3 * np.eye(3)]),
     "linalg_householder_product": (vg.linalg.householder_product, _np_householder, [U(4, 3), U(2, lo=0.2, hi=1.8)]),
+    "copysign": (vg.copysign, np.copysign, [U(3, 4), AWAY(4)]),
+    "fmax_fmin": (lambda a, b: vg.fmax(a, b) + vg.fmin(a, b) * 0.5, lambda a, b: np.fmax(a, b) + np.fmin(a, b) * 0.5,
+                  [U(3, 4), U(3, 4)]),
+    "logaddexp2": (vg.logaddexp2, np.logaddexp2, [U(3, 4), U(4)]),
+    "ldexp": (lambda x: vg.ldexp(x, vg.tensor([1.0, -2.0, 0.0], dtype=x.dtype, device=x.device)),
+              lambda x: np.ldexp(x, np.array([1, -2, 0])), [U(2, 3)]),
+    "i0": (vg.i0, np.i0, [U(3, 4, lo=-6, hi=6)]),
+    "special_i0e_i1_i1e": (lambda x: vg.special.i0e(x) + vg.special.i1(x) * 0.1 + vg.special.i1e(x),
+                           lambda x: np.i0(x) * np.exp(-np.abs(x)) + _np_i1(x) * 0.1 + _np_i1(x) * np.exp(-np.abs(x)),
+                           [U(3, 4, lo=-6, hi=6)]),
+    "polygamma_1": (lambda x: vg.polygamma(1, x), lambda x: _np_polygamma(1, x), [U(3, 4, lo=0.3, hi=5)]),
+    "polygamma_3_negative": (lambda x: x.polygamma(3) * 0.01, lambda x: _np_polygamma(3, x) * 0.01,
+                             [U(2, 3, lo=-1.8, hi=-1.2)]),
+    "dist": (lambda a, b: vg.dist(a, b, 3), lambda a, b: (np.abs(a - b) ** 3).sum() ** (1 / 3), [U(3, 4), U(4)]),
+    "inner": (vg.inner, np.inner, [U(2, 3, 4), U(5, 4)]),
+    "renorm": (lambda x: vg.renorm(x, 2, 0, 1.0),
+               lambda x: x * np.where(np.linalg.norm(x, axis=1, keepdims=True) > 1.0,
+                                      1.0 / (np.linalg.norm(x, axis=1, keepdims=True) + 1e-7), 1.0), [U(4, 3)]),
+    "diag_embed": (lambda x: vg.diag_embed(x, 1, 0, 2),
+                   lambda x: np.stack([np.diag(r, 1) for r in x], 1), [U(2, 3)]),
+    "diagflat": (lambda x: x.diagflat(-1), lambda x: np.diagflat(x, -1), [U(2, 2)]),
+    "diagonal_scatter": (lambda x, d: vg.diagonal_scatter(x, d, 1),
+                         lambda x, d: np.where(np.eye(3, 4, 1) > 0, np.diag(d, 1)[:3, :], x), [U(3, 4), U(3)]),
+    "slice_scatter": (lambda x, s: vg.slice_scatter(x, s, 1, 1, None, 2),
+                      lambda x, s: np.concatenate([x[:, :1], s[:, :1], x[:, 2:3], s[:, 1:]], 1), [U(3, 4), U(3, 2)]),
+    "select_scatter": (lambda x, s: x.select_scatter(s, 0, -1), lambda x, s: np.concatenate([x[:-1], s[None]]),
+                       [U(3, 4), U(4)]),
+    "gradient_edge2": (lambda x: vg.gradient(x, spacing=0.5, dim=1, edge_order=2)[0],
+                       lambda x: np.gradient(x, 0.5, axis=1, edge_order=2), [U(3, 5)]),
+    "gradient_coordinates": (lambda x: vg.gradient(x, spacing=[np.array([0.0, 0.5, 1.5, 1.75])])[0],
+                             lambda x: np.gradient(x, np.array([0.0, 0.5, 1.5, 1.75])), [U(4)]),
+    "combinations": (lambda x: vg.combinations(x, 2) * vg.tensor([1.0, 2.0], dtype=x.dtype, device=x.device),
+                     lambda x: np.array(list(itertools.combinations(x, 2))) * np.array([1.0, 2.0]), [U(4)]),
+    "rsub": (lambda a, b: vg.rsub(a, b, alpha=2), lambda a, b: b - 2 * a, [U(3, 4), U(4)]),
     "svd_V": (lambda a: vg.svd(a).S + vg.svd(a).V[..., 0, :] ** 2,
               lambda a: np.linalg.svd(a)[1] + np.linalg.svd(a)[2][..., :, 0] ** 2, [U(2, 4, 3)]),
     "pca_lowrank": (lambda a: vg.pca_lowrank(a, q=2).S, lambda a: np.linalg.svd(a - a.mean(0), compute_uv=False)[:2],
@@ -2374,6 +2422,22 @@ def test_linalg_lu_ex_and_lstsq_results_and_errors(bk):
     assert U.shape == (4, 4) and V.shape == (3, 3) and not U.numpy().any()
 
 
+def _against_torch(torch, r, fn, tfn, arrays, rtol, atol, grad_rtol, grad_atol):
+    """fn's value and the gradients of a random projection of it equal PyTorch's
+    tfn's, in f64 (an input without a gradient counts as zeros)."""
+    ours = [vg.tensor(a, dtype="f64", device="cpu", requires_grad=True) for a in arrays]
+    theirs = [torch.tensor(a, requires_grad=True) for a in arrays]
+    o, t = fn(*ours), tfn(*theirs)
+    w = r.standard_normal(tuple(t.shape))
+    (o * vg.tensor(w, dtype="f64", device="cpu")).sum().backward()
+    (t * torch.tensor(w)).sum().backward()
+    np.testing.assert_allclose(o.numpy(), t.detach().numpy(), rtol=rtol, atol=atol, err_msg=str(tfn))
+    for a, b in zip(ours, theirs):
+        got = np.zeros(a.shape) if a.grad is None else a.grad.numpy()
+        want = np.zeros(a.shape) if b.grad is None else b.grad.numpy()
+        np.testing.assert_allclose(got, want, rtol=grad_rtol, atol=grad_atol, err_msg=str(tfn))
+
+
 def test_linalg_factorizations_match_torch_if_available():
     """lu_factor / lu / lu_solve / solve_triangular / matrix_exp / cholesky_solve
     values and gradients against PyTorch's in f64 (cholesky_solve's gradient on
@@ -2381,16 +2445,8 @@ def test_linalg_factorizations_match_torch_if_available():
     torch = pytest.importorskip("torch")
     r = np.random.default_rng(21)
 
-    def both(fn, tfn, *arrays, tol=1e-10):
-        ours = [vg.tensor(a, dtype="f64", device="cpu", requires_grad=True) for a in arrays]
-        theirs = [torch.tensor(a, requires_grad=True) for a in arrays]
-        o, t = fn(*ours), tfn(*theirs)
-        w = r.standard_normal(tuple(t.shape))
-        (o * vg.tensor(w, dtype="f64", device="cpu")).sum().backward()
-        (t * torch.tensor(w)).sum().backward()
-        np.testing.assert_allclose(o.numpy(), t.detach().numpy(), atol=tol)
-        for a, b in zip(ours, theirs):
-            np.testing.assert_allclose(a.grad.numpy(), b.grad.numpy(), atol=tol * 100)
+    def both(fn, tfn, *arrays):
+        _against_torch(torch, r, fn, tfn, arrays, 0.0, 1e-10, 0.0, 1e-8)
     for shape in ((4, 4), (2, 3, 5), (5, 3)):
         A = r.standard_normal(shape)
         both(lambda a: vg.linalg.lu_factor(a).LU, lambda a: torch.linalg.lu_factor(a).LU, A)
@@ -2407,6 +2463,111 @@ def test_linalg_factorizations_match_torch_if_available():
     both(vg.linalg.matrix_exp, torch.linalg.matrix_exp, A * 1.5)
     C = np.linalg.cholesky(A @ A.swapaxes(-1, -2) + np.eye(4))
     both(lambda l, x: vg.cholesky_solve(x, l), lambda l, x: torch.cholesky_solve(x, l.tril()), C, B)
+
+
+def test_more_pytorch_functions_on_every_backend(bk):
+    """signbit / isposinf / frexp / gcd / lcm / mode / histogram / unravel_index /
+    windows / sampling / dtype queries: values against NumPy, the errors named."""
+    x = bk.t(np.array([1.5, -2.0, 0.0, -0.0, np.inf, -np.inf]))
+    assert vg.signbit(x).numpy().tolist() == [0, 1, 0, 1, 0, 1]
+    assert vg.isposinf(x).numpy().tolist() == [0, 0, 0, 0, 1, 0] and x.isneginf().numpy().tolist() == [0, 0, 0, 0, 0, 1]
+    assert vg.isreal(x).numpy().tolist() == [1] * 6 and vg.sgn(x).numpy()[:3].tolist() == [1, -1, 0]
+    m, e = vg.frexp(bk.t(np.array([8.0, -0.75, 0.0, 3.0])))
+    assert m.numpy().tolist() == [0.5, -0.75, 0.0, 0.75] and e.numpy().tolist() == [4, 0, 0, 2] and e.dtype == "i32"
+    a, b = (vg.tensor(v, dtype="i32", device=bk.device) for v in ([12, 18, -7, 0], [8, 27, 21, 5]))
+    assert vg.gcd(a, b).numpy().tolist() == [4, 9, 7, 5] and a.lcm(b).numpy().tolist() == [24, 54, 21, 0]
+    assert vg.gcd(a, 6).numpy().tolist() == [6, 6, 1, 6]
+    with pytest.raises(TypeError, match="gcd: expected int32 tensors, got"):
+        vg.gcd(x, a)
+    v = bk.t(np.array([[1.0, 2, 2, 3, 3], [4, 4, 1, 1, 0]]))
+    mv, mi = vg.mode(v, 1)
+    assert mv.numpy().tolist() == [2, 1] and mi.numpy().tolist() == [2, 3]  # (the smallest of the ties, last index)
+    vr = bk.t(np.array([[1.0, 2, 2, 3, 3], [4, 4, 1, 1, 0]]), requires_grad=True)
+    vg.mode(vr, 1).values.sum().backward()
+    assert vr.grad.numpy().tolist() == [[0, 0, 1, 0, 0], [0, 0, 0, 1, 0]]
+    h, edges = vg.histogram(bk.t(np.array([0.0, 0.5, 1.0, 2.5, 3.0])), 3)
+    assert h.numpy().tolist() == [2, 1, 2] and np.allclose(edges.numpy(), [0, 1, 2, 3])
+    r, c = vg.unravel_index(vg.tensor([5, 7, -1], dtype="i32", device=bk.device), (2, 4))
+    assert r.numpy().tolist() == [1, 1, 1] and c.numpy().tolist() == [1, 3, 3]
+    with pytest.raises(IndexError, match=r"unravel_index: indices out of range for shape \[2, 4\]"):
+        vg.unravel_index(vg.tensor([8], dtype="i32", device=bk.device), (2, 4))
+    for name, ref in (("hann", np.hanning), ("blackman", np.blackman), ("bartlett", np.bartlett)):
+        w = getattr(vg, name + "_window")(8, periodic=False, device=bk.device, dtype=bk.dtype)
+        bk.close(w.numpy(), ref(8))
+        bk.close(getattr(vg, name + "_window")(8, device=bk.device, dtype=bk.dtype).numpy(), ref(9)[:-1])
+    bk.close(vg.kaiser_window(6, False, beta=5.0, device=bk.device, dtype=bk.dtype).numpy(), np.kaiser(6, 5.0))
+    bk.close(vg.hamming_window(5, False, device=bk.device, dtype=bk.dtype).numpy(), np.hamming(5))
+    assert vg.hann_window(1, device=bk.device).numpy().tolist() == [1.0]
+    vg.manual_seed(5)
+    p = bk.t(np.array([[0.0, 1.0, 3.0], [5.0, 0.0, 0.0]]))
+    draws = vg.multinomial(p, 400, replacement=True)
+    assert draws.shape == (2, 400) and draws.dtype == "i32" and set(draws.numpy()[1].tolist()) == {0}
+    assert 0.65 < (draws.numpy()[0] == 2).mean() < 0.85
+    two = vg.multinomial(p[0], 2).numpy()
+    assert sorted(two.tolist()) == [1, 2]
+    with pytest.raises(ValueError, match="multinomial: 3 samples without replacement from rows with fewer"):
+        vg.multinomial(p, 3)
+    coin = vg.bernoulli(bk.t(np.full(2000, 0.3)))
+    assert 0.25 < coin.numpy().mean() < 0.35 and coin.device.startswith(bk.device)
+    assert abs(vg.poisson(bk.t(np.full(2000, 4.0))).numpy().mean() - 4.0) < 0.3
+    assert abs(vg.binomial(bk.t(np.full(2000, 10.0)), 0.3).numpy().mean() - 3.0) < 0.3
+    assert vg.promote_types("f16", vg.float32) == "f32" and vg.result_type(vg.arange(3, device=bk.device), 2.0) == "f32"
+    assert vg.result_type(bk.t(np.ones(2)), 2) == bk.dtype and vg.can_cast("i32", "f16") and not vg.can_cast("f32", "i32")
+    assert vg.finfo(vg.float16).eps == np.finfo(np.float16).eps and vg.iinfo(vg.int32).max == 2 ** 31 - 1
+    assert vg.numel(p) == 6 and vg.is_floating_point(p) and not p.is_complex() and vg.is_same_size(p, p * 2.0)
+    assert vg.is_nonzero(bk.t(np.array([2.0]))) and not bk.t(np.array(0.0)).is_nonzero()
+    with pytest.raises(RuntimeError, match="is_nonzero: a tensor of 6 elements is ambiguous"):
+        vg.is_nonzero(p)
+    assert vg.combinations(bk.t(np.ones(1)), 2).shape == (0, 2)
+    with pytest.raises(ValueError, match=r"gradient: axis 0 has 2 points, edge_order=2 needs at least 3"):
+        vg.gradient(bk.t(np.ones(2)), edge_order=2)
+    with pytest.raises(ValueError, match=r"slice_scatter: src has shape \[3, 1\], the slice \[3, 2\]"):
+        vg.slice_scatter(bk.t(np.ones((3, 4))), bk.t(np.ones((3, 1))), 1, 0, None, 2)
+    with pytest.raises(ValueError, match="polygamma: n must be an int >= 0"):
+        vg.polygamma(-1, p)
+    y = bk.t(np.ones((2, 3)))
+    y.gt_(0.5)
+    y.copysign_(-1.0)
+    assert y.numpy().tolist() == [[-1.0] * 3] * 2
+
+
+def test_more_pytorch_functions_match_torch_if_available():
+    """The extras' values and gradients against PyTorch's in f64."""
+    torch = pytest.importorskip("torch")
+    r = np.random.default_rng(22)
+    x, y = r.standard_normal((3, 4)), r.standard_normal((3, 4))
+    coords = np.array([0.0, 0.3, 1.0, 1.2])
+    cases = [(vg.copysign, torch.copysign, (x, y)), (vg.fmax, torch.fmax, (x, y)),
+             (vg.logaddexp2, torch.logaddexp2, (x, y)), (vg.i0, torch.i0, (x * 3,)),
+             (lambda a: vg.polygamma(2, a), lambda a: torch.polygamma(2, a), (np.abs(x) + 0.3,)),
+             (lambda a: vg.mvlgamma(a, 3), lambda a: torch.mvlgamma(a, 3), (np.abs(x) + 2,)),
+             (lambda a, b: vg.dist(a, b, 3), lambda a, b: torch.dist(a, b, 3), (x, y)),
+             (vg.inner, torch.inner, (x, r.standard_normal((2, 4)))),
+             (lambda a: vg.renorm(a, 1, 1, 1.5), lambda a: torch.renorm(a, 1, 1, 1.5), (x,)),
+             (lambda a: vg.diag_embed(a, -2), lambda a: torch.diag_embed(a, -2), (x,)),
+             (lambda a, b: vg.diagonal_scatter(a, b, -1, 1, 2), lambda a, b: torch.diagonal_scatter(a, b, -1, 1, 2),
+              (r.standard_normal((2, 4, 3)), r.standard_normal((2, 3)))),
+             (lambda a, b: vg.slice_scatter(a, b, 1, 0, 4, 2), lambda a, b: torch.slice_scatter(a, b, 1, 0, 4, 2),
+              (x, r.standard_normal((3, 2)))),
+             (lambda a: vg.gradient(a, spacing=[coords], edge_order=2, dim=1)[0],
+              lambda a: torch.gradient(a, spacing=[torch.tensor(coords)], edge_order=2, dim=1)[0], (x,)),
+             (lambda a: vg.combinations(a, 3), lambda a: torch.combinations(a, 3), (r.standard_normal(5),)),
+             (lambda a: vg.mode(a, 1).values, lambda a: torch.mode(a, 1).values,
+              (np.array([[1.0, 2, 2, 3, 3], [4, 4, 1, 1, 0]]),)),
+             (lambda a, b: vg.rsub(a, b, 2), lambda a, b: torch.rsub(a, b, alpha=2), (x, y))]
+    for fn, tfn, arrays in cases:
+        _against_torch(torch, r, fn, tfn, arrays, 1e-6, 1e-9, 1e-5, 1e-8)
+    ids = vg.mode(vg.tensor(np.array([[1.0, 2, 2, 3, 3], [4, 4, 1, 1, 0]]), device="cpu"), 1).indices
+    assert ids.numpy().tolist() == torch.mode(torch.tensor([[1.0, 2, 2, 3, 3], [4, 4, 1, 1, 0]]), 1).indices.tolist()
+    for name in ("hann", "hamming", "blackman", "bartlett", "kaiser"):
+        for periodic in (True, False):
+            np.testing.assert_allclose(getattr(vg, name + "_window")(7, periodic, dtype="f64", device="cpu").numpy(),
+                                       getattr(torch, name + "_window")(7, periodic, dtype=torch.float64).numpy(),
+                                       atol=1e-12)
+    h, e = vg.histogram(vg.tensor(x, dtype="f64", device="cpu"), 5)
+    th, te = torch.histogram(torch.tensor(x), 5)
+    np.testing.assert_allclose(h.numpy(), th.numpy())
+    np.testing.assert_allclose(e.numpy(), te.numpy())
 
 
 def test_pytorch_operators_and_spellings(bk):

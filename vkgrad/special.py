@@ -8,7 +8,8 @@ import math
 
 from . import ops
 from .ops import digamma, erf, erfc, erfinv, expm1, exp2, log1p, log_softmax, logit, logsumexp, round, sigmoid, softmax
-from .ops import xlogy
+from .ops import i0, polygamma, xlogy
+from .ops.extras import _bessel
 from .ops._core import as_tensor, check_tensor
 
 expit = sigmoid
@@ -61,6 +62,24 @@ def sinc(x):
     return ops.where(zero, 1.0, ops.sin(px) / px)
 
 
+def i0e(x):
+    """exp(-|x|) I0(x) (finite where I0 overflows)."""
+    check_tensor("i0e", x)
+    return _bessel(x, 0, True)
+
+
+def i1(x):
+    """The modified Bessel function of the first kind, order 1."""
+    check_tensor("i1", x)
+    return _bessel(x, 1, False)
+
+
+def i1e(x):
+    """exp(-|x|) I1(x)."""
+    check_tensor("i1e", x)
+    return _bessel(x, 1, True)
+
+
 def entr(x):
     """-x log x elementwise: 0 at 0, -inf below (PyTorch's)."""
     check_tensor("entr", x)
@@ -72,4 +91,4 @@ def entr(x):
 
 __all__ = ["erf", "erfc", "erfinv", "expit", "logit", "xlogy", "xlog1py", "gammaln", "digamma", "psi", "multigammaln",
            "ndtr", "ndtri", "log_ndtr", "sinc", "entr", "expm1", "exp2", "log1p", "logsumexp", "softmax",
-           "log_softmax", "round"]
+           "log_softmax", "round", "i0", "i0e", "i1", "i1e", "polygamma"]

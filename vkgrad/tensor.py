@@ -776,10 +776,19 @@ for _name in ("abs", "exp", "log", "sqrt", "relu", "sigmoid", "tanh", "sin", "co
               "eq", "ne", "gt", "lt", "ge", "le", "lerp", "fmod", "remainder", "clamp_min", "clamp_max", "clip",
               "movedim", "moveaxis", "narrow", "repeat_interleave", "unflatten", "log_softmax", "all", "any",
               "addmm", "neg", "logsumexp", "prod", "cumprod", "diagonal", "trace", "norm", "amax", "amin", "sort",
-              "argsort", "topk", "gather", "scatter_add"):
+              "argsort", "topk", "gather", "scatter_add",
+              "sgn", "signbit", "copysign", "fmax", "fmin", "isposinf", "isneginf", "isreal", "float_power",
+              "logaddexp", "logaddexp2", "ldexp", "frexp", "gcd", "lcm", "i0", "mvlgamma", "dist",
+              "inner", "vdot", "ger", "renorm", "diag_embed", "diagflat", "diagonal_scatter", "slice_scatter",
+              "select_scatter", "histogram", "mode", "multinomial", "bernoulli", "absolute", "fix", "greater",
+              "less", "greater_equal", "less_equal", "not_equal", "is_floating_point", "is_complex", "is_nonzero",
+              "is_same_size", "xlogy", "logit", "hardshrink", "prelu", "take_along_dim", "tile", "kthvalue",
+              "corrcoef", "cov", "diag", "index_put", "masked_scatter"):
     if not hasattr(Tensor, _name):
         setattr(Tensor, _name, _delegate(_name))
 Tensor.swapdims = Tensor.swapaxes
+Tensor.polygamma = lambda self, n: _ops().polygamma(n, self)  # (PyTorch's order: x.polygamma(n))
+Tensor.polygamma.__doc__ = "``vkgrad.polygamma(n, self)``."
 Tensor.t = _delegate("t")
 Tensor.mT = property(lambda self: self.swapaxes(-2, -1), doc="The last two axes swapped.")
 
@@ -816,8 +825,14 @@ for _name in ("exp", "log", "sqrt", "rsqrt", "abs", "neg", "relu", "sigmoid", "t
               "asin", "acos", "asinh", "acosh", "atanh", "atan2", "hypot", "frac", "exp2", "log2", "log10",
               "index_add", "index_copy", "index_fill", "scatter", "scatter_reduce", "addcmul", "addcdiv", "divide",
               "multiply", "subtract", "negative", "floor_divide", "deg2rad", "rad2deg", "heaviside", "logical_not",
-              "logical_and", "logical_or", "logical_xor", "scatter_add", "lgamma", "digamma", "erfc", "erfinv"):
-    setattr(Tensor, _name + "_", _in_place_of(_name))
+              "logical_and", "logical_or", "logical_xor", "scatter_add", "lgamma", "digamma", "erfc", "erfinv",
+              "eq", "ne", "gt", "ge", "lt", "le", "greater", "less", "greater_equal", "less_equal", "not_equal",
+              "clip", "cumsum", "cumprod", "tril", "triu", "true_divide", "xlogy", "logit", "arctan", "arcsin",
+              "arccos", "arcsinh", "arccosh", "arctanh", "arctan2", "absolute", "fix", "sgn", "copysign",
+              "float_power", "ldexp", "gcd", "lcm", "i0", "polygamma", "mvlgamma", "renorm", "addmm", "addmv",
+              "addr", "addbmm", "baddbmm", "masked_scatter", "index_put"):
+    if not hasattr(Tensor, _name + "_"):
+        setattr(Tensor, _name + "_", _in_place_of(_name))
 
 
 def _ops():

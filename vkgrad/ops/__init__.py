@@ -36,6 +36,8 @@ from .conv import (adaptive_avg_pool3d, adaptive_max_pool3d, conv_transpose3d, l
 from .rnn import recurrence
 from .stats import (aminmax, count_nonzero, cummax, cummin, logcumsumexp, median, msort, nanmean, nanmedian,
                     nanquantile, nansum, quantile, std_mean, var_mean)
+from .extras import *  # noqa: F401,F403  (PyTorch's remaining spellings: see extras.__all__)
+from .extras import __all__ as _extras_all
 from .shape import (amax, amin, cumprod, norm, prod, argmax, argmin, argsort, broadcast_to, cat, chunk, cumsum, diag, diagonal, flip, gather, scatter_add,
                     take_along_dim, sort, topk, kthvalue, roll, tril, triu, getitem, index_select, logsumexp, max, mean, min, pad,
                     reshape, split, stack, std, sum, tile, trace, transpose, unbind, var)
@@ -81,7 +83,7 @@ __all__ = ["abs", "add", "affine", "clamp", "div", "eq", "exp", "gelu", "log", "
            "negative", "positive", "isin", "rad2deg", "rot90", "subtract", "tensor_split", "true_divide", "vsplit",
            "alpha_dropout", "feature_alpha_dropout", "pdist", "rms_norm", "rrelu", "softmin", "lp_pool1d", "lp_pool2d",
            "adaptive_avg_pool3d", "adaptive_max_pool3d", "lp_pool3d", "conv_transpose3d", "max_unpool3d", "multilabel_margin_loss",
-           "triplet_margin_with_distance_loss", "digamma", "erfc", "erfinv", "lgamma"]
+           "triplet_margin_with_distance_loss", "digamma", "erfc", "erfinv", "lgamma"] + list(_extras_all)
 
 
 def _int_operands(fn, n, int_result=True):
