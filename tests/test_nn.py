@@ -2241,3 +2241,37 @@ def test_parametrizations_weight_norm_and_spectral_norm(bk):
     nn.utils.parametrizations.orthogonal(ours)
     torch.nn.utils.parametrizations.orthogonal(theirs)
     np.testing.assert_allclose(ours.weight.numpy(), theirs.weight.detach().numpy(), atol=1e-12)
+
+
+@pytest.mark.parametrize("lazy,eager,args,shape", [
+    ("LazyConv1d", "Conv1d", (4, 3), (2, 5, 9)), ("LazyConv2d", "Conv2d", (4, 3), (2, 5, 6, 6)),
+    ("LazyConv3d", "Conv3d", (2, 2), (1, 3, 4, 4, 4)), ("LazyConvTranspose2d", "ConvTranspose2d", (3, 2), (2, 4, 3, 3)),
+    ("LazyConvTranspose1d", "ConvTranspose1d", (3, 2), (2, 4, 5)), ("LazyBatchNorm1d", "BatchNorm1d", (), (6, 5)),
+    ("LazyBatchNorm2d", "BatchNorm2d", (), (3, 4, 2, 2)), ("LazyInstanceNorm1d", "InstanceNorm1d", (), (2, 3, 6)),
+    ("LazyLinear", "Linear", (3,), (4, 7))], ids=lambda v: v if isinstance(v, str) else None)
+def test_lazy_modules_take_their_first_dimension_from_the_first_input(bk, lazy, eager, args, shape):
+    """Lazy modules: arguments checked at construction, no parameters until the
+    first forward, then the eager module's (same shapes and attributes; with its
+    weights copied in, the same outputs), named and trainable."""
+    m = getattr(nn, lazy)(*args, device=bk.device, dtype=bk.dtype)
+    assert m.has_uninitialized_params() and m.parameters() == [] and "uninitialized" in repr(m)
+    x = bk.t(np.random.default_rng(8).standard_normal(shape))
+    out = m(x)
+    assert not m.has_uninitialized_params() and isinstance(m, getattr(nn, eager))
+    e = getattr(nn, eager)(shape[1] if "Linear" not in lazy else shape[-1], *args, device=bk.device, dtype=bk.dtype)
+    assert [(n, p.shape) for n, p in m.named_parameters()] == [(n, p.shape) for n, p in e.named_parameters()]
+    e.load_state_dict(m.state_dict())
+    bk.close(out.numpy(), e(x).numpy())
+    assert repr(m) == "Lazy" + repr(e)
+    if m.parameters():
+        opt = vg.optim.SGD(m.parameters(), lr=0.1)
+        m(x).sum().backward()
+        opt.step()
+
+
+def test_lazy_module_errors():
+    with pytest.raises(ValueError, match="LazyConv2d: Conv2d: kernel_size must be >= 1, got 0 "
+                                         r"\(in_channels comes from the first input\)"):
+        nn.LazyConv2d(4, 0)
+    with pytest.raises(ValueError, match="LazyLinear: Linear: sizes must be positive"):
+        nn.LazyLinear(0)

@@ -19,7 +19,10 @@ from .layers import (ELU, GELU, AdaptiveAvgPool2d, ConvTranspose2d, Dropout2d, G
                      EmbeddingBag, MaxUnpool1d, MaxUnpool2d, CTCLoss,
                      UpsamplingNearest2d, UpsamplingBilinear2d, AlphaDropout, FeatureAlphaDropout, RMSNorm, RReLU,
                      LPPool1d, LPPool2d, AdaptiveAvgPool3d, ConvTranspose3d, MaxUnpool3d, MultiLabelMarginLoss,
-                     TripletMarginWithDistanceLoss, LazyLinear, AdaptiveMaxPool3d, LPPool3d)
+                     TripletMarginWithDistanceLoss, LazyLinear, AdaptiveMaxPool3d, LPPool3d, LazyConv1d,
+                     LazyConv2d, LazyConv3d, LazyConvTranspose1d, LazyConvTranspose2d, LazyConvTranspose3d,
+                     LazyBatchNorm1d, LazyBatchNorm2d, LazyBatchNorm3d, LazyInstanceNorm1d, LazyInstanceNorm2d,
+                     LazyInstanceNorm3d)
 from .rnn import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNCell
 from .transformer import (Transformer, TransformerDecoder, TransformerDecoderLayer, TransformerEncoder,
                           TransformerEncoderLayer)
@@ -47,4 +50,7 @@ __all__ = ["Module", "Parameter", "Linear", "Conv2d", "MaxPool2d", "AvgPool2d", 
            "MaxUnpool2d", "CTCLoss", "UpsamplingNearest2d",
            "UpsamplingBilinear2d",
            "init", "functional", "utils", "AlphaDropout", "FeatureAlphaDropout", "RMSNorm", "RReLU", "LPPool1d", "LPPool2d", "AdaptiveAvgPool3d", "ConvTranspose3d", "MaxUnpool3d", "MultiLabelMarginLoss",
-           "TripletMarginWithDistanceLoss", "LazyLinear", "AdaptiveMaxPool3d", "LPPool3d"]
+           "TripletMarginWithDistanceLoss", "LazyLinear", "AdaptiveMaxPool3d", "LPPool3d", "LazyConv1d",
+           "LazyConv2d", "LazyConv3d", "LazyConvTranspose1d", "LazyConvTranspose2d", "LazyConvTranspose3d",
+           "LazyBatchNorm1d", "LazyBatchNorm2d", "LazyBatchNorm3d", "LazyInstanceNorm1d", "LazyInstanceNorm2d",
+           "LazyInstanceNorm3d"]

@@ -50,29 +50,55 @@ def _scale_shift(shape, on, device, dtype):
     return Parameter(np.ones(shape), device=device, dtype=dtype), Parameter(np.zeros(shape), device=device, dtype=dtype)
 
 
-class LazyLinear(Linear):
-    """PyTorch's LazyLinear: a Linear whose in_features is the first input's last
-    axis -- its weight and bias are made (PyTorch's init) at the first forward, so
-    run one batch before handing ``parameters()`` to an optimizer (as PyTorch
-    requires)."""
+_MODULE_STATE = ("_params", "_buffers", "_modules", "training", "_named", "_hooks", "_buffer_names", "_transient")
 
-    def __init__(self, out_features, bias=True, activation=None, device=None, dtype=None):
+
+def _lazy(base, name, attr, channels):
+    """PyTorch's Lazy<base>: the constructor takes base's arguments but the first
+    (``attr``), which the first forward's input gives (``channels(x)``); the
+    parameters and buffers are made then (base's init, on the input's device and
+    dtype unless given), so run one batch before handing ``parameters()`` to an
+    optimizer (as PyTorch requires).  The arguments are checked at construction."""
+
+    def __init__(self, *args, **kwargs):
         Module.__init__(self)
-        check_activation("LazyLinear", activation)
-        if out_features < 1:
-            raise ValueError(f"LazyLinear: out_features must be positive, got {out_features}")
-        self.in_features, self.out_features, self.activation = 0, out_features, activation
-        self._lazy = (bias, device, dtype)
-        self.weight = self.bias = None
+        try:  # (checks the arguments now; the probe's small tensors are dropped)
+            probe = base(1, *args, **kwargs)
+        except (TypeError, ValueError) as e:
+            raise type(e)(f"{name}: {e} ({attr} comes from the first input)") from None
+        for k, v in probe.__dict__.items():
+            if k not in _MODULE_STATE:
+                object.__setattr__(self, k, None if isinstance(v, Tensor) else v)
+        object.__setattr__(self, attr, 0)
+        self._lazy_args = (args, kwargs)
 
-    def forward(self, x):
-        if self.weight is None:
-            bias, device, dtype = self._lazy
-            made = Linear(x.shape[-1], self.out_features, bias, self.activation,
-                          device if device is not None else x.device, dtype if dtype is not None else x.dtype)
-            self.in_features, self.weight, self.bias = made.in_features, made.weight, made.bias
+    def forward(self, x, *rest, **kw):
+        pending = self.__dict__.get("_lazy_args")
+        if pending is not None:
+            args, kwargs = pending
+            kwargs = dict(kwargs, device=kwargs.get("device") or x.device, dtype=kwargs.get("dtype") or x.dtype)
+            made = base(channels(self, x), *args, **kwargs)
+            object.__delattr__(self, "_lazy_args")
+            for k, v in made.__dict__.items():
+                if k not in ("training", "_hooks"):
+                    object.__setattr__(self, k, v)
             self._named = False  # (the new parameters get their names)
-        return super().forward(x)
+        return base.forward(self, x, *rest, **kw)
+
+    def has_uninitialized_params(self):
+        """Whether the first forward is still to come."""
+        return "_lazy_args" in self.__dict__
+
+    def extra_repr(self):
+        return "uninitialized" if self.has_uninitialized_params() else base.extra_repr(self)
+
+    doc = (f"PyTorch's {name}: a {base.__name__} whose ``{attr}`` is the first input's (see ``_lazy``).")
+    return type(name, (base,), {"__init__": __init__, "forward": forward, "extra_repr": extra_repr,
+                                "has_uninitialized_params": has_uninitialized_params, "__doc__": doc,
+                                "__module__": base.__module__})
+
+
+LazyLinear = _lazy(Linear, "LazyLinear", "in_features", lambda m, x: x.shape[-1])
 
 
 class BatchNorm1d(Module):
@@ -1291,3 +1317,16 @@ CTCLoss = _fn_module("CTCLoss", ops.ctc_loss, """PyTorch's CTCLoss (forward(log_
     target_lengths)).""", 4, blank=0, reduction="mean", zero_infinity=False)
 KLDivLoss = _loss_module("KLDivLoss", ops.kl_div, """PyTorch's KLDivLoss (input log-probabilities).""",
                          reduction="mean", log_target=False)
+
+
+LazyConv1d, LazyConv2d, LazyConv3d = (_lazy(c, "Lazy" + c.__name__, "in_channels", lambda m, x: x.shape[-m._dims - 1])
+                                      for c in (Conv1d, Conv2d, Conv3d))
+LazyConvTranspose1d, LazyConvTranspose2d, LazyConvTranspose3d = (
+    _lazy(c, "Lazy" + c.__name__, "in_channels", lambda m, x: x.shape[-m._dims - 1])
+    for c in (ConvTranspose1d, ConvTranspose2d, ConvTranspose3d))
+LazyBatchNorm1d, LazyBatchNorm2d, LazyBatchNorm3d = (_lazy(c, "Lazy" + c.__name__, "num_features",
+                                                           lambda m, x: x.shape[1])
+                                                     for c in (BatchNorm1d, BatchNorm2d, BatchNorm3d))
+LazyInstanceNorm1d, LazyInstanceNorm2d, LazyInstanceNorm3d = (
+    _lazy(c, "Lazy" + c.__name__, "num_features", lambda m, x: x.shape[-m._spatial - 1])
+    for c in (InstanceNorm1d, InstanceNorm2d, InstanceNorm3d))
