@@ -406,3 +406,93 @@ def test_autograd_functional(bk):
     assert Ja.shape == Jb.shape == (3, 2, 3)
     with pytest.raises(NotImplementedError, match="hessian needs gradients of gradients"):
         vg.autograd.functional.hessian(f, bk.t(x))
+
+
+def test_func_functional_call_grad_vjp_jacrev_vmap(bk):
+    """vkgrad.func: functional_call runs a module with other parameters and buffers
+    (gradients to them, the module's own untouched, tied weights shared, strict
+    keys), grad / grad_and_value (argnums, has_aux), vjp, jacrev and vmap
+    (in_dims / out_dims, tuple outputs) against NumPy."""
+    r = np.random.default_rng(31)
+    m = vg.nn.Sequential(vg.nn.Linear(3, 4, device=bk.device, dtype=bk.dtype), vg.nn.BatchNorm1d(4, device=bk.device,
+                                                                                              dtype=bk.dtype))
+    X = r.standard_normal((6, 3))
+    W, b = r.standard_normal((4, 3)), r.standard_normal(4)
+    own = m[0].weight.numpy().copy()
+    w_t, b_t = bk.t(W, requires_grad=True), bk.t(b, requires_grad=True)
+    rm = vg.zeros(4, device=bk.device, dtype=m[1].running_mean.dtype)
+    out = vg.func.functional_call(m, {"0.weight": w_t, "0.bias": b_t, "1.running_mean": rm}, (bk.t(X),))
+    h = X @ W.T + b
+    want = (h - h.mean(0)) / np.sqrt(h.var(0) + 1e-5)
+    bk.close(out.numpy(), want, atol=max(bk.atol, 1e-2))
+    bk.close(rm.numpy(), 0.1 * h.mean(0), atol=max(bk.atol, 1e-2))  # (the given buffer took the update)
+    assert np.all(m[1].running_mean.numpy() == 0) and np.array_equal(m[0].weight.numpy(), own)
+    (out * bk.t(r.standard_normal((6, 4)))).sum().backward()
+    assert w_t.grad is not None and b_t.grad is not None and m[0].weight.grad is None
+    assert [n for n, _ in m.named_parameters()] == ["0.weight", "0.bias", "1.weight", "1.bias"]
+    with pytest.raises(RuntimeError, match=r"functional_call: for Sequential: missing keys \['0.bias'"):
+        vg.func.functional_call(m, {"0.weight": w_t}, (bk.t(X),), strict=True)
+    tied = vg.nn.Sequential(vg.nn.Linear(3, 3, device=bk.device, dtype=bk.dtype))
+    tied.extra = tied[0]  # (the same Linear under two names)
+    got = vg.func.functional_call(tied, {"0.weight": bk.t(np.eye(3)), "0.bias": bk.t(np.zeros(3))}, bk.t(X))
+    bk.close(got.numpy(), X)
+    with pytest.raises(ValueError, match=r"functional_call: got several values for \['0.bias', 'extra.bias'\]"):
+        vg.func.functional_call(tied, {"0.bias": bk.t(np.zeros(3)), "extra.bias": bk.t(np.ones(3))}, bk.t(X))
+
+    def f(w, x):
+        return (vg.tanh(x @ w) ** 2).sum()
+    w = r.standard_normal((3, 2))
+    th = np.tanh(X @ w)
+    gw = X.T @ (2 * th * (1 - th ** 2))
+    bk.close(vg.func.grad(f)(bk.t(w), bk.t(X)).numpy(), gw, atol=max(bk.atol, 2e-2))
+    (gw2, gx), val = vg.func.grad_and_value(f, argnums=(0, 1))(bk.t(w), bk.t(X))
+    bk.close(gw2.numpy(), gw, atol=max(bk.atol, 2e-2))
+    bk.close(gx.numpy(), (2 * th * (1 - th ** 2)) @ w.T, atol=max(bk.atol, 2e-2))
+    bk.close(val.numpy(), (th ** 2).sum(), atol=max(bk.atol, 5e-2))
+    g, aux = vg.func.grad(lambda w_: (f(w_, bk.t(X)), "aux"), has_aux=True)(bk.t(w))
+    assert aux == "aux" and g.shape == (3, 2)
+    out, fn = vg.func.vjp(lambda a: a * a, bk.t(np.array([1.0, 2.0, 3.0])))
+    assert fn(bk.t(np.ones(3)))[0].numpy().tolist() == [2.0, 4.0, 6.0] == fn(bk.t(np.ones(3)))[0].numpy().tolist()
+    J = vg.func.jacrev(lambda a: vg.tanh(a) * 2.0)(bk.t(np.array([0.5, -1.0])))
+    bk.close(J.numpy(), np.diag(2 * (1 - np.tanh([0.5, -1.0]) ** 2)), atol=max(bk.atol, 1e-2))
+    A, v = r.standard_normal((4, 3)), r.standard_normal(3)
+    got = vg.vmap(lambda row, vec: (row * vec).sum(), in_dims=(0, None))(bk.t(A), bk.t(v))
+    bk.close(got.numpy(), A @ v, atol=max(bk.atol, 1e-2))
+    s, p = vg.vmap(lambda col: (col.sum(), col * 2.0), in_dims=1, out_dims=(0, 1))(bk.t(A))
+    bk.close(s.numpy(), A.sum(0), atol=max(bk.atol, 1e-2))
+    bk.close(p.numpy(), 2 * A)
+    with pytest.raises(ValueError, match=r"vmap: the mapped axes differ in size"):
+        vg.vmap(lambda a, c: a + c)(bk.t(A), bk.t(v))
+    with pytest.raises(NotImplementedError, match="func.hessian needs gradients of gradients"):
+        vg.func.hessian(f)
+
+
+def test_func_matches_torch_func_if_available():
+    torch = pytest.importorskip("torch")
+    r = np.random.default_rng(32)
+    X, W = r.standard_normal((5, 3)), r.standard_normal((3, 2))
+    m = vg.nn.Linear(3, 2, device="cpu", dtype="f64")
+    t = torch.nn.Linear(3, 2).double()
+    p = {"weight": W.T.copy(), "bias": r.standard_normal(2)}
+    ours = {k: vg.tensor(v, dtype="f64", device="cpu", requires_grad=True) for k, v in p.items()}
+    theirs = {k: torch.tensor(v, requires_grad=True) for k, v in p.items()}
+    o = vg.func.functional_call(m, ours, (vg.tensor(X, dtype="f64", device="cpu"),))
+    to = torch.func.functional_call(t, theirs, (torch.tensor(X),))
+    np.testing.assert_allclose(o.numpy(), to.detach().numpy(), atol=1e-12)
+    (o ** 3).sum().backward()
+    (to ** 3).sum().backward()
+    for k in p:
+        np.testing.assert_allclose(ours[k].grad.numpy(), theirs[k].grad.numpy(), atol=1e-12)
+    f = (lambda w, x, lib: (lib.sin(x @ w) ** 2).sum())
+    g = vg.func.grad(lambda w, x: f(w, x, vg), argnums=(0, 1))(vg.tensor(W, dtype="f64", device="cpu"),
+                                                              vg.tensor(X, dtype="f64", device="cpu"))
+    tg = torch.func.grad(lambda w, x: f(w, x, torch), argnums=(0, 1))(torch.tensor(W), torch.tensor(X))
+    for a, b in zip(g, tg):
+        np.testing.assert_allclose(a.numpy(), b.numpy(), atol=1e-12)
+    J = vg.func.jacrev(lambda w: vg.sin(vg.tensor(X, dtype="f64", device="cpu") @ w))(vg.tensor(W, dtype="f64",
+                                                                                                device="cpu"))
+    tJ = torch.func.jacrev(lambda w: torch.sin(torch.tensor(X) @ w))(torch.tensor(W))
+    np.testing.assert_allclose(J.numpy(), tJ.numpy(), atol=1e-12)
+    vm = vg.vmap(lambda x: x.outer(x), in_dims=0, out_dims=2)(vg.tensor(X, dtype="f64", device="cpu"))
+    tvm = torch.vmap(lambda x: x.outer(x), in_dims=0, out_dims=2)(torch.tensor(X))
+    np.testing.assert_allclose(vm.numpy(), tvm.numpy(), atol=1e-12)

@@ -16,7 +16,8 @@ from .random import get_rng_state, initial_seed, manual_seed, seed, set_rng_stat
 from .tensor import (Parameter, Tensor, arange, as_tensor, canonical_dtype, empty, empty_like, eye, from_numpy, full,
                      full_like, is_tensor, linspace, logspace, ones, ones_like, rand, rand_like, randint, randint_like,
                      randn, randn_like, randperm, tensor, tril_indices, triu_indices, zeros, zeros_like)
-from . import amp, data, distributions, functional, linalg, nn, optim, parallel, special, utils  # noqa: E402
+from . import amp, data, distributions, func, functional, linalg, nn, optim, parallel, special, utils  # noqa: E402
+from .func import vmap
 from .linalg import det, logdet, matrix_power, slogdet
 from .linalg import inv as inverse, pinv as pinverse
 from ._linalg_top import (cholesky, cholesky_inverse, cholesky_solve, geqrf, lu, lu_solve, lu_unpack, matrix_exp,

@@ -182,3 +182,11 @@ def spectral_norm(module, name="weight", n_power_iterations=1, eps=1e-12, dim=No
 
 
 from . import parametrizations, parametrize  # noqa: E402  (PyTorch's nn.utils.parametrize / parametrizations)
+
+
+def _stateless_namespace():
+    from ..func import functional_call
+    return types.SimpleNamespace(functional_call=functional_call)
+
+
+stateless = _stateless_namespace()  # (PyTorch's nn.utils.stateless path; vkgrad.func.functional_call)
