@@ -191,3 +191,58 @@ def test_cnn_under_autocast_trains_with_f32_weights(bk):
         losses.append(loss.item())
     assert all(p.dtype == "f32" for p in net.parameters())
     assert losses[-1] < 0.7 * losses[0], losses
+
+
+def test_pytorch_autocast_and_scaler_spellings_and_custom_fwd_bwd():
+    """autocast("cuda", dtype=...) / autocast(device_type=...) and GradScaler("cuda")
+    as PyTorch scripts write them; custom_fwd(cast_inputs=) casts a Function's
+    inputs and turns autocast off inside, custom_bwd runs the backward under the
+    forward's autocast state."""
+    from vkgrad import config
+    with vg.autocast("cuda", dtype=vg.float16):
+        assert config.autocast == "f16"
+    with vg.amp.autocast(device_type="cpu", dtype="bfloat16"):
+        assert config.autocast == "f16"
+    with vg.autocast("cuda", enabled=False):
+        assert config.autocast is None
+    assert vg.amp.GradScaler("cuda", init_scale=8.0).get_scale() == 8.0 and vg.amp.is_autocast_available("cuda")
+    with pytest.raises(TypeError, match="GradScaler: the first argument is the device type"):
+        vg.amp.GradScaler(8.0)
+    seen = {}
+
+    class Square(vg.autograd.Function):
+        @staticmethod
+        @vg.amp.custom_fwd(cast_inputs=vg.float32)
+        def forward(ctx, x):
+            seen["fwd"] = (x.dtype, config.autocast)
+            ctx.save_for_backward(x)
+            return x * x
+
+        @staticmethod
+        @vg.amp.custom_bwd
+        def backward(ctx, g):
+            seen["bwd"] = config.autocast
+            (x,) = ctx.saved_tensors
+            return g * x * 2.0
+    x = vg.tensor(np.array([1.0, 2.0]), dtype="f16", device="cpu", requires_grad=True)
+    with vg.autocast("f16"):
+        y = Square.apply(x)
+    y.sum().backward()
+    assert seen == {"fwd": ("f32", None), "bwd": None} and x.grad.numpy().tolist() == [2.0, 4.0]
+
+    class Keep(vg.autograd.Function):
+        @staticmethod
+        @vg.amp.custom_fwd
+        def forward(ctx, x):
+            return x * 1.0
+
+        @staticmethod
+        @vg.amp.custom_bwd
+        def backward(ctx, g):
+            seen["keep"] = config.autocast
+            return g
+    z = vg.tensor(np.ones(2), device="cpu", requires_grad=True)
+    with vg.autocast("f16"):
+        w = Keep.apply(z)
+    w.sum().backward()
+    assert seen["keep"] == "f16"

@@ -496,3 +496,36 @@ def test_func_matches_torch_func_if_available():
     vm = vg.vmap(lambda x: x.outer(x), in_dims=0, out_dims=2)(vg.tensor(X, dtype="f64", device="cpu"))
     tvm = torch.vmap(lambda x: x.outer(x), in_dims=0, out_dims=2)(torch.tensor(X))
     np.testing.assert_allclose(vm.numpy(), tvm.numpy(), atol=1e-12)
+
+
+def test_detect_anomaly_names_the_op_whose_gradient_is_nan(bk):
+    """Anomaly mode: backward stops at the first op whose input gradient holds a
+    NaN, naming it and the user's line that made it; off by default and after the
+    block; set_detect_anomaly / vg.set_anomaly_enabled switch it; check_nan=False
+    records without checking."""
+    x = bk.t(np.array([1.0, 2.0]), requires_grad=True)
+    with vg.autograd.detect_anomaly():
+        assert vg.is_anomaly_enabled() and vg.autograd.is_anomaly_enabled()
+        z = (vg.sqrt(x - 1.0) * 0.0).sum()  # (sqrt's gradient at 0 is inf: times the 0 coming back, NaN)
+        with pytest.raises(RuntimeError, match=r"Function 'sqrt' returned nan values in its 0th output") as e:
+            z.backward()
+    assert "test_autograd.py" in str(e.value) and not vg.is_anomaly_enabled()
+    z = (vg.sqrt(x - 1.0) * 0.0).sum()
+    z.backward()  # (not in anomaly mode: the NaN gradient goes through)
+    assert np.isnan(x.grad.numpy()[0])
+    x.grad = None
+
+    @vg.autograd.detect_anomaly(check_nan=False)
+    def step():
+        (vg.sqrt(x - 1.0) * 0.0).sum().backward()
+    step()
+    assert np.isnan(x.grad.numpy()[0])
+    vg.set_anomaly_enabled(True)
+    try:
+        assert vg.is_anomaly_enabled() and vg.is_anomaly_check_nan_enabled()
+        with vg.autograd.set_detect_anomaly(False):
+            assert not vg.is_anomaly_enabled()
+        assert vg.is_anomaly_enabled()
+    finally:
+        vg.set_anomaly_enabled(False)
+    assert vg.autograd.gradcheck(lambda a: (a * a).sum(), [np.array([0.5, -1.0])])

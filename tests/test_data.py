@@ -129,3 +129,72 @@ def test_samplers():
         D.WeightedRandomSampler(w, 3, replacement=False)
     with pytest.raises(ValueError, match=r"RandomSampler: num_samples must lie in \[1, 6\]"):
         D.RandomSampler(range(6), num_samples=7)
+
+
+def test_iterable_concat_chain_stack_datasets_and_distributed_sampler():
+    """IterableDataset streams through the DataLoader in batches (sharded every
+    world-th sample; no shuffle), ConcatDataset / ChainDataset / StackDataset
+    combine datasets, DistributedSampler splits an epoch's order across replicas
+    (padded to equal shares, reshuffled by set_epoch), as PyTorch's."""
+    from vkgrad.utils.data import (ChainDataset, ConcatDataset, DistributedSampler, IterableDataset, StackDataset,
+                                   TensorDataset, default_convert, get_worker_info)
+
+    class Count(IterableDataset):
+        def __init__(self, n):
+            self.n = n
+
+        def __iter__(self):
+            return iter([(np.array([float(i)]), i) for i in range(self.n)])
+
+        def __len__(self):
+            return self.n
+    dl = vg.utils.data.DataLoader(Count(7), batch_size=3, device="cpu")
+    batches = list(dl)
+    assert [b[1].numpy().tolist() for b in batches] == [[0, 1, 2], [3, 4, 5], [6]] and len(dl) == 3
+    assert batches[0][0].shape == (3, 1)
+    dl = vg.utils.data.DataLoader(Count(7), batch_size=3, drop_last=True, device="cpu")
+    assert len(list(dl)) == 2 == len(dl)
+    dl.shard = (1, 2)
+    assert [b[1].numpy().tolist() for b in dl] == [[1, 3, 5]]
+    with pytest.raises(ValueError, match="DataLoader: an IterableDataset streams its samples: no y, shuffle"):
+        vg.utils.data.DataLoader(Count(3), shuffle=True)
+    chain = Count(2) + Count(3)
+    assert isinstance(chain, ChainDataset) and [s[1] for s in chain] == [0, 1, 0, 1, 2] and len(chain) == 5
+    a, b = TensorDataset(np.arange(3.0)), TensorDataset(np.arange(10.0, 14.0))
+    cat = ConcatDataset([a, b])
+    assert len(cat) == 7 and cat[2][0] == 2.0 and cat[3][0] == 10.0 and cat[-1][0] == 13.0
+    with pytest.raises(IndexError, match="ConcatDataset: index 7 out of range for 7 samples"):
+        cat[7]
+    with pytest.raises(TypeError, match="ConcatDataset: iterable datasets have no indices"):
+        ConcatDataset([Count(2)])
+    st = StackDataset(img=np.arange(4.0), label=np.arange(4) * 2)
+    assert st[1] == {"img": 1.0, "label": 2} and len(st) == 4
+    assert StackDataset(np.arange(3.0), np.arange(3.0) + 1)[2] == (2.0, 3.0)
+    with pytest.raises(ValueError, match=r"StackDataset: the datasets' lengths differ: \[2, 3\]"):
+        StackDataset(np.arange(2), np.arange(3))
+    shares = [list(DistributedSampler(range(10), num_replicas=3, rank=r, shuffle=False)) for r in range(3)]
+    assert shares == [[0, 3, 6, 9], [1, 4, 7, 0], [2, 5, 8, 1]]  # (padded from the start: PyTorch's)
+    assert [list(DistributedSampler(range(10), 3, r, shuffle=False, drop_last=True)) for r in range(3)] == \
+        [[0, 3, 6], [1, 4, 7], [2, 5, 8]]
+    s = DistributedSampler(range(12), num_replicas=2, rank=0, seed=3)
+    e0 = list(s)
+    s.set_epoch(1)
+    e1 = list(s)
+    other = DistributedSampler(range(12), num_replicas=2, rank=1, seed=3)
+    assert e0 != e1 and sorted(e0 + list(other)) == list(range(12)) and len(s) == 6
+    with pytest.raises(ValueError, match="DistributedSampler: rank 2 out of range for 2 replicas"):
+        DistributedSampler(range(4), 2, 2)
+    loader = vg.utils.data.DataLoader(TensorDataset(np.arange(10.0)), batch_size=2,
+                                      sampler=DistributedSampler(range(10), 2, 1, shuffle=False), device="cpu")
+    assert [b[0].numpy().tolist() for b in loader] == [[1.0, 3.0], [5.0, 7.0], [9.0]]
+    assert default_convert({"a": (1, [2, 3])}) == {"a": (1, [2, 3])} and get_worker_info() is None
+
+
+def test_distributed_sampler_matches_torch_without_shuffle_if_available():
+    torch = pytest.importorskip("torch")
+    from vkgrad.utils.data import DistributedSampler
+    for n, w, drop in ((10, 3, False), (10, 3, True), (2, 4, False), (7, 7, False)):
+        for r in range(w):
+            ours = list(DistributedSampler(range(n), w, r, shuffle=False, drop_last=drop))
+            theirs = list(torch.utils.data.DistributedSampler(range(n), w, r, shuffle=False, drop_last=drop))
+            assert ours == theirs, (n, w, r, drop)

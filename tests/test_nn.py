@@ -2275,3 +2275,62 @@ def test_lazy_module_errors():
         nn.LazyConv2d(4, 0)
     with pytest.raises(ValueError, match="LazyLinear: Linear: sizes must be positive"):
         nn.LazyLinear(0)
+
+
+def test_module_state_dict_hooks_extra_state_backward_pre_hook_and_lookups(bk):
+    """get_buffer / set_submodule; get_extra_state / set_extra_state saved under
+    "<prefix>_extra_state"; state-dict and load-state-dict hooks (a pre-hook
+    renaming an old checkpoint's keys); register_full_backward_pre_hook scaling
+    grad_output -- as PyTorch's."""
+    class Counter(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.lin = nn.Linear(2, 2, device=bk.device, dtype=bk.dtype)
+            self.steps = 0
+
+        def forward(self, x):
+            return self.lin(x)
+
+        def get_extra_state(self):
+            return {"steps": self.steps}
+
+        def set_extra_state(self, state):
+            self.steps = state["steps"]
+    m = nn.Sequential(nn.BatchNorm1d(2, device=bk.device, dtype=bk.dtype), Counter())
+    m[1].steps = 7
+    assert m.get_buffer("0.running_mean") is m[0].running_mean
+    with pytest.raises(AttributeError, match="BatchNorm1d has no buffer 'nope'"):
+        m.get_buffer("0.nope")
+    sd = m.state_dict()
+    assert sd["1._extra_state"] == {"steps": 7}
+    fresh = nn.Sequential(nn.BatchNorm1d(2, device=bk.device, dtype=bk.dtype), Counter())
+    fresh.load_state_dict(sd)
+    assert fresh[1].steps == 7
+    seen = []
+    m.register_state_dict_pre_hook(lambda mod, prefix, keep: seen.append(("pre", prefix)))
+    m[1].register_state_dict_post_hook(lambda mod, d, prefix, meta: d.pop(prefix + "_extra_state"))
+    sd2 = m.state_dict()
+    assert seen == [("pre", "")] and "1._extra_state" not in sd2
+    old = {k.replace("1.lin.", "1.linear."): v for k, v in sd.items()}  # an old checkpoint's names
+
+    def rename(mod, state, prefix, meta, strict, missing, unexpected, errors):
+        for k in [k for k in state if k.startswith(prefix + "linear.")]:
+            state[k.replace(prefix + "linear.", prefix + "lin.")] = state.pop(k)
+    fresh[1].register_load_state_dict_pre_hook(rename)
+    forgiven = []
+    fresh.register_load_state_dict_post_hook(lambda mod, keys: forgiven.append(list(keys.missing_keys)))
+    fresh.load_state_dict(old)
+    assert forgiven == [[]] and np.array_equal(fresh[1].lin.weight.numpy(), m[1].lin.weight.numpy())
+    assert "1.linear.weight" in old  # (the caller's dict is not edited)
+    fresh.set_submodule("1.lin", nn.Linear(2, 3, device=bk.device, dtype=bk.dtype))
+    assert fresh[1].lin.out_features == 3
+    lin = nn.Linear(2, 2, device=bk.device, dtype=bk.dtype)
+    x = bk.t(np.ones((1, 2)), requires_grad=True)
+    lin(x).sum().backward()
+    plain = x.grad.numpy().copy()
+    x.grad = None
+    got = []
+    lin.register_full_backward_pre_hook(lambda mod, go: got.append(go[0].shape) or (go[0] * 3.0,))
+    lin(x).sum().backward()
+    assert got == [(1, 2)]
+    bk.close(x.grad.numpy(), 3 * plain)

@@ -106,6 +106,20 @@ def set_float32_matmul_precision(precision):
         raise ValueError(f"set_float32_matmul_precision: expected 'highest', 'high' or 'medium', got {precision!r}")
 
 
+def set_anomaly_enabled(mode, check_nan=True):
+    """PyTorch's torch.set_anomaly_enabled: autograd.set_detect_anomaly(mode, check_nan)."""
+    from .autograd import set_detect_anomaly
+    set_detect_anomaly(mode, check_nan)
+
+
+def is_anomaly_enabled():
+    return config.detect_anomaly
+
+
+def is_anomaly_check_nan_enabled():
+    return config.anomaly_check_nan
+
+
 def set_check_finite(flag):
     """Whether backward() reads the loss and raises on NaN/inf (default True)."""
     config.check_finite_loss = bool(flag)
@@ -166,6 +180,7 @@ __all__ = ["Tensor", "Parameter", "tensor", "zeros", "ones", "full", "zeros_like
            "randn", "rand", "randint", "backward", "grad_tape", "no_grad", "inference_mode", "enable_grad",
            "is_grad_enabled", "Gradients", "gradcheck", "manual_seed", "get_rng_state", "set_rng_state",
            "clip_grad_norm", "save", "load", "set_default_dtype", "get_default_dtype", "set_default_device",
-           "get_default_device", "devices", "info", "set_check_finite", "nn", "optim", "data",
+           "get_default_device", "devices", "info", "set_check_finite", "set_anomaly_enabled", "is_anomaly_enabled",
+           "is_anomaly_check_nan_enabled", "func", "vmap", "nn", "optim", "data",
            "functional", "BackendError", "amp", "autocast", "parallel", "capture_step", "memory_stats",
            "memory_allocated", "memory_reserved", "empty_cache"] + list(_ops_all)

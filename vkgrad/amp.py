@@ -30,10 +30,29 @@ from .optim.optimizer import grad_for
 from .tensor import Tensor, canonical_dtype
 
 
+_DEVICE_TYPES = ("cuda", "cpu", "vulkan", "xpu", "mps", "hpu", "xla", "mtia")
+
+
 @contextlib.contextmanager
-def autocast(dtype="f16", enabled=True):
-    """Run matmul/linear in ``dtype`` (f16 storage, f32 arithmetic) inside the block."""
-    d = canonical_dtype(dtype)
+def autocast(*args, dtype=None, enabled=True, device_type=None, cache_enabled=None):  # noqa: ARG001
+    """Run matmul/linear in ``dtype`` (f16 storage, f32 arithmetic; default f16)
+    inside the block: ``autocast("f16", enabled)``.  PyTorch's form
+    ``autocast("cuda", dtype=torch.float16)`` / ``autocast(device_type="cuda")`` is
+    accepted: the device type is ignored (vkgrad's autocast applies on every
+    device), bfloat16 runs as f16."""
+    args = list(args)
+    if args and isinstance(args[0], str) and args[0].split(":")[0] in _DEVICE_TYPES:
+        args.pop(0)  # (PyTorch's order: device_type -- ignored --, dtype, enabled)
+    if args:
+        if dtype is not None:
+            raise TypeError("autocast: dtype given twice")
+        dtype = args.pop(0)
+    if args:
+        enabled = args.pop(0)
+    if args:
+        raise TypeError(f"autocast: too many positional arguments ({len(args)} left over)")
+    dtype = "f16" if dtype is None else dtype
+    d = "f16" if dtype in ("bfloat16", "bf16") else canonical_dtype(dtype)
     if d not in ("f16", "f32"):
         raise ValueError(f"autocast: dtype must be 'f16' or 'f32', got {dtype!r}")
     prev = config.autocast
@@ -42,6 +61,53 @@ def autocast(dtype="f16", enabled=True):
         yield
     finally:
         config.autocast = prev
+
+
+def _autocast_call(dtype):
+    """autocast(dtype) as a decorator-friendly context (None: off)."""
+    return autocast(dtype if dtype else "f32")
+
+
+def is_autocast_available(device_type):
+    """True: vkgrad's autocast works on every device."""
+    return True
+
+
+def custom_fwd(fwd=None, *, device_type="cuda", cast_inputs=None):
+    """PyTorch's decorator for an autograd.Function's forward: with ``cast_inputs``
+    its float tensor inputs are cast to that dtype and autocast is off inside;
+    without, it runs under the caller's autocast, which ``custom_bwd`` restores
+    for the backward."""
+    import functools
+    if fwd is None:
+        return functools.partial(custom_fwd, device_type=device_type, cast_inputs=cast_inputs)
+
+    @functools.wraps(fwd)
+    def wrapper(ctx, *args, **kwargs):
+        if cast_inputs is None:
+            ctx._autocast_dtype = config.autocast
+            return fwd(ctx, *args, **kwargs)
+        dt = canonical_dtype(cast_inputs)
+        args = tuple(a.to(dtype=dt) if isinstance(a, Tensor) and a.dtype in ("f16", "f32", "f64") else a
+                     for a in args)
+        ctx._autocast_dtype = None
+        with _autocast_call(None):
+            return fwd(ctx, *args, **kwargs)
+    return wrapper
+
+
+def custom_bwd(bwd=None, *, device_type="cuda"):
+    """PyTorch's decorator for an autograd.Function's backward: it runs under the
+    autocast state its forward ran under."""
+    import functools
+    if bwd is None:
+        return functools.partial(custom_bwd, device_type=device_type)
+
+    @functools.wraps(bwd)
+    def wrapper(ctx, *grads):
+        with _autocast_call(getattr(ctx, "_autocast_dtype", None)):
+            return bwd(ctx, *grads)
+    return wrapper
 
 
 class GradScaler:
@@ -53,8 +119,11 @@ class GradScaler:
     ``update()`` halves the scale after a skipped step (``backoff_factor``) and
     doubles it (``growth_factor``) after ``growth_interval`` good steps."""
 
-    def __init__(self, init_scale=2.0 ** 16, growth_factor=2.0, backoff_factor=0.5,
+    def __init__(self, device="vulkan", init_scale=2.0 ** 16, growth_factor=2.0, backoff_factor=0.5,
                  growth_interval=2000, enabled=True):
+        if not isinstance(device, str):
+            raise TypeError(f"GradScaler: the first argument is the device type (PyTorch's torch.amp.GradScaler, "
+                            f"ignored: vkgrad scales on every device), got {device!r}; pass init_scale= by keyword")
         if growth_factor <= 1.0 or not 0.0 < backoff_factor < 1.0 or init_scale <= 0:
             raise ValueError("GradScaler: need init_scale > 0, growth_factor > 1, 0 < backoff_factor < 1")
         self._scale = float(init_scale)

@@ -178,7 +178,7 @@ def run_backward(loss, grad=None, accumulate=False, retain_graph=False):
         if node is None:
             leaves[id(t)] = (t, g)
             continue
-        fn, parents, versions = node
+        fn, parents, versions = node[:3]
         if any(p is not None and p._version[0] != v for p, v in zip(parents, versions)) or (
                 versions and t._version[0] != versions[-1]):
             raise RuntimeError(
@@ -186,6 +186,8 @@ def run_backward(loss, grad=None, accumulate=False, retain_graph=False):
                 "made it) was changed by an in-place operation after it was used; compute the gradient "
                 "first, or modify a copy (clone())")
         pgs = fn(g)
+        if len(node) > 3 and config.anomaly_check_nan:
+            _check_anomaly(be, node[3], pgs)
         for p, pg in zip(parents, pgs):
             if pg is None or p is None or not p.requires_grad:
                 continue
@@ -203,6 +205,79 @@ def run_backward(loss, grad=None, accumulate=False, retain_graph=False):
             else:
                 t.grad = Tensor(be.binary("add", t.grad.data, g), t.backend)
     return leaves
+
+
+def _anomaly_trace():
+    """(the vkgrad function the user called, the user's frames) of the op being
+    recorded, for anomaly mode's report."""
+    import os
+    import traceback
+    root = os.path.dirname(os.path.abspath(__file__))
+    frames = traceback.extract_stack()[:-2]
+    first = next((i for i, f in enumerate(frames) if os.path.abspath(f.filename).startswith(root)), len(frames))
+    name = frames[first].name if first < len(frames) else "?"
+    return name, traceback.format_list(frames[:first])
+
+
+def _check_anomaly(be, trace, pgs):
+    """Anomaly mode: a NaN in an op's input gradients names the op and where it was made."""
+    import numpy as np
+    for i, pg in enumerate(pgs):
+        if pg is None or isinstance(pg, Parts):
+            continue
+        a = np.asarray(be.to_numpy(pg))
+        if a.dtype.kind == "f" and np.isnan(a).any():
+            name, frames = trace
+            raise RuntimeError(f"Function '{name}' returned nan values in its {i}th output (the gradient of its "
+                               f"input {i}; anomaly mode).  The op was made at:\n" + "".join(frames))
+
+
+class detect_anomaly:
+    """PyTorch's detect_anomaly: inside (a context manager or a decorator), ops
+    remember where they were made and backward checks every gradient for NaN
+    (``check_nan``), raising with the op's name and the line that made it.  Each
+    gradient is read back: slow, for debugging."""
+
+    def __init__(self, check_nan=True):
+        self.check_nan = bool(check_nan)
+
+    def __enter__(self):
+        self.prev = (config.detect_anomaly, config.anomaly_check_nan)
+        config.detect_anomaly, config.anomaly_check_nan = True, self.check_nan
+        return self
+
+    def __exit__(self, *exc):
+        config.detect_anomaly, config.anomaly_check_nan = self.prev
+
+    def __call__(self, fn):
+        import functools
+
+        @functools.wraps(fn)
+        def wrapper(*args, **kwargs):
+            with detect_anomaly(self.check_nan):
+                return fn(*args, **kwargs)
+        return wrapper
+
+
+class set_detect_anomaly(detect_anomaly):
+    """Anomaly mode on or off (``mode``) now; as a context manager, the previous
+    setting back on exit."""
+
+    def __init__(self, mode, check_nan=True):
+        super().__init__(check_nan)
+        self.prev = (config.detect_anomaly, config.anomaly_check_nan)
+        config.detect_anomaly, config.anomaly_check_nan = bool(mode), self.check_nan
+
+    def __enter__(self):
+        return self
+
+
+def is_anomaly_enabled():
+    return config.detect_anomaly
+
+
+def is_anomaly_check_nan_enabled():
+    return config.anomaly_check_nan
 
 
 def _run_hooks(t, g, accumulate):
@@ -488,3 +563,13 @@ class _Functional:
 
 
 functional = _Functional()
+
+
+def gradcheck(fn, inputs, *args, **kwargs):
+    """vkgrad.gradcheck (float64 finite differences) under PyTorch's path."""
+    from .gradcheck import gradcheck as check
+    return check(fn, inputs, *args, **kwargs)
+
+
+def gradgradcheck(*args, **kwargs):
+    raise NotImplementedError("autograd.gradgradcheck needs gradients of gradients, which vkgrad does not record")

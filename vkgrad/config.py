@@ -8,3 +8,7 @@ grad_enabled = True
 check_finite_loss = True
 # Inside vkgrad.autocast(dtype): matmul/linear run in this dtype, losses in f32.
 autocast = None
+# Anomaly mode (autograd.detect_anomaly): each recorded node keeps where it was
+# made, and backward reads every gradient back to find the first NaN (check_nan).
+detect_anomaly = False
+anomaly_check_nan = True

@@ -40,6 +40,77 @@ class TensorDataset(Dataset):
         return tuple(a[i] for a in self.arrays)
 
 
+class IterableDataset:
+    """An iterable-style dataset, as PyTorch's: ``__iter__`` yields samples (a
+    stream: no length, no shuffling by the loader)."""
+
+    def __iter__(self):
+        raise NotImplementedError(f"{type(self).__name__} must define __iter__")
+
+    def __add__(self, other):
+        return ChainDataset([self, other])
+
+
+class ConcatDataset(Dataset):
+    """The samples of several map-style datasets, one after another."""
+
+    def __init__(self, datasets):
+        self.datasets = list(datasets)
+        if not self.datasets:
+            raise ValueError("ConcatDataset: expected at least one dataset")
+        for d in self.datasets:
+            if isinstance(d, IterableDataset):
+                raise TypeError("ConcatDataset: iterable datasets have no indices (use ChainDataset)")
+        self.cumulative_sizes = list(np.cumsum([len(d) for d in self.datasets]))
+
+    def __len__(self):
+        return int(self.cumulative_sizes[-1])
+
+    def __getitem__(self, i):
+        n = len(self)
+        if not -n <= i < n:
+            raise IndexError(f"ConcatDataset: index {i} out of range for {n} samples")
+        i = i + n if i < 0 else i
+        k = int(np.searchsorted(self.cumulative_sizes, i, side="right"))
+        return self.datasets[k][i - (int(self.cumulative_sizes[k - 1]) if k else 0)]
+
+
+class ChainDataset(IterableDataset):
+    """The samples of several iterable datasets, one stream after another."""
+
+    def __init__(self, datasets):
+        self.datasets = list(datasets)
+
+    def __iter__(self):
+        for d in self.datasets:
+            yield from d
+
+    def __len__(self):
+        return sum(len(d) for d in self.datasets)
+
+
+class StackDataset(Dataset):
+    """Samples zipped from datasets of one length: a tuple (positional datasets)
+    or a dict (keyword datasets), as PyTorch's."""
+
+    def __init__(self, *args, **kwargs):
+        if bool(args) == bool(kwargs):
+            raise ValueError("StackDataset: give datasets either positionally or by keyword")
+        self.datasets = args or kwargs
+        lengths = {len(d) for d in (args or kwargs.values())}
+        if len(lengths) != 1:
+            raise ValueError(f"StackDataset: the datasets' lengths differ: {sorted(lengths)}")
+        self._length = lengths.pop()
+
+    def __len__(self):
+        return self._length
+
+    def __getitem__(self, i):
+        if isinstance(self.datasets, dict):
+            return {k: d[i] for k, d in self.datasets.items()}
+        return tuple(d[i] for d in self.datasets)
+
+
 class Subset(Dataset):
     """The samples of ``dataset`` at ``indices``."""
 
@@ -156,6 +227,44 @@ class WeightedRandomSampler(Sampler):
         return self.num_samples
 
 
+class DistributedSampler(Sampler):
+    """PyTorch's DistributedSampler: this replica's share of the indices -- the
+    epoch's order (a permutation seeded by ``seed + epoch`` with ``shuffle``),
+    padded by repeating its start to a multiple of ``num_replicas`` (or cut, with
+    ``drop_last``), every num_replicas-th from ``rank``.  Call ``set_epoch(e)``
+    each epoch for a new order (NumPy's permutation: PyTorch's generator draws
+    another).  The replicas default to vkgrad.distributed's."""
+
+    def __init__(self, dataset, num_replicas=None, rank=None, shuffle=True, seed=0, drop_last=False):
+        from . import distributed
+        if num_replicas is None:
+            num_replicas = distributed.world_size() if distributed.is_initialized() else 1
+        if rank is None:
+            rank = distributed.rank() if distributed.is_initialized() else 0
+        if not 0 <= rank < num_replicas:
+            raise ValueError(f"DistributedSampler: rank {rank} out of range for {num_replicas} replicas")
+        self.dataset, self.num_replicas, self.rank = dataset, int(num_replicas), int(rank)
+        self.shuffle, self.seed, self.drop_last, self.epoch = bool(shuffle), int(seed), bool(drop_last), 0
+        n = len(dataset)
+        self.num_samples = n // self.num_replicas if drop_last and n % self.num_replicas else \
+            math.ceil(n / self.num_replicas)
+        self.total_size = self.num_samples * self.num_replicas
+
+    def set_epoch(self, epoch):
+        self.epoch = int(epoch)
+
+    def __iter__(self):
+        n = len(self.dataset)
+        order = np.random.default_rng(self.seed + self.epoch).permutation(n) if self.shuffle else np.arange(n)
+        if self.total_size > n > 0:  # (padded by the order's start, repeated as needed: PyTorch's)
+            order = np.tile(order, math.ceil(self.total_size / n))
+        order = order[:self.total_size]
+        return iter(order[self.rank:self.total_size:self.num_replicas].tolist())
+
+    def __len__(self):
+        return self.num_samples
+
+
 class BatchSampler(Sampler):
     """Lists of ``batch_size`` indices from ``sampler`` (the last shorter unless
     ``drop_last``), for ``DataLoader(batch_sampler=...)``."""
@@ -194,6 +303,22 @@ def default_collate(samples):
     return np.stack([s.numpy() if isinstance(s, Tensor) else np.asarray(s) for s in samples])
 
 
+def default_convert(data):
+    """Samples as they are, tensors made of arrays: PyTorch's collate for batch_size
+    None (each sample its own batch)."""
+    if isinstance(data, dict):
+        return {k: default_convert(v) for k, v in data.items()}
+    if isinstance(data, (tuple, list)) and not isinstance(data, str):
+        return type(data)(default_convert(v) for v in data) if isinstance(data, tuple) else \
+            [default_convert(v) for v in data]
+    return data
+
+
+def get_worker_info():
+    """None: batches are made in the calling process (PyTorch's answer there)."""
+    return None
+
+
 def _is_dataset(x):
     return (isinstance(x, Dataset) or hasattr(x, "__getitem__") and hasattr(x, "__len__")
             and not isinstance(x, (np.ndarray, Tensor, list, tuple)))
@@ -222,13 +347,19 @@ class DataLoader:
         if timeout < 0:
             raise ValueError(f"DataLoader: timeout must be >= 0, got {timeout}")
         self.num_workers, self.pin_memory = num_workers, bool(pin_memory)
-        self.dataset, self.collate_fn = None, collate_fn
+        self.dataset, self.collate_fn, self.iterable = None, collate_fn, False
         if sampler is not None and batch_sampler is not None:
             raise ValueError("DataLoader: give sampler or batch_sampler, not both")
         self.sampler, self.batch_sampler = sampler, batch_sampler
         if sampler is not None or batch_sampler is not None:
             shuffle = False  # (the sampler decides the order)
-        if _is_dataset(x):
+        if isinstance(x, IterableDataset):
+            if y is not None or shuffle or sampler is not None or batch_sampler is not None:
+                raise ValueError("DataLoader: an IterableDataset streams its samples: no y, shuffle, sampler "
+                                 "or batch_sampler")
+            self.dataset, self.x, self.y, self.iterable = x, None, None, True
+            shuffle = False
+        elif _is_dataset(x):
             if y is not None:
                 raise ValueError("DataLoader: give a dataset alone (its samples hold the targets), not with y")
             if len(x) == 0:
@@ -264,6 +395,11 @@ class DataLoader:
                              f"DataLoader(x, y)") from None
 
     def __len__(self):
+        if self.iterable:
+            if not hasattr(self.dataset, "__len__"):
+                raise TypeError("DataLoader: an IterableDataset without __len__ has no length")
+            n = len(range(self.shard[0], len(self.dataset), self.shard[1]))
+            return n // self.batch_size if self.drop_last else math.ceil(n / self.batch_size)
         if self.batch_sampler is not None:
             r, w = self.shard
             return len(range(r, len(self.batch_sampler), w))
@@ -300,7 +436,25 @@ class DataLoader:
                 return
             yield order[s:s + bs]
 
+    def _stream(self):
+        """An IterableDataset's batches: samples in groups of batch_size (this
+        replica's every world-th sample under vkgrad.distributed)."""
+        r, w = self.shard
+        batch = []
+        for k, sample in enumerate(self.dataset):
+            if k % w != r:
+                continue
+            batch.append(sample)
+            if len(batch) == self.batch_size:
+                yield self._tensors((self.collate_fn or default_collate)(batch))
+                batch = []
+        if batch and not self.drop_last:
+            yield self._tensors((self.collate_fn or default_collate)(batch))
+
     def __iter__(self):
+        if self.iterable:
+            yield from self._stream()
+            return
         n = self._samples()
         for idx in self._batches():
             if idx.size and (idx.min() < 0 or idx.max() >= n):

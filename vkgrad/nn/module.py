@@ -44,6 +44,20 @@ def _identity_fn(on_backward):
     return BackwardHook
 
 
+def _hooked_grads(module, hooks, grads, what, of, call):
+    """grads through each hook in turn (``call(hook, grads)``: None keeps them, a
+    tuple of as many replaces them)."""
+    for h in hooks:
+        r = call(h, grads)
+        if r is not None:
+            r = r if isinstance(r, tuple) else (r,)
+            if len(r) != len(grads):
+                raise RuntimeError(f"{type(module).__name__}: {what} returned {len(r)} gradients for {len(grads)} "
+                                   f"{of}")
+            grads = r
+    return grads
+
+
 def _backward_hook_inputs(module, hooks, args):
     """The module's tensor inputs passed through an identity whose backward calls
     the full backward hooks with grad_input and the grad_output kept in ``state``."""
@@ -52,16 +66,8 @@ def _backward_hook_inputs(module, hooks, args):
 
     def on_backward(grads):
         state["called"] = True
-        grads = tuple(grads)
-        for h in hooks:
-            r = h(module, grads, state["grad_output"])
-            if r is not None:
-                r = r if isinstance(r, tuple) else (r,)
-                if len(r) != len(grads):
-                    raise RuntimeError(f"{type(module).__name__}: a backward hook returned {len(r)} gradients for "
-                                       f"{len(grads)} inputs")
-                grads = r
-        return grads
+        return _hooked_grads(module, hooks, tuple(grads), "a backward hook", "inputs",
+                             lambda h, g: h(module, g, state["grad_output"]))
     if not where:
         return args, state
     outs = _identity_fn(on_backward).apply(*[args[i] for i in where])
@@ -73,16 +79,19 @@ def _backward_hook_inputs(module, hooks, args):
     return tuple(args), state
 
 
-def _backward_hook_outputs(module, hooks, out, state):
-    """The module's tensor outputs through an identity whose backward keeps
-    grad_output (and, when no input needs a gradient, calls the hooks itself)."""
+def _backward_hook_outputs(module, hooks, out, state, pre_hooks=()):
+    """The module's tensor outputs through an identity whose backward runs the
+    backward pre-hooks on grad_output (each may replace it), keeps it (and, when
+    no input needs a gradient, calls the full hooks itself)."""
     outs = out if isinstance(out, tuple) else (out,)
     where = [i for i, o in enumerate(outs) if isinstance(o, Tensor) and o.requires_grad]
     if not where:
         return out
 
     def on_backward(grads):
-        state["grad_output"] = tuple(grads)
+        grads = _hooked_grads(module, pre_hooks, tuple(grads), "a backward pre-hook", "outputs",
+                              lambda h, g: h(module, g))  # (PyTorch's: hook(module, grad_output) -> None or new)
+        state["grad_output"] = grads
         if "inputs" not in state:  # (nothing upstream to wait for: grad_input is all None)
             for h in hooks:
                 h(module, (None,), state["grad_output"])
@@ -93,6 +102,9 @@ def _backward_hook_outputs(module, hooks, out, state):
     for i, o in zip(where, wrapped):
         outs[i] = o
     return tuple(outs) if isinstance(out, tuple) else outs[0]
+
+
+_HOOK_KINDS = ("pre", "post", "back", "back_pre", "sd_pre", "sd_post", "load_pre", "load_post")
 
 
 class Module:
@@ -161,13 +173,30 @@ class Module:
             m = m._modules[part]
         return m
 
-    def get_parameter(self, target):
-        """The parameter at a dotted path ("layer.weight")."""
+    def set_submodule(self, target, module):
+        """Replace (or add) the sub-module at a dotted path."""
+        if not isinstance(module, Module):
+            raise TypeError(f"set_submodule: expected a Module, got {type(module).__name__}")
+        parent, _, name = target.rpartition(".")
+        if not name:
+            raise ValueError("set_submodule: the target must name a sub-module")
+        setattr(self.get_submodule(parent), name, module)
+
+    def _lookup(self, target, kind, what):
         mod, _, name = target.rpartition(".")
         m = self.get_submodule(mod)
-        if name not in m._params:
-            raise AttributeError(f"{type(m).__name__} has no parameter {name!r} (looking up {target!r})")
-        return m._params[name]
+        table = getattr(m, kind)
+        if name not in table:
+            raise AttributeError(f"{type(m).__name__} has no {what} {name!r} (looking up {target!r})")
+        return table[name]
+
+    def get_buffer(self, target):
+        """The buffer at a dotted path ("bn.running_mean")."""
+        return self._lookup(target, "_buffers", "buffer")
+
+    def get_parameter(self, target):
+        """The parameter at a dotted path ("layer.weight")."""
+        return self._lookup(target, "_params", "parameter")
 
     # -- traversal -------------------------------------------------------
     def named_modules(self, memo=None, prefix=""):
@@ -248,7 +277,8 @@ class Module:
             r = h(self, args)
             if r is not None:
                 args = r if isinstance(r, tuple) else (r,)
-        back = list(hooks["back"].values())
+        back, back_pre = list(hooks["back"].values()), list(hooks["back_pre"].values())
+        state = {}
         if back:
             args, state = _backward_hook_inputs(self, back, args)
         out = self.forward(*args, **kwargs)
@@ -256,8 +286,8 @@ class Module:
             r = h(self, args, out)
             if r is not None:
                 out = r
-        if back:
-            out = _backward_hook_outputs(self, back, out, state)
+        if back or back_pre:
+            out = _backward_hook_outputs(self, back, out, state, back_pre)
         return out
 
     def _hook(self, kind, fn):
@@ -265,7 +295,8 @@ class Module:
             raise TypeError(f"{type(self).__name__}: a hook must be callable, got {type(fn).__name__}")
         hooks = self.__dict__.get("_hooks")
         if hooks is None:
-            hooks = {"pre": OrderedDict(), "post": OrderedDict(), "back": OrderedDict(), "next": 0}
+            hooks = {kind: OrderedDict() for kind in _HOOK_KINDS}
+            hooks["next"] = 0
             object.__setattr__(self, "_hooks", hooks)
         key = hooks["next"]
         hooks["next"] += 1
@@ -289,6 +320,38 @@ class Module:
         return self._hook("back", hook)
 
     register_backward_hook = register_full_backward_hook  # (PyTorch's older name, the full hook's semantics)
+
+    def register_full_backward_pre_hook(self, hook):
+        """``hook(module, grad_output)`` when the gradients of the module's outputs
+        arrive, before its own backward: None, or a new grad_output tuple."""
+        return self._hook("back_pre", hook)
+
+    def register_state_dict_pre_hook(self, hook):
+        """``hook(module, prefix, keep_vars)`` before ``state_dict()`` collects this
+        module's tensors."""
+        return self._hook("sd_pre", hook)
+
+    def register_state_dict_post_hook(self, hook):
+        """``hook(module, state_dict, prefix, local_metadata)`` after ``state_dict()``
+        (the whole dict, to edit in place; a returned dict is not used, as PyTorch's)."""
+        return self._hook("sd_post", hook)
+
+    def register_load_state_dict_pre_hook(self, hook):
+        """``hook(module, state_dict, prefix, local_metadata, strict, missing_keys,
+        unexpected_keys, error_msgs)`` before ``load_state_dict`` (the dict may be
+        edited in place: renamed keys of an old checkpoint)."""
+        return self._hook("load_pre", hook)
+
+    def register_load_state_dict_post_hook(self, hook):
+        """``hook(module, incompatible_keys)`` after ``load_state_dict`` (its lists may
+        be edited: keys to forgive under strict)."""
+        return self._hook("load_post", hook)
+
+    def _module_hooks(self, kind):
+        """(prefix, module, hook) of every sub-module's hooks of one kind."""
+        for prefix, m in self.named_modules():
+            for h in list((m.__dict__.get("_hooks") or {}).get(kind, {}).values()):
+                yield (prefix + "." if prefix else ""), m, h
 
     # -- devices and dtypes ---------------------------------------------------
     def to(self, device=None, dtype=None):
@@ -347,22 +410,55 @@ class Module:
         return self
 
     # -- state dicts ------------------------------------------------------------
+    def get_extra_state(self):
+        """Extra state to save (override with ``set_extra_state``): a module that
+        defines it gets a ``<prefix>_extra_state`` entry in its state dict."""
+        raise RuntimeError(f"{type(self).__name__} does not define get_extra_state")
+
+    def set_extra_state(self, state):
+        """Restore what ``get_extra_state`` gave."""
+        raise RuntimeError(f"{type(self).__name__} does not define set_extra_state")
+
+    def _extra_states(self):
+        """{key: module} of the sub-modules that define get_extra_state."""
+        return {(p + "." if p else "") + "_extra_state": m for p, m in self.named_modules()
+                if type(m).get_extra_state is not Module.get_extra_state}
+
     def state_dict(self):
-        """Ordered name -> NumPy array of every parameter and buffer."""
+        """Ordered name -> NumPy array of every parameter and buffer (and the
+        ``_extra_state`` of modules that define ``get_extra_state``); the state-dict
+        hooks of every sub-module run."""
+        for prefix, m, h in self._module_hooks("sd_pre"):
+            h(m, prefix, False)
         sd = OrderedDict()
         for n, t in self._walk("_params"):
             sd[n] = t.numpy()
         for n, t in self._walk("_buffers", persistent_only=True):
             sd[n] = t.numpy()
+        for k, m in self._extra_states().items():
+            sd[k] = m.get_extra_state()
+        for prefix, m, h in self._module_hooks("sd_post"):
+            h(m, sd, prefix, {})
         return sd
 
     def load_state_dict(self, state, strict=True):
         """Copy arrays into parameters/buffers, checking names and shapes (``strict``:
         the names must match both ways); returns PyTorch's (missing_keys,
-        unexpected_keys) named tuple."""
+        unexpected_keys) named tuple.  Load-state-dict hooks of every sub-module
+        run (pre-hooks may edit the dict: it is copied first)."""
+        state = OrderedDict(state)
+        missing, unexpected, errors = [], [], []
+        for prefix, m, h in self._module_hooks("load_pre"):
+            h(m, state, prefix, {}, strict, missing, unexpected, errors)
+        if errors:
+            raise RuntimeError(f"load_state_dict({type(self).__name__}): " + "; ".join(map(str, errors)))
         own = OrderedDict(list(self._walk("_params")) + list(self._walk("_buffers", persistent_only=True)))
-        missing = [k for k in own if k not in state]
-        unexpected = [k for k in state if k not in own]
+        extras = self._extra_states()
+        missing += [k for k in list(own) + list(extras) if k not in state]
+        unexpected += [k for k in state if k not in own and k not in extras]
+        keys = IncompatibleKeys(missing, unexpected)
+        for _, m, h in self._module_hooks("load_post"):
+            h(m, keys)
         if strict and (missing or unexpected):
             raise KeyError(f"load_state_dict({type(self).__name__}): missing keys {missing}, "
                            f"unexpected keys {unexpected}")
@@ -376,7 +472,10 @@ class Module:
         for k, t in own.items():
             if k in state:
                 t.assign_(state[k])  # in place: optimizers and captured steps keep working
-        return IncompatibleKeys(missing, unexpected)
+        for k, m in extras.items():
+            if k in state:
+                m.set_extra_state(state[k])
+        return keys
 
     def __repr__(self):
         lines = [f"{type(self).__name__}({self.extra_repr()}"]

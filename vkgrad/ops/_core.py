@@ -26,6 +26,9 @@ def make(handle, backend, parents, backward_fn, view_of=None):
                 # the parents' and the output's versions: in-place changes before backward are caught there
                 out._node = (backward_fn, parents, tuple(0 if q is None else q._version[0] for q in parents)
                              + (out._version[0],))
+                if config.detect_anomaly:
+                    from ..autograd import _anomaly_trace
+                    out._node += (_anomaly_trace(),)
                 break
     return out
 
