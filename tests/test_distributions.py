@@ -142,3 +142,164 @@ def test_gamma_family_on_every_backend(bk):
     d = D.Dirichlet(bk.t(np.array([1.0, 2.0, 3.0]))).sample((8000,)).numpy()
     assert d.shape == (8000, 3) and np.abs(d.mean(0) - [1 / 6, 2 / 6, 3 / 6]).max() < 0.01
     assert abs(D.Poisson(bk.t(np.array([3.0]))).sample((20000,)).numpy().mean() - 3.0) < 0.05
+
+
+def _more_cases(lib, t, r):
+    """(name, distribution, value array) for the distributions built on transforms
+    and the others added with them (lib: vkgrad's or torch's distributions)."""
+    loc, sc = np.array([0.3, -1.0, 1.5]), np.array([0.7, 1.3, 2.0])
+    pr, lg = np.array([0.2, 0.55, 0.8]), np.array([[0.1, -0.4, 1.2, 0.3], [-1.0, 0.5, 0.0, 0.7]])
+    pos = np.array([[0.4, 1.7, 0.9], [2.5, 0.2, 1.1]])
+    T = lib.transforms if hasattr(lib, "transforms") else lib
+    return [
+        ("LogNormal", lib.LogNormal(t(loc), t(sc)), pos),
+        ("HalfNormal", lib.HalfNormal(t(sc)), pos),
+        ("Cauchy", lib.Cauchy(t(loc), t(sc)), pos - 1.0),
+        ("HalfCauchy", lib.HalfCauchy(t(sc)), pos),
+        ("Gumbel", lib.Gumbel(t(loc), t(sc)), pos - 1.0),
+        ("Weibull", lib.Weibull(t(sc), t(sc + 0.5)), pos),
+        ("Pareto", lib.Pareto(t(sc * 0.1), t(sc + 2.5)), pos),
+        ("StudentT", lib.StudentT(t(sc + 2.0), t(loc), t(sc)), pos - 1.0),
+        ("Chi2", lib.Chi2(t(sc + 1.0)), pos),
+        ("Geometric", lib.Geometric(t(pr)), np.array([[0.0, 3.0, 1.0], [2.0, 0.0, 5.0]])),
+        ("Binomial", lib.Binomial(5, t(pr)), np.array([[0.0, 3.0, 1.0], [2.0, 5.0, 4.0]])),
+        ("NegativeBinomial", lib.NegativeBinomial(t(sc + 1.0), t(pr)), np.array([[0.0, 3.0, 1.0], [2.0, 5.0, 4.0]])),
+        ("Multinomial", lib.Multinomial(6, logits=t(lg)), np.array([[1.0, 2.0, 3.0, 0.0], [0.0, 0.0, 6.0, 0.0]])),
+        ("VonMises", lib.VonMises(t(loc), t(sc)), pos - 1.0),
+        ("Independent", lib.Independent(lib.Normal(t(loc), t(sc)), 1), pos),
+        ("MixtureSameFamily", lib.MixtureSameFamily(lib.Categorical(logits=t(lg)), lib.Normal(t(lg * 0.5),
+                                                                                          t(np.abs(lg) + 0.5))),
+         np.array([0.3, -0.7])),
+        ("RelaxedBernoulli", lib.RelaxedBernoulli(t(np.array(0.7)), t(pr)), np.array([[0.1, 0.5, 0.9], [0.6, 0.3, 0.2]])),
+        ("RelaxedOneHotCategorical", lib.RelaxedOneHotCategorical(t(np.array(0.6)), logits=t(lg)),
+         np.array([[0.1, 0.2, 0.3, 0.4], [0.7, 0.1, 0.1, 0.1]])),
+        ("TransformedDistribution", lib.TransformedDistribution(lib.Normal(t(loc), t(sc)), [
+            T.TanhTransform(), T.AffineTransform(1.0, 2.0)]), np.array([[-0.5, 1.0, 2.5], [0.2, 2.9, 1.9]])),
+    ]
+
+
+def test_more_distributions_match_torch_if_available():
+    """log_prob, entropy, mean, variance, cdf and icdf of the distributions built on
+    transforms and the others, and their KL formulas, against PyTorch's in f64;
+    gradients of log_prob into the parameters too."""
+    torch = pytest.importorskip("torch")
+    TD = torch.distributions
+    r = np.random.default_rng(9)
+    ours = _more_cases(D, lambda a: vg.tensor(a, device="cpu", dtype="f64", requires_grad=True), r)
+    theirs = _more_cases(TD, lambda a: torch.tensor(a, dtype=torch.float64, requires_grad=True), r)
+    q = np.array([[0.1, 0.5, 0.9], [0.3, 0.7, 0.2]])
+    for (name, o, v), (_, th, _) in zip(ours, theirs):
+        val = vg.tensor(v, device="cpu", dtype="f64")
+        lp, tlp = o.log_prob(val), th.log_prob(torch.tensor(v))
+        np.testing.assert_allclose(lp.numpy(), tlp.detach().numpy(), atol=1e-12, err_msg=f"{name} log_prob")
+        lp.sum().backward()
+        tlp.sum().backward()
+        checked = 0
+        for attr in ("entropy", "mean", "variance", "cdf", "icdf"):
+            try:
+                got = getattr(o, attr)() if attr == "entropy" else getattr(o, attr) if attr in ("mean", "variance") \
+                    else getattr(o, attr)(vg.tensor(q if attr == "icdf" else v, device="cpu", dtype="f64"))
+            except NotImplementedError:
+                continue
+            want = getattr(th, attr)() if attr == "entropy" else getattr(th, attr) if attr in ("mean", "variance") \
+                else getattr(th, attr)(torch.tensor(q if attr == "icdf" else v))
+            np.testing.assert_allclose(got.numpy(), want.detach().numpy(), atol=1e-11, rtol=1e-12,
+                                       err_msg=f"{name} {attr}")
+            checked += 1
+        assert checked >= 2 or name.startswith(("Relaxed", "Transformed", "Multinomial", "MixtureSame",
+                                                "NegativeBinomial", "VonMises")), name
+    a, b, c, d = (np.array(v) for v in ([0.5, 1.5], [1.2, 0.7], [-0.3, 1.0], [0.9, 2.0]))
+    pairs = [("LogNormal", (a, b), (c, d)), ("Cauchy", (a, b), (c, d)), ("Gumbel", (a, b), (c, d)),
+             ("HalfNormal", (b,), (d,)), ("Geometric", (b / 3,), (d / 3,))]
+    for name, pa, qa in pairs:
+        got = D.kl_divergence(getattr(D, name)(*[vg.tensor(x, device="cpu", dtype="f64") for x in pa]),
+                              getattr(D, name)(*[vg.tensor(x, device="cpu", dtype="f64") for x in qa]))
+        want = TD.kl_divergence(getattr(TD, name)(*[torch.tensor(x) for x in pa]),
+                                getattr(TD, name)(*[torch.tensor(x) for x in qa]))
+        np.testing.assert_allclose(got.numpy(), want.numpy(), atol=1e-12, err_msg=f"{name} kl")
+
+
+@pytest.mark.parametrize("name", ["LogNormal", "Cauchy", "Gumbel", "Weibull", "Pareto", "HalfNormal",
+                                  "RelaxedBernoulli", "RelaxedOneHotCategorical"])
+def test_more_rsample_gradients_on_every_backend(bk, name):
+    """A reparameterised draw is a function of the parameters for fixed noise (the
+    same seed): its gradient equals float64 finite differences, on every backend
+    against the CPU's in f64."""
+    def make(device, dtype, params):
+        ts = [vg.tensor(p, device=device, dtype=dtype, requires_grad=True) for p in params]
+        return ts, {"LogNormal": lambda: D.LogNormal(*ts), "Cauchy": lambda: D.Cauchy(*ts),
+                    "Gumbel": lambda: D.Gumbel(*ts), "Weibull": lambda: D.Weibull(*ts),
+                    "Pareto": lambda: D.Pareto(*ts), "HalfNormal": lambda: D.HalfNormal(*ts),
+                    "RelaxedBernoulli": lambda: D.RelaxedBernoulli(0.8, logits=ts[0]),
+                    "RelaxedOneHotCategorical": lambda: D.RelaxedOneHotCategorical(0.8, logits=ts[0])}[name]()
+    params = {"HalfNormal": [np.array([0.7, 1.3])], "RelaxedBernoulli": [np.array([0.3, -0.8])],
+              "RelaxedOneHotCategorical": [np.array([0.3, -0.8, 0.1])],
+              "Pareto": [np.array([0.7, 1.3]), np.array([2.5, 3.0])]}.get(name, [np.array([0.4, 1.1]),
+                                                                                 np.array([0.7, 1.3])])
+
+    def draw(device, dtype, ps):
+        ts, dist = make(device, dtype, ps)
+        vg.manual_seed(13)
+        x = dist.rsample((3,))
+        x.sum().backward()
+        return x.numpy().astype(np.float64), [t.grad.numpy().astype(np.float64) for t in ts]
+    x64, g64 = draw("cpu", "f64", params)
+    assert np.all(np.isfinite(x64)) and x64.shape[0] == 3
+    h = 1e-6
+    for i, p in enumerate(params):  # central differences with the same noise
+        fd = np.zeros_like(p)
+        for j in range(p.size):
+            up, dn = [q.copy() for q in params], [q.copy() for q in params]
+            up[i].flat[j] += h
+            dn[i].flat[j] -= h
+            fd.flat[j] = (draw("cpu", "f64", up)[0].sum() - draw("cpu", "f64", dn)[0].sum()) / (2 * h)
+        np.testing.assert_allclose(g64[i], fd, rtol=1e-5, atol=1e-6, err_msg=f"{name} parameter {i}")
+    x, g = draw(bk.device, bk.dtype, params)
+    scale = max(1.0, float(np.abs(x64).max()))
+    bk.close(x, x64, atol=bk.atol * scale * 4, rtol=max(bk.rtol, 1e-3), what=f"{name} draw")
+    for a, b in zip(g, g64):
+        bk.close(a, b, atol=bk.atol * max(1.0, float(np.abs(b).max())) * 4, rtol=max(bk.rtol, 1e-3),
+                 what=f"{name} gradient")
+
+
+def test_more_distributions_samples_and_errors(bk):
+    """Samples' moments on every backend (against the closed forms), the Binomial
+    and Categorical supports, register_kl, and clear errors."""
+    vg.manual_seed(21)
+    n = 40000
+    for dist, mean, var in [
+            (D.Gumbel(bk.t(np.array([0.5])), bk.t(np.array([2.0]))), 0.5 + 2 * 0.5772156649, 4 * math.pi ** 2 / 6),
+            (D.StudentT(bk.t(np.array([6.0]))), 0.0, 6 / 4),
+            (D.Binomial(10, bk.t(np.array([0.3]))), 3.0, 2.1),
+            (D.Geometric(bk.t(np.array([0.25]))), 3.0, 12.0),
+            (D.NegativeBinomial(bk.t(np.array([3.0])), bk.t(np.array([0.4]))), 2.0, 2.0 / 0.6),
+            (D.LogNormal(bk.t(np.array([0.0])), bk.t(np.array([0.5]))), math.exp(0.125),
+             (math.exp(0.25) - 1) * math.exp(0.25))]:
+        s = dist.sample((n,)).numpy().astype(np.float64)
+        assert abs(s.mean() - mean) < 4 * math.sqrt(var / n) + 2e-3 * abs(mean), type(dist).__name__
+        assert abs(s.var() / var - 1) < 0.08, type(dist).__name__
+    mix = D.MixtureSameFamily(D.Categorical(probs=bk.t(np.array([0.25, 0.75]))),
+                              D.Normal(bk.t(np.array([-2.0, 2.0])), bk.t(np.array([0.5, 0.5]))))
+    s = mix.sample((n,)).numpy().astype(np.float64)
+    assert abs((s > 0).mean() - 0.75) < 0.01 and abs(s.mean() - 1.0) < 0.05
+    bk.close(mix.mean.numpy(), 1.0, atol=max(bk.atol, 1e-3))
+    supp = D.Bernoulli(probs=bk.t(np.array([0.3, 0.6]))).enumerate_support()
+    assert supp.shape == (2, 2) and supp.numpy()[:, 0].tolist() == [0.0, 1.0]
+    assert D.Categorical(logits=bk.t(np.zeros(3))).enumerate_support().numpy().tolist() == [0, 1, 2]
+
+    class Mine(D.Normal):
+        pass
+
+    @D.register_kl(Mine, Mine)
+    def _kl_mine(p, q):
+        return p.loc * 0.0 + 42.0
+    assert D.kl_divergence(Mine(0.0, 1.0), Mine(1.0, 1.0)).item() == 42.0
+    assert abs(D.kl_divergence(Mine(0.0, 1.0), D.Normal(1.0, 1.0)).item() - 0.5) < 1e-6  # (Normal's formula)
+    with pytest.raises(ValueError, match=r"Independent: reinterpreted_batch_ndims 2 exceeds the base's batch axes"):
+        D.Independent(D.Normal(bk.t(np.zeros(3)), 1.0), 2)
+    with pytest.raises(ValueError, match=r"MixtureSameFamily: the components' batch shape \[3\] must end with"):
+        D.MixtureSameFamily(D.Categorical(logits=bk.t(np.zeros(2))), D.Normal(bk.t(np.zeros(3)), 1.0))
+    with pytest.raises(NotImplementedError, match="TransformedDistribution has no closed-form entropy"):
+        D.TransformedDistribution(D.Normal(0.0, 1.0), D.ExpTransform()).entropy()
+    assert D.Normal(0.0, 1.0, validate_args=False).icdf(vg.tensor([0.975])).item() == \
+        pytest.approx(1.959964, abs=1e-4)

@@ -1,8 +1,8 @@
-"""``vkgrad.distributions``: PyTorch's torch.distributions for the common cases --
-Normal, Uniform, Exponential, Laplace, Bernoulli, Categorical, OneHotCategorical,
-MultivariateNormal, Gamma, Beta, Dirichlet and Poisson, with ``kl_divergence``
-between two of a kind (Gamma, Beta, Dirichlet and Poisson sample without a
-reparameterised gradient: ``sample``, not ``rsample``).
+"""The base Distribution and the common distributions: Normal, Uniform,
+Exponential, Laplace, Bernoulli, Categorical, OneHotCategorical,
+MultivariateNormal, Gamma, Beta, Dirichlet and Poisson (Gamma, Beta, Dirichlet
+and Poisson sample without a reparameterised gradient: ``sample``, not
+``rsample``).
 
 Parameters are tensors (or numbers) on any device; ``log_prob``, ``entropy``,
 ``mean`` / ``variance`` / ``stddev`` and ``rsample`` (the reparameterised draw:
@@ -15,13 +15,13 @@ import math
 
 import numpy as np
 
-from . import ops
-from .autograd import no_grad
-from .random import rng
-from .tensor import Tensor, tensor
+from .. import ops
+from ..autograd import no_grad
+from ..random import rng
+from ..tensor import Tensor, tensor
 
 __all__ = ["Distribution", "Normal", "Uniform", "Exponential", "Laplace", "Bernoulli", "Categorical",
-           "OneHotCategorical", "MultivariateNormal", "Gamma", "Beta", "Dirichlet", "Poisson", "kl_divergence"]
+           "OneHotCategorical", "MultivariateNormal", "Gamma", "Beta", "Dirichlet", "Poisson"]
 
 _HALF_LOG_2PI = 0.5 * math.log(2 * math.pi)
 
@@ -58,6 +58,43 @@ class Distribution:
     batch_shape, event_shape = (), ()
     _first = "loc"  # (the parameter whose device and dtype samples and values take)
 
+    def __init_subclass__(cls, **kw):
+        """Accept PyTorch's ``validate_args=`` in every constructor (values are not
+        checked against supports here)."""
+        super().__init_subclass__(**kw)
+        init = cls.__dict__.get("__init__")
+        if init is None:
+            return
+        import functools
+
+        @functools.wraps(init)
+        def __init__(self, *args, validate_args=None, **kwargs):
+            init(self, *args, **kwargs)
+        cls.__init__ = __init__
+
+    def perplexity(self):
+        return ops.exp(self.entropy())
+
+    def sample_n(self, n):
+        return self.sample((n,))
+
+    def cdf(self, value):
+        raise NotImplementedError(f"{type(self).__name__} has no cdf")
+
+    def entropy(self):
+        raise NotImplementedError(f"{type(self).__name__} has no closed-form entropy")
+
+    @property
+    def mean(self):
+        raise NotImplementedError(f"{type(self).__name__} has no closed-form mean")
+
+    @property
+    def variance(self):
+        raise NotImplementedError(f"{type(self).__name__} has no closed-form variance")
+
+    def icdf(self, value):
+        raise NotImplementedError(f"{type(self).__name__} has no icdf")
+
     def _like(self):
         return getattr(self, self._first)
 
@@ -84,19 +121,40 @@ class Distribution:
     def __repr__(self):
         return f"{type(self).__name__}(batch_shape={list(self.batch_shape)}, event_shape={list(self.event_shape)})"
 
+    def _support(self, values, dtype, expand):
+        """enumerate_support's [n, *batch] of the n ``values`` (``expand=False``: [n, 1, ...])."""
+        vals = np.asarray(values).reshape((-1,) + (1,) * len(self.batch_shape))
+        if expand:
+            vals = np.broadcast_to(vals, (len(values),) + tuple(self.batch_shape))
+        return tensor(np.ascontiguousarray(vals), dtype=dtype, device=self._like().device)
 
-class Normal(Distribution):
-    """N(loc, scale^2), elementwise."""
+
+class _BinaryLogits:
+    """What the distributions of one success probability share: ``logits`` kept,
+    ``probs`` = sigmoid(logits)."""
+
+    _first = "logits"
+
+    @property
+    def probs(self):
+        return ops.sigmoid(self.logits)
+
+
+class _LocScale(Distribution):
+    """A reparameterised location-scale family: ``loc``, ``scale`` (mean: loc)."""
 
     has_rsample = True
 
     def __init__(self, loc, scale):
-        (self.loc, self.scale), self.batch_shape = _params("Normal", loc, scale)
-
+        (self.loc, self.scale), self.batch_shape = _params(type(self).__name__, loc, scale)
 
     @property
     def mean(self):
         return self.loc
+
+
+class Normal(_LocScale):
+    """N(loc, scale^2), elementwise."""
 
     @property
     def variance(self):
@@ -119,6 +177,9 @@ class Normal(Distribution):
 
     def cdf(self, value):
         return (ops.erf((self._check(value) - self.loc) / (self.scale * math.sqrt(2.0))) + 1.0) * 0.5
+
+    def icdf(self, value):
+        return self.loc + ops.erfinv(self._check(value) * 2.0 - 1.0) * self.scale * math.sqrt(2.0)
 
 
 class Uniform(Distribution):
@@ -152,6 +213,12 @@ class Uniform(Distribution):
     def entropy(self):
         return ops.log(self.high - self.low)
 
+    def cdf(self, value):
+        return ops.clamp((self._check(value) - self.low) / (self.high - self.low), 0.0, 1.0)
+
+    def icdf(self, value):
+        return self.low + self._check(value) * (self.high - self.low)
+
 
 class Exponential(Distribution):
     """rate exp(-rate x) for x >= 0."""
@@ -182,19 +249,15 @@ class Exponential(Distribution):
     def entropy(self):
         return 1.0 - ops.log(self.rate)
 
+    def cdf(self, value):
+        return -ops.expm1(-self.rate * self._check(value))
 
-class Laplace(Distribution):
+    def icdf(self, value):
+        return -ops.log1p(-self._check(value)) / self.rate
+
+
+class Laplace(_LocScale):
     """exp(-|x - loc| / scale) / (2 scale)."""
-
-    has_rsample = True
-
-    def __init__(self, loc, scale):
-        (self.loc, self.scale), self.batch_shape = _params("Laplace", loc, scale)
-
-
-    @property
-    def mean(self):
-        return self.loc
 
     @property
     def variance(self):
@@ -210,6 +273,14 @@ class Laplace(Distribution):
     def entropy(self):
         return ops.log(self.scale * 2.0) + 1.0
 
+    def cdf(self, value):
+        z = self._check(value) - self.loc
+        return 0.5 - ops.sign(z) * ops.expm1(-ops.abs(z) / self.scale) * 0.5
+
+    def icdf(self, value):
+        t = self._check(value) - 0.5
+        return self.loc - self.scale * ops.sign(t) * ops.log1p(ops.abs(t) * -2.0)
+
 
 def _logits_probs(name, probs, logits, binary):
     if (probs is None) == (logits is None):
@@ -224,17 +295,11 @@ def _logits_probs(name, probs, logits, binary):
     return ops.log(p / ops.sum(p, -1, keepdims=True)), shape
 
 
-class Bernoulli(Distribution):
+class Bernoulli(_BinaryLogits, Distribution):
     """1 with probability ``probs`` (or sigmoid(``logits``)), else 0."""
 
     def __init__(self, probs=None, logits=None):
         self.logits, self.batch_shape = _logits_probs("Bernoulli", probs, logits, True)
-
-    _first = "logits"
-
-    @property
-    def probs(self):
-        return ops.sigmoid(self.logits)
 
     @property
     def mean(self):
@@ -254,6 +319,10 @@ class Bernoulli(Distribution):
 
     def entropy(self):
         return ops.softplus(self.logits) - self.logits * self.probs
+
+    def enumerate_support(self, expand=True):
+        """[2, *batch] of 0 and 1 (``expand=False``: [2, 1, ...])."""
+        return self._support(np.arange(2.0), self.logits.dtype, expand)
 
 
 class Categorical(Distribution):
@@ -292,6 +361,10 @@ class Categorical(Distribution):
     def entropy(self):
         return -ops.sum(self.probs * self.logits, -1)
 
+    def enumerate_support(self, expand=True):
+        """[K, *batch] of the class indices (int32; ``expand=False``: [K, 1, ...])."""
+        return self._support(np.arange(self.num_categories, dtype=np.int32), "i32", expand)
+
     @property
     def mean(self):
         raise NotImplementedError("Categorical: the mean of class indices is undefined (as PyTorch's NaN)")
@@ -325,7 +398,7 @@ class MultivariateNormal(Distribution):
     has_rsample = True
 
     def __init__(self, loc, covariance_matrix=None, scale_tril=None):
-        from . import linalg
+        from .. import linalg
         if (covariance_matrix is None) == (scale_tril is None):
             raise ValueError("MultivariateNormal: give covariance_matrix or scale_tril, one of them")
         if not isinstance(loc, Tensor):
@@ -359,7 +432,7 @@ class MultivariateNormal(Distribution):
         return ops.sum(ops.log(ops.diagonal(self.scale_tril, 0, -2, -1)), -1)
 
     def log_prob(self, value):
-        from . import linalg
+        from .. import linalg
         diff = self._check(value) - self.loc
         L = self.scale_tril
         if L.shape[:-2] != diff.shape[:-1]:
@@ -513,53 +586,3 @@ class Poisson(Distribution):
     def log_prob(self, value):
         k = self._check(value)
         return ops.xlogy(k, self.rate) - self.rate - ops.lgamma(k + 1.0)
-
-
-def kl_divergence(p, q):
-    """KL(p || q) for two distributions of one kind (Normal, Uniform, Exponential,
-    Laplace, Bernoulli, Categorical / OneHotCategorical, MultivariateNormal, Gamma,
-    Beta, Dirichlet, Poisson)."""
-    if type(p) is not type(q):
-        raise NotImplementedError(f"kl_divergence: no formula for {type(p).__name__} against {type(q).__name__}")
-    if isinstance(p, Normal):
-        r = p.scale / q.scale
-        d = (p.loc - q.loc) / q.scale
-        return (r * r + d * d - 1.0) * 0.5 - ops.log(r)
-    if isinstance(p, Uniform):
-        inside = ops.le(q.low, p.low) * ops.ge(q.high, p.high)
-        return ops.where(inside, ops.log((q.high - q.low) / (p.high - p.low)), float("inf"))
-    if isinstance(p, Exponential):
-        r = q.rate / p.rate
-        return r - ops.log(r) - 1.0
-    if isinstance(p, Laplace):
-        r = p.scale / q.scale
-        t = ops.abs(p.loc - q.loc) / q.scale
-        return -ops.log(r) + t + r * ops.exp(-t / r) - 1.0
-    if isinstance(p, Bernoulli):
-        pp = p.probs
-        return pp * (ops.logsigmoid(p.logits) - ops.logsigmoid(q.logits)) + (1.0 - pp) * (
-            ops.logsigmoid(-p.logits) - ops.logsigmoid(-q.logits))
-    if isinstance(p, Categorical):
-        return ops.sum(p.probs * (p.logits - q.logits), -1)
-    if isinstance(p, Gamma):
-        a, b, c, d = p.concentration, p.rate, q.concentration, q.rate
-        return ((a - c) * ops.digamma(a) - ops.lgamma(a) + ops.lgamma(c) + c * (ops.log(b) - ops.log(d))
-                + a * (d - b) / b)
-    if isinstance(p, Beta):
-        a1, b1, a2, b2 = p.concentration1, p.concentration0, q.concentration1, q.concentration0
-        t = a1 + b1
-        return (q._log_norm() - p._log_norm() + (a1 - a2) * ops.digamma(a1) + (b1 - b2) * ops.digamma(b1)
-                + (a2 - a1 + b2 - b1) * ops.digamma(t))
-    if isinstance(p, Dirichlet):
-        a, b = p.concentration, q.concentration
-        a0 = ops.sum(a, -1, keepdims=True)
-        return q._log_norm() - p._log_norm() + ops.sum((a - b) * (ops.digamma(a) - ops.digamma(a0)), -1)
-    if isinstance(p, Poisson):
-        return p.rate * (ops.log(p.rate) - ops.log(q.rate)) - p.rate + q.rate
-    if isinstance(p, MultivariateNormal):
-        from . import linalg
-        n = p.event_shape[0]
-        M = linalg.solve(q.scale_tril, p.scale_tril)
-        diff = linalg.solve(q.scale_tril, q.loc - p.loc)
-        return (ops.sum(M * M, (-2, -1)) + ops.sum(diff * diff, -1) - n) * 0.5 + q._half_logdet() - p._half_logdet()
-    raise NotImplementedError(f"kl_divergence: no formula for {type(p).__name__}")

@@ -1,0 +1,653 @@
+"""More of torch.distributions: TransformedDistribution and Independent, the
+distributions PyTorch builds on them (LogNormal, HalfNormal, HalfCauchy,
+Gumbel, Weibull, Pareto, RelaxedBernoulli, RelaxedOneHotCategorical), and
+Cauchy, StudentT, Chi2, Geometric, Binomial, NegativeBinomial, Multinomial,
+VonMises and MixtureSameFamily.  Densities are composed of vkgrad's ops;
+noise comes from vkgrad's generator; draws without a reparameterisation
+(StudentT, Chi2, the discrete ones, VonMises) are made on the host."""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from .. import ops
+from ..autograd import no_grad
+from ..random import rng
+from ..tensor import Tensor, ones_like, tensor, zeros_like
+from .distribution import (Categorical, Distribution, Exponential, Gamma, Normal, Uniform, _BinaryLogits,
+                           _LocScale, _host_draw, _logits_probs, _params, _shape)
+from .transforms import AbsTransform, AffineTransform, ExpTransform, PowerTransform, SigmoidTransform, _sum_right
+
+_EULER = 0.57721566490153286061
+
+
+class TransformedDistribution(Distribution):
+    """``base`` pushed through ``transforms`` (one or a list): samples are the
+    transformed base samples (rsample where the base has one), log_prob(y) =
+    base.log_prob(x) - sum log |dy/dx| with x the inverse image."""
+
+    def __init__(self, base_distribution, transforms):
+        self.base_dist = base_distribution
+        self.transforms = list(transforms) if isinstance(transforms, (list, tuple)) else [transforms]
+        self.has_rsample = base_distribution.has_rsample
+        ev = max([len(base_distribution.event_shape)] + [t.event_dim for t in self.transforms])
+        shape = base_distribution.batch_shape + base_distribution.event_shape
+        self.batch_shape, self.event_shape = shape[:len(shape) - ev], shape[len(shape) - ev:]
+
+    def _like(self):
+        return self.base_dist._like()
+
+    def rsample(self, sample_shape=()):
+        x = self.base_dist.rsample(sample_shape)
+        for t in self.transforms:
+            x = t(x)
+        return x
+
+    def _sample(self, shape):
+        with no_grad():
+            x = self.base_dist.sample(shape)
+            for t in self.transforms:
+                x = t(x)
+        return x
+
+    def log_prob(self, value):
+        y = self._check(value)
+        ev = len(self.event_shape)
+        total = None
+        for t in reversed(self.transforms):
+            x = t.inv(y)
+            term = _sum_right(t.log_abs_det_jacobian(x, y), ev - t.event_dim)
+            total = term if total is None else total + term
+            y = x
+        base = _sum_right(self.base_dist.log_prob(y), ev - len(self.base_dist.event_shape))
+        return base - total if total is not None else base
+
+    def cdf(self, value):
+        y = self._check(value)
+        sign = 1.0
+        for t in reversed(self.transforms):
+            y = t.inv(y)
+            sign = sign * t.sign  # (a decreasing map flips the cdf)
+        c = self.base_dist.cdf(y)
+        return ops.where(ops.gt(sign, 0.0), c, 1.0 - c) if isinstance(sign, Tensor) else (c if sign > 0 else 1.0 - c)
+
+    def icdf(self, value):
+        x = self.base_dist.icdf(self._check(value))
+        for t in self.transforms:
+            x = t(x)
+        return x
+
+
+class Independent(Distribution):
+    """``base`` with its last ``reinterpreted_batch_ndims`` batch axes counted as
+    event axes: log_prob and entropy summed over them."""
+
+    def __init__(self, base_distribution, reinterpreted_batch_ndims):
+        n = int(reinterpreted_batch_ndims)
+        if not 0 <= n <= len(base_distribution.batch_shape):
+            raise ValueError(f"Independent: reinterpreted_batch_ndims {n} exceeds the base's batch axes "
+                             f"{list(base_distribution.batch_shape)}")
+        self.base_dist, self.reinterpreted_batch_ndims = base_distribution, n
+        bs = base_distribution.batch_shape
+        self.batch_shape = bs[:len(bs) - n]
+        self.event_shape = bs[len(bs) - n:] + base_distribution.event_shape
+        self.has_rsample = base_distribution.has_rsample
+
+    def _like(self):
+        return self.base_dist._like()
+
+    def rsample(self, sample_shape=()):
+        return self.base_dist.rsample(sample_shape)
+
+    def _sample(self, shape):
+        return self.base_dist.sample(shape)
+
+    def log_prob(self, value):
+        return _sum_right(self.base_dist.log_prob(value), self.reinterpreted_batch_ndims)
+
+    def entropy(self):
+        return _sum_right(self.base_dist.entropy(), self.reinterpreted_batch_ndims)
+
+    @property
+    def mean(self):
+        return self.base_dist.mean
+
+    @property
+    def variance(self):
+        return self.base_dist.variance
+
+
+class LogNormal(TransformedDistribution):
+    """exp of N(loc, scale^2)."""
+
+    def __init__(self, loc, scale):
+        super().__init__(Normal(loc, scale), ExpTransform())
+        self.loc, self.scale = self.base_dist.loc, self.base_dist.scale
+
+    @property
+    def mean(self):
+        return ops.exp(self.loc + self.scale * self.scale * 0.5)
+
+    @property
+    def variance(self):
+        s2 = self.scale * self.scale
+        return ops.expm1(s2) * ops.exp(self.loc * 2.0 + s2)
+
+    def entropy(self):
+        return self.base_dist.entropy() + self.loc
+
+
+class _Folded(TransformedDistribution):
+    """|X| for X of ``base_cls(0, scale)``, symmetric about 0: density 2 f(x) for
+    x >= 0."""
+
+    def __init__(self, base_cls, scale):
+        super().__init__(base_cls(0.0 if not isinstance(scale, Tensor) else scale * 0.0, scale), AbsTransform())
+        self.scale = self.base_dist.scale
+
+    def log_prob(self, value):
+        v = self._check(value)
+        return ops.where(ops.ge(v, 0.0), self.base_dist.log_prob(v) + math.log(2.0), float("-inf"))
+
+    def cdf(self, value):
+        return self.base_dist.cdf(self._check(value)) * 2.0 - 1.0
+
+    def icdf(self, value):
+        return self.base_dist.icdf((self._check(value) + 1.0) * 0.5)
+
+    def entropy(self):
+        return self.base_dist.entropy() - math.log(2.0)
+
+
+class HalfNormal(_Folded):
+    """|N(0, scale^2)|."""
+
+    def __init__(self, scale):
+        super().__init__(Normal, scale)
+
+    @property
+    def mean(self):
+        return self.scale * math.sqrt(2.0 / math.pi)
+
+    @property
+    def variance(self):
+        return self.scale * self.scale * (1.0 - 2.0 / math.pi)
+
+
+class Cauchy(_LocScale):
+    """Cauchy(loc, scale): 1 / (pi scale (1 + ((x - loc) / scale)^2)); no mean."""
+
+    def rsample(self, sample_shape=()):
+        u = self._noise(_shape(sample_shape) + self.batch_shape, rng().random)
+        return self.loc + ops.tan((u - 0.5) * math.pi) * self.scale
+
+    def log_prob(self, value):
+        z = (self._check(value) - self.loc) / self.scale
+        return -math.log(math.pi) - ops.log(self.scale) - ops.log1p(z * z)
+
+    def cdf(self, value):
+        return ops.atan((self._check(value) - self.loc) / self.scale) * (1.0 / math.pi) + 0.5
+
+    def icdf(self, value):
+        return self.loc + ops.tan((self._check(value) - 0.5) * math.pi) * self.scale
+
+    def entropy(self):
+        return ops.log(self.scale) + math.log(4 * math.pi)
+
+    @property
+    def mean(self):
+        return self.loc * float("nan")
+
+    @property
+    def variance(self):
+        return self.scale * float("inf")
+
+
+class HalfCauchy(_Folded):
+    """|Cauchy(0, scale)|."""
+
+    def __init__(self, scale):
+        super().__init__(Cauchy, scale)
+
+    @property
+    def mean(self):
+        return self.scale * float("inf")
+
+    @property
+    def variance(self):
+        return self.scale * float("inf")
+
+
+class Gumbel(TransformedDistribution):
+    """Gumbel(loc, scale): loc - scale log(-log U)."""
+
+    def __init__(self, loc, scale):
+        (loc_, scale_), _ = _params("Gumbel", loc, scale)
+        fi = np.finfo({"f16": np.float16, "f32": np.float32}.get(loc_.dtype, np.float64))
+        base = Uniform(zeros_like(loc_) + float(fi.tiny), zeros_like(loc_) + (1.0 - float(fi.eps)))  # (PyTorch's)
+        super().__init__(base, [ExpTransform().inv, AffineTransform(0.0, -1.0), ExpTransform().inv,
+                                AffineTransform(loc_, -scale_)])
+        self.loc, self.scale = loc_, scale_
+
+    def log_prob(self, value):
+        z = (self._check(value) - self.loc) / self.scale
+        return -(z + ops.exp(-z)) - ops.log(self.scale)
+
+    def cdf(self, value):
+        return ops.exp(-ops.exp(-(self._check(value) - self.loc) / self.scale))
+
+    def icdf(self, value):
+        return self.loc - ops.log(-ops.log(self._check(value))) * self.scale
+
+    @property
+    def mean(self):
+        return self.loc + self.scale * _EULER
+
+    @property
+    def variance(self):
+        return self.scale * self.scale * (math.pi ** 2 / 6.0)
+
+    def entropy(self):
+        return ops.log(self.scale) + (1.0 + _EULER)
+
+
+class Weibull(TransformedDistribution):
+    """Weibull(scale, concentration): scale (-log(1 - U))^(1 / concentration)."""
+
+    def __init__(self, scale, concentration):
+        (scale_, conc), _ = _params("Weibull", scale, concentration)
+        self.scale, self.concentration = scale_, conc
+        super().__init__(Exponential(ones_like(scale_)),
+                         [PowerTransform(ops.reciprocal(conc)), AffineTransform(0.0, scale_)])
+
+    @property
+    def mean(self):
+        return self.scale * ops.exp(ops.lgamma(1.0 + ops.reciprocal(self.concentration)))
+
+    @property
+    def variance(self):
+        k = ops.reciprocal(self.concentration)
+        return self.scale * self.scale * (ops.exp(ops.lgamma(1.0 + k * 2.0)) - ops.exp(ops.lgamma(1.0 + k) * 2.0))
+
+    def entropy(self):
+        return _EULER * (1.0 - ops.reciprocal(self.concentration)) + ops.log(self.scale / self.concentration) + 1.0
+
+
+class Pareto(TransformedDistribution):
+    """Pareto(scale, alpha): scale exp(Exponential(alpha)), x >= scale."""
+
+    def __init__(self, scale, alpha):
+        (scale_, alpha_), _ = _params("Pareto", scale, alpha)
+        self.scale, self.alpha = scale_, alpha_
+        super().__init__(Exponential(alpha_), [ExpTransform(), AffineTransform(0.0, scale_)])
+
+    def log_prob(self, value):
+        v = self._check(value)
+        inside = ops.ge(v, self.scale)
+        lp = ops.log(self.alpha) + ops.log(self.scale) * self.alpha - ops.log(ops.where(inside, v, 1.0)) * (
+            self.alpha + 1.0)
+        return ops.where(inside, lp, float("-inf"))
+
+    @property
+    def mean(self):
+        a = ops.clamp(self.alpha, 1.0, None)
+        return ops.where(ops.gt(self.alpha, 1.0), a * self.scale / (a - 1.0), float("inf"))
+
+    @property
+    def variance(self):
+        a = ops.clamp(self.alpha, 2.0, None)
+        return ops.where(ops.gt(self.alpha, 2.0), self.scale * self.scale * a / ((a - 1.0) * (a - 1.0) * (a - 2.0)),
+                         float("inf"))
+
+    def entropy(self):
+        return ops.log(self.scale / self.alpha) + ops.reciprocal(self.alpha) + 1.0
+
+
+class StudentT(Distribution):
+    """Student's t(df, loc, scale); draws on the host (no rsample)."""
+
+    def __init__(self, df, loc=0.0, scale=1.0):
+        (self.df, self.loc, self.scale), self.batch_shape = _params("StudentT", df, loc, scale)
+
+    _first = "df"
+
+    def _sample(self, shape):
+        df = self.df.numpy().astype(np.float64)
+        z = rng().standard_t(df, size=shape + self.batch_shape)
+        return self.loc.detach() + tensor(z, dtype=self.df.dtype, device=self.df.device) * self.scale.detach()
+
+    def log_prob(self, value):
+        z = (self._check(value) - self.loc) / self.scale
+        df = self.df
+        norm = ops.lgamma((df + 1.0) * 0.5) - ops.lgamma(df * 0.5) - ops.log(df) * 0.5 - ops.log(self.scale) - \
+            0.5 * math.log(math.pi)
+        return norm - (df + 1.0) * 0.5 * ops.log1p(z * z / df)
+
+    @property
+    def mean(self):
+        return ops.where(ops.gt(self.df, 1.0), self.loc, float("nan"))
+
+    @property
+    def variance(self):
+        df = self.df
+        v = self.scale * self.scale * df / ops.clamp(df - 2.0, 1e-30, None)
+        return ops.where(ops.gt(df, 2.0), v, ops.where(ops.gt(df, 1.0), float("inf"), float("nan")))
+
+    def entropy(self):
+        df = self.df
+        lbeta = ops.lgamma(df * 0.5) + math.lgamma(0.5) - ops.lgamma((df + 1.0) * 0.5)
+        return (ops.log(self.scale) + (df + 1.0) * 0.5 * (ops.digamma((df + 1.0) * 0.5) - ops.digamma(df * 0.5))
+                + ops.log(df) * 0.5 + lbeta)
+
+
+class Chi2(Gamma):
+    """Chi-squared with ``df`` degrees of freedom: Gamma(df / 2, 1 / 2)."""
+
+    def __init__(self, df):
+        (df_,), _ = _params("Chi2", df)
+        super().__init__(df_ * 0.5, zeros_like(df_) + 0.5)
+        self.df = df_
+
+
+class Geometric(_BinaryLogits, Distribution):
+    """The number of failures before the first success (probability ``probs`` or
+    sigmoid(``logits``)): p (1 - p)^k."""
+
+    def __init__(self, probs=None, logits=None):
+        self.logits, self.batch_shape = _logits_probs("Geometric", probs, logits, True)
+
+    @property
+    def mean(self):
+        return ops.exp(-self.logits)  # (1 - p) / p
+
+    @property
+    def variance(self):
+        p = self.probs
+        return (1.0 - p) / (p * p)
+
+    def _sample(self, shape):
+        p = self.probs.detach().numpy().astype(np.float64)
+        return _host_draw(self.logits, lambda: rng().geometric(p, size=shape + self.batch_shape) - 1.0)
+
+    def log_prob(self, value):
+        k = self._check(value)
+        return k * ops.logsigmoid(-self.logits) + ops.logsigmoid(self.logits)
+
+    def entropy(self):
+        p = self.probs
+        return (ops.softplus(-self.logits) * p + ops.softplus(self.logits) * (1.0 - p)) / p
+
+
+def _log_binom(n, k):
+    return ops.lgamma(n + 1.0) - ops.lgamma(k + 1.0) - ops.lgamma(n - k + 1.0)
+
+
+class Binomial(_BinaryLogits, Distribution):
+    """Successes in ``total_count`` trials of probability ``probs`` (or
+    sigmoid(``logits``)); float samples drawn on the host."""
+
+    def __init__(self, total_count=1, probs=None, logits=None):
+        lg, _ = _logits_probs("Binomial", probs, logits, True)
+        (self.total_count, self.logits), self.batch_shape = _params("Binomial", total_count * 1.0 if not isinstance(
+            total_count, Tensor) else total_count, lg)
+        self.total_count = self.total_count.detach()
+
+    @property
+    def mean(self):
+        return self.total_count * self.probs
+
+    @property
+    def variance(self):
+        p = self.probs
+        return self.total_count * p * (1.0 - p)
+
+    def _sample(self, shape):
+        n = np.rint(self.total_count.numpy().astype(np.float64)).astype(np.int64)
+        p = self.probs.detach().numpy().astype(np.float64)
+        return _host_draw(self.logits, lambda: rng().binomial(n, p, size=shape + self.batch_shape).astype(np.float64))
+
+    def log_prob(self, value):
+        k = self._check(value)
+        n = self.total_count
+        return _log_binom(n, k) + k * ops.logsigmoid(self.logits) + (n - k) * ops.logsigmoid(-self.logits)
+
+    def entropy(self):
+        """-sum_k p(k) log p(k) over the support 0..total_count (one count for the batch)."""
+        n = self.total_count.numpy()
+        if n.size and not np.all(n == n.flat[0]):
+            raise NotImplementedError("Binomial.entropy: the total counts differ across the batch")
+        top = int(n.flat[0]) if n.size else 0
+        ks = tensor(np.arange(top + 1.0).reshape((-1,) + (1,) * len(self.batch_shape)), dtype=self.logits.dtype,
+                    device=self.logits.device)
+        lp = self.log_prob(ks)
+        return -ops.sum(ops.exp(lp) * lp, 0)
+
+
+class NegativeBinomial(_BinaryLogits, Distribution):
+    """Successes before ``total_count`` failures, each trial a success with
+    probability ``probs`` (or sigmoid(``logits``)), as PyTorch's."""
+
+    def __init__(self, total_count, probs=None, logits=None):
+        lg, _ = _logits_probs("NegativeBinomial", probs, logits, True)
+        (self.total_count, self.logits), self.batch_shape = _params(
+            "NegativeBinomial", total_count * 1.0 if not isinstance(total_count, Tensor) else total_count, lg)
+
+    @property
+    def mean(self):
+        return self.total_count * ops.exp(self.logits)
+
+    @property
+    def variance(self):
+        return self.mean / ops.sigmoid(-self.logits)
+
+    def _sample(self, shape):
+        r = self.total_count.detach().numpy().astype(np.float64)
+        p = self.probs.detach().numpy().astype(np.float64)
+        size = shape + self.batch_shape
+        lam = rng().gamma(np.broadcast_to(r, size), np.broadcast_to(p / (1.0 - p), size))
+        return _host_draw(self.logits, lambda: rng().poisson(lam).astype(np.float64))
+
+    def log_prob(self, value):
+        k = self._check(value)
+        r = self.total_count
+        return (ops.lgamma(k + r) - ops.lgamma(k + 1.0) - ops.lgamma(r) + r * ops.logsigmoid(-self.logits)
+                + k * ops.logsigmoid(self.logits))
+
+
+class Multinomial(Distribution):
+    """Counts [..., K] of ``total_count`` draws from the categories' ``probs`` (or
+    softmax(``logits``)); float samples drawn on the host."""
+
+    def __init__(self, total_count=1, probs=None, logits=None):
+        self._categorical = Categorical(probs=probs, logits=logits)
+        self.total_count = int(total_count)
+        self.batch_shape = self._categorical.batch_shape
+        self.event_shape = (self._categorical.num_categories,)
+        self.logits = self._categorical.logits
+
+    _first = "logits"
+
+    @property
+    def probs(self):
+        return self._categorical.probs
+
+    @property
+    def mean(self):
+        return self.probs * float(self.total_count)
+
+    @property
+    def variance(self):
+        p = self.probs
+        return p * (1.0 - p) * float(self.total_count)
+
+    def _sample(self, shape):
+        p = self.probs.detach().numpy().astype(np.float64).reshape(-1, self.event_shape[0])
+        n = int(np.prod(shape)) if shape else 1
+        out = np.stack([rng().multinomial(self.total_count, row / row.sum(), size=n) for row in p], 1)
+        return _host_draw(self.logits, lambda: out.reshape(shape + self.batch_shape + self.event_shape)
+                          .astype(np.float64))
+
+    def log_prob(self, value):
+        k = self._check(value)
+        return (math.lgamma(self.total_count + 1.0) - ops.sum(ops.lgamma(k + 1.0), -1)
+                + ops.sum(ops.where(ops.eq(k, 0.0), 0.0, k * self.logits), -1))
+
+
+class VonMises(Distribution):
+    """The von Mises distribution on the circle: exp(kappa cos(x - loc)) /
+    (2 pi I0(kappa)); draws on the host."""
+
+    def __init__(self, loc, concentration):
+        (self.loc, self.concentration), self.batch_shape = _params("VonMises", loc, concentration)
+
+    def _sample(self, shape):
+        mu, k = self.loc.numpy().astype(np.float64), self.concentration.numpy().astype(np.float64)
+        return _host_draw(self.loc, lambda: rng().vonmises(mu, k, size=shape + self.batch_shape))
+
+    def log_prob(self, value):
+        from ..special import i0e
+        k = self.concentration
+        return k * (ops.cos(self._check(value) - self.loc) - 1.0) - math.log(2 * math.pi) - ops.log(i0e(k))
+
+    @property
+    def mean(self):
+        return self.loc
+
+    @property
+    def variance(self):
+        from ..special import i0e, i1e
+        return 1.0 - i1e(self.concentration) / i0e(self.concentration)
+
+
+class MixtureSameFamily(Distribution):
+    """A mixture: the component (the last batch axis of ``component_distribution``)
+    drawn from ``mixture_distribution`` (a Categorical), then the value from it;
+    log_prob = logsumexp(log w + component log_prob)."""
+
+    def __init__(self, mixture_distribution, component_distribution):
+        if not isinstance(mixture_distribution, Categorical):
+            raise TypeError("MixtureSameFamily: mixture_distribution must be a Categorical")
+        cb = component_distribution.batch_shape
+        k = mixture_distribution.num_categories
+        if not cb or cb[-1] != k or tuple(mixture_distribution.batch_shape) != tuple(cb[:-1]):
+            raise ValueError(f"MixtureSameFamily: the components' batch shape {list(cb)} must end with the "
+                             f"mixture's {k} categories after its batch shape "
+                             f"{list(mixture_distribution.batch_shape)}")
+        self.mixture_distribution, self.component_distribution = mixture_distribution, component_distribution
+        self.batch_shape, self.event_shape = cb[:-1], component_distribution.event_shape
+
+    def _like(self):
+        return self.component_distribution._like()
+
+    def _pad(self, t):
+        """Mixture weights [..., K] shaped to broadcast with the components' event axes."""
+        return t.reshape(t.shape + (1,) * len(self.event_shape))
+
+    @property
+    def mean(self):
+        w = self._pad(self.mixture_distribution.probs)
+        return ops.sum(w * self.component_distribution.mean, -1 - len(self.event_shape))
+
+    @property
+    def variance(self):
+        ax = -1 - len(self.event_shape)
+        w = self._pad(self.mixture_distribution.probs)
+        m = self.component_distribution.mean
+        mean = ops.sum(w * m, ax, keepdims=True)
+        return ops.sum(w * self.component_distribution.variance, ax) + ops.sum(w * (m - mean) * (m - mean), ax)
+
+    def log_prob(self, value):
+        v = self._check(value)
+        v = v.unsqueeze(-1 - len(self.event_shape))  # (a component axis to broadcast over)
+        lp = self.component_distribution.log_prob(v)
+        return ops.logsumexp(lp + self.mixture_distribution.logits, -1)
+
+    def _sample(self, shape):
+        with no_grad():
+            idx = self.mixture_distribution.sample(shape)  # [*shape, *batch]
+            comp = self.component_distribution.sample(shape)  # [*shape, *batch, K, *event]
+            k = self.mixture_distribution.num_categories
+            one = ops.one_hot(idx.reshape((idx.size,)), k, dtype=comp.dtype).reshape(idx.shape + (k,))
+            return ops.sum(comp * self._pad(one), -1 - len(self.event_shape))
+
+
+class RelaxedBernoulli(TransformedDistribution):
+    """The Concrete / Gumbel-sigmoid relaxation of a Bernoulli at ``temperature``:
+    sigmoid((logits + logistic noise) / temperature), reparameterised."""
+
+    def __init__(self, temperature, probs=None, logits=None):
+        lg, shape = _logits_probs("RelaxedBernoulli", probs, logits, True)
+        self.temperature, self.logits = temperature, lg
+        super().__init__(_LogitRelaxedBernoulli(temperature, lg), SigmoidTransform())
+
+    @property
+    def probs(self):
+        return ops.sigmoid(self.logits)
+
+
+class _LogitRelaxedBernoulli(Distribution):
+    has_rsample = True
+
+    def __init__(self, temperature, logits):
+        self.temperature, self.logits, self.batch_shape = temperature, logits, logits.shape
+
+    _first = "logits"
+
+    def rsample(self, sample_shape=()):
+        tiny = 1e-7 if self.logits.dtype != "f64" else 1e-15
+        u = ops.clamp(self._noise(_shape(sample_shape) + self.batch_shape, rng().random), tiny, 1.0 - tiny)
+        return (self.logits + ops.log(u) - ops.log1p(-u)) / self.temperature
+
+    def log_prob(self, value):
+        t = self.temperature
+        diff = self.logits - self._check(value) * t
+        return (ops.log(t) if isinstance(t, Tensor) else math.log(t)) + diff - ops.softplus(diff) * 2.0
+
+
+class RelaxedOneHotCategorical(TransformedDistribution):
+    """The Concrete / Gumbel-softmax relaxation of a one-hot Categorical at
+    ``temperature``: softmax((logits + Gumbel noise) / temperature), reparameterised."""
+
+    def __init__(self, temperature, probs=None, logits=None):
+        base = _ExpRelaxedCategorical(temperature, probs, logits)
+        self.temperature, self.logits = temperature, base.logits
+        super().__init__(base, ExpTransform())
+
+    @property
+    def probs(self):
+        return ops.exp(self.logits)
+
+    def log_prob(self, value):  # (the exp map's Jacobian over the event's axis)
+        y = self._check(value)
+        x = ops.log(y)
+        return self.base_dist.log_prob(x) - ops.sum(x, -1)
+
+
+class _ExpRelaxedCategorical(Distribution):
+    has_rsample = True
+
+    def __init__(self, temperature, probs=None, logits=None):
+        cat = Categorical(probs=probs, logits=logits)
+        self.temperature, self.logits = temperature, cat.logits
+        self.batch_shape, self.event_shape = cat.batch_shape, (cat.num_categories,)
+
+    _first = "logits"
+
+    def rsample(self, sample_shape=()):
+        g = self._noise(_shape(sample_shape) + self.batch_shape + self.event_shape, rng().gumbel)
+        s = (self.logits + g) / self.temperature
+        return s - ops.logsumexp(s, -1, keepdims=True)
+
+    def log_prob(self, value):
+        k = self.event_shape[0]
+        t = self.temperature
+        logt = math.log(t) if not isinstance(t, Tensor) else ops.log(t)
+        score = self.logits - self._check(value) * t
+        score = score - ops.logsumexp(score, -1, keepdims=True)
+        return ops.sum(score, -1) + math.lgamma(k) + (k - 1) * logt
+
+
+__all__ = ["TransformedDistribution", "Independent", "LogNormal", "HalfNormal", "Cauchy", "HalfCauchy", "Gumbel",
+           "Weibull", "Pareto", "StudentT", "Chi2", "Geometric", "Binomial", "NegativeBinomial", "Multinomial",
+           "VonMises", "MixtureSameFamily", "RelaxedBernoulli", "RelaxedOneHotCategorical"]
