@@ -529,3 +529,48 @@ def test_detect_anomaly_names_the_op_whose_gradient_is_nan(bk):
     finally:
         vg.set_anomaly_enabled(False)
     assert vg.autograd.gradcheck(lambda a: (a * a).sum(), [np.array([0.5, -1.0])])
+
+
+def test_checkpoint_recomputes_with_the_same_gradients(bk):
+    """utils.checkpoint: the same outputs and gradients (inputs and the parameters
+    the function uses, dropout included: the random state is replayed) as the
+    plain run, with no intermediate activation kept in the graph;
+    checkpoint_sequential chunks a Sequential the same way."""
+    from vkgrad.utils.checkpoint import checkpoint, checkpoint_sequential
+    from vkgrad.autograd import _topo
+    r = np.random.default_rng(41)
+    X = r.standard_normal((5, 4))
+    vg.manual_seed(3)
+    net = vg.nn.Sequential(vg.nn.Linear(4, 8, device=bk.device, dtype=bk.dtype), vg.nn.Tanh(),
+                           vg.nn.Dropout(0.3), vg.nn.Linear(8, 8, device=bk.device, dtype=bk.dtype), vg.nn.GELU(),
+                           vg.nn.Linear(8, 2, device=bk.device, dtype=bk.dtype))
+
+    def run(mode):
+        for p in net.parameters():
+            p.grad = None
+        x = bk.t(X, requires_grad=True)
+        vg.manual_seed(9)
+        if mode == "plain":
+            y = net(x)
+        elif mode == "checkpoint":
+            y = checkpoint(net, x)
+            kept = [t.shape for t in _topo(y) if t._node is not None]
+            assert (5, 8) not in kept  # (no hidden activation is kept: only the checkpoint's own nodes)
+        else:
+            y = checkpoint_sequential(net, 3, x)
+        (y * y).sum().backward()
+        return y.numpy(), x.grad.numpy(), [p.grad.numpy() for p in net.parameters()]
+    want = run("plain")
+    for mode in ("checkpoint", "sequential"):
+        got = run(mode)
+        bk.close(got[0], want[0], what=f"{mode} output")
+        bk.close(got[1], want[1], what=f"{mode} input grad")
+        for a, b in zip(got[2], want[2]):
+            bk.close(a, b, what=f"{mode} parameter grad")
+    grads = vg.backward((checkpoint(lambda a, b: (a * b).sum() * 2.0, bk.t(X, requires_grad=True),
+                                    bk.t(X)) ** 2))  # (a tensor argument without grad, the Gradients dict)
+    assert isinstance(grads, vg.Gradients)
+    with vg.no_grad():
+        assert checkpoint(net, bk.t(X)).shape == (5, 2)
+    with pytest.raises(ValueError, match=r"checkpoint_sequential: segments must lie in \[1, 6\], got 9"):
+        checkpoint_sequential(net, 9, bk.t(X))

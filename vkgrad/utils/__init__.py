@@ -1,4 +1,5 @@
-"""PyTorch's ``torch.utils`` layout: ``vkgrad.utils.data`` is ``vkgrad.data``."""
-from . import data
+"""PyTorch's ``torch.utils`` layout: ``vkgrad.utils.data`` is ``vkgrad.data``;
+``vkgrad.utils.checkpoint`` recomputes activations in the backward."""
+from . import checkpoint, data
 
-__all__ = ["data"]
+__all__ = ["checkpoint", "data"]
