@@ -30,16 +30,17 @@ def _leaves(outs):
 
 
 class _Checkpoint(Function):
-    """forward(fn, n_args, preserve_rng_state, params, *args, *params): fn run
-    without recording; backward: fn run again with recording, then backpropagated
-    to the tensor args and the params."""
+    """forward(fn, n_args, preserve_rng_state, params, info, *args, *params): fn
+    run without recording (``info["single"]``: whether it gave one tensor);
+    backward: fn run again with recording, then backpropagated to the tensor args
+    and the params."""
 
     @staticmethod
-    def forward(ctx, fn, n_args, preserve, params, *tensors):
+    def forward(ctx, fn, n_args, preserve, params, info, *tensors):
         ctx.fn, ctx.args, ctx.params = fn, tensors[:n_args], params
         ctx.state = get_rng_state() if preserve else None
         out = fn(*ctx.args)
-        ctx.single = not isinstance(out, tuple)
+        ctx.single = info["single"] = not isinstance(out, tuple)
         return tuple(o.detach() for o in ((out,) if ctx.single else out))
 
     @staticmethod
@@ -60,32 +61,37 @@ class _Checkpoint(Function):
         got = list(autograd.grad([o for o, _ in pairs], wanted, grad_outputs=[g for _, g in pairs],
                                  allow_unused=True)) if pairs and wanted else [None] * len(wanted)
         arg_grads = [got.pop(0) if isinstance(a, Tensor) and a.requires_grad else None for a in ctx.args]
-        return (None, None, None, None, *arg_grads, *got)
+        return (None, None, None, None, None, *arg_grads, *got)
 
 
 def checkpoint(function, *args, use_reentrant=None, preserve_rng_state=True, **kwargs):
     """``function(*args)`` without keeping its intermediate activations: they are
     recomputed in the backward.  Gradients reach the tensor arguments and the
-    parameters ``function`` uses (found from a first run's graph, which is then
-    dropped: one segment's activations at a time, as the recomputation needs);
+    parameters ``function`` uses (a module's, for a module or its method; else
+    found from a first run's graph, which is then dropped);
     ``use_reentrant`` is accepted (one behaviour: PyTorch's non-reentrant one);
     keyword arguments pass through.  The function must return a tensor or a
     tuple of tensors."""
+    from ..nn.module import Module
     fn = (lambda *a: function(*a, **kwargs)) if kwargs else function
     if not autograd.is_grad_enabled():
         return fn(*args)
-    state = get_rng_state() if preserve_rng_state else None
-    with enable_grad():
-        probe = fn(*[a.detach().requires_grad_(a.requires_grad) if isinstance(a, Tensor) else a for a in args])
-    single = not isinstance(probe, tuple)
-    params = _leaves((probe,) if single else probe)
-    del probe
-    if state is not None:
-        set_rng_state(state)  # (the real forward draws what the probe drew)
+    owner = function if isinstance(function, Module) else getattr(function, "__self__", None)
+    if isinstance(owner, Module):  # (a module or its method: its parameters, no probe run)
+        params = [p for p in owner.parameters() if p.requires_grad]
+    else:
+        state = get_rng_state() if preserve_rng_state else None
+        with enable_grad():
+            probe = fn(*[a.detach().requires_grad_(a.requires_grad) if isinstance(a, Tensor) else a for a in args])
+        params = _leaves(probe if isinstance(probe, tuple) else (probe,))
+        del probe
+        if state is not None:
+            set_rng_state(state)  # (the real forward draws what the probe drew)
     ids = {id(a) for a in args}
     params = [p for p in params if id(p) not in ids]
-    outs = _Checkpoint.apply(fn, len(args), preserve_rng_state, params, *args, *params)
-    return outs[0] if single else outs
+    info = {}
+    outs = _Checkpoint.apply(fn, len(args), preserve_rng_state, params, info, *args, *params)
+    return outs[0] if info["single"] else outs
 
 
 def checkpoint_sequential(functions, segments, input, use_reentrant=None, **kwargs):
