@@ -2334,3 +2334,107 @@ def test_module_state_dict_hooks_extra_state_backward_pre_hook_and_lookups(bk):
     lin(x).sum().backward()
     assert got == [(1, 2)]
     bk.close(x.grad.numpy(), 3 * plain)
+
+
+def test_pruning_masks_the_weights_and_their_gradients(bk):
+    """nn.utils.prune: l1_unstructured keeps the largest |w|, pruning again takes
+    its amount of what is left, ln_structured drops whole rows, the forward uses
+    w_orig * mask and gradients reach the kept entries only; global_unstructured
+    ranks several tensors together; remove makes it permanent."""
+    P = nn.utils.prune
+    r = np.random.default_rng(51)
+    W = r.standard_normal((4, 6))
+    m = nn.Linear(6, 4, device=bk.device, dtype=bk.dtype)
+    m.weight.assign_(W)
+    P.l1_unstructured(m, "weight", 0.25)
+    keep = np.abs(_round16(bk, W)) > np.sort(np.abs(_round16(bk, W)).ravel())[5]
+    np.testing.assert_array_equal(m.weight_mask.numpy() != 0, keep)
+    assert list(m.state_dict()) == ["bias", "weight_orig", "weight_mask"] and P.is_pruned(m)
+    P.l1_unstructured(m, "weight", 2)  # (two more of the 18 left)
+    assert int(m.weight_mask.numpy().sum()) == 16
+    x = bk.t(r.standard_normal((3, 6)))
+    out = m(x)
+    bk.close(out.numpy(), x.numpy() @ (m.weight_orig.numpy() * m.weight_mask.numpy()).T + m.bias.numpy())
+    out.sum().backward()
+    assert np.all(m.weight_orig.grad.numpy()[m.weight_mask.numpy() == 0] == 0)
+    P.ln_structured(m, "weight", 1, n=1, dim=0)
+    rows = m.weight_mask.numpy().sum(1)
+    assert sorted(rows.tolist()).count(0.0) == 1
+    a, b = nn.Linear(3, 3, device=bk.device, dtype=bk.dtype), nn.Linear(3, 2, device=bk.device, dtype=bk.dtype)
+    a.weight.assign_(np.arange(9.0).reshape(3, 3) - 4.0)
+    b.weight.assign_(np.array([[0.5, -7.0, 2.5], [6.0, -0.25, 1.0]]))
+    P.global_unstructured([(a, "weight"), (b, "weight")], pruning_method=P.L1Unstructured, amount=5)
+    # the five smallest |w| of both: 0, 0.25, 0.5, 1 (a's -1 and 1 and b's 1 tie: stable order)
+    assert int(a.weight_mask.numpy().sum() + b.weight_mask.numpy().sum()) == 10
+    assert b.weight_mask.numpy()[0, 0] == 0 and b.weight_mask.numpy()[1, 1] == 0 and a.weight_mask.numpy()[1, 1] == 0
+    P.remove(m, "weight")
+    assert list(m.state_dict()) == ["bias", "weight"] and isinstance(m.weight, vg.Parameter)
+    assert sorted(m.weight.numpy().ravel().tolist()).count(0.0) >= 8
+    with pytest.raises(ValueError, match="prune.remove: parameter 'weight' of Linear is not pruned"):
+        P.remove(m, "weight")
+    with pytest.raises(ValueError, match="l1_unstructured: amount 40 exceeds the 24 entries left to prune"):
+        P.l1_unstructured(m, "weight", 40)
+    P.custom_from_mask(m, "bias", np.array([1, 0, 1, 0]))
+    assert m.bias.numpy()[1] == 0 and m.bias.numpy()[3] == 0
+
+
+def _round16(bk, a):
+    return a.astype(np.float16).astype(np.float64) if bk.dtype == "f16" else a
+
+
+def test_pruning_matches_torch_if_available():
+    torch = pytest.importorskip("torch")
+    import torch.nn.utils.prune as TP
+    r = np.random.default_rng(52)
+    W = r.standard_normal((5, 8))
+    m, t = nn.Linear(8, 5, device="cpu", dtype="f64"), torch.nn.Linear(8, 5).double()
+    m.weight.assign_(W)
+    with torch.no_grad():
+        t.weight.copy_(torch.tensor(W))
+    for fn, args in (("l1_unstructured", (0.3,)), ("l1_unstructured", (4,)), ("ln_structured", (0.4, 2, 0)),
+                     ("ln_structured", (1, 1, 1))):
+        getattr(nn.utils.prune, fn)(m, "weight", *args)
+        getattr(TP, fn)(t, "weight", *args)
+        np.testing.assert_array_equal(m.weight_mask.numpy(), t.weight_mask.numpy(), err_msg=str((fn, args)))
+
+
+def test_fusion_clip_norms_and_total_norm(bk):
+    """fuse_conv_bn_eval / fuse_linear_bn_eval equal the pair in eval mode;
+    clip_grad_norm_ with inf / 1 / 3 norms and error_if_nonfinite, get_total_norm,
+    clip_grads_with_norm_ -- PyTorch's formulas."""
+    r = np.random.default_rng(53)
+    U = nn.utils
+    for conv, bn, shape in ((nn.Conv2d(3, 4, 3, bias=False, device=bk.device, dtype=bk.dtype),
+                             nn.BatchNorm2d(4, device=bk.device, dtype=bk.dtype), (2, 3, 6, 6)),
+                            (nn.Linear(5, 4, device=bk.device, dtype=bk.dtype),
+                             nn.BatchNorm1d(4, device=bk.device, dtype=bk.dtype), (6, 5))):
+        for k in range(3):
+            bn(conv(bk.t(r.standard_normal(shape) * (k + 1))))
+        with pytest.raises(ValueError, match="fusion only for eval"):
+            (U.fuse_conv_bn_eval if isinstance(conv, nn.Conv2d) else U.fuse_linear_bn_eval)(conv, bn)
+        conv.eval()
+        bn.eval()
+        fused = (U.fuse_conv_bn_eval if isinstance(conv, nn.Conv2d) else U.fuse_linear_bn_eval)(conv, bn)
+        x = bk.t(r.standard_normal(shape))
+        bk.close(fused(x).numpy(), bn(conv(x)).numpy(), atol=max(bk.atol, 2e-2), what=type(conv).__name__)
+        assert fused is not conv and fused.bias is not None
+    G = [r.standard_normal((3, 4)), r.standard_normal(5)]
+    for nt, want in ((np.inf, max(np.abs(g).max() for g in G)), (1.0, sum(np.abs(g).sum() for g in G)),
+                     (3.0, sum((np.abs(g) ** 3).sum() for g in G) ** (1 / 3))):
+        ps = [vg.Parameter(np.zeros(g.shape), device=bk.device, dtype=bk.dtype) for g in G]
+        for p, g in zip(ps, G):
+            p.grad = bk.t(g)
+        total = U.clip_grad_norm_(ps, 1.5, norm_type=nt)
+        bk.close(total.numpy(), want, rtol=max(bk.rtol, 1e-3))
+        coef = min(1.0, 1.5 / (want + 1e-6))
+        for p, g in zip(ps, G):
+            bk.close(p.grad.numpy(), g * coef, atol=max(bk.atol, 2e-3))
+    ps = [vg.Parameter(np.zeros(2), device=bk.device, dtype=bk.dtype)]
+    ps[0].grad = bk.t(np.array([np.inf, 1.0]))
+    with pytest.raises(RuntimeError, match="get_total_norm: the total norm of order 2.0 is inf"):
+        U.clip_grad_norm_(ps, 1.0, error_if_nonfinite=True)
+    t = U.get_total_norm([bk.t(np.array([3.0])), bk.t(np.array([4.0]))])
+    bk.close(t.numpy(), 5.0)
+    ps[0].grad = bk.t(np.array([3.0, 4.0]))
+    U.clip_grads_with_norm_(ps, 1.0, t)
+    bk.close(ps[0].grad.numpy(), [0.6, 0.8], atol=max(bk.atol, 1e-3))

@@ -4,17 +4,60 @@ from __future__ import annotations
 
 import types
 
+import numpy as np
+
 from .. import ops
 from ..optim.clip import clip_grad_norm
 from ..optim.optimizer import _param_list, grad_for
 from ..tensor import Tensor, tensor
 
 
-def clip_grad_norm_(parameters, max_norm, norm_type=2.0, grads=None):
-    """PyTorch's ``clip_grad_norm_``: ``vkgrad.clip_grad_norm`` (the L2 norm only)."""
-    if float(norm_type) != 2.0:
-        raise ValueError(f"clip_grad_norm_: norm_type {norm_type!r} is not supported (2.0: the L2 norm)")
-    return clip_grad_norm(parameters, max_norm, grads=grads)
+def _grads_of(parameters, grads, op):
+    if isinstance(parameters, Tensor):
+        parameters = [parameters]
+    items = [grad_for(grads, k, p, op) for k, p in _param_list(parameters, op)]
+    return [g for g in items if g is not None]
+
+
+def get_total_norm(tensors, norm_type=2.0, error_if_nonfinite=False, foreach=None):
+    """The ``norm_type``-norm of the tensors taken together (inf: the largest
+    |element|) as a 0-d tensor on their device; ``error_if_nonfinite``: raise for a
+    NaN or inf norm (a host read)."""
+    ts = [tensors] if isinstance(tensors, Tensor) else [t for t in tensors if t is not None]
+    if not ts:
+        return tensor(0.0)
+    p = float(norm_type)
+    norms = [ops.norm(t if t.dtype != "f16" else t.to(dtype="f32"), p) for t in ts]
+    total = ops.norm(ops.stack(norms, 0), p)
+    if error_if_nonfinite and not np.isfinite(total.item()):
+        raise RuntimeError(f"get_total_norm: the total norm of order {norm_type} is {total.item()} (not finite)")
+    return total
+
+
+def clip_grads_with_norm_(parameters, max_norm, total_norm, foreach=None, grads=None):
+    """Scale the gradients by min(1, max_norm / (total_norm + 1e-6)) (PyTorch's
+    second half of clip_grad_norm_), each into a new buffer."""
+    coef = ops.clamp(float(max_norm) / (total_norm + 1e-6), None, 1.0)
+    for g in _grads_of(parameters, grads, "clip_grads_with_norm_"):
+        c = coef if coef.dtype == g.dtype else coef.to(dtype=g.dtype)
+        g.data = (g.detach() * c).data
+
+
+def clip_grad_norm_(parameters, max_norm, norm_type=2.0, error_if_nonfinite=False, foreach=None, grads=None):
+    """PyTorch's ``clip_grad_norm_``: the gradients scaled so that their total
+    ``norm_type``-norm is at most ``max_norm``; returns the norm before clipping (a
+    0-d tensor).  The L2 norm takes ``vkgrad.clip_grad_norm``'s fused path (no host
+    read, capturable); other orders (inf, 1, p) are composed."""
+    if float(norm_type) == 2.0 and not error_if_nonfinite:
+        return clip_grad_norm(parameters, max_norm, grads=grads)
+    if max_norm is None or max_norm <= 0:
+        raise ValueError(f"clip_grad_norm_: max_norm must be > 0, got {max_norm}")
+    gs = _grads_of(parameters, grads, "clip_grad_norm_")
+    if not gs:
+        raise ValueError("clip_grad_norm_: none of the parameters has a gradient")
+    total = get_total_norm(gs, norm_type, error_if_nonfinite)
+    clip_grads_with_norm_(parameters, max_norm, total, grads=grads)
+    return total
 
 
 def clip_grad_value_(parameters, clip_value, grads=None):
@@ -181,7 +224,7 @@ def spectral_norm(module, name="weight", n_power_iterations=1, eps=1e-12, dim=No
     return _reparametrize(module, name, "spectral_norm", compute, w)  # (the raw weight until a forward)
 
 
-from . import parametrizations, parametrize  # noqa: E402  (PyTorch's nn.utils.parametrize / parametrizations)
+from . import parametrizations, parametrize, prune  # noqa: E402  (PyTorch's nn.utils submodules)
 
 
 def _stateless_namespace():
@@ -190,3 +233,69 @@ def _stateless_namespace():
 
 
 stateless = _stateless_namespace()  # (PyTorch's nn.utils.stateless path; vkgrad.func.functional_call)
+
+
+# -- fusion of a layer with the batch norm after it (PyTorch's nn.utils.fusion) ------------------------
+def _host(t):
+    return None if t is None else t.detach().numpy().astype(np.float64)
+
+
+def _fused(w, b, rm, rv, eps, bw, bb, out_axis):
+    """(w scaled per output channel by bw / sqrt(rv + eps), the bias folded in), on the host in float64."""
+    scale = (np.ones_like(rm) if bw is None else bw) / np.sqrt(rv + eps)
+    shape = [1] * w.ndim
+    shape[out_axis] = -1
+    fw = w * scale.reshape(shape)
+    fb = ((np.zeros_like(rm) if b is None else b) - rm) * scale + (np.zeros_like(rm) if bb is None else bb)
+    return fw, fb
+
+
+def _as_parameters(like_w, like_b, fw, fb):
+    from ..tensor import Parameter
+    dt, dev = like_w.dtype, like_w.device
+    w = Parameter(fw, dtype=dt, device=dev).requires_grad_(like_w.requires_grad)
+    b = Parameter(fb, dtype=like_b.dtype if like_b is not None else dt, device=dev)
+    return w, b.requires_grad_(like_b.requires_grad if like_b is not None else like_w.requires_grad)
+
+
+def fuse_conv_bn_weights(conv_w, conv_b, bn_rm, bn_rv, bn_eps, bn_w, bn_b, transpose=False):
+    """The (weight, bias) Parameters of a convolution that equals conv followed by an
+    eval-mode batch norm (``transpose``: a transposed convolution's weight, its
+    output channels on axis 1)."""
+    fw, fb = _fused(_host(conv_w), _host(conv_b), _host(bn_rm), _host(bn_rv), float(bn_eps), _host(bn_w),
+                    _host(bn_b), 1 if transpose else 0)
+    return _as_parameters(conv_w, conv_b, fw, fb)
+
+
+def fuse_linear_bn_weights(linear_w, linear_b, bn_rm, bn_rv, bn_eps, bn_w, bn_b):
+    """The (weight, bias) Parameters of a Linear that equals linear followed by an
+    eval-mode batch norm of its outputs."""
+    fw, fb = _fused(_host(linear_w), _host(linear_b), _host(bn_rm), _host(bn_rv), float(bn_eps), _host(bn_w),
+                    _host(bn_b), 0)
+    return _as_parameters(linear_w, linear_b, fw, fb)
+
+
+def _fuse_eval(op, layer, bn, fuse):
+    import copy
+    if layer.training or bn.training:
+        raise ValueError(f"{op}: fusion only for eval (call .eval() on both modules)")
+    if getattr(bn, "running_mean", None) is None or getattr(bn, "running_var", None) is None:
+        raise ValueError(f"{op}: the batch norm keeps no running statistics")
+    fused = copy.deepcopy(layer)
+    fused.weight, fused.bias = fuse(fused.weight, fused.bias, bn.running_mean, bn.running_var, bn.eps, bn.weight,
+                                    bn.bias)
+    return fused
+
+
+def fuse_conv_bn_eval(conv, bn, transpose=False):
+    """A new convolution equal to ``bn(conv(x))`` in eval mode (inference folding)."""
+    return _fuse_eval("fuse_conv_bn_eval", conv, bn, lambda *a: fuse_conv_bn_weights(*a, transpose=transpose))
+
+
+def fuse_linear_bn_eval(linear, bn):
+    """A new Linear equal to ``bn(linear(x))`` in eval mode (bn over the Linear's
+    outputs: as many features, or one)."""
+    if linear.out_features != bn.num_features and bn.num_features != 1:
+        raise ValueError(f"fuse_linear_bn_eval: linear.out_features ({linear.out_features}) must equal "
+                         f"bn.num_features ({bn.num_features}) or bn have one feature")
+    return _fuse_eval("fuse_linear_bn_eval", linear, bn, fuse_linear_bn_weights)
