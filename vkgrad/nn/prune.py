@@ -87,32 +87,36 @@ class Identity(BasePruningMethod):
         return default_mask
 
 
-class RandomUnstructured(BasePruningMethod):
+class _Unstructured(BasePruningMethod):
+    """``amount`` of the unpruned entries, the lowest-ranked by ``_scores``."""
+
+    def __init__(self, amount):
+        self.amount = amount
+
+    def compute_mask(self, t, default_mask):
+        live = np.flatnonzero(default_mask)
+        k = _count(self.amount, live.size, self._name)
+        mask = default_mask.copy()
+        mask.flat[live[np.argsort(self._scores(t.flat[live]), kind="stable")[:k]]] = 0.0
+        return mask
+
+
+class RandomUnstructured(_Unstructured):
     """``amount`` of the unpruned entries, chosen at random (vkgrad's generator)."""
 
-    def __init__(self, amount):
-        self.amount = amount
+    _name = "random_unstructured"
 
-    def compute_mask(self, t, default_mask):
-        live = np.flatnonzero(default_mask)
-        k = _count(self.amount, live.size, "random_unstructured")
-        mask = default_mask.copy()
-        mask.flat[live[np.argsort(rng().random(live.size), kind="stable")[:k]]] = 0.0
-        return mask
+    def _scores(self, values):
+        return rng().random(values.size)
 
 
-class L1Unstructured(BasePruningMethod):
+class L1Unstructured(_Unstructured):
     """``amount`` of the unpruned entries with the smallest |value| (or importance score)."""
 
-    def __init__(self, amount):
-        self.amount = amount
+    _name = "l1_unstructured"
 
-    def compute_mask(self, t, default_mask):
-        live = np.flatnonzero(default_mask)
-        k = _count(self.amount, live.size, "l1_unstructured")
-        mask = default_mask.copy()
-        mask.flat[live[np.argsort(t.flat[live], kind="stable")[:k]]] = 0.0
-        return mask
+    def _scores(self, values):
+        return values
 
 
 class _Structured(BasePruningMethod):
