@@ -2438,3 +2438,57 @@ def test_fusion_clip_norms_and_total_norm(bk):
     ps[0].grad = bk.t(np.array([3.0, 4.0]))
     U.clip_grads_with_norm_(ps, 1.0, t)
     bk.close(ps[0].grad.numpy(), [0.6, 0.8], atol=max(bk.atol, 1e-3))
+
+
+def test_adaptive_log_softmax_with_loss(bk):
+    """AdaptiveLogSoftmaxWithLoss: log_prob's rows are distributions over n_classes
+    built from the head and the clusters (NumPy's composition of the same weights),
+    forward gives each target's log-probability and their mean negative, predict the
+    argmax; trainable; errors named."""
+    r = np.random.default_rng(61)
+    m = nn.AdaptiveLogSoftmaxWithLoss(8, 10, [3, 6], div_value=2.0, device=bk.device, dtype=bk.dtype)
+    assert [n for n, _ in m.named_parameters()] == ["head.weight", "tail.0.0.weight", "tail.0.1.weight",
+                                                     "tail.1.0.weight", "tail.1.1.weight"]
+    assert m.tail[0][0].weight.shape == (4, 8) and m.tail[1][0].weight.shape == (2, 8)
+    x = r.standard_normal((6, 8))
+    W = {n: p.numpy().astype(np.float64) for n, p in m.named_parameters()}
+
+    def lsm(z):
+        z = z - z.max(1, keepdims=True)
+        return z - np.log(np.exp(z).sum(1, keepdims=True))
+    xr = bk.t(x).numpy().astype(np.float64)
+    head = lsm(xr @ W["head.weight"].T)
+    full = np.concatenate([head[:, :3]] + [lsm(xr @ W[f"tail.{i}.0.weight"].T @ W[f"tail.{i}.1.weight"].T)
+                                           + head[:, 3 + i:4 + i] for i in range(2)], 1)
+    lp = m.log_prob(bk.t(x))
+    bk.close(lp.numpy(), full, atol=max(bk.atol, 1e-2))
+    bk.close(np.exp(lp.numpy().astype(np.float64)).sum(1), np.ones(6), atol=max(bk.atol, 1e-2))
+    y = np.array([0, 2, 3, 5, 6, 9])
+    out, loss = m(bk.t(x), y)
+    bk.close(out.numpy(), full[np.arange(6), y], atol=max(bk.atol, 1e-2))
+    bk.close(loss.numpy(), -full[np.arange(6), y].mean(), atol=max(bk.atol, 1e-2))
+    assert m.predict(bk.t(x)).numpy().tolist() == full.argmax(1).tolist()
+    loss.backward()
+    assert all(p.grad is not None for p in m.parameters())
+    with pytest.raises(ValueError, match=r"cutoffs must be a sorted sequence of unique positive ints below"):
+        nn.AdaptiveLogSoftmaxWithLoss(8, 10, [6, 3])
+    with pytest.raises(ValueError, match=r"targets must lie in \[0, 9\], got \[0, 10\]"):
+        m(bk.t(x), np.array([0, 1, 2, 3, 4, 10]))
+
+
+def test_adaptive_log_softmax_matches_torch_if_available():
+    torch = pytest.importorskip("torch")
+    r = np.random.default_rng(62)
+    m = nn.AdaptiveLogSoftmaxWithLoss(16, 20, [5, 12], div_value=2.0, head_bias=True, device="cpu", dtype="f64")
+    t = torch.nn.AdaptiveLogSoftmaxWithLoss(16, 20, [5, 12], div_value=2.0, head_bias=True).double()
+    assert list(m.state_dict()) == list(t.state_dict())
+    t.load_state_dict({k: torch.tensor(v) for k, v in m.state_dict().items()})
+    x, y = r.standard_normal((7, 16)), np.array([0, 4, 5, 11, 12, 19, 3])
+    o, to = m(vg.tensor(x, dtype="f64", device="cpu"), y), t(torch.tensor(x), torch.tensor(y))
+    np.testing.assert_allclose(o.output.numpy(), to.output.detach().numpy(), atol=1e-12)
+    o.loss.backward()
+    to.loss.backward()
+    for p, q in zip(m.parameters(), t.parameters()):
+        np.testing.assert_allclose(p.grad.numpy(), q.grad.numpy(), atol=1e-12)
+    np.testing.assert_allclose(m.log_prob(vg.tensor(x, dtype="f64", device="cpu")).numpy(),
+                               t.log_prob(torch.tensor(x)).detach().numpy(), atol=1e-12)
