@@ -76,6 +76,33 @@ def _np_polygamma(n, x):
     return (-1.0) ** (n + 1) * math.factorial(n) * ((1.0 / z ** (n + 1)).sum(-1) + tail - 0.5 / (x + 20000.0) ** (n + 1))
 
 
+def _np_bessel_j(n, x):
+    """J0 / J1 by their power series (80 terms, float64: exact to ~1e-12 for |x| <= 12)."""
+    return sum((-1) ** k * (x / 2) ** (2 * k + n) / (math.factorial(k) * math.factorial(k + n)) for k in range(80))
+
+
+def _np_bessel_y(n, x):
+    """Y0 / Y1 from the integral Y_n(x) = 1/pi int_0^pi sin(x sin t - n t) dt - 1/pi int_0^inf (e^(nt) +
+    (-1)^n e^(-nt)) e^(-x sinh t) dt (Simpson's rule, float64)."""
+    t = np.linspace(0, np.pi, 4001)
+    w = np.ones_like(t)
+    w[1:-1:2], w[2:-1:2] = 4, 2
+    first = (np.sin(x[..., None] * np.sin(t) - n * t) * w).sum(-1) * (t[1] - t[0]) / 3 / np.pi
+    u = np.linspace(0, 12, 24001)
+    wu = np.ones_like(u)
+    wu[1:-1:2], wu[2:-1:2] = 4, 2
+    f = (np.exp(n * u) + (-1) ** n * np.exp(-n * u)) * np.exp(-x[..., None] * np.sinh(u))
+    return first - (f * wu).sum(-1) * (u[1] - u[0]) / 3 / np.pi
+
+
+def _np_bessel_k(n, x):
+    """K_n(x) = int_0^inf exp(-x cosh t) cosh(n t) dt (Simpson's rule, float64)."""
+    u = np.linspace(0, 12, 24001)
+    wu = np.ones_like(u)
+    wu[1:-1:2], wu[2:-1:2] = 4, 2
+    return (np.exp(-x[..., None] * np.cosh(u)) * np.cosh(n * u) * wu).sum(-1) * (u[1] - u[0]) / 3
+
+
 def _np_expm(a):
     """exp(A): 40 Taylor terms of A / 2^6, squared six times (float64)."""
     x, e, term = a / 64.0, np.broadcast_to(np.eye(a.shape[-1]), a.shape).copy(), None
@@ -1085,6 +1112,20 @@ CASES = {
     "combinations": (lambda x: vg.combinations(x, 2) * vg.tensor([1.0, 2.0], dtype=x.dtype, device=x.device),
                      lambda x: np.array(list(itertools.combinations(x, 2))) * np.array([1.0, 2.0]), [U(4)]),
     "rsub": (lambda a, b: vg.rsub(a, b, alpha=2), lambda a, b: b - 2 * a, [U(3, 4), U(4)]),
+    "special_bessel_j0_j1": (lambda x: vg.special.bessel_j0(x) + vg.special.bessel_j1(x) * 0.5,
+                             lambda x: _np_bessel_j(0, x) + _np_bessel_j(1, x) * 0.5, [U(3, 4, lo=-12, hi=12)]),
+    "special_bessel_y0_y1": (lambda x: vg.special.bessel_y0(x) + vg.special.bessel_y1(x) * 0.5,
+                             lambda x: _np_bessel_y(0, x) + _np_bessel_y(1, x) * 0.5, [U(3, 4, lo=0.5, hi=12)]),
+    "special_bessel_k": (lambda x: vg.special.modified_bessel_k0(x) + vg.special.scaled_modified_bessel_k1(x),
+                         lambda x: _np_bessel_k(0, x) + _np_bessel_k(1, x) * np.exp(x), [U(3, 4, lo=0.3, hi=6)]),
+    "special_erfcx": (vg.special.erfcx, lambda x: np.exp(x * x) * np.vectorize(math.erfc)(x), [U(3, 4, lo=-2, hi=5)]),
+    "special_chebyshev_hermite": (lambda x: vg.special.chebyshev_polynomial_t(x, 4) + vg.special.hermite_polynomial_h(
+        x, 3) * 0.1, lambda x: np.polynomial.chebyshev.chebval(x, [0, 0, 0, 0, 1]) + np.polynomial.hermite.hermval(
+        x, [0, 0, 0, 1]) * 0.1, [U(3, 4, lo=-1, hi=1)]),
+    "special_legendre_laguerre_degrees": (
+        lambda x: vg.special.legendre_polynomial_p(x, np.array([0, 1, 2, 5])) + vg.special.laguerre_polynomial_l(x, 3),
+        lambda x: np.stack([np.polynomial.legendre.legval(x[:, i], [0] * n + [1]) for i, n in enumerate([0, 1, 2, 5])],
+                           1) + np.polynomial.laguerre.lagval(x, [0, 0, 0, 1]), [U(3, 4, lo=-1, hi=1)]),
     "svd_V": (lambda a: vg.svd(a).S + vg.svd(a).V[..., 0, :] ** 2,
               lambda a: np.linalg.svd(a)[1] + np.linalg.svd(a)[2][..., :, 0] ** 2, [U(2, 4, 3)]),
     "pca_lowrank": (lambda a: vg.pca_lowrank(a, q=2).S, lambda a: np.linalg.svd(a - a.mean(0), compute_uv=False)[:2],
@@ -2568,6 +2609,74 @@ def test_more_pytorch_functions_match_torch_if_available():
     th, te = torch.histogram(torch.tensor(x), 5)
     np.testing.assert_allclose(h.numpy(), th.numpy())
     np.testing.assert_allclose(e.numpy(), te.numpy())
+
+
+def test_special_functions_identities_and_host_ones(bk):
+    """Bessel functions through their Wronskians (J1 Y0 - J0 Y1 = 2 / (pi x), I0 K1 +
+    I1 K0 = 1 / x) on every backend; gammainc / gammaincc / zeta against closed forms
+    (float64 on the host: P(1, x) = 1 - e^-x, P(1/2, x) = erf(sqrt x), zeta(2) =
+    pi^2 / 6), gammainc's gradient in x; the domains' edges."""
+    S = vg.special
+    x = np.array([0.3, 1.0, 2.5, 7.9, 8.1, 15.0])
+    t = bk.t(x)
+    w1 = S.bessel_j1(t) * S.bessel_y0(t) - S.bessel_j0(t) * S.bessel_y1(t)
+    bk.close(w1.numpy(), 2 / (np.pi * x), rtol=max(bk.rtol, 1e-5), atol=max(bk.atol, 1e-6))
+    t = bk.t(x[:5])  # (I0(15) = 3.4e5 exceeds f16)
+    w2 = S.modified_bessel_i0(t) * S.modified_bessel_k1(t) + S.modified_bessel_i1(t) * S.modified_bessel_k0(t)
+    bk.close(w2.numpy(), 1 / x[:5], rtol=max(bk.rtol, 1e-5))
+    edge = bk.t(np.array([0.0, -1.0]))
+    assert S.bessel_y0(edge).numpy()[0] == -np.inf and np.isnan(S.bessel_y1(edge).numpy()[1])
+    assert S.modified_bessel_k0(edge).numpy()[0] == np.inf
+    bk.close(S.spherical_bessel_j0(t).numpy(), np.sin(x[:5]) / x[:5])
+    big = S.erfcx(bk.t(np.array([30.0, 100.0]))).numpy()  # (erfc underflows there: erfcx ~ 1 / (x sqrt pi))
+    bk.close(big, 1 / (np.array([30.0, 100.0]) * np.sqrt(np.pi)) * (1 - 0.5 / np.array([900.0, 1e4])),
+             rtol=max(bk.rtol, 1e-4))
+    xs = np.array([0.1, 0.9, 2.0, 7.5])
+    a1 = S.gammainc(bk.t(np.ones(4)), bk.t(xs))
+    bk.close(a1.numpy(), 1 - np.exp(-xs))
+    bk.close(S.gammainc(0.5, bk.t(xs)).numpy(), np.vectorize(math.erf)(np.sqrt(xs)))
+    bk.close(S.gammaincc(bk.t(np.array([3.0])), bk.t(np.array([2.0]))).numpy(), [np.exp(-2) * (1 + 2 + 2)])
+    xg = bk.t(xs, requires_grad=True)
+    S.gammainc(bk.t(np.full(4, 2.5)), xg).sum().backward()
+    bk.close(xg.grad.numpy(), xs ** 1.5 * np.exp(-xs) / math.gamma(2.5), rtol=max(bk.rtol, 1e-3))
+    bk.close(S.zeta(bk.t(np.array([2.0, 4.0, 3.0])), bk.t(np.array([1.0, 1.0, 2.0]))).numpy(),
+             [np.pi ** 2 / 6, np.pi ** 4 / 90, 1.2020569031595942 - 1.0], rtol=max(bk.rtol, 1e-6))
+    assert np.isnan(S.zeta(bk.t(np.array([0.5])), 1.0).numpy()[0])
+    with pytest.raises(ValueError, match="legendre_polynomial_p: n must hold non-negative integers"):
+        S.legendre_polynomial_p(t, -1)
+    with pytest.raises(TypeError, match="gammainc: expected at least one vkgrad Tensor"):
+        S.gammainc(1.0, 2.0)
+
+
+def test_special_functions_match_torch_if_available():
+    torch = pytest.importorskip("torch")
+    S, TS = vg.special, torch.special
+    x = np.concatenate([np.linspace(-20, 20, 41), [1e-3, 7.99, 8.01]])
+    xp = np.abs(x) + 1e-3
+    for name, arr, tol in (("bessel_j0", x, 3e-7), ("bessel_j1", x, 3e-7), ("bessel_y0", xp, 1e-6),
+                           ("bessel_y1", xp, 2e-6), ("modified_bessel_k0", xp, 1e-7), ("scaled_modified_bessel_k1", xp,
+                                                                                     1e-7), ("erfcx", x, 1e-7)):
+        got = getattr(S, name)(vg.tensor(arr, dtype="f64", device="cpu")).numpy()
+        want = getattr(TS, name)(torch.tensor(arr)).numpy()
+        np.testing.assert_allclose(got, want, rtol=tol, atol=tol, err_msg=name)
+    xx = np.linspace(-1.5, 1.5, 13)
+    for name in ("chebyshev_polynomial_t", "chebyshev_polynomial_u", "chebyshev_polynomial_v",
+                 "chebyshev_polynomial_w", "shifted_chebyshev_polynomial_t", "hermite_polynomial_h",
+                 "hermite_polynomial_he", "laguerre_polynomial_l", "legendre_polynomial_p"):
+        n = np.arange(13.0)
+        np.testing.assert_allclose(getattr(S, name)(vg.tensor(xx, dtype="f64", device="cpu"),
+                                                    vg.tensor(n, dtype="f64", device="cpu")).numpy(),
+                                   getattr(TS, name)(torch.tensor(xx), torch.tensor(n)).numpy(), rtol=1e-12,
+                                   atol=1e-12, err_msg=name)
+    A, X = np.array([0.5, 1.0, 2.5, 10.0, 0.1]), np.array([0.3, 2.0, 2.5, 12.0, 5.0])
+    for name in ("gammainc", "gammaincc"):
+        np.testing.assert_allclose(getattr(S, name)(vg.tensor(A, dtype="f64", device="cpu"),
+                                                    vg.tensor(X, dtype="f64", device="cpu")).numpy(),
+                                   getattr(TS, name)(torch.tensor(A), torch.tensor(X)).numpy(), atol=1e-13)
+    np.testing.assert_allclose(S.zeta(vg.tensor([2.0, 3.5, 1.5], dtype="f64", device="cpu"),
+                                      vg.tensor([1.0, 0.5, 2.0], dtype="f64", device="cpu")).numpy(),
+                               TS.zeta(torch.tensor([2.0, 3.5, 1.5], dtype=torch.float64),
+                                       torch.tensor([1.0, 0.5, 2.0], dtype=torch.float64)).numpy(), rtol=1e-13)
 
 
 def test_pytorch_operators_and_spellings(bk):
