@@ -127,3 +127,39 @@ def test_dp_train_over_ranks_matches_dp_train_in_one_process(tmp_path):
     np.testing.assert_allclose(hist, want_hist, rtol=1e-5)
     for k, v in model.state_dict().items():
         np.testing.assert_allclose(got[k], v, rtol=1e-5, atol=1e-5, err_msg=k)
+
+
+def test_sync_batch_norm_in_one_process_is_batch_norm(bk):
+    """Without vkgrad.distributed (one process) SyncBatchNorm is BatchNorm;
+    convert_sync_batchnorm swaps a model's BatchNorm layers keeping their tensors."""
+    from vkgrad import nn
+    r = np.random.default_rng(7)
+    x = r.standard_normal((6, 3, 4))
+    sb, b = nn.SyncBatchNorm(3, device=bk.device, dtype=bk.dtype), nn.BatchNorm1d(3, device=bk.device, dtype=bk.dtype)
+    bk.close(sb(bk.t(x)).numpy(), b(bk.t(x)).numpy())
+    model = nn.Sequential(nn.Conv2d(2, 3, 3, device=bk.device, dtype=bk.dtype), nn.BatchNorm2d(3, device=bk.device,
+                                                                                                  dtype=bk.dtype))
+    w = model[1].weight
+    model = nn.SyncBatchNorm.convert_sync_batchnorm(model)
+    assert type(model[1]) is nn.SyncBatchNorm and model[1].weight is w
+    assert list(model.state_dict()) == ["0.weight", "0.bias", "1.weight", "1.bias", "1.running_mean",
+                                        "1.running_var"]
+
+
+@needs_mpi
+def test_sync_batch_norm_across_two_ranks_equals_one_batch(tmp_path):
+    """Two ranks each with half the batch: SyncBatchNorm's outputs, input gradients,
+    running statistics and eval outputs equal one process's BatchNorm over the
+    whole batch; the weight and bias gradients sum to its."""
+    out = str(tmp_path / "sbn")
+    r, _ = _mpirun(["syncbn", out])
+    assert r.returncode == 0, r.stdout + r.stderr
+    parts = [np.load(f"{out}.{k}.npz") for k in range(2)]
+    want = mpi_script.syncbn_step(0, 1)
+    for key in ("y", "gx", "eval"):
+        np.testing.assert_allclose(np.concatenate([p[key] for p in parts]), want[key], atol=1e-12, err_msg=key)
+    for key in ("gw", "gb"):
+        np.testing.assert_allclose(parts[0][key] + parts[1][key], want[key], atol=1e-12, err_msg=key)
+    for key in ("rm", "rv"):
+        for p in parts:
+            np.testing.assert_allclose(p[key], want[key], atol=1e-12, err_msg=key)

@@ -148,6 +148,15 @@ def allreduce_gradients(model_or_params, grads=None, weight=None):
     return grads
 
 
+def allreduce_array(values):
+    """The elementwise sum of a float64 array over all ranks (one all-reduce)."""
+    from mpi4py import MPI
+    buf = np.ascontiguousarray(values, dtype=np.float64)
+    out = np.empty_like(buf)
+    _wait(_comm().Iallreduce(buf, out, op=MPI.SUM), "allreduce_array")
+    return out
+
+
 def allreduce_scalar(value):
     """Sum of a float over all ranks."""
     from mpi4py import MPI

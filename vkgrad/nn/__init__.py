@@ -24,6 +24,7 @@ from .layers import (ELU, GELU, AdaptiveAvgPool2d, ConvTranspose2d, Dropout2d, G
                      LazyBatchNorm1d, LazyBatchNorm2d, LazyBatchNorm3d, LazyInstanceNorm1d, LazyInstanceNorm2d,
                      LazyInstanceNorm3d)
 from .adaptive import AdaptiveLogSoftmaxWithLoss
+from .syncbn import SyncBatchNorm
 from .rnn import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNCell
 from .transformer import (Transformer, TransformerDecoder, TransformerDecoderLayer, TransformerEncoder,
                           TransformerEncoderLayer)
@@ -54,4 +55,4 @@ __all__ = ["Module", "Parameter", "Linear", "Conv2d", "MaxPool2d", "AvgPool2d", 
            "TripletMarginWithDistanceLoss", "LazyLinear", "AdaptiveMaxPool3d", "LPPool3d", "LazyConv1d",
            "LazyConv2d", "LazyConv3d", "LazyConvTranspose1d", "LazyConvTranspose2d", "LazyConvTranspose3d",
            "LazyBatchNorm1d", "LazyBatchNorm2d", "LazyBatchNorm3d", "LazyInstanceNorm1d", "LazyInstanceNorm2d",
-           "LazyInstanceNorm3d", "AdaptiveLogSoftmaxWithLoss"]
+           "LazyInstanceNorm3d", "AdaptiveLogSoftmaxWithLoss", "SyncBatchNorm"]
