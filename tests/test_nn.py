@@ -2492,3 +2492,58 @@ def test_adaptive_log_softmax_matches_torch_if_available():
         np.testing.assert_allclose(p.grad.numpy(), q.grad.numpy(), atol=1e-12)
     np.testing.assert_allclose(m.log_prob(vg.tensor(x, dtype="f64", device="cpu")).numpy(),
                                t.log_prob(torch.tensor(x)).detach().numpy(), atol=1e-12)
+
+
+def test_more_tensor_module_and_functional_spellings(bk):
+    """Tensor.where / reshape_as / sum_to_size / split_with_sizes / mH / H /
+    stride / put / the in-place samplers / post-accumulate hooks; F's in-place
+    activations, *_with_indices and upsample; nn.Buffer, RNNBase, NLLLoss2d --
+    as PyTorch's."""
+    import vkgrad.nn.functional as F
+    x = bk.t(np.arange(6.0).reshape(2, 3))
+    assert x.where(x > 2.0, -1.0).numpy().tolist() == [[-1, -1, -1], [3, 4, 5]]
+    assert x.reshape_as(bk.t(np.zeros((3, 2)))).shape == (3, 2) and x.ravel().shape == (6,)
+    assert x.sum_to_size(1, 3).numpy().tolist() == [[3, 5, 7]] and x.sum_to_size(3).numpy().tolist() == [3, 5, 7]
+    with pytest.raises(ValueError, match=r"sum_to_size: \[2\] does not broadcast to \[2, 3\]"):
+        x.sum_to_size(2)
+    assert [p.shape for p in x.split_with_sizes([1, 2], 1)] == [(2, 1), (2, 2)]
+    assert x.mH.shape == (3, 2) and x.H.shape == (3, 2) and x.adjoint().shape == (3, 2)
+    assert x.stride() == (3, 1) and x.stride(0) == 3 and x.storage_offset() == 0 and x.itemsize == x.element_size()
+    assert x.get_device() == (-1 if bk.device == "cpu" else 0) and x.is_cpu == (bk.device == "cpu")
+    assert x.put(vg.tensor([0, -1], dtype="i32", device=bk.device), bk.t(np.array([9.0, 8.0]))).numpy().tolist() == \
+        [[9, 1, 2], [3, 4, 8]]
+    assert x.put(np.array([1, 1]), bk.t(np.array([1.0, 2.0])), accumulate=True).numpy()[0, 1] == 4.0
+    vg.manual_seed(2)
+    e = bk.t(np.zeros((200, 50))).exponential_(2.0).numpy().astype(np.float64)
+    assert e.min() >= 0 and abs(e.mean() - 0.5) < 0.02
+    b = bk.t(np.zeros(4000)).bernoulli_(0.25).numpy()
+    assert set(np.unique(b).tolist()) <= {0.0, 1.0} and abs(b.mean() - 0.25) < 0.03
+    r = bk.t(np.zeros(1000)).random_(3, 7).numpy()
+    assert set(np.unique(r).tolist()) == {3.0, 4.0, 5.0, 6.0}
+    p = vg.Parameter(np.ones(3), device=bk.device, dtype=bk.dtype)
+    seen = []
+    h = p.register_post_accumulate_grad_hook(lambda t: seen.append(t.grad.numpy().tolist()))
+    (p * 2.0).sum().backward()
+    h.remove()
+    (p * 2.0).sum().backward()
+    assert seen == [[2.0, 2.0, 2.0]]
+    y = (p * 1.0)
+    y.retain_grad()
+    assert y.retains_grad and not p.retains_grad
+    z = bk.t(np.array([-1.0, 2.0]))
+    assert F.relu_(z) is z and z.numpy().tolist() == [0.0, 2.0]
+    F.leaky_relu_(w := bk.t(np.array([-1.0, 2.0])), 0.5)
+    assert w.numpy().tolist() == [-0.5, 2.0]
+    v, i = F.max_pool2d_with_indices(bk.t(np.arange(16.0).reshape(1, 1, 4, 4)), 2)
+    assert v.numpy().ravel().tolist() == [5, 7, 13, 15] and i.numpy().ravel().tolist() == [5, 7, 13, 15]
+    assert F.upsample_nearest(bk.t(np.ones((1, 1, 2, 2))), scale_factor=2).shape == (1, 1, 4, 4)
+
+    class M(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.a = nn.Buffer(vg.zeros(3, device=bk.device))
+            self.b = nn.Buffer(np.ones(2), persistent=False)
+    m = M()
+    assert list(m.state_dict()) == ["a"] and [n for n, _ in m.named_buffers()] == ["a", "b"]
+    assert isinstance(nn.LSTM(2, 3), nn.RNNBase) and isinstance(nn.GRUCell(2, 3), nn.RNNCellBase)
+    assert nn.NLLLoss2d is nn.NLLLoss

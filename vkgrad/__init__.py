@@ -18,6 +18,7 @@ from .tensor import (Parameter, Tensor, arange, as_tensor, canonical_dtype, empt
                      randn, randn_like, randperm, tensor, tril_indices, triu_indices, zeros, zeros_like)
 from . import amp, data, distributions, func, functional, linalg, nn, optim, parallel, special, utils  # noqa: E402
 from .func import vmap
+from .special import gammainc as igamma, gammaincc as igammac, sinc  # (PyTorch's top-level names)
 from .linalg import det, logdet, matrix_power, slogdet
 from .linalg import inv as inverse, pinv as pinverse
 from ._linalg_top import (cholesky, cholesky_inverse, cholesky_solve, geqrf, lu, lu_solve, lu_unpack, matrix_exp,

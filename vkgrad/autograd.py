@@ -204,6 +204,9 @@ def run_backward(loss, grad=None, accumulate=False, retain_graph=False):
                 t.grad = Tensor(g, t.backend)
             else:
                 t.grad = Tensor(be.binary("add", t.grad.data, g), t.backend)
+        for t, _ in leaves.values():  # (Tensor.register_post_accumulate_grad_hook)
+            for hook in list(((t._hooks or {}).get("post_accumulate") or {}).values()):
+                hook(t)
     return leaves
 
 
@@ -286,7 +289,7 @@ def _run_hooks(t, g, accumulate):
     PyTorch's)."""
     be = t.backend
     for key, hook in list(t._hooks.items()):
-        if key == "retain":
+        if key in ("retain", "post_accumulate"):
             continue
         r = hook(Tensor(g, be))
         if r is not None:

@@ -556,7 +556,135 @@ class Tensor:
     def int(self):
         return self.to(dtype="i32")
 
-    long = int  # (int32: vkgrad's only integer dtype)
+    long = short = char = byte = int  # (int32: vkgrad's only integer dtype)
+
+    def where(self, condition, other):
+        """``vkgrad.where(condition, self, other)`` (PyTorch's method order)."""
+        return _ops().where(condition, self, other)
+
+    def reshape_as(self, other):
+        return self.reshape(other.shape)
+
+    def sum_to_size(self, *size):
+        """Summed over the axes where ``size`` (broadcastable to this shape) is 1
+        or missing: the inverse of a broadcast."""
+        size = tuple(size[0]) if len(size) == 1 and isinstance(size[0], (tuple, list)) else tuple(size)
+        try:
+            fits = tuple(np.broadcast_shapes(size, self.shape)) == self.shape
+        except ValueError:
+            fits = False
+        if not fits:
+            raise ValueError(f"sum_to_size: {list(size)} does not broadcast to {list(self.shape)}")
+        lead = self.ndim - len(size)
+        axes = tuple(range(lead)) + tuple(lead + i for i, n in enumerate(size) if n == 1 and self.shape[lead + i] != 1)
+        out = _ops().sum(self, axes, keepdims=True) if axes else self
+        return out.reshape(size)
+
+    def split_with_sizes(self, split_sizes, dim=0):
+        return _ops().split(self, list(split_sizes), dim)
+
+    @property
+    def mH(self):  # noqa: N802  (PyTorch's name)
+        """The last two axes swapped (real tensors: the conjugate transpose)."""
+        return self.swapaxes(-2, -1)
+
+    @property
+    def H(self):  # noqa: N802
+        """The transpose of a matrix (real: its conjugate transpose)."""
+        if self.ndim != 2:
+            raise ValueError(f"H: expected a matrix, got shape {list(self.shape)} (use mH for batches)")
+        return self.swapaxes(0, 1)
+
+    def adjoint(self):
+        return self.mH
+
+    def ravel(self):
+        return self.reshape((self.size,))
+
+    def stride(self, dim=None):
+        """The row-major strides in elements (vkgrad tensors are contiguous)."""
+        st = tuple(int(np.prod(self.shape[i + 1:])) for i in range(self.ndim))
+        return st if dim is None else st[self._dim("stride", dim)]
+
+    def storage_offset(self):
+        return 0
+
+    @property
+    def itemsize(self):
+        return self.element_size()
+
+    @property
+    def is_cpu(self):
+        return self.device == "cpu"
+
+    def get_device(self):
+        """-1 on the CPU, else the Vulkan device's index."""
+        return -1 if self.device == "cpu" else int(self.device.split(":")[1]) if ":" in self.device else 0
+
+    def is_signed(self):
+        return True
+
+    def detach_(self):
+        """Cut this tensor from its graph, in place (it becomes a leaf)."""
+        self._node, self.requires_grad = None, False
+        return self
+
+    @property
+    def retains_grad(self):
+        return bool(self._node is not None and self._hooks and self._hooks.get("retain"))
+
+    def register_post_accumulate_grad_hook(self, hook):
+        """``hook(tensor)`` on a leaf once backward has accumulated its ``.grad``
+        (e.g. an optimizer step per parameter); returns a removable handle."""
+        if self._node is not None or not self.requires_grad:
+            raise RuntimeError("register_post_accumulate_grad_hook: only leaf tensors that require grad have one")
+        from .nn.module import RemovableHandle
+        if self._hooks is None:
+            self._hooks = {}
+        table = self._hooks.setdefault("post_accumulate", {})
+        key = max(table, default=-1) + 1
+        table[key] = hook
+        return RemovableHandle(table, key)
+
+    def _fill_random(self, op, draw):
+        """In place: values drawn on the host from vkgrad's generator."""
+        from .random import rng
+        return self._inplace_of(op, lambda: tensor(draw(rng(), self.shape), dtype=self.dtype, device=self.device))
+
+    def random_(self, low=0, high=None):
+        """Integers uniform in [low, high) (one argument: [0, it); none: [0, 2**24))."""
+        lo, hi = (0, low) if high is None and low else (low, high if high is not None else 2 ** 24)
+        return self._fill_random("random_", lambda g, s: g.integers(lo, hi, size=s).astype(np.float64))
+
+    def exponential_(self, lambd=1.0):
+        return self._fill_random("exponential_", lambda g, s: g.exponential(1.0 / lambd, size=s))
+
+    def geometric_(self, p):
+        return self._fill_random("geometric_", lambda g, s: g.geometric(p, size=s).astype(np.float64))
+
+    def log_normal_(self, mean=1.0, std=2.0):
+        return self._fill_random("log_normal_", lambda g, s: g.lognormal(mean, std, size=s))
+
+    def cauchy_(self, median=0.0, sigma=1.0):
+        return self._fill_random("cauchy_", lambda g, s: median + sigma * g.standard_cauchy(size=s))
+
+    def bernoulli_(self, p=0.5):
+        """1 with probability p (a number or a tensor of this shape), else 0, in place."""
+        pv = p.numpy().astype(np.float64) if isinstance(p, Tensor) else p
+        return self._fill_random("bernoulli_", lambda g, s: (g.random(s) < pv).astype(np.float64))
+
+    def put_(self, index, source, accumulate=False):
+        """self.flatten()[index] = source (``accumulate``: added), in place."""
+        return self._inplace_of("put_", lambda: self.put(index, source, accumulate))
+
+    def put(self, index, source, accumulate=False):
+        """A copy with the flattened positions ``index`` set to (or, ``accumulate``,
+        increased by) ``source``'s values; differentiable."""
+        idx = index.numpy() if isinstance(index, Tensor) else np.asarray(index)
+        idx = np.where(idx < 0, idx + self.size, idx).reshape(-1)
+        flat = self.reshape((self.size,))
+        src = source.reshape((idx.size,)) if isinstance(source, Tensor) else source
+        return _ops().index_put(flat, (idx,), src, accumulate).reshape(self.shape)
 
     def _dim(self, op, dim, extra=0):
         """``dim`` made non-negative for a tensor of ndim + extra dimensions, checked."""
@@ -801,23 +929,26 @@ def _in_place_of(name):
     return method
 
 
-def _linalg_method(name, fn_name, module="linalg"):
+def _module_method(name, fn_name, module="linalg"):
+    """A method calling ``vkgrad.<module>.<fn_name>(self, ...)``."""
     def method(self, *args, **kw):
         import importlib
         return getattr(importlib.import_module(f"vkgrad.{module}"), fn_name)(self, *args, **kw)
     method.__name__ = method.__qualname__ = name
-    method.__doc__ = f"``vkgrad.{'linalg.' if module == 'linalg' else ''}{fn_name}(self, ...)``."
+    method.__doc__ = f"``vkgrad.{'' if module.startswith('_') else module + '.'}{fn_name}(self, ...)``."
     return method
 
 
 for _name, _fn in (("det", "det"), ("logdet", "logdet"), ("slogdet", "slogdet"), ("inverse", "inv"),
                    ("pinverse", "pinv"), ("matrix_power", "matrix_power"), ("cholesky", "cholesky")):
-    setattr(Tensor, _name, _linalg_method(_name, _fn))
+    setattr(Tensor, _name, _module_method(_name, _fn))
 
 
 for _name in ("svd", "qr", "lu", "lu_solve", "cholesky_solve", "cholesky_inverse", "triangular_solve", "matrix_exp",
               "geqrf", "orgqr"):
-    setattr(Tensor, _name, _linalg_method(_name, _name, "_linalg_top"))  # (PyTorch's top-level spellings)
+    setattr(Tensor, _name, _module_method(_name, _name, "_linalg_top"))  # (PyTorch's top-level spellings)
+for _name, _fn in (("sinc", "sinc"), ("igamma", "gammainc"), ("igammac", "gammaincc")):
+    setattr(Tensor, _name, _module_method(_name, _fn, "special"))
 
 for _name in ("exp", "log", "sqrt", "rsqrt", "abs", "neg", "relu", "sigmoid", "tanh", "sin", "cos", "floor", "ceil",
               "round", "trunc", "sign", "square", "reciprocal", "clamp_min", "clamp_max", "pow", "lerp", "fmod",
@@ -830,7 +961,7 @@ for _name in ("exp", "log", "sqrt", "rsqrt", "abs", "neg", "relu", "sigmoid", "t
               "clip", "cumsum", "cumprod", "tril", "triu", "true_divide", "xlogy", "logit", "arctan", "arcsin",
               "arccos", "arcsinh", "arccosh", "arctanh", "arctan2", "absolute", "fix", "sgn", "copysign",
               "float_power", "ldexp", "gcd", "lcm", "i0", "polygamma", "mvlgamma", "renorm", "addmm", "addmv",
-              "addr", "addbmm", "baddbmm", "masked_scatter", "index_put"):
+              "addr", "addbmm", "baddbmm", "masked_scatter", "index_put", "sinc", "igamma", "igammac"):
     if not hasattr(Tensor, _name + "_"):
         setattr(Tensor, _name + "_", _in_place_of(_name))
 

@@ -25,11 +25,11 @@ from .layers import (ELU, GELU, AdaptiveAvgPool2d, ConvTranspose2d, Dropout2d, G
                      LazyInstanceNorm3d)
 from .adaptive import AdaptiveLogSoftmaxWithLoss
 from .syncbn import SyncBatchNorm
-from .rnn import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNCell
+from .rnn import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNCell, _CellBase as RNNCellBase, _RNNBase as RNNBase
 from .transformer import (Transformer, TransformerDecoder, TransformerDecoderLayer, TransformerEncoder,
                           TransformerEncoderLayer)
 from . import functional, init, utils
-from .module import Module
+from .module import Buffer, Module
 
 __all__ = ["Module", "Parameter", "Linear", "Conv2d", "MaxPool2d", "AvgPool2d", "AdaptiveAvgPool2d", "BatchNorm2d",
            "Conv1d", "MaxPool1d", "AvgPool1d", "Upsample", "GroupNorm", "Dropout2d", "ConvTranspose2d", "Embedding", "BatchNorm1d", "LayerNorm", "MultiheadAttention", "TransformerEncoderLayer",
@@ -55,4 +55,6 @@ __all__ = ["Module", "Parameter", "Linear", "Conv2d", "MaxPool2d", "AvgPool2d", 
            "TripletMarginWithDistanceLoss", "LazyLinear", "AdaptiveMaxPool3d", "LPPool3d", "LazyConv1d",
            "LazyConv2d", "LazyConv3d", "LazyConvTranspose1d", "LazyConvTranspose2d", "LazyConvTranspose3d",
            "LazyBatchNorm1d", "LazyBatchNorm2d", "LazyBatchNorm3d", "LazyInstanceNorm1d", "LazyInstanceNorm2d",
-           "LazyInstanceNorm3d", "AdaptiveLogSoftmaxWithLoss", "SyncBatchNorm"]
+           "LazyInstanceNorm3d", "AdaptiveLogSoftmaxWithLoss", "SyncBatchNorm", "Buffer", "RNNBase", "RNNCellBase",
+           "NLLLoss2d"]
+NLLLoss2d = NLLLoss  # (PyTorch's older name: NLLLoss takes [N, C, H, W] too)

@@ -29,3 +29,47 @@ for _name in ("relu", "relu6", "leaky_relu", "elu", "selu", "celu", "silu", "mis
               "hardsigmoid", "threshold", "dropout", "dropout1d", "dropout2d", "dropout3d", "alpha_dropout",
               "feature_alpha_dropout", "rrelu"):
     globals()[_name] = _accepting_inplace(globals()[_name])
+
+
+def _in_place(name):
+    """PyTorch's F.<activation>_(x, ...): x overwritten with the activation (refused
+    on a tensor that requires grad while recording, as every in-place op)."""
+    fn = globals()[name].accepts_inplace_of
+
+    def f(x, *args, **kwargs):
+        return x._inplace_of(name + "_", lambda: fn(x, *args, **kwargs))
+    f.__name__ = f.__qualname__ = name + "_"
+    f.__doc__ = f"``{name}`` in place."
+    return f
+
+
+for _name in ("relu", "elu", "leaky_relu", "hardtanh", "celu", "selu", "rrelu", "threshold"):
+    globals()[_name + "_"] = _in_place(_name)
+
+
+def _with_indices(name):
+    fn = globals()[name]
+
+    def f(*args, **kwargs):
+        return fn(*args, **dict(kwargs, return_indices=True))
+    f.__name__ = f.__qualname__ = name + "_with_indices"
+    f.__doc__ = f"``{name}(..., return_indices=True)``: (values, indices)."
+    return f
+
+
+for _name in ("max_pool1d", "max_pool2d", "max_pool3d", "adaptive_max_pool1d", "adaptive_max_pool2d"):
+    globals()[_name + "_with_indices"] = _with_indices(_name)
+
+
+def upsample(input, size=None, scale_factor=None, mode="nearest", align_corners=None):
+    """PyTorch's deprecated F.upsample: interpolate."""
+    return interpolate(input, size, scale_factor, mode, align_corners)  # noqa: F405
+
+
+def upsample_nearest(input, size=None, scale_factor=None):
+    return interpolate(input, size, scale_factor, "nearest")  # noqa: F405
+
+
+def upsample_bilinear(input, size=None, scale_factor=None):
+    """PyTorch's deprecated F.upsample_bilinear: bilinear with align_corners=True."""
+    return interpolate(input, size, scale_factor, "bilinear", True)  # noqa: F405

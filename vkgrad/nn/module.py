@@ -104,6 +104,21 @@ def _backward_hook_outputs(module, hooks, out, state, pre_hooks=()):
     return tuple(outs) if isinstance(out, tuple) else outs[0]
 
 
+class Buffer(Tensor):
+    """PyTorch's nn.Buffer: a tensor that, assigned to a module attribute, becomes
+    one of its buffers (``persistent=False``: left out of the state dict)."""
+
+    __slots__ = ("persistent",)
+
+    def __init__(self, data, persistent=True):
+        t = data if isinstance(data, Tensor) else None
+        if t is None:
+            from ..tensor import tensor
+            t = tensor(np.asarray(data))
+        super().__init__(t.data, t.backend)
+        self.persistent = bool(persistent)
+
+
 _HOOK_KINDS = ("pre", "post", "back", "back_pre", "sd_pre", "sd_post", "load_pre", "load_post")
 
 
@@ -129,6 +144,11 @@ class Module:
             d.pop(name, None)
         if isinstance(value, Parameter):
             self._params[name] = value
+        elif isinstance(value, Buffer):  # (PyTorch's nn.Buffer: registered as a buffer by assignment)
+            self.__dict__.setdefault("_buffer_names", set()).add(name)
+            transient = self.__dict__.setdefault("_transient", set())
+            (transient.discard if value.persistent else transient.add)(name)
+            self._buffers[name] = value
         elif isinstance(value, Module):
             self._modules[name] = value
         elif isinstance(value, Tensor) and name in self.__dict__.get("_buffer_names", ()):
