@@ -338,7 +338,7 @@ def test_custom_function(bk):
 
 def test_autograd_grad(bk):
     """autograd.grad: gradients for leaves and intermediates, several outputs with
-    their weights, ``.grad`` untouched, unused inputs, create_graph refused."""
+    their weights, ``.grad`` untouched, unused inputs, create_graph's second derivative."""
     x = bk.t(np.array([1.0, -2.0, 3.0]), requires_grad=True)
     h = x * 2.0
     (gh, gx) = vg.autograd.grad((h * h).sum(), [h, x])
@@ -353,8 +353,9 @@ def test_autograd_grad(bk):
         vg.autograd.grad((x * x).sum(), [x, z])
     gx, gz = vg.autograd.grad((x * x).sum(), [x, z], allow_unused=True)
     assert gz is None and gx.shape == (3,)
-    with pytest.raises(NotImplementedError, match="create_graph=True"):
-        vg.autograd.grad((x * x).sum(), x, create_graph=True)
+    (g2,) = vg.autograd.grad((x * x * x).sum(), x, create_graph=True)  # 3 x^2, recorded
+    (h2,) = vg.autograd.grad(g2.sum(), x)
+    bk.close(h2.numpy(), 6 * np.array([1.0, -2.0, 3.0]), what="second derivative")
 
 
 def test_module_full_backward_hook(bk):
@@ -386,7 +387,7 @@ def test_module_full_backward_hook(bk):
 
 def test_autograd_functional(bk):
     """autograd.functional: jacobian (one backward pass per output element), vjp and
-    jvp against the closed forms; hessian refused with a clear error."""
+    jvp against the closed forms; hessian / hvp / vhp through a recorded gradient."""
     r = np.random.default_rng(15)
     W, x, u, v = r.standard_normal((2, 3)), r.standard_normal(3), r.standard_normal(2), r.standard_normal(3)
     Wt = bk.t(W)
@@ -404,8 +405,15 @@ def test_autograd_functional(bk):
     bk.close(jv.numpy(), want @ v, atol=max(bk.atol, 1e-3), what="jvp")
     Ja, Jb = vg.autograd.functional.jacobian(lambda a, b: (a * b).sum(0), (bk.t(W), bk.t(2 * W)))
     assert Ja.shape == Jb.shape == (3, 2, 3)
-    with pytest.raises(NotImplementedError, match="hessian needs gradients of gradients"):
-        vg.autograd.functional.hessian(f, bk.t(x))
+    # the Hessian of sum(tanh(W x)): W^T diag(-2 tanh (1 - tanh^2)) W; hvp / vhp its product with v
+    t = np.tanh(W @ xr)
+    Hw = W.T @ np.diag(-2 * t * (1 - t * t)) @ W
+    H = vg.autograd.functional.hessian(lambda a: f(a).sum(), bk.t(x))
+    bk.close(H.numpy(), Hw, atol=max(bk.atol, 2e-2), what="hessian")
+    _, hv = vg.autograd.functional.hvp(lambda a: f(a).sum(), bk.t(x), bk.t(v))
+    bk.close(hv.numpy(), Hw @ v, atol=max(bk.atol, 2e-2), what="hvp")
+    _, vh = vg.autograd.functional.vhp(lambda a: f(a).sum(), bk.t(x), bk.t(v))
+    bk.close(vh.numpy(), v @ Hw, atol=max(bk.atol, 2e-2), what="vhp")
 
 
 def test_func_functional_call_grad_vjp_jacrev_vmap(bk):
@@ -463,8 +471,8 @@ def test_func_functional_call_grad_vjp_jacrev_vmap(bk):
     bk.close(p.numpy(), 2 * A)
     with pytest.raises(ValueError, match=r"vmap: the mapped axes differ in size"):
         vg.vmap(lambda a, c: a + c)(bk.t(A), bk.t(v))
-    with pytest.raises(NotImplementedError, match="func.hessian needs gradients of gradients"):
-        vg.func.hessian(f)
+    H = vg.func.hessian(lambda a: (a * a * a).sum())(bk.t(np.array([1.0, -2.0])))
+    bk.close(H.numpy(), np.diag([6.0, -12.0]), what="func.hessian")
 
 
 def test_func_matches_torch_func_if_available():
@@ -574,3 +582,136 @@ def test_checkpoint_recomputes_with_the_same_gradients(bk):
         assert checkpoint(net, bk.t(X)).shape == (5, 2)
     with pytest.raises(ValueError, match=r"checkpoint_sequential: segments must lie in \[1, 6\], got 9"):
         checkpoint_sequential(net, 9, bk.t(X))
+
+
+def _gp_problem():
+    r = np.random.default_rng(71)
+    return (r.standard_normal((6, 3)) * 0.7, r.standard_normal(6) * 0.1, r.standard_normal((1, 6)) * 0.7,
+            r.standard_normal((5, 3)))
+
+
+def _gradient_penalty(lib, W1, b1, W2, X, act):
+    """WGAN-GP's penalty mean((||dD/dx|| - 1)^2) of the critic D(x) = W2 act(W1 x + b1)
+    (lib: vkgrad or torch), the gradient recorded."""
+    x = X
+    h = act(x @ W1.T + b1)
+    d = (h @ W2.T).sum()
+    (gx,) = lib.autograd.grad(d, x, create_graph=True)
+    norm = ((gx * gx).sum(1) + 1e-12) ** 0.5
+    return ((norm - 1.0) ** 2).mean()
+
+
+@pytest.mark.parametrize("act", ["tanh", "relu", "sigmoid", "softplus"])
+def test_gradient_penalty_backpropagates_through_the_gradient(bk, act):
+    """create_graph: a WGAN-GP gradient penalty (the norm of the critic's input
+    gradient) differentiated again into the critic's weights, on every backend
+    against float64 finite differences of the penalty itself."""
+    W1, b1, W2, X = _gp_problem()
+    f = {"tanh": vg.tanh, "relu": vg.relu, "sigmoid": vg.sigmoid, "softplus": vg.softplus}[act]
+
+    def penalty(device, dtype, w1, bb, w2, grads=False):
+        ps = [vg.tensor(a, device=device, dtype=dtype, requires_grad=grads) for a in (w1, bb, w2)]
+        x = vg.tensor(X, device=device, dtype=dtype, requires_grad=True)
+        gp = _gradient_penalty(vg, ps[0], ps[1], ps[2], x, f)
+        if grads:
+            gp.backward()
+            return gp.numpy(), [np.zeros(p.shape) if p.grad is None else p.grad.numpy().astype(np.float64)
+                                for p in ps]  # (relu's b1: only through the mask, no gradient)
+        return float(gp.numpy())
+    val, got = penalty(bk.device, bk.dtype, W1, b1, W2, grads=True)
+    h = 1e-6
+    for i, a in enumerate((W1, b1, W2)):
+        fd = np.zeros(a.shape)
+        for k in range(a.size):
+            up = [w.copy() for w in (W1, b1, W2)]
+            dn = [w.copy() for w in (W1, b1, W2)]
+            up[i].flat[k] += h
+            dn[i].flat[k] -= h
+            fd.flat[k] = (penalty("cpu", "f64", *up) - penalty("cpu", "f64", *dn)) / (2 * h)
+        scale = max(1.0, float(np.abs(fd).max()))
+        bk.close(got[i], fd, atol=(1e-6 if bk.dtype == "f64" else bk.atol * 4) * scale,
+                 rtol=max(bk.rtol, 1e-4), what=f"{act} parameter {i}")
+
+
+def test_second_derivatives_through_nn_layers_and_custom_functions(bk):
+    """create_graph through nn.Linear / Conv2d / LayerNorm / BatchNorm1d and a custom
+    autograd.Function whose backward is written in ops; Tensor.backward(
+    create_graph=True) leaves a differentiable .grad (a MAML inner step); an op
+    without a differentiable rule is refused by name."""
+    r = np.random.default_rng(72)
+    net = vg.nn.Sequential(vg.nn.Conv2d(2, 3, 3, padding=1, device=bk.device, dtype=bk.dtype), vg.nn.GELU(),
+                           vg.nn.Flatten(), vg.nn.LayerNorm(48, device=bk.device, dtype=bk.dtype),
+                           vg.nn.Linear(48, 4, device=bk.device, dtype=bk.dtype),
+                           vg.nn.BatchNorm1d(4, device=bk.device, dtype=bk.dtype))
+    x = bk.t(r.standard_normal((3, 2, 4, 4)), requires_grad=True)
+    (gx,) = vg.autograd.grad((net(x) ** 3).sum(), x, create_graph=True)
+    (gx * gx).sum().backward()
+    assert all(p.grad is not None and np.isfinite(p.grad.numpy()).all() for p in net.parameters())
+
+    class Cube(vg.autograd.Function):
+        @staticmethod
+        def forward(ctx, a):
+            ctx.save_for_backward(a)
+            return a * a * a
+
+        @staticmethod
+        def backward(ctx, g):
+            (a,) = ctx.saved_tensors
+            return g * 3.0 * a * a
+    a = bk.t(np.array([1.0, 2.0]), requires_grad=True)
+    (ga,) = vg.autograd.grad(Cube.apply(a).sum(), a, create_graph=True)
+    (ha,) = vg.autograd.grad(ga.sum(), a)
+    bk.close(ha.numpy(), [6.0, 12.0], what="custom Function's second derivative")
+    w = bk.t(np.array([0.5, -1.0]), requires_grad=True)
+    loss = ((w * w * w).sum() - 1.0) ** 2
+    loss.backward(create_graph=True)
+    fast = w - w.grad * 0.1  # (one inner step; its outer gradient goes through w.grad)
+    (outer,) = vg.autograd.grad((fast * fast).sum(), w)
+    W = np.array([0.5, -1.0])
+    g1 = 2 * ((W ** 3).sum() - 1) * 3 * W ** 2
+    H = 2 * np.outer(3 * W ** 2, 3 * W ** 2) + 2 * ((W ** 3).sum() - 1) * np.diag(6 * W)
+    want = 2 * (W - 0.1 * g1) @ (np.eye(2) - 0.1 * H)
+    bk.close(outer.numpy(), want, atol=max(bk.atol, 2e-3), what="MAML outer gradient")
+    emb = vg.nn.Embedding(5, 2, device=bk.device, dtype=bk.dtype)
+    e = emb(np.array([1, 3])).sum()
+    with pytest.raises(NotImplementedError, match=r"backward\(create_graph=True\): the op '.*' \(output shape"):
+        vg.autograd.grad(e, emb.weight, create_graph=True)
+
+
+def test_gradgradcheck_passes_and_catches_a_wrong_second_derivative():
+    from vkgrad.ops._core import make
+    assert vg.autograd.gradgradcheck(lambda x: (vg.sigmoid(x) * vg.exp(x) + vg.log1p(x * x)).sum(),
+                                     [np.array([0.3, -0.5, 1.2])])
+    assert vg.autograd.gradgradcheck(lambda x, w: vg.tanh(x @ w).sum(), [np.ones((2, 3)) * 0.5,
+                                                                        np.array([[0.1], [-0.4], [0.7]])])
+
+    def square_with_a_wrong_vjp(x):
+        be = x.backend
+        return make(be.binary("mul", x.data, x.data), be, (x,), lambda g: (be.binary("mul", g, be.unary(
+            "affine", x.data, 2.0, 0.0)),), vjp=lambda g: (g * 3.0,))  # (d/dx x^2 is 2x, not 3)
+    with pytest.raises(AssertionError, match="gradgradcheck: input 0 element"):
+        vg.autograd.gradgradcheck(lambda x: square_with_a_wrong_vjp(x).sum(), [np.array([0.5, 1.5])])
+
+
+def test_second_derivatives_match_torch_if_available():
+    """Gradient penalties and Hessians against PyTorch's in f64."""
+    torch = pytest.importorskip("torch")
+    W1, b1, W2, X = _gp_problem()
+    for act, tact in (("tanh", torch.tanh), ("softplus", torch.nn.functional.softplus),
+                      ("gelu", torch.nn.functional.gelu)):
+        ps = [vg.tensor(a, device="cpu", dtype="f64", requires_grad=True) for a in (W1, b1, W2)]
+        tps = [torch.tensor(a, requires_grad=True) for a in (W1, b1, W2)]
+        gp = _gradient_penalty(vg, *ps, vg.tensor(X, device="cpu", dtype="f64", requires_grad=True),
+                               getattr(vg, act))
+        tgp = _gradient_penalty(torch, *tps, torch.tensor(X, requires_grad=True), tact)
+        gp.backward()
+        tgp.backward()
+        np.testing.assert_allclose(gp.numpy(), tgp.detach().numpy(), rtol=1e-12)
+        for p, q in zip(ps, tps):
+            np.testing.assert_allclose(p.grad.numpy(), q.grad.numpy(), rtol=1e-9, atol=1e-12, err_msg=act)
+    r = np.random.default_rng(73)
+    x0, A = r.standard_normal(4), r.standard_normal((3, 4))
+    H = vg.autograd.functional.hessian(lambda x: vg.log_softmax(vg.tensor(A, device="cpu", dtype="f64") @ x, 0)[0],
+                                       vg.tensor(x0, device="cpu", dtype="f64"))
+    tH = torch.autograd.functional.hessian(lambda x: torch.log_softmax(torch.tensor(A) @ x, 0)[0], torch.tensor(x0))
+    np.testing.assert_allclose(H.numpy(), tH.numpy(), atol=1e-12)

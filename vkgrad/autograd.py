@@ -85,8 +85,9 @@ class Gradients(dict):
         return self.get(key) if key is not None else None
 
 
-def _topo(root):
-    """Tensors reachable from root through recorded nodes, in topological order."""
+def _topo(root, stop=()):
+    """Tensors reachable from root through recorded nodes, in topological order
+    (not expanding past the ids in ``stop``)."""
     order, seen = [], set()
     stack = [(root, False)]
     while stack:
@@ -98,7 +99,7 @@ def _topo(root):
             continue
         seen.add(id(t))
         stack.append((t, True))
-        if t._node is not None:
+        if t._node is not None and id(t) not in stop:
             for p in t._node[1]:
                 if p is not None and p.requires_grad and id(p) not in seen:
                     stack.append((p, False))
@@ -131,10 +132,13 @@ def unit_seed(be, shape, dtype):
     return be.constant(shape, 1.0, dtype)
 
 
-def run_backward(loss, grad=None, accumulate=False, retain_graph=False):
-    """Propagate from ``loss``; returns {id(leaf): (leaf, grad handle)}.
+def run_backward(loss, grad=None, accumulate=False, retain_graph=False, create_graph=False):
+    """Propagate from ``loss``; returns {id(leaf): (leaf, grad handle)} (with
+    ``create_graph``: (leaf, grad Tensor), the gradients themselves recorded).
 
     With ``accumulate`` the gradients are also added into each leaf's ``.grad``."""
+    if create_graph:
+        return _run_backward_graph(loss, grad, accumulate)
     if not isinstance(loss, Tensor):
         raise TypeError(f"backward: expected a vkgrad Tensor, got {type(loss).__name__}")
     if not loss.requires_grad:
@@ -186,8 +190,8 @@ def run_backward(loss, grad=None, accumulate=False, retain_graph=False):
                 "made it) was changed by an in-place operation after it was used; compute the gradient "
                 "first, or modify a copy (clone())")
         pgs = fn(g)
-        if len(node) > 3 and config.anomaly_check_nan:
-            _check_anomaly(be, node[3], pgs)
+        if len(node) > 3 and config.anomaly_check_nan and "trace" in node[3]:
+            _check_anomaly(be, node[3]["trace"], pgs)
         for p, pg in zip(parents, pgs):
             if pg is None or p is None or not p.requires_grad:
                 continue
@@ -207,6 +211,92 @@ def run_backward(loss, grad=None, accumulate=False, retain_graph=False):
         for t, _ in leaves.values():  # (Tensor.register_post_accumulate_grad_hook)
             for hook in list(((t._hooks or {}).get("post_accumulate") or {}).values()):
                 hook(t)
+    return leaves
+
+
+def _op_name(fn):
+    """The op a backward rule belongs to (its defining function's name)."""
+    q = getattr(fn, "__qualname__", "") or "?"
+    return q.split(".<locals>")[0].split(".")[-1] or "?"
+
+
+def composed_vjp(fn, inputs):
+    """A ``vjp`` for a fused op from a composed twin: ``fn(*inputs)`` recomputed in
+    recorded ops (each with its own vjp) and differentiated to the inputs with
+    ``create_graph`` -- the gradients keep their graphs through the inputs."""
+    def vjp(g):
+        with enable_grad():
+            out = fn(*inputs)
+        live = [t for t in inputs if isinstance(t, Tensor) and t.requires_grad]
+        got = _run_backward_graph(out, g, False, stop={id(t) for t in live})
+        return tuple(got.get(id(t), (None, None))[1] if isinstance(t, Tensor) else None for t in inputs)
+    return vjp
+
+
+def _run_backward_graph(loss, grad, accumulate, stop=None):
+    """backward(create_graph=True): every node's ``vjp`` (its gradient rule written
+    in recorded ops) instead of its buffer-level rule, so the gradients have graphs
+    of their own (gradients of gradients: Hessian-vector products, gradient
+    penalties).  An op without one is refused by name.  The graph is kept."""
+    from . import ops
+    if not isinstance(loss, Tensor):
+        raise TypeError(f"backward: expected a vkgrad Tensor, got {type(loss).__name__}")
+    if not loss.requires_grad:
+        raise RuntimeError(f"backward: the tensor of shape {list(loss.shape)} does not require grad")
+    be = loss.backend
+    if grad is None:
+        if loss.size != 1:
+            raise RuntimeError(f"backward: a gradient is needed for a non-scalar output of shape "
+                               f"{list(loss.shape)}")
+        g0 = Tensor(be.full(loss.shape, 1.0, loss.dtype), be)
+    else:
+        from .tensor import tensor
+        g0 = grad if isinstance(grad, Tensor) else tensor(grad, dtype=loss.dtype, device=loss.device)
+        if g0.shape != loss.shape:
+            raise ValueError(f"backward: grad has shape {list(g0.shape)}, expected {list(loss.shape)}")
+    order = _topo(loss, stop or ())
+    grads = {id(loss): g0}
+    leaves = {}
+    prev = config.grad_enabled
+    config.grad_enabled = True
+    try:
+        for t in reversed(order):
+            g = grads.pop(id(t), None)
+            if g is None:
+                continue
+            if stop is not None and id(t) in stop:  # (a composed vjp's input: its gradient, nothing past it)
+                leaves[id(t)] = (t, g)
+                continue
+            if t._hooks:
+                g = _run_hooks(t, g, accumulate, tensors=True)
+            node = t._node
+            if node is None:
+                leaves[id(t)] = (t, g)
+                continue
+            fn, parents, versions = node[:3]
+            if fn is _freed:
+                _freed(None)
+            if any(p is not None and p._version[0] != v for p, v in zip(parents, versions)):
+                raise RuntimeError("backward: a tensor this gradient needs was changed by an in-place operation "
+                                   "after it was used")
+            vjp = node[3].get("vjp") if len(node) > 3 else None
+            if vjp is None:
+                raise NotImplementedError(
+                    f"backward(create_graph=True): the op '{_op_name(fn)}' (output shape {list(t.shape)}) has no "
+                    "differentiable gradient rule; gradients of gradients go through the elementwise ops, "
+                    "matmul / linear, sums and means, shapes (reshape, transpose, slicing, cat, broadcast), "
+                    "softmax / log_softmax / softmax_cross_entropy, where, casts and dropout")
+            pgs = vjp(g)
+            for p, pg in zip(parents, pgs):
+                if pg is None or p is None or not p.requires_grad:
+                    continue
+                cur = grads.get(id(p))
+                grads[id(p)] = pg if cur is None else ops.add(cur, pg)
+    finally:
+        config.grad_enabled = prev
+    if accumulate:
+        for t, g in leaves.values():
+            t.grad = g if t.grad is None else ops.add(t.grad, g)
     return leaves
 
 
@@ -283,23 +373,26 @@ def is_anomaly_check_nan_enabled():
     return config.anomaly_check_nan
 
 
-def _run_hooks(t, g, accumulate):
+def _run_hooks(t, g, accumulate, tensors=False):
     """t's gradient through its hooks (register_hook), in order, then kept in
     t.grad where retain_grad asked for it (Tensor.backward; after the hooks, as
-    PyTorch's)."""
+    PyTorch's).  ``tensors``: g is a Tensor (create_graph), else a handle."""
     be = t.backend
     for key, hook in list(t._hooks.items()):
         if key in ("retain", "post_accumulate"):
             continue
-        r = hook(Tensor(g, be))
+        r = hook(g if tensors else Tensor(g, be))
         if r is not None:
             if not isinstance(r, Tensor) or r.shape != t.shape:
                 raise ValueError(f"backward: a hook on a tensor of shape {list(t.shape)} returned "
                                  f"{type(r).__name__ if not isinstance(r, Tensor) else list(r.shape)}; "
                                  "expected None or a tensor of that shape")
-            g = r.data
+            g = r if tensors else r.data
     if accumulate and t._hooks.get("retain"):
-        t.grad = Tensor(g, be) if t.grad is None else Tensor(be.binary("add", t.grad.data, g), be)
+        if tensors:
+            t.grad = g if t.grad is None else t.grad + g
+        else:
+            t.grad = Tensor(g, be) if t.grad is None else Tensor(be.binary("add", t.grad.data, g), be)
     return g
 
 
@@ -314,20 +407,21 @@ def _freed(g):
 _FREED = (_freed, (), ())  # (no versions to check)
 
 
-def backward(loss, grad=None, retain_graph=False):
-    """Gradients of ``loss`` for every leaf it depends on, keyed by name.
+def backward(loss, grad=None, retain_graph=False, create_graph=False):
+    """Gradients of ``loss`` for every leaf it depends on, keyed by name
+    (``create_graph``: recorded, differentiable again).
 
     Keys are the parameters' names (``Parameter(name=...)``, module paths such
     as ``"0.weight"``, or an optimizer's dict keys); the values are tensors on
     the parameter's device.  Leaves' ``.grad`` is left untouched."""
-    leaves = run_backward(loss, grad, accumulate=False, retain_graph=retain_graph)
+    leaves = run_backward(loss, grad, accumulate=False, retain_graph=retain_graph, create_graph=create_graph)
     out = Gradients()
     for t, g in leaves.values():
         key = t.name
         if key is None or key in out:
             _unnamed[0] += 1
             key = f"{t.name or 'tensor'}_{_unnamed[0]}"
-        out._put(key, t, Tensor(g, t.backend))
+        out._put(key, t, g if create_graph else Tensor(g, t.backend))
     return out
 
 
@@ -336,11 +430,9 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
     sequence; non-scalar ones weighted by ``grad_outputs``) with respect to each of
     ``inputs`` (leaves or intermediate tensors), as a tuple; ``.grad`` is left
     alone.  An input the outputs do not reach is an error unless ``allow_unused``
-    (then None).  The gradients are not themselves differentiable: vkgrad's
-    backward rules work on device buffers, so ``create_graph=True`` is refused."""
-    if create_graph:
-        raise NotImplementedError("autograd.grad: create_graph=True (gradients of gradients) is not supported: "
-                                  "vkgrad's backward rules are not recorded")
+    (then None).  ``create_graph``: the gradients are recorded too, so they can be
+    differentiated again (through the ops that have differentiable gradient rules;
+    another op is refused by name)."""
     outs = [outputs] if isinstance(outputs, Tensor) else list(outputs)
     ins = [inputs] if isinstance(inputs, Tensor) else list(inputs)
     if grad_outputs is None:
@@ -374,7 +466,8 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
         keys.append(key)
         t._hooks[key] = lambda gt, t=t: captured.__setitem__(id(t), gt) or None
     try:
-        run_backward(root, g, accumulate=False, retain_graph=bool(retain_graph))
+        run_backward(root, g, accumulate=False, retain_graph=bool(retain_graph) or create_graph,
+                     create_graph=create_graph)
     finally:
         for t, key in zip(ins, keys):
             t._hooks.pop(key, None)
@@ -477,8 +570,13 @@ class Function:
                 handles.append(g.data if g.dtype == a.dtype else be.cast(g.data, a.dtype))
             return tuple(handles)
 
+        def vjp(g):  # (create_graph: the user's backward, recorded -- differentiable where its ops are)
+            gin = cls.backward(ctx, g)
+            gin = gin if isinstance(gin, tuple) else (gin,)
+            return tuple(gi for a, gi in zip(args, gin) if isinstance(a, Tensor))
+
         if len(outs) == 1 and not isinstance(out, tuple):
-            res = (make(outs[0].data, be, parents, lambda g: backward_parts({0: g})),)
+            res = (make(outs[0].data, be, parents, lambda g: backward_parts({0: g}), vjp=vjp),)
         else:
             res = make_multi([o.data for o in outs], be, parents, backward_parts)
         res = tuple(Tensor(r.data, be) if id(o) in ctx._non_differentiable else r for r, o in zip(res, outs))
@@ -488,7 +586,7 @@ class Function:
 class _Functional:
     """``vkgrad.autograd.functional``: PyTorch's jacobian / vjp / jvp, from repeated
     first-order backward passes (one per output element for the Jacobian); hessian,
-    hvp and vhp need gradients of gradients, which vkgrad does not record."""
+    hvp and vhp through a recorded gradient (create_graph)."""
 
     @staticmethod
     def _call(func, inputs):
@@ -558,11 +656,60 @@ class _Functional:
         return out, total
 
     @staticmethod
-    def hessian(*args, **kwargs):
-        raise NotImplementedError("autograd.functional.hessian needs gradients of gradients, which vkgrad does not "
-                                  "record (its backward rules work on device buffers)")
+    def _first_grads(func, inputs):
+        """(single, xs, value, the gradients of func's one-element output recorded)."""
+        single, xs, out = _Functional._call(func, inputs)
+        if not isinstance(out, Tensor) or out.size != 1:
+            raise RuntimeError("autograd.functional: func must return a one-element tensor for second derivatives")
+        gs = grad(out, list(xs), create_graph=True, allow_unused=True)
+        return single, xs, out, gs
 
-    hvp = vhp = hessian
+    @staticmethod
+    def hessian(func, inputs, create_graph=False, strict=False, vectorize=False, outer_jacobian_strategy=None):
+        """The second derivatives of func's one-element output: [*x.shape, *x.shape]
+        for one input, H[i][j] ([*xi.shape, *xj.shape]) for several; one backward
+        pass per element of the gradient, through its recorded graph."""
+        if create_graph:
+            raise NotImplementedError("autograd.functional.hessian: create_graph=True (third derivatives)")
+        from . import ops
+        single, xs, out, gs = _Functional._first_grads(func, inputs)
+        rows = []
+        for gi, xi in zip(gs, xs):
+            per = [[] for _ in xs]
+            flat = None if gi is None else gi.reshape((gi.size,))
+            for k in range(xi.size):
+                hk = (None,) * len(xs) if flat is None or not flat.requires_grad else \
+                    grad(flat[k], list(xs), retain_graph=True, allow_unused=True)
+                for j, (h, xj) in enumerate(zip(hk, xs)):
+                    per[j].append(h.detach() if h is not None else Tensor(xj.backend.full(xj.shape, 0.0, xj.dtype),
+                                                                          xj.backend))
+            rows.append(tuple(ops.stack(p, 0).reshape(xi.shape + xj.shape) if p else
+                              Tensor(xj.backend.full(xi.shape + xj.shape, 0.0, xj.dtype), xj.backend)
+                              for p, xj in zip(per, xs)))
+        return rows[0][0] if single else tuple(rows)
+
+    @staticmethod
+    def hvp(func, inputs, v=None, create_graph=False, strict=False):
+        """(func(inputs), H v): the Hessian of func's one-element output times v
+        (one backward pass through the recorded gradient)."""
+        if create_graph:
+            raise NotImplementedError("autograd.functional.hvp: create_graph=True (third derivatives)")
+        from . import ops
+        single, xs, out, gs = _Functional._first_grads(func, inputs)
+        vs = (v,) if single else tuple(v)
+        dot = None
+        for g_, vk in zip(gs, vs):
+            if g_ is not None:
+                term = ops.sum(g_ * vk)
+                dot = term if dot is None else dot + term
+        if dot is None or not dot.requires_grad:
+            hv = tuple(Tensor(x.backend.full(x.shape, 0.0, x.dtype), x.backend) for x in xs)
+        else:
+            hv = tuple(h.detach() if h is not None else Tensor(x.backend.full(x.shape, 0.0, x.dtype), x.backend)
+                       for h, x in zip(grad(dot, list(xs), allow_unused=True), xs))
+        return out.detach(), (hv[0] if single else hv)
+
+    vhp = hvp  # (v^T H = (H v)^T: the Hessian is symmetric)
 
 
 functional = _Functional()
@@ -574,5 +721,45 @@ def gradcheck(fn, inputs, *args, **kwargs):
     return check(fn, inputs, *args, **kwargs)
 
 
-def gradgradcheck(*args, **kwargs):
-    raise NotImplementedError("autograd.gradgradcheck needs gradients of gradients, which vkgrad does not record")
+def gradgradcheck(func, inputs, grad_outputs=None, eps=1e-6, atol=1e-5, rtol=1e-3, **kwargs):
+    """PyTorch's gradgradcheck: the gradients of ``sum(grad(func(inputs)) * w)`` (the
+    first gradient recorded with create_graph, w fixed random weights) against
+    float64 finite differences of that first gradient.  Inputs are float64 CPU
+    tensors or arrays; True, or an AssertionError naming the worst element."""
+    import numpy as np
+    from . import ops
+    from .tensor import tensor
+    arrays = [np.asarray(a.numpy() if isinstance(a, Tensor) else a, dtype=np.float64)
+              for a in (inputs if isinstance(inputs, (list, tuple)) else [inputs])]
+    r = np.random.default_rng(0)
+    ws = [r.uniform(0.5, 1.5, a.shape) for a in arrays]
+
+    def first(arrs, create):
+        xs = [tensor(a, dtype="f64", device="cpu", requires_grad=True) for a in arrs]
+        out = func(*xs)
+        go = None if grad_outputs is None else grad_outputs
+        gs = grad(out if out.size == 1 or go is not None else ops.sum(out), xs, grad_outputs=go,
+                  create_graph=create, allow_unused=True)
+        return xs, [g if g is not None else tensor(np.zeros(a.shape), dtype="f64", device="cpu")
+                    for g, a in zip(gs, arrs)]
+    xs, gs = first(arrays, True)
+    total = None
+    for g, w in zip(gs, ws):
+        term = ops.sum(g * tensor(w, dtype="f64", device="cpu"))
+        total = term if total is None else total + term
+    got = grad(total, xs, allow_unused=True) if total.requires_grad else [None] * len(xs)
+    for i, a in enumerate(arrays):
+        want = np.zeros(a.shape)
+        for k in range(a.size):
+            up, dn = [b.copy() for b in arrays], [b.copy() for b in arrays]
+            up[i].flat[k] += eps
+            dn[i].flat[k] -= eps
+            f_up = sum(float((g.numpy() * w).sum()) for g, w in zip(first(up, False)[1], ws))
+            f_dn = sum(float((g.numpy() * w).sum()) for g, w in zip(first(dn, False)[1], ws))
+            want.flat[k] = (f_up - f_dn) / (2 * eps)
+        have = np.zeros(a.shape) if got[i] is None else got[i].numpy()
+        if not np.allclose(have, want, atol=atol, rtol=rtol):
+            k = int(np.argmax(np.abs(have - want)))
+            raise AssertionError(f"gradgradcheck: input {i} element {k}: second derivative {have.flat[k]} by "
+                                 f"create_graph, {want.flat[k]} by finite differences")
+    return True

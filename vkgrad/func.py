@@ -6,8 +6,8 @@ transforms over vkgrad's tape, and ``vmap``.
 ``vmap`` calls the function once per batch element (a Python loop) and stacks
 the results: torch.func's semantics (``in_dims``, ``out_dims``, ``chunk_size``
 accepted), not its fusion; write the batch axis into the function where speed
-matters.  Transforms of transforms (``grad(grad(f))``, ``hessian``) need
-gradients of gradients, which vkgrad does not record: refused."""
+matters.  ``hessian`` goes through a recorded gradient (create_graph);
+``grad(grad(f))`` is not composed (the inner gradient is detached)."""
 from __future__ import annotations
 
 import functools
@@ -184,8 +184,20 @@ jacfwd = jacrev  # (the same Jacobian; vkgrad has reverse mode only)
 
 
 def hessian(func, argnums=0):
-    raise NotImplementedError("func.hessian needs gradients of gradients, which vkgrad does not record (its backward "
-                              "rules work on device buffers)")
+    """A function giving the Hessian of func's one-element output with respect to
+    the argument ``argnums`` ([*arg.shape, *arg.shape]; autograd.functional.hessian)."""
+    @functools.wraps(func)
+    def wrapper(*args):
+        nums = _argnums("hessian", argnums, len(args))
+        if len(nums) != 1:
+            raise ValueError("func.hessian: one argnum (an int)")
+
+        def partial(x):
+            full = list(args)
+            full[nums[0]] = x
+            return func(*full)
+        return _functional.hessian(partial, args[nums[0]])
+    return wrapper
 
 
 def vmap(func, in_dims=0, out_dims=0, randomness="error", *, chunk_size=None):

@@ -305,10 +305,19 @@ class Tensor:
         from .nn import init
         return self._inplace_of("uniform_", lambda: init.uniform_(self.detach().clone(), a, b))
 
-    def backward(self, grad=None, retain_graph=False):
-        """Accumulate d(self)/d(leaf) into every leaf's ``.grad``."""
-        from .autograd import run_backward
-        run_backward(self, grad, accumulate=True, retain_graph=retain_graph)
+    def backward(self, grad=None, retain_graph=False, create_graph=False, inputs=None):
+        """Accumulate d(self)/d(leaf) into every leaf's ``.grad`` (``create_graph``:
+        the gradients recorded, differentiable again; ``inputs``: only those
+        tensors' ``.grad``, as PyTorch's)."""
+        from .autograd import grad as grad_of, run_backward
+        if inputs is not None:
+            ins = [inputs] if isinstance(inputs, Tensor) else list(inputs)
+            gs = grad_of(self, ins, grad, retain_graph=retain_graph, create_graph=create_graph, allow_unused=True)
+            for t, g in zip(ins, gs):
+                if g is not None:
+                    t.grad = g if t.grad is None else t.grad + g
+            return
+        run_backward(self, grad, accumulate=True, retain_graph=retain_graph, create_graph=create_graph)
 
     # -- operators -------------------------------------------------------
     def __add__(self, o):

@@ -12,10 +12,12 @@ from ..tensor import Tensor, tensor
 _RANK = {"f16": 0, "f32": 1, "f64": 2}
 
 
-def make(handle, backend, parents, backward_fn, view_of=None):
+def make(handle, backend, parents, backward_fn, view_of=None, vjp=None):
     """Wrap an op's output; record the node when a parent needs a gradient.
     ``view_of``: a parent whose storage the output shares (its in-place version
-    counter is shared too)."""
+    counter is shared too).  ``vjp(g)``: the same gradients as ``backward_fn``
+    but of a Tensor ``g``, composed of recorded ops -- what ``backward(create_graph=
+    True)`` runs, so that gradients are differentiable again."""
     out = Tensor(handle, backend)
     if view_of is not None:
         out._version = view_of._version
@@ -26,9 +28,12 @@ def make(handle, backend, parents, backward_fn, view_of=None):
                 # the parents' and the output's versions: in-place changes before backward are caught there
                 out._node = (backward_fn, parents, tuple(0 if q is None else q._version[0] for q in parents)
                              + (out._version[0],))
-                if config.detect_anomaly:
-                    from ..autograd import _anomaly_trace
-                    out._node += (_anomaly_trace(),)
+                if vjp is not None or config.detect_anomaly:
+                    extras = {"vjp": vjp}
+                    if config.detect_anomaly:
+                        from ..autograd import _anomaly_trace
+                        extras["trace"] = _anomaly_trace()
+                    out._node += (extras,)
                 break
     return out
 

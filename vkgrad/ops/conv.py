@@ -86,7 +86,8 @@ def _unfold(x, win):
     """The windows of x [N, C, H, W] as rows [N * OH * OW, C * kh * kw] (zeros
     padded), differentiable: the gradient is col2im of the rows' gradient."""
     be, shape = x.backend, x.shape
-    return make(be.im2col(x.data, win), be, (x,), lambda g: (be.col2im(g, shape, win),))
+    return make(be.im2col(x.data, win), be, (x,), lambda g: (be.col2im(g, shape, win),),
+                vjp=lambda g: (_fold(g, shape, win),))
 
 
 def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
@@ -140,7 +141,8 @@ def _fold(cols, shape, win):
     """Rows [N * OH * OW, C * kh * kw] summed back into [N, C, H, W] (``shape``) by
     col2im, differentiable: the gradient is im2col (its adjoint)."""
     be = cols.backend
-    return make(be.col2im(cols.data, tuple(shape), win), be, (cols,), lambda g: (be.im2col(g, win),))
+    return make(be.col2im(cols.data, tuple(shape), win), be, (cols,), lambda g: (be.im2col(g, win),),
+                vjp=lambda g: (_unfold(g, win),))
 
 
 def conv_transpose2d(x, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1, dilation=1):

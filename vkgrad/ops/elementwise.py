@@ -16,19 +16,22 @@ def _scalar(x):
 
 
 # -- unary, driven by a backward rule ------------------------------------
-def _unary(op, x, alpha=0.0, beta=0.0, bwd=None, name=None):
-    """Apply a backend unary op; ``bwd(x, y, g)`` gives the input gradient handle."""
+def _unary(op, x, alpha=0.0, beta=0.0, bwd=None, name=None, dvjp=None):
+    """Apply a backend unary op; ``bwd(x, y, g)`` gives the input gradient handle;
+    ``dvjp(x, g)`` the same from Tensors in recorded ops (gradients of gradients)."""
     check_tensor(name or op, x)
     be = x.backend
     y = be.unary(op, x.data, alpha, beta)
-    return make(y, be, (x,), lambda g: (bwd(x.data, y, g),))
+    return make(y, be, (x,), lambda g: (bwd(x.data, y, g),),
+                vjp=None if dvjp is None else (lambda g: (dvjp(x, g),)))
 
 
 def affine(x, alpha, beta=0.0):
     """x * alpha + beta for Python scalars alpha and beta."""
     be = x.backend
     return _unary("affine", x, float(alpha), float(beta),
-                  lambda xd, y, g: be.unary("affine", g, float(alpha), 0.0))
+                  lambda xd, y, g: be.unary("affine", g, float(alpha), 0.0),
+                  dvjp=lambda x_, g: affine(g, float(alpha)))
 
 
 def neg(x):
@@ -36,35 +39,39 @@ def neg(x):
 
 
 def exp(x):
-    return _unary("exp", x, bwd=lambda xd, y, g: x.backend.binary("mul", g, y))
+    return _unary("exp", x, bwd=lambda xd, y, g: x.backend.binary("mul", g, y), dvjp=lambda x_, g: mul(g, exp(x_)))
 
 
 def log(x):
-    return _unary("log", x, bwd=lambda xd, y, g: x.backend.binary("div", g, xd))
+    return _unary("log", x, bwd=lambda xd, y, g: x.backend.binary("div", g, xd), dvjp=lambda x_, g: div(g, x_))
 
 
 def sqrt(x):
     be = x.backend
-    return _unary("sqrt", x, bwd=lambda xd, y, g: be.unary("affine", be.binary("div", g, y), 0.5))
+    return _unary("sqrt", x, bwd=lambda xd, y, g: be.unary("affine", be.binary("div", g, y), 0.5),
+                  dvjp=lambda x_, g: affine(div(g, sqrt(x_)), 0.5))
 
 
 def _stepwise(op, x):
     """A piecewise-constant op (sign, floor, ...): its gradient is zero (PyTorch's)."""
     be = x.backend
-    return _unary(op, x, bwd=lambda xd, y, g: be.full(tuple(g.shape), 0.0, x.dtype))
+    return _unary(op, x, bwd=lambda xd, y, g: be.full(tuple(g.shape), 0.0, x.dtype),
+                  dvjp=lambda x_, g: affine(g, 0.0))
 
 
 def sin(x):
     """sin x (the shaders' own range reduction and polynomial: within 2e-6 of NumPy
     for |x| < 8192 on lavapipe)."""
     be = x.backend
-    return _unary("sin", x, bwd=lambda xd, y, g: be.binary("mul", g, be.unary("cos", xd)))
+    return _unary("sin", x, bwd=lambda xd, y, g: be.binary("mul", g, be.unary("cos", xd)),
+                  dvjp=lambda x_, g: mul(g, cos(x_)))
 
 
 def cos(x):
     """cos x (as ``sin``)."""
     be = x.backend
-    return _unary("cos", x, bwd=lambda xd, y, g: be.unary("neg", be.binary("mul", g, be.unary("sin", xd))))
+    return _unary("cos", x, bwd=lambda xd, y, g: be.unary("neg", be.binary("mul", g, be.unary("sin", xd))),
+                  dvjp=lambda x_, g: neg(mul(g, sin(x_))))
 
 
 def tan(x):
@@ -76,18 +83,25 @@ def tan(x):
 def log1p(x):
     """log(1 + x), accurate for small x."""
     be = x.backend
-    return _unary("log1p", x, bwd=lambda xd, y, g: be.binary("div", g, be.unary("affine", xd, 1.0, 1.0)))
+    return _unary("log1p", x, bwd=lambda xd, y, g: be.binary("div", g, be.unary("affine", xd, 1.0, 1.0)),
+                  dvjp=lambda x_, g: div(g, affine(x_, 1.0, 1.0)))
 
 
 def expm1(x):
     """exp(x) - 1, accurate for small x."""
     be = x.backend
-    return _unary("expm1", x, bwd=lambda xd, y, g: be.binary("mul", g, be.unary("affine", y, 1.0, 1.0)))
+    return _unary("expm1", x, bwd=lambda xd, y, g: be.binary("mul", g, be.unary("affine", y, 1.0, 1.0)),
+                  dvjp=lambda x_, g: mul(g, exp(x_)))
+
+
+def _erf_grad(x, g):
+    """g * 2 / sqrt(pi) * exp(-x^2), recorded."""
+    return mul(g, affine(exp(neg(mul(x, x))), 2.0 / math.sqrt(math.pi)))
 
 
 def erf(x):
     """The error function (relative accuracy near 0; 1.5e-7 absolute beyond |x| 0.5)."""
-    return _unary("erf", x, bwd=lambda xd, y, g: x.backend.binary("erf_bwd", xd, g))
+    return _unary("erf", x, bwd=lambda xd, y, g: x.backend.binary("erf_bwd", xd, g), dvjp=_erf_grad)
 
 
 def _inv_sqrt_bwd(be, x, g, sign, c):
@@ -103,34 +117,40 @@ def atan(x):
     """arctan x (Cephes' reduction and polynomial in the shaders: ~2 ulp)."""
     be = x.backend
     return _unary("atan", x, bwd=lambda xd, y, g: be.binary(
-        "div", g, be.unary("affine", be.binary("mul", xd, xd), 1.0, 1.0)))
+        "div", g, be.unary("affine", be.binary("mul", xd, xd), 1.0, 1.0)),
+        dvjp=lambda x_, g: div(g, affine(mul(x_, x_), 1.0, 1.0)))
 
 
 def asin(x):
     """arcsin x (NaN outside [-1, 1]), as atan(x / sqrt(1 - x^2))."""
-    return _unary("asin", x, bwd=lambda xd, y, g: _inv_sqrt_bwd(x.backend, xd, g, 1, 1.0))
+    return _unary("asin", x, bwd=lambda xd, y, g: _inv_sqrt_bwd(x.backend, xd, g, 1, 1.0),
+                  dvjp=lambda x_, g: mul(g, pow(affine(mul(x_, x_), -1.0, 1.0), -0.5)))
 
 
 def acos(x):
     """arccos x (NaN outside [-1, 1]), as 2 atan(sqrt((1 - x) / (1 + x)))."""
-    return _unary("acos", x, bwd=lambda xd, y, g: _inv_sqrt_bwd(x.backend, xd, g, -1, 1.0))
+    return _unary("acos", x, bwd=lambda xd, y, g: _inv_sqrt_bwd(x.backend, xd, g, -1, 1.0),
+                  dvjp=lambda x_, g: neg(mul(g, pow(affine(mul(x_, x_), -1.0, 1.0), -0.5))))
 
 
 def asinh(x):
     """arsinh x, accurate near 0 (log1p) and for large |x| (log 2|x|)."""
-    return _unary("asinh", x, bwd=lambda xd, y, g: _inv_sqrt_bwd(x.backend, xd, g, 0, 1.0))
+    return _unary("asinh", x, bwd=lambda xd, y, g: _inv_sqrt_bwd(x.backend, xd, g, 0, 1.0),
+                  dvjp=lambda x_, g: mul(g, pow(affine(mul(x_, x_), 1.0, 1.0), -0.5)))
 
 
 def acosh(x):
     """arcosh x (NaN below 1)."""
-    return _unary("acosh", x, bwd=lambda xd, y, g: _inv_sqrt_bwd(x.backend, xd, g, 0, -1.0))
+    return _unary("acosh", x, bwd=lambda xd, y, g: _inv_sqrt_bwd(x.backend, xd, g, 0, -1.0),
+                  dvjp=lambda x_, g: mul(g, pow(affine(mul(x_, x_), 1.0, -1.0), -0.5)))
 
 
 def atanh(x):
     """artanh x (+-inf at +-1, NaN beyond), as log1p(2x / (1 - x)) / 2."""
     be = x.backend
     return _unary("atanh", x, bwd=lambda xd, y, g: be.binary(
-        "div", g, be.unary("affine", be.binary("mul", xd, xd), -1.0, 1.0)))
+        "div", g, be.unary("affine", be.binary("mul", xd, xd), -1.0, 1.0)),
+        dvjp=lambda x_, g: div(g, affine(mul(x_, x_), -1.0, 1.0)))
 
 
 def atan2(y, x):
@@ -155,29 +175,37 @@ def lgamma(x):
     shaders' Stirling series after the recurrence: relative 1e-7, absolute ~1e-6
     beside the roots at 1 and 2 (exact at them)."""
     be = x.backend
-    return _unary("lgamma", x, bwd=lambda xd, y, g: be.binary("mul", g, be.unary("digamma", xd)))
+    return _unary("lgamma", x, bwd=lambda xd, y, g: be.binary("mul", g, be.unary("digamma", xd)),
+                  dvjp=lambda x_, g: mul(g, digamma(x_)))
 
 
 def digamma(x):
     """psi(x) = d/dx log Gamma(x) (-inf at 0, NaN at the negative integers, as
     PyTorch's); its gradient is trigamma."""
     be = x.backend
-    return _unary("digamma", x, bwd=lambda xd, y, g: be.binary("mul", g, be.unary("trigamma", xd)))
+    def dvjp(x_, g):
+        from .extras import polygamma
+        return mul(g, polygamma(1, x_))
+    return _unary("digamma", x, bwd=lambda xd, y, g: be.binary("mul", g, be.unary("trigamma", xd)), dvjp=dvjp)
 
 
 def erfc(x):
     """1 - erf(x) with relative accuracy in the tails (fractional error below
     1.2e-7 in the shaders)."""
     be = x.backend
-    return _unary("erfc", x, bwd=lambda xd, y, g: be.unary("neg", be.binary("erf_bwd", xd, g)))
+    return _unary("erfc", x, bwd=lambda xd, y, g: be.unary("neg", be.binary("erf_bwd", xd, g)),
+                  dvjp=lambda x_, g: neg(_erf_grad(x_, g)))
 
 
 def erfinv(x):
     """The inverse of erf on (-1, 1) (+-inf at +-1, NaN beyond): Giles'
     approximation and a Newton step; gradient sqrt(pi) / 2 exp(erfinv(x)^2)."""
     be = x.backend
+    def dvjp(x_, g):
+        y_ = erfinv(x_)
+        return mul(g, affine(exp(mul(y_, y_)), math.sqrt(math.pi) / 2.0))
     return _unary("erfinv", x, bwd=lambda xd, y, g: be.binary(
-        "mul", g, be.unary("affine", be.unary("exp", be.binary("mul", y, y)), math.sqrt(math.pi) / 2.0)))
+        "mul", g, be.unary("affine", be.unary("exp", be.binary("mul", y, y)), math.sqrt(math.pi) / 2.0)), dvjp=dvjp)
 
 
 def sinh(x):
@@ -274,7 +302,8 @@ def pow(x, exponent):
     and a fractional power, 0 ** 0 = 1 -- broadcast, differentiable in both."""
     if isinstance(x, Tensor) and _scalar(exponent):
         e = float(exponent)
-        return _unary("pow", x, e, bwd=lambda xd, y, g: x.backend.binary("pow_bwd", xd, g, e))
+        return _unary("pow", x, e, bwd=lambda xd, y, g: x.backend.binary("pow_bwd", xd, g, e),
+                      dvjp=lambda x_, g: mul(g, affine(pow(x_, e - 1.0), e)) if e != 0.0 else affine(g, 0.0))
     if _scalar(x) and x > 0 and isinstance(exponent, Tensor):
         return exp(mul(exponent, math.log(float(x))))
     x, e = _pair("pow", x, exponent)
@@ -299,11 +328,13 @@ def clamp(x, min=None, max=None):
     hi = float("inf") if max is None else float(max)
     if lo > hi:
         raise ValueError(f"clamp: min ({lo}) is greater than max ({hi})")
-    return _unary("clamp", x, lo, hi, bwd=lambda xd, y, g: x.backend.binary("clamp_bwd", xd, g, lo, hi))
+    return _unary("clamp", x, lo, hi, bwd=lambda xd, y, g: x.backend.binary("clamp_bwd", xd, g, lo, hi),
+                  dvjp=lambda x_, g: mul(g, mul(ge(x_.detach(), lo), le(x_.detach(), hi))))
 
 
 def relu(x):
-    return _unary("relu", x, bwd=lambda xd, y, g: x.backend.binary("relu_bwd", y, g))
+    return _unary("relu", x, bwd=lambda xd, y, g: x.backend.binary("relu_bwd", y, g),
+                  dvjp=lambda x_, g: mul(g, gt(x_.detach(), 0.0)))
 
 
 def abs(x):
@@ -456,11 +487,32 @@ def prelu(x, weight):
 
 
 def sigmoid(x):
-    return _unary("sigmoid", x, bwd=lambda xd, y, g: x.backend.binary("sigmoid_bwd", y, g))
+    def dvjp(x_, g):
+        s_ = sigmoid(x_)
+        return mul(g, mul(s_, affine(s_, -1.0, 1.0)))
+    return _unary("sigmoid", x, bwd=lambda xd, y, g: x.backend.binary("sigmoid_bwd", y, g), dvjp=dvjp)
 
 
 def tanh(x):
-    return _unary("tanh", x, bwd=lambda xd, y, g: x.backend.binary("tanh_bwd", y, g))
+    def dvjp(x_, g):
+        t_ = tanh(x_)
+        return mul(g, affine(mul(t_, t_), -1.0, 1.0))
+    return _unary("tanh", x, bwd=lambda xd, y, g: x.backend.binary("tanh_bwd", y, g), dvjp=dvjp)
+
+
+_GELU_K = math.sqrt(2.0 / math.pi)
+
+
+def _gelu_grad(x, g, approximate):
+    """g * d gelu / dx in recorded ops: Phi(x) + x phi(x), or the tanh form's derivative."""
+    if approximate == "none":
+        cdf = affine(erf(affine(x, 1.0 / math.sqrt(2.0))), 0.5, 0.5)
+        pdf = affine(exp(affine(mul(x, x), -0.5)), 1.0 / math.sqrt(2.0 * math.pi))
+        return mul(g, add(cdf, mul(x, pdf)))
+    x2 = mul(x, x)
+    t = tanh(affine(add(x, affine(mul(x2, x), 0.044715)), _GELU_K))
+    dt = mul(affine(mul(t, t), -1.0, 1.0), affine(x2, 3 * 0.044715 * _GELU_K, _GELU_K))
+    return mul(g, add(affine(t, 0.5, 0.5), affine(mul(x, dt), 0.5)))
 
 
 def gelu(x, approximate="none"):
@@ -468,7 +520,8 @@ def gelu(x, approximate="none"):
     if approximate not in ("none", "tanh"):
         raise ValueError(f"gelu: approximate must be 'none' or 'tanh', got {approximate!r}")
     op = "gelu" if approximate == "none" else "gelu_tanh"
-    return _unary(op, x, bwd=lambda xd, y, g: x.backend.binary(op + "_bwd", xd, g), name="gelu")
+    return _unary(op, x, bwd=lambda xd, y, g: x.backend.binary(op + "_bwd", xd, g), name="gelu",
+                  dvjp=lambda x_, g: _gelu_grad(x_, g, approximate))
 
 
 # -- binary with broadcasting ---------------------------------------------
@@ -508,7 +561,43 @@ def _binary(op, a, b):
         return (None if ga is None else unbroadcast(be, ga, sa),
                 None if gb is None else unbroadcast(be, gb, sb))
 
-    return make(out, be, (a, b), backward)
+    return make(out, be, (a, b), backward, vjp=lambda g: _binary_vjp(op, a, b, g))
+
+
+def _sum_to(g, shape):
+    """g summed back to ``shape`` (the inverse of a broadcast), recorded."""
+    if tuple(g.shape) == tuple(shape):
+        return g
+    from .shape import reshape, sum as sum_
+    lead = g.ndim - len(shape)
+    axes = tuple(range(lead)) + tuple(i + lead for i, n in enumerate(shape) if n == 1 and g.shape[i + lead] != 1)
+    return reshape(sum_(g, axes) if axes else g, tuple(shape))
+
+
+def _binary_vjp(op, a, b, g):
+    """The gradients of a binary op in recorded ops (create_graph)."""
+    if op == "add":
+        ga, gb = g, g
+    elif op == "sub":
+        ga, gb = g, neg(g)
+    elif op == "mul":
+        ga, gb = mul(g, b), mul(g, a)
+    elif op == "div":
+        ga = div(g, b)
+        gb = neg(div(mul(ga, a), b))
+    elif op in ("maximum", "minimum"):
+        ad, bd = a.detach(), b.detach()
+        first = gt(ad, bd) if op == "maximum" else gt(bd, ad)
+        w = add(first, affine(eq(ad, bd), 0.5))
+        ga = mul(g, w)
+        gb = sub(g, ga)
+    elif op == "hypot":
+        h = hypot(a, b)
+        ga, gb = mul(g, div(a, h)), mul(g, div(b, h))
+    else:  # atan2(y = a, x = b)
+        h2 = add(mul(a, a), mul(b, b))
+        ga, gb = mul(g, div(b, h2)), neg(mul(g, div(a, h2)))
+    return _sum_to(ga, a.shape), _sum_to(gb, b.shape)
 
 
 def add(a, b):
@@ -624,7 +713,8 @@ def where(cond, a=_UNSET, b=_UNSET):
         ga, gb = (be.select(c, z, g), be.select(c, g, z)) if swap else (be.select(c, g, z), be.select(c, z, g))
         return unbroadcast(be, ga, sa), unbroadcast(be, gb, sb)
 
-    return make(out, be, (a, b), backward)
+    return make(out, be, (a, b), backward, vjp=lambda g: (_sum_to(where(cond, g, 0.0), sa),
+                                                          _sum_to(where(cond, 0.0, g), sb)))
 
 
 def maximum(a, b):
@@ -709,7 +799,7 @@ def to(x, device=None, dtype=None):
 
     if dtype not in ("f16", "f32", "f64") or src_dtype not in ("f16", "f32", "f64"):
         return Tensor(h, dst_be)
-    return make(h, dst_be, (x,), backward)
+    return make(h, dst_be, (x,), backward, vjp=lambda g: (to(g, device=x.device, dtype=src_dtype),))
 
 
 def clone(x):
@@ -721,7 +811,7 @@ def clone(x):
     h = be.cast(x.data, x.dtype)  # (a cast to its own dtype: a copy on every backend)
     if x.dtype not in FLOAT_DTYPES:
         return Tensor(h, be)
-    return make(h, be, (x,), lambda g: (g,))
+    return make(h, be, (x,), lambda g: (g,), vjp=lambda g: (g,))
 
 
 def masked_fill(x, mask, value):

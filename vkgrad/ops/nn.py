@@ -7,7 +7,7 @@ import numbers
 import numpy as np
 
 from ..backends.base import ACTIVATIONS
-from ..autograd import unit_seed
+from ..autograd import composed_vjp, unit_seed
 from .. import config
 from .._names import torch_kwargs
 from ..tensor import Tensor, canonical_dtype, tensor
@@ -58,6 +58,13 @@ def matmul(a, b):
     return out
 
 
+def _swap(t, d0, d1):
+    """t with two axes swapped (recorded)."""
+    perm = list(range(t.ndim))
+    perm[d0], perm[d1] = perm[d1], perm[d0]
+    return transpose(t, tuple(perm))
+
+
 def bmm(a, b):
     """PyTorch's bmm: [B, M, K] @ [B, K, N] -> [B, M, N], one batch on both sides (no
     broadcasting: :func:`matmul` broadcasts)."""
@@ -80,7 +87,10 @@ def _product(a, b, batched=False):
         gb = f(ad, g, trans_a=True) if b.requires_grad else None
         return ga, gb
 
-    return make(f(ad, bd), be, (a, b), backward)
+    def vjp(g):  # (recorded: create_graph)
+        return matmul(g, _swap(b, -1, -2)), matmul(_swap(a, -1, -2), g)
+
+    return make(f(ad, bd), be, (a, b), backward, vjp=vjp)
 
 
 def check_activation(op, activation):
@@ -131,7 +141,26 @@ def linear(x, weight, bias=None, activation=None):
         gw = be.matmul(gp, xd, trans_a=True) if weight.requires_grad else None
         return gx, gw, gb
 
-    out = make(y, be, (x, weight, bias), backward)
+    def vjp(g):  # (recorded: create_graph) the activation's derivative from the recomputed pre-activation
+        from .elementwise import _gelu_grad, gt, mul, sigmoid, tanh
+        gp = g
+        if act is not None:
+            pre_t = matmul(x, _swap(weight, 0, 1))
+            pre_t = pre_t if bias is None else pre_t + bias
+            if act == "relu":
+                gp = mul(g, gt(pre_t.detach(), 0.0))
+            elif act == "sigmoid":
+                s_ = sigmoid(pre_t)
+                gp = mul(g, s_ * (1.0 - s_))
+            elif act == "tanh":
+                t_ = tanh(pre_t)
+                gp = mul(g, 1.0 - t_ * t_)
+            else:
+                gp = _gelu_grad(pre_t, g, "none" if act == "gelu" else "tanh")
+        return (matmul(gp, weight), matmul(_swap(gp, 0, 1), x),
+                None if bias is None else sum(gp, 0))
+
+    out = make(y, be, (x, weight, bias), backward, vjp=vjp)
     if activation == "softmax":
         out = softmax(out)
     return out
@@ -160,7 +189,11 @@ def _softmax_last(x):
         s = be.reduce("sum", be.binary("mul", g, y), (x.ndim - 1,), True)
         return (be.binary("mul", y, be.binary("sub", g, s)),)
 
-    return make(y, be, (x,), backward)
+    def vjp(g):
+        y_ = _softmax_last(x)
+        return (y_ * (g - sum(g * y_, x.ndim - 1, keepdims=True)),)
+
+    return make(y, be, (x,), backward, vjp=vjp)
 
 
 def _log_softmax_last(x):
@@ -171,7 +204,10 @@ def _log_softmax_last(x):
         s = be.reduce("sum", g, (x.ndim - 1,), True)
         return (be.binary("sub", g, be.binary("mul", be.unary("exp", y), s)),)
 
-    return make(y, be, (x,), backward)
+    def vjp(g):
+        return (g - _softmax_last(x) * sum(g, x.ndim - 1, keepdims=True),)
+
+    return make(y, be, (x,), backward, vjp=vjp)
 
 
 @torch_kwargs
@@ -365,7 +401,16 @@ def softmax_cross_entropy(logits, targets, weight=None, ignore_index=-100, reduc
             # itself, e.g. 2**16, overflows f16), then the logits' dtype
             return (be.cast(be.binary("mul", be.cast(dlogits, gdt), g), ddt),)
         return (be.binary("mul", dlogits, g),)
-    return make(loss, be, (logits,), backward)
+
+    def vjp(g):  # (recorded: create_graph) (softmax * sum(t) - t) / B, times g
+        from .elementwise import to
+        dense = Tensor(_targets("softmax_cross_entropy", logits, targets, dense=True), be)
+        p_ = _softmax_last(logits if logits.dtype != "f16" else to(logits, dtype="f32"))
+        dense = dense if dense.dtype == p_.dtype else to(dense, dtype=p_.dtype)
+        d = (p_ * sum(dense, 1, keepdims=True) - dense) * (1.0 / logits.shape[0])
+        d = d * (g if g.dtype == d.dtype else to(g, dtype=d.dtype))
+        return (d if d.dtype == logits.dtype else to(d, dtype=logits.dtype),)
+    return make(loss, be, (logits,), backward, vjp=vjp)
 
 
 def _per_position(op, fn, x, targets, reduction, **kw):
@@ -666,7 +711,12 @@ def batch_norm(x, running_mean, running_var, weight=None, bias=None, training=Fa
         dx, dg, db = be.batchnorm_bwd(g, xd, bmean, invstd, weight.data)
         return dx, dg, db
 
-    return make(y, be, (x, weight, bias), backward)
+    def composed(x_, w_, b_):  # (the same normalisation in recorded ops: create_graph's rule)
+        m_ = mean(x_, 0, keepdims=True)
+        d_ = sub(x_, m_)
+        return add(mul(mul(d_, pow(affine(mean(mul(d_, d_), 0, keepdims=True), 1.0, eps), -0.5)), w_), b_)
+
+    return make(y, be, (x, weight, bias), backward, vjp=composed_vjp(composed, (x, weight, bias)))
 
 
 def _normalized_shape(op, x, normalized_shape, **params):
@@ -716,7 +766,15 @@ def layer_norm(x, normalized_shape, weight=None, bias=None, eps=1e-5):
         return (be.reshape(dx, x.shape), None if gx is None else col_sum(gx),
                 col_sum(gd) if bias is not None and bias.requires_grad else None)
 
-    return make(be.reshape(y, x.shape), be, (x, weight, bias), backward)
+    def composed(x_, w_, b_):  # (the same normalisation in recorded ops: create_graph's rule)
+        axes = tuple(range(x_.ndim - len(shape), x_.ndim))
+        d_ = sub(x_, mean(x_, axes, keepdims=True))
+        y_ = mul(d_, pow(affine(mean(mul(d_, d_), axes, keepdims=True), 1.0, float(eps)), -0.5))
+        y_ = y_ if w_ is None else mul(y_, w_)
+        return y_ if b_ is None else add(y_, b_)
+
+    return make(be.reshape(y, x.shape), be, (x, weight, bias), backward,
+                vjp=composed_vjp(composed, (x, weight, bias)))
 
 
 def group_norm(x, num_groups, weight=None, bias=None, eps=1e-5):
@@ -849,7 +907,7 @@ def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.
     if is_causal and attn_mask is not None:
         raise ValueError("scaled_dot_product_attention: give attn_mask or is_causal, not both")
     L, S = query.shape[-2], key.shape[-2]
-    scores = matmul(query, key.swapaxes(-1, -2)) * (1.0 / math.sqrt(query.shape[-1]) if scale is None
+    scores = matmul(query, key._swap(-1, -2)) * (1.0 / math.sqrt(query.shape[-1]) if scale is None
                                                      else float(scale))
     if is_causal:
         scores = scores + causal_mask(scores.backend, L, S, scores.dtype)
@@ -969,7 +1027,7 @@ def dropout(x, p=0.5, training=True):
     from ..random import next_seed
     # the seed function, not a seed: a replayed step draws a fresh one each time
     y, mask = be.dropout(x.data, p, next_seed)
-    return make(y, be, (x,), lambda g: (be.binary("mul", g, mask),))
+    return make(y, be, (x,), lambda g: (be.binary("mul", g, mask),), vjp=lambda g: (g * Tensor(mask, be),))
 
 
 def bilinear(input1, input2, weight, bias=None):

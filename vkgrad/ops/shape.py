@@ -42,7 +42,8 @@ def sum(x, axis=None, keepdims=False):
     axes = norm_axes("sum", axis, x.ndim)
     out = be.reduce("sum", x.data, axes, keepdims)
     return make(out, be, (x,), lambda g: (
-        be.broadcast_to(be.reshape(g, _keep_shape(shape, axes)), shape),))
+        be.broadcast_to(be.reshape(g, _keep_shape(shape, axes)), shape),),
+        vjp=lambda g: (broadcast_to(reshape(g, _keep_shape(shape, axes)), shape),))
 
 
 def _scaled_sum(x, axes, keepdims, scale):
@@ -53,8 +54,11 @@ def _scaled_sum(x, axes, keepdims, scale):
     out = be.unary("affine", be.reduce("sum", x.data, axes, keepdims, f32=True), float(scale), 0.0)
     if x.dtype == "f16":
         out = be.cast(out, "f16")
+    def vjp(g):
+        from .elementwise import affine
+        return (broadcast_to(reshape(affine(g, float(scale)), _keep_shape(shape, axes)), shape),)
     return make(out, be, (x,), lambda g: (be.broadcast_to(be.unary(  # (scaled before it is spread)
-        "affine", be.reshape(g, _keep_shape(shape, axes)), float(scale), 0.0), shape),))
+        "affine", be.reshape(g, _keep_shape(shape, axes)), float(scale), 0.0), shape),), vjp=vjp)
 
 
 @torch_kwargs
@@ -105,14 +109,21 @@ def amax(x, axis=None, keepdims=False):
         raise ValueError("amax: empty tensor")
     out = be.reduce("max", x.data, axes, keepdims)
 
-    def backward(g):
+    def weights():  # (the arg-max's share of the gradient: a constant of the forward)
         ks = _keep_shape(shape, axes)
         mask = be.binary("eq", x.data, be.reshape(out, ks))
-        count = be.reduce("sum", mask, axes, True)
-        w = be.binary("div", mask, count)
+        return be.binary("div", mask, be.reduce("sum", mask, axes, True)), ks
+
+    def backward(g):
+        w, ks = weights()
         return (be.binary("mul", w, be.reshape(g, ks)),)
 
-    return make(out, be, (x,), backward)
+    def vjp(g):
+        from .elementwise import mul
+        w, ks = weights()
+        return (mul(Tensor(w, be), reshape(g, ks)),)
+
+    return make(out, be, (x,), backward, vjp=vjp)
 
 
 @_int_as_f32
@@ -160,7 +171,8 @@ def reshape(x, shape):
         raise ValueError(f"reshape: cannot reshape {list(x.shape)} ({n} elements) to {list(shape)}")
     be, old = x.backend, x.shape
     h = be.reshape(x.data, shape)
-    return make(h, be, (x,), lambda g: (be.reshape(g, old),), view_of=x if be.shares_storage(h, x.data) else None)
+    return make(h, be, (x,), lambda g: (be.reshape(g, old),), view_of=x if be.shares_storage(h, x.data) else None,
+                vjp=lambda g: (reshape(g, old),))
 
 
 def transpose(x, axes=None, dim1=None):
@@ -187,7 +199,8 @@ def transpose(x, axes=None, dim1=None):
         return x
     be = x.backend
     inv = tuple(np.argsort(axes))
-    return make(be.permute(x.data, axes), be, (x,), lambda g: (be.permute(g, inv),))
+    return make(be.permute(x.data, axes), be, (x,), lambda g: (be.permute(g, inv),),
+                vjp=lambda g: (transpose(g, inv),))
 
 
 def _pieces(op, tensors):
@@ -204,6 +217,21 @@ def _pieces(op, tensors):
                             ".to(dtype=...)")
     same_device(op, *tensors)
     return list(tensors)
+
+
+def _slice_t(x, starts, steps, lens):
+    """The strided block of x (starts, steps, lens per axis), recorded with a
+    differentiable gradient (``_unslice_t``): the slicing pair of create_graph."""
+    be, shape = x.backend, x.shape
+    return make(be.slice(x.data, starts, steps, lens), be, (x,),
+                lambda g: (be.unslice(g, shape, starts, steps),), vjp=lambda g: (_unslice_t(g, shape, starts, steps),))
+
+
+def _unslice_t(g, shape, starts, steps):
+    """Zeros of ``shape`` with g placed at the strided block (``_slice_t``'s gradient), recorded."""
+    be, lens = g.backend, list(g.shape)
+    return make(be.unslice(g.data, shape, starts, steps), be, (g,), lambda h: (be.slice(h, starts, steps, lens),),
+                vjp=lambda h: (_slice_t(h, starts, steps, lens),))
 
 
 @torch_kwargs
@@ -234,7 +262,8 @@ def cat(tensors, axis=0):
     def backward(g):
         return tuple(be.slice(g, st, ones, list(t.shape)) for t, st in zip(ts, starts))
 
-    return make(out, be, tuple(ts), backward)
+    return make(out, be, tuple(ts), backward,
+                vjp=lambda g: tuple(_slice_t(g, st, ones, list(t.shape)) for t, st in zip(ts, starts)))
 
 
 @torch_kwargs
@@ -324,7 +353,8 @@ def getitem(x, index):
         d += 1
     be, shape = x.backend, x.shape
     out = be.reshape(be.slice(x.data, starts, steps, lens), tuple(final))
-    return make(out, be, (x,), lambda g: (be.unslice(be.reshape(g, tuple(lens)), shape, starts, steps),))
+    return make(out, be, (x,), lambda g: (be.unslice(be.reshape(g, tuple(lens)), shape, starts, steps),),
+                vjp=lambda g: (_unslice_t(reshape(g, tuple(lens)), shape, starts, steps),))
 
 
 def _advanced(i):
@@ -438,7 +468,9 @@ def broadcast_to(x, shape):
         return x
     be = x.backend
     from ._core import unbroadcast
-    return make(be.broadcast_to(x.data, shape), be, (x,), lambda g: (unbroadcast(be, g, x.shape),))
+    from .elementwise import _sum_to
+    return make(be.broadcast_to(x.data, shape), be, (x,), lambda g: (unbroadcast(be, g, x.shape),),
+                vjp=lambda g: (_sum_to(g, x.shape),))
 
 
 def _sizes(op, x, ax, sizes):
