@@ -473,6 +473,8 @@ def test_func_functional_call_grad_vjp_jacrev_vmap(bk):
         vg.vmap(lambda a, c: a + c)(bk.t(A), bk.t(v))
     H = vg.func.hessian(lambda a: (a * a * a).sum())(bk.t(np.array([1.0, -2.0])))
     bk.close(H.numpy(), np.diag([6.0, -12.0]), what="func.hessian")
+    gg = vg.func.grad(lambda y: vg.func.grad(lambda a: (a * a * a).sum())(y).sum())(bk.t(np.array([1.0, -2.0])))
+    bk.close(gg.numpy(), [6.0, -12.0], what="grad(grad(f))")
 
 
 def test_func_matches_torch_func_if_available():

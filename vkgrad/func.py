@@ -6,8 +6,8 @@ transforms over vkgrad's tape, and ``vmap``.
 ``vmap`` calls the function once per batch element (a Python loop) and stacks
 the results: torch.func's semantics (``in_dims``, ``out_dims``, ``chunk_size``
 accepted), not its fusion; write the batch axis into the function where speed
-matters.  ``hessian`` goes through a recorded gradient (create_graph);
-``grad(grad(f))`` is not composed (the inner gradient is detached)."""
+matters.  ``hessian`` and ``grad(grad(f))`` go through recorded gradients
+(create_graph: the ops with differentiable gradient rules)."""
 from __future__ import annotations
 
 import functools
@@ -114,6 +114,11 @@ def _prepared(op, args, nums):
     return args
 
 
+def _nested(args, nums):
+    """Whether an argument already carries a graph (an outer transform's: grad(grad(f)))."""
+    return any(isinstance(args[a], Tensor) and args[a].requires_grad for a in nums)
+
+
 def grad_and_value(func, argnums=0, has_aux=False):
     """A function giving ((gradients of func's scalar output with respect to the
     arguments ``argnums``), value) -- with ``has_aux``, func returns (value, aux)
@@ -121,17 +126,19 @@ def grad_and_value(func, argnums=0, has_aux=False):
     @functools.wraps(func)
     def wrapper(*args, **kwargs):
         nums = _argnums("grad", argnums, len(args))
-        args = _prepared("grad", args, nums)
+        nested = _nested(args, nums)  # (inside another transform: keep its graph, record ours)
+        args = list(args) if nested else _prepared("grad", args, nums)
         with enable_grad():
             out = func(*args, **kwargs)
         value, aux = out if has_aux else (out, None)
         if not isinstance(value, Tensor) or value.size != 1:
             raise RuntimeError(f"grad: func must return a one-element tensor, got "
                                f"{list(value.shape) if isinstance(value, Tensor) else type(value).__name__}")
-        gs = _grad(value, [args[a] for a in nums], allow_unused=True)
+        gs = _grad(value, [args[a] for a in nums], allow_unused=True, create_graph=nested)
         gs = tuple(g if g is not None else zeros_like(args[a]) for g, a in zip(gs, nums))
         g = gs[0] if isinstance(argnums, int) else gs
-        return (g, (value.detach(), aux)) if has_aux else (g, value.detach())
+        v = value if nested else value.detach()
+        return (g, (v, aux)) if has_aux else (g, v)
     return wrapper
 
 
