@@ -907,7 +907,7 @@ def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.
     if is_causal and attn_mask is not None:
         raise ValueError("scaled_dot_product_attention: give attn_mask or is_causal, not both")
     L, S = query.shape[-2], key.shape[-2]
-    scores = matmul(query, key._swap(-1, -2)) * (1.0 / math.sqrt(query.shape[-1]) if scale is None
+    scores = matmul(query, key.swapaxes(-1, -2)) * (1.0 / math.sqrt(query.shape[-1]) if scale is None
                                                      else float(scale))
     if is_causal:
         scores = scores + causal_mask(scores.backend, L, S, scores.dtype)
