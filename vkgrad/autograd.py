@@ -190,8 +190,8 @@ def run_backward(loss, grad=None, accumulate=False, retain_graph=False, create_g
                 "made it) was changed by an in-place operation after it was used; compute the gradient "
                 "first, or modify a copy (clone())")
         pgs = fn(g)
-        if len(node) > 3 and config.anomaly_check_nan and "trace" in node[3]:
-            _check_anomaly(be, node[3]["trace"], pgs)
+        if len(node) > 4 and config.anomaly_check_nan:
+            _check_anomaly(be, node[4], pgs)
         for p, pg in zip(parents, pgs):
             if pg is None or p is None or not p.requires_grad:
                 continue
@@ -279,7 +279,7 @@ def _run_backward_graph(loss, grad, accumulate, stop=None):
             if any(p is not None and p._version[0] != v for p, v in zip(parents, versions)):
                 raise RuntimeError("backward: a tensor this gradient needs was changed by an in-place operation "
                                    "after it was used")
-            vjp = node[3].get("vjp") if len(node) > 3 else None
+            vjp = node[3] if len(node) > 3 else None
             if vjp is None:
                 raise NotImplementedError(
                     f"backward(create_graph=True): the op '{_op_name(fn)}' (output shape {list(t.shape)}) has no "

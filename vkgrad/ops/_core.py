@@ -26,14 +26,12 @@ def make(handle, backend, parents, backward_fn, view_of=None, vjp=None):
             if p is not None and p.requires_grad:
                 out.requires_grad = True
                 # the parents' and the output's versions: in-place changes before backward are caught there
-                out._node = (backward_fn, parents, tuple(0 if q is None else q._version[0] for q in parents)
-                             + (out._version[0],))
-                if vjp is not None or config.detect_anomaly:
-                    extras = {"vjp": vjp}
-                    if config.detect_anomaly:
-                        from ..autograd import _anomaly_trace
-                        extras["trace"] = _anomaly_trace()
-                    out._node += (extras,)
+                versions = tuple(0 if q is None else q._version[0] for q in parents) + (out._version[0],)
+                if config.detect_anomaly:  # (node[3]: the vjp, node[4]: where the op was made)
+                    from ..autograd import _anomaly_trace
+                    out._node = (backward_fn, parents, versions, vjp, _anomaly_trace())
+                else:
+                    out._node = (backward_fn, parents, versions, vjp)
                 break
     return out
 

@@ -38,12 +38,20 @@ def neg(x):
     return affine(x, -1.0)
 
 
+def _exp_grad(x, g):
+    return mul(g, exp(x))
+
+
+def _log_grad(x, g):
+    return div(g, x)
+
+
 def exp(x):
-    return _unary("exp", x, bwd=lambda xd, y, g: x.backend.binary("mul", g, y), dvjp=lambda x_, g: mul(g, exp(x_)))
+    return _unary("exp", x, bwd=lambda xd, y, g: x.backend.binary("mul", g, y), dvjp=_exp_grad)
 
 
 def log(x):
-    return _unary("log", x, bwd=lambda xd, y, g: x.backend.binary("div", g, xd), dvjp=lambda x_, g: div(g, x_))
+    return _unary("log", x, bwd=lambda xd, y, g: x.backend.binary("div", g, xd), dvjp=_log_grad)
 
 
 def sqrt(x):
@@ -332,9 +340,12 @@ def clamp(x, min=None, max=None):
                   dvjp=lambda x_, g: mul(g, mul(ge(x_.detach(), lo), le(x_.detach(), hi))))
 
 
+def _relu_grad(x, g):
+    return mul(g, gt(x.detach(), 0.0))
+
+
 def relu(x):
-    return _unary("relu", x, bwd=lambda xd, y, g: x.backend.binary("relu_bwd", y, g),
-                  dvjp=lambda x_, g: mul(g, gt(x_.detach(), 0.0)))
+    return _unary("relu", x, bwd=lambda xd, y, g: x.backend.binary("relu_bwd", y, g), dvjp=_relu_grad)
 
 
 def abs(x):
@@ -486,18 +497,22 @@ def prelu(x, weight):
     return add(relu(x), mul(w, minimum(x, 0.0)))
 
 
+def _sigmoid_grad(x, g):
+    s_ = sigmoid(x)
+    return mul(g, mul(s_, affine(s_, -1.0, 1.0)))
+
+
+def _tanh_grad(x, g):
+    t_ = tanh(x)
+    return mul(g, affine(mul(t_, t_), -1.0, 1.0))
+
+
 def sigmoid(x):
-    def dvjp(x_, g):
-        s_ = sigmoid(x_)
-        return mul(g, mul(s_, affine(s_, -1.0, 1.0)))
-    return _unary("sigmoid", x, bwd=lambda xd, y, g: x.backend.binary("sigmoid_bwd", y, g), dvjp=dvjp)
+    return _unary("sigmoid", x, bwd=lambda xd, y, g: x.backend.binary("sigmoid_bwd", y, g), dvjp=_sigmoid_grad)
 
 
 def tanh(x):
-    def dvjp(x_, g):
-        t_ = tanh(x_)
-        return mul(g, affine(mul(t_, t_), -1.0, 1.0))
-    return _unary("tanh", x, bwd=lambda xd, y, g: x.backend.binary("tanh_bwd", y, g), dvjp=dvjp)
+    return _unary("tanh", x, bwd=lambda xd, y, g: x.backend.binary("tanh_bwd", y, g), dvjp=_tanh_grad)
 
 
 _GELU_K = math.sqrt(2.0 / math.pi)
