@@ -675,9 +675,14 @@ def test_second_derivatives_through_nn_layers_and_custom_functions(bk):
     want = 2 * (W - 0.1 * g1) @ (np.eye(2) - 0.1 * H)
     bk.close(outer.numpy(), want, atol=max(bk.atol, 2e-3), what="MAML outer gradient")
     emb = vg.nn.Embedding(5, 2, device=bk.device, dtype=bk.dtype)
-    e = emb(np.array([1, 3])).sum()
-    with pytest.raises(NotImplementedError, match=r"backward\(create_graph=True\): the op '.*' \(output shape"):
-        vg.autograd.grad(e, emb.weight, create_graph=True)
+    e = (emb(np.array([1, 3, 3])) ** 3).sum()
+    (ge,) = vg.autograd.grad(e, emb.weight, create_graph=True)
+    (he,) = vg.autograd.grad(ge.sum(), emb.weight)
+    Wv = emb.weight.numpy().astype(np.float64)
+    bk.close(he.numpy(), 6 * Wv * np.array([0, 1, 0, 2, 0])[:, None], atol=max(bk.atol, 1e-2), what="embedding")
+    y = vg.max_pool2d(bk.t(r.standard_normal((1, 1, 4, 4)), requires_grad=True), 2).sum()
+    with pytest.raises(NotImplementedError, match=r"backward\(create_graph=True\): the op 'max_pool2d' \(output"):
+        vg.autograd.grad(y, [t for t in vg.autograd._topo(y) if t._node is None][0], create_graph=True)
 
 
 def test_gradgradcheck_passes_and_catches_a_wrong_second_derivative():
@@ -712,6 +717,20 @@ def test_second_derivatives_match_torch_if_available():
         for p, q in zip(ps, tps):
             np.testing.assert_allclose(p.grad.numpy(), q.grad.numpy(), rtol=1e-9, atol=1e-12, err_msg=act)
     r = np.random.default_rng(73)
+    idx = np.array([[0, 2, 1], [2, 2, 0]])
+    for fn, tfn, a in ((lambda x: vg.gather(x, 1, idx), lambda x: torch.gather(x, 1, torch.tensor(idx)),
+                        r.standard_normal((2, 3))),
+                       (lambda x: vg.conv2d(x, vg.tensor(np.ones((2, 1, 2, 2)) * 0.3, device="cpu", dtype="f64")),
+                        lambda x: torch.nn.functional.conv2d(x, torch.ones(2, 1, 2, 2, dtype=torch.float64) * 0.3),
+                        r.standard_normal((1, 1, 3, 3))),
+                       (lambda x: vg.layer_norm(x, (3,)), lambda x: torch.nn.functional.layer_norm(x, (3,)),
+                        r.standard_normal((2, 3)))):
+        x, tx = vg.tensor(a, device="cpu", dtype="f64", requires_grad=True), torch.tensor(a, requires_grad=True)
+        (g,) = vg.autograd.grad((fn(x) ** 3).sum(), x, create_graph=True)
+        (tg,) = torch.autograd.grad((tfn(tx) ** 3).sum(), tx, create_graph=True)
+        (h,) = vg.autograd.grad((g * g).sum(), x)
+        (th,) = torch.autograd.grad((tg * tg).sum(), tx)
+        np.testing.assert_allclose(h.numpy(), th.numpy(), rtol=1e-9, atol=1e-10)
     x0, A = r.standard_normal(4), r.standard_normal((3, 4))
     H = vg.autograd.functional.hessian(lambda x: vg.log_softmax(vg.tensor(A, device="cpu", dtype="f64") @ x, 0)[0],
                                        vg.tensor(x0, device="cpu", dtype="f64"))

@@ -52,7 +52,13 @@ def _put_rows(src, ax, idx, m, n):
         rows = be.reshape(be.gather_rows(be.reshape(gt_, (n, D)), idx), (m,) + rest)
         return (rows if ax == 0 else be.permute(rows, inv),)
 
-    return make(out if ax == 0 else be.permute(out, inv), be, (src,), backward)
+    def vjp(g):
+        from .shape import _rows_gather_t, reshape, transpose
+        gt_ = g if ax == 0 else transpose(g, perm)
+        rows = reshape(_rows_gather_t(reshape(gt_, (n, D)), idx, m), (m,) + rest)
+        return (rows if ax == 0 else transpose(rows, inv),)
+
+    return make(out if ax == 0 else be.permute(out, inv), be, (src,), backward, vjp=vjp)
 
 
 def _indexed(op, x, dim, index, source):

@@ -363,7 +363,18 @@ def embedding(indices, weight, padding_idx=None, max_norm=None, norm_type=2.0, s
             gw = be.binary("mul", gw, keep)
         return (gw,)
 
-    return make(out, be, (weight,), backward)
+    def vjp(g):  # (recorded: create_graph)
+        from .shape import _rows_add_t
+        g2 = g.reshape(indices.size, D)
+        if freq is not None:
+            g2 = g2 * Tensor(freq, be)
+        gw = _rows_add_t(g2, flat, V)
+        if padding_idx is not None:
+            gw = gw * tensor((np.arange(V) != padding_idx).astype(np.float64)[:, None], dtype=gw.dtype,
+                             device=gw.device)
+        return (gw,)
+
+    return make(out, be, (weight,), backward, vjp=vjp)
 
 
 def softmax_cross_entropy(logits, targets, weight=None, ignore_index=-100, reduction="mean", label_smoothing=0.0):

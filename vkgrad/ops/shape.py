@@ -234,6 +234,34 @@ def _unslice_t(g, shape, starts, steps):
                 vjp=lambda h: (_slice_t(h, starts, steps, lens),))
 
 
+def _rows_gather_t(x2, idx, m):
+    """Rows idx (m of them) of x2 [n, D], recorded; its gradient ``_rows_add_t``."""
+    be, n = x2.backend, x2.shape[0]
+    return make(be.gather_rows(x2.data, idx), be, (x2,), lambda g: (be.index_add_rows(g, idx, n),),
+                vjp=lambda g: (_rows_add_t(g, idx, n),))
+
+
+def _rows_add_t(s2, idx, n):
+    """s2's rows [m, D] added into n rows at idx, recorded; its gradient ``_rows_gather_t``."""
+    be, m = s2.backend, s2.shape[0]
+    return make(be.index_add_rows(s2.data, idx, n), be, (s2,), lambda g: (be.gather_rows(g, idx),),
+                vjp=lambda g: (_rows_gather_t(g, idx, m),))
+
+
+def _cols_gather_t(x2, ih, n):
+    """gather_cols of x2 [R, n] at ih [R, k], recorded; its gradient ``_cols_add_t``."""
+    be = x2.backend
+    return make(be.gather_cols(x2.data, ih), be, (x2,), lambda g: (be.scatter_add_cols(g, ih, n),),
+                vjp=lambda g: (_cols_add_t(g, ih, n),))
+
+
+def _cols_add_t(s2, ih, n):
+    """s2 [R, k] added into R rows of n columns at ih, recorded; its gradient ``_cols_gather_t``."""
+    be = s2.backend
+    return make(be.scatter_add_cols(s2.data, ih, n), be, (s2,), lambda g: (be.gather_cols(g, ih),),
+                vjp=lambda g: (_cols_gather_t(g, ih, n),))
+
+
 @torch_kwargs
 def cat(tensors, axis=0):
     """The tensors joined along ``axis`` (every other axis equal), as torch.cat and
@@ -602,7 +630,12 @@ def _take(x, ax, index, key=None):
         s = be.reshape(be.index_add_rows(be.reshape(gt, (m, D)), idx, n), (n,) + rest)
         return (s if ax == 0 else be.permute(s, inv),)
 
-    return make(out if ax == 0 else be.permute(out, inv), be, (x,), backward)
+    def vjp(g):
+        gt = g if ax == 0 else transpose(g, perm)
+        s_ = reshape(_rows_add_t(reshape(gt, (m, D)), idx, n), (n,) + rest)
+        return (s_ if ax == 0 else transpose(s_, inv),)
+
+    return make(out if ax == 0 else be.permute(out, inv), be, (x,), backward, vjp=vjp)
 
 
 @torch_kwargs
@@ -921,9 +954,7 @@ def gather(x, axis, index):
     if any(it.shape[d] < x.shape[d] for d in range(x.ndim) if d != ax):
         x = getitem(x, tuple(slice(None) if d == ax else slice(0, it.shape[d]) for d in range(x.ndim)))
     x2, ih, perm, ishape = _cols(x, it, ax)
-    be, n = x.backend, x.shape[ax]
-    out = make(be.gather_cols(x2.data, ih), be, (x2,), lambda g: (be.scatter_add_cols(g, ih, n),))
-    return _uncols(out, perm, ishape)
+    return _uncols(_cols_gather_t(x2, ih, x.shape[ax]), perm, ishape)
 
 
 def take_along_dim(x, indices, dim=None):
@@ -977,9 +1008,8 @@ def scatter_add(x, axis, index, src):
     if src.shape != it.shape:
         src = getitem(src, tuple(slice(0, k) for k in it.shape))
     s2, ih, perm, ishape = _cols(src, it, ax)
-    be, n = x.backend, x.shape[ax]
-    y = make(be.scatter_add_cols(s2.data, ih, n), be, (s2,), lambda g: (be.gather_cols(g, ih),))
-    y = _uncols(y, perm, ishape[:-1] + (n,))
+    n = x.shape[ax]
+    y = _uncols(_cols_add_t(s2, ih, n), perm, ishape[:-1] + (n,))
     if y.shape != x.shape:  # index shorter than x along other axes: zeros beyond
         pads = []
         for d in reversed(range(x.ndim)):
