@@ -285,7 +285,8 @@ def _run_backward_graph(loss, grad, accumulate, stop=None):
                     f"backward(create_graph=True): the op '{_op_name(fn)}' (output shape {list(t.shape)}) has no "
                     "differentiable gradient rule; gradients of gradients go through the elementwise ops, "
                     "matmul / linear, sums and means, shapes (reshape, transpose, slicing, cat, broadcast), "
-                    "softmax / log_softmax / softmax_cross_entropy, where, casts and dropout")
+                    "softmax / log_softmax / softmax_cross_entropy, where, casts, dropout, convolutions, "
+                    "gather / scatter / index ops / embedding, layer_norm / batch_norm and custom Functions")
             pgs = vjp(g)
             for p, pg in zip(parents, pgs):
                 if pg is None or p is None or not p.requires_grad:
@@ -297,6 +298,9 @@ def _run_backward_graph(loss, grad, accumulate, stop=None):
     if accumulate:
         for t, g in leaves.values():
             t.grad = g if t.grad is None else ops.add(t.grad, g)
+        for t, _ in leaves.values():
+            for hook in list(((t._hooks or {}).get("post_accumulate") or {}).values()):
+                hook(t)
     return leaves
 
 
