@@ -1281,3 +1281,59 @@ def test_asgd_adafactor_muon_match_torch_if_available():
                 np.testing.assert_allclose(p.numpy(), tp.detach().numpy(), atol=tol, err_msg=name)
     finally:
         torch.set_default_dtype(old)
+
+
+def test_custom_lr_scheduler_subclass(tmp_path):
+    """lr_scheduler.LRScheduler: a PyTorch-style subclass (get_lr over base_lrs and
+    last_epoch) moves every parameter group; the first step at construction, its
+    state saved and restored; equal to PyTorch's where present."""
+    L = vg.optim.lr_scheduler
+
+    class Warmup(L.LRScheduler):
+        def __init__(self, opt, warm, last_epoch=-1):
+            self.warm = warm
+            super().__init__(opt, last_epoch)
+
+        def get_lr(self):
+            return [b * min(1.0, (self.last_epoch + 1) / self.warm) for b in self.base_lrs]
+    p, q = vg.Parameter(np.zeros(2), device="cpu"), vg.Parameter(np.zeros(2), device="cpu")
+    opt = vg.optim.SGD([{"params": [p]}, {"params": [q], "lr": 0.5}], lr=0.1)
+    s = Warmup(opt, 4)
+    got = [s.get_last_lr()]
+    for _ in range(5):
+        s.step()
+        got.append(s.get_last_lr())
+    np.testing.assert_allclose(got, [[0.025, 0.125], [0.05, 0.25], [0.075, 0.375]] + [[0.1, 0.5]] * 3)
+    assert [g["lr"] for g in opt.param_groups] == [0.1, 0.5]
+    sd = s.state_dict()
+    assert sd["last_epoch"] == 5 and sd["warm"] == 4 and "optimizer" not in sd
+    s2 = Warmup(vg.optim.SGD([{"params": [p]}, {"params": [q], "lr": 0.5}], lr=0.1), 4)
+    s2.load_state_dict(sd)
+    assert s2.last_epoch == 5
+
+    class Broken(L.LRScheduler):
+        def get_lr(self):
+            return [0.1]
+    with pytest.raises(ValueError, match="Broken.get_lr returned 1 rates for 2 parameter groups"):
+        Broken(vg.optim.SGD([{"params": [p]}, {"params": [q]}], lr=0.1))
+    assert L._LRScheduler is L.LRScheduler
+    torch = pytest.importorskip("torch")
+
+    class TWarmup(torch.optim.lr_scheduler.LRScheduler):
+        def __init__(self, opt, warm, last_epoch=-1):
+            self.warm = warm
+            super().__init__(opt, last_epoch)
+
+        def get_lr(self):
+            return [b * min(1.0, (self.last_epoch + 1) / self.warm) for b in self.base_lrs]
+    tp, tq = torch.nn.Parameter(torch.zeros(2)), torch.nn.Parameter(torch.zeros(2))
+    topt = torch.optim.SGD([{"params": [tp]}, {"params": [tq], "lr": 0.5}], lr=0.1)
+    ts = TWarmup(topt, 4)
+    theirs = [ts.get_last_lr()]
+    import warnings
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for _ in range(5):
+            ts.step()
+            theirs.append(ts.get_last_lr())
+    np.testing.assert_allclose(got, theirs)

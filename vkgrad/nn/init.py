@@ -179,3 +179,10 @@ def sparse_(t, sparsity, std=0.01):
     for c in range(cols):
         w[r.permutation(rows)[:zeros], c] = 0.0
     return t.assign_(w)
+
+
+# PyTorch's deprecated spellings without the trailing underscore (the same in-place initialisers)
+uniform, normal, constant, eye, dirac = uniform_, normal_, constant_, eye_, dirac_
+xavier_uniform, xavier_normal, kaiming_uniform, kaiming_normal = xavier_uniform_, xavier_normal_, \
+    kaiming_uniform_, kaiming_normal_
+orthogonal, sparse = orthogonal_, sparse_

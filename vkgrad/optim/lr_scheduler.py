@@ -446,3 +446,52 @@ class ChainedScheduler(_OfSchedulers):
             s.last_epoch += 1
         self.optimizer.lr = self.get_lr()
         return self.optimizer.lr
+
+
+class LRScheduler:
+    """PyTorch's base class for custom schedules: subclass it, call
+    ``super().__init__(optimizer, last_epoch)`` and define ``get_lr()`` returning one
+    rate per parameter group (from ``self.base_lrs`` and ``self.last_epoch``);
+    ``step()`` moves every group there, ``get_last_lr()`` lists them.  As
+    PyTorch's, construction takes the first step (epoch 0)."""
+
+    def __init__(self, optimizer, last_epoch=-1):
+        self.optimizer = optimizer
+        groups = optimizer.param_groups
+        if last_epoch == -1:
+            self.base_lrs = [g["lr"] for g in groups]
+        else:  # (resuming: the groups' initial rates)
+            self.base_lrs = [o.initial_lr for o in self._optimizers()]
+        self.last_epoch = last_epoch
+        self._last_lr = None
+        self.step()
+
+    def _optimizers(self):
+        return [self.optimizer] + list(self.optimizer.__dict__.get("_extra", ()))
+
+    def get_lr(self):
+        raise NotImplementedError(f"{type(self).__name__} must define get_lr() (one rate per parameter group)")
+
+    def step(self, epoch=None):
+        self.last_epoch = self.last_epoch + 1 if epoch is None else int(epoch)
+        lrs = self.get_lr()
+        lrs = list(lrs) if isinstance(lrs, (list, tuple)) else [lrs] * len(self.base_lrs)
+        if len(lrs) != len(self.base_lrs):
+            raise ValueError(f"{type(self).__name__}.get_lr returned {len(lrs)} rates for {len(self.base_lrs)} "
+                             "parameter groups")
+        for g, lr in zip(self.optimizer.param_groups, lrs):
+            g["lr"] = float(lr)
+        self._last_lr = [float(lr) for lr in lrs]
+
+    def get_last_lr(self):
+        return list(self._last_lr)
+
+    def state_dict(self):
+        """The scheduler's attributes but the optimizer (PyTorch's)."""
+        return {k: v for k, v in self.__dict__.items() if k != "optimizer" and not callable(v)}
+
+    def load_state_dict(self, state_dict):
+        self.__dict__.update({k: v for k, v in state_dict.items()})
+
+
+_LRScheduler = LRScheduler  # (PyTorch's older name)
