@@ -724,7 +724,10 @@ def test_second_derivatives_match_torch_if_available():
                         lambda x: torch.nn.functional.conv2d(x, torch.ones(2, 1, 2, 2, dtype=torch.float64) * 0.3),
                         r.standard_normal((1, 1, 3, 3))),
                        (lambda x: vg.layer_norm(x, (3,)), lambda x: torch.nn.functional.layer_norm(x, (3,)),
-                        r.standard_normal((2, 3)))):
+                        r.standard_normal((2, 3))),
+                       (lambda x: vg.chunk(x, 3, 1)[0] * vg.split(x, [1, 2], 1)[1][:, :1] + vg.pad(x, (1, 0))[:, :1],
+                        lambda x: torch.chunk(x, 3, 1)[0] * torch.split(x, [1, 2], 1)[1][:, :1]
+                        + torch.nn.functional.pad(x, (1, 0))[:, :1], r.standard_normal((2, 3)))):
         x, tx = vg.tensor(a, device="cpu", dtype="f64", requires_grad=True), torch.tensor(a, requires_grad=True)
         (g,) = vg.autograd.grad((fn(x) ** 3).sum(), x, create_graph=True)
         (tg,) = torch.autograd.grad((tfn(tx) ** 3).sum(), tx, create_graph=True)

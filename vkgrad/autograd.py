@@ -284,7 +284,8 @@ def _run_backward_graph(loss, grad, accumulate, stop=None):
                 raise NotImplementedError(
                     f"backward(create_graph=True): the op '{_op_name(fn)}' (output shape {list(t.shape)}) has no "
                     "differentiable gradient rule; gradients of gradients go through the elementwise ops, "
-                    "matmul / linear, sums and means, shapes (reshape, transpose, slicing, cat, broadcast), "
+                    "matmul / linear, sums and means, shapes (reshape, transpose, slicing, cat, split, pad, "
+                    "broadcast), "
                     "softmax / log_softmax / softmax_cross_entropy, where, casts, dropout, convolutions, "
                     "gather / scatter / index ops / embedding, layer_norm / batch_norm and custom Functions")
             pgs = vjp(g)
@@ -292,7 +293,13 @@ def _run_backward_graph(loss, grad, accumulate, stop=None):
                 if pg is None or p is None or not p.requires_grad:
                     continue
                 cur = grads.get(id(p))
-                grads[id(p)] = pg if cur is None else ops.add(cur, pg)
+                if isinstance(pg, Parts):  # (an output of a multi-output op: its joint node gathers them)
+                    merged = Parts(cur or {})
+                    for k, v in pg.items():
+                        merged[k] = v if k not in merged else ops.add(merged[k], v)
+                    grads[id(p)] = merged
+                else:
+                    grads[id(p)] = pg if cur is None else ops.add(cur, pg)
     finally:
         config.grad_enabled = prev
     if accumulate:

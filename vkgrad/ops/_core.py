@@ -36,22 +36,26 @@ def make(handle, backend, parents, backward_fn, view_of=None, vjp=None):
     return out
 
 
-def make_multi(handles, backend, parents, backward_parts):
+def make_multi(handles, backend, parents, backward_parts, vjp_parts=None):
     """An op's several outputs: each output's gradient is handed on as
     ``Parts({i: g})``; the autograd gathers them for one joint node whose
     ``backward_parts(parts)`` returns the parents' gradients (outputs without a
-    gradient are missing from ``parts``)."""
+    gradient are missing from ``parts``); ``vjp_parts`` the same from Tensors in
+    recorded ops (create_graph)."""
     if not (config.grad_enabled and any(p is not None and p.requires_grad for p in parents)):
         return tuple(Tensor(h, backend) for h in handles)
     from ..autograd import Parts
-    joint = make(handles[0], backend, parents, backward_parts)
-    return tuple(make(h, backend, (joint,), lambda g, i=i: (Parts({i: g}),)) for i, h in enumerate(handles))
+    joint = make(handles[0], backend, parents, backward_parts, vjp=vjp_parts)
+    return tuple(make(h, backend, (joint,), lambda g, i=i: (Parts({i: g}),), vjp=lambda g, i=i: (Parts({i: g}),))
+                 for i, h in enumerate(handles))
 
 
-def make_pieces(handles, backend, x, join):
+def make_pieces(handles, backend, x, join, tjoin=None):
     """Outputs that are pieces of one input x (a split): their gradients meet in
-    ``join(parts)``, x's gradient -- one write of it, not one per piece."""
-    return make_multi(handles, backend, (x,), lambda parts: (join(parts),))
+    ``join(parts)``, x's gradient -- one write of it, not one per piece
+    (``tjoin``: the same of Tensors, recorded)."""
+    return make_multi(handles, backend, (x,), lambda parts: (join(parts),),
+                      None if tjoin is None else (lambda parts: (tjoin(parts),)))
 
 
 def check_tensor(op, x):

@@ -531,7 +531,11 @@ def _split_at(x, ax, sizes):
 
     def join(parts):
         return be.cat([parts[i] if i in parts else be.constant(sh, 0.0, dtype) for i, sh in enumerate(shapes)], ax)
-    return make_pieces(handles, be, x, join)
+
+    def tjoin(parts):
+        return cat([parts[i] if i in parts else Tensor(be.constant(sh, 0.0, dtype), be) for i, sh in enumerate(shapes)],
+                   ax)
+    return make_pieces(handles, be, x, join, tjoin)
 
 
 @torch_kwargs
@@ -697,7 +701,8 @@ def pad(x, pad, mode="constant", value=0.0):
         ones = [1] * x.ndim
         out = be.unslice(x.data, shape, starts, ones) if value == 0 else \
             be.put_slice(be.full(tuple(shape), float(value), x.dtype), x.data, starts, ones)
-        return make(out, be, (x,), lambda g: (be.slice(g, starts, ones, list(x.shape)),))
+        return make(out, be, (x,), lambda g: (be.slice(g, starts, ones, list(x.shape)),),
+                    vjp=lambda g: (_slice_t(g, starts, ones, list(x.shape)),))
     for ax, b, a in pairs:
         n = x.shape[ax]
         if not b and not a:
