@@ -680,9 +680,22 @@ def test_second_derivatives_through_nn_layers_and_custom_functions(bk):
     (he,) = vg.autograd.grad(ge.sum(), emb.weight)
     Wv = emb.weight.numpy().astype(np.float64)
     bk.close(he.numpy(), 6 * Wv * np.array([0, 1, 0, 2, 0])[:, None], atol=max(bk.atol, 1e-2), what="embedding")
-    y = vg.max_pool2d(bk.t(r.standard_normal((1, 1, 4, 4)), requires_grad=True), 2).sum()
-    with pytest.raises(NotImplementedError, match=r"backward\(create_graph=True\): the op 'max_pool2d' \(output"):
-        vg.autograd.grad(y, [t for t in vg.autograd._topo(y) if t._node is None][0], create_graph=True)
+    xp = bk.t(r.standard_normal((1, 2, 4, 4)), requires_grad=True)
+    (gp,) = vg.autograd.grad((vg.max_pool2d(xp * xp * xp, 2) ** 2).sum(), xp, create_graph=True)
+    (hp,) = vg.autograd.grad(gp.sum(), xp)
+    X3 = xp.numpy().astype(np.float64)
+    win = X3 ** 3
+    chosen = (win == np.maximum.reduceat(np.maximum.reduceat(win, [0, 2], 2), [0, 2], 3).repeat(2, 2).repeat(2, 3))
+    # d/dx of 2 x^3 * 3 x^2 at the chosen taps: 30 x^4
+    bk.close(hp.numpy(), np.where(chosen, 30 * X3 ** 4, 0.0), atol=max(bk.atol, 5e-2), rtol=max(bk.rtol, 1e-2),
+             what="max_pool2d second derivative")
+    y = vg.lp_pool2d(bk.t(np.abs(r.standard_normal((1, 1, 4, 4))) + 0.5, requires_grad=True), 3.0, 2)
+    (gl,) = vg.autograd.grad(y.sum(), [t for t in vg.autograd._topo(y) if t._node is None][0], create_graph=True)
+    assert gl.shape == (1, 1, 4, 4) and gl.requires_grad  # (lp_pool: composed of the average pool)
+    rnn = vg.nn.GRU(2, 3, device=bk.device, dtype=bk.dtype)
+    out, _ = rnn(bk.t(r.standard_normal((4, 1, 2))))
+    with pytest.raises(NotImplementedError, match=r"backward\(create_graph=True\): the op '.*' \(output shape"):
+        vg.autograd.grad(out.sum(), rnn.weight_hh_l0, create_graph=True)
 
 
 def test_gradgradcheck_passes_and_catches_a_wrong_second_derivative():

@@ -286,7 +286,7 @@ def _run_backward_graph(loss, grad, accumulate, stop=None):
                     "differentiable gradient rule; gradients of gradients go through the elementwise ops, "
                     "matmul / linear, sums and means, shapes (reshape, transpose, slicing, cat, split, pad, "
                     "broadcast), "
-                    "softmax / log_softmax / softmax_cross_entropy, where, casts, dropout, convolutions, "
+                    "softmax / log_softmax / softmax_cross_entropy, where, casts, dropout, convolutions and pools, "
                     "gather / scatter / index ops / embedding, layer_norm / batch_norm and custom Functions")
             pgs = vjp(g)
             for p, pg in zip(parents, pgs):

@@ -217,12 +217,45 @@ def max_pool2d(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=Fal
     win = _pool_args(op, x, kernel_size, stride, padding, dilation, ceil_mode)
     be, x_shape = x.backend, x.shape
     y, idx = be.window_max(x.data, win)
-    out = make(y, be, (x,), lambda g: (be.window_scatter(g, idx, x_shape, win),))
+    out = make(y, be, (x,), lambda g: (be.window_scatter(g, idx, x_shape, win),),
+               vjp=lambda g: (_window_scatter_t(g, idx, x_shape, win),))
     out = out if batched else out.reshape(out.shape[1:])
     if not return_indices:
         return out
     pos = _tap_positions(Tensor(idx, be), x_shape[2:], win)
     return out, (pos if batched else pos.reshape(pos.shape[1:]))
+
+
+def _window_columns(idx, x_shape, win, be):
+    """[N * OH * OW, C] int32: each window's chosen tap as a column of im2col's rows
+    (channel c's taps start at c * kh * kw)."""
+    from ..tensor import tensor
+    from .shape import reshape
+    C = x_shape[1]
+    K = win.kernel[0] * win.kernel[1]
+    off = tensor((np.arange(C) * K).reshape(1, C, 1, 1).astype(np.float64), dtype="f32", device=be.device)
+    cols = transpose(Tensor(idx, be).to(dtype="f32") + off, (0, 2, 3, 1))
+    return reshape(cols, (-1, C)).to(dtype="i32").data
+
+
+def _window_gather_t(h, ih, x_shape, win):
+    """h [N, C, H, W] at each window's chosen tap (``ih``) -> [N, C, OH, OW],
+    recorded: the gradient of ``_window_scatter_t``."""
+    from .shape import _cols_gather_t, reshape
+    N, C = x_shape[:2]
+    OH, OW = win.out
+    vals = _cols_gather_t(_unfold(h, win), ih, C * win.kernel[0] * win.kernel[1])
+    return transpose(reshape(vals, (N, OH, OW, C)), (0, 3, 1, 2))
+
+
+def _window_scatter_t(g, idx, x_shape, win):
+    """g [N, C, OH, OW] placed at each window's chosen tap of [N, C, H, W] (max
+    pooling's gradient), recorded; its own gradient gathers there."""
+    be = g.backend
+    ih = _window_columns(idx, x_shape, win, be)
+    return make(be.window_scatter(g.data, idx, x_shape, win), be, (g,),
+                lambda h: (_window_gather_t(Tensor(h, be), ih, x_shape, win).data,),
+                vjp=lambda h: (_window_gather_t(h, ih, x_shape, win),))
 
 
 def _window_bases(win, be, dtype):
