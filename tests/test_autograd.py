@@ -738,6 +738,9 @@ def test_second_derivatives_match_torch_if_available():
                         r.standard_normal((1, 1, 3, 3))),
                        (lambda x: vg.layer_norm(x, (3,)), lambda x: torch.nn.functional.layer_norm(x, (3,)),
                         r.standard_normal((2, 3))),
+                       (lambda x: vg.sort(x, 1)[0] * vg.arange(4, dtype="f64", device="cpu") + vg.topk(x, 2)[0].sum(),
+                        lambda x: torch.sort(x, 1)[0] * torch.arange(4, dtype=torch.float64) + torch.topk(x, 2)[0].sum(),
+                        r.standard_normal((3, 4))),
                        (lambda x: vg.max_pool2d(x * x * x, 3, 1, 1), lambda x: torch.nn.functional.max_pool2d(
                            x * x * x, 3, 1, 1), r.standard_normal((1, 2, 5, 5))),
                        (lambda x: vg.chunk(x, 3, 1)[0] * vg.split(x, [1, 2], 1)[1][:, :1] + vg.pad(x, (1, 0))[:, :1],

@@ -1050,7 +1050,7 @@ def _sort(op, x, axis, descending):
         inv = be.sort_rows(be.cast(pos, "f32"))[1]
         return (be.gather_cols(g, inv),)
 
-    v = make(vals, be, (x2,), backward)
+    v = make(vals, be, (x2,), backward, vjp=lambda g: (_cols_add_t(g, pos, n),))  # (the permutation's scatter)
     i = Tensor(pos, be)
     inv_perm = tuple(int(k) for k in np.argsort(perm))
     back = (lambda t: t) if ax == x.ndim - 1 else (lambda t: transpose(t, inv_perm))
