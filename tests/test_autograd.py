@@ -692,10 +692,19 @@ def test_second_derivatives_through_nn_layers_and_custom_functions(bk):
     y = vg.lp_pool2d(bk.t(np.abs(r.standard_normal((1, 1, 4, 4))) + 0.5, requires_grad=True), 3.0, 2)
     (gl,) = vg.autograd.grad(y.sum(), [t for t in vg.autograd._topo(y) if t._node is None][0], create_graph=True)
     assert gl.shape == (1, 1, 4, 4) and gl.requires_grad  # (lp_pool: composed of the average pool)
-    rnn = vg.nn.GRU(2, 3, device=bk.device, dtype=bk.dtype)
-    out, _ = rnn(bk.t(r.standard_normal((4, 1, 2))))
+    for cls in (vg.nn.GRU, vg.nn.LSTM):  # (the recurrence's twin in recorded ops)
+        rnn = cls(2, 3, device=bk.device, dtype=bk.dtype)
+        xs = bk.t(r.standard_normal((4, 2, 2)), requires_grad=True)
+        out = rnn(xs)[0]
+        (plain,) = vg.autograd.grad((out ** 2).sum(), xs, retain_graph=True)
+        (g_r,) = vg.autograd.grad((out ** 2).sum(), xs, create_graph=True)
+        bk.close(g_r.numpy(), plain.numpy(), atol=max(bk.atol, 1e-3), what=f"{cls.__name__} recorded gradient")
+        (h_r,) = vg.autograd.grad((g_r * g_r).sum(), rnn.weight_hh_l0)
+        assert h_r.shape == rnn.weight_hh_l0.shape and np.isfinite(h_r.numpy()).all()
+    packed = vg.nn.utils.rnn.pack_padded_sequence(bk.t(r.standard_normal((4, 2, 2))), [4, 2])
+    out = rnn(packed)[1][0]
     with pytest.raises(NotImplementedError, match=r"backward\(create_graph=True\): the op '.*' \(output shape"):
-        vg.autograd.grad(out.sum(), rnn.weight_hh_l0, create_graph=True)
+        vg.autograd.grad(out.sum(), rnn.weight_hh_l0, create_graph=True)  # (packed sequences: masked steps)
 
 
 def test_gradgradcheck_passes_and_catches_a_wrong_second_derivative():
@@ -752,6 +761,19 @@ def test_second_derivatives_match_torch_if_available():
         (h,) = vg.autograd.grad((g * g).sum(), x)
         (th,) = torch.autograd.grad((tg * tg).sum(), tx)
         np.testing.assert_allclose(h.numpy(), th.numpy(), rtol=1e-9, atol=1e-10)
+    torch.manual_seed(0)
+    for mode, kw in (("LSTM", {}), ("GRU", {}), ("RNN", {}), ("LSTM", {"proj_size": 2})):
+        tm = getattr(torch.nn, mode)(3, 4, num_layers=2, bidirectional=True, **kw).double()
+        vm = getattr(vg.nn, mode)(3, 4, num_layers=2, bidirectional=True, device="cpu", dtype="f64", **kw)
+        vm.load_state_dict({k: v.detach().numpy() for k, v in tm.state_dict().items()})
+        X = r.standard_normal((5, 2, 3))
+        x, tx = vg.tensor(X, dtype="f64", device="cpu", requires_grad=True), torch.tensor(X, requires_grad=True)
+        (g,) = vg.autograd.grad((vm(x)[0] ** 2).sum(), x, create_graph=True)
+        (tg,) = torch.autograd.grad((tm(tx)[0] ** 2).sum(), tx, create_graph=True)
+        (g * g).sum().backward()
+        (tg * tg).sum().backward()
+        for p, q in zip(vm.parameters(), tm.parameters()):
+            np.testing.assert_allclose(p.grad.numpy(), q.grad.numpy(), atol=1e-12, err_msg=f"{mode} {kw}")
     x0, A = r.standard_normal(4), r.standard_normal((3, 4))
     H = vg.autograd.functional.hessian(lambda x: vg.log_softmax(vg.tensor(A, device="cpu", dtype="f64") @ x, 0)[0],
                                        vg.tensor(x0, device="cpu", dtype="f64"))

@@ -85,11 +85,11 @@ class Gradients(dict):
         return self.get(key) if key is not None else None
 
 
-def _topo(root, stop=()):
-    """Tensors reachable from root through recorded nodes, in topological order
-    (not expanding past the ids in ``stop``)."""
+def _topo(root, stop=(), more=()):
+    """Tensors reachable from root (and the tensors in ``more``) through recorded
+    nodes, in topological order (not expanding past the ids in ``stop``)."""
     order, seen = [], set()
-    stack = [(root, False)]
+    stack = [(t, False) for t in reversed(more)] + [(root, False)]
     while stack:
         t, done = stack.pop()
         if done:
@@ -233,7 +233,23 @@ def composed_vjp(fn, inputs):
     return vjp
 
 
-def _run_backward_graph(loss, grad, accumulate, stop=None):
+def composed_vjp_parts(fn, inputs):
+    """``composed_vjp`` for a multi-output op (its joint node's ``Parts``): the twin
+    ``fn(*inputs)`` gives every output; the parts' gradients weight them."""
+    def vjp(parts):
+        with enable_grad():
+            outs = fn(*inputs)
+        seeds = [(outs[k], g) for k, g in parts.items() if outs[k].requires_grad]
+        if not seeds:
+            return (None,) * len(inputs)
+        live = [t for t in inputs if isinstance(t, Tensor) and t.requires_grad]
+        # (the parts seed the outputs: they are factors of the result, not part of the graph walked)
+        got = _run_backward_graph(seeds[0][0], seeds[0][1], False, stop={id(t) for t in live}, more=seeds[1:])
+        return tuple(got.get(id(t), (None, None))[1] if isinstance(t, Tensor) else None for t in inputs)
+    return vjp
+
+
+def _run_backward_graph(loss, grad, accumulate, stop=None, more=()):
     """backward(create_graph=True): every node's ``vjp`` (its gradient rule written
     in recorded ops) instead of its buffer-level rule, so the gradients have graphs
     of their own (gradients of gradients: Hessian-vector products, gradient
@@ -254,8 +270,10 @@ def _run_backward_graph(loss, grad, accumulate, stop=None):
         g0 = grad if isinstance(grad, Tensor) else tensor(grad, dtype=loss.dtype, device=loss.device)
         if g0.shape != loss.shape:
             raise ValueError(f"backward: grad has shape {list(g0.shape)}, expected {list(loss.shape)}")
-    order = _topo(loss, stop or ())
+    order = _topo(loss, stop or (), [t for t, _ in more])
     grads = {id(loss): g0}
+    for t, g in more:  # (further seeded outputs: composed_vjp_parts)
+        grads[id(t)] = g if id(t) not in grads else ops.add(grads[id(t)], g)
     leaves = {}
     prev = config.grad_enabled
     config.grad_enabled = True
@@ -287,7 +305,8 @@ def _run_backward_graph(loss, grad, accumulate, stop=None):
                     "matmul / linear, sums and means, shapes (reshape, transpose, slicing, cat, split, pad, "
                     "broadcast), "
                     "softmax / log_softmax / softmax_cross_entropy, where, casts, dropout, convolutions and pools, "
-                    "gather / scatter / index ops / embedding, layer_norm / batch_norm and custom Functions")
+                    "gather / scatter / index ops / embedding, layer_norm / batch_norm, the recurrent layers (not "
+                    "packed) and custom Functions")
             pgs = vjp(g)
             for p, pg in zip(parents, pgs):
                 if pg is None or p is None or not p.requires_grad:

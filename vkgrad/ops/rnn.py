@@ -188,5 +188,41 @@ def recurrence(mode, xg, h0, c0, w_hh, b_hh=None, w_hr=None, reverse=False, leng
                  if w_hr is not None and w_hr.requires_grad else None)
         return be.reshape(dxg, (T, N, GH)), dh, dc, dw_hh, db_hh, dw_hr
 
-    outs_ = make_multi(handles, be, (xg, h0, c0, w_hh, b_hh, w_hr), backward)
+    vjp = None
+    if masks is None:  # (create_graph: the same recurrence in recorded ops; packed sequences are refused)
+        from ..autograd import composed_vjp_parts
+        vjp = composed_vjp_parts(lambda *a: _twin(mode, act, reverse, *a), (xg, h0, c0, w_hh, b_hh, w_hr))
+    outs_ = make_multi(handles, be, (xg, h0, c0, w_hh, b_hh, w_hr), backward, vjp)
     return outs_ if mode == "LSTM" else outs_ + (None,)
+
+
+def _twin(mode, act, reverse, xg, h0, c0, w_hh, b_hh, w_hr):
+    """The recurrence in recorded ops (create_graph's rule): the cells of
+    ``Backend.lstm_cell`` / ``gru_cell`` / the plain RNN, step by step."""
+    from .elementwise import relu, sigmoid, tanh
+    from .nn import matmul
+    from .shape import stack, transpose
+    T, H = xg.shape[0], w_hh.shape[0] // MODES[mode][1]
+    h, c, outs = h0, c0, {}
+    for t in (range(T - 1, -1, -1) if reverse else range(T)):
+        xt = xg[t]
+        hg = matmul(h, transpose(w_hh))
+        if b_hh is not None:
+            hg = hg + b_hh
+        if mode == "LSTM":
+            pre = xt + hg
+            i, f, g, o = (pre[:, k * H:(k + 1) * H] for k in range(4))
+            c = sigmoid(f) * c + sigmoid(i) * tanh(g)
+            h = sigmoid(o) * tanh(c)
+            if w_hr is not None:
+                h = matmul(h, transpose(w_hr))
+        elif mode == "GRU":
+            r = sigmoid(xt[:, :H] + hg[:, :H])
+            z = sigmoid(xt[:, H:2 * H] + hg[:, H:2 * H])
+            n = tanh(xt[:, 2 * H:] + r * hg[:, 2 * H:])
+            h = n + z * (h - n)
+        else:
+            h = (tanh if act == "tanh" else relu)(xt + hg)
+        outs[t] = h
+    out = stack([outs[t] for t in range(T)], 0)
+    return (out, h) + ((c,) if mode == "LSTM" else ())
