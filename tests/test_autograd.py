@@ -701,10 +701,15 @@ def test_second_derivatives_through_nn_layers_and_custom_functions(bk):
         bk.close(g_r.numpy(), plain.numpy(), atol=max(bk.atol, 1e-3), what=f"{cls.__name__} recorded gradient")
         (h_r,) = vg.autograd.grad((g_r * g_r).sum(), rnn.weight_hh_l0)
         assert h_r.shape == rnn.weight_hh_l0.shape and np.isfinite(h_r.numpy()).all()
-    packed = vg.nn.utils.rnn.pack_padded_sequence(bk.t(r.standard_normal((4, 2, 2))), [4, 2])
-    out = rnn(packed)[1][0]
-    with pytest.raises(NotImplementedError, match=r"backward\(create_graph=True\): the op '.*' \(output shape"):
-        vg.autograd.grad(out.sum(), rnn.weight_hh_l0, create_graph=True)  # (packed sequences: masked steps)
+    xs = bk.t(r.standard_normal((4, 2, 2)), requires_grad=True)
+    hn = rnn(vg.nn.utils.rnn.pack_padded_sequence(xs, [4, 2]))[1][0]  # (packed: the masked steps carry the state)
+    (plain,) = vg.autograd.grad((hn ** 3).sum(), xs, retain_graph=True)
+    (g_r,) = vg.autograd.grad((hn ** 3).sum(), xs, create_graph=True)
+    bk.close(g_r.numpy(), plain.numpy(), atol=max(bk.atol, 1e-3), what="packed LSTM recorded gradient")
+    assert not g_r.numpy()[2:, 1].any()  # (the second row's steps past its length get nothing)
+    xu = bk.t(r.standard_normal((1, 1, 4, 4)), requires_grad=True)
+    with pytest.raises(NotImplementedError, match=r"backward\(create_graph=True\): the op 'max_unpool2d' \(output"):
+        vg.autograd.grad(vg.max_unpool2d(*vg.max_pool2d(xu, 2, return_indices=True), 2).sum(), xu, create_graph=True)
 
 
 def test_gradgradcheck_passes_and_catches_a_wrong_second_derivative():
@@ -762,6 +767,20 @@ def test_second_derivatives_match_torch_if_available():
         (th,) = torch.autograd.grad((tg * tg).sum(), tx)
         np.testing.assert_allclose(h.numpy(), th.numpy(), rtol=1e-9, atol=1e-10)
     torch.manual_seed(0)
+    for mode in ("LSTM", "GRU"):  # (packed sequences: masked steps)
+        tm = getattr(torch.nn, mode)(3, 4, bidirectional=True).double()
+        vm = getattr(vg.nn, mode)(3, 4, bidirectional=True, device="cpu", dtype="f64")
+        vm.load_state_dict({k: v.detach().numpy() for k, v in tm.state_dict().items()})
+        X = r.standard_normal((5, 3, 3))
+        x, tx = vg.tensor(X, dtype="f64", device="cpu", requires_grad=True), torch.tensor(X, requires_grad=True)
+        vo = vg.nn.utils.rnn.pad_packed_sequence(vm(vg.nn.utils.rnn.pack_padded_sequence(x, [5, 3, 2]))[0])[0]
+        to = torch.nn.utils.rnn.pad_packed_sequence(tm(torch.nn.utils.rnn.pack_padded_sequence(tx, [5, 3, 2]))[0])[0]
+        (g,) = vg.autograd.grad((vo ** 2).sum(), x, create_graph=True)
+        (tg,) = torch.autograd.grad((to ** 2).sum(), tx, create_graph=True)
+        (g * g).sum().backward()
+        (tg * tg).sum().backward()
+        for p, q in zip(vm.parameters(), tm.parameters()):
+            np.testing.assert_allclose(p.grad.numpy(), q.grad.numpy(), atol=1e-12, err_msg=f"packed {mode}")
     for mode, kw in (("LSTM", {}), ("GRU", {}), ("RNN", {}), ("LSTM", {"proj_size": 2})):
         tm = getattr(torch.nn, mode)(3, 4, num_layers=2, bidirectional=True, **kw).double()
         vm = getattr(vg.nn, mode)(3, 4, num_layers=2, bidirectional=True, device="cpu", dtype="f64", **kw)

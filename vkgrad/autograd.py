@@ -305,8 +305,8 @@ def _run_backward_graph(loss, grad, accumulate, stop=None, more=()):
                     "matmul / linear, sums and means, shapes (reshape, transpose, slicing, cat, split, pad, "
                     "broadcast), "
                     "softmax / log_softmax / softmax_cross_entropy, where, casts, dropout, convolutions and pools, "
-                    "gather / scatter / index ops / embedding, layer_norm / batch_norm, the recurrent layers (not "
-                    "packed) and custom Functions")
+                    "gather / scatter / index ops / embedding, layer_norm / batch_norm, the recurrent layers and "
+                    "custom Functions")
             pgs = vjp(g)
             for p, pg in zip(parents, pgs):
                 if pg is None or p is None or not p.requires_grad:

@@ -188,23 +188,26 @@ def recurrence(mode, xg, h0, c0, w_hh, b_hh=None, w_hr=None, reverse=False, leng
                  if w_hr is not None and w_hr.requires_grad else None)
         return be.reshape(dxg, (T, N, GH)), dh, dc, dw_hh, db_hh, dw_hr
 
-    vjp = None
-    if masks is None:  # (create_graph: the same recurrence in recorded ops; packed sequences are refused)
-        from ..autograd import composed_vjp_parts
-        vjp = composed_vjp_parts(lambda *a: _twin(mode, act, reverse, *a), (xg, h0, c0, w_hh, b_hh, w_hr))
+    from ..autograd import composed_vjp_parts  # (create_graph: the same recurrence in recorded ops)
+    live = None if masks is None else valid
+    vjp = composed_vjp_parts(lambda *a: _twin(mode, act, reverse, live, *a), (xg, h0, c0, w_hh, b_hh, w_hr))
     outs_ = make_multi(handles, be, (xg, h0, c0, w_hh, b_hh, w_hr), backward, vjp)
     return outs_ if mode == "LSTM" else outs_ + (None,)
 
 
-def _twin(mode, act, reverse, xg, h0, c0, w_hh, b_hh, w_hr):
+def _twin(mode, act, reverse, valid, xg, h0, c0, w_hh, b_hh, w_hr):
     """The recurrence in recorded ops (create_graph's rule): the cells of
-    ``Backend.lstm_cell`` / ``gru_cell`` / the plain RNN, step by step."""
-    from .elementwise import relu, sigmoid, tanh
+    ``Backend.lstm_cell`` / ``gru_cell`` / the plain RNN, step by step; ``valid``
+    [T, N] (packed sequences): past a row's length its state is carried and its
+    output is zero."""
+    from ..tensor import tensor
+    from .elementwise import relu, sigmoid, tanh, where
     from .nn import matmul
     from .shape import stack, transpose
     T, H = xg.shape[0], w_hh.shape[0] // MODES[mode][1]
     h, c, outs = h0, c0, {}
     for t in (range(T - 1, -1, -1) if reverse else range(T)):
+        h_prev, c_prev = h, c
         xt = xg[t]
         hg = matmul(h, transpose(w_hh))
         if b_hh is not None:
@@ -224,5 +227,11 @@ def _twin(mode, act, reverse, xg, h0, c0, w_hh, b_hh, w_hr):
         else:
             h = (tanh if act == "tanh" else relu)(xt + hg)
         outs[t] = h
+        if valid is not None and not valid[t].all():
+            m = tensor(valid[t][:, None].astype(np.float32), dtype="f32", device=h.device)
+            outs[t] = where(m, h, 0.0)
+            h = where(m, h, h_prev)
+            if mode == "LSTM":
+                c = where(m, c, c_prev)
     out = stack([outs[t] for t in range(T)], 0)
     return (out, h) + ((c,) if mode == "LSTM" else ())
