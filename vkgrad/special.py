@@ -361,11 +361,8 @@ def _host_binary(op, a, x, fn, grad_x=None):
                 return None, None
             with np.errstate(all="ignore"):
                 d = grad_x(av, xv, out)
-            gx = g * tensor(d, dtype=g.dtype, device=g.device)
-            extra = gx.ndim - x.ndim  # (summed back over the axes x was broadcast along)
-            axes = tuple(range(extra)) + tuple(extra + i for i, n in enumerate(x.shape) if n == 1 and gx.shape[
-                extra + i] != 1)
-            return None, (ops.sum(gx, axes, keepdims=True).reshape(x.shape) if axes else gx)
+            from .ops.elementwise import _sum_to
+            return None, _sum_to(g * tensor(d, dtype=g.dtype, device=g.device), x.shape)
     return HostOp.apply(a, x)
 
 

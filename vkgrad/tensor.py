@@ -584,10 +584,8 @@ class Tensor:
             fits = False
         if not fits:
             raise ValueError(f"sum_to_size: {list(size)} does not broadcast to {list(self.shape)}")
-        lead = self.ndim - len(size)
-        axes = tuple(range(lead)) + tuple(lead + i for i, n in enumerate(size) if n == 1 and self.shape[lead + i] != 1)
-        out = _ops().sum(self, axes, keepdims=True) if axes else self
-        return out.reshape(size)
+        from .ops.elementwise import _sum_to
+        return _sum_to(self, size)
 
     def split_with_sizes(self, split_sizes, dim=0):
         return _ops().split(self, list(split_sizes), dim)

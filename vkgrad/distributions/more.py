@@ -572,7 +572,7 @@ class MixtureSameFamily(Distribution):
             return ops.sum(comp * self._pad(one), -1 - len(self.event_shape))
 
 
-class RelaxedBernoulli(TransformedDistribution):
+class RelaxedBernoulli(_BinaryLogits, TransformedDistribution):
     """The Concrete / Gumbel-sigmoid relaxation of a Bernoulli at ``temperature``:
     sigmoid((logits + logistic noise) / temperature), reparameterised."""
 
@@ -580,10 +580,6 @@ class RelaxedBernoulli(TransformedDistribution):
         lg, shape = _logits_probs("RelaxedBernoulli", probs, logits, True)
         self.temperature, self.logits = temperature, lg
         super().__init__(_LogitRelaxedBernoulli(temperature, lg), SigmoidTransform())
-
-    @property
-    def probs(self):
-        return ops.sigmoid(self.logits)
 
 
 class _LogitRelaxedBernoulli(Distribution):

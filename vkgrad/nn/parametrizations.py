@@ -133,12 +133,9 @@ def orthogonal(module, name="weight", orthogonal_map=None, *, use_trivialization
 
 
 def _norm_except_dim(v, dim):
-    """||v|| over every axis but ``dim`` (kept, size 1); dim -1: over all (PyTorch's
-    norm_except_dim)."""
-    if dim == -1:
-        return ops.sqrt(ops.sum(ops.mul(v, v)))
-    d = dim % v.ndim
-    return ops.sqrt(ops.sum(ops.mul(v, v), tuple(i for i in range(v.ndim) if i != d), keepdims=True))
+    """PyTorch's norm_except_dim: the classic weight_norm's norm, dim -1 meaning all axes."""
+    from .utils import _norm_except
+    return _norm_except(v, None if dim == -1 else dim)
 
 
 class _WeightNorm(Module):

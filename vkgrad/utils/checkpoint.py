@@ -13,20 +13,11 @@ from ..tensor import Tensor
 
 def _leaves(outs):
     """The tensors requiring grad at the leaves of the graph behind ``outs`` (the
-    parameters the function used), in first-seen order."""
-    found, seen = [], set()
-    stack = [o for o in outs if isinstance(o, Tensor)]
-    while stack:
-        t = stack.pop()
-        if id(t) in seen:
-            continue
-        seen.add(id(t))
-        if t._node is None:
-            if t.requires_grad:
-                found.append(t)
-            continue
-        stack.extend(p for p in t._node[1] if p is not None and p.requires_grad)
-    return found
+    parameters the function used)."""
+    ts = [o for o in outs if isinstance(o, Tensor)]
+    if not ts:
+        return []
+    return [t for t in autograd._topo(ts[0], more=ts[1:]) if t._node is None and t.requires_grad]
 
 
 class _Checkpoint(Function):
