@@ -1,7 +1,9 @@
 """Every test that takes ``bk`` runs once per backend configuration.
 
 Configurations: cpu (f32), and when a Vulkan device exists, vulkan-f32 and
-vulkan-f16.  VKGRAD_TEST_BACKENDS="cpu,vulkan-f32" restricts the list."""
+vulkan-f16.  VKGRAD_TEST_BACKENDS="cpu,vulkan-f32" restricts the list.
+VKGRAD_TEST_CPU_SPLIT=N runs the CPU backend's ops split over N threads however
+small they are (chunks of one row), to test the split paths on every op."""
 import os
 from dataclasses import dataclass
 
@@ -49,6 +51,11 @@ def _configs():
 
 
 CONFIGS = _configs()
+
+if os.environ.get("VKGRAD_TEST_CPU_SPLIT"):
+    from vkgrad.backends import cpu as _cpu
+    _cpu._PAR_MIN, _cpu._BLAS_ONE_THREAD = 1, 0
+    vg.set_num_threads(int(os.environ["VKGRAD_TEST_CPU_SPLIT"]))
 
 
 @pytest.fixture(params=CONFIGS, ids=[c.name for c in CONFIGS])

@@ -61,6 +61,23 @@ def get_default_device():
     return normalize_device(config.default_device)
 
 
+def set_num_threads(n):
+    """Threads the CPU backend splits a large op over (convolutions' windows, max
+    pools, products, softmax rows, elementwise ops of costly functions, optimizer
+    updates), as ``torch.set_num_threads``.  Default: the CPUs this process may run
+    on, or ``VKGRAD_NUM_THREADS``.  Only independent rows are split, so results do
+    not depend on it, except a product's last bits (which BLAS's own threads move
+    too): its BLAS runs on one thread inside each of vkgrad's."""
+    from .backends import cpu
+    cpu.set_num_threads(n)
+
+
+def get_num_threads():
+    """The CPU backend's thread count (see set_num_threads)."""
+    from .backends import cpu
+    return cpu.get_num_threads()
+
+
 def device(spec="auto"):
     """PyTorch's torch.device: the device name vkgrad uses ("cpu", "vulkan:N"), for
     ``.to(device)`` and ``device=`` ("auto": Vulkan if present)."""
@@ -181,7 +198,8 @@ __all__ = ["Tensor", "Parameter", "tensor", "zeros", "ones", "full", "zeros_like
            "randn", "rand", "randint", "backward", "grad_tape", "no_grad", "inference_mode", "enable_grad",
            "is_grad_enabled", "Gradients", "gradcheck", "manual_seed", "get_rng_state", "set_rng_state",
            "clip_grad_norm", "save", "load", "set_default_dtype", "get_default_dtype", "set_default_device",
-           "get_default_device", "devices", "info", "set_check_finite", "set_anomaly_enabled", "is_anomaly_enabled",
+           "get_default_device", "set_num_threads", "get_num_threads", "devices", "info", "set_check_finite",
+           "set_anomaly_enabled", "is_anomaly_enabled",
            "is_anomaly_check_nan_enabled", "func", "vmap", "nn", "optim", "data",
            "functional", "BackendError", "amp", "autocast", "parallel", "capture_step", "memory_stats",
            "memory_allocated", "memory_reserved", "empty_cache"] + list(_ops_all)

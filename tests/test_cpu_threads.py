@@ -1,0 +1,221 @@
+"""The CPU backend's intra-op threads: every split primitive gives one thread's
+bits on three threads with chunks of one row (so the split paths run at these
+sizes), the products within their last bits; the thread-count setting and BLAS's
+thread count around the products."""
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+import vkgrad as vg
+from vkgrad.backends import cpu
+from vkgrad.ops.conv import _window
+
+BE = vg.get_backend("cpu")
+RNG = np.random.default_rng(7)
+
+
+@pytest.fixture
+def split():
+    """Runs f once on one thread and once split over three, chunks of one row."""
+    saved = cpu.get_num_threads(), cpu._PAR_MIN, cpu._BLAS_ONE_THREAD
+
+    def run(f):
+        cpu.set_num_threads(1)
+        one = f()
+        cpu.set_num_threads(3)
+        cpu._PAR_MIN, cpu._BLAS_ONE_THREAD = 1, 0
+        try:
+            return one, f()
+        finally:
+            cpu._PAR_MIN, cpu._BLAS_ONE_THREAD = saved[1:]
+            cpu.set_num_threads(1)
+    yield run
+    cpu.set_num_threads(saved[0])
+
+
+def same(a, b):
+    for x, y in zip(a, b) if isinstance(a, tuple) else [(a, b)]:
+        assert x.dtype == y.dtype and x.shape == y.shape
+        assert np.array_equal(x, y, equal_nan=True), np.nanmax(np.abs(x.astype(np.float64) - y))
+
+
+def x_nchw(shape, dtype=np.float32, nan=False):
+    x = RNG.integers(-3, 4, shape).astype(dtype)  # (ties: the first tap must win on every split)
+    if nan:
+        x[RNG.random(shape) < 0.05] = np.nan
+    return x
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float16, np.float64])
+@pytest.mark.parametrize("k,s,p,d", [(3, 1, 1, 1), (2, 2, 0, 1), (3, 2, 2, 2)])
+def test_im2col_col2im(split, dtype, k, s, p, d):
+    x = x_nchw((5, 3, 9, 8), dtype)
+    win = _window("conv2d", vg.tensor(x), (k, k), (s, s), p, (d, d))
+    cols = split(lambda: BE.im2col(x, win, 0.5))
+    same(*cols)
+    g = RNG.standard_normal(cols[0].shape).astype(dtype)
+    same(*split(lambda: BE.col2im(g, x.shape, win)))
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float16])
+@pytest.mark.parametrize("k", [(2, 2), (3, 3), (2, 3), (1, 1)])
+@pytest.mark.parametrize("nan", [False, True])
+def test_max_pool_windows(split, dtype, k, nan):
+    x = x_nchw((6, 2, 13, 11), dtype, nan)
+    win = _window("max_pool2d", vg.tensor(x), k, k, 0, (1, 1))
+    y = split(lambda: BE.window_max(x, win))
+    same(*y)
+    base = vg.backends.base.Backend.window_max(BE, x, win)  # (im2col's rows reduced: the rule)
+    same(y[0], base)
+    g = RNG.standard_normal(y[0][0].shape).astype(dtype)
+    same(*split(lambda: BE.window_scatter(g, y[0][1], x.shape, win)))
+
+
+@pytest.mark.parametrize("op", ["relu", "gelu", "erf", "sigmoid", "exp", "log"])
+def test_unary(split, op):
+    x = RNG.standard_normal((7, 5, 3)).astype(np.float32)
+    same(*split(lambda: BE.unary(op, x)))
+    h = x.astype(np.float16) * 6000  # (f16 results overflow to inf: a value, no warning)
+    same(*split(lambda: BE.unary("exp", h)))
+    out = np.empty_like(x)
+    r = split(lambda: BE.unary(op, x, out=out).copy())
+    same(*r)
+
+
+@pytest.mark.parametrize("op", ["add", "mul", "gelu_bwd", "hypot", "relu_bwd"])
+def test_binary(split, op):
+    a, b = RNG.standard_normal((2, 9, 4, 3)).astype(np.float32)
+    same(*split(lambda: BE.binary(op, a, b)))
+    same(*split(lambda: BE.binary(op, a, b[:1])))  # (broadcast: one piece)
+
+
+def test_permute(split):
+    x = RNG.standard_normal((4, 3, 5, 6)).astype(np.float32)
+    for axes in [(0, 3, 1, 2), (3, 2, 1, 0), (1, 0, 2, 3)]:
+        r = split(lambda: BE.permute(x, axes))
+        same(*r)
+        same(r[0], np.transpose(x, axes).copy())
+
+
+@pytest.mark.parametrize("log", [False, True])
+def test_softmax(split, log):
+    x = RNG.standard_normal((5, 4, 7)).astype(np.float32)
+    x[1, 2] = -np.inf  # (a row of -inf: NaN, no warning)
+    r = split(lambda: BE.softmax(x, log))
+    same(*r)
+    want = np.log(np.exp(x[0]) / np.exp(x[0]).sum(-1, keepdims=True)) if log else \
+        np.exp(x[0]) / np.exp(x[0]).sum(-1, keepdims=True)
+    np.testing.assert_allclose(r[0][0], want, rtol=1e-5, atol=1e-6)
+    assert np.isnan(r[0][1, 2]).all()
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float16])
+def test_softmax_xent(split, dtype):
+    logits = RNG.standard_normal((9, 6)).astype(dtype)
+    labels = RNG.integers(0, 6, 9).astype(np.int32)
+    r = split(lambda: BE.softmax_xent(logits, labels))
+    same(r[0], r[1])
+    c = logits.astype(np.float64)
+    ls = c - c.max(1, keepdims=True)
+    ls -= np.log(np.exp(ls).sum(1, keepdims=True))
+    tol = 1e-6 if dtype == np.float32 else 2e-3
+    np.testing.assert_allclose(r[0][0], -ls[np.arange(9), labels].mean(), rtol=tol)
+    onehot = np.eye(6)[labels]
+    np.testing.assert_allclose(r[0][1], (np.exp(ls) - onehot) / 9, rtol=tol, atol=tol)
+    # dense targets with a masked (-inf) logit where the target is 0; a label out of range: a NaN row
+    dense = RNG.random((9, 6)).astype(dtype)
+    dense[0, 1], logits[0, 1] = 0, -np.inf
+    same(*split(lambda: BE.softmax_xent(logits, dense)))
+    assert np.isfinite(BE.softmax_xent(logits, dense)[0])
+    labels[3] = 6
+    loss, grad = BE.softmax_xent(logits, labels)
+    assert np.isnan(loss) and np.isnan(grad[3]).all() and not np.isnan(grad[4]).any()
+
+
+@pytest.mark.parametrize("M,N,K", [(9, 4, 5), (4, 9, 5), (1, 7, 3), (6, 1, 8)])
+@pytest.mark.parametrize("ta,tb", [(False, False), (True, False), (False, True)])
+def test_products(split, M, N, K, ta, tb):
+    a = RNG.standard_normal((K, M) if ta else (M, K)).astype(np.float32)
+    b = RNG.standard_normal((N, K) if tb else (K, N)).astype(np.float32)
+    r = split(lambda: BE.matmul(a, b, ta, tb))
+    want = (a.T if ta else a).astype(np.float64) @ (b.T if tb else b)
+    for got in r:
+        np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5)
+    x, y = RNG.standard_normal((2, 5, M, K)).astype(np.float32)[0], RNG.standard_normal((5, K, N)).astype(np.float32)
+    for got in split(lambda: BE.bmm(x, y)):
+        np.testing.assert_allclose(got, x.astype(np.float64) @ y, rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.skipif(cpu._blas is None, reason="NumPy's BLAS is not the OpenBLAS its wheels bundle")
+def test_blas_threads_restored(split):
+    before = cpu._blas[1]()
+    a = RNG.standard_normal((64, 32)).astype(np.float32)
+    split(lambda: BE.matmul(a, a, False, True))
+    assert cpu._blas[1]() == before and cpu._blas_depth[0] == 0
+
+
+@pytest.mark.parametrize("form", ["adam", "adamax", "nadam", "momentum"])
+def test_optimizer_updates(split, form):
+    n = 5 * cpu.CPUBackend._CHUNK + 17  # (several chunks, the last short)
+    state = RNG.standard_normal((4, n)).astype(np.float32)
+    state[3] = np.abs(state[3])
+
+    def adam():
+        p, g, m, v = state.copy()
+        BE.adam_(p, g, m, v, 1e-2, 0.9, 0.999, 1e-8, 0.01, 3, True, form=form)
+        return p, m, v
+    same(*split(adam))
+
+    def sgd():
+        p, g, b, _ = state.copy()
+        BE.sgd_(p, g, b, 0.1, 0.9, 0.0, True, 1e-4, False)
+        return p, b
+    same(*split(sgd))
+
+
+def test_training_steps_equal_across_thread_counts(split):
+    """A CNN's steps (convolution, max pool, softmax cross-entropy, Adam) end at
+    the same parameters on one and three threads (the products within 1e-6)."""
+    from vkgrad import nn
+    x = RNG.standard_normal((6, 1, 8, 8)).astype(np.float32)
+    y = RNG.integers(0, 3, 6).astype(np.int32)
+
+    def train():
+        vg.set_default_device("cpu")  # (the fixture resets it)
+        vg.manual_seed(1)
+        model = nn.Sequential(nn.Conv2d(1, 4, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(),
+                              nn.Linear(64, 3))
+        opt = vg.optim.Adam(model.parameters(), lr=1e-2)
+        for _ in range(3):
+            opt.zero_grad()
+            vg.nn.functional.cross_entropy(model(vg.tensor(x, device="cpu")), vg.tensor(y, device="cpu")).backward()
+            opt.step()
+        return [p.numpy() for p in model.parameters()]
+    one, three = split(train)
+    for a, b in zip(one, three):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+
+
+def test_set_num_threads():
+    saved = vg.get_num_threads()
+    try:
+        vg.set_num_threads(2)
+        assert vg.get_num_threads() == 2 == cpu.get_num_threads()
+        for bad in (0, -1, 1.5, True, "2"):
+            with pytest.raises(ValueError, match="set_num_threads: expected a positive int"):
+                vg.set_num_threads(bad)
+    finally:
+        vg.set_num_threads(saved)
+
+
+def test_default_threads_from_the_environment():
+    code = "import vkgrad as vg; print(vg.get_num_threads())"
+    env = dict(os.environ, VKGRAD_NUM_THREADS="3")
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "3"
+    env["VKGRAD_NUM_THREADS"] = "zero"
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
+    assert out.returncode != 0 and "VKGRAD_NUM_THREADS" in out.stderr
