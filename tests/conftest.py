@@ -3,7 +3,8 @@
 Configurations: cpu (f32), and when a Vulkan device exists, vulkan-f32 and
 vulkan-f16.  VKGRAD_TEST_BACKENDS="cpu,vulkan-f32" restricts the list.
 VKGRAD_TEST_CPU_SPLIT=N runs the CPU backend's ops split over N threads however
-small they are (chunks of one row), to test the split paths on every op."""
+small they are (chunks of one row, blocks of 5 elements), to test the split paths
+on every op."""
 import os
 from dataclasses import dataclass
 
@@ -54,7 +55,7 @@ CONFIGS = _configs()
 
 if os.environ.get("VKGRAD_TEST_CPU_SPLIT"):
     from vkgrad.backends import cpu as _cpu
-    _cpu._PAR_MIN, _cpu._BLAS_ONE_THREAD = 1, 0
+    _cpu._PAR_MIN, _cpu._BLAS_ONE_THREAD, _cpu._BLOCK = 1, 0, 5
     vg.set_num_threads(int(os.environ["VKGRAD_TEST_CPU_SPLIT"]))
 
 

@@ -1,7 +1,7 @@
 """The CPU backend's intra-op threads: every split primitive gives one thread's
-bits on three threads with chunks of one row (so the split paths run at these
-sizes), the products within their last bits; the thread-count setting and BLAS's
-thread count around the products."""
+bits on three threads with chunks of one row and blocks of 5 elements (so the
+split paths run at these sizes), the products within their last bits; the
+thread-count setting and BLAS's thread count around the products."""
 import os
 import subprocess
 import sys
@@ -20,17 +20,17 @@ RNG = np.random.default_rng(7)
 @pytest.fixture
 def split():
     """Runs f once on one thread and once split over three, chunks of one row."""
-    saved = cpu.get_num_threads(), cpu._PAR_MIN, cpu._BLAS_ONE_THREAD
+    saved = cpu.get_num_threads(), cpu._PAR_MIN, cpu._BLAS_ONE_THREAD, cpu._BLOCK
 
     def run(f):
         cpu.set_num_threads(1)
         one = f()
         cpu.set_num_threads(3)
-        cpu._PAR_MIN, cpu._BLAS_ONE_THREAD = 1, 0
+        cpu._PAR_MIN, cpu._BLAS_ONE_THREAD, cpu._BLOCK = 1, 0, 5
         try:
             return one, f()
         finally:
-            cpu._PAR_MIN, cpu._BLAS_ONE_THREAD = saved[1:]
+            cpu._PAR_MIN, cpu._BLAS_ONE_THREAD, cpu._BLOCK = saved[1:]
             cpu.set_num_threads(1)
     yield run
     cpu.set_num_threads(saved[0])
@@ -80,6 +80,7 @@ def test_unary(split, op):
     same(*split(lambda: BE.unary(op, x)))
     h = x.astype(np.float16) * 6000  # (f16 results overflow to inf: a value, no warning)
     same(*split(lambda: BE.unary("exp", h)))
+    same(*split(lambda: BE.unary(op, h)))
     out = np.empty_like(x)
     r = split(lambda: BE.unary(op, x, out=out).copy())
     same(*r)
@@ -89,6 +90,7 @@ def test_unary(split, op):
 def test_binary(split, op):
     a, b = RNG.standard_normal((2, 9, 4, 3)).astype(np.float32)
     same(*split(lambda: BE.binary(op, a, b)))
+    same(*split(lambda: BE.binary(op, a.astype(np.float16), b.astype(np.float16))))
     same(*split(lambda: BE.binary(op, a, b[:1])))  # (broadcast: one piece)
 
 
