@@ -1,7 +1,9 @@
-"""The CPU backend's intra-op threads: every split primitive gives one thread's
-bits on three threads with chunks of one row and blocks of 5 elements (so the
-split paths run at these sizes), the products within their last bits; the
-thread-count setting and BLAS's thread count around the products."""
+"""The CPU backend's performance paths give the plain paths' results: every split
+primitive gives one thread's bits on three threads with chunks of one row and
+blocks of 5 elements (so the split paths run at these sizes), the products within
+their last bits; the thread-count setting, BLAS's thread count around the
+products, malloc's setting, and the fused update of small parameters (cached
+packing) against per-parameter updates."""
 import os
 import subprocess
 import sys
@@ -115,7 +117,8 @@ def test_softmax(split, log):
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float16])
-def test_softmax_xent(split, dtype):
+def test_softmax_xent(split, dtype, monkeypatch):
+    monkeypatch.setattr(cpu.CPUBackend, "_XENT_BLOCK", 12)  # (blocks of 2 rows, on one thread and on three)
     logits = RNG.standard_normal((9, 6)).astype(dtype)
     labels = RNG.integers(0, 6, 9).astype(np.int32)
     r = split(lambda: BE.softmax_xent(logits, labels))
@@ -232,3 +235,30 @@ def test_freed_memory_kept_unless_asked_not_to():
         out = subprocess.run([sys.executable, "-c", code], env=dict(env, **extra), capture_output=True, text=True,
                              check=True)
         assert out.stdout.strip() == want, extra
+
+
+def test_fused_small_updates_equal_per_parameter_updates():
+    """adam_multi_ packs the small parameters once (cached by their arrays): equal,
+    bit for bit, to one adam_ each, over steps, after a state array is replaced
+    (load_state_dict does) and with a non-contiguous parameter (not packed)."""
+    shapes = [(64, 4), (64,), (3, 32), (3,), (5, 7)]
+    start = [[RNG.standard_normal(s).astype(np.float32) for _ in range(4)] for s in shapes]
+    for it in start:
+        it[3] = np.abs(it[3])  # (v >= 0)
+
+    def run(fused):
+        items = [[a.copy() for a in it] for it in start]
+        items[4][0] = np.asfortranarray(items[4][0])  # (not C-contiguous)
+        for step in (1, 2, 3):
+            if step == 3:
+                items[1][2] = items[1][2].copy()  # a new m array for one parameter
+            if fused:
+                BE.adam_multi_([tuple(it) for it in items], 1e-2, 0.9, 0.999, 1e-8, 0.0, step, False)
+            else:
+                for it in items:
+                    BE.adam_(*it, 1e-2, 0.9, 0.999, 1e-8, 0.0, step, False)
+        return [a for it in items for a in it]
+    for a, b in zip(run(True), run(False)):
+        assert np.isfinite(a).all() and np.array_equal(a, b)
+    # the packed path ran (4 contiguous parameters) and missed the cache after the replacement
+    assert len(BE._pack_cache) >= 1
