@@ -427,8 +427,9 @@ def _zero_row(n, dtype):
 
 def _relu(x, out=None):
     """max(x, 0) against a row of zeros: NumPy's maximum with a scalar skips its
-    SIMD loop (2.4x slower on [256, 1024]); the same values, NaN kept."""
-    z = _zero_row(x.shape[-1], x.dtype) if x.ndim and x.shape[-1] >= 16 else x.dtype.type(0)
+    SIMD loop (2.4x slower on [256, 1024]; small arrays: the scalar, no lookup);
+    the same values, NaN kept."""
+    z = _zero_row(x.shape[-1], x.dtype) if x.size >= 8192 and x.shape[-1] >= 16 else x.dtype.type(0)
     return np.maximum(x, z, out=out)
 
 
@@ -880,11 +881,10 @@ class CPUBackend(Backend):
         R, V = c.shape
         labels = target.dtype.kind in "iu"
         t = None if labels else self._c(target)
-        grad = np.empty(c.shape, logits.dtype)
         per = self._XENT_BLOCK // max(V, 1) or 1
-        block_loss = np.empty(-(-R // per), c.dtype)
+        ldt = np.float32 if logits.dtype == np.float16 else logits.dtype  # losses of f16: f32
 
-        def part(r):
+        def block(r):  # (the rows' summed loss terms and their gradient, in c's dtype)
             with np.errstate(over="ignore", invalid="ignore"):  # (as softmax)
                 z = c[r] - c[r].max(axis=1, keepdims=True)
                 e = np.exp(z)
@@ -895,22 +895,31 @@ class CPUBackend(Backend):
                     lab, at = target[r], np.arange(r.stop - r.start)
                     ok = (lab >= 0) & (lab < V)  # (outside: a NaN row, as on the Vulkan backend)
                     if ok.all():
-                        block_loss[r.start // per] = z[at, lab].sum()
+                        loss = z[at, lab].sum()
                         e[at, lab] -= 1
                     else:
-                        block_loss[r.start // per] = np.nan
+                        loss = np.nan
                         e[at[ok], lab[ok]] -= 1
                         e[~ok] = np.nan
                 else:
                     # terms of zero targets left out: 0 * log(0) where a logit is -inf (masked) is NaN
                     tr = t[r]
-                    block_loss[r.start // per] = (tr * np.where(tr != 0, z, 0)).sum()
+                    loss = (tr * np.where(tr != 0, z, 0)).sum()
                     e -= tr
                 e /= R
+            return loss, e
+        if R <= per:  # one block (the common small loss): its arrays as they come
+            loss, e = block(slice(0, R))
+            return self._store(-loss / R if R else np.nan, ldt), self._store(e, logits.dtype)
+        grad, block_loss = np.empty(c.shape, logits.dtype), np.empty(-(-R // per), c.dtype)
+
+        def part(r):
+            loss, e = block(r)
+            block_loss[r.start // per] = loss
+            with np.errstate(over="ignore"):  # (f16 overflow is a value; the state is per thread)
                 grad[r] = e
         _row_blocks(R, V, part, per * V)
-        loss = -block_loss.sum() / R if R else np.nan  # (no rows: NaN, as PyTorch's mean)
-        ldt = np.float32 if logits.dtype == np.float16 else logits.dtype  # losses of f16: f32
+        loss = -block_loss.sum() / R
         return self._store(loss, ldt), grad
 
     def argmax_rows(self, h):
