@@ -262,3 +262,26 @@ def test_fused_small_updates_equal_per_parameter_updates():
         assert np.isfinite(a).all() and np.array_equal(a, b)
     # the packed path ran (4 contiguous parameters) and missed the cache after the replacement
     assert len(BE._pack_cache) >= 1
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float16, np.float64])
+@pytest.mark.parametrize("affine", [True, False])
+def test_layer_norm(split, dtype, affine):
+    x = RNG.standard_normal((9, 6)).astype(dtype)
+    w, b = (RNG.standard_normal(6).astype(dtype) for _ in range(2)) if affine else (None, None)
+    fwd = split(lambda: BE.layer_norm(x, w, b, 1e-5))
+    same(*fwd)
+    c = x.astype(np.float64)
+    want = (c - c.mean(1, keepdims=True)) / np.sqrt(c.var(1, keepdims=True) + 1e-5)
+    if affine:
+        want = want * w + b
+    tol = 2e-3 if dtype == np.float16 else 1e-5
+    np.testing.assert_allclose(fwd[0][0], want, rtol=tol, atol=tol)
+    g = RNG.standard_normal((9, 6)).astype(dtype)
+    y, mean, rstd = fwd[0]
+    for need_gx in (True, False):
+        bwd = split(lambda: BE.layer_norm_bwd(g, x, w, mean, rstd, need_gx))
+        assert (bwd[0][1] is None) == (not need_gx)
+        same(bwd[0][0], bwd[1][0])
+        if need_gx:
+            same(bwd[0][1], bwd[1][1])

@@ -953,25 +953,50 @@ class CPUBackend(Backend):
         return self._store(dx, dt), self._store(dgamma, dt), self._store(dbeta, dt)
 
     def layer_norm(self, x, w, b, eps):
+        """Blocks of rows over the threads (a row's statistics are its own)."""
         c = self._c(x)
-        mean = c.mean(axis=1, keepdims=True)
-        d = c - mean
-        rstd = 1.0 / np.sqrt(np.mean(d * d, axis=1, keepdims=True) + eps)
-        y = d * rstd
-        if w is not None:
-            y *= self._c(w)
-        if b is not None:
-            y += self._c(b)
+        R, D = c.shape
         st = np.float64 if x.dtype == np.float64 else np.float32  # statistics: f32 at least
-        return self._store(y, x.dtype), self._store(mean[:, 0], st), self._store(rstd[:, 0], st)
+        y, mean, rstd = np.empty(x.shape, x.dtype), np.empty(R, st), np.empty(R, st)
+        cw = None if w is None else self._c(w)
+        cb = None if b is None else self._c(b)
+
+        def part(r):
+            cr = c[r]
+            m = cr.mean(axis=1, keepdims=True)
+            d = cr - m
+            rs = 1.0 / np.sqrt(np.mean(d * d, axis=1, keepdims=True) + eps)
+            d *= rs
+            if cw is not None:
+                d *= cw
+            if cb is not None:
+                d += cb
+            with np.errstate(over="ignore", invalid="ignore"):  # (f16 overflow is a value; per thread)
+                y[r], mean[r], rstd[r] = d, m[:, 0], rs[:, 0]
+        _row_blocks(R, D, part)
+        return y, mean, rstd
 
     def layer_norm_bwd(self, g, x, w, mean, rstd, need_gx):
-        r = self._c(rstd)[:, None]
-        cg = self._c(g)
-        xhat = (self._c(x) - self._c(mean)[:, None]) * r
-        gw = cg * self._c(w) if w is not None else cg
-        dx = r * (gw - gw.mean(axis=1, keepdims=True) - xhat * (gw * xhat).mean(axis=1, keepdims=True))
-        return self._store(dx, x.dtype), (self._store(cg * xhat, rstd.dtype) if need_gx else None)
+        """Blocks of rows over the threads; gx (g * xhat, the weight's gradient
+        before its sum over rows) per element."""
+        cg, cx, cm, crs = self._c(g), self._c(x), self._c(mean), self._c(rstd)
+        cw = None if w is None else self._c(w)
+        R, D = cx.shape
+        dx = np.empty(x.shape, x.dtype)
+        gx = np.empty(x.shape, rstd.dtype) if need_gx else None
+
+        def part(r):
+            rs = crs[r][:, None]
+            gr = cg[r]
+            xhat = (cx[r] - cm[r][:, None]) * rs
+            gw = gr * cw if cw is not None else gr
+            d = rs * (gw - gw.mean(axis=1, keepdims=True) - xhat * (gw * xhat).mean(axis=1, keepdims=True))
+            with np.errstate(over="ignore", invalid="ignore"):  # (as layer_norm)
+                dx[r] = d
+                if need_gx:
+                    gx[r] = gr * xhat
+        _row_blocks(R, D, part)
+        return dx, gx
 
     # -- recurrent cells: the base class's arithmetic in a few NumPy passes ----
     def rows(self, h, start, stop):
