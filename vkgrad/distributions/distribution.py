@@ -451,13 +451,51 @@ def _host_draw(like, draw):
     return tensor(draw(), dtype=like.dtype, device=like.device)
 
 
+def _standard_gamma_grad(a, x):
+    """dx/da of a Gamma(a, 1) draw x at its fixed quantile u = P(a, x) (implicit
+    reparameterisation, Figurnov et al. 2018): -(dP/da) / (dP/dx), dP/dx the
+    density; dP/da by central differences of the float64 incomplete gamma
+    (relative error ~1e-9).  0 where the density underflows (x at 0 or far out)."""
+    from ..special import _gamma_density, _gamma_p
+    h = np.minimum(1e-5 * np.maximum(a, 1.0), a * 0.5)
+    with np.errstate(all="ignore"):
+        dp = (_gamma_p(a + h, x) - _gamma_p(a - h, x)) / (2.0 * h)
+        dens = _gamma_density(a, x, None)
+        return np.where(dens > 0, -dp / np.where(dens > 0, dens, 1.0), 0.0)
+
+
+def _standard_gamma(concentration):
+    """Gamma(a, 1) draws of a tensor of concentrations (on the host, float64, from
+    vkgrad's generator), differentiable in a through _standard_gamma_grad."""
+    from ..autograd import Function
+    a = concentration.detach().numpy().astype(np.float64)
+    x = rng().standard_gamma(a)
+
+    class StandardGamma(Function):
+        @staticmethod
+        def forward(ctx, at):
+            return tensor(x, dtype=at.dtype, device=at.device)
+
+        @staticmethod
+        def backward(ctx, g):
+            return g * tensor(_standard_gamma_grad(a, x), dtype=g.dtype, device=g.device)
+    return StandardGamma.apply(concentration)
+
+
 class Gamma(Distribution):
-    """Gamma(concentration a, rate b): b^a x^(a-1) exp(-b x) / Gamma(a), x > 0."""
+    """Gamma(concentration a, rate b): b^a x^(a-1) exp(-b x) / Gamma(a), x > 0.
+    ``rsample``: draws differentiable in a (implicit reparameterisation) and b."""
+
+    has_rsample = True
 
     def __init__(self, concentration, rate):
         (self.concentration, self.rate), self.batch_shape = _params("Gamma", concentration, rate)
 
     _first = "concentration"
+
+    def rsample(self, sample_shape=()):
+        full = _shape(sample_shape) + tuple(self.batch_shape)
+        return _standard_gamma(self.concentration.broadcast_to(full)) / self.rate
 
     @property
     def mean(self):
@@ -466,10 +504,6 @@ class Gamma(Distribution):
     @property
     def variance(self):
         return self.concentration / (self.rate * self.rate)
-
-    def _sample(self, shape):
-        a, b = self.concentration.numpy().astype(np.float64), self.rate.numpy().astype(np.float64)
-        return _host_draw(self._like(), lambda: rng().gamma(a, 1.0 / b, size=shape + self.batch_shape))
 
     def log_prob(self, value):
         v = self._check(value)
@@ -500,9 +534,14 @@ class Beta(Distribution):
         t = self.concentration1 + self.concentration0
         return self.concentration1 * self.concentration0 / (t * t * (t + 1.0))
 
-    def _sample(self, shape):
-        a, b = self.concentration1.numpy().astype(np.float64), self.concentration0.numpy().astype(np.float64)
-        return _host_draw(self._like(), lambda: rng().beta(a, b, size=shape + self.batch_shape))
+    has_rsample = True
+
+    def rsample(self, sample_shape=()):
+        """X / (X + Y) of Gamma(a, 1) and Gamma(b, 1) draws: differentiable in a and b."""
+        full = _shape(sample_shape) + tuple(self.batch_shape)
+        x = _standard_gamma(self.concentration1.broadcast_to(full))
+        y = _standard_gamma(self.concentration0.broadcast_to(full))
+        return x / (x + y)
 
     def _log_norm(self):
         a, b = self.concentration1, self.concentration0
@@ -543,10 +582,13 @@ class Dirichlet(Distribution):
         m = self.concentration / a0
         return m * (1.0 - m) / (a0 + 1.0)
 
-    def _sample(self, shape):
-        a = self.concentration.numpy().astype(np.float64)
-        g = rng().gamma(np.broadcast_to(a, shape + a.shape))
-        return _host_draw(self._like(), lambda: g / g.sum(-1, keepdims=True))
+    has_rsample = True
+
+    def rsample(self, sample_shape=()):
+        """Gamma(alpha, 1) draws normalised over the last axis: differentiable in alpha."""
+        a = self.concentration
+        g = _standard_gamma(a.broadcast_to(_shape(sample_shape) + tuple(a.shape)))
+        return g / ops.sum(g, -1, keepdims=True)
 
     def _log_norm(self):
         a = self.concentration

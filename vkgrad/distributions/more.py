@@ -305,17 +305,21 @@ class Pareto(TransformedDistribution):
 
 
 class StudentT(Distribution):
-    """Student's t(df, loc, scale); draws on the host (no rsample)."""
+    """Student's t(df, loc, scale).  ``rsample``: loc + scale X / sqrt(Z / df) of a
+    normal X and a Chi2(df) Z (PyTorch's construction), differentiable in all three."""
+
+    has_rsample = True
 
     def __init__(self, df, loc=0.0, scale=1.0):
         (self.df, self.loc, self.scale), self.batch_shape = _params("StudentT", df, loc, scale)
 
     _first = "df"
 
-    def _sample(self, shape):
-        df = self.df.numpy().astype(np.float64)
-        z = rng().standard_t(df, size=shape + self.batch_shape)
-        return self.loc.detach() + tensor(z, dtype=self.df.dtype, device=self.df.device) * self.scale.detach()
+    def rsample(self, sample_shape=()):
+        full = _shape(sample_shape) + tuple(self.batch_shape)
+        x = tensor(rng().standard_normal(full), dtype=self.df.dtype, device=self.df.device)
+        z = Chi2(self.df.broadcast_to(full)).rsample()
+        return self.loc + self.scale * x * ops.rsqrt(z / self.df)
 
     def log_prob(self, value):
         z = (self._check(value) - self.loc) / self.scale
