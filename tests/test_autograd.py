@@ -798,3 +798,32 @@ def test_second_derivatives_match_torch_if_available():
                                        vg.tensor(x0, device="cpu", dtype="f64"))
     tH = torch.autograd.functional.hessian(lambda x: torch.log_softmax(torch.tensor(A) @ x, 0)[0], torch.tensor(x0))
     np.testing.assert_allclose(H.numpy(), tH.numpy(), atol=1e-12)
+
+
+def test_once_differentiable_refuses_gradients_of_gradients(bk):
+    """A Function whose backward is once_differentiable (PyTorch's decorator; the
+    host-computed gradients inside vkgrad: incomplete gamma, gamma draws, SyncBatchNorm)
+    gives its first gradient and refuses create_graph by name, never a second
+    derivative that misses its terms."""
+    class Cube(vg.autograd.Function):
+        @staticmethod
+        def forward(ctx, x):
+            ctx.save_for_backward(x)
+            return x * x * x
+
+        @staticmethod
+        @vg.autograd.function.once_differentiable
+        def backward(ctx, g):
+            (x,) = ctx.saved_tensors
+            return g * 3.0 * x * x
+    x = bk.t(np.array([1.0, 2.0]), requires_grad=True)
+    (g,) = vg.autograd.grad(Cube.apply(x).sum(), x)
+    bk.close(g.numpy(), [3.0, 12.0])
+    with pytest.raises(NotImplementedError, match=r"backward\(create_graph=True\): the op 'Cube' \(output shape"):
+        vg.autograd.grad(Cube.apply(x).sum(), x, create_graph=True)
+    a = bk.t(np.array([2.0, 3.0]), requires_grad=True)
+    with pytest.raises(NotImplementedError, match=r"backward\(create_graph=True\): the op 'StandardGamma'"):
+        vg.autograd.grad(vg.distributions.Gamma(a, 1.0).rsample().sum(), a, create_graph=True)
+    with pytest.raises(NotImplementedError, match=r"backward\(create_graph=True\): the op 'gammainc'"):
+        vg.autograd.grad(vg.special.gammainc(2.0, a).sum(), a, create_graph=True)
+    assert vg.autograd.function.Function is vg.autograd.Function

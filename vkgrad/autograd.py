@@ -604,13 +604,38 @@ class Function:
             gin = cls.backward(ctx, g)
             gin = gin if isinstance(gin, tuple) else (gin,)
             return tuple(gi for a, gi in zip(args, gin) if isinstance(a, Tensor))
+        if getattr(cls.backward, "_once_differentiable", False):
+            vjp = None  # (create_graph through it is refused by name)
 
+        def backward_one(g):
+            return backward_parts({0: g})
+        backward_one.__qualname__ = name  # (errors name the Function)
         if len(outs) == 1 and not isinstance(out, tuple):
-            res = (make(outs[0].data, be, parents, lambda g: backward_parts({0: g}), vjp=vjp),)
+            res = (make(outs[0].data, be, parents, backward_one, vjp=vjp),)
         else:
             res = make_multi([o.data for o in outs], be, parents, backward_parts)
         res = tuple(Tensor(r.data, be) if id(o) in ctx._non_differentiable else r for r, o in zip(res, outs))
         return res[0] if not isinstance(out, tuple) else res
+
+
+def once_differentiable(backward):
+    """PyTorch's ``autograd.function.once_differentiable``: a Function's backward
+    whose result is not differentiable again (it computes on the host, or in ops
+    whose own gradients it does not express); gradients of gradients through it
+    (create_graph=True) are refused with its name instead of coming out wrong."""
+    backward._once_differentiable = True
+    return backward
+
+
+class _FunctionModule:
+    """``vkgrad.autograd.function``: PyTorch's module path for Function,
+    FunctionCtx and once_differentiable."""
+
+    def __init__(self):
+        self.Function, self.FunctionCtx, self.once_differentiable = Function, FunctionCtx, once_differentiable
+
+
+function = _FunctionModule()
 
 
 class _Functional:

@@ -339,7 +339,7 @@ def _host_binary(op, a, x, fn, grad_x=None):
     """fn(a, x) of two broadcast operands computed in float64 NumPy on the host (the
     result in x's dtype on its device); its gradient to x by ``grad_x(a, x, out)``,
     none to a (as PyTorch's)."""
-    from .autograd import Function
+    from .autograd import Function, once_differentiable
     from .tensor import tensor
     like = a if isinstance(a, Tensor) else x
     if not isinstance(like, Tensor):
@@ -356,6 +356,7 @@ def _host_binary(op, a, x, fn, grad_x=None):
             return tensor(out, dtype=xt.dtype if xt.dtype != "i32" else "f32", device=xt.device)
 
         @staticmethod
+        @once_differentiable  # (the derivative comes from the host: no second derivative)
         def backward(ctx, g):
             if grad_x is None:
                 return None, None
@@ -363,6 +364,7 @@ def _host_binary(op, a, x, fn, grad_x=None):
                 d = grad_x(av, xv, out)
             from .ops.elementwise import _sum_to
             return None, _sum_to(g * tensor(d, dtype=g.dtype, device=g.device), x.shape)
+    HostOp.__name__ = op  # (errors name the function)
     return HostOp.apply(a, x)
 
 

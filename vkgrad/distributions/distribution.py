@@ -467,7 +467,7 @@ def _standard_gamma_grad(a, x):
 def _standard_gamma(concentration):
     """Gamma(a, 1) draws of a tensor of concentrations (on the host, float64, from
     vkgrad's generator), differentiable in a through _standard_gamma_grad."""
-    from ..autograd import Function
+    from ..autograd import Function, once_differentiable
     a = concentration.detach().numpy().astype(np.float64)
     x = rng().standard_gamma(a)
 
@@ -477,6 +477,7 @@ def _standard_gamma(concentration):
             return tensor(x, dtype=at.dtype, device=at.device)
 
         @staticmethod
+        @once_differentiable  # (dx/da comes from the host: no second derivative)
         def backward(ctx, g):
             return g * tensor(_standard_gamma_grad(a, x), dtype=g.dtype, device=g.device)
     return StandardGamma.apply(concentration)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import distributed, ops
-from ..autograd import Function
+from ..autograd import Function, once_differentiable
 from ..tensor import tensor
 from .layers import BatchNorm1d
 
@@ -53,6 +53,7 @@ class _SyncBN(Function):
         return y.to(dtype=x.dtype) if y.dtype != x.dtype else y
 
     @staticmethod
+    @once_differentiable  # (the ranks' sums come through the host: no second derivative, as PyTorch's)
     def backward(ctx, g):
         xhat, inv_t, n, axes, shape = ctx.save
         C = shape[1]
