@@ -600,12 +600,12 @@ class Function:
                 handles.append(g.data if g.dtype == a.dtype else be.cast(g.data, a.dtype))
             return tuple(handles)
 
-        def vjp(g):  # (create_graph: the user's backward, recorded -- differentiable where its ops are)
+        def recorded(g):  # (create_graph: the user's backward, recorded -- differentiable where its ops are)
             gin = cls.backward(ctx, g)
             gin = gin if isinstance(gin, tuple) else (gin,)
             return tuple(gi for a, gi in zip(args, gin) if isinstance(a, Tensor))
-        if getattr(cls.backward, "_once_differentiable", False):
-            vjp = None  # (create_graph through it is refused by name)
+        # (once_differentiable: no vjp, so create_graph through it is refused by name)
+        vjp = None if getattr(cls.backward, "_once_differentiable", False) else recorded
 
         def backward_one(g):
             return backward_parts({0: g})
