@@ -328,8 +328,10 @@ def max_unpool2d(x, indices, kernel_size, stride=None, padding=0, output_size=No
     flat = be.reshape(ib.data, (N * C, OH * OW))
     bad = be.select(be.cast(ok.data, x.dtype), be.constant(x.shape, 0.0, x.dtype),
                     be.constant(x.shape, float("nan"), x.dtype))  # a position outside its window: NaN
+    from .shape import _cols_gather_t
     y = make(be.window_scatter(be.binary("add", x.data, bad), taps.data, (N, C, H, W), win), be, (x,),
-             lambda g: (be.reshape(be.gather_cols(be.reshape(g, (N * C, H * W)), flat), (N, C, OH, OW)),))
+             lambda g: (be.reshape(be.gather_cols(be.reshape(g, (N * C, H * W)), flat), (N, C, OH, OW)),),
+             vjp=lambda g: (_cols_gather_t(g.reshape(N * C, H * W), flat, H * W).reshape(N, C, OH, OW),))
     return y if batched else y.reshape(y.shape[1:])
 
 
