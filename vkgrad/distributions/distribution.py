@@ -359,7 +359,9 @@ class Categorical(Distribution):
         return ops.gather(lg, -1, v.unsqueeze(-1)).squeeze(-1)
 
     def entropy(self):
-        return -ops.sum(self.probs * self.logits, -1)
+        # logits of zero probabilities are -inf: clamped to the dtype's lowest, so 0 log 0 is 0 (as PyTorch)
+        low = float(np.finfo(_NP_DTYPES[self.logits.dtype]).min)
+        return -ops.sum(self.probs * ops.clamp(self.logits, low, None), -1)
 
     def enumerate_support(self, expand=True):
         """[K, *batch] of the class indices (int32; ``expand=False``: [K, 1, ...])."""
@@ -444,6 +446,9 @@ class MultivariateNormal(Distribution):
     def entropy(self):
         n = self.event_shape[0]
         return self._half_logdet() + n * (0.5 + _HALF_LOG_2PI)
+
+
+_NP_DTYPES = {"f16": np.float16, "f32": np.float32, "f64": np.float64}
 
 
 def _host_draw(like, draw):

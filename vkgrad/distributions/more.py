@@ -497,6 +497,21 @@ class Multinomial(Distribution):
         return (math.lgamma(self.total_count + 1.0) - ops.sum(ops.lgamma(k + 1.0), -1)
                 + ops.sum(ops.where(ops.eq(k, 0.0), 0.0, k * self.logits), -1))
 
+    def entropy(self):
+        """n H(categories) - log n! + sum_i E[log x_i!], each count x_i ~ Binomial(n,
+        p_i) summed over its support 1..n (PyTorch's formula)."""
+        n = self.total_count
+        p = self.probs
+        ks = tensor(np.arange(1.0, n + 1.0).reshape((-1,) + (1,) * p.ndim), dtype=p.dtype, device=p.device)
+        lp = ops.log(ops.clamp(p, 1e-300 if p.dtype == "f64" else 1e-30, None))
+        log_binom = ops.lgamma(ks * 0.0 + (n + 1.0)) - ops.lgamma(ks + 1.0) - ops.lgamma((n + 1.0) - ks)
+        q = ops.clamp(1.0 - p, 0.0, None)
+        lq = ops.log(ops.where(ops.gt(q, 0.0), q, 1.0))
+        bin_lp = log_binom + ks * lp + ops.where(ops.gt(q, 0.0), ((n * 1.0) - ks) * lq,
+                                                 ops.where(ops.eq(ks, float(n)), 0.0, float("-inf")))
+        term2 = ops.sum(ops.sum(ops.exp(bin_lp) * ops.lgamma(ks + 1.0), 0), -1)
+        return self._categorical.entropy() * float(n) - math.lgamma(n + 1.0) + term2
+
 
 class VonMises(Distribution):
     """The von Mises distribution on the circle: exp(kappa cos(x - loc)) /
