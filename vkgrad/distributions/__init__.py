@@ -3,8 +3,9 @@ Exponential, Laplace, Bernoulli, Categorical, OneHotCategorical,
 MultivariateNormal, Gamma, Beta, Dirichlet, Poisson (``distribution.py``);
 TransformedDistribution and its transforms, Independent, LogNormal, HalfNormal,
 Cauchy, HalfCauchy, Gumbel, Weibull, Pareto, StudentT, Chi2, Geometric,
-Binomial, NegativeBinomial, Multinomial, VonMises, MixtureSameFamily and the
-relaxed (Concrete) Bernoulli / one-hot categorical (``more.py``); and
+Binomial, NegativeBinomial, Multinomial, LowRankMultivariateNormal, VonMises,
+MixtureSameFamily and the relaxed (Concrete) Bernoulli / one-hot categorical
+(``more.py``); and
 ``kl_divergence`` with PyTorch's ``register_kl`` registry (``kl.py``).
 
 Parameters are tensors (or numbers) on any device; ``log_prob``, ``entropy``,
@@ -12,14 +13,16 @@ Parameters are tensors (or numbers) on any device; ``log_prob``, ``entropy``,
 ``rsample`` (the reparameterised draw: gradients flow into the parameters) are
 composed of vkgrad's ops.  Noise is drawn on the host from vkgrad's generator
 (``vkgrad.manual_seed``), so one seed gives the same samples on every backend.
-Gamma, Beta, Dirichlet, Poisson, StudentT, Chi2 and the discrete ones sample
-without a reparameterised gradient (``sample``, not ``rsample``)."""
+Gamma, Beta, Dirichlet, StudentT and Chi2 draw gamma variates on the host,
+reparameterised implicitly (their ``rsample`` differentiates the draw's
+quantile); Poisson and the discrete ones sample without a reparameterised
+gradient (``sample``, not ``rsample``)."""
 from . import transforms
 from .distribution import (Bernoulli, Beta, Categorical, Dirichlet, Distribution, Exponential, Gamma, Laplace,
                            MultivariateNormal, Normal, OneHotCategorical, Poisson, Uniform)
 from .kl import kl_divergence, register_kl
 from .more import (Binomial, Cauchy, Chi2, Geometric, Gumbel, HalfCauchy, HalfNormal, Independent, LogNormal,
-                   MixtureSameFamily, Multinomial, NegativeBinomial, Pareto, RelaxedBernoulli,
+                   LowRankMultivariateNormal, MixtureSameFamily, Multinomial, NegativeBinomial, Pareto, RelaxedBernoulli,
                    RelaxedOneHotCategorical, StudentT, TransformedDistribution, VonMises, Weibull)
 from .transforms import (AbsTransform, AffineTransform, ComposeTransform, ExpTransform, PowerTransform,
                          SigmoidTransform, SoftplusTransform, TanhTransform, Transform)
@@ -30,4 +33,5 @@ __all__ = ["Distribution", "Normal", "Uniform", "Exponential", "Laplace", "Berno
            "TanhTransform", "SoftplusTransform", "PowerTransform", "AbsTransform", "ComposeTransform",
            "TransformedDistribution", "Independent", "LogNormal", "HalfNormal", "Cauchy", "HalfCauchy", "Gumbel",
            "Weibull", "Pareto", "StudentT", "Chi2", "Geometric", "Binomial", "NegativeBinomial", "Multinomial",
-           "VonMises", "MixtureSameFamily", "RelaxedBernoulli", "RelaxedOneHotCategorical"]
+           "VonMises", "MixtureSameFamily", "RelaxedBernoulli", "RelaxedOneHotCategorical",
+           "LowRankMultivariateNormal"]

@@ -513,6 +513,97 @@ class Multinomial(Distribution):
         return self._categorical.entropy() * float(n) - math.lgamma(n + 1.0) + term2
 
 
+class LowRankMultivariateNormal(Distribution):
+    """N(loc, W W^T + diag(D)) over the last axis, from ``cov_factor`` W [..., n, r]
+    and ``cov_diag`` D [..., n] (PyTorch's): log_prob and entropy through the r x r
+    capacitance I + W^T D^-1 W (Woodbury, matrix determinant lemma), so n may be
+    large; rsample loc + W e_r + sqrt(D) e_n."""
+
+    has_rsample = True
+
+    def __init__(self, loc, cov_factor, cov_diag):
+        op = "LowRankMultivariateNormal"
+        loc, cov_factor, cov_diag = (t if isinstance(t, Tensor) else tensor(np.asarray(t, np.float64))
+                                     for t in (loc, cov_factor, cov_diag))
+        if loc.ndim < 1 or cov_factor.ndim < 2 or cov_diag.ndim < 1:
+            raise ValueError(f"{op}: expected loc [..., n], cov_factor [..., n, r], cov_diag [..., n]; got "
+                             f"{list(loc.shape)}, {list(cov_factor.shape)}, {list(cov_diag.shape)}")
+        n = loc.shape[-1]
+        if cov_factor.shape[-2] != n or cov_diag.shape[-1] != n:
+            raise ValueError(f"{op}: cov_factor [..., {n}, r] and cov_diag [..., {n}] must match loc's last axis "
+                             f"{n}; got {list(cov_factor.shape)} and {list(cov_diag.shape)}")
+        try:
+            self.batch_shape = tuple(np.broadcast_shapes(loc.shape[:-1], cov_factor.shape[:-2], cov_diag.shape[:-1]))
+        except ValueError:
+            raise ValueError(f"{op}: batch shapes {list(loc.shape[:-1])}, {list(cov_factor.shape[:-2])} and "
+                             f"{list(cov_diag.shape[:-1])} do not broadcast") from None
+        self.loc, self.cov_factor, self.cov_diag = loc, cov_factor, cov_diag
+        self.event_shape = (n,)
+
+    _first = "loc"
+
+    @property
+    def mean(self):
+        return self.loc
+
+    @property
+    def variance(self):
+        return ops.sum(self.cov_factor * self.cov_factor, -1) + self.cov_diag
+
+    @property
+    def covariance_matrix(self):
+        W = self.cov_factor
+        return W @ W.mT + ops.diag_embed(self.cov_diag)
+
+    @property
+    def scale_tril(self):
+        from .. import linalg
+        return linalg.cholesky(self.covariance_matrix)
+
+    @property
+    def precision_matrix(self):
+        from .. import linalg
+        return linalg.inv(self.covariance_matrix)
+
+    def _capacitance_tril(self):
+        """L of I + W^T D^-1 W (r x r)."""
+        from .. import linalg
+        W = self.cov_factor
+        Wt_Dinv = W.mT / self.cov_diag.unsqueeze(-2)
+        r = W.shape[-1]
+        eye = tensor(np.eye(r), dtype=W.dtype, device=W.device)
+        return linalg.cholesky(Wt_Dinv @ W + eye)
+
+    def _logdet(self):
+        Lc = self._capacitance_tril()
+        return 2.0 * ops.sum(ops.log(ops.diagonal(Lc, 0, -2, -1)), -1) + ops.sum(ops.log(self.cov_diag), -1), Lc
+
+    def rsample(self, sample_shape=()):
+        full = _shape(sample_shape) + tuple(self.batch_shape)
+        r = self.cov_factor.shape[-1]
+        e_r = self._noise(full + (r,), rng().standard_normal)
+        e_n = self._noise(full + tuple(self.event_shape), rng().standard_normal)
+        return self.loc + (self.cov_factor @ e_r.unsqueeze(-1)).squeeze(-1) + ops.sqrt(self.cov_diag) * e_n
+
+    def log_prob(self, value):
+        from .. import linalg
+        diff = self._check(value) - self.loc
+        logdet, Lc = self._logdet()
+        W, D = self.cov_factor, self.cov_diag
+        Dinv_x = diff / D
+        Wt_Dinv_x = (W.mT @ Dinv_x.unsqueeze(-1))  # [..., r, 1]
+        if Lc.shape[:-2] != Wt_Dinv_x.shape[:-2]:
+            Lc = Lc.broadcast_to(Wt_Dinv_x.shape[:-2] + Lc.shape[-2:])
+        z = linalg.solve_triangular(Lc, Wt_Dinv_x, upper=False).squeeze(-1)
+        maha = ops.sum(diff * Dinv_x, -1) - ops.sum(z * z, -1)
+        return (maha + logdet) * -0.5 - self.event_shape[0] * 0.5 * math.log(2 * math.pi)
+
+    def entropy(self):
+        logdet, _ = self._logdet()
+        n = self.event_shape[0]
+        return logdet * 0.5 + n * 0.5 * (1.0 + math.log(2 * math.pi))
+
+
 class VonMises(Distribution):
     """The von Mises distribution on the circle: exp(kappa cos(x - loc)) /
     (2 pi I0(kappa)); draws on the host."""
