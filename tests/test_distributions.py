@@ -438,3 +438,24 @@ def test_low_rank_multivariate_normal(bk):
     tlp.sum().backward()
     for a, b in zip(ours, theirs):
         np.testing.assert_allclose(a.grad.numpy(), b.grad.numpy(), rtol=1e-10, atol=1e-12)
+
+
+def test_low_rank_kl_pairs_match_torch():
+    torch = pytest.importorskip("torch")
+    TD = torch.distributions
+    r = np.random.default_rng(8)
+    loc, W, Dg = r.standard_normal((2, 4)), r.standard_normal((2, 4, 2)), r.uniform(0.5, 2, (2, 4))
+    loc2, W2, Dg2 = r.standard_normal((2, 4)), r.standard_normal((2, 4, 3)), r.uniform(0.5, 2, (2, 4))
+    S = W2 @ W2.transpose(0, 2, 1) + Dg2[..., None] * np.eye(4)
+    v = lambda a: vg.tensor(a, dtype="f64", device="cpu")  # noqa: E731
+    t = torch.tensor
+    ours = {"low": D.LowRankMultivariateNormal(v(loc), v(W), v(Dg)),
+            "low2": D.LowRankMultivariateNormal(v(loc2), v(W2), v(Dg2)),
+            "mvn": D.MultivariateNormal(v(loc2), covariance_matrix=v(S))}
+    theirs = {"low": TD.LowRankMultivariateNormal(t(loc), t(W), t(Dg)),
+              "low2": TD.LowRankMultivariateNormal(t(loc2), t(W2), t(Dg2)),
+              "mvn": TD.MultivariateNormal(t(loc2), covariance_matrix=t(S))}
+    for a, b in [("low", "low2"), ("low", "mvn"), ("mvn", "low")]:
+        got = D.kl_divergence(ours[a], ours[b]).numpy()
+        want = TD.kl_divergence(theirs[a], theirs[b]).numpy()
+        np.testing.assert_allclose(got, want, rtol=1e-10, err_msg=f"KL({a} || {b})")

@@ -161,3 +161,16 @@ def _kl_binomial(p, q):
     pp = p.probs
     return n * (pp * (ops.logsigmoid(p.logits) - ops.logsigmoid(q.logits))
                 + (1.0 - pp) * (ops.logsigmoid(-p.logits) - ops.logsigmoid(-q.logits)))
+
+
+def _as_mvn(p):
+    return p if isinstance(p, d.MultivariateNormal) else d.MultivariateNormal(p.loc, scale_tril=p.scale_tril)
+
+
+@register_kl(m.LowRankMultivariateNormal, m.LowRankMultivariateNormal)
+@register_kl(m.LowRankMultivariateNormal, d.MultivariateNormal)
+@register_kl(d.MultivariateNormal, m.LowRankMultivariateNormal)
+def _kl_lowrank(p, q):
+    """Through the dense factors (the covariance's Cholesky): O(n^3), equal to
+    PyTorch's capacitance formulas."""
+    return _kl_mvn(_as_mvn(p), _as_mvn(q))
