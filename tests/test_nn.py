@@ -1617,8 +1617,6 @@ def test_max_pool_indices_and_unpool(bk):
     assert ia.shape == (2, 3, 3, 7)
     with pytest.raises(ValueError, match=r"max_unpool2d: windows that overlap \(stride \[1, 1\] below kernel"):
         vg.max_unpool2d(v, i2, 2, 1)
-    with pytest.raises(ValueError, match=r"adaptive_max_pool2d: return_indices needs sizes that divide evenly"):
-        vg.adaptive_max_pool2d(t, (4, 4), return_indices=True)
     bad = vg.max_unpool2d(v, vg.tensor(np.full(i2.shape, 5, np.int32), dtype="i32", device=bk.device), 2)
     assert np.isnan(bad.numpy()).any()  # position 5 lies outside most windows
 
@@ -2082,8 +2080,6 @@ def test_adaptive_max_pool3d_and_lp_pool3d(bk):
     z = nn.LPPool3d(2, 2)(bk.t(x))
     blocks = x[:, :, :4, :, :].reshape(2, 2, 2, 2, 3, 2, 2, 2)
     bk.close(z.numpy(), np.sqrt((blocks ** 2).sum((3, 5, 7))), rtol=max(bk.rtol, 1e-4), what="lp_pool3d")
-    with pytest.raises(ValueError, match="adaptive_max_pool3d: return_indices is not supported"):
-        vg.adaptive_max_pool3d(bk.t(x), 2, return_indices=True)
     torch = pytest.importorskip("torch")
     if bk.device == "cpu":
         t = torch.tensor(x)
@@ -2547,3 +2543,33 @@ def test_more_tensor_module_and_functional_spellings(bk):
     assert list(m.state_dict()) == ["a"] and [n for n, _ in m.named_buffers()] == ["a", "b"]
     assert isinstance(nn.LSTM(2, 3), nn.RNNBase) and isinstance(nn.GRUCell(2, 3), nn.RNNCellBase)
     assert nn.NLLLoss2d is nn.NLLLoss
+
+
+@pytest.mark.parametrize("fn,shape,size", [("adaptive_max_pool2d", (2, 3, 7, 9), (3, 4)),
+                                           ("adaptive_max_pool2d", (3, 7, 9), (4, 4)),
+                                           ("adaptive_max_pool3d", (2, 2, 5, 7, 6), (2, 3, 4)),
+                                           ("adaptive_max_pool1d", (2, 3, 10), 4)])
+def test_adaptive_max_pool_indices_of_uneven_windows(bk, fn, shape, size):
+    """Uneven adaptive windows with return_indices: each index names the first
+    position holding its box's maximum, the maxima equal the pool without indices,
+    and the gradient goes to the indexed positions only -- PyTorch's, exactly, in f64."""
+    r = np.random.default_rng(4)
+    x = r.standard_normal(shape)
+    xt = bk.t(x, requires_grad=True)
+    y, i = getattr(vg.nn.functional, fn)(xt, size, return_indices=True)
+    assert i.dtype == "i32" and i.shape == y.shape
+    bk.close(y.numpy(), getattr(vg.nn.functional, fn)(bk.t(x), size).numpy(), what=f"{fn} maxima")
+    lead = len(shape) - (3 if fn.endswith("3d") else 2 if fn.endswith("2d") else 1)
+    flat = bk.t(x).numpy().reshape(shape[:lead] + (-1,))
+    at = i.numpy().reshape(shape[:lead] + (-1,))
+    bk.close(np.take_along_axis(flat, at, -1).reshape(y.shape), y.numpy(), what=f"{fn} values at the indices")
+    y.sum().backward()
+    counts = np.zeros(flat.shape)
+    np.add.at(counts.reshape(-1, flat.shape[-1]), (np.repeat(np.arange(counts.size // flat.shape[-1]),
+                                                            at.shape[-1]), at.reshape(-1)), 1.0)
+    bk.close(xt.grad.numpy().reshape(counts.shape), counts, what=f"{fn} gradient")
+    torch = pytest.importorskip("torch")
+    if bk.device == "cpu":
+        ty, ti = getattr(torch.nn.functional, fn)(torch.tensor(x), size, return_indices=True)
+        ours = getattr(vg.nn.functional, fn)(vg.tensor(x, dtype="f64", device="cpu"), size, return_indices=True)
+        assert np.array_equal(ours[1].numpy(), ti.numpy()) and np.array_equal(ours[0].numpy(), ty.numpy())

@@ -57,7 +57,8 @@ def _with_indices(name):
     return f
 
 
-for _name in ("max_pool1d", "max_pool2d", "max_pool3d", "adaptive_max_pool1d", "adaptive_max_pool2d"):
+for _name in ("max_pool1d", "max_pool2d", "max_pool3d", "adaptive_max_pool1d", "adaptive_max_pool2d",
+              "adaptive_max_pool3d"):
     globals()[_name + "_with_indices"] = _with_indices(_name)
 
 

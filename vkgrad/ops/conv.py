@@ -465,15 +465,15 @@ def adaptive_max_pool2d(x, output_size, return_indices=False):
     last position) and reduced by max, whose gradient splits ties (so a repeated
     position gets its whole gradient back)."""
     op = "adaptive_max_pool2d"
-    xb, _ = _batched(op, x)
+    xb, batched = _batched(op, x)
     OH, OW = _adaptive_size(op, xb, output_size)
     H, W = xb.shape[2:]
     if H % OH == 0 and W % OW == 0:
         k = (H // OH, W // OW)
         return max_pool2d(x, k, k, return_indices=bool(return_indices))
     if return_indices:
-        raise ValueError(f"{op}: return_indices needs sizes that divide evenly (windows of one size), got "
-                         f"{[H, W]} -> {[OH, OW]}")
+        out = _adaptive_max_indices(xb, (OH, OW))
+        return out if batched else tuple(t.reshape(t.shape[1:]) for t in out)
     y = x
     for ax, n, o in ((-2, H, OH), (-1, W, OW)):
         if n == o:
@@ -488,6 +488,32 @@ def adaptive_max_pool2d(x, output_size, return_indices=False):
     return y
 
 
+def _adaptive_max_indices(x, out_sizes):
+    """(maxima, int32 flat positions in the spatial axes) of x [N, C, *S] over an
+    ``out_sizes`` grid of adaptive boxes, as PyTorch's return_indices: each box's
+    positions gathered (the shorter boxes repeating their last), the first holding
+    the maximum (scan order; a NaN counts as the maximum), and the value read back
+    at it, so the gradient goes to that position only (PyTorch's)."""
+    import itertools
+    from .shape import argmax, gather
+    from ..tensor import tensor
+    S, (N, C) = tuple(x.shape[2:]), x.shape[:2]
+    boxes = [[((i * n) // o, -(-((i + 1) * n) // o)) for i in range(o)] for n, o in zip(S, out_sizes)]
+    rows = [[int(np.ravel_multi_index(q, S)) for q in itertools.product(*(range(a, b) for a, b in cell))]
+            for cell in itertools.product(*boxes)]
+    L = max(len(r) for r in rows)
+    table = np.array([r + [r[-1]] * (L - len(r)) for r in rows])  # [cells, L]
+    flat = x.reshape(N, C, int(np.prod(S)))
+    with no_grad():
+        at = argmax(flat[:, :, table], -1)  # [N, C, cells]
+        pos = tensor(np.broadcast_to(table.astype(np.float64), (N, C) + table.shape), dtype="f64" if
+                     x.device == "cpu" else "f32", device=x.device)  # (positions exact in f32 below 2^24)
+        idx = gather(pos, -1, at.unsqueeze(-1)).squeeze(-1).to(dtype="i32")
+    y = gather(flat, -1, idx)
+    shape = (N, C) + tuple(out_sizes)
+    return y.reshape(*shape), idx.reshape(*shape)
+
+
 def adaptive_max_pool1d(x, output_size, return_indices=False):
     """PyTorch's adaptive_max_pool1d over [N, C, L] (or [C, L]): adaptive_max_pool2d
     over images of one row."""
@@ -499,17 +525,18 @@ def adaptive_max_pool1d(x, output_size, return_indices=False):
 def adaptive_max_pool3d(x, output_size, return_indices=False):
     """PyTorch's adaptive_max_pool3d over [N, C, D, H, W] (or [C, D, H, W]):
     adaptive_max_pool2d over each depth slice, then adaptive_max_pool1d along the
-    depth (a box's maximum is separable).  ``return_indices`` is not supported here
-    (the 1-d and 2-d adaptive pools have it)."""
+    depth (a box's maximum is separable); with ``return_indices`` each box gathered
+    whole (_adaptive_max_indices)."""
     op = "adaptive_max_pool3d"
-    if return_indices:
-        raise ValueError(f"{op}: return_indices is not supported (adaptive_max_pool1d / 2d have it)")
     x, batched = _volumes(op, x)
     size = output_size if isinstance(output_size, (tuple, list)) else (output_size,) * 3
     if len(size) != 3:
         raise TypeError(f"{op}: output_size must be an int, None or a triple, got {output_size!r}")
     N, C, D, H, W = x.shape
     OD, OH, OW = (n if o is None else o for o, n in zip(size, (D, H, W)))
+    if return_indices:  # (positions d H W + h W + w, as max_pool3d's)
+        out = _adaptive_max_indices(x, (OD, OH, OW))
+        return out if batched else tuple(t.reshape(t.shape[1:]) for t in out)
     planes = adaptive_max_pool2d(x.reshape(N, C * D, H, W), (OH, OW))  # [N, C * D, OH, OW]
     rows = transpose(planes.reshape(N, C, D, OH * OW), (0, 1, 3, 2)).reshape(N, C * OH * OW, D)
     out = adaptive_max_pool1d(rows, OD)  # [N, C * OH * OW, OD]
