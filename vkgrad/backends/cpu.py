@@ -32,7 +32,8 @@ _INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
 # Intra-op threads: NumPy releases the GIL inside its loops, so an op split into
 # chunks of its leading axis runs them in parallel (PyTorch's CPU ops do the same).
 # Only per-row work is split -- no sum changes order -- so results do not depend on
-# the thread count (but for a product's last bits: BLAS's kernels differ by shape).  A chunk holds at least _PAR_MIN elements: a task costs ~30 us.
+# the thread count (but for a product's last bits: BLAS's kernels differ by shape).
+# A chunk holds at least _PAR_MIN elements: a task costs ~30 us.
 _PAR_MIN = 1 << 16
 _threads = None
 _pool = None
@@ -57,7 +58,8 @@ def _check_threads(n, what):
 def set_num_threads(n):
     """Threads the CPU backend splits a large op over (default: the CPUs this
     process may run on, or ``VKGRAD_NUM_THREADS``), as ``torch.set_num_threads``.
-    NumPy's BLAS (matmul) keeps its own threads (``OPENBLAS_NUM_THREADS``)."""
+    Its products run NumPy's OpenBLAS on one thread inside each of them (see
+    _blas_enter); NumPy's own products elsewhere keep BLAS's threads."""
     global _threads, _pool
     n = _check_threads(n, "set_num_threads")
     if n != get_num_threads() and _pool is not None:
@@ -143,8 +145,9 @@ def _keep_freed_memory():
     """glibc's malloc hands a freed block of 128 KiB or more back to the kernel
     (munmap, or trimming the heap's top), so the next op's fresh array page-faults
     in again, every step: keep freed blocks below 16 MiB and up to 128 MiB at the
-    heap's top (mallopt M_MMAP_THRESHOLD, M_TRIM_THRESHOLD).  The CNN's step on the
-    CPU backend took 26% less time, the transformer's 10%, the MLP's 6%.  Skipped
+    heap's top (mallopt M_MMAP_THRESHOLD, M_TRIM_THRESHOLD).  In alternating
+    processes the CNN's steps ran 1740 -> 2400 samples/s, the LSTM's 1480 -> 1900
+    (the MLP and iris: unchanged).  Skipped
     where MALLOC_MMAP_THRESHOLD_ / MALLOC_TRIM_THRESHOLD_ are set, with
     VKGRAD_CPU_MALLOC=0, and off glibc."""
     if (os.environ.get("VKGRAD_CPU_MALLOC") == "0" or "MALLOC_MMAP_THRESHOLD_" in os.environ
@@ -211,8 +214,8 @@ def _products(a, b, batched, bias=None, act=None):
     (matmul's epilogue), BLAS on one thread (see _blas_enter); a large product
     split over vkgrad's threads by batch, or by the longer of the output's rows
     and columns, each chunk with its own epilogue (a row split of [256, 784] @
-    [784, 1024] ran 1.3x slower than the column split, which matched OpenBLAS's
-    own two threads)."""
+    [784, 1024] ran 1.1-1.3x the column split's time; the column split 1.0-1.2x
+    OpenBLAS's own two threads', whose spinning afterwards cost more)."""
     M, N, K = a.shape[-2], b.shape[-1], a.shape[-1]
     flops = (a.shape[0] if batched else 1) * M * N * K
     work = flops // 256  # (a chunk of >= 16 Mflop: a split costs 40-60 us, a [64, 128] @ [128, 512] ran
