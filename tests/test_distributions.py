@@ -374,6 +374,8 @@ def test_gamma_family_rsample_on_every_backend(bk):
     assert abs(gl[0]) < 0.3  # (E[x - loc] = 0: its gradient noise only)
     s = D.Gamma(bk.t(np.array([2.0])), bk.t(np.array([1.0]))).sample((4,))
     assert s.shape == (4, 1) and not s.requires_grad
+    tiny = D.Dirichlet(bk.t(np.full(3, 0.01))).rsample((200,)).numpy().astype(np.float64)  # (draws under the
+    assert np.isfinite(tiny).all() and np.allclose(tiny.sum(-1), 1.0, atol=1e-2)  # dtype's range: no 0 / 0)
     assert D.Beta(1.0, 2.0).has_rsample and D.Dirichlet(bk.t(np.ones(3))).has_rsample
 
 

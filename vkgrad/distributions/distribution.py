@@ -478,8 +478,8 @@ def _standard_gamma(concentration):
 
     class StandardGamma(Function):
         @staticmethod
-        def forward(ctx, at):
-            return tensor(x, dtype=at.dtype, device=at.device)
+        def forward(ctx, at):  # (at least the dtype's smallest normal: Beta / Dirichlet divide by sums of draws)
+            return tensor(np.maximum(x, np.finfo(_NP_DTYPES[at.dtype]).tiny), dtype=at.dtype, device=at.device)
 
         @staticmethod
         @once_differentiable  # (dx/da comes from the host: no second derivative)
