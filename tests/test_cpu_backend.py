@@ -285,3 +285,32 @@ def test_layer_norm(split, dtype, affine):
         same(bwd[0][0], bwd[1][0])
         if need_gx:
             same(bwd[0][1], bwd[1][1])
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="fork")
+def test_split_ops_run_in_a_forked_child():
+    """A child forked after the pool started runs split ops (the parent's pool
+    threads do not exist there: a fresh pool, not tasks that never run)."""
+    import multiprocessing
+    x = x_nchw((6, 2, 8, 8))
+    win = _window("max_pool2d", vg.tensor(x), (2, 2), (2, 2), 0, (1, 1))
+    saved = cpu.get_num_threads()
+    cpu.set_num_threads(3)
+    cpu._PAR_MIN = 1
+    child = None
+    try:
+        for _ in range(5):  # (the pool and both its threads started, idle)
+            BE.window_max(x, win)
+        assert cpu._pool is not None
+        ctx = multiprocessing.get_context("fork")
+        q = ctx.Queue()
+        child = ctx.Process(target=lambda: q.put(float(BE.window_max(x, win)[0].sum())))
+        child.start()
+        child.join(60)
+        assert child.exitcode == 0, "the forked child hung or failed"
+        assert q.get(timeout=5) == float(BE.window_max(x, win)[0].sum())
+    finally:
+        cpu._PAR_MIN = 1 << 16
+        cpu.set_num_threads(saved)
+        if child is not None and child.is_alive():
+            child.kill()

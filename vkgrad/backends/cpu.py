@@ -100,6 +100,15 @@ def _par(n, fn, work):
             t.result()
 
 
+def _after_fork():
+    """In a forked child the pool's threads do not exist (its tasks would never
+    run) and a lock may be held by a thread that is gone: start both afresh."""
+    global _pool, _blas_lock
+    _pool = None
+    _blas_lock = threading.Lock()
+    _blas_depth[0] = 0
+
+
 def _run_chunk(fn, rows):
     _task.busy = True
     try:
@@ -189,6 +198,10 @@ _blas_depth = [0, 0]  # products between _blas_enter and _blas_exit, BLAS's thre
 # (interface/gemm.c: SMP_THRESHOLD_MIN * GEMM_MULTITHREAD_THRESHOLD): no threads to
 # keep from spinning, and no toggle to pay (~14 us a product in the iris step)
 _BLAS_ONE_THREAD = 65536 * 4
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork)
 
 
 def _blas_enter():
