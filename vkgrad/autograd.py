@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import contextlib
 import math
+import types
 
 from . import config
 from .tensor import Tensor
@@ -627,15 +628,8 @@ def once_differentiable(backward):
     return backward
 
 
-class _FunctionModule:
-    """``vkgrad.autograd.function``: PyTorch's module path for Function,
-    FunctionCtx and once_differentiable."""
-
-    def __init__(self):
-        self.Function, self.FunctionCtx, self.once_differentiable = Function, FunctionCtx, once_differentiable
-
-
-function = _FunctionModule()
+# ``vkgrad.autograd.function``: PyTorch's module path for these three
+function = types.SimpleNamespace(Function=Function, FunctionCtx=FunctionCtx, once_differentiable=once_differentiable)
 
 
 class _Functional:

@@ -499,7 +499,9 @@ class Multinomial(Distribution):
 
     def entropy(self):
         """n H(categories) - log n! + sum_i E[log x_i!], each count x_i ~ Binomial(n,
-        p_i) summed over its support 1..n (PyTorch's formula)."""
+        p_i) summed over its support 1..n (PyTorch's formula).  The counts' log
+        probabilities are written out, not Binomial's: its logits clamp p to
+        [1e-7, 1 - 1e-7], which f16 cannot hold (p = 1 became an infinite logit)."""
         n = self.total_count
         p = self.probs
         ks = tensor(np.arange(1.0, n + 1.0).reshape((-1,) + (1,) * p.ndim), dtype=p.dtype, device=p.device)
