@@ -264,6 +264,65 @@ def test_fused_small_updates_equal_per_parameter_updates():
     assert len(BE._pack_cache) >= 1
 
 
+def test_moments_made_together_update_in_place():
+    """full_many lays small buffers out back to back in one allocation (a large one
+    apart): adam_multi_ then updates those moments in place, not packed -- equal,
+    bit for bit, to one adam_ each; Adam's state on the CPU is laid out so."""
+    shapes = [(64, 4), (64,), (3, 32), (3,), (300, 300)]
+    start = [[RNG.standard_normal(s).astype(np.float32) for _ in range(4)] for s in shapes]
+
+    def run(fused):
+        ps = [it[0].copy() for it in start]
+        ms, vs = BE.full_many(shapes, 0.5, "f32"), BE.full_many(shapes, 0.25, "f32")
+        for step in (1, 2, 3):
+            items = [(p, it[1] * step, m, v) for p, it, m, v in zip(ps, start, ms, vs)]
+            if fused:
+                BE.adam_multi_(items, 1e-2, 0.9, 0.999, 1e-8, 0.0, step, False)
+            else:
+                for it in items:
+                    BE.adam_(*it, 1e-2, 0.9, 0.999, 1e-8, 0.0, step, False)
+        return items
+    fused, plain = run(True), run(False)
+    for a, b in zip(fused, plain):
+        for x, y in zip(a, b):
+            assert np.isfinite(x).all() and np.array_equal(x, y)
+    m = [it[2] for it in fused]
+    assert cpu._consecutive(m[:4]) is not None and cpu._consecutive(m) is None  # (the large one apart)
+    assert all(x.base is m[0].base for x in m[1:4]) and m[4].base is not m[0].base
+    small, large, flats, bufs, parts = BE._packed(fused, "adam")
+    assert small == [0, 1, 2, 3] and large == [4] and flats[2] is None and flats[3] is None
+    assert np.shares_memory(bufs[2], m[0]) and flats[0] is not None  # (the parameters: packed)
+    model = vg.nn.Sequential(vg.nn.Linear(4, 8, device="cpu"), vg.nn.Linear(8, 3, device="cpu"))
+    opt = vg.optim.Adam(model.parameters())
+    vg.backward(model(vg.tensor(np.ones((2, 4)), device="cpu")).sum())
+    opt.step(vg.backward(model(vg.tensor(np.ones((2, 4)), device="cpu")).sum()))
+    state = [opt.state[id(p)] for p in model.parameters()]
+    assert cpu._consecutive([st[0] for st in state]) is not None
+    assert cpu._consecutive([st[1] for st in state]) is not None
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float16, np.float64])
+def test_dropout_mask_by_integer_bound(dtype):
+    """Dropout keeps an element where its hash word reaches keep_threshold(p): the
+    f32 comparison u >= p of the shader at every one of u's 2^24 levels, and masks
+    equal to that comparison's (sizes past the cached counters too)."""
+    k = np.arange(1 << 24, dtype=np.uint32)
+    u = k.astype(np.float32) * np.float32(1.0 / 16777216.0)
+    for p in (1e-9, 0.1, 0.25, 1 / 3, 0.3, 0.5, 0.9999999, 1 - 1e-9):
+        bound, want = cpu.keep_threshold(p), u >= p
+        if bound is None:  # (none kept)
+            assert not want.any(), p
+            continue
+        # every word of a level (its low 8 bits 0 ... 255) on the same side of the bound
+        assert np.array_equal((k << 8) >= bound, want) and np.array_equal(((k << 8) | 255) >= bound, want), p
+    for n, p, seed in ((7, 0.3, 1), (4097, 0.5, 2), ((1 << 20) + 3, 0.1, 12345678901)):
+        x = RNG.standard_normal(n).astype(dtype)
+        y, mask = BE.dropout(x, p, seed)
+        want = ((cpu.hash_uniform(n, seed) >= p) * (1.0 / (1.0 - p))).astype(dtype)
+        assert mask.dtype == dtype and np.array_equal(mask, want)
+        assert np.array_equal(y, (x.astype(np.float32) * want).astype(dtype) if dtype == np.float16 else x * want)
+
+
 @pytest.mark.parametrize("dtype", [np.float32, np.float16, np.float64])
 @pytest.mark.parametrize("affine", [True, False])
 def test_layer_norm(split, dtype, affine):

@@ -7,6 +7,7 @@ autograd graph hangs off ``_node``: ``(backward_fn, parents, their versions)``, 
 from __future__ import annotations
 
 
+import math
 import numbers
 
 import numpy as np
@@ -40,7 +41,7 @@ class _Size(int):
     number of elements, ``x.size()`` the shape and ``x.size(1)`` one axis's length."""
 
     def __new__(cls, shape):
-        self = super().__new__(cls, int(np.prod(shape)))
+        self = super().__new__(cls, math.prod(shape))  # (np.prod: ~5 us)
         self._shape = tuple(shape)
         return self
 

@@ -117,6 +117,12 @@ class Backend:
     def full(self, shape, value, dtype):
         raise NotImplementedError
 
+    def full_many(self, shapes, value, dtype):
+        """``full`` of each shape: state buffers made together (an optimizer's
+        moments).  A backend may lay them out jointly (the CPU backend: the small
+        ones consecutive in one allocation, which its fused update runs on in place)."""
+        return [self.full(s, value, dtype) for s in shapes]
+
     def constant(self, shape, value, dtype):
         """``full(shape, value, dtype)`` made once and kept: read-only by contract
         (backward's unit seed, so a step does not spend a fill on it)."""

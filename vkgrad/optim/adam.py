@@ -30,12 +30,14 @@ class Adam(Optimizer):
     def _apply(self, work):
         if self.amsgrad:
             return self._apply_amsgrad(work)
+        fresh = list({id(p): p for _, p, _, _ in work if id(p) not in self.state}.values())
+        if fresh:  # (the moments of the parameters starting together: made together)
+            for p, m, v in zip(fresh, self._first_moments(fresh), self._second_moments(fresh)):
+                self.state[id(p)] = [m, v, 0]
         groups = {}
         for _, p, target, g in work:
-            st = self.state.get(id(p))
-            if st is None:
-                st = self.state[id(p)] = [self._first_moment(p), self._second_moment(p), 0]
-            elif st[0] is None:  # (RMSprop: a first-moment buffer is not saved with its state)
+            st = self.state[id(p)]
+            if st[0] is None:  # (RMSprop: a first-moment buffer is not saved with its state)
                 st[0] = self._first_moment(p)
             st[2] += 1
             groups.setdefault((id(p.backend), st[2]), (p.backend, st, []))[2].append(
@@ -84,8 +86,12 @@ class Adam(Optimizer):
     def _first_moment(self, p):
         return self._zeros_like(p)
 
-    def _second_moment(self, p):
-        return self._zeros_like(p)
+    def _first_moments(self, ps):
+        """The moments of parameters starting together, made in one ``_full_many``."""
+        return self._full_many(ps, 0.0)
+
+    def _second_moments(self, ps):
+        return self._full_many(ps, 0.0)
 
     def _lr_at(self, st):
         """The learning rate of a step (a callable: replays re-read it)."""
@@ -154,6 +160,11 @@ class RMSprop(Adam):
     def _bias_step(self, st):
         return lambda: math.inf  # beta ** inf = 0: no bias correction
 
+    def _first_moments(self, ps):
+        if self._form != "centered_momentum":
+            return super()._first_moments(ps)
+        return [self._first_moment(p) for p in ps]
+
     def _first_moment(self, p):
         if self._form != "centered_momentum":
             return self._zeros_like(p)
@@ -218,9 +229,8 @@ class Adagrad(RMSprop):
     def betas(self, value):  # (fixed: Adam's constructor sets them)
         pass
 
-    def _second_moment(self, p):
-        dt = "f64" if p.dtype == "f64" else "f32"
-        return p.backend.full(p.shape, self.initial_accumulator_value, dt)
+    def _second_moments(self, ps):
+        return self._full_many(ps, self.initial_accumulator_value)
 
     def _lr_at(self, st):
         return lambda: self.lr / (1.0 + (st[2] - 1) * self.lr_decay)

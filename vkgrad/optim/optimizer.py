@@ -241,6 +241,20 @@ class Optimizer:
         dt = "f64" if p.dtype == "f64" else "f32"
         return p.backend.full(p.shape, 0.0, dt)
 
+    def _full_many(self, ps, value):
+        """State buffers of the parameters' shapes filled with ``value`` (f32, f64 for
+        f64 parameters), made together per backend and dtype (``Backend.full_many``:
+        on the CPU the small ones share one allocation, which the fused update of
+        small parameters then runs on in place instead of packing them each step)."""
+        out, groups = [None] * len(ps), {}
+        for i, p in enumerate(ps):
+            dt = "f64" if p.dtype == "f64" else "f32"
+            groups.setdefault((id(p.backend), dt), (p.backend, dt, []))[2].append(i)
+        for be, dt, idx in groups.values():
+            for i, h in zip(idx, be.full_many([tuple(ps[i].shape) for i in idx], value, dt)):
+                out[i] = h
+        return out
+
     def _target(self, p, g):
         """(handle to update, gradient handle in its dtype) for one parameter."""
         be = p.backend
