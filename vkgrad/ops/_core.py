@@ -26,7 +26,7 @@ def make(handle, backend, parents, backward_fn, view_of=None, vjp=None):
             if p is not None and p.requires_grad:
                 out.requires_grad = True
                 # the parents' and the output's versions: in-place changes before backward are caught there
-                versions = tuple(0 if q is None else q._version[0] for q in parents) + (out._version[0],)
+                versions = tuple([0 if q is None else q._version[0] for q in parents] + out._version)
                 if config.detect_anomaly:  # (node[3]: the vjp, node[4]: where the op was made)
                     from ..autograd import _anomaly_trace
                     out._node = (backward_fn, parents, versions, vjp, _anomaly_trace())
@@ -80,10 +80,14 @@ def as_tensor(op, x, like):
 
 
 def same_device(op, *ts):
-    ts = [t for t in ts if t is not None]
-    for t in ts[1:]:
-        if t.backend is not ts[0].backend:
-            raise ValueError(f"{op}: operands are on different devices ({ts[0].device} and "
+    first = None
+    for t in ts:
+        if t is None:
+            continue
+        if first is None:
+            first = t
+        elif t.backend is not first.backend:
+            raise ValueError(f"{op}: operands are on different devices ({first.device} and "
                              f"{t.device}); move one with .to(device)")
 
 

@@ -106,15 +106,17 @@ def linear(x, weight, bias=None, activation=None):
     check_tensor("linear", x)
     check_tensor("linear", weight)
     same_device("linear", x, weight, bias)
-    if x.ndim == 0 or weight.ndim != 2 or x.shape[-1] != weight.shape[1]:
-        raise ValueError(f"linear: expected input [..., {weight.shape[-1]}] for weight "
-                         f"{list(weight.shape)} ([out, in]), got input {list(x.shape)}")
-    if x.ndim != 2:  # [..., in] as PyTorch: the leading axes folded into the rows
-        y = linear(x.reshape((-1, x.shape[-1])), weight, bias, activation)
-        return y.reshape(x.shape[:-1] + (weight.shape[0],))
-    if bias is not None and bias.shape != (weight.shape[0],):
-        raise ValueError(f"linear: bias has shape {list(bias.shape)}, expected [{weight.shape[0]}]")
-    x, weight, bias = autocast_to(x, weight, bias)
+    xs, ws = x.shape, weight.shape
+    if not xs or len(ws) != 2 or xs[-1] != ws[1]:
+        raise ValueError(f"linear: expected input [..., {ws[-1]}] for weight "
+                         f"{list(ws)} ([out, in]), got input {list(xs)}")
+    if len(xs) != 2:  # [..., in] as PyTorch: the leading axes folded into the rows
+        y = linear(x.reshape((-1, xs[-1])), weight, bias, activation)
+        return y.reshape(xs[:-1] + (ws[0],))
+    if bias is not None and bias.shape != (ws[0],):
+        raise ValueError(f"linear: bias has shape {list(bias.shape)}, expected [{ws[0]}]")
+    if config.autocast is not None:
+        x, weight, bias = autocast_to(x, weight, bias)
     if x.dtype != weight.dtype:
         x, weight = promote("linear", x, weight)
     if bias is not None and bias.dtype != weight.dtype:
@@ -678,15 +680,19 @@ def batch_norm(x, running_mean, running_var, weight=None, bias=None, training=Fa
         raise ValueError("batch_norm: give both running_mean and running_var, or neither")
     if not training and running_mean is None:
         raise ValueError("batch_norm: eval mode (training=False) needs running_mean and running_var")
-    if x.ndim < 2:
+    xs = x.shape
+    if len(xs) < 2:
         raise ValueError(f"batch_norm: expected input [batch, channels] or [batch, channels, *spatial], "
-                         f"got {list(x.shape)}")
+                         f"got {list(xs)}")
     for name, t in (("weight", weight), ("bias", bias), ("running_mean", running_mean), ("running_var", running_var)):
-        if t is not None and t.ndim != 1:
-            raise ValueError(f"batch_norm: {name} must be 1-d [channels], got {list(t.shape)}")
-        if t is not None and x.shape[1] != t.shape[0]:
-            raise ValueError(f"batch_norm: {name} has {t.shape[0]} channels but the input {list(x.shape)} "
-                             f"has {x.shape[1]} (axis 1)")
+        if t is None:
+            continue
+        ts = t.shape
+        if len(ts) != 1:
+            raise ValueError(f"batch_norm: {name} must be 1-d [channels], got {list(ts)}")
+        if xs[1] != ts[0]:
+            raise ValueError(f"batch_norm: {name} has {ts[0]} channels but the input {list(xs)} "
+                             f"has {xs[1]} (axis 1)")
     if x.ndim > 2:
         perm = (0,) + tuple(range(2, x.ndim)) + (1,)
         rows = transpose(x, perm)

@@ -257,13 +257,14 @@ class Optimizer:
 
     def _target(self, p, g):
         """(handle to update, gradient handle in its dtype) for one parameter."""
-        be = p.backend
-        if p.dtype == "f16":
+        be, dt = p.backend, p.dtype
+        if dt == "f16":
             m = self.masters.get(id(p))
             if m is None:
                 m = self.masters[id(p)] = be.cast(p.data, "f32")
             return m, g.data  # an f16 gradient as it is: the update reads it (backends convert)
-        return p.data, (g.data if g.dtype == p.dtype else be.cast(g.data, p.dtype))
+        gd = g.data
+        return p.data, (gd if be.dtype_of(gd) == dt else be.cast(gd, dt))
 
     def step(self, grads=None):
         """Update every parameter that has a gradient (from ``grads`` or ``.grad``)."""
@@ -276,9 +277,9 @@ class Optimizer:
         for sub in self.__dict__.get("_extra", ()):  # (the other groups: each its own fused update)
             backends.update(sub._step(grads))
         self.step_count += 1
-        work = []
+        work, owner = [], type(self).__name__
         for key, p in self.params:
-            g = grad_for(grads, key, p, type(self).__name__)
+            g = grad_for(grads, key, p, owner)
             if g is not None:
                 target, gd = self._target(p, g)
                 work.append((key, p, target, gd))
@@ -290,9 +291,9 @@ class Optimizer:
             backends[id(p.backend)] = p.backend
         for k, pairs in mirrors.items():
             backends[k].copy_many_(pairs)
-        params = tuple(p for _, p, _, _ in work)
         for be in backends.values():
             if be.capturing:  # a replay of this step must advance our counters too
+                params = tuple(p for _, p, _, _ in work)
                 be.on_replay(lambda: self._advance(params))
         return backends
 
