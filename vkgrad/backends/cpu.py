@@ -1278,7 +1278,10 @@ class CPUBackend(Backend):
                 np.multiply(cm, step_size, out=t)
             else:
                 cm *= beta1
-                cm += d * (1.0 - beta1)
+                if form == "adamax":
+                    cm += d * (1.0 - beta1)
+                else:  # (into t, free again: a chunk's temporaries stay within the L2 cache)
+                    cm += np.multiply(d, 1.0 - beta1, out=t)
                 if form == "centered":  # the step lr d / (sqrt(v - m^2) + eps)
                     t = np.sqrt(cv - cm * cm)
                     t += eps
