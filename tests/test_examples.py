@@ -154,3 +154,13 @@ def test_pytorch_training_script_runs_with_vkgrad_in_place_of_torch(bk, tmp_path
         vg.set_default_device(old)
     assert env["acc"] > 0.95 and env["same"] and env["missing"] == [] and env["unexpected"] == []
     assert env["opt"].param_groups[1]["lr"] == 5e-3 * 0.5
+
+
+def test_step_instructions_script():
+    """benchmarks/step_instructions.py: its child mode runs a model's steps (what
+    callgrind counts), and a bad step count is refused by name."""
+    _run([os.path.join("benchmarks", "step_instructions.py"), "--child", "--model", "iris", "--steps", "2"])
+    r = subprocess.run([sys.executable, os.path.join("benchmarks", "step_instructions.py"), "--steps", "0"],
+                       cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert r.returncode != 0
+    assert "step_instructions: " in r.stderr
