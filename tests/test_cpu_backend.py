@@ -299,6 +299,22 @@ def test_moments_made_together_update_in_place():
     state = [opt.state[id(p)] for p in model.parameters()]
     assert cpu._consecutive([st[0] for st in state]) is not None
     assert cpu._consecutive([st[1] for st in state]) is not None
+    # a resumed optimizer's moments are laid out so too, and it goes on as the original
+    resumed = vg.optim.Adam(model.parameters())
+    resumed.load_state_dict(opt.state_dict())
+    for which in (0, 1):
+        moments = [resumed.state[id(p)][which] for p in model.parameters()]
+        assert cpu._consecutive(moments) is not None
+        assert all(np.array_equal(a, b[which]) for a, b in zip(moments, state))
+    saved = [p.numpy() for p in model.parameters()]
+    runs = []
+    for o in (opt, resumed):
+        for p, w in zip(model.parameters(), saved):
+            p.data[...] = w
+        for _ in range(2):
+            o.step(vg.backward((model(vg.tensor(np.ones((2, 4)), device="cpu")) ** 2).sum()))
+        runs.append([p.numpy() for p in model.parameters()])
+    assert all(np.array_equal(a, b) for a, b in zip(*runs))
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float16, np.float64])

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import math
 
+from .._values import scalar
 from ..backends.base import mom_at
 from .optimizer import Optimizer
 
@@ -82,6 +83,20 @@ class Adam(Optimizer):
         """A callable giving the step's (step_size, rbc2, aux), or None: Adam's bias
         corrections (Backend.adam_)."""
         return None
+
+    def _load_own(self, sd):
+        # the parameters starting from loaded state get their moments made together
+        # first and the loaded values copied in (a resumed optimizer's fused update
+        # keeps them in place, as a fresh one's); fresh zero moments at step 0 are
+        # what a first step would make anyway
+        states = sd.get("state") if isinstance(sd, dict) else None
+        if (not self.amsgrad and isinstance(states, dict)
+                and scalar(sd.get("type")) == type(self).__name__):
+            fresh = list({id(p): p for key, p in self.params if key in states and id(p) not in self.state}.values())
+            if fresh:
+                for p, m, v in zip(fresh, self._first_moments(fresh), self._second_moments(fresh)):
+                    self.state[id(p)] = [m, v, 0]
+        super()._load_own(sd)
 
     def _first_moment(self, p):
         return self._zeros_like(p)
