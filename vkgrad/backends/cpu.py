@@ -1197,8 +1197,8 @@ class CPUBackend(Backend):
         ``full_many`` makes the moments; the flat buffers the update runs on; their
         pieces to copy back).  p, m, v persist between steps, so this is cached by
         their identities (the cache holds the arrays, so the ids stay theirs): the
-        iris model's update 98 -> 81 us packing all three, 50 us with the moments
-        in place."""
+        iris model's ``opt.step`` 126 -> 85 us with the moments in place and one
+        chunk unsplit (timeit, min)."""
         key = tuple([form] + [id(a) for it in items for a in (it[0], it[2], it[3])])
         hit = self._pack_cache.get(key)
         if hit is not None:
