@@ -318,6 +318,29 @@ def test_moments_made_together_update_in_place():
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float16, np.float64])
+def test_tall_column_sums(split, dtype):
+    """Sums over the rows of a tall, narrow array (a convolution's bias gradient) go
+    through BLAS's gemv on one thread: close to float64's sums, the same on one
+    thread and three, keepdims and an f16 input's f32 result kept, a NaN
+    propagated to its column only."""
+    x = RNG.standard_normal((5000, 7)).astype(dtype)
+    x[17, 3] = np.nan
+    calls = cpu._ones.cache_info()
+    one, three = split(lambda: BE.reduce("sum", x, (0,), False))
+    assert cpu._ones.cache_info() != calls  # (the gemv path ran)
+    same(one, three)
+    want = x.astype(np.float64).sum(0)
+    assert one.dtype == dtype and np.isnan(one[3]) and not np.isnan(np.delete(one, 3)).any()
+    tol = {np.float16: 5e-3, np.float32: 1e-6, np.float64: 1e-13}[dtype]
+    np.testing.assert_allclose(np.delete(one, 3), np.delete(want, 3), rtol=tol, atol=tol * np.abs(x[:, 0]).sum())
+    assert BE.reduce("sum", x, (0,), True).shape == (1, 7)
+    if dtype == np.float16:
+        wide = BE.reduce("sum", x, (0,), False, f32=True)
+        assert wide.dtype == np.float32
+        np.testing.assert_allclose(np.delete(wide, 3), np.delete(want, 3), rtol=1e-5, atol=1e-6 * 5000)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float16, np.float64])
 def test_dropout_mask_by_integer_bound(dtype):
     """Dropout keeps an element where its hash word reaches keep_threshold(p): the
     f32 comparison u >= p of the shader at every one of u's 2^24 levels, and masks
