@@ -317,6 +317,26 @@ def test_moments_made_together_update_in_place():
     assert all(np.array_equal(a, b) for a, b in zip(*runs))
 
 
+@pytest.mark.parametrize("V,B", [(512, 1024), (10, 1024), (2, 1024), (1, 3), (5, 1), (4, 0)])
+def test_index_add_in_position_order(V, B):
+    """The ranked index add (an embedding's gradient) equals np.add.at bit for bit --
+    sums in position order, -0.0 and NaN included -- whether it runs by ranks or
+    falls back (heavy repeats); index_add_rows through it in f32 / f16 / f64."""
+    g = RNG.standard_normal((B, 16)).astype(np.float32)
+    idx = RNG.integers(0, V, B).astype(np.int32)
+    if B > 9:
+        g[3], g[9, 5] = -0.0, np.nan
+    want, got = np.zeros((V, 16), np.float32), np.zeros((V, 16), np.float32)
+    np.add.at(want, idx, g)
+    cpu._index_add(got, idx, g)
+    assert np.array_equal(got, want, equal_nan=True) and np.array_equal(np.signbit(got), np.signbit(want))
+    for dt in (np.float32, np.float16, np.float64):
+        acc = np.zeros((V, 16), np.float64 if dt == np.float64 else np.float32)
+        np.add.at(acc, idx, g.astype(dt))
+        out = BE.index_add_rows(g.astype(dt), idx, V)
+        assert out.dtype == dt and np.array_equal(out, acc.astype(dt), equal_nan=True)
+
+
 @pytest.mark.parametrize("dtype", [np.float32, np.float16, np.float64])
 def test_tall_column_sums(split, dtype):
     """Sums over the rows of a tall, narrow array (a convolution's bias gradient) go

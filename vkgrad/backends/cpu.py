@@ -582,6 +582,34 @@ _BINARY = {
 }
 
 
+def _index_add(y, idx, rows):
+    """y[idx[p]] += rows[p] for every position p in order -- np.add.at's sums, bit for
+    bit, without its per-element path: the positions ranked within their index
+    (a stable sort), then one fancy-indexed add per rank, whose indices are
+    distinct (an embedding's gradient, [1024, 128] into 512 rows: 2.0 -> 0.36 ms;
+    rows of one element: np.add.at's own fast path is faster).
+    Where the ranks would cost more than np.add.at's elements (~20 us a rank, ~25 ns
+    an element here): np.add.at itself."""
+    B = idx.size
+    if B == 0:
+        return
+    order = np.argsort(idx, kind="stable")
+    si = idx[order]
+    first = np.empty(B, bool)
+    first[0] = True
+    np.not_equal(si[1:], si[:-1], out=first[1:])
+    at = np.arange(B)
+    rank = at - np.maximum.accumulate(np.where(first, at, 0))  # (B elements: no per-row cost)
+    ranks = int(rank[-1] if B == 1 else rank.max()) + 1
+    if ranks * 800 > rows.size:
+        np.add.at(y, idx, rows)
+        return
+    for k in range(ranks):
+        sel = rank == k
+        y[si[sel]] += rows[order[sel]]
+
+
+
 def _consecutive(arrays):
     """The flat view of memory that C-contiguous ``arrays`` cover back to back, in
     order, within the one array owning it (as ``CPUBackend.full_many`` lays them
@@ -729,7 +757,7 @@ class CPUBackend(Backend):
         if ((idx < 0) | (idx >= V)).any():
             y[:] = np.nan
         else:
-            np.add.at(y, idx, g)  # in position order, as the shader
+            _index_add(y, idx, g)  # in position order, as the shader
         return self._store(y, g.dtype)
 
     def gather_cols(self, x, idx):
