@@ -455,24 +455,18 @@ def _sigmoid(x):
 
 
 @functools.lru_cache(maxsize=64)
-def _zero_row(n, dtype):
-    z = np.zeros(n, dtype)
+def _const_row(n, dtype, value):
+    """A read-only row of n ``value``s, kept (relu's zeros, the tall sums' ones)."""
+    z = np.full(n, value, dtype)
     z.flags.writeable = False
     return z
-
-
-@functools.lru_cache(maxsize=16)
-def _ones(n, dtype):
-    o = np.ones(n, dtype)
-    o.flags.writeable = False
-    return o
 
 
 def _zeros_for(x):
     """0 for np.maximum / np.minimum with x: a row of zeros -- with a scalar NumPy
     skips their SIMD loops (2.4x slower on [256, 1024]) -- or, for small x, the
     scalar (no lookup); the same values either way, NaN kept."""
-    return _zero_row(x.shape[-1], x.dtype) if x.size >= 8192 and x.shape[-1] >= 16 else x.dtype.type(0)
+    return _const_row(x.shape[-1], x.dtype, 0) if x.size >= 8192 and x.shape[-1] >= 16 else x.dtype.type(0)
 
 
 def _relu(x, out=None):
@@ -600,7 +594,7 @@ def _index_add(y, idx, rows):
     np.not_equal(si[1:], si[:-1], out=first[1:])
     at = np.arange(B)
     rank = at - np.maximum.accumulate(np.where(first, at, 0))  # (B elements: no per-row cost)
-    ranks = int(rank[-1] if B == 1 else rank.max()) + 1
+    ranks = int(rank.max()) + 1
     if ranks * 800 > rows.size:
         np.add.at(y, idx, rows)
         return
@@ -609,22 +603,24 @@ def _index_add(y, idx, rows):
         y[si[sel]] += rows[order[sel]]
 
 
+def _owner(a):
+    """The array owning a's memory (a itself, or the end of its chain of bases)."""
+    while isinstance(a.base, np.ndarray):
+        a = a.base
+    return a
+
 
 def _consecutive(arrays):
     """The flat view of memory that C-contiguous ``arrays`` cover back to back, in
     order, within the one array owning it (as ``CPUBackend.full_many`` lays them
     out), or None."""
-    root = arrays[0]
-    while isinstance(root.base, np.ndarray):
-        root = root.base
-    if not root.flags.c_contiguous or any(a.dtype != root.dtype or not a.flags.c_contiguous for a in arrays):
+    root = _owner(arrays[0])
+    if not root.flags.c_contiguous:
         return None
     at = start = arrays[0].__array_interface__["data"][0]
     for a in arrays:
-        r = a
-        while isinstance(r.base, np.ndarray):
-            r = r.base
-        if r is not root or a.__array_interface__["data"][0] != at:
+        if (a.dtype != root.dtype or not a.flags.c_contiguous or _owner(a) is not root
+                or a.__array_interface__["data"][0] != at):
             return None
         at += a.nbytes
     off = (start - root.__array_interface__["data"][0]) // root.itemsize
@@ -895,13 +891,13 @@ class CPUBackend(Backend):
     def reduce(self, op, x, axes, keepdims, f32=False):
         c = self._c(x)
         if op == "sum" and axes == (0,) and c.ndim == 2 and _blas is not None and c.shape[0] >= 4096 \
-                and c.shape[1] <= 256 and c.dtype != np.int32:
+                and c.shape[1] <= 256 and c.dtype.kind == "f":
             # tall rows (a convolution's bias gradient, [N * OH * OW, C]) summed by BLAS's
             # gemv, ones @ c: NumPy's axis-0 sum runs its inner loop once a row ([50176,
             # 16]: 1.25 -> 0.16 ms); BLAS on one thread, so the order is the thread count's
             _blas_enter()
             try:
-                r = _ones(c.shape[0], c.dtype) @ c
+                r = _const_row(c.shape[0], c.dtype, 1) @ c
             finally:
                 _blas_exit()
             r = r[None] if keepdims else r

@@ -115,8 +115,7 @@ def linear(x, weight, bias=None, activation=None):
         return y.reshape(xs[:-1] + (ws[0],))
     if bias is not None and bias.shape != (ws[0],):
         raise ValueError(f"linear: bias has shape {list(bias.shape)}, expected [{ws[0]}]")
-    if config.autocast is not None:
-        x, weight, bias = autocast_to(x, weight, bias)
+    x, weight, bias = autocast_to(x, weight, bias)
     if x.dtype != weight.dtype:
         x, weight = promote("linear", x, weight)
     if bias is not None and bias.dtype != weight.dtype:

@@ -31,10 +31,7 @@ class Adam(Optimizer):
     def _apply(self, work):
         if self.amsgrad:
             return self._apply_amsgrad(work)
-        fresh = list({id(p): p for _, p, _, _ in work if id(p) not in self.state}.values())
-        if fresh:  # (the moments of the parameters starting together: made together)
-            for p, m, v in zip(fresh, self._first_moments(fresh), self._second_moments(fresh)):
-                self.state[id(p)] = [m, v, 0]
+        self._start_states(p for _, p, _, _ in work)
         groups = {}
         for _, p, target, g in work:
             st = self.state[id(p)]
@@ -92,11 +89,16 @@ class Adam(Optimizer):
         states = sd.get("state") if isinstance(sd, dict) else None
         if (not self.amsgrad and isinstance(states, dict)
                 and scalar(sd.get("type")) == type(self).__name__):
-            fresh = list({id(p): p for key, p in self.params if key in states and id(p) not in self.state}.values())
-            if fresh:
-                for p, m, v in zip(fresh, self._first_moments(fresh), self._second_moments(fresh)):
-                    self.state[id(p)] = [m, v, 0]
+            self._start_states(p for key, p in self.params if key in states)
         super()._load_own(sd)
+
+    def _start_states(self, ps):
+        """[m, v, 0] for those of the parameters ``ps`` without state, their moments
+        made together (``_first_moments`` / ``_second_moments``)."""
+        fresh = list({id(p): p for p in ps if id(p) not in self.state}.values())
+        if fresh:
+            for p, m, v in zip(fresh, self._first_moments(fresh), self._second_moments(fresh)):
+                self.state[id(p)] = [m, v, 0]
 
     def _first_moment(self, p):
         return self._zeros_like(p)
