@@ -635,6 +635,19 @@ def test_gradient_penalty_backpropagates_through_the_gradient(bk, act):
                  rtol=max(bk.rtol, 1e-4), what=f"{act} parameter {i}")
 
 
+class _Cube(vg.autograd.Function):
+    """x^3, its backward written in ops (differentiable again)."""
+    @staticmethod
+    def forward(ctx, a):
+        ctx.save_for_backward(a)
+        return a * a * a
+
+    @staticmethod
+    def backward(ctx, g):
+        (a,) = ctx.saved_tensors
+        return g * 3.0 * a * a
+
+
 def test_second_derivatives_through_nn_layers_and_custom_functions(bk):
     """create_graph through nn.Linear / Conv2d / LayerNorm / BatchNorm1d and a custom
     autograd.Function whose backward is written in ops; Tensor.backward(
@@ -650,18 +663,8 @@ def test_second_derivatives_through_nn_layers_and_custom_functions(bk):
     (gx * gx).sum().backward()
     assert all(p.grad is not None and np.isfinite(p.grad.numpy()).all() for p in net.parameters())
 
-    class Cube(vg.autograd.Function):
-        @staticmethod
-        def forward(ctx, a):
-            ctx.save_for_backward(a)
-            return a * a * a
-
-        @staticmethod
-        def backward(ctx, g):
-            (a,) = ctx.saved_tensors
-            return g * 3.0 * a * a
     a = bk.t(np.array([1.0, 2.0]), requires_grad=True)
-    (ga,) = vg.autograd.grad(Cube.apply(a).sum(), a, create_graph=True)
+    (ga,) = vg.autograd.grad(_Cube.apply(a).sum(), a, create_graph=True)
     (ha,) = vg.autograd.grad(ga.sum(), a)
     bk.close(ha.numpy(), [6.0, 12.0], what="custom Function's second derivative")
     w = bk.t(np.array([0.5, -1.0]), requires_grad=True)
@@ -808,17 +811,8 @@ def test_once_differentiable_refuses_gradients_of_gradients(bk):
     host-computed gradients inside vkgrad: incomplete gamma, gamma draws, SyncBatchNorm)
     gives its first gradient and refuses create_graph by name, never a second
     derivative that misses its terms."""
-    class Cube(vg.autograd.Function):
-        @staticmethod
-        def forward(ctx, x):
-            ctx.save_for_backward(x)
-            return x * x * x
-
-        @staticmethod
-        @vg.autograd.function.once_differentiable
-        def backward(ctx, g):
-            (x,) = ctx.saved_tensors
-            return g * 3.0 * x * x
+    class Cube(_Cube):  # (its backward written in ops, so without the decorator it would differentiate)
+        backward = staticmethod(vg.autograd.function.once_differentiable(_Cube.backward))
     x = bk.t(np.array([1.0, 2.0]), requires_grad=True)
     (g,) = vg.autograd.grad(Cube.apply(x).sum(), x)
     bk.close(g.numpy(), [3.0, 12.0])
