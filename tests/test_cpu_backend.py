@@ -88,6 +88,25 @@ def test_unary(split, op):
     same(*r)
 
 
+@pytest.mark.parametrize("dtype", [np.float16, np.float32, np.float64])
+def test_sigmoid_one_exp(dtype):
+    """The numerator max(e, x > 0) equals the shaders' exp(min(x, 0)): the same bits
+    (a NaN's sign apart) on both sides of 0, at +-0, +-inf, tiny and huge values,
+    on [64, 512] (a row of zeros to compare with) and on a short row (a scalar)."""
+    from vkgrad.backends.cpu import _sigmoid
+    for shape in [(64, 512), (3, 5)]:
+        x = (RNG.standard_normal(shape) * 12).astype(dtype)
+        x.flat[:9] = [0.0, -0.0, np.inf, -np.inf, np.nan, 1e-30, -1e-30, 300, -300]
+        with np.errstate(over="ignore"):
+            e = np.exp(-np.abs(x))
+            want = np.exp(np.minimum(x, 0)) / (1 + e)
+        got = _sigmoid(x)
+        assert got.dtype == x.dtype
+        ok = ~np.isnan(want)
+        assert np.array_equal(np.isnan(got), ~ok)
+        assert np.array_equal(got[ok].view(f"u{x.itemsize}"), want[ok].view(f"u{x.itemsize}"))
+
+
 @pytest.mark.parametrize("op", ["add", "mul", "gelu_bwd", "hypot", "relu_bwd"])
 def test_binary(split, op):
     a, b = RNG.standard_normal((2, 9, 4, 3)).astype(np.float32)
