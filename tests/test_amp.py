@@ -74,6 +74,28 @@ def test_overflow_skips_exactly_one_step_and_halves_the_scale(bk):
     assert scaler.get_scale() == 512.0
 
 
+def test_scaler_unscales_every_parameter_group(bk):
+    """Each group's gradients unscaled (a group after the first stepped with the
+    scale still in them before), and an inf in a later group skips the step."""
+    def run(scaler, inf=False):
+        a = vg.Parameter(np.ones(3), device=bk.device)
+        b = vg.Parameter(np.ones(3), device=bk.device)
+        opt = vg.optim.SGD([{"params": [a]}, {"params": [b], "lr": 0.05}], lr=0.1)
+        loss = (a * 2.0).sum() + (b * (np.inf if inf else 3.0)).sum()
+        grads = vg.backward(scaler.scale(loss) if scaler else loss)
+        taken = scaler.step(opt, grads) if scaler else opt.step(grads)
+        return a.numpy(), b.numpy(), taken
+    a0, b0, _ = run(None)
+    np.testing.assert_allclose(b0, 1 - 0.05 * 3.0, rtol=1e-6)
+    a1, b1, taken = run(GradScaler(init_scale=1024.0))
+    assert taken
+    np.testing.assert_allclose(a1, a0, rtol=1e-6)
+    np.testing.assert_allclose(b1, b0, rtol=1e-6)
+    vg.set_check_finite(False)
+    a2, b2, taken = run(GradScaler(init_scale=1024.0), inf=True)
+    assert not taken and (a2 == 1).all() and (b2 == 1).all()
+
+
 def test_scale_grows_after_a_run_of_good_steps():
     w = vg.Parameter(np.ones(2), device="cpu")
     opt = vg.optim.SGD([w], lr=0.1)

@@ -1016,6 +1016,37 @@ def test_parameter_groups(bk, tmp_path):
         opt.load_state_dict(vg.optim.AdamW([w]).state_dict())
 
 
+def test_grads_dict_keys_and_groups_everywhere():
+    """A plain dict of gradients keyed by the parameters themselves updates them (it
+    found nothing before, silently); one whose keys name no parameter raises, in
+    step, clip_grad_norm and GradScaler.unscale_; ASGD's averaged weights of every
+    group."""
+    a = vg.Parameter(np.ones(3), device="cpu")
+    b = vg.Parameter(np.ones(2), device="cpu")
+    opt = vg.optim.SGD([a, b], lr=0.5)
+    opt.step({a: vg.tensor(np.full(3, 2.0), device="cpu")})
+    np.testing.assert_array_equal(a.numpy(), [0.0, 0.0, 0.0])
+    np.testing.assert_array_equal(b.numpy(), [1.0, 1.0])  # (no gradient: unchanged)
+    opt.step({"1": np.full(2, 1.0)})  # (by key: the index as a string)
+    np.testing.assert_array_equal(b.numpy(), [0.5, 0.5])
+    stray = {"weight": np.ones(3), vg.Parameter(np.ones(3), device="cpu"): np.ones(3)}
+    with pytest.raises(KeyError, match=r"SGD: none of the 2 keys of grads \('weight', <tensor \[3\]>\) names a "
+                                       r"parameter \(expected keys like \['0', '1'\]"):
+        opt.step(stray)
+    with pytest.raises(KeyError, match="clip_grad_norm: none of the 2 keys"):
+        vg.optim.clip_grad_norm([a, b], 1.0, grads=stray)
+    with pytest.raises(KeyError, match="GradScaler.unscale_: none of the 2 keys"):
+        vg.amp.GradScaler().unscale_(opt, stray)
+    opt.step({})  # (empty: nothing to update, as a backward() of no parameters)
+    ps = [vg.Parameter(np.ones(2), device="cpu", dtype="f64") for _ in range(2)]
+    avg = vg.optim.ASGD([{"params": [ps[0]]}, {"params": [ps[1]], "lr": 0.2}], lr=0.1, t0=0)
+    for p in ps:
+        p.grad = vg.tensor(np.ones(2), device="cpu", dtype="f64")
+    avg.step()
+    assert len(avg.averaged()) == 2
+    np.testing.assert_allclose(avg.averaged()[1].numpy(), ps[1].numpy())  # (after one step: the weights)
+
+
 def test_parameter_groups_match_torch_if_available():
     torch = pytest.importorskip("torch")
 

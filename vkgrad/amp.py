@@ -26,7 +26,7 @@ import contextlib
 import math
 
 from . import config
-from .optim.optimizer import grad_for
+from .optim.optimizer import check_grads_keys, grad_for
 from .tensor import Tensor, canonical_dtype
 
 
@@ -154,7 +154,9 @@ class GradScaler:
                                "last update()")
         inv = 1.0 / self._scale
         flag = None
-        for key, p in optimizer.params:
+        named = optimizer._named_params()  # (every parameter group's)
+        check_grads_keys(grads, named, "GradScaler.unscale_")
+        for key, p in named:
             g = grad_for(grads, key, p, "GradScaler.unscale_")
             if g is None:
                 continue

@@ -122,9 +122,10 @@ def allreduce_gradients(model_or_params, grads=None, weight=None):
     Each rank's gradients are multiplied by ``weight`` first (its share of the
     global batch); without a weight they are averaged (divided by the world
     size).  ``grads``: the dict from ``vkgrad.backward`` or None for ``.grad``."""
-    from .optim.optimizer import grad_for
+    from .optim.optimizer import check_grads_keys, grad_for
     named, _ = _params(model_or_params)
     _check_same_layout(named, "allreduce_gradients")
+    check_grads_keys(grads, named, "allreduce_gradients")
     w = (1.0 / world_size()) if weight is None else float(weight)
     gs = [grad_for(grads, n, p, "allreduce_gradients") for n, p in named]
     parts = [(g.numpy().astype(np.float32).reshape(-1) if g is not None

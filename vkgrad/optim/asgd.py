@@ -48,5 +48,7 @@ class ASGD(Optimizer):
 
     def averaged(self):
         """The averaged weights ``ax`` of each parameter that has taken a step, as
-        Tensors in the parameters' order (PyTorch keeps them in ``state[p]["ax"]``)."""
-        return [Tensor(self.state[id(p)][0], p.backend) for _, p in self.params if id(p) in self.state]
+        Tensors in the parameters' order, group by group (PyTorch keeps them in
+        ``state[p]["ax"]``)."""
+        return [Tensor(o.state[id(p)][0], p.backend) for o in self._groups_served() for _, p in o.params
+                if id(p) in o.state]

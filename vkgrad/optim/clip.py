@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 from ..tensor import Tensor
-from .optimizer import _param_list, grad_for
+from .optimizer import _param_list, check_grads_keys, grad_for
 
 
 def clip_grad_norm(params, max_norm, grads=None):
@@ -17,8 +17,9 @@ def clip_grad_norm(params, max_norm, grads=None):
         max_norm, grads = grads, max_norm
     if max_norm is None or max_norm <= 0:
         raise ValueError(f"clip_grad_norm: max_norm must be > 0, got {max_norm}")
-    items = [(k, p, grad_for(grads, k, p, "clip_grad_norm")) for k, p in
-             _param_list(params, "clip_grad_norm")]
+    named = _param_list(params, "clip_grad_norm")
+    check_grads_keys(grads, named, "clip_grad_norm")
+    items = [(k, p, grad_for(grads, k, p, "clip_grad_norm")) for k, p in named]
     items = [(k, p, g) for k, p, g in items if g is not None]
     if not items:
         raise ValueError("clip_grad_norm: none of the parameters has a gradient")

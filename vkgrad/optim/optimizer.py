@@ -36,7 +36,9 @@ def _param_list(params, owner):
 
 
 def grad_for(grads, key, p, owner="optimizer"):
-    """The gradient of p: from a backward() dict, a plain dict, or p.grad."""
+    """The gradient of p: from a backward() dict, p.grad, or a plain dict keyed by
+    the parameter's key (its name, or its index as a string), its name, or the
+    parameter itself."""
     if grads is None:
         g = p.grad
     elif isinstance(grads, Gradients):
@@ -45,6 +47,8 @@ def grad_for(grads, key, p, owner="optimizer"):
             g = grads.get(key)
     elif isinstance(grads, dict):
         g = grads.get(key)
+        if g is None:
+            g = grads.get(p)  # (a Tensor hashes by identity)
         if g is None and p.name is not None:
             g = grads.get(p.name)
     else:
@@ -60,6 +64,20 @@ def grad_for(grads, key, p, owner="optimizer"):
     if g.backend is not p.backend:
         raise ValueError(f"{owner}: gradient for {key!r} is on {g.device}, parameter on {p.device}")
     return g
+
+
+def check_grads_keys(grads, named, owner):
+    """A plain dict of gradients none of whose keys finds one of the parameters
+    ``named`` [(key, p)] would update nothing, silently: raise instead (a dict from
+    backward() may hold other parameters' gradients too, and is not checked)."""
+    if not isinstance(grads, dict) or isinstance(grads, Gradients) or not grads:
+        return
+    if not any(k in grads or p in grads or (p.name is not None and p.name in grads) for k, p in named):
+        some = ", ".join(repr(k) if not isinstance(k, Tensor) else f"<tensor {list(k.shape)}>"
+                         for k in list(grads)[:4])
+        raise KeyError(f"{owner}: none of the {len(grads)} keys of grads ({some}{', ...' if len(grads) > 4 else ''}) "
+                       f"names a parameter (expected keys like {[k for k, _ in named[:3]]}, the parameters "
+                       "themselves, or the dict from vkgrad.backward())")
 
 
 def _groups(params):
@@ -212,7 +230,7 @@ class Optimizer:
     def param_groups(self):
         """PyTorch's param_groups: one dict per group ("params" and the
         hyperparameters), read and written live."""
-        return [_GroupView(o, type(self)._hyper_names) for o in (self,) + tuple(self.__dict__.get("_extra", ()))]
+        return [_GroupView(o, type(self)._hyper_names) for o in self._groups_served()]
 
     def add_param_group(self, group):
         """A new group (a dict with "params" and any hyperparameters, the first
@@ -267,7 +285,10 @@ class Optimizer:
         return p.data, (gd if be.dtype_of(gd) == dt else be.cast(gd, dt))
 
     def step(self, grads=None):
-        """Update every parameter that has a gradient (from ``grads`` or ``.grad``)."""
+        """Update every parameter that has a gradient (from ``grads`` -- the dict
+        from ``vkgrad.backward()``, or a dict keyed by parameter names or the
+        parameters -- or ``.grad``)."""
+        check_grads_keys(grads, self._named_params(), type(self).__name__)
         for be in self._step(grads).values():
             be.end_step()  # a training step is done: submit its queued work (every group's: one submission)
 
@@ -447,5 +468,13 @@ class Optimizer:
         for p in self.parameters():
             p.grad = None
 
+    def _groups_served(self):
+        """This optimizer and those serving its other parameter groups."""
+        return (self,) + tuple(self.__dict__.get("_extra", ()))
+
+    def _named_params(self):
+        """[(key, parameter)] of every group."""
+        return [kp for o in self._groups_served() for kp in o.params]
+
     def parameters(self):
-        return [p for _, p in self.params] + [p for sub in self.__dict__.get("_extra", ()) for p in sub.parameters()]
+        return [p for _, p in self._named_params()]
