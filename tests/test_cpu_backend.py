@@ -107,6 +107,18 @@ def test_sigmoid_one_exp(dtype):
         assert np.array_equal(got[ok].view(f"u{x.itemsize}"), want[ok].view(f"u{x.itemsize}"))
 
 
+def test_copysign_by_bits():
+    """erf's sign by the bits equals np.copysign bit for bit: signed zeros, NaNs of
+    both signs, infinities, negative magnitudes, a strided x."""
+    from vkgrad.backends.cpu import _copysign32
+    p = (RNG.standard_normal(4099) * 3).astype(np.float32)
+    x = (RNG.standard_normal(2 * 4099) * 3).astype(np.float32)[::2]
+    p[:6] = [np.nan, -np.nan, 0.0, -0.0, np.inf, -np.inf]
+    x[3:9] = [0.0, -0.0, np.nan, -np.nan, -np.inf, np.inf]
+    want = np.copysign(p, x)
+    assert np.array_equal(_copysign32(p.copy(), x).view(np.uint32), want.view(np.uint32))
+
+
 @pytest.mark.parametrize("op", ["add", "mul", "gelu_bwd", "hypot", "relu_bwd"])
 def test_binary(split, op):
     a, b = RNG.standard_normal((2, 9, 4, 3)).astype(np.float32)

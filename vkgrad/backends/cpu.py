@@ -286,7 +286,16 @@ def erf(x):
     np.negative(a, out=a)
     p *= np.exp(a, out=a)
     np.subtract(np.float32(1.0), p, out=p)
-    return np.copysign(p, x, out=p)
+    return _copysign32(p, x)
+
+
+def _copysign32(p, x):
+    """np.copysign(p, x, out=p) for float32 by the bits (|p|'s, x's sign): NumPy's
+    copysign has no SIMD loop (64K elements: 128 -> 39 us); the same bits, NaN too."""
+    pb = p.view(np.uint32)
+    np.bitwise_and(pb, np.uint32(0x7FFFFFFF), out=pb)
+    np.bitwise_or(pb, np.bitwise_and(x.view(np.uint32), np.uint32(0x80000000)), out=pb)
+    return p
 
 
 _IOTA = np.arange(1 << 12, dtype=np.uint32)  # (0, 1, ...: hash_bits' counters; grown to 2^20 as needed)
