@@ -1,3 +1,4 @@
+import importlib
 import math
 
 import numpy as np
@@ -332,11 +333,13 @@ def test_more_schedulers_match_their_formulas_and_pytorch():
         if torch is not None:
             theirs = _torch_lrs(torch, lambda o: getattr(torch.optim.lr_scheduler, name)(o, *args), 0.5, 12)
             np.testing.assert_allclose(got, theirs, rtol=1e-12, err_msg=f"{name} vs PyTorch")
-    # a checkpoint of the position resumes the schedule
+    # a checkpoint of the position (and of the optimizer: as PyTorch's, the schedule goes on from
+    # the optimizer's rate) resumes the schedule
     _, s = _lrs(lambda o: vg.optim.lr_scheduler.MultiStepLR(o, [3, 7], 0.5), n=5)
     opt2 = vg.optim.SGD([vg.Parameter(np.zeros(2), device="cpu")], lr=0.5)
     s2 = vg.optim.lr_scheduler.MultiStepLR(opt2, [3, 7], 0.5)
     s2.load_state_dict(s.state_dict())
+    opt2.load_state_dict(s.optimizer.state_dict())
     assert s2.step() == s.step() == 0.25  # epoch 6
     assert s2.step() == s.step() == 0.125  # epoch 7: the second milestone
 
@@ -349,7 +352,8 @@ def test_more_schedulers_errors():
         vg.optim.lr_scheduler.MultiStepLR(opt, [])
     with pytest.raises(ValueError, match="LinearLR: factors must lie in"):
         vg.optim.lr_scheduler.LinearLR(opt, 0.0)
-    with pytest.raises(TypeError, match="LambdaLR: lr_lambda must be callable, got float"):
+    with pytest.raises(TypeError, match=r"LambdaLR: lr_lambda must be callable \(or a list of them, one per parameter "
+                                       r"group\), got float"):
         vg.optim.lr_scheduler.LambdaLR(opt, 0.5)
 
 
@@ -1312,6 +1316,99 @@ def test_asgd_adafactor_muon_match_torch_if_available():
                 np.testing.assert_allclose(p.numpy(), tp.detach().numpy(), atol=tol, err_msg=name)
     finally:
         torch.set_default_dtype(old)
+
+
+def _two_group_run(lib, make, n, metric=None, edit=None):
+    """Rates (and momenta) of both groups of SGD([lr 0.1], [lr 0.01, momentum 0.8],
+    momentum 0.9) after construction and each of n steps; ``lib``: vkgrad or torch."""
+    mk = (lambda: vg.Parameter(np.zeros(2), device="cpu")) if lib is vg else (lambda: lib.nn.Parameter(lib.zeros(2)))
+    opt = lib.optim.SGD([{"params": [mk()]}, {"params": [mk()], "lr": 0.01, "momentum": 0.8}], lr=0.1, momentum=0.9)
+    sched = make(lib.optim.lr_scheduler if lib is vg else lib.optim.lr_scheduler, opt)
+    row = lambda: [g["lr"] for g in opt.param_groups] + [g["momentum"] for g in opt.param_groups]  # noqa: E731
+    out = [row()]
+    for t in range(n):
+        if lib is not vg:
+            opt.step()
+        if edit is not None and t == edit:
+            opt.param_groups[1]["lr"] = 0.02  # (by hand: the chainable schedules go on from it)
+        sched.step(metric[t]) if metric is not None else sched.step()
+        out.append(row())
+    return np.array(out)
+
+
+_GROUP_SCHEDULES = [
+    ("StepLR", lambda L, o: L.StepLR(o, 3, 0.5), 10, None),
+    ("StepLR edited", lambda L, o: L.StepLR(o, 3, 0.5), 10, None),
+    ("MultiStepLR", lambda L, o: L.MultiStepLR(o, [2, 5], 0.3), 8, None),
+    ("ExponentialLR", lambda L, o: L.ExponentialLR(o, 0.8), 6, None),
+    ("LinearLR", lambda L, o: L.LinearLR(o, 0.2, 1.0, 4), 7, None),
+    ("ConstantLR", lambda L, o: L.ConstantLR(o, 0.25, 3), 6, None),
+    ("PolynomialLR", lambda L, o: L.PolynomialLR(o, 6, 2.0), 8, None),
+    ("CosineAnnealingLR", lambda L, o: L.CosineAnnealingLR(o, 10, eta_min=0.002), 10, None),
+    ("CosineAnnealingWarmRestarts", lambda L, o: L.CosineAnnealingWarmRestarts(o, 3, 2, eta_min=0.001), 14, None),
+    ("LambdaLR", lambda L, o: L.LambdaLR(o, [lambda e: 0.9 ** e, lambda e: 1 / (1 + e)]), 6, None),
+    ("MultiplicativeLR", lambda L, o: L.MultiplicativeLR(o, [lambda e: 0.9, lambda e: 0.5]), 6, None),
+    ("OneCycleLR", lambda L, o: L.OneCycleLR(o, [1.0, 0.2], total_steps=12, base_momentum=[0.8, 0.7],
+                                             max_momentum=[0.95, 0.9]), 11, None),
+    ("CyclicLR", lambda L, o: L.CyclicLR(o, [0.01, 0.001], [0.1, 0.05], step_size_up=3, mode="triangular2",
+                                         base_momentum=[0.8, 0.6], max_momentum=[0.9, 0.85]), 14, None),
+    ("ReduceLROnPlateau", lambda L, o: L.ReduceLROnPlateau(o, patience=0, factor=0.5, min_lr=[0.02, 0.004]), 8,
+     [1.0, 1.1, 1.2, 1.3, 1.4, 1.5, 1.6, 1.7]),
+    ("SWALR", lambda L, o: importlib.import_module(L.__name__.replace("lr_scheduler", "swa_utils")).SWALR(
+        o, [0.05, 0.002], anneal_epochs=3), 5, None),
+]
+
+
+@pytest.mark.parametrize("name,make,n,metric", _GROUP_SCHEDULES, ids=[c[0] for c in _GROUP_SCHEDULES])
+def test_schedulers_per_parameter_group(name, make, n, metric):
+    """Each group on the schedule from its own rate (PyTorch's): eta_min / min_lr
+    floors, per-group lists of max_lr, base_lr, lambdas, momenta and min_lr; a rate
+    set by hand carried on by the chainable schedules; against PyTorch where
+    present, and the closed forms here."""
+    edit = 4 if "edited" in name else None
+    got = _two_group_run(vg, make, n, metric, edit)
+    t = np.arange(n + 1)
+    if name == "CosineAnnealingLR":  # eta_min + (base - eta_min) (1 + cos) / 2, each group its base
+        for j, base in enumerate([0.1, 0.01]):
+            np.testing.assert_allclose(got[:, j], 0.002 + (base - 0.002) * (1 + np.cos(np.pi * t / 10)) / 2,
+                                       rtol=1e-12)
+    elif name == "LambdaLR":
+        np.testing.assert_allclose(got[:, :2], np.stack([0.1 * 0.9 ** t, 0.01 / (1 + t)], 1), rtol=1e-12)
+    elif name == "StepLR edited":  # 0.02 set after step 4 (epoch 4): halved at epoch 6 and 9
+        np.testing.assert_allclose(got[:, 1], [0.01] * 3 + [0.005] * 2 + [0.02] + [0.01] * 3 + [0.005] * 2)
+    elif name == "OneCycleLR":  # from max_lr / 25 up to max_lr (at 0.3 * 12 - 1 steps), momenta the other way
+        np.testing.assert_allclose(got[0], [0.04, 0.008, 0.95, 0.9])
+        assert got[:, 0].max() == pytest.approx(1.0, rel=0.02) and got[:, 1].max() == pytest.approx(0.2, rel=0.02)
+    elif name == "ReduceLROnPlateau":  # halved each bad epoch, each group down to its own floor
+        np.testing.assert_allclose(got[-1, :2], [0.02, 0.004])
+    elif name == "CyclicLR":
+        np.testing.assert_allclose(got[3, :4], [0.1, 0.05, 0.8, 0.6])  # the first peak
+    torch = pytest.importorskip("torch")
+    import warnings
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # (PyTorch's warnings on the order of step calls)
+        theirs = _two_group_run(torch, make, n, metric, edit)
+    np.testing.assert_allclose(got, theirs, rtol=1e-10, atol=1e-15)
+
+
+def test_scheduler_group_lists_checked_and_last_lr():
+    p, q = vg.Parameter(np.zeros(2), device="cpu"), vg.Parameter(np.zeros(2), device="cpu")
+    opt = vg.optim.SGD([{"params": [p]}, {"params": [q], "lr": 0.01}], lr=0.1)
+    L = vg.optim.lr_scheduler
+    with pytest.raises(ValueError, match=r"OneCycleLR: expected one max_lr or a list of 2 \(one per parameter "
+                                         r"group\), got 3"):
+        L.OneCycleLR(opt, [1.0, 0.5, 0.1], total_steps=10)
+    with pytest.raises(TypeError, match="LambdaLR: lr_lambda must be callable"):
+        L.LambdaLR(opt, [lambda e: 1.0, 2.0])
+    s = L.ExponentialLR(opt, 0.5)
+    assert s.step() == 0.05 and s.get_last_lr() == [0.05, 0.005] and s.base_lrs == [0.1, 0.01]
+    sd = s.state_dict()
+    s2 = L.ExponentialLR(vg.optim.SGD([{"params": [p]}, {"params": [q], "lr": 0.3}], lr=0.2), 0.5)
+    s2.load_state_dict(sd)
+    assert s2.base_lrs == [0.1, 0.01] and s2.last_epoch == 1
+    with pytest.raises(ValueError, match="ExponentialLR.load_state_dict: the state has 2 base rates, this "
+                                         "optimizer 1 parameter groups"):
+        L.ExponentialLR(vg.optim.SGD([p], lr=0.1), 0.5).load_state_dict(sd)
 
 
 def test_custom_lr_scheduler_subclass(tmp_path):

@@ -6,35 +6,106 @@ import math
 from .._values import scalar
 
 
+def _per_group(owner, what, value, n, kind=float):
+    """``value`` for each of n parameter groups: one for all, or a list of n (as
+    PyTorch's schedulers take max_lr, min_lr, lr_lambda, ...)."""
+    if isinstance(value, (list, tuple)):
+        if len(value) != n:
+            raise ValueError(f"{owner}: expected one {what} or a list of {n} (one per parameter group), "
+                             f"got {len(value)}")
+        return [v if kind is None else kind(v) for v in value]
+    return [value if kind is None else kind(value)] * n
+
+
 class _Scheduler:
+    """Base of the built-in schedules.  As PyTorch's, each parameter group follows
+    the schedule from its own base rate (its lr when the scheduler is made):
+    ``_group_lr(i, base)`` is group i's rate at ``last_epoch``; ``get_lr()`` lists
+    them, ``step()`` sets them and returns the first group's, ``get_last_lr()``
+    lists the groups' rates (PyTorch's).  A group added to the optimizer later
+    keeps its own rate."""
+
     def __init__(self, optimizer):
         self.optimizer = optimizer
-        self.base_lr = optimizer.lr
+        self.base_lrs = [o._lr for o in optimizer._groups_served()]
         self.last_epoch = 0
+
+    @property
+    def base_lr(self):
+        """The first group's base rate."""
+        return self.base_lrs[0]
+
+    def _n(self):
+        return len(self.base_lrs)
+
+    def _group_lr(self, i, base):
+        raise NotImplementedError
+
+    def get_lr(self):
+        """Each group's rate at the current epoch."""
+        return [self._group_lr(i, b) for i, b in enumerate(self.base_lrs)]
+
+    def _set(self, lrs):
+        for o, lr in zip(self.optimizer._groups_served(), lrs):
+            o._lr = float(lr)  # (one group's: the optimizer's lr setter would move them all)
+        return self.optimizer.lr
 
     def step(self):
         self.last_epoch += 1
-        self.optimizer.lr = self.get_lr()
-        return self.optimizer.lr
+        return self._set(self.get_lr())
 
     def get_last_lr(self):
-        return self.optimizer.lr
+        """Each parameter group's current rate (PyTorch's)."""
+        return [o._lr for o in self.optimizer._groups_served()]
 
     def state_dict(self):
-        """The schedule's position (``last_epoch``) and base lr, for checkpoints."""
-        return {"type": type(self).__name__, "last_epoch": self.last_epoch, "base_lr": self.base_lr}
+        """The schedule's position (``last_epoch``) and base rates, for checkpoints."""
+        return {"type": type(self).__name__, "last_epoch": self.last_epoch, "base_lr": self.base_lr,
+                "base_lrs": list(self.base_lrs)}
 
     def load_state_dict(self, sd):
         """Restore ``state_dict()``'s values (0-d arrays from ``vkgrad.load`` too); the
-        optimizer's lr is its own state (``Optimizer.load_state_dict``)."""
+        optimizer's lr is its own state (``Optimizer.load_state_dict``).  A state
+        with one base rate (saved before the groups had their own) moves every
+        group's by its ratio to the first's."""
         kind = scalar(sd.get("type")) if isinstance(sd, dict) else None
         if kind != type(self).__name__:
             raise ValueError(f"{type(self).__name__}.load_state_dict: the state is of a "
                              f"{kind or 'non-scheduler'}, expected a {type(self).__name__}")
-        self.last_epoch, self.base_lr = int(scalar(sd["last_epoch"])), float(scalar(sd["base_lr"]))
+        self.last_epoch = int(scalar(sd["last_epoch"]))
+        if "base_lrs" in sd:
+            lrs = [float(v) for v in (sd["base_lrs"].tolist() if hasattr(sd["base_lrs"], "tolist") else sd["base_lrs"])]
+            if len(lrs) != self._n():
+                raise ValueError(f"{type(self).__name__}.load_state_dict: the state has {len(lrs)} base rates, "
+                                 f"this optimizer {self._n()} parameter groups")
+            self.base_lrs = lrs
+        else:
+            b, first = float(scalar(sd["base_lr"])), self.base_lrs[0]
+            self.base_lrs = [b if i == 0 else (v * b / first if first else b) for i, v in enumerate(self.base_lrs)]
 
 
-class StepLR(_Scheduler):
+class _Chainable(_Scheduler):
+    """A schedule lr = floor + (base_lr - floor) * g(epoch), stepped as PyTorch's
+    chainable forms: each group's current rate moves by g(t) / g(t - 1) (a rate
+    set by hand between steps goes on from there, PyTorch's behaviour), the closed
+    form where g(t - 1) is 0."""
+
+    _floor = 0.0
+
+    def _g(self, t):
+        raise NotImplementedError
+
+    def _group_lr(self, i, base):
+        return self._floor + (base - self._floor) * self._g(self.last_epoch)
+
+    def step(self):
+        self.last_epoch += 1
+        g0, g1, m = self._g(self.last_epoch - 1), self._g(self.last_epoch), self._floor
+        return self._set([m + (cur - m) * (g1 / g0) if g0 else self._group_lr(i, base)
+                          for i, (cur, base) in enumerate(zip(self.get_last_lr(), self.base_lrs))])
+
+
+class StepLR(_Chainable):
     """lr = base_lr * gamma ** (epoch // step_size)."""
 
     def __init__(self, optimizer, step_size, gamma=0.1):
@@ -43,16 +114,17 @@ class StepLR(_Scheduler):
         super().__init__(optimizer)
         self.step_size, self.gamma = int(step_size), float(gamma)
 
-    def get_lr(self):
-        return self.base_lr * self.gamma ** (self.last_epoch // self.step_size)
+    def _g(self, t):
+        return self.gamma ** (t // self.step_size)
 
 
-class CosineAnnealingLR(_Scheduler):
+class CosineAnnealingLR(_Chainable):
     """lr = lr_min + (base_lr - lr_min) * (1 + cos(pi * t / T_max)) / 2 (``eta_min``:
-    PyTorch's name for lr_min).
+    PyTorch's name for lr_min), for each parameter group from its own base_lr.
 
-    t is the epoch, held at T_max afterwards; with ``restart=True`` t runs
-    modulo T_max (warm restarts every T_max epochs)."""
+    t is the epoch, held at T_max afterwards (PyTorch's rate goes on along the
+    cosine, back up); with ``restart=True`` t runs modulo T_max (warm restarts
+    every T_max epochs)."""
 
     def __init__(self, optimizer, T_max, lr_min=0.0, restart=False, eta_min=None):
         if T_max < 1:
@@ -63,13 +135,14 @@ class CosineAnnealingLR(_Scheduler):
             lr_min = eta_min
         super().__init__(optimizer)
         self.T_max, self.lr_min, self.restart = int(T_max), float(lr_min), bool(restart)
+        self._floor = self.lr_min
 
-    def get_lr(self):
-        t = self.last_epoch % self.T_max if self.restart else min(self.last_epoch, self.T_max)
-        return self.lr_min + (self.base_lr - self.lr_min) * (1 + math.cos(math.pi * t / self.T_max)) / 2
+    def _g(self, t):
+        t = t % self.T_max if self.restart else min(t, self.T_max)
+        return (1 + math.cos(math.pi * t / self.T_max)) / 2
 
 
-class ExponentialLR(_Scheduler):
+class ExponentialLR(_Chainable):
     """lr = base_lr * gamma ** epoch."""
 
     def __init__(self, optimizer, gamma):
@@ -78,11 +151,11 @@ class ExponentialLR(_Scheduler):
         super().__init__(optimizer)
         self.gamma = float(gamma)
 
-    def get_lr(self):
-        return self.base_lr * self.gamma ** self.last_epoch
+    def _g(self, t):
+        return self.gamma ** t
 
 
-class MultiStepLR(_Scheduler):
+class MultiStepLR(_Chainable):
     """lr = base_lr * gamma ** (the number of milestones reached by the epoch)."""
 
     def __init__(self, optimizer, milestones, gamma=0.1):
@@ -92,11 +165,11 @@ class MultiStepLR(_Scheduler):
         super().__init__(optimizer)
         self.milestones, self.gamma = ms, float(gamma)
 
-    def get_lr(self):
-        return self.base_lr * self.gamma ** sum(self.last_epoch >= m for m in self.milestones)
+    def _g(self, t):
+        return self.gamma ** sum(t >= m for m in self.milestones)
 
 
-class LinearLR(_Scheduler):
+class LinearLR(_Chainable):
     """lr = base_lr * a factor moved linearly from start_factor to end_factor over
     total_iters epochs, then held (a warm-up, as PyTorch's LinearLR).  The factor
     applies from construction: the optimizer's lr is set to base_lr * start_factor."""
@@ -107,44 +180,54 @@ class LinearLR(_Scheduler):
                              f"{start_factor}, {end_factor}, {total_iters}")
         super().__init__(optimizer)
         self.start_factor, self.end_factor, self.total_iters = float(start_factor), float(end_factor), int(total_iters)
-        optimizer.lr = self.get_lr()
+        self._set(self.get_lr())
 
-    def get_lr(self):
-        t = min(self.last_epoch, self.total_iters) / self.total_iters
-        return self.base_lr * (self.start_factor + (self.end_factor - self.start_factor) * t)
+    def _g(self, t):
+        t = min(t, self.total_iters) / self.total_iters
+        return self.start_factor + (self.end_factor - self.start_factor) * t
+
+
+def _lambdas(owner, lr_lambda, n):
+    fns = _per_group(owner, "lr_lambda", lr_lambda, n, None)
+    for f in fns:
+        if not callable(f):
+            raise TypeError(f"{owner}: lr_lambda must be callable (or a list of them, one per parameter "
+                            f"group), got {type(f).__name__}")
+    return fns
 
 
 class LambdaLR(_Scheduler):
-    """lr = base_lr * lr_lambda(epoch) (applied from construction, epoch 0); its
-    state_dict holds the position only, not the function."""
+    """lr = base_lr * lr_lambda(epoch) (applied from construction, epoch 0);
+    ``lr_lambda`` one function or a list of one per parameter group; its
+    state_dict holds the position only, not the functions."""
 
     def __init__(self, optimizer, lr_lambda):
-        if not callable(lr_lambda):
-            raise TypeError(f"LambdaLR: lr_lambda must be callable, got {type(lr_lambda).__name__}")
         super().__init__(optimizer)
-        self.lr_lambda = lr_lambda
-        optimizer.lr = self.get_lr()
+        self.lr_lambdas = _lambdas("LambdaLR", lr_lambda, self._n())
+        self._set(self.get_lr())
 
-    def get_lr(self):
-        return self.base_lr * float(self.lr_lambda(self.last_epoch))
+    def _group_lr(self, i, base):
+        return base * float(self.lr_lambdas[i](self.last_epoch))
 
 
 class ReduceLROnPlateau(_Scheduler):
     """lr *= factor when ``step(metric)`` has not improved on the best value (by more
     than ``threshold``, relative) for more than ``patience`` epochs, then waits
-    ``cooldown`` epochs; never below ``min_lr``, nor by less than ``eps`` (PyTorch's,
-    threshold_mode "rel").  ``mode="max"`` for metrics that should rise (accuracy)."""
+    ``cooldown`` epochs; never below ``min_lr`` (one, or a list of one per parameter
+    group), nor by less than ``eps`` (PyTorch's, threshold_mode "rel"); each group's
+    rate from its own.  ``mode="max"`` for metrics that should rise (accuracy)."""
 
     def __init__(self, optimizer, mode="min", factor=0.1, patience=10, threshold=1e-4, cooldown=0, min_lr=0.0,
                  eps=1e-8):
         if mode not in ("min", "max"):
             raise ValueError(f"ReduceLROnPlateau: mode must be 'min' or 'max', got {mode!r}")
-        if not 0.0 < factor < 1.0 or patience < 0 or cooldown < 0 or threshold < 0 or min_lr < 0:
+        super().__init__(optimizer)
+        self.min_lrs = _per_group("ReduceLROnPlateau", "min_lr", min_lr, self._n())
+        if not 0.0 < factor < 1.0 or patience < 0 or cooldown < 0 or threshold < 0 or min(self.min_lrs) < 0:
             raise ValueError(f"ReduceLROnPlateau: factor must lie in (0, 1), patience, cooldown, threshold and "
                              f"min_lr be >= 0, got {factor}, {patience}, {cooldown}, {threshold}, {min_lr}")
-        super().__init__(optimizer)
         self.mode, self.factor, self.patience = mode, float(factor), int(patience)
-        self.threshold, self.cooldown, self.min_lr = float(threshold), int(cooldown), float(min_lr)
+        self.threshold, self.cooldown = float(threshold), int(cooldown)
         self.eps = float(eps)
         self.best = math.inf if mode == "min" else -math.inf
         self.num_bad_epochs, self.cooldown_counter = 0, 0
@@ -164,9 +247,9 @@ class ReduceLROnPlateau(_Scheduler):
             self.cooldown_counter -= 1
             self.num_bad_epochs = 0
         if self.num_bad_epochs > self.patience:
-            new = max(self.optimizer.lr * self.factor, self.min_lr)
-            if self.optimizer.lr - new > self.eps:
-                self.optimizer.lr = new
+            lrs = self.get_last_lr()
+            news = [max(lr * self.factor, m) for lr, m in zip(lrs, self.min_lrs)]
+            self._set([new if lr - new > self.eps else lr for lr, new in zip(lrs, news)])
             self.cooldown_counter, self.num_bad_epochs = self.cooldown, 0
         return self.optimizer.lr
 
@@ -182,7 +265,7 @@ class ReduceLROnPlateau(_Scheduler):
         self.cooldown_counter = int(scalar(sd["cooldown_counter"]))
 
 
-class ConstantLR(_Scheduler):
+class ConstantLR(_Chainable):
     """lr = base_lr * factor until epoch total_iters, then base_lr (PyTorch's)."""
 
     def __init__(self, optimizer, factor=1.0 / 3, total_iters=5):
@@ -191,13 +274,13 @@ class ConstantLR(_Scheduler):
                              f"{total_iters}")
         super().__init__(optimizer)
         self.factor, self.total_iters = float(factor), int(total_iters)
-        optimizer.lr = self.get_lr()
+        self._set(self.get_lr())
 
-    def get_lr(self):
-        return self.base_lr * (self.factor if self.last_epoch < self.total_iters else 1.0)
+    def _g(self, t):
+        return self.factor if t < self.total_iters else 1.0
 
 
-class PolynomialLR(_Scheduler):
+class PolynomialLR(_Chainable):
     """lr = base_lr * (1 - min(epoch, total_iters) / total_iters) ** power (PyTorch's)."""
 
     def __init__(self, optimizer, total_iters=5, power=1.0):
@@ -206,22 +289,23 @@ class PolynomialLR(_Scheduler):
         super().__init__(optimizer)
         self.total_iters, self.power = int(total_iters), float(power)
 
-    def get_lr(self):
-        return self.base_lr * (1.0 - min(self.last_epoch, self.total_iters) / self.total_iters) ** self.power
+    def _g(self, t):
+        return (1.0 - min(t, self.total_iters) / self.total_iters) ** self.power
 
 
 class MultiplicativeLR(_Scheduler):
-    """lr multiplied by lr_lambda(epoch) at each step (PyTorch's); its state_dict
-    holds the position only, not the function."""
+    """lr multiplied by lr_lambda(epoch) at each step (PyTorch's); ``lr_lambda`` one
+    function or a list of one per parameter group; its state_dict holds the
+    position only, not the functions."""
 
     def __init__(self, optimizer, lr_lambda):
-        if not callable(lr_lambda):
-            raise TypeError(f"MultiplicativeLR: lr_lambda must be callable, got {type(lr_lambda).__name__}")
         super().__init__(optimizer)
-        self.lr_lambda = lr_lambda
+        self.lr_lambdas = _lambdas("MultiplicativeLR", lr_lambda, self._n())
 
-    def get_lr(self):
-        return self.optimizer.lr * float(self.lr_lambda(self.last_epoch)) if self.last_epoch > 0 else self.base_lr
+    def _group_lr(self, i, base):
+        if self.last_epoch == 0:
+            return base
+        return self.optimizer._groups_served()[i]._lr * float(self.lr_lambdas[i](self.last_epoch))
 
 
 class CosineAnnealingWarmRestarts(_Scheduler):
@@ -236,12 +320,12 @@ class CosineAnnealingWarmRestarts(_Scheduler):
         super().__init__(optimizer)
         self.T_0, self.T_mult, self.eta_min = int(T_0), int(T_mult), float(eta_min)
 
-    def get_lr(self):
+    def _group_lr(self, i, base):
         e, T_i = self.last_epoch, self.T_0
         while e >= T_i:  # (a handful of periods: the loop is the closed form's log)
             e -= T_i
             T_i *= self.T_mult
-        return self.eta_min + (self.base_lr - self.eta_min) * (1 + math.cos(math.pi * e / T_i)) / 2
+        return self.eta_min + (base - self.eta_min) * (1 + math.cos(math.pi * e / T_i)) / 2
 
 
 def _check_momentum(name, optimizer, cycle_momentum):
@@ -256,12 +340,14 @@ def _cycles_momentum(optimizer, cycle_momentum):
     return bool(cycle_momentum) and bool(getattr(optimizer, "momentum", 1.0) or hasattr(optimizer, "betas"))
 
 
-def _set_momentum(optimizer, m):
-    """SGD's momentum, or the Adam family's beta1 (captured steps re-read both)."""
-    if hasattr(optimizer, "betas"):
-        optimizer.betas = (m, optimizer.betas[1])
+def _set_momentum(group, m):
+    """One parameter group's SGD momentum, or the Adam family's beta1 (captured
+    steps re-read both); ``group``: the optimizer serving it (its own attribute:
+    the optimizer's setter would move every group's)."""
+    if hasattr(group, "betas"):
+        object.__setattr__(group, "betas", (m, group.betas[1]))
     else:
-        optimizer.momentum = m
+        object.__setattr__(group, "momentum", m)
 
 
 class OneCycleLR(_Scheduler):
@@ -270,7 +356,8 @@ class OneCycleLR(_Scheduler):
     max_lr / div_factor / final_div_factor ("cos" or "linear"; ``three_phase``: back
     to the initial lr first, then down); with ``cycle_momentum`` the momentum (SGD)
     or beta1 (the Adam family) moves the other way, between max_momentum and
-    base_momentum.  Stepping past total_steps raises, as PyTorch's."""
+    base_momentum.  max_lr and the momenta: one, or a list of one per parameter
+    group.  Stepping past total_steps raises, as PyTorch's."""
 
     def __init__(self, optimizer, max_lr, total_steps=None, epochs=None, steps_per_epoch=None, pct_start=0.3,
                  anneal_strategy="cos", cycle_momentum=True, base_momentum=0.85, max_momentum=0.95,
@@ -284,34 +371,37 @@ class OneCycleLR(_Scheduler):
                              f"'cos' or 'linear', got {total_steps}, {pct_start}, {anneal_strategy!r}")
         _check_momentum("OneCycleLR", optimizer, cycle_momentum)
         super().__init__(optimizer)
+        n = self._n()
         self.total_steps, self.anneal = int(total_steps), anneal_strategy
-        initial, self.max_lr = float(max_lr) / div_factor, float(max_lr)
-        self.base_lr, min_lr = initial, initial / final_div_factor
+        self.max_lrs = _per_group("OneCycleLR", "max_lr", max_lr, n)
+        self.base_lrs = [m / div_factor for m in self.max_lrs]  # (the initial rates)
+        hi, lo = (_per_group("OneCycleLR", w, v, n) for w, v in (("max_momentum", max_momentum),
+                                                                  ("base_momentum", base_momentum)))
         T = float(self.total_steps)
-        ends = ([pct_start * T - 1, 2 * pct_start * T - 2, T - 1] if three_phase else [pct_start * T - 1, T - 1])
-        lrs = [initial, self.max_lr, initial, min_lr] if three_phase else [initial, self.max_lr, min_lr]
-        moms = ([max_momentum, base_momentum, max_momentum, max_momentum] if three_phase else
-                [max_momentum, base_momentum, max_momentum])
-        self.phases = list(zip(ends, lrs[:-1], lrs[1:], moms[:-1], moms[1:]))
+        self.ends = [pct_start * T - 1, 2 * pct_start * T - 2, T - 1] if three_phase else [pct_start * T - 1, T - 1]
+        # per group: the rates and momenta at the phases' bounds
+        self.lrs = [[b, m, b, b / final_div_factor] if three_phase else [b, m, b / final_div_factor]
+                    for b, m in zip(self.base_lrs, self.max_lrs)]
+        self.moms = [[h, l_, h, h] if three_phase else [h, l_, h] for h, l_ in zip(hi, lo)]
         self.cycle_momentum = _cycles_momentum(optimizer, cycle_momentum)
-        optimizer.lr = self.get_lr()
+        self._set(self.get_lr())
 
     def _ann(self, start, end, pct):
         if self.anneal == "cos":
             return end + (start - end) / 2.0 * (math.cos(math.pi * pct) + 1)
         return (end - start) * pct + start
 
-    def get_lr(self):
+    def _group_lr(self, i, base):
         t = self.last_epoch
         if t >= self.total_steps:
             raise ValueError(f"OneCycleLR: stepped {t + 1} times, past total_steps = {self.total_steps}")
         start = 0.0
-        for end, lr0, lr1, m0, m1 in self.phases:
-            if t <= end or end == self.phases[-1][0]:
+        for k, end in enumerate(self.ends):
+            if t <= end or k == len(self.ends) - 1:
                 pct = (t - start) / (end - start)
                 if self.cycle_momentum:
-                    _set_momentum(self.optimizer, self._ann(m0, m1, pct))
-                return self._ann(lr0, lr1, pct)
+                    _set_momentum(self.optimizer._groups_served()[i], self._ann(*self.moms[i][k:k + 2], pct))
+                return self._ann(*self.lrs[i][k:k + 2], pct)
             start = end
         raise AssertionError("unreachable")
 
@@ -323,8 +413,9 @@ class CyclicLR(_Scheduler):
     "triangular2": halved each cycle) or per step ("exp_range": gamma ** step), or
     by ``scale_fn(x)`` with ``scale_mode`` "cycle" or "iterations"; with
     ``cycle_momentum`` the momentum (SGD) or beta1 (the Adam family) moves the other
-    way, between max_momentum and base_momentum.  The optimizer's lr is set to
-    base_lr (and its momentum to max_momentum) at construction."""
+    way, between max_momentum and base_momentum.  The rates and momenta: one, or
+    a list of one per parameter group.  The optimizer's lr is set to base_lr (and
+    its momentum to max_momentum) at construction."""
 
     def __init__(self, optimizer, base_lr, max_lr, step_size_up=2000, step_size_down=None, mode="triangular",
                  gamma=1.0, scale_fn=None, scale_mode="cycle", cycle_momentum=True, base_momentum=0.8,
@@ -339,7 +430,10 @@ class CyclicLR(_Scheduler):
             raise ValueError(f"CyclicLR: step_size_up must be >= 1 and step_size_down >= 0, got {up}, {down}")
         _check_momentum("CyclicLR", optimizer, cycle_momentum)
         super().__init__(optimizer)
-        self.base_lr, self.max_lr, self.gamma = float(base_lr), float(max_lr), float(gamma)
+        n = self._n()
+        self.base_lrs, self.max_lrs = (_per_group("CyclicLR", w, v, n) for w, v in (("base_lr", base_lr),
+                                                                                      ("max_lr", max_lr)))
+        self.gamma = float(gamma)
         self.total_size, self.step_ratio = float(up + down), up / float(up + down)
         if scale_fn is None:
             self.scale_fn = {"triangular": lambda x: 1.0, "triangular2": lambda x: 1 / 2.0 ** (x - 1),
@@ -348,18 +442,20 @@ class CyclicLR(_Scheduler):
         else:
             self.scale_fn, self.scale_mode = scale_fn, scale_mode
         self.cycle_momentum = _cycles_momentum(optimizer, cycle_momentum)
-        self.base_momentum, self.max_momentum = float(base_momentum), float(max_momentum)
-        optimizer.lr = self.get_lr()
+        self.base_momentums, self.max_momentums = (_per_group("CyclicLR", w, v, n) for w, v in (
+            ("base_momentum", base_momentum), ("max_momentum", max_momentum)))
+        self._set(self.get_lr())
 
     def get_lr(self):
         t = self.last_epoch
         cycle = math.floor(1 + t / self.total_size)
         x = 1.0 + t / self.total_size - cycle
         factor = x / self.step_ratio if x <= self.step_ratio else (x - 1) / (self.step_ratio - 1)
-        scale = self.scale_fn(cycle if self.scale_mode == "cycle" else t)
+        scale = self.scale_fn(cycle if self.scale_mode == "cycle" else t)  # (once a step, for every group)
         if self.cycle_momentum:
-            _set_momentum(self.optimizer, self.max_momentum - (self.max_momentum - self.base_momentum) * factor * scale)
-        return self.base_lr + (self.max_lr - self.base_lr) * factor * scale
+            for o, hi, lo in zip(self.optimizer._groups_served(), self.max_momentums, self.base_momentums):
+                _set_momentum(o, hi - (hi - lo) * factor * scale)
+        return [b + (m - b) * factor * scale for b, m in zip(self.base_lrs, self.max_lrs)]
 
 
 class _OfSchedulers(_Scheduler):
@@ -391,11 +487,11 @@ class SequentialLR(_OfSchedulers):
                 raise ValueError("SequentialLR: each scheduler must be an epoch scheduler of this optimizer")
         super().__init__(optimizer)
         self.schedulers, self.milestones = schedulers, milestones
-        self.base_lr = schedulers[0].base_lr
+        self.base_lrs = list(schedulers[0].base_lrs)
         for s in schedulers:  # (constructing them may have moved the lr: undone)
-            s.base_lr, s.last_epoch = self.base_lr, 0
-        optimizer.lr = self.base_lr
-        optimizer.lr = schedulers[0].get_lr()
+            s.base_lrs, s.last_epoch = list(self.base_lrs), 0
+        self._set(self.base_lrs)
+        self._set(schedulers[0].get_lr())
 
     def step(self):
         self.last_epoch += 1
@@ -403,8 +499,7 @@ class SequentialLR(_OfSchedulers):
         s = self.schedulers[i]
         if i > 0 and self.milestones[i - 1] == self.last_epoch:
             s.last_epoch = 0  # restarted at its milestone
-            self.optimizer.lr = s.get_lr()
-            return self.optimizer.lr
+            return self._set(s.get_lr())
         return s.step()
 
 
@@ -431,21 +526,21 @@ class ChainedScheduler(_OfSchedulers):
                                  "LambdaLR or CosineAnnealingLR with lr_min 0)")
         super().__init__(optimizer)
         self.schedulers = schedulers
-        self.base_lr = schedulers[0].base_lr
-        optimizer.lr = self.get_lr()
+        self.base_lrs = list(schedulers[0].base_lrs)
+        self._set(self.get_lr())
 
-    def get_lr(self):
-        lr = self.base_lr
+    def _group_lr(self, i, base):
+        lr = base
         for s in self.schedulers:
-            lr *= s.get_lr() / s.base_lr if s.base_lr else 0.0
+            b = s.base_lrs[i]
+            lr *= s._group_lr(i, b) / b if b else 0.0
         return lr
 
     def step(self):
         self.last_epoch += 1
         for s in self.schedulers:
             s.last_epoch += 1
-        self.optimizer.lr = self.get_lr()
-        return self.optimizer.lr
+        return self._set(self.get_lr())
 
 
 class LRScheduler:
@@ -461,13 +556,10 @@ class LRScheduler:
         if last_epoch == -1:
             self.base_lrs = [g["lr"] for g in groups]
         else:  # (resuming: the groups' initial rates)
-            self.base_lrs = [o.initial_lr for o in self._optimizers()]
+            self.base_lrs = [o.initial_lr for o in optimizer._groups_served()]
         self.last_epoch = last_epoch
         self._last_lr = None
         self.step()
-
-    def _optimizers(self):
-        return [self.optimizer] + list(self.optimizer.__dict__.get("_extra", ()))
 
     def get_lr(self):
         raise NotImplementedError(f"{type(self).__name__} must define get_lr() (one rate per parameter group)")

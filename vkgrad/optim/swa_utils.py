@@ -11,7 +11,7 @@ import math
 from .. import autograd
 from ..nn.module import Module
 from ..tensor import Tensor, tensor
-from .lr_scheduler import _Scheduler
+from .lr_scheduler import _per_group, _Scheduler
 
 
 def _write(dst, value):
@@ -95,8 +95,9 @@ class AveragedModel(Module):
 
 
 class SWALR(_Scheduler):
-    """PyTorch's SWALR: from the optimizer's lr, anneals to ``swa_lr`` over
-    ``anneal_epochs`` steps ("cos" or "linear"), then holds it."""
+    """PyTorch's SWALR: from the optimizer's lr, anneals to ``swa_lr`` (one, or a
+    list of one per parameter group) over ``anneal_epochs`` steps ("cos" or
+    "linear"), then holds it."""
 
     def __init__(self, optimizer, swa_lr, anneal_epochs=10, anneal_strategy="cos"):
         if anneal_strategy not in ("cos", "linear"):
@@ -104,19 +105,20 @@ class SWALR(_Scheduler):
         if isinstance(anneal_epochs, bool) or not isinstance(anneal_epochs, int) or anneal_epochs < 0:
             raise ValueError(f"SWALR: anneal_epochs must be an integer >= 0, got {anneal_epochs!r}")
         super().__init__(optimizer)
-        self.swa_lr, self.anneal_epochs, self.anneal_strategy = float(swa_lr), anneal_epochs, anneal_strategy
-        optimizer.lr = self.get_lr()  # (unchanged, but for anneal_epochs=0: swa_lr at once, as PyTorch's)
+        self.swa_lrs = _per_group("SWALR", "swa_lr", swa_lr, self._n())
+        self.anneal_epochs, self.anneal_strategy = anneal_epochs, anneal_strategy
+        self._set(self.get_lr())  # (unchanged, but for anneal_epochs=0: swa_lr at once, as PyTorch's)
 
     def _alpha(self, t):
         return (1 - math.cos(math.pi * t)) / 2 if self.anneal_strategy == "cos" else t
 
-    def get_lr(self):
+    def _group_lr(self, i, base):
         step = self.last_epoch if self.anneal_epochs else max(1, self.last_epoch)
         prev = self._alpha(max(0.0, min(1.0, (step - 1) / max(1, self.anneal_epochs))))
-        lr = self.optimizer.lr
-        start = self.swa_lr if prev == 1 else (lr - prev * self.swa_lr) / (1 - prev)  # the lr before annealing
+        lr, swa = self.optimizer._groups_served()[i]._lr, self.swa_lrs[i]
+        start = swa if prev == 1 else (lr - prev * swa) / (1 - prev)  # the lr before annealing
         alpha = self._alpha(max(0.0, min(1.0, step / max(1, self.anneal_epochs))))
-        return self.swa_lr * alpha + start * (1 - alpha)
+        return swa * alpha + start * (1 - alpha)
 
 
 def update_bn(loader, model, device=None):
