@@ -1411,6 +1411,67 @@ def test_scheduler_group_lists_checked_and_last_lr():
         L.ExponentialLR(vg.optim.SGD([p], lr=0.1), 0.5).load_state_dict(sd)
 
 
+_MAXIMIZE = [("SGD", dict(lr=0.1, momentum=0.9, nesterov=True, weight_decay=0.1)),
+             ("Adam", dict(lr=0.01, weight_decay=0.1, amsgrad=True)),
+             ("Adam", dict(lr=0.01, weight_decay=0.1, decoupled_weight_decay=True)),
+             ("AdamW", dict(lr=0.01)), ("RMSprop", dict(lr=0.01, momentum=0.5, centered=True)),
+             ("Adagrad", dict(lr=0.1, lr_decay=0.1)), ("Adamax", dict(lr=0.01)), ("NAdam", dict(lr=0.01)),
+             ("RAdam", dict(lr=0.01, weight_decay=0.1)), ("Adadelta", dict(lr=1.0)), ("Rprop", dict(lr=0.01)),
+             ("ASGD", dict(lr=0.01, t0=2)), ("Adafactor", dict(lr=0.01))]
+
+
+@pytest.mark.parametrize("name,kw", _MAXIMIZE, ids=[f"{n}-{i}" for i, (n, _) in enumerate(_MAXIMIZE)])
+def test_maximize(bk, name, kw):
+    """PyTorch's ``maximize``: the steps of maximize=True on g are those on -g (on
+    every backend, weight decay and all), per parameter group, in the checkpoint;
+    Adam's decoupled_weight_decay is AdamW's update; both against PyTorch where
+    present."""
+    if bk.dtype == "f16" and name in ("Adafactor", "ASGD", "Rprop"):
+        pytest.skip("(f32 / f64 state: the f16 path is the same negation)")
+    r = np.random.default_rng(3)
+    ws = [r.standard_normal((4, 3)), r.standard_normal(3)]
+    steps = [[r.standard_normal(w.shape) for w in ws] for _ in range(4)]
+
+    def run(maximize, sign, groups=False):
+        ps = [vg.Parameter(w, device=bk.device, dtype=bk.dtype) for w in ws]
+        spec = [{"params": ps[:1]}, {"params": ps[1:], "maximize": maximize}] if groups else ps
+        opt = getattr(vg.optim, name)(spec, **kw, **({} if groups else {"maximize": maximize}))
+        for gs in steps:
+            for p, g in zip(ps, gs):
+                p.grad = vg.tensor(sign * g, device=bk.device, dtype=bk.dtype)
+            opt.step()
+        return [p.numpy() for p in ps], opt
+    up, opt = run(True, 1.0)
+    down, _ = run(False, -1.0)
+    for a, b in zip(up, down):
+        bk.close(a, b, what=f"{name} maximize")
+    assert opt.state_dict()["hyper"]["maximize"] is True
+    mixed, _ = run(True, 1.0, groups=True)  # (the first group minimizes: its own default)
+    bk.close(mixed[1], up[1], what="a maximizing group")
+    plain, _ = run(False, 1.0)
+    bk.close(mixed[0], plain[0], what="a minimizing group")
+    if name == "Adam" and kw.get("decoupled_weight_decay"):
+        ps = [vg.Parameter(w, device=bk.device, dtype=bk.dtype) for w in ws]
+        adamw = vg.optim.AdamW(ps, lr=0.01, weight_decay=0.1, maximize=True)
+        for gs in steps:
+            for p, g in zip(ps, gs):
+                p.grad = vg.tensor(g, device=bk.device, dtype=bk.dtype)
+            adamw.step()
+        for a, p in zip(up, ps):
+            bk.close(a, p.numpy(), what="Adam(decoupled_weight_decay) = AdamW")
+    if bk.device != "cpu" or bk.dtype != "f32":
+        return
+    torch = pytest.importorskip("torch")
+    tps = [torch.nn.Parameter(torch.tensor(w, dtype=torch.float32)) for w in ws]
+    topt = getattr(torch.optim, name)(tps, **kw, maximize=True)
+    for gs in steps:
+        for tp, g in zip(tps, gs):
+            tp.grad = torch.tensor(g, dtype=torch.float32)
+        topt.step()
+    for a, tp in zip(up, tps):
+        np.testing.assert_allclose(a, tp.detach().numpy(), rtol=2e-5, atol=2e-6, err_msg=f"{name} vs PyTorch")
+
+
 def test_custom_lr_scheduler_subclass(tmp_path):
     """lr_scheduler.LRScheduler: a PyTorch-style subclass (get_lr over base_lrs and
     last_epoch) moves every parameter group; the first step at construction, its

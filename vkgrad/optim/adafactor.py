@@ -25,8 +25,9 @@ class Adafactor(Optimizer):
     _HYPER = ("beta2_decay", "eps", "d", "weight_decay")
     _STATE = ("row_var", "col_var", "variance", "step")
 
-    def __init__(self, params, lr=1e-2, beta2_decay=-0.8, eps=(None, 1e-3), d=1.0, weight_decay=0.0):
-        super().__init__(params, lr)
+    def __init__(self, params, lr=1e-2, beta2_decay=-0.8, eps=(None, 1e-3), d=1.0, weight_decay=0.0,
+                 maximize=False):
+        super().__init__(params, lr, maximize)
         eps1, eps2 = eps
         if beta2_decay > 0 or (eps1 is not None and eps1 < 0) or eps2 < 0 or d < 1 or weight_decay < 0:
             raise ValueError(f"Adafactor: expected beta2_decay <= 0, eps >= 0, d >= 1, weight_decay >= 0, got "

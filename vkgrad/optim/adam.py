@@ -12,12 +12,13 @@ class Adam(Optimizer):
     the gradient, as in PyTorch's Adam; ``amsgrad``: the denominator from the
     running maximum of the second moment (composed ops; not capturable)."""
 
-    decoupled = False
-    _HYPER = ("betas", "eps", "weight_decay")
+    _HYPER = ("betas", "eps", "weight_decay", "decoupled_weight_decay")
     _STATE = ("exp_avg", "exp_avg_sq", "step")  # self.state[id(p)]: [m, v, step]
 
-    def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0, amsgrad=False):
-        super().__init__(params, lr)
+    def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0, amsgrad=False,
+                 maximize=False, decoupled_weight_decay=False):
+        super().__init__(params, lr, maximize)
+        self.decoupled_weight_decay = bool(decoupled_weight_decay)  # (PyTorch's Adam: AdamW's decay)
         b1, b2 = betas
         if not (0.0 <= b1 < 1.0 and 0.0 <= b2 < 1.0):
             raise ValueError(f"{type(self).__name__}: betas must lie in [0, 1), got {betas}")
@@ -27,6 +28,11 @@ class Adam(Optimizer):
         self.amsgrad = bool(amsgrad)
         if self.amsgrad:
             self._STATE = Adam._STATE + ("max_exp_avg_sq",)
+
+    @property
+    def decoupled(self):
+        """AdamW's weight decay (AdamW: always; NAdam, RAdam, Adam: decoupled_weight_decay)."""
+        return self.decoupled_weight_decay
 
     def _apply(self, work):
         if self.amsgrad:
@@ -129,8 +135,9 @@ class AdamW(Adam):
 
     decoupled = True
 
-    def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.01, amsgrad=False):
-        super().__init__(params, lr, betas, eps, weight_decay, amsgrad)
+    def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.01, amsgrad=False,
+                 maximize=False):
+        super().__init__(params, lr, betas, eps, weight_decay, amsgrad, maximize)
 
 
 class RMSprop(Adam):
@@ -146,12 +153,13 @@ class RMSprop(Adam):
 
     _HYPER = ("alpha", "eps", "weight_decay", "momentum", "centered")
 
-    def __init__(self, params, lr=1e-2, alpha=0.99, eps=1e-8, weight_decay=0.0, momentum=0.0, centered=False):
+    def __init__(self, params, lr=1e-2, alpha=0.99, eps=1e-8, weight_decay=0.0, momentum=0.0, centered=False,
+                 maximize=False):
         if not 0.0 <= alpha < 1.0 or not 0.0 <= momentum < 1.0 or eps < 0 or weight_decay < 0:
             raise ValueError(f"RMSprop: alpha and momentum must lie in [0, 1), eps and weight_decay be >= 0, got "
                              f"alpha={alpha}, momentum={momentum}, eps={eps}, weight_decay={weight_decay}")
         self.momentum, self.centered = float(momentum), bool(centered)
-        super().__init__(params, lr, (0.0, alpha), eps, weight_decay)
+        super().__init__(params, lr, (0.0, alpha), eps, weight_decay, maximize=maximize)
         self.alpha = float(alpha)
 
     @property
@@ -230,12 +238,12 @@ class Adagrad(RMSprop):
     _SQ_COEF = 1.0
 
     def __init__(self, params, lr=1e-2, lr_decay=0.0, weight_decay=0.0, initial_accumulator_value=0.0,
-                 eps=1e-10):
+                 eps=1e-10, maximize=False):
         if lr_decay < 0 or weight_decay < 0 or initial_accumulator_value < 0 or eps < 0:
             raise ValueError(f"Adagrad: lr_decay, weight_decay, initial_accumulator_value and eps must be >= 0, "
                              f"got {lr_decay}, {weight_decay}, {initial_accumulator_value}, {eps}")
         self.momentum, self.centered = 0.0, False  # (RMSprop's plain form)
-        Adam.__init__(self, params, lr, (0.0, 0.0), eps, weight_decay)
+        Adam.__init__(self, params, lr, (0.0, 0.0), eps, weight_decay, maximize=maximize)
         self.lr_decay, self.initial_accumulator_value = float(lr_decay), float(initial_accumulator_value)
 
     @property
@@ -261,8 +269,8 @@ class Adamax(Adam):
     _STATE = ("exp_avg", "exp_inf", "step")
     _form = "adamax"
 
-    def __init__(self, params, lr=2e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0):
-        super().__init__(params, lr, betas, eps, weight_decay)
+    def __init__(self, params, lr=2e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0, maximize=False):
+        super().__init__(params, lr, betas, eps, weight_decay, maximize=maximize)
 
 
 class NAdam(Adam):
@@ -277,16 +285,12 @@ class NAdam(Adam):
     _form = "nadam"
 
     def __init__(self, params, lr=2e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0, momentum_decay=4e-3,
-                 decoupled_weight_decay=False):
+                 decoupled_weight_decay=False, maximize=False):
         if momentum_decay < 0:
             raise ValueError(f"NAdam: momentum_decay must be >= 0, got {momentum_decay}")
-        super().__init__(params, lr, betas, eps, weight_decay)
+        super().__init__(params, lr, betas, eps, weight_decay, maximize=maximize)
         self.momentum_decay, self.decoupled_weight_decay = float(momentum_decay), bool(decoupled_weight_decay)
         self._mu_products = {0: 1.0}  # step -> prod of mu_1 .. mu_step (extended as steps come)
-
-    @property
-    def decoupled(self):
-        return self.decoupled_weight_decay
 
     def _mu(self, t):
         return self.betas[0] * (1.0 - 0.5 * 0.96 ** (t * self.momentum_decay))
@@ -324,13 +328,9 @@ class RAdam(Adam):
     _form = "radam"
 
     def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0,
-                 decoupled_weight_decay=False):
-        super().__init__(params, lr, betas, eps, weight_decay)
+                 decoupled_weight_decay=False, maximize=False):
+        super().__init__(params, lr, betas, eps, weight_decay, maximize=maximize)
         self.decoupled_weight_decay = bool(decoupled_weight_decay)
-
-    @property
-    def decoupled(self):
-        return self.decoupled_weight_decay
 
     def _scalars(self, st):
         def scalars():
@@ -354,12 +354,12 @@ class Adadelta(RMSprop):
 
     _HYPER = ("rho", "eps", "weight_decay")
 
-    def __init__(self, params, lr=1.0, rho=0.9, eps=1e-6, weight_decay=0.0):
+    def __init__(self, params, lr=1.0, rho=0.9, eps=1e-6, weight_decay=0.0, maximize=False):
         if not 0.0 <= rho <= 1.0 or eps < 0 or weight_decay < 0:
             raise ValueError(f"Adadelta: rho must lie in [0, 1], eps and weight_decay be >= 0, got {rho}, {eps}, "
                              f"{weight_decay}")
         self.momentum, self.centered = 0.0, False
-        Adam.__init__(self, params, lr, (0.0, 0.0), eps, weight_decay)
+        Adam.__init__(self, params, lr, (0.0, 0.0), eps, weight_decay, maximize=maximize)
         self.rho = float(rho)
 
     _form = "adadelta"

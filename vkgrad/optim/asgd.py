@@ -21,8 +21,8 @@ class ASGD(Optimizer):
     _STATE = ("ax", "eta", "mu", "step")
     _HOST_STATE = ("eta", "mu")
 
-    def __init__(self, params, lr=1e-2, lambd=1e-4, alpha=0.75, t0=1e6, weight_decay=0.0):
-        super().__init__(params, lr)
+    def __init__(self, params, lr=1e-2, lambd=1e-4, alpha=0.75, t0=1e6, weight_decay=0.0, maximize=False):
+        super().__init__(params, lr, maximize)
         if weight_decay < 0 or lambd < 0:
             raise ValueError(f"ASGD: lambd and weight_decay must be >= 0, got {lambd}, {weight_decay}")
         self.lambd, self.alpha, self.t0 = float(lambd), float(alpha), float(t0)

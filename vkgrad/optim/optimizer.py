@@ -149,6 +149,8 @@ class Optimizer:
 
     _HYPER = ()
     _STATE = ()
+    _BASE_HYPER = ("lr", "initial_lr", "maximize")  # (every optimizer's, in its state_dict)
+    maximize = False  # (LBFGS and Muon take none, as PyTorch's)
     _hyper_names = ("lr",)  # (the constructor's arguments but params: set per class below)
     _GROUPS = True  # (LBFGS: False, as PyTorch's)
 
@@ -195,9 +197,10 @@ class Optimizer:
         __init__._grouped = True
         cls.__init__ = __init__
 
-    def __init__(self, params, lr):
+    def __init__(self, params, lr, maximize=False):
         if lr < 0:
             raise ValueError(f"{type(self).__name__}: lr must be >= 0, got {lr}")
+        self.maximize = bool(maximize)  # (PyTorch's: ascend, the gradient negated first)
         self.params = _param_list(params, type(self).__name__)
         self._lr = float(lr)
         self.initial_lr = float(lr)
@@ -303,6 +306,8 @@ class Optimizer:
             g = grad_for(grads, key, p, owner)
             if g is not None:
                 target, gd = self._target(p, g)
+                if self.maximize:
+                    gd = p.backend.unary("affine", gd, -1.0, 0.0)
                 work.append((key, p, target, gd))
         self._apply(work)
         mirrors = {}
@@ -332,7 +337,7 @@ class Optimizer:
         (lr included), step count, per parameter key its state (Adam: ``exp_avg``,
         ``exp_avg_sq``, ``step``; SGD: ``momentum_buffer``) and, for f16
         parameters, the f32 master weights the updates run on."""
-        hyper = {k: getattr(self, k) for k in ("lr", "initial_lr") + self._HYPER}
+        hyper = {k: getattr(self, k) for k in self._BASE_HYPER + self._HYPER}
         state, masters = {}, {}
         for key, p in self.params:
             if id(p) in self.state:
@@ -379,7 +384,7 @@ class Optimizer:
                 raise KeyError(f"{owner}.load_state_dict: {part} for parameters this optimizer does "
                                f"not have: {extra} (its keys: {sorted(keys)})")
         for k, v in sd.get("hyper", {}).items():
-            if k not in ("lr", "initial_lr") + self._HYPER:
+            if k not in self._BASE_HYPER + self._HYPER:
                 raise KeyError(f"{owner}.load_state_dict: unknown hyperparameter {k!r}")
             v, cur = np.asarray(v), getattr(self, k)
             if v.dtype.kind in "US":

@@ -17,8 +17,8 @@ class Rprop(Optimizer):
     _HYPER = ("etas", "step_sizes")
     _STATE = ("prev", "step_size", "step")
 
-    def __init__(self, params, lr=1e-2, etas=(0.5, 1.2), step_sizes=(1e-6, 50.0)):
-        super().__init__(params, lr)
+    def __init__(self, params, lr=1e-2, etas=(0.5, 1.2), step_sizes=(1e-6, 50.0), maximize=False):
+        super().__init__(params, lr, maximize)
         eminus, eplus = (float(e) for e in etas)
         if not 0.0 < eminus < 1.0 < eplus:
             raise ValueError(f"Rprop: etas must be (decrease in (0, 1), increase > 1), got {etas}")
