@@ -506,6 +506,38 @@ def test_multihead_attention_bias_kv_and_zero_attn_match_torch(bk):
     assert model.mha(bk.t(x), bk.t(x), bk.t(x))[1].shape == (N, L, L + 2)
 
 
+def test_attention_masks_as_int32_tensors(bk):
+    """vkgrad has no bool dtype: a boolean mask as an int32 tensor (vg.tensor of a
+    boolean array, a comparison's .int()) is boolean -- True masks for
+    nn.MultiheadAttention (with add_bias_kv's padded column too), takes part for
+    scaled_dot_product_attention -- the NumPy boolean array's results (it was added
+    to the scores: +1, not -inf)."""
+    E, H, N, L = 8, 2, 3, 5
+    r = np.random.default_rng(26)
+    kpm = np.zeros((N, L), bool)
+    kpm[1, -2:] = True
+    am = np.triu(np.ones((L, L), bool), 1)
+    x = bk.t(r.standard_normal((N, L, E)))
+    tokens = bk.t(np.where(kpm, 0.0, 1.0))
+    for kv in (False, True):
+        vg.manual_seed(1)
+        mha = nn.MultiheadAttention(E, H, add_bias_kv=kv, batch_first=True, device=bk.device, dtype=bk.dtype)
+        want, ww = mha(x, x, x, key_padding_mask=kpm, attn_mask=am)
+        for k, a in ((vg.tensor(kpm, device=bk.device), vg.tensor(am, device=bk.device)),
+                     ((tokens == 0).int(), am)):
+            got, gw = mha(x, x, x, key_padding_mask=k, attn_mask=a)
+            bk.close(got.numpy(), want.numpy(), what="int32 masks")
+            bk.close(gw.numpy(), ww.numpy(), what="int32 masks' weights")
+        assert (ww.numpy()[1, :, L - 2:L] == 0).all()
+    q = bk.t(r.standard_normal((N, H, L, E // H)))
+    keep = ~am
+    want = vg.nn.functional.scaled_dot_product_attention(q, q, q, attn_mask=keep)
+    got = vg.nn.functional.scaled_dot_product_attention(q, q, q, attn_mask=vg.tensor(keep, device=bk.device))
+    bk.close(got.numpy(), want.numpy(), what="sdpa int32 mask")
+    causal = vg.nn.functional.scaled_dot_product_attention(q, q, q, is_causal=True)
+    bk.close(got.numpy(), causal.numpy(), what="sdpa int32 mask = causal")
+
+
 def test_transformer_model_matches_torch(bk):
     """nn.Transformer (two encoder layers, one decoder layer, their final norms,
     xavier_uniform_ on every matrix) against PyTorch's in f64: parameter names,

@@ -536,8 +536,9 @@ class MultiheadAttention(Module):
     state dicts carry over.
     Inputs [L, N, E] (``batch_first``: [N, L, E]) or unbatched [L, E]; masks as
     PyTorch's: ``attn_mask`` [L, S] or [N * heads, L, S], ``key_padding_mask`` [N, S],
-    boolean NumPy arrays (True: masked) or float tensors / arrays added to the
-    scores; ``is_causal`` with no ``attn_mask`` masks later positions.  Composed of
+    boolean NumPy arrays or int32 tensors (True / nonzero: masked; ``vkgrad.tensor``
+    of a boolean array is int32) or float tensors / arrays added to the scores (a
+    comparison's 1.0 / 0.0 adds: ``.int()`` makes it a boolean mask); ``is_causal`` with no ``attn_mask`` masks later positions.  Composed of
     linear (over [..., E]; self-attention -- query, key and value one tensor -- one
     product with ``in_proj_weight``), batched products and softmax (a row masked
     everywhere gives NaN, as PyTorch); dropout on the weights in training;
@@ -588,10 +589,7 @@ class MultiheadAttention(Module):
         if not hasattr(m, "shape") or tuple(m.shape) not in shape:
             raise ValueError(f"MultiheadAttention: {what} must have shape {' or '.join(str(list(s)) for s in shape)}, "
                              f"got {list(getattr(m, 'shape', ()))}")
-        if isinstance(m, np.ndarray):
-            m = np.where(m, -np.inf, 0.0) if m.dtype == bool else m
-            return tensor(m, device=like.device, dtype=like.dtype)
-        return m
+        return ops.nn.additive_mask(m, like, true_masks=True)
 
     def forward(self, query, key, value, key_padding_mask=None, need_weights=True, attn_mask=None,
                 average_attn_weights=True, is_causal=False):

@@ -894,13 +894,31 @@ def causal_mask(backend, L, S, dtype):
                                                                           -np.inf, 0.0), dtype), backend)
 
 
+def additive_mask(m, like, true_masks):
+    """An attention mask as scores to add, on ``like``'s device and dtype: a boolean
+    NumPy array or an int32 tensor (vkgrad has no bool dtype: ``vkgrad.tensor`` of
+    a boolean array is int32) to -inf where it is True (``true_masks``: PyTorch's
+    nn.MultiheadAttention convention) or where it is False (True: the position
+    takes part, scaled_dot_product_attention's), 0 elsewhere; float arrays and
+    tensors as they are (PyTorch's float masks: added)."""
+    if isinstance(m, np.ndarray) and m.dtype == bool:
+        m = np.where(m if true_masks else ~m, -np.inf, 0.0)
+    if isinstance(m, Tensor) and m.dtype == "i32":
+        from .elementwise import to, where
+        m = where(m, -math.inf, 0.0) if true_masks else where(m, 0.0, -math.inf)
+        return m if m.dtype == like.dtype else to(m, dtype=like.dtype)
+    if not isinstance(m, Tensor):
+        m = tensor(np.asarray(m, np.float64), device=like.device, dtype=like.dtype)
+    return m
+
+
 def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.0, is_causal=False, scale=None,
                                  enable_gqa=False):
     """PyTorch's: softmax(query @ key^T * scale + mask) @ value over [..., L, E],
     [..., S, E], [..., S, Ev] (batch axes broadcast) -> [..., L, Ev]; ``scale``
-    1 / sqrt(E) by default; ``attn_mask`` a boolean NumPy array (True: the position
-    takes part, PyTorch's convention here) or a float tensor / array added to the
-    scores, broadcast to [..., L, S]; ``is_causal``: later positions hidden (not with
+    1 / sqrt(E) by default; ``attn_mask`` a boolean NumPy array or an int32 tensor
+    (True: the position takes part, PyTorch's convention here) or a float tensor /
+    array added to the scores, broadcast to [..., L, S]; ``is_causal``: later positions hidden (not with
     attn_mask); dropout of the weights with probability ``dropout_p`` (always, as
     PyTorch's function: pass 0.0 in evaluation).  ``enable_gqa``: key and value may
     have fewer heads (axis -3) than query, a divisor of them -- each repeated for its
@@ -928,11 +946,7 @@ def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.
     if is_causal:
         scores = scores + causal_mask(scores.backend, L, S, scores.dtype)
     elif attn_mask is not None:
-        m = attn_mask
-        if isinstance(m, np.ndarray) and m.dtype == bool:
-            m = np.where(m, 0.0, -np.inf)
-        if not isinstance(m, Tensor):
-            m = tensor(np.asarray(m, np.float64), device=scores.device, dtype=scores.dtype)
+        m = additive_mask(attn_mask, scores, true_masks=False)
         try:
             np.broadcast_shapes(tuple(m.shape), tuple(scores.shape))
         except ValueError:
