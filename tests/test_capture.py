@@ -302,3 +302,29 @@ def test_cnn_replay_matches_eager_bit_for_bit(bk):
             captured[2](np.ones((4, 1, 7, 7)), np.array([0, 1, 0, 1]))
         assert be.counters["replays"] == be.counters["submissions"] == 3
         assert be.counters["dispatches"] == be.counters["pipelines_created"] == be.counters["blocks_created"] == 0
+
+
+def test_batch_norm_count_advances_on_replays(bk):
+    """num_batches_tracked counts a captured step's replays (the recording's own
+    batch and each replay); momentum=None -- a new factor each step -- raises."""
+    if bk.device == "cpu" or bk.dtype == "f16":
+        pytest.skip("(captured steps: the Vulkan backend's)")
+    x, y = np.random.default_rng(0).standard_normal((8, 3)), np.eye(4)[np.arange(8) % 4]
+    for momentum in (0.1, None):
+        m = nn.Sequential(nn.Linear(3, 4, device=bk.device), nn.BatchNorm1d(4, momentum=momentum, device=bk.device))
+        opt = vg.optim.SGD(m.parameters(), lr=0.1)
+
+        def step(xb, yb):
+            loss = vg.softmax_cross_entropy(m(xb), yb)
+            opt.step(vg.backward(loss))
+            return loss
+        f = vg.capture_step(step)
+        if momentum is None:
+            with pytest.raises(ValueError, match="BatchNorm1d: momentum=None .* cannot be captured"):
+                for _ in range(3):
+                    f(x, y)
+            continue
+        for _ in range(5):
+            f(x, y)
+        vg.get_backend(bk.device).synchronize()
+        assert m[1].num_batches_tracked == 5 and int(m.state_dict()["1.num_batches_tracked"]) == 5

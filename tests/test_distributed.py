@@ -143,7 +143,7 @@ def test_sync_batch_norm_in_one_process_is_batch_norm(bk):
     model = nn.SyncBatchNorm.convert_sync_batchnorm(model)
     assert type(model[1]) is nn.SyncBatchNorm and model[1].weight is w
     assert list(model.state_dict()) == ["0.weight", "0.bias", "1.weight", "1.bias", "1.running_mean",
-                                        "1.running_var"]
+                                        "1.running_var", "1.num_batches_tracked"]
 
 
 @needs_mpi

@@ -73,7 +73,7 @@ def test_batchnorm_without_affine_parameters(bk):
     xr = x.astype(np.float16).astype(np.float64) if bk.dtype == "f16" else x
     bn = nn.BatchNorm1d(5, affine=False, device=bk.device, dtype=bk.dtype)
     assert bn.weight is None and bn.bias is None and list(bn.parameters()) == []
-    assert sorted(bn.state_dict()) == ["running_mean", "running_var"]
+    assert sorted(bn.state_dict()) == ["num_batches_tracked", "running_mean", "running_var"]
     assert "affine=False" in repr(bn)
     xt = bk.t(x, requires_grad=True)
     y = bn(xt)
@@ -134,7 +134,8 @@ def test_sequential_iris_model_structure():
 def test_state_dict_roundtrip_and_errors(tmp_path):
     model = nn.Sequential(nn.Linear(3, 4), nn.BatchNorm1d(4))
     sd = model.state_dict()
-    assert list(sd) == ["0.weight", "0.bias", "1.weight", "1.bias", "1.running_mean", "1.running_var"]
+    assert list(sd) == ["0.weight", "0.bias", "1.weight", "1.bias", "1.running_mean", "1.running_var",
+                        "1.num_batches_tracked"]
     path = tmp_path / "m.npz"
     vg.save(model, path)
     other = nn.Sequential(nn.Linear(3, 4), nn.BatchNorm1d(4))
@@ -150,6 +151,54 @@ def test_state_dict_roundtrip_and_errors(tmp_path):
     with pytest.raises(KeyError, match=r"missing keys \['0.bias'\].*unexpected keys \['extra'\]"):
         other.load_state_dict(bad)
     assert set(vg.load(path)) == set(sd)
+
+
+def test_state_dicts_interchange_with_pytorch_and_batch_norm_counts():
+    """State dicts in PyTorch's order and keys -- a shared (tied) module's tensors
+    under each name, batch norm's num_batches_tracked -- load both ways strictly;
+    a shared tensor is found under any one of its names; children() lists a shared
+    module once; BatchNorm's momentum=None is the cumulative average (it raised a
+    TypeError), its count and running statistics equal PyTorch's."""
+    def build(lib):
+        class M(lib.nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.emb = lib.nn.Linear(3, 4)
+                self.body = lib.nn.Sequential(lib.nn.Linear(4, 4), lib.nn.BatchNorm1d(4, momentum=None))
+                self.head = self.emb  # (tied)
+
+            def forward(self, x):
+                return self.body(self.emb(x))
+        return M()
+    m = build(vg)
+    keys = ["emb.weight", "emb.bias", "body.0.weight", "body.0.bias", "body.1.weight", "body.1.bias",
+            "body.1.running_mean", "body.1.running_var", "body.1.num_batches_tracked", "head.weight", "head.bias"]
+    assert list(m.state_dict()) == keys
+    assert [type(c).__name__ for c in m.children()] == ["Linear", "Sequential"]
+    x = np.random.default_rng(3).standard_normal((6, 3))
+    for i in range(3):
+        m(vg.tensor(x * (i + 1)))
+    sd = m.state_dict()
+    assert int(sd["body.1.num_batches_tracked"]) == 3 and sd["body.1.num_batches_tracked"].dtype == np.int64
+    old = {k: v for k, v in sd.items() if not k.startswith("head.")}  # (one name of the tied tensors)
+    fresh = build(vg)
+    assert fresh.load_state_dict(old) == ([], []) and fresh.body[1].num_batches_tracked == 3
+    np.testing.assert_array_equal(fresh.head.weight.numpy(), sd["emb.weight"])
+    torch = pytest.importorskip("torch")
+    tm = build(torch)
+    for i in range(3):
+        tm(torch.tensor(x * (i + 1), dtype=torch.float32))
+    assert list(tm.state_dict()) == keys
+    m2 = build(vg)
+    m2.load_state_dict({k: v.numpy() for k, v in tm.state_dict().items()})  # (strict)
+    tm.load_state_dict({k: torch.tensor(v) for k, v in m2.state_dict().items()})
+    ours, theirs = build(vg), build(torch)
+    ours.load_state_dict({k: v.numpy() for k, v in theirs.state_dict().items()})
+    for i in range(3):
+        ours(vg.tensor(x * (i + 1)))
+        theirs(torch.tensor(x * (i + 1), dtype=torch.float32))
+    for k, v in theirs.state_dict().items():
+        np.testing.assert_allclose(ours.state_dict()[k], v.detach().numpy(), rtol=1e-5, atol=1e-6, err_msg=k)
 
 
 def test_unknown_activation():
@@ -1683,7 +1732,7 @@ def test_module_api_spellings():
             self.register_buffer("count", vg.tensor(np.zeros(1), device="cpu"))
             self.w = nn.Parameter(np.zeros(2), device="cpu")
     m = M()
-    assert list(m.state_dict()) == ["w", "lin.weight", "lin.bias", "count"]
+    assert list(m.state_dict()) == ["w", "count", "lin.weight", "lin.bias"]  # (PyTorch's order)
     assert [n for n, _ in m.named_buffers()] == ["table", "count"]
     m.load_state_dict(m.state_dict())  # (strict: the transient buffer is not expected)
     assert [n for n, _ in m.named_parameters(recurse=False)] == ["w"]

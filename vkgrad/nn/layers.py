@@ -101,10 +101,38 @@ def _lazy(base, name, attr, channels):
 LazyLinear = _lazy(Linear, "LazyLinear", "in_features", lambda m, x: x.shape[-1])
 
 
-class BatchNorm1d(Module):
+def _running_factor(m, x):
+    """A batch / instance norm's running-statistics factor for one training batch,
+    counted in ``num_batches_tracked`` (PyTorch's; a captured step's replays count
+    too): ``momentum``, or with momentum=None 1 / num_batches_tracked -- a
+    cumulative average, whose factor changes every step: not in a captured step,
+    which would replay the first."""
+    m.num_batches_tracked += 1
+    be = x.backend
+    if be.capturing:
+        be.on_replay(lambda: setattr(m, "num_batches_tracked", m.num_batches_tracked + 1))
+    if m.momentum is not None:
+        return m.momentum
+    if be.capturing:
+        raise ValueError(f"{type(m).__name__}: momentum=None (a cumulative average, a new factor each step) "
+                         "cannot be captured; give a momentum")
+    return 1.0 / m.num_batches_tracked
+
+
+class _Tracked:
+    """Running statistics' ``num_batches_tracked`` in the state dict (PyTorch's key)."""
+
+    def _host_states(self):
+        return ("num_batches_tracked",) if self.track_running_stats else ()
+
+
+class BatchNorm1d(_Tracked, Module):
     """Batch norm over the batch axis of [N, C], with exact gradients through the
     batch statistics in training and running statistics in eval.  ``affine=False``:
-    no learnable scale and shift (``weight`` and ``bias`` are None)."""
+    no learnable scale and shift (``weight`` and ``bias`` are None).  ``momentum``
+    (PyTorch's; None: the cumulative average of the batches' statistics);
+    ``num_batches_tracked`` counts the training batches (in the state dict, as
+    PyTorch's)."""
 
     def __init__(self, num_features, eps=1e-5, momentum=0.1, affine=True, track_running_stats=True, device=None,
                  dtype=None):
@@ -116,6 +144,7 @@ class BatchNorm1d(Module):
             dt = "f64" if (dtype or config.default_dtype) == "f64" else "f32"
             self.register_buffer("running_mean", tensor(np.zeros(num_features), dtype=dt, device=device))
             self.register_buffer("running_var", tensor(np.ones(num_features), dtype=dt, device=device))
+            self.num_batches_tracked = 0
         else:  # (PyTorch's: the batch's statistics in eval too)
             self.running_mean = self.running_var = None
 
@@ -130,8 +159,10 @@ class BatchNorm1d(Module):
                              f"{list(getattr(x, 'shape', ()))}")
         # the batch-norm kernel updates the f32 running statistics in place, also
         # for f16 activations
+        tracking = self.training and self.track_running_stats
         return ops.batch_norm(x, self.running_mean, self.running_var, self.weight, self.bias,
-                              self.training or not self.track_running_stats, self.momentum, self.eps)
+                              self.training or not self.track_running_stats,
+                              _running_factor(self, x) if tracking else (self.momentum or 0.0), self.eps)
 
     def extra_repr(self):
         return (f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, affine={self.affine}" +
@@ -746,7 +777,7 @@ class Dropout3d(Dropout):
     _fn = ops.dropout3d
 
 
-class _InstanceNorm(Module):
+class _InstanceNorm(_Tracked, Module):
     """PyTorch's InstanceNorm1d / 2d / 3d: each sample's channel normalised over its
     positions (``vkgrad.instance_norm``); ``affine``: a learnt per-channel scale and
     shift; ``track_running_stats``: running means and variances updated in training
@@ -765,6 +796,7 @@ class _InstanceNorm(Module):
         if track_running_stats:
             self.register_buffer("running_mean", tensor(np.zeros(num_features), dtype="f32", device=device))
             self.register_buffer("running_var", tensor(np.ones(num_features), dtype="f32", device=device))
+            self.num_batches_tracked = 0
 
     def _buffer_dtype(self, name, dtype):
         return "f32"  # (the running statistics stay f32, as batch norm's)
@@ -777,8 +809,9 @@ class _InstanceNorm(Module):
         batched = x.ndim == n
         x = x if batched else x.unsqueeze(0)
         rm, rv = (self.running_mean, self.running_var) if self.track_running_stats else (None, None)
+        tracking = self.training and self.track_running_stats
         y = ops.instance_norm(x, rm, rv, self.weight, self.bias, self.training or not self.track_running_stats,
-                              self.momentum, self.eps)
+                              _running_factor(self, x) if tracking else (self.momentum or 0.0), self.eps)
         return y if batched else y.squeeze(0)
 
     def extra_repr(self):

@@ -231,10 +231,17 @@ class Module:
                 yield from m.named_modules(memo, f"{prefix}.{n}" if prefix else n)
 
     def children(self):
-        return list(self._modules.values())
+        return [m for _, m in self.named_children()]
 
     def named_children(self):
-        return list(self._modules.items())
+        """(name, module) of the direct sub-modules, each once (PyTorch's: a module
+        under two names is listed under the first)."""
+        seen, out = set(), []
+        for n, m in self._modules.items():
+            if m is not None and id(m) not in seen:
+                seen.add(id(m))
+                out.append((n, m))
+        return out
 
     def _walk(self, kind, recurse=True, persistent_only=False):
         seen = set()
@@ -439,62 +446,98 @@ class Module:
         """Restore what ``get_extra_state`` gave."""
         raise RuntimeError(f"{type(self).__name__} does not define set_extra_state")
 
-    def _extra_states(self):
-        """{key: module} of the sub-modules that define get_extra_state."""
-        return {(p + "." if p else "") + "_extra_state": m for p, m in self.named_modules()
-                if type(m).get_extra_state is not Module.get_extra_state}
+    def _host_states(self):
+        """Names of int attributes saved in the state dict as 0-d int64 arrays, after
+        the module's buffers (batch norm's ``num_batches_tracked``, PyTorch's key)."""
+        return ()
+
+    def _state_entries(self):
+        """[(key, kind, item)] of the state dict in PyTorch's order -- each module's
+        parameters, persistent buffers, host states ("host": (module, name)) and
+        extra state ("extra": the module), then its sub-modules --, a shared module
+        or tensor under each of its names (PyTorch's tied weights: every key)."""
+        out = []
+
+        def walk(m, prefix, above):
+            if id(m) in above:  # (a module inside itself: once)
+                return
+            for n, t in m._params.items():
+                if t is not None:
+                    out.append((prefix + n, "t", t))
+            skip = m.__dict__.get("_transient", ())
+            for n, t in m._buffers.items():
+                if t is not None and n not in skip:
+                    out.append((prefix + n, "t", t))
+            out.extend((prefix + n, "host", (m, n)) for n in m._host_states())
+            if type(m).get_extra_state is not Module.get_extra_state:
+                out.append((prefix + "_extra_state", "extra", m))
+            for n, c in m._modules.items():
+                if c is not None:
+                    walk(c, f"{prefix}{n}.", above | {id(m)})
+        walk(self, "", frozenset())
+        return out
 
     def state_dict(self):
         """Ordered name -> NumPy array of every parameter and buffer (and the
-        ``_extra_state`` of modules that define ``get_extra_state``); the state-dict
-        hooks of every sub-module run."""
+        ``_extra_state`` of modules that define ``get_extra_state``), in PyTorch's
+        order and with its keys (a shared module's tensors under each of its names,
+        batch norm's ``num_batches_tracked``), so PyTorch's state dicts and vkgrad's
+        load into each other; the state-dict hooks of every sub-module run."""
         for prefix, m, h in self._module_hooks("sd_pre"):
             h(m, prefix, False)
-        sd = OrderedDict()
-        for n, t in self._walk("_params"):
-            sd[n] = t.numpy()
-        for n, t in self._walk("_buffers", persistent_only=True):
-            sd[n] = t.numpy()
-        for k, m in self._extra_states().items():
-            sd[k] = m.get_extra_state()
+        sd, arrays = OrderedDict(), {}
+        for key, kind, item in self._state_entries():
+            if kind == "t":
+                if id(item) not in arrays:
+                    arrays[id(item)] = item.numpy()
+                sd[key] = arrays[id(item)]
+            elif kind == "host":
+                sd[key] = np.array(getattr(*item), np.int64)
+            else:
+                sd[key] = item.get_extra_state()
         for prefix, m, h in self._module_hooks("sd_post"):
             h(m, sd, prefix, {})
         return sd
 
     def load_state_dict(self, state, strict=True):
         """Copy arrays into parameters/buffers, checking names and shapes (``strict``:
-        the names must match both ways); returns PyTorch's (missing_keys,
-        unexpected_keys) named tuple.  Load-state-dict hooks of every sub-module
-        run (pre-hooks may edit the dict: it is copied first)."""
+        the names must match both ways -- a shared tensor is found under any of its
+        names); returns PyTorch's (missing_keys, unexpected_keys) named tuple.
+        Load-state-dict hooks of every sub-module run (pre-hooks may edit the dict:
+        it is copied first)."""
         state = OrderedDict(state)
         missing, unexpected, errors = [], [], []
         for prefix, m, h in self._module_hooks("load_pre"):
             h(m, state, prefix, {}, strict, missing, unexpected, errors)
         if errors:
             raise RuntimeError(f"load_state_dict({type(self).__name__}): " + "; ".join(map(str, errors)))
-        own = OrderedDict(list(self._walk("_params")) + list(self._walk("_buffers", persistent_only=True)))
-        extras = self._extra_states()
-        missing += [k for k in list(own) + list(extras) if k not in state]
-        unexpected += [k for k in state if k not in own and k not in extras]
+        entries = self._state_entries()
+        given = {id(item) for key, kind, item in entries if kind == "t" and key in state}
+        missing += [k for k, kind, item in entries if k not in state and not (kind == "t" and id(item) in given)]
+        own = {k for k, _, _ in entries}
+        unexpected += [k for k in state if k not in own]
         keys = IncompatibleKeys(missing, unexpected)
         for _, m, h in self._module_hooks("load_post"):
             h(m, keys)
         if strict and (missing or unexpected):
             raise KeyError(f"load_state_dict({type(self).__name__}): missing keys {missing}, "
                            f"unexpected keys {unexpected}")
-        for k, t in own.items():
+        for k, kind, item in entries:
+            if k in state and kind != "extra":
+                a = np.asarray(state[k])
+                want = item.shape if kind == "t" else ()
+                if tuple(a.shape) != tuple(want):
+                    raise ValueError(f"load_state_dict({type(self).__name__}): key {k!r} has shape "
+                                     f"{list(a.shape)} in the state, expected {list(want)}")
+        for k, kind, item in entries:
             if k not in state:
                 continue
-            a = np.asarray(state[k])
-            if tuple(a.shape) != t.shape:
-                raise ValueError(f"load_state_dict({type(self).__name__}): key {k!r} has shape "
-                                 f"{list(a.shape)} in the state, expected {list(t.shape)}")
-        for k, t in own.items():
-            if k in state:
-                t.assign_(state[k])  # in place: optimizers and captured steps keep working
-        for k, m in extras.items():
-            if k in state:
-                m.set_extra_state(state[k])
+            if kind == "t":
+                item.assign_(state[k])  # in place: optimizers and captured steps keep working
+            elif kind == "host":
+                setattr(item[0], item[1], int(np.asarray(state[k])))
+            else:
+                item.set_extra_state(state[k])
         return keys
 
     def __repr__(self):

@@ -12,7 +12,7 @@ import numpy as np
 from .. import distributed, ops
 from ..autograd import Function, once_differentiable
 from ..tensor import tensor
-from .layers import BatchNorm1d
+from .layers import BatchNorm1d, _running_factor
 
 
 def _world():
@@ -36,10 +36,7 @@ class _SyncBN(Function):
         var = np.maximum(ss / n - mean * mean, 0.0)
         invstd = 1.0 / np.sqrt(var + m.eps)
         if m.track_running_stats:
-            mom = m.momentum
-            if mom is None:  # (a cumulative average, as PyTorch's momentum=None)
-                m.num_batches_tracked = getattr(m, "num_batches_tracked", 0) + 1
-                mom = 1.0 / m.num_batches_tracked
+            mom = _running_factor(m, x)
             for buf, v in ((m.running_mean, mean), (m.running_var, var * n / max(n - 1.0, 1.0))):
                 buf.assign_((1.0 - mom) * buf.numpy().astype(np.float64) + mom * v)
         dt = xs.dtype
