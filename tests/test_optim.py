@@ -1472,6 +1472,66 @@ def test_maximize(bk, name, kw):
         np.testing.assert_allclose(a, tp.detach().numpy(), rtol=2e-5, atol=2e-6, err_msg=f"{name} vs PyTorch")
 
 
+_PYTORCH_SD = [("Adam", dict(lr=0.01, weight_decay=0.1, amsgrad=True)), ("AdamW", dict(lr=0.01)),
+               ("SGD", dict(lr=0.1, momentum=0.9, nesterov=True)), ("RMSprop", dict(lr=0.01, momentum=0.5, centered=True)),
+               ("Adagrad", dict(lr=0.1)), ("Adamax", dict(lr=0.01)), ("NAdam", dict(lr=0.01)), ("RAdam", dict(lr=0.01)),
+               ("Adadelta", dict(lr=1.0)), ("Rprop", dict(lr=0.01)), ("ASGD", dict(lr=0.01, t0=1)),
+               ("Adafactor", dict(lr=0.01))]
+
+
+@pytest.mark.parametrize("name,kw", _PYTORCH_SD, ids=[n for n, _ in _PYTORCH_SD])
+def test_loads_pytorch_optimizer_state(name, kw):
+    """A PyTorch optimizer's state_dict() (two groups, three steps in) loads into
+    vkgrad's: the next steps equal PyTorch's in f64, the groups' rates restored."""
+    torch = pytest.importorskip("torch")
+    r = np.random.default_rng(9)
+    ws = [r.standard_normal((4, 3)), r.standard_normal(3), r.standard_normal((2, 3))]
+    steps = [[r.standard_normal(w.shape) for w in ws] for _ in range(5)]
+    tps = [torch.nn.Parameter(torch.tensor(w)) for w in ws]
+    topt = getattr(torch.optim, name)([{"params": tps[:2]}, {"params": tps[2:], "lr": kw["lr"] / 2}], **kw)
+    for gs in steps[:3]:
+        for p, g in zip(tps, gs):
+            p.grad = torch.tensor(g)
+        topt.step()
+    ps = [vg.Parameter(p.detach().numpy().copy(), device="cpu", dtype="f64") for p in tps]
+    opt = getattr(vg.optim, name)([{"params": ps[:2]}, {"params": ps[2:], "lr": 1.0}], **kw)
+    opt.load_state_dict(topt.state_dict())
+    assert opt.param_groups[1]["lr"] == kw["lr"] / 2
+    for gs in steps[3:]:
+        for p, tp, g in zip(ps, tps, gs):
+            p.grad, tp.grad = vg.tensor(g, device="cpu", dtype="f64"), torch.tensor(g)
+        opt.step()
+        topt.step()
+    for p, tp in zip(ps, tps):
+        np.testing.assert_allclose(p.numpy(), tp.detach().numpy(), rtol=1e-9, atol=1e-10, err_msg=name)
+
+
+def test_pytorch_optimizer_state_format_and_errors():
+    """PyTorch's format by hand (NumPy values, as torch.load(..., weights_only) and
+    .numpy() give them): SGD's momentum buffers by parameter index; mismatched
+    groups, parameters and state parts are named."""
+    a, b = vg.Parameter(np.zeros(3), device="cpu"), vg.Parameter(np.zeros(2), device="cpu")
+    opt = vg.optim.SGD([a, b], lr=0.1, momentum=0.9)
+    sd = {"state": {1: {"momentum_buffer": np.full(2, 1.0)}},
+          "param_groups": [{"lr": 0.2, "momentum": 0.9, "dampening": 0, "weight_decay": 0, "nesterov": False,
+                            "maximize": False, "foreach": None, "differentiable": False, "fused": None,
+                            "params": [0, 1]}]}
+    opt.load_state_dict(sd)
+    assert opt.lr == 0.2
+    a.grad, b.grad = vg.zeros(3, device="cpu"), vg.zeros(2, device="cpu")
+    opt.step()  # b: buf = 0.9 * 1 + 0 -> b -= 0.2 * 0.9
+    np.testing.assert_allclose(b.numpy(), [-0.18, -0.18], rtol=1e-6)
+    np.testing.assert_allclose(a.numpy(), [0.0, 0.0, 0.0])
+    with pytest.raises(ValueError, match="SGD.load_state_dict: PyTorch's state has 2 parameter groups, this optimizer 1"):
+        opt.load_state_dict({"state": {}, "param_groups": sd["param_groups"] * 2})
+    with pytest.raises(ValueError, match="SGD.load_state_dict: PyTorch's parameter group 0 has 1 parameters, this "
+                                         "optimizer's 2"):
+        opt.load_state_dict({"state": {}, "param_groups": [{**sd["param_groups"][0], "params": [0]}]})
+    with pytest.raises(KeyError, match=r"SGD.load_state_dict: PyTorch's state \['exp_avg'\] for parameter 0 has no "
+                                       r"counterpart here"):
+        opt.load_state_dict({"state": {0: {"exp_avg": np.zeros(3)}}, "param_groups": sd["param_groups"]})
+
+
 def test_custom_lr_scheduler_subclass(tmp_path):
     """lr_scheduler.LRScheduler: a PyTorch-style subclass (get_lr over base_lrs and
     last_epoch) moves every parameter group; the first step at construction, its

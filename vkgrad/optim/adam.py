@@ -282,6 +282,7 @@ class NAdam(Adam):
     on Adam's fused kernels (form "nadam", the coefficients from the host each step)."""
 
     _HYPER = ("betas", "eps", "weight_decay", "momentum_decay", "decoupled_weight_decay")
+    _PYTORCH_DERIVED = ("mu_product",)  # (a function of the step here)
     _form = "nadam"
 
     def __init__(self, params, lr=2e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0, momentum_decay=4e-3,

@@ -356,10 +356,13 @@ class Optimizer:
     def load_state_dict(self, sd):
         """Restore ``state_dict()``'s values (from ``vkgrad.load`` too: 0-d arrays for
         numbers): the same optimizer type and parameter keys, state of the
-        parameters' shapes.  Buffers that exist are overwritten in place, so a
+        parameters' shapes -- or PyTorch's optimizer state dict (its groups and
+        parameters in order, the state's PyTorch names).  Buffers that exist are overwritten in place, so a
         captured step (``vkgrad.capture_step``) goes on with the loaded state."""
         owner = type(self).__name__
         extra = self.__dict__.get("_extra", ())
+        if isinstance(sd, dict) and "param_groups" in sd and "type" not in sd:
+            sd = self._from_pytorch(sd)
         if isinstance(sd, dict) and (extra or "groups" in sd):
             groups = sd.get("groups", {})
             if len(groups) != len(extra):
@@ -370,6 +373,48 @@ class Optimizer:
                 sub.load_state_dict(groups[str(i + 1)])
             return
         self._load_own(sd)
+
+    _PYTORCH_DERIVED = ()  # PyTorch's state entries vkgrad computes instead (NAdam's mu_product)
+
+    def _from_pytorch(self, sd):
+        """PyTorch's optimizer state dict ({"state": {index: {name: tensor}},
+        "param_groups": [{"params": [index, ...], hyperparameters}]}, as
+        ``torch.optim.Optimizer.state_dict()`` gives it; tensors or arrays) in this
+        optimizer's format: its groups in order, their parameters in order."""
+        owner = type(self).__name__
+        served, groups = self._groups_served(), list(sd["param_groups"])
+        if len(groups) != len(served):
+            raise ValueError(f"{owner}.load_state_dict: PyTorch's state has {len(groups)} parameter groups, this "
+                             f"optimizer {len(served)}")
+        state, subs = sd.get("state", {}), []
+        for i, (o, g) in enumerate(zip(served, groups)):
+            ids = list(g["params"])
+            if len(ids) != len(o.params):
+                raise ValueError(f"{owner}.load_state_dict: PyTorch's parameter group {i} has {len(ids)} "
+                                 f"parameters, this optimizer's {len(o.params)}")
+            st, steps = {}, [0]
+            for (key, _), pid in zip(o.params, ids):
+                entry = state.get(pid, state.get(str(pid)))
+                if not entry:
+                    continue
+                unknown = sorted(set(entry) - set(o._STATE) - set(o._PYTORCH_DERIVED))
+                if unknown:
+                    raise KeyError(f"{owner}.load_state_dict: PyTorch's state {unknown} for parameter {pid} has "
+                                   f"no counterpart here (its parts: {list(o._STATE)})")
+                st[key] = {}
+                for name, v in entry.items():
+                    if name in o._STATE:
+                        v = np.asarray(v)
+                        st[key][name] = int(v) if name == "step" else v
+                        if name == "step":
+                            steps.append(int(v))
+            hyper = {k: (tuple(g[k]) if isinstance(g[k], (list, tuple)) else g[k])
+                     for k in o._BASE_HYPER + o._HYPER if k in g and g[k] is not None}
+            subs.append({"type": owner, "hyper": hyper, "step_count": max(steps), "state": st, "masters": {}})
+        out = dict(subs[0])
+        if len(subs) > 1:
+            out["groups"] = {str(i): sub for i, sub in enumerate(subs[1:], 1)}
+        return out
 
     def _load_own(self, sd):
         owner = type(self).__name__
