@@ -1506,6 +1506,35 @@ def test_loads_pytorch_optimizer_state(name, kw):
         np.testing.assert_allclose(p.numpy(), tp.detach().numpy(), rtol=1e-9, atol=1e-10, err_msg=name)
 
 
+@pytest.mark.parametrize("name,args,kw", [("StepLR", (3, 0.5), {}), ("CosineAnnealingLR", (10,), {}),
+                                          ("OneCycleLR", (1.0,), dict(total_steps=20)),
+                                          ("CyclicLR", (0.01, 0.1), dict(step_size_up=3)),
+                                          ("ReduceLROnPlateau", (), dict(patience=0))])
+def test_loads_pytorch_scheduler_state(name, args, kw):
+    """A PyTorch scheduler's state_dict() (with its optimizer's) loads into vkgrad's:
+    the following rates and momenta are PyTorch's."""
+    torch = pytest.importorskip("torch")
+    import warnings
+    tp = torch.nn.Parameter(torch.zeros(2))
+    topt = torch.optim.SGD([tp], lr=0.1, momentum=0.9)
+    tsched = getattr(torch.optim.lr_scheduler, name)(topt, *args, **kw)
+    plateau = name == "ReduceLROnPlateau"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for _ in range(5):
+            topt.step()
+            tsched.step(1.0) if plateau else tsched.step()
+    opt = vg.optim.SGD([vg.Parameter(np.zeros(2), device="cpu")], lr=0.1, momentum=0.9)
+    sched = getattr(vg.optim.lr_scheduler, name)(opt, *args, **kw)
+    opt.load_state_dict(topt.state_dict())
+    sched.load_state_dict(tsched.state_dict())
+    for _ in range(4):
+        topt.step()
+        (tsched.step(1.0), sched.step(1.0)) if plateau else (tsched.step(), sched.step())
+        assert opt.lr == pytest.approx(topt.param_groups[0]["lr"], rel=1e-12, abs=1e-15)
+        assert opt.momentum == pytest.approx(topt.param_groups[0]["momentum"], rel=1e-12)
+
+
 def test_pytorch_optimizer_state_format_and_errors():
     """PyTorch's format by hand (NumPy values, as torch.load(..., weights_only) and
     .numpy() give them): SGD's momentum buffers by parameter index; mismatched

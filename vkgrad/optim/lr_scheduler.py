@@ -67,7 +67,10 @@ class _Scheduler:
         """Restore ``state_dict()``'s values (0-d arrays from ``vkgrad.load`` too); the
         optimizer's lr is its own state (``Optimizer.load_state_dict``).  A state
         with one base rate (saved before the groups had their own) moves every
-        group's by its ratio to the first's."""
+        group's by its ratio to the first's; PyTorch's scheduler state (its
+        ``last_epoch`` and ``base_lrs``, ReduceLROnPlateau's counters) loads too."""
+        if isinstance(sd, dict) and "type" not in sd and "last_epoch" in sd:
+            sd = dict(sd, type=type(self).__name__)  # (PyTorch's scheduler state: the same names)
         kind = scalar(sd.get("type")) if isinstance(sd, dict) else None
         if kind != type(self).__name__:
             raise ValueError(f"{type(self).__name__}.load_state_dict: the state is of a "
@@ -79,7 +82,7 @@ class _Scheduler:
                 raise ValueError(f"{type(self).__name__}.load_state_dict: the state has {len(lrs)} base rates, "
                                  f"this optimizer {self._n()} parameter groups")
             self.base_lrs = lrs
-        else:
+        elif "base_lr" in sd:
             b, first = float(scalar(sd["base_lr"])), self.base_lrs[0]
             self.base_lrs = [b if i == 0 else (v * b / first if first else b) for i, v in enumerate(self.base_lrs)]
 
