@@ -69,7 +69,7 @@ class _Scheduler:
         with one base rate (saved before the groups had their own) moves every
         group's by its ratio to the first's; PyTorch's scheduler state (its
         ``last_epoch`` and ``base_lrs``, ReduceLROnPlateau's counters) loads too."""
-        if isinstance(sd, dict) and "type" not in sd and "last_epoch" in sd:
+        if isinstance(sd, dict) and "type" not in sd and "last_epoch" in sd and "_last_lr" in sd:
             sd = dict(sd, type=type(self).__name__)  # (PyTorch's scheduler state: the same names)
         kind = scalar(sd.get("type")) if isinstance(sd, dict) else None
         if kind != type(self).__name__:
