@@ -96,6 +96,31 @@ def test_scaler_unscales_every_parameter_group(bk):
     assert not taken and (a2 == 1).all() and (b2 == 1).all()
 
 
+def test_scaler_state_dict_is_pytorchs():
+    """GradScaler's state dict has PyTorch's keys: vkgrad's and PyTorch's load into
+    each other (an older vkgrad one's growth_tracker too)."""
+    s = GradScaler(init_scale=512.0, growth_interval=7)
+    s._growth_tracker = 3
+    sd = s.state_dict()
+    assert sd == {"scale": 512.0, "growth_factor": 2.0, "backoff_factor": 0.5, "growth_interval": 7,
+                  "_growth_tracker": 3}
+    t = GradScaler()
+    t.load_state_dict(dict(sd, growth_tracker=sd.pop("_growth_tracker")))
+    assert t.get_scale() == 512.0 and t._growth_tracker == 3
+    with pytest.raises(ValueError, match="GradScaler.load_state_dict: the state is empty"):
+        t.load_state_dict({})
+    torch = pytest.importorskip("torch")
+    import warnings
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ts = torch.amp.GradScaler("cpu")
+    ts.load_state_dict(s.state_dict())
+    assert ts.get_scale() == 512.0 and ts.state_dict()["_growth_tracker"] == 3
+    u = GradScaler()
+    u.load_state_dict(ts.state_dict())
+    assert u.get_scale() == 512.0 and u.growth_interval == 7 and u._growth_tracker == 3
+
+
 def test_scale_grows_after_a_run_of_good_steps():
     w = vg.Parameter(np.ones(2), device="cpu")
     opt = vg.optim.SGD([w], lr=0.1)

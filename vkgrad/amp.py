@@ -26,6 +26,7 @@ import contextlib
 import math
 
 from . import config
+from ._values import scalar
 from .optim.optimizer import check_grads_keys, grad_for
 from .tensor import Tensor, canonical_dtype
 
@@ -203,11 +204,17 @@ class GradScaler:
         self._step_skipped = None
 
     def state_dict(self):
+        """PyTorch's GradScaler state (its keys: the two load into each other)."""
         return {"scale": self._scale, "growth_factor": self.growth_factor,
                 "backoff_factor": self.backoff_factor, "growth_interval": self.growth_interval,
-                "growth_tracker": self._growth_tracker}
+                "_growth_tracker": self._growth_tracker}
 
     def load_state_dict(self, sd):
-        self._scale = float(sd["scale"])
+        """``state_dict()``'s or PyTorch's GradScaler state (an older vkgrad one's
+        ``growth_tracker`` too)."""
+        if not sd:
+            raise ValueError("GradScaler.load_state_dict: the state is empty (a disabled scaler's)")
+        self._scale = float(scalar(sd["scale"]))
         self.growth_factor, self.backoff_factor = float(sd["growth_factor"]), float(sd["backoff_factor"])
-        self.growth_interval, self._growth_tracker = int(sd["growth_interval"]), int(sd["growth_tracker"])
+        tracker = sd["_growth_tracker"] if "_growth_tracker" in sd else sd["growth_tracker"]
+        self.growth_interval, self._growth_tracker = int(sd["growth_interval"]), int(scalar(tracker))
