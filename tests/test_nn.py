@@ -1531,6 +1531,12 @@ def test_more_layers_match_torch():
         vg.channel_shuffle(vg.tensor(x4), 4)
     with pytest.raises(ValueError, match=r"embedding_bag: offsets must start at 0 and not decrease"):
         vg.embedding_bag(idx, vg.tensor(np.ones((5, 3))), np.array([1, 3]))
+    with pytest.raises(ValueError, match=r"embedding_bag: with include_last_offset the last offset is the number "
+                                         r"of indices, 8, got 5"):
+        vg.embedding_bag(np.arange(8) % 5, vg.tensor(np.ones((5, 3))), np.array([0, 3, 5]), include_last_offset=True)
+    w64 = np.arange(15.0).reshape(5, 3)  # (a mean in f64: the sum over the count, PyTorch's -- it was f32's 1 / count)
+    got = vg.embedding_bag(np.array([[0, 1, 3]]), vg.tensor(w64, device="cpu", dtype="f64"), mode="mean").numpy()
+    np.testing.assert_array_equal(got, w64[[0, 1, 3]].sum(0, keepdims=True) / 3)
     with pytest.raises(ValueError, match=r"embedding_bag: per_sample_weights needs mode 'sum', got 'mean'"):
         vg.embedding_bag(idx, vg.tensor(np.ones((5, 3))), off[:-1], per_sample_weights=psw)
     with pytest.raises(ValueError, match=r"embedding_bag: input must lie in \[0, 5\), got values in \[0, 9\]"):

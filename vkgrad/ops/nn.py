@@ -13,7 +13,7 @@ from .._names import torch_kwargs
 from ..tensor import Tensor, canonical_dtype, tensor
 from ._core import (_RANK, as_tensor, autocast_to, broadcast_shape, check_tensor, loss_precision, make, norm_axes,
                     promote, same_device)
-from .elementwise import _softplus, abs, add, affine, clamp, exp, gt, log, lt, mul, neg, pow, sub, where
+from .elementwise import _softplus, abs, add, affine, clamp, div, exp, gt, log, lt, mul, neg, pow, sub, where
 from .shape import amax, broadcast_to, mean, sum, transpose, var
 
 ACT_NAMES = ("relu", "sigmoid", "tanh", "gelu", "gelu_tanh", "softmax")
@@ -1114,6 +1114,9 @@ def embedding_bag(input, weight, offsets=None, mode="mean", per_sample_weights=N
         if off.size == 0 or off[0] != 0 or np.any(np.diff(off) < 0) or (ends.size and ends[-1] > host.size):
             raise ValueError(f"{op}: offsets must start at 0 and not decrease within the {host.size} indices, "
                              f"got {off.tolist()}")
+        if include_last_offset and off[-1] != host.size:  # (the indices past it would be dropped)
+            raise ValueError(f"{op}: with include_last_offset the last offset is the number of indices, "
+                             f"{host.size}, got {int(off[-1])}")
         lens = ends - starts
         B, L = starts.size, max(1, int(lens.max(initial=0)))
         pos = np.minimum(starts[:, None] + np.arange(L)[None, :], max(host.size - 1, 0))
@@ -1142,8 +1145,8 @@ def embedding_bag(input, weight, offsets=None, mode="mean", per_sample_weights=N
     s = sum(mul(emb, w), 1)
     if mode == "sum":
         return s
-    counts = np.maximum(valid.sum(1, keepdims=True), 1).astype(np.float32)
-    return mul(s, tensor(1.0 / counts, dtype=s.dtype, device=s.device))
+    counts = np.maximum(valid.sum(1, keepdims=True), 1).astype(np.float64)
+    return div(s, tensor(counts, dtype=s.dtype, device=s.device))  # (PyTorch's: the sum over the count)
 
 
 def gumbel_softmax(logits, tau=1.0, hard=False, dim=-1):
