@@ -163,3 +163,18 @@ def test_sync_batch_norm_across_two_ranks_equals_one_batch(tmp_path):
     for key in ("rm", "rv"):
         for p in parts:
             np.testing.assert_allclose(p[key], want[key], atol=1e-12, err_msg=key)
+
+
+def test_allreduce_keeps_f64_gradients_in_one_process():
+    """One rank: the all-reduce gives each gradient back, f64 ones in f64 (they
+    went through f32 on the wire), f32 ones unchanged."""
+    pytest.importorskip("mpi4py")
+    from vkgrad import distributed
+    distributed.init()
+    p = vg.Parameter(np.array([1 / 3, 2 / 3]), device="cpu", dtype="f64")
+    q = vg.Parameter(np.zeros(2), device="cpu", dtype="f32")
+    g64, g32 = np.array([1 / 3, 1 + 1e-9]), np.array([0.1, -2.5], np.float32)
+    p.grad, q.grad = vg.tensor(g64, device="cpu", dtype="f64"), vg.tensor(g32, device="cpu")
+    distributed.allreduce_gradients([p, q])
+    np.testing.assert_array_equal(p.grad.numpy(), g64)
+    np.testing.assert_array_equal(q.grad.numpy(), g32)

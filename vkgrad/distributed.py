@@ -128,9 +128,11 @@ def allreduce_gradients(model_or_params, grads=None, weight=None):
     check_grads_keys(grads, named, "allreduce_gradients")
     w = (1.0 / world_size()) if weight is None else float(weight)
     gs = [grad_for(grads, n, p, "allreduce_gradients") for n, p in named]
-    parts = [(g.numpy().astype(np.float32).reshape(-1) if g is not None
-              else np.zeros(p.size, np.float32)) for g, (_, p) in zip(gs, named)]
-    flat = np.concatenate(parts) * np.float32(w) if parts else np.zeros(0, np.float32)
+    # f32 on the wire (f16 gradients summed without overflow), f64 where a parameter is f64
+    ft = np.float64 if any(p.dtype == "f64" for _, p in named) else np.float32
+    parts = [(g.numpy().astype(ft).reshape(-1) if g is not None else np.zeros(p.size, ft))
+             for g, (_, p) in zip(gs, named)]
+    flat = np.concatenate(parts) * ft(w) if parts else np.zeros(0, ft)
     out = np.empty_like(flat)
     from mpi4py import MPI
     _wait(_comm().Iallreduce(flat, out, op=MPI.SUM), "allreduce_gradients")
