@@ -215,7 +215,8 @@ def test_in_place_ops_and_their_version_checks(bk):
     x.uniform_(2.0, 3.0)
     assert ((x.numpy() >= 2.0) & (x.numpy() < 3.0)).all()
     w = bk.t(np.array([1.0, 2.0, 3.0]), requires_grad=True)
-    with pytest.raises(RuntimeError, match=r"add_: an in-place change of a tensor that requires grad \(shape \[3\]\)"):
+    with pytest.raises(RuntimeError, match=r"add_: an in-place change of a leaf tensor that requires grad \(shape "
+                                           r"\[3\]\)"):
         w.add_(1.0)
     with vg.no_grad():
         w.mul_(2.0)  # (a manual update, as PyTorch's)
@@ -256,13 +257,60 @@ def test_setitem_in_place(bk):
     np.testing.assert_array_equal(x.numpy(), want)
     assert x.data is buf
     w = bk.t(a, requires_grad=True)
-    with pytest.raises(RuntimeError, match=r"setitem: an in-place change of a tensor that requires grad"):
+    with pytest.raises(RuntimeError, match=r"setitem: an in-place change of a leaf tensor that requires grad"):
         w[0] = 1.0
     with pytest.raises(ValueError, match=r"setitem: a value of shape \[3\] does not broadcast to the selection's "
                                          r"shape \[2, 4\]"):
         x[:2] = np.ones(3)
     with pytest.raises(IndexError, match=r"setitem: .*index 5 is out of bounds"):
         x[5] = 1.0
+
+
+def test_in_place_ops_in_the_graph(bk):
+    """In-place ops while recording, as PyTorch's: a buffer filled with values
+    that require grad passes their gradient on (it was lost, silently); a non-leaf
+    changed in place (mul_, relu_, clamp_, setitem, fill_) takes the op's place in
+    the graph, the op reading its old value -- also where PyTorch refuses (an
+    output an earlier op saved: exp, then mul_); an op recorded from the old value
+    before, or a reshape alias, raises."""
+    xv, wv = np.array([1.0, -2.0, 3.0]), np.array([0.5, 1.5, -1.0])
+    x, w = bk.t(xv, requires_grad=True), bk.t(wv, requires_grad=True)
+    z = vg.zeros((2, 3), device=bk.device, dtype=bk.dtype)
+    for i in range(2):  # (an RNN's outputs into a buffer)
+        z[i] = x * (i + 1) + w
+    gx, gw = vg.autograd.grad((z * z).sum(), [x, w])
+    bk.close(gx.numpy(), 2 * (xv + wv) + 4 * (2 * xv + wv))
+    bk.close(gw.numpy(), 2 * (xv + wv) + 2 * (2 * xv + wv))
+    y = x * 1.0
+    y.relu_()
+    y.clamp_(max=2.0)
+    y[0] = 0.25
+    gx, gw = vg.autograd.grad((y * w).sum(), [x, w])
+    bk.close(gx.numpy(), wv * (xv > 0) * (xv <= 2) * [0, 1, 1])
+    bk.close(gw.numpy(), [0.25, 0.0, 2.0])
+    y = x.exp()
+    y.mul_(w)  # (exp's saved output is the old storage: left as it was)
+    gx, gw = vg.autograd.grad(y.sum(), [x, w])
+    bk.close(gx.numpy(), wv * np.exp(xv), rtol=max(bk.rtol, 1e-5))
+    bk.close(gw.numpy(), np.exp(xv), rtol=max(bk.rtol, 1e-5))
+    y = x * 3.0
+    y.fill_(2.0)
+    gx, gw = vg.autograd.grad((y * w).sum(), [x, w])
+    bk.close(gx.numpy(), [0.0, 0.0, 0.0])
+    bk.close(gw.numpy(), [2.0, 2.0, 2.0])
+    buf = vg.zeros(3, device=bk.device, dtype=bk.dtype)
+    buf.copy_(x)  # (copy_ from a tensor that requires grad)
+    bk.close(vg.autograd.grad((buf * buf).sum(), [x])[0].numpy(), 2 * xv)
+    y = x * 3.0
+    z = y * 2.0
+    y.add_(w)
+    with pytest.raises(RuntimeError, match="backward: a tensor this gradient needs .* was changed by an in-place"):
+        (z + y).sum().backward()
+    y = x * 3.0
+    y.reshape((3, 1))
+    with pytest.raises(RuntimeError, match=r"mul_: an in-place change that gradients go through, of a tensor that "
+                                           r"shares its storage"):
+        y.mul_(2.0)
 
 
 class _ScaledExp(vg.autograd.Function):

@@ -6,9 +6,9 @@ autograd graph hangs off ``_node``: ``(backward_fn, parents, their versions)``, 
 """
 from __future__ import annotations
 
-
 import math
 import numbers
+from contextlib import nullcontext as _nullcontext
 
 import numpy as np
 
@@ -54,6 +54,17 @@ class _Size(int):
         return self._shape[dim]
 
 
+class Version(list):
+    """A tensor's in-place version counter, ``[n]``, shared by the tensors that
+    share its storage (detach, reshape views), which mark it ``shared``."""
+
+    __slots__ = ("shared",)
+
+    def __init__(self, n=0):
+        super().__init__((n,))
+        self.shared = False
+
+
 class Tensor:
     """An n-dimensional array on a device, with optional gradient tracking."""
 
@@ -70,7 +81,7 @@ class Tensor:
         self._hooks = None  # {key: fn} run on this tensor's gradient (register_hook); "retain": retain_grad
         # in-place changes (add_, ...), a counter shared with views of the same storage
         # (detach, reshape): backward checks the tensors it needs against it
-        self._version = [0]
+        self._version = Version()
 
     # -- metadata ------------------------------------------------------
     @property
@@ -203,6 +214,7 @@ class Tensor:
     def detach(self):
         out = Tensor(self.data, self.backend)
         out._version = self._version
+        out._version.shared = True
         return out
 
     def requires_grad_(self, flag=True):
@@ -250,41 +262,78 @@ class Tensor:
 
     # -- in place (PyTorch's trailing underscore) ---------------------------
     def _inplace_of(self, op, fn):
-        """Overwrite self's storage with ``fn()`` (a tensor of its shape, computed
-        without recording); not on a tensor that requires grad while recording."""
+        """Overwrite self's value with ``fn(t)`` (a tensor of its shape computed from
+        ``t``, self's value).  While gradients are recorded, as PyTorch's: refused
+        on a leaf that requires grad (``vkgrad.no_grad()`` to update weights by
+        hand); otherwise, where the tensor requires grad or the value does, the
+        tensor takes the op's place in the graph -- its value in new storage --
+        and its earlier value (a tensor of the old storage and node) is the op's
+        input: ``y.mul_(2)`` on a non-leaf, ``y[0] = 5`` and ``z[1:] = x`` into a
+        buffer pass gradients on (the last was lost, silently, before).  An op
+        recorded earlier from self raises in backward (its version counter); a
+        tensor sharing its storage with another (a reshape view, a detach()) is
+        refused such a change."""
         from . import config
         from .autograd import no_grad
-        if self.requires_grad and config.grad_enabled:
-            raise RuntimeError(f"{op}: an in-place change of a tensor that requires grad (shape "
+        from .ops import _core
+        recording = config.grad_enabled
+        if recording and self.requires_grad and self._node is None:
+            raise RuntimeError(f"{op}: an in-place change of a leaf tensor that requires grad (shape "
                                f"{list(self.shape)}) while gradients are recorded; use vkgrad.no_grad() (e.g. "
                                "to update weights by hand) or an out-of-place op")
-        with no_grad():
-            value = fn()
-        if value.shape != self.shape:
-            raise ValueError(f"{op}: the result has shape {list(value.shape)}, not the tensor's {list(self.shape)} "
-                             "(in place, the tensor cannot be broadcast to a larger shape)")
-        v = value if value.dtype == self.dtype else value.to(dtype=self.dtype)
-        self.backend.copy_(self.data, v.data)
+        if recording:  # the op's input: self's value now, in a tensor of its own (self's storage may change)
+            old = Tensor(self.data, self.backend, self.requires_grad)
+            old._node, old._version = self._node, Version(self._version[0])
+        log, _core.made_log = _core.made_log, ([] if recording else None)
+        try:
+            with no_grad() if not recording else _nullcontext():
+                value = fn(old if recording else self)
+                if value.shape != self.shape:
+                    raise ValueError(f"{op}: the result has shape {list(value.shape)}, not the tensor's "
+                                     f"{list(self.shape)} (in place, the tensor cannot be broadcast to a larger "
+                                     "shape)")
+                v = value if value.dtype == self.dtype else value.to(dtype=self.dtype)
+                if recording and v.requires_grad and not any(t is v for t in _core.made_log):
+                    v = v.clone()  # (an existing tensor -- copy_'s source --: its own node and storage)
+        finally:
+            made, _core.made_log = _core.made_log, log
+        if not (recording and (v.requires_grad or self.requires_grad)):
+            self.backend.copy_(self.data, v.data)  # (into the storage: its views see the change)
+            self._version[0] += 1
+            return self
+        if self._version.shared:
+            raise RuntimeError(f"{op}: an in-place change that gradients go through, of a tensor that shares its "
+                               f"storage (shape {list(self.shape)}: a reshape view, a detach(), or one of them) "
+                               "while gradients are recorded; change a clone()")
+        self.data = v.data if any(t is v for t in made) else self.backend.cast(v.data, self.dtype)
         self._version[0] += 1
+        if v.requires_grad:
+            node = v._node
+            self._node = (node[0], node[1], node[2][:-1] + (self._version[0],)) + node[3:]
+        else:  # (a constant written over a tensor that requires grad: zero gradient through it)
+            be, shape, dt = self.backend, self.shape, self.dtype
+            self._node = (lambda g: (be.constant(shape, 0.0, dt),), (old,), (old._version[0], self._version[0]),
+                          lambda g: (g * 0.0,))
+        self.requires_grad = True
         return self
 
     def add_(self, other, alpha=1):
-        return self._inplace_of("add_", lambda: self + (other * alpha if alpha != 1 else other))
+        return self._inplace_of("add_", lambda t: t + (other * alpha if alpha != 1 else other))
 
     def sub_(self, other, alpha=1):
-        return self._inplace_of("sub_", lambda: self - (other * alpha if alpha != 1 else other))
+        return self._inplace_of("sub_", lambda t: t - (other * alpha if alpha != 1 else other))
 
     def mul_(self, other):
-        return self._inplace_of("mul_", lambda: self * other)
+        return self._inplace_of("mul_", lambda t: t * other)
 
     def div_(self, other):
-        return self._inplace_of("div_", lambda: self / other)
+        return self._inplace_of("div_", lambda t: t / other)
 
     def clamp_(self, min=None, max=None):
-        return self._inplace_of("clamp_", lambda: _ops().clamp(self, min, max))
+        return self._inplace_of("clamp_", lambda t: _ops().clamp(t, min, max))
 
     def fill_(self, value):
-        return self._inplace_of("fill_", lambda: full_like(self, value))
+        return self._inplace_of("fill_", lambda t: full_like(t, value))
 
     def zero_(self):
         return self.fill_(0.0)
@@ -292,7 +341,7 @@ class Tensor:
     def copy_(self, src):
         """Overwrite with ``src`` (a tensor on any device, or an array) broadcast to
         this shape and converted to this dtype."""
-        def value():
+        def value(_):
             t = src if isinstance(src, Tensor) else tensor(np.asarray(src), dtype=self.dtype, device=self.device)
             t = t if t.device == self.device else t.to(device=self.device)
             return t if t.shape == self.shape else _ops().broadcast_to(t, self.shape)
@@ -300,11 +349,11 @@ class Tensor:
 
     def normal_(self, mean=0.0, std=1.0):
         from .nn import init
-        return self._inplace_of("normal_", lambda: init.normal_(self.detach().clone(), mean, std))
+        return self._inplace_of("normal_", lambda t: init.normal_(t.detach().clone(), mean, std))
 
     def uniform_(self, a=0.0, b=1.0):
         from .nn import init
-        return self._inplace_of("uniform_", lambda: init.uniform_(self.detach().clone(), a, b))
+        return self._inplace_of("uniform_", lambda t: init.uniform_(t.detach().clone(), a, b))
 
     def backward(self, grad=None, retain_graph=False, create_graph=False, inputs=None):
         """Accumulate d(self)/d(leaf) into every leaf's ``.grad`` (``create_graph``:
@@ -440,10 +489,10 @@ class Tensor:
         mask[pos.reshape(-1)] = True
         o = _ops()
 
-        def value_():
+        def value_(t):
             m = tensor(mask.reshape(self.shape).astype(np.float32), dtype=self.dtype, device=self.device)
             if isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool):
-                return o.where(m, float(value), self)
+                return o.where(m, float(value), t)
             v = value if isinstance(value, Tensor) else tensor(np.asarray(value, np.float64), dtype=self.dtype,
                                                                device=self.device)
             try:
@@ -454,7 +503,7 @@ class Tensor:
             v = o.reshape(o.broadcast_to(v, pos.shape) if v.shape != pos.shape else v, (pos.size,))
             src = np.zeros(self.size, np.int64)
             src[pos.reshape(-1)] = np.arange(pos.size)  # (a repeated position: its last value)
-            return o.where(m, o.reshape(o.index_select(v, 0, src), self.shape), self)
+            return o.where(m, o.reshape(o.index_select(v, 0, src), self.shape), t)
         return self._inplace_of("setitem", value_)
 
     def __getitem__(self, index):
@@ -551,7 +600,7 @@ class Tensor:
         if not accumulate:
             self[idx] = values
             return self
-        return self._inplace_of("index_put_", lambda: _ops().index_put(self, idx, values, accumulate=True))
+        return self._inplace_of("index_put_", lambda t: _ops().index_put(t, idx, values, accumulate=True))
 
     def masked_scatter(self, mask, source):
         """``vkgrad.masked_scatter(self, mask, source)``."""
@@ -657,7 +706,7 @@ class Tensor:
     def _fill_random(self, op, draw):
         """In place: values drawn on the host from vkgrad's generator."""
         from .random import rng
-        return self._inplace_of(op, lambda: tensor(draw(rng(), self.shape), dtype=self.dtype, device=self.device))
+        return self._inplace_of(op, lambda t: tensor(draw(rng(), t.shape), dtype=t.dtype, device=t.device))
 
     def random_(self, low=0, high=None):
         """Integers uniform in [low, high) (one argument: [0, it); none: [0, 2**24))."""
@@ -683,7 +732,7 @@ class Tensor:
 
     def put_(self, index, source, accumulate=False):
         """self.flatten()[index] = source (``accumulate``: added), in place."""
-        return self._inplace_of("put_", lambda: self.put(index, source, accumulate))
+        return self._inplace_of("put_", lambda t: t.put(index, source, accumulate))
 
     def put(self, index, source, accumulate=False):
         """A copy with the flattened positions ``index`` set to (or, ``accumulate``,
@@ -870,7 +919,7 @@ class Tensor:
         new = self.__class__.__new__(self.__class__)
         new.data = self.backend.cast(self.data, self.dtype)  # same-dtype cast = copy
         new.backend, new.requires_grad, new.grad = self.backend, self.requires_grad, None
-        new.name, new._node, new._hooks, new._version = self.name, None, None, [0]
+        new.name, new._node, new._hooks, new._version = self.name, None, None, Version()
         if isinstance(self, Parameter):
             new._explicit_name = self._explicit_name
         memo[id(self)] = new
@@ -931,7 +980,7 @@ Tensor.mT = property(lambda self: self.swapaxes(-2, -1), doc="The last two axes 
 
 def _in_place_of(name):
     def method(self, *args, **kw):
-        return self._inplace_of(name + "_", lambda: getattr(self, name)(*args, **kw))
+        return self._inplace_of(name + "_", lambda t: getattr(t, name)(*args, **kw))
     method.__name__ = method.__qualname__ = name + "_"
     method.__doc__ = f"``{name}`` in place (see ``add_``)."
     return method

@@ -32,12 +32,12 @@ for _name in ("relu", "relu6", "leaky_relu", "elu", "selu", "celu", "silu", "mis
 
 
 def _in_place(name):
-    """PyTorch's F.<activation>_(x, ...): x overwritten with the activation (refused
-    on a tensor that requires grad while recording, as every in-place op)."""
+    """PyTorch's F.<activation>_(x, ...): x overwritten with the activation (see
+    Tensor._inplace_of for the gradient)."""
     fn = globals()[name].accepts_inplace_of
 
     def f(x, *args, **kwargs):
-        return x._inplace_of(name + "_", lambda: fn(x, *args, **kwargs))
+        return x._inplace_of(name + "_", lambda t: fn(t, *args, **kwargs))
     f.__name__ = f.__qualname__ = name + "_"
     f.__doc__ = f"``{name}`` in place."
     return f
