@@ -1793,7 +1793,7 @@ def test_ctc_loss_matches_torch():
 
 
 def test_affine_grid_and_grid_sample_match_torch():
-    """affine_grid and grid_sample (bilinear / nearest, zeros / border / reflection,
+    """affine_grid and grid_sample (bilinear / nearest / bicubic, zeros / border / reflection,
     both corner conventions; reflection's grid reaching two widths out) against
     PyTorch in f64: values and the input's and theta's gradients."""
     torch = pytest.importorskip("torch")
@@ -1803,7 +1803,7 @@ def test_affine_grid_and_grid_sample_match_torch():
     th = np.array([[[0.9, 0.2, 0.1], [-0.1, 1.1, 0.05]], [[1.2, -0.3, -0.2], [0.25, 0.8, 0.3]]])
     for ac in (False, True):
         for pm in ("zeros", "border", "reflection"):
-            for mode in ("bilinear", "nearest"):
+            for mode in ("bilinear", "nearest", "bicubic"):
                 tha = th * (2.7 if pm == "reflection" else 1.0)
                 xv, tv = (vg.tensor(a, requires_grad=True, device="cpu", dtype="f64") for a in (x, tha))
                 xt, tt = torch.tensor(x, requires_grad=True), torch.tensor(tha, requires_grad=True)

@@ -340,20 +340,28 @@ def _np_log_softmax(x, axis=-1):
     return x - np.log(np.exp(x - x.max(axis, keepdims=True)).sum(axis, keepdims=True)) - x.max(axis, keepdims=True)
 
 
-def _np_grid_sample(x, grid):
-    """Bilinear sampling of x [N, C, H, W] at grid [N, Ho, Wo, 2], zeros outside,
-    align_corners=False (PyTorch's coordinates), point by point."""
+def _cubic(d, A=-0.75):
+    """The cubic convolution weight of a tap at distance d (PyTorch's bicubic)."""
+    d = abs(d)
+    return ((A + 2) * d - (A + 3)) * d * d + 1 if d <= 1 else ((A * d - 5 * A) * d + 8 * A) * d - 4 * A
+
+
+def _np_grid_sample(x, grid, cubic=False):
+    """Bilinear (``cubic``: bicubic, taps -1..2) sampling of x [N, C, H, W] at grid
+    [N, Ho, Wo, 2], zeros outside, align_corners=False (PyTorch's coordinates),
+    point by point."""
     N, C, H, W = x.shape
+    weight, taps = (_cubic, (-1, 0, 1, 2)) if cubic else ((lambda d: 1 - abs(d)), (0, 1))
     out = np.zeros((N, C) + grid.shape[1:3])
     for n in range(N):
         for i in range(grid.shape[1]):
             for j in range(grid.shape[2]):
                 fx, fy = ((grid[n, i, j, 0] + 1) * W - 1) / 2, ((grid[n, i, j, 1] + 1) * H - 1) / 2
                 x0, y0 = int(np.floor(fx)), int(np.floor(fy))
-                for yy, wy in ((y0, 1 - (fy - y0)), (y0 + 1, fy - y0)):
-                    for xx, wx in ((x0, 1 - (fx - x0)), (x0 + 1, fx - x0)):
+                for yy in (y0 + t for t in taps):
+                    for xx in (x0 + t for t in taps):
                         if 0 <= yy < H and 0 <= xx < W:
-                            out[n, :, i, j] += wy * wx * x[n, :, yy, xx]
+                            out[n, :, i, j] += weight(fy - yy) * weight(fx - xx) * x[n, :, yy, xx]
     return out
 
 
@@ -1207,6 +1215,9 @@ CASES = {
                  lambda x: np.array([_np_ctc(_np_log_softmax(x[:5, 0]), [1, 2]),
                                      _np_ctc(_np_log_softmax(x[:4, 1]), [1, 1])]), [U(5, 2, 3)]),
     "grid_sample": (vg.grid_sample, _np_grid_sample, [U(2, 3, 4, 5), U(2, 3, 2, 2, lo=-1.2, hi=1.2)]),
+    "grid_sample_bicubic": (lambda x, g: vg.grid_sample(x, g, mode="bicubic"),
+                            lambda x, g: _np_grid_sample(x, g, cubic=True),
+                            [U(2, 3, 4, 5), U(2, 3, 2, 2, lo=-1.2, hi=1.2)]),
     "grid_sample_reflection": (lambda x, g: vg.grid_sample(x, g, padding_mode="reflection", align_corners=True),
                                lambda x, g: _np_grid_sample(x, _reflected_corners(g, x.shape[3], x.shape[2])),
                                [U(2, 3, 4, 5), U(2, 3, 2, 2, lo=-1.8, hi=1.8)]),

@@ -1046,8 +1046,10 @@ def affine_grid(theta, size, align_corners=False):
 def grid_sample(input, grid, mode="bilinear", padding_mode="zeros", align_corners=False):
     """PyTorch's F.grid_sample for 4-d inputs: input [N, C, H, W] read at grid [N,
     Ho, Wo, 2] (x, y in [-1, 1]; ``align_corners`` as PyTorch's) -> [N, C, Ho, Wo];
-    ``mode`` "bilinear" (differentiable in the input and the grid) or "nearest"
-    (halves to even); ``padding_mode`` "zeros", "border" or "reflection".  Each tap a row gather of
+    ``mode`` "bilinear" or "bicubic" (PyTorch's cubic convolution, A = -0.75, over
+    4 x 4 taps; both differentiable in the input and the grid) or "nearest"
+    (halves to even); ``padding_mode`` "zeros", "border" or "reflection" (bicubic:
+    applied to each tap, as PyTorch's).  Each tap a row gather of
     the input as [N * H * W, C] at device-computed positions (its gradient the rows'
     index_add)."""
     from .elementwise import abs as abs_, clamp, floor, ge, gt, le, lt, round as round_, where
@@ -1056,8 +1058,8 @@ def grid_sample(input, grid, mode="bilinear", padding_mode="zeros", align_corner
     check_tensor(op, input)
     check_tensor(op, grid)
     same_device(op, input, grid)
-    if mode not in ("bilinear", "nearest"):
-        raise ValueError(f"{op}: mode must be 'bilinear' or 'nearest', got {mode!r}")
+    if mode not in ("bilinear", "nearest", "bicubic"):
+        raise ValueError(f"{op}: mode must be 'bilinear', 'nearest' or 'bicubic', got {mode!r}")
     if padding_mode not in ("zeros", "border", "reflection"):
         raise ValueError(f"{op}: padding_mode must be 'zeros', 'border' or 'reflection', got {padding_mode!r}")
     if input.ndim != 4 or grid.ndim != 4 or grid.shape[3] != 2 or grid.shape[0] != input.shape[0]:
@@ -1081,9 +1083,9 @@ def grid_sample(input, grid, mode="bilinear", padding_mode="zeros", align_corner
         odd = flips - floor(flips.detach() * 0.5) * 2.0
         return where(odd, (span + lo) - extra, extra + lo)
     ix, iy = unnormalise(gx, W), unnormalise(gy, H)
-    if padding_mode == "reflection":
+    if padding_mode == "reflection" and mode != "bicubic":  # (bicubic: each tap's, below)
         ix, iy = reflect(ix, W), reflect(iy, H)
-    if padding_mode != "zeros":  # then clipped (PyTorch's: no gradient on the border itself either)
+    if padding_mode != "zeros" and mode != "bicubic":  # then clipped (PyTorch's: no gradient on the border either)
         ix, iy = (where(gt(v, 0.0) * lt(v, n - 1.0), v, clamp(v.detach(), 0.0, n - 1.0)) for v, n in ((ix, W), (iy, H)))
     rows = transpose(input, (0, 2, 3, 1)).reshape(N * H * W, C)
     be = input.backend
@@ -1095,13 +1097,35 @@ def grid_sample(input, grid, mode="bilinear", padding_mode="zeros", align_corner
         pos = base + clamp(y, 0.0, H - 1.0).to(dtype="f32") * W + clamp(x, 0.0, W - 1.0).to(dtype="f32")
         v = index_select(rows, 0, reshape_(pos.to(dtype="i32"), (N * Ho * Wo,)))
         return v * reshape_(inside, (N * Ho * Wo, 1))
+    col = lambda t: reshape_(t, (N * Ho * Wo, 1))  # noqa: E731
     if mode == "nearest":
         out = tap(round_(ix).detach(), round_(iy).detach())
+    elif mode == "bicubic":
+        x0, y0 = floor(ix).detach(), floor(iy).detach()
+        tx, ty = ix - x0, iy - y0
+
+        def cubic(t):  # the 4 weights of taps -1, 0, 1, 2 at fraction t (PyTorch's, A = -0.75)
+            A = -0.75
+            far = lambda d: ((d * A - 5.0 * A) * d + 8.0 * A) * d - 4.0 * A  # noqa: E731  (1 < |d| < 2)
+            near = lambda d: ((d * (A + 2.0) - (A + 3.0)) * d) * d + 1.0  # noqa: E731  (|d| <= 1)
+            return far(t + 1.0), near(t), near(1.0 - t), far(2.0 - t)
+
+        def bounded(v, n):  # a tap's coordinate under the padding mode (zeros: kept, masked in tap)
+            if padding_mode == "reflection":
+                v = reflect(v, n)
+            return v if padding_mode == "zeros" else clamp(v, 0.0, n - 1.0)
+        out = None
+        for j, wy in enumerate(cubic(ty)):
+            yj = bounded(y0 + (j - 1.0), H)
+            row = None
+            for i, wx in enumerate(cubic(tx)):
+                term = tap(bounded(x0 + (i - 1.0), W), yj) * col(wx)
+                row = term if row is None else row + term
+            out = row * col(wy) if out is None else out + row * col(wy)
     else:
         x0, y0 = floor(ix).detach(), floor(iy).detach()
         wx1, wy1 = ix - x0, iy - y0
         wx0, wy0 = 1.0 - wx1, 1.0 - wy1
-        col = lambda t: reshape_(t, (N * Ho * Wo, 1))  # noqa: E731
         out = (tap(x0, y0) * col(wx0 * wy0) + tap(x0 + 1.0, y0) * col(wx1 * wy0)
                + tap(x0, y0 + 1.0) * col(wx0 * wy1) + tap(x0 + 1.0, y0 + 1.0) * col(wx1 * wy1))
     return transpose(out.reshape(N, Ho, Wo, C), (0, 3, 1, 2))
