@@ -2781,6 +2781,30 @@ def test_int32_arithmetic(bk):
     assert (big + 2).item() == 2 ** 23 + 3
 
 
+def test_interpolate_antialias(bk):
+    """PyTorch's anti-aliased bilinear shrink by 2: a triangle over four inputs,
+    (x[2i-1] + 3 x[2i] + 3 x[2i+1] + x[2i+2]) / 8, renormalised at the edges
+    (x[0..2] weighted 3, 3, 1 over 7); its gradient the same weights' transpose;
+    against PyTorch's bilinear and bicubic, both corner conventions, where present."""
+    r = np.random.default_rng(5)
+    a = r.standard_normal(8)
+    x = bk.t(a.reshape(1, 1, 1, 8), requires_grad=True)
+    y = vg.nn.functional.interpolate(x, size=(1, 4), mode="bilinear", antialias=True)
+    want = [(3 * a[0] + 3 * a[1] + a[2]) / 7] + [(a[2 * i - 1] + 3 * a[2 * i] + 3 * a[2 * i + 1] + a[2 * i + 2]) / 8
+                                                 for i in (1, 2)] + [(a[5] + 3 * a[6] + 3 * a[7]) / 7]
+    bk.close(y.numpy().reshape(-1), want, what="antialias bilinear")
+    g = vg.autograd.grad(y.sum(), [x])[0].numpy().reshape(-1)
+    bk.close(g, [3 / 7, 3 / 7 + 1 / 8, 1 / 7 + 3 / 8, 3 / 8 + 1 / 8, 1 / 8 + 3 / 8, 3 / 8 + 1 / 7, 1 / 8 + 3 / 7, 3 / 7],
+             what="antialias gradient")
+    torch = pytest.importorskip("torch")
+    img = r.standard_normal((2, 3, 9, 10))
+    for mode, size, ac in (("bilinear", (4, 6), False), ("bicubic", (4, 6), False), ("bicubic", (13, 3), True)):
+        want = torch.nn.functional.interpolate(torch.tensor(img), size=size, mode=mode, antialias=True,
+                                               align_corners=ac).numpy()
+        got = vg.nn.functional.interpolate(bk.t(img), size=size, mode=mode, antialias=True, align_corners=ac)
+        bk.close(got.numpy(), want, what=f"{mode} antialias vs PyTorch")
+
+
 def test_pytorch_keyword_forms(bk):
     """softmax / log_softmax(dtype=), glu(dim=), flip / roll(dims=), interpolate's
     recompute_scale_factor, tril_indices / triu_indices, as PyTorch's."""
@@ -2793,8 +2817,9 @@ def test_pytorch_keyword_forms(bk):
     np.testing.assert_array_equal(vg.roll(x, shifts=1, dims=1).numpy(), np.roll(x.numpy(), 1, 1))
     assert F.interpolate(bk.t(np.ones((1, 1, 5, 7))), scale_factor=1.7, mode="bilinear",
                          recompute_scale_factor=True).shape == (1, 1, 8, 11)
-    with pytest.raises(ValueError, match="interpolate: antialias=True is not supported"):
-        F.interpolate(x.reshape(1, 1, 3, 4), scale_factor=0.5, mode="bilinear", antialias=True)
+    with pytest.raises(ValueError, match="interpolate: antialias applies to the bilinear and bicubic modes, got "
+                                         "'nearest'"):
+        F.interpolate(x.reshape(1, 1, 3, 4), scale_factor=0.5, mode="nearest", antialias=True)
     assert vg.tril_indices(3, 3).numpy().tolist() == [list(v) for v in np.tril_indices(3)]
     assert vg.triu_indices(3, 4, 1).numpy().tolist() == [list(v) for v in np.triu_indices(3, 1, 4)]
 

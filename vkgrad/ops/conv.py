@@ -831,17 +831,51 @@ _MODES = {"nearest": (1, 2, 3), "nearest-exact": (1, 2, 3), "linear": (1,), "bil
           "trilinear": (3,), "area": (1, 2, 3)}
 
 
+def _cubic_near(d, A=-0.75):
+    """Cubic convolution's weight at distance |d| <= 1 (PyTorch's bicubic: A = -0.75;
+    NumPy arrays, tensors or numbers)."""
+    return ((d * (A + 2.0) - (A + 3.0)) * d) * d + 1.0
+
+
+def _cubic_far(d, A=-0.75):
+    """Its weight at distance 1 < |d| < 2."""
+    return ((d * A - 5.0 * A) * d + 8.0 * A) * d - 4.0 * A
+
+
+def _cubic_weights(t):
+    """The weights of the four taps floor - 1 .. floor + 2 at fraction t."""
+    return _cubic_far(t + 1.0), _cubic_near(t), _cubic_near(1.0 - t), _cubic_far(2.0 - t)
+
+
 def _cubic_taps(src):
     """PyTorch's bicubic: for source coordinates ``src``, the first of four taps
-    (floor - 1) and their weights (cubic convolution, A = -0.75)."""
-    A = -0.75
+    (floor - 1) and their weights."""
     i0 = np.floor(src)
-    t = src - i0
-    w = [((A * (t + 1) - 5 * A) * (t + 1) + 8 * A) * (t + 1) - 4 * A,
-         ((A + 2) * t - (A + 3)) * t * t + 1,
-         ((A + 2) * (1 - t) - (A + 3)) * (1 - t) * (1 - t) + 1,
-         ((A * (2 - t) - 5 * A) * (2 - t) + 8 * A) * (2 - t) - 4 * A]
-    return i0.astype(np.int64) - 1, w
+    return i0.astype(np.int64) - 1, list(_cubic_weights(src - i0))
+
+
+def _aa_weights(n, o, scale, cubic):
+    """PyTorch's anti-aliased interpolation along an axis of n -> o as a matrix [n, o]
+    (transposed: applied as x @ it): output i averages the inputs around (i + 0.5)
+    * scale with a triangle (bilinear) or cubic (A = -0.5) filter widened by the
+    scale when shrinking, the weights normalised to sum 1
+    (aten/src/ATen/native/cpu/UpSampleKernel.cpp's _compute_weights_aa)."""
+    support = (2.0 if cubic else 1.0) * (scale if scale >= 1.0 else 1.0)
+    inv = 1.0 / scale if scale >= 1.0 else 1.0
+
+    def f(x):
+        x = abs(x)
+        if cubic:
+            return _cubic_near(x, -0.5) if x < 1.0 else _cubic_far(x, -0.5) if x < 2.0 else 0.0
+        return 1.0 - x if x < 1.0 else 0.0
+    m = np.zeros((n, o))
+    for i in range(o):
+        center = scale * (i + 0.5)
+        lo = max(int(center - support + 0.5), 0)
+        hi = min(int(center + support + 0.5), n)
+        w = np.array([f((j - center + 0.5) * inv) for j in range(lo, hi)])
+        m[lo:hi, i] = w / w.sum() if w.sum() != 0 else w
+    return m
 
 
 def interpolate(x, size=None, scale_factor=None, mode="nearest", align_corners=None, recompute_scale_factor=None,
@@ -856,11 +890,12 @@ def interpolate(x, size=None, scale_factor=None, mode="nearest", align_corners=N
     PyTorch's coordinates (``align_corners`` False: half-pixel centres, True: the
     corners' values kept); scale = in / out, or 1 / scale_factor when that is given,
     as PyTorch.  Whole nearest factors repeat each value (a broadcast product);
-    gradients sum back into the sources."""
+    gradients sum back into the sources.  ``antialias`` (bilinear, bicubic):
+    PyTorch's anti-aliased filters, one weight matrix per axis (_aa_weights)."""
     op = "interpolate"
     check_tensor(op, x)
-    if antialias:
-        raise ValueError(f"{op}: antialias=True is not supported (PyTorch's anti-aliased down-sampling)")
+    if antialias and mode not in ("bilinear", "bicubic"):
+        raise ValueError(f"{op}: antialias applies to the bilinear and bicubic modes, got {mode!r}")
     if recompute_scale_factor and scale_factor is not None and size is None:  # (the sizes' own ratios, as PyTorch)
         f = tuple(scale_factor) if isinstance(scale_factor, (tuple, list)) else (scale_factor,) * (x.ndim - 2)
         size, scale_factor = tuple(int(math.floor(n * v)) for n, v in zip(x.shape[2:], f)), None
@@ -891,6 +926,15 @@ def interpolate(x, size=None, scale_factor=None, mode="nearest", align_corners=N
         if min(size) < 1:
             raise ValueError(f"{op}: scale_factor {scale_factor!r} leaves an empty output for input {list(sp)}")
         scales = tuple(1.0 / f for f in factors)
+    if antialias:  # each axis through its weight matrix (a product: exact gradients)
+        be = x.backend
+        for k, (n, o, s) in enumerate(zip(sp, size, scales)):
+            scale = ((n - 1) / (o - 1) if o > 1 else 0.0) if align_corners else s
+            m = Tensor(be.host_constant(("interpolate_aa", mode, n, o, scale),
+                                        lambda n=n, o=o, scale=scale: _aa_weights(n, o, scale, mode == "bicubic"),
+                                        x.dtype), be)
+            x = (x.swapaxes(2 + k, -1) @ m).swapaxes(2 + k, -1)
+        return x
     if mode == "area":  # PyTorch's: the adaptive average pool to that size
         return {1: lambda: adaptive_avg_pool1d(x, size[0]), 2: lambda: adaptive_avg_pool2d(x, size),
                 3: lambda: adaptive_avg_pool3d(x, size)}[len(sp)]()
@@ -1104,21 +1148,15 @@ def grid_sample(input, grid, mode="bilinear", padding_mode="zeros", align_corner
         x0, y0 = floor(ix).detach(), floor(iy).detach()
         tx, ty = ix - x0, iy - y0
 
-        def cubic(t):  # the 4 weights of taps -1, 0, 1, 2 at fraction t (PyTorch's, A = -0.75)
-            A = -0.75
-            far = lambda d: ((d * A - 5.0 * A) * d + 8.0 * A) * d - 4.0 * A  # noqa: E731  (1 < |d| < 2)
-            near = lambda d: ((d * (A + 2.0) - (A + 3.0)) * d) * d + 1.0  # noqa: E731  (|d| <= 1)
-            return far(t + 1.0), near(t), near(1.0 - t), far(2.0 - t)
-
         def bounded(v, n):  # a tap's coordinate under the padding mode (zeros: kept, masked in tap)
             if padding_mode == "reflection":
                 v = reflect(v, n)
             return v if padding_mode == "zeros" else clamp(v, 0.0, n - 1.0)
         out = None
-        for j, wy in enumerate(cubic(ty)):
+        for j, wy in enumerate(_cubic_weights(ty)):
             yj = bounded(y0 + (j - 1.0), H)
             row = None
-            for i, wx in enumerate(cubic(tx)):
+            for i, wx in enumerate(_cubic_weights(tx)):
                 term = tap(bounded(x0 + (i - 1.0), W), yj) * col(wx)
                 row = term if row is None else row + term
             out = row * col(wy) if out is None else out + row * col(wy)
