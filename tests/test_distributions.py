@@ -461,3 +461,35 @@ def test_low_rank_kl_pairs_match_torch():
         got = D.kl_divergence(ours[a], ours[b]).numpy()
         want = TD.kl_divergence(theirs[a], theirs[b]).numpy()
         np.testing.assert_allclose(got, want, rtol=1e-10, err_msg=f"KL({a} || {b})")
+
+
+def test_modes(bk):
+    """``mode`` (PyTorch's property) of every distribution that has one, against
+    closed forms (PyTorch's definitions), NaN where there is none (Uniform,
+    Bernoulli at 1/2); Dirichlet below 1 everywhere: the largest concentration's
+    corner (PyTorch's takes the first, its argmax over 0 / 0)."""
+    D = vg.distributions
+    t = bk.t
+    c1, c0 = np.array([2.0, 0.7, 0.5, 3.0]), np.array([1.5, 3.0, 0.4, 0.9])
+    cases = [
+        (D.Normal(t([0.3, -1.0]), t([1.5, 0.5])), [0.3, -1.0]),
+        (D.LogNormal(t([0.3, -1.0]), t([1.5, 0.5])), np.exp(np.array([0.3, -1.0]) - np.array([1.5, 0.5]) ** 2)),
+        (D.Gamma(t([2.0, 0.7]), t([1.5, 3.0])), [1.0 / 1.5, 0.0]),
+        (D.Beta(t(c1), t(c0)), [(2.0 - 1) / (3.5 - 2), 0.0, 1.0, 1.0]),
+        (D.Exponential(t([1.5, 0.3])), [0.0, 0.0]), (D.Poisson(t([1.5, 4.0])), [1.0, 4.0]),
+        (D.Bernoulli(t([0.3, 0.5, 0.8])), [0.0, np.nan, 1.0]), (D.Uniform(t([0.0]), t([2.0])), [np.nan]),
+        (D.Binomial(10, t([0.3, 0.8])), [3.0, 8.0]), (D.Geometric(t([0.3])), [0.0]),
+        (D.NegativeBinomial(t([3.0, 0.5]), t([0.3, 0.6])), [np.floor(2 * 0.3 / 0.7), 0.0]),
+        (D.Weibull(t([1.5]), t([2.0])), 1.5 * (0.5 ** 0.5)), (D.Pareto(t([1.0]), t([2.0])), [1.0]),
+        (D.StudentT(t([3.0]), t([0.3]), t([1.5])), [0.3]), (D.HalfNormal(t([1.5])), [0.0]),
+        (D.Categorical(t([[0.1, 0.6, 0.3]])), [1]), (D.OneHotCategorical(t([[0.1, 0.6, 0.3]])), [[0.0, 1.0, 0.0]]),
+        (D.Dirichlet(t([[2.0, 3.0, 1.5], [0.5, 0.7, 0.2]])), [[1 / 3.5, 2 / 3.5, 0.5 / 3.5], [0.0, 1.0, 0.0]]),
+        (D.Independent(D.Normal(t([[0.3, -1.0]]), t([[1.0, 1.0]])), 1), [[0.3, -1.0]]),
+        (D.MultivariateNormal(t([0.3, -1.0]), t(np.eye(2))), [0.3, -1.0]),
+    ]
+    for d, want in cases:
+        got = d.mode.numpy()
+        np.testing.assert_allclose(got.astype(np.float64), np.asarray(want, np.float64).reshape(got.shape),
+                                   rtol=max(bk.rtol, 1e-6), atol=bk.atol, equal_nan=True, err_msg=type(d).__name__)
+    with pytest.raises(NotImplementedError, match="MixtureSameFamily has no closed-form mode"):
+        D.MixtureSameFamily(D.Categorical(t([0.5, 0.5])), D.Normal(t([0.0, 1.0]), t([1.0, 1.0]))).mode

@@ -89,6 +89,11 @@ class Distribution:
         raise NotImplementedError(f"{type(self).__name__} has no closed-form mean")
 
     @property
+    def mode(self):
+        """The most likely value (PyTorch's; NaN where there is none)."""
+        raise NotImplementedError(f"{type(self).__name__} has no closed-form mode")
+
+    @property
     def variance(self):
         raise NotImplementedError(f"{type(self).__name__} has no closed-form variance")
 
@@ -149,6 +154,10 @@ class _LocScale(Distribution):
         (self.loc, self.scale), self.batch_shape = _params(type(self).__name__, loc, scale)
 
     @property
+    def mode(self):
+        return self.loc
+
+    @property
     def mean(self):
         return self.loc
 
@@ -193,6 +202,10 @@ class Uniform(Distribution):
     _first = "low"
 
     @property
+    def mode(self):
+        return self.high * float("nan")
+
+    @property
     def mean(self):
         return (self.low + self.high) * 0.5
 
@@ -229,6 +242,10 @@ class Exponential(Distribution):
         (self.rate,), self.batch_shape = _params("Exponential", rate)
 
     _first = "rate"
+
+    @property
+    def mode(self):
+        return self.rate * 0.0
 
     @property
     def mean(self):
@@ -302,6 +319,11 @@ class Bernoulli(_BinaryLogits, Distribution):
         self.logits, self.batch_shape = _logits_probs("Bernoulli", probs, logits, True)
 
     @property
+    def mode(self):
+        p = self.probs
+        return ops.where(ops.eq(p, 0.5), float("nan"), ops.ge(p, 0.5))
+
+    @property
     def mean(self):
         return self.probs
 
@@ -368,6 +390,10 @@ class Categorical(Distribution):
         return self._support(np.arange(self.num_categories, dtype=np.int32), "i32", expand)
 
     @property
+    def mode(self):
+        return ops.argmax(self.probs, -1)
+
+    @property
     def mean(self):
         raise NotImplementedError("Categorical: the mean of class indices is undefined (as PyTorch's NaN)")
 
@@ -382,6 +408,12 @@ class OneHotCategorical(Categorical):
 
     def log_prob(self, value):
         return ops.sum(self._check(value) * self.logits, -1)
+
+    @property
+    def mode(self):
+        idx = ops.argmax(self.probs, -1)
+        oh = ops.one_hot(idx.reshape((idx.size,)), self.num_categories, dtype=self.logits.dtype)
+        return oh.reshape(idx.shape + (self.num_categories,))
 
     @property
     def mean(self):
@@ -413,6 +445,10 @@ class MultivariateNormal(Distribution):
         self.event_shape = loc.shape[-1:]
         self.batch_shape = tuple(np.broadcast_shapes(loc.shape[:-1], L.shape[:-2]))
 
+
+    @property
+    def mode(self):
+        return self.loc
 
     @property
     def mean(self):
@@ -504,6 +540,10 @@ class Gamma(Distribution):
         return _standard_gamma(self.concentration.broadcast_to(full)) / self.rate
 
     @property
+    def mode(self):
+        return ops.clamp((self.concentration - 1.0) / self.rate, 0.0, None)
+
+    @property
     def mean(self):
         return self.concentration / self.rate
 
@@ -530,6 +570,10 @@ class Beta(Distribution):
                                                                                concentration0)
 
     _first = "concentration1"
+
+    @property
+    def mode(self):
+        return Dirichlet(ops.stack([self.concentration1, self.concentration0], -1)).mode[..., 0]
 
     @property
     def mean(self):
@@ -579,6 +623,19 @@ class Dirichlet(Distribution):
     _first = "concentration"
 
     @property
+    def mode(self):
+        a = self.concentration
+        m = ops.clamp(a - 1.0, 0.0, None)
+        m = m / ops.sum(m, -1, keepdims=True)
+        # every concentration < 1: the density has no maximum inside, the largest concentration's corner
+        # (PyTorch's takes the first corner: its argmax runs over 0 / 0)
+        below = ops.amin(ops.lt(a, 1.0), -1, keepdims=True)
+        K = a.shape[-1]
+        idx = ops.argmax(a, -1)
+        oh = ops.one_hot(idx.reshape((idx.size,)), K, dtype=a.dtype).reshape(idx.shape + (K,))
+        return ops.where(below, oh, m)
+
+    @property
     def mean(self):
         return self.concentration / ops.sum(self.concentration, -1, keepdims=True)
 
@@ -618,6 +675,10 @@ class Poisson(Distribution):
         (self.rate,), self.batch_shape = _params("Poisson", rate)
 
     _first = "rate"
+
+    @property
+    def mode(self):
+        return ops.floor(self.rate)
 
     @property
     def mean(self):

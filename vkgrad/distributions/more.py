@@ -110,6 +110,10 @@ class Independent(Distribution):
         return _sum_right(self.base_dist.entropy(), self.reinterpreted_batch_ndims)
 
     @property
+    def mode(self):
+        return self.base_dist.mode
+
+    @property
     def mean(self):
         return self.base_dist.mean
 
@@ -124,6 +128,10 @@ class LogNormal(TransformedDistribution):
     def __init__(self, loc, scale):
         super().__init__(Normal(loc, scale), ExpTransform())
         self.loc, self.scale = self.base_dist.loc, self.base_dist.scale
+
+    @property
+    def mode(self):
+        return ops.exp(self.loc - self.scale * self.scale)
 
     @property
     def mean(self):
@@ -165,6 +173,10 @@ class HalfNormal(_Folded):
 
     def __init__(self, scale):
         super().__init__(Normal, scale)
+
+    @property
+    def mode(self):
+        return self.scale * 0.0
 
     @property
     def mean(self):
@@ -211,6 +223,10 @@ class HalfCauchy(_Folded):
         super().__init__(Cauchy, scale)
 
     @property
+    def mode(self):
+        return self.scale * 0.0
+
+    @property
     def mean(self):
         return self.scale * float("inf")
 
@@ -241,6 +257,10 @@ class Gumbel(TransformedDistribution):
         return self.loc - ops.log(-ops.log(self._check(value))) * self.scale
 
     @property
+    def mode(self):
+        return self.loc
+
+    @property
     def mean(self):
         return self.loc + self.scale * _EULER
 
@@ -260,6 +280,11 @@ class Weibull(TransformedDistribution):
         self.scale, self.concentration = scale_, conc
         super().__init__(Exponential(ones_like(scale_)),
                          [PowerTransform(ops.reciprocal(conc)), AffineTransform(0.0, scale_)])
+
+    @property
+    def mode(self):
+        c = self.concentration
+        return self.scale * ((c - 1.0) / c) ** ops.reciprocal(c)
 
     @property
     def mean(self):
@@ -288,6 +313,10 @@ class Pareto(TransformedDistribution):
         lp = ops.log(self.alpha) + ops.log(self.scale) * self.alpha - ops.log(ops.where(inside, v, 1.0)) * (
             self.alpha + 1.0)
         return ops.where(inside, lp, float("-inf"))
+
+    @property
+    def mode(self):
+        return self.scale
 
     @property
     def mean(self):
@@ -329,6 +358,10 @@ class StudentT(Distribution):
         return norm - (df + 1.0) * 0.5 * ops.log1p(z * z / df)
 
     @property
+    def mode(self):
+        return self.loc
+
+    @property
     def mean(self):
         return ops.where(ops.gt(self.df, 1.0), self.loc, float("nan"))
 
@@ -360,6 +393,10 @@ class Geometric(_BinaryLogits, Distribution):
 
     def __init__(self, probs=None, logits=None):
         self.logits, self.batch_shape = _logits_probs("Geometric", probs, logits, True)
+
+    @property
+    def mode(self):
+        return self.probs * 0.0
 
     @property
     def mean(self):
@@ -396,6 +433,11 @@ class Binomial(_BinaryLogits, Distribution):
         (self.total_count, self.logits), self.batch_shape = _params("Binomial", total_count * 1.0 if not isinstance(
             total_count, Tensor) else total_count, lg)
         self.total_count = self.total_count.detach()
+
+    @property
+    def mode(self):
+        n = self.total_count
+        return ops.clamp(ops.floor((n + 1.0) * self.probs), None, n)
 
     @property
     def mean(self):
@@ -436,6 +478,10 @@ class NegativeBinomial(_BinaryLogits, Distribution):
         lg, _ = _logits_probs("NegativeBinomial", probs, logits, True)
         (self.total_count, self.logits), self.batch_shape = _params(
             "NegativeBinomial", total_count * 1.0 if not isinstance(total_count, Tensor) else total_count, lg)
+
+    @property
+    def mode(self):
+        return ops.clamp(ops.floor((self.total_count - 1.0) * ops.exp(self.logits)), 0.0, None)
 
     @property
     def mean(self):
@@ -545,6 +591,10 @@ class LowRankMultivariateNormal(Distribution):
     _first = "loc"
 
     @property
+    def mode(self):
+        return self.loc
+
+    @property
     def mean(self):
         return self.loc
 
@@ -621,6 +671,10 @@ class VonMises(Distribution):
         from ..special import i0e
         k = self.concentration
         return k * (ops.cos(self._check(value) - self.loc) - 1.0) - math.log(2 * math.pi) - ops.log(i0e(k))
+
+    @property
+    def mode(self):
+        return self.loc
 
     @property
     def mean(self):
