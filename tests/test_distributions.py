@@ -493,3 +493,24 @@ def test_modes(bk):
                                    rtol=max(bk.rtol, 1e-6), atol=bk.atol, equal_nan=True, err_msg=type(d).__name__)
     with pytest.raises(NotImplementedError, match="MixtureSameFamily has no closed-form mode"):
         D.MixtureSameFamily(D.Categorical(t([0.5, 0.5])), D.Normal(t([0.0, 1.0]), t([1.0, 1.0]))).mode
+
+
+def test_gamma_cdf(bk):
+    """Gamma's (and Chi2's) cdf: P(a, rate x) against a float64 series of the
+    incomplete gamma; its gradient in x the density, in the rate x / rate times
+    it, none to the concentration (as PyTorch's)."""
+    def p_series(a, x):  # P(a, x) = x^a e^-x / Gamma(a + 1) * sum x^k / ((a+1)...(a+k))
+        term, total = 1.0, 1.0
+        for k in range(1, 200):
+            term *= x / (a + k)
+            total += term
+        return math.exp(a * math.log(x) - x - math.lgamma(a + 1.0)) * total
+    a, r, x = np.array([2.0, 0.7, 5.0]), np.array([1.5, 3.0, 0.5]), np.array([0.5, 2.0, 7.0])
+    vx, vr = bk.t(x, requires_grad=True), bk.t(r, requires_grad=True)
+    cdf = D.Gamma(bk.t(a), vr).cdf(vx)
+    bk.close(cdf.numpy(), [p_series(ai, ri * xi) for ai, ri, xi in zip(a, r, x)], what="gamma cdf")
+    gx, gr = vg.autograd.grad(cdf.sum(), [vx, vr])
+    dens = np.exp(D.Gamma(bk.t(a), bk.t(r)).log_prob(bk.t(x)).numpy().astype(np.float64))
+    bk.close(gx.numpy(), dens, what="d cdf / dx")
+    bk.close(gr.numpy(), dens * x / r, what="d cdf / d rate")
+    bk.close(D.Chi2(bk.t([3.0])).cdf(bk.t([2.0])).numpy(), [p_series(1.5, 1.0)], what="chi2 cdf")

@@ -551,6 +551,13 @@ class Gamma(Distribution):
     def variance(self):
         return self.concentration / (self.rate * self.rate)
 
+    def cdf(self, value):
+        """P(a, rate x), the regularized lower incomplete gamma (``vkgrad.special.gammainc``:
+        float64 on the host; gradients to x and the rate, none to the concentration,
+        as PyTorch's)."""
+        from ..special import gammainc
+        return gammainc(self.concentration, self.rate * self._check(value))
+
     def log_prob(self, value):
         v = self._check(value)
         a, b = self.concentration, self.rate
