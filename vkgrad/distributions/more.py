@@ -299,6 +299,74 @@ class Weibull(TransformedDistribution):
         return _EULER * (1.0 - ops.reciprocal(self.concentration)) + ops.log(self.scale / self.concentration) + 1.0
 
 
+class InverseGamma(TransformedDistribution):
+    """InverseGamma(concentration, rate): 1 / Gamma(concentration, rate) (PyTorch's;
+    reparameterised through the gamma draw)."""
+
+    def __init__(self, concentration, rate):
+        (conc, rate_), _ = _params("InverseGamma", concentration, rate)
+        self.concentration, self.rate = conc, rate_
+        super().__init__(Gamma(conc, rate_), PowerTransform(-1.0))
+
+    @property
+    def mode(self):
+        return self.rate / (self.concentration + 1.0)
+
+    @property
+    def mean(self):  # (infinite for concentration <= 1, as PyTorch's)
+        c = self.concentration
+        return ops.where(ops.gt(c, 1.0), self.rate / (c - 1.0), float("inf"))
+
+    @property
+    def variance(self):
+        c = self.concentration
+        m1 = c - 1.0
+        return ops.where(ops.gt(c, 2.0), self.rate * self.rate / (m1 * m1 * (c - 2.0)), float("inf"))
+
+    def entropy(self):
+        c = self.concentration
+        return c + ops.log(self.rate) + ops.lgamma(c) - (c + 1.0) * ops.digamma(c)
+
+
+class Kumaraswamy(TransformedDistribution):
+    """Kumaraswamy(concentration1 a, concentration0 b) on (0, 1): density a b x^(a-1)
+    (1 - x^a)^(b-1); (1 - U^(1/b))^(1/a) of a uniform U (PyTorch's; reparameterised)."""
+
+    def __init__(self, concentration1, concentration0):
+        (c1, c0), _ = _params("Kumaraswamy", concentration1, concentration0)
+        self.concentration1, self.concentration0 = c1, c0
+        super().__init__(Uniform(zeros_like(c0), ones_like(c0)),
+                         [PowerTransform(ops.reciprocal(c0)), AffineTransform(1.0, -1.0),
+                          PowerTransform(ops.reciprocal(c1))])
+
+    def _moment(self, n):  # E[x^n] = b B(1 + n / a, b)
+        a, b = self.concentration1, self.concentration0
+        k = n / a + 1.0
+        return b * ops.exp(ops.lgamma(k) + ops.lgamma(b) - ops.lgamma(k + b))
+
+    @property
+    def mode(self):  # ((a - 1) / (a b - 1))^(1/a) where a, b >= 1, else NaN (PyTorch's formula: NaN for b > 1 too)
+        a, b = self.concentration1, self.concentration0
+        m = ((a - 1.0) / (a * b - 1.0)) ** ops.reciprocal(a)
+        return ops.where(ops.ge(a, 1.0) * ops.ge(b, 1.0), m, float("nan"))
+
+    @property
+    def mean(self):
+        return self._moment(1.0)
+
+    @property
+    def variance(self):
+        m = self._moment(1.0)
+        return self._moment(2.0) - m * m
+
+    def entropy(self):
+        a, b = self.concentration1, self.concentration0
+        t1 = 1.0 - ops.reciprocal(a)
+        t0 = 1.0 - ops.reciprocal(b)
+        h_b = ops.digamma(b + 1.0) + _EULER  # (the harmonic number of b)
+        return t0 + t1 * h_b - ops.log(a) - ops.log(b)
+
+
 class Pareto(TransformedDistribution):
     """Pareto(scale, alpha): scale exp(Exponential(alpha)), x >= scale."""
 

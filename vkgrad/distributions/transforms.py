@@ -149,6 +149,11 @@ class PowerTransform(Transform):
         e = self.exponent
         return ops.log(ops.abs(e * y / x)) if isinstance(e, Tensor) else ops.log(ops.abs(y * e / x))
 
+    @property
+    def sign(self):  # (decreasing for a negative exponent: a transformed cdf flips)
+        e = self.exponent
+        return ops.sign(e) if isinstance(e, Tensor) else (1 if e >= 0 else -1)
+
 
 class AbsTransform(Transform):
     """y = |x| (not bijective: no inverse density)."""
