@@ -54,15 +54,15 @@ class _Size(int):
         return self._shape[dim]
 
 
+_ZERO = (0,)
+
+
 class Version(list):
-    """A tensor's in-place version counter, ``[n]``, shared by the tensors that
-    share its storage (detach, reshape views), which mark it ``shared``."""
+    """A tensor's in-place version counter, ``Version((n,))``, shared by the tensors
+    that share its storage (detach, reshape views), which mark it ``shared``
+    (no __init__ of its own: made with every tensor, it costs a list's)."""
 
-    __slots__ = ("shared",)
-
-    def __init__(self, n=0):
-        super().__init__((n,))
-        self.shared = False
+    shared = False
 
 
 class Tensor:
@@ -81,7 +81,7 @@ class Tensor:
         self._hooks = None  # {key: fn} run on this tensor's gradient (register_hook); "retain": retain_grad
         # in-place changes (add_, ...), a counter shared with views of the same storage
         # (detach, reshape): backward checks the tensors it needs against it
-        self._version = Version()
+        self._version = Version(_ZERO)
 
     # -- metadata ------------------------------------------------------
     @property
@@ -283,7 +283,7 @@ class Tensor:
                                "to update weights by hand) or an out-of-place op")
         if recording:  # the op's input: self's value now, in a tensor of its own (self's storage may change)
             old = Tensor(self.data, self.backend, self.requires_grad)
-            old._node, old._version = self._node, Version(self._version[0])
+            old._node, old._version = self._node, Version((self._version[0],))
         log, _core.made_log = _core.made_log, ([] if recording else None)
         try:
             with no_grad() if not recording else _nullcontext():
@@ -919,7 +919,7 @@ class Tensor:
         new = self.__class__.__new__(self.__class__)
         new.data = self.backend.cast(self.data, self.dtype)  # same-dtype cast = copy
         new.backend, new.requires_grad, new.grad = self.backend, self.requires_grad, None
-        new.name, new._node, new._hooks, new._version = self.name, None, None, Version()
+        new.name, new._node, new._hooks, new._version = self.name, None, None, Version(_ZERO)
         if isinstance(self, Parameter):
             new._explicit_name = self._explicit_name
         memo[id(self)] = new

@@ -291,7 +291,8 @@ class Optimizer:
         """Update every parameter that has a gradient (from ``grads`` -- the dict
         from ``vkgrad.backward()``, or a dict keyed by parameter names or the
         parameters -- or ``.grad``)."""
-        check_grads_keys(grads, self._named_params(), type(self).__name__)
+        if grads and type(grads) is dict:  # (a plain dict: its keys checked; backward()'s Gradients are not)
+            check_grads_keys(grads, self._named_params(), type(self).__name__)
         for be in self._step(grads).values():
             be.end_step()  # a training step is done: submit its queued work (every group's: one submission)
 
