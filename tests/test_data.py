@@ -198,3 +198,28 @@ def test_distributed_sampler_matches_torch_without_shuffle_if_available():
             ours = list(DistributedSampler(range(n), w, r, shuffle=False, drop_last=drop))
             theirs = list(torch.utils.data.DistributedSampler(range(n), w, r, shuffle=False, drop_last=drop))
             assert ours == theirs, (n, w, r, drop)
+
+
+def test_loader_without_batching():
+    """batch_size=None (PyTorch's): each sample as it is -- no batch axis --, its
+    arrays and NumPy scalars tensors, for a dataset, arrays x / y and an iterable
+    dataset; len() counts samples; drop_last with it raises (it failed with a
+    TypeError)."""
+    x, y = np.arange(8.0, dtype=np.float32).reshape(4, 2), np.arange(4)
+    ds = vg.data.TensorDataset(x, y)
+    got = list(vg.data.DataLoader(ds, batch_size=None))
+    assert len(got) == 4 and len(vg.data.DataLoader(ds, batch_size=None)) == 4
+    assert got[2][0].shape == (2,) and got[2][1].shape == () and int(got[2][1].item()) == 2
+    np.testing.assert_array_equal(got[3][0].numpy(), x[3])
+    pairs = list(vg.data.DataLoader(x, y, batch_size=None, shuffle=False))
+    assert [int(b.item()) for _, b in pairs] == [0, 1, 2, 3] and pairs[0][0].shape == (2,)
+
+    class Stream(vg.data.IterableDataset):
+        def __iter__(self):
+            return iter([(np.ones(3) * k, k) for k in range(3)])
+    items = list(vg.data.DataLoader(Stream(), batch_size=None))
+    assert len(items) == 3 and items[1][0].shape == (3,) and items[1][1] == 1
+    with pytest.raises(ValueError, match="DataLoader: batch_size=None .* excludes drop_last"):
+        vg.data.DataLoader(ds, batch_size=None, drop_last=True)
+    with pytest.raises(ValueError, match=r"DataLoader: batch_size must be a positive int or None, got 0"):
+        vg.data.DataLoader(ds, batch_size=0)

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import math
+import numbers
 
 import numpy as np
 
@@ -369,9 +370,13 @@ class DataLoader:
         else:
             self.x, self.y = self._array("x", x), None if y is None else self._array("y", y)
             shuffle = True if shuffle is None else shuffle  # (ggmlR's)
-        if batch_size < 1:
-            raise ValueError(f"DataLoader: batch_size must be >= 1, got {batch_size}")
-        self.batch_size, self.shuffle, self.drop_last = int(batch_size), shuffle, drop_last
+        if batch_size is None:  # (PyTorch's: no batching -- each sample as it is, its arrays tensors)
+            if drop_last or batch_sampler is not None:
+                raise ValueError("DataLoader: batch_size=None (no batching) excludes drop_last and batch_sampler")
+        elif isinstance(batch_size, bool) or not isinstance(batch_size, numbers.Integral) or batch_size < 1:
+            raise ValueError(f"DataLoader: batch_size must be a positive int or None, got {batch_size!r}")
+        self.batch_size = None if batch_size is None else int(batch_size)
+        self.shuffle, self.drop_last = shuffle, drop_last
         self.device, self.dtype = device, dtype
         self._rng = np.random.default_rng(seed) if seed is not None else None
         self.shard = (0, 1)  # (rank, world): set by vkgrad.distributed
@@ -399,12 +404,14 @@ class DataLoader:
             if not hasattr(self.dataset, "__len__"):
                 raise TypeError("DataLoader: an IterableDataset without __len__ has no length")
             n = len(range(self.shard[0], len(self.dataset), self.shard[1]))
-            return n // self.batch_size if self.drop_last else math.ceil(n / self.batch_size)
+            return n if self.batch_size is None else n // self.batch_size if self.drop_last else \
+                math.ceil(n / self.batch_size)
         if self.batch_sampler is not None:
             r, w = self.shard
             return len(range(r, len(self.batch_sampler), w))
         n = self._indices_len()
-        return n // self.batch_size if self.drop_last else math.ceil(n / self.batch_size)
+        return n if self.batch_size is None else n // self.batch_size if self.drop_last else \
+            math.ceil(n / self.batch_size)
 
     def _samples(self):
         return len(self.dataset) if self.dataset is not None else self.x.shape[0]
@@ -444,6 +451,9 @@ class DataLoader:
         for k, sample in enumerate(self.dataset):
             if k % w != r:
                 continue
+            if self.batch_size is None:
+                yield self._tensors((self.collate_fn or default_convert)(sample))
+                continue
             batch.append(sample)
             if len(batch) == self.batch_size:
                 yield self._tensors((self.collate_fn or default_collate)(batch))
@@ -456,6 +466,9 @@ class DataLoader:
             yield from self._stream()
             return
         n = self._samples()
+        if self.batch_size is None:
+            yield from self._unbatched(n)
+            return
         for idx in self._batches():
             if idx.size and (idx.min() < 0 or idx.max() >= n):
                 raise IndexError(f"DataLoader: the sampler gave indices in [{idx.min()}, {idx.max()}], outside "
@@ -472,12 +485,27 @@ class DataLoader:
                             device=self.device)
                 yield xb, yb
 
+    def _unbatched(self, n):
+        """batch_size=None: each sample in the epoch's order, not collated (PyTorch's
+        default_convert: arrays and NumPy scalars become tensors)."""
+        for i in self.epoch_order():
+            i = int(i)
+            if not 0 <= i < n:
+                raise IndexError(f"DataLoader: the sampler gave index {i}, outside the {n} samples")
+            if self.dataset is not None:
+                yield self._tensors((self.collate_fn or default_convert)(self.dataset[i]))
+            else:
+                xs = self._tensors(np.asarray(self.x[i]))
+                yield xs if self.y is None else (xs, self._tensors(np.asarray(self.y[i])))
+
     def _tensors(self, batch):
         """A collated batch's arrays as tensors (integers stay integers), tuples kept."""
         if isinstance(batch, tuple):
             return tuple(self._tensors(b) for b in batch)
         if isinstance(batch, dict):
             return {k: self._tensors(v) for k, v in batch.items()}
+        if isinstance(batch, np.generic) and not isinstance(batch, (np.str_, np.bytes_)):
+            batch = np.asarray(batch)  # (a NumPy scalar: a 0-d tensor, as PyTorch's)
         if isinstance(batch, Tensor) or not isinstance(batch, np.ndarray):
             return batch
         return tensor(batch, dtype=None if batch.dtype.kind in "iub" else self.dtype, device=self.device)
