@@ -275,7 +275,6 @@ class Tensor:
         refused such a change."""
         from . import config
         from .autograd import no_grad
-        from .ops import _core
         recording = config.grad_enabled
         if recording and self.requires_grad and self._node is None:
             raise RuntimeError(f"{op}: an in-place change of a leaf tensor that requires grad (shape "
@@ -284,19 +283,12 @@ class Tensor:
         if recording:  # the op's input: self's value now, in a tensor of its own (self's storage may change)
             old = Tensor(self.data, self.backend, self.requires_grad)
             old._node, old._version = self._node, Version((self._version[0],))
-        log, _core.made_log = _core.made_log, ([] if recording else None)
-        try:
-            with no_grad() if not recording else _nullcontext():
-                value = fn(old if recording else self)
-                if value.shape != self.shape:
-                    raise ValueError(f"{op}: the result has shape {list(value.shape)}, not the tensor's "
-                                     f"{list(self.shape)} (in place, the tensor cannot be broadcast to a larger "
-                                     "shape)")
-                v = value if value.dtype == self.dtype else value.to(dtype=self.dtype)
-                if recording and v.requires_grad and not any(t is v for t in _core.made_log):
-                    v = v.clone()  # (an existing tensor -- copy_'s source --: its own node and storage)
-        finally:
-            made, _core.made_log = _core.made_log, log
+        with no_grad() if not recording else _nullcontext():
+            value = fn(old if recording else self)
+            if value.shape != self.shape:
+                raise ValueError(f"{op}: the result has shape {list(value.shape)}, not the tensor's "
+                                 f"{list(self.shape)} (in place, the tensor cannot be broadcast to a larger shape)")
+            v = value if value.dtype == self.dtype else value.to(dtype=self.dtype)
         if not (recording and (v.requires_grad or self.requires_grad)):
             self.backend.copy_(self.data, v.data)  # (into the storage: its views see the change)
             self._version[0] += 1
@@ -305,7 +297,9 @@ class Tensor:
             raise RuntimeError(f"{op}: an in-place change that gradients go through, of a tensor that shares its "
                                f"storage (shape {list(self.shape)}: a reshape view, a detach(), or one of them) "
                                "while gradients are recorded; change a clone()")
-        self.data = v.data if any(t is v for t in made) else self.backend.cast(v.data, self.dtype)
+        # a value that requires grad is the op's own output (copy_ clones its source), or old itself;
+        # a constant may be any tensor's: copied
+        self.data = v.data if v.requires_grad else self.backend.cast(v.data, self.dtype)
         self._version[0] += 1
         if v.requires_grad:
             node = v._node
@@ -344,7 +338,9 @@ class Tensor:
         def value(_):
             t = src if isinstance(src, Tensor) else tensor(np.asarray(src), dtype=self.dtype, device=self.device)
             t = t if t.device == self.device else t.to(device=self.device)
-            return t if t.shape == self.shape else _ops().broadcast_to(t, self.shape)
+            t = t if t.shape == self.shape else _ops().broadcast_to(t, self.shape)
+            # (recorded, the tensor takes over the value's storage and node: src's own, copied)
+            return t.clone() if t is src and t.requires_grad and config.grad_enabled else t
         return self._inplace_of("copy_", value)
 
     def normal_(self, mean=0.0, std=1.0):

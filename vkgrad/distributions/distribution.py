@@ -49,6 +49,11 @@ def _shape(sample_shape):
     return (int(sample_shape),) if isinstance(sample_shape, (int, np.integer)) else tuple(sample_shape)
 
 
+def _one_hot(idx, k, dtype):
+    """int32 class indices of any shape as one-hot rows [..., k]."""
+    return ops.one_hot(idx.reshape((idx.size,)), k, dtype=dtype).reshape(idx.shape + (k,))
+
+
 class Distribution:
     """Base class: ``batch_shape``, ``event_shape``, ``sample(sample_shape)`` (no
     gradient), ``rsample`` where the distribution has one, ``log_prob(value)``,
@@ -402,18 +407,14 @@ class OneHotCategorical(Categorical):
     """Categorical with one-hot samples [..., K] (float) and values."""
 
     def _sample(self, shape):
-        idx = super()._sample(shape)
-        oh = ops.one_hot(idx.reshape((idx.size,)), self.num_categories, dtype=self.logits.dtype)
-        return oh.reshape(idx.shape + (self.num_categories,))
+        return _one_hot(super()._sample(shape), self.num_categories, self.logits.dtype)
 
     def log_prob(self, value):
         return ops.sum(self._check(value) * self.logits, -1)
 
     @property
     def mode(self):
-        idx = ops.argmax(self.probs, -1)
-        oh = ops.one_hot(idx.reshape((idx.size,)), self.num_categories, dtype=self.logits.dtype)
-        return oh.reshape(idx.shape + (self.num_categories,))
+        return _one_hot(ops.argmax(self.probs, -1), self.num_categories, self.logits.dtype)
 
     @property
     def mean(self):
@@ -444,7 +445,6 @@ class MultivariateNormal(Distribution):
         self.loc, self.scale_tril = loc, L
         self.event_shape = loc.shape[-1:]
         self.batch_shape = tuple(np.broadcast_shapes(loc.shape[:-1], L.shape[:-2]))
-
 
     @property
     def mode(self):
@@ -637,10 +637,7 @@ class Dirichlet(Distribution):
         # every concentration < 1: the density has no maximum inside, the largest concentration's corner
         # (PyTorch's takes the first corner: its argmax runs over 0 / 0)
         below = ops.amin(ops.lt(a, 1.0), -1, keepdims=True)
-        K = a.shape[-1]
-        idx = ops.argmax(a, -1)
-        oh = ops.one_hot(idx.reshape((idx.size,)), K, dtype=a.dtype).reshape(idx.shape + (K,))
-        return ops.where(below, oh, m)
+        return ops.where(below, _one_hot(ops.argmax(a, -1), a.shape[-1], a.dtype), m)
 
     @property
     def mean(self):

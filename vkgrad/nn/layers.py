@@ -102,11 +102,14 @@ LazyLinear = _lazy(Linear, "LazyLinear", "in_features", lambda m, x: x.shape[-1]
 
 
 def _running_factor(m, x):
-    """A batch / instance norm's running-statistics factor for one training batch,
-    counted in ``num_batches_tracked`` (PyTorch's; a captured step's replays count
-    too): ``momentum``, or with momentum=None 1 / num_batches_tracked -- a
-    cumulative average, whose factor changes every step: not in a captured step,
-    which would replay the first."""
+    """A batch / instance norm's running-statistics factor for this batch: in
+    training, with running statistics, the batch counted in ``num_batches_tracked``
+    (PyTorch's; a captured step's replays count too) and ``momentum``, or with
+    momentum=None 1 / num_batches_tracked -- a cumulative average, whose factor
+    changes every step: not in a captured step, which would replay the first;
+    otherwise unused (0 for None)."""
+    if not (m.training and m.track_running_stats):
+        return m.momentum or 0.0
     m.num_batches_tracked += 1
     be = x.backend
     if be.capturing:
@@ -159,10 +162,8 @@ class BatchNorm1d(_Tracked, Module):
                              f"{list(getattr(x, 'shape', ()))}")
         # the batch-norm kernel updates the f32 running statistics in place, also
         # for f16 activations
-        tracking = self.training and self.track_running_stats
         return ops.batch_norm(x, self.running_mean, self.running_var, self.weight, self.bias,
-                              self.training or not self.track_running_stats,
-                              _running_factor(self, x) if tracking else (self.momentum or 0.0), self.eps)
+                              self.training or not self.track_running_stats, _running_factor(self, x), self.eps)
 
     def extra_repr(self):
         return (f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, affine={self.affine}" +
@@ -809,9 +810,8 @@ class _InstanceNorm(_Tracked, Module):
         batched = x.ndim == n
         x = x if batched else x.unsqueeze(0)
         rm, rv = (self.running_mean, self.running_var) if self.track_running_stats else (None, None)
-        tracking = self.training and self.track_running_stats
         y = ops.instance_norm(x, rm, rv, self.weight, self.bias, self.training or not self.track_running_stats,
-                              _running_factor(self, x) if tracking else (self.momentum or 0.0), self.eps)
+                              _running_factor(self, x), self.eps)
         return y if batched else y.squeeze(0)
 
     def extra_repr(self):

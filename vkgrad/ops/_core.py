@@ -10,7 +10,6 @@ from ..backends.base import FLOAT_DTYPES
 from ..tensor import Tensor, tensor
 
 _RANK = {"f16": 0, "f32": 1, "f64": 2}
-made_log = None  # a list while an in-place op records its value: the outputs recorded (Tensor._inplace_of)
 
 
 def make(handle, backend, parents, backward_fn, view_of=None, vjp=None):
@@ -34,8 +33,6 @@ def make(handle, backend, parents, backward_fn, view_of=None, vjp=None):
                     out._node = (backward_fn, parents, versions, vjp, _anomaly_trace())
                 else:
                     out._node = (backward_fn, parents, versions, vjp)
-                if made_log is not None:
-                    made_log.append(out)
                 break
     return out
 

@@ -1152,12 +1152,13 @@ def grid_sample(input, grid, mode="bilinear", padding_mode="zeros", align_corner
             if padding_mode == "reflection":
                 v = reflect(v, n)
             return v if padding_mode == "zeros" else clamp(v, 0.0, n - 1.0)
+        xs = [(bounded(x0 + (i - 1.0), W), col(wx)) for i, wx in enumerate(_cubic_weights(tx))]
         out = None
         for j, wy in enumerate(_cubic_weights(ty)):
             yj = bounded(y0 + (j - 1.0), H)
             row = None
-            for i, wx in enumerate(_cubic_weights(tx)):
-                term = tap(bounded(x0 + (i - 1.0), W), yj) * col(wx)
+            for xi, wx in xs:
+                term = tap(xi, yj) * wx
                 row = term if row is None else row + term
             out = row * col(wy) if out is None else out + row * col(wy)
     else:

@@ -904,7 +904,7 @@ def additive_mask(m, like, true_masks):
     if isinstance(m, np.ndarray) and m.dtype == bool:
         m = np.where(m if true_masks else ~m, -np.inf, 0.0)
     if isinstance(m, Tensor) and m.dtype == "i32":
-        from .elementwise import to, where
+        from .elementwise import to
         m = where(m, -math.inf, 0.0) if true_masks else where(m, 0.0, -math.inf)
         return m if m.dtype == like.dtype else to(m, dtype=like.dtype)
     if not isinstance(m, Tensor):

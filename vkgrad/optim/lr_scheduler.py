@@ -58,6 +58,10 @@ class _Scheduler:
         """Each parameter group's current rate (PyTorch's)."""
         return [o._lr for o in self.optimizer._groups_served()]
 
+    def _lr_now(self, i):
+        """Group i's current rate."""
+        return self.optimizer._groups_served()[i]._lr
+
     def state_dict(self):
         """The schedule's position (``last_epoch``) and base rates, for checkpoints."""
         return {"type": type(self).__name__, "last_epoch": self.last_epoch, "base_lr": self.base_lr,
@@ -138,7 +142,10 @@ class CosineAnnealingLR(_Chainable):
             lr_min = eta_min
         super().__init__(optimizer)
         self.T_max, self.lr_min, self.restart = int(T_max), float(lr_min), bool(restart)
-        self._floor = self.lr_min
+
+    @property
+    def _floor(self):
+        return self.lr_min
 
     def _g(self, t):
         t = t % self.T_max if self.restart else min(t, self.T_max)
@@ -308,7 +315,7 @@ class MultiplicativeLR(_Scheduler):
     def _group_lr(self, i, base):
         if self.last_epoch == 0:
             return base
-        return self.optimizer._groups_served()[i]._lr * float(self.lr_lambdas[i](self.last_epoch))
+        return self._lr_now(i) * float(self.lr_lambdas[i](self.last_epoch))
 
 
 class CosineAnnealingWarmRestarts(_Scheduler):

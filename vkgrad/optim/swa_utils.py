@@ -115,7 +115,7 @@ class SWALR(_Scheduler):
     def _group_lr(self, i, base):
         step = self.last_epoch if self.anneal_epochs else max(1, self.last_epoch)
         prev = self._alpha(max(0.0, min(1.0, (step - 1) / max(1, self.anneal_epochs))))
-        lr, swa = self.optimizer._groups_served()[i]._lr, self.swa_lrs[i]
+        lr, swa = self._lr_now(i), self.swa_lrs[i]
         start = swa if prev == 1 else (lr - prev * swa) / (1 - prev)  # the lr before annealing
         alpha = self._alpha(max(0.0, min(1.0, step / max(1, self.anneal_epochs))))
         return swa * alpha + start * (1 - alpha)
