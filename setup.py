@@ -1,4 +1,5 @@
-"""Build steps beyond pyproject.toml: SPIR-V shaders and the Kompute companion.
+"""Build steps beyond pyproject.toml: SPIR-V shaders, the Kompute companion and
+the CPU backend's fused C loops (_cpukern: optional, the NumPy path without it).
 
 Both run in build_ext, so `pip install .` and `pip install -e .` compile them.
 Without glslangValidator, pybind11 or kp's headers the package still installs
@@ -52,10 +53,9 @@ class BuildExt(build_ext):
         if kp_inc is None or pb_inc is None:
             self._skip("kp headers (KP_INCLUDE_DIR) or pybind11 not found, so the Kompute "
                        "companion (_vkext) is not built")
-            self.extensions = []
+            self.extensions = [e for e in self.extensions if e is not ext]
         else:
-            for ext in self.extensions:
-                ext.include_dirs += [kp_inc, pb_inc]
+            ext.include_dirs += [kp_inc, pb_inc]
         super().run()
 
 
@@ -68,4 +68,14 @@ ext = Extension(
     language="c++",
 )
 
-setup(ext_modules=[ext], cmdclass={"build_ext": BuildExt})
+# Plain C called through ctypes (no Python API); -ffp-contract=off: no fused
+# multiply-adds, so its loops give the NumPy path's bits. optional: a compiler
+# that fails leaves the NumPy path.
+cpu_ext = Extension(
+    "vkgrad.backends._cpukern",
+    sources=["vkgrad/backends/_cpukern.c"],
+    extra_compile_args=["-O3", "-ffp-contract=off", "-fno-math-errno", "-fvisibility=hidden"],
+    optional=True,
+)
+
+setup(ext_modules=[ext, cpu_ext], cmdclass={"build_ext": BuildExt})

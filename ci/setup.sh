@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Set up vkgrad on a fresh Debian machine: system packages for Vulkan (lavapipe,
-# glslang, validation layers), a virtualenv in .venv, Kompute (kp) built offline
-# from its PyPI sdist, and vkgrad itself (shaders compiled at install).
+# glslang, validation layers) and the CPU backend (gcc, oneDNN), a virtualenv in
+# .venv, Kompute (kp) built offline from its PyPI sdist, and vkgrad itself
+# (shaders and the CPU backend's C loops compiled at install).
 #   VKGRAD_CPU_ONLY=1 bash ci/setup.sh   skips the Vulkan parts.
+#   VKGRAD_CPU_SGEMM=0 / VKGRAD_CPU_NATIVE=0 at run time: the CPU backend's NumPy paths.
 #   VKGRAD_EXTRAS="dev,mpi"             extras to install (default: dev).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -12,8 +14,13 @@ VENV=${VKGRAD_VENV:-$ROOT/.venv}
 
 log() { printf '\n== %s\n' "$*"; }
 
-APT_PKGS="libvulkan-dev mesa-vulkan-drivers glslang-tools spirv-tools libfmt-dev cmake g++ vulkan-tools vulkan-validationlayers"
+# the CPU backend's: gcc for its fused C loops, oneDNN (libdnnl2) for its float32
+# products (both optional at run time: NumPy's path without them)
+APT_PKGS="gcc libdnnl2"
 if [ -z "${VKGRAD_CPU_ONLY:-}" ]; then
+  APT_PKGS="$APT_PKGS libvulkan-dev mesa-vulkan-drivers glslang-tools spirv-tools libfmt-dev cmake g++ vulkan-tools vulkan-validationlayers"
+fi
+if command -v dpkg >/dev/null; then
   missing=$(for p in $APT_PKGS; do dpkg -s "$p" >/dev/null 2>&1 || echo "$p"; done)
   if [ -n "$missing" ]; then
     log "installing Debian packages: $missing"

@@ -185,6 +185,58 @@ def test_products(split, M, N, K, ta, tb):
         np.testing.assert_allclose(got, x.astype(np.float64) @ y, rtol=1e-5, atol=1e-5)
 
 
+@pytest.mark.skipif(cpu._sgemm is None, reason="oneDNN (libdnnl) not found: products by NumPy only")
+@pytest.mark.parametrize("M,N,K", [(33, 70, 9), (70, 33, 130), (2, 5, 3)])
+def test_sgemm_products(monkeypatch, M, N, K):
+    """dnnl_sgemm's products against float64 for every layout _mm takes (row- and
+    column-major, with leading dimensions wider than the rows: slices), into an
+    output of NaNs (beta 0: never read) and into a slice of one; NumPy's where the
+    strides do not fit (every other column) or the dtype is not f32; the caller's
+    OpenMP thread count as it was."""
+    big = 2 * max(M, N, K) + 5
+    base, bb = RNG.standard_normal((2, big, big)).astype(np.float32)
+    lefts = [base[:M, :K], base[:K, :M].T, base[1:M + 1, 2:K + 2], base[::2, ::2][:M, :K]]
+    rights = [bb[:K, :N], bb[:N, :K].T, bb[3:K + 3, 1:N + 1], bb[::2, ::2][:K, :N]]
+    omp_before = cpu._sgemm[2]()
+    cpu._sgemm[1](3)
+    try:
+        for a in lefts:
+            for b in rights:
+                assert a.shape == (M, K) and b.shape == (K, N)
+                want = a.astype(np.float64) @ b
+                out = np.full((M, N), np.nan, np.float32)
+                np.testing.assert_allclose(cpu._mm(a, b, out), want, rtol=1e-5, atol=1e-4)
+                wide = np.full((M, N + 4), np.nan, np.float32)
+                cpu._mm(a, b, wide[:, 2:N + 2])
+                np.testing.assert_allclose(wide[:, 2:N + 2], want, rtol=1e-5, atol=1e-4)
+                assert np.isnan(wide[:, :2]).all() and np.isnan(wide[:, N + 2:]).all()
+                assert cpu._sgemm[2]() == 3
+        assert cpu._layout(lefts[3]) == (None, 0)
+        d = cpu._mm(lefts[0].astype(np.float64), rights[1].astype(np.float64), np.empty((M, N)))
+        np.testing.assert_allclose(d, lefts[0].astype(np.float64) @ rights[1], rtol=1e-12)
+    finally:
+        cpu._sgemm[1](omp_before)
+
+
+@pytest.mark.skipif(cpu._sgemm is None, reason="oneDNN (libdnnl) not found: products by NumPy only")
+def test_sgemm_and_numpy_products_agree(monkeypatch):
+    """The MLP's products (with bias and relu, split over two threads) by oneDNN and
+    by NumPy's BLAS, and a training step's parameters either way."""
+    saved = cpu.get_num_threads()
+    cpu.set_num_threads(2)
+    try:
+        x = RNG.standard_normal((256, 784)).astype(np.float32)
+        w = RNG.standard_normal((1024, 784)).astype(np.float32) * 0.05
+        bias = RNG.standard_normal(1024).astype(np.float32)
+        fused = BE.matmul(x, w, False, True, bias=bias, act="relu")
+        dw = BE.matmul(fused, x, True, False)
+        monkeypatch.setattr(cpu, "_sgemm", None)
+        np.testing.assert_allclose(fused, BE.matmul(x, w, False, True, bias=bias, act="relu"), rtol=1e-5, atol=1e-4)
+        np.testing.assert_allclose(dw, BE.matmul(fused, x, True, False), rtol=1e-5, atol=1e-3)
+    finally:
+        cpu.set_num_threads(saved)
+
+
 @pytest.mark.skipif(cpu._blas is None, reason="NumPy's BLAS is not the OpenBLAS its wheels bundle")
 def test_blas_threads_restored(split):
     before = cpu._blas[1]()
@@ -210,6 +262,35 @@ def test_optimizer_updates(split, form):
         BE.sgd_(p, g, b, 0.1, 0.9, 0.0, True, 1e-4, False)
         return p, b
     same(*split(sgd))
+
+
+@pytest.mark.skipif(cpu._kern is None, reason="vkgrad's C loops (_cpukern) not built")
+@pytest.mark.parametrize("n", [1, 17, 3 * cpu.CPUBackend._CHUNK + 5])
+@pytest.mark.parametrize("wd,decoupled", [(0.0, False), (0.01, False), (0.01, True)])
+def test_fused_adam_same_bits_as_numpy(monkeypatch, n, wd, decoupled):
+    """The C loop of the Adam update (one pass, two threads) gives the NumPy path's
+    bits, NaN and infinity in the gradient and a denormal moment included, for
+    plain Adam, L2 weight decay and AdamW, over steps."""
+    state = RNG.standard_normal((4, n)).astype(np.float32)
+    state[3] = np.abs(state[3])
+    state[1, :3] = [np.nan, np.inf, -np.inf][:n]
+    state[3, -1] = 1e-40
+
+    def run():
+        p, g, m, v = state.copy()
+        for step in (1, 2, 7):
+            BE.adam_(p, g, m, v, 1e-2, 0.9, 0.999, 1e-8, wd, step, decoupled)
+        return p, m, v
+    saved = cpu.get_num_threads()
+    cpu.set_num_threads(2)
+    try:
+        native = run()
+        monkeypatch.setattr(cpu, "_kern", None)
+        plain = run()
+    finally:
+        cpu.set_num_threads(saved)
+    for a, b in zip(native, plain):
+        assert np.array_equal(a, b, equal_nan=True)
 
 
 def test_training_steps_equal_across_thread_counts(split):

@@ -178,6 +178,8 @@ def info(file=None):
     for d in _devices():
         extras = ", ".join(f"{k}={v}" for k, v in d.items() if k not in ("device", "name"))
         print(f"  {d['device']:<10} {d['name']}  ({extras})", file=out)
+    from .backends import cpu as _cpu
+    print(_cpu.build_info(), file=out)
     try:
         from .backends import vulkan as _vk
         print(_vk.shader_build_info(), file=out)

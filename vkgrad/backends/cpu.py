@@ -191,6 +191,110 @@ def _find_blas():
 
 
 _blas = _find_blas()
+
+
+def _find_sgemm():
+    """oneDNN's ``dnnl_sgemm`` (Debian / Ubuntu package libdnnl2 or libdnnl3), or
+    None: float32 products then run NumPy's.  On the MLP 784-1024-1024-10's five
+    large products its JIT kernels took 0.84x the time of NumPy's OpenBLAS 0.3.31
+    on one thread (PyTorch's MKL: 0.78x), its training step 0.92x.  VKGRAD_CPU_SGEMM=0
+    turns it off, =PATH names the library.  It runs on one OpenMP thread inside
+    each of vkgrad's chunks (no OpenMP threads spinning between ops)."""
+    env = os.environ.get("VKGRAD_CPU_SGEMM", "")
+    if env == "0":
+        return None
+    for name in ([env] if env else ["libdnnl.so.3", "libdnnl.so.2", "libdnnl.3.dylib", "libdnnl.2.dylib"]):
+        try:
+            lib = ctypes.CDLL(name)
+            # (omp_*: resolved through the library's OpenMP runtime)
+            f, set_, get = lib.dnnl_sgemm, lib.omp_set_num_threads, lib.omp_get_max_threads
+        except (OSError, AttributeError):
+            continue
+        i64, ptr, fl = ctypes.c_int64, ctypes.c_void_p, ctypes.c_float
+        f.argtypes = [ctypes.c_char, ctypes.c_char, i64, i64, i64, fl, ptr, i64, ptr, i64, fl, ptr, i64]
+        f.restype, set_.argtypes, set_.restype, get.restype = ctypes.c_int, [ctypes.c_int], None, ctypes.c_int
+        f._vkgrad_name = name
+        return f, set_, get
+    if env:
+        raise ImportError(f"VKGRAD_CPU_SGEMM={env!r}: no library with dnnl_sgemm there")
+    return None
+
+
+_sgemm = _find_sgemm()  # (dnnl_sgemm, omp_set_num_threads, omp_get_max_threads) or None
+
+
+def _find_kernels():
+    """vkgrad's fused C loops (_cpukern.c, compiled at install where a C compiler
+    is; the same bits as the NumPy path), or None: the NumPy path.
+    VKGRAD_CPU_NATIVE=0 turns them off."""
+    if os.environ.get("VKGRAD_CPU_NATIVE") == "0":
+        return None
+    from importlib.machinery import EXTENSION_SUFFIXES
+    here = os.path.dirname(os.path.abspath(__file__))
+    for suffix in EXTENSION_SUFFIXES:
+        path = os.path.join(here, "_cpukern" + suffix)
+        if os.path.exists(path):
+            try:
+                lib = ctypes.CDLL(path)
+            except OSError:
+                return None
+            ptr, fl = ctypes.c_void_p, ctypes.c_float
+            lib.vkg_adam_f32.argtypes = [ptr] * 4 + [ctypes.c_ssize_t] + [fl] * 7 + [ctypes.c_int, fl, fl]
+            lib.vkg_adam_f32.restype = None
+            return lib
+    return None
+
+
+_kern = _find_kernels()
+
+
+def build_info():
+    """One line: how the CPU backend runs its products and its fused loops."""
+    gemm = (f"oneDNN's dnnl_sgemm ({_sgemm[0]._vkgrad_name}) for float32, NumPy's BLAS otherwise"
+            if _sgemm is not None
+            else "NumPy's BLAS (oneDNN off: VKGRAD_CPU_SGEMM=0)" if os.environ.get("VKGRAD_CPU_SGEMM") == "0"
+            else "NumPy's BLAS (oneDNN not found; Debian / Ubuntu: apt install libdnnl2)")
+    loops = ("one fused C loop (_cpukern)" if _kern is not None else
+             "NumPy (off: VKGRAD_CPU_NATIVE=0)" if os.environ.get("VKGRAD_CPU_NATIVE") == "0" else
+             "NumPy (_cpukern not built: no C compiler at install)")
+    return f"cpu: {get_num_threads()} threads, products by {gemm}; Adam's update by {loops}"
+
+
+def _addr(a):
+    return a.__array_interface__["data"][0]
+
+
+def _layout(x):
+    """(b"N", leading dimension) for a row-major 2-D float32 array, (b"T", ld) for a
+    column-major one (a transposed view), (None, 0) otherwise."""
+    s0, s1 = x.strides
+    if s1 == 4 and s0 % 4 == 0 and s0 >= 4 * x.shape[1]:
+        return b"N", s0 // 4
+    if s0 == 4 and s1 % 4 == 0 and s1 >= 4 * x.shape[0]:
+        return b"T", s1 // 4
+    return None, 0
+
+
+def _mm(a, b, out):
+    """out[...] = a @ b for 2-D arrays: float32 by dnnl_sgemm where it is found and the
+    strides allow (on this thread), NumPy's product otherwise."""
+    if _sgemm is not None and a.dtype == b.dtype == out.dtype == np.float32 and min(a.shape + b.shape) > 1:
+        ta, lda = _layout(a)
+        tb, ldb = _layout(b)
+        if ta and tb and out.strides[1] == 4 and out.strides[0] >= 4 * out.shape[1]:
+            # one OpenMP thread for this call only: the runtime (libgomp.so.1) is the one
+            # PyTorch loads too where vkgrad came first -- its thread count left at 1, a
+            # PyTorch CNN's step ran 1.8x slower
+            before = _sgemm[2]()
+            _sgemm[1](1)
+            try:
+                status = _sgemm[0](ta, tb, a.shape[0], b.shape[1], a.shape[1], 1.0, a.ctypes.data, lda,
+                                   b.ctypes.data, ldb, 0.0, out.ctypes.data, out.strides[0] // 4)
+            finally:
+                _sgemm[1](before)
+            if status == 0:
+                return out
+    return np.matmul(a, b, out=out)
 _blas_lock = threading.Lock()
 _blas_depth = [0, 0]  # products between _blas_enter and _blas_exit, BLAS's thread count before them
 # OpenBLAS runs a product of fewer multiply-adds than this on the calling thread
@@ -223,37 +327,44 @@ def _blas_exit():
 
 def _products(a, b, batched, bias=None, act=None):
     """a @ b ([M, K] @ [K, N], or batches of them), + bias [N] and the activation
-    (matmul's epilogue), BLAS on one thread (see _blas_enter); a large product
-    split over vkgrad's threads by batch, or by the longer of the output's rows
-    and columns, each chunk with its own epilogue (a row split of [256, 784] @
-    [784, 1024] ran 1.1-1.3x the column split's time; the column split 1.0-1.2x
-    OpenBLAS's own two threads', whose spinning afterwards cost more)."""
+    (matmul's epilogue), BLAS on one thread (dnnl_sgemm where found, see _mm; NumPy's
+    OpenBLAS through _blas_enter); a large product split over vkgrad's threads by
+    batch, or by the longer of the output's rows and columns, each chunk with its own
+    epilogue (a row split of [256, 784] @ [784, 1024] ran 1.1-1.3x the column split's
+    time; the column split 1.0-1.2x OpenBLAS's own two threads', whose spinning
+    afterwards cost more)."""
     M, N, K = a.shape[-2], b.shape[-1], a.shape[-1]
     flops = (a.shape[0] if batched else 1) * M * N * K
     work = flops // 256  # (a chunk of >= 16 Mflop: a split costs 40-60 us, a [64, 128] @ [128, 512] ran
     # 168 us split in two against 94 us on one thread)
     n = a.shape[0] if batched else max(M, N)
-    if _blas is None or get_num_threads() == 1 or flops < _BLAS_ONE_THREAD:
+    own = _sgemm is not None and not batched and a.dtype == b.dtype == np.float32  # (_mm: one thread)
+    if flops < _BLAS_ONE_THREAD or (not own and (_blas is None or get_num_threads() == 1)):
         return _epilogue(np.matmul(a, b), bias, act)
-    _blas_enter()
+    out = np.empty(a.shape[:-1] + (N,), np.result_type(a, b))
+    if batched:
+        def part(r):
+            o = out[r]
+            np.matmul(a[r], b[r], out=o)
+            _epilogue(o, bias, act, out=o)
+    elif M >= N:
+        def part(r):
+            o = out[r]
+            _mm(a[r], b, o)
+            _epilogue(o, bias, act, out=o)
+    else:
+        def part(r):
+            o = out[:, r]
+            _mm(a, b[:, r], o)
+            _epilogue(o, None if bias is None else bias[r], act, out=o)
+    if _blas is not None:
+        _blas_enter()
     try:
-        if min(n, work // _PAR_MIN) < 2:
-            return _epilogue(np.matmul(a, b), bias, act)
-        out = np.empty(a.shape[:-1] + (N,), np.result_type(a, b))
-        if batched or M >= N:
-            def part(r):
-                o = out[r]
-                np.matmul(a[r], b[r] if batched else b, out=o)
-                _epilogue(o, bias, act, out=o)
-        else:
-            def part(r):
-                o = out[:, r]
-                np.matmul(a, b[:, r], out=o)
-                _epilogue(o, None if bias is None else bias[r], act, out=o)
         _par(n, part, work)
-        return out
     finally:
-        _blas_exit()
+        if _blas is not None:
+            _blas_exit()
+    return out
 
 
 def _epilogue(r, bias, act, out=None):
@@ -1307,6 +1418,21 @@ class CPUBackend(Backend):
             if weight_decay and decoupled:
                 pc = pc * (1.0 - lr * weight_decay)
             p.reshape(-1)[...] = pc - step_size * buf
+            return
+
+        if (_kern is not None and form == "adam"
+                and p.dtype == g.dtype == m.dtype == v.dtype == np.float32
+                and p.flags.c_contiguous and g.flags.c_contiguous and m.flags.c_contiguous
+                and v.flags.c_contiguous):  # (the same bits in one pass, _cpukern.c)
+            mode = 0 if not weight_decay else 2 if decoupled else 1
+            args = (beta1, 1.0 - beta1, beta2, c2, step_size, inv_sqrt_bc2, eps, mode, weight_decay,
+                    1.0 - lr * weight_decay)
+            fp, fg, fm, fv = (a.reshape(-1) for a in (p, g, m, v))
+
+            def fused(r):
+                _kern.vkg_adam_f32(_addr(fp[r]), _addr(fg[r]), _addr(fm[r]), _addr(fv[r]),
+                                   r.stop - r.start, *args)
+            _par(p.size, fused, p.size)
             return
 
         def one(cp, cg, cm, cv):
