@@ -20,6 +20,10 @@ import time
 
 import numpy as np
 
+try:  # before vkgrad: PyTorch then runs with its own OpenMP runtime (libgomp.so.1, one per
+    import torch  # noqa: F401  process, which vkgrad's oneDNN products load if they come first)
+except ImportError:
+    pass
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "examples"))
 import vkgrad as vg  # noqa: E402
 
