@@ -191,6 +191,12 @@ def _find_blas():
 
 
 _blas = _find_blas()
+_blas_lock = threading.Lock()
+_blas_depth = [0, 0]  # products between _blas_enter and _blas_exit, BLAS's thread count before them
+# OpenBLAS runs a product of fewer multiply-adds than this on the calling thread
+# (interface/gemm.c: SMP_THRESHOLD_MIN * GEMM_MULTITHREAD_THRESHOLD): no threads to
+# keep from spinning, and no toggle to pay (~14 us a product in the iris step)
+_BLAS_ONE_THREAD = 65536 * 4
 
 
 def _find_sgemm():
@@ -288,19 +294,13 @@ def _mm(a, b, out):
             before = _sgemm[2]()
             _sgemm[1](1)
             try:
-                status = _sgemm[0](ta, tb, a.shape[0], b.shape[1], a.shape[1], 1.0, a.ctypes.data, lda,
-                                   b.ctypes.data, ldb, 0.0, out.ctypes.data, out.strides[0] // 4)
+                status = _sgemm[0](ta, tb, a.shape[0], b.shape[1], a.shape[1], 1.0, _addr(a), lda,
+                                   _addr(b), ldb, 0.0, _addr(out), out.strides[0] // 4)
             finally:
                 _sgemm[1](before)
             if status == 0:
                 return out
     return np.matmul(a, b, out=out)
-_blas_lock = threading.Lock()
-_blas_depth = [0, 0]  # products between _blas_enter and _blas_exit, BLAS's thread count before them
-# OpenBLAS runs a product of fewer multiply-adds than this on the calling thread
-# (interface/gemm.c: SMP_THRESHOLD_MIN * GEMM_MULTITHREAD_THRESHOLD): no threads to
-# keep from spinning, and no toggle to pay (~14 us a product in the iris step)
-_BLAS_ONE_THREAD = 65536 * 4
 
 
 if hasattr(os, "register_at_fork"):
