@@ -62,6 +62,38 @@ def test_im2col_col2im(split, dtype, k, s, p, d):
     same(*split(lambda: BE.col2im(g, x.shape, win)))
 
 
+@pytest.mark.skipif(cpu._kern is None, reason="vkgrad's C loops (_cpukern) not built")
+@pytest.mark.parametrize("dtype", [np.float32, np.int32])
+@pytest.mark.parametrize("k,s,p,d,ceil", [((3, 3), (1, 1), 1, (1, 1), False), ((2, 3), (2, 1), 0, (1, 1), True),
+                                          ((3, 2), (2, 3), (2, 1), (2, 1), False), ((1, 1), (2, 2), 0, (1, 1), True),
+                                          ((5, 5), (1, 1), 4, (1, 2), False)])
+def test_windows_in_c_same_bits_as_numpy(monkeypatch, dtype, k, s, p, d, ceil):
+    """im2col (a copy, pad's bits where a tap is outside; int32 too) and col2im (the
+    taps' sums in window order, NaN and -0.0 among them) by the C loops equal the
+    NumPy path's, bit for bit, split over threads, for strides, padding, dilation
+    and windows past the end (ceil mode)."""
+    x = x_nchw((5, 3, 9, 8), np.float32, nan=True)
+    x[0, 0, 0, :3] = -0.0
+    x = x.astype(dtype) if dtype == np.int32 else x
+    win = _window("max_pool2d", vg.tensor(x), k, s, p, d, ceil)
+    pad = -np.inf if dtype == np.float32 else 7
+    saved = cpu.get_num_threads()
+    cpu.set_num_threads(2)
+    monkeypatch.setattr(cpu, "_PAR_MIN", 1)
+    try:
+        cols = BE.im2col(x, win, pad)
+        g = RNG.standard_normal(cols.shape).astype(np.float32)
+        g[::7] = -0.0
+        g[3, 1] = np.nan
+        back = BE.col2im(g, x.shape, win)
+        monkeypatch.setattr(cpu, "_kern", None)
+        want_cols, want_back = BE.im2col(x, win, pad), BE.col2im(g, x.shape, win)
+    finally:
+        cpu.set_num_threads(saved)
+    assert cols.dtype == want_cols.dtype and np.array_equal(cols.view(np.uint32), want_cols.view(np.uint32))
+    assert np.array_equal(back.view(np.uint32), want_back.view(np.uint32))
+
+
 @pytest.mark.parametrize("dtype", [np.float32, np.float16])
 @pytest.mark.parametrize("k", [(2, 2), (3, 3), (2, 3), (1, 1)])
 @pytest.mark.parametrize("nan", [False, True])
@@ -74,6 +106,40 @@ def test_max_pool_windows(split, dtype, k, nan):
     same(y[0], base)
     g = RNG.standard_normal(y[0][0].shape).astype(dtype)
     same(*split(lambda: BE.window_scatter(g, y[0][1], x.shape, win)))
+
+
+@pytest.mark.parametrize("k", [(2, 2), (3, 2), (1, 1)])
+def test_max_pool_in_c_same_bits(monkeypatch, k):
+    """The C loops' max pool and its gradient against the NumPy path, bit for bit,
+    and the base class's rule: NaN windows (the first NaN), ties between -0.0 and
+    0.0 (the first tap's zero, as the shader), rows and columns past the last
+    window (a gradient of +0.0)."""
+    if cpu._kern is None:
+        pytest.skip("vkgrad's C loops (_cpukern) not built")
+    x = x_nchw((5, 3, 13, 11), np.float32, nan=True)
+    x[:, :, 0:4:2, 0:4] = -0.0
+    x[:, :, 1:4:2, 0:4] = 0.0
+    x[1, 2, :2, :2] = [[0.0, -0.0], [-0.0, 0.0]]
+    win = _window("max_pool2d", vg.tensor(x), k, k, 0, (1, 1))
+    saved = cpu.get_num_threads()
+    cpu.set_num_threads(2)
+    monkeypatch.setattr(cpu, "_PAR_MIN", 1)
+    try:
+        y, idx = BE.window_max(x, win)
+        g = RNG.standard_normal(y.shape).astype(np.float32)
+        g[0, 0, 0, 0] = np.nan
+        back = BE.window_scatter(g, idx, x.shape, win)
+        monkeypatch.setattr(cpu, "_kern", None)
+        want, want_idx = BE.window_max(x, win)
+        want_back = BE.window_scatter(g, idx, x.shape, win)
+    finally:
+        cpu.set_num_threads(saved)
+    rule, rule_idx = vg.backends.base.Backend.window_max(BE, x, win)  # (its zeros' sign: the reduction's)
+    for a, b in ((y, want), (back, want_back)):
+        assert np.array_equal(a.view(np.uint32), b.view(np.uint32))
+    same(y, rule)
+    assert np.array_equal(idx, want_idx) and np.array_equal(idx, rule_idx)
+    assert np.isnan(y).any() and np.signbit(y[y == 0]).any()
 
 
 @pytest.mark.parametrize("op", ["relu", "gelu", "erf", "sigmoid", "exp", "log"])

@@ -230,8 +230,9 @@ _sgemm = _find_sgemm()  # (dnnl_sgemm, omp_set_num_threads, omp_get_max_threads)
 
 
 def _find_kernels():
-    """vkgrad's fused C loops (_cpukern.c, compiled at install where a C compiler
-    is; the same bits as the NumPy path), or None: the NumPy path.
+    """vkgrad's C loops (_cpukern.c: Adam, im2col / col2im, max pools; compiled at
+    install where a C compiler is; the same bits as the NumPy path), or None: the
+    NumPy path.
     VKGRAD_CPU_NATIVE=0 turns them off."""
     if os.environ.get("VKGRAD_CPU_NATIVE") == "0":
         return None
@@ -247,6 +248,15 @@ def _find_kernels():
             ptr, fl = ctypes.c_void_p, ctypes.c_float
             lib.vkg_adam_f32.argtypes = [ptr] * 4 + [ctypes.c_ssize_t] + [fl] * 7 + [ctypes.c_int, fl, fl]
             lib.vkg_adam_f32.restype = None
+            size, i = ctypes.c_ssize_t, ctypes.c_int
+            window = [size] * 4 + [i] * 8 + [size] * 2  # (N, C, H, W, the Window's ints, OH, OW)
+            lib.vkg_im2col_32.argtypes = [ptr, ptr] + window + [ctypes.c_uint]
+            lib.vkg_col2im_f32.argtypes = [ptr, ptr] + window
+            lib.vkg_im2col_32.restype = lib.vkg_col2im_f32.restype = None
+            pool = [size] * 3 + [i] * 2 + [size] * 2  # (planes, H, W, kh, kw, OH, OW)
+            lib.vkg_maxpool_f32.argtypes = [ptr] * 3 + pool
+            lib.vkg_maxpool_bwd_32.argtypes = [ptr] * 3 + pool
+            lib.vkg_maxpool_f32.restype = lib.vkg_maxpool_bwd_32.restype = None
             return lib
     return None
 
@@ -260,10 +270,10 @@ def build_info():
             if _sgemm is not None
             else "NumPy's BLAS (oneDNN off: VKGRAD_CPU_SGEMM=0)" if os.environ.get("VKGRAD_CPU_SGEMM") == "0"
             else "NumPy's BLAS (oneDNN not found; Debian / Ubuntu: apt install libdnnl2)")
-    loops = ("one fused C loop (_cpukern)" if _kern is not None else
+    loops = ("C loops (_cpukern)" if _kern is not None else
              "NumPy (off: VKGRAD_CPU_NATIVE=0)" if os.environ.get("VKGRAD_CPU_NATIVE") == "0" else
              "NumPy (_cpukern not built: no C compiler at install)")
-    return f"cpu: {get_num_threads()} threads, products by {gemm}; Adam's update by {loops}"
+    return f"cpu: {get_num_threads()} threads, products by {gemm}; Adam, im2col / col2im, max pools by {loops}"
 
 
 def _addr(a):
@@ -911,6 +921,14 @@ class CPUBackend(Backend):
         (kh, kw), (sh, sw), (ph, pw), (dh, dw), (OH, OW) = win
         Hp, Wp = win.extent((H, W))
         out = np.empty((N, OH, OW, C, kh, kw), x.dtype)
+        if _kern is not None and x.dtype.itemsize == 4 and x.flags.c_contiguous:  # (_cpukern.c: a copy)
+            pad = int(np.array(pad_value, x.dtype).view(np.uint32))
+
+            def native(r):
+                _kern.vkg_im2col_32(_addr(x[r]), _addr(out[r]), r.stop - r.start, C, H, W, kh, kw, sh, sw,
+                                    ph, pw, dh, dw, OH, OW, pad)
+            _par(N, native, out.size)
+            return out.reshape(N * OH * OW, C * kh * kw)
 
         def part(r):
             xp = np.full((r.stop - r.start, C, Hp, Wp), pad_value, dtype=x.dtype)
@@ -926,8 +944,16 @@ class CPUBackend(Backend):
         N, C, H, W = shape
         (kh, kw), (sh, sw), (ph, pw), (dh, dw), (OH, OW) = win
         Hp, Wp = win.extent((H, W))
-        g = cols.reshape(N, OH, OW, C, kh, kw).transpose(0, 3, 4, 5, 1, 2)
         out = np.empty(shape, cols.dtype)
+        if _kern is not None and cols.dtype == np.float32 and cols.flags.c_contiguous:  # (the same sums)
+            flat = cols.reshape(-1)
+
+            def native(r):
+                _kern.vkg_col2im_f32(_addr(flat[r.start * OH * OW * C * kh * kw:]), _addr(out[r]), r.stop - r.start, C, H, W,
+                                     kh, kw, sh, sw, ph, pw, dh, dw, OH, OW)
+            _par(N, native, cols.size)
+            return out
+        g = cols.reshape(N, OH, OW, C, kh, kw).transpose(0, 3, 4, 5, 1, 2)
 
         def part(r):
             gr = self._c(g[r])
@@ -948,6 +974,13 @@ class CPUBackend(Backend):
             return Backend.window_max(self, x, win)
         (kh, kw), (OH, OW) = win.kernel, win.out
         y, idx = np.empty(x.shape[:2] + (OH, OW), x.dtype), np.empty(x.shape[:2] + (OH, OW), np.int32)
+        N, C, H, W = x.shape
+        if _kern is not None and x.dtype == np.float32 and x.flags.c_contiguous:  # (_cpukern.c: one scan)
+            def native(r):
+                _kern.vkg_maxpool_f32(_addr(x[r]), _addr(y[r]), _addr(idx[r]), (r.stop - r.start) * C, H, W,
+                                      kh, kw, OH, OW)
+            _par(N, native, x.size)
+            return y, idx
 
         def part(r):
             v = x[r, :, :OH * kh, :OW * kw]
@@ -955,7 +988,7 @@ class CPUBackend(Backend):
             for j in range(1, kw):  # within each row: m the maximum, cj its first column
                 col = v[..., j::kw]
                 take = col > m
-                m = np.maximum(m, col)
+                m = np.maximum(col, m)  # (a tie: m, the first -- -0.0 before 0.0, as the shader)
                 cj = take if cj is None else cj + take * (np.int8(j) - cj)  # (np.where: a branch an element)
 
             def tap(i):  # the tap holding row i's maximum (taps in row-major order)
@@ -964,7 +997,7 @@ class CPUBackend(Backend):
             for i in range(1, kh):
                 row = m[:, :, i::kh]
                 take = row > out
-                out = np.maximum(out, row)
+                out = np.maximum(row, out)
                 oi = oi + take * (tap(i) - oi)
             y[r], idx[r] = out, oi
             if np.isnan(out).any():
@@ -990,6 +1023,16 @@ class CPUBackend(Backend):
         (kh, kw), (OH, OW) = win.kernel, win.out
         if not win.tiles(shape[2:]) or idx.size and not 0 <= idx.min() <= idx.max() < kh * kw:
             return Backend.window_scatter(self, g, idx, shape, win)
+        if (_kern is not None and g.dtype.itemsize == 4 and g.flags.c_contiguous and idx.flags.c_contiguous
+                and idx.dtype == np.int32):  # (_cpukern.c: g's bits at the tap, +0.0 elsewhere)
+            y = np.empty(shape, g.dtype)
+            H, W = shape[2:]
+
+            def native(r):
+                _kern.vkg_maxpool_bwd_32(_addr(g[r]), _addr(idx[r]), _addr(y[r]), (r.stop - r.start) * shape[1],
+                                         H, W, kh, kw, OH, OW)
+            _par(shape[0], native, y.size)
+            return y
         y = np.zeros(shape, g.dtype) if shape[2:] != (OH * kh, OW * kw) else np.empty(shape, g.dtype)
         bits = np.dtype(f"u{g.dtype.itemsize}")
 
