@@ -142,6 +142,33 @@ def test_max_pool_in_c_same_bits(monkeypatch, k):
     assert np.isnan(y).any() and np.signbit(y[y == 0]).any()
 
 
+def test_gelu_in_c_close_to_numpy(monkeypatch):
+    """GELU and its gradient by the C loop (its own vectorised exp) against the NumPy
+    path: the same NaN and infinities, values within 1e-6 (A-S erf's own error is
+    1.5e-7; the two exps differ in last bits, which 1 + erf's cancellation keeps
+    absolute), on blocks split over threads and a shape below a block."""
+    if cpu._kern is None:
+        pytest.skip("vkgrad's C loops (_cpukern) not built")
+    x = np.concatenate([RNG.standard_normal(3 * cpu._BLOCK + 7).astype(np.float32) * 4,
+                        np.array([0, -0.0, 1e-30, -1e-30, 1e-45, 6, -6, 10, -10, 14, -14, 30, -30, 1e30, -1e30,
+                                  np.inf, -np.inf, np.nan], np.float32)])
+    g = RNG.standard_normal(x.shape).astype(np.float32)
+    saved = cpu.get_num_threads()
+    cpu.set_num_threads(2)
+    try:
+        got = [BE.unary("gelu", x), BE.binary("gelu_bwd", x, g), BE.unary("gelu", x[:50]),
+               BE.binary("gelu_bwd", x[-50:], g[-50:])]
+        monkeypatch.setattr(cpu, "_kern", None)
+        with np.errstate(over="ignore"):  # (NumPy's x * x of 1e30 below a block: inf, as meant)
+            want = [BE.unary("gelu", x), BE.binary("gelu_bwd", x, g), BE.unary("gelu", x[:50]),
+                    BE.binary("gelu_bwd", x[-50:], g[-50:])]
+    finally:
+        cpu.set_num_threads(saved)
+    for a, b in zip(got, want):
+        assert a.dtype == np.float32 and np.array_equal(np.isnan(a), np.isnan(b))
+        np.testing.assert_allclose(a, b, rtol=2e-6, atol=1e-6)
+
+
 @pytest.mark.parametrize("op", ["relu", "gelu", "erf", "sigmoid", "exp", "log"])
 def test_unary(split, op):
     x = RNG.standard_normal((7, 5, 3)).astype(np.float32)
