@@ -169,6 +169,37 @@ def test_gelu_in_c_close_to_numpy(monkeypatch):
         np.testing.assert_allclose(a, b, rtol=2e-6, atol=1e-6)
 
 
+@pytest.mark.parametrize("with_dc", [False, True])
+def test_lstm_cell_in_c_close_to_numpy(monkeypatch, with_dc):
+    """The LSTM cell and its gradient by the C loops (their own tanh and exp) against
+    the NumPy path: the same NaN and infinities, values within 1e-6; into a row view (``out``); the base class's composition agrees too."""
+    if cpu._kern is None:
+        pytest.skip("vkgrad's C loops (_cpukern) not built")
+    N, H = 7, 33
+    xg, hg = (RNG.standard_normal((N, 4 * H)).astype(np.float32) * 3 for _ in range(2))
+    xg[0, :8] = [np.nan, np.inf, -np.inf, 100.0, -100.0, 1e-20, -0.0, 0.5]
+    xg[1, 2 * H:2 * H + 6] = [np.nan, np.inf, -np.inf, 1e-3, -1e-3, 20.0]
+    c = RNG.standard_normal((N, H)).astype(np.float32)
+    dh, dc = (RNG.standard_normal((N, H)).astype(np.float32) for _ in range(2))
+
+    def run():
+        rows = np.zeros((N + 2, H), np.float32)
+        h, c2, acts = BE.lstm_cell(xg, hg, c, out=rows[1:N + 1])
+        dg, dcp = BE.lstm_cell_bwd(dh, dc if with_dc else None, acts, c, c2)
+        return rows, c2, acts, dg, dcp
+    got = run()
+    monkeypatch.setattr(cpu, "_kern", None)
+    with np.errstate(over="ignore"):
+        want = run()
+        base = vg.backends.base.Backend.lstm_cell(BE, xg, hg, c)
+    for a, b in zip(got, want):
+        assert a.dtype == np.float32 and np.array_equal(np.isnan(a), np.isnan(b))
+        assert np.array_equal(np.isinf(a), np.isinf(b))
+        # (1e-6: tanh(-9.86) is -1.0 here, 1 ULP above in NumPy, so 1 - g^2 is 0 or 1.2e-7, times dct)
+        np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-6)
+    np.testing.assert_allclose(got[0][1:N + 1], base[0], rtol=1e-6, atol=1e-7)
+
+
 @pytest.mark.parametrize("op", ["relu", "gelu", "erf", "sigmoid", "exp", "log"])
 def test_unary(split, op):
     x = RNG.standard_normal((7, 5, 3)).astype(np.float32)

@@ -1,16 +1,16 @@
 /* vkgrad's CPU loops in C, called through ctypes by vkgrad/backends/cpu.py: Adam's
- * update, im2col / col2im, the max pool of tiling windows with its gradient, and
- * GELU with its gradient.
+ * update, im2col / col2im, the max pool of tiling windows with its gradient, GELU
+ * and the LSTM cell with their gradients.
  *
  * Each loop computes exactly the float32 operations, in the same order, that the
  * NumPy path of the CPU backend runs array by array, so both give the same bits
- * (tests/test_cpu_backend.py checks) -- GELU apart, whose exp is its own (NumPy's
- * is not C's expf either): within 1e-6 of NumPy's path.  Compiled with
+ * (tests/test_cpu_backend.py checks) -- GELU and the LSTM cell apart, whose exp and
+ * tanh are their own (NumPy's are not C's either): within 1e-6 of NumPy's path.  Compiled with
  * -ffp-contract=off (no multiply-add fused where NumPy rounds twice) and without
  * -ffast-math; sqrtf and the division are IEEE's, as NumPy's.  One pass instead of NumPy's many: the MLP
  * 784-1024-1024-10's Adam step took 1.25 ms against 4.9 (1.86 M parameters, two
  * threads); the CNN's step (two convolutions and max pools) 0.85x the time, the
- * transformer block's (GELU on [16, 64, 512]) 0.85x.
+ * transformer block's (GELU on [16, 64, 512]) 0.85x, the LSTM's 0.69x.
  *
  * Built by setup.py as an optional extension; without a C compiler the CPU
  * backend runs its NumPy path. No Python API is used (plain C, loaded by ctypes).
@@ -215,17 +215,17 @@ void vkg_maxpool_bwd_32(const unsigned *restrict g, const int *restrict idx, uns
 /* exp(x) for x <= 0, in plain arithmetic so that a loop calling it vectorises
  * (libm's expf is a call per element): Cephes' expf -- x = n ln2 + r, |r| <= ln2 / 2,
  * a degree-6 polynomial in r, times 2^n in two halves (down to 2^-150: subnormal
- * results); within 2 ULP of NumPy's exp (not its bits).  A NaN x gives a number:
- * the callers' NaN reaches their results through their other terms. */
+ * results); within 2 ULP of NumPy's exp (not its bits); a NaN gives itself. */
 static inline float vkg_exp_nonpos(float x)
 {
     /* |x| > 104 or NaN: -104 -- by the bits (a float select kept GCC from vectorising) */
-    unsigned xb, m;
+    unsigned xb, cb, m, nan;
     memcpy(&xb, &x, 4);
     m = 0u - (unsigned)((xb & 0x7fffffffu) > 0x42d00000u);
-    xb = (xb & ~m) | (0xc2d00000u & m);
+    nan = 0u - (unsigned)((xb & 0x7fffffffu) > 0x7f800000u);
+    cb = (xb & ~m) | (0xc2d00000u & m);
     float xc;
-    memcpy(&xc, &xb, 4);
+    memcpy(&xc, &cb, 4);
     float v = xc * 1.44269504088896341f;
     int ni = (int)(v - 0.5f);                             /* nearest, for v <= 0 */
     float n = (float)ni;
@@ -243,7 +243,12 @@ static inline float vkg_exp_nonpos(float x)
     float s1, s2;
     memcpy(&s1, &u1, 4);  /* (the bits as a float: a union kept the loop from vectorising) */
     memcpy(&s2, &u2, 4);
-    return p * s1 * s2;
+    float y = p * s1 * s2;
+    unsigned yb;
+    memcpy(&yb, &y, 4);
+    yb = (yb & ~nan) | (xb & nan);
+    memcpy(&y, &yb, 4);
+    return y;
 }
 
 /* erf by Abramowitz-Stegun 7.1.26 (|error| < 1.5e-7), the steps of cpu.erf and the
@@ -300,4 +305,102 @@ void vkg_gelu_bwd_f32(const float *restrict x, const float *restrict g, float *r
         d *= g[i];
         out[i] = d;
     }
+}
+
+/* the shaders' and cpu._sigmoid's sigmoid: e = exp(-|x|), (x > 0 ? 1 : e) / (1 + e) */
+static inline float vkg_sigmoid(float x)
+{
+    float e = vkg_exp_nonpos(-fabsf(x));
+    float u = x > 0.0f ? 1.0f : e;
+    u = e > u ? e : u;                    /* (max(e, x > 0), as the NumPy path) */
+    return u / (e + 1.0f);
+}
+
+/* tanh: Cephes' tanhf -- x + x^3 P(x^2) below 0.625, 1 - 2 e / (1 + e) with
+ * e = exp(-2|x|) above, the sign put back; both computed, one kept by the bits
+ * (a float select kept GCC from vectorising).  Within a few ULP of NumPy's tanh. */
+static inline float vkg_tanh(float x)
+{
+    float a = fabsf(x), s = x * x;
+    float p = -5.70498872745e-3f;
+    p = p * s + 2.06390887954e-2f;
+    p = p * s - 5.37397155531e-2f;
+    p = p * s + 1.33314422036e-1f;
+    p = p * s - 3.33332819422e-1f;
+    float small = p * s * x + x;
+    float e = vkg_exp_nonpos(-2.0f * a);
+    float large = 1.0f - 2.0f * e / (1.0f + e);
+    large = copysignf(large, x);
+    unsigned ab, sb, lb, m;
+    memcpy(&ab, &a, 4);
+    memcpy(&sb, &small, 4);
+    memcpy(&lb, &large, 4);
+    m = 0u - (unsigned)(ab < 0x3f200000u);  /* |x| < 0.625 (a NaN: large's, NaN) */
+    sb = (sb & m) | (lb & ~m);
+    memcpy(&small, &sb, 4);
+    return small;
+}
+
+/* One LSTM step, as cpu.lstm_cell: s = xg + hg [N, 4H]; acts = [sigmoid(i),
+ * sigmoid(f), tanh(g), sigmoid(o)]; c2 = f c + i g; h = o tanh(c2) (float32). */
+VKG_CLONES VKG_EXPORT
+void vkg_lstm_cell_f32(const float *restrict xg, const float *restrict hg, const float *restrict c,
+                       float *restrict h, float *restrict c2, float *restrict acts, ptrdiff_t N, ptrdiff_t H)
+{
+    for (ptrdiff_t r = 0; r < N; r++) {
+        const float *xs = xg + r * 4 * H, *hs = hg + r * 4 * H;
+        float *a = acts + r * 4 * H;
+        for (ptrdiff_t k = 0; k < 2 * H; k++)
+            a[k] = vkg_sigmoid(xs[k] + hs[k]);
+        for (ptrdiff_t k = 2 * H; k < 3 * H; k++)
+            a[k] = vkg_tanh(xs[k] + hs[k]);
+        for (ptrdiff_t k = 3 * H; k < 4 * H; k++)
+            a[k] = vkg_sigmoid(xs[k] + hs[k]);
+        for (ptrdiff_t j = 0; j < H; j++) {
+            float fc = a[H + j] * c[r * H + j];
+            float ig = a[j] * a[2 * H + j];
+            float cn = fc + ig;
+            c2[r * H + j] = cn;
+            h[r * H + j] = a[3 * H + j] * vkg_tanh(cn);
+        }
+    }
+}
+
+/* Its gradient, as cpu.lstm_cell_bwd: dct = dh o (1 - tanh(c2)^2) (+ dc);
+ * dgates = [dct g i (1 - i), dct c f (1 - f), dct i (1 - g^2), dh tanh(c2) o (1 - o)];
+ * dc_prev = dct f.  dc may be NULL: nothing added (not + 0, which turns -0 to +0). */
+static inline void vkg_lstm_bwd_rows(const float *restrict dh, const float *restrict dc,
+                                     const float *restrict acts, const float *restrict c,
+                                     const float *restrict c2, float *restrict dg, float *restrict dcp,
+                                     ptrdiff_t N, ptrdiff_t H, int has_dc)
+{
+    for (ptrdiff_t r = 0; r < N; r++) {
+        const float *a = acts + r * 4 * H;
+        float *d = dg + r * 4 * H;
+        for (ptrdiff_t j = 0; j < H; j++) {
+            ptrdiff_t e = r * H + j;
+            float i = a[j], f = a[H + j], g = a[2 * H + j], o = a[3 * H + j];
+            float tc = vkg_tanh(c2[e]);
+            float dct = dh[e] * o;
+            dct *= 1.0f - tc * tc;
+            if (has_dc)
+                dct += dc[e];
+            d[j] = dct * g * i * (1.0f - i);
+            d[H + j] = dct * c[e] * f * (1.0f - f);
+            d[2 * H + j] = dct * i * (1.0f - g * g);
+            d[3 * H + j] = dh[e] * tc * o * (1.0f - o);
+            dcp[e] = dct * f;
+        }
+    }
+}
+
+VKG_CLONES VKG_EXPORT
+void vkg_lstm_cell_bwd_f32(const float *restrict dh, const float *restrict dc, const float *restrict acts,
+                           const float *restrict c, const float *restrict c2, float *restrict dg,
+                           float *restrict dcp, ptrdiff_t N, ptrdiff_t H)
+{
+    if (dc)
+        vkg_lstm_bwd_rows(dh, dc, acts, c, c2, dg, dcp, N, H, 1);
+    else
+        vkg_lstm_bwd_rows(dh, dc, acts, c, c2, dg, dcp, N, H, 0);
 }

@@ -230,9 +230,9 @@ _sgemm = _find_sgemm()  # (dnnl_sgemm, omp_set_num_threads, omp_get_max_threads)
 
 
 def _find_kernels():
-    """vkgrad's C loops (_cpukern.c: Adam, im2col / col2im, max pools, GELU; compiled
-    at install where a C compiler is; the NumPy path's bits, GELU within 1e-6), or
-    None: the NumPy path.
+    """vkgrad's C loops (_cpukern.c: Adam, im2col / col2im, max pools, GELU, the LSTM
+    cell; compiled at install where a C compiler is; the NumPy path's bits, GELU and
+    the LSTM cell within 1e-6), or None: the NumPy path.
     VKGRAD_CPU_NATIVE=0 turns them off."""
     if os.environ.get("VKGRAD_CPU_NATIVE") == "0":
         return None
@@ -260,6 +260,9 @@ def _find_kernels():
             lib.vkg_gelu_f32.argtypes = [ptr, ptr, size]
             lib.vkg_gelu_bwd_f32.argtypes = [ptr, ptr, ptr, size]
             lib.vkg_gelu_f32.restype = lib.vkg_gelu_bwd_f32.restype = None
+            lib.vkg_lstm_cell_f32.argtypes = [ptr] * 6 + [size] * 2
+            lib.vkg_lstm_cell_bwd_f32.argtypes = [ptr] * 7 + [size] * 2
+            lib.vkg_lstm_cell_f32.restype = lib.vkg_lstm_cell_bwd_f32.restype = None
             return lib
     return None
 
@@ -276,7 +279,7 @@ def build_info():
     loops = ("C loops (_cpukern)" if _kern is not None else
              "NumPy (off: VKGRAD_CPU_NATIVE=0)" if os.environ.get("VKGRAD_CPU_NATIVE") == "0" else
              "NumPy (_cpukern not built: no C compiler at install)")
-    return f"cpu: {get_num_threads()} threads, products by {gemm}; Adam, im2col / col2im, max pools, GELU by {loops}"
+    return f"cpu: {get_num_threads()} threads, products by {gemm}; Adam, im2col / col2im, max pools, GELU, LSTM cells by {loops}"
 
 
 def _addr(a):
@@ -1287,6 +1290,11 @@ class CPUBackend(Backend):
         return np.split(c, G, axis=1)
 
     def lstm_cell(self, xg, hg, c, out=None):
+        if _native_f32(xg, hg) and _native_f32(c):  # (one pass: _cpukern.c, its tanh and exp)
+            N, H = c.shape
+            h, c2, acts = np.empty_like(c), np.empty_like(c), np.empty_like(xg)
+            _kern.vkg_lstm_cell_f32(_addr(xg), _addr(hg), _addr(c), _addr(h), _addr(c2), _addr(acts), N, H)
+            return self._store(h, c.dtype, out), c2, acts
         s = self._c(xg) + self._c(hg)
         H = s.shape[1] // 4
         acts = _sigmoid(s)  # (all four gates at once, then g's tanh over its quarter: fewer calls)
@@ -1298,6 +1306,12 @@ class CPUBackend(Backend):
         return self._store(o * np.tanh(c2), dt, out), self._store(c2, dt), self._store(acts, dt)
 
     def lstm_cell_bwd(self, dh, dc, acts, c, c2, out=None):
+        if _native_f32(dh, c, c2, *([] if dc is None else [dc])) and _native_f32(acts):
+            N, H = c.shape
+            dg, dcp = np.empty_like(acts), np.empty_like(c)
+            _kern.vkg_lstm_cell_bwd_f32(_addr(dh), None if dc is None else _addr(dc), _addr(acts), _addr(c),
+                                        _addr(c2), _addr(dg), _addr(dcp), N, H)
+            return self._store(dg, dh.dtype, out), dcp
         i, f, g, o = self._gates(acts, 4)
         cdh = self._c(dh)
         tc = np.tanh(self._c(c2))
