@@ -38,6 +38,28 @@ def split():
     cpu.set_num_threads(saved[0])
 
 
+@pytest.fixture
+def c_and_numpy(monkeypatch):
+    """Runs f with the C loops (_cpukern) on two threads, chunks as small as the
+    test sets, then with the NumPy path: (C's result, NumPy's).  Skips without the
+    loops."""
+    if cpu._kern is None:
+        pytest.skip("vkgrad's C loops (_cpukern) not built")
+    saved = cpu.get_num_threads()
+
+    def run(f):
+        cpu.set_num_threads(2)
+        try:
+            got = f()
+            monkeypatch.setattr(cpu, "_kern", None)
+            with np.errstate(over="ignore"):  # (NumPy's x * x of 1e30 below a block: inf, as meant)
+                return got, f()
+        finally:
+            monkeypatch.undo()
+            cpu.set_num_threads(saved)
+    return run
+
+
 def same(a, b):
     for x, y in zip(a, b) if isinstance(a, tuple) else [(a, b)]:
         assert x.dtype == y.dtype and x.shape == y.shape
@@ -62,12 +84,11 @@ def test_im2col_col2im(split, dtype, k, s, p, d):
     same(*split(lambda: BE.col2im(g, x.shape, win)))
 
 
-@pytest.mark.skipif(cpu._kern is None, reason="vkgrad's C loops (_cpukern) not built")
 @pytest.mark.parametrize("dtype", [np.float32, np.int32])
 @pytest.mark.parametrize("k,s,p,d,ceil", [((3, 3), (1, 1), 1, (1, 1), False), ((2, 3), (2, 1), 0, (1, 1), True),
                                           ((3, 2), (2, 3), (2, 1), (2, 1), False), ((1, 1), (2, 2), 0, (1, 1), True),
                                           ((5, 5), (1, 1), 4, (1, 2), False)])
-def test_windows_in_c_same_bits_as_numpy(monkeypatch, dtype, k, s, p, d, ceil):
+def test_windows_in_c_same_bits_as_numpy(c_and_numpy, monkeypatch, dtype, k, s, p, d, ceil):
     """im2col (a copy, pad's bits where a tap is outside; int32 too) and col2im (the
     taps' sums in window order, NaN and -0.0 among them) by the C loops equal the
     NumPy path's, bit for bit, split over threads, for strides, padding, dilation
@@ -77,21 +98,16 @@ def test_windows_in_c_same_bits_as_numpy(monkeypatch, dtype, k, s, p, d, ceil):
     x = x.astype(dtype) if dtype == np.int32 else x
     win = _window("max_pool2d", vg.tensor(x), k, s, p, d, ceil)
     pad = -np.inf if dtype == np.float32 else 7
-    saved = cpu.get_num_threads()
-    cpu.set_num_threads(2)
-    monkeypatch.setattr(cpu, "_PAR_MIN", 1)
-    try:
-        cols = BE.im2col(x, win, pad)
-        g = RNG.standard_normal(cols.shape).astype(np.float32)
-        g[::7] = -0.0
-        g[3, 1] = np.nan
-        back = BE.col2im(g, x.shape, win)
-        monkeypatch.setattr(cpu, "_kern", None)
-        want_cols, want_back = BE.im2col(x, win, pad), BE.col2im(g, x.shape, win)
-    finally:
-        cpu.set_num_threads(saved)
-    assert cols.dtype == want_cols.dtype and np.array_equal(cols.view(np.uint32), want_cols.view(np.uint32))
-    assert np.array_equal(back.view(np.uint32), want_back.view(np.uint32))
+    cols_shape = (5 * win.out[0] * win.out[1], 3 * k[0] * k[1])
+    g = RNG.standard_normal(cols_shape).astype(np.float32)
+    g[::7] = -0.0
+    g[3, 1] = np.nan
+
+    def run():
+        monkeypatch.setattr(cpu, "_PAR_MIN", 1)
+        return BE.im2col(x, win, pad), BE.col2im(g, x.shape, win)
+    for a, b in zip(*c_and_numpy(run)):
+        assert a.dtype == b.dtype and np.array_equal(a.view(np.uint32), b.view(np.uint32))
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float16])
@@ -109,72 +125,53 @@ def test_max_pool_windows(split, dtype, k, nan):
 
 
 @pytest.mark.parametrize("k", [(2, 2), (3, 2), (1, 1)])
-def test_max_pool_in_c_same_bits(monkeypatch, k):
+def test_max_pool_in_c_same_bits(c_and_numpy, monkeypatch, k):
     """The C loops' max pool and its gradient against the NumPy path, bit for bit,
     and the base class's rule: NaN windows (the first NaN), ties between -0.0 and
     0.0 (the first tap's zero, as the shader), rows and columns past the last
     window (a gradient of +0.0)."""
-    if cpu._kern is None:
-        pytest.skip("vkgrad's C loops (_cpukern) not built")
     x = x_nchw((5, 3, 13, 11), np.float32, nan=True)
     x[:, :, 0:4:2, 0:4] = -0.0
     x[:, :, 1:4:2, 0:4] = 0.0
     x[1, 2, :2, :2] = [[0.0, -0.0], [-0.0, 0.0]]
     win = _window("max_pool2d", vg.tensor(x), k, k, 0, (1, 1))
-    saved = cpu.get_num_threads()
-    cpu.set_num_threads(2)
-    monkeypatch.setattr(cpu, "_PAR_MIN", 1)
-    try:
-        y, idx = BE.window_max(x, win)
-        g = RNG.standard_normal(y.shape).astype(np.float32)
-        g[0, 0, 0, 0] = np.nan
-        back = BE.window_scatter(g, idx, x.shape, win)
-        monkeypatch.setattr(cpu, "_kern", None)
-        want, want_idx = BE.window_max(x, win)
-        want_back = BE.window_scatter(g, idx, x.shape, win)
-    finally:
-        cpu.set_num_threads(saved)
-    rule, rule_idx = vg.backends.base.Backend.window_max(BE, x, win)  # (its zeros' sign: the reduction's)
+    g = RNG.standard_normal((5, 3) + win.out).astype(np.float32)
+    g[0, 0, 0, 0] = np.nan
+    _, idx = vg.backends.base.Backend.window_max(BE, x, win)
+
+    def run():
+        monkeypatch.setattr(cpu, "_PAR_MIN", 1)
+        return BE.window_max(x, win) + (BE.window_scatter(g, idx, x.shape, win),)
+    (y, got_idx, back), (want, want_idx, want_back) = c_and_numpy(run)
     for a, b in ((y, want), (back, want_back)):
         assert np.array_equal(a.view(np.uint32), b.view(np.uint32))
+    rule, rule_idx = vg.backends.base.Backend.window_max(BE, x, win)  # (its zeros' sign: the reduction's)
     same(y, rule)
-    assert np.array_equal(idx, want_idx) and np.array_equal(idx, rule_idx)
+    assert np.array_equal(got_idx, want_idx) and np.array_equal(got_idx, rule_idx)
     assert np.isnan(y).any() and np.signbit(y[y == 0]).any()
 
 
-def test_gelu_in_c_close_to_numpy(monkeypatch):
+def test_gelu_in_c_close_to_numpy(c_and_numpy):
     """GELU and its gradient by the C loop (its own vectorised exp) against the NumPy
     path: the same NaN and infinities, values within 1e-6 (A-S erf's own error is
     1.5e-7; the two exps differ in last bits, which 1 + erf's cancellation keeps
     absolute), on blocks split over threads and a shape below a block."""
-    if cpu._kern is None:
-        pytest.skip("vkgrad's C loops (_cpukern) not built")
     x = np.concatenate([RNG.standard_normal(3 * cpu._BLOCK + 7).astype(np.float32) * 4,
                         np.array([0, -0.0, 1e-30, -1e-30, 1e-45, 6, -6, 10, -10, 14, -14, 30, -30, 1e30, -1e30,
                                   np.inf, -np.inf, np.nan], np.float32)])
     g = RNG.standard_normal(x.shape).astype(np.float32)
-    saved = cpu.get_num_threads()
-    cpu.set_num_threads(2)
-    try:
-        got = [BE.unary("gelu", x), BE.binary("gelu_bwd", x, g), BE.unary("gelu", x[:50]),
-               BE.binary("gelu_bwd", x[-50:], g[-50:])]
-        monkeypatch.setattr(cpu, "_kern", None)
-        with np.errstate(over="ignore"):  # (NumPy's x * x of 1e30 below a block: inf, as meant)
-            want = [BE.unary("gelu", x), BE.binary("gelu_bwd", x, g), BE.unary("gelu", x[:50]),
-                    BE.binary("gelu_bwd", x[-50:], g[-50:])]
-    finally:
-        cpu.set_num_threads(saved)
+    got, want = c_and_numpy(lambda: [BE.unary("gelu", x), BE.binary("gelu_bwd", x, g), BE.unary("gelu", x[:50]),
+                                     BE.binary("gelu_bwd", x[-50:], g[-50:])])
     for a, b in zip(got, want):
         assert a.dtype == np.float32 and np.array_equal(np.isnan(a), np.isnan(b))
         np.testing.assert_allclose(a, b, rtol=2e-6, atol=1e-6)
 
 
 @pytest.mark.parametrize("with_dc", [False, True])
-def test_lstm_cell_in_c_close_to_numpy(monkeypatch, with_dc):
+def test_lstm_cell_in_c_close_to_numpy(c_and_numpy, with_dc):
     """The LSTM cell and its gradient by the C loops (their own tanh and exp) against
-    the NumPy path: the same NaN and infinities, values within 1e-6; into a row view (``out``); the base class's composition agrees too."""
-    if cpu._kern is None:
-        pytest.skip("vkgrad's C loops (_cpukern) not built")
+    the NumPy path: the same NaN and infinities, values within 1e-6; into a row view
+    (``out``); the base class's composition agrees too."""
     N, H = 7, 33
     xg, hg = (RNG.standard_normal((N, 4 * H)).astype(np.float32) * 3 for _ in range(2))
     xg[0, :8] = [np.nan, np.inf, -np.inf, 100.0, -100.0, 1e-20, -0.0, 0.5]
@@ -187,10 +184,8 @@ def test_lstm_cell_in_c_close_to_numpy(monkeypatch, with_dc):
         h, c2, acts = BE.lstm_cell(xg, hg, c, out=rows[1:N + 1])
         dg, dcp = BE.lstm_cell_bwd(dh, dc if with_dc else None, acts, c, c2)
         return rows, c2, acts, dg, dcp
-    got = run()
-    monkeypatch.setattr(cpu, "_kern", None)
+    got, want = c_and_numpy(run)
     with np.errstate(over="ignore"):
-        want = run()
         base = vg.backends.base.Backend.lstm_cell(BE, xg, hg, c)
     for a, b in zip(got, want):
         assert a.dtype == np.float32 and np.array_equal(np.isnan(a), np.isnan(b))
@@ -198,6 +193,26 @@ def test_lstm_cell_in_c_close_to_numpy(monkeypatch, with_dc):
         # (1e-6: tanh(-9.86) is -1.0 here, 1 ULP above in NumPy, so 1 - g^2 is 0 or 1.2e-7, times dct)
         np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-6)
     np.testing.assert_allclose(got[0][1:N + 1], base[0], rtol=1e-6, atol=1e-7)
+
+
+@pytest.mark.parametrize("affine", [True, False])
+@pytest.mark.parametrize("R,D", [(300, 128), (5, 13), (3, 1)])
+def test_layer_norm_in_c_close_to_numpy(c_and_numpy, monkeypatch, affine, R, D):
+    """Layer norm and its gradient by the C loops (sums in double) against the NumPy
+    path (float32 sums): within 1e-6 relative, blocks of rows split over threads,
+    rows shorter than the loops' 8 lanes, NaN rows kept NaN."""
+    x = RNG.standard_normal((R, D)).astype(np.float32) * 3 + 1
+    x[R // 2, 0] = np.nan
+    w, b = (RNG.standard_normal(D).astype(np.float32) if affine else None for _ in range(2))
+    g = RNG.standard_normal((R, D)).astype(np.float32)
+
+    def run():
+        monkeypatch.setattr(cpu, "_BLOCK", 256)  # (several blocks of rows)
+        y, mean, rstd = BE.layer_norm(x, w, b, 1e-5)
+        return (y, mean, rstd) + BE.layer_norm_bwd(g, x, w, mean, rstd, True)
+    for a, b_ in zip(*c_and_numpy(run)):
+        assert a.dtype == b_.dtype and np.array_equal(np.isnan(a), np.isnan(b_))
+        np.testing.assert_allclose(a, b_, rtol=1e-6, atol=1e-6 * np.nanmax(np.abs(b_)))
 
 
 @pytest.mark.parametrize("op", ["relu", "gelu", "erf", "sigmoid", "exp", "log"])
@@ -388,10 +403,9 @@ def test_optimizer_updates(split, form):
     same(*split(sgd))
 
 
-@pytest.mark.skipif(cpu._kern is None, reason="vkgrad's C loops (_cpukern) not built")
 @pytest.mark.parametrize("n", [1, 17, 3 * cpu.CPUBackend._CHUNK + 5])
 @pytest.mark.parametrize("wd,decoupled", [(0.0, False), (0.01, False), (0.01, True)])
-def test_fused_adam_same_bits_as_numpy(monkeypatch, n, wd, decoupled):
+def test_fused_adam_same_bits_as_numpy(c_and_numpy, monkeypatch, n, wd, decoupled):
     """The C loop of the Adam update (one pass, two threads) gives the NumPy path's
     bits, NaN and infinity in the gradient and a denormal moment included, for
     plain Adam, L2 weight decay and AdamW, over steps."""
@@ -401,20 +415,12 @@ def test_fused_adam_same_bits_as_numpy(monkeypatch, n, wd, decoupled):
     state[3, -1] = 1e-40
 
     def run():
+        monkeypatch.setattr(cpu.CPUBackend, "_NATIVE_MIN", 1)  # (the C loop at every size here)
         p, g, m, v = state.copy()
         for step in (1, 2, 7):
             BE.adam_(p, g, m, v, 1e-2, 0.9, 0.999, 1e-8, wd, step, decoupled)
         return p, m, v
-    saved = cpu.get_num_threads()
-    cpu.set_num_threads(2)
-    monkeypatch.setattr(cpu.CPUBackend, "_NATIVE_MIN", 1)  # (the C loop at every size here)
-    try:
-        native = run()
-        monkeypatch.setattr(cpu, "_kern", None)
-        plain = run()
-    finally:
-        cpu.set_num_threads(saved)
-    for a, b in zip(native, plain):
+    for a, b in zip(*c_and_numpy(run)):
         assert np.array_equal(a, b, equal_nan=True)
 
 

@@ -231,8 +231,8 @@ _sgemm = _find_sgemm()  # (dnnl_sgemm, omp_set_num_threads, omp_get_max_threads)
 
 def _find_kernels():
     """vkgrad's C loops (_cpukern.c: Adam, im2col / col2im, max pools, GELU, the LSTM
-    cell; compiled at install where a C compiler is; the NumPy path's bits, GELU and
-    the LSTM cell within 1e-6), or None: the NumPy path.
+    cell, layer norm; compiled at install where a C compiler is; the NumPy path's
+    bits, GELU, the LSTM cell and layer norm within 1e-6), or None: the NumPy path.
     VKGRAD_CPU_NATIVE=0 turns them off."""
     if os.environ.get("VKGRAD_CPU_NATIVE") == "0":
         return None
@@ -263,6 +263,9 @@ def _find_kernels():
             lib.vkg_lstm_cell_f32.argtypes = [ptr] * 6 + [size] * 2
             lib.vkg_lstm_cell_bwd_f32.argtypes = [ptr] * 7 + [size] * 2
             lib.vkg_lstm_cell_f32.restype = lib.vkg_lstm_cell_bwd_f32.restype = None
+            lib.vkg_layer_norm_f32.argtypes = [ptr] * 6 + [size] * 2 + [fl]
+            lib.vkg_layer_norm_bwd_f32.argtypes = [ptr] * 7 + [size] * 2
+            lib.vkg_layer_norm_f32.restype = lib.vkg_layer_norm_bwd_f32.restype = None
             return lib
     return None
 
@@ -279,7 +282,7 @@ def build_info():
     loops = ("C loops (_cpukern)" if _kern is not None else
              "NumPy (off: VKGRAD_CPU_NATIVE=0)" if os.environ.get("VKGRAD_CPU_NATIVE") == "0" else
              "NumPy (_cpukern not built: no C compiler at install)")
-    return f"cpu: {get_num_threads()} threads, products by {gemm}; Adam, im2col / col2im, max pools, GELU, LSTM cells by {loops}"
+    return f"cpu: {get_num_threads()} threads, products by {gemm}; Adam, im2col / col2im, max pools, GELU, LSTM cells, layer norms by {loops}"
 
 
 def _addr(a):
@@ -1243,6 +1246,15 @@ class CPUBackend(Backend):
         y, mean, rstd = np.empty(x.shape, x.dtype), np.empty(R, st), np.empty(R, st)
         cw = None if w is None else self._c(w)
         cb = None if b is None else self._c(b)
+        if _native_f32(x) and all(a is None or _native_f32(a) for a in (w, b)):  # (_cpukern.c, within 1e-6)
+            at = [_addr(a) if a is not None else None for a in (x, w, b, y, mean, rstd)]
+
+            def native(r):
+                o, s = 4 * r.start * D, 4 * r.start
+                _kern.vkg_layer_norm_f32(at[0] + o, at[1], at[2], at[3] + o, at[4] + s, at[5] + s,
+                                         r.stop - r.start, D, eps)
+            _row_blocks(R, D, native)
+            return y, mean, rstd
 
         def part(r):
             cr = c[r]
@@ -1267,6 +1279,15 @@ class CPUBackend(Backend):
         R, D = cx.shape
         dx = np.empty(x.shape, x.dtype)
         gx = np.empty(x.shape, rstd.dtype) if need_gx else None
+        if _native_f32(g, x) and _native_f32(mean, rstd) and (w is None or _native_f32(w)):
+            at = [None if a is None else _addr(a) for a in (g, x, w, mean, rstd, dx, gx)]
+
+            def native(r):
+                o, s = 4 * r.start * D, 4 * r.start
+                _kern.vkg_layer_norm_bwd_f32(at[0] + o, at[1] + o, at[2], at[3] + s, at[4] + s, at[5] + o,
+                                             None if gx is None else at[6] + o, r.stop - r.start, D)
+            _row_blocks(R, D, native)
+            return dx, gx
 
         def part(r):
             rs = crs[r][:, None]
