@@ -215,6 +215,33 @@ def test_layer_norm_in_c_close_to_numpy(c_and_numpy, monkeypatch, affine, R, D):
         np.testing.assert_allclose(a, b_, rtol=1e-6, atol=1e-6 * np.nanmax(np.abs(b_)))
 
 
+@pytest.mark.parametrize("V", [1, 7, 64, 515])
+def test_softmax_in_c_close_to_numpy(c_and_numpy, monkeypatch, V):
+    """softmax, log-softmax and softmax cross-entropy (int32 labels) by the C loops
+    against the NumPy path: rows with a NaN or of -inf only come out NaN, values
+    within 1e-6; a label out of range takes NumPy's path (its row NaN, the loss NaN)."""
+    R = 300
+    x = RNG.standard_normal((R, V)).astype(np.float32) * 4
+    x[3, 0] = np.nan
+    x[5] = -np.inf
+    x[7, :] = 80.0
+    lab = RNG.integers(0, V, R).astype(np.int32)
+    clean = RNG.standard_normal((R, V)).astype(np.float32) * 4
+    bad = lab.copy()
+    bad[9] = V
+
+    def run():
+        monkeypatch.setattr(cpu.CPUBackend, "_XENT_BLOCK", 64 * 64)  # (several blocks of rows)
+        monkeypatch.setattr(cpu, "_BLOCK", 64 * 64)
+        return (BE.softmax(x), BE.softmax(x, log=True)) + BE.softmax_xent(clean, lab) + BE.softmax_xent(clean, bad)
+    got, want = c_and_numpy(run)
+    for a, b in zip(got, want):
+        a, b = np.asarray(a), np.asarray(b)
+        assert a.dtype == b.dtype and np.array_equal(np.isnan(a), np.isnan(b))
+        np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-6)
+    assert np.isnan(got[0][3]).all() and np.isnan(got[0][5]).all() and np.isnan(got[4]) and np.isnan(got[5][9]).all()
+
+
 @pytest.mark.parametrize("op", ["relu", "gelu", "erf", "sigmoid", "exp", "log"])
 def test_unary(split, op):
     x = RNG.standard_normal((7, 5, 3)).astype(np.float32)

@@ -231,8 +231,9 @@ _sgemm = _find_sgemm()  # (dnnl_sgemm, omp_set_num_threads, omp_get_max_threads)
 
 def _find_kernels():
     """vkgrad's C loops (_cpukern.c: Adam, im2col / col2im, max pools, GELU, the LSTM
-    cell, layer norm; compiled at install where a C compiler is; the NumPy path's
-    bits, GELU, the LSTM cell and layer norm within 1e-6), or None: the NumPy path.
+    cell, layer norm, softmax and softmax cross-entropy; compiled at install where a
+    C compiler is; the NumPy path's bits for the first three, the others within
+    1e-6), or None: the NumPy path.
     VKGRAD_CPU_NATIVE=0 turns them off."""
     if os.environ.get("VKGRAD_CPU_NATIVE") == "0":
         return None
@@ -266,6 +267,10 @@ def _find_kernels():
             lib.vkg_layer_norm_f32.argtypes = [ptr] * 6 + [size] * 2 + [fl]
             lib.vkg_layer_norm_bwd_f32.argtypes = [ptr] * 7 + [size] * 2
             lib.vkg_layer_norm_f32.restype = lib.vkg_layer_norm_bwd_f32.restype = None
+            lib.vkg_softmax_f32.argtypes = [ptr, ptr, size, size, i]
+            lib.vkg_softmax_f32.restype = None
+            lib.vkg_softmax_xent_f32.argtypes = [ptr, ptr, ptr, size, size, fl]
+            lib.vkg_softmax_xent_f32.restype = ctypes.c_double
             return lib
     return None
 
@@ -282,7 +287,8 @@ def build_info():
     loops = ("C loops (_cpukern)" if _kern is not None else
              "NumPy (off: VKGRAD_CPU_NATIVE=0)" if os.environ.get("VKGRAD_CPU_NATIVE") == "0" else
              "NumPy (_cpukern not built: no C compiler at install)")
-    return f"cpu: {get_num_threads()} threads, products by {gemm}; Adam, im2col / col2im, max pools, GELU, LSTM cells, layer norms by {loops}"
+    return (f"cpu: {get_num_threads()} threads, products by {gemm}; Adam, im2col / col2im, max pools, GELU, "
+            f"LSTM cells, layer norms, softmax by {loops}")
 
 
 def _addr(a):
@@ -972,8 +978,8 @@ class CPUBackend(Backend):
             flat = cols.reshape(-1)
 
             def native(r):
-                _kern.vkg_col2im_f32(_addr(flat[r.start * OH * OW * C * kh * kw:]), _addr(out[r]), r.stop - r.start, C, H, W,
-                                     kh, kw, sh, sw, ph, pw, dh, dw, OH, OW)
+                _kern.vkg_col2im_f32(_addr(flat[r.start * OH * OW * C * kh * kw:]), _addr(out[r]), r.stop - r.start,
+                                     C, H, W, kh, kw, sh, sw, ph, pw, dh, dw, OH, OW)
             _par(N, native, cols.size)
             return out
         g = cols.reshape(N, OH, OW, C, kh, kw).transpose(0, 3, 4, 5, 1, 2)
@@ -1131,6 +1137,13 @@ class CPUBackend(Backend):
             return self._store(c, x.dtype)
         out = np.empty(x.shape, x.dtype)
         rows, cr = out.reshape(-1, x.shape[-1]), c.reshape(-1, x.shape[-1])
+        if _native_f32(x):  # (_cpukern.c: one pass for the exps, within 1e-6)
+            V, at = x.shape[-1], (_addr(x), _addr(out))
+
+            def native(r):
+                _kern.vkg_softmax_f32(at[0] + 4 * r.start * V, at[1] + 4 * r.start * V, r.stop - r.start, V, log)
+            _row_blocks(rows.shape[0], V, native)
+            return out
 
         def part(r):
             with np.errstate(over="ignore", invalid="ignore"):  # (rows of -inf: NaN, as the shader; f16
@@ -1168,7 +1181,14 @@ class CPUBackend(Backend):
         per = self._XENT_BLOCK // max(V, 1) or 1
         ldt = np.float32 if logits.dtype == np.float16 else logits.dtype  # losses of f16: f32
 
+        native = labels and target.dtype == np.int32 and target.flags.c_contiguous and _native_f32(logits)
+
         def block(r):  # (the rows' summed loss terms and their gradient, in c's dtype)
+            if native:  # (_cpukern.c, within 1e-6; NaN: a label out of range, NumPy's path below)
+                e = np.empty((r.stop - r.start, V), np.float32)
+                loss = _kern.vkg_softmax_xent_f32(_addr(c[r]), _addr(target[r]), _addr(e), r.stop - r.start, V, R)
+                if loss == loss:
+                    return np.float32(loss), e
             with np.errstate(over="ignore", invalid="ignore"):  # (as softmax)
                 cr = c[r]  # (ufunc reductions: the methods' Python cost ~1 us each)
                 z = cr - np.maximum.reduce(cr, axis=1, keepdims=True)
