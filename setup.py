@@ -1,10 +1,11 @@
 """Build steps beyond pyproject.toml: SPIR-V shaders, the Kompute companion and
 the CPU backend's fused C loops (_cpukern: optional, the NumPy path without it).
 
-Both run in build_ext, so `pip install .` and `pip install -e .` compile them.
+All run in build_ext, so `pip install .` and `pip install -e .` compile them.
 Without glslangValidator, pybind11 or kp's headers the package still installs
 (CPU backend only) with a warning, unless VKGRAD_REQUIRE_VULKAN=1, which makes
-any missing piece, and any shader that fails to compile, fail the build.
+any missing piece, and any shader that fails to compile, fail the build.  The C
+loops are optional either way: a compiler that fails them leaves NumPy's path.
 kp's headers come from KP_INCLUDE_DIR or build/kp-include (ci/setup.sh puts
 them there from kp's sdist)."""
 import os
