@@ -363,8 +363,8 @@ def test_sgemm_products(monkeypatch, M, N, K):
     base, bb = RNG.standard_normal((2, big, big)).astype(np.float32)
     lefts = [base[:M, :K], base[:K, :M].T, base[1:M + 1, 2:K + 2], base[::2, ::2][:M, :K]]
     rights = [bb[:K, :N], bb[:N, :K].T, bb[3:K + 3, 1:N + 1], bb[::2, ::2][:K, :N]]
-    omp_before = cpu._sgemm[2]()
-    cpu._sgemm[1](3)
+    omp_before = cpu._sgemm.max_threads()
+    cpu._sgemm.set_threads(3)
     try:
         for a in lefts:
             for b in rights:
@@ -376,12 +376,12 @@ def test_sgemm_products(monkeypatch, M, N, K):
                 cpu._mm(a, b, wide[:, 2:N + 2])
                 np.testing.assert_allclose(wide[:, 2:N + 2], want, rtol=1e-5, atol=1e-4)
                 assert np.isnan(wide[:, :2]).all() and np.isnan(wide[:, N + 2:]).all()
-                assert cpu._sgemm[2]() == 3
+                assert cpu._sgemm.max_threads() == 3
         assert cpu._layout(lefts[3]) == (None, 0)
         d = cpu._mm(lefts[0].astype(np.float64), rights[1].astype(np.float64), np.empty((M, N)))
         np.testing.assert_allclose(d, lefts[0].astype(np.float64) @ rights[1], rtol=1e-12)
     finally:
-        cpu._sgemm[1](omp_before)
+        cpu._sgemm.set_threads(omp_before)
 
 
 @pytest.mark.skipif(cpu._sgemm is None, reason="oneDNN (libdnnl) not found: products by NumPy only")

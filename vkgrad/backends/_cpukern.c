@@ -214,20 +214,37 @@ void vkg_maxpool_bwd_32(const unsigned *restrict g, const int *restrict idx, uns
     }
 }
 
+/* A float's bits and back, and a select by the bits: memcpy, not a union (a union,
+ * and a float select feeding an int conversion, kept GCC from vectorising). */
+static inline unsigned vkg_bits(float f)
+{
+    unsigned u;
+    memcpy(&u, &f, 4);
+    return u;
+}
+
+static inline float vkg_float(unsigned u)
+{
+    float f;
+    memcpy(&f, &u, 4);
+    return f;
+}
+
+/* a where c holds, else b */
+static inline float vkg_pick(int c, float a, float b)
+{
+    unsigned m = 0u - (unsigned)c;
+    return vkg_float((vkg_bits(a) & m) | (vkg_bits(b) & ~m));
+}
+
 /* exp(x) for x <= 0, in plain arithmetic so that a loop calling it vectorises
  * (libm's expf is a call per element): Cephes' expf -- x = n ln2 + r, |r| <= ln2 / 2,
  * a degree-6 polynomial in r, times 2^n in two halves (down to 2^-150: subnormal
  * results); within 2 ULP of NumPy's exp (not its bits); a NaN gives itself. */
 static inline float vkg_exp_nonpos(float x)
 {
-    /* |x| > 104 or NaN: -104 -- by the bits (a float select kept GCC from vectorising) */
-    unsigned xb, cb, m, nan;
-    memcpy(&xb, &x, 4);
-    m = 0u - (unsigned)((xb & 0x7fffffffu) > 0x42d00000u);
-    nan = 0u - (unsigned)((xb & 0x7fffffffu) > 0x7f800000u);
-    cb = (xb & ~m) | (0xc2d00000u & m);
-    float xc;
-    memcpy(&xc, &cb, 4);
+    unsigned ab = vkg_bits(x) & 0x7fffffffu;
+    float xc = vkg_pick(ab > 0x42d00000u, -104.0f, x);  /* |x| > 104 or NaN: -104 */
     float v = xc * 1.44269504088896341f;
     int ni = (int)(v - 0.5f);                             /* nearest, for v <= 0 */
     float n = (float)ni;
@@ -241,16 +258,8 @@ static inline float vkg_exp_nonpos(float x)
     p = p * r + 5.0000001201e-1f;
     p = p * (r * r) + r + 1.0f;
     int n1 = ni / 2, n2 = ni - n1;
-    unsigned u1 = (unsigned)(n1 + 127) << 23, u2 = (unsigned)(n2 + 127) << 23;
-    float s1, s2;
-    memcpy(&s1, &u1, 4);  /* (the bits as a float: a union kept the loop from vectorising) */
-    memcpy(&s2, &u2, 4);
-    float y = p * s1 * s2;
-    unsigned yb;
-    memcpy(&yb, &y, 4);
-    yb = (yb & ~nan) | (xb & nan);
-    memcpy(&y, &yb, 4);
-    return y;
+    float y = p * vkg_float((unsigned)(n1 + 127) << 23) * vkg_float((unsigned)(n2 + 127) << 23);
+    return vkg_pick(ab > 0x7f800000u, x, y);  /* a NaN: itself */
 }
 
 /* erf by Abramowitz-Stegun 7.1.26 (|error| < 1.5e-7), the steps of cpu.erf and the
@@ -319,8 +328,8 @@ static inline float vkg_sigmoid(float x)
 }
 
 /* tanh: Cephes' tanhf -- x + x^3 P(x^2) below 0.625, 1 - 2 e / (1 + e) with
- * e = exp(-2|x|) above, the sign put back; both computed, one kept by the bits
- * (a float select kept GCC from vectorising).  Within a few ULP of NumPy's tanh. */
+ * e = exp(-2|x|) above, the sign put back; both computed, one kept by the bits.
+ * Within a few ULP of NumPy's tanh. */
 static inline float vkg_tanh(float x)
 {
     float a = fabsf(x), s = x * x;
@@ -333,14 +342,7 @@ static inline float vkg_tanh(float x)
     float e = vkg_exp_nonpos(-2.0f * a);
     float large = 1.0f - 2.0f * e / (1.0f + e);
     large = copysignf(large, x);
-    unsigned ab, sb, lb, m;
-    memcpy(&ab, &a, 4);
-    memcpy(&sb, &small, 4);
-    memcpy(&lb, &large, 4);
-    m = 0u - (unsigned)(ab < 0x3f200000u);  /* |x| < 0.625 (a NaN: large's, NaN) */
-    sb = (sb & m) | (lb & ~m);
-    memcpy(&small, &sb, 4);
-    return small;
+    return vkg_pick(vkg_bits(a) < 0x3f200000u, small, large);  /* |x| < 0.625 (a NaN: large's, NaN) */
 }
 
 /* One LSTM step, as cpu.lstm_cell: s = xg + hg [N, 4H]; acts = [sigmoid(i),

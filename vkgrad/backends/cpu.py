@@ -5,6 +5,7 @@ shaders, so both backends round the same way.
 """
 from __future__ import annotations
 
+import collections
 import ctypes
 import functools
 import glob
@@ -199,6 +200,9 @@ _blas_depth = [0, 0]  # products between _blas_enter and _blas_exit, BLAS's thre
 _BLAS_ONE_THREAD = 65536 * 4
 
 
+_Sgemm = collections.namedtuple("_Sgemm", "gemm set_threads max_threads name")  # (the OpenMP calls: its runtime's)
+
+
 def _find_sgemm():
     """oneDNN's ``dnnl_sgemm`` (Debian / Ubuntu package libdnnl2 or libdnnl3), or
     None: float32 products then run NumPy's.  On the MLP 784-1024-1024-10's five
@@ -219,14 +223,36 @@ def _find_sgemm():
         i64, ptr, fl = ctypes.c_int64, ctypes.c_void_p, ctypes.c_float
         f.argtypes = [ctypes.c_char, ctypes.c_char, i64, i64, i64, fl, ptr, i64, ptr, i64, fl, ptr, i64]
         f.restype, set_.argtypes, set_.restype, get.restype = ctypes.c_int, [ctypes.c_int], None, ctypes.c_int
-        f._vkgrad_name = name
-        return f, set_, get
+        return _Sgemm(f, set_, get, name)
     if env:
         raise ImportError(f"VKGRAD_CPU_SGEMM={env!r}: no library with dnnl_sgemm there")
     return None
 
 
-_sgemm = _find_sgemm()  # (dnnl_sgemm, omp_set_num_threads, omp_get_max_threads) or None
+_sgemm = _find_sgemm()
+
+
+def _kernel_signatures():
+    """_cpukern.c's functions: name -> (argument types, result type)."""
+    ptr, fl, size, i = ctypes.c_void_p, ctypes.c_float, ctypes.c_ssize_t, ctypes.c_int
+    window = [size] * 4 + [i] * 8 + [size] * 2  # (N, C, H, W, the Window's ints, OH, OW)
+    pool = [size] * 3 + [i] * 2 + [size] * 2  # (planes, H, W, kh, kw, OH, OW)
+    return {"vkg_adam_f32": ([ptr] * 4 + [size] + [fl] * 7 + [i, fl, fl], None),
+            "vkg_im2col_32": ([ptr, ptr] + window + [ctypes.c_uint], None),
+            "vkg_col2im_f32": ([ptr, ptr] + window, None),
+            "vkg_maxpool_f32": ([ptr] * 3 + pool, None),
+            "vkg_maxpool_bwd_32": ([ptr] * 3 + pool, None),
+            "vkg_gelu_f32": ([ptr, ptr, size], None),
+            "vkg_gelu_bwd_f32": ([ptr, ptr, ptr, size], None),
+            "vkg_lstm_cell_f32": ([ptr] * 6 + [size] * 2, None),
+            "vkg_lstm_cell_bwd_f32": ([ptr] * 7 + [size] * 2, None),
+            "vkg_layer_norm_f32": ([ptr] * 6 + [size] * 2 + [fl], None),
+            "vkg_layer_norm_bwd_f32": ([ptr] * 7 + [size] * 2, None),
+            "vkg_softmax_f32": ([ptr, ptr, size, size, i], None),
+            "vkg_softmax_xent_f32": ([ptr, ptr, ptr, size, size, fl], ctypes.c_double)}
+
+
+_KERNEL_SIGNATURES = _kernel_signatures()
 
 
 def _find_kernels():
@@ -244,33 +270,11 @@ def _find_kernels():
         if os.path.exists(path):
             try:
                 lib = ctypes.CDLL(path)
-            except OSError:
+                for fn, (args, res) in _KERNEL_SIGNATURES.items():
+                    f = getattr(lib, fn)
+                    f.argtypes, f.restype = args, res
+            except (OSError, AttributeError):  # (a build older than this file: NumPy's path)
                 return None
-            ptr, fl = ctypes.c_void_p, ctypes.c_float
-            lib.vkg_adam_f32.argtypes = [ptr] * 4 + [ctypes.c_ssize_t] + [fl] * 7 + [ctypes.c_int, fl, fl]
-            lib.vkg_adam_f32.restype = None
-            size, i = ctypes.c_ssize_t, ctypes.c_int
-            window = [size] * 4 + [i] * 8 + [size] * 2  # (N, C, H, W, the Window's ints, OH, OW)
-            lib.vkg_im2col_32.argtypes = [ptr, ptr] + window + [ctypes.c_uint]
-            lib.vkg_col2im_f32.argtypes = [ptr, ptr] + window
-            lib.vkg_im2col_32.restype = lib.vkg_col2im_f32.restype = None
-            pool = [size] * 3 + [i] * 2 + [size] * 2  # (planes, H, W, kh, kw, OH, OW)
-            lib.vkg_maxpool_f32.argtypes = [ptr] * 3 + pool
-            lib.vkg_maxpool_bwd_32.argtypes = [ptr] * 3 + pool
-            lib.vkg_maxpool_f32.restype = lib.vkg_maxpool_bwd_32.restype = None
-            lib.vkg_gelu_f32.argtypes = [ptr, ptr, size]
-            lib.vkg_gelu_bwd_f32.argtypes = [ptr, ptr, ptr, size]
-            lib.vkg_gelu_f32.restype = lib.vkg_gelu_bwd_f32.restype = None
-            lib.vkg_lstm_cell_f32.argtypes = [ptr] * 6 + [size] * 2
-            lib.vkg_lstm_cell_bwd_f32.argtypes = [ptr] * 7 + [size] * 2
-            lib.vkg_lstm_cell_f32.restype = lib.vkg_lstm_cell_bwd_f32.restype = None
-            lib.vkg_layer_norm_f32.argtypes = [ptr] * 6 + [size] * 2 + [fl]
-            lib.vkg_layer_norm_bwd_f32.argtypes = [ptr] * 7 + [size] * 2
-            lib.vkg_layer_norm_f32.restype = lib.vkg_layer_norm_bwd_f32.restype = None
-            lib.vkg_softmax_f32.argtypes = [ptr, ptr, size, size, i]
-            lib.vkg_softmax_f32.restype = None
-            lib.vkg_softmax_xent_f32.argtypes = [ptr, ptr, ptr, size, size, fl]
-            lib.vkg_softmax_xent_f32.restype = ctypes.c_double
             return lib
     return None
 
@@ -280,7 +284,7 @@ _kern = _find_kernels()
 
 def build_info():
     """One line: how the CPU backend runs its products and its fused loops."""
-    gemm = (f"oneDNN's dnnl_sgemm ({_sgemm[0]._vkgrad_name}) for float32, NumPy's BLAS otherwise"
+    gemm = (f"oneDNN's dnnl_sgemm ({_sgemm.name}) for float32, NumPy's BLAS otherwise"
             if _sgemm is not None
             else "NumPy's BLAS (oneDNN off: VKGRAD_CPU_SGEMM=0)" if os.environ.get("VKGRAD_CPU_SGEMM") == "0"
             else "NumPy's BLAS (oneDNN not found; Debian / Ubuntu: apt install libdnnl2)")
@@ -293,6 +297,22 @@ def build_info():
 
 def _addr(a):
     return a.__array_interface__["data"][0]
+
+
+def _c_rows(fn, n, args, rest=(), unit=1, width=None):
+    """The C loop ``fn`` over the leading axis's n rows, in chunks over the threads:
+    fn(*args, the chunk's rows times ``unit``, *rest), each array in ``args`` (C-
+    contiguous, n rows) by its address at the chunk's first row, other args (a fixed
+    address, None) as they are.  ``width``: _row_blocks' cache-sized blocks of rows
+    that wide; else _par's chunks, by the largest array's elements."""
+    at = [(_addr(a), a.nbytes // max(n, 1)) if isinstance(a, np.ndarray) else (a, None) for a in args]
+
+    def chunk(r):
+        fn(*[a if step is None else a + r.start * step for a, step in at], (r.stop - r.start) * unit, *rest)
+    if width is None:
+        _par(n, chunk, max(a.size for a in args if isinstance(a, np.ndarray)))
+    else:
+        _row_blocks(n, width, chunk)
 
 
 def _layout(x):
@@ -316,13 +336,13 @@ def _mm(a, b, out):
             # one OpenMP thread for this call only: the runtime (libgomp.so.1) is the one
             # PyTorch loads too where vkgrad came first -- its thread count left at 1, a
             # PyTorch CNN's step ran 1.8x slower
-            before = _sgemm[2]()
-            _sgemm[1](1)
+            before = _sgemm.max_threads()
+            _sgemm.set_threads(1)
             try:
-                status = _sgemm[0](ta, tb, a.shape[0], b.shape[1], a.shape[1], 1.0, _addr(a), lda,
+                status = _sgemm.gemm(ta, tb, a.shape[0], b.shape[1], a.shape[1], 1.0, _addr(a), lda,
                                    _addr(b), ldb, 0.0, _addr(out), out.strides[0] // 4)
             finally:
-                _sgemm[1](before)
+                _sgemm.set_threads(before)
             if status == 0:
                 return out
     return np.matmul(a, b, out=out)
@@ -952,11 +972,7 @@ class CPUBackend(Backend):
         out = np.empty((N, OH, OW, C, kh, kw), x.dtype)
         if _kern is not None and x.dtype.itemsize == 4 and x.flags.c_contiguous:  # (_cpukern.c: a copy)
             pad = int(np.array(pad_value, x.dtype).view(np.uint32))
-
-            def native(r):
-                _kern.vkg_im2col_32(_addr(x[r]), _addr(out[r]), r.stop - r.start, C, H, W, kh, kw, sh, sw,
-                                    ph, pw, dh, dw, OH, OW, pad)
-            _par(N, native, out.size)
+            _c_rows(_kern.vkg_im2col_32, N, (x, out), (C, H, W, kh, kw, sh, sw, ph, pw, dh, dw, OH, OW, pad))
             return out.reshape(N * OH * OW, C * kh * kw)
 
         def part(r):
@@ -975,12 +991,7 @@ class CPUBackend(Backend):
         Hp, Wp = win.extent((H, W))
         out = np.empty(shape, cols.dtype)
         if _kern is not None and cols.dtype == np.float32 and cols.flags.c_contiguous:  # (the same sums)
-            flat = cols.reshape(-1)
-
-            def native(r):
-                _kern.vkg_col2im_f32(_addr(flat[r.start * OH * OW * C * kh * kw:]), _addr(out[r]), r.stop - r.start,
-                                     C, H, W, kh, kw, sh, sw, ph, pw, dh, dw, OH, OW)
-            _par(N, native, cols.size)
+            _c_rows(_kern.vkg_col2im_f32, N, (cols, out), (C, H, W, kh, kw, sh, sw, ph, pw, dh, dw, OH, OW))
             return out
         g = cols.reshape(N, OH, OW, C, kh, kw).transpose(0, 3, 4, 5, 1, 2)
 
@@ -1005,10 +1016,7 @@ class CPUBackend(Backend):
         y, idx = np.empty(x.shape[:2] + (OH, OW), x.dtype), np.empty(x.shape[:2] + (OH, OW), np.int32)
         N, C, H, W = x.shape
         if _kern is not None and x.dtype == np.float32 and x.flags.c_contiguous:  # (_cpukern.c: one scan)
-            def native(r):
-                _kern.vkg_maxpool_f32(_addr(x[r]), _addr(y[r]), _addr(idx[r]), (r.stop - r.start) * C, H, W,
-                                      kh, kw, OH, OW)
-            _par(N, native, x.size)
+            _c_rows(_kern.vkg_maxpool_f32, N, (x, y, idx), (H, W, kh, kw, OH, OW), unit=C)
             return y, idx
 
         def part(r):
@@ -1055,12 +1063,7 @@ class CPUBackend(Backend):
         if (_kern is not None and g.dtype.itemsize == 4 and g.flags.c_contiguous and idx.flags.c_contiguous
                 and idx.dtype == np.int32):  # (_cpukern.c: g's bits at the tap, +0.0 elsewhere)
             y = np.empty(shape, g.dtype)
-            H, W = shape[2:]
-
-            def native(r):
-                _kern.vkg_maxpool_bwd_32(_addr(g[r]), _addr(idx[r]), _addr(y[r]), (r.stop - r.start) * shape[1],
-                                         H, W, kh, kw, OH, OW)
-            _par(shape[0], native, y.size)
+            _c_rows(_kern.vkg_maxpool_bwd_32, shape[0], (g, idx, y), shape[2:] + (kh, kw, OH, OW), unit=shape[1])
             return y
         y = np.zeros(shape, g.dtype) if shape[2:] != (OH * kh, OW * kw) else np.empty(shape, g.dtype)
         bits = np.dtype(f"u{g.dtype.itemsize}")
@@ -1138,11 +1141,8 @@ class CPUBackend(Backend):
         out = np.empty(x.shape, x.dtype)
         rows, cr = out.reshape(-1, x.shape[-1]), c.reshape(-1, x.shape[-1])
         if _native_f32(x):  # (_cpukern.c: one pass for the exps, within 1e-6)
-            V, at = x.shape[-1], (_addr(x), _addr(out))
-
-            def native(r):
-                _kern.vkg_softmax_f32(at[0] + 4 * r.start * V, at[1] + 4 * r.start * V, r.stop - r.start, V, log)
-            _row_blocks(rows.shape[0], V, native)
+            V = x.shape[-1]
+            _c_rows(_kern.vkg_softmax_f32, rows.shape[0], (cr, rows), (V, log), width=V)
             return out
 
         def part(r):
@@ -1267,13 +1267,8 @@ class CPUBackend(Backend):
         cw = None if w is None else self._c(w)
         cb = None if b is None else self._c(b)
         if _native_f32(x) and all(a is None or _native_f32(a) for a in (w, b)):  # (_cpukern.c, within 1e-6)
-            at = [_addr(a) if a is not None else None for a in (x, w, b, y, mean, rstd)]
-
-            def native(r):
-                o, s = 4 * r.start * D, 4 * r.start
-                _kern.vkg_layer_norm_f32(at[0] + o, at[1], at[2], at[3] + o, at[4] + s, at[5] + s,
-                                         r.stop - r.start, D, eps)
-            _row_blocks(R, D, native)
+            fixed = [None if a is None else _addr(a) for a in (w, b)]
+            _c_rows(_kern.vkg_layer_norm_f32, R, [x] + fixed + [y, mean, rstd], (D, eps), width=D)
             return y, mean, rstd
 
         def part(r):
@@ -1300,13 +1295,8 @@ class CPUBackend(Backend):
         dx = np.empty(x.shape, x.dtype)
         gx = np.empty(x.shape, rstd.dtype) if need_gx else None
         if _native_f32(g, x) and _native_f32(mean, rstd) and (w is None or _native_f32(w)):
-            at = [None if a is None else _addr(a) for a in (g, x, w, mean, rstd, dx, gx)]
-
-            def native(r):
-                o, s = 4 * r.start * D, 4 * r.start
-                _kern.vkg_layer_norm_bwd_f32(at[0] + o, at[1] + o, at[2], at[3] + s, at[4] + s, at[5] + o,
-                                             None if gx is None else at[6] + o, r.stop - r.start, D)
-            _row_blocks(R, D, native)
+            _c_rows(_kern.vkg_layer_norm_bwd_f32, R, (g, x, None if w is None else _addr(w), mean, rstd, dx, gx),
+                    (D,), width=D)
             return dx, gx
 
         def part(r):
@@ -1544,14 +1534,9 @@ class CPUBackend(Backend):
                 and p.flags.c_contiguous and g.flags.c_contiguous and m.flags.c_contiguous
                 and v.flags.c_contiguous):  # (the same bits in one pass, _cpukern.c)
             mode = 0 if not weight_decay else 2 if decoupled else 1
-            args = (beta1, 1.0 - beta1, beta2, c2, step_size, inv_sqrt_bc2, eps, mode, weight_decay,
-                    1.0 - lr * weight_decay)
-            at = [_addr(a) for a in (p, g, m, v)]
-
-            def fused(r):
-                o = 4 * r.start
-                _kern.vkg_adam_f32(at[0] + o, at[1] + o, at[2] + o, at[3] + o, r.stop - r.start, *args)
-            _par(p.size, fused, p.size)
+            _c_rows(_kern.vkg_adam_f32, p.size, [a.reshape(-1) for a in (p, g, m, v)],
+                    (beta1, 1.0 - beta1, beta2, c2, step_size, inv_sqrt_bc2, eps, mode, weight_decay,
+                     1.0 - lr * weight_decay))
             return
 
         def one(cp, cg, cm, cv):
