@@ -1,16 +1,60 @@
 // f(x) for unary4.comp (OP, p.alpha, p.beta from the includer).
 
+// 2/pi's bits, 32 a word (the first word's top bit weighs 1/2)
+const uint TWO_OVER_PI[8] = uint[8](0xA2F9836Eu, 0x4E441529u, 0xFC2757D1u, 0xF534DDC0u,
+                                    0xDB629599u, 0x3C439041u, 0xFE5163ABu, 0xDEBBC561u);
+
+// bits [s, s + 32) of the 160-bit number w (w[0] least significant), 0 <= s < 128
+uint bits_at(uint w[5], uint s) {
+    uint k = s >> 5u, b = s & 31u;
+    return b == 0u ? w[k] : (w[k] >> b) | (w[k + 1u] << (32u - b));
+}
+
+// Payne-Hanek: |x| (finite, >= 2^13) * 2/pi = q + f with q an integer and |f| <= 1/2;
+// returns q mod 4 and f * pi/2 in r.  |x| = m 2^e (m the 24-bit significand) times
+// 128 bits of 2/pi from the word where the product's bits of weight 4 and up stop
+// mattering (they are whole turns), as integers: exact to 2^-71 of a quarter turn.
+uint reduce_big(float ax, out float r) {
+    uint bits = floatBitsToUint(ax);
+    int e = int(bits >> 23u) - 150;            // |x| = m 2^e
+    uint m = (bits & 0x7fffffu) | 0x800000u;
+    uint j = uint(max(e - 2, 0)) >> 5u;        // 2/pi's bits before word j add multiples of 4
+    int t = e - 32 * int(j);                   // -10 <= t <= 33
+    uint w[5], c = 0u;                         // m * words j .. j + 3 (160 bits)
+    for (int i = 3; i >= 0; i--) {
+        uint hi, lo;
+        umulExtended(m, TWO_OVER_PI[j + uint(i)], hi, lo);
+        uint carry;
+        w[3 - i] = uaddCarry(lo, c, carry);
+        c = hi + carry;
+    }
+    w[4] = c;
+    // the product times 2^(t - 128): 2 bits of integer and 62 of fraction from bit 66 - t
+    uint s = uint(66 - t), lo = bits_at(w, s), hi = bits_at(w, s + 32u) + 0x20000000u;  // + 1/2
+    int f = int(hi & 0x3fffffffu) - 0x20000000;   // the fraction's top bits, in [-2^29, 2^29)
+    r = (float(f) * 9.313225746154785e-10 + float(lo) * 2.168404344971009e-19) * 1.5707963267948966;
+    return hi >> 30u;
+}
+
 // sin (c = 0) or cos (c = 1) of x by our own reduction and polynomials (Cephes'
 // sinf / cosf coefficients, ~1 ulp on [-pi/4, pi/4]): GLSL's builtins promise only
-// 2^-11 absolute inside [-pi, pi] and nothing outside, and drivers differ.  The
-// reduction subtracts q pi/2 in three parts (Cody-Waite), good for |x| < 8192;
-// beyond that the driver's own sin / cos (whose range reduction is its own).
+// 2^-11 absolute inside [-pi, pi] and nothing outside, and drivers differ (an H200's
+// sin(9000) was 4e-4 off).  Below 8192 the reduction subtracts q pi/2 in three
+// parts (Cody-Waite); beyond, reduce_big.
 float sincos_f(float x, uint c) {
-    if (!(abs(x) < 8192.0)) return isinf(x) ? QNAN : (c == 0u ? sin(x) : cos(x));
-    float q = round(x * 0.63661977236758134);  // nearest multiple of pi/2
-    float r = ((x - q * 1.5703125) - q * 4.837512969970703125e-4) - q * 7.54978995489188216e-8;
+    if (isinf(x) || isnan(x)) return QNAN;
+    float r;
+    uint n;
+    if (abs(x) < 8192.0) {
+        float q = round(x * 0.63661977236758134);  // nearest multiple of pi/2
+        r = ((x - q * 1.5703125) - q * 4.837512969970703125e-4) - q * 7.54978995489188216e-8;
+        n = uint(int(q) & 3);
+    } else {  // -x: the quadrant and the remainder negated
+        n = reduce_big(abs(x), r);
+        if (x < 0.0) { n = (4u - n) & 3u; r = -r; }
+    }
     float r2 = r * r;
-    uint n = uint(int(q) & 3) + c;
+    n += c;
     float s = r + r * r2 * (-1.6666654611e-1 + r2 * (8.3321608736e-3 + r2 * -1.9515295891e-4));
     float k = 1.0 - 0.5 * r2 + r2 * r2 * (4.166664568298827e-2 + r2 * (-1.388731625493765e-3 + r2 * 2.443315711809948e-5));
     float v = (n & 1u) == 0u ? s : k;
