@@ -1,7 +1,10 @@
 #version 450
 #extension GL_GOOGLE_include_directive : require
+#extension GL_KHR_shader_subgroup_basic : require
+#extension GL_KHR_shader_subgroup_shuffle : require
 // The gradient of layer normalisation (layernorm.comp) through its statistics, one
-// invocation per row of [rows, D] (D in whole 16-byte quads): with gw = g * w
+// invocation (SG = 0) or one subgroup (SG = 1, GPUs) per row of [rows, D] (D in
+// whole 16-byte quads): with gw = g * w
 // (HAS_W; else g) and xhat = (x - mean) * rstd,
 //   dx = rstd * (gw - mean(gw) - xhat * mean(gw * xhat))
 // in x's dtype, and (NEED_GX) gx = g * xhat, whose column sums the caller takes
@@ -11,9 +14,11 @@
 #define H2_PLAIN true  // (no compares of the values: common.glsl)
 #include "common.glsl"
 #include "vec4.glsl"
+#include "subgroup.glsl"
 layout(local_size_x = 64) in;
 layout(constant_id = 0) const uint HAS_W = 0u;
 layout(constant_id = 1) const uint NEED_GX = 0u;
+layout(constant_id = 2) const uint SG = 0u;
 layout(push_constant) uniform P { uint rows; uint D; } p;
 BUF4_IN(0, G4)
 BUF4_IN(1, X4)
@@ -38,19 +43,27 @@ void load(uint q0, uint q, float mean, float rstd, out float g[EPQ], out float g
 void main() {
     uint nq = p.D / EPQ;
     float inv_d = 1.0 / float(p.D);
-    for (uint row = gl_GlobalInvocationID.x; row < p.rows; row += gl_NumWorkGroups.x * 64u) {
+    bool sg = SG == 1u;
+    uint first = sg ? gl_SubgroupInvocationID : 0u, step = sg ? gl_SubgroupSize : 1u;
+    uint row0 = sg ? gl_WorkGroupID.x * gl_NumSubgroups + gl_SubgroupID : gl_GlobalInvocationID.x;
+    uint rows_step = sg ? gl_NumWorkGroups.x * gl_NumSubgroups : gl_NumWorkGroups.x * 64u;
+    for (uint row = row0; row < p.rows; row += rows_step) {  // (uniform in a subgroup with SG)
         uint q0 = row * nq;
         float mean = MEAN[row], rstd = RSTD[row], a = 0.0, c = 0.0, g[EPQ], gw[EPQ], xh[EPQ];
-        for (uint q = 0u; q < nq; q++) {
+        for (uint q = first; q < nq; q += step) {
             load(q0, q, mean, rstd, g, gw, xh);
             [[unroll]] for (uint k = 0u; k < EPQ; k++) {
                 a += gw[k];
                 c += gw[k] * xh[k];
             }
         }
+        if (sg) {
+            a = sg_sum(a);
+            c = sg_sum(c);
+        }
         a *= inv_d;
         c *= inv_d;
-        for (uint q = 0u; q < nq; q++) {
+        for (uint q = first; q < nq; q += step) {
             load(q0, q, mean, rstd, g, gw, xh);
             float dx[EPQ], gx[EPQ];
             [[unroll]] for (uint k = 0u; k < EPQ; k++) {
