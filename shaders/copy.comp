@@ -7,19 +7,34 @@
 // -DTEXEL_IN (the "copy_tx" twin, CPU devices; any n: whole 16-byte quads of y,
 // then a tail of words): x's words through a uniform texel buffer (R32UI: a gather per
 // 8 lanes, where lavapipe loads a storage buffer lane by lane), the bits moved
-// as they are (halves too: no conversions), y walked by digits.glsl; QUADS
+// as they are (halves too: no conversions), y walked by digits.glsl (GPUs: the
+// same walks over storage buffers with WALK = 1); QUADS
 // (constant 1): a walk of whole quads (digits.glsl), 1: x's quads (a view of
 // quads), 2: x's element repeated over each quad (its innermost stride 0), 3:
 // the other way round, x's quads in order (p.dim its shape in quads) written into
 // y at base + sum idx * sx (one piece of a cat: only its region of y written).
 #include "common.glsl"
 layout(push_constant) uniform P { uint n; uint base; uint dim[6]; uint sx[6]; } p;
-#ifdef TEXEL_IN
 #include "vec4.glsl"
-layout(local_size_x = 64) in;
-layout(binding = 0) uniform usamplerBuffer XW;
 BUF4_OUT(1, Y4)
 layout(constant_id = 1) const uint QUADS = 0u;
+#ifdef TEXEL_IN
+layout(local_size_x = 64) in;
+layout(binding = 0) uniform usamplerBuffer XW;
+#define X_QUAD(i) texelFetch(XW, int(i))
+#define X_BITS(e) ELEM_BITS(XW, e)
+#else
+// GPUs (storage buffers): WALK = 1 takes the twin's walks (a lane's first quad's
+// index divided into digits, carried from there on); WALK = 0 divides out each
+// element's index (an H200 ran im2col's copy at 6% of a copy's rate that way)
+layout(local_size_x = 256) in;
+layout(constant_id = 2) const uint WALK = 0u;
+BUF_IN(0, X)
+BUF4_IN(0, X4)
+BUF_OUT(1, Y)
+#define X_QUAD(i) X4[i]
+#define X_BITS(e) LD_BITS(X, e)
+#endif
 #include "digits.glsl"
 
 uint x_index() {
@@ -28,7 +43,7 @@ uint x_index() {
     return ix;
 }
 
-uint element_bits() { return ELEM_BITS(XW, x_index()); }
+uint element_bits() { return X_BITS(x_index()); }
 
 uvec4 element_quad() {
     if (QUADS == 2u) {  // x's element repeated along y's innermost axis (a broadcast)
@@ -38,23 +53,15 @@ uvec4 element_quad() {
 #endif
         return uvec4(b);
     }
-    return texelFetch(XW, int(x_index()));
+    return X_QUAD(x_index());
 }
 
 void quad_at(uint q) {
-    if (QUADS == 3u) Y4[x_index()] = texelFetch(XW, int(q));  // (x_index: here y's quad)
+    if (QUADS == 3u) Y4[x_index()] = X_QUAD(q);  // (x_index: here y's quad)
     else Y4[q] = element_quad();
 }
 
-void main() {
-    if (QUADS != 0u) walk_quad_elements();
-    else walk_y();
-}
-#else
-layout(local_size_x = 256) in;
-BUF_IN(0, X)
-BUF_OUT(1, Y)
-
+#ifndef TEXEL_IN
 uint at(uint i) {  // element i's bits (LD_BITS)
     uint ix = p.base, r = i;
     for (int d = 5; d >= 0 && r > 0u; d--) {
@@ -63,8 +70,15 @@ uint at(uint i) {  // element i's bits (LD_BITS)
     }
     return LD_BITS(X, ix);
 }
+#endif
 
 void main() {
-    FOR_UNITS(p.n, u) ST_UNIT_BITS(Y, u, p.n, at(u * EPU), at(u * EPU + 1u));
-}
+#ifndef TEXEL_IN
+    if (WALK == 0u) {
+        FOR_UNITS(p.n, u) ST_UNIT_BITS(Y, u, p.n, at(u * EPU), at(u * EPU + 1u));
+        return;
+    }
 #endif
+    if (QUADS != 0u) walk_quad_elements();
+    else walk_y();
+}
