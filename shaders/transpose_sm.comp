@@ -5,12 +5,15 @@
 // takes a tile of 32 x 32 elements, reads it by quads along x's rows (adjacent
 // invocations, adjacent quads: whole 128-byte lines in f32), keeps each element's
 // bits in shared memory (halves too: no conversions), and writes it by quads
-// along y's rows the same way.  transpose4.comp (no shared memory: each lane
-// writes its own rows of y) suits lavapipe, whose shared memory is slow
-// (2048^2 f32 there: 0.06-0.09 of a copy's rate against transpose4's 0.36);
-// on a GPU its writes scatter a quad to each of a subgroup's rows (H100: 13% of
-// a copy's rate).  f16 tiles of 64 x 64 (whole 128-byte lines, 16.6 KB of shared
-// memory) ran at 16% of a copy's rate on an H200 against these tiles' 62%.
+// along y's rows the same way.  f16: tiles of 64 x 32, each word of shared memory
+// a pair of x rows' halves -- y's two adjacent elements -- so y's rows of a tile
+// are 128 bytes and shared memory moves two halves a word (32 x 32 tiles, a word
+// a half: 57-66% of a copy's rate on an H200, f32 95%; 64 x 64 tiles of a word a
+// half, 16.6 KB of shared memory: 16%).  transpose4.comp (no shared memory: each
+// lane writes its own rows of y) suits lavapipe, whose shared memory is slow
+// (2048^2 f32 there: 0.06-0.09 of a copy's rate against transpose4's 0.36); on a
+// GPU its writes scatter a quad to each of a subgroup's rows (H100: 13% of a
+// copy's rate).
 // The row of shared memory has one element more than the tile:
 // a column read then touches 32 different banks.
 // Bindings: 0 x (in), 1 y (out).
@@ -20,33 +23,39 @@ layout(local_size_x = 64) in;
 layout(push_constant) uniform P { uint B; uint R; uint C; } p;
 BUF4_IN(0, X)
 BUF4_OUT(1, Y)
-const uint TS = 32u, QR = TS / EPQ;  // tile side in elements, quads per tile row
-const uint ROWS = 64u / QR;          // tile rows one pass of the workgroup covers
-shared uint s[TS][TS + 1u];          // the tile's element bits, by x row
+const uint TC = 32u;                     // tile columns (x's): y's rows in a tile
+const uint PR = EPQ / 4u;                // x rows a word of shared memory holds (f16: a row pair)
+const uint TR = 32u * PR;                // tile rows (x's): f16 64, so y's rows are 128 bytes too
+const uint QR = TC / EPQ;                // quads per tile row of x
+const uint QY = TR / EPQ;                // quads per tile row of y (8)
+shared uint s[TR / PR][TC + 1u];         // the tile's words: s[x row (pair)][x column]
 
 void main() {
-    uint i = gl_LocalInvocationID.x, qc = i % QR, CB = p.C / EPQ, RB = p.R / EPQ;
-    uint tr = (p.R + TS - 1u) / TS, tc = (p.C + TS - 1u) / TS, tiles = p.B * tr * tc;
+    uint i = gl_LocalInvocationID.x, CB = p.C / EPQ, RB = p.R / EPQ;
+    uint tr = (p.R + TR - 1u) / TR, tc = (p.C + TC - 1u) / TC, tiles = p.B * tr * tc;
     for (uint t = gl_WorkGroupID.x; t < tiles; t += gl_NumWorkGroups.x) {  // the same t for the whole workgroup
-        uint b = t / (tr * tc), r0 = (t / tc) % tr * TS, c0 = t % tc * TS;
-        [[unroll]] for (uint k = 0u; k < TS / ROWS; k++) {  // rows r0 + row of x
-            uint row = i / QR + k * ROWS;
-            if (r0 + row < p.R && c0 / EPQ + qc < CB) {
-                uvec4 q = LDQ(X, (b * p.R + r0 + row) * CB + c0 / EPQ + qc);
-                [[unroll]] for (uint e = 0u; e < EPQ; e++)
-                    s[row][qc * EPQ + e] = EPQ == 4u ? q[e] : (q[e >> 1u] >> (16u * (e & 1u))) & 0xffffu;
+        uint b = t / (tr * tc), r0 = (t / tc) % tr * TR, c0 = t % tc * TC;
+        [[unroll]] for (uint k = 0u; k < 32u * QR / 64u; k++) {  // row (pair) pr of x, its quad qc
+            uint item = i + 64u * k, pr = item / QR, qc = item % QR, row = r0 + pr * PR;
+            if (row < p.R && c0 / EPQ + qc < CB) {
+                uvec4 q = LDQ(X, (b * p.R + row) * CB + c0 / EPQ + qc);
+                if (PR == 1u) {
+                    [[unroll]] for (uint e = 0u; e < 4u; e++) s[pr][qc * 4u + e] = q[e];
+                } else {  // (R a whole number of quads: row + 1 < R) the pair's halves in one word
+                    uvec4 q1 = LDQ(X, (b * p.R + row + 1u) * CB + c0 / EPQ + qc);
+                    [[unroll]] for (uint e = 0u; e < 8u; e++) {
+                        uint sh = 16u * (e & 1u);
+                        s[pr][qc * 8u + e] = ((q[e >> 1u] >> sh) & 0xffffu) | (((q1[e >> 1u] >> sh) & 0xffffu) << 16u);
+                    }
+                }
             }
         }
         barrier();
-        [[unroll]] for (uint k = 0u; k < TS / ROWS; k++) {  // rows c0 + row of y (x's columns)
-            uint row = i / QR + k * ROWS;
-            if (c0 + row < p.C && r0 / EPQ + qc < RB) {
-                uvec4 o;
-                [[unroll]] for (uint m = 0u; m < 4u; m++)
-                    o[m] = EPQ == 4u ? s[qc * 4u + m][row]
-                                     : s[qc * 8u + 2u * m][row] | (s[qc * 8u + 2u * m + 1u][row] << 16u);
-                Y[(b * p.C + c0 + row) * RB + r0 / EPQ + qc] = o;
-            }
+        [[unroll]] for (uint k = 0u; k < TC * QY / 64u; k++) {  // y's row c0 + yr, its quad qo
+            uint item = i + 64u * k, yr = item / QY, qo = item % QY;
+            if (c0 + yr < p.C && r0 / EPQ + qo < RB)
+                Y[(b * p.C + c0 + yr) * RB + r0 / EPQ + qo] =
+                    uvec4(s[qo * 4u][yr], s[qo * 4u + 1u][yr], s[qo * 4u + 2u][yr], s[qo * 4u + 3u][yr]);
         }
         barrier();  // the next tile overwrites s
     }

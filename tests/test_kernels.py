@@ -1156,7 +1156,7 @@ def test_quad_loops_cover_every_quad_once_at_any_grid(dtype, cap, monkeypatch):
 def test_transposes_of_the_last_two_axes_take_blocks_and_move_bits(dtype, kernel, texel_reads, monkeypatch):
     """Permutes that swap x's last two (merged) axes, both in whole quads, take
     transpose4 (blocks of 4 x 4 f32 or 8 x 8 halves) or transpose_sm (tiles of
-    32 x 32) -- tiles cut short at the edges, batches, size-1 axes merged away --
+    32 x 32; f16 64 x 32, a row pair's halves a word) -- tiles cut short at the edges, batches, size-1 axes merged away --
     and move the bits exactly; the rest the strided copy."""
     be = vg.get_backend("vulkan")
     if texel_reads and not be._twins:

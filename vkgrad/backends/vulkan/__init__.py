@@ -1241,8 +1241,9 @@ class VulkanBackend(Backend):
             C, R = dims[-2:]
             B = h.size // (R * C)
             y = self._alloc(tuple(shape), h.dtype)
-            if self.transpose_kernel == "tiles":  # a workgroup per tile of 32 x 32
-                self._dispatch("transpose_sm", _bits_tag(h.dtype), (), min(B * -(-R // 32) * -(-C // 32), _MAX_GROUPS),
+            if self.transpose_kernel == "tiles":  # a workgroup per tile of 32 x 32 (f16: 64 rows of x)
+                tr = 64 if h.dtype == "f16" else 32
+                self._dispatch("transpose_sm", _bits_tag(h.dtype), (), min(B * -(-R // tr) * -(-C // 32), _MAX_GROUPS),
                                [B, R, C], [h, y])
             else:
                 items = B * -(-R // _T4_ROWS) * -(-(C // e) // sg)  # tiles of 128 rows x sg block columns
