@@ -75,8 +75,9 @@ ext = Extension(
 cpu_ext = Extension(
     "vkgrad.backends._cpukern",
     sources=["vkgrad/backends/_cpukern.c"],
-    extra_compile_args=["-O3", "-ffp-contract=off", "-fno-math-errno", "-fvisibility=hidden",
+    extra_compile_args=["-O3", "-ffp-contract=off", "-fno-math-errno", "-fvisibility=hidden", "-pthread",
                         "-fno-tree-loop-distribute-patterns"],  # (no memcpy call for 3 elements)
+    extra_link_args=["-pthread"],
     optional=True,
 )
 

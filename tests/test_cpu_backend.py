@@ -403,6 +403,90 @@ def test_sgemm_and_numpy_products_agree(monkeypatch):
         cpu.set_num_threads(saved)
 
 
+_POOLED = pytest.mark.skipif(cpu._sgemm is None or cpu._kern is None,
+                             reason="oneDNN or the C loops (_cpukern) missing: no pooled products")
+
+
+@_POOLED
+@pytest.mark.parametrize("threads", [2, 5])
+def test_pooled_products(threads):
+    """vkg_sgemm_par's products (chunks of the rows or the columns on _cpukern's
+    spinning threads, more chunks than cores too) against float64 for every layout
+    (row- and column-major, slices with leading dimensions wider than their rows),
+    into an output of NaNs and into a slice of one (nothing outside it written),
+    with the bias and activation after; the caller's OpenMP thread count kept."""
+    saved, omp_before = cpu.get_num_threads(), cpu._sgemm.max_threads()
+    cpu.set_num_threads(threads)
+    cpu._sgemm.set_threads(3)
+    try:
+        for M, N, K in ((130, 70, 150), (37, 300, 120), (301, 29, 257), (8, 1000, 200)):
+            big = max(M, N, K) + 7
+            base, bb = RNG.standard_normal((2, big, big)).astype(np.float32)
+            lefts = [base[:M, :K], base[:K, :M].T, base[1:M + 1, 2:K + 2]]
+            rights = [bb[:K, :N], bb[:N, :K].T, bb[3:K + 3, 1:N + 1]]
+            for a in lefts:
+                for b in rights:
+                    want = a.astype(np.float64) @ b
+                    wide = np.full((M, N + 5), np.nan, np.float32)
+                    assert cpu._pooled_product(a, b, wide[:, 2:N + 2], threads), (M, N, K)
+                    np.testing.assert_allclose(wide[:, 2:N + 2], want, rtol=1e-5, atol=1e-4)
+                    assert np.isnan(wide[:, :2]).all() and np.isnan(wide[:, N + 2:]).all()
+                    assert cpu._sgemm.max_threads() == 3
+            bias = RNG.standard_normal(N).astype(np.float32)
+            np.testing.assert_allclose(BE.matmul(lefts[0], rights[1], bias=bias, act="relu"),
+                                       np.maximum(lefts[0].astype(np.float64) @ rights[1] + bias, 0),
+                                       rtol=1e-5, atol=1e-4)
+        assert not cpu._pooled_product(base[::2, ::2][:8, :8], bb[:8, :8], np.empty((8, 8), np.float32), 2)
+    finally:
+        cpu.set_num_threads(saved)
+        cpu._sgemm.set_threads(omp_before)
+
+
+@_POOLED
+def test_pooled_products_from_several_threads_and_a_forked_child():
+    """Products from four Python threads at once (one job holds the pool, the others
+    run theirs whole) are all right, and so are a forked child's, whose pool starts
+    afresh (the parent's threads do not exist there)."""
+    import threading
+    saved = cpu.get_num_threads()
+    cpu.set_num_threads(2)
+    try:
+        a = RNG.standard_normal((4, 96, 200)).astype(np.float32)
+        b = RNG.standard_normal((4, 200, 160)).astype(np.float32)
+        bad = []
+
+        def work(i):
+            for _ in range(30):
+                out = np.empty((96, 160), np.float32)
+                if not cpu._pooled_product(a[i], b[i], out, 2) or not np.allclose(out, a[i] @ b[i], atol=1e-3):
+                    bad.append(i)
+        ts = [threading.Thread(target=work, args=(i,)) for i in range(4)]
+        for t in ts:
+            t.start()
+        for t in ts:
+            t.join()
+        assert not bad
+        if not hasattr(os, "fork"):
+            return
+        r, w = os.pipe()
+        pid = os.fork()
+        if pid == 0:  # the child: a pooled product, its result's check through the pipe
+            ok = False
+            try:
+                out = np.empty((96, 160), np.float32)
+                ok = cpu._pooled_product(a[0], b[0], out, 2) and np.allclose(out, a[0] @ b[0], atol=1e-3)
+            finally:
+                os.write(w, b"1" if ok else b"0")
+                os._exit(0)
+        os.close(w)
+        got = os.read(r, 1)
+        os.close(r)
+        os.waitpid(pid, 0)
+        assert got == b"1"
+    finally:
+        cpu.set_num_threads(saved)
+
+
 @pytest.mark.skipif(cpu._blas is None, reason="NumPy's BLAS is not the OpenBLAS its wheels bundle")
 def test_blas_threads_restored(split):
     before = cpu._blas[1]()

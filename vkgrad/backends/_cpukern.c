@@ -1,7 +1,8 @@
 /* vkgrad's CPU loops in C, called through ctypes by vkgrad/backends/cpu.py: Adam's
  * update, im2col / col2im, the max pool of tiling windows with its gradient, GELU,
  * the LSTM cell and layer norm with their gradients, softmax and softmax
- * cross-entropy.
+ * cross-entropy; and oneDNN's float32 products split over a pool of threads
+ * (vkg_sgemm_par, at the end).
  *
  * Each loop computes exactly the float32 operations, in the same order, that the
  * NumPy path of the CPU backend runs array by array, so both give the same bits
@@ -595,4 +596,213 @@ double vkg_softmax_xent_f32(const float *restrict c, const int *restrict lab, fl
             gr[j] /= n;
     }
     return loss;
+}
+
+/* ---- float32 products split over a pool of spinning threads ------------------------
+ * vkg_sgemm_par runs C = op(A) op(B) (the caller's dnnl_sgemm, alpha 1, beta 0) in
+ * `chunks` parts of C's rows (by_cols = 0) or columns (1): the calling thread the
+ * first, the pool's threads the rest, each on one OpenMP thread.  Python's threads
+ * handed a chunk over in 115 us here (a futex wake-up, then the GIL), longer than a
+ * [64, 128] @ [128, 512] product takes; these workers poll for the next job for
+ * VKG_SPIN_NS after each (pause, then sched_yield: a runnable thread on their core
+ * goes first), then sleep on a condition variable.  One job at a time: a caller that
+ * finds the pool busy (another Python thread's product) runs its own whole. */
+#include <pthread.h>
+#include <sched.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <time.h>
+
+typedef int (*vkg_gemm_t)(char, char, int64_t, int64_t, int64_t, float, const float *, int64_t,
+                          const float *, int64_t, float, float *, int64_t);
+typedef void (*vkg_set_threads_t)(int);
+typedef int (*vkg_max_threads_t)(void);
+
+#define VKG_MAX_WORKERS 63
+#define VKG_SPIN_NS 200000L
+
+static struct {
+    vkg_gemm_t gemm;
+    vkg_set_threads_t set_threads;
+    int chunks, by_cols;
+    char ta, tb;
+    int64_t M, N, K, lda, ldb, ldc;
+    const float *A, *B;
+    float *C;
+} vkg_job;
+static _Atomic long vkg_epoch;           /* bumped for each job (workers wait for a change) */
+static _Atomic int vkg_left;             /* workers' chunks not yet done */
+static _Atomic int vkg_status;           /* the largest dnnl status of the job's chunks */
+static int vkg_workers;                  /* threads started */
+static long vkg_seen0[VKG_MAX_WORKERS];   /* the epoch at each one's start */
+static int vkg_sleepers;                 /* workers waiting on vkg_wake (under vkg_sleep) */
+static pthread_mutex_t vkg_busy = PTHREAD_MUTEX_INITIALIZER;   /* one job at a time */
+static pthread_mutex_t vkg_sleep = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t vkg_wake = PTHREAD_COND_INITIALIZER;
+
+static long vkg_now_ns(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return t.tv_sec * 1000000000L + t.tv_nsec;
+}
+
+static void vkg_relax(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#endif
+}
+
+/* chunk c of the current job: its rows or columns, cut as n * c / chunks */
+static int vkg_chunk(int c)
+{
+    int64_t n = vkg_job.by_cols ? vkg_job.N : vkg_job.M;
+    int64_t s = n * c / vkg_job.chunks, e = n * (c + 1) / vkg_job.chunks;
+    if (e <= s)
+        return 0;
+    const float *A = vkg_job.A, *B = vkg_job.B;
+    float *C = vkg_job.C;
+    int64_t M = vkg_job.M, N = vkg_job.N;
+    if (vkg_job.by_cols) {  /* B(k, j) at B[k ldb + j] ('N') or B[j ldb + k] ('T') */
+        B += vkg_job.tb == 'N' ? s : s * vkg_job.ldb;
+        C += s;
+        N = e - s;
+    } else {                /* A(i, k) at A[i lda + k] ('N') or A[k lda + i] ('T') */
+        A += vkg_job.ta == 'N' ? s * vkg_job.lda : s;
+        C += s * vkg_job.ldc;
+        M = e - s;
+    }
+    return vkg_job.gemm(vkg_job.ta, vkg_job.tb, M, N, vkg_job.K, 1.0f, A, vkg_job.lda, B, vkg_job.ldb,
+                        0.0f, C, vkg_job.ldc);
+}
+
+static void vkg_note_status(int st)
+{
+    int cur = atomic_load(&vkg_status);
+    while (st > cur && !atomic_compare_exchange_weak(&vkg_status, &cur, st))
+        ;
+}
+
+static void *vkg_worker(void *arg)
+{
+    int me = (int)(intptr_t)arg;  /* chunk me + 1 of each job with more chunks than that */
+    long seen = vkg_seen0[me];    /* the epoch when it was started: its first job's is next */
+    int omp_set = 0;
+    for (;;) {
+        long start = vkg_now_ns();
+        for (int i = 0; atomic_load_explicit(&vkg_epoch, memory_order_acquire) == seen; i++) {
+            if (i % 64 == 63) {
+                if (vkg_now_ns() - start > VKG_SPIN_NS) {
+                    pthread_mutex_lock(&vkg_sleep);
+                    vkg_sleepers++;
+                    while (atomic_load(&vkg_epoch) == seen)
+                        pthread_cond_wait(&vkg_wake, &vkg_sleep);
+                    vkg_sleepers--;
+                    pthread_mutex_unlock(&vkg_sleep);
+                    break;
+                }
+                sched_yield();
+            } else {
+                vkg_relax();
+            }
+        }
+        seen = atomic_load_explicit(&vkg_epoch, memory_order_acquire);
+        if (me + 1 < vkg_job.chunks) {
+            if (!omp_set) {  /* this thread's own OpenMP count: one, once */
+                vkg_job.set_threads(1);
+                omp_set = 1;
+            }
+            vkg_note_status(vkg_chunk(me + 1));
+        }
+        /* every worker answers every job, so the next job's fields are written
+         * only once none of them can still be reading this one's */
+        atomic_fetch_sub_explicit(&vkg_left, 1, memory_order_acq_rel);
+    }
+    return NULL;
+}
+
+static void vkg_after_fork(void)  /* the child has none of the workers */
+{
+    vkg_workers = 0;
+    vkg_sleepers = 0;
+    pthread_mutex_init(&vkg_busy, NULL);
+    pthread_mutex_init(&vkg_sleep, NULL);
+    pthread_cond_init(&vkg_wake, NULL);
+}
+
+/* 0, or the first nonzero dnnl status of a chunk (the caller then computes it another way);
+ * -1: no thread could be started. */
+VKG_EXPORT
+int vkg_sgemm_par(void *gemm, void *set_threads, void *max_threads, int chunks, int by_cols, char ta, char tb,
+                  int64_t M, int64_t N, int64_t K, const float *A, int64_t lda, const float *B, int64_t ldb,
+                  float *C, int64_t ldc)
+{
+    vkg_set_threads_t set_ = (vkg_set_threads_t)set_threads;
+    vkg_max_threads_t get = (vkg_max_threads_t)max_threads;
+    if (chunks > VKG_MAX_WORKERS + 1)
+        chunks = VKG_MAX_WORKERS + 1;
+    if (chunks > 1 && pthread_mutex_trylock(&vkg_busy) == 0) {
+        static int at_fork;
+        if (!at_fork)
+            at_fork = pthread_atfork(NULL, NULL, vkg_after_fork) == 0;
+        while (vkg_workers < chunks - 1) {
+            pthread_t t;
+            pthread_attr_t attr;
+            pthread_attr_init(&attr);
+            pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+            vkg_seen0[vkg_workers] = atomic_load(&vkg_epoch);
+            int bad = pthread_create(&t, &attr, vkg_worker, (void *)(intptr_t)vkg_workers);
+            pthread_attr_destroy(&attr);
+            if (bad)
+                break;
+            vkg_workers++;
+        }
+        if (vkg_workers < chunks - 1)
+            chunks = vkg_workers + 1;
+    } else {  /* one chunk, or the pool busy with another thread's job: the whole product here */
+        int before = get();
+        set_(1);
+        int st = ((vkg_gemm_t)gemm)(ta, tb, M, N, K, 1.0f, A, lda, B, ldb, 0.0f, C, ldc);
+        set_(before);
+        return st;
+    }
+    vkg_job.gemm = (vkg_gemm_t)gemm;
+    vkg_job.set_threads = set_;
+    vkg_job.chunks = chunks;
+    vkg_job.by_cols = by_cols;
+    vkg_job.ta = ta;
+    vkg_job.tb = tb;
+    vkg_job.M = M;
+    vkg_job.N = N;
+    vkg_job.K = K;
+    vkg_job.A = A;
+    vkg_job.lda = lda;
+    vkg_job.B = B;
+    vkg_job.ldb = ldb;
+    vkg_job.C = C;
+    vkg_job.ldc = ldc;
+    atomic_store(&vkg_status, 0);
+    int answers = vkg_workers;
+    if (answers) {
+        atomic_store(&vkg_left, answers);
+        atomic_fetch_add_explicit(&vkg_epoch, 1, memory_order_acq_rel);
+        pthread_mutex_lock(&vkg_sleep);
+        if (vkg_sleepers)
+            pthread_cond_broadcast(&vkg_wake);
+        pthread_mutex_unlock(&vkg_sleep);
+    }
+    int before = get();
+    set_(1);
+    vkg_note_status(vkg_chunk(0));
+    set_(before);
+    for (int i = 0; atomic_load_explicit(&vkg_left, memory_order_acquire) > 0; i++) {
+        if (i % 64 == 63)
+            sched_yield();
+        else
+            vkg_relax();
+    }
+    int st = atomic_load(&vkg_status);
+    pthread_mutex_unlock(&vkg_busy);
+    return st;
 }

@@ -200,7 +200,8 @@ _blas_depth = [0, 0]  # products between _blas_enter and _blas_exit, BLAS's thre
 _BLAS_ONE_THREAD = 65536 * 4
 
 
-_Sgemm = collections.namedtuple("_Sgemm", "gemm set_threads max_threads name")  # (the OpenMP calls: its runtime's)
+# (the OpenMP calls: its runtime's; *_addr: the three as C function pointers, for _cpukern)
+_Sgemm = collections.namedtuple("_Sgemm", "gemm set_threads max_threads name gemm_addr set_addr get_addr")
 
 
 def _find_sgemm():
@@ -223,7 +224,8 @@ def _find_sgemm():
         i64, ptr, fl = ctypes.c_int64, ctypes.c_void_p, ctypes.c_float
         f.argtypes = [ctypes.c_char, ctypes.c_char, i64, i64, i64, fl, ptr, i64, ptr, i64, fl, ptr, i64]
         f.restype, set_.argtypes, set_.restype, get.restype = ctypes.c_int, [ctypes.c_int], None, ctypes.c_int
-        return _Sgemm(f, set_, get, name)
+        addr = lambda fn: ctypes.cast(fn, ctypes.c_void_p).value  # noqa: E731
+        return _Sgemm(f, set_, get, name, addr(f), addr(set_), addr(get))
     if env:
         raise ImportError(f"VKGRAD_CPU_SGEMM={env!r}: no library with dnnl_sgemm there")
     return None
@@ -249,7 +251,9 @@ def _kernel_signatures():
             "vkg_layer_norm_f32": ([ptr] * 6 + [size] * 2 + [fl], None),
             "vkg_layer_norm_bwd_f32": ([ptr] * 7 + [size] * 2, None),
             "vkg_softmax_f32": ([ptr, ptr, size, size, i], None),
-            "vkg_softmax_xent_f32": ([ptr, ptr, ptr, size, size, fl], ctypes.c_double)}
+            "vkg_softmax_xent_f32": ([ptr, ptr, ptr, size, size, fl], ctypes.c_double),
+            "vkg_sgemm_par": ([ptr] * 3 + [i] * 2 + [ctypes.c_char] * 2 + [ctypes.c_int64] * 3
+                              + [ptr, ctypes.c_int64] * 3, i)}
 
 
 _KERNEL_SIGNATURES = _kernel_signatures()
@@ -284,7 +288,8 @@ _kern = _find_kernels()
 
 def build_info():
     """One line: how the CPU backend runs its products and its fused loops."""
-    gemm = (f"oneDNN's dnnl_sgemm ({_sgemm.name}) for float32, NumPy's BLAS otherwise"
+    pool = ("; large ones split over C threads" if _kern is not None and not _NOPOOL else "")
+    gemm = (f"oneDNN's dnnl_sgemm ({_sgemm.name}) for float32{pool}, NumPy's BLAS otherwise"
             if _sgemm is not None
             else "NumPy's BLAS (oneDNN off: VKGRAD_CPU_SGEMM=0)" if os.environ.get("VKGRAD_CPU_SGEMM") == "0"
             else "NumPy's BLAS (oneDNN not found; Debian / Ubuntu: apt install libdnnl2)")
@@ -324,6 +329,32 @@ def _layout(x):
     if s0 == 4 and s1 % 4 == 0 and s1 >= 4 * x.shape[0]:
         return b"T", s1 // 4
     return None, 0
+
+
+# Multiply-adds a chunk of a product split over vkg_sgemm_par's pool at least takes
+# (its hand-over costs about a microsecond; 2^19 take oneDNN ~10 us on one core)
+_POOL_MIN = 1 << 19
+_NOPOOL = os.environ.get("VKGRAD_CPU_POOL") == "0"  # (then Python's pool, as before)
+
+
+def _pooled_product(a, b, out, threads):
+    """out = a @ b (float32, 2-D) by oneDNN in chunks of the longer of out's axes run
+    by _cpukern's pool of spinning threads (vkg_sgemm_par); False where the layouts,
+    the library or this thread (a chunk of vkgrad's own split) do not allow it.
+    Python's pool handed a chunk over in 115 us on this 2-core VM (a futex wake-up,
+    then the GIL): an LSTM's [64, 128] @ [128, 512] ran 230 us split that way, 91
+    on one thread."""
+    if _kern is None or getattr(_task, "busy", False) or _NOPOOL:
+        return False
+    ta, lda = _layout(a)
+    tb, ldb = _layout(b)
+    if not (ta and tb and out.strides[1] == 4 and out.strides[0] >= 4 * out.shape[1]):
+        return False
+    (M, K), N = a.shape, b.shape[1]
+    chunks = max(1, min(threads, M * N * K // _POOL_MIN, max(M, N)))
+    status = _kern.vkg_sgemm_par(_sgemm.gemm_addr, _sgemm.set_addr, _sgemm.get_addr, chunks, int(M < N), ta, tb,
+                                 M, N, K, _addr(a), lda, _addr(b), ldb, _addr(out), out.strides[0] // 4)
+    return status == 0
 
 
 def _mm(a, b, out):
@@ -373,7 +404,8 @@ def _blas_exit():
 def _products(a, b, batched, bias=None, act=None):
     """a @ b ([M, K] @ [K, N], or batches of them), + bias [N] and the activation
     (matmul's epilogue), BLAS on one thread (dnnl_sgemm where found, see _mm; NumPy's
-    OpenBLAS through _blas_enter); a large product split over vkgrad's threads by
+    OpenBLAS through _blas_enter); float32 by oneDNN from 2^20 multiply-adds split
+    over _cpukern's pool (_pooled_product); else a large product split over vkgrad's threads by
     batch, or by the longer of the output's rows and columns, each chunk with its own
     epilogue (a row split of [256, 784] @ [784, 1024] ran 1.1-1.3x the column split's
     time; the column split 1.0-1.2x OpenBLAS's own two threads', whose spinning
@@ -384,6 +416,10 @@ def _products(a, b, batched, bias=None, act=None):
     # 168 us split in two against 94 us on one thread)
     n = a.shape[0] if batched else max(M, N)
     own = _sgemm is not None and not batched and a.dtype == b.dtype == np.float32  # (_mm: one thread)
+    if own and flops >= 2 * _POOL_MIN and get_num_threads() > 1:
+        out = np.empty((M, N), np.float32)
+        if _pooled_product(a, b, out, get_num_threads()):
+            return _epilogue(out, bias, act, out=out)
     if flops < _BLAS_ONE_THREAD or (not own and (_blas is None or get_num_threads() == 1)):
         return _epilogue(np.matmul(a, b), bias, act)
     out = np.empty(a.shape[:-1] + (N,), np.result_type(a, b))
