@@ -410,8 +410,9 @@ _POOLED = pytest.mark.skipif(cpu._sgemm is None or cpu._kern is None,
 @_POOLED
 @pytest.mark.parametrize("threads", [2, 5])
 def test_pooled_products(threads):
-    """vkg_sgemm_par's products (chunks of the rows or the columns on _cpukern's
-    spinning threads, more chunks than cores too) against float64 for every layout
+    """vkg_sgemm_par's products (chunks of the rows or the columns, or of a batch's
+    items, on _cpukern's spinning threads, more chunks than cores too) against
+    float64 for every layout
     (row- and column-major, slices with leading dimensions wider than their rows),
     into an output of NaNs and into a slice of one (nothing outside it written),
     with the bias and activation after; the caller's OpenMP thread count kept."""
@@ -437,6 +438,17 @@ def test_pooled_products(threads):
                                        np.maximum(lefts[0].astype(np.float64) @ rights[1] + bias, 0),
                                        rtol=1e-5, atol=1e-4)
         assert not cpu._pooled_product(base[::2, ::2][:8, :8], bb[:8, :8], np.empty((8, 8), np.float32), 2)
+        # batches: items by their strides (transposed items; one right operand for all: stride 0)
+        for B, M, N, K in ((64, 64, 64, 32), (7, 130, 90, 70), (3, 300, 20, 400)):
+            a = RNG.standard_normal((B, M, K)).astype(np.float32)
+            b = RNG.standard_normal((B, K, N)).astype(np.float32)
+            a_t = np.ascontiguousarray(a.transpose(0, 2, 1)).transpose(0, 2, 1)
+            for x, y in ((a, b), (a_t, b), (a, np.broadcast_to(b[:1], b.shape))):
+                out = np.full((B, M, N), np.nan, np.float32)
+                assert cpu._pooled_product(x, y, out, threads)
+                np.testing.assert_allclose(out, x.astype(np.float64) @ y, rtol=1e-5, atol=1e-4)
+            np.testing.assert_allclose(BE.bmm(a, b.transpose(0, 2, 1).copy(), False, True),
+                                       a.astype(np.float64) @ b, rtol=1e-5, atol=1e-4)
     finally:
         cpu.set_num_threads(saved)
         cpu._sgemm.set_threads(omp_before)

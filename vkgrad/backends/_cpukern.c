@@ -600,7 +600,8 @@ double vkg_softmax_xent_f32(const float *restrict c, const int *restrict lab, fl
 
 /* ---- float32 products split over a pool of spinning threads ------------------------
  * vkg_sgemm_par runs C = op(A) op(B) (the caller's dnnl_sgemm, alpha 1, beta 0) in
- * `chunks` parts of C's rows (by_cols = 0) or columns (1): the calling thread the
+ * `chunks` parts of C's rows (by_cols = 0) or columns (1), or of a batch's items
+ * (batch > 1; item i at A + i sa, B + i sb, C + i sc): the calling thread the
  * first, the pool's threads the rest, each on one OpenMP thread.  Python's threads
  * handed a chunk over in 115 us here (a futex wake-up, then the GIL), longer than a
  * [64, 128] @ [128, 512] product takes; these workers poll for the next job for
@@ -627,6 +628,7 @@ static struct {
     int chunks, by_cols;
     char ta, tb;
     int64_t M, N, K, lda, ldb, ldc;
+    int64_t batch, sa, sb, sc;           /* items (more than one: chunks of whole items) and their strides */
     const float *A, *B;
     float *C;
 } vkg_job;
@@ -654,16 +656,23 @@ static void vkg_relax(void)
 #endif
 }
 
-/* chunk c of the current job: its rows or columns, cut as n * c / chunks */
+/* chunk c of the current job: its items, or its rows or columns, cut as n * c / chunks */
 static int vkg_chunk(int c)
 {
-    int64_t n = vkg_job.by_cols ? vkg_job.N : vkg_job.M;
+    int64_t n = vkg_job.batch > 1 ? vkg_job.batch : vkg_job.by_cols ? vkg_job.N : vkg_job.M;
     int64_t s = n * c / vkg_job.chunks, e = n * (c + 1) / vkg_job.chunks;
     if (e <= s)
         return 0;
     const float *A = vkg_job.A, *B = vkg_job.B;
     float *C = vkg_job.C;
     int64_t M = vkg_job.M, N = vkg_job.N;
+    if (vkg_job.batch > 1) {
+        int st = 0;
+        for (int64_t i = s; i < e && st == 0; i++)
+            st = vkg_job.gemm(vkg_job.ta, vkg_job.tb, M, N, vkg_job.K, 1.0f, A + i * vkg_job.sa, vkg_job.lda,
+                              B + i * vkg_job.sb, vkg_job.ldb, 0.0f, C + i * vkg_job.sc, vkg_job.ldc);
+        return st;
+    }
     if (vkg_job.by_cols) {  /* B(k, j) at B[k ldb + j] ('N') or B[j ldb + k] ('T') */
         B += vkg_job.tb == 'N' ? s : s * vkg_job.ldb;
         C += s;
@@ -736,7 +745,7 @@ static void vkg_after_fork(void)  /* the child has none of the workers */
 VKG_EXPORT
 int vkg_sgemm_par(void *gemm, void *set_threads, void *max_threads, int chunks, int by_cols, char ta, char tb,
                   int64_t M, int64_t N, int64_t K, const float *A, int64_t lda, const float *B, int64_t ldb,
-                  float *C, int64_t ldc)
+                  float *C, int64_t ldc, int64_t batch, int64_t sa, int64_t sb, int64_t sc)
 {
     vkg_set_threads_t set_ = (vkg_set_threads_t)set_threads;
     vkg_max_threads_t get = (vkg_max_threads_t)max_threads;
@@ -761,9 +770,10 @@ int vkg_sgemm_par(void *gemm, void *set_threads, void *max_threads, int chunks, 
         if (vkg_workers < chunks - 1)
             chunks = vkg_workers + 1;
     } else {  /* one chunk, or the pool busy with another thread's job: the whole product here */
-        int before = get();
+        int before = get(), st = 0;
         set_(1);
-        int st = ((vkg_gemm_t)gemm)(ta, tb, M, N, K, 1.0f, A, lda, B, ldb, 0.0f, C, ldc);
+        for (int64_t i = 0; i < (batch > 1 ? batch : 1) && st == 0; i++)
+            st = ((vkg_gemm_t)gemm)(ta, tb, M, N, K, 1.0f, A + i * sa, lda, B + i * sb, ldb, 0.0f, C + i * sc, ldc);
         set_(before);
         return st;
     }
@@ -782,6 +792,10 @@ int vkg_sgemm_par(void *gemm, void *set_threads, void *max_threads, int chunks, 
     vkg_job.ldb = ldb;
     vkg_job.C = C;
     vkg_job.ldc = ldc;
+    vkg_job.batch = batch;
+    vkg_job.sa = sa;
+    vkg_job.sb = sb;
+    vkg_job.sc = sc;
     atomic_store(&vkg_status, 0);
     int answers = vkg_workers;
     if (answers) {

@@ -253,7 +253,7 @@ def _kernel_signatures():
             "vkg_softmax_f32": ([ptr, ptr, size, size, i], None),
             "vkg_softmax_xent_f32": ([ptr, ptr, ptr, size, size, fl], ctypes.c_double),
             "vkg_sgemm_par": ([ptr] * 3 + [i] * 2 + [ctypes.c_char] * 2 + [ctypes.c_int64] * 3
-                              + [ptr, ctypes.c_int64] * 3, i)}
+                              + [ptr, ctypes.c_int64] * 3 + [ctypes.c_int64] * 4, i)}
 
 
 _KERNEL_SIGNATURES = _kernel_signatures()
@@ -338,22 +338,31 @@ _NOPOOL = os.environ.get("VKGRAD_CPU_POOL") == "0"  # (then Python's pool, as be
 
 
 def _pooled_product(a, b, out, threads):
-    """out = a @ b (float32, 2-D) by oneDNN in chunks of the longer of out's axes run
-    by _cpukern's pool of spinning threads (vkg_sgemm_par); False where the layouts,
+    """out = a @ b (float32, 2-D, or 3-D batches of the same count) by oneDNN in
+    chunks -- of the batch's items, else of the longer of out's axes -- run by
+    _cpukern's pool of spinning threads (vkg_sgemm_par); False where the layouts,
     the library or this thread (a chunk of vkgrad's own split) do not allow it.
     Python's pool handed a chunk over in 115 us on this 2-core VM (a futex wake-up,
     then the GIL): an LSTM's [64, 128] @ [128, 512] ran 230 us split that way, 91
     on one thread."""
     if _kern is None or getattr(_task, "busy", False) or _NOPOOL:
         return False
+    batch, strides = 1, [0, 0, 0]
+    if a.ndim == 3:  # items by their strides (in floats; whole ones only)
+        batch = a.shape[0]
+        strides = [x.strides[0] // 4 if x.strides[0] % 4 == 0 else None for x in (a, b, out)]
+        if None in strides or b.shape[0] != batch:
+            return False
+        a, b, out = a[0], b[0], out[0]
     ta, lda = _layout(a)
     tb, ldb = _layout(b)
     if not (ta and tb and out.strides[1] == 4 and out.strides[0] >= 4 * out.shape[1]):
         return False
     (M, K), N = a.shape, b.shape[1]
-    chunks = max(1, min(threads, M * N * K // _POOL_MIN, max(M, N)))
+    chunks = max(1, min(threads, batch * M * N * K // _POOL_MIN, batch if batch > 1 else max(M, N)))
     status = _kern.vkg_sgemm_par(_sgemm.gemm_addr, _sgemm.set_addr, _sgemm.get_addr, chunks, int(M < N), ta, tb,
-                                 M, N, K, _addr(a), lda, _addr(b), ldb, _addr(out), out.strides[0] // 4)
+                                 M, N, K, _addr(a), lda, _addr(b), ldb, _addr(out), out.strides[0] // 4,
+                                 batch, *strides)
     return status == 0
 
 
@@ -416,8 +425,9 @@ def _products(a, b, batched, bias=None, act=None):
     # 168 us split in two against 94 us on one thread)
     n = a.shape[0] if batched else max(M, N)
     own = _sgemm is not None and not batched and a.dtype == b.dtype == np.float32  # (_mm: one thread)
-    if own and flops >= 2 * _POOL_MIN and get_num_threads() > 1:
-        out = np.empty((M, N), np.float32)
+    if (_sgemm is not None and a.dtype == b.dtype == np.float32 and flops >= 2 * _POOL_MIN
+            and get_num_threads() > 1 and min(M, N, K) > 1):
+        out = np.empty(a.shape[:-1] + (N,), np.float32)
         if _pooled_product(a, b, out, get_num_threads()):
             return _epilogue(out, bias, act, out=out)
     if flops < _BLAS_ONE_THREAD or (not own and (_blas is None or get_num_threads() == 1)):
