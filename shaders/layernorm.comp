@@ -3,9 +3,9 @@
 #extension GL_KHR_shader_subgroup_basic : require
 #extension GL_KHR_shader_subgroup_shuffle : require
 // Layer normalisation of x [rows, D] (D a whole number of 16-byte quads: 4 f32 or
-// 8 halves), one invocation per row (SG = 0, CPU devices) or one subgroup per row
-// (SG = 1, GPUs: lanes on adjacent quads, loads coalesced; a lane per row of 256 ran
-// at 13% of a copy's rate on an H200): mean, then the biased variance of x - mean
+// 8 halves), one invocation per row (LANES = 0, CPU devices) or LANES lanes per row
+// (GPUs: lanes on adjacent quads, loads coalesced; a lane per row of 256 ran at 13%
+// of a copy's rate on an H200, a subgroup per row at 71% in f32, 56% in f16): mean, then the biased variance of x - mean
 // (two passes: no cancellation of a large mean), rstd = 1 / sqrt(var + eps),
 // then y = (x - mean) * rstd * w + b (HAS_W / HAS_B; a dummy binding else), in
 // x's dtype; the row's mean and rstd in f32 for the backward (layernorm_bwd.comp).
@@ -19,7 +19,10 @@
 layout(local_size_x = 64) in;
 layout(constant_id = 0) const uint HAS_W = 0u;
 layout(constant_id = 1) const uint HAS_B = 0u;
-layout(constant_id = 2) const uint SG = 0u;
+// LANES: 0, a lane per row (CPU devices); else lanes per row (GPUs: a power of two
+// up to the subgroup's width, so that a lane takes about two quads: rows of 256
+// f16 two a subgroup), the subgroup's rows side by side
+layout(constant_id = 2) const uint LANES = 0u;
 layout(push_constant) uniform P { uint rows; uint D; float eps; } p;
 BUF4_IN(0, X4)
 BUF4_IN(1, W4)
@@ -31,24 +34,30 @@ layout(std430, binding = 5) writeonly buffer R_b { float RSTD[]; };
 void main() {
     uint nq = p.D / EPQ;
     float inv_d = 1.0 / float(p.D);
-    bool sg = SG == 1u;
-    uint first = sg ? gl_SubgroupInvocationID : 0u, step = sg ? gl_SubgroupSize : 1u;
-    uint row0 = sg ? gl_WorkGroupID.x * gl_NumSubgroups + gl_SubgroupID : gl_GlobalInvocationID.x;
-    uint rows_step = sg ? gl_NumWorkGroups.x * gl_NumSubgroups : gl_NumWorkGroups.x * 64u;
-    for (uint row = row0; row < p.rows; row += rows_step) {  // (uniform in a subgroup with SG)
+    bool sg = LANES != 0u;
+    uint lanes = sg ? min(LANES, gl_SubgroupSize) : 1u, per = sg ? gl_SubgroupSize / lanes : 1u;
+    uint first = sg ? gl_SubgroupInvocationID % lanes : 0u, step = lanes;  // this lane's quads of its row
+    uint row0 = sg ? (gl_WorkGroupID.x * gl_NumSubgroups + gl_SubgroupID) * per + gl_SubgroupInvocationID / lanes
+                   : gl_GlobalInvocationID.x;
+    uint rows_step = sg ? gl_NumWorkGroups.x * gl_NumSubgroups * per : gl_NumWorkGroups.x * 64u;
+    // (rows past the end run with `live` false: the shuffles stay in uniform control flow)
+    for (uint base = row0 - row0 % per; base < p.rows; base += rows_step) {
+        uint row = base + row0 % per;
+        bool live = row < p.rows;
+        row = live ? row : p.rows - 1u;  // (a dead lane reads the last row, writes nothing)
         uint q0 = row * nq;
         float v[EPQ], s = 0.0;
         for (uint q = first; q < nq; q += step) {
             LOADQ(LDQ(X4, q0 + q), v);
             [[unroll]] for (uint k = 0u; k < EPQ; k++) s += v[k];
         }
-        float mean = (sg ? sg_sum(s) : s) * inv_d, ss = 0.0;
+        float mean = cl_sum(s, lanes) * inv_d, ss = 0.0;
         for (uint q = first; q < nq; q += step) {
             LOADQ(LDQ(X4, q0 + q), v);
             [[unroll]] for (uint k = 0u; k < EPQ; k++) ss += (v[k] - mean) * (v[k] - mean);
         }
-        float rstd = inversesqrt((sg ? sg_sum(ss) : ss) * inv_d + p.eps);
-        for (uint q = first; q < nq; q += step) {
+        float rstd = inversesqrt(cl_sum(ss, lanes) * inv_d + p.eps);
+        for (uint q = first; q < nq && live; q += step) {
             float w[EPQ], b[EPQ];
             LOADQ(LDQ(X4, q0 + q), v);
             if (HAS_W == 1u) LOADQ(LDQ(W4, q), w);
@@ -60,7 +69,7 @@ void main() {
             }
             Y4[q0 + q] = STOREQ(v);
         }
-        if (first == 0u) {
+        if (first == 0u && live) {
             MEAN[row] = mean;
             RSTD[row] = rstd;
         }

@@ -3,7 +3,7 @@
 #extension GL_KHR_shader_subgroup_basic : require
 #extension GL_KHR_shader_subgroup_shuffle : require
 // The gradient of layer normalisation (layernorm.comp) through its statistics, one
-// invocation (SG = 0) or one subgroup (SG = 1, GPUs) per row of [rows, D] (D in
+// invocation (LANES = 0) or LANES lanes of a subgroup (GPUs) per row of [rows, D] (D in
 // whole 16-byte quads): with gw = g * w
 // (HAS_W; else g) and xhat = (x - mean) * rstd,
 //   dx = rstd * (gw - mean(gw) - xhat * mean(gw * xhat))
@@ -18,7 +18,10 @@
 layout(local_size_x = 64) in;
 layout(constant_id = 0) const uint HAS_W = 0u;
 layout(constant_id = 1) const uint NEED_GX = 0u;
-layout(constant_id = 2) const uint SG = 0u;
+// LANES: 0, a lane per row (CPU devices); else lanes per row (GPUs: a power of two
+// up to the subgroup's width, so that a lane takes about two quads: rows of 256
+// f16 two a subgroup), the subgroup's rows side by side
+layout(constant_id = 2) const uint LANES = 0u;
 layout(push_constant) uniform P { uint rows; uint D; } p;
 BUF4_IN(0, G4)
 BUF4_IN(1, X4)
@@ -43,11 +46,17 @@ void load(uint q0, uint q, float mean, float rstd, out float g[EPQ], out float g
 void main() {
     uint nq = p.D / EPQ;
     float inv_d = 1.0 / float(p.D);
-    bool sg = SG == 1u;
-    uint first = sg ? gl_SubgroupInvocationID : 0u, step = sg ? gl_SubgroupSize : 1u;
-    uint row0 = sg ? gl_WorkGroupID.x * gl_NumSubgroups + gl_SubgroupID : gl_GlobalInvocationID.x;
-    uint rows_step = sg ? gl_NumWorkGroups.x * gl_NumSubgroups : gl_NumWorkGroups.x * 64u;
-    for (uint row = row0; row < p.rows; row += rows_step) {  // (uniform in a subgroup with SG)
+    bool sg = LANES != 0u;
+    uint lanes = sg ? min(LANES, gl_SubgroupSize) : 1u, per = sg ? gl_SubgroupSize / lanes : 1u;
+    uint first = sg ? gl_SubgroupInvocationID % lanes : 0u, step = lanes;  // this lane's quads of its row
+    uint row0 = sg ? (gl_WorkGroupID.x * gl_NumSubgroups + gl_SubgroupID) * per + gl_SubgroupInvocationID / lanes
+                   : gl_GlobalInvocationID.x;
+    uint rows_step = sg ? gl_NumWorkGroups.x * gl_NumSubgroups * per : gl_NumWorkGroups.x * 64u;
+    // (rows past the end run with `live` false: the shuffles stay in uniform control flow)
+    for (uint base = row0 - row0 % per; base < p.rows; base += rows_step) {
+        uint row = base + row0 % per;
+        bool live = row < p.rows;
+        row = live ? row : p.rows - 1u;  // (a dead lane reads the last row, writes nothing)
         uint q0 = row * nq;
         float mean = MEAN[row], rstd = RSTD[row], a = 0.0, c = 0.0, g[EPQ], gw[EPQ], xh[EPQ];
         for (uint q = first; q < nq; q += step) {
@@ -57,13 +66,11 @@ void main() {
                 c += gw[k] * xh[k];
             }
         }
-        if (sg) {
-            a = sg_sum(a);
-            c = sg_sum(c);
-        }
+        a = cl_sum(a, lanes);
+        c = cl_sum(c, lanes);
         a *= inv_d;
         c *= inv_d;
-        for (uint q = first; q < nq; q += step) {
+        for (uint q = first; q < nq && live; q += step) {
             load(q0, q, mean, rstd, g, gw, xh);
             float dx[EPQ], gx[EPQ];
             [[unroll]] for (uint k = 0u; k < EPQ; k++) {

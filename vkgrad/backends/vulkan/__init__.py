@@ -1935,26 +1935,29 @@ class VulkanBackend(Backend):
 
     # -- normalisation --------------------------------------------------------------
     def _ln_grid(self, x):
-        """(workgroups, least, by subgroup) of layernorm(_bwd).comp over x [R, D] (rows
-        of whole quads), or None (the composed default). GPUs with subgroup shuffles
-        take a subgroup per row, its lanes on adjacent quads (a lane walking its own
-        row of 256 ran at 13% of a copy's rate on an H200, its loads uncoalesced);
-        CPU devices an invocation per row, where a row's passes stay under lavapipe's
-        loop limit."""
+        """(workgroups, least, lanes per row: 0 a lane each) of layernorm(_bwd).comp
+        over x [R, D] (rows of whole quads), or None (the composed default). GPUs with
+        subgroup shuffles take a power of two of lanes per row, up to the subgroup's
+        width, so that a lane reads about two quads of it (a lane walking its own row
+        of 256 ran at 13% of a copy's rate on an H200, a subgroup per row 71% in f32 --
+        one lane two quads there -- and 56% in f16, one quad a lane: the halved lanes
+        for f16 and short rows unmeasured); CPU devices an invocation per row, where a
+        row's passes stay under lavapipe's loop limit."""
         R, D = x.shape
         nq = D // _epq(x.dtype)
         if D % _epq(x.dtype) or not R:
             return None
         sg = self.limits.get("subgroup_size", 0)
-        if not self._small_grid and self.limits.get("subgroup_shuffle") and 0 < sg <= 64:
-            groups = min(-(-R // self._units_per_group(True)), _MAX_GROUPS)
-            turns = -(-R // (groups * self._units_per_group(True))) * (3 * -(-nq // sg) + 2)
-            return None if self._loop_cap and turns > self._loop_cap else (groups, 0, True)
+        if not self._small_grid and self.limits.get("subgroup_shuffle") and 0 < sg <= 64 and 64 % sg == 0:
+            lanes = min(sg, 1 << max(0, (nq // 2).bit_length() - 1))
+            groups = min(-(-R // (64 // lanes)), _MAX_GROUPS)
+            turns = -(-R // (groups * (64 // lanes))) * (3 * -(-nq // lanes) + 2)
+            return None if self._loop_cap and turns > self._loop_cap else (groups, 0, lanes)
         if not self._serial(D, R) or (not self._small_grid and D > 256) or (
                 self._loop_cap and 3 * nq + 2 > self._loop_cap):
             return None
         least = self._loop_groups(R, 64, 3 * nq + 2)
-        return max(-(-R // 64), least), least, False
+        return max(-(-R // 64), least), least, 0
 
     def layer_norm(self, x, w, b, eps):
         """layernorm.comp: one dispatch (the composed op took nine), else the base
@@ -1963,11 +1966,11 @@ class VulkanBackend(Backend):
         grid = self._ln_grid(x)
         if grid is None or any(h is not None and h.dtype != x.dtype for h in (w, b)):
             return super().layer_norm(x, w, b, eps)
-        groups, least, sg = grid
+        groups, least, lanes = grid
         R, D = x.shape
         y, mean, rstd = self._alloc(x.shape, x.dtype), self._alloc((R,), "f32"), self._alloc((R,), "f32")
         shader = self._tx("layernorm", -(-_words(x.size, x.dtype) // 4))
-        self._dispatch(shader, x.dtype, (int(w is not None), int(b is not None), int(sg)), groups,
+        self._dispatch(shader, x.dtype, (int(w is not None), int(b is not None), lanes), groups,
                        [R, D, _f2u(eps)], [x, w if w is not None else self._dummy,
                                            b if b is not None else self._dummy, y, mean, rstd], least=least)
         return y, mean, rstd
@@ -1977,12 +1980,12 @@ class VulkanBackend(Backend):
         grid = self._ln_grid(x)
         if grid is None or g.dtype != x.dtype or (w is not None and w.dtype != x.dtype):
             return super().layer_norm_bwd(g, x, w, mean, rstd, need_gx)
-        groups, least, sg = grid
+        groups, least, lanes = grid
         R, D = x.shape
         dx = self._alloc(x.shape, x.dtype)
         gx = self._alloc(x.shape, x.dtype) if need_gx else None
         shader = self._tx("layernorm_bwd", -(-_words(x.size, x.dtype) // 4))
-        self._dispatch(shader, x.dtype, (int(w is not None), int(need_gx), int(sg)), groups, [R, D],
+        self._dispatch(shader, x.dtype, (int(w is not None), int(need_gx), lanes), groups, [R, D],
                        [g, x, w if w is not None else self._dummy, mean, rstd, dx,
                         gx if gx is not None else self._dummy], least=least)
         return dx, gx
