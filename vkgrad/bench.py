@@ -192,7 +192,9 @@ def _cases(size):
                     ("softmax odd", int(4096 * s), 1001)],
         "batchnorm": [("batchnorm fwd", n_el // 256, 256), ("batchnorm bwd", n_el // 256, 256)],
         # rows of 256 normalised with their own statistics (a transformer's width), and the gradient
-        "layernorm": [("layernorm fwd", n_el // 256, 256), ("layernorm bwd", n_el // 256, 256)],
+        # rows of 256 (a GPU lane two quads in f32, one in f16), then short rows of 32
+        "layernorm": [("layernorm fwd", n_el // 256, 256), ("layernorm bwd", n_el // 256, 256),
+                      ("layernorm fwd short", n_el // 32, 32), ("layernorm bwd short", n_el // 32, 32)],
         "optimizer": [("adam", int(MB * s)), ("sgd momentum", int(MB * s))],
         # stable sorts of rows (topk of logits) and of one long row: the effective rate of
         # reading x and writing the values and int32 positions once (the passes not counted)
@@ -343,7 +345,7 @@ def _bench_case(be, vg, fam, case, dt, reps, r, probes):
         hx, hg, hw, hb = T(x), T(g), T(w), T(b)
         _, mean, rstd = be.layer_norm(hx, hw, hb, 1e-5)
         _, cmean, crstd = cpu.layer_norm(x, w, b, 1e-5)
-        if name == "layernorm fwd":
+        if name.startswith("layernorm fwd"):
             rec = lambda: be.layer_norm(hx, hw, hb, 1e-5)  # noqa: E731
             npf, nbytes = (lambda: cpu.layer_norm(x, w, b, 1e-5)), 2 * x.size * esz
         else:
