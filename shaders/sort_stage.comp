@@ -23,16 +23,8 @@ BUF_INOUT(0, K)
 BUF_INOUT(1, I)
 #define BLK 16u
 
-uint key_of(uint bits, uint pos) {
-    if (pos >= p.n) return 0xffffffffu;
-    float v = uintBitsToFloat(bits) + 0.0;  // (-0 + 0 is +0)
-    uint u = floatBitsToUint(v);
-    uint key = isnan(v) ? 0xfffffffeu : ((u >> 31u) != 0u ? ~u : u | 0x80000000u);
-    return p.desc != 0u ? (isnan(v) ? 0u : ~key) : key;
-}
-
-// (ka, ia) after (kb, ib): the pair wants a swap where it is ascending
-bool after(uint ka, uint ia, uint kb, uint ib) { return ka > kb || (ka == kb && ia > ib); }
+#include "sortkey.glsl"
+uint key_of(uint bits, uint pos) { return sort_key(bits, pos, p.n, p.desc); }
 
 void main() {
     uint stride = gl_NumWorkGroups.x * 256u, st = 1u << p.lgs;

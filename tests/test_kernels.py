@@ -1885,3 +1885,34 @@ def test_rnn_cell_kernels_against_the_composition(N, H, dtype, monkeypatch):
                     np.testing.assert_allclose(be.to_numpy(a).astype(np.float64),
                                                be.to_numpy(b).astype(np.float64), err_msg=f"{name} backward t={t}",
                                                **tol)
+
+
+@pytest.mark.parametrize("R,n", [(3, 2), (5, 17), (2, 1000), (1, 2048), (4100, 5), (2, 2049)])
+def test_row_sorts_in_shared_memory_match_the_passes(R, n, monkeypatch):
+    """GPUs sort rows of up to 2048 in one dispatch (sort_rows_sm.comp: a workgroup
+    a row, all stages in shared memory); the positions equal those of the passes
+    over memory (sort_stage.comp) -- ties in order, NaN, infinities, -0 -- both ways,
+    f32 and f16, more rows than workgroups; longer rows keep the passes."""
+    be = vg.get_backend("vulkan")
+    r = np.random.default_rng(R * n)
+    x = r.integers(-4, 5, (R, n)).astype(np.float32)
+    x.flat[::7], x.flat[::11], x.flat[::13] = np.nan, -np.inf, -0.0
+    for dtype in ("f32", "f16"):
+        h = be.from_numpy(x, dtype)
+        for desc in (False, True):
+            want = be.to_numpy(be.sort_rows(h, desc)[1]) if be._small_grid else None
+            with monkeypatch.context() as m:
+                m.setattr(be, "_small_grid", 0)
+                seen = _spy(be, m)
+                v, i = be.sort_rows(h, desc)
+                got = be.to_numpy(i)
+                assert ("sort_rows_sm" in seen) == (n <= 2048), seen
+            keys = np.where(np.isnan(x), np.inf, x)  # (stable: NaN last ascending, first descending)
+            ref = np.lexsort((np.where(np.isnan(x), 0, -x), ~np.isnan(x)), axis=-1) if desc else \
+                np.lexsort((keys, np.isnan(x)), axis=-1)
+            np.testing.assert_array_equal(got, ref, err_msg=f"{dtype} desc={desc}")
+            if want is not None:
+                np.testing.assert_array_equal(got, want)
+            np.testing.assert_array_equal(be.to_numpy(v).view(np.uint16 if dtype == "f16" else np.uint32),
+                                          np.take_along_axis(x.astype(np.float16 if dtype == "f16" else np.float32),
+                                                             ref, -1).view(np.uint16 if dtype == "f16" else np.uint32))

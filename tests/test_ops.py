@@ -2194,9 +2194,11 @@ def test_gather_scatter_device_indices_out_of_range_and_errors(bk, monkeypatch):
 @pytest.mark.parametrize("n", [1, 2, 5, 64, 1000, 4097])
 def test_sort_is_stable_with_nan_and_infinities(bk, n):
     """sort / argsort / topk indices as NumPy's stable argsort (ascending: NaN last;
-    descending: NaN first, ties in order), on row lengths around powers of 2."""
+    descending: NaN first, ties in order, -0 tied with +0), on row lengths around
+    powers of 2."""
     r = np.random.default_rng(n)
     x = r.integers(-3, 4, (3, n)).astype(np.float64)  # many ties
+    x[:, ::5] = np.where(x[:, ::5] == 0, -0.0, x[:, ::5])  # -0 ties with +0
     x[0, r.integers(0, n, 2)] = np.nan
     x[1, r.integers(0, n, 2)] = np.inf
     x[2, r.integers(0, n, 1)] = -np.inf

@@ -66,7 +66,7 @@ _SHADERS = {
     "bn_part": (4, "iiio"), "bn_comb": (7, "iiibobbbooo"), "bn_apply": (2, "iiio"), "select4": (1, "iiio"),
     "gather_rows": (3, "iio"), "index_add": (4, "iib"), "col2im": (9, "iio"), "window_max": (7, "ioo"),
     "argmax": (3, "io"), "layernorm": (3, "iiiooo"), "layernorm_bwd": (2, "iiiiioo"),
-    "unpool": (5, "iio"), "rnn_cell": (2, "iiiiiooo"), "sort_stage": (9, "bb"),
+    "unpool": (5, "iio"), "rnn_cell": (2, "iiiiiooo"), "sort_stage": (9, "bb"), "sort_rows_sm": (4, "io"),
 }
 for _n in ("act_bias_bwd", "cast", "copy", "dropout", "copy4", "unslice", "unary4", "binary4", "reduce4", "matmul4",
            "softmax", "xent", "transpose4", "bn_part", "bn_apply", "select4", "col2im", "window_max",
@@ -1038,12 +1038,20 @@ class VulkanBackend(Backend):
         four stages a dispatch on blocks of 16 in registers (the first also makes
         the keys); the values then gathered from x at the positions (bits copied).
         lavapipe: topk of [256, 1000] rows 519 ms with a dispatch per stage comparing
-        floats, 128 ms so (the CPU backend 31); 2^20 values 6.4 -> 1.5 s.  GPUs
-        unmeasured."""
+        floats, 128 ms so (the CPU backend 31); 2^20 values 6.4 -> 1.5 s.  GPUs: rows
+        of up to 2048 by sort_rows_sm.comp in shared memory instead (unmeasured; the
+        passes ran [2048, 1000] at 1% of an H200's copy rate)."""
         self._check_float("sort", x)
         R, n = x.shape
         N = 1 << max(4, (n - 1).bit_length())
         keys = x if x.dtype == "f32" else self.cast(x, "f32")
+        if not self._small_grid and N <= 2048 and R and n > 1:
+            # GPUs: each row's whole sort in shared memory (sort_rows_sm.comp, a workgroup a row:
+            # one dispatch, where the passes below ran rows of 1000 at 1% of an H200's copy rate)
+            pos = self._alloc((R, n), "i32")
+            self._dispatch("sort_rows_sm", "f32", (), min(R, _MAX_GROUPS), [R, N, n, int(bool(descending))],
+                           [keys, pos])
+            return self.gather_cols(x, pos), pos
         if N != n:  # (sorted in place: a copy of x, padded -- the padding's own copy -- or not)
             keys = self.unslice(keys, (R, N), [0, 0], [1, 1])
         elif keys is x:
