@@ -459,7 +459,6 @@ def test_softmax_rows_not_in_whole_quads_take_the_quad_loops(gpu_tuning, monkeyp
     shared end words written half by half (atomics); rows shorter than two quads
     the scalar loop."""
     be = vg.get_backend("vulkan")
-    sg = be.limits.get("subgroup_size", 0)
     if gpu_tuning:
         monkeypatch.setattr(be, "_small_grid", 0)
         monkeypatch.setattr(be, "_texel_reads", False)
