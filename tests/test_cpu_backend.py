@@ -167,32 +167,35 @@ def test_gelu_in_c_close_to_numpy(c_and_numpy):
         np.testing.assert_allclose(a, b, rtol=2e-6, atol=1e-6)
 
 
-@pytest.mark.parametrize("with_dc", [False, True])
-def test_lstm_cell_in_c_close_to_numpy(c_and_numpy, with_dc):
-    """The LSTM cell and its gradient by the C loops (their own tanh and exp) against
-    the NumPy path: the same NaN and infinities, values within 1e-6; into a row view
-    (``out``); the base class's composition agrees too."""
-    N, H = 7, 33
-    xg, hg = (RNG.standard_normal((N, 4 * H)).astype(np.float32) * 3 for _ in range(2))
+@pytest.mark.parametrize("cell", ["lstm", "lstm with dc", "gru"])
+def test_recurrent_cells_in_c_close_to_numpy(c_and_numpy, cell):
+    """The LSTM and GRU cells and their gradients by the C loops (their own tanh and
+    exp) against the NumPy path: the same NaN and infinities, values within 1e-6;
+    into a row view (``out``, nothing around it written); the base class's
+    composition agrees too."""
+    N, H, G = 7, 33, 3 if cell == "gru" else 4
+    xg, hg = (RNG.standard_normal((N, G * H)).astype(np.float32) * 3 for _ in range(2))
     xg[0, :8] = [np.nan, np.inf, -np.inf, 100.0, -100.0, 1e-20, -0.0, 0.5]
     xg[1, 2 * H:2 * H + 6] = [np.nan, np.inf, -np.inf, 1e-3, -1e-3, 20.0]
-    c = RNG.standard_normal((N, H)).astype(np.float32)
-    dh, dc = (RNG.standard_normal((N, H)).astype(np.float32) for _ in range(2))
+    c, dh, dc = (RNG.standard_normal((N, H)).astype(np.float32) for _ in range(3))
 
     def run():
         rows = np.zeros((N + 2, H), np.float32)
-        h, c2, acts = BE.lstm_cell(xg, hg, c, out=rows[1:N + 1])
-        dg, dcp = BE.lstm_cell_bwd(dh, dc if with_dc else None, acts, c, c2)
-        return rows, c2, acts, dg, dcp
+        if cell == "gru":
+            _, acts = BE.gru_cell(xg, hg, c, out=rows[1:N + 1])
+            return (rows, acts) + tuple(BE.gru_cell_bwd(dh, acts, hg, c))
+        _, c2, acts = BE.lstm_cell(xg, hg, c, out=rows[1:N + 1])
+        return (rows, c2, acts) + tuple(BE.lstm_cell_bwd(dh, dc if cell == "lstm with dc" else None, acts, c, c2))
     got, want = c_and_numpy(run)
-    with np.errstate(over="ignore"):
-        base = vg.backends.base.Backend.lstm_cell(BE, xg, hg, c)
+    with np.errstate(over="ignore", invalid="ignore"):
+        base = getattr(vg.backends.base.Backend, "gru_cell" if cell == "gru" else "lstm_cell")(BE, xg, hg, c)
     for a, b in zip(got, want):
         assert a.dtype == np.float32 and np.array_equal(np.isnan(a), np.isnan(b))
         assert np.array_equal(np.isinf(a), np.isinf(b))
         # (1e-6: tanh(-9.86) is -1.0 here, 1 ULP above in NumPy, so 1 - g^2 is 0 or 1.2e-7, times dct)
         np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-6)
     np.testing.assert_allclose(got[0][1:N + 1], base[0], rtol=1e-6, atol=1e-7)
+    assert not got[0][0].any() and not got[0][-1].any()
 
 
 @pytest.mark.parametrize("affine", [True, False])

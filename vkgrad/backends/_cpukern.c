@@ -1,7 +1,7 @@
 /* vkgrad's CPU loops in C, called through ctypes by vkgrad/backends/cpu.py: Adam's
  * update, im2col / col2im, the max pool of tiling windows with its gradient, GELU,
  * the LSTM cell and layer norm with their gradients, softmax and softmax
- * cross-entropy; and oneDNN's float32 products split over a pool of threads
+ * cross-entropy, the GRU cell and its gradient; and oneDNN's float32 products split over a pool of threads
  * (vkg_sgemm_par, at the end).
  *
  * Each loop computes exactly the float32 operations, in the same order, that the
@@ -596,6 +596,61 @@ double vkg_softmax_xent_f32(const float *restrict c, const int *restrict lab, fl
             gr[j] /= n;
     }
     return loss;
+}
+
+/* The GRU cell, as cpu.gru_cell: gates [r, z, n] from xg and hg [N, 3H] (PyTorch's
+ * order), r = sigmoid(xr + hr), z = sigmoid(xz + hz), n = tanh(xn + r hn),
+ * h' = n + z (h - n); acts = [r, z, n]. */
+VKG_CLONES VKG_EXPORT
+void vkg_gru_cell_f32(const float *restrict xg, const float *restrict hg, const float *restrict h,
+                      float *restrict hn, float *restrict acts, ptrdiff_t N, ptrdiff_t H)
+{
+    for (ptrdiff_t r = 0; r < N; r++) {
+        const float *xs = xg + r * 3 * H, *hs = hg + r * 3 * H;
+        float *a = acts + r * 3 * H;
+        for (ptrdiff_t k = 0; k < 2 * H; k++)
+            a[k] = vkg_sigmoid(xs[k] + hs[k]);
+        for (ptrdiff_t j = 0; j < H; j++) {
+            float rh = a[j] * hs[2 * H + j];
+            float n = vkg_tanh(xs[2 * H + j] + rh);
+            a[2 * H + j] = n;
+            float d = h[r * H + j] - n;
+            d *= a[H + j];
+            hn[r * H + j] = n + d;
+        }
+    }
+}
+
+/* Its gradient, as cpu.gru_cell_bwd: dn = dh (1 - z) (1 - n^2), dz = dh (h - n) z (1 - z),
+ * dr = dn hn r (1 - r); dxg = [dr, dz, dn], dhg = [dr, dz, dn r], dh_prev's direct part dh z. */
+VKG_CLONES VKG_EXPORT
+void vkg_gru_cell_bwd_f32(const float *restrict dh, const float *restrict acts, const float *restrict hg,
+                          const float *restrict h, float *restrict dxg, float *restrict dhg, float *restrict dhp,
+                          ptrdiff_t N, ptrdiff_t H)
+{
+    for (ptrdiff_t r = 0; r < N; r++) {
+        const float *a = acts + r * 3 * H, *hs = hg + r * 3 * H;
+        float *dx = dxg + r * 3 * H, *dg = dhg + r * 3 * H;
+        for (ptrdiff_t j = 0; j < H; j++) {
+            ptrdiff_t e = r * H + j;
+            float rr = a[j], z = a[H + j], n = a[2 * H + j], g = dh[e];
+            float dn = g * (1.0f - z);
+            dn *= 1.0f - n * n;
+            float dz = g * (h[e] - n);
+            dz *= z;
+            dz *= 1.0f - z;
+            float dr = dn * hs[2 * H + j];
+            dr *= rr;
+            dr *= 1.0f - rr;
+            dx[j] = dr;
+            dx[H + j] = dz;
+            dx[2 * H + j] = dn;
+            dg[j] = dr;
+            dg[H + j] = dz;
+            dg[2 * H + j] = dn * rr;
+            dhp[e] = g * z;
+        }
+    }
 }
 
 /* ---- float32 products split over a pool of spinning threads ------------------------

@@ -248,6 +248,8 @@ def _kernel_signatures():
             "vkg_gelu_bwd_f32": ([ptr, ptr, ptr, size], None),
             "vkg_lstm_cell_f32": ([ptr] * 6 + [size] * 2, None),
             "vkg_lstm_cell_bwd_f32": ([ptr] * 7 + [size] * 2, None),
+            "vkg_gru_cell_f32": ([ptr] * 5 + [size] * 2, None),
+            "vkg_gru_cell_bwd_f32": ([ptr] * 7 + [size] * 2, None),
             "vkg_layer_norm_f32": ([ptr] * 6 + [size] * 2 + [fl], None),
             "vkg_layer_norm_bwd_f32": ([ptr] * 7 + [size] * 2, None),
             "vkg_softmax_f32": ([ptr, ptr, size, size, i], None),
@@ -261,7 +263,8 @@ _KERNEL_SIGNATURES = _kernel_signatures()
 
 def _find_kernels():
     """vkgrad's C loops (_cpukern.c: Adam, im2col / col2im, max pools, GELU, the LSTM
-    cell, layer norm, softmax and softmax cross-entropy; compiled at install where a
+    and GRU cells, layer norm, softmax and softmax cross-entropy, the pooled float32
+    products; compiled at install where a
     C compiler is; the NumPy path's bits for the first three, the others within
     1e-6), or None: the NumPy path.
     VKGRAD_CPU_NATIVE=0 turns them off."""
@@ -297,7 +300,7 @@ def build_info():
              "NumPy (off: VKGRAD_CPU_NATIVE=0)" if os.environ.get("VKGRAD_CPU_NATIVE") == "0" else
              "NumPy (_cpukern not built: no C compiler at install)")
     return (f"cpu: {get_num_threads()} threads, products by {gemm}; Adam, im2col / col2im, max pools, GELU, "
-            f"LSTM cells, layer norms, softmax by {loops}")
+            f"LSTM / GRU cells, layer norms, softmax by {loops}")
 
 
 def _addr(a):
@@ -1403,6 +1406,11 @@ class CPUBackend(Backend):
         return self._store(dg, dh.dtype, out), self._store(dct * f, dh.dtype)
 
     def gru_cell(self, xg, hg, h, out=None):
+        if _native_f32(xg, hg) and _native_f32(h):  # (one pass: _cpukern.c, its tanh and exp)
+            N, H = h.shape
+            hn, acts = np.empty_like(h), np.empty_like(xg)
+            _kern.vkg_gru_cell_f32(_addr(xg), _addr(hg), _addr(h), _addr(hn), _addr(acts), N, H)
+            return self._store(hn, h.dtype, out), acts
         (xr, xz, xn), (hr, hz, hn) = self._gates(xg, 3), self._gates(hg, 3)  # (f32 views of f16)
         r, z = _sigmoid(xr + hr), _sigmoid(xz + hz)
         n = np.tanh(xn + r * hn)
@@ -1410,6 +1418,12 @@ class CPUBackend(Backend):
                 self._store(np.concatenate([r, z, n], 1), h.dtype))
 
     def gru_cell_bwd(self, dh, acts, hg, h, out=None):
+        if _native_f32(dh, h) and _native_f32(acts, hg):
+            N, H = h.shape
+            dxg, dhg, dhp = np.empty_like(acts), np.empty_like(acts), np.empty_like(h)
+            _kern.vkg_gru_cell_bwd_f32(_addr(dh), _addr(acts), _addr(hg), _addr(h), _addr(dxg), _addr(dhg),
+                                       _addr(dhp), N, H)
+            return self._store(dxg, dh.dtype, out), dhg, dhp
         r, z, n = self._gates(acts, 3)
         cdh = self._c(dh)
         dn = cdh * (1.0 - z) * (1.0 - n * n)
