@@ -406,6 +406,16 @@ def test_sgemm_and_numpy_products_agree(monkeypatch):
         cpu.set_num_threads(saved)
 
 
+def test_addresses_of_arrays_for_the_c_calls():
+    """_addr (the buffer protocol's address where it applies) gives each array's first
+    element: contiguous, row slices, transposed and strided views, read-only, empty."""
+    a = np.arange(60, dtype=np.float32).reshape(6, 10)
+    ro = a.copy()
+    ro.flags.writeable = False
+    for x in (a, a[2:5], a[:, 3:], a.T, a[::2, 1::3], ro, ro[1:], np.empty((0, 4), np.float32), a[0, 0:0]):
+        assert cpu._addr(x) == x.__array_interface__["data"][0]
+
+
 _POOLED = pytest.mark.skipif(cpu._sgemm is None or cpu._kern is None,
                              reason="oneDNN or the C loops (_cpukern) missing: no pooled products")
 

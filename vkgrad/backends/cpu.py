@@ -303,7 +303,16 @@ def build_info():
             f"LSTM / GRU cells, layer norms, softmax by {loops}")
 
 
+_from_buffer, _addressof = ctypes.c_char.from_buffer, ctypes.addressof
+
+
 def _addr(a):
+    """The address of a's first element: through the buffer protocol where a is a
+    writable, C-contiguous, non-empty array (0.5 us; __array_interface__ builds a
+    dict: 1.4 us, and an LSTM step takes ~600 addresses), else that dict's."""
+    f = a.flags
+    if f.c_contiguous and f.writeable and a.nbytes:
+        return _addressof(_from_buffer(a))
     return a.__array_interface__["data"][0]
 
 
