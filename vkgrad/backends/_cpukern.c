@@ -677,16 +677,21 @@ typedef int (*vkg_max_threads_t)(void);
 #define VKG_MAX_WORKERS 63
 #define VKG_SPIN_NS 200000L
 
-static struct {
+struct vkg_job {
     vkg_gemm_t gemm;
-    vkg_set_threads_t set_threads;
     int chunks, by_cols;
     char ta, tb;
-    int64_t M, N, K, lda, ldb, ldc;
-    int64_t batch, sa, sb, sc;           /* items (more than one: chunks of whole items) and their strides */
-    const float *A, *B;
+    int64_t M, N, K;
+    const float *A;
+    int64_t lda;
+    const float *B;
+    int64_t ldb;
     float *C;
-} vkg_job;
+    int64_t ldc;
+    int64_t batch, sa, sb, sc;           /* items (more than one: chunks of whole items) and their strides */
+};
+static struct vkg_job vkg_job;           /* the pool's current job */
+static vkg_set_threads_t vkg_set_threads;
 static _Atomic long vkg_epoch;           /* bumped for each job (workers wait for a change) */
 static _Atomic int vkg_left;             /* workers' chunks not yet done */
 static _Atomic int vkg_status;           /* the largest dnnl status of the job's chunks */
@@ -711,34 +716,43 @@ static void vkg_relax(void)
 #endif
 }
 
-/* chunk c of the current job: its items, or its rows or columns, cut as n * c / chunks */
-static int vkg_chunk(int c)
+/* chunk c of job j: its items, or its rows or columns, cut as n * c / chunks */
+static int vkg_chunk(const struct vkg_job *j, int c)
 {
-    int64_t n = vkg_job.batch > 1 ? vkg_job.batch : vkg_job.by_cols ? vkg_job.N : vkg_job.M;
-    int64_t s = n * c / vkg_job.chunks, e = n * (c + 1) / vkg_job.chunks;
-    if (e <= s)
-        return 0;
-    const float *A = vkg_job.A, *B = vkg_job.B;
-    float *C = vkg_job.C;
-    int64_t M = vkg_job.M, N = vkg_job.N;
-    if (vkg_job.batch > 1) {
+    int64_t n = j->batch > 1 ? j->batch : j->by_cols ? j->N : j->M;
+    int64_t s = n * c / j->chunks, e = n * (c + 1) / j->chunks;
+    const float *A = j->A, *B = j->B;
+    float *C = j->C;
+    int64_t M = j->M, N = j->N;
+    if (j->batch > 1) {
         int st = 0;
         for (int64_t i = s; i < e && st == 0; i++)
-            st = vkg_job.gemm(vkg_job.ta, vkg_job.tb, M, N, vkg_job.K, 1.0f, A + i * vkg_job.sa, vkg_job.lda,
-                              B + i * vkg_job.sb, vkg_job.ldb, 0.0f, C + i * vkg_job.sc, vkg_job.ldc);
+            st = j->gemm(j->ta, j->tb, M, N, j->K, 1.0f, A + i * j->sa, j->lda, B + i * j->sb, j->ldb, 0.0f,
+                         C + i * j->sc, j->ldc);
         return st;
     }
-    if (vkg_job.by_cols) {  /* B(k, j) at B[k ldb + j] ('N') or B[j ldb + k] ('T') */
-        B += vkg_job.tb == 'N' ? s : s * vkg_job.ldb;
+    if (e <= s)
+        return 0;
+    if (j->by_cols) {  /* B(k, j) at B[k ldb + j] ('N') or B[j ldb + k] ('T') */
+        B += j->tb == 'N' ? s : s * j->ldb;
         C += s;
         N = e - s;
-    } else {                /* A(i, k) at A[i lda + k] ('N') or A[k lda + i] ('T') */
-        A += vkg_job.ta == 'N' ? s * vkg_job.lda : s;
-        C += s * vkg_job.ldc;
+    } else {           /* A(i, k) at A[i lda + k] ('N') or A[k lda + i] ('T') */
+        A += j->ta == 'N' ? s * j->lda : s;
+        C += s * j->ldc;
         M = e - s;
     }
-    return vkg_job.gemm(vkg_job.ta, vkg_job.tb, M, N, vkg_job.K, 1.0f, A, vkg_job.lda, B, vkg_job.ldb,
-                        0.0f, C, vkg_job.ldc);
+    return j->gemm(j->ta, j->tb, M, N, j->K, 1.0f, A, j->lda, B, j->ldb, 0.0f, C, j->ldc);
+}
+
+/* chunk 0 of j on the calling thread, its OpenMP count one for the call, then put back */
+static int vkg_caller_chunk(const struct vkg_job *j, vkg_set_threads_t set_, vkg_max_threads_t get)
+{
+    int before = get();
+    set_(1);
+    int st = vkg_chunk(j, 0);
+    set_(before);
+    return st;
 }
 
 static void vkg_note_status(int st)
@@ -774,10 +788,10 @@ static void *vkg_worker(void *arg)
         seen = atomic_load_explicit(&vkg_epoch, memory_order_acquire);
         if (me + 1 < vkg_job.chunks) {
             if (!omp_set) {  /* this thread's own OpenMP count: one, once */
-                vkg_job.set_threads(1);
+                vkg_set_threads(1);
                 omp_set = 1;
             }
-            vkg_note_status(vkg_chunk(me + 1));
+            vkg_note_status(vkg_chunk(&vkg_job, me + 1));
         }
         /* every worker answers every job, so the next job's fields are written
          * only once none of them can still be reading this one's */
@@ -795,8 +809,8 @@ static void vkg_after_fork(void)  /* the child has none of the workers */
     pthread_cond_init(&vkg_wake, NULL);
 }
 
-/* 0, or the first nonzero dnnl status of a chunk (the caller then computes it another way);
- * -1: no thread could be started. */
+/* 0, or the largest dnnl status of the chunks (nonzero: the caller computes it another way).
+ * Fewer chunks where fewer threads could be started. */
 VKG_EXPORT
 int vkg_sgemm_par(void *gemm, void *set_threads, void *max_threads, int chunks, int by_cols, char ta, char tb,
                   int64_t M, int64_t N, int64_t K, const float *A, int64_t lda, const float *B, int64_t ldb,
@@ -804,67 +818,39 @@ int vkg_sgemm_par(void *gemm, void *set_threads, void *max_threads, int chunks, 
 {
     vkg_set_threads_t set_ = (vkg_set_threads_t)set_threads;
     vkg_max_threads_t get = (vkg_max_threads_t)max_threads;
+    struct vkg_job job = {(vkg_gemm_t)gemm, 1, by_cols, ta, tb, M, N, K, A, lda, B, ldb, C, ldc, batch, sa, sb, sc};
     if (chunks > VKG_MAX_WORKERS + 1)
         chunks = VKG_MAX_WORKERS + 1;
-    if (chunks > 1 && pthread_mutex_trylock(&vkg_busy) == 0) {
-        static int at_fork;
-        if (!at_fork)
-            at_fork = pthread_atfork(NULL, NULL, vkg_after_fork) == 0;
-        while (vkg_workers < chunks - 1) {
-            pthread_t t;
-            pthread_attr_t attr;
-            pthread_attr_init(&attr);
-            pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-            vkg_seen0[vkg_workers] = atomic_load(&vkg_epoch);
-            int bad = pthread_create(&t, &attr, vkg_worker, (void *)(intptr_t)vkg_workers);
-            pthread_attr_destroy(&attr);
-            if (bad)
-                break;
-            vkg_workers++;
-        }
-        if (vkg_workers < chunks - 1)
-            chunks = vkg_workers + 1;
-    } else {  /* one chunk, or the pool busy with another thread's job: the whole product here */
-        int before = get(), st = 0;
-        set_(1);
-        for (int64_t i = 0; i < (batch > 1 ? batch : 1) && st == 0; i++)
-            st = ((vkg_gemm_t)gemm)(ta, tb, M, N, K, 1.0f, A + i * sa, lda, B + i * sb, ldb, 0.0f, C + i * sc, ldc);
-        set_(before);
-        return st;
+    if (chunks <= 1 || pthread_mutex_trylock(&vkg_busy) != 0)
+        return vkg_caller_chunk(&job, set_, get);  /* (one chunk, or the pool busy: the whole product here) */
+    static int at_fork;
+    if (!at_fork)
+        at_fork = pthread_atfork(NULL, NULL, vkg_after_fork) == 0;
+    while (vkg_workers < chunks - 1) {
+        pthread_t t;
+        pthread_attr_t attr;
+        pthread_attr_init(&attr);
+        pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+        vkg_seen0[vkg_workers] = atomic_load(&vkg_epoch);
+        int bad = pthread_create(&t, &attr, vkg_worker, (void *)(intptr_t)vkg_workers);
+        pthread_attr_destroy(&attr);
+        if (bad)
+            break;
+        vkg_workers++;
     }
-    vkg_job.gemm = (vkg_gemm_t)gemm;
-    vkg_job.set_threads = set_;
-    vkg_job.chunks = chunks;
-    vkg_job.by_cols = by_cols;
-    vkg_job.ta = ta;
-    vkg_job.tb = tb;
-    vkg_job.M = M;
-    vkg_job.N = N;
-    vkg_job.K = K;
-    vkg_job.A = A;
-    vkg_job.lda = lda;
-    vkg_job.B = B;
-    vkg_job.ldb = ldb;
-    vkg_job.C = C;
-    vkg_job.ldc = ldc;
-    vkg_job.batch = batch;
-    vkg_job.sa = sa;
-    vkg_job.sb = sb;
-    vkg_job.sc = sc;
+    job.chunks = chunks < vkg_workers + 1 ? chunks : vkg_workers + 1;
+    vkg_job = job;
+    vkg_set_threads = set_;
     atomic_store(&vkg_status, 0);
-    int answers = vkg_workers;
-    if (answers) {
-        atomic_store(&vkg_left, answers);
+    if (vkg_workers) {  /* every worker answers (see vkg_worker) */
+        atomic_store(&vkg_left, vkg_workers);
         atomic_fetch_add_explicit(&vkg_epoch, 1, memory_order_acq_rel);
         pthread_mutex_lock(&vkg_sleep);
         if (vkg_sleepers)
             pthread_cond_broadcast(&vkg_wake);
         pthread_mutex_unlock(&vkg_sleep);
     }
-    int before = get();
-    set_(1);
-    vkg_note_status(vkg_chunk(0));
-    set_(before);
+    vkg_note_status(vkg_caller_chunk(&vkg_job, set_, get));
     for (int i = 0; atomic_load_explicit(&vkg_left, memory_order_acquire) > 0; i++) {
         if (i % 64 == 63)
             sched_yield();
