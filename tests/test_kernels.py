@@ -695,7 +695,7 @@ def test_batchnorm_of_large_batches_in_parts(shape, dtype, texel_reads, comb_lan
     if comb_lanes and not (vk.limits.get("subgroup_shuffle") and 8 <= sg <= 64 and 64 % sg == 0):
         pytest.skip("no subgroup shuffles of 8 to 64 lanes on this device")
     monkeypatch.setattr(vk, "_texel_reads", texel_reads)
-    monkeypatch.setattr(vk, "_bn_lanes", comb_lanes)
+    monkeypatch.setattr(vk, "_shuffle_lanes", comb_lanes)
     # a GPU's bn_apply grid in backward, made small: its invocations loop over whole
     # rows, loading their channels' coefficients once ([4096, 64], [600, 100]; twins
     # ignore it)
@@ -1436,9 +1436,8 @@ def test_layer_norm_kernels_against_the_composition(R, D, dtype, monkeypatch):
     w, b, g = r.uniform(0.5, 1.5, D).astype(np_dt), r.standard_normal(D).astype(np_dt), \
         r.standard_normal((R, D)).astype(np_dt)
     h = {k: be.from_numpy(v, dtype) for k, v in dict(x=x, w=w, b=b, g=g).items()}
-    sg = be.limits.get("subgroup_size", 0)
-    by_sg = not be._small_grid and be.limits.get("subgroup_shuffle") and 0 < sg <= 64 and 64 % sg == 0
-    fused = D % (8 if dtype == "f16" else 4) == 0 and (by_sg or be._serial(D, R) and (bool(be._small_grid) or D <= 256))
+    fused = D % (8 if dtype == "f16" else 4) == 0 and (
+        be._shuffle_lanes or be._serial(D, R) and (bool(be._small_grid) or D <= 256))
     tol = dict(rtol=2e-2, atol=2e-2) if dtype == "f16" else dict(rtol=1e-5, atol=1e-5)
     for wb in ((h["w"], h["b"]), (None, None), (h["w"], None)):
         seen.clear()

@@ -191,8 +191,8 @@ def _cases(size):
         "softmax": [("softmax", int(4096 * s), 1000), ("softmax_xent", int(4096 * s), 1000),
                     ("softmax odd", int(4096 * s), 1001)],
         "batchnorm": [("batchnorm fwd", n_el // 256, 256), ("batchnorm bwd", n_el // 256, 256)],
-        # rows of 256 normalised with their own statistics (a transformer's width), and the gradient
-        # rows of 256 (a GPU lane two quads in f32, one in f16), then short rows of 32
+        # rows of 256 normalised with their own statistics (a transformer's width; a GPU lane two
+        # quads in f32, one in f16), then short rows of 32, and the gradients
         "layernorm": [("layernorm fwd", n_el // 256, 256), ("layernorm bwd", n_el // 256, 256),
                       ("layernorm fwd short", n_el // 32, 32), ("layernorm bwd short", n_el // 32, 32)],
         "optimizer": [("adam", int(MB * s)), ("sgd momentum", int(MB * s))],

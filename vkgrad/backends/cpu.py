@@ -436,9 +436,9 @@ def _products(a, b, batched, bias=None, act=None):
     work = flops // 256  # (a chunk of >= 16 Mflop: a split costs 40-60 us, a [64, 128] @ [128, 512] ran
     # 168 us split in two against 94 us on one thread)
     n = a.shape[0] if batched else max(M, N)
-    own = _sgemm is not None and not batched and a.dtype == b.dtype == np.float32  # (_mm: one thread)
-    if (_sgemm is not None and a.dtype == b.dtype == np.float32 and flops >= 2 * _POOL_MIN
-            and get_num_threads() > 1 and min(M, N, K) > 1):
+    by_dnnl = _sgemm is not None and a.dtype == b.dtype == np.float32
+    own = by_dnnl and not batched  # (_mm: one thread)
+    if by_dnnl and flops >= 2 * _POOL_MIN and get_num_threads() > 1 and min(M, N, K) > 1:
         out = np.empty(a.shape[:-1] + (N,), np.float32)
         if _pooled_product(a, b, out, get_num_threads()):
             return _epilogue(out, bias, act, out=out)

@@ -448,9 +448,10 @@ class VulkanBackend(Backend):
         # GPUs (coalesced); CPU devices stream a part per invocation faster
         sg = self.limits.get("subgroup_size", 0)
         self._rows_by_subgroup = not self._small_grid and 8 <= sg <= 64 and 64 % sg == 0
-        # batch norm's parts combined by a subgroup per channel (bn_comb.comp LANES) on
-        # GPUs: an invocation per channel is C threads, each a chain of loads
-        self._bn_lanes = self._rows_by_subgroup and bool(self.limits.get("subgroup_shuffle"))
+        # lanes of a subgroup summing by shuffles on GPUs: batch norm's parts combined by a
+        # subgroup per channel (bn_comb.comp LANES: an invocation per channel is C threads,
+        # each a chain of loads), layer norm's rows (_ln_grid)
+        self._shuffle_lanes = self._rows_by_subgroup and bool(self.limits.get("subgroup_shuffle"))
         # column sums by subgroup spans, by the dtype read: (16-byte quads per lane per
         # row, parts in parallel as a multiple of _reduce_items / subgroup width).  A
         # CPU: 128 accumulators (spilled to its cache), parts by its threads.  A GPU, an
@@ -1955,9 +1956,8 @@ class VulkanBackend(Backend):
         nq = D // _epq(x.dtype)
         if D % _epq(x.dtype) or not R:
             return None
-        sg = self.limits.get("subgroup_size", 0)
-        if not self._small_grid and self.limits.get("subgroup_shuffle") and 0 < sg <= 64 and 64 % sg == 0:
-            lanes = min(sg, 1 << max(0, (nq // 2).bit_length() - 1))
+        if self._shuffle_lanes:
+            lanes = min(self.limits["subgroup_size"], 1 << max(0, (nq // 2).bit_length() - 1))
             groups = min(-(-R // (64 // lanes)), _MAX_GROUPS)
             turns = -(-R // (groups * (64 // lanes))) * (3 * -(-nq // lanes) + 2)
             return None if self._loop_cap and turns > self._loop_cap else (groups, 0, lanes)
@@ -2073,7 +2073,8 @@ class VulkanBackend(Backend):
         if self._bn_in_parts(N, C):
             part, chunk, sub = self._bn_part(x, x, self._dummy, 0)
             coef = self._alloc((3 * sub * C,), "f32")
-            self._dispatch("bn_comb", gamma.dtype, (0, int(self._bn_lanes)), -(-C // self._units_per_group(self._bn_lanes)),
+            self._dispatch("bn_comb", gamma.dtype, (0, int(self._shuffle_lanes)),
+                           -(-C // self._units_per_group(self._shuffle_lanes)),
                            [N, C, chunk, _f2u(eps), int(update), _f2u(momentum), sub],
                            [part, gamma, beta, mean, var, inv, running_mean if update else self._dummy,
                             running_var if update else self._dummy, coef, self._dummy, self._dummy])
@@ -2098,7 +2099,8 @@ class VulkanBackend(Backend):
             part, chunk, sub = self._bn_part(x, g, mean, 1)
             coef = self._alloc((4 * sub * C,), "f32")
             dg, db = self._alloc((C,), "f32"), self._alloc((C,), "f32")
-            self._dispatch("bn_comb", gamma.dtype, (1, int(self._bn_lanes)), -(-C // self._units_per_group(self._bn_lanes)),
+            self._dispatch("bn_comb", gamma.dtype, (1, int(self._shuffle_lanes)),
+                           -(-C // self._units_per_group(self._shuffle_lanes)),
                            [N, C, chunk, _f2u(0.0), 0, _f2u(0.0), sub],
                            [part, gamma, gamma, mean, self._dummy, invstd, self._dummy, self._dummy, coef, dg, db])
             dt = x.dtype
