@@ -8,7 +8,7 @@
 // then a tail of words): x's words through a uniform texel buffer (R32UI: a gather per
 // 8 lanes, where lavapipe loads a storage buffer lane by lane), the bits moved
 // as they are (halves too: no conversions), y walked by digits.glsl (GPUs: the
-// same walks over storage buffers with WALK = 1); QUADS
+// same walks over storage buffers); QUADS
 // (constant 1): a walk of whole quads (digits.glsl), 1: x's quads (a view of
 // quads), 2: x's element repeated over each quad (its innermost stride 0), 3:
 // the other way round, x's quads in order (p.dim its shape in quads) written into
@@ -24,14 +24,12 @@ layout(binding = 0) uniform usamplerBuffer XW;
 #define X_QUAD(i) texelFetch(XW, int(i))
 #define X_BITS(e) ELEM_BITS(XW, e)
 #else
-// GPUs (storage buffers): WALK = 1 takes the twin's walks (a lane's first quad's
-// index divided into digits, carried from there on); WALK = 0 divides out each
-// element's index (an H200 ran im2col's copy at 6% of a copy's rate that way)
+// GPUs (storage buffers): the twin's walks too (a lane's first quad's index divided
+// into digits, carried from there on; dividing out each element's index instead ran
+// im2col's copy at 6% of a copy's rate on an H200)
 layout(local_size_x = 256) in;
-layout(constant_id = 2) const uint WALK = 0u;
 BUF_IN(0, X)
 BUF4_IN(0, X4)
-BUF_OUT(1, Y)
 #define X_QUAD(i) X4[i]
 #define X_BITS(e) LD_BITS(X, e)
 #endif
@@ -61,24 +59,7 @@ void quad_at(uint q) {
     else Y4[q] = element_quad();
 }
 
-#ifndef TEXEL_IN
-uint at(uint i) {  // element i's bits (LD_BITS)
-    uint ix = p.base, r = i;
-    for (int d = 5; d >= 0 && r > 0u; d--) {
-        ix += (r % p.dim[d]) * p.sx[d];
-        r /= p.dim[d];
-    }
-    return LD_BITS(X, ix);
-}
-#endif
-
 void main() {
-#ifndef TEXEL_IN
-    if (WALK == 0u) {
-        FOR_UNITS(p.n, u) ST_UNIT_BITS(Y, u, p.n, at(u * EPU), at(u * EPU + 1u));
-        return;
-    }
-#endif
     if (QUADS != 0u) walk_quad_elements();
     else walk_y();
 }

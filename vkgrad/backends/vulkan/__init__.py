@@ -933,11 +933,11 @@ class VulkanBackend(Backend):
         if spec and self._quad_walk(sx[-1] == 1, [dims[-1], base] + sx[:-1], x):
             # whole quads (copy.comp QUADS 1): dims, strides and offsets in quads
             dims, sx, base, n = dims[:-1] + [dims[-1] // e], [s // e for s in sx[:-1]] + [1], base // e, n // e
-            spec, groups = (ndim, 1) + spec[2:], self._walk_groups(shader, n)
+            spec, groups = (ndim, 1), self._walk_groups(shader, n)
         elif spec and sx[-1] == 0 and dims[-1] % e == 0:
             # each element repeated over whole quads of y (QUADS 2): y's last axis in quads
             dims, n = dims[:-1] + [dims[-1] // e], n // e
-            spec, groups = (ndim, 2) + spec[2:], self._walk_groups(shader, n)
+            spec, groups = (ndim, 2), self._walk_groups(shader, n)
         pad = _MAX_DIMS - ndim
         self._dispatch(shader, tag, spec, groups, [n, int(base)] + [1] * pad + dims + [0] * pad + sx, [x, y])
         return y
@@ -1360,8 +1360,8 @@ class VulkanBackend(Backend):
         tag = _bits_tag(x.dtype)
         if tx != shader:
             return tx, tag, (ndim,), max(1, self._quad_groups(tx, n // _epq(x.dtype)))
-        if shader == "copy" and n:  # GPUs: the same walks over storage buffers (WALK = 1)
-            return shader, tag, (ndim, 0, 1), self._walk_groups(shader, n // _epq(x.dtype))
+        if shader == "copy":  # GPUs: the same walks over storage buffers
+            return shader, tag, (ndim,), self._walk_groups(shader, n // _epq(x.dtype))
         return shader, tag, (), self._groups(n, x.dtype)
 
     def _walk_groups(self, shader, quads):
