@@ -198,6 +198,8 @@ def test_transpose_permute_and_swapaxes(bk):
     assert t.transpose(1, 2).shape == (2, 4, 3, 5) and vg.transpose(t, 1, 3).shape == (2, 5, 4, 3)
     m = bk.t(np.arange(6.0).reshape(2, 3))
     np.testing.assert_array_equal(m.transpose(0, 1).numpy(), np.arange(6.0).reshape(2, 3).T)
+    for shape in ((0, 8, 16), (8, 0, 16), (2, 8, 0)):  # (empty: a Vulkan transpose had divided by 0)
+        assert bk.t(np.zeros(shape)).permute(0, 2, 1).numpy().shape == (shape[0], shape[2], shape[1])
     with pytest.raises(ValueError, match=r"transpose: axes \[1, 2\] are not a permutation of \[0, 1, 2, 3\]"):
         vg.transpose(t, (1, 2))
     with pytest.raises(IndexError, match=r"swapaxes: dim 4 out of range"):

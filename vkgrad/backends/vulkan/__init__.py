@@ -1241,8 +1241,8 @@ class VulkanBackend(Backend):
         shape, strides = [h.shape[a] for a in axes], [st[a] for a in axes]
         dims, sx = _merge_dims(shape, strides)
         e, sg = _epq(h.dtype), self.limits.get("subgroup_size", 0)
-        if (len(dims) in (2, 3) and sx[-2:] == [1, dims[-2]] and (len(dims) == 2 or sx[0] == dims[1] * dims[2])
-                and dims[-1] % e == 0 and dims[-2] % e == 0
+        if (h.size and len(dims) in (2, 3) and sx[-2:] == [1, dims[-2]]  # (empty: the walk, below)
+                and (len(dims) == 2 or sx[0] == dims[1] * dims[2]) and dims[-1] % e == 0 and dims[-2] % e == 0
                 and (self.transpose_kernel == "tiles" or 4 <= sg <= 64 and 64 % sg == 0)):
             # a transpose of x's last two (merged) axes, [B, R, C] -> [B, C, R], in
             # whole quads: by tiles in shared memory (transpose_sm.comp) or blocks
