@@ -18,7 +18,7 @@
 # cmake, a C++ compiler and the GPU driver's Vulkan ICD; matplotlib for the plot.
 # KP_SO=FILE skips kp's build and uses that module (from an earlier run's venv);
 # GPU_BENCH_TESTS="tests/test_x.py ..." runs those tests only ("" none; default: all).
-# Every long step has a timeout (120 + 60 + 100 + 120 + 30 + 2 x 25 + 25 + 15 + 30 + 2 x 25 = 600 s in all),
+# Every long step has a timeout (120 + 60 + 95 + 120 + 25 + 2 x 25 + 25 + 15 + 15 + 25 + 2 x 25 = 600 s in all),
 # so the whole run stays under ten minutes.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -100,7 +100,7 @@ run|exec)
     if "$VPY" -c "import xdist" 2>/dev/null; then XDIST=(-n 8 --dist loadfile); fi
     # shellcheck disable=SC2086
     VKGRAD_TEST_BACKENDS=vulkan-f32,vulkan-f16 VKGRAD_DEVICE_TUNING=gpu VKGRAD_VULKAN_ARENA=device \
-        timeout 100 "$VPY" -m pytest -q --maxfail=20 -p no:cacheprovider -rfE "${XDIST[@]}" $TESTS 2>&1 \
+        timeout 95 "$VPY" -m pytest -q --maxfail=20 -p no:cacheprovider -rfE "${XDIST[@]}" $TESTS 2>&1 \
         | tail -n 40 \
         | tee "$OUT/tests_gpu.txt" || echo "tests failed or timed out"
   fi
@@ -111,7 +111,7 @@ run|exec)
   timeout 120 "$VPY" -m vkgrad.bench --no-progress --json "$OUT/bench_gpu.json" "${PLOT[@]}" \
       | tee "$OUT/bench_gpu.txt" || echo "bench failed or timed out"
   echo "== matmul with the other kernel (GPUs default to matmul_sm: this is matmul_sg)"
-  VKGRAD_MATMUL_KERNEL=sg timeout 30 "$VPY" -m vkgrad.bench --no-progress --only matmul \
+  VKGRAD_MATMUL_KERNEL=sg timeout 25 "$VPY" -m vkgrad.bench --no-progress --only matmul \
       --json "$OUT/bench_gpu_matmul_sg.json" | tee "$OUT/bench_gpu_matmul_sg.txt" || echo "matmul_sg bench failed"
   echo "== matmul_sm with each block size (64 x 64, 128 x 128; the default picks by vendor and size)"
   for tile in 64 128; do
@@ -127,8 +127,12 @@ run|exec)
   VKGRAD_TRANSPOSE=blocks timeout 15 "$VPY" -m vkgrad.bench --no-progress --only elementwise --cases transpose \
       --json "$OUT/bench_gpu_transpose_blocks.json" | tee "$OUT/bench_gpu_transpose_blocks.txt" \
       || echo "transpose-blocks bench failed"
+  echo "== im2col / col2im by runs of elements (GPUs default to batch walks): A/B"
+  VKGRAD_WINDOW_WALK=runs timeout 15 "$VPY" -m vkgrad.bench --no-progress --only conv \
+      --json "$OUT/bench_gpu_conv_runs.json" | tee "$OUT/bench_gpu_conv_runs.txt" \
+      || echo "window-runs bench failed"
   echo "== memory-bound families with a CPU device's choices (texel reads, a lane per row part, ...): A/B"
-  VKGRAD_DEVICE_TUNING=cpu timeout 30 "$VPY" -m vkgrad.bench --no-progress --dtype f32 \
+  VKGRAD_DEVICE_TUNING=cpu timeout 25 "$VPY" -m vkgrad.bench --no-progress --dtype f32 \
       --only elementwise,reduce,softmax,batchnorm --json "$OUT/bench_gpu_cpu_tuning.json" \
       | tee "$OUT/bench_gpu_cpu_tuning.txt" || echo "cpu-tuning bench failed or timed out"
   echo "== training step (eager, then a captured step replayed)"

@@ -17,6 +17,10 @@
 // [N, C, OH, OW], and int32 idx (the same layout) the tap (i * kw + j) it goes to
 // -- window_max.comp's argmax --, the other taps taking 0 (col2im of that
 // one-hot, without it).
+// BATCH = 1 (GPUs): an invocation per unit at one place in every image's block of y
+// (C * H * W elements; the backend takes it when that is whole units), walking a
+// chunk of the batch (p.chunk images): its (c, h, w) divided out once, not per
+// element (as im2col.comp).
 // -DTEXEL_IN (the "col2im_tx" twin, CPU devices): x and idx read through R32UI
 // views of their words (lavapipe gathers a texel fetch, loads a storage buffer
 // lane by lane: the same two 1.4x / 1.3x faster).  Bindings: 0 x (in), 1 idx (in; a dummy when SCATTER = 0), 2 y (out).
@@ -30,7 +34,9 @@ layout(constant_id = 4) const uint SH = 1u;
 layout(constant_id = 5) const uint SW = 1u;
 layout(constant_id = 6) const uint DH = 1u;
 layout(constant_id = 7) const uint DW = 1u;
-layout(push_constant) uniform P { uint n; uint N; uint C; uint H; uint W; uint ph; uint pw; uint OH; uint OW; } p;
+layout(constant_id = 8) const uint BATCH = 0u;
+layout(push_constant) uniform P { uint n; uint N; uint C; uint H; uint W; uint ph; uint pw; uint OH; uint OW;
+                                  uint chunk; } p;
 BUF_OUT(2, Y)
 #ifdef TEXEL_IN
 #include "vec4.glsl"
@@ -113,13 +119,48 @@ float taps_looped(uint b, uint c, uint h, uint w) {
     return s;
 }
 
+// element e of y: its (b, c, h, w) (divisions)
+uvec4 place(uint e) {
+    uint w = e % p.W, t = e / p.W, h = t % p.H;
+    t /= p.H;
+    return uvec4(t / p.C, t % p.C, h, w);
+}
+
+// y[b, c, h, w] for each b of a chunk (BATCH = 1)
+void batch_walk() {
+    uint units = p.C * p.H * p.W / EPU, groups = (units + 255u) / 256u;
+    uint items = groups * ((p.N + p.chunk - 1u) / p.chunk);  // (workgroup's units, chunk) pairs
+    for (uint g = gl_WorkGroupID.x; g < items; g += gl_NumWorkGroups.x) {
+        uint u = (g % groups) * 256u + gl_LocalInvocationID.x, b0 = g / groups * p.chunk;
+        if (u >= units)
+            continue;
+        uvec4 e[2];  // the unit's elements' places in the image (b = 0)
+        ivec4 win[2];  // and their window digits (qh, rh, qw, rw)
+        [[unroll]] for (uint k = 0u; k < EPU; k++) {
+            e[k] = place(u * EPU + k);
+            uint hp = e[k].z + p.ph, wp = e[k].w + p.pw;
+            win[k] = ivec4(hp / SH, hp % SH, wp / SW, wp % SW);
+        }
+        for (uint b = b0; b < min(p.N, b0 + p.chunk); b++) {
+            float v[2];
+            [[unroll]] for (uint k = 0u; k < EPU; k++)
+                v[k] = LOOPED ? taps_looped(b, e[k].y, e[k].z, e[k].w)
+                              : taps(b, e[k].y, win[k].x, win[k].y, win[k].z, win[k].w);
+            ST_UNIT(Y, b * units + u, v[0], v[1]);
+        }
+    }
+}
+
 void main() {
+    if (BATCH == 1u) {
+        batch_walk();
+        return;
+    }
     uint units = (p.n + EPU - 1u) / EPU;
     int qw0 = int(p.pw / SW), rw0 = int(p.pw % SW), qh0 = int(p.ph / SH), rh0 = int(p.ph % SH);
     for (uint u0 = gl_GlobalInvocationID.x * RUN; u0 < units; u0 += gl_NumWorkGroups.x * gl_WorkGroupSize.x * RUN) {
-        uint e = u0 * EPU, w = e % p.W, t = e / p.W, h = t % p.H;
-        t /= p.H;
-        uint c = t % p.C, b = t / p.C;
+        uvec4 at = place(u0 * EPU);
+        uint b = at.x, c = at.y, h = at.z, w = at.w;
         int qh = int((h + p.ph) / SH), rh = int((h + p.ph) % SH);
         int qw = int((w + p.pw) / SW), rw = int((w + p.pw) % SW);
         for (uint u = u0; u < min(u0 + RUN, units); u++) {

@@ -102,7 +102,8 @@ def test_matmul_and_transpose_kernel_choice(monkeypatch):
     """Large products take matmul_sg on CPU devices and matmul_sm (shared-memory
     tiles) on GPUs, or what VKGRAD_MATMUL_KERNEL names (anything else: a clear
     error); small ones take matmul4 (its texel-read twin on CPU devices).  Transposes: blocks on CPU devices, tiles on
-    GPUs, or VKGRAD_TRANSPOSE's choice.  Split K: on GPUs but integrated ones."""
+    GPUs, or VKGRAD_TRANSPOSE's choice; im2col / col2im: runs on CPU devices, batch walks on GPUs, or
+    VKGRAD_WINDOW_WALK's.  Split K: on GPUs but integrated ones."""
     import subprocess
     import sys
     be = vg.get_backend("vulkan")
@@ -124,12 +125,15 @@ def test_matmul_and_transpose_kernel_choice(monkeypatch):
                                 ("VKGRAD_DEVICE_TUNING", "tpu", "auto, cpu or gpu"),
                                 ("VKGRAD_MATMUL_SPLITK", "yes", "auto, 0 or 1"),
                                 ("VKGRAD_TRANSPOSE", "smem", "auto, blocks or tiles"),
+                                ("VKGRAD_WINDOW_WALK", "rows", "auto, runs or batch"),
                                 ("VKGRAD_REDUCE_ITEMS", "1000", "auto, 1024, 4096, 16384, 65536 or 262144")):
         r = subprocess.run([sys.executable, "-c", "import vkgrad as vg; vg.get_backend('vulkan')"],
                            env={**os.environ, var: value}, capture_output=True, text=True)
         assert r.returncode != 0 and f"{var} must be {choices}, got '{value}'" in r.stderr
     assert be.transpose_kernel == os.environ.get("VKGRAD_TRANSPOSE", "auto").replace(
         "auto", "blocks" if want == "sg" else "tiles")
+    assert be.window_walk == os.environ.get("VKGRAD_WINDOW_WALK", "auto").replace(
+        "auto", "runs" if want == "sg" else "batch")
     # split K: GPU choices except on integrated GPUs, or VKGRAD_MATMUL_SPLITK's
     split = {"0": False, "1": True}.get(os.environ.get("VKGRAD_MATMUL_SPLITK", "auto"),
                                         want == "sm" and be.limits["device_type"] != "IntegratedGpu")
@@ -1262,10 +1266,12 @@ def test_strided_copies_move_bits_exactly(dtype, texel_reads, monkeypatch):
                                  ((9, 9), (2, 3), (4, 4), (1, 1), (6, 5)),  # overlapping, padded
                                  ((9, 8), (3, 2), (4, 7), (1, 2), (4, 7))],  # dilated: every tap tried
                          ids=["3x3-pad1", "dilated", "past-end", "1x1-strided", "global", "9x9-looped", "dilated-looped"])
-def test_im2col_moves_bits_and_col2im_is_its_adjoint(win, dtype):
-    """im2col.comp against the CPU backend's windows, bit for bit (NaN payloads,
-    -inf padding of a max pool, f16 rows of an odd width whose words straddle two
-    rows), and col2im against the CPU's sums (the same f32 additions in the same
+def test_im2col_moves_bits_and_col2im_is_its_adjoint(win, dtype, monkeypatch):
+    """im2col against the CPU backend's windows, bit for bit (NaN payloads, -inf
+    padding of a max pool, f16 rows of an odd width whose words straddle two rows),
+    both kernels: im2col.comp's windows read in place (GPUs; an f16 image block of
+    an odd length takes the copy) and copy.comp's walk over the padded input (CPU
+    devices); col2im against the CPU's sums (the same f32 additions in the same
     order: equal bits) and as the adjoint: <im2col(x), c> = <x, col2im(c)>;
     window_scatter (gathering the taps its int32 idx names) against the one-hot
     rows through col2im, bit for bit; window_max (one pass) against the maxima and
@@ -1279,19 +1285,29 @@ def test_im2col_moves_bits_and_col2im_is_its_adjoint(win, dtype):
     r = np.random.default_rng(3)
     x = r.uniform(-2, 2, (2, 3, 12, 13) if w.kernel[0] * w.kernel[1] > 64 else (2, 3, 5, 7)).astype(np_dt)
     x.view(view).flat[::23] = _NAN_PAYLOAD[dtype]
-    for pad in (0.0, float("-inf")):
-        got = be.to_numpy(be.im2col(be.from_numpy(x, dtype), w, pad))
-        want = cpu.im2col(x, w, pad)
-        assert got.shape == want.shape == (2 * w.out[0] * w.out[1], 3 * w.kernel[0] * w.kernel[1])
-        np.testing.assert_array_equal(got.view(view), want.view(view))
-    c = r.uniform(-1, 1, want.shape).astype(np_dt)
-    got = be.to_numpy(be.col2im(be.from_numpy(c, dtype), x.shape, w))
-    np.testing.assert_array_equal(got.view(view), cpu.col2im(c, x.shape, w).view(view))
-    # a max pool's gradient: the gather (SCATTER) against the one-hot rows col2im'd (the default)
-    g = r.uniform(-1, 1, (2, 3) + w.out).astype(np_dt)
-    idx = r.integers(0, w.kernel[0] * w.kernel[1], g.shape).astype(np.int32)
-    got = be.to_numpy(be.window_scatter(be.from_numpy(g, dtype), be.from_numpy(idx, "i32"), x.shape, w))
-    np.testing.assert_array_equal(got.view(view), Backend.window_scatter(cpu, g, idx, x.shape, w).view(view))
+    seen = _spy(be, monkeypatch, lambda shader, spec: (shader, spec[8:]))  # (col2im's BATCH)
+    for walk in ("runs", "batch"):
+        monkeypatch.setattr(be, "window_walk", walk)
+        for pad in (0.0, float("-inf")):
+            seen.clear()
+            got = be.to_numpy(be.im2col(be.from_numpy(x, dtype), w, pad))
+            want = cpu.im2col(x, w, pad)
+            assert got.shape == want.shape == (2 * w.out[0] * w.out[1], 3 * w.kernel[0] * w.kernel[1])
+            np.testing.assert_array_equal(got.view(view), want.view(view))
+            whole = dtype == "f32" or want.size % 4 == 0  # (two images' blocks: each even)
+            assert (("im2col", ()) in seen) == (walk == "batch" and whole), (walk, seen)
+        c = r.uniform(-1, 1, want.shape).astype(np_dt)
+        seen.clear()
+        got = be.to_numpy(be.col2im(be.from_numpy(c, dtype), x.shape, w))
+        np.testing.assert_array_equal(got.view(view), cpu.col2im(c, x.shape, w).view(view))
+        # a max pool's gradient: the gather (SCATTER) against the one-hot rows col2im'd (the default)
+        g = r.uniform(-1, 1, (2, 3) + w.out).astype(np_dt)
+        idx = r.integers(0, w.kernel[0] * w.kernel[1], g.shape).astype(np.int32)
+        got = be.to_numpy(be.window_scatter(be.from_numpy(g, dtype), be.from_numpy(idx, "i32"), x.shape, w))
+        np.testing.assert_array_equal(got.view(view), Backend.window_scatter(cpu, g, idx, x.shape, w).view(view))
+        batch = walk == "batch" and (dtype == "f32" or x.size % 4 == 0)  # (an image's block even)
+        assert (seen[0] == ("col2im", (1,))) == batch, (walk, seen)
+    monkeypatch.undo()
     # a max pool in one pass against the default's reduced rows: maxima (NaN too) and first taps
     xm = r.permutation(x.size).reshape(x.shape).astype(np_dt) // 3  # ties of three
     xm.flat[::29] = np.nan
@@ -1304,6 +1320,35 @@ def test_im2col_moves_bits_and_col2im_is_its_adjoint(win, dtype):
     lhs = float(np.sum(cpu.im2col(x64, w) * c64))
     rhs = float(np.sum(x64 * cpu.col2im(c64, x.shape, w)))
     assert abs(lhs - rhs) < 1e-9 * max(1.0, abs(lhs))
+
+
+@pytest.mark.parametrize("dtype", ["f32", "f16"])
+def test_im2col_windows_walk_chunks_of_the_batch_and_loop_over_the_grid(dtype, monkeypatch):
+    """The batch walks' grid (im2col.comp, col2im.comp BATCH): with few invocations
+    wanted (_BATCH_LANES) each walks a chunk of the batch, the last one short (7
+    images in chunks of 2), and a grid capped below its work (_MAX_GROUPS) loops
+    over the rest -- bit for bit with the CPU's windows and sums (a 1x1 window over
+    odd sizes too: each image's block even)."""
+    import vkgrad.backends.vulkan as vk
+    from vkgrad.backends.base import Window
+    be, cpu = vg.get_backend("vulkan"), vg.get_backend("cpu")
+    np_dt, view = (np.float32, np.uint32) if dtype == "f32" else (np.float16, np.uint16)
+    x = np.random.default_rng(5).uniform(-2, 2, (7, 3, 9, 10)).astype(np_dt)
+    monkeypatch.setattr(be, "window_walk", "batch")
+    seen = _spy(be, monkeypatch, lambda shader, spec: shader + (" runs" if shader.startswith("col2im")
+                                                                and spec[8:] != (1,) else ""))
+    for win, lanes, groups in ((((3, 3), (1, 1), (1, 1), (1, 1), (9, 10)), 4 * 1024, 4096),
+                               (((3, 3), (2, 1), (1, 1), (1, 1), (5, 10)), 1, 2),
+                               (((1, 1), (1, 1), (0, 0), (1, 1), (9, 10)), 1024, 1)):
+        monkeypatch.setattr(vk, "_BATCH_LANES", lanes)
+        monkeypatch.setattr(vk, "_MAX_GROUPS", groups)
+        seen.clear()
+        w = Window(*win)
+        got = be.to_numpy(be.im2col(be.from_numpy(x, dtype), w, -1.5))
+        np.testing.assert_array_equal(got.view(view), cpu.im2col(x, w, -1.5).view(view))
+        got = be.to_numpy(be.col2im(be.from_numpy(got, dtype), x.shape, w))
+        np.testing.assert_array_equal(got.view(view), cpu.col2im(cpu.im2col(x, w, -1.5), x.shape, w).view(view))
+        assert seen == ["im2col", "col2im"], seen
 
 
 @pytest.mark.parametrize("dtype", ["f32", "f16"])

@@ -64,9 +64,10 @@ _SHADERS = {
     "adam_multi8": (18, "bibb" * 8), "cast_multi": (8, "io" * 8), "transpose4": (3, "io"),
     "transpose_sm": (3, "io"),
     "bn_part": (4, "iiio"), "bn_comb": (7, "iiibobbbooo"), "bn_apply": (2, "iiio"), "select4": (1, "iiio"),
-    "gather_rows": (3, "iio"), "index_add": (4, "iib"), "col2im": (9, "iio"), "window_max": (7, "ioo"),
+    "gather_rows": (3, "iio"), "index_add": (4, "iib"), "col2im": (10, "iio"), "window_max": (7, "ioo"),
     "argmax": (3, "io"), "layernorm": (3, "iiiooo"), "layernorm_bwd": (2, "iiiiioo"),
     "unpool": (5, "iio"), "rnn_cell": (2, "iiiiiooo"), "sort_stage": (9, "bb"), "sort_rows_sm": (4, "io"),
+    "im2col": (10, "io"),
 }
 for _n in ("act_bias_bwd", "cast", "copy", "dropout", "copy4", "unslice", "unary4", "binary4", "reduce4", "matmul4",
            "softmax", "xent", "transpose4", "bn_part", "bn_apply", "select4", "col2im", "window_max",
@@ -127,6 +128,9 @@ _ACT_ID = {None: 0, "relu": 1, "sigmoid": 2, "tanh": 3, "gelu": 4, "gelu_tanh": 
 _NP = {"f32": np.float32, "f16": np.float16, "i32": np.int32}
 _MAX_DIMS = 6
 _MAX_GROUPS = 4096  # shaders loop over the rest (grid-stride)
+# a batch walk's grid (im2col.comp, col2im.comp BATCH): about this many invocations
+# (an H200 holds 270 k resident), each walking a chunk of the batch
+_BATCH_LANES = 1 << 19
 # lavapipe (gallivm) ends every loop of an invocation once it has run 65535 iterations
 # in all, silently (a guard against hung shaders): a [1, 100000] @ [100000, 1] product
 # came out 65535, softmax over [4096, 4096] left its last 59 rows unwritten.  On CPU
@@ -486,6 +490,14 @@ class VulkanBackend(Backend):
         # memory is slow); VKGRAD_TRANSPOSE=blocks|tiles picks one
         tr = _env_choice("VKGRAD_TRANSPOSE", ("auto", "blocks", "tiles"))
         self.transpose_kernel = tr if tr != "auto" else "blocks" if cpu_like else "tiles"
+        # im2col and col2im (window_scatter too): "batch" on GPUs, an invocation per
+        # place in an image, walking the batch (im2col.comp, col2im.comp BATCH: an
+        # image's index divided once, not per element); "runs" on CPU devices, runs
+        # of consecutive elements (copy.comp's walk over the padded input, col2im's
+        # RUN: lavapipe streams them; im2col.comp ran 0.5x there, loading storage
+        # buffers lane by lane).  VKGRAD_WINDOW_WALK=runs|batch picks one
+        walk = _env_choice("VKGRAD_WINDOW_WALK", ("auto", "runs", "batch"))
+        self.window_walk = walk if walk != "auto" else "runs" if cpu_like else "batch"
         self._tile_forced = tile != "auto"
         self._capture = None
         self._captures = weakref.WeakSet()  # recorded steps, released before the device
@@ -1081,13 +1093,23 @@ class VulkanBackend(Backend):
         return (self.gather_cols(x, pos) if n > 1 else self._same(x, x.shape)), pos
 
     def im2col(self, x, win, pad_value=0.0):
-        """A strided copy (copy.comp's walk) of the input, padded first where the
-        windows reach outside it.  (lavapipe, paired: a shader reading the windows in
-        place, the pad bits inline, carrying the digits along runs of quads, ran
-        0.55-0.95x as fast but for a single channel, 1.2x: not kept.)"""
+        """GPUs (window_walk "batch"): im2col.comp (the windows read in place, an
+        invocation per place in an image's block walking the batch), where an image's
+        block is whole units.  CPU devices ("runs"): a strided copy (copy.comp's walk) of the input, padded first
+        where the windows reach outside it.  (lavapipe, paired: a shader reading the
+        windows in place, the pad bits inline, carrying the digits along runs of
+        quads, ran 0.55-0.95x as fast but for a single channel, 1.2x: not kept.)"""
         self._check_float("im2col", x)
         N, C, H, W = x.shape
         (kh, kw), (sh, sw), (ph, pw), (dh, dw), (OH, OW) = win
+        block = OH * OW * C * kh * kw  # an image's rows of the result
+        grid = self._batch_grid(N, OH * OW * C * kh * kw, x.dtype)
+        if grid:
+            y = self._alloc((N * OH * OW, C * kh * kw), x.dtype)
+            pad = np.array([pad_value], _NP[x.dtype]).view(np.uint16 if x.dtype == "f16" else np.uint32)[0]
+            self._dispatch("im2col", x.dtype, (kh, kw, sh, sw, dh, dw), grid[0],
+                           [N, C, H, W, ph, pw, OH, OW, int(pad), grid[1]], [x, y])
+            return y
         Hp, Wp = win.extent((H, W))
         if (Hp, Wp) != (H, W):
             starts, ones = (0, 0, ph, pw), (1, 1, 1, 1)
@@ -1096,6 +1118,20 @@ class VulkanBackend(Backend):
         y = self._copy_strided(x, (N, OH, OW, C, kh, kw), (C * Hp * Wp, sh * Wp, sw, Hp * Wp, dh * Wp, dw),
                                op="im2col")
         return self.reshape(y, (N * OH * OW, C * kh * kw))
+
+    def _batch_grid(self, N, block, dtype):
+        """(workgroups, images per invocation) of a batch walk (im2col.comp,
+        col2im.comp BATCH) over N images' blocks of ``block`` elements each, or None
+        (window_walk "runs", nothing to do, or an f16 block of an odd length: its
+        last word would hold two images' halves).  An invocation walks the whole
+        batch while one image's block fills _BATCH_LANES invocations, else chunks of
+        it that make up about that many."""
+        units = block // (2 if dtype == "f16" else 1)
+        if self.window_walk != "batch" or not N * block or (dtype == "f16" and block % 2):
+            return None
+        groups = -(-units // 256)
+        chunk = -(-N // min(N, -(-_BATCH_LANES // (groups * 256))))
+        return groups * -(-N // chunk), chunk
 
     def col2im(self, cols, shape, win):
         """col2im.comp: each element gathers the taps that reach it (no atomics)."""
@@ -1164,10 +1200,15 @@ class VulkanBackend(Backend):
             if kh * kw > _UNROLLED_TAPS:
                 ti, tj = (-(-k // s) if d == 1 else k for k, s, d in ((kh, sh, dh), (kw, sw, dw)))
                 turns = (ti * (tj + 1) + 1) * (2 if x.dtype == "f16" else 1)
+            grid = self._batch_grid(N, C * H * W, x.dtype)
+            if grid:
+                self._dispatch("col2im", x.dtype, (1, scatter, kh, kw, sh, sw, dh, dw, 1), grid[0],
+                               [y.size, N, C, H, W, ph, pw, OH, OW, grid[1]], [x, idx, y])
+                return y
             run, groups, least = self._runs(y.size, x.dtype, turns)
             shader = self._tx("col2im", max(_words(x.size, x.dtype), idx.size))
             self._dispatch(shader, x.dtype, (run, scatter, kh, kw, sh, sw, dh, dw), groups,
-                           [y.size, N, C, H, W, ph, pw, OH, OW], [x, idx, y], least=least)
+                           [y.size, N, C, H, W, ph, pw, OH, OW, 0], [x, idx, y], least=least)
         return y
 
     def argmax_rows(self, h):
