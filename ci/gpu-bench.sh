@@ -127,10 +127,12 @@ run|exec)
   VKGRAD_TRANSPOSE=blocks timeout 15 "$VPY" -m vkgrad.bench --no-progress --only elementwise --cases transpose \
       --json "$OUT/bench_gpu_transpose_blocks.json" | tee "$OUT/bench_gpu_transpose_blocks.txt" \
       || echo "transpose-blocks bench failed"
-  echo "== im2col / col2im by runs of elements (GPUs default to batch walks): A/B"
-  VKGRAD_WINDOW_WALK=runs timeout 15 "$VPY" -m vkgrad.bench --no-progress --only conv \
-      --json "$OUT/bench_gpu_conv_runs.json" | tee "$OUT/bench_gpu_conv_runs.txt" \
-      || echo "window-runs bench failed"
+  echo "== im2col / col2im by runs of elements, column sums by a subgroup per item (GPUs default to"
+  echo "   batch walks and split items): A/B"
+  VKGRAD_WINDOW_WALK=runs VKGRAD_COL_SPLIT=0 timeout 15 "$VPY" -m vkgrad.bench --no-progress \
+      --only conv,reduce --cases im2col,col2im,conv2d,"sum axis0" \
+      --json "$OUT/bench_gpu_runs_nosplit.json" | tee "$OUT/bench_gpu_runs_nosplit.txt" \
+      || echo "window-runs / no-split bench failed"
   echo "== memory-bound families with a CPU device's choices (texel reads, a lane per row part, ...): A/B"
   VKGRAD_DEVICE_TUNING=cpu timeout 25 "$VPY" -m vkgrad.bench --no-progress --dtype f32 \
       --only elementwise,reduce,softmax,batchnorm --json "$OUT/bench_gpu_cpu_tuning.json" \

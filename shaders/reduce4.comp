@@ -16,17 +16,25 @@
 // the walk goes page by page, where ROWS = 0 hops a page per row for 512
 // bytes; measured 1.3-1.5x faster on lavapipe; coalesced on a GPU).  Why
 // quads at all: lavapipe pays per load, so a quad costs about what one element
-// costs in reduce.comp.
+// costs in reduce.comp.  SPLIT = 1 (ROWS = 2, GPUs): the workgroup's subgroups
+// share one item, subgroup s its rows s, s + K, ... (K subgroups), their sums
+// added through shared memory -- a K-th of the partial rows for the same loads
+// in flight (f16 [32768, 1024] had 2048 parts: 8 MB of partials written and read
+// again on 64 MB of input, and two more passes).
 // Bindings: 0 x (in), 1 y (out, f32).
 #extension GL_KHR_shader_subgroup_basic : require
 layout(constant_id = 0) const uint OP = 0u;
 #define H2_PLAIN (OP != 1u)  // sums compare nothing (common.glsl)
 #include "common.glsl"
 #include "vec4.glsl"
-layout(local_size_x = 64) in;
+layout(local_size_x = 64, local_size_x_id = 3) in;  // (SPLIT: 256)
 layout(constant_id = 1) const uint ROWS = 0u;
 // quads per invocation (ROWS = 0: adjacent, dividing inner / EPQ; ROWS = 2: SG apart)
 layout(constant_id = 2) const uint QPI = 1u;
+layout(constant_id = 4) const uint SPLIT = 0u;
+// SPLIT: QPI * EPQ * the workgroup's size (a subgroup's sums, side by side)
+layout(constant_id = 5) const uint SPLIT_FLOATS = 1u;
+shared float s_split[SPLIT_FLOATS];
 layout(push_constant) uniform P { uint outer; uint R; uint inner; float scale; uint chunk; } p;
 BUF4_IN(0, X)
 layout(std430, binding = 1) writeonly buffer Y_b { vec4 Y[]; };
@@ -63,15 +71,18 @@ void main() {
     } else if (ROWS == 2u) {
         uint SG = gl_SubgroupSize, lane = gl_SubgroupInvocationID;
         uint cols = p.inner / EPQ, span = SG * QPI, cg = (cols + span - 1u) / span, items = p.outer * P * cg;
+        // subgroups an item takes (SPLIT: the workgroup's), this one's place among them
+        uint K = SPLIT == 1u ? gl_NumSubgroups : 1u, sub = SPLIT == 1u ? gl_SubgroupID : 0u;
+        uint per = gl_NumSubgroups / K;  // items a workgroup takes at once
         float ac[QPI][EPQ];
-        for (uint w = gl_WorkGroupID.x * gl_NumSubgroups + gl_SubgroupID; w < items;
-             w += gl_NumWorkGroups.x * gl_NumSubgroups) {  // one item per subgroup
+        for (uint w = gl_WorkGroupID.x * per + gl_SubgroupID / K; w < items;
+             w += gl_NumWorkGroups.x * per) {  // (SPLIT: the same w across the workgroup)
             uint c0 = (w % cg) * span + lane, t = w / cg, part = t % P, o = t / P;
             uint nj = c0 < cols ? min(QPI, (cols - c0 + SG - 1u) / SG) : 0u;  // the last span may be short
             [[unroll]] for (uint j = 0u; j < QPI; j++)
                 [[unroll]] for (uint k = 0u; k < EPQ; k++) ac[j][k] = init;
             uint r1 = min(p.R, (part + 1u) * p.chunk);
-            for (uint r = part * p.chunk; r < r1; r++) {
+            for (uint r = part * p.chunk + sub; r < r1; r += K) {
                 uint base = (o * p.R + r) * cols + c0;
                 [[unroll]] for (uint j = 0u; j < QPI; j++) {
                     if (j < nj) {
@@ -80,8 +91,20 @@ void main() {
                     }
                 }
             }
+            if (SPLIT == 1u) {  // the first subgroup adds the others' sums to its own
+                [[unroll]] for (uint j = 0u; j < QPI; j++)
+                    [[unroll]] for (uint k = 0u; k < EPQ; k++)
+                        s_split[((j * EPQ + k) * K + sub) * SG + lane] = ac[j][k];
+                barrier();
+                if (sub == 0u)
+                    for (uint s = 1u; s < K; s++)
+                        [[unroll]] for (uint j = 0u; j < QPI; j++)
+                            [[unroll]] for (uint k = 0u; k < EPQ; k++)
+                                ac[j][k] = comb(ac[j][k], s_split[((j * EPQ + k) * K + s) * SG + lane]);
+                barrier();  // (s_split free for the next item)
+            }
             [[unroll]] for (uint j = 0u; j < QPI; j++)
-                if (j < nj)
+                if (j < nj && sub == 0u)
                     [[unroll]] for (uint h = 0u; h < EPQ / 4u; h++)
                         Y[(t * p.inner + (c0 + j * SG) * EPQ) / 4u + h] =
                             p.scale * vec4(ac[j][4u * h], ac[j][4u * h + 1u], ac[j][4u * h + 2u], ac[j][4u * h + 3u]);

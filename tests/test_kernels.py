@@ -126,6 +126,7 @@ def test_matmul_and_transpose_kernel_choice(monkeypatch):
                                 ("VKGRAD_MATMUL_SPLITK", "yes", "auto, 0 or 1"),
                                 ("VKGRAD_TRANSPOSE", "smem", "auto, blocks or tiles"),
                                 ("VKGRAD_WINDOW_WALK", "rows", "auto, runs or batch"),
+                                ("VKGRAD_COL_SPLIT", "2", "auto, 0 or 1"),
                                 ("VKGRAD_REDUCE_ITEMS", "1000", "auto, 1024, 4096, 16384, 65536 or 262144")):
         r = subprocess.run([sys.executable, "-c", "import vkgrad as vg; vg.get_backend('vulkan')"],
                            env={**os.environ, var: value}, capture_output=True, text=True)
@@ -1634,18 +1635,22 @@ def test_reductions_and_batch_norm_with_any_count_of_parallel_parts(items, monke
         np.testing.assert_allclose(vk.to_numpy(dgam).astype(np.float64), wg, rtol=tol, atol=tol * 30)
 
 
+@pytest.mark.parametrize("split", [False, True], ids=["subgroups", "split"])
 @pytest.mark.parametrize("dtype", ["f32", "f16"])
-def test_gpu_column_sums_reduce_many_partials_again(dtype, monkeypatch):
+def test_gpu_column_sums_reduce_many_partials_again(dtype, split, monkeypatch):
     """GPU choices: column sums by subgroup spans over many rows leave more than 64
     partial rows; those take another reduce4 pass (not the last pass's lane per
     output looping over all of them), and the last pass then reads at most 64
-    rows.  Values against NumPy, sums and maxima, with and without keepdims."""
+    rows.  An item by one subgroup, or by a workgroup of 256 whose subgroups take
+    interleaved rows (SPLIT; more items wanted here, for as many partial rows).
+    Values against NumPy, sums and maxima, with and without keepdims."""
     be = vg.get_backend("vulkan")
     if not 0 < be.limits.get("subgroup_size", 0) <= 64:
         pytest.skip("no subgroups")
     monkeypatch.setattr(be, "_small_grid", 0)
     monkeypatch.setattr(be, "_texel_reads", False)
-    monkeypatch.setattr(be, "_reduce_items", 65536)
+    monkeypatch.setattr(be, "_reduce_items", 65536 * (16 if split else 1))
+    monkeypatch.setattr(be, "_col_split", split)
     monkeypatch.setattr(be, "_col_spans", {"f32": (2, 1), "f16": (1, 4)})  # (a GPU's)
     seen = _spy(be, monkeypatch, lambda shader, spec: (shader.split("_")[0], spec))
     r = np.random.default_rng(21)
@@ -1655,7 +1660,7 @@ def test_gpu_column_sums_reduce_many_partials_again(dtype, monkeypatch):
         seen.clear()
         _cpu_vs_vk(lambda v: be.reduce(op, v, (0,), False), lambda v: fn(v, axis=0), [x], dtype, **tol)
         passes = [spec for k, spec in seen if k == "reduce4"]
-        assert len(passes) >= 2 and all(m == 2 for _, m, _ in passes), (op, seen)
+        assert len(passes) >= 2 and all(sp[1] == 2 and (sp[4:5] == (1,)) == split for sp in passes), (op, seen)
         assert passes[0][0] == {"sum": 0, "max": 1}[op]
     x3 = r.uniform(-1, 1, (3, 9000, 512))
     _cpu_vs_vk(lambda v: be.reduce("sum", v, (1,), True), lambda v: v.sum(1, keepdims=True), [x3], dtype, **tol)

@@ -465,6 +465,13 @@ class VulkanBackend(Backend):
         # (2 quads, 65536: 41-42%; 4 quads 13-17%) -- halves need more parts in flight
         self._col_spans = ({"f32": (32, 0), "f16": (16, 0)} if self._small_grid
                            else {"f32": (2, 1), "f16": (1, 4)})
+        # GPUs: a column-sum item (span, part) by a workgroup of 256, its subgroups on
+        # interleaved rows, added in shared memory (reduce4.comp SPLIT): the same
+        # subgroups reading, an eighth of the partial rows (f16 [32768, 1024]: 8 MB of
+        # partials and two more passes on 64 MB read, at 53% of the copy on an H200).
+        # Unmeasured on a GPU yet; VKGRAD_COL_SPLIT=0 takes a subgroup per item
+        split = _env_choice("VKGRAD_COL_SPLIT", ("auto", "0", "1"))
+        self._col_split = split == "1" or (split == "auto" and not self._small_grid and 0 < sg <= 64)
         # large products: matmul_sm (shared-memory tiles) on GPUs, matmul_sg (subgroup
         # shuffles, no shared memory) on CPU devices; VKGRAD_MATMUL_KERNEL=sg|sm
         # picks one (to compare them on a device: ci/gpu-bench.sh runs both)
@@ -1594,9 +1601,10 @@ class VulkanBackend(Backend):
                     lane_quads, times = self._col_spans[tag]
                     qpi = min(lane_quads, 1 << ((cols // sg).bit_length() - 1))
                     base = outer * -(-cols // (sg * qpi))  # spans per part; items are subgroups
-                    # a CPU: two workgroups per thread (more parts only add a second pass)
+                    # a CPU: two workgroups per thread (more parts only add a second pass);
+                    # GPUs: as many subgroups, by 256 lanes an item with the split
                     target = 2 * self._small_grid * (64 // sg) if self._small_grid else \
-                        times * self._reduce_items // sg
+                        times * self._reduce_items // (256 if self._col_split else sg)
                 else:  # columns: an invocation owns qpi adjacent quads
                     mode, least = 0, 16
                     qpi = 4 if cols % 4 == 0 else 2 if cols % 2 == 0 else 1
@@ -1606,8 +1614,11 @@ class VulkanBackend(Backend):
                 chunk = -(-chunk // e) * e if inner == 1 else chunk
                 P = -(-R // chunk)
                 y = self._alloc((outer * P * inner,), "f32")
-                self._dispatch(self._tx("reduce4", -(-outer * R * inner // e)), tag, (code, mode, qpi),
-                               -(-base * P // (64 // sg)) if mode in (2, 3) else (base * P + 63) // 64,
+                split = mode == 2 and self._col_split  # (a workgroup of 256 per item, SPLIT)
+                self._dispatch(self._tx("reduce4", -(-outer * R * inner // e)), tag,
+                               (code, mode, qpi, 256, 1, qpi * e * 256) if split else (code, mode, qpi),
+                               base * P if split else -(-base * P // (64 // sg)) if mode in (2, 3)
+                               else (base * P + 63) // 64,
                                [outer, R, inner, _f2u(1.0), chunk], [h, y])
                 h, tag, R = y, "f32", P
                 code = 0 if code == 2 else code  # later passes add up the squares
