@@ -512,6 +512,68 @@ def test_pooled_products_from_several_threads_and_a_forked_child():
         cpu.set_num_threads(saved)
 
 
+@_POOLED
+def test_row_loops_split_over_the_c_pool(split, monkeypatch):
+    """Each C loop split into chunks of rows runs on _cpukern's pool (vkg_rows_par:
+    its arguments as words, floats by their bits, addresses moved to each chunk's
+    rows) with the bits of one thread's whole run -- from four Python threads at
+    once too (one job holds the pool, the others run theirs whole); a loop the pool
+    does not know (-1) is refused."""
+    import threading
+    calls, orig = [], cpu._kern.vkg_rows_par
+
+    def spy(loop, *rest):
+        calls.append(loop)
+        return orig(loop, *rest)
+    monkeypatch.setattr(cpu._kern, "vkg_rows_par", spy)
+    x = x_nchw((6, 5, 8, 8))
+    conv = _window("conv2d", vg.tensor(x), (3, 3), (1, 1), 1, (1, 1))
+    pool = _window("max_pool2d", vg.tensor(x), (2, 2), (2, 2), 0, (1, 1))
+    rows = RNG.standard_normal((37, 50)).astype(np.float32)
+    w, b = RNG.standard_normal((2, 50)).astype(np.float32)
+    cols = RNG.standard_normal((6 * 64, 45)).astype(np.float32)
+    ym, im = BE.window_max(x, pool)
+    p0 = RNG.standard_normal((4, cpu.CPUBackend._NATIVE_MIN + 17)).astype(np.float32)
+    p0[3] = np.abs(p0[3])
+
+    def adam():
+        p, g, m, v = p0.copy()
+        BE.adam_(p, g, m, v, 1e-2, 0.9, 0.999, 1e-8, 0.01, 3, True)
+        return p, m, v
+    ops = {"im2col": lambda: BE.im2col(x, conv, -1.0), "col2im": lambda: BE.col2im(cols, x.shape, conv),
+           "maxpool": lambda: BE.window_max(x, pool), "maxpool_bwd": lambda: BE.window_scatter(ym, im, x.shape, pool),
+           "softmax": lambda: BE.softmax(rows, True), "layer_norm": lambda: BE.layer_norm(rows, w, b, 1e-5),
+           "layer_norm_bwd": lambda: BE.layer_norm_bwd(rows, rows * 0.5, w, *BE.layer_norm(rows, w, b, 1e-5)[1:],
+                                                       True),
+           "adam": adam}
+    for name, f in ops.items():
+        calls.clear()
+        one, three = split(f)
+        assert calls, name
+        for a, c in zip(one if isinstance(one, tuple) else [one], three if isinstance(three, tuple) else [three]):
+            np.testing.assert_array_equal(np.asarray(a).view(np.uint32), np.asarray(c).view(np.uint32), name)
+    saved = cpu.get_num_threads(), cpu._PAR_MIN
+    cpu.set_num_threads(2)
+    cpu._PAR_MIN = 1
+    bad, want = [], BE.softmax(rows)
+    try:
+        def work():
+            for _ in range(50):
+                if not np.array_equal(BE.softmax(rows), want):
+                    bad.append(1)
+        ts = [threading.Thread(target=work) for _ in range(4)]
+        for t in ts:
+            t.start()
+        for t in ts:
+            t.join()
+    finally:
+        cpu.set_num_threads(saved[0])
+        cpu._PAR_MIN = saved[1]
+    assert not bad
+    words = (cpu.ctypes.c_int64 * 1)(0)
+    assert orig(-1, 2, 4, 1, 1, words, words) == -1 and orig(len(cpu._ROWS_LOOPS), 2, 4, 1, 1, words, words) == -1
+
+
 @pytest.mark.skipif(cpu._blas is None, reason="NumPy's BLAS is not the OpenBLAS its wheels bundle")
 def test_blas_threads_restored(split):
     before = cpu._blas[1]()
@@ -785,10 +847,16 @@ def test_layer_norm(split, dtype, affine):
 
 
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="fork")
-def test_split_ops_run_in_a_forked_child():
+@pytest.mark.parametrize("pool", ["python", "c"])
+def test_split_ops_run_in_a_forked_child(pool, monkeypatch):
     """A child forked after the pool started runs split ops (the parent's pool
-    threads do not exist there: a fresh pool, not tasks that never run)."""
+    threads do not exist there: a fresh pool, not tasks that never run): Python's
+    pool, and _cpukern's (the C loops' rows, vkg_rows_par)."""
     import multiprocessing
+    if pool == "c" and not cpu._ROWS_LOOPS:
+        pytest.skip("vkgrad's C loops (_cpukern) not built")
+    if pool == "python":
+        monkeypatch.setattr(cpu, "_ROWS_LOOPS", {})
     x = x_nchw((6, 2, 8, 8))
     win = _window("max_pool2d", vg.tensor(x), (2, 2), (2, 2), 0, (1, 1))
     saved = cpu.get_num_threads()
@@ -798,7 +866,7 @@ def test_split_ops_run_in_a_forked_child():
     try:
         for _ in range(5):  # (the pool and both its threads started, idle)
             BE.window_max(x, win)
-        assert cpu._pool is not None
+        assert pool == "c" or cpu._pool is not None
         ctx = multiprocessing.get_context("fork")
         q = ctx.Queue()
         child = ctx.Process(target=lambda: q.put(float(BE.window_max(x, win)[0].sum())))

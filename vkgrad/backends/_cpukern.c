@@ -1,8 +1,8 @@
 /* vkgrad's CPU loops in C, called through ctypes by vkgrad/backends/cpu.py: Adam's
  * update, im2col / col2im, the max pool of tiling windows with its gradient, GELU,
  * the LSTM cell and layer norm with their gradients, softmax and softmax
- * cross-entropy, the GRU cell and its gradient; and oneDNN's float32 products split over a pool of threads
- * (vkg_sgemm_par, at the end).
+ * cross-entropy, the GRU cell and its gradient; and a pool of threads (at the end) for oneDNN's float32
+ * products (vkg_sgemm_par) and these loops' rows (vkg_rows_par).
  *
  * Each loop computes exactly the float32 operations, in the same order, that the
  * NumPy path of the CPU backend runs array by array, so both give the same bits
@@ -653,16 +653,18 @@ void vkg_gru_cell_bwd_f32(const float *restrict dh, const float *restrict acts, 
     }
 }
 
-/* ---- float32 products split over a pool of spinning threads ------------------------
+/* ---- float32 products and the loops above split over a pool of spinning threads ----
  * vkg_sgemm_par runs C = op(A) op(B) (the caller's dnnl_sgemm, alpha 1, beta 0) in
  * `chunks` parts of C's rows (by_cols = 0) or columns (1), or of a batch's items
- * (batch > 1; item i at A + i sa, B + i sb, C + i sc): the calling thread the
- * first, the pool's threads the rest, each on one OpenMP thread.  Python's threads
- * handed a chunk over in 115 us here (a futex wake-up, then the GIL), longer than a
- * [64, 128] @ [128, 512] product takes; these workers poll for the next job for
+ * (batch > 1; item i at A + i sa, B + i sb, C + i sc), each on one OpenMP thread;
+ * vkg_rows_par one of the loops above over `chunks` parts of its leading axis's rows.
+ * The calling thread takes the first chunk, the pool's threads the rest.  Python's
+ * threads handed a chunk over in 115-215 us on this 2-core VM (a futex wake-up of an
+ * idle virtual CPU, then the GIL), longer than a [64, 128] @ [128, 512] product or a
+ * softmax over [256, 1000] takes; these workers poll for the next job for
  * VKG_SPIN_NS after each (pause, then sched_yield: a runnable thread on their core
  * goes first), then sleep on a condition variable.  One job at a time: a caller that
- * finds the pool busy (another Python thread's product) runs its own whole. */
+ * finds the pool busy (another Python thread's job) runs its own whole. */
 #include <pthread.h>
 #include <sched.h>
 #include <stdatomic.h>
@@ -673,13 +675,20 @@ typedef int (*vkg_gemm_t)(char, char, int64_t, int64_t, int64_t, float, const fl
                           const float *, int64_t, float, float *, int64_t);
 typedef void (*vkg_set_threads_t)(int);
 typedef int (*vkg_max_threads_t)(void);
+/* a loop above called on count rows from the argument words w (addresses already at the chunk's rows) */
+typedef void (*vkg_rows_t)(const int64_t *w, int64_t count);
 
 #define VKG_MAX_WORKERS 63
 #define VKG_SPIN_NS 200000L
+#define VKG_MAX_WORDS 20
 
 struct vkg_job {
+    int chunks;
+    /* a product (rows == NULL) */
     vkg_gemm_t gemm;
-    int chunks, by_cols;
+    vkg_set_threads_t set_threads;
+    vkg_max_threads_t max_threads;
+    int by_cols;
     char ta, tb;
     int64_t M, N, K;
     const float *A;
@@ -689,9 +698,13 @@ struct vkg_job {
     float *C;
     int64_t ldc;
     int64_t batch, sa, sb, sc;           /* items (more than one: chunks of whole items) and their strides */
+    /* or a loop over rows */
+    vkg_rows_t rows;
+    int64_t n, unit;                     /* rows, and the count the loop takes per row */
+    int nw;
+    int64_t w[VKG_MAX_WORDS], step[VKG_MAX_WORDS];  /* argument words; bytes a row of the address ones */
 };
 static struct vkg_job vkg_job;           /* the pool's current job */
-static vkg_set_threads_t vkg_set_threads;
 static _Atomic long vkg_epoch;           /* bumped for each job (workers wait for a change) */
 static _Atomic int vkg_left;             /* workers' chunks not yet done */
 static _Atomic int vkg_status;           /* the largest dnnl status of the job's chunks */
@@ -716,11 +729,19 @@ static void vkg_relax(void)
 #endif
 }
 
-/* chunk c of job j: its items, or its rows or columns, cut as n * c / chunks */
+/* chunk c of job j: its rows, items, or its product's rows or columns, cut as n * c / chunks */
 static int vkg_chunk(const struct vkg_job *j, int c)
 {
-    int64_t n = j->batch > 1 ? j->batch : j->by_cols ? j->N : j->M;
+    int64_t n = j->rows ? j->n : j->batch > 1 ? j->batch : j->by_cols ? j->N : j->M;
     int64_t s = n * c / j->chunks, e = n * (c + 1) / j->chunks;
+    if (j->rows) {
+        int64_t w[VKG_MAX_WORDS];
+        for (int i = 0; i < j->nw; i++)
+            w[i] = j->w[i] + s * j->step[i];
+        if (e > s)
+            j->rows(w, (e - s) * j->unit);
+        return 0;
+    }
     const float *A = j->A, *B = j->B;
     float *C = j->C;
     int64_t M = j->M, N = j->N;
@@ -745,13 +766,15 @@ static int vkg_chunk(const struct vkg_job *j, int c)
     return j->gemm(j->ta, j->tb, M, N, j->K, 1.0f, A, j->lda, B, j->ldb, 0.0f, C, j->ldc);
 }
 
-/* chunk 0 of j on the calling thread, its OpenMP count one for the call, then put back */
-static int vkg_caller_chunk(const struct vkg_job *j, vkg_set_threads_t set_, vkg_max_threads_t get)
+/* chunk 0 of j on the calling thread (a product's OpenMP count one for the call, then put back) */
+static int vkg_caller_chunk(const struct vkg_job *j)
 {
-    int before = get();
-    set_(1);
+    if (j->rows)
+        return vkg_chunk(j, 0);
+    int before = j->max_threads();
+    j->set_threads(1);
     int st = vkg_chunk(j, 0);
-    set_(before);
+    j->set_threads(before);
     return st;
 }
 
@@ -787,8 +810,8 @@ static void *vkg_worker(void *arg)
         }
         seen = atomic_load_explicit(&vkg_epoch, memory_order_acquire);
         if (me + 1 < vkg_job.chunks) {
-            if (!omp_set) {  /* this thread's own OpenMP count: one, once */
-                vkg_set_threads(1);
+            if (!vkg_job.rows && !omp_set) {  /* this thread's own OpenMP count: one, once */
+                vkg_job.set_threads(1);
                 omp_set = 1;
             }
             vkg_note_status(vkg_chunk(&vkg_job, me + 1));
@@ -809,20 +832,16 @@ static void vkg_after_fork(void)  /* the child has none of the workers */
     pthread_cond_init(&vkg_wake, NULL);
 }
 
-/* 0, or the largest dnnl status of the chunks (nonzero: the caller computes it another way).
- * Fewer chunks where fewer threads could be started. */
-VKG_EXPORT
-int vkg_sgemm_par(void *gemm, void *set_threads, void *max_threads, int chunks, int by_cols, char ta, char tb,
-                  int64_t M, int64_t N, int64_t K, const float *A, int64_t lda, const float *B, int64_t ldb,
-                  float *C, int64_t ldc, int64_t batch, int64_t sa, int64_t sb, int64_t sc)
+/* job in `chunks` parts over the pool (fewer where fewer threads could be started),
+ * or whole on this thread (one chunk, or the pool busy): 0, or the largest status
+ * of the chunks */
+static int vkg_run(struct vkg_job *job, int chunks)
 {
-    vkg_set_threads_t set_ = (vkg_set_threads_t)set_threads;
-    vkg_max_threads_t get = (vkg_max_threads_t)max_threads;
-    struct vkg_job job = {(vkg_gemm_t)gemm, 1, by_cols, ta, tb, M, N, K, A, lda, B, ldb, C, ldc, batch, sa, sb, sc};
+    job->chunks = 1;
     if (chunks > VKG_MAX_WORKERS + 1)
         chunks = VKG_MAX_WORKERS + 1;
     if (chunks <= 1 || pthread_mutex_trylock(&vkg_busy) != 0)
-        return vkg_caller_chunk(&job, set_, get);  /* (one chunk, or the pool busy: the whole product here) */
+        return vkg_caller_chunk(job);
     static int at_fork;
     if (!at_fork)
         at_fork = pthread_atfork(NULL, NULL, vkg_after_fork) == 0;
@@ -838,9 +857,8 @@ int vkg_sgemm_par(void *gemm, void *set_threads, void *max_threads, int chunks, 
             break;
         vkg_workers++;
     }
-    job.chunks = chunks < vkg_workers + 1 ? chunks : vkg_workers + 1;
-    vkg_job = job;
-    vkg_set_threads = set_;
+    job->chunks = chunks < vkg_workers + 1 ? chunks : vkg_workers + 1;
+    vkg_job = *job;
     atomic_store(&vkg_status, 0);
     if (vkg_workers) {  /* every worker answers (see vkg_worker) */
         atomic_store(&vkg_left, vkg_workers);
@@ -850,7 +868,7 @@ int vkg_sgemm_par(void *gemm, void *set_threads, void *max_threads, int chunks, 
             pthread_cond_broadcast(&vkg_wake);
         pthread_mutex_unlock(&vkg_sleep);
     }
-    vkg_note_status(vkg_caller_chunk(&vkg_job, set_, get));
+    vkg_note_status(vkg_caller_chunk(&vkg_job));
     for (int i = 0; atomic_load_explicit(&vkg_left, memory_order_acquire) > 0; i++) {
         if (i % 64 == 63)
             sched_yield();
@@ -860,4 +878,115 @@ int vkg_sgemm_par(void *gemm, void *set_threads, void *max_threads, int chunks, 
     int st = atomic_load(&vkg_status);
     pthread_mutex_unlock(&vkg_busy);
     return st;
+}
+
+VKG_EXPORT
+int vkg_sgemm_par(void *gemm, void *set_threads, void *max_threads, int chunks, int by_cols, char ta, char tb,
+                  int64_t M, int64_t N, int64_t K, const float *A, int64_t lda, const float *B, int64_t ldb,
+                  float *C, int64_t ldc, int64_t batch, int64_t sa, int64_t sb, int64_t sc)
+{
+    struct vkg_job job = {0};
+    job.gemm = (vkg_gemm_t)gemm;
+    job.set_threads = (vkg_set_threads_t)set_threads;
+    job.max_threads = (vkg_max_threads_t)max_threads;
+    job.by_cols = by_cols;
+    job.ta = ta;
+    job.tb = tb;
+    job.M = M;
+    job.N = N;
+    job.K = K;
+    job.A = A;
+    job.lda = lda;
+    job.B = B;
+    job.ldb = ldb;
+    job.C = C;
+    job.ldc = ldc;
+    job.batch = batch;
+    job.sa = sa;
+    job.sb = sb;
+    job.sc = sc;
+    return vkg_run(&job, chunks);
+}
+
+/* The loops above as vkg_rows_t: their arguments from words in their order, the
+ * row count where the loop takes it (floats as their bits) */
+#define VKG_P(i) ((void *)(intptr_t)w[i])
+static float vkg_word_f(int64_t v)
+{
+    uint32_t u = (uint32_t)v;
+    float f;
+    memcpy(&f, &u, sizeof f);
+    return f;
+}
+static void vkg_rows_im2col(const int64_t *w, int64_t n)
+{
+    vkg_im2col_32(VKG_P(0), VKG_P(1), n, w[2], w[3], w[4], (int)w[5], (int)w[6], (int)w[7], (int)w[8],
+                  (int)w[9], (int)w[10], (int)w[11], (int)w[12], w[13], w[14], (unsigned)w[15]);
+}
+static void vkg_rows_col2im(const int64_t *w, int64_t n)
+{
+    vkg_col2im_f32(VKG_P(0), VKG_P(1), n, w[2], w[3], w[4], (int)w[5], (int)w[6], (int)w[7], (int)w[8],
+                   (int)w[9], (int)w[10], (int)w[11], (int)w[12], w[13], w[14]);
+}
+static void vkg_rows_maxpool(const int64_t *w, int64_t n)
+{
+    vkg_maxpool_f32(VKG_P(0), VKG_P(1), VKG_P(2), n, w[3], w[4], (int)w[5], (int)w[6], w[7], w[8]);
+}
+static void vkg_rows_maxpool_bwd(const int64_t *w, int64_t n)
+{
+    vkg_maxpool_bwd_32(VKG_P(0), VKG_P(1), VKG_P(2), n, w[3], w[4], (int)w[5], (int)w[6], w[7], w[8]);
+}
+static void vkg_rows_softmax(const int64_t *w, int64_t n)
+{
+    vkg_softmax_f32(VKG_P(0), VKG_P(1), n, w[2], (int)w[3]);
+}
+static void vkg_rows_layer_norm(const int64_t *w, int64_t n)
+{
+    vkg_layer_norm_f32(VKG_P(0), VKG_P(1), VKG_P(2), VKG_P(3), VKG_P(4), VKG_P(5), n, w[6], vkg_word_f(w[7]));
+}
+static void vkg_rows_layer_norm_bwd(const int64_t *w, int64_t n)
+{
+    vkg_layer_norm_bwd_f32(VKG_P(0), VKG_P(1), VKG_P(2), VKG_P(3), VKG_P(4), VKG_P(5), VKG_P(6), n, w[7]);
+}
+static void vkg_rows_adam(const int64_t *w, int64_t n)
+{
+    vkg_adam_f32(VKG_P(0), VKG_P(1), VKG_P(2), VKG_P(3), n, vkg_word_f(w[4]), vkg_word_f(w[5]),
+                 vkg_word_f(w[6]), vkg_word_f(w[7]), vkg_word_f(w[8]), vkg_word_f(w[9]), vkg_word_f(w[10]),
+                 (int)w[11], vkg_word_f(w[12]), vkg_word_f(w[13]));
+}
+static const struct {
+    const char *name;
+    vkg_rows_t fn;
+} vkg_row_loops[] = {
+    {"vkg_im2col_32", vkg_rows_im2col}, {"vkg_col2im_f32", vkg_rows_col2im},
+    {"vkg_maxpool_f32", vkg_rows_maxpool}, {"vkg_maxpool_bwd_32", vkg_rows_maxpool_bwd},
+    {"vkg_softmax_f32", vkg_rows_softmax}, {"vkg_layer_norm_f32", vkg_rows_layer_norm},
+    {"vkg_layer_norm_bwd_f32", vkg_rows_layer_norm_bwd}, {"vkg_adam_f32", vkg_rows_adam},
+};
+
+/* the index of the loop named `name` for vkg_rows_par, or -1 */
+VKG_EXPORT
+int vkg_rows_loop(const char *name)
+{
+    for (int i = 0; i < (int)(sizeof vkg_row_loops / sizeof vkg_row_loops[0]); i++)
+        if (strcmp(vkg_row_loops[i].name, name) == 0)
+            return i;
+    return -1;
+}
+
+/* loop `loop` (vkg_rows_loop) over n rows in `chunks` parts: each part's words w[i] +
+ * its first row * step[i], its count rows * unit; -1 for a bad loop or word count */
+VKG_EXPORT
+int vkg_rows_par(int loop, int chunks, int64_t n, int64_t unit, int nw, const int64_t *w, const int64_t *step)
+{
+    if (loop < 0 || loop >= (int)(sizeof vkg_row_loops / sizeof vkg_row_loops[0]) || nw < 0 || nw > VKG_MAX_WORDS)
+        return -1;
+    struct vkg_job job = {0};
+    job.rows = vkg_row_loops[loop].fn;
+    job.n = n;
+    job.unit = unit;
+    job.nw = nw;
+    memcpy(job.w, w, nw * sizeof *w);
+    memcpy(job.step, step, nw * sizeof *step);
+    return vkg_run(&job, chunks);
 }

@@ -11,6 +11,7 @@ import functools
 import glob
 import math
 import os
+import struct
 import sys
 import threading
 from concurrent.futures import ThreadPoolExecutor
@@ -255,7 +256,9 @@ def _kernel_signatures():
             "vkg_softmax_f32": ([ptr, ptr, size, size, i], None),
             "vkg_softmax_xent_f32": ([ptr, ptr, ptr, size, size, fl], ctypes.c_double),
             "vkg_sgemm_par": ([ptr] * 3 + [i] * 2 + [ctypes.c_char] * 2 + [ctypes.c_int64] * 3
-                              + [ptr, ctypes.c_int64] * 3 + [ctypes.c_int64] * 4, i)}
+                              + [ptr, ctypes.c_int64] * 3 + [ctypes.c_int64] * 4, i),
+            "vkg_rows_loop": ([ctypes.c_char_p], i),
+            "vkg_rows_par": ([i, i, ctypes.c_int64, ctypes.c_int64, i, ptr, ptr], i)}
 
 
 _KERNEL_SIGNATURES = _kernel_signatures()
@@ -291,7 +294,8 @@ _kern = _find_kernels()
 
 def build_info():
     """One line: how the CPU backend runs its products and its fused loops."""
-    pool = ("; large ones split over C threads" if _kern is not None and not _NOPOOL else "")
+    pool = ("; large ones, and the C loops' rows, split over C threads" if _kern is not None and not _NOPOOL
+            else "")
     gemm = (f"oneDNN's dnnl_sgemm ({_sgemm.name}) for float32{pool}, NumPy's BLAS otherwise"
             if _sgemm is not None
             else "NumPy's BLAS (oneDNN off: VKGRAD_CPU_SGEMM=0)" if os.environ.get("VKGRAD_CPU_SGEMM") == "0"
@@ -316,18 +320,51 @@ def _addr(a):
     return a.__array_interface__["data"][0]
 
 
+def _rows_loops():
+    """_cpukern's loops that vkg_rows_par splits over its pool: name -> index."""
+    if _kern is None:
+        return {}
+    found = {name: _kern.vkg_rows_loop(name.encode()) for name in _KERNEL_SIGNATURES}
+    return {name: i for name, i in found.items() if i >= 0}
+
+
+_ROWS_LOOPS = _rows_loops()
+_f32_bits = struct.Struct("<f")
+
+
+def _word(v, kind):
+    """An argument of a C loop as vkg_rows_par's word: a float32's bits, an address
+    (None: 0) or an integer."""
+    if kind is ctypes.c_float:
+        return int.from_bytes(_f32_bits.pack(v), "little")
+    return 0 if v is None else int(v)
+
+
 def _c_rows(fn, n, args, rest=(), unit=1, width=None):
     """The C loop ``fn`` over the leading axis's n rows, in chunks over the threads:
     fn(*args, the chunk's rows times ``unit``, *rest), each array in ``args`` (C-
     contiguous, n rows) by its address at the chunk's first row, other args (a fixed
-    address, None) as they are.  ``width``: _row_blocks' cache-sized blocks of rows
-    that wide; else _par's chunks, by the largest array's elements."""
+    address, None) as they are.  Chunks of at least _PAR_MIN elements (of the largest
+    array, or ``width`` a row), run by _cpukern's pool of spinning C threads
+    (vkg_rows_par: Python's pool started a chunk 215 us late here, more than a
+    softmax over [256, 1000] takes); without it, ``width``: _row_blocks' cache-sized
+    blocks of rows that wide, else _par's chunks."""
     at = [(_addr(a), a.nbytes // max(n, 1)) if isinstance(a, np.ndarray) else (a, None) for a in args]
+    work = n * width if width is not None else max(a.size for a in args if isinstance(a, np.ndarray))
+    k = min(get_num_threads(), n, work // _PAR_MIN)
+    loop = _ROWS_LOOPS.get(fn.__name__)
+    if k > 1 and loop is not None and not _NOPOOL and not getattr(_task, "busy", False):
+        kinds = fn.argtypes[len(args) + 1:]
+        words = [a or 0 for a, _ in at] + [_word(v, t) for v, t in zip(rest, kinds)]
+        steps = [step or 0 for _, step in at] + [0] * len(rest)
+        if _kern.vkg_rows_par(loop, k, n, unit, len(words), (ctypes.c_int64 * len(words))(*words),
+                              (ctypes.c_int64 * len(steps))(*steps)) == 0:
+            return
 
     def chunk(r):
         fn(*[a if step is None else a + r.start * step for a, step in at], (r.stop - r.start) * unit, *rest)
     if width is None:
-        _par(n, chunk, max(a.size for a in args if isinstance(a, np.ndarray)))
+        _par(n, chunk, work)
     else:
         _row_blocks(n, width, chunk)
 
