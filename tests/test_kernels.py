@@ -88,14 +88,16 @@ def test_matmul_sm_splits_k_for_small_outputs(dtype, monkeypatch):
     tol = dict(rtol=2e-2, atol=0.5) if dtype == "f16" else dict(rtol=1e-4, atol=1e-3)
     for (M, K, N), split, want in (((40, 1500, 70), True, ["matmul_sm", "matmul_splitk"]),
                                    ((40, 1500, 70), False, ["matmul_sm"]),
-                                   ((1100, 600, 1100), True, ["matmul_sm"])):  # 324 blocks: no split
+                                   ((1100, 600, 1100), True, ["matmul_sm"]),  # 324 blocks: no split
+                                   ((64, 9000, 40), True, ["matmul_sm", "matmul_splitk"])):  # 32 slices
         monkeypatch.setattr(be, "_splitk", split)
         a, b, bias = r.uniform(-1, 1, (M, K)), r.uniform(-1, 1, (K, N)), r.uniform(-1, 1, N)
         seen.clear()
         _cpu_vs_vk(lambda x, y, z: be.matmul(x, y, bias=z, act="tanh"), lambda x, y, z: np.tanh(x @ y + z),
                    [a, b, bias], dtype, **tol)
         assert [s for s in seen if s.startswith("matmul")] == want, ((M, K, N), split, seen)
-    assert be._k_splits(4, 4096) == 8 and be._k_splits(200, 4096) == 1 and be._k_splits(4, 256) == 1
+    assert be._k_splits(4, 4096) == 16 and be._k_splits(200, 4096) == 1 and be._k_splits(4, 256) == 1
+    assert be._k_splits(2, 65536) == 32 and be._k_splits(9, 65536) == 28  # (at most 32; ~256 workgroups)
 
 
 def test_matmul_and_transpose_kernel_choice(monkeypatch):

@@ -179,7 +179,9 @@ def _cases(size):
     return {
         "matmul": [("square", sq, sq, sq, False, False), ("mlp-fwd NT", 256, 784, 1024, False, True),
                    ("mlp-dW TN", 1024, 256, 784, True, False), ("odd", 333, 777, 555, False, False),
-                   ("skinny M=7", 7, 784, 10, False, True), ("square-small", 40, 40, 40, False, False)],
+                   ("skinny M=7", 7, 784, 10, False, True), ("square-small", 40, 40, 40, False, False),
+                   # a convolution's weight gradient: few outputs, a long K (the batch's windows)
+                   ("conv-dW TN", 64, int(8192 * s), 576, True, False)],
         # general layouts too: a size not a whole number of quads, a column operand, a transpose
         "elementwise": [("add", n_el), ("exp", n_el), ("relu_bwd bcast", n_el), ("add odd", n_el - 1),
                         ("mul column", n_el), ("transpose", n_el)],

@@ -1889,10 +1889,13 @@ class VulkanBackend(Backend):
     def _k_splits(self, blocks, K):
         """Slices of K for matmul_sm (split K: GPUs but integrated ones, or
         VKGRAD_MATMUL_SPLITK=1): products whose C has fewer blocks than a GPU has
-        compute units to fill get about 256 workgroups, slices of at least 256."""
+        compute units to fill get about 256 workgroups, slices of at least 256, at
+        most 32 of them (a convolution's weight gradient [64, 65536] @ [65536, 576]
+        ran at 8 TFLOP/s on an H200 with 8: 72 workgroups for 132 compute units;
+        32 unmeasured there yet)."""
         if not self._splitk or blocks >= 128 or K < 512:
             return 1
-        return max(1, min(8, 256 // blocks, K // 256))
+        return max(1, min(32, 256 // blocks, K // 256))
 
     def _serial(self, length, outputs):
         """An invocation per output (softmax and xent rows, batch-norm channels):
