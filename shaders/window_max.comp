@@ -8,7 +8,10 @@
 // in x's layout.  Kernel, stride and dilation are specialisation constants (taps
 // unrolled); RUN units (an element; two packed halves with -DF16) per
 // invocation, the index divided out once a run and carried (CPU devices 64:
-// lavapipe divides lane by lane; GPUs 1).
+// lavapipe divides lane by lane; GPUs 1).  BATCH = 1 (GPUs): an invocation per
+// unit at one place (oh, ow) of every plane's block of y (OH * OW elements; the
+// backend takes it when that is whole units), walking a chunk of the planes
+// (p.chunk of them): its place divided out once, not per element (as im2col.comp).
 // -DTEXEL_IN (the "window_max_tx" twin, CPU devices): x through an R32UI view of
 // its words.  Bindings: 0 x (in), 1 y (out), 2 idx (out).
 #include "common.glsl"
@@ -20,7 +23,9 @@ layout(constant_id = 3) const uint SH = 1u;
 layout(constant_id = 4) const uint SW = 1u;
 layout(constant_id = 5) const uint DH = 1u;
 layout(constant_id = 6) const uint DW = 1u;
-layout(push_constant) uniform P { uint n; uint H; uint W; uint ph; uint pw; uint OH; uint OW; } p;
+layout(constant_id = 7) const uint BATCH = 0u;
+layout(push_constant) uniform P { uint n; uint H; uint W; uint ph; uint pw; uint OH; uint OW; uint planes;
+                                  uint chunk; } p;
 #ifdef TEXEL_IN
 #include "vec4.glsl"
 layout(binding = 0) uniform usamplerBuffer X_t;
@@ -52,7 +57,31 @@ float window(uint t, uint oh, uint ow, uint e) {
     return m;
 }
 
+// y's planes of a chunk at one place each (BATCH = 1)
+void batch_walk() {
+    uint units = p.OH * p.OW / EPU, groups = (units + 255u) / 256u;
+    uint items = groups * ((p.planes + p.chunk - 1u) / p.chunk);  // (workgroup's units, chunk) pairs
+    for (uint g = gl_WorkGroupID.x; g < items; g += gl_NumWorkGroups.x) {
+        uint u = (g % groups) * 256u + gl_LocalInvocationID.x, t0 = g / groups * p.chunk;
+        if (u >= units)
+            continue;
+        uvec2 at[2];  // the unit's elements' (oh, ow)
+        [[unroll]] for (uint k = 0u; k < EPU; k++)
+            at[k] = uvec2((u * EPU + k) / p.OW, (u * EPU + k) % p.OW);
+        for (uint t = t0; t < min(p.planes, t0 + p.chunk); t++) {
+            float v[2];
+            [[unroll]] for (uint k = 0u; k < EPU; k++)
+                v[k] = window(t, at[k].x, at[k].y, t * units * EPU + u * EPU + k);
+            ST_UNIT(Y, t * units + u, v[0], v[1]);
+        }
+    }
+}
+
 void main() {
+    if (BATCH == 1u) {
+        batch_walk();
+        return;
+    }
     uint units = (p.n + EPU - 1u) / EPU;
     for (uint u0 = gl_GlobalInvocationID.x * RUN; u0 < units; u0 += gl_NumWorkGroups.x * gl_WorkGroupSize.x * RUN) {
         uint e = u0 * EPU, ow = e % p.OW, t = e / p.OW, oh = t % p.OH;

@@ -1288,7 +1288,8 @@ def test_im2col_moves_bits_and_col2im_is_its_adjoint(win, dtype, monkeypatch):
     r = np.random.default_rng(3)
     x = r.uniform(-2, 2, (2, 3, 12, 13) if w.kernel[0] * w.kernel[1] > 64 else (2, 3, 5, 7)).astype(np_dt)
     x.view(view).flat[::23] = _NAN_PAYLOAD[dtype]
-    seen = _spy(be, monkeypatch, lambda shader, spec: (shader, spec[8:]))  # (col2im's BATCH)
+    seen = _spy(be, monkeypatch, lambda shader, spec: (shader, spec[8:] if shader.startswith("col2im")
+                                                       else spec[7:]))  # (col2im's, window_max's BATCH)
     for walk in ("runs", "batch"):
         monkeypatch.setattr(be, "window_walk", walk)
         for pad in (0.0, float("-inf")):
@@ -1310,14 +1311,18 @@ def test_im2col_moves_bits_and_col2im_is_its_adjoint(win, dtype, monkeypatch):
         np.testing.assert_array_equal(got.view(view), Backend.window_scatter(cpu, g, idx, x.shape, w).view(view))
         batch = walk == "batch" and (dtype == "f32" or x.size % 4 == 0)  # (an image's block even)
         assert (seen[0] == ("col2im", (1,))) == batch, (walk, seen)
+        # a max pool in one pass against the default's reduced rows: maxima (NaN too) and first taps
+        xm = r.permutation(x.size).reshape(x.shape).astype(np_dt) // 3  # ties of three
+        xm.flat[::29] = np.nan
+        seen.clear()
+        ym, im = be.window_max(be.from_numpy(xm, dtype), w)
+        ycpu, icpu = Backend.window_max(cpu, xm, w)
+        np.testing.assert_array_equal(be.to_numpy(ym), ycpu)
+        np.testing.assert_array_equal(be.to_numpy(im), icpu)
+        if w.kernel[0] * w.kernel[1] <= 64:  # (else composed of the rows' maxima)
+            batch = walk == "batch" and (dtype == "f32" or w.out[0] * w.out[1] % 2 == 0)  # (a plane's block even)
+            assert (seen[0] == ("window_max", (1,))) == batch, (walk, seen)
     monkeypatch.undo()
-    # a max pool in one pass against the default's reduced rows: maxima (NaN too) and first taps
-    xm = r.permutation(x.size).reshape(x.shape).astype(np_dt) // 3  # ties of three
-    xm.flat[::29] = np.nan
-    ym, im = be.window_max(be.from_numpy(xm, dtype), w)
-    ycpu, icpu = Backend.window_max(cpu, xm, w)
-    np.testing.assert_array_equal(be.to_numpy(ym), ycpu)
-    np.testing.assert_array_equal(be.to_numpy(im), icpu)
     x64 = r.uniform(-1, 1, x.shape)
     c64 = r.uniform(-1, 1, want.shape)
     lhs = float(np.sum(cpu.im2col(x64, w) * c64))
@@ -1327,19 +1332,21 @@ def test_im2col_moves_bits_and_col2im_is_its_adjoint(win, dtype, monkeypatch):
 
 @pytest.mark.parametrize("dtype", ["f32", "f16"])
 def test_im2col_windows_walk_chunks_of_the_batch_and_loop_over_the_grid(dtype, monkeypatch):
-    """The batch walks' grid (im2col.comp, col2im.comp BATCH): with few invocations
+    """The batch walks' grid (im2col.comp, col2im.comp and window_max.comp BATCH, a
+    max pool's over the planes): with few invocations
     wanted (_BATCH_LANES) each walks a chunk of the batch, the last one short (7
     images in chunks of 2), and a grid capped below its work (_MAX_GROUPS) loops
     over the rest -- bit for bit with the CPU's windows and sums (a 1x1 window over
     odd sizes too: each image's block even)."""
     import vkgrad.backends.vulkan as vk
-    from vkgrad.backends.base import Window
+    from vkgrad.backends.base import Backend, Window
     be, cpu = vg.get_backend("vulkan"), vg.get_backend("cpu")
     np_dt, view = (np.float32, np.uint32) if dtype == "f32" else (np.float16, np.uint16)
     x = np.random.default_rng(5).uniform(-2, 2, (7, 3, 9, 10)).astype(np_dt)
     monkeypatch.setattr(be, "window_walk", "batch")
-    seen = _spy(be, monkeypatch, lambda shader, spec: shader + (" runs" if shader.startswith("col2im")
-                                                                and spec[8:] != (1,) else ""))
+    batch_spec = {"im2col": lambda spec: (1,), "col2im": lambda spec: spec[8:], "window_max": lambda spec: spec[7:]}
+    seen = _spy(be, monkeypatch, lambda shader, spec: shader + ("" if batch_spec.get(shader, lambda sp: ())(spec)
+                                                                == (1,) else " runs"))
     for win, lanes, groups in ((((3, 3), (1, 1), (1, 1), (1, 1), (9, 10)), 4 * 1024, 4096),
                                (((3, 3), (2, 1), (1, 1), (1, 1), (5, 10)), 1, 2),
                                (((1, 1), (1, 1), (0, 0), (1, 1), (9, 10)), 1024, 1)):
@@ -1351,7 +1358,11 @@ def test_im2col_windows_walk_chunks_of_the_batch_and_loop_over_the_grid(dtype, m
         np.testing.assert_array_equal(got.view(view), cpu.im2col(x, w, -1.5).view(view))
         got = be.to_numpy(be.col2im(be.from_numpy(got, dtype), x.shape, w))
         np.testing.assert_array_equal(got.view(view), cpu.col2im(cpu.im2col(x, w, -1.5), x.shape, w).view(view))
-        assert seen == ["im2col", "col2im"], seen
+        ym, im = be.window_max(be.from_numpy(x, dtype), w)
+        want_m, want_i = Backend.window_max(cpu, x, w)
+        np.testing.assert_array_equal(be.to_numpy(ym).view(view), want_m.view(view))
+        np.testing.assert_array_equal(be.to_numpy(im), want_i)
+        assert seen == ["im2col", "col2im", "window_max"], seen
 
 
 @pytest.mark.parametrize("dtype", ["f32", "f16"])

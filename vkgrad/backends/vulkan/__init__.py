@@ -64,7 +64,7 @@ _SHADERS = {
     "adam_multi8": (18, "bibb" * 8), "cast_multi": (8, "io" * 8), "transpose4": (3, "io"),
     "transpose_sm": (3, "io"),
     "bn_part": (4, "iiio"), "bn_comb": (7, "iiibobbbooo"), "bn_apply": (2, "iiio"), "select4": (1, "iiio"),
-    "gather_rows": (3, "iio"), "index_add": (4, "iib"), "col2im": (10, "iio"), "window_max": (7, "ioo"),
+    "gather_rows": (3, "iio"), "index_add": (4, "iib"), "col2im": (10, "iio"), "window_max": (9, "ioo"),
     "argmax": (3, "io"), "layernorm": (3, "iiiooo"), "layernorm_bwd": (2, "iiiiioo"),
     "unpool": (5, "iio"), "rnn_cell": (2, "iiiiiooo"), "sort_stage": (9, "bb"), "sort_rows_sm": (4, "io"),
     "im2col": (10, "io"),
@@ -497,9 +497,10 @@ class VulkanBackend(Backend):
         # memory is slow); VKGRAD_TRANSPOSE=blocks|tiles picks one
         tr = _env_choice("VKGRAD_TRANSPOSE", ("auto", "blocks", "tiles"))
         self.transpose_kernel = tr if tr != "auto" else "blocks" if cpu_like else "tiles"
-        # im2col and col2im (window_scatter too): "batch" on GPUs, an invocation per
-        # place in an image, walking the batch (im2col.comp, col2im.comp BATCH: an
-        # image's index divided once, not per element); "runs" on CPU devices, runs
+        # im2col, col2im (window_scatter too) and max pools: "batch" on GPUs, an invocation
+        # per place in an image (a pool: a plane), walking the batch (im2col.comp,
+        # col2im.comp and window_max.comp BATCH: a place's index divided once, not per
+        # element); "runs" on CPU devices, runs
         # of consecutive elements (copy.comp's walk over the padded input, col2im's
         # RUN: lavapipe streams them; im2col.comp ran 0.5x there, loading storage
         # buffers lane by lane).  VKGRAD_WINDOW_WALK=runs|batch picks one
@@ -1128,7 +1129,8 @@ class VulkanBackend(Backend):
 
     def _batch_grid(self, N, block, dtype):
         """(workgroups, images per invocation) of a batch walk (im2col.comp,
-        col2im.comp BATCH) over N images' blocks of ``block`` elements each, or None
+        col2im.comp and window_max.comp BATCH) over N images' (a max pool: planes')
+        blocks of ``block`` elements each, or None
         (window_walk "runs", nothing to do, or an f16 block of an odd length: its
         last word would hold two images' halves).  An invocation walks the whole
         batch while one image's block fills _BATCH_LANES invocations, else chunks of
@@ -1176,10 +1178,14 @@ class VulkanBackend(Backend):
         if kh * kw > _UNROLLED_TAPS:  # (a global max pool: the windows' rows reduced, argmax_rows)
             return Backend.window_max(self, x, win)
         y, idx = self._alloc((N, C, OH, OW), x.dtype), self._alloc((N, C, OH, OW), "i32")
-        if y.size:
+        grid = self._batch_grid(N * C, OH * OW, x.dtype)  # (GPUs: the planes walked)
+        if grid:
+            self._dispatch("window_max", x.dtype, (1, kh, kw, sh, sw, dh, dw, 1), grid[0],
+                           [y.size, H, W, ph, pw, OH, OW, N * C, grid[1]], [x, y, idx])
+        elif y.size:
             run, groups, least = self._runs(y.size, x.dtype)
             self._dispatch(self._tx("window_max", _words(x.size, x.dtype)), x.dtype, (run, kh, kw, sh, sw, dh, dw),
-                           groups, [y.size, H, W, ph, pw, OH, OW], [x, y, idx], least=least)
+                           groups, [y.size, H, W, ph, pw, OH, OW, 0, 0], [x, y, idx], least=least)
         return y, idx
 
     def _runs(self, n, dtype, turns=1):
