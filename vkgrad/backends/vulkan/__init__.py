@@ -1110,8 +1110,7 @@ class VulkanBackend(Backend):
         self._check_float("im2col", x)
         N, C, H, W = x.shape
         (kh, kw), (sh, sw), (ph, pw), (dh, dw), (OH, OW) = win
-        block = OH * OW * C * kh * kw  # an image's rows of the result
-        grid = self._batch_grid(N, OH * OW * C * kh * kw, x.dtype)
+        grid = self._batch_grid(N, OH * OW * C * kh * kw, x.dtype)  # (an image's rows of the result)
         if grid:
             y = self._alloc((N * OH * OW, C * kh * kw), x.dtype)
             pad = np.array([pad_value], _NP[x.dtype]).view(np.uint16 if x.dtype == "f16" else np.uint32)[0]
