@@ -145,8 +145,9 @@ def test_matmul_and_transpose_kernel_choice(monkeypatch):
 
 def test_matmul_sm_block_follows_the_device_and_the_product(monkeypatch):
     """matmul_sm's 128 x 128 blocks (8 x 8 per invocation) on desktop GPUs for
-    products with at least 128 of them, 64 x 64 otherwise; VKGRAD_MATMUL_TILE
-    forces one (anything else: a clear error).  Values: test_matmul_variants."""
+    products with at least 128 of them whose edges do not waste them (a C of 64
+    columns: half of each idle), 64 x 64 otherwise; VKGRAD_MATMUL_TILE forces one
+    (anything else: a clear error).  Values: test_matmul_variants."""
     import subprocess
     import sys
     be = vg.get_backend("vulkan")
@@ -156,13 +157,14 @@ def test_matmul_sm_block_follows_the_device_and_the_product(monkeypatch):
     monkeypatch.setattr(be, "matmul_tile", 128)
     monkeypatch.setattr(be, "_tile_forced", False)
     specs = _spy(be, monkeypatch, lambda shader, spec: (shader, spec))
-    for n, tm in ((1280, 4), (1536, 8)):  # 100 or 144 blocks of 128 x 128
-        x = vg.tensor(np.ones((n, 16)), device="vulkan").data
+    for m, n, tm in ((1280, 1280, 4), (1536, 1536, 8),  # 100 or 144 blocks of 128 x 128
+                     (32768, 64, 4), (32768, 1000, 8), (16384, 192, 4)):  # C's columns: 50, 98, 75% used
+        x = vg.tensor(np.ones((m, 16)), device="vulkan").data
         y = vg.tensor(np.ones((16, n)), device="vulkan").data
         specs.clear()
         c = be.matmul(x, y)
-        assert specs[-1] == ("matmul_sm", (0, tm)), specs
-        np.testing.assert_allclose(be.to_numpy(c), np.full((n, n), 16.0))
+        assert specs[-1] == ("matmul_sm", (0, tm)), (m, n, specs)
+        np.testing.assert_allclose(be.to_numpy(c), np.full((m, n), 16.0))
     r = subprocess.run([sys.executable, "-c", "import vkgrad as vg; vg.get_backend('vulkan')"],
                        env={**os.environ, "VKGRAD_MATMUL_TILE": "96"}, capture_output=True, text=True)
     assert r.returncode != 0 and "VKGRAD_MATMUL_TILE must be auto, 64 or 128, got '96'" in r.stderr

@@ -1874,8 +1874,14 @@ class VulkanBackend(Backend):
         bias_h = bias if bias is not None else self._dummy
         # 128 x 128 blocks where the device takes them and C has at least 128 of them (or
         # forced): fewer leave a large GPU's compute units idle, and 64 x 64 blocks (four
-        # times as many, split along K below 128) fill them
-        bm = 128 if self.matmul_tile == 128 and (self._tile_forced or -(-M // 128) * -(-N // 128) >= 128) else 64
+        # times as many, split along K below 128) fill them; and where C's edges waste no
+        # more of them than the smaller blocks' lower rate costs (an H200, 4096^3 f32:
+        # 64 x 64 blocks 33 TFLOP/s, 128 x 128 37) -- a convolution's 64 output channels
+        # would leave half of every 128-wide block idle
+        def used(t):  # C's share of the blocks' outputs
+            return M * N / (-(-M // t) * t * -(-N // t) * t)
+        bm = 128 if self.matmul_tile == 128 and (self._tile_forced or (
+            -(-M // 128) * -(-N // 128) >= 128 and used(128) >= 0.89 * used(64))) else 64
         blocks = -(-M // bm) * -(-N4 // bm)
         splits = self._k_splits(blocks, K4)
         if splits == 1:
