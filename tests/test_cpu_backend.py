@@ -520,6 +520,7 @@ def test_row_loops_split_over_the_c_pool(split, monkeypatch):
     once too (one job holds the pool, the others run theirs whole); a loop the pool
     does not know (-1) is refused."""
     import threading
+    import time
     calls, orig = [], cpu._kern.vkg_rows_par
 
     def spy(loop, *rest):
@@ -558,9 +559,11 @@ def test_row_loops_split_over_the_c_pool(split, monkeypatch):
     bad, want = [], BE.softmax(rows)
     try:
         def work():
-            for _ in range(50):
+            for i in range(50):
                 if not np.array_equal(BE.softmax(rows), want):
                     bad.append(1)
+                if i % 10 == 9:  # (a pause past the workers' spin: jobs that find them asleep)
+                    time.sleep(0.001)
         ts = [threading.Thread(target=work) for _ in range(4)]
         for t in ts:
             t.start()

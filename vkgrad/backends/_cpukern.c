@@ -658,13 +658,18 @@ void vkg_gru_cell_bwd_f32(const float *restrict dh, const float *restrict acts, 
  * `chunks` parts of C's rows (by_cols = 0) or columns (1), or of a batch's items
  * (batch > 1; item i at A + i sa, B + i sb, C + i sc), each on one OpenMP thread;
  * vkg_rows_par one of the loops above over `chunks` parts of its leading axis's rows.
- * The calling thread takes the first chunk, the pool's threads the rest.  Python's
- * threads handed a chunk over in 115-215 us on this 2-core VM (a futex wake-up of an
- * idle virtual CPU, then the GIL), longer than a [64, 128] @ [128, 512] product or a
- * softmax over [256, 1000] takes; these workers poll for the next job for
- * VKG_SPIN_NS after each (pause, then sched_yield: a runnable thread on their core
- * goes first), then sleep on a condition variable.  One job at a time: a caller that
- * finds the pool busy (another Python thread's job) runs its own whole. */
+ * The calling thread and the pool's threads claim the chunks in turn (an atomic
+ * ticket), so a job never waits for a sleeping worker to wake: the caller runs what
+ * nobody took (a waking worker took 100-300 us on this 2-core VM, longer than the
+ * product after a pause; each worker with its own fixed chunk, the LSTM's step took
+ * 10.6-13.3 ms, claimed 10.8-11.3: alternating processes, four pairs).  Python's
+ * threads handed a chunk over in 115-215 us here (a futex wake-up of an idle
+ * virtual CPU, then the GIL), longer than a [64, 128] @ [128, 512] product or a
+ * softmax over [256, 1000] takes; these workers
+ * poll for the next job for VKG_SPIN_NS after each (pause, then sched_yield: a
+ * runnable thread on their core goes first), then sleep on a condition variable.
+ * One job at a time: a caller that finds the pool busy (another Python thread's
+ * job) runs its own whole. */
 #include <pthread.h>
 #include <sched.h>
 #include <stdatomic.h>
@@ -706,7 +711,11 @@ struct vkg_job {
 };
 static struct vkg_job vkg_job;           /* the pool's current job */
 static _Atomic long vkg_epoch;           /* bumped for each job (workers wait for a change) */
-static _Atomic int vkg_left;             /* workers' chunks not yet done */
+/* the current job's epoch << 32 | its chunks << 16 | the next chunk to claim: claimed by
+ * compare-and-swap, so a claim names its job (a late worker claims nothing of a
+ * finished one); the job stays published until all its chunks are done */
+static _Atomic uint64_t vkg_ticket;
+static _Atomic int vkg_done;             /* the job's chunks done */
 static _Atomic int vkg_status;           /* the largest dnnl status of the job's chunks */
 static int vkg_workers;                  /* threads started */
 static long vkg_seen0[VKG_MAX_WORKERS];   /* the epoch at each one's start */
@@ -766,8 +775,8 @@ static int vkg_chunk(const struct vkg_job *j, int c)
     return j->gemm(j->ta, j->tb, M, N, j->K, 1.0f, A, j->lda, B, j->ldb, 0.0f, C, j->ldc);
 }
 
-/* chunk 0 of j on the calling thread (a product's OpenMP count one for the call, then put back) */
-static int vkg_caller_chunk(const struct vkg_job *j)
+/* the whole of j (one chunk) on the calling thread (a product's OpenMP count one for the call, then put back) */
+static int vkg_whole(const struct vkg_job *j)
 {
     if (j->rows)
         return vkg_chunk(j, 0);
@@ -785,9 +794,30 @@ static void vkg_note_status(int st)
         ;
 }
 
+/* claim and run chunks of the published job until none is left; a product's
+ * chunks on one OpenMP thread (*omp_set: this thread's count already one) */
+static void vkg_claim(int *omp_set)
+{
+    uint64_t t = atomic_load_explicit(&vkg_ticket, memory_order_acquire);
+    for (;;) {
+        if ((t & 0xffff) >= ((t >> 16) & 0xffff))
+            return;
+        if (!atomic_compare_exchange_weak_explicit(&vkg_ticket, &t, t + 1, memory_order_acq_rel,
+                                                   memory_order_acquire))
+            continue;  /* (t reloaded: another claim, or another job) */
+        if (!vkg_job.rows && !*omp_set) {
+            vkg_job.set_threads(1);
+            *omp_set = 1;
+        }
+        vkg_note_status(vkg_chunk(&vkg_job, (int)(t & 0xffff)));
+        atomic_fetch_add_explicit(&vkg_done, 1, memory_order_acq_rel);
+        t = atomic_load_explicit(&vkg_ticket, memory_order_acquire);
+    }
+}
+
 static void *vkg_worker(void *arg)
 {
-    int me = (int)(intptr_t)arg;  /* chunk me + 1 of each job with more chunks than that */
+    int me = (int)(intptr_t)arg;
     long seen = vkg_seen0[me];    /* the epoch when it was started: its first job's is next */
     int omp_set = 0;
     for (;;) {
@@ -809,16 +839,7 @@ static void *vkg_worker(void *arg)
             }
         }
         seen = atomic_load_explicit(&vkg_epoch, memory_order_acquire);
-        if (me + 1 < vkg_job.chunks) {
-            if (!vkg_job.rows && !omp_set) {  /* this thread's own OpenMP count: one, once */
-                vkg_job.set_threads(1);
-                omp_set = 1;
-            }
-            vkg_note_status(vkg_chunk(&vkg_job, me + 1));
-        }
-        /* every worker answers every job, so the next job's fields are written
-         * only once none of them can still be reading this one's */
-        atomic_fetch_sub_explicit(&vkg_left, 1, memory_order_acq_rel);
+        vkg_claim(&omp_set);
     }
     return NULL;
 }
@@ -841,7 +862,7 @@ static int vkg_run(struct vkg_job *job, int chunks)
     if (chunks > VKG_MAX_WORKERS + 1)
         chunks = VKG_MAX_WORKERS + 1;
     if (chunks <= 1 || pthread_mutex_trylock(&vkg_busy) != 0)
-        return vkg_caller_chunk(job);
+        return vkg_whole(job);
     static int at_fork;
     if (!at_fork)
         at_fork = pthread_atfork(NULL, NULL, vkg_after_fork) == 0;
@@ -860,16 +881,22 @@ static int vkg_run(struct vkg_job *job, int chunks)
     job->chunks = chunks < vkg_workers + 1 ? chunks : vkg_workers + 1;
     vkg_job = *job;
     atomic_store(&vkg_status, 0);
-    if (vkg_workers) {  /* every worker answers (see vkg_worker) */
-        atomic_store(&vkg_left, vkg_workers);
-        atomic_fetch_add_explicit(&vkg_epoch, 1, memory_order_acq_rel);
-        pthread_mutex_lock(&vkg_sleep);
-        if (vkg_sleepers)
-            pthread_cond_broadcast(&vkg_wake);
-        pthread_mutex_unlock(&vkg_sleep);
-    }
-    vkg_note_status(vkg_caller_chunk(&vkg_job));
-    for (int i = 0; atomic_load_explicit(&vkg_left, memory_order_acquire) > 0; i++) {
+    atomic_store(&vkg_done, 0);
+    /* the ticket before the epoch: a worker that sees the new epoch sees its chunks */
+    long epoch = atomic_load(&vkg_epoch) + 1;
+    atomic_store_explicit(&vkg_ticket, (uint64_t)(uint32_t)epoch << 32 | (uint64_t)job->chunks << 16,
+                          memory_order_release);
+    atomic_store_explicit(&vkg_epoch, epoch, memory_order_release);
+    pthread_mutex_lock(&vkg_sleep);
+    if (vkg_sleepers)
+        pthread_cond_broadcast(&vkg_wake);
+    pthread_mutex_unlock(&vkg_sleep);
+    int before = job->rows ? 0 : job->max_threads(), omp_set = 0;
+    vkg_claim(&omp_set);
+    if (omp_set)
+        job->set_threads(before);
+    /* the chunks the workers claimed: running, not waiting to wake */
+    for (int i = 0; atomic_load_explicit(&vkg_done, memory_order_acquire) < job->chunks; i++) {
         if (i % 64 == 63)
             sched_yield();
         else
