@@ -1365,6 +1365,11 @@ def test_im2col_windows_walk_chunks_of_the_batch_and_loop_over_the_grid(dtype, m
         np.testing.assert_array_equal(be.to_numpy(ym).view(view), want_m.view(view))
         np.testing.assert_array_equal(be.to_numpy(im), want_i)
         assert seen == ["im2col", "col2im", "window_max"], seen
+    # forced on a device with lavapipe's loop limit: no walk whose invocations would loop past it
+    monkeypatch.setattr(vk, "_MAX_GROUPS", 4096)
+    monkeypatch.setattr(vk, "_BATCH_LANES", 1 << 19)
+    monkeypatch.setattr(be, "_loop_cap", 100)
+    assert be._batch_grid(10 ** 6, 1, "f32") is None and be._batch_grid(1000, 10, "f32", 5) == (1000, 1)
 
 
 @pytest.mark.parametrize("dtype", ["f32", "f16"])

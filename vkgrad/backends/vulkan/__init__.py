@@ -128,8 +128,8 @@ _ACT_ID = {None: 0, "relu": 1, "sigmoid": 2, "tanh": 3, "gelu": 4, "gelu_tanh": 
 _NP = {"f32": np.float32, "f16": np.float16, "i32": np.int32}
 _MAX_DIMS = 6
 _MAX_GROUPS = 4096  # shaders loop over the rest (grid-stride)
-# a batch walk's grid (im2col.comp, col2im.comp BATCH): about this many invocations
-# (an H200 holds 270 k resident), each walking a chunk of the batch
+# a batch walk's grid (im2col.comp, col2im.comp and window_max.comp BATCH): about this
+# many invocations (an H200 holds 270 k resident), each walking a chunk of the batch
 _BATCH_LANES = 1 << 19
 # lavapipe (gallivm) ends every loop of an invocation once it has run 65535 iterations
 # in all, silently (a guard against hung shaders): a [1, 100000] @ [100000, 1] product
@@ -500,10 +500,10 @@ class VulkanBackend(Backend):
         # im2col, col2im (window_scatter too) and max pools: "batch" on GPUs, an invocation
         # per place in an image (a pool: a plane), walking the batch (im2col.comp,
         # col2im.comp and window_max.comp BATCH: a place's index divided once, not per
-        # element); "runs" on CPU devices, runs
-        # of consecutive elements (copy.comp's walk over the padded input, col2im's
-        # RUN: lavapipe streams them; im2col.comp ran 0.5x there, loading storage
-        # buffers lane by lane).  VKGRAD_WINDOW_WALK=runs|batch picks one
+        # element); "runs" on CPU devices, runs of consecutive elements (copy.comp's walk
+        # over the padded input, col2im's RUN: lavapipe streams them; im2col.comp ran
+        # 0.5x there, loading storage buffers lane by lane).  VKGRAD_WINDOW_WALK=runs|batch
+        # picks one
         walk = _env_choice("VKGRAD_WINDOW_WALK", ("auto", "runs", "batch"))
         self.window_walk = walk if walk != "auto" else "runs" if cpu_like else "batch"
         self._tile_forced = tile != "auto"
@@ -1103,10 +1103,11 @@ class VulkanBackend(Backend):
     def im2col(self, x, win, pad_value=0.0):
         """GPUs (window_walk "batch"): im2col.comp (the windows read in place, an
         invocation per place in an image's block walking the batch), where an image's
-        block is whole units.  CPU devices ("runs"): a strided copy (copy.comp's walk) of the input, padded first
-        where the windows reach outside it.  (lavapipe, paired: a shader reading the
-        windows in place, the pad bits inline, carrying the digits along runs of
-        quads, ran 0.55-0.95x as fast but for a single channel, 1.2x: not kept.)"""
+        block is whole units.  CPU devices ("runs"): a strided copy (copy.comp's walk)
+        of the input, padded first where the windows reach outside it.  (lavapipe,
+        paired: a shader reading the windows in place, the pad bits inline, carrying
+        the digits along runs of quads, ran 0.55-0.95x as fast but for a single
+        channel, 1.2x: not kept.)"""
         self._check_float("im2col", x)
         N, C, H, W = x.shape
         (kh, kw), (sh, sw), (ph, pw), (dh, dw), (OH, OW) = win
@@ -1126,20 +1127,24 @@ class VulkanBackend(Backend):
                                op="im2col")
         return self.reshape(y, (N * OH * OW, C * kh * kw))
 
-    def _batch_grid(self, N, block, dtype):
+    def _batch_grid(self, N, block, dtype, turns=1):
         """(workgroups, images per invocation) of a batch walk (im2col.comp,
         col2im.comp and window_max.comp BATCH) over N images' (a max pool: planes')
-        blocks of ``block`` elements each, or None
-        (window_walk "runs", nothing to do, or an f16 block of an odd length: its
-        last word would hold two images' halves).  An invocation walks the whole
-        batch while one image's block fills _BATCH_LANES invocations, else chunks of
-        it that make up about that many."""
+        blocks of ``block`` elements each, or None (window_walk "runs", nothing to
+        do, an f16 block of an odd length -- its last word would hold two images'
+        halves --, or an invocation's loops, ``turns`` a unit, past lavapipe's limit
+        where the walk is forced there).  An invocation walks the whole batch while
+        one image's block fills _BATCH_LANES invocations, else chunks of it that make
+        up about that many."""
         units = block // (2 if dtype == "f16" else 1)
         if self.window_walk != "batch" or not N * block or (dtype == "f16" and block % 2):
             return None
         groups = -(-units // 256)
         chunk = -(-N // min(N, -(-_BATCH_LANES // (groups * 256))))
-        return groups * -(-N // chunk), chunk
+        grid = groups * -(-N // chunk)
+        if self._loop_cap and -(-grid // _MAX_GROUPS) * chunk * (turns + 1) > self._loop_cap:
+            return None
+        return grid, chunk
 
     def col2im(self, cols, shape, win):
         """col2im.comp: each element gathers the taps that reach it (no atomics)."""
@@ -1212,7 +1217,7 @@ class VulkanBackend(Backend):
             if kh * kw > _UNROLLED_TAPS:
                 ti, tj = (-(-k // s) if d == 1 else k for k, s, d in ((kh, sh, dh), (kw, sw, dw)))
                 turns = (ti * (tj + 1) + 1) * (2 if x.dtype == "f16" else 1)
-            grid = self._batch_grid(N, C * H * W, x.dtype)
+            grid = self._batch_grid(N, C * H * W, x.dtype, turns)
             if grid:
                 self._dispatch("col2im", x.dtype, (1, scatter, kh, kw, sh, sw, dh, dw, 1), grid[0],
                                [y.size, N, C, H, W, ph, pw, OH, OW, grid[1]], [x, idx, y])
