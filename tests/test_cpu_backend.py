@@ -577,6 +577,43 @@ def test_row_loops_split_over_the_c_pool(split, monkeypatch):
     assert orig(-1, 2, 4, 1, 1, words, words) == -1 and orig(len(cpu._ROWS_LOOPS), 2, 4, 1, 1, words, words) == -1
 
 
+def test_permutes_that_transpose_matrices_run_by_tiles(split, monkeypatch):
+    """A permute that moves B matrices [R, C] to [C, R] (runs of adjacent axes merged,
+    axes of length 1 left out: a convolution's rows to channels first and back, a
+    single 2-D transpose) runs _cpukern's tiled transpose, its batch split over the
+    pool; the bits as NumPy's (NaN payloads, int32 too), edges of partial tiles
+    included; other permutes NumPy's."""
+    assert cpu._batched_transpose((64, 28, 28, 16), (0, 3, 1, 2)) == (64, 784, 16)
+    assert cpu._batched_transpose((64, 16, 28, 28), (0, 2, 3, 1)) == (64, 16, 784)
+    assert cpu._batched_transpose((5, 7), (1, 0)) == (1, 5, 7)
+    assert cpu._batched_transpose((2, 1, 3), (2, 1, 0)) == (1, 2, 3)
+    assert cpu._batched_transpose((16, 64, 4, 32), (0, 2, 1, 3)) is None  # (the inner axis stays)
+    assert cpu._batched_transpose((2, 3, 4), (1, 0, 2)) is None and cpu._batched_transpose((4, 5), (0, 1)) is None
+    if cpu._kern is None:
+        pytest.skip("vkgrad's C loops (_cpukern) not built")
+    calls, orig = [], cpu._kern.vkg_transpose_32
+
+    def spy(*args):
+        calls.append(args[2:])
+        return orig(*args)
+    monkeypatch.setattr(cpu._kern, "vkg_transpose_32", spy)
+    for shape, axes, dtype in (((6, 9, 7, 17), (0, 3, 1, 2), np.float32), ((5, 37, 33), (0, 2, 1), np.int32),
+                               ((70, 65), (1, 0), np.float32), ((3, 1, 40, 1, 50), (1, 0, 4, 3, 2), np.float32)):
+        x = RNG.standard_normal(shape).astype(dtype) if dtype == np.float32 else RNG.integers(-9, 9, shape, dtype)
+        if dtype == np.float32:
+            x.view(np.uint32).flat[::13] = 0x7fc01234  # (a NaN payload: its bits kept)
+        calls.clear()
+        one, three = split(lambda: BE.permute(x, axes))
+        want = np.ascontiguousarray(np.transpose(x, axes))
+        for got in (one, three):
+            assert got.shape == want.shape and np.array_equal(got.view(np.uint32), want.view(np.uint32))
+        assert calls, (shape, axes)
+    calls.clear()
+    np.testing.assert_array_equal(BE.permute(x[:, :, :, :, :8], (4, 2, 0, 1, 3)),
+                                  np.transpose(x[:, :, :, :, :8], (4, 2, 0, 1, 3)))
+    assert not calls  # (not a transpose of matrices, nor contiguous: NumPy's)
+
+
 @pytest.mark.skipif(cpu._blas is None, reason="NumPy's BLAS is not the OpenBLAS its wheels bundle")
 def test_blas_threads_restored(split):
     before = cpu._blas[1]()

@@ -1,5 +1,5 @@
 /* vkgrad's CPU loops in C, called through ctypes by vkgrad/backends/cpu.py: Adam's
- * update, im2col / col2im, the max pool of tiling windows with its gradient, GELU,
+ * update, im2col / col2im, the max pool of tiling windows with its gradient, batched transposes, GELU,
  * the LSTM cell and layer norm with their gradients, softmax and softmax
  * cross-entropy, the GRU cell and its gradient; and a pool of threads (at the end) for oneDNN's float32
  * products (vkg_sgemm_par) and these loops' rows (vkg_rows_par).
@@ -212,6 +212,33 @@ void vkg_maxpool_bwd_32(const unsigned *restrict g, const int *restrict idx, uns
         }
         for (ptrdiff_t e = OH * kh * W; e < H * W; e++)
             plane[e] = 0u;
+    }
+}
+
+/* A permute that is B matrices [R, C] transposed (4-byte elements, their bits):
+ * y[b, c, r] = x[b, r, c], by 16 x 16 tiles, so that both the rows read and the
+ * rows written stay in the cache (a convolution's rows [64, 784, 16] to channels
+ * first: 262 us against NumPy's strided copy's 480, one core). */
+VKG_CLONES VKG_EXPORT
+void vkg_transpose_32(const unsigned *restrict x, unsigned *restrict y, ptrdiff_t B, ptrdiff_t R, ptrdiff_t C)
+{
+    enum { T = 16 };
+    for (ptrdiff_t b = 0; b < B; b++) {
+        const unsigned *xb = x + b * R * C;
+        unsigned *yb = y + b * R * C;
+        for (ptrdiff_t r0 = 0; r0 < R; r0 += T)
+            for (ptrdiff_t c0 = 0; c0 < C; c0 += T) {
+                ptrdiff_t r1 = r0 + T < R ? r0 + T : R, c1 = c0 + T < C ? c0 + T : C;
+                if (r1 - r0 == T && c1 - c0 == T) {  /* (a whole tile: constant bounds, unrolled) */
+                    for (ptrdiff_t c = c0; c < c0 + T; c++)
+                        for (ptrdiff_t r = r0; r < r0 + T; r++)
+                            yb[c * R + r] = xb[r * C + c];
+                } else {
+                    for (ptrdiff_t c = c0; c < c1; c++)
+                        for (ptrdiff_t r = r0; r < r1; r++)
+                            yb[c * R + r] = xb[r * C + c];
+                }
+            }
     }
 }
 
@@ -963,6 +990,10 @@ static void vkg_rows_maxpool_bwd(const int64_t *w, int64_t n)
 {
     vkg_maxpool_bwd_32(VKG_P(0), VKG_P(1), VKG_P(2), n, w[3], w[4], (int)w[5], (int)w[6], w[7], w[8]);
 }
+static void vkg_rows_transpose(const int64_t *w, int64_t n)
+{
+    vkg_transpose_32(VKG_P(0), VKG_P(1), n, w[2], w[3]);
+}
 static void vkg_rows_softmax(const int64_t *w, int64_t n)
 {
     vkg_softmax_f32(VKG_P(0), VKG_P(1), n, w[2], (int)w[3]);
@@ -989,6 +1020,7 @@ static const struct {
     {"vkg_maxpool_f32", vkg_rows_maxpool}, {"vkg_maxpool_bwd_32", vkg_rows_maxpool_bwd},
     {"vkg_softmax_f32", vkg_rows_softmax}, {"vkg_layer_norm_f32", vkg_rows_layer_norm},
     {"vkg_layer_norm_bwd_f32", vkg_rows_layer_norm_bwd}, {"vkg_adam_f32", vkg_rows_adam},
+    {"vkg_transpose_32", vkg_rows_transpose},
 };
 
 /* the index of the loop named `name` for vkg_rows_par, or -1 */

@@ -245,6 +245,7 @@ def _kernel_signatures():
             "vkg_col2im_f32": ([ptr, ptr] + window, None),
             "vkg_maxpool_f32": ([ptr] * 3 + pool, None),
             "vkg_maxpool_bwd_32": ([ptr] * 3 + pool, None),
+            "vkg_transpose_32": ([ptr, ptr] + [size] * 3, None),
             "vkg_gelu_f32": ([ptr, ptr, size], None),
             "vkg_gelu_bwd_f32": ([ptr, ptr, ptr, size], None),
             "vkg_lstm_cell_f32": ([ptr] * 6 + [size] * 2, None),
@@ -265,11 +266,10 @@ _KERNEL_SIGNATURES = _kernel_signatures()
 
 
 def _find_kernels():
-    """vkgrad's C loops (_cpukern.c: Adam, im2col / col2im, max pools, GELU, the LSTM
-    and GRU cells, layer norm, softmax and softmax cross-entropy, the pooled float32
-    products; compiled at install where a
-    C compiler is; the NumPy path's bits for the first three, the others within
-    1e-6), or None: the NumPy path.
+    """vkgrad's C loops (_cpukern.c: Adam, im2col / col2im, max pools, transposes,
+    GELU, the LSTM and GRU cells, layer norm, softmax and softmax cross-entropy, the
+    pooled float32 products; compiled at install where a C compiler is; the NumPy
+    path's bits for the first four, the others within 1e-6), or None: the NumPy path.
     VKGRAD_CPU_NATIVE=0 turns them off."""
     if os.environ.get("VKGRAD_CPU_NATIVE") == "0":
         return None
@@ -303,8 +303,8 @@ def build_info():
     loops = ("C loops (_cpukern)" if _kern is not None else
              "NumPy (off: VKGRAD_CPU_NATIVE=0)" if os.environ.get("VKGRAD_CPU_NATIVE") == "0" else
              "NumPy (_cpukern not built: no C compiler at install)")
-    return (f"cpu: {get_num_threads()} threads, products by {gemm}; Adam, im2col / col2im, max pools, GELU, "
-            f"LSTM / GRU cells, layer norms, softmax by {loops}")
+    return (f"cpu: {get_num_threads()} threads, products by {gemm}; Adam, im2col / col2im, max pools, "
+            f"transposes, GELU, LSTM / GRU cells, layer norms, softmax by {loops}")
 
 
 _from_buffer, _addressof = ctypes.c_char.from_buffer, ctypes.addressof
@@ -367,6 +367,28 @@ def _c_rows(fn, n, args, rest=(), unit=1, width=None):
         _par(n, chunk, work)
     else:
         _row_blocks(n, width, chunk)
+
+
+def _batched_transpose(shape, axes):
+    """(B, R, C) where permuting ``shape`` by ``axes`` moves the elements as B matrices
+    [R, C] transposed (runs of axes that stay adjacent merged; axes of length 1 left
+    out): a convolution's rows [N, OH, OW, C] to [N, C, OH, OW] is (N, OH OW, C);
+    else None (B is 1 for a single transpose)."""
+    keep = [a for a in axes if shape[a] != 1]
+    rank = {a: i for i, a in enumerate(sorted(keep))}  # (the kept axes renumbered)
+    runs = []
+    for a in (rank[a] for a in keep):
+        if runs and runs[-1][-1] + 1 == a:
+            runs[-1].append(a)
+        else:
+            runs.append([a])
+    size = [math.prod(shape[sorted(keep)[i]] for i in run) for run in runs]
+    first = [run[0] for run in runs]
+    if len(runs) == 2 and first[0] > first[1]:
+        return 1, size[1], size[0]
+    if len(runs) == 3 and first[0] < first[2] < first[1]:
+        return size[0], size[2], size[1]
+    return None
 
 
 def _layout(x):
@@ -954,6 +976,11 @@ class CPUBackend(Backend):
         if t.ndim == 0:
             return t.copy()  # (ascontiguousarray makes a 0-d array 1-d)
         out = np.empty(t.shape, t.dtype)
+        brc = _batched_transpose(h.shape, axes) if _kern is not None and h.itemsize == 4 else None
+        if brc and h.flags.c_contiguous and t.size >= 1 << 12:  # (_cpukern.c: by tiles, the batch split)
+            B, R, C = brc
+            _c_rows(_kern.vkg_transpose_32, B, (h.reshape(B, R * C), out.reshape(B, R * C)), (R, C))
+            return out
 
         def part(r):
             out[r] = t[r]
