@@ -577,6 +577,49 @@ def test_row_loops_split_over_the_c_pool(split, monkeypatch):
     assert orig(-1, 2, 4, 1, 1, words, words) == -1 and orig(len(cpu._ROWS_LOOPS), 2, 4, 1, 1, words, words) == -1
 
 
+def test_relu_and_gelu_by_c_loops_over_whole_arrays(split, monkeypatch):
+    """ReLU and its gradient by _cpukern's loops over whole float32 arrays (split over
+    its pool) with NumPy's bits: maximum(x, 0) (-0 to +0, NaN payloads kept) and
+    g * (x > 0) (-0 where g < 0); in place too (out = x); GELU and its gradient
+    within 1e-6 of the NumPy path, a GELU into its own input left to that path
+    (its loop's pointers are restrict); small arrays and other dtypes NumPy's."""
+    if cpu._kern is None:
+        pytest.skip("vkgrad's C loops (_cpukern) not built")
+    calls, orig = [], cpu._c_rows
+
+    def spy(fn, *rest, **kw):
+        calls.append(fn.__name__)
+        return orig(fn, *rest, **kw)
+    monkeypatch.setattr(cpu, "_c_rows", spy)
+    x = RNG.standard_normal((5, 7, 1001)).astype(np.float32)
+    g = RNG.standard_normal(x.shape).astype(np.float32)
+    x.flat[::7] = -0.0
+    x.view(np.uint32).flat[::11] = 0xffc01234
+    x.flat[::13] = -np.inf
+    g.flat[::5] = np.nan
+    one, three = split(lambda: (BE.unary("relu", x), BE.binary("relu_bwd", x, g)))
+    for got in (one, three):
+        np.testing.assert_array_equal(got[0].view(np.uint32), np.maximum(x, 0).view(np.uint32))
+        np.testing.assert_array_equal(got[1].view(np.uint32), (g * (x > 0)).view(np.uint32))
+    assert calls.count("vkg_relu_f32") == 2 and calls.count("vkg_relu_bwd_f32") == 2
+    y = x.copy()
+    assert BE.unary("relu", y, out=y) is y and np.array_equal(y.view(np.uint32), np.maximum(x, 0).view(np.uint32))
+    xg = RNG.uniform(-6, 6, x.shape).astype(np.float32)
+    got = BE.unary("gelu", xg)
+    assert calls[-1] == "vkg_gelu_f32"
+    calls.clear()
+    z = xg.copy()
+    BE.unary("gelu", z, out=z)
+    assert not calls  # (_map's blocks, each a fresh array)
+    np.testing.assert_array_equal(z, got)
+    monkeypatch.setattr(cpu.CPUBackend, "_ELEMENT_LOOPS", {})
+    np.testing.assert_allclose(got, BE.unary("gelu", xg), rtol=1e-6, atol=1e-6)
+    small = x[0, 0, :100].copy()
+    calls.clear()
+    BE.unary("relu", small)
+    assert not calls
+
+
 def test_permutes_that_transpose_matrices_run_by_tiles(split, monkeypatch):
     """A permute that moves B matrices [R, C] to [C, R] (runs of adjacent axes merged,
     axes of length 1 left out: a convolution's rows to channels first and back, a

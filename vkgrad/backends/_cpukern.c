@@ -312,6 +312,26 @@ static inline float vkg_erf(float x)
     return copysignf(p, x);
 }
 
+/* ReLU with NumPy's maximum(x, 0)'s bits: x where x > 0 or a NaN (its payload
+ * kept), else +0 (-0 too); and its gradient g (x > 0), a product by 1 or 0 as
+ * NumPy's g * (x > 0) (-0 where g < 0 and x <= 0; a NaN g stays NaN).  y may be x
+ * (in place: each element read before its own write). */
+VKG_CLONES VKG_EXPORT
+void vkg_relu_f32(const float *x, float *y, ptrdiff_t n)
+{
+    for (ptrdiff_t i = 0; i < n; i++) {
+        float v = x[i];
+        y[i] = (v > 0.0f) | (v != v) ? v : 0.0f;
+    }
+}
+
+VKG_CLONES VKG_EXPORT
+void vkg_relu_bwd_f32(const float *x, const float *g, float *out, ptrdiff_t n)
+{
+    for (ptrdiff_t i = 0; i < n; i++)
+        out[i] = g[i] * (x[i] > 0.0f ? 1.0f : 0.0f);
+}
+
 /* GELU, x Phi(x) = x (1 + erf(x / sqrt 2)) / 2, as cpu._gelu (NumPy: 16 passes) */
 VKG_CLONES VKG_EXPORT
 void vkg_gelu_f32(const float *restrict x, float *restrict y, ptrdiff_t n)
@@ -990,6 +1010,22 @@ static void vkg_rows_maxpool_bwd(const int64_t *w, int64_t n)
 {
     vkg_maxpool_bwd_32(VKG_P(0), VKG_P(1), VKG_P(2), n, w[3], w[4], (int)w[5], (int)w[6], w[7], w[8]);
 }
+static void vkg_rows_relu(const int64_t *w, int64_t n)
+{
+    vkg_relu_f32(VKG_P(0), VKG_P(1), n);
+}
+static void vkg_rows_relu_bwd(const int64_t *w, int64_t n)
+{
+    vkg_relu_bwd_f32(VKG_P(0), VKG_P(1), VKG_P(2), n);
+}
+static void vkg_rows_gelu(const int64_t *w, int64_t n)
+{
+    vkg_gelu_f32(VKG_P(0), VKG_P(1), n);
+}
+static void vkg_rows_gelu_bwd(const int64_t *w, int64_t n)
+{
+    vkg_gelu_bwd_f32(VKG_P(0), VKG_P(1), VKG_P(2), n);
+}
 static void vkg_rows_transpose(const int64_t *w, int64_t n)
 {
     vkg_transpose_32(VKG_P(0), VKG_P(1), n, w[2], w[3]);
@@ -1020,7 +1056,8 @@ static const struct {
     {"vkg_maxpool_f32", vkg_rows_maxpool}, {"vkg_maxpool_bwd_32", vkg_rows_maxpool_bwd},
     {"vkg_softmax_f32", vkg_rows_softmax}, {"vkg_layer_norm_f32", vkg_rows_layer_norm},
     {"vkg_layer_norm_bwd_f32", vkg_rows_layer_norm_bwd}, {"vkg_adam_f32", vkg_rows_adam},
-    {"vkg_transpose_32", vkg_rows_transpose},
+    {"vkg_transpose_32", vkg_rows_transpose}, {"vkg_relu_f32", vkg_rows_relu},
+    {"vkg_relu_bwd_f32", vkg_rows_relu_bwd}, {"vkg_gelu_f32", vkg_rows_gelu}, {"vkg_gelu_bwd_f32", vkg_rows_gelu_bwd},
 };
 
 /* the index of the loop named `name` for vkg_rows_par, or -1 */

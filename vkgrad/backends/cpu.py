@@ -247,6 +247,8 @@ def _kernel_signatures():
             "vkg_maxpool_bwd_32": ([ptr] * 3 + pool, None),
             "vkg_transpose_32": ([ptr, ptr] + [size] * 3, None),
             "vkg_gelu_f32": ([ptr, ptr, size], None),
+            "vkg_relu_f32": ([ptr, ptr, size], None),
+            "vkg_relu_bwd_f32": ([ptr, ptr, ptr, size], None),
             "vkg_gelu_bwd_f32": ([ptr, ptr, ptr, size], None),
             "vkg_lstm_cell_f32": ([ptr] * 6 + [size] * 2, None),
             "vkg_lstm_cell_bwd_f32": ([ptr] * 7 + [size] * 2, None),
@@ -999,8 +1001,30 @@ class CPUBackend(Backend):
         return dst
 
     # -- elementwise --------------------------------------------------
+    # elementwise C loops (_cpukern.c) over whole float32 arrays, split over its pool:
+    # ReLU [64, 16, 28, 28] 516 -> 133 us, its gradient 729 -> 183 (NumPy: a maximum
+    # against a row of zeros, a compare and a product), GELU's without _map's blocks
+    _ELEMENT_LOOPS = {"relu": "vkg_relu_f32", "gelu": "vkg_gelu_f32", "relu_bwd": "vkg_relu_bwd_f32",
+                      "gelu_bwd": "vkg_gelu_bwd_f32"}
+
+    def _element_loop(self, op, ins, out):
+        """op by its C loop over the flat arrays, into out (or a fresh array), or None
+        where that does not apply (no loop, small, not float32 C-contiguous arrays of
+        one shape, out overlapping an input the loop does not allow)."""
+        name = self._ELEMENT_LOOPS.get(op)
+        if name is None or ins[0].size < 1 << 14 or not _native_f32(*ins, *(() if out is None else (out,))):
+            return None
+        if out is not None and op.startswith("gelu") and any(np.may_share_memory(out, a) for a in ins):
+            return None  # (its loop's pointers are restrict)
+        y = np.empty_like(ins[0]) if out is None else out
+        _c_rows(getattr(_kern, name), y.size, [a.reshape(-1) for a in ins] + [y.reshape(-1)])
+        return y
+
     def unary(self, op, x, alpha=0.0, beta=0.0, out=None):
         check_op("unary", op, UNARY_OPS)
+        y = self._element_loop(op, (x,), out)
+        if y is not None:
+            return y
         f = _UNARY[op]
         if x.size < 2 * _BLOCK:  # (the common small op: _map's first case, without its closure)
             return self._store(f(self._c(x), alpha, beta), x.dtype, out)
@@ -1008,6 +1032,9 @@ class CPUBackend(Backend):
 
     def binary(self, op, a, b, alpha=0.0, beta=0.0, out=None):
         check_op("binary", op, BINARY_OPS)
+        y = self._element_loop(op, (a, b), out)
+        if y is not None:
+            return y
         f = _BINARY[op]
         if a.size < 2 * _BLOCK:
             return self._store(f(self._c(a), self._c(b), alpha, beta), a.dtype, out)
