@@ -1,6 +1,7 @@
 """Device time of a convolution's parts on the Vulkan backend: im2col, the product
 with the bias, the permute to [N, C, H, W], col2im and the two backward products,
-then the whole forward (device timestamps, median of five runs).
+then the whole forward, and a 2 x 2 max pool and its gradient over the same input
+(device timestamps, median of five runs).
 
     python tools/conv_parts.py [--batch 64] [--channels 64] [--size 32]
 
@@ -37,6 +38,8 @@ def main(argv=None):
         wm = w.reshape(C, C * 9)
         rows = vg.linear(cols, wm, b)
         g = vg.tensor(r.uniform(-1, 1, (N * H * H, C)), device="vulkan", dtype=dt)
+        pool = Window((2, 2), (2, 2), (0, 0), (1, 1), (H // 2, H // 2))
+        ym, im = be.window_max(x.data, pool)
         parts = {
             "im2col": lambda: be.im2col(x.data, win),
             "linear cols @ w.T + b": lambda: vg.linear(cols, wm, b).data,
@@ -45,6 +48,8 @@ def main(argv=None):
             "g @ w (dcols)": lambda: (g @ wm).data,
             "g.T @ cols (dW)": lambda: (g.T @ cols).data,
             "conv2d fwd": lambda: vg.conv2d(x, w, b, padding=1).data,
+            "max pool 2x2": lambda: be.window_max(x.data, pool)[0],
+            "max pool 2x2 gradient": lambda: be.window_scatter(ym, im, (N, C, H, H), pool),
         }
         for name, fn in parts.items():
             run = _gpu_timer(be, fn)
