@@ -189,7 +189,21 @@ void vkg_maxpool_f32(const float *restrict x, float *restrict y, int *restrict i
 
 /* Its gradient: g [P, OH, OW] (4-byte elements, copied as bits) into y [P, H, W] at
  * each window's tap idx (in [0, kh * kw): the caller checks), +0.0 at the other taps
- * and past the last window. */
+ * and past the last window.  Tap by tap over a row of windows (vectorised), or a
+ * window at a time where a row has fewer than 8 (too short for a vector: 2 x 2 over
+ * [64, 32, 14, 14] 1.66 -> 0.86 ms on one core; 28 x 28 planes 0.67 -> 1.50 that way). */
+static inline void vkg_maxpool_bwd_windows(const unsigned *restrict go, const int *restrict io,
+                                           unsigned *restrict row0, ptrdiff_t W, int kh, int kw, ptrdiff_t OW)
+{
+    for (ptrdiff_t ow = 0; ow < OW; ow++) {
+        unsigned v = go[ow];
+        int k = io[ow];
+        for (int i = 0; i < kh; i++)
+            for (int j = 0; j < kw; j++)
+                row0[(ptrdiff_t)i * W + ow * kw + j] = k == i * kw + j ? v : 0u;
+    }
+}
+
 VKG_CLONES VKG_EXPORT
 void vkg_maxpool_bwd_32(const unsigned *restrict g, const int *restrict idx, unsigned *restrict y,
                         ptrdiff_t P, ptrdiff_t H, ptrdiff_t W, int kh, int kw, ptrdiff_t OH, ptrdiff_t OW)
@@ -199,9 +213,18 @@ void vkg_maxpool_bwd_32(const unsigned *restrict g, const int *restrict idx, uns
         for (ptrdiff_t oh = 0; oh < OH; oh++) {
             const unsigned *go = g + (t * OH + oh) * OW;
             const int *io = idx + (t * OH + oh) * OW;
+            if (OW < 8) {  /* (2 x 2 and 3 x 3 by bodies of constant size, unrolled) */
+                unsigned *row0 = plane + oh * kh * W;
+                if (kh == 2 && kw == 2)
+                    vkg_maxpool_bwd_windows(go, io, row0, W, 2, 2, OW);
+                else if (kh == 3 && kw == 3)
+                    vkg_maxpool_bwd_windows(go, io, row0, W, 3, 3, OW);
+                else
+                    vkg_maxpool_bwd_windows(go, io, row0, W, kh, kw, OW);
+            }
             for (int i = 0; i < kh; i++) {
                 unsigned *row = plane + (oh * kh + i) * W;
-                for (int j = 0; j < kw; j++) {
+                for (int j = 0; OW >= 8 && j < kw; j++) {
                     int k = i * kw + j;
                     for (ptrdiff_t ow = 0; ow < OW; ow++)
                         row[ow * kw + j] = io[ow] == k ? go[ow] : 0u;
