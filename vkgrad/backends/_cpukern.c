@@ -668,6 +668,20 @@ double vkg_softmax_xent_f32(const float *restrict c, const int *restrict lab, fl
     return loss;
 }
 
+/* vkg_softmax_xent_f32 over nb blocks of `per` rows (the last of what is left of
+ * rows_left), each block's loss sum into loss[b] as a float (cpu.softmax_xent's
+ * blocks, fixed by the shape, summed in order by the caller: the same bits whatever
+ * the thread count); NaN in a block with a label out of range */
+VKG_EXPORT
+void vkg_xent_blocks_f32(const float *c, const int *lab, float *grad, float *loss, ptrdiff_t rows_left,
+                         ptrdiff_t nb, ptrdiff_t per, ptrdiff_t V, float n)
+{
+    for (ptrdiff_t b = 0; b < nb; b++) {
+        ptrdiff_t rows = rows_left - b * per < per ? rows_left - b * per : per;
+        loss[b] = (float)vkg_softmax_xent_f32(c + b * per * V, lab + b * per, grad + b * per * V, rows, V, n);
+    }
+}
+
 /* The GRU cell, as cpu.gru_cell: gates [r, z, n] from xg and hg [N, 3H] (PyTorch's
  * order), r = sigmoid(xr + hr), z = sigmoid(xz + hz), n = tanh(xn + r hn),
  * h' = n + z (h - n); acts = [r, z, n]. */
@@ -1049,6 +1063,10 @@ static void vkg_rows_gelu_bwd(const int64_t *w, int64_t n)
 {
     vkg_gelu_bwd_f32(VKG_P(0), VKG_P(1), VKG_P(2), n);
 }
+static void vkg_rows_xent_blocks(const int64_t *w, int64_t n)
+{
+    vkg_xent_blocks_f32(VKG_P(0), VKG_P(1), VKG_P(2), VKG_P(3), w[4], n, w[5], w[6], vkg_word_f(w[7]));
+}
 static void vkg_rows_transpose(const int64_t *w, int64_t n)
 {
     vkg_transpose_32(VKG_P(0), VKG_P(1), n, w[2], w[3]);
@@ -1079,7 +1097,8 @@ static const struct {
     {"vkg_maxpool_f32", vkg_rows_maxpool}, {"vkg_maxpool_bwd_32", vkg_rows_maxpool_bwd},
     {"vkg_softmax_f32", vkg_rows_softmax}, {"vkg_layer_norm_f32", vkg_rows_layer_norm},
     {"vkg_layer_norm_bwd_f32", vkg_rows_layer_norm_bwd}, {"vkg_adam_f32", vkg_rows_adam},
-    {"vkg_transpose_32", vkg_rows_transpose}, {"vkg_relu_f32", vkg_rows_relu},
+    {"vkg_transpose_32", vkg_rows_transpose}, {"vkg_xent_blocks_f32", vkg_rows_xent_blocks},
+    {"vkg_relu_f32", vkg_rows_relu},
     {"vkg_relu_bwd_f32", vkg_rows_relu_bwd}, {"vkg_gelu_f32", vkg_rows_gelu}, {"vkg_gelu_bwd_f32", vkg_rows_gelu_bwd},
 };
 

@@ -258,6 +258,7 @@ def _kernel_signatures():
             "vkg_layer_norm_bwd_f32": ([ptr] * 7 + [size] * 2, None),
             "vkg_softmax_f32": ([ptr, ptr, size, size, i], None),
             "vkg_softmax_xent_f32": ([ptr, ptr, ptr, size, size, fl], ctypes.c_double),
+            "vkg_xent_blocks_f32": ([ptr] * 4 + [size] * 4 + [fl], None),
             "vkg_sgemm_par": ([ptr] * 3 + [i] * 2 + [ctypes.c_char] * 2 + [ctypes.c_int64] * 3
                               + [ptr, ctypes.c_int64] * 3 + [ctypes.c_int64] * 4, i),
             "vkg_rows_loop": ([ctypes.c_char_p], i),
@@ -342,7 +343,7 @@ def _word(v, kind):
     return 0 if v is None else int(v)
 
 
-def _c_rows(fn, n, args, rest=(), unit=1, width=None):
+def _c_rows(fn, n, args, rest=(), unit=1, width=None, steps=None):
     """The C loop ``fn`` over the leading axis's n rows, in chunks over the threads:
     fn(*args, the chunk's rows times ``unit``, *rest), each array in ``args`` (C-
     contiguous, n rows) by its address at the chunk's first row, other args (a fixed
@@ -350,13 +351,19 @@ def _c_rows(fn, n, args, rest=(), unit=1, width=None):
     array, or ``width`` a row), run by _cpukern's pool of spinning C threads
     (vkg_rows_par: Python's pool started a chunk 215 us late here, more than a
     softmax over [256, 1000] takes); without it, ``width``: _row_blocks' cache-sized
-    blocks of rows that wide, else _par's chunks."""
+    blocks of rows that wide, else _par's chunks.  ``steps``: bytes a row of each
+    array and then of leading ``rest`` words (passed before the row count: a count
+    of rows left, down as rows go), where the rows are not the arrays' leading axis."""
     at = [(_addr(a), a.nbytes // max(n, 1)) if isinstance(a, np.ndarray) else (a, None) for a in args]
+    if steps is not None:
+        at = [(a, st) for (a, _), st in zip(at, steps)]
+        at += [(v, st) for v, st in zip(rest, steps[len(args):])]
+        rest = rest[len(steps) - len(args):]
     work = n * width if width is not None else max(a.size for a in args if isinstance(a, np.ndarray))
     k = min(get_num_threads(), n, work // _PAR_MIN)
     loop = _ROWS_LOOPS.get(fn.__name__)
     if k > 1 and loop is not None and not _NOPOOL and not getattr(_task, "busy", False):
-        kinds = fn.argtypes[len(args) + 1:]
+        kinds = fn.argtypes[len(at) + 1:]
         words = [a or 0 for a, _ in at] + [_word(v, t) for v, t in zip(rest, kinds)]
         steps = [step or 0 for _, step in at] + [0] * len(rest)
         if _kern.vkg_rows_par(loop, k, n, unit, len(words), (ctypes.c_int64 * len(words))(*words),
@@ -1371,6 +1378,12 @@ class CPUBackend(Backend):
             loss, e = block(slice(0, R))
             return self._store(-loss / R if R else np.nan, ldt), self._store(e, logits.dtype)
         grad, block_loss = np.empty(c.shape, logits.dtype), np.empty(-(-R // per), c.dtype)
+        if native:  # the blocks over _cpukern's pool, written in place (a row's label out of range: below)
+            # (the blocks' arguments as words: addresses moved per block, the rows left down by per)
+            _c_rows(_kern.vkg_xent_blocks_f32, len(block_loss), (c, target, grad, block_loss), (R, per, V, R),
+                    steps=(per * V * 4, per * 4, per * V * 4, 4, -per))
+            if not np.isnan(block_loss).any():
+                return self._store(-block_loss.sum() / R, ldt), grad
 
         def part(r):
             loss, e = block(r)
