@@ -124,14 +124,15 @@ def test_max_pool_windows(split, dtype, k, nan):
     same(*split(lambda: BE.window_scatter(g, y[0][1], x.shape, win)))
 
 
-@pytest.mark.parametrize("width", [11, 35])
+@pytest.mark.parametrize("width", [11, 12, 35])
 @pytest.mark.parametrize("k", [(2, 2), (3, 2), (3, 3), (1, 1)])
 def test_max_pool_in_c_same_bits(c_and_numpy, monkeypatch, k, width):
     """The C loops' max pool and its gradient against the NumPy path, bit for bit,
     and the base class's rule: NaN windows (the first NaN), ties between -0.0 and
     0.0 (the first tap's zero, as the shader), rows and columns past the last
     window (a gradient of +0.0); rows of fewer than 8 windows (the gradient a
-    window at a time) and of more (tap by tap)."""
+    window at a time) and of more (tap by tap); 2 x 2 windows over rows of whole
+    windows (width 12: each row's pairs first, then the rows)."""
     x = x_nchw((5, 3, 13, width), np.float32, nan=True)
     x[:, :, 0:4:2, 0:4] = -0.0
     x[:, :, 1:4:2, 0:4] = 0.0

@@ -160,10 +160,52 @@ void vkg_col2im_f32(const float *restrict cols, float *restrict out, ptrdiff_t N
  * the window (its first), as window_max.comp and the NumPy path.  Tap by tap over
  * a row of windows, without a branch (a branch per tap on random values
  * mispredicted: 1.8x NumPy's time). */
+/* 2 x 2 windows over rows of whole windows (W = 2 OW): each input row's pairs first,
+ * in one stride-2 pass over a block of rows (a long loop that vectorises: the
+ * pair's maximum and its column), then the two rows of each window -- the taps in
+ * row-major order as above (a row's first maximum, or first NaN, against the
+ * other row's: the second only if greater, or a NaN where the first is not).
+ * [64, 16, 28, 28]: 1.32 -> 0.84 ms on one core. */
+#define VKG_PAIRS 4096
+VKG_CLONES
+void vkg_maxpool_2x2(const float *restrict x, float *restrict y, int *restrict idx, ptrdiff_t P,
+                            ptrdiff_t H, ptrdiff_t W, ptrdiff_t OH, ptrdiff_t OW)
+{
+    float hm[VKG_PAIRS];
+    int hj[VKG_PAIRS];
+    ptrdiff_t block = VKG_PAIRS / OW / 2 * 2;  /* input rows a block: whole windows' pairs of rows */
+    for (ptrdiff_t t = 0; t < P; t++)
+        for (ptrdiff_t r0 = 0; r0 < 2 * OH; r0 += block) {  /* (rows past the last window: not read) */
+            ptrdiff_t r1 = r0 + block < 2 * OH ? r0 + block : 2 * OH, n = (r1 - r0) * OW;
+            const float *xs = x + (t * H + r0) * W;
+            for (ptrdiff_t e = 0; e < n; e++) {
+                float a = xs[2 * e], b = xs[2 * e + 1];
+                int take = (b > a) | ((b != b) & (a == a));
+                hm[e] = take ? b : a;
+                hj[e] = take;
+            }
+            for (ptrdiff_t q = 0; q < (r1 - r0) / 2; q++) {
+                const float *m0 = hm + 2 * q * OW, *m1 = m0 + OW;
+                const int *j0 = hj + 2 * q * OW, *j1 = j0 + OW;
+                ptrdiff_t o = (t * OH + r0 / 2 + q) * OW;
+                for (ptrdiff_t ow = 0; ow < OW; ow++) {
+                    float a = m0[ow], b = m1[ow];
+                    int take = (b > a) | ((b != b) & (a == a));
+                    y[o + ow] = take ? b : a;
+                    idx[o + ow] = take ? 2 + j1[ow] : j0[ow];
+                }
+            }
+        }
+}
+
 VKG_CLONES VKG_EXPORT
 void vkg_maxpool_f32(const float *restrict x, float *restrict y, int *restrict idx, ptrdiff_t P,
                      ptrdiff_t H, ptrdiff_t W, int kh, int kw, ptrdiff_t OH, ptrdiff_t OW)
 {
+    if (kh == 2 && kw == 2 && W == 2 * OW && 2 * OW <= VKG_PAIRS) {
+        vkg_maxpool_2x2(x, y, idx, P, H, W, OH, OW);
+        return;
+    }
     for (ptrdiff_t t = 0; t < P; t++)
         for (ptrdiff_t oh = 0; oh < OH; oh++) {
             const float *row0 = x + (t * H + oh * kh) * W;
