@@ -25,6 +25,7 @@
 // views of their words (lavapipe gathers a texel fetch, loads a storage buffer
 // lane by lane: the same two 1.4x / 1.3x faster).  Bindings: 0 x (in), 1 idx (in; a dummy when SCATTER = 0), 2 y (out).
 #include "common.glsl"
+#include "batchwalk.glsl"
 layout(local_size_x = 256) in;
 layout(constant_id = 0) const uint RUN = 1u;
 layout(constant_id = 1) const uint SCATTER = 0u;
@@ -128,12 +129,8 @@ uvec4 place(uint e) {
 
 // y[b, c, h, w] for each b of a chunk (BATCH = 1)
 void batch_walk() {
-    uint units = p.C * p.H * p.W / EPU, groups = (units + 255u) / 256u;
-    uint items = groups * ((p.N + p.chunk - 1u) / p.chunk);  // (workgroup's units, chunk) pairs
-    for (uint g = gl_WorkGroupID.x; g < items; g += gl_NumWorkGroups.x) {
-        uint u = (g % groups) * 256u + gl_LocalInvocationID.x, b0 = g / groups * p.chunk;
-        if (u >= units)
-            continue;
+    uint units = p.C * p.H * p.W / EPU;
+    FOR_BATCH_UNIT(units, p.N, p.chunk, u, b0, b1) {
         uvec4 e[2];  // the unit's elements' places in the image (b = 0)
         ivec4 win[2];  // and their window digits (qh, rh, qw, rw)
         [[unroll]] for (uint k = 0u; k < EPU; k++) {
@@ -141,7 +138,7 @@ void batch_walk() {
             uint hp = e[k].z + p.ph, wp = e[k].w + p.pw;
             win[k] = ivec4(hp / SH, hp % SH, wp / SW, wp % SW);
         }
-        for (uint b = b0; b < min(p.N, b0 + p.chunk); b++) {
+        for (uint b = b0; b < b1; b++) {
             float v[2];
             [[unroll]] for (uint k = 0u; k < EPU; k++)
                 v[k] = LOOPED ? taps_looped(b, e[k].y, e[k].z, e[k].w)

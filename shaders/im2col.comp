@@ -28,6 +28,7 @@ layout(push_constant) uniform P { uint N; uint C; uint H; uint W; uint ph; uint 
                                   uint pad; uint chunk; } p;
 BUF_IN(0, X)
 BUF_OUT(1, Y)
+#include "batchwalk.glsl"
 
 const uint PAD = 0xffffffffu;  // "reads the pad"
 // element e of an image's block: its offset in the image's x, or PAD
@@ -44,14 +45,10 @@ uint bits(uint base, uint s) { return s == PAD ? p.pad : LD_BITS(X, base + s); }
 
 void main() {
     uint units = p.OH * p.OW * p.C * KH * KW / EPU;  // an image's block of y in units
-    uint img = p.C * p.H * p.W, groups = (units + 255u) / 256u;
-    uint items = groups * ((p.N + p.chunk - 1u) / p.chunk);  // (workgroup's units, chunk) pairs
-    for (uint g = gl_WorkGroupID.x; g < items; g += gl_NumWorkGroups.x) {
-        uint u = (g % groups) * 256u + gl_LocalInvocationID.x, b0 = g / groups * p.chunk;
-        if (u >= units)
-            continue;
+    uint img = p.C * p.H * p.W;
+    FOR_BATCH_UNIT(units, p.N, p.chunk, u, b0, b1) {
         uint s0 = source(u * EPU), s1 = EPU == 2u ? source(u * EPU + 1u) : 0u;
-        for (uint b = b0; b < min(p.N, b0 + p.chunk); b++) {
+        for (uint b = b0; b < b1; b++) {
             uint v = bits(b * img, s0);
             if (EPU == 2u) v |= bits(b * img, s1) << 16u;
             Y[b * units + u] = v;

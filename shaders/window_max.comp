@@ -15,6 +15,7 @@
 // -DTEXEL_IN (the "window_max_tx" twin, CPU devices): x through an R32UI view of
 // its words.  Bindings: 0 x (in), 1 y (out), 2 idx (out).
 #include "common.glsl"
+#include "batchwalk.glsl"
 layout(local_size_x = 256) in;
 layout(constant_id = 0) const uint RUN = 1u;
 layout(constant_id = 1) const uint KH = 1u;
@@ -59,16 +60,12 @@ float window(uint t, uint oh, uint ow, uint e) {
 
 // y's planes of a chunk at one place each (BATCH = 1)
 void batch_walk() {
-    uint units = p.OH * p.OW / EPU, groups = (units + 255u) / 256u;
-    uint items = groups * ((p.planes + p.chunk - 1u) / p.chunk);  // (workgroup's units, chunk) pairs
-    for (uint g = gl_WorkGroupID.x; g < items; g += gl_NumWorkGroups.x) {
-        uint u = (g % groups) * 256u + gl_LocalInvocationID.x, t0 = g / groups * p.chunk;
-        if (u >= units)
-            continue;
+    uint units = p.OH * p.OW / EPU;
+    FOR_BATCH_UNIT(units, p.planes, p.chunk, u, t0, t1) {
         uvec2 at[2];  // the unit's elements' (oh, ow)
         [[unroll]] for (uint k = 0u; k < EPU; k++)
             at[k] = uvec2((u * EPU + k) / p.OW, (u * EPU + k) % p.OW);
-        for (uint t = t0; t < min(p.planes, t0 + p.chunk); t++) {
+        for (uint t = t0; t < t1; t++) {
             float v[2];
             [[unroll]] for (uint k = 0u; k < EPU; k++)
                 v[k] = window(t, at[k].x, at[k].y, t * units * EPU + u * EPU + k);

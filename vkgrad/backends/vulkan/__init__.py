@@ -1128,7 +1128,7 @@ class VulkanBackend(Backend):
         return self.reshape(y, (N * OH * OW, C * kh * kw))
 
     def _batch_grid(self, N, block, dtype, turns=1):
-        """(workgroups, images per invocation) of a batch walk (im2col.comp,
+        """(workgroups, images per invocation) of a batch walk (batchwalk.glsl: im2col.comp,
         col2im.comp and window_max.comp BATCH) over N images' (a max pool: planes')
         blocks of ``block`` elements each, or None (window_walk "runs", nothing to
         do, an f16 block of an odd length -- its last word would hold two images'
