@@ -351,14 +351,12 @@ def _c_rows(fn, n, args, rest=(), unit=1, width=None, steps=None):
     array, or ``width`` a row), run by _cpukern's pool of spinning C threads
     (vkg_rows_par: Python's pool started a chunk 215 us late here, more than a
     softmax over [256, 1000] takes); without it, ``width``: _row_blocks' cache-sized
-    blocks of rows that wide, else _par's chunks.  ``steps``: bytes a row of each
-    array and then of leading ``rest`` words (passed before the row count: a count
-    of rows left, down as rows go), where the rows are not the arrays' leading axis."""
+    blocks of rows that wide, else _par's chunks.  ``steps``: each of ``args``'s
+    change a row (bytes for arrays; an int too: a count of rows left, -rows a row),
+    where the rows are not the arrays' leading axis."""
     at = [(_addr(a), a.nbytes // max(n, 1)) if isinstance(a, np.ndarray) else (a, None) for a in args]
     if steps is not None:
         at = [(a, st) for (a, _), st in zip(at, steps)]
-        at += [(v, st) for v, st in zip(rest, steps[len(args):])]
-        rest = rest[len(steps) - len(args):]
     work = n * width if width is not None else max(a.size for a in args if isinstance(a, np.ndarray))
     k = min(get_num_threads(), n, work // _PAR_MIN)
     loop = _ROWS_LOOPS.get(fn.__name__)
@@ -1009,7 +1007,7 @@ class CPUBackend(Backend):
 
     # -- elementwise --------------------------------------------------
     # elementwise C loops (_cpukern.c) over whole float32 arrays, split over its pool:
-    # ReLU [64, 16, 28, 28] 516 -> 133 us, its gradient 729 -> 183 (NumPy: a maximum
+    # ReLU [64, 16, 28, 28] 516 -> 142 us, its gradient 729 -> 225 (NumPy: a maximum
     # against a row of zeros, a compare and a product), GELU's without _map's blocks
     _ELEMENT_LOOPS = {"relu": "vkg_relu_f32", "gelu": "vkg_gelu_f32", "relu_bwd": "vkg_relu_bwd_f32",
                       "gelu_bwd": "vkg_gelu_bwd_f32"}
@@ -1380,7 +1378,7 @@ class CPUBackend(Backend):
         grad, block_loss = np.empty(c.shape, logits.dtype), np.empty(-(-R // per), c.dtype)
         if native:  # the blocks over _cpukern's pool, written in place (a row's label out of range: below)
             # (the blocks' arguments as words: addresses moved per block, the rows left down by per)
-            _c_rows(_kern.vkg_xent_blocks_f32, len(block_loss), (c, target, grad, block_loss), (R, per, V, R),
+            _c_rows(_kern.vkg_xent_blocks_f32, len(block_loss), (c, target, grad, block_loss, R), (per, V, R),
                     steps=(per * V * 4, per * 4, per * V * 4, 4, -per))
             if not np.isnan(block_loss).any():
                 return self._store(-block_loss.sum() / R, ldt), grad
