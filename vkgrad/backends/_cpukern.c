@@ -154,22 +154,16 @@ void vkg_col2im_f32(const float *restrict cols, float *restrict out, ptrdiff_t N
         }
 }
 
-/* A max pool whose windows tile the input (stride = kernel, no padding or
- * dilation): x [P, H, W] float32 planes (N * C), y and idx [P, OH, OW]; each
- * window's taps taken in row-major order, the first maximum kept, a NaN taking
- * the window (its first), as window_max.comp and the NumPy path.  Tap by tap over
- * a row of windows, without a branch (a branch per tap on random values
- * mispredicted: 1.8x NumPy's time). */
 /* 2 x 2 windows over rows of whole windows (W = 2 OW): each input row's pairs first,
  * in one stride-2 pass over a block of rows (a long loop that vectorises: the
  * pair's maximum and its column), then the two rows of each window -- the taps in
- * row-major order as above (a row's first maximum, or first NaN, against the
+ * row-major order as vkg_maxpool_f32 takes them, below (a row's first maximum, or first NaN, against the
  * other row's: the second only if greater, or a NaN where the first is not).
- * [64, 16, 28, 28]: 1.32 -> 0.84 ms on one core. */
+ * [64, 16, 28, 28]: 1.44 -> 0.96 ms on one core. */
 #define VKG_PAIRS 4096
 VKG_CLONES
 void vkg_maxpool_2x2(const float *restrict x, float *restrict y, int *restrict idx, ptrdiff_t P,
-                            ptrdiff_t H, ptrdiff_t W, ptrdiff_t OH, ptrdiff_t OW)
+                     ptrdiff_t H, ptrdiff_t W, ptrdiff_t OH, ptrdiff_t OW)
 {
     float hm[VKG_PAIRS];
     int hj[VKG_PAIRS];
@@ -198,6 +192,12 @@ void vkg_maxpool_2x2(const float *restrict x, float *restrict y, int *restrict i
         }
 }
 
+/* A max pool whose windows tile the input (stride = kernel, no padding or
+ * dilation): x [P, H, W] float32 planes (N * C), y and idx [P, OH, OW]; each
+ * window's taps taken in row-major order, the first maximum kept, a NaN taking
+ * the window (its first), as window_max.comp and the NumPy path.  Tap by tap over
+ * a row of windows, without a branch (a branch per tap on random values
+ * mispredicted: 1.8x NumPy's time); 2 x 2 over rows of whole windows as above. */
 VKG_CLONES VKG_EXPORT
 void vkg_maxpool_f32(const float *restrict x, float *restrict y, int *restrict idx, ptrdiff_t P,
                      ptrdiff_t H, ptrdiff_t W, int kh, int kw, ptrdiff_t OH, ptrdiff_t OW)
@@ -255,25 +255,23 @@ void vkg_maxpool_bwd_32(const unsigned *restrict g, const int *restrict idx, uns
         for (ptrdiff_t oh = 0; oh < OH; oh++) {
             const unsigned *go = g + (t * OH + oh) * OW;
             const int *io = idx + (t * OH + oh) * OW;
+            unsigned *row0 = plane + oh * kh * W;
             if (OW < 8) {  /* (2 x 2 and 3 x 3 by bodies of constant size, unrolled) */
-                unsigned *row0 = plane + oh * kh * W;
                 if (kh == 2 && kw == 2)
                     vkg_maxpool_bwd_windows(go, io, row0, W, 2, 2, OW);
                 else if (kh == 3 && kw == 3)
                     vkg_maxpool_bwd_windows(go, io, row0, W, 3, 3, OW);
                 else
                     vkg_maxpool_bwd_windows(go, io, row0, W, kh, kw, OW);
+            } else {
+                for (int i = 0; i < kh; i++)
+                    for (int j = 0; j < kw; j++)
+                        for (ptrdiff_t ow = 0; ow < OW; ow++)
+                            row0[(ptrdiff_t)i * W + ow * kw + j] = io[ow] == i * kw + j ? go[ow] : 0u;
             }
-            for (int i = 0; i < kh; i++) {
-                unsigned *row = plane + (oh * kh + i) * W;
-                for (int j = 0; OW >= 8 && j < kw; j++) {
-                    int k = i * kw + j;
-                    for (ptrdiff_t ow = 0; ow < OW; ow++)
-                        row[ow * kw + j] = io[ow] == k ? go[ow] : 0u;
-                }
+            for (int i = 0; i < kh; i++)  /* (columns past the last window) */
                 for (ptrdiff_t w = OW * kw; w < W; w++)
-                    row[w] = 0u;
-            }
+                    row0[(ptrdiff_t)i * W + w] = 0u;
         }
         for (ptrdiff_t e = OH * kh * W; e < H * W; e++)
             plane[e] = 0u;
@@ -791,9 +789,9 @@ void vkg_gru_cell_bwd_f32(const float *restrict dh, const float *restrict acts, 
  * 10.6-13.3 ms, claimed 10.8-11.3: alternating processes, four pairs).  Python's
  * threads handed a chunk over in 115-215 us here (a futex wake-up of an idle
  * virtual CPU, then the GIL), longer than a [64, 128] @ [128, 512] product or a
- * softmax over [256, 1000] takes; these workers
- * poll for the next job for VKG_SPIN_NS after each (pause, then sched_yield: a
- * runnable thread on their core goes first), then sleep on a condition variable.
+ * softmax over [256, 1000] takes; these workers poll for the next job for
+ * VKG_SPIN_NS after each (pause, then sched_yield: a runnable thread on their core
+ * goes first), then sleep on a condition variable.
  * One job at a time: a caller that finds the pool busy (another Python thread's
  * job) runs its own whole. */
 #include <pthread.h>
@@ -1038,26 +1036,10 @@ int vkg_sgemm_par(void *gemm, void *set_threads, void *max_threads, int chunks, 
                   int64_t M, int64_t N, int64_t K, const float *A, int64_t lda, const float *B, int64_t ldb,
                   float *C, int64_t ldc, int64_t batch, int64_t sa, int64_t sb, int64_t sc)
 {
-    struct vkg_job job = {0};
-    job.gemm = (vkg_gemm_t)gemm;
-    job.set_threads = (vkg_set_threads_t)set_threads;
-    job.max_threads = (vkg_max_threads_t)max_threads;
-    job.by_cols = by_cols;
-    job.ta = ta;
-    job.tb = tb;
-    job.M = M;
-    job.N = N;
-    job.K = K;
-    job.A = A;
-    job.lda = lda;
-    job.B = B;
-    job.ldb = ldb;
-    job.C = C;
-    job.ldc = ldc;
-    job.batch = batch;
-    job.sa = sa;
-    job.sb = sb;
-    job.sc = sc;
+    struct vkg_job job = {.gemm = (vkg_gemm_t)gemm, .set_threads = (vkg_set_threads_t)set_threads,
+                          .max_threads = (vkg_max_threads_t)max_threads, .by_cols = by_cols, .ta = ta, .tb = tb,
+                          .M = M, .N = N, .K = K, .A = A, .lda = lda, .B = B, .ldb = ldb, .C = C, .ldc = ldc,
+                          .batch = batch, .sa = sa, .sb = sb, .sc = sc};
     return vkg_run(&job, chunks);
 }
 
@@ -1161,11 +1143,7 @@ int vkg_rows_par(int loop, int chunks, int64_t n, int64_t unit, int nw, const in
 {
     if (loop < 0 || loop >= (int)(sizeof vkg_row_loops / sizeof vkg_row_loops[0]) || nw < 0 || nw > VKG_MAX_WORDS)
         return -1;
-    struct vkg_job job = {0};
-    job.rows = vkg_row_loops[loop].fn;
-    job.n = n;
-    job.unit = unit;
-    job.nw = nw;
+    struct vkg_job job = {.rows = vkg_row_loops[loop].fn, .n = n, .unit = unit, .nw = nw};
     memcpy(job.w, w, nw * sizeof *w);
     memcpy(job.step, step, nw * sizeof *step);
     return vkg_run(&job, chunks);
