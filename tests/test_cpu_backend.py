@@ -201,6 +201,59 @@ def test_recurrent_cells_in_c_close_to_numpy(c_and_numpy, cell):
     assert not got[0][0].any() and not got[0][-1].any()
 
 
+@pytest.mark.parametrize("mode", ["LSTM", "GRU", "RNN_TANH", "RNN_RELU"])
+@pytest.mark.parametrize("reverse", [False, True])
+def test_whole_recurrence_in_c_matches_the_step_loop(c_and_numpy, monkeypatch, mode, reverse):
+    """The whole recurrence by the C loop (vkg_rnn_seq_f32 and its gradient: chunks of
+    the batch's rows through all the steps, over C's pool and over Python's) against
+    the step loop: with the NumPy cells and with the C cells, within 1e-6 (of the
+    largest value: tanh's last bits carried through the steps); outputs,
+    last states and every input's gradient, from the outputs' gradient alone, the
+    last states' alone and both."""
+    if cpu._sgemm is None:
+        pytest.skip("oneDNN's sgemm not found: no fused recurrence")
+    T, N, H = 5, 13, 6
+    G = {"LSTM": 4, "GRU": 3}.get(mode, 1)
+    r = np.random.default_rng(53)
+    vals = [r.standard_normal(s).astype(np.float32) for s in ((T, N, G * H), (N, H), (N, H), (G * H, H), (G * H,))]
+    vals[3] *= 0.5
+    projs = [r.standard_normal(s).astype(np.float32) for s in ((T, N, H), (N, H), (N, H))]
+    fused = []
+    orig = BE.recurrence_fwd
+
+    def spy(*a):
+        got = orig(*a)
+        fused.append(got is not None)
+        return got
+    monkeypatch.setattr(BE, "recurrence_fwd", spy)
+
+    def run():
+        res = []
+        for which in ("out", "states", "both"):
+            ts = [vg.tensor(v, requires_grad=True, device="cpu", dtype="f32") for v in vals]
+            xg, h0, c0, w, b = ts
+            out, h, c = vg.recurrence(mode, xg, h0, c0 if mode == "LSTM" else None, w, b if mode == "GRU" else None,
+                                      reverse=reverse)
+            ys = ([out] if which != "states" else []) + ([h] + ([c] if c is not None else []) if which != "out" else [])
+            ps = ([projs[0]] if which != "states" else []) + (projs[1:2 + (c is not None)] if which != "out" else [])
+            sum((y * vg.tensor(p, device="cpu", dtype="f32")).sum() for y, p in zip(ys, ps)).backward()
+            res += [out.numpy(), h.numpy()] + [t.grad.numpy() for t in ts if t.grad is not None]
+        return res
+    monkeypatch.setattr(cpu, "_PAR_MIN", 1)  # (two chunks of the 13 rows)
+    for nopool in (False, True):
+        monkeypatch.setattr(cpu, "_NOPOOL", nopool)
+        fused.clear()
+        got, want = c_and_numpy(run)
+        assert fused[:3] == [True] * 3 and not any(fused[3:]), fused  # (C's run fused, NumPy's stepped)
+        monkeypatch.setattr(BE, "recurrence_fwd", lambda *a: None)
+        stepped = run()
+        monkeypatch.setattr(BE, "recurrence_fwd", spy)
+        assert len(got) == len(want) == len(stepped) == 3 * (2 + 3 + (mode == "LSTM") + (mode == "GRU"))
+        for a, b, c in zip(got, want, stepped):  # (tanh's last bits carried through the steps: scaled)
+            np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-6 * max(1.0, float(np.abs(b).max())))
+            np.testing.assert_allclose(a, c, rtol=1e-6, atol=1e-6 * max(1.0, float(np.abs(b).max())))
+
+
 @pytest.mark.parametrize("affine", [True, False])
 @pytest.mark.parametrize("R,D", [(300, 128), (5, 13), (3, 1)])
 def test_layer_norm_in_c_close_to_numpy(c_and_numpy, monkeypatch, affine, R, D):

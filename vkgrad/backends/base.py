@@ -534,6 +534,22 @@ class Backend:
         dr = self.binary("sigmoid_bwd", r, self.binary("mul", dn, self._gate(hg, 2, H)))
         return self._into(out, self.cat([dr, dz, dn], 1)), self.cat([dr, dz, self.binary("mul", dn, r)], 1), dhz
 
+    def recurrence_fwd(self, mode, xg, h0, c0, w_hh, b_hh, reverse):
+        """A whole recurrence (ops.recurrence without packed lengths or a projection)
+        in one call where the backend runs it as one: (out [T, N, H] -- each step's h'
+        in time order --, h_n, c_n (an LSTM's, else None), saved -- what
+        recurrence_bwd takes); None (this default): ops.recurrence steps through it
+        with the cells.  mode, xg [T, N, G H], h0, c0, w_hh [G H, H], b_hh (a GRU's)
+        and reverse as ops.recurrence's."""
+        return None
+
+    def recurrence_bwd(self, saved, g_out, dh, dc):
+        """recurrence_fwd's gradient through the steps from the gradients of out (g_out),
+        h_n (dh) and c_n (dc), each None where there is none: (dxg [T, N, G H], dhg
+        [T, N, G H] -- the state products' (a GRU's differ from dxg) --, h0's, c0's or
+        None).  The weights' gradients are the caller's (one product over all steps)."""
+        raise NotImplementedError(f"{type(self).__name__}: recurrence_bwd without recurrence_fwd")
+
     def _as(self, h, dtype):
         """h in dtype, converted only where it differs (f16 operands of an f32
         composition; on Vulkan, shaders with scattered writes produce f32 for f16

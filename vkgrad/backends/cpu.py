@@ -261,6 +261,8 @@ def _kernel_signatures():
             "vkg_xent_blocks_f32": ([ptr] * 4 + [size] * 4 + [fl], None),
             "vkg_sgemm_par": ([ptr] * 3 + [i] * 2 + [ctypes.c_char] * 2 + [ctypes.c_int64] * 3
                               + [ptr, ctypes.c_int64] * 3 + [ctypes.c_int64] * 4, i),
+            "vkg_rnn_seq_f32": ([ptr] * 8 + [size, i, size, size, size, i] + [ptr] * 5, None),
+            "vkg_rnn_seq_bwd_f32": ([ptr] * 13 + [size, i, size, size, size, i, i] + [ptr] * 4, None),
             "vkg_rows_loop": ([ctypes.c_char_p], i),
             "vkg_rows_par": ([i, i, ctypes.c_int64, ctypes.c_int64, i, ptr, ptr], i)}
 
@@ -442,6 +444,12 @@ def _pooled_product(a, b, out, threads):
                                  M, N, K, _addr(a), lda, _addr(b), ldb, _addr(out), out.strides[0] // 4,
                                  batch, *strides)
     return status == 0
+
+
+def _check_gemm(status, op):
+    """An error for a non-zero dnnl_sgemm status a C loop recorded (one a chunk)."""
+    if status.any():
+        raise RuntimeError(f"{op}: oneDNN's dnnl_sgemm returned status {int(status.max())}")
 
 
 def _mm(a, b, out):
@@ -1515,6 +1523,57 @@ class CPUBackend(Backend):
         dg = np.concatenate([dct * g * i * (1.0 - i), dct * self._c(c) * f * (1.0 - f), dct * i * (1.0 - g * g),
                              cdh * tc * o * (1.0 - o)], 1)
         return self._store(dg, dh.dtype, out), self._store(dct * f, dh.dtype)
+
+    _RNN_MODES = {"RNN_TANH": 0, "RNN_RELU": 1, "LSTM": 2, "GRU": 3}  # (_cpukern.c's enum)
+
+    def recurrence_fwd(self, mode, xg, h0, c0, w_hh, b_hh, reverse):
+        """float32 by _cpukern's vkg_rnn_seq_f32 where oneDNN's sgemm is found: chunks of
+        the batch's rows, each through all the steps on one thread (no barrier); an
+        LSTM's recurrence, hidden 128 over 32 steps, batch 64, on 2 threads: forward
+        5.06 -> 2.29 ms, backward (the weight's product too) 6.25 -> 3.42 ms."""
+        parts = [xg, h0, w_hh] + [a for a in (c0, b_hh) if a is not None]
+        if _sgemm is None or _kern is None or any(a.dtype != np.float32 for a in parts):
+            return None
+        T, N, GH = xg.shape
+        H = h0.shape[1]
+        lstm, gru = mode == "LSTM", mode == "GRU"
+        xg, h0, c0, b_hh = (None if a is None else np.ascontiguousarray(a) for a in (xg, h0, c0, b_hh))
+        whh_t = np.ascontiguousarray(w_hh.T)
+        out = np.empty((T, N, H), np.float32)
+        cs = np.empty((T, N, H), np.float32) if lstm else None
+        acts = np.empty((T, N, GH), np.float32) if lstm or gru else None
+        hg = np.empty((T, N, GH) if gru else (N, GH), np.float32)  # (a GRU's kept: its gradient reads them)
+        status = np.zeros(N, np.int32)
+        rows = [GH, H, H if lstm else None, H, H if lstm else None, GH if acts is not None else None, GH, 1]
+        _c_rows(_kern.vkg_rnn_seq_f32, N, (xg, h0, c0, out, cs, acts, hg, status),
+                (self._RNN_MODES[mode], T, N, H, int(reverse), _addr(whh_t), None if b_hh is None else _addr(b_hh),
+                 _sgemm.gemm_addr, _sgemm.set_addr, _sgemm.get_addr), steps=[None if w is None else 4 * w for w in rows])
+        _check_gemm(status, "recurrence")
+        last = 0 if reverse else T - 1
+        return out, out[last], cs[last] if lstm else None, (mode, reverse, out, acts, cs, hg, h0, c0, w_hh)
+
+    def recurrence_bwd(self, saved, g_out, dh, dc):
+        mode, reverse, out, acts, cs, hgs, h0, c0, w_hh = saved
+        T, N, H = out.shape
+        GH = w_hh.shape[0]
+        lstm, gru = mode == "LSTM", mode == "GRU"
+        dxg = np.empty((T, N, GH), np.float32)
+        dhg = np.empty((T, N, GH), np.float32) if gru else None
+        dh0 = np.zeros((N, H), np.float32) if dh is None else np.array(dh, np.float32, order="C")  # (updated in place)
+        dc0 = (np.array(dc, np.float32, order="C") if dc is not None else np.empty((N, H), np.float32)) if lstm else None
+        tmp = np.empty((N, H), np.float32) if lstm or gru else None
+        g_out = None if g_out is None else np.ascontiguousarray(g_out)
+        whh = np.ascontiguousarray(w_hh)
+        status = np.zeros(N, np.int32)
+        rows = [None if g_out is None else H, GH if acts is not None else None, H if lstm else None,
+                GH if gru else None, H, H, H if lstm else None, GH, GH if gru else None, H, H if lstm else None,
+                H if tmp is not None else None, 1]
+        _c_rows(_kern.vkg_rnn_seq_bwd_f32, N, (g_out, acts, cs, hgs if gru else None, out, h0, c0, dxg, dhg, dh0,
+                                               dc0, tmp, status),
+                (self._RNN_MODES[mode], T, N, H, int(reverse), int(dc is not None), _addr(whh), _sgemm.gemm_addr,
+                 _sgemm.set_addr, _sgemm.get_addr), steps=[None if w is None else 4 * w for w in rows])
+        _check_gemm(status, "recurrence's gradient")
+        return dxg, dhg if gru else dxg, dh0, dc0
 
     def gru_cell(self, xg, hg, h, out=None):
         if _native_f32(xg, hg) and _native_f32(h):  # (one pass: _cpukern.c, its tanh and exp)

@@ -93,36 +93,41 @@ def recurrence(mode, xg, h0, c0, w_hh, b_hh=None, w_hr=None, reverse=False, leng
     steps = list(range(T - 1, -1, -1) if reverse else range(T))
     whh, bhh, whr = w_hh.data, None if b_hh is None else b_hh.data, None if w_hr is None else w_hr.data
     h, c = h0.data, None if c0 is None else c0.data
-    # the cells write each step's h' straight into its row of the output where the
-    # backend has row views (no masking, no projection after the cell): no cat
-    rv = be.row_views((T, N, P), dtype) if masks is None and whr is None else None
-    # per step: hs / ccar the states carried on (past a row's length: the previous ones),
-    # news / cs the cell's own h' / c', outs the outputs (zero past a row's length)
-    hs, ccar, cs, acts, hgs, hrs, outs, news = ({} for _ in range(8))
-    for t in steps:
-        xt = be.reshape(be.rows(xg.data, t, t + 1), (N, GH))
-        hg = be.matmul(h, whh, trans_b=True, bias=bhh)
-        h_prev, c_prev = h, c
-        row = rv[1][t] if rv is not None else None
-        if mode == "LSTM":
-            h, c, acts[t] = be.lstm_cell(xt, hg, c, out=row)
-            if whr is not None:
-                hrs[t], h = h, be.matmul(h, whr, trans_b=True)
-            cs[t] = c  # (the cell's own c': lstm_cell_bwd reads it)
-        elif mode == "GRU":
-            h, acts[t] = be.gru_cell(xt, hg, h, out=row)
-            hgs[t] = hg
-        else:
-            h = be.unary(act, be.binary("add", xt, hg), out=row)
-        news[t] = h  # (the cell's own h': the activation's gradient reads it)
-        if masks is not None:  # rows past their length: state carried, output zero
-            outs[t] = be.select(mask(t, P), h, zeros(P))
-            h = be.select(mask(t, P), h, h_prev)
+    # the whole recurrence in one call where the backend runs it so (the CPU's C loop)
+    fused = be.recurrence_fwd(mode, xg.data, h, c, whh, bhh, reverse) if masks is None and whr is None else None
+    if fused is not None:
+        out, h, c, saved = fused
+    else:
+        # the cells write each step's h' straight into its row of the output where the
+        # backend has row views (no masking, no projection after the cell): no cat
+        rv = be.row_views((T, N, P), dtype) if masks is None and whr is None else None
+        # per step: hs / ccar the states carried on (past a row's length: the previous ones),
+        # news / cs the cell's own h' / c', outs the outputs (zero past a row's length)
+        hs, ccar, cs, acts, hgs, hrs, outs, news = ({} for _ in range(8))
+        for t in steps:
+            xt = be.reshape(be.rows(xg.data, t, t + 1), (N, GH))
+            hg = be.matmul(h, whh, trans_b=True, bias=bhh)
+            h_prev, c_prev = h, c
+            row = rv[1][t] if rv is not None else None
             if mode == "LSTM":
-                c = be.select(mask(t, H), c, c_prev)
-        hs[t], ccar[t] = h, c
-    out = rv[0] if rv is not None else be.cat([be.reshape((outs if masks is not None else hs)[t], (1, N, P))
-                                               for t in range(T)], 0)
+                h, c, acts[t] = be.lstm_cell(xt, hg, c, out=row)
+                if whr is not None:
+                    hrs[t], h = h, be.matmul(h, whr, trans_b=True)
+                cs[t] = c  # (the cell's own c': lstm_cell_bwd reads it)
+            elif mode == "GRU":
+                h, acts[t] = be.gru_cell(xt, hg, h, out=row)
+                hgs[t] = hg
+            else:
+                h = be.unary(act, be.binary("add", xt, hg), out=row)
+            news[t] = h  # (the cell's own h': the activation's gradient reads it)
+            if masks is not None:  # rows past their length: state carried, output zero
+                outs[t] = be.select(mask(t, P), h, zeros(P))
+                h = be.select(mask(t, P), h, h_prev)
+                if mode == "LSTM":
+                    c = be.select(mask(t, H), c, c_prev)
+            hs[t], ccar[t] = h, c
+        out = rv[0] if rv is not None else be.cat([be.reshape((outs if masks is not None else hs)[t], (1, N, P))
+                                                   for t in range(T)], 0)
     handles = (out, h) + ((c,) if mode == "LSTM" else ())
 
     def stacked(d):  # per-step [N, K] handles, in time order, as [T * N, K]
@@ -132,6 +137,9 @@ def recurrence(mode, xg, h0, c0, w_hh, b_hh=None, w_hr=None, reverse=False, leng
     def backward(parts):
         g_out = parts.get(0)
         dh, dc = parts.get(1), parts.get(2)
+        if fused is not None:
+            dxg, dhg, dh, dc = be.recurrence_bwd(saved, g_out, dh, dc)
+            return weight_grads(be.reshape(dxg, (T * N, GH)), be.reshape(dhg, (T * N, GH)), dh, dc, None, None)
         dxs, dhgs, dhs = {}, {}, {}
         gv = be.row_views((T, N, GH), dtype)  # (each step's dxg written in place, as the forward's h')
         for k in range(T - 1, -1, -1):
@@ -170,7 +178,9 @@ def recurrence(mode, xg, h0, c0, w_hh, b_hh=None, w_hr=None, reverse=False, leng
             if carry_c is not None:
                 dc = carry_c if dc is None else be.binary("add", dc, carry_c)
         dxg = be.reshape(gv[0], (T * N, GH)) if gv is not None else stacked(dxs)
-        dhg = dxg if mode != "GRU" else stacked(dhgs)
+        return weight_grads(dxg, dxg if mode != "GRU" else stacked(dhgs), dh, dc, dhs, hrs)
+
+    def weight_grads(dxg, dhg, dh, dc, dhs, hrs):  # (dxg, dhg [T * N, G * H]; dhs, hrs: the projection's)
         dw_hh = None
         if w_hh.requires_grad:  # sum over steps of dhg_t^T h_prev(t)
             first = steps[0] * N
