@@ -491,7 +491,8 @@ def test_pooled_products(threads):
     float64 for every layout
     (row- and column-major, slices with leading dimensions wider than their rows),
     into an output of NaNs and into a slice of one (nothing outside it written),
-    with the bias and activation after; the caller's OpenMP thread count kept."""
+    with the bias and ReLU on each chunk in C (NumPy's epilogue's bits, a NaN bias
+    too) and through matmul; the caller's OpenMP thread count kept."""
     saved, omp_before = cpu.get_num_threads(), cpu._sgemm.max_threads()
     cpu.set_num_threads(threads)
     cpu._sgemm.set_threads(3)
@@ -509,6 +510,18 @@ def test_pooled_products(threads):
                     np.testing.assert_allclose(wide[:, 2:N + 2], want, rtol=1e-5, atol=1e-4)
                     assert np.isnan(wide[:, :2]).all() and np.isnan(wide[:, N + 2:]).all()
                     assert cpu._sgemm.max_threads() == 3
+                    # the bias and ReLU on each chunk in C: NumPy's epilogue's bits on the same product
+                    bias = RNG.standard_normal(N).astype(np.float32)
+                    bias[N // 2] = np.nan
+                    for relu in (False, True):
+                        fused = np.full_like(wide, np.nan)
+                        assert cpu._pooled_product(a, b, fused[:, 2:N + 2], threads, bias, relu)
+                        eager = wide[:, 2:N + 2] + bias
+                        eager = cpu._relu(eager, out=eager) if relu else eager
+                        assert np.array_equal(fused[:, 2:N + 2].view(np.uint32), eager.view(np.uint32))
+                        assert np.isnan(fused[:, :2]).all() and np.isnan(fused[:, N + 2:]).all()
+                    assert cpu._pooled_product(a, b, fused[:, 2:N + 2], threads, None, True)  # (ReLU alone)
+                    assert np.array_equal(fused[:, 2:N + 2], np.maximum(wide[:, 2:N + 2], 0))
             bias = RNG.standard_normal(N).astype(np.float32)
             np.testing.assert_allclose(BE.matmul(lefts[0], rights[1], bias=bias, act="relu"),
                                        np.maximum(lefts[0].astype(np.float64) @ rights[1] + bias, 0),
@@ -523,6 +536,9 @@ def test_pooled_products(threads):
                 out = np.full((B, M, N), np.nan, np.float32)
                 assert cpu._pooled_product(x, y, out, threads)
                 np.testing.assert_allclose(out, x.astype(np.float64) @ y, rtol=1e-5, atol=1e-4)
+                bias, fused = RNG.standard_normal(N).astype(np.float32), np.empty_like(out)
+                assert cpu._pooled_product(x, y, fused, threads, bias, True)  # (every item's epilogue)
+                assert np.array_equal(fused, np.maximum(out + bias, 0))
             np.testing.assert_allclose(BE.bmm(a, b.transpose(0, 2, 1).copy(), False, True),
                                        a.astype(np.float64) @ b, rtol=1e-5, atol=1e-4)
     finally:

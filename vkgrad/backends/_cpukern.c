@@ -778,8 +778,8 @@ void vkg_gru_cell_bwd_f32(const float *restrict dh, const float *restrict acts, 
 }
 
 /* ---- float32 products and the loops above split over a pool of spinning threads ----
- * vkg_sgemm_par runs C = op(A) op(B) (the caller's dnnl_sgemm, alpha 1, beta 0) in
- * `chunks` parts of C's rows (by_cols = 0) or columns (1), or of a batch's items
+ * vkg_sgemm_par runs C = op(A) op(B) (the caller's dnnl_sgemm, alpha 1, beta 0; then
+ * + bias and ReLU where given, each chunk while it is in the cache) in `chunks` parts of C's rows (by_cols = 0) or columns (1), or of a batch's items
  * (batch > 1; item i at A + i sa, B + i sb, C + i sc), each on one OpenMP thread;
  * vkg_rows_par one of the loops above over `chunks` parts of its leading axis's rows.
  * The calling thread and the pool's threads claim the chunks in turn (an atomic
@@ -827,6 +827,8 @@ struct vkg_job {
     float *C;
     int64_t ldc;
     int64_t batch, sa, sb, sc;           /* items (more than one: chunks of whole items) and their strides */
+    const float *bias;                   /* the epilogue on each chunk while it is in the cache: + bias[N] */
+    int relu;                            /* (NULL / 0: none), then ReLU */
     /* or a loop over rows */
     vkg_rows_t rows;
     int64_t n, unit;                     /* rows, and the count the loop takes per row */
@@ -862,6 +864,31 @@ static void vkg_relax(void)
 #endif
 }
 
+/* C [M, N] (rows ldc apart) += bias[N] where bias, then ReLU where relu (vkg_relu_f32):
+ * NumPy's epilogue (cpu._epilogue) on a product's chunk while it is in the cache */
+VKG_CLONES
+void vkg_bias_relu_f32(float *C, int64_t M, int64_t N, int64_t ldc, const float *bias, int relu)
+{
+    for (int64_t i = 0; i < M; i++) {
+        float *row = C + i * ldc;
+        if (bias)
+            for (int64_t k = 0; k < N; k++)
+                row[k] += bias[k];
+        if (relu)
+            vkg_relu_f32(row, row, N);
+    }
+}
+
+/* a product chunk's gemm, then its epilogue */
+static int vkg_gemm_chunk(const struct vkg_job *j, int64_t M, int64_t N, const float *A, const float *B, float *C,
+                          const float *bias)
+{
+    int st = j->gemm(j->ta, j->tb, M, N, j->K, 1.0f, A, j->lda, B, j->ldb, 0.0f, C, j->ldc);
+    if (st == 0 && (bias || j->relu))
+        vkg_bias_relu_f32(C, M, N, j->ldc, bias, j->relu);
+    return st;
+}
+
 /* chunk c of job j: its rows, items, or its product's rows or columns, cut as n * c / chunks */
 static int vkg_chunk(const struct vkg_job *j, int c)
 {
@@ -881,22 +908,23 @@ static int vkg_chunk(const struct vkg_job *j, int c)
     if (j->batch > 1) {
         int st = 0;
         for (int64_t i = s; i < e && st == 0; i++)
-            st = j->gemm(j->ta, j->tb, M, N, j->K, 1.0f, A + i * j->sa, j->lda, B + i * j->sb, j->ldb, 0.0f,
-                         C + i * j->sc, j->ldc);
+            st = vkg_gemm_chunk(j, M, N, A + i * j->sa, B + i * j->sb, C + i * j->sc, j->bias);
         return st;
     }
     if (e <= s)
         return 0;
+    const float *bias = j->bias;
     if (j->by_cols) {  /* B(k, j) at B[k ldb + j] ('N') or B[j ldb + k] ('T') */
         B += j->tb == 'N' ? s : s * j->ldb;
         C += s;
+        bias = bias ? bias + s : NULL;
         N = e - s;
     } else {           /* A(i, k) at A[i lda + k] ('N') or A[k lda + i] ('T') */
         A += j->ta == 'N' ? s * j->lda : s;
         C += s * j->ldc;
         M = e - s;
     }
-    return j->gemm(j->ta, j->tb, M, N, j->K, 1.0f, A, j->lda, B, j->ldb, 0.0f, C, j->ldc);
+    return vkg_gemm_chunk(j, M, N, A, B, C, bias);
 }
 
 /* the whole of j (one chunk) on the calling thread (a product's OpenMP count one for the call, then put back) */
@@ -1034,12 +1062,13 @@ static int vkg_run(struct vkg_job *job, int chunks)
 VKG_EXPORT
 int vkg_sgemm_par(void *gemm, void *set_threads, void *max_threads, int chunks, int by_cols, char ta, char tb,
                   int64_t M, int64_t N, int64_t K, const float *A, int64_t lda, const float *B, int64_t ldb,
-                  float *C, int64_t ldc, int64_t batch, int64_t sa, int64_t sb, int64_t sc)
+                  float *C, int64_t ldc, int64_t batch, int64_t sa, int64_t sb, int64_t sc, const float *bias,
+                  int relu)
 {
     struct vkg_job job = {.gemm = (vkg_gemm_t)gemm, .set_threads = (vkg_set_threads_t)set_threads,
                           .max_threads = (vkg_max_threads_t)max_threads, .by_cols = by_cols, .ta = ta, .tb = tb,
                           .M = M, .N = N, .K = K, .A = A, .lda = lda, .B = B, .ldb = ldb, .C = C, .ldc = ldc,
-                          .batch = batch, .sa = sa, .sb = sb, .sc = sc};
+                          .batch = batch, .sa = sa, .sb = sb, .sc = sc, .bias = bias, .relu = relu};
     return vkg_run(&job, chunks);
 }
 
