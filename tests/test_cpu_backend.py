@@ -276,7 +276,8 @@ def test_layer_norm_in_c_close_to_numpy(c_and_numpy, monkeypatch, affine, R, D):
 
 @pytest.mark.parametrize("V", [1, 7, 64, 515])
 def test_softmax_in_c_close_to_numpy(c_and_numpy, monkeypatch, V):
-    """softmax, log-softmax and softmax cross-entropy (int32 labels) by the C loops
+    """softmax, log-softmax and softmax cross-entropy (int32 labels, and float32 target
+    rows: one-hot, soft, a masked -inf logit where the target is 0) by the C loops
     against the NumPy path: rows with a NaN or of -inf only come out NaN, values
     within 1e-6; a label out of range takes NumPy's path (its row NaN, the loss NaN)."""
     R = 300
@@ -288,17 +289,22 @@ def test_softmax_in_c_close_to_numpy(c_and_numpy, monkeypatch, V):
     clean = RNG.standard_normal((R, V)).astype(np.float32) * 4
     bad = lab.copy()
     bad[9] = V
+    onehot, soft = np.eye(V, dtype=np.float32)[lab], RNG.random((R, V)).astype(np.float32)
+    soft[:, 0], masked = 0.0, clean.copy()
+    masked[:, 0] = -np.inf
 
     def run():
         monkeypatch.setattr(cpu.CPUBackend, "_XENT_BLOCK", 64 * 64)  # (several blocks of rows)
         monkeypatch.setattr(cpu, "_BLOCK", 64 * 64)
-        return (BE.softmax(x), BE.softmax(x, log=True)) + BE.softmax_xent(clean, lab) + BE.softmax_xent(clean, bad)
+        return ((BE.softmax(x), BE.softmax(x, log=True)) + BE.softmax_xent(clean, lab) + BE.softmax_xent(clean, bad)
+                + BE.softmax_xent(clean, onehot) + BE.softmax_xent(masked if V > 1 else clean, soft))
     got, want = c_and_numpy(run)
     for a, b in zip(got, want):
         a, b = np.asarray(a), np.asarray(b)
         assert a.dtype == b.dtype and np.array_equal(np.isnan(a), np.isnan(b))
         np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-6)
     assert np.isnan(got[0][3]).all() and np.isnan(got[0][5]).all() and np.isnan(got[4]) and np.isnan(got[5][9]).all()
+    assert np.isfinite(got[8]) and got[6] == got[2] and np.array_equal(got[7], got[3])  # (one-hot rows: the labels' bits)
 
 
 @pytest.mark.parametrize("op", ["relu", "gelu", "erf", "sigmoid", "exp", "log"])
@@ -398,6 +404,11 @@ def test_softmax_xent(split, dtype, monkeypatch):
     dense[0, 1], logits[0, 1] = 0, -np.inf
     same(*split(lambda: BE.softmax_xent(logits, dense)))
     assert np.isfinite(BE.softmax_xent(logits, dense)[0])
+    if dtype == np.float32 and "vkg_xent_blocks_f32" in cpu._ROWS_LOOPS:  # (float32 targets: the C pool too)
+        monkeypatch.setattr(cpu, "_ROWS_LOOPS", {k: v for k, v in cpu._ROWS_LOOPS.items()
+                                                 if k != "vkg_xent_blocks_f32"})
+        same(split(lambda: BE.softmax_xent(logits, dense))[1], split(lambda: BE.softmax_xent(logits, dense))[1])
+        monkeypatch.setattr(cpu, "_ROWS_LOOPS", cpu._rows_loops())
     labels[3] = 6
     loss, grad = BE.softmax_xent(logits, labels)
     assert np.isnan(loss) and np.isnan(grad[3]).all() and not np.isnan(grad[4]).any()

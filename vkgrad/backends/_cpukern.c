@@ -679,18 +679,19 @@ void vkg_softmax_f32(const float *restrict x, float *restrict y, ptrdiff_t R, pt
     }
 }
 
-/* Softmax cross-entropy of logits [R, V] against int32 labels, as cpu's
- * softmax_xent: grad = (softmax - onehot) / n, the rows' log-softmax at their
- * labels summed (returned; the caller negates and divides).  Returns NaN, grad
- * unwritten past that row, if a label is outside [0, V): the caller takes NumPy's
- * path, which makes that row NaN. */
+/* Softmax cross-entropy of logits [R, V] against int32 labels (tgt NULL) or against
+ * target rows tgt [R, V] (lab NULL), as cpu's softmax_xent: grad = (softmax - target)
+ * / n, the rows' log-softmax at their labels, or times their targets (terms of zero
+ * targets left out: 0 log 0 where a logit is -inf), summed (returned in double; the
+ * caller negates and divides).  Returns NaN, grad unwritten past that row, if a
+ * label is outside [0, V): the caller takes NumPy's path, which makes that row NaN. */
 VKG_CLONES VKG_EXPORT
-double vkg_softmax_xent_f32(const float *restrict c, const int *restrict lab, float *restrict grad, ptrdiff_t R,
-                            ptrdiff_t V, float n)
+double vkg_softmax_xent_f32(const float *restrict c, const int *restrict lab, const float *restrict tgt,
+                            float *restrict grad, ptrdiff_t R, ptrdiff_t V, float n)
 {
     double loss = 0.0;
     for (ptrdiff_t r = 0; r < R; r++) {
-        int l = lab[r];
+        int l = lab ? lab[r] : 0;
         if (l < 0 || l >= V)
             return NAN;
         const float *cr = c + r * V;
@@ -698,10 +699,30 @@ double vkg_softmax_xent_f32(const float *restrict c, const int *restrict lab, fl
         double s;
         float m = vkg_row_exp(cr, gr, V, &s);
         float fs = (float)s;
-        loss += (double)((cr[l] - m) - logf(fs));
-        for (ptrdiff_t j = 0; j < V; j++)
-            gr[j] /= fs;
-        gr[l] -= 1.0f;
+        float ls = logf(fs);
+        if (lab) {
+            loss += (double)((cr[l] - m) - ls);
+            for (ptrdiff_t j = 0; j < V; j++)
+                gr[j] /= fs;
+            gr[l] -= 1.0f;
+        } else {
+            const float *tr = tgt + r * V;
+            double acc[VKG_LANES] = {0};  /* (lanes: an in-order sum does not vectorise) */
+            ptrdiff_t Vv = V - V % VKG_LANES;
+            for (ptrdiff_t j = 0; j < Vv; j += VKG_LANES)
+                for (int k = 0; k < VKG_LANES; k++) {
+                    float t = tr[j + k], z = (cr[j + k] - m) - ls;
+                    acc[k] += t != 0.0f ? (double)(t * z) : 0.0;
+                    gr[j + k] = gr[j + k] / fs - t;
+                }
+            for (ptrdiff_t j = Vv; j < V; j++) {
+                float t = tr[j], z = (cr[j] - m) - ls;
+                loss += t != 0.0f ? (double)(t * z) : 0.0;
+                gr[j] = gr[j] / fs - t;
+            }
+            for (int k = 0; k < VKG_LANES; k++)
+                loss += acc[k];
+        }
         for (ptrdiff_t j = 0; j < V; j++)
             gr[j] /= n;
     }
@@ -713,12 +734,13 @@ double vkg_softmax_xent_f32(const float *restrict c, const int *restrict lab, fl
  * blocks, fixed by the shape, summed in order by the caller: the same bits whatever
  * the thread count); NaN in a block with a label out of range */
 VKG_EXPORT
-void vkg_xent_blocks_f32(const float *c, const int *lab, float *grad, float *loss, ptrdiff_t rows_left,
-                         ptrdiff_t nb, ptrdiff_t per, ptrdiff_t V, float n)
+void vkg_xent_blocks_f32(const float *c, const int *lab, const float *tgt, float *grad, float *loss,
+                         ptrdiff_t rows_left, ptrdiff_t nb, ptrdiff_t per, ptrdiff_t V, float n)
 {
     for (ptrdiff_t b = 0; b < nb; b++) {
         ptrdiff_t rows = rows_left - b * per < per ? rows_left - b * per : per;
-        loss[b] = (float)vkg_softmax_xent_f32(c + b * per * V, lab + b * per, grad + b * per * V, rows, V, n);
+        loss[b] = (float)vkg_softmax_xent_f32(c + b * per * V, lab ? lab + b * per : NULL,
+                                              tgt ? tgt + b * per * V : NULL, grad + b * per * V, rows, V, n);
     }
 }
 
@@ -1230,7 +1252,7 @@ static void vkg_rows_gelu_bwd(const int64_t *w, int64_t n)
 }
 static void vkg_rows_xent_blocks(const int64_t *w, int64_t n)
 {
-    vkg_xent_blocks_f32(VKG_P(0), VKG_P(1), VKG_P(2), VKG_P(3), w[4], n, w[5], w[6], vkg_word_f(w[7]));
+    vkg_xent_blocks_f32(VKG_P(0), VKG_P(1), VKG_P(2), VKG_P(3), VKG_P(4), w[5], n, w[6], w[7], vkg_word_f(w[8]));
 }
 static void vkg_rows_transpose(const int64_t *w, int64_t n)
 {

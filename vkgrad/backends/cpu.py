@@ -257,8 +257,8 @@ def _kernel_signatures():
             "vkg_layer_norm_f32": ([ptr] * 6 + [size] * 2 + [fl], None),
             "vkg_layer_norm_bwd_f32": ([ptr] * 7 + [size] * 2, None),
             "vkg_softmax_f32": ([ptr, ptr, size, size, i], None),
-            "vkg_softmax_xent_f32": ([ptr, ptr, ptr, size, size, fl], ctypes.c_double),
-            "vkg_xent_blocks_f32": ([ptr] * 4 + [size] * 4 + [fl], None),
+            "vkg_softmax_xent_f32": ([ptr] * 4 + [size, size, fl], ctypes.c_double),
+            "vkg_xent_blocks_f32": ([ptr] * 5 + [size] * 4 + [fl], None),
             "vkg_sgemm_par": ([ptr] * 3 + [i] * 2 + [ctypes.c_char] * 2 + [ctypes.c_int64] * 3
                               + [ptr, ctypes.c_int64] * 3 + [ctypes.c_int64] * 4 + [ptr, i], i),
             "vkg_rnn_seq_f32": ([ptr] * 8 + [size, i, size, size, size, i] + [ptr] * 5, None),
@@ -1353,12 +1353,18 @@ class CPUBackend(Backend):
         per = self._XENT_BLOCK // max(V, 1) or 1
         ldt = np.float32 if logits.dtype == np.float16 else logits.dtype  # losses of f16: f32
 
-        native = labels and target.dtype == np.int32 and target.flags.c_contiguous and _native_f32(logits)
+        # _cpukern.c's loop (within 1e-6) for int32 labels or float32 target rows (one-hot rows
+        # [1024, 512]: 1.36 -> 0.93 ms, the transformer's step 0.965x)
+        ilab = target if labels and target.dtype == np.int32 and target.flags.c_contiguous else None
+        ftgt = target if t is not None and _native_f32(logits, target) else None
+        native = (ilab is not None or ftgt is not None) and _native_f32(logits)
 
         def block(r):  # (the rows' summed loss terms and their gradient, in c's dtype)
-            if native:  # (_cpukern.c, within 1e-6; NaN: a label out of range, NumPy's path below)
+            if native:  # (NaN: a label out of range or a NaN loss, NumPy's path below)
                 e = np.empty((r.stop - r.start, V), np.float32)
-                loss = _kern.vkg_softmax_xent_f32(_addr(c[r]), _addr(target[r]), _addr(e), r.stop - r.start, V, R)
+                loss = _kern.vkg_softmax_xent_f32(_addr(c[r]), None if ilab is None else _addr(ilab[r]),
+                                                  None if ftgt is None else _addr(ftgt[r]), _addr(e), r.stop - r.start,
+                                                  V, R)
                 if loss == loss:
                     return np.float32(loss), e
             with np.errstate(over="ignore", invalid="ignore"):  # (as softmax)
@@ -1393,8 +1399,9 @@ class CPUBackend(Backend):
         grad, block_loss = np.empty(c.shape, logits.dtype), np.empty(-(-R // per), c.dtype)
         if native:  # the blocks over _cpukern's pool, written in place (a row's label out of range: below)
             # (the blocks' arguments as words: addresses moved per block, the rows left down by per)
-            _c_rows(_kern.vkg_xent_blocks_f32, len(block_loss), (c, target, grad, block_loss, R), (per, V, R),
-                    steps=(per * V * 4, per * 4, per * V * 4, 4, -per))
+            _c_rows(_kern.vkg_xent_blocks_f32, len(block_loss), (c, ilab, ftgt, grad, block_loss, R), (per, V, R),
+                    steps=(per * V * 4, None if ilab is None else per * 4, None if ftgt is None else per * V * 4,
+                           per * V * 4, 4, -per))
             if not np.isnan(block_loss).any():
                 return self._store(-block_loss.sum() / R, ldt), grad
 
