@@ -76,7 +76,8 @@ cpu_ext = Extension(
     "vkgrad.backends._cpukern",
     sources=["vkgrad/backends/_cpukern.c"],
     extra_compile_args=["-O3", "-ffp-contract=off", "-fno-math-errno", "-fvisibility=hidden", "-pthread",
-                        "-fno-tree-loop-distribute-patterns"],  # (no memcpy call for 3 elements)
+                        "-fno-tree-loop-distribute-patterns",  # (no memcpy call for 3 elements)
+                        "-Wno-psabi"],  # (its 64-byte vectors never cross a call: the helpers always inline)
     extra_link_args=["-pthread"],
     optional=True,
 )

@@ -520,39 +520,70 @@ void vkg_lstm_cell_bwd_f32(const float *restrict dh, const float *restrict dc, c
         vkg_lstm_bwd_rows(dh, dc, acts, c, c2, dg, dcp, N, H, 0);
 }
 
+/* 16 floats, 8 doubles: GCC's vector extensions, one 512-bit register in the AVX-512
+ * clone, two or four narrower ones in the others -- for the rows' sums (in double, 16
+ * lanes: an in-order sum does not vectorise, and the auto-vectoriser left 8-lane
+ * loops scalar).  Their helpers always inline: a static function is compiled for the
+ * default target, and an uninlined one ran every clone's rows in SSE2 (softmax over
+ * [4096, 64]: 2.5 ns an element, 1.25 now; setup.py's -Wno-psabi: their vectors never
+ * cross a call). */
+typedef float vkg_f16v __attribute__((vector_size(64)));
+typedef int vkg_i16v __attribute__((vector_size(64)));
+typedef float vkg_f8v __attribute__((vector_size(32)));
+typedef double vkg_d8v __attribute__((vector_size(64)));
+
+static inline __attribute__((always_inline)) vkg_f16v vkg_load16(const float *p)
+{
+    vkg_f16v v;
+    memcpy(&v, p, sizeof v);
+    return v;
+}
+
+/* v's 16 floats in double, added lane-wise into *lo, *hi (the sums' 16 lanes) */
+static inline __attribute__((always_inline)) void vkg_acc_d(vkg_f16v v, vkg_d8v *lo, vkg_d8v *hi)
+{
+    vkg_f8v a, b;
+    memcpy(&a, &v, sizeof a);
+    memcpy(&b, (const char *)&v + sizeof a, sizeof b);
+    *lo += __builtin_convertvector(a, vkg_d8v);
+    *hi += __builtin_convertvector(b, vkg_d8v);
+}
+
+static inline __attribute__((always_inline)) double vkg_sum_d(vkg_d8v lo, vkg_d8v hi)
+{
+    vkg_d8v t = lo + hi;
+    double s = 0.0;
+    for (int k = 0; k < 8; k++)
+        s += t[k];
+    return s;
+}
+
 /* Layer norm over the rows of x [R, D] (float32), as cpu.layer_norm: mean, rstd =
  * 1 / sqrt(mean((x - mean)^2) + eps), y = (x - mean) rstd (* w) (+ b); w, b may be
- * NULL.  The rows' sums in double, in 8 lanes (an in-order sum does not vectorise;
- * NumPy's path: float32 pairwise sums), so within 1e-6 of it, not its bits. */
-#define VKG_LANES 8
+ * NULL.  The rows' sums in double, in 16 lanes (NumPy's path: float32 pairwise
+ * sums), so within 1e-6 of it, not its bits. */
 VKG_CLONES VKG_EXPORT
 void vkg_layer_norm_f32(const float *restrict x, const float *restrict w, const float *restrict b,
                         float *restrict y, float *restrict mean, float *restrict rstd, ptrdiff_t R, ptrdiff_t D,
                         float eps)
 {
-    ptrdiff_t Dv = D - D % VKG_LANES;
+    ptrdiff_t Dv = D - D % 16;
     for (ptrdiff_t r = 0; r < R; r++) {
         const float *xr = x + r * D;
         float *yr = y + r * D;
-        double acc[VKG_LANES] = {0};
-        for (ptrdiff_t j = 0; j < Dv; j += VKG_LANES)
-            for (int k = 0; k < VKG_LANES; k++)
-                acc[k] += xr[j + k];
-        double s = 0.0;
-        for (int k = 0; k < VKG_LANES; k++)
-            s += acc[k];
+        vkg_d8v lo = {0}, hi = {0};
+        for (ptrdiff_t j = 0; j < Dv; j += 16)
+            vkg_acc_d(vkg_load16(xr + j), &lo, &hi);
+        double s = vkg_sum_d(lo, hi);
         for (ptrdiff_t j = Dv; j < D; j++)
             s += xr[j];
         float m = (float)(s / (double)D);
-        double sq[VKG_LANES] = {0};
-        for (ptrdiff_t j = 0; j < Dv; j += VKG_LANES)
-            for (int k = 0; k < VKG_LANES; k++) {
-                float d = xr[j + k] - m;
-                sq[k] += (double)(d * d);
-            }
-        double q = 0.0;
-        for (int k = 0; k < VKG_LANES; k++)
-            q += sq[k];
+        vkg_d8v qlo = {0}, qhi = {0};
+        for (ptrdiff_t j = 0; j < Dv; j += 16) {
+            vkg_f16v d = vkg_load16(xr + j) - m;
+            vkg_acc_d(d * d, &qlo, &qhi);
+        }
+        double q = vkg_sum_d(qlo, qhi);
         for (ptrdiff_t j = Dv; j < D; j++) {
             float d = xr[j] - m;
             q += (double)(d * d);
@@ -580,23 +611,19 @@ void vkg_layer_norm_bwd_f32(const float *restrict g, const float *restrict x, co
                             const float *restrict mean, const float *restrict rstd, float *restrict dx,
                             float *restrict gx, ptrdiff_t R, ptrdiff_t D)
 {
-    ptrdiff_t Dv = D - D % VKG_LANES;
+    ptrdiff_t Dv = D - D % 16;
     for (ptrdiff_t r = 0; r < R; r++) {
         const float *gr = g + r * D, *xr = x + r * D;
         float m = mean[r], rs = rstd[r];
-        double a1[VKG_LANES] = {0}, a2[VKG_LANES] = {0};
-        for (ptrdiff_t j = 0; j < Dv; j += VKG_LANES)
-            for (int k = 0; k < VKG_LANES; k++) {
-                float xh = (xr[j + k] - m) * rs;
-                float gw = w ? gr[j + k] * w[j + k] : gr[j + k];
-                a1[k] += gw;
-                a2[k] += (double)(gw * xh);
-            }
-        double s1 = 0.0, s2 = 0.0;
-        for (int k = 0; k < VKG_LANES; k++) {
-            s1 += a1[k];
-            s2 += a2[k];
+        vkg_d8v a1lo = {0}, a1hi = {0}, a2lo = {0}, a2hi = {0};
+        for (ptrdiff_t j = 0; j < Dv; j += 16) {
+            vkg_f16v xh = (vkg_load16(xr + j) - m) * rs, gw = vkg_load16(gr + j);
+            if (w)
+                gw *= vkg_load16(w + j);
+            vkg_acc_d(gw, &a1lo, &a1hi);
+            vkg_acc_d(gw * xh, &a2lo, &a2hi);
         }
+        double s1 = vkg_sum_d(a1lo, a1hi), s2 = vkg_sum_d(a2lo, a2hi);
         for (ptrdiff_t j = Dv; j < D; j++) {
             float xh = (xr[j] - m) * rs;
             float gw = w ? gr[j] * w[j] : gr[j];
@@ -615,44 +642,42 @@ void vkg_layer_norm_bwd_f32(const float *restrict g, const float *restrict x, co
 }
 
 /* A row's maximum (a NaN if the row has one, as NumPy's) and its exps' sum after
- * e[j] = exp(x[j] - max) into e; the sums in double over 8 lanes. */
-static inline float vkg_row_exp(const float *restrict x, float *restrict e, ptrdiff_t V, double *sum)
+ * e[j] = exp(x[j] - max) into e; the sums in double over 16 lanes. */
+static inline __attribute__((always_inline)) float vkg_row_exp(const float *restrict x, float *restrict e, ptrdiff_t V, double *sum)
 {
-    ptrdiff_t Vv = V - V % VKG_LANES;
-    float mx[VKG_LANES];
+    ptrdiff_t Vv = V - V % 16;
+    float m = x[0];
     int nan = 0;
-    for (int k = 0; k < VKG_LANES; k++)
-        mx[k] = x[0];
-    for (ptrdiff_t j = 0; j < Vv; j += VKG_LANES)
-        for (int k = 0; k < VKG_LANES; k++) {
-            float v = x[j + k];
-            nan |= v != v;
-            mx[k] = v > mx[k] ? v : mx[k];
+    if (Vv) {
+        vkg_f16v mx = vkg_load16(x);
+        vkg_i16v bad = mx != mx;
+        for (ptrdiff_t j = 16; j < Vv; j += 16) {
+            vkg_f16v v = vkg_load16(x + j);
+            vkg_i16v gt = v > mx;
+            bad |= v != v;
+            mx = (vkg_f16v)(((vkg_i16v)v & gt) | ((vkg_i16v)mx & ~gt));
         }
-    float m = mx[0];
-    for (int k = 1; k < VKG_LANES; k++)
-        m = mx[k] > m ? mx[k] : m;
+        m = mx[0];
+        for (int k = 1; k < 16; k++) {
+            m = mx[k] > m ? mx[k] : m;
+            nan |= bad[k];
+        }
+        nan |= bad[0];
+    }
     for (ptrdiff_t j = Vv; j < V; j++) {
         nan |= x[j] != x[j];
         m = x[j] > m ? x[j] : m;
     }
     if (nan)
         m = NAN;
-    double acc[VKG_LANES] = {0};
-    for (ptrdiff_t j = 0; j < Vv; j += VKG_LANES)
-        for (int k = 0; k < VKG_LANES; k++) {
-            float t = vkg_exp_nonpos(x[j + k] - m);
-            e[j + k] = t;
-            acc[k] += t;
-        }
-    double s = 0.0;
-    for (int k = 0; k < VKG_LANES; k++)
-        s += acc[k];
-    for (ptrdiff_t j = Vv; j < V; j++) {
-        float t = vkg_exp_nonpos(x[j] - m);
-        e[j] = t;
-        s += t;
-    }
+    for (ptrdiff_t j = 0; j < V; j++)
+        e[j] = vkg_exp_nonpos(x[j] - m);
+    vkg_d8v lo = {0}, hi = {0};
+    for (ptrdiff_t j = 0; j < Vv; j += 16)
+        vkg_acc_d(vkg_load16(e + j), &lo, &hi);
+    double s = vkg_sum_d(lo, hi);
+    for (ptrdiff_t j = Vv; j < V; j++)
+        s += e[j];
     *sum = s;
     return m;
 }
@@ -707,21 +732,20 @@ double vkg_softmax_xent_f32(const float *restrict c, const int *restrict lab, co
             gr[l] -= 1.0f;
         } else {
             const float *tr = tgt + r * V;
-            double acc[VKG_LANES] = {0};  /* (lanes: an in-order sum does not vectorise) */
-            ptrdiff_t Vv = V - V % VKG_LANES;
-            for (ptrdiff_t j = 0; j < Vv; j += VKG_LANES)
-                for (int k = 0; k < VKG_LANES; k++) {
-                    float t = tr[j + k], z = (cr[j + k] - m) - ls;
-                    acc[k] += t != 0.0f ? (double)(t * z) : 0.0;
-                    gr[j + k] = gr[j + k] / fs - t;
-                }
+            vkg_d8v lo = {0}, hi = {0};
+            ptrdiff_t Vv = V - V % 16;
+            for (ptrdiff_t j = 0; j < Vv; j += 16) {
+                vkg_f16v t = vkg_load16(tr + j), z = (vkg_load16(cr + j) - m) - ls;
+                vkg_f16v g = vkg_load16(gr + j) / fs - t;
+                vkg_acc_d((vkg_f16v)((vkg_i16v)(t * z) & (t != 0.0f)), &lo, &hi);  /* (zero targets: +0) */
+                memcpy(gr + j, &g, sizeof g);
+            }
             for (ptrdiff_t j = Vv; j < V; j++) {
                 float t = tr[j], z = (cr[j] - m) - ls;
                 loss += t != 0.0f ? (double)(t * z) : 0.0;
                 gr[j] = gr[j] / fs - t;
             }
-            for (int k = 0; k < VKG_LANES; k++)
-                loss += acc[k];
+            loss += vkg_sum_d(lo, hi);
         }
         for (ptrdiff_t j = 0; j < V; j++)
             gr[j] /= n;
