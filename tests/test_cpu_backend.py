@@ -276,8 +276,8 @@ def test_layer_norm_in_c_close_to_numpy(c_and_numpy, monkeypatch, affine, R, D):
 
 @pytest.mark.parametrize("V", [1, 7, 64, 515])
 def test_softmax_in_c_close_to_numpy(c_and_numpy, monkeypatch, V):
-    """softmax, log-softmax and softmax cross-entropy (int32 labels, and float32 target
-    rows: one-hot, soft, a masked -inf logit where the target is 0) by the C loops
+    """softmax, log-softmax, their gradients and softmax cross-entropy (int32 labels,
+    and float32 target rows: one-hot, soft, a masked -inf logit where the target is 0) by the C loops
     against the NumPy path: rows with a NaN or of -inf only come out NaN, values
     within 1e-6; a label out of range takes NumPy's path (its row NaN, the loss NaN)."""
     R = 300
@@ -293,18 +293,33 @@ def test_softmax_in_c_close_to_numpy(c_and_numpy, monkeypatch, V):
     soft[:, 0], masked = 0.0, clean.copy()
     masked[:, 0] = -np.inf
 
+    with np.errstate(invalid="ignore"):  # (the NaN and -inf rows)
+        z = x - x.max(1, keepdims=True)
+        ly = z - np.log(np.exp(z).sum(1, keepdims=True))
+    y, g = np.exp(ly), RNG.standard_normal((R, V)).astype(np.float32)
+
     def run():
         monkeypatch.setattr(cpu.CPUBackend, "_XENT_BLOCK", 64 * 64)  # (several blocks of rows)
         monkeypatch.setattr(cpu, "_BLOCK", 64 * 64)
         return ((BE.softmax(x), BE.softmax(x, log=True)) + BE.softmax_xent(clean, lab) + BE.softmax_xent(clean, bad)
-                + BE.softmax_xent(clean, onehot) + BE.softmax_xent(masked if V > 1 else clean, soft))
+                + BE.softmax_xent(clean, onehot) + BE.softmax_xent(masked if V > 1 else clean, soft)
+                + (BE.softmax_bwd(y, g), BE.softmax_bwd(ly, g, log=True)))
     got, want = c_and_numpy(run)
     for a, b in zip(got, want):
         a, b = np.asarray(a), np.asarray(b)
         assert a.dtype == b.dtype and np.array_equal(np.isnan(a), np.isnan(b))
-        np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-6)
+        if a is not got[10] and a is not got[11]:  # (the gradients: below)
+            np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-6)
     assert np.isnan(got[0][3]).all() and np.isnan(got[0][5]).all() and np.isnan(got[4]) and np.isnan(got[5][9]).all()
     assert np.isfinite(got[8]) and got[6] == got[2] and np.array_equal(got[7], got[3])  # (one-hot rows: the labels' bits)
+    # the gradients against float64, within 1e-6 of each row's sum (C's sums in double; NumPy's float32
+    # pairwise sums 10x that over 515 values); the NaN rows NaN
+    y64, g64, ok = y.astype(np.float64), g.astype(np.float64), ~np.isnan(y).any(1)
+    for k, s, ref in ((10, (g64 * y64).sum(1, keepdims=True), lambda s: y64 * (g64 - s)),
+                      (11, g64.sum(1, keepdims=True), lambda s: g64 - y64 * s)):
+        for out, tol in ((got[k], 1e-6), (want[k], 1e-5)):
+            np.testing.assert_allclose(out[ok], ref(s)[ok], rtol=0, atol=tol * (1 + np.abs(s[ok]).max()))
+        assert np.isnan(got[k][~ok]).all()
 
 
 @pytest.mark.parametrize("op", ["relu", "gelu", "erf", "sigmoid", "exp", "log"])

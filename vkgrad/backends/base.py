@@ -385,6 +385,14 @@ class Backend:
         """(log-)softmax over the last axis of a 2-D handle."""
         raise NotImplementedError
 
+    def softmax_bwd(self, y, g, log=False):
+        """softmax's gradient over the last axis from its output y and the output's
+        gradient g: y (g - sum(g y)); log-softmax's (y its output): g - exp(y) sum(g)."""
+        ax = (len(y.shape) - 1,)
+        if log:
+            return self.binary("sub", g, self.binary("mul", self.unary("exp", y), self.reduce("sum", g, ax, True)))
+        return self.binary("mul", y, self.binary("sub", g, self.reduce("sum", self.binary("mul", g, y), ax, True)))
+
     def softmax_xent(self, logits, target):
         """Mean over rows of -sum(target * log_softmax(logits)); ``target`` is dense
         [rows, C] or int32 class labels [rows].

@@ -257,6 +257,7 @@ def _kernel_signatures():
             "vkg_layer_norm_f32": ([ptr] * 6 + [size] * 2 + [fl], None),
             "vkg_layer_norm_bwd_f32": ([ptr] * 7 + [size] * 2, None),
             "vkg_softmax_f32": ([ptr, ptr, size, size, i], None),
+            "vkg_softmax_bwd_f32": ([ptr] * 3 + [size, size, i], None),
             "vkg_softmax_xent_f32": ([ptr] * 4 + [size, size, fl], ctypes.c_double),
             "vkg_xent_blocks_f32": ([ptr] * 5 + [size] * 4 + [fl], None),
             "vkg_sgemm_par": ([ptr] * 3 + [i] * 2 + [ctypes.c_char] * 2 + [ctypes.c_int64] * 3
@@ -1328,6 +1329,15 @@ class CPUBackend(Backend):
                 rows[r] = z
         _row_blocks(rows.shape[0], rows.shape[1], part)
         return out
+
+    def softmax_bwd(self, y, g, log=False):
+        if _native_f32(y, g) and y.shape[-1]:  # (_cpukern.c: one pass a row, the sums in double)
+            V = y.shape[-1]
+            out = np.empty(y.shape, np.float32)
+            _c_rows(_kern.vkg_softmax_bwd_f32, y.size // V, (y.reshape(-1, V), g.reshape(-1, V), out.reshape(-1, V)),
+                    (V, log), width=V)
+            return out
+        return super().softmax_bwd(y, g, log)
 
     @staticmethod
     def _label_rows(labels, num_classes, dtype):

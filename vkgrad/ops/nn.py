@@ -187,8 +187,7 @@ def _softmax_last(x):
     y = be.softmax(x.data)
 
     def backward(g):  # y * (g - sum(g*y))
-        s = be.reduce("sum", be.binary("mul", g, y), (x.ndim - 1,), True)
-        return (be.binary("mul", y, be.binary("sub", g, s)),)
+        return (be.softmax_bwd(y, g),)
 
     def vjp(g):
         y_ = _softmax_last(x)
@@ -202,8 +201,7 @@ def _log_softmax_last(x):
     y = be.softmax(x.data, log=True)
 
     def backward(g):  # g - softmax * sum(g)
-        s = be.reduce("sum", g, (x.ndim - 1,), True)
-        return (be.binary("sub", g, be.binary("mul", be.unary("exp", y), s)),)
+        return (be.softmax_bwd(y, g, log=True),)
 
     def vjp(g):
         return (g - _softmax_last(x) * sum(g, x.ndim - 1, keepdims=True),)
