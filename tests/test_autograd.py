@@ -34,6 +34,47 @@ def test_reuse_accumulates(bk):
     bk.close(x.grad.numpy(), 2 * np.array([1.0, 2, 3]) + 6)
 
 
+def test_slices_of_one_tensor_meet_in_one_gradient(bk, monkeypatch):
+    """Basic indexing's gradients stay their pieces until read (autograd.SliceGrad):
+    disjoint slices (a fused projection's q, k, v), overlapping ones, interleaved
+    strides, a slice's gradient meeting a dense one, a hook and retain_grad on the
+    sliced tensor, and anomaly mode -- the sums of their unslices on every backend,
+    the pieces written in one array of the shape (Backend.unslice_many)."""
+    r = np.random.default_rng(54)
+    xv, w = r.standard_normal((4, 9)), r.standard_normal((4, 9))
+    be = vg.get_backend(bk.device)
+    calls = []
+    orig = type(be).unslice_many
+    monkeypatch.setattr(type(be), "unslice_many", lambda self, pieces, shape: calls.append(len(pieces))
+                        or orig(self, pieces, shape))
+    cases = [  # (the slices' gradient as a function of x; its sum's gradient's NumPy twin)
+        (lambda x: [x[:, 0:3], x[:, 3:6], x[:, 6:9]], [3]),
+        (lambda x: [x[:, 0:5], x[:, 3:9], x[1:3, 2:4]], [3]),
+        (lambda x: [x[:, ::2], x[:, 1::2], x[::3, 1:8:3]], [3]),
+        (lambda x: [x[:, 0:4], x * 2.0, x[2:, 5:]], [1, 1]),  # (a dense gradient between: each piece then)
+    ]
+    for make_parts, pieces in cases:
+        x64 = vg.tensor(xv, requires_grad=True, device="cpu", dtype="f64")
+        parts64 = make_parts(x64 * 1.0)
+        sum((p * vg.tensor(w[tuple(slice(0, n) for n in p.shape)], device="cpu", dtype="f64")).sum()
+            for p in parts64).backward()
+        want = x64.grad.numpy()
+        calls.clear()
+        x = bk.t(xv, requires_grad=True)
+        h = x * 1.0
+        h.retain_grad()
+        seen = []
+        h.register_hook(lambda g: seen.append(g.numpy()))
+        parts = make_parts(h)
+        loss = sum((p * bk.t(w[tuple(slice(0, n) for n in p.shape)])).sum() for p in parts)
+        with vg.autograd.detect_anomaly():
+            loss.backward()
+        bk.close(x.grad.numpy(), want)
+        bk.close(h.grad.numpy(), want)
+        bk.close(seen[0], want)
+        assert calls == pieces, calls
+
+
 def test_the_shared_unit_seed_never_becomes_a_gradient(bk):
     """backward's seed (1.0) is a kept constant: a leaf whose gradient would be it,
     or a view of it, gets a copy, so writing into that gradient changes nothing else."""

@@ -183,6 +183,16 @@ class Backend:
         """Zeros of ``shape`` with g written at the slice's positions (its gradient)."""
         raise NotImplementedError
 
+    def unslice_many(self, pieces, shape):
+        """Zeros of ``shape`` plus each piece (g, starts, steps) at its slice: the sum
+        of their unslices (autograd.SliceGrad's gradient; this default makes each
+        and adds them)."""
+        out = None
+        for g, starts, steps in pieces:
+            u = self.unslice(g, shape, starts, steps)
+            out = u if out is None else self.binary("add", out, u)
+        return out
+
     def put_slice(self, base, g, starts, steps):
         """A copy of ``base`` with g written at the slice's positions (as unslice, over
         base instead of zeros): cat's pieces."""

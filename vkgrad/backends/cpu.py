@@ -451,6 +451,17 @@ def _pooled_product(a, b, out, threads, bias=None, relu=False):
     return status == 0
 
 
+def _apart(a, b):
+    """Whether two blocks (tuples of slices with positive steps) share no element: on
+    some axis their spans do not meet (a sufficient test: interleaved steps that never
+    meet count as sharing)."""
+    for x, y in zip(a, b):
+        nx, ny = len(range(x.start, x.stop, x.step)), len(range(y.start, y.stop, y.step))
+        if not nx or not ny or x.start + x.step * (nx - 1) < y.start or y.start + y.step * (ny - 1) < x.start:
+            return True
+    return False
+
+
 def _check_gemm(status, op):
     """An error for a non-zero dnnl_sgemm status a C loop recorded (one a chunk)."""
     if status.any():
@@ -1088,6 +1099,19 @@ class CPUBackend(Backend):
     def unslice(self, g, shape, starts, steps):
         out = np.zeros(shape, dtype=g.dtype)
         out[self._slices(starts, steps, g.shape)] = g
+        return out
+
+    def unslice_many(self, pieces, shape):
+        if len(pieces) == 1:
+            return self.unslice(pieces[0][0], shape, *pieces[0][1:])
+        out = np.zeros(shape, np.result_type(*[g.dtype for g, _, _ in pieces]))
+        boxes = [self._slices(starts, steps, g.shape) for g, starts, steps in pieces]
+        apart = all(_apart(a, b) for i, a in enumerate(boxes) for b in boxes[:i])
+        for (g, _, _), box in zip(pieces, boxes):
+            if apart:  # (each written once: the sum's values, but a -0 kept, not 0 + -0)
+                out[box] = g
+            else:
+                out[box] += g
         return out
 
     def put_slice(self, base, g, starts, steps):

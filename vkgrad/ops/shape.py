@@ -9,6 +9,7 @@ from collections import namedtuple
 
 import numpy as np
 
+from ..autograd import SliceGrad
 from ..tensor import Tensor, zeros
 from .._names import torch_kwargs
 from ._core import as_tensor, broadcast_shape, check_tensor, make, make_pieces, norm_axes, same_device
@@ -224,7 +225,7 @@ def _slice_t(x, starts, steps, lens):
     differentiable gradient (``_unslice_t``): the slicing pair of create_graph."""
     be, shape = x.backend, x.shape
     return make(be.slice(x.data, starts, steps, lens), be, (x,),
-                lambda g: (be.unslice(g, shape, starts, steps),), vjp=lambda g: (_unslice_t(g, shape, starts, steps),))
+                lambda g: (SliceGrad(shape, [(g, starts, steps)]),), vjp=lambda g: (_unslice_t(g, shape, starts, steps),))
 
 
 def _unslice_t(g, shape, starts, steps):
@@ -381,7 +382,7 @@ def getitem(x, index):
         d += 1
     be, shape = x.backend, x.shape
     out = be.reshape(be.slice(x.data, starts, steps, lens), tuple(final))
-    return make(out, be, (x,), lambda g: (be.unslice(be.reshape(g, tuple(lens)), shape, starts, steps),),
+    return make(out, be, (x,), lambda g: (SliceGrad(shape, [(be.reshape(g, tuple(lens)), starts, steps)]),),
                 vjp=lambda g: (_unslice_t(reshape(g, tuple(lens)), shape, starts, steps),))
 
 
