@@ -311,7 +311,8 @@ def test_softmax_in_c_close_to_numpy(c_and_numpy, monkeypatch, V):
         if a is not got[10] and a is not got[11]:  # (the gradients: below)
             np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-6)
     assert np.isnan(got[0][3]).all() and np.isnan(got[0][5]).all() and np.isnan(got[4]) and np.isnan(got[5][9]).all()
-    assert np.isfinite(got[8]) and got[6] == got[2] and np.array_equal(got[7], got[3])  # (one-hot rows: the labels' bits)
+    # (one-hot rows: the labels' bits)
+    assert np.isfinite(got[8]) and got[6] == got[2] and np.array_equal(got[7], got[3])
     # the gradients against float64, within 1e-6 of each row's sum (C's sums in double; NumPy's float32
     # pairwise sums 10x that over 515 values); the NaN rows NaN
     y64, g64, ok = y.astype(np.float64), g.astype(np.float64), ~np.isnan(y).any(1)

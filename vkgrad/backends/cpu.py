@@ -273,8 +273,9 @@ _KERNEL_SIGNATURES = _kernel_signatures()
 
 def _find_kernels():
     """vkgrad's C loops (_cpukern.c: Adam, im2col / col2im, max pools, transposes,
-    GELU, the LSTM and GRU cells, layer norm, softmax and softmax cross-entropy, the
-    pooled float32 products; compiled at install where a C compiler is; the NumPy
+    GELU, the LSTM and GRU cells and whole recurrences, layer norm, softmax, its
+    gradient and softmax cross-entropy, the pooled float32 products with their bias
+    and ReLU; compiled at install where a C compiler is; the NumPy
     path's bits for the first four, the others within 1e-6), or None: the NumPy path.
     VKGRAD_CPU_NATIVE=0 turns them off."""
     if os.environ.get("VKGRAD_CPU_NATIVE") == "0":
@@ -310,7 +311,8 @@ def build_info():
              "NumPy (off: VKGRAD_CPU_NATIVE=0)" if os.environ.get("VKGRAD_CPU_NATIVE") == "0" else
              "NumPy (_cpukern not built: no C compiler at install)")
     return (f"cpu: {get_num_threads()} threads, products by {gemm}; Adam, im2col / col2im, max pools, "
-            f"transposes, GELU, LSTM / GRU cells, layer norms, softmax by {loops}")
+            f"transposes, GELU, LSTM / GRU cells and whole recurrences, layer norms, softmax and its gradient "
+            f"by {loops}")
 
 
 _from_buffer, _addressof = ctypes.c_char.from_buffer, ctypes.addressof
@@ -531,7 +533,8 @@ def _products(a, b, batched, bias=None, act=None):
     if by_dnnl and flops >= 2 * _POOL_MIN and get_num_threads() > 1 and min(M, N, K) > 1:
         out = np.empty(a.shape[:-1] + (N,), np.float32)
         # the bias and ReLU on each chunk in C where they can be (ReLU after the bias: both there or neither)
-        fb = bias if bias is not None and bias.dtype == np.float32 and bias.shape == (N,) and bias.flags.c_contiguous else None
+        fb = (bias if bias is not None and bias.dtype == np.float32 and bias.shape == (N,)
+              and bias.flags.c_contiguous else None)
         relu = act == "relu" and (bias is None or fb is not None)
         if _pooled_product(a, b, out, get_num_threads(), fb, relu):
             return _epilogue(out, None if fb is not None else bias, None if relu else act, out=out)
@@ -1595,7 +1598,8 @@ class CPUBackend(Backend):
         rows = [GH, H, H if lstm else None, H, H if lstm else None, GH if acts is not None else None, GH, 1]
         _c_rows(_kern.vkg_rnn_seq_f32, N, (xg, h0, c0, out, cs, acts, hg, status),
                 (self._RNN_MODES[mode], T, N, H, int(reverse), _addr(whh_t), None if b_hh is None else _addr(b_hh),
-                 _sgemm.gemm_addr, _sgemm.set_addr, _sgemm.get_addr), steps=[None if w is None else 4 * w for w in rows])
+                 _sgemm.gemm_addr, _sgemm.set_addr, _sgemm.get_addr),
+                steps=[None if w is None else 4 * w for w in rows])
         _check_gemm(status, "recurrence")
         last = 0 if reverse else T - 1
         return out, out[last], cs[last] if lstm else None, (mode, reverse, out, acts, cs, hg, h0, c0, w_hh)
@@ -1608,7 +1612,8 @@ class CPUBackend(Backend):
         dxg = np.empty((T, N, GH), np.float32)
         dhg = np.empty((T, N, GH), np.float32) if gru else None
         dh0 = np.zeros((N, H), np.float32) if dh is None else np.array(dh, np.float32, order="C")  # (updated in place)
-        dc0 = (np.array(dc, np.float32, order="C") if dc is not None else np.empty((N, H), np.float32)) if lstm else None
+        dc0 = None if not lstm else (np.array(dc, np.float32, order="C") if dc is not None
+                                     else np.empty((N, H), np.float32))
         tmp = np.empty((N, H), np.float32) if lstm or gru else None
         g_out = None if g_out is None else np.ascontiguousarray(g_out)
         whh = np.ascontiguousarray(w_hh)

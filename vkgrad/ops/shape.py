@@ -225,7 +225,8 @@ def _slice_t(x, starts, steps, lens):
     differentiable gradient (``_unslice_t``): the slicing pair of create_graph."""
     be, shape = x.backend, x.shape
     return make(be.slice(x.data, starts, steps, lens), be, (x,),
-                lambda g: (SliceGrad(shape, [(g, starts, steps)]),), vjp=lambda g: (_unslice_t(g, shape, starts, steps),))
+                lambda g: (SliceGrad(shape, [(g, starts, steps)]),),
+                vjp=lambda g: (_unslice_t(g, shape, starts, steps),))
 
 
 def _unslice_t(g, shape, starts, steps):
