@@ -1836,6 +1836,39 @@ def test_interpolate_modes_and_upsampling_modules_match_torch():
                                    theirs(torch.tensor(x)).numpy(), rtol=1e-12)
 
 
+@pytest.mark.parametrize("mode", ["LSTM", "GRU", "RNN_TANH"])
+def test_recurrence_outputs_own_their_storage(bk, mode):
+    """out, h_n and c_n of a recurrence are separate tensors (h_n is out's last row in
+    value only, as PyTorch's): an in-place change of one leaves the others, and the
+    gradient through out, as they were -- on every backend, the CPU's fused loop and
+    the Vulkan row views included."""
+    r = np.random.default_rng(55)
+    T, N, H = 4, 3, 8
+    G = {"LSTM": 4, "GRU": 3}.get(mode, 1)
+    vals = [r.standard_normal(s) for s in ((T, N, G * H), (N, H), (N, H), (G * H, H), (G * H,))]
+    proj = r.standard_normal((T, N, H))
+
+    def run(change, back=True):
+        xg, h0, c0, w, b = (bk.t(v, requires_grad=True) for v in vals)
+        out, h, c = vg.recurrence(mode, xg, h0, c0 if mode == "LSTM" else None, w, b if mode == "GRU" else None)
+        kept = [t.numpy().copy() for t in (out, h, c) if t is not None]
+        with vg.no_grad():
+            for t in change(out, h, c):
+                t.add_(5.0)
+        if not back:  # (through a changed out: refused, see test_in_place_ops_and_their_version_checks)
+            return kept, [t.numpy() for t in (out, h, c) if t is not None]
+        (out * bk.t(proj)).sum().backward()
+        return kept, [t.numpy() for t in (out, h, c) if t is not None], xg.grad.numpy(), w.grad.numpy()
+    (_, _, gx, gw) = run(lambda out, h, c: [])
+    kept, now = run(lambda out, h, c: [out], back=False)
+    for a, b_ in zip(kept[1:], now[1:]):
+        assert np.array_equal(a, b_)  # (the states: out's change did not reach them)
+    kept, now, gx3, gw3 = run(lambda out, h, c: [h] + ([c] if c is not None else []))
+    assert np.array_equal(kept[0], now[0])  # (out: the states' changes did not reach it)
+    for a, b_ in ((gx3, gx), (gw3, gw)):
+        bk.close(a, b_)  # (nor the gradient through out)
+
+
 @pytest.mark.parametrize("mode", ["LSTM", "GRU", "RNN"])
 def test_recurrence_writes_steps_into_row_views(bk, mode, monkeypatch):
     """Where the backend has row views (Vulkan, rows of aligned size), the cells

@@ -128,7 +128,10 @@ def recurrence(mode, xg, h0, c0, w_hh, b_hh=None, w_hr=None, reverse=False, leng
             hs[t], ccar[t] = h, c
         out = rv[0] if rv is not None else be.cat([be.reshape((outs if masks is not None else hs)[t], (1, N, P))
                                                    for t in range(T)], 0)
-    handles = (out, h) + ((c,) if mode == "LSTM" else ())
+    # h_n and c_n in their own storage: h_n is a row of out (row views, the fused loop) and
+    # both are state the backward reads -- an in-place change of one (or of out) must not
+    # reach the others, or the gradient
+    handles = (out, be.cast(h, dtype)) + ((be.cast(c, dtype),) if mode == "LSTM" else ())
 
     def stacked(d):  # per-step [N, K] handles, in time order, as [T * N, K]
         K = d[steps[0]].shape[1]
