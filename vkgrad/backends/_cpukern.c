@@ -20,6 +20,7 @@
  */
 #include <math.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <string.h>
 
 /* one body per instruction set, chosen when the library loads (GCC / clang on x86-64) */
@@ -30,6 +31,29 @@
 #endif
 
 #define VKG_EXPORT __attribute__((visibility("default")))
+
+/* A float's bits and back, and a select by the bits: memcpy, not a union (a union,
+ * and a float select feeding an int conversion, kept GCC from vectorising). */
+static inline unsigned vkg_bits(float f)
+{
+    unsigned u;
+    memcpy(&u, &f, 4);
+    return u;
+}
+
+static inline float vkg_float(unsigned u)
+{
+    float f;
+    memcpy(&f, &u, 4);
+    return f;
+}
+
+/* a where c holds, else b */
+static inline float vkg_pick(int c, float a, float b)
+{
+    unsigned m = 0u - (unsigned)c;
+    return vkg_float((vkg_bits(a) & m) | (vkg_bits(b) & ~m));
+}
 
 /* The Adam / AdamW update of n float32 values in place (the backend's "adam" form):
  *   d = g                       (+ wd * p before the update when wd_mode == 1: L2 in the gradient)
@@ -175,7 +199,7 @@ void vkg_maxpool_2x2(const float *restrict x, float *restrict y, int *restrict i
             for (ptrdiff_t e = 0; e < n; e++) {
                 float a = xs[2 * e], b = xs[2 * e + 1];
                 int take = (b > a) | ((b != b) & (a == a));
-                hm[e] = take ? b : a;
+                hm[e] = vkg_pick(take, b, a);
                 hj[e] = take;
             }
             for (ptrdiff_t q = 0; q < (r1 - r0) / 2; q++) {
@@ -185,8 +209,9 @@ void vkg_maxpool_2x2(const float *restrict x, float *restrict y, int *restrict i
                 for (ptrdiff_t ow = 0; ow < OW; ow++) {
                     float a = m0[ow], b = m1[ow];
                     int take = (b > a) | ((b != b) & (a == a));
-                    y[o + ow] = take ? b : a;
-                    idx[o + ow] = take ? 2 + j1[ow] : j0[ow];
+                    y[o + ow] = vkg_pick(take, b, a);  /* (bit selects and a product: OW < 16 runs the
+                                                         * scalar loop, which branched on random values) */
+                    idx[o + ow] = j0[ow] + take * (2 + j1[ow] - j0[ow]);
                 }
             }
         }
@@ -197,7 +222,10 @@ void vkg_maxpool_2x2(const float *restrict x, float *restrict y, int *restrict i
  * window's taps taken in row-major order, the first maximum kept, a NaN taking
  * the window (its first), as window_max.comp and the NumPy path.  Tap by tap over
  * a row of windows, without a branch (a branch per tap on random values
- * mispredicted: 1.8x NumPy's time); 2 x 2 over rows of whole windows as above. */
+ * mispredicted: 1.8x NumPy's time; selects by the bits and the index by a product:
+ * a row of fewer windows than a vector runs the scalar loop, whose selects GCC
+ * compiled to branches -- 2 x 2 over [1024, 28, 28], one core, random values 1.05 ->
+ * 0.58-0.66 ms, sorted ones 0.51 before); 2 x 2 over rows of whole windows as above. */
 VKG_CLONES VKG_EXPORT
 void vkg_maxpool_f32(const float *restrict x, float *restrict y, int *restrict idx, ptrdiff_t P,
                      ptrdiff_t H, ptrdiff_t W, int kh, int kw, ptrdiff_t OH, ptrdiff_t OW)
@@ -222,18 +250,20 @@ void vkg_maxpool_f32(const float *restrict x, float *restrict y, int *restrict i
                     for (ptrdiff_t ow = 0; ow < OW; ow++) {
                         float v = at[ow * kw], cur = m[ow];
                         int take = (v > cur) | ((v != v) & (cur == cur));
-                        m[ow] = take ? v : cur;
-                        best[ow] = take ? k : best[ow];
+                        m[ow] = vkg_pick(take, v, cur);
+                        best[ow] += take * (k - best[ow]);
                     }
                 }
         }
 }
 
 /* Its gradient: g [P, OH, OW] (4-byte elements, copied as bits) into y [P, H, W] at
- * each window's tap idx (in [0, kh * kw): the caller checks), +0.0 at the other taps
- * and past the last window.  Tap by tap over a row of windows (vectorised), or a
- * window at a time where a row has fewer than 8 (too short for a vector: 2 x 2 over
- * [64, 32, 14, 14] 1.66 -> 0.86 ms on one core; 28 x 28 planes 0.67 -> 1.50 that way). */
+ * each window's tap idx (in [0, kh * kw); another: no tap), +0.0 at the other taps and
+ * past the last window.  A window at a time, each tap's value g's bits masked by
+ * whether idx names it: no branch (the selects had compiled to branches, which random
+ * maxima mispredicted: one core, 3 x 3 over [1024, 28, 28] 0.72-0.87 ms, 2 x 2 over
+ * [2048, 14, 14] 1.0 ms; now 0.56-0.70 and 0.35-0.50; tap by tap with masks, the
+ * strided stores ran 1.25-1.6 ms for the 3 x 3). */
 static inline void vkg_maxpool_bwd_windows(const unsigned *restrict go, const int *restrict io,
                                            unsigned *restrict row0, ptrdiff_t W, int kh, int kw, ptrdiff_t OW)
 {
@@ -242,7 +272,7 @@ static inline void vkg_maxpool_bwd_windows(const unsigned *restrict go, const in
         int k = io[ow];
         for (int i = 0; i < kh; i++)
             for (int j = 0; j < kw; j++)
-                row0[(ptrdiff_t)i * W + ow * kw + j] = k == i * kw + j ? v : 0u;
+                row0[(ptrdiff_t)i * W + ow * kw + j] = v & (0u - (unsigned)(k == i * kw + j));  /* (no branch) */
     }
 }
 
@@ -256,19 +286,12 @@ void vkg_maxpool_bwd_32(const unsigned *restrict g, const int *restrict idx, uns
             const unsigned *go = g + (t * OH + oh) * OW;
             const int *io = idx + (t * OH + oh) * OW;
             unsigned *row0 = plane + oh * kh * W;
-            if (OW < 8) {  /* (2 x 2 and 3 x 3 by bodies of constant size, unrolled) */
-                if (kh == 2 && kw == 2)
-                    vkg_maxpool_bwd_windows(go, io, row0, W, 2, 2, OW);
-                else if (kh == 3 && kw == 3)
-                    vkg_maxpool_bwd_windows(go, io, row0, W, 3, 3, OW);
-                else
-                    vkg_maxpool_bwd_windows(go, io, row0, W, kh, kw, OW);
-            } else {
-                for (int i = 0; i < kh; i++)
-                    for (int j = 0; j < kw; j++)
-                        for (ptrdiff_t ow = 0; ow < OW; ow++)
-                            row0[(ptrdiff_t)i * W + ow * kw + j] = io[ow] == i * kw + j ? go[ow] : 0u;
-            }
+            if (kh == 2 && kw == 2)  /* (2 x 2 and 3 x 3 by bodies of constant size, unrolled) */
+                vkg_maxpool_bwd_windows(go, io, row0, W, 2, 2, OW);
+            else if (kh == 3 && kw == 3)
+                vkg_maxpool_bwd_windows(go, io, row0, W, 3, 3, OW);
+            else
+                vkg_maxpool_bwd_windows(go, io, row0, W, kh, kw, OW);
             for (int i = 0; i < kh; i++)  /* (columns past the last window) */
                 for (ptrdiff_t w = OW * kw; w < W; w++)
                     row0[(ptrdiff_t)i * W + w] = 0u;
@@ -303,29 +326,6 @@ void vkg_transpose_32(const unsigned *restrict x, unsigned *restrict y, ptrdiff_
                 }
             }
     }
-}
-
-/* A float's bits and back, and a select by the bits: memcpy, not a union (a union,
- * and a float select feeding an int conversion, kept GCC from vectorising). */
-static inline unsigned vkg_bits(float f)
-{
-    unsigned u;
-    memcpy(&u, &f, 4);
-    return u;
-}
-
-static inline float vkg_float(unsigned u)
-{
-    float f;
-    memcpy(&f, &u, 4);
-    return f;
-}
-
-/* a where c holds, else b */
-static inline float vkg_pick(int c, float a, float b)
-{
-    unsigned m = 0u - (unsigned)c;
-    return vkg_float((vkg_bits(a) & m) | (vkg_bits(b) & ~m));
 }
 
 /* exp(x) for x <= 0, in plain arithmetic so that a loop calling it vectorises
