@@ -301,6 +301,22 @@ void vkg_maxpool_bwd_32(const unsigned *restrict g, const int *restrict idx, uns
     }
 }
 
+/* y[idx[p]] += rows[p] (rows of D floats) for every position p in order (idx in [0,
+ * rows of y): the caller checks): np.add.at's sums, bit for bit -- an embedding's
+ * gradient, [1024, 128] into 512 rows: 0.36-0.6 ms by NumPy's ranked adds, 38 us so; the
+ * transformer block's step 0.973x the time, paired). */
+VKG_CLONES VKG_EXPORT
+void vkg_index_add_rows_f32(float *restrict y, const int *restrict idx, const float *restrict rows, ptrdiff_t B,
+                            ptrdiff_t D)
+{
+    for (ptrdiff_t p = 0; p < B; p++) {
+        float *yr = y + (ptrdiff_t)idx[p] * D;
+        const float *r = rows + p * D;
+        for (ptrdiff_t j = 0; j < D; j++)
+            yr[j] += r[j];
+    }
+}
+
 /* A permute that is B matrices [R, C] transposed (4-byte elements, their bits):
  * y[b, c, r] = x[b, r, c], by 16 x 16 tiles, so that both the rows read and the
  * rows written stay in the cache (a convolution's rows [64, 784, 16] to channels

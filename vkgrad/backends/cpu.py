@@ -257,6 +257,7 @@ def _kernel_signatures():
             "vkg_layer_norm_f32": ([ptr] * 6 + [size] * 2 + [fl], None),
             "vkg_layer_norm_bwd_f32": ([ptr] * 7 + [size] * 2, None),
             "vkg_softmax_f32": ([ptr, ptr, size, size, i], None),
+            "vkg_index_add_rows_f32": ([ptr] * 3 + [size] * 2, None),
             "vkg_softmax_bwd_f32": ([ptr] * 3 + [size, size, i], None),
             "vkg_softmax_xent_f32": ([ptr] * 4 + [size, size, fl], ctypes.c_double),
             "vkg_xent_blocks_f32": ([ptr] * 5 + [size] * 4 + [fl], None),
@@ -1133,6 +1134,9 @@ class CPUBackend(Backend):
         y = np.zeros((V, g.shape[1]), np.float64 if g.dtype == np.float64 else np.float32)
         if ((idx < 0) | (idx >= V)).any():
             y[:] = np.nan
+        elif _native_f32(g) and g.ndim == 2 and idx.ndim == 1:  # (_cpukern.c: the same sums, one pass)
+            idx = np.ascontiguousarray(idx)  # (int32: _index_add_shapes)
+            _kern.vkg_index_add_rows_f32(_addr(y), _addr(idx), _addr(g), idx.size, g.shape[1])
         else:
             _index_add(y, idx, g)  # in position order, as the shader
         return self._store(y, g.dtype)
