@@ -303,8 +303,8 @@ void vkg_maxpool_bwd_32(const unsigned *restrict g, const int *restrict idx, uns
 
 /* y[idx[p]] += rows[p] (rows of D floats) for every position p in order (idx in [0,
  * rows of y): the caller checks): np.add.at's sums, bit for bit -- an embedding's
- * gradient, [1024, 128] into 512 rows: 0.36-0.6 ms by NumPy's ranked adds, 38 us so; the
- * transformer block's step 0.973x the time, paired). */
+ * gradient ([1024, 128] into 512 rows: 0.36-0.6 ms by NumPy's ranked adds, 38 us so;
+ * the transformer block's step 0.973x the time, paired). */
 VKG_CLONES VKG_EXPORT
 void vkg_index_add_rows_f32(float *restrict y, const int *restrict idx, const float *restrict rows, ptrdiff_t B,
                             ptrdiff_t D)
