@@ -968,6 +968,28 @@ def test_index_add_in_position_order(V, B):
         assert np.array_equal(np.signbit(out), np.signbit(acc.astype(dt)))
 
 
+@pytest.mark.parametrize("shape", [(1024, 512), (3, 300), (257, 1), (40, 700)])
+def test_column_sums_in_c(split, shape):
+    """float32 sums over the rows of a wider array (a bias's gradient) by the C loop:
+    each column in double in row order, so within an f32 rounding of float64's sums
+    and the same bits on one thread and on three (columns split); NaN and inf in
+    their columns only, keepdims."""
+    if cpu._kern is None:
+        pytest.skip("vkgrad's C loops (_cpukern) not built")
+    x = RNG.standard_normal(shape).astype(np.float32) * 3
+    x[shape[0] // 2, 0] = np.nan
+    if shape[1] > 2:
+        x[0, 2] = np.inf
+    one, three = split(lambda: BE.reduce("sum", x, (0,), False))
+    same(one, three)
+    want = x.astype(np.float64).sum(0)
+    assert one.dtype == np.float32 and np.array_equal(np.isnan(one), np.isnan(want))
+    assert np.array_equal(np.isinf(one), np.isinf(want))
+    ok = np.isfinite(want)
+    np.testing.assert_allclose(one[ok], want[ok], rtol=1e-6, atol=1e-6)
+    assert BE.reduce("sum", x, (0,), True).shape == (1, shape[1])
+
+
 @pytest.mark.parametrize("dtype", [np.float32, np.float16, np.float64])
 def test_tall_column_sums(split, dtype):
     """Sums over the rows of a tall, narrow array (a convolution's bias gradient) go

@@ -301,6 +301,31 @@ void vkg_maxpool_bwd_32(const unsigned *restrict g, const int *restrict idx, uns
     }
 }
 
+/* Column sums of x [R, ld] (float32) over n columns from x (a chunk of them), each in
+ * double in row order (so the same bits whatever the chunks), 256 columns at a time
+ * down all the rows: a bias's gradient, [1024, 512] 53 us, NumPy's pairwise float32
+ * sums 75 (two threads); steps: transformer 0.964x, LSTM 0.976x, MLP 0.982x the time,
+ * paired.  (Tall, narrow ones -- a convolution's [N OH OW, C] -- stay BLAS's gemv:
+ * 8 columns a chunk do not fill a vector.) */
+VKG_CLONES VKG_EXPORT
+void vkg_colsum_f32(const float *restrict x, float *restrict out, ptrdiff_t n, ptrdiff_t R, ptrdiff_t ld)
+{
+    enum { B = 256 };
+    double acc[B];
+    for (ptrdiff_t c0 = 0; c0 < n; c0 += B) {
+        ptrdiff_t m = n - c0 < B ? n - c0 : B;
+        for (ptrdiff_t j = 0; j < m; j++)
+            acc[j] = 0.0;
+        for (ptrdiff_t r = 0; r < R; r++) {
+            const float *row = x + r * ld + c0;
+            for (ptrdiff_t j = 0; j < m; j++)
+                acc[j] += row[j];
+        }
+        for (ptrdiff_t j = 0; j < m; j++)
+            out[c0 + j] = (float)acc[j];
+    }
+}
+
 /* y[idx[p]] += rows[p] (rows of D floats) for every position p in order (idx in [0,
  * rows of y): the caller checks): np.add.at's sums, bit for bit -- an embedding's
  * gradient ([1024, 128] into 512 rows: 0.36-0.6 ms by NumPy's ranked adds, 38 us so;
@@ -1364,6 +1389,10 @@ static void vkg_rows_rnn_seq_bwd(const int64_t *w, int64_t n)
                         VKG_P(9), VKG_P(10), VKG_P(11), VKG_P(12), n, (int)w[13], w[14], w[15], w[16], (int)w[17],
                         (int)w[18], VKG_P(19), VKG_P(20), VKG_P(21), VKG_P(22));
 }
+static void vkg_rows_colsum(const int64_t *w, int64_t n)
+{
+    vkg_colsum_f32(VKG_P(0), VKG_P(1), n, w[2], w[3]);
+}
 static void vkg_rows_adam(const int64_t *w, int64_t n)
 {
     vkg_adam_f32(VKG_P(0), VKG_P(1), VKG_P(2), VKG_P(3), n, vkg_word_f(w[4]), vkg_word_f(w[5]),
@@ -1380,7 +1409,7 @@ static const struct {
     {"vkg_layer_norm_f32", vkg_rows_layer_norm},
     {"vkg_layer_norm_bwd_f32", vkg_rows_layer_norm_bwd}, {"vkg_adam_f32", vkg_rows_adam},
     {"vkg_transpose_32", vkg_rows_transpose}, {"vkg_xent_blocks_f32", vkg_rows_xent_blocks},
-    {"vkg_relu_f32", vkg_rows_relu},
+    {"vkg_relu_f32", vkg_rows_relu}, {"vkg_colsum_f32", vkg_rows_colsum},
     {"vkg_relu_bwd_f32", vkg_rows_relu_bwd}, {"vkg_gelu_f32", vkg_rows_gelu}, {"vkg_gelu_bwd_f32", vkg_rows_gelu_bwd},
     {"vkg_rnn_seq_f32", vkg_rows_rnn_seq}, {"vkg_rnn_seq_bwd_f32", vkg_rows_rnn_seq_bwd},
 };

@@ -258,6 +258,7 @@ def _kernel_signatures():
             "vkg_layer_norm_bwd_f32": ([ptr] * 7 + [size] * 2, None),
             "vkg_softmax_f32": ([ptr, ptr, size, size, i], None),
             "vkg_index_add_rows_f32": ([ptr] * 3 + [size] * 2, None),
+            "vkg_colsum_f32": ([ptr] * 2 + [size] * 3, None),
             "vkg_softmax_bwd_f32": ([ptr] * 3 + [size, size, i], None),
             "vkg_softmax_xent_f32": ([ptr] * 4 + [size, size, fl], ctypes.c_double),
             "vkg_xent_blocks_f32": ([ptr] * 5 + [size] * 4 + [fl], None),
@@ -1301,8 +1302,13 @@ class CPUBackend(Backend):
     # -- reductions ----------------------------------------------------
     def reduce(self, op, x, axes, keepdims, f32=False):
         c = self._c(x)
-        if op == "sum" and axes == (0,) and c.ndim == 2 and _blas is not None and c.shape[0] >= 4096 \
-                and c.shape[1] <= 256 and c.dtype.kind == "f":
+        tall = c.ndim == 2 and c.shape[0] >= 4096 and c.shape[1] <= 256
+        if op == "sum" and axes == (0,) and c.ndim == 2 and not tall and _native_f32(c) and c.size:
+            # (_cpukern.c: each column in double, in row order, columns split over the threads)
+            r = np.empty(c.shape[1], np.float32)
+            _c_rows(_kern.vkg_colsum_f32, c.shape[1], (c, r), c.shape, width=c.shape[0], steps=(4, 4))
+            r = r[None] if keepdims else r
+        elif op == "sum" and axes == (0,) and tall and _blas is not None and c.dtype.kind == "f":
             # tall rows (a convolution's bias gradient, [N * OH * OW, C]) summed by BLAS's
             # gemv, ones @ c: NumPy's axis-0 sum runs its inner loop once a row ([50176,
             # 16]: 1.25 -> 0.16 ms); BLAS on one thread, so the order is the thread count's
