@@ -96,8 +96,10 @@ void vkg_adam_f32(float *restrict p, const float *restrict g, float *restrict m,
 
 /* im2col: x [N, C, H, W] (4-byte elements: float32 or int32, copied as bits) into
  * out [N, OH, OW, C, kh, kw], the windows' taps (stride, padding before, dilation);
- * taps outside the input take pad's bits.  (The CNN's two: 3.1 -> 1.8 ms a step.) */
-VKG_EXPORT
+ * taps outside the input take pad's bits.  (The CNN's two: 3.1 -> 1.8 ms a step; a body
+ * per instruction set since session 26: [64, 16, 14, 14] 2.38 -> 2.13 ms, col2im's back
+ * 2.73 -> 2.39, one core.) */
+VKG_CLONES VKG_EXPORT
 void vkg_im2col_32(const unsigned *restrict x, unsigned *restrict out, ptrdiff_t N, ptrdiff_t C,
                    ptrdiff_t H, ptrdiff_t W, int kh, int kw, int sh, int sw, int ph, int pw, int dh,
                    int dw, ptrdiff_t OH, ptrdiff_t OW, unsigned pad)
@@ -149,7 +151,7 @@ void vkg_im2col_32(const unsigned *restrict x, unsigned *restrict out, ptrdiff_t
  * [N, C, H, W] (float32); each element's terms added tap by tap in the window's
  * row-major order from 0, as the NumPy path and the shader add them: the same bits.
  * Terms that fall in the padding are dropped.  (The CNN's: 3.4 -> 1.5 ms a step.) */
-VKG_EXPORT
+VKG_CLONES VKG_EXPORT
 void vkg_col2im_f32(const float *restrict cols, float *restrict out, ptrdiff_t N, ptrdiff_t C,
                     ptrdiff_t H, ptrdiff_t W, int kh, int kw, int sh, int sw, int ph, int pw, int dh,
                     int dw, ptrdiff_t OH, ptrdiff_t OW)
@@ -1219,7 +1221,7 @@ static int vkg_rnn_gates(int mode)
  * the cells' acts), hg the state's products (+ bhh: a GRU's) -- [n, G H] reused, or
  * [T, N, 3 H] kept for a GRU's gradient --, status[0] dnnl's (0: done).  whh_t [H, G H]
  * (w_hh transposed: its 'N' product ran 1.5x faster than 'T' here). */
-VKG_EXPORT
+VKG_CLONES VKG_EXPORT
 void vkg_rnn_seq_f32(const float *xg, const float *h0, const float *c0, float *out, float *cs, float *acts,
                      float *hg, int32_t *status, ptrdiff_t n, int mode, ptrdiff_t T, ptrdiff_t N, ptrdiff_t H,
                      int reverse, const float *whh_t, const float *bhh, void *gemm, void *set_threads,
@@ -1265,7 +1267,7 @@ void vkg_rnn_seq_f32(const float *xg, const float *h0, const float *c0, float *o
  * writes dxg [T, N, G H] (the pre-activations' gradients) and, for a GRU, dhg
  * [T, N, 3 H] (its state products'); acts, cs, hgs, out, h0, c0 the forward's;
  * whh [G H, H]. */
-VKG_EXPORT
+VKG_CLONES VKG_EXPORT
 void vkg_rnn_seq_bwd_f32(const float *gout, const float *acts, const float *cs, const float *hgs,
                          const float *out, const float *h0, const float *c0, float *dxg, float *dhg, float *dh,
                          float *dc, float *tmp, int32_t *status, ptrdiff_t n, int mode, ptrdiff_t T, ptrdiff_t N,
