@@ -601,6 +601,19 @@ static inline __attribute__((always_inline)) double vkg_sum_d(vkg_d8v lo, vkg_d8
     return s;
 }
 
+/* p[0:n]'s sum in double: 16 lanes, then the tail in order */
+static inline __attribute__((always_inline)) double vkg_row_sum_d(const float *p, ptrdiff_t n)
+{
+    ptrdiff_t nv = n - n % 16;
+    vkg_d8v lo = {0}, hi = {0};
+    for (ptrdiff_t j = 0; j < nv; j += 16)
+        vkg_acc_d(vkg_load16(p + j), &lo, &hi);
+    double s = vkg_sum_d(lo, hi);
+    for (ptrdiff_t j = nv; j < n; j++)
+        s += p[j];
+    return s;
+}
+
 /* Layer norm over the rows of x [R, D] (float32), as cpu.layer_norm: mean, rstd =
  * 1 / sqrt(mean((x - mean)^2) + eps), y = (x - mean) rstd (* w) (+ b); w, b may be
  * NULL.  The rows' sums in double, in 16 lanes (NumPy's path: float32 pairwise
@@ -614,13 +627,7 @@ void vkg_layer_norm_f32(const float *restrict x, const float *restrict w, const 
     for (ptrdiff_t r = 0; r < R; r++) {
         const float *xr = x + r * D;
         float *yr = y + r * D;
-        vkg_d8v lo = {0}, hi = {0};
-        for (ptrdiff_t j = 0; j < Dv; j += 16)
-            vkg_acc_d(vkg_load16(xr + j), &lo, &hi);
-        double s = vkg_sum_d(lo, hi);
-        for (ptrdiff_t j = Dv; j < D; j++)
-            s += xr[j];
-        float m = (float)(s / (double)D);
+        float m = (float)(vkg_row_sum_d(xr, D) / (double)D);
         vkg_d8v qlo = {0}, qhi = {0};
         for (ptrdiff_t j = 0; j < Dv; j += 16) {
             vkg_f16v d = vkg_load16(xr + j) - m;
@@ -715,13 +722,7 @@ static inline __attribute__((always_inline)) float vkg_row_exp(const float *rest
         m = NAN;
     for (ptrdiff_t j = 0; j < V; j++)
         e[j] = vkg_exp_nonpos(x[j] - m);
-    vkg_d8v lo = {0}, hi = {0};
-    for (ptrdiff_t j = 0; j < Vv; j += 16)
-        vkg_acc_d(vkg_load16(e + j), &lo, &hi);
-    double s = vkg_sum_d(lo, hi);
-    for (ptrdiff_t j = Vv; j < V; j++)
-        s += e[j];
-    *sum = s;
+    *sum = vkg_row_sum_d(e, V);
     return m;
 }
 
@@ -760,26 +761,21 @@ void vkg_softmax_bwd_f32(const float *restrict y, const float *restrict g, float
     for (ptrdiff_t r = 0; r < R; r++) {
         const float *yr = y + r * V, *gr = g + r * V;
         float *dr = dx + r * V;
-        vkg_d8v lo = {0}, hi = {0};
-        double s = 0.0;
         if (log_) {
-            for (ptrdiff_t j = 0; j < Vv; j += 16)
-                vkg_acc_d(vkg_load16(gr + j), &lo, &hi);
-            for (ptrdiff_t j = Vv; j < V; j++)
-                s += gr[j];
-        } else {
-            for (ptrdiff_t j = 0; j < Vv; j += 16)
-                vkg_acc_d(vkg_load16(gr + j) * vkg_load16(yr + j), &lo, &hi);
-            for (ptrdiff_t j = Vv; j < V; j++)
-                s += (double)(gr[j] * yr[j]);
-        }
-        float fs = (float)(s + vkg_sum_d(lo, hi));
-        if (log_)
+            float fs = (float)vkg_row_sum_d(gr, V);
             for (ptrdiff_t j = 0; j < V; j++)
                 dr[j] = gr[j] - vkg_exp_nonpos(yr[j]) * fs;
-        else
-            for (ptrdiff_t j = 0; j < V; j++)
-                dr[j] = yr[j] * (gr[j] - fs);
+            continue;
+        }
+        vkg_d8v lo = {0}, hi = {0};  /* (sum(g y): the same lanes over the products) */
+        for (ptrdiff_t j = 0; j < Vv; j += 16)
+            vkg_acc_d(vkg_load16(gr + j) * vkg_load16(yr + j), &lo, &hi);
+        double s = vkg_sum_d(lo, hi);
+        for (ptrdiff_t j = Vv; j < V; j++)
+            s += (double)(gr[j] * yr[j]);
+        float fs = (float)s;
+        for (ptrdiff_t j = 0; j < V; j++)
+            dr[j] = yr[j] * (gr[j] - fs);
     }
 }
 
@@ -1249,10 +1245,13 @@ void vkg_rnn_seq_f32(const float *xg, const float *h0, const float *c0, float *o
         } else if (mode == VKG_RNN_GRU) {
             vkg_gru_cell_f32(x, g, h, ht, acts + t * N * GH, n, H);
         } else {
-            for (ptrdiff_t i = 0; i < n * H; i++) {
-                float v = x[i] + g[i];
-                ht[i] = mode == VKG_RNN_TANH ? vkg_tanh(v) : (v > 0.0f) | (v != v) ? v : 0.0f;
-            }
+            for (ptrdiff_t i = 0; i < n * H; i++)
+                ht[i] = x[i] + g[i];
+            if (mode == VKG_RNN_TANH)
+                for (ptrdiff_t i = 0; i < n * H; i++)
+                    ht[i] = vkg_tanh(ht[i]);
+            else
+                vkg_relu_f32(ht, ht, n * H);
         }
         h = ht;
     }
@@ -1296,10 +1295,12 @@ void vkg_rnn_seq_bwd_f32(const float *gout, const float *acts, const float *cs, 
             dg = dhg + t * N * GH;
             vkg_gru_cell_bwd_f32(dh, acts + t * N * GH, hgs + t * N * GH, k ? out + tp * N * H : h0, dx, dg,
                                  tmp, n, H);
-        } else {
+        } else if (mode == VKG_RNN_TANH) {
             const float *y = out + t * N * H;
             for (ptrdiff_t i = 0; i < n * H; i++)
-                dx[i] = mode == VKG_RNN_TANH ? dh[i] * (1.0f - y[i] * y[i]) : dh[i] * (y[i] > 0.0f ? 1.0f : 0.0f);
+                dx[i] = dh[i] * (1.0f - y[i] * y[i]);
+        } else {
+            vkg_relu_bwd_f32(out + t * N * H, dh, dx, n * H);  /* (h' > 0 where its input was) */
         }
         st = mm('N', 'N', n, H, GH, 1.0f, dg, GH, whh, H, 0.0f, dh, H);
         if (mode == VKG_RNN_GRU)

@@ -466,6 +466,12 @@ def _apart(a, b):
     return False
 
 
+def _row_bytes(arrays):
+    """_c_rows' steps for arrays whose rows are their second-last axis ([T, N, X] and
+    [N, X] alike: a batch row's X float32 values), None for absent ones."""
+    return [None if a is None else 4 * a.shape[-1] for a in arrays]
+
+
 def _check_gemm(status, op):
     """An error for a non-zero dnnl_sgemm status a C loop recorded (one a chunk)."""
     if status.any():
@@ -835,7 +841,7 @@ def _affine(x, a, b):
     """x * a + b with the sum in place (x * a + b's bits, one temporary fewer: attention's
     scaled scores [16, 4, 64, 64] 130-141 -> 84-90 us)."""
     r = x * a
-    if r.dtype.kind != "f" or r is x:
+    if r.dtype.kind != "f":
         return r + b
     r += b
     return r
@@ -1616,12 +1622,11 @@ class CPUBackend(Backend):
         cs = np.empty((T, N, H), np.float32) if lstm else None
         acts = np.empty((T, N, GH), np.float32) if lstm or gru else None
         hg = np.empty((T, N, GH) if gru else (N, GH), np.float32)  # (a GRU's kept: its gradient reads them)
-        status = np.zeros(N, np.int32)
-        rows = [GH, H, H if lstm else None, H, H if lstm else None, GH if acts is not None else None, GH, 1]
-        _c_rows(_kern.vkg_rnn_seq_f32, N, (xg, h0, c0, out, cs, acts, hg, status),
+        status = np.zeros((N, 1), np.int32)
+        args = (xg, h0, c0, out, cs, acts, hg, status)
+        _c_rows(_kern.vkg_rnn_seq_f32, N, args,
                 (self._RNN_MODES[mode], T, N, H, int(reverse), _addr(whh_t), None if b_hh is None else _addr(b_hh),
-                 _sgemm.gemm_addr, _sgemm.set_addr, _sgemm.get_addr),
-                steps=[None if w is None else 4 * w for w in rows])
+                 _sgemm.gemm_addr, _sgemm.set_addr, _sgemm.get_addr), steps=_row_bytes(args))
         _check_gemm(status, "recurrence")
         last = 0 if reverse else T - 1
         return out, out[last], cs[last] if lstm else None, (mode, reverse, out, acts, cs, hg, h0, c0, w_hh)
@@ -1639,14 +1644,11 @@ class CPUBackend(Backend):
         tmp = np.empty((N, H), np.float32) if lstm or gru else None
         g_out = None if g_out is None else np.ascontiguousarray(g_out)
         whh = np.ascontiguousarray(w_hh)
-        status = np.zeros(N, np.int32)
-        rows = [None if g_out is None else H, GH if acts is not None else None, H if lstm else None,
-                GH if gru else None, H, H, H if lstm else None, GH, GH if gru else None, H, H if lstm else None,
-                H if tmp is not None else None, 1]
-        _c_rows(_kern.vkg_rnn_seq_bwd_f32, N, (g_out, acts, cs, hgs if gru else None, out, h0, c0, dxg, dhg, dh0,
-                                               dc0, tmp, status),
+        status = np.zeros((N, 1), np.int32)
+        args = (g_out, acts, cs, hgs if gru else None, out, h0, c0, dxg, dhg, dh0, dc0, tmp, status)
+        _c_rows(_kern.vkg_rnn_seq_bwd_f32, N, args,
                 (self._RNN_MODES[mode], T, N, H, int(reverse), int(dc is not None), _addr(whh), _sgemm.gemm_addr,
-                 _sgemm.set_addr, _sgemm.get_addr), steps=[None if w is None else 4 * w for w in rows])
+                 _sgemm.set_addr, _sgemm.get_addr), steps=_row_bytes(args))
         _check_gemm(status, "recurrence's gradient")
         return dxg, dhg if gru else dxg, dh0, dc0
 
