@@ -552,6 +552,18 @@ class Backend:
         dr = self.binary("sigmoid_bwd", r, self.binary("mul", dn, self._gate(hg, 2, H)))
         return self._into(out, self.cat([dr, dz, dn], 1)), self.cat([dr, dz, self.binary("mul", dn, r)], 1), dhz
 
+    def conv2d_fwd(self, x, w, bias, win):
+        """conv2d (one group) in one call where the backend runs it so: out [N, OC, OH,
+        OW] from x [N, C, H, W], w [OC, C * kh * kw] (columns in im2col's tap order)
+        and bias [OC] or None, zeros padded; None (this default): ops.conv2d
+        composes im2col, a product and a transpose."""
+        return None
+
+    def conv2d_bwd(self, g, x, w, win, need_x, need_w, need_b):
+        """conv2d_fwd's gradients from g [N, OC, OH, OW]: (x's, w's [OC, C * kh * kw],
+        the bias's [OC]), each where asked, else None."""
+        raise NotImplementedError(f"{type(self).__name__}: conv2d_bwd without conv2d_fwd")
+
     def recurrence_fwd(self, mode, xg, h0, c0, w_hh, b_hh, reverse):
         """A whole recurrence (ops.recurrence without packed lengths or a projection)
         in one call where the backend runs it as one: (out [T, N, H] -- each step's h'

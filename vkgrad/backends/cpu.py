@@ -265,6 +265,8 @@ def _kernel_signatures():
             "vkg_sgemm_par": ([ptr] * 3 + [i] * 2 + [ctypes.c_char] * 2 + [ctypes.c_int64] * 3
                               + [ptr, ctypes.c_int64] * 3 + [ctypes.c_int64] * 4 + [ptr, i], i),
             "vkg_rnn_seq_f32": ([ptr] * 8 + [size, i, size, size, size, i] + [ptr] * 5, None),
+            "vkg_conv_fwd_f32": ([ptr] * 3 + [size] * 2 + [ptr] * 6, None),
+            "vkg_conv_bwd_f32": ([ptr] * 6 + [size, size, ptr, size] + [ptr] * 4, None),
             "vkg_rnn_seq_bwd_f32": ([ptr] * 13 + [size, i, size, size, size, i, i] + [ptr] * 4, None),
             "vkg_rows_loop": ([ctypes.c_char_p], i),
             "vkg_rows_par": ([i, i, ctypes.c_int64, ctypes.c_int64, i, ptr, ptr], i)}
@@ -473,7 +475,10 @@ def _row_bytes(arrays):
 
 
 def _check_gemm(status, op):
-    """An error for a non-zero dnnl_sgemm status a C loop recorded (one a chunk)."""
+    """An error for a non-zero dnnl_sgemm status a C loop recorded (one a chunk; -1: its
+    buffer could not be allocated)."""
+    if (status == -1).any():
+        raise MemoryError(f"{op}: no memory for a thread's buffer")
     if status.any():
         raise RuntimeError(f"{op}: oneDNN's dnnl_sgemm returned status {int(status.max())}")
 
@@ -1652,6 +1657,65 @@ class CPUBackend(Backend):
         _check_gemm(status, "recurrence's gradient")
         return dxg, dhg if gru else dxg, dh0, dc0
 
+
+    @staticmethod
+    def _conv_ready(*arrays):
+        """Whether conv2d_fwd / _bwd run here: _cpukern and oneDNN's sgemm found, every
+        array float32."""
+        return _sgemm is not None and _kern is not None and all(a is None or a.dtype == np.float32 for a in arrays)
+
+    @staticmethod
+    def _conv_geo(x_shape, win, OC):
+        """vkg_conv_*'s geometry words and m, the images of a unit: their taps about
+        256 KiB (one image where one's are larger), at most 16."""
+        (kh, kw), (sh, sw), (ph, pw), (dh, dw), (OH, OW) = win
+        m = max(1, min(16, x_shape[0], (256 << 10) // max(1, 4 * x_shape[1] * kh * kw * OH * OW)))
+        return np.array(list(x_shape[1:]) + [kh, kw, sh, sw, ph, pw, dh, dw, OH, OW, OC, m], np.int64), m
+
+    def conv2d_fwd(self, x, w, bias, win):
+        """float32 by _cpukern's vkg_conv_fwd_f32 where oneDNN's sgemm is found: units of
+        a few images over the threads, their windows gathered into a buffer that stays
+        in the cache and multiplied into their [OC, OH OW] planes (the CNN's second
+        convolution, [64, 16, 14, 14] -> 32 channels: 2.45 -> 1.01 ms against the
+        composition, two threads; its step 0.62x the time, paired)."""
+        if not self._conv_ready(x, w, bias):
+            return None
+        x, w = np.ascontiguousarray(x), np.ascontiguousarray(w)
+        bias = None if bias is None else np.ascontiguousarray(bias)
+        N, OC = x.shape[0], w.shape[0]
+        out = np.empty((N, OC) + tuple(win.out), np.float32)
+        geo, m = self._conv_geo(x.shape, win, OC)
+        units = -(-N // m)
+        status = np.zeros((units, 1), np.int32)
+        _c_rows(_kern.vkg_conv_fwd_f32, units, (x, out, status, N),
+                (_addr(geo), _addr(w), None if bias is None else _addr(bias), _sgemm.gemm_addr, _sgemm.set_addr,
+                 _sgemm.get_addr), steps=(m * x[0].nbytes, m * out[0].nbytes, 4, -m))
+        _check_gemm(status, "conv2d")
+        return out
+
+    def conv2d_bwd(self, g, x, w, win, need_x, need_w, need_b):
+        """vkg_conv_bwd_f32: dx image by image; dw and the bias's sums over blocks of
+        units fixed by the shape (at most 16 blocks, at most 64 MiB of partial sums),
+        then the blocks' in order -- the same bits on any thread count."""
+        g, x, w = np.ascontiguousarray(g, np.float32), np.ascontiguousarray(x), np.ascontiguousarray(w)
+        N = x.shape[0]
+        OC, CK = w.shape
+        geo, m = self._conv_geo(x.shape, win, OC)
+        units = -(-N // m)
+        nb = max(1, min(units, 16, (64 << 20) // (4 * OC * CK))) if need_w or need_b else units
+        ib = -(-units // nb) * m
+        nb = -(-N // ib)
+        dx = np.empty(x.shape, np.float32) if need_x else None
+        dwp = np.empty((nb, OC, CK), np.float32) if need_w else None
+        dbp = np.empty((nb, OC), np.float64) if need_b else None
+        status = np.zeros((nb, 1), np.int32)
+        _c_rows(_kern.vkg_conv_bwd_f32, nb, (x, g, dx, dwp, dbp, status, N),
+                (_addr(geo), ib, _addr(w), _sgemm.gemm_addr, _sgemm.set_addr, _sgemm.get_addr),
+                steps=(ib * x[0].nbytes, ib * g[0].nbytes, ib * x[0].nbytes if need_x else None,
+                       4 * OC * CK if need_w else None, 8 * OC if need_b else None, 4, -ib))
+        _check_gemm(status, "conv2d's gradient")
+        return (dx, None if dwp is None else np.add.reduce(dwp, axis=0),
+                None if dbp is None else np.add.reduce(dbp, axis=0).astype(np.float32))
     def gru_cell(self, xg, hg, h, out=None):
         if _native_f32(xg, hg) and _native_f32(h):  # (one pass: _cpukern.c, its tanh and exp)
             N, H = h.shape
