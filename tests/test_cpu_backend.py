@@ -255,6 +255,47 @@ def test_whole_recurrence_in_c_matches_the_step_loop(c_and_numpy, monkeypatch, m
             np.testing.assert_allclose(a, c, rtol=1e-6, atol=1e-6 * max(1.0, float(np.abs(b).max())))
 
 
+def _fused_conv_against_composition(split, monkeypatch, op, method, seed, case, grads):
+    """``op`` (a vkgrad.nn.functional convolution, case's shapes and arguments) with the
+    backend's ``method`` and without it (the composition of recorded ops): output and
+    the gradients asked for (x, weight, bias; some frozen) within float32 products'
+    rounding, the same bits on one thread and on three, create_graph's gradients
+    (through the composition) alike; returns the C loops called."""
+    if cpu._kern is None or cpu._sgemm is None:
+        pytest.skip("vkgrad's C loops or oneDNN's sgemm not found: no fused convolution")
+    r = np.random.default_rng(seed)
+    bias = case["w"][:1] if op == "conv2d" else case["w"][1:2]
+    x, w, b = (r.standard_normal(s).astype(np.float32) for s in (case["x"], case["w"], bias))
+    kw = {k: v for k, v in case.items() if k not in ("x", "w")}
+    calls, fused_fn = [], getattr(BE, method)
+    monkeypatch.setattr(cpu, "_c_rows", lambda fn, *a, **k: calls.append(fn.__name__) or _C_ROWS(fn, *a, **k))
+
+    def run(fused=True, penalty=False):
+        monkeypatch.setattr(BE, method, fused_fn if fused else lambda *a, **k: None)
+        ts = [vg.tensor(v, requires_grad=not (grads == "no_" + n), device="cpu", dtype="f32")
+              for v, n in ((x, "x"), (w, "w"), (b, "bias"))]
+        y = getattr(vg.nn.functional, op)(*ts, **kw)
+        if penalty:  # the gradient's own graph: by the composition (create_graph), then differentiated
+            gx, = vg.autograd.grad(y.square().sum(), [ts[0]], create_graph=True)
+            gx.square().sum().backward()
+        else:
+            p = np.random.default_rng(5).standard_normal(y.shape).astype(np.float32)
+            (y * vg.tensor(p, device="cpu", dtype="f32")).sum().backward()
+        return [y.numpy()] + [t.grad.numpy() if t.grad is not None else None for t in ts]
+    one, three = split(run)
+    want = run(fused=False)
+    for a, c, z in zip(one, three, want):
+        assert (a is None) == (c is None) == (z is None)
+        if a is not None:
+            same(a, c)
+            np.testing.assert_allclose(a, z, rtol=1e-5, atol=1e-5 * float(np.abs(z).max()))
+    assert [g is None for g in one[1:]] == [grads == n for n in ("no_x", "no_w", "no_bias")]
+    if grads == "all":
+        for a, z in zip(run(penalty=True), run(fused=False, penalty=True)):
+            np.testing.assert_allclose(a, z, rtol=1e-4, atol=1e-4 * float(np.abs(z).max()))
+    return calls
+
+
 @pytest.mark.parametrize("case", [
     dict(x=(13, 3, 9, 7), w=(5, 3, 3, 3), padding=1),  # (units of several images, a short last one)
     dict(x=(2, 4, 11, 10), w=(3, 4, 2, 3), stride=(2, 1), padding=(0, 2), dilation=(2, 1)),
@@ -269,43 +310,27 @@ def test_whole_recurrence_in_c_matches_the_step_loop(c_and_numpy, monkeypatch, m
 @pytest.mark.parametrize("grads", ["all", "no_x", "no_w", "no_bias"])
 def test_conv2d_in_c_matches_the_composition(split, monkeypatch, case, grads):
     """conv2d (one group) by the C loops (vkg_conv_fwd_f32 / _bwd_f32: units of images,
-    their taps and products in a thread's buffer) against the composition of
-    recorded ops (im2col rows, linear, transpose): output and the gradients asked for
-    (x, weight, bias; some frozen), within float32 products' rounding; the same bits on
-    one thread and on three (units and dw's blocks fixed by the shape); and the
-    backward's create_graph path through the composition."""
-    if cpu._kern is None or cpu._sgemm is None:
-        pytest.skip("vkgrad's C loops or oneDNN's sgemm not found: no fused convolution")
-    r = np.random.default_rng(11)
-    x, w, b = (r.standard_normal(s).astype(np.float32) for s in (case["x"], case["w"], case["w"][:1]))
-    kw = {k: v for k, v in case.items() if k not in ("x", "w")}
-    calls, fwd = [], BE.conv2d_fwd
-    monkeypatch.setattr(cpu, "_c_rows", lambda fn, *a, **k: calls.append(fn.__name__) or _C_ROWS(fn, *a, **k))
-
-    def run(fused=True, penalty=False):
-        monkeypatch.setattr(BE, "conv2d_fwd", fwd if fused else lambda *a: None)
-        ts = [vg.tensor(v, requires_grad=not (grads == "no_" + n), device="cpu", dtype="f32")
-              for v, n in ((x, "x"), (w, "w"), (b, "bias"))]
-        y = vg.nn.functional.conv2d(*ts, **kw)
-        if penalty:  # the gradient's own graph: by the composition (create_graph), then differentiated
-            gx, = vg.autograd.grad(y.square().sum(), [ts[0]], create_graph=True)
-            gx.square().sum().backward()
-        else:
-            p = np.random.default_rng(5).standard_normal(y.shape).astype(np.float32)
-            (y * vg.tensor(p, device="cpu", dtype="f32")).sum().backward()
-        return [y.numpy()] + [t.grad.numpy() if t.grad is not None else None for t in ts]
-    one, three = split(run)
+    their taps and products in a thread's buffer) against the composition (im2col
+    rows, linear, transpose): units and dw's blocks fixed by the shape, so one
+    thread's bits on three."""
+    calls = _fused_conv_against_composition(split, monkeypatch, "conv2d", "conv2d_fwd", 11, case, grads)
     assert "vkg_conv_fwd_f32" in calls and "vkg_conv_bwd_f32" in calls
-    want = run(fused=False)
-    for a, c, z in zip(one, three, want):
-        assert (a is None) == (c is None) == (z is None)
-        if a is not None:
-            same(a, c)
-            np.testing.assert_allclose(a, z, rtol=1e-5, atol=1e-5 * float(np.abs(z).max()))
-    assert [g is None for g in one[1:]] == [grads == n for n in ("no_x", "no_w", "no_bias")]
-    if grads == "all":
-        for a, z in zip(run(penalty=True), run(fused=False, penalty=True)):
-            np.testing.assert_allclose(a, z, rtol=1e-4, atol=1e-4 * float(np.abs(z).max()))
+
+
+@pytest.mark.parametrize("case", [
+    dict(x=(3, 4, 5, 6), w=(4, 3, 3, 3), stride=2, padding=1, output_padding=1),
+    dict(x=(20, 8, 7, 7), w=(8, 6, 4, 4), stride=2, padding=1),  # (a decoder's upsampling)
+    dict(x=(2, 2, 4, 3), w=(2, 3, 3, 2), stride=(1, 2), padding=(0, 1), output_padding=(0, 1), dilation=(2, 1)),
+    dict(x=(5, 3, 6, 6), w=(3, 2, 3, 3), padding=1),  # (stride 1: the taps as shifted planes)
+])
+@pytest.mark.parametrize("grads", ["all", "no_x", "no_w", "no_bias"])
+def test_conv_transpose2d_in_c_matches_the_composition(split, monkeypatch, case, grads):
+    """conv_transpose2d (one group) by the convolution's C loops -- its forward is
+    conv2d's input gradient (vkg_conv_bwd_f32), its input gradient a convolution
+    (vkg_conv_fwd_f32), its weight's conv2d's with the two swapped -- against the
+    composition (rows times the weight, col2im)."""
+    calls = _fused_conv_against_composition(split, monkeypatch, "conv_transpose2d", "conv2d_bwd", 12, case, grads)
+    assert "vkg_conv_bwd_f32" in calls and (grads == "no_x") != ("vkg_conv_fwd_f32" in calls)
 
 
 @pytest.mark.parametrize("affine", [True, False])

@@ -559,10 +559,12 @@ class Backend:
         composes im2col, a product and a transpose."""
         return None
 
-    def conv2d_bwd(self, g, x, w, win, need_x, need_w, need_b):
+    def conv2d_bwd(self, g, x, w, win, need_x, need_w, need_b, x_shape=None):
         """conv2d_fwd's gradients from g [N, OC, OH, OW]: (x's, w's [OC, C * kh * kw],
-        the bias's [OC]), each where asked, else None."""
-        raise NotImplementedError(f"{type(self).__name__}: conv2d_bwd without conv2d_fwd")
+        the bias's [OC]), each where asked, else None; x may be None where w's is
+        not asked, x_shape then its shape (conv_transpose2d's forward is x's
+        gradient).  None (this default) where the backend has no such call."""
+        return None
 
     def recurrence_fwd(self, mode, xg, h0, c0, w_hh, b_hh, reverse):
         """A whole recurrence (ops.recurrence without packed lengths or a projection)

@@ -1693,25 +1693,30 @@ class CPUBackend(Backend):
         _check_gemm(status, "conv2d")
         return out
 
-    def conv2d_bwd(self, g, x, w, win, need_x, need_w, need_b):
+    def conv2d_bwd(self, g, x, w, win, need_x, need_w, need_b, x_shape=None):
         """vkg_conv_bwd_f32: dx image by image; dw and the bias's sums over blocks of
         units fixed by the shape (at most 16 blocks, at most 64 MiB of partial sums),
         then the blocks' in order -- the same bits on any thread count."""
-        g, x, w = np.ascontiguousarray(g, np.float32), np.ascontiguousarray(x), np.ascontiguousarray(w)
-        N = x.shape[0]
+        if not self._conv_ready(g, x, w):
+            return None
+        g, w = np.ascontiguousarray(g), np.ascontiguousarray(w)
+        x = None if x is None else np.ascontiguousarray(x)
+        x_shape = x.shape if x is not None else tuple(x_shape)
+        N = x_shape[0]
         OC, CK = w.shape
-        geo, m = self._conv_geo(x.shape, win, OC)
+        geo, m = self._conv_geo(x_shape, win, OC)
         units = -(-N // m)
         nb = max(1, min(units, 16, (64 << 20) // (4 * OC * CK))) if need_w or need_b else units
         ib = -(-units // nb) * m
         nb = -(-N // ib)
-        dx = np.empty(x.shape, np.float32) if need_x else None
+        dx = np.empty(x_shape, np.float32) if need_x else None
         dwp = np.empty((nb, OC, CK), np.float32) if need_w else None
         dbp = np.empty((nb, OC), np.float64) if need_b else None
         status = np.zeros((nb, 1), np.int32)
-        _c_rows(_kern.vkg_conv_bwd_f32, nb, (x, g, dx, dwp, dbp, status, N),
+        img = 4 * math.prod(x_shape[1:])
+        _c_rows(_kern.vkg_conv_bwd_f32, nb, (x if need_w else None, g, dx, dwp, dbp, status, N),
                 (_addr(geo), ib, _addr(w), _sgemm.gemm_addr, _sgemm.set_addr, _sgemm.get_addr),
-                steps=(ib * x[0].nbytes, ib * g[0].nbytes, ib * x[0].nbytes if need_x else None,
+                steps=(ib * img if need_w else None, ib * g[0].nbytes, ib * img if need_x else None,
                        4 * OC * CK if need_w else None, 8 * OC if need_b else None, 4, -ib))
         _check_gemm(status, "conv2d's gradient")
         return (dx, None if dwp is None else np.add.reduce(dwp, axis=0),

@@ -171,8 +171,9 @@ def conv_transpose2d(x, weight, bias=None, stride=1, padding=0, output_padding=0
     """The transposed convolution, as ``torch.nn.functional.conv_transpose2d``: x [N,
     Cin, H, W] (or [Cin, H, W]), weight [Cin, Cout, kh, kw], bias [Cout] -> [N, Cout,
     (H - 1) sh - 2 ph + dh (kh - 1) + oph + 1, ...] -- conv2d's gradient with respect to
-    its input: x's rows times the weight, the windows' rows summed back by col2im
-    (their gradient im2col).  ``groups``: weight [Cin, Cout / groups, kh, kw], each
+    its input: by the backend's ``conv2d_bwd`` where it has it (the CPU's C loop),
+    else x's rows times the weight, the windows' rows summed back by col2im (their
+    gradient im2col).  ``groups``: weight [Cin, Cout / groups, kh, kw], each
     group of input channels feeding its own Cout / groups outputs (one transposed
     convolution per group, joined along the channels)."""
     op = "conv_transpose2d"
@@ -211,12 +212,34 @@ def conv_transpose2d(x, weight, bias=None, stride=1, padding=0, output_padding=0
     x, weight, bias = autocast_to(x, weight, bias)
     if x.dtype != weight.dtype:
         x, weight = promote(op, x, weight)
-    rows = transpose(x, (0, 2, 3, 1)).reshape(N * H * W, Cin)
-    y = _fold(rows @ weight.reshape(Cin, Cout * kh * kw), (N, Cout) + out,
-              Window((kh, kw), st, pad, dil, (H, W)))
-    if bias is not None:
-        y = y + bias.reshape(Cout, 1, 1).to(dtype=y.dtype)
+    win, be = Window((kh, kw), st, pad, dil, (H, W)), x.backend
+    # conv2d's input gradient: by the backend's conv2d_bwd where it runs so (the CPU's C loop)
+    xd, wd = x.data, be.reshape(weight.data, (Cin, Cout * kh * kw))
+    bd = None if bias is None or bias.dtype != x.dtype else bias.data
+    got = be.conv2d_bwd(xd, None, wd, win, True, False, False, x_shape=(N, Cout) + out) \
+        if bias is None or bd is not None else None
+    if got is not None:
+        y = got[0] if bd is None else be.binary("add", got[0], be.reshape(bd, (Cout, 1, 1)))
+
+        def backward(g):  # (x's gradient is the convolution of g; weight's conv2d's with x, g swapped)
+            gx = be.conv2d_fwd(g, wd, None, win) if x.requires_grad else None
+            gw = be.conv2d_bwd(xd, g, wd, win, False, True, False)[1] if weight.requires_grad else None
+            gb = be.reduce("sum", g, (0, 2, 3), False) if bias is not None and bias.requires_grad else None
+            return gx, None if gw is None else be.reshape(gw, weight.shape), gb
+        y = make(y, be, (x, weight, bias), backward,
+                 vjp=composed_vjp(lambda *a: _conv_transpose2d_rows(*a, win, out), (x, weight, bias)))
+    else:
+        y = _conv_transpose2d_rows(x, weight, bias, win, out)
     return y if batched else y.reshape(y.shape[1:])
+
+
+def _conv_transpose2d_rows(x, weight, bias, win, out):
+    """conv_transpose2d of one group composed of recorded ops: x's rows times the
+    weight, summed back by col2im (``_fold``) into [N, Cout, *out], the bias added."""
+    (N, Cin, H, W), Cout = x.shape, weight.shape[1]
+    rows = transpose(x, (0, 2, 3, 1)).reshape(N * H * W, Cin)
+    y = _fold(rows @ weight.reshape(Cin, -1), (N, Cout) + tuple(out), win)
+    return y if bias is None else y + bias.reshape(Cout, 1, 1).to(dtype=y.dtype)
 
 
 def _pool_args(op, x, kernel_size, stride, padding, dilation, ceil_mode):
