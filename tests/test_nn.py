@@ -911,6 +911,24 @@ def test_conv_transpose2d_module_matches_torch(bk):
         vg.conv_transpose2d(x, vg.tensor(np.ones((3, 2, 3, 3)), device="cpu"), stride=2, output_padding=2)
 
 
+def test_convolutions_of_an_empty_batch(bk):
+    """conv2d and conv_transpose2d of a batch of none: outputs [0, C, H, W] of
+    PyTorch's shapes, and the weight's and bias's gradients zeros (the CPU's C loops
+    leave empty batches to the composition)."""
+    torch = pytest.importorskip("torch")
+    for op, ws in (("conv2d", (4, 3, 3, 3)), ("conv_transpose2d", (3, 4, 3, 3))):
+        ts = [vg.tensor(np.ones(s, np.float32), requires_grad=True, device=bk.device, dtype=bk.dtype)
+              for s in ((0, 3, 5, 5), ws, (4,))]
+        y = getattr(vg.nn.functional, op)(*ts, stride=2, padding=1)
+        tt = [torch.ones(t.shape, requires_grad=True) for t in ts]
+        ty = getattr(torch.nn.functional, op)(*tt, stride=2, padding=1)
+        assert y.shape == tuple(ty.shape) and y.shape[0] == 0
+        (y * 2.0).sum().backward()
+        ty.sum().backward()
+        for t, u in zip(ts, tt):
+            assert t.grad.shape == tuple(u.grad.shape) and not np.abs(t.grad.numpy()).any()
+
+
 def test_multihead_attention_matches_torch(bk):
     """MultiheadAttention against PyTorch's (f64, the same parameters): batch-first
     self-attention with a causal boolean mask and a key padding mask -- values and

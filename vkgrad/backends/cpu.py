@@ -1661,8 +1661,9 @@ class CPUBackend(Backend):
     @staticmethod
     def _conv_ready(*arrays):
         """Whether conv2d_fwd / _bwd run here: _cpukern and oneDNN's sgemm found, every
-        array float32."""
-        return _sgemm is not None and _kern is not None and all(a is None or a.dtype == np.float32 for a in arrays)
+        array float32 and none empty (an empty batch: the composition's empty arrays)."""
+        return _sgemm is not None and _kern is not None and all(
+            a is None or a.dtype == np.float32 and a.size for a in arrays)
 
     @staticmethod
     def _conv_geo(x_shape, win, OC):
