@@ -306,6 +306,7 @@ def _fused_conv_against_composition(split, monkeypatch, op, method, seed, case, 
     dict(x=(300, 1, 4, 4), w=(2, 1, 3, 3), padding=1),  # (16 images a unit, two units a block, short ends)
     dict(x=(3, 2, 9, 9), w=(2, 2, 3, 3), padding=2, dilation=2),  # (rows as the input's: taps as shifted planes)
     dict(x=(2, 1, 3, 3), w=(1, 1, 5, 5), padding=2),  # (taps with no row inside the input)
+    dict(x=(2, 2, 5, 6), w=(3, 2, 3, 3), padding=(2, 1)),  # (rows as the input's, two more of them)
 ])
 @pytest.mark.parametrize("grads", ["all", "no_x", "no_w", "no_bias"])
 def test_conv2d_in_c_matches_the_composition(split, monkeypatch, case, grads):
