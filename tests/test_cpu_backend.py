@@ -307,13 +307,16 @@ def _fused_conv_against_composition(split, monkeypatch, op, method, seed, case, 
     dict(x=(3, 2, 9, 9), w=(2, 2, 3, 3), padding=2, dilation=2),  # (rows as the input's: taps as shifted planes)
     dict(x=(2, 1, 3, 3), w=(1, 1, 5, 5), padding=2),  # (taps with no row inside the input)
     dict(x=(2, 2, 5, 6), w=(3, 2, 3, 3), padding=(2, 1)),  # (rows as the input's, two more of them)
+    dict(x=(5, 6, 7, 7), w=(6, 1, 3, 3), padding=1, groups=6),  # (depthwise: a product a channel)
+    dict(x=(3, 6, 9, 8), w=(9, 2, 3, 2), stride=2, padding=(1, 0), groups=3),  # (groups of 2 inputs, 3 outputs)
+    dict(x=(2, 8, 6, 6), w=(8, 4, 3, 3), padding="same", dilation=2, groups=2),
 ])
 @pytest.mark.parametrize("grads", ["all", "no_x", "no_w", "no_bias"])
 def test_conv2d_in_c_matches_the_composition(split, monkeypatch, case, grads):
-    """conv2d (one group) by the C loops (vkg_conv_fwd_f32 / _bwd_f32: units of images,
-    their taps and products in a thread's buffer) against the composition (im2col
-    rows, linear, transpose): units and dw's blocks fixed by the shape, so one
-    thread's bits on three."""
+    """conv2d by the C loops (vkg_conv_fwd_f32 / _bwd_f32: units of images, their taps
+    and products -- one a group -- in a thread's buffer) against the composition
+    (im2col rows, linear or broadcast products, transpose): units and dw's blocks
+    fixed by the shape, so one thread's bits on three."""
     calls = _fused_conv_against_composition(split, monkeypatch, "conv2d", "conv2d_fwd", 11, case, grads)
     assert "vkg_conv_fwd_f32" in calls and "vkg_conv_bwd_f32" in calls
 

@@ -1326,11 +1326,13 @@ void vkg_rnn_seq_bwd_f32(const float *gout, const float *acts, const float *cs, 
  * image's [OC, OH OW] planes copied out of or into them: out = w cols, dcols = w^T g
  * (summed back into dx from the buffer), dw += g cols^T (the taps gathered again).
  * (One image a product: [32, 144] x [144, 196] ran at 64 GFLOP/s on one core, four
- * at 117.)  geo: C, H, W, kh, kw, sh, sw, ph, pw, dh, dw, OH, OW, OC, m; w [OC, C kh
+ * at 117.)  Groups: the taps' rows of a group's channels are one slice of cols, so a
+ * group is a product on its slices of w, cols and the block.  geo: C, H, W, kh, kw,
+ * sh, sw, ph, pw, dh, dw, OH, OW, OC, m, G; w [OC, C / G kh
  * kw] (im2col's tap order).  status[0]: dnnl's first non-zero status, -1 when the
  * buffers could not be had. */
 struct vkg_conv {
-    ptrdiff_t C, H, W, kh, kw, sh, sw, ph, pw, dh, dw, OH, OW, OC, m;
+    ptrdiff_t C, H, W, kh, kw, sh, sw, ph, pw, dh, dw, OH, OW, OC, m, G;
     ptrdiff_t P, CK, img;  /* OH OW, C kh kw, C H W */
 };
 
@@ -1485,7 +1487,7 @@ static int vkg_conv_start(const int64_t *g, void *gemm, void *set_threads, void 
                           struct vkg_conv_run *r, int32_t *status)
 {
     struct vkg_conv u = {g[0], g[1], g[2], g[3], g[4], g[5], g[6], g[7], g[8], g[9], g[10], g[11], g[12], g[13], g[14],
-                         g[11] * g[12], g[0] * g[3] * g[4], g[0] * g[1] * g[2]};
+                         g[15], g[11] * g[12], g[0] * g[3] * g[4], g[0] * g[1] * g[2]};
     r->v = u;
     r->cols = malloc((size_t)(u.CK * u.m * u.P) * sizeof *r->cols);
     r->blk = malloc((size_t)(u.OC * u.m * u.P) * sizeof *r->blk);
@@ -1521,14 +1523,16 @@ void vkg_conv_fwd_f32(const float *x, float *out, int32_t *status, ptrdiff_t ima
     if (vkg_conv_start(geo, gemm, set_threads, max_threads, &r, status))
         return;
     struct vkg_conv v = r.v;
-    ptrdiff_t P = v.P, CK = v.CK, img = v.img;
+    ptrdiff_t P = v.P, img = v.img, gK = v.CK / v.G, gO = v.OC / v.G;  /* (a group's taps, outputs) */
     float *cols = r.cols, *blk = r.blk;
     int st = 0;
     for (ptrdiff_t u = 0; u < n && st == 0; u++) {
         ptrdiff_t i0 = u * v.m, m = images_left - i0 < v.m ? images_left - i0 : v.m;
         for (ptrdiff_t b = 0; b < m; b++)
             vkg_taps(&v, x + (i0 + b) * img, cols + b * P, m * P);
-        st = r.mm('N', 'N', v.OC, m * P, CK, 1.0f, w, CK, cols, m * P, 0.0f, blk, m * P);
+        for (ptrdiff_t q = 0; q < v.G && st == 0; q++)  /* (q: a group) */
+            st = r.mm('N', 'N', gO, m * P, gK, 1.0f, w + q * gO * gK, gK, cols + q * gK * m * P, m * P, 0.0f,
+                      blk + q * gO * m * P, m * P);
         for (ptrdiff_t b = 0; b < m && st == 0; b++)
             for (ptrdiff_t c = 0; c < v.OC; c++) {
                 float *o = out + ((i0 + b) * v.OC + c) * P, bc = bias ? bias[c] : 0.0f;
@@ -1559,7 +1563,7 @@ void vkg_conv_bwd_f32(const float *x, const float *g, float *dx, float *dwp, dou
     if (vkg_conv_start(geo, gemm, set_threads, max_threads, &r, status))
         return;
     struct vkg_conv v = r.v;
-    ptrdiff_t P = v.P, CK = v.CK, img = v.img;
+    ptrdiff_t P = v.P, img = v.img, gK = v.CK / v.G, gO = v.OC / v.G;  /* (a group's taps, outputs) */
     float *cols = r.cols, *blk = r.blk;
     int st = 0;
     for (ptrdiff_t k = 0; k < nb && st == 0; k++) {
@@ -1577,15 +1581,18 @@ void vkg_conv_bwd_f32(const float *x, const float *g, float *dx, float *dwp, dou
                         dbp[k * v.OC + c] += vkg_row_sum_d(gp, P);
                 }
             if (dx) {
-                st = r.mm('T', 'N', CK, m * P, v.OC, 1.0f, w, CK, blk, m * P, 0.0f, cols, m * P);
+                for (ptrdiff_t q = 0; q < v.G && st == 0; q++)
+                    st = r.mm('T', 'N', gK, m * P, gO, 1.0f, w + q * gO * gK, gK, blk + q * gO * m * P, m * P, 0.0f,
+                              cols + q * gK * m * P, m * P);
                 for (ptrdiff_t b = 0; b < m && st == 0; b++)
                     vkg_untaps(&v, cols + b * P, m * P, dx + (i0 + b) * img);
             }
             if (dwp && st == 0) {
                 for (ptrdiff_t b = 0; b < m; b++)
                     vkg_taps(&v, x + (i0 + b) * img, cols + b * P, m * P);
-                st = r.mm('N', 'T', v.OC, CK, m * P, 1.0f, blk, m * P, cols, m * P, i0 > k * ib ? 1.0f : 0.0f,
-                        dwp + k * v.OC * CK, CK);
+                for (ptrdiff_t q = 0; q < v.G && st == 0; q++)
+                    st = r.mm('N', 'T', gO, gK, m * P, 1.0f, blk + q * gO * m * P, m * P, cols + q * gK * m * P, m * P,
+                              i0 > k * ib ? 1.0f : 0.0f, dwp + k * v.OC * gK + q * gO * gK, gK);
             }
         }
     }

@@ -552,16 +552,17 @@ class Backend:
         dr = self.binary("sigmoid_bwd", r, self.binary("mul", dn, self._gate(hg, 2, H)))
         return self._into(out, self.cat([dr, dz, dn], 1)), self.cat([dr, dz, self.binary("mul", dn, r)], 1), dhz
 
-    def conv2d_fwd(self, x, w, bias, win):
-        """conv2d (one group) in one call where the backend runs it so: out [N, OC, OH,
-        OW] from x [N, C, H, W], w [OC, C * kh * kw] (columns in im2col's tap order)
-        and bias [OC] or None, zeros padded; None (this default): ops.conv2d
-        composes im2col, a product and a transpose."""
+    def conv2d_fwd(self, x, w, bias, win, groups=1):
+        """conv2d in one call where the backend runs it so: out [N, OC, OH, OW] from x
+        [N, C, H, W], w [OC, C / groups * kh * kw] (columns in im2col's tap order; the
+        outputs of group q from its inputs q C / groups ...) and bias [OC] or None,
+        zeros padded; None (this default): ops.conv2d composes im2col, products and
+        a transpose."""
         return None
 
-    def conv2d_bwd(self, g, x, w, win, need_x, need_w, need_b, x_shape=None):
-        """conv2d_fwd's gradients from g [N, OC, OH, OW]: (x's, w's [OC, C * kh * kw],
-        the bias's [OC]), each where asked, else None; x may be None where w's is
+    def conv2d_bwd(self, g, x, w, win, need_x, need_w, need_b, x_shape=None, groups=1):
+        """conv2d_fwd's gradients from g [N, OC, OH, OW]: (x's, w's [OC, C / groups * kh
+        * kw], the bias's [OC]), each where asked, else None; x may be None where w's is
         not asked, x_shape then its shape (conv_transpose2d's forward is x's
         gradient).  None (this default) where the backend has no such call."""
         return None

@@ -1666,14 +1666,14 @@ class CPUBackend(Backend):
             a is None or a.dtype == np.float32 and a.size for a in arrays)
 
     @staticmethod
-    def _conv_geo(x_shape, win, OC):
+    def _conv_geo(x_shape, win, OC, groups):
         """vkg_conv_*'s geometry words and m, the images of a unit: their taps about
         256 KiB (one image where one's are larger), at most 16."""
         (kh, kw), (sh, sw), (ph, pw), (dh, dw), (OH, OW) = win
         m = max(1, min(16, x_shape[0], (256 << 10) // max(1, 4 * x_shape[1] * kh * kw * OH * OW)))
-        return np.array(list(x_shape[1:]) + [kh, kw, sh, sw, ph, pw, dh, dw, OH, OW, OC, m], np.int64), m
+        return np.array(list(x_shape[1:]) + [kh, kw, sh, sw, ph, pw, dh, dw, OH, OW, OC, m, groups], np.int64), m
 
-    def conv2d_fwd(self, x, w, bias, win):
+    def conv2d_fwd(self, x, w, bias, win, groups=1):
         """float32 by _cpukern's vkg_conv_fwd_f32 where oneDNN's sgemm is found: units of
         a few images over the threads, their windows gathered into a buffer that stays
         in the cache and multiplied into their [OC, OH OW] planes (the CNN's second
@@ -1685,7 +1685,7 @@ class CPUBackend(Backend):
         bias = None if bias is None else np.ascontiguousarray(bias)
         N, OC = x.shape[0], w.shape[0]
         out = np.empty((N, OC) + tuple(win.out), np.float32)
-        geo, m = self._conv_geo(x.shape, win, OC)
+        geo, m = self._conv_geo(x.shape, win, OC, groups)
         units = -(-N // m)
         status = np.zeros((units, 1), np.int32)
         _c_rows(_kern.vkg_conv_fwd_f32, units, (x, out, status, N),
@@ -1694,7 +1694,7 @@ class CPUBackend(Backend):
         _check_gemm(status, "conv2d")
         return out
 
-    def conv2d_bwd(self, g, x, w, win, need_x, need_w, need_b, x_shape=None):
+    def conv2d_bwd(self, g, x, w, win, need_x, need_w, need_b, x_shape=None, groups=1):
         """vkg_conv_bwd_f32: dx image by image; dw and the bias's sums over blocks of
         units fixed by the shape (at most 16 blocks, at most 64 MiB of partial sums),
         then the blocks' in order -- the same bits on any thread count."""
@@ -1705,7 +1705,7 @@ class CPUBackend(Backend):
         x_shape = x.shape if x is not None else tuple(x_shape)
         N = x_shape[0]
         OC, CK = w.shape
-        geo, m = self._conv_geo(x_shape, win, OC)
+        geo, m = self._conv_geo(x_shape, win, OC, groups)
         units = -(-N // m)
         nb = max(1, min(units, 16, (64 << 20) // (4 * OC * CK))) if need_w or need_b else units
         ib = -(-units // nb) * m

@@ -94,14 +94,13 @@ def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
     """2-D cross-correlation, as ``torch.nn.functional.conv2d``: x [N, C, H, W] (or
     [C, H, W]), weight [OC, C / groups, kh, kw], bias [OC] -> [N, OC, OH, OW].
     ``padding``: an int, a pair, 'valid' or 'same' (stride 1; an odd total puts the
-    extra row and column after, as PyTorch); zeros are padded.  One group: by the
-    backend's ``conv2d_fwd`` / ``conv2d_bwd`` where it has them (the CPU's C loop),
-    else composed -- the windows gathered into rows [N * OH * OW, C * kh * kw]
-    (im2col; their gradient col2im) times weight^T with the bias fused (``linear``),
-    transposed to channels first; create_graph differentiates the composition.  ``groups``: the
-    channels in that many groups, each group's outputs from its inputs only --
-    depthwise convolutions (groups = C, a few outputs per group) as broadcast
-    products summed over the window, other groupings as one product per group."""
+    extra row and column after, as PyTorch); zeros are padded.  ``groups``: the
+    channels in that many groups, each group's outputs from its inputs only.  By
+    the backend's ``conv2d_fwd`` / ``conv2d_bwd`` where it has them (the CPU's C
+    loop), else composed (_conv2d_rows) -- the windows gathered into rows [N * OH *
+    OW, C * kh * kw] (im2col; their gradient col2im) times weight^T with the bias
+    fused (``linear``), transposed to channels first; create_graph differentiates
+    the composition."""
     op = "conv2d"
     x, batched = _batched(op, x)
     check_tensor(op, weight)
@@ -124,22 +123,33 @@ def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
     x, weight, bias = autocast_to(x, weight, bias)
     if x.dtype != weight.dtype:
         x, weight = promote(op, x, weight)
-    N, (OH, OW), K, OCg = x.shape[0], win.out, kh * kw, OC // G
-    be = x.backend
-    if G == 1:  # in one backend call where it runs so (the CPU's C loop)
-        xd, wd = x.data, be.reshape(weight.data, (OC, C * K))
-        out = be.conv2d_fwd(xd, wd, None if bias is None else bias.data, win)
-        if out is not None:
-            def backward(g):
-                gx, gw, gb = be.conv2d_bwd(g, xd, wd, win, x.requires_grad, weight.requires_grad,
-                                           bias is not None and bias.requires_grad)
-                return gx, None if gw is None else be.reshape(gw, weight.shape), gb
-            out = make(out, be, (x, weight, bias), backward,
-                       vjp=composed_vjp(lambda *a: _conv2d_rows(*a, win), (x, weight, bias)))
-            return out if batched else out.reshape(out.shape[1:])
-        out = _conv2d_rows(x, weight, bias, win)
+    K, be = kh * kw, x.backend
+    # in one backend call where it runs so (the CPU's C loop)
+    xd, wd = x.data, be.reshape(weight.data, (OC, Cg * K))
+    out = be.conv2d_fwd(xd, wd, None if bias is None else bias.data, win, G)
+    if out is not None:
+        def backward(g):
+            gx, gw, gb = be.conv2d_bwd(g, xd, wd, win, x.requires_grad, weight.requires_grad,
+                                       bias is not None and bias.requires_grad, groups=G)
+            return gx, None if gw is None else be.reshape(gw, weight.shape), gb
+        out = make(out, be, (x, weight, bias), backward,
+                   vjp=composed_vjp(lambda *a: _conv2d_rows(*a, win, G), (x, weight, bias)))
         return out if batched else out.reshape(out.shape[1:])
+    out = _conv2d_rows(x, weight, bias, win, G)
+    return out if batched else out.reshape(out.shape[1:])
+
+
+def _conv2d_rows(x, weight, bias, win, G):
+    """conv2d composed of recorded ops: the windows' rows (im2col) times weight^T, the
+    bias fused (``linear``), transposed to [N, OC, OH, OW]; G groups: small ones as
+    broadcast products summed over the window (depthwise convolutions), others one
+    product per group, joined."""
+    N, C, OC, (OH, OW) = x.shape[0], x.shape[1], weight.shape[0], win.out
+    Cg, K, OCg = C // G, weight.shape[2] * weight.shape[3], OC // G
     cols = _unfold(x, win)
+    if G == 1:
+        rows = linear(cols, weight.reshape(OC, C * K), bias)
+        return transpose(rows.reshape(N, OH, OW, OC), (0, 3, 1, 2))
     R = cols.shape[0]
     if OCg * Cg <= 16:  # [R, G, 1, Cg K] * [G, OCg, Cg K], summed: OCg times the windows' size
         rows = sum(cols.reshape(R, G, 1, Cg * K) * weight.reshape(G, OCg, Cg * K), axis=3).reshape(R, OC)
@@ -147,16 +157,7 @@ def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
     else:
         rows = cat([linear(cols[:, g * Cg * K:(g + 1) * Cg * K], weight[g * OCg:(g + 1) * OCg].reshape(OCg, Cg * K),
                            None if bias is None else bias[g * OCg:(g + 1) * OCg]) for g in range(G)], axis=1)
-    out = transpose(rows.reshape(N, OH, OW, OC), (0, 3, 1, 2))
-    return out if batched else out.reshape(out.shape[1:])
-
-
-def _conv2d_rows(x, weight, bias, win):
-    """conv2d of one group composed of recorded ops: the windows' rows (im2col) times
-    weight^T, the bias fused (``linear``), transposed to [N, OC, OH, OW]."""
-    OC, (OH, OW) = weight.shape[0], win.out
-    rows = linear(_unfold(x, win), weight.reshape(OC, -1), bias)
-    return transpose(rows.reshape(x.shape[0], OH, OW, OC), (0, 3, 1, 2))
+    return transpose(rows.reshape(N, OH, OW, OC), (0, 3, 1, 2))
 
 
 def _fold(cols, shape, win):
