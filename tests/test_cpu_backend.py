@@ -264,7 +264,7 @@ def _fused_conv_against_composition(split, monkeypatch, op, method, seed, case, 
     if cpu._kern is None or cpu._sgemm is None:
         pytest.skip("vkgrad's C loops or oneDNN's sgemm not found: no fused convolution")
     r = np.random.default_rng(seed)
-    bias = case["w"][:1] if op == "conv2d" else case["w"][1:2]
+    bias = case["w"][:1] if op == "conv2d" else (case["w"][1] * case.get("groups", 1),)
     x, w, b = (r.standard_normal(s).astype(np.float32) for s in (case["x"], case["w"], bias))
     kw = {k: v for k, v in case.items() if k not in ("x", "w")}
     calls, fused_fn = [], getattr(BE, method)
@@ -326,6 +326,8 @@ def test_conv2d_in_c_matches_the_composition(split, monkeypatch, case, grads):
     dict(x=(20, 8, 7, 7), w=(8, 6, 4, 4), stride=2, padding=1),  # (a decoder's upsampling)
     dict(x=(2, 2, 4, 3), w=(2, 3, 3, 2), stride=(1, 2), padding=(0, 1), output_padding=(0, 1), dilation=(2, 1)),
     dict(x=(5, 3, 6, 6), w=(3, 2, 3, 3), padding=1),  # (stride 1: the taps as shifted planes)
+    dict(x=(2, 4, 5, 6), w=(4, 3, 3, 3), stride=2, padding=1, output_padding=1, groups=2),
+    dict(x=(3, 6, 4, 4), w=(6, 1, 3, 3), padding=1, groups=6),  # (depthwise)
 ])
 @pytest.mark.parametrize("grads", ["all", "no_x", "no_w", "no_bias"])
 def test_conv_transpose2d_in_c_matches_the_composition(split, monkeypatch, case, grads):

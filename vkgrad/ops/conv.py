@@ -192,13 +192,7 @@ def conv_transpose2d(x, weight, bias=None, stride=1, padding=0, output_padding=0
     if bias is not None and (not isinstance(bias, Tensor) or bias.shape != (og * G,)):
         raise ValueError(f"{op}: bias must be a tensor of shape [{og * G}], got "
                          f"{list(bias.shape) if isinstance(bias, Tensor) else type(bias).__name__}")
-    if G > 1:  # one transposed convolution per group, joined along the channels
-        cg = C // G
-        y = cat([conv_transpose2d(x[:, g * cg:(g + 1) * cg], weight[g * cg:(g + 1) * cg],
-                                  None if bias is None else bias[g * og:(g + 1) * og], stride, padding,
-                                  output_padding, 1, dilation) for g in range(G)], 1)
-        return y if batched else y.reshape(y.shape[1:])
-    Cin, Cout, kh, kw = weight.shape
+    Cin, kh, kw, Cout = C, weight.shape[2], weight.shape[3], og * G
     st, pad, dil = (_pair(op, "stride", stride, 1), _pair(op, "padding", padding, 0),
                     _pair(op, "dilation", dilation, 1))
     opad = _pair(op, "output_padding", output_padding, 0)
@@ -214,33 +208,40 @@ def conv_transpose2d(x, weight, bias=None, stride=1, padding=0, output_padding=0
     if x.dtype != weight.dtype:
         x, weight = promote(op, x, weight)
     win, be = Window((kh, kw), st, pad, dil, (H, W)), x.backend
-    # conv2d's input gradient: by the backend's conv2d_bwd where it runs so (the CPU's C loop)
-    xd, wd = x.data, be.reshape(weight.data, (Cin, Cout * kh * kw))
+    # conv2d's input gradient (weight [Cin, Cout / G, kh, kw] is that conv2d's, G groups too):
+    # by the backend's conv2d_bwd where it runs so (the CPU's C loop)
+    xd, wd = x.data, be.reshape(weight.data, (Cin, og * kh * kw))
     bd = None if bias is None or bias.dtype != x.dtype else bias.data
-    got = be.conv2d_bwd(xd, None, wd, win, True, False, False, x_shape=(N, Cout) + out) \
+    got = be.conv2d_bwd(xd, None, wd, win, True, False, False, x_shape=(N, Cout) + out, groups=G) \
         if bias is None or bd is not None else None
     if got is not None:
         y = got[0] if bd is None else be.binary("add", got[0], be.reshape(bd, (Cout, 1, 1)))
 
         def backward(g):  # (x's gradient is the convolution of g; weight's conv2d's with x, g swapped)
-            gx = be.conv2d_fwd(g, wd, None, win) if x.requires_grad else None
-            gw = be.conv2d_bwd(xd, g, wd, win, False, True, False)[1] if weight.requires_grad else None
+            gx = be.conv2d_fwd(g, wd, None, win, G) if x.requires_grad else None
+            gw = be.conv2d_bwd(xd, g, wd, win, False, True, False, groups=G)[1] if weight.requires_grad else None
             gb = be.reduce("sum", g, (0, 2, 3), False) if bias is not None and bias.requires_grad else None
             return gx, None if gw is None else be.reshape(gw, weight.shape), gb
         y = make(y, be, (x, weight, bias), backward,
-                 vjp=composed_vjp(lambda *a: _conv_transpose2d_rows(*a, win, out), (x, weight, bias)))
+                 vjp=composed_vjp(lambda *a: _conv_transpose2d_rows(*a, win, out, G), (x, weight, bias)))
     else:
-        y = _conv_transpose2d_rows(x, weight, bias, win, out)
+        y = _conv_transpose2d_rows(x, weight, bias, win, out, G)
     return y if batched else y.reshape(y.shape[1:])
 
 
-def _conv_transpose2d_rows(x, weight, bias, win, out):
-    """conv_transpose2d of one group composed of recorded ops: x's rows times the
-    weight, summed back by col2im (``_fold``) into [N, Cout, *out], the bias added."""
-    (N, Cin, H, W), Cout = x.shape, weight.shape[1]
+def _conv_transpose2d_rows(x, weight, bias, win, out, G):
+    """conv_transpose2d composed of recorded ops: x's rows times the weight, summed
+    back by col2im (``_fold``) into [N, Cout, *out], the bias added; G groups: one
+    such per group, joined along the channels."""
+    (N, Cin, H, W), og = x.shape, weight.shape[1]
+    if G > 1:
+        cg = Cin // G
+        return cat([_conv_transpose2d_rows(x[:, g * cg:(g + 1) * cg], weight[g * cg:(g + 1) * cg],
+                                           None if bias is None else bias[g * og:(g + 1) * og], win, out, 1)
+                    for g in range(G)], 1)
     rows = transpose(x, (0, 2, 3, 1)).reshape(N * H * W, Cin)
-    y = _fold(rows @ weight.reshape(Cin, -1), (N, Cout) + tuple(out), win)
-    return y if bias is None else y + bias.reshape(Cout, 1, 1).to(dtype=y.dtype)
+    y = _fold(rows @ weight.reshape(Cin, -1), (N, og) + tuple(out), win)
+    return y if bias is None else y + bias.reshape(og, 1, 1).to(dtype=y.dtype)
 
 
 def _pool_args(op, x, kernel_size, stride, padding, dilation, ceil_mode):
