@@ -1314,7 +1314,7 @@ void vkg_rnn_seq_bwd_f32(const float *gout, const float *acts, const float *cs, 
     status[0] = st;
 }
 
-/* ---- conv2d (groups 1) a few images at a time ----
+/* ---- conv2d, a few images at a time ----
  * ops.conv2d's composition gathers every image's windows into rows [N OH OW, C kh kw]
  * (9x the input for 3 x 3, element by element), multiplies, then transposes [N, OH,
  * OW, OC] to [N, OC, OH, OW]; its gradient transposes back, multiplies, and sums the
@@ -1328,16 +1328,16 @@ void vkg_rnn_seq_bwd_f32(const float *gout, const float *acts, const float *cs, 
  * (One image a product: [32, 144] x [144, 196] ran at 64 GFLOP/s on one core, four
  * at 117.)  Groups: the taps' rows of a group's channels are one slice of cols, so a
  * group is a product on its slices of w, cols and the block.  geo: C, H, W, kh, kw,
- * sh, sw, ph, pw, dh, dw, OH, OW, OC, m, G; w [OC, C / G kh
- * kw] (im2col's tap order).  status[0]: dnnl's first non-zero status, -1 when the
- * buffers could not be had. */
+ * sh, sw, ph, pw, dh, dw, OH, OW, OC, m, G; w [OC, C / G kh kw] (im2col's tap order).
+ * status[0]: dnnl's first non-zero status, -1 when the buffers could not be had. */
 struct vkg_conv {
     ptrdiff_t C, H, W, kh, kw, sh, sw, ph, pw, dh, dw, OH, OW, OC, m, G;
     ptrdiff_t P, CK, img;  /* OH OW, C kh kw, C H W */
 };
 
 /* the output columns [lo, hi) of a row whose tap column iw = ow sw + off falls inside [0, W) */
-static inline __attribute__((always_inline)) void vkg_tap_span(const struct vkg_conv *v, ptrdiff_t off, ptrdiff_t *lo, ptrdiff_t *hi)
+static inline __attribute__((always_inline)) void vkg_tap_span(const struct vkg_conv *v, ptrdiff_t off,
+                                                               ptrdiff_t *lo, ptrdiff_t *hi)
 {
     ptrdiff_t a = off >= 0 ? 0 : (-off + v->sw - 1) / v->sw;
     ptrdiff_t b = v->W - 1 - off < 0 ? 0 : (v->W - 1 - off) / v->sw + 1;

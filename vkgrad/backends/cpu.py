@@ -1657,7 +1657,6 @@ class CPUBackend(Backend):
         _check_gemm(status, "recurrence's gradient")
         return dxg, dhg if gru else dxg, dh0, dc0
 
-
     @staticmethod
     def _conv_ready(*arrays):
         """Whether conv2d_fwd / _bwd run here: _cpukern and oneDNN's sgemm found, every
@@ -1722,6 +1721,7 @@ class CPUBackend(Backend):
         _check_gemm(status, "conv2d's gradient")
         return (dx, None if dwp is None else np.add.reduce(dwp, axis=0),
                 None if dbp is None else np.add.reduce(dbp, axis=0).astype(np.float32))
+
     def gru_cell(self, xg, hg, h, out=None):
         if _native_f32(xg, hg) and _native_f32(h):  # (one pass: _cpukern.c, its tanh and exp)
             N, H = h.shape
