@@ -339,6 +339,49 @@ def test_conv_transpose2d_in_c_matches_the_composition(split, monkeypatch, case,
     assert "vkg_conv_bwd_f32" in calls and (grads == "no_x") != ("vkg_conv_fwd_f32" in calls)
 
 
+@pytest.mark.parametrize("shape", [(6, 5, 7, 9), (4, 3, 21), (2, 3, 2, 5, 4), (3, 2, 1, 1), (40, 17, 33, 1)])
+@pytest.mark.parametrize("affine", [True, False])
+def test_batch_norm_over_planes_in_c_matches_the_rows(split, monkeypatch, shape, affine):
+    """Train-mode batch_norm of spatial inputs by the C loops over channel planes
+    (vkg_bn_planes_f32 / _bwd_f32, no transposes) against the rows' way (transposed
+    to [N S, C] and back): output, the running statistics, and the input's, weight's
+    and bias's gradients within 1e-6 (sums in double against NumPy's float32 ones);
+    channels split over three threads give one thread's bits; create_graph's
+    gradients alike (by the composition)."""
+    if cpu._kern is None:
+        pytest.skip("vkgrad's C loops (_cpukern) not built")
+    r = np.random.default_rng(21)
+    x = (r.standard_normal(shape) * 3 + 2).astype(np.float32)
+    p = r.standard_normal(shape).astype(np.float32)
+    calls, planes = [], BE.batchnorm_planes_fwd
+    monkeypatch.setattr(cpu, "_c_rows", lambda fn, *a, **k: calls.append(fn.__name__) or _C_ROWS(fn, *a, **k))
+
+    def run(fused=True, penalty=False):
+        monkeypatch.setattr(BE, "batchnorm_planes_fwd", planes if fused else lambda *a, **k: None)
+        vg.manual_seed(0)
+        m = vg.nn.BatchNorm2d(shape[1], affine=affine, device="cpu")  # (any rank: batch_norm reads axis 1)
+        xt = vg.tensor(x, requires_grad=True, device="cpu", dtype="f32")
+        ps = [xt] + list(m.parameters())
+        y = vg.batch_norm(xt, m.running_mean, m.running_var, m.weight, m.bias, True, 0.1, 1e-5)
+        if penalty:
+            gx, = vg.autograd.grad((y * y * y).sum(), [xt], create_graph=True)
+            gx.square().sum().backward()
+        else:
+            (y * vg.tensor(p, device="cpu", dtype="f32")).sum().backward()
+        return [y.numpy(), m.running_mean.numpy(), m.running_var.numpy()] + [t.grad.numpy() for t in ps]
+    one, three = split(run)
+    assert "vkg_bn_planes_f32" in calls and "vkg_bn_planes_bwd_f32" in calls
+    want = run(fused=False)
+    assert len(one) == len(want) == 4 + 2 * affine
+    for a, c, z in zip(one, three, want):
+        same(a, c)
+        np.testing.assert_allclose(a, z, rtol=1e-5, atol=1e-6 * max(1.0, float(np.abs(z).max())))
+    got, want = run(penalty=True), run(fused=False, penalty=True)
+    scale = max(float(np.abs(z).max()) for z in want)  # (float32 second derivatives: the bias's cancel to ~0)
+    for a, z in zip(got, want):
+        np.testing.assert_allclose(a, z, rtol=1e-4, atol=1e-6 * scale)
+
+
 @pytest.mark.parametrize("affine", [True, False])
 @pytest.mark.parametrize("R,D", [(300, 128), (5, 13), (3, 1)])
 def test_layer_norm_in_c_close_to_numpy(c_and_numpy, monkeypatch, affine, R, D):

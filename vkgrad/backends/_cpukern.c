@@ -615,6 +615,24 @@ static inline __attribute__((always_inline)) double vkg_row_sum_d(const float *p
     return s;
 }
 
+/* p[0:n]'s squared differences from m, (p - m)^2 each in float32, summed in double
+ * (16 lanes, then the tail in order) */
+static inline __attribute__((always_inline)) double vkg_row_sqdev_d(const float *p, ptrdiff_t n, float m)
+{
+    ptrdiff_t nv = n - n % 16;
+    vkg_d8v lo = {0}, hi = {0};
+    for (ptrdiff_t j = 0; j < nv; j += 16) {
+        vkg_f16v d = vkg_load16(p + j) - m;
+        vkg_acc_d(d * d, &lo, &hi);
+    }
+    double q = vkg_sum_d(lo, hi);
+    for (ptrdiff_t j = nv; j < n; j++) {
+        float d = p[j] - m;
+        q += (double)(d * d);
+    }
+    return q;
+}
+
 /* Layer norm over the rows of x [R, D] (float32), as cpu.layer_norm: mean, rstd =
  * 1 / sqrt(mean((x - mean)^2) + eps), y = (x - mean) rstd (* w) (+ b); w, b may be
  * NULL.  The rows' sums in double, in 16 lanes (NumPy's path: float32 pairwise
@@ -624,22 +642,11 @@ void vkg_layer_norm_f32(const float *restrict x, const float *restrict w, const 
                         float *restrict y, float *restrict mean, float *restrict rstd, ptrdiff_t R, ptrdiff_t D,
                         float eps)
 {
-    ptrdiff_t Dv = D - D % 16;
     for (ptrdiff_t r = 0; r < R; r++) {
         const float *xr = x + r * D;
         float *yr = y + r * D;
         float m = (float)(vkg_row_sum_d(xr, D) / (double)D);
-        vkg_d8v qlo = {0}, qhi = {0};
-        for (ptrdiff_t j = 0; j < Dv; j += 16) {
-            vkg_f16v d = vkg_load16(xr + j) - m;
-            vkg_acc_d(d * d, &qlo, &qhi);
-        }
-        double q = vkg_sum_d(qlo, qhi);
-        for (ptrdiff_t j = Dv; j < D; j++) {
-            float d = xr[j] - m;
-            q += (double)(d * d);
-        }
-        float var = (float)(q / (double)D);
+        float var = (float)(vkg_row_sqdev_d(xr, D, m) / (double)D);
         float rs = 1.0f / sqrtf(var + eps);
         for (ptrdiff_t j = 0; j < D; j++) {
             float d = (xr[j] - m) * rs;
@@ -689,6 +696,78 @@ void vkg_layer_norm_bwd_f32(const float *restrict g, const float *restrict x, co
             if (gx)
                 gx[r * D + j] = gr[j] * xh;
         }
+    }
+}
+
+/* Batch norm over channel planes, as cpu.batchnorm_fwd on rows [N S, C] but without
+ * the transposes there and back: x [N, C, S] (float32), nc channels from the
+ * pointers' (x, y at the chunk's first channel's plane of image 0; mean, var,
+ * invstd, gamma, beta at its entry).  Each channel's statistics over its N planes
+ * in double (the mean, then the squared differences from it), y = (x - mean)
+ * (invstd gamma) + beta.  (The rows' way: a transpose, NumPy's passes over a tall
+ * narrow [N S, C] -- its axis-0 sums run their inner loop once a row --, a
+ * transpose back.) */
+VKG_CLONES VKG_EXPORT
+void vkg_bn_planes_f32(const float *x, float *y, float *mean, float *var, float *invstd, const float *gamma,
+                       const float *beta, ptrdiff_t nc, ptrdiff_t N, ptrdiff_t C, ptrdiff_t S, float eps)
+{
+    double M = (double)(N * S);
+    for (ptrdiff_t c = 0; c < nc; c++) {
+        double sum = 0.0, q = 0.0;
+        for (ptrdiff_t n = 0; n < N; n++)
+            sum += vkg_row_sum_d(x + (n * C + c) * S, S);
+        float m = (float)(sum / M);
+        for (ptrdiff_t n = 0; n < N; n++)
+            q += vkg_row_sqdev_d(x + (n * C + c) * S, S, m);
+        float v = (float)(q / M), is = 1.0f / sqrtf(v + eps), k = is * gamma[c], b = beta[c];
+        for (ptrdiff_t n = 0; n < N; n++) {
+            const float *xp = x + (n * C + c) * S;
+            float *yp = y + (n * C + c) * S;
+            for (ptrdiff_t i = 0; i < S; i++)
+                yp[i] = (xp[i] - m) * k + b;
+        }
+        mean[c] = m;
+        var[c] = v;
+        invstd[c] = is;
+    }
+}
+
+/* Its gradient, as cpu.batchnorm_bwd: xhat = (x - mean) invstd, dbeta = sum g,
+ * dgamma = sum g xhat (in double), dx = invstd gamma (g - dbeta / M - xhat dgamma / M)
+ * over the M = N S values of each channel. */
+VKG_CLONES VKG_EXPORT
+void vkg_bn_planes_bwd_f32(const float *g, const float *x, float *dx, float *dgamma, float *dbeta, const float *mean,
+                           const float *invstd, const float *gamma, ptrdiff_t nc, ptrdiff_t N, ptrdiff_t C, ptrdiff_t S)
+{
+    double M = (double)(N * S);
+    ptrdiff_t Sv = S - S % 16;
+    for (ptrdiff_t c = 0; c < nc; c++) {
+        float m = mean[c], is = invstd[c];
+        vkg_d8v alo = {0}, ahi = {0}, blo = {0}, bhi = {0};
+        double db = 0.0, dg = 0.0;
+        for (ptrdiff_t n = 0; n < N; n++) {
+            const float *gp = g + (n * C + c) * S, *xp = x + (n * C + c) * S;
+            for (ptrdiff_t i = 0; i < Sv; i += 16) {
+                vkg_f16v gv = vkg_load16(gp + i), xh = (vkg_load16(xp + i) - m) * is;
+                vkg_acc_d(gv, &alo, &ahi);
+                vkg_acc_d(gv * xh, &blo, &bhi);
+            }
+            for (ptrdiff_t i = Sv; i < S; i++) {
+                db += gp[i];
+                dg += (double)(gp[i] * ((xp[i] - m) * is));
+            }
+        }
+        db += vkg_sum_d(alo, ahi);
+        dg += vkg_sum_d(blo, bhi);
+        float k = is * gamma[c], a = (float)(db / M), b = (float)(dg / M);
+        for (ptrdiff_t n = 0; n < N; n++) {
+            const float *gp = g + (n * C + c) * S, *xp = x + (n * C + c) * S;
+            float *dp = dx + (n * C + c) * S;
+            for (ptrdiff_t i = 0; i < S; i++)
+                dp[i] = k * (gp[i] - a - ((xp[i] - m) * is) * b);
+        }
+        dbeta[c] = (float)db;
+        dgamma[c] = (float)dg;
     }
 }
 
@@ -1698,6 +1777,16 @@ static void vkg_rows_conv_bwd(const int64_t *w, int64_t n)
     vkg_conv_bwd_f32(VKG_P(0), VKG_P(1), VKG_P(2), VKG_P(3), VKG_P(4), VKG_P(5), w[6], n, VKG_P(7), w[8], VKG_P(9),
                      VKG_P(10), VKG_P(11), VKG_P(12));
 }
+static void vkg_rows_bn_planes(const int64_t *w, int64_t n)
+{
+    vkg_bn_planes_f32(VKG_P(0), VKG_P(1), VKG_P(2), VKG_P(3), VKG_P(4), VKG_P(5), VKG_P(6), n, w[7], w[8], w[9],
+                      vkg_word_f(w[10]));
+}
+static void vkg_rows_bn_planes_bwd(const int64_t *w, int64_t n)
+{
+    vkg_bn_planes_bwd_f32(VKG_P(0), VKG_P(1), VKG_P(2), VKG_P(3), VKG_P(4), VKG_P(5), VKG_P(6), VKG_P(7), n, w[8],
+                          w[9], w[10]);
+}
 static const struct {
     const char *name;
     vkg_rows_t fn;
@@ -1712,6 +1801,7 @@ static const struct {
     {"vkg_relu_bwd_f32", vkg_rows_relu_bwd}, {"vkg_gelu_f32", vkg_rows_gelu}, {"vkg_gelu_bwd_f32", vkg_rows_gelu_bwd},
     {"vkg_rnn_seq_f32", vkg_rows_rnn_seq}, {"vkg_rnn_seq_bwd_f32", vkg_rows_rnn_seq_bwd},
     {"vkg_conv_fwd_f32", vkg_rows_conv_fwd}, {"vkg_conv_bwd_f32", vkg_rows_conv_bwd},
+    {"vkg_bn_planes_f32", vkg_rows_bn_planes}, {"vkg_bn_planes_bwd_f32", vkg_rows_bn_planes_bwd},
 };
 
 /* the index of the loop named `name` for vkg_rows_par, or -1 */

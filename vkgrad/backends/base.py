@@ -440,6 +440,17 @@ class Backend:
         """Exact gradient through the batch statistics: (dx, dgamma, dbeta)."""
         raise NotImplementedError
 
+    def batchnorm_planes_fwd(self, x, gamma, beta, eps, running_mean=None, running_var=None, momentum=0.1):
+        """batchnorm_fwd over channel planes x [N, C, S] (a spatial input's axes after
+        the channels flattened) where the backend runs it so, without transposing
+        to rows [N S, C]: (y [N, C, S], mean, var, invstd); None (this default):
+        ops.batch_norm transposes to rows and back."""
+        return None
+
+    def batchnorm_planes_bwd(self, g, x, mean, invstd, gamma):
+        """batchnorm_planes_fwd's exact gradient: (dx [N, C, S], dgamma, dbeta)."""
+        raise NotImplementedError(f"{type(self).__name__}: batchnorm_planes_bwd without batchnorm_planes_fwd")
+
     def layer_norm(self, x, w, b, eps):
         """Rows of x [R, D] normalised: xhat = (x - mean) * rstd, rstd = 1 / sqrt(var +
         eps), the variance biased; then * w and + b ([D] in x's dtype, or None).

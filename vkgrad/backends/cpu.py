@@ -266,6 +266,8 @@ def _kernel_signatures():
                               + [ptr, ctypes.c_int64] * 3 + [ctypes.c_int64] * 4 + [ptr, i], i),
             "vkg_rnn_seq_f32": ([ptr] * 8 + [size, i, size, size, size, i] + [ptr] * 5, None),
             "vkg_conv_fwd_f32": ([ptr] * 3 + [size] * 2 + [ptr] * 6, None),
+            "vkg_bn_planes_f32": ([ptr] * 7 + [size] * 4 + [fl], None),
+            "vkg_bn_planes_bwd_f32": ([ptr] * 8 + [size] * 4, None),
             "vkg_conv_bwd_f32": ([ptr] * 6 + [size, size, ptr, size] + [ptr] * 4, None),
             "vkg_rnn_seq_bwd_f32": ([ptr] * 13 + [size, i, size, size, size, i, i] + [ptr] * 4, None),
             "vkg_rows_loop": ([ctypes.c_char_p], i),
@@ -1512,6 +1514,33 @@ class CPUBackend(Backend):
         dx = (inv * self._c(gamma)) * (cg - dbeta / n - xhat * (dgamma / n))
         dt = x.dtype
         return self._store(dx, dt), self._store(dgamma, dt), self._store(dbeta, dt)
+
+    def batchnorm_planes_fwd(self, x, gamma, beta, eps, running_mean=None, running_var=None, momentum=0.1):
+        """float32 by _cpukern's vkg_bn_planes_f32: channels over the threads, each
+        channel's statistics over its planes in double ([64, 32, 28, 28]: forward 9.8
+        -> 1.5 ms, with its gradient 31 -> 6.4 ms against the rows' way, paired)."""
+        if _kern is None or not all(a.dtype == np.float32 for a in (x, gamma, beta)) or not x.size:
+            return None
+        x, gamma, beta = (np.ascontiguousarray(a) for a in (x, gamma, beta))
+        N, C, S = x.shape
+        y = np.empty(x.shape, np.float32)
+        mean, var, invstd = (np.empty(C, np.float32) for _ in range(3))
+        _c_rows(_kern.vkg_bn_planes_f32, C, (x, y, mean, var, invstd, gamma, beta), (N, C, S, eps), width=N * S,
+                steps=(4 * S, 4 * S, 4, 4, 4, 4, 4))
+        if running_mean is not None:  # (as batchnorm_fwd: the unbiased variance into the running one)
+            n = N * S
+            running_mean += momentum * (mean - running_mean)
+            running_var += momentum * (var * (n / (n - 1.0)) - running_var)
+        return y, mean, var, invstd
+
+    def batchnorm_planes_bwd(self, g, x, mean, invstd, gamma):
+        g, x, gamma = (np.ascontiguousarray(a, np.float32) for a in (g, x, gamma))
+        N, C, S = x.shape
+        dx = np.empty(x.shape, np.float32)
+        dgamma, dbeta = np.empty(C, np.float32), np.empty(C, np.float32)
+        _c_rows(_kern.vkg_bn_planes_bwd_f32, C, (g, x, dx, dgamma, dbeta, mean, invstd, gamma), (N, C, S),
+                width=N * S, steps=(4 * S, 4 * S, 4 * S, 4, 4, 4, 4, 4))
+        return dx, dgamma, dbeta
 
     def layer_norm(self, x, w, b, eps):
         """Blocks of rows over the threads (a row's statistics are its own)."""

@@ -670,7 +670,9 @@ def batch_norm(x, running_mean, running_var, weight=None, bias=None, training=Fa
     running statistics (if given) updated in place (unbiased variance, like
     PyTorch).  Eval: the running statistics, as constants.  ``weight`` /
     ``bias`` None: a scale of 1 / a shift of 0, without gradients.  Spatial
-    inputs go through the same kernels as rows [N * spatial, C] (channels last)."""
+    inputs: in training by the backend's batchnorm_planes_fwd / _bwd over channel
+    planes [N, C, S] where it has them (the CPU's C loops), else -- and in eval --
+    through the same kernels as rows [N * spatial, C] (channels last)."""
     check_tensor("batch_norm", x)
     same_device("batch_norm", x, weight, bias, running_mean, running_var)
     if (running_mean is None) != (running_var is None):
@@ -691,6 +693,9 @@ def batch_norm(x, running_mean, running_var, weight=None, bias=None, training=Fa
             raise ValueError(f"batch_norm: {name} has {ts[0]} channels but the input {list(xs)} "
                              f"has {xs[1]} (axis 1)")
     if x.ndim > 2:
+        y = _batch_norm_planes(x, running_mean, running_var, weight, bias, momentum, eps) if training else None
+        if y is not None:
+            return y
         perm = (0,) + tuple(range(2, x.ndim)) + (1,)
         rows = transpose(x, perm)
         y = batch_norm(rows.reshape(-1, x.shape[1]), running_mean, running_var, weight, bias, training, momentum, eps)
@@ -731,6 +736,38 @@ def batch_norm(x, running_mean, running_var, weight=None, bias=None, training=Fa
         return add(mul(mul(d_, pow(affine(mean(mul(d_, d_), 0, keepdims=True), 1.0, eps), -0.5)), w_), b_)
 
     return make(y, be, (x, weight, bias), backward, vjp=composed_vjp(composed, (x, weight, bias)))
+
+
+def _batch_norm_planes(x, running_mean, running_var, weight, bias, momentum, eps):
+    """Train-mode batch_norm of a spatial input [N, C, *spatial] as channel planes [N,
+    C, S] by the backend's batchnorm_planes_fwd / _bwd, without the transposes to rows
+    and back; None where the backend has no such call or the operands' dtypes differ
+    (batch_norm's rows then)."""
+    be, xs = x.backend, x.shape
+    if any(t is not None and t.dtype != x.dtype for t in (weight, bias)) or xs[0] * int(np.prod(xs[2:])) < 2:
+        return None
+    C, dt = xs[1], x.dtype
+    w = weight if weight is not None else Tensor(be.constant((C,), 1.0, dt), be)
+    b = bias if bias is not None else Tensor(be.constant((C,), 0.0, dt), be)
+    x3 = be.reshape(x.data, (xs[0], C, -1))
+    rm, rv = (None, None) if running_mean is None else (running_mean.data, running_var.data)
+    got = be.batchnorm_planes_fwd(x3, w.data, b.data, eps, rm, rv, momentum)
+    if got is None:
+        return None
+    y, bmean, _, invstd = got
+
+    def backward(g):
+        dx, dg, db = be.batchnorm_planes_bwd(be.reshape(g, x3.shape), x3, bmean, invstd, w.data)
+        return be.reshape(dx, xs), dg, db
+
+    axes, shp = (0,) + tuple(range(2, len(xs))), (1, C) + (1,) * (len(xs) - 2)
+
+    def composed(x_, w_, b_):  # (the same normalisation in recorded ops: create_graph's rule)
+        d_ = sub(x_, mean(x_, axes, keepdims=True))
+        var_ = mean(mul(d_, d_), axes, keepdims=True)
+        return add(mul(mul(d_, pow(affine(var_, 1.0, eps), -0.5)), w_.reshape(shp)), b_.reshape(shp))
+
+    return make(be.reshape(y, xs), be, (x, w, b), backward, vjp=composed_vjp(composed, (x, w, b)))
 
 
 def _normalized_shape(op, x, normalized_shape, **params):
