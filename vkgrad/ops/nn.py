@@ -671,8 +671,9 @@ def batch_norm(x, running_mean, running_var, weight=None, bias=None, training=Fa
     PyTorch).  Eval: the running statistics, as constants.  ``weight`` /
     ``bias`` None: a scale of 1 / a shift of 0, without gradients.  Spatial
     inputs: in training by the backend's batchnorm_planes_fwd / _bwd over channel
-    planes [N, C, S] where it has them (the CPU's C loops), else -- and in eval --
-    through the same kernels as rows [N * spatial, C] (channels last)."""
+    planes [N, C, S] where it has them (the CPU's C loops), else through the same
+    kernels as rows [N * spatial, C] (channels last); in eval a scale and a shift
+    per channel broadcast over the planes."""
     check_tensor("batch_norm", x)
     same_device("batch_norm", x, weight, bias, running_mean, running_var)
     if (running_mean is None) != (running_var is None):
@@ -692,8 +693,8 @@ def batch_norm(x, running_mean, running_var, weight=None, bias=None, training=Fa
         if xs[1] != ts[0]:
             raise ValueError(f"batch_norm: {name} has {ts[0]} channels but the input {list(xs)} "
                              f"has {xs[1]} (axis 1)")
-    if x.ndim > 2:
-        y = _batch_norm_planes(x, running_mean, running_var, weight, bias, momentum, eps) if training else None
+    if x.ndim > 2 and training:
+        y = _batch_norm_planes(x, running_mean, running_var, weight, bias, momentum, eps)
         if y is not None:
             return y
         perm = (0,) + tuple(range(2, x.ndim)) + (1,)
@@ -718,6 +719,9 @@ def batch_norm(x, running_mean, running_var, weight=None, bias=None, training=Fa
             running_mean, running_var = to(running_mean, dtype=x.dtype), to(running_var, dtype=x.dtype)
         scale = mul(weight, pow(affine(running_var, 1.0, eps), -0.5))
         shift = sub(bias, mul(running_mean, scale))
+        if x.ndim > 2:  # (broadcast over the planes where they lie: no transposes)
+            shp = (1, x.shape[1]) + (1,) * (x.ndim - 2)
+            scale, shift = scale.reshape(shp), shift.reshape(shp)
         return mul(x, scale) + shift
     if n < 2:
         raise ValueError(f"batch_norm: expected more than 1 value per channel when training, "
