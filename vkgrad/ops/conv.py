@@ -415,8 +415,9 @@ def avg_pool2d(x, kernel_size, stride=None, padding=0, ceil_mode=False, count_in
                divisor_override=None):
     """The mean of each window, as ``torch.nn.functional.avg_pool2d``: zeros padded,
     counted in the divisor unless ``count_include_pad=False``; ``divisor_override``
-    replaces the divisor.  The windows unfolded (im2col, col2im their gradient) and
-    summed in f32 (f16 inputs too)."""
+    replaces the divisor.  Windows tiling the input (stride = kernel, no padding: a
+    global average too) summed over the axes of a reshape, others unfolded (im2col,
+    col2im their gradient); summed in f32 (f16 inputs too)."""
     op = "avg_pool2d"
     x, batched = _batched(op, x)
     win = _pool_args(op, x, kernel_size, stride, padding, 1, ceil_mode)
@@ -427,6 +428,12 @@ def avg_pool2d(x, kernel_size, stride=None, padding=0, ceil_mode=False, count_in
     (N, C), (OH, OW), K = x.shape[:2], win.out, win.kernel[0] * win.kernel[1]
     args = (tuple(x.shape[2:]), win, bool(count_include_pad), divisor_override)
     f = _avg_factors(*args)
+    if isinstance(f, float) and win.tiles(x.shape[2:]):  # (windows tiling the input -- a global average
+        # among them --: sums over the axes of a reshape, not im2col's copy of every window and col2im back)
+        (kh, kw), (H, W) = win.kernel, x.shape[2:]
+        xt = x if (OH * kh, OW * kw) == (H, W) else x[:, :, :OH * kh, :OW * kw]
+        out = _scaled_sum(xt.reshape(N, C, OH, kh, OW, kw), (3, 5), False, f)
+        return out if batched else out.reshape(out.shape[1:])
     windows = _unfold(x, win).reshape(N, OH, OW, C, K)
     if isinstance(f, float):  # one divisor: the sums scaled in f32
         rows = _scaled_sum(windows, (4,), False, f)
