@@ -74,6 +74,22 @@ def _attn_model(nn, F):
     return Block()
 
 
+def _resnet_model(nn, F):
+    """conv 3->32, batch norm, relu, two residual blocks (conv, batch norm, relu, conv,
+    batch norm, + x, relu; 32 channels, 3 x 3, no bias), a global average pool, linear
+    32->10 over [B, 3, 32, 32] (``nn`` / ``F``: vkgrad's or PyTorch's)."""
+    class Block(nn.Module):
+        def __init__(self, C):
+            super().__init__()
+            self.c1, self.b1 = nn.Conv2d(C, C, 3, padding=1, bias=False), nn.BatchNorm2d(C)
+            self.c2, self.b2 = nn.Conv2d(C, C, 3, padding=1, bias=False), nn.BatchNorm2d(C)
+
+        def forward(self, x):
+            return F.relu(self.b2(self.c2(F.relu(self.b1(self.c1(x))))) + x)
+    return nn.Sequential(nn.Conv2d(3, 32, 3, padding=1), nn.BatchNorm2d(32), nn.ReLU(), Block(32), Block(32),
+                         nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(32, 10))
+
+
 def _lstm_model(nn):
     """LSTM(16, 128) over [B, 32, 16] (batch_first), the last hidden state through
     Linear(128, 10) (``nn``: vkgrad's or PyTorch's)."""
@@ -89,7 +105,7 @@ def _lstm_model(nn):
 
 # (input shape of one sample, classes); attn: T tokens of a vocabulary of 512
 _DATA = {"iris": ((4,), 3), "mlp": ((784,), 10), "cnn": ((1, 28, 28), 10), "attn": ((64,), 512),
-         "lstm": ((32, 16), 10)}
+         "lstm": ((32, 16), 10), "resnet": ((3, 32, 32), 10)}
 
 
 def _time_steps(step, steps, warmup, repeats=5):
@@ -121,7 +137,8 @@ def make_vkgrad_step(kind, device, dtype, batch, capture=False):
     vg.set_check_finite(False)  # the loss is read once at the end, not every step
     vg.manual_seed(0)
     model = (_iris_model() if kind == "iris" else _mlp_model() if kind == "mlp" else
-             _cnn_model(vg.nn) if kind == "cnn" else _lstm_model(vg.nn) if kind == "lstm" else _attn_model(vg.nn, vg))
+             _cnn_model(vg.nn) if kind == "cnn" else _lstm_model(vg.nn) if kind == "lstm" else
+             _resnet_model(vg.nn, vg.nn.functional) if kind == "resnet" else _attn_model(vg.nn, vg))
     x, y = _batch(kind, batch)
     x, y = vg.tensor(x, dtype="i32" if x.dtype == np.int32 else None), vg.tensor(y)
     opt = vg.optim.Adam(model.parameters(), lr=1e-3)
@@ -180,6 +197,8 @@ def make_torch_step(kind, batch, threads):
         model = _cnn_model(nn)
     elif kind == "lstm":
         model = _lstm_model(nn)
+    elif kind == "resnet":
+        model = _resnet_model(nn, torch.nn.functional)
     else:
         model = _attn_model(nn, torch.nn.functional)
     xs, ys = _batch(kind, batch)
@@ -241,7 +260,8 @@ def main(argv=None):
     ap.add_argument("--steps", type=int, default=200, help="iris steps per repeat (MLP: steps/20)")
     ap.add_argument("--json", help="write the results here")
     ap.add_argument("--no-torch", action="store_true")
-    ap.add_argument("--only", help="comma-separated models to run after iris (mlp,cnn,attn,lstm)")
+    ap.add_argument("--only", help="comma-separated models to run after iris (mlp,cnn,attn,lstm; resnet only "
+                                   "when named)")
     ap.add_argument("--capture", action="store_true",
                     help="replay a recorded step (vkgrad.capture_step) instead of eager steps")
     args = ap.parse_args(argv)
@@ -270,8 +290,9 @@ def main(argv=None):
     for kind, batch, label in (("mlp", 256, "MLP 784-1024-1024-10"),
                                ("cnn", 64, "CNN conv16-pool-conv32-pool-10 on 28x28"),
                                ("attn", 16, "transformer block (D 128, 4 heads, MLP 512) on 64 tokens of 512"),
-                               ("lstm", 64, "LSTM 16-128 over 32 steps, last state -10")):
-        if args.only and kind not in args.only.split(","):
+                               ("lstm", 64, "LSTM 16-128 over 32 steps, last state -10"),
+                               ("resnet", 32, "ResNet-like conv-BN 3->32, 2 residual blocks, GAP, -10 on 32x32")):
+        if (args.only or kind == "resnet") and kind not in (args.only or "").split(","):
             continue
         t, tt, ratio, work = bench_pair(kind, dev, args.dtype, msteps, batch, 2, have_torch, args.capture)
         sps = batch / t
