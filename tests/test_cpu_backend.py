@@ -816,7 +816,8 @@ def test_relu_and_gelu_by_c_loops_over_whole_arrays(split, monkeypatch):
     its pool) with NumPy's bits: maximum(x, 0) (-0 to +0, NaN payloads kept) and
     g * (x > 0) (-0 where g < 0); in place too (out = x); GELU and its gradient
     within 1e-6 of the NumPy path, a GELU into its own input left to that path
-    (its loop's pointers are restrict); small arrays and other dtypes NumPy's."""
+    (its loop's pointers are restrict); small arrays and other dtypes NumPy's; add
+    over whole arrays with NumPy's bits, in place into either input."""
     if cpu._kern is None:
         pytest.skip("vkgrad's C loops (_cpukern) not built")
     calls, orig = [], cpu._c_rows
@@ -838,6 +839,15 @@ def test_relu_and_gelu_by_c_loops_over_whole_arrays(split, monkeypatch):
     assert calls.count("vkg_relu_f32") == 2 and calls.count("vkg_relu_bwd_f32") == 2
     y = x.copy()
     assert BE.unary("relu", y, out=y) is y and np.array_equal(y.view(np.uint32), np.maximum(x, 0).view(np.uint32))
+    # add (a residual's, a gradient's sum): NumPy's bits, -0 + -0, infinities, NaN payloads; into either input
+    one, three = split(lambda: BE.binary("add", x, g))
+    for got in (one, three):
+        np.testing.assert_array_equal(got.view(np.uint32), (x + g).view(np.uint32))
+    assert calls.count("vkg_add_f32") == 2
+    for into in (0, 1):
+        a, b = x.copy(), g.copy()
+        y = BE.binary("add", a, b, out=(a, b)[into])
+        assert y is (a, b)[into] and np.array_equal(y.view(np.uint32), (x + g).view(np.uint32))
     xg = RNG.uniform(-6, 6, x.shape).astype(np.float32)
     got = BE.unary("gelu", xg)
     assert calls[-1] == "vkg_gelu_f32"

@@ -249,6 +249,7 @@ def _kernel_signatures():
             "vkg_gelu_f32": ([ptr, ptr, size], None),
             "vkg_relu_f32": ([ptr, ptr, size], None),
             "vkg_relu_bwd_f32": ([ptr, ptr, ptr, size], None),
+            "vkg_add_f32": ([ptr, ptr, ptr, size], None),
             "vkg_gelu_bwd_f32": ([ptr, ptr, ptr, size], None),
             "vkg_lstm_cell_f32": ([ptr] * 6 + [size] * 2, None),
             "vkg_lstm_cell_bwd_f32": ([ptr] * 7 + [size] * 2, None),
@@ -1065,7 +1066,7 @@ class CPUBackend(Backend):
     # ReLU [64, 16, 28, 28] 516 -> 142 us, its gradient 729 -> 225 (NumPy: a maximum
     # against a row of zeros, a compare and a product), GELU's without _map's blocks
     _ELEMENT_LOOPS = {"relu": "vkg_relu_f32", "gelu": "vkg_gelu_f32", "relu_bwd": "vkg_relu_bwd_f32",
-                      "gelu_bwd": "vkg_gelu_bwd_f32"}
+                      "gelu_bwd": "vkg_gelu_bwd_f32", "add": "vkg_add_f32"}
 
     def _element_loop(self, op, ins, out):
         """op by its C loop over the flat arrays, into out (or a fresh array), or None
