@@ -1421,7 +1421,8 @@ void vkg_rnn_seq_bwd_f32(const float *gout, const float *acts, const float *cs, 
  * status[0]: dnnl's first non-zero status, -1 when the buffers could not be had. */
 struct vkg_conv {
     ptrdiff_t C, H, W, kh, kw, sh, sw, ph, pw, dh, dw, OH, OW, OC, m, G;
-    ptrdiff_t P, CK, img;  /* OH OW, C kh kw, C H W */
+    ptrdiff_t P, CK, img, gK, gO;  /* OH OW, C kh kw, C H W; a group's taps C kh kw / G and outputs OC / G */
+    int plane;  /* the output's rows are the input's (stride 1, OW = W): taps as shifted planes (vkg_tap_plane) */
 };
 
 /* the output columns [lo, hi) of a row whose tap column iw = ow sw + off falls inside [0, W) */
@@ -1480,12 +1481,11 @@ static inline __attribute__((always_inline)) void vkg_tap_edges(const struct vkg
 static inline __attribute__((always_inline)) void vkg_taps(const struct vkg_conv *v, const float *restrict x,
                                                            float *restrict cols, ptrdiff_t ld)
 {
-    int plane = v->sh == 1 && v->sw == 1 && v->OW == v->W;
     for (ptrdiff_t c = 0; c < v->C; c++)
         for (ptrdiff_t i = 0; i < v->kh; i++)
             for (ptrdiff_t j = 0; j < v->kw; j++) {
                 float *o = cols + ((c * v->kh + i) * v->kw + j) * ld;
-                if (plane) {
+                if (v->plane) {
                     struct vkg_tap t = vkg_tap_plane(v, i, j);
                     const float *xp = x + c * v->H * v->W + t.s;
                     for (ptrdiff_t p = 0; p < t.a; p++)
@@ -1528,14 +1528,13 @@ static inline __attribute__((always_inline)) void vkg_taps(const struct vkg_conv
 static inline __attribute__((always_inline)) void vkg_untaps(const struct vkg_conv *v, float *restrict cols,
                                                              ptrdiff_t ld, float *restrict dx)
 {
-    int plane = v->sh == 1 && v->sw == 1 && v->OW == v->W;
     for (ptrdiff_t e = 0; e < v->C * v->H * v->W; e++)
         dx[e] = 0.0f;
     for (ptrdiff_t c = 0; c < v->C; c++)
         for (ptrdiff_t i = 0; i < v->kh; i++)
             for (ptrdiff_t j = 0; j < v->kw; j++) {
                 float *g = cols + ((c * v->kh + i) * v->kw + j) * ld;
-                if (plane) {
+                if (v->plane) {
                     struct vkg_tap t = vkg_tap_plane(v, i, j);
                     float *dp = dx + c * v->H * v->W + t.s;
                     vkg_tap_edges(v, &t, g);
@@ -1576,7 +1575,8 @@ static int vkg_conv_start(const int64_t *g, void *gemm, void *set_threads, void 
                           struct vkg_conv_run *r, int32_t *status)
 {
     struct vkg_conv u = {g[0], g[1], g[2], g[3], g[4], g[5], g[6], g[7], g[8], g[9], g[10], g[11], g[12], g[13], g[14],
-                         g[15], g[11] * g[12], g[0] * g[3] * g[4], g[0] * g[1] * g[2]};
+                         g[15], g[11] * g[12], g[0] * g[3] * g[4], g[0] * g[1] * g[2], g[0] * g[3] * g[4] / g[15],
+                         g[13] / g[15], g[5] == 1 && g[6] == 1 && g[12] == g[2]};
     r->v = u;
     r->cols = malloc((size_t)(u.CK * u.m * u.P) * sizeof *r->cols);
     r->blk = malloc((size_t)(u.OC * u.m * u.P) * sizeof *r->blk);
@@ -1601,6 +1601,19 @@ static void vkg_conv_end(struct vkg_conv_run *r, int st, int32_t *status)
     status[0] = st;
 }
 
+/* C_q = op(A_q) op(B_q) (+ C_q where acc) for each group q, the operands' q-th blocks
+ * sa, sb, sc floats apart (a group's rows of w, of the taps and of the block); dnnl's
+ * first non-zero status */
+static int vkg_conv_mm(const struct vkg_conv_run *r, char ta, char tb, ptrdiff_t M, ptrdiff_t N, ptrdiff_t K,
+                       const float *A, ptrdiff_t lda, ptrdiff_t sa, const float *B, ptrdiff_t ldb, ptrdiff_t sb,
+                       int acc, float *C, ptrdiff_t ldc, ptrdiff_t sc)
+{
+    int st = 0;
+    for (ptrdiff_t q = 0; q < r->v.G && st == 0; q++)
+        st = r->mm(ta, tb, M, N, K, 1.0f, A + q * sa, lda, B + q * sb, ldb, acc ? 1.0f : 0.0f, C + q * sc, ldc);
+    return st;
+}
+
 /* n units of m images (images_left: from the chunk's first unit on; the last unit may
  * be short) */
 VKG_CLONES VKG_EXPORT
@@ -1611,26 +1624,24 @@ void vkg_conv_fwd_f32(const float *x, float *out, int32_t *status, ptrdiff_t ima
     struct vkg_conv_run r;
     if (vkg_conv_start(geo, gemm, set_threads, max_threads, &r, status))
         return;
-    struct vkg_conv v = r.v;
-    ptrdiff_t P = v.P, img = v.img, gK = v.CK / v.G, gO = v.OC / v.G;  /* (a group's taps, outputs) */
-    float *cols = r.cols, *blk = r.blk;
+    const struct vkg_conv v = r.v;
     int st = 0;
     for (ptrdiff_t u = 0; u < n && st == 0; u++) {
-        ptrdiff_t i0 = u * v.m, m = images_left - i0 < v.m ? images_left - i0 : v.m;
+        ptrdiff_t i0 = u * v.m, m = images_left - i0 < v.m ? images_left - i0 : v.m, mP = m * v.P;
+        float *o = out + i0 * v.OC * v.P, *blk = m == 1 ? o : r.blk;  /* (one image: its planes are the block) */
         for (ptrdiff_t b = 0; b < m; b++)
-            vkg_taps(&v, x + (i0 + b) * img, cols + b * P, m * P);
-        for (ptrdiff_t q = 0; q < v.G && st == 0; q++)  /* (q: a group) */
-            st = r.mm('N', 'N', gO, m * P, gK, 1.0f, w + q * gO * gK, gK, cols + q * gK * m * P, m * P, 0.0f,
-                      blk + q * gO * m * P, m * P);
+            vkg_taps(&v, x + (i0 + b) * v.img, r.cols + b * v.P, mP);
+        st = vkg_conv_mm(&r, 'N', 'N', v.gO, mP, v.gK, w, v.gK, v.gO * v.gK, r.cols, mP, v.gK * mP, 0, blk, mP,
+                         v.gO * mP);
         for (ptrdiff_t b = 0; b < m && st == 0; b++)
             for (ptrdiff_t c = 0; c < v.OC; c++) {
-                float *o = out + ((i0 + b) * v.OC + c) * P, bc = bias ? bias[c] : 0.0f;
-                const float *r = blk + c * m * P + b * P;
+                float *oc = o + (b * v.OC + c) * v.P, bc = bias ? bias[c] : 0.0f;
+                const float *rc = blk + c * mP + b * v.P;
+                if (rc != oc)
+                    memcpy(oc, rc, (size_t)v.P * sizeof *oc);
                 if (bias)
-                    for (ptrdiff_t p = 0; p < P; p++)
-                        o[p] = r[p] + bc;
-                else
-                    memcpy(o, r, (size_t)P * sizeof *o);
+                    for (ptrdiff_t p = 0; p < v.P; p++)
+                        oc[p] += bc;
             }
     }
     vkg_conv_end(&r, st, status);
@@ -1651,9 +1662,7 @@ void vkg_conv_bwd_f32(const float *x, const float *g, float *dx, float *dwp, dou
     struct vkg_conv_run r;
     if (vkg_conv_start(geo, gemm, set_threads, max_threads, &r, status))
         return;
-    struct vkg_conv v = r.v;
-    ptrdiff_t P = v.P, img = v.img, gK = v.CK / v.G, gO = v.OC / v.G;  /* (a group's taps, outputs) */
-    float *cols = r.cols, *blk = r.blk;
+    const struct vkg_conv v = r.v;
     int st = 0;
     for (ptrdiff_t k = 0; k < nb && st == 0; k++) {
         ptrdiff_t end = images_left < (k + 1) * ib ? images_left : (k + 1) * ib;
@@ -1661,27 +1670,25 @@ void vkg_conv_bwd_f32(const float *x, const float *g, float *dx, float *dwp, dou
             for (ptrdiff_t c = 0; c < v.OC; c++)
                 dbp[k * v.OC + c] = 0.0;
         for (ptrdiff_t i0 = k * ib; i0 < end && st == 0; i0 += v.m) {
-            ptrdiff_t m = end - i0 < v.m ? end - i0 : v.m;
+            ptrdiff_t m = end - i0 < v.m ? end - i0 : v.m, mP = m * v.P;
             for (ptrdiff_t b = 0; b < m; b++)  /* the images' [OC, P] planes side by side */
                 for (ptrdiff_t c = 0; c < v.OC; c++) {
-                    const float *gp = g + ((i0 + b) * v.OC + c) * P;
-                    memcpy(blk + c * m * P + b * P, gp, (size_t)P * sizeof *blk);
+                    const float *gp = g + ((i0 + b) * v.OC + c) * v.P;
+                    memcpy(r.blk + c * mP + b * v.P, gp, (size_t)v.P * sizeof *r.blk);
                     if (dbp)
-                        dbp[k * v.OC + c] += vkg_row_sum_d(gp, P);
+                        dbp[k * v.OC + c] += vkg_row_sum_d(gp, v.P);
                 }
             if (dx) {
-                for (ptrdiff_t q = 0; q < v.G && st == 0; q++)
-                    st = r.mm('T', 'N', gK, m * P, gO, 1.0f, w + q * gO * gK, gK, blk + q * gO * m * P, m * P, 0.0f,
-                              cols + q * gK * m * P, m * P);
+                st = vkg_conv_mm(&r, 'T', 'N', v.gK, mP, v.gO, w, v.gK, v.gO * v.gK, r.blk, mP, v.gO * mP, 0, r.cols,
+                                 mP, v.gK * mP);
                 for (ptrdiff_t b = 0; b < m && st == 0; b++)
-                    vkg_untaps(&v, cols + b * P, m * P, dx + (i0 + b) * img);
+                    vkg_untaps(&v, r.cols + b * v.P, mP, dx + (i0 + b) * v.img);
             }
             if (dwp && st == 0) {
                 for (ptrdiff_t b = 0; b < m; b++)
-                    vkg_taps(&v, x + (i0 + b) * img, cols + b * P, m * P);
-                for (ptrdiff_t q = 0; q < v.G && st == 0; q++)
-                    st = r.mm('N', 'T', gO, gK, m * P, 1.0f, blk + q * gO * m * P, m * P, cols + q * gK * m * P, m * P,
-                              i0 > k * ib ? 1.0f : 0.0f, dwp + k * v.OC * gK + q * gO * gK, gK);
+                    vkg_taps(&v, x + (i0 + b) * v.img, r.cols + b * v.P, mP);
+                st = vkg_conv_mm(&r, 'N', 'T', v.gO, v.gK, mP, r.blk, mP, v.gO * mP, r.cols, mP, v.gK * mP,
+                                 i0 > k * ib, dwp + k * v.OC * v.gK, v.gK, v.gO * v.gK);
             }
         }
     }

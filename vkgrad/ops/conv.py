@@ -211,9 +211,9 @@ def conv_transpose2d(x, weight, bias=None, stride=1, padding=0, output_padding=0
     # conv2d's input gradient (weight [Cin, Cout / G, kh, kw] is that conv2d's, G groups too):
     # by the backend's conv2d_bwd where it runs so (the CPU's C loop)
     xd, wd = x.data, be.reshape(weight.data, (Cin, og * kh * kw))
-    bd = None if bias is None or bias.dtype != x.dtype else bias.data
-    got = be.conv2d_bwd(xd, None, wd, win, True, False, False, x_shape=(N, Cout) + out, groups=G) \
-        if bias is None or bd is not None else None
+    bd = None if bias is None else bias.data
+    got = None if bias is not None and bias.dtype != x.dtype else \
+        be.conv2d_bwd(xd, None, wd, win, True, False, False, x_shape=(N, Cout) + out, groups=G)
     if got is not None:
         y = got[0] if bd is None else be.binary("add", got[0], be.reshape(bd, (Cout, 1, 1)))
 

@@ -693,14 +693,6 @@ def batch_norm(x, running_mean, running_var, weight=None, bias=None, training=Fa
         if xs[1] != ts[0]:
             raise ValueError(f"batch_norm: {name} has {ts[0]} channels but the input {list(xs)} "
                              f"has {xs[1]} (axis 1)")
-    if x.ndim > 2 and training:
-        y = _batch_norm_planes(x, running_mean, running_var, weight, bias, momentum, eps)
-        if y is not None:
-            return y
-        perm = (0,) + tuple(range(2, x.ndim)) + (1,)
-        rows = transpose(x, perm)
-        y = batch_norm(rows.reshape(-1, x.shape[1]), running_mean, running_var, weight, bias, training, momentum, eps)
-        return transpose(y.reshape(rows.shape), tuple(np.argsort(perm)))
     if weight is None or bias is None:  # a constant scale / shift, no gradient (affine=False):
         # the backend's kept constants (read only here: no fill or upload per call)
         dt, be = (weight if weight is not None else bias if bias is not None else x).dtype, x.backend
@@ -711,6 +703,14 @@ def batch_norm(x, running_mean, running_var, weight=None, bias=None, training=Fa
     if bias.dtype != weight.dtype:
         from .elementwise import to
         bias = to(bias, dtype=weight.dtype)
+    if x.ndim > 2 and training:
+        y = _batch_norm_planes(x, running_mean, running_var, weight, bias, momentum, eps)
+        if y is not None:
+            return y
+        perm = (0,) + tuple(range(2, x.ndim)) + (1,)
+        rows = transpose(x, perm)
+        y = batch_norm(rows.reshape(-1, x.shape[1]), running_mean, running_var, weight, bias, training, momentum, eps)
+        return transpose(y.reshape(rows.shape), tuple(np.argsort(perm)))
     be = x.backend
     n = x.shape[0]
     if not training:
@@ -742,17 +742,15 @@ def batch_norm(x, running_mean, running_var, weight=None, bias=None, training=Fa
     return make(y, be, (x, weight, bias), backward, vjp=composed_vjp(composed, (x, weight, bias)))
 
 
-def _batch_norm_planes(x, running_mean, running_var, weight, bias, momentum, eps):
+def _batch_norm_planes(x, running_mean, running_var, w, b, momentum, eps):
     """Train-mode batch_norm of a spatial input [N, C, *spatial] as channel planes [N,
     C, S] by the backend's batchnorm_planes_fwd / _bwd, without the transposes to rows
-    and back; None where the backend has no such call or the operands' dtypes differ
-    (batch_norm's rows then)."""
+    and back (w, b: batch_norm's, in x's dtype); None where the backend has no such
+    call or there are too few values (batch_norm's rows then, and its error)."""
     be, xs = x.backend, x.shape
-    if any(t is not None and t.dtype != x.dtype for t in (weight, bias)) or xs[0] * int(np.prod(xs[2:])) < 2:
+    if xs[0] * int(np.prod(xs[2:])) < 2:
         return None
-    C, dt = xs[1], x.dtype
-    w = weight if weight is not None else Tensor(be.constant((C,), 1.0, dt), be)
-    b = bias if bias is not None else Tensor(be.constant((C,), 0.0, dt), be)
+    C = xs[1]
     x3 = be.reshape(x.data, (xs[0], C, -1))
     rm, rv = (None, None) if running_mean is None else (running_mean.data, running_var.data)
     got = be.batchnorm_planes_fwd(x3, w.data, b.data, eps, rm, rv, momentum)
