@@ -2785,6 +2785,70 @@ def test_int32_arithmetic(bk):
     assert (big + 2).item() == 2 ** 23 + 3
 
 
+def test_int32_data_movement_and_selection(bk):
+    """int32 tensors through the shape, selection and ordering ops PyTorch code uses on
+    labels and indices (arange(T).expand(B, T), labels.flip(0), idx[perm],
+    where(mask, labels, -100), sort / unique of ids): int32 results equal to NumPy's,
+    exact below 2**24 (values run in f32); masks and indices as for float inputs."""
+    h = np.array([[5, 2 ** 23 - 1, -3, 7], [0, 12, -(2 ** 23 - 1), 7], [4, 4, 9, -1]], np.int32)
+    x = vg.tensor(h, dtype="i32", device=bk.device)
+    v = vg.arange(6, device=bk.device)
+
+    def same(got, want):
+        for g, w in zip(got, want) if isinstance(got, (tuple, list)) else [(got, want)]:
+            assert g.dtype == "i32", g.dtype
+            np.testing.assert_array_equal(g.numpy(), np.asarray(w))
+
+    same(v.unsqueeze(0).expand(3, 6), np.broadcast_to(np.arange(6), (3, 6)))
+    same(vg.broadcast_to(v, (2, 6)), np.broadcast_to(np.arange(6), (2, 6)))
+    same(v.repeat(2), np.tile(np.arange(6), 2))
+    same(v.repeat_interleave(2), np.repeat(np.arange(6), 2))
+    same(x.flip(0), h[::-1])
+    same(vg.fliplr(x), h[:, ::-1])
+    same(vg.rot90(x), np.rot90(h))
+    same(x.t(), h.T)
+    same(x.narrow(1, 1, 2), h[:, 1:3])
+    same(x.roll(1, 1), np.roll(h, 1, 1))
+    same(vg.tril(x), np.tril(h))
+    same(vg.triu(x, 1), np.triu(h, 1))
+    same(vg.diag(v), np.diag(np.arange(6)))
+    same(vg.diagonal(x), np.diagonal(h))
+    same(vg.nn.functional.pad(x, (1, 0), value=7), np.pad(h, ((0, 0), (1, 0)), constant_values=7))
+    same(x.split(2, 1), np.split(h, 2, 1))
+    same(x.chunk(3, 0), np.split(h, 3, 0))
+    same(vg.tensor_split(v, 3), np.array_split(np.arange(6), 3))
+    same(vg.unbind(x, 0), list(h))
+    perm = vg.tensor([2, 0, 1], dtype="i32", device=bk.device)
+    same(x[perm], h[[2, 0, 1]])
+    same(vg.index_select(x, 1, perm), h[:, [2, 0, 1]])
+    idx = vg.tensor([[1], [0], [3]], dtype="i32", device=bk.device)
+    same(vg.gather(x, 1, idx), np.take_along_axis(h, np.array([[1], [0], [3]]), 1))
+    same(vg.take(x, vg.tensor([0, 5], dtype="i32", device=bk.device)), h.reshape(-1)[[0, 5]])
+    same(vg.masked_select(x, x > 4), h[h > 4])
+    same(vg.select(x, 0, 1), h[1])
+    same(vg.cumsum(v, 0), np.cumsum(np.arange(6)))
+    same(vg.prod(v + 1), np.prod(np.arange(1, 7)))
+    vals, ind = vg.sort(x, 1)
+    same(vals, np.sort(h, 1))
+    same(ind, np.argsort(h, 1, kind="stable"))
+    same(vg.argsort(x, 1, stable=True), np.argsort(h, 1, kind="stable"))
+    tv, ti = vg.topk(x.flatten(), 2)
+    same(tv, [2 ** 23 - 1, 12])
+    same(vg.msort(x), np.sort(h, 0))
+    same(vg.cummax(v.flip(0), 0), (np.full(6, 5), np.zeros(6)))
+    same(vg.median(x), [4])
+    u, counts = vg.unique(x, return_counts=True)
+    same((u, counts), np.unique(h, return_counts=True))
+    gi, gj = vg.meshgrid(v[:2], v[:3], indexing="ij")
+    same((gi, gj), np.meshgrid(np.arange(2), np.arange(3), indexing="ij"))
+    same(vg.where(x > 4, x, -100), np.where(h > 4, h, -100))
+    same(x.masked_fill(x < 0, 0), np.where(h < 0, 0, h))
+    assert vg.where(x > 4, x, 0.5).dtype == "f32"  # (an int with a float: the float's dtype)
+    same(vg.nonzero(v), np.argwhere(np.arange(6)))
+    assert vg.any(v).item() == 1.0 and vg.all(v).item() == 0.0 and vg.any(v).dtype in ("f32", "f16")
+    assert vg.count_nonzero(x).item() == 11
+
+
 def test_interpolate_antialias(bk):
     """PyTorch's anti-aliased bilinear shrink by 2: a triangle over four inputs,
     (x[2i-1] + 3 x[2i] + 3 x[2i+1] + x[2i+2]) / 8, renormalised at the edges

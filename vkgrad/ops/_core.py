@@ -67,6 +67,38 @@ def check_tensor(op, x):
     return x
 
 
+def int_as_f32(fn=None, *, values=True):
+    """Let an op take an int32 tensor as its first operand (PyTorch's labels.max(),
+    arange(T).expand(B, T), labels.flip(0), where(mask, labels, -100)): it runs on the
+    values in f32 -- exact while they (and sums) stay below 2**24, as int32
+    arithmetic -- and its float results come back as int32 (``values``; an index part
+    of a result, already int32, as it is; every tensor of a tuple or list of pieces).
+    ``values=False``: the results as the op gives them (masks, counts)."""
+    if fn is None:
+        return lambda f: int_as_f32(f, values=values)
+    import functools
+
+    @functools.wraps(fn)
+    def wrapper(x, *args, **kw):
+        if not (isinstance(x, Tensor) and x.dtype == "i32"):
+            return fn(x, *args, **kw)
+        from .elementwise import to
+        out = fn(to(x, dtype="f32"), *args, **kw)
+        return _ints_back(out) if values else out
+    return wrapper
+
+
+def _ints_back(out):
+    """A result's float tensors as int32 (those in a tuple, namedtuple or list too)."""
+    from .elementwise import to
+    if isinstance(out, Tensor):
+        return out if out.dtype == "i32" else to(out, dtype="i32")
+    if isinstance(out, (tuple, list)):
+        items = [_ints_back(o) if isinstance(o, (Tensor, tuple, list)) else o for o in out]
+        return type(out)(*items) if hasattr(out, "_fields") else type(out)(items)
+    return out
+
+
 def as_tensor(op, x, like):
     """Coerce an array-like operand to a tensor on ``like``'s device."""
     if isinstance(x, Tensor):

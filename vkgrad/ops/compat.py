@@ -10,7 +10,7 @@ import numbers
 import numpy as np
 
 from ..tensor import Tensor
-from ._core import as_tensor, check_tensor
+from ._core import as_tensor, check_tensor, int_as_f32
 from .elementwise import add, clamp, eq, floor, mul, neg, sub, trunc
 from .nn import matmul
 from .shape import amax, amin, broadcast_to, cat, getitem, index_select, reshape, transpose
@@ -62,6 +62,7 @@ def swapaxes(x, axis0, axis1):
 swapdims = swapaxes
 
 
+@int_as_f32
 def t(x):
     """A matrix transposed (vectors and scalars as they are)."""
     check_tensor("t", x)
@@ -93,6 +94,7 @@ def movedim(x, source, destination):
 moveaxis = movedim
 
 
+@int_as_f32
 def narrow(x, dim, start, length):
     """x[..., start:start + length, ...] along ``dim`` (start may be negative)."""
     check_tensor("narrow", x)
@@ -104,6 +106,7 @@ def narrow(x, dim, start, length):
     return getitem(x, tuple(slice(s, s + int(length)) if i == d else slice(None) for i in range(x.ndim)))
 
 
+@int_as_f32
 def repeat_interleave(x, repeats, dim=None):
     """Each element (``dim=None``: of the flattened x) or slice along ``dim``
     repeated ``repeats`` times (an int, or one count per slice): a gather whose
@@ -190,12 +193,14 @@ def _nonzero(op, x):
     return ne(x.detach(), 0.0)
 
 
+@int_as_f32(values=False)
 def all(x, dim=None, keepdim=False):
     """1.0 where every element along ``dim`` (all: None) is nonzero (NaN counts),
     else 0.0 (not differentiable)."""
     return amin(_nonzero("all", x), dim, keepdim)
 
 
+@int_as_f32(values=False)
 def any(x, dim=None, keepdim=False):
     """1.0 where some element along ``dim`` is nonzero, else 0.0."""
     return amax(_nonzero("any", x), dim, keepdim)
@@ -208,7 +213,8 @@ def meshgrid(*tensors, indexing="ij"):
     if indexing not in ("ij", "xy"):
         raise ValueError(f"meshgrid: indexing must be 'ij' or 'xy', got {indexing!r}")
     for t_ in ts:
-        check_tensor("meshgrid", t_)
+        if not (isinstance(t_, Tensor) and t_.dtype == "i32"):  # (int32: broadcast_to takes it)
+            check_tensor("meshgrid", t_)
         if t_.ndim != 1:
             raise ValueError(f"meshgrid: expected 1-d tensors, got shape {list(t_.shape)}")
     order = list(range(len(ts)))
@@ -438,6 +444,7 @@ def equal(a, b):
 
 
 # -- shapes ------------------------------------------------------------------
+@int_as_f32
 def tensor_split(x, indices_or_sections, dim=0):
     """PyTorch's tensor_split: ``n`` pieces along ``dim`` as even as can be (the
     first length % n one longer), or the pieces between the given indices."""
@@ -484,6 +491,7 @@ def dsplit(x, sections):
     return _nsplit("dsplit", x, sections, 2, 3)
 
 
+@int_as_f32
 def fliplr(x):
     """x reversed along axis 1."""
     from .shape import flip
@@ -493,6 +501,7 @@ def fliplr(x):
     return flip(x, 1)
 
 
+@int_as_f32
 def flipud(x):
     """x reversed along axis 0."""
     from .shape import flip
@@ -502,6 +511,7 @@ def flipud(x):
     return flip(x, 0)
 
 
+@int_as_f32
 def rot90(x, k=1, dims=(0, 1)):
     """x turned by 90 degrees k times in the plane of ``dims`` (from the first axis
     towards the second, as NumPy's / PyTorch's)."""

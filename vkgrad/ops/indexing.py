@@ -10,7 +10,7 @@ import builtins
 import numpy as np
 
 from ..tensor import Tensor
-from ._core import check_tensor, make, same_device
+from ._core import check_tensor, int_as_f32, make, same_device
 from .elementwise import add, affine, eq, floor, ge, gt, isnan, le, lt, mul, to, where
 from .shape import _axis, getitem, reshape, scatter_add, sum
 
@@ -202,6 +202,7 @@ def _host_mask(op, mask):
     return m
 
 
+@int_as_f32
 def masked_select(x, mask):
     """The elements of x where ``mask`` (broadcast together) is true, as a 1-d tensor
     (the mask read to the host); the gradient goes back to them."""
@@ -271,6 +272,7 @@ def masked_scatter(x, mask, source):
     return reshape(index_copy(flat, 0, pos, src), x.shape)
 
 
+@int_as_f32(values=False)
 def nonzero(x, *, as_tuple=False):
     """The indices of x's nonzero elements (NaN counts), row-major, as an int32
     [count, ndim] tensor on x's device, or a tuple of 1-d ones (``as_tuple``)."""
@@ -284,11 +286,13 @@ def nonzero(x, *, as_tuple=False):
     return Tensor(be.from_numpy(pos.reshape(pos.shape[0], x.ndim), "i32"), be)
 
 
+@int_as_f32(values=False)
 def argwhere(x):
     """nonzero(x): [count, ndim] int32 indices."""
     return nonzero(x)
 
 
+@int_as_f32
 def take(x, index):
     """x's elements at flat (row-major) ``index`` of any shape (host integers,
     negative from the end, checked; or an int32 tensor), in index's shape."""
@@ -299,6 +303,7 @@ def take(x, index):
     return reshape(index_select(reshape(x, (x.size,)), 0, flat), shape)
 
 
+@int_as_f32
 def select(x, dim, index):
     """x's slice at ``index`` along ``dim`` (that axis removed): x[..., index, ...]."""
     check_tensor("select", x)
@@ -404,7 +409,8 @@ def histc(x, bins=100, min=0.0, max=0.0):
 
 
 def _unique_host(op, x, dim):
-    check_tensor(op, x)
+    if not (isinstance(x, Tensor) and x.dtype == "i32"):  # (int32 values as they are)
+        check_tensor(op, x)
     h = x.numpy()
     if dim is None:
         return h.reshape(-1), None

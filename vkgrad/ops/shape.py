@@ -4,7 +4,6 @@ indexing."""
 from __future__ import annotations
 
 import builtins
-import functools
 from collections import namedtuple
 
 import numpy as np
@@ -12,30 +11,14 @@ import numpy as np
 from ..autograd import SliceGrad
 from ..tensor import Tensor, zeros
 from .._names import torch_kwargs
-from ._core import as_tensor, broadcast_shape, check_tensor, make, make_pieces, norm_axes, same_device
-
-
-def _int_as_f32(fn):
-    """Let a reduction take int32 tensors (PyTorch's labels.max(), counts.sum()): taken
-    in f32 -- exact while values and sums stay below 2**24 -- and its values
-    returned as int32 (an index part of a result as it is)."""
-    @functools.wraps(fn)
-    def wrapper(x, *args, **kw):
-        if not (isinstance(x, Tensor) and x.dtype == "i32"):
-            return fn(x, *args, **kw)
-        from .elementwise import to
-        out = fn(to(x, dtype="f32"), *args, **kw)
-        if isinstance(out, tuple):  # (values, indices)
-            return type(out)(to(out[0], dtype="i32"), *out[1:])
-        return out if out.dtype == "i32" else to(out, dtype="i32")
-    return wrapper
+from ._core import as_tensor, broadcast_shape, check_tensor, int_as_f32, make, make_pieces, norm_axes, same_device
 
 
 def _keep_shape(shape, axes):
     return tuple(1 if i in axes else n for i, n in enumerate(shape))
 
 
-@_int_as_f32
+@int_as_f32
 @torch_kwargs
 def sum(x, axis=None, keepdims=False):
     check_tensor("sum", x)
@@ -98,7 +81,7 @@ def std(x, axis=None, keepdims=False, correction=1):
     return sqrt(var(x, axis, keepdims, correction))
 
 
-@_int_as_f32
+@int_as_f32
 @torch_kwargs
 def amax(x, axis=None, keepdims=False):
     """Maximum along axes (PyTorch's amax, NumPy's max; values only); the gradient
@@ -127,7 +110,7 @@ def amax(x, axis=None, keepdims=False):
     return make(out, be, (x,), backward, vjp=vjp)
 
 
-@_int_as_f32
+@int_as_f32
 @torch_kwargs
 def argmax(x, axis=None, keepdims=False):
     """Index of the maximum along ``axis`` (the first one; a NaN counts as the
@@ -484,6 +467,7 @@ def _advanced_index(x, index, k):
     return out if len(shape) == 1 else reshape(out, y.shape[:ax] + shape + y.shape[ax + 1:])
 
 
+@int_as_f32
 def broadcast_to(x, shape):
     """x repeated along its size-1 (or missing leading) axes to ``shape`` (NumPy's
     rules; PyTorch's ``expand`` takes -1 for a kept size: Tensor.expand): a copy,
@@ -540,6 +524,7 @@ def _split_at(x, ax, sizes):
     return make_pieces(handles, be, x, join, tjoin)
 
 
+@int_as_f32
 @torch_kwargs
 def split(x, split_size_or_sections, axis=0):
     """PyTorch's split: pieces of ``split_size_or_sections`` along ``axis`` (the last
@@ -558,6 +543,7 @@ def split(x, split_size_or_sections, axis=0):
     return _split_at(x, ax, sizes)
 
 
+@int_as_f32
 @torch_kwargs
 def chunk(x, chunks, axis=0):
     """PyTorch's chunk: ``chunks`` pieces of ceil(length / chunks) along ``axis``
@@ -569,6 +555,7 @@ def chunk(x, chunks, axis=0):
     return split(x, builtins.max(1, -(-x.shape[ax] // int(chunks))), ax)
 
 
+@int_as_f32
 @torch_kwargs
 def unbind(x, axis=0):
     """The slices of x along ``axis``, that axis removed (PyTorch's unbind); their
@@ -579,7 +566,7 @@ def unbind(x, axis=0):
     return tuple(reshape(t, shape) for t in _split_at(x, ax, [1] * x.shape[ax]))
 
 
-@_int_as_f32
+@int_as_f32
 @torch_kwargs
 def amin(x, axis=None, keepdims=False):
     """Minimum along axes (NaN wins, as in NumPy and PyTorch; values only); the
@@ -589,7 +576,7 @@ def amin(x, axis=None, keepdims=False):
     return neg(amax(neg(x), axis, keepdims))
 
 
-@_int_as_f32
+@int_as_f32
 @torch_kwargs
 def argmin(x, axis=None, keepdims=False):
     """Index of the minimum along ``axis`` (the first; a NaN counts as it, as in
@@ -644,6 +631,7 @@ def _take(x, ax, index, key=None):
     return make(out if ax == 0 else be.permute(out, inv), be, (x,), backward, vjp=vjp)
 
 
+@int_as_f32
 @torch_kwargs
 def index_select(x, axis, index):
     """PyTorch's index_select: x's slices along ``axis`` at ``index`` (1-d ints on the
@@ -665,6 +653,7 @@ def index_select(x, axis, index):
     return _take(x, ax, host % builtins.max(n, 1))
 
 
+@int_as_f32
 @torch_kwargs
 def flip(x, axis):
     """x reversed along ``axis`` (an int or a tuple of them; PyTorch's flip(dims))."""
@@ -679,6 +668,7 @@ def flip(x, axis):
 _PAD_MODES = ("constant", "reflect", "replicate", "circular")
 
 
+@int_as_f32
 def pad(x, pad, mode="constant", value=0.0):
     """PyTorch's F.pad: ``pad`` (before, after) pairs from the last axis backwards;
     ``mode`` "constant" (``value``), "reflect" (mirrored, the edge not repeated; pads
@@ -720,6 +710,7 @@ def pad(x, pad, mode="constant", value=0.0):
     return x
 
 
+@int_as_f32
 def tile(x, reps):
     """NumPy's tile / PyTorch's Tensor.repeat: x repeated ``reps`` times along each
     axis (more reps than axes: new leading axes) -- a broadcast copy, its gradient
@@ -736,6 +727,7 @@ def tile(x, reps):
     return reshape(out, tuple(k * n for k, n in zip(reps, shape)))
 
 
+@int_as_f32
 @torch_kwargs
 def cumsum(x, axis):
     """Running sums along ``axis`` (PyTorch's cumsum(dim)): log2(n) passes each
@@ -764,6 +756,7 @@ def _zeros_along(x, ax, k, value=0.0):
     return Tensor(x.backend.constant(shape, value, x.dtype), x.backend)
 
 
+@int_as_f32
 def cumprod(x, axis):
     """Running products along ``axis`` (PyTorch's cumprod(dim)): cumsum's log2(n)
     shifted passes, multiplying; the gradient through those products is exact at
@@ -772,6 +765,7 @@ def cumprod(x, axis):
     return scan(x, _axis("cumprod", x, axis), lambda a, b: a * b, 1.0)
 
 
+@int_as_f32
 @torch_kwargs
 def prod(x, axis=None, keepdims=False):
     """The product along ``axis`` (all by default): the halves multiplied, log2(n)
@@ -795,6 +789,7 @@ def prod(x, axis=None, keepdims=False):
     return out if keepdims else reshape(out, out.shape[:ax] + out.shape[ax + 1:])
 
 
+@int_as_f32
 @torch_kwargs
 def roll(x, shifts, axis=None):
     """x's elements shifted cyclically by ``shifts`` along ``axis`` (ints or tuples of
@@ -831,17 +826,20 @@ def _tri(op, x, diagonal, lower):
     return where(mask, x, 0.0)
 
 
+@int_as_f32
 def tril(x, diagonal=0):
     """The lower triangle of the last two axes (on and below ``diagonal``), zeros
     elsewhere (an exact select: an inf above it does not leak)."""
     return _tri("tril", x, diagonal, True)
 
 
+@int_as_f32
 def triu(x, diagonal=0):
     """The upper triangle of the last two axes (on and above ``diagonal``)."""
     return _tri("triu", x, diagonal, False)
 
 
+@int_as_f32
 def diagonal(x, offset=0, dim1=0, dim2=1):
     """The diagonal of axes dim1, dim2 (``offset`` above it, below for negative),
     those axes removed and the diagonal appended as the last (PyTorch's
@@ -868,6 +866,7 @@ def diagonal(x, offset=0, dim1=0, dim2=1):
 _diagonal = diagonal  # (diag's argument shadows the name)
 
 
+@int_as_f32
 def diag(x, diagonal=0):
     """PyTorch's ``torch.diag``: of a vector, the square matrix with it on diagonal
     ``diagonal`` (zeros elsewhere); of a matrix, that diagonal as a vector."""
@@ -944,6 +943,7 @@ def _uncols(y, perm, shape):
     return y if perm == tuple(range(len(perm))) else transpose(y, tuple(int(i) for i in np.argsort(perm)))
 
 
+@int_as_f32
 @torch_kwargs
 def gather(x, axis, index):
     """PyTorch's gather: out[i][j][k] = x[i][index[i][j][k]][k] for axis 1 (and so
@@ -964,6 +964,7 @@ def gather(x, axis, index):
     return _uncols(_cols_gather_t(x2, ih, x.shape[ax]), perm, ishape)
 
 
+@int_as_f32
 def take_along_dim(x, indices, dim=None):
     """PyTorch's take_along_dim: gather along ``dim`` with x and ``indices``
     broadcast along the other axes (host indices may be negative, counted from the
@@ -1059,6 +1060,7 @@ def _sort(op, x, axis, descending):
     return back(reshape(v, tshape)), back(reshape(i, tshape))
 
 
+@int_as_f32
 @torch_kwargs
 def sort(x, axis=-1, descending=False, stable=False):
     """PyTorch's sort: (values, indices) along ``axis`` (``dim``), ascending (NaN
@@ -1068,6 +1070,7 @@ def sort(x, axis=-1, descending=False, stable=False):
     return SortResult(*_sort("sort", x, axis, descending))
 
 
+@int_as_f32
 @torch_kwargs
 def argsort(x, axis=-1, descending=False, stable=False):
     """The int32 indices that sort x along ``axis`` (``sort``'s second part)."""
@@ -1096,6 +1099,7 @@ def _sorted_part(op, x, k, axis, lowest, descending, first):
 TopkResult = namedtuple("topk", "values indices")
 
 
+@int_as_f32
 @torch_kwargs
 def topk(x, k, axis=-1, largest=True, sorted=True):
     """PyTorch's topk: (values, indices) of the k largest (``largest=False``: the
@@ -1108,6 +1112,7 @@ def topk(x, k, axis=-1, largest=True, sorted=True):
 KthvalueResult = namedtuple("kthvalue", "values indices")
 
 
+@int_as_f32
 @torch_kwargs
 def kthvalue(x, k, axis=-1, keepdims=False):
     """PyTorch's kthvalue: (values, indices) of the k-th smallest (1-based) along
@@ -1157,7 +1162,7 @@ def _extreme(op, x, dim, keepdim, axis, keepdims):
     return result(v, idx)
 
 
-@_int_as_f32
+@int_as_f32
 def max(x, dim=None, keepdim=False, *, axis=None, keepdims=None):
     """PyTorch's max: ``max(x)`` the largest element (NaN wins); ``max(x, dim,
     keepdim=False)`` the pair (values, indices) along ``dim``, the first maximum's
@@ -1167,7 +1172,7 @@ def max(x, dim=None, keepdim=False, *, axis=None, keepdims=None):
     return _extreme("max", x, dim, keepdim, axis, keepdims)
 
 
-@_int_as_f32
+@int_as_f32
 def min(x, dim=None, keepdim=False, *, axis=None, keepdims=None):
     """PyTorch's min, as ``max``: ``min(x)``; ``min(x, dim)`` the pair (values,
     indices); ``min(x, other)`` elementwise; ``axis=`` / ``keepdims=`` the values

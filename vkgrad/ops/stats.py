@@ -10,7 +10,7 @@ from collections import namedtuple
 import numpy as np
 
 from ..tensor import Tensor
-from ._core import check_tensor, norm_axes
+from ._core import check_tensor, int_as_f32, norm_axes
 from .elementwise import (abs as abs_, add, affine, ceil, clamp, eq, exp, floor, isnan, log1p, lt, maximum,
                           minimum, mul, round as round_, sub, to, where)
 from .shape import _axis, amax, amin, gather, mean, reshape, scan, sort, std, sum, transpose, var
@@ -80,6 +80,7 @@ def _median(op, x, dim, keepdim, ignore_nan, result):
     return result(reshape(vals, shape), Tensor(idx.backend.reshape(idx.data, shape), idx.backend))
 
 
+@int_as_f32
 def median(x, dim=None, keepdim=False):
     """PyTorch's median: the lower of the two middle values (no averaging); of all
     elements (a 0-d tensor) or, along ``dim``, (values, indices).  A row with a NaN
@@ -177,6 +178,7 @@ def aminmax(x, *, dim=None, keepdim=False):
     return AminmaxResult(amin(x, dim, keepdim), amax(x, dim, keepdim))
 
 
+@int_as_f32(values=False)
 def count_nonzero(x, dim=None):
     """How many elements are not 0 (NaN counts), along ``dim`` (an int, a tuple or
     None: all): int32."""
@@ -184,6 +186,7 @@ def count_nonzero(x, dim=None):
     return to(sum(affine(_wide(eq(x.detach(), 0.0)), -1.0, 1.0), dim), dtype="i32")
 
 
+@int_as_f32
 def msort(x):
     """x sorted along its first axis (sort(x, 0).values)."""
     return sort(x, 0).values
@@ -207,12 +210,14 @@ def _cum_extreme(op, x, dim, combine, fill, result):
     return result(gather(x, ax, idx), idx)
 
 
+@int_as_f32
 def cummax(x, dim):
     """PyTorch's cummax: (running maximum, index of its last occurrence) along
     ``dim`` (NaN propagates); the gradient goes to the element at the index."""
     return _cum_extreme("cummax", x, dim, maximum, float("-inf"), CummaxResult)
 
 
+@int_as_f32
 def cummin(x, dim):
     """PyTorch's cummin (as ``cummax``)."""
     return _cum_extreme("cummin", x, dim, minimum, float("inf"), CumminResult)
