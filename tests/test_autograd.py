@@ -279,6 +279,50 @@ def test_in_place_ops_and_their_version_checks(bk):
     bk.close(w.grad.numpy(), [1.0, 1.0, 1.0])
 
 
+def test_augmented_assignment_is_in_place(bk):
+    """``+= -= *= /= //= %= **=`` and a mask's ``&= |= ^=`` change the tensor in place,
+    as PyTorch's: a hand-written SGD step ``p -= lr * p.grad`` under no_grad() moves the
+    model's parameters (it left them unchanged, silently, while the operators fell back
+    to a new tensor); refused on a leaf that requires grad while recording; on a
+    non-leaf recorded (the gradient goes through); another name for the tensor, and a
+    reshape view of it, see the change."""
+    model = vg.nn.Linear(2, 1, device=bk.device, dtype=bk.dtype)
+    w0 = model.weight.numpy().copy()
+    (model(bk.t(np.ones((3, 2)))) ** 2).sum().backward()
+    g = model.weight.grad.numpy()
+    with vg.no_grad():
+        for p in model.parameters():
+            p -= 0.1 * p.grad
+    bk.close(model.weight.numpy(), w0 - 0.1 * g)
+    x = bk.t(np.array([1.0, 2.0, 4.0]))
+    alias, view, buf = x, x.reshape(3, 1), x.data
+    x += 1.0
+    x *= 2.0
+    x /= bk.t(np.array([2.0, 3.0, 5.0]))
+    x **= 2
+    assert x is alias and x.data is buf
+    bk.close(x.numpy(), [4.0, 4.0, 4.0])
+    bk.close(view.numpy().ravel(), [4.0, 4.0, 4.0])
+    i = vg.arange(6, device=bk.device)
+    i //= 4
+    j = vg.arange(6, device=bk.device)
+    j %= 4
+    assert i.dtype == j.dtype == "i32" and i.numpy().tolist() == [0, 0, 0, 0, 1, 1]
+    assert j.numpy().tolist() == [0, 1, 2, 3, 0, 1]
+    m = bk.t(np.array([1.0, 2.0, 3.0])) > 1.5
+    m &= bk.t(np.array([1.0, 0.0, 1.0])) > 0.5
+    m |= bk.t(np.array([1.0, 0.0, 0.0])) > 0.5
+    m ^= bk.t(np.array([0.0, 0.0, 1.0])) > 0.5
+    assert m.numpy().tolist() == [1.0, 0.0, 0.0]
+    w = bk.t(np.array([1.0, 2.0]), requires_grad=True)
+    with pytest.raises(RuntimeError, match="sub_: an in-place change of a leaf tensor that requires grad"):
+        w -= 1.0
+    y = w * 3.0
+    y += w  # (a non-leaf: recorded, as PyTorch's)
+    y.sum().backward()
+    bk.close(w.grad.numpy(), [4.0, 4.0])
+
+
 def test_setitem_in_place(bk):
     """x[index] = value: numbers, arrays and tensors broadcast to the selection, any
     index x[...] takes (masks included); the same buffer; the in-place guards."""

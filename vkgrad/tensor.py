@@ -1003,6 +1003,14 @@ for _name in ("svd", "qr", "lu", "lu_solve", "cholesky_solve", "cholesky_inverse
 for _name, _fn in (("sinc", "sinc"), ("igamma", "gammainc"), ("igammac", "gammaincc")):
     setattr(Tensor, _name, _module_method(_name, _fn, "special"))
 
+# augmented assignment changes the tensor in place, as PyTorch's: ``p -= lr * p.grad`` under
+# no_grad() updates the parameter (Python's fallback, p = p - ..., bound the name to a new
+# tensor and left the parameter as it was, silently); ``mask &= other`` on 1.0 / 0.0 masks
+for _op, _name in (("add", "add_"), ("sub", "sub_"), ("mul", "mul_"), ("truediv", "div_"),
+                   ("floordiv", "floor_divide_"), ("mod", "remainder_"), ("pow", "pow_"),
+                   ("and", "logical_and_"), ("or", "logical_or_"), ("xor", "logical_xor_")):
+    setattr(Tensor, f"__i{_op}__", (lambda name: lambda self, other: getattr(self, name)(other))(_name))
+
 for _name in ("exp", "log", "sqrt", "rsqrt", "abs", "neg", "relu", "sigmoid", "tanh", "sin", "cos", "floor", "ceil",
               "round", "trunc", "sign", "square", "reciprocal", "clamp_min", "clamp_max", "pow", "lerp", "fmod",
               "remainder", "masked_fill", "nan_to_num", "tan", "sinh", "cosh", "log1p", "expm1", "erf", "atan",
