@@ -168,6 +168,46 @@ def test_random_creation_is_seeded_and_the_same_on_every_backend(bk):
     assert np.array_equal(x1, vg.randn(4, device=bk.device).numpy())
 
 
+def test_generator_objects_draw_on_their_own(bk):
+    """vg.Generator as torch.Generator: every sampler that takes ``generator=`` draws from
+    it (NumPy's PCG64 from its seed, as vkgrad's own), reproducibly from a seed, on
+    every backend, and leaves vkgrad's generator where it was; get_state / set_state
+    replay; anything else as a generator is refused."""
+    g = vg.Generator()
+    assert g.initial_seed() == 67280421310721 and g.manual_seed(7) is g
+    vg.manual_seed(0)
+    before = vg.get_rng_state()
+    ref = np.random.default_rng(7)
+    dev = dict(device=bk.device)
+    bk.close(vg.randn(2, 3, generator=g, dtype=bk.dtype, **dev).numpy(), ref.standard_normal((2, 3)))
+    bk.close(vg.rand(4, generator=g, **dev).numpy(), ref.random(4))
+    assert vg.randint(0, 9, (5,), generator=g, **dev).numpy().tolist() == ref.integers(0, 9, 5).tolist()
+    assert vg.randperm(6, generator=g, **dev).numpy().tolist() == ref.permutation(6).tolist()
+    bk.close(vg.normal(1.0, 2.0, (3,), generator=g, **dev).numpy(), ref.normal(1.0, 2.0, 3))
+    m, s = bk.t(np.array([0.0, 10.0])), bk.t(np.array([1.0, 0.5]))
+    bk.close(vg.normal(m, s, generator=g).numpy(), ref.normal([0.0, 10.0], [1.0, 0.5], (2,)))
+    bk.close(bk.t(np.zeros(3)).uniform_(-1, 1, generator=g).numpy(), ref.uniform(-1, 1, 3))
+    bk.close(bk.t(np.zeros(2)).normal_(generator=g).numpy(), ref.normal(0.0, 1.0, 2))
+    w = vg.nn.init.kaiming_uniform_(bk.t(np.zeros((4, 3))), generator=g)
+    bound = np.sqrt(3.0) * np.sqrt(2.0 / (1 + 0.0 ** 2)) / np.sqrt(3)
+    bk.close(w.numpy(), ref.uniform(-bound, bound, (4, 3)))
+    p = bk.t(np.array([0.2, 0.9, 0.5]))
+    assert vg.bernoulli(p, generator=g).numpy().tolist() == (ref.random(3) < [0.2, 0.9, 0.5]).astype(float).tolist()
+    g.manual_seed(3)
+    a = vg.randn(5, generator=g, **dev).numpy()
+    state = g.get_state()
+    b = vg.rand(4, generator=g, **dev).numpy()
+    g.set_state(state)
+    assert np.array_equal(b, vg.rand(4, generator=g, **dev).numpy())
+    g.manual_seed(3)
+    assert np.array_equal(a, vg.randn(5, generator=g, **dev).numpy())
+    assert vg.get_rng_state() == before  # (vkgrad's own generator untouched)
+    with pytest.raises(TypeError, match="generator: expected a vkgrad.Generator, got int"):
+        vg.randn(2, generator=3)
+    with pytest.raises(ValueError, match="normal: give size"):
+        vg.normal(0.0, 1.0)
+
+
 def test_random_creation_errors():
     with pytest.raises(ValueError, match=r"randint: high \(2\) must be greater than low \(2\)"):
         vg.randint(2, 2, (3,))

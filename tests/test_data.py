@@ -223,3 +223,30 @@ def test_loader_without_batching():
         vg.data.DataLoader(ds, batch_size=None, drop_last=True)
     with pytest.raises(ValueError, match=r"DataLoader: batch_size must be a positive int or None, got 0"):
         vg.data.DataLoader(ds, batch_size=0)
+
+
+def test_generators_make_splits_and_shuffles_reproducible():
+    """random_split / DataLoader / the samplers take ``generator=`` as PyTorch's (the
+    tutorials' random_split(ds, [0.8, 0.2], generator=Generator().manual_seed(42))):
+    the same seed, the same split and order, independent of vkgrad.manual_seed; a
+    generator and a seed together are refused."""
+    D = vg.data
+    ds = D.TensorDataset(np.arange(20, dtype=np.float32))
+    splits = []
+    for s in (0, 1):
+        vg.manual_seed(s)  # (vkgrad's own generator: no effect on a split drawn from g)
+        a, b = D.random_split(ds, [0.8, 0.2], generator=vg.Generator().manual_seed(42))
+        splits.append((list(a.indices), list(b.indices)))
+    assert splits[0] == splits[1] and sorted(splits[0][0] + splits[0][1]) == list(range(20))
+    assert splits[0][0] == np.random.default_rng(42).permutation(20)[:16].tolist()
+    orders = [[int(v) for xb, in D.DataLoader(ds, batch_size=5, shuffle=True, generator=vg.Generator().manual_seed(3))
+               for v in xb.numpy()] for _ in range(2)]
+    assert orders[0] == orders[1] == np.random.default_rng(3).permutation(20).tolist()
+    g = vg.Generator().manual_seed(9)
+    first = list(D.RandomSampler(range(6), generator=g))
+    assert first == np.random.default_rng(9).permutation(6).tolist()
+    assert list(D.SubsetRandomSampler([4, 5, 6], generator=vg.Generator().manual_seed(2))) == \
+        np.array([4, 5, 6])[np.random.default_rng(2).permutation(3)].tolist()
+    assert len(list(D.WeightedRandomSampler([1.0, 2.0], 5, generator=vg.Generator().manual_seed(1)))) == 5
+    with pytest.raises(ValueError, match="random_split: give seed or generator, not both"):
+        D.random_split(ds, [10, 10], generator=g, seed=1)

@@ -134,3 +134,16 @@ def test_unknown_elementwise_op_names_the_op(bk):
         be.unary("abs", x)
     with pytest.raises(vg.BackendError, match=r"binary: unknown op 'max'; expected one of add, sub"):
         be.binary("max", x, x)
+
+
+def test_bfloat16_is_named_in_its_refusal():
+    """vg.bfloat16 exists (autocast(dtype=bfloat16) runs as f16), and a tensor asked for
+    it says there is no bfloat16 storage and names the half type, where a cast took the
+    name for a device."""
+    msg = r"vkgrad has no bfloat16 tensors: float16 \('f16'\) is its half type"
+    with pytest.raises(ValueError, match=msg):
+        vg.ones(2, device="cpu").to(vg.bfloat16)
+    with pytest.raises(ValueError, match=msg):
+        vg.zeros(3, dtype="bf16")
+    with vg.autocast("cpu", dtype=vg.bfloat16):
+        assert (vg.ones((2, 3), device="cpu") @ vg.ones((3, 2), device="cpu")).dtype == "f16"

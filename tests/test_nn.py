@@ -151,6 +151,10 @@ def test_state_dict_roundtrip_and_errors(tmp_path):
     with pytest.raises(KeyError, match=r"missing keys \['0.bias'\].*unexpected keys \['extra'\]"):
         other.load_state_dict(bad)
     assert set(vg.load(path)) == set(sd)
+    # PyTorch's keywords accepted (nothing is unpickled either way)
+    loaded = vg.load(path, map_location="cpu", weights_only=True)
+    other.load_state_dict(loaded)
+    np.testing.assert_array_equal(other.state_dict()["0.weight"], sd["0.weight"])
 
 
 def test_state_dicts_interchange_with_pytorch_and_batch_norm_counts():

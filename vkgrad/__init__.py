@@ -12,7 +12,7 @@ from .backends import BackendError, devices, get_backend, normalize_device, vulk
 from .gradcheck import gradcheck
 from .ops import *  # noqa: F401,F403  (the functional API)
 from .ops import __all__ as _ops_all
-from .random import get_rng_state, initial_seed, manual_seed, seed, set_rng_state
+from .random import Generator, get_rng_state, initial_seed, manual_seed, seed, set_rng_state
 from .tensor import (Parameter, Tensor, arange, as_tensor, canonical_dtype, empty, empty_like, eye, from_numpy, full,
                      full_like, is_tensor, linspace, logspace, ones, ones_like, rand, rand_like, randint, randint_like,
                      randn, randn_like, randperm, tensor, tril_indices, triu_indices, zeros, zeros_like)
@@ -34,6 +34,7 @@ float32 = float = "f32"
 float16 = half = "f16"
 float64 = double = "f64"
 int32 = int = int64 = long = "i32"
+bfloat16 = "bfloat16"  # (autocast's dtype: runs as f16; no bfloat16 storage -- tensors refuse it by name)
 
 
 def set_default_dtype(dtype):
@@ -198,7 +199,7 @@ def info(file=None):
 __all__ = ["Tensor", "Parameter", "tensor", "zeros", "ones", "full", "zeros_like", "ones_like", "full_like",
            "arange", "linspace", "eye",
            "randn", "rand", "randint", "backward", "grad_tape", "no_grad", "inference_mode", "enable_grad",
-           "is_grad_enabled", "Gradients", "gradcheck", "manual_seed", "get_rng_state", "set_rng_state",
+           "is_grad_enabled", "Gradients", "gradcheck", "manual_seed", "Generator", "get_rng_state", "set_rng_state",
            "clip_grad_norm", "save", "load", "set_default_dtype", "get_default_dtype", "set_default_device",
            "get_default_device", "set_num_threads", "get_num_threads", "devices", "info", "set_check_finite",
            "set_anomaly_enabled", "is_anomaly_enabled",

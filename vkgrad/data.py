@@ -125,10 +125,22 @@ class Subset(Dataset):
         return self.dataset[self.indices[i]]
 
 
-def random_split(dataset, lengths, seed=None):
+def _own_rng(op, seed, generator):
+    """A sampler's NumPy generator: one from ``seed``, or ``generator``'s (a
+    vkgrad.Generator, shared as PyTorch's: drawing advances it), else None (vkgrad's
+    generator at each draw)."""
+    if seed is not None and generator is not None:
+        raise ValueError(f"{op}: give seed or generator, not both")
+    if generator is not None:
+        return rng(generator)
+    return np.random.default_rng(seed) if seed is not None else None
+
+
+def random_split(dataset, lengths, generator=None, seed=None):
     """Disjoint Subsets of ``dataset`` of ``lengths`` (counts, or fractions summing
     to 1: the remainder dealt one by one from the first, as PyTorch's), in an order
-    drawn from ``seed`` (else vkgrad's generator)."""
+    drawn from ``generator`` (a vkgrad.Generator, as PyTorch's) or ``seed``, else
+    vkgrad's generator."""
     n = len(dataset)
     lengths = list(lengths)
     if lengths and all(0 <= f <= 1 for f in lengths) and abs(sum(lengths) - 1) < 1e-9 and sum(lengths) != n:
@@ -138,7 +150,7 @@ def random_split(dataset, lengths, seed=None):
         lengths = counts
     if sum(lengths) != n or any(int(k) != k or k < 0 for k in lengths):
         raise ValueError(f"random_split: lengths {lengths} must be counts summing to {n} or fractions summing to 1")
-    order = (np.random.default_rng(seed) if seed is not None else rng()).permutation(n)
+    order = (_own_rng("random_split", seed, generator) or rng()).permutation(n)
     out, o = [], 0
     for k in lengths:
         out.append(Subset(dataset, order[o:o + int(k)]))
@@ -172,15 +184,15 @@ class SequentialSampler(Sampler):
 
 class RandomSampler(Sampler):
     """A new permutation every epoch (``replacement``: ``num_samples`` draws with
-    repeats), from ``seed`` or vkgrad's generator."""
+    repeats), from ``generator`` (a vkgrad.Generator) or ``seed``, else vkgrad's generator."""
 
-    def __init__(self, data_source, replacement=False, num_samples=None, seed=None):
+    def __init__(self, data_source, replacement=False, num_samples=None, generator=None, seed=None):
         self.n, self.replacement = len(data_source), bool(replacement)
         self.num_samples = self.n if num_samples is None else int(num_samples)
         if self.num_samples < 1 or (not self.replacement and self.num_samples > self.n):
             raise ValueError(f"RandomSampler: num_samples must lie in [1, {self.n}] without replacement (>= 1 with), "
                              f"got {num_samples}")
-        self._rng = np.random.default_rng(seed) if seed is not None else None
+        self._rng = _own_rng("RandomSampler", seed, generator)
 
     def __iter__(self):
         g = self._rng or rng()
@@ -193,11 +205,12 @@ class RandomSampler(Sampler):
 
 
 class SubsetRandomSampler(Sampler):
-    """The given indices in a new random order every epoch."""
+    """The given indices in a new random order every epoch (from ``generator`` or
+    ``seed``, as RandomSampler)."""
 
-    def __init__(self, indices, seed=None):
+    def __init__(self, indices, generator=None, seed=None):
         self.indices = np.asarray(indices, dtype=np.int64).reshape(-1)
-        self._rng = np.random.default_rng(seed) if seed is not None else None
+        self._rng = _own_rng("SubsetRandomSampler", seed, generator)
 
     def __iter__(self):
         return iter(self.indices[(self._rng or rng()).permutation(len(self.indices))].tolist())
@@ -210,7 +223,7 @@ class WeightedRandomSampler(Sampler):
     """``num_samples`` indices drawn with probabilities proportional to ``weights``
     (with repeats by default; PyTorch's, e.g. to balance classes)."""
 
-    def __init__(self, weights, num_samples, replacement=True, seed=None):
+    def __init__(self, weights, num_samples, replacement=True, generator=None, seed=None):
         w = np.asarray(weights.numpy() if isinstance(weights, Tensor) else weights, dtype=np.float64).reshape(-1)
         if w.size == 0 or (w < 0).any() or not np.isfinite(w).all() or w.sum() <= 0:
             raise ValueError("WeightedRandomSampler: weights must be finite, non-negative and not all zero")
@@ -218,7 +231,7 @@ class WeightedRandomSampler(Sampler):
         if self.num_samples < 1 or (not self.replacement and self.num_samples > int((w > 0).sum())):
             raise ValueError(f"WeightedRandomSampler: num_samples must be >= 1 (and without replacement at most "
                              f"the {int((w > 0).sum())} nonzero weights), got {num_samples}")
-        self._rng = np.random.default_rng(seed) if seed is not None else None
+        self._rng = _own_rng("WeightedRandomSampler", seed, generator)
 
     def __iter__(self):
         g = self._rng or rng()
@@ -331,7 +344,8 @@ class DataLoader:
     each field stacked), each field a tensor.
 
     Every sample appears once per epoch; with ``shuffle`` the order changes
-    every epoch (from ``seed``, else from ``vkgrad.manual_seed``'s generator).
+    every epoch (from ``generator``, a vkgrad.Generator as PyTorch's, or ``seed``, else
+    from ``vkgrad.manual_seed``'s generator).
     ``shuffle`` defaults to each form's origin: True for arrays ``x, y`` (ggmlR's
     ag_dataloader), False for a dataset (PyTorch's DataLoader).
     ``y`` may be one-hot rows or integer labels; ``y=None`` yields ``xb`` only.
@@ -342,7 +356,8 @@ class DataLoader:
 
     def __init__(self, x, y=None, batch_size=32, shuffle=None, drop_last=False, seed=None,
                  device=None, dtype=None, collate_fn=None, sampler=None, batch_sampler=None, num_workers=0,
-                 pin_memory=False, timeout=0, worker_init_fn=None, prefetch_factor=None, persistent_workers=False):
+                 pin_memory=False, timeout=0, worker_init_fn=None, prefetch_factor=None, persistent_workers=False,
+                 generator=None):
         if isinstance(num_workers, bool) or not isinstance(num_workers, int) or num_workers < 0:
             raise ValueError(f"DataLoader: num_workers must be a non-negative int, got {num_workers!r}")
         if timeout < 0:
@@ -378,7 +393,7 @@ class DataLoader:
         self.batch_size = None if batch_size is None else int(batch_size)
         self.shuffle, self.drop_last = shuffle, drop_last
         self.device, self.dtype = device, dtype
-        self._rng = np.random.default_rng(seed) if seed is not None else None
+        self._rng = _own_rng("DataLoader", seed, generator)
         self.shard = (0, 1)  # (rank, world): set by vkgrad.distributed
         if self.dataset is not None:
             return

@@ -43,10 +43,13 @@ def save(obj, path):
         np.savez(f, **state)
 
 
-def load(path, model=None):
+def load(path, model=None, *, map_location=None, weights_only=None, mmap=None):  # noqa: ARG001
     """Read what ``save`` wrote: a dict name -> NumPy array (numbers and strings as
     0-d arrays), nested as it was saved; with ``model``, also load a model's state
-    dict into it (names and shapes checked) and return the model."""
+    dict into it (names and shapes checked) and return the model.  PyTorch's
+    ``map_location``, ``weights_only`` and ``mmap`` are accepted so its code runs:
+    nothing is unpickled (arrays only, whatever ``weights_only`` says) and arrays
+    have no device (``load_state_dict`` puts them on the model's)."""
     with np.load(path, allow_pickle=False) as z:
         state = {}
         for k in z.files:

@@ -31,6 +31,9 @@ def canonical_dtype(dtype):
     if isinstance(dtype, np.dtype) or (isinstance(dtype, type) and issubclass(dtype, np.generic)):
         dtype = np.dtype(dtype).name
     d = _DTYPE_ALIASES.get(str(dtype).lower())
+    if d is None and str(dtype).lower() in ("bfloat16", "bf16"):
+        raise ValueError("vkgrad has no bfloat16 tensors: float16 ('f16') is its half type (autocast's "
+                         "dtype=bfloat16 runs as f16)")
     if d is None:
         raise ValueError(f"unknown dtype {dtype!r}; expected one of {DTYPES}")
     return d
@@ -198,7 +201,7 @@ class Tensor:
         from . import ops
         if isinstance(device, Tensor):
             device, dtype = device.device, dtype or device.dtype
-        elif dtype is None and device is not None and str(device).lower() in _DTYPE_ALIASES:
+        elif dtype is None and device is not None and str(device).lower() in (*_DTYPE_ALIASES, "bfloat16", "bf16"):
             device, dtype = None, device
         return ops.to(self, device, dtype)
 
@@ -343,13 +346,13 @@ class Tensor:
             return t.clone() if t is src and t.requires_grad and config.grad_enabled else t
         return self._inplace_of("copy_", value)
 
-    def normal_(self, mean=0.0, std=1.0):
+    def normal_(self, mean=0.0, std=1.0, *, generator=None):
         from .nn import init
-        return self._inplace_of("normal_", lambda t: init.normal_(t.detach().clone(), mean, std))
+        return self._inplace_of("normal_", lambda t: init.normal_(t.detach().clone(), mean, std, generator))
 
-    def uniform_(self, a=0.0, b=1.0):
+    def uniform_(self, a=0.0, b=1.0, *, generator=None):
         from .nn import init
-        return self._inplace_of("uniform_", lambda t: init.uniform_(t.detach().clone(), a, b))
+        return self._inplace_of("uniform_", lambda t: init.uniform_(t.detach().clone(), a, b, generator))
 
     def backward(self, grad=None, retain_graph=False, create_graph=False, inputs=None):
         """Accumulate d(self)/d(leaf) into every leaf's ``.grad`` (``create_graph``:
@@ -699,32 +702,33 @@ class Tensor:
         table[key] = hook
         return RemovableHandle(table, key)
 
-    def _fill_random(self, op, draw):
-        """In place: values drawn on the host from vkgrad's generator."""
+    def _fill_random(self, op, draw, generator=None):
+        """In place: values drawn on the host from vkgrad's generator or ``generator``."""
         from .random import rng
-        return self._inplace_of(op, lambda t: tensor(draw(rng(), t.shape), dtype=t.dtype, device=t.device))
+        g = rng(generator)
+        return self._inplace_of(op, lambda t: tensor(draw(g, t.shape), dtype=t.dtype, device=t.device))
 
-    def random_(self, low=0, high=None):
+    def random_(self, low=0, high=None, *, generator=None):
         """Integers uniform in [low, high) (one argument: [0, it); none: [0, 2**24))."""
         lo, hi = (0, low) if high is None and low else (low, high if high is not None else 2 ** 24)
-        return self._fill_random("random_", lambda g, s: g.integers(lo, hi, size=s).astype(np.float64))
+        return self._fill_random("random_", lambda g, s: g.integers(lo, hi, size=s).astype(np.float64), generator)
 
-    def exponential_(self, lambd=1.0):
-        return self._fill_random("exponential_", lambda g, s: g.exponential(1.0 / lambd, size=s))
+    def exponential_(self, lambd=1.0, *, generator=None):
+        return self._fill_random("exponential_", lambda g, s: g.exponential(1.0 / lambd, size=s), generator)
 
-    def geometric_(self, p):
-        return self._fill_random("geometric_", lambda g, s: g.geometric(p, size=s).astype(np.float64))
+    def geometric_(self, p, *, generator=None):
+        return self._fill_random("geometric_", lambda g, s: g.geometric(p, size=s).astype(np.float64), generator)
 
-    def log_normal_(self, mean=1.0, std=2.0):
-        return self._fill_random("log_normal_", lambda g, s: g.lognormal(mean, std, size=s))
+    def log_normal_(self, mean=1.0, std=2.0, *, generator=None):
+        return self._fill_random("log_normal_", lambda g, s: g.lognormal(mean, std, size=s), generator)
 
-    def cauchy_(self, median=0.0, sigma=1.0):
-        return self._fill_random("cauchy_", lambda g, s: median + sigma * g.standard_cauchy(size=s))
+    def cauchy_(self, median=0.0, sigma=1.0, *, generator=None):
+        return self._fill_random("cauchy_", lambda g, s: median + sigma * g.standard_cauchy(size=s), generator)
 
-    def bernoulli_(self, p=0.5):
+    def bernoulli_(self, p=0.5, *, generator=None):
         """1 with probability p (a number or a tensor of this shape), else 0, in place."""
         pv = p.numpy().astype(np.float64) if isinstance(p, Tensor) else p
-        return self._fill_random("bernoulli_", lambda g, s: (g.random(s) < pv).astype(np.float64))
+        return self._fill_random("bernoulli_", lambda g, s: (g.random(s) < pv).astype(np.float64), generator)
 
     def put_(self, index, source, accumulate=False):
         """self.flatten()[index] = source (``accumulate``: added), in place."""
@@ -1208,30 +1212,32 @@ def randint_like(t, low=0, high=None, device=None):
     return randint(low, high, t.shape, device=device if device is not None else t.device)
 
 
-def randn(*shape, size=None, dtype=None, device=None, requires_grad=False):
-    """Standard normal samples of ``shape`` from vkgrad's generator (``manual_seed``):
-    drawn on the host, so a seed gives the same values on every backend."""
+def randn(*shape, size=None, generator=None, dtype=None, device=None, requires_grad=False):
+    """Standard normal samples of ``shape`` from vkgrad's generator (``manual_seed``), or
+    ``generator`` (a vkgrad.Generator): drawn on the host, so a seed gives the same
+    values on every backend."""
     from .random import rng
-    return tensor(rng().standard_normal(_sized("randn", shape, size)), requires_grad, dtype, device)
+    return tensor(rng(generator).standard_normal(_sized("randn", shape, size)), requires_grad, dtype, device)
 
 
-def rand(*shape, size=None, dtype=None, device=None, requires_grad=False):
+def rand(*shape, size=None, generator=None, dtype=None, device=None, requires_grad=False):
     """Uniform samples in [0, 1) of ``shape`` from vkgrad's generator (as ``randn``)."""
     from .random import rng
-    return tensor(rng().random(_sized("rand", shape, size)), requires_grad, dtype, device)
+    return tensor(rng(generator).random(_sized("rand", shape, size)), requires_grad, dtype, device)
 
 
-def randperm(n, dtype="i32", device=None, requires_grad=False):
-    """A random permutation of 0 .. n - 1 from vkgrad's generator (int32 unless a
-    float ``dtype``)."""
+def randperm(n, generator=None, dtype="i32", device=None, requires_grad=False):
+    """A random permutation of 0 .. n - 1 from vkgrad's generator or ``generator``
+    (int32 unless a float ``dtype``)."""
     from .random import rng
     if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 0:
         raise ValueError(f"randperm: n must be a non-negative int, got {n!r}")
-    return tensor(rng().permutation(int(n)), requires_grad, dtype, device)
+    return tensor(rng(generator).permutation(int(n)), requires_grad, dtype, device)
 
 
-def randint(low, high, size, device=None):
-    """int32 samples in [low, high) of shape ``size`` from vkgrad's generator."""
+def randint(low, high, size, generator=None, device=None):
+    """int32 samples in [low, high) of shape ``size`` from vkgrad's generator or
+    ``generator``."""
     from .random import rng
     if not all(isinstance(v, (int, np.integer)) and not isinstance(v, bool) for v in (low, high)):
         raise TypeError(f"randint: low and high must be integers, got {low!r} and {high!r}")
@@ -1240,7 +1246,7 @@ def randint(low, high, size, device=None):
     if low < -2 ** 31 or high > 2 ** 31:
         raise ValueError(f"randint: [{low}, {high}) does not fit int32")
     shape = _shape_arg("randint", (size,))
-    return tensor(rng().integers(low, high, shape).astype(np.int32), dtype="i32", device=device)
+    return tensor(rng(generator).integers(low, high, shape).astype(np.int32), dtype="i32", device=device)
 
 
 def arange(start, end=None, step=1, dtype=None, device=None, requires_grad=False):

@@ -44,14 +44,15 @@ def _fans(op, t):
     return t.shape[1] * field, t.shape[0] * field
 
 
-def uniform_(t, a=0.0, b=1.0):
-    """Values drawn uniformly from [a, b)."""
-    return _check("uniform_", t).assign_(rng().uniform(a, b, t.shape))
+def uniform_(t, a=0.0, b=1.0, generator=None):
+    """Values drawn uniformly from [a, b) (``generator``: a vkgrad.Generator's, as in
+    every initialiser that draws)."""
+    return _check("uniform_", t).assign_(rng(generator).uniform(a, b, t.shape))
 
 
-def normal_(t, mean=0.0, std=1.0):
+def normal_(t, mean=0.0, std=1.0, generator=None):
     """Values drawn from N(mean, std^2)."""
-    return _check("normal_", t).assign_(rng().normal(mean, std, t.shape))
+    return _check("normal_", t).assign_(rng(generator).normal(mean, std, t.shape))
 
 
 def constant_(t, val):
@@ -67,17 +68,17 @@ def ones_(t):
     return constant_(t, 1.0)
 
 
-def xavier_uniform_(t, gain=1.0):
+def xavier_uniform_(t, gain=1.0, generator=None):
     """U(-a, a), a = gain * sqrt(6 / (fan_in + fan_out)) (Glorot & Bengio)."""
     fi, fo = _fans("xavier_uniform_", _check("xavier_uniform_", t))
     a = gain * math.sqrt(6.0 / (fi + fo))
-    return uniform_(t, -a, a)
+    return uniform_(t, -a, a, generator)
 
 
-def xavier_normal_(t, gain=1.0):
+def xavier_normal_(t, gain=1.0, generator=None):
     """N(0, std^2), std = gain * sqrt(2 / (fan_in + fan_out))."""
     fi, fo = _fans("xavier_normal_", _check("xavier_normal_", t))
-    return normal_(t, 0.0, gain * math.sqrt(2.0 / (fi + fo)))
+    return normal_(t, 0.0, gain * math.sqrt(2.0 / (fi + fo)), generator)
 
 
 def _kaiming_std(op, t, a, mode, nonlinearity):
@@ -87,15 +88,15 @@ def _kaiming_std(op, t, a, mode, nonlinearity):
     return calculate_gain(nonlinearity, a) / math.sqrt(fi if mode == "fan_in" else fo)
 
 
-def kaiming_uniform_(t, a=0.0, mode="fan_in", nonlinearity="leaky_relu"):
+def kaiming_uniform_(t, a=0.0, mode="fan_in", nonlinearity="leaky_relu", generator=None):
     """U(-b, b), b = gain * sqrt(3 / fan) (He et al.), PyTorch's defaults."""
     b = math.sqrt(3.0) * _kaiming_std("kaiming_uniform_", t, a, mode, nonlinearity)
-    return uniform_(t, -b, b)
+    return uniform_(t, -b, b, generator)
 
 
-def kaiming_normal_(t, a=0.0, mode="fan_in", nonlinearity="leaky_relu"):
+def kaiming_normal_(t, a=0.0, mode="fan_in", nonlinearity="leaky_relu", generator=None):
     """N(0, std^2), std = gain / sqrt(fan) (He et al.), PyTorch's defaults."""
-    return normal_(t, 0.0, _kaiming_std("kaiming_normal_", t, a, mode, nonlinearity))
+    return normal_(t, 0.0, _kaiming_std("kaiming_normal_", t, a, mode, nonlinearity), generator)
 
 
 def _erfinv(x):
@@ -113,19 +114,19 @@ def _erfinv(x):
     return np.where(w < 5.0, p_lo, p_hi) * x
 
 
-def trunc_normal_(t, mean=0.0, std=1.0, a=-2.0, b=2.0):
+def trunc_normal_(t, mean=0.0, std=1.0, a=-2.0, b=2.0, generator=None):
     """N(mean, std^2) truncated to [a, b] (PyTorch's method: uniform draws mapped
     through the normal's inverse CDF between the bounds')."""
     _check("trunc_normal_", t)
     if not a < b or not std > 0:
         raise ValueError(f"init.trunc_normal_: need a < b and std > 0, got a={a}, b={b}, std={std}")
     cdf = lambda x: 0.5 * (1.0 + math.erf((x - mean) / std / math.sqrt(2.0)))  # noqa: E731
-    u = rng().uniform(2 * cdf(a) - 1, 2 * cdf(b) - 1, t.shape)
+    u = rng(generator).uniform(2 * cdf(a) - 1, 2 * cdf(b) - 1, t.shape)
     u = np.clip(u, -1 + 1e-15, 1 - 1e-15)
     return t.assign_(np.clip(mean + std * math.sqrt(2.0) * _erfinv(u), a, b))
 
 
-def orthogonal_(t, gain=1.0):
+def orthogonal_(t, gain=1.0, generator=None):
     """A (semi-)orthogonal matrix times ``gain`` (Saxe et al.; PyTorch's: the QR of a
     normal draw, signs fixed by R's diagonal), over t viewed as [rows, the rest]."""
     _check("orthogonal_", t)
@@ -133,7 +134,7 @@ def orthogonal_(t, gain=1.0):
         raise ValueError(f"init.orthogonal_: expected at least 2 dimensions, got shape {list(t.shape)}")
     rows = t.shape[0]
     cols = t.size // rows
-    flat = rng().standard_normal((rows, cols))
+    flat = rng(generator).standard_normal((rows, cols))
     if rows < cols:
         flat = flat.T
     q, r = np.linalg.qr(flat)
@@ -167,13 +168,13 @@ def dirac_(t, groups=1):
     return t.assign_(w)
 
 
-def sparse_(t, sparsity, std=0.01):
+def sparse_(t, sparsity, std=0.01, generator=None):
     """A 2-d weight N(0, std^2) with ``sparsity`` of each column's rows zero (PyTorch's)."""
     _check("sparse_", t)
     if t.ndim != 2:
         raise ValueError(f"init.sparse_: expected a 2-d tensor, got shape {list(t.shape)}")
     rows, cols = t.shape
-    r = rng()
+    r = rng(generator)
     w = r.normal(0.0, std, (rows, cols))
     zeros = int(math.ceil(sparsity * rows))
     for c in range(cols):

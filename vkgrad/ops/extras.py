@@ -460,12 +460,12 @@ def mode(x, dim=-1, keepdim=False):
 
 
 # -- sampling -------------------------------------------------------------------------
-def _rng():
+def _rng(generator=None):
     from ..random import rng
-    return rng()
+    return rng(generator)
 
 
-def multinomial(probs, num_samples, replacement=False):
+def multinomial(probs, num_samples, replacement=False, *, generator=None):
     """Indices drawn from each row's (unnormalised, non-negative) weights: [n] or
     [rows, n] int32; without replacement, num_samples must not exceed the nonzero
     weights."""
@@ -478,23 +478,24 @@ def multinomial(probs, num_samples, replacement=False):
     n = int(num_samples)
     if not replacement and n > int((p > 0).sum(1).min()):
         raise ValueError(f"multinomial: {n} samples without replacement from rows with fewer nonzero weights")
-    g = _rng()
+    g = _rng(generator)
     out = np.stack([g.choice(p.shape[1], n, replace=bool(replacement), p=row / row.sum()) for row in p])
     out = out.reshape(probs.shape[:-1] + (n,)).astype(np.int32)
     return tensor(out, dtype="i32", device=probs.device)
 
 
 def bernoulli(p, generator=None):
-    """1.0 with probability p, else 0.0 (elementwise, on p's device, in its dtype)."""
-    from ..tensor import rand_like
+    """1.0 with probability p, else 0.0 (elementwise, on p's device, in its dtype;
+    ``generator``: a vkgrad.Generator's draws, else vkgrad's generator)."""
     check_tensor("bernoulli", p)
-    return lt(rand_like(p.detach()), p.detach())
+    u = tensor(_rng(generator).random(p.shape), dtype=p.dtype, device=p.device)
+    return lt(u, p.detach())
 
 
 def poisson(rates, generator=None):
     """Poisson draws with the given rates (on the host, in the rates' dtype)."""
     check_tensor("poisson", rates)
-    return _like(rates, _rng().poisson(rates.detach().numpy().astype(np.float64)))
+    return _like(rates, _rng(generator).poisson(rates.detach().numpy().astype(np.float64)))
 
 
 def binomial(count, prob, generator=None):
@@ -502,7 +503,32 @@ def binomial(count, prob, generator=None):
     check_tensor("binomial", count)
     prob = as_tensor("binomial", prob, count)
     n = np.rint(count.detach().numpy().astype(np.float64)).astype(np.int64)
-    return _like(count, _rng().binomial(n, prob.detach().numpy().astype(np.float64)))
+    return _like(count, _rng(generator).binomial(n, prob.detach().numpy().astype(np.float64)))
+
+
+def normal(mean, std=1.0, size=None, *, generator=None, dtype=None, device=None):
+    """PyTorch's ``normal``: draws from N(mean, std^2), mean and std tensors (broadcast)
+    or numbers (then ``size`` gives the shape); on the host from vkgrad's generator or
+    ``generator``, on the tensors' device (``device``, else the default) -- not
+    differentiable (``distributions.Normal(mean, std).rsample()`` is)."""
+    ts = [t for t in (mean, std) if isinstance(t, Tensor)]
+    if ts:
+        if size is not None:
+            raise ValueError("normal: size goes with a number mean and std, not tensors")
+        m, sd = (t.detach().numpy().astype(np.float64) if isinstance(t, Tensor) else float(t) for t in (mean, std))
+        try:
+            shape = np.broadcast_shapes(np.shape(m), np.shape(sd))
+        except ValueError:
+            raise ValueError(f"normal: mean {list(np.shape(m))} and std {list(np.shape(sd))} do not broadcast") from None
+        dtype, device = dtype or ts[0].dtype, device or ts[0].device
+    else:
+        if size is None:
+            raise ValueError("normal: give size with a number mean and std (or mean / std tensors)")
+        m, sd = float(mean), float(std)
+        shape = (int(size),) if isinstance(size, numbers.Integral) else tuple(int(n) for n in size)
+    if np.any(np.asarray(sd) < 0):
+        raise ValueError("normal: std must be >= 0")
+    return tensor(_rng(generator).normal(m, sd, shape), dtype=canonical_dtype(dtype), device=device)
 
 
 # -- windows ---------------------------------------------------------------------------
@@ -677,7 +703,7 @@ def ger(a, b):
 __all__ = ["sgn", "signbit", "copysign", "fmax", "fmin", "isposinf", "isneginf", "isreal", "float_power",
            "logaddexp2", "ldexp", "frexp", "gcd", "lcm", "rsub", "i0", "polygamma", "mvlgamma", "dist", "inner",
            "vdot", "renorm", "diag_embed", "diagflat", "diagonal_scatter", "slice_scatter", "select_scatter",
-           "gradient", "combinations", "unravel_index", "histogram", "mode", "multinomial", "bernoulli", "poisson",
+           "gradient", "combinations", "unravel_index", "histogram", "mode", "multinomial", "bernoulli", "normal", "poisson",
            "binomial", "hann_window", "hamming_window", "blackman_window", "bartlett_window", "kaiser_window",
            "promote_types", "result_type", "can_cast", "finfo", "iinfo", "numel", "is_floating_point", "is_complex",
            "is_nonzero", "is_same_size", "absolute", "fix", "concat", "concatenate", "row_stack", "greater", "less",
