@@ -1777,6 +1777,12 @@ def test_module_api_spellings():
     emb = nn.Embedding.from_pretrained(np.arange(6.0).reshape(3, 2))
     assert not emb.weight.requires_grad and emb(np.array([2])).numpy().tolist() == [[4.0, 5.0]]
     assert nn.Embedding.from_pretrained(vg.tensor(np.ones((2, 2)), device="cpu"), freeze=False).weight.requires_grad
+    # a tensor's table: its device and dtype kept, PyTorch's options by name (the device and dtype
+    # went into max_norm and norm_type, and the lookup failed)
+    emb = nn.Embedding.from_pretrained(vg.tensor(np.array([[3.0, 4.0], [0.3, 0.4]]), device="cpu"), max_norm=1.0)
+    assert emb.max_norm == 1.0 and emb.norm_type == 2.0 and emb.weight.device == "cpu"
+    np.testing.assert_allclose(emb(vg.tensor([0, 1], dtype="i32", device="cpu")).numpy(), [[0.6, 0.8], [0.3, 0.4]],
+                               rtol=1e-5)
 
 
 def test_ctc_loss_matches_torch():

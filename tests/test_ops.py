@@ -2849,6 +2849,49 @@ def test_int32_data_movement_and_selection(bk):
     assert vg.count_nonzero(x).item() == 11
 
 
+def test_pytorch_spellings_squeeze_dims_reduction_dtype_printing_and_assert_close(bk):
+    """squeeze with a tuple of dims; sum / mean / prod / cumsum(dtype=) cast the input
+    first; set_printoptions changes tensors' repr (precision, sci_mode, summarising);
+    vg.testing.assert_close with PyTorch's per-dtype tolerances and its message."""
+    x = bk.t(np.ones((1, 3, 1)))
+    assert x.squeeze((0, 2)).shape == (3,) and vg.squeeze(x, (0, 1)).shape == (3, 1) and x.squeeze([-1]).shape == (1, 3)
+    with pytest.raises(IndexError, match=r"squeeze: dim 5 out of range"):
+        x.squeeze((0, 5))
+    h = bk.t(np.array([1.5, 2.25, 3.0]))
+    assert h.sum(dtype=vg.float64 if bk.device == "cpu" else "f32").dtype == ("f64" if bk.device == "cpu" else "f32")
+    assert vg.arange(4, device=bk.device).sum(dtype="f32").dtype == "f32"
+    assert h.mean(dim=0, dtype="f32").item() == 2.25 and vg.prod(h, dtype="f32").item() == 10.125
+    assert vg.cumsum(h, 0, dtype="f32").numpy().tolist() == [1.5, 3.75, 6.75]
+    saved = dict(vg.config.print_options)
+    try:
+        vg.set_printoptions(precision=2)
+        assert repr(bk.t(np.array([1.23456]))).startswith("tensor([1.23]")
+        vg.set_printoptions(sci_mode=True)
+        assert "1.23e+00" in repr(bk.t(np.array([1.23456])))
+        vg.set_printoptions(profile="default", sci_mode=None)
+        assert repr(bk.t(np.array([1.0, 2.5]))).startswith("tensor([1.  2.5]")
+        assert "..." in repr(bk.t(np.zeros(2000))) and "..." not in repr(bk.t(np.zeros(999)))
+        with pytest.raises(ValueError, match="set_printoptions: profile must be one of"):
+            vg.set_printoptions(profile="long")
+    finally:
+        vg.config.print_options.update(saved)
+    a = bk.t(np.array([1.0, 2.0, 3.0, 4.0]))
+    vg.testing.assert_close(a, a + 1e-6 if bk.dtype != "f16" else a)
+    vg.testing.assert_close([a, {"k": a}], [a, {"k": np.array([1.0, 2.0, 3.0, 4.0], np.float16 if bk.dtype == "f16"
+                                                               else np.float32)}])
+    with pytest.raises(AssertionError, match=r"Mismatched elements: 1 / 4 \(25.0%\)\nGreatest absolute difference: "
+                                             r"0.5 at index \(3,\)"):
+        vg.testing.assert_close(a, bk.t(np.array([1.0, 2.0, 3.0, 4.5])))
+    with pytest.raises(AssertionError, match=r"shapes differ: \[4\] vs \[2, 2\]"):
+        vg.testing.assert_close(a, a.reshape(2, 2))
+    with pytest.raises(AssertionError, match="dtypes differ"):
+        vg.testing.assert_close(vg.arange(4, device=bk.device), a)
+    nan = bk.t(np.array([np.nan, 1.0]))
+    vg.testing.assert_close(nan, nan, equal_nan=True)
+    with pytest.raises(AssertionError, match="Mismatched elements: 1 / 2"):
+        vg.testing.assert_close(nan, nan)
+
+
 def test_interpolate_antialias(bk):
     """PyTorch's anti-aliased bilinear shrink by 2: a triangle over four inputs,
     (x[2i-1] + 3 x[2i] + 3 x[2i+1] + x[2i+2]) / 8, renormalised at the edges

@@ -15,8 +15,9 @@ from .ops import __all__ as _ops_all
 from .random import Generator, get_rng_state, initial_seed, manual_seed, seed, set_rng_state
 from .tensor import (Parameter, Tensor, arange, as_tensor, canonical_dtype, empty, empty_like, eye, from_numpy, full,
                      full_like, is_tensor, linspace, logspace, ones, ones_like, rand, rand_like, randint, randint_like,
-                     randn, randn_like, randperm, tensor, tril_indices, triu_indices, zeros, zeros_like)
-from . import amp, data, distributions, func, functional, linalg, nn, optim, parallel, special, utils  # noqa: E402
+                     randn, randn_like, randperm, set_printoptions, tensor, tril_indices, triu_indices, zeros,
+                     zeros_like)
+from . import amp, data, distributions, func, functional, linalg, nn, optim, parallel, special, testing, utils  # noqa: E402
 from .func import vmap
 from .special import gammainc as igamma, gammaincc as igammac, sinc  # (PyTorch's top-level names)
 from .linalg import det, logdet, matrix_power, slogdet
@@ -199,7 +200,7 @@ def info(file=None):
 __all__ = ["Tensor", "Parameter", "tensor", "zeros", "ones", "full", "zeros_like", "ones_like", "full_like",
            "arange", "linspace", "eye",
            "randn", "rand", "randint", "backward", "grad_tape", "no_grad", "inference_mode", "enable_grad",
-           "is_grad_enabled", "Gradients", "gradcheck", "manual_seed", "Generator", "get_rng_state", "set_rng_state",
+           "is_grad_enabled", "Gradients", "gradcheck", "manual_seed", "Generator", "get_rng_state", "set_rng_state", "set_printoptions",
            "clip_grad_norm", "save", "load", "set_default_dtype", "get_default_dtype", "set_default_device",
            "get_default_device", "set_num_threads", "get_num_threads", "devices", "info", "set_check_finite",
            "set_anomaly_enabled", "is_anomaly_enabled",

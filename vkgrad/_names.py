@@ -3,14 +3,17 @@ import functools
 import inspect
 
 _ALIASES = (("dim", "axis"), ("dims", "axis"), ("keepdim", "keepdims"))
+_CASTS = ("sum", "mean", "prod", "cumsum", "cumprod", "norm")  # (PyTorch's dtype=: the input cast first)
 
 
 def torch_kwargs(fn):
     """Let ``fn`` (which takes ``axis`` / ``keepdims``) also take PyTorch's ``dim`` /
-    ``keepdim`` (and, with a ``correction``, ``unbiased`` / ``ddof``); both spellings
-    of one argument at once is an error."""
-    corrects = "correction" in inspect.signature(fn).parameters  # (var / std: PyTorch's older unbiased=,
-    # NumPy's ddof=)
+    ``keepdim`` (and, with a ``correction``, ``unbiased`` / ``ddof``; sum / mean / prod /
+    cumsum / cumprod / norm PyTorch's ``dtype``: the input cast to it first); both
+    spellings of one argument at once is an error."""
+    params = inspect.signature(fn).parameters
+    corrects = "correction" in params  # (var / std: PyTorch's older unbiased=, NumPy's ddof=)
+    casts = fn.__name__ in _CASTS and "dtype" not in params
 
     @functools.wraps(fn)
     def wrapper(*args, **kw):
@@ -25,5 +28,9 @@ def torch_kwargs(fn):
                     if "correction" in kw:
                         raise TypeError(f"{fn.__name__}: give correction= or {old}=, not both")
                     kw["correction"] = conv(kw.pop(old))
+        if casts and "dtype" in kw:
+            dtype = kw.pop("dtype")
+            if dtype is not None:
+                args = (args[0].to(dtype=dtype),) + args[1:]
         return fn(*args, **kw)
     return wrapper

@@ -12,3 +12,5 @@ autocast = None
 # made, and backward reads every gradient back to find the first NaN (check_nan).
 detect_anomaly = False
 anomaly_check_nan = True
+# Tensor printing (vkgrad.set_printoptions): PyTorch's defaults.
+print_options = {"precision": 4, "threshold": 1000, "edgeitems": 3, "linewidth": 80, "sci_mode": None}

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 import numbers
+import sys
 from contextlib import nullcontext as _nullcontext
 
 import numpy as np
@@ -190,8 +191,12 @@ class Tensor:
     def __repr__(self):
         extra = ", requires_grad=True" if self.requires_grad else ""
         nm = f", name={self.name!r}" if self.name else ""
-        return (f"tensor({np.array2string(self.numpy(), precision=4)}, dtype={self.dtype}, "
-                f"device={self.device}{extra}{nm})")
+        o = config.print_options
+        p, sci = o["precision"], o["sci_mode"]
+        text = np.array2string(self.numpy(), precision=p, threshold=o["threshold"], edgeitems=o["edgeitems"],
+                               max_line_width=o["linewidth"], suppress_small=sci is False,
+                               formatter={"float_kind": lambda v: f"{v:.{p}e}"} if sci else None)
+        return f"tensor({text}, dtype={self.dtype}, device={self.device}{extra}{nm})"
 
     # -- conversions -----------------------------------------------------
     def to(self, device=None, dtype=None):
@@ -768,10 +773,13 @@ class Tensor:
         return self.reshape(self.shape[:d] + (1,) + self.shape[d:])
 
     def squeeze(self, dim=None):
-        """Dimensions of size 1 removed: all, or ``dim`` only (unchanged where its
-        size is not 1, as in PyTorch)."""
+        """Dimensions of size 1 removed: all, or ``dim`` only -- an int or a tuple of
+        them -- (unchanged where its size is not 1, as in PyTorch)."""
         if dim is None:
             return self.reshape(tuple(d for d in self.shape if d != 1))
+        if isinstance(dim, (tuple, list)):
+            ds = {self._dim("squeeze", d) for d in dim}
+            return self.reshape(tuple(n for i, n in enumerate(self.shape) if not (i in ds and n == 1)))
         if self.ndim == 0:
             self._dim("squeeze", dim)
             return self
@@ -1029,6 +1037,28 @@ for _name in ("exp", "log", "sqrt", "rsqrt", "abs", "neg", "relu", "sigmoid", "t
               "addr", "addbmm", "baddbmm", "masked_scatter", "index_put", "sinc", "igamma", "igammac"):
     if not hasattr(Tensor, _name + "_"):
         setattr(Tensor, _name + "_", _in_place_of(_name))
+
+
+def set_printoptions(precision=None, threshold=None, edgeitems=None, linewidth=None, profile=None, sci_mode=None):
+    """PyTorch's set_printoptions for tensors' repr: ``precision`` digits, summarised
+    past ``threshold`` elements with ``edgeitems`` at each end, lines of ``linewidth``;
+    ``profile`` "default", "short" or "full" first; ``sci_mode`` True / False (None:
+    NumPy's choice).  Values not given stay as they are."""
+    o = config.print_options
+    profiles = {"default": dict(precision=4, threshold=1000, edgeitems=3, linewidth=80),
+                "short": dict(precision=2, threshold=1000, edgeitems=2, linewidth=80),
+                "full": dict(precision=4, threshold=sys.maxsize, edgeitems=3, linewidth=80)}
+    if profile is not None:
+        if profile not in profiles:
+            raise ValueError(f"set_printoptions: profile must be one of {sorted(profiles)}, got {profile!r}")
+        o.update(profiles[profile])
+    for k, v in (("precision", precision), ("threshold", threshold), ("edgeitems", edgeitems),
+                 ("linewidth", linewidth)):
+        if v is not None:
+            if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 0:
+                raise ValueError(f"set_printoptions: {k} must be a non-negative int, got {v!r}")
+            o[k] = int(v)
+    o["sci_mode"] = None if sci_mode is None else bool(sci_mode)
 
 
 def _ops():

@@ -488,7 +488,8 @@ class Embedding(Module):
         self.weight.requires_grad = not _freeze
 
     @classmethod
-    def from_pretrained(cls, embeddings, freeze=True, padding_idx=None, device=None, dtype=None):
+    def from_pretrained(cls, embeddings, freeze=True, padding_idx=None, max_norm=None, norm_type=2.0,
+                        scale_grad_by_freq=False, sparse=False, device=None, dtype=None):
         """An Embedding holding ``embeddings`` [num, dim] (an array or tensor), frozen
         unless ``freeze=False`` (PyTorch's)."""
         w = np.asarray(embeddings.numpy() if isinstance(embeddings, Tensor) else embeddings)
@@ -496,7 +497,8 @@ class Embedding(Module):
             raise ValueError(f"Embedding.from_pretrained: expected a 2-d table, got shape {list(w.shape)}")
         dev = device or (embeddings.device if isinstance(embeddings, Tensor) else None)
         dt = dtype or (embeddings.dtype if isinstance(embeddings, Tensor) else None)
-        m = cls(w.shape[0], w.shape[1], padding_idx, dev, dt)
+        m = cls(w.shape[0], w.shape[1], padding_idx=padding_idx, max_norm=max_norm, norm_type=norm_type,
+                scale_grad_by_freq=scale_grad_by_freq, sparse=sparse, device=dev, dtype=dt)
         m.weight.assign_(w)
         m.weight.requires_grad = not freeze
         return m
