@@ -2721,3 +2721,41 @@ def test_adaptive_max_pool_indices_of_uneven_windows(bk, fn, shape, size):
         ty, ti = getattr(torch.nn.functional, fn)(torch.tensor(x), size, return_indices=True)
         ours = getattr(vg.nn.functional, fn)(vg.tensor(x, dtype="f64", device="cpu"), size, return_indices=True)
         assert np.array_equal(ours[1].numpy(), ti.numpy()) and np.array_equal(ours[0].numpy(), ty.numpy())
+
+
+def test_containers_take_item_assignment_and_keep_their_order():
+    """PyTorch's model surgery: seq[i] = m (negative i too), del seq[i] / seq[a:b] (the
+    rest renumbered), pop; ModuleList and ParameterList alike; a sub-module or a
+    parameter assigned again keeps its place -- setattr(seq, "1", m) moved the entry
+    to the end, so the Sequential ran its layers out of order, silently."""
+    x = np.arange(6.0).reshape(2, 3)
+    seq = nn.Sequential(nn.Linear(3, 4, device="cpu"), nn.ReLU(), nn.Linear(4, 2, device="cpu"))
+    seq[-2] = nn.Tanh()
+    setattr(seq, "1", nn.Sigmoid())
+    assert [type(m).__name__ for m in seq] == ["Linear", "Sigmoid", "Linear"] and list(seq._modules) == ["0", "1", "2"]
+    lin0, lin2 = seq[0], seq[2]
+    want = lin2(vg.sigmoid(lin0(vg.tensor(x, device="cpu")))).numpy()
+    np.testing.assert_allclose(seq(vg.tensor(x, device="cpu")).numpy(), want, rtol=1e-6)
+    seq[2] = nn.Linear(4, 5, device="cpu")
+    assert seq(vg.tensor(x, device="cpu")).shape == (2, 5)
+    del seq[1]
+    assert list(seq._modules) == ["0", "1"] and type(seq[1]).__name__ == "Linear"
+    assert seq.pop(0) is lin0 and list(seq.state_dict()) == ["0.weight", "0.bias"]
+    ml = nn.ModuleList([nn.ReLU(), nn.Tanh(), nn.GELU(), nn.SiLU()])
+    del ml[1:3]
+    assert [type(m).__name__ for m in ml] == ["ReLU", "SiLU"]
+    pl = nn.ParameterList([np.ones(2), np.zeros(2)])
+    pl[0] = nn.Parameter(np.full(2, 3.0))
+    assert pl[0].numpy().tolist() == [3.0, 3.0] and list(pl.state_dict()) == ["0", "1"]
+    with pytest.raises(IndexError, match="Sequential: index 5 out of range for 1 entries"):
+        seq[5] = nn.ReLU()
+    with pytest.raises(TypeError, match="Sequential: expected a Module, got int"):
+        seq[0] = 3
+
+    class Net(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.a, self.b = nn.Linear(2, 2, device="cpu"), nn.Linear(2, 2, device="cpu")
+    net = Net()
+    net.a = nn.Linear(2, 3, device="cpu")  # (a new head: its place, as PyTorch's)
+    assert list(net.state_dict()) == ["a.weight", "a.bias", "b.weight", "b.bias"]

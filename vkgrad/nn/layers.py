@@ -3,6 +3,7 @@ ModuleList, and the losses as modules."""
 from __future__ import annotations
 
 import math
+import numbers
 
 import numpy as np
 
@@ -1045,11 +1046,38 @@ class _List(Module):
         """m placed before position ``index``; the entries renumbered "0", "1", ..."""
         entries = list(self._entries().values())
         entries.insert(index, self._check(m))
+        return self._renumbered(entries)
+
+    def _renumbered(self, entries):
+        """The entries replaced by ``entries``, named "0", "1", ... (PyTorch's after an
+        insert or a deletion)."""
         for name in list(self._entries()):
             delattr(self, name)
         for e in entries:
             self.append(e)
         return self
+
+    def _index(self, i):
+        n = len(self)
+        if isinstance(i, bool) or not isinstance(i, numbers.Integral) or not -n <= i < n:
+            raise IndexError(f"{type(self).__name__}: index {i!r} out of range for {n} entries")
+        return int(i) % n
+
+    def __setitem__(self, i, m):
+        """Entry ``i`` replaced, its name kept (PyTorch's ``seq[2] = nn.Linear(...)``)."""
+        setattr(self, list(self._entries())[self._index(i)], self._check(m))
+
+    def __delitem__(self, i):
+        """Entries removed (an index or a slice), the others renumbered "0", "1", ..."""
+        entries = list(self._entries().values())
+        gone = set(range(len(entries))[i]) if isinstance(i, slice) else {self._index(i)}
+        self._renumbered([e for k, e in enumerate(entries) if k not in gone])
+
+    def pop(self, i=-1):
+        """Entry ``i`` removed and returned (the others renumbered)."""
+        m = self[self._index(i)]
+        del self[i]
+        return m
 
     def __len__(self):
         return len(self._entries())

@@ -140,8 +140,14 @@ class Module:
             raise RuntimeError(f"{type(self).__name__}: call super().__init__() before assigning attributes")
         if isinstance(getattr(type(self), name, None), property):  # (a parametrized tensor: its setter)
             return object.__setattr__(self, name, value)
+        # (out of the other kinds' dicts; one that holds the name already keeps its place, as
+        # PyTorch's: a Sequential's seq[1] = ... or setattr(seq, "1", ...) stays second)
+        home = (self._params if isinstance(value, Parameter) else self._modules if isinstance(value, Module)
+                else self._buffers if isinstance(value, Buffer) or isinstance(value, Tensor) and name in
+                self.__dict__.get("_buffer_names", ()) else None)
         for d in (self._params, self._buffers, self._modules):
-            d.pop(name, None)
+            if d is not home:
+                d.pop(name, None)
         if isinstance(value, Parameter):
             self._params[name] = value
         elif isinstance(value, Buffer):  # (PyTorch's nn.Buffer: registered as a buffer by assignment)
