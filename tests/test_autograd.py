@@ -242,9 +242,9 @@ def test_in_place_ops_and_their_version_checks(bk):
     after use (also through a detached or reshaped view), stops backward with a
     clear error."""
     x = bk.t(np.array([1.0, -2.0, 3.0]))
-    buf = x.data
+    buf = x.handle
     x.add_(1.0).mul_(2.0).sub_(bk.t(np.ones(3)), alpha=2.0).div_(2.0)
-    assert x.data is buf
+    assert x.handle is buf
     bk.close(x.numpy(), [1.0, -2.0, 3.0])
     x.clamp_(min=0.0)
     bk.close(x.numpy(), [1.0, 0.0, 3.0])
@@ -295,12 +295,12 @@ def test_augmented_assignment_is_in_place(bk):
             p -= 0.1 * p.grad
     bk.close(model.weight.numpy(), w0 - 0.1 * g)
     x = bk.t(np.array([1.0, 2.0, 4.0]))
-    alias, view, buf = x, x.reshape(3, 1), x.data
+    alias, view, buf = x, x.reshape(3, 1), x.handle
     x += 1.0
     x *= 2.0
     x /= bk.t(np.array([2.0, 3.0, 5.0]))
     x **= 2
-    assert x is alias and x.data is buf
+    assert x is alias and x.handle is buf
     bk.close(x.numpy(), [4.0, 4.0, 4.0])
     bk.close(view.numpy().ravel(), [4.0, 4.0, 4.0])
     i = vg.arange(6, device=bk.device)
@@ -323,12 +323,43 @@ def test_augmented_assignment_is_in_place(bk):
     bk.close(w.grad.numpy(), [4.0, 4.0])
 
 
+def test_data_is_pytorchs_alias_outside_autograd(bk):
+    """``.data`` as PyTorch's: a tensor sharing the storage, no gradient, its in-place
+    changes (DCGAN's ``weight.data.normal_(0, 0.02)``, WGAN's ``p.data.clamp_(-c, c)``,
+    ``p.grad.data.zero_()``) reach the tensor without a version bump (a graph recorded
+    before still runs backward); ``p.data = t`` makes p hold t's values. It was the
+    backend's array (now ``.handle``): those calls raised AttributeError and the
+    assignment broke the tensor."""
+    m = vg.nn.Linear(3, 2, device=bk.device, dtype=bk.dtype)
+    w = m.weight
+    d = w.data
+    assert isinstance(d, vg.Tensor) and not d.requires_grad and d.handle is w.handle and d.shape == w.shape
+    x = bk.t(np.ones((4, 3)))
+    loss = (m(x) ** 2).sum()
+    vg.manual_seed(3)
+    w.data.normal_(0.0, 0.02)
+    assert np.abs(w.numpy()).max() < 0.2 and w.requires_grad and w.handle is d.handle
+    loss.backward()  # (untracked: no version error, as PyTorch's)
+    w.data.clamp_(-0.01, 0.01)  # (recording on: the alias needs no no_grad())
+    assert np.abs(w.numpy()).max() <= 0.01 + 1e-6
+    w.grad.data.zero_()
+    assert not w.grad.numpy().any()
+    bk.close(m.bias.data.numpy(), m.bias.numpy())
+    m.weight.data = bk.t(np.full((2, 3), 0.5))
+    assert m.weight.requires_grad and m.weight.numpy().tolist() == [[0.5] * 3] * 2
+    m.weight.grad = None
+    m(x).sum().backward()
+    bk.close(m.weight.grad.numpy(), np.full((2, 3), 4.0))
+    with pytest.raises(TypeError, match="data: assign a vkgrad Tensor, got int"):
+        m.weight.data = 3
+
+
 def test_setitem_in_place(bk):
     """x[index] = value: numbers, arrays and tensors broadcast to the selection, any
     index x[...] takes (masks included); the same buffer; the in-place guards."""
     a = np.arange(12.0).reshape(3, 4)
     x, want = bk.t(a), a.copy()
-    buf = x.data
+    buf = x.handle
     x[1] = 5.0
     want[1] = 5.0
     x[:, [0, 2]] = np.array([[-1.0], [-2.0], [-3.0]])
@@ -340,7 +371,7 @@ def test_setitem_in_place(bk):
     x[bk.t(np.array([2, 2], np.int32))] = bk.t(np.arange(8.0).reshape(2, 4))  # (the last write wins)
     want[[2, 2]] = np.arange(8.0).reshape(2, 4)
     np.testing.assert_array_equal(x.numpy(), want)
-    assert x.data is buf
+    assert x.handle is buf
     w = bk.t(a, requires_grad=True)
     with pytest.raises(RuntimeError, match=r"setitem: an in-place change of a leaf tensor that requires grad"):
         w[0] = 1.0
@@ -860,8 +891,8 @@ def test_gradgradcheck_passes_and_catches_a_wrong_second_derivative():
 
     def square_with_a_wrong_vjp(x):
         be = x.backend
-        return make(be.binary("mul", x.data, x.data), be, (x,), lambda g: (be.binary("mul", g, be.unary(
-            "affine", x.data, 2.0, 0.0)),), vjp=lambda g: (g * 3.0,))  # (d/dx x^2 is 2x, not 3)
+        return make(be.binary("mul", x.handle, x.handle), be, (x,), lambda g: (be.binary("mul", g, be.unary(
+            "affine", x.handle, 2.0, 0.0)),), vjp=lambda g: (g * 3.0,))  # (d/dx x^2 is 2x, not 3)
     with pytest.raises(AssertionError, match="gradgradcheck: input 0 element"):
         vg.autograd.gradgradcheck(lambda x: square_with_a_wrong_vjp(x).sum(), [np.array([0.5, 1.5])])
 

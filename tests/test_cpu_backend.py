@@ -1078,7 +1078,7 @@ def test_moments_made_together_update_in_place():
     runs = []
     for o in (opt, resumed):
         for p, w in zip(model.parameters(), saved):
-            p.data[...] = w
+            p.handle[...] = w
         for _ in range(2):
             o.step(vg.backward((model(vg.tensor(np.ones((2, 4)), device="cpu")) ** 2).sum()))
         runs.append([p.numpy() for p in model.parameters()])

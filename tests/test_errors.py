@@ -129,7 +129,7 @@ def test_indexing_errors():
 
 def test_unknown_elementwise_op_names_the_op(bk):
     """A backend asked for an op code it does not have says which, and what it has."""
-    be, x = vg.get_backend(bk.device), bk.t(np.ones(3)).data
+    be, x = vg.get_backend(bk.device), bk.t(np.ones(3)).handle
     with pytest.raises(vg.BackendError, match=r"unary: unknown op 'abs'; expected one of neg, exp"):
         be.unary("abs", x)
     with pytest.raises(vg.BackendError, match=r"binary: unknown op 'max'; expected one of add, sub"):

@@ -45,7 +45,7 @@ def _lower_loop_cap(be, cap, patch):
 
 
 def _cpu_vs_vk(fn_vk, fn_np, arrays, dtype, rtol, atol):
-    got = fn_vk(*[vg.tensor(a, device="vulkan", dtype=dtype).data for a in arrays])
+    got = fn_vk(*[vg.tensor(a, device="vulkan", dtype=dtype).handle for a in arrays])
     be = vg.get_backend("vulkan")
     want = fn_np(*[a.astype(np.float16).astype(np.float64) if dtype == "f16" else a for a in arrays])
     np.testing.assert_allclose(be.to_numpy(got).astype(np.float64), want, rtol=rtol, atol=atol)
@@ -113,14 +113,14 @@ def test_matmul_and_transpose_kernel_choice(monkeypatch):
     want = "sg" if tuning == "cpu" or (tuning == "auto" and be.limits["device_type"] == "Cpu") else "sm"
     assert be.matmul_kernel == os.environ.get("VKGRAD_MATMUL_KERNEL", "auto").replace("auto", want)
     seen = _spy(be, monkeypatch)
-    x = vg.tensor(np.ones((64, 128)), device="vulkan").data
+    x = vg.tensor(np.ones((64, 128)), device="vulkan").handle
     for kern in ("sg", "sm"):
         monkeypatch.setattr(be, "matmul_kernel", kern)
         seen.clear()
         be.matmul(x, x, trans_b=True)  # 64 x 128 x 64: 2**19 multiply-adds
         assert seen[-1] == f"matmul_{kern}", seen
     seen.clear()
-    y = vg.tensor(np.ones((8, 8)), device="vulkan").data
+    y = vg.tensor(np.ones((8, 8)), device="vulkan").handle
     be.matmul(y, y)
     assert seen == [be._tx("matmul4", 16)] and seen[0] in ("matmul4", "matmul4_tx"), seen  # (CPU devices: texel reads)
     for var, value, choices in (("VKGRAD_MATMUL_KERNEL", "fast", "auto, sg or sm"),
@@ -159,8 +159,8 @@ def test_matmul_sm_block_follows_the_device_and_the_product(monkeypatch):
     specs = _spy(be, monkeypatch, lambda shader, spec: (shader, spec))
     for m, n, tm in ((1280, 1280, 4), (1536, 1536, 8),  # 100 or 144 blocks of 128 x 128
                      (32768, 64, 4), (32768, 1000, 8), (16384, 192, 4)):  # C's columns: 50, 98, 75% used
-        x = vg.tensor(np.ones((m, 16)), device="vulkan").data
-        y = vg.tensor(np.ones((16, n)), device="vulkan").data
+        x = vg.tensor(np.ones((m, 16)), device="vulkan").handle
+        y = vg.tensor(np.ones((16, n)), device="vulkan").handle
         specs.clear()
         c = be.matmul(x, y)
         assert specs[-1] == ("matmul_sm", (0, tm)), (m, n, specs)
@@ -448,12 +448,12 @@ def test_softmax_and_xent_rows_quad_and_general_paths(rows, C, dtype, texel_read
     _cpu_vs_vk(lambda v: be.softmax(v, log=True), lambda v: np.log(_np_softmax(v)), [x], dtype,
                rtol=tol["rtol"], atol=2e-2 if dtype == "f16" else 1e-5)
     labels = r.integers(0, C, rows)
-    hx = vg.tensor(x, device="vulkan", dtype=dtype).data
+    hx = vg.tensor(x, device="vulkan", dtype=dtype).handle
     want_p = _np_softmax(x.astype(np.float16).astype(np.float64) if dtype == "f16" else x)
     want_l = -np.log(want_p[np.arange(rows), labels]).mean()
     want_d = (want_p - np.eye(C)[labels]) / rows  # the loss's gradient, from the forward
-    for t in (vg.tensor(labels.astype(np.int32), device="vulkan", dtype="i32").data,
-              vg.tensor(np.eye(C)[labels], device="vulkan", dtype=dtype).data):
+    for t in (vg.tensor(labels.astype(np.int32), device="vulkan", dtype="i32").handle,
+              vg.tensor(np.eye(C)[labels], device="vulkan", dtype=dtype).handle):
         loss, d = be.softmax_xent(hx, t)
         assert d.dtype == dtype
         np.testing.assert_allclose(be.to_numpy(d).astype(np.float64), want_d, rtol=tol["rtol"],
@@ -477,8 +477,8 @@ def test_softmax_rows_not_in_whole_quads_take_the_quad_loops(gpu_tuning, monkeyp
                            ("f16", 13, 0), ("f32", 7, 0)):
         if want and be._sg_rows(C, dtype):  # (GPU choices: here, or forced by VKGRAD_DEVICE_TUNING)
             want = 2
-        x = vg.tensor(r.uniform(-4, 4, (1100, C)), device="vulkan", dtype=dtype).data
-        labels = vg.tensor(r.integers(0, C, 1100).astype(np.int32), device="vulkan", dtype="i32").data
+        x = vg.tensor(r.uniform(-4, 4, (1100, C)), device="vulkan", dtype=dtype).handle
+        labels = vg.tensor(r.integers(0, C, 1100).astype(np.int32), device="vulkan", dtype="i32").handle
         seen.clear()
         be.softmax(x)
         be.softmax_xent(x, labels)
@@ -512,9 +512,9 @@ def test_softmax_and_xent_of_masked_logits(rows, C, dtype, gpu_tuning, monkeypat
     want_p = _np_softmax(x.astype(np.float16).astype(np.float64) if dtype == "f16" else x)
     want_l = -np.log(want_p[np.arange(rows), labels]).mean()
     want_d = (want_p - np.eye(C)[labels]) / rows
-    hx = vg.tensor(x, device="vulkan", dtype=dtype).data
-    for t in (vg.tensor(labels.astype(np.int32), device="vulkan", dtype="i32").data,
-              vg.tensor(np.eye(C)[labels], device="vulkan", dtype=dtype).data):
+    hx = vg.tensor(x, device="vulkan", dtype=dtype).handle
+    for t in (vg.tensor(labels.astype(np.int32), device="vulkan", dtype="i32").handle,
+              vg.tensor(np.eye(C)[labels], device="vulkan", dtype=dtype).handle):
         loss, d = be.softmax_xent(hx, t)
         np.testing.assert_allclose(be.to_numpy(d).astype(np.float64), want_d, rtol=tol["rtol"],
                                    atol=tol["atol"] / rows)
@@ -535,10 +535,10 @@ def test_long_rows_of_quads_take_a_subgroup_per_row(dtype, texel_reads, monkeypa
     seen = _spy(be, monkeypatch,
                 lambda shader, spec: (shader, spec[1] if shader.split("_")[0] in ("softmax", "xent") else None))
     xv = np.random.default_rng(5).uniform(-4, 4, (1030, 264))
-    x = vg.tensor(xv, device="vulkan", dtype=dtype).data
+    x = vg.tensor(xv, device="vulkan", dtype=dtype).handle
     y = be.softmax(x)
     labels = np.random.default_rng(6).integers(0, 264, 1030)
-    loss, d = be.softmax_xent(x, vg.tensor(labels.astype(np.int32), device="vulkan", dtype="i32").data)
+    loss, d = be.softmax_xent(x, vg.tensor(labels.astype(np.int32), device="vulkan", dtype="i32").handle)
     tx = "_tx" if texel_reads else ""
     assert ("softmax" + tx, 2) in seen and ("xent" + tx, 2) in seen, seen
     xr = xv.astype(np.float16).astype(np.float64) if dtype == "f16" else xv
@@ -581,7 +581,7 @@ def test_fused_adam_matches_per_parameter_updates(dtype, bufs, gpu_layout, monke
     gs = [r.uniform(-1, 1, n) for n in sizes]
     results = []
     for fused in (True, False):
-        items = [(vg.tensor(p, device="vulkan", dtype=dtype).data, vg.tensor(g, device="vulkan", dtype=dtype).data,
+        items = [(vg.tensor(p, device="vulkan", dtype=dtype).handle, vg.tensor(g, device="vulkan", dtype=dtype).handle,
                   be.full((len(p),), 0.1, "f32"), be.full((len(p),), 0.2, "f32")) for p, g in zip(ps, gs)]
         for step in (1, 2):
             if fused:
@@ -607,8 +607,8 @@ def test_fused_adam_converts_gradients_of_another_dtype():
     ps, gs = [r.uniform(-1, 1, n) for n in (3, 64)], [r.uniform(-1, 1, n) for n in (3, 64)]
     results = []
     for gdt in ("f32", "f16"):
-        items = [(vg.tensor(p, device="vulkan", dtype="f16").data, vg.tensor(g.astype(np.float16), device="vulkan",
-                  dtype=gdt).data, be.full((len(p),), 0.1, "f32"), be.full((len(p),), 0.2, "f32"))
+        items = [(vg.tensor(p, device="vulkan", dtype="f16").handle, vg.tensor(g.astype(np.float16), device="vulkan",
+                  dtype=gdt).handle, be.full((len(p),), 0.1, "f32"), be.full((len(p),), 0.2, "f32"))
                  for p, g in zip(ps, gs)]
         be.adam_multi_(items, 1e-2, 0.9, 0.999, 1e-8, 0.0, 1, False)
         results.append([[be.to_numpy(it[k]) for k in (0, 2, 3)] for it in items])
@@ -628,8 +628,8 @@ def test_fused_adam_reads_f16_gradients_of_f32_masters():
     gs = [r.uniform(-1, 1, n).astype(np.float16) for n in sizes]
     results = []
     for convert in (False, True):
-        items = [(vg.tensor(p, device="vulkan").data,
-                  vg.tensor(g, device="vulkan", dtype="f32" if convert else "f16").data,
+        items = [(vg.tensor(p, device="vulkan").handle,
+                  vg.tensor(g, device="vulkan", dtype="f32" if convert else "f16").handle,
                   be.full((len(p),), 0.1, "f32"), be.full((len(p),), 0.2, "f32")) for p, g in zip(ps, gs)]
         be.synchronize()
         be.reset_counters()
@@ -661,9 +661,9 @@ def test_row_and_column_kernels_serial_and_workgroup_paths(shape, dtype, gpu_rul
     xr = x.astype(np.float16).astype(np.float64) if dtype == "f16" else x
 
     def both(fn, *arrays):
-        got = fn(vk, *[vg.tensor(a, device="vulkan", dtype=dtype).data for a in arrays])
+        got = fn(vk, *[vg.tensor(a, device="vulkan", dtype=dtype).handle for a in arrays])
         want = fn(cpu, *[vg.tensor(a.astype(np.float16) if dtype == "f16" else a, device="cpu",
-                                   dtype="f64").data for a in arrays])
+                                   dtype="f64").handle for a in arrays])
         got, want = (got, want) if isinstance(got, tuple) else ((got,), (want,))
         for g, w in zip(got, want):
             scale = max(1.0, float(np.abs(w).max()))
@@ -679,7 +679,7 @@ def test_row_and_column_kernels_serial_and_workgroup_paths(shape, dtype, gpu_rul
     gamma, beta, g = r.uniform(0.5, 1.5, shape[1]), r.uniform(-1, 1, shape[1]), r.uniform(-1, 1, shape)
     both(lambda be, a, ga, be_: be.batchnorm_fwd(a, ga, be_, 1e-5), x, gamma, beta)
     mean, inv = xr.mean(0), 1 / np.sqrt(xr.var(0) + 1e-5)
-    stats = {be: [vg.tensor(s, device=be.device, dtype="f32" if be is vk else "f64").data for s in (mean, inv)]
+    stats = {be: [vg.tensor(s, device=be.device, dtype="f32" if be is vk else "f64").handle for s in (mean, inv)]
              for be in (cpu, vk)}  # batch statistics are f32 whatever x's dtype
     both(lambda be, gg, a, ga: be.batchnorm_bwd(gg, a, *stats[be], ga), g, x, gamma)
 
@@ -715,7 +715,7 @@ def test_batchnorm_of_large_batches_in_parts(shape, dtype, texel_reads, comb_lan
     x = r.normal(1000.0 if dtype == "f32" else 3.0, 0.5, shape)
     g, gamma, beta = r.normal(0, 1, shape), r.uniform(0.5, 1.5, C), r.normal(0, 1, C)
     rnd = (lambda a: a.astype(np.float16).astype(np.float64)) if dtype == "f16" else (lambda a: a)
-    T = lambda a, dt=dtype: vg.tensor(a, device="vulkan", dtype=dt).data  # noqa: E731
+    T = lambda a, dt=dtype: vg.tensor(a, device="vulkan", dtype=dt).handle  # noqa: E731
     rm_c, rv_c = np.full(C, 0.5), np.full(C, 2.0)
     want = cpu.batchnorm_fwd(rnd(x), rnd(gamma), rnd(beta), 1e-5, rm_c, rv_c, 0.1)
     rm, rv = T(np.full(C, 0.5), "f32"), T(np.full(C, 2.0), "f32")
@@ -745,9 +745,9 @@ def test_batchnorm_kernel_updates_running_statistics(shape):
     out = {}
     for dev in ("cpu", "vulkan"):
         be = vg.get_backend(dev)
-        rm = vg.tensor(np.full(shape[1], 0.5), device=dev, dtype="f32").data
-        rv = vg.tensor(np.full(shape[1], 2.0), device=dev, dtype="f32").data
-        h = lambda a: vg.tensor(a, device=dev, dtype="f32").data  # noqa: E731
+        rm = vg.tensor(np.full(shape[1], 0.5), device=dev, dtype="f32").handle
+        rv = vg.tensor(np.full(shape[1], 2.0), device=dev, dtype="f32").handle
+        h = lambda a: vg.tensor(a, device=dev, dtype="f32").handle  # noqa: E731
         be.batchnorm_fwd(h(x), h(np.ones(shape[1])), h(np.zeros(shape[1])), 1e-5, rm, rv, 0.2)
         out[dev] = be.to_numpy(rm), be.to_numpy(rv)
     np.testing.assert_allclose(out["vulkan"][0], 0.5 + 0.2 * (x.mean(0) - 0.5), rtol=1e-5, atol=1e-6)
@@ -795,7 +795,7 @@ def test_long_reductions_in_two_passes(shape, axes):
     a = np.random.default_rng(0).standard_normal(shape).astype(np.float32)
     t = vg.tensor(a, device="vulkan")
     for op, f in [("sum", np.sum), ("max", np.max), ("sumsq", lambda x, axis: np.sum(x * x, axis=axis))]:
-        got = be.to_numpy(be.reduce(op, t.data, axes, False))
+        got = be.to_numpy(be.reduce(op, t.handle, axes, False))
         np.testing.assert_allclose(got, f(a.astype(np.float64), axis=axes), rtol=1e-4, atol=1e-3,
                                    err_msg=op)
 
@@ -807,7 +807,7 @@ def test_adam_quad_path_matches_cpu(n):
     out = {}
     for dev in ("cpu", "vulkan"):
         be = vg.get_backend(dev)
-        items = [(vg.tensor(p, device=dev).data, vg.tensor(g, device=dev).data,
+        items = [(vg.tensor(p, device=dev).handle, vg.tensor(g, device=dev).handle,
                   be.full((n,), 0.1, "f32"), be.full((n,), 0.2, "f32"))]
         for step in (1, 2):
             be.adam_multi_(items, 1e-2, 0.9, 0.999, 1e-8, 0.01, step, False)
@@ -825,7 +825,7 @@ def test_sgd_quad_path_matches_cpu(momentum, nesterov, gdt, n):
     out = {}
     for dev in ("cpu", "vulkan"):
         be = vg.get_backend(dev)
-        w, gg = vg.tensor(p, device=dev).data, vg.tensor(g, device=dev, dtype=gdt).data
+        w, gg = vg.tensor(p, device=dev).handle, vg.tensor(g, device=dev, dtype=gdt).handle
         buf = be.full((n,), 0.0, "f32") if momentum else None
         for first in (True, False):
             be.sgd_(w, gg, buf, 0.1, momentum, 0.0, nesterov, 0.01, first)
@@ -841,10 +841,10 @@ def test_copy_many_converts_masters_eight_per_dispatch():
     r = np.random.default_rng(3)
     sizes = [1, 3, 64, 1001, 7, 2, 256, 33, 5, 4097]
     srcs = [r.uniform(-3, 3, n) for n in sizes]
-    pairs = [(vg.tensor(np.zeros(n), device="vulkan", dtype="f16").data,
-              vg.tensor(a, device="vulkan", dtype="f32").data) for n, a in zip(sizes, srcs)]
-    same = (vg.tensor(np.zeros(9), device="vulkan", dtype="f32").data,
-            vg.tensor(np.arange(9.0), device="vulkan", dtype="f32").data)
+    pairs = [(vg.tensor(np.zeros(n), device="vulkan", dtype="f16").handle,
+              vg.tensor(a, device="vulkan", dtype="f32").handle) for n, a in zip(sizes, srcs)]
+    same = (vg.tensor(np.zeros(9), device="vulkan", dtype="f32").handle,
+            vg.tensor(np.arange(9.0), device="vulkan", dtype="f32").handle)
     be.synchronize()
     d0 = be.counters["dispatches"]
     be.copy_many_(pairs + [same])
@@ -860,8 +860,8 @@ def test_batch_statistics_are_f32_for_f16_inputs():
     """batchnorm_fwd keeps the batch statistics in f32 for f16 x (no conversion
     passes; batchnorm_bwd reads them so); f16 statistics there are an error."""
     be = vg.get_backend("vulkan")
-    x = vg.tensor(np.random.default_rng(0).uniform(-1, 1, (8, 12)), device="vulkan", dtype="f16").data
-    one, zero = (vg.tensor(np.full(12, v), device="vulkan", dtype="f16").data for v in (1.0, 0.0))
+    x = vg.tensor(np.random.default_rng(0).uniform(-1, 1, (8, 12)), device="vulkan", dtype="f16").handle
+    one, zero = (vg.tensor(np.full(12, v), device="vulkan", dtype="f16").handle for v in (1.0, 0.0))
     y, mean, var, inv = be.batchnorm_fwd(x, one, zero, 1e-5)
     assert y.dtype == "f16" and {mean.dtype, var.dtype, inv.dtype} == {"f32"}
     with pytest.raises(vg.BackendError, match="batch statistics must be f32"):
@@ -894,8 +894,8 @@ def test_gpu_tuning_gives_the_same_values(monkeypatch):
             labels = r.integers(0, C, rows)
             xr = x.astype(np.float16).astype(np.float64) if dtype == "f16" else x
             want_p = _np_softmax(xr)
-            loss, d = be.softmax_xent(vg.tensor(x, device="vulkan", dtype=dtype).data,
-                                      vg.tensor(labels.astype(np.int32), device="vulkan", dtype="i32").data)
+            loss, d = be.softmax_xent(vg.tensor(x, device="vulkan", dtype=dtype).handle,
+                                      vg.tensor(labels.astype(np.int32), device="vulkan", dtype="i32").handle)
             np.testing.assert_allclose(be.to_numpy(d).astype(np.float64), (want_p - np.eye(C)[labels]) / rows,
                                        rtol=tol["rtol"], atol=tol["atol"] / rows)
             np.testing.assert_allclose(float(be.to_numpy(loss)), -np.log(want_p[np.arange(rows), labels]).mean(),
@@ -905,7 +905,7 @@ def test_gpu_tuning_gives_the_same_values(monkeypatch):
     out = {}
     for dev in ("cpu", "vulkan"):
         b = vg.get_backend(dev)
-        items = [(vg.tensor(p, device=dev).data, vg.tensor(g, device=dev).data, b.full((len(p),), 0.0, "f32"),
+        items = [(vg.tensor(p, device=dev).handle, vg.tensor(g, device=dev).handle, b.full((len(p),), 0.0, "f32"),
                   b.full((len(p),), 0.0, "f32")) for p, g in zip(ps, gs)]
         b.adam_multi_(items, 1e-2, 0.9, 0.999, 1e-8, 0.0, 1, False)
         out[dev] = [b.to_numpy(it[0]) for it in items]
@@ -930,15 +930,15 @@ def test_f16_outputs_identical_with_either_half_packing(monkeypatch):
         monkeypatch.setattr(be, "_algos", {})
         got = []
         for n, x in xs.items():
-            h = vg.tensor(x, device="vulkan", dtype="f16").data
+            h = vg.tensor(x, device="vulkan", dtype="f16").handle
             got += [be.binary("mul", h, h), be.unary("exp", h), be.unary("tanh", h),
-                    be.cast(vg.tensor(x, device="vulkan").data, "f16"), be.dropout(h, 0.3, 5)[0]]
-        a16 = vg.tensor(m32, device="vulkan", dtype="f16").data
-        odd = vg.tensor(m32[:5, :7], device="vulkan", dtype="f16").data  # K = 7: the scalar kernel
+                    be.cast(vg.tensor(x, device="vulkan").handle, "f16"), be.dropout(h, 0.3, 5)[0]]
+        a16 = vg.tensor(m32, device="vulkan", dtype="f16").handle
+        odd = vg.tensor(m32[:5, :7], device="vulkan", dtype="f16").handle  # K = 7: the scalar kernel
         got += [be.matmul(a16, a16, trans_a=True), be.softmax(a16),
-                be.matmul(odd, vg.tensor(m32[:7, :6], device="vulkan", dtype="f16").data)]
-        dst = vg.tensor(np.zeros(999), device="vulkan", dtype="f16").data
-        be.copy_many_([(dst, vg.tensor(xs[1000][:999], device="vulkan").data)])
+                be.matmul(odd, vg.tensor(m32[:7, :6], device="vulkan", dtype="f16").handle)]
+        dst = vg.tensor(np.zeros(999), device="vulkan", dtype="f16").handle
+        be.copy_many_([(dst, vg.tensor(xs[1000][:999], device="vulkan").handle)])
         got.append(dst)
         outs[soft] = [be.to_numpy(g).view(np.uint16) if be.dtype_of(g) == "f16" else be.to_numpy(g) for g in got]
         outs[(soft, "spirv")] = next(v for k, v in be._spirv.items() if k.startswith("binary4"))
@@ -955,7 +955,7 @@ def test_f16_reductions_write_halves(shape, axes, monkeypatch):
     be = vg.get_backend("vulkan")
     x = np.random.default_rng(2).uniform(-1, 1, shape)
     seen = _spy(be, monkeypatch)
-    h = vg.tensor(x, device="vulkan", dtype="f16").data
+    h = vg.tensor(x, device="vulkan", dtype="f16").handle
     seen.clear()
     y = be.reduce("sum", h, axes, False)
     assert be.dtype_of(y) == "f16" and "cast" not in seen, seen
@@ -1021,7 +1021,7 @@ def test_activation_backward_kernel_choice(monkeypatch):
     composes binary4 and reduce4 above 2**16 elements, a GPU up to 1024 rows fuses."""
     be = vg.get_backend("vulkan")
     seen = _spy(be, monkeypatch, lambda shader, spec: (shader, spec))
-    mk = lambda shape: vg.tensor(np.ones(shape), device="vulkan").data  # noqa: E731
+    mk = lambda shape: vg.tensor(np.ones(shape), device="vulkan").handle  # noqa: E731
     tx = "_tx" if be._texel_reads and be._texel else ""
     cases = [((32, 64), ("act_bias_bwd" + tx, (1, 1))), ((7, 10), ("act_bias_bwd", (1, 0))),
              ((600, 1024), ("act_bias_bwd" + tx, (1, 1)) if not be._small_grid else ("binary4" + tx, None)),
@@ -1050,8 +1050,8 @@ def test_fused_activation_and_bias_backward(rows, cols, act, dtype, texel_reads,
         y = np.tanh(y)
     be, cpu = vg.get_backend("vulkan"), vg.get_backend("cpu")
     q = (lambda a: a.astype(np.float16).astype(np.float64)) if dtype == "f16" else (lambda a: a)
-    gp, db = be.act_bias_bwd(act, *[vg.tensor(a, device="vulkan", dtype=dtype).data for a in (y, g)])
-    wgp, wdb = cpu.act_bias_bwd(act, *[vg.tensor(q(a), device="cpu", dtype="f64").data for a in (y, g)])
+    gp, db = be.act_bias_bwd(act, *[vg.tensor(a, device="vulkan", dtype=dtype).handle for a in (y, g)])
+    wgp, wdb = cpu.act_bias_bwd(act, *[vg.tensor(q(a), device="cpu", dtype="f64").handle for a in (y, g)])
     assert be.dtype_of(gp) == be.dtype_of(db) == dtype
     tol = dict(rtol=1e-2, atol=1e-2) if dtype == "f16" else dict(rtol=1e-5, atol=1e-6)
     np.testing.assert_allclose(be.to_numpy(gp).astype(np.float64), wgp, **tol)
@@ -1074,10 +1074,10 @@ def test_large_parameter_updates_read_texels_or_storage_buffers(texel_reads, n, 
         out = {}
         for dev in ("cpu", "vulkan"):
             b = vg.get_backend(dev)
-            p_a, p_s = vg.tensor(p0, device=dev).data, vg.tensor(p0, device=dev).data
+            p_a, p_s = vg.tensor(p0, device=dev).handle, vg.tensor(p0, device=dev).handle
             m, v, buf = (b.full((n,), 0.0, "f32") for _ in range(3))
             for step, g in enumerate(gs, 1):
-                gh = vg.tensor(g, device=dev, dtype=gdt).data
+                gh = vg.tensor(g, device=dev, dtype=gdt).handle
                 b.adam_(p_a, gh, m, v, 1e-2, 0.9, 0.999, 1e-8, 0.01, step, True)
                 b.sgd_(p_s, gh, buf, 1e-2, 0.9, 0.0, True, 0.01, step == 1)
             out[dev] = [b.to_numpy(h) for h in (p_a, m, v, p_s, buf)]
@@ -1143,10 +1143,10 @@ def test_quad_loops_cover_every_quad_once_at_any_grid(dtype, cap, monkeypatch):
     out = {}
     for dev in ("cpu", "vulkan"):
         bk = vg.get_backend(dev)
-        p_a, p_s = vg.tensor(a.ravel(), device=dev).data, vg.tensor(a.ravel(), device=dev).data
+        p_a, p_s = vg.tensor(a.ravel(), device=dev).handle, vg.tensor(a.ravel(), device=dev).handle
         m, v, buf = (bk.full((n,), 0.0, "f32") for _ in range(3))
         for step in (1, 2):
-            g = vg.tensor(b.ravel() * step, device=dev, dtype=dtype).data
+            g = vg.tensor(b.ravel() * step, device=dev, dtype=dtype).handle
             bk.adam_(p_a, g, m, v, 1e-2, 0.9, 0.999, 1e-8, 0.0, step, False)
             bk.sgd_(p_s, g, buf, 1e-2, 0.9, 0.0, False, 0.0, step == 1)
         out[dev] = [bk.to_numpy(h) for h in (p_a, m, v, p_s, buf)]
@@ -1383,8 +1383,8 @@ def test_matmul_sg_subgroups_walk_more_tiles_than_the_grid(dtype, monkeypatch):
     seen = _spy(be, monkeypatch, lambda shader, spec: shader)
     r = np.random.default_rng(12)
     a, b, bias = r.uniform(-1, 1, (4100, 36)), r.uniform(-1, 1, (36, 150)), r.uniform(-1, 1, 150)
-    got = be.to_numpy(be.matmul(*(vg.tensor(v, device="vulkan", dtype=dtype).data for v in (a, b)),
-                                bias=vg.tensor(bias, device="vulkan", dtype=dtype).data))
+    got = be.to_numpy(be.matmul(*(vg.tensor(v, device="vulkan", dtype=dtype).handle for v in (a, b)),
+                                bias=vg.tensor(bias, device="vulkan", dtype=dtype).handle))
     assert "matmul_sg" in seen
     rd = (lambda v: v.astype(np.float16).astype(np.float64)) if dtype == "f16" else (lambda v: v)
     tol = 2e-2 if dtype == "f16" else 1e-4
@@ -1559,12 +1559,12 @@ def test_matmul_rejects_operands_of_different_dtypes():
     mix is a clear error, not a product of misread values (the tensor-level
     operator promotes before it gets here)."""
     be = vg.get_backend("vulkan")
-    a = vg.tensor(np.ones((4, 4)), device="vulkan", dtype="f16").data
-    b = vg.tensor(np.ones((4, 4)), device="vulkan", dtype="f32").data
+    a = vg.tensor(np.ones((4, 4)), device="vulkan", dtype="f16").handle
+    b = vg.tensor(np.ones((4, 4)), device="vulkan", dtype="f32").handle
     with pytest.raises(vg.BackendError, match=r"matmul: operands \[4, 4\] f16 and \[4, 4\] f32"):
         be.matmul(a, b)
     with pytest.raises(vg.BackendError, match="bias f16"):
-        be.matmul(b, b, bias=vg.tensor(np.ones(4), device="vulkan", dtype="f16").data)
+        be.matmul(b, b, bias=vg.tensor(np.ones(4), device="vulkan", dtype="f16").handle)
     x = vg.tensor(np.ones((4, 4)), dtype="f16", device="vulkan") @ vg.tensor(np.ones((4, 4)), device="vulkan")
     np.testing.assert_allclose(x.numpy(), np.full((4, 4), 4.0))
 

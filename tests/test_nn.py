@@ -231,9 +231,9 @@ def test_load_state_dict_writes_in_place(bk):
     (and a captured step) keeps updating the model."""
     model = nn.Linear(3, 2, device=bk.device, dtype=bk.dtype)
     opt = vg.optim.SGD(model.parameters(), lr=0.5)
-    handle = model.weight.data
+    handle = model.weight.handle
     r = model.load_state_dict({"weight": np.ones((2, 3)), "bias": np.zeros(2)})
-    assert model.weight.data is handle and r.missing_keys == [] and r.unexpected_keys == []
+    assert model.weight.handle is handle and r.missing_keys == [] and r.unexpected_keys == []
     missing, unexpected = model.load_state_dict({"weight": np.ones((2, 3)), "extra": 1.0}, strict=False)
     assert missing == ["bias"] and unexpected == ["extra"]  # (PyTorch's named tuple)
     np.testing.assert_allclose(model.weight.numpy().astype(np.float64), 1.0)
@@ -394,9 +394,9 @@ def test_init_functions(bk):
     """nn.init: in place (same storage), seeded, with PyTorch's fans and gains:
     bounds of the uniform ones exact, the normal ones' spread within 5%."""
     w = vg.Parameter(np.zeros((400, 300)), device=bk.device, dtype=bk.dtype)
-    data = w.data
+    data = w.handle
     vg.manual_seed(4)
-    assert nn.init.xavier_uniform_(w) is w and w.data is data
+    assert nn.init.xavier_uniform_(w) is w and w.handle is data
     a = np.sqrt(6 / 700)
     got = w.numpy().astype(np.float64)
     assert np.abs(got).max() <= a * 1.001 and np.abs(got).max() > 0.98 * a
@@ -2759,3 +2759,15 @@ def test_containers_take_item_assignment_and_keep_their_order():
     net = Net()
     net.a = nn.Linear(2, 3, device="cpu")  # (a new head: its place, as PyTorch's)
     assert list(net.state_dict()) == ["a.weight", "a.bias", "b.weight", "b.bias"]
+
+
+def test_parameter_requires_grad_and_cuda_amp_spellings():
+    """nn.Parameter(t, requires_grad=False) and PyTorch's positional Parameter(t, False)
+    make a frozen parameter (a bool there was taken for its name); torch.cuda.amp's
+    GradScaler / autocast are vkgrad.amp's."""
+    frozen = nn.Parameter(vg.ones(2, device="cpu"), requires_grad=False)
+    assert not frozen.requires_grad and frozen.name is None
+    positional = nn.Parameter(vg.ones(2, device="cpu"), False)
+    assert not positional.requires_grad and positional.name is None
+    assert nn.Parameter(np.ones(2), "w").requires_grad and nn.Parameter(np.ones(2), "w").name == "w"
+    assert vg.cuda.amp.GradScaler is vg.amp.GradScaler and vg.cuda.amp.autocast is vg.amp.autocast

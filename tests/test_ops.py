@@ -1320,8 +1320,8 @@ def test_gradcheck_catches_a_wrong_gradient():
 
     def bad_square(x):  # forward x**2, backward claims 3x
         be = x.backend
-        y = be.binary("mul", x.data, x.data)
-        return make(y, be, (x,), lambda g: (be.binary("mul", g, be.unary("affine", x.data, 3.0)),))
+        y = be.binary("mul", x.handle, x.handle)
+        return make(y, be, (x,), lambda g: (be.binary("mul", g, be.unary("affine", x.handle, 3.0)),))
 
     with pytest.raises(AssertionError, match="input 0"):
         vg.gradcheck(bad_square, [np.array([1.0, 2.0])])
@@ -1405,8 +1405,8 @@ def test_out_of_range_labels_make_their_rows_nan(bk, rows, C):
     bad = np.zeros(rows, bool)
     bad[[1, rows // 2, rows - 1]] = True
     labels[bad] = [-1, C, C + 5]
-    h = bk.t(labels).data
-    loss, d = be.softmax_xent(bk.t(z).data, h)
+    h = bk.t(labels).handle
+    loss, d = be.softmax_xent(bk.t(z).handle, h)
     d = np.asarray(be.to_numpy(d), np.float64)
     assert math.isnan(float(be.to_numpy(loss)))
     assert np.isnan(d[bad]).all()

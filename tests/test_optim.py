@@ -1615,3 +1615,30 @@ def test_custom_lr_scheduler_subclass(tmp_path):
             ts.step()
             theirs.append(ts.get_last_lr())
     np.testing.assert_allclose(got, theirs)
+
+
+@pytest.mark.parametrize("make", [lambda ps: vg.optim.SGD(ps, lr=0.1, momentum=0.9), lambda ps: vg.optim.Adam(ps, lr=0.1)])
+def test_step_takes_pytorchs_closure(bk, make):
+    """opt.step(closure) / step(closure=...) as PyTorch's: the closure (zero_grad, loss,
+    backward) runs with gradients recorded -- also inside no_grad() --, its loss is
+    returned, and the update is the one ``backward(); step()`` makes."""
+    w1 = vg.Parameter(np.array([1.0, -2.0]), dtype=bk.dtype, device=bk.device)
+    w2 = vg.Parameter(np.array([1.0, -2.0]), dtype=bk.dtype, device=bk.device)
+    o1, o2 = make([w1]), make([w2])
+    x = bk.t(np.array([0.5, 3.0]))
+    for _ in range(2):
+        def closure():
+            o1.zero_grad()
+            loss = ((w1 * x) ** 2).sum()
+            loss.backward()
+            return loss
+        with vg.no_grad():
+            got = o1.step(closure) if _ == 0 else o1.step(closure=closure)
+        o2.zero_grad()
+        want = ((w2 * x) ** 2).sum()
+        want.backward()
+        assert o2.step() is None
+        bk.close(got.numpy(), want.numpy())
+        bk.close(w1.numpy(), w2.numpy())
+    with pytest.raises(TypeError, match="grads must be the dict from vkgrad.backward\\(\\), a closure or None, got int"):
+        o1.step(3)

@@ -458,7 +458,7 @@ def test_texel_layout_rejects_bad_input_and_keeps_the_algorithm():
         _vkext.set_texel_layout(a, spirv[:-1], [107, 0])
     with pytest.raises(RuntimeError, match="unsupported texel buffer format"):
         _vkext.set_texel_layout(a, spirv, [37, 0])
-    x = vg.tensor(np.arange(8.0), device="vulkan").data
+    x = vg.tensor(np.arange(8.0), device="vulkan").handle
     y = be._alloc((8,), "f32")
     be._dispatch("copy4", "u32", (), 1, [8], [x, y])  # the algorithm still copies
     np.testing.assert_array_equal(be.to_numpy(y), np.arange(8.0))
@@ -471,7 +471,7 @@ def test_tensors_beyond_one_arena():
     r = np.random.default_rng(0)
     arrays = [r.standard_normal(n).astype(np.float32) for _ in range(4)]
     ts = [vg.tensor(a, device="vulkan") for a in arrays]
-    assert len({t.data.block.arena for t in ts}) >= 2
+    assert len({t.handle.block.arena for t in ts}) >= 2
     total = ts[0] + ts[1] * ts[2] - ts[3]
     np.testing.assert_allclose(total.numpy(), arrays[0] + arrays[1] * arrays[2] - arrays[3], rtol=1e-6)
 

@@ -33,22 +33,22 @@ def main(argv=None):
         r = np.random.default_rng(0)
         x, w, b = (vg.tensor(r.uniform(-1, 1, s), device="vulkan", dtype=dt)
                    for s in ((N, C, H, H), (C, C, 3, 3), (C,)))
-        cols_h = be.im2col(x.data, win)
+        cols_h = be.im2col(x.handle, win)
         cols = vg.tensor(be.to_numpy(cols_h), device="vulkan", dtype=dt)
         wm = w.reshape(C, C * 9)
         rows = vg.linear(cols, wm, b)
         g = vg.tensor(r.uniform(-1, 1, (N * H * H, C)), device="vulkan", dtype=dt)
         pool = Window((2, 2), (2, 2), (0, 0), (1, 1), (H // 2, H // 2))
-        ym, im = be.window_max(x.data, pool)
+        ym, im = be.window_max(x.handle, pool)
         parts = {
-            "im2col": lambda: be.im2col(x.data, win),
-            "linear cols @ w.T + b": lambda: vg.linear(cols, wm, b).data,
-            "permute rows -> NCHW": lambda: vg.transpose(rows.reshape(N, H, H, C), (0, 3, 1, 2)).contiguous().data,
+            "im2col": lambda: be.im2col(x.handle, win),
+            "linear cols @ w.T + b": lambda: vg.linear(cols, wm, b).handle,
+            "permute rows -> NCHW": lambda: vg.transpose(rows.reshape(N, H, H, C), (0, 3, 1, 2)).contiguous().handle,
             "col2im": lambda: be.col2im(cols_h, (N, C, H, H), win),
-            "g @ w (dcols)": lambda: (g @ wm).data,
-            "g.T @ cols (dW)": lambda: (g.T @ cols).data,
-            "conv2d fwd": lambda: vg.conv2d(x, w, b, padding=1).data,
-            "max pool 2x2": lambda: be.window_max(x.data, pool)[0],
+            "g @ w (dcols)": lambda: (g @ wm).handle,
+            "g.T @ cols (dW)": lambda: (g.T @ cols).handle,
+            "conv2d fwd": lambda: vg.conv2d(x, w, b, padding=1).handle,
+            "max pool 2x2": lambda: be.window_max(x.handle, pool)[0],
             "max pool 2x2 gradient": lambda: be.window_scatter(ym, im, (N, C, H, H), pool),
         }
         for name, fn in parts.items():

@@ -91,6 +91,8 @@ class _NoCuda:
     are Vulkan devices (``vkgrad.vulkan_available()``, device "vulkan"), so CUDA is
     never available here."""
 
+    amp = amp  # (torch.cuda.amp's GradScaler and autocast: vkgrad.amp's)
+
     @staticmethod
     def is_available():
         return False

@@ -162,10 +162,10 @@ class GradScaler:
             if g is None:
                 continue
             be = g.backend
-            d = g.data if g.dtype in ("f32", "f64") else be.cast(g.data, "f32")
-            g.data = be.unary("affine", d, inv, 0.0)  # in the grads dict / .grad, now f32
+            d = g.handle if g.dtype in ("f32", "f64") else be.cast(g.handle, "f32")
+            g.handle = be.unary("affine", d, inv, 0.0)  # in the grads dict / .grad, now f32
             # x*0 is 0 for finite x and NaN for inf/nan: one sum flags the whole tensor
-            z = be.reduce("sum", be.unary("affine", g.data, 0.0, 0.0), tuple(range(g.ndim)), False)
+            z = be.reduce("sum", be.unary("affine", g.handle, 0.0, 0.0), tuple(range(g.ndim)), False)
             flag = z if flag is None else be.binary("add", flag, z)
         self._found[id(optimizer)] = None if flag is None else Tensor(flag, be)
 

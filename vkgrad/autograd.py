@@ -194,7 +194,7 @@ def run_backward(loss, grad=None, accumulate=False, retain_graph=False, create_g
         if gt.shape != loss.shape:
             raise ValueError(f"backward: grad has shape {list(gt.shape)}, expected the output's "
                              f"shape {list(loss.shape)}")
-        g0 = gt.data
+        g0 = gt.handle
     order = _topo(loss)
     grads = {id(loss): g0}
     leaves = {}
@@ -240,7 +240,7 @@ def run_backward(loss, grad=None, accumulate=False, retain_graph=False, create_g
             if t.grad is None:
                 t.grad = Tensor(g, t.backend)
             else:
-                t.grad = Tensor(be.binary("add", t.grad.data, g), t.backend)
+                t.grad = Tensor(be.binary("add", t.grad.handle, g), t.backend)
         for t, _ in leaves.values():  # (Tensor.register_post_accumulate_grad_hook)
             for hook in list(((t._hooks or {}).get("post_accumulate") or {}).values()):
                 hook(t)
@@ -450,12 +450,12 @@ def _run_hooks(t, g, accumulate, tensors=False):
                 raise ValueError(f"backward: a hook on a tensor of shape {list(t.shape)} returned "
                                  f"{type(r).__name__ if not isinstance(r, Tensor) else list(r.shape)}; "
                                  "expected None or a tensor of that shape")
-            g = r if tensors else r.data
+            g = r if tensors else r.handle
     if accumulate and t._hooks.get("retain"):
         if tensors:
             t.grad = g if t.grad is None else t.grad + g
         else:
-            t.grad = Tensor(g, be) if t.grad is None else Tensor(be.binary("add", t.grad.data, g), be)
+            t.grad = Tensor(g, be) if t.grad is None else Tensor(be.binary("add", t.grad.handle, g), be)
     return g
 
 
@@ -630,7 +630,7 @@ class Function:
                 if not isinstance(g, Tensor) or g.shape != a.shape:
                     raise RuntimeError(f"{name}.backward: the gradient for an input of shape {list(a.shape)} is "
                                        f"{list(g.shape) if isinstance(g, Tensor) else type(g).__name__}")
-                handles.append(g.data if g.dtype == a.dtype else be.cast(g.data, a.dtype))
+                handles.append(g.handle if g.dtype == a.dtype else be.cast(g.handle, a.dtype))
             return tuple(handles)
 
         def recorded(g):  # (create_graph: the user's backward, recorded -- differentiable where its ops are)
@@ -644,10 +644,10 @@ class Function:
             return backward_parts({0: g})
         backward_one.__qualname__ = name  # (errors name the Function)
         if len(outs) == 1 and not isinstance(out, tuple):
-            res = (make(outs[0].data, be, parents, backward_one, vjp=vjp),)
+            res = (make(outs[0].handle, be, parents, backward_one, vjp=vjp),)
         else:
-            res = make_multi([o.data for o in outs], be, parents, backward_parts)
-        res = tuple(Tensor(r.data, be) if id(o) in ctx._non_differentiable else r for r, o in zip(res, outs))
+            res = make_multi([o.handle for o in outs], be, parents, backward_parts)
+        res = tuple(Tensor(r.handle, be) if id(o) in ctx._non_differentiable else r for r, o in zip(res, outs))
         return res[0] if not isinstance(out, tuple) else res
 
 

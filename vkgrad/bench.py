@@ -251,7 +251,7 @@ def _bench_case(be, vg, fam, case, dt, reps, r, probes):
     """One case, timed in alternation with the ceiling probe of its unit:
     ``fraction_of_ceiling`` is the median of the per-pair rate ratios."""
     name = case[0]
-    T = lambda a: vg.tensor(a, device=be.device, dtype=dt).data  # noqa: E731
+    T = lambda a: vg.tensor(a, device=be.device, dtype=dt).handle  # noqa: E731
     npdt = np.float32
     if fam == "matmul":
         _, M, K, N, ta, tb = case
@@ -359,7 +359,7 @@ def _bench_case(be, vg, fam, case, dt, reps, r, probes):
         x, w, bias = (r.uniform(-1, 1, sh).astype(npdt) for sh in ((N, C, H, W), (C, C, 3, 3), (C,)))
         xt, wt, bt = (vg.tensor(a, device=be.device, dtype=dt) for a in (x, w, bias))
         flops = 2.0 * N * H * W * C * C * 9
-        t, ratio = _time_paired(be, lambda: vg.conv2d(xt, wt, bt, padding=1).data, probes["GFLOP/s"][0], reps)
+        t, ratio = _time_paired(be, lambda: vg.conv2d(xt, wt, bt, padding=1).handle, probes["GFLOP/s"][0], reps)
         xc, wc, bc = (vg.tensor(a, device="cpu") for a in (x, w, bias))
         tn = _time_cpu(lambda: vg.conv2d(xc, wc, bc, padding=1), reps)
         bytes_ = esz * (x.size * 10 + w.size) + 4 * x.size
@@ -392,7 +392,7 @@ def _bench_case(be, vg, fam, case, dt, reps, r, probes):
     else:  # optimizer: as training runs it, an f32 (master) weight with a gradient of dtype dt
         n = case[1]
         p, g = r.uniform(-1, 1, n).astype(npdt), r.uniform(-1, 1, n).astype(npdt) * 1e-2
-        hp, hg = vg.tensor(p, device=be.device, dtype="f32").data, T(g)
+        hp, hg = vg.tensor(p, device=be.device, dtype="f32").handle, T(g)
         m, v = be.full((n,), 0.0, "f32"), be.full((n,), 0.0, "f32")
         from .backends.cpu import CPUBackend
         cpu = CPUBackend()

@@ -83,7 +83,7 @@ class CapturedStep:
         if len(rec.recs) == self.copies:  # submitted, not waited for: reading the output waits
             cap, inputs, out = rec.recs[rec.turn]
             rec.turn = (rec.turn + 1) % self.copies
-            be.replay(cap, inputs=[(slot.data, a) for slot, a in zip(inputs, arrays)])
+            be.replay(cap, inputs=[(slot.handle, a) for slot, a in zip(inputs, arrays)])
             return out
         if rec.calls <= self.warmup:
             return self.fn(*[tensor(a, device=self.device) for a in arrays])

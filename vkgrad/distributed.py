@@ -146,7 +146,7 @@ def allreduce_gradients(model_or_params, grads=None, weight=None):
             else:
                 grads._put(name, p, g) if hasattr(grads, "_put") else grads.__setitem__(name, g)
         else:
-            g.data = g.backend.from_numpy(out[o:o + n].reshape(p.shape), g.dtype)
+            g.handle = g.backend.from_numpy(out[o:o + n].reshape(p.shape), g.dtype)
         o += n
     return grads
 

@@ -102,7 +102,7 @@ class DataParallel:
                 gi = g.of(r.parameters()[pi])
                 if gi is None:
                     continue
-                h = gi.to(self.devices[0]).data
+                h = gi.to(self.devices[0]).handle
                 h = be0.unary("affine", h, len(idx) / n, 0.0)
                 total = h if total is None else be0.binary("add", total, h)
             if total is not None:
@@ -121,7 +121,7 @@ class DataParallel:
                 dst = list(r._walk("_params")) + list(r._walk("_buffers"))
                 for (_, s), (_, t) in zip(src, dst):
                     if s.backend is t.backend:
-                        t.backend.copy_(t.data, s.data)
+                        t.backend.copy_(t.handle, s.handle)
                     else:
                         t.assign_(s.numpy())
 

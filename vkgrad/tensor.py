@@ -1,6 +1,6 @@
 """Tensor and Parameter.
 
-A Tensor wraps a backend handle (``.data``) and the backend that owns it.  The
+A Tensor wraps a backend handle (``.handle``) and the backend that owns it.  The
 autograd graph hangs off ``_node``: ``(backward_fn, parents, their versions)``, where
 ``backward_fn(grad_handle)`` returns one gradient handle (or None) per parent.
 """
@@ -72,11 +72,11 @@ class Version(list):
 class Tensor:
     """An n-dimensional array on a device, with optional gradient tracking."""
 
-    __slots__ = ("data", "backend", "requires_grad", "grad", "name", "_node", "_hooks", "_version", "__weakref__")
+    __slots__ = ("handle", "backend", "requires_grad", "grad", "name", "_node", "_hooks", "_version", "__weakref__")
     __array_priority__ = 1000  # so ndarray <op> Tensor defers to Tensor
 
     def __init__(self, data, backend, requires_grad=False, name=None):
-        self.data = data
+        self.handle = data
         self.backend = backend
         self.requires_grad = requires_grad
         self.grad = None
@@ -87,20 +87,40 @@ class Tensor:
         # (detach, reshape): backward checks the tensors it needs against it
         self._version = Version(_ZERO)
 
+    @property
+    def data(self):
+        """PyTorch's ``.data``: the values as a tensor of their own that shares this
+        one's storage, outside autograd -- no gradient, and a change through it
+        (``p.data.clamp_(-c, c)``, ``m.weight.data.normal_(0, 0.02)``) is seen by
+        neither the graph nor its version checks, as PyTorch's (``detach()`` is the
+        checked alias).  ``.handle`` is the backend's array itself."""
+        return Tensor(self.handle, self.backend)
+
+    @data.setter
+    def data(self, value):
+        """``p.data = t``: p holds t's values from now on (its shape and dtype, as
+        PyTorch's; the storage shared with t), outside autograd."""
+        if not isinstance(value, Tensor):
+            raise TypeError(f"data: assign a vkgrad Tensor, got {type(value).__name__}")
+        if value.backend is not self.backend:
+            raise ValueError(f"data: a tensor on {value.device} assigned to one on {self.device}; "
+                             "move it with .to(device) first")
+        self.handle = value.handle
+
     # -- metadata ------------------------------------------------------
     @property
     def shape(self):
-        return tuple(self.data.shape)
+        return tuple(self.handle.shape)
 
     @property
     def ndim(self):
-        return len(self.data.shape)
+        return len(self.handle.shape)
 
     @property
     def size(self):
         """The number of elements (NumPy's ``size``), also callable as PyTorch's
         ``size()`` (the shape) and ``size(dim)`` (one axis's length)."""
-        return _Size(self.data.shape)
+        return _Size(self.handle.shape)
 
     def numel(self):
         return self.size
@@ -111,13 +131,13 @@ class Tensor:
         return self.ndim
 
     def __len__(self):
-        if not self.data.shape:
+        if not self.handle.shape:
             raise TypeError("len() of a 0-d tensor")
-        return self.data.shape[0]
+        return self.handle.shape[0]
 
     @property
     def dtype(self):
-        return self.backend.dtype_of(self.data)
+        return self.backend.dtype_of(self.handle)
 
     @property
     def device(self):
@@ -130,7 +150,7 @@ class Tensor:
     # -- host access ---------------------------------------------------
     def numpy(self):
         """A host copy as a NumPy array (float16 for f16 tensors)."""
-        return self.backend.to_numpy(self.data)
+        return self.backend.to_numpy(self.handle)
 
     def __array__(self, dtype=None, copy=None):
         a = self.numpy()
@@ -220,7 +240,7 @@ class Tensor:
         return self.to(dtype="f16")
 
     def detach(self):
-        out = Tensor(self.data, self.backend)
+        out = Tensor(self.handle, self.backend)
         out._version = self._version
         out._version.shared = True
         return out
@@ -265,7 +285,7 @@ class Tensor:
         a = np.asarray(array.numpy() if isinstance(array, Tensor) else array)
         if tuple(a.shape) != self.shape:
             raise ValueError(f"assign_: got shape {list(a.shape)}, expected {list(self.shape)}")
-        self.backend.copy_(self.data, self.backend.from_numpy(a, self.dtype))
+        self.backend.copy_(self.handle, self.backend.from_numpy(a, self.dtype))
         return self
 
     # -- in place (PyTorch's trailing underscore) ---------------------------
@@ -289,7 +309,7 @@ class Tensor:
                                f"{list(self.shape)}) while gradients are recorded; use vkgrad.no_grad() (e.g. "
                                "to update weights by hand) or an out-of-place op")
         if recording:  # the op's input: self's value now, in a tensor of its own (self's storage may change)
-            old = Tensor(self.data, self.backend, self.requires_grad)
+            old = Tensor(self.handle, self.backend, self.requires_grad)
             old._node, old._version = self._node, Version((self._version[0],))
         with no_grad() if not recording else _nullcontext():
             value = fn(old if recording else self)
@@ -298,7 +318,7 @@ class Tensor:
                                  f"{list(self.shape)} (in place, the tensor cannot be broadcast to a larger shape)")
             v = value if value.dtype == self.dtype else value.to(dtype=self.dtype)
         if not (recording and (v.requires_grad or self.requires_grad)):
-            self.backend.copy_(self.data, v.data)  # (into the storage: its views see the change)
+            self.backend.copy_(self.handle, v.handle)  # (into the storage: its views see the change)
             self._version[0] += 1
             return self
         if self._version.shared:
@@ -307,7 +327,7 @@ class Tensor:
                                "while gradients are recorded; change a clone()")
         # a value that requires grad is the op's own output (copy_ clones its source), or old itself;
         # a constant may be any tensor's: copied
-        self.data = v.data if v.requires_grad else self.backend.cast(v.data, self.dtype)
+        self.handle = v.handle if v.requires_grad else self.backend.cast(v.handle, self.dtype)
         self._version[0] += 1
         if v.requires_grad:
             node = v._node
@@ -925,7 +945,7 @@ class Tensor:
     def __deepcopy__(self, memo):
         """A copy with its own data on the same device, outside any graph."""
         new = self.__class__.__new__(self.__class__)
-        new.data = self.backend.cast(self.data, self.dtype)  # same-dtype cast = copy
+        new.handle = self.backend.cast(self.handle, self.dtype)  # same-dtype cast = copy
         new.backend, new.requires_grad, new.grad = self.backend, self.requires_grad, None
         new.name, new._node, new._hooks, new._version = self.name, None, None, Version(_ZERO)
         if isinstance(self, Parameter):
@@ -1067,18 +1087,21 @@ def _ops():
 
 
 class Parameter(Tensor):
-    """A trainable tensor: ``requires_grad=True``, optionally named.
+    """A trainable tensor: ``requires_grad=True`` (PyTorch's ``requires_grad=False``,
+    also as its second positional argument, for a frozen one), optionally named.
 
     An explicit ``name`` keys its gradient in the dict from ``vkgrad.backward``;
     without one, the module that owns it names it by attribute path (``"0.weight"``)."""
 
     __slots__ = ("_explicit_name",)
 
-    def __init__(self, array, name=None, dtype=None, device=None):
+    def __init__(self, array, name=None, dtype=None, device=None, requires_grad=True):
+        if isinstance(name, bool):  # (PyTorch's Parameter(data, requires_grad))
+            name, requires_grad = None, name
         t = tensor(array, dtype=dtype, device=device)  # always a copy
         if t.dtype not in FLOAT_DTYPES:
             raise TypeError(f"Parameter: expected a float array, got dtype {t.dtype}")
-        super().__init__(t.data, t.backend, requires_grad=True, name=name)
+        super().__init__(t.handle, t.backend, requires_grad=bool(requires_grad), name=name)
         self._explicit_name = name is not None
 
 
@@ -1098,8 +1121,8 @@ def tensor(array, requires_grad=False, dtype=None, device=None, name=None):
     dtype = canonical_dtype(dtype)
     if isinstance(array, Tensor):
         t = array.detach().to(device=device if device is not None else array.device, dtype=dtype)
-        if t.data is array.data:
-            t = Tensor(t.backend.cast(t.data, t.dtype), t.backend)
+        if t.handle is array.handle:
+            t = Tensor(t.backend.cast(t.handle, t.dtype), t.backend)
     else:
         a = np.asarray(array)
         if dtype is None:

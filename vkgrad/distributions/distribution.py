@@ -382,7 +382,7 @@ class Categorical(Distribution):
         if v.shape != self.batch_shape:
             shape = tuple(np.broadcast_shapes(v.shape, self.batch_shape))
             lg = lg.broadcast_to(shape + (self.num_categories,))
-            v = Tensor(v.backend.broadcast_to(v.data, shape), v.backend) if v.shape != shape else v
+            v = Tensor(v.backend.broadcast_to(v.handle, shape), v.backend) if v.shape != shape else v
         return ops.gather(lg, -1, v.unsqueeze(-1)).squeeze(-1)
 
     def entropy(self):

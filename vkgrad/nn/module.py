@@ -115,7 +115,7 @@ class Buffer(Tensor):
         if t is None:
             from ..tensor import tensor
             t = tensor(np.asarray(data))
-        super().__init__(t.data, t.backend)
+        super().__init__(t.handle, t.backend)
         self.persistent = bool(persistent)
 
 
@@ -400,7 +400,7 @@ class Module:
                     continue
                 seen.add(id(t))
                 moved = t.to(device=device, dtype=dt)
-                t.data, t.backend = moved.data, moved.backend
+                t.handle, t.backend = moved.handle, moved.backend
                 t.grad = None
         return self
 

@@ -188,7 +188,7 @@ class _SpectralNorm(Module):
                 u = ops.normalize(ops.matmul(W, v), 2.0, 0, self.eps)
                 v = ops.normalize(ops.matmul(u, W), 2.0, 0, self.eps)
             for buf, new in ((self._u, u), (self._v, v)):  # in place: a captured step keeps the buffers
-                buf.backend.copy_(buf.data, new.data)
+                buf.backend.copy_(buf.handle, new.handle)
 
     def forward(self, weight):
         if weight.ndim == 1:

@@ -40,7 +40,7 @@ def clip_grads_with_norm_(parameters, max_norm, total_norm, foreach=None, grads=
     coef = ops.clamp(float(max_norm) / (total_norm + 1e-6), None, 1.0)
     for g in _grads_of(parameters, grads, "clip_grads_with_norm_"):
         c = coef if coef.dtype == g.dtype else coef.to(dtype=g.dtype)
-        g.data = (g.detach() * c).data
+        g.handle = (g.detach() * c).handle
 
 
 def clip_grad_norm_(parameters, max_norm, norm_type=2.0, error_if_nonfinite=False, foreach=None, grads=None):
@@ -69,7 +69,7 @@ def clip_grad_value_(parameters, clip_value, grads=None):
     for k, p in _param_list(parameters, "clip_grad_value_"):
         g = grad_for(grads, k, p, "clip_grad_value_")
         if g is not None:
-            g.data = g.backend.unary("clamp", g.data, -float(clip_value), float(clip_value))
+            g.handle = g.backend.unary("clamp", g.handle, -float(clip_value), float(clip_value))
 
 
 def parameters_to_vector(parameters):
@@ -218,7 +218,7 @@ def spectral_norm(module, name="weight", n_power_iterations=1, eps=1e-12, dim=No
                     v = ops.normalize(ops.matmul(u, Wd), 2.0, 0, eps)
                     u = ops.normalize(ops.matmul(Wd, v), 2.0, 0, eps)
                 for buf, new in ((getattr(m, name + "_u"), u), (getattr(m, name + "_v"), v)):
-                    buf.backend.copy_(buf.data, new.data)  # (in place: a captured step keeps the buffers)
+                    buf.backend.copy_(buf.handle, new.handle)  # (in place: a captured step keeps the buffers)
         sigma = ops.sum(u * ops.matmul(Wm, v))
         return W / sigma
     return _reparametrize(module, name, "spectral_norm", compute, w)  # (the raw weight until a forward)

@@ -86,7 +86,7 @@ def _unfold(x, win):
     """The windows of x [N, C, H, W] as rows [N * OH * OW, C * kh * kw] (zeros
     padded), differentiable: the gradient is col2im of the rows' gradient."""
     be, shape = x.backend, x.shape
-    return make(be.im2col(x.data, win), be, (x,), lambda g: (be.col2im(g, shape, win),),
+    return make(be.im2col(x.handle, win), be, (x,), lambda g: (be.col2im(g, shape, win),),
                 vjp=lambda g: (_fold(g, shape, win),))
 
 
@@ -125,8 +125,8 @@ def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
         x, weight = promote(op, x, weight)
     K, be = kh * kw, x.backend
     # in one backend call where it runs so (the CPU's C loop)
-    xd, wd = x.data, be.reshape(weight.data, (OC, Cg * K))
-    out = be.conv2d_fwd(xd, wd, None if bias is None else bias.data, win, G)
+    xd, wd = x.handle, be.reshape(weight.handle, (OC, Cg * K))
+    out = be.conv2d_fwd(xd, wd, None if bias is None else bias.handle, win, G)
     if out is not None:
         def backward(g):
             gx, gw, gb = be.conv2d_bwd(g, xd, wd, win, x.requires_grad, weight.requires_grad,
@@ -164,7 +164,7 @@ def _fold(cols, shape, win):
     """Rows [N * OH * OW, C * kh * kw] summed back into [N, C, H, W] (``shape``) by
     col2im, differentiable: the gradient is im2col (its adjoint)."""
     be = cols.backend
-    return make(be.col2im(cols.data, tuple(shape), win), be, (cols,), lambda g: (be.im2col(g, win),),
+    return make(be.col2im(cols.handle, tuple(shape), win), be, (cols,), lambda g: (be.im2col(g, win),),
                 vjp=lambda g: (_unfold(g, win),))
 
 
@@ -210,8 +210,8 @@ def conv_transpose2d(x, weight, bias=None, stride=1, padding=0, output_padding=0
     win, be = Window((kh, kw), st, pad, dil, (H, W)), x.backend
     # conv2d's input gradient (weight [Cin, Cout / G, kh, kw] is that conv2d's, G groups too):
     # by the backend's conv2d_bwd where it runs so (the CPU's C loop)
-    xd, wd = x.data, be.reshape(weight.data, (Cin, og * kh * kw))
-    bd = None if bias is None else bias.data
+    xd, wd = x.handle, be.reshape(weight.handle, (Cin, og * kh * kw))
+    bd = None if bias is None else bias.handle
     got = None if bias is not None and bias.dtype != x.dtype else \
         be.conv2d_bwd(xd, None, wd, win, True, False, False, x_shape=(N, Cout) + out, groups=G)
     if got is not None:
@@ -263,7 +263,7 @@ def max_pool2d(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=Fal
     x, batched = _batched(op, x)
     win = _pool_args(op, x, kernel_size, stride, padding, dilation, ceil_mode)
     be, x_shape = x.backend, x.shape
-    y, idx = be.window_max(x.data, win)
+    y, idx = be.window_max(x.handle, win)
     out = make(y, be, (x,), lambda g: (be.window_scatter(g, idx, x_shape, win),),
                vjp=lambda g: (_window_scatter_t(g, idx, x_shape, win),))
     out = out if batched else out.reshape(out.shape[1:])
@@ -282,7 +282,7 @@ def _window_columns(idx, x_shape, win, be):
     K = win.kernel[0] * win.kernel[1]
     off = tensor((np.arange(C) * K).reshape(1, C, 1, 1).astype(np.float64), dtype="f32", device=be.device)
     cols = transpose(Tensor(idx, be).to(dtype="f32") + off, (0, 2, 3, 1))
-    return reshape(cols, (-1, C)).to(dtype="i32").data
+    return reshape(cols, (-1, C)).to(dtype="i32").handle
 
 
 def _window_gather_t(h, ih, x_shape, win):
@@ -300,8 +300,8 @@ def _window_scatter_t(g, idx, x_shape, win):
     pooling's gradient), recorded; its own gradient gathers there."""
     be = g.backend
     ih = _window_columns(idx, x_shape, win, be)
-    return make(be.window_scatter(g.data, idx, x_shape, win), be, (g,),
-                lambda h: (_window_gather_t(Tensor(h, be), ih, x_shape, win).data,),
+    return make(be.window_scatter(g.handle, idx, x_shape, win), be, (g,),
+                lambda h: (_window_gather_t(Tensor(h, be), ih, x_shape, win).handle,),
                 vjp=lambda h: (_window_gather_t(h, ih, x_shape, win),))
 
 
@@ -372,11 +372,11 @@ def max_unpool2d(x, indices, kernel_size, stride=None, padding=0, output_size=No
     ok = (r >= 0.0) * (r < float(kernel[0])) * (c >= 0.0) * (c < float(kernel[1])) * (q < float(H * W))
     taps = where(ok, r * kernel[1] + c, 0.0).to(dtype="i32")
     be, (N, C) = x.backend, x.shape[:2]
-    flat = be.reshape(ib.data, (N * C, OH * OW))
-    bad = be.select(be.cast(ok.data, x.dtype), be.constant(x.shape, 0.0, x.dtype),
+    flat = be.reshape(ib.handle, (N * C, OH * OW))
+    bad = be.select(be.cast(ok.handle, x.dtype), be.constant(x.shape, 0.0, x.dtype),
                     be.constant(x.shape, float("nan"), x.dtype))  # a position outside its window: NaN
     from .shape import _cols_gather_t
-    y = make(be.window_scatter(be.binary("add", x.data, bad), taps.data, (N, C, H, W), win), be, (x,),
+    y = make(be.window_scatter(be.binary("add", x.handle, bad), taps.handle, (N, C, H, W), win), be, (x,),
              lambda g: (be.reshape(be.gather_cols(be.reshape(g, (N * C, H * W)), flat), (N, C, OH, OW)),),
              vjp=lambda g: (_cols_gather_t(g.reshape(N * C, H * W), flat, H * W).reshape(N, C, OH, OW),))
     return y if batched else y.reshape(y.shape[1:])

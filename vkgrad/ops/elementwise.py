@@ -21,8 +21,8 @@ def _unary(op, x, alpha=0.0, beta=0.0, bwd=None, name=None, dvjp=None):
     ``dvjp(x, g)`` the same from Tensors in recorded ops (gradients of gradients)."""
     check_tensor(name or op, x)
     be = x.backend
-    y = be.unary(op, x.data, alpha, beta)
-    return make(y, be, (x,), lambda g: (bwd(x.data, y, g),),
+    y = be.unary(op, x.handle, alpha, beta)
+    return make(y, be, (x,), lambda g: (bwd(x.handle, y, g),),
                 vjp=None if dvjp is None else (lambda g: (dvjp(x, g),)))
 
 
@@ -545,7 +545,7 @@ def _binary(op, a, b):
     be = a.backend
     broadcast_shape(op, a.shape, b.shape)  # a clear error before the backend sees it
     sa, sb = a.shape, b.shape
-    ad, bd = a.data, b.data
+    ad, bd = a.handle, b.handle
     out = be.binary(op, ad, bd)
 
     def backward(g):
@@ -663,7 +663,7 @@ def outer(a, b):
 def isnan(x):
     """1.0 where x is NaN, else 0.0 (in x's float dtype; not differentiable)."""
     check_tensor("isnan", x)
-    return Tensor(x.backend.unary("affine", x.backend.binary("eq", x.data, x.data), -1.0, 1.0), x.backend)
+    return Tensor(x.backend.unary("affine", x.backend.binary("eq", x.handle, x.handle), -1.0, 1.0), x.backend)
 
 
 def isinf(x):
@@ -675,7 +675,7 @@ def isinf(x):
 def isfinite(x):
     """1.0 where x is neither NaN nor infinite, else 0.0 (not differentiable)."""
     check_tensor("isfinite", x)
-    return Tensor(x.backend.binary("eq", x.data, x.data), x.backend) - isinf(x)
+    return Tensor(x.backend.binary("eq", x.handle, x.handle), x.backend) - isinf(x)
 
 
 def nan_to_num(x, nan=0.0, posinf=None, neginf=None):
@@ -722,11 +722,11 @@ def where(cond, a=_UNSET, b=_UNSET):
     shape = broadcast_shape("where", broadcast_shape("where", cond.shape, a.shape), b.shape)
     swap = cd.dtype != dt
     if swap:  # cond in another dtype: its "is zero" mask (exactly 0 / 1, NaN 0) in dt, a and b swapped
-        c = be.cast(be.binary("eq", cd.data, be.full((), 0.0, cd.dtype)), dt)
+        c = be.cast(be.binary("eq", cd.handle, be.full((), 0.0, cd.dtype)), dt)
     else:
-        c = cd.data
+        c = cd.handle
     full = lambda h: h if tuple(h.shape) == tuple(shape) else be.broadcast_to(h, shape)  # noqa: E731
-    c, ad, bd = full(c), full(a.data), full(b.data)
+    c, ad, bd = full(c), full(a.handle), full(b.handle)
     first, second = (bd, ad) if swap else (ad, bd)
     out = be.select(c, first, second)
     sa, sb = a.shape, b.shape
@@ -761,7 +761,7 @@ def _compare(op, a, b, prim, swap=False):
     a, b = promote(op, a, b)
     broadcast_shape(op, a.shape, b.shape)
     a, b = (b, a) if swap else (a, b)
-    return Tensor(a.backend.binary(prim, a.data, b.data), a.backend)
+    return Tensor(a.backend.binary(prim, a.handle, b.handle), a.backend)
 
 
 def gt(a, b):
@@ -809,7 +809,7 @@ def to(x, device=None, dtype=None):
     if dst_be is src_be and dtype == x.dtype:
         return x
     src_dtype = x.dtype
-    h = x.data
+    h = x.handle
     if dst_be is not src_be:
         h = dst_be.from_numpy(src_be.to_numpy(h), dtype)
     elif dtype != src_dtype:
@@ -831,7 +831,7 @@ def clone(x):
     if not isinstance(x, Tensor):
         raise TypeError(f"clone: expected a vkgrad Tensor, got {type(x).__name__}")
     be = x.backend
-    h = be.cast(x.data, x.dtype)  # (a cast to its own dtype: a copy on every backend)
+    h = be.cast(x.handle, x.dtype)  # (a cast to its own dtype: a copy on every backend)
     if x.dtype not in FLOAT_DTYPES:
         return Tensor(h, be)
     return make(h, be, (x,), lambda g: (g,), vjp=lambda g: (g,))

@@ -24,7 +24,7 @@ def _index_1d(op, x, ax, index):
         same_device(op, x, index)
         if index.dtype != "i32" or index.ndim > 1:
             raise ValueError(f"{op}: index must be 1-d int32, got {index.dtype} {list(index.shape)}")
-        return be.reshape(index.data, (index.size,)), index.size, None
+        return be.reshape(index.handle, (index.size,)), index.size, None
     host = np.asarray(index)
     if host.ndim > 1 or (host.size and not np.issubdtype(host.dtype, np.integer)):
         raise ValueError(f"{op}: index must be 1-d integers, got {host.dtype} {list(host.shape)}")
@@ -44,7 +44,7 @@ def _put_rows(src, ax, idx, m, n):
     inv = tuple(int(i) for i in np.argsort(perm))
     rest = tuple(src.shape[i] for i in perm[1:])
     D = int(np.prod(rest))
-    st = src.data if ax == 0 else be.permute(src.data, perm)
+    st = src.handle if ax == 0 else be.permute(src.handle, perm)
     out = be.reshape(be.index_add_rows(be.reshape(st, (m, D)), idx, n), (n,) + rest)
 
     def backward(g):
@@ -403,7 +403,7 @@ def histc(x, bins=100, min=0.0, max=0.0):
     b = where(eq(xd, hi), float(bins - 1), b)
     idx = to(where(inside, b, 0.0), dtype="i32")
     be = x.backend
-    counts = be.index_add_rows(be.reshape(inside.data, (x.size, 1)), be.reshape(idx.data, (x.size,)), int(bins))
+    counts = be.index_add_rows(be.reshape(inside.handle, (x.size, 1)), be.reshape(idx.handle, (x.size,)), int(bins))
     out = Tensor(be.reshape(counts, (int(bins),)), be)
     return to(out, dtype=x.dtype) if out.dtype != x.dtype else out
 

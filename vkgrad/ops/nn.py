@@ -80,7 +80,7 @@ def _product(a, b, batched=False):
     """a @ b by the backend's matmul (2-d) or bmm (``batched``: [B, M, K] @ [B, K, N])."""
     be = a.backend
     f = be.bmm if batched else be.matmul
-    ad, bd = a.data, b.data
+    ad, bd = a.handle, b.handle
 
     def backward(g):
         ga = f(g, bd, trans_b=True) if a.requires_grad else None
@@ -123,8 +123,8 @@ def linear(x, weight, bias=None, activation=None):
         bias = to(bias, dtype=weight.dtype)
     act = activation if activation in ACTIVATIONS else None
     be = x.backend
-    xd, wd = x.data, weight.data
-    bd = None if bias is None else bias.data
+    xd, wd = x.handle, weight.handle
+    bd = None if bias is None else bias.handle
     if act in ("gelu", "gelu_tanh"):
         pre = be.matmul(xd, wd, trans_b=True, bias=bd)
         y = be.unary(act, pre)
@@ -184,7 +184,7 @@ def _last_axis(op, x, axis, fn):
 
 def _softmax_last(x):
     be = x.backend
-    y = be.softmax(x.data)
+    y = be.softmax(x.handle)
 
     def backward(g):  # y * (g - sum(g*y))
         return (be.softmax_bwd(y, g),)
@@ -198,7 +198,7 @@ def _softmax_last(x):
 
 def _log_softmax_last(x):
     be = x.backend
-    y = be.softmax(x.data, log=True)
+    y = be.softmax(x.handle, log=True)
 
     def backward(g):  # g - softmax * sum(g)
         return (be.softmax_bwd(y, g, log=True),)
@@ -242,13 +242,13 @@ def _targets(op, logits, targets, dense=True):
     elif targets.backend is not logits.backend:
         raise ValueError(f"{op}: targets are on {targets.device}, logits on {logits.device}")
     elif targets.device == "cpu":
-        host = targets.data
+        host = targets.handle
     if targets.dtype == "i32":
         if targets.shape != (b,):
             raise ValueError(f"{op}: integer class labels must have shape [{b}] for logits "
                              f"{list(logits.shape)}, got {list(targets.shape)}")
         _check_range(op, "class labels", host, c)
-        return targets.backend.one_hot(targets.data, c, logits.dtype) if dense else targets.data
+        return targets.backend.one_hot(targets.handle, c, logits.dtype) if dense else targets.handle
     if targets.shape == (b,) and c != 1:  # labels, but not integers
         raise ValueError(f"{op}: class labels of shape [{b}] must be integers (i32), got {targets.dtype}; "
                          f"or give one-hot/probability targets of shape [{b}, {c}]")
@@ -256,8 +256,8 @@ def _targets(op, logits, targets, dense=True):
         raise ValueError(f"{op}: targets must be one-hot/probabilities of shape [{b}, {c}] or "
                          f"integer labels of shape [{b}], got {list(targets.shape)}")
     if targets.dtype != logits.dtype:
-        return targets.backend.cast(targets.data, logits.dtype)
-    return targets.data
+        return targets.backend.cast(targets.handle, logits.dtype)
+    return targets.handle
 
 
 def _check_range(op, what, host, n):
@@ -273,7 +273,7 @@ def _int_tensor(op, what, x, device):
     if isinstance(x, Tensor):
         if x.dtype != "i32":
             raise TypeError(f"{op}: {what} must be int32, got {x.dtype} of shape {list(x.shape)}")
-        return x, (x.data if x.device == "cpu" else None)
+        return x, (x.handle if x.device == "cpu" else None)
     host = np.asarray(x)
     if host.dtype.kind not in "iu":
         raise TypeError(f"{op}: {what} must be integers, got {host.dtype}")
@@ -299,14 +299,14 @@ def one_hot(labels, num_classes=-1, dtype=None):
         raise ValueError(f"one_hot: num_classes must be a positive integer (or -1), got {num_classes!r}")
     labels, host = _int_tensor("one_hot", "labels", labels, None)
     if labels.ndim != 1:
-        flat = one_hot(Tensor(labels.backend.reshape(labels.data, (labels.size,)), labels.backend), num_classes,
+        flat = one_hot(Tensor(labels.backend.reshape(labels.handle, (labels.size,)), labels.backend), num_classes,
                        dtype)
         return flat.reshape(tuple(labels.shape) + (int(num_classes),))
     _check_range("one_hot", "labels", host, num_classes)
     dtype = canonical_dtype(dtype) or config.default_dtype
     if dtype not in ("f16", "f32", "f64"):
         raise ValueError(f"one_hot: dtype must be a float dtype, got {dtype}")
-    return Tensor(labels.backend.one_hot(labels.data, int(num_classes), dtype), labels.backend)
+    return Tensor(labels.backend.one_hot(labels.handle, int(num_classes), dtype), labels.backend)
 
 
 def embedding(indices, weight, padding_idx=None, max_norm=None, norm_type=2.0, scale_grad_by_freq=False,
@@ -344,12 +344,12 @@ def embedding(indices, weight, padding_idx=None, max_norm=None, norm_type=2.0, s
             sel = w[rows]
             n = sel.norm(float(norm_type), 1, keepdims=True)
             weight[rows] = sel * where(gt(n, float(max_norm)), float(max_norm) / (n + 1e-7), 1.0)
-    flat = be.reshape(indices.data, (indices.size,))
-    out = be.reshape(be.gather_rows(weight.data, flat), tuple(indices.shape) + (D,))
+    flat = be.reshape(indices.handle, (indices.size,))
+    out = be.reshape(be.gather_rows(weight.handle, flat), tuple(indices.shape) + (D,))
     freq = None
     if scale_grad_by_freq and indices.size:
         counts = np.bincount(host, minlength=V)
-        freq = be.from_numpy((1.0 / counts[host])[:, None], be.dtype_of(weight.data))
+        freq = be.from_numpy((1.0 / counts[host])[:, None], be.dtype_of(weight.handle))
 
     def backward(g):
         g2 = be.reshape(g, (indices.size, D))
@@ -400,7 +400,7 @@ def softmax_cross_entropy(logits, targets, weight=None, ignore_index=-100, reduc
     t = _targets("softmax_cross_entropy", logits, targets, dense=False)
     # f16 logits are read as they are: the primitive computes in f32 and returns
     # an f32 loss (loss_precision's rule, without its conversion passes)
-    loss, dlogits = be.softmax_xent(logits.data, t)  # the gradient comes with the forward
+    loss, dlogits = be.softmax_xent(logits.handle, t)  # the gradient comes with the forward
     unit = unit_seed(be, (), be.dtype_of(loss))  # backward's seed when the loss ends the graph
 
     def backward(g):
@@ -467,7 +467,7 @@ def _reduce(x, reduction):
 def _host_labels(targets):
     """Integer labels on the host (a NumPy array), else None."""
     if isinstance(targets, Tensor):
-        return targets.data if targets.device == "cpu" and targets.dtype == "i32" else None
+        return targets.handle if targets.device == "cpu" and targets.dtype == "i32" else None
     a = np.asarray(targets)
     return a if a.dtype.kind in "iu" else None
 
@@ -726,12 +726,12 @@ def batch_norm(x, running_mean, running_var, weight=None, bias=None, training=Fa
     if n < 2:
         raise ValueError(f"batch_norm: expected more than 1 value per channel when training, "
                          f"got input of shape {list(x.shape)}")
-    xd = x.data
-    rm, rv = (None, None) if running_mean is None else (running_mean.data, running_var.data)
-    y, bmean, bvar, invstd = be.batchnorm_fwd(xd, weight.data, bias.data, eps, rm, rv, momentum)
+    xd = x.handle
+    rm, rv = (None, None) if running_mean is None else (running_mean.handle, running_var.handle)
+    y, bmean, bvar, invstd = be.batchnorm_fwd(xd, weight.handle, bias.handle, eps, rm, rv, momentum)
 
     def backward(g):
-        dx, dg, db = be.batchnorm_bwd(g, xd, bmean, invstd, weight.data)
+        dx, dg, db = be.batchnorm_bwd(g, xd, bmean, invstd, weight.handle)
         return dx, dg, db
 
     def composed(x_, w_, b_):  # (the same normalisation in recorded ops: create_graph's rule)
@@ -751,15 +751,15 @@ def _batch_norm_planes(x, running_mean, running_var, w, b, momentum, eps):
     if xs[0] * int(np.prod(xs[2:])) < 2:
         return None
     C = xs[1]
-    x3 = be.reshape(x.data, (xs[0], C, -1))
-    rm, rv = (None, None) if running_mean is None else (running_mean.data, running_var.data)
-    got = be.batchnorm_planes_fwd(x3, w.data, b.data, eps, rm, rv, momentum)
+    x3 = be.reshape(x.handle, (xs[0], C, -1))
+    rm, rv = (None, None) if running_mean is None else (running_mean.handle, running_var.handle)
+    got = be.batchnorm_planes_fwd(x3, w.handle, b.handle, eps, rm, rv, momentum)
     if got is None:
         return None
     y, bmean, _, invstd = got
 
     def backward(g):
-        dx, dg, db = be.batchnorm_planes_bwd(be.reshape(g, x3.shape), x3, bmean, invstd, w.data)
+        dx, dg, db = be.batchnorm_planes_bwd(be.reshape(g, x3.shape), x3, bmean, invstd, w.handle)
         return be.reshape(dx, xs), dg, db
 
     axes, shp = (0,) + tuple(range(2, len(xs))), (1, C) + (1,) * (len(xs) - 2)
@@ -805,8 +805,8 @@ def layer_norm(x, normalized_shape, weight=None, bias=None, eps=1e-5):
     be = x.backend
     D = int(np.prod(shape))
     R = x.size // D
-    xd = be.reshape(x.data, (R, D))
-    wd, bd = (None if t is None else be.reshape(t.data, (D,)) for t in (weight, bias))
+    xd = be.reshape(x.handle, (R, D))
+    wd, bd = (None if t is None else be.reshape(t.handle, (D,)) for t in (weight, bias))
     y, m, r = be.layer_norm(xd, wd, bd, float(eps))
 
     def col_sum(h):  # a parameter's gradient: summed over the rows in f32, in its dtype
@@ -880,8 +880,8 @@ def instance_norm(x, running_mean=None, running_var=None, weight=None, bias=None
             v = mean(var(xs, axis=axes, correction=1), axis=0)
             be = x.backend
             for run, new in ((running_mean, m), (running_var, v)):
-                upd = add(affine(Tensor(run.data, be), 1.0 - float(momentum)), affine(new, float(momentum)))
-                be.copy_(run.data, upd.data)
+                upd = add(affine(Tensor(run.handle, be), 1.0 - float(momentum)), affine(new, float(momentum)))
+                be.copy_(run.handle, upd.handle)
     return y
 
 
@@ -1093,7 +1093,7 @@ def dropout(x, p=0.5, training=True):
         return affine(x, 0.0)
     from ..random import next_seed
     # the seed function, not a seed: a replayed step draws a fresh one each time
-    y, mask = be.dropout(x.data, p, next_seed)
+    y, mask = be.dropout(x.handle, p, next_seed)
     return make(y, be, (x,), lambda g: (be.binary("mul", g, mask),), vjp=lambda g: (g * Tensor(mask, be),))
 
 

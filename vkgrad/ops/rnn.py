@@ -72,7 +72,7 @@ def recurrence(mode, xg, h0, c0, w_hh, b_hh=None, w_hr=None, reverse=False, leng
     be, act = xg.backend, MODES[mode][0]
     T, N, GH = xg.shape
     P, H = h0.shape[1], GH // MODES[mode][1]
-    dtype = be.dtype_of(xg.data)
+    dtype = be.dtype_of(xg.handle)
     masks = None
     if lengths is not None:
         lens = _lengths(T, N, lengths)
@@ -91,10 +91,10 @@ def recurrence(mode, xg, h0, c0, w_hh, b_hh=None, w_hr=None, reverse=False, leng
         return be.constant((N, width), 0.0, dtype)
 
     steps = list(range(T - 1, -1, -1) if reverse else range(T))
-    whh, bhh, whr = w_hh.data, None if b_hh is None else b_hh.data, None if w_hr is None else w_hr.data
-    h, c = h0.data, None if c0 is None else c0.data
+    whh, bhh, whr = w_hh.handle, None if b_hh is None else b_hh.handle, None if w_hr is None else w_hr.handle
+    h, c = h0.handle, None if c0 is None else c0.handle
     # the whole recurrence in one call where the backend runs it so (the CPU's C loop)
-    fused = be.recurrence_fwd(mode, xg.data, h, c, whh, bhh, reverse) if masks is None and whr is None else None
+    fused = be.recurrence_fwd(mode, xg.handle, h, c, whh, bhh, reverse) if masks is None and whr is None else None
     if fused is not None:
         out, h, c, saved = fused
     else:
@@ -105,7 +105,7 @@ def recurrence(mode, xg, h0, c0, w_hh, b_hh=None, w_hr=None, reverse=False, leng
         # news / cs the cell's own h' / c', outs the outputs (zero past a row's length)
         hs, ccar, cs, acts, hgs, hrs, outs, news = ({} for _ in range(8))
         for t in steps:
-            xt = be.reshape(be.rows(xg.data, t, t + 1), (N, GH))
+            xt = be.reshape(be.rows(xg.handle, t, t + 1), (N, GH))
             hg = be.matmul(h, whh, trans_b=True, bias=bhh)
             h_prev, c_prev = h, c
             row = rv[1][t] if rv is not None else None
@@ -160,12 +160,12 @@ def recurrence(mode, xg, h0, c0, w_hh, b_hh=None, w_hr=None, reverse=False, leng
                 dh = go if dh is None else be.binary("add", dh, go)
             if dh is None:
                 dh = zeros(P)
-            h_prev = h0.data if k == 0 else hs[steps[k - 1]]
+            h_prev = h0.handle if k == 0 else hs[steps[k - 1]]
             if mode == "LSTM":
                 dhs[t] = dh
                 if whr is not None:
                     dh = be.matmul(dh, whr)
-                dg, dc = be.lstm_cell_bwd(dh, dc, acts[t], c0.data if k == 0 else ccar[steps[k - 1]], cs[t],
+                dg, dc = be.lstm_cell_bwd(dh, dc, acts[t], c0.handle if k == 0 else ccar[steps[k - 1]], cs[t],
                                           out=gv[1][t] if gv is not None else None)
                 dxs[t] = dhgs[t] = dg
                 dh = be.matmul(dg, whh)
@@ -187,14 +187,14 @@ def recurrence(mode, xg, h0, c0, w_hh, b_hh=None, w_hr=None, reverse=False, leng
         dw_hh = None
         if w_hh.requires_grad:  # sum over steps of dhg_t^T h_prev(t)
             first = steps[0] * N
-            dw_hh = be.matmul(be.rows(dhg, first, first + N), h0.data, trans_a=True)
+            dw_hh = be.matmul(be.rows(dhg, first, first + N), h0.handle, trans_a=True)
             if T > 1 and masks is None:  # the other steps' h_prev are rows of out: h0's step apart
                 d0, o0 = (0, 1) if reverse else (1, 0)
                 rest = be.matmul(be.rows(dhg, d0 * N, (d0 + T - 1) * N),
                                  be.reshape(be.rows(out, o0, o0 + T - 1), ((T - 1) * N, P)), trans_a=True)
                 dw_hh = be.binary("add", dw_hh, rest)
             elif T > 1:  # (masked: out is zero where a state was carried; the states themselves)
-                prev = {t: (h0.data if k == 0 else hs[steps[k - 1]]) for k, t in enumerate(steps)}
+                prev = {t: (h0.handle if k == 0 else hs[steps[k - 1]]) for k, t in enumerate(steps)}
                 dw_hh = be.matmul(dhg, stacked(prev), trans_a=True)
         db_hh = be.reduce("sum", dhg, (0,), False) if b_hh is not None and b_hh.requires_grad else None
         dw_hr = (be.matmul(stacked(dhs), stacked(hrs), trans_a=True)

@@ -24,7 +24,7 @@ def sum(x, axis=None, keepdims=False):
     check_tensor("sum", x)
     be, shape = x.backend, x.shape
     axes = norm_axes("sum", axis, x.ndim)
-    out = be.reduce("sum", x.data, axes, keepdims)
+    out = be.reduce("sum", x.handle, axes, keepdims)
     return make(out, be, (x,), lambda g: (
         be.broadcast_to(be.reshape(g, _keep_shape(shape, axes)), shape),),
         vjp=lambda g: (broadcast_to(reshape(g, _keep_shape(shape, axes)), shape),))
@@ -35,7 +35,7 @@ def _scaled_sum(x, axes, keepdims, scale):
     dtype: an f16 mean of many values must not overflow on its way (PyTorch's
     mean of 100000 f16 ones is 1, a sum in halves would be inf)."""
     be, shape = x.backend, x.shape
-    out = be.unary("affine", be.reduce("sum", x.data, axes, keepdims, f32=True), float(scale), 0.0)
+    out = be.unary("affine", be.reduce("sum", x.handle, axes, keepdims, f32=True), float(scale), 0.0)
     if x.dtype == "f16":
         out = be.cast(out, "f16")
     def vjp(g):
@@ -91,11 +91,11 @@ def amax(x, axis=None, keepdims=False):
     axes = norm_axes("amax", axis, x.ndim)
     if x.size == 0:
         raise ValueError("amax: empty tensor")
-    out = be.reduce("max", x.data, axes, keepdims)
+    out = be.reduce("max", x.handle, axes, keepdims)
 
     def weights():  # (the arg-max's share of the gradient: a constant of the forward)
         ks = _keep_shape(shape, axes)
-        mask = be.binary("eq", x.data, be.reshape(out, ks))
+        mask = be.binary("eq", x.handle, be.reshape(out, ks))
         return be.binary("div", mask, be.reduce("sum", mask, axes, True)), ks
 
     def backward(g):
@@ -122,7 +122,7 @@ def argmax(x, axis=None, keepdims=False):
     if axis is None:
         if x.size == 0:
             raise ValueError("argmax: empty tensor")
-        out = be.argmax_rows(be.reshape(x.data, (1, x.size)))
+        out = be.argmax_rows(be.reshape(x.handle, (1, x.size)))
         return Tensor(be.reshape(out, (1,) * x.ndim if keepdims else ()), be)
     if isinstance(axis, (tuple, list)):
         raise TypeError(f"argmax: axis must be an int or None, got {axis!r}")
@@ -131,8 +131,8 @@ def argmax(x, axis=None, keepdims=False):
     if C == 0:
         raise ValueError(f"argmax: axis {axis} of shape {list(shape)} is empty")
     rest = tuple(n for i, n in enumerate(shape) if i != ax)
-    h = x.data if x.ndim == 0 or ax == x.ndim - 1 else \
-        be.permute(x.data, tuple(i for i in range(x.ndim) if i != ax) + (ax,))
+    h = x.handle if x.ndim == 0 or ax == x.ndim - 1 else \
+        be.permute(x.handle, tuple(i for i in range(x.ndim) if i != ax) + (ax,))
     rows = int(np.prod(rest)) if rest else 1
     out = be.argmax_rows(be.reshape(h, (rows, C))) if rows else be.from_numpy(np.zeros(0, np.int32), "i32")
     return Tensor(be.reshape(out, _keep_shape(shape, (ax,)) if keepdims and x.ndim else rest), be)
@@ -154,8 +154,8 @@ def reshape(x, shape):
     if any(s < 0 for s in shape) or int(np.prod(shape)) != n:
         raise ValueError(f"reshape: cannot reshape {list(x.shape)} ({n} elements) to {list(shape)}")
     be, old = x.backend, x.shape
-    h = be.reshape(x.data, shape)
-    return make(h, be, (x,), lambda g: (be.reshape(g, old),), view_of=x if be.shares_storage(h, x.data) else None,
+    h = be.reshape(x.handle, shape)
+    return make(h, be, (x,), lambda g: (be.reshape(g, old),), view_of=x if be.shares_storage(h, x.handle) else None,
                 vjp=lambda g: (reshape(g, old),))
 
 
@@ -183,7 +183,7 @@ def transpose(x, axes=None, dim1=None):
         return x
     be = x.backend
     inv = tuple(np.argsort(axes))
-    return make(be.permute(x.data, axes), be, (x,), lambda g: (be.permute(g, inv),),
+    return make(be.permute(x.handle, axes), be, (x,), lambda g: (be.permute(g, inv),),
                 vjp=lambda g: (transpose(g, inv),))
 
 
@@ -207,7 +207,7 @@ def _slice_t(x, starts, steps, lens):
     """The strided block of x (starts, steps, lens per axis), recorded with a
     differentiable gradient (``_unslice_t``): the slicing pair of create_graph."""
     be, shape = x.backend, x.shape
-    return make(be.slice(x.data, starts, steps, lens), be, (x,),
+    return make(be.slice(x.handle, starts, steps, lens), be, (x,),
                 lambda g: (SliceGrad(shape, [(g, starts, steps)]),),
                 vjp=lambda g: (_unslice_t(g, shape, starts, steps),))
 
@@ -215,35 +215,35 @@ def _slice_t(x, starts, steps, lens):
 def _unslice_t(g, shape, starts, steps):
     """Zeros of ``shape`` with g placed at the strided block (``_slice_t``'s gradient), recorded."""
     be, lens = g.backend, list(g.shape)
-    return make(be.unslice(g.data, shape, starts, steps), be, (g,), lambda h: (be.slice(h, starts, steps, lens),),
+    return make(be.unslice(g.handle, shape, starts, steps), be, (g,), lambda h: (be.slice(h, starts, steps, lens),),
                 vjp=lambda h: (_slice_t(h, starts, steps, lens),))
 
 
 def _rows_gather_t(x2, idx, m):
     """Rows idx (m of them) of x2 [n, D], recorded; its gradient ``_rows_add_t``."""
     be, n = x2.backend, x2.shape[0]
-    return make(be.gather_rows(x2.data, idx), be, (x2,), lambda g: (be.index_add_rows(g, idx, n),),
+    return make(be.gather_rows(x2.handle, idx), be, (x2,), lambda g: (be.index_add_rows(g, idx, n),),
                 vjp=lambda g: (_rows_add_t(g, idx, n),))
 
 
 def _rows_add_t(s2, idx, n):
     """s2's rows [m, D] added into n rows at idx, recorded; its gradient ``_rows_gather_t``."""
     be, m = s2.backend, s2.shape[0]
-    return make(be.index_add_rows(s2.data, idx, n), be, (s2,), lambda g: (be.gather_rows(g, idx),),
+    return make(be.index_add_rows(s2.handle, idx, n), be, (s2,), lambda g: (be.gather_rows(g, idx),),
                 vjp=lambda g: (_rows_gather_t(g, idx, m),))
 
 
 def _cols_gather_t(x2, ih, n):
     """gather_cols of x2 [R, n] at ih [R, k], recorded; its gradient ``_cols_add_t``."""
     be = x2.backend
-    return make(be.gather_cols(x2.data, ih), be, (x2,), lambda g: (be.scatter_add_cols(g, ih, n),),
+    return make(be.gather_cols(x2.handle, ih), be, (x2,), lambda g: (be.scatter_add_cols(g, ih, n),),
                 vjp=lambda g: (_cols_add_t(g, ih, n),))
 
 
 def _cols_add_t(s2, ih, n):
     """s2 [R, k] added into R rows of n columns at ih, recorded; its gradient ``_cols_gather_t``."""
     be = s2.backend
-    return make(be.scatter_add_cols(s2.data, ih, n), be, (s2,), lambda g: (be.gather_cols(g, ih),),
+    return make(be.scatter_add_cols(s2.handle, ih, n), be, (s2,), lambda g: (be.gather_cols(g, ih),),
                 vjp=lambda g: (_cols_gather_t(g, ih, n),))
 
 
@@ -270,7 +270,7 @@ def cat(tensors, axis=0):
         starts.append([0] * ax + [off] + [0] * (nd - ax - 1))
         off += t.shape[ax]
     ones = [1] * nd
-    out = be.cat([t.data for t in ts], ax)
+    out = be.cat([t.handle for t in ts], ax)
 
     def backward(g):
         return tuple(be.slice(g, st, ones, list(t.shape)) for t, st in zip(ts, starts))
@@ -365,7 +365,7 @@ def getitem(x, index):
             lens.append(1)
         d += 1
     be, shape = x.backend, x.shape
-    out = be.reshape(be.slice(x.data, starts, steps, lens), tuple(final))
+    out = be.reshape(be.slice(x.handle, starts, steps, lens), tuple(final))
     return make(out, be, (x,), lambda g: (SliceGrad(shape, [(be.reshape(g, tuple(lens)), starts, steps)]),),
                 vjp=lambda g: (_unslice_t(reshape(g, tuple(lens)), shape, starts, steps),))
 
@@ -483,7 +483,7 @@ def broadcast_to(x, shape):
     be = x.backend
     from ._core import unbroadcast
     from .elementwise import _sum_to
-    return make(be.broadcast_to(x.data, shape), be, (x,), lambda g: (unbroadcast(be, g, x.shape),),
+    return make(be.broadcast_to(x.handle, shape), be, (x,), lambda g: (unbroadcast(be, g, x.shape),),
                 vjp=lambda g: (_sum_to(g, x.shape),))
 
 
@@ -511,9 +511,9 @@ def _split_at(x, ax, sizes):
     be, nd = x.backend, x.ndim
     starts = np.cumsum([0] + sizes[:-1])
     ones, shapes = [1] * nd, [x.shape[:ax] + (n,) + x.shape[ax + 1:] for n in sizes]
-    handles = [be.slice(x.data, [0] * ax + [int(a)] + [0] * (nd - ax - 1), ones, list(sh))
+    handles = [be.slice(x.handle, [0] * ax + [int(a)] + [0] * (nd - ax - 1), ones, list(sh))
                for a, sh in zip(starts, shapes)]
-    dtype = be.dtype_of(x.data)
+    dtype = be.dtype_of(x.handle)
 
     def join(parts):
         return be.cat([parts[i] if i in parts else be.constant(sh, 0.0, dtype) for i, sh in enumerate(shapes)], ax)
@@ -610,12 +610,12 @@ def _take(x, ax, index, key=None):
     rest = tuple(x.shape[i] for i in perm[1:])
     D = int(np.prod(rest))
     if isinstance(index, Tensor):
-        idx, m = be.reshape(index.data, (index.size,)), index.size
+        idx, m = be.reshape(index.handle, (index.size,)), index.size
     else:
         host = np.asarray(index, np.int32).reshape(-1)
         idx = be.host_constant(key, lambda: host, "i32") if key is not None else be.from_numpy(host, "i32")
         m = host.size
-    xt = x.data if ax == 0 else be.permute(x.data, perm)
+    xt = x.handle if ax == 0 else be.permute(x.handle, perm)
     out = be.reshape(be.gather_rows(be.reshape(xt, (n, D)), idx), (m,) + rest)
 
     def backward(g):
@@ -691,8 +691,8 @@ def pad(x, pad, mode="constant", value=0.0):
             shape[ax] += b + a
             starts[ax] = b
         ones = [1] * x.ndim
-        out = be.unslice(x.data, shape, starts, ones) if value == 0 else \
-            be.put_slice(be.full(tuple(shape), float(value), x.dtype), x.data, starts, ones)
+        out = be.unslice(x.handle, shape, starts, ones) if value == 0 else \
+            be.put_slice(be.full(tuple(shape), float(value), x.dtype), x.handle, starts, ones)
         return make(out, be, (x,), lambda g: (be.slice(g, starts, ones, list(x.shape)),),
                     vjp=lambda g: (_slice_t(g, starts, ones, list(x.shape)),))
     for ax, b, a in pairs:
@@ -931,7 +931,7 @@ def _cols(x, it, ax):
     perm = tuple(i for i in range(nd) if i != ax) + (ax,)
     be = x.backend
     xt = x if ax == nd - 1 else transpose(x, perm)
-    ih = it.data if ax == nd - 1 else be.permute(it.data, perm)
+    ih = it.handle if ax == nd - 1 else be.permute(it.handle, perm)
     ishape = tuple(it.shape[i] for i in perm)
     R = int(np.prod(ishape[:-1]))
     return reshape(xt, (R, xt.shape[-1])), be.reshape(ih, (R, ishape[-1])), perm, ishape
@@ -991,7 +991,7 @@ def take_along_dim(x, indices, dim=None):
         x = broadcast_to(x, xs)
     if js != ish:
         if isinstance(indices, Tensor):
-            indices = Tensor(indices.backend.broadcast_to(indices.data, js), indices.backend)
+            indices = Tensor(indices.backend.broadcast_to(indices.handle, js), indices.backend)
         else:
             indices = np.broadcast_to(indices, js)
     return gather(x, ax, indices)
@@ -1047,7 +1047,7 @@ def _sort(op, x, axis, descending):
     R = int(np.prod(tshape[:-1]))
     be = x.backend
     x2 = reshape(xt, (R, n))
-    vals, pos = be.sort_rows(x2.data, bool(descending))
+    vals, pos = be.sort_rows(x2.handle, bool(descending))
 
     def backward(g):
         inv = be.sort_rows(be.cast(pos, "f32"))[1]
@@ -1091,7 +1091,7 @@ def _sorted_part(op, x, k, axis, lowest, descending, first):
         return v, i, ax
     a, k = first(int(k)), int(k)
     cut = tuple(slice(a, k) if d == ax else slice(None) for d in range(x.ndim))
-    idx = x.backend.slice(i.data, [a if d == ax else 0 for d in range(x.ndim)], [1] * x.ndim,
+    idx = x.backend.slice(i.handle, [a if d == ax else 0 for d in range(x.ndim)], [1] * x.ndim,
                           [k - a if d == ax else s for d, s in enumerate(x.shape)])
     return getitem(v, cut), Tensor(idx, x.backend), ax
 
@@ -1120,7 +1120,7 @@ def kthvalue(x, k, axis=-1, keepdims=False):
     vals, idx, ax = _sorted_part("kthvalue", x, k, axis, 1, False, lambda k: k - 1)
     if not keepdims and x.ndim:
         shape = tuple(s for d, s in enumerate(x.shape) if d != ax)
-        vals, idx = reshape(vals, shape), Tensor(x.backend.reshape(idx.data, shape), x.backend)
+        vals, idx = reshape(vals, shape), Tensor(x.backend.reshape(idx.handle, shape), x.backend)
     return KthvalueResult(vals, idx)
 
 
@@ -1158,7 +1158,7 @@ def _extreme(op, x, dim, keepdim, axis, keepdims):
     v = gather(x, ax, idx)  # (the gradient to the index, as PyTorch's)
     if not keepdim:
         rest = x.shape[:ax] + x.shape[ax + 1:]
-        v, idx = reshape(v, rest), Tensor(x.backend.reshape(idx.data, rest), x.backend)
+        v, idx = reshape(v, rest), Tensor(x.backend.reshape(idx.handle, rest), x.backend)
     return result(v, idx)
 
 

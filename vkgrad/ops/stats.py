@@ -61,7 +61,7 @@ def _median(op, x, dim, keepdim, ignore_nan, result):
     if x.ndim == 0 and dim is not None:  # (PyTorch's: a 0-d tensor's axis 0 or -1)
         norm_axes(op, int(dim), 0)
         v, i = _median(op, reshape(x, (1,)), 0, False, ignore_nan, result)
-        return result(reshape(v, ()), Tensor(i.backend.reshape(i.data, ()), i.backend))
+        return result(reshape(v, ()), Tensor(i.backend.reshape(i.handle, ()), i.backend))
     x2, rest, kept = _rows(op, x, dim)
     n = x2.shape[1]
     if n == 0:
@@ -77,7 +77,7 @@ def _median(op, x, dim, keepdim, ignore_nan, result):
     shape = kept if keepdim else rest
     if dim is None:
         return reshape(vals, shape)
-    return result(reshape(vals, shape), Tensor(idx.backend.reshape(idx.data, shape), idx.backend))
+    return result(reshape(vals, shape), Tensor(idx.backend.reshape(idx.handle, shape), idx.backend))
 
 
 @int_as_f32

@@ -26,7 +26,7 @@ def clip_grad_norm(params, max_norm, grads=None):
     be = items[0][2].backend
     total = None
     for _, _, g in items:
-        s = be.reduce("sumsq", g.data, tuple(range(g.ndim)), False)
+        s = be.reduce("sumsq", g.handle, tuple(range(g.ndim)), False)
         if g.dtype != "f32" and g.dtype != "f64":
             s = be.cast(s, "f32")
         total = s if total is None else be.binary("add", total, s)
@@ -34,5 +34,5 @@ def clip_grad_norm(params, max_norm, grads=None):
     coef = be.unary("clip_coef", norm, float(max_norm))
     for _, _, g in items:
         c = coef if g.dtype == be.dtype_of(coef) else be.cast(coef, g.dtype)
-        g.data = be.binary("mul", g.data, c)  # new buffer: leaf gradients may share one
+        g.handle = be.binary("mul", g.handle, c)  # new buffer: leaf gradients may share one
     return Tensor(norm, be)

@@ -52,7 +52,7 @@ def grad_for(grads, key, p, owner="optimizer"):
         if g is None and p.name is not None:
             g = grads.get(p.name)
     else:
-        raise TypeError(f"{owner}: grads must be the dict from vkgrad.backward() or None, "
+        raise TypeError(f"{owner}: grads must be the dict from vkgrad.backward(), a closure or None, "
                         f"got {type(grads).__name__}")
     if g is None:
         return None
@@ -282,19 +282,29 @@ class Optimizer:
         if dt == "f16":
             m = self.masters.get(id(p))
             if m is None:
-                m = self.masters[id(p)] = be.cast(p.data, "f32")
-            return m, g.data  # an f16 gradient as it is: the update reads it (backends convert)
-        gd = g.data
-        return p.data, (gd if be.dtype_of(gd) == dt else be.cast(gd, dt))
+                m = self.masters[id(p)] = be.cast(p.handle, "f32")
+            return m, g.handle  # an f16 gradient as it is: the update reads it (backends convert)
+        gd = g.handle
+        return p.handle, (gd if be.dtype_of(gd) == dt else be.cast(gd, dt))
 
-    def step(self, grads=None):
+    def step(self, grads=None, closure=None):
         """Update every parameter that has a gradient (from ``grads`` -- the dict
         from ``vkgrad.backward()``, or a dict keyed by parameter names or the
-        parameters -- or ``.grad``)."""
+        parameters -- or ``.grad``).  PyTorch's ``closure`` (also in ``grads``'s
+        place): a callable that clears the gradients, computes the loss and calls
+        ``backward()``, run first with gradients recorded; its loss is returned."""
+        loss = None
+        if callable(grads) and not isinstance(grads, dict):
+            grads, closure = None, grads
+        if closure is not None:
+            from ..autograd import enable_grad
+            with enable_grad():
+                loss = closure()
         if grads and type(grads) is dict:  # (a plain dict: its keys checked; backward()'s Gradients are not)
             check_grads_keys(grads, self._named_params(), type(self).__name__)
         for be in self._step(grads).values():
             be.end_step()  # a training step is done: submit its queued work (every group's: one submission)
+        return loss
 
     def _step(self, grads):
         """The updates of every group, recorded; returns the backends they used."""
@@ -313,8 +323,8 @@ class Optimizer:
         self._apply(work)
         mirrors = {}
         for _, p, target, _ in work:
-            if target is not p.data:  # master -> f16 parameter
-                mirrors.setdefault(id(p.backend), []).append((p.data, target))
+            if target is not p.handle:  # master -> f16 parameter
+                mirrors.setdefault(id(p.backend), []).append((p.handle, target))
             backends[id(p.backend)] = p.backend
         for k, pairs in mirrors.items():
             backends[k].copy_many_(pairs)
@@ -501,7 +511,7 @@ class Optimizer:
     def _write(be, pairs):
         """Copy each (handle, Tensor) result into its state or weight buffer."""
         for dst, src in pairs:
-            be.copy_(dst, src.data)
+            be.copy_(dst, src.handle)
 
     def _state_parts(self, st, p):
         """The per-parameter state as a list in _STATE's order."""

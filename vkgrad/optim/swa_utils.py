@@ -17,7 +17,7 @@ from .lr_scheduler import _per_group, _Scheduler
 def _write(dst, value):
     """dst's storage overwritten with value (a tensor of its shape; cast to its dtype)."""
     v = value if value.dtype == dst.dtype else value.to(dtype=dst.dtype)
-    dst.backend.copy_(dst.data, v.data)
+    dst.backend.copy_(dst.handle, v.handle)
 
 
 def get_ema_multi_avg_fn(decay=0.999):
