@@ -312,3 +312,31 @@ def test_device_and_cuda_names():
     vg.set_float32_matmul_precision("high")
     with pytest.raises(ValueError, match="set_float32_matmul_precision: expected 'highest', 'high' or 'medium'"):
         vg.set_float32_matmul_precision("low")
+
+
+def test_pytorch_legacy_constructors_and_device_objects(bk):
+    """PyTorch's legacy constructors, still common in custom layers
+    (``nn.Parameter(torch.Tensor(out, in))``): vg.Tensor(*sizes) (zero-filled),
+    vg.Tensor(data), vg.Tensor() (empty), FloatTensor / LongTensor / ... in their dtype,
+    isinstance by dtype, x.type(FloatTensor), x.new(...) in x's dtype and device; a
+    device answers .type and .index and still equals its name."""
+    name = vg.device(bk.device)  # ("vulkan" is "vulkan:0")
+    vg.set_default_device(bk.device)
+    vg.set_default_dtype(bk.dtype)
+    w = vg.nn.Parameter(vg.Tensor(2, 3))
+    assert w.shape == (2, 3) and w.dtype == bk.dtype and w.device == name and not w.numpy().any()
+    assert vg.Tensor([1, 2]).numpy().tolist() == [1.0, 2.0] and vg.Tensor().shape == (0,)
+    assert vg.Tensor(2, 1, 3, 1).shape == (2, 1, 3, 1)
+    lt = vg.LongTensor([1, 2])
+    assert lt.dtype == "i32" and lt.numpy().tolist() == [1, 2] and vg.FloatTensor(3).shape == (3,)
+    assert isinstance(lt, vg.LongTensor) and isinstance(lt, vg.Tensor) and not isinstance(lt, vg.FloatTensor)
+    x = bk.t(np.array([1.5, -2.0]))
+    assert x.type(vg.IntTensor).dtype == "i32" and x.type(vg.IntTensor).numpy().tolist() == [1, -2]
+    n = x.new(3, 2)
+    assert n.shape == (3, 2) and n.dtype == x.dtype and n.device == x.device and x.new([4, 5]).numpy().tolist() == [4, 5]
+    with pytest.raises(TypeError, match="Tensor: PyTorch's legacy constructor takes non-negative sizes"):
+        vg.Tensor(2, -1)
+    dev = x.device
+    assert dev == name and str(dev) == name and dev.type == name.split(":")[0]
+    assert dev.index == (None if name == "cpu" else int(name.split(":")[1]))
+    assert vg.device("cpu").type == "cpu" and vg.device("cpu").index is None and vg.device("vulkan:1").index == 1

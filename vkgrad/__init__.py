@@ -16,7 +16,7 @@ from .random import Generator, get_rng_state, initial_seed, manual_seed, seed, s
 from .tensor import (Parameter, Tensor, arange, as_tensor, canonical_dtype, empty, empty_like, eye, from_numpy, full,
                      full_like, is_tensor, linspace, logspace, ones, ones_like, rand, rand_like, randint, randint_like,
                      randn, randn_like, randperm, set_printoptions, tensor, tril_indices, triu_indices, zeros,
-                     zeros_like)
+                     zeros_like, DoubleTensor, FloatTensor, HalfTensor, IntTensor, LongTensor)
 from . import amp, data, distributions, func, functional, linalg, nn, optim, parallel, special, testing, utils  # noqa: E402
 from .func import vmap
 from .special import gammainc as igamma, gammaincc as igammac, sinc  # (PyTorch's top-level names)
@@ -202,7 +202,7 @@ def info(file=None):
 __all__ = ["Tensor", "Parameter", "tensor", "zeros", "ones", "full", "zeros_like", "ones_like", "full_like",
            "arange", "linspace", "eye",
            "randn", "rand", "randint", "backward", "grad_tape", "no_grad", "inference_mode", "enable_grad",
-           "is_grad_enabled", "Gradients", "gradcheck", "manual_seed", "Generator", "get_rng_state", "set_rng_state", "set_printoptions",
+           "is_grad_enabled", "Gradients", "gradcheck", "manual_seed", "Generator", "get_rng_state", "set_rng_state", "set_printoptions", "FloatTensor", "DoubleTensor", "HalfTensor", "IntTensor", "LongTensor",
            "clip_grad_norm", "save", "load", "set_default_dtype", "get_default_dtype", "set_default_device",
            "get_default_device", "set_num_threads", "get_num_threads", "devices", "info", "set_check_finite",
            "set_anomaly_enabled", "is_anomaly_enabled",

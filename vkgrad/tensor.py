@@ -75,7 +75,10 @@ class Tensor:
     __slots__ = ("handle", "backend", "requires_grad", "grad", "name", "_node", "_hooks", "_version", "__weakref__")
     __array_priority__ = 1000  # so ndarray <op> Tensor defers to Tensor
 
-    def __init__(self, data, backend, requires_grad=False, name=None):
+    def __init__(self, data=None, backend=None, requires_grad=False, name=None):
+        if backend is None or backend.__class__ is int:  # (PyTorch's legacy Tensor(3, 4) / Tensor([1, 2]))
+            t = _legacy_new([a for a in (data, backend, requires_grad, name) if a is not None and a is not False])
+            data, backend, requires_grad, name = t.handle, t.backend, False, None
         self.handle = data
         self.backend = backend
         self.requires_grad = requires_grad
@@ -183,8 +186,16 @@ class Tensor:
         return False
 
     def type(self, dtype=None):
-        """The dtype's name, or (with ``dtype``) a cast to it (PyTorch's ``type``)."""
+        """The dtype's name, or (with ``dtype``, or a legacy type as ``vg.FloatTensor``) a
+        cast to it (PyTorch's ``type``)."""
+        if isinstance(dtype, _LegacyType):
+            dtype = dtype.dtype
         return self.dtype if dtype is None else self.to(dtype=dtype)
+
+    def new(self, *args):
+        """PyTorch's legacy ``x.new(sizes...)`` (zeros) or ``x.new(data)``: in x's dtype, on
+        its device (``new_tensor`` / ``new_zeros`` are the current spellings)."""
+        return _legacy_new(list(args), self.dtype, self.device)
 
     def bool(self):
         """1.0 where nonzero (NaN counts), else 0.0: vkgrad's masks are float (no bool
@@ -1057,6 +1068,43 @@ for _name in ("exp", "log", "sqrt", "rsqrt", "abs", "neg", "relu", "sigmoid", "t
               "addr", "addbmm", "baddbmm", "masked_scatter", "index_put", "sinc", "igamma", "igammac"):
     if not hasattr(Tensor, _name + "_"):
         setattr(Tensor, _name + "_", _in_place_of(_name))
+
+
+def _legacy_new(args, dtype=None, device=None):
+    """PyTorch's legacy constructors (``torch.Tensor(3, 4)``, ``torch.Tensor([1, 2])``,
+    ``torch.FloatTensor(...)``, ``x.new(...)``): sizes give zeros (PyTorch leaves them
+    uninitialised), one sequence or array its values; the default float dtype and
+    device unless given."""
+    dtype = dtype or config.default_dtype
+    args = args or [0]  # (Tensor(): empty, as PyTorch's)
+    if len(args) == 1 and not isinstance(args[0], numbers.Integral):
+        a = args[0]
+        if isinstance(a, (tuple, list)) and a and all(isinstance(v, Tensor) for v in a):
+            a = [v.numpy() for v in a]
+        return tensor(a.numpy() if isinstance(a, Tensor) else a, dtype=dtype, device=device)
+    if all(isinstance(a, numbers.Integral) and not isinstance(a, bool) and a >= 0 for a in args):
+        return zeros(*[int(a) for a in args], dtype=dtype, device=device)
+    raise TypeError(f"Tensor: PyTorch's legacy constructor takes non-negative sizes or one sequence of values, got "
+                    f"{', '.join(type(a).__name__ for a in args)} (vkgrad.tensor(data) is the usual way)")
+
+
+class _LegacyType(type):
+    """torch.FloatTensor and its kin: a constructor in their dtype (``FloatTensor([1,
+    2])``, ``LongTensor(3)``), ``isinstance(x, FloatTensor)`` by dtype, and a
+    target of ``x.type(FloatTensor)``."""
+
+    def __call__(cls, *args):
+        return _legacy_new(list(args), cls.dtype)
+
+    def __instancecheck__(cls, obj):
+        return isinstance(obj, Tensor) and obj.dtype == cls.dtype
+
+
+FloatTensor = _LegacyType("FloatTensor", (), {"dtype": "f32"})
+DoubleTensor = _LegacyType("DoubleTensor", (), {"dtype": "f64"})
+HalfTensor = _LegacyType("HalfTensor", (), {"dtype": "f16"})
+IntTensor = _LegacyType("IntTensor", (), {"dtype": "i32"})
+LongTensor = _LegacyType("LongTensor", (), {"dtype": "i32"})  # (int64: int32 here)
 
 
 def set_printoptions(precision=None, threshold=None, edgeitems=None, linewidth=None, profile=None, sci_mode=None):

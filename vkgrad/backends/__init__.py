@@ -5,7 +5,7 @@ Device strings: ``"cpu"``, ``"vulkan"`` (= ``"vulkan:0"``), ``"vulkan:N"`` and
 """
 from __future__ import annotations
 
-from .base import Backend, BackendError
+from .base import Backend, BackendError, Device
 from .cpu import CPUBackend
 
 _cpu = CPUBackend()
@@ -39,14 +39,14 @@ def normalize_device(device):
         device = str(device)
     d = device.strip().lower()
     if d == "auto":
-        return "vulkan:0" if vulkan_available() else "cpu"
+        return Device("vulkan:0" if vulkan_available() else "cpu")
     if d == "cpu":
-        return "cpu"
+        return Device("cpu")
     if d == "vulkan" or d.startswith("vulkan:"):
         idx = d.split(":", 1)[1] if ":" in d else "0"
         if not idx.isdigit():
             raise ValueError(f"device {device!r}: expected 'vulkan:N' with an integer N")
-        return f"vulkan:{int(idx)}"
+        return Device(f"vulkan:{int(idx)}")
     raise ValueError(f"unknown device {device!r}; expected 'cpu', 'vulkan', 'vulkan:N' or 'auto'")
 
 

@@ -72,6 +72,22 @@ class Window(NamedTuple):
                      for n, k, s, p, d, o in zip(hw, *self))
 
 
+class Device(str):
+    """A device's name ("cpu", "vulkan:0"), compared and hashed as the string, that
+    also answers PyTorch's torch.device: ``.type`` ("cpu", "vulkan") and ``.index``
+    (None for the CPU)."""
+    __slots__ = ()
+
+    @property
+    def type(self):
+        return self.partition(":")[0]
+
+    @property
+    def index(self):
+        i = self.partition(":")[2]
+        return int(i) if i else None
+
+
 class BackendError(RuntimeError):
     """A backend could not do what was asked (unsupported dtype, no device, OOM)."""
 

@@ -18,7 +18,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
-from .base import ADAM_FORMS, BINARY_OPS, UNARY_OPS, Backend, BackendError, adam_scalars, check_op, mom_at
+from .base import (ADAM_FORMS, BINARY_OPS, UNARY_OPS, Backend, BackendError, Device, adam_scalars, check_op,
+                   mom_at)
 
 # rows this short take their maximum column by column: NumPy's loop per row of 4
 # cost 11x that on [200704, 4] (a max pool's windows); an argmax so ran 1.6x slower
@@ -992,7 +993,7 @@ class CPUBackend(Backend):
     name = "cpu"
 
     def __init__(self):
-        self.device = "cpu"
+        self.device = Device("cpu")
         self.malloc_tuned = _keep_freed_memory()
         self._pack_cache = {}  # adam_multi_'s packed small parameters (see _packed)
 

@@ -41,7 +41,7 @@ try:
 except ImportError as e:  # pragma: no cover
     raise ImportError(f"vkgrad's Kompute companion (_vkext) is not built: {e}") from None
 
-from ..base import ADAM_FORMS, BINARY_OPS, UNARY_OPS, Backend, BackendError, adam_scalars, check_op
+from ..base import ADAM_FORMS, BINARY_OPS, UNARY_OPS, Backend, BackendError, Device, adam_scalars, check_op
 
 _SHADER_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(__file__))), "shaders")
 _MANIFEST = os.path.join(_SHADER_DIR, "manifest.json")
@@ -374,7 +374,7 @@ class VulkanBackend(Backend):
             raise BackendError(f"vulkan:{index} does not exist: this machine has {n} Vulkan "
                                f"device(s) ({', '.join(d['name'] for d in list_devices()) or 'none'})")
         self.index = index
-        self.device = f"vulkan:{index}"
+        self.device = Device(f"vulkan:{index}")
         self.limits = _vkext.device_limits(index)
         threads_before = _thread_ids()
         self.mgr = kp.Manager(index)  # a CPU driver starts its worker threads here (GIL held)
