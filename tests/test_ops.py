@@ -511,6 +511,8 @@ CASES = {
     "flip_method": (lambda x: x.flip(-1), lambda x: np.flip(x, -1), [U(2, 7)]),
     "pad_constant": (lambda x: vg.pad(x, (1, 2, 0, 1), value=0.5),
                      lambda x: np.pad(x, ((0, 0), (0, 1), (1, 2)), constant_values=0.5), [U(2, 3, 4)]),
+    "pad_crop": (lambda x: vg.pad(x, (-1, 2, 1, -2), value=0.5),  # (negative: cropped, as PyTorch's)
+                 lambda x: np.pad(x[:, :3, 1:], ((0, 0), (1, 0), (0, 2)), constant_values=0.5), [U(2, 5, 4)]),
     "pad_reflect": (lambda x: vg.pad(x, (2, 1, 1, 2), "reflect"),
                     lambda x: np.pad(x, ((0, 0), (0, 0), (1, 2), (2, 1)), "reflect"), [U(2, 2, 4, 5)]),
     "pad_replicate": (lambda x: vg.pad(x, (3, 0), "replicate"), lambda x: np.pad(x, ((0, 0), (3, 0)), "edge"),
@@ -1534,7 +1536,10 @@ def test_pad_flip_index_select_errors():
         vg.pad(x, (1, 1), "edge")
     with pytest.raises(ValueError, match=r"pad: expected non-negative \(before, after\) pairs for at most the 3 "
                                          r"axes of \[2, 3, 4\], got \[1, -1\]"):
-        vg.pad(x, (1, -1))
+        vg.pad(x, (1, -1), "replicate")
+    with pytest.raises(ValueError, match=r"pad: cropping \(-3, -2\) of axis 2 of length 4 \(shape \[2, 3, 4\]\) "
+                                         r"removes more than the axis"):
+        vg.pad(x, (-3, -2))
     with pytest.raises(ValueError, match=r"pad: reflect padding \(4, 0\) of axis 2 of length 4 \(shape \[2, 3, 4\]\) "
                                          r"must be shorter than the axis"):
         vg.pad(x, (4, 0), "reflect")
