@@ -2771,3 +2771,15 @@ def test_parameter_requires_grad_and_cuda_amp_spellings():
     assert not positional.requires_grad and positional.name is None
     assert nn.Parameter(np.ones(2), "w").requires_grad and nn.Parameter(np.ones(2), "w").name == "w"
     assert vg.cuda.amp.GradScaler is vg.amp.GradScaler and vg.cuda.amp.autocast is vg.amp.autocast
+
+
+def test_state_dict_keep_vars_prefix_and_destination():
+    """state_dict(keep_vars=True) gives the tensors themselves (PyTorch's; arrays
+    otherwise), ``prefix`` goes before every key and ``destination`` is filled."""
+    m = nn.Sequential(nn.Linear(2, 3, device="cpu"), nn.BatchNorm1d(3, device="cpu"))
+    sd = m.state_dict(keep_vars=True)
+    assert sd["0.weight"] is m[0].weight and sd["1.running_mean"] is m[1].running_mean
+    assert isinstance(m.state_dict()["0.weight"], np.ndarray)
+    assert list(m.state_dict(prefix="enc."))[:2] == ["enc.0.weight", "enc.0.bias"]
+    dest = {"step": 3}
+    assert m.state_dict(destination=dest) is dest and "step" in dest and "1.num_batches_tracked" in dest

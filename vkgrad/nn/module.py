@@ -483,26 +483,33 @@ class Module:
         walk(self, "", frozenset())
         return out
 
-    def state_dict(self):
+    def state_dict(self, *, destination=None, prefix="", keep_vars=False):
         """Ordered name -> NumPy array of every parameter and buffer (and the
         ``_extra_state`` of modules that define ``get_extra_state``), in PyTorch's
         order and with its keys (a shared module's tensors under each of its names,
         batch norm's ``num_batches_tracked``), so PyTorch's state dicts and vkgrad's
-        load into each other; the state-dict hooks of every sub-module run."""
-        for prefix, m, h in self._module_hooks("sd_pre"):
-            h(m, prefix, False)
+        load into each other; the state-dict hooks of every sub-module run.
+        PyTorch's ``keep_vars``: the tensors themselves instead of arrays; ``prefix``
+        before every key; ``destination``: the dict filled and returned."""
+        for pre, m, h in self._module_hooks("sd_pre"):
+            h(m, prefix + pre, keep_vars)
         sd, arrays = OrderedDict(), {}
         for key, kind, item in self._state_entries():
             if kind == "t":
                 if id(item) not in arrays:
-                    arrays[id(item)] = item.numpy()
+                    arrays[id(item)] = item if keep_vars else item.numpy()
                 sd[key] = arrays[id(item)]
             elif kind == "host":
                 sd[key] = np.array(getattr(*item), np.int64)
             else:
                 sd[key] = item.get_extra_state()
-        for prefix, m, h in self._module_hooks("sd_post"):
-            h(m, sd, prefix, {})
+        for pre, m, h in self._module_hooks("sd_post"):
+            h(m, sd, pre, {})
+        if prefix:
+            sd = OrderedDict((prefix + k, v) for k, v in sd.items())
+        if destination is not None:
+            destination.update(sd)
+            return destination
         return sd
 
     def load_state_dict(self, state, strict=True):
