@@ -250,3 +250,34 @@ def test_generators_make_splits_and_shuffles_reproducible():
     assert len(list(D.WeightedRandomSampler([1.0, 2.0], 5, generator=vg.Generator().manual_seed(1)))) == 5
     with pytest.raises(ValueError, match="random_split: give seed or generator, not both"):
         D.random_split(ds, [10, 10], generator=g, seed=1)
+
+
+def test_tensor_datasets_give_tensors_and_lists_of_samples_are_datasets(monkeypatch):
+    """TensorDataset items are tensors (PyTorch's: x.unsqueeze(0) on ds[0] worked there,
+    not on the arrays it gave), on the device of the tensors given and in their dtype;
+    a DataLoader over it -- or over Subsets of it from random_split -- indexes the
+    arrays for a whole batch instead of collating samples (the same batches); a list
+    of (array, label) samples is a dataset, as PyTorch's (it raised: not stackable)."""
+    D = vg.data
+    x = np.arange(20.0, dtype=np.float32).reshape(10, 2)
+    ds = D.TensorDataset(vg.tensor(x, device="cpu", dtype="f64"), np.arange(10))
+    xi, yi = ds[3]
+    assert isinstance(xi, vg.Tensor) and xi.dtype == "f64" and xi.device == "cpu" and yi.dtype == "i32"
+    assert xi.unsqueeze(0).shape == (1, 2) and yi.item() == 3
+    train, _ = D.random_split(ds, [6, 4], generator=vg.Generator().manual_seed(0))
+    collated = [tuple(b.numpy() for b in batch) for batch in
+                D.DataLoader(train, batch_size=4, device="cpu", collate_fn=D.default_collate)]
+    calls = []
+    monkeypatch.setattr(D.TensorDataset, "__getitem__", lambda self, i: calls.append(i))
+    fast = [tuple(b.numpy() for b in batch) for batch in D.DataLoader(train, batch_size=4, device="cpu")]
+    assert not calls and len(fast) == len(collated) == 2  # (no sample fetched one by one)
+    for (fx, fy), (cx, cy) in zip(fast, collated):
+        np.testing.assert_array_equal(fx, cx)
+        np.testing.assert_array_equal(fy, cy)
+    monkeypatch.undo()
+    assert fast[0][0].dtype == np.float64  # (the given tensor's dtype kept)
+    samples = [(np.full(3, float(i)), i) for i in range(5)]
+    batches = list(D.DataLoader(samples, batch_size=2, device="cpu"))
+    assert [b[1].numpy().tolist() for b in batches] == [[0, 1], [2, 3], [4]] and batches[0][0].shape == (2, 3)
+    assert [b.numpy().tolist() for b in D.DataLoader([[1.0, 2.0], [3.0, 4.0]], batch_size=2, shuffle=False,
+                                                     device="cpu")] == [[[1.0, 2.0], [3.0, 4.0]]]

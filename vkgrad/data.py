@@ -24,11 +24,17 @@ class Dataset:
 
 
 class TensorDataset(Dataset):
-    """Samples ``(a[i], b[i], ...)`` of arrays (or tensors) sharing their first axis."""
+    """Samples ``(a[i], b[i], ...)`` of tensors (or arrays) sharing their first axis:
+    each a tensor, as PyTorch's -- on the device of the first tensor given, the CPU
+    for arrays -- in its dtype (integers stay integers).  Held on the host, so a
+    DataLoader gathers whole batches by indexing (also through Subsets)."""
 
     def __init__(self, *arrays):
         if not arrays:
             raise ValueError("TensorDataset: expected at least one array")
+        given = [a for a in arrays if isinstance(a, Tensor)]
+        self.device = given[0].device if given else "cpu"
+        self.dtypes = [a.dtype if isinstance(a, Tensor) else None for a in arrays]
         self.arrays = [a.numpy() if isinstance(a, Tensor) else np.asarray(a) for a in arrays]
         n = {a.shape[0] if a.ndim else None for a in self.arrays}
         if len(n) != 1 or None in n:
@@ -38,7 +44,8 @@ class TensorDataset(Dataset):
         return self.arrays[0].shape[0]
 
     def __getitem__(self, i):
-        return tuple(a[i] for a in self.arrays)
+        return tuple(tensor(a[i], dtype=None if a.dtype.kind in "iub" else dt, device=self.device)
+                     for a, dt in zip(self.arrays, self.dtypes))
 
 
 class IterableDataset:
@@ -334,8 +341,27 @@ def get_worker_info():
 
 
 def _is_dataset(x):
+    """A map-style dataset: a Dataset, anything with ``__getitem__`` and ``__len__`` but
+    arrays, or PyTorch's list of samples -- a list of tuples holding an array or a
+    tensor, or of dicts -- (other lists are ggmlR's x of samples: NumPy stacks them)."""
+    if isinstance(x, (list, tuple)):
+        first = x[0] if len(x) else None
+        return isinstance(first, dict) or isinstance(first, tuple) and any(
+            isinstance(v, (Tensor, np.ndarray, list, tuple)) for v in first)
     return (isinstance(x, Dataset) or hasattr(x, "__getitem__") and hasattr(x, "__len__")
-            and not isinstance(x, (np.ndarray, Tensor, list, tuple)))
+            and not isinstance(x, (np.ndarray, Tensor)))
+
+
+def _rows_of(dataset):
+    """(TensorDataset, its rows of the dataset's indices -- None: the same) where
+    ``dataset`` is a TensorDataset or a Subset of one (nested): a batch is then its
+    arrays indexed, not samples collated; else None."""
+    rows = None
+    while isinstance(dataset, Subset):
+        here = np.asarray(dataset.indices, dtype=np.int64)
+        rows = here if rows is None else here[rows]
+        dataset = dataset.dataset
+    return (dataset, rows) if isinstance(dataset, TensorDataset) else None
 
 
 class DataLoader:
@@ -484,11 +510,18 @@ class DataLoader:
         if self.batch_size is None:
             yield from self._unbatched(n)
             return
+        table = _rows_of(self.dataset) if self.dataset is not None and self.collate_fn is None else None
         for idx in self._batches():
             if idx.size and (idx.min() < 0 or idx.max() >= n):
                 raise IndexError(f"DataLoader: the sampler gave indices in [{idx.min()}, {idx.max()}], outside "
                                  f"the {n} samples")
             if self.dataset is not None:
+                if table is not None:  # (a TensorDataset: its arrays indexed, as the collated samples)
+                    td, rows = table
+                    r = idx if rows is None else rows[idx]
+                    yield tuple(tensor(a[r], dtype=None if a.dtype.kind in "iub" else self.dtype or dt,
+                                       device=self.device) for a, dt in zip(td.arrays, td.dtypes))
+                    continue
                 batch = (self.collate_fn or default_collate)([self.dataset[int(i)] for i in idx])
                 yield self._tensors(batch)
                 continue
