@@ -1642,3 +1642,15 @@ def test_step_takes_pytorchs_closure(bk, make):
         bk.close(w1.numpy(), w2.numpy())
     with pytest.raises(TypeError, match="grads must be the dict from vkgrad.backward\\(\\), a closure or None, got int"):
         o1.step(3)
+
+
+def test_pytorchs_implementation_switches_are_accepted():
+    """foreach= / fused= / capturable= (PyTorch's ways to run one update) are accepted on
+    every optimizer, plain or with groups; differentiable=True is refused by name."""
+    m = vg.nn.Linear(2, 1, device="cpu")
+    for cls in (vg.optim.SGD, vg.optim.Adam, vg.optim.AdamW, vg.optim.RMSprop, vg.optim.Adagrad):
+        opt = cls(m.parameters(), lr=0.1, foreach=True, fused=False, capturable=False, differentiable=False)
+        assert opt.param_groups[0]["lr"] == 0.1
+    vg.optim.Adam([{"params": m.parameters()}], lr=1e-3, fused=True)
+    with pytest.raises(ValueError, match=r"Adam: differentiable=True \(gradients through the update\) is not supported"):
+        vg.optim.Adam(m.parameters(), differentiable=True)

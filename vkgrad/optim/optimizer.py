@@ -92,6 +92,12 @@ def _group_params(ps):
     return [ps] if isinstance(ps, Tensor) else list(ps.values()) if isinstance(ps, dict) else list(ps)
 
 
+# PyTorch's switches between implementations of one update (for-each loops, one fused
+# kernel, CUDA-graph capture): vkgrad's updates are one fused dispatch for all
+# parameters already and capture through vg.capture_step; differentiable=True is refused
+_IMPL_SWITCHES = ("foreach", "fused", "capturable", "differentiable")
+
+
 class _GroupView(MutableMapping):
     """One parameter group as PyTorch's dict: "params" and the hyperparameters of
     the optimizer serving it, read and written live (``g["lr"] = 0.01`` takes
@@ -169,6 +175,12 @@ class Optimizer:
 
         @functools.wraps(init)
         def __init__(self, params, *args, **kwargs):
+            for k in _IMPL_SWITCHES:  # (PyTorch's implementation switches: accepted, as its code passes them)
+                if k in kwargs and k not in sig.parameters:
+                    if k == "differentiable" and kwargs[k]:
+                        raise ValueError(f"{type(self).__name__}: differentiable=True (gradients through the "
+                                         "update) is not supported")
+                    kwargs.pop(k)
             groups = _groups(params)
             if groups is None:
                 return init(self, params, *args, **kwargs)
