@@ -147,3 +147,13 @@ def test_bfloat16_is_named_in_its_refusal():
         vg.zeros(3, dtype="bf16")
     with vg.autocast("cpu", dtype=vg.bfloat16):
         assert (vg.ones((2, 3), device="cpu") @ vg.ones((3, 2), device="cpu")).dtype == "f16"
+
+
+def test_cuda_calls_say_where_the_gpus_are():
+    """x.cuda() / model.cuda() (PyTorch scripts written for CUDA) raise naming the Vulkan
+    device instead of an AttributeError."""
+    msg = r"cuda: vkgrad has no CUDA devices .* its GPUs are Vulkan devices: .to\('vulkan'\)"
+    with pytest.raises(RuntimeError, match=msg):
+        vg.ones(2, device="cpu").cuda()
+    with pytest.raises(RuntimeError, match=msg):
+        vg.nn.Linear(2, 2, device="cpu").cuda()

@@ -69,6 +69,10 @@ class Version(list):
     shared = False
 
 
+_NO_CUDA = ("cuda: vkgrad has no CUDA devices (vkgrad.cuda.is_available() is False); its GPUs are Vulkan "
+            "devices: .to('vulkan') (vkgrad.vulkan_available() says whether there is one)")
+
+
 class Tensor:
     """An n-dimensional array on a device, with optional gradient tracking."""
 
@@ -243,6 +247,11 @@ class Tensor:
 
     def cpu(self):
         return self.to("cpu")
+
+    def cuda(self, device=None, non_blocking=False):
+        """Refused with the way to a GPU here: vkgrad's GPUs are Vulkan devices (PyTorch
+        without CUDA refuses it too)."""
+        raise RuntimeError(_NO_CUDA)
 
     def float(self):
         return self.to(dtype="f32")

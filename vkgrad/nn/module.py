@@ -424,6 +424,11 @@ class Module:
         """``to(device="cpu")``."""
         return self.to(device="cpu")
 
+    def cuda(self, device=None):
+        """Refused with the way to a GPU here (as ``Tensor.cuda``): ``to("vulkan")``."""
+        from ..tensor import _NO_CUDA
+        raise RuntimeError(_NO_CUDA)
+
     def modules(self):
         """This module and every sub-module, depth first (as PyTorch's)."""
         return [m for _, m in self.named_modules()]
