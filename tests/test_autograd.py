@@ -988,3 +988,23 @@ def test_once_differentiable_refuses_gradients_of_gradients(bk):
     with pytest.raises(NotImplementedError, match=r"backward\(create_graph=True\): the op 'gammainc'"):
         vg.autograd.grad(vg.special.gammainc(2.0, a).sum(), a, create_graph=True)
     assert vg.autograd.function.Function is vg.autograd.Function
+
+
+def test_torch_autograd_backward_accumulates_into_grad(bk):
+    """vg.autograd.backward is PyTorch's torch.autograd.backward: one tensor or several
+    (with grad_tensors), accumulated into .grad, None returned -- it was ggmlR's
+    vg.backward under that name, which returns the gradients and leaves .grad alone,
+    so a PyTorch loop calling it stepped on no gradient, silently. vg.backward is
+    still ggmlR's."""
+    x = bk.t(np.array([1.0, 2.0]), requires_grad=True)
+    assert vg.autograd.backward((x * x).sum()) is None
+    bk.close(x.grad.numpy(), [2.0, 4.0])
+    y, z = x * 3.0, (x * x).sum()
+    vg.autograd.backward([y, z], [bk.t(np.array([1.0, 0.5])), None])
+    bk.close(x.grad.numpy(), [2.0 + 3.0 + 2.0, 4.0 + 1.5 + 4.0])
+    with pytest.raises(ValueError, match="backward: 1 grad_tensors for 2 tensors"):
+        vg.autograd.backward([y, z], [None])
+    w = vg.Parameter(np.array([1.0, -1.0]), name="w", dtype=bk.dtype, device=bk.device)
+    grads = vg.backward((w * w).sum())
+    assert w.grad is None and "w" in grads
+    bk.close(grads["w"].numpy(), [2.0, -2.0])

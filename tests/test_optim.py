@@ -1654,3 +1654,16 @@ def test_pytorchs_implementation_switches_are_accepted():
     vg.optim.Adam([{"params": m.parameters()}], lr=1e-3, fused=True)
     with pytest.raises(ValueError, match=r"Adam: differentiable=True \(gradients through the update\) is not supported"):
         vg.optim.Adam(m.parameters(), differentiable=True)
+
+
+def test_optimizer_zero_grad_set_to_none_false_zeroes():
+    """opt.zero_grad(set_to_none=False) zeroes the gradients in place, as PyTorch's and
+    Module.zero_grad (it dropped them)."""
+    p = vg.Parameter(np.array([1.0, 2.0]), device="cpu")
+    opt = vg.optim.SGD([p], lr=0.1)
+    (p * p).sum().backward()
+    g = p.grad
+    opt.zero_grad(set_to_none=False)
+    assert p.grad is g and p.grad.numpy().tolist() == [0.0, 0.0]
+    opt.zero_grad()
+    assert p.grad is None

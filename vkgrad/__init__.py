@@ -6,8 +6,8 @@ from __future__ import annotations
 __version__ = "0.1.0"
 
 from . import config
-from .autograd import (Gradients, backward, enable_grad, grad_tape, inference_mode, is_grad_enabled, no_grad,
-                       set_grad_enabled)
+from .autograd import (Gradients, backward_grads as backward, enable_grad, grad_tape, inference_mode, is_grad_enabled,
+                       no_grad, set_grad_enabled)
 from .backends import BackendError, devices, get_backend, normalize_device, vulkan_available
 from .gradcheck import gradcheck
 from .ops import *  # noqa: F401,F403  (the functional API)

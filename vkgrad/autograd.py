@@ -470,9 +470,9 @@ def _freed(g):
 _FREED = (_freed, (), ())  # (no versions to check)
 
 
-def backward(loss, grad=None, retain_graph=False, create_graph=False):
-    """Gradients of ``loss`` for every leaf it depends on, keyed by name
-    (``create_graph``: recorded, differentiable again).
+def backward_grads(loss, grad=None, retain_graph=False, create_graph=False):
+    """``vkgrad.backward(loss)`` (ggmlR's): the gradients of ``loss`` for every leaf
+    it depends on, keyed by name (``create_graph``: recorded, differentiable again).
 
     Keys are the parameters' names (``Parameter(name=...)``, module paths such
     as ``"0.weight"``, or an optimizer's dict keys); the values are tensors on
@@ -486,6 +486,27 @@ def backward(loss, grad=None, retain_graph=False, create_graph=False):
             key = f"{t.name or 'tensor'}_{_unnamed[0]}"
         out._put(key, t, g if create_graph else Tensor(g, t.backend))
     return out
+
+
+def backward(tensors, grad_tensors=None, retain_graph=None, create_graph=False, inputs=None):
+    """PyTorch's ``torch.autograd.backward``: each of ``tensors`` (one or a sequence;
+    non-scalar ones weighted by its ``grad_tensors``) backpropagated into the leaves'
+    ``.grad``, accumulated; returns None.  (``vkgrad.backward(loss)`` is ggmlR's: it
+    returns the gradients and leaves ``.grad`` alone -- the same call here would
+    not have changed any ``.grad``.)"""
+    ts = [tensors] if isinstance(tensors, Tensor) else list(tensors)
+    if grad_tensors is None:
+        gs = [None] * len(ts)
+    else:
+        gs = [grad_tensors] if isinstance(grad_tensors, Tensor) or not isinstance(grad_tensors, (list, tuple)) \
+            else list(grad_tensors)
+    if len(gs) != len(ts):
+        raise ValueError(f"backward: {len(gs)} grad_tensors for {len(ts)} tensors")
+    for i, (t, g) in enumerate(zip(ts, gs)):
+        if not isinstance(t, Tensor):
+            raise TypeError(f"backward: expected vkgrad Tensors, got {type(t).__name__}")
+        last = i == len(ts) - 1  # (the graph kept for the next tensor's pass: they may share it)
+        t.backward(g, retain_graph=bool(retain_graph) if last else True, create_graph=create_graph, inputs=inputs)
 
 
 def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=False, allow_unused=False):

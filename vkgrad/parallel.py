@@ -14,7 +14,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
-from .autograd import Gradients, backward, no_grad
+from .autograd import Gradients, backward_grads as backward, no_grad
 from .optim.adam import Adam
 from .backends import normalize_device
 from .tensor import Tensor, tensor

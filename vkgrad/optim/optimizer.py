@@ -538,8 +538,13 @@ class Optimizer:
         return parts
 
     def zero_grad(self, set_to_none=True):
+        """Drop the parameters' gradients (``set_to_none=False``: zero them in place, as
+        ``Module.zero_grad``; it dropped them too)."""
         for p in self.parameters():
-            p.grad = None
+            if set_to_none or p.grad is None:
+                p.grad = None
+            else:
+                p.grad.zero_()
 
     def _groups_served(self):
         """This optimizer and those serving its other parameter groups."""
