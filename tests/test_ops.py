@@ -1852,8 +1852,7 @@ def test_cat_and_stack_errors():
         vg.cat([])
     with pytest.raises(TypeError, match="cat: item 1 is a ndarray, expected a vkgrad Tensor"):
         vg.cat([a, np.zeros((2, 3))])
-    with pytest.raises(TypeError, match=r"cat: tensor 1 is f16, tensor 0 f32; cast one with .to\(dtype=...\)"):
-        vg.cat([a, a.half()])
+    assert vg.cat([a, a.half()]).dtype == "f32"  # (promoted, as PyTorch's)
     with pytest.raises(ValueError, match="cat: 0-d tensors cannot be joined; use stack"):
         vg.cat([vg.tensor(1.0), vg.tensor(2.0)])
     with pytest.raises(ValueError, match=r"stack: tensor 1 has shape \[2, 4\], tensor 0 \[2, 3\]"):
@@ -2895,6 +2894,31 @@ def test_pytorch_spellings_squeeze_dims_reduction_dtype_printing_and_assert_clos
     vg.testing.assert_close(nan, nan, equal_nan=True)
     with pytest.raises(AssertionError, match="Mismatched elements: 1 / 2"):
         vg.testing.assert_close(nan, nan)
+
+
+def test_div_rounding_modes_cat_promotion_and_constants(bk):
+    """torch.div(a, b, rounding_mode="trunc" / "floor") (index arithmetic in current
+    PyTorch code; it raised TypeError) -- int32 operands give int32 --; cat / stack of
+    mixed dtypes promote as PyTorch's (f16 with f32: f32; int32 with a float: the float;
+    gradients through the casts) where they raised; vg.inf / nan / e / pi / newaxis."""
+    i = vg.tensor(np.array([-7, 7, 6], np.int32), dtype="i32", device=bk.device)
+    t = vg.div(i, 2, rounding_mode="trunc")
+    f = vg.div(i, 2, rounding_mode="floor")
+    assert t.dtype == f.dtype == "i32" and t.numpy().tolist() == [-3, 3, 3] and f.numpy().tolist() == [-4, 3, 3]
+    assert i.div(4, rounding_mode="floor").numpy().tolist() == [-2, 1, 1] and vg.div(i, 2).dtype == "f32"
+    x = bk.t(np.array([-7.0, 7.5]))
+    assert vg.div(x, 2, rounding_mode="floor").numpy().tolist() == [-4.0, 3.0]
+    assert vg.div(x, bk.t(np.array([2.0, 2.0])), rounding_mode="trunc").numpy().tolist() == [-3.0, 3.0]
+    with pytest.raises(ValueError, match="divide: rounding_mode must be None, 'trunc' or 'floor', got 'round'"):
+        vg.div(x, 2, rounding_mode="round")
+    a = vg.tensor(np.ones(2), requires_grad=True, dtype="f32", device=bk.device)
+    h = vg.tensor(np.full(2, 2.0), dtype="f16", device=bk.device)
+    c = vg.cat([h, a])
+    assert c.dtype == "f32" and c.numpy().tolist() == [2.0, 2.0, 1.0, 1.0]
+    (c * c).sum().backward()
+    assert a.grad.numpy().tolist() == [2.0, 2.0]
+    assert vg.stack([vg.arange(2, device=bk.device), h]).dtype == "f16"
+    assert vg.inf == np.inf and np.isnan(vg.nan) and vg.e == np.e and vg.pi == np.pi and vg.newaxis is None
 
 
 def test_interpolate_antialias(bk):

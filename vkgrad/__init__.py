@@ -3,6 +3,8 @@
 Batch-first layout (``[batch, features]``).  See README.md for a tour."""
 from __future__ import annotations
 
+import math as _math
+
 __version__ = "0.1.0"
 
 from . import config
@@ -36,6 +38,8 @@ float16 = half = "f16"
 float64 = double = "f64"
 int32 = int = int64 = long = "i32"
 bfloat16 = "bfloat16"  # (autocast's dtype: runs as f16; no bfloat16 storage -- tensors refuse it by name)
+# PyTorch's constants
+inf, nan, e, pi, newaxis = _math.inf, _math.nan, _math.e, _math.pi, None
 
 
 def set_default_dtype(dtype):

@@ -90,7 +90,8 @@ def _int_operands(fn, n, int_result=True):
     """Let ``fn``'s first ``n`` operands be int32 tensors (PyTorch's ``arange(5) + 1``,
     ``labels - 1``, ``idx // 2``): computed in f32 -- exact below 2**24 -- and
     returned as int32 when every operand is an integer (``int_result``), else in the
-    float dtype (an int32 tensor with a float one or a float number, true division)."""
+    float dtype (an int32 tensor with a float one or a float number, true division;
+    ``int_result`` may be a test of the keywords: div's rounding_mode)."""
     import functools
     import numbers
 
@@ -112,15 +113,19 @@ def _int_operands(fn, n, int_result=True):
         dt = builtins.max(floats, key=("f16", "f32", "f64").index) if floats else "f32"  # (int and half: half)
         conv = tuple(_to(a, dtype=dt) if isinstance(a, _T) and a.dtype == "i32" else a for a in operands)
         out = fn(*conv, *args[n:], **kw)
-        if not (ints and int_result):
+        if not (ints and (int_result(kw) if callable(int_result) else int_result)):
             return out
         return _to(_round(out) if int_result == "round" else out, dtype="i32")  # (exp-based powers: rounded)
     wrapper.int_operands_of = fn
     return wrapper
 
 
-for _name, _n, _int in (("add", 2, True), ("sub", 2, True), ("mul", 2, True), ("div", 2, False),
-                        ("true_divide", 2, False), ("divide", 2, False), ("neg", 1, True), ("negative", 1, True),
+def _rounded(kw):
+    return kw.get("rounding_mode") is not None  # (div / divide: a rounded quotient of integers is one)
+
+
+for _name, _n, _int in (("add", 2, True), ("sub", 2, True), ("mul", 2, True), ("div", 2, _rounded),
+                        ("true_divide", 2, False), ("divide", 2, _rounded), ("neg", 1, True), ("negative", 1, True),
                         ("abs", 1, True), ("maximum", 2, True), ("minimum", 2, True), ("floor_divide", 2, True),
                         ("remainder", 2, True), ("fmod", 2, True), ("clamp", 3, True), ("clip", 3, True),
                         ("square", 1, True), ("sign", 1, True), ("pow", 2, "round")):

@@ -642,7 +642,11 @@ def mul(a, b):
     return _binary("mul", a, b)
 
 
-def div(a, b):
+def div(a, b, rounding_mode=None):
+    """a / b; PyTorch's ``rounding_mode`` "trunc" / "floor": the quotient rounded (``divide``)."""
+    if rounding_mode is not None:
+        from .compat import divide
+        return divide(a, b, rounding_mode=rounding_mode)
     if _scalar(b) and isinstance(a, Tensor):
         return affine(a, 1.0 / b)
     if _scalar(a) and isinstance(b, Tensor):

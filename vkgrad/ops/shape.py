@@ -188,7 +188,9 @@ def transpose(x, axes=None, dim1=None):
 
 
 def _pieces(op, tensors):
-    """The tensors of cat / stack as a checked list (one device, one dtype)."""
+    """The tensors of cat / stack as a checked list on one device, in one dtype: the
+    widest float among them where they differ (PyTorch's promotion: f16 with f32 ->
+    f32, int32 with a float -> that float; the casts differentiable)."""
     if isinstance(tensors, Tensor) or not isinstance(tensors, (list, tuple)):
         raise TypeError(f"{op}: expected a list or tuple of tensors, got {type(tensors).__name__}")
     if not tensors:
@@ -196,10 +198,12 @@ def _pieces(op, tensors):
     for i, t in enumerate(tensors):
         if not isinstance(t, Tensor):
             raise TypeError(f"{op}: item {i} is a {type(t).__name__}, expected a vkgrad Tensor")
-        if t.dtype != tensors[0].dtype:
-            raise TypeError(f"{op}: tensor {i} is {t.dtype}, tensor 0 {tensors[0].dtype}; cast one with "
-                            ".to(dtype=...)")
     same_device(op, *tensors)
+    dts = {t.dtype for t in tensors}
+    if len(dts) > 1:
+        from .elementwise import to
+        target = builtins.max(dts - {"i32"}, key=("f16", "f32", "f64").index)
+        return [t if t.dtype == target else to(t, dtype=target) for t in tensors]
     return list(tensors)
 
 
