@@ -1087,10 +1087,7 @@ def _legacy_new(args, dtype=None, device=None):
     dtype = dtype or config.default_dtype
     args = args or [0]  # (Tensor(): empty, as PyTorch's)
     if len(args) == 1 and not isinstance(args[0], numbers.Integral):
-        a = args[0]
-        if isinstance(a, (tuple, list)) and a and all(isinstance(v, Tensor) for v in a):
-            a = [v.numpy() for v in a]
-        return tensor(a.numpy() if isinstance(a, Tensor) else a, dtype=dtype, device=device)
+        return tensor(args[0], dtype=dtype, device=device)
     if all(isinstance(a, numbers.Integral) and not isinstance(a, bool) and a >= 0 for a in args):
         return zeros(*[int(a) for a in args], dtype=dtype, device=device)
     raise TypeError(f"Tensor: PyTorch's legacy constructor takes non-negative sizes or one sequence of values, got "
@@ -1336,7 +1333,7 @@ def rand(*shape, size=None, generator=None, dtype=None, device=None, requires_gr
     return tensor(rng(generator).random(_sized("rand", shape, size)), requires_grad, dtype, device)
 
 
-def randperm(n, generator=None, dtype="i32", device=None, requires_grad=False):
+def randperm(n, dtype="i32", device=None, requires_grad=False, *, generator=None):
     """A random permutation of 0 .. n - 1 from vkgrad's generator or ``generator``
     (int32 unless a float ``dtype``)."""
     from .random import rng
@@ -1345,7 +1342,7 @@ def randperm(n, generator=None, dtype="i32", device=None, requires_grad=False):
     return tensor(rng(generator).permutation(int(n)), requires_grad, dtype, device)
 
 
-def randint(low, high, size, generator=None, device=None):
+def randint(low, high, size, device=None, *, generator=None):
     """int32 samples in [low, high) of shape ``size`` from vkgrad's generator or
     ``generator``."""
     from .random import rng
