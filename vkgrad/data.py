@@ -44,7 +44,13 @@ class TensorDataset(Dataset):
         return self.arrays[0].shape[0]
 
     def __getitem__(self, i):
-        return tuple(tensor(a[i], dtype=None if a.dtype.kind in "iub" else dt, device=self.device)
+        return self._take(i, None, self.device)
+
+    def _take(self, rows, dtype, device):
+        """Each array's ``rows`` (a sample, or a DataLoader's batch) as a tensor on
+        ``device`` (None: the default): floats in ``dtype`` or the given tensor's,
+        integers kept."""
+        return tuple(tensor(a[rows], dtype=None if a.dtype.kind in "iub" else dtype or dt, device=device)
                      for a, dt in zip(self.arrays, self.dtypes))
 
 
@@ -518,9 +524,7 @@ class DataLoader:
             if self.dataset is not None:
                 if table is not None:  # (a TensorDataset: its arrays indexed, as the collated samples)
                     td, rows = table
-                    r = idx if rows is None else rows[idx]
-                    yield tuple(tensor(a[r], dtype=None if a.dtype.kind in "iub" else self.dtype or dt,
-                                       device=self.device) for a, dt in zip(td.arrays, td.dtypes))
+                    yield td._take(idx if rows is None else rows[idx], self.dtype, self.device)
                     continue
                 batch = (self.collate_fn or default_collate)([self.dataset[int(i)] for i in idx])
                 yield self._tensors(batch)
