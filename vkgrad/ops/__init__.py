@@ -15,6 +15,7 @@ from .nn import (bilinear, embedding_bag, gumbel_softmax, batch_norm, binary_cro
 from .conv import (affine_grid, grid_sample, max_unpool1d, max_unpool2d, channel_shuffle, conv_transpose1d, fold, local_response_norm, unfold, adaptive_avg_pool1d, adaptive_avg_pool2d, adaptive_max_pool1d, adaptive_max_pool2d, avg_pool1d, avg_pool2d, avg_pool3d, conv1d, conv2d, conv3d, conv_transpose2d,
                    interpolate, max_pool1d, max_pool2d, max_pool3d)
 from .einsum import einsum
+from ._core import int_as_f32
 from .compat import (addcdiv, addcmul, allclose, isin, atleast_1d, atleast_2d, atleast_3d, broadcast_shapes,
                      broadcast_tensors, deg2rad, divide, dsplit, equal, fliplr, flipud, floor_divide, heaviside, hsplit,
                      isclose, logical_and, logical_not, logical_or, logical_xor, multiply, negative, positive,
@@ -86,47 +87,17 @@ __all__ = ["abs", "add", "affine", "clamp", "div", "eq", "exp", "gelu", "log", "
            "triplet_margin_with_distance_loss", "digamma", "erfc", "erfinv", "lgamma"] + list(_extras_all)
 
 
-def _int_operands(fn, n, int_result=True):
-    """Let ``fn``'s first ``n`` operands be int32 tensors (PyTorch's ``arange(5) + 1``,
-    ``labels - 1``, ``idx // 2``): computed in f32 -- exact below 2**24 -- and
-    returned as int32 when every operand is an integer (``int_result``), else in the
-    float dtype (an int32 tensor with a float one or a float number, true division;
-    ``int_result`` may be a test of the keywords: div's rounding_mode)."""
-    import functools
-    import numbers
-
-    from ..tensor import Tensor as _T
-    from .elementwise import to as _to
-
-    import builtins
-
-    from .elementwise import round as _round
-
-    @functools.wraps(fn)
-    def wrapper(*args, **kw):
-        operands = args[:n]
-        if not builtins.any(isinstance(a, _T) and a.dtype == "i32" for a in operands):
-            return fn(*args, **kw)
-        floats = [a.dtype for a in operands if isinstance(a, _T) and a.dtype != "i32"]
-        ints = not floats and builtins.all(isinstance(a, _T) or isinstance(a, numbers.Integral) and
-                                           not isinstance(a, bool) for a in operands)
-        dt = builtins.max(floats, key=("f16", "f32", "f64").index) if floats else "f32"  # (int and half: half)
-        conv = tuple(_to(a, dtype=dt) if isinstance(a, _T) and a.dtype == "i32" else a for a in operands)
-        out = fn(*conv, *args[n:], **kw)
-        if not (ints and (int_result(kw) if callable(int_result) else int_result)):
-            return out
-        return _to(_round(out) if int_result == "round" else out, dtype="i32")  # (exp-based powers: rounded)
-    wrapper.int_operands_of = fn
-    return wrapper
-
-
 def _rounded(kw):
     return kw.get("rounding_mode") is not None  # (div / divide: a rounded quotient of integers is one)
 
 
-for _name, _n, _int in (("add", 2, True), ("sub", 2, True), ("mul", 2, True), ("div", 2, _rounded),
-                        ("true_divide", 2, False), ("divide", 2, _rounded), ("neg", 1, True), ("negative", 1, True),
-                        ("abs", 1, True), ("maximum", 2, True), ("minimum", 2, True), ("floor_divide", 2, True),
-                        ("remainder", 2, True), ("fmod", 2, True), ("clamp", 3, True), ("clip", 3, True),
-                        ("square", 1, True), ("sign", 1, True), ("pow", 2, "round")):
-    globals()[_name] = _int_operands(globals()[_name], _n, _int)
+# int32 operands of the arithmetic (PyTorch's arange(5) + 1, labels - 1, idx // 2, where(mask, labels, -100)):
+# the operands' positions, and when integer operands give an integer result
+for _name, _at, _int in (("add", (0, 1), True), ("sub", (0, 1), True), ("mul", (0, 1), True),
+                         ("div", (0, 1), _rounded), ("true_divide", (0, 1), False), ("divide", (0, 1), _rounded),
+                         ("neg", (0,), True), ("negative", (0,), True), ("abs", (0,), True), ("maximum", (0, 1), True),
+                         ("minimum", (0, 1), True), ("floor_divide", (0, 1), True), ("remainder", (0, 1), True),
+                         ("fmod", (0, 1), True), ("clamp", (0, 1, 2), True), ("clip", (0, 1, 2), True),
+                         ("square", (0,), True), ("sign", (0,), True), ("pow", (0, 1), "round"),
+                         ("where", (1, 2), True)):
+    globals()[_name] = int_as_f32(globals()[_name], at=_at, int_result=_int)

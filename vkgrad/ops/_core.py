@@ -67,24 +67,36 @@ def check_tensor(op, x):
     return x
 
 
-def int_as_f32(fn=None, *, values=True):
-    """Let an op take an int32 tensor as its first operand (PyTorch's labels.max(),
-    arange(T).expand(B, T), labels.flip(0), where(mask, labels, -100)): it runs on the
-    values in f32 -- exact while they (and sums) stay below 2**24, as int32
-    arithmetic -- and its float results come back as int32 (``values``; an index part
-    of a result, already int32, as it is; every tensor of a tuple or list of pieces).
-    ``values=False``: the results as the op gives them (masks, counts)."""
+def int_as_f32(fn=None, *, at=(0,), int_result=True):
+    """Let ``fn``'s operands at the positions ``at`` (the first by default; where's two
+    branches, not its condition) be int32 tensors, as PyTorch's (``arange(5) + 1``,
+    ``labels.max()``, ``arange(T).expand(B, T)``, ``where(mask, labels, -100)``): they
+    run in f32 -- exact while values and sums stay below 2**24 -- or in the float
+    dtype of a float operand among them, and the float results come back as int32
+    where every one of those operands is an integer and ``int_result`` says so (a
+    test of the keywords -- div's rounding_mode --, or "round": exp-based powers
+    rounded first); an index part of a result, already int32, and every tensor of a
+    tuple or list of pieces alike.  ``int_result=False``: the results as the op gives
+    them (true division, masks, counts)."""
     if fn is None:
-        return lambda f: int_as_f32(f, values=values)
+        return lambda f: int_as_f32(f, at=at, int_result=int_result)
     import functools
 
     @functools.wraps(fn)
-    def wrapper(x, *args, **kw):
-        if not (isinstance(x, Tensor) and x.dtype == "i32"):
-            return fn(x, *args, **kw)
-        from .elementwise import to
-        out = fn(to(x, dtype="f32"), *args, **kw)
-        return _ints_back(out) if values else out
+    def wrapper(*args, **kw):
+        operands = [args[i] for i in at if i < len(args)]
+        if not any(isinstance(a, Tensor) and a.dtype == "i32" for a in operands):
+            return fn(*args, **kw)
+        from .elementwise import round as _round, to
+        floats = [a.dtype for a in operands if isinstance(a, Tensor) and a.dtype != "i32"]
+        ints = not floats and all(isinstance(a, Tensor) or isinstance(a, numbers.Integral) and not isinstance(a, bool)
+                                  for a in operands)
+        dt = max(floats, key=_RANK.get) if floats else "f32"  # (int and half: half)
+        out = fn(*[to(a, dtype=dt) if i in at and isinstance(a, Tensor) and a.dtype == "i32" else a
+                   for i, a in enumerate(args)], **kw)
+        if not (ints and (int_result(kw) if callable(int_result) else int_result)):
+            return out
+        return _ints_back(_round(out) if int_result == "round" else out)
     return wrapper
 
 

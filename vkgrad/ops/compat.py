@@ -193,14 +193,14 @@ def _nonzero(op, x):
     return ne(x.detach(), 0.0)
 
 
-@int_as_f32(values=False)
+@int_as_f32(int_result=False)
 def all(x, dim=None, keepdim=False):
     """1.0 where every element along ``dim`` (all: None) is nonzero (NaN counts),
     else 0.0 (not differentiable)."""
     return amin(_nonzero("all", x), dim, keepdim)
 
 
-@int_as_f32(values=False)
+@int_as_f32(int_result=False)
 def any(x, dim=None, keepdim=False):
     """1.0 where some element along ``dim`` is nonzero, else 0.0."""
     return amax(_nonzero("any", x), dim, keepdim)

@@ -708,14 +708,6 @@ def where(cond, a=_UNSET, b=_UNSET):
         raise TypeError("where: give both a and b (or neither: the indices of cond's nonzeros)")
     if not isinstance(cond, Tensor):
         raise TypeError(f"where: cond must be a vkgrad Tensor, got {type(cond).__name__}")
-    if any(isinstance(v, Tensor) and v.dtype == "i32" for v in (a, b)):
-        # int32 branches (PyTorch's where(mask, labels, -100)): selected in f32, int32 again
-        # where both are integers (as int32 arithmetic), else in the float operand's dtype
-        f = [v.dtype for v in (a, b) if isinstance(v, Tensor) and v.dtype != "i32"]
-        ints = not f and all(isinstance(v, (Tensor, numbers.Integral)) and not isinstance(v, bool) for v in (a, b))
-        a, b = (to(v, dtype=f[0] if f else "f32") if isinstance(v, Tensor) and v.dtype == "i32" else v for v in (a, b))
-        out = where(cond, a, b)
-        return to(out, dtype="i32") if ints else out
     cd = cond if cond.dtype in FLOAT_DTYPES else to(cond, dtype="f32")
     if not isinstance(a, Tensor) and not isinstance(b, Tensor):
         a = as_tensor("where", a, cd)

@@ -272,7 +272,7 @@ def masked_scatter(x, mask, source):
     return reshape(index_copy(flat, 0, pos, src), x.shape)
 
 
-@int_as_f32(values=False)
+@int_as_f32(int_result=False)
 def nonzero(x, *, as_tuple=False):
     """The indices of x's nonzero elements (NaN counts), row-major, as an int32
     [count, ndim] tensor on x's device, or a tuple of 1-d ones (``as_tuple``)."""
@@ -286,7 +286,7 @@ def nonzero(x, *, as_tuple=False):
     return Tensor(be.from_numpy(pos.reshape(pos.shape[0], x.ndim), "i32"), be)
 
 
-@int_as_f32(values=False)
+@int_as_f32(int_result=False)
 def argwhere(x):
     """nonzero(x): [count, ndim] int32 indices."""
     return nonzero(x)

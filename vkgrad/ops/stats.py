@@ -178,7 +178,7 @@ def aminmax(x, *, dim=None, keepdim=False):
     return AminmaxResult(amin(x, dim, keepdim), amax(x, dim, keepdim))
 
 
-@int_as_f32(values=False)
+@int_as_f32(int_result=False)
 def count_nonzero(x, dim=None):
     """How many elements are not 0 (NaN counts), along ``dim`` (an int, a tuple or
     None: all): int32."""
