@@ -26,6 +26,9 @@ def test_creation_functions(bk):
         bk.close(like.numpy(), np.full((2, 3), want))
     labels = vg.full((3,), 2, dtype="i32", device=bk.device)
     assert labels.dtype == "i32" and labels.numpy().tolist() == [2, 2, 2]
+    # PyTorch's dtype from a Python fill value: an int fills an integer tensor
+    assert vg.full((2,), 7, device=bk.device).dtype == "i32"
+    assert vg.full((2,), 7.0, device=bk.device).dtype == vg.get_default_dtype()
     assert vg.zeros_like(x, dtype="i32").dtype == "i32"
 
 

@@ -937,6 +937,7 @@ CASES = {
     "prod_with_zero": (lambda a: vg.prod(a * vg.tensor([1.0, 0.0, 1.0], device=a.device, dtype=a.dtype), 0),
                        lambda a: (a * [1.0, 0.0, 1.0]).prod(0), [U(3)]),
     "cumprod": (lambda a: vg.cumprod(a, 1), lambda a: np.cumprod(a, 1), [U(2, 7)]),
+    "cumprod_dim_kw": (lambda a: vg.cumprod(a, dim=0), lambda a: np.cumprod(a, 0), [U(3, 2)]),
     "index_add": (lambda x, s: vg.index_add(x, 1, [3, 0, 3], s, alpha=2.0),
                   lambda x, s: x + 2.0 * np.stack([s[:, 1], 0 * s[:, 0], 0 * s[:, 0], s[:, 0] + s[:, 2]], 1),
                   [U(2, 4), U(2, 3)]),
@@ -1206,6 +1207,9 @@ CASES = {
                  [U(3, 4)]),
     "std_mean": (lambda a: vg.stack(vg.std_mean(a, 0, correction=0)), lambda a: np.stack([a.std(0), a.mean(0)]),
                  [U(3, 4)]),
+    "var_mean_unbiased_keepdim": (lambda a: vg.cat(vg.var_mean(a, dim=1, unbiased=False, keepdim=True), 1),
+                                  lambda a: np.concatenate([a.var(1, keepdims=True), a.mean(1, keepdims=True)], 1),
+                                  [U(3, 4)]),
     "aminmax": (lambda a: vg.stack(vg.aminmax(a, dim=-1)), lambda a: np.stack([a.min(-1), a.max(-1)]), [U(3, 4)]),
     "msort": (vg.msort, lambda a: np.sort(a, 0), [U(4, 3)]),
     "cummax": (lambda a: vg.cummax(a, 1).values, lambda a: np.maximum.accumulate(a, 1), [U(3, 9)]),
@@ -2851,6 +2855,8 @@ def test_int32_data_movement_and_selection(bk):
     same(vg.nonzero(v), np.argwhere(np.arange(6)))
     assert vg.any(v).item() == 1.0 and vg.all(v).item() == 0.0 and vg.any(v).dtype in ("f32", "f16")
     assert vg.count_nonzero(x).item() == 11
+    np.testing.assert_array_equal(vg.isin(v, vg.tensor([2, 9, 4], dtype="i32", device=bk.device)).numpy(),
+                                  np.isin(np.arange(6), [2, 9, 4]))  # (a mask, as every comparison's)
 
 
 def test_pytorch_spellings_squeeze_dims_reduction_dtype_printing_and_assert_close(bk):
@@ -2991,8 +2997,14 @@ def test_nan_inf_masks_and_nan_to_num(bk):
     z = bk.t(np.zeros((2, 3)), requires_grad=True)
     vg.norm(z, dim=1).sum().backward()  # a zero vector's norm: gradient 0, not NaN
     np.testing.assert_array_equal(z.grad.numpy(), np.zeros((2, 3)))
-    with pytest.raises(ValueError, match="norm: p must be a number >= 1, 'fro', inf or -inf, got 0.5"):
-        vg.norm(z, 0.5)
+    with pytest.raises(ValueError, match="norm: p must be a number > 0, 'fro', inf or -inf, got -1"):
+        vg.norm(z, -1)
+    w = bk.t([[1.0, -4.0, 0.25]], requires_grad=True)  # p below 1: PyTorch's value, not a norm
+    vg.norm(w, 0.5, dim=1).backward()
+    s = 1.0 + 2.0 + 0.5
+    np.testing.assert_allclose(w.numpy() * 0 + vg.norm(w, 0.5).item(), [[s ** 2] * 3], rtol=1e-3)
+    np.testing.assert_allclose(w.grad.numpy(), [[s / np.sqrt(v) * np.sign(x) for v, x in ((1, 1), (4, -1), (0.25, 1))]],
+                               rtol=1e-3)
 
 
 def test_pytorch_method_spellings(bk):
@@ -3062,3 +3074,9 @@ def test_indexing_by_device_indices(bk):
     np.testing.assert_array_equal(y.numpy(), a[[[2, 0], [2, 2]]])
     y.sum().backward()
     np.testing.assert_array_equal(x.grad.numpy(), np.array([[1.0] * 4, [0.0] * 4, [3.0] * 4]))
+    # negatives count from the end, as PyTorch's (on a device they had read out of range: NaN)
+    neg = bk.t(np.array([-1, 0, -3], np.int32))
+    np.testing.assert_array_equal(x[neg].numpy(), a[[-1, 0, -3]])
+    np.testing.assert_array_equal(x[:, neg].numpy(), a[:, [-1, 0, -3]])
+    np.testing.assert_array_equal(x[neg, neg].numpy(), a[[-1, 0, -3], [-1, 0, -3]])
+    np.testing.assert_array_equal(vg.take(x, neg * 4).numpy(), a.reshape(-1)[[-4, 0, -12]])

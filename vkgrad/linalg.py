@@ -686,7 +686,7 @@ def cross(a, b, *, dim=-1):
 
 
 def vector_norm(x, ord=2, dim=None, keepdim=False):
-    """The ``ord``-norm over ``dim`` (all by default): a number >= 1, inf, -inf, or 0
+    """The ``ord``-norm over ``dim`` (all by default): a number > 0, inf, -inf, or 0
     (the count of nonzeros, no gradient)."""
     check_tensor("vector_norm", x)
     if ord == 0:

@@ -1224,10 +1224,13 @@ def _shape_arg(op, shape):
 
 
 def full(shape, fill_value, dtype=None, device=None, requires_grad=False):
-    """A tensor of ``shape`` holding ``fill_value`` everywhere (``dtype`` the default
-    float dtype unless given; filled on the device, no upload for float dtypes)."""
+    """A tensor of ``shape`` holding ``fill_value`` everywhere (``dtype`` unless given:
+    int32 for a Python int, as PyTorch's int64, else the default float dtype; filled
+    on the device, no upload for float dtypes)."""
     shape = _shape_arg("full", (shape,))  # an int, or a tuple / list of them
-    dtype = canonical_dtype(dtype) or config.default_dtype
+    dtype = canonical_dtype(dtype) or (
+        "i32" if isinstance(fill_value, (int, np.integer)) and not isinstance(fill_value, bool)
+        else config.default_dtype)
     backend = get_backend(device)
     if dtype == "i32":
         if float(fill_value) != int(fill_value):

@@ -382,6 +382,7 @@ def rad2deg(x):
     return mul(x, float(180.0 / np.pi))
 
 
+@int_as_f32(at=(0, 1), int_result=False)
 def isin(elements, test_elements, *, invert=False):
     """1.0 where an element of ``elements`` equals one of ``test_elements`` (a tensor,
     array or list; ``invert``: where none does), else 0.0: one comparison each."""

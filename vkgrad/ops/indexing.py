@@ -295,11 +295,11 @@ def argwhere(x):
 @int_as_f32
 def take(x, index):
     """x's elements at flat (row-major) ``index`` of any shape (host integers,
-    negative from the end, checked; or an int32 tensor), in index's shape."""
-    from .shape import index_select
+    checked; or an int32 tensor; negatives from the end), in index's shape."""
+    from .shape import from_end, index_select
     check_tensor("take", x)
     shape = tuple(index.shape) if isinstance(index, Tensor) else np.shape(index)
-    flat = reshape(index, (index.size,)) if isinstance(index, Tensor) else np.reshape(index, -1)
+    flat = from_end(reshape(index, (index.size,)), x.size) if isinstance(index, Tensor) else np.reshape(index, -1)
     return reshape(index_select(reshape(x, (x.size,)), 0, flat), shape)
 
 

@@ -396,8 +396,9 @@ def _joint_index(x, index, adv):
     """x[..., i1, i2, ...] with adjacent integer array indices (PyTorch's
     ``q[arange(B), actions]``): broadcast together, they pick elements of the
     merged axes -- one index_select of flat positions (device int32 indices: f32
-    arithmetic on the device, exact below 2**24; they must lie in range)."""
-    from .elementwise import to
+    arithmetic on the device, exact below 2**24; they must lie in range, negatives
+    counted from the end)."""
+    from .elementwise import lt, to
     idx = [index[k] if isinstance(index[k], Tensor) else np.asarray(index[k]) for k in adv]
     if any(isinstance(i, Tensor) and i.dtype != "i32" or not isinstance(i, Tensor) and np.asarray(i).dtype.kind
            not in "iu" for i in idx):
@@ -428,6 +429,7 @@ def _joint_index(x, index, adv):
         parts = [to(i if isinstance(i, Tensor) and i.device == dev else
                     tensor(np.asarray(i.numpy() if isinstance(i, Tensor) else i), dtype="i32", device=dev), dtype="f32")
                  for i in idx]
+        parts = [p_ + lt(p_, 0.0) * float(n) for p_, n in zip(parts, sizes)]  # (negatives from the end)
         f = parts[0] * float(strides[0])
         for p_, st in zip(parts[1:], strides[1:]):
             f = f + p_ * float(st)
@@ -466,9 +468,21 @@ def _advanced_index(x, index, k):
             raise IndexError(f"indexing: index out of range for axis {ax} of length {n} (shape {list(x.shape)})")
         flat = host.reshape(-1) % builtins.max(n, 1)
     else:
-        flat = i.reshape((i.size,))
+        flat = from_end(i.reshape((i.size,)), n)
     out = index_select(y, ax, flat)
     return out if len(shape) == 1 else reshape(out, y.shape[:ax] + shape + y.shape[ax + 1:])
+
+
+def from_end(i, n):
+    """Device int32 indices into an axis of length ``n`` with the negative ones
+    counted from its end, as PyTorch's ``x[t]`` / ``take``: i + n where i < 0, on
+    the device (no host read; f32 arithmetic, exact for n below 2**24 -- longer axes
+    keep the indices as they are)."""
+    from .elementwise import lt, to
+    if n >= 1 << 24:
+        return i
+    f = to(i, dtype="f32")
+    return to(f + lt(f, 0.0) * float(n), dtype="i32")
 
 
 @int_as_f32
@@ -772,6 +786,7 @@ def _zeros_along(x, ax, k, value=0.0):
 
 
 @int_as_f32
+@torch_kwargs
 def cumprod(x, axis):
     """Running products along ``axis`` (PyTorch's cumprod(dim)): cumsum's log2(n)
     shifted passes, multiplying; the gradient through those products is exact at
@@ -1198,14 +1213,15 @@ def min(x, dim=None, keepdim=False, *, axis=None, keepdims=None):
 @torch_kwargs
 def norm(x, p="fro", axis=None, keepdims=False):
     """PyTorch's norm / linalg.vector_norm over ``axis`` (all by default): p a number
-    >= 1 or "fro" (2), inf (max |x|) or -inf (min |x|).  A zero vector's gradient is
+    > 0 or "fro" (2), inf (max |x|) or -inf (min |x|) -- below 1 not a norm, as
+    PyTorch's.  A zero vector's gradient is
     0 (as PyTorch's), not NaN."""
     from .elementwise import abs as abs_, eq, pow as pow_, where
     check_tensor("norm", x)
     if p == "fro":
         p = 2.0
-    if isinstance(p, bool) or not isinstance(p, (int, float)) or not (p >= 1 or p in (np.inf, -np.inf)):
-        raise ValueError(f"norm: p must be a number >= 1, 'fro', inf or -inf, got {p!r}")
+    if isinstance(p, bool) or not isinstance(p, (int, float)) or not (p > 0 or p in (np.inf, -np.inf)):
+        raise ValueError(f"norm: p must be a number > 0, 'fro', inf or -inf, got {p!r}")
     a = abs_(x)
     if p == np.inf:
         return amax(a, axis, keepdims)

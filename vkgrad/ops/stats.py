@@ -10,6 +10,7 @@ from collections import namedtuple
 import numpy as np
 
 from ..tensor import Tensor
+from .._names import torch_kwargs
 from ._core import check_tensor, int_as_f32, norm_axes
 from .elementwise import (abs as abs_, add, affine, ceil, clamp, eq, exp, floor, isnan, log1p, lt, maximum,
                           minimum, mul, round as round_, sub, to, where)
@@ -160,14 +161,16 @@ def nanmean(x, dim=None, keepdim=False):
     return to(total / sum(_not_nan(x), dim, keepdim), dtype=x.dtype)
 
 
-def var_mean(x, dim=None, correction=1, keepdim=False):
-    """(var, mean) along ``dim`` (PyTorch's order)."""
-    return var(x, dim, keepdim, correction), mean(x, dim, keepdim)
+@torch_kwargs
+def var_mean(x, axis=None, correction=1, keepdims=False):
+    """(var, mean) along ``axis`` / ``dim`` (PyTorch's order)."""
+    return var(x, axis, keepdims, correction), mean(x, axis, keepdims)
 
 
-def std_mean(x, dim=None, correction=1, keepdim=False):
-    """(std, mean) along ``dim``."""
-    return std(x, dim, keepdim, correction), mean(x, dim, keepdim)
+@torch_kwargs
+def std_mean(x, axis=None, correction=1, keepdims=False):
+    """(std, mean) along ``axis`` / ``dim``."""
+    return std(x, axis, keepdims, correction), mean(x, axis, keepdims)
 
 
 def aminmax(x, *, dim=None, keepdim=False):
