@@ -3,7 +3,8 @@
 #extension GL_KHR_shader_subgroup_basic : require
 #extension GL_KHR_shader_subgroup_shuffle : require
 // Fused softmax + cross-entropy rows, forward and backward: d [rows, C] (f32),
-// the loss's gradient (softmax(x) - t) * inv_rows, and each row's share of the
+// the loss's gradient (softmax(x) * sum(t) - t) * inv_rows (dense rows need not sum
+// to 1: a zeroed row, a multi-hot one; the sum is a pass over t first; labels: 1), and each row's share of the
 // mean loss, sum_j t_j * (logsumexp - x_j) * inv_rows (f32).  Targets are dense rows or, with
 // LABELS = 1, int32 labels (one outside [0, C) makes its row's loss share and
 // gradient NaN: labels on a device are not range-checked on the host).  With serial = 2 a single workgroup does every row
@@ -62,13 +63,29 @@ float tgt(uint row, uint j) {
 layout(std430, binding = 2) buffer PR_wb { uint PR_w[]; };  // d by words (atomics: see STORE_END_WORD)
 void st_pr(uint i, float v) { PR_w[i] = floatBitsToUint(v); }  // (QUADS = 0: d in f32)
 
-// QUADS: d of an end word w of the row [s, t) and its loss terms
-float d_word(uint w, uint s, uint t, int lab, float lse) {
+// QUADS: the sum of the dense targets of the row [s, t) (across: a subgroup's
+// shares summed), read as row_lse4 reads x
+float t_sum4(uint s, uint t, uint first, uint step, bool across) {
+    float a = 0.0, v[EPQ];
+    uvec2 qr = row_quads(s, t);
+    for (uint q = qr.x + first; q < qr.y; q += step) {
+        LOADQ(LDQ(T4, q), v);
+        [[unroll]] for (uint k = 0u; k < EPQ; k++) a += v[k];
+    }
+    FOR_END_WORDS(s, t, qr, first, step, w) {
+        vec2 tg = mix(vec2(0.0), unpack_w(LDW(T4, w)), in_row(w, s, t));
+        a += tg.x + tg.y;
+    }
+    return across ? sg_sum(a) : a;
+}
+
+// QUADS: d of an end word w of the row [s, t) and its loss terms (st: the row's target sum)
+float d_word(uint w, uint s, uint t, int lab, float lse, float st) {
     vec2 z = unpack_w(LDW(X4, w)) - lse;
     int j = int(w * EPW - s);  // column of the word's first value
     vec2 tg = LABELS == 1u ? vec2(lab_t(lab, j), lab_t(lab, j + 1)) : unpack_w(LDW(T4, w));
     tg = mix(vec2(0.0), tg, in_row(w, s, t));  // (another row's target: no term)
-    STORE_END_WORD(PR_w, w, s, t, (exp(z) - tg) * p.inv_rows);
+    STORE_END_WORD(PR_w, w, s, t, (exp(z) * st - tg) * p.inv_rows);
     if (LABELS == 1u) return 0.0;  // (the label's term is taken once per row)
     return (tg.x == 0.0 ? 0.0 : tg.x * z.x) + (EPW == 2u && tg.y != 0.0 ? tg.y * z.y : 0.0);
 }
@@ -79,6 +96,7 @@ float row_loss(uint row) {  // one invocation (QUADS = 2: one subgroup) does the
         uint first = QUADS == 2u ? gl_SubgroupInvocationID : 0u, step = QUADS == 2u ? gl_SubgroupSize : 1u;
         float lse = row_lse4(s, e, first, step, QUADS == 2u), l = 0.0, v[EPQ], t[EPQ];
         int lab = LABELS == 1u ? label(row) : -1;
+        float st = LABELS == 1u ? 1.0 : t_sum4(s, e, first, step, QUADS == 2u);
         if (LABELS == 1u && first == 0u)  // the label's term (a label out of range: NaN)
             l = lab >= 0 && lab < int(p.C) ? lse - x_el(s + uint(lab)) : QNAN;
         uvec2 qr = row_quads(s, e);
@@ -90,19 +108,21 @@ float row_loss(uint row) {  // one invocation (QUADS = 2: one subgroup) does the
             }
             uint j0 = q * EPQ - s;  // column of v[0]
             [[unroll]] for (uint k = 0u; k < EPQ; k++)
-                v[k] = (exp(v[k] - lse) - (LABELS == 1u ? lab_t(lab, int(j0 + k)) : t[k])) * p.inv_rows;
+                v[k] = (exp(v[k] - lse) * st - (LABELS == 1u ? lab_t(lab, int(j0 + k)) : t[k])) * p.inv_rows;
             PR4[q] = STOREQ(v);
         }
-        FOR_END_WORDS(s, e, qr, first, step, w) l -= d_word(w, s, e, lab, lse);
+        FOR_END_WORDS(s, e, qr, first, step, w) l -= d_word(w, s, e, lab, lse, st);
         return QUADS == 2u ? sg_sum(l) : l;
     }
     uint base = row * p.C;
-    float lse = row_lse_el(base, p.C), l = 0.0;
+    float lse = row_lse_el(base, p.C), l = 0.0, st = LABELS == 1u ? 1.0 : 0.0;
+    if (LABELS == 0u)
+        for (uint j = 0u; j < p.C; j++) st += tgt(row, j);
     for (uint j = 0u; j < p.C; j++) {
         float z = x_el(base + j) - lse;
         float t = tgt(row, j);
         l -= t == 0.0 ? 0.0 : t * z;  // (0 * -inf, a masked logit: no term)
-        st_pr(base + j, (exp(z) - t) * p.inv_rows);
+        st_pr(base + j, (exp(z) * st - t) * p.inv_rows);
     }
     return l;
 }
@@ -138,12 +158,17 @@ void main() {
         float sum = 0.0;
         for (uint j = tid; j < p.C; j += 64u) sum += exp(LD(X, base + j) - m);
         float lse = m + log(wg_reduce(sum, false));
-        float l = 0.0;
+        float l = 0.0, st = 1.0;
+        if (LABELS == 0u) {
+            for (uint j = tid; j < p.C; j += 64u) l += tgt(row, j);
+            st = wg_reduce(l, false);
+            l = 0.0;
+        }
         for (uint j = tid; j < p.C; j += 64u) {
             float z = LD(X, base + j) - lse;
             float t = tgt(row, j);
             l -= t == 0.0 ? 0.0 : t * z;  // (0 * -inf, a masked logit: no term)
-            st_pr(base + j, (exp(z) - t) * p.inv_rows);
+            st_pr(base + j, (exp(z) * st - t) * p.inv_rows);
         }
         l = wg_reduce(l, false);
         if (tid == 0u) ST32(L, row, l * p.inv_rows);

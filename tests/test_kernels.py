@@ -521,6 +521,42 @@ def test_softmax_and_xent_of_masked_logits(rows, C, dtype, gpu_tuning, monkeypat
         np.testing.assert_allclose(float(be.to_numpy(loss)), want_l, rtol=tol["rtol"] * 10)
 
 
+@pytest.mark.parametrize("gpu_tuning", [False, True])  # True: the choices a GPU gets (a subgroup per row)
+@pytest.mark.parametrize("texel_reads", [True, False])
+@pytest.mark.parametrize("dtype", ["f32", "f16"])
+@pytest.mark.parametrize("rows,C", [(6, 5), (33, 12), (1100, 9), (5000, 16), (50, 1000), (2000, 301), (1030, 266)])
+def test_xent_dense_targets_whose_rows_do_not_sum_to_one(rows, C, dtype, texel_reads, gpu_tuning, monkeypatch):
+    """Dense target rows need not sum to 1 (a zeroed row masking a sample, multi-hot
+    rows, unnormalised weights): the loss's gradient is softmax * sum(t) - t, as
+    PyTorch's; every path wrote softmax - t, silently wrong there."""
+    be = vg.get_backend("vulkan")
+    monkeypatch.setattr(be, "_texel_reads", texel_reads)
+    if gpu_tuning:
+        monkeypatch.setattr(be, "_small_grid", 0)
+    r = np.random.default_rng(rows + 7 * C)
+    x = r.uniform(-4, 4, (rows, C))
+    t = r.uniform(0, 1, (rows, C)) * (r.uniform(0, 1, (rows, C)) < 0.3)  # sums from 0 to C / 3
+    t[0] = 0.0
+    t[-1, :2] = 1.0
+    if dtype == "f16":
+        x, t = x.astype(np.float16).astype(np.float64), t.astype(np.float16).astype(np.float64)
+    z = x - x.max(1, keepdims=True)
+    logp = z - np.log(np.exp(z).sum(1, keepdims=True))
+    want_l = -(t * logp).sum() / rows
+    want_d = (np.exp(logp) * t.sum(1, keepdims=True) - t) / rows
+    tol = dict(rtol=2e-2, atol=2e-3) if dtype == "f16" else dict(rtol=1e-5, atol=1e-6)
+    loss, d = be.softmax_xent(vg.tensor(x, device="vulkan", dtype=dtype).handle,
+                              vg.tensor(t, device="vulkan", dtype=dtype).handle)
+    np.testing.assert_allclose(be.to_numpy(d).astype(np.float64), want_d, rtol=tol["rtol"],
+                               atol=tol["atol"] * C / rows)
+    np.testing.assert_allclose(float(be.to_numpy(loss)), want_l, rtol=tol["rtol"] * 10)
+    cpu = vg.get_backend("cpu")  # the CPU backend's kernels (C for f32, NumPy for f64) alike
+    for cdt in ("f32", "f64"):
+        loss, d = cpu.softmax_xent(cpu.from_numpy(x, cdt), cpu.from_numpy(t, cdt))
+        np.testing.assert_allclose(cpu.to_numpy(d), want_d, rtol=1e-5, atol=1e-7)
+        np.testing.assert_allclose(float(cpu.to_numpy(loss)), want_l, rtol=1e-5)
+
+
 @pytest.mark.parametrize("texel_reads", [False, True])
 @pytest.mark.parametrize("dtype", ["f32", "f16"])
 def test_long_rows_of_quads_take_a_subgroup_per_row(dtype, texel_reads, monkeypatch):

@@ -1381,6 +1381,29 @@ def test_gelu_exact_differs_from_tanh_approximation():
     assert 1e-5 < d < 1e-2
 
 
+@pytest.mark.parametrize("reduction", ["mean", "sum"])  # mean: the fused kernel; sum: composed
+def test_cross_entropy_of_dense_targets_not_summing_to_one(bk, reduction):
+    """Dense targets with a zeroed row (a sample masked out) and a multi-hot one:
+    PyTorch's gradient softmax * sum(t) - t (the fused kernel wrote softmax - t);
+    the finite-difference check on float64 CPU, the other backends against it."""
+    z = np.array([[0.5, -1.0, 2.0, 0.1], [1.5, 0.2, -0.7, 0.3], [-0.4, 0.9, 0.0, 1.1]])
+    t = np.array([[0.0, 0.0, 0.0, 0.0], [1.0, 0.0, 1.0, 0.0], [0.2, 0.3, 0.1, 0.4]])
+    x = bk.t(z, requires_grad=True)
+    loss = vg.nn.functional.cross_entropy(x, bk.t(t), reduction=reduction)
+    p = _np_softmax(z)
+    scale = 1 / 3 if reduction == "mean" else 1.0
+    bk.close(loss.numpy(), -(t * np.log(p)).sum() * scale, what="loss")
+    loss.backward()
+    bk.close(x.grad.numpy(), (p * t.sum(1, keepdims=True) - t) * scale, what="gradient")
+    if bk.device == "cpu" and bk.dtype == "f64":
+        assert vg.gradcheck(lambda a: vg.nn.functional.cross_entropy(a, bk.t(t), reduction=reduction),
+                            [bk.t(z, requires_grad=True)])
+    # targets that are trained take their gradient too (PyTorch's): -log_softmax(x), scaled
+    tt = bk.t(t, requires_grad=True)
+    vg.nn.functional.cross_entropy(bk.t(z), tt, reduction=reduction).backward()
+    bk.close(tt.grad.numpy(), -np.log(p) * scale, what="targets' gradient")
+
+
 @pytest.mark.parametrize("targets", ["labels", "onehot"])
 def test_softmax_xent_of_masked_logits_is_finite(bk, targets):
     """Logits of -inf (masked classes): zero probability, no loss term -- the

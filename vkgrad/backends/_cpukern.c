@@ -870,7 +870,7 @@ void vkg_softmax_bwd_f32(const float *restrict y, const float *restrict g, float
 }
 
 /* Softmax cross-entropy of logits [R, V] against int32 labels (tgt NULL) or against
- * target rows tgt [R, V] (lab NULL), as cpu's softmax_xent: grad = (softmax - target)
+ * target rows tgt [R, V] (lab NULL), as cpu's softmax_xent: grad = (softmax * sum(target) - target)
  * / n, the rows' log-softmax at their labels, or times their targets (terms of zero
  * targets left out: 0 log 0 where a logit is -inf), summed (returned in double; the
  * caller negates and divides).  Returns NaN, grad unwritten past that row, if a
@@ -895,20 +895,23 @@ double vkg_softmax_xent_f32(const float *restrict c, const int *restrict lab, co
             for (ptrdiff_t j = 0; j < V; j++)
                 gr[j] /= fs;
             gr[l] -= 1.0f;
-        } else {
+        } else {  /* gradient softmax * sum(t) - t: rows need not sum to 1 (zeroed, multi-hot) */
             const float *tr = tgt + r * V;
+            float st = 0.0f;
+            for (ptrdiff_t j = 0; j < V; j++)
+                st += tr[j];
             vkg_d8v lo = {0}, hi = {0};
             ptrdiff_t Vv = V - V % 16;
             for (ptrdiff_t j = 0; j < Vv; j += 16) {
                 vkg_f16v t = vkg_load16(tr + j), z = (vkg_load16(cr + j) - m) - ls;
-                vkg_f16v g = vkg_load16(gr + j) / fs - t;
+                vkg_f16v g = vkg_load16(gr + j) / fs * st - t;
                 vkg_acc_d((vkg_f16v)((vkg_i16v)(t * z) & (t != 0.0f)), &lo, &hi);  /* (zero targets: +0) */
                 memcpy(gr + j, &g, sizeof g);
             }
             for (ptrdiff_t j = Vv; j < V; j++) {
                 float t = tr[j], z = (cr[j] - m) - ls;
                 loss += t != 0.0f ? (double)(t * z) : 0.0;
-                gr[j] = gr[j] / fs - t;
+                gr[j] = gr[j] / fs * st - t;
             }
             loss += vkg_sum_d(lo, hi);
         }

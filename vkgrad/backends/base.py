@@ -425,7 +425,8 @@ class Backend:
 
         Returns (loss as a 0-d handle, in f32 for f16 logits (computed in f32, as
         every loss of f16 inputs), else in the logits' dtype; its gradient for the
-        logits, (softmax(logits) - target) / rows, in the logits' dtype): the
+        logits, (softmax(logits) * rowsum(target) - target) / rows -- dense rows
+        need not sum to 1 --, in the logits' dtype): the
         backward is computed with the forward (the loss is nearly always the end
         of the graph, so the upstream gradient is 1 and no further dispatch is
         needed)."""

@@ -1464,6 +1464,7 @@ class CPUBackend(Backend):
                     loss = np.add.reduce(tr * z, axis=None)
                     if loss != loss:  # (a NaN: perhaps only such terms; the rare case pays for the test)
                         loss = np.add.reduce(tr * np.where(tr != 0, z, 0), axis=None)
+                    e *= np.add.reduce(tr, axis=1, keepdims=True)  # (rows need not sum to 1)
                     e -= tr
                 e /= R
             return loss, e

@@ -379,7 +379,9 @@ def embedding(indices, weight, padding_idx=None, max_norm=None, norm_type=2.0, s
 def softmax_cross_entropy(logits, targets, weight=None, ignore_index=-100, reduction="mean", label_smoothing=0.0):
     """Fused softmax + cross-entropy, averaged over the batch.
 
-    ``targets``: one-hot (or probability) rows ``[B, C]``, or integer labels ``[B]``;
+    ``targets``: one-hot (or probability) rows ``[B, C]`` -- rows need not sum to 1,
+    the gradient is softmax * sum(t) - t; targets requiring grad get theirs --, or
+    integer labels ``[B]``;
     logits [N, C, d1, ...] (segmentation) take labels [N, d1, ...] or probabilities of
     their shape, "none" giving [N, d1, ...].
     PyTorch's CrossEntropyLoss options: ``weight`` [C] (a class's weight; with labels
@@ -394,7 +396,8 @@ def softmax_cross_entropy(logits, targets, weight=None, ignore_index=-100, reduc
                              weight=weight, ignore_index=ignore_index, label_smoothing=label_smoothing)
     if not 0.0 <= float(label_smoothing) <= 1.0:
         raise ValueError(f"softmax_cross_entropy: label_smoothing must lie in [0, 1], got {label_smoothing}")
-    if weight is not None or reduction != "mean" or label_smoothing or _ignores(targets, ignore_index):
+    if (weight is not None or reduction != "mean" or label_smoothing or _ignores(targets, ignore_index)
+            or _learned_targets(targets)):
         return _xent_composed(logits, targets, weight, ignore_index, reduction, float(label_smoothing))
     be = logits.backend
     t = _targets("softmax_cross_entropy", logits, targets, dense=False)
@@ -477,6 +480,13 @@ def _ignores(targets, ignore_index):
     return host is not None and bool(np.any(host == ignore_index))
 
 
+def _learned_targets(targets):
+    """Whether probability targets take a gradient (PyTorch's cross_entropy gives
+    them one: -log_softmax(x) per element, scaled): the composed loss then."""
+    from ..autograd import is_grad_enabled
+    return isinstance(targets, Tensor) and targets.requires_grad and targets.dtype != "i32" and is_grad_enabled()
+
+
 def _xent_composed(logits, targets, weight, ignore_index, reduction, smoothing):
     """softmax_cross_entropy's options, composed: -sum(t * w * log_softmax(x)) per row."""
     op = "softmax_cross_entropy"
@@ -491,6 +501,8 @@ def _xent_composed(logits, targets, weight, ignore_index, reduction, smoothing):
         targets = np.where(keep, host, 0).astype(np.int32)
     labels = host is not None or (isinstance(targets, Tensor) and targets.dtype == "i32")
     t = Tensor(_targets(op, x, targets), x.backend)
+    if _learned_targets(targets):  # probabilities that are themselves trained: the gradient reaches them
+        t = targets if targets.dtype == x.dtype else targets.to(dtype=x.dtype)
     if smoothing:
         t = affine(t, 1.0 - smoothing, smoothing / C)
     w = None
