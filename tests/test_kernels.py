@@ -557,6 +557,43 @@ def test_xent_dense_targets_whose_rows_do_not_sum_to_one(rows, C, dtype, texel_r
         np.testing.assert_allclose(float(cpu.to_numpy(loss)), want_l, rtol=1e-5)
 
 
+@pytest.mark.parametrize("gpu_tuning", [False, True])
+@pytest.mark.parametrize("texel_reads", [True, False])
+@pytest.mark.parametrize("dtype", ["f32", "f16"])
+@pytest.mark.parametrize("rows,C", [(6, 5), (33, 12), (1100, 9), (5000, 16), (50, 1000), (2000, 301), (1030, 266)])
+def test_xent_labels_with_ignore_index(rows, C, dtype, texel_reads, gpu_tuning, monkeypatch):
+    """Device labels equal to ignore (PyTorch's ignore_index: -100 padding, or a class
+    id) take no part: the mean over the other rows, their gradient rows 0 -- in the
+    one-workgroup kernel (the kept rows counted there) and the per-row ones (the
+    mean rescaled after); every row ignored: a NaN loss, a zero gradient."""
+    be = vg.get_backend("vulkan")
+    monkeypatch.setattr(be, "_texel_reads", texel_reads)
+    if gpu_tuning:
+        monkeypatch.setattr(be, "_small_grid", 0)
+    r = np.random.default_rng(rows + 3 * C)
+    x = r.uniform(-4, 4, (rows, C))
+    if dtype == "f16":
+        x = x.astype(np.float16).astype(np.float64)
+    hx = vg.tensor(x, device="vulkan", dtype=dtype).handle
+    tol = dict(rtol=2e-2, atol=2e-3) if dtype == "f16" else dict(rtol=1e-5, atol=1e-6)
+    z = x - x.max(1, keepdims=True)
+    p = np.exp(z) / np.exp(z).sum(1, keepdims=True)
+    for ignore in (-100, 1):
+        labels = r.integers(0, C, rows)
+        drop = r.uniform(0, 1, rows) < 0.3
+        drop[0] = True
+        labels[drop] = ignore
+        keep = labels != ignore
+        n = keep.sum()
+        want_l = -np.log(p[np.arange(rows)[keep], labels[keep]]).sum() / n
+        want_d = (p - np.eye(C)[np.where(keep, labels, 0)]) * keep[:, None] / n
+        loss, d = be.softmax_xent(hx, vg.tensor(labels.astype(np.int32), device="vulkan", dtype="i32").handle, ignore)
+        np.testing.assert_allclose(be.to_numpy(d).astype(np.float64), want_d, rtol=tol["rtol"], atol=tol["atol"] / n)
+        np.testing.assert_allclose(float(be.to_numpy(loss)), want_l, rtol=tol["rtol"] * 10)
+    loss, d = be.softmax_xent(hx, vg.tensor(np.full(rows, -100, np.int32), device="vulkan", dtype="i32").handle, -100)
+    assert np.isnan(float(be.to_numpy(loss))) and not be.to_numpy(d).any()
+
+
 @pytest.mark.parametrize("texel_reads", [False, True])
 @pytest.mark.parametrize("dtype", ["f32", "f16"])
 def test_long_rows_of_quads_take_a_subgroup_per_row(dtype, texel_reads, monkeypatch):

@@ -1404,6 +1404,42 @@ def test_cross_entropy_of_dense_targets_not_summing_to_one(bk, reduction):
     bk.close(tt.grad.numpy(), -np.log(p) * scale, what="targets' gradient")
 
 
+@pytest.mark.parametrize("where", ["host", "device"])
+def test_cross_entropy_ignore_index_with_labels_anywhere(bk, where):
+    """ignore_index on labels on the host or a device (the fused loss skips those
+    rows; a device's could not be read before, so -100 padding made the loss NaN
+    and an in-range ignore_index was silently counted): PyTorch's mean over the
+    kept rows, their gradient rows 0, create_graph's gradient alike."""
+    z = np.array([[0.5, -1.0, 2.0, 0.1], [1.5, 0.2, -0.7, 0.3], [-0.4, 0.9, 0.0, 1.1], [0.3, 0.3, -2.0, 0.8]])
+    p = _np_softmax(z)
+    for ignore, labels in ((-100, [2, -100, 0, -100]), (3, [2, 3, 0, 1])):
+        lab = np.array(labels, np.int32)
+        keep = lab != ignore
+        want_d = (p - np.eye(4)[np.where(keep, lab, 0)]) * keep[:, None] / keep.sum()
+        x = bk.t(z, requires_grad=True)
+        t = lab if where == "host" else vg.tensor(lab, device=bk.device)
+        loss = vg.nn.functional.cross_entropy(x, t, ignore_index=ignore)
+        bk.close(loss.numpy(), -np.log(p[keep, lab[keep]]).mean(), what="loss")
+        (g,) = vg.autograd.grad(loss, x, create_graph=True)
+        bk.close(g.numpy(), want_d, what="gradient (create_graph)")
+        loss.backward()
+        bk.close(x.grad.numpy(), want_d, what="gradient")
+        # the composed options and nll_loss alike (they took only host labels' ignore_index)
+        w = np.array([0.5, 2.0, 1.0, 1.5])
+        logp = np.log(p)
+        for kw in (dict(weight=w), dict(label_smoothing=0.2), dict(reduction="sum"), dict(reduction="none")):
+            tt = np.eye(4)[np.where(keep, lab, 0)] * (1 - kw.get("label_smoothing", 0)) + kw.get("label_smoothing", 0) / 4
+            per = -(tt * logp * kw.get("weight", np.ones(4))).sum(1) * keep
+            red = kw.get("reduction", "mean")
+            want = (per if red == "none" else per.sum() if red == "sum" else
+                    per.sum() / (w[lab[keep]].sum() if "weight" in kw else keep.sum()))
+            got = vg.nn.functional.cross_entropy(bk.t(z), t, ignore_index=ignore,
+                                                 **{k: bk.t(v) if k == "weight" else v for k, v in kw.items()})
+            bk.close(got.numpy(), want, what=f"cross_entropy {kw}")
+        got = vg.nn.functional.nll_loss(vg.log_softmax(bk.t(z), -1), t, weight=bk.t(w), ignore_index=ignore)
+        bk.close(got.numpy(), -(w[lab[keep]] * logp[keep, lab[keep]]).sum() / w[lab[keep]].sum(), what="nll_loss")
+
+
 @pytest.mark.parametrize("targets", ["labels", "onehot"])
 def test_softmax_xent_of_masked_logits_is_finite(bk, targets):
     """Logits of -inf (masked classes): zero probability, no loss term -- the

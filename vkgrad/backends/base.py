@@ -419,9 +419,11 @@ class Backend:
             return self.binary("sub", g, self.binary("mul", self.unary("exp", y), self.reduce("sum", g, ax, True)))
         return self.binary("mul", y, self.binary("sub", g, self.reduce("sum", self.binary("mul", g, y), ax, True)))
 
-    def softmax_xent(self, logits, target):
+    def softmax_xent(self, logits, target, ignore=None):
         """Mean over rows of -sum(target * log_softmax(logits)); ``target`` is dense
-        [rows, C] or int32 class labels [rows].
+        [rows, C] or int32 class labels [rows]; with labels, rows labelled ``ignore``
+        (an int: PyTorch's ignore_index) take no part -- the mean over the others
+        (none: NaN), their gradient rows 0.
 
         Returns (loss as a 0-d handle, in f32 for f16 logits (computed in f32, as
         every loss of f16 inputs), else in the logits' dtype; its gradient for the

@@ -1415,11 +1415,21 @@ class CPUBackend(Backend):
 
     _XENT_BLOCK = 1 << 18  # elements of logits a block (a block's ~20 NumPy calls: larger than _BLOCK)
 
-    def softmax_xent(self, logits, target):
+    def softmax_xent(self, logits, target, ignore=None):
         """Blocks of rows over the threads, each row's exp taken once (the loss from
         its log-sum-exp, the gradient from its softmax); each block's loss summed,
         then the blocks' sums in order -- blocks fixed by the shape, so the loss is
-        the same whatever the thread count."""
+        the same whatever the thread count.  Rows labelled ``ignore``: the kept rows
+        alone, their gradient rows 0."""
+        if ignore is not None and target.dtype.kind in "iu":
+            drop = target == ignore
+            if drop.any():
+                keep = np.flatnonzero(~drop)
+                grad = np.zeros(logits.shape, logits.dtype)
+                if not keep.size:  # (PyTorch's: a NaN mean, a zero gradient)
+                    return self._store(np.nan, np.float32 if logits.dtype == np.float16 else logits.dtype), grad
+                loss, grad[keep] = self.softmax_xent(logits[keep], target[keep])
+                return loss, grad
         c = self._c(logits)
         R, V = c.shape
         labels = target.dtype.kind in "iu"

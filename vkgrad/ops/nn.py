@@ -228,9 +228,10 @@ def _cast_first(x, dtype):
     return to(x, dtype=dtype)
 
 
-def _targets(op, logits, targets, dense=True):
+def _targets(op, logits, targets, dense=True, ignore=None):
     """[B, C] float targets from one-hot/probabilities or integer labels; with
-    dense=False integer labels stay labels (the fused loss reads them)."""
+    dense=False integer labels stay labels (the fused loss reads them; host ones
+    equal to ``ignore`` are let through the range check)."""
     if logits.ndim != 2:
         raise ValueError(f"{op}: expected logits of shape [batch, classes], got {list(logits.shape)}")
     b, c = logits.shape
@@ -247,7 +248,7 @@ def _targets(op, logits, targets, dense=True):
         if targets.shape != (b,):
             raise ValueError(f"{op}: integer class labels must have shape [{b}] for logits "
                              f"{list(logits.shape)}, got {list(targets.shape)}")
-        _check_range(op, "class labels", host, c)
+        _check_range(op, "class labels", host if host is None or ignore is None else host[host != ignore], c)
         return targets.backend.one_hot(targets.handle, c, logits.dtype) if dense else targets.handle
     if targets.shape == (b,) and c != 1:  # labels, but not integers
         raise ValueError(f"{op}: class labels of shape [{b}] must be integers (i32), got {targets.dtype}; "
@@ -385,10 +386,11 @@ def softmax_cross_entropy(logits, targets, weight=None, ignore_index=-100, reduc
     logits [N, C, d1, ...] (segmentation) take labels [N, d1, ...] or probabilities of
     their shape, "none" giving [N, d1, ...].
     PyTorch's CrossEntropyLoss options: ``weight`` [C] (a class's weight; with labels
-    the mean divides by the rows' weights), ``ignore_index`` (host labels equal to it
-    take no part), ``reduction`` "mean" / "sum" / "none", ``label_smoothing`` in
-    [0, 1]; with the defaults one fused kernel (forward and gradient), else
-    composed of log_softmax."""
+    the mean divides by the rows' weights), ``ignore_index`` (labels equal to it take
+    no part, on the host or a device: the mean over the others), ``reduction`` "mean" /
+    "sum" / "none", ``label_smoothing`` in [0, 1]; with the defaults (and any
+    ignore_index) one fused kernel (forward and gradient), else composed of
+    log_softmax."""
     check_tensor("softmax_cross_entropy", logits)
     _check_reduction("softmax_cross_entropy", reduction)
     if logits.ndim > 2:
@@ -396,14 +398,17 @@ def softmax_cross_entropy(logits, targets, weight=None, ignore_index=-100, reduc
                              weight=weight, ignore_index=ignore_index, label_smoothing=label_smoothing)
     if not 0.0 <= float(label_smoothing) <= 1.0:
         raise ValueError(f"softmax_cross_entropy: label_smoothing must lie in [0, 1], got {label_smoothing}")
-    if (weight is not None or reduction != "mean" or label_smoothing or _ignores(targets, ignore_index)
-            or _learned_targets(targets)):
+    if weight is not None or reduction != "mean" or label_smoothing or _learned_targets(targets):
         return _xent_composed(logits, targets, weight, ignore_index, reduction, float(label_smoothing))
     be = logits.backend
-    t = _targets("softmax_cross_entropy", logits, targets, dense=False)
+    t = _targets("softmax_cross_entropy", logits, targets, dense=False, ignore=ignore_index)
+    host = _host_labels(targets)
+    # labels on a device may hold ignore_index (the kernel skips those rows); host ones say
+    ignore = (None if be.dtype_of(t) != "i32" or host is not None and not _ignores(host, ignore_index)
+              else int(ignore_index))
     # f16 logits are read as they are: the primitive computes in f32 and returns
     # an f32 loss (loss_precision's rule, without its conversion passes)
-    loss, dlogits = be.softmax_xent(logits.handle, t)  # the gradient comes with the forward
+    loss, dlogits = be.softmax_xent(logits.handle, t, ignore)  # the gradient comes with the forward
     unit = unit_seed(be, (), be.dtype_of(loss))  # backward's seed when the loss ends the graph
 
     def backward(g):
@@ -416,11 +421,16 @@ def softmax_cross_entropy(logits, targets, weight=None, ignore_index=-100, reduc
         return (be.binary("mul", dlogits, g),)
 
     def vjp(g):  # (recorded: create_graph) (softmax * sum(t) - t) / B, times g
-        from .elementwise import to
-        dense = Tensor(_targets("softmax_cross_entropy", logits, targets, dense=True), be)
+        from .elementwise import maximum, to
         p_ = _softmax_last(logits if logits.dtype != "f16" else to(logits, dtype="f32"))
+        safe, keep = (targets, None) if ignore is None else _kept_labels(p_, targets, ignore)
+        dense = Tensor(_targets("softmax_cross_entropy", logits, safe, dense=True), be)
+        n = float(logits.shape[0])
+        if keep is not None:  # the kept rows' one-hot rows (ignored ones 0), over their count
+            dense = dense * keep.reshape((-1, 1))
+            n = maximum(sum(keep), 0.5)
         dense = dense if dense.dtype == p_.dtype else to(dense, dtype=p_.dtype)
-        d = (p_ * sum(dense, 1, keepdims=True) - dense) * (1.0 / logits.shape[0])
+        d = (p_ * sum(dense, 1, keepdims=True) - dense) / n
         d = d * (g if g.dtype == d.dtype else to(g, dtype=d.dtype))
         return (d if d.dtype == logits.dtype else to(d, dtype=logits.dtype),)
     return make(loss, be, (logits,), backward, vjp=vjp)
@@ -476,7 +486,7 @@ def _host_labels(targets):
 
 
 def _ignores(targets, ignore_index):
-    host = _host_labels(targets)
+    host = targets if isinstance(targets, np.ndarray) else _host_labels(targets)
     return host is not None and bool(np.any(host == ignore_index))
 
 
@@ -494,12 +504,8 @@ def _xent_composed(logits, targets, weight, ignore_index, reduction, smoothing):
     if x.ndim != 2:
         raise ValueError(f"{op}: expected logits of shape [batch, classes], got {list(x.shape)}")
     B, C = x.shape
-    host = _host_labels(targets)
-    keep = None
-    if host is not None and host.shape == (B,):
-        keep = host != ignore_index
-        targets = np.where(keep, host, 0).astype(np.int32)
-    labels = host is not None or (isinstance(targets, Tensor) and targets.dtype == "i32")
+    labels = _host_labels(targets) is not None or (isinstance(targets, Tensor) and targets.dtype == "i32")
+    targets, keep = _kept_labels(x, targets, ignore_index)
     t = Tensor(_targets(op, x, targets), x.backend)
     if _learned_targets(targets):  # probabilities that are themselves trained: the gradient reaches them
         t = targets if targets.dtype == x.dtype else targets.to(dtype=x.dtype)
@@ -512,18 +518,33 @@ def _xent_composed(logits, targets, weight, ignore_index, reduction, smoothing):
             raise ValueError(f"{op}: weight must have shape [{C}] (one per class), got {list(w.shape)}")
         w = w if w.dtype == x.dtype else w.to(dtype=x.dtype)
     per = neg(sum(mul(t, log_softmax(x) if w is None else mul(log_softmax(x), w)), axis=1))  # [B]
-    if keep is not None and not keep.all():
-        per = mul(per, tensor(keep.astype(np.float64), dtype=x.dtype, device=x.device))
+    if keep is not None:
+        per = mul(per, keep)
     if reduction != "mean":
         return _reduce(per, reduction)
     if labels and w is not None:  # PyTorch: divided by the weights of the rows' labels
         onehot = Tensor(_targets(op, x, targets), x.backend)
         rows = sum(mul(onehot, w), axis=1)
-        if keep is not None:
-            rows = mul(rows, tensor(keep.astype(np.float64), dtype=x.dtype, device=x.device))
-        return sum(per) / sum(rows)
-    n = int(keep.sum()) if keep is not None else B
-    return affine(sum(per), 1.0 / n if n else float("nan"))
+        return sum(per) / sum(rows if keep is None else mul(rows, keep))
+    return affine(sum(per), 1.0 / B) if keep is None else sum(per) / sum(keep)  # (none kept: NaN)
+
+
+def _kept_labels(x, targets, ignore_index):
+    """(labels [B] with those equal to ignore_index made 0, the rows kept as a [B]
+    1.0 / 0.0 tensor in x's dtype -- None where every row is kept): host labels
+    compared here, labels on a device there (no read); other targets as they are."""
+    host = _host_labels(targets)
+    if host is not None and host.shape == (x.shape[0],):
+        keep = host != ignore_index
+        if keep.all():
+            return targets, None
+        return np.where(keep, host, 0).astype(np.int32), tensor(keep.astype(np.float64), dtype=x.dtype, device=x.device)
+    if isinstance(targets, Tensor) and targets.dtype == "i32" and targets.shape == (x.shape[0],):
+        from .elementwise import eq, to
+        lab = to(targets, dtype="f32")
+        keep = 1.0 - eq(lab, float(ignore_index))
+        return to(lab * keep, dtype="i32"), keep if keep.dtype == x.dtype else to(keep, dtype=x.dtype)
+    return targets, None
 
 
 def _loss_operands(op, pred, target, what):
@@ -619,8 +640,8 @@ def nll_loss(log_probs, targets, weight=None, ignore_index=-100, reduction="mean
     """-log_probs[i, y_i] (times weight[y_i]) for log-probabilities [B, C] (e.g.
     log_softmax's; or [N, C, d1, ...] with labels [N, d1, ...]) and integer labels [B]
     (PyTorch's NLLLoss: the mean divides by
-    the weights of the rows' labels; host labels equal to ``ignore_index`` take no
-    part; a label on a device out of range gives NaN, as one_hot)."""
+    the weights of the rows' labels; labels equal to ``ignore_index`` take no part,
+    on the host or a device; a label on a device out of range gives NaN, as one_hot)."""
     op = "nll_loss"
     _check_reduction(op, reduction)
     check_tensor(op, log_probs)
@@ -633,15 +654,12 @@ def nll_loss(log_probs, targets, weight=None, ignore_index=-100, reduction="mean
         raise TypeError(f"{op}: targets must be integer class labels [batch]")
     B, C = x.shape
     host = _host_labels(targets)
-    keep = None
-    if host is not None:
-        if host.shape != (B,):
-            raise ValueError(f"{op}: integer class labels must have shape [{B}], got {list(host.shape)}")
-        keep = host != ignore_index
-        targets = np.where(keep, host, 0).astype(np.int32)
+    if host is not None and host.shape != (B,):
+        raise ValueError(f"{op}: integer class labels must have shape [{B}], got {list(host.shape)}")
+    targets, keep = _kept_labels(x, targets, ignore_index)
     onehot = Tensor(_targets(op, x, targets), x.backend)
-    if keep is not None and not keep.all():
-        onehot = mul(onehot, tensor(keep[:, None].astype(np.float64), dtype=x.dtype, device=x.device))
+    if keep is not None:
+        onehot = mul(onehot, keep.reshape((-1, 1)))
     if weight is not None:
         w = as_tensor(op, weight, x)
         if w.shape != (C,):

@@ -54,7 +54,7 @@ if not os.path.exists(_MANIFEST):
 # the shader; the dependency tracker reads the binding modes.
 _SHADERS = {
     "binary": (22, "iio"), "copy": (14, "io"), "unslice": (25, "ioi"), "cast": (1, "io"),
-    "reduce": (5, "io"), "matmul": (11, "iiio"), "softmax": (2, "io"), "xent": (3, "iioo"),
+    "reduce": (5, "io"), "matmul": (11, "iiio"), "softmax": (2, "io"), "xent": (4, "iioo"),
     "bn_fwd": (5, "iiioooobb"), "bn_bwd": (2, "iiiiiooo"),
     "dropout": (4, "ioo"), "onehot": (2, "io"), "adam": (11, "bibb"), "sgd": (7, "bib"),
     # contiguous fast paths in 16-byte quads, and the benchmark's FMA probe
@@ -1970,7 +1970,7 @@ class VulkanBackend(Backend):
                        small_grid=small)
         return self._as(y, x.dtype)
 
-    def softmax_xent(self, logits, target):
+    def softmax_xent(self, logits, target, ignore=None):
         labels = target.dtype == "i32"
         self._check_float("softmax_xent", logits, *([] if labels else [target]))
         rows, C = logits.shape
@@ -1982,16 +1982,26 @@ class VulkanBackend(Backend):
         spec = (int(labels), quads)
         shader = (self._tx("xent", _words(logits.size, logits.dtype)) if one_group or ser
                   else "xent")  # (not a workgroup per row)
-        if one_group:
+        ignoring = labels and ignore is not None
+        push = [rows, C, _f2u(1.0 / rows), (int(ignore) if ignoring else -(1 << 31)) & 0xFFFFFFFF]
+        if one_group:  # (the kernel takes the mean over the rows kept)
             loss = self._alloc((), "f32")
-            self._dispatch(shader, logits.dtype, spec + (2,), 1, [rows, C, _f2u(1.0 / rows)],
-                           [logits, target, probs, loss])
-        else:  # rows' shares of the mean, then their sum (reduce's paths for long ones)
-            rl = self._alloc((rows,), "f32")
-            groups, small = self._row_grid(rows, logits.size, ser, quads)
-            self._dispatch(shader, logits.dtype, spec + (int(ser),), groups, [rows, C, _f2u(1.0 / rows)],
-                           [logits, target, probs, rl], small_grid=small)
-            loss = self.reduce("sum", rl, (0,), False)
+            self._dispatch(shader, logits.dtype, spec + (2,), 1, push, [logits, target, probs, loss])
+            return loss, self._as(probs, logits.dtype)
+        # rows' shares of the mean, then their sum (reduce's paths for long ones)
+        rl = self._alloc((rows,), "f32")
+        groups, small = self._row_grid(rows, logits.size, ser, quads)
+        self._dispatch(shader, logits.dtype, spec + (int(ser),), groups, push, [logits, target, probs, rl],
+                       small_grid=small)
+        loss = self.reduce("sum", rl, (0,), False)
+        if ignoring:  # ignored rows gave 0: the mean over the kept ones, rows / kept times that
+            # (none kept: a NaN loss and a zero gradient, as PyTorch's)
+            ign = self.binary("eq", self.cast(target, "f32"), self.constant((), float(ignore), "f32"))
+            kept = self.unary("affine", self.reduce("sum", ign, (0,), False), -1.0, float(rows))
+            n = self.constant((), float(rows), "f32")
+            loss = self.binary("mul", loss, self.binary("div", n, kept))
+            scale = self.binary("div", n, self.binary("maximum", kept, self.constant((), 0.5, "f32")))
+            probs = self.binary("mul", probs, scale if probs.dtype == "f32" else self.cast(scale, probs.dtype))
         return loss, self._as(probs, logits.dtype)  # the loss in f32 (f16 logits too)
 
     def act_bias_bwd(self, act, y, g, need_db=True):
