@@ -521,14 +521,20 @@ def test_softmax_and_xent_of_masked_logits(rows, C, dtype, gpu_tuning, monkeypat
         np.testing.assert_allclose(float(be.to_numpy(loss)), want_l, rtol=tol["rtol"] * 10)
 
 
+@pytest.mark.parametrize("targets", ["dense", "ignored_labels"])
 @pytest.mark.parametrize("gpu_tuning", [False, True])  # True: the choices a GPU gets (a subgroup per row)
 @pytest.mark.parametrize("texel_reads", [True, False])
 @pytest.mark.parametrize("dtype", ["f32", "f16"])
 @pytest.mark.parametrize("rows,C", [(6, 5), (33, 12), (1100, 9), (5000, 16), (50, 1000), (2000, 301), (1030, 266)])
-def test_xent_dense_targets_whose_rows_do_not_sum_to_one(rows, C, dtype, texel_reads, gpu_tuning, monkeypatch):
-    """Dense target rows need not sum to 1 (a zeroed row masking a sample, multi-hot
-    rows, unnormalised weights): the loss's gradient is softmax * sum(t) - t, as
-    PyTorch's; every path wrote softmax - t, silently wrong there."""
+def test_xent_rows_outside_one_hot(rows, C, dtype, texel_reads, gpu_tuning, targets, monkeypatch):
+    """Every xent path (the one-workgroup kernel, the per-row ones) against NumPy on
+    rows that are not one-hot.  Dense rows need not sum to 1 (a zeroed row masking a
+    sample, multi-hot rows): the gradient is softmax * sum(t) - t, as PyTorch's
+    (every path wrote softmax - t, silently wrong there); the CPU backend's kernels
+    alike.  Labels equal to ``ignore`` (ignore_index: -100 padding, or a class id)
+    take no part: the mean over the other rows, their gradient rows 0 (the one-
+    workgroup kernel counts the kept rows, the per-row ones are rescaled after);
+    every row ignored: a NaN loss, a zero gradient."""
     be = vg.get_backend("vulkan")
     monkeypatch.setattr(be, "_texel_reads", texel_reads)
     if gpu_tuning:
@@ -536,60 +542,35 @@ def test_xent_dense_targets_whose_rows_do_not_sum_to_one(rows, C, dtype, texel_r
     r = np.random.default_rng(rows + 7 * C)
     x = r.uniform(-4, 4, (rows, C))
     t = r.uniform(0, 1, (rows, C)) * (r.uniform(0, 1, (rows, C)) < 0.3)  # sums from 0 to C / 3
-    t[0] = 0.0
-    t[-1, :2] = 1.0
+    t[0], t[-1, :2] = 0.0, 1.0
     if dtype == "f16":
         x, t = x.astype(np.float16).astype(np.float64), t.astype(np.float16).astype(np.float64)
+    hx = vg.tensor(x, device="vulkan", dtype=dtype).handle
     z = x - x.max(1, keepdims=True)
     logp = z - np.log(np.exp(z).sum(1, keepdims=True))
-    want_l = -(t * logp).sum() / rows
-    want_d = (np.exp(logp) * t.sum(1, keepdims=True) - t) / rows
     tol = dict(rtol=2e-2, atol=2e-3) if dtype == "f16" else dict(rtol=1e-5, atol=1e-6)
-    loss, d = be.softmax_xent(vg.tensor(x, device="vulkan", dtype=dtype).handle,
-                              vg.tensor(t, device="vulkan", dtype=dtype).handle)
-    np.testing.assert_allclose(be.to_numpy(d).astype(np.float64), want_d, rtol=tol["rtol"],
-                               atol=tol["atol"] * C / rows)
-    np.testing.assert_allclose(float(be.to_numpy(loss)), want_l, rtol=tol["rtol"] * 10)
-    cpu = vg.get_backend("cpu")  # the CPU backend's kernels (C for f32, NumPy for f64) alike
-    for cdt in ("f32", "f64"):
-        loss, d = cpu.softmax_xent(cpu.from_numpy(x, cdt), cpu.from_numpy(t, cdt))
-        np.testing.assert_allclose(cpu.to_numpy(d), want_d, rtol=1e-5, atol=1e-7)
-        np.testing.assert_allclose(float(cpu.to_numpy(loss)), want_l, rtol=1e-5)
 
+    def check(got, want_l, want_d, atol):
+        np.testing.assert_allclose(be.to_numpy(got[1]).astype(np.float64), want_d, rtol=tol["rtol"], atol=atol)
+        np.testing.assert_allclose(float(be.to_numpy(got[0])), want_l, rtol=tol["rtol"] * 10)
 
-@pytest.mark.parametrize("gpu_tuning", [False, True])
-@pytest.mark.parametrize("texel_reads", [True, False])
-@pytest.mark.parametrize("dtype", ["f32", "f16"])
-@pytest.mark.parametrize("rows,C", [(6, 5), (33, 12), (1100, 9), (5000, 16), (50, 1000), (2000, 301), (1030, 266)])
-def test_xent_labels_with_ignore_index(rows, C, dtype, texel_reads, gpu_tuning, monkeypatch):
-    """Device labels equal to ignore (PyTorch's ignore_index: -100 padding, or a class
-    id) take no part: the mean over the other rows, their gradient rows 0 -- in the
-    one-workgroup kernel (the kept rows counted there) and the per-row ones (the
-    mean rescaled after); every row ignored: a NaN loss, a zero gradient."""
-    be = vg.get_backend("vulkan")
-    monkeypatch.setattr(be, "_texel_reads", texel_reads)
-    if gpu_tuning:
-        monkeypatch.setattr(be, "_small_grid", 0)
-    r = np.random.default_rng(rows + 3 * C)
-    x = r.uniform(-4, 4, (rows, C))
-    if dtype == "f16":
-        x = x.astype(np.float16).astype(np.float64)
-    hx = vg.tensor(x, device="vulkan", dtype=dtype).handle
-    tol = dict(rtol=2e-2, atol=2e-3) if dtype == "f16" else dict(rtol=1e-5, atol=1e-6)
-    z = x - x.max(1, keepdims=True)
-    p = np.exp(z) / np.exp(z).sum(1, keepdims=True)
+    if targets == "dense":
+        want_l, want_d = -(t * logp).sum() / rows, (np.exp(logp) * t.sum(1, keepdims=True) - t) / rows
+        check(be.softmax_xent(hx, vg.tensor(t, device="vulkan", dtype=dtype).handle), want_l, want_d, tol["atol"] * C / rows)  # (sums to C / 3)
+        cpu = vg.get_backend("cpu")  # (C for f32, NumPy for f64)
+        for cdt in ("f32", "f64"):
+            loss, d = cpu.softmax_xent(cpu.from_numpy(x, cdt), cpu.from_numpy(t, cdt))
+            np.testing.assert_allclose(cpu.to_numpy(d), want_d, rtol=1e-5, atol=1e-7)
+            np.testing.assert_allclose(float(cpu.to_numpy(loss)), want_l, rtol=1e-5)
+        return
     for ignore in (-100, 1):
         labels = r.integers(0, C, rows)
-        drop = r.uniform(0, 1, rows) < 0.3
-        drop[0] = True
-        labels[drop] = ignore
+        labels[(r.uniform(0, 1, rows) < 0.3) | (np.arange(rows) == 0)] = ignore
         keep = labels != ignore
         n = keep.sum()
-        want_l = -np.log(p[np.arange(rows)[keep], labels[keep]]).sum() / n
-        want_d = (p - np.eye(C)[np.where(keep, labels, 0)]) * keep[:, None] / n
-        loss, d = be.softmax_xent(hx, vg.tensor(labels.astype(np.int32), device="vulkan", dtype="i32").handle, ignore)
-        np.testing.assert_allclose(be.to_numpy(d).astype(np.float64), want_d, rtol=tol["rtol"], atol=tol["atol"] / n)
-        np.testing.assert_allclose(float(be.to_numpy(loss)), want_l, rtol=tol["rtol"] * 10)
+        want_d = (np.exp(logp) - np.eye(C)[np.where(keep, labels, 0)]) * keep[:, None] / n
+        lab = vg.tensor(labels.astype(np.int32), device="vulkan", dtype="i32").handle
+        check(be.softmax_xent(hx, lab, ignore), -logp[keep, labels[keep]].sum() / n, want_d, tol["atol"] / n)
     loss, d = be.softmax_xent(hx, vg.tensor(np.full(rows, -100, np.int32), device="vulkan", dtype="i32").handle, -100)
     assert np.isnan(float(be.to_numpy(loss))) and not be.to_numpy(d).any()
 
