@@ -1959,6 +1959,14 @@ def test_segmentation_losses_and_functional_cross_entropy_match_torch():
                - torch.nn.functional.cross_entropy(torch.tensor(x), torch.tensor(p)).item()) < 1e-12
     with pytest.raises(ValueError, match=r"softmax_cross_entropy: targets of shape \[2, 4\] for input \[2, 3, 4, 5\]"):
         F.cross_entropy(vg.tensor(x), np.zeros((2, 4), int))
+    # one unbatched sample (PyTorch's [C] input with a 0-d label or [C] probabilities)
+    for red in ("mean", "none"):
+        xv, xt = vg.tensor(x[0, :, 0, 0], device="cpu", dtype="f64"), torch.tensor(x[0, :, 0, 0])
+        for tv, tt in ((2, torch.tensor(2)), (p[0, :, 0, 0], torch.tensor(p[0, :, 0, 0]))):
+            got = F.cross_entropy(xv, tv, reduction=red)
+            assert got.shape == () and abs(got.item() - torch.nn.functional.cross_entropy(xt, tt, reduction=red).item()) < 1e-12
+        got = F.nll_loss(xv, vg.tensor(1, device="cpu"), reduction=red)
+        assert got.shape == () and abs(got.item() - torch.nn.functional.nll_loss(xt, torch.tensor(1)).item()) < 1e-12
 
 
 def test_sequential_from_ordered_dict_slices_and_insert():

@@ -393,6 +393,9 @@ def softmax_cross_entropy(logits, targets, weight=None, ignore_index=-100, reduc
     log_softmax."""
     check_tensor("softmax_cross_entropy", logits)
     _check_reduction("softmax_cross_entropy", reduction)
+    if logits.ndim == 1:
+        return _unbatched(softmax_cross_entropy, logits, targets, reduction, weight=weight, ignore_index=ignore_index,
+                          label_smoothing=label_smoothing)
     if logits.ndim > 2:
         return _per_position("softmax_cross_entropy", softmax_cross_entropy, logits, targets, reduction,
                              weight=weight, ignore_index=ignore_index, label_smoothing=label_smoothing)
@@ -434,6 +437,14 @@ def softmax_cross_entropy(logits, targets, weight=None, ignore_index=-100, reduc
         d = d * (g if g.dtype == d.dtype else to(g, dtype=d.dtype))
         return (d if d.dtype == logits.dtype else to(d, dtype=logits.dtype),)
     return make(loss, be, (logits,), backward, vjp=vjp)
+
+
+def _unbatched(fn, x, targets, reduction, **kw):
+    """A classification loss of one sample (PyTorch's unbatched form: x [C], a label
+    or probabilities [C]) as a batch of one; "none" gives a 0-d loss."""
+    t = targets.reshape((1,) + tuple(targets.shape)) if isinstance(targets, Tensor) else np.asarray(targets)[None]
+    out = fn(x.reshape((1,) + x.shape), t, reduction=reduction, **kw)
+    return out.reshape(()) if reduction == "none" else out
 
 
 def _per_position(op, fn, x, targets, reduction, **kw):
@@ -645,6 +656,8 @@ def nll_loss(log_probs, targets, weight=None, ignore_index=-100, reduction="mean
     op = "nll_loss"
     _check_reduction(op, reduction)
     check_tensor(op, log_probs)
+    if log_probs.ndim == 1:
+        return _unbatched(nll_loss, log_probs, targets, reduction, weight=weight, ignore_index=ignore_index)
     if log_probs.ndim > 2:
         return _per_position(op, nll_loss, log_probs, targets, reduction, weight=weight, ignore_index=ignore_index)
     x = loss_precision(log_probs)
