@@ -913,6 +913,24 @@ def test_conv_transpose2d_module_matches_torch(bk):
         vg.conv_transpose2d(x, vg.tensor(np.ones((2, 3, 3, 3)), device="cpu"))
     with pytest.raises(ValueError, match="conv_transpose2d: output_padding 2 must be smaller than the stride 2"):
         vg.conv_transpose2d(x, vg.tensor(np.ones((3, 2, 3, 3)), device="cpu"), stride=2, output_padding=2)
+    # forward(x, output_size): PyTorch's way to pick output_padding (a U-Net's skip sizes)
+    up, tup = nn.ConvTranspose2d(3, 2, 3, stride=2, padding=1, device=bk.device, dtype=bk.dtype), \
+        torch.nn.ConvTranspose2d(3, 2, 3, stride=2, padding=1).double()
+    xs = np.random.default_rng(3).standard_normal((2, 3, 4, 5))
+    def sized(base, m, size):
+        class Sized(base):
+            def __init__(self):
+                super().__init__()
+                self.m = m
+
+            def forward(self, a):
+                return self.m(a, output_size=size)
+        return Sized()
+    for size in ((7, 9), (8, 10), [2, 2, 8, 9]):
+        _vs_torch(torch, bk, sized(nn.Module, up, size), sized(torch.nn.Module, tup, size), xs)
+    with pytest.raises(ValueError, match=r"ConvTranspose2d: output_size \[9, 9\] cannot come from input "
+                                         r"\[2, 3, 4, 5\]: each size must lie in \[7, 8\] here"):
+        up(bk.t(xs), output_size=(9, 9))
 
 
 def test_convolutions_of_an_empty_batch(bk):
@@ -1302,6 +1320,7 @@ def test_shape_padding_and_instance_modules(bk):
             p.assign_(p.numpy() + r.uniform(-0.3, 0.3, p.shape))
         tol = _vs_torch(torch, bk, m, tm, x)
         bk.close(m.running_var.numpy(), tm.running_var.numpy(), what="running var", **tol)
+        assert int(m.state_dict()["num_batches_tracked"]) == int(tm.num_batches_tracked) == 0  # (not counted)
         m.eval()
         tm.eval()
         _vs_torch(torch, bk, m, tm, x)

@@ -301,9 +301,27 @@ class ConvTranspose2d(Module):
                                 device=device, dtype=dtype)
         self.bias = Parameter(r.uniform(-bound, bound, (out_channels,)), device=device, dtype=dtype) if bias else None
 
-    def forward(self, x):
-        return self._fn(x, self.weight, self.bias, self.stride, self.padding, self.output_padding, self.groups,
-                        self.dilation)
+    def forward(self, x, output_size=None):
+        """``output_size`` (PyTorch's): the spatial size wanted -- its trailing sizes --,
+        which picks output_padding among the sizes this stride can give."""
+        pad = self.output_padding if output_size is None else self._output_padding(x, output_size)
+        return self._fn(x, self.weight, self.bias, self.stride, self.padding, pad, self.groups, self.dilation)
+
+    def _output_padding(self, x, output_size):
+        name, d = type(self).__name__, self._dims
+        want = [int(n) for n in (list(output_size)[-d:] if len(output_size) >= d else [])]
+        if len(want) != d or x.ndim < d:
+            raise ValueError(f"{name}: output_size must give the {d} spatial sizes, got {list(output_size)}")
+        each = lambda v: (tuple(v) if isinstance(v, (tuple, list)) else (v,) * d)  # noqa: E731
+        pads = []
+        for n, w, k, s, p, dl in zip(x.shape[-d:], want, self.kernel_size, each(self.stride), each(self.padding),
+                                     each(self.dilation)):
+            least = (n - 1) * s - 2 * p + dl * (k - 1) + 1
+            if not least <= w < least + max(s, dl):
+                raise ValueError(f"{name}: output_size {want} cannot come from input {list(x.shape)}: each size must "
+                                 f"lie in [{least}, {least + max(s, dl) - 1}] here")
+            pads.append(w - least)
+        return tuple(pads)
 
     def extra_repr(self):
         return (f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, stride={self.stride}, "
@@ -813,8 +831,9 @@ class _InstanceNorm(_Tracked, Module):
         batched = x.ndim == n
         x = x if batched else x.unsqueeze(0)
         rm, rv = (self.running_mean, self.running_var) if self.track_running_stats else (None, None)
+        # (PyTorch's: num_batches_tracked is not counted here, momentum=None updates nothing)
         y = ops.instance_norm(x, rm, rv, self.weight, self.bias, self.training or not self.track_running_stats,
-                              _running_factor(self, x), self.eps)
+                              self.momentum if self.momentum is not None else 0.0, self.eps)
         return y if batched else y.squeeze(0)
 
     def extra_repr(self):
