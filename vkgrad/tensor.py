@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 import numbers
 import sys
+import weakref
 from contextlib import nullcontext as _nullcontext
 
 import numpy as np
@@ -76,7 +77,8 @@ _NO_CUDA = ("cuda: vkgrad has no CUDA devices (vkgrad.cuda.is_available() is Fal
 class Tensor:
     """An n-dimensional array on a device, with optional gradient tracking."""
 
-    __slots__ = ("handle", "backend", "requires_grad", "grad", "name", "_node", "_hooks", "_version", "__weakref__")
+    __slots__ = ("handle", "backend", "requires_grad", "grad", "name", "_node", "_hooks", "_version", "_view",
+                 "__weakref__")
     __array_priority__ = 1000  # so ndarray <op> Tensor defers to Tensor
 
     def __init__(self, data=None, backend=None, requires_grad=False, name=None):
@@ -93,6 +95,7 @@ class Tensor:
         # in-place changes (add_, ...), a counter shared with views of the same storage
         # (detach, reshape): backward checks the tensors it needs against it
         self._version = Version(_ZERO)
+        self._view = None  # (a weak reference to the tensor this one is a view of, its writer): _viewed
 
     @property
     def data(self):
@@ -340,7 +343,7 @@ class Tensor:
         if not (recording and (v.requires_grad or self.requires_grad)):
             self.backend.copy_(self.handle, v.handle)  # (into the storage: its views see the change)
             self._version[0] += 1
-            return self
+            return self._written_back()
         if self._version.shared:
             raise RuntimeError(f"{op}: an in-place change that gradients go through, of a tensor that shares its "
                                f"storage (shape {list(self.shape)}: a reshape view, a detach(), or one of them) "
@@ -357,6 +360,19 @@ class Tensor:
             self._node = (lambda g: (be.constant(shape, 0.0, dt),), (old,), (old._version[0], self._version[0]),
                           lambda g: (g * 0.0,))
         self.requires_grad = True
+        return self._written_back()
+
+    def _written_back(self):
+        """self, its change also written into the tensor it is a view of (_viewed:
+        ``x[0].zero_()``, ``K.diagonal().add_(eps)``, ``w.t().copy_(v)`` change x, K, w,
+        as PyTorch's views do) -- through that tensor's own in-place path.  Not where
+        gradients are recorded through them: the graph here links ops to tensors, not
+        to their versions, so an op recorded from the base before (the view's own
+        slice) could not be told from one after; the view alone changes then."""
+        if self._view is not None:
+            base = self._view[0]()
+            if base is not None and not (config.grad_enabled and (self.requires_grad or base.requires_grad)):
+                self._view[1](base, self)
         return self
 
     def add_(self, other, alpha=1):
@@ -551,11 +567,40 @@ class Tensor:
         return self._inplace_of("setitem", value_)
 
     def __getitem__(self, index):
-        return _ops().getitem(self, index)
+        out = _ops().getitem(self, index)
+        if all(i is None or i is Ellipsis or isinstance(i, (slice, int, np.integer)) and not isinstance(i, bool)
+               for i in (index if isinstance(index, tuple) else (index,))):  # (advanced indices: copies, as PyTorch's)
+            _viewed(out, self, lambda base, v: base.__setitem__(index, v))
+        return out
 
     @property
     def T(self):
-        return _ops().transpose(self)
+        return _permuted_view(self, None)
+
+    def narrow(self, dim, start, length):
+        """``vkgrad.narrow(self, ...)``, a view: an in-place change writes through."""
+        out = _ops().narrow(self, dim, start, length)
+        d, s0 = self._dim("narrow", dim), int(start) + (self.shape[self._dim("narrow", dim)] if int(start) < 0 else 0)
+        idx = (slice(None),) * d + (slice(s0, s0 + int(length)),)
+        return _viewed(out, self, lambda base, v: base.__setitem__(idx, v))
+
+    def select(self, dim, index):
+        """``vkgrad.select(self, ...)``: x[..., index, ...] along ``dim``, a view (as narrow)."""
+        out = _ops().select(self, dim, index)
+        idx = (slice(None),) * self._dim("select", dim) + (int(index),)
+        return _viewed(out, self, lambda base, v: base.__setitem__(idx, v))
+
+    def diagonal(self, offset=0, dim1=0, dim2=1):
+        """PyTorch's diagonal (its entries on the last axis); a view: an in-place change
+        (``K.diagonal().add_(eps)``) writes through."""
+        out = _ops().diagonal(self, offset, dim1, dim2)
+        a, b = self._dim("diagonal", dim1), self._dim("diagonal", dim2)
+        k = out.shape[-1]
+        rows, cols = np.arange(k) + max(-offset, 0), np.arange(k) + max(offset, 0)
+        idx = tuple(rows if i == a else cols if i == b else slice(None) for i in range(self.ndim))
+        # (x[idx]'s diagonal axis: where a stood when a and b are adjacent, else first -- NumPy's rule)
+        at = min(a, b) if abs(a - b) == 1 else 0
+        return _viewed(out, self, lambda base, v: base.__setitem__(idx, v.movedim(-1, at)))
 
     def reshape(self, *shape):
         if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
@@ -835,20 +880,21 @@ class Tensor:
             return self.swapaxes(*axes)
         if len(axes) == 1 and isinstance(axes[0], (tuple, list)):
             axes = tuple(axes[0])
-        return _ops().transpose(self, axes if axes else None)
+        return _permuted_view(self, axes if axes else None)
 
     def permute(self, *dims):
-        """PyTorch's: the axes in the order ``dims`` (arguments or one tuple)."""
+        """PyTorch's: the axes in the order ``dims`` (arguments or one tuple; a view,
+        as transpose)."""
         if len(dims) == 1 and isinstance(dims[0], (tuple, list)):
             dims = tuple(dims[0])
-        return _ops().transpose(self, dims)
+        return _permuted_view(self, dims)
 
     def swapaxes(self, axis0, axis1):
         """Axes ``axis0`` and ``axis1`` swapped (PyTorch's ``transpose(dim0, dim1)``)."""
         perm = list(range(self.ndim))
         a, b = (self._dim("swapaxes", axis0), self._dim("swapaxes", axis1))
         perm[a], perm[b] = perm[b], perm[a]
-        return _ops().transpose(self, tuple(perm))
+        return _permuted_view(self, tuple(perm))
 
     @torch_kwargs
     def sum(self, axis=None, keepdims=False):
@@ -967,7 +1013,7 @@ class Tensor:
         new = self.__class__.__new__(self.__class__)
         new.handle = self.backend.cast(self.handle, self.dtype)  # same-dtype cast = copy
         new.backend, new.requires_grad, new.grad = self.backend, self.requires_grad, None
-        new.name, new._node, new._hooks, new._version = self.name, None, None, Version(_ZERO)
+        new.name, new._node, new._hooks, new._version, new._view = self.name, None, None, Version(_ZERO), None
         if isinstance(self, Parameter):
             new._explicit_name = self._explicit_name
         memo[id(self)] = new
@@ -977,6 +1023,28 @@ class Tensor:
         if self.size != 1:
             raise ValueError("the truth value of a tensor with more than one element is ambiguous")
         return bool(self.item())
+
+
+def _viewed(out, base, writer):
+    """Mark ``out`` (a copy: vkgrad's tensors are contiguous) as a view of ``base`` in
+    PyTorch's sense: an in-place change of out is written into base by
+    ``writer(base, out)`` -- a weak reference to a base of its own, which the user
+    holds (a view does not keep a large tensor alive), a strong one to a base that is
+    itself a view, perhaps a temporary (``x.t()[0].fill_(1)``).  Only that way
+    round: a later change of base does not reach out."""
+    if out is not base:
+        out._view = ((lambda: base) if base._view is not None else weakref.ref(base), writer)
+    return out
+
+
+def _permuted_view(x, perm):
+    """x's axes permuted (reversed for None) as a view (T, mT, t, transpose, permute)."""
+    out = _ops().transpose(x, perm)
+    if x.ndim < 2:
+        return out
+    p = tuple(range(x.ndim))[::-1] if perm is None else tuple(d % x.ndim for d in perm)
+    inverse = tuple(int(i) for i in np.argsort(p))
+    return _viewed(out, x, lambda base, v: base.copy_(_ops().transpose(v, inverse)))
 
 
 def _delegate(name):
@@ -1022,8 +1090,9 @@ for _name in ("abs", "exp", "log", "sqrt", "relu", "sigmoid", "tanh", "sin", "co
 Tensor.swapdims = Tensor.swapaxes
 Tensor.polygamma = lambda self, n: _ops().polygamma(n, self)  # (PyTorch's order: x.polygamma(n))
 Tensor.polygamma.__doc__ = "``vkgrad.polygamma(n, self)``."
-Tensor.t = _delegate("t")
-Tensor.mT = property(lambda self: self.swapaxes(-2, -1), doc="The last two axes swapped.")
+Tensor.t = lambda self: _permuted_view(self, (1, 0)) if self.ndim == 2 else _ops().t(self)
+Tensor.t.__doc__ = "``vkgrad.t(self)``: a matrix transposed, a view (an in-place change writes through)."
+Tensor.mT = property(lambda self: self.swapaxes(-2, -1), doc="The last two axes swapped (a view).")
 
 
 def _in_place_of(name):
