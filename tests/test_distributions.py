@@ -175,6 +175,10 @@ def _more_cases(lib, t, r):
          np.array([[0.1, 0.2, 0.3, 0.4], [0.7, 0.1, 0.1, 0.1]])),
         ("TransformedDistribution", lib.TransformedDistribution(lib.Normal(t(loc), t(sc)), [
             T.TanhTransform(), T.AffineTransform(1.0, 2.0)]), np.array([[-0.5, 1.0, 2.5], [0.2, 2.9, 1.9]])),
+        # decreasing transforms: cdf and icdf flipped (icdf was not: Kumaraswamy's quantiles were 1 - p's)
+        ("TransformedDistribution decreasing", lib.TransformedDistribution(lib.Normal(t(loc), t(sc)), [
+            T.AffineTransform(1.0, -2.0)]), pos - 1.0),
+        ("Kumaraswamy", lib.Kumaraswamy(t(sc), t(sc + 0.5)), np.array([[0.1, 0.5, 0.9], [0.6, 0.3, 0.2]])),
     ]
 
 
@@ -209,6 +213,9 @@ def test_more_distributions_match_torch_if_available():
             checked += 1
         assert checked >= 2 or name.startswith(("Relaxed", "Transformed", "Multinomial", "MixtureSame",
                                                 "NegativeBinomial", "VonMises")), name
+        assert (tuple(o.batch_shape), tuple(o.event_shape)) == (tuple(th.batch_shape), tuple(th.event_shape)), name
+    for lib, t in ((D, lambda a: vg.tensor(a, device="cpu")), (TD, torch.tensor)):  # (vkgrad's event_shape was ())
+        assert tuple(lib.OneHotCategorical(logits=t(np.zeros((2, 5)))).event_shape) == (5,)
     a, b, c, d = (np.array(v) for v in ([0.5, 1.5], [1.2, 0.7], [-0.3, 1.0], [0.9, 2.0]))
     pairs = [("LogNormal", (a, b), (c, d)), ("Cauchy", (a, b), (c, d)), ("Gumbel", (a, b), (c, d)),
              ("HalfNormal", (b,), (d,)), ("Geometric", (b / 3,), (d / 3,))]

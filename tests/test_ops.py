@@ -2138,6 +2138,29 @@ def test_embedding_padding_idx(bk):
         vg.nn.Embedding(6, 4, padding_idx=6)
 
 
+def test_every_elementwise_primitive_on_0d_operands(bk):
+    """Each backend's unary and binary primitives take 0-d operands, alone or beside
+    a larger one, giving the broadcast shape and the values of one-element arrays (the
+    CPU's special functions -- erf, erfc, erfinv, lgamma, gelu's gradient -- raised on
+    0-d: NumPy gave them Python floats); vg.erf / gelu / lgamma of a 0-d tensor."""
+    from vkgrad.backends.base import BINARY_OPS, UNARY_OPS
+    be = vg.get_backend(bk.device)
+    for xs, ys in (((), ()), ((), (3,)), ((2, 3), ())):
+        x = vg.tensor(np.full(xs, 0.3), device=bk.device, dtype=bk.dtype).handle
+        y = vg.tensor(np.full(ys, 0.7), device=bk.device, dtype=bk.dtype).handle
+        for op in UNARY_OPS:
+            got = be.to_numpy(be.unary(op, x, 1.0, 0.5))
+            one = be.to_numpy(be.unary(op, vg.tensor(np.full(xs or (1,), 0.3), device=bk.device, dtype=bk.dtype)
+                                       .handle, 1.0, 0.5))
+            assert got.shape == xs, op
+            np.testing.assert_array_equal(got.reshape(-1), one.reshape(-1), err_msg=op)
+        for op in BINARY_OPS:
+            assert be.to_numpy(be.binary(op, x, y, 1.0, 0.5)).shape == np.broadcast_shapes(xs, ys), op
+    t = bk.t(np.array(0.3), requires_grad=True)
+    (vg.erf(t) + vg.gelu(t) + vg.lgamma(t + 1.0) + vg.erfinv(t)).backward()
+    bk.close(t.grad.numpy(), 2.5489181464198225, what="0-d gradient")  # (PyTorch's, float64)
+
+
 def test_unary_math_at_the_edges_and_far_out(bk):
     """log1p / expm1 keep tiny arguments, the special values follow NumPy, and sin /
     cos hold to 2e-7 over the whole float range (own reductions)."""

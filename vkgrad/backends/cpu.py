@@ -1089,6 +1089,8 @@ class CPUBackend(Backend):
             return y
         f = _UNARY[op]
         if x.size < 2 * _BLOCK:  # (the common small op: _map's first case, without its closure)
+            if x.ndim == 0:  # (NumPy makes scalars of 0-d arrays' results: in-place ufuncs need arrays)
+                return self._store(f(self._c(x).reshape(1), alpha, beta).reshape(()), x.dtype, out)
             return self._store(f(self._c(x), alpha, beta), x.dtype, out)
         return self._map(lambda c: f(c, alpha, beta), (x,), out, op in _HEAVY)
 
@@ -1099,6 +1101,9 @@ class CPUBackend(Backend):
             return y
         f = _BINARY[op]
         if a.size < 2 * _BLOCK:
+            if a.ndim == 0 or b.ndim == 0:  # (as unary's: 0-d operands as arrays of one)
+                r = f(self._c(a).reshape(a.shape or (1,)), self._c(b).reshape(b.shape or (1,)), alpha, beta)
+                return self._store(np.reshape(r, np.broadcast_shapes(a.shape, b.shape)), a.dtype, out)
             return self._store(f(self._c(a), self._c(b), alpha, beta), a.dtype, out)
         return self._map(lambda c, d: f(c, d, alpha, beta), (a, b), out, op in _HEAVY)
 

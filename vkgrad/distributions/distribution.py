@@ -404,7 +404,11 @@ class Categorical(Distribution):
 
 
 class OneHotCategorical(Categorical):
-    """Categorical with one-hot samples [..., K] (float) and values."""
+    """Categorical with one-hot samples [..., K] (float) and values: event_shape [K]."""
+
+    def __init__(self, probs=None, logits=None):
+        super().__init__(probs, logits)
+        self.event_shape = (self.num_categories,)
 
     def _sample(self, shape):
         return _one_hot(super()._sample(shape), self.num_categories, self.logits.dtype)

@@ -63,17 +63,21 @@ class TransformedDistribution(Distribution):
         base = _sum_right(self.base_dist.log_prob(y), ev - len(self.base_dist.event_shape))
         return base - total if total is not None else base
 
-    def cdf(self, value):
-        y = self._check(value)
+    def _monotonize(self, c):
+        """c, or 1 - c where the transforms together decrease (they flip the cdf)."""
         sign = 1.0
-        for t in reversed(self.transforms):
-            y = t.inv(y)
-            sign = sign * t.sign  # (a decreasing map flips the cdf)
-        c = self.base_dist.cdf(y)
+        for t in self.transforms:
+            sign = sign * t.sign
         return ops.where(ops.gt(sign, 0.0), c, 1.0 - c) if isinstance(sign, Tensor) else (c if sign > 0 else 1.0 - c)
 
+    def cdf(self, value):
+        y = self._check(value)
+        for t in reversed(self.transforms):
+            y = t.inv(y)
+        return self._monotonize(self.base_dist.cdf(y))
+
     def icdf(self, value):
-        x = self.base_dist.icdf(self._check(value))
+        x = self.base_dist.icdf(self._monotonize(self._check(value)))  # (the quantile of 1 - p if flipped)
         for t in self.transforms:
             x = t(x)
         return x
@@ -796,6 +800,11 @@ class MixtureSameFamily(Distribution):
         v = v.unsqueeze(-1 - len(self.event_shape))  # (a component axis to broadcast over)
         lp = self.component_distribution.log_prob(v)
         return ops.logsumexp(lp + self.mixture_distribution.logits, -1)
+
+    def cdf(self, value):
+        """The weights' sum of the components' cdfs (PyTorch's; univariate components)."""
+        v = self._check(value).unsqueeze(-1 - len(self.event_shape))
+        return ops.sum(self.component_distribution.cdf(v) * self.mixture_distribution.probs, -1)
 
     def _sample(self, shape):
         with no_grad():
