@@ -2345,6 +2345,12 @@ def test_max_min_take_pytorch_forms(bk):
     with pytest.raises(ValueError, match=r"max: cannot reduce the empty axis 1 of shape \[2, 0\]"):
         vg.max(bk.t(np.zeros((2, 0))), 1)
     assert vg.max(bk.t(np.zeros((0, 3))), 1).values.shape == (0,)
+    # amax / amin / logsumexp keeping an empty axis: empty results (they raised); an empty axis reduced: an error
+    e = bk.t(np.zeros((0, 3)))
+    assert vg.amax(e, 1).shape == (0,) and vg.amin(e, 1, keepdim=True).shape == (0, 1)
+    assert vg.logsumexp(e, 1).shape == (0,)
+    with pytest.raises(ValueError, match=r"amax: cannot reduce an empty axis of shape \[0, 3\]"):
+        vg.amax(e)
 
 
 def test_order_statistics_with_nan_and_indices(bk):

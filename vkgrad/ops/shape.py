@@ -89,8 +89,8 @@ def amax(x, axis=None, keepdims=False):
     check_tensor("amax", x)
     be, shape = x.backend, x.shape
     axes = norm_axes("amax", axis, x.ndim)
-    if x.size == 0:
-        raise ValueError("amax: empty tensor")
+    if x.size == 0 and any(shape[a] == 0 for a in axes):  # (an empty axis kept: an empty result)
+        raise ValueError(f"amax: cannot reduce an empty axis of shape {list(shape)}")
     out = be.reduce("max", x.handle, axes, keepdims)
 
     def weights():  # (the arg-max's share of the gradient: a constant of the forward)
