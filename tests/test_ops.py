@@ -1438,6 +1438,10 @@ def test_cross_entropy_ignore_index_with_labels_anywhere(bk, where):
             bk.close(got.numpy(), want, what=f"cross_entropy {kw}")
         got = vg.nn.functional.nll_loss(vg.log_softmax(bk.t(z), -1), t, weight=bk.t(w), ignore_index=ignore)
         bk.close(got.numpy(), -(w[lab[keep]] * logp[keep, lab[keep]]).sum() / w[lab[keep]].sum(), what="nll_loss")
+    # an empty batch: PyTorch's NaN mean (Vulkan divided by its zero rows), a zero sum
+    e = bk.t(np.zeros((0, 4)))
+    assert np.isnan(vg.nn.functional.cross_entropy(e, vg.tensor(np.zeros(0, np.int32), device=bk.device)).item())
+    assert vg.nn.functional.cross_entropy(e, np.zeros(0, np.int32), reduction="sum").item() == 0.0
 
 
 @pytest.mark.parametrize("targets", ["labels", "onehot"])

@@ -1974,6 +1974,8 @@ class VulkanBackend(Backend):
         labels = target.dtype == "i32"
         self._check_float("softmax_xent", logits, *([] if labels else [target]))
         rows, C = logits.shape
+        if rows == 0 or C == 0:  # (nothing to average: NaN, as PyTorch's mean of none)
+            return self.full((), float("nan"), "f32"), self.full(logits.shape, 0.0, logits.dtype)
         one_group = rows <= 4096 and C <= 256  # rows, then the mean, in one dispatch
         ser = self._serial(C, rows)
         quads = int((one_group or ser) and self._quad_rows(C, logits.dtype))  # d in logits' dtype
