@@ -615,6 +615,7 @@ def test_one_cycle_errors_and_its_beta1_in_a_captured_step():
     s = L.OneCycleLR(vg.optim.Adam([p], lr=0.1), 1.0, total_steps=3)
     s.step()
     s.step()
+    s.step()  # (PyTorch's count: a step after each of total_steps batches; the last rate is never used)
     with pytest.raises(ValueError, match="OneCycleLR: stepped 4 times, past total_steps = 3"):
         s.step()
     with pytest.raises(ValueError, match="OneCycleLR: give total_steps, or epochs and steps_per_epoch"):

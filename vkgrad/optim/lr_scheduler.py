@@ -403,8 +403,9 @@ class OneCycleLR(_Scheduler):
 
     def _group_lr(self, i, base):
         t = self.last_epoch
-        if t >= self.total_steps:
-            raise ValueError(f"OneCycleLR: stepped {t + 1} times, past total_steps = {self.total_steps}")
+        if t > self.total_steps:  # (PyTorch's count: a step per batch of total_steps batches is allowed,
+            # its last rate -- never used -- past the cycle's end)
+            raise ValueError(f"OneCycleLR: stepped {t} times, past total_steps = {self.total_steps}")
         start = 0.0
         for k, end in enumerate(self.ends):
             if t <= end or k == len(self.ends) - 1:
