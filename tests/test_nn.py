@@ -157,6 +157,46 @@ def test_state_dict_roundtrip_and_errors(tmp_path):
     np.testing.assert_array_equal(other.state_dict()["0.weight"], sd["0.weight"])
 
 
+def test_load_reads_pytorch_checkpoints(tmp_path, bk):
+    """vg.load reads torch.save's zip files without PyTorch: tensors as arrays (every
+    dtype, strided ones, bfloat16 widened), the dicts, lists, numbers and strings
+    around them -- a PyTorch model's weights into the same vkgrad layers give its
+    outputs; anything else pickled (a whole Module) is refused, as weights_only."""
+    torch = pytest.importorskip("torch")
+    tm = torch.nn.Sequential(torch.nn.Conv2d(2, 3, 3), torch.nn.BatchNorm2d(3), torch.nn.ReLU(), torch.nn.Flatten(),
+                             torch.nn.Linear(12, 4))
+    tm(torch.randn(4, 2, 4, 4))  # (running statistics, num_batches_tracked)
+    tm.eval()
+    extra = {"half": torch.arange(6, dtype=torch.float16).reshape(2, 3).t(), "bf16": torch.tensor([1.5, -2.25],
+             dtype=torch.bfloat16), "i64": torch.arange(3), "mask": torch.tensor([True, False]),
+             "f64": torch.ones(2, dtype=torch.float64) / 3}
+    opt = torch.optim.Adam(tm.parameters())
+    tm(torch.randn(2, 2, 4, 4)).sum().backward()
+    opt.step()
+    torch.save({"model": tm.state_dict(), "extra": extra, "opt": opt.state_dict(), "epoch": 7, "tag": "best",
+                "hist": [0.5, 0.25]}, tmp_path / "ck.pt")
+    ck = vg.load(tmp_path / "ck.pt", map_location="cpu")
+    assert ck["epoch"] == 7 and ck["tag"] == "best" and ck["hist"] == [0.5, 0.25]
+    for k, v in extra.items():
+        np.testing.assert_array_equal(ck["extra"][k], v.float().numpy() if k == "bf16" else v.numpy(), err_msg=k)
+    assert ck["opt"]["param_groups"][0]["betas"] == (0.9, 0.999)
+    np.testing.assert_array_equal(ck["opt"]["state"][0]["exp_avg"], opt.state_dict()["state"][0]["exp_avg"].numpy())
+    vm = vg.nn.Sequential(vg.nn.Conv2d(2, 3, 3), vg.nn.BatchNorm2d(3), vg.nn.ReLU(), vg.nn.Flatten(),
+                          vg.nn.Linear(12, 4)).to(bk.device, bk.dtype)
+    torch.save(tm.state_dict(), tmp_path / "sd.pt")
+    assert vg.load(tmp_path / "sd.pt", vm) is vm
+    vm.eval()
+    x = np.random.default_rng(0).standard_normal((2, 2, 4, 4))
+    bk.close(vm(bk.t(x)).numpy(), tm(torch.tensor(x, dtype=torch.float32)).detach().numpy(), what="outputs")
+    assert int(vm[1].num_batches_tracked) == 1
+    torch.save(tm, tmp_path / "whole.pt")
+    with pytest.raises(Exception, match=r"load: torch.nn.modules.container.Sequential in .* only weights are read"):
+        vg.load(tmp_path / "whole.pt")
+    torch.save(tm.state_dict(), tmp_path / "legacy.pt", _use_new_zipfile_serialization=False)
+    with pytest.raises(ValueError, match=r"is a pickle \(PyTorch's legacy torch.save format"):
+        vg.load(tmp_path / "legacy.pt")
+
+
 def test_state_dicts_interchange_with_pytorch_and_batch_norm_counts():
     """State dicts in PyTorch's order and keys -- a shared (tied) module's tensors
     under each name, batch norm's num_batches_tracked -- load both ways strictly;

@@ -49,7 +49,24 @@ def load(path, model=None, *, map_location=None, weights_only=None, mmap=None): 
     dict into it (names and shapes checked) and return the model.  PyTorch's
     ``map_location``, ``weights_only`` and ``mmap`` are accepted so its code runs:
     nothing is unpickled (arrays only, whatever ``weights_only`` says) and arrays
-    have no device (``load_state_dict`` puts them on the model's)."""
+    have no device (``load_state_dict`` puts them on the model's).
+
+    A file ``torch.save`` wrote (its zip format, PyTorch 1.6 on) is read too, without
+    PyTorch: its tensors as NumPy arrays (bfloat16 widened to float32), the dicts,
+    lists, numbers and strings around them as they were -- so a PyTorch model's
+    weights load into the vkgrad model of the same layers (``vg.load("resnet.pt",
+    model)``).  Only those are unpickled, as PyTorch's ``weights_only=True``: any
+    other object in the file (pickled code, a whole saved Module) is refused."""
+    if _is_torch_checkpoint(path):
+        state = _load_torch(path)
+        if model is not None:
+            model.load_state_dict(state)
+            return model
+        return state
+    with open(path, "rb") as f:
+        if f.read(1) == b"\x80":  # (a pickle's first opcode: PROTO)
+            raise ValueError(f"load: {str(path)!r} is a pickle (PyTorch's legacy torch.save format, before 1.6, "
+                             "or another): not read; save it again with torch.save (its zip format) or vkgrad.save")
     with np.load(path, allow_pickle=False) as z:
         state = {}
         for k in z.files:
@@ -63,3 +80,78 @@ def load(path, model=None, *, map_location=None, weights_only=None, mmap=None): 
         model.load_state_dict(state)
         return model
     return state
+
+
+# -- PyTorch's checkpoints (torch.save's zip: data.pkl, its storages in data/<key>) --------------------
+_TORCH_STORAGES = {"FloatStorage": "<f4", "DoubleStorage": "<f8", "HalfStorage": "<f2", "BFloat16Storage": "<u2",
+                   "LongStorage": "<i8", "IntStorage": "<i4", "ShortStorage": "<i2", "CharStorage": "i1",
+                   "ByteStorage": "u1", "BoolStorage": "?"}
+_TORCH_DTYPES = {"float32": "f32", "float": "f32", "float64": "f64", "double": "f64", "float16": "f16",
+                 "half": "f16", "int32": "i32", "int": "i32", "int64": "i32", "long": "i32", "bool": "f32",
+                 "bfloat16": "f32", "uint8": "i32", "int8": "i32", "int16": "i32"}
+
+
+def _is_torch_checkpoint(path):
+    import zipfile
+    try:
+        if not zipfile.is_zipfile(path):
+            return False
+        with zipfile.ZipFile(path) as z:
+            return any(n == "data.pkl" or n.endswith("/data.pkl") for n in z.namelist())
+    except OSError:
+        return False
+
+
+def _rebuild_tensor(storage, offset, size, stride, *_):
+    """torch._utils._rebuild_tensor_v2: a strided view of the storage, copied out."""
+    a = storage[0]
+    if not size:
+        return a[offset:offset + 1].reshape(()).copy()
+    item = a.itemsize
+    view = np.lib.stride_tricks.as_strided(a[offset:], shape=tuple(size), strides=tuple(s * item for s in stride))
+    out = np.array(view)
+    return (out.astype(np.uint32) << 16).view(np.float32) if storage[1] else out  # (bfloat16: its high half)
+
+
+def _load_torch(path):
+    import io
+    import pickle
+    import zipfile
+    from collections import OrderedDict
+    allowed = {("collections", "OrderedDict"): OrderedDict,
+               ("torch._utils", "_rebuild_tensor_v2"): _rebuild_tensor,
+               ("torch._utils", "_rebuild_tensor"): _rebuild_tensor,
+               ("torch._utils", "_rebuild_parameter"): lambda data, *_: data,
+               ("torch._utils", "_rebuild_parameter_with_state"): lambda data, *_: data,
+               ("torch.nn.parameter", "Parameter"): lambda data, *_: data,
+               ("torch", "Size"): tuple, ("builtins", "set"): set, ("builtins", "frozenset"): frozenset,
+               ("builtins", "slice"): slice, ("builtins", "complex"): complex}
+    allowed.update({("torch", n): n for n in _TORCH_STORAGES})
+    allowed.update({("torch", n): _TORCH_DTYPES[n] for n in _TORCH_DTYPES})
+    with zipfile.ZipFile(path) as z:
+        names = z.namelist()
+        pkl = next(n for n in names if n == "data.pkl" or n.endswith("/data.pkl"))
+        root = pkl[:-len("data.pkl")]
+        big = root + "byteorder" in names and z.read(root + "byteorder").strip() == b"big"
+        storages = {}
+
+        class Unpickler(pickle.Unpickler):
+            def find_class(self, module, name):
+                if (module, name) not in allowed:
+                    raise pickle.UnpicklingError(
+                        f"load: {module}.{name} in {path!r} is not a tensor, a container, a number or a string; "
+                        "only weights are read (as PyTorch's weights_only=True): save the state_dict() instead")
+                return allowed[(module, name)]
+
+            def persistent_load(self, pid):
+                if not (isinstance(pid, tuple) and len(pid) >= 3 and pid[0] == "storage"):
+                    raise pickle.UnpicklingError(f"load: unknown persistent id {pid!r} in {path!r}")
+                kind, key = pid[1], str(pid[2])
+                if kind not in _TORCH_STORAGES:
+                    raise pickle.UnpicklingError(f"load: storage type {kind!r} in {path!r} is not supported")
+                if key not in storages:
+                    dt = np.dtype(_TORCH_STORAGES[kind])
+                    storages[key] = (np.frombuffer(z.read(f"{root}data/{key}"),
+                                                   dt.newbyteorder(">") if big else dt), kind == "BFloat16Storage")
+                return storages[key]
+        return Unpickler(io.BytesIO(z.read(pkl))).load()
