@@ -29,6 +29,14 @@ def test_shuffle_changes_order_and_drop_last():
     plain = DataLoader(x, batch_size=4, shuffle=False)
     assert [b.shape[0] for b in plain] == [4, 4, 2]
     np.testing.assert_array_equal(np.concatenate([b.numpy()[:, 0] for b in plain]), np.arange(10))
+    # the defaults: ggmlR's ag_dataloader(x, y) shuffles; x alone is PyTorch's DataLoader(array), in
+    # order (a test set's predictions line up with its labels: it shuffled silently before)
+    assert DataLoader(x, x[:, 0]).shuffle and not DataLoader(x).shuffle
+    np.testing.assert_array_equal(np.concatenate([b.numpy()[:, 0] for b in DataLoader(x, batch_size=4)]),
+                                  np.arange(10))
+    # a list of numbers or strings alone: PyTorch's samples (strings kept as lists; they raised)
+    assert [b.numpy().tolist() for b in DataLoader([3, 1, 2], batch_size=2, device="cpu")] == [[3, 1], [2]]
+    assert list(DataLoader(["a.png", "b.png", "c.png"], batch_size=2)) == [["a.png", "b.png"], ["c.png"]]
 
 
 def test_dataloader_errors():

@@ -379,7 +379,8 @@ class DataLoader:
     every epoch (from ``generator``, a vkgrad.Generator as PyTorch's, or ``seed``, else
     from ``vkgrad.manual_seed``'s generator).
     ``shuffle`` defaults to each form's origin: True for arrays ``x, y`` (ggmlR's
-    ag_dataloader), False for a dataset (PyTorch's DataLoader).
+    ag_dataloader), False for a dataset or an array alone (PyTorch's DataLoader; a
+    list of numbers or strings alone is a list of samples, as PyTorch's).
     ``y`` may be one-hot rows or integer labels; ``y=None`` yields ``xb`` only.
     PyTorch's ``num_workers``, ``pin_memory``, ``timeout``, ``worker_init_fn``,
     ``prefetch_factor`` and ``persistent_workers`` are accepted so its code runs:
@@ -407,7 +408,8 @@ class DataLoader:
                                  "or batch_sampler")
             self.dataset, self.x, self.y, self.iterable = x, None, None, True
             shuffle = False
-        elif _is_dataset(x):
+        elif _is_dataset(x) or y is None and isinstance(x, list) and x and not isinstance(
+                x[0], (list, tuple, np.ndarray, Tensor)):  # (a list of numbers or strings alone: PyTorch's samples)
             if y is not None:
                 raise ValueError("DataLoader: give a dataset alone (its samples hold the targets), not with y")
             if len(x) == 0:
@@ -416,7 +418,9 @@ class DataLoader:
             shuffle = False if shuffle is None else shuffle  # (PyTorch's default)
         else:
             self.x, self.y = self._array("x", x), None if y is None else self._array("y", y)
-            shuffle = True if shuffle is None else shuffle  # (ggmlR's)
+            # ggmlR's ag_dataloader(x, y) shuffles; x alone is PyTorch's DataLoader(array): in order
+            # (a test set's predictions line up with its labels)
+            shuffle = (y is not None) if shuffle is None else shuffle
         if batch_size is None:  # (PyTorch's: no batching -- each sample as it is, its arrays tensors)
             if drop_last or batch_sampler is not None:
                 raise ValueError("DataLoader: batch_size=None (no batching) excludes drop_last and batch_sampler")

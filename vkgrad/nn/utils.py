@@ -91,14 +91,18 @@ def vector_to_parameters(vec, parameters):
         o += p.size
 
 
-def pad_sequence(sequences, batch_first=False, padding_value=0.0):
+def pad_sequence(sequences, batch_first=False, padding_value=0.0, padding_side="right"):
     """Tensors [L_i, *] padded with ``padding_value`` to the longest and stacked:
-    [L, B, *] ([B, L, *] with ``batch_first``), as PyTorch's (differentiable)."""
+    [L, B, *] ([B, L, *] with ``batch_first``), as PyTorch's (differentiable);
+    ``padding_side`` "left" pads before each sequence (decoder-only prompts)."""
     seqs = list(sequences)
     if not seqs or not all(isinstance(t, Tensor) and t.ndim >= 1 for t in seqs):
         raise ValueError("pad_sequence: expected a non-empty list of tensors of at least one dimension")
+    if padding_side not in ("right", "left"):
+        raise ValueError(f"pad_sequence: padding_side must be 'right' or 'left', got {padding_side!r}")
     L = max(t.shape[0] for t in seqs)
-    padded = [ops.pad(t, (0, 0) * (t.ndim - 1) + (0, L - t.shape[0]), value=float(padding_value))
+    side = (lambda n: (0, n)) if padding_side == "right" else (lambda n: (n, 0))
+    padded = [ops.pad(t, (0, 0) * (t.ndim - 1) + side(L - t.shape[0]), value=float(padding_value))
               if t.shape[0] < L else t for t in seqs]
     return ops.stack(padded, 0 if batch_first else 1)
 
