@@ -37,6 +37,9 @@ def test_shuffle_changes_order_and_drop_last():
     # a list of numbers or strings alone: PyTorch's samples (strings kept as lists; they raised)
     assert [b.numpy().tolist() for b in DataLoader([3, 1, 2], batch_size=2, device="cpu")] == [[3, 1], [2]]
     assert list(DataLoader(["a.png", "b.png", "c.png"], batch_size=2)) == [["a.png", "b.png"], ["c.png"]]
+    assert [b.shape[0] for b in DataLoader(x, 4)] == [4, 4, 2]  # (PyTorch's positional batch_size)
+    with pytest.raises(TypeError, match=r"DataLoader: got batch_size twice \(4 in y's place"):
+        DataLoader(x, 4, batch_size=5)
 
 
 def test_dataloader_errors():

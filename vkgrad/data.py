@@ -395,6 +395,11 @@ class DataLoader:
             raise ValueError(f"DataLoader: num_workers must be a non-negative int, got {num_workers!r}")
         if timeout < 0:
             raise ValueError(f"DataLoader: timeout must be >= 0, got {timeout}")
+        if isinstance(y, numbers.Integral) and not isinstance(y, bool):  # PyTorch's DataLoader(dataset, 64)
+            if batch_size != 32:
+                raise TypeError(f"DataLoader: got batch_size twice ({y} in y's place -- PyTorch's second "
+                                f"positional argument -- and {batch_size})")
+            y, batch_size = None, int(y)
         self.num_workers, self.pin_memory = num_workers, bool(pin_memory)
         self.dataset, self.collate_fn, self.iterable = None, collate_fn, False
         if sampler is not None and batch_sampler is not None:
