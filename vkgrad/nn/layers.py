@@ -39,9 +39,9 @@ class Linear(Module):
     def forward(self, x):
         return ops.linear(x, self.weight, self.bias, self.activation)
 
-    def extra_repr(self):
+    def extra_repr(self):  # (PyTorch's print, with ggmlR's fused activation when there is one)
         act = f", activation={self.activation!r}" if self.activation else ""
-        return f"{self.in_features}, {self.out_features}{act}"
+        return f"in_features={self.in_features}, out_features={self.out_features}, bias={self.bias is not None}{act}"
 
 
 def _scale_shift(shape, on, device, dtype):
@@ -241,11 +241,17 @@ class _Conv(Module):
         before, after = _padding(name, *args)
         return (before[1], after[1]) + ((before[0], after[0]) if self._dims == 2 else ())
 
-    def extra_repr(self):
-        mode = f", padding_mode={self.padding_mode!r}" if self.padding_mode != "zeros" else ""
-        return (f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, stride={self.stride}, "
-                f"padding={self.padding!r}, dilation={self.dilation}, groups={self.groups}, "
-                f"bias={self.bias is not None}{mode}")
+    def extra_repr(self):  # (PyTorch's: the settings that differ from the defaults, sizes as tuples)
+        d = len(self.kernel_size)
+        each = lambda v: v if isinstance(v, (str, tuple)) else tuple(v) if isinstance(v, list) else (v,) * d  # noqa: E731
+        parts = [f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}",
+                 f"stride={each(self.stride)}"]
+        parts += [f"padding={each(self.padding)}"] if each(self.padding) not in ((0,) * d, "valid") else []
+        parts += [f"dilation={each(self.dilation)}"] if each(self.dilation) != (1,) * d else []
+        parts += [f"groups={self.groups}"] if self.groups != 1 else []
+        parts += ["bias=False"] if self.bias is None else []
+        parts += [f"padding_mode={self.padding_mode}"] if self.padding_mode != "zeros" else []
+        return ", ".join(parts)
 
 
 class Conv2d(_Conv):

@@ -531,7 +531,10 @@ class Module:
             raise RuntimeError(f"load_state_dict({type(self).__name__}): " + "; ".join(map(str, errors)))
         entries = self._state_entries()
         given = {id(item) for key, kind, item in entries if kind == "t" and key in state}
-        missing += [k for k, kind, item in entries if k not in state and not (kind == "t" and id(item) in given)]
+        # (a host counter -- batch norm's num_batches_tracked -- absent keeps its value, not missing: PyTorch's
+        # state dicts from before it existed load strictly)
+        missing += [k for k, kind, item in entries
+                    if k not in state and kind != "host" and not (kind == "t" and id(item) in given)]
         own = {k for k, _, _ in entries}
         unexpected += [k for k in state if k not in own]
         keys = IncompatibleKeys(missing, unexpected)
