@@ -157,6 +157,35 @@ def test_state_dict_roundtrip_and_errors(tmp_path):
     np.testing.assert_array_equal(other.state_dict()["0.weight"], sd["0.weight"])
 
 
+def test_functional_losses_take_pytorchs_positional_signatures():
+    """F.<loss> with PyTorch's whole positional signature -- the deprecated
+    size_average / reduce in their places, folded into reduction as PyTorch folds
+    them (old code's size_average=False is a sum) -- against PyTorch's values."""
+    torch = pytest.importorskip("torch")
+    import vkgrad.nn.functional as F
+    TF = torch.nn.functional
+    r = np.random.default_rng(4)
+    x, y, w = r.standard_normal((4, 5)), r.integers(0, 5, 4), r.uniform(0.5, 1.5, 5)
+    p, q = 1 / (1 + np.exp(-x)), r.uniform(0.1, 0.9, (4, 5))
+    cases = [("cross_entropy", (x, y, w, None, 2, None, "sum", 0.1)), ("nll_loss", (x, y, w, None, 3, None, "sum")),
+             ("mse_loss", (x, q, None, None, "sum")), ("l1_loss", (x, q, None, False)),
+             ("smooth_l1_loss", (x, q, None, None, "mean", 0.3)), ("binary_cross_entropy", (p, q, None, False)),
+             ("binary_cross_entropy_with_logits", (x, q, None, None, None, "sum", w)),
+             ("kl_div", (x, q, None, None, "batchmean")), ("soft_margin_loss", (x, np.sign(q - 0.5), True, True)),
+             ("multi_margin_loss", (x, y, 1, 0.5, w, None, None, "sum"))]
+    for name, args in cases:
+        ours = getattr(F, name)(*[vg.tensor(a, device="cpu", dtype="i32" if a.dtype.kind == "i" else "f64")
+                                  if isinstance(a, np.ndarray) else a for a in args])
+        theirs = getattr(TF, name)(*[torch.tensor(a) if isinstance(a, np.ndarray) else a for a in args])
+        np.testing.assert_allclose(ours.numpy(), theirs.numpy(), rtol=1e-10, err_msg=name)
+    got = F.binary_cross_entropy(vg.tensor(p, device="cpu"), vg.tensor(q, device="cpu"), size_average=False)
+    assert abs(got.item() - TF.binary_cross_entropy(torch.tensor(p), torch.tensor(q), reduction="sum").item()) < 1e-3
+    with pytest.raises(TypeError, match="mse_loss: got reduction twice"):
+        F.mse_loss(vg.tensor(x), vg.tensor(q), None, None, "sum", reduction="mean")
+    a = vg.tensor([1.0, 2.0], device="cpu")
+    assert vg.add(a, a, alpha=2).tolist() == [3.0, 6.0] and a.sub(a, alpha=0.5).tolist() == [0.5, 1.0]
+
+
 def test_load_reads_pytorch_checkpoints(tmp_path, bk):
     """vg.load reads torch.save's zip files without PyTorch: tensors as arrays (every
     dtype, strided ones, bfloat16 widened), the dicts, lists, numbers and strings

@@ -1207,6 +1207,8 @@ CASES = {
                  [U(3, 4)]),
     "std_mean": (lambda a: vg.stack(vg.std_mean(a, 0, correction=0)), lambda a: np.stack([a.std(0), a.mean(0)]),
                  [U(3, 4)]),
+    "var_torch_positional": (lambda a: vg.var(a, 0, False) + a.std(1, True, True).sum() * 0.0 + vg.std(a, 0, True),
+                             lambda a: a.var(0) + a.std(0, ddof=1), [U(3, 4)]),  # (dim, unbiased, keepdim)
     "var_mean_unbiased_keepdim": (lambda a: vg.cat(vg.var_mean(a, dim=1, unbiased=False, keepdim=True), 1),
                                   lambda a: np.concatenate([a.var(1, keepdims=True), a.mean(1, keepdims=True)], 1),
                                   [U(3, 4)]),

@@ -989,11 +989,11 @@ class Tensor:
 
     @torch_kwargs
     def var(self, axis=None, keepdims=False, correction=1):
-        return _ops().var(self, axis, keepdims, correction)
+        return _ops().var(self, axis, keepdims=keepdims, correction=correction)
 
     @torch_kwargs
     def std(self, axis=None, keepdims=False, correction=1):
-        return _ops().std(self, axis, keepdims, correction)
+        return _ops().std(self, axis, keepdims=keepdims, correction=correction)
 
     @torch_kwargs
     def softmax(self, axis=-1):

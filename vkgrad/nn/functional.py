@@ -74,3 +74,56 @@ def upsample_nearest(input, size=None, scale_factor=None):
 def upsample_bilinear(input, size=None, scale_factor=None):
     """PyTorch's deprecated F.upsample_bilinear: bilinear with align_corners=True."""
     return interpolate(input, size, scale_factor, "bilinear", True)  # noqa: F405
+
+
+# PyTorch's loss signatures: the deprecated size_average / reduce still in their positional places (an
+# old call's F.nll_loss(x, y, w, None, 0) reaches ignore_index, not reduction), folded into reduction as
+# PyTorch folds them (reduce=False: "none"; else size_average=False: "sum"; else "mean")
+_TORCH_LOSSES = {
+    "cross_entropy": ("weight", "size_average", "ignore_index", "reduce", "reduction", "label_smoothing"),
+    "nll_loss": ("weight", "size_average", "ignore_index", "reduce", "reduction"),
+    "mse_loss": ("size_average", "reduce", "reduction"), "l1_loss": ("size_average", "reduce", "reduction"),
+    "smooth_l1_loss": ("size_average", "reduce", "reduction", "beta"),
+    "binary_cross_entropy": ("weight", "size_average", "reduce", "reduction"),
+    "binary_cross_entropy_with_logits": ("weight", "size_average", "reduce", "reduction", "pos_weight"),
+    "kl_div": ("size_average", "reduce", "reduction", "log_target"),
+    "poisson_nll_loss": ("log_input", "full", "size_average", "eps", "reduce", "reduction"),
+    "margin_ranking_loss": ("margin", "size_average", "reduce", "reduction"),
+    "hinge_embedding_loss": ("margin", "size_average", "reduce", "reduction"),
+    "soft_margin_loss": ("size_average", "reduce", "reduction"),
+    "multilabel_soft_margin_loss": ("weight", "size_average", "reduce", "reduction"),
+    "cosine_embedding_loss": ("margin", "size_average", "reduce", "reduction"),
+    "multi_margin_loss": ("p", "margin", "weight", "size_average", "reduce", "reduction"),
+    "triplet_margin_loss": ("margin", "p", "eps", "swap", "size_average", "reduce", "reduction"),
+    "multilabel_margin_loss": ("size_average", "reduce", "reduction"),
+}
+_LOSS_INPUTS = {"margin_ranking_loss": 3, "cosine_embedding_loss": 3, "triplet_margin_loss": 3}
+
+
+def _torch_loss(name):
+    fn, options = globals()[name], _TORCH_LOSSES[name]
+    n_in = _LOSS_INPUTS.get(name, 2)
+
+    def f(*args, size_average=None, reduce=None, **kw):
+        if len(args) > n_in + len(options):
+            raise TypeError(f"{name}: takes at most {n_in + len(options)} positional arguments, got {len(args)}")
+        for opt, v in zip(options, args[n_in:]):
+            if opt in kw or (opt == "size_average" and size_average is not None) or (opt == "reduce" and
+                                                                                      reduce is not None):
+                raise TypeError(f"{name}: got {opt} twice")
+            if opt == "size_average":
+                size_average = v
+            elif opt == "reduce":
+                reduce = v
+            else:
+                kw[opt] = v
+        if size_average is not None or reduce is not None:  # (PyTorch's legacy_get_string)
+            kw["reduction"] = "none" if reduce is False else "sum" if size_average is False else "mean"
+        return fn(*args[:n_in], **kw)
+    f.__name__ = f.__qualname__ = name
+    f.__doc__ = fn.__doc__
+    return f
+
+
+for _name in _TORCH_LOSSES:
+    globals()[_name] = _torch_loss(_name)

@@ -615,7 +615,10 @@ def _binary_vjp(op, a, b, g):
     return _sum_to(ga, a.shape), _sum_to(gb, b.shape)
 
 
-def add(a, b):
+def add(a, b, *, alpha=1):
+    """a + b (``alpha``: PyTorch's a + alpha * b)."""
+    if alpha != 1:
+        b = b * alpha
     if _scalar(b) and isinstance(a, Tensor):
         return affine(a, 1.0, b)
     if _scalar(a) and isinstance(b, Tensor):
@@ -624,7 +627,10 @@ def add(a, b):
     return _binary("add", a, b)
 
 
-def sub(a, b):
+def sub(a, b, *, alpha=1):
+    """a - b (``alpha``: PyTorch's a - alpha * b)."""
+    if alpha != 1:
+        b = b * alpha
     if _scalar(b) and isinstance(a, Tensor):
         return affine(a, 1.0, -b)
     if _scalar(a) and isinstance(b, Tensor):

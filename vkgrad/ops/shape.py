@@ -78,7 +78,7 @@ def std(x, axis=None, keepdims=False, correction=1):
     """sqrt(var(x, axis, keepdims, correction))."""
     check_tensor("std", x)
     from .elementwise import sqrt
-    return sqrt(var(x, axis, keepdims, correction))
+    return sqrt(var(x, axis, keepdims=keepdims, correction=correction))
 
 
 @int_as_f32

@@ -164,13 +164,13 @@ def nanmean(x, dim=None, keepdim=False):
 @torch_kwargs
 def var_mean(x, axis=None, correction=1, keepdims=False):
     """(var, mean) along ``axis`` / ``dim`` (PyTorch's order)."""
-    return var(x, axis, keepdims, correction), mean(x, axis, keepdims)
+    return var(x, axis, keepdims=keepdims, correction=correction), mean(x, axis, keepdims)
 
 
 @torch_kwargs
 def std_mean(x, axis=None, correction=1, keepdims=False):
     """(std, mean) along ``axis`` / ``dim``."""
-    return std(x, axis, keepdims, correction), mean(x, axis, keepdims)
+    return std(x, axis, keepdims=keepdims, correction=correction), mean(x, axis, keepdims)
 
 
 def aminmax(x, *, dim=None, keepdim=False):
