@@ -29,6 +29,8 @@ def test_creation_functions(bk):
     # PyTorch's dtype from a Python fill value: an int fills an integer tensor
     assert vg.full((2,), 7, device=bk.device).dtype == "i32"
     assert vg.full((2,), 7.0, device=bk.device).dtype == vg.get_default_dtype()
+    f2 = f.to(bk.device, copy=True, non_blocking=True)  # (PyTorch's copy=: a new tensor though nothing changes)
+    assert f2 is not f and f.to(bk.device) is f and f2.numpy().tolist() == f.numpy().tolist()
     assert vg.zeros_like(x, dtype="i32").dtype == "i32"
 
 
@@ -258,7 +260,8 @@ def test_functional_namespaces():
     for name in ("relu", "softmax", "pad", "interpolate", "scaled_dot_product_attention",
                  "layer_norm", "conv2d", "embedding", "linear"):  # (F's activations take PyTorch's inplace=)
         assert getattr(getattr(F, name), "accepts_inplace_of", getattr(F, name)) is getattr(vg, name)
-    assert F.cross_entropy is vg.softmax_cross_entropy and F1.cross_entropy is vg.cross_entropy
+    # (F's losses take PyTorch's whole signatures: its size_average / reduce)
+    assert F.cross_entropy.__wrapped__ is vg.softmax_cross_entropy and F1.cross_entropy is vg.cross_entropy
     x = vg.tensor([[1.0, -2.0]], device="cpu")
     assert F.relu(x).numpy().tolist() == [[1.0, 0.0]]
 

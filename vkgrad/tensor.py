@@ -237,16 +237,19 @@ class Tensor:
         return f"tensor({text}, dtype={self.dtype}, device={self.device}{extra}{nm})"
 
     # -- conversions -----------------------------------------------------
-    def to(self, device=None, dtype=None):
+    def to(self, device=None, dtype=None, non_blocking=False, copy=False, memory_format=None):
         """A copy on another device and/or dtype (differentiable for float casts);
         ``x.to("f16")`` / ``x.to(vg.float16)`` (a dtype alone, PyTorch's form) casts,
-        and a tensor argument means its device and dtype."""
+        and a tensor argument means its device and dtype.  PyTorch's ``copy=True``: a
+        new tensor even where nothing changes; ``non_blocking`` / ``memory_format``
+        accepted (uploads are queued anyway; tensors are contiguous)."""
         from . import ops
         if isinstance(device, Tensor):
             device, dtype = device.device, dtype or device.dtype
         elif dtype is None and device is not None and str(device).lower() in (*_DTYPE_ALIASES, "bfloat16", "bf16"):
             device, dtype = None, device
-        return ops.to(self, device, dtype)
+        out = ops.to(self, device, dtype)
+        return ops.clone(out) if copy and out is self else out
 
     def cpu(self):
         return self.to("cpu")

@@ -121,7 +121,7 @@ def _torch_loss(name):
             kw["reduction"] = "none" if reduce is False else "sum" if size_average is False else "mean"
         return fn(*args[:n_in], **kw)
     f.__name__ = f.__qualname__ = name
-    f.__doc__ = fn.__doc__
+    f.__doc__, f.__wrapped__ = fn.__doc__, fn
     return f
 
 

@@ -387,10 +387,10 @@ class Module:
                 yield (prefix + "." if prefix else ""), m, h
 
     # -- devices and dtypes ---------------------------------------------------
-    def to(self, device=None, dtype=None):
+    def to(self, device=None, dtype=None, non_blocking=False):
         """Move parameters and buffers in place (keeps Parameter identity); a buffer
         takes the dtype its module keeps for it (``_buffer_dtype``: batch norm's
-        running statistics stay f32 under f16 weights)."""
+        running statistics stay f32 under f16 weights); ``non_blocking`` accepted."""
         seen = set()
         for _, m in self.named_modules():
             moves = [(t, dtype) for t in m._params.values()]
