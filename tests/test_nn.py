@@ -157,6 +157,20 @@ def test_state_dict_roundtrip_and_errors(tmp_path):
     np.testing.assert_array_equal(other.state_dict()["0.weight"], sd["0.weight"])
 
 
+def test_nn_data_parallel_wraps_a_module_on_one_device(bk):
+    """PyTorch's nn.DataParallel(model) on one device runs the module (its outputs and
+    gradients), its state dict under module.*; several devices are refused with a
+    pointer to vkgrad.parallel.DataParallel."""
+    inner = nn.Linear(3, 2, device=bk.device, dtype=bk.dtype)
+    m = nn.DataParallel(inner, device_ids=[0])
+    x = bk.t(np.arange(6.0).reshape(2, 3))
+    bk.close(m(x).numpy(), inner(x).numpy(), what="outputs")
+    m(x).sum().backward()
+    assert inner.weight.grad is not None and list(m.state_dict()) == ["module.weight", "module.bias"]
+    with pytest.raises(NotImplementedError, match=r"vkgrad.parallel.DataParallel\(model, devices\)"):
+        nn.DataParallel(inner, device_ids=[0, 1])
+
+
 def test_functional_losses_take_pytorchs_positional_signatures():
     """F.<loss> with PyTorch's whole positional signature -- the deprecated
     size_average / reduce in their places, folded into reduction as PyTorch folds

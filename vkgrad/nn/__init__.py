@@ -25,6 +25,7 @@ from .layers import (ELU, GELU, AdaptiveAvgPool2d, ConvTranspose2d, Dropout2d, G
                      LazyInstanceNorm3d)
 from .adaptive import AdaptiveLogSoftmaxWithLoss
 from .syncbn import SyncBatchNorm
+from .data_parallel import DataParallel
 from .rnn import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNCell, _CellBase as RNNCellBase, _RNNBase as RNNBase
 from .transformer import (Transformer, TransformerDecoder, TransformerDecoderLayer, TransformerEncoder,
                           TransformerEncoderLayer)
@@ -56,5 +57,5 @@ __all__ = ["Module", "Parameter", "Linear", "Conv2d", "MaxPool2d", "AvgPool2d", 
            "LazyConv2d", "LazyConv3d", "LazyConvTranspose1d", "LazyConvTranspose2d", "LazyConvTranspose3d",
            "LazyBatchNorm1d", "LazyBatchNorm2d", "LazyBatchNorm3d", "LazyInstanceNorm1d", "LazyInstanceNorm2d",
            "LazyInstanceNorm3d", "AdaptiveLogSoftmaxWithLoss", "SyncBatchNorm", "Buffer", "RNNBase", "RNNCellBase",
-           "NLLLoss2d"]
+           "NLLLoss2d", "DataParallel"]
 NLLLoss2d = NLLLoss  # (PyTorch's older name: NLLLoss takes [N, C, H, W] too)
