@@ -459,6 +459,47 @@ class Chi2(Gamma):
         self.df = df_
 
 
+class FisherSnedecor(Distribution):
+    """Fisher-Snedecor F(df1, df2): (X1 / df1) / (X2 / df2) of chi-squared X1, X2
+    (PyTorch's); ``rsample`` through two Gamma draws, differentiable in both."""
+
+    has_rsample = True
+
+    def __init__(self, df1, df2):
+        (self.df1, self.df2), self.batch_shape = _params("FisherSnedecor", df1, df2)
+
+    _first = "df1"
+
+    def rsample(self, sample_shape=()):
+        full = _shape(sample_shape) + tuple(self.batch_shape)
+        a, b = self.df1.broadcast_to(full) * 0.5, self.df2.broadcast_to(full) * 0.5
+        tiny = float(np.finfo(np.float16 if self.df1.dtype == "f16" else np.float32).tiny)
+        x1, x2 = Gamma(a, a).rsample(), Gamma(b, b).rsample()
+        return ops.clamp(x1, tiny, None) / ops.clamp(x2, tiny, None)
+
+    def log_prob(self, value):
+        v = self._check(value)
+        h1, h2 = self.df1 * 0.5, self.df2 * 0.5
+        r = self.df1 / self.df2
+        norm = ops.lgamma(h1 + h2) - ops.lgamma(h1) - ops.lgamma(h2)
+        return norm + h1 * ops.log(r) + (h1 - 1.0) * ops.log(v) - (h1 + h2) * ops.log1p(r * v)
+
+    @property
+    def mode(self):  # ((df1 - 2) / df1) (df2 / (df2 + 2)) where df1 > 2, else NaN (PyTorch's)
+        m = (self.df1 - 2.0) / self.df1 * self.df2 / (self.df2 + 2.0)
+        return ops.where(ops.gt(self.df1, 2.0), m, float("nan"))
+
+    @property
+    def mean(self):
+        return ops.where(ops.gt(self.df2, 2.0), self.df2 / (self.df2 - 2.0), float("nan"))
+
+    @property
+    def variance(self):
+        d1, d2 = self.df1, self.df2
+        v = 2.0 * d2 * d2 * (d1 + d2 - 2.0) / (d1 * (d2 - 2.0) * (d2 - 2.0) * (d2 - 4.0))
+        return ops.where(ops.gt(d2, 4.0), v, float("nan"))
+
+
 class Geometric(_BinaryLogits, Distribution):
     """The number of failures before the first success (probability ``probs`` or
     sigmoid(``logits``)): p (1 - p)^k."""
