@@ -2550,6 +2550,8 @@ def test_linalg_lu_ex_and_lstsq_results_and_errors(bk):
     with pytest.raises(ValueError, match="lu_factor: the matrix is singular"):
         vg.linalg.lu_factor(bk.t(np.ones((2, 2))))
     assert vg.linalg.lu_factor_ex(bk.t(np.ones((2, 2)))).info.item() == 2
+    # one matrix: a 0-d info, as PyTorch's (it was [1])
+    assert vg.linalg.inv_ex(bk.t(np.eye(2))).info.shape == () == vg.linalg.cholesky_ex(bk.t(np.eye(2))).info.shape
     x, info = vg.linalg.solve_ex(bk.t(sing), bk.t(np.ones((2, 3, 1))))
     assert info.numpy().tolist() == [0, 2] and np.isnan(x.numpy()[1]).all()
     a = np.array([[2.0, 1.0, 0.5], [1.0, 3.0, 1.0], [0.5, 1.0, 4.0]])

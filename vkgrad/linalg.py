@@ -414,7 +414,7 @@ def _perm_matrix_np(perm):
 
 
 def _i32(be, a):
-    return Tensor(be.from_numpy(np.ascontiguousarray(a, dtype=np.int32), "i32"), be)
+    return Tensor(be.from_numpy(np.array(a, dtype=np.int32, order="C"), "i32"), be)  # (0-d kept: not ascontiguousarray)
 
 
 def lu_factor_ex(A, *, pivot=True, check_errors=False):
