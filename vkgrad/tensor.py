@@ -95,7 +95,7 @@ class Tensor:
         # in-place changes (add_, ...), a counter shared with views of the same storage
         # (detach, reshape): backward checks the tensors it needs against it
         self._version = Version(_ZERO)
-        self._view = None  # (a weak reference to the tensor this one is a view of, its writer): _viewed
+        self._view = None  # (a reference to the tensor this one is a view of, and its writer): _viewed
 
     @property
     def data(self):
@@ -583,7 +583,8 @@ class Tensor:
     def narrow(self, dim, start, length):
         """``vkgrad.narrow(self, ...)``, a view: an in-place change writes through."""
         out = _ops().narrow(self, dim, start, length)
-        d, s0 = self._dim("narrow", dim), int(start) + (self.shape[self._dim("narrow", dim)] if int(start) < 0 else 0)
+        d = self._dim("narrow", dim)
+        s0 = int(start) + (self.shape[d] if int(start) < 0 else 0)
         idx = (slice(None),) * d + (slice(s0, s0 + int(length)),)
         return _viewed(out, self, lambda base, v: base.__setitem__(idx, v))
 

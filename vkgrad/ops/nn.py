@@ -504,8 +504,7 @@ def _ignores(targets, ignore_index):
 def _learned_targets(targets):
     """Whether probability targets take a gradient (PyTorch's cross_entropy gives
     them one: -log_softmax(x) per element, scaled): the composed loss then."""
-    from ..autograd import is_grad_enabled
-    return isinstance(targets, Tensor) and targets.requires_grad and targets.dtype != "i32" and is_grad_enabled()
+    return isinstance(targets, Tensor) and targets.requires_grad and targets.dtype != "i32" and config.grad_enabled
 
 
 def _xent_composed(logits, targets, weight, ignore_index, reduction, smoothing):
