@@ -346,12 +346,15 @@ def get_worker_info():
     return None
 
 
-def _is_dataset(x):
+def _is_dataset(x, y=None):
     """A map-style dataset: a Dataset, anything with ``__getitem__`` and ``__len__`` but
     arrays, or PyTorch's list of samples -- a list of tuples holding an array or a
-    tensor, or of dicts -- (other lists are ggmlR's x of samples: NumPy stacks them)."""
+    tensor, or of dicts, or (without y) of numbers or strings -- (other lists are
+    ggmlR's x of samples: NumPy stacks them)."""
     if isinstance(x, (list, tuple)):
         first = x[0] if len(x) else None
+        if y is None and isinstance(x, list) and x and not isinstance(first, (list, tuple, np.ndarray, Tensor)):
+            return True
         return isinstance(first, dict) or isinstance(first, tuple) and any(
             isinstance(v, (Tensor, np.ndarray, list, tuple)) for v in first)
     return (isinstance(x, Dataset) or hasattr(x, "__getitem__") and hasattr(x, "__len__")
@@ -413,8 +416,7 @@ class DataLoader:
                                  "or batch_sampler")
             self.dataset, self.x, self.y, self.iterable = x, None, None, True
             shuffle = False
-        elif _is_dataset(x) or y is None and isinstance(x, list) and x and not isinstance(
-                x[0], (list, tuple, np.ndarray, Tensor)):  # (a list of numbers or strings alone: PyTorch's samples)
+        elif _is_dataset(x, y):
             if y is not None:
                 raise ValueError("DataLoader: give a dataset alone (its samples hold the targets), not with y")
             if len(x) == 0:

@@ -104,19 +104,14 @@ def _torch_loss(name):
     fn, options = globals()[name], _TORCH_LOSSES[name]
     n_in = _LOSS_INPUTS.get(name, 2)
 
-    def f(*args, size_average=None, reduce=None, **kw):
+    def f(*args, **kw):
         if len(args) > n_in + len(options):
             raise TypeError(f"{name}: takes at most {n_in + len(options)} positional arguments, got {len(args)}")
         for opt, v in zip(options, args[n_in:]):
-            if opt in kw or (opt == "size_average" and size_average is not None) or (opt == "reduce" and
-                                                                                      reduce is not None):
+            if opt in kw:
                 raise TypeError(f"{name}: got {opt} twice")
-            if opt == "size_average":
-                size_average = v
-            elif opt == "reduce":
-                reduce = v
-            else:
-                kw[opt] = v
+            kw[opt] = v
+        size_average, reduce = kw.pop("size_average", None), kw.pop("reduce", None)
         if size_average is not None or reduce is not None:  # (PyTorch's legacy_get_string)
             kw["reduction"] = "none" if reduce is False else "sum" if size_average is False else "mean"
         return fn(*args[:n_in], **kw)

@@ -407,7 +407,7 @@ def softmax_cross_entropy(logits, targets, weight=None, ignore_index=-100, reduc
     t = _targets("softmax_cross_entropy", logits, targets, dense=False, ignore=ignore_index)
     host = _host_labels(targets)
     # labels on a device may hold ignore_index (the kernel skips those rows); host ones say
-    ignore = (None if be.dtype_of(t) != "i32" or host is not None and not _ignores(host, ignore_index)
+    ignore = (None if be.dtype_of(t) != "i32" or host is not None and not np.any(host == ignore_index)
               else int(ignore_index))
     # f16 logits are read as they are: the primitive computes in f32 and returns
     # an f32 loss (loss_precision's rule, without its conversion passes)
@@ -496,11 +496,6 @@ def _host_labels(targets):
     return a if a.dtype.kind in "iu" else None
 
 
-def _ignores(targets, ignore_index):
-    host = targets if isinstance(targets, np.ndarray) else _host_labels(targets)
-    return host is not None and bool(np.any(host == ignore_index))
-
-
 def _learned_targets(targets):
     """Whether probability targets take a gradient (PyTorch's cross_entropy gives
     them one: -log_softmax(x) per element, scaled): the composed loss then."""
@@ -516,7 +511,8 @@ def _xent_composed(logits, targets, weight, ignore_index, reduction, smoothing):
     B, C = x.shape
     labels = _host_labels(targets) is not None or (isinstance(targets, Tensor) and targets.dtype == "i32")
     targets, keep = _kept_labels(x, targets, ignore_index)
-    t = Tensor(_targets(op, x, targets), x.backend)
+    dense = Tensor(_targets(op, x, targets), x.backend)  # (checked; labels as one-hot rows)
+    t = dense
     if _learned_targets(targets):  # probabilities that are themselves trained: the gradient reaches them
         t = targets if targets.dtype == x.dtype else targets.to(dtype=x.dtype)
     if smoothing:
@@ -533,8 +529,7 @@ def _xent_composed(logits, targets, weight, ignore_index, reduction, smoothing):
     if reduction != "mean":
         return _reduce(per, reduction)
     if labels and w is not None:  # PyTorch: divided by the weights of the rows' labels
-        onehot = Tensor(_targets(op, x, targets), x.backend)
-        rows = sum(mul(onehot, w), axis=1)
+        rows = sum(mul(dense, w), axis=1)
         return sum(per) / sum(rows if keep is None else mul(rows, keep))
     return affine(sum(per), 1.0 / B) if keep is None else sum(per) / sum(keep)  # (none kept: NaN)
 

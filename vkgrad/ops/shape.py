@@ -398,7 +398,7 @@ def _joint_index(x, index, adv):
     merged axes -- one index_select of flat positions (device int32 indices: f32
     arithmetic on the device, exact below 2**24; they must lie in range, negatives
     counted from the end)."""
-    from .elementwise import lt, to
+    from .elementwise import to
     idx = [index[k] if isinstance(index[k], Tensor) else np.asarray(index[k]) for k in adv]
     if any(isinstance(i, Tensor) and i.dtype != "i32" or not isinstance(i, Tensor) and np.asarray(i).dtype.kind
            not in "iu" for i in idx):
@@ -429,7 +429,7 @@ def _joint_index(x, index, adv):
         parts = [to(i if isinstance(i, Tensor) and i.device == dev else
                     tensor(np.asarray(i.numpy() if isinstance(i, Tensor) else i), dtype="i32", device=dev), dtype="f32")
                  for i in idx]
-        parts = [p_ + lt(p_, 0.0) * float(n) for p_, n in zip(parts, sizes)]  # (negatives from the end)
+        parts = [_from_end_f32(p_, n) for p_, n in zip(parts, sizes)]
         f = parts[0] * float(strides[0])
         for p_, st in zip(parts[1:], strides[1:]):
             f = f + p_ * float(st)
@@ -478,11 +478,14 @@ def from_end(i, n):
     counted from its end, as PyTorch's ``x[t]`` / ``take``: i + n where i < 0, on
     the device (no host read; f32 arithmetic, exact for n below 2**24 -- longer axes
     keep the indices as they are)."""
-    from .elementwise import lt, to
-    if n >= 1 << 24:
-        return i
-    f = to(i, dtype="f32")
-    return to(f + lt(f, 0.0) * float(n), dtype="i32")
+    from .elementwise import to
+    return i if n >= 1 << 24 else to(_from_end_f32(to(i, dtype="f32"), n), dtype="i32")
+
+
+def _from_end_f32(f, n):
+    """Indices held in f32 with the negative ones counted from the end of n: f + n there."""
+    from .elementwise import lt
+    return f + lt(f, 0.0) * float(n)
 
 
 @int_as_f32
