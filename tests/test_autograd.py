@@ -634,6 +634,43 @@ def test_autograd_functional(bk):
     bk.close(vh.numpy(), v @ Hw, atol=max(bk.atol, 2e-2), what="vhp")
 
 
+def test_autograd_functional_create_graph():
+    """With create_graph=True the jacobian, vjp, jvp, hessian, hvp and vhp stay
+    recorded towards the inputs (PyTorch's): their gradients against float64
+    finite differences of the same function."""
+    r = np.random.default_rng(16)
+    W, x0, v0 = r.standard_normal((3, 3)), r.standard_normal(3), r.standard_normal(3)
+    AF = vg.autograd.functional
+
+    def f(a):
+        return vg.tanh(vg.tensor(W, dtype="f64", device="cpu") @ a) * a
+
+    def scalar(a):
+        return (f(a) * a).sum()
+    w = np.cos(np.arange(27.0))
+    calls = {"jacobian": lambda a: AF.jacobian(f, a, create_graph=True),
+             "vjp": lambda a: AF.vjp(f, a, vg.tensor(v0, device="cpu", dtype="f64"), create_graph=True)[1],
+             "jvp": lambda a: AF.jvp(f, a, vg.tensor(v0, device="cpu", dtype="f64"), create_graph=True)[1],
+             "hessian": lambda a: AF.hessian(scalar, a, create_graph=True),
+             "hvp": lambda a: AF.hvp(scalar, a, vg.tensor(v0, device="cpu", dtype="f64"), create_graph=True)[1],
+             "vhp": lambda a: AF.vhp(scalar, a, vg.tensor(v0, device="cpu", dtype="f64"), create_graph=True)[1]}
+    for name, call in calls.items():
+        def loss(a):
+            out = call(a)
+            return (out * vg.tensor(w[:out.size].reshape(out.shape), device="cpu", dtype="f64")).sum()
+        x = vg.tensor(x0, device="cpu", dtype="f64", requires_grad=True)
+        (g,) = vg.autograd.grad(loss(x), [x])
+        eps, fd = 1e-6, np.zeros(3)
+        for i in range(3):
+            hi, lo = x0.copy(), x0.copy()
+            hi[i] += eps
+            lo[i] -= eps
+            fd[i] = (loss(vg.tensor(hi, device="cpu", dtype="f64")).item() - loss(vg.tensor(lo, device="cpu", dtype="f64")).item()) / (2 * eps)
+        np.testing.assert_allclose(g.numpy(), fd, rtol=1e-5, atol=1e-7, err_msg=name)
+    # without create_graph the results are detached, as PyTorch's
+    assert not AF.jacobian(f, vg.tensor(x0, device="cpu", dtype="f64", requires_grad=True)).requires_grad
+
+
 def test_func_functional_call_grad_vjp_jacrev_vmap(bk):
     """vkgrad.func: functional_call runs a module with other parameters and buffers
     (gradients to them, the module's own untouched, tied weights shared, strict

@@ -462,9 +462,12 @@ def test_reduce_lr_on_plateau_matches_pytorch():
     metrics = [1.0, 0.9, 0.95, 0.91, 0.92, 0.93, 0.89, 0.9, 0.9, 0.9, 0.9, 0.9, 0.5, 0.6, 0.6, 0.6, 0.6, 0.6]
     # PyTorch's figures for these settings (recorded; compared live below where present)
     expect = {0: [0.1] * 4 + [0.01] * 5 + [0.001] * 6 + [0.0001] * 3,
-              1: [0.1] * 3 + [0.05] * 5 + [0.025] * 6 + [0.02] * 4}
+              1: [0.1] * 3 + [0.05] * 5 + [0.025] * 6 + [0.02] * 4,
+              3: [0.1] * 3 + [1e-2] * 2 + [1e-3] * 2 + [1e-4] * 2 + [1e-5] * 2 + [1e-6] * 3 + [1e-7] * 2 + [1e-8] * 2,
+              4: [0.1, 1e-2, 1e-3, 1e-4, 1e-5, 1e-6, 1e-7] + [1e-8] * 11}
     settings = [dict(patience=2), dict(patience=1, cooldown=2, factor=0.5, min_lr=0.02),
-                dict(mode="max", patience=0)]
+                dict(mode="max", patience=0), dict(threshold_mode="abs", threshold=0.05, patience=1),
+                dict(mode="max", threshold_mode="abs", threshold=0.02, patience=0)]
     try:
         import torch
     except ImportError:
@@ -493,8 +496,11 @@ def test_reduce_lr_on_plateau_matches_pytorch():
     s2 = vg.optim.lr_scheduler.ReduceLROnPlateau(opt2, patience=1)
     s2.load_state_dict(s.state_dict())
     assert [s.step(m) for m in metrics[7:]] == [s2.step(m) for m in metrics[7:]]
-    with pytest.raises(ValueError, match="ReduceLROnPlateau: mode must be 'min' or 'max', got 'up'"):
+    with pytest.raises(ValueError, match="ReduceLROnPlateau: mode must be 'min' or 'max' and threshold_mode "
+                                         "'rel' or 'abs', got 'up', 'rel'"):
         vg.optim.lr_scheduler.ReduceLROnPlateau(opt, mode="up")
+    with pytest.raises(ValueError, match="got 'min', 'absolute'"):
+        vg.optim.lr_scheduler.ReduceLROnPlateau(opt, threshold_mode="absolute")
     with pytest.raises(ValueError, match=r"ReduceLROnPlateau: factor must lie in \(0, 1\)"):
         vg.optim.lr_scheduler.ReduceLROnPlateau(opt, factor=1.5)
 

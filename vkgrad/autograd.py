@@ -688,47 +688,57 @@ function = types.SimpleNamespace(Function=Function, FunctionCtx=FunctionCtx, onc
 class _Functional:
     """``vkgrad.autograd.functional``: PyTorch's jacobian / vjp / jvp, from repeated
     first-order backward passes (one per output element for the Jacobian); hessian,
-    hvp and vhp through a recorded gradient (create_graph)."""
+    hvp and vhp through a recorded gradient.  ``create_graph=True`` keeps each
+    result recorded towards the inputs (for a gradient of it, PyTorch's)."""
 
     @staticmethod
-    def _call(func, inputs):
+    def _call(func, inputs, create_graph=False):
+        """(single, the inputs as func sees them, func's output).  With create_graph
+        an input that requires grad enters through a recorded reshape (PyTorch's
+        view_as), so the results stay differentiable towards it; others detached."""
+        from . import ops
         single = isinstance(inputs, Tensor)
         ins = (inputs,) if single else tuple(inputs)
         with enable_grad():
-            xs = tuple(x.detach().requires_grad_(True) for x in ins)
+            xs = tuple(ops.reshape(x, x.shape) if create_graph and x.requires_grad else
+                       x.detach().requires_grad_(True) for x in ins)
             out = func(*xs)
         return single, xs, out
+
+    @staticmethod
+    def _kept(t, create_graph):
+        """A result: recorded with create_graph, detached otherwise (PyTorch's)."""
+        return t if create_graph else t.detach()
+
+    @staticmethod
+    def _zeros(x):
+        return Tensor(x.backend.full(x.shape, 0.0, x.dtype), x.backend)
 
     @staticmethod
     def vjp(func, inputs, v=None, create_graph=False, strict=False):
         """(func(inputs), v^T J): the outputs' gradients weighted by ``v`` (None for a
         one-element output), for each input."""
-        if create_graph:
-            raise NotImplementedError("autograd.functional.vjp: create_graph=True (gradients of gradients)")
-        single, xs, out = _Functional._call(func, inputs)
+        single, xs, out = _Functional._call(func, inputs, create_graph)
         if not isinstance(out, Tensor):
             raise TypeError("autograd.functional.vjp: func must return one tensor")
-        g = grad(out, list(xs), grad_outputs=v, allow_unused=True)
-        g = tuple(gi if gi is not None else Tensor(x.backend.full(x.shape, 0.0, x.dtype), x.backend)
-                  for gi, x in zip(g, xs))
-        return out.detach(), (g[0] if single else g)
+        g = grad(out, list(xs), grad_outputs=v, create_graph=create_graph, allow_unused=True)
+        g = tuple(gi if gi is not None else _Functional._zeros(x) for gi, x in zip(g, xs))
+        return _Functional._kept(out, create_graph), (g[0] if single else g)
 
     @staticmethod
     def jacobian(func, inputs, create_graph=False, strict=False, vectorize=False, strategy="reverse-mode"):
         """d func(inputs) / d inputs: [*out.shape, *in.shape] per input (a tuple of
         them for several inputs), one backward pass per output element."""
-        if create_graph:
-            raise NotImplementedError("autograd.functional.jacobian: create_graph=True (gradients of gradients)")
-        single, xs, out = _Functional._call(func, inputs)
+        single, xs, out = _Functional._call(func, inputs, create_graph)
         if not isinstance(out, Tensor):
             raise TypeError("autograd.functional.jacobian: func must return one tensor")
         from . import ops
         flat = out.reshape((out.size,))
         rows = [[] for _ in xs]
         for i in range(out.size):
-            gs = grad(flat[i], list(xs), retain_graph=True, allow_unused=True)
+            gs = grad(flat[i], list(xs), retain_graph=True, create_graph=create_graph, allow_unused=True)
             for k, (gk, x) in enumerate(zip(gs, xs)):
-                rows[k].append(gk if gk is not None else Tensor(x.backend.full(x.shape, 0.0, x.dtype), x.backend))
+                rows[k].append(gk if gk is not None else _Functional._zeros(x))
         jac = tuple((ops.stack(r, 0) if r else Tensor(x.backend.full((0,) + x.shape, 0.0, x.dtype), x.backend))
                     .reshape(out.shape + x.shape) for r, x in zip(rows, xs))
         return jac[0] if single else jac
@@ -737,14 +747,12 @@ class _Functional:
     def jvp(func, inputs, v=None, create_graph=False, strict=False):
         """(func(inputs), J v): the Jacobian (one backward pass per output element)
         times the input-space vector(s) ``v``."""
-        if create_graph:
-            raise NotImplementedError("autograd.functional.jvp: create_graph=True (gradients of gradients)")
         single = isinstance(inputs, Tensor)
         ins = (inputs,) if single else tuple(inputs)
         vs = (v,) if single else tuple(v) if v is not None else (None,) * len(ins)
-        with no_grad():
+        with (enable_grad() if create_graph else no_grad()):
             out = func(*ins)
-        jac = _Functional.jacobian(func, inputs)
+        jac = _Functional.jacobian(func, inputs, create_graph=create_graph)
         jac = (jac,) if single else jac
         from . import ops
         total = None
@@ -758,9 +766,9 @@ class _Functional:
         return out, total
 
     @staticmethod
-    def _first_grads(func, inputs):
+    def _first_grads(func, inputs, create_graph=False):
         """(single, xs, value, the gradients of func's one-element output recorded)."""
-        single, xs, out = _Functional._call(func, inputs)
+        single, xs, out = _Functional._call(func, inputs, create_graph)
         if not isinstance(out, Tensor) or out.size != 1:
             raise RuntimeError("autograd.functional: func must return a one-element tensor for second derivatives")
         gs = grad(out, list(xs), create_graph=True, allow_unused=True)
@@ -771,20 +779,17 @@ class _Functional:
         """The second derivatives of func's one-element output: [*x.shape, *x.shape]
         for one input, H[i][j] ([*xi.shape, *xj.shape]) for several; one backward
         pass per element of the gradient, through its recorded graph."""
-        if create_graph:
-            raise NotImplementedError("autograd.functional.hessian: create_graph=True (third derivatives)")
         from . import ops
-        single, xs, out, gs = _Functional._first_grads(func, inputs)
+        single, xs, out, gs = _Functional._first_grads(func, inputs, create_graph)
         rows = []
         for gi, xi in zip(gs, xs):
             per = [[] for _ in xs]
             flat = None if gi is None else gi.reshape((gi.size,))
             for k in range(xi.size):
                 hk = (None,) * len(xs) if flat is None or not flat.requires_grad else \
-                    grad(flat[k], list(xs), retain_graph=True, allow_unused=True)
+                    grad(flat[k], list(xs), retain_graph=True, create_graph=create_graph, allow_unused=True)
                 for j, (h, xj) in enumerate(zip(hk, xs)):
-                    per[j].append(h.detach() if h is not None else Tensor(xj.backend.full(xj.shape, 0.0, xj.dtype),
-                                                                          xj.backend))
+                    per[j].append(_Functional._kept(h, create_graph) if h is not None else _Functional._zeros(xj))
             rows.append(tuple(ops.stack(p, 0).reshape(xi.shape + xj.shape) if p else
                               Tensor(xj.backend.full(xi.shape + xj.shape, 0.0, xj.dtype), xj.backend)
                               for p, xj in zip(per, xs)))
@@ -794,10 +799,8 @@ class _Functional:
     def hvp(func, inputs, v=None, create_graph=False, strict=False):
         """(func(inputs), H v): the Hessian of func's one-element output times v
         (one backward pass through the recorded gradient)."""
-        if create_graph:
-            raise NotImplementedError("autograd.functional.hvp: create_graph=True (third derivatives)")
         from . import ops
-        single, xs, out, gs = _Functional._first_grads(func, inputs)
+        single, xs, out, gs = _Functional._first_grads(func, inputs, create_graph)
         vs = (v,) if single else tuple(v)
         dot = None
         for g_, vk in zip(gs, vs):
@@ -805,11 +808,11 @@ class _Functional:
                 term = ops.sum(g_ * vk)
                 dot = term if dot is None else dot + term
         if dot is None or not dot.requires_grad:
-            hv = tuple(Tensor(x.backend.full(x.shape, 0.0, x.dtype), x.backend) for x in xs)
+            hv = tuple(_Functional._zeros(x) for x in xs)
         else:
-            hv = tuple(h.detach() if h is not None else Tensor(x.backend.full(x.shape, 0.0, x.dtype), x.backend)
-                       for h, x in zip(grad(dot, list(xs), allow_unused=True), xs))
-        return out.detach(), (hv[0] if single else hv)
+            hv = tuple(_Functional._kept(h, create_graph) if h is not None else _Functional._zeros(x)
+                       for h, x in zip(grad(dot, list(xs), create_graph=create_graph, allow_unused=True), xs))
+        return _Functional._kept(out, create_graph), (hv[0] if single else hv)
 
     vhp = hvp  # (v^T H = (H v)^T: the Hessian is symmetric)
 

@@ -222,28 +222,33 @@ class LambdaLR(_Scheduler):
 
 class ReduceLROnPlateau(_Scheduler):
     """lr *= factor when ``step(metric)`` has not improved on the best value (by more
-    than ``threshold``, relative) for more than ``patience`` epochs, then waits
-    ``cooldown`` epochs; never below ``min_lr`` (one, or a list of one per parameter
-    group), nor by less than ``eps`` (PyTorch's, threshold_mode "rel"); each group's
-    rate from its own.  ``mode="max"`` for metrics that should rise (accuracy)."""
+    than ``threshold``: relative with ``threshold_mode="rel"``, absolute with "abs")
+    for more than ``patience`` epochs, then waits ``cooldown`` epochs; never below
+    ``min_lr`` (one, or a list of one per parameter group), nor by less than ``eps``
+    (PyTorch's); each group's rate from its own.  ``mode="max"`` for metrics that
+    should rise (accuracy)."""
 
-    def __init__(self, optimizer, mode="min", factor=0.1, patience=10, threshold=1e-4, cooldown=0, min_lr=0.0,
-                 eps=1e-8):
-        if mode not in ("min", "max"):
-            raise ValueError(f"ReduceLROnPlateau: mode must be 'min' or 'max', got {mode!r}")
+    def __init__(self, optimizer, mode="min", factor=0.1, patience=10, threshold=1e-4, threshold_mode="rel",
+                 cooldown=0, min_lr=0.0, eps=1e-8):
+        if mode not in ("min", "max") or threshold_mode not in ("rel", "abs"):
+            raise ValueError(f"ReduceLROnPlateau: mode must be 'min' or 'max' and threshold_mode 'rel' or 'abs', "
+                             f"got {mode!r}, {threshold_mode!r}")
         super().__init__(optimizer)
         self.min_lrs = _per_group("ReduceLROnPlateau", "min_lr", min_lr, self._n())
         if not 0.0 < factor < 1.0 or patience < 0 or cooldown < 0 or threshold < 0 or min(self.min_lrs) < 0:
             raise ValueError(f"ReduceLROnPlateau: factor must lie in (0, 1), patience, cooldown, threshold and "
                              f"min_lr be >= 0, got {factor}, {patience}, {cooldown}, {threshold}, {min_lr}")
         self.mode, self.factor, self.patience = mode, float(factor), int(patience)
-        self.threshold, self.cooldown = float(threshold), int(cooldown)
+        self.threshold, self.threshold_mode, self.cooldown = float(threshold), threshold_mode, int(cooldown)
         self.eps = float(eps)
         self.best = math.inf if mode == "min" else -math.inf
         self.num_bad_epochs, self.cooldown_counter = 0, 0
 
     def _better(self, v):
-        return v < self.best * (1 - self.threshold) if self.mode == "min" else v > self.best * (1 + self.threshold)
+        sign = 1.0 if self.mode == "max" else -1.0  # (the direction of an improvement)
+        if self.threshold_mode == "rel":
+            return sign * (v - self.best * (1 + sign * self.threshold)) > 0
+        return sign * (v - (self.best + sign * self.threshold)) > 0
 
     def step(self, metric):
         """One epoch's metric (a number, or a one-element tensor: read from it)."""
