@@ -63,8 +63,7 @@ def test_overflow_skips_exactly_one_step_and_halves_the_scale(bk):
         before = model.weight.numpy().copy()
         loss = vg.softmax_cross_entropy(model(vg.tensor(xs, device=bk.device, dtype="f16")),
                                         np.array([0, 1, 0, 1]))
-        vg.set_check_finite(False)
-        grads = vg.backward(scaler.scale(loss))
+        grads = vg.backward(scaler.scale(loss))  # (an overflowing scaled loss passes the finite check)
         taken.append(scaler.step(opt, grads))
         scaler.update()
         if step == 2:
@@ -238,6 +237,48 @@ def test_cnn_under_autocast_trains_with_f32_weights(bk):
         losses.append(loss.item())
     assert all(p.dtype == "f32" for p in net.parameters())
     assert losses[-1] < 0.7 * losses[0], losses
+
+
+def test_scaler_pytorch_loop_with_overflow_and_its_api(bk):
+    """PyTorch's loop -- scale(loss).backward(), unscale_, clipping, step, update --
+    through overflowing batches with the finite-loss check on (the scaled loss's
+    inf is the scaler's to handle; an unscaled one still raises); the scale
+    follows PyTorch's (figures recorded from torch.amp.GradScaler); the getters,
+    setters and scale() of a list."""
+    from vkgrad import config
+    assert config.check_finite_loss
+    w = vg.Parameter(np.array([[1.0, -2.0], [0.5, 3.0]]), device=bk.device, dtype=bk.dtype)
+    opt = vg.optim.SGD([w], lr=0.1)
+    scaler = GradScaler(init_scale=8.0, growth_factor=4.0, backoff_factor=0.25, growth_interval=3)
+    scales, before = [], w.numpy().copy()
+    for s in range(7):
+        opt.zero_grad()
+        loss = (w * w).sum()
+        if s in (0, 2, 3):
+            loss = loss * float("inf")
+        scaler.scale(loss).backward()
+        scaler.unscale_(opt)
+        vg.nn.utils.clip_grad_norm_([w], 1.0)
+        scaler.step(opt)
+        if s == 0:
+            np.testing.assert_array_equal(w.numpy(), before)  # (skipped)
+        scaler.update()
+        scales.append(scaler.get_scale())
+    assert scales == [2.0, 2.0, 0.5, 0.125, 0.125, 0.125, 0.5]
+    assert np.all(np.isfinite(w.numpy())) and not np.array_equal(w.numpy(), before)
+    with pytest.raises(FloatingPointError, match="backward: the loss is inf"):
+        ((w * w).sum() * float("inf")).backward()
+    assert scaler.is_enabled() and not GradScaler(enabled=False).is_enabled()
+    assert (scaler.get_growth_factor(), scaler.get_backoff_factor(), scaler.get_growth_interval()) == (4.0, 0.25, 3)
+    scaler.set_growth_factor(3.0)
+    scaler.set_backoff_factor(0.5)
+    scaler.set_growth_interval(10)
+    assert (scaler.get_growth_factor(), scaler.get_backoff_factor(), scaler.get_growth_interval()) == (3.0, 0.5, 10)
+    a, b = scaler.scale([vg.tensor([2.0], device=bk.device), vg.tensor([3.0], device=bk.device)])
+    assert a.item() == 2.0 * scaler.get_scale() and b.item() == 3.0 * scaler.get_scale()
+    assert not vg.is_autocast_enabled("cpu") and vg.get_autocast_dtype("cuda") == "f16"
+    with vg.autocast("cpu", dtype=vg.float16):
+        assert vg.is_autocast_enabled() and vg.get_autocast_dtype("cpu") == "f16"
 
 
 def test_pytorch_autocast_and_scaler_spellings_and_custom_fwd_bwd():

@@ -26,7 +26,7 @@ from .linalg import det, logdet, matrix_power, slogdet
 from .linalg import inv as inverse, pinv as pinverse
 from ._linalg_top import (cholesky, cholesky_inverse, cholesky_solve, geqrf, lu, lu_solve, lu_unpack, matrix_exp,
                           orgqr, pca_lowrank, qr, svd, svd_lowrank, triangular_solve, vander)
-from .amp import autocast
+from .amp import autocast, get_autocast_dtype, is_autocast_enabled
 from .capture import capture_step
 from .optim.clip import clip_grad_norm
 from .serialization import load, save
@@ -211,5 +211,5 @@ __all__ = ["Tensor", "Parameter", "tensor", "zeros", "ones", "full", "zeros_like
            "get_default_device", "set_num_threads", "get_num_threads", "devices", "info", "set_check_finite",
            "set_anomaly_enabled", "is_anomaly_enabled",
            "is_anomaly_check_nan_enabled", "func", "vmap", "nn", "optim", "data",
-           "functional", "BackendError", "amp", "autocast", "parallel", "capture_step", "memory_stats",
+           "functional", "BackendError", "amp", "autocast", "is_autocast_enabled", "get_autocast_dtype", "parallel", "capture_step", "memory_stats",
            "memory_allocated", "memory_reserved", "empty_cache"] + list(_ops_all)

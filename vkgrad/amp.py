@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import contextlib
 import math
+import weakref
 
 from . import config
 from ._values import scalar
@@ -67,6 +68,17 @@ def autocast(*args, dtype=None, enabled=True, device_type=None, cache_enabled=No
 def _autocast_call(dtype):
     """autocast(dtype) as a decorator-friendly context (None: off)."""
     return autocast(dtype if dtype else "f32")
+
+
+def is_autocast_enabled(device_type=None):
+    """Whether an ``autocast`` block is on (for every device: the type is ignored)."""
+    return config.autocast is not None
+
+
+def get_autocast_dtype(device_type=None):
+    """The dtype matmul / linear run in under autocast: the open block's, else its
+    default f16."""
+    return config.autocast or "f16"
 
 
 def is_autocast_available(device_type):
@@ -136,15 +148,50 @@ class GradScaler:
         self._step_skipped = None
         self.skipped_steps = 0
 
+    _scaled = weakref.WeakValueDictionary()  # id -> a scaled loss (backward lets its inf / NaN through)
+
+    @classmethod
+    def _made(cls, t):
+        return cls._scaled.get(id(t)) is t
+
     def get_scale(self):
         return self._scale if self.enabled else 1.0
 
-    def scale(self, loss):
+    def is_enabled(self):
+        return bool(self.enabled)
+
+    def get_growth_factor(self):
+        return self.growth_factor
+
+    def set_growth_factor(self, new_factor):
+        self.growth_factor = float(new_factor)
+
+    def get_backoff_factor(self):
+        return self.backoff_factor
+
+    def set_backoff_factor(self, new_factor):
+        self.backoff_factor = float(new_factor)
+
+    def get_growth_interval(self):
+        return self.growth_interval
+
+    def set_growth_interval(self, new_interval):
+        self.growth_interval = int(new_interval)
+
+    def scale(self, outputs):
+        """``outputs`` times the current scale: one tensor, or a list / tuple of them
+        (PyTorch's).  An overflow in the scaled loss does not stop its backward
+        (the finite-loss check): ``step`` skips that update and ``update`` backs
+        the scale off."""
         if not self.enabled:
-            return loss
-        if not isinstance(loss, Tensor):
-            raise TypeError(f"GradScaler.scale: expected a Tensor, got {type(loss).__name__}")
-        return loss * self._scale
+            return outputs
+        if isinstance(outputs, (list, tuple)):
+            return type(outputs)(self.scale(o) for o in outputs)
+        if not isinstance(outputs, Tensor):
+            raise TypeError(f"GradScaler.scale: expected a Tensor (or a list of them), got {type(outputs).__name__}")
+        out = outputs * self._scale
+        GradScaler._scaled[id(out)] = out
+        return out
 
     def unscale_(self, optimizer, grads=None):
         """Divide the optimizer's gradients by the scale, in f32, and note any inf/nan."""

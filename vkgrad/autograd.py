@@ -179,7 +179,7 @@ def run_backward(loss, grad=None, accumulate=False, retain_graph=False, create_g
                 "pass grad= with that shape, or reduce the output (e.g. .sum()) first")
         if config.check_finite_loss:
             v = loss.item()
-            if not math.isfinite(v):
+            if not math.isfinite(v) and not _scaled_loss(loss):
                 raise FloatingPointError(
                     f"backward: the loss is {v} (not finite); check the learning rate, the inputs, "
                     "class labels (labels already on a device are not range-checked: one outside "
@@ -486,6 +486,13 @@ def backward_grads(loss, grad=None, retain_graph=False, create_graph=False):
             key = f"{t.name or 'tensor'}_{_unnamed[0]}"
         out._put(key, t, g if create_graph else Tensor(g, t.backend))
     return out
+
+
+def _scaled_loss(loss):
+    """Whether ``loss`` is a GradScaler's scaled loss: its overflow is the scaler's
+    to handle (the step skipped, the scale backed off), not an error."""
+    from .amp import GradScaler
+    return GradScaler._made(loss)
 
 
 def backward(tensors, grad_tensors=None, retain_graph=None, create_graph=False, inputs=None):
