@@ -131,6 +131,22 @@ def test_sequential_iris_model_structure():
     assert "Linear(in_features=4, out_features=64, bias=True, activation='relu')" in repr(model)
 
 
+def test_reprs_and_pool_strides_are_pytorchs():
+    """A printed model reads as PyTorch's (strings recorded from PyTorch 2.13); a
+    pool's stride attribute is its kernel size when not given, as PyTorch's."""
+    want = {nn.MaxPool2d(2, return_indices=True): "MaxPool2d(kernel_size=2, stride=2, padding=0, dilation=1, "
+                                                  "ceil_mode=False)",
+            nn.MaxPool3d(3, 1): "MaxPool3d(kernel_size=3, stride=1, padding=0, dilation=1, ceil_mode=False)",
+            nn.AvgPool2d(2, ceil_mode=True): "AvgPool2d(kernel_size=2, stride=2, padding=0)",
+            nn.Dropout(0.1): "Dropout(p=0.1, inplace=False)", nn.Dropout2d(): "Dropout2d(p=0.5, inplace=False)",
+            nn.Embedding(5, 3, max_norm=1.0, scale_grad_by_freq=True):
+                "Embedding(5, 3, max_norm=1.0, scale_grad_by_freq=True)",
+            nn.Embedding(5, 3, padding_idx=0): "Embedding(5, 3, padding_idx=0)"}
+    for m, text in want.items():
+        assert repr(m) == text
+    assert nn.MaxPool1d(3).stride == 3 and nn.AvgPool3d(2, 1).stride == 1
+
+
 def test_state_dict_roundtrip_and_errors(tmp_path):
     model = nn.Sequential(nn.Linear(3, 4), nn.BatchNorm1d(4))
     sd = model.state_dict()

@@ -353,6 +353,7 @@ class _Pool(Module):
     """A pool's arguments kept, given to its function (``_fn``) in order."""
 
     _fn, _args = None, ()
+    _shown = ("kernel_size", "stride", "padding")  # (in the repr: PyTorch's choice per class)
 
     def __init__(self, *args, **kwargs):
         super().__init__()
@@ -364,12 +365,14 @@ class _Pool(Module):
             raise TypeError(f"{type(self).__name__}: kernel_size is required")
         for n in names:
             setattr(self, n, vals[n] if n in vals else self._defaults[n])
+        if getattr(self, "stride", 0) is None:  # (PyTorch's attribute: the kernel size when not given)
+            self.stride = self.kernel_size
 
     def forward(self, x):
         return type(self)._fn(x, **{n: getattr(self, n) for n in self._args})
 
     def extra_repr(self):
-        return ", ".join(f"{n}={getattr(self, n)!r}" for n in self._args)
+        return ", ".join(f"{n}={getattr(self, n)!r}" for n in self._shown)
 
 
 # (PyTorch's constructor order: return_indices before ceil_mode -- the functions take them the other way)
@@ -380,11 +383,13 @@ _MAX_DEFAULTS = {"stride": None, "padding": 0, "dilation": 1, "return_indices": 
 class MaxPool2d(_Pool):
     """``vkgrad.max_pool2d`` as a module (stride defaults to the kernel size)."""
     _fn, _args, _defaults = ops.max_pool2d, _MAX_ARGS, _MAX_DEFAULTS
+    _shown = ("kernel_size", "stride", "padding", "dilation", "ceil_mode")
 
 
 class MaxPool1d(_Pool):
     """``vkgrad.max_pool1d`` as a module (stride defaults to the kernel size)."""
     _fn, _args, _defaults = ops.max_pool1d, _MAX_ARGS, _MAX_DEFAULTS
+    _shown = ("kernel_size", "stride", "padding", "dilation", "ceil_mode")
 
 
 class _MaxUnpool(_Pool):
@@ -422,6 +427,7 @@ class AvgPool2d(_Pool):
 class MaxPool3d(_Pool):
     """``vkgrad.max_pool3d`` as a module (stride defaults to the kernel size)."""
     _fn, _args, _defaults = ops.max_pool3d, _MAX_ARGS, _MAX_DEFAULTS
+    _shown = ("kernel_size", "stride", "padding", "dilation", "ceil_mode")
 
 
 class AvgPool3d(_Pool):
@@ -533,8 +539,12 @@ class Embedding(Module):
                              self.scale_grad_by_freq, self.sparse)
 
     def extra_repr(self):
-        return f"{self.num_embeddings}, {self.embedding_dim}" + (
-            f", padding_idx={self.padding_idx}" if self.padding_idx is not None else "")
+        return f"{self.num_embeddings}, {self.embedding_dim}" + "".join(
+            f", {k}={v}" for k, v, shown in (("padding_idx", self.padding_idx, self.padding_idx is not None),
+                                             ("max_norm", self.max_norm, self.max_norm is not None),
+                                             ("norm_type", self.norm_type, self.norm_type != 2),
+                                             ("scale_grad_by_freq", True, self.scale_grad_by_freq),
+                                             ("sparse", True, self.sparse)) if shown)
 
 
 class EmbeddingBag(Module):
@@ -754,7 +764,7 @@ class Dropout(Module):
         return type(self)._fn(x, self.p, self.training)
 
     def extra_repr(self):
-        return f"p={self.p}"
+        return f"p={self.p}, inplace={self.inplace}"
 
 
 class AlphaDropout(Dropout):
