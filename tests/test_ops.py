@@ -2889,6 +2889,52 @@ def test_int32_arithmetic(bk):
     assert (big + 2).item() == 2 ** 23 + 3
 
 
+def test_int32_bitwise_float_functions_and_scalar_promotion(bk):
+    """PyTorch's integer operators on int32 tensors -- & | ^ ~ << >> bit by bit (``x & 1``
+    gave the logical and, 1 for every odd and even nonzero x alike), in place too --
+    while 1.0 / 0.0 masks keep their logical meaning; the float functions of int32
+    tensors in f32 (sqrt, exp, sigmoid, ...), floor / round / relu / matmul int32
+    out; a 0-d tensor promotes as a scalar (f16 x + 0-d f32 stays f16); cumsum's
+    dtype= is the result's."""
+    x = bk.t(np.array([1, 2, 3, -8, 12], np.int32))
+    n = np.array([1, 2, 3, -8, 12], np.int32)
+    for got, want in ((x & 1, n & 1), (x | 4, n | 4), (x ^ 3, n ^ 3), (~x, ~n), (x << 2, n << 2), (x >> 1, n >> 1),
+                      (6 & x, 6 & n), (1 << x[:3], 1 << n[:3]), (x & x.flip(0), n & n[::-1]),
+                      (vg.bitwise_or(x, 9), n | 9), (x.bitwise_not(), ~n), (vg.bitwise_right_shift(x, 2), n >> 2)):
+        assert got.dtype == "i32" and got.numpy().tolist() == want.tolist()
+    y = x.clone()
+    y &= 6
+    y <<= 1
+    assert y.numpy().tolist() == ((n & 6) << 1).tolist()
+    m = x > 1
+    assert (m & (x < 5)).numpy().tolist() == [0, 1, 1, 0, 0] and (~m).numpy().tolist() == [1, 0, 0, 1, 0]
+    with pytest.raises(TypeError, match="bitwise_left_shift: expected int32 tensors or Python ints, got a f32"):
+        m << 1
+    with pytest.raises(ValueError, match=r"bitwise_left_shift: shifts must lie in \[0, 31\]"):
+        x << 32
+    with pytest.raises(ValueError, match=r"bitwise_and: shapes \[\[5\], \[2\]\] cannot be broadcast"):
+        x & bk.t(np.array([1, 2], np.int32))
+    a = vg.arange(1, 5, device=bk.device)
+    for name in ("sqrt", "exp", "sigmoid", "log", "sin", "reciprocal"):
+        got = getattr(a, name)()
+        assert got.dtype == "f32", name
+        want = getattr(np, name, None) or {"sigmoid": lambda v: 1 / (1 + np.exp(-v)), "reciprocal": lambda v: 1 / v}[name]
+        np.testing.assert_allclose(got.numpy(), want(np.arange(1.0, 5.0)), rtol=1e-5, err_msg=name)
+    for got in (vg.floor(a), a.round(), vg.relu(a - 2), a.ceil()):
+        assert got.dtype == "i32"
+    mat = vg.tensor(np.array([[1, 2], [3, 4]], np.int32), device=bk.device)
+    assert (mat @ mat).dtype == "i32" and (mat @ mat).numpy().tolist() == [[7, 10], [15, 22]]
+    assert vg.atan2(a, a).dtype == "f32"
+    f = bk.t(np.array([1.5, -2.0]))
+    s32, s64 = vg.tensor(2.5, device=bk.device), vg.tensor(2.5, dtype="f64", device="cpu")
+    assert (f + s32).dtype == bk.dtype and (s32 * f).dtype == bk.dtype and (f + 2.5).dtype == bk.dtype
+    if bk.device == "cpu":
+        assert (f + s64).dtype == bk.dtype and (f.to(dtype="f64") + s32).dtype == "f64"
+    assert (f + bk.t(np.array([1.0, 1.0]), dtype="f32")).dtype == ("f32" if bk.dtype == "f16" else bk.dtype)
+    assert a.cumsum(0, dtype=vg.float32).dtype == "f32" and vg.cumprod(a, 0, dtype="f32").numpy().tolist() == \
+        [1, 2, 6, 24]
+
+
 def test_int32_data_movement_and_selection(bk):
     """int32 tensors through the shape, selection and ordering ops PyTorch code uses on
     labels and indices (arange(T).expand(B, T), labels.flip(0), idx[perm],

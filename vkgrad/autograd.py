@@ -371,7 +371,8 @@ def _anomaly_trace():
     root = os.path.dirname(os.path.abspath(__file__))
     frames = traceback.extract_stack()[:-2]
     first = next((i for i, f in enumerate(frames) if os.path.abspath(f.filename).startswith(root)), len(frames))
-    name = frames[first].name if first < len(frames) else "?"
+    # (the op's own name: past the decorators' frames -- int_as_f32's, torch_kwargs' -- around it)
+    name = next((f.name for f in frames[first:] if f.name != "wrapper"), "?")
     return name, traceback.format_list(frames[:first])
 
 

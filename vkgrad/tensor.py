@@ -484,24 +484,37 @@ class Tensor:
     def __rfloordiv__(self, o):
         return _ops().floor_divide(o, self)
 
-    # logical operators on masks (comparisons' 1.0 / 0.0, nonzero counting as true)
+    # & | ^ ~: logical on masks (comparisons' 1.0 / 0.0, nonzero counting as true), bitwise
+    # on int32 tensors and Python ints (PyTorch's integer operators); << >> bitwise
     def __and__(self, o):
-        return _ops().logical_and(self, o)
+        return _ops().bitwise_and(self, o) if _ops().is_integer_pair(self, o) else _ops().logical_and(self, o)
 
     __rand__ = __and__
 
     def __or__(self, o):
-        return _ops().logical_or(self, o)
+        return _ops().bitwise_or(self, o) if _ops().is_integer_pair(self, o) else _ops().logical_or(self, o)
 
     __ror__ = __or__
 
     def __xor__(self, o):
-        return _ops().logical_xor(self, o)
+        return _ops().bitwise_xor(self, o) if _ops().is_integer_pair(self, o) else _ops().logical_xor(self, o)
 
     __rxor__ = __xor__
 
     def __invert__(self):
-        return _ops().logical_not(self)
+        return _ops().bitwise_not(self) if self.dtype == "i32" else _ops().logical_not(self)
+
+    def __lshift__(self, o):
+        return _ops().bitwise_left_shift(self, o)
+
+    def __rlshift__(self, o):
+        return _ops().bitwise_left_shift(o, self)
+
+    def __rshift__(self, o):
+        return _ops().bitwise_right_shift(self, o)
+
+    def __rrshift__(self, o):
+        return _ops().bitwise_right_shift(o, self)
 
     # comparisons give 1.0 / 0.0 masks in the operands' float dtype (no gradient), for
     # vg.where and masked sums; == and != too, as PyTorch's (hashing stays by identity:
@@ -976,8 +989,8 @@ class Tensor:
             dims = tuple(dims[0])
         return _ops().flip(self, dims)
 
-    def cumsum(self, dim):
-        return _ops().cumsum(self, dim)
+    def cumsum(self, dim, dtype=None):
+        return _ops().cumsum(self, dim, dtype=dtype)
 
     def roll(self, shifts, dims=None):
         return _ops().roll(self, shifts, dims)
@@ -1088,7 +1101,8 @@ for _name in ("abs", "exp", "log", "sqrt", "relu", "sigmoid", "tanh", "sin", "co
               "select_scatter", "histogram", "mode", "multinomial", "bernoulli", "absolute", "fix", "greater",
               "less", "greater_equal", "less_equal", "not_equal", "is_floating_point", "is_complex", "is_nonzero",
               "is_same_size", "xlogy", "logit", "hardshrink", "prelu", "take_along_dim", "tile", "kthvalue",
-              "corrcoef", "cov", "diag", "index_put", "masked_scatter"):
+              "corrcoef", "cov", "diag", "index_put", "masked_scatter", "bitwise_and", "bitwise_or", "bitwise_xor",
+              "bitwise_not", "bitwise_left_shift", "bitwise_right_shift"):
     if not hasattr(Tensor, _name):
         setattr(Tensor, _name, _delegate(_name))
 Tensor.swapdims = Tensor.swapaxes
@@ -1133,8 +1147,11 @@ for _name, _fn in (("sinc", "sinc"), ("igamma", "gammainc"), ("igammac", "gammai
 # tensor and left the parameter as it was, silently); ``mask &= other`` on 1.0 / 0.0 masks
 for _op, _name in (("add", "add_"), ("sub", "sub_"), ("mul", "mul_"), ("truediv", "div_"),
                    ("floordiv", "floor_divide_"), ("mod", "remainder_"), ("pow", "pow_"),
-                   ("and", "logical_and_"), ("or", "logical_or_"), ("xor", "logical_xor_")):
+                   ("lshift", "bitwise_left_shift_"), ("rshift", "bitwise_right_shift_")):
     setattr(Tensor, f"__i{_op}__", (lambda name: lambda self, other: getattr(self, name)(other))(_name))
+for _op in ("and", "or", "xor"):  # (bitwise on int32, logical on masks: as the operators)
+    setattr(Tensor, f"__i{_op}__", (lambda op: lambda self, other: self._inplace_of(
+        f"__i{op}__", lambda t: getattr(t, f"__{op}__")(other)))(_op))
 
 for _name in ("exp", "log", "sqrt", "rsqrt", "abs", "neg", "relu", "sigmoid", "tanh", "sin", "cos", "floor", "ceil",
               "round", "trunc", "sign", "square", "reciprocal", "clamp_min", "clamp_max", "pow", "lerp", "fmod",
@@ -1147,7 +1164,8 @@ for _name in ("exp", "log", "sqrt", "rsqrt", "abs", "neg", "relu", "sigmoid", "t
               "clip", "cumsum", "cumprod", "tril", "triu", "true_divide", "xlogy", "logit", "arctan", "arcsin",
               "arccos", "arcsinh", "arccosh", "arctanh", "arctan2", "absolute", "fix", "sgn", "copysign",
               "float_power", "ldexp", "gcd", "lcm", "i0", "polygamma", "mvlgamma", "renorm", "addmm", "addmv",
-              "addr", "addbmm", "baddbmm", "masked_scatter", "index_put", "sinc", "igamma", "igammac"):
+              "addr", "addbmm", "baddbmm", "masked_scatter", "index_put", "sinc", "igamma", "igammac", "bitwise_and",
+              "bitwise_or", "bitwise_xor", "bitwise_not", "bitwise_left_shift", "bitwise_right_shift"):
     if not hasattr(Tensor, _name + "_"):
         setattr(Tensor, _name + "_", _in_place_of(_name))
 

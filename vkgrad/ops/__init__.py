@@ -18,8 +18,9 @@ from .einsum import einsum
 from ._core import int_as_f32
 from .compat import (addcdiv, addcmul, allclose, isin, atleast_1d, atleast_2d, atleast_3d, broadcast_shapes,
                      broadcast_tensors, deg2rad, divide, dsplit, equal, fliplr, flipud, floor_divide, heaviside, hsplit,
-                     isclose, logical_and, logical_not, logical_or, logical_xor, multiply, negative, positive,
-                     rad2deg, rot90, subtract, tensor_split, true_divide, vsplit)
+                     isclose, logical_and, logical_not, logical_or, logical_xor, bitwise_and, bitwise_or,
+                     bitwise_xor, bitwise_not, bitwise_left_shift, bitwise_right_shift, is_integer_pair, multiply,
+                     negative, positive, rad2deg, rot90, subtract, tensor_split, true_divide, vsplit)
 from .compat import (addmm, all, any, cdist, clamp_min, clamp_max, clip, column_stack, dot, dstack, flatten, fmod,
                      hstack, lerp, logaddexp, logit, meshgrid, mm, movedim, moveaxis, mv, narrow, ne, permute, remainder,
                      repeat_interleave, squeeze, swapaxes, swapdims, t, unflatten, unsqueeze, vstack, xlogy)
@@ -80,7 +81,8 @@ __all__ = ["abs", "add", "affine", "clamp", "div", "eq", "exp", "gelu", "log", "
            "cumulative_trapezoid", "diff", "kron", "tensordot", "trapezoid", "trapz",
            "addcdiv", "addcmul", "allclose", "atleast_1d", "atleast_2d", "atleast_3d", "broadcast_shapes",
            "broadcast_tensors", "deg2rad", "divide", "dsplit", "equal", "fliplr", "flipud", "floor_divide",
-           "heaviside", "hsplit", "isclose", "logical_and", "logical_not", "logical_or", "logical_xor", "multiply",
+           "heaviside", "hsplit", "isclose", "bitwise_and", "bitwise_or", "bitwise_xor", "bitwise_not",
+           "bitwise_left_shift", "bitwise_right_shift", "logical_and", "logical_not", "logical_or", "logical_xor", "multiply",
            "negative", "positive", "isin", "rad2deg", "rot90", "subtract", "tensor_split", "true_divide", "vsplit",
            "alpha_dropout", "feature_alpha_dropout", "pdist", "rms_norm", "rrelu", "softmin", "lp_pool1d", "lp_pool2d",
            "adaptive_avg_pool3d", "adaptive_max_pool3d", "lp_pool3d", "conv_transpose3d", "max_unpool3d", "multilabel_margin_loss",
@@ -99,5 +101,15 @@ for _name, _at, _int in (("add", (0, 1), True), ("sub", (0, 1), True), ("mul", (
                          ("minimum", (0, 1), True), ("floor_divide", (0, 1), True), ("remainder", (0, 1), True),
                          ("fmod", (0, 1), True), ("clamp", (0, 1, 2), True), ("clip", (0, 1, 2), True),
                          ("square", (0,), True), ("sign", (0,), True), ("pow", (0, 1), "round"),
-                         ("where", (1, 2), True)):
+                         ("where", (1, 2), True), ("floor", (0,), True), ("ceil", (0,), True),
+                         ("trunc", (0,), True), ("fix", (0,), True), ("round", (0,), True), ("relu", (0,), True),
+                         ("matmul", (0, 1), True), ("mm", (0, 1), True)):
     globals()[_name] = int_as_f32(globals()[_name], at=_at, int_result=_int)
+# the float functions of int32 tensors: in f32, as PyTorch's (sqrt(arange(5)), exp(labels))
+for _name in ("exp", "log", "sqrt", "rsqrt", "sigmoid", "tanh", "sin", "cos", "tan", "sinh", "cosh", "log1p", "expm1",
+              "erf", "erfc", "erfinv", "exp2", "log2", "log10", "reciprocal", "atan", "asin", "acos", "asinh", "acosh",
+              "atanh", "arctan", "arcsin", "arccos", "arcsinh", "arccosh", "arctanh", "lgamma", "digamma", "logit",
+              "deg2rad", "rad2deg"):
+    globals()[_name] = int_as_f32(globals()[_name], int_result=False)
+for _name in ("atan2", "arctan2", "hypot", "logaddexp", "float_power", "xlogy"):
+    globals()[_name] = int_as_f32(globals()[_name], at=(0, 1), int_result=False)

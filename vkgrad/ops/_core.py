@@ -67,6 +67,11 @@ def check_tensor(op, x):
     return x
 
 
+def _casts_to_float(kw):
+    from ..tensor import canonical_dtype
+    return kw.get("dtype") is not None and canonical_dtype(kw["dtype"]) in FLOAT_DTYPES
+
+
 def int_as_f32(fn=None, *, at=(0,), int_result=True):
     """Let ``fn``'s operands at the positions ``at`` (the first by default; where's two
     branches, not its condition) be int32 tensors, as PyTorch's (``arange(5) + 1``,
@@ -85,8 +90,8 @@ def int_as_f32(fn=None, *, at=(0,), int_result=True):
     @functools.wraps(fn)
     def wrapper(*args, **kw):
         operands = [args[i] for i in at if i < len(args)]
-        if not any(isinstance(a, Tensor) and a.dtype == "i32" for a in operands):
-            return fn(*args, **kw)
+        if not any(isinstance(a, Tensor) and a.dtype == "i32" for a in operands) or _casts_to_float(kw):
+            return fn(*args, **kw)  # (a float dtype=, PyTorch's cumsum(labels, 0, dtype=float32): fn casts first)
         from .elementwise import round as _round, to
         floats = [a.dtype for a in operands if isinstance(a, Tensor) and a.dtype != "i32"]
         ints = not floats and all(isinstance(a, Tensor) or isinstance(a, numbers.Integral) and not isinstance(a, bool)
@@ -137,13 +142,17 @@ def same_device(op, *ts):
 
 
 def promote(op, a, b):
-    """Bring two float tensors to one dtype (the wider one), differentiably."""
+    """Bring two float tensors to one dtype, differentiably: the wider one, or, as
+    PyTorch's, the dimensioned one's where the other is 0-d (a scalar: f16 x times
+    a 0-d f32 stays f16, f32 x plus a 0-d f64 f32)."""
     check_tensor(op, a)
     check_tensor(op, b)
     same_device(op, a, b)
     if a.dtype == b.dtype:
         return a, b
     from .elementwise import to
+    if (a.ndim == 0) != (b.ndim == 0):
+        return (to(a, dtype=b.dtype), b) if a.ndim == 0 else (a, to(b, dtype=a.dtype))
     if _RANK[a.dtype] > _RANK[b.dtype]:
         return a, to(b, dtype=a.dtype)
     return to(a, dtype=b.dtype), b

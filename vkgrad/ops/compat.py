@@ -340,6 +340,81 @@ def logical_xor(a, b):
     return _logical("logical_xor", a, b, ne)
 
 
+# -- bitwise ops of int32 tensors (PyTorch's integer & | ^ ~ << >>): on the host, NumPy's int32
+# arithmetic -- a read back and an upload on a device; vkgrad's shaders have no integer ops
+def is_integer_pair(a, b=0):
+    """Whether ``a`` and ``b`` are int32 tensors or Python ints, one a tensor: the
+    operands of a bitwise op (floats, and masks, are logical)."""
+    ints = [isinstance(x, Tensor) and x.dtype == "i32" or isinstance(x, numbers.Integral) and not isinstance(x, bool)
+            for x in (a, b)]
+    return builtins.all(ints) and (isinstance(a, Tensor) or isinstance(b, Tensor))
+
+
+def _bitwise(op, fn, *operands):
+    from ..tensor import tensor
+    arrays, device = [], None
+    for x in operands:
+        if isinstance(x, Tensor):
+            if x.dtype != "i32":
+                raise TypeError(f"{op}: expected int32 tensors or Python ints, got a {x.dtype} tensor of shape "
+                                f"{list(x.shape)} (1.0 / 0.0 masks combine with logical_and / logical_or / "
+                                "logical_xor / logical_not, which & | ^ ~ give for them)")
+            device = device or x.device
+            if x.device != device:
+                raise ValueError(f"{op}: operands on {device} and {x.device}; move one with .to(device)")
+            arrays.append(x.numpy())
+        elif isinstance(x, numbers.Integral) and not isinstance(x, bool):
+            arrays.append(np.int32(x))
+        else:
+            raise TypeError(f"{op}: expected int32 tensors or Python ints, got {type(x).__name__}")
+    if device is None:
+        raise TypeError(f"{op}: expected at least one tensor")
+    try:
+        np.broadcast_shapes(*(np.shape(a) for a in arrays))
+    except ValueError:
+        raise ValueError(f"{op}: shapes {[list(np.shape(a)) for a in arrays]} cannot be broadcast together "
+                         "(NumPy rules: trailing dimensions must match or be 1)") from None
+    return tensor(np.asarray(fn(*arrays)).astype(np.int32), dtype="i32", device=device)
+
+
+def bitwise_and(a, b):
+    """a AND b bit by bit (int32 tensors or Python ints, broadcast), as PyTorch's."""
+    return _bitwise("bitwise_and", np.bitwise_and, a, b)
+
+
+def bitwise_or(a, b):
+    """a OR b bit by bit, as ``bitwise_and``."""
+    return _bitwise("bitwise_or", np.bitwise_or, a, b)
+
+
+def bitwise_xor(a, b):
+    """a XOR b bit by bit, as ``bitwise_and``."""
+    return _bitwise("bitwise_xor", np.bitwise_xor, a, b)
+
+
+def bitwise_not(x):
+    """~x bit by bit (-x - 1) of an int32 tensor."""
+    return _bitwise("bitwise_not", np.invert, x)
+
+
+def _shift(op, fn, a, b):
+    shifts = b.numpy() if isinstance(b, Tensor) and b.dtype == "i32" else b
+    if np.any(np.asarray(shifts) < 0) or np.any(np.asarray(shifts) > 31):
+        raise ValueError(f"{op}: shifts must lie in [0, 31] for int32, got {np.asarray(shifts).min()} .. "
+                         f"{np.asarray(shifts).max()}")
+    return _bitwise(op, fn, a, b)
+
+
+def bitwise_left_shift(a, b):
+    """a << b (int32; bits shifted out are lost, as PyTorch's)."""
+    return _shift("bitwise_left_shift", np.left_shift, a, b)
+
+
+def bitwise_right_shift(a, b):
+    """a >> b, arithmetic (the sign kept: -8 >> 1 is -4, as PyTorch's)."""
+    return _shift("bitwise_right_shift", np.right_shift, a, b)
+
+
 def addcmul(input, tensor1, tensor2, value=1.0):
     """input + value * tensor1 * tensor2 (broadcast)."""
     check_tensor("addcmul", input)
