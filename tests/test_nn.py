@@ -1,3 +1,4 @@
+import io
 import math
 
 import numpy as np
@@ -248,6 +249,10 @@ def test_load_reads_pytorch_checkpoints(tmp_path, bk):
     x = np.random.default_rng(0).standard_normal((2, 2, 4, 4))
     bk.close(vm(bk.t(x)).numpy(), tm(torch.tensor(x, dtype=torch.float32)).detach().numpy(), what="outputs")
     assert int(vm[1].num_batches_tracked) == 1
+    buf = io.BytesIO()
+    torch.save(tm.state_dict(), buf)
+    buf.seek(0)
+    assert vg.load(buf, vm) is vm  # (a file object too)
     torch.save(tm, tmp_path / "whole.pt")
     with pytest.raises(Exception, match=r"load: torch.nn.modules.container.Sequential in .* only weights are read"):
         vg.load(tmp_path / "whole.pt")

@@ -1,4 +1,5 @@
 import importlib
+import io
 import math
 
 import numpy as np
@@ -252,6 +253,11 @@ def test_save_nests_dicts_and_checks_keys(tmp_path):
     assert set(got) == {"a", "name", "m"} and got["a"]["c"] == {} and float(got["a"]["d"]["e"]) == 2.5
     assert str(got["name"]) == "Adam" and set(got["m"]) == {"weight", "bias"}
     np.testing.assert_array_equal(got["a"]["b"], np.arange(3))
+    buf = io.BytesIO()  # (a file object, as PyTorch's save / load take)
+    vg.save(obj, buf)
+    buf.seek(0)
+    again = vg.load(buf)
+    assert float(again["a"]["d"]["e"]) == 2.5 and set(again["m"]) == {"weight", "bias"}
     with pytest.raises(TypeError, match=r"keys must be non-empty strings without '/'"):
         vg.save({"x/y": 1}, path)
     with pytest.raises(TypeError, match=r"entry 'a/f' is not a numeric array, a string or a dict"):

@@ -39,6 +39,9 @@ def save(obj, path):
         raise TypeError(f"save: expected a Module or a dict of arrays, got {type(obj).__name__}")
     state = {}
     _flatten(obj, "", state)
+    if hasattr(path, "write"):  # (a file object -- io.BytesIO, an open file --, as PyTorch's save takes)
+        np.savez(path, **state)
+        return
     with open(path, "wb") as f:
         np.savez(f, **state)
 
@@ -56,17 +59,21 @@ def load(path, model=None, *, map_location=None, weights_only=None, mmap=None): 
     lists, numbers and strings around them as they were -- so a PyTorch model's
     weights load into the vkgrad model of the same layers (``vg.load("resnet.pt",
     model)``).  Only those are unpickled, as PyTorch's ``weights_only=True``: any
-    other object in the file (pickled code, a whole saved Module) is refused."""
+    other object in the file (pickled code, a whole saved Module) is refused.
+
+    ``path``: a file name, or a file object open for binary reading (io.BytesIO)."""
+    if hasattr(path, "read"):  # (a file object: read whole -- the zip readers below seek)
+        import io
+        path = io.BytesIO(path.read())
     if _is_torch_checkpoint(path):
         state = _load_torch(path)
         if model is not None:
             model.load_state_dict(state)
             return model
         return state
-    with open(path, "rb") as f:
-        if f.read(1) == b"\x80":  # (a pickle's first opcode: PROTO)
-            raise ValueError(f"load: {str(path)!r} is a pickle (PyTorch's legacy torch.save format, before 1.6, "
-                             "or another): not read; save it again with torch.save (its zip format) or vkgrad.save")
+    if _first_byte(path) == b"\x80":  # (a pickle's first opcode: PROTO)
+        raise ValueError(f"load: {_name(path)} is a pickle (PyTorch's legacy torch.save format, before 1.6, "
+                         "or another): not read; save it again with torch.save (its zip format) or vkgrad.save")
     with np.load(path, allow_pickle=False) as z:
         state = {}
         for k in z.files:
@@ -80,6 +87,20 @@ def load(path, model=None, *, map_location=None, weights_only=None, mmap=None): 
         model.load_state_dict(state)
         return model
     return state
+
+
+def _first_byte(path):
+    if hasattr(path, "seek"):
+        path.seek(0)
+        b = path.read(1)
+        path.seek(0)
+        return b
+    with open(path, "rb") as f:
+        return f.read(1)
+
+
+def _name(path):
+    return "the file object" if hasattr(path, "read") else repr(str(path))
 
 
 # -- PyTorch's checkpoints (torch.save's zip: data.pkl, its storages in data/<key>) --------------------
@@ -139,16 +160,16 @@ def _load_torch(path):
             def find_class(self, module, name):
                 if (module, name) not in allowed:
                     raise pickle.UnpicklingError(
-                        f"load: {module}.{name} in {path!r} is not a tensor, a container, a number or a string; "
+                        f"load: {module}.{name} in {_name(path)} is not a tensor, a container, a number or a string; "
                         "only weights are read (as PyTorch's weights_only=True): save the state_dict() instead")
                 return allowed[(module, name)]
 
             def persistent_load(self, pid):
                 if not (isinstance(pid, tuple) and len(pid) >= 3 and pid[0] == "storage"):
-                    raise pickle.UnpicklingError(f"load: unknown persistent id {pid!r} in {path!r}")
+                    raise pickle.UnpicklingError(f"load: unknown persistent id {pid!r} in {_name(path)}")
                 kind, key = pid[1], str(pid[2])
                 if kind not in _TORCH_STORAGES:
-                    raise pickle.UnpicklingError(f"load: storage type {kind!r} in {path!r} is not supported")
+                    raise pickle.UnpicklingError(f"load: storage type {kind!r} in {_name(path)} is not supported")
                 if key not in storages:
                     dt = np.dtype(_TORCH_STORAGES[kind])
                     storages[key] = (np.frombuffer(z.read(f"{root}data/{key}"),
