@@ -292,3 +292,41 @@ def test_tensor_datasets_give_tensors_and_lists_of_samples_are_datasets(monkeypa
     assert [b[1].numpy().tolist() for b in batches] == [[0, 1], [2, 3], [4]] and batches[0][0].shape == (2, 3)
     assert [b.numpy().tolist() for b in D.DataLoader([[1.0, 2.0], [3.0, 4.0]], batch_size=2, shuffle=False,
                                                      device="cpu")] == [[[1.0, 2.0], [3.0, 4.0]]]
+
+
+def test_collate_structure_and_sampler_conflicts_are_pytorchs():
+    """Batches of tuple or list samples are lists of fields (PyTorch's default_collate;
+    tuples before), nested dicts / lists / strings alike; default_collate itself gives
+    tensors (stacked tensors keep their device and dtype), default_convert makes a
+    sample's arrays tensors; shuffle with a sampler, and batch_size / drop_last with a
+    batch_sampler, raise as PyTorch's (they were silently overridden)."""
+    D = vg.data
+
+    class DS(D.Dataset):
+        def __len__(self):
+            return 5
+
+        def __getitem__(self, i):
+            return {"a": (np.array([float(i)]), [i, i + 1]), "name": f"s{i}"}, i
+    batches = list(D.DataLoader(DS(), batch_size=2, device="cpu"))
+    (d, lab) = batches[0]
+    assert isinstance(batches[0], list) and isinstance(d["a"], list) and isinstance(d["a"][1], list)
+    assert d["a"][0].numpy().tolist() == [[0.0], [1.0]] and d["a"][1][1].numpy().tolist() == [1, 2]
+    assert d["name"] == ["s0", "s1"] and lab.dtype == "i32" and lab.numpy().tolist() == [0, 1]
+    td = D.TensorDataset(np.zeros((4, 2)), np.arange(4))
+    assert isinstance(next(iter(D.DataLoader(td, batch_size=2, device="cpu"))), list)
+    x = vg.tensor(np.ones(2), dtype="f64", device="cpu")
+    got = D.default_collate([(x, 1), (x * 2, 3)])
+    assert isinstance(got, list) and got[0].dtype == "f64" and got[0].device == "cpu" and got[0].shape == (2, 2)
+    assert isinstance(got[1], vg.Tensor) and got[1].dtype == "i32" and got[1].numpy().tolist() == [1, 3]
+    conv = D.default_convert({"x": np.arange(3), "s": "t", "f": np.float32(2.5)})
+    assert isinstance(conv["x"], vg.Tensor) and conv["s"] == "t" and conv["f"].item() == 2.5
+    with pytest.raises(ValueError, match="DataLoader: shuffle=True with a sampler or batch_sampler"):
+        D.DataLoader(range(4), shuffle=True, sampler=[0, 1])
+    with pytest.raises(ValueError, match="DataLoader: batch_sampler makes the batches: no batch_size or drop_last"):
+        D.DataLoader(range(4), batch_size=3, batch_sampler=[[0]])
+    with pytest.raises(ValueError, match="no batch_size or drop_last"):
+        D.DataLoader(range(4), batch_sampler=[[0]], drop_last=True)
+    assert [b.numpy().tolist() for b in D.DataLoader(range(4), batch_sampler=[[3, 0], [1]], device="cpu")] == \
+        [[3, 0], [1]]
+    assert repr(D.DataLoader.__init__.__defaults__[1]) == "32"  # (the default batch size, as documented)

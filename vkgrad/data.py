@@ -316,29 +316,69 @@ class BatchSampler(Sampler):
         return n // self.batch_size if self.drop_last else math.ceil(n / self.batch_size)
 
 
-def default_collate(samples):
-    """A batch from a list of samples: arrays / numbers (or tensors) stacked along a
-    new first axis, tuples field by field, dicts key by key, strings kept as a list
-    (PyTorch's default_collate)."""
+def _collate(samples, leaf):
+    """Samples into a batch, PyTorch's default_collate's structure: dicts key by key,
+    tuples and lists field by field (into a list, as PyTorch's), strings kept as a
+    list, anything else -- arrays, numbers, tensors -- stacked by ``leaf``."""
     first = samples[0]
     if isinstance(first, dict):
-        return {k: default_collate([s[k] for s in samples]) for k in first}
+        return {k: _collate([s[k] for s in samples], leaf) for k in first}
     if isinstance(first, (str, bytes)):
         return list(samples)
     if isinstance(first, (tuple, list)):
-        return tuple(default_collate([s[k] for s in samples]) for k in range(len(first)))
+        return [_collate([s[k] for s in samples], leaf) for k in range(len(first))]
+    return leaf(samples)
+
+
+def _stacked_arrays(samples):
+    """A field's samples stacked into one NumPy array (a DataLoader makes it a tensor
+    on its device and in its dtype)."""
     return np.stack([s.numpy() if isinstance(s, Tensor) else np.asarray(s) for s in samples])
 
 
-def default_convert(data):
-    """Samples as they are, tensors made of arrays: PyTorch's collate for batch_size
-    None (each sample its own batch)."""
+def _stacked_tensor(samples):
+    if isinstance(samples[0], Tensor):  # (PyTorch's: stacked, their device and dtype kept)
+        from .ops import stack
+        return stack(list(samples), 0)
+    return _as_tensor(_stacked_arrays(samples))
+
+
+def _as_tensor(a):
+    """An array or a NumPy scalar as a tensor (integers stay integers); others as they are."""
+    if isinstance(a, np.generic) and not isinstance(a, (np.str_, np.bytes_)):
+        a = np.asarray(a)
+    if isinstance(a, np.ndarray) and a.dtype.kind in "iubf":
+        return tensor(a, dtype="i32" if a.dtype.kind in "iub" else None)
+    return a
+
+
+def default_collate(samples):
+    """A batch from a list of samples, as PyTorch's default_collate: tensors stacked
+    (their device and dtype kept), arrays and numbers stacked into tensors, tuples
+    and lists field by field into a list, dicts key by key, strings kept as a list.
+    (A DataLoader without collate_fn collates the same way into its device and
+    dtype.)"""
+    return _collate(samples, _stacked_tensor)
+
+
+def _convert(data, leaf):
     if isinstance(data, dict):
-        return {k: default_convert(v) for k, v in data.items()}
-    if isinstance(data, (tuple, list)) and not isinstance(data, str):
-        return type(data)(default_convert(v) for v in data) if isinstance(data, tuple) else \
-            [default_convert(v) for v in data]
-    return data
+        return {k: _convert(v, leaf) for k, v in data.items()}
+    if isinstance(data, tuple):
+        return tuple(_convert(v, leaf) for v in data)
+    if isinstance(data, list):
+        return [_convert(v, leaf) for v in data]
+    return leaf(data)
+
+
+def default_convert(data):
+    """One sample as it is, its arrays and NumPy scalars made tensors: PyTorch's collate
+    for batch_size None (each sample its own batch)."""
+    return _convert(data, _as_tensor)
+
+
+def _same(x):
+    return x
 
 
 def get_worker_info():
@@ -373,6 +413,17 @@ def _rows_of(dataset):
     return (dataset, rows) if isinstance(dataset, TensorDataset) else None
 
 
+class _DefaultBatch(int):
+    """The default batch size, 32, told apart from one given (batch_sampler refuses
+    a given one, as PyTorch's)."""
+
+    def __repr__(self):
+        return "32"
+
+
+_BATCH = _DefaultBatch(32)
+
+
 class DataLoader:
     """Batches of ``(xb, yb)`` over the first axis of ``x`` and ``y``, or of a
     map-style ``dataset`` (first argument) collated by ``collate_fn`` (default:
@@ -390,7 +441,7 @@ class DataLoader:
     batches are gathered in the calling thread (NumPy indexing) and uploaded as
     they are served."""
 
-    def __init__(self, x, y=None, batch_size=32, shuffle=None, drop_last=False, seed=None,
+    def __init__(self, x, y=None, batch_size=_BATCH, shuffle=None, drop_last=False, seed=None,
                  device=None, dtype=None, collate_fn=None, sampler=None, batch_sampler=None, num_workers=0,
                  pin_memory=False, timeout=0, worker_init_fn=None, prefetch_factor=None, persistent_workers=False,
                  generator=None):
@@ -399,7 +450,7 @@ class DataLoader:
         if timeout < 0:
             raise ValueError(f"DataLoader: timeout must be >= 0, got {timeout}")
         if isinstance(y, numbers.Integral) and not isinstance(y, bool):  # PyTorch's DataLoader(dataset, 64)
-            if batch_size != 32:
+            if batch_size is not _BATCH:
                 raise TypeError(f"DataLoader: got batch_size twice ({y} in y's place -- PyTorch's second "
                                 f"positional argument -- and {batch_size})")
             y, batch_size = None, int(y)
@@ -407,6 +458,11 @@ class DataLoader:
         self.dataset, self.collate_fn, self.iterable = None, collate_fn, False
         if sampler is not None and batch_sampler is not None:
             raise ValueError("DataLoader: give sampler or batch_sampler, not both")
+        if (sampler is not None or batch_sampler is not None) and shuffle:
+            raise ValueError("DataLoader: shuffle=True with a sampler or batch_sampler: the sampler decides the "
+                             "order (PyTorch's rule); drop shuffle, or use a RandomSampler")
+        if batch_sampler is not None and (batch_size is not _BATCH or drop_last):
+            raise ValueError("DataLoader: batch_sampler makes the batches: no batch_size or drop_last with it")
         self.sampler, self.batch_sampler = sampler, batch_sampler
         if sampler is not None or batch_sampler is not None:
             shuffle = False  # (the sampler decides the order)
@@ -428,6 +484,7 @@ class DataLoader:
             # ggmlR's ag_dataloader(x, y) shuffles; x alone is PyTorch's DataLoader(array): in order
             # (a test set's predictions line up with its labels)
             shuffle = (y is not None) if shuffle is None else shuffle
+        batch_size = 32 if batch_size is _BATCH else batch_size
         if batch_size is None:  # (PyTorch's: no batching -- each sample as it is, its arrays tensors)
             if drop_last or batch_sampler is not None:
                 raise ValueError("DataLoader: batch_size=None (no batching) excludes drop_last and batch_sampler")
@@ -510,14 +567,14 @@ class DataLoader:
             if k % w != r:
                 continue
             if self.batch_size is None:
-                yield self._tensors((self.collate_fn or default_convert)(sample))
+                yield self._tensors(self.collate_fn(sample) if self.collate_fn else _convert(sample, _same))
                 continue
             batch.append(sample)
             if len(batch) == self.batch_size:
-                yield self._tensors((self.collate_fn or default_collate)(batch))
+                yield self._collated(batch)
                 batch = []
         if batch and not self.drop_last:
-            yield self._tensors((self.collate_fn or default_collate)(batch))
+            yield self._collated(batch)
 
     def __iter__(self):
         if self.iterable:
@@ -535,10 +592,9 @@ class DataLoader:
             if self.dataset is not None:
                 if table is not None:  # (a TensorDataset: its arrays indexed, as the collated samples)
                     td, rows = table
-                    yield td._take(idx if rows is None else rows[idx], self.dtype, self.device)
+                    yield list(td._take(idx if rows is None else rows[idx], self.dtype, self.device))
                     continue
-                batch = (self.collate_fn or default_collate)([self.dataset[int(i)] for i in idx])
-                yield self._tensors(batch)
+                yield self._collated([self.dataset[int(i)] for i in idx])
                 continue
             xb = tensor(self.x[idx], dtype=self.dtype, device=self.device)
             if self.y is None:
@@ -556,20 +612,32 @@ class DataLoader:
             if not 0 <= i < n:
                 raise IndexError(f"DataLoader: the sampler gave index {i}, outside the {n} samples")
             if self.dataset is not None:
-                yield self._tensors((self.collate_fn or default_convert)(self.dataset[i]))
+                sample = self.dataset[i]
+                yield self._tensors(self.collate_fn(sample) if self.collate_fn else _convert(sample, _same))
             else:
                 xs = self._tensors(np.asarray(self.x[i]))
                 yield xs if self.y is None else (xs, self._tensors(np.asarray(self.y[i])))
 
+    def _collated(self, samples):
+        """A batch of samples: collate_fn's, or PyTorch's default structure with each
+        field stacked into a tensor on this loader's device and in its dtype."""
+        if self.collate_fn is not None:
+            return self._tensors(self.collate_fn(samples))
+        return self._tensors(_collate(samples, _stacked_arrays))
+
     def _tensors(self, batch):
-        """A collated batch's arrays as tensors (integers stay integers), tuples kept."""
-        if isinstance(batch, tuple):
-            return tuple(self._tensors(b) for b in batch)
+        """A collated batch's arrays as tensors (integers stay integers) on the loader's
+        device (a tensor from collate_fn moved there when device= was given); tuples,
+        lists and dicts kept."""
+        if isinstance(batch, (tuple, list)):
+            return type(batch)(self._tensors(b) for b in batch)
         if isinstance(batch, dict):
             return {k: self._tensors(v) for k, v in batch.items()}
         if isinstance(batch, np.generic) and not isinstance(batch, (np.str_, np.bytes_)):
             batch = np.asarray(batch)  # (a NumPy scalar: a 0-d tensor, as PyTorch's)
-        if isinstance(batch, Tensor) or not isinstance(batch, np.ndarray):
+        if isinstance(batch, Tensor):
+            return batch if self.device is None else batch.to(self.device)
+        if not isinstance(batch, np.ndarray) or batch.dtype.kind not in "iubf":
             return batch
         return tensor(batch, dtype=None if batch.dtype.kind in "iub" else self.dtype, device=self.device)
 
