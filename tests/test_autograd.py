@@ -531,6 +531,23 @@ def test_custom_function(bk):
     (r * 2.0).sum().backward()
     np.testing.assert_array_equal(x.grad.numpy(), [6.0, 6.0, 6.0])
 
+    class ExpArgmax(vg.autograd.Function):  # (an int32 output: its zero gradient made on the device)
+        @staticmethod
+        def forward(ctx, a):
+            i = a.argmax()
+            ctx.mark_non_differentiable(i)
+            return a.exp(), i
+
+        @staticmethod
+        def backward(ctx, g, gi):
+            assert gi.dtype == "i32" and gi.item() == 0
+            return g * 2.0
+    x.grad = None
+    e, i = ExpArgmax.apply(x)
+    assert i.item() == 2 and not i.requires_grad
+    e.sum().backward()
+    np.testing.assert_array_equal(x.grad.numpy(), [2.0, 2.0, 2.0])
+
     class Bad(vg.autograd.Function):
         @staticmethod
         def forward(ctx, a, b):

@@ -914,6 +914,8 @@ class VulkanBackend(Backend):
         return raw.view(_NP[h.dtype])[:h.size].copy().reshape(h.shape)
 
     def full(self, shape, value, dtype):
+        if dtype == "i32":  # (the fill shaders write floats: an i32 constant is a cast f32 one)
+            return self.cast(self.full(shape, value, "f32"), "i32")
         h = self._alloc(shape, dtype)
         n = h.size
         self._unary_dispatch("fill", h, h, 0.0, float(value), n)
