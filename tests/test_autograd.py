@@ -424,16 +424,38 @@ def test_in_place_change_of_a_view_writes_through(bk):
     with vg.no_grad():
         w[0].zero_()  # (nn.Embedding's padding row)
     assert not w.numpy()[0].any()
-    # where gradients are recorded through them, the view alone changes (vkgrad's graph links
-    # ops to tensors, not versions: y's slice recorded before could not be told from after)
+    # where gradients are recorded through them too, as PyTorch's CopySlices (figures from PyTorch)
     p = bk.t(a, requires_grad=True)
     y = p * 2.0
     v = y[1:3]
     v.mul_(3.0)
-    bk.close(y.numpy(), a * 2.0, what="recorded: the base as it was")
+    bk.close(y.numpy(), a * np.array([[2.0], [6.0], [6.0], [2.0]]), what="recorded: written through")
     (y.sum() + v.sum()).backward()
-    bk.close(p.grad.numpy(), np.where((np.arange(4)[:, None] % 3 == 0), 2.0, 8.0) * np.ones((4, 6)),
-             what="gradient")
+    bk.close(p.grad.numpy(), np.array([[2.0], [12.0], [12.0], [2.0]]) * np.ones((4, 6)), what="gradient")
+    # and the other way: a change of the base reaches its live views (they were copies as taken)
+    b = bk.t(a)
+    row, col, tr = b[1], b[:, 2], b.t()
+    b.mul_(2.0)
+    b[0, 2] = -5.0
+    bk.close(row.numpy(), 2 * a[1], what="row view of a changed base")
+    bk.close(col.numpy(), np.r_[-5.0, 2 * a[1:, 2]], what="column view")
+    bk.close(tr.numpy(), np.where(np.arange(4)[:, None] * 6 + np.arange(6) == 2, -5.0, 2 * a).T, what="t() view")
+    row.fill_(1.0)  # (a view's change: its base, and the base's other views)
+    bk.close(col.numpy()[1], 1.0, what="a sibling view")
+    q = bk.t(a, requires_grad=True)
+    h = q * 2.0
+    first = h[1]
+    h.mul_(3.0)  # (recorded: first follows, with its gradient -- PyTorch's 36 per element of q's row 1)
+    (first * first).sum().backward()
+    bk.close(q.grad.numpy()[1], 72.0 * a[1], rtol=max(bk.rtol, 2e-3), what="gradient through the followed view")
+    assert not q.grad.numpy()[[0, 2, 3]].any()
+    lin = vg.nn.Linear(3, 2, device=bk.device, dtype=bk.dtype)
+    wt, b0 = lin.weight.t(), lin.bias[0]
+    opt = vg.optim.Adam(lin.parameters(), lr=0.1)
+    lin(bk.t(np.ones((4, 3)))).sum().backward()
+    opt.step()  # (the fused update writes the parameters: their views follow)
+    bk.close(wt.numpy(), lin.weight.numpy().T, what="a parameter's view after a step")
+    bk.close(b0.numpy(), lin.bias.numpy()[0], what="a parameter's element after a step")
 
 
 def test_in_place_ops_in_the_graph(bk):
@@ -472,15 +494,22 @@ def test_in_place_ops_in_the_graph(bk):
     buf.copy_(x)  # (copy_ from a tensor that requires grad)
     bk.close(vg.autograd.grad((buf * buf).sum(), [x])[0].numpy(), 2 * xv)
     y = x * 3.0
-    z = y * 2.0
-    y.add_(w)
+    z = y * y
+    y.add_(w)  # (recorded: z's product reaches y as it was, through y's version history -- PyTorch's)
+    bk.close(vg.autograd.grad((z + y).sum(), [x])[0].numpy(), 18 * xv + 3, rtol=max(bk.rtol, 2e-3))
+    y = x * 3.0
+    z = y * y
+    with vg.no_grad():
+        y.add_(w)  # (not recorded: z's saved y changed under it)
     with pytest.raises(RuntimeError, match="backward: a tensor this gradient needs .* was changed by an in-place"):
         (z + y).sum().backward()
     y = x * 3.0
-    y.reshape((3, 1))
+    r = y.reshape((3, 1))
     with pytest.raises(RuntimeError, match=r"mul_: an in-place change that gradients go through, of a tensor that "
                                            r"shares its storage"):
         y.mul_(2.0)
+    del r
+    y.mul_(2.0)  # (the reshape view gone: nothing shares y's storage)
 
 
 class _ScaledExp(vg.autograd.Function):

@@ -103,10 +103,33 @@ def _topo(root, stop=(), more=()):
         stack.append((t, True))
         node = t._node
         if node is not None and i not in stop:
-            for p in node[1]:
+            for p, v in zip(node[1], node[2]):
+                if p is not None and p._version[0] != v:  # (changed in place since: the input as it was)
+                    p = _as_recorded(p, v)
                 if p is not None and p.requires_grad and id(p) not in seen:
                     stack.append((p, False))
     return order
+
+
+def _as_recorded(p, v):
+    """An op's input p as the op recorded it, at version v: p changed in place since,
+    while recording, is p's snapshot then (Version.history) -- the graph links ops
+    to tensors, the snapshot to the node p had; None where that is gone (changed
+    without recording, or the snapshot freed)."""
+    ref = (p._version.history or {}).get(v)
+    return ref() if ref is not None else None
+
+
+def _recorded_inputs(parents, versions):
+    """The node's inputs as recorded (``_as_recorded``), or None if one is gone."""
+    out = []
+    for p, v in zip(parents, versions):
+        if p is not None and p._version[0] != v:
+            p = _as_recorded(p, v)
+            if p is None:
+                return None
+        out.append(p)
+    return tuple(out)
 
 
 class Parts(dict):
@@ -214,7 +237,9 @@ def run_backward(loss, grad=None, accumulate=False, retain_graph=False, create_g
         changed = bool(versions) and t._version[0] != versions[-1]
         for p, v in zip(parents, versions):  # (a loop: any() of a generator costs ~1 us a node)
             if p is not None and p._version[0] != v:
-                changed = True
+                parents = _recorded_inputs(parents, versions)
+                changed = changed or parents is None
+                break
         if changed:
             raise RuntimeError(
                 f"backward: a tensor this gradient needs (of shape {list(t.shape)}, or an input of the op that "
@@ -327,7 +352,8 @@ def _run_backward_graph(loss, grad, accumulate, stop=None, more=()):
             fn, parents, versions = node[:3]
             if fn is _freed:
                 _freed(None)
-            if any(p is not None and p._version[0] != v for p, v in zip(parents, versions)):
+            parents = _recorded_inputs(parents, versions)
+            if parents is None:
                 raise RuntimeError("backward: a tensor this gradient needs was changed by an in-place operation "
                                    "after it was used")
             vjp = node[3] if len(node) > 3 else None

@@ -64,10 +64,27 @@ _ZERO = (0,)
 
 class Version(list):
     """A tensor's in-place version counter, ``Version((n,))``, shared by the tensors
-    that share its storage (detach, reshape views), which mark it ``shared``
-    (no __init__ of its own: made with every tensor, it costs a list's)."""
+    that share its storage (detach, reshape views: ``share``); ``shared`` while more
+    than one of them is alive -- a reshape made inside an op and dropped does not
+    count (no __init__ of its own: made with every tensor, it costs a list's)."""
 
-    shared = False
+    _users = None
+    history = None  # version -> a weak reference to the tensor's snapshot then (_snapshot)
+
+    def remember(self, snapshot):
+        if self.history is None:
+            self.history = {}
+        self.history[snapshot._version[0]] = weakref.ref(snapshot)
+
+    def share(self, *tensors):
+        if self._users is None:
+            self._users = weakref.WeakValueDictionary()
+        for t in tensors:
+            self._users[id(t)] = t
+
+    @property
+    def shared(self):
+        return self._users is not None and len(self._users) > 1
 
 
 _NO_CUDA = ("cuda: vkgrad has no CUDA devices (vkgrad.cuda.is_available() is False); its GPUs are Vulkan "
@@ -95,7 +112,7 @@ class Tensor:
         # in-place changes (add_, ...), a counter shared with views of the same storage
         # (detach, reshape): backward checks the tensors it needs against it
         self._version = Version(_ZERO)
-        self._view = None  # (a reference to the tensor this one is a view of, and its writer): _viewed
+        self._view = None  # (_Views: the tensor this one is a view of, and this one's views): _viewed
 
     @property
     def data(self):
@@ -268,7 +285,7 @@ class Tensor:
     def detach(self):
         out = Tensor(self.handle, self.backend)
         out._version = self._version
-        out._version.shared = True
+        out._version.share(self, out)
         return out
 
     def requires_grad_(self, flag=True):
@@ -334,9 +351,13 @@ class Tensor:
             raise RuntimeError(f"{op}: an in-place change of a leaf tensor that requires grad (shape "
                                f"{list(self.shape)}) while gradients are recorded; use vkgrad.no_grad() (e.g. "
                                "to update weights by hand) or an out-of-place op")
+        view = self._view.base() if self._view is not None and self._view.base is not None else None
+        if recording and view is not None and view.requires_grad and view._node is None:
+            raise RuntimeError(f"{op}: an in-place change of a view of a leaf tensor that requires grad (shape "
+                               f"{list(view.shape)}) while gradients are recorded; use vkgrad.no_grad() or an "
+                               "out-of-place op")
         if recording:  # the op's input: self's value now, in a tensor of its own (self's storage may change)
-            old = Tensor(self.handle, self.backend, self.requires_grad)
-            old._node, old._version = self._node, Version((self._version[0],))
+            old = _snapshot(self)
         with no_grad() if not recording else _nullcontext():
             value = fn(old if recording else self)
             if value.shape != self.shape:
@@ -344,9 +365,9 @@ class Tensor:
                                  f"{list(self.shape)} (in place, the tensor cannot be broadcast to a larger shape)")
             v = value if value.dtype == self.dtype else value.to(dtype=self.dtype)
         if not (recording and (v.requires_grad or self.requires_grad)):
-            self.backend.copy_(self.handle, v.handle)  # (into the storage: its views see the change)
+            self.backend.copy_(self.handle, v.handle)  # (into the storage: its reshape views see the change)
             self._version[0] += 1
-            return self._written_back()
+            return self._passed_on()
         if self._version.shared:
             raise RuntimeError(f"{op}: an in-place change that gradients go through, of a tensor that shares its "
                                f"storage (shape {list(self.shape)}: a reshape view, a detach(), or one of them) "
@@ -356,26 +377,45 @@ class Tensor:
         self.handle = v.handle if v.requires_grad else self.backend.cast(v.handle, self.dtype)
         self._version[0] += 1
         if v.requires_grad:
-            node = v._node
-            self._node = (node[0], node[1], node[2][:-1] + (self._version[0],)) + node[3:]
+            fn, parents, versions, *rest = v._node
+            if old.requires_grad and not any(p is old for p in parents):
+                # (copy_, fill_: the value does not read old; it joins the node without a gradient,
+                # kept alive for the ops recorded from self before -- they reach it through its history)
+                fn, parents, versions = _with_input(fn, parents, versions, old)
+                if rest and rest[0] is not None:
+                    vjp = rest[0]
+                    rest[0] = lambda g: tuple(vjp(g)) + (None,)
+            self._node = (fn, parents, versions[:-1] + (self._version[0],), *rest)
         else:  # (a constant written over a tensor that requires grad: zero gradient through it)
             be, shape, dt = self.backend, self.shape, self.dtype
             self._node = (lambda g: (be.constant(shape, 0.0, dt),), (old,), (old._version[0], self._version[0]),
                           lambda g: (g * 0.0,))
         self.requires_grad = True
-        return self._written_back()
+        return self._passed_on()
 
-    def _written_back(self):
-        """self, its change also written into the tensor it is a view of (_viewed:
-        ``x[0].zero_()``, ``K.diagonal().add_(eps)``, ``w.t().copy_(v)`` change x, K, w,
-        as PyTorch's views do) -- through that tensor's own in-place path.  Not where
-        gradients are recorded through them: the graph here links ops to tensors, not
-        to their versions, so an op recorded from the base before (the view's own
-        slice) could not be told from one after; the view alone changes then."""
-        if self._view is not None:
-            base = self._view[0]()
-            if base is not None and not (config.grad_enabled and (self.requires_grad or base.requires_grad)):
-                self._view[1](base, self)
+    def _passed_on(self):
+        """self, its in-place change passed on to the tensors it is linked with as views
+        (_viewed), as PyTorch's views share storage: written into the tensor it is a
+        view of (``x[0].zero_()``, ``K.diagonal().add_(eps)``, ``w.t().copy_(v)`` change
+        x, K, w) and read again into its own live views (``r = x[0]; x.mul_(2)``: r
+        doubles) -- each through its in-place path, recorded where gradients are
+        (PyTorch's CopySlices: ``h[:, 0].mul_(3)`` on a non-leaf h scales those
+        gradients; ops recorded before reach the earlier values through the version
+        history).  Not back to the tensor the change came from (_PASSING)."""
+        links = self._view
+        if links is None:
+            return self
+        _PASSING.append(self)
+        try:
+            for ref, reader in list(links.views or ()):
+                v = ref()
+                if v is not None and not any(t is v for t in _PASSING):
+                    v._inplace_of("a view's update", lambda t, r=reader: r(self))
+            base = links.base() if links.base is not None else None
+            if base is not None and not any(t is base for t in _PASSING):
+                links.writer(base, self)
+        finally:
+            _PASSING.pop()
         return self
 
     def add_(self, other, alpha=1):
@@ -576,7 +616,8 @@ class Tensor:
             except ValueError:
                 raise ValueError(f"setitem: a value of shape {list(v.shape)} does not broadcast to the selection's "
                                  f"shape {list(pos.shape)}") from None
-            v = o.reshape(o.broadcast_to(v, pos.shape) if v.shape != pos.shape else v, (pos.size,))
+            v = o.broadcast_to(v, pos.shape) if v.shape != pos.shape else v
+            v = o.reshape(v, (pos.size,)) if v.shape != (pos.size,) else v  # (no view of the value kept)
             src = np.zeros(self.size, np.int64)
             src[pos.reshape(-1)] = np.arange(pos.size)  # (a repeated position: its last value)
             return o.where(m, o.reshape(o.index_select(v, 0, src), self.shape), t)
@@ -586,7 +627,7 @@ class Tensor:
         out = _ops().getitem(self, index)
         if all(i is None or i is Ellipsis or isinstance(i, (slice, int, np.integer)) and not isinstance(i, bool)
                for i in (index if isinstance(index, tuple) else (index,))):  # (advanced indices: copies, as PyTorch's)
-            _viewed(out, self, lambda base, v: base.__setitem__(index, v))
+            _viewed(out, self, lambda base, v: base.__setitem__(index, v), lambda base: _ops().getitem(base, index))
         return out
 
     @property
@@ -599,13 +640,13 @@ class Tensor:
         d = self._dim("narrow", dim)
         s0 = int(start) + (self.shape[d] if int(start) < 0 else 0)
         idx = (slice(None),) * d + (slice(s0, s0 + int(length)),)
-        return _viewed(out, self, lambda base, v: base.__setitem__(idx, v))
+        return _viewed(out, self, lambda base, v: base.__setitem__(idx, v), lambda base: _ops().getitem(base, idx))
 
     def select(self, dim, index):
         """``vkgrad.select(self, ...)``: x[..., index, ...] along ``dim``, a view (as narrow)."""
         out = _ops().select(self, dim, index)
         idx = (slice(None),) * self._dim("select", dim) + (int(index),)
-        return _viewed(out, self, lambda base, v: base.__setitem__(idx, v))
+        return _viewed(out, self, lambda base, v: base.__setitem__(idx, v), lambda base: _ops().getitem(base, idx))
 
     def diagonal(self, offset=0, dim1=0, dim2=1):
         """PyTorch's diagonal (its entries on the last axis); a view: an in-place change
@@ -617,7 +658,8 @@ class Tensor:
         idx = tuple(rows if i == a else cols if i == b else slice(None) for i in range(self.ndim))
         # (x[idx]'s diagonal axis: where a stood when a and b are adjacent, else first -- NumPy's rule)
         at = min(a, b) if abs(a - b) == 1 else 0
-        return _viewed(out, self, lambda base, v: base.__setitem__(idx, v.movedim(-1, at)))
+        return _viewed(out, self, lambda base, v: base.__setitem__(idx, v.movedim(-1, at)),
+                       lambda base: _ops().diagonal(base, offset, dim1, dim2))
 
     def reshape(self, *shape):
         if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
@@ -1042,15 +1084,53 @@ class Tensor:
         return bool(self.item())
 
 
-def _viewed(out, base, writer):
-    """Mark ``out`` (a copy: vkgrad's tensors are contiguous) as a view of ``base`` in
+def _with_input(fn, parents, versions, extra):
+    """A node's (fn, parents, versions) with one more input that gets no gradient."""
+    return (lambda g: tuple(fn(g)) + (None,), parents + (extra,),
+            versions[:-1] + (extra._version[0],) + versions[-1:])
+
+
+def _snapshot(t):
+    """A tensor holding t's value and graph node now, with its own version count: the
+    input of an in-place op recorded on t (t's storage and node change), found by
+    ops recorded from t before through t's version history."""
+    old = Tensor(t.handle, t.backend, t.requires_grad)
+    old._node, old._version = t._node, Version((t._version[0],))
+    t._version.remember(old)
+    return old
+
+
+_PASSING = []  # the tensors whose in-place change is being passed on (_passed_on): not back to them
+
+
+class _Views:
+    """A tensor's view links: ``base()`` the tensor it is a view of (None: not a view)
+    and ``writer(base, self)`` writing its change there; ``views`` its own live
+    views, (weak reference, ``reader(self)`` giving the view's value) each."""
+
+    __slots__ = ("base", "writer", "views")
+
+    def __init__(self, base=None, writer=None):
+        self.base, self.writer, self.views = base, writer, None
+
+
+def _viewed(out, base, writer, reader):
+    """Link ``out`` (a copy: vkgrad's tensors are contiguous) to ``base`` as its view in
     PyTorch's sense: an in-place change of out is written into base by
-    ``writer(base, out)`` -- a weak reference to a base of its own, which the user
+    ``writer(base, out)``, one of base is read into out by ``reader(base)``
+    (_passed_on).  out holds a weak reference to a base of its own, which the user
     holds (a view does not keep a large tensor alive), a strong one to a base that is
-    itself a view, perhaps a temporary (``x.t()[0].fill_(1)``).  Only that way
-    round: a later change of base does not reach out."""
-    if out is not base:
-        out._view = ((lambda: base) if base._view is not None else weakref.ref(base), writer)
+    itself a view, perhaps a temporary (``x.t()[0].fill_(1)``); base a weak one to
+    out (dead views are dropped as the list grows)."""
+    if out is base:
+        return out
+    up = base._view if base._view is not None else _Views()
+    base._view = up
+    out._view = _Views((lambda: base) if up.base is not None else weakref.ref(base), writer)
+    views = up.views = up.views if up.views is not None else []
+    if len(views) >= 8 and len(views) & (len(views) - 1) == 0:  # (at 8, 16, 32, ...: the dead ones dropped)
+        views[:] = [e for e in views if e[0]() is not None]
+    views.append((weakref.ref(out), reader))
     return out
 
 
@@ -1061,7 +1141,8 @@ def _permuted_view(x, perm):
         return out
     p = tuple(range(x.ndim))[::-1] if perm is None else tuple(d % x.ndim for d in perm)
     inverse = tuple(int(i) for i in np.argsort(p))
-    return _viewed(out, x, lambda base, v: base.copy_(_ops().transpose(v, inverse)))
+    return _viewed(out, x, lambda base, v: base.copy_(_ops().transpose(v, inverse)),
+                   lambda base: _ops().transpose(base, p))
 
 
 def _delegate(name):

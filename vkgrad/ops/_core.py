@@ -21,7 +21,7 @@ def make(handle, backend, parents, backward_fn, view_of=None, vjp=None):
     out = Tensor(handle, backend)
     if view_of is not None:
         out._version = view_of._version
-        out._version.shared = True
+        out._version.share(view_of, out)
     if config.grad_enabled:
         for p in parents:
             if p is not None and p.requires_grad:

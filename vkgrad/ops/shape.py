@@ -138,8 +138,10 @@ def argmax(x, axis=None, keepdims=False):
     return Tensor(be.reshape(out, _keep_shape(shape, (ax,)) if keepdims and x.ndim else rest), be)
 
 
-def reshape(x, shape):
-    """Same elements, new shape; one dimension may be -1."""
+def reshape(x, shape, *, _transient=False):
+    """Same elements, new shape; one dimension may be -1.  (``_transient``: a view an
+    op slices at once and drops -- diagonal's --, not counted as sharing x's storage,
+    which would refuse x recorded in-place changes after.)"""
     if not hasattr(x, "shape"):
         raise TypeError(f"reshape: expected a vkgrad Tensor, got {type(x).__name__}")
     shape = tuple(int(s) for s in (shape if isinstance(shape, (tuple, list)) else (shape,)))
@@ -155,7 +157,8 @@ def reshape(x, shape):
         raise ValueError(f"reshape: cannot reshape {list(x.shape)} ({n} elements) to {list(shape)}")
     be, old = x.backend, x.shape
     h = be.reshape(x.handle, shape)
-    return make(h, be, (x,), lambda g: (be.reshape(g, old),), view_of=x if be.shares_storage(h, x.handle) else None,
+    return make(h, be, (x,), lambda g: (be.reshape(g, old),),
+                view_of=x if not _transient and be.shares_storage(h, x.handle) else None,
                 vjp=lambda g: (reshape(g, old),))
 
 
@@ -890,7 +893,7 @@ def diagonal(x, offset=0, dim1=0, dim2=1):
     lead, (n, m), k = x.shape[:-2], x.shape[-2:], int(offset)
     length = builtins.max(0, builtins.min(n, m - k) if k >= 0 else builtins.min(n + k, m))
     start = k if k >= 0 else -k * m
-    flat = reshape(x, lead + (n * m,))
+    flat = reshape(x, lead + (n * m,), _transient=True)
     if length == 0:
         return getitem(flat, (slice(None),) * len(lead) + (slice(0, 0),))
     return getitem(flat, (slice(None),) * len(lead) + (slice(start, start + (length - 1) * (m + 1) + 1, m + 1),))

@@ -340,6 +340,12 @@ class Optimizer:
             backends[id(p.backend)] = p.backend
         for k, pairs in mirrors.items():
             backends[k].copy_many_(pairs)
+        linked = [p for _, p, _, _ in work if p._view is not None and p._view.views and not p.backend.capturing]
+        if linked:  # (a parameter's live views -- w.t() kept by the user -- follow the update, as PyTorch's)
+            from ..autograd import no_grad
+            with no_grad():
+                for p in linked:
+                    p._passed_on()
         for be in backends.values():
             if be.capturing:  # a replay of this step must advance our counters too
                 params = tuple(p for _, p, _, _ in work)
