@@ -717,6 +717,58 @@ def test_autograd_functional_create_graph():
     assert not AF.jacobian(f, vg.tensor(x0, device="cpu", dtype="f64", requires_grad=True)).requires_grad
 
 
+def test_func_pytrees_per_sample_gradients_ensembles_and_composition():
+    """torch.func's idioms: grad of a dict of parameters (a gradient dict back),
+    per-sample gradients by vmap(grad(loss), in_dims=(None, 0, 0)) over
+    functional_call, an ensemble by stack_module_state + vmap -- each against
+    the loop it stands for -- and transforms that compose: jacrev / hessian /
+    vjp / vmap(grad) of tensors that require grad are differentiable again
+    (their results were detached)."""
+    r = np.random.default_rng(5)
+    X, Y = r.standard_normal((5, 3)), r.standard_normal(5)
+    m = vg.nn.Linear(3, 1, device="cpu", dtype="f64")
+    params = {k: v.detach() for k, v in m.named_parameters()}
+
+    def loss(p, xi, yi):
+        return ((vg.func.functional_call(m, p, (xi.unsqueeze(0),)).squeeze() - yi) ** 2)
+    x, y = vg.tensor(X, device="cpu", dtype="f64"), vg.tensor(Y, device="cpu", dtype="f64")
+    per = vg.func.vmap(vg.func.grad(loss), in_dims=(None, 0, 0))(params, x, y)
+    assert set(per) == {"weight", "bias"} and per["weight"].shape == (5, 1, 3) and per["bias"].shape == (5, 1)
+    W, b = m.weight.numpy(), m.bias.numpy()
+    res = X @ W[0] + b[0] - Y
+    np.testing.assert_allclose(per["weight"].numpy()[:, 0], 2 * res[:, None] * X, rtol=1e-12)
+    np.testing.assert_allclose(per["bias"].numpy()[:, 0], 2 * res, rtol=1e-12)
+    g = vg.func.grad(lambda p: sum(loss(p, x[i], y[i]) for i in range(5)))(params)
+    np.testing.assert_allclose(g["weight"].numpy(), per["weight"].numpy().sum(0), rtol=1e-12)
+    models = [vg.nn.Linear(3, 2, device="cpu", dtype="f64") for _ in range(3)]
+    ps, bs = vg.func.stack_module_state(models)
+    assert ps["weight"].shape == (3, 2, 3) and ps["weight"].requires_grad and ps["weight"].is_leaf and bs == {}
+    out = vg.func.vmap(lambda p, bb, xx: vg.func.functional_call(models[0], (p, bb), (xx,)), in_dims=(0, 0, None))(
+        ps, bs, x)
+    for k, mk in enumerate(models):
+        np.testing.assert_allclose(out.numpy()[k], mk(x).detach().numpy(), rtol=1e-12)
+    # composition: a result differentiable towards an outer input, against finite differences
+    A = r.standard_normal((4, 3))
+
+    def outer(name, fn, x0):
+        def f(a):
+            return fn(vg.tensor(a, device="cpu", dtype="f64", requires_grad=True))
+        t = vg.tensor(x0, device="cpu", dtype="f64", requires_grad=True)
+        out = fn(t)
+        assert out.requires_grad, name
+        (gx,) = vg.autograd.grad(out.sum(), [t])
+        fd = np.array([(f(x0 + e).sum().item() - f(x0 - e).sum().item()) / 2e-6 for e in np.eye(x0.size).reshape(
+            (x0.size,) + x0.shape) * 1e-6])
+        np.testing.assert_allclose(gx.numpy().reshape(-1), fd, rtol=1e-5, atol=1e-8, err_msg=name)
+    At = vg.tensor(A, device="cpu", dtype="f64")
+    outer("jacrev", lambda t: vg.func.jacrev(lambda a: At @ a.sin())(t), r.standard_normal(3))
+    outer("hessian", lambda t: vg.func.hessian(lambda a: (a.sin() * a ** 2).sum())(t), r.standard_normal(3))
+    outer("vjp", lambda t: vg.func.vjp(lambda a: a.tanh() * 2, t)[1](vg.ones(3, device="cpu", dtype="f64"))[0],
+          r.standard_normal(3))
+    outer("vmap grad", lambda t: vg.func.vmap(vg.func.grad(lambda w, xi: ((xi * w).sum()) ** 2), in_dims=(None, 0))(
+        vg.tensor(Y[:3], device="cpu", dtype="f64"), t), r.standard_normal((4, 3)))
+
+
 def test_func_functional_call_grad_vjp_jacrev_vmap(bk):
     """vkgrad.func: functional_call runs a module with other parameters and buffers
     (gradients to them, the module's own untouched, tied weights shared, strict

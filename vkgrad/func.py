@@ -1,7 +1,9 @@
 """``vkgrad.func``: PyTorch's torch.func for first-order gradients --
 ``functional_call`` (a module run with other parameters and buffers),
 ``grad`` / ``grad_and_value`` / ``vjp`` / ``jacrev`` / ``jacfwd`` as function
-transforms over vkgrad's tape, and ``vmap``.
+transforms over vkgrad's tape, ``vmap`` and ``stack_module_state``; arguments may
+be pytrees (tensors in tuples / lists / dicts: a dict of parameters), and the
+transforms compose (recorded where an argument carries a graph).
 
 ``vmap`` calls the function once per batch element (a Python loop) and stacks
 the results: torch.func's semantics (``in_dims``, ``out_dims``, ``chunk_size``
@@ -105,37 +107,71 @@ def _argnums(op, argnums, n):
     return nums
 
 
+# -- pytrees: a tensor, or tuples / lists / dicts of them (torch.func's: a dict of parameters) --
+def _leaves(tree, op="func"):
+    if isinstance(tree, Tensor):
+        return [tree]
+    if isinstance(tree, dict):
+        return [t for v in tree.values() for t in _leaves(v, op)]
+    if isinstance(tree, (tuple, list)):
+        return [t for v in tree for t in _leaves(v, op)]
+    raise TypeError(f"{op}: expected a Tensor or a tuple / list / dict of them, got {type(tree).__name__}")
+
+
+def _rebuilt(tree, leaves):
+    """``tree``'s structure with ``leaves`` (an iterator, in _leaves' order) in it."""
+    if isinstance(tree, Tensor):
+        return next(leaves)
+    if isinstance(tree, dict):
+        return {k: _rebuilt(v, leaves) for k, v in tree.items()}
+    return type(tree)(_rebuilt(v, leaves) for v in tree)
+
+
+def _mapped(fn, tree):
+    return _rebuilt(tree, iter([fn(t) for t in _leaves(tree)]))
+
+
+def _carries_graph(tree):
+    """Whether any tensor in an argument (a pytree, or anything else) requires grad."""
+    if isinstance(tree, Tensor):
+        return tree.requires_grad
+    if isinstance(tree, dict):
+        tree = tree.values()
+    return isinstance(tree, (tuple, list, type({}.values()))) and any(_carries_graph(v) for v in tree)
+
+
 def _prepared(op, args, nums):
+    """(args, nested): the arguments ``nums`` (pytrees) with each tensor that does not
+    require grad made a fresh leaf that does; ``nested`` where any argument carries
+    a graph (an outer transform's -- grad(grad(f)), vmap(grad(f)) of tensors that
+    require grad --): the results are then recorded too, differentiable towards it
+    (torch.func's transforms compose)."""
     args = list(args)
+    nested = any(_carries_graph(a) for a in args)
     for a in nums:
-        if not isinstance(args[a], Tensor):
-            raise TypeError(f"{op}: argument {a} must be a Tensor, got {type(args[a]).__name__}")
-        args[a] = args[a].detach().requires_grad_(True)
-    return args
-
-
-def _nested(args, nums):
-    """Whether an argument already carries a graph (an outer transform's: grad(grad(f)))."""
-    return any(isinstance(args[a], Tensor) and args[a].requires_grad for a in nums)
+        args[a] = _mapped(lambda t: t if t.requires_grad else t.detach().requires_grad_(True), args[a])
+    return args, nested
 
 
 def grad_and_value(func, argnums=0, has_aux=False):
     """A function giving ((gradients of func's scalar output with respect to the
     arguments ``argnums``), value) -- with ``has_aux``, func returns (value, aux)
-    and the result is (gradients, (value, aux))."""
+    and the result is (gradients, (value, aux)).  An argument may be a pytree (a
+    dict of parameters, a tuple of tensors): its gradient has its structure."""
     @functools.wraps(func)
     def wrapper(*args, **kwargs):
         nums = _argnums("grad", argnums, len(args))
-        nested = _nested(args, nums)  # (inside another transform: keep its graph, record ours)
-        args = list(args) if nested else _prepared("grad", args, nums)
+        args, nested = _prepared("grad", args, nums)
         with enable_grad():
             out = func(*args, **kwargs)
         value, aux = out if has_aux else (out, None)
         if not isinstance(value, Tensor) or value.size != 1:
             raise RuntimeError(f"grad: func must return a one-element tensor, got "
                                f"{list(value.shape) if isinstance(value, Tensor) else type(value).__name__}")
-        gs = _grad(value, [args[a] for a in nums], allow_unused=True, create_graph=nested)
-        gs = tuple(g if g is not None else zeros_like(args[a]) for g, a in zip(gs, nums))
+        wrt = [t for a in nums for t in _leaves(args[a], "grad")]
+        gs = _grad(value, wrt, allow_unused=True, create_graph=nested)
+        it = iter([g if g is not None else zeros_like(t) for g, t in zip(gs, wrt)])
+        gs = tuple(_rebuilt(args[a], it) for a in nums)
         g = gs[0] if isinstance(argnums, int) else gs
         v = value if nested else value.detach()
         return (g, (v, aux)) if has_aux else (g, v)
@@ -144,7 +180,8 @@ def grad_and_value(func, argnums=0, has_aux=False):
 
 def grad(func, argnums=0, has_aux=False):
     """A function giving the gradient of func's scalar output with respect to the
-    argument ``argnums`` (a tuple: one gradient each); ``has_aux``: (gradient, aux)."""
+    argument ``argnums`` (a tuple: one gradient each; a pytree argument: a gradient
+    of its structure); ``has_aux``: (gradient, aux)."""
     gv = grad_and_value(func, argnums, has_aux)
 
     @functools.wraps(func)
@@ -156,33 +193,47 @@ def grad(func, argnums=0, has_aux=False):
 
 def vjp(func, *primals, has_aux=False):
     """(func(*primals), vjp_fn): vjp_fn(cotangent) gives the cotangent pulled back to
-    every primal (a tuple), and can be called again."""
-    args = _prepared("vjp", primals, range(len(primals)))
+    every primal (a tuple, each of its primal's pytree structure), and can be
+    called again; recorded (differentiable again) where a primal carries a graph."""
+    args, nested = _prepared("vjp", primals, range(len(primals)))
     with enable_grad():
         out = func(*args)
     value, aux = out if has_aux else (out, None)
     if not isinstance(value, Tensor):
         raise TypeError("vjp: func must return one tensor")
+    wrt = _leaves(args, "vjp")
 
     def vjp_fn(cotangent):
-        gs = _grad(value, args, grad_outputs=cotangent, retain_graph=True, allow_unused=True)
-        return tuple(g if g is not None else zeros_like(a) for g, a in zip(gs, args))
-    return (value.detach(), vjp_fn, aux) if has_aux else (value.detach(), vjp_fn)
+        gs = _grad(value, wrt, grad_outputs=cotangent, retain_graph=True, allow_unused=True, create_graph=nested)
+        return tuple(_rebuilt(args, iter([g if g is not None else zeros_like(t) for g, t in zip(gs, wrt)])))
+    v = value if nested else value.detach()
+    return (v, vjp_fn, aux) if has_aux else (v, vjp_fn)
+
+
+def _with_args(func, args, nums):
+    def partial(*picked):
+        full = list(args)
+        for a, v in zip(nums, picked):
+            full[a] = v
+        return func(*full)
+    return partial
+
+
+def _recorded(args):
+    """Whether the arguments carry graphs (an outer transform's): the results then
+    stay differentiable (create_graph)."""
+    return any(_carries_graph(a) for a in args)
 
 
 def jacrev(func, argnums=0):
     """A function giving the Jacobian of func's output with respect to the argument(s)
-    ``argnums``: [*out.shape, *arg.shape] (one backward pass per output element)."""
+    ``argnums``: [*out.shape, *arg.shape] (one backward pass per output element);
+    differentiable again where an argument carries a graph."""
     @functools.wraps(func)
     def wrapper(*args):
         nums = _argnums("jacrev", argnums, len(args))
-
-        def partial(*picked):
-            full = list(args)
-            for a, v in zip(nums, picked):
-                full[a] = v
-            return func(*full)
-        jac = _functional.jacobian(partial, tuple(args[a] for a in nums))
+        jac = _functional.jacobian(_with_args(func, args, nums), tuple(args[a] for a in nums),
+                                   create_graph=_recorded(args))
         return jac[0] if isinstance(argnums, int) else jac
     return wrapper
 
@@ -198,20 +249,31 @@ def hessian(func, argnums=0):
         nums = _argnums("hessian", argnums, len(args))
         if len(nums) != 1:
             raise ValueError("func.hessian: one argnum (an int)")
-
-        def partial(x):
-            full = list(args)
-            full[nums[0]] = x
-            return func(*full)
-        return _functional.hessian(partial, args[nums[0]])
+        return _functional.hessian(_with_args(func, args, nums), args[nums[0]], create_graph=_recorded(args))
     return wrapper
+
+
+def _stacked(results, dims):
+    """Per-element results stacked along ``dims`` (one, or a structure of them as
+    the results'): tensors, tuples / lists / dicts of them."""
+    first = results[0]
+    if isinstance(first, Tensor):
+        return ops.stack(results, dims)
+    if isinstance(first, dict):
+        return {k: _stacked([r[k] for r in results], dims[k] if isinstance(dims, dict) else dims) for k in first}
+    if isinstance(first, (tuple, list)):
+        ds = dims if isinstance(dims, (tuple, list)) else (dims,) * len(first)
+        return type(first)(_stacked([r[k] for r in results], ds[k]) for k in range(len(first)))
+    raise TypeError(f"vmap: func returned a {type(first).__name__}; expected tensors (or tuples / lists / dicts "
+                    "of them)")
 
 
 def vmap(func, in_dims=0, out_dims=0, randomness="error", *, chunk_size=None):
     """A function mapping ``func`` over a batch axis of its arguments: ``in_dims``
-    one int / None for all or one per argument (None: not mapped), ``out_dims``
-    the results' batch axis (one, or one per output of a tuple).  Runs func once
-    per batch element and stacks: vmap's results, not its speed."""
+    one int / None for all or one per argument (None: not mapped; a pytree
+    argument -- a dict of parameters -- mapped leaf by leaf), ``out_dims`` the
+    results' batch axis (one, or one per output).  Runs func once per batch
+    element and stacks: vmap's results, not its speed."""
     @functools.wraps(func)
     def wrapper(*args):
         dims = in_dims if isinstance(in_dims, (list, tuple)) else (in_dims,) * len(args)
@@ -221,25 +283,46 @@ def vmap(func, in_dims=0, out_dims=0, randomness="error", *, chunk_size=None):
         for i, (a, d) in enumerate(zip(args, dims)):
             if d is None:
                 continue
-            if not isinstance(a, Tensor):
+            if not isinstance(a, (Tensor, tuple, list, dict)):
                 raise TypeError(f"vmap: argument {i} is mapped (in_dims {d}) but is a {type(a).__name__}")
-            sizes[i] = a.shape[a._dim("vmap", d)]
+            for t in _leaves(a, "vmap"):
+                sizes.setdefault(t.shape[t._dim("vmap", d)], i)
         if not sizes:
             raise ValueError("vmap: at least one argument must be mapped (in_dims not all None)")
-        if len(set(sizes.values())) != 1:
-            raise ValueError(f"vmap: the mapped axes differ in size: {sizes}")
-        n = next(iter(sizes.values()))
-        results = []
-        for b in range(n):
-            picked = [ops.select(a, d, b) if d is not None else a for a, d in zip(args, dims)]
-            results.append(func(*picked))
-        if not results:
+        if len(sizes) != 1:
+            raise ValueError(f"vmap: the mapped axes differ in size: {sorted(sizes)}")
+        n = next(iter(sizes))
+        if n == 0:
             raise ValueError("vmap: the mapped axes are empty")
-        if isinstance(results[0], tuple):
-            outs = out_dims if isinstance(out_dims, (list, tuple)) else (out_dims,) * len(results[0])
-            return tuple(ops.stack([r[k] for r in results], outs[k]) for k in range(len(results[0])))
-        return ops.stack(results, out_dims)
+        results = [func(*[_mapped(lambda t, d=d: ops.select(t, d, b), a) if d is not None else a
+                          for a, d in zip(args, dims)]) for b in range(n)]
+        return _stacked(results, out_dims)
     return wrapper
 
 
-__all__ = ["functional_call", "grad", "grad_and_value", "vjp", "jacrev", "jacfwd", "hessian", "vmap"]
+def stack_module_state(models):
+    """torch.func's: (parameters, buffers) of same-shaped modules as dicts of their
+    tensors stacked on a new first axis -- the parameters new leaves that require
+    grad -- for an ensemble run by ``vmap(functional_call)``."""
+    models = list(models)
+    if not models:
+        raise ValueError("stack_module_state: expected at least one module")
+    names = [n for n, _ in models[0].named_parameters()]
+    bufs = [n for n, _ in models[0].named_buffers()]
+    for m in models[1:]:
+        if [n for n, _ in m.named_parameters()] != names or [n for n, _ in m.named_buffers()] != bufs:
+            raise ValueError("stack_module_state: the modules differ in their parameters or buffers")
+
+    def stacked(getter, keys, leaf):
+        per = [dict(getter(m)) for m in models]
+        out = {}
+        for k in keys:
+            t = ops.stack([p[k].detach() for p in per], 0)
+            out[k] = t.requires_grad_(True) if leaf and t.dtype in ("f16", "f32", "f64") else t
+        return out
+    return (stacked(lambda m: m.named_parameters(), names, True),
+            stacked(lambda m: m.named_buffers(), bufs, False))
+
+
+__all__ = ["functional_call", "grad", "grad_and_value", "vjp", "jacrev", "jacfwd", "hessian", "vmap",
+           "stack_module_state"]
