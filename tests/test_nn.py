@@ -540,6 +540,9 @@ def test_init_errors():
         nn.init.calculate_gain("swish")
     with pytest.raises(TypeError, match="init.normal_: expected a vkgrad Tensor, got ndarray"):
         nn.init.normal_(np.zeros(3))
+    # PyTorch's private fan helper, which custom reset_parameters() code calls
+    assert nn.init._calculate_fan_in_and_fan_out(vg.empty(64, 32, 3, 3)) == (288, 576)
+    assert nn.init._calculate_fan_in_and_fan_out(vg.empty(10, 4)) == (4, 10)
 
 
 def _cnn(device=None, dtype=None):

@@ -44,6 +44,12 @@ def _fans(op, t):
     return t.shape[1] * field, t.shape[0] * field
 
 
+def _calculate_fan_in_and_fan_out(tensor):
+    """(fan_in, fan_out) of a weight: PyTorch's private helper, which custom
+    reset_parameters() code calls (``fan_in, _ = init._calculate_fan_in_and_fan_out(w)``)."""
+    return _fans("_calculate_fan_in_and_fan_out", tensor)
+
+
 def uniform_(t, a=0.0, b=1.0, generator=None):
     """Values drawn uniformly from [a, b) (``generator``: a vkgrad.Generator's, as in
     every initialiser that draws)."""
