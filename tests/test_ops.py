@@ -3001,6 +3001,17 @@ def test_int32_data_movement_and_selection(bk):
                                   np.isin(np.arange(6), [2, 9, 4]))  # (a mask, as every comparison's)
 
 
+def test_apply_and_map_in_place(bk):
+    """PyTorch's host-side apply_ / map_: a Python function per element, in place."""
+    a = bk.t(np.array([1.0, 2.0, -3.0]))
+    assert a.apply_(lambda v: v * 10 + 1) is a
+    bk.close(a.numpy(), [11.0, 21.0, -29.0])
+    a.map_(bk.t(np.array([1.0, 0.0, 1.0])), lambda x, y: x if y else -x)
+    bk.close(a.numpy(), [11.0, -21.0, -29.0])
+    with pytest.raises(ValueError, match=r"map_: other of shape \[2\] does not broadcast to the tensor's \[3\]"):
+        a.map_(bk.t(np.array([1.0, 2.0])), lambda x, y: x)
+
+
 def test_pytorch_spellings_squeeze_dims_reduction_dtype_printing_and_assert_close(bk):
     """squeeze with a tuple of dims; sum / mean / prod / cumsum(dtype=) cast the input
     first; set_printoptions changes tensors' repr (precision, sci_mode, summarising);

@@ -421,6 +421,26 @@ class Tensor:
     def add_(self, other, alpha=1):
         return self._inplace_of("add_", lambda t: t + (other * alpha if alpha != 1 else other))
 
+    def apply_(self, fn):
+        """PyTorch's: ``fn`` (a Python function of one number) applied to each element
+        in place -- on the host, a call per element: slow, as PyTorch's."""
+        a = self.numpy()
+        out = np.vectorize(fn, otypes=[a.dtype])(a) if a.size else a
+        return self._inplace_of("apply_", lambda t: tensor(out, dtype=self.dtype, device=self.device))
+
+    def map_(self, other, fn):
+        """PyTorch's: ``fn(x, y)`` of each element and other's (broadcast to self's shape),
+        in place, on the host (as ``apply_``)."""
+        a = self.numpy()
+        b = other.numpy() if isinstance(other, Tensor) else np.asarray(other)
+        try:
+            b = np.broadcast_to(b, a.shape)
+        except ValueError:
+            raise ValueError(f"map_: other of shape {list(b.shape)} does not broadcast to the tensor's "
+                             f"{list(a.shape)}") from None
+        out = np.vectorize(fn, otypes=[a.dtype])(a, b) if a.size else a
+        return self._inplace_of("map_", lambda t: tensor(out, dtype=self.dtype, device=self.device))
+
     def sub_(self, other, alpha=1):
         return self._inplace_of("sub_", lambda t: t - (other * alpha if alpha != 1 else other))
 
