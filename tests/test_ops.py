@@ -2750,6 +2750,18 @@ def test_special_functions_identities_and_host_ones(bk):
     big = S.erfcx(bk.t(np.array([30.0, 100.0]))).numpy()  # (erfc underflows there: erfcx ~ 1 / (x sqrt pi))
     bk.close(big, 1 / (np.array([30.0, 100.0]) * np.sqrt(np.pi)) * (1 - 0.5 / np.array([900.0, 1e4])),
              rtol=max(bk.rtol, 1e-4))
+    # log_ndtr in the tails: finite (it was log(0) = -inf below -13), with finite gradients
+    xt = np.array([-30.0, -20.0, -13.0, -5.0, -1.0, 0.0, 2.0])
+    want = np.array([math.log(0.5 * math.erfc(-v / math.sqrt(2))) for v in xt])
+    lt = bk.t(xt, requires_grad=True)
+    got = S.log_ndtr(lt)
+    bk.close(got.numpy(), want, rtol=max(bk.rtol, 1e-5))
+    got.sum().backward()
+    dens = np.exp(-xt ** 2 / 2 - want) / math.sqrt(2 * math.pi)  # (d/dx log ndtr = pdf / ndtr)
+    bk.close(lt.grad.numpy(), dens, rtol=max(bk.rtol, 1e-4))
+    if bk.dtype != "f16":
+        bk.close(S.log_ndtr(bk.t(np.array([8.0]))).numpy(), [math.log1p(-0.5 * math.erfc(8 / math.sqrt(2)))],
+                 rtol=1e-4, atol=0.0)
     xs = np.array([0.1, 0.9, 2.0, 7.5])
     a1 = S.gammainc(bk.t(np.ones(4)), bk.t(xs))
     bk.close(a1.numpy(), 1 - np.exp(-xs))

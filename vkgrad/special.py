@@ -47,8 +47,17 @@ def ndtr(x):
 
 
 def log_ndtr(x):
-    """log ndtr(x) (finite down to x ~ -13 in f32, where erfc underflows)."""
-    return ops.log(ndtr(x))
+    """log ndtr(x), finite far into the lower tail: below -1 as log(erfcx(-x / sqrt 2)
+    / 2) - x^2 / 2 (ndtr itself underflows near -13 in f32), above 0 as
+    log1p(-ndtr(-x)) (tiny and accurate), log ndtr between; each branch fed inputs
+    clamped to its side, so no branch's gradient is NaN."""
+    check_tensor("log_ndtr", x)
+    xd = x.detach()
+    low, high = ops.lt(xd, -1.0), ops.gt(xd, 0.0)
+    xl, xm, xh = ops.where(low, x, -1.0), ops.clamp(x, -1.0, 0.0), ops.where(high, x, 0.0)
+    tail = ops.log(erfcx(xl * (-1.0 / math.sqrt(2.0))) * 0.5) - xl * xl * 0.5
+    upper = ops.log1p(-ndtr(-xh))  # (log(1 - small): its digits, not 1's)
+    return ops.where(low, tail, ops.where(high, upper, ops.log(ndtr(xm))))
 
 
 def ndtri(p):
@@ -243,7 +252,8 @@ def erfcx(x):
     ax = ops.abs(x)
     t = 1.0 / (ax * 0.5 + 1.0)
     pos = t * ops.exp(_poly(t, _ERFC_T))
-    neg = ops.exp(x * x) * 2.0 - pos
+    xn = ops.clamp(x, max=0.0)  # (the lower branch's input: exp(x^2) of a large positive x, unused, overflowed
+    neg = ops.exp(xn * xn) * 2.0 - pos  # and made its gradient NaN)
     return ops.where(ops.ge(x.detach(), 0.0), pos, neg)
 
 
