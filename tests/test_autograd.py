@@ -456,6 +456,26 @@ def test_in_place_change_of_a_view_writes_through(bk):
     opt.step()  # (the fused update writes the parameters: their views follow)
     bk.close(wt.numpy(), lin.weight.numpy().T, what="a parameter's view after a step")
     bk.close(b0.numpy(), lin.bias.numpy()[0], what="a parameter's element after a step")
+    # a tied decoder weight kept as a view across steps trains as the weight used directly (PyTorch's
+    # view regenerates its grad_fn from the updated base; here it was stale, then raised in backward)
+    X = np.random.default_rng(0).standard_normal((8, 4))
+    curves = []
+    for held in (True, False):
+        vg.manual_seed(3)
+        enc = vg.nn.Linear(4, 3, bias=False, device=bk.device, dtype=bk.dtype)
+        wt = enc.weight.t()
+        opt = vg.optim.SGD(enc.parameters(), lr=0.1)
+        losses = []
+        for _ in range(4):
+            rec = enc(bk.t(X)) @ (wt.T if held else enc.weight)
+            loss = ((rec - bk.t(X)) ** 2).mean()
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            losses.append(loss.item())
+        curves.append(losses)
+    bk.close(np.array(curves[0]), np.array(curves[1]), what="held tied view vs the weight")
+    assert curves[0][-1] < curves[0][0]
 
 
 def test_in_place_ops_in_the_graph(bk):

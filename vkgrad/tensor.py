@@ -332,7 +332,7 @@ class Tensor:
         return self
 
     # -- in place (PyTorch's trailing underscore) ---------------------------
-    def _inplace_of(self, op, fn):
+    def _inplace_of(self, op, fn, _sync=False):
         """Overwrite self's value with ``fn(t)`` (a tensor of its shape computed from
         ``t``, self's value).  While gradients are recorded, as PyTorch's: refused
         on a leaf that requires grad (``vkgrad.no_grad()`` to update weights by
@@ -341,18 +341,20 @@ class Tensor:
         and its earlier value (a tensor of the old storage and node) is the op's
         input: ``y.mul_(2)`` on a non-leaf, ``y[0] = 5`` and ``z[1:] = x`` into a
         buffer pass gradients on (the last was lost, silently, before).  An op
-        recorded earlier from self raises in backward (its version counter); a
-        tensor sharing its storage with another (a reshape view, a detach()) is
-        refused such a change."""
+        recorded earlier from self reaches self's earlier value (its version
+        history); one whose input changed without recording raises in backward;
+        a tensor sharing its storage with another live one (a reshape view, a
+        detach()) is refused such a change.  ``_sync``: a view read again from its
+        changed base (_passed_on), not the user's change."""
         from . import config
         from .autograd import no_grad
         recording = config.grad_enabled
-        if recording and self.requires_grad and self._node is None:
+        if recording and self.requires_grad and self._node is None and not _sync:
             raise RuntimeError(f"{op}: an in-place change of a leaf tensor that requires grad (shape "
                                f"{list(self.shape)}) while gradients are recorded; use vkgrad.no_grad() (e.g. "
                                "to update weights by hand) or an out-of-place op")
         view = self._view.base() if self._view is not None and self._view.base is not None else None
-        if recording and view is not None and view.requires_grad and view._node is None:
+        if recording and view is not None and view.requires_grad and view._node is None and not _sync:
             raise RuntimeError(f"{op}: an in-place change of a view of a leaf tensor that requires grad (shape "
                                f"{list(view.shape)}) while gradients are recorded; use vkgrad.no_grad() or an "
                                "out-of-place op")
@@ -409,8 +411,12 @@ class Tensor:
         try:
             for ref, reader in list(links.views or ()):
                 v = ref()
-                if v is not None and not any(t is v for t in _PASSING):
-                    v._inplace_of("a view's update", lambda t, r=reader: r(self))
+                if v is None or any(t is v for t in _PASSING):
+                    continue
+                # a view with a graph is recorded again from its base even under no_grad (PyTorch
+                # regenerates a view's grad_fn after its base changed): w.t() kept across optimizer steps
+                with _enable_grad() if v.requires_grad and self.requires_grad else _nullcontext():
+                    v._inplace_of("a view's update", lambda t, r=reader: r(self), _sync=True)
             base = links.base() if links.base is not None else None
             if base is not None and not any(t is base for t in _PASSING):
                 links.writer(base, self)
@@ -1108,6 +1114,11 @@ def _with_input(fn, parents, versions, extra):
     """A node's (fn, parents, versions) with one more input that gets no gradient."""
     return (lambda g: tuple(fn(g)) + (None,), parents + (extra,),
             versions[:-1] + (extra._version[0],) + versions[-1:])
+
+
+def _enable_grad():
+    from .autograd import enable_grad
+    return enable_grad()
 
 
 def _snapshot(t):
