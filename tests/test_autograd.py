@@ -476,6 +476,25 @@ def test_in_place_change_of_a_view_writes_through(bk):
         curves.append(losses)
     bk.close(np.array(curves[0]), np.array(curves[1]), what="held tied view vs the weight")
     assert curves[0][-1] < curves[0][0]
+    # a recurrence written into a buffer from its own views (out[:, t] = f(out[:, t - 1])): the gradient
+    # of the list-and-stack form (it raised 'changed by an in-place operation' before)
+    Wn = np.random.default_rng(1).standard_normal((3, 3)) * 0.5
+    grads = []
+    for buffered in (True, False):
+        w = bk.t(Wn, requires_grad=True)
+        if buffered:
+            out = vg.zeros(2, 5, 3, device=bk.device, dtype=bk.dtype)
+            out[:, 0] = bk.t(np.ones((2, 3)))
+            for t in range(1, 5):
+                out[:, t] = vg.tanh(out[:, t - 1] @ w)
+        else:
+            steps = [bk.t(np.ones((2, 3)))]
+            for t in range(1, 5):
+                steps.append(vg.tanh(steps[-1] @ w))
+            out = vg.stack(steps, 1)
+        (out * bk.t(np.cos(np.arange(30.0)).reshape(2, 5, 3))).sum().backward()
+        grads.append(w.grad.numpy())
+    bk.close(grads[0], grads[1], what="recurrence through a buffer")
 
 
 def test_in_place_ops_in_the_graph(bk):

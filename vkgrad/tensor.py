@@ -332,7 +332,7 @@ class Tensor:
         return self
 
     # -- in place (PyTorch's trailing underscore) ---------------------------
-    def _inplace_of(self, op, fn, _sync=False):
+    def _inplace_of(self, op, fn, _sync=False, _region=None):
         """Overwrite self's value with ``fn(t)`` (a tensor of its shape computed from
         ``t``, self's value).  While gradients are recorded, as PyTorch's: refused
         on a leaf that requires grad (``vkgrad.no_grad()`` to update weights by
@@ -345,7 +345,8 @@ class Tensor:
         history); one whose input changed without recording raises in backward;
         a tensor sharing its storage with another live one (a reshape view, a
         detach()) is refused such a change.  ``_sync``: a view read again from its
-        changed base (_passed_on), not the user's change."""
+        changed base (_passed_on), not the user's change; ``_region``: the box of
+        self a basic-index write changed (_box; None: anywhere)."""
         from . import config
         from .autograd import no_grad
         recording = config.grad_enabled
@@ -369,7 +370,7 @@ class Tensor:
         if not (recording and (v.requires_grad or self.requires_grad)):
             self.backend.copy_(self.handle, v.handle)  # (into the storage: its reshape views see the change)
             self._version[0] += 1
-            return self._passed_on()
+            return self._passed_on(_region)
         if self._version.shared:
             raise RuntimeError(f"{op}: an in-place change that gradients go through, of a tensor that shares its "
                                f"storage (shape {list(self.shape)}: a reshape view, a detach(), or one of them) "
@@ -380,9 +381,10 @@ class Tensor:
         self._version[0] += 1
         if v.requires_grad:
             fn, parents, versions, *rest = v._node
-            if old.requires_grad and not any(p is old for p in parents):
-                # (copy_, fill_: the value does not read old; it joins the node without a gradient,
-                # kept alive for the ops recorded from self before -- they reach it through its history)
+            if not any(p is old for p in parents):
+                # (copy_, fill_, a view read again: the value does not read old; it joins the node without
+                # a gradient, kept alive for the ops recorded from self before -- they reach it, and the
+                # value they saved, through self's version history)
                 fn, parents, versions = _with_input(fn, parents, versions, old)
                 if rest and rest[0] is not None:
                     vjp = rest[0]
@@ -393,9 +395,9 @@ class Tensor:
             self._node = (lambda g: (be.constant(shape, 0.0, dt),), (old,), (old._version[0], self._version[0]),
                           lambda g: (g * 0.0,))
         self.requires_grad = True
-        return self._passed_on()
+        return self._passed_on(_region)
 
-    def _passed_on(self):
+    def _passed_on(self, region=None):
         """self, its in-place change passed on to the tensors it is linked with as views
         (_viewed), as PyTorch's views share storage: written into the tensor it is a
         view of (``x[0].zero_()``, ``K.diagonal().add_(eps)``, ``w.t().copy_(v)`` change
@@ -403,15 +405,17 @@ class Tensor:
         doubles) -- each through its in-place path, recorded where gradients are
         (PyTorch's CopySlices: ``h[:, 0].mul_(3)`` on a non-leaf h scales those
         gradients; ops recorded before reach the earlier values through the version
-        history).  Not back to the tensor the change came from (_PASSING)."""
+        history).  Not back to the tensor the change came from (_PASSING), nor
+        to a view whose box misses the changed ``region`` (a loop writing
+        out[:, t] from the view out[:, t - 1]: no view of earlier steps re-read)."""
         links = self._view
         if links is None:
             return self
         _PASSING.append(self)
         try:
-            for ref, reader in list(links.views or ()):
+            for ref, reader, box in list(links.views or ()):
                 v = ref()
-                if v is None or any(t is v for t in _PASSING):
+                if v is None or any(t is v for t in _PASSING) or _disjoint(region, box):
                     continue
                 # a view with a graph is recorded again from its base even under no_grad (PyTorch
                 # regenerates a view's grad_fn after its base changed): w.t() kept across optimizer steps
@@ -647,13 +651,14 @@ class Tensor:
             src = np.zeros(self.size, np.int64)
             src[pos.reshape(-1)] = np.arange(pos.size)  # (a repeated position: its last value)
             return o.where(m, o.reshape(o.index_select(v, 0, src), self.shape), t)
-        return self._inplace_of("setitem", value_)
+        return self._inplace_of("setitem", value_, _region=_box(self.shape, index))
 
     def __getitem__(self, index):
         out = _ops().getitem(self, index)
         if all(i is None or i is Ellipsis or isinstance(i, (slice, int, np.integer)) and not isinstance(i, bool)
                for i in (index if isinstance(index, tuple) else (index,))):  # (advanced indices: copies, as PyTorch's)
-            _viewed(out, self, lambda base, v: base.__setitem__(index, v), lambda base: _ops().getitem(base, index))
+            _viewed(out, self, lambda base, v: base.__setitem__(index, v), lambda base: _ops().getitem(base, index),
+                    _box(self.shape, index))
         return out
 
     @property
@@ -666,13 +671,15 @@ class Tensor:
         d = self._dim("narrow", dim)
         s0 = int(start) + (self.shape[d] if int(start) < 0 else 0)
         idx = (slice(None),) * d + (slice(s0, s0 + int(length)),)
-        return _viewed(out, self, lambda base, v: base.__setitem__(idx, v), lambda base: _ops().getitem(base, idx))
+        return _viewed(out, self, lambda base, v: base.__setitem__(idx, v), lambda base: _ops().getitem(base, idx),
+                       _box(self.shape, idx))
 
     def select(self, dim, index):
         """``vkgrad.select(self, ...)``: x[..., index, ...] along ``dim``, a view (as narrow)."""
         out = _ops().select(self, dim, index)
         idx = (slice(None),) * self._dim("select", dim) + (int(index),)
-        return _viewed(out, self, lambda base, v: base.__setitem__(idx, v), lambda base: _ops().getitem(base, idx))
+        return _viewed(out, self, lambda base, v: base.__setitem__(idx, v), lambda base: _ops().getitem(base, idx),
+                       _box(self.shape, idx))
 
     def diagonal(self, offset=0, dim1=0, dim2=1):
         """PyTorch's diagonal (its entries on the last axis); a view: an in-place change
@@ -1145,11 +1152,12 @@ class _Views:
         self.base, self.writer, self.views = base, writer, None
 
 
-def _viewed(out, base, writer, reader):
+def _viewed(out, base, writer, reader, box=None):
     """Link ``out`` (a copy: vkgrad's tensors are contiguous) to ``base`` as its view in
     PyTorch's sense: an in-place change of out is written into base by
     ``writer(base, out)``, one of base is read into out by ``reader(base)``
-    (_passed_on).  out holds a weak reference to a base of its own, which the user
+    (_passed_on; ``box``: the part of base it shows, _box).  out holds a weak
+    reference to a base of its own, which the user
     holds (a view does not keep a large tensor alive), a strong one to a base that is
     itself a view, perhaps a temporary (``x.t()[0].fill_(1)``); base a weak one to
     out (dead views are dropped as the list grows)."""
@@ -1161,8 +1169,37 @@ def _viewed(out, base, writer, reader):
     views = up.views = up.views if up.views is not None else []
     if len(views) >= 8 and len(views) & (len(views) - 1) == 0:  # (at 8, 16, 32, ...: the dead ones dropped)
         views[:] = [e for e in views if e[0]() is not None]
-    views.append((weakref.ref(out), reader))
+    views.append((weakref.ref(out), reader, box))
     return out
+
+
+def _box(shape, index):
+    """Per axis of a tensor of ``shape``, the [lo, hi) a basic index (ints, slices,
+    None, ...) reaches -- a box holding what it selects; None for other indices."""
+    idx = index if isinstance(index, tuple) else (index,)
+    if not all(i is None or i is Ellipsis or isinstance(i, slice) or isinstance(i, (int, np.integer))
+               and not isinstance(i, bool) for i in idx):
+        return None
+    real = [i for i in idx if i is not None]
+    if Ellipsis in real:
+        at = real.index(Ellipsis)
+        real = real[:at] + [slice(None)] * (len(shape) - len(real) + 1) + real[at + 1:]
+    if len(real) > len(shape):
+        return None
+    out = []
+    for n, i in zip(shape, real + [slice(None)] * (len(shape) - len(real))):
+        if isinstance(i, slice):
+            r = range(*i.indices(n))
+            out.append((min(r), max(r) + 1) if len(r) else (0, 0))
+        else:
+            k = int(i) % n if n else 0
+            out.append((k, k + 1))
+    return tuple(out)
+
+
+def _disjoint(a, b):
+    """Whether boxes a and b (_box) share no element (None: anywhere -- not disjoint)."""
+    return a is not None and b is not None and any(hi <= lo2 or hi2 <= lo for (lo, hi), (lo2, hi2) in zip(a, b))
 
 
 def _permuted_view(x, perm):
