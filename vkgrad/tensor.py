@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 import numbers
 import sys
+import threading
 import weakref
 from contextlib import nullcontext as _nullcontext
 
@@ -411,21 +412,22 @@ class Tensor:
         links = self._view
         if links is None:
             return self
-        _PASSING.append(self)
+        passing = _PASSING.__dict__.setdefault("tensors", [])
+        passing.append(self)
         try:
             for ref, reader, box in list(links.views or ()):
                 v = ref()
-                if v is None or any(t is v for t in _PASSING) or _disjoint(region, box):
+                if v is None or any(t is v for t in passing) or _disjoint(region, box):
                     continue
                 # a view with a graph is recorded again from its base even under no_grad (PyTorch
                 # regenerates a view's grad_fn after its base changed): w.t() kept across optimizer steps
                 with _enable_grad() if v.requires_grad and self.requires_grad else _nullcontext():
                     v._inplace_of("a view's update", lambda t, r=reader: r(self), _sync=True)
             base = links.base() if links.base is not None else None
-            if base is not None and not any(t is base for t in _PASSING):
+            if base is not None and not any(t is base for t in passing):
                 links.writer(base, self)
         finally:
-            _PASSING.pop()
+            passing.pop()
         return self
 
     def add_(self, other, alpha=1):
@@ -1138,7 +1140,9 @@ def _snapshot(t):
     return old
 
 
-_PASSING = []  # the tensors whose in-place change is being passed on (_passed_on): not back to them
+# the tensors whose in-place change is being passed on (_passed_on): not back to them; per thread
+# (data-parallel replicas step in threads)
+_PASSING = threading.local()
 
 
 class _Views:
