@@ -420,8 +420,13 @@ class Tensor:
                 if v is None or any(t is v for t in passing) or _disjoint(region, box):
                     continue
                 # a view with a graph is recorded again from its base even under no_grad (PyTorch
-                # regenerates a view's grad_fn after its base changed): w.t() kept across optimizer steps
-                with _enable_grad() if v.requires_grad and self.requires_grad else _nullcontext():
+                # regenerates a view's grad_fn after its base changed): w.t() kept across optimizer steps;
+                # one sharing its storage (an op's reshape of it in a live graph) is copied into instead --
+                # that graph's backward then raises, as PyTorch's after such a change
+                shared = v._version.shared
+                mode = _grad_mode(False) if shared else _grad_mode(True) if v.requires_grad and \
+                    self.requires_grad else _nullcontext()
+                with mode:
                     v._inplace_of("a view's update", lambda t, r=reader: r(self), _sync=True)
             base = links.base() if links.base is not None else None
             if base is not None and not any(t is base for t in passing):
@@ -1125,9 +1130,9 @@ def _with_input(fn, parents, versions, extra):
             versions[:-1] + (extra._version[0],) + versions[-1:])
 
 
-def _enable_grad():
-    from .autograd import enable_grad
-    return enable_grad()
+def _grad_mode(on):
+    from .autograd import set_grad_enabled
+    return set_grad_enabled(on)
 
 
 def _snapshot(t):
