@@ -956,6 +956,13 @@ CASES = {
     "scatter_reduce_sum_no_self": (lambda x, s: vg.scatter_reduce(x, 0, np.array([[1, 1]]), s, "sum",
                                                                   include_self=False),
                                    lambda x, s: np.array([x[0], s[0]]), [U(2, 2), U(1, 2)]),
+    "scatter_reduce_amax": (lambda x, s: vg.scatter_reduce(x, 1, np.array([[0, 0, 2], [1, 1, 1]]), s, "amax"),
+                            lambda x, s: np.array([[max(x[0, 0], s[0, 0], s[0, 1]), x[0, 1], max(x[0, 2], s[0, 2])],
+                                                   [x[1, 0], max(x[1, 1], *s[1]), x[1, 2]]]), [U(2, 3), U(2, 3)]),
+    "scatter_reduce_amin_no_self": (lambda x, s: vg.scatter_reduce(x, 0, np.array([[1, 0], [1, 1]]), s, "amin",
+                                                                   include_self=False),
+                                    lambda x, s: np.array([[x[0, 0], s[0, 1]], [min(s[0, 0], s[1, 0]), s[1, 1]]]),
+                                    [U(2, 2), U(2, 2)]),
     "masked_select": (lambda x: vg.masked_select(x, np.array([True, False, True])), lambda x: x[:, [0, 2]].reshape(-1),
                       [U(2, 3)]),
     "take": (lambda x: vg.take(x, np.array([[5, 0], [-1, 2]])), lambda x: x.reshape(-1)[[[5, 0], [-1, 2]]], [U(2, 3)]),
@@ -2464,8 +2471,18 @@ def test_value_driven_and_logical_ops(bk):
         vg.index_fill(t, 1, [3], 0.0)
     with pytest.raises(ValueError, match="scatter: index sends two entries to one element"):
         vg.scatter(t, 1, np.array([[0, 0]]), value=1.0)
-    with pytest.raises(ValueError, match=r"scatter_reduce: reduce 'amax' is not supported \(sum, mean\)"):
-        vg.scatter_reduce(t, 1, np.array([[0]]), bk.t(np.ones((1, 1))), "amax")
+    with pytest.raises(ValueError, match=r"scatter_reduce: reduce 'prod' is not supported \(sum, mean, amax, amin\)"):
+        vg.scatter_reduce(t, 1, np.array([[0]]), bk.t(np.ones((1, 1))), "prod")
+    with pytest.raises(IndexError, match=r"scatter_reduce: index values must lie in \[-3, 3\)"):
+        vg.scatter_reduce(t, 1, np.array([[3]]), bk.t(np.ones((1, 1))), "amax")
+    # ties share the gradient evenly (PyTorch's, with include_self)
+    tx = bk.t(np.array([[1.0, 5.0, 2.0], [0.0, 0.0, 0.0]]), requires_grad=True)
+    ts = bk.t(np.array([[3.0, 5.0, 1.0], [7.0, 5.0, 2.0]]), requires_grad=True)
+    r = vg.scatter_reduce(tx, 0, np.zeros((2, 3), np.int64), ts, "amax")
+    (r * bk.t(np.array([[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]]))).sum().backward()
+    bk.close(r.numpy(), [[7.0, 5.0, 2.0], [0.0, 0.0, 0.0]])
+    bk.close(tx.grad.numpy(), [[0.0, 2 / 3, 1.5], [4.0, 5.0, 6.0]], rtol=max(bk.rtol, 1e-3))
+    bk.close(ts.grad.numpy(), [[0.0, 2 / 3, 0.0], [1.0, 2 / 3, 1.5]], rtol=max(bk.rtol, 1e-3))
     with pytest.raises(ValueError, match="vsplit: axis 0 of length 2 does not split into 3 equal pieces"):
         vg.vsplit(t, 3)
     with pytest.raises(ValueError, match=r"cross: axis -1 must have length 3 in both, got shapes \[2, 3\] and \[2\]"):

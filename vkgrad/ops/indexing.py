@@ -175,15 +175,19 @@ def scatter(x, dim, index, src=None, value=None, *, reduce=None):
 
 
 def scatter_reduce(x, dim, index, src, reduce, *, include_self=True):
-    """PyTorch's scatter_reduce for ``reduce`` "sum" and "mean" (of the entries
-    landing on each element, with x's own value when ``include_self``; elements
-    nothing lands on keep x's value).  "prod", "amax" and "amin" need a scatter of
-    products or extremes, which no backend primitive does: refused."""
+    """PyTorch's scatter_reduce for ``reduce`` "sum", "mean", "amax" and "amin" (of
+    the entries landing on each element, with x's own value when ``include_self``;
+    elements nothing lands on keep x's value).  amax / amin: the extremes found on
+    the host (index, x and src read back: a sync on a device), the gradient shared
+    evenly by the entries equal to the result, as PyTorch's.  "prod" needs a
+    scatter of products, which no backend primitive does: refused."""
     check_tensor("scatter_reduce", x)
-    if reduce not in ("sum", "mean"):
-        raise ValueError(f"scatter_reduce: reduce {reduce!r} is not supported (sum, mean)")
+    if reduce not in ("sum", "mean", "amax", "amin"):
+        raise ValueError(f"scatter_reduce: reduce {reduce!r} is not supported (sum, mean, amax, amin)")
     ax = _axis("scatter_reduce", x, dim)
     s = _src_tensor("scatter_reduce", x, index, src)
+    if reduce in ("amax", "amin"):
+        return _scatter_extreme(x, ax, index, s, include_self, reduce == "amax")
     hit = gt(_scatter_counts(x, ax, index), 0.0)
     base = x if include_self else where(hit, 0.0, x)
     total = scatter_add(base, ax, index, s)
@@ -191,6 +195,40 @@ def scatter_reduce(x, dim, index, src, reduce, *, include_self=True):
         return total
     count = add(_scatter_counts(x, ax, index), 1.0 if include_self else 0.0)
     return where(hit, total / where(hit, count, 1.0), x)
+
+
+def _scatter_extreme(x, ax, index, s, include_self, largest):
+    """scatter_reduce's amax / amin: the values by NumPy's maximum.at / minimum.at on
+    the host (exact: each is one of the entries); the gradient from a composition
+    equal to them -- each entry equal to its element's result weighted by one over
+    their count, scattered -- added as (expr - expr.detach())."""
+    from .shape import gather
+    idx = index.numpy() if isinstance(index, Tensor) else np.asarray(index)
+    if idx.shape != s.shape or idx.ndim != x.ndim or (idx.size and not np.issubdtype(idx.dtype, np.integer)):
+        raise ValueError(f"scatter_reduce: index and src must have one shape with x's {x.ndim} dimensions, got "
+                         f"{list(idx.shape)} and {list(s.shape)} for x {list(x.shape)}")
+    n = x.shape[ax]
+    if idx.size and (idx.min() < -n or idx.max() >= n):
+        raise IndexError(f"scatter_reduce: index values must lie in [{-n}, {n}) for axis {ax} of {list(x.shape)}, "
+                         f"got {idx.min()} .. {idx.max()}")
+    coords = list(np.indices(idx.shape))
+    coords[ax] = idx % builtins.max(n, 1)
+    coords = tuple(coords)
+    xv = x.numpy()
+    hit = np.zeros(x.shape, bool)
+    hit[coords] = True
+    r = xv.copy() if include_self else np.where(hit, -np.inf if largest else np.inf, xv).astype(xv.dtype)
+    (np.maximum if largest else np.minimum).at(r, coords, s.numpy())
+    result = Tensor(x.backend.from_numpy(np.ascontiguousarray(r), x.dtype), x.backend)
+    if not (x.requires_grad or s.requires_grad):
+        return result
+    ix = index if isinstance(index, Tensor) else Tensor(x.backend.from_numpy(idx.astype(np.int32), "i32"), x.backend)
+    at_src = eq(s.detach(), gather(result, ax, ix))  # (1.0 where an entry is its element's result)
+    hitm = Tensor(x.backend.from_numpy(hit.astype(np.float32), "f32"), x.backend).to(dtype=x.dtype)
+    at_x = eq(x.detach(), result) if include_self else affine(hitm, -1.0, 1.0)
+    ties = scatter_add(at_x, ax, ix, at_src)
+    expr = scatter_add(x * at_x / ties, ax, ix, s * at_src / gather(ties, ax, ix))
+    return result + (expr - expr.detach())
 
 
 def _host_mask(op, mask):
