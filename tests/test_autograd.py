@@ -497,6 +497,44 @@ def test_in_place_change_of_a_view_writes_through(bk):
     bk.close(grads[0], grads[1], what="recurrence through a buffer")
 
 
+def test_in_place_shape_changes(bk):
+    """PyTorch's unsqueeze_ / squeeze_ / t_ / transpose_ / swapaxes_ change the tensor's
+    own shape, recorded where gradients are (the gradient of the reshaped values,
+    against the out-of-place chain); resize_ keeps the elements in order (cut or
+    zero-padded) and refuses a tensor that requires grad; a leaf that requires grad
+    only under no_grad, as the other in-place ops."""
+    x0 = np.random.default_rng(2).standard_normal((3, 1, 4))
+    w = np.cos(np.arange(12.0))
+    grads = []
+    for in_place in (True, False):
+        x = bk.t(x0, requires_grad=True)
+        h = x * 2.0
+        if in_place:
+            assert h.unsqueeze_(-1).transpose_(0, 3).squeeze_(0) is h
+            assert h.shape == (1, 4, 3) and h.swapaxes_(1, 2).squeeze_().t_().shape == (4, 3)
+        else:
+            h = h.unsqueeze(-1).transpose(0, 3).squeeze(0).swapaxes(1, 2).squeeze().t()
+        (h * bk.t(w.reshape(4, 3))).sum().backward()
+        grads.append(x.grad.numpy())
+    bk.close(grads[0], grads[1], what="in-place shape changes' gradient")
+    a = bk.t(np.arange(6.0))
+    assert a.resize_(2, 3).shape == (2, 3) and a.numpy().tolist() == [[0, 1, 2], [3, 4, 5]]
+    assert a.resize_(4).numpy().tolist() == [0, 1, 2, 3] and a.resize_((1, 6)).numpy().tolist() == [[0, 1, 2, 3, 0, 0]]
+    assert a.resize_as_(bk.t(np.ones((2, 1)))).shape == (2, 1)
+    p = bk.t(np.ones((2, 3)), requires_grad=True)
+    with pytest.raises(RuntimeError, match=r"resize_: the tensor of shape \[2, 3\] requires grad"):
+        p.resize_(6)
+    with pytest.raises(RuntimeError, match="t_: an in-place change of a leaf tensor that requires grad"):
+        p.t_()
+    with vg.no_grad():
+        p.t_()
+    assert p.shape == (3, 2) and p.requires_grad
+    with pytest.raises(ValueError, match=r"t_: expected a tensor of at most 2 dimensions, got shape \[3, 1, 4\]"):
+        bk.t(x0).t_()
+    q = bk.t(x0)  # (PyTorch's host-memory spellings, accepted: the tensor itself)
+    assert q.pin_memory() is q and not q.is_pinned() and q.share_memory_() is q and not q.is_shared()
+
+
 def test_in_place_ops_in_the_graph(bk):
     """In-place ops while recording, as PyTorch's: a buffer filled with values
     that require grad passes their gradient on (it was lost, silently); a non-leaf

@@ -272,6 +272,22 @@ class Tensor:
     def cpu(self):
         return self.to("cpu")
 
+    def pin_memory(self, device=None):
+        """The tensor itself (PyTorch's page-locking for CUDA copies; vkgrad uploads from
+        host memory as it is)."""
+        return self
+
+    def is_pinned(self, device=None):
+        return False
+
+    def share_memory_(self):
+        """The tensor itself (PyTorch's for worker processes; vkgrad's DataLoader loads in
+        the calling thread)."""
+        return self
+
+    def is_shared(self):
+        return False
+
     def cuda(self, device=None, non_blocking=False):
         """Refused with the way to a GPU here: vkgrad's GPUs are Vulkan devices (PyTorch
         without CUDA refuses it too)."""
@@ -987,6 +1003,73 @@ class Tensor:
         if len(dims) == 1 and isinstance(dims[0], (tuple, list)):
             dims = tuple(dims[0])
         return _permuted_view(self, dims)
+
+    # -- PyTorch's in-place shape changes: the tensor object takes the new shape (and, where
+    # gradients are recorded, the op's place in the graph); its view links are dropped
+    def _reshaped_in_place(self, op, fn):
+        from . import config
+        recording = config.grad_enabled
+        if recording and self.requires_grad and self._node is None:
+            raise RuntimeError(f"{op}: an in-place change of a leaf tensor that requires grad (shape "
+                               f"{list(self.shape)}) while gradients are recorded; use vkgrad.no_grad() or an "
+                               "out-of-place op")
+        if recording:
+            old = _snapshot(self)
+            value = fn(old)
+        else:
+            with _grad_mode(False):
+                value = fn(self)
+        self.handle = value.handle
+        self._version[0] += 1
+        if recording and value.requires_grad:
+            fn_, parents, versions, *rest = value._node
+            self._node = (fn_, parents, versions[:-1] + (self._version[0],), *rest)
+            self.requires_grad = True
+        self._view = None  # (views of the old shape, or the base this was a view of, are not written through)
+        return self
+
+    def unsqueeze_(self, dim):
+        """``unsqueeze`` in place (the tensor's own shape changes)."""
+        return self._reshaped_in_place("unsqueeze_", lambda t: t.unsqueeze(dim))
+
+    def squeeze_(self, dim=None):
+        """``squeeze`` in place."""
+        return self._reshaped_in_place("squeeze_", lambda t: t.squeeze(dim))
+
+    def t_(self):
+        """``t`` in place (a matrix's transpose; fewer dimensions unchanged)."""
+        if self.ndim > 2:
+            raise ValueError(f"t_: expected a tensor of at most 2 dimensions, got shape {list(self.shape)}")
+        return self._reshaped_in_place("t_", lambda t: _ops().transpose(t, None) if t.ndim == 2 else t * 1.0)
+
+    def transpose_(self, dim0, dim1):
+        """``transpose(dim0, dim1)`` in place."""
+        perm = list(range(self.ndim))
+        a, b = self._dim("transpose_", dim0), self._dim("transpose_", dim1)
+        perm[a], perm[b] = perm[b], perm[a]
+        return self._reshaped_in_place("transpose_", lambda t: _ops().transpose(t, tuple(perm)))
+
+    swapaxes_ = swapdims_ = transpose_
+
+    def resize_(self, *sizes):
+        """PyTorch's resize_: the new shape over the same elements in order -- cut short,
+        or padded with zeros (PyTorch leaves them uninitialised); not of a tensor
+        that requires grad (PyTorch's rule)."""
+        shape = tuple(int(n) for n in (sizes[0] if len(sizes) == 1 and isinstance(sizes[0], (tuple, list))
+                                       else sizes))
+        if any(n < 0 for n in shape):
+            raise ValueError(f"resize_: sizes must be non-negative, got {list(shape)}")
+        if self.requires_grad:
+            raise RuntimeError(f"resize_: the tensor of shape {list(self.shape)} requires grad; resize a detach()ed "
+                               "copy, or reshape")
+        n = int(np.prod(shape))
+        flat = self.numpy().reshape(-1)
+        data = np.concatenate([flat[:n], np.zeros(max(n - flat.size, 0), flat.dtype)]).reshape(shape)
+        return self._reshaped_in_place("resize_", lambda t: tensor(data, dtype=self.dtype, device=self.device))
+
+    def resize_as_(self, other):
+        """``resize_`` to other's shape."""
+        return self.resize_(tuple(other.shape))
 
     def swapaxes(self, axis0, axis1):
         """Axes ``axis0`` and ``axis1`` swapped (PyTorch's ``transpose(dim0, dim1)``)."""
