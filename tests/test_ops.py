@@ -3030,6 +3030,44 @@ def test_int32_data_movement_and_selection(bk):
                                   np.isin(np.arange(6), [2, 9, 4]))  # (a mask, as every comparison's)
 
 
+def test_gradients_at_kinks_are_pytorchs(bk):
+    """Gradients at 0, +-1, +-3 and 6 -- where the activations and losses bend --
+    equal PyTorch's (figures recorded from PyTorch 2.13).  Smooth functions first:
+    softplus, logsigmoid and cross-entropy with logits had gradient 0 at a zero
+    logit (their max / abs composition's subgradients), ELU with alpha 1 had 1/2;
+    then PyTorch's conventions at the true kinks (the slope below 0 for leaky_relu
+    and ELU, hardtanh / relu6 / hardsigmoid strictly inside, a hinge's margin
+    active, fmax's tie to its first operand)."""
+    F = vg.nn.functional
+    k = np.array([0.0, 1.0, -1.0, 3.0, -3.0, 6.0])
+    t = bk.t(np.array([0.0, 1.0, 0.0, 1.0, 0.0, 1.0]))
+    want = {"softplus": ([0.5, 0.731059, 0.268941, 0.952574, 0.047426, 0.997527], lambda x: F.softplus(x)),
+            "logsigmoid": ([0.5, 0.268941, 0.731059, 0.047426, 0.952574, 0.002473], lambda x: F.logsigmoid(x)),
+            "bce": ([0.5, -0.268941, 0.268941, -0.047426, 0.047426, -0.002473],
+                    lambda x: F.binary_cross_entropy_with_logits(x, t, reduction="sum")),
+            "elu": ([1.0, 1.0, 0.367879, 1.0, 0.049787, 1.0], lambda x: F.elu(x)),
+            "elu2": ([2.0, 1.0, 0.735759, 1.0, 0.099574, 1.0], lambda x: F.elu(x, 2.0)),
+            "celu.5": ([1.0, 1.0, 0.135335, 1.0, 0.002479, 1.0], lambda x: F.celu(x, 0.5)),
+            "selu": ([1.758099, 1.050701, 0.646769, 1.050701, 0.087531, 1.050701], lambda x: F.selu(x)),
+            "hardswish": ([0.5, 0.833333, 0.166667, 1.0, 0.0, 1.0], lambda x: F.hardswish(x)),
+            "hardsigmoid": ([0.166667, 0.166667, 0.166667, 0.0, 0.0, 0.0], lambda x: F.hardsigmoid(x)),
+            "relu6": ([0.0, 1.0, 0.0, 1.0, 0.0, 0.0], lambda x: F.relu6(x)),
+            "hardtanh": ([1.0, 0.0, 0.0, 0.0, 0.0, 0.0], lambda x: F.hardtanh(x)),
+            "leaky": ([0.1, 1.0, 0.1, 1.0, 0.1, 1.0], lambda x: F.leaky_relu(x, 0.1)),
+            "hinge": ([-1.0, -1.0, -1.0, 0.0, -1.0, 0.0],
+                      lambda x: F.hinge_embedding_loss(x, bk.t(-np.ones(6)), margin=1.0, reduction="sum")),
+            "fmax": ([1.0, 1.0, 0.0, 1.0, 0.0, 1.0], lambda x: vg.fmax(x, bk.t(np.zeros(6))))}
+    for name, (g, fn) in want.items():
+        x = bk.t(k, requires_grad=True)
+        y = fn(x)
+        y.sum().backward()
+        bk.close(x.grad.numpy(), g, rtol=max(bk.rtol, 1e-5), atol=max(bk.atol, 2e-6), what=name)
+    x = bk.t(np.array([0.0, 2.0]), requires_grad=True)  # (softplus' own gradient: differentiable again)
+    (g,) = vg.autograd.grad(F.softplus(x).sum(), [x], create_graph=True)
+    g.sum().backward()
+    bk.close(x.grad.numpy(), [0.25, np.exp(-2) / (1 + np.exp(-2)) ** 2], rtol=max(bk.rtol, 1e-5))
+
+
 def test_apply_and_map_in_place(bk):
     """PyTorch's host-side apply_ / map_: a Python function per element, in place."""
     a = bk.t(np.array([1.0, 2.0, -3.0]))

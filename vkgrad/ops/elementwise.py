@@ -359,7 +359,7 @@ def leaky_relu(x, negative_slope=0.01):
     """x where x > 0, else negative_slope * x: relu(x) - slope * relu(-x) (exact, NaN
     kept)."""
     check_tensor("leaky_relu", x)
-    return sub(relu(x), affine(relu(neg(x)), float(negative_slope)))
+    return where(gt(x, 0.0), x, affine(x, float(negative_slope)))  # (at 0: the slope's gradient, PyTorch's)
 
 
 def silu(x):
@@ -372,12 +372,19 @@ def elu(x, alpha=1.0):
     """x where x > 0, else alpha * expm1(x) (accurate near 0); the expm1 taken of
     min(x, 0), so a large x neither overflows nor sends NaN into the gradient."""
     check_tensor("elu", x)
-    return where(gt(x, 0.0), x, affine(expm1(minimum(x, 0.0)), float(alpha)))
+    # (clamp, not minimum: at 0 the gradient is alpha, PyTorch's -- minimum's tie halved it, wrong for alpha 1)
+    return where(gt(x, 0.0), x, affine(expm1(clamp(x, None, 0.0)), float(alpha)))
 
 
 def _softplus(x):
-    """log(1 + exp(x)), as max(x, 0) + log(1 + exp(-|x|)) (no overflow)."""
-    return add(relu(x), log1p(exp(neg(abs(x)))))
+    """log(1 + exp(x)), as max(x, 0) + log(1 + exp(-|x|)) (no overflow), its gradient
+    sigmoid(x) of its own: the composition's kinks at 0 cancel in the value but
+    not in their subgradients (0 there: softplus, logsigmoid and cross-entropy
+    with logits had no gradient at a zero logit -- a zero-initialised head)."""
+    be, xd = x.backend, x.detach()
+    y = add(relu(xd), log1p(exp(neg(abs(xd)))))
+    return make(y.handle, be, (x,), lambda g: (be.binary("mul", g, be.unary("sigmoid", x.handle)),),
+                vjp=lambda g: (mul(g, sigmoid(x)),))
 
 
 def softplus(x, beta=1.0, threshold=20.0):
@@ -395,9 +402,11 @@ def softplus(x, beta=1.0, threshold=20.0):
 def hardtanh(x, min_val=-1.0, max_val=1.0):
     """x clamped into [min_val, max_val] (PyTorch's hardtanh; relu6 is [0, 6])."""
     check_tensor("hardtanh", x)
-    if not float(min_val) < float(max_val):
+    lo, hi = float(min_val), float(max_val)
+    if not lo < hi:
         raise ValueError(f"hardtanh: min_val {min_val} must be below max_val {max_val}")
-    return clamp(x, float(min_val), float(max_val))
+    # (the gradient strictly inside, PyTorch's: clamp's reaches its bounds)
+    return where(mul(gt(x, lo), lt(x, hi)), x, clamp(x.detach(), lo, hi))
 
 
 def relu6(x):
@@ -408,7 +417,8 @@ def relu6(x):
 def hardsigmoid(x):
     """clamp(x / 6 + 1/2, 0, 1): 0 below -3, 1 above 3 (PyTorch's)."""
     check_tensor("hardsigmoid", x)
-    return clamp(affine(x, 1.0 / 6.0, 0.5), 0.0, 1.0)
+    inside = lt(abs(x.detach()), 3.0)  # (the gradient strictly inside (-3, 3), PyTorch's)
+    return add(mul(affine(x, 1.0 / 6.0, 0.5), inside), ge(x.detach(), 3.0))
 
 
 def hardswish(x):
@@ -480,7 +490,7 @@ def celu(x, alpha=1.0):
     if float(alpha) == 0.0:
         raise ValueError("celu: alpha must not be 0")
     a = float(alpha)
-    return where(gt(x, 0.0), x, affine(expm1(affine(minimum(x, 0.0), 1.0 / a)), a))
+    return where(gt(x, 0.0), x, affine(expm1(affine(clamp(x, None, 0.0), 1.0 / a)), a))
 
 
 def prelu(x, weight):
@@ -494,7 +504,7 @@ def prelu(x, weight):
         raise ValueError(f"prelu: weight must have shape [1] or [{C}] (the channels of input "
                          f"{list(x.shape)}), got {list(weight.shape)}")
     w = weight.reshape((weight.shape[0],) + (1,) * (x.ndim - 2)) if x.ndim >= 2 else weight
-    return add(relu(x), mul(w, minimum(x, 0.0)))
+    return where(gt(x, 0.0), x, mul(w, x))  # (at 0: the weight's slope, PyTorch's)
 
 
 def _sigmoid_grad(x, g):

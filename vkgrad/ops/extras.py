@@ -17,8 +17,8 @@ from ..tensor import Tensor, canonical_dtype, tensor
 from ._core import as_tensor, check_tensor
 from .compat import movedim, vstack
 from .einsum import einsum
-from .elementwise import (abs as abs_, add, eq, exp, exp2, gt, isnan, lt, maximum, minimum, mul, pow as
-                          pow_, sign, sqrt, sub, to, trunc, where)
+from .elementwise import (abs as abs_, add, eq, exp, exp2, ge, gt, isnan, le, lt, mul, pow as pow_, sign, sqrt,
+                          sub, to, trunc, where)
 from .indexing import index_copy
 from .shape import cat, diagonal, gather, getitem, norm, reshape, sum as sum_
 
@@ -70,14 +70,14 @@ def fmax(a, b):
     """Elementwise maximum that ignores NaN (NaN only where both are)."""
     check_tensor("fmax", a)
     b = as_tensor("fmax", b, a)
-    return where(isnan(a), b, where(isnan(b), a, maximum(a, b)))
+    return where(isnan(a), b, where(isnan(b), a, where(ge(a, b), a, b)))  # (a tie's gradient to a, PyTorch's)
 
 
 def fmin(a, b):
     """Elementwise minimum that ignores NaN (as ``fmax``)."""
     check_tensor("fmin", a)
     b = as_tensor("fmin", b, a)
-    return where(isnan(a), b, where(isnan(b), a, minimum(a, b)))
+    return where(isnan(a), b, where(isnan(b), a, where(le(a, b), a, b)))
 
 
 def isposinf(x):

@@ -35,7 +35,7 @@ def margin_ranking_loss(input1, input2, target, margin=0.0, reduction="mean"):
     -1 (PyTorch's MarginRankingLoss)."""
     x1, x2, y = _operands("margin_ranking_loss", reduction, input1, ("input2", input2), ("target", target),
                           what="input1's")
-    return _reduce(relu(add(neg(mul(y, sub(x1, x2))), float(margin))), reduction)
+    return _reduce(clamp(add(neg(mul(y, sub(x1, x2))), float(margin)), 0.0), reduction)  # (at 0: active, PyTorch's)
 
 
 def hinge_embedding_loss(input, target, margin=1.0, reduction="mean"):
@@ -43,7 +43,7 @@ def hinge_embedding_loss(input, target, margin=1.0, reduction="mean"):
     a target that is neither takes both terms, as there)."""
     x, y = _operands("hinge_embedding_loss", reduction, input, ("target", target))
     pos = where(eq(y, -1.0), 0.0, x)
-    neg_ = where(eq(y, 1.0), 0.0, relu(affine(x, -1.0, float(margin))))
+    neg_ = where(eq(y, 1.0), 0.0, clamp(affine(x, -1.0, float(margin)), 0.0))
     return _reduce(add(pos, neg_), reduction)
 
 

@@ -1307,7 +1307,7 @@ def rrelu(x, lower=1.0 / 8, upper=1.0 / 3, training=False):
     """Randomized leaky ReLU: in training a slope drawn uniformly from [lower,
     upper] for each negative element (vkgrad's generator), in eval the mean
     slope (lower + upper) / 2."""
-    from .elementwise import leaky_relu, relu
+    from .elementwise import leaky_relu
     check_tensor("rrelu", x)
     if not 0.0 <= lower <= upper:
         raise ValueError(f"rrelu: expected 0 <= lower <= upper, got {lower} and {upper}")
@@ -1315,7 +1315,7 @@ def rrelu(x, lower=1.0 / 8, upper=1.0 / 3, training=False):
         return leaky_relu(x, (lower + upper) / 2.0)
     from ..random import rng
     slope = Tensor(x.backend.from_numpy(rng().uniform(lower, upper, x.shape), x.dtype), x.backend)
-    return sub(relu(x), mul(relu(neg(x)), slope))
+    return where(gt(x, 0.0), x, mul(x, slope))
 
 
 def pdist(x, p=2.0):
