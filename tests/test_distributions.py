@@ -573,3 +573,51 @@ def test_inverse_gamma_and_kumaraswamy(bk):
     tkw = torch.distributions.Kumaraswamy(torch.tensor(k1), torch.tensor(k0))
     bk.close(kw.entropy().numpy(), tkw.entropy().numpy(), what="kumaraswamy entropy vs PyTorch")
     bk.close(kw.variance.numpy(), tkw.variance.numpy(), what="kumaraswamy variance vs PyTorch")
+
+
+def test_continuous_bernoulli(bk):
+    """ContinuousBernoulli: the density integrates to 1 and its cdf / icdf invert each
+    other on both sides of p = 1/2 and within the Taylor region around it; mean and
+    variance against numerical integrals of the density; reparameterised draws'
+    mean; gradient of log_prob in the logits; against PyTorch where present."""
+    p = np.array([0.05, 0.3, 0.4995, 0.7, 0.98])
+    cb = D.ContinuousBernoulli(probs=bk.t(p))
+    grid = (np.arange(4000) + 0.5) / 4000
+    lp = cb.log_prob(bk.t(np.repeat(grid[:, None], 5, 1))).numpy().astype(np.float64)
+    dens = np.exp(lp)
+    tol = max(bk.rtol, 2e-4) if bk.dtype != "f16" else 2e-2
+    bk.close(dens.mean(0), np.ones(5), rtol=tol, what="density's integral")
+    bk.close(cb.mean.numpy(), (dens * grid[:, None]).mean(0), rtol=tol, what="mean")
+    m = (dens * grid[:, None]).mean(0)
+    bk.close(cb.variance.numpy(), (dens * (grid[:, None] - m) ** 2).mean(0), rtol=max(tol, 1e-3), what="variance")
+    u = bk.t(np.full(5, 0.3))
+    bk.close(cb.cdf(cb.icdf(u)).numpy(), np.full(5, 0.3), rtol=tol, what="cdf(icdf)")
+    if bk.dtype != "f16":
+        vg.manual_seed(4)
+        lg = bk.t(np.log(p / (1 - p)), requires_grad=True)
+        s = D.ContinuousBernoulli(logits=lg).rsample((20000,))
+        bk.close(s.numpy().mean(0), cb.mean.numpy(), atol=0.01, what="draws' mean")
+        gl = vg.autograd.grad(s.mean(), [lg])[0].numpy()
+        assert gl[[0, 1, 3, 4]].min() > 0 and gl[2] == 0  # (within lims the draw is u itself, as PyTorch's)
+    torch = pytest.importorskip("torch")
+    v = np.array([0.1, 0.9, 0.5, 0.35, 0.99])
+    tcb = torch.distributions.ContinuousBernoulli(probs=torch.tensor(p))
+    bk.close(cb.log_prob(bk.t(v)).numpy(), tcb.log_prob(torch.tensor(v)).numpy(), what="log_prob vs PyTorch")
+    bk.close(cb.entropy().numpy(), tcb.entropy().numpy(), what="entropy vs PyTorch")
+    lt = torch.tensor(np.log(p / (1 - p)), requires_grad=True)
+    torch.distributions.ContinuousBernoulli(logits=lt).log_prob(torch.tensor(v)).sum().backward()
+    lv = bk.t(np.log(p / (1 - p)), requires_grad=True)
+    D.ContinuousBernoulli(logits=lv).log_prob(bk.t(v)).sum().backward()
+    bk.close(lv.grad.numpy(), lt.grad.numpy(), rtol=max(bk.rtol, 1e-3), atol=max(bk.atol, 1e-3),
+             what="log_prob's gradient vs PyTorch")
+
+
+def test_kl_uniform_normal(bk):
+    """KL(Uniform || Normal) against -log(width) - E_p[log q] by numerical integration
+    (PyTorch's formula; kl_divergence raised 'no formula' before)."""
+    lo, hi, mu, sd = np.array([0.0, -1.0]), np.array([1.0, 3.0]), np.array([0.3, 2.0]), np.array([1.5, 0.5])
+    kl = D.kl_divergence(D.Uniform(bk.t(lo), bk.t(hi)), D.Normal(bk.t(mu), bk.t(sd)))
+    u = (np.arange(20000) + 0.5) / 20000
+    x = lo + u[:, None] * (hi - lo)
+    logq = -0.5 * ((x - mu) / sd) ** 2 - np.log(sd * np.sqrt(2 * np.pi))
+    bk.close(kl.numpy(), -np.log(hi - lo) - logq.mean(0), rtol=max(bk.rtol, 1e-5))

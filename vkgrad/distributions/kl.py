@@ -3,6 +3,8 @@ by the pair of distribution types (the most specific registered pair wins, as
 PyTorch's lookup)."""
 from __future__ import annotations
 
+import math
+
 from .. import ops
 from . import distribution as d
 
@@ -47,6 +49,14 @@ def _kl_normal(p, q):
 def _kl_uniform(p, q):
     inside = ops.le(q.low, p.low) * ops.ge(q.high, p.high)
     return ops.where(inside, ops.log((q.high - q.low) / (p.high - p.low)), float("inf"))
+
+
+@register_kl(d.Uniform, d.Normal)
+def _kl_uniform_normal(p, q):
+    # log(sqrt(2 pi) scale / w) + (w^2 / 12 + (mid - loc)^2) / (2 scale^2), w the width, mid the centre
+    w = p.high - p.low
+    return ops.log(q.scale * math.sqrt(2.0 * math.pi) / w) + (w * w * (1.0 / 12.0) + (
+        (p.high + p.low) * 0.5 - q.loc) ** 2) / (q.scale * q.scale * 2.0)
 
 
 @register_kl(d.Exponential, d.Exponential)

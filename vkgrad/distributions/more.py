@@ -931,3 +931,68 @@ class _ExpRelaxedCategorical(Distribution):
 __all__ = ["TransformedDistribution", "Independent", "LogNormal", "HalfNormal", "Cauchy", "HalfCauchy", "Gumbel",
            "Weibull", "Pareto", "StudentT", "Chi2", "Geometric", "Binomial", "NegativeBinomial", "Multinomial",
            "VonMises", "MixtureSameFamily", "RelaxedBernoulli", "RelaxedOneHotCategorical"]
+
+
+class ContinuousBernoulli(_BinaryLogits, Distribution):
+    """PyTorch's ContinuousBernoulli(probs or logits) on [0, 1] (Loaiza-Ganem and
+    Cunningham, 2019; a VAE's likelihood of pixels in [0, 1]): density
+    C(p) p^x (1 - p)^(1 - x), its normaliser C and moments by their Taylor series
+    where p lies within ``lims`` of 1/2 (the closed forms divide by 1 - 2p there);
+    reparameterised through the icdf."""
+
+    has_rsample = True
+
+    def __init__(self, probs=None, logits=None, lims=(0.499, 0.501)):
+        self.logits, self.batch_shape = _logits_probs("ContinuousBernoulli", probs, logits, True)
+        self._lims = (float(lims[0]), float(lims[1]))
+
+    def _outside(self):
+        """1.0 where p is far enough from 1/2 for the closed forms."""
+        p = self.probs
+        return ops.maximum(ops.le(p, self._lims[0]), ops.gt(p, self._lims[1]))
+
+    def _cut(self):
+        return ops.where(self._outside(), self.probs, self._lims[0])
+
+    def _log_norm(self):
+        c = self._cut()
+        below, above = ops.where(ops.le(c, 0.5), c, 0.0), ops.where(ops.ge(c, 0.5), c, 1.0)
+        closed = ops.log(ops.abs(ops.log1p(-c) - ops.log(c))) - ops.where(
+            ops.le(c, 0.5), ops.log1p(below * -2.0), ops.log(above * 2.0 - 1.0))
+        x = (self.probs - 0.5) ** 2
+        return ops.where(self._outside(), closed, (x * (104.0 / 45.0) + 4.0 / 3.0) * x + math.log(2.0))
+
+    @property
+    def mean(self):
+        c = self._cut()
+        closed = c / (c * 2.0 - 1.0) + 1.0 / (ops.log1p(-c) - ops.log(c))
+        x = self.probs - 0.5
+        return ops.where(self._outside(), closed, (x * x * (16.0 / 45.0) + 1.0 / 3.0) * x + 0.5)
+
+    @property
+    def variance(self):
+        c = self._cut()
+        closed = c * (c - 1.0) / (1.0 - c * 2.0) ** 2 + 1.0 / (ops.log1p(-c) - ops.log(c)) ** 2
+        x = (self.probs - 0.5) ** 2
+        return ops.where(self._outside(), closed, 1.0 / 12.0 - (1.0 / 15.0 - x * (128.0 / 945.0)) * x)
+
+    def rsample(self, sample_shape=()):
+        return self.icdf(self._noise(_shape(sample_shape) + self.batch_shape, rng().random))
+
+    def log_prob(self, value):  # (-binary cross-entropy with logits, plus the log normaliser)
+        return self._check(value) * self.logits - ops.softplus(self.logits) + self._log_norm()
+
+    def cdf(self, value):
+        v, c = self._check(value), self._cut()
+        closed = (c ** v * (1.0 - c) ** (1.0 - v) + c - 1.0) / (c * 2.0 - 1.0)
+        inside = ops.where(self._outside(), closed, v)
+        return ops.where(ops.le(v, 0.0), 0.0, ops.where(ops.ge(v, 1.0), 1.0, inside))
+
+    def icdf(self, value):
+        v, c = self._check(value), self._cut()
+        closed = (ops.log1p(-c + v * (c * 2.0 - 1.0)) - ops.log1p(-c)) / (ops.log(c) - ops.log1p(-c))
+        return ops.where(self._outside(), closed, v)
+
+    def entropy(self):
+        log0, log1 = ops.log1p(-self.probs), ops.log(self.probs)
+        return self.mean * (log0 - log1) - self._log_norm() - log0
