@@ -198,7 +198,7 @@ def test_iterable_concat_chain_stack_datasets_and_distributed_sampler():
     loader = vg.utils.data.DataLoader(TensorDataset(np.arange(10.0)), batch_size=2,
                                       sampler=DistributedSampler(range(10), 2, 1, shuffle=False), device="cpu")
     assert [b[0].numpy().tolist() for b in loader] == [[1.0, 3.0], [5.0, 7.0], [9.0]]
-    assert default_convert({"a": (1, [2, 3])}) == {"a": (1, [2, 3])} and get_worker_info() is None
+    assert default_convert({"a": (1, [2, 3])}) == {"a": [1, [2, 3]]} and get_worker_info() is None  # (PyTorch's)
 
 
 def test_distributed_sampler_matches_torch_without_shuffle_if_available():
@@ -319,6 +319,9 @@ def test_collate_structure_and_sampler_conflicts_are_pytorchs():
     got = D.default_collate([(x, 1), (x * 2, 3)])
     assert isinstance(got, list) and got[0].dtype == "f64" and got[0].device == "cpu" and got[0].shape == (2, 2)
     assert isinstance(got[1], vg.Tensor) and got[1].dtype == "i32" and got[1].numpy().tolist() == [1, 3]
+    assert isinstance(D.default_convert((np.ones(2), 3)), list)
+    assert [type(b).__name__ for b in D.DataLoader([(np.ones(2), 1), (np.zeros(2), 0)], batch_size=None)] == \
+        ["list", "list"]
     conv = D.default_convert({"x": np.arange(3), "s": "t", "f": np.float32(2.5)})
     assert isinstance(conv["x"], vg.Tensor) and conv["s"] == "t" and conv["f"].item() == 2.5
     with pytest.raises(ValueError, match="DataLoader: shuffle=True with a sampler or batch_sampler"):

@@ -364,9 +364,9 @@ def default_collate(samples):
 def _convert(data, leaf):
     if isinstance(data, dict):
         return {k: _convert(v, leaf) for k, v in data.items()}
-    if isinstance(data, tuple):
-        return tuple(_convert(v, leaf) for v in data)
-    if isinstance(data, list):
+    if isinstance(data, tuple) and hasattr(data, "_fields"):  # (a namedtuple keeps its type)
+        return type(data)(*(_convert(v, leaf) for v in data))
+    if isinstance(data, (tuple, list)):  # (a tuple becomes a list, as PyTorch's default_convert)
         return [_convert(v, leaf) for v in data]
     return leaf(data)
 
