@@ -188,6 +188,20 @@ def test_nn_data_parallel_wraps_a_module_on_one_device(bk):
         nn.DataParallel(inner, device_ids=[0, 1])
 
 
+def test_functional_softmax_family_takes_pytorchs_signature():
+    """F.softmax / log_softmax / softmin(input, dim, _stacklevel, dtype): the legacy
+    third positional skipped, dtype fourth, dim None PyTorch's implicit axis."""
+    F = vg.nn.functional
+    x = np.random.default_rng(0).standard_normal((2, 3, 4))
+    t = vg.tensor(x, device="cpu")
+    want = x - np.log(np.exp(x).sum(1, keepdims=True))
+    np.testing.assert_allclose(F.log_softmax(t, 1, 3, None).numpy(), want, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(F.log_softmax(t).numpy(), x - np.log(np.exp(x).sum(0, keepdims=True)), rtol=1e-5,
+                               atol=1e-6)  # (3-d: PyTorch's implicit axis 0)
+    assert F.softmax(t, 1, 3, vg.float16).dtype == "f16" and F.softmax(t, dim=-1, dtype="f64").dtype == "f64"
+    np.testing.assert_allclose(F.softmin(t, axis=2).numpy().sum(2), np.ones((2, 3)), rtol=1e-5)
+
+
 def test_functional_losses_take_pytorchs_positional_signatures():
     """F.<loss> with PyTorch's whole positional signature -- the deprecated
     size_average / reduce in their places, folded into reduction as PyTorch folds

@@ -122,3 +122,27 @@ def _torch_loss(name):
 
 for _name in _TORCH_LOSSES:
     globals()[_name] = _torch_loss(_name)
+
+
+def _softmax_family(fn):
+    """PyTorch's F.softmax / log_softmax / softmin(input, dim=None, _stacklevel=3,
+    dtype=None): the legacy third positional argument (an int) skipped, dtype the
+    fourth; dim None takes PyTorch's implicit axis (0 for 0-, 1- and 3-d inputs,
+    else 1; deprecated there: give dim)."""
+    def f(input, dim=None, _stacklevel=3, dtype=None, **kwargs):
+        if "axis" in kwargs:
+            dim = kwargs.pop("axis")
+        if kwargs:
+            raise TypeError(f"{fn.__name__}: unexpected arguments {sorted(kwargs)}")
+        if dim is None:
+            dim = 0 if input.ndim in (0, 1, 3) else 1  # (PyTorch's _get_softmax_dim)
+        if dtype is not None and input.dtype != dtype:
+            input = input.to(dtype=dtype)
+        return fn(input, dim)
+    f.__name__ = f.__qualname__ = fn.__name__
+    f.__doc__ = fn.__doc__
+    return f
+
+
+for _name in ("softmax", "log_softmax", "softmin"):
+    globals()[_name] = _softmax_family(globals()[_name])
