@@ -533,6 +533,7 @@ def test_in_place_shape_changes(bk):
         bk.t(x0).t_()
     q = bk.t(x0)  # (PyTorch's host-memory spellings, accepted: the tensor itself)
     assert q.pin_memory() is q and not q.is_pinned() and q.share_memory_() is q and not q.is_shared()
+    assert q.data_ptr() == q.detach().data_ptr() == q.reshape(12).data_ptr() != q.clone().data_ptr()
 
 
 def test_in_place_ops_in_the_graph(bk):

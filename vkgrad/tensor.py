@@ -272,6 +272,11 @@ class Tensor:
     def cpu(self):
         return self.to("cpu")
 
+    def data_ptr(self):
+        """An integer address of the first element (PyTorch's, for aliasing checks:
+        equal for tensors starting at the same storage -- a detach(), a reshape)."""
+        return self.backend.data_ptr(self.handle)
+
     def pin_memory(self, device=None):
         """The tensor itself (PyTorch's page-locking for CUDA copies; vkgrad uploads from
         host memory as it is)."""

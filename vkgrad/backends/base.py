@@ -164,6 +164,11 @@ class Backend:
         """Whether two handles are views of the same memory."""
         return a is b
 
+    def data_ptr(self, h):
+        """An integer address of the handle's first element, equal for handles that
+        start at the same memory (PyTorch's data_ptr, for aliasing checks)."""
+        return id(h)
+
     def reshape(self, h, shape):
         """Same data, new shape (no copy where the layout allows)."""
         raise NotImplementedError

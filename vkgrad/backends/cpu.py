@@ -1029,6 +1029,9 @@ class CPUBackend(Backend):
     def shares_storage(self, a, b):
         return np.shares_memory(a, b)
 
+    def data_ptr(self, h):
+        return int(h.__array_interface__["data"][0])
+
     def dtype_of(self, h):
         return _FROM_NP[h.dtype]
 
