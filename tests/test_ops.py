@@ -3068,6 +3068,32 @@ def test_gradients_at_kinks_are_pytorchs(bk):
     bk.close(x.grad.numpy(), [0.25, np.exp(-2) / (1 + np.exp(-2)) ** 2], rtol=max(bk.rtol, 1e-5))
 
 
+def test_pytorch_script_boilerplate_names():
+    """What training scripts call at the top: use_deterministic_algorithms (recorded:
+    vkgrad's kernels are deterministic), get_float32_matmul_precision,
+    set_num_interop_threads, is_inference_mode_enabled, Size, scalar_tensor, asarray,
+    typename."""
+    vg.use_deterministic_algorithms(True, warn_only=True)
+    try:
+        assert vg.are_deterministic_algorithms_enabled() and vg.is_deterministic_algorithms_warn_only_enabled()
+    finally:
+        vg.use_deterministic_algorithms(False)
+    assert not vg.are_deterministic_algorithms_enabled() and vg.get_float32_matmul_precision() == "highest"
+    vg.set_num_interop_threads(4)
+    assert vg.get_num_interop_threads() == 1
+    with pytest.raises(ValueError, match="set_num_interop_threads: expected a positive number, got 0"):
+        vg.set_num_interop_threads(0)
+    assert not vg.is_inference_mode_enabled()
+    with vg.inference_mode():
+        assert vg.is_inference_mode_enabled()
+    s = vg.Size([2, 3])
+    assert s == (2, 3) == vg.zeros(2, 3, device="cpu").shape and s.numel() == 6 and repr(s) == "vkgrad.Size([2, 3])"
+    assert vg.scalar_tensor(3, device="cpu").shape == () and vg.scalar_tensor(3, device="cpu").item() == 3.0
+    t = vg.ones(2, device="cpu")
+    assert vg.asarray(t) is t and vg.asarray(t, copy=True) is not t and vg.asarray([1, 2], device="cpu").dtype == "i32"
+    assert vg.typename(t) == "vkgrad.f32" and vg.typename(3) == "int"
+
+
 def test_apply_and_map_in_place(bk):
     """PyTorch's host-side apply_ / map_: a Python function per element, in place."""
     a = bk.t(np.array([1.0, 2.0, -3.0]))

@@ -132,6 +132,83 @@ def set_float32_matmul_precision(precision):
         raise ValueError(f"set_float32_matmul_precision: expected 'highest', 'high' or 'medium', got {precision!r}")
 
 
+def get_float32_matmul_precision():
+    """"highest": vkgrad's f32 matmuls are f32 (PyTorch's TF32 switch is accepted, not used)."""
+    return "highest"
+
+
+_deterministic = {"on": False, "warn_only": False}
+
+
+def use_deterministic_algorithms(mode, *, warn_only=False):
+    """PyTorch's reproducibility switch, recorded: vkgrad's kernels already give the
+    same bits run to run on one device -- sums in fixed orders, no float atomics
+    (scatters and col2im gather their sources) --, and the CPU backend's for one
+    thread count (``set_num_threads``: a product's last bits follow BLAS's split)."""
+    _deterministic.update(on=bool(mode), warn_only=bool(warn_only))
+
+
+def are_deterministic_algorithms_enabled():
+    return _deterministic["on"]
+
+
+def is_deterministic_algorithms_warn_only_enabled():
+    return _deterministic["warn_only"]
+
+
+def set_num_interop_threads(n):
+    """Accepted (PyTorch's inter-op pool): vkgrad runs ops one after another."""
+    if not n >= 1:  # (vkgrad.int is a dtype here)
+        raise ValueError(f"set_num_interop_threads: expected a positive number, got {n}")
+
+
+def get_num_interop_threads():
+    return 1
+
+
+def is_inference_mode_enabled():
+    """Whether gradients are off (vkgrad's inference_mode is no_grad)."""
+    return not config.grad_enabled
+
+
+class Size(tuple):
+    """PyTorch's torch.Size: a tuple of dimensions (vkgrad's shapes are plain tuples,
+    equal to it), with ``numel()``."""
+
+    def numel(self):
+        n = 1
+        for d in self:
+            n *= d
+        return n
+
+    def __repr__(self):
+        return f"vkgrad.Size({list(self)})"
+
+
+def scalar_tensor(s, dtype=None, device=None, requires_grad=False):
+    """A 0-d tensor of the number ``s`` (PyTorch's)."""
+    return tensor(s * 1.0, dtype=dtype, device=device, requires_grad=requires_grad)  # (vkgrad.float is a dtype)
+
+
+def asarray(obj, dtype=None, device=None, copy=None, requires_grad=False):
+    """PyTorch's asarray: a tensor of obj (a tensor as it is unless dtype / device /
+    copy ask otherwise; arrays, lists, numbers as ``tensor``)."""
+    if isinstance(obj, Tensor):
+        out = obj.to(device=device, dtype=dtype) if (device or dtype) else obj
+        out = out.clone() if copy and out is obj else out
+        return out.requires_grad_(True) if requires_grad and not out.requires_grad else out
+    return tensor(obj, dtype=dtype, device=device, requires_grad=requires_grad)
+
+
+def typename(obj):
+    """PyTorch's: "torch.FloatTensor"-style names of tensors (vkgrad's: the dtype's), a
+    type's qualified name otherwise."""
+    if isinstance(obj, Tensor):
+        return f"vkgrad.{obj.dtype}"
+    t = obj if isinstance(obj, type) else type(obj)
+    return t.__qualname__ if t.__module__ == "builtins" else f"{t.__module__}.{t.__qualname__}"
+
+
 def set_anomaly_enabled(mode, check_nan=True):
     """PyTorch's torch.set_anomaly_enabled: autograd.set_detect_anomaly(mode, check_nan)."""
     from .autograd import set_detect_anomaly
@@ -209,6 +286,9 @@ __all__ = ["Tensor", "Parameter", "tensor", "zeros", "ones", "full", "zeros_like
            "is_grad_enabled", "Gradients", "gradcheck", "manual_seed", "Generator", "get_rng_state", "set_rng_state", "set_printoptions", "FloatTensor", "DoubleTensor", "HalfTensor", "IntTensor", "LongTensor",
            "clip_grad_norm", "save", "load", "set_default_dtype", "get_default_dtype", "set_default_device",
            "get_default_device", "set_num_threads", "get_num_threads", "devices", "info", "set_check_finite",
+           "get_float32_matmul_precision", "use_deterministic_algorithms", "are_deterministic_algorithms_enabled",
+           "is_deterministic_algorithms_warn_only_enabled", "set_num_interop_threads", "get_num_interop_threads",
+           "is_inference_mode_enabled", "Size", "scalar_tensor", "asarray", "typename",
            "set_anomaly_enabled", "is_anomaly_enabled",
            "is_anomaly_check_nan_enabled", "func", "vmap", "nn", "optim", "data",
            "functional", "BackendError", "amp", "autocast", "is_autocast_enabled", "get_autocast_dtype", "parallel", "capture_step", "memory_stats",
