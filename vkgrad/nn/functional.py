@@ -141,6 +141,7 @@ def _softmax_family(fn):
         return fn(input, dim)
     f.__name__ = f.__qualname__ = fn.__name__
     f.__doc__ = fn.__doc__
+    f.__wrapped__ = fn
     return f
 
 
