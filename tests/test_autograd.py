@@ -531,6 +531,11 @@ def test_in_place_shape_changes(bk):
     assert p.shape == (3, 2) and p.requires_grad
     with pytest.raises(ValueError, match=r"t_: expected a tensor of at most 2 dimensions, got shape \[3, 1, 4\]"):
         bk.t(x0).t_()
+    b = bk.t(np.zeros((3, 4)))
+    r = b[0]
+    b.unsqueeze_(0)
+    r.fill_(1.0)  # (a view of the old shape: unlinked, not broadcast into b's rows)
+    assert not b.numpy().any() and r.numpy().tolist() == [1.0] * 4
     q = bk.t(x0)  # (PyTorch's host-memory spellings, accepted: the tensor itself)
     assert q.pin_memory() is q and not q.is_pinned() and q.share_memory_() is q and not q.is_shared()
     assert q.data_ptr() == q.detach().data_ptr() == q.reshape(12).data_ptr() != q.clone().data_ptr()

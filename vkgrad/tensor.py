@@ -1030,7 +1030,12 @@ class Tensor:
             fn_, parents, versions, *rest = value._node
             self._node = (fn_, parents, versions[:-1] + (self._version[0],), *rest)
             self.requires_grad = True
-        self._view = None  # (views of the old shape, or the base this was a view of, are not written through)
+        links = self._view  # (views of the old shape, and the base this was a view of, unlinked both ways:
+        for ref, _, _ in (links.views or ()) if links is not None else ():  # their indices are the old shape's)
+            v = ref()
+            if v is not None and v._view is not None:
+                v._view.base = None
+        self._view = None
         return self
 
     def unsqueeze_(self, dim):
