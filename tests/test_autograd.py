@@ -536,6 +536,10 @@ def test_in_place_shape_changes(bk):
     b.unsqueeze_(0)
     r.fill_(1.0)  # (a view of the old shape: unlinked, not broadcast into b's rows)
     assert not b.numpy().any() and r.numpy().tolist() == [1.0] * 4
+    r = b[0, 0]
+    b.data = bk.t(np.zeros((2, 4)))  # (new storage: the old views stay with the old)
+    r.fill_(2.0)
+    assert not b.numpy().any()
     q = bk.t(x0)  # (PyTorch's host-memory spellings, accepted: the tensor itself)
     assert q.pin_memory() is q and not q.is_pinned() and q.share_memory_() is q and not q.is_shared()
     assert q.data_ptr() == q.detach().data_ptr() == q.reshape(12).data_ptr() != q.clone().data_ptr()

@@ -134,6 +134,7 @@ class Tensor:
             raise ValueError(f"data: a tensor on {value.device} assigned to one on {self.device}; "
                              "move it with .to(device) first")
         self.handle = value.handle
+        self._unlink_views()  # (PyTorch's views keep the old storage)
 
     # -- metadata ------------------------------------------------------
     @property
@@ -1030,13 +1031,18 @@ class Tensor:
             fn_, parents, versions, *rest = value._node
             self._node = (fn_, parents, versions[:-1] + (self._version[0],), *rest)
             self.requires_grad = True
-        links = self._view  # (views of the old shape, and the base this was a view of, unlinked both ways:
-        for ref, _, _ in (links.views or ()) if links is not None else ():  # their indices are the old shape's)
+        self._unlink_views()  # (their indices are the old shape's)
+        return self
+
+    def _unlink_views(self):
+        """Drop self's view links both ways -- its views and the base it is a view of
+        go on as independent tensors: self's storage or shape changed under them."""
+        links = self._view
+        for ref, _, _ in (links.views or ()) if links is not None else ():
             v = ref()
             if v is not None and v._view is not None:
                 v._view.base = None
         self._view = None
-        return self
 
     def unsqueeze_(self, dim):
         """``unsqueeze`` in place (the tensor's own shape changes)."""
