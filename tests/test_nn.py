@@ -2572,6 +2572,16 @@ def test_lazy_module_errors():
         nn.LazyLinear(0)
 
 
+def test_module_compile_type_share_memory_to_empty_bfloat16():
+    """PyTorch's Module.compile() (in place: None; vkgrad runs eagerly), type(dtype),
+    share_memory(), to_empty(device=); bfloat16() refused by name."""
+    m = nn.Linear(2, 3, device="cpu")
+    assert m.compile() is None and m.share_memory() is m and m.to_empty(device="cpu") is m
+    assert m.type(vg.float64) is m and m.weight.dtype == "f64" and m.bias.dtype == "f64"
+    with pytest.raises(ValueError, match="vkgrad has no bfloat16 tensors"):
+        m.bfloat16()
+
+
 def test_module_state_dict_hooks_extra_state_backward_pre_hook_and_lookups(bk):
     """get_buffer / set_submodule; get_extra_state / set_extra_state saved under
     "<prefix>_extra_state"; state-dict and load-state-dict hooks (a pre-hook

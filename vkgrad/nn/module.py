@@ -412,6 +412,30 @@ class Module:
         """``to(dtype="f16")``."""
         return self.to(dtype="f16")
 
+    def bfloat16(self):
+        """Refused by name, as ``to(dtype="bfloat16")``: vkgrad has no bfloat16 tensors (f16 is its half)."""
+        return self.to(dtype="bfloat16")
+
+    def type(self, dst_type):
+        """PyTorch's: every parameter and buffer cast to ``dst_type`` (``to(dtype=)``)."""
+        return self.to(dtype=dst_type)
+
+    def compile(self, *args, **kwargs):
+        """PyTorch 2's in-place ``model.compile()``: nothing to do -- vkgrad runs eagerly
+        (``vkgrad.capture_step`` records and replays a whole training step); None, as
+        PyTorch's."""
+        return None
+
+    def share_memory(self):
+        """The module itself (PyTorch's for worker processes; vkgrad's tensors are not
+        shared across processes)."""
+        return self
+
+    def to_empty(self, *, device=None, recurse=True):
+        """PyTorch's to_empty (for modules made on its meta device): the module on
+        ``device`` -- vkgrad has no meta device, so its values come along."""
+        return self.to(device) if device is not None else self
+
     def float(self):
         """``to(dtype="f32")``."""
         return self.to(dtype="f32")
