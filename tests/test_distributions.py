@@ -621,3 +621,38 @@ def test_kl_uniform_normal(bk):
     x = lo + u[:, None] * (hi - lo)
     logq = -0.5 * ((x - mu) / sd) ** 2 - np.log(sd * np.sqrt(2 * np.pi))
     bk.close(kl.numpy(), -np.log(hi - lo) - logq.mean(0), rtol=max(bk.rtol, 1e-5))
+
+
+def test_logistic_normal(bk):
+    """LogisticNormal: draws on the simplex, the density of K = 2 integrating to 1 over
+    it, shapes as PyTorch's (a number: one coordinate), gradients through rsample;
+    log_prob and its gradient against PyTorch where present."""
+    d = D.LogisticNormal(bk.t(np.array([0.3])), bk.t(np.array([0.8])))
+    assert d.batch_shape == () and d.event_shape == (2,)
+    if bk.dtype != "f16":  # (f16 cannot hold the grid's ends: 1 - y rounds to 0)
+        grid = (np.arange(20000) + 0.5) / 20000
+        lp = d.log_prob(bk.t(np.stack([grid, 1 - grid], -1))).numpy().astype(np.float64)
+        bk.close(np.exp(lp).mean(), 1.0, rtol=max(bk.rtol, 1e-3), what="density's integral")
+    loc = np.array([[0.3, -1.0, 0.5], [0.0, 0.2, 2.0]])
+    sc = np.array([[1.0, 0.5, 2.0], [0.3, 1.5, 0.7]])
+    lt = bk.t(loc, requires_grad=True)
+    m = D.LogisticNormal(lt, bk.t(sc))
+    s = m.rsample((4,))
+    assert s.shape == (4, 2, 4) and m.batch_shape == (2,) and m.event_shape == (4,)
+    bk.close(s.numpy().sum(-1), np.ones((4, 2)), rtol=max(bk.rtol, 1e-5), what="on the simplex")
+    assert s.numpy().min() > 0
+    (s[..., 0]).sum().backward()
+    assert lt.grad.numpy()[:, 0].min() > 0  # (a larger first coordinate: a larger first share)
+    assert D.LogisticNormal(0.5, 1.0).event_shape == (2,)
+    torch = pytest.importorskip("torch")
+    T = torch.distributions.LogisticNormal(torch.tensor(loc), torch.tensor(sc))
+    y = T.sample((5,))
+    lv = bk.t(loc, requires_grad=True)
+    got = D.LogisticNormal(lv, bk.t(sc)).log_prob(bk.t(y.numpy()))
+    bk.close(got.numpy(), T.log_prob(y).numpy(), rtol=max(bk.rtol, 1e-4), atol=max(bk.atol, 1e-3),
+             what="log_prob vs PyTorch")
+    got.sum().backward()
+    tl = torch.tensor(loc, requires_grad=True)
+    torch.distributions.LogisticNormal(tl, torch.tensor(sc)).log_prob(y).sum().backward()
+    bk.close(lv.grad.numpy(), tl.grad.numpy(), rtol=max(bk.rtol, 1e-3), atol=max(bk.atol, 1e-3),
+             what="log_prob's gradient vs PyTorch")

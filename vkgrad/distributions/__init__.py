@@ -4,7 +4,7 @@ MultivariateNormal, Gamma, Beta, Dirichlet, Poisson (``distribution.py``);
 TransformedDistribution and its transforms, Independent, LogNormal, HalfNormal,
 Cauchy, HalfCauchy, Gumbel, Weibull, InverseGamma, Kumaraswamy, Pareto, StudentT, Chi2, FisherSnedecor, Geometric,
 Binomial, NegativeBinomial, Multinomial, LowRankMultivariateNormal, VonMises,
-MixtureSameFamily, ContinuousBernoulli and the relaxed (Concrete) Bernoulli / one-hot categorical
+MixtureSameFamily, ContinuousBernoulli, LogisticNormal and the relaxed (Concrete) Bernoulli / one-hot categorical
 (``more.py``); and
 ``kl_divergence`` with PyTorch's ``register_kl`` registry (``kl.py``).
 
@@ -22,7 +22,7 @@ from .distribution import (Bernoulli, Beta, Categorical, Dirichlet, Distribution
                            MultivariateNormal, Normal, OneHotCategorical, Poisson, Uniform)
 from .kl import kl_divergence, register_kl
 from .more import (Binomial, Cauchy, Chi2, ContinuousBernoulli, FisherSnedecor, Geometric, Gumbel, HalfCauchy, HalfNormal, Independent, InverseGamma,
-                   Kumaraswamy, LogNormal,
+                   Kumaraswamy, LogisticNormal, LogNormal,
                    LowRankMultivariateNormal, MixtureSameFamily, Multinomial, NegativeBinomial, Pareto, RelaxedBernoulli,
                    RelaxedOneHotCategorical, StudentT, TransformedDistribution, VonMises, Weibull)
 from .transforms import (AbsTransform, AffineTransform, ComposeTransform, ExpTransform, PowerTransform,
@@ -35,4 +35,5 @@ __all__ = ["Distribution", "Normal", "Uniform", "Exponential", "Laplace", "Berno
            "TransformedDistribution", "Independent", "LogNormal", "HalfNormal", "Cauchy", "HalfCauchy", "Gumbel",
            "Weibull", "Pareto", "StudentT", "Chi2", "Geometric", "Binomial", "NegativeBinomial", "Multinomial",
            "VonMises", "MixtureSameFamily", "RelaxedBernoulli", "RelaxedOneHotCategorical",
-           "LowRankMultivariateNormal", "InverseGamma", "Kumaraswamy", "FisherSnedecor", "ContinuousBernoulli"]
+           "LowRankMultivariateNormal", "InverseGamma", "Kumaraswamy", "FisherSnedecor", "ContinuousBernoulli",
+           "LogisticNormal"]

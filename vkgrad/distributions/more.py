@@ -996,3 +996,49 @@ class ContinuousBernoulli(_BinaryLogits, Distribution):
     def entropy(self):
         log0, log1 = ops.log1p(-self.probs), ops.log(self.probs)
         return self.mean * (log0 - log1) - self._log_norm() - log0
+
+
+class LogisticNormal(Distribution):
+    """PyTorch's LogisticNormal(loc, scale): a point of the K-simplex, PyTorch's
+    stick-breaking map of N(loc, scale^2) on K - 1 coordinates (the last axis of
+    loc / scale; a number: one); reparameterised.  ``base_dist`` is that normal
+    (Independent over the coordinates), as PyTorch's."""
+
+    has_rsample = True
+
+    def __init__(self, loc, scale):
+        (loc_, scale_), shape = _params("LogisticNormal", loc, scale)
+        if not shape:
+            loc_, scale_, shape = loc_.reshape((1,)), scale_.reshape((1,)), (1,)
+        self.loc, self.scale = loc_, scale_
+        self.base_dist = Independent(Normal(loc_, scale_), 1)
+        self.batch_shape, self.event_shape = shape[:-1], (shape[-1] + 1,)
+
+    def _like(self):
+        return self.loc
+
+    def _log_offsets(self, n):
+        """log(n), log(n - 1), ..., log(1): the stick's shift for each coordinate."""
+        return tensor(np.log(np.arange(n, 0, -1.0)), dtype=self.loc.dtype, device=self.loc.device)
+
+    def _ones(self, like):
+        return ones_like(like[..., :1])
+
+    def _stick(self, x):
+        z = ops.sigmoid(x - self._log_offsets(x.shape[-1]))
+        rest = ops.cumprod(1.0 - z, -1)
+        one = self._ones(z)
+        return ops.cat([z, one], -1) * ops.cat([one, rest], -1)
+
+    def rsample(self, sample_shape=()):
+        return self._stick(self.base_dist.rsample(sample_shape))
+
+    def log_prob(self, value):
+        y = self._check(value)
+        yc = y[..., :-1]
+        logs = self._log_offsets(yc.shape[-1])
+        tiny = float(np.finfo(np.float32 if yc.dtype != "f64" else np.float64).tiny)
+        sf = ops.clamp(1.0 - ops.cumsum(yc, -1), tiny, None)
+        x = ops.log(yc) - ops.log(sf) + logs
+        xs = x - logs  # (the log|det J| of the map at x, PyTorch's)
+        return self.base_dist.log_prob(x) - ops.sum(-xs + ops.logsigmoid(xs) + ops.log(yc), -1)
