@@ -437,9 +437,10 @@ class Tensor:
         passing = _PASSING.__dict__.setdefault("tensors", [])
         passing.append(self)
         try:
-            for ref, reader, box in list(links.views or ()):
+            for ref, reader, index in list(links.views or ()):
                 v = ref()
-                if v is None or any(t is v for t in passing) or _disjoint(region, box):
+                if v is None or any(t is v for t in passing) or (
+                        region is not None and index is not None and _disjoint(region, _box(self.shape, index))):
                     continue
                 # a view with a graph is recorded again from its base even under no_grad (PyTorch
                 # regenerates a view's grad_fn after its base changed): w.t() kept across optimizer steps;
@@ -687,7 +688,7 @@ class Tensor:
         if all(i is None or i is Ellipsis or isinstance(i, (slice, int, np.integer)) and not isinstance(i, bool)
                for i in (index if isinstance(index, tuple) else (index,))):  # (advanced indices: copies, as PyTorch's)
             _viewed(out, self, lambda base, v: base.__setitem__(index, v), lambda base: _ops().getitem(base, index),
-                    _box(self.shape, index))
+                    index)
         return out
 
     @property
@@ -701,14 +702,14 @@ class Tensor:
         s0 = int(start) + (self.shape[d] if int(start) < 0 else 0)
         idx = (slice(None),) * d + (slice(s0, s0 + int(length)),)
         return _viewed(out, self, lambda base, v: base.__setitem__(idx, v), lambda base: _ops().getitem(base, idx),
-                       _box(self.shape, idx))
+                       idx)
 
     def select(self, dim, index):
         """``vkgrad.select(self, ...)``: x[..., index, ...] along ``dim``, a view (as narrow)."""
         out = _ops().select(self, dim, index)
         idx = (slice(None),) * self._dim("select", dim) + (int(index),)
         return _viewed(out, self, lambda base, v: base.__setitem__(idx, v), lambda base: _ops().getitem(base, idx),
-                       _box(self.shape, idx))
+                       idx)
 
     def diagonal(self, offset=0, dim1=0, dim2=1):
         """PyTorch's diagonal (its entries on the last axis); a view: an in-place change
@@ -1260,11 +1261,12 @@ class _Views:
         self.base, self.writer, self.views = base, writer, None
 
 
-def _viewed(out, base, writer, reader, box=None):
+def _viewed(out, base, writer, reader, index=None):
     """Link ``out`` (a copy: vkgrad's tensors are contiguous) to ``base`` as its view in
     PyTorch's sense: an in-place change of out is written into base by
     ``writer(base, out)``, one of base is read into out by ``reader(base)``
-    (_passed_on; ``box``: the part of base it shows, _box).  out holds a weak
+    (_passed_on; ``index``: the basic index of base it shows, its box found when
+    a write needs it -- _box, not at every view).  out holds a weak
     reference to a base of its own, which the user
     holds (a view does not keep a large tensor alive), a strong one to a base that is
     itself a view, perhaps a temporary (``x.t()[0].fill_(1)``); base a weak one to
@@ -1277,7 +1279,7 @@ def _viewed(out, base, writer, reader, box=None):
     views = up.views = up.views if up.views is not None else []
     if len(views) >= 8 and len(views) & (len(views) - 1) == 0:  # (at 8, 16, 32, ...: the dead ones dropped)
         views[:] = [e for e in views if e[0]() is not None]
-    views.append((weakref.ref(out), reader, box))
+    views.append((weakref.ref(out), reader, index))
     return out
 
 
