@@ -713,6 +713,23 @@ def test_attention_masks_as_int32_tensors(bk):
     bk.close(got.numpy(), want.numpy(), what="sdpa int32 mask")
     causal = vg.nn.functional.scaled_dot_product_attention(q, q, q, is_causal=True)
     bk.close(got.numpy(), causal.numpy(), what="sdpa int32 mask = causal")
+    # a comparison's mask -- vkgrad's 1.0 / 0.0 floats, PyTorch code's `arange(S) >= lengths[:, None]` -- is
+    # boolean too (it was added to the scores, silently); a float mask of other values is added, as PyTorch's
+    lengths = bk.t(np.array([L, L - 2, L]), dtype="i32")
+    pad = vg.arange(L, device=bk.device).unsqueeze(0) >= lengths.unsqueeze(1)
+    vg.manual_seed(1)
+    mha = nn.MultiheadAttention(E, H, batch_first=True, device=bk.device, dtype=bk.dtype)
+    want, _ = mha(x, x, x, key_padding_mask=kpm)
+    bk.close(mha(x, x, x, key_padding_mask=pad)[0].numpy(), want.numpy(), what="comparison key_padding_mask")
+    keep_t = vg.arange(L, device=bk.device).unsqueeze(0) <= vg.arange(L, device=bk.device).unsqueeze(1)
+    bk.close(vg.nn.functional.scaled_dot_product_attention(q, q, q, attn_mask=keep_t).numpy(), causal.numpy(),
+             what="sdpa comparison mask = causal")
+    additive = bk.t(np.where(am, -1e4, 0.0))
+    bk.close(vg.nn.functional.scaled_dot_product_attention(q, q, q, attn_mask=additive).numpy(), causal.numpy(),
+             rtol=max(bk.rtol, 1e-3), atol=max(bk.atol, 1e-3), what="sdpa additive mask")
+    zeros = bk.t(np.zeros((L, L)))  # (an additive mask of zeros: nothing hidden, not everything)
+    bk.close(vg.nn.functional.scaled_dot_product_attention(q, q, q, attn_mask=zeros).numpy(),
+             vg.nn.functional.scaled_dot_product_attention(q, q, q).numpy(), what="sdpa zero mask")
 
 
 def test_transformer_model_matches_torch(bk):

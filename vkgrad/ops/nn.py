@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import math
 import numbers
+import weakref
 
 import numpy as np
 
@@ -968,15 +969,40 @@ def causal_mask(backend, L, S, dtype):
                                                                           -np.inf, 0.0), dtype), backend)
 
 
+_MASK_KINDS = weakref.WeakKeyDictionary()  # float mask tensor -> (its version, whether it holds only 0 and 1)
+
+
+def _boolean_floats(m):
+    """Whether a float mask holds only 0.0 and 1.0, a 1 among them: vkgrad's booleans
+    (comparisons, ``.bool()``, ``~`` / ``&`` of them: PyTorch code's
+    ``arange(S) >= lengths[:, None]``), not scores to add -- read once per tensor
+    and version (one mask is usually passed to every layer)."""
+    if isinstance(m, np.ndarray):
+        return bool(m.size) and bool(np.isin(m, (0.0, 1.0)).all()) and bool((m == 1.0).any())
+    seen = _MASK_KINDS.get(m)
+    if seen is not None and seen[0] == m._version[0]:
+        return seen[1]
+    a = m.numpy()
+    kind = bool(a.size) and bool(np.isin(a, (0.0, 1.0)).all()) and bool((a == 1.0).any())
+    _MASK_KINDS[m] = (m._version[0], kind)
+    return kind
+
+
 def additive_mask(m, like, true_masks):
     """An attention mask as scores to add, on ``like``'s device and dtype: a boolean
-    NumPy array or an int32 tensor (vkgrad has no bool dtype: ``vkgrad.tensor`` of
-    a boolean array is int32) to -inf where it is True (``true_masks``: PyTorch's
-    nn.MultiheadAttention convention) or where it is False (True: the position
-    takes part, scaled_dot_product_attention's), 0 elsewhere; float arrays and
-    tensors as they are (PyTorch's float masks: added)."""
+    -- a NumPy array, an int32 tensor (``vkgrad.tensor`` of a boolean array), or a
+    float one holding only 0 and 1 (vkgrad's comparisons: PyTorch code's
+    ``arange(S) >= lengths[:, None]`` mask; read to the host once per tensor) -- to
+    -inf where it is True (``true_masks``: PyTorch's nn.MultiheadAttention
+    convention) or where it is False (True: the position takes part,
+    scaled_dot_product_attention's), 0 elsewhere; other float arrays and tensors as
+    they are (PyTorch's float masks: added)."""
+    if isinstance(m, np.ndarray) and m.dtype != bool and m.dtype.kind == "f" and _boolean_floats(m):
+        m = m != 0
     if isinstance(m, np.ndarray) and m.dtype == bool:
         m = np.where(m if true_masks else ~m, -np.inf, 0.0)
+    if isinstance(m, Tensor) and m.dtype != "i32" and _boolean_floats(m):
+        m = m.to(dtype="i32")
     if isinstance(m, Tensor) and m.dtype == "i32":
         from .elementwise import to
         m = where(m, -math.inf, 0.0) if true_masks else where(m, 0.0, -math.inf)
