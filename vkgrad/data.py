@@ -343,12 +343,13 @@ def _stacked_tensor(samples):
     return _as_tensor(_stacked_arrays(samples))
 
 
-def _as_tensor(a):
-    """An array or a NumPy scalar as a tensor (integers stay integers); others as they are."""
+def _as_tensor(a, dtype=None, device=None):
+    """An array or a NumPy scalar as a tensor (integers stay integers; floats in
+    ``dtype``, None: the default) on ``device``; others as they are."""
     if isinstance(a, np.generic) and not isinstance(a, (np.str_, np.bytes_)):
-        a = np.asarray(a)
+        a = np.asarray(a)  # (a NumPy scalar: a 0-d tensor, as PyTorch's)
     if isinstance(a, np.ndarray) and a.dtype.kind in "iubf":
-        return tensor(a, dtype="i32" if a.dtype.kind in "iub" else None)
+        return tensor(a, dtype="i32" if a.dtype.kind in "iub" else dtype, device=device)
     return a
 
 
@@ -633,12 +634,8 @@ class DataLoader:
             return type(batch)(self._tensors(b) for b in batch)
         if isinstance(batch, dict):
             return {k: self._tensors(v) for k, v in batch.items()}
-        if isinstance(batch, np.generic) and not isinstance(batch, (np.str_, np.bytes_)):
-            batch = np.asarray(batch)  # (a NumPy scalar: a 0-d tensor, as PyTorch's)
         if isinstance(batch, Tensor):
             return batch if self.device is None else batch.to(self.device)
-        if not isinstance(batch, np.ndarray) or batch.dtype.kind not in "iubf":
-            return batch
-        return tensor(batch, dtype=None if batch.dtype.kind in "iub" else self.dtype, device=self.device)
+        return _as_tensor(batch, self.dtype, self.device)
 
     epoch = __iter__  # the seed's dl$epoch()

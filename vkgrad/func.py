@@ -147,7 +147,7 @@ def _prepared(op, args, nums):
     require grad --): the results are then recorded too, differentiable towards it
     (torch.func's transforms compose)."""
     args = list(args)
-    nested = any(_carries_graph(a) for a in args)
+    nested = _recorded(args)
     for a in nums:
         args[a] = _mapped(lambda t: t if t.requires_grad else t.detach().requires_grad_(True), args[a])
     return args, nested

@@ -373,10 +373,8 @@ class Tensor:
         from . import config
         from .autograd import no_grad
         recording = config.grad_enabled
-        if recording and self.requires_grad and self._node is None and not _sync:
-            raise RuntimeError(f"{op}: an in-place change of a leaf tensor that requires grad (shape "
-                               f"{list(self.shape)}) while gradients are recorded; use vkgrad.no_grad() (e.g. "
-                               "to update weights by hand) or an out-of-place op")
+        if recording and not _sync:
+            self._refuse_recorded_leaf(op)
         view = self._view.base() if self._view is not None and self._view.base is not None else None
         if recording and view is not None and view.requires_grad and view._node is None and not _sync:
             raise RuntimeError(f"{op}: an in-place change of a view of a leaf tensor that requires grad (shape "
@@ -419,6 +417,14 @@ class Tensor:
                           lambda g: (g * 0.0,))
         self.requires_grad = True
         return self._passed_on(_region)
+
+    def _refuse_recorded_leaf(self, op):
+        """An in-place change of a leaf that requires grad, while recording, is refused
+        (PyTorch's rule)."""
+        if self.requires_grad and self._node is None:
+            raise RuntimeError(f"{op}: an in-place change of a leaf tensor that requires grad (shape "
+                               f"{list(self.shape)}) while gradients are recorded; use vkgrad.no_grad() (e.g. "
+                               "to update weights by hand) or an out-of-place op")
 
     def _passed_on(self, region=None):
         """self, its in-place change passed on to the tensors it is linked with as views
@@ -1016,11 +1022,8 @@ class Tensor:
     def _reshaped_in_place(self, op, fn):
         from . import config
         recording = config.grad_enabled
-        if recording and self.requires_grad and self._node is None:
-            raise RuntimeError(f"{op}: an in-place change of a leaf tensor that requires grad (shape "
-                               f"{list(self.shape)}) while gradients are recorded; use vkgrad.no_grad() or an "
-                               "out-of-place op")
         if recording:
+            self._refuse_recorded_leaf(op)
             old = _snapshot(self)
             value = fn(old)
         else:
