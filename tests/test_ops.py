@@ -963,6 +963,20 @@ CASES = {
                                                                    include_self=False),
                                     lambda x, s: np.array([[x[0, 0], s[0, 1]], [min(s[0, 0], s[1, 0]), s[1, 1]]]),
                                     [U(2, 2), U(2, 2)]),
+    "scatter_reduce_prod_zeros": (
+        lambda x, s: vg.scatter_reduce(x * vg.tensor([[1.0, 0.0, 1.0]], device=x.device, dtype=x.dtype), 1,
+                                       np.array([[0, 0, 2, 1], [1, 1, 1, 2]]),
+                                       s * vg.tensor([[1.0, 1.0, 1.0, 1.0], [0.0, 1.0, 1.0, 0.0]], device=x.device,
+                                                     dtype=x.dtype), "prod"),
+        lambda x, s: np.array([[x[0, 0] * s[0, 0] * s[0, 1], 0.0 * s[0, 3], x[0, 2] * s[0, 2]],
+                               [x[1, 0], x[1, 1] * 0.0 * s[1, 1] * s[1, 2], x[1, 2] * 0.0]]),
+        [U(2, 3), U(2, 4)]),
+    "scatter_reduce_prod_no_self_big_src": (
+        lambda x, s: vg.scatter_reduce(x, 0, np.array([[1, 1], [0, 1]]), s, "prod", include_self=False),
+        lambda x, s: np.array([[s[1, 0], x[0, 1]], [s[0, 0], s[0, 1] * s[1, 1]], [x[2, 0], x[2, 1]]]),
+        [U(3, 2), U(3, 3)]),
+    "scatter_multiply": (lambda x, s: x.scatter(1, np.array([[2], [0]]), s, reduce="multiply"),
+                         lambda x, s: x * np.array([[1, 1, s[0, 0]], [s[1, 0], 1, 1]]), [U(2, 3), U(2, 2)]),
     "masked_select": (lambda x: vg.masked_select(x, np.array([True, False, True])), lambda x: x[:, [0, 2]].reshape(-1),
                       [U(2, 3)]),
     "take": (lambda x: vg.take(x, np.array([[5, 0], [-1, 2]])), lambda x: x.reshape(-1)[[[5, 0], [-1, 2]]], [U(2, 3)]),
@@ -2471,8 +2485,10 @@ def test_value_driven_and_logical_ops(bk):
         vg.index_fill(t, 1, [3], 0.0)
     with pytest.raises(ValueError, match="scatter: index sends two entries to one element"):
         vg.scatter(t, 1, np.array([[0, 0]]), value=1.0)
-    with pytest.raises(ValueError, match=r"scatter_reduce: reduce 'prod' is not supported \(sum, mean, amax, amin\)"):
-        vg.scatter_reduce(t, 1, np.array([[0]]), bk.t(np.ones((1, 1))), "prod")
+    with pytest.raises(ValueError, match=r"scatter_reduce: reduce 'max' is not supported \(sum, prod, mean, amax, amin\)"):
+        vg.scatter_reduce(t, 1, np.array([[0]]), bk.t(np.ones((1, 1))), "max")
+    with pytest.raises(ValueError, match=r"scatter_reduce: index must fit in src"):
+        vg.scatter_reduce(t, 1, np.array([[0, 1]]), bk.t(np.ones((1, 1))), "prod")
     with pytest.raises(IndexError, match=r"scatter_reduce: index values must lie in \[-3, 3\)"):
         vg.scatter_reduce(t, 1, np.array([[3]]), bk.t(np.ones((1, 1))), "amax")
     # ties share the gradient evenly (PyTorch's, with include_self)

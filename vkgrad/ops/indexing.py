@@ -156,8 +156,8 @@ def _check_scatter_repeats(op, x, ax, index):
 def scatter(x, dim, index, src=None, value=None, *, reduce=None):
     """PyTorch's scatter: x with the elements at ``index`` along ``dim`` replaced by
     src's (a tensor at least index's size, or a number: ``value``); ``reduce="add"``
-    adds instead.  A host index may not send two entries to one element.
-    Gradients: x's where nothing landed, src's taken at the index."""
+    adds instead, ``"multiply"`` multiplies.  A host index may not send two entries
+    to one element.  Gradients: x's where nothing landed, src's taken at the index."""
     check_tensor("scatter", x)
     ax = _axis("scatter", x, dim)
     if (src is None) == (value is None):
@@ -165,9 +165,11 @@ def scatter(x, dim, index, src=None, value=None, *, reduce=None):
     s = _src_tensor("scatter", x, index, src if src is not None else value)
     if reduce == "add":
         return scatter_add(x, ax, index, s)
+    if reduce == "multiply":
+        return _scatter_prod(x, ax, index, s, True)
     if reduce is not None:
-        raise ValueError(f"scatter: reduce must be None or 'add' (scatter_reduce takes 'sum' and 'mean'), got "
-                         f"{reduce!r}")
+        raise ValueError(f"scatter: reduce must be None, 'add' or 'multiply' (scatter_reduce takes 'sum', 'prod', "
+                         f"'mean', 'amax' and 'amin'), got {reduce!r}")
     _check_scatter_repeats("scatter", x, ax, index)
     hit = _scatter_counts(x, ax, index)
     placed = scatter_add(Tensor(x.backend.constant(x.shape, 0.0, x.dtype), x.backend), ax, index, s)
@@ -175,19 +177,22 @@ def scatter(x, dim, index, src=None, value=None, *, reduce=None):
 
 
 def scatter_reduce(x, dim, index, src, reduce, *, include_self=True):
-    """PyTorch's scatter_reduce for ``reduce`` "sum", "mean", "amax" and "amin" (of
-    the entries landing on each element, with x's own value when ``include_self``;
-    elements nothing lands on keep x's value).  amax / amin: the extremes found on
-    the host (index, x and src read back: a sync on a device), the gradient shared
-    evenly by the entries equal to the result, as PyTorch's.  "prod" needs a
-    scatter of products, which no backend primitive does: refused."""
+    """PyTorch's scatter_reduce for ``reduce`` "sum", "prod", "mean", "amax" and
+    "amin" (of the entries landing on each element, with x's own value when
+    ``include_self``; elements nothing lands on keep x's value).  prod / amax /
+    amin: the values found on the host (index, x and src read back: a sync on a
+    device; no backend primitive scatters products or extremes).  amax / amin share
+    the gradient evenly among the entries equal to the result, prod gives each
+    entry the product of the others (zeros included), both as PyTorch's."""
     check_tensor("scatter_reduce", x)
-    if reduce not in ("sum", "mean", "amax", "amin"):
-        raise ValueError(f"scatter_reduce: reduce {reduce!r} is not supported (sum, mean, amax, amin)")
+    if reduce not in ("sum", "prod", "mean", "amax", "amin"):
+        raise ValueError(f"scatter_reduce: reduce {reduce!r} is not supported (sum, prod, mean, amax, amin)")
     ax = _axis("scatter_reduce", x, dim)
     s = _src_tensor("scatter_reduce", x, index, src)
     if reduce in ("amax", "amin"):
         return _scatter_extreme(x, ax, index, s, include_self, reduce == "amax")
+    if reduce == "prod":
+        return _scatter_prod(x, ax, index, s, include_self)
     hit = gt(_scatter_counts(x, ax, index), 0.0)
     base = x if include_self else where(hit, 0.0, x)
     total = scatter_add(base, ax, index, s)
@@ -197,15 +202,15 @@ def scatter_reduce(x, dim, index, src, reduce, *, include_self=True):
     return where(hit, total / where(hit, count, 1.0), x)
 
 
-def _scatter_extreme(x, ax, index, s, include_self, largest):
-    """scatter_reduce's amax / amin: the values by NumPy's maximum.at / minimum.at on
-    the host (exact: each is one of the entries); the gradient from a composition
-    equal to them -- each entry equal to its element's result weighted by one over
-    their count, scattered -- added as (expr - expr.detach())."""
-    from .shape import gather
+def _scatter_on_host(x, ax, index, s):
+    """The host side of scatter_reduce's prod / amax / amin: the index checked and
+    read back, as NumPy coordinates into x, where something lands, and the part of
+    src the index takes (src may be larger, as PyTorch's)."""
     idx = index.numpy() if isinstance(index, Tensor) else np.asarray(index)
+    if idx.ndim == s.ndim and idx.shape != s.shape and all(i <= j for i, j in zip(idx.shape, s.shape)):
+        s = s[tuple(slice(0, i) for i in idx.shape)]
     if idx.shape != s.shape or idx.ndim != x.ndim or (idx.size and not np.issubdtype(idx.dtype, np.integer)):
-        raise ValueError(f"scatter_reduce: index and src must have one shape with x's {x.ndim} dimensions, got "
+        raise ValueError(f"scatter_reduce: index must fit in src, both with x's {x.ndim} dimensions, got "
                          f"{list(idx.shape)} and {list(s.shape)} for x {list(x.shape)}")
     n = x.shape[ax]
     if idx.size and (idx.min() < -n or idx.max() >= n):
@@ -214,17 +219,60 @@ def _scatter_extreme(x, ax, index, s, include_self, largest):
     coords = list(np.indices(idx.shape))
     coords[ax] = idx % builtins.max(n, 1)
     coords = tuple(coords)
-    xv = x.numpy()
     hit = np.zeros(x.shape, bool)
     hit[coords] = True
+    ix = index if isinstance(index, Tensor) else Tensor(x.backend.from_numpy(idx.astype(np.int32), "i32"), x.backend)
+    return coords, hit, ix, s
+
+
+def _host_tensor(x, a):
+    return Tensor(x.backend.from_numpy(np.ascontiguousarray(a, dtype=np.float32), "f32"), x.backend).to(
+        dtype=x.dtype)
+
+
+def _scatter_prod(x, ax, index, s, include_self):
+    """scatter_reduce's prod by NumPy's multiply.at on the host.  The gradient: each
+    factor's partial is the product of the others, counted from the nonzero
+    product and the number of zeros (one zero: it alone gets the rest's product;
+    two: nobody gets anything), as PyTorch's; added as (expr - expr.detach()) of
+    a linear composition with those partials as constants."""
+    coords, hit, ix, s = _scatter_on_host(x, ax, index, s)
+    host = x.numpy()
+    xv, sv = host.astype(np.float64), s.numpy().astype(np.float64)
+    own = xv if include_self else np.where(hit, 1.0, xv)
+    r = own.copy()
+    np.multiply.at(r, coords, sv)
+    result = Tensor(x.backend.from_numpy(np.ascontiguousarray(r.astype(host.dtype)), x.dtype), x.backend)
+    if not (x.requires_grad or s.requires_grad):
+        return result
+    nonzero = np.where(own == 0, 1.0, own)
+    np.multiply.at(nonzero, coords, np.where(sv == 0, 1.0, sv))
+    zeros = (own == 0).astype(np.int64)
+    np.add.at(zeros, coords, (sv == 0).astype(np.int64))
+
+    def others(v, nz, zc):
+        return np.where(v == 0, np.where(zc == 1, nz, 0.0), np.where(zc > 0, 0.0, nz / np.where(v == 0, 1.0, v)))
+    dx = others(own, nonzero, zeros) if include_self else np.where(hit, 0.0, 1.0)
+    ds = others(sv, nonzero[coords], zeros[coords])
+    expr = scatter_add(x * _host_tensor(x, dx), ax, ix, s * _host_tensor(x, ds))
+    return result + (expr - expr.detach())
+
+
+def _scatter_extreme(x, ax, index, s, include_self, largest):
+    """scatter_reduce's amax / amin: the values by NumPy's maximum.at / minimum.at on
+    the host (exact: each is one of the entries); the gradient from a composition
+    equal to them -- each entry equal to its element's result weighted by one over
+    their count, scattered -- added as (expr - expr.detach())."""
+    from .shape import gather
+    coords, hit, ix, s = _scatter_on_host(x, ax, index, s)
+    xv = x.numpy()
     r = xv.copy() if include_self else np.where(hit, -np.inf if largest else np.inf, xv).astype(xv.dtype)
     (np.maximum if largest else np.minimum).at(r, coords, s.numpy())
     result = Tensor(x.backend.from_numpy(np.ascontiguousarray(r), x.dtype), x.backend)
     if not (x.requires_grad or s.requires_grad):
         return result
-    ix = index if isinstance(index, Tensor) else Tensor(x.backend.from_numpy(idx.astype(np.int32), "i32"), x.backend)
     at_src = eq(s.detach(), gather(result, ax, ix))  # (1.0 where an entry is its element's result)
-    hitm = Tensor(x.backend.from_numpy(hit.astype(np.float32), "f32"), x.backend).to(dtype=x.dtype)
+    hitm = _host_tensor(x, hit)
     at_x = eq(x.detach(), result) if include_self else affine(hitm, -1.0, 1.0)
     ties = scatter_add(at_x, ax, ix, at_src)
     expr = scatter_add(x * at_x / ties, ax, ix, s * at_src / gather(ties, ax, ix))
