@@ -347,3 +347,30 @@ def test_pytorch_legacy_constructors_and_device_objects(bk):
     assert dev == name and str(dev) == name and dev.type == name.split(":")[0]
     assert dev.index == (None if name == "cpu" else int(name.split(":")[1]))
     assert vg.device("cpu").type == "cpu" and vg.device("cpu").index is None and vg.device("vulkan:1").index == 1
+
+
+def test_pickle_and_index_protocols(bk):
+    """Tensors pickle by value on every device (a Vulkan backend holds an unpicklable
+    device handle): dtype, device, requires_grad and the subclass kept, no graph;
+    a whole module round-trips.  An integer one-element tensor is an index, a float
+    one is refused, as PyTorch's; int32 ** negative int raises instead of giving 0."""
+    import pickle
+    x = bk.t(np.array([1.5, -2.0, 3.0]), requires_grad=True)
+    y = pickle.loads(pickle.dumps(x * 2))
+    assert y.device == x.device and y.dtype == x.dtype and y.is_leaf and y.backend is x.backend
+    bk.close(y.numpy(), [3.0, -4.0, 6.0])
+    assert pickle.loads(pickle.dumps(x)).requires_grad
+    p = pickle.loads(pickle.dumps(vg.nn.Parameter(x.detach(), name="w")))
+    assert isinstance(p, vg.nn.Parameter) and p.name == "w" and p.requires_grad
+    b = pickle.loads(pickle.dumps(vg.nn.Buffer(x.detach(), persistent=False)))
+    assert isinstance(b, vg.nn.Buffer) and not b.persistent
+    m = vg.nn.Linear(3, 2).to(bk.device, dtype=bk.dtype)
+    m2 = pickle.loads(pickle.dumps(m))
+    bk.close(m2(x[None]).detach().numpy(), m(x[None]).detach().numpy())
+    i = bk.t(np.array([2]))
+    assert [10, 20, 30][i] == 30 and list(range(i[0])) == [0, 1]
+    with pytest.raises(TypeError, match="only integer tensors of a single element can be converted to an index"):
+        [1, 2][x[0]]
+    with pytest.raises(ValueError, match=r"pow: integers to negative integer powers are not allowed"):
+        i ** -1
+    assert (i ** 2).numpy().tolist() == [4]

@@ -200,6 +200,14 @@ class Tensor:
     def __int__(self):
         return int(self.item())
 
+    def __index__(self):
+        """An integer one-element tensor is an index (``xs[t]``, ``range(t)``), as
+        PyTorch's; a float one is not."""
+        if self.dtype != "i32" or self.size != 1:
+            raise TypeError(f"only integer tensors of a single element can be converted to an index, got "
+                            f"dtype {self.dtype} of shape {list(self.shape)}")
+        return int(self.item())
+
     def __format__(self, spec):
         """A one-element tensor formats as its number (f"{loss:.4f}"); others as repr."""
         if spec and self.size == 1:
@@ -1221,10 +1229,28 @@ class Tensor:
         memo[id(self)] = new
         return new
 
+    def __reduce_ex__(self, protocol):
+        """Pickled as its values, dtype, device and flags (PyTorch's; not the graph
+        nor the gradient): a Vulkan tensor too, whose backend holds a device handle
+        that cannot be pickled; unpickled on that device."""
+        extra = {k: getattr(self, k) for c in type(self).__mro__ if c is not Tensor
+                 for k in getattr(c, "__slots__", ()) if k != "__weakref__" and hasattr(self, k)}
+        return (_unpickled, (type(self), self.detach().numpy(), self.dtype, self.device, self.requires_grad,
+                             self.name, extra))
+
     def __bool__(self):
         if self.size != 1:
             raise ValueError("the truth value of a tensor with more than one element is ambiguous")
         return bool(self.item())
+
+
+def _unpickled(cls, array, dtype, device, requires_grad, name, extra):
+    t = tensor(array, dtype=dtype, device=device)
+    out = cls.__new__(cls)
+    Tensor.__init__(out, t.handle, t.backend, requires_grad=requires_grad, name=name)
+    for k, v in extra.items():
+        setattr(out, k, v)
+    return out
 
 
 def _with_input(fn, parents, versions, extra):

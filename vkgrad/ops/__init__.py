@@ -105,6 +105,25 @@ for _name, _at, _int in (("add", (0, 1), True), ("sub", (0, 1), True), ("mul", (
                          ("trunc", (0,), True), ("fix", (0,), True), ("round", (0,), True), ("relu", (0,), True),
                          ("matmul", (0, 1), True), ("mm", (0, 1), True)):
     globals()[_name] = int_as_f32(globals()[_name], at=_at, int_result=_int)
+
+
+def _integer_powers(fn):
+    import functools
+    import numbers
+
+    from ..tensor import Tensor
+
+    @functools.wraps(fn)
+    def pow(x, exponent):
+        # (PyTorch refuses: an int32 result of 2 ** -1 would silently be 0)
+        if isinstance(x, Tensor) and x.dtype == "i32" and isinstance(exponent, numbers.Integral) and exponent < 0:
+            raise ValueError(f"pow: integers to negative integer powers are not allowed (int32 tensor ** "
+                             f"{exponent}); make the base float first")
+        return fn(x, exponent)
+    return pow
+
+
+pow = _integer_powers(pow)
 # the float functions of int32 tensors: in f32, as PyTorch's (sqrt(arange(5)), exp(labels))
 for _name in ("exp", "log", "sqrt", "rsqrt", "sigmoid", "tanh", "sin", "cos", "tan", "sinh", "cosh", "log1p", "expm1",
               "erf", "erfc", "erfinv", "exp2", "log2", "log10", "reciprocal", "atan", "asin", "acos", "asinh", "acosh",
