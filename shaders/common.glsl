@@ -166,12 +166,32 @@ float atan2_f(float y, float x) {
 }
 
 // x ** e as NumPy computes it: GLSL's pow() is undefined for x < 0 (an integer e
-// takes |x| and the sign), and lavapipe's gave pow(NaN, 2) = 0 (NaN ** 0 is 1)
+// takes |x| and the sign) and for x = 0 with e <= 0 (lavapipe's gave 0 ** 0 = 0 and
+// 0 ** -1 = 0: x ** 1's gradient at 0 was 0), and lavapipe's gave pow(NaN, 2) = 0
 float powf(float x, float e) {
-    if (isnan(x)) return e == 0.0 ? 1.0 : x;
-    if (e == floor(e)) {
+    if (e == 0.0) return 1.0;  // (NaN ** 0 too)
+    if (isnan(x)) return x;
+    bool whole = e == floor(e), odd = whole && mod(e, 2.0) == 1.0;
+    if (x == 0.0) {  // C's: +-0 for e > 0, +-inf for e < 0, the sign kept for an odd integer e
+        float r = e > 0.0 ? 0.0 : INF;
+        return (odd && (floatBitsToUint(x) >> 31) != 0u) ? -r : r;
+    }
+    if (isinf(x) && x < 0.0 && !whole)  // C's -inf ** 1.5 = inf, ** -1.5 = 0; ** 0.5 is sqrt's NaN (NumPy's)
+        return e == 0.5 ? QNAN : e > 0.0 ? INF : 0.0;
+    if (abs(e) <= 16.0 && 2.0 * e == floor(2.0 * e)) {  // by squaring (x ** 2 is x * x, x ** -1 is 1 / x),
+        if (!whole && x < 0.0) return QNAN;               // a half power times sqrt(x): pow() is exp2(e log2 x),
+        float r = 1.0, b = x;                             // lavapipe's 6-46 ulps off for e in 1 .. 4
+        for (uint n = uint(abs(e)); n != 0u; n >>= 1) {
+            if ((n & 1u) != 0u) r *= b;
+            b *= b;
+        }
+        if (!whole) r *= sqrt(x);
+        return e < 0.0 ? 1.0 / r : r;
+    }
+    if (isinf(x)) return e > 0.0 ? (odd && x < 0.0 ? -INF : INF) : (odd && x < 0.0 ? -0.0 : 0.0);
+    if (whole) {
         float r = pow(abs(x), e);
-        return (x < 0.0 && mod(e, 2.0) == 1.0) ? -r : r;
+        return (x < 0.0 && odd) ? -r : r;
     }
     return x < 0.0 ? QNAN : pow(x, e);
 }

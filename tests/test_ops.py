@@ -3342,3 +3342,48 @@ def test_indexing_by_device_indices(bk):
     np.testing.assert_array_equal(x[:, neg].numpy(), a[:, [-1, 0, -3]])
     np.testing.assert_array_equal(x[neg, neg].numpy(), a[[-1, 0, -3], [-1, 0, -3]])
     np.testing.assert_array_equal(vg.take(x, neg * 4).numpy(), a.reshape(-1)[[-4, 0, -12]])
+
+
+def test_edge_values_and_gradients_at_zero(bk):
+    """PyTorch's values and gradients where formulas divide by zero: x ** e at 0, inf
+    and NaN as NumPy's (GLSL's pow is undefined at 0 for e <= 0: lavapipe gave
+    0 ** 0 = 0, 0 ** -1 = 0 and x ** 1's gradient 0 at 0), x ** 0's gradient 0;
+    a constant's std, a zero distance and atan2 at (0, 0) get gradient 0 (not
+    NaN); clamp by tensor bounds gives x the gradient at a bound (not maximum's
+    shared tie)."""
+    prev = vg.config.check_finite_loss
+    vg.set_check_finite(False)
+    try:
+        xs = np.array([0.0, 1.0, -2.0, np.inf, -np.inf, 3.5, np.nan], np.float32)
+        for e in (0.5, 1.5, -0.5, 2.0, 0.0, 3.0, -1.0, 1.0, -2.0):
+            got = (bk.t(xs) ** e).numpy().astype(np.float64)
+            want = np.power(xs.astype(np.float64), e)
+            np.testing.assert_allclose(got, want, rtol=bk.rtol, equal_nan=True, err_msg=f"x ** {e}")
+            assert np.array_equal(np.signbit(got[np.isinf(got)]), np.signbit(want[np.isinf(want)])), e
+        for e, want in ((1.0, 1.0), (0.0, 0.0), (0.5, np.inf), (2.0, 0.0), (-1.0, -np.inf)):
+            x = bk.t(np.zeros(2), requires_grad=True)
+            (x ** e).sum().backward()
+            assert x.grad.numpy().tolist() == [want, want], (e, x.grad.numpy())
+    finally:
+        vg.set_check_finite(prev)
+    # small whole and half powers exact where one rounding is (GLSL's pow() is exp2(e log2 x): lavapipe's
+    # x ** 1 was 6 ulps off, x ** 2 9, x ** 1.5 46)
+    t = bk.t(np.random.default_rng(0).uniform(0.01, 30.0, 1000))
+    for got, want in ((t ** 1, t), (t ** 2, t * t), (t ** -1, 1.0 / t), (t ** 0.5, vg.sqrt(t))):
+        assert np.array_equal(got.numpy(), want.numpy())
+    x = bk.t(np.array([[1.0, 1.0, 1.0], [1.0, 2.0, 4.0]]), requires_grad=True)
+    x.std(1).sum().backward()
+    assert np.isfinite(x.grad.numpy()).all() and x.grad.numpy()[0].tolist() == [0.0, 0.0, 0.0]
+    a = bk.t(np.array([[1.0, 2.0], [3.0, 4.0]]), requires_grad=True)
+    vg.nn.functional.pairwise_distance(a, a.detach() * vg.tensor([[1.0], [0.5]], device=bk.device, dtype=bk.dtype),
+                                       eps=0.0).sum().backward()
+    assert a.grad.numpy()[0].tolist() == [0.0, 0.0] and np.isfinite(a.grad.numpy()).all()
+    y, z = (bk.t(np.array([0.0, 1.0]), requires_grad=True) for _ in range(2))
+    vg.atan2(y, z).sum().backward()
+    bk.close(y.grad.numpy(), [0.0, 0.5])
+    bk.close(z.grad.numpy(), [0.0, -0.5])
+    x = bk.t(np.array([0.0, 1.0, 2.0, 3.0]), requires_grad=True)
+    lo, hi = (bk.t(np.array(v), requires_grad=True) for v in ([1.0] * 4, [2.0] * 4))
+    vg.clamp(x, lo, hi).sum().backward()
+    assert x.grad.numpy().tolist() == [0.0, 1.0, 1.0, 0.0]
+    assert lo.grad.numpy().tolist() == [1.0, 0.0, 0.0, 0.0] and hi.grad.numpy().tolist() == [0.0, 0.0, 0.0, 1.0]

@@ -436,7 +436,7 @@ VKG_CLONES VKG_EXPORT
 void vkg_relu_bwd_f32(const float *x, const float *g, float *out, ptrdiff_t n)
 {
     for (ptrdiff_t i = 0; i < n; i++)
-        out[i] = g[i] * (x[i] > 0.0f ? 1.0f : 0.0f);
+        out[i] = x[i] > 0.0f ? g[i] : 0.0f;  /* (a select, as PyTorch's: an inf gradient at 0 is 0, not NaN) */
 }
 
 /* y = a + b over whole arrays (NumPy's add's bits: one IEEE addition), y may be a or

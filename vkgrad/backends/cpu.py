@@ -921,13 +921,13 @@ _BINARY = {
     "mul": lambda x, y, a, b: x * y,
     "div": _ieee(lambda x, y, a, b: x / y),
     "eq": lambda x, y, a, b: (x == y).astype(x.dtype),
-    "relu_bwd": lambda x, g, a, b: g * (x > 0),
+    "relu_bwd": lambda x, g, a, b: np.where(x > 0, g, 0),  # (selects, as PyTorch's: inf * 0 is not NaN)
     "sigmoid_bwd": lambda y, g, a, b: g * y * (1.0 - y),
     "tanh_bwd": lambda y, g, a, b: g * (1.0 - y * y),
     "gelu_bwd": lambda x, g, a, b: _gelu_bwd(x, g),
     "gelu_tanh_bwd": lambda x, g, a, b: g * _gelu_tanh_grad(x),
     "pow_bwd": lambda x, g, a, b: g * a * np.power(x, a - 1),
-    "clamp_bwd": lambda x, g, a, b: g * ((x >= a) & (x <= b)),
+    "clamp_bwd": lambda x, g, a, b: np.where((x >= a) & (x <= b), g, 0),
     "maximum": lambda x, y, a, b: np.maximum(x, y),  # (NaN from either side, as the shaders)
     "minimum": lambda x, y, a, b: np.minimum(x, y),
     "gt": lambda x, y, a, b: (x > y).astype(x.dtype),

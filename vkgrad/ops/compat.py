@@ -281,10 +281,11 @@ def xlogy(x, y):
 
 def _safe_root(s, p=2.0):
     """s ** (1 / p) whose gradient at 0 is 0 (not inf * 0)."""
-    from .elementwise import eq, pow as pow_, sqrt, where
+    from .elementwise import eq, pow as pow_, sqrt0, where
+    if p == 2.0:
+        return sqrt0(s)
     z = eq(s, 0.0)
-    s1 = where(z, 1.0, s)
-    return where(z, 0.0, sqrt(s1) if p == 2.0 else pow_(s1, 1.0 / p))
+    return where(z, 0.0, pow_(where(z, 1.0, s), 1.0 / p))
 
 
 def cdist(x1, x2, p=2.0):

@@ -60,6 +60,19 @@ def sqrt(x):
                   dvjp=lambda x_, g: affine(div(g, sqrt(x_)), 0.5))
 
 
+def sqrt0(x):
+    """sqrt whose gradient is 0 where the root is 0 (not g / 0): the root of a sum of
+    squares -- std, a distance, a norm -- at a constant or a zero, as PyTorch's
+    std / norm backward masks it."""
+    be = x.backend
+
+    def bwd(xd, y, g):
+        zero = be.full(tuple(y.shape), 0.0, x.dtype)
+        return be.select(be.binary("eq", y, zero), zero, be.unary("affine", be.binary("div", g, y), 0.5))
+    return _unary("sqrt", x, bwd=bwd, dvjp=lambda x_, g: where(eq(x_.detach(), 0.0), 0.0,
+                                                                affine(div(g, sqrt0(x_)), 0.5)))
+
+
 def _stepwise(op, x):
     """A piecewise-constant op (sign, floor, ...): its gradient is zero (PyTorch's)."""
     be = x.backend
@@ -310,6 +323,9 @@ def pow(x, exponent):
     and a fractional power, 0 ** 0 = 1 -- broadcast, differentiable in both."""
     if isinstance(x, Tensor) and _scalar(exponent):
         e = float(exponent)
+        if e == 0.0:  # (x ** 0 is 1 everywhere: gradient 0, not 0 * 0 ** -1 = NaN at 0, as PyTorch's)
+            return _unary("pow", x, e, bwd=lambda xd, y, g: x.backend.full(tuple(g.shape), 0.0, x.dtype),
+                          dvjp=lambda x_, g: affine(g, 0.0))
         return _unary("pow", x, e, bwd=lambda xd, y, g: x.backend.binary("pow_bwd", xd, g, e),
                       dvjp=lambda x_, g: mul(g, affine(pow(x_, e - 1.0), e)) if e != 0.0 else affine(g, 0.0))
     if _scalar(x) and x > 0 and isinstance(exponent, Tensor):
@@ -326,12 +342,15 @@ def pow(x, exponent):
 
 def clamp(x, min=None, max=None):
     """x limited to [min, max] (numbers: one shader op, the gradient where inside;
-    tensors: PyTorch's maximum / minimum, broadcast)."""
+    tensors: broadcast, the gradient x's where min <= x <= max -- at a bound too, as
+    PyTorch's clamp, not shared as maximum's tie -- else the bound's)."""
     if min is None and max is None:
         raise ValueError("clamp: give at least one of min and max")
     if isinstance(min, Tensor) or isinstance(max, Tensor):
-        out = x if min is None else maximum(x, min)
-        return out if max is None else minimum(out, max)
+        out = x if min is None else where(lt(x.detach(), min.detach() if isinstance(min, Tensor) else min), min, x)
+        if max is None:
+            return out
+        return where(gt(out.detach(), max.detach() if isinstance(max, Tensor) else max), max, out)
     lo = -float("inf") if min is None else float(min)
     hi = float("inf") if max is None else float(max)
     if lo > hi:
@@ -572,7 +591,9 @@ def _binary(op, a, b):
                 if b.requires_grad else None
         elif op == "atan2":  # d/dy = g x / h^2, d/dx = -g y / h^2 (h = hypot(y, x)), as (g / h) (x / h):
             h = be.binary("hypot", ad, bd)  # no h^2 to overflow or underflow in f16
-            q = be.binary("div", g, h)
+            inf = be.full(tuple(h.shape), float("inf"), a.dtype)
+            h = be.select(be.binary("eq", h, be.full(tuple(h.shape), 0.0, a.dtype)), inf, h)  # (0 at (0, 0), as
+            q = be.binary("div", g, h)  # PyTorch's)
             ga = be.binary("mul", q, be.binary("div", bd, h)) if a.requires_grad else None
             gb = be.unary("neg", be.binary("mul", q, be.binary("div", ad, h))) if b.requires_grad else None
         elif op == "hypot":  # d/da = g (a / h), d/db = g (b / h): the ratios at most 1
@@ -621,6 +642,7 @@ def _binary_vjp(op, a, b, g):
         ga, gb = mul(g, div(a, h)), mul(g, div(b, h))
     else:  # atan2(y = a, x = b)
         h2 = add(mul(a, a), mul(b, b))
+        h2 = where(eq(h2.detach(), 0.0), float("inf"), h2)
         ga, gb = mul(g, div(b, h2)), neg(mul(g, div(a, h2)))
     return _sum_to(ga, a.shape), _sum_to(gb, b.shape)
 

@@ -1134,14 +1134,15 @@ def glu(x, axis=-1):
 
 
 def pairwise_distance(x1, x2, p=2.0, eps=1e-6, keepdim=False):
-    """||x1 - x2 + eps||_p along the last axis (PyTorch's pairwise_distance)."""
+    """||x1 - x2 + eps||_p along the last axis (PyTorch's pairwise_distance); a zero
+    distance's gradient is 0."""
     check_tensor("pairwise_distance", x1)
+    from .compat import _safe_root
     from .elementwise import abs
     d = add(sub(x1, x2), float(eps))
     if float(p) == 2.0:
-        s = sum(mul(d, d), axis=-1, keepdims=keepdim)
-        return pow(s, 0.5)
-    return pow(sum(pow(abs(d), float(p)), axis=-1, keepdims=keepdim), 1.0 / float(p))
+        return _safe_root(sum(mul(d, d), axis=-1, keepdims=keepdim))
+    return _safe_root(sum(pow(abs(d), float(p)), axis=-1, keepdims=keepdim), float(p))
 
 
 def dropout(x, p=0.5, training=True):

@@ -75,10 +75,11 @@ def var(x, axis=None, keepdims=False, correction=1):
 
 @torch_kwargs
 def std(x, axis=None, keepdims=False, correction=1):
-    """sqrt(var(x, axis, keepdims, correction))."""
+    """sqrt(var(x, axis, keepdims, correction)); the gradient of a zero std (a
+    constant) is 0, as PyTorch's."""
     check_tensor("std", x)
-    from .elementwise import sqrt
-    return sqrt(var(x, axis, keepdims=keepdims, correction=correction))
+    from .elementwise import sqrt0
+    return sqrt0(var(x, axis, keepdims=keepdims, correction=correction))
 
 
 @int_as_f32
