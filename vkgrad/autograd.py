@@ -116,7 +116,7 @@ def _as_recorded(p, v):
     while recording, is p's snapshot then (Version.history) -- the graph links ops
     to tensors, the snapshot to the node p had; None where that is gone (changed
     without recording, or the snapshot freed)."""
-    ref = (p._version.history or {}).get(v)
+    ref = (p._version.history or {}).get((v, id(p)))
     return ref() if ref is not None else None
 
 

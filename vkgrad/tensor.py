@@ -6,6 +6,7 @@ autograd graph hangs off ``_node``: ``(backward_fn, parents, their versions)``, 
 """
 from __future__ import annotations
 
+import itertools
 import math
 import numbers
 import sys
@@ -67,26 +68,41 @@ class Version(list):
     """A tensor's in-place version counter, ``Version((n,))``, shared by the tensors
     that share its storage (detach, reshape views: ``share``); ``shared`` while more
     than one of them is alive -- a reshape made inside an op and dropped does not
-    count (no __init__ of its own: made with every tensor, it costs a list's)."""
+    count (no __init__ of its own: made with every tensor, it costs a list's).  The
+    sharers fall in families: a reshape is its input's family (a view in PyTorch's
+    sense: a recorded in-place change of one is recorded into the others), a
+    detach() a family of its own (it sees the values only)."""
 
     _users = None
-    history = None  # version -> a weak reference to the tensor's snapshot then (_snapshot)
+    _family = None
+    history = None  # (version, id(tensor)) -> a weak reference to the tensor's snapshot then (_snapshot)
 
-    def remember(self, snapshot):
+    def remember(self, t, snapshot):
         if self.history is None:
             self.history = {}
-        self.history[snapshot._version[0]] = weakref.ref(snapshot)
+        self.history[(snapshot._version[0], id(t))] = weakref.ref(snapshot)
 
-    def share(self, *tensors):
+    def share(self, base, out, detached=False):
         if self._users is None:
-            self._users = weakref.WeakValueDictionary()
-        for t in tensors:
-            self._users[id(t)] = t
+            self._users, self._family = weakref.WeakValueDictionary(), {}
+        for t in (base, out):
+            if self._users.get(id(t)) is not t:  # (new, or an id reused by a new tensor)
+                self._users[id(t)] = t
+                self._family[id(t)] = next(_FAMILIES)
+        if not detached:
+            self._family[id(out)] = self._family[id(base)]
 
     @property
     def shared(self):
         return self._users is not None and len(self._users) > 1
 
+    def others(self, t):
+        """The live tensors sharing t's storage but t: (tensor, of t's family) each."""
+        fam = self._family.get(id(t))
+        return [(u, self._family.get(k) == fam) for k, u in list(self._users.items()) if u is not t]
+
+
+_FAMILIES = itertools.count()
 
 _NO_CUDA = ("cuda: vkgrad has no CUDA devices (vkgrad.cuda.is_available() is False); its GPUs are Vulkan "
             "devices: .to('vulkan') (vkgrad.vulkan_available() says whether there is one)")
@@ -316,7 +332,7 @@ class Tensor:
     def detach(self):
         out = Tensor(self.handle, self.backend)
         out._version = self._version
-        out._version.share(self, out)
+        out._version.share(self, out, detached=True)
         return out
 
     def requires_grad_(self, flag=True):
@@ -378,53 +394,67 @@ class Tensor:
         detach()) is refused such a change.  ``_sync``: a view read again from its
         changed base (_passed_on), not the user's change; ``_region``: the box of
         self a basic-index write changed (_box; None: anywhere)."""
-        from . import config
-        from .autograd import no_grad
         recording = config.grad_enabled
         if recording and not _sync:
             self._refuse_recorded_leaf(op)
-        view = self._view.base() if self._view is not None and self._view.base is not None else None
-        if recording and view is not None and view.requires_grad and view._node is None and not _sync:
-            raise RuntimeError(f"{op}: an in-place change of a view of a leaf tensor that requires grad (shape "
-                               f"{list(view.shape)}) while gradients are recorded; use vkgrad.no_grad() or an "
-                               "out-of-place op")
+        if recording and not _sync:
+            view = self._view.base() if self._view is not None and self._view.base is not None else None
+            # (a reshape of a leaf is its view as much as a basic index is)
+            leaves = [view] + [u for u, same in self._version.others(self) if same] if self._version.shared \
+                else [view]
+            leaf = next((t for t in leaves if t is not None and t.requires_grad and t._node is None), None)
+            if leaf is not None:
+                raise RuntimeError(f"{op}: an in-place change of a view of a leaf tensor that requires grad (shape "
+                                   f"{list(leaf.shape)}) while gradients are recorded; use vkgrad.no_grad() or an "
+                                   "out-of-place op")
         if recording:  # the op's input: self's value now, in a tensor of its own (self's storage may change)
             old = _snapshot(self)
-        with no_grad() if not recording else _nullcontext():
-            value = fn(old if recording else self)
-            if value.shape != self.shape:
-                raise ValueError(f"{op}: the result has shape {list(value.shape)}, not the tensor's "
-                                 f"{list(self.shape)} (in place, the tensor cannot be broadcast to a larger shape)")
-            v = value if value.dtype == self.dtype else value.to(dtype=self.dtype)
+        value = fn(old if recording else self)  # (not recording: grad mode is off already)
+        if value.shape != self.shape:
+            raise ValueError(f"{op}: the result has shape {list(value.shape)}, not the tensor's "
+                             f"{list(self.shape)} (in place, the tensor cannot be broadcast to a larger shape)")
+        v = value if value.dtype == self.dtype else value.to(dtype=self.dtype)
         if not (recording and (v.requires_grad or self.requires_grad)):
             self.backend.copy_(self.handle, v.handle)  # (into the storage: its reshape views see the change)
             self._version[0] += 1
             return self._passed_on(_region)
-        if self._version.shared:
-            raise RuntimeError(f"{op}: an in-place change that gradients go through, of a tensor that shares its "
-                               f"storage (shape {list(self.shape)}: a reshape view, a detach(), or one of them) "
-                               "while gradients are recorded; change a clone()")
+        # the tensors sharing self's storage (reshape views, detach()es) take its new value after: each
+        # one's value now kept for the ops recorded from it (its snapshot) where it is self's family
+        siblings = [(u, _snapshot(u) if same else None) for u, same in self._version.others(self)] \
+            if self._version.shared else ()
         # a value that requires grad is the op's own output (copy_ clones its source), or old itself;
         # a constant may be any tensor's: copied
         self.handle = v.handle if v.requires_grad else self.backend.cast(v.handle, self.dtype)
         self._version[0] += 1
         if v.requires_grad:
-            fn, parents, versions, *rest = v._node
-            if not any(p is old for p in parents):
-                # (copy_, fill_, a view read again: the value does not read old; it joins the node without
-                # a gradient, kept alive for the ops recorded from self before -- they reach it, and the
-                # value they saved, through self's version history)
-                fn, parents, versions = _with_input(fn, parents, versions, old)
-                if rest and rest[0] is not None:
-                    vjp = rest[0]
-                    rest[0] = lambda g: tuple(vjp(g)) + (None,)
-            self._node = (fn, parents, versions[:-1] + (self._version[0],), *rest)
+            self._node = _node_keeping(v._node, old, self._version[0])
         else:  # (a constant written over a tensor that requires grad: zero gradient through it)
             be, shape, dt = self.backend, self.shape, self.dtype
             self._node = (lambda g: (be.constant(shape, 0.0, dt),), (old,), (old._version[0], self._version[0]),
                           lambda g: (g * 0.0,))
         self.requires_grad = True
-        return self._passed_on(_region)
+        for u, u_old in siblings:
+            u._follow(self, u_old)
+        self._passed_on(_region)
+        for u, _ in siblings:
+            u._passed_on()
+        return self
+
+    def _follow(self, src, old):
+        """self shares the storage of ``src``, just changed in place while recording
+        (its value in new storage): self takes src's new value, reshaped, in that
+        storage -- recorded from src where self is src's family (``old``: self's
+        snapshot before; ``x.view(-1)[0] = y`` changes x and passes y's gradient
+        on, as PyTorch's views), the values only where it is a detach() (no node)."""
+        if old is None:
+            self.handle = src.backend.reshape(src.handle, self.shape)
+            return
+        with _grad_mode(True):
+            w = _ops().reshape(src, self.shape)  # (shares src's storage and version counter)
+        self.handle = w.handle
+        if w.requires_grad:
+            self._node = _node_keeping(w._node, old, self._version[0])
+            self.requires_grad = True
 
     def _refuse_recorded_leaf(self, op):
         """An in-place change of a leaf that requires grad, while recording, is refused
@@ -457,12 +487,8 @@ class Tensor:
                         region is not None and index is not None and _disjoint(region, _box(self.shape, index))):
                     continue
                 # a view with a graph is recorded again from its base even under no_grad (PyTorch
-                # regenerates a view's grad_fn after its base changed): w.t() kept across optimizer steps;
-                # one sharing its storage (an op's reshape of it in a live graph) is copied into instead --
-                # that graph's backward then raises, as PyTorch's after such a change
-                shared = v._version.shared
-                mode = _grad_mode(False) if shared else _grad_mode(True) if v.requires_grad and \
-                    self.requires_grad else _nullcontext()
+                # regenerates a view's grad_fn after its base changed): w.t() kept across optimizer steps
+                mode = _grad_mode(True) if v.requires_grad and self.requires_grad else _nullcontext()
                 with mode:
                     v._inplace_of("a view's update", lambda t, r=reader: r(self), _sync=True)
             base = links.base() if links.base is not None else None
@@ -1253,6 +1279,33 @@ def _unpickled(cls, array, dtype, device, requires_grad, name, extra):
     return out
 
 
+def in_place_if(inplace, x, op, fn):
+    """``fn(x)``, or with ``inplace`` (PyTorch's activations' and dropouts' flag) x
+    overwritten with it in place and returned (``op``: the in-place name for
+    errors): the input changes, as PyTorch's -- a tensor that required no gradient
+    passes one on after, its views see the change."""
+    if not inplace:
+        return fn(x)
+    if not isinstance(x, Tensor):
+        raise TypeError(f"{op}: expected a vkgrad Tensor, got {type(x).__name__}")
+    return x._inplace_of(op, fn)
+
+
+def _node_keeping(node, old, version):
+    """``node`` (an in-place change's value's) as the changed tensor's, at ``version``:
+    where the value does not read ``old`` (the tensor's snapshot before; copy_, fill_,
+    a view read again) old joins the node without a gradient, kept alive for the
+    ops recorded from the tensor before -- they reach it, and the value they saved,
+    through the version history."""
+    fn, parents, versions, *rest = node
+    if not any(p is old for p in parents):
+        fn, parents, versions = _with_input(fn, parents, versions, old)
+        if rest and rest[0] is not None:
+            vjp = rest[0]
+            rest[0] = lambda g: tuple(vjp(g)) + (None,)
+    return (fn, parents, versions[:-1] + (version,), *rest)
+
+
 def _with_input(fn, parents, versions, extra):
     """A node's (fn, parents, versions) with one more input that gets no gradient."""
     return (lambda g: tuple(fn(g)) + (None,), parents + (extra,),
@@ -1270,7 +1323,7 @@ def _snapshot(t):
     ops recorded from t before through t's version history."""
     old = Tensor(t.handle, t.backend, t.requires_grad)
     old._node, old._version = t._node, Version((t._version[0],))
-    t._version.remember(old)
+    t._version.remember(t, old)
     return old
 
 

@@ -9,16 +9,20 @@ from ..ops import softmax_cross_entropy as cross_entropy  # noqa: F401  (PyTorch
 
 
 def _accepting_inplace(fn):
-    """PyTorch's F.<activation>(x, ..., inplace=False): the argument accepted, by
-    name or as the positional one after the function's own, so its code runs (the
-    result is a new tensor, as the activation modules')."""
+    """PyTorch's F.<activation>(x, ..., inplace=False), the flag by name or as the
+    positional one after the function's own: ``inplace=True`` overwrites x, as
+    PyTorch's (``tensor.in_place_if``)."""
     import inspect
+
+    from ..tensor import in_place_if
     n = len([q for q in inspect.signature(fn).parameters.values() if q.kind is q.POSITIONAL_OR_KEYWORD])
 
     def f(*args, inplace=False, **kwargs):
         if len(args) == n + 1:
-            args = args[:-1]
-        return fn(*args, **kwargs)
+            args, inplace = args[:-1], args[-1]
+        if not args:
+            return fn(**kwargs)  # (fn names what is missing)
+        return in_place_if(inplace, args[0], fn.__name__ + "_", lambda t: fn(t, *args[1:], **kwargs))
     f.__name__ = f.__qualname__ = fn.__name__
     f.__doc__ = fn.__doc__
     f.accepts_inplace_of = fn

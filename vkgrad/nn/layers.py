@@ -11,7 +11,7 @@ from .. import config, ops
 from ..ops.conv import _one, _padding, _padding3, _pair, _triple
 from ..ops.nn import check_activation
 from ..random import rng
-from ..tensor import Parameter, Tensor, tensor
+from ..tensor import Parameter, Tensor, in_place_if, tensor
 from .module import Module
 
 
@@ -748,8 +748,8 @@ class LayerNorm(Module):
 
 
 class Dropout(Module):
-    """Inverted dropout; the identity in eval mode (``inplace`` accepted, as the
-    activations': the result is a new tensor)."""
+    """Inverted dropout; the identity in eval mode (``inplace=True`` overwrites the
+    input, as the activations')."""
 
     _fn = ops.dropout
 
@@ -761,7 +761,8 @@ class Dropout(Module):
         self.p = p
 
     def forward(self, x):
-        return type(self)._fn(x, self.p, self.training)
+        return in_place_if(self.inplace, x, type(self)._fn.__name__ + "_",
+                           lambda t: type(self)._fn(t, self.p, self.training))
 
     def extra_repr(self):
         return f"p={self.p}, inplace={self.inplace}"
@@ -925,11 +926,12 @@ def _fn_module(name, fn, doc, inputs=1, required=(), **defaults):
 
 def _act_module(name, fn, inplace=True, **defaults):
     """An activation's module: PyTorch's constructor arguments (``defaults``, then
-    ``inplace`` where PyTorch has one: accepted so PyTorch code runs, the result a
-    new tensor all the same)."""
+    ``inplace`` where PyTorch has one: True overwrites the input, as PyTorch's)."""
     if inplace:
         defaults["inplace"] = False
-    return _fn_module(name, lambda x, inplace=False, **kw: fn(x, **kw), f"""Module form of vkgrad.{fn.__name__}
+    return _fn_module(name, lambda x, inplace=False, **kw: in_place_if(inplace, x, fn.__name__ + "_",
+                                                                        lambda t: fn(t, **kw)),
+                      f"""Module form of vkgrad.{fn.__name__}
     ({', '.join(defaults) or 'no arguments'}).""", **defaults)
 
 
@@ -958,14 +960,14 @@ class RReLU(Module):
     """``vkgrad.rrelu`` as a module: a random slope in [lower, upper] for each
     negative element in training, their mean in eval."""
 
-    def __init__(self, lower=1.0 / 8, upper=1.0 / 3, inplace=False):  # (inplace: as the other activations')
+    def __init__(self, lower=1.0 / 8, upper=1.0 / 3, inplace=False):
         super().__init__()
         if not 0.0 <= lower <= upper:
             raise ValueError(f"RReLU: expected 0 <= lower <= upper, got {lower} and {upper}")
         self.lower, self.upper, self.inplace = float(lower), float(upper), inplace
 
     def forward(self, x):
-        return ops.rrelu(x, self.lower, self.upper, self.training)
+        return in_place_if(self.inplace, x, "rrelu_", lambda t: ops.rrelu(t, self.lower, self.upper, self.training))
 
     def extra_repr(self):
         return f"lower={self.lower}, upper={self.upper}"
@@ -977,7 +979,8 @@ LPPool2d = _fn_module("LPPool2d", ops.lp_pool2d, """``vkgrad.lp_pool2d`` as a mo
                       required=("norm_type", "kernel_size"), stride=None, ceil_mode=False)
 LPPool3d = _fn_module("LPPool3d", ops.lp_pool3d, """``vkgrad.lp_pool3d`` as a module.""",
                       required=("norm_type", "kernel_size"), stride=None, ceil_mode=False)
-Threshold = _fn_module("Threshold", lambda x, threshold, value, inplace: ops.threshold(x, threshold, value),
+Threshold = _fn_module("Threshold", lambda x, threshold, value, inplace: in_place_if(
+                           inplace, x, "threshold_", lambda t: ops.threshold(t, threshold, value)),
                        """x where x > threshold, else value (``vkgrad.threshold``; inplace as the other
     activations').""", required=("threshold", "value"), inplace=False)
 Softmax2d = _fn_module("Softmax2d", lambda x: ops.softmax(x, -3), """softmax over the channels of [N, C, H, W] (or
@@ -996,14 +999,14 @@ LocalResponseNorm = _fn_module("LocalResponseNorm", ops.local_response_norm,
 class Hardtanh(Module):
     """Module form of vkgrad.hardtanh: x clamped into [min_val, max_val]."""
 
-    def __init__(self, min_val=-1.0, max_val=1.0, inplace=False):  # (inplace: as the other activations')
+    def __init__(self, min_val=-1.0, max_val=1.0, inplace=False):
         super().__init__()
         if not float(min_val) < float(max_val):
             raise ValueError(f"Hardtanh: min_val {min_val} must be below max_val {max_val}")
         self.min_val, self.max_val, self.inplace = float(min_val), float(max_val), inplace
 
     def forward(self, x):
-        return ops.hardtanh(x, self.min_val, self.max_val)
+        return in_place_if(self.inplace, x, "hardtanh_", lambda t: ops.hardtanh(t, self.min_val, self.max_val))
 
     def extra_repr(self):
         return f"min_val={self.min_val}, max_val={self.max_val}"

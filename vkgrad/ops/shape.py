@@ -554,7 +554,8 @@ def _split_at(x, ax, sizes):
 def split(x, split_size_or_sections, axis=0):
     """PyTorch's split: pieces of ``split_size_or_sections`` along ``axis`` (the last
     piece shorter where the length is not a multiple), or of the sizes in a list.
-    A tuple of tensors (copies), each with its gradient back into x."""
+    A tuple of tensors, each with its gradient back into x, and each x's view
+    (``_as_views``)."""
     check_tensor("split", x)
     ax = _axis("split", x, axis)
     n = x.shape[ax]
@@ -565,7 +566,20 @@ def split(x, split_size_or_sections, axis=0):
         if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
             raise ValueError(f"split: split_size must be a positive integer, got {k!r}")
         sizes = [int(k)] * (n // k) + ([n % k] if n % k or n == 0 else [])
-    return _split_at(x, ax, sizes)
+    starts = np.cumsum([0] + sizes[:-1])
+    return _as_views(x, _split_at(x, ax, sizes),
+                     [(slice(None),) * ax + (slice(int(a), int(a) + n),) for a, n in zip(starts, sizes)])
+
+
+def _as_views(x, pieces, indices):
+    """Pieces of x (a split's, unbind's), each linked to x as its view at x[index]:
+    an in-place change of a piece reaches x and x's reaches the pieces, as
+    PyTorch's (``q, k, v = qkv.chunk(3, -1); q.mul_(scale)`` scales qkv)."""
+    from ..tensor import _viewed
+    for p, idx in zip(pieces, indices):
+        _viewed(p, x, lambda base, v, idx=idx: base.__setitem__(idx, v), lambda base, idx=idx: getitem(base, idx),
+                idx)
+    return pieces
 
 
 @int_as_f32
@@ -588,7 +602,8 @@ def unbind(x, axis=0):
     check_tensor("unbind", x)
     ax = _axis("unbind", x, axis)
     shape = x.shape[:ax] + x.shape[ax + 1:]
-    return tuple(reshape(t, shape) for t in _split_at(x, ax, [1] * x.shape[ax]))
+    return _as_views(x, tuple(reshape(t, shape) for t in _split_at(x, ax, [1] * x.shape[ax])),
+                     [(slice(None),) * ax + (i,) for i in range(x.shape[ax])])
 
 
 @int_as_f32
@@ -683,11 +698,12 @@ def index_select(x, axis, index):
 def flip(x, axis):
     """x reversed along ``axis`` (an int or a tuple of them; PyTorch's flip(dims))."""
     check_tensor("flip", x)
+    x0 = x
     for ax in norm_axes("flip", axis, x.ndim):
         n = x.shape[ax]
         if n > 1:
             x = _take(x, ax, np.arange(n - 1, -1, -1), key=("flip", n))
-    return x
+    return _own(x, x0)
 
 
 _PAD_MODES = ("constant", "reflect", "replicate", "circular")
@@ -760,7 +776,7 @@ def tile(x, reps):
     shape = (1,) * (nd - x.ndim) + tuple(x.shape)
     spread = reshape(x, tuple(d for n in shape for d in (1, n)))
     out = broadcast_to(spread, tuple(d for k, n in zip(reps, shape) for d in (k, n)))
-    return reshape(out, tuple(k * n for k, n in zip(reps, shape)))
+    return _own(reshape(out, tuple(k * n for k, n in zip(reps, shape))), x)
 
 
 @int_as_f32
@@ -777,12 +793,23 @@ def scan(x, ax, combine, fill):
     """The running ``combine`` (associative) along axis ``ax``: log2(n) passes, each
     combining x with itself shifted by 1, 2, 4, ... and padded with ``fill`` (the
     combine's identity); Hillis-Steele, differentiable through ``combine``."""
-    n, s = x.shape[ax], 1
+    n, s, x0 = x.shape[ax], 1, x
     while s < n:
         head = getitem(x, (slice(None),) * ax + (slice(0, n - s),))  # (one piece: its own slice)
         x = combine(x, cat([_zeros_along(x, ax, s, fill), head], ax))
         s *= 2
-    return x
+    return _own(x, x0)
+
+
+def _own(out, x):
+    """``out``, an op's result that may be x itself or a reshape of it (a scan over
+    one element, a flip of length-1 axes, a tile by ones, a roll by 0), copied in
+    new storage where it shares x's: PyTorch's result is a new tensor there, and
+    an in-place change of one must not reach the other."""
+    if out is x or out._version is x._version:
+        from .elementwise import clone
+        return clone(out)
+    return out
 
 
 def _zeros_along(x, ax, k, value=0.0):
@@ -812,7 +839,7 @@ def prod(x, axis=None, keepdims=False):
         out = prod(reshape(x, (x.size,)), 0)
         return reshape(out, (1,) * x.ndim) if keepdims else out
     ax = _axis("prod", x, axis)
-    n = x.shape[ax]
+    n, x0 = x.shape[ax], x
     if n == 0:
         out = _zeros_along(x, ax, 1, 1.0)
     else:
@@ -820,10 +847,10 @@ def prod(x, axis=None, keepdims=False):
             if n % 2:
                 x = cat([x, _zeros_along(x, ax, 1, 1.0)], ax)
                 n += 1
-            a, b = split(x, [n // 2, n // 2], ax)
+            a, b = _split_at(x, ax, [n // 2, n // 2])
             x, n = a * b, n // 2
         out = x
-    return out if keepdims else reshape(out, out.shape[:ax] + out.shape[ax + 1:])
+    return _own(out if keepdims else reshape(out, out.shape[:ax] + out.shape[ax + 1:]), x0)
 
 
 @int_as_f32
@@ -840,14 +867,15 @@ def roll(x, shifts, axis=None):
     axes = (axis,) if isinstance(axis, (int, np.integer)) else tuple(axis)
     if len(shifts) != len(axes):
         raise ValueError(f"roll: {len(shifts)} shifts for {len(axes)} dims")
+    x0 = x
     for sh, a in zip(shifts, axes):
         ax = _axis("roll", x, a)
         n = x.shape[ax]
         k = int(sh) % n if n else 0
         if k:
-            head, tail = split(x, [n - k, k], ax)
+            head, tail = _split_at(x, ax, [n - k, k])
             x = cat([tail, head], ax)
-    return x
+    return _own(x, x0)
 
 
 def _tri(op, x, diagonal, lower):
