@@ -721,6 +721,13 @@ def test_attention_masks_as_int32_tensors(bk):
     mha = nn.MultiheadAttention(E, H, batch_first=True, device=bk.device, dtype=bk.dtype)
     want, _ = mha(x, x, x, key_padding_mask=kpm)
     bk.close(mha(x, x, x, key_padding_mask=pad)[0].numpy(), want.numpy(), what="comparison key_padding_mask")
+    # one mask tensor for every layer: its kind found once (a second lookup of a tensor raised, session 30)
+    bk.close(mha(x, x, x, key_padding_mask=pad)[0].numpy(), want.numpy(), what="the same mask again")
+    enc = nn.TransformerEncoder(nn.TransformerEncoderLayer(E, H, 2 * E, dropout=0.0, batch_first=True), 2).to(
+        bk.device, dtype=bk.dtype)
+    square = nn.Transformer.generate_square_subsequent_mask(L, device=bk.device, dtype=bk.dtype)
+    bk.close(enc(x, mask=square, is_causal=True).numpy(), enc(x, is_causal=True, mask=np.triu(
+        np.ones((L, L), bool), 1)).numpy(), rtol=max(bk.rtol, 1e-3), what="two layers, one float mask")
     keep_t = vg.arange(L, device=bk.device).unsqueeze(0) <= vg.arange(L, device=bk.device).unsqueeze(1)
     bk.close(vg.nn.functional.scaled_dot_product_attention(q, q, q, attn_mask=keep_t).numpy(), causal.numpy(),
              what="sdpa comparison mask = causal")

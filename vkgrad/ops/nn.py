@@ -969,7 +969,9 @@ def causal_mask(backend, L, S, dtype):
                                                                           -np.inf, 0.0), dtype), backend)
 
 
-_MASK_KINDS = weakref.WeakKeyDictionary()  # float mask tensor -> (its version, whether it holds only 0 and 1)
+# id(float mask tensor) -> (a weak reference to it, its version, whether it holds only 0 and 1); by id, not a
+# WeakKeyDictionary: that compares a found key with == (a tensor's is elementwise)
+_MASK_KINDS = {}
 
 
 def _boolean_floats(m):
@@ -979,12 +981,12 @@ def _boolean_floats(m):
     and version (one mask is usually passed to every layer)."""
     if isinstance(m, np.ndarray):
         return bool(m.size) and bool(np.isin(m, (0.0, 1.0)).all()) and bool((m == 1.0).any())
-    seen = _MASK_KINDS.get(m)
-    if seen is not None and seen[0] == m._version[0]:
-        return seen[1]
+    seen = _MASK_KINDS.get(id(m))
+    if seen is not None and seen[0]() is m and seen[1] == m._version[0]:
+        return seen[2]
     a = m.numpy()
     kind = bool(a.size) and bool(np.isin(a, (0.0, 1.0)).all()) and bool((a == 1.0).any())
-    _MASK_KINDS[m] = (m._version[0], kind)
+    _MASK_KINDS[id(m)] = (weakref.ref(m, lambda _, k=id(m): _MASK_KINDS.pop(k, None)), m._version[0], kind)
     return kind
 
 
