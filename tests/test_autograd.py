@@ -640,6 +640,11 @@ def test_in_place_changes_reach_reshape_views_and_detaches(bk):
     zv[0] = a[0]
     assert z.requires_grad
     bk.close(vg.autograd.grad(z.sum(), [a])[0].numpy(), [[1.0] * 3, [0.0] * 3])
+    c = a * 1.0
+    parts = c.tensor_split(2, dim=0)
+    c[2:2] = 5.0  # (an empty selection: nothing written; an empty piece's change was an IndexError)
+    vg.tensor_split(parts[1][:, 3:], 2, dim=1)[1].clamp_(-0.2, 0.2)
+    bk.close(c.numpy(), av)
     with pytest.raises(RuntimeError, match=r"mul_: an in-place change of a view of a leaf tensor that requires grad "
                                            r"\(shape \[2, 3\]\)"):
         a.view(-1).mul_(2.0)

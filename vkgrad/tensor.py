@@ -701,6 +701,14 @@ class Tensor:
         except (IndexError, TypeError, ValueError) as e:
             raise IndexError(f"setitem: {e} (shape {list(self.shape)})") from None
         pos = np.asarray(pos)
+        if pos.size == 0:  # (an empty selection: nothing written -- a value that does not fit still refused)
+            vs = np.shape(value) if not isinstance(value, Tensor) else value.shape
+            try:
+                np.broadcast_shapes(vs, pos.shape)
+            except ValueError:
+                raise ValueError(f"setitem: a value of shape {list(vs)} does not broadcast to the selection's "
+                                 f"shape {list(pos.shape)}") from None
+            return self
         mask = np.zeros(self.size, bool)
         mask[pos.reshape(-1)] = True
         o = _ops()
