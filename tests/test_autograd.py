@@ -1335,3 +1335,22 @@ def test_torch_autograd_backward_accumulates_into_grad(bk):
     grads = vg.backward((w * w).sum())
     assert w.grad is None and "w" in grads
     bk.close(grads["w"].numpy(), [2.0, -2.0])
+
+
+def test_empty_selections_have_zero_gradients(bk):
+    """An empty basic-index slice's gradient is zeros -- on Vulkan it was a reused
+    memory block's bits (no dispatch binds an empty gradient: 7.0s from a freed
+    tensor came back) -- as are an empty gather's and a cat's with an empty piece."""
+    for _ in range(3):
+        junk = bk.t(np.full((3, 1, 4), 7.0)) * 1.0
+        del junk
+    x = bk.t(np.ones((3, 1, 4)), requires_grad=True)
+    (x[1::2, 1::2, 1::2] + 1).sum().backward()
+    assert x.grad.numpy().tolist() == np.zeros((3, 1, 4)).tolist()
+    x.grad = None
+    out = x.gather(2, bk.t(np.zeros((3, 1, 0)), dtype="i32"))
+    assert out.shape == (3, 1, 0) and out.requires_grad
+    out.sum().backward()
+    assert x.grad.numpy().tolist() == np.zeros((3, 1, 4)).tolist()
+    c = vg.cat([x, x[:0], 2 * x], 0)
+    bk.close(c.numpy(), np.concatenate([np.ones((3, 1, 4)), 2 * np.ones((3, 1, 4))]))

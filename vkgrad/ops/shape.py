@@ -1021,8 +1021,10 @@ def gather(x, axis, index):
     if any(it.shape[d] > x.shape[d] for d in range(x.ndim) if d != ax):
         raise ValueError(f"gather: index of shape {list(it.shape)} is larger than the input {list(x.shape)} "
                          f"along an axis other than {ax}")
-    if it.size == 0:
-        return zeros(*it.shape, dtype=x.dtype, device=x.device)
+    if it.size == 0:  # (still x's: a gradient of zeros, as PyTorch's)
+        be = x.backend
+        return make(be.full(tuple(it.shape), 0.0, x.dtype), be, (x,), lambda g: (be.full(x.shape, 0.0, x.dtype),),
+                    vjp=lambda g: (x.detach() * 0.0,))
     if any(it.shape[d] < x.shape[d] for d in range(x.ndim) if d != ax):
         x = getitem(x, tuple(slice(None) if d == ax else slice(0, it.shape[d]) for d in range(x.ndim)))
     x2, ih, perm, ishape = _cols(x, it, ax)

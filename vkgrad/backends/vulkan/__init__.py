@@ -1276,6 +1276,8 @@ class VulkanBackend(Backend):
     def _unslice(self, g, shape, starts, steps, base):
         """unslice.comp: y of ``shape`` holding g on the slice's lattice and zeros (or,
         given ``base``, base's elements: BASE = 1) elsewhere."""
+        if g.size == 0:  # (an empty slice: no dispatch binds an empty g -- y would keep a reused block's bits)
+            return self.full(tuple(shape), 0.0, g.dtype) if base is None else self.cast(base, base.dtype)
         y = self._alloc(tuple(shape), g.dtype)
         shape_, starts_, steps_, lens_ = _merge_lattice(list(shape), list(starts), list(steps), list(g.shape))
         if len(shape_) > _MAX_DIMS:
