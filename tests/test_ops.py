@@ -3387,3 +3387,15 @@ def test_edge_values_and_gradients_at_zero(bk):
     vg.clamp(x, lo, hi).sum().backward()
     assert x.grad.numpy().tolist() == [0.0, 1.0, 1.0, 0.0]
     assert lo.grad.numpy().tolist() == [1.0, 0.0, 0.0, 0.0] and hi.grad.numpy().tolist() == [0.0, 0.0, 0.0, 1.0]
+
+
+def test_norms_and_variances_of_small_halves(bk):
+    """norm / vector_norm / var / std of f16 values near 1e-4 as PyTorch's, which
+    accumulates in f32: their squares underflow f16 (a norm of 100 halves 1e-4
+    was 0)."""
+    a = 1e-4 * (1 + np.arange(100) / 100)  # (squares 1e-8 .. 4e-8: below f16's smallest, 6e-8)
+    x = bk.t(a)
+    want = a.astype(np.float16).astype(np.float64) if bk.dtype == "f16" else a.astype(np.float32).astype(np.float64)
+    for got, ref in ((x.norm(), np.linalg.norm(want)), (vg.linalg.vector_norm(x, 3), np.sum(np.abs(want) ** 3) ** (1 / 3)),
+                     (x.std(), want.std(ddof=1))):
+        np.testing.assert_allclose(float(got.item()), ref, rtol=max(bk.rtol, 1e-2) if bk.dtype == "f16" else 1e-5)

@@ -59,8 +59,12 @@ def mean(x, axis=None, keepdims=False):
 def var(x, axis=None, keepdims=False, correction=1):
     """Variance along axes: sum((x - mean)^2) / (n - correction), two passes (no
     E[x^2] - E[x]^2 cancellation).  correction=1 (Bessel's, PyTorch's default);
-    n <= correction gives NaN or inf, as in PyTorch."""
+    n <= correction gives NaN or inf, as in PyTorch; f16 computed in f32 (squared
+    deviations below 2e-4 would underflow)."""
     check_tensor("var", x)
+    if x.dtype == "f16":
+        from .elementwise import to
+        return to(var(to(x, dtype="f32"), axis=axis, keepdims=keepdims, correction=correction), dtype="f16")
     if not isinstance(correction, (int, float)) or isinstance(correction, bool) or correction < 0:
         raise ValueError(f"var: correction must be a non-negative number, got {correction!r}")
     axes = norm_axes("var", axis, x.ndim)
@@ -76,9 +80,12 @@ def var(x, axis=None, keepdims=False, correction=1):
 @torch_kwargs
 def std(x, axis=None, keepdims=False, correction=1):
     """sqrt(var(x, axis, keepdims, correction)); the gradient of a zero std (a
-    constant) is 0, as PyTorch's."""
+    constant) is 0, as PyTorch's; f16 in f32 (its variance may underflow where the
+    std does not)."""
     check_tensor("std", x)
-    from .elementwise import sqrt0
+    from .elementwise import sqrt0, to
+    if x.dtype == "f16":
+        return to(std(to(x, dtype="f32"), axis=axis, keepdims=keepdims, correction=correction), dtype="f16")
     return sqrt0(var(x, axis, keepdims=keepdims, correction=correction))
 
 
@@ -1252,9 +1259,12 @@ def norm(x, p="fro", axis=None, keepdims=False):
     """PyTorch's norm / linalg.vector_norm over ``axis`` (all by default): p a number
     > 0 or "fro" (2), inf (max |x|) or -inf (min |x|) -- below 1 not a norm, as
     PyTorch's.  A zero vector's gradient is
-    0 (as PyTorch's), not NaN."""
-    from .elementwise import abs as abs_, eq, pow as pow_, where
+    0 (as PyTorch's), not NaN.  f16 computed in f32 (PyTorch's accumulation: squares
+    of values below 2e-4 would underflow -- a norm of 100 halves 1e-4 was 0)."""
+    from .elementwise import abs as abs_, eq, pow as pow_, to, where
     check_tensor("norm", x)
+    if x.dtype == "f16":
+        return to(norm(to(x, dtype="f32"), p=p, axis=axis, keepdims=keepdims), dtype="f16")
     if p == "fro":
         p = 2.0
     if isinstance(p, bool) or not isinstance(p, (int, float)) or not (p > 0 or p in (np.inf, -np.inf)):
