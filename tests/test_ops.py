@@ -3399,3 +3399,16 @@ def test_norms_and_variances_of_small_halves(bk):
     for got, ref in ((x.norm(), np.linalg.norm(want)), (vg.linalg.vector_norm(x, 3), np.sum(np.abs(want) ** 3) ** (1 / 3)),
                      (x.std(), want.std(ddof=1))):
         np.testing.assert_allclose(float(got.item()), ref, rtol=max(bk.rtol, 1e-2) if bk.dtype == "f16" else 1e-5)
+
+
+def test_binary_cross_entropy_at_saturated_probabilities(bk):
+    """BCE of probabilities 0 and 1 is PyTorch's: the logs clamped at -100 (a wrong
+    certainty costs 100, not the 69 of a clamp at 1e-30), gradient 0 there (not
+    0 / 0), and a subnormal probability (flushed on GPUs) treated as 0 alike."""
+    p = bk.t(np.array([0.0, 1.0, 0.5, 1e-45, 1e-3, 1.0]), requires_grad=True)
+    y = bk.t(np.array([1.0, 0.0, 1.0, 1.0, 0.0, 1.0]))
+    loss = vg.nn.functional.binary_cross_entropy(p, y, reduction="none")
+    bk.close(loss.numpy(), [100.0, 100.0, np.log(2), 100.0, -np.log(1 - 1e-3), 0.0], rtol=max(bk.rtol, 1e-3))
+    loss.sum().backward()
+    # (p = y = 1: -1, the partial of -log p; PyTorch's (p - y) / max(p (1 - p), 1e-12) gives 0 there)
+    bk.close(p.grad.numpy(), [0.0, 0.0, -2.0, 0.0, 1 / (1 - 1e-3), -1.0], rtol=max(bk.rtol, 1e-3))

@@ -584,16 +584,25 @@ def binary_cross_entropy_with_logits(logits, targets, weight=None, reduction="me
     return _reduce(per if weight is None else mul(per, as_tensor(op, weight, x)), reduction)
 
 
+def _log_at_least_100(p):
+    """max(log p, -100), its gradient 0 (not 0 / 0) where p is 0 -- or below f32's
+    smallest normal number, which GPUs flush (lavapipe's log of 1e-45 was -88,
+    its gradient -inf)."""
+    pos = gt(p.detach(), 1.1754944e-38)
+    return clamp(where(pos, log(where(pos, p, 1.0)), -100.0), min=-100.0)
+
+
 def binary_cross_entropy(probs, targets, weight=None, reduction="mean"):
     """-(y log p + (1 - y) log(1 - p)) per element for probabilities p (e.g. a
-    sigmoid's output; PyTorch's BCELoss).  The logs are taken of p and 1 - p clamped
-    to at least 1e-30 (log >= -69; PyTorch clamps the log at -100, below what f32
-    holds on every device), so p = 0 or 1 gives a finite loss and gradient."""
+    sigmoid's output; PyTorch's BCELoss).  The logs are clamped at -100, as
+    PyTorch's: p = 0 or 1 gives a finite loss (100 where it is wrong) and a zero
+    gradient there (PyTorch's is (p - y) / 1e-12: both vanish through a saturated
+    sigmoid)."""
     op = "binary_cross_entropy"
     _check_reduction(op, reduction)
     p, y = _loss_operands(op, probs, targets, "probabilities'")
     y = y if y.dtype == p.dtype else y.to(dtype=p.dtype)
-    lp, l1p = log(clamp(p, min=1e-30)), log(clamp(affine(p, -1.0, 1.0), min=1e-30))
+    lp, l1p = _log_at_least_100(p), _log_at_least_100(affine(p, -1.0, 1.0))
     per = neg(add(mul(y, lp), mul(affine(y, -1.0, 1.0), l1p)))
     return _reduce(per if weight is None else mul(per, as_tensor(op, weight, p)), reduction)
 
