@@ -20,7 +20,7 @@ BUF4_OUT(2, GP4)
 BUF4_OUT(3, DB4)
 
 float dact(float y, float g) {
-    if (ACT == 1u) return y > 0.0 ? g : 0.0;
+    if (ACT == 1u) return y <= 0.0 ? 0.0 : g;  // (NaN passes g, as PyTorch's threshold_backward)
     if (ACT == 2u) return g * y * (1.0 - y);
     if (ACT == 3u) return g * (1.0 - y * y);
     if (ACT == 4u) return g * (0.5 * (1.0 + erf_as(y * SQRT1_2)) + y * INV_SQRT_2PI * exp(-0.5 * y * y));

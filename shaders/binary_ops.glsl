@@ -18,7 +18,7 @@ float f(float x, float g) {
         case B_MUL: return x * g;
         case B_DIV: return x / g;
         case B_EQ: return x == g ? 1.0 : 0.0;
-        case B_RELU_BWD: return x > 0.0 ? g : 0.0;
+        case B_RELU_BWD: return x <= 0.0 ? 0.0 : g;  // (NaN passes g, as PyTorch's threshold_backward)
         case B_SIGMOID_BWD: return g * x * (1.0 - x);
         case B_TANH_BWD: return g * (1.0 - x * x);
         case B_GELU_BWD: return g * (0.5 * (1.0 + erf_as(x * SQRT1_2)) + x * INV_SQRT_2PI * exp(-0.5 * x * x));

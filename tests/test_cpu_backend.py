@@ -814,8 +814,9 @@ def test_row_loops_split_over_the_c_pool(split, monkeypatch):
 def test_relu_and_gelu_by_c_loops_over_whole_arrays(split, monkeypatch):
     """ReLU and its gradient by _cpukern's loops over whole float32 arrays (split over
     its pool) with NumPy's bits: maximum(x, 0) (-0 to +0, NaN payloads kept) and
-    g * (x > 0) (-0 where g < 0); in place too (out = x); GELU and its gradient
-    within 1e-6 of the NumPy path, a GELU into its own input left to that path
+    PyTorch's threshold_backward, g where x is not <= 0 (a NaN x too), else +0; in
+    place too (out = x); GELU and its gradient within 1e-6 of the NumPy path, a
+    GELU into its own input left to that path
     (its loop's pointers are restrict); small arrays and other dtypes NumPy's; add
     over whole arrays with NumPy's bits, in place into either input."""
     if cpu._kern is None:
@@ -835,7 +836,7 @@ def test_relu_and_gelu_by_c_loops_over_whole_arrays(split, monkeypatch):
     one, three = split(lambda: (BE.unary("relu", x), BE.binary("relu_bwd", x, g)))
     for got in (one, three):
         np.testing.assert_array_equal(got[0].view(np.uint32), np.maximum(x, 0).view(np.uint32))
-        np.testing.assert_array_equal(got[1].view(np.uint32), (g * (x > 0)).view(np.uint32))
+        np.testing.assert_array_equal(got[1].view(np.uint32), np.where(x <= 0, np.float32(0), g).view(np.uint32))
     assert calls.count("vkg_relu_f32") == 2 and calls.count("vkg_relu_bwd_f32") == 2
     y = x.copy()
     assert BE.unary("relu", y, out=y) is y and np.array_equal(y.view(np.uint32), np.maximum(x, 0).view(np.uint32))

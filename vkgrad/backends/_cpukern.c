@@ -436,7 +436,8 @@ VKG_CLONES VKG_EXPORT
 void vkg_relu_bwd_f32(const float *x, const float *g, float *out, ptrdiff_t n)
 {
     for (ptrdiff_t i = 0; i < n; i++)
-        out[i] = x[i] > 0.0f ? g[i] : 0.0f;  /* (a select, as PyTorch's: an inf gradient at 0 is 0, not NaN) */
+        out[i] = x[i] <= 0.0f ? 0.0f : g[i];  /* (a select, as PyTorch's threshold_backward: an inf gradient
+                                                 at 0 is 0, not NaN; a NaN x passes g) */
 }
 
 /* y = a + b over whole arrays (NumPy's add's bits: one IEEE addition), y may be a or

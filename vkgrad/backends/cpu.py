@@ -921,7 +921,7 @@ _BINARY = {
     "mul": lambda x, y, a, b: x * y,
     "div": _ieee(lambda x, y, a, b: x / y),
     "eq": lambda x, y, a, b: (x == y).astype(x.dtype),
-    "relu_bwd": lambda x, g, a, b: np.where(x > 0, g, 0),  # (selects, as PyTorch's: inf * 0 is not NaN)
+    "relu_bwd": lambda x, g, a, b: np.where(x <= 0, 0, g),  # (selects, as PyTorch's: inf * 0 is not NaN)
     "sigmoid_bwd": lambda y, g, a, b: g * y * (1.0 - y),
     "tanh_bwd": lambda y, g, a, b: g * (1.0 - y * y),
     "gelu_bwd": lambda x, g, a, b: _gelu_bwd(x, g),

@@ -799,7 +799,12 @@ def cumsum(x, axis):
 def scan(x, ax, combine, fill):
     """The running ``combine`` (associative) along axis ``ax``: log2(n) passes, each
     combining x with itself shifted by 1, 2, 4, ... and padded with ``fill`` (the
-    combine's identity); Hillis-Steele, differentiable through ``combine``."""
+    combine's identity); Hillis-Steele, differentiable through ``combine``.  f16 in
+    f32, rounded once at the end (PyTorch accumulates so: log2(n) roundings to
+    halves were 8x its error over 255 elements)."""
+    if x.dtype == "f16" and x.shape[ax] > 2:
+        from .elementwise import to
+        return to(scan(to(x, dtype="f32"), ax, combine, fill), dtype="f16")
     n, s, x0 = x.shape[ax], 1, x
     while s < n:
         head = getitem(x, (slice(None),) * ax + (slice(0, n - s),))  # (one piece: its own slice)
