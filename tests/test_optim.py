@@ -1680,3 +1680,41 @@ def test_optimizer_zero_grad_set_to_none_false_zeroes():
     assert p.grad is g and p.grad.numpy().tolist() == [0.0, 0.0]
     opt.zero_grad()
     assert p.grad is None
+
+
+def test_cycled_momentum_of_optimizers_made_without_it_matches_torch():
+    """OneCycleLR / CyclicLR cycle the momentum of an SGD or RMSprop made with
+    momentum 0, as PyTorch's (it set 0.95 before the first step: vkgrad kept 0,
+    and RMSprop's beta1 was cycled instead); SGD keeps a momentum buffer from the
+    first step with momentum (momentum set after steps without raised TypeError)."""
+    torch = pytest.importorskip("torch")
+    for name in ("SGD", "RMSprop"):
+        for sched in ("OneCycleLR", "CyclicLR"):
+            got = []
+            for M in (torch, vg):
+                p = M.nn.Parameter(M.tensor([1.0, -2.0], dtype=M.float64, **({"device": "cpu"} if M is vg else {})))
+                opt = getattr(M.optim, name)([p], lr=0.01, momentum=0)
+                L = M.optim.lr_scheduler
+                s = L.OneCycleLR(opt, max_lr=0.05, total_steps=12) if sched == "OneCycleLR" else \
+                    L.CyclicLR(opt, 0.001, 0.05, step_size_up=3)
+                for _ in range(8):
+                    opt.zero_grad()
+                    (p ** 2).sum().backward()
+                    opt.step()
+                    s.step()
+                got.append(p.detach().numpy() if M is torch else p.numpy())
+            np.testing.assert_allclose(got[1], got[0], rtol=1e-10, err_msg=f"{name} {sched}")
+    for M in (torch, vg):
+        p = M.nn.Parameter(M.tensor([1.0, -2.0], dtype=M.float64, **({"device": "cpu"} if M is vg else {})))
+        opt = M.optim.SGD([p], lr=0.01)
+        for i in range(4):
+            if i == 1:
+                opt.param_groups[0]["momentum"] = 0.9
+            opt.zero_grad()
+            (p ** 2).sum().backward()
+            opt.step()
+        got.append(p.detach().numpy() if M is torch else p.numpy())
+    np.testing.assert_allclose(got[-1], got[-2], rtol=1e-12)
+    with pytest.raises(ValueError, match="OneCycleLR: Adagrad has neither momentum nor betas to cycle"):
+        vg.optim.lr_scheduler.OneCycleLR(vg.optim.Adagrad([vg.Parameter(np.zeros(2), device="cpu")]), 0.1,
+                                         total_steps=5)

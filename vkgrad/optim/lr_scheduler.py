@@ -343,23 +343,32 @@ class CosineAnnealingWarmRestarts(_Scheduler):
         return self.eta_min + (base - self.eta_min) * (1 + math.cos(math.pi * e / T_i)) / 2
 
 
+def _momentum_kind(optimizer):
+    """"betas" (the Adam family's beta1) or "momentum" (SGD's, RMSprop's) as the
+    optimizer's hyperparameters name them -- PyTorch's choice by its defaults
+    (RMSprop runs on Adam's kernels but has no betas) --, or None."""
+    hyper = type(optimizer)._HYPER
+    return "betas" if "betas" in hyper else "momentum" if "momentum" in hyper else None
+
+
 def _check_momentum(name, optimizer, cycle_momentum):
-    if cycle_momentum and not (hasattr(optimizer, "momentum") or hasattr(optimizer, "betas")):
+    if cycle_momentum and _momentum_kind(optimizer) is None:
         raise ValueError(f"{name}: {type(optimizer).__name__} has neither momentum nor betas to cycle; "
                          "pass cycle_momentum=False")
 
 
 def _cycles_momentum(optimizer, cycle_momentum):
-    """Whether a schedule moves the momentum: asked for, and the optimizer has one
-    (SGD's momentum 0 stays 0: its step keeps no momentum buffer)."""
-    return bool(cycle_momentum) and bool(getattr(optimizer, "momentum", 1.0) or hasattr(optimizer, "betas"))
+    """Whether a schedule moves the momentum: asked for, and the optimizer has one --
+    an SGD or RMSprop made with momentum 0 too, as PyTorch's (the schedule sets it
+    before the first step, which then keeps a momentum buffer)."""
+    return bool(cycle_momentum) and _momentum_kind(optimizer) is not None
 
 
 def _set_momentum(group, m):
     """One parameter group's SGD momentum, or the Adam family's beta1 (captured
     steps re-read both); ``group``: the optimizer serving it (its own attribute:
     the optimizer's setter would move every group's)."""
-    if hasattr(group, "betas"):
+    if _momentum_kind(group) == "betas":
         object.__setattr__(group, "betas", (m, group.betas[1]))
     else:
         object.__setattr__(group, "momentum", m)

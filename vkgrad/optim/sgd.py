@@ -27,7 +27,8 @@ class SGD(Optimizer):
 
     def _apply(self, work):
         for _, p, target, g in work:
-            first = id(p) not in self.state
+            # (a buffer from the first step with momentum, as PyTorch's: momentum set after steps without)
+            first = id(p) not in self.state or self.state[id(p)] is None and bool(self.momentum)
             if first:
                 self.state[id(p)] = self._zeros_like(p) if self.momentum else None
             p.backend.sgd_(target, g, self.state[id(p)], lambda: self.lr, lambda: self.momentum,
