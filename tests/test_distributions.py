@@ -646,7 +646,8 @@ def test_logistic_normal(bk):
     assert D.LogisticNormal(0.5, 1.0).event_shape == (2,)
     torch = pytest.importorskip("torch")
     T = torch.distributions.LogisticNormal(torch.tensor(loc), torch.tensor(sc))
-    y = T.sample((5,))
+    torch.manual_seed(0)  # (unseeded, a draw near the simplex's edge failed the f16 case now and then: its
+    y = T.sample((5,))  # halves hold such a coordinate to a few digits)
     lv = bk.t(loc, requires_grad=True)
     got = D.LogisticNormal(lv, bk.t(sc)).log_prob(bk.t(y.numpy()))
     bk.close(got.numpy(), T.log_prob(y).numpy(), rtol=max(bk.rtol, 1e-4), atol=max(bk.atol, 1e-3),

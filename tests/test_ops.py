@@ -3412,3 +3412,30 @@ def test_binary_cross_entropy_at_saturated_probabilities(bk):
     loss.sum().backward()
     # (p = y = 1: -1, the partial of -log p; PyTorch's (p - y) / max(p (1 - p), 1e-12) gives 0 there)
     bk.close(p.grad.numpy(), [0.0, 0.0, -2.0, 0.0, 1 / (1 - 1e-3), -1.0], rtol=max(bk.rtol, 1e-3))
+
+
+def test_functions_take_out(bk):
+    """PyTorch's out=: the result written into the given tensor (resized, with a
+    warning unless empty) and returned, a (values, indices) pair into a tuple;
+    refused while gradients are recorded through it, and float into int32."""
+    a, b = bk.t(np.array([1.0, 2.0, 3.0])), bk.t(np.array([2.0, 2.0, 2.0]))
+    c = bk.t(np.zeros(3))
+    assert vg.add(a, b, out=c) is c
+    bk.close(c.numpy(), [3.0, 4.0, 5.0])
+    buf = bk.t(np.zeros(0))
+    vg.cat([a, b], out=buf)
+    assert buf.shape == (6,)
+    with pytest.warns(UserWarning, match=r"matmul: out= of shape \[3\] resized to the result's \[2, 2\]"):
+        vg.matmul(bk.t(np.ones((2, 3))), bk.t(np.ones((3, 2))), out=c)
+    bk.close(c.numpy(), np.full((2, 2), 3.0))
+    vals, idx = bk.t(np.zeros(3)), bk.t(np.zeros(3), dtype="i32")
+    r = vg.sort(bk.t(np.array([3.0, 1.0, 2.0])), out=(vals, idx))
+    assert r.values is vals and r.indices is idx and idx.numpy().tolist() == [1, 2, 0]
+    x = bk.t(np.ones(3), requires_grad=True)
+    with pytest.raises(RuntimeError, match="exp: out= does not take part in autograd"):
+        vg.exp(x, out=bk.t(np.zeros(3)))
+    with vg.no_grad():
+        vg.exp(x, out=a)
+    bk.close(a.numpy(), np.full(3, np.e), rtol=max(bk.rtol, 1e-3))
+    with pytest.raises(TypeError, match="add: a .* result cannot be written into an int32 out="):
+        vg.add(a, b, out=bk.t(np.zeros(3), dtype="i32"))

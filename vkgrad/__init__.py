@@ -293,3 +293,19 @@ __all__ = ["Tensor", "Parameter", "tensor", "zeros", "ones", "full", "zeros_like
            "is_anomaly_check_nan_enabled", "func", "vmap", "nn", "optim", "data",
            "functional", "BackendError", "amp", "autocast", "is_autocast_enabled", "get_autocast_dtype", "parallel", "capture_step", "memory_stats",
            "memory_allocated", "memory_reserved", "empty_cache"] + list(_ops_all)
+
+
+def _accepting_out():
+    """PyTorch's ``out=`` on the functions (``tensor.with_out``); vkgrad's own calls
+    go to vkgrad.ops, unwrapped."""
+    import inspect
+
+    from .tensor import with_out
+    g = globals()
+    for name in _ops_all:
+        fn = g.get(name)
+        if inspect.isfunction(fn) and "out" not in inspect.signature(fn).parameters:
+            g[name] = with_out(fn)
+
+
+_accepting_out()

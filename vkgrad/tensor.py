@@ -1299,6 +1299,49 @@ def in_place_if(inplace, x, op, fn):
     return x._inplace_of(op, fn)
 
 
+def with_out(fn):
+    """``fn`` taking PyTorch's ``out=``: the result written into that tensor (a tuple
+    of them for a (values, indices) result) and returned -- ``vg.cat(xs, out=buf)``,
+    ``vg.add(a, b, out=c)``.  As PyTorch's: not while gradients are recorded through
+    it, an out of another shape resized (with a warning unless it is empty), a
+    float result refused by an int32 out."""
+    import functools
+
+    @functools.wraps(fn)
+    def wrapper(*args, out=None, **kw):  # (named so: anomaly mode names the op past its decorators' wrappers)
+        if out is None:
+            return fn(*args, **kw)
+        return _write_out(fn.__name__, fn(*args, **kw), out)
+    return wrapper
+
+
+def _write_out(op, result, out):
+    if isinstance(result, tuple):
+        if not isinstance(out, (tuple, list)) or len(out) != len(result):
+            raise TypeError(f"{op}: out= must be a tuple of {len(result)} tensors for this result, got "
+                            f"{type(out).__name__}")
+        written = [_write_out(op, r, o) for r, o in zip(result, out)]
+        return type(result)(*written) if hasattr(result, "_fields") else tuple(written)
+    if not isinstance(out, Tensor):
+        raise TypeError(f"{op}: out= must be a vkgrad Tensor, got {type(out).__name__}")
+    if not isinstance(result, Tensor):
+        raise TypeError(f"{op}: its result is a {type(result).__name__}, not a tensor to write into out=")
+    if config.grad_enabled and (result.requires_grad or out.requires_grad):
+        raise RuntimeError(f"{op}: out= does not take part in autograd (an argument or out requires grad), as "
+                           "PyTorch's; call it without out=, or under vkgrad.no_grad()")
+    if out.device != result.device:
+        raise ValueError(f"{op}: out= is on {out.device}, the result on {result.device}")
+    if out.dtype == "i32" and result.dtype != "i32":
+        raise TypeError(f"{op}: a {result.dtype} result cannot be written into an int32 out=")
+    if out.shape != result.shape:
+        if out.size:
+            import warnings
+            warnings.warn(f"{op}: out= of shape {list(out.shape)} resized to the result's {list(result.shape)}",
+                          stacklevel=3)
+        out.resize_(result.shape)
+    return out.copy_(result)
+
+
 def _node_keeping(node, old, version):
     """``node`` (an in-place change's value's) as the changed tensor's, at ``version``:
     where the value does not read ``old`` (the tensor's snapshot before; copy_, fill_,
