@@ -390,8 +390,9 @@ class Tensor:
         buffer pass gradients on (the last was lost, silently, before).  An op
         recorded earlier from self reaches self's earlier value (its version
         history); one whose input changed without recording raises in backward;
-        a tensor sharing its storage with another live one (a reshape view, a
-        detach()) is refused such a change.  ``_sync``: a view read again from its
+        the live tensors sharing its storage (reshape views, detach()es) follow
+        the change (``_follow``; refused where one is a leaf that requires grad,
+        as PyTorch's view of a leaf).  ``_sync``: a view read again from its
         changed base (_passed_on), not the user's change; ``_region``: the box of
         self a basic-index write changed (_box; None: anywhere)."""
         recording = config.grad_enabled
