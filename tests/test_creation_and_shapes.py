@@ -377,3 +377,4 @@ def test_pickle_and_index_protocols(bk):
     with pytest.raises(ValueError, match=r"pow: integers to negative integer powers are not allowed"):
         i ** -1
     assert (i ** 2).numpy().tolist() == [4]
+    assert +x is x and x.real is x and +i is i  # (unary + raised TypeError)

@@ -607,6 +607,15 @@ class Tensor:
     def __neg__(self):
         return _ops().neg(self)
 
+    def __pos__(self):
+        """``+x``: x itself (PyTorch's positive; an int32 tensor too)."""
+        return self
+
+    @property
+    def real(self):
+        """PyTorch's ``.real`` of a real tensor: the tensor itself (vkgrad has no complex dtypes)."""
+        return self
+
     def __pow__(self, e):
         return _ops().pow(self, e)
 
