@@ -80,7 +80,10 @@ class Version(list):
     def remember(self, t, snapshot):
         if self.history is None:
             self.history = {}
-        self.history[(snapshot._version[0], id(t))] = weakref.ref(snapshot)
+        h = self.history
+        if len(h) >= 64 and len(h) & (len(h) - 1) == 0:  # (at 64, 128, ...: the freed snapshots dropped)
+            self.history = h = {k: r for k, r in h.items() if r() is not None}
+        h[(snapshot._version[0], id(t))] = weakref.ref(snapshot)
 
     def share(self, base, out, detached=False):
         if self._users is None:
@@ -91,6 +94,8 @@ class Version(list):
                 self._family[id(t)] = next(_FAMILIES)
         if not detached:
             self._family[id(out)] = self._family[id(base)]
+        if len(self._family) > 2 * len(self._users) + 8:  # (the dead sharers' entries dropped now and then)
+            self._family = {k: f for k, f in self._family.items() if k in self._users}
 
     @property
     def shared(self):
@@ -398,11 +403,11 @@ class Tensor:
         recording = config.grad_enabled
         if recording and not _sync:
             self._refuse_recorded_leaf(op)
+        sharers = self._version.others(self) if recording and self._version.shared else ()
         if recording and not _sync:
             view = self._view.base() if self._view is not None and self._view.base is not None else None
             # (a reshape of a leaf is its view as much as a basic index is)
-            leaves = [view] + [u for u, same in self._version.others(self) if same] if self._version.shared \
-                else [view]
+            leaves = [view] + [u for u, same in sharers if same]
             leaf = next((t for t in leaves if t is not None and t.requires_grad and t._node is None), None)
             if leaf is not None:
                 raise RuntimeError(f"{op}: an in-place change of a view of a leaf tensor that requires grad (shape "
@@ -421,8 +426,7 @@ class Tensor:
             return self._passed_on(_region)
         # the tensors sharing self's storage (reshape views, detach()es) take its new value after: each
         # one's value now kept for the ops recorded from it (its snapshot) where it is self's family
-        siblings = [(u, _snapshot(u) if same else None) for u, same in self._version.others(self)] \
-            if self._version.shared else ()
+        siblings = [(u, _snapshot(u) if same else None) for u, same in sharers]
         # a value that requires grad is the op's own output (copy_ clones its source), or old itself;
         # a constant may be any tensor's: copied
         self.handle = v.handle if v.requires_grad else self.backend.cast(v.handle, self.dtype)
@@ -745,8 +749,7 @@ class Tensor:
         out = _ops().getitem(self, index)
         if all(i is None or i is Ellipsis or isinstance(i, (slice, int, np.integer)) and not isinstance(i, bool)
                for i in (index if isinstance(index, tuple) else (index,))):  # (advanced indices: copies, as PyTorch's)
-            _viewed(out, self, lambda base, v: base.__setitem__(index, v), lambda base: _ops().getitem(base, index),
-                    index)
+            _index_view(out, self, index)
         return out
 
     @property
@@ -758,16 +761,12 @@ class Tensor:
         out = _ops().narrow(self, dim, start, length)
         d = self._dim("narrow", dim)
         s0 = int(start) + (self.shape[d] if int(start) < 0 else 0)
-        idx = (slice(None),) * d + (slice(s0, s0 + int(length)),)
-        return _viewed(out, self, lambda base, v: base.__setitem__(idx, v), lambda base: _ops().getitem(base, idx),
-                       idx)
+        return _index_view(out, self, (slice(None),) * d + (slice(s0, s0 + int(length)),))
 
     def select(self, dim, index):
         """``vkgrad.select(self, ...)``: x[..., index, ...] along ``dim``, a view (as narrow)."""
         out = _ops().select(self, dim, index)
-        idx = (slice(None),) * self._dim("select", dim) + (int(index),)
-        return _viewed(out, self, lambda base, v: base.__setitem__(idx, v), lambda base: _ops().getitem(base, idx),
-                       idx)
+        return _index_view(out, self, (slice(None),) * self._dim("select", dim) + (int(index),))
 
     def diagonal(self, offset=0, dim1=0, dim2=1):
         """PyTorch's diagonal (its entries on the last axis); a view: an in-place change
@@ -1072,20 +1071,15 @@ class Tensor:
     # -- PyTorch's in-place shape changes: the tensor object takes the new shape (and, where
     # gradients are recorded, the op's place in the graph); its view links are dropped
     def _reshaped_in_place(self, op, fn):
-        from . import config
         recording = config.grad_enabled
         if recording:
             self._refuse_recorded_leaf(op)
             old = _snapshot(self)
-            value = fn(old)
-        else:
-            with _grad_mode(False):
-                value = fn(self)
+        value = fn(old if recording else self)  # (not recording: grad mode is off already)
         self.handle = value.handle
         self._version[0] += 1
         if recording and value.requires_grad:
-            fn_, parents, versions, *rest = value._node
-            self._node = (fn_, parents, versions[:-1] + (self._version[0],), *rest)
+            self._node = _node_keeping(value._node, old, self._version[0])
             self.requires_grad = True
         self._unlink_views()  # (their indices are the old shape's)
         return self
@@ -1424,6 +1418,12 @@ def _viewed(out, base, writer, reader, index=None):
         views[:] = [e for e in views if e[0]() is not None]
     views.append((weakref.ref(out), reader, index))
     return out
+
+
+def _index_view(out, base, index):
+    """``out`` = base[index] (a basic index) linked as base's view there (_viewed):
+    getitem, narrow, select, a split's pieces."""
+    return _viewed(out, base, lambda b, v: b.__setitem__(index, v), lambda b: _ops().getitem(b, index), index)
 
 
 def _box(shape, index):

@@ -988,15 +988,14 @@ def _boolean_floats(m):
     (comparisons, ``.bool()``, ``~`` / ``&`` of them: PyTorch code's
     ``arange(S) >= lengths[:, None]``), not scores to add -- read once per tensor
     and version (one mask is usually passed to every layer)."""
-    if isinstance(m, np.ndarray):
-        return bool(m.size) and bool(np.isin(m, (0.0, 1.0)).all()) and bool((m == 1.0).any())
-    seen = _MASK_KINDS.get(id(m))
-    if seen is not None and seen[0]() is m and seen[1] == m._version[0]:
-        return seen[2]
-    a = m.numpy()
-    kind = bool(a.size) and bool(np.isin(a, (0.0, 1.0)).all()) and bool((a == 1.0).any())
-    _MASK_KINDS[id(m)] = (weakref.ref(m, lambda _, k=id(m): _MASK_KINDS.pop(k, None)), m._version[0], kind)
-    return kind
+    if not isinstance(m, np.ndarray):
+        seen = _MASK_KINDS.get(id(m))
+        if seen is not None and seen[0]() is m and seen[1] == m._version[0]:
+            return seen[2]
+        kind = _boolean_floats(m.numpy())
+        _MASK_KINDS[id(m)] = (weakref.ref(m, lambda _, k=id(m): _MASK_KINDS.pop(k, None)), m._version[0], kind)
+        return kind
+    return bool(m.size) and bool(np.isin(m, (0.0, 1.0)).all()) and bool((m == 1.0).any())
 
 
 def additive_mask(m, like, true_masks):

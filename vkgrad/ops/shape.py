@@ -582,10 +582,9 @@ def _as_views(x, pieces, indices):
     """Pieces of x (a split's, unbind's), each linked to x as its view at x[index]:
     an in-place change of a piece reaches x and x's reaches the pieces, as
     PyTorch's (``q, k, v = qkv.chunk(3, -1); q.mul_(scale)`` scales qkv)."""
-    from ..tensor import _viewed
+    from ..tensor import _index_view
     for p, idx in zip(pieces, indices):
-        _viewed(p, x, lambda base, v, idx=idx: base.__setitem__(idx, v), lambda base, idx=idx: getitem(base, idx),
-                idx)
+        _index_view(p, x, idx)
     return pieces
 
 
