@@ -739,6 +739,48 @@ def test_attention_masks_as_int32_tensors(bk):
              vg.nn.functional.scaled_dot_product_attention(q, q, q).numpy(), what="sdpa zero mask")
 
 
+def test_attention_rows_masked_everywhere_match_torch(bk):
+    """A query row whose keys are all masked -- a sequence all padding, a left-padded
+    row under a causal mask -- gets zero weights and no gradient in
+    scaled_dot_product_attention and in MultiheadAttention without need_weights
+    (PyTorch's: the Transformer layers train on such batches; a softmax gave NaN),
+    with host and device masks; with need_weights NaN, as PyTorch's."""
+    torch = pytest.importorskip("torch")
+    E, H, N, L = 4, 2, 2, 3
+    r = np.random.default_rng(61)
+    x = r.standard_normal((N, L, E))
+    kpm = np.array([[False, False, True], [True, True, True]])  # (the second sequence all padding)
+    causal_left = np.array([[True, False, False], [True, True, False], [False, False, False]])  # (sdpa: True keeps)
+    qkv = r.standard_normal((N, H, L, E // H))
+    tq = torch.tensor(qkv, requires_grad=True)
+    want = torch.nn.functional.scaled_dot_product_attention(tq, tq, tq, attn_mask=torch.tensor(causal_left))
+    want.backward(torch.tensor(np.cos(np.arange(want.numel())).reshape(want.shape)))
+    for mask in (causal_left, vg.tensor(causal_left, device=bk.device),
+                 bk.t(np.where(causal_left, 0.0, -np.inf))):
+        q = bk.t(qkv, requires_grad=True)
+        got = vg.nn.functional.scaled_dot_product_attention(q, q, q, attn_mask=mask)
+        (got * bk.t(np.cos(np.arange(got.size)).reshape(got.shape))).sum().backward()
+        bk.close(got.numpy(), want.detach().numpy(), what=f"sdpa {type(mask).__name__}")
+        bk.close(q.grad.numpy(), tq.grad.numpy(), what=f"sdpa grad {type(mask).__name__}")
+    torch.manual_seed(0)
+    tl = torch.nn.TransformerEncoderLayer(E, H, 8, dropout=0.0, batch_first=True).double()
+    vl = nn.TransformerEncoderLayer(E, H, 8, dropout=0.0, batch_first=True)
+    vl.load_state_dict({k: vg.tensor(v.numpy()) for k, v in tl.state_dict().items()})
+    vl.to(bk.device, dtype=bk.dtype)
+    tx = torch.tensor(x, requires_grad=True)
+    want = tl(tx, src_key_padding_mask=torch.tensor(kpm))  # (training mode: finite everywhere)
+    want.sum().backward()
+    for mask in (kpm, vg.tensor(kpm, device=bk.device)):
+        vx = bk.t(x, requires_grad=True)
+        got = vl(vx, src_key_padding_mask=mask)
+        got.sum().backward()
+        bk.close(got.numpy(), want.detach().numpy(), what=f"encoder layer {type(mask).__name__}")
+        bk.close(vx.grad.numpy(), tx.grad.numpy(), what=f"encoder layer grad {type(mask).__name__}")
+    mha = nn.MultiheadAttention(E, H, batch_first=True, device=bk.device, dtype=bk.dtype)
+    out, w = mha(bk.t(x), bk.t(x), bk.t(x), key_padding_mask=kpm)
+    assert np.isnan(out.numpy()[1]).all() and np.isnan(w.numpy()[1]).all() and np.isfinite(out.numpy()[0]).all()
+
+
 def test_transformer_model_matches_torch(bk):
     """nn.Transformer (two encoder layers, one decoder layer, their final norms,
     xavier_uniform_ on every matrix) against PyTorch's in f64: parameter names,
@@ -1319,6 +1361,13 @@ def test_loss_and_activation_modules_match_torch_and_check_arguments():
         got.sum().backward()
         want.sum().backward()
         np.testing.assert_allclose(xa.grad.numpy(), ta.grad.numpy(), rtol=1e-10, atol=1e-12, err_msg=name)
+    # a weighted loss keeps its weights as buffers, as PyTorch's: in the state dict, moved by .to()
+    tw = vg.tensor(w, device="cpu")
+    assert list(nn.CrossEntropyLoss(weight=tw).state_dict()) == list(torch.nn.CrossEntropyLoss(
+        weight=torch.tensor(w)).state_dict()) == ["weight"]
+    assert list(nn.BCEWithLogitsLoss(tw, pos_weight=tw).state_dict()) == ["weight", "pos_weight"]
+    assert list(nn.NLLLoss().state_dict()) == [] and nn.NLLLoss().weight is None
+    assert nn.MultiMarginLoss(weight=tw).to(dtype="f64").weight.dtype == "f64"
     pr, tpr = nn.PReLU(4, init=0.1, device="cpu", dtype="f64"), torch.nn.PReLU(4, init=0.1).double()
     xi = r.standard_normal((3, 4, 5))
     pr(vg.tensor(xi, device="cpu", dtype="f64")).sum().backward()
@@ -1384,7 +1433,8 @@ def test_module_and_parameter_containers():
     flat = vg.tensor(np.arange(24.0).reshape(2, 3, 4))
     u = nn.Unflatten(1, (3, 4))(nn.Flatten()(flat))
     np.testing.assert_array_equal(u.numpy(), flat.numpy())
-    with pytest.raises(ValueError, match=r"Unflatten: axis 1 of shape \[2, 12\] cannot be split into \[5, 2\]"):
+    np.testing.assert_array_equal(nn.Unflatten(1, (2, -1))(nn.Flatten()(flat)).numpy(), flat.numpy().reshape(2, 2, 6))
+    with pytest.raises(ValueError, match=r"unflatten: sizes \[5, 2\] do not split axis 1 of length 12"):
         nn.Unflatten(1, (5, 2))(nn.Flatten()(flat))
 
 
@@ -1574,6 +1624,9 @@ def test_margin_and_likelihood_losses_and_shrink_modules_match_torch():
              ("MultiMarginLoss", dict(margin=2.0, weight=w), (x, labels), 1),
              ("MultiMarginLoss", dict(p=2), (x, labels), 1),
              ("MultiLabelSoftMarginLoss", dict(weight=w), (x, multi), 1),
+             ("MultiMarginLoss", dict(p=2, weight=w, reduction="none"), (x[0], labels[1]), 1),  # (unbatched rows)
+             ("MultiLabelSoftMarginLoss", dict(reduction="none"), (x[0], multi[0]), 1),
+             ("KLDivLoss", dict(reduction="none"), (x, x2), 1),  # (NaN at negative targets, as PyTorch's)
              ("PoissonNLLLoss", dict(full=True), (x, np.abs(x2) * 3), 1),
              ("PoissonNLLLoss", dict(log_input=False), (np.abs(x) + 0.1, np.abs(x2)), 1),
              ("GaussianNLLLoss", dict(full=True), (x, x2, v), 3),
@@ -1591,7 +1644,11 @@ def test_margin_and_likelihood_losses_and_shrink_modules_match_torch():
         got = getattr(nn, name)(**kw)(*vs)
         want = getattr(torch.nn, name)(**tkw)(*ts)
         np.testing.assert_allclose(got.numpy(), want.detach().numpy(), rtol=1e-12, atol=1e-12, err_msg=name)
-        got.sum().backward()
+        vg.set_check_finite(False)  # (the NaN losses)
+        try:
+            got.sum().backward()
+        finally:
+            vg.set_check_finite(True)
         want.sum().backward()
         for i, (a, b) in enumerate(zip(vs, ts)):
             if isinstance(a, vg.Tensor):
@@ -1706,7 +1763,11 @@ def test_more_layers_match_torch():
              (nn.EmbeddingBag(5, 3, mode="sum"), torch.nn.EmbeddingBag(5, 3, mode="sum"), (idx, off[:-1], psw)),
              (nn.EmbeddingBag(5, 3, mode="max", include_last_offset=True),
               torch.nn.EmbeddingBag(5, 3, mode="max", include_last_offset=True), (idx, off)),
-             (nn.EmbeddingBag(5, 3, padding_idx=4), torch.nn.EmbeddingBag(5, 3, padding_idx=4), (idx.reshape(2, 4),))]
+             (nn.EmbeddingBag(5, 3, padding_idx=4), torch.nn.EmbeddingBag(5, 3, padding_idx=4), (idx.reshape(2, 4),)),
+             (nn.EmbeddingBag(5, 3, max_norm=1.0, norm_type=3.0, mode="sum"),
+              torch.nn.EmbeddingBag(5, 3, max_norm=1.0, norm_type=3.0, mode="sum"), (idx, off[:-1])),
+             (nn.EmbeddingBag(5, 3, scale_grad_by_freq=True),  # (a repeated index sorting last: PyTorch's CPU
+              torch.nn.EmbeddingBag(5, 3, scale_grad_by_freq=True), (idx[:4].reshape(2, 2),))]  # kernel is right here)
     for mine, theirs, args in cases:
         name = type(mine).__name__
         mine.to(device="cpu", dtype="f64")
@@ -1744,6 +1805,21 @@ def test_more_layers_match_torch():
         vg.embedding_bag(idx, vg.tensor(np.ones((5, 3))), off[:-1], per_sample_weights=psw)
     with pytest.raises(ValueError, match=r"embedding_bag: input must lie in \[0, 5\), got values in \[0, 9\]"):
         vg.embedding_bag(np.array([[0, 9]]), vg.tensor(np.ones((5, 3))))
+    # PyTorch's argument order; max_norm renormalises the rows indexed in place (row 2 is not indexed)
+    w = vg.tensor(np.arange(15.0).reshape(5, 3), device="cpu", dtype="f64")
+    got = vg.nn.functional.embedding_bag(np.array([0, 1, 1, 3]), w, np.array([0, 1]), 5.0, 2, True, "sum").numpy()
+    norms = np.linalg.norm(w.numpy(), axis=1)
+    np.testing.assert_allclose(norms[[0, 1, 3]], [np.sqrt(5), 5, 5], rtol=1e-6)
+    np.testing.assert_array_equal(w.numpy()[2], [6, 7, 8])
+    np.testing.assert_allclose(got, [w.numpy()[0], w.numpy()[[1, 1, 3]].sum(0)])
+    # scale_grad_by_freq: each row's gradient over its index's count in the input (pytorch/pytorch#190063: 2.13's
+    # CPU kernel gave row 3 0.5 here)
+    w = vg.tensor(np.ones((4, 3)), device="cpu", dtype="f64", requires_grad=True)
+    vg.embedding_bag(np.array([1, 1, 3]), w, np.array([0]), mode="sum", scale_grad_by_freq=True).sum().backward()
+    np.testing.assert_array_equal(w.grad.numpy()[:, 0], [0, 1, 0, 1])
+    with pytest.raises(ValueError, match=r"EmbeddingBag: scale_grad_by_freq does not go with mode 'max'"):
+        nn.EmbeddingBag(5, 3, mode="max", scale_grad_by_freq=True)
+    assert nn.EmbeddingBag(5, 3, device="cpu", dtype="f64").weight.dtype == "f64"  # (they were dropped)
     with pytest.raises(ValueError, match=r"bilinear: expected inputs \[..., in1\], \[..., in2\]"):
         nn.Bilinear(4, 7, 3)(vg.tensor(x3[:, :, 0]), vg.tensor(x3[:, :3, 0]))
 

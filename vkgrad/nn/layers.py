@@ -556,22 +556,27 @@ class EmbeddingBag(Module):
                  mode="mean", sparse=False, _weight=None, include_last_offset=False, padding_idx=None, device=None,
                  dtype=None):
         super().__init__()
-        if max_norm is not None or scale_grad_by_freq or sparse:
-            raise ValueError("EmbeddingBag: max_norm, scale_grad_by_freq and sparse are not supported")
         if mode not in ("sum", "mean", "max"):
             raise ValueError(f"EmbeddingBag: mode must be 'sum', 'mean' or 'max', got {mode!r}")
-        emb = Embedding(num_embeddings, embedding_dim, padding_idx, device, dtype)  # (its checks and init)
+        if scale_grad_by_freq and mode == "max":
+            raise ValueError("EmbeddingBag: scale_grad_by_freq does not go with mode 'max' (as PyTorch's)")
+        emb = Embedding(num_embeddings, embedding_dim, padding_idx, device=device, dtype=dtype)  # (checks, init)
         self.num_embeddings, self.embedding_dim, self.padding_idx = num_embeddings, embedding_dim, emb.padding_idx
-        self.mode, self.include_last_offset = mode, bool(include_last_offset)
+        self.max_norm, self.norm_type, self.scale_grad_by_freq = max_norm, norm_type, bool(scale_grad_by_freq)
+        self.mode, self.sparse, self.include_last_offset = mode, bool(sparse), bool(include_last_offset)
         self.weight = emb.weight if _weight is None else Parameter(np.asarray(_weight), device=device, dtype=dtype)
 
     def forward(self, input, offsets=None, per_sample_weights=None):
-        return ops.embedding_bag(input, self.weight, offsets, self.mode, per_sample_weights, self.include_last_offset,
-                                 self.padding_idx)
+        return ops.embedding_bag(input, self.weight, offsets, self.max_norm, self.norm_type, self.scale_grad_by_freq,
+                                 self.mode, self.sparse, per_sample_weights, self.include_last_offset, self.padding_idx)
 
-    def extra_repr(self):
-        return f"{self.num_embeddings}, {self.embedding_dim}, mode={self.mode!r}" + (
-            f", padding_idx={self.padding_idx}" if self.padding_idx is not None else "")
+    def extra_repr(self):  # (PyTorch's)
+        return f"{self.num_embeddings}, {self.embedding_dim}" + "".join(
+            f", {k}={v}" for k, v, shown in (("max_norm", self.max_norm, self.max_norm is not None),
+                                             ("norm_type", self.norm_type, self.norm_type != 2),
+                                             ("scale_grad_by_freq", True, self.scale_grad_by_freq),
+                                             ("mode", repr(self.mode), True),
+                                             ("padding_idx", self.padding_idx, self.padding_idx is not None)) if shown)
 
 
 class Bilinear(Module):
@@ -610,7 +615,8 @@ class MultiheadAttention(Module):
     comparison's 1.0 / 0.0 adds: ``.int()`` makes it a boolean mask); ``is_causal`` with no ``attn_mask`` masks later positions.  Composed of
     linear (over [..., E]; self-attention -- query, key and value one tensor -- one
     product with ``in_proj_weight``), batched products and softmax (a row masked
-    everywhere gives NaN, as PyTorch); dropout on the weights in training;
+    everywhere gives NaN with ``need_weights``, zeros without, as PyTorch's); dropout
+    on the weights in training;
     ``add_bias_kv`` (learnt ``bias_k`` / ``bias_v`` [1, 1, E] appended to the keys and
     values) and ``add_zero_attn`` (a key and value of zeros appended), the masks
     padded for them, as PyTorch."""
@@ -652,13 +658,14 @@ class MultiheadAttention(Module):
         self.add_zero_attn = bool(add_zero_attn)
 
     def _mask(self, m, shape, what, like):
-        """An additive mask of ``shape`` (or None): booleans to -inf where True."""
+        """An additive mask of ``shape`` and its host array (see additive_mask), or
+        (None, None): booleans to -inf where True."""
         if m is None:
-            return None
+            return None, None
         if not hasattr(m, "shape") or tuple(m.shape) not in shape:
             raise ValueError(f"MultiheadAttention: {what} must have shape {' or '.join(str(list(s)) for s in shape)}, "
                              f"got {list(getattr(m, 'shape', ()))}")
-        return ops.nn.additive_mask(m, like, true_masks=True)
+        return ops.nn.additive_mask(m, like, true_masks=True, with_host=True)
 
     def forward(self, query, key, value, key_padding_mask=None, need_weights=True, attn_mask=None,
                 average_attn_weights=True, is_causal=False):
@@ -698,17 +705,24 @@ class MultiheadAttention(Module):
         scores = (qh @ kh.swapaxes(2, 3)) * (1.0 / math.sqrt(E // H))
         if attn_mask is None and is_causal:
             attn_mask = ops.nn.causal_mask(scores.backend, L, S, scores.dtype)
-        am = self._mask(attn_mask, ((L, S), (N * H, L, S)), "attn_mask", scores)
-        if am is not None:
-            am = ops.pad(am, (0, extra)) if extra else am
-            scores = scores + (am if am.ndim == 2 else am.reshape((N, H, L, S + extra)))
+        am, am_host = self._mask(attn_mask, ((L, S), (N * H, L, S)), "attn_mask", scores)
         if unbatched and key_padding_mask is not None:  # [S], as PyTorch's unbatched form
             key_padding_mask = key_padding_mask.reshape((1, -1))
-        kpm = self._mask(key_padding_mask, ((N, S),), "key_padding_mask", scores)
+        kpm, kpm_host = self._mask(key_padding_mask, ((N, S),), "key_padding_mask", scores)
+        masks, hosts = [], []
+        if am is not None:  # (appended keys take part: their columns 0)
+            m = ops.pad(am, (0, extra)) if extra else am
+            masks.append(m if m.ndim == 2 else m.reshape((N, H, L, S + extra)))
+            hosts.append(am_host if am_host is None or am_host.ndim == 2 else am_host.reshape((N, H, L, S)))
         if kpm is not None:
-            kpm = ops.pad(kpm, (0, extra)) if extra else kpm
-            scores = scores + kpm.reshape((N, 1, 1, S + extra))
-        weights = ops.dropout(ops.softmax(scores, -1), self.dropout, self.training)
+            masks.append((ops.pad(kpm, (0, extra)) if extra else kpm).reshape((N, 1, 1, S + extra)))
+            hosts.append(None if kpm_host is None else kpm_host.reshape((N, 1, 1, S)))
+        if not masks:
+            weights = ops.softmax(scores, -1)
+        else:  # (need_weights: NaN where a row is masked everywhere, PyTorch's; else zeros, as its path through
+            # scaled_dot_product_attention; appended keys: no such row)
+            weights = ops.nn.attention_weights(scores, masks, hosts, safe=not need_weights and not extra)
+        weights = ops.dropout(weights, self.dropout, self.training)
         out = (weights @ vh).permute(*((0, 2, 1, 3) if bf else (2, 0, 1, 3)))  # [N, L, H, d] or [L, N, H, d]
         out = self.out_proj(out.reshape(out.shape[:2] + (E,)))
         if unbatched:
@@ -892,6 +906,9 @@ class GroupNorm(Module):
 _REQUIRED = object()  # (a constructor argument without a default)
 
 
+_LOSS_BUFFERS = ("weight", "pos_weight")
+
+
 def _fn_module(name, fn, doc, inputs=1, required=(), **defaults):
     """A module of a function: its constructor takes the ``required`` arguments, then
     ``defaults``' (PyTorch's names, order and defaults; the first ones may be given
@@ -911,7 +928,11 @@ def _fn_module(name, fn, doc, inputs=1, required=(), **defaults):
         if missing:
             raise TypeError(f"{name}: missing required arguments {missing}")
         for k, v in {**defaults, **kw}.items():
-            object.__setattr__(self, k, v)
+            if k in _LOSS_BUFFERS and (v is None or isinstance(v, Tensor)):
+                # PyTorch's weighted losses keep these as buffers: saved, moved by .to()
+                self.register_buffer(k, v)
+            else:
+                object.__setattr__(self, k, v)
 
     def extra_repr(self):
         return ", ".join(f"{k}={getattr(self, k)!r}" for k, v in defaults.items() if getattr(self, k) is not v)
@@ -1301,11 +1322,7 @@ class Unflatten(Module):
         self.dim, self.unflattened_size = int(dim), tuple(int(n) for n in unflattened_size)
 
     def forward(self, x):
-        d = self.dim % x.ndim if -x.ndim <= self.dim < x.ndim else None
-        if d is None or int(np.prod(self.unflattened_size)) != x.shape[d]:
-            raise ValueError(f"Unflatten: axis {self.dim} of shape {list(x.shape)} cannot be split into "
-                             f"{list(self.unflattened_size)}")
-        return x.reshape(x.shape[:d] + self.unflattened_size + x.shape[d + 1:])
+        return ops.unflatten(x, self.dim, self.unflattened_size)
 
     def extra_repr(self):
         return f"dim={self.dim}, unflattened_size={self.unflattened_size}"

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
+
 from ..tensor import Tensor, tensor
 from ._core import as_tensor, check_tensor, loss_precision
 from .elementwise import (_softplus, add, affine, clamp, eq, exp, gt, log, logsigmoid, maximum, minimum, mul, neg,
@@ -110,7 +112,6 @@ def multilabel_margin_loss(input, target, reduction="mean"):
     j (``target``'s leading entries, up to the first -1) and the other classes i of
     max(0, 1 - (x[j] - x[i])), over the number of classes; ``target`` integers of
     input's shape [N, C] or [C] (read on the host)."""
-    import numpy as np
     op = "multilabel_margin_loss"
     _check_reduction(op, reduction)
     check_tensor(op, input)
@@ -161,6 +162,10 @@ def multi_margin_loss(input, target, p=1, margin=1.0, weight=None, reduction="me
     if p not in (1, 2):
         raise ValueError(f"{op}: p must be 1 or 2, got {p!r}")
     x = loss_precision(input)
+    if x.ndim == 1:  # one row [C] and a label (PyTorch's unbatched form): the loss of that row
+        t1 = target.reshape(1) if isinstance(target, Tensor) else np.reshape(target, (1,))
+        out = multi_margin_loss(x.reshape(1, -1), t1, p, margin, weight, reduction)
+        return out.reshape(()) if reduction == "none" else out
     oh = _labels_one_hot(op, x, target)
     xy = sum(mul(x, oh), 1, keepdims=True)
     h = relu(add(sub(x, xy), float(margin)))
@@ -179,15 +184,15 @@ def multilabel_soft_margin_loss(input, target, weight=None, reduction="mean"):
     each row [N, C] (times ``weight`` [C]) (PyTorch's MultiLabelSoftMarginLoss)."""
     op = "multilabel_soft_margin_loss"
     x, y = _operands(op, reduction, input, ("target", target))
-    if x.ndim != 2:
-        raise ValueError(f"{op}: expected input [N, C], got {list(x.shape)}")
+    if x.ndim not in (1, 2):
+        raise ValueError(f"{op}: expected input [N, C] or [C], got {list(x.shape)}")
     per = neg(add(mul(y, logsigmoid(x)), mul(affine(y, -1.0, 1.0), logsigmoid(neg(x)))))
     if weight is not None:
         w = as_tensor(op, weight, x)
-        if w.shape != (x.shape[1],):
-            raise ValueError(f"{op}: weight must have shape [{x.shape[1]}] (one per class), got {list(w.shape)}")
+        if w.shape != (x.shape[-1],):
+            raise ValueError(f"{op}: weight must have shape [{x.shape[-1]}] (one per class), got {list(w.shape)}")
         per = mul(per, w)
-    return _reduce(mean(per, 1), reduction)
+    return _reduce(mean(per, -1), reduction)
 
 
 def poisson_nll_loss(input, target, log_input=True, full=False, eps=1e-8, reduction="mean"):
@@ -243,8 +248,10 @@ def ctc_loss(log_probs, targets, input_lengths, target_lengths, blank=0, reducti
     with blanks between and around, all rows and states at once, a step per time
     step (the autograd differentiates it); "mean" divides each row's loss by its
     target length, then averages.  An impossible alignment gives inf (0 with
-    ``zero_infinity``, its gradient too)."""
-    import numpy as np
+    ``zero_infinity``, its gradient too).  The gradient is the exact one towards
+    ``log_probs``; PyTorch's kernel returns ``exp(log_probs) - posterior``, which
+    differs from it by a multiple of each row's probabilities: after the usual
+    log_softmax both give the logits the same gradient."""
     from .shape import cat, gather, getitem
     op = "ctc_loss"
     if reduction not in ("mean", "sum", "none"):

@@ -311,8 +311,21 @@ def one_hot(labels, num_classes=-1, dtype=None):
     return Tensor(labels.backend.one_hot(labels.handle, int(num_classes), dtype), labels.backend)
 
 
+def _renorm_rows(weight, rows, max_norm, norm_type):
+    """PyTorch's embedding_renorm_: the rows of ``weight`` at the host indices ``rows``
+    rescaled in place to a ``norm_type`` norm of at most ``max_norm``, without a gradient."""
+    from ..autograd import no_grad
+    rows = np.unique(rows)
+    if not rows.size:
+        return
+    with no_grad():
+        sel = weight.detach()[rows]
+        n = sel.norm(float(norm_type), 1, keepdims=True)
+        weight[rows] = sel * where(gt(n, float(max_norm)), float(max_norm) / (n + 1e-7), 1.0)
+
+
 def embedding(indices, weight, padding_idx=None, max_norm=None, norm_type=2.0, scale_grad_by_freq=False,
-              sparse=False):
+              sparse=False, _counts=None):
     """Rows of ``weight`` [num_embeddings, dim] at the int32 ``indices`` (a tensor of
     any shape, or integers): [*indices.shape, dim], as PyTorch's embedding.  Host
     indices must lie in [0, num_embeddings); on a device one out of range gives a
@@ -322,7 +335,8 @@ def embedding(indices, weight, padding_idx=None, max_norm=None, norm_type=2.0, s
     ``max_norm``: the rows looked up are first rescaled in place to a ``norm_type``
     norm of at most max_norm; ``scale_grad_by_freq``: each row's gradient divided by
     how often it occurs in ``indices`` (both read the indices to the host);
-    ``sparse`` is accepted (the gradient is dense)."""
+    ``sparse`` is accepted (the gradient is dense).  (``_counts``: embedding_bag's
+    index frequencies, counted over its whole input.)"""
     check_tensor("embedding", weight)
     if weight.ndim != 2 or weight.shape[0] < 1:
         raise ValueError(f"embedding: weight must be [num_embeddings >= 1, dim], got {list(weight.shape)}")
@@ -338,19 +352,13 @@ def embedding(indices, weight, padding_idx=None, max_norm=None, norm_type=2.0, s
     if max_norm is not None or scale_grad_by_freq:
         host = indices.numpy().reshape(-1) if host is None else np.asarray(host).reshape(-1)
         _check_range("embedding", "indices", host, V)
-    if max_norm is not None:  # (PyTorch's: the looked-up rows renormalised in place, without a gradient)
-        from ..autograd import no_grad
-        rows = np.unique(host)
-        with no_grad():
-            w = weight.detach()
-            sel = w[rows]
-            n = sel.norm(float(norm_type), 1, keepdims=True)
-            weight[rows] = sel * where(gt(n, float(max_norm)), float(max_norm) / (n + 1e-7), 1.0)
+    if max_norm is not None:
+        _renorm_rows(weight, host, max_norm, norm_type)
     flat = be.reshape(indices.handle, (indices.size,))
     out = be.reshape(be.gather_rows(weight.handle, flat), tuple(indices.shape) + (D,))
     freq = None
     if scale_grad_by_freq and indices.size:
-        counts = np.bincount(host, minlength=V)
+        counts = np.bincount(host, minlength=V) if _counts is None else _counts
         freq = be.from_numpy((1.0 / counts[host])[:, None], be.dtype_of(weight.handle))
 
     def backward(g):
@@ -701,8 +709,9 @@ def kl_div(input, target, reduction="mean", log_target=False):
     t = t if t.dtype == x.dtype else t.to(dtype=x.dtype)
     if log_target:
         per = mul(exp(t), sub(t, x))
-    else:  # xlogy: 0 where target is 0 (the log of a clamped target: no NaN gradient)
-        per = where(gt(t, 0.0), mul(t, sub(log(clamp(t, min=1e-30)), x)), mul(t, 0.0))
+    else:  # PyTorch's xlogy(t, t) - t x: 0 where t is 0 (a clamped log: no NaN gradient), NaN where t < 0
+        ent = where(gt(t, 0.0), mul(t, log(clamp(t, min=1e-30))), where(lt(t, 0.0), float("nan"), mul(t, 0.0)))
+        per = sub(ent, mul(t, x))
     if reduction == "batchmean":
         return affine(sum(per), 1.0 / (x.shape[0] if x.ndim else 1))
     return _reduce(per, reduction)
@@ -978,48 +987,93 @@ def causal_mask(backend, L, S, dtype):
                                                                           -np.inf, 0.0), dtype), backend)
 
 
-# id(float mask tensor) -> (a weak reference to it, its version, whether it holds only 0 and 1); by id, not a
-# WeakKeyDictionary: that compares a found key with == (a tensor's is elementwise)
+# id(mask tensor) -> (a weak reference to it, its version, its values on the host, whether they are booleans);
+# by id, not a WeakKeyDictionary: that compares a found key with == (a tensor's is elementwise)
 _MASK_KINDS = {}
 
 
 def _boolean_floats(m):
-    """Whether a float mask holds only 0.0 and 1.0, a 1 among them: vkgrad's booleans
-    (comparisons, ``.bool()``, ``~`` / ``&`` of them: PyTorch code's
-    ``arange(S) >= lengths[:, None]``), not scores to add -- read once per tensor
-    and version (one mask is usually passed to every layer)."""
-    if not isinstance(m, np.ndarray):
-        seen = _MASK_KINDS.get(id(m))
-        if seen is not None and seen[0]() is m and seen[1] == m._version[0]:
-            return seen[2]
-        kind = _boolean_floats(m.numpy())
-        _MASK_KINDS[id(m)] = (weakref.ref(m, lambda _, k=id(m): _MASK_KINDS.pop(k, None)), m._version[0], kind)
-        return kind
+    """Whether a float mask (a host array) holds only 0.0 and 1.0, a 1 among them:
+    vkgrad's booleans (comparisons, ``.bool()``, ``~`` / ``&`` of them: PyTorch code's
+    ``arange(S) >= lengths[:, None]``), not scores to add."""
     return bool(m.size) and bool(np.isin(m, (0.0, 1.0)).all()) and bool((m == 1.0).any())
 
 
-def additive_mask(m, like, true_masks):
+def _mask_values(m):
+    """A float mask tensor's host values and whether they are booleans
+    (_boolean_floats): read once per tensor and version (one mask is usually passed
+    to every layer)."""
+    seen = _MASK_KINDS.get(id(m))
+    if seen is not None and seen[0]() is m and seen[1] == m._version[0]:
+        return seen[2], seen[3]
+    host = m.numpy()
+    kind = _boolean_floats(host)
+    _MASK_KINDS[id(m)] = (weakref.ref(m, lambda _, k=id(m): _MASK_KINDS.pop(k, None)), m._version[0], host, kind)
+    return host, kind
+
+
+def additive_mask(m, like, true_masks, with_host=False):
     """An attention mask as scores to add, on ``like``'s device and dtype: a boolean
     -- a NumPy array, an int32 tensor (``vkgrad.tensor`` of a boolean array), or a
     float one holding only 0 and 1 (vkgrad's comparisons: PyTorch code's
-    ``arange(S) >= lengths[:, None]`` mask; read to the host once per tensor) -- to
-    -inf where it is True (``true_masks``: PyTorch's nn.MultiheadAttention
-    convention) or where it is False (True: the position takes part,
-    scaled_dot_product_attention's), 0 elsewhere; other float arrays and tensors as
-    they are (PyTorch's float masks: added)."""
-    if isinstance(m, np.ndarray) and m.dtype != bool and m.dtype.kind == "f" and _boolean_floats(m):
-        m = m != 0
-    if isinstance(m, np.ndarray) and m.dtype == bool:
-        m = np.where(m if true_masks else ~m, -np.inf, 0.0)
-    if isinstance(m, Tensor) and m.dtype != "i32" and _boolean_floats(m):
-        m = m.to(dtype="i32")
-    if isinstance(m, Tensor) and m.dtype == "i32":
-        from .elementwise import to
-        m = where(m, -math.inf, 0.0) if true_masks else where(m, 0.0, -math.inf)
-        return m if m.dtype == like.dtype else to(m, dtype=like.dtype)
+    ``arange(S) >= lengths[:, None]`` mask; a float tensor is read to the host once
+    per tensor and version) -- to -inf where it is True (``true_masks``: PyTorch's
+    nn.MultiheadAttention convention) or where it is False (True: the position takes
+    part, scaled_dot_product_attention's), 0 elsewhere; other float arrays and
+    tensors as they are (PyTorch's float masks: added).  ``with_host``: (the mask,
+    the same as a host array, or None for an int32 tensor on a device: not read)."""
+    hidden = None  # host booleans, True where hidden
+    if isinstance(m, np.ndarray):
+        if m.dtype == bool or (m.dtype.kind == "f" and _boolean_floats(m)):
+            hidden = (m != 0) if true_masks else (m == 0)
+            host = np.where(hidden, -np.inf, 0.0)
+        else:
+            host = np.asarray(m, np.float64)
+        t = tensor(host, device=like.device, dtype=like.dtype)
+        return (t, host) if with_host else t
     if not isinstance(m, Tensor):
-        m = tensor(np.asarray(m, np.float64), device=like.device, dtype=like.dtype)
-    return m
+        host = np.asarray(m, np.float64)
+        t = tensor(host, device=like.device, dtype=like.dtype)
+        return (t, host) if with_host else t
+    if m.dtype != "i32":
+        vals, boolean = _mask_values(m)
+        if not boolean:
+            return (m, np.asarray(vals, np.float64)) if with_host else m
+        hidden = (vals != 0) if true_masks else (vals == 0)
+        m = m.to(dtype="i32")
+    elif with_host and m.device == "cpu":  # (host memory already: a copy, no device read)
+        hidden = (m.numpy() != 0) if true_masks else (m.numpy() == 0)
+    from .elementwise import to
+    t = where(m, -math.inf, 0.0) if true_masks else where(m, 0.0, -math.inf)
+    t = t if t.dtype == like.dtype else to(t, dtype=like.dtype)
+    return (t, None if hidden is None else np.where(hidden, -np.inf, 0.0)) if with_host else t
+
+
+def attention_weights(scores, masks, hosts=None, safe=True):
+    """softmax(scores + the sum of the additive ``masks``) over the last axis (the
+    masks summed first: they are smaller than the scores).  ``safe``: a row masked
+    everywhere (all -inf) gets zero weights and no gradient -- PyTorch's
+    scaled_dot_product_attention's rule, where a plain softmax gives NaN (a sequence
+    all padding, a left-padded row under a causal mask).  ``hosts``: the masks as host
+    arrays where known (then nothing more runs on the device unless such a row
+    exists); else those rows are found from the masks' sum on the device."""
+    from .elementwise import eq
+    total = None
+    for m in masks:
+        total = m if total is None else add(total, m)
+    if not safe:
+        return softmax(scores + total, -1)
+    if hosts is not None and all(h is not None for h in hosts):
+        dead = np.zeros((1,))
+        for h in hosts:
+            dead = dead + h
+        dead = np.all(np.isneginf(dead), axis=-1, keepdims=True)
+        if not dead.any():
+            return softmax(scores + total, -1)
+        dead = tensor(dead.astype(np.float32), device=scores.device, dtype=scores.dtype)
+    else:
+        dead = eq(amax(total.detach(), -1, keepdims=True), -math.inf)
+    return where(dead, 0.0, softmax(scores + where(dead, 0.0, total), -1))
 
 
 def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.0, is_causal=False, scale=None,
@@ -1032,8 +1086,9 @@ def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.
     attn_mask); dropout of the weights with probability ``dropout_p`` (always, as
     PyTorch's function: pass 0.0 in evaluation).  ``enable_gqa``: key and value may
     have fewer heads (axis -3) than query, a divisor of them -- each repeated for its
-    group of query heads (grouped-query attention).  Composed of matmul, softmax and
-    dropout, so every gradient is exact."""
+    group of query heads (grouped-query attention).  A query row whose keys are all
+    masked gets zeros (and no gradient), as PyTorch's.  Composed of matmul, softmax
+    and dropout, so every gradient is exact."""
     for name, t in (("query", query), ("key", key), ("value", value)):
         check_tensor(f"scaled_dot_product_attention ({name})", t)
     if enable_gqa and query.ndim >= 3 and key.ndim >= 3 and key.shape[-3] != query.shape[-3]:
@@ -1053,17 +1108,18 @@ def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.
     L, S = query.shape[-2], key.shape[-2]
     scores = matmul(query, key.swapaxes(-1, -2)) * (1.0 / math.sqrt(query.shape[-1]) if scale is None
                                                      else float(scale))
-    if is_causal:
-        scores = scores + causal_mask(scores.backend, L, S, scores.dtype)
+    if is_causal:  # (row i sees key 0: no row masked everywhere)
+        weights = softmax(scores + causal_mask(scores.backend, L, S, scores.dtype), -1)
     elif attn_mask is not None:
-        m = additive_mask(attn_mask, scores, true_masks=False)
+        m, host = additive_mask(attn_mask, scores, true_masks=False, with_host=True)
         try:
             np.broadcast_shapes(tuple(m.shape), tuple(scores.shape))
         except ValueError:
             raise ValueError(f"scaled_dot_product_attention: attn_mask of shape {list(m.shape)} does not "
                              f"broadcast to the scores' shape {list(scores.shape)}") from None
-        scores = scores + m
-    weights = softmax(scores, -1)
+        weights = attention_weights(scores, [m], [host])
+    else:
+        weights = softmax(scores, -1)
     if dropout_p:
         weights = dropout(weights, dropout_p, True)
     return matmul(weights, value)
@@ -1191,20 +1247,27 @@ def bilinear(input1, input2, weight, bias=None):
     return y if bias is None else add(y, bias)
 
 
-def embedding_bag(input, weight, offsets=None, mode="mean", per_sample_weights=None, include_last_offset=False,
-                  padding_idx=None):
-    """PyTorch's F.embedding_bag: the rows of ``weight`` at each bag's indices reduced
-    by ``mode`` "sum", "mean" or "max" -> [bags, dim].  Bags are the rows of a 2-d
-    ``input`` [B, L], or the runs of a 1-d one starting at ``offsets`` (read to the
-    host to lay the bags out; ``include_last_offset``: offsets has B + 1 entries);
-    ``per_sample_weights`` (mode "sum") weighs each index; indices equal to
-    ``padding_idx`` take no part; an empty bag gives zeros.  One embedding gather of
-    [B, longest bag] rows, masked and reduced."""
+def embedding_bag(input, weight, offsets=None, max_norm=None, norm_type=2.0, scale_grad_by_freq=False, mode="mean",
+                  sparse=False, per_sample_weights=None, include_last_offset=False, padding_idx=None):
+    """PyTorch's F.embedding_bag (its arguments, in its order): the rows of ``weight``
+    at each bag's indices reduced by ``mode`` "sum", "mean" or "max" -> [bags, dim].
+    Bags are the rows of a 2-d ``input`` [B, L], or the runs of a 1-d one starting at
+    ``offsets`` (read to the host to lay the bags out; ``include_last_offset``: offsets
+    has B + 1 entries, the last the number of indices); ``per_sample_weights`` (mode
+    "sum") weighs each index; indices equal to ``padding_idx`` take no part; an empty
+    bag gives zeros.  ``max_norm``: the rows indexed are first rescaled in place to a
+    ``norm_type`` norm of at most max_norm; ``scale_grad_by_freq`` (not with "max"):
+    each row's gradient divided by how often its index occurs in ``input`` (the
+    documented rule; PyTorch 2.13's CPU kernel divides some rows by another index's
+    count, pytorch/pytorch#190063); ``sparse`` is accepted (the gradient is dense).
+    One embedding gather of [B, longest bag] rows, masked and reduced."""
     op = "embedding_bag"
     if mode not in ("sum", "mean", "max"):
         raise ValueError(f"{op}: mode must be 'sum', 'mean' or 'max', got {mode!r}")
     if per_sample_weights is not None and mode != "sum":
         raise ValueError(f"{op}: per_sample_weights needs mode 'sum', got {mode!r}")
+    if scale_grad_by_freq and mode == "max":
+        raise ValueError(f"{op}: scale_grad_by_freq does not go with mode 'max' (as PyTorch's)")
     check_tensor(op, weight)
     V = weight.shape[0]
     host = input.numpy() if isinstance(input, Tensor) else np.asarray(input)
@@ -1239,7 +1302,12 @@ def embedding_bag(input, weight, offsets=None, mode="mean", per_sample_weights=N
     if padding_idx is not None:
         valid &= idx != (int(padding_idx) % V)
     _check_range(op, "input", idx[valid], V)
-    emb = embedding(idx, weight)  # [B, L, D]
+    if max_norm is not None or scale_grad_by_freq:
+        _check_range(op, "input", flat, V)
+    if max_norm is not None:
+        _renorm_rows(weight, flat, max_norm, norm_type)
+    counts = np.bincount(flat, minlength=V) if scale_grad_by_freq else None
+    emb = embedding(idx, weight, scale_grad_by_freq=scale_grad_by_freq, _counts=counts)  # [B, L, D]
     mask = tensor(valid[..., None].astype(np.float32), dtype=emb.dtype, device=emb.device)
     if mode == "max":
         out = amax(where(mask, emb, -np.inf), 1)
