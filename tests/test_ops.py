@@ -1624,9 +1624,25 @@ def test_pad_flip_index_select_errors():
     x = vg.tensor(np.ones((2, 3, 4)), device="cpu")
     with pytest.raises(ValueError, match="pad: mode must be one of constant, reflect, replicate, circular, got 'edge'"):
         vg.pad(x, (1, 1), "edge")
-    with pytest.raises(ValueError, match=r"pad: expected non-negative \(before, after\) pairs for at most the 3 "
-                                         r"axes of \[2, 3, 4\], got \[1, -1\]"):
-        vg.pad(x, (1, -1), "replicate")
+    with pytest.raises(ValueError, match=r"pad: expected \(before, after\) pairs of ints for at most the 3 "
+                                         r"axes of \[2, 3, 4\], got \[1, -1, 0\]"):
+        vg.pad(x, (1, -1, 0), "replicate")
+    with pytest.raises(ValueError, match=r"pad: cropping \(-2, -2\) of axis 2 of length 4 \(shape \[2, 3, 4\]\) "
+                                         r"removes the axis"):
+        vg.pad(x, (-2, -2), "reflect")
+    # negative pads in every mode, as PyTorch's: reflect and replicate index the uncropped axis (reflect (-1, 4)
+    # of 5 is legal), constant and circular crop first
+    torch = pytest.importorskip("torch")
+    a = np.arange(10.0).reshape(2, 5)
+    for mode, p in (("replicate", (2, -1)), ("reflect", (-1, 4)), ("reflect", (4, -1)), ("circular", (2, -1)),
+                    ("constant", (-1, 2)), ("replicate", (1, -5))):
+        xt, tt = vg.tensor(a, device="cpu", dtype="f64", requires_grad=True), torch.tensor(a, requires_grad=True)
+        got, want = vg.pad(xt[None], p, mode)[0], torch.nn.functional.pad(tt[None], p, mode=mode)[0]
+        np.testing.assert_array_equal(got.numpy(), want.detach().numpy(), err_msg=f"{mode} {p}")
+        w = np.cos(np.arange(want.numel())).reshape(want.shape)
+        (got * vg.tensor(w, device="cpu", dtype="f64")).sum().backward()
+        (want * torch.tensor(w)).sum().backward()
+        np.testing.assert_allclose(xt.grad.numpy(), tt.grad.numpy(), rtol=1e-12, err_msg=f"{mode} {p}")
     with pytest.raises(ValueError, match=r"pad: cropping \(-3, -2\) of axis 2 of length 4 \(shape \[2, 3, 4\]\) "
                                          r"removes more than the axis"):
         vg.pad(x, (-3, -2))

@@ -718,26 +718,27 @@ _PAD_MODES = ("constant", "reflect", "replicate", "circular")
 @int_as_f32
 def pad(x, pad, mode="constant", value=0.0):
     """PyTorch's F.pad: ``pad`` (before, after) pairs from the last axis backwards;
-    ``mode`` "constant" (``value``; a negative pad crops, as PyTorch's), "reflect"
-    (mirrored, the edge not repeated; pads shorter than the axis), "replicate" (the
-    edge repeated) or "circular" (wrapped; pads up to the axis's length: these three
-    non-negative); differentiable."""
+    ``mode`` "constant" (``value``), "reflect" (mirrored, the edge not repeated; pads
+    shorter than the axis), "replicate" (the edge repeated) or "circular" (wrapped;
+    pads up to the axis's length); a negative pad crops, as PyTorch's (first for
+    "constant" and "circular", the padded axis for the others); differentiable."""
     check_tensor("pad", x)
     if mode not in _PAD_MODES:
         raise ValueError(f"pad: mode must be one of {', '.join(_PAD_MODES)}, got {mode!r}")
     pads = tuple(pad)
-    low = -builtins.max(x.shape, default=0) if mode == "constant" else 0
     if len(pads) % 2 or len(pads) // 2 > x.ndim or any(
-            isinstance(p, bool) or not isinstance(p, (int, np.integer)) or p < low for p in pads):
-        raise ValueError(f"pad: expected {'' if low else 'non-negative '}(before, after) pairs for at most the "
-                         f"{x.ndim} axes of {list(x.shape)}, got {list(pads)}")
+            isinstance(p, bool) or not isinstance(p, (int, np.integer)) for p in pads):
+        raise ValueError(f"pad: expected (before, after) pairs of ints for at most the {x.ndim} axes of "
+                         f"{list(x.shape)}, got {list(pads)}")
     pairs = [(x.ndim - 1 - i, int(pads[2 * i]), int(pads[2 * i + 1])) for i in range(len(pads) // 2)]
-    if any(b < 0 or a < 0 for _, b, a in pairs):  # (constant: the negative pads crop first)
+    for ax, b, a in pairs:
+        if builtins.max(-b, 0) + builtins.max(-a, 0) > x.shape[ax] or (
+                mode in ("reflect", "replicate") and (b < 0 or a < 0) and x.shape[ax] + b + a < 1):
+            raise ValueError(f"pad: cropping ({b}, {a}) of axis {ax} of length {x.shape[ax]} (shape "
+                             f"{list(x.shape)}) removes {'more than ' if mode == 'constant' else ''}the axis")
+    if mode in ("constant", "circular") and any(b < 0 or a < 0 for _, b, a in pairs):  # (cropped first)
         crop = [slice(None)] * x.ndim
         for ax, b, a in pairs:
-            if builtins.max(-b, 0) + builtins.max(-a, 0) > x.shape[ax]:
-                raise ValueError(f"pad: cropping ({b}, {a}) of axis {ax} of length {x.shape[ax]} (shape "
-                                 f"{list(x.shape)}) removes more than the axis")
             crop[ax] = slice(builtins.max(-b, 0), x.shape[ax] - builtins.max(-a, 0))
         x = getitem(x, tuple(crop))
         pairs = [(ax, builtins.max(b, 0), builtins.max(a, 0)) for ax, b, a in pairs]
