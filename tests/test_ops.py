@@ -1667,8 +1667,33 @@ def test_normalize_of_a_zero_vector(bk):
     bk.close(y.numpy(), np.array([[0.0, 0.0, 0.0], [0.6, 0.8, 0.0]]), rtol=2e-3, atol=2e-3)
     (vg.cosine_similarity(x, bk.t(np.ones(3)), dim=-1).sum() + y.sum()).backward()
     assert not np.isnan(x.grad.numpy()).any() and np.isfinite(x.grad.numpy()[1]).all()
-    with pytest.raises(ValueError, match="normalize: p must be a number >= 1, got 0.5"):
-        vg.normalize(x, p=0.5)
+    with pytest.raises(ValueError, match="normalize: p must be a number >= 0, inf or -inf, got -1.0"):
+        vg.normalize(x, p=-1.0)
+
+
+def test_p_norms_of_distances_and_normalize_match_torch(bk):
+    """normalize, cdist, pdist and pairwise_distance take every p PyTorch's take (0:
+    a count, 0.5, inf: the largest difference -- inf gave sum(|d| ** inf) ** 0 = 1, 0
+    and 0.5 raised), through the one norm: values and gradients, a zero row and a
+    zero distance included."""
+    torch = pytest.importorskip("torch")
+    x = np.array([[1.0, -3.0, 2.0], [0.5, 0.2, -0.1], [0.0, 0.0, 0.0]])
+    y = np.array([[0.0, 0.0, 0.0], [1.0, 1.0, 1.0]])
+    for p in (0.0, 0.5, 1.0, 3.0, np.inf):
+        got = []
+        for M, xt in ((torch, torch.tensor(x, requires_grad=True)), (vg, bk.t(x, requires_grad=True))):
+            F = M.nn.functional
+            yt = M.tensor(y) if M is torch else bk.t(y)
+            outs = [F.normalize(xt, p=p, dim=1), M.cdist(xt, yt, p=p), F.pdist(xt, p=p),
+                    F.pairwise_distance(xt, yt[:1], p=p)]
+            loss = sum((o * (M.tensor(np.cos(np.arange(o.numel())).reshape(tuple(o.shape))) if M is torch else
+                             bk.t(np.cos(np.arange(o.numel())).reshape(tuple(o.shape))))).sum() for o in outs)
+            loss.backward()
+            got.append([np.asarray(o.detach().numpy(), np.float64) for o in outs] + [np.asarray(xt.grad.numpy())])
+        for i, (want, mine) in enumerate(zip(*got)):
+            if i == 4 and bk.dtype == "f16":  # (the zero row's normalize gradient, 1 / eps: past the largest half)
+                want, mine = want[:2], mine[:2]
+            bk.close(mine, want, what=f"p={p} output {i}" if i < 4 else f"p={p} gradient")
 
 
 def test_scaled_dot_product_attention_errors_and_dropout():

@@ -689,8 +689,6 @@ def vector_norm(x, ord=2, dim=None, keepdim=False):
     """The ``ord``-norm over ``dim`` (all by default): a number > 0, inf, -inf, or 0
     (the count of nonzeros, no gradient)."""
     check_tensor("vector_norm", x)
-    if ord == 0:
-        return ops.sum(ops.ne(x.detach(), 0.0), dim, keepdim)
     return ops.norm(x, ord, dim, keepdim)
 
 

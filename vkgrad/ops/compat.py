@@ -279,37 +279,26 @@ def xlogy(x, y):
     return where(keep, mul(x, log(where(keep, y, 1.0))), 0.0)
 
 
-def _safe_root(s, p=2.0):
-    """s ** (1 / p) whose gradient at 0 is 0 (not inf * 0)."""
-    from .elementwise import eq, pow as pow_, sqrt0, where
-    if p == 2.0:
-        return sqrt0(s)
-    z = eq(s, 0.0)
-    return where(z, 0.0, pow_(where(z, 1.0, s), 1.0 / p))
-
-
 def cdist(x1, x2, p=2.0):
     """PyTorch's cdist: the p-norm distances between the rows of x1 [..., P, M] and
     x2 [..., R, M] -> [..., P, R] (batch axes broadcast).  p = 2 with more than 25
     rows on a side: |a|^2 + |b|^2 - 2 a.b (one product, clamped at 0; PyTorch's
-    choice), else by the differences; a zero distance's gradient is 0."""
-    from .elementwise import abs as abs_, maximum, pow as pow_
+    choice), else the ``norm`` of the differences (p >= 0, inf); a zero distance's
+    gradient is 0."""
+    from .elementwise import maximum
     from .nn import matmul
-    from .shape import sum as sum_
+    from .shape import norm, root_of_sum, sum as sum_
     check_tensor("cdist", x1)
     check_tensor("cdist", x2)
     if x1.ndim < 2 or x2.ndim < 2 or x1.shape[-1] != x2.shape[-1]:
         raise ValueError(f"cdist: expected [..., P, M] and [..., R, M], got {list(x1.shape)} and {list(x2.shape)}")
-    if not float(p) >= 1:
-        raise ValueError(f"cdist: p must be >= 1, got {p}")
+    if not float(p) >= 0:
+        raise ValueError(f"cdist: p must be >= 0, got {p}")
     if float(p) == 2.0 and (x1.shape[-2] > 25 or x2.shape[-2] > 25):
         sq = add(add(sum_(x1 * x1, -1, keepdims=True), sum_(x2 * x2, -1).unsqueeze(-2)),
                  mul(matmul(x1, x2.swapaxes(-1, -2)), -2.0))
-        return _safe_root(maximum(sq, 0.0))
-    d = sub(x1.unsqueeze(-2), x2.unsqueeze(-3))
-    if float(p) == 2.0:
-        return _safe_root(sum_(d * d, -1))
-    return _safe_root(sum_(pow_(abs_(d), float(p)), -1), float(p))
+        return root_of_sum(maximum(sq, 0.0))
+    return norm(sub(x1.unsqueeze(-2), x2.unsqueeze(-3)), float(p), -1)
 
 
 # -- logical and small elementwise forms (comparisons' 1.0 / 0.0: vkgrad has no bool dtype)

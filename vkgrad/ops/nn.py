@@ -942,21 +942,20 @@ def instance_norm(x, running_mean=None, running_var=None, weight=None, bias=None
 
 
 def _clamped_norm(x, p, axis, eps):
-    """max(||x||_p, eps) along ``axis`` (kept): (sum |x|^p) clamped at eps^p before the
-    root, so a zero vector's gradient is 0, not 0 * inf."""
-    from .elementwise import abs as abs_, maximum
-    s = sum(mul(x, x) if p == 2 else pow(abs_(x), float(p)), axis, keepdims=True)
-    s = maximum(s, float(eps) ** p)
-    return pow(s, 1.0 / p)
+    """max(||x||_p, eps) along ``axis`` (kept), as PyTorch's normalize (a zero vector's
+    gradient is 0)."""
+    from .elementwise import maximum
+    from .shape import norm
+    return maximum(norm(x, p, axis, keepdims=True), float(eps))
 
 
 @torch_kwargs
 def normalize(x, p=2.0, axis=1, eps=1e-12):
-    """PyTorch's F.normalize: x / max(||x||_p, eps) along ``axis`` (p >= 1; f16 computed
-    in f32)."""
+    """PyTorch's F.normalize: x / max(||x||_p, eps) along ``axis`` (p as ``norm``'s:
+    >= 0, inf, -inf; f16 computed in f32)."""
     check_tensor("normalize", x)
-    if not isinstance(p, numbers.Real) or isinstance(p, bool) or p < 1:
-        raise ValueError(f"normalize: p must be a number >= 1, got {p!r}")
+    if not isinstance(p, numbers.Real) or isinstance(p, bool) or not (p >= 0 or p == -math.inf):
+        raise ValueError(f"normalize: p must be a number >= 0, inf or -inf, got {p!r}")
     norm_axes("normalize", axis, x.ndim)
     from .elementwise import div, to
     if x.dtype == "f16":  # in f32: eps ** p (1e-24) and small norms' squares are no halves
@@ -1200,15 +1199,11 @@ def glu(x, axis=-1):
 
 
 def pairwise_distance(x1, x2, p=2.0, eps=1e-6, keepdim=False):
-    """||x1 - x2 + eps||_p along the last axis (PyTorch's pairwise_distance); a zero
-    distance's gradient is 0."""
+    """||x1 - x2 + eps||_p along the last axis (PyTorch's pairwise_distance; p as
+    ``norm``'s); a zero distance's gradient is 0."""
     check_tensor("pairwise_distance", x1)
-    from .compat import _safe_root
-    from .elementwise import abs
-    d = add(sub(x1, x2), float(eps))
-    if float(p) == 2.0:
-        return _safe_root(sum(mul(d, d), axis=-1, keepdims=keepdim))
-    return _safe_root(sum(pow(abs(d), float(p)), axis=-1, keepdims=keepdim), float(p))
+    from .shape import norm
+    return norm(add(sub(x1, x2), float(eps)), float(p), -1, keepdim)
 
 
 def dropout(x, p=0.5, training=True):
@@ -1426,15 +1421,11 @@ def rrelu(x, lower=1.0 / 8, upper=1.0 / 3, training=False):
 def pdist(x, p=2.0):
     """The p-norm distances between every pair of x's rows [N, M], the pairs i < j in
     row-major order ([N (N - 1) / 2]); a zero distance's gradient is 0."""
-    from .compat import _safe_root
-    from .shape import index_select
+    from .shape import index_select, norm
     check_tensor("pdist", x)
     if x.ndim != 2:
         raise ValueError(f"pdist: expected [N, M] rows, got {list(x.shape)}")
-    if not float(p) >= 1:
-        raise ValueError(f"pdist: p must be >= 1, got {p}")
+    if not float(p) >= 0:
+        raise ValueError(f"pdist: p must be >= 0, got {p}")
     i, j = np.triu_indices(x.shape[0], 1)
-    d = sub(index_select(x, 0, i), index_select(x, 0, j))
-    if float(p) == 2.0:
-        return _safe_root(sum(mul(d, d), -1))
-    return _safe_root(sum(pow(abs(d), float(p)), -1), float(p))
+    return norm(sub(index_select(x, 0, i), index_select(x, 0, j)), float(p), -1)

@@ -4,6 +4,7 @@ indexing."""
 from __future__ import annotations
 
 import builtins
+import numbers
 from collections import namedtuple
 
 import numpy as np
@@ -1262,23 +1263,33 @@ def min(x, dim=None, keepdim=False, *, axis=None, keepdims=None):
 @torch_kwargs
 def norm(x, p="fro", axis=None, keepdims=False):
     """PyTorch's norm / linalg.vector_norm over ``axis`` (all by default): p a number
-    > 0 or "fro" (2), inf (max |x|) or -inf (min |x|) -- below 1 not a norm, as
-    PyTorch's.  A zero vector's gradient is
-    0 (as PyTorch's), not NaN.  f16 computed in f32 (PyTorch's accumulation: squares
-    of values below 2e-4 would underflow -- a norm of 100 halves 1e-4 was 0)."""
-    from .elementwise import abs as abs_, eq, pow as pow_, to, where
+    >= 0 or "fro" (2), inf (max |x|) or -inf (min |x|) -- below 1 not a norm, 0 the
+    count of nonzeros (no gradient), as PyTorch's.  A zero vector's gradient is 0 (as
+    PyTorch's), not NaN.  f16 computed in f32 (PyTorch's accumulation: squares of
+    values below 2e-4 would underflow -- a norm of 100 halves 1e-4 was 0).  The one
+    p-norm: distances (cdist, pdist, pairwise_distance) and normalize use it."""
+    from .elementwise import abs as abs_, affine as affine_, eq, pow as pow_, to
     check_tensor("norm", x)
     if x.dtype == "f16":
         return to(norm(to(x, dtype="f32"), p=p, axis=axis, keepdims=keepdims), dtype="f16")
     if p == "fro":
         p = 2.0
-    if isinstance(p, bool) or not isinstance(p, (int, float)) or not (p > 0 or p in (np.inf, -np.inf)):
-        raise ValueError(f"norm: p must be a number > 0, 'fro', inf or -inf, got {p!r}")
+    if isinstance(p, bool) or not isinstance(p, numbers.Real) or not (p >= 0 or p == -np.inf):
+        raise ValueError(f"norm: p must be a number >= 0, 'fro', inf or -inf, got {p!r}")
+    if p == 0:
+        return sum(affine_(eq(x.detach(), 0.0), -1.0, 1.0), axis, keepdims)
     a = abs_(x)
     if p == np.inf:
         return amax(a, axis, keepdims)
     if p == -np.inf:
         return amin(a, axis, keepdims)
-    s = sum(x * x if p == 2 else pow_(a, float(p)), axis, keepdims)
+    return root_of_sum(sum(x * x if p == 2 else pow_(a, float(p)), axis, keepdims), float(p))
+
+
+def root_of_sum(s, p=2.0):
+    """s ** (1 / p) of a sum of p-th powers, its gradient 0 where s is 0 (not inf * 0)."""
+    from .elementwise import eq, pow as pow_, sqrt0, where
+    if p == 2.0:
+        return sqrt0(s)
     zero = eq(s, 0.0)
-    return where(zero, 0.0, pow_(where(zero, 1.0, s), 1.0 / float(p)))
+    return where(zero, 0.0, pow_(where(zero, 1.0, s), 1.0 / p))
