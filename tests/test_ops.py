@@ -3300,7 +3300,7 @@ def test_nan_inf_masks_and_nan_to_num(bk):
     z = bk.t(np.zeros((2, 3)), requires_grad=True)
     vg.norm(z, dim=1).sum().backward()  # a zero vector's norm: gradient 0, not NaN
     np.testing.assert_array_equal(z.grad.numpy(), np.zeros((2, 3)))
-    with pytest.raises(ValueError, match="norm: p must be a number > 0, 'fro', inf or -inf, got -1"):
+    with pytest.raises(ValueError, match="norm: p must be a number >= 0, 'fro', inf or -inf, got -1"):
         vg.norm(z, -1)
     w = bk.t([[1.0, -4.0, 0.25]], requires_grad=True)  # p below 1: PyTorch's value, not a norm
     vg.norm(w, 0.5, dim=1).backward()
