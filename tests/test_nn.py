@@ -2104,6 +2104,49 @@ def test_affine_grid_and_grid_sample_match_torch():
                 np.testing.assert_allclose(tg, tt.grad.numpy(), atol=1e-11, err_msg=what)
     with pytest.raises(ValueError, match="grid_sample: padding_mode must be 'zeros', 'border' or 'reflection'"):
         vg.grid_sample(vg.tensor(x), vg.zeros(2, 4, 4, 2), padding_mode="wrap")
+    with pytest.raises(ValueError, match=r"grid_sample: mode 'bicubic' takes a 4-d input \(as PyTorch's\)"):
+        vg.grid_sample(vg.zeros(1, 1, 2, 2, 2), vg.zeros(1, 1, 1, 1, 3), mode="bicubic")
+    with pytest.raises(ValueError, match=r"affine_grid: expected theta \[N, 2, 3\] and size \(N, C, H, W\), or "
+                                         r"theta \[N, 3, 4\] and size \(N, C, D, H, W\), got \[2, 2, 3\]"):
+        vg.affine_grid(vg.tensor(th), (2, 3, 4, 4, 7))
+
+
+def test_volumetric_affine_grid_and_grid_sample_match_torch(bk):
+    """5-d affine_grid (theta [N, 3, 4]) and grid_sample (trilinear / nearest, every
+    padding mode and corner convention) against PyTorch: values and the input's,
+    grid's and theta's gradients (they raised).  The grid is random (f32 values): a
+    sample within rounding of a cell edge would take another cell in f32."""
+    torch = pytest.importorskip("torch")
+    F = torch.nn.functional
+    r = np.random.default_rng(62)
+    x = r.standard_normal((2, 2, 3, 4, 5))
+    for ac in (False, True):
+        th = r.standard_normal((2, 3, 4)) * 0.5 + np.eye(3, 4)
+        tv, tt = bk.t(th, requires_grad=True), torch.tensor(th, requires_grad=True)
+        gv, gt = vg.affine_grid(tv, (2, 2, 2, 3, 4), align_corners=ac), F.affine_grid(tt, (2, 2, 2, 3, 4),
+                                                                                     align_corners=ac)
+        bk.close(gv.numpy(), gt.detach().numpy(), what=f"affine_grid align_corners={ac}")
+        proj = r.standard_normal(gt.shape)
+        (gv * bk.t(proj)).sum().backward()
+        (gt * torch.tensor(proj)).sum().backward()
+        bk.close(tv.grad.numpy(), tt.grad.numpy(), what=f"affine_grid theta grad align_corners={ac}")
+        for pm in ("zeros", "border", "reflection"):
+            for mode in ("bilinear", "nearest") if bk.dtype != "f16" else ("bilinear",):  # (f16 coordinates
+                # round by 1e-3: a nearest tap or the grid's gradient may change cell)
+                grid = (r.uniform(-1.3, 1.3, (2, 2, 3, 4, 3)) * (2.3 if pm == "reflection" else 1.0)).astype(
+                    np.float16 if bk.dtype == "f16" else np.float32).astype(np.float64)
+                xv, gv = bk.t(x, requires_grad=True), bk.t(grid, requires_grad=True)
+                xt, gt = torch.tensor(x, requires_grad=True), torch.tensor(grid, requires_grad=True)
+                y = vg.grid_sample(xv, gv, mode, pm, ac)
+                yt = F.grid_sample(xt, gt, mode, pm, ac)
+                what = f"{mode} {pm} align_corners={ac}"
+                bk.close(y.numpy(), yt.detach().numpy(), what=what)
+                proj = r.standard_normal(yt.shape)
+                (y * bk.t(proj)).sum().backward()
+                (yt * torch.tensor(proj)).sum().backward()
+                bk.close(xv.grad.numpy(), xt.grad.numpy(), what=what + " input grad")
+                if mode == "bilinear" and bk.dtype != "f16":
+                    bk.close(gv.grad.numpy(), gt.grad.numpy(), what=what + " grid grad")
 
 
 def test_interpolate_modes_and_upsampling_modules_match_torch():

@@ -1121,35 +1121,40 @@ def local_response_norm(x, size, alpha=1e-4, beta=0.75, k=1.0):
 
 def affine_grid(theta, size, align_corners=False):
     """PyTorch's F.affine_grid: the sampling grid [N, H, W, 2] (x, y in [-1, 1]) of
-    the affine maps theta [N, 2, 3] over an output of ``size`` (N, C, H, W): the
+    the affine maps theta [N, 2, 3] over an output of ``size`` (N, C, H, W) -- or the
+    volumetric [N, D, H, W, 3] (x, y, z) of theta [N, 3, 4] over (N, C, D, H, W): the
     base grid's homogeneous points times theta (differentiable in theta)."""
     op = "affine_grid"
     check_tensor(op, theta)
-    if len(size) != 4 or theta.ndim != 3 or theta.shape[1:] != (2, 3) or theta.shape[0] != size[0]:
-        raise ValueError(f"{op}: expected theta [N, 2, 3] and size (N, C, H, W), got {list(theta.shape)} and "
-                         f"{list(size)}")
-    N, _, H, W = (int(v) for v in size)
+    d = len(size) - 2
+    if d not in (2, 3) or theta.ndim != 3 or theta.shape[1:] != (d, d + 1) or theta.shape[0] != size[0]:
+        raise ValueError(f"{op}: expected theta [N, 2, 3] and size (N, C, H, W), or theta [N, 3, 4] and size "
+                         f"(N, C, D, H, W), got {list(theta.shape)} and {list(size)}")
+    N, spatial = int(size[0]), tuple(int(v) for v in size[2:])
 
     def axis(n):
         if n == 1:
             return np.zeros(1)
         return np.linspace(-1.0, 1.0, n) if align_corners else (2 * np.arange(n) + 1) / n - 1
 
-    base = np.stack(np.broadcast_arrays(axis(W)[None, :], axis(H)[:, None], np.ones((1, 1))), -1).reshape(H * W, 3)
-    pts = Tensor(theta.backend.host_constant(("affine_grid", H, W, bool(align_corners)), lambda: base, theta.dtype),
+    def build():  # (x along the last axis, then y, z; a 1 appended: homogeneous)
+        coords = list(np.meshgrid(*(axis(n) for n in spatial), indexing="ij"))[::-1]
+        return np.stack(coords + [np.ones(spatial)], -1).reshape(-1, d + 1)
+    pts = Tensor(theta.backend.host_constant(("affine_grid", spatial, bool(align_corners)), build, theta.dtype),
                  theta.backend)
-    return (pts @ transpose(theta, (0, 2, 1))).reshape(N, H, W, 2)
+    return (pts @ transpose(theta, (0, 2, 1))).reshape((N,) + spatial + (d,))
 
 
 def grid_sample(input, grid, mode="bilinear", padding_mode="zeros", align_corners=False):
-    """PyTorch's F.grid_sample for 4-d inputs: input [N, C, H, W] read at grid [N,
-    Ho, Wo, 2] (x, y in [-1, 1]; ``align_corners`` as PyTorch's) -> [N, C, Ho, Wo];
-    ``mode`` "bilinear" or "bicubic" (PyTorch's cubic convolution, A = -0.75, over
-    4 x 4 taps; both differentiable in the input and the grid) or "nearest"
-    (halves to even); ``padding_mode`` "zeros", "border" or "reflection" (bicubic:
-    applied to each tap, as PyTorch's).  Each tap a row gather of
-    the input as [N * H * W, C] at device-computed positions (its gradient the rows'
-    index_add)."""
+    """PyTorch's F.grid_sample: input [N, C, H, W] read at grid [N, Ho, Wo, 2] (x, y in
+    [-1, 1]; ``align_corners`` as PyTorch's) -> [N, C, Ho, Wo], or volumetric input
+    [N, C, D, H, W] at grid [N, Do, Ho, Wo, 3] (x, y, z) -> [N, C, Do, Ho, Wo];
+    ``mode`` "bilinear" (trilinear for volumes) or "bicubic" (4-d only: PyTorch's
+    cubic convolution, A = -0.75, over 4 x 4 taps; both differentiable in the input
+    and the grid) or "nearest" (halves to even); ``padding_mode`` "zeros", "border"
+    or "reflection" (bicubic: applied to each tap, as PyTorch's).  Each tap a row
+    gather of the input as [N * H * W, C] at device-computed positions (its gradient
+    the rows' index_add)."""
     from .elementwise import abs as abs_, clamp, floor, ge, gt, le, lt, round as round_, where
     from .shape import index_select, reshape as reshape_
     op = "grid_sample"
@@ -1160,16 +1165,22 @@ def grid_sample(input, grid, mode="bilinear", padding_mode="zeros", align_corner
         raise ValueError(f"{op}: mode must be 'bilinear', 'nearest' or 'bicubic', got {mode!r}")
     if padding_mode not in ("zeros", "border", "reflection"):
         raise ValueError(f"{op}: padding_mode must be 'zeros', 'border' or 'reflection', got {padding_mode!r}")
-    if input.ndim != 4 or grid.ndim != 4 or grid.shape[3] != 2 or grid.shape[0] != input.shape[0]:
-        raise ValueError(f"{op}: expected input [N, C, H, W] and grid [N, Ho, Wo, 2], got {list(input.shape)} and "
-                         f"{list(grid.shape)}")
-    N, C, H, W = input.shape
-    Ho, Wo = grid.shape[1:3]
+    d = input.ndim - 2
+    if d not in (2, 3) or grid.ndim != d + 2 or grid.shape[-1] != d or grid.shape[0] != input.shape[0]:
+        raise ValueError(f"{op}: expected input [N, C, H, W] and grid [N, Ho, Wo, 2], or input [N, C, D, H, W] "
+                         f"and grid [N, Do, Ho, Wo, 3], got {list(input.shape)} and {list(grid.shape)}")
+    if mode == "bicubic" and d == 3:
+        raise ValueError(f"{op}: mode 'bicubic' takes a 4-d input (as PyTorch's), got {list(input.shape)}")
+    N, C = input.shape[:2]
+    sizes = input.shape[2:][::-1]  # (W, H[, D]): the sizes of x, y[, z]
+    outs = grid.shape[1:-1]
+    P = int(np.prod(outs))
     g = grid if grid.dtype == input.dtype else grid.to(dtype=input.dtype)
-    gx, gy = (reshape_(g[..., k], (N, Ho * Wo)) for k in (0, 1))
+    coords = [reshape_(g[..., k], (N, P)) for k in range(d)]  # x, y[, z]
 
     def unnormalise(v, n):
         return (v + 1.0) * (0.5 * (n - 1)) if align_corners else ((v + 1.0) * n - 1.0) * 0.5
+
     def reflect(v, n):  # PyTorch's reflect_coordinates: mirrored at the edges (pixel centres or corners)
         lo, hi = (0.0, n - 1.0) if align_corners else (-0.5, n - 0.5)
         if lo == hi:
@@ -1180,25 +1191,31 @@ def grid_sample(input, grid, mode="bilinear", padding_mode="zeros", align_corner
         extra = a - flips * span
         odd = flips - floor(flips.detach() * 0.5) * 2.0
         return where(odd, (span + lo) - extra, extra + lo)
-    ix, iy = unnormalise(gx, W), unnormalise(gy, H)
+    cs = [unnormalise(v, n) for v, n in zip(coords, sizes)]
     if padding_mode == "reflection" and mode != "bicubic":  # (bicubic: each tap's, below)
-        ix, iy = reflect(ix, W), reflect(iy, H)
+        cs = [reflect(v, n) for v, n in zip(cs, sizes)]
     if padding_mode != "zeros" and mode != "bicubic":  # then clipped (PyTorch's: no gradient on the border either)
-        ix, iy = (where(gt(v, 0.0) * lt(v, n - 1.0), v, clamp(v.detach(), 0.0, n - 1.0)) for v, n in ((ix, W), (iy, H)))
-    rows = transpose(input, (0, 2, 3, 1)).reshape(N * H * W, C)
+        cs = [where(gt(v, 0.0) * lt(v, n - 1.0), v, clamp(v.detach(), 0.0, n - 1.0)) for v, n in zip(cs, sizes)]
+    volume = int(np.prod(sizes))
+    rows = transpose(input, (0,) + tuple(range(2, d + 2)) + (1,)).reshape(N * volume, C)
     be = input.backend
-    base = Tensor(be.host_constant(("grid_sample_base", N, H * W, Ho * Wo),
-                                   lambda: np.repeat(np.arange(N) * H * W, Ho * Wo).reshape(N, Ho * Wo), "f32"), be)
+    base = Tensor(be.host_constant(("grid_sample_base", N, volume, P),
+                                   lambda: np.repeat(np.arange(N) * volume, P).reshape(N, P), "f32"), be)
+    strides = [int(np.prod(sizes[:k])) for k in range(d)]  # x 1, y W, z H W
 
-    def tap(x, y):  # the rows at integer positions x, y (f32 tensors), zero outside the input
-        inside = ge(x, 0.0) * le(x, W - 1.0) * ge(y, 0.0) * le(y, H - 1.0)
-        pos = base + clamp(y, 0.0, H - 1.0).to(dtype="f32") * W + clamp(x, 0.0, W - 1.0).to(dtype="f32")
-        v = index_select(rows, 0, reshape_(pos.to(dtype="i32"), (N * Ho * Wo,)))
-        return v * reshape_(inside, (N * Ho * Wo, 1))
-    col = lambda t: reshape_(t, (N * Ho * Wo, 1))  # noqa: E731
+    def tap(pt):  # the rows at integer positions pt (x, y[, z]: f32 tensors), zero outside the input
+        inside, pos = None, base
+        for v, n, st in zip(pt, sizes, strides):
+            ok = ge(v, 0.0) * le(v, n - 1.0)
+            inside = ok if inside is None else inside * ok
+            pos = pos + clamp(v, 0.0, n - 1.0).to(dtype="f32") * float(st)
+        val = index_select(rows, 0, reshape_(pos.to(dtype="i32"), (N * P,)))
+        return val * reshape_(inside, (N * P, 1))
+    col = lambda t: reshape_(t, (N * P, 1))  # noqa: E731
     if mode == "nearest":
-        out = tap(round_(ix).detach(), round_(iy).detach())
+        out = tap([round_(v).detach() for v in cs])
     elif mode == "bicubic":
+        (ix, iy), (W, H) = cs, sizes
         x0, y0 = floor(ix).detach(), floor(iy).detach()
         tx, ty = ix - x0, iy - y0
 
@@ -1212,16 +1229,22 @@ def grid_sample(input, grid, mode="bilinear", padding_mode="zeros", align_corner
             yj = bounded(y0 + (j - 1.0), H)
             row = None
             for xi, wx in xs:
-                term = tap(xi, yj) * wx
+                term = tap([xi, yj]) * wx
                 row = term if row is None else row + term
             out = row * col(wy) if out is None else out + row * col(wy)
-    else:
-        x0, y0 = floor(ix).detach(), floor(iy).detach()
-        wx1, wy1 = ix - x0, iy - y0
-        wx0, wy0 = 1.0 - wx1, 1.0 - wy1
-        out = (tap(x0, y0) * col(wx0 * wy0) + tap(x0 + 1.0, y0) * col(wx1 * wy0)
-               + tap(x0, y0 + 1.0) * col(wx0 * wy1) + tap(x0 + 1.0, y0 + 1.0) * col(wx1 * wy1))
-    return transpose(out.reshape(N, Ho, Wo, C), (0, 3, 1, 2))
+    else:  # (bi/tri)linear: the 2^d corners, each weighed by the product of its axes' fractions
+        lows = [floor(v).detach() for v in cs]
+        fr = [v - lo for v, lo in zip(cs, lows)]
+        out = None
+        for corner in range(1 << d):
+            bits = [(corner >> k) & 1 for k in range(d)]
+            w = None
+            for k, bit in enumerate(bits):
+                wk = fr[k] if bit else 1.0 - fr[k]
+                w = wk if w is None else w * wk
+            term = tap([lo + 1.0 if bit else lo for lo, bit in zip(lows, bits)]) * col(w)
+            out = term if out is None else out + term
+    return transpose(out.reshape((N,) + tuple(outs) + (C,)), (0, d + 1) + tuple(range(1, d + 1)))
 
 
 def _lp(pooled, p, k):
