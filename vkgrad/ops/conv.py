@@ -1234,14 +1234,13 @@ def grid_sample(input, grid, mode="bilinear", padding_mode="zeros", align_corner
             out = row * col(wy) if out is None else out + row * col(wy)
     else:  # (bi/tri)linear: the 2^d corners, each weighed by the product of its axes' fractions
         lows = [floor(v).detach() for v in cs]
-        fr = [v - lo for v, lo in zip(cs, lows)]
+        ws = [(1.0 - (v - lo), v - lo) for v, lo in zip(cs, lows)]  # each axis's (lower, upper) weights
         out = None
         for corner in range(1 << d):
             bits = [(corner >> k) & 1 for k in range(d)]
             w = None
             for k, bit in enumerate(bits):
-                wk = fr[k] if bit else 1.0 - fr[k]
-                w = wk if w is None else w * wk
+                w = ws[k][bit] if w is None else w * ws[k][bit]
             term = tap([lo + 1.0 if bit else lo for lo, bit in zip(lows, bits)]) * col(w)
             out = term if out is None else out + term
     return transpose(out.reshape((N,) + tuple(outs) + (C,)), (0, d + 1) + tuple(range(1, d + 1)))
