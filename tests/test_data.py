@@ -299,7 +299,8 @@ def test_collate_structure_and_sampler_conflicts_are_pytorchs():
     tuples before), nested dicts / lists / strings alike; default_collate itself gives
     tensors (stacked tensors keep their device and dtype), default_convert makes a
     sample's arrays tensors; shuffle with a sampler, and batch_size / drop_last with a
-    batch_sampler, raise as PyTorch's (they were silently overridden)."""
+    batch_sampler, raise as PyTorch's (they were silently overridden); a namedtuple
+    keeps its type."""
     D = vg.data
 
     class DS(D.Dataset):
@@ -322,6 +323,15 @@ def test_collate_structure_and_sampler_conflicts_are_pytorchs():
     assert isinstance(D.default_convert((np.ones(2), 3)), list)
     assert [type(b).__name__ for b in D.DataLoader([(np.ones(2), 1), (np.zeros(2), 0)], batch_size=None)] == \
         ["list", "list"]
+    # a namedtuple sample keeps its type, batched or not (it became a list; batch_size=None raised)
+    import collections
+    Pt = collections.namedtuple("Pt", "x y")
+    pts = [Pt(np.ones(2) * i, float(i)) for i in range(3)]
+    b = next(iter(D.DataLoader(pts, batch_size=3, device="cpu")))
+    assert type(b) is Pt and b.x.shape == (3, 2) and b.y.numpy().tolist() == [0.0, 1.0, 2.0]
+    one = next(iter(D.DataLoader(pts, batch_size=None, device="cpu")))
+    assert type(one) is Pt and one.x.shape == (2,) and one.y == 0.0
+    assert type(D.default_collate(pts)) is Pt
     conv = D.default_convert({"x": np.arange(3), "s": "t", "f": np.float32(2.5)})
     assert isinstance(conv["x"], vg.Tensor) and conv["s"] == "t" and conv["f"].item() == 2.5
     with pytest.raises(ValueError, match="DataLoader: shuffle=True with a sampler or batch_sampler"):

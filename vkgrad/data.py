@@ -318,16 +318,22 @@ class BatchSampler(Sampler):
 
 def _collate(samples, leaf):
     """Samples into a batch, PyTorch's default_collate's structure: dicts key by key,
-    tuples and lists field by field (into a list, as PyTorch's), strings kept as a
-    list, anything else -- arrays, numbers, tensors -- stacked by ``leaf``."""
+    tuples and lists field by field (into a list, as PyTorch's; a namedtuple keeps
+    its type), strings kept as a list, anything else -- arrays, numbers, tensors --
+    stacked by ``leaf``."""
     first = samples[0]
     if isinstance(first, dict):
         return {k: _collate([s[k] for s in samples], leaf) for k in first}
     if isinstance(first, (str, bytes)):
         return list(samples)
     if isinstance(first, (tuple, list)):
-        return [_collate([s[k] for s in samples], leaf) for k in range(len(first))]
+        fields = [_collate([s[k] for s in samples], leaf) for k in range(len(first))]
+        return type(first)(*fields) if _is_namedtuple(first) else fields
     return leaf(samples)
+
+
+def _is_namedtuple(x):
+    return isinstance(x, tuple) and hasattr(x, "_fields")
 
 
 def _stacked_arrays(samples):
@@ -365,7 +371,7 @@ def default_collate(samples):
 def _convert(data, leaf):
     if isinstance(data, dict):
         return {k: _convert(v, leaf) for k, v in data.items()}
-    if isinstance(data, tuple) and hasattr(data, "_fields"):  # (a namedtuple keeps its type)
+    if _is_namedtuple(data):  # (a namedtuple keeps its type)
         return type(data)(*(_convert(v, leaf) for v in data))
     if isinstance(data, (tuple, list)):  # (a tuple becomes a list, as PyTorch's default_convert)
         return [_convert(v, leaf) for v in data]
@@ -630,6 +636,8 @@ class DataLoader:
         """A collated batch's arrays as tensors (integers stay integers) on the loader's
         device (a tensor from collate_fn moved there when device= was given); tuples,
         lists and dicts kept."""
+        if _is_namedtuple(batch):
+            return type(batch)(*(self._tensors(b) for b in batch))
         if isinstance(batch, (tuple, list)):
             return type(batch)(self._tensors(b) for b in batch)
         if isinstance(batch, dict):
