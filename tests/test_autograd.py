@@ -235,6 +235,49 @@ def test_module_hooks_and_lookups():
         m.add_module("x", 3)
 
 
+def test_module_hook_options_and_duplicates_are_pytorchs():
+    """PyTorch's hook options -- with_kwargs (pre-hooks may rewrite the keyword
+    arguments), prepend, always_call (run when forward raises) -- were TypeErrors;
+    named_modules / named_parameters / named_buffers take remove_duplicate, apply
+    visits a shared sub-module once, and a Sequential's slice keeps its names."""
+    from vkgrad import nn
+
+    class Scaled(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.lin = nn.Linear(2, 2)
+            self.again = self.lin  # (one module under two names)
+
+        def forward(self, x, scale=1.0):
+            if scale < 0:
+                raise ValueError("negative scale")
+            return self.lin(x) * scale
+    net, calls = Scaled(), []
+    x = vg.tensor(np.ones((1, 2)), device="cpu")
+    net.to("cpu")
+    want = net(x, scale=3.0).numpy()
+    net.register_forward_pre_hook(lambda m, args, kwargs: (args, {**kwargs, "scale": 3.0}), with_kwargs=True)
+    net.register_forward_hook(lambda m, args, kwargs, out: calls.append(("kw", dict(kwargs))), with_kwargs=True)
+    net.register_forward_hook(lambda m, args, out: calls.append("first"), prepend=True)
+    net.register_forward_hook(lambda m, args, out: calls.append(("always", out)), always_call=True)
+    np.testing.assert_array_equal(net(x, scale=1.0).numpy(), want)
+    assert calls[:2] == ["first", ("kw", {"scale": 3.0})] and calls[2][0] == "always"
+    calls.clear()
+    net._hooks["pre"].clear()
+    with pytest.raises(ValueError, match="negative scale"):
+        net(x, scale=-1.0)
+    assert calls == [("always", None)]
+    assert [n for n, _ in net.named_modules()] == ["", "lin"]
+    assert [n for n, _ in net.named_modules(remove_duplicate=False)] == ["", "lin", "again"]
+    assert [n for n, _ in net.named_parameters(remove_duplicate=False)] == ["lin.weight", "lin.bias", "again.weight",
+                                                                            "again.bias"]
+    seen = []
+    net.apply(seen.append)
+    assert seen == [net.lin, net]
+    seq = nn.Sequential(nn.ReLU(), nn.Tanh(), nn.Identity())
+    assert [n for n, _ in seq[1:].named_children()] == ["1", "2"]
+
+
 def test_in_place_ops_and_their_version_checks(bk):
     """add_ / sub_ / mul_ / div_ / clamp_ / fill_ / zero_ / copy_ / normal_ /
     uniform_ change the storage in place (the same buffer); a tensor that requires

@@ -1097,8 +1097,9 @@ class _List(Module):
 
     def __getitem__(self, i):
         entries = list(self._entries().values())
-        if isinstance(i, slice):  # (PyTorch's: a container of the same kind)
-            return type(self)(*entries[i]) if isinstance(self, Sequential) else type(self)(entries[i])
+        if isinstance(i, slice):  # (PyTorch's: a container of the same kind; a Sequential keeps the names)
+            return type(self)(dict(list(self._entries().items())[i])) if isinstance(self, Sequential) \
+                else type(self)(entries[i])
         return entries[i]
 
     def insert(self, index, m):

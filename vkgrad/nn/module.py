@@ -225,16 +225,18 @@ class Module:
         return self._lookup(target, "_params", "parameter")
 
     # -- traversal -------------------------------------------------------
-    def named_modules(self, memo=None, prefix=""):
-        """(path, module) of this module and every sub-module, each once, depth first."""
+    def named_modules(self, memo=None, prefix="", remove_duplicate=True):
+        """(path, module) of this module and every sub-module, each once (under every
+        name it has with ``remove_duplicate=False``), depth first."""
         memo = set() if memo is None else memo
-        if id(self) in memo:
-            return
-        memo.add(id(self))
+        if remove_duplicate:
+            if id(self) in memo:
+                return
+            memo.add(id(self))
         yield prefix, self
         for n, m in self._modules.items():
             if m is not None:
-                yield from m.named_modules(memo, f"{prefix}.{n}" if prefix else n)
+                yield from m.named_modules(memo, f"{prefix}.{n}" if prefix else n, remove_duplicate)
 
     def children(self):
         return [m for _, m in self.named_children()]
@@ -249,21 +251,22 @@ class Module:
                 out.append((n, m))
         return out
 
-    def _walk(self, kind, recurse=True, persistent_only=False):
+    def _walk(self, kind, recurse=True, persistent_only=False, remove_duplicate=True):
         seen = set()
-        for mp, m in (self.named_modules() if recurse else [("", self)]):
+        for mp, m in (self.named_modules(remove_duplicate=remove_duplicate) if recurse else [("", self)]):
             skip = m.__dict__.get("_transient", ()) if persistent_only else ()
             for n, t in getattr(m, kind).items():
-                if id(t) not in seen and n not in skip:
+                if (id(t) not in seen or not remove_duplicate) and n not in skip:
                     seen.add(id(t))
                     yield (f"{mp}.{n}" if mp else n), t
 
-    def named_parameters(self, prefix="", recurse=True):
-        """(path, Parameter) pairs; also names parameters by their path.
+    def named_parameters(self, prefix="", recurse=True, remove_duplicate=True):
+        """(path, Parameter) pairs, a shared one once (under every name it has with
+        ``remove_duplicate=False``); also names parameters by their path.
 
         A parameter without an explicit name takes the most qualified path it
         has been seen under, so the outermost model's names win."""
-        out = list(self._walk("_params", recurse))
+        out = list(self._walk("_params", recurse, remove_duplicate=remove_duplicate))
         for path, p in out:
             if p.name is None or (not p._explicit_name and path.count(".") > p.name.count(".")):
                 p.name = path
@@ -273,8 +276,9 @@ class Module:
     def parameters(self, recurse=True):
         return [p for _, p in self.named_parameters(recurse=recurse)]
 
-    def named_buffers(self, prefix="", recurse=True):
-        return [(f"{prefix}.{n}" if prefix else n, b) for n, b in self._walk("_buffers", recurse)]
+    def named_buffers(self, prefix="", recurse=True, remove_duplicate=True):
+        return [(f"{prefix}.{n}" if prefix else n, b)
+                for n, b in self._walk("_buffers", recurse, remove_duplicate=remove_duplicate)]
 
     def buffers(self, recurse=True):
         return [b for _, b in self.named_buffers(recurse=recurse)]
@@ -306,7 +310,16 @@ class Module:
         hooks = self.__dict__.get("_hooks")
         if not hooks:
             return self.forward(*args, **kwargs)
-        for h in list(hooks["pre"].values()):  # PyTorch's forward pre-hooks: hook(module, args)
+        for k, h in list(hooks["pre"].items()):  # PyTorch's forward pre-hooks: hook(module, args[, kwargs])
+            if k in hooks["kw"]:
+                r = h(self, args, kwargs)
+                if r is not None:
+                    if not (isinstance(r, tuple) and len(r) == 2):
+                        raise RuntimeError(f"{type(self).__name__}: a forward pre-hook with_kwargs must return None "
+                                           f"or (args, kwargs), got {type(r).__name__}")
+                    args, kwargs = r
+                    args = args if isinstance(args, tuple) else (args,)
+                continue
             r = h(self, args)
             if r is not None:
                 args = r if isinstance(r, tuple) else (r,)
@@ -314,50 +327,72 @@ class Module:
         state = {}
         if back:
             args, state = _backward_hook_inputs(self, back, args)
-        out = self.forward(*args, **kwargs)
-        for h in list(hooks["post"].values()):  # forward hooks: hook(module, args, output)
-            r = h(self, args, out)
+        try:
+            out = self.forward(*args, **kwargs)
+        except BaseException:
+            for k, h in list(hooks["post"].items()):  # (always_call hooks run even so, as PyTorch's)
+                if k in hooks["always"]:
+                    try:
+                        self._call_forward_hook(k, h, hooks, args, kwargs, None)
+                    except Exception:
+                        pass
+            raise
+        for k, h in list(hooks["post"].items()):  # forward hooks: hook(module, args[, kwargs], output)
+            r = self._call_forward_hook(k, h, hooks, args, kwargs, out)
             if r is not None:
                 out = r
         if back or back_pre:
             out = _backward_hook_outputs(self, back, out, state, back_pre)
         return out
 
-    def _hook(self, kind, fn):
+    def _call_forward_hook(self, key, h, hooks, args, kwargs, out):
+        return h(self, args, kwargs, out) if key in hooks["kw"] else h(self, args, out)
+
+    def _hook(self, kind, fn, prepend=False, with_kwargs=False, always_call=False):
         if not callable(fn):
             raise TypeError(f"{type(self).__name__}: a hook must be callable, got {type(fn).__name__}")
         hooks = self.__dict__.get("_hooks")
         if hooks is None:
             hooks = {kind: OrderedDict() for kind in _HOOK_KINDS}
-            hooks["next"] = 0
+            hooks.update(next=0, kw=set(), always=set())  # (the keys of hooks with_kwargs / always_call)
             object.__setattr__(self, "_hooks", hooks)
         key = hooks["next"]
         hooks["next"] += 1
         hooks[kind][key] = fn
+        if prepend:  # (before the hooks already there, as PyTorch's)
+            hooks[kind].move_to_end(key, last=False)
+        if with_kwargs:
+            hooks["kw"].add(key)
+        if always_call:
+            hooks["always"].add(key)
         return RemovableHandle(hooks[kind], key)
 
-    def register_forward_pre_hook(self, hook):
+    def register_forward_pre_hook(self, hook, *, prepend=False, with_kwargs=False):
         """``hook(module, args)`` before each forward: None, or new args (a tuple or
-        one value); returns a handle whose ``remove()`` takes it off."""
-        return self._hook("pre", hook)
+        one value); ``with_kwargs``: ``hook(module, args, kwargs)`` -> None or (args,
+        kwargs); ``prepend``: run before the hooks already registered.  Returns a
+        handle whose ``remove()`` takes it off."""
+        return self._hook("pre", hook, prepend, with_kwargs)
 
-    def register_forward_hook(self, hook):
+    def register_forward_hook(self, hook, *, prepend=False, with_kwargs=False, always_call=False):
         """``hook(module, args, output)`` after each forward: None, or a new output
-        (e.g. to keep an intermediate feature map); returns a removable handle."""
-        return self._hook("post", hook)
+        (e.g. to keep an intermediate feature map); ``with_kwargs``: ``hook(module,
+        args, kwargs, output)``; ``always_call``: also when forward raises (output
+        None); ``prepend`` as the pre-hook's.  Returns a removable handle."""
+        return self._hook("post", hook, prepend, with_kwargs, always_call)
 
-    def register_full_backward_hook(self, hook):
+    def register_full_backward_hook(self, hook, prepend=False):
         """``hook(module, grad_input, grad_output)`` once the gradients of the
         module's tensor inputs are computed (tuples; None where there is none):
         None, or new grad_input (PyTorch's; e.g. Grad-CAM's feature gradients)."""
-        return self._hook("back", hook)
+        return self._hook("back", hook, prepend)
 
     register_backward_hook = register_full_backward_hook  # (PyTorch's older name, the full hook's semantics)
 
-    def register_full_backward_pre_hook(self, hook):
+    def register_full_backward_pre_hook(self, hook, prepend=False):
         """``hook(module, grad_output)`` when the gradients of the module's outputs
         arrive, before its own backward: None, or a new grad_output tuple."""
-        return self._hook("back_pre", hook)
+        return self._hook("back_pre", hook, prepend)
 
     def register_state_dict_pre_hook(self, hook):
         """``hook(module, prefix, keep_vars)`` before ``state_dict()`` collects this
@@ -460,7 +495,7 @@ class Module:
     def apply(self, fn):
         """fn(m) for every sub-module, then this one (as PyTorch's: e.g. custom
         initialisation); returns self."""
-        for m in self._modules.values():
+        for m in self.children():  # (each once; None entries skipped, as PyTorch's)
             m.apply(fn)
         fn(self)
         return self
