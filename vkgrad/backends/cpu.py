@@ -848,7 +848,16 @@ _COSTLY_ACTS = {"sigmoid": _sigmoid, "gelu": _gelu, "gelu_tanh": _gelu_tanh}
 
 def _affine(x, a, b):
     """x * a + b with the sum in place (x * a + b's bits, one temporary fewer: attention's
-    scaled scores [16, 4, 64, 64] 130-141 -> 84-90 us)."""
+    scaled scores [16, 4, 64, 64] 130-141 -> 84-90 us).  Quiet where NumPy would warn
+    -- inf * 0, a non-finite factor, f16 overflow -- as PyTorch; only those pay for
+    the errstate."""
+    if a == 0.0 or not (math.isfinite(a) and math.isfinite(b)) or x.dtype == np.float16:
+        with np.errstate(all="ignore"):
+            return _affine_raw(x, a, b)
+    return _affine_raw(x, a, b)
+
+
+def _affine_raw(x, a, b):
     r = x * a
     if r.dtype.kind != "f":
         return r + b
@@ -926,7 +935,7 @@ _BINARY = {
     "tanh_bwd": lambda y, g, a, b: g * (1.0 - y * y),
     "gelu_bwd": lambda x, g, a, b: _gelu_bwd(x, g),
     "gelu_tanh_bwd": lambda x, g, a, b: g * _gelu_tanh_grad(x),
-    "pow_bwd": lambda x, g, a, b: g * a * np.power(x, a - 1),
+    "pow_bwd": _ieee(lambda x, g, a, b: g * a * np.power(x, a - 1)),
     "clamp_bwd": lambda x, g, a, b: np.where((x >= a) & (x <= b), g, 0),
     "maximum": lambda x, y, a, b: np.maximum(x, y),  # (NaN from either side, as the shaders)
     "minimum": lambda x, y, a, b: np.minimum(x, y),
