@@ -1040,6 +1040,22 @@ def test_func_matches_torch_func_if_available():
     vm = vg.vmap(lambda x: x.outer(x), in_dims=0, out_dims=2)(vg.tensor(X, dtype="f64", device="cpu"))
     tvm = torch.vmap(lambda x: x.outer(x), in_dims=0, out_dims=2)(torch.tensor(X))
     np.testing.assert_allclose(vm.numpy(), tvm.numpy(), atol=1e-12)
+    # jvp / linearize (by reverse mode) and jacrev's has_aux: torch.func's (they were missing)
+    w64, v64 = vg.tensor(W, dtype="f64", device="cpu"), vg.tensor(np.cos(W), dtype="f64", device="cpu")
+    h = (lambda w, lib, x: lib.tanh(x @ w) * w.sum())
+    out, jv = vg.func.jvp(lambda w: h(w, vg, vg.tensor(X, dtype="f64", device="cpu")), (w64,), (v64,))
+    tout, tjv = torch.func.jvp(lambda w: h(w, torch, torch.tensor(X)), (torch.tensor(W),), (torch.tensor(np.cos(W)),))
+    np.testing.assert_allclose(out.numpy(), tout.numpy(), atol=1e-12)
+    np.testing.assert_allclose(jv.numpy(), tjv.numpy(), atol=1e-12)
+    out, fn = vg.func.linearize(lambda a, b: a * b.sin(), w64, v64)
+    tout, tfn = torch.func.linearize(lambda a, b: a * b.sin(), torch.tensor(W), torch.tensor(np.cos(W)))
+    np.testing.assert_allclose(fn(v64, w64).numpy(), tfn(torch.tensor(np.cos(W)), torch.tensor(W)).numpy(), atol=1e-12)
+    (J, aux) = vg.func.jacrev(lambda w: (w.exp(), w.sum()), has_aux=True)(w64)
+    (tJ, taux) = torch.func.jacrev(lambda w: (w.exp(), w.sum()), has_aux=True)(torch.tensor(W))
+    np.testing.assert_allclose(J.numpy(), tJ.numpy(), atol=1e-12)
+    assert float(aux) == pytest.approx(float(taux))
+    with pytest.raises(ValueError, match=r"jvp: tangent 0 must be a tensor of its primal's shape \[3, 2\], got \[2\]"):
+        vg.func.jvp(lambda w: w * 2, (w64,), (vg.tensor(np.ones(2), dtype="f64", device="cpu"),))
 
 
 def test_detect_anomaly_names_the_op_whose_gradient_is_nan(bk):

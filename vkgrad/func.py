@@ -1,6 +1,7 @@
 """``vkgrad.func``: PyTorch's torch.func for first-order gradients --
 ``functional_call`` (a module run with other parameters and buffers),
-``grad`` / ``grad_and_value`` / ``vjp`` / ``jacrev`` / ``jacfwd`` as function
+``grad`` / ``grad_and_value`` / ``vjp`` / ``jvp`` / ``linearize`` / ``jacrev`` /
+``jacfwd`` (the last three by reverse mode: one backward pass per output element) as function
 transforms over vkgrad's tape, ``vmap`` and ``stack_module_state``; arguments may
 be pytrees (tensors in tuples / lists / dicts: a dict of parameters), and the
 transforms compose (recorded where an argument carries a graph).
@@ -225,20 +226,83 @@ def _recorded(args):
     return any(_carries_graph(a) for a in args)
 
 
-def jacrev(func, argnums=0):
+def _output_and_aux(op, func, has_aux, seen):
+    """func with its (output, aux) split when has_aux, the output and aux kept in
+    ``seen``."""
+    def f(*a):
+        out = func(*a)
+        if has_aux:
+            if not (isinstance(out, tuple) and len(out) == 2):
+                raise TypeError(f"{op}: with has_aux, func must return (output, aux)")
+            out, seen["aux"] = out
+        if not isinstance(out, Tensor):
+            raise TypeError(f"{op}: func must return one tensor, got {type(out).__name__}")
+        seen["out"] = out
+        return out
+    return f
+
+
+def jacrev(func, argnums=0, *, has_aux=False):
     """A function giving the Jacobian of func's output with respect to the argument(s)
     ``argnums``: [*out.shape, *arg.shape] (one backward pass per output element);
-    differentiable again where an argument carries a graph."""
+    ``has_aux``: func returns (output, aux), the wrapper (jacobian, aux).
+    Differentiable again where an argument carries a graph."""
     @functools.wraps(func)
     def wrapper(*args):
         nums = _argnums("jacrev", argnums, len(args))
-        jac = _functional.jacobian(_with_args(func, args, nums), tuple(args[a] for a in nums),
-                                   create_graph=_recorded(args))
-        return jac[0] if isinstance(argnums, int) else jac
+        seen = {}
+        jac = _functional.jacobian(_with_args(_output_and_aux("jacrev", func, has_aux, seen), args, nums),
+                                   tuple(args[a] for a in nums), create_graph=_recorded(args))
+        jac = jac[0] if isinstance(argnums, int) else jac
+        return (jac, seen["aux"]) if has_aux else jac
     return wrapper
 
 
 jacfwd = jacrev  # (the same Jacobian; vkgrad has reverse mode only)
+
+
+def linearize(func, *primals):
+    """(func(*primals), jvp_fn): jvp_fn(*tangents) is the Jacobian at the primals
+    times the tangents (one per primal, of its shape), J t, as torch.func's; the
+    Jacobian is found once (one backward pass per output element: vkgrad has
+    reverse mode only) and each call is a product."""
+    return _linearized("linearize", func, primals, False)[:2]
+
+
+def jvp(func, primals, tangents, *, strict=False, has_aux=False):
+    """(func(*primals), J tangents) -- torch.func's forward-mode product, computed by
+    reverse mode (``linearize``'s Jacobian); ``has_aux``: func returns (output,
+    aux), jvp (output, J tangents, aux)."""
+    primals, tangents = tuple(primals), tuple(tangents)
+    if len(primals) != len(tangents):
+        raise ValueError(f"jvp: {len(primals)} primals and {len(tangents)} tangents; give one tangent per primal")
+    out, jvp_fn, aux = _linearized("jvp", func, primals, has_aux)
+    jv = jvp_fn(*tangents)
+    return (out, jv, aux) if has_aux else (out, jv)
+
+
+def _linearized(op, func, primals, has_aux):
+    for i, p in enumerate(primals):
+        if not isinstance(p, Tensor):
+            raise TypeError(f"{op}: primal {i} must be a tensor, got {type(p).__name__}")
+    seen = {}
+    nested = _recorded(primals)
+    jac = _functional.jacobian(_output_and_aux(op, func, has_aux, seen), primals, create_graph=nested)
+    jac = jac if isinstance(jac, tuple) else (jac,)
+    out = seen["out"] if nested else seen["out"].detach()
+
+    def jvp_fn(*tangents):
+        if len(tangents) != len(primals):
+            raise ValueError(f"{op}: {len(primals)} primals and {len(tangents)} tangents")
+        total = None
+        for i, (j, p, t) in enumerate(zip(jac, primals, tangents)):
+            if not isinstance(t, Tensor) or t.shape != p.shape:
+                raise ValueError(f"{op}: tangent {i} must be a tensor of its primal's shape {list(p.shape)}, got "
+                                 f"{list(getattr(t, 'shape', ()))}")
+            term = ops.matmul(j.reshape(out.size, p.size), t.reshape(p.size, 1)).reshape(out.shape)
+            total = term if total is None else total + term
+        return total
+    return out, jvp_fn, seen.get("aux")
 
 
 def hessian(func, argnums=0):
@@ -324,5 +388,5 @@ def stack_module_state(models):
             stacked(lambda m: m.named_buffers(), bufs, False))
 
 
-__all__ = ["functional_call", "grad", "grad_and_value", "vjp", "jacrev", "jacfwd", "hessian", "vmap",
+__all__ = ["functional_call", "grad", "grad_and_value", "vjp", "jvp", "linearize", "jacrev", "jacfwd", "hessian", "vmap",
            "stack_module_state"]
