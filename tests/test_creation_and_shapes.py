@@ -268,6 +268,12 @@ def test_functional_namespaces():
     assert F1.cross_entropy is vg.cross_entropy.__wrapped__
     x = vg.tensor([[1.0, -2.0]], device="cpu")
     assert F.relu(x).numpy().tolist() == [[1.0, 0.0]]
+    # PyTorch's function forms of Tensor methods: torch.relu_(x), torch.ravel(x), torch.detach(x), ...
+    assert vg.relu_(x) is x and x.numpy().tolist() == [[1.0, 0.0]]
+    assert vg.exp_(vg.tensor([0.0], device="cpu")).numpy().tolist() == [1.0]
+    assert vg.ravel(vg.ones(2, 3, device="cpu")).shape == (6,) and not vg.detach(vg.ones(1, requires_grad=True)).requires_grad
+    with pytest.raises(TypeError, match="sqrt_: expected a vkgrad Tensor, got list"):
+        vg.sqrt_([4.0])
 
 
 def test_arange_linspace_eye(bk):

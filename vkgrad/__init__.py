@@ -295,6 +295,32 @@ __all__ = ["Tensor", "Parameter", "tensor", "zeros", "ones", "full", "zeros_like
            "memory_allocated", "memory_reserved", "empty_cache"] + list(_ops_all)
 
 
+# PyTorch's function forms of Tensor methods (torch.relu_(x), torch.ravel(x), ...): the method called
+_METHOD_FUNCTIONS = ("abs_", "acos_", "acosh_", "addmv_", "asin_", "asinh_", "atan_", "atanh_", "ceil_", "clamp_",
+                     "clamp_max_", "clamp_min_", "clip_", "cos_", "cosh_", "deg2rad_", "erf_", "erfc_", "exp2_", "exp_",
+                     "expm1_", "fix_", "floor_", "frac_", "gcd_", "i0_", "lcm_", "ldexp_", "log10_", "log1p_", "log2_",
+                     "log_", "logit_", "nan_to_num_", "neg_", "negative_", "rad2deg_", "reciprocal_", "relu_", "round_",
+                     "rsqrt_", "sigmoid_", "sin_", "sinc_", "sinh_", "sqrt_", "square_", "tan_", "tanh_", "trunc_",
+                     "ravel", "adjoint", "fill_", "put", "index_put_", "real", "is_signed", "detach", "detach_",
+                     "split_with_sizes", "resize_as_")
+
+
+def _method_function(name):
+    def fn(input, *args, **kwargs):
+        if not isinstance(input, Tensor):
+            raise TypeError(f"{name}: expected a vkgrad Tensor, got {type(input).__name__}")
+        return getattr(input, name)(*args, **kwargs)
+    fn.__name__ = fn.__qualname__ = name
+    fn.__doc__ = f"``input.{name}(...)`` as a function (PyTorch's torch.{name})."
+    return fn
+
+
+for _name in _METHOD_FUNCTIONS:
+    if _name not in globals():
+        globals()[_name] = _method_function(_name)
+__all__ += [n for n in _METHOD_FUNCTIONS if n not in __all__]
+
+
 def _accepting_out():
     """PyTorch's ``out=`` on the functions (``tensor.with_out``); vkgrad's own calls
     go to vkgrad.ops, unwrapped."""
