@@ -425,6 +425,47 @@ def test_setitem_in_place(bk):
         x[5] = 1.0
 
 
+def test_boolean_masks_and_advanced_indices_are_pytorchs(bk):
+    """vg.tensor of a boolean array is a mask (1.0 / 0.0, as comparisons give): it
+    indexed as integer positions 0 and 1 (x[vg.tensor([False, False, True])] gave
+    rows 0, 0, 1) and ~ flipped its bits.  Masks among other advanced indices or of
+    several axes take their nonzero positions (PyTorch's rule; they raised), a ...
+    spanning no axis leaves the arrays beside it adjacent, and setitem places the
+    selection as getitem does (integers beside arrays: PyTorch's, not NumPy's)."""
+    torch = pytest.importorskip("torch")
+    a = np.arange(24.0).reshape(2, 3, 4)
+    m3, m34 = np.array([False, True, True]), np.arange(12).reshape(3, 4) % 5 == 0
+    mask = vg.tensor(np.array([False, True]), device=bk.device)
+    assert mask.dtype in ("f32", "f16", "f64") and (~mask).numpy().tolist() == [1.0, 0.0]
+    def T(M, v):
+        return torch.tensor(v) if M is torch else vg.tensor(v, device=bk.device)
+    cases = [lambda M: (mask if M is vg else torch.tensor([False, True]),), lambda M: (0, T(M, m3), 1),
+             lambda M: (slice(None), T(M, m34)), lambda M: (T(M, np.array([1, 0])), T(M, m3)),
+             lambda M: (1, slice(None), T(M, np.array([0, 3])), ...),
+             lambda M: (slice(None), T(M, np.array([[0, 1]])), ..., T(M, np.array([3, 1]))),
+             lambda M: (1, slice(None), [0, 2], ...)]
+    for k, case in enumerate(cases):
+        x, t = bk.t(a, requires_grad=True), torch.tensor(a, requires_grad=True)
+        got, want = x[case(vg)], t[case(torch)]
+        assert got.shape == tuple(want.shape), (k, got.shape, want.shape)
+        bk.close(got.numpy(), want.detach().numpy(), what=f"case {k}")
+        w = np.cos(np.arange(want.numel())).reshape(want.shape)
+        (got * bk.t(w)).sum().backward()
+        (want * torch.tensor(w)).sum().backward()
+        bk.close(x.grad.numpy(), t.grad.numpy(), what=f"case {k} grad")
+    x, t = bk.t(a.reshape(2, 3, 2, 2)), torch.tensor(a.reshape(2, 3, 2, 2))
+    v = np.arange(6.0).reshape(3, 2) * 10
+    x[1, :, [0, 1], 1] = bk.t(v)  # ([3, 2] in PyTorch's placement; NumPy's is [2, 3])
+    t[1, :, [0, 1], 1] = torch.tensor(v)
+    bk.close(x.numpy(), t.numpy())
+    # an empty selection still joins the graph: the value's gradient 0, as PyTorch's (it was "not used")
+    x, v = bk.t(a, requires_grad=True) * 1.0, bk.t(np.ones(4), requires_grad=True)
+    x[0, :, 2:2] = v[:0]
+    x[np.zeros((2, 3, 4), bool)] = v.sum()
+    gv, = vg.autograd.grad(x.sum(), [v])
+    assert gv.numpy().tolist() == [0.0] * 4
+
+
 def test_in_place_change_of_a_view_writes_through(bk):
     """PyTorch's views: an in-place change of a basic-index result, narrow, select,
     diagonal, t / T / mT / transpose / permute -- or of a view of one, a temporary --

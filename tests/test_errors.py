@@ -113,11 +113,12 @@ def test_indexing_errors():
         x["a"]
     with pytest.raises(IndexError, match=r"indexing: index shapes \[\[2\], \[3\]\] do not broadcast together"):
         x[[0, 1], [1, 2, 3]]
-    with pytest.raises(IndexError, match=r"indexing: several advanced indices must all be integers"):
-        x[[0, 1], np.array([True, False, True, False])]
+    with pytest.raises(IndexError, match=r"indexing: index shapes \[\[2\], \[3\]\] do not broadcast together"):
+        x[[0, 1], np.array([True, False, True, True])]  # (a mask among arrays: its positions, PyTorch's rule)
     with pytest.raises(IndexError, match=r"indexing: index out of range for axis 1 of length 4"):
         x[:, [0, 4]]
-    with pytest.raises(IndexError, match=r"indexing: a boolean mask must cover one axis or the whole tensor"):
+    with pytest.raises(IndexError, match=r"indexing: the boolean mask of shape \[3, 2\] at index 0 does not match "
+                                         r"the axes \[3, 4\] it covers"):
         x[np.ones((3, 2), bool)]
     with pytest.raises(IndexError, match=r"indexing: array indices must be integers or booleans, got float64"):
         x[np.array([0.5])]

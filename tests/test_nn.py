@@ -684,8 +684,9 @@ def test_multihead_attention_bias_kv_and_zero_attn_match_torch(bk):
 
 
 def test_attention_masks_as_int32_tensors(bk):
-    """vkgrad has no bool dtype: a boolean mask as an int32 tensor (vg.tensor of a
-    boolean array, a comparison's .int()) is boolean -- True masks for
+    """vkgrad has no bool dtype: a boolean mask as an int32 tensor (vg.tensor(.., dtype="i32")
+    of a boolean array, a comparison's .int()) or a 1.0 / 0.0 one (vg.tensor of a boolean
+    array) is boolean -- True masks for
     nn.MultiheadAttention (with add_bias_kv's padded column too), takes part for
     scaled_dot_product_attention -- the NumPy boolean array's results (it was added
     to the scores: +1, not -inf)."""
@@ -701,6 +702,7 @@ def test_attention_masks_as_int32_tensors(bk):
         mha = nn.MultiheadAttention(E, H, add_bias_kv=kv, batch_first=True, device=bk.device, dtype=bk.dtype)
         want, ww = mha(x, x, x, key_padding_mask=kpm, attn_mask=am)
         for k, a in ((vg.tensor(kpm, device=bk.device), vg.tensor(am, device=bk.device)),
+                     (vg.tensor(kpm, dtype="i32", device=bk.device), vg.tensor(am, dtype="i32", device=bk.device)),
                      ((tokens == 0).int(), am)):
             got, gw = mha(x, x, x, key_padding_mask=k, attn_mask=a)
             bk.close(got.numpy(), want.numpy(), what="int32 masks")

@@ -355,7 +355,7 @@ def _as_tensor(a, dtype=None, device=None):
     if isinstance(a, np.generic) and not isinstance(a, (np.str_, np.bytes_)):
         a = np.asarray(a)  # (a NumPy scalar: a 0-d tensor, as PyTorch's)
     if isinstance(a, np.ndarray) and a.dtype.kind in "iubf":
-        return tensor(a, dtype="i32" if a.dtype.kind in "iub" else dtype, device=device)
+        return tensor(a, dtype="i32" if a.dtype.kind in "iu" else dtype, device=device)
     return a
 
 

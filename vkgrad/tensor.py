@@ -710,8 +710,17 @@ class Tensor:
                 return a if i.dtype == "i32" else a != 0  # (a comparison's 1.0 / 0.0: a mask)
             return i
         idx = tuple(host(i) for i in index) if isinstance(index, tuple) else host(index)
+        parts = idx if isinstance(idx, tuple) else (idx,)
+        arrays = any(isinstance(i, (list, np.ndarray)) for i in parts)
         try:
-            pos = np.arange(self.size).reshape(self.shape)[idx]
+            if arrays and any(i is Ellipsis or isinstance(i, (int, np.integer)) and not isinstance(i, bool)
+                              for i in parts):
+                # PyTorch's placement of the advanced indices' axes (getitem's), where NumPy's differs: integers
+                # beside arrays (x[1, :, [0, 1], 0]: [rows, 2] there, [2, rows] in NumPy), a ... spanning no axis
+                pos = _ops().getitem(tensor(np.arange(self.size, dtype=np.int32).reshape(self.shape),
+                                            device="cpu"), idx).numpy()
+            else:
+                pos = np.arange(self.size).reshape(self.shape)[idx]
         except (IndexError, TypeError, ValueError) as e:
             raise IndexError(f"setitem: {e} (shape {list(self.shape)})") from None
         pos = np.asarray(pos)
@@ -722,6 +731,12 @@ class Tensor:
             except ValueError:
                 raise ValueError(f"setitem: a value of shape {list(vs)} does not broadcast to the selection's "
                                  f"shape {list(pos.shape)}") from None
+            if isinstance(value, Tensor) and value.requires_grad and config.grad_enabled:
+                # (the value still joins the graph, its gradient 0, as PyTorch's: an exact select of self)
+                o = _ops()
+                never = tensor(np.zeros(()), dtype=self.dtype, device=self.device)
+                return self._inplace_of("setitem", lambda t: o.where(never, o.sum(value).to(dtype=t.dtype), t),
+                                        _region=_box(self.shape, index))
             return self
         mask = np.zeros(self.size, bool)
         mask[pos.reshape(-1)] = True
@@ -1653,8 +1668,10 @@ class Parameter(Tensor):
 
 
 def _infer_dtype(a):
-    if a.dtype.kind in "iub":
+    if a.dtype.kind in "iu":
         return "i32"
+    if a.dtype.kind == "b":  # (vkgrad's booleans: 1.0 / 0.0 floats, as comparisons and .bool() give -- masks
+        return config.default_dtype  # that index, negate and combine as PyTorch's bool tensors)
     if a.dtype.kind == "f":
         return config.default_dtype
     raise TypeError(f"tensor: cannot make a tensor from a NumPy array of dtype {a.dtype}")
@@ -1664,7 +1681,8 @@ def tensor(array, requires_grad=False, dtype=None, device=None, name=None):
     """Make a tensor from array-like data (a copy).
 
     Float data takes the default dtype (``set_default_dtype``), integer data
-    becomes ``"i32"``; ``device`` defaults to ``set_default_device``'s."""
+    becomes ``"i32"``, booleans 1.0 / 0.0 in the default float dtype (vkgrad's
+    masks, as comparisons give them); ``device`` defaults to ``set_default_device``'s."""
     dtype = canonical_dtype(dtype)
     if isinstance(array, Tensor):
         t = array.detach().to(device=device if device is not None else array.device, dtype=dtype)

@@ -610,9 +610,10 @@ class MultiheadAttention(Module):
     state dicts carry over.
     Inputs [L, N, E] (``batch_first``: [N, L, E]) or unbatched [L, E]; masks as
     PyTorch's: ``attn_mask`` [L, S] or [N * heads, L, S], ``key_padding_mask`` [N, S],
-    boolean NumPy arrays or int32 tensors (True / nonzero: masked; ``vkgrad.tensor``
-    of a boolean array is int32) or float tensors / arrays added to the scores (a
-    comparison's 1.0 / 0.0 adds: ``.int()`` makes it a boolean mask); ``is_causal`` with no ``attn_mask`` masks later positions.  Composed of
+    boolean NumPy arrays, int32 tensors or vkgrad's boolean float tensors (1.0 / 0.0 only:
+    comparisons, ``vkgrad.tensor`` of a boolean array) -- True / nonzero: masked -- or other
+    float tensors / arrays, added to the scores; ``is_causal`` with no ``attn_mask``
+    masks later positions.  Composed of
     linear (over [..., E]; self-attention -- query, key and value one tensor -- one
     product with ``in_proj_weight``), batched products and softmax (a row masked
     everywhere gives NaN with ``need_weights``, zeros without, as PyTorch's); dropout

@@ -1079,9 +1079,10 @@ def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.
                                  enable_gqa=False):
     """PyTorch's: softmax(query @ key^T * scale + mask) @ value over [..., L, E],
     [..., S, E], [..., S, Ev] (batch axes broadcast) -> [..., L, Ev]; ``scale``
-    1 / sqrt(E) by default; ``attn_mask`` a boolean NumPy array or an int32 tensor
-    (True: the position takes part, PyTorch's convention here) or a float tensor /
-    array added to the scores, broadcast to [..., L, S]; ``is_causal``: later positions hidden (not with
+    1 / sqrt(E) by default; ``attn_mask`` boolean -- a NumPy array, an int32 tensor or
+    vkgrad's 1.0 / 0.0 tensor (True: the position takes part, PyTorch's convention
+    here) -- or another float tensor / array, added to the scores; broadcast to
+    [..., L, S]; ``is_causal``: later positions hidden (not with
     attn_mask); dropout of the weights with probability ``dropout_p`` (always, as
     PyTorch's function: pass 0.0 in evaluation).  ``enable_gqa``: key and value may
     have fewer heads (axis -3) than query, a divisor of them -- each repeated for its

@@ -324,6 +324,34 @@ def getitem(x, index):
     if not isinstance(index, tuple):
         index = (index,)
     adv = [k for k, i in enumerate(index) if _advanced(i)]
+    masks = {k: m for k in adv for m in (_mask_of(index[k]),) if m is not None}
+    if adv and builtins.sum(1 for i in index if i is Ellipsis) == 1:
+        # ... written out as the slices it stands for (PyTorch's: one spanning no axis leaves the advanced
+        # indices on either side adjacent)
+        at = next(k for k, i in enumerate(index) if i is Ellipsis)
+        span = x.ndim - builtins.sum(0 if i is None or i is Ellipsis else masks[k].ndim if k in masks else 1
+                                     for k, i in enumerate(index))
+        if span >= 0:
+            return getitem(x, index[:at] + (slice(None),) * span + index[at + 1:])
+    if masks and (len(adv) > 1 or any(m.ndim > 1 for m in masks.values())) and not (
+            len(index) == 1 and masks[0].shape == x.shape):
+        # boolean masks among other advanced indices, or of several axes: their nonzero positions, one
+        # integer array per axis they cover (PyTorch's rule); a whole-tensor mask keeps its own path
+        expanded = []
+        for k, i in enumerate(index):
+            if k not in masks:
+                expanded.append(i)
+                continue
+            consumed = [0 if j is None or j is Ellipsis else masks[n].ndim if n in masks else 1
+                        for n, j in enumerate(index)]
+            ax = x.ndim - builtins.sum(consumed[k:]) if any(j is Ellipsis for j in index[:k]) else \
+                builtins.sum(consumed[:k])  # (the axis of x the mask starts at)
+            m = masks[k]
+            if m.shape != x.shape[ax:ax + m.ndim]:
+                raise IndexError(f"indexing: the boolean mask of shape {list(m.shape)} at index {k} does not match "
+                                 f"the axes {list(x.shape[ax:ax + m.ndim])} it covers (shape {list(x.shape)})")
+            expanded.extend(np.nonzero(m))
+        return getitem(x, tuple(expanded))
     if len(adv) > 1:
         span = range(adv[0], adv[-1] + 1)
         if all(k in adv or isinstance(index[k], (int, np.integer)) and not isinstance(index[k], bool) for k in span):
@@ -386,6 +414,17 @@ def getitem(x, index):
                 vjp=lambda g: (_unslice_t(reshape(g, tuple(lens)), shape, starts, steps),))
 
 
+def _mask_of(i):
+    """A boolean index as a host mask -- a NumPy bool array or list, or a float tensor
+    (vkgrad's booleans: a comparison's 1.0 / 0.0, read to the host) -- else None."""
+    if isinstance(i, Tensor):
+        return None if i.dtype == "i32" else i.numpy() != 0
+    if isinstance(i, (list, np.ndarray)):
+        a = np.asarray(i)
+        return a if a.dtype == bool and a.ndim > 0 else None
+    return None
+
+
 def _advanced(i):
     if isinstance(i, Tensor):
         return True
@@ -398,7 +437,7 @@ def _axis_of(x, index, k):
     """The axis that index[k] stands for once the basic indices before it have
     been applied (integers drop an axis, None adds one, ... spans the rest)."""
     before = index[:k]
-    if Ellipsis in before:
+    if any(j is Ellipsis for j in before):  # (not `in`: a NumPy index compares elementwise)
         real = len([j for j in index if j is not None and j is not Ellipsis])
         return len([j for j in before if j is not Ellipsis and not isinstance(j, (int, np.integer))]) + x.ndim - real
     return len([j for j in before if not isinstance(j, (int, np.integer))])
