@@ -2915,6 +2915,9 @@ def test_pytorch_operators_and_spellings(bk):
     bk.close(vg.var(x, 1, ddof=0).numpy(), np.arange(6.0).reshape(2, 3).var(1), what="ddof")
     with pytest.raises(TypeError, match="var: give correction= or unbiased=, not both"):
         x.var(unbiased=True, correction=0)
+    # correction past the count: no fewer than 0 degrees of freedom, PyTorch's NaN / inf (it gave 0, or a negative)
+    assert np.isnan(vg.std(x[:, :1], 1, correction=2).numpy()).all()
+    assert np.isinf(vg.var(x[1:], 1, correction=4).numpy()).all()
     assert vg.isin(x, [1.0, 4.0, 9.0]).numpy().tolist() == [[0, 1, 0], [0, 1, 0]]
     assert vg.isin(x, [1.0], invert=True).numpy().sum() == 5
     p = vg.randperm(7, device=bk.device)

@@ -74,7 +74,7 @@ def var(x, axis=None, keepdims=False, correction=1):
         raise ValueError(f"var: cannot take the variance over an empty axis of shape {list(x.shape)}")
     from .elementwise import mul, sub
     d = sub(x, mean(x, axes, keepdims=True))
-    dof = n - correction
+    dof = builtins.max(n - correction, 0)  # (PyTorch's: no fewer than 0 degrees of freedom -- 0 / 0 NaN, s / 0 inf)
     return _scaled_sum(mul(d, d), axes, keepdims, 1.0 / dof if dof else float("inf"))
 
 
