@@ -32,6 +32,12 @@ SvdResult = namedtuple("svd", "U S Vh")
 QrResult = namedtuple("qr", "Q R")
 
 
+class LinAlgError(RuntimeError, ValueError):
+    """A matrix the operation cannot take -- singular, not positive definite, no
+    convergence: PyTorch's torch.linalg.LinAlgError (a RuntimeError), also a
+    ValueError (vkgrad's bad-input error)."""
+
+
 def _mT(a):
     return np.swapaxes(a, -1, -2)
 
@@ -59,7 +65,7 @@ def _host(op, inputs, forward, backward, differentiable=None):
     try:
         outs = forward(*xs)
     except np.linalg.LinAlgError as e:
-        raise ValueError(f"{op}: {e} (input shapes {[list(t.shape) for t in inputs]})") from None
+        raise LinAlgError(f"{op}: {e} (input shapes {[list(t.shape) for t in inputs]})") from None
     shapes = [o.shape for o in outs]
     ends = np.cumsum([int(np.prod(s)) for s in shapes])
     flat = np.concatenate([o.reshape(-1) for o in outs]) if outs else np.zeros(0)
@@ -74,7 +80,7 @@ def _host(op, inputs, forward, backward, differentiable=None):
         try:
             gin = backward(xs, outs, grads)
         except np.linalg.LinAlgError as e:
-            raise ValueError(f"{op} (backward): {e}") from None
+            raise LinAlgError(f"{op} (backward): {e}") from None
         return tuple(None if gi is None or not t.requires_grad else be.from_numpy(gi.astype(np.float64), dt)
                      for gi, t in zip(gin, inputs))
 
@@ -440,7 +446,7 @@ def lu_factor_ex(A, *, pivot=True, check_errors=False):
         return (_lu_backward_np(P, L, U, np.tril(g[..., :, :k], -1), np.triu(g[..., :k, :])),)
     (LU,) = _host("lu_factor", [A], fwd, bwd)
     if check_errors and np.any(held["info"]):
-        raise ValueError(f"lu_factor: the factorization has a zero pivot (singular input; info "
+        raise LinAlgError(f"lu_factor: the factorization has a zero pivot (singular input; info "
                          f"{held['info'].tolist()})")
     return LuFactorExResult(LU, _i32(be, held["piv"]), _i32(be, held["info"]))
 
@@ -450,7 +456,7 @@ def lu_factor(A, *, pivot=True):
     PyTorch's (a square one; a rectangular zero pivot is the caller's)."""
     LU, piv, info = lu_factor_ex(A, pivot=pivot)
     if A.shape[-1] == A.shape[-2] and np.any(info.numpy()):
-        raise ValueError(f"lu_factor: the matrix is singular (a zero pivot; input shape {list(A.shape)}); "
+        raise LinAlgError(f"lu_factor: the matrix is singular (a zero pivot; input shape {list(A.shape)}); "
                          "lu_factor_ex returns info instead")
     return LuFactorResult(LU, piv)
 
@@ -561,7 +567,7 @@ def inv_ex(A, *, check_errors=False):
     if not bad.any():
         return InvExResult(inv(A), info)
     if check_errors:
-        raise ValueError(f"inv_ex: singular matrix (info {info.numpy().tolist()})")
+        raise LinAlgError(f"inv_ex: singular matrix (info {info.numpy().tolist()})")
     eye = Tensor(A.backend.from_numpy(np.eye(A.shape[-1]), A.dtype), A.backend)
     mask = Tensor(A.backend.from_numpy(np.asarray(bad, np.float64)[..., None, None], A.dtype), A.backend)
     safe = inv(ops.where(ops.gt(mask, 0.5), eye, A))  # (the singular ones replaced, then NaN)
@@ -600,7 +606,7 @@ def cholesky_ex(A, *, upper=False, check_errors=False):
     if not info.any():
         return CholeskyExResult(cholesky(A, upper=upper), _i32(be, info))
     if check_errors:
-        raise ValueError(f"cholesky_ex: the input is not positive definite (info {info.tolist()})")
+        raise LinAlgError(f"cholesky_ex: the input is not positive definite (info {info.tolist()})")
     eye = Tensor(be.from_numpy(np.eye(A.shape[-1]), A.dtype), be)
     mask = Tensor(be.from_numpy(np.asarray(info != 0, np.float64)[..., None, None], A.dtype), be)
     L = cholesky(ops.where(ops.gt(mask, 0.5), eye, A), upper=upper)
@@ -840,7 +846,7 @@ def matmul(a, b):
     return ops.matmul(a, b)
 
 
-__all__ = ["inv", "det", "slogdet", "logdet", "solve", "cholesky", "eigh", "eigvalsh", "svd", "svdvals", "qr", "pinv",
+__all__ = ["LinAlgError", "inv", "det", "slogdet", "logdet", "solve", "cholesky", "eigh", "eigvalsh", "svd", "svdvals", "qr", "pinv",
            "matrix_rank", "matrix_power", "multi_dot", "vecdot", "cross", "vector_norm", "matrix_norm", "norm",
            "lu_factor", "lu_factor_ex", "lu", "lu_unpack", "lu_solve", "solve_triangular", "inv_ex", "solve_ex",
            "cholesky_ex", "lstsq", "matrix_exp", "cond", "vander", "tensorinv", "tensorsolve", "diagonal", "matmul",
