@@ -3057,6 +3057,8 @@ def test_int32_data_movement_and_selection(bk):
     same(vg.tril(x), np.tril(h))
     same(vg.triu(x, 1), np.triu(h, 1))
     same(vg.diag(v), np.diag(np.arange(6)))
+    same(vg.outer(v[:3], v[1:4]), np.outer(np.arange(3), np.arange(1, 4)))  # (both raised for int32)
+    same(vg.combinations(v[:3]), np.array([[0, 1], [0, 2], [1, 2]]))
     same(vg.diagonal(x), np.diagonal(h))
     same(vg.nn.functional.pad(x, (1, 0), value=7), np.pad(h, ((0, 0), (1, 0)), constant_values=7))
     same(x.split(2, 1), np.split(h, 2, 1))

@@ -693,8 +693,9 @@ def div(a, b, rounding_mode=None):
     return _binary("div", a, b)
 
 
+@int_as_f32(at=(0, 1))
 def outer(a, b):
-    """The outer product of two vectors: [n] x [m] -> [n, m]."""
+    """The outer product of two vectors: [n] x [m] -> [n, m] (int32 ones: int32)."""
     check_tensor("outer", a)
     check_tensor("outer", b)
     if a.ndim != 1 or b.ndim != 1:

@@ -14,7 +14,7 @@ import numbers
 import numpy as np
 
 from ..tensor import Tensor, canonical_dtype, tensor
-from ._core import as_tensor, check_tensor
+from ._core import as_tensor, check_tensor, int_as_f32
 from .compat import movedim, vstack
 from .einsum import einsum
 from .elementwise import (abs as abs_, add, eq, exp, exp2, ge, gt, isnan, le, lt, mul, pow as pow_, sign, sqrt,
@@ -396,9 +396,10 @@ def gradient(y, *, spacing=1.0, dim=None, edge_order=1):
     return tuple(outs)
 
 
+@int_as_f32
 def combinations(x, r=2, with_replacement=False):
     """The r-element combinations of a vector's elements, as rows [C, r] (itertools'
-    order); gradients flow back to the elements."""
+    order; int32 ones too); gradients flow back to the elements."""
     from .shape import index_select
     check_tensor("combinations", x)
     if x.ndim != 1:
