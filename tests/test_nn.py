@@ -781,6 +781,11 @@ def test_attention_rows_masked_everywhere_match_torch(bk):
     mha = nn.MultiheadAttention(E, H, batch_first=True, device=bk.device, dtype=bk.dtype)
     out, w = mha(bk.t(x), bk.t(x), bk.t(x), key_padding_mask=kpm)
     assert np.isnan(out.numpy()[1]).all() and np.isnan(w.numpy()[1]).all() and np.isfinite(out.numpy()[0]).all()
+    # vg.tensor of an all-False boolean array is a boolean mask (nothing takes part), not zeros to add -- also
+    # once moved (.to)
+    none = vg.tensor(np.zeros((L, L), bool), device="cpu").to(bk.device)
+    got = vg.nn.functional.scaled_dot_product_attention(bk.t(qkv), bk.t(qkv), bk.t(qkv), attn_mask=none)
+    assert not np.any(got.numpy())
 
 
 def test_transformer_model_matches_torch(bk):

@@ -116,8 +116,9 @@ _NO_CUDA = ("cuda: vkgrad has no CUDA devices (vkgrad.cuda.is_available() is Fal
 class Tensor:
     """An n-dimensional array on a device, with optional gradient tracking."""
 
+    # (_bool, set only on a boolean array's tensor and its moves: a mask even when all False -- unset elsewhere)
     __slots__ = ("handle", "backend", "requires_grad", "grad", "name", "_node", "_hooks", "_version", "_view",
-                 "__weakref__")
+                 "_bool", "__weakref__")
     __array_priority__ = 1000  # so ndarray <op> Tensor defers to Tensor
 
     def __init__(self, data=None, backend=None, requires_grad=False, name=None):
@@ -297,7 +298,10 @@ class Tensor:
         elif dtype is None and device is not None and str(device).lower() in (*_DTYPE_ALIASES, "bfloat16", "bf16"):
             device, dtype = None, device
         out = ops.to(self, device, dtype)
-        return ops.clone(out) if copy and out is self else out
+        out = ops.clone(out) if copy and out is self else out
+        if out is not self and getattr(self, "_bool", False) and out.dtype in ("f32", "f16", "f64"):
+            out._bool = True  # (a boolean mask moved stays one)
+        return out
 
     def cpu(self):
         return self.to("cpu")
@@ -1694,6 +1698,8 @@ def tensor(array, requires_grad=False, dtype=None, device=None, name=None):
             dtype = _infer_dtype(a)
         backend = get_backend(device)
         t = Tensor(backend.from_numpy(a, dtype), backend)
+        if a.dtype == bool and dtype != "i32":
+            t._bool = True  # (a mask even when all False: attention masks tell it from scores to add)
     if requires_grad:
         t.requires_grad_(True)
     t.name = name

@@ -1006,7 +1006,7 @@ def _mask_values(m):
     if seen is not None and seen[0]() is m and seen[1] == m._version[0]:
         return seen[2], seen[3]
     host = m.numpy()
-    kind = _boolean_floats(host)
+    kind = getattr(m, "_bool", False) or _boolean_floats(host)  # (vg.tensor of a boolean array: one even all False)
     _MASK_KINDS[id(m)] = (weakref.ref(m, lambda _, k=id(m): _MASK_KINDS.pop(k, None)), m._version[0], host, kind)
     return host, kind
 
