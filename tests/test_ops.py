@@ -1694,6 +1694,8 @@ def test_p_norms_of_distances_and_normalize_match_torch(bk):
             if i == 4 and bk.dtype == "f16":  # (the zero row's normalize gradient, 1 / eps: past the largest half)
                 want, mine = want[:2], mine[:2]
             bk.close(mine, want, what=f"p={p} output {i}" if i < 4 else f"p={p} gradient")
+    d0 = vg.cdist(bk.t(x, requires_grad=True), bk.t(y), p=0)  # (a count, recorded with gradient 0, as PyTorch's)
+    assert d0.requires_grad and d0.numpy().tolist() == [[3, 2], [3, 3], [0, 3]]
 
 
 def test_scaled_dot_product_attention_errors_and_dropout():

@@ -1315,8 +1315,11 @@ def norm(x, p="fro", axis=None, keepdims=False):
         p = 2.0
     if isinstance(p, bool) or not isinstance(p, numbers.Real) or not (p >= 0 or p == -np.inf):
         raise ValueError(f"norm: p must be a number >= 0, 'fro', inf or -inf, got {p!r}")
-    if p == 0:
-        return sum(affine_(eq(x.detach(), 0.0), -1.0, 1.0), axis, keepdims)
+    if p == 0:  # (the count; its gradient 0, recorded as PyTorch's: a loss of it still has a backward)
+        count = sum(affine_(eq(x.detach(), 0.0), -1.0, 1.0), axis, keepdims)
+        be = x.backend
+        return make(count.handle, be, (x,), lambda g: (be.full(x.shape, 0.0, x.dtype),),
+                    vjp=lambda g: (zeros(x.shape, dtype=x.dtype, device=x.device),))
     a = abs_(x)
     if p == np.inf:
         return amax(a, axis, keepdims)
