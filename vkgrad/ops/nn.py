@@ -1013,25 +1013,22 @@ def _mask_values(m):
 
 def additive_mask(m, like, true_masks, with_host=False):
     """An attention mask as scores to add, on ``like``'s device and dtype: a boolean
-    -- a NumPy array, an int32 tensor (``vkgrad.tensor`` of a boolean array), or a
-    float one holding only 0 and 1 (vkgrad's comparisons: PyTorch code's
-    ``arange(S) >= lengths[:, None]`` mask; a float tensor is read to the host once
-    per tensor and version) -- to -inf where it is True (``true_masks``: PyTorch's
+    -- a NumPy array, an int32 tensor, or a float one holding only 0 and 1 (vkgrad's
+    booleans: comparisons -- PyTorch code's ``arange(S) >= lengths[:, None]`` mask --
+    and ``vkgrad.tensor`` of a boolean array, even all False; a float tensor is read
+    to the host once per tensor and version) -- to -inf where it is True (``true_masks``: PyTorch's
     nn.MultiheadAttention convention) or where it is False (True: the position takes
     part, scaled_dot_product_attention's), 0 elsewhere; other float arrays and
     tensors as they are (PyTorch's float masks: added).  ``with_host``: (the mask,
     the same as a host array, or None for an int32 tensor on a device: not read)."""
     hidden = None  # host booleans, True where hidden
-    if isinstance(m, np.ndarray):
+    if not isinstance(m, Tensor):  # (a NumPy array or nested lists)
+        m = np.asarray(m)
         if m.dtype == bool or (m.dtype.kind == "f" and _boolean_floats(m)):
             hidden = (m != 0) if true_masks else (m == 0)
             host = np.where(hidden, -np.inf, 0.0)
         else:
             host = np.asarray(m, np.float64)
-        t = tensor(host, device=like.device, dtype=like.dtype)
-        return (t, host) if with_host else t
-    if not isinstance(m, Tensor):
-        host = np.asarray(m, np.float64)
         t = tensor(host, device=like.device, dtype=like.dtype)
         return (t, host) if with_host else t
     if m.dtype != "i32":

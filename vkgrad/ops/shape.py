@@ -325,14 +325,13 @@ def getitem(x, index):
         index = (index,)
     adv = [k for k, i in enumerate(index) if _advanced(i)]
     masks = {k: m for k in adv for m in (_mask_of(index[k]),) if m is not None}
-    if adv and builtins.sum(1 for i in index if i is Ellipsis) == 1:
+    consumed = [0 if i is None or i is Ellipsis else masks[k].ndim if k in masks else 1  # (axes of x each takes)
+                for k, i in enumerate(index)]
+    if adv and builtins.sum(1 for i in index if i is Ellipsis) == 1 and builtins.sum(consumed) <= x.ndim:
         # ... written out as the slices it stands for (PyTorch's: one spanning no axis leaves the advanced
         # indices on either side adjacent)
         at = next(k for k, i in enumerate(index) if i is Ellipsis)
-        span = x.ndim - builtins.sum(0 if i is None or i is Ellipsis else masks[k].ndim if k in masks else 1
-                                     for k, i in enumerate(index))
-        if span >= 0:
-            return getitem(x, index[:at] + (slice(None),) * span + index[at + 1:])
+        return getitem(x, index[:at] + (slice(None),) * (x.ndim - builtins.sum(consumed)) + index[at + 1:])
     if masks and (len(adv) > 1 or any(m.ndim > 1 for m in masks.values())) and not (
             len(index) == 1 and masks[0].shape == x.shape):
         # boolean masks among other advanced indices, or of several axes: their nonzero positions, one
@@ -342,10 +341,7 @@ def getitem(x, index):
             if k not in masks:
                 expanded.append(i)
                 continue
-            consumed = [0 if j is None or j is Ellipsis else masks[n].ndim if n in masks else 1
-                        for n, j in enumerate(index)]
-            ax = x.ndim - builtins.sum(consumed[k:]) if any(j is Ellipsis for j in index[:k]) else \
-                builtins.sum(consumed[:k])  # (the axis of x the mask starts at)
+            ax = builtins.sum(consumed[:k])  # (the axis of x the mask starts at: no ... is left here)
             m = masks[k]
             if m.shape != x.shape[ax:ax + m.ndim]:
                 raise IndexError(f"indexing: the boolean mask of shape {list(m.shape)} at index {k} does not match "
