@@ -231,6 +231,40 @@ def test_functional_losses_take_pytorchs_positional_signatures():
     assert vg.add(a, a, alpha=2).tolist() == [3.0, 6.0] and a.sub(a, alpha=0.5).tolist() == [0.5, 1.0]
 
 
+def test_save_writes_pytorch_checkpoints(tmp_path, bk):
+    """vg.save(..., format="torch") writes torch.save's zip without PyTorch: torch.load
+    reads it (weights_only=True too) -- a vkgrad model's weights into the same PyTorch
+    layers give its outputs --, and vg.load reads it back; dicts, lists, tuples,
+    numbers and strings kept, every dtype's tensors and arrays as PyTorch tensors."""
+    import io
+    torch = pytest.importorskip("torch")
+    vg.manual_seed(3)
+    vm = nn.Sequential(nn.Linear(3, 4), nn.BatchNorm1d(4), nn.ReLU(), nn.Linear(4, 2)).to(bk.device, dtype=bk.dtype)
+    vm(bk.t(np.random.default_rng(5).standard_normal((6, 3))))  # (running statistics)
+    vm.eval()
+    obj = {"model": vm.state_dict(), "epoch": 7, "hist": [0.5, 0.25], "tag": "best",
+           "pair": (vg.ones(2, device=bk.device), 3), "ids": vg.tensor([[1, 2], [3, 4]], device=bk.device),
+           "f64": np.arange(3.0), "mask": np.array([True, False])}
+    vg.save(obj, tmp_path / "v.pt", format="torch")
+    got = torch.load(tmp_path / "v.pt", weights_only=True)
+    tm = torch.nn.Sequential(torch.nn.Linear(3, 4), torch.nn.BatchNorm1d(4), torch.nn.ReLU(), torch.nn.Linear(4, 2))
+    tm.load_state_dict({k: v.float() for k, v in got["model"].items()})
+    tm.eval()
+    x = np.random.default_rng(6).standard_normal((5, 3))
+    bk.close(vm(bk.t(x)).numpy(), tm(torch.tensor(x, dtype=torch.float32)).detach().numpy(), what="torch model")
+    assert got["epoch"] == 7 and got["hist"] == [0.5, 0.25] and got["tag"] == "best" and got["pair"][1] == 3
+    assert got["ids"].dtype == torch.int32 and got["ids"].tolist() == [[1, 2], [3, 4]]
+    assert got["f64"].dtype == torch.float64 and got["mask"].dtype == torch.bool
+    back = vg.load(tmp_path / "v.pt")
+    assert back["epoch"] == 7 and back["ids"].tolist() == [[1, 2], [3, 4]] and set(back["model"]) == set(got["model"])
+    buf = io.BytesIO()  # (a file object, as torch.save takes)
+    vg.save(vm, buf, format="torch")
+    buf.seek(0)
+    assert set(torch.load(buf, weights_only=True)) == set(vm.state_dict())
+    with pytest.raises(ValueError, match="save: format must be 'npz' or 'torch', got 'pt'"):
+        vg.save(vm, tmp_path / "x", format="pt")
+
+
 def test_load_reads_pytorch_checkpoints(tmp_path, bk):
     """vg.load reads torch.save's zip files without PyTorch: tensors as arrays (every
     dtype, strided ones, bfloat16 widened), the dicts, lists, numbers and strings

@@ -28,13 +28,24 @@ def _flatten(obj, prefix, out):
         out[name] = a
 
 
-def save(obj, path):
+def save(obj, path, format="npz"):
     """Save a Module's state dict, or a dict of tensors / arrays / numbers / strings,
     to ``path`` (.npz).  Dicts may nest (e.g. ``{"model": model.state_dict(),
     "opt": opt.state_dict(), "sched": sched.state_dict(), "epoch": 7}``; a Module
-    as a value stands for its state dict); ``load`` gives the same nesting back."""
+    as a value stands for its state dict); ``load`` gives the same nesting back.
+
+    ``format="torch"``: PyTorch's checkpoint format instead (torch.save's zip, its
+    pickle naming only tensor rebuilds, storages and containers), which
+    ``torch.load`` reads -- ``weights_only=True`` too -- and ``load`` reads back:
+    vkgrad weights for a PyTorch model (``vg.save(model, "m.pt", format="torch")``),
+    written without PyTorch; tensors and arrays there become PyTorch tensors, dicts,
+    lists, tuples, numbers and strings stay."""
     if isinstance(obj, Module):
         obj = obj.state_dict()
+    if format == "torch":
+        return _save_torch(obj, path)
+    if format != "npz":
+        raise ValueError(f"save: format must be 'npz' or 'torch', got {format!r}")
     if not isinstance(obj, dict):
         raise TypeError(f"save: expected a Module or a dict of arrays, got {type(obj).__name__}")
     state = {}
@@ -176,3 +187,66 @@ def _load_torch(path):
                                                    dt.newbyteorder(">") if big else dt), kind == "BFloat16Storage")
                 return storages[key]
         return Unpickler(io.BytesIO(z.read(pkl))).load()
+
+
+_STORAGE_OF = {"float32": "FloatStorage", "float64": "DoubleStorage", "float16": "HalfStorage", "int32": "IntStorage",
+               "int64": "LongStorage", "int16": "ShortStorage", "int8": "CharStorage", "uint8": "ByteStorage",
+               "bool": "BoolStorage"}
+
+
+def _save_torch(obj, path):
+    """torch.save's zip layout (archive/data.pkl, archive/data/<key> little-endian, archive/byteorder,
+    archive/version), written with the Python pickler so that PyTorch's names go in as names."""
+    import io
+    import pickle
+    import zipfile
+    from collections import OrderedDict
+
+    class Name:  # a global by name: PyTorch need not be importable here
+        def __init__(self, module, name):
+            self.module, self.name = module, name
+
+        def __call__(self, *args):  # (the pickler takes only callables as a reduction's function)
+            raise TypeError(f"{self.module}.{self.name} is a name written into the file")
+
+    class Storage:
+        def __init__(self, key, kind, n):
+            self.key, self.kind, self.n = key, kind, n
+    rebuild, arrays = Name("torch._utils", "_rebuild_tensor_v2"), []
+
+    class Pickler(pickle._Pickler):
+        def persistent_id(self, o):
+            return ("storage", Name("torch", o.kind), o.key, "cpu", o.n) if isinstance(o, Storage) else None
+
+        def save(self, o, save_persistent_id=True):
+            if isinstance(o, Name):
+                self.write(pickle.GLOBAL + f"{o.module}\n{o.name}\n".encode())
+                return
+            super().save(o, save_persistent_id)
+
+        def reducer_override(self, o):
+            if isinstance(o, Tensor):
+                o = o.detach().numpy()
+            if not isinstance(o, np.ndarray) or isinstance(o, np.generic):
+                return NotImplemented
+            kind = _STORAGE_OF.get(o.dtype.name)
+            if kind is None:
+                raise TypeError(f"save: an array of dtype {o.dtype} has no PyTorch storage type")
+            a = np.ascontiguousarray(o).astype(o.dtype.newbyteorder("<"), copy=False)
+            arrays.append(a)
+            stride = tuple(int(np.prod(a.shape[d + 1:])) for d in range(a.ndim))
+            return rebuild, (Storage(str(len(arrays) - 1), kind, a.size), 0, tuple(a.shape), stride, False,
+                             OrderedDict())
+    buf = io.BytesIO()
+    Pickler(buf, protocol=2).dump(obj)
+    target = path if hasattr(path, "write") else open(path, "wb")
+    try:
+        with zipfile.ZipFile(target, "w", zipfile.ZIP_STORED) as z:
+            z.writestr("archive/data.pkl", buf.getvalue())
+            z.writestr("archive/byteorder", "little")
+            for k, a in enumerate(arrays):
+                z.writestr(f"archive/data/{k}", a.tobytes())
+            z.writestr("archive/version", "3\n")
+    finally:
+        if target is not path:
+            target.close()
