@@ -462,6 +462,33 @@ def test_low_rank_multivariate_normal(bk):
         np.testing.assert_allclose(a.grad.numpy(), b.grad.numpy(), rtol=1e-10, atol=1e-12)
 
 
+def test_multivariate_normals_broadcast_their_moments_and_read_the_lower_triangle():
+    """A batch of locs with one scale: mean / mode / variance / entropy over the whole
+    batch, as PyTorch's (variance and entropy had the scale's shape); log_prob reads
+    scale_tril's lower triangle only -- its upper part gets no gradient, as PyTorch's
+    triangular solve (a raw parameter's upper part was trained and then used)."""
+    torch = pytest.importorskip("torch")
+    r = np.random.default_rng(8)
+    loc, x = r.standard_normal((2, 3)), r.standard_normal((4, 2, 3))
+    L = np.tril(r.standard_normal((3, 3)), -1) * 0.3 + np.diag([1.0, 2.0, 0.5])
+    W, Dg = r.standard_normal((3, 2)), r.uniform(0.5, 2, 3)
+    ours = [vg.tensor(a, dtype="f64", device="cpu", requires_grad=True) for a in (loc, L, W, Dg)]
+    theirs = [torch.tensor(a, requires_grad=True) for a in (loc, L, W, Dg)]
+    moments = []
+    for M, (lc, sl, w, dg) in ((vg, ours), (torch, theirs)):
+        X = vg.tensor(x, dtype="f64", device="cpu") if M is vg else torch.tensor(x)
+        mvn, low = M.distributions.MultivariateNormal(lc, scale_tril=sl), M.distributions.LowRankMultivariateNormal(
+            lc, w, dg)
+        (mvn.log_prob(X).sum() + low.log_prob(X).sum()).backward()
+        moments.append([t.detach().numpy() for d in (mvn, low) for t in (d.mean, d.mode, d.variance, d.entropy())])
+    for a, b in zip(*moments):
+        assert a.shape == b.shape
+        np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-12)
+    for a, b in zip(ours, theirs):
+        np.testing.assert_allclose(a.grad.numpy(), b.grad.numpy(), rtol=1e-10, atol=1e-12)
+    assert not ours[1].grad.numpy()[np.triu_indices(3, 1)].any()
+
+
 def test_low_rank_kl_pairs_match_torch():
     torch = pytest.importorskip("torch")
     TD = torch.distributions

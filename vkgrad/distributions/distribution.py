@@ -452,11 +452,11 @@ class MultivariateNormal(Distribution):
 
     @property
     def mode(self):
-        return self.loc
+        return self.mean
 
     @property
-    def mean(self):
-        return self.loc
+    def mean(self):  # (PyTorch's: over the whole batch -- a scale's batch axes too)
+        return ops.broadcast_to(self.loc, self.batch_shape + self.event_shape)
 
     @property
     def covariance_matrix(self):
@@ -464,7 +464,7 @@ class MultivariateNormal(Distribution):
 
     @property
     def variance(self):
-        return ops.sum(self.scale_tril * self.scale_tril, -1)
+        return ops.broadcast_to(ops.sum(self.scale_tril * self.scale_tril, -1), self.batch_shape + self.event_shape)
 
     def rsample(self, sample_shape=()):
         eps = self._noise(_shape(sample_shape) + self.batch_shape + self.event_shape, rng().standard_normal)
@@ -479,13 +479,14 @@ class MultivariateNormal(Distribution):
         L = self.scale_tril
         if L.shape[:-2] != diff.shape[:-1]:
             L = L.broadcast_to(diff.shape[:-1] + L.shape[-2:])
-        z = linalg.solve(L, diff)
+        # (the lower triangle only, as PyTorch's: an upper part of scale_tril is not read, nor given a gradient)
+        z = linalg.solve_triangular(L, diff.unsqueeze(-1), upper=False).squeeze(-1)
         n = self.event_shape[0]
         return ops.sum(z * z, -1) * -0.5 - self._half_logdet() - n * _HALF_LOG_2PI
 
     def entropy(self):
         n = self.event_shape[0]
-        return self._half_logdet() + n * (0.5 + _HALF_LOG_2PI)
+        return ops.broadcast_to(self._half_logdet() + n * (0.5 + _HALF_LOG_2PI), self.batch_shape)
 
 
 _NP_DTYPES = {"f16": np.float16, "f32": np.float32, "f64": np.float64}

@@ -705,15 +705,16 @@ class LowRankMultivariateNormal(Distribution):
 
     @property
     def mode(self):
-        return self.loc
+        return self.mean
 
     @property
-    def mean(self):
-        return self.loc
+    def mean(self):  # (PyTorch's: over the whole batch)
+        return ops.broadcast_to(self.loc, self.batch_shape + tuple(self.event_shape))
 
     @property
     def variance(self):
-        return ops.sum(self.cov_factor * self.cov_factor, -1) + self.cov_diag
+        return ops.broadcast_to(ops.sum(self.cov_factor * self.cov_factor, -1) + self.cov_diag,
+                                self.batch_shape + tuple(self.event_shape))
 
     @property
     def covariance_matrix(self):
@@ -766,7 +767,7 @@ class LowRankMultivariateNormal(Distribution):
     def entropy(self):
         logdet, _ = self._logdet()
         n = self.event_shape[0]
-        return logdet * 0.5 + n * 0.5 * (1.0 + math.log(2 * math.pi))
+        return ops.broadcast_to(logdet * 0.5 + n * 0.5 * (1.0 + math.log(2 * math.pi)), self.batch_shape)
 
 
 class VonMises(Distribution):
