@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
+
 from .. import ops
 from . import distribution as d
 
@@ -115,9 +117,12 @@ def _kl_poisson(p, q):
 def _kl_mvn(p, q):
     from .. import linalg
     n = p.event_shape[0]
-    M = linalg.solve(q.scale_tril, p.scale_tril)
-    diff = linalg.solve(q.scale_tril, q.loc - p.loc)
-    return (ops.sum(M * M, (-2, -1)) + ops.sum(diff * diff, -1) - n) * 0.5 + q._half_logdet() - p._half_logdet()
+    batch = tuple(np.broadcast_shapes(p.batch_shape, q.batch_shape))
+    # (triangular solves, their batch axes broadcast: a batch of locs with one scale raised in solve)
+    M = linalg.solve_triangular(q.scale_tril, p.scale_tril, upper=False)
+    diff = linalg.solve_triangular(q.scale_tril, (q.loc - p.loc).unsqueeze(-1), upper=False).squeeze(-1)
+    kl = (ops.sum(M * M, (-2, -1)) + ops.sum(diff * diff, -1) - n) * 0.5 + q._half_logdet() - p._half_logdet()
+    return ops.broadcast_to(kl, batch)
 
 
 from . import more as m  # noqa: E402  (after the basic pairs: more builds on distribution)
@@ -184,3 +189,206 @@ def _kl_lowrank(p, q):
     """Through the dense factors (the covariance's Cholesky): O(n^3), equal to
     PyTorch's capacitance formulas."""
     return _kl_mvn(_as_mvn(p), _as_mvn(q))
+
+
+# pairs whose supports make KL(p || q) infinite (p puts mass where q has none), as PyTorch's registry: inf over
+# p's batch
+_INFINITE = {"Normal": ("Uniform", "Pareto", "Gamma", "Exponential", "ContinuousBernoulli", "Beta"),
+             "Laplace": ("Uniform", "Pareto", "Gamma", "Exponential", "ContinuousBernoulli", "Beta"),
+             "Gumbel": ("Uniform", "Pareto", "Gamma", "Exponential", "ContinuousBernoulli", "Beta"),
+             "Exponential": ("Uniform", "Pareto", "ContinuousBernoulli", "Beta"),
+             "Gamma": ("Uniform", "Pareto", "ContinuousBernoulli", "Beta"),
+             "Pareto": ("Uniform", "ContinuousBernoulli", "Beta"),
+             "Beta": ("Pareto",), "ContinuousBernoulli": ("Pareto",), "Poisson": ("Binomial", "Bernoulli")}
+
+
+def _kl_infinite(p, q):
+    from ..tensor import full_like
+    return full_like(p.mean, math.inf)
+
+
+def _dist_type(name):
+    return getattr(d, name, None) or getattr(m, name)
+
+
+for _p, _qs in _INFINITE.items():
+    for _q in _qs:
+        register_kl(_dist_type(_p), _dist_type(_q))(_kl_infinite)
+
+
+# -- KL(p || q) = -H(p) - E_p[log q(x)] for the pairs of different families PyTorch has formulas for: log q is a
+# combination of a few statistics of x (x, x^2, log x, log(1 - x), |x - m|, exp(-x / s)), and p's expectations of
+# them are known in closed form
+_EULER_GAMMA = 0.5772156649015329
+
+
+def _p_name(p):
+    return type(p).__name__
+
+
+def _mean(p):
+    n = _p_name(p)
+    if n == "Pareto":  # (inf for alpha <= 1: 0 here, _kl_cross puts the inf -- no inf * 0 in the gradient)
+        return ops.where(p.alpha > 1.0, p.alpha * p.scale / (p.alpha - 1.0), 0.0)
+    if n == "Gumbel":
+        return p.loc + p.scale * _EULER_GAMMA
+    return p.mean
+
+
+def _second_moment(p):
+    n = _p_name(p)
+    if n == "Pareto":  # (inf for alpha <= 2: as _mean's)
+        return ops.where(p.alpha > 2.0, p.alpha * p.scale * p.scale / (p.alpha - 2.0), 0.0)
+    if n == "Uniform":
+        return (p.high * p.high + p.high * p.low + p.low * p.low) / 3.0
+    if n == "Gumbel":
+        m_ = _mean(p)
+        return m_ * m_ + p.scale * p.scale * (math.pi ** 2 / 6.0)
+    m_ = p.mean
+    return p.variance + m_ * m_
+
+
+def _mean_log(p):
+    n = _p_name(p)
+    if n == "Exponential":
+        return -ops.log(p.rate) - _EULER_GAMMA
+    if n == "Gamma":
+        return ops.digamma(p.concentration) - ops.log(p.rate)
+    if n == "Beta":
+        return ops.digamma(p.concentration1) - ops.digamma(p.concentration1 + p.concentration0)
+    if n == "Pareto":
+        return ops.log(p.scale) + 1.0 / p.alpha
+    if n == "Uniform":  # (for low >= 0: the mean of log over [low, high])
+        return _mean_log_uniform(p.low, p.high)
+    raise NotImplementedError
+
+
+def _mean_log_uniform(lo, hi):
+    """E[log u] for u uniform on [lo, hi], 0 <= lo < hi."""
+    return (ops.xlogy(hi, hi) - ops.xlogy(lo, lo)) / (hi - lo) - 1.0
+
+
+def _mean_log1m(p):
+    n = _p_name(p)
+    if n == "Beta":
+        return ops.digamma(p.concentration0) - ops.digamma(p.concentration1 + p.concentration0)
+    if n == "Uniform":  # (1 - x is uniform on [1 - high, 1 - low])
+        return _mean_log_uniform(1.0 - p.high, 1.0 - p.low)
+    raise NotImplementedError
+
+
+def _mean_exp(p, t):
+    """E_p[exp(t x)] (p's moment generating function at t < 0)."""
+    n = _p_name(p)
+    if n == "Normal":
+        return ops.exp(p.loc * t + p.scale * p.scale * t * t * 0.5)
+    if n == "Exponential":
+        return p.rate / (p.rate - t)
+    if n == "Gamma":
+        return (1.0 - t / p.rate) ** (-p.concentration)
+    if n == "Uniform":
+        return (ops.exp(t * p.high) - ops.exp(t * p.low)) / (t * (p.high - p.low))
+    raise NotImplementedError
+
+
+def _mean_abs(p, c):
+    """E_p|x - c|."""
+    n = _p_name(p)
+    if n == "Normal":  # (the folded normal's mean)
+        mu, s = p.loc - c, p.scale
+        return (s * math.sqrt(2.0 / math.pi) * ops.exp(-(mu * mu) / (s * s * 2.0))
+                + mu * ops.erf(mu / (s * math.sqrt(2.0))))
+    raise NotImplementedError
+
+
+def _cross(p, q):
+    """E_p[log q(x)] over q's support (the caller makes it inf where p leaves it)."""
+    n = _p_name(q)
+    if n == "Normal":
+        m1, m2 = _mean(p), _second_moment(p)
+        return -ops.log(q.scale) - _HALF_LOG_2PI_ - (m2 - 2.0 * q.loc * m1 + q.loc * q.loc) / (q.scale * q.scale * 2.0)
+    if n == "Exponential":
+        return ops.log(q.rate) - q.rate * _mean(p)
+    if n == "Gamma":
+        a, b = q.concentration, q.rate
+        return a * ops.log(b) - ops.lgamma(a) + (a - 1.0) * _mean_log(p) - b * _mean(p)
+    if n == "Gumbel":
+        z_mean = (_mean(p) - q.loc) / q.scale
+        return -ops.log(q.scale) - z_mean - ops.exp(q.loc / q.scale) * _mean_exp(p, -1.0 / q.scale)
+    if n == "Laplace":
+        return -ops.log(q.scale * 2.0) - _mean_abs(p, q.loc) / q.scale
+    if n == "Beta":
+        a, b = q.concentration1, q.concentration0
+        lbeta = ops.lgamma(a) + ops.lgamma(b) - ops.lgamma(a + b)
+        return (a - 1.0) * _mean_log(p) + (b - 1.0) * _mean_log1m(p) - lbeta
+    if n == "Uniform":
+        return -ops.log(q.high - q.low)
+    if n == "Pareto":
+        return ops.log(q.alpha) + q.alpha * ops.log(q.scale) - (q.alpha + 1.0) * _mean_log(p)
+    if n == "ContinuousBernoulli":  # (its log_prob: x logits - softplus(logits) + the log normaliser)
+        return _mean(p) * q.logits - ops.softplus(q.logits) + q._log_norm()
+    if n == "Poisson":
+        return _mean(p) * ops.log(q.rate) - q.rate  # (p on {0, 1}: log x! = 0)
+    raise NotImplementedError
+
+
+_HALF_LOG_2PI_ = 0.5 * math.log(2.0 * math.pi)
+
+
+def _support(dist):
+    """(low, high) of a distribution's support: numbers or tensors, None where unbounded."""
+    n = _p_name(dist)
+    if n in ("Exponential", "Gamma"):
+        return 0.0, None
+    if n in ("Beta", "ContinuousBernoulli", "Bernoulli"):
+        return 0.0, 1.0
+    if n == "Uniform":
+        return dist.low, dist.high
+    if n == "Pareto":
+        return dist.scale, None
+    if n == "Poisson":
+        return 0.0, None
+    return None, None
+
+
+def _below(a, b):
+    """a < b (None: unbounded -- below nothing, nothing below it) as True / False or a 1.0 / 0.0 tensor."""
+    if a is None or b is None:
+        return False
+    if isinstance(a, float) and isinstance(b, float):
+        return a < b
+    return ops.lt(a, b) if not isinstance(a, float) else ops.gt(b, a)
+
+
+# the moments of x a log density of q needs (Pareto's are infinite for alpha <= that order)
+_MOMENT_ORDER = {"Normal": 2, "Exponential": 1, "Gamma": 1, "Gumbel": 1, "ContinuousBernoulli": 1, "Poisson": 1}
+
+
+def _kl_cross(p, q):
+    kl = -p.entropy() - _cross(p, q)
+    k = _MOMENT_ORDER.get(_p_name(q))
+    if k and _p_name(p) == "Pareto":
+        kl = ops.where(ops.le(p.alpha, float(k)), math.inf, kl)
+    (plo, phi), (qlo, qhi) = _support(p), _support(q)
+    if phi is None and qhi is not None:
+        return ops.where(ops.eq(kl, kl), math.inf, kl)  # (p unbounded above, q not: inf everywhere)
+    for out in (_below(plo, qlo) if plo is not None or qlo is None else qlo is not None,
+                _below(qhi, phi)):
+        if out is True:
+            return ops.where(ops.eq(kl, kl), math.inf, kl)
+        if out is not False:
+            kl = ops.where(out, math.inf, kl)
+    return kl
+
+
+_CROSS_PAIRS = [("Bernoulli", "Poisson"), ("Beta", "ContinuousBernoulli"), ("Beta", "Exponential"), ("Beta", "Gamma"),
+                ("Beta", "Normal"), ("Beta", "Uniform"), ("ContinuousBernoulli", "ContinuousBernoulli"),
+                ("ContinuousBernoulli", "Exponential"), ("ContinuousBernoulli", "Normal"),
+                ("ContinuousBernoulli", "Uniform"), ("Exponential", "Gamma"), ("Exponential", "Gumbel"),
+                ("Exponential", "Normal"), ("Gamma", "Exponential"), ("Gamma", "Gumbel"), ("Gamma", "Normal"),
+                ("Gumbel", "Normal"), ("Laplace", "Normal"), ("Normal", "Gumbel"), ("Normal", "Laplace"),
+                ("Pareto", "Exponential"), ("Pareto", "Gamma"), ("Pareto", "Normal"), ("Pareto", "Pareto"),
+                ("Uniform", "Beta"), ("Uniform", "ContinuousBernoulli"), ("Uniform", "Exponential"),
+                ("Uniform", "Gamma"), ("Uniform", "Gumbel"), ("Uniform", "Pareto")]
+for _p, _q in _CROSS_PAIRS:
+    register_kl(_dist_type(_p), _dist_type(_q))(_kl_cross)
