@@ -735,3 +735,19 @@ def test_kl_divergence_has_pytorchs_pairs():
     want = TD.kl_divergence(TD.MultivariateNormal(torch.tensor(loc), scale_tril=torch.tensor(L)),
                             TD.MultivariateNormal(torch.tensor(loc[::-1].copy()), scale_tril=torch.tensor(L * 2)))
     np.testing.assert_allclose(mine.numpy(), want.numpy(), rtol=1e-12)
+
+
+def test_one_hot_categorical_straight_through(bk):
+    """OneHotCategoricalStraightThrough.rsample: one-hot draws forward, the
+    probabilities' gradient backward (PyTorch's estimator; the class was missing)."""
+    torch = pytest.importorskip("torch")
+    probs = np.array([[0.2, 0.3, 0.5], [0.6, 0.1, 0.3]])
+    p = bk.t(probs, requires_grad=True)
+    d = D.OneHotCategoricalStraightThrough(probs=p)
+    s = d.rsample((5,))
+    assert s.shape == (5, 2, 3) and set(np.unique(s.numpy())) <= {0.0, 1.0} and d.has_rsample
+    (s * bk.t(np.array([1.0, 2.0, 3.0]))).sum().backward()
+    tp = torch.tensor(probs, requires_grad=True)
+    ts = torch.distributions.OneHotCategoricalStraightThrough(probs=tp).rsample((5,))
+    (ts * torch.tensor([1.0, 2.0, 3.0])).sum().backward()
+    bk.close(p.grad.numpy(), tp.grad.numpy(), what="straight-through gradient")

@@ -1,6 +1,6 @@
 """``vkgrad.distributions``: PyTorch's torch.distributions -- Normal, Uniform,
-Exponential, Laplace, Bernoulli, Categorical, OneHotCategorical,
-MultivariateNormal, Gamma, Beta, Dirichlet, Poisson (``distribution.py``);
+Exponential, Laplace, Bernoulli, Categorical, OneHotCategorical (and its
+straight-through rsample), MultivariateNormal, Gamma, Beta, Dirichlet, Poisson (``distribution.py``);
 TransformedDistribution and its transforms, Independent, LogNormal, HalfNormal,
 Cauchy, HalfCauchy, Gumbel, Weibull, InverseGamma, Kumaraswamy, Pareto, StudentT, Chi2, FisherSnedecor, Geometric,
 Binomial, NegativeBinomial, Multinomial, LowRankMultivariateNormal, VonMises,
@@ -19,7 +19,8 @@ quantile); Poisson and the discrete ones sample without a reparameterised
 gradient (``sample``, not ``rsample``)."""
 from . import transforms
 from .distribution import (Bernoulli, Beta, Categorical, Dirichlet, Distribution, Exponential, Gamma, Laplace,
-                           MultivariateNormal, Normal, OneHotCategorical, Poisson, Uniform)
+                           MultivariateNormal, Normal, OneHotCategorical, OneHotCategoricalStraightThrough, Poisson,
+                           Uniform)
 from .kl import kl_divergence, register_kl
 from .more import (Binomial, Cauchy, Chi2, ContinuousBernoulli, FisherSnedecor, Geometric, Gumbel, HalfCauchy, HalfNormal, Independent, InverseGamma,
                    Kumaraswamy, LogisticNormal, LogNormal,
@@ -29,7 +30,7 @@ from .transforms import (AbsTransform, AffineTransform, ComposeTransform, ExpTra
                          SigmoidTransform, SoftplusTransform, TanhTransform, Transform)
 
 __all__ = ["Distribution", "Normal", "Uniform", "Exponential", "Laplace", "Bernoulli", "Categorical",
-           "OneHotCategorical", "MultivariateNormal", "Gamma", "Beta", "Dirichlet", "Poisson", "kl_divergence",
+           "OneHotCategorical", "OneHotCategoricalStraightThrough", "MultivariateNormal", "Gamma", "Beta", "Dirichlet", "Poisson", "kl_divergence",
            "register_kl", "transforms", "Transform", "ExpTransform", "AffineTransform", "SigmoidTransform",
            "TanhTransform", "SoftplusTransform", "PowerTransform", "AbsTransform", "ComposeTransform",
            "TransformedDistribution", "Independent", "LogNormal", "HalfNormal", "Cauchy", "HalfCauchy", "Gumbel",

@@ -430,6 +430,18 @@ class OneHotCategorical(Categorical):
         return p * (1.0 - p)
 
 
+class OneHotCategoricalStraightThrough(OneHotCategorical):
+    """OneHotCategorical whose ``rsample`` is the straight-through estimator
+    (PyTorch's): the one-hot draw forward, the probabilities' gradient backward."""
+
+    has_rsample = True
+
+    def rsample(self, sample_shape=()):
+        s = self._sample(_shape(sample_shape))
+        p = self.probs
+        return s + (p - p.detach())
+
+
 class MultivariateNormal(Distribution):
     """N(loc, Sigma) over the last axis: ``covariance_matrix`` (factorised by
     vkgrad.linalg.cholesky) or ``scale_tril`` (L with Sigma = L L^T)."""
