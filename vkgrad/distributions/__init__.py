@@ -2,7 +2,7 @@
 Exponential, Laplace, Bernoulli, Categorical, OneHotCategorical (and its
 straight-through rsample), MultivariateNormal, Gamma, Beta, Dirichlet, Poisson (``distribution.py``);
 TransformedDistribution and its transforms, Independent, LogNormal, HalfNormal,
-Cauchy, HalfCauchy, Gumbel, Weibull, InverseGamma, Kumaraswamy, Pareto, StudentT, Chi2, FisherSnedecor, Geometric,
+Cauchy, HalfCauchy, Gumbel, Weibull, InverseGamma, Kumaraswamy, Pareto, GeneralizedPareto, StudentT, Chi2, FisherSnedecor, Geometric,
 Binomial, NegativeBinomial, Multinomial, LowRankMultivariateNormal, VonMises,
 MixtureSameFamily, ContinuousBernoulli, LogisticNormal and the relaxed (Concrete) Bernoulli / one-hot categorical
 (``more.py``); and
@@ -22,7 +22,7 @@ from .distribution import (Bernoulli, Beta, Categorical, Dirichlet, Distribution
                            MultivariateNormal, Normal, OneHotCategorical, OneHotCategoricalStraightThrough, Poisson,
                            Uniform)
 from .kl import kl_divergence, register_kl
-from .more import (Binomial, Cauchy, Chi2, ContinuousBernoulli, FisherSnedecor, Geometric, Gumbel, HalfCauchy, HalfNormal, Independent, InverseGamma,
+from .more import (Binomial, Cauchy, Chi2, ContinuousBernoulli, FisherSnedecor, GeneralizedPareto, Geometric, Gumbel, HalfCauchy, HalfNormal, Independent, InverseGamma,
                    Kumaraswamy, LogisticNormal, LogNormal,
                    LowRankMultivariateNormal, MixtureSameFamily, Multinomial, NegativeBinomial, Pareto, RelaxedBernoulli,
                    RelaxedOneHotCategorical, StudentT, TransformedDistribution, VonMises, Weibull)
@@ -37,4 +37,4 @@ __all__ = ["Distribution", "Normal", "Uniform", "Exponential", "Laplace", "Berno
            "Weibull", "Pareto", "StudentT", "Chi2", "Geometric", "Binomial", "NegativeBinomial", "Multinomial",
            "VonMises", "MixtureSameFamily", "RelaxedBernoulli", "RelaxedOneHotCategorical",
            "LowRankMultivariateNormal", "InverseGamma", "Kumaraswamy", "FisherSnedecor", "ContinuousBernoulli",
-           "LogisticNormal"]
+           "LogisticNormal", "GeneralizedPareto"]

@@ -450,6 +450,68 @@ class StudentT(Distribution):
                 + ops.log(df) * 0.5 + lbeta)
 
 
+class GeneralizedPareto(Distribution):
+    """The generalized Pareto distribution (PyTorch's): for z = (x - loc) / scale
+    >= 0 (and z <= -1 / concentration when concentration < 0), log density
+    -log(scale) - (1 / c + 1) log1p(c z), exp(-z) / scale at c = 0; ``rsample``
+    through the inverse cdf, differentiable in all three parameters."""
+
+    has_rsample = True
+
+    def __init__(self, loc, scale, concentration):
+        (self.loc, self.scale, self.concentration), self.batch_shape = _params(
+            "GeneralizedPareto", loc, scale, concentration)
+
+    _first = "loc"
+
+    def _at_zero(self):  # (c = 0: the exponential limits, chosen by an exact select)
+        return ops.eq(self.concentration, 0.0)
+
+    def _c(self):  # (c where it is not 0, 1 where it is: no 0 / 0 in the branch not taken)
+        return ops.where(self._at_zero(), 1.0, self.concentration)
+
+    def rsample(self, sample_shape=()):  # (exponential noise drawn on the host: a uniform u near 1 rounds to 1
+        full = _shape(sample_shape) + tuple(self.batch_shape)  # in f16, -log(1 - u) to inf)
+        return self._from_exponential(self._noise(full, rng().standard_exponential))
+
+    def _from_exponential(self, t):
+        """x whose standardised exponential quantile is t (t = -log(1 - cdf))."""
+        c = self._c()
+        return self.loc + self.scale * ops.where(self._at_zero(), t, ops.expm1(c * t) / c)
+
+    def icdf(self, value):
+        return self._from_exponential(-ops.log1p(-value))
+
+    def cdf(self, value):
+        z = (self._check(value) - self.loc) / self.scale
+        c = self._c()
+        tail = ops.where(self._at_zero(), -z, -ops.log1p(c * z) / c)  # (log of 1 - cdf)
+        return -ops.expm1(tail)
+
+    def log_prob(self, value):
+        z = (self._check(value) - self.loc) / self.scale
+        c = self._c()
+        return -ops.log(self.scale) - ops.where(self._at_zero(), z, (1.0 / c + 1.0) * ops.log1p(c * z))
+
+    @property
+    def mean(self):  # (NaN where it does not exist, c >= 1, as PyTorch's)
+        c = self.concentration
+        return ops.where(ops.lt(c, 1.0), self.loc + self.scale / (1.0 - c), math.nan)
+
+    @property
+    def variance(self):  # (NaN for c >= 1/2, as PyTorch's)
+        c = self.concentration
+        return ops.where(ops.lt(c, 0.5), self.scale * self.scale / ((1.0 - c) * (1.0 - c) * (1.0 - 2.0 * c)),
+                         math.nan)
+
+    @property
+    def mode(self):
+        return self.loc + self.scale * 0.0
+
+    def entropy(self):
+        return ops.log(self.scale) + self.concentration + 1.0
+
+
 class Chi2(Gamma):
     """Chi-squared with ``df`` degrees of freedom: Gamma(df / 2, 1 / 2)."""
 
