@@ -780,3 +780,39 @@ def test_generalized_pareto_matches_torch(bk):
     vg.manual_seed(0)
     s = D.GeneralizedPareto(bk.t(np.zeros(1)), bk.t(np.ones(1)), bk.t(np.array([0.2]))).rsample((20000,)).numpy()
     assert abs(s.astype(np.float64).mean() - 1.25) < 0.05
+
+
+def test_more_transforms_match_torch():
+    """StickBreaking, Softmax, LowerCholesky, Reshape, Independent, CumulativeDistribution,
+    Cat and Stack transforms (PyTorch's; they were missing): forward, inverse and
+    log-det-Jacobian values and gradients in f64."""
+    torch = pytest.importorskip("torch")
+    TT, VT = torch.distributions.transforms, vg.distributions.transforms
+    r = np.random.default_rng(13)
+    x, m = r.standard_normal((2, 3)), r.standard_normal((2, 3, 3))
+
+    def build(T, D, lib_x):
+        return [(T.StickBreakingTransform(), x), (T.SoftmaxTransform(), x), (T.LowerCholeskyTransform(), m),
+                (T.ReshapeTransform((3,), (3, 1)), x), (T.IndependentTransform(T.ExpTransform(), 1), x),
+                (T.CumulativeDistributionTransform(D.Normal(lib_x(np.zeros(3)), lib_x(np.full(3, 2.0)))), x),
+                (T.CatTransform([T.ExpTransform(), T.AffineTransform(1.0, 3.0)], dim=1, lengths=[1, 2]), x),
+                (T.StackTransform([T.ExpTransform(), T.AffineTransform(1.0, 3.0)], dim=0), x)]
+    results = []
+    for M, T, D in ((vg, VT, vg.distributions), (torch, TT, torch.distributions)):
+        lib_x = (lambda a: vg.tensor(a, dtype="f64", device="cpu")) if M is vg else torch.tensor
+        out = []
+        for t, a in build(T, D, lib_x):
+            xt = vg.tensor(a, dtype="f64", device="cpu", requires_grad=True) if M is vg else \
+                torch.tensor(a, requires_grad=True)
+            y = t(xt)
+            vals = [y, t.inv(y)]
+            if type(t).__name__ not in ("SoftmaxTransform", "LowerCholeskyTransform"):
+                vals.append(t.log_abs_det_jacobian(xt, y))
+            g, = M.autograd.grad(sum(v.sum() * (k + 1) for k, v in enumerate(vals)), [xt])
+            out.append([np.asarray(v.detach().numpy()) for v in vals] + [np.asarray(g.numpy())])
+        results.append(out)
+    for k, (mine, want) in enumerate(zip(*results)):
+        for a, b in zip(mine, want):
+            np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-12, err_msg=f"transform {k}")
+    with pytest.raises(ValueError, match=r"ReshapeTransform: in_shape \[3\] and out_shape \[2\] hold different"):
+        VT.ReshapeTransform((3,), (2,))

@@ -1,10 +1,12 @@
 """``vkgrad.distributions``: PyTorch's torch.distributions -- Normal, Uniform,
 Exponential, Laplace, Bernoulli, Categorical, OneHotCategorical (and its
-straight-through rsample), MultivariateNormal, Gamma, Beta, Dirichlet, Poisson (``distribution.py``);
-TransformedDistribution and its transforms, Independent, LogNormal, HalfNormal,
-Cauchy, HalfCauchy, Gumbel, Weibull, InverseGamma, Kumaraswamy, Pareto, GeneralizedPareto, StudentT, Chi2, FisherSnedecor, Geometric,
+straight-through rsample), MultivariateNormal, Gamma, Beta, Dirichlet, Poisson
+(``distribution.py``); TransformedDistribution and its transforms, Independent,
+LogNormal, HalfNormal, Cauchy, HalfCauchy, Gumbel, Weibull, InverseGamma,
+Kumaraswamy, Pareto, GeneralizedPareto, StudentT, Chi2, FisherSnedecor, Geometric,
 Binomial, NegativeBinomial, Multinomial, LowRankMultivariateNormal, VonMises,
-MixtureSameFamily, ContinuousBernoulli, LogisticNormal and the relaxed (Concrete) Bernoulli / one-hot categorical
+MixtureSameFamily, ContinuousBernoulli, LogisticNormal and the relaxed (Concrete)
+Bernoulli / one-hot categorical
 (``more.py``); and
 ``kl_divergence`` with PyTorch's ``register_kl`` registry (``kl.py``).
 
@@ -22,19 +24,24 @@ from .distribution import (Bernoulli, Beta, Categorical, Dirichlet, Distribution
                            MultivariateNormal, Normal, OneHotCategorical, OneHotCategoricalStraightThrough, Poisson,
                            Uniform)
 from .kl import kl_divergence, register_kl
-from .more import (Binomial, Cauchy, Chi2, ContinuousBernoulli, FisherSnedecor, GeneralizedPareto, Geometric, Gumbel, HalfCauchy, HalfNormal, Independent, InverseGamma,
-                   Kumaraswamy, LogisticNormal, LogNormal,
-                   LowRankMultivariateNormal, MixtureSameFamily, Multinomial, NegativeBinomial, Pareto, RelaxedBernoulli,
-                   RelaxedOneHotCategorical, StudentT, TransformedDistribution, VonMises, Weibull)
-from .transforms import (AbsTransform, AffineTransform, ComposeTransform, ExpTransform, PowerTransform,
-                         SigmoidTransform, SoftplusTransform, TanhTransform, Transform)
+from .more import (Binomial, Cauchy, Chi2, ContinuousBernoulli, FisherSnedecor, GeneralizedPareto, Geometric, Gumbel,
+                   HalfCauchy, HalfNormal, Independent, InverseGamma, Kumaraswamy, LogisticNormal, LogNormal,
+                   LowRankMultivariateNormal, MixtureSameFamily, Multinomial, NegativeBinomial, Pareto,
+                   RelaxedBernoulli, RelaxedOneHotCategorical, StudentT, TransformedDistribution, VonMises, Weibull)
+from .transforms import (AbsTransform, AffineTransform, CatTransform, ComposeTransform,
+                         CumulativeDistributionTransform, ExpTransform, IndependentTransform, LowerCholeskyTransform,
+                         PowerTransform, ReshapeTransform, SigmoidTransform, SoftmaxTransform, SoftplusTransform,
+                         StackTransform, StickBreakingTransform, TanhTransform, Transform)
 
 __all__ = ["Distribution", "Normal", "Uniform", "Exponential", "Laplace", "Bernoulli", "Categorical",
-           "OneHotCategorical", "OneHotCategoricalStraightThrough", "MultivariateNormal", "Gamma", "Beta", "Dirichlet", "Poisson", "kl_divergence",
+           "OneHotCategorical", "OneHotCategoricalStraightThrough", "MultivariateNormal", "Gamma", "Beta",
+           "Dirichlet", "Poisson", "kl_divergence",
            "register_kl", "transforms", "Transform", "ExpTransform", "AffineTransform", "SigmoidTransform",
            "TanhTransform", "SoftplusTransform", "PowerTransform", "AbsTransform", "ComposeTransform",
            "TransformedDistribution", "Independent", "LogNormal", "HalfNormal", "Cauchy", "HalfCauchy", "Gumbel",
            "Weibull", "Pareto", "StudentT", "Chi2", "Geometric", "Binomial", "NegativeBinomial", "Multinomial",
            "VonMises", "MixtureSameFamily", "RelaxedBernoulli", "RelaxedOneHotCategorical",
            "LowRankMultivariateNormal", "InverseGamma", "Kumaraswamy", "FisherSnedecor", "ContinuousBernoulli",
-           "LogisticNormal", "GeneralizedPareto"]
+           "LogisticNormal", "GeneralizedPareto", "SoftmaxTransform",
+           "StickBreakingTransform", "LowerCholeskyTransform", "ReshapeTransform", "IndependentTransform",
+           "CumulativeDistributionTransform", "CatTransform", "StackTransform"]

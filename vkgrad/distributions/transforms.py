@@ -6,7 +6,7 @@ from __future__ import annotations
 import math
 
 from .. import ops
-from ..tensor import Tensor, zeros_like
+from ..tensor import Tensor, ones_like, tensor, zeros, zeros_like
 
 
 class Transform:
@@ -194,6 +194,173 @@ class ComposeTransform(Transform):
         return total if total is not None else zeros_like(x)
 
 
+class SoftmaxTransform(Transform):
+    """y = softmax(x) over the last axis (PyTorch's: not bijective -- ``inv`` gives
+    log y, one of the x mapping to y; no log-det-Jacobian)."""
+
+    event_dim = 1
+    bijective = False
+
+    def _call(self, x):
+        return ops.softmax(x, -1)
+
+    def _inverse(self, y):
+        return ops.log(y)
+
+
+class StickBreakingTransform(Transform):
+    """R^(K-1) -> the K-simplex by stick breaking (PyTorch's): z_i = sigmoid(x_i -
+    log(K - 1 - i)), y_i = z_i prod_(j<i) (1 - z_j), the last y the stick left;
+    bijective, with its log-det-Jacobian."""
+
+    event_dim = 1
+
+    @staticmethod
+    def _offsets(n, like):  # log(n), log(n - 1), ..., log(1): each break centred on an even split
+        import numpy as np
+        return tensor(np.log(np.arange(n, 0, -1.0)), dtype=like.dtype, device=like.device)
+
+    def _call(self, x):
+        z = ops.sigmoid(x - self._offsets(x.shape[-1], x))
+        left = ops.cumprod(1.0 - z, -1)  # (the stick left after each break)
+        return ops.cat([z, ones_like(z[..., :1])], -1) * ops.cat([ones_like(z[..., :1]), left], -1)
+
+    def _inverse(self, y):
+        head = y[..., :-1]
+        rest = ops.clamp(1.0 - ops.cumsum(head, -1), min=1e-30)  # (the stick left after each piece)
+        return ops.log(head) - ops.log(rest) + self._offsets(head.shape[-1], y)
+
+    def log_abs_det_jacobian(self, x, y):
+        u = x - self._offsets(x.shape[-1], x)
+        return ops.sum(-u + ops.logsigmoid(u) + ops.log(y[..., :-1]), -1)
+
+
+class LowerCholeskyTransform(Transform):
+    """A square matrix to a lower triangle with a positive diagonal (PyTorch's): its
+    strict lower part kept, exp of its diagonal."""
+
+    event_dim = 2
+    bijective = False
+
+    def _call(self, x):
+        return ops.tril(x, -1) + ops.diag_embed(ops.exp(ops.diagonal(x, 0, -2, -1)))
+
+    def _inverse(self, y):
+        return ops.tril(y, -1) + ops.diag_embed(ops.log(ops.diagonal(y, 0, -2, -1)))
+
+
+class ReshapeTransform(Transform):
+    """Events of ``in_shape`` reshaped to ``out_shape`` (the same size; the
+    log-det-Jacobian 0)."""
+
+    def __init__(self, in_shape, out_shape):
+        import numpy as np
+        self.in_shape, self.out_shape = tuple(in_shape), tuple(out_shape)
+        if int(np.prod(self.in_shape)) != int(np.prod(self.out_shape)):
+            raise ValueError(f"ReshapeTransform: in_shape {list(self.in_shape)} and out_shape "
+                             f"{list(self.out_shape)} hold different numbers of elements")
+        self.event_dim = len(self.in_shape)
+
+    def _call(self, x):
+        return x.reshape(x.shape[:x.ndim - len(self.in_shape)] + self.out_shape)
+
+    def _inverse(self, y):
+        return y.reshape(y.shape[:y.ndim - len(self.out_shape)] + self.in_shape)
+
+    def log_abs_det_jacobian(self, x, y):
+        return zeros(x.shape[:x.ndim - len(self.in_shape)], dtype=x.dtype, device=x.device)
+
+
+class IndependentTransform(Transform):
+    """``base_transform`` with ``reinterpreted_batch_ndims`` more trailing axes in
+    each event (its log-det-Jacobian summed over them)."""
+
+    def __init__(self, base_transform, reinterpreted_batch_ndims):
+        self.base_transform, self.reinterpreted_batch_ndims = base_transform, int(reinterpreted_batch_ndims)
+        self.event_dim = base_transform.event_dim + self.reinterpreted_batch_ndims
+        self.bijective, self.sign = base_transform.bijective, base_transform.sign
+
+    def _call(self, x):
+        return self.base_transform(x)
+
+    def _inverse(self, y):
+        return self.base_transform.inv(y)
+
+    def log_abs_det_jacobian(self, x, y):
+        return _sum_right(self.base_transform.log_abs_det_jacobian(x, y), self.reinterpreted_batch_ndims)
+
+
+class CumulativeDistributionTransform(Transform):
+    """y = distribution.cdf(x) (its inverse the icdf, its log-det-Jacobian the log
+    density), PyTorch's."""
+
+    def __init__(self, distribution):
+        self.distribution = distribution
+
+    def _call(self, x):
+        return self.distribution.cdf(x)
+
+    def _inverse(self, y):
+        return self.distribution.icdf(y)
+
+    def log_abs_det_jacobian(self, x, y):
+        return self.distribution.log_prob(x)
+
+
+class CatTransform(Transform):
+    """Transforms applied to consecutive pieces of axis ``dim`` (``lengths`` long; 1
+    each by default), their results and log-det-Jacobians concatenated back."""
+
+    def __init__(self, tseq, dim=0, lengths=None):
+        self.transforms, self.dim = list(tseq), int(dim)
+        self.lengths = [1] * len(self.transforms) if lengths is None else [int(n) for n in lengths]
+        if len(self.lengths) != len(self.transforms):
+            raise ValueError(f"CatTransform: {len(self.transforms)} transforms and {len(self.lengths)} lengths")
+        self.event_dim = max((t.event_dim for t in self.transforms), default=0)
+
+    def _pieces(self, x):
+        total = sum(self.lengths)
+        if x.shape[self.dim] != total:
+            raise ValueError(f"CatTransform: axis {self.dim} of {list(x.shape)} must hold {total} elements, the "
+                             f"lengths' sum")
+        return ops.split(x, self.lengths, self.dim)
+
+    def _call(self, x):
+        return ops.cat([t(p) for t, p in zip(self.transforms, self._pieces(x))], self.dim)
+
+    def _inverse(self, y):
+        return ops.cat([t.inv(p) for t, p in zip(self.transforms, self._pieces(y))], self.dim)
+
+    def log_abs_det_jacobian(self, x, y):
+        return ops.cat([t.log_abs_det_jacobian(a, b) for t, a, b in
+                        zip(self.transforms, self._pieces(x), self._pieces(y))], self.dim)
+
+
+class StackTransform(Transform):
+    """Transform i applied to index i of axis ``dim``, the results stacked back."""
+
+    def __init__(self, tseq, dim=0):
+        self.transforms, self.dim = list(tseq), int(dim)
+        self.event_dim = max((t.event_dim for t in self.transforms), default=0)
+
+    def _slices(self, x):
+        if x.shape[self.dim] != len(self.transforms):
+            raise ValueError(f"StackTransform: axis {self.dim} of {list(x.shape)} must hold "
+                             f"{len(self.transforms)} elements, one per transform")
+        return ops.unbind(x, self.dim)
+
+    def _call(self, x):
+        return ops.stack([t(p) for t, p in zip(self.transforms, self._slices(x))], self.dim)
+
+    def _inverse(self, y):
+        return ops.stack([t.inv(p) for t, p in zip(self.transforms, self._slices(y))], self.dim)
+
+    def log_abs_det_jacobian(self, x, y):
+        return ops.stack([t.log_abs_det_jacobian(a, b) for t, a, b in
+                          zip(self.transforms, self._slices(x), self._slices(y))], self.dim)
+
+
+
 def _sum_right(v, n):
     """v summed over its last n axes."""
     return ops.sum(v, tuple(range(-n, 0))) if n > 0 else v
@@ -202,4 +369,6 @@ def _sum_right(v, n):
 identity_transform = ComposeTransform([])
 
 __all__ = ["Transform", "ExpTransform", "AffineTransform", "SigmoidTransform", "TanhTransform",
-           "SoftplusTransform", "PowerTransform", "AbsTransform", "ComposeTransform", "identity_transform"]
+           "SoftplusTransform", "PowerTransform", "AbsTransform", "ComposeTransform", "identity_transform",
+           "SoftmaxTransform", "StickBreakingTransform", "LowerCholeskyTransform", "ReshapeTransform",
+           "IndependentTransform", "CumulativeDistributionTransform", "CatTransform", "StackTransform"]
