@@ -307,7 +307,24 @@ class CumulativeDistributionTransform(Transform):
         return self.distribution.log_prob(x)
 
 
-class CatTransform(Transform):
+class _PieceWise(Transform):
+    """Transform i applied to piece i of x (``_split``), the results joined back
+    (``_join``): CatTransform, StackTransform."""
+
+    def _apply(self, fn, *xs):
+        return self._join([fn(t, *parts) for t, *parts in zip(self.transforms, *(self._split(x) for x in xs))])
+
+    def _call(self, x):
+        return self._apply(lambda t, p: t(p), x)
+
+    def _inverse(self, y):
+        return self._apply(lambda t, p: t.inv(p), y)
+
+    def log_abs_det_jacobian(self, x, y):
+        return self._apply(lambda t, a, b: t.log_abs_det_jacobian(a, b), x, y)
+
+
+class CatTransform(_PieceWise):
     """Transforms applied to consecutive pieces of axis ``dim`` (``lengths`` long; 1
     each by default), their results and log-det-Jacobians concatenated back."""
 
@@ -318,47 +335,32 @@ class CatTransform(Transform):
             raise ValueError(f"CatTransform: {len(self.transforms)} transforms and {len(self.lengths)} lengths")
         self.event_dim = max((t.event_dim for t in self.transforms), default=0)
 
-    def _pieces(self, x):
+    def _split(self, x):
         total = sum(self.lengths)
         if x.shape[self.dim] != total:
             raise ValueError(f"CatTransform: axis {self.dim} of {list(x.shape)} must hold {total} elements, the "
                              f"lengths' sum")
         return ops.split(x, self.lengths, self.dim)
 
-    def _call(self, x):
-        return ops.cat([t(p) for t, p in zip(self.transforms, self._pieces(x))], self.dim)
-
-    def _inverse(self, y):
-        return ops.cat([t.inv(p) for t, p in zip(self.transforms, self._pieces(y))], self.dim)
-
-    def log_abs_det_jacobian(self, x, y):
-        return ops.cat([t.log_abs_det_jacobian(a, b) for t, a, b in
-                        zip(self.transforms, self._pieces(x), self._pieces(y))], self.dim)
+    def _join(self, parts):
+        return ops.cat(parts, self.dim)
 
 
-class StackTransform(Transform):
+class StackTransform(_PieceWise):
     """Transform i applied to index i of axis ``dim``, the results stacked back."""
 
     def __init__(self, tseq, dim=0):
         self.transforms, self.dim = list(tseq), int(dim)
         self.event_dim = max((t.event_dim for t in self.transforms), default=0)
 
-    def _slices(self, x):
+    def _split(self, x):
         if x.shape[self.dim] != len(self.transforms):
             raise ValueError(f"StackTransform: axis {self.dim} of {list(x.shape)} must hold "
                              f"{len(self.transforms)} elements, one per transform")
         return ops.unbind(x, self.dim)
 
-    def _call(self, x):
-        return ops.stack([t(p) for t, p in zip(self.transforms, self._slices(x))], self.dim)
-
-    def _inverse(self, y):
-        return ops.stack([t.inv(p) for t, p in zip(self.transforms, self._slices(y))], self.dim)
-
-    def log_abs_det_jacobian(self, x, y):
-        return ops.stack([t.log_abs_det_jacobian(a, b) for t, a, b in
-                          zip(self.transforms, self._slices(x), self._slices(y))], self.dim)
-
+    def _join(self, parts):
+        return ops.stack(parts, self.dim)
 
 
 def _sum_right(v, n):
