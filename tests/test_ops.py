@@ -2716,6 +2716,7 @@ def test_more_pytorch_functions_on_every_backend(bk):
     assert vg.isreal(x).numpy().tolist() == [1] * 6 and vg.sgn(x).numpy()[:3].tolist() == [1, -1, 0]
     m, e = vg.frexp(bk.t(np.array([8.0, -0.75, 0.0, 3.0])))
     assert m.numpy().tolist() == [0.5, -0.75, 0.0, 0.75] and e.numpy().tolist() == [4, 0, 0, 2] and e.dtype == "i32"
+    assert vg.frexp(bk.t(np.array([8.0]))).exponent.numpy().tolist() == [4]  # (PyTorch's field names)
     a, b = (vg.tensor(v, dtype="i32", device=bk.device) for v in ([12, 18, -7, 0], [8, 27, 21, 5]))
     assert vg.gcd(a, b).numpy().tolist() == [4, 9, 7, 5] and a.lcm(b).numpy().tolist() == [24, 54, 21, 0]
     assert vg.gcd(a, 6).numpy().tolist() == [6, 6, 1, 6]
@@ -2729,6 +2730,7 @@ def test_more_pytorch_functions_on_every_backend(bk):
     assert vr.grad.numpy().tolist() == [[0, 0, 1, 0, 0], [0, 0, 0, 1, 0]]
     h, edges = vg.histogram(bk.t(np.array([0.0, 0.5, 1.0, 2.5, 3.0])), 3)
     assert h.numpy().tolist() == [2, 1, 2] and np.allclose(edges.numpy(), [0, 1, 2, 3])
+    assert vg.histogram(bk.t(np.array([0.0, 3.0])), 3).hist.numpy().tolist() == [1, 0, 1]
     r, c = vg.unravel_index(vg.tensor([5, 7, -1], dtype="i32", device=bk.device), (2, 4))
     assert r.numpy().tolist() == [1, 1, 1] and c.numpy().tolist() == [1, 3, 3]
     with pytest.raises(IndexError, match=r"unravel_index: indices out of range for shape \[2, 4\]"):

@@ -10,6 +10,7 @@ import builtins
 import itertools
 import math
 import numbers
+from collections import namedtuple
 
 import numpy as np
 
@@ -122,12 +123,16 @@ def ldexp(x, e):
     return mul(x, exp2(e if e.dtype != "i32" else to(e, dtype=x.dtype)))
 
 
+FrexpResult = namedtuple("frexp", "mantissa exponent")  # (PyTorch's torch.return_types)
+HistogramResult = namedtuple("histogram", "hist bin_edges")
+
+
 def frexp(x):
     """(mantissa, exponent): x = mantissa * 2**exponent with |mantissa| in [0.5, 1)
     (0 for 0), the exponent int32; computed on the host, not differentiable."""
     check_tensor("frexp", x)
     m, e = np.frexp(x.detach().numpy())
-    return _like(x, m), _like(x, e.astype(np.int32), "i32")
+    return FrexpResult(_like(x, m), _like(x, e.astype(np.int32), "i32"))
 
 
 def gcd(a, b):
@@ -432,13 +437,12 @@ def histogram(x, bins=100, *, range=None, weight=None, density=False):
     w = weight.numpy().astype(np.float64) if isinstance(weight, Tensor) else weight
     h, edges = np.histogram(x.detach().numpy().astype(np.float64).ravel(), b, range, density=density,
                             weights=None if w is None else np.ravel(w))
-    return _like(x, h), _like(x, edges)
+    return HistogramResult(_like(x, h), _like(x, edges))
 
 
 def mode(x, dim=-1, keepdim=False):
     """(values, indices): the most frequent value along ``dim`` (the smallest among
     ties) and the last index where it occurs; the values' gradient goes there."""
-    from collections import namedtuple
     check_tensor("mode", x)
     d = x._dim("mode", dim) if x.ndim else 0
     a = np.moveaxis(x.detach().numpy(), d, -1) if x.ndim else x.detach().numpy().reshape(1)
