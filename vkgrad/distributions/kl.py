@@ -370,12 +370,11 @@ def _kl_cross(p, q):
     if k and _p_name(p) == "Pareto":
         kl = ops.where(ops.le(p.alpha, float(k)), math.inf, kl)
     (plo, phi), (qlo, qhi) = _support(p), _support(q)
-    if phi is None and qhi is not None:
-        return ops.where(ops.eq(kl, kl), math.inf, kl)  # (p unbounded above, q not: inf everywhere)
-    for out in (_below(plo, qlo) if plo is not None or qlo is None else qlo is not None,
-                _below(qhi, phi)):
+    if (qlo is not None and plo is None) or (qhi is not None and phi is None):
+        return _kl_infinite(p, q)  # (p unbounded where q is bounded)
+    for out in (_below(plo, qlo), _below(qhi, phi)):  # (p's support reaching past q's: inf there)
         if out is True:
-            return ops.where(ops.eq(kl, kl), math.inf, kl)
+            return _kl_infinite(p, q)
         if out is not False:
             kl = ops.where(out, math.inf, kl)
     return kl
