@@ -1614,6 +1614,16 @@ def test_conv_transpose_groups_module_and_errors():
     with pytest.raises(ValueError, match="ConvTranspose2d: groups must be a positive int dividing in_channels=4 "
                                          "and out_channels=6, got 4"):
         nn.ConvTranspose2d(4, 6, 3, groups=4)
+    # an output of size 0 along an axis is an empty result with zero gradients, as PyTorch's (it raised)
+    x0, w0 = vg.tensor(np.ones((2, 4, 2, 2)), device="cpu", requires_grad=True), vg.tensor(np.ones((4, 1, 1, 1)),
+                                                                                        device="cpu", requires_grad=True)
+    y0 = vg.conv_transpose2d(x0, w0, padding=1, groups=2)
+    assert y0.shape == (2, 2, 0, 0)
+    y0.sum().backward()
+    assert x0.grad.shape == (2, 4, 2, 2) and not x0.grad.numpy().any() and not w0.grad.numpy().any()
+    assert vg.nn.functional.conv_transpose3d(vg.tensor(np.ones((1, 1, 2, 4, 2)), device="cpu"),
+                                             vg.tensor(np.ones((1, 2, 1, 3, 3)), device="cpu"),
+                                             padding=1).shape == (1, 2, 0, 4, 2)
     with pytest.raises(ValueError, match="conv_transpose2d: groups must be a positive int dividing the 4 input "
                                          "channels, got 3"):
         vg.conv_transpose2d(vg.tensor(np.ones((1, 4, 5, 5)), device="cpu"),

@@ -32,6 +32,14 @@ def _pair(op, name, v, lo):
     return int(vals[0]), int(vals[1])
 
 
+def _empty_output(shape, inputs):
+    """A result with no elements (a transposed convolution's output of size 0 along an
+    axis, as PyTorch's gives), recorded: the inputs' gradients 0."""
+    ins = tuple(t for t in inputs if t is not None)
+    be, dt = ins[0].backend, ins[0].dtype
+    return make(be.full(tuple(shape), 0.0, dt), be, ins, lambda g: tuple(be.full(t.shape, 0.0, t.dtype) for t in ins))
+
+
 def _batched(op, x):
     """x as [N, C, H, W] (a [C, H, W] input gets a batch of one) and whether it had one."""
     check_tensor(op, x)
@@ -202,8 +210,11 @@ def conv_transpose2d(x, weight, bias=None, stride=1, padding=0, output_padding=0
     N, (H, W) = x.shape[0], x.shape[2:]
     out = tuple((n - 1) * s - 2 * p + d * (k - 1) + o + 1
                 for n, s, p, d, k, o in zip((H, W), st, pad, dil, (kh, kw), opad))
-    if min(out) < 1:
+    if min(out) < 0:
         raise ValueError(f"{op}: the output would be {list(out)} for input {list(x.shape)}")
+    if min(out) == 0:  # (an empty result, as PyTorch's)
+        y = _empty_output((N, Cout) + out, (x, weight, bias))
+        return y if batched else y.reshape(y.shape[1:])
     x, weight, bias = autocast_to(x, weight, bias)
     if x.dtype != weight.dtype:
         x, weight = promote(op, x, weight)
@@ -754,8 +765,13 @@ def conv_transpose3d(x, weight, bias=None, stride=1, padding=0, output_padding=0
     kd = weight.shape[2]
     full = (D - 1) * stride[0] + dilation[0] * (kd - 1) + 1 + opad[0]  # the depth before cropping
     OD = full - 2 * padding[0]
-    if OD < 1:
+    if OD < 0:
         raise ValueError(f"{op}: padding {list(padding)} leaves no output depth for input depth {D}")
+    OH, OW = ((n - 1) * st - 2 * p + dl * (k - 1) + o + 1 for n, st, p, dl, k, o in
+              zip((H, W), stride[1:], padding[1:], dilation[1:], weight.shape[3:], opad[1:]))
+    if min(OD, OH, OW) == 0:  # (an empty result, as PyTorch's)
+        y = _empty_output((N, weight.shape[1] * groups, OD, OH, OW), (x, weight, bias))
+        return y if batched else y.reshape(y.shape[1:])
     rows = transpose(x, (0, 2, 1, 3, 4)).reshape(N * D, x.shape[1], H, W)
     out = None
     for k in range(kd):
