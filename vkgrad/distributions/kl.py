@@ -219,31 +219,19 @@ for _p, _qs in _INFINITE.items():
 # -- KL(p || q) = -H(p) - E_p[log q(x)] for the pairs of different families PyTorch has formulas for: log q is a
 # combination of a few statistics of x (x, x^2, log x, log(1 - x), |x - m|, exp(-x / s)), and p's expectations of
 # them are known in closed form
-_EULER_GAMMA = 0.5772156649015329
-
-
 def _p_name(p):
     return type(p).__name__
 
 
 def _mean(p):
-    n = _p_name(p)
-    if n == "Pareto":  # (inf for alpha <= 1: 0 here, _kl_cross puts the inf -- no inf * 0 in the gradient)
+    if _p_name(p) == "Pareto":  # (inf for alpha <= 1: 0 here, _kl_cross puts the inf -- no inf * 0 in the gradient)
         return ops.where(p.alpha > 1.0, p.alpha * p.scale / (p.alpha - 1.0), 0.0)
-    if n == "Gumbel":
-        return p.loc + p.scale * _EULER_GAMMA
     return p.mean
 
 
 def _second_moment(p):
-    n = _p_name(p)
-    if n == "Pareto":  # (inf for alpha <= 2: as _mean's)
+    if _p_name(p) == "Pareto":  # (inf for alpha <= 2: as _mean's)
         return ops.where(p.alpha > 2.0, p.alpha * p.scale * p.scale / (p.alpha - 2.0), 0.0)
-    if n == "Uniform":
-        return (p.high * p.high + p.high * p.low + p.low * p.low) / 3.0
-    if n == "Gumbel":
-        m_ = _mean(p)
-        return m_ * m_ + p.scale * p.scale * (math.pi ** 2 / 6.0)
     m_ = p.mean
     return p.variance + m_ * m_
 
@@ -251,7 +239,7 @@ def _second_moment(p):
 def _mean_log(p):
     n = _p_name(p)
     if n == "Exponential":
-        return -ops.log(p.rate) - _EULER_GAMMA
+        return -ops.log(p.rate) - m._EULER
     if n == "Gamma":
         return ops.digamma(p.concentration) - ops.log(p.rate)
     if n == "Beta":
@@ -306,7 +294,7 @@ def _cross(p, q):
     n = _p_name(q)
     if n == "Normal":
         m1, m2 = _mean(p), _second_moment(p)
-        return -ops.log(q.scale) - _HALF_LOG_2PI_ - (m2 - 2.0 * q.loc * m1 + q.loc * q.loc) / (q.scale * q.scale * 2.0)
+        return -ops.log(q.scale) - d._HALF_LOG_2PI - (m2 - 2.0 * q.loc * m1 + q.loc * q.loc) / (q.scale * q.scale * 2.0)
     if n == "Exponential":
         return ops.log(q.rate) - q.rate * _mean(p)
     if n == "Gamma":
@@ -331,8 +319,6 @@ def _cross(p, q):
         return _mean(p) * ops.log(q.rate) - q.rate  # (p on {0, 1}: log x! = 0)
     raise NotImplementedError
 
-
-_HALF_LOG_2PI_ = 0.5 * math.log(2.0 * math.pi)
 
 
 def _support(dist):
